@@ -1,0 +1,86 @@
+//! `headroom-cli settings show|set`.
+
+use clap::{Subcommand, ValueEnum};
+use headroom_core::paths::AppPaths;
+use headroom_core::settings::{self, Language, Theme};
+
+use crate::output::{print_json, CliResult};
+
+#[derive(Subcommand)]
+pub enum SettingsCommand {
+    /// Print the settings in force.
+    Show {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Change one or more settings; the rest are kept.
+    Set {
+        #[arg(long, value_enum)]
+        language: Option<LanguageArg>,
+        #[arg(long, value_enum)]
+        theme: Option<ThemeArg>,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+pub enum LanguageArg {
+    Auto,
+    En,
+    Ja,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+pub enum ThemeArg {
+    System,
+    Light,
+    Dark,
+}
+
+pub fn run(paths: &AppPaths, command: SettingsCommand) -> CliResult {
+    let path = paths.settings_file();
+    let loaded = settings::load(&path)?;
+    if let Some(q) = &loaded.quarantined {
+        eprintln!(
+            "headroom-cli: {} could not be read ({}); moved to {} and using defaults",
+            q.original.display(),
+            q.reason,
+            q.moved_to.display()
+        );
+    }
+    match command {
+        SettingsCommand::Show { json: true } => print_json(&loaded.settings),
+        SettingsCommand::Show { json: false } => {
+            let s = &loaded.settings;
+            println!(
+                "language  {}",
+                serde_json::to_value(s.language)?
+                    .as_str()
+                    .unwrap_or_default()
+            );
+            println!(
+                "theme     {}",
+                serde_json::to_value(s.theme)?.as_str().unwrap_or_default()
+            );
+            Ok(())
+        }
+        SettingsCommand::Set { language, theme } => {
+            let mut next = loaded.settings;
+            if let Some(language) = language {
+                next.language = match language {
+                    LanguageArg::Auto => Language::Auto,
+                    LanguageArg::En => Language::En,
+                    LanguageArg::Ja => Language::Ja,
+                };
+            }
+            if let Some(theme) = theme {
+                next.theme = match theme {
+                    ThemeArg::System => Theme::System,
+                    ThemeArg::Light => Theme::Light,
+                    ThemeArg::Dark => Theme::Dark,
+                };
+            }
+            settings::save(&path, &next)?;
+            print_json(&next)
+        }
+    }
+}

@@ -1,0 +1,49 @@
+//! The core's one error type. Each variant says what went wrong in words a user can act on; the shell maps
+//! them to `{code, message}` at the IPC boundary and the CLI to an exit status.
+
+use std::path::PathBuf;
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Input that breaks a rule; `field` names the key or path, so the UI can show the message beside it.
+    #[error("{field}: {message}")]
+    Invalid { field: String, message: String },
+
+    /// A file could not be read or written.
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// A stored document exists but cannot be understood (bad JSON, a version from the future, …).
+    #[error("{path}: {reason}")]
+    Corrupt { path: PathBuf, reason: String },
+
+    /// Someone else saved the document after we read it; saving now would lose their edit.
+    #[error("{path} was changed by someone else since it was opened; reload it before saving")]
+    Conflict { path: PathBuf },
+
+    /// The operating system gave us no home or config directory to store anything in.
+    #[error("no home directory: set HEADROOM_CONFIG_DIR and HEADROOM_DATA_DIR")]
+    NoHome,
+}
+
+impl Error {
+    pub fn invalid(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Error::Invalid {
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+
+    pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        Error::Io {
+            path: path.into(),
+            source,
+        }
+    }
+}

@@ -1,0 +1,10 @@
+//! Headroom's domain logic. Nothing here knows about Tauri or about what is displayed: paths come in as
+//! arguments, results go out as plain data, and every failure is an [`Error`].
+
+pub mod error;
+pub mod logfile;
+pub mod paths;
+pub mod settings;
+pub mod store;
+
+pub use error::{Error, Result};

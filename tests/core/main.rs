@@ -1,0 +1,3 @@
+//! Integration tests of headroom-core: one binary, one link.
+
+mod paths;
