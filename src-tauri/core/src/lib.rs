@@ -3,6 +3,7 @@
 
 pub mod error;
 pub mod logfile;
+pub mod model;
 pub mod paths;
 pub mod settings;
 pub mod store;
