@@ -3,6 +3,7 @@
 
 pub mod env;
 pub mod error;
+pub mod launch;
 pub mod logfile;
 pub mod model;
 pub mod paths;
