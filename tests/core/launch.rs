@@ -512,6 +512,43 @@ fn bad_requests_are_refused_before_anything_runs() {
 }
 
 #[test]
+fn a_relative_program_is_found_in_the_working_directory() {
+    use std::os::unix::fs::PermissionsExt;
+    let s = setup();
+    let script = s.work.join("train.sh");
+    std::fs::write(
+        &script,
+        "#!/bin/sh\necho \"sh got $HEADROOM_PRESET in $(pwd)\"\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let mut req = request(&s, plain_profile(), &["int4_double"], &[]);
+    req.argv = vec!["./train.sh".into()];
+    let mut lines = Vec::new();
+    let record = runner::run(
+        &s.paths,
+        &req,
+        &DefaultChainPresets,
+        &mut runner::NoPeakProbe,
+        &CancelToken::new(),
+        &mut |e| {
+            if let LaunchEvent::Output { line, .. } = e {
+                lines.push(line)
+            }
+        },
+    )
+    .unwrap();
+    assert_eq!(record.outcome, Some(Outcome::Succeeded));
+    assert_eq!(
+        lines,
+        [format!(
+            "sh got int4_double in {}",
+            s.work.canonicalize().unwrap().display()
+        )]
+    );
+}
+
+#[test]
 fn history_lists_runs_and_takes_a_late_peak() {
     let s = setup();
     let req = request(&s, plain_profile(), &["int4"], &[]);

@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use clap::Args;
+use headroom_core::env::doctor::{self, Severity};
 use headroom_core::env::profile;
 use headroom_core::launch::handover::{DefaultChainPresets, DEFAULT_CHAIN};
 use headroom_core::launch::history::{NextStep, Outcome};
@@ -98,12 +99,23 @@ pub fn run(paths: &AppPaths, args: RunArgs) -> CliResult {
         Some(cwd) => cwd,
         None => std::env::current_dir().map_err(|e| Error::io(".", e))?,
     };
+    let profile = profile::load_profile(paths, &args.profile)?;
+    let base_env = current_env();
+    // What the doctor thinks of the environment the command will get; said, not enforced: the user chose it.
+    for finding in doctor::diagnose(&profile.apply(&base_env), Some(&profile)).findings {
+        let severity = match finding.severity {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+            Severity::Info => continue,
+        };
+        eprintln!("headroom: {severity}: {}", finding.message);
+    }
     let request = RunRequest {
         model: args.model,
         argv: args.command,
         cwd,
-        profile: profile::load_profile(paths, &args.profile)?,
-        base_env: current_env(),
+        profile,
+        base_env,
         chain: args
             .chain
             .unwrap_or_else(|| DEFAULT_CHAIN.iter().map(|s| s.to_string()).collect()),

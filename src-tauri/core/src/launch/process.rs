@@ -116,7 +116,15 @@ pub fn run(
             format!("{} is not a directory", spec.cwd.display()),
         ));
     }
-    let mut child = Command::new(program)
+    // A relative path with a slash (`./train.sh`) means relative to the working directory, as after `cd`;
+    // std leaves that case platform-dependent, so it is resolved here.
+    let program_path = Path::new(program);
+    let program = if program.contains('/') && program_path.is_relative() {
+        spec.cwd.join(program_path).into_os_string()
+    } else {
+        program.into()
+    };
+    let mut child = Command::new(&program)
         .args(args)
         .current_dir(spec.cwd)
         .env_clear()
@@ -129,12 +137,16 @@ pub fn run(
         .map_err(|e| match e.kind() {
             std::io::ErrorKind::NotFound => Error::invalid(
                 "argv",
-                format!("{program}: no such program (looked up in the PATH of the profile's environment)"),
+                format!(
+                    "{}: no such program (looked up in the PATH of the profile's environment)",
+                    program.to_string_lossy()
+                ),
             ),
-            std::io::ErrorKind::PermissionDenied => {
-                Error::invalid("argv", format!("{program}: not executable"))
-            }
-            _ => Error::io(program, e),
+            std::io::ErrorKind::PermissionDenied => Error::invalid(
+                "argv",
+                format!("{}: not executable", program.to_string_lossy()),
+            ),
+            _ => Error::io(&program, e),
         })?;
     let pid = child.id();
     on_event(ProcessEvent::Started(pid));

@@ -223,6 +223,16 @@ fn attempt_env(
     Ok(env)
 }
 
+/// An attempt could not be started (a file could not be written, the program vanished between attempts):
+/// the run is recorded as failed, so the history does not show it running for ever, and `error` is returned.
+fn abandon(paths: &AppPaths, record: &mut RunRecord, revision: Revision, error: Error) -> Error {
+    record.outcome = Some(Outcome::Failed);
+    if let Err(save_error) = history::save(paths, record, revision) {
+        tracing::warn!(run = %record.run_id, %save_error, "could not record the failed run");
+    }
+    error
+}
+
 /// Run the chain. Returns the run's record (also on disk) once the run has ended; `Err` only when the run
 /// could not be started or its files could not be written.
 pub fn run(
@@ -273,9 +283,13 @@ pub fn run(
         let Some(hand_over) = hand_overs.get(position) else {
             break Outcome::ChainExhausted;
         };
-        let env = attempt_env(request, hand_over, &run_id, &dir, index, expandable)?;
         let log_file = dir.join(format!("attempt-{index}.log"));
-        let mut log = SizeBoundedFile::open(&log_file, LOG_BOUND_BYTES)?;
+        let prepared = attempt_env(request, hand_over, &run_id, &dir, index, expandable)
+            .and_then(|env| Ok((env, SizeBoundedFile::open(&log_file, LOG_BOUND_BYTES)?)));
+        let (env, mut log) = match prepared {
+            Ok(prepared) => prepared,
+            Err(e) => return Err(abandon(paths, &mut record, revision, e)),
+        };
         let mut scanner = OomScanner::new();
         let mut pid = None;
         let started_ms = now_unix_ms();
@@ -314,7 +328,11 @@ pub fn run(
                     });
                 }
             },
-        )?;
+        );
+        let ended = match ended {
+            Ok(ended) => ended,
+            Err(e) => return Err(abandon(paths, &mut record, revision, e)),
+        };
         let _ = log.flush();
         let measured = pid.and_then(|p| probe.attempt_finished(p));
         let oom = if ended.exit.success() || ended.cancelled {
