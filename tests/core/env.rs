@@ -293,6 +293,57 @@ fn a_running_child_environment_is_read_from_proc() {
     );
 }
 
+#[test]
+fn fixes_apply_to_a_profile_and_processes_are_checked_one_by_one() {
+    let production = profile::builtin("production").unwrap();
+    let dirty = env(&[("CUDA_LAUNCH_BLOCKING", "1"), ("CUDA_VISIBLE_DEVICES", "0")]);
+    let mut mine = user_profile("mine", &[("CUDA_LAUNCH_BLOCKING", Some("1"))]);
+    mine.purpose = Purpose::Production;
+    for finding in diagnose(&mine.apply(&dirty), Some(&mine)).findings {
+        if let Some(fix) = &finding.fix {
+            mine = mine.with_fix(fix);
+        }
+    }
+    assert_eq!(
+        mine.variables,
+        vec![
+            Setting {
+                name: "CUDA_LAUNCH_BLOCKING".into(),
+                value: None
+            },
+            Setting {
+                name: "CUDA_DEVICE_ORDER".into(),
+                value: Some("PCI_BUS_ID".into())
+            },
+        ]
+    );
+    assert!(diagnose(&mine.apply(&dirty), Some(&mine))
+        .findings
+        .is_empty());
+
+    let mut child = Command::new("sleep")
+        .arg("30")
+        .env_clear()
+        .env("CUDA_LAUNCH_BLOCKING", "1")
+        .spawn()
+        .unwrap();
+    let reports = procenv::diagnose_processes(
+        std::path::Path::new("/proc"),
+        &[child.id(), u32::MAX],
+        Some(&production),
+    );
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert_eq!(reports.len(), 2);
+    assert!(reports[0].report.as_ref().unwrap().has_errors());
+    assert!(reports[1].report.is_none());
+    assert!(reports[1]
+        .error
+        .as_ref()
+        .unwrap()
+        .contains("no running process"));
+}
+
 fn rules(env: &EnvMap, profile: Option<&Profile>) -> Vec<(Severity, Rule, String, Option<Fix>)> {
     diagnose(env, profile)
         .findings

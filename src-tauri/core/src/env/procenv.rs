@@ -4,6 +4,8 @@
 
 use std::path::Path;
 
+use super::doctor::{diagnose, Report};
+use super::profile::Profile;
 use super::EnvMap;
 use crate::{Error, Result};
 
@@ -30,6 +32,37 @@ fn read_error(path: std::path::PathBuf, pid: u32, e: std::io::Error) -> Error {
         },
         _ => Error::io(path, e),
     }
+}
+
+/// The doctor's report on one running process, or why its environment could not be read.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, ts_rs::TS)]
+pub struct ProcessReport {
+    pub pid: u32,
+    pub report: Option<Report>,
+    pub error: Option<String>,
+}
+
+/// Check each process of `pids` (the GPU processes the monitor lists) against `profile`. One process that
+/// cannot be read (another user's, already gone) does not stop the others: its entry says why.
+pub fn diagnose_processes(
+    proc_root: &Path,
+    pids: &[u32],
+    profile: Option<&Profile>,
+) -> Vec<ProcessReport> {
+    pids.iter()
+        .map(|&pid| match read_environ(proc_root, pid) {
+            Ok(env) => ProcessReport {
+                pid,
+                report: Some(diagnose(&env, profile)),
+                error: None,
+            },
+            Err(e) => ProcessReport {
+                pid,
+                report: None,
+                error: Some(e.to_string()),
+            },
+        })
+        .collect()
 }
 
 /// Split NUL-separated `NAME=value` entries; an entry without `=` is not a variable and is skipped. Values

@@ -11,6 +11,7 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 
 use super::catalog::{self, VariableInfo};
+use super::doctor::Fix;
 use super::EnvMap;
 use crate::paths::AppPaths;
 use crate::store::{self, Document, Loaded, Quarantine, Revision};
@@ -192,6 +193,23 @@ impl Profile {
         env
     }
 
+    /// This profile with a doctor's fix applied: `Set` sets (or adds) the variable, `Unset` makes the profile
+    /// remove it. What the UI's fix buttons save (after [`save`] checks the revision).
+    pub fn with_fix(mut self, fix: &Fix) -> Self {
+        let (name, value) = match fix {
+            Fix::Set { variable, value } => (variable, Some(value.clone())),
+            Fix::Unset { variable } => (variable, None),
+        };
+        match self.variables.iter_mut().find(|s| &s.name == name) {
+            Some(setting) => setting.value = value,
+            None => self.variables.push(Setting {
+                name: name.clone(),
+                value,
+            }),
+        }
+        self
+    }
+
     /// The variables this profile sets, by name (unset ones left out).
     pub fn set_values(&self) -> BTreeMap<&str, &str> {
         self.variables
@@ -282,6 +300,10 @@ pub fn list(paths: &AppPaths) -> Result<ProfileList> {
         let path = dir.join(format!("{name}.json"));
         match store::load::<Profile>(&path)? {
             Loaded::Missing => {}
+            // A file whose contents name another profile cannot be loaded by its name; [`load`] reports it.
+            Loaded::Found { value, .. } if value.name != name => {
+                tracing::warn!(file = %path.display(), holds = %value.name, "profile file name mismatch");
+            }
             Loaded::Found { value, .. } => profiles.push(ProfileSummary {
                 name: value.name,
                 purpose: value.purpose,
