@@ -546,7 +546,7 @@ fn doctor_allocator_rules() {
             Severity::Warning,
             Rule::AllocatorAliasShadowed,
             var.into(),
-            unset(var)
+            set(var, "expandable_segments:True")
         )]
     );
     assert!(rules(

@@ -254,10 +254,11 @@ fn allocator(env: &EnvMap, out: &mut Vec<Finding>) {
                     rule: Rule::AllocatorAliasShadowed,
                     variable: (*name).into(),
                     message: format!(
-                        "{name}={value} is ignored by PyTorch versions that read {winner}={winner_value} first; \
-                         older versions read only {name}"
+                        "{name}={value} differs from {winner}={winner_value}; PyTorch reads {winner} first \
+                         (c10/core/AllocatorConfig.cpp), so {name} is silently ignored"
                     ),
-                    fix: unset(name),
+                    // The same value in both works with releases that know only one of the names.
+                    fix: set(name, winner_value),
                 });
             }
         }
