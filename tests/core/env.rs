@@ -519,7 +519,6 @@ fn doctor_allocator_rules() {
         "expandable_segments:yes",
         "garbage_collection_threshold:1.5",
         "max_split_size_mb:10",
-        "backend:magic",
     ] {
         let found = one(bad);
         assert_eq!(found.len(), 1, "{bad}: {found:?}");
@@ -530,10 +529,19 @@ fn doctor_allocator_rules() {
         );
     }
     assert_eq!(
+        one("backend:magic"),
+        vec![(
+            Severity::Warning,
+            Rule::AllocatorInvalidValue,
+            var.into(),
+            None
+        )]
+    );
+    assert_eq!(
         one("expandable_segment:True")[0].1,
         Rule::AllocatorUnknownKey
     );
-    // The newer name wins; a different value under the older one is silently ignored.
+    // Two names that disagree: one is ignored, the fix makes them agree on the first.
     assert_eq!(
         rules(
             &env(&[
@@ -545,8 +553,8 @@ fn doctor_allocator_rules() {
         vec![(
             Severity::Warning,
             Rule::AllocatorAliasShadowed,
-            var.into(),
-            set(var, "expandable_segments:True")
+            "PYTORCH_ALLOC_CONF".into(),
+            set("PYTORCH_ALLOC_CONF", "max_split_size_mb:128")
         )]
     );
     assert!(rules(

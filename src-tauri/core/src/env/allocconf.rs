@@ -3,13 +3,14 @@
 //! holds commas (`[256:1,512:2]`). Source: `c10/cuda/CUDAAllocatorConfig.cpp` and `c10/core/AllocatorConfig.cpp`
 //! (the `ConfigTokenizer` there treats `[`…`]` as one value).
 
-/// The variables PyTorch reads its allocator options from. Recent PyTorch reads `PYTORCH_ALLOC_CONF` first and
-/// falls back to the device-specific spellings (c10/core/AllocatorConfig.cpp); older releases know only
-/// `PYTORCH_CUDA_ALLOC_CONF` (`PYTORCH_HIP_ALLOC_CONF` on ROCm).
+/// The variables PyTorch reads its allocator options from, in the order current sources try them
+/// (`c10/cuda/CUDAAllocatorConfig.h`: PYTORCH_CUDA_ALLOC_CONF, then PYTORCH_HIP_ALLOC_CONF on ROCm, then
+/// PYTORCH_ALLOC_CONF). Some 2.x releases tried PYTORCH_ALLOC_CONF first, and releases before it know only the
+/// device-specific names, so when two are set with different values which one wins depends on the release.
 pub const ALLOC_CONF_VARS: [&str; 3] = [
-    "PYTORCH_ALLOC_CONF",
     "PYTORCH_CUDA_ALLOC_CONF",
     "PYTORCH_HIP_ALLOC_CONF",
+    "PYTORCH_ALLOC_CONF",
 ];
 
 /// Options of the native caching allocator that `backend:cudaMallocAsync` ignores
@@ -22,8 +23,9 @@ pub const NATIVE_ONLY_KEYS: [&str; 5] = [
     "roundup_power2_divisions",
 ];
 
-/// Every option PyTorch 2.x accepts (CUDAAllocatorConfig.cpp, AllocatorConfig.cpp).
-pub const KNOWN_KEYS: [&str; 13] = [
+/// Every option PyTorch 2.x accepts (CUDAAllocatorConfig.cpp, AllocatorConfig.cpp and its tests; the
+/// `*_device_*` spellings are the accelerator-neutral names of the `*_cuda_*` ones).
+pub const KNOWN_KEYS: [&str; 18] = [
     "backend",
     "expandable_segments",
     "max_split_size_mb",
@@ -37,6 +39,11 @@ pub const KNOWN_KEYS: [&str; 13] = [
     "pinned_use_background_threads",
     "pinned_reserve_segment_size_mb",
     "graph_capture_record_stream_reuse",
+    "release_lock_on_hipmalloc",
+    "pinned_use_hip_host_register",
+    "release_lock_on_device_malloc",
+    "pinned_use_device_host_register",
+    "per_process_memory_fraction",
 ];
 
 /// One `key:value` pair, as written.

@@ -79,9 +79,10 @@ const CATALOG: &[VariableInfo] = &[
     },
     VariableInfo {
         name: "PYTORCH_ALLOC_CONF",
-        effect: "the device-neutral name of PYTORCH_CUDA_ALLOC_CONF in recent PyTorch; read first when both are set",
+        effect: "the device-neutral name of PYTORCH_CUDA_ALLOC_CONF in recent PyTorch; when both are set, which one \
+                 wins depends on the release",
         cost: "as PYTORCH_CUDA_ALLOC_CONF",
-        source: "c10/core/AllocatorConfig.cpp; PyTorch docs, notes/cuda (FORMULAS.md §6)",
+        source: "c10/cuda/CUDAAllocatorConfig.h, c10/core/AllocatorConfig.cpp; notes/cuda (FORMULAS.md §6)",
         debug_only: false,
     },
     VariableInfo {

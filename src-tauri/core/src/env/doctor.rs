@@ -245,20 +245,20 @@ fn allocator(env: &EnvMap, out: &mut Vec<Finding>) {
         .iter()
         .filter_map(|name| env.get(*name).map(|v| (*name, v.as_str())))
         .collect();
-    // PyTorch reads the first that is set (c10/core/AllocatorConfig.cpp); the others are silently ignored.
-    if let Some((winner, winner_value)) = present.first() {
+    // Two names with different values: one is silently ignored, and which one depends on the PyTorch release
+    // (see ALLOC_CONF_VARS). The fix gives the later names the value of the first, which every release reads.
+    if let Some((first, first_value)) = present.first() {
         for (name, value) in present.iter().skip(1) {
-            if value != winner_value {
+            if value != first_value {
                 out.push(Finding {
                     severity: Severity::Warning,
                     rule: Rule::AllocatorAliasShadowed,
                     variable: (*name).into(),
                     message: format!(
-                        "{name}={value} differs from {winner}={winner_value}; PyTorch reads {winner} first \
-                         (c10/core/AllocatorConfig.cpp), so {name} is silently ignored"
+                        "{name}={value} disagrees with {first}={first_value}; PyTorch uses only one of them, which \
+                         one depends on the release (c10/cuda/CUDAAllocatorConfig.h)"
                     ),
-                    // The same value in both works with releases that know only one of the names.
-                    fix: set(name, winner_value),
+                    fix: set(name, first_value),
                 });
             }
         }
@@ -348,7 +348,7 @@ fn allocator_options(name: &str, value: &str, out: &mut Vec<Finding>) {
             }
         } else if backend.value != "native" {
             push(
-                Severity::Error,
+                Severity::Warning,
                 Rule::AllocatorInvalidValue,
                 format!(
                     "{name}: backend must be native or cudaMallocAsync, not {:?}",
@@ -406,8 +406,8 @@ fn allocator_options(name: &str, value: &str, out: &mut Vec<Finding>) {
                 Severity::Warning,
                 Rule::AllocatorUnknownKey,
                 format!(
-                    "{name}: {:?} is not an allocator option Headroom knows; PyTorch stops at start-up on options \
-                     it does not recognise",
+                    "{name}: {:?} is not an allocator option Headroom knows (a typo?); depending on the \
+                     release PyTorch refuses it at start-up or ignores it",
                     o.key
                 ),
                 None,

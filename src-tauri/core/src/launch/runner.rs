@@ -155,12 +155,14 @@ fn enable_expandable_segments(env: &mut EnvMap) {
     }
 }
 
-/// Whether the allocator PyTorch will read (the first set of [`ALLOC_CONF_VARS`]) already has it.
+/// Whether expandable segments are on whichever allocator variable this PyTorch release reads: every one
+/// that is set must have it (see [`ALLOC_CONF_VARS`] on why the order is not reliable).
 fn expandable_segments_on(env: &EnvMap) -> bool {
-    ALLOC_CONF_VARS
+    let mut present = ALLOC_CONF_VARS
         .iter()
-        .find_map(|var| env.get(*var))
-        .is_some_and(|value| allocconf::has_expandable_segments(value))
+        .filter_map(|var| env.get(*var))
+        .peekable();
+    present.peek().is_some() && present.all(|value| allocconf::has_expandable_segments(value))
 }
 
 fn diff(base: &EnvMap, env: &EnvMap) -> BTreeMap<String, Option<String>> {
