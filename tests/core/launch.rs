@@ -441,6 +441,43 @@ fn libc_sigkill() -> i32 {
 }
 
 #[test]
+fn a_cancel_between_attempts_starts_no_further_attempt() {
+    let s = setup();
+    let req = request(
+        &s,
+        plain_profile(),
+        &["fp16", "int8"],
+        &[("FAKE_OOM_PRESETS", "fp16")],
+    );
+    let cancel = CancelToken::new();
+    let record = runner::run(
+        &s.paths,
+        &req,
+        &DefaultChainPresets,
+        &mut runner::NoPeakProbe,
+        &cancel,
+        &mut |e| {
+            if let LaunchEvent::AttemptFinished { .. } = e {
+                cancel.cancel()
+            }
+        },
+    )
+    .unwrap();
+    assert_eq!(record.outcome, Some(Outcome::Cancelled));
+    assert_eq!(record.attempts.len(), 1);
+    assert_eq!(
+        record.attempts[0].next,
+        NextStep::NextPreset {
+            preset: "int8".into()
+        }
+    );
+    assert_eq!(
+        history::load(&s.paths, &record.run_id).unwrap().0.outcome,
+        Some(Outcome::Cancelled)
+    );
+}
+
+#[test]
 fn a_straggler_left_by_a_finished_attempt_is_killed() {
     let s = setup();
     let pid_file = s.dump.join("straggler.pid");

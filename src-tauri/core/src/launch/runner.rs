@@ -282,6 +282,10 @@ pub fn run(
     let mut retried_for_fragmentation = false;
     let mut index = 0u32;
     let outcome = loop {
+        // A cancel that came while the last attempt was being recorded must not start the next one.
+        if cancel.is_cancelled() {
+            break Outcome::Cancelled;
+        }
         let Some(hand_over) = hand_overs.get(position) else {
             break Outcome::ChainExhausted;
         };
