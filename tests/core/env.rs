@@ -431,8 +431,20 @@ fn doctor_flags_debug_settings_under_production_only() {
         .findings
         .iter()
         .all(|f| f.severity == Severity::Info && f.rule == Rule::DebugSettingOn));
-    // Switched off is fine.
+    // Switched off is fine, except for the one PyTorch only checks for presence.
     assert!(rules(&env(&[("CUDA_LAUNCH_BLOCKING", "0")]), Some(&production)).is_empty());
+    assert_eq!(
+        rules(
+            &env(&[("PYTORCH_NO_CUDA_MEMORY_CACHING", "0")]),
+            Some(&production)
+        ),
+        vec![(
+            Severity::Error,
+            Rule::DebugSettingInProduction,
+            "PYTORCH_NO_CUDA_MEMORY_CACHING".into(),
+            unset("PYTORCH_NO_CUDA_MEMORY_CACHING")
+        )]
+    );
     // A compile-time macro in the environment does nothing.
     assert_eq!(
         rules(&env(&[("TORCH_USE_CUDA_DSA", "1")]), None),

@@ -29,7 +29,7 @@ const CATALOG: &[VariableInfo] = &[
     },
     VariableInfo {
         name: "PYTORCH_NO_CUDA_MEMORY_CACHING",
-        effect: "1 disables the caching allocator (for cuda-memcheck)",
+        effect: "disables the caching allocator (for cuda-memcheck); PyTorch only checks that it is set, so even 0 does",
         cost: "every allocation becomes a cudaMalloc/cudaFree: slow, and the memory model changes",
         source: "PyTorch docs, cuda_environment_variables.rst (FORMULAS.md §6)",
         debug_only: true,

@@ -133,11 +133,16 @@ fn debug_settings(env: &EnvMap, production: bool, out: &mut Vec<Finding>) {
             unset("CUDA_LAUNCH_BLOCKING"),
         );
     }
-    if let Some(v) = get("PYTORCH_NO_CUDA_MEMORY_CACHING").filter(|v| is_on(v)) {
+    // PyTorch tests only whether it is set (`getenv(...) != nullptr` in CUDACachingAllocator.cpp): even "0"
+    // turns the cache off.
+    if let Some(v) = get("PYTORCH_NO_CUDA_MEMORY_CACHING") {
         push(
             "PYTORCH_NO_CUDA_MEMORY_CACHING",
             Severity::Error,
-            format!("PYTORCH_NO_CUDA_MEMORY_CACHING={v} disables the caching allocator: every allocation is a cudaMalloc"),
+            format!(
+                "PYTORCH_NO_CUDA_MEMORY_CACHING={v:?} disables the caching allocator (any value does, even 0): every \
+                 allocation is a cudaMalloc"
+            ),
             unset("PYTORCH_NO_CUDA_MEMORY_CACHING"),
         );
     }
@@ -266,10 +271,7 @@ fn allocator(env: &EnvMap, out: &mut Vec<Finding>) {
     for (name, value) in &present {
         allocator_options(name, value, out);
     }
-    if let Some(v) = env
-        .get("PYTORCH_NO_CUDA_MEMORY_CACHING")
-        .filter(|v| is_on(v))
-    {
+    if let Some(v) = env.get("PYTORCH_NO_CUDA_MEMORY_CACHING") {
         for (name, _) in &present {
             out.push(Finding {
                 severity: Severity::Warning,
