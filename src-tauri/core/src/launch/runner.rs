@@ -323,7 +323,8 @@ pub fn run(
                 ProcessEvent::Line(stream, line) => {
                     scanner.feed(line);
                     if log_error.is_none() {
-                        if let Err(e) = writeln!(log, "{line}") {
+                        // One write per line: the file is unbuffered so a crash loses nothing.
+                        if let Err(e) = log.write_all(format!("{line}\n").as_bytes()) {
                             log_error = Some(e);
                         }
                     }
