@@ -109,7 +109,7 @@ pub fn diagnose(env: &EnvMap, profile: Option<&Profile>) -> Report {
 
 /// Debug switches: an error or a warning under a production profile, a note otherwise.
 fn debug_settings(env: &EnvMap, production: bool, out: &mut Vec<Finding>) {
-    // (variable, is it on, severity under production, why, fix)
+    // Each switch: the severity it has under a production profile, why it costs, and its fix.
     let get = |name: &str| env.get(name).map(String::as_str);
     let mut push = |variable: &str, prod: Severity, why: String, fix: Option<Fix>| {
         let (severity, rule) = if production {

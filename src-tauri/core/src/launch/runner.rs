@@ -251,9 +251,20 @@ pub fn run(
     let hand_overs = request
         .chain
         .iter()
-        .map(|name| {
+        .enumerate()
+        .map(|(i, name)| {
             let h = presets.hand_over(name)?;
             h.validate()?;
+            // HEADROOM_PRESET must name what the user asked for, or the history would lie about it.
+            if &h.preset != name {
+                return Err(Error::invalid(
+                    format!("chain[{i}]"),
+                    format!(
+                        "asked for preset {name:?}, the preset source gave {:?}",
+                        h.preset
+                    ),
+                ));
+            }
             Ok(h)
         })
         .collect::<Result<Vec<_>>>()?;
