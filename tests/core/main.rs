@@ -1,3 +1,5 @@
 //! Integration tests of headroom-core: one binary, one link.
 
+mod env;
+mod launch;
 mod paths;

@@ -3,7 +3,9 @@
 //! Exit status: 0 success, 1 a failure while doing the work (I/O), 2 invalid input (the message names the
 //! field), 3 no NVIDIA driver where one was required.
 
+mod env_cmd;
 mod output;
+mod run_cmd;
 mod settings_cmd;
 
 use std::process::ExitCode;
@@ -33,6 +35,11 @@ enum Command {
     /// Show or change the app settings (language, theme).
     #[command(subcommand)]
     Settings(settings_cmd::SettingsCommand),
+    /// Environment profiles and the environment doctor.
+    #[command(subcommand)]
+    Env(env_cmd::EnvCommand),
+    /// Run a training command, relaunching with the next preset of the chain on CUDA out-of-memory.
+    Run(run_cmd::RunArgs),
 }
 
 fn main() -> ExitCode {
@@ -42,6 +49,8 @@ fn main() -> ExitCode {
         .and_then(|paths| match cli.command {
             Command::Paths { json } => output::paths(&paths, json),
             Command::Settings(cmd) => settings_cmd::run(&paths, cmd),
+            Command::Env(cmd) => env_cmd::run(&paths, cmd),
+            Command::Run(args) => run_cmd::run(&paths, args),
         });
     match result {
         Ok(()) => ExitCode::SUCCESS,
