@@ -1,5 +1,4 @@
-// The views in the order of the navigation. `ready` says whether a view's issue has landed; the others say
-// plainly that they are not available yet.
+// The views in the order of the navigation (views/registry.ts says which of them exist yet).
 
 import type { MessageKey } from "./i18n";
 
@@ -8,16 +7,15 @@ export type ViewId = "monitor" | "plan" | "presets" | "environment" | "runs" | "
 export interface ViewEntry {
   id: ViewId;
   label: MessageKey;
-  ready: boolean;
 }
 
 export const VIEWS: readonly ViewEntry[] = [
-  { id: "monitor", label: "nav.monitor", ready: false },
-  { id: "plan", label: "nav.plan", ready: false },
-  { id: "presets", label: "nav.presets", ready: false },
-  { id: "environment", label: "nav.environment", ready: false },
-  { id: "runs", label: "nav.runs", ready: false },
-  { id: "settings", label: "nav.settings", ready: true },
+  { id: "monitor", label: "nav.monitor" },
+  { id: "plan", label: "nav.plan" },
+  { id: "presets", label: "nav.presets" },
+  { id: "environment", label: "nav.environment" },
+  { id: "runs", label: "nav.runs" },
+  { id: "settings", label: "nav.settings" },
 ];
 
 /** The view a navigation key leads to from `current` (a vertical tab list), or null for other keys. */
