@@ -13,6 +13,8 @@ pub enum ErrorCode {
     Conflict,
     /// Reading or writing a file failed.
     Io,
+    /// The operating system refused access (another user's process).
+    Denied,
     /// Anything else that went wrong in the backend.
     Internal,
 }
@@ -29,6 +31,7 @@ impl From<Error> for IpcError {
             Error::Invalid { .. } => ErrorCode::Invalid,
             Error::Conflict { .. } => ErrorCode::Conflict,
             Error::Io { .. } | Error::Corrupt { .. } => ErrorCode::Io,
+            Error::Denied { .. } => ErrorCode::Denied,
             Error::NoHome => ErrorCode::Internal,
         };
         IpcError {

@@ -1,0 +1,148 @@
+//! Runs through IPC: the launcher in its background thread with a real child process, cancel, history.
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+
+use crate::{harness, invoke, Harness};
+
+fn fixture_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/launch")
+}
+
+/// The fake training script, with the FAKE_* switches set through `env` so the test process's own
+/// environment (shared by the parallel tests) stays untouched.
+fn start(h: &Harness, fake: &str, chain: &[&str]) -> Result<Value, Value> {
+    invoke(
+        h,
+        "runs_start",
+        json!({
+            "start": {
+                "model": "llama-8b",
+                "argv": ["env", fake, "python3", fixture_dir().join("fake_train.py")],
+                "cwd": fixture_dir(),
+                "profile": "production",
+                "chain": chain,
+            },
+            "onUpdate": "__CHANNEL__:7",
+        }),
+    )
+}
+
+fn wait_until_finished(h: &Harness, run_id: &str) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let active = invoke(h, "runs_active", json!({})).unwrap();
+        if !active.as_array().unwrap().iter().any(|r| r == run_id) {
+            let record = invoke(h, "runs_load", json!({"runId": run_id})).unwrap();
+            if !record["outcome"].is_null() {
+                return record;
+            }
+        }
+        assert!(Instant::now() < deadline, "run {run_id} did not finish");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn an_oom_relaunches_with_the_next_preset_and_the_history_keeps_both_attempts() {
+    let h = harness();
+    let run_id = start(&h, "FAKE_OOM_PRESETS=fp16", &["fp16", "int8", "int4"]).unwrap();
+    let run_id = run_id.as_str().unwrap().to_string();
+    let record = wait_until_finished(&h, &run_id);
+    assert_eq!(record["outcome"], "succeeded");
+    let presets: Vec<&str> = record["attempts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["preset"].as_str().unwrap())
+        .collect();
+    assert_eq!(presets, ["fp16", "int8"]);
+    assert!(record["attempts"][0]["oom"]["requested_bytes"].is_u64());
+    assert_eq!(
+        record["attempts"][0]["next"],
+        json!({"kind": "next_preset", "preset": "int8"})
+    );
+    // No monitor is attached: the peak is unknown, never 0.
+    assert_eq!(record["attempts"][1]["measured_peak_bytes"], json!(null));
+
+    let list = invoke(&h, "runs_list", json!({})).unwrap();
+    assert_eq!(list["runs"][0]["run_id"], run_id.as_str());
+    let log = invoke(&h, "runs_log", json!({"runId": run_id, "attempt": 1})).unwrap();
+    assert!(log["text"]
+        .as_str()
+        .unwrap()
+        .contains("training with preset int8"));
+    let log = invoke(&h, "runs_log", json!({"runId": run_id, "attempt": 0})).unwrap();
+    assert!(log["text"].as_str().unwrap().contains("CUDA out of memory"));
+}
+
+#[test]
+fn cancel_stops_a_hanging_run() {
+    let h = harness();
+    let pid_file = h.paths.data_dir.join("grandchild.pid");
+    std::fs::create_dir_all(&h.paths.data_dir).unwrap();
+    let run_id = invoke(
+        &h,
+        "runs_start",
+        json!({
+            "start": {
+                "model": "llama-8b",
+                "argv": ["env", "FAKE_MODE=hang", format!("FAKE_PID_FILE={}", pid_file.display()),
+                         "python3", fixture_dir().join("fake_train.py")],
+                "cwd": fixture_dir(),
+                "profile": "production",
+                "chain": ["fp16"],
+            },
+            "onUpdate": "__CHANNEL__:8",
+        }),
+    )
+    .unwrap();
+    let run_id = run_id.as_str().unwrap().to_string();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !pid_file.exists() {
+        assert!(Instant::now() < deadline, "the script did not start");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    invoke(&h, "runs_cancel", json!({"runId": run_id})).unwrap();
+    let record = wait_until_finished(&h, &run_id);
+    assert_eq!(record["outcome"], "cancelled");
+    let err = invoke(&h, "runs_cancel", json!({"runId": run_id})).unwrap_err();
+    assert!(
+        err["message"].as_str().unwrap().starts_with("run_id: "),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_refused_request_names_the_field_and_starts_nothing() {
+    let h = harness();
+    let err = invoke(
+        &h,
+        "runs_start",
+        json!({
+            "start": {"model": "m", "argv": ["true"], "cwd": "/no/such/dir", "profile": "production", "chain": ["fp16"]},
+            "onUpdate": "__CHANNEL__:9",
+        }),
+    )
+    .unwrap_err();
+    assert!(
+        err["message"].as_str().unwrap().starts_with("cwd: "),
+        "{err}"
+    );
+    let err = start(&h, "X=1", &["fp16", "nonsense"]).unwrap_err();
+    assert!(
+        err["message"].as_str().unwrap().starts_with("chain"),
+        "{err}"
+    );
+    let err = start(&h, "X=1", &[]).unwrap_err();
+    assert!(
+        err["message"].as_str().unwrap().starts_with("chain: "),
+        "{err}"
+    );
+    let list = invoke(&h, "runs_list", json!({})).unwrap();
+    assert_eq!(list["runs"], json!([]));
+    let defaults = invoke(&h, "runs_defaults", json!({})).unwrap();
+    assert_eq!(defaults["chain"][0], "fp16");
+}
