@@ -5,6 +5,7 @@ pub mod error;
 pub mod logfile;
 pub mod model;
 pub mod paths;
+pub mod presets;
 pub mod settings;
 pub mod store;
 
