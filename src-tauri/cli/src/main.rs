@@ -3,7 +3,9 @@
 //! Exit status: 0 success, 1 a failure while doing the work (I/O), 2 invalid input (the message names the
 //! field), 3 no NVIDIA driver where one was required.
 
+mod configs_cmd;
 mod output;
+mod presets_cmd;
 mod settings_cmd;
 
 use std::process::ExitCode;
@@ -33,6 +35,12 @@ enum Command {
     /// Show or change the app settings (language, theme).
     #[command(subcommand)]
     Settings(settings_cmd::SettingsCommand),
+    /// Quantization presets: list, show, export for transformers, import, duplicate, delete.
+    #[command(subcommand)]
+    Presets(presets_cmd::PresetsCommand),
+    /// Per-model configs: the chosen preset, task, LoRA and the launcher's fallback chain.
+    #[command(subcommand)]
+    Configs(configs_cmd::ConfigsCommand),
 }
 
 fn main() -> ExitCode {
@@ -42,6 +50,8 @@ fn main() -> ExitCode {
         .and_then(|paths| match cli.command {
             Command::Paths { json } => output::paths(&paths, json),
             Command::Settings(cmd) => settings_cmd::run(&paths, cmd),
+            Command::Presets(cmd) => presets_cmd::run(&paths, cmd),
+            Command::Configs(cmd) => configs_cmd::run(&paths, cmd),
         });
     match result {
         Ok(()) => ExitCode::SUCCESS,

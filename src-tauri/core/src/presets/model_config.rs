@@ -586,7 +586,7 @@ impl ConfigLibrary {
 
 /// A preset's body by name, `None` when there is no such preset. A preset file that cannot be read is an
 /// error (it has been quarantined; the caller should say so rather than call the preset missing).
-pub(crate) fn preset_body(presets: &PresetLibrary, name: &str) -> Result<Option<PresetBody>> {
+pub fn preset_body(presets: &PresetLibrary, name: &str) -> Result<Option<PresetBody>> {
     if store::check_name("preset", name).is_err() {
         return Ok(None);
     }
@@ -595,4 +595,9 @@ pub(crate) fn preset_body(presets: &PresetLibrary, name: &str) -> Result<Option<
         Err(Error::Invalid { .. }) => Ok(None),
         Err(e) => Err(e),
     }
+}
+
+/// [`preset_body`] as a closure, for [`validate_with`] and [`super::bundle::parse`].
+pub fn preset_lookup(presets: &PresetLibrary) -> impl Fn(&str) -> Result<Option<PresetBody>> + '_ {
+    move |name| preset_body(presets, name)
 }
