@@ -961,3 +961,34 @@ fn bnb_defaults_match_transformers() {
     assert_eq!(d.bnb_4bit_quant_storage, QuantStorage::Uint8);
     assert!(d.llm_int8_skip_modules.is_none());
 }
+
+#[test]
+fn renaming_a_preset_follows_it_into_the_configs() {
+    let dir = tempfile::tempdir().unwrap();
+    let (presets, configs) = libraries(dir.path());
+    let rev = presets.create("old", &int4_copy()).unwrap();
+    let config = ModelConfig {
+        fallback_chain: vec!["old".into(), "int4_offload".into()],
+        ..ModelConfig::new("old", Task::Infer)
+    };
+    configs
+        .set("org/m", &config, Revision::ABSENT, &presets)
+        .unwrap();
+    configs
+        .set(
+            "org/untouched",
+            &ModelConfig::new("fp16", Task::Infer),
+            Revision::ABSENT,
+            &presets,
+        )
+        .unwrap();
+    presets.rename("old", "new", rev).unwrap();
+    assert_eq!(
+        configs.rename_preset("old", "new", &presets).unwrap(),
+        ["org/m"]
+    );
+    let c = configs.get("org/m").unwrap().unwrap().config;
+    assert_eq!(c.preset, "new");
+    assert_eq!(c.fallback_chain, ["new", "int4_offload"]);
+    assert_eq!(c.attempts(), ["new", "int4_offload"]);
+}

@@ -53,6 +53,8 @@ pub enum PresetsCommand {
     },
     /// Copy a preset (built-ins included) under a new name.
     Duplicate { from: String, to: String },
+    /// Give a saved preset a new name.
+    Rename { from: String, to: String },
     /// Delete a saved preset (built-ins cannot be deleted).
     Delete { name: String },
 }
@@ -118,28 +120,34 @@ pub fn run(paths: &AppPaths, command: PresetsCommand) -> CliResult {
             format,
             model,
         } => {
-            if let ExportFormat::Bundle = format {
-                let exported = bundle::export(&presets, &configs)?;
-                report_unreadable(&exported.quarantined, &[]);
-                return print_json(&exported.bundle);
-            }
-            let name = name.ok_or_else(|| {
-                Error::invalid("name", "name the preset to export (or use --format bundle)")
-            })?;
-            let preset = presets.get(&name)?;
+            let one = |name: Option<String>| -> Result<Preset, Error> {
+                let name = name.ok_or_else(|| {
+                    Error::invalid("name", "name the preset to export (or use --format bundle)")
+                })?;
+                presets.get(&name)
+            };
             match format {
-                ExportFormat::BnbJson => println!("{}", export::bnb_json(&name, &preset.body)?),
-                ExportFormat::Kwargs => print_json(&export::load_kwargs(&preset.body))?,
+                ExportFormat::Bundle => {
+                    let exported = bundle::export(&presets, &configs)?;
+                    report_unreadable(&exported.quarantined, &[]);
+                    print_json(&exported.bundle)
+                }
+                ExportFormat::BnbJson => {
+                    let preset = one(name)?;
+                    println!("{}", export::bnb_json(&preset.name, &preset.body)?);
+                    Ok(())
+                }
+                ExportFormat::Kwargs => print_json(&export::load_kwargs(&one(name)?.body)),
                 ExportFormat::Python => {
+                    let preset = one(name)?;
                     let model = model.ok_or_else(|| {
                         Error::invalid("model", "--format python needs --model MODEL_ID")
                     })?;
                     print!("{}", export::python_snippet(&model, &preset.body));
+                    Ok(())
                 }
-                ExportFormat::Preset => print_json(&preset.body)?,
-                ExportFormat::Bundle => unreachable!("handled above"),
+                ExportFormat::Preset => print_json(&one(name)?.body),
             }
-            Ok(())
         }
         PresetsCommand::Import {
             file,
@@ -195,6 +203,23 @@ pub fn run(paths: &AppPaths, command: PresetsCommand) -> CliResult {
         PresetsCommand::Duplicate { from, to } => {
             presets.duplicate(&from, &to)?;
             println!("saved preset {to} (a copy of {from})");
+            Ok(())
+        }
+        PresetsCommand::Rename { from, to } => {
+            let current = presets.get(&from)?;
+            if current.builtin {
+                return Err(Error::invalid(
+                    "from",
+                    format!("{from:?} is a built-in preset and cannot be renamed; duplicate it"),
+                )
+                .into());
+            }
+            presets.rename(&from, &to, current.revision)?;
+            let changed = configs.rename_preset(&from, &to, &presets)?;
+            println!("renamed preset {from} to {to}");
+            if !changed.is_empty() {
+                println!("updated the configs of {}", changed.join(", "));
+            }
             Ok(())
         }
         PresetsCommand::Delete { name } => {

@@ -555,6 +555,33 @@ impl ConfigLibrary {
             .collect())
     }
 
+    /// After a preset was renamed: point every config that named `old` (as its choice or in its chain) at
+    /// `new`, each saved with its own conflict check. Returns the model ids changed.
+    pub fn rename_preset(
+        &self,
+        old: &str,
+        new: &str,
+        presets: &PresetLibrary,
+    ) -> Result<Vec<String>> {
+        let mut changed = Vec::new();
+        for entry in self.list()?.configs {
+            let mut config = entry.config.clone();
+            if config.preset == old {
+                config.preset = new.to_string();
+            }
+            for step in &mut config.fallback_chain {
+                if step == old {
+                    *step = new.to_string();
+                }
+            }
+            if config != entry.config {
+                self.set(&entry.model_id, &config, entry.revision, presets)?;
+                changed.push(entry.model_id);
+            }
+        }
+        Ok(changed)
+    }
+
     /// What the launcher needs: each attempt's name and the preset to load, the chosen one with this model's
     /// overrides applied (fallbacks are used as they are: an override written for one preset, such as a
     /// compute dtype, does not carry over to another).
