@@ -251,7 +251,7 @@ fn load_kwargs_and_python_snippet() {
         "    device_map=\"auto\",",
         // GPU indices as integers, in numeric order, then the CPU.
         "    max_memory={0: \"10GB\", 1: \"20GiB\", \"cpu\": \"30GB\"},",
-        "    torch_dtype=torch.bfloat16,",
+        "    dtype=torch.bfloat16,  # torch_dtype= before transformers 4.56",
     ] {
         assert!(py.contains(line), "missing {line:?} in:\n{py}");
     }
@@ -260,7 +260,7 @@ fn load_kwargs_and_python_snippet() {
     let cpu = export::python_snippet("gpt2", &builtin::get("cpu").unwrap());
     assert!(!cpu.contains("BitsAndBytesConfig"), "{cpu}");
     assert!(
-        cpu.contains("device_map=\"cpu\"") && cpu.contains("torch_dtype=torch.float32"),
+        cpu.contains("device_map=\"cpu\"") && cpu.contains("dtype=torch.float32"),
         "{cpu}"
     );
     assert_eq!(
@@ -401,6 +401,16 @@ fn device_maps_and_devices_are_checked() {
         json!({"load": {"device": "cuda", "torch_dtype": "float16", "device_map": "everywhere"}}),
     );
     assert_eq!(fields(&e), ["load.device_map"]);
+    for whole in ["0", "disk"] {
+        let e = preset_errors(
+            json!({"load": {"device": "cuda", "torch_dtype": "float16", "device_map": whole}}),
+        );
+        assert_eq!(fields(&e), ["load.device_map"], "{whole}");
+    }
+    PresetBody::from_json(
+        json!({"load": {"device": "cuda", "torch_dtype": "float16", "device_map": "cuda:1"}}),
+    )
+    .unwrap();
     let e = preset_errors(json!({"load": {"device": "cuda", "torch_dtype": "float16",
         "device_map": {"model.layers.0": "tpu"}}}));
     assert_eq!(fields(&e), ["load.device_map.model.layers.0"]);

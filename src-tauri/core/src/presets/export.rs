@@ -64,7 +64,7 @@ pub fn load_kwargs(body: &PresetBody) -> Value {
 
 /// A Python snippet that loads `model_id` with this preset: `AutoModelForCausalLM.from_pretrained` with
 /// `quantization_config` (only the arguments that differ from `BitsAndBytesConfig()`), `device_map`,
-/// `max_memory` (GPU keys as integers) and `torch_dtype`.
+/// `max_memory` (GPU keys as integers) and the preset's `torch_dtype`, passed as `dtype=`.
 pub fn python_snippet(model_id: &str, body: &PresetBody) -> String {
     let mut imports = vec!["AutoModelForCausalLM"];
     let mut out = String::new();
@@ -147,8 +147,10 @@ pub fn python_snippet(model_id: &str, body: &PresetBody) -> String {
             .collect();
         out.push_str(&format!("    max_memory={{{}}},\n", items.join(", ")));
     }
+    // transformers 4.56 renamed `torch_dtype` to `dtype` (PR #39782) and warns on the old name; the reference
+    // version (5.24) reads `dtype`. The comment keeps the snippet usable on older installs.
     out.push_str(&format!(
-        "    torch_dtype={},\n",
+        "    dtype={},  # torch_dtype= before transformers 4.56\n",
         body.load.torch_dtype.to_python()
     ));
     out.push_str(")\n");

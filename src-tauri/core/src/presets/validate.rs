@@ -39,7 +39,17 @@ fn load(load: &LoadSettings, at: &str, errors: &mut Vec<FieldError>) {
         None => {}
         Some(DeviceMap::Named(name)) if DEVICE_MAP_STRATEGIES.contains(&name.as_str()) => {}
         Some(DeviceMap::Named(name)) => {
-            if let Err(m) = placement(&Placement(name.clone())) {
+            // One device for the whole model: transformers turns the string into `torch.device(name)`, which
+            // takes "cpu" or "cuda:0" but not a bare "0", and a model cannot run from "disk".
+            let whole = Placement(name.clone());
+            let result = if whole.gpu_index().is_some() {
+                Err(format!("write \"cuda:{name}\" for one GPU"))
+            } else if name == "disk" {
+                Err("a model cannot run from the disk alone".to_string())
+            } else {
+                placement(&whole)
+            };
+            if let Err(m) = result {
                 errors.push(FieldError::new(
                     f("device_map"),
                     format!(
