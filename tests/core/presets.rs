@@ -1002,3 +1002,23 @@ fn renaming_a_preset_follows_it_into_the_configs() {
     assert_eq!(c.fallback_chain, ["new", "int4_offload"]);
     assert_eq!(c.attempts(), ["new", "int4_offload"]);
 }
+
+#[test]
+fn launch_files_hold_the_exact_dump_and_the_kwargs() {
+    let dir = tempfile::tempdir().unwrap();
+    let files =
+        export::write_launch_files(dir.path(), &builtin::get("int4_double").unwrap()).unwrap();
+    let bnb_path = files.bnb_config.clone().unwrap();
+    assert_eq!(
+        fs::read_to_string(&bnb_path).unwrap(),
+        fixture("int4_double")
+    );
+    let kwargs: Value = serde_json::from_slice(&fs::read(&files.load_kwargs).unwrap()).unwrap();
+    assert_eq!(kwargs["torch_dtype"], "bfloat16");
+    assert_eq!(kwargs["device_map"], "auto");
+    // The next attempt is unquantized: the previous config must not linger for the launcher to pick up.
+    let files = export::write_launch_files(dir.path(), &builtin::get("fp16").unwrap()).unwrap();
+    assert!(files.bnb_config.is_none() && !bnb_path.exists());
+    let kwargs: Value = serde_json::from_slice(&fs::read(&files.load_kwargs).unwrap()).unwrap();
+    assert_eq!(kwargs["quantization_config"], Value::Null);
+}
