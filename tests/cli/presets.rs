@@ -265,3 +265,70 @@ fn a_bundle_exported_here_imports_there() {
 fn out_of(dir: &tempfile::TempDir, args: &[&str]) -> Vec<u8> {
     cli(dir.path(), args).stdout
 }
+
+#[test]
+fn duplicate_rename_and_other_export_formats() {
+    let dir = tempfile::tempdir().unwrap();
+    assert!(cli(
+        dir.path(),
+        &["presets", "duplicate", "int4_offload", "spill"]
+    )
+    .status
+    .success());
+    assert!(cli(
+        dir.path(),
+        &["configs", "set", "org/m", "--preset", "spill", "--task", "infer"]
+    )
+    .status
+    .success());
+    let out = cli(dir.path(), &["presets", "rename", "spill", "spill2"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let shown = cli(dir.path(), &["configs", "show", "org/m", "--json"]);
+    let shown: Value = serde_json::from_slice(&shown.stdout).unwrap();
+    assert_eq!(
+        shown["config"]["preset"], "spill2",
+        "the config follows the rename"
+    );
+    assert_eq!(
+        cli(dir.path(), &["presets", "rename", "int4", "x"])
+            .status
+            .code(),
+        Some(2)
+    );
+
+    let out = cli(
+        dir.path(),
+        &["presets", "export", "spill2", "--format", "kwargs"],
+    );
+    let kwargs: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        kwargs["quantization_config"]["llm_int8_enable_fp32_cpu_offload"],
+        true
+    );
+    assert_eq!(kwargs["device_map"], "auto");
+
+    let out = cli(
+        dir.path(),
+        &[
+            "presets", "export", "spill2", "--format", "python", "--model", "org/m",
+        ],
+    );
+    let py = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        py.contains("BitsAndBytesConfig(") && py.contains("\"org/m\""),
+        "{py}"
+    );
+    let out = cli(
+        dir.path(),
+        &["presets", "export", "spill2", "--format", "python"],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).starts_with("headroom-cli: model: "));
+
+    let out = cli(dir.path(), &["presets", "delete", "spill2"]);
+    assert!(out.status.success());
+    assert!(
+        stderr(&out).contains("org/m"),
+        "warns about the config still naming it"
+    );
+}
