@@ -1,4 +1,6 @@
 //! Integration tests of headroom-core: one binary, one link.
 
+mod env;
+mod launch;
 mod paths;
 mod presets;

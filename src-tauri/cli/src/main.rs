@@ -4,8 +4,10 @@
 //! field), 3 no NVIDIA driver where one was required.
 
 mod configs_cmd;
+mod env_cmd;
 mod output;
 mod presets_cmd;
+mod run_cmd;
 mod settings_cmd;
 
 use std::process::ExitCode;
@@ -35,6 +37,11 @@ enum Command {
     /// Show or change the app settings (language, theme).
     #[command(subcommand)]
     Settings(settings_cmd::SettingsCommand),
+    /// Environment profiles and the environment doctor.
+    #[command(subcommand)]
+    Env(env_cmd::EnvCommand),
+    /// Run a training command, relaunching with the next preset of the chain on CUDA out-of-memory.
+    Run(run_cmd::RunArgs),
     /// Quantization presets: list, show, export for transformers, import, duplicate, delete.
     #[command(subcommand)]
     Presets(presets_cmd::PresetsCommand),
@@ -50,6 +57,8 @@ fn main() -> ExitCode {
         .and_then(|paths| match cli.command {
             Command::Paths { json } => output::paths(&paths, json),
             Command::Settings(cmd) => settings_cmd::run(&paths, cmd),
+            Command::Env(cmd) => env_cmd::run(&paths, cmd),
+            Command::Run(args) => run_cmd::run(&paths, args),
             Command::Presets(cmd) => presets_cmd::run(&paths, cmd),
             Command::Configs(cmd) => configs_cmd::run(&paths, cmd),
         });

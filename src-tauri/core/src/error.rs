@@ -27,6 +27,10 @@ pub enum Error {
     #[error("{path} was changed by someone else since it was opened; reload it before saving")]
     Conflict { path: PathBuf },
 
+    /// The operating system refused access to something the user asked about (another user's process).
+    #[error("{path}: permission denied: {reason}")]
+    Denied { path: PathBuf, reason: String },
+
     /// The operating system gave us no home or config directory to store anything in.
     #[error("no home directory: set HEADROOM_CONFIG_DIR and HEADROOM_DATA_DIR")]
     NoHome,

@@ -1,7 +1,9 @@
 //! Headroom's domain logic. Nothing here knows about Tauri or about what is displayed: paths come in as
 //! arguments, results go out as plain data, and every failure is an [`Error`].
 
+pub mod env;
 pub mod error;
+pub mod launch;
 pub mod logfile;
 pub mod model;
 pub mod paths;

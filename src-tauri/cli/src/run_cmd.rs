@@ -1,0 +1,191 @@
+//! `headroom-cli run --model ID --profile NAME [--chain a,b,c] -- COMMAND…`: the launcher on the command line.
+//! Exits with the last attempt's status (128 + signal when it was killed), as a shell would.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use clap::Args;
+use headroom_core::env::doctor::{self, Severity};
+use headroom_core::env::profile;
+use headroom_core::launch::handover::{DefaultChainPresets, DEFAULT_CHAIN};
+use headroom_core::launch::history::{NextStep, Outcome};
+use headroom_core::launch::process::{CancelToken, Stream};
+use headroom_core::launch::runner::{self, LaunchEvent, NoPeakProbe, RunRequest};
+use headroom_core::paths::AppPaths;
+use headroom_core::Error;
+
+use crate::env_cmd::current_env;
+use crate::output::{print_json, CliResult};
+
+#[derive(Args)]
+pub struct RunArgs {
+    /// The model being trained (recorded with the run).
+    #[arg(long)]
+    model: String,
+    /// The environment profile to run under.
+    #[arg(long, default_value = "production")]
+    profile: String,
+    /// Presets to try in order on CUDA out-of-memory (default fp16,int8,int4,int4_double,int4_offload).
+    #[arg(long, value_delimiter = ',')]
+    chain: Option<Vec<String>>,
+    /// Working directory of the command (default: the current one).
+    #[arg(long)]
+    cwd: Option<PathBuf>,
+    /// The estimator's device peak for a preset, PRESET=BYTES, kept beside the measured peak.
+    #[arg(long = "predict", value_name = "PRESET=BYTES")]
+    predictions: Vec<String>,
+    /// Seconds between SIGTERM and SIGKILL when the run is interrupted.
+    #[arg(long, default_value_t = 10)]
+    kill_grace_s: u64,
+    /// Print the run record as JSON on stdout at the end; the command's own output then goes to stderr.
+    #[arg(long)]
+    json: bool,
+    /// The command and its arguments, after `--`.
+    #[arg(last = true, required = true)]
+    command: Vec<String>,
+}
+
+/// Set from the signal handler; only an atomic store is async-signal-safe.
+static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+
+extern "C" fn on_signal(_: libc::c_int) {
+    INTERRUPTED.store(true, Ordering::SeqCst);
+}
+
+/// The child leads its own process group, so Ctrl-C in the terminal reaches only us: pass it on as a
+/// cancel, which stops the whole tree, instead of dying and leaving the training running.
+fn forward_interrupts(cancel: CancelToken) {
+    // SAFETY: the handler only stores to an atomic.
+    unsafe {
+        libc::signal(libc::SIGINT, on_signal as *const () as libc::sighandler_t);
+        libc::signal(libc::SIGTERM, on_signal as *const () as libc::sighandler_t);
+        libc::signal(libc::SIGHUP, on_signal as *const () as libc::sighandler_t);
+    }
+    std::thread::spawn(move || loop {
+        if INTERRUPTED.load(Ordering::SeqCst) {
+            cancel.cancel();
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    });
+}
+
+fn parse_predictions(items: &[String]) -> Result<BTreeMap<String, u64>, Error> {
+    items
+        .iter()
+        .map(|item| {
+            let (preset, bytes) = item.split_once('=').ok_or_else(|| {
+                Error::invalid("predict", format!("{item:?} is not PRESET=BYTES"))
+            })?;
+            let bytes = bytes.parse::<u64>().map_err(|_| {
+                Error::invalid(
+                    "predict",
+                    format!("{bytes:?} is not a whole number of bytes"),
+                )
+            })?;
+            Ok((preset.to_string(), bytes))
+        })
+        .collect()
+}
+
+fn gib(bytes: u64) -> String {
+    format!("{:.2} GiB", bytes as f64 / f64::from(1u32 << 30))
+}
+
+pub fn run(paths: &AppPaths, args: RunArgs) -> CliResult {
+    let cwd = match args.cwd {
+        Some(cwd) => cwd,
+        None => std::env::current_dir().map_err(|e| Error::io(".", e))?,
+    };
+    let profile = profile::load_profile(paths, &args.profile)?;
+    let base_env = current_env();
+    // What the doctor thinks of the environment the command will get; said, not enforced: the user chose it.
+    for finding in doctor::diagnose(&profile.apply(&base_env), Some(&profile)).findings {
+        let severity = match finding.severity {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+            Severity::Info => continue,
+        };
+        eprintln!("headroom: {severity}: {}", finding.message);
+    }
+    let request = RunRequest {
+        model: args.model,
+        argv: args.command,
+        cwd,
+        profile,
+        base_env,
+        chain: args
+            .chain
+            .unwrap_or_else(|| DEFAULT_CHAIN.iter().map(|s| s.to_string()).collect()),
+        predicted_peak_bytes: parse_predictions(&args.predictions)?,
+        kill_grace: Duration::from_secs(args.kill_grace_s),
+    };
+    let cancel = CancelToken::new();
+    forward_interrupts(cancel.clone());
+    let json = args.json;
+    let record = runner::run(
+        paths,
+        &request,
+        &DefaultChainPresets,
+        &mut NoPeakProbe,
+        &cancel,
+        &mut |event| match event {
+            LaunchEvent::RunStarted { run_id, dir } => {
+                eprintln!("headroom: run {run_id} (logs in {})", dir.display())
+            }
+            LaunchEvent::AttemptStarted {
+                index,
+                preset,
+                pid,
+                expandable_segments,
+            } => eprintln!(
+                "headroom: attempt {} with preset {preset}{} (pid {pid})",
+                index + 1,
+                if expandable_segments {
+                    " and expandable_segments:True"
+                } else {
+                    ""
+                }
+            ),
+            LaunchEvent::Output { stream, line, .. } => match stream {
+                Stream::Stdout if !json => println!("{line}"),
+                _ => eprintln!("{line}"),
+            },
+            LaunchEvent::AttemptFinished { attempt } => {
+                let what = match &attempt.oom {
+                    Some(oom) => format!(
+                        "died of CUDA out of memory{}",
+                        oom.requested_bytes
+                            .map(|b| format!(" (tried to allocate {})", gib(b)))
+                            .unwrap_or_default()
+                    ),
+                    None if attempt.cancelled => "was cancelled".to_string(),
+                    None => format!("exited with status {}", attempt.exit.shell_status()),
+                };
+                let next = match &attempt.next {
+                    NextStep::Stop => String::new(),
+                    NextStep::RetryWithExpandableSegments => {
+                        "; fragmentation: retrying with expandable_segments:True".into()
+                    }
+                    NextStep::NextPreset { preset } => format!("; relaunching with {preset}"),
+                };
+                eprintln!("headroom: attempt {} {what}{next}", attempt.index + 1);
+            }
+        },
+    )?;
+    let outcome = match record.outcome {
+        Some(Outcome::Succeeded) => "succeeded",
+        Some(Outcome::Failed) => "failed (not out of memory: not relaunched)",
+        Some(Outcome::ChainExhausted) => "ran out of memory with every preset of the chain",
+        Some(Outcome::Cancelled) => "was cancelled",
+        None => "ended",
+    };
+    eprintln!("headroom: run {} {outcome}", record.run_id);
+    if json {
+        print_json(&record)?;
+    }
+    let status = record.last_status().unwrap_or(1);
+    std::process::exit(u8::try_from(status).map(i32::from).unwrap_or(1));
+}

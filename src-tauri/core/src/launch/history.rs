@@ -1,0 +1,207 @@
+//! Run history: every attempt of every run kept on disk, so a user can compare the estimate with what the
+//! GPU really held. One document per run, `<data_dir>/runs/<run_id>/run.json`, written through
+//! [`crate::store`] after each attempt; the attempts' logs and hand-over files sit beside it.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use super::oom::OomDetails;
+use super::process::ExitInfo;
+use crate::paths::AppPaths;
+use crate::store::{self, Document, Loaded, Quarantine, Revision};
+use crate::{Error, Result};
+
+/// Why the launcher stopped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    Succeeded,
+    /// Failed for a reason other than CUDA OOM: never relaunched.
+    Failed,
+    /// Every preset of the chain ran out of memory.
+    ChainExhausted,
+    Cancelled,
+}
+
+/// What the launcher did after an attempt.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum NextStep {
+    Stop,
+    /// Same preset again with `expandable_segments:True`, because the OOM looked like fragmentation.
+    RetryWithExpandableSegments,
+    NextPreset {
+        preset: String,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ts_rs::TS)]
+#[serde(deny_unknown_fields)]
+pub struct AttemptRecord {
+    /// 0-based position among the run's attempts.
+    pub index: u32,
+    pub preset: String,
+    /// True on the retry that turned on `expandable_segments:True` (and every attempt after it).
+    pub expandable_segments: bool,
+    /// How the child's environment differed from the launcher's: set (`Some`) or removed (`None`). Only the
+    /// difference is kept, so secrets in the user's own environment are not copied to disk.
+    pub environment: BTreeMap<String, Option<String>>,
+    pub pid: Option<u32>,
+    pub started_unix_ms: u64,
+    pub duration_ms: u64,
+    pub exit: ExitInfo,
+    pub cancelled: bool,
+    pub oom: Option<OomDetails>,
+    /// Peak GPU memory of the process tree, when a monitor measured it.
+    pub measured_peak_bytes: Option<u64>,
+    /// The estimator's device peak for this preset, when the caller had one.
+    pub predicted_peak_bytes: Option<u64>,
+    #[ts(type = "string")]
+    pub log_file: PathBuf,
+    pub next: NextStep,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ts_rs::TS)]
+#[serde(deny_unknown_fields)]
+pub struct RunRecord {
+    pub run_id: String,
+    pub model: String,
+    pub profile: String,
+    pub chain: Vec<String>,
+    pub argv: Vec<String>,
+    #[ts(type = "string")]
+    pub cwd: PathBuf,
+    pub started_unix_ms: u64,
+    pub attempts: Vec<AttemptRecord>,
+    /// `None` while the run is going (or if the launcher died).
+    pub outcome: Option<Outcome>,
+}
+
+impl Document for RunRecord {
+    const VERSION: u32 = 1;
+}
+
+impl RunRecord {
+    /// The exit status of the last attempt as a shell reports it (what `headroom-cli run` exits with).
+    pub fn last_status(&self) -> Option<i32> {
+        self.attempts.last().map(|a| a.exit.shell_status())
+    }
+}
+
+pub fn runs_dir(paths: &AppPaths) -> PathBuf {
+    paths.data_dir.join("runs")
+}
+
+pub fn run_dir(paths: &AppPaths, run_id: &str) -> Result<PathBuf> {
+    store::check_name("run_id", run_id)?;
+    Ok(runs_dir(paths).join(run_id))
+}
+
+fn run_file(dir: &Path) -> PathBuf {
+    dir.join("run.json")
+}
+
+/// Make a new run directory named after its start time; a suffix keeps two runs in the same millisecond
+/// apart (`create_dir` fails when the name is taken, so no two launchers share one).
+pub fn create_run_dir(paths: &AppPaths, started_unix_ms: u64) -> Result<(String, PathBuf)> {
+    let root = runs_dir(paths);
+    fs::create_dir_all(&root).map_err(|e| Error::io(&root, e))?;
+    for suffix in 0u32..1000 {
+        let id = if suffix == 0 {
+            format!("run-{started_unix_ms}")
+        } else {
+            format!("run-{started_unix_ms}-{suffix}")
+        };
+        let dir = root.join(&id);
+        match fs::create_dir(&dir) {
+            Ok(()) => return Ok((id, dir)),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+            Err(e) => return Err(Error::io(&dir, e)),
+        }
+    }
+    Err(Error::io(
+        &root,
+        std::io::Error::other("a thousand runs started in the same millisecond"),
+    ))
+}
+
+/// Save the record of a run the caller owns, checked against the revision it last wrote.
+pub fn save(paths: &AppPaths, record: &RunRecord, expected: Revision) -> Result<Revision> {
+    let dir = run_dir(paths, &record.run_id)?;
+    store::save(&run_file(&dir), record, expected)
+}
+
+/// One run and the revision of its file.
+pub fn load(paths: &AppPaths, run_id: &str) -> Result<(RunRecord, Revision)> {
+    let path = run_file(&run_dir(paths, run_id)?);
+    match store::load::<RunRecord>(&path)? {
+        Loaded::Found {
+            value, revision, ..
+        } => Ok((value, revision)),
+        Loaded::Missing => Err(Error::invalid("run_id", format!("no run {run_id:?}"))),
+        Loaded::Quarantined(q) => Err(Error::Corrupt {
+            path,
+            reason: format!("{}; moved to {}", q.reason, q.moved_to.display()),
+        }),
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, ts_rs::TS)]
+pub struct RunList {
+    /// Newest first.
+    pub runs: Vec<RunRecord>,
+    pub quarantined: Vec<Quarantine>,
+}
+
+pub fn list(paths: &AppPaths) -> Result<RunList> {
+    let root = runs_dir(paths);
+    let mut list = RunList {
+        runs: Vec::new(),
+        quarantined: Vec::new(),
+    };
+    let entries = match fs::read_dir(&root) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(list),
+        Err(e) => return Err(Error::io(&root, e)),
+    };
+    for entry in entries.filter_map(|e| e.ok()) {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if store::check_name("run_id", &name).is_err() {
+            continue;
+        }
+        match store::load::<RunRecord>(&run_file(&entry.path()))? {
+            Loaded::Found { value, .. } => list.runs.push(value),
+            Loaded::Missing => {}
+            Loaded::Quarantined(q) => list.quarantined.push(q),
+        }
+    }
+    list.runs.sort_by(|a, b| {
+        b.started_unix_ms
+            .cmp(&a.started_unix_ms)
+            .then_with(|| b.run_id.cmp(&a.run_id))
+    });
+    Ok(list)
+}
+
+/// Record a peak measured after the fact (a monitor recording replayed later). Only for finished runs: a
+/// running launcher owns its file.
+pub fn set_measured_peak(paths: &AppPaths, run_id: &str, attempt: u32, bytes: u64) -> Result<()> {
+    let (mut record, revision) = load(paths, run_id)?;
+    if record.outcome.is_none() {
+        return Err(Error::invalid(
+            "run_id",
+            format!("run {run_id} has not finished"),
+        ));
+    }
+    let Some(slot) = record.attempts.iter_mut().find(|a| a.index == attempt) else {
+        return Err(Error::invalid(
+            "attempt",
+            format!("run {run_id} has no attempt {attempt}"),
+        ));
+    };
+    slot.measured_peak_bytes = Some(bytes);
+    save(paths, &record, revision).map(|_| ())
+}

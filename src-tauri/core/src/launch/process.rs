@@ -1,0 +1,295 @@
+//! Running one attempt: a child in its own process group, its output streamed line by line, cancellation
+//! that takes the whole tree down, and no process of the group left behind.
+//!
+//! - The child leads a new process group (`setpgid(0, 0)` through `CommandExt::process_group`), so every
+//!   process it starts (DataLoader workers, torchrun ranks, a shell's children) can be signalled at once with
+//!   `killpg`, and a terminal's Ctrl-C does not reach it behind the launcher's back.
+//! - Cancel sends SIGTERM to the group, then SIGKILL after a grace period (the Python process gets the chance
+//!   to flush logs and checkpoints).
+//! - When the leader exits, the group's stragglers are killed before the leader is reaped: leftovers would
+//!   hold GPU memory and make the next attempt fail, and while the leader is an unreaped zombie its pid (the
+//!   group id) cannot be reused, so the signal cannot hit an unrelated group (waitid with WNOWAIT, POSIX).
+//! - Lines end at `\n` or `\r` (progress bars redraw with `\r`) and are cut at 64 KiB so one endless line
+//!   cannot exhaust memory. Bytes that are not UTF-8 are replaced, not dropped.
+
+use std::io::Read;
+use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc;
+use std::sync::Arc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+
+use crate::env::EnvMap;
+use crate::{Error, Result};
+
+const MAX_LINE_BYTES: usize = 64 * 1024;
+const POLL: Duration = Duration::from_millis(25);
+/// How long output is still read after the leader and its group are gone.
+const DRAIN_AFTER_EXIT: Duration = Duration::from_secs(2);
+
+/// Shared between whoever may cancel (a button, Ctrl-C) and the running attempt.
+#[derive(Debug, Clone, Default)]
+pub struct CancelToken(Arc<AtomicBool>);
+
+impl CancelToken {
+    pub fn new() -> Self {
+        Self::default()
+    }
+    pub fn cancel(&self) {
+        self.0.store(true, Ordering::SeqCst);
+    }
+    pub fn is_cancelled(&self) -> bool {
+        self.0.load(Ordering::SeqCst)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
+#[serde(rename_all = "snake_case")]
+pub enum Stream {
+    Stdout,
+    Stderr,
+}
+
+/// How a process ended: an exit code, or the signal that killed it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
+pub struct ExitInfo {
+    pub code: Option<i32>,
+    pub signal: Option<i32>,
+}
+
+impl ExitInfo {
+    pub fn success(&self) -> bool {
+        self.code == Some(0)
+    }
+
+    /// The status a shell would report: the code, or 128 + the signal number.
+    pub fn shell_status(&self) -> i32 {
+        match (self.code, self.signal) {
+            (Some(code), _) => code,
+            (None, Some(signal)) => 128 + signal,
+            (None, None) => 1,
+        }
+    }
+}
+
+/// What to run.
+pub struct ProcessSpec<'a> {
+    pub argv: &'a [String],
+    pub cwd: &'a Path,
+    /// The complete environment of the child: nothing is inherited beyond it.
+    pub env: &'a EnvMap,
+    /// Time between SIGTERM and SIGKILL on cancel.
+    pub kill_grace: Duration,
+}
+
+/// The end of one process run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Ended {
+    pub exit: ExitInfo,
+    pub cancelled: bool,
+}
+
+/// What [`run`] reports while the process runs.
+pub enum ProcessEvent<'a> {
+    /// The child's pid, which is also its process group id.
+    Started(u32),
+    Line(Stream, &'a str),
+}
+
+/// Run `spec` to its end, reporting the start and every output line to `on_event`.
+pub fn run(
+    spec: &ProcessSpec<'_>,
+    cancel: &CancelToken,
+    on_event: &mut dyn FnMut(ProcessEvent<'_>),
+) -> Result<Ended> {
+    let Some((program, args)) = spec.argv.split_first() else {
+        return Err(Error::invalid("argv", "the command is empty"));
+    };
+    if !spec.cwd.is_dir() {
+        return Err(Error::invalid(
+            "cwd",
+            format!("{} is not a directory", spec.cwd.display()),
+        ));
+    }
+    // A relative path with a slash (`./train.sh`) means relative to the working directory, as after `cd`;
+    // std leaves that case platform-dependent, so it is resolved here.
+    let program_path = Path::new(program);
+    let program = if program.contains('/') && program_path.is_relative() {
+        spec.cwd.join(program_path).into_os_string()
+    } else {
+        program.into()
+    };
+    let mut child = Command::new(&program)
+        .args(args)
+        .current_dir(spec.cwd)
+        .env_clear()
+        .envs(spec.env)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .process_group(0)
+        .spawn()
+        .map_err(|e| match e.kind() {
+            std::io::ErrorKind::NotFound => Error::invalid(
+                "argv",
+                format!(
+                    "{}: no such program (looked up in the PATH of the profile's environment)",
+                    program.to_string_lossy()
+                ),
+            ),
+            std::io::ErrorKind::PermissionDenied => Error::invalid(
+                "argv",
+                format!("{}: not executable", program.to_string_lossy()),
+            ),
+            _ => Error::io(&program, e),
+        })?;
+    let pid = child.id();
+    on_event(ProcessEvent::Started(pid));
+
+    let (tx, rx) = mpsc::channel::<(Stream, String)>();
+    let mut readers = Vec::new();
+    if let Some(out) = child.stdout.take() {
+        let tx = tx.clone();
+        readers.push(thread::spawn(move || read_lines(out, Stream::Stdout, &tx)));
+    }
+    if let Some(err) = child.stderr.take() {
+        let tx = tx.clone();
+        readers.push(thread::spawn(move || read_lines(err, Stream::Stderr, &tx)));
+    }
+    drop(tx);
+
+    let mut exited: Option<Instant> = None;
+    let mut term_sent: Option<Instant> = None;
+    let mut kill_sent = false;
+    loop {
+        match rx.recv_timeout(POLL) {
+            // No `continue`: a child that never stops printing must still be cancellable.
+            Ok((stream, line)) => on_event(ProcessEvent::Line(stream, &line)),
+            Err(mpsc::RecvTimeoutError::Timeout) => {}
+            Err(mpsc::RecvTimeoutError::Disconnected) if exited.is_some() => break,
+            Err(mpsc::RecvTimeoutError::Disconnected) => thread::sleep(POLL),
+        }
+        if let Some(at) = exited {
+            // A process that left the group (setsid) may still hold the pipes; stop waiting for it.
+            if at.elapsed() >= DRAIN_AFTER_EXIT {
+                break;
+            }
+            continue;
+        }
+        if leader_exited(pid) {
+            // Stragglers die now, while the zombie leader still pins the group id.
+            signal_group(pid, libc::SIGKILL);
+            exited = Some(Instant::now());
+            continue;
+        }
+        if cancel.is_cancelled() {
+            match term_sent {
+                None => {
+                    signal_group(pid, libc::SIGTERM);
+                    term_sent = Some(Instant::now());
+                }
+                Some(at) if !kill_sent && at.elapsed() >= spec.kill_grace => {
+                    signal_group(pid, libc::SIGKILL);
+                    kill_sent = true;
+                }
+                Some(_) => {}
+            }
+        }
+    }
+    for reader in readers {
+        if reader.is_finished() {
+            let _ = reader.join();
+        }
+    }
+    let status = wait(&mut child)?;
+    Ok(Ended {
+        exit: ExitInfo {
+            code: status.code(),
+            signal: status.signal(),
+        },
+        cancelled: term_sent.is_some(),
+    })
+}
+
+fn wait(child: &mut Child) -> Result<std::process::ExitStatus> {
+    child
+        .wait()
+        .map_err(|e| Error::io(format!("process {}", child.id()), e))
+}
+
+/// Whether the leader has exited, without reaping it (waitid with WEXITED | WNOHANG | WNOWAIT).
+fn leader_exited(pid: u32) -> bool {
+    let id: libc::id_t = pid;
+    // SAFETY: waitid writes only into the siginfo_t we own; zeroed is a valid siginfo_t.
+    unsafe {
+        let mut info: libc::siginfo_t = std::mem::zeroed();
+        let rc = libc::waitid(
+            libc::P_PID,
+            id,
+            &mut info,
+            libc::WEXITED | libc::WNOHANG | libc::WNOWAIT,
+        );
+        // rc < 0: no such child any more (ECHILD), which means it is gone.
+        rc < 0 || info.si_pid() != 0
+    }
+}
+
+fn signal_group(pgid: u32, signal: libc::c_int) {
+    if let Ok(pgid) = libc::pid_t::try_from(pgid) {
+        // SAFETY: killpg only sends a signal; ESRCH (group already empty) is the expected failure.
+        unsafe {
+            libc::killpg(pgid, signal);
+        }
+    }
+}
+
+fn read_lines(mut source: impl Read, stream: Stream, tx: &mpsc::Sender<(Stream, String)>) {
+    let mut buffer = [0u8; 8192];
+    let mut line: Vec<u8> = Vec::new();
+    let mut after_cr = false;
+    let send = |line: &mut Vec<u8>| {
+        let text = String::from_utf8_lossy(line).into_owned();
+        line.clear();
+        tx.send((stream, text)).is_ok()
+    };
+    loop {
+        let n = match source.read(&mut buffer) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(_) => break,
+        };
+        for &byte in buffer.get(..n).unwrap_or_default() {
+            match byte {
+                b'\n' if after_cr && line.is_empty() => after_cr = false,
+                b'\n' => {
+                    after_cr = false;
+                    if !send(&mut line) {
+                        return;
+                    }
+                }
+                b'\r' => {
+                    after_cr = true;
+                    if !line.is_empty() && !send(&mut line) {
+                        return;
+                    }
+                }
+                _ => {
+                    after_cr = false;
+                    line.push(byte);
+                    if line.len() >= MAX_LINE_BYTES && !send(&mut line) {
+                        return;
+                    }
+                }
+            }
+        }
+    }
+    if !line.is_empty() {
+        let _ = send(&mut line);
+    }
+}

@@ -1,0 +1,430 @@
+//! The fallback chain: run the command with each preset in turn until one does not die of CUDA OOM.
+//!
+//! Rules (issue 6):
+//! 1. An attempt that exits 0 ends the run: [`Outcome::Succeeded`].
+//! 2. An attempt that fails without an OOM marker in its output ends the run: [`Outcome::Failed`]. A crash
+//!    that is not about memory would crash again under any preset, so it is never relaunched.
+//! 3. An attempt that fails with an OOM marker whose figures show fragmentation ([`OomDetails::fragmentation`])
+//!    is retried once, same preset, with `expandable_segments:True` added to the allocator options in force,
+//!    unless they already had it. The option stays on for the rest of the chain: it costs nothing
+//!    (FORMULAS.md §6) and the fragmentation would come back.
+//! 4. Any other OOM moves to the next preset; after the last one the run ends: [`Outcome::ChainExhausted`].
+//! 5. Cancel ends the run at once: [`Outcome::Cancelled`].
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use serde::Serialize;
+
+use super::handover::{PresetHandOver, PresetSource};
+use super::history::{self, AttemptRecord, NextStep, Outcome, RunRecord};
+use super::oom::OomScanner;
+use super::process::{self, CancelToken, ProcessEvent, ProcessSpec, Stream};
+use crate::env::allocconf::{self, ALLOC_CONF_VARS};
+use crate::env::profile::Profile;
+use crate::env::EnvMap;
+use crate::logfile::SizeBoundedFile;
+use crate::paths::AppPaths;
+use crate::store::{self, Revision};
+use crate::{Error, Result};
+
+/// The preset's name.
+pub const PRESET_VAR: &str = "HEADROOM_PRESET";
+/// Path of a JSON file holding `BitsAndBytesConfig(...).to_dict()`; absent for presets without quantization.
+pub const QUANT_CONFIG_VAR: &str = "HEADROOM_QUANT_CONFIG";
+/// Path of a JSON file holding `device_map`, `max_memory` and `torch_dtype` for `from_pretrained`.
+pub const LOAD_KWARGS_VAR: &str = "HEADROOM_LOAD_KWARGS";
+/// The run's id and the attempt's 0-based index, for the program's own logs.
+pub const RUN_ID_VAR: &str = "HEADROOM_RUN_ID";
+pub const ATTEMPT_VAR: &str = "HEADROOM_ATTEMPT";
+
+/// Each attempt's log stops growing at this size (rotated once, see [`SizeBoundedFile`]).
+const LOG_BOUND_BYTES: u64 = 256 * 1024 * 1024;
+
+/// Follows the GPU memory of an attempt's process tree. The monitor (another module) implements it; the
+/// launcher only says when an attempt starts and ends, with the pid that is also the process group id.
+pub trait PeakProbe {
+    fn attempt_started(&mut self, pid: u32);
+    /// The highest GPU memory the tree used, in bytes, if it was measured.
+    fn attempt_finished(&mut self, pid: u32) -> Option<u64>;
+}
+
+/// For hosts without a monitor: peaks stay `None`, never 0.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct NoPeakProbe;
+
+impl PeakProbe for NoPeakProbe {
+    fn attempt_started(&mut self, _pid: u32) {}
+    fn attempt_finished(&mut self, _pid: u32) -> Option<u64> {
+        None
+    }
+}
+
+/// Everything a run needs.
+#[derive(Debug, Clone)]
+pub struct RunRequest {
+    pub model: String,
+    pub argv: Vec<String>,
+    pub cwd: PathBuf,
+    pub profile: Profile,
+    /// The environment the profile is applied to (the launcher's own, handed in by the caller).
+    pub base_env: EnvMap,
+    pub chain: Vec<String>,
+    /// The estimator's device peak per preset name, where the caller has one.
+    pub predicted_peak_bytes: BTreeMap<String, u64>,
+    /// Time between SIGTERM and SIGKILL when cancelling.
+    pub kill_grace: Duration,
+}
+
+/// What the UI (or the CLI) is told while a run goes on.
+#[derive(Debug, Clone, PartialEq, Serialize, ts_rs::TS)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum LaunchEvent {
+    RunStarted {
+        run_id: String,
+        #[ts(type = "string")]
+        dir: PathBuf,
+    },
+    AttemptStarted {
+        index: u32,
+        preset: String,
+        pid: u32,
+        expandable_segments: bool,
+    },
+    Output {
+        attempt: u32,
+        stream: Stream,
+        line: String,
+    },
+    AttemptFinished {
+        attempt: Box<AttemptRecord>,
+    },
+}
+
+fn now_unix_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+        .unwrap_or(0)
+}
+
+fn validate(request: &RunRequest) -> Result<()> {
+    if request.model.trim().is_empty() {
+        return Err(Error::invalid("model", "must not be empty"));
+    }
+    match request.argv.first() {
+        None => return Err(Error::invalid("argv", "the command is empty")),
+        Some(p) if p.is_empty() => return Err(Error::invalid("argv", "the program name is empty")),
+        Some(_) => {}
+    }
+    if request.argv.iter().any(|a| a.contains('\0')) {
+        return Err(Error::invalid("argv", "must not contain a NUL byte"));
+    }
+    if request.chain.is_empty() {
+        return Err(Error::invalid("chain", "must name at least one preset"));
+    }
+    for (i, preset) in request.chain.iter().enumerate() {
+        store::check_name(&format!("chain[{i}]"), preset)?;
+    }
+    if !request.cwd.is_dir() {
+        return Err(Error::invalid(
+            "cwd",
+            format!("{} is not a directory", request.cwd.display()),
+        ));
+    }
+    request.profile.validate()
+}
+
+/// The allocator variables in force get `expandable_segments:True`; with none set, the one every PyTorch
+/// release reads is set.
+fn enable_expandable_segments(env: &mut EnvMap) {
+    let mut any = false;
+    for var in ALLOC_CONF_VARS {
+        if let Some(value) = env.get_mut(var) {
+            *value = allocconf::with_expandable_segments(value);
+            any = true;
+        }
+    }
+    if !any {
+        env.insert(
+            "PYTORCH_CUDA_ALLOC_CONF".into(),
+            "expandable_segments:True".into(),
+        );
+    }
+}
+
+/// Whether expandable segments are on whichever allocator variable this PyTorch release reads: every one
+/// that is set must have it (see [`ALLOC_CONF_VARS`] on why the order is not reliable).
+fn expandable_segments_on(env: &EnvMap) -> bool {
+    let mut present = ALLOC_CONF_VARS
+        .iter()
+        .filter_map(|var| env.get(*var))
+        .peekable();
+    present.peek().is_some() && present.all(|value| allocconf::has_expandable_segments(value))
+}
+
+fn diff(base: &EnvMap, env: &EnvMap) -> BTreeMap<String, Option<String>> {
+    let mut changes = BTreeMap::new();
+    for (name, value) in env {
+        if base.get(name) != Some(value) {
+            changes.insert(name.clone(), Some(value.clone()));
+        }
+    }
+    for name in base.keys() {
+        if !env.contains_key(name) {
+            changes.insert(name.clone(), None);
+        }
+    }
+    changes
+}
+
+fn write_json(path: &Path, value: &serde_json::Value) -> Result<()> {
+    let mut bytes = serde_json::to_vec_pretty(value).map_err(|e| Error::Corrupt {
+        path: path.to_path_buf(),
+        reason: e.to_string(),
+    })?;
+    bytes.push(b'\n');
+    store::write_atomic(path, &bytes)
+}
+
+/// The child's environment for one attempt, with the hand-over files written into the run directory.
+fn attempt_env(
+    request: &RunRequest,
+    hand_over: &PresetHandOver,
+    run_id: &str,
+    dir: &Path,
+    index: u32,
+    expandable: bool,
+) -> Result<EnvMap> {
+    let mut env = request.profile.apply(&request.base_env);
+    if expandable {
+        enable_expandable_segments(&mut env);
+    }
+    env.insert(PRESET_VAR.into(), hand_over.preset.clone());
+    env.insert(RUN_ID_VAR.into(), run_id.into());
+    env.insert(ATTEMPT_VAR.into(), index.to_string());
+    let kwargs = dir.join(format!("attempt-{index}.load_kwargs.json"));
+    write_json(&kwargs, &hand_over.load_kwargs)?;
+    env.insert(
+        LOAD_KWARGS_VAR.into(),
+        kwargs.to_string_lossy().into_owned(),
+    );
+    match &hand_over.quant_config {
+        Some(config) => {
+            let path = dir.join(format!("attempt-{index}.quant_config.json"));
+            write_json(&path, config)?;
+            env.insert(QUANT_CONFIG_VAR.into(), path.to_string_lossy().into_owned());
+        }
+        // A value left over from the user's shell would describe some other preset.
+        None => {
+            env.remove(QUANT_CONFIG_VAR);
+        }
+    }
+    Ok(env)
+}
+
+/// An attempt could not be started (a file could not be written, the program vanished between attempts):
+/// the run is recorded as failed, so the history does not show it running for ever, and `error` is returned.
+fn abandon(paths: &AppPaths, record: &mut RunRecord, revision: Revision, error: Error) -> Error {
+    record.outcome = Some(Outcome::Failed);
+    if let Err(save_error) = history::save(paths, record, revision) {
+        tracing::warn!(run = %record.run_id, %save_error, "could not record the failed run");
+    }
+    error
+}
+
+/// Run the chain. Returns the run's record (also on disk) once the run has ended; `Err` only when the run
+/// could not be started or its files could not be written.
+pub fn run(
+    paths: &AppPaths,
+    request: &RunRequest,
+    presets: &dyn PresetSource,
+    probe: &mut dyn PeakProbe,
+    cancel: &CancelToken,
+    on_event: &mut dyn FnMut(LaunchEvent),
+) -> Result<RunRecord> {
+    validate(request)?;
+    // Every preset is resolved before the first launch, so a typo at the end of the chain is found now and
+    // not after an hour of training.
+    let hand_overs = request
+        .chain
+        .iter()
+        .enumerate()
+        .map(|(i, name)| {
+            let h = presets.hand_over(name)?;
+            h.validate()?;
+            // HEADROOM_PRESET must name what the user asked for, or the history would lie about it.
+            if &h.preset != name {
+                return Err(Error::invalid(
+                    format!("chain[{i}]"),
+                    format!(
+                        "asked for preset {name:?}, the preset source gave {:?}",
+                        h.preset
+                    ),
+                ));
+            }
+            Ok(h)
+        })
+        .collect::<Result<Vec<_>>>()?;
+
+    let started = now_unix_ms();
+    let (run_id, dir) = history::create_run_dir(paths, started)?;
+    let mut record = RunRecord {
+        run_id: run_id.clone(),
+        model: request.model.clone(),
+        profile: request.profile.name.clone(),
+        chain: request.chain.clone(),
+        argv: request.argv.clone(),
+        cwd: request.cwd.clone(),
+        started_unix_ms: started,
+        attempts: Vec::new(),
+        outcome: None,
+    };
+    let mut revision = history::save(paths, &record, Revision::ABSENT)?;
+    on_event(LaunchEvent::RunStarted {
+        run_id: run_id.clone(),
+        dir: dir.clone(),
+    });
+
+    let mut position = 0usize;
+    let mut expandable = false;
+    let mut retried_for_fragmentation = false;
+    let mut index = 0u32;
+    let outcome = loop {
+        // A cancel that came while the last attempt was being recorded must not start the next one.
+        if cancel.is_cancelled() {
+            break Outcome::Cancelled;
+        }
+        let Some(hand_over) = hand_overs.get(position) else {
+            break Outcome::ChainExhausted;
+        };
+        let log_file = dir.join(format!("attempt-{index}.log"));
+        let prepared = attempt_env(request, hand_over, &run_id, &dir, index, expandable)
+            .and_then(|env| Ok((env, SizeBoundedFile::open(&log_file, LOG_BOUND_BYTES)?)));
+        let (env, mut log) = match prepared {
+            Ok(prepared) => prepared,
+            Err(e) => return Err(abandon(paths, &mut record, revision, e)),
+        };
+        let mut scanner = OomScanner::new();
+        let mut pid = None;
+        let started_ms = now_unix_ms();
+        let clock = Instant::now();
+        let mut log_error = None;
+        let ended = process::run(
+            &ProcessSpec {
+                argv: &request.argv,
+                cwd: &request.cwd,
+                env: &env,
+                kill_grace: request.kill_grace,
+            },
+            cancel,
+            &mut |event| match event {
+                ProcessEvent::Started(child) => {
+                    pid = Some(child);
+                    probe.attempt_started(child);
+                    on_event(LaunchEvent::AttemptStarted {
+                        index,
+                        preset: hand_over.preset.clone(),
+                        pid: child,
+                        expandable_segments: expandable,
+                    });
+                }
+                ProcessEvent::Line(stream, line) => {
+                    scanner.feed(line);
+                    if log_error.is_none() {
+                        // One write per line: the file is unbuffered so a crash loses nothing.
+                        if let Err(e) = log.write_all(format!("{line}\n").as_bytes()) {
+                            log_error = Some(e);
+                        }
+                    }
+                    on_event(LaunchEvent::Output {
+                        attempt: index,
+                        stream,
+                        line: line.to_owned(),
+                    });
+                }
+            },
+        );
+        let ended = match ended {
+            Ok(ended) => ended,
+            Err(e) => return Err(abandon(paths, &mut record, revision, e)),
+        };
+        let _ = log.flush();
+        let measured = pid.and_then(|p| probe.attempt_finished(p));
+        let oom = if ended.exit.success() || ended.cancelled {
+            None
+        } else {
+            scanner.finish()
+        };
+        let (next, stop) = if ended.cancelled {
+            (NextStep::Stop, Some(Outcome::Cancelled))
+        } else if ended.exit.success() {
+            (NextStep::Stop, Some(Outcome::Succeeded))
+        } else {
+            match &oom {
+                None => (NextStep::Stop, Some(Outcome::Failed)),
+                Some(details)
+                    if details.fragmentation()
+                        && !retried_for_fragmentation
+                        && !expandable_segments_on(&env) =>
+                {
+                    (NextStep::RetryWithExpandableSegments, None)
+                }
+                Some(_) => match request.chain.get(position + 1) {
+                    Some(preset) => (
+                        NextStep::NextPreset {
+                            preset: preset.clone(),
+                        },
+                        None,
+                    ),
+                    None => (NextStep::Stop, Some(Outcome::ChainExhausted)),
+                },
+            }
+        };
+        let attempt = AttemptRecord {
+            index,
+            preset: hand_over.preset.clone(),
+            expandable_segments: expandable,
+            environment: diff(&request.base_env, &env),
+            pid,
+            started_unix_ms: started_ms,
+            duration_ms: u64::try_from(clock.elapsed().as_millis()).unwrap_or(u64::MAX),
+            exit: ended.exit,
+            cancelled: ended.cancelled,
+            oom,
+            measured_peak_bytes: measured,
+            predicted_peak_bytes: request.predicted_peak_bytes.get(&hand_over.preset).copied(),
+            log_file,
+            next: next.clone(),
+        };
+        record.attempts.push(attempt.clone());
+        if let Some(outcome) = stop {
+            record.outcome = Some(outcome);
+        }
+        revision = history::save(paths, &record, revision)?;
+        on_event(LaunchEvent::AttemptFinished {
+            attempt: Box::new(attempt),
+        });
+        if let Some(e) = log_error {
+            return Err(Error::io(dir.join(format!("attempt-{index}.log")), e));
+        }
+        if let Some(outcome) = stop {
+            break outcome;
+        }
+        match next {
+            NextStep::RetryWithExpandableSegments => {
+                expandable = true;
+                retried_for_fragmentation = true;
+            }
+            _ => position += 1,
+        }
+        index += 1;
+    };
+    if record.outcome.is_none() {
+        record.outcome = Some(outcome);
+        history::save(paths, &record, revision)?;
+    }
+    Ok(record)
+}

@@ -1,0 +1,45 @@
+//! The Tauri shell: thin. It resolves paths, starts logging, holds the state, and exposes commands that each
+//! call one core function and map its error. All domain logic lives in `headroom-core`.
+
+pub mod bindings;
+pub mod commands;
+pub mod error;
+pub mod logging;
+pub mod state;
+
+use headroom_core::paths::AppPaths;
+use tauri::{Runtime, Wry};
+
+pub use state::AppState;
+
+/// Register the state and every command on a builder. Generic over the runtime, so the IPC tests hand in
+/// Tauri's `mock_builder()` and run the very same handlers.
+pub fn setup<R: Runtime>(builder: tauri::Builder<R>, state: AppState) -> tauri::Builder<R> {
+    builder
+        .manage(state)
+        .invoke_handler(tauri::generate_handler![
+            commands::app::app_info,
+            commands::settings::get_settings,
+            commands::settings::save_settings,
+        ])
+}
+
+/// Start the desktop app.
+pub fn run() {
+    let paths = match AppPaths::from_env(|var| std::env::var(var).ok()) {
+        Ok(paths) => paths,
+        Err(e) => {
+            eprintln!("headroom: {e}");
+            std::process::exit(1);
+        }
+    };
+    logging::init(&paths);
+    tracing::info!(version = env!("CARGO_PKG_VERSION"), config = %paths.config_dir.display(), "starting");
+    let state = AppState::load(paths);
+    let result = setup(tauri::Builder::<Wry>::default(), state).run(tauri::generate_context!());
+    if let Err(e) = result {
+        tracing::error!(error = %e, "the app stopped with an error");
+        eprintln!("headroom: {e}");
+        std::process::exit(1);
+    }
+}

@@ -1,0 +1,39 @@
+//! What the shell keeps between commands. Each domain keeps its own lock, so a slow save in one never blocks
+//! another.
+
+use std::sync::Mutex;
+
+use headroom_core::paths::AppPaths;
+use headroom_core::settings::{self, LoadedSettings, Settings};
+use headroom_core::store::Quarantine;
+
+pub struct AppState {
+    pub paths: AppPaths,
+    pub settings: Mutex<Settings>,
+    /// Files moved aside at start-up, shown to the user once the window is up.
+    pub quarantined: Vec<Quarantine>,
+}
+
+impl AppState {
+    /// Read what is on disk. A file that cannot be read never stops the app: it is moved aside and reported.
+    pub fn load(paths: AppPaths) -> Self {
+        let LoadedSettings {
+            settings,
+            quarantined,
+        } = match settings::load(&paths.settings_file()) {
+            Ok(loaded) => loaded,
+            Err(e) => {
+                tracing::error!(error = %e, "settings could not be read; using defaults");
+                LoadedSettings {
+                    settings: Settings::default(),
+                    quarantined: None,
+                }
+            }
+        };
+        AppState {
+            paths,
+            settings: Mutex::new(settings),
+            quarantined: quarantined.into_iter().collect(),
+        }
+    }
+}

@@ -1,0 +1,163 @@
+//! `headroom-cli run … -- COMMAND` with a stand-in training script (no GPU).
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+const SCRIPT: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../../tests/fixtures/launch/fake_train.py"
+);
+
+fn cli_run(dir: &Path, vars: &[(&str, &str)], args: &[&str]) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_headroom-cli"));
+    cmd.arg("run")
+        .args(args)
+        .args(["--", "python3", SCRIPT])
+        .env("HEADROOM_CONFIG_DIR", dir.join("config"))
+        .env("HEADROOM_DATA_DIR", dir.join("data"))
+        .env_remove("PYTORCH_CUDA_ALLOC_CONF")
+        .envs(vars.iter().copied());
+    cmd
+}
+
+fn record(out: &Output) -> serde_json::Value {
+    serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: stderr {}", String::from_utf8_lossy(&out.stderr)))
+}
+
+#[test]
+fn run_relaunches_on_oom_and_exits_with_the_last_status() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = cli_run(
+        dir.path(),
+        &[("FAKE_OOM_PRESETS", "int8")],
+        &[
+            "--model",
+            "org/m",
+            "--chain",
+            "int8,int4",
+            "--predict",
+            "int4=5000000000",
+            "--json",
+        ],
+    )
+    .output()
+    .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let rec = record(&out);
+    assert_eq!(rec["outcome"], "succeeded");
+    assert_eq!(rec["attempts"].as_array().unwrap().len(), 2);
+    assert_eq!(rec["attempts"][1]["preset"], "int4");
+    assert_eq!(rec["attempts"][1]["predicted_peak_bytes"], 5_000_000_000u64);
+    assert_eq!(
+        rec["attempts"][1]["measured_peak_bytes"],
+        serde_json::Value::Null
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("attempt 1 died of CUDA out of memory (tried to allocate 1.22 GiB); relaunching with int4"), "{err}");
+
+    // Every preset OOMs: the status of the last attempt.
+    let out = cli_run(
+        dir.path(),
+        &[("FAKE_OOM_PRESETS", "int8,int4")],
+        &["--model", "org/m", "--chain", "int8,int4"],
+    )
+    .output()
+    .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("every preset of the chain"));
+
+    // Not OOM: one attempt only.
+    let out = cli_run(
+        dir.path(),
+        &[("FAKE_MODE", "crash")],
+        &["--model", "org/m", "--json"],
+    )
+    .output()
+    .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let rec = record(&out);
+    assert_eq!(rec["outcome"], "failed");
+    assert_eq!(rec["attempts"].as_array().unwrap().len(), 1);
+    assert_eq!(
+        rec["chain"],
+        serde_json::json!(["fp16", "int8", "int4", "int4_double", "int4_offload"])
+    );
+
+    // Bad input: status 2, the field named.
+    let out = cli_run(
+        dir.path(),
+        &[],
+        &["--model", "org/m", "--chain", "fp16,int3"],
+    )
+    .output()
+    .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("chain: unknown preset \"int3\""));
+    let out = cli_run(dir.path(), &[], &["--model", "org/m", "--profile", "nope"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn ctrl_c_cancels_the_whole_tree() {
+    let dir = tempfile::tempdir().unwrap();
+    let pid_file = dir.path().join("grandchild.pid");
+    let mut child = cli_run(
+        dir.path(),
+        &[
+            ("FAKE_MODE", "hang"),
+            ("FAKE_PID_FILE", pid_file.to_str().unwrap()),
+        ],
+        &["--model", "org/m", "--kill-grace-s", "2"],
+    )
+    .stdout(Stdio::piped())
+    .stderr(Stdio::null())
+    .spawn()
+    .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let mut lines = BufReader::new(stdout).lines();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let line = lines.next().expect("output ended before ready").unwrap();
+        if line == "ready" {
+            break;
+        }
+        assert!(Instant::now() < deadline);
+    }
+    let grandchild: u32 = std::fs::read_to_string(&pid_file)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    let sent = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+    let status = child.wait().unwrap();
+    // Python dies of the SIGTERM the cancel sent: 128 + 15.
+    assert_eq!(status.code(), Some(143));
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let gone = |pid: u32| match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Err(_) => true,
+        Ok(stat) => stat
+            .rsplit_once(')')
+            .is_some_and(|(_, rest)| rest.trim_start().starts_with('Z')),
+    };
+    while !gone(grandchild) {
+        assert!(
+            Instant::now() < deadline,
+            "grandchild {grandchild} survived Ctrl-C"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}

@@ -1,0 +1,729 @@
+//! The launcher with real child processes and no GPU: a stand-in training script that dies of a real
+//! PyTorch OOM message under some presets, crashes, hangs or succeeds.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use headroom_core::env::profile::{self, Profile, Purpose, Setting};
+use headroom_core::env::EnvMap;
+use headroom_core::launch::handover::{DefaultChainPresets, PresetSource, DEFAULT_CHAIN};
+use headroom_core::launch::history::{self, NextStep, Outcome};
+use headroom_core::launch::oom::{self, OomMarker, OomScanner};
+use headroom_core::launch::process::CancelToken;
+use headroom_core::launch::runner::{self, LaunchEvent, PeakProbe, RunRequest};
+use headroom_core::paths::AppPaths;
+use headroom_core::Error;
+
+const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/fixtures");
+
+fn script() -> String {
+    format!("{FIXTURES}/launch/fake_train.py")
+}
+
+/// The test's own environment (PATH and whatever python3 needs), without anything the launcher decides.
+fn base_env(extra: &[(&str, &str)]) -> EnvMap {
+    let mut env: EnvMap = std::env::vars()
+        .filter(|(k, _)| {
+            !k.starts_with("PYTORCH_") && !k.starts_with("CUDA_") && !k.starts_with("HEADROOM_")
+        })
+        .collect();
+    env.insert("CUDA_LAUNCH_BLOCKING".into(), "1".into());
+    env.insert(
+        "HEADROOM_QUANT_CONFIG".into(),
+        "/stale/from/the/shell.json".into(),
+    );
+    for (k, v) in extra {
+        env.insert(k.to_string(), v.to_string());
+    }
+    env
+}
+
+fn plain_profile() -> Profile {
+    Profile {
+        name: "plain".into(),
+        description: String::new(),
+        purpose: Purpose::Other,
+        variables: vec![Setting {
+            name: "TOKENIZERS_PARALLELISM".into(),
+            value: Some("false".into()),
+        }],
+    }
+}
+
+struct Setup {
+    _dir: tempfile::TempDir,
+    paths: AppPaths,
+    dump: PathBuf,
+    work: PathBuf,
+}
+
+fn setup() -> Setup {
+    let dir = tempfile::tempdir().unwrap();
+    let paths = AppPaths::new(dir.path().join("config"), dir.path().join("data"));
+    let dump = dir.path().join("dump");
+    let work = dir.path().join("work");
+    std::fs::create_dir_all(&dump).unwrap();
+    std::fs::create_dir_all(&work).unwrap();
+    Setup {
+        _dir: dir,
+        paths,
+        dump,
+        work,
+    }
+}
+
+fn request(s: &Setup, profile: Profile, chain: &[&str], extra: &[(&str, &str)]) -> RunRequest {
+    let dump = s.dump.to_string_lossy().into_owned();
+    let mut env_extra = vec![("FAKE_DUMP_DIR", dump.as_str())];
+    env_extra.extend_from_slice(extra);
+    RunRequest {
+        model: "meta-llama/Llama-3.1-8B".into(),
+        argv: vec!["python3".into(), script(), "--epochs".into(), "1".into()],
+        cwd: s.work.clone(),
+        profile,
+        base_env: base_env(&env_extra),
+        chain: chain.iter().map(|c| c.to_string()).collect(),
+        predicted_peak_bytes: BTreeMap::from([("int4".to_string(), 9_000_000_000u64)]),
+        kill_grace: Duration::from_millis(500),
+    }
+}
+
+/// What attempt `n` received, as the script wrote it down.
+fn received(s: &Setup, n: u32) -> serde_json::Value {
+    let text = std::fs::read_to_string(s.dump.join(format!("attempt-{n}.json")))
+        .unwrap_or_else(|e| panic!("attempt {n} left no dump: {e}"));
+    serde_json::from_str(&text).unwrap()
+}
+
+fn bnb_fixture(name: &str) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(format!("{FIXTURES}/bnb/{name}.json")).unwrap())
+        .unwrap()
+}
+
+/// Returns a fixed peak per attempt so the record can be checked.
+#[derive(Default)]
+struct FakeProbe {
+    started: Vec<u32>,
+}
+
+impl PeakProbe for FakeProbe {
+    fn attempt_started(&mut self, pid: u32) {
+        self.started.push(pid);
+    }
+    fn attempt_finished(&mut self, pid: u32) -> Option<u64> {
+        assert_eq!(self.started.last(), Some(&pid));
+        Some(1_000_000 * self.started.len() as u64)
+    }
+}
+
+#[test]
+fn oom_walks_down_the_chain_until_a_preset_fits() {
+    let s = setup();
+    let req = request(
+        &s,
+        profile::builtin("production").unwrap(),
+        &DEFAULT_CHAIN,
+        &[("FAKE_OOM_PRESETS", "fp16,int8")],
+    );
+    let mut probe = FakeProbe::default();
+    let mut events = Vec::new();
+    let record = runner::run(
+        &s.paths,
+        &req,
+        &DefaultChainPresets,
+        &mut probe,
+        &CancelToken::new(),
+        &mut |e| events.push(e),
+    )
+    .unwrap();
+
+    assert_eq!(record.outcome, Some(Outcome::Succeeded));
+    let presets: Vec<_> = record.attempts.iter().map(|a| a.preset.as_str()).collect();
+    assert_eq!(presets, ["fp16", "int8", "int4"]);
+    assert_eq!(record.last_status(), Some(0));
+    let [fp16, int8, int4] = &record.attempts[..] else {
+        panic!()
+    };
+    for failed in [fp16, int8] {
+        assert_eq!(failed.exit.code, Some(1));
+        let oom = failed.oom.as_ref().expect("OOM recognised");
+        assert_eq!(oom.marker, OomMarker::CudaOutOfMemory);
+        assert_eq!(oom.requested_bytes, Some(1_309_965_025)); // 1.22 GiB
+        assert_eq!(oom.reserved_unallocated_bytes, Some(494_980_301)); // 472.05 MiB
+        assert!(!oom.fragmentation());
+    }
+    assert_eq!(
+        fp16.next,
+        NextStep::NextPreset {
+            preset: "int8".into()
+        }
+    );
+    assert_eq!(int4.next, NextStep::Stop);
+    assert!(int4.oom.is_none());
+    assert_eq!(int4.predicted_peak_bytes, Some(9_000_000_000));
+    assert_eq!(fp16.predicted_peak_bytes, None);
+    assert_eq!(
+        record
+            .attempts
+            .iter()
+            .map(|a| a.measured_peak_bytes)
+            .collect::<Vec<_>>(),
+        [Some(1_000_000), Some(2_000_000), Some(3_000_000)]
+    );
+
+    // What each child really received.
+    for (n, preset) in ["fp16", "int8", "int4"].iter().enumerate() {
+        let got = received(&s, n as u32);
+        let env = &got["env"];
+        assert_eq!(env["HEADROOM_PRESET"], *preset);
+        assert_eq!(env["HEADROOM_ATTEMPT"], n.to_string());
+        assert_eq!(env["HEADROOM_RUN_ID"], record.run_id.as_str());
+        // The production profile removed the debug switch and set the allocator.
+        assert!(env.get("CUDA_LAUNCH_BLOCKING").is_none(), "{env}");
+        assert_eq!(env["PYTORCH_CUDA_ALLOC_CONF"], "expandable_segments:True");
+        assert_eq!(env["CUDA_DEVICE_ORDER"], "PCI_BUS_ID");
+        assert_eq!(got["cwd"], s.work.canonicalize().unwrap().to_str().unwrap());
+        assert_eq!(got["load_kwargs"]["device_map"], "auto");
+        assert!(got["load_kwargs"].get("max_memory").is_some());
+    }
+    let fp16_got = received(&s, 0);
+    assert!(
+        fp16_got["env"].get("HEADROOM_QUANT_CONFIG").is_none(),
+        "stale value must not leak"
+    );
+    assert!(fp16_got["quant_config"].is_null());
+    assert_eq!(fp16_got["load_kwargs"]["torch_dtype"], "float16");
+    assert_eq!(received(&s, 1)["quant_config"], bnb_fixture("int8"));
+    assert_eq!(received(&s, 2)["quant_config"], bnb_fixture("int4"));
+    assert_eq!(received(&s, 2)["load_kwargs"]["torch_dtype"], "bfloat16");
+
+    // The record on disk is the one returned, with the environment differences and the logs.
+    let (on_disk, _) = history::load(&s.paths, &record.run_id).unwrap();
+    assert_eq!(on_disk, record);
+    assert_eq!(fp16.environment.get("CUDA_LAUNCH_BLOCKING"), Some(&None));
+    assert_eq!(
+        fp16.environment.get("HEADROOM_PRESET"),
+        Some(&Some("fp16".to_string()))
+    );
+    assert!(
+        !fp16.environment.contains_key("PATH"),
+        "unchanged variables are not copied"
+    );
+    let log = std::fs::read_to_string(&fp16.log_file).unwrap();
+    assert!(
+        log.contains("training with preset fp16") && log.contains("CUDA out of memory"),
+        "{log}"
+    );
+    let log = std::fs::read_to_string(&int4.log_file).unwrap();
+    assert!(log.contains("step 2 loss"), "{log}");
+
+    // Events: run, then per attempt start, output lines, finish.
+    assert!(matches!(
+        events.first(),
+        Some(LaunchEvent::RunStarted { .. })
+    ));
+    let starts = events
+        .iter()
+        .filter(|e| matches!(e, LaunchEvent::AttemptStarted { .. }))
+        .count();
+    assert_eq!(starts, 3);
+    assert!(events.iter().any(|e| matches!(e,
+        LaunchEvent::Output { attempt: 2, line, .. } if line == "step 0 loss 2.000")));
+    assert!(matches!(
+        events.last(),
+        Some(LaunchEvent::AttemptFinished { .. })
+    ));
+}
+
+#[test]
+fn fragmentation_is_retried_once_with_expandable_segments_first() {
+    let s = setup();
+    let req = request(
+        &s,
+        plain_profile(),
+        &["fp16", "int8"],
+        &[("FAKE_FRAG_PRESETS", "fp16")],
+    );
+    let record = runner::run(
+        &s.paths,
+        &req,
+        &DefaultChainPresets,
+        &mut runner::NoPeakProbe,
+        &CancelToken::new(),
+        &mut |_| {},
+    )
+    .unwrap();
+    assert_eq!(record.outcome, Some(Outcome::Succeeded));
+    let steps: Vec<_> = record
+        .attempts
+        .iter()
+        .map(|a| (a.preset.as_str(), a.expandable_segments, a.next.clone()))
+        .collect();
+    assert_eq!(
+        steps,
+        [
+            ("fp16", false, NextStep::RetryWithExpandableSegments),
+            ("fp16", true, NextStep::Stop)
+        ]
+    );
+    assert!(record.attempts[0].oom.as_ref().unwrap().fragmentation());
+    assert!(received(&s, 0)["env"]
+        .get("PYTORCH_CUDA_ALLOC_CONF")
+        .is_none());
+    assert_eq!(
+        received(&s, 1)["env"]["PYTORCH_CUDA_ALLOC_CONF"],
+        "expandable_segments:True"
+    );
+    assert_eq!(record.attempts[1].measured_peak_bytes, None);
+
+    // The retry happens once: a preset that still fragments moves on, and with expandable segments already
+    // in force (production) there is nothing to retry.
+    let s = setup();
+    let mut req = request(
+        &s,
+        plain_profile(),
+        &["fp16", "int8"],
+        &[("FAKE_OOM_PRESETS", "fp16,int8")],
+    );
+    req.base_env.insert(
+        "PYTORCH_CUDA_ALLOC_CONF".into(),
+        "max_split_size_mb:128".into(),
+    );
+    // oom_current.txt is not fragmentation: straight to the next preset, allocator untouched.
+    let record = runner::run(
+        &s.paths,
+        &req,
+        &DefaultChainPresets,
+        &mut runner::NoPeakProbe,
+        &CancelToken::new(),
+        &mut |_| {},
+    )
+    .unwrap();
+    assert_eq!(record.outcome, Some(Outcome::ChainExhausted));
+    assert_eq!(record.attempts.len(), 2);
+    assert_eq!(record.last_status(), Some(1));
+    assert_eq!(
+        received(&s, 1)["env"]["PYTORCH_CUDA_ALLOC_CONF"],
+        "max_split_size_mb:128"
+    );
+
+    let s = setup();
+    let req = request(
+        &s,
+        profile::builtin("production").unwrap(),
+        &["fp16", "int8"],
+        &[
+            ("FAKE_FRAG_PRESETS", "fp16,int8"),
+            ("FAKE_OOM_PRESETS", "fp16,int8"),
+        ],
+    );
+    let record = runner::run(
+        &s.paths,
+        &req,
+        &DefaultChainPresets,
+        &mut runner::NoPeakProbe,
+        &CancelToken::new(),
+        &mut |_| {},
+    )
+    .unwrap();
+    let presets: Vec<_> = record.attempts.iter().map(|a| a.preset.as_str()).collect();
+    assert_eq!(presets, ["fp16", "int8"]);
+    assert_eq!(record.outcome, Some(Outcome::ChainExhausted));
+}
+
+#[test]
+fn a_crash_that_is_not_oom_is_never_relaunched() {
+    let s = setup();
+    let req = request(
+        &s,
+        plain_profile(),
+        &DEFAULT_CHAIN,
+        &[("FAKE_MODE", "crash")],
+    );
+    let record = runner::run(
+        &s.paths,
+        &req,
+        &DefaultChainPresets,
+        &mut runner::NoPeakProbe,
+        &CancelToken::new(),
+        &mut |_| {},
+    )
+    .unwrap();
+    assert_eq!(record.outcome, Some(Outcome::Failed));
+    assert_eq!(record.attempts.len(), 1);
+    assert_eq!(record.attempts[0].oom, None);
+    assert_eq!(record.attempts[0].next, NextStep::Stop);
+    assert_eq!(record.last_status(), Some(1));
+    let log = std::fs::read_to_string(&record.attempts[0].log_file).unwrap();
+    assert!(log.contains("ValueError"), "{log}");
+}
+
+/// Whether `pid` is gone (or a zombie nobody has reaped yet: it holds no memory and runs no code).
+fn is_gone(pid: u32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Err(_) => true,
+        Ok(stat) => stat
+            .rsplit_once(')')
+            .map(|(_, rest)| rest.trim_start().starts_with('Z'))
+            .unwrap_or(false),
+    }
+}
+
+fn wait_gone(pid: u32) -> bool {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while Instant::now() < deadline {
+        if is_gone(pid) {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    false
+}
+
+fn read_pid(path: &Path) -> u32 {
+    std::fs::read_to_string(path)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap()
+}
+
+#[test]
+fn cancel_kills_the_whole_tree_even_when_sigterm_is_ignored() {
+    let s = setup();
+    let pid_file = s.dump.join("grandchild.pid");
+    let pid_file_text = pid_file.to_string_lossy().into_owned();
+    let req = request(
+        &s,
+        plain_profile(),
+        &["fp16", "int8"],
+        &[
+            ("FAKE_MODE", "hang"),
+            ("FAKE_PID_FILE", &pid_file_text),
+            ("FAKE_IGNORE_TERM", "1"),
+        ],
+    );
+    let cancel = CancelToken::new();
+    let started = Instant::now();
+    let mut leader = None;
+    let record = runner::run(
+        &s.paths,
+        &req,
+        &DefaultChainPresets,
+        &mut runner::NoPeakProbe,
+        &cancel,
+        &mut |e| match e {
+            LaunchEvent::AttemptStarted { pid, .. } => leader = Some(pid),
+            LaunchEvent::Output { line, .. } if line == "ready" => cancel.cancel(),
+            _ => {}
+        },
+    )
+    .unwrap();
+    assert!(started.elapsed() < Duration::from_secs(20));
+    assert_eq!(record.outcome, Some(Outcome::Cancelled));
+    assert_eq!(record.attempts.len(), 1, "cancel never relaunches");
+    let attempt = &record.attempts[0];
+    assert!(attempt.cancelled);
+    // SIGTERM was ignored, so SIGKILL after the grace period ended it.
+    assert_eq!(attempt.exit.signal, Some(libc_sigkill()));
+    assert_eq!(record.last_status(), Some(128 + libc_sigkill()));
+    let grandchild = read_pid(&pid_file);
+    assert!(
+        wait_gone(grandchild),
+        "grandchild {grandchild} survived the cancel"
+    );
+    assert!(is_gone(leader.unwrap()));
+}
+
+fn libc_sigkill() -> i32 {
+    9
+}
+
+#[test]
+fn a_cancel_between_attempts_starts_no_further_attempt() {
+    let s = setup();
+    let req = request(
+        &s,
+        plain_profile(),
+        &["fp16", "int8"],
+        &[("FAKE_OOM_PRESETS", "fp16")],
+    );
+    let cancel = CancelToken::new();
+    let record = runner::run(
+        &s.paths,
+        &req,
+        &DefaultChainPresets,
+        &mut runner::NoPeakProbe,
+        &cancel,
+        &mut |e| {
+            if let LaunchEvent::AttemptFinished { .. } = e {
+                cancel.cancel()
+            }
+        },
+    )
+    .unwrap();
+    assert_eq!(record.outcome, Some(Outcome::Cancelled));
+    assert_eq!(record.attempts.len(), 1);
+    assert_eq!(
+        record.attempts[0].next,
+        NextStep::NextPreset {
+            preset: "int8".into()
+        }
+    );
+    assert_eq!(
+        history::load(&s.paths, &record.run_id).unwrap().0.outcome,
+        Some(Outcome::Cancelled)
+    );
+}
+
+#[test]
+fn a_straggler_left_by_a_finished_attempt_is_killed() {
+    let s = setup();
+    let pid_file = s.dump.join("straggler.pid");
+    let pid_file_text = pid_file.to_string_lossy().into_owned();
+    let req = request(
+        &s,
+        plain_profile(),
+        &["fp16"],
+        &[("FAKE_MODE", "leave"), ("FAKE_PID_FILE", &pid_file_text)],
+    );
+    let started = Instant::now();
+    let record = runner::run(
+        &s.paths,
+        &req,
+        &DefaultChainPresets,
+        &mut runner::NoPeakProbe,
+        &CancelToken::new(),
+        &mut |_| {},
+    )
+    .unwrap();
+    assert_eq!(record.outcome, Some(Outcome::Succeeded));
+    assert!(
+        started.elapsed() < Duration::from_secs(20),
+        "waited for the straggler's pipes"
+    );
+    let straggler = read_pid(&pid_file);
+    assert!(
+        wait_gone(straggler),
+        "straggler {straggler} is still running"
+    );
+}
+
+#[test]
+fn bad_requests_are_refused_before_anything_runs() {
+    let s = setup();
+    let mut cases: Vec<(RunRequest, &str)> = Vec::new();
+    let base = request(&s, plain_profile(), &["fp16"], &[]);
+    let mut r = base.clone();
+    r.argv.clear();
+    cases.push((r, "argv"));
+    let mut r = base.clone();
+    r.chain = vec!["fp16".into(), "int3".into()];
+    cases.push((r, "chain"));
+    let mut r = base.clone();
+    r.chain = vec!["../x".into()];
+    cases.push((r, "chain[0]"));
+    let mut r = base.clone();
+    r.cwd = s.work.join("missing");
+    cases.push((r, "cwd"));
+    let mut r = base.clone();
+    r.model = " ".into();
+    cases.push((r, "model"));
+    let mut r = base.clone();
+    r.argv = vec!["/no/such/program".into()];
+    cases.push((r, "argv"));
+    for (req, field) in cases {
+        match runner::run(
+            &s.paths,
+            &req,
+            &DefaultChainPresets,
+            &mut runner::NoPeakProbe,
+            &CancelToken::new(),
+            &mut |_| {},
+        ) {
+            Err(Error::Invalid { field: f, .. }) => assert_eq!(f, field),
+            other => panic!("{field}: {other:?}"),
+        }
+    }
+}
+
+#[test]
+fn a_relative_program_is_found_in_the_working_directory() {
+    use std::os::unix::fs::PermissionsExt;
+    let s = setup();
+    let script = s.work.join("train.sh");
+    std::fs::write(
+        &script,
+        "#!/bin/sh\necho \"sh got $HEADROOM_PRESET in $(pwd)\"\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let mut req = request(&s, plain_profile(), &["int4_double"], &[]);
+    req.argv = vec!["./train.sh".into()];
+    let mut lines = Vec::new();
+    let record = runner::run(
+        &s.paths,
+        &req,
+        &DefaultChainPresets,
+        &mut runner::NoPeakProbe,
+        &CancelToken::new(),
+        &mut |e| {
+            if let LaunchEvent::Output { line, .. } = e {
+                lines.push(line)
+            }
+        },
+    )
+    .unwrap();
+    assert_eq!(record.outcome, Some(Outcome::Succeeded));
+    assert_eq!(
+        lines,
+        [format!(
+            "sh got int4_double in {}",
+            s.work.canonicalize().unwrap().display()
+        )]
+    );
+}
+
+#[test]
+fn history_lists_runs_and_takes_a_late_peak() {
+    let s = setup();
+    let req = request(&s, plain_profile(), &["int4"], &[]);
+    let first = runner::run(
+        &s.paths,
+        &req,
+        &DefaultChainPresets,
+        &mut runner::NoPeakProbe,
+        &CancelToken::new(),
+        &mut |_| {},
+    )
+    .unwrap();
+    let second = runner::run(
+        &s.paths,
+        &req,
+        &DefaultChainPresets,
+        &mut runner::NoPeakProbe,
+        &CancelToken::new(),
+        &mut |_| {},
+    )
+    .unwrap();
+    assert_ne!(first.run_id, second.run_id);
+    let list = history::list(&s.paths).unwrap();
+    assert_eq!(list.runs.len(), 2);
+    assert_eq!(list.runs[0].run_id, second.run_id, "newest first");
+
+    history::set_measured_peak(&s.paths, &first.run_id, 0, 8_500_000_000).unwrap();
+    let (run, _) = history::load(&s.paths, &first.run_id).unwrap();
+    assert_eq!(run.attempts[0].measured_peak_bytes, Some(8_500_000_000));
+    assert_eq!(run.attempts[0].predicted_peak_bytes, Some(9_000_000_000));
+    assert!(matches!(
+        history::set_measured_peak(&s.paths, &first.run_id, 7, 1),
+        Err(Error::Invalid { .. })
+    ));
+    assert!(history::load(&s.paths, "../etc").is_err());
+
+    // A damaged run file is moved aside and reported, the others still list.
+    let file = history::run_dir(&s.paths, &first.run_id)
+        .unwrap()
+        .join("run.json");
+    std::fs::write(&file, "{").unwrap();
+    let list = history::list(&s.paths).unwrap();
+    assert_eq!(list.runs.len(), 1);
+    assert_eq!(list.quarantined.len(), 1);
+}
+
+#[test]
+fn default_chain_hands_over_what_transformers_writes() {
+    for name in ["int8", "int4", "int4_double", "int4_offload"] {
+        let h = DefaultChainPresets.hand_over(name).unwrap();
+        assert_eq!(h.quant_config, Some(bnb_fixture(name)), "{name}");
+        h.validate().unwrap();
+    }
+    assert_eq!(
+        DefaultChainPresets.hand_over("fp16").unwrap().quant_config,
+        None
+    );
+    assert!(DefaultChainPresets.hand_over("int3").is_err());
+}
+
+fn fixture_lines(name: &str) -> Vec<String> {
+    std::fs::read_to_string(format!("{FIXTURES}/launch/{name}"))
+        .unwrap()
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
+fn scan(lines: &[String]) -> Option<oom::OomDetails> {
+    let mut scanner = OomScanner::new();
+    for line in lines {
+        scanner.feed(line);
+    }
+    scanner.finish()
+}
+
+#[test]
+fn oom_messages_and_their_figures() {
+    let gib = |x: f64| (x * (1u64 << 30) as f64).round() as u64;
+    let mib = |x: f64| (x * (1u64 << 20) as f64).round() as u64;
+
+    let d = scan(&fixture_lines("oom_fragmented.txt")).unwrap();
+    assert_eq!(d.gpu_index, Some(0));
+    assert_eq!(d.requested_bytes, Some(mib(764.0)));
+    assert_eq!(d.total_capacity_bytes, Some(gib(47.37)));
+    assert_eq!(d.free_bytes, Some(mib(442.88)));
+    assert_eq!(d.allocated_by_pytorch_bytes, Some(gib(42.40)));
+    assert_eq!(d.reserved_unallocated_bytes, Some(gib(3.24)));
+    assert!(d.fragmentation());
+
+    let d = scan(&fixture_lines("oom_legacy.txt")).unwrap();
+    assert_eq!(d.requested_bytes, Some(mib(36.0)));
+    assert_eq!(d.total_capacity_bytes, Some(gib(7.93)));
+    assert_eq!(d.free_bytes, Some(mib(47.06)));
+    assert_eq!(d.allocated_by_pytorch_bytes, Some(mib(130.35)));
+    assert_eq!(d.reserved_unallocated_bytes, Some(mib(188.0) - mib(130.35)));
+    assert!(d.fragmentation());
+
+    // The exception name alone (figures on a later line) and the other markers.
+    let d = scan(&[
+        "torch.OutOfMemoryError".to_string(),
+        "CUDA out of memory. Tried to allocate 2.00 GiB. GPU 1 has a total capacity of 79.10 GiB of which 1.50 GiB is free.".to_string(),
+    ])
+    .unwrap();
+    assert_eq!(d.marker, OomMarker::TorchOutOfMemoryError);
+    assert_eq!((d.gpu_index, d.requested_bytes), (Some(1), Some(gib(2.0))));
+    assert!(
+        !d.fragmentation(),
+        "no reserved figure, no fragmentation claim"
+    );
+    let d = scan(&[
+        "RuntimeError: CUDA error: CUBLAS_STATUS_ALLOC_FAILED when calling `cublasCreate(handle)`"
+            .into(),
+    ])
+    .unwrap();
+    assert_eq!(d.marker, OomMarker::CublasAllocFailed);
+    let d = scan(&["RuntimeError: CUDA error: out of memory".into()]).unwrap();
+    assert_eq!(d.marker, OomMarker::CudaErrorOutOfMemory);
+    assert!(scan(&[
+        "loss 0.5".into(),
+        "RuntimeError: expected scalar type Half".into()
+    ])
+    .is_none());
+
+    assert_eq!(oom::parse_size("0 bytes"), Some(0));
+    assert_eq!(oom::parse_size("1023 bytes"), Some(1023));
+    assert_eq!(oom::parse_size("1.50 KiB"), Some(1536));
+    assert_eq!(oom::parse_size("1.22 GiB"), Some(1_309_965_025));
+    assert_eq!(oom::parse_size("2 TiB"), Some(2 << 40));
+    for bad in [
+        "",
+        "GiB",
+        "1.2.3 GiB",
+        "-1 GiB",
+        "1 GB",
+        "1 GiB extra",
+        "99999999999999999999 TiB",
+    ] {
+        assert_eq!(oom::parse_size(bad), None, "{bad}");
+    }
+}

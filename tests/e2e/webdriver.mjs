@@ -1,0 +1,119 @@
+// A small W3C WebDriver client over fetch, enough to drive the real Headroom window through tauri-driver
+// (which forwards to WebKitWebDriver). No browser download, no framework: the protocol is a few JSON calls.
+
+import { spawn } from "node:child_process";
+import { setTimeout as sleep } from "node:timers/promises";
+
+const ELEMENT = "element-6066-11e4-a52e-4f735466cecf";
+export const KEYS = { ArrowDown: "\uE015", ArrowUp: "\uE013", Enter: "\uE007", Control: "\uE009" };
+
+/** Start tauri-driver on free-ish ports and wait until it answers. The caller must call stop(). */
+export async function startDriver({ port, env }) {
+  const child = spawn("tauri-driver", ["--port", String(port), "--native-port", String(port + 1)], {
+    env,
+    stdio: ["ignore", "inherit", "inherit"],
+  });
+  const base = `http://127.0.0.1:${port}`;
+  const stop = async () => {
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    const exited = new Promise((resolve) => child.once("exit", resolve));
+    child.kill("SIGTERM");
+    const timedOut = await Promise.race([exited.then(() => false), sleep(3000).then(() => true)]);
+    if (timedOut) child.kill("SIGKILL");
+  };
+  for (let i = 0; i < 100; i++) {
+    if (child.exitCode !== null) throw new Error(`tauri-driver exited with ${child.exitCode}`);
+    try {
+      const res = await fetch(`${base}/status`);
+      if (res.ok) return { base, pid: child.pid, stop };
+    } catch {
+      // not listening yet
+    }
+    await sleep(100);
+  }
+  await stop();
+  throw new Error("tauri-driver did not start within 10 s");
+}
+
+async function request(method, url, body) {
+  const res = await fetch(url, {
+    method,
+    headers: { "content-type": "application/json" },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const json = await res.json().catch(() => ({}));
+  if (!res.ok) throw new Error(`${method} ${url}: ${res.status} ${JSON.stringify(json.value ?? json)}`);
+  return json.value;
+}
+
+export class Session {
+  static async create(base, application) {
+    const value = await request("POST", `${base}/session`, {
+      capabilities: { alwaysMatch: { browserName: "wry", "tauri:options": { application } } },
+    });
+    return new Session(`${base}/session/${value.sessionId}`);
+  }
+
+  constructor(url) {
+    this.url = url;
+  }
+
+  delete() {
+    return request("DELETE", this.url);
+  }
+
+  /** The first element matching `css`, waiting up to `timeout` ms for it to appear. */
+  async find(css, timeout = 10000) {
+    const deadline = Date.now() + timeout;
+    for (;;) {
+      try {
+        const value = await request("POST", `${this.url}/element`, { using: "css selector", value: css });
+        return value[ELEMENT];
+      } catch (e) {
+        if (Date.now() > deadline) throw new Error(`no element ${css}: ${e.message}`);
+        await sleep(100);
+      }
+    }
+  }
+
+  async findAll(css) {
+    const values = await request("POST", `${this.url}/elements`, { using: "css selector", value: css });
+    return values.map((v) => v[ELEMENT]);
+  }
+
+  click(id) {
+    return request("POST", `${this.url}/element/${id}/click`, {});
+  }
+
+  text(id) {
+    return request("GET", `${this.url}/element/${id}/text`);
+  }
+
+  attribute(id, name) {
+    return request("GET", `${this.url}/element/${id}/attribute/${name}`);
+  }
+
+  sendKeys(id, text) {
+    return request("POST", `${this.url}/element/${id}/value`, { text });
+  }
+
+  execute(script, args = []) {
+    return request("POST", `${this.url}/execute/sync`, { script, args });
+  }
+
+  screenshot() {
+    return request("GET", `${this.url}/screenshot`);
+  }
+
+  /** Poll `read` until `check(value)` holds, or fail with the last value seen. */
+  async until(read, check, what, timeout = 10000) {
+    const deadline = Date.now() + timeout;
+    let last;
+    for (;;) {
+      last = await read();
+      if (check(last)) return last;
+      if (Date.now() > deadline) throw new Error(`${what}: last saw ${JSON.stringify(last)}`);
+      await sleep(100);
+    }
+  }
+}

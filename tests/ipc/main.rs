@@ -1,0 +1,128 @@
+//! IPC tests: the real command handlers on Tauri's mock runtime, called the way the webview calls them.
+
+use headroom_app::{setup, AppState};
+use headroom_core::paths::AppPaths;
+use serde_json::{json, Value};
+use tauri::ipc::{CallbackFn, InvokeBody};
+use tauri::test::{get_ipc_response, mock_builder, MockRuntime, INVOKE_KEY};
+use tauri::webview::InvokeRequest;
+use tauri::WebviewWindow;
+
+struct Harness {
+    _dir: tempfile::TempDir,
+    paths: AppPaths,
+    window: WebviewWindow<MockRuntime>,
+}
+
+fn harness_with(prepare: impl FnOnce(&AppPaths)) -> Harness {
+    let dir = tempfile::tempdir().unwrap();
+    let paths = AppPaths::new(dir.path().join("config"), dir.path().join("data"));
+    prepare(&paths);
+    let app = setup(mock_builder(), AppState::load(paths.clone()))
+        // The real config and capabilities: a command missing from src-tauri/capabilities fails here too.
+        .build(tauri::generate_context!("tauri.conf.json", test = true))
+        .expect("build the app on the mock runtime");
+    let window = tauri::WebviewWindowBuilder::new(&app, "main", Default::default())
+        .build()
+        .unwrap();
+    Harness {
+        _dir: dir,
+        paths,
+        window,
+    }
+}
+
+fn harness() -> Harness {
+    harness_with(|_| {})
+}
+
+fn invoke(h: &Harness, cmd: &str, args: Value) -> Result<Value, Value> {
+    invoke_from(h, "tauri://localhost", cmd, args)
+}
+
+/// Call a command as if from a page at `origin` (the app's own pages are `tauri://localhost` on Linux).
+fn invoke_from(h: &Harness, origin: &str, cmd: &str, args: Value) -> Result<Value, Value> {
+    get_ipc_response(
+        &h.window,
+        InvokeRequest {
+            cmd: cmd.into(),
+            callback: CallbackFn(0),
+            error: CallbackFn(1),
+            url: origin.parse().unwrap(),
+            body: InvokeBody::Json(args),
+            headers: Default::default(),
+            invoke_key: INVOKE_KEY.to_string(),
+        },
+    )
+    .map(|body| body.deserialize::<Value>().unwrap())
+}
+
+#[test]
+fn settings_start_at_defaults_and_persist() {
+    let h = harness();
+    assert_eq!(
+        invoke(&h, "get_settings", json!({})).unwrap(),
+        json!({"language": "auto", "theme": "system"})
+    );
+    let saved = invoke(
+        &h,
+        "save_settings",
+        json!({"settings": {"language": "ja", "theme": "dark"}}),
+    )
+    .unwrap();
+    assert_eq!(saved, json!({"language": "ja", "theme": "dark"}));
+    assert_eq!(invoke(&h, "get_settings", json!({})).unwrap(), saved);
+    let on_disk = std::fs::read_to_string(h.paths.settings_file()).unwrap();
+    assert!(on_disk.contains("\"ja\""), "{on_disk}");
+}
+
+#[test]
+fn bad_settings_are_refused_with_the_field_named() {
+    let h = harness();
+    let err = invoke(
+        &h,
+        "save_settings",
+        json!({"settings": {"language": "klingon"}}),
+    )
+    .unwrap_err();
+    let text = err.to_string();
+    assert!(text.contains("klingon"), "{text}");
+    assert_eq!(
+        invoke(&h, "get_settings", json!({})).unwrap()["language"],
+        "auto",
+        "nothing changed"
+    );
+}
+
+#[test]
+fn app_info_reports_paths_and_quarantined_files() {
+    let h = harness_with(|paths| {
+        std::fs::create_dir_all(&paths.config_dir).unwrap();
+        std::fs::write(paths.settings_file(), "{broken").unwrap();
+    });
+    let info = invoke(&h, "app_info", json!({})).unwrap();
+    assert_eq!(info["version"], env!("CARGO_PKG_VERSION"));
+    assert_eq!(
+        info["paths"]["config_dir"],
+        h.paths.config_dir.to_str().unwrap()
+    );
+    let quarantined = info["quarantined"].as_array().unwrap();
+    assert_eq!(quarantined.len(), 1);
+    assert!(quarantined[0]["reason"]
+        .as_str()
+        .unwrap()
+        .contains("not a Headroom document"));
+}
+
+#[test]
+fn unknown_commands_are_errors_not_panics() {
+    let h = harness();
+    assert!(invoke(&h, "no_such_command", json!({})).is_err());
+}
+
+#[test]
+fn remote_pages_cannot_call_commands() {
+    let h = harness();
+    let err = invoke_from(&h, "https://example.com", "get_settings", json!({})).unwrap_err();
+    assert!(err.to_string().contains("not allowed"), "{err}");
+}

@@ -1,0 +1,108 @@
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { flushSync, mount, unmount } from "svelte";
+import { clearMocks, mockIPC } from "@tauri-apps/api/mocks";
+import App from "./App.svelte";
+import { api } from "./lib/api";
+import { AppModel } from "./lib/app.svelte";
+
+let saved: unknown[] = [];
+let component: ReturnType<typeof mount> | null = null;
+
+function backend(locale: string | null) {
+  saved = [];
+  mockIPC(
+    (cmd, args) => {
+      switch (cmd) {
+        case "get_settings":
+          return { language: "auto", theme: "system" };
+        case "app_info":
+          return {
+            version: "0.1.0",
+            paths: { config_dir: "/c", data_dir: "/d", log_dir: "/d/logs" },
+            log_file: "/d/logs/headroom.log",
+            locale,
+            quarantined: [
+              { original: "/c/settings.json", moved_to: "/c/settings.json.corrupt-1", reason: "not a Headroom document" },
+            ],
+          };
+        case "save_settings":
+          saved.push((args as { settings: unknown }).settings);
+          return (args as { settings: unknown }).settings;
+        default:
+          throw { code: "internal", message: `unexpected command ${cmd}` };
+      }
+    },
+    { shouldMockEvents: true },
+  );
+}
+
+async function start(locale: string | null = "en_US.UTF-8") {
+  backend(locale);
+  const model = new AppModel(api);
+  component = mount(App, { target: document.body, props: { model } });
+  await model.start();
+  flushSync();
+  return model;
+}
+
+const tab = (id: string) => document.querySelector<HTMLButtonElement>(`[data-view="${id}"]`)!;
+
+beforeEach(() => (document.body.innerHTML = ""));
+afterEach(() => {
+  if (component) unmount(component);
+  component = null;
+  clearMocks();
+});
+
+describe("the app shell", () => {
+  it("lists every view and says plainly which are not available yet", async () => {
+    await start();
+    const labels = [...document.querySelectorAll('[role="tab"]')].map((b) => b.textContent?.trim());
+    expect(labels).toEqual(["Monitor", "Plan", "Presets", "Environment", "Runs", "Settings"]);
+    tab("plan").click();
+    flushSync();
+    expect(document.querySelector("h1")?.textContent).toBe("Plan");
+    expect(document.querySelector('[data-testid="not-available"]')?.textContent).toContain("not available yet");
+  });
+
+  it("moves between views with the arrow keys and Ctrl+number", async () => {
+    const model = await start();
+    tab("monitor").focus();
+    tab("monitor").dispatchEvent(new KeyboardEvent("keydown", { key: "ArrowDown", bubbles: true }));
+    flushSync();
+    expect(model.view).toBe("plan");
+    expect(document.activeElement).toBe(tab("plan"));
+    window.dispatchEvent(new KeyboardEvent("keydown", { key: "6", ctrlKey: true, bubbles: true }));
+    flushSync();
+    expect(model.view).toBe("settings");
+    expect(tab("settings").getAttribute("aria-selected")).toBe("true");
+    expect(tab("monitor").tabIndex).toBe(-1);
+  });
+
+  it("follows a Japanese OS locale and switches language from settings", async () => {
+    const model = await start("ja_JP.UTF-8");
+    expect(tab("monitor").textContent?.trim()).toBe("モニター");
+    model.view = "settings";
+    flushSync();
+    document.querySelector<HTMLInputElement>('input[name="language"][value="en"]')!.click();
+    await new Promise((r) => setTimeout(r, 0));
+    flushSync();
+    expect(saved).toEqual([{ language: "en", theme: "system" }]);
+    expect(tab("monitor").textContent?.trim()).toBe("Monitor");
+    expect(document.documentElement.lang).toBe("en");
+  });
+
+  it("applies the chosen theme to the document", async () => {
+    const model = await start();
+    await model.saveSettings({ language: "auto", theme: "dark" });
+    flushSync();
+    expect(document.documentElement.dataset.theme).toBe("dark");
+  });
+
+  it("tells the user about a settings file that was moved aside", async () => {
+    await start();
+    const alert = document.querySelector('[role="alert"]');
+    expect(alert?.textContent).toContain("settings.json.corrupt-1");
+    expect(alert?.textContent).toContain("not a Headroom document");
+  });
+});

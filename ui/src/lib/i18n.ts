@@ -1,0 +1,32 @@
+// Every string a person sees, in one table assembled from one module per area (lib/messages/*.ts, so a view
+// brings its strings with it). English is the reference; each module types its Japanese as
+// Record<keyof typeof en, string>, so a missing key is a compile error, and i18n.test.ts checks that
+// placeholders match.
+
+import * as shell from "./messages/shell";
+
+const en = { ...shell.en } as const;
+
+export type MessageKey = keyof typeof en;
+export type Messages = Record<MessageKey, string>;
+export type Lang = "en" | "ja";
+
+const ja: Messages = { ...shell.ja };
+
+export const messages: Record<Lang, Messages> = { en, ja };
+
+/** The language for a locale string such as `ja_JP.UTF-8` or `ja-JP`; English for anything else. */
+export function languageForLocale(locale: string | null | undefined): Lang {
+  return locale?.toLowerCase().startsWith("ja") ? "ja" : "en";
+}
+
+/** Fill `{name}` placeholders. A missing value leaves the placeholder visible rather than hiding the gap. */
+export function format(template: string, values: Record<string, string | number> = {}): string {
+  return template.replace(/\{(\w+)\}/g, (whole, name: string) =>
+    name in values ? String(values[name]) : whole,
+  );
+}
+
+export function translate(lang: Lang, key: MessageKey, values?: Record<string, string | number>): string {
+  return format(messages[lang][key], values);
+}

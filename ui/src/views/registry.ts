@@ -1,0 +1,11 @@
+// Which component draws each view. A view without an entry shows NotAvailable, which says plainly that it is
+// not available yet. A view's issue adds its one line here when it lands.
+
+import type { Component } from "svelte";
+import type { AppModel } from "../lib/app.svelte";
+import type { ViewId } from "../lib/views";
+import SettingsView from "./settings/SettingsView.svelte";
+
+export const VIEW_COMPONENTS: Partial<Record<ViewId, Component<{ model: AppModel }>>> = {
+  settings: SettingsView,
+};

@@ -1,0 +1,16 @@
+import { defineConfig } from "vitest/config";
+import { svelte } from "@sveltejs/vite-plugin-svelte";
+
+// Tauri serves ui/dist; the dev server is only for `tauri dev`. Vitest runs with mode "test" and needs
+// Svelte's browser build to mount components in jsdom.
+export default defineConfig(({ mode }) => ({
+  plugins: [svelte()],
+  clearScreen: false,
+  server: { port: 5173, strictPort: true },
+  build: { target: "safari15", outDir: "dist", emptyOutDir: true },
+  resolve: mode === "test" ? { conditions: ["browser"] } : undefined,
+  test: {
+    environment: "jsdom",
+    include: ["src/**/*.test.ts"],
+  },
+}));
