@@ -1,6 +1,7 @@
 //! Tests of the `headroom-cli` binary as a user runs it: real processes, real files in a temporary directory.
 
 mod env;
+mod presets;
 mod run;
 
 use std::process::{Command, Output};
@@ -20,7 +21,7 @@ fn help_lists_the_subcommands() {
     let out = cli(dir.path(), &["--help"]);
     assert!(out.status.success());
     let text = String::from_utf8(out.stdout).unwrap();
-    for sub in ["paths", "settings", "env", "run"] {
+    for sub in ["paths", "settings", "env", "run", "presets", "configs"] {
         assert!(text.contains(sub), "{sub} missing from:\n{text}");
     }
 }

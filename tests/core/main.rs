@@ -3,3 +3,4 @@
 mod env;
 mod launch;
 mod paths;
+mod presets;

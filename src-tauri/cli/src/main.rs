@@ -3,8 +3,10 @@
 //! Exit status: 0 success, 1 a failure while doing the work (I/O), 2 invalid input (the message names the
 //! field), 3 no NVIDIA driver where one was required.
 
+mod configs_cmd;
 mod env_cmd;
 mod output;
+mod presets_cmd;
 mod run_cmd;
 mod settings_cmd;
 
@@ -40,6 +42,12 @@ enum Command {
     Env(env_cmd::EnvCommand),
     /// Run a training command, relaunching with the next preset of the chain on CUDA out-of-memory.
     Run(run_cmd::RunArgs),
+    /// Quantization presets: list, show, export for transformers, import, duplicate, delete.
+    #[command(subcommand)]
+    Presets(presets_cmd::PresetsCommand),
+    /// Per-model configs: the chosen preset, task, LoRA and the launcher's fallback chain.
+    #[command(subcommand)]
+    Configs(configs_cmd::ConfigsCommand),
 }
 
 fn main() -> ExitCode {
@@ -51,6 +59,8 @@ fn main() -> ExitCode {
             Command::Settings(cmd) => settings_cmd::run(&paths, cmd),
             Command::Env(cmd) => env_cmd::run(&paths, cmd),
             Command::Run(args) => run_cmd::run(&paths, args),
+            Command::Presets(cmd) => presets_cmd::run(&paths, cmd),
+            Command::Configs(cmd) => configs_cmd::run(&paths, cmd),
         });
     match result {
         Ok(()) => ExitCode::SUCCESS,

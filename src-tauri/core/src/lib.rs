@@ -7,6 +7,7 @@ pub mod launch;
 pub mod logfile;
 pub mod model;
 pub mod paths;
+pub mod presets;
 pub mod settings;
 pub mod store;
 
