@@ -4,6 +4,7 @@
 pub mod error;
 pub mod logfile;
 pub mod model;
+pub mod monitor;
 pub mod paths;
 pub mod settings;
 pub mod store;
