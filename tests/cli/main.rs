@@ -1,5 +1,7 @@
 //! Tests of the `headroom-cli` binary as a user runs it: real processes, real files in a temporary directory.
 
+mod monitor;
+
 use std::process::{Command, Output};
 
 fn cli(config: &std::path::Path, args: &[&str]) -> Output {
@@ -17,7 +19,7 @@ fn help_lists_the_subcommands() {
     let out = cli(dir.path(), &["--help"]);
     assert!(out.status.success());
     let text = String::from_utf8(out.stdout).unwrap();
-    for sub in ["paths", "settings"] {
+    for sub in ["paths", "settings", "monitor"] {
         assert!(text.contains(sub), "{sub} missing from:\n{text}");
     }
 }

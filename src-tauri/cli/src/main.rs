@@ -3,6 +3,7 @@
 //! Exit status: 0 success, 1 a failure while doing the work (I/O), 2 invalid input (the message names the
 //! field), 3 no NVIDIA driver where one was required.
 
+mod monitor_cmd;
 mod output;
 mod settings_cmd;
 
@@ -33,6 +34,8 @@ enum Command {
     /// Show or change the app settings (language, theme).
     #[command(subcommand)]
     Settings(settings_cmd::SettingsCommand),
+    /// Watch GPU memory: one snapshot, a live view, a recording, or an export of a recording.
+    Monitor(Box<monitor_cmd::MonitorArgs>),
 }
 
 fn main() -> ExitCode {
@@ -42,6 +45,7 @@ fn main() -> ExitCode {
         .and_then(|paths| match cli.command {
             Command::Paths { json } => output::paths(&paths, json),
             Command::Settings(cmd) => settings_cmd::run(&paths, cmd),
+            Command::Monitor(args) => monitor_cmd::run(*args),
         });
     match result {
         Ok(()) => ExitCode::SUCCESS,

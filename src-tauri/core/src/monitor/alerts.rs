@@ -326,7 +326,7 @@ impl AlertEngine {
                 let pts = history.process_used_since(g.index, p.pid, since);
                 let first = pts.first()?.1;
                 let last = pts.last()?.1;
-                (last > first).then_some((p.pid, last - first))
+                (last > first).then(|| (p.pid, last - first))
             })
             .max_by_key(|(_, grew)| *grew);
         if let Some((pid, grew)) = grower {

@@ -113,7 +113,12 @@ pub fn render(
             crate::store::write_atomic(out, text.as_bytes())
         }
         ChartFormat::Png => {
-            let tmp = out.with_extension("png.partial");
+            // plotters' bitmap encoder picks the format from the extension, so the temporary name ends in .png.
+            let name = out
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            let tmp = out.with_file_name(format!(".{name}.partial.png"));
             {
                 let root = BitMapBackend::new(&tmp, size).into_drawing_area();
                 draw(&root, window, title, options)?;
