@@ -342,3 +342,49 @@ fn export_without_an_output_is_invalid() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8(out.stderr).unwrap().contains("--csv"));
 }
+
+#[test]
+fn stop_needs_confirmation_then_stops_the_users_own_process() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = std::process::Command::new("sleep")
+        .arg("30")
+        .spawn()
+        .unwrap();
+    let pid = child.id().to_string();
+    let out = cli(
+        dir.path(),
+        &["monitor", "stop", &pid, "--source", "fake:idle"],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        err.contains("yes: add --yes to stop pid") && err.contains("sleep 30"),
+        "{err}"
+    );
+    assert!(std::path::Path::new(&format!("/proc/{pid}")).exists());
+
+    let out = cli(
+        dir.path(),
+        &[
+            "monitor",
+            "stop",
+            &pid,
+            "--yes",
+            "--grace",
+            "2s",
+            "--source",
+            "fake:idle",
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["pid"], child.id());
+    assert_eq!(v["stopped_by"], "sigterm");
+    // The fake GPU does not list this process: what it held is unknown, not 0.
+    assert!(v["freed_bytes"].is_null());
+    child.wait().unwrap();
+}

@@ -9,7 +9,7 @@ use clap::{Args, Subcommand};
 use headroom_core::monitor::alerts::Level;
 use headroom_core::monitor::chart::{self, ChartFormat, ChartOptions};
 use headroom_core::monitor::fake::FakeConfig;
-use headroom_core::monitor::procs::ProcFs;
+use headroom_core::monitor::procs::{self, ProcFs};
 use headroom_core::monitor::record::{self, Header, Recorder};
 use headroom_core::monitor::sampler::{self, Message, SamplerConfig};
 use headroom_core::monitor::source::SampleRequest;
@@ -71,6 +71,19 @@ enum MonitorCommand {
         #[arg(long, default_value_t = 600)]
         height: u32,
     },
+    /// Stop one of your processes that holds GPU memory: SIGTERM, then SIGKILL after the grace period.
+    Stop {
+        pid: u32,
+        /// How long to wait after SIGTERM before SIGKILL.
+        #[arg(long, default_value = "10s")]
+        grace: String,
+        /// Confirm: without it, only say what would be stopped.
+        #[arg(long)]
+        yes: bool,
+        /// Where to read how much memory the process holds (nvml, fake:SCENARIO, replay:FILE).
+        #[arg(long, default_value = "nvml")]
+        source: String,
+    },
 }
 
 /// Parses `100ms`, `1s`, `10m`, `2h`.
@@ -106,6 +119,15 @@ pub fn run(args: MonitorArgs) -> CliResult {
     }) = args.command
     {
         return export(recording, csv, png, svg, width, height);
+    }
+    if let Some(MonitorCommand::Stop {
+        pid,
+        grace,
+        yes,
+        source,
+    }) = args.command
+    {
+        return stop(pid, &grace, yes, &source);
     }
     let fake = FakeConfig {
         gpus: args.gpus,
@@ -234,6 +256,45 @@ fn export(
         }
     }
     Ok(())
+}
+
+/// Stops `pid` after confirmation (`--yes`), reporting the GPU memory it held at the last reading.
+fn stop(pid: u32, grace: &str, yes: bool, source: &str) -> CliResult {
+    let grace = parse_duration("grace", grace)?;
+    let procfs = ProcFs::default();
+    let info = procfs
+        .info(pid)
+        .ok_or_else(|| Error::invalid("pid", format!("no process {pid} is running")))?;
+    // What it holds, from the driver; without one (or not listed) the stop still works, the amount is unknown.
+    let spec = SourceSpec::parse(source, FakeConfig::default())?;
+    let held = match open_source(&spec, procfs.clone()) {
+        Ok(mut src) => src
+            .sample(SampleRequest {
+                at: Timestamp::now(),
+                processes: true,
+            })?
+            .and_then(|s| {
+                s.gpus
+                    .iter()
+                    .flat_map(|g| g.processes.iter().flatten())
+                    .filter(|p| p.pid == pid)
+                    .map(|p| p.used_bytes)
+                    .reduce(|a, b| Some(a? + b?))
+            })
+            .flatten(),
+        Err(Error::NoDriver { .. }) => None,
+        Err(e) => return Err(e.into()),
+    };
+    let what = format!(
+        "pid {pid} ({}) holding {} GiB",
+        info.command.or(info.name).unwrap_or_else(|| "?".into()),
+        gib(held)
+    );
+    if !yes {
+        return Err(Error::invalid("yes", format!("add --yes to stop {what}")).into());
+    }
+    let outcome = procs::stop_process(&procfs, pid, held, procs::StopOptions::new(grace))?;
+    print_json(&outcome)
 }
 
 fn gib(v: Option<u64>) -> String {

@@ -161,8 +161,15 @@ where
         .max()
         .copied()
         .unwrap_or(start);
-    let minutes = |t: u64| (t.saturating_sub(start)) as f64 / 60_000.0;
-    let x_max = minutes(end).max(1.0 / 60.0);
+    // Seconds for a short recording, minutes up to three hours, hours beyond: axis labels stay readable.
+    let span_ms = end.saturating_sub(start);
+    let (unit_ms, unit) = match span_ms {
+        0..=120_000 => (1_000.0, "seconds"),
+        120_001..=10_800_000 => (60_000.0, "minutes"),
+        _ => (3_600_000.0, "hours"),
+    };
+    let x_of = move |t: u64| (t.saturating_sub(start)) as f64 / unit_ms;
+    let x_max = x_of(end).max(1.0);
     let y_max = series
         .iter()
         .flat_map(|s| {
@@ -182,7 +189,7 @@ where
         .map_err(plot_error)?;
     chart
         .configure_mesh()
-        .x_desc(format!("minutes since {}", Timestamp(start)))
+        .x_desc(format!("{unit} since {}", Timestamp(start)))
         .y_desc("used GiB (2^30 bytes)")
         .label_style((FAMILY, 13))
         .draw()
@@ -200,7 +207,7 @@ where
             match v {
                 Some(v) => {
                     if let Some(seg) = segments.last_mut() {
-                        seg.push((minutes(*t), *v as f64 / GIB as f64));
+                        seg.push((x_of(*t), *v as f64 / GIB as f64));
                     }
                 }
                 None => segments.push(Vec::new()),
@@ -225,6 +232,7 @@ where
     }
     chart
         .configure_series_labels()
+        .position(SeriesLabelPosition::UpperLeft)
         .label_font((FAMILY, 12))
         .background_style(WHITE.mix(0.85))
         .border_style(BLACK)

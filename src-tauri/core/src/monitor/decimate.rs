@@ -79,38 +79,45 @@ impl Bucket {
     }
 }
 
-/// Downsamples `(t, value)` samples in time order that fall in `[from, to]` into at most `points` points (at
-/// least 2). Fewer samples than that are returned unchanged.
+/// Downsamples `(t, value)` samples in time order, all within `[from, to]`, into at most `points` points (at
+/// least 2). `len` is how many samples there are; a series no longer than `points` is returned unchanged.
 pub fn min_max(
-    samples: impl Iterator<Item = (u64, Option<u64>)> + Clone,
+    samples: impl Iterator<Item = (u64, Option<u64>)>,
+    len: usize,
     from: u64,
     to: u64,
     points: usize,
 ) -> Points {
-    let buckets = (points / 2).max(1);
-    let in_range = samples.filter(move |(t, _)| *t >= from && *t <= to);
-    let span = to.saturating_sub(from).max(1);
     let mut out = Points::default();
-    // Small enough already: keep every sample.
-    let count = in_range.clone().count();
-    if count <= points.max(2) {
-        for (t, v) in in_range {
+    if len <= points.max(2) {
+        for (t, v) in samples {
             out.push(t, v);
         }
         return out;
     }
-    out.t.reserve(buckets * 2 + 2);
-    out.v.reserve(buckets * 2 + 2);
-    let mut current = 0usize;
+    let buckets = (points / 2).max(1) as u64;
+    let span = u128::from(to.saturating_sub(from)) + 1;
+    // Bucket b covers [from + b·span/buckets, from + (b+1)·span/buckets): buckets line up with pixel columns
+    // whatever the sampling rate. The boundary is computed once per bucket, not per sample (a 128-bit division
+    // per sample was most of the cost).
+    let boundary =
+        |b: u64| from.saturating_add((u128::from(b) * span / u128::from(buckets)) as u64);
+    out.t.reserve(2 * buckets as usize + 2);
+    out.v.reserve(2 * buckets as usize + 2);
+    let mut current = 0u64;
+    let mut next = boundary(1);
     let mut bucket = Bucket::EMPTY;
-    for (t, v) in in_range {
-        // Bucket index by time, so buckets line up with pixel columns whatever the sampling rate.
-        let b =
-            (((t - from) as u128 * buckets as u128 / (span as u128 + 1)) as usize).min(buckets - 1);
-        if b != current {
+    for (t, v) in samples {
+        if t >= next {
             bucket.flush(&mut out);
             bucket = Bucket::EMPTY;
-            current = b;
+            while t >= next && current + 1 < buckets {
+                current += 1;
+                next = boundary(current + 1);
+            }
+            if current + 1 >= buckets {
+                next = u64::MAX;
+            }
         }
         bucket.add(t, v);
     }
@@ -128,7 +135,13 @@ mod tests {
         let samples: Vec<(u64, Option<u64>)> = (0..n)
             .map(|i| (i * 1000, Some(if i == 51_234 { 900 } else { 100 + i % 7 })))
             .collect();
-        let p = min_max(samples.iter().copied(), 0, (n - 1) * 1000, 200);
+        let p = min_max(
+            samples.iter().copied(),
+            samples.len(),
+            0,
+            (n - 1) * 1000,
+            200,
+        );
         assert!(p.len() <= 200, "{}", p.len());
         assert!(p.v.contains(&Some(900)));
         assert!(p.v.contains(&Some(100)));
@@ -149,14 +162,14 @@ mod tests {
                 )
             })
             .collect();
-        let p = min_max(samples.iter().copied(), 0, 9_999, 100);
+        let p = min_max(samples.iter().copied(), samples.len(), 0, 9_999, 100);
         assert!(p.v.contains(&None));
     }
 
     #[test]
     fn short_series_pass_through() {
         let samples = [(1, Some(5)), (2, None), (3, Some(7))];
-        let p = min_max(samples.iter().copied(), 0, 10, 100);
+        let p = min_max(samples.iter().copied(), samples.len(), 0, 10, 100);
         assert_eq!(p.t, vec![1, 2, 3]);
         assert_eq!(p.v, vec![Some(5), None, Some(7)]);
     }

@@ -523,7 +523,7 @@ impl History {
                     pid: None,
                     label: cols.name.clone().unwrap_or_else(|| format!("GPU {index}")),
                     total_bytes: total,
-                    used: min_max(samples, from.0, to.0, points),
+                    used: min_max(samples, hi - lo, from.0, to.0, points),
                 }
             })
             .collect();
@@ -532,17 +532,21 @@ impl History {
             .iter()
             .filter(|(_, s)| s.last_seen >= from.0 && s.first_seen <= to.0)
             .map(|(key, s)| {
+                let (lo, hi) = (
+                    lower_bound(&s.t, from.0),
+                    lower_bound(&s.t, to.0.saturating_add(1)),
+                );
                 let samples =
-                    s.t.range(0, s.t.len())
-                        .zip(s.used.range(0, s.used.len()))
-                        .zip(s.valid.range(0, s.valid.len()))
+                    s.t.range(lo, hi)
+                        .zip(s.used.range(lo, hi))
+                        .zip(s.valid.range(lo, hi))
                         .map(|((t, u), v)| (t, (v != 0).then_some(u)));
                 SeriesWindow {
                     gpu: key.gpu,
                     pid: Some(key.pid),
                     label: format!("{} ({})", s.name.as_deref().unwrap_or("?"), key.pid),
                     total_bytes: self.gpus.get(&key.gpu).and_then(|c| c.total.last()),
-                    used: min_max(samples, from.0, to.0, points),
+                    used: min_max(samples, hi - lo, from.0, to.0, points),
                 }
             })
             .collect();

@@ -75,6 +75,7 @@ pub struct SamplerCore {
     alerts: AlertEngine,
     last_processes: BTreeMap<u32, Vec<ProcessSample>>,
     last_process_at: Option<u64>,
+    processes_missing: bool,
 }
 
 impl SamplerCore {
@@ -87,6 +88,7 @@ impl SamplerCore {
             config,
             last_processes: BTreeMap::new(),
             last_process_at: None,
+            processes_missing: false,
         })
     }
 
@@ -105,9 +107,11 @@ impl SamplerCore {
     /// Takes one sample at `now`: reads the source, appends to history, assesses. `Ok(None)` when the source has
     /// ended (a replay).
     pub fn tick(&mut self, now: Timestamp) -> Result<Option<Tick>> {
-        let processes = self
-            .last_process_at
-            .is_none_or(|t| now.0.saturating_sub(t) >= self.config.process_interval_ms);
+        // Due, or a GPU had no list last time (lost or refused): ask now rather than show no list for seconds.
+        let processes = self.processes_missing
+            || self
+                .last_process_at
+                .is_none_or(|t| now.0.saturating_sub(t) >= self.config.process_interval_ms);
         let Some(mut snapshot) = self.source.sample(SampleRequest { at: now, processes })? else {
             return Ok(None);
         };
@@ -115,15 +119,22 @@ impl SamplerCore {
             self.last_process_at = Some(now.0);
         }
         self.history.push(&snapshot);
+        self.processes_missing = false;
         for g in &mut snapshot.gpus {
             match &g.processes {
                 Some(list) => {
                     self.last_processes.insert(g.index, list.clone());
                 }
-                None if g.status == super::GpuStatus::Ok => {
+                // Not asked this time: carry the last list forward.
+                None if !processes && g.status == super::GpuStatus::Ok => {
                     g.processes = self.last_processes.get(&g.index).cloned();
                 }
-                None => {}
+                // Asked and refused (the reason is in `unavailable`), or the GPU is lost: an old list would hide
+                // that, so it is dropped.
+                None => {
+                    self.last_processes.remove(&g.index);
+                    self.processes_missing = true;
+                }
             }
         }
         let assessment = self.alerts.evaluate(&snapshot, &self.history);
