@@ -3,6 +3,7 @@
 mod env;
 mod presets;
 mod run;
+mod monitor;
 
 use std::process::{Command, Output};
 
@@ -21,7 +22,7 @@ fn help_lists_the_subcommands() {
     let out = cli(dir.path(), &["--help"]);
     assert!(out.status.success());
     let text = String::from_utf8(out.stdout).unwrap();
-    for sub in ["paths", "settings", "env", "run", "presets", "configs"] {
+    for sub in ["paths", "settings", "env", "run", "presets", "configs", "monitor"] {
         assert!(text.contains(sub), "{sub} missing from:\n{text}");
     }
 }

@@ -2,5 +2,6 @@
 
 mod env;
 mod launch;
+mod monitor;
 mod paths;
 mod presets;

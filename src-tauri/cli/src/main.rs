@@ -5,6 +5,7 @@
 
 mod configs_cmd;
 mod env_cmd;
+mod monitor_cmd;
 mod output;
 mod presets_cmd;
 mod run_cmd;
@@ -48,6 +49,8 @@ enum Command {
     /// Per-model configs: the chosen preset, task, LoRA and the launcher's fallback chain.
     #[command(subcommand)]
     Configs(configs_cmd::ConfigsCommand),
+    /// Watch GPU memory: one snapshot, a live view, a recording, or an export of a recording.
+    Monitor(Box<monitor_cmd::MonitorArgs>),
 }
 
 fn main() -> ExitCode {
@@ -61,6 +64,7 @@ fn main() -> ExitCode {
             Command::Run(args) => run_cmd::run(&paths, args),
             Command::Presets(cmd) => presets_cmd::run(&paths, cmd),
             Command::Configs(cmd) => configs_cmd::run(&paths, cmd),
+            Command::Monitor(args) => monitor_cmd::run(*args),
         });
     match result {
         Ok(()) => ExitCode::SUCCESS,

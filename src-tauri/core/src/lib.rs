@@ -6,6 +6,7 @@ pub mod error;
 pub mod launch;
 pub mod logfile;
 pub mod model;
+pub mod monitor;
 pub mod paths;
 pub mod presets;
 pub mod settings;
