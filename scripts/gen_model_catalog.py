@@ -1,0 +1,141 @@
+#!/usr/bin/env python3
+"""Regenerate src-tauri/core/src/model/catalog.json from tests/fixtures/reference/model_configs.json.
+
+The reference file mixes config.json keys with notes ("bfloat16 (recollection)", nested "moe"/"mla" blocks,
+"same_as"). Each catalog entry is rewritten as the config.json transformers would read (real keys, model_type),
+keeping the entry's source and saying what was and was not verified. Run from the repository root.
+"""
+import json, re
+
+REF = "tests/fixtures/reference/model_configs.json"
+OUT = "src-tauri/core/src/model/catalog.json"
+
+# What the search tool confirmed or contradicted (session of 2026-11-29); everything else keeps its source's word.
+VERIFIED = {
+    "deepseek-ai/DeepSeek-V2-Lite": "q_lora_rank null, 27 layers, hidden 2048, 64 routed + 2 shared experts of 1408, "
+        "first dense layer, vocab 102400 confirmed by a Megatron recipe (deepseek_v2_lite.yaml) and a Rust port; the "
+        "reference param_count_exact (15,748,993,024) was built with DeepseekV2Config's default q_lora_rank 1536 "
+        "instead of null; the count with q_lora_rank null is 15,706,484,224, as FORMULAS.md section 8 states",
+    "cyberagent/calm3-22b-chat": "the reference param_count_exact (19,824,973,824) does not follow from its own "
+        "verbatim config (48 layers, 48 KV heads): those give 22,542,882,816, the entry's param_count and "
+        "FORMULAS.md section 9.B",
+}
+
+def clean_dtype(v):
+    if not isinstance(v, str):
+        return None
+    m = re.match(r"(bfloat16|float16|float32)", v)
+    return m.group(1) if m else None
+
+def clean_bool(v):
+    if isinstance(v, bool):
+        return v
+    if isinstance(v, str):
+        return v.strip().lower().startswith("true")
+    return None
+
+def clean_int(v):
+    if isinstance(v, bool):
+        return None
+    if isinstance(v, (int, float)) and float(v).is_integer():
+        return int(v)
+    if isinstance(v, str):
+        m = re.match(r"\s*(\d+)", v)
+        return int(m.group(1)) if m else None
+    return None
+
+def config_for(model_id, e):
+    t = e["model_type_built_as"]
+    c = {"model_type": t}
+    for k in ["hidden_size", "num_hidden_layers", "num_attention_heads", "num_key_value_heads", "head_dim",
+              "intermediate_size", "vocab_size", "max_position_embeddings", "sliding_window"]:
+        if k in e and clean_int(e[k]) is not None:
+            c[k] = clean_int(e[k])
+    tie = clean_bool(e.get("tie_word_embeddings"))
+    if tie is not None:
+        c["tie_word_embeddings"] = tie
+    dt = clean_dtype(e.get("torch_dtype"))
+    if dt:
+        c["torch_dtype"] = dt
+    for k in ["attn_logit_softcapping", "final_logit_softcapping", "rope_theta"]:
+        if k in e:
+            c[k] = e[k]
+    moe = e.get("moe") or {}
+    if t == "mixtral":
+        c["num_local_experts"] = moe["num_experts"]
+        c["num_experts_per_tok"] = moe["num_experts_per_tok"]
+    elif t in ("qwen3_moe", "qwen2_moe"):
+        c["num_experts"] = moe["num_experts"]
+        c["num_experts_per_tok"] = moe["num_experts_per_tok"]
+        c["moe_intermediate_size"] = moe["moe_intermediate_size"]
+        for k in ["decoder_sparse_step", "mlp_only_layers", "norm_topk_prob", "shared_expert_intermediate_size"]:
+            if k in moe:
+                c[k] = moe[k]
+        if t == "qwen2_moe":
+            c.setdefault("tie_word_embeddings", False)
+    elif t == "deepseek_v2":
+        c.update(e["mla"])
+        c["n_routed_experts"] = moe["num_experts"]
+        c["n_shared_experts"] = moe["n_shared_experts"]
+        c["moe_intermediate_size"] = moe["moe_intermediate_size"]
+        c["first_k_dense_replace"] = moe["first_k_dense_replace"]
+        c["num_experts_per_tok"] = clean_int(moe["num_experts_per_tok"])
+    if model_id.startswith("Qwen/Qwen-"):
+        # Qwen v1 (remote code): intermediate_size is the sum of both SwiGLU branches.
+        c["model_type"] = "qwen"
+    if t == "falcon":
+        new = model_id.endswith("40b")
+        c["new_decoder_architecture"] = new
+        c["multi_query"] = True
+        c["parallel_attn"] = True
+        c["bias"] = False
+        if new:
+            c["num_kv_heads"] = c.pop("num_key_value_heads")
+        else:
+            c.pop("num_key_value_heads", None)
+        c.pop("intermediate_size", None)
+    if t == "gpt_bigcode":
+        c = {"model_type": t, "n_embd": e["hidden_size"], "n_layer": e["num_hidden_layers"],
+             "n_head": e["num_attention_heads"], "n_inner": e["intermediate_size"],
+             "n_positions": e["max_position_embeddings"], "vocab_size": e["vocab_size"], "multi_query": True}
+    if t == "bloom":
+        c = {"model_type": t, "hidden_size": e["hidden_size"], "n_layer": e["num_hidden_layers"],
+             "n_head": e["num_attention_heads"], "vocab_size": e["vocab_size"]}
+    if t == "bert":
+        c["num_labels"] = 2
+    if t in ("t5", "mt5"):
+        c = {"model_type": t, "d_model": e["d_model"], "num_layers": e["num_layers_encoder"],
+             "num_decoder_layers": e["num_layers_decoder"], "num_heads": e["num_heads"],
+             "d_kv": e["d_model"] // e["num_heads"], "d_ff": e["d_ff"], "vocab_size": e["vocab_size"],
+             "feed_forward_proj": "gated-gelu", "tie_word_embeddings": False}
+    if t == "gpt_neox":
+        c.setdefault("tie_word_embeddings", False)
+    return c
+
+def verification(model_id, e):
+    if model_id in VERIFIED:
+        return VERIFIED[model_id]
+    text = json.dumps(e)
+    if "UNVERIFIED" in text or "recollection" in text:
+        return ("fields marked UNVERIFIED or recollection in the source could not be checked against the model's "
+                "config.json with the search tool; the parameter count built from them equals the reference "
+                "param_count_exact and the published size")
+    return "taken from the source named; not re-checked"
+
+ref = json.load(open(REF))
+out = []
+for model_id, e in ref.items():
+    entry = dict(e)
+    if "same_as" in e:
+        entry = {**ref[e["same_as"]], **e}
+    out.append({
+        "id": model_id,
+        "source": e["source"],
+        "verification": verification(model_id, e),
+        "notes": [n for n in [e.get("note"), e.get("intermediate_size_note")] if n],
+        "config": config_for(model_id, entry),
+    })
+with open(OUT, "w") as f:
+    json.dump(out, f, indent=1)
+    f.write("\n")
+print(len(out), "entries")
