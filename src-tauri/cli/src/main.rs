@@ -3,6 +3,7 @@
 //! Exit status: 0 success, 1 a failure while doing the work (I/O), 2 invalid input (the message names the
 //! field), 3 no NVIDIA driver where one was required.
 
+mod models_cmd;
 mod output;
 mod settings_cmd;
 
@@ -33,6 +34,9 @@ enum Command {
     /// Show or change the app settings (language, theme).
     #[command(subcommand)]
     Settings(settings_cmd::SettingsCommand),
+    /// List the models in the Hugging Face cache, or show one model's parameters and architecture.
+    #[command(subcommand)]
+    Models(models_cmd::ModelsCommand),
 }
 
 fn main() -> ExitCode {
@@ -42,6 +46,7 @@ fn main() -> ExitCode {
         .and_then(|paths| match cli.command {
             Command::Paths { json } => output::paths(&paths, json),
             Command::Settings(cmd) => settings_cmd::run(&paths, cmd),
+            Command::Models(cmd) => models_cmd::run(cmd),
         });
     match result {
         Ok(()) => ExitCode::SUCCESS,
