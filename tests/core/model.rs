@@ -539,6 +539,80 @@ fn a_bnb_4bit_checkpoint_is_counted_unpacked() {
     );
 }
 
+#[test]
+fn a_gptq_checkpoint_is_counted_unpacked() {
+    // GPTQ 4-bit, group 32: qweight (in·4/32, out) I32, qzeros, scales, g_idx (AutoGPTQ qlinear_cuda_old.py).
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = llama_config();
+    config["quantization_config"] = json!({"quant_method": "gptq", "bits": 4, "group_size": 32});
+    std::fs::write(dir.path().join("config.json"), config.to_string()).unwrap();
+    std::fs::write(
+        dir.path().join("model.safetensors"),
+        st_bytes(&[
+            (
+                "model.layers.0.self_attn.q_proj.qweight",
+                "I32",
+                vec![8, 64],
+                2048,
+            ),
+            (
+                "model.layers.0.self_attn.q_proj.qzeros",
+                "I32",
+                vec![2, 8],
+                64,
+            ),
+            (
+                "model.layers.0.self_attn.q_proj.scales",
+                "F16",
+                vec![2, 64],
+                256,
+            ),
+            (
+                "model.layers.0.self_attn.q_proj.g_idx",
+                "I32",
+                vec![64],
+                256,
+            ),
+        ]),
+    )
+    .unwrap();
+    let spec = from_folder(dir.path()).unwrap();
+    assert_eq!(spec.parameters.total, 64 * 64);
+    assert_eq!(spec.stored_dtype, DType::Packed4);
+    assert!(
+        spec.notes.iter().any(|n| n.contains("GPTQ/AWQ")),
+        "{:?}",
+        spec.notes
+    );
+
+    let mut bad = llama_config();
+    bad["quantization_config"] = json!({"quant_method": "gptq", "bits": 5});
+    let (field, _) = invalid_field(from_config(&config_map(bad), "config.json").unwrap_err());
+    assert_eq!(field, "config.json: quantization_config.bits");
+}
+
+#[test]
+fn a_tied_checkpoint_that_stores_lm_head_counts_it_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = fixtures().join("models/tiny-qwen2");
+    std::fs::copy(src.join("config.json"), dir.path().join("config.json")).unwrap();
+    let header = read_header(&src.join("model.safetensors")).unwrap();
+    let mut tensors: Vec<(&str, &str, Vec<u64>, u64)> = header
+        .tensors
+        .iter()
+        .map(|t| (t.name.as_str(), "BF16", t.shape.clone(), t.bytes))
+        .collect();
+    tensors.push(("lm_head.weight", "BF16", vec![512, 64], 65_536));
+    std::fs::write(dir.path().join("model.safetensors"), st_bytes(&tensors)).unwrap();
+    let spec = from_folder(dir.path()).unwrap();
+    assert_eq!(spec.parameters.total, 119_360);
+    assert!(
+        spec.notes.iter().any(|n| n.contains("counted once")),
+        "{:?}",
+        spec.notes
+    );
+}
+
 // ---------- the catalog ----------
 
 /// Entries whose reference `param_count_exact` does not follow from the reference's own facts; the counts here

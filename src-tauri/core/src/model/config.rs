@@ -91,11 +91,13 @@ fn kind(v: &Value) -> &'static str {
 struct Cfg<'a> {
     obj: &'a Map<String, Value>,
     origin: &'a str,
+    /// Prepended to key names in errors, for nested objects (`quantization_config.`).
+    prefix: &'static str,
 }
 
 impl Cfg<'_> {
     fn err(&self, key: &str, message: impl Into<String>) -> Error {
-        Error::invalid(format!("{}: {key}", self.origin), message)
+        Error::invalid(format!("{}: {}{key}", self.origin, self.prefix), message)
     }
 
     fn get(&self, key: &str) -> Option<&Value> {
@@ -434,6 +436,7 @@ fn quantization(c: &Cfg, notes: &mut Vec<String>) -> Result<Option<(DType, Packi
     let qc = Cfg {
         obj: q,
         origin: c.origin,
+        prefix: "quantization_config.",
     };
     let method = qc.str_opt("quant_method")?.unwrap_or("bitsandbytes");
     let result = match method {
@@ -449,10 +452,7 @@ fn quantization(c: &Cfg, notes: &mut Vec<String>) -> Result<Option<(DType, Packi
         "gptq" | "awq" => {
             let bits = qc.pos_or("bits", 4)?;
             if !matches!(bits, 2 | 3 | 4 | 8) {
-                return Err(qc.err(
-                    "quantization_config.bits",
-                    format!("{bits} is not 2, 3, 4 or 8"),
-                ));
+                return Err(qc.err("bits", format!("{bits} is not 2, 3, 4 or 8")));
             }
             let dtype = if bits <= 4 { DType::Packed4 } else { DType::I8 };
             Some((dtype, Packing::QWeight { bits }))
@@ -473,7 +473,11 @@ fn quantization(c: &Cfg, notes: &mut Vec<String>) -> Result<Option<(DType, Packi
 
 /// Read what config.json says: model type, dtype, quantization, and the architecture when the type is known.
 pub fn analyze(obj: &Map<String, Value>, origin: &str) -> Result<ConfigFacts> {
-    let c = Cfg { obj, origin };
+    let c = Cfg {
+        obj,
+        origin,
+        prefix: "",
+    };
     let model_type = c
         .str_opt("model_type")?
         .ok_or_else(|| c.err("model_type", "is required"))?

@@ -166,12 +166,9 @@ pub fn count(checkpoint: &Checkpoint, packing: Packing, tied: bool) -> HeaderCou
             (t.bytes.saturating_mul(2), Some(DType::Packed4))
         } else if let (Packing::QWeight { bits }, true) = (packing, t.name.ends_with(".qweight")) {
             qweights += 1;
-            let per = 32 / bits.clamp(1, 32);
-            let dtype = if bits == 4 { DType::Packed4 } else { DType::I8 };
-            (
-                t.bytes.saturating_mul(8).saturating_mul(per) / 32,
-                Some(dtype),
-            )
+            // 3-bit GPTQ packs 32 values into 3 words: count stored bits / bits, not words × (32 / bits).
+            let dtype = if bits <= 4 { DType::Packed4 } else { DType::I8 };
+            (t.bytes.saturating_mul(8) / bits.max(1), Some(dtype))
         } else {
             (t.elements, map_dtype(t.dtype))
         };
