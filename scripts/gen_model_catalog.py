@@ -16,6 +16,18 @@ VERIFIED = {
         "first dense layer, vocab 102400 confirmed by a Megatron recipe (deepseek_v2_lite.yaml) and a Rust port; the "
         "reference param_count_exact (15,748,993,024) was built with DeepseekV2Config's default q_lora_rank 1536 "
         "instead of null; the count with q_lora_rank null is 15,706,484,224, as FORMULAS.md section 8 states",
+    "Qwen/Qwen2-72B-Instruct": "a verbatim Qwen2ForCausalLM config.json found by code search (hidden 8192, "
+        "intermediate 29568, 80 layers, 64 heads, 8 KV heads, untied, max_position_embeddings 32768) matches; "
+        "the excerpt does not name the repository",
+    "Qwen/Qwen2-57B-A14B-Instruct": "the Qwen2-MoE module layout (router gate, experts, one shared_expert, "
+        "shared_expert_gate) is confirmed by transformers-derived code; the sizes (64 experts of 2560, top-8, "
+        "shared 20480, 28 layers, vocab 151936) could not be found in a config.json; the count built from them "
+        "(57,408,658,944) agrees with the published 57B",
+    "bigcode/octocoder": "GPTBigCode with multi-query attention, learned positions and an 8K context is confirmed "
+        "(transformers docs, StarCoder model card excerpts: 15.5B); n_embd/n_layer/n_head/n_inner were not found "
+        "verbatim; the count built from them (15,517,456,384) agrees with the published 15.5B",
+    "Qwen/Qwen-72B": "not verified: one code-search excerpt gives vocab_size 151936 instead of 152064 but comes "
+        "from a config that is not Qwen-72B's own (it declares MoE fields); the reference value is kept",
     "cyberagent/calm3-22b-chat": "the reference param_count_exact (19,824,973,824) does not follow from its own "
         "verbatim config (48 layers, 48 KV heads): those give 22,542,882,816, the entry's param_count and "
         "FORMULAS.md section 9.B",
