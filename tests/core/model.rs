@@ -133,6 +133,15 @@ fn tiny_architectures_have_the_family_features() {
     let gemma2 = spec("tiny-gemma2");
     let sw = gemma2.attention.sliding_window.unwrap();
     assert_eq!((sw.window, sw.layers), (4096, 1));
+    let gemma2_spec = from_folder(&fixtures().join("models/tiny-gemma2")).unwrap();
+    assert!(
+        gemma2_spec
+            .notes
+            .iter()
+            .any(|n| n.starts_with("final_logit_softcapping = 30")),
+        "{:?}",
+        gemma2_spec.notes
+    );
 
     let phi3 = spec("tiny-phi3");
     let names: Vec<&str> = phi3.linear_layers.iter().map(|g| g.name.as_str()).collect();

@@ -520,7 +520,10 @@ fn build(
     notes: &mut Vec<String>,
 ) -> Result<Option<(Architecture, ParameterCounts)>> {
     Ok(Some(match model_type {
-        "llama" | "mistral" | "qwen2" | "qwen3" | "gemma" | "gemma2" => llama_like(c, model_type)?,
+        "llama" | "mistral" | "qwen2" | "qwen3" | "gemma" | "gemma2" => {
+            softcapping_note(c, notes)?;
+            llama_like(c, model_type)?
+        }
         "phi3" => phi3(c)?,
         "mixtral" => mixtral(c)?,
         "qwen2_moe" | "qwen3_moe" => qwen_moe(c, model_type)?,
@@ -532,6 +535,20 @@ fn build(
         "t5" | "mt5" => t5(c, model_type, notes)?,
         _ => return Ok(None),
     }))
+}
+
+/// Gemma2's tanh soft-capping (`attn_logit_softcapping`, `final_logit_softcapping`, `modeling_gemma2.py`):
+/// no parameters, but eager attention materialises the capped scores and the logits pass through an extra
+/// element-wise op, which the estimator may want to know.
+fn softcapping_note(c: &Cfg, notes: &mut Vec<String>) -> Result<()> {
+    for key in ["attn_logit_softcapping", "final_logit_softcapping"] {
+        match c.get(key) {
+            None => {}
+            Some(Value::Number(n)) => notes.push(format!("{key} = {n}: tanh soft-capping")),
+            Some(v) => return Err(c.err(key, format!("must be a number, got {}", short(v)))),
+        }
+    }
+    Ok(())
 }
 
 fn arch(
@@ -835,6 +852,11 @@ fn deepseek(c: &Cfg, notes: &mut Vec<String>) -> Result<(Architecture, Parameter
         );
     }
     b.other(w(layers) * 2 * w(h) + w(h));
+    if let (Some(groups), Some(top)) = (c.opt_u("n_group")?, c.opt_u("topk_group")?) {
+        notes.push(format!(
+            "group-limited routing: experts in {groups} groups, each token routed within {top} of them (no parameters)"
+        ));
+    }
     if c.u_or("num_nextn_predict_layers", 0)? > 0 {
         notes.push(
             "num_nextn_predict_layers: the multi-token-prediction layers are not built by transformers and not counted"
