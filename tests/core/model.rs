@@ -178,6 +178,61 @@ fn tiny_architectures_have_the_family_features() {
 }
 
 #[test]
+fn linear_groups_name_the_modules_transformers_wrote() {
+    // Every non-expert group must be `count` tensors named `….{name}.weight` of shape [out, in] (nn.Linear stores
+    // weight as out × in), with a `.bias` of [out] when the group has one; experts must add up to the tensors
+    // under `.experts.`. This ties PEFT's names and the shapes to what save_pretrained really wrote.
+    for name in [
+        "tiny-llama",
+        "tiny-qwen2",
+        "tiny-mistral",
+        "tiny-mixtral",
+        "tiny-qwen3-moe",
+        "tiny-gemma2",
+        "tiny-phi3",
+    ] {
+        let folder = fixtures().join("models").join(name);
+        let checkpoint = read_folder(&folder).unwrap().unwrap();
+        let arch = from_folder(&folder).unwrap().architecture.unwrap();
+        let mut expert_params = 0;
+        for g in &arch.linear_layers {
+            if g.role == LinearRole::Expert {
+                expert_params += g.parameters();
+                continue;
+            }
+            let suffix = format!("{}.weight", g.name);
+            let matching: Vec<_> = checkpoint
+                .tensors
+                .iter()
+                .filter(|t| {
+                    !t.name.contains(".experts.")
+                        && (t.name == suffix || t.name.ends_with(&format!(".{suffix}")))
+                        && t.shape == vec![g.out_features, g.in_features]
+                })
+                .collect();
+            assert_eq!(
+                matching.len() as u64,
+                g.count,
+                "{name}: {} {:?}",
+                g.name,
+                g.role
+            );
+            for t in matching {
+                let bias = t.name.replace(".weight", ".bias");
+                assert_eq!(checkpoint.tensor(&bias).is_some(), g.bias, "{name}: {bias}");
+            }
+        }
+        let stored_experts: u64 = checkpoint
+            .tensors
+            .iter()
+            .filter(|t| t.name.contains(".experts."))
+            .map(|t| t.elements)
+            .sum();
+        assert_eq!(expert_params, stored_experts, "{name}");
+    }
+}
+
+#[test]
 fn sharded_mixtral_reads_every_shard_header() {
     let checkpoint = read_folder(&fixtures().join("models/tiny-mixtral"))
         .unwrap()
