@@ -14,6 +14,7 @@ fn models(home: &Path, args: &[&str]) -> Output {
         .env("HEADROOM_CONFIG_DIR", home.join("config"))
         .env("HEADROOM_DATA_DIR", home.join("data"))
         .env_remove("HF_HOME")
+        .env_remove("HUGGINGFACE_HUB_CACHE")
         .env("HF_HUB_CACHE", home.join("hub"))
         .output()
         .expect("run headroom-cli")

@@ -820,6 +820,14 @@ fn hub_cache_dir_follows_huggingface_hub_precedence() {
         hf_cache::hub_cache_dir(env(&[("HOME", "/h")])),
         Some(PathBuf::from("/h/.cache/huggingface/hub"))
     );
+    assert_eq!(
+        hf_cache::hub_cache_dir(env(&[("HUGGINGFACE_HUB_CACHE", "/old"), ("HF_HOME", "/b")])),
+        Some(PathBuf::from("/old"))
+    );
+    assert_eq!(
+        hf_cache::hub_cache_dir(env(&[("XDG_CACHE_HOME", "/x"), ("HOME", "/h")])),
+        Some(PathBuf::from("/x/huggingface/hub"))
+    );
     assert_eq!(hf_cache::hub_cache_dir(env(&[])), None);
 }
 

@@ -3,8 +3,9 @@
 //! Layout (huggingface_hub `guides/manage-cache.md`, `constants.py`; FORMULAS.md §8 "HF cache"):
 //! `<cache>/models--{org}--{name}/` holds `refs/main` (a text file with the commit hash), `blobs/<hash>` (file
 //! contents), `snapshots/<commit>/<path>` (symlinks into `blobs`, or real copies where symlinks are unavailable or
-//! `HF_HUB_DISABLE_SYMLINKS=1`), `.no_exist/` (known-missing files). The cache folder is `HF_HUB_CACHE`, else
-//! `$HF_HOME/hub`, else `$XDG_CACHE_HOME/huggingface/hub`, else `~/.cache/huggingface/hub`.
+//! `HF_HUB_DISABLE_SYMLINKS=1`), `.no_exist/` (known-missing files). The cache folder is `HF_HUB_CACHE` (or its
+//! older name `HUGGINGFACE_HUB_CACHE`), else `$HF_HOME/hub`, else `$XDG_CACHE_HOME/huggingface/hub`, else
+//! `~/.cache/huggingface/hub`.
 //!
 //! Size on disk counts every file once: blobs, plus real files in snapshots, with symlinks followed and each
 //! target counted once (by device and inode on Unix), so a blob shared by several snapshots is not counted twice.
@@ -20,7 +21,8 @@ use crate::{Error, Result};
 /// Where the hub cache is, from the environment (injected so tests can point it anywhere).
 pub fn hub_cache_dir(env: impl Fn(&str) -> Option<String>) -> Option<PathBuf> {
     let var = |name: &str| env(name).filter(|v| !v.is_empty()).map(PathBuf::from);
-    if let Some(dir) = var("HF_HUB_CACHE") {
+    // HUGGINGFACE_HUB_CACHE is the older name huggingface_hub still honours (`constants.py`).
+    if let Some(dir) = var("HF_HUB_CACHE").or_else(|| var("HUGGINGFACE_HUB_CACHE")) {
         return Some(dir);
     }
     if let Some(home) = var("HF_HOME") {
