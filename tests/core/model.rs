@@ -498,6 +498,26 @@ fn broken_configs_name_the_field() {
 }
 
 #[test]
+fn huge_but_legal_configs_are_counted_quickly_or_refused() {
+    // 16M layers with a 100k-entry mlp_only_layers list: linear time, and a total that overflows u64 is an error.
+    let only: Vec<u64> = (0..100_000).collect();
+    let config = config_map(json!({
+        "model_type": "qwen3_moe", "hidden_size": 16_777_216, "num_hidden_layers": 16_777_216,
+        "num_attention_heads": 16_777_216, "head_dim": 16_777_216, "intermediate_size": 16_777_216,
+        "moe_intermediate_size": 16_777_216, "num_experts": 16_777_216, "vocab_size": 16_777_216,
+        "mlp_only_layers": only
+    }));
+    let started = std::time::Instant::now();
+    let (field, message) = invalid_field(from_config(&config, "config.json").unwrap_err());
+    assert_eq!(field, "config.json");
+    assert!(
+        message.contains("more than a 64-bit count holds"),
+        "{message}"
+    );
+    assert!(started.elapsed() < std::time::Duration::from_secs(5));
+}
+
+#[test]
 fn an_unknown_model_type_falls_back_to_the_safetensors_counts() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(

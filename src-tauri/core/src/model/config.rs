@@ -689,11 +689,14 @@ fn qwen_moe(c: &Cfg, t: &str) -> Result<(Architecture, ParameterCounts)> {
     let k = c.pos_or("num_experts_per_tok", 1)?;
     let im = c.u_or("moe_intermediate_size", 0)?;
     let step = c.pos_or("decoder_sparse_step", 1)?;
-    let only = c.u_list("mlp_only_layers")?;
+    // Counted arithmetically, not by walking the layers: a hostile config may claim millions of them.
+    let only: std::collections::BTreeSet<u64> = c.u_list("mlp_only_layers")?.into_iter().collect();
     let sparse = if e > 0 {
-        (0..d.layers)
-            .filter(|i| (i + 1) % step == 0 && !only.contains(i))
-            .count() as u64
+        let excluded = only
+            .iter()
+            .filter(|i| **i < d.layers && (*i + 1) % step == 0)
+            .count() as u64;
+        d.layers / step - excluded
     } else {
         0
     };
@@ -798,10 +801,9 @@ fn deepseek(c: &Cfg, notes: &mut Vec<String>) -> Result<(Architecture, Parameter
         head_dim: nope + rope,
         tie: c.b_or("tie_word_embeddings", false)?,
     };
+    // Layers i in [first_k_dense_replace, L) with i % moe_layer_freq == 0; [0, n) holds ceil(n / freq) of them.
     let sparse = if e > 0 {
-        (first_dense.min(layers)..layers)
-            .filter(|i| i % freq == 0)
-            .count() as u64
+        layers.div_ceil(freq) - first_dense.min(layers).div_ceil(freq)
     } else {
         0
     };
