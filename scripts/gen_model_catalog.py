@@ -33,6 +33,30 @@ VERIFIED = {
         "FORMULAS.md section 9.B",
 }
 
+# Independent exact counts: KerasHub builds these models from the released weights and lists `params` in
+# keras_hub/src/models/*/…_presets.py (read with the search tool, 2026-11-29).
+KERAS_HUB = {
+    "meta-llama/Llama-3.1-8B": ("llama3_8b_en", 8030261248),
+    "meta-llama/Meta-Llama-3-8B": ("llama3_8b_en", 8030261248),
+    "mistralai/Mixtral-8x7B-v0.1": ("mixtral_8_7b_en", 46702792704),
+    "google/gemma-2b": ("gemma_2b_en", 2506172416),
+    "google/gemma-7b": ("gemma_7b_en", 8537680896),
+    "google/gemma-2-2b": ("gemma2_2b_en", 2614341888),
+    "google/gemma-2-9b": ("gemma2_9b_en", 9241705984),
+    "Qwen/Qwen3-0.6B": ("qwen3_0.6b_en", 596049920),
+    "Qwen/Qwen3-1.7B": ("qwen3_1.7b_en", 1720574976),
+    "Qwen/Qwen3-4B": ("qwen3_4b_en", 4022468096),
+    "Qwen/Qwen3-8B": ("qwen3_8b_en", 8190735360),
+    "Qwen/Qwen3-14B": ("qwen3_14b_en", 14768307200),
+    "Qwen/Qwen3-32B": ("qwen3_32b_en", 32762123264),
+    "Qwen/Qwen2.5-0.5B-Instruct": ("qwen2.5_instruct_0.5b_en", 494032768),
+    "Qwen/Qwen2.5-1.5B-Instruct": ("qwen2.5_math_1.5b_en (same architecture)", 1543714304),
+    "Qwen/Qwen2.5-3B-Instruct": ("qwen2.5_3b_en", 3085938688),
+    "Qwen/Qwen2.5-7B-Instruct": ("qwen2.5_math_7b_en (same architecture)", 7615616512),
+    "Qwen/Qwen2.5-32B-Instruct": ("qwen2.5_instruct_32b_en", 32763876352),
+    "Qwen/Qwen2.5-72B-Instruct": ("qwen2.5_instruct_72b_en", 72706203648),
+}
+
 def clean_dtype(v):
     if not isinstance(v, str):
         return None
@@ -125,6 +149,13 @@ def config_for(model_id, e):
     return c
 
 def verification(model_id, e):
+    text = verification_text(model_id, e)
+    if model_id in KERAS_HUB:
+        preset, count = KERAS_HUB[model_id]
+        text += f"; parameter count {count:,} equals KerasHub preset {preset}"
+    return text
+
+def verification_text(model_id, e):
     if model_id in VERIFIED:
         return VERIFIED[model_id]
     text = json.dumps(e)

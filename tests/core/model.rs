@@ -759,6 +759,36 @@ fn catalog_lookup_ignores_case_and_keeps_the_source() {
 }
 
 #[test]
+fn qwen2_moe_matches_an_independent_published_count() {
+    // Qwen1.5-MoE-A2.7B's config.json (as quoted in its GPTQ repository's README) and the exact count KerasHub
+    // lists for it (`qwen_moe_presets.py`, preset qwen1.5_moe_2.7b_en): 14,315,784,192.
+    let config = config_map(json!({
+        "model_type": "qwen2_moe", "hidden_size": 2048, "intermediate_size": 5632,
+        "moe_intermediate_size": 1408, "shared_expert_intermediate_size": 5632, "num_attention_heads": 16,
+        "num_key_value_heads": 16, "num_hidden_layers": 24, "num_experts": 60, "num_experts_per_tok": 4,
+        "decoder_sparse_step": 1, "vocab_size": 151936, "tie_word_embeddings": false,
+        "torch_dtype": "bfloat16"
+    }));
+    let spec = from_config(&config, "config.json").unwrap();
+    assert_eq!(spec.parameters.total, 14_315_784_192);
+    let arch = spec.architecture.unwrap();
+    let moe = arch.moe.unwrap();
+    assert_eq!(
+        (moe.shared_experts, moe.shared_intermediate_size),
+        (1, 5632)
+    );
+    let gate = arch
+        .linear_layers
+        .iter()
+        .find(|g| g.name == "shared_expert_gate")
+        .unwrap();
+    assert_eq!(
+        (gate.out_features, gate.count, gate.role),
+        (1, 24, LinearRole::Router)
+    );
+}
+
+#[test]
 fn deepseek_v3_style_config_with_q_lora_and_groups() {
     // DeepSeek-V3's published config.json shape (671B without the MTP layer).
     let config = config_map(json!({
