@@ -789,6 +789,20 @@ fn qwen2_moe_matches_an_independent_published_count() {
 }
 
 #[test]
+fn bloom_matches_independent_published_counts() {
+    // bigscience/bloom-3b and bloom-560m shapes; exact counts from KerasHub's bloom_presets.py.
+    for (hidden, layers, expected) in [(2560, 30, 3_002_557_440u64), (1024, 24, 559_214_592)] {
+        let config = config_map(json!({
+            "model_type": "bloom", "hidden_size": hidden, "n_layer": layers, "n_head": 16,
+            "vocab_size": 250880
+        }));
+        let spec = from_config(&config, "config.json").unwrap();
+        assert_eq!(spec.parameters.total, expected, "hidden {hidden}");
+        assert_eq!(spec.parameters.lm_head, 0, "BLOOM ties its output layer");
+    }
+}
+
+#[test]
 fn deepseek_v3_style_config_with_q_lora_and_groups() {
     // DeepSeek-V3's published config.json shape (671B without the MTP layer).
     let config = config_map(json!({
