@@ -624,6 +624,40 @@ fn a_bnb_4bit_checkpoint_is_counted_unpacked() {
 }
 
 #[test]
+fn stored_buffers_are_not_parameters() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("config.json"), r#"{"model_type": "x_moe"}"#).unwrap();
+    std::fs::write(
+        dir.path().join("model.safetensors"),
+        st_bytes(&[
+            ("model.layers.3.mlp.gate.weight", "BF16", vec![4, 8], 64),
+            (
+                "model.layers.3.mlp.gate.e_score_correction_bias",
+                "F32",
+                vec![4],
+                16,
+            ),
+            (
+                "model.layers.0.self_attn.rotary_emb.inv_freq",
+                "F32",
+                vec![2],
+                8,
+            ),
+        ]),
+    )
+    .unwrap();
+    let spec = from_folder(dir.path()).unwrap();
+    assert_eq!(spec.parameters.total, 32);
+    assert!(
+        spec.notes
+            .iter()
+            .any(|n| n.contains("2 stored buffer tensors (6 elements")),
+        "{:?}",
+        spec.notes
+    );
+}
+
+#[test]
 fn a_gptq_checkpoint_is_counted_unpacked() {
     // GPTQ 4-bit, group 32: qweight (in·4/32, out) I32, qzeros, scales, g_idx (AutoGPTQ qlinear_cuda_old.py).
     let dir = tempfile::tempdir().unwrap();
@@ -830,8 +864,11 @@ fn deepseek_v3_style_config_with_q_lora_and_groups() {
     let moe = h * 256 + 256 * 3 * h * 2048 + 3 * h * 2048;
     let expected = 2 * v * h + h + l * (attn + 2 * h) + 3 * dense + 58 * moe;
     assert_eq!(spec.parameters.total, expected);
-    // The "671B" of the model card (685B with the 14B multi-token-prediction module, not built).
+    // The "671B" of the model card (685B with the 14B multi-token-prediction module, not built). A third-party
+    // catalog found by code search lists the checkpoint's main-model weights as 671,026,419,200: ours plus the
+    // 58 × 256 router `e_score_correction_bias` buffers, which model.parameters() does not yield.
     assert_eq!(spec.parameters.total / 1_000_000_000, 671);
+    assert_eq!(spec.parameters.total + 58 * 256, 671_026_419_200);
     let names: Vec<&str> = spec
         .architecture
         .as_ref()

@@ -40,6 +40,8 @@ pub struct HeaderCounts {
     pub unmapped: BTreeMap<TensorDtype, u64>,
     /// Quantization-state tensors that were not counted as parameters.
     pub state_tensors: u64,
+    /// Stored buffers (see [`BUFFERS`]) that were not counted as parameters, and their elements.
+    pub buffers: (u64, u64),
     pub notes: Vec<String>,
 }
 
@@ -71,6 +73,11 @@ const OTHER_STATE: &[&str] = &[
     ".weight_scale",
     ".input_scale",
 ];
+
+/// Buffers some checkpoints store beside the weights; `model.parameters()` does not yield them: DeepSeek-V3's
+/// router `e_score_correction_bias` (`register_buffer` in transformers' `DeepseekV3TopkRouter`) and the rotary
+/// `inv_freq` tables older Llama checkpoints saved.
+const BUFFERS: &[&str] = &[".e_score_correction_bias", ".rotary_emb.inv_freq"];
 
 /// Where a tensor belongs in [`ParameterCounts`], by the names transformers gives it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -145,6 +152,7 @@ pub fn count(checkpoint: &Checkpoint, packing: Packing, tied: bool) -> HeaderCou
         by_dtype: Vec::new(),
         unmapped: BTreeMap::new(),
         state_tensors: 0,
+        buffers: (0, 0),
         notes: Vec::new(),
     };
     let mut packed4 = 0u64;
@@ -152,6 +160,11 @@ pub fn count(checkpoint: &Checkpoint, packing: Packing, tied: bool) -> HeaderCou
     let mut embedding_shape: Option<&Vec<u64>> = None;
     let mut lm_head: Option<&TensorInfo> = None;
     for t in &checkpoint.tensors {
+        if BUFFERS.iter().any(|s| t.name.ends_with(s)) {
+            out.buffers.0 += 1;
+            out.buffers.1 = out.buffers.1.saturating_add(t.elements);
+            continue;
+        }
         if BNB4_STATE.iter().any(|s| t.name.ends_with(s))
             || OTHER_STATE.iter().any(|s| t.name.ends_with(s))
         {
@@ -217,6 +230,12 @@ pub fn count(checkpoint: &Checkpoint, packing: Packing, tied: bool) -> HeaderCou
         .saturating_add(p.lm_head)
         .saturating_add(p.linear)
         .saturating_add(p.other);
+    if out.buffers.0 > 0 {
+        out.notes.push(format!(
+            "{} stored buffer tensors ({} elements: router correction biases, rotary tables) are not parameters and were not counted",
+            out.buffers.0, out.buffers.1
+        ));
+    }
     if packed4 > 0 {
         out.notes.push(format!(
             "{packed4} bitsandbytes 4-bit weights counted at 2 parameters per stored byte; {} quantization-state tensors not counted",
