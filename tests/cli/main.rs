@@ -22,7 +22,7 @@ fn help_lists_the_subcommands() {
     let out = cli(dir.path(), &["--help"]);
     assert!(out.status.success());
     let text = String::from_utf8(out.stdout).unwrap();
-    for sub in ["paths", "settings", "env", "run", "presets", "configs", "monitor"] {
+    for sub in ["paths", "settings", "env", "run", "presets", "configs", "monitor", "models"] {
         assert!(text.contains(sub), "{sub} missing from:\n{text}");
     }
 }
@@ -89,3 +89,4 @@ fn bad_arguments_exit_2() {
     let out = cli(dir.path(), &["settings", "set", "--language", "klingon"]);
     assert_eq!(out.status.code(), Some(2));
 }
+mod models;

@@ -3,5 +3,6 @@
 mod env;
 mod launch;
 mod monitor;
+mod model;
 mod paths;
 mod presets;

@@ -6,6 +6,7 @@
 mod configs_cmd;
 mod env_cmd;
 mod monitor_cmd;
+mod models_cmd;
 mod output;
 mod presets_cmd;
 mod run_cmd;
@@ -51,6 +52,8 @@ enum Command {
     Configs(configs_cmd::ConfigsCommand),
     /// Watch GPU memory: one snapshot, a live view, a recording, or an export of a recording.
     Monitor(Box<monitor_cmd::MonitorArgs>),
+    /// List the models in the Hugging Face cache, or show one model's parameters and architecture.
+    Models(models_cmd::ModelsCommand),
 }
 
 fn main() -> ExitCode {
@@ -65,6 +68,7 @@ fn main() -> ExitCode {
             Command::Presets(cmd) => presets_cmd::run(&paths, cmd),
             Command::Configs(cmd) => configs_cmd::run(&paths, cmd),
             Command::Monitor(args) => monitor_cmd::run(*args),
+            Command::Models(cmd) => models_cmd::run(cmd),
         });
     match result {
         Ok(()) => ExitCode::SUCCESS,
