@@ -1,5 +1,7 @@
 //! Tests of the `headroom-cli` binary as a user runs it: real processes, real files in a temporary directory.
 
+mod estimate;
+
 use std::process::{Command, Output};
 
 fn cli(config: &std::path::Path, args: &[&str]) -> Output {

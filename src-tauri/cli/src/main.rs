@@ -3,6 +3,7 @@
 //! Exit status: 0 success, 1 a failure while doing the work (I/O), 2 invalid input (the message names the
 //! field), 3 no NVIDIA driver where one was required.
 
+mod estimate_cmd;
 mod output;
 mod settings_cmd;
 
@@ -30,6 +31,8 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Estimate the peak GPU memory of a plan (CONTRACTS.md §1–2).
+    Estimate(estimate_cmd::EstimateArgs),
     /// Show or change the app settings (language, theme).
     #[command(subcommand)]
     Settings(settings_cmd::SettingsCommand),
@@ -42,6 +45,7 @@ fn main() -> ExitCode {
         .and_then(|paths| match cli.command {
             Command::Paths { json } => output::paths(&paths, json),
             Command::Settings(cmd) => settings_cmd::run(&paths, cmd),
+            Command::Estimate(args) => estimate_cmd::run(args),
         });
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -2,6 +2,7 @@
 //! arguments, results go out as plain data, and every failure is an [`Error`].
 
 pub mod error;
+pub mod estimate;
 pub mod logfile;
 pub mod model;
 pub mod paths;

@@ -1,0 +1,228 @@
+//! The estimator's mechanisms, checked against the figures FORMULAS.md derives from source code and papers.
+
+use headroom_core::estimate::{
+    builtin_presets, config::spec_from_config, estimate, parse_plan, Estimate,
+};
+use headroom_core::model::ModelSpec;
+use serde_json::{json, Value};
+
+const GIB: u64 = 1 << 30;
+
+pub fn llama_8b() -> ModelSpec {
+    spec_from_config(&json!({
+        "model_type": "llama", "hidden_size": 4096, "num_hidden_layers": 32, "num_attention_heads": 32,
+        "num_key_value_heads": 8, "head_dim": 128, "intermediate_size": 14336, "vocab_size": 128256,
+        "tie_word_embeddings": false, "torch_dtype": "bfloat16"
+    }))
+    .unwrap()
+}
+
+fn run(spec: &ModelSpec, plan: Value) -> Estimate {
+    let presets = builtin_presets();
+    let mut plan = plan;
+    plan["model"] = json!({"id": "test"});
+    let plan = parse_plan(&plan.to_string(), &presets).unwrap();
+    estimate(spec, &plan, &presets).unwrap()
+}
+
+#[test]
+fn config_converter_counts_like_transformers() {
+    // Totals checked in FORMULAS.md §8 (and model_configs.json param_count_exact).
+    assert_eq!(llama_8b().parameters.total, 8_030_261_248);
+    let qwen2 = spec_from_config(&json!({
+        "model_type": "qwen2", "hidden_size": 3584, "num_hidden_layers": 28, "num_attention_heads": 28,
+        "num_key_value_heads": 4, "intermediate_size": 18944, "vocab_size": 152064, "tie_word_embeddings": false
+    }))
+    .unwrap();
+    assert_eq!(qwen2.parameters.total, 7_615_616_512);
+    let bad = spec_from_config(&json!({"model_type": "llama", "hidden_size": 0}));
+    assert!(
+        matches!(bad, Err(headroom_core::Error::Invalid { field, .. }) if field == "model.config.hidden_size")
+    );
+    let unknown = spec_from_config(&json!({"model_type": "t5"}));
+    assert!(
+        matches!(unknown, Err(headroom_core::Error::Invalid { field, .. }) if field == "model.config.model_type")
+    );
+}
+
+#[test]
+fn totals_nest_as_the_contract_says() {
+    let e = run(
+        &llama_8b(),
+        json!({"task": "train", "method": "qlora", "optimizer": "paged_adamw_8bit",
+        "gradient_checkpointing": true, "gpus": {"count": 1, "memory_gib": 24}, "margin": 0.1}),
+    );
+    let g = e.per_gpu;
+    assert_eq!(g.allocated_peak_bytes, g.components.sum());
+    assert_eq!(
+        g.reserved_peak_bytes,
+        g.allocated_peak_bytes + g.allocator_overhead_bytes
+    );
+    assert_eq!(
+        g.device_peak_bytes,
+        g.reserved_peak_bytes + g.managed_memory_bytes + g.cuda_context_bytes
+    );
+    let usable = ((24 * GIB) as f64 * 0.9).floor() as i64;
+    assert_eq!(e.headroom_bytes, Some(usable - g.device_peak_bytes as i64));
+    assert_eq!(e.fits, Some(true));
+    assert!(!e.notes.is_empty());
+}
+
+#[test]
+fn qlora_llama_8b_matches_the_worked_example() {
+    // FORMULAS.md §9 A: LoRA r=16 all-linear = 41,943,040 parameters; peak ≈ 11.9 GiB before allocator slack.
+    let e = run(
+        &llama_8b(),
+        json!({"task": "train", "method": "qlora", "quantization": "int4_double",
+        "optimizer": "paged_adamw_8bit", "gradient_checkpointing": true}),
+    );
+    assert_eq!(e.parameters.trainable, 41_943_040);
+    let c = e.per_gpu.components;
+    // 4-bit linears (3.35 GiB) + fp32 embeddings, head and norms (3.92 GiB).
+    let weights = c.weights as f64 / GIB as f64;
+    assert!((7.2..7.35).contains(&weights), "weights {weights}");
+    assert_eq!(c.lora, 41_943_040 * 4);
+    // The loss (10 B × s·V) dominates the step: 2.45 GiB.
+    assert_eq!(c.logits, 2048 * 128_256 * 10);
+    let allocated = e.per_gpu.allocated_peak_bytes as f64 / GIB as f64;
+    assert!((10.5..12.5).contains(&allocated), "allocated {allocated}");
+}
+
+#[test]
+fn kv_cache_is_128_kib_per_token_for_llama_8b() {
+    let e = run(
+        &llama_8b(),
+        json!({"task": "infer", "sequence_length": 8192}),
+    );
+    assert_eq!(e.per_gpu.components.kv_cache, 8192 * 128 * 1024);
+    let fp8 = run(
+        &llama_8b(),
+        json!({"task": "infer", "sequence_length": 8192, "kv_cache_dtype": "fp8"}),
+    );
+    assert_eq!(fp8.per_gpu.components.kv_cache, 8192 * 64 * 1024);
+    let int4 = run(
+        &llama_8b(),
+        json!({"task": "infer", "sequence_length": 8192, "kv_cache_dtype": "int4"}),
+    );
+    assert!(int4.per_gpu.components.kv_cache < fp8.per_gpu.components.kv_cache);
+}
+
+#[test]
+fn sliding_window_caps_the_cache() {
+    let mistral = spec_from_config(&json!({
+        "model_type": "mistral", "hidden_size": 4096, "num_hidden_layers": 32, "num_attention_heads": 32,
+        "num_key_value_heads": 8, "intermediate_size": 14336, "vocab_size": 32000, "sliding_window": 4096
+    }))
+    .unwrap();
+    let short = run(
+        &mistral,
+        json!({"task": "infer", "sequence_length": 1, "new_tokens": 4095}),
+    );
+    let long = run(
+        &mistral,
+        json!({"task": "infer", "sequence_length": 1, "new_tokens": 16383}),
+    );
+    assert_eq!(
+        short.per_gpu.components.kv_cache,
+        long.per_gpu.components.kv_cache
+    );
+}
+
+#[test]
+fn paged_states_are_managed_not_allocated() {
+    let plan = |opt: &str| json!({"task": "train", "method": "full", "optimizer": opt, "precision": "bf16-true"});
+    let plain = run(&llama_8b(), plan("adamw_8bit"));
+    let paged = run(&llama_8b(), plan("paged_adamw_8bit"));
+    assert!(paged.per_gpu.managed_memory_bytes > 15 * GIB);
+    assert_eq!(plain.per_gpu.managed_memory_bytes, 0);
+    assert!(paged.per_gpu.allocated_peak_bytes + 15 * GIB < plain.per_gpu.allocated_peak_bytes);
+    let diff = plain
+        .per_gpu
+        .device_peak_bytes
+        .abs_diff(paged.per_gpu.device_peak_bytes);
+    assert!(diff < GIB, "the device total barely changes: {diff}");
+}
+
+#[test]
+fn full_mixed_precision_costs_16_bytes_per_parameter_in_model_states() {
+    // ZeRO paper §3.1: 2 (16-bit weights) + 2 (gradients) + 12 (fp32 master, momentum, variance).
+    let e = run(
+        &llama_8b(),
+        json!({"task": "train", "method": "full", "sequence_length": 16, "chunked_loss": true}),
+    );
+    let c = e.per_gpu.components;
+    let psi = 8_030_261_248u64;
+    assert_eq!(c.weights, 2 * psi);
+    assert_eq!(c.optimizer, 12 * psi);
+    assert_eq!(
+        c.gradients,
+        2 * psi,
+        "peak at the step with every gradient alive"
+    );
+}
+
+#[test]
+fn sharding_and_offload_divide_model_states() {
+    let base = json!({"task": "train", "method": "full", "gpus": {"count": 8, "memory_gib": 80}});
+    let plain = run(&llama_8b(), base.clone());
+    let mut z3 = base.clone();
+    z3["sharding"] = json!("zero3");
+    let z3 = run(&llama_8b(), z3);
+    assert_eq!(z3.per_gpu.components.optimizer, 12 * 8_030_261_248 / 8);
+    assert!(z3.per_gpu.device_peak_bytes * 2 < plain.per_gpu.device_peak_bytes);
+    let mut off = base.clone();
+    off["sharding"] = json!("zero3");
+    off["offload"] = json!("optimizer_and_params");
+    let off = run(&llama_8b(), off);
+    assert_eq!(off.per_gpu.components.optimizer, 0);
+    assert!(off.cpu_bytes > 12 * 8_030_261_248);
+}
+
+#[test]
+fn checkpointing_chunking_and_offload_cut_activations() {
+    let base = json!({"task": "train", "method": "lora", "batch_size": 4, "sequence_length": 4096});
+    let plain = run(&llama_8b(), base.clone());
+    let mut ckpt = base.clone();
+    ckpt["gradient_checkpointing"] = json!(true);
+    let ckpt = run(&llama_8b(), ckpt);
+    assert!(ckpt.per_gpu.components.activations * 4 < plain.per_gpu.components.activations);
+    let mut chunked = base.clone();
+    chunked["chunked_loss"] = json!(true);
+    chunked["gradient_checkpointing"] = json!(true);
+    let chunked = run(&llama_8b(), chunked);
+    assert!(chunked.per_gpu.allocated_peak_bytes < ckpt.per_gpu.allocated_peak_bytes);
+    let mut eager = base.clone();
+    eager["attention"] = json!("eager");
+    let eager = run(&llama_8b(), eager);
+    // b·a·s²·6 bytes per layer more.
+    assert!(
+        eager.per_gpu.components.activations
+            >= plain.per_gpu.components.activations + 32 * 4 * 32 * 4096 * 4096 * 6
+    );
+}
+
+#[test]
+fn the_cpu_preset_uses_no_gpu() {
+    let e = run(
+        &llama_8b(),
+        json!({"task": "infer", "quantization": "cpu", "gpus": {"count": 1, "memory_gib": 8}}),
+    );
+    assert_eq!(e.per_gpu.device_peak_bytes, 0);
+    assert!(e.cpu_bytes > 4 * 8_030_261_248);
+    assert_eq!(e.fits, Some(true));
+}
+
+#[test]
+fn int4_offload_spills_layers_to_the_cpu_when_the_gpu_is_small() {
+    let e = run(
+        &llama_8b(),
+        json!({"task": "infer", "quantization": "int4_offload", "gpus": {"count": 1, "memory_gib": 4}}),
+    );
+    assert!(e.cpu_bytes > 0);
+    assert!(e.per_gpu.components.weights < 4 * GIB);
+    let roomy = run(
+        &llama_8b(),
+        json!({"task": "infer", "quantization": "int4_offload", "gpus": {"count": 1, "memory_gib": 24}}),
+    );
+    assert_eq!(roomy.cpu_bytes, 0);
+}
