@@ -226,3 +226,57 @@ fn int4_offload_spills_layers_to_the_cpu_when_the_gpu_is_small() {
     );
     assert_eq!(roomy.cpu_bytes, 0);
 }
+
+#[test]
+fn extreme_plans_give_numbers_or_errors_never_panics() {
+    let presets = builtin_presets();
+    for attention in ["eager", "sdpa"] {
+        for (b, s) in [
+            (1u64, 1u64),
+            (1 << 12, 1 << 20),
+            (1 << 20, 1 << 12),
+            (1, 1 << 24),
+        ] {
+            for task in ["train", "infer"] {
+                let plan = json!({"model": {"id": "t"}, "task": task, "attention": attention,
+                    "batch_size": b, "sequence_length": s, "gpus": {"count": 1, "memory_gib": 80}});
+                match parse_plan(&plan.to_string(), &presets) {
+                    Ok(p) => {
+                        let e = estimate(&llama_8b(), &p, &presets).unwrap();
+                        assert!(e.per_gpu.device_peak_bytes > 0);
+                    }
+                    Err(headroom_core::Error::Invalid { field, .. }) => {
+                        assert_eq!(field, "batch_size")
+                    }
+                    Err(other) => panic!("{other}"),
+                }
+            }
+        }
+    }
+    let (f, _) = match parse_plan(
+        &json!({"model": {"id": "t"}, "task": "train", "batch_size": 1u64 << 40}).to_string(),
+        &presets,
+    ) {
+        Err(headroom_core::Error::Invalid { field, message }) => (field, message),
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(f, "batch_size");
+    let huge = spec_from_config(&json!({
+        "model_type": "llama", "hidden_size": 1u64 << 30, "num_hidden_layers": 32, "num_attention_heads": 32,
+        "intermediate_size": 14336, "vocab_size": 128256
+    }));
+    assert!(
+        matches!(huge, Err(headroom_core::Error::Invalid { field, .. }) if field == "model.config.hidden_size")
+    );
+    // A spec from elsewhere (model discovery) with an absurd shape is refused by the estimator.
+    let mut absurd = llama_8b();
+    if let Some(a) = absurd.architecture.as_mut() {
+        a.vocab_size = 1 << 40;
+    }
+    let p = parse_plan(
+        &json!({"model": {"id": "t"}, "task": "infer"}).to_string(),
+        &presets,
+    )
+    .unwrap();
+    assert!(estimate(&absurd, &p, &presets).is_err());
+}

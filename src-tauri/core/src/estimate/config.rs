@@ -14,14 +14,25 @@ fn field(name: &str) -> String {
     format!("model.config.{name}")
 }
 
+/// Upper bounds far beyond any real model, so that counting can never overflow.
+fn max_of(key: &str) -> u64 {
+    match key {
+        "hidden_size" => 1 << 20,
+        "num_hidden_layers" | "max_window_layers" => 1 << 12,
+        "num_attention_heads" | "num_key_value_heads" | "head_dim" => 1 << 14,
+        "intermediate_size" => 1 << 22,
+        _ => 1 << 24,
+    }
+}
+
 fn uint(cfg: &Map<String, Value>, key: &str) -> Result<Option<u64>> {
     match cfg.get(key) {
         None | Some(Value::Null) => Ok(None),
         Some(v) => match v.as_u64() {
             Some(0) => Err(Error::invalid(field(key), "must be positive, got 0")),
-            Some(n) if n > 1 << 40 => Err(Error::invalid(
+            Some(n) if n > max_of(key) => Err(Error::invalid(
                 field(key),
-                format!("{n} is implausibly large"),
+                format!("{n} is implausibly large (at most {})", max_of(key)),
             )),
             Some(n) => Ok(Some(n)),
             None => Err(Error::invalid(

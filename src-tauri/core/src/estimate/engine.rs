@@ -17,6 +17,10 @@ use crate::{Error, Result};
 
 const MIB: u64 = 1 << 20;
 
+/// Terms that grow with s² or batch × layers are clamped here (64 PiB, beyond any GPU): a sum of a few such
+/// terms stays inside u64, and the verdict is "does not fit" either way.
+const BYTES_CAP: u64 = 1 << 56;
+
 /// CUDA context per process and GPU: not visible to `torch.cuda.memory_*`. PyTorch maintainers report
 /// 300–400 MB with lazy module loading (CUDA ≥ 11.7, pytorch#20532, #109888); FORMULAS.md §6 sets 500 MiB as
 /// the default until measured on the user's GPU.
@@ -189,7 +193,12 @@ pub(crate) fn estimate_core(
             quantized,
             compute_bytes: e,
         });
-        let per_layer = (lc.per_token + lc.per_token_per_position * s) * tokens;
+        // Saturating: eager attention at absurd lengths is b·a·s², which must read "does not fit", not wrap.
+        let per_layer = lc
+            .per_token
+            .saturating_add(lc.per_token_per_position.saturating_mul(s))
+            .saturating_mul(tokens)
+            .min(BYTES_CAP);
         let stored_layers = if plan.method == Some(Method::Freeze) {
             // Nothing below the first trainable layer needs a gradient, so nothing there is saved.
             plan.freeze_trainable_layers.min(shape.layers)
@@ -202,7 +211,11 @@ pub(crate) fn estimate_core(
             let kept = e_res * h * tokens;
             (stored_layers * kept, per_layer, kept)
         } else {
-            (stored_layers * per_layer, 0, per_layer)
+            (
+                stored_layers.saturating_mul(per_layer).min(BYTES_CAP),
+                0,
+                per_layer,
+            )
         };
         if plan.activation_offload {
             // Saved tensors go to pinned host memory as they are produced; a layer in flight each way
@@ -361,7 +374,10 @@ pub(crate) fn estimate_core(
         let (kv_total, kv_layer) = kv_bytes(&shape, ctx, b, kv_dtype, e);
         let mlp = layer_transient_per_token(&shape, e) * tokens;
         let scores = match plan.attention {
-            super::plan::AttentionImpl::Eager => b * arch.attention.num_heads * s * s * (4 + e),
+            super::plan::AttentionImpl::Eager => (b * arch.attention.num_heads * (4 + e))
+                .saturating_mul(s)
+                .saturating_mul(s)
+                .min(BYTES_CAP),
             _ => 0,
         };
         let transient = mlp.max(scores);

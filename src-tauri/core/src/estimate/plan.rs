@@ -448,6 +448,14 @@ pub fn plan_from_value(value: &Value, presets: &[PresetInfo]) -> Result<Plan> {
             "cannot be combined with gradient_accumulation_steps > 1: the step runs inside backward",
         ));
     }
+    if batch_size * sequence_length > MAX_COUNT * 256 {
+        return Err(Error::invalid(
+            "batch_size",
+            format!(
+                "{batch_size} × sequence_length {sequence_length} tokens per micro-batch is implausibly large"
+            ),
+        ));
+    }
     let gradient_checkpointing = bool_field(obj, "gradient_checkpointing")?.unwrap_or(false);
     let attention = match str_field(obj, "attention")? {
         None | Some("sdpa") => AttentionImpl::Sdpa,
@@ -863,6 +871,10 @@ fn bool_field(obj: &Map<String, Value>, key: &str) -> Result<Option<bool>> {
     }
 }
 
+/// The largest value any count in a plan may take: far beyond any real run, small enough that products of
+/// counts and model sizes stay inside u64.
+pub const MAX_COUNT: u64 = 1 << 24;
+
 fn positive(obj: &Map<String, Value>, key: &str) -> Result<Option<u64>> {
     match obj.get(key) {
         None => Ok(None),
@@ -875,10 +887,16 @@ fn positive(obj: &Map<String, Value>, key: &str) -> Result<Option<u64>> {
 
 fn non_negative(v: &Value, key: &str) -> Result<u64> {
     if let Some(n) = v.as_u64() {
+        if n > MAX_COUNT {
+            return Err(Error::invalid(
+                key,
+                format!("{n} is implausibly large (at most {MAX_COUNT})"),
+            ));
+        }
         return Ok(n);
     }
     let message = match v.as_i64() {
-        Some(n) => format!("must not be negative, got {n}"),
+        Some(n) => format!("must be a positive integer, got {n}"),
         None => format!("must be a whole number, got {v}"),
     };
     Err(Error::invalid(key, message))

@@ -69,6 +69,7 @@ impl<'a> Shape<'a> {
                 "num_layers, hidden_size and vocab_size must be positive",
             ));
         }
+        check_bounds(spec, arch)?;
         let att = &arch.attention;
         let moe_layers = arch.moe.map_or(0, |m| m.moe_layers.min(arch.num_layers));
         let in_layers = spec
@@ -104,4 +105,74 @@ impl<'a> Shape<'a> {
         }
         .max(1)
     }
+}
+
+/// Reject model shapes no real model has, so that every product the estimate forms stays inside u64 (a
+/// hostile or broken config.json must give an error, never an overflow).
+fn check_bounds(spec: &ModelSpec, arch: &Architecture) -> Result<()> {
+    let att = &arch.attention;
+    let dims = [
+        ("hidden_size", arch.hidden_size, 1 << 20),
+        ("num_layers", arch.num_layers, 1 << 16),
+        ("vocab_size", arch.vocab_size, 1 << 24),
+        ("intermediate_size", arch.intermediate_size, 1 << 24),
+        ("num_heads", att.num_heads, 1 << 16),
+        ("num_kv_heads", att.num_kv_heads, 1 << 16),
+        ("head_dim", att.head_dim, 1 << 16),
+        ("parameters.total", spec.parameters.total, 1 << 46),
+    ];
+    let moe = arch.moe.map(|m| {
+        [
+            ("num_experts", m.num_experts, 1 << 16),
+            ("experts_per_token", m.experts_per_token, 1 << 16),
+            (
+                "expert_intermediate_size",
+                m.expert_intermediate_size,
+                1 << 24,
+            ),
+            (
+                "shared_intermediate_size",
+                m.shared_intermediate_size,
+                1 << 24,
+            ),
+        ]
+    });
+    let mla = att.mla.map(|m| {
+        [
+            ("kv_lora_rank", m.kv_lora_rank, 1 << 20),
+            ("qk_nope_head_dim", m.qk_nope_head_dim, 1 << 16),
+            ("qk_rope_head_dim", m.qk_rope_head_dim, 1 << 16),
+            ("v_head_dim", m.v_head_dim, 1 << 16),
+        ]
+    });
+    for (name, value, max) in dims
+        .into_iter()
+        .chain(moe.into_iter().flatten())
+        .chain(mla.into_iter().flatten())
+    {
+        if value > max {
+            return Err(Error::invalid(
+                "model",
+                format!("{name} = {value} is implausibly large (at most {max})"),
+            ));
+        }
+    }
+    for g in &arch.linear_layers {
+        if g.in_features > 1 << 24 || g.out_features > 1 << 24 || g.count > 1 << 24 {
+            return Err(Error::invalid(
+                "model",
+                format!("linear layer `{}` has implausible sizes", g.name),
+            ));
+        }
+        if (g.in_features * g.out_features).saturating_mul(g.count) > 1 << 46 {
+            return Err(Error::invalid(
+                "model",
+                format!(
+                    "linear layer `{}` holds implausibly many parameters",
+                    g.name
+                ),
+            ));
+        }
+    }
+    Ok(())
 }
