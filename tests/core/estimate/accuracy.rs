@@ -189,6 +189,9 @@ fn to_plan(p: &Value) -> Result<(Value, &'static str), String> {
             let chunked = extra.get("chunked_cross_entropy") == Some(&json!(true))
                 || extra_text.contains("CEWithChunkedOutputLoss");
             plan["chunked_loss"] = json!(chunked);
+            if extra.get("torch_compile") == Some(&json!(true)) {
+                plan["torch_compile"] = json!(true);
+            }
             if extra.get("activation_offloading_to_cpu") == Some(&json!(true)) {
                 plan["activation_offload"] = json!(true);
             }

@@ -57,7 +57,10 @@ pub(crate) fn layer_cost(input: &ActInputs) -> LayerCost {
         }
         let adapted = input.trainable.adapted.get(i).copied().unwrap_or(false);
         let quantized_here = input.quantized && g.role != LinearRole::Expert;
-        let saves = full || adapted || quantized_here;
+        // lora_A saves the very input tensor only when it gets it unchanged (no dropout, no dtype cast);
+        // otherwise it saves its own copy, counted with the adapter below.
+        let lora_shares_input = adapted && !lora_dropout && !adapter_cast;
+        let saves = full || quantized_here || lora_shares_input;
         let per_layer = shape.per_layer(g);
         // Weight of this group in an average layer (MoE groups only exist in MoE layers).
         let layer_share = |bytes: u64| -> u64 {
@@ -105,13 +108,23 @@ pub(crate) fn layer_cost(input: &ActInputs) -> LayerCost {
         }
     }
 
-    // Norms: the fp32 copy of the input (HF RMSNorm upcasts), plus the normalized output when the norm
-    // weight trains.
-    let norm = 4 * h + if full { e * h } else { 0 };
+    // Norms: HF RMSNorm saves the fp32 copy of its input, plus the normalized output when the norm weight
+    // trains; under torch.compile the fused norm keeps only its 16-bit input (the rest is recomputed).
+    let norm = if plan.torch_compile {
+        e * h
+    } else {
+        4 * h + if full { e * h } else { 0 }
+    };
     let norms = 2 * norm;
 
     // Attention: q, k, v after RoPE, output, fp32 log-sum-exp per head.
     let att = &arch.attention;
+    let fused_qkv = arch.linear_layers.iter().any(|g| {
+        matches!(
+            g.name.as_str(),
+            "qkv_proj" | "query_key_value" | "c_attn" | "Wqkv"
+        )
+    });
     let attention = match att.mla {
         // MLA attends with per-head queries and keys of nope+rope dims and values of v dims.
         Some(m) => {
@@ -120,7 +133,10 @@ pub(crate) fn layer_cost(input: &ActInputs) -> LayerCost {
             e * (2 * qk + 2 * v)
         }
         None => e * (2 * shape.q_dim + 2 * shape.kv_dim),
-    } + 4 * att.num_heads;
+    } + 4 * att.num_heads
+        // A fused qkv projection (phi3 `qkv_proj`, GPT-NeoX `query_key_value`) hands attention v as a view
+        // of its whole output, so q and k's pre-RoPE parts stay alive with it.
+        + if fused_qkv { e * (shape.q_dim + shape.kv_dim) } else { 0 };
     let per_position = match plan.attention {
         AttentionImpl::Eager => (4 + e) * att.num_heads,
         _ => 0,

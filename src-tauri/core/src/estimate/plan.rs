@@ -251,6 +251,9 @@ pub struct Plan {
     /// Optional extension: quantize `lm_head` too (lit-gpt does; transformers skips it by default).
     pub quantize_lm_head: bool,
     pub prefill_logits: PrefillLogits,
+    /// Optional extension: the model runs under `torch.compile`, whose fusions keep only the 16-bit input of
+    /// each norm for backward instead of HF RMSNorm's fp32 upcast (torchtune `compile: True`).
+    pub torch_compile: bool,
 }
 
 const TOP_KEYS: &[&str] = &[
@@ -281,6 +284,7 @@ const TOP_KEYS: &[&str] = &[
     "kbit_upcast",
     "quantize_lm_head",
     "prefill_logits",
+    "torch_compile",
 ];
 
 /// Parse and validate a plan. `presets` are the preset names the user may pick (built-in and their own).
@@ -605,6 +609,8 @@ pub fn plan_from_value(value: &Value, presets: &[PresetInfo]) -> Result<Plan> {
         Some(other) => return Err(one_of("prefill_logits", other, &["last", "all"])),
     };
 
+    let torch_compile = bool_field(obj, "torch_compile")?.unwrap_or(false);
+
     Ok(Plan {
         model,
         task,
@@ -633,6 +639,7 @@ pub fn plan_from_value(value: &Value, presets: &[PresetInfo]) -> Result<Plan> {
         kbit_upcast,
         quantize_lm_head,
         prefill_logits,
+        torch_compile,
     })
 }
 
