@@ -180,3 +180,21 @@ fn each_bad_input_names_its_field() {
         matches!(parse_plan("{not json", &builtin_presets()), Err(Error::Invalid { field, .. }) if field == "plan")
     );
 }
+
+#[test]
+fn a_saved_plan_reads_back_the_same() {
+    use headroom_core::estimate::{plan_from_value, plan_to_value};
+    let presets = builtin_presets();
+    for v in [
+        json!({"model": {"id": "m"}, "task": "train", "method": "qlora", "lora": {"rank": 8, "target_modules": ["q_proj", "v_proj"], "dropout": 0.05},
+               "gpus": {"count": 2, "model": "L40S"}, "nodes": 2, "sharding": "zero2", "offload": "optimizer", "optimizer": "adafactor"}),
+        json!({"model": {"config": {"model_type": "llama"}}, "task": "infer", "new_tokens": 128, "kv_cache_dtype": "fp8",
+               "gpus": {"count": 1, "memory_gib": 23.5}, "attention": "eager", "prefill_logits": "all"}),
+        json!({"model": {"path": "/models/x"}, "task": "train", "method": "freeze", "freeze_trainable_layers": 4, "torch_compile": true}),
+    ] {
+        let plan = parse(v.clone()).unwrap();
+        let saved = plan_to_value(&plan);
+        let back = plan_from_value(&saved, &presets).unwrap_or_else(|e| panic!("{saved}: {e}"));
+        assert_eq!(back, plan, "{saved}");
+    }
+}

@@ -141,6 +141,28 @@ pub(crate) fn estimate_core(
     } else {
         2
     };
+    notes.add(|| {
+        format!(
+            "{}: weights {}, {}-byte activations ({})",
+            if plan.quantization.is_some() {
+                format!("preset `{}`", preset.name)
+            } else {
+                "no quantization given, so the model's stored dtype".to_string()
+            },
+            match preset.format {
+                WeightFormat::F32 => "fp32",
+                WeightFormat::F16 => "fp16",
+                WeightFormat::Bf16 => "bf16",
+                WeightFormat::Int8 => "LLM.int8",
+                WeightFormat::Int4 { .. } => "NF4",
+            },
+            e,
+            match serde_json::to_value(plan.precision) {
+                Ok(serde_json::Value::String(p)) if train => p,
+                _ => "inference in the weights' dtype".to_string(),
+            }
+        )
+    });
     let gpu_count = plan.gpus.as_ref().map_or(1, |g| g.count);
     let world = gpu_count * plan.nodes;
     let cc = plan
@@ -240,7 +262,7 @@ pub(crate) fn estimate_core(
         };
         notes.add(|| {
             format!(
-                "activations: {} per token per decoder layer saved for backward ({}), {}",
+                "activations: {} bytes per token per decoder layer saved for backward ({}), {}",
                 per_layer / tokens.max(1),
                 if plan.gradient_checkpointing {
                     format!("gradient checkpointing keeps only each layer's input, {} bytes per token, and recomputes one layer at a time", e_res * h)

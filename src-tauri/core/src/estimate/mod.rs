@@ -19,7 +19,7 @@ mod states;
 mod weights;
 
 pub use engine::{estimate, resolve_preset, CUDA_CONTEXT_BYTES};
-pub use plan::{parse_plan, plan_from_value, ModelRef, Plan};
+pub use plan::{parse_plan, plan_from_value, plan_to_value, ModelRef, Plan};
 pub use preset::{builtin_presets, Placement, PresetInfo, WeightFormat};
 pub use report::{Components, Estimate, ParameterSummary, PerGpu};
 

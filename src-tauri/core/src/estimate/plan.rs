@@ -172,6 +172,7 @@ pub enum TargetModules {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ts_rs::TS)]
+#[serde(deny_unknown_fields)]
 pub struct LoraSettings {
     pub rank: u64,
     pub alpha: f64,
@@ -195,6 +196,7 @@ impl Default for LoraSettings {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ts_rs::TS)]
+#[serde(deny_unknown_fields)]
 pub struct GpuSetup {
     pub count: u64,
     /// Memory of one GPU, in bytes (from `memory_gib`, or the catalog's NVML total for `model`).
@@ -215,6 +217,7 @@ pub enum PrefillLogits {
 
 /// A validated plan: every default filled in, every contradiction rejected.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ts_rs::TS)]
+#[serde(deny_unknown_fields)]
 pub struct Plan {
     pub model: ModelRef,
     pub task: Task,
@@ -805,6 +808,113 @@ fn parse_gpus(v: &Value) -> Result<GpuSetup> {
             "give memory_gib (per GPU) or model (a catalog GPU name)",
         )),
     }
+}
+
+/// The plan as CONTRACTS.md §1 writes it (what "save plan" stores): every key explicit, so that a saved plan
+/// means the same thing even if a default changes; [`plan_from_value`] reads it back to the same [`Plan`].
+pub fn plan_to_value(plan: &Plan) -> Value {
+    fn name<T: Serialize>(v: &T) -> Value {
+        serde_json::to_value(v).unwrap_or(Value::Null)
+    }
+    let mut o = Map::new();
+    o.insert(
+        "model".into(),
+        match &plan.model {
+            ModelRef::Id(id) => serde_json::json!({ "id": id }),
+            ModelRef::Path(p) => serde_json::json!({ "path": p.to_string_lossy() }),
+            ModelRef::Config(c) => serde_json::json!({ "config": c }),
+        },
+    );
+    o.insert("task".into(), name(&plan.task));
+    if let Some(m) = plan.method {
+        o.insert("method".into(), name(&m));
+    }
+    if let Some(q) = &plan.quantization {
+        o.insert("quantization".into(), Value::String(q.clone()));
+    }
+    o.insert("precision".into(), name(&plan.precision));
+    if let Some(l) = &plan.lora {
+        o.insert(
+            "lora".into(),
+            serde_json::json!({
+                "rank": l.rank,
+                "alpha": l.alpha,
+                "dropout": l.dropout,
+                "target_modules": match &l.target_modules {
+                    TargetModules::AllLinear => Value::String("all-linear".into()),
+                    TargetModules::Names(n) => name(n),
+                },
+                "dtype": name(&l.dtype),
+            }),
+        );
+    }
+    let train = plan.task == Task::Train;
+    if plan.lora.is_some() {
+        o.insert(
+            "trainable_embeddings".into(),
+            Value::Bool(plan.trainable_embeddings),
+        );
+    }
+    if train {
+        o.insert("optimizer".into(), name(&plan.optimizer));
+        o.insert(
+            "optimizer_in_backward".into(),
+            Value::Bool(plan.optimizer_in_backward),
+        );
+        o.insert(
+            "gradient_accumulation_steps".into(),
+            plan.gradient_accumulation_steps.into(),
+        );
+        o.insert(
+            "gradient_checkpointing".into(),
+            Value::Bool(plan.gradient_checkpointing),
+        );
+        o.insert("chunked_loss".into(), Value::Bool(plan.chunked_loss));
+        o.insert(
+            "activation_offload".into(),
+            Value::Bool(plan.activation_offload),
+        );
+        o.insert("sharding".into(), name(&plan.sharding));
+        o.insert("offload".into(), name(&plan.offload));
+        if let Some(k) = plan.kbit_upcast {
+            o.insert("kbit_upcast".into(), Value::Bool(k));
+        }
+    } else {
+        o.insert("new_tokens".into(), plan.new_tokens.into());
+        if let Some(k) = plan.kv_cache_dtype {
+            o.insert("kv_cache_dtype".into(), name(&k));
+        }
+        o.insert("prefill_logits".into(), name(&plan.prefill_logits));
+    }
+    if plan.method == Some(Method::Freeze) {
+        o.insert(
+            "freeze_trainable_layers".into(),
+            plan.freeze_trainable_layers.into(),
+        );
+    }
+    o.insert("batch_size".into(), plan.batch_size.into());
+    o.insert("sequence_length".into(), plan.sequence_length.into());
+    o.insert("attention".into(), name(&plan.attention));
+    if let Some(g) = &plan.gpus {
+        o.insert(
+            "gpus".into(),
+            match &g.model {
+                Some(m) => serde_json::json!({"count": g.count, "model": m}),
+                None => serde_json::json!({
+                    "count": g.count,
+                    "memory_gib": g.memory_bytes as f64 / (1u64 << 30) as f64,
+                }),
+            },
+        );
+        o.insert("nodes".into(), plan.nodes.into());
+    }
+    o.insert("margin".into(), plan.margin.into());
+    o.insert(
+        "quantize_lm_head".into(),
+        Value::Bool(plan.quantize_lm_head),
+    );
+    o.insert("torch_compile".into(), Value::Bool(plan.torch_compile));
+    Value::Object(o)
 }
 
 // ---- small readers that name the field in every error ----
