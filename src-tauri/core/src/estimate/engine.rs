@@ -317,7 +317,8 @@ pub(crate) fn estimate_core(
             lora /= world;
             // The unit being computed and the one prefetched are gathered whole (FSDP wraps each decoder
             // layer; DeepSpeed ZeRO-3 fetches by module with a prefetch bucket).
-            gathered = 2 * (w.gpu_bytes / shape.layers);
+            // The output embedding is gathered whole for the loss, and is often the largest unit.
+            gathered = (2 * (w.gpu_bytes / shape.layers)).max(shape.vocab * h * w.plain_bytes);
         }
         if sharding != Sharding::None {
             // Reduce-scatter of one layer's gradients at a time.
@@ -463,7 +464,27 @@ pub(crate) fn estimate_core(
     // ---- workspaces ----
     let handles = if train { 2 } else { 1 };
     let dequant = w.largest_quantized * e;
-    c.workspace = cublas_workspace(cc) * handles + dequant + w.streamed_layer_bytes;
+    // LLM.int8 matmuls (bnb `MatMul8bitLt`) quantize the activations to int8 and accumulate in int32 before
+    // rescaling: per token, one int8 copy of the input row and an int32 output row of the widest layer.
+    let int8_matmul = if preset.format == WeightFormat::Int8 {
+        let (max_in, max_out) = arch
+            .linear_layers
+            .iter()
+            .filter(|g| {
+                !matches!(
+                    g.role,
+                    crate::model::LinearRole::LmHead | crate::model::LinearRole::Expert
+                )
+            })
+            .fold((0, 0), |(i, o), g| {
+                (i.max(g.in_features), o.max(g.out_features))
+            });
+        tokens * (max_in + 4 * max_out)
+    } else {
+        0
+    };
+    c.workspace =
+        cublas_workspace(cc) * handles + dequant.max(int8_matmul) + w.streamed_layer_bytes;
     notes.add(|| {
         format!(
             "workspace: cuBLAS {} per handle ({} handle{}){}",
