@@ -280,3 +280,61 @@ fn extreme_plans_give_numbers_or_errors_never_panics() {
     .unwrap();
     assert!(estimate(&absurd, &p, &presets).is_err());
 }
+
+#[test]
+fn mla_caches_decompressed_heads_as_transformers_does() {
+    // DeepSeek-V2-style attention: n_h · (d_nope + d_rope + d_v) elements per token and layer.
+    let mut spec = llama_8b();
+    if let Some(a) = spec.architecture.as_mut() {
+        a.attention.mla = Some(headroom_core::model::Mla {
+            q_lora_rank: None,
+            kv_lora_rank: 512,
+            qk_nope_head_dim: 128,
+            qk_rope_head_dim: 64,
+            v_head_dim: 128,
+        });
+    }
+    let e = run(&spec, json!({"task": "infer", "sequence_length": 1000}));
+    assert_eq!(
+        e.per_gpu.components.kv_cache,
+        32 * 32 * (128 + 64 + 128) * 2 * 1000
+    );
+    assert!(e.notes.iter().any(|n| n.contains("MLA")));
+}
+
+#[test]
+fn freeze_tuning_trains_and_stores_only_the_last_layers() {
+    let full = run(&llama_8b(), json!({"task": "train", "method": "full"}));
+    let freeze = run(
+        &llama_8b(),
+        json!({"task": "train", "method": "freeze", "freeze_trainable_layers": 2}),
+    );
+    let per_layer = (8_030_261_248u64 - 2 * 128_256 * 4096) / 32;
+    let t = freeze.parameters.trainable;
+    assert!(
+        t.abs_diff(2 * per_layer) < 4096 * 8,
+        "{t} vs {}",
+        2 * per_layer
+    );
+    assert!(freeze.per_gpu.components.activations * 8 < full.per_gpu.components.activations);
+}
+
+#[test]
+fn a_lora_target_the_model_lacks_is_an_error_naming_it() {
+    let presets = builtin_presets();
+    let plan = parse_plan(
+        &json!({"model": {"id": "t"}, "task": "train", "method": "lora", "lora": {"target_modules": ["query_key_value"]}}).to_string(),
+        &presets,
+    )
+    .unwrap();
+    match estimate(&llama_8b(), &plan, &presets) {
+        Err(headroom_core::Error::Invalid { field, message }) => {
+            assert_eq!(field, "lora.target_modules");
+            assert!(
+                message.contains("query_key_value") && message.contains("q_proj"),
+                "{message}"
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+}

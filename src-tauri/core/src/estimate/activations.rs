@@ -80,7 +80,13 @@ pub(crate) fn layer_cost(input: &ActInputs) -> LayerCost {
                 // dropout's output (saved by lora_A) and its mask (1 byte).
                 x += (e + 1) * g.in_features;
             } else if adapter_cast {
-                x += e * g.in_features;
+                // Under autocast lora_A saves the 16-bit recast; without autocast, the adapter-dtype copy.
+                let copy = if plan.precision.is_mixed() {
+                    e
+                } else {
+                    lora.map_or(e, |l| l.dtype.bytes())
+                };
+                x += copy * g.in_features;
             }
             lora_extra += layer_share(x * per_layer);
         }
