@@ -371,7 +371,22 @@ pub(crate) fn estimate_core(
         let accumulating = plan.gradient_accumulation_steps > 1;
         let backward_start =
             statics + activations + logits + bucket + if accumulating { grads } else { 0 };
-        let step = statics + grads + bucket;
+        // DeepSpeed steps with its fused Adam (no temporary); FSDP and plain runs use torch's foreach AdamW on
+        // whatever the rank holds; optimizer-in-backward steps one parameter at a time.
+        let step_temp = if plan.optimizer_in_backward {
+            st.largest_step_temp_bytes
+        } else if matches!(
+            sharding,
+            Sharding::Zero1 | Sharding::Zero2 | Sharding::Zero3
+        ) || plan.offload != Offload::None
+        {
+            0
+        } else if sharding.shards_optimizer() {
+            st.step_temp_bytes / world
+        } else {
+            st.step_temp_bytes
+        };
+        let step = statics + grads + bucket + step_temp;
         c.weights = weights_gpu + gathered;
         c.lora = lora;
         c.optimizer = optimizer;
@@ -382,8 +397,19 @@ pub(crate) fn estimate_core(
             notes.add(|| "peak at the start of backward: every saved activation and the loss are alive; gradients of earlier steps are freed (zero_grad(set_to_none=True)) unless accumulating".to_string());
         } else {
             c.gradients = grads + bucket;
+            c.optimizer += step_temp;
             notes.add(|| {
-                "peak at the optimizer step: all gradients alive, activations freed".to_string()
+                format!(
+                    "peak at the optimizer step: all gradients alive, activations freed{}",
+                    if step_temp > 0 {
+                        format!(
+                            "; torch's foreach AdamW adds a state-sized temporary ({}; fused=True avoids it)",
+                            gib(step_temp)
+                        )
+                    } else {
+                        String::new()
+                    }
+                )
             });
         }
     } else {

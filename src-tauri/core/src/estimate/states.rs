@@ -218,6 +218,12 @@ pub(crate) struct States {
     pub optimizer_bytes: u64,
     /// Paged optimizer states (CUDA managed memory).
     pub managed_bytes: u64,
+    /// Temporary of the optimizer step: torch's default (foreach) AdamW computes `sqrt(exp_avg_sq)` for all
+    /// parameters at once, one state-sized tensor list (torch.optim docs: foreach trades peak memory for
+    /// speed). bitsandbytes' kernels update in place.
+    pub step_temp_bytes: u64,
+    /// The same temporary for the largest single tensor (when the step runs per parameter).
+    pub largest_step_temp_bytes: u64,
 }
 
 pub(crate) struct StateInputs<'a> {
@@ -266,6 +272,10 @@ pub(crate) fn states(input: &StateInputs, notes: &mut Notes) -> States {
         }
     }
     s.largest_grad_bytes = largest * param_bytes;
+    if plan.optimizer == Optimizer::Adamw {
+        s.step_temp_bytes = t.params * state_bytes;
+        s.largest_step_temp_bytes = largest * state_bytes;
+    }
 
     notes.add(|| {
         format!(
