@@ -344,3 +344,23 @@ fn a_lora_target_the_model_lacks_is_an_error_naming_it() {
         other => panic!("{other:?}"),
     }
 }
+
+#[test]
+fn zero3_full_fine_tuning_matches_the_worked_example() {
+    // FORMULAS.md §9 B: ~22B dense, full bf16 mixed, AdamW, ZeRO-3 over 8 GPUs, b=1, s=2048, checkpointing:
+    // ≈ 53 GiB per GPU (DeepSpeed's 18 bytes per parameter / 8, buffers, activations).
+    let spec = spec_from_config(&json!({
+        "model_type": "llama", "hidden_size": 6144, "num_hidden_layers": 54, "num_attention_heads": 48,
+        "num_key_value_heads": 8, "intermediate_size": 16384, "vocab_size": 65024
+    }))
+    .unwrap();
+    assert_eq!(spec.parameters.total, 21_863_479_296);
+    let e = run(
+        &spec,
+        json!({"task": "train", "method": "full", "gradient_checkpointing": true,
+        "sharding": "zero3", "gpus": {"count": 8, "model": "A100 80GB"}}),
+    );
+    let allocated = e.per_gpu.allocated_peak_bytes as f64 / GIB as f64;
+    assert!((48.0..58.0).contains(&allocated), "allocated {allocated}");
+    assert_eq!(e.fits, Some(true));
+}

@@ -386,7 +386,16 @@ pub(crate) fn estimate_core(
         } else {
             st.step_temp_bytes
         };
-        let step = statics + grads + bucket + step_temp;
+        let zero_fp32_grads = if matches!(
+            sharding,
+            Sharding::Zero1 | Sharding::Zero2 | Sharding::Zero3
+        ) && plan.offload == Offload::None
+        {
+            st.fp32_grad_bytes / world
+        } else {
+            0
+        };
+        let step = statics + grads + bucket + step_temp + zero_fp32_grads;
         c.weights = weights_gpu + gathered;
         c.lora = lora;
         c.optimizer = optimizer;
@@ -396,7 +405,7 @@ pub(crate) fn estimate_core(
             c.gradients = bucket + if accumulating { grads } else { 0 };
             notes.add(|| "peak at the start of backward: every saved activation and the loss are alive; gradients of earlier steps are freed (zero_grad(set_to_none=True)) unless accumulating".to_string());
         } else {
-            c.gradients = grads + bucket;
+            c.gradients = grads + bucket + zero_fp32_grads;
             c.optimizer += step_temp;
             notes.add(|| {
                 format!(

@@ -224,6 +224,9 @@ pub(crate) struct States {
     pub step_temp_bytes: u64,
     /// The same temporary for the largest single tensor (when the step runs per parameter).
     pub largest_step_temp_bytes: u64,
+    /// fp32 copies of the gradients DeepSpeed ZeRO makes for the fp32 master step (stage_1_and_2.py: "18 =
+    /// 2 grads16 + 4 grads32 + 4 params32 + 8 optimizer states"; FORMULAS.md §10.1).
+    pub fp32_grad_bytes: u64,
 }
 
 pub(crate) struct StateInputs<'a> {
@@ -272,6 +275,9 @@ pub(crate) fn states(input: &StateInputs, notes: &mut Notes) -> States {
         }
     }
     s.largest_grad_bytes = largest * param_bytes;
+    if master {
+        s.fp32_grad_bytes = t.params * 4;
+    }
     if plan.optimizer == Optimizer::Adamw {
         s.step_temp_bytes = t.params * state_bytes;
         s.largest_step_temp_bytes = largest * state_bytes;
