@@ -157,6 +157,9 @@ pub(crate) fn layer_cost(input: &ActInputs) -> LayerCost {
             + moe_per_token
             // router logits, softmax in fp32
             + 4 * m.num_experts
+            // each expert's output times its routing weight: the product saves the output, since the router
+            // weights need a gradient (transformers' MoE blocks)
+            + e * k * h
             // the inner activation each expert's down projection saves when experts train
             + if full { e * k * m.expert_intermediate_size } else { 0 }
     });
