@@ -224,6 +224,24 @@ fn estimates_match_published_measurements() {
         let p: Value = serde_json::from_str(line).expect("jsonl line");
         let id = s(&p, "id").to_string();
         let confidence = s(&p, "confidence").to_string();
+        if s(&p, "measurement_kind") == "oom_lower_bound" {
+            // Informative only: the run ran out of memory, so the estimate should exceed the GPU.
+            if let Ok((plan_json, _)) = to_plan(&p) {
+                if let (Ok(plan), Some(sp)) = (
+                    parse_plan(&plan_json.to_string(), &presets),
+                    spec(s(&p, "model_id")),
+                ) {
+                    if let Ok(est) = estimate(&sp, &plan, &presets) {
+                        println!(
+                            "oom  {id:<31} {:<28} device estimate {:>8.2} GiB per GPU",
+                            s(&p, "gpu_type"),
+                            est.per_gpu.device_peak_bytes as f64 / GIB
+                        );
+                    }
+                }
+            }
+            continue;
+        }
         if s(&p, "measurement_kind") != "peak" || confidence == "low" {
             continue;
         }
