@@ -385,8 +385,7 @@ pub fn plan_from_value(value: &Value, presets: &[PresetInfo]) -> Result<Plan> {
 
     let uses_lora = matches!(method, Some(Method::Lora | Method::Qlora));
     let lora = match obj.get("lora") {
-        Some(v) if !uses_lora => {
-            let _ = v;
+        Some(_) if !uses_lora => {
             return Err(Error::invalid(
                 "lora",
                 format!(
