@@ -9,6 +9,7 @@ mod activations;
 pub mod config;
 mod engine;
 pub mod gpus;
+mod inference;
 mod kv;
 pub mod plan;
 pub mod preset;
@@ -16,6 +17,7 @@ pub mod recommend;
 mod report;
 mod shape;
 mod states;
+mod training;
 mod weights;
 
 pub use engine::{estimate, resolve_preset, CUDA_CONTEXT_BYTES};
