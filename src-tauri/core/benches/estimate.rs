@@ -4,7 +4,7 @@
 use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use headroom_core::estimate::recommend::solve;
+use headroom_core::estimate::recommend::{solve, what_if_grid};
 use headroom_core::estimate::{builtin_presets, config::spec_from_config, estimate, parse_plan};
 use serde_json::json;
 
@@ -47,20 +47,14 @@ fn benches(c: &mut Criterion) {
         })
     });
 
+    let batches: Vec<u64> = (1..=64).collect();
+    let sequences: Vec<u64> = (1..=16).map(|k| 256 * k).collect();
     c.bench_function("what-if grid: 8 presets x 64 batches x 16 sequences", |b| {
         b.iter(|| {
-            let mut fitting = 0u32;
+            let mut fitting = 0usize;
             for p in &presets {
-                let mut q = lora.clone();
-                q.quantization = Some(p.name.clone());
-                for batch in 1..=64u64 {
-                    q.batch_size = batch;
-                    for k in 0..16u64 {
-                        q.sequence_length = 256 * (k + 1);
-                        let e = estimate(&spec, &q, &presets).expect("estimate");
-                        fitting += u32::from(e.fits == Some(true));
-                    }
-                }
+                let cells = what_if_grid(&spec, &lora, p, &batches, &sequences).expect("grid");
+                fitting += cells.iter().filter(|c| c.fits).count();
             }
             black_box(fitting)
         })

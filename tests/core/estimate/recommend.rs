@@ -128,3 +128,24 @@ fn gpu_catalog_has_nvml_totals() {
         assert!(gpus::find(want).is_some(), "{want}");
     }
 }
+
+#[test]
+fn the_what_if_grid_agrees_with_single_estimates() {
+    use headroom_core::estimate::recommend::what_if_grid;
+    let p =
+        plan(json!({"task": "train", "method": "lora", "gpus": {"count": 1, "memory_gib": 24}}));
+    let presets = builtin_presets();
+    let bf16 = presets.iter().find(|x| x.name == "bf16").unwrap();
+    let cells = what_if_grid(&llama_8b(), &p, bf16, &[1, 4], &[512, 4096]).unwrap();
+    assert_eq!(cells.len(), 4);
+    for cell in &cells {
+        let mut q = p.clone();
+        q.batch_size = cell.batch_size;
+        q.sequence_length = cell.sequence_length;
+        q.quantization = Some("bf16".into());
+        let e = estimate(&llama_8b(), &q, &presets).unwrap();
+        assert_eq!(cell.device_peak_bytes, e.per_gpu.device_peak_bytes);
+        assert_eq!(cell.fits, e.fits.unwrap());
+    }
+    assert!(what_if_grid(&llama_8b(), &p, bf16, &[0], &[512]).is_err());
+}

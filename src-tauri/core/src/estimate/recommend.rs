@@ -342,3 +342,49 @@ pub fn suggestions(
     out.sort_by_key(|s| (!s.fits, s.delta_bytes));
     Ok(out)
 }
+
+/// One cell of a what-if grid.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ts_rs::TS)]
+pub struct GridCell {
+    pub batch_size: u64,
+    pub sequence_length: u64,
+    pub device_peak_bytes: u64,
+    pub fits: bool,
+}
+
+/// The device peak of every (batch, sequence) pair for one preset: what the Plan view draws as the user
+/// explores. Notes are skipped, so thousands of cells cost milliseconds (issue 3 item 8).
+pub fn what_if_grid(
+    spec: &ModelSpec,
+    plan: &Plan,
+    preset: &PresetInfo,
+    batches: &[u64],
+    sequences: &[u64],
+) -> Result<Vec<GridCell>> {
+    let usable = usable_bytes(plan).unwrap_or(u64::MAX);
+    let mut cells = Vec::with_capacity(batches.len() * sequences.len());
+    for &b in batches {
+        for &s in sequences {
+            if b == 0 || s == 0 {
+                return Err(Error::invalid(
+                    if b == 0 {
+                        "batch_size"
+                    } else {
+                        "sequence_length"
+                    },
+                    "must be a positive integer, got 0",
+                ));
+            }
+            let device = estimate_core(spec, plan, preset, b, s, false)?
+                .per_gpu
+                .device_peak_bytes;
+            cells.push(GridCell {
+                batch_size: b,
+                sequence_length: s,
+                device_peak_bytes: device,
+                fits: device <= usable,
+            });
+        }
+    }
+    Ok(cells)
+}
