@@ -174,8 +174,17 @@ pub(crate) fn training(input: &TrainInputs, notes: &mut Notes) -> Result<Part> {
         gathered = (2 * (w.gpu_bytes / shape.layers)).max(shape.vocab * h * w.plain_bytes);
     }
     if sharding != Sharding::None {
-        // Reduce-scatter of one layer's gradients at a time.
-        bucket = layer_grads;
+        // The buffer gradients are reduced through.
+        bucket = match sharding {
+            // DeepSpeed's contiguous gradient buffer holds `reduce_bucket_size` elements (default 5e8,
+            // runtime/zero/config.py) in the gradient dtype, or all gradients if they are fewer.
+            Sharding::Zero1 | Sharding::Zero2 | Sharding::Zero3 => {
+                let per_element = st.grad_bytes.checked_div(t.params).unwrap_or(0);
+                st.grad_bytes.min(500_000_000 * per_element)
+            }
+            // FSDP reduce-scatters one wrapped unit (a decoder layer) at a time.
+            _ => layer_grads,
+        };
     } else if world > 1 {
         // DDP's reducer allocates buckets as large as all gradients together
         // (`gradient_as_bucket_view=False` by default).
