@@ -4,6 +4,14 @@
 //! into a [`crate::model::ModelSpec`] (catalog, folder or raw config) and passes the preset list; [`estimate`]
 //! returns an [`Estimate`] (CONTRACTS.md §2). Every formula names its source in the module that computes it;
 //! FORMULAS.md refers to the project's reference notes (`../shared/reference/FORMULAS.md`).
+//!
+//! Where other modules plug in:
+//! - model discovery: the `resolve` argument of [`estimate_plan`] (the CLI's `estimate_cmd::resolve`) maps
+//!   `ModelRef::Id` to the catalog, `ModelRef::Path` to the folder reader and `ModelRef::Config` to the
+//!   config converter; [`config::spec_from_config`] is a stopgap for the dense Llama family only.
+//! - presets: the presets module turns each preset (built-in or the user's) into a [`PresetInfo`] (name,
+//!   weight format, placement); [`builtin_presets`] lists the eight built-ins until then.
+//! - the monitor: a detected GPU's NVML name finds its catalog entry with [`gpus::find`].
 
 mod activations;
 pub mod config;
