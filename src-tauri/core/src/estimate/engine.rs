@@ -318,6 +318,11 @@ pub(crate) fn estimate_core(
         Some(g) => {
             let usable = (g.memory_bytes as f64 * (1.0 - plan.margin)).floor() as i64;
             let headroom = usable - per_gpu.device_peak_bytes as i64;
+            if headroom < 0 && headroom + per_gpu.managed_memory_bytes as i64 >= 0 {
+                notes.add(|| {
+                    "only the paged optimizer states overflow the GPU: the driver can page them to host memory, so the run may complete, more slowly".to_string()
+                });
+            }
             (Some(headroom >= 0), Some(headroom))
         }
         None => (None, None),
