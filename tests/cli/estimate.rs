@@ -161,3 +161,19 @@ fn a_missing_plan_file_is_a_failure_not_invalid_input() {
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
 }
+
+#[test]
+fn catalog_ids_wait_for_model_discovery() {
+    // Until the catalog is glued in, an id is refused with a message that says what to give instead.
+    let out = run(
+        &json!({"model": {"id": "meta-llama/Llama-3.1-8B"}, "task": "infer"}).to_string(),
+        &["--json"],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(out.stdout.is_empty());
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        err.contains("model.id:") && err.contains("model.config"),
+        "{err}"
+    );
+}
