@@ -100,7 +100,10 @@ pub(crate) fn training(input: &TrainInputs, notes: &mut Notes) -> Result<Part> {
         notes.add(|| "activation offload: saved activations live in CPU RAM, two layers' worth stay on the GPU in flight".to_string());
     }
     let lm_head_trains = plan.method == Some(Method::Full) || plan.trainable_embeddings;
-    let head = (4 * h + if lm_head_trains { e * h } else { 0 }) * tokens;
+    // The final norm (fp32 copy of its input, or the 16-bit input under torch.compile) and lm_head's input
+    // when lm_head trains.
+    let final_norm = if plan.torch_compile { e * h } else { 4 * h };
+    let head = (final_norm + if lm_head_trains { e * h } else { 0 }) * tokens;
     let transient = layer_transient_per_token(shape, e) * tokens;
     let loss_full = shape.vocab * tokens * loss_bytes_per_logit(e);
     let loss = if plan.chunked_loss {
