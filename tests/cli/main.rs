@@ -4,6 +4,7 @@ mod env;
 mod presets;
 mod run;
 mod monitor;
+mod estimate;
 
 use std::process::{Command, Output};
 
@@ -22,7 +23,7 @@ fn help_lists_the_subcommands() {
     let out = cli(dir.path(), &["--help"]);
     assert!(out.status.success());
     let text = String::from_utf8(out.stdout).unwrap();
-    for sub in ["paths", "settings", "env", "run", "presets", "configs", "monitor", "models"] {
+    for sub in ["paths", "settings", "env", "run", "presets", "configs", "monitor", "models", "estimate"] {
         assert!(text.contains(sub), "{sub} missing from:\n{text}");
     }
 }

@@ -4,5 +4,6 @@ mod env;
 mod launch;
 mod monitor;
 mod model;
+mod estimate;
 mod paths;
 mod presets;

@@ -7,6 +7,7 @@ mod configs_cmd;
 mod env_cmd;
 mod monitor_cmd;
 mod models_cmd;
+mod estimate_cmd;
 mod output;
 mod presets_cmd;
 mod run_cmd;
@@ -36,6 +37,8 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Estimate the peak GPU memory of a plan (CONTRACTS.md §1–2).
+    Estimate(estimate_cmd::EstimateArgs),
     /// Show or change the app settings (language, theme).
     #[command(subcommand)]
     Settings(settings_cmd::SettingsCommand),
@@ -53,6 +56,7 @@ enum Command {
     /// Watch GPU memory: one snapshot, a live view, a recording, or an export of a recording.
     Monitor(Box<monitor_cmd::MonitorArgs>),
     /// List the models in the Hugging Face cache, or show one model's parameters and architecture.
+    #[command(subcommand)]
     Models(models_cmd::ModelsCommand),
 }
 
@@ -69,6 +73,7 @@ fn main() -> ExitCode {
             Command::Configs(cmd) => configs_cmd::run(&paths, cmd),
             Command::Monitor(args) => monitor_cmd::run(*args),
             Command::Models(cmd) => models_cmd::run(cmd),
+            Command::Estimate(args) => estimate_cmd::run(args),
         });
     match result {
         Ok(()) => ExitCode::SUCCESS,

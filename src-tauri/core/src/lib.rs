@@ -4,6 +4,7 @@
 pub mod env;
 pub mod error;
 pub mod launch;
+pub mod estimate;
 pub mod logfile;
 pub mod model;
 pub mod monitor;
