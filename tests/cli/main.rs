@@ -1,7 +1,10 @@
 //! Tests of the `headroom-cli` binary as a user runs it: real processes, real files in a temporary directory.
 
 mod env;
+mod presets;
 mod run;
+mod monitor;
+mod estimate;
 
 use std::process::{Command, Output};
 
@@ -20,7 +23,7 @@ fn help_lists_the_subcommands() {
     let out = cli(dir.path(), &["--help"]);
     assert!(out.status.success());
     let text = String::from_utf8(out.stdout).unwrap();
-    for sub in ["paths", "settings", "env", "run"] {
+    for sub in ["paths", "settings", "env", "run", "presets", "configs", "monitor", "models", "estimate"] {
         assert!(text.contains(sub), "{sub} missing from:\n{text}");
     }
 }
@@ -87,3 +90,4 @@ fn bad_arguments_exit_2() {
     let out = cli(dir.path(), &["settings", "set", "--language", "klingon"]);
     assert_eq!(out.status.code(), Some(2));
 }
+mod models;

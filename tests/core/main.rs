@@ -2,4 +2,8 @@
 
 mod env;
 mod launch;
+mod monitor;
+mod model;
+mod estimate;
 mod paths;
+mod presets;

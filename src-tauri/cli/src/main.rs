@@ -3,8 +3,13 @@
 //! Exit status: 0 success, 1 a failure while doing the work (I/O), 2 invalid input (the message names the
 //! field), 3 no NVIDIA driver where one was required.
 
+mod configs_cmd;
 mod env_cmd;
+mod monitor_cmd;
+mod models_cmd;
+mod estimate_cmd;
 mod output;
+mod presets_cmd;
 mod run_cmd;
 mod settings_cmd;
 
@@ -32,6 +37,8 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Estimate the peak GPU memory of a plan (CONTRACTS.md §1–2).
+    Estimate(estimate_cmd::EstimateArgs),
     /// Show or change the app settings (language, theme).
     #[command(subcommand)]
     Settings(settings_cmd::SettingsCommand),
@@ -40,6 +47,17 @@ enum Command {
     Env(env_cmd::EnvCommand),
     /// Run a training command, relaunching with the next preset of the chain on CUDA out-of-memory.
     Run(run_cmd::RunArgs),
+    /// Quantization presets: list, show, export for transformers, import, duplicate, delete.
+    #[command(subcommand)]
+    Presets(presets_cmd::PresetsCommand),
+    /// Per-model configs: the chosen preset, task, LoRA and the launcher's fallback chain.
+    #[command(subcommand)]
+    Configs(configs_cmd::ConfigsCommand),
+    /// Watch GPU memory: one snapshot, a live view, a recording, or an export of a recording.
+    Monitor(Box<monitor_cmd::MonitorArgs>),
+    /// List the models in the Hugging Face cache, or show one model's parameters and architecture.
+    #[command(subcommand)]
+    Models(models_cmd::ModelsCommand),
 }
 
 fn main() -> ExitCode {
@@ -51,6 +69,11 @@ fn main() -> ExitCode {
             Command::Settings(cmd) => settings_cmd::run(&paths, cmd),
             Command::Env(cmd) => env_cmd::run(&paths, cmd),
             Command::Run(args) => run_cmd::run(&paths, args),
+            Command::Presets(cmd) => presets_cmd::run(&paths, cmd),
+            Command::Configs(cmd) => configs_cmd::run(&paths, cmd),
+            Command::Monitor(args) => monitor_cmd::run(*args),
+            Command::Models(cmd) => models_cmd::run(cmd),
+            Command::Estimate(args) => estimate_cmd::run(args),
         });
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -16,6 +16,7 @@ impl Failure {
     pub fn exit_status(&self) -> u8 {
         match self {
             Failure::Core(Error::Invalid { .. }) => 2,
+            Failure::Core(Error::NoDriver { .. }) => 3,
             Failure::Core(_) | Failure::Output(_) => 1,
         }
     }

@@ -34,6 +34,19 @@ pub enum Error {
     /// The operating system gave us no home or config directory to store anything in.
     #[error("no home directory: set HEADROOM_CONFIG_DIR and HEADROOM_DATA_DIR")]
     NoHome,
+
+    /// NVML could not be loaded or initialised: there is no usable NVIDIA driver on this machine. The reason says
+    /// which (library missing, driver not loaded, no permission), e.g. "libnvidia-ml.so.1 not found".
+    #[error("no NVIDIA driver: {reason}")]
+    NoDriver { reason: String },
+
+    /// The GPU driver answered a query with an error we cannot work around.
+    #[error("GPU driver: {message}")]
+    Driver { message: String },
+
+    /// A process could not be stopped (it belongs to someone else, or the signal was refused).
+    #[error("process {pid}: {message}")]
+    Process { pid: u32, message: String },
 }
 
 impl Error {

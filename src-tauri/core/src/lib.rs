@@ -4,9 +4,12 @@
 pub mod env;
 pub mod error;
 pub mod launch;
+pub mod estimate;
 pub mod logfile;
 pub mod model;
+pub mod monitor;
 pub mod paths;
+pub mod presets;
 pub mod settings;
 pub mod store;
 

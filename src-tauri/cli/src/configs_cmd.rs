@@ -1,0 +1,216 @@
+//! `headroom-cli configs list|show|set`: per-model configs (preset, overrides, task, LoRA, fallback chain,
+//! notes).
+
+use clap::{Subcommand, ValueEnum};
+use headroom_core::paths::AppPaths;
+use headroom_core::presets::field;
+use headroom_core::presets::library::PresetLibrary;
+use headroom_core::presets::model_config::{
+    AllLinear, ConfigLibrary, LoraSettings, Method, ModelConfig, TargetModules, Task,
+};
+use headroom_core::store::Revision;
+use headroom_core::Error;
+
+use crate::output::{print_json, CliResult};
+use crate::presets_cmd::{read_input, report_unreadable};
+
+#[derive(Subcommand)]
+pub enum ConfigsCommand {
+    /// List the models that have a saved config.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print one model's config and the presets the launcher would try, in order.
+    Show {
+        model_id: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Create or change a model's config. Options not given keep their saved value; a new config needs
+    /// --preset and --task (or --file).
+    Set {
+        model_id: String,
+        /// A whole config as JSON (`-` reads stdin); the options below then change it further.
+        #[arg(long)]
+        file: Option<String>,
+        #[arg(long)]
+        preset: Option<String>,
+        #[arg(long, value_enum)]
+        task: Option<TaskArg>,
+        #[arg(long, value_enum)]
+        method: Option<MethodArg>,
+        /// Presets to fall back to after an out-of-memory failure, comma-separated (`fp16,int8,int4`).
+        #[arg(long, value_delimiter = ',')]
+        fallback: Option<Vec<String>>,
+        #[arg(long)]
+        notes: Option<String>,
+        #[arg(long)]
+        lora_rank: Option<u32>,
+        #[arg(long)]
+        lora_alpha: Option<f64>,
+        #[arg(long)]
+        lora_dropout: Option<f64>,
+        /// `all-linear`, or module names, comma-separated.
+        #[arg(long, value_delimiter = ',')]
+        lora_target: Option<Vec<String>>,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+pub enum TaskArg {
+    Train,
+    Infer,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+pub enum MethodArg {
+    Full,
+    Lora,
+    Qlora,
+    Freeze,
+}
+
+pub fn run(paths: &AppPaths, command: ConfigsCommand) -> CliResult {
+    let presets = PresetLibrary::new(paths);
+    let configs = ConfigLibrary::new(paths);
+    match command {
+        ConfigsCommand::List { json } => {
+            let list = configs.list()?;
+            report_unreadable(&list.quarantined, &list.skipped);
+            if json {
+                return print_json(&list);
+            }
+            for e in &list.configs {
+                println!(
+                    "{:<40} {:<6} {:<16} then {}",
+                    e.model_id,
+                    match e.config.task {
+                        Task::Train => "train",
+                        Task::Infer => "infer",
+                    },
+                    e.config.preset,
+                    e.config.attempts().get(1..).unwrap_or_default().join(" → ")
+                );
+            }
+            Ok(())
+        }
+        ConfigsCommand::Show { model_id, json } => {
+            let entry = configs
+                .get(&model_id)?
+                .ok_or_else(|| no_config(&model_id))?;
+            if json {
+                return print_json(&entry);
+            }
+            println!("{}", serde_json::to_string_pretty(&entry.config)?);
+            println!("attempts: {}", entry.config.attempts().join(" → "));
+            Ok(())
+        }
+        ConfigsCommand::Set {
+            model_id,
+            file,
+            preset,
+            task,
+            method,
+            fallback,
+            notes,
+            lora_rank,
+            lora_alpha,
+            lora_dropout,
+            lora_target,
+            json,
+        } => {
+            let existing = configs.get(&model_id)?;
+            let expected = existing
+                .as_ref()
+                .map(|e| e.revision)
+                .unwrap_or(Revision::ABSENT);
+            let mut config = match (&file, existing) {
+                (Some(file), _) => {
+                    let bytes = read_input(file)?;
+                    let value: serde_json::Value = serde_json::from_slice(&bytes)
+                        .map_err(|e| Error::invalid("file", format!("is not JSON: {e}")))?;
+                    field::from_value::<ModelConfig>(value, "").map_err(Error::from)?
+                }
+                (None, Some(e)) => e.config,
+                (None, None) => {
+                    let preset = preset.clone().ok_or_else(|| {
+                        Error::invalid("preset", "a new config needs --preset (or --file)")
+                    })?;
+                    let task = task.ok_or_else(|| {
+                        Error::invalid("task", "a new config needs --task train|infer (or --file)")
+                    })?;
+                    ModelConfig::new(preset, task_of(task))
+                }
+            };
+            if let Some(p) = preset {
+                config.preset = p;
+            }
+            if let Some(t) = task {
+                config.task = task_of(t);
+            }
+            if let Some(m) = method {
+                config.method = Some(match m {
+                    MethodArg::Full => Method::Full,
+                    MethodArg::Lora => Method::Lora,
+                    MethodArg::Qlora => Method::Qlora,
+                    MethodArg::Freeze => Method::Freeze,
+                });
+            }
+            if let Some(chain) = fallback {
+                config.fallback_chain = chain.into_iter().filter(|s| !s.is_empty()).collect();
+            }
+            if let Some(n) = notes {
+                config.notes = n;
+            }
+            if lora_rank.is_some()
+                || lora_alpha.is_some()
+                || lora_dropout.is_some()
+                || lora_target.is_some()
+            {
+                let lora = config.lora.get_or_insert_with(LoraSettings::default);
+                if let Some(r) = lora_rank {
+                    lora.rank = r;
+                }
+                if let Some(a) = lora_alpha {
+                    lora.alpha = a;
+                }
+                if let Some(d) = lora_dropout {
+                    lora.dropout = d;
+                }
+                if let Some(t) = lora_target {
+                    lora.target_modules = if t.len() == 1 && t[0] == "all-linear" {
+                        TargetModules::Shortcut(AllLinear::AllLinear)
+                    } else {
+                        TargetModules::Names(t)
+                    };
+                }
+            }
+            configs.set(&model_id, &config, expected, &presets)?;
+            let saved = configs
+                .get(&model_id)?
+                .ok_or_else(|| no_config(&model_id))?;
+            if json {
+                return print_json(&saved);
+            }
+            println!(
+                "saved the config of {model_id}: {}",
+                saved.config.attempts().join(" → ")
+            );
+            Ok(())
+        }
+    }
+}
+
+fn task_of(t: TaskArg) -> Task {
+    match t {
+        TaskArg::Train => Task::Train,
+        TaskArg::Infer => Task::Infer,
+    }
+}
+
+fn no_config(model_id: &str) -> Error {
+    Error::invalid("model_id", format!("no config saved for {model_id:?}"))
+}

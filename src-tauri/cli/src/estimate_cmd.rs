@@ -1,0 +1,113 @@
+//! `headroom-cli estimate --plan FILE [--json]` (CONTRACTS.md §1–2): read a plan, resolve its model, print the
+//! estimate. Invalid input exits 2 with one stderr line naming the key and nothing on stdout.
+
+use std::io::Read;
+use std::path::PathBuf;
+
+use headroom_core::estimate::{self, builtin_presets, config, Estimate, ModelRef};
+use headroom_core::model::ModelSpec;
+use headroom_core::{Error, Result};
+
+use crate::output::{print_json, CliResult};
+
+#[derive(clap::Args)]
+pub struct EstimateArgs {
+    /// The plan (CONTRACTS.md §1); `-` reads it from stdin.
+    #[arg(long)]
+    plan: PathBuf,
+    /// Print the estimate as JSON (CONTRACTS.md §2) instead of a table.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Resolve a plan's model. Raw configs of the dense Llama family convert here; `id` and `path` need model
+/// discovery (the catalog and folder reader), which plugs in at this one place.
+fn resolve(model: &ModelRef) -> Result<ModelSpec> {
+    match model {
+        ModelRef::Config(value) => config::spec_from_config(value),
+        ModelRef::Id(id) => Err(Error::invalid(
+            "model.id",
+            format!("`{id}`: the model catalog is not part of this build yet; give model.config (a config.json object) instead"),
+        )),
+        ModelRef::Path(path) => Err(Error::invalid(
+            "model.path",
+            format!("{}: reading model folders is not part of this build yet; give model.config (a config.json object) instead", path.display()),
+        )),
+    }
+}
+
+pub fn run(args: EstimateArgs) -> CliResult {
+    let text = if args.plan.as_os_str() == "-" {
+        let mut text = String::new();
+        std::io::stdin()
+            .read_to_string(&mut text)
+            .map_err(|e| Error::io("stdin", e))?;
+        text
+    } else {
+        std::fs::read_to_string(&args.plan).map_err(|e| Error::io(&args.plan, e))?
+    };
+    let presets = builtin_presets();
+    let est = estimate::estimate_plan(&text, &presets, resolve)?;
+    if args.json {
+        return print_json(&est);
+    }
+    print_table(&est);
+    Ok(())
+}
+
+fn gib(bytes: u64) -> String {
+    format!("{:>9.2} GiB", bytes as f64 / (1u64 << 30) as f64)
+}
+
+fn print_table(est: &Estimate) {
+    let g = &est.per_gpu;
+    let c = &g.components;
+    println!("Peak memory per GPU (GiB = 2^30 bytes)");
+    for (name, bytes) in [
+        ("weights", c.weights),
+        ("lora", c.lora),
+        ("gradients", c.gradients),
+        ("optimizer", c.optimizer),
+        ("activations", c.activations),
+        ("logits", c.logits),
+        ("kv cache", c.kv_cache),
+        ("workspace", c.workspace),
+    ] {
+        println!("  {name:<22}{}", gib(bytes));
+    }
+    println!("  {:<22}{}", "allocated", gib(g.allocated_peak_bytes));
+    println!(
+        "  {:<22}{}",
+        "+ allocator overhead",
+        gib(g.allocator_overhead_bytes)
+    );
+    println!("  {:<22}{}", "reserved", gib(g.reserved_peak_bytes));
+    println!(
+        "  {:<22}{}",
+        "+ managed (paged)",
+        gib(g.managed_memory_bytes)
+    );
+    println!("  {:<22}{}", "+ CUDA context", gib(g.cuda_context_bytes));
+    println!(
+        "  {:<22}{}",
+        "device (nvidia-smi)",
+        gib(g.device_peak_bytes)
+    );
+    println!("CPU RAM                 {}", gib(est.cpu_bytes));
+    println!(
+        "Parameters              {} total, {} trainable",
+        est.parameters.total, est.parameters.trainable
+    );
+    if let (Some(fits), Some(headroom)) = (est.fits, est.headroom_bytes) {
+        let abs = gib(headroom.unsigned_abs());
+        if fits {
+            println!("Fits, with {} to spare beyond the margin", abs.trim());
+        } else {
+            println!("Does NOT fit: {} short", abs.trim());
+        }
+    }
+    println!("Assumptions:");
+    for note in &est.notes {
+        println!("  - {note}");
+    }
+}

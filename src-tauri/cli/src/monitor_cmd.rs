@@ -1,0 +1,373 @@
+//! `headroom-cli monitor`: one snapshot (`--once [--json]`, CONTRACTS.md §4), a live view, a recording
+//! (`--record FILE --interval 1s --duration 10m`), and `monitor export RECORDING --csv/--png/--svg FILE`.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use clap::{Args, Subcommand};
+use headroom_core::monitor::alerts::Level;
+use headroom_core::monitor::chart::{self, ChartFormat, ChartOptions};
+use headroom_core::monitor::fake::FakeConfig;
+use headroom_core::monitor::procs::{self, ProcFs};
+use headroom_core::monitor::record::{self, Header, Recorder};
+use headroom_core::monitor::sampler::{self, Message, SamplerConfig};
+use headroom_core::monitor::source::SampleRequest;
+use headroom_core::monitor::{open_source, GpuStatus, Snapshot, SourceSpec, Timestamp, GIB};
+use headroom_core::Error;
+
+use crate::output::{print_json, CliResult};
+
+#[derive(Args)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct MonitorArgs {
+    #[command(subcommand)]
+    command: Option<MonitorCommand>,
+    /// Take one snapshot and exit.
+    #[arg(long)]
+    once: bool,
+    /// Print JSON (CONTRACTS.md §4) instead of text.
+    #[arg(long)]
+    json: bool,
+    /// nvml, fake:SCENARIO (idle, training, leak, oom, lost: a demo) or replay:FILE.
+    #[arg(long, default_value = "nvml")]
+    source: String,
+    /// Record the session to this JSON Lines file.
+    #[arg(long, value_name = "FILE")]
+    record: Option<PathBuf>,
+    /// Memory sampling interval, 100ms to 10s.
+    #[arg(long, default_value = "1s")]
+    interval: String,
+    /// Stop after this long (e.g. 30s, 10m, 2h); without it, run until interrupted or the replay ends.
+    #[arg(long)]
+    duration: Option<String>,
+    /// GPUs of a fake source.
+    #[arg(long, default_value_t = 1)]
+    gpus: u32,
+    /// Processes of a fake source.
+    #[arg(long, default_value_t = 1)]
+    processes: u32,
+    /// Seed of a fake source: the same seed gives the same readings.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+}
+
+#[derive(Subcommand)]
+enum MonitorCommand {
+    /// Export a recording as CSV, PNG or SVG (one or more at once).
+    Export {
+        /// A recording made with --record.
+        recording: PathBuf,
+        #[arg(long, value_name = "FILE")]
+        csv: Option<PathBuf>,
+        #[arg(long, value_name = "FILE")]
+        png: Option<PathBuf>,
+        #[arg(long, value_name = "FILE")]
+        svg: Option<PathBuf>,
+        /// Chart width in pixels.
+        #[arg(long, default_value_t = 1200)]
+        width: u32,
+        /// Chart height in pixels.
+        #[arg(long, default_value_t = 600)]
+        height: u32,
+    },
+    /// Stop one of your processes that holds GPU memory: SIGTERM, then SIGKILL after the grace period.
+    Stop {
+        pid: u32,
+        /// How long to wait after SIGTERM before SIGKILL.
+        #[arg(long, default_value = "10s")]
+        grace: String,
+        /// Confirm: without it, only say what would be stopped.
+        #[arg(long)]
+        yes: bool,
+        /// Where to read how much memory the process holds (nvml, fake:SCENARIO, replay:FILE).
+        #[arg(long, default_value = "nvml")]
+        source: String,
+    },
+}
+
+/// Parses `100ms`, `1s`, `10m`, `2h`.
+pub fn parse_duration(field: &str, text: &str) -> Result<Duration, Error> {
+    let bad = || {
+        Error::invalid(
+            field,
+            format!("`{text}` is not a duration like 500ms, 1s, 10m or 2h"),
+        )
+    };
+    let split = text.find(|c: char| !c.is_ascii_digit()).ok_or_else(bad)?;
+    let (num, unit) = text.split_at(split);
+    let n: u64 = num.parse().map_err(|_| bad())?;
+    let ms = match unit {
+        "ms" => Some(n),
+        "s" => n.checked_mul(1000),
+        "m" | "min" => n.checked_mul(60_000),
+        "h" => n.checked_mul(3_600_000),
+        _ => None,
+    }
+    .ok_or_else(bad)?;
+    Ok(Duration::from_millis(ms))
+}
+
+pub fn run(args: MonitorArgs) -> CliResult {
+    if let Some(MonitorCommand::Export {
+        recording,
+        csv,
+        png,
+        svg,
+        width,
+        height,
+    }) = args.command
+    {
+        return export(recording, csv, png, svg, width, height);
+    }
+    if let Some(MonitorCommand::Stop {
+        pid,
+        grace,
+        yes,
+        source,
+    }) = args.command
+    {
+        return stop(pid, &grace, yes, &source);
+    }
+    let fake = FakeConfig {
+        gpus: args.gpus,
+        processes: args.processes,
+        seed: args.seed,
+        ..FakeConfig::default()
+    };
+    let spec = SourceSpec::parse(&args.source, fake)?;
+    let interval = parse_duration("interval", &args.interval)?;
+    let duration = args
+        .duration
+        .as_deref()
+        .map(|d| parse_duration("duration", d))
+        .transpose()?;
+    let config = SamplerConfig {
+        interval_ms: u64::try_from(interval.as_millis()).unwrap_or(u64::MAX),
+        ..SamplerConfig::default()
+    };
+    config.validate()?;
+    let mut source = open_source(&spec, ProcFs::default()).map_err(|e| match e {
+        // Say where the demo is, on the same line: a user without a GPU can still see what this does.
+        Error::NoDriver { reason } => Error::NoDriver {
+            reason: format!("{reason} (--source fake:training shows a labelled demo)"),
+        },
+        other => other,
+    })?;
+    if args.once {
+        let snapshot = source
+            .sample(SampleRequest {
+                at: Timestamp::now(),
+                processes: true,
+            })?
+            .ok_or_else(|| Error::invalid("source", "the recording has no snapshots"))?;
+        return if args.json {
+            print_json(&snapshot)
+        } else {
+            print_text(&snapshot);
+            Ok(())
+        };
+    }
+    let label = source.label();
+    let mut recorder = match &args.record {
+        Some(path) => Some(Recorder::create(
+            path,
+            &Header::new(label, Timestamp::now(), config.interval_ms),
+        )?),
+        None => None,
+    };
+    let handle = sampler::spawn(source, config, Timestamp::now)?;
+    let deadline = duration.map(|d| Instant::now() + d);
+    let mut count = 0u64;
+    loop {
+        let wait = match deadline {
+            Some(d) => match d.checked_duration_since(Instant::now()) {
+                Some(left) => left,
+                None => break,
+            },
+            None => Duration::from_secs(3600),
+        };
+        let message = match handle.messages.recv_timeout(wait) {
+            Ok(m) => m,
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => continue,
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => break,
+        };
+        match message {
+            Message::Tick(tick) => {
+                count += 1;
+                if let Some(rec) = recorder.as_mut() {
+                    rec.write(&tick.snapshot)?;
+                } else if args.json {
+                    println!("{}", serde_json::to_string(&tick)?);
+                } else {
+                    print_text(&tick.snapshot);
+                }
+                for change in &tick.assessment.changes {
+                    let mark = if change.to == Level::Critical {
+                        "CRITICAL"
+                    } else {
+                        "alert"
+                    };
+                    eprintln!("headroom-cli: {mark}: {}", change.message);
+                }
+            }
+            Message::Error(e) => eprintln!("headroom-cli: sample failed, retrying: {e}"),
+            Message::Ended => break,
+        }
+    }
+    handle.stop();
+    if let Some(path) = &args.record {
+        eprintln!(
+            "headroom-cli: recorded {count} snapshots to {}",
+            path.display()
+        );
+    }
+    Ok(())
+}
+
+fn export(
+    recording: PathBuf,
+    csv: Option<PathBuf>,
+    png: Option<PathBuf>,
+    svg: Option<PathBuf>,
+    width: u32,
+    height: u32,
+) -> CliResult {
+    if csv.is_none() && png.is_none() && svg.is_none() {
+        return Err(Error::invalid(
+            "export",
+            "say what to write: --csv FILE, --png FILE and/or --svg FILE",
+        )
+        .into());
+    }
+    let options = ChartOptions {
+        width,
+        height,
+        ..ChartOptions::default()
+    };
+    if let Some(out) = csv {
+        let rows = record::export_csv(&recording, &out)?;
+        eprintln!("headroom-cli: wrote {rows} rows to {}", out.display());
+    }
+    for (out, format) in [(png, ChartFormat::Png), (svg, ChartFormat::Svg)] {
+        if let Some(out) = out {
+            chart::chart_recording(&recording, &out, format, options)?;
+            eprintln!("headroom-cli: wrote {}", out.display());
+        }
+    }
+    Ok(())
+}
+
+/// Stops `pid` after confirmation (`--yes`), reporting the GPU memory it held at the last reading.
+fn stop(pid: u32, grace: &str, yes: bool, source: &str) -> CliResult {
+    let grace = parse_duration("grace", grace)?;
+    let procfs = ProcFs::default();
+    let info = procfs
+        .info(pid)
+        .ok_or_else(|| Error::invalid("pid", format!("no process {pid} is running")))?;
+    // What it holds, from the driver; without one (or not listed) the stop still works, the amount is unknown.
+    let spec = SourceSpec::parse(source, FakeConfig::default())?;
+    let held = match open_source(&spec, procfs.clone()) {
+        Ok(mut src) => src
+            .sample(SampleRequest {
+                at: Timestamp::now(),
+                processes: true,
+            })?
+            .and_then(|s| {
+                s.gpus
+                    .iter()
+                    .flat_map(|g| g.processes.iter().flatten())
+                    .filter(|p| p.pid == pid)
+                    .map(|p| p.used_bytes)
+                    .reduce(|a, b| Some(a? + b?))
+            })
+            .flatten(),
+        Err(Error::NoDriver { .. }) => None,
+        Err(e) => return Err(e.into()),
+    };
+    let what = format!(
+        "pid {pid} ({}) holding {} GiB",
+        info.command.or(info.name).unwrap_or_else(|| "?".into()),
+        gib(held)
+    );
+    if !yes {
+        return Err(Error::invalid("yes", format!("add --yes to stop {what}")).into());
+    }
+    let outcome = procs::stop_process(&procfs, pid, held, procs::StopOptions::new(grace))?;
+    print_json(&outcome)
+}
+
+fn gib(v: Option<u64>) -> String {
+    v.map_or("?".into(), |b| format!("{:.1}", b as f64 / GIB as f64))
+}
+
+/// The text view: one line per GPU and per process, then what could not be read.
+fn print_text(s: &Snapshot) {
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{}  {}", s.taken_at, s.source);
+    for g in &s.gpus {
+        if g.status == GpuStatus::Lost {
+            let _ = writeln!(
+                out,
+                "  GPU {} {}: LOST (retrying)",
+                g.index,
+                g.name.as_deref().unwrap_or("?")
+            );
+            continue;
+        }
+        let m = g.memory;
+        let _ = writeln!(
+            out,
+            "  GPU {} {}: {} / {} GiB used, {} GiB reserved by the driver, util {}%, {} °C, {} W",
+            g.index,
+            g.name.as_deref().unwrap_or("?"),
+            gib(m.used_bytes),
+            gib(m.total_bytes),
+            gib(m.reserved_bytes),
+            g.utilization_percent.map_or("?".into(), |v| v.to_string()),
+            g.temperature_c.map_or("?".into(), |v| v.to_string()),
+            g.power_watts.map_or("?".into(), |v| format!("{v:.0}")),
+        );
+        for p in g.processes.iter().flatten() {
+            let _ = writeln!(
+                out,
+                "    pid {:>7} {:<10} {:<10} {:>6} GiB  {}",
+                p.pid,
+                p.user.as_deref().unwrap_or("?"),
+                p.name.as_deref().unwrap_or("?"),
+                gib(p.used_bytes),
+                p.command.as_deref().unwrap_or("?")
+            );
+        }
+    }
+    for u in &s.unavailable {
+        let _ = writeln!(out, "  unavailable: {u}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(
+            parse_duration("d", "100ms").unwrap(),
+            Duration::from_millis(100)
+        );
+        assert_eq!(
+            parse_duration("d", "10m").unwrap(),
+            Duration::from_secs(600)
+        );
+        assert_eq!(
+            parse_duration("d", "2h").unwrap(),
+            Duration::from_secs(7200)
+        );
+        for bad in ["", "10", "ms", "1.5s", "3 days", "99999999999999999999h"] {
+            assert!(parse_duration("interval", bad)
+                .unwrap_err()
+                .to_string()
+                .starts_with("interval:"));
+        }
+    }
+}

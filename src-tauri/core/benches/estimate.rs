@@ -1,0 +1,65 @@
+//! Issue 3 item 8: one estimate under 20 µs; the solver (largest batch and longest sequence) for 8 presets
+//! under 5 ms; a what-if grid of 8 presets × 64 batch sizes × 16 sequence lengths under 100 ms.
+
+use std::hint::black_box;
+
+use criterion::{criterion_group, criterion_main, Criterion};
+use headroom_core::estimate::recommend::{solve, what_if_grid};
+use headroom_core::estimate::{builtin_presets, config::spec_from_config, estimate, parse_plan};
+use serde_json::json;
+
+fn llama_8b() -> headroom_core::model::ModelSpec {
+    spec_from_config(&json!({
+        "model_type": "llama", "hidden_size": 4096, "num_hidden_layers": 32, "num_attention_heads": 32,
+        "num_key_value_heads": 8, "head_dim": 128, "intermediate_size": 14336, "vocab_size": 128256,
+        "tie_word_embeddings": false, "torch_dtype": "bfloat16"
+    }))
+    .expect("llama config")
+}
+
+fn benches(c: &mut Criterion) {
+    let spec = llama_8b();
+    let presets = builtin_presets();
+    let plan = parse_plan(
+        &json!({
+            "model": {"id": "meta-llama/Llama-3.1-8B"}, "task": "train", "method": "qlora",
+            "quantization": "int4_double", "optimizer": "paged_adamw_8bit", "gradient_checkpointing": true,
+            "gpus": {"count": 1, "memory_gib": 24}
+        })
+        .to_string(),
+        &presets,
+    )
+    .expect("plan");
+
+    c.bench_function("one estimate (Llama-3.1-8B QLoRA, with notes)", |b| {
+        b.iter(|| estimate(black_box(&spec), black_box(&plan), &presets).expect("estimate"))
+    });
+
+    // LoRA so that every preset, quantized or not, is a valid plan.
+    let mut lora = plan.clone();
+    lora.method = Some(headroom_core::estimate::plan::Method::Lora);
+    lora.quantization = None;
+    c.bench_function("solver: largest batch and sequence for 8 presets", |b| {
+        b.iter(|| {
+            for p in &presets {
+                black_box(solve(&spec, &lora, p).expect("solve"));
+            }
+        })
+    });
+
+    let batches: Vec<u64> = (1..=64).collect();
+    let sequences: Vec<u64> = (1..=16).map(|k| 256 * k).collect();
+    c.bench_function("what-if grid: 8 presets x 64 batches x 16 sequences", |b| {
+        b.iter(|| {
+            let mut fitting = 0usize;
+            for p in &presets {
+                let cells = what_if_grid(&spec, &lora, p, &batches, &sequences).expect("grid");
+                fitting += cells.iter().filter(|c| c.fits).count();
+            }
+            black_box(fitting)
+        })
+    });
+}
+
+criterion_group!(estimate_benches, benches);
+criterion_main!(estimate_benches);

@@ -1,0 +1,203 @@
+//! Activation memory of training (FORMULAS.md §3) and the working set of inference (§4).
+//!
+//! Training counts, per decoder layer and token, the tensors autograd saves for backward, following who
+//! saves what in PyTorch: a linear saves its input only when its weight needs a gradient (trainable or
+//! carrying a LoRA adapter) or when bitsandbytes' own autograd function (`MatMul4Bit`, `MatMul8bitLt`) keeps
+//! it regardless; SiLU/GELU save their input, the gated product both operands; HF `LlamaRMSNorm` upcasts its
+//! input to fp32 and saves it; SDPA/FlashAttention save q, k, v, the output and an fp32 log-sum-exp
+//! (FlashAttention arXiv:2205.14135 §3) while eager attention keeps the softmax (fp32) and its 16-bit cast
+//! (b·a·s² each). For a dense Llama layer with everything trainable this is sb(12h + 4h_kv + 8I) plus the
+//! fp32 norm inputs: the [derived] formula of FORMULAS.md §3, which generalises Korthikanti et al.
+//! arXiv:2205.05198 §4.1 to SwiGLU/GQA/flash.
+
+use super::plan::{AttentionImpl, Method, Plan};
+use super::shape::{input_slot, InputSlot, Shape};
+use super::states::Trainable;
+use crate::model::LinearRole;
+
+/// Per-token facts about one decoder layer's saved activations.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct LayerCost {
+    /// Bytes saved per token, independent of sequence length.
+    pub per_token: u64,
+    /// Bytes per token per token of context (eager attention's b·a·s² softmax).
+    pub per_token_per_position: u64,
+}
+
+pub(crate) struct ActInputs<'a> {
+    pub plan: &'a Plan,
+    pub shape: &'a Shape<'a>,
+    pub trainable: &'a Trainable,
+    pub quantized: bool,
+    pub compute_bytes: u64,
+}
+
+/// Saved bytes of one decoder layer (a dense and an MoE variant: the mean weighted by layer count).
+pub(crate) fn layer_cost(input: &ActInputs) -> LayerCost {
+    let plan = input.plan;
+    let shape = input.shape;
+    let arch = shape.arch;
+    let e = input.compute_bytes;
+    let h = shape.h;
+    let full = plan.method == Some(Method::Full) || plan.method == Some(Method::Freeze);
+    let lora = plan.lora.as_ref();
+    let lora_rank = lora.map_or(0, |l| l.rank);
+    let lora_dropout = lora.is_some_and(|l| l.dropout > 0.0);
+    // fp32 adapters under 16-bit autocast: each adapted linear's input is cast to 16-bit again and saved by
+    // lora_A (PEFT `_cast_input_dtype` + autocast).
+    let adapter_cast = lora.is_some_and(|l| l.dtype.bytes() != e);
+
+    let mut slot_saved = [0u64; 4];
+    let mut moe_per_token = 0u64;
+    let mut own = 0u64;
+    let mut lora_extra = 0u64;
+    for (i, g) in arch.linear_layers.iter().enumerate() {
+        if g.role == LinearRole::LmHead {
+            continue;
+        }
+        let adapted = input.trainable.adapted.get(i).copied().unwrap_or(false);
+        let quantized_here = input.quantized && g.role != LinearRole::Expert;
+        // lora_A saves the very input tensor only when it gets it unchanged (no dropout, no dtype cast);
+        // otherwise it saves its own copy, counted with the adapter below.
+        let lora_shares_input = adapted && !lora_dropout && !adapter_cast;
+        let saves = full || quantized_here || lora_shares_input;
+        let per_layer = shape.per_layer(g);
+        // Weight of this group in an average layer (MoE groups only exist in MoE layers).
+        let layer_share = |bytes: u64| -> u64 {
+            match g.role {
+                LinearRole::Expert | LinearRole::SharedExpert | LinearRole::Router => {
+                    bytes * shape.moe_layers / shape.layers
+                }
+                LinearRole::Mlp if shape.moe_layers > 0 => {
+                    bytes * shape.dense_layers / shape.layers
+                }
+                _ => bytes,
+            }
+        };
+        if adapted {
+            let mut x = e * lora_rank;
+            if lora_dropout {
+                // dropout's output (saved by lora_A) and its mask (1 byte).
+                x += (e + 1) * g.in_features;
+            } else if adapter_cast {
+                // Under autocast lora_A saves the 16-bit recast; without autocast, the adapter-dtype copy.
+                let copy = if plan.precision.is_mixed() {
+                    e
+                } else {
+                    lora.map_or(e, |l| l.dtype.bytes())
+                };
+                x += copy * g.in_features;
+            }
+            lora_extra += layer_share(x * per_layer);
+        }
+        if g.role == LinearRole::Expert {
+            // Every token visits k experts; each expert saves its (gathered) input when it saves at all,
+            // plus the gated MLP's intermediates, added below.
+            if saves {
+                let k = arch.moe.map_or(1, |m| m.experts_per_token);
+                if matches!(input_slot(&g.name), InputSlot::MlpIn) {
+                    moe_per_token = moe_per_token.max(k * e * g.in_features);
+                }
+            }
+            continue;
+        }
+        if !saves {
+            continue;
+        }
+        let bytes = e * g.in_features;
+        match input_slot(&g.name) {
+            InputSlot::AttnIn => slot_saved[0] = slot_saved[0].max(bytes),
+            InputSlot::AttnOut => slot_saved[1] = slot_saved[1].max(bytes),
+            InputSlot::MlpIn => slot_saved[2] = slot_saved[2].max(layer_share(bytes)),
+            InputSlot::MlpInner => slot_saved[3] = slot_saved[3].max(layer_share(bytes)),
+            InputSlot::Own => own += layer_share(bytes * per_layer),
+        }
+    }
+
+    // Norms: HF RMSNorm saves the fp32 copy of its input, plus the normalized output when the norm weight
+    // trains; under torch.compile the fused norm keeps only its 16-bit input (the rest is recomputed).
+    let norm = if plan.torch_compile {
+        e * h
+    } else {
+        4 * h + if full { e * h } else { 0 }
+    };
+    let norms = 2 * norm;
+
+    // Attention: q, k, v after RoPE, output, fp32 log-sum-exp per head.
+    let att = &arch.attention;
+    let fused_qkv = arch.linear_layers.iter().any(|g| {
+        matches!(
+            g.name.as_str(),
+            "qkv_proj" | "query_key_value" | "c_attn" | "Wqkv"
+        )
+    });
+    let attention = match att.mla {
+        // MLA attends with per-head queries and keys of nope+rope dims and values of v dims.
+        Some(m) => {
+            let qk = att.num_heads * (m.qk_nope_head_dim + m.qk_rope_head_dim);
+            let v = att.num_heads * m.v_head_dim;
+            e * (2 * qk + 2 * v)
+        }
+        None => e * (2 * shape.q_dim + 2 * shape.kv_dim),
+    } + 4 * att.num_heads
+        // A fused qkv projection (phi3 `qkv_proj`, GPT-NeoX `query_key_value`) hands attention v as a view
+        // of its whole output, so q and k's pre-RoPE parts stay alive with it.
+        + if fused_qkv { e * (shape.q_dim + shape.kv_dim) } else { 0 };
+    let per_position = match plan.attention {
+        AttentionImpl::Eager => (4 + e) * att.num_heads,
+        _ => 0,
+    };
+
+    // MLP intermediates that are saved whatever trains: activation input, activation output, the up branch.
+    let gated = if arch.gated_mlp { 3 } else { 1 };
+    let dense_mlp = e * gated * arch.intermediate_size;
+    let moe_mlp = arch.moe.map_or(0, |m| {
+        let k = m.experts_per_token;
+        e * gated * (k * m.expert_intermediate_size + m.shared_intermediate_size)
+            + moe_per_token
+            // router logits, softmax in fp32
+            + 4 * m.num_experts
+            // each expert's output times its routing weight: the product saves the output, since the router
+            // weights need a gradient (transformers' MoE blocks)
+            + e * k * h
+            // the inner activation each expert's down projection saves when experts train
+            + if full { e * k * m.expert_intermediate_size } else { 0 }
+    });
+    let mlp = (dense_mlp * shape.dense_layers + moe_mlp * shape.moe_layers) / shape.layers;
+
+    LayerCost {
+        per_token: norms + slot_saved.iter().sum::<u64>() + own + attention + mlp + lora_extra,
+        per_token_per_position: per_position,
+    }
+}
+
+/// Bytes of the largest transient working set of one layer per token: the MLP's intermediates (or their
+/// gradients in backward) alive at once, about 3 intermediate-sized tensors plus 3 hidden-sized ones
+/// (FORMULAS.md §4 prefill working set: b·s·(3I + 3h + 2h_kv)·2 B).
+pub(crate) fn layer_transient_per_token(shape: &Shape, e: u64) -> u64 {
+    let arch = shape.arch;
+    let inner = arch.moe.map_or(arch.intermediate_size, |m| {
+        let moe = m.experts_per_token * m.expert_intermediate_size + m.shared_intermediate_size;
+        if shape.dense_layers > 0 {
+            moe.max(arch.intermediate_size)
+        } else {
+            moe
+        }
+    });
+    e * (3 * inner + 3 * shape.h + 2 * shape.kv_dim)
+}
+
+/// Bytes per logit element at the loss: the lm_head output in the compute dtype, its fp32 upcast
+/// (`logits.float()` in transformers' `ForCausalLMLoss`) and the saved log-softmax in fp32
+/// (FORMULAS.md §3 "≈10 B per logit element").
+pub(crate) fn loss_bytes_per_logit(e: u64) -> u64 {
+    if e >= 4 {
+        8
+    } else {
+        e + 4 + 4
+    }
+}
+
+/// Chunks of the chunked cross-entropy (torchtune `CEWithChunkedOutputLoss(num_output_chunks=8)`): only one
+/// chunk's fp32 logits and log-softmax exist at a time.
+pub(crate) const LOSS_CHUNKS: u64 = 8;

@@ -1,0 +1,343 @@
+//! The estimate: puts weights, training states, activations, KV cache and overheads together at the moment
+//! of peak memory, shards them across GPUs, and adds what the caching allocator and the CUDA context cost.
+
+use super::gpus;
+use super::inference::inference;
+use super::plan::{Method, Plan, Task};
+use super::preset::{Placement, PresetInfo, WeightFormat};
+use super::report::{gib, Components, Estimate, Notes, ParameterSummary, PerGpu};
+use super::shape::{architecture, Shape};
+use super::training::{training, TrainInputs};
+use super::weights::{weights, WeightInputs};
+use crate::model::{DType, ModelSpec};
+use crate::{Error, Result};
+
+const MIB: u64 = 1 << 20;
+
+/// One phase's share of the estimate (training or inference), before workspaces and overheads.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Part {
+    pub components: Components,
+    pub managed: u64,
+    pub cpu: u64,
+    pub trainable: u64,
+}
+
+/// Terms that grow with s² or batch × layers are clamped here (64 PiB, beyond any GPU): a sum of a few such
+/// terms stays inside u64, and the verdict is "does not fit" either way.
+pub(crate) const BYTES_CAP: u64 = 1 << 56;
+
+/// CUDA context per process and GPU: not visible to `torch.cuda.memory_*`. PyTorch maintainers report
+/// 300–400 MB with lazy module loading (CUDA ≥ 11.7, pytorch#20532, #109888); FORMULAS.md §6 sets 500 MiB as
+/// the default until measured on the user's GPU.
+pub const CUDA_CONTEXT_BYTES: u64 = 500 * MIB;
+
+/// cuBLAS workspace per handle: `:4096:2:16:8` = 2·4 MiB + 8·16 KiB before Hopper, 32 MiB on sm90+
+/// (PyTorch `CublasHandlePool.cpp`, FORMULAS.md §6). Allocated through the caching allocator.
+fn cublas_workspace(compute_capability: Option<u32>) -> u64 {
+    match compute_capability {
+        Some(cc) if cc >= 90 => 32 * MIB,
+        _ => 8 * MIB + 128 * 1024,
+    }
+}
+
+/// Share of peak allocated memory the caching allocator holds on top as reserved-but-free blocks (rounding to
+/// 2 MiB, 20 MiB small-buffer pools, fragmentation from changing sizes; PyTorch notes/cuda "Memory
+/// management"). FORMULAS.md §6 says to budget it as a percentage and calibrate; training's many differently
+/// sized temporaries fragment more than inference's repeated shapes.
+const TRAIN_ALLOCATOR_PERCENT: u64 = 5;
+const INFER_ALLOCATOR_PERCENT: u64 = 2;
+
+/// Estimate the peak memory of a plan for a model, with every assumption in the notes.
+pub fn estimate(spec: &ModelSpec, plan: &Plan, presets: &[PresetInfo]) -> Result<Estimate> {
+    estimate_with(spec, plan, presets, true)
+}
+
+/// The preset a plan names, or the model's stored dtype.
+pub fn resolve_preset(spec: &ModelSpec, plan: &Plan, presets: &[PresetInfo]) -> Result<PresetInfo> {
+    match &plan.quantization {
+        Some(name) => presets
+            .iter()
+            .find(|p| &p.name == name)
+            .cloned()
+            .ok_or_else(|| {
+                Error::invalid(
+                    "quantization",
+                    format!(
+                        "unknown preset `{name}` (known: {})",
+                        presets
+                            .iter()
+                            .map(|p| p.name.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                )
+            }),
+        None => Ok(PresetInfo {
+            name: "stored dtype".to_string(),
+            format: match spec.stored_dtype {
+                DType::F32 => WeightFormat::F32,
+                DType::F16 => WeightFormat::F16,
+                _ => WeightFormat::Bf16,
+            },
+            placement: Placement::Gpu,
+        }),
+    }
+}
+
+pub(crate) fn estimate_with(
+    spec: &ModelSpec,
+    plan: &Plan,
+    presets: &[PresetInfo],
+    notes_on: bool,
+) -> Result<Estimate> {
+    let preset = resolve_preset(spec, plan, presets)?;
+    estimate_preset(spec, plan, &preset, notes_on)
+}
+
+pub(crate) fn estimate_preset(
+    spec: &ModelSpec,
+    plan: &Plan,
+    preset: &PresetInfo,
+    notes_on: bool,
+) -> Result<Estimate> {
+    estimate_core(
+        spec,
+        plan,
+        preset,
+        plan.batch_size,
+        plan.sequence_length,
+        notes_on,
+    )
+}
+
+/// The estimate with the micro-batch and sequence length given apart from the plan, so that the solver can
+/// vary them without copying the plan.
+pub(crate) fn estimate_core(
+    spec: &ModelSpec,
+    plan: &Plan,
+    preset: &PresetInfo,
+    b: u64,
+    s: u64,
+    notes_on: bool,
+) -> Result<Estimate> {
+    let mut notes = Notes::new(notes_on);
+    let arch = architecture(spec)?;
+    let shape = Shape::new(spec, arch)?;
+    let train = plan.task == Task::Train;
+    let quantized = preset.format.is_quantized();
+    if quantized && matches!(plan.method, Some(Method::Full | Method::Freeze)) {
+        return Err(Error::invalid(
+            "quantization",
+            format!(
+                "`{}` weights are quantized and frozen: they cannot be trained in full",
+                preset.name
+            ),
+        ));
+    }
+    let on_cpu = preset.placement == Placement::Cpu;
+    // PEFT's prepare_model_for_kbit_training runs in the Hugging Face recipe unless the plan says otherwise.
+    let kbit_upcast = quantized && plan.kbit_upcast.unwrap_or(true);
+    // Compute dtype: the precision's for training; the weights' for inference (fp32 weights compute in fp32).
+    let e = if on_cpu
+        || (!train && preset.format == WeightFormat::F32)
+        || plan.precision.compute_bytes() == 4
+    {
+        4
+    } else {
+        2
+    };
+    notes.add(|| {
+        format!(
+            "{}: weights {}, {}-byte activations ({})",
+            if plan.quantization.is_some() {
+                format!("preset `{}`", preset.name)
+            } else {
+                "no quantization given, so the model's stored dtype".to_string()
+            },
+            match preset.format {
+                WeightFormat::F32 => "fp32",
+                WeightFormat::F16 => "fp16",
+                WeightFormat::Bf16 => "bf16",
+                WeightFormat::Int8 => "LLM.int8",
+                WeightFormat::Int4 { .. } => "NF4",
+            },
+            e,
+            match serde_json::to_value(plan.precision) {
+                Ok(serde_json::Value::String(p)) if train => p,
+                _ => "inference in the weights' dtype".to_string(),
+            }
+        )
+    });
+    let gpu_count = plan.gpus.as_ref().map_or(1, |g| g.count);
+    let world = gpu_count * plan.nodes;
+    let cc = plan
+        .gpus
+        .as_ref()
+        .and_then(|g| g.model.as_deref())
+        .and_then(gpus::find)
+        .map(|g| g.compute_capability);
+    let tokens = b * s;
+
+    // ---- weights ----
+    let w = weights(
+        &WeightInputs {
+            spec,
+            shape: &shape,
+            preset,
+            kbit_upcast: train && kbit_upcast,
+            quantize_lm_head: plan.quantize_lm_head,
+            gpu_weight_budget: plan
+                .gpus
+                .as_ref()
+                .map(|g| g.memory_bytes / 100 * 81 * if train { 1 } else { g.count }),
+        },
+        &mut notes,
+    );
+
+    let part = if train {
+        training(
+            &TrainInputs {
+                spec,
+                plan,
+                shape: &shape,
+                weights: &w,
+                quantized,
+                kbit_upcast,
+                e,
+                b,
+                s,
+                gpu_count,
+                world,
+            },
+            &mut notes,
+        )?
+    } else {
+        inference(plan, &shape, w.gpu_bytes, e, b, s, &mut notes)
+    };
+    let mut c = part.components;
+    let managed = part.managed;
+    let mut cpu = w.cpu_bytes + part.cpu;
+    let trainable_params = part.trainable;
+
+    // ---- workspaces ----
+    let handles = if train { 2 } else { 1 };
+    let dequant = w.largest_quantized * e;
+    // LLM.int8 matmuls (bnb `MatMul8bitLt`) quantize the activations to int8 and accumulate in int32 before
+    // rescaling: per token, one int8 copy of the input row and an int32 output row of the widest layer.
+    let int8_matmul = if preset.format == WeightFormat::Int8 {
+        let (max_in, max_out) = arch
+            .linear_layers
+            .iter()
+            .filter(|g| {
+                !matches!(
+                    g.role,
+                    crate::model::LinearRole::LmHead | crate::model::LinearRole::Expert
+                )
+            })
+            .fold((0, 0), |(i, o), g| {
+                (i.max(g.in_features), o.max(g.out_features))
+            });
+        tokens * (max_in + 4 * max_out)
+    } else {
+        0
+    };
+    c.workspace =
+        cublas_workspace(cc) * handles + dequant.max(int8_matmul) + w.streamed_layer_bytes;
+    notes.add(|| {
+        format!(
+            "workspace: cuBLAS {} per handle ({} handle{}){}",
+            if cc.is_some_and(|c| c >= 90) {
+                "32 MiB"
+            } else {
+                "8.125 MiB"
+            },
+            handles,
+            if handles > 1 {
+                "s: forward and the autograd thread"
+            } else {
+                ""
+            },
+            if dequant > 0 {
+                format!(
+                    ", plus one quantized weight dequantized to 16-bit ({})",
+                    gib(dequant)
+                )
+            } else {
+                String::new()
+            }
+        )
+    });
+
+    // ---- load-time transient (FORMULAS.md §11) ----
+    // transformers + bitsandbytes quantize module by module while loading: the quantized weights plus one
+    // decoder layer in 16-bit.
+    if quantized {
+        let load = c.weights + shape.layer_params * 2 + cublas_workspace(cc);
+        if load > c.sum() {
+            notes.add(|| {
+                "peak while loading: quantizing layer by layer outweighs the run itself".to_string()
+            });
+            c = Components {
+                weights: c.weights,
+                workspace: shape.layer_params * 2 + cublas_workspace(cc),
+                ..Components::default()
+            };
+        }
+    }
+
+    let allocated = c.sum();
+    let percent = if train {
+        TRAIN_ALLOCATOR_PERCENT
+    } else {
+        INFER_ALLOCATOR_PERCENT
+    };
+    let overhead = allocated * percent / 100;
+    notes.add(|| format!("caching allocator: {percent}% of peak allocated held as reserved-but-free blocks; CUDA context {} per GPU", gib(CUDA_CONTEXT_BYTES)));
+    let mut per_gpu = PerGpu {
+        components: c,
+        allocated_peak_bytes: allocated,
+        allocator_overhead_bytes: overhead,
+        reserved_peak_bytes: allocated + overhead,
+        managed_memory_bytes: managed,
+        cuda_context_bytes: CUDA_CONTEXT_BYTES,
+        device_peak_bytes: allocated + overhead + managed + CUDA_CONTEXT_BYTES,
+    };
+    if on_cpu {
+        cpu += per_gpu.reserved_peak_bytes + per_gpu.managed_memory_bytes;
+        per_gpu = PerGpu::default();
+        notes.add(|| {
+            "preset cpu: the whole run lives in CPU RAM in fp32; no GPU memory is used".to_string()
+        });
+    }
+    if cpu > 0 {
+        notes.add(|| format!("CPU RAM: {} beyond the Python process (not counting the page cache of memory-mapped checkpoints)", gib(cpu)));
+    }
+
+    let (fits, headroom_bytes) = match &plan.gpus {
+        Some(g) => {
+            let usable = (g.memory_bytes as f64 * (1.0 - plan.margin)).floor() as i64;
+            let headroom = usable - per_gpu.device_peak_bytes as i64;
+            if headroom < 0 && headroom + per_gpu.managed_memory_bytes as i64 >= 0 {
+                notes.add(|| {
+                    "only the paged optimizer states overflow the GPU: the driver can page them to host memory, so the run may complete, more slowly".to_string()
+                });
+            }
+            (Some(headroom >= 0), Some(headroom))
+        }
+        None => (None, None),
+    };
+    let mut list = std::mem::take(&mut notes.list);
+    list.extend(spec.notes.iter().cloned());
+    Ok(Estimate {
+        per_gpu,
+        cpu_bytes: cpu,
+        parameters: ParameterSummary {
+            total: spec.parameters.total,
+            trainable: trainable_params,
+        },
+        fits,
+        headroom_bytes,
+        notes: list,
+    })
+}

@@ -1,0 +1,67 @@
+//! The static GPU catalog: common training GPUs with the memory total NVML reports for them.
+//!
+//! `memory_bytes` is the total that `nvidia-smi` prints (NVML `nvmlDeviceGetMemoryInfo().total`, shown in MiB)
+//! times 2^20, as seen on real cards in published `nvidia-smi` output (e.g. RTX 4090 "24564MiB", L40S
+//! "46068MiB", H200 "143771MiB", B200 "183359MiB"). It is a little less than the marketing size because the
+//! driver reserves some memory; the fit verdict must use this figure, not "24 GB". "The GPUs in this machine"
+//! come from the monitor (another module) and are not part of this static list.
+
+use serde::Serialize;
+
+const MIB: u64 = 1 << 20;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ts_rs::TS)]
+pub struct GpuModel {
+    /// The name a plan uses in `gpus.model`.
+    pub name: &'static str,
+    /// What NVML calls it (`nvmlDeviceGetName`), for matching a detected GPU to this entry.
+    pub nvml_name: &'static str,
+    pub memory_bytes: u64,
+    /// CUDA compute capability major × 10 + minor (86 = sm_86); Hopper (90) and newer get a larger cuBLAS
+    /// workspace (FORMULAS.md §6).
+    pub compute_capability: u32,
+}
+
+const CATALOG: &[GpuModel] = &[
+    gpu("RTX 3090", "NVIDIA GeForce RTX 3090", 24576, 86),
+    gpu("RTX 4090", "NVIDIA GeForce RTX 4090", 24564, 89),
+    gpu("RTX 5090", "NVIDIA GeForce RTX 5090", 32607, 120),
+    gpu("RTX A6000", "NVIDIA RTX A6000", 49140, 86),
+    gpu("RTX 6000 Ada", "NVIDIA RTX 6000 Ada Generation", 49140, 89),
+    gpu("L4", "NVIDIA L4", 23034, 89),
+    gpu("L40S", "NVIDIA L40S", 46068, 89),
+    gpu("A100 40GB", "NVIDIA A100-SXM4-40GB", 40960, 80),
+    gpu("A100 80GB", "NVIDIA A100-SXM4-80GB", 81920, 80),
+    gpu("H100 80GB", "NVIDIA H100 80GB HBM3", 81559, 90),
+    gpu("H200", "NVIDIA H200", 143771, 90),
+    gpu("B200", "NVIDIA B200", 183359, 100),
+];
+
+const fn gpu(name: &'static str, nvml_name: &'static str, mib: u64, cc: u32) -> GpuModel {
+    GpuModel {
+        name,
+        nvml_name,
+        memory_bytes: mib * MIB,
+        compute_capability: cc,
+    }
+}
+
+/// Every GPU in the catalog, smallest memory first within its family as listed.
+pub fn catalog() -> &'static [GpuModel] {
+    CATALOG
+}
+
+/// Find a GPU by its catalog name or NVML name, ignoring case, spaces and dashes (`"a100-80gb"` works).
+pub fn find(name: &str) -> Option<&'static GpuModel> {
+    let key = normalize(name);
+    CATALOG
+        .iter()
+        .find(|g| normalize(g.name) == key || normalize(g.nvml_name) == key)
+}
+
+fn normalize(s: &str) -> String {
+    s.chars()
+        .filter(|c| c.is_ascii_alphanumeric())
+        .map(|c| c.to_ascii_lowercase())
+        .collect()
+}

@@ -1,0 +1,390 @@
+//! Recommendation and solver (issue 3 item 3): rank presets by fit then quality, find the largest micro-batch
+//! and longest sequence that fit, and say what would make a plan fit, with each change's effect in bytes.
+//!
+//! Ranking follows the old Python layer's `get_optimal_quantization`: the least aggressive quantization that
+//! fits with the user's margin comes first, because every step down (16-bit → LLM.int8 → 4-bit) trades
+//! accuracy for memory (LLM.int8 arXiv:2208.07339 is near-lossless; NF4 QLoRA arXiv:2305.14314 matches 16-bit
+//! LoRA on benchmarks but can cost accuracy on sensitive tasks).
+
+use serde::Serialize;
+
+use super::engine::{estimate_core, resolve_preset};
+use super::plan::{Method, Offload, Optimizer, Plan, Sharding, Task};
+use super::preset::{Placement, PresetInfo, WeightFormat};
+use super::report::{gib, Estimate};
+use crate::model::ModelSpec;
+use crate::{Error, Result};
+
+/// The largest micro-batch and the longest sequence that fit, each with the other held at the plan's value;
+/// `None` when not even 1 fits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ts_rs::TS)]
+pub struct Limits {
+    pub max_batch_size: Option<u64>,
+    pub max_sequence_length: Option<u64>,
+}
+
+/// One preset, estimated for the plan.
+#[derive(Debug, Clone, PartialEq, Serialize, ts_rs::TS)]
+pub struct RankedPreset {
+    pub preset: String,
+    pub format: WeightFormat,
+    pub placement: Placement,
+    pub fits: bool,
+    pub device_peak_bytes: u64,
+    pub headroom_bytes: i64,
+    pub limits: Limits,
+    /// What the preset costs in quality or speed, in words.
+    pub caveat: Option<String>,
+    /// Why the preset cannot run this plan at all (e.g. quantized weights with full fine-tuning).
+    pub unavailable: Option<String>,
+}
+
+/// A change that would make the plan fit (or fit better), with its effect.
+#[derive(Debug, Clone, PartialEq, Serialize, ts_rs::TS)]
+pub struct Suggestion {
+    pub change: String,
+    /// Device peak after the change minus before: negative is a saving.
+    pub delta_bytes: i64,
+    pub device_peak_bytes: u64,
+    pub fits: bool,
+}
+
+/// Longest sequence the solver tries (1 Mi tokens), and the largest micro-batch.
+const MAX_SEQUENCE: u64 = 1 << 20;
+const MAX_BATCH: u64 = 1 << 16;
+
+fn usable_bytes(plan: &Plan) -> Result<u64> {
+    let g = plan
+        .gpus
+        .as_ref()
+        .ok_or_else(|| Error::invalid("gpus", "is needed to know what fits"))?;
+    Ok((g.memory_bytes as f64 * (1.0 - plan.margin)).floor() as u64)
+}
+
+fn fits_at(
+    spec: &ModelSpec,
+    plan: &Plan,
+    preset: &PresetInfo,
+    usable: u64,
+    b: u64,
+    s: u64,
+) -> Result<bool> {
+    Ok(estimate_core(spec, plan, preset, b, s, false)?
+        .per_gpu
+        .device_peak_bytes
+        <= usable)
+}
+
+/// The largest value in 1..=max for which `fits` holds, assuming it is monotone (memory grows with batch and
+/// sequence): doubling to bracket, then bisection; about 2·log2(max) estimates.
+fn largest(max: u64, mut fits: impl FnMut(u64) -> Result<bool>) -> Result<Option<u64>> {
+    if !fits(1)? {
+        return Ok(None);
+    }
+    let mut lo = 1;
+    let mut hi = 2;
+    while hi <= max && fits(hi)? {
+        lo = hi;
+        hi *= 2;
+    }
+    let mut hi = hi.min(max + 1);
+    while hi - lo > 1 {
+        let mid = lo + (hi - lo) / 2;
+        if fits(mid)? {
+            lo = mid;
+        } else {
+            hi = mid;
+        }
+    }
+    Ok(Some(lo))
+}
+
+/// Solve the largest micro-batch and the longest sequence that fit the plan's GPUs with its margin.
+pub fn solve(spec: &ModelSpec, plan: &Plan, preset: &PresetInfo) -> Result<Limits> {
+    let usable = usable_bytes(plan)?;
+    let (b, s) = (plan.batch_size, plan.sequence_length);
+    Ok(Limits {
+        max_batch_size: largest(MAX_BATCH, |x| fits_at(spec, plan, preset, usable, x, s))?,
+        max_sequence_length: largest(MAX_SEQUENCE, |x| fits_at(spec, plan, preset, usable, b, x))?,
+    })
+}
+
+fn caveat(p: &PresetInfo) -> Option<String> {
+    let mut words = match p.format {
+        WeightFormat::Int4 { .. } => {
+            Some("INT4 may cost accuracy; INT8 or 16-bit suits critical work".to_string())
+        }
+        WeightFormat::Int8 => {
+            Some("LLM.int8 is close to 16-bit quality but its matmuls are slower".to_string())
+        }
+        _ => None,
+    };
+    let placement = match p.placement {
+        Placement::GpuWithCpuOffload => {
+            Some("layers that do not fit run from CPU memory, much slower")
+        }
+        Placement::Cpu => Some("runs on the CPU: orders of magnitude slower than a GPU"),
+        Placement::Gpu => None,
+    };
+    if let Some(extra) = placement {
+        words = Some(match words {
+            Some(w) => format!("{w}; {extra}"),
+            None => extra.to_string(),
+        });
+    }
+    words
+}
+
+/// Whether a preset can run the plan's method at all.
+fn unavailable(plan: &Plan, p: &PresetInfo) -> Option<String> {
+    if plan.task == Task::Train
+        && p.format.is_quantized()
+        && matches!(plan.method, Some(Method::Full | Method::Freeze))
+    {
+        return Some("quantized weights are frozen: use LoRA/QLoRA to train on them".to_string());
+    }
+    None
+}
+
+/// Every preset estimated for the plan and ranked: those that fit first, the least aggressive quantization
+/// first among them (GPU before CPU offload before CPU); then those that do not fit, closest first.
+pub fn rank_presets(
+    spec: &ModelSpec,
+    plan: &Plan,
+    presets: &[PresetInfo],
+) -> Result<Vec<RankedPreset>> {
+    let usable = usable_bytes(plan)? as i64;
+    let mut ranked = Vec::with_capacity(presets.len());
+    for p in presets {
+        if let Some(why) = unavailable(plan, p) {
+            ranked.push(RankedPreset {
+                preset: p.name.clone(),
+                format: p.format,
+                placement: p.placement,
+                fits: false,
+                device_peak_bytes: 0,
+                headroom_bytes: 0,
+                limits: Limits {
+                    max_batch_size: None,
+                    max_sequence_length: None,
+                },
+                caveat: caveat(p),
+                unavailable: Some(why),
+            });
+            continue;
+        }
+        let est = estimate_core(spec, plan, p, plan.batch_size, plan.sequence_length, false)?;
+        let device = est.per_gpu.device_peak_bytes;
+        ranked.push(RankedPreset {
+            preset: p.name.clone(),
+            format: p.format,
+            placement: p.placement,
+            fits: device as i64 <= usable,
+            device_peak_bytes: device,
+            headroom_bytes: usable - device as i64,
+            limits: solve(spec, plan, p)?,
+            caveat: caveat(p),
+            unavailable: None,
+        });
+    }
+    let placement_rank = |p: Placement| match p {
+        Placement::Gpu => 0,
+        Placement::GpuWithCpuOffload => 1,
+        Placement::Cpu => 2,
+    };
+    ranked.sort_by(|a, b| {
+        let key = |r: &RankedPreset| {
+            (
+                r.unavailable.is_some(),
+                !r.fits,
+                if r.fits {
+                    placement_rank(r.placement)
+                } else {
+                    0
+                },
+                if r.fits { r.format.aggressiveness() } else { 0 },
+                if r.fits { 0 } else { r.device_peak_bytes },
+            )
+        };
+        key(a).cmp(&key(b))
+    });
+    Ok(ranked)
+}
+
+/// Changes that would make the plan fit its GPUs, each estimated; those that help most first.
+pub fn suggestions(
+    spec: &ModelSpec,
+    plan: &Plan,
+    presets: &[PresetInfo],
+) -> Result<Vec<Suggestion>> {
+    let usable = usable_bytes(plan)?;
+    let preset = resolve_preset(spec, plan, presets)?;
+    let base = estimate_core(
+        spec,
+        plan,
+        &preset,
+        plan.batch_size,
+        plan.sequence_length,
+        false,
+    )?;
+    let before = base.per_gpu.device_peak_bytes;
+    let mut out = Vec::new();
+    let mut push = |change: String, est: Estimate| {
+        let after = est.per_gpu.device_peak_bytes;
+        out.push(Suggestion {
+            change: format!(
+                "{change}: {} {}",
+                if after <= before { "saves" } else { "adds" },
+                gib(before.abs_diff(after))
+            ),
+            delta_bytes: after as i64 - before as i64,
+            device_peak_bytes: after,
+            fits: after <= usable,
+        });
+    };
+    let run = |p: &Plan| estimate_core(spec, p, &preset, p.batch_size, p.sequence_length, false);
+    let train = plan.task == Task::Train;
+
+    if train && !plan.gradient_checkpointing {
+        let mut p = plan.clone();
+        p.gradient_checkpointing = true;
+        push("turn on gradient checkpointing".into(), run(&p)?);
+    }
+    if train
+        && matches!(
+            plan.optimizer,
+            Optimizer::Adamw | Optimizer::PagedAdamw32bit
+        )
+    {
+        let mut p = plan.clone();
+        p.optimizer = Optimizer::Adamw8bit;
+        push("use an 8-bit optimizer (adamw_8bit)".into(), run(&p)?);
+    }
+    if train && !plan.chunked_loss {
+        let mut p = plan.clone();
+        p.chunked_loss = true;
+        push("compute the loss in chunks".into(), run(&p)?);
+    }
+    if plan.batch_size > 1 {
+        let limits = largest(plan.batch_size - 1, |x| {
+            fits_at(spec, plan, &preset, usable, x, plan.sequence_length)
+        })?;
+        let b = limits.unwrap_or(1);
+        let mut p = plan.clone();
+        p.batch_size = b;
+        if train {
+            // Keep the effective batch by accumulating.
+            p.gradient_accumulation_steps =
+                plan.gradient_accumulation_steps * plan.batch_size.div_ceil(b);
+            p.optimizer_in_backward = p.optimizer_in_backward && p.gradient_accumulation_steps == 1;
+        }
+        push(
+            format!(
+                "lower the micro-batch to {b}{}",
+                if train {
+                    format!(
+                        " with {} gradient accumulation steps",
+                        p.gradient_accumulation_steps
+                    )
+                } else {
+                    String::new()
+                }
+            ),
+            run(&p)?,
+        );
+    }
+    if train && plan.sharding == Sharding::None {
+        for n in [2u64, 4, 8, 16, 32, 64] {
+            let mut p = plan.clone();
+            if let Some(g) = p.gpus.as_mut() {
+                g.count = n;
+            }
+            p.nodes = 1;
+            p.sharding = Sharding::Zero3;
+            let est = run(&p)?;
+            if est.per_gpu.device_peak_bytes <= usable || n == 64 {
+                push(format!("shard with ZeRO-3 over {n} GPUs"), est);
+                break;
+            }
+        }
+    }
+    if train && plan.offload != Offload::OptimizerAndParams {
+        let mut p = plan.clone();
+        if !p.sharding.shards_parameters() {
+            p.sharding = Sharding::Zero3;
+        }
+        p.offload = Offload::OptimizerAndParams;
+        push(
+            "offload optimizer states and parameters to CPU RAM (ZeRO-3 offload; slower)".into(),
+            run(&p)?,
+        );
+    }
+    if !preset.format.is_quantized()
+        && plan.method != Some(Method::Full)
+        && plan.method != Some(Method::Freeze)
+    {
+        if let Some(q) = presets.iter().find(|p| {
+            matches!(p.format, WeightFormat::Int4 { double_quant: true })
+                && p.placement == Placement::Gpu
+        }) {
+            let mut p = plan.clone();
+            p.quantization = Some(q.name.clone());
+            if p.method == Some(Method::Lora) {
+                p.method = Some(Method::Qlora);
+            }
+            let est = estimate_core(spec, &p, q, p.batch_size, p.sequence_length, false)?;
+            push(
+                format!("quantize the base to 4-bit (preset {})", q.name),
+                est,
+            );
+        }
+    }
+    out.sort_by_key(|s| (!s.fits, s.delta_bytes));
+    Ok(out)
+}
+
+/// One cell of a what-if grid.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ts_rs::TS)]
+pub struct GridCell {
+    pub batch_size: u64,
+    pub sequence_length: u64,
+    pub device_peak_bytes: u64,
+    pub fits: bool,
+}
+
+/// The device peak of every (batch, sequence) pair for one preset: what the Plan view draws as the user
+/// explores. Notes are skipped, so thousands of cells cost milliseconds (issue 3 item 8).
+pub fn what_if_grid(
+    spec: &ModelSpec,
+    plan: &Plan,
+    preset: &PresetInfo,
+    batches: &[u64],
+    sequences: &[u64],
+) -> Result<Vec<GridCell>> {
+    let usable = usable_bytes(plan).unwrap_or(u64::MAX);
+    let mut cells = Vec::with_capacity(batches.len() * sequences.len());
+    for &b in batches {
+        for &s in sequences {
+            if b == 0 || s == 0 {
+                return Err(Error::invalid(
+                    if b == 0 {
+                        "batch_size"
+                    } else {
+                        "sequence_length"
+                    },
+                    "must be a positive integer, got 0",
+                ));
+            }
+            let device = estimate_core(spec, plan, preset, b, s, false)?
+                .per_gpu
+                .device_peak_bytes;
+            cells.push(GridCell {
+                batch_size: b,
+                sequence_length: s,
+                device_peak_bytes: device,
+                fits: device <= usable,
+            });
+        }
+    }
+    Ok(cells)
+}

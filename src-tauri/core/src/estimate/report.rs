@@ -1,0 +1,96 @@
+//! The estimate as CONTRACTS.md §2 prints it, and the note collector that explains it.
+
+use serde::{Deserialize, Serialize};
+
+/// Bytes per GPU at the moment of peak memory, by what holds them. Their sum is `allocated_peak_bytes`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
+pub struct Components {
+    pub weights: u64,
+    pub lora: u64,
+    pub gradients: u64,
+    pub optimizer: u64,
+    pub activations: u64,
+    pub logits: u64,
+    pub kv_cache: u64,
+    pub workspace: u64,
+}
+
+impl Components {
+    pub fn sum(&self) -> u64 {
+        self.weights
+            + self.lora
+            + self.gradients
+            + self.optimizer
+            + self.activations
+            + self.logits
+            + self.kv_cache
+            + self.workspace
+    }
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
+pub struct PerGpu {
+    pub components: Components,
+    /// What `torch.cuda.max_memory_allocated()` would report: the sum of `components`.
+    pub allocated_peak_bytes: u64,
+    pub allocator_overhead_bytes: u64,
+    /// What `torch.cuda.max_memory_reserved()` would report: allocated + allocator overhead.
+    pub reserved_peak_bytes: u64,
+    /// CUDA managed memory the caching allocator never sees (bitsandbytes' paged optimizer states).
+    pub managed_memory_bytes: u64,
+    pub cuda_context_bytes: u64,
+    /// What nvidia-smi/NVML would show for the process: reserved + managed + context.
+    pub device_peak_bytes: u64,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
+pub struct ParameterSummary {
+    pub total: u64,
+    pub trainable: u64,
+}
+
+/// The answer to a plan (CONTRACTS.md §2).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ts_rs::TS)]
+pub struct Estimate {
+    pub per_gpu: PerGpu,
+    /// Host RAM the run needs beyond the Python process itself: offloaded optimizer states, parameters,
+    /// activations, layers a preset keeps on the CPU.
+    pub cpu_bytes: u64,
+    pub parameters: ParameterSummary,
+    /// Present when the plan gives `gpus`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub fits: Option<bool>,
+    /// GPU memory × (1 − margin) − device peak; negative when it does not fit.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub headroom_bytes: Option<i64>,
+    pub notes: Vec<String>,
+}
+
+/// Collects the notes of an estimate; switched off by the solver, which runs thousands of estimates and
+/// reads only the totals.
+pub(crate) struct Notes {
+    on: bool,
+    pub(crate) list: Vec<String>,
+}
+
+impl Notes {
+    pub(crate) fn new(on: bool) -> Self {
+        Notes {
+            on,
+            list: Vec::new(),
+        }
+    }
+
+    pub(crate) fn add(&mut self, note: impl FnOnce() -> String) {
+        if self.on {
+            self.list.push(note());
+        }
+    }
+}
+
+/// GiB with two decimals, for notes only (GiB = 2^30).
+pub(crate) fn gib(bytes: u64) -> String {
+    format!("{:.2} GiB", bytes as f64 / (1u64 << 30) as f64)
+}

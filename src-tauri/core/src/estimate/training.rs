@@ -1,0 +1,293 @@
+//! The training peak: model states, sharding and offload, activations and loss, and which of the start of
+//! backward or the optimizer step is the peak.
+
+use super::activations::{
+    layer_cost, layer_transient_per_token, loss_bytes_per_logit, ActInputs, LOSS_CHUNKS,
+};
+use super::engine::{Part, BYTES_CAP};
+use super::plan::{Method, Offload, Plan, Sharding};
+use super::report::{gib, Notes};
+use super::shape::Shape;
+use super::states::{states, trainable, StateInputs};
+use super::weights::Weights;
+use crate::model::ModelSpec;
+use crate::Result;
+
+/// What the training estimate needs beyond the plan.
+pub(crate) struct TrainInputs<'a> {
+    pub spec: &'a ModelSpec,
+    pub plan: &'a Plan,
+    pub shape: &'a Shape<'a>,
+    pub weights: &'a Weights,
+    pub quantized: bool,
+    pub kbit_upcast: bool,
+    /// Compute dtype bytes.
+    pub e: u64,
+    pub b: u64,
+    pub s: u64,
+    pub gpu_count: u64,
+    pub world: u64,
+}
+
+pub(crate) fn training(input: &TrainInputs, notes: &mut Notes) -> Result<Part> {
+    let TrainInputs {
+        spec,
+        plan,
+        shape,
+        weights: w,
+        quantized,
+        kbit_upcast,
+        e,
+        b,
+        s,
+        gpu_count,
+        world,
+    } = *input;
+    let tokens = b * s;
+    let h = shape.h;
+    let mut part = Part::default();
+    let c = &mut part.components;
+    let mut cpu = 0u64;
+    let mut managed;
+    let t = trainable(spec, shape, plan)?;
+    let trainable_params = t.params;
+    let st = states(
+        &StateInputs {
+            plan,
+            trainable: &t,
+            weight_bytes: w.plain_bytes,
+        },
+        notes,
+    );
+
+    // ---- activations and loss ----
+    let lc = layer_cost(&ActInputs {
+        plan,
+        shape,
+        trainable: &t,
+        quantized,
+        compute_bytes: e,
+    });
+    // Saturating: eager attention at absurd lengths is b·a·s², which must read "does not fit", not wrap.
+    let per_layer = lc
+        .per_token
+        .saturating_add(lc.per_token_per_position.saturating_mul(s))
+        .saturating_mul(tokens)
+        .min(BYTES_CAP);
+    let stored_layers = if plan.method == Some(Method::Freeze) {
+        // Nothing below the first trainable layer needs a gradient, so nothing there is saved.
+        plan.freeze_trainable_layers.min(shape.layers)
+    } else {
+        shape.layers
+    };
+    // The residual stream is fp32 when PEFT upcast the embeddings and norms.
+    let e_res = if kbit_upcast { 4 } else { e };
+    let (mut stored, recompute, kept_per_layer) = if plan.gradient_checkpointing {
+        let kept = e_res * h * tokens;
+        (stored_layers * kept, per_layer, kept)
+    } else {
+        (
+            stored_layers.saturating_mul(per_layer).min(BYTES_CAP),
+            0,
+            per_layer,
+        )
+    };
+    if plan.activation_offload {
+        // Saved tensors go to pinned host memory as they are produced; a layer in flight each way
+        // stays on the GPU (torchtune `OffloadActivations`).
+        cpu += stored * gpu_count;
+        stored = stored.min(2 * kept_per_layer);
+        notes.add(|| "activation offload: saved activations live in CPU RAM, two layers' worth stay on the GPU in flight".to_string());
+    }
+    let lm_head_trains = plan.method == Some(Method::Full) || plan.trainable_embeddings;
+    // The final norm (fp32 copy of its input, or the 16-bit input under torch.compile) and lm_head's input
+    // when lm_head trains.
+    let final_norm = if plan.torch_compile { e * h } else { 4 * h };
+    let head = (final_norm + if lm_head_trains { e * h } else { 0 }) * tokens;
+    let transient = layer_transient_per_token(shape, e) * tokens;
+    let loss_full = shape.vocab * tokens * loss_bytes_per_logit(e);
+    let loss = if plan.chunked_loss {
+        loss_full / LOSS_CHUNKS
+    } else {
+        loss_full
+    };
+    let (activations, logits) = if loss >= recompute + transient {
+        (stored + head, loss)
+    } else {
+        (stored + head + recompute + transient, 0)
+    };
+    notes.add(|| {
+        format!(
+            "activations: {} bytes per token per decoder layer saved for backward ({}), {}",
+            per_layer / tokens.max(1),
+            if plan.gradient_checkpointing {
+                format!("gradient checkpointing keeps only each layer's input, {} bytes per token, and recomputes one layer at a time", e_res * h)
+            } else {
+                "no gradient checkpointing".to_string()
+            },
+            match plan.attention {
+                super::plan::AttentionImpl::Eager => "eager attention keeps the b·a·s² softmax (fp32 and its 16-bit cast)",
+                _ => "SDPA/flash attention keeps no s×s matrix",
+            }
+        )
+    });
+    notes.add(|| {
+        format!(
+            "loss: {} bytes per logit ({}·s·V = {} elements){}",
+            loss_bytes_per_logit(e),
+            b,
+            tokens * shape.vocab,
+            if plan.chunked_loss {
+                format!(", chunked into {LOSS_CHUNKS} so one chunk is alive at a time")
+            } else {
+                ": 16-bit logits, their fp32 upcast and the saved fp32 log-softmax".to_string()
+            }
+        )
+    });
+
+    // ---- sharding and offload ----
+    let mut weights_gpu = w.gpu_bytes;
+    let mut lora = st.lora_bytes;
+    let mut grads = if plan.optimizer_in_backward {
+        notes.add(|| "optimizer in backward: each gradient is freed right after its parameter's step, so only the largest one is alive".to_string());
+        st.largest_grad_bytes
+    } else {
+        st.grad_bytes
+    };
+    let mut optimizer = st.optimizer_bytes;
+    managed = st.managed_bytes;
+    let per_node = gpu_count;
+    let layer_grads = st.grad_bytes / shape.layers;
+    let mut bucket = 0;
+    let sharding = plan.sharding;
+    if sharding.shards_optimizer() {
+        optimizer /= world;
+        managed /= world;
+    }
+    if sharding.shards_gradients() {
+        grads /= world;
+    }
+    let mut gathered = 0;
+    if sharding.shards_parameters() {
+        weights_gpu /= world;
+        lora /= world;
+        // The unit being computed and the one prefetched are gathered whole (FSDP wraps each decoder
+        // layer; DeepSpeed ZeRO-3 fetches by module with a prefetch bucket).
+        // The output embedding is gathered whole for the loss, and is often the largest unit.
+        gathered = (2 * (w.gpu_bytes / shape.layers)).max(shape.vocab * h * w.plain_bytes);
+    }
+    if sharding != Sharding::None {
+        // The buffer gradients are reduced through.
+        bucket = match sharding {
+            // DeepSpeed's contiguous gradient buffer holds `reduce_bucket_size` elements (default 5e8,
+            // runtime/zero/config.py) in the gradient dtype, or all gradients if they are fewer.
+            Sharding::Zero1 | Sharding::Zero2 | Sharding::Zero3 => {
+                let per_element = st.grad_bytes.checked_div(t.params).unwrap_or(0);
+                st.grad_bytes.min(500_000_000 * per_element)
+            }
+            // FSDP reduce-scatters one wrapped unit (a decoder layer) at a time.
+            _ => layer_grads,
+        };
+    } else if world > 1 {
+        // DDP's reducer allocates buckets as large as all gradients together
+        // (`gradient_as_bucket_view=False` by default).
+        bucket = st.grad_bytes;
+        notes.add(|| {
+            "plain data parallel (DDP): gradient buckets double the gradient memory".to_string()
+        });
+    }
+    match plan.offload {
+        Offload::None => {}
+        Offload::Optimizer | Offload::OptimizerAndParams => {
+            // ZeRO-Offload: fp32 states (and master weights) on the CPU, and the gradient partition with
+            // them (DeepSpeed `offload_optimizer`).
+            cpu += (optimizer + managed + st.grad_bytes / world * 2) * per_node;
+            optimizer = 0;
+            managed = 0;
+            if sharding.shards_gradients() {
+                grads = 0;
+            }
+            if plan.offload == Offload::OptimizerAndParams {
+                cpu += weights_gpu * per_node;
+                weights_gpu = 0;
+            }
+        }
+    }
+    if sharding != Sharding::None {
+        notes.add(|| {
+            format!(
+                "{:?} over {world} GPUs: optimizer states{}{} sharded; activations are not",
+                sharding,
+                if sharding.shards_gradients() {
+                    ", gradients"
+                } else {
+                    ""
+                },
+                if sharding.shards_parameters() {
+                    ", parameters (two layers gathered at a time)"
+                } else {
+                    ""
+                }
+            )
+        });
+    }
+
+    let statics = weights_gpu + gathered + lora + optimizer;
+    let accumulating = plan.gradient_accumulation_steps > 1;
+    let backward_start =
+        statics + activations + logits + bucket + if accumulating { grads } else { 0 };
+    // DeepSpeed steps with its fused Adam (no temporary); FSDP and plain runs use torch's foreach AdamW on
+    // whatever the rank holds; optimizer-in-backward steps one parameter at a time.
+    let step_temp = if plan.optimizer_in_backward {
+        st.largest_step_temp_bytes
+    } else if matches!(
+        sharding,
+        Sharding::Zero1 | Sharding::Zero2 | Sharding::Zero3
+    ) || plan.offload != Offload::None
+    {
+        0
+    } else if sharding.shards_optimizer() {
+        st.step_temp_bytes / world
+    } else {
+        st.step_temp_bytes
+    };
+    let zero_fp32_grads = if matches!(
+        sharding,
+        Sharding::Zero1 | Sharding::Zero2 | Sharding::Zero3
+    ) && plan.offload == Offload::None
+    {
+        st.fp32_grad_bytes / world
+    } else {
+        0
+    };
+    let step = statics + grads + bucket + step_temp + zero_fp32_grads;
+    c.weights = weights_gpu + gathered;
+    c.lora = lora;
+    c.optimizer = optimizer;
+    if backward_start >= step {
+        c.activations = activations;
+        c.logits = logits;
+        c.gradients = bucket + if accumulating { grads } else { 0 };
+        notes.add(|| "peak at the start of backward: every saved activation and the loss are alive; gradients of earlier steps are freed (zero_grad(set_to_none=True)) unless accumulating".to_string());
+    } else {
+        c.gradients = grads + bucket + zero_fp32_grads;
+        c.optimizer += step_temp;
+        notes.add(|| {
+            format!(
+                "peak at the optimizer step: all gradients alive, activations freed{}",
+                if step_temp > 0 {
+                    format!(
+                        "; torch's foreach AdamW adds a state-sized temporary ({}; fused=True avoids it)",
+                        gib(step_temp)
+                    )
+                } else {
+                    String::new()
+                }
+            )
+        });
+    }
+    part.trainable = trainable_params;
+    part.managed = managed;
+    part.cpu = cpu;
+    Ok(part)
+}

@@ -1,0 +1,281 @@
+//! Building a [`ModelSpec`] from each source, and [`resolve`] for the plan contract's `model` key
+//! (CONTRACTS.md §1: exactly one of `{"id"}`, `{"path"}`, `{"config"}`; unknown keys are errors).
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use super::config::{analyze, parse_config, ConfigFacts};
+use super::spec::{ModelSource, ModelSpec, ParameterCounts};
+use super::{catalog, hf_cache, safetensors, weights};
+use crate::{Error, Result};
+
+/// config.json larger than this is not a config (real ones are a few KiB).
+const MAX_CONFIG_BYTES: u64 = 4 << 20;
+
+/// The plan's `model` key. Serde's externally tagged form gives exactly the contract: one key, `id`, `path` or
+/// `config`; two keys or an unknown one is an error.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ts_rs::TS)]
+#[serde(rename_all = "snake_case")]
+pub enum ModelRef {
+    /// A catalog id, or the id of a model in the local Hugging Face cache.
+    Id(String),
+    /// A folder with config.json and optionally safetensors.
+    Path(#[ts(type = "string")] PathBuf),
+    /// A config.json object.
+    Config(#[ts(type = "Record<string, unknown>")] Map<String, Value>),
+}
+
+impl ModelRef {
+    /// Parse the `model` value of a plan, with errors that name `model` or `model.KEY`.
+    pub fn from_value(value: &Value) -> Result<Self> {
+        let Value::Object(map) = value else {
+            return Err(Error::invalid(
+                "model",
+                "must be an object with exactly one of id, path, config",
+            ));
+        };
+        if let Some(key) = map
+            .keys()
+            .find(|k| !matches!(k.as_str(), "id" | "path" | "config"))
+        {
+            return Err(Error::invalid(
+                format!("model.{key}"),
+                "unknown key; expected exactly one of id, path, config",
+            ));
+        }
+        if map.len() != 1 {
+            return Err(Error::invalid(
+                "model",
+                format!(
+                    "must have exactly one of id, path, config (got {})",
+                    if map.is_empty() {
+                        "none".to_owned()
+                    } else {
+                        map.keys().cloned().collect::<Vec<_>>().join(", ")
+                    }
+                ),
+            ));
+        }
+        serde_json::from_value(value.clone()).map_err(|e| {
+            let key = map.keys().next().map(String::as_str).unwrap_or("model");
+            Error::invalid(format!("model.{key}"), e.to_string())
+        })
+    }
+}
+
+/// Where [`resolve`] may look besides the catalog.
+#[derive(Debug, Clone, Default)]
+pub struct Resolver {
+    /// The Hugging Face hub cache (see [`hf_cache::hub_cache_dir`]); `None` skips it.
+    pub hub_cache: Option<PathBuf>,
+}
+
+/// Resolve a plan's model: ids look in the catalog first, then the local Hugging Face cache.
+pub fn resolve(model: &ModelRef, resolver: &Resolver) -> Result<ModelSpec> {
+    match model {
+        ModelRef::Id(id) => {
+            if let Some(spec) = from_catalog(id)? {
+                return Ok(spec);
+            }
+            if let Some(spec) = from_hub_cache(id, resolver)? {
+                return Ok(spec);
+            }
+            Err(Error::invalid(
+                "model.id",
+                format!(
+                    "{id:?} is neither in the built-in catalog nor in the local Hugging Face cache{}",
+                    resolver
+                        .hub_cache
+                        .as_ref()
+                        .map(|p| format!(" ({})", p.display()))
+                        .unwrap_or_default()
+                ),
+            ))
+        }
+        ModelRef::Path(path) => from_folder(path),
+        ModelRef::Config(map) => from_config(map, "model.config"),
+    }
+}
+
+/// A spec from a config.json object alone (no weights to read).
+pub fn from_config(config: &Map<String, Value>, origin: &str) -> Result<ModelSpec> {
+    let facts = analyze(config, origin)?;
+    let Some(parameters) = facts.parameters else {
+        return Err(Error::invalid(
+            format!("{origin}: model_type"),
+            format!(
+                "{:?} is not a model type Headroom knows, and without safetensors nothing can be counted",
+                facts.model_type
+            ),
+        ));
+    };
+    Ok(ModelSpec {
+        id: "config".into(),
+        model_type: facts.model_type,
+        source: ModelSource::RawConfig,
+        stored_dtype: facts.stored_dtype,
+        parameters,
+        architecture: facts.architecture,
+        notes: facts.notes,
+    })
+}
+
+/// A spec from the built-in catalog; `None` when the id is not there.
+pub fn from_catalog(id: &str) -> Result<Option<ModelSpec>> {
+    let Some(entry) = catalog::lookup(id)? else {
+        return Ok(None);
+    };
+    let mut spec = from_config(&entry.config, &format!("catalog {}", entry.id))?;
+    spec.id = entry.id.clone();
+    spec.source = ModelSource::Catalog;
+    spec.notes.extend(entry.notes.iter().cloned());
+    spec.notes.push(format!("catalog source: {}", entry.source));
+    Ok(Some(spec))
+}
+
+/// A spec for a model in the local Hugging Face cache; `None` when it is not downloaded.
+pub fn from_hub_cache(id: &str, resolver: &Resolver) -> Result<Option<ModelSpec>> {
+    let Some(cache) = &resolver.hub_cache else {
+        return Ok(None);
+    };
+    let models = hf_cache::scan(cache)?;
+    let Some(model) = models.iter().find(|m| m.id.eq_ignore_ascii_case(id)) else {
+        return Ok(None);
+    };
+    let Some(snapshot) = &model.snapshot else {
+        return Err(Error::invalid(
+            "model.id",
+            format!("{id} is in the Hugging Face cache but has no snapshot"),
+        ));
+    };
+    let mut spec = from_folder(snapshot)?;
+    spec.id = model.id.clone();
+    spec.source = ModelSource::HfCache {
+        path: snapshot.clone(),
+        revision: model.revision.clone().unwrap_or_else(|| {
+            snapshot
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default()
+        }),
+    };
+    Ok(Some(spec))
+}
+
+/// A spec from a model folder: config.json, and the safetensors headers when there are any, which are the truth
+/// for parameter counts and stored dtype (the architecture count is kept as a cross-check note).
+pub fn from_folder(folder: &Path) -> Result<ModelSpec> {
+    let config_path = folder.join("config.json");
+    if !config_path.is_file() {
+        return Err(Error::invalid(
+            "model.path",
+            format!("{} has no config.json", folder.display()),
+        ));
+    }
+    let origin = config_path.display().to_string();
+    let bytes = safetensors::read_small(&config_path, MAX_CONFIG_BYTES)?;
+    let map = parse_config(&bytes, &origin)?;
+    let facts = analyze(&map, &origin)?;
+    let checkpoint = safetensors::read_folder(folder)?;
+    let mut spec = combine(facts, checkpoint.as_ref(), &origin)?;
+    spec.id = folder.display().to_string();
+    spec.source = ModelSource::Folder {
+        path: folder.to_path_buf(),
+    };
+    if checkpoint.is_none()
+        && (folder.join("pytorch_model.bin").is_file()
+            || folder.join("pytorch_model.bin.index.json").is_file())
+    {
+        spec.notes.push(
+            "weights are in PyTorch .bin files, which Headroom does not open; counts come from config.json".into(),
+        );
+    }
+    Ok(spec)
+}
+
+/// Merge what config.json says with what the headers say.
+fn combine(
+    facts: ConfigFacts,
+    checkpoint: Option<&safetensors::Checkpoint>,
+    origin: &str,
+) -> Result<ModelSpec> {
+    let mut notes = facts.notes;
+    let Some(checkpoint) = checkpoint else {
+        let Some(parameters) = facts.parameters else {
+            return Err(Error::invalid(
+                format!("{origin}: model_type"),
+                format!(
+                    "{:?} is not a model type Headroom knows and the folder has no safetensors to count",
+                    facts.model_type
+                ),
+            ));
+        };
+        notes.push("no safetensors in the folder: counts computed from config.json".into());
+        return Ok(spec_of(
+            facts.model_type,
+            facts.stored_dtype,
+            parameters,
+            facts.architecture,
+            notes,
+        ));
+    };
+    notes.extend(checkpoint.notes.iter().cloned());
+    let counted = weights::count(checkpoint, facts.packing, facts.tie_word_embeddings);
+    notes.extend(counted.notes.iter().cloned());
+    for (dtype, n) in &counted.unmapped {
+        notes.push(format!(
+            "{n} parameters stored as {}, a dtype Headroom does not size; counted in the totals",
+            dtype.as_str()
+        ));
+    }
+    let stored_dtype = counted.dominant_dtype().unwrap_or(facts.stored_dtype);
+    if stored_dtype != facts.stored_dtype && counted.dominant_dtype().is_some() {
+        notes.push(format!(
+            "the safetensors headers store most weights as {stored_dtype:?}, config.json says {:?}; the headers win",
+            facts.stored_dtype
+        ));
+    }
+    let parameters = match facts.parameters {
+        Some(arch) if arch.total == counted.parameters.total => arch,
+        Some(arch) => {
+            notes.push(format!(
+                "the safetensors headers hold {} parameters, the architecture from config.json gives {}; the headers are used",
+                counted.parameters.total, arch.total
+            ));
+            counted.parameters
+        }
+        None => {
+            notes.push(
+                "parameter breakdown (embedding, lm_head, linear, other) inferred from tensor names".into(),
+            );
+            counted.parameters
+        }
+    };
+    Ok(spec_of(
+        facts.model_type,
+        stored_dtype,
+        parameters,
+        facts.architecture,
+        notes,
+    ))
+}
+
+fn spec_of(
+    model_type: String,
+    stored_dtype: super::spec::DType,
+    parameters: ParameterCounts,
+    architecture: Option<super::spec::Architecture>,
+    notes: Vec<String>,
+) -> ModelSpec {
+    ModelSpec {
+        id: String::new(),
+        model_type,
+        source: ModelSource::RawConfig,
+        stored_dtype,
+        parameters,
+        architecture,
+        notes,
+    }
+}

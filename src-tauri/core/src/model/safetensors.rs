@@ -1,0 +1,513 @@
+//! Safetensors headers, read without touching the weights.
+//!
+//! Format (safetensors `README.md` and `safetensors/src/tensor.rs` `validate`, commit 24b0b28): 8 bytes `N`
+//! (u64 little-endian), then `N` bytes of UTF-8 JSON starting with `{` (may be padded with spaces), then the byte
+//! buffer. Each header entry is `{"dtype", "shape", "data_offsets": [begin, end]}` with offsets relative to the
+//! buffer; `__metadata__` is an optional string→string map. The reference parser refuses headers over
+//! 100,000,000 bytes, and requires the tensors to tile the buffer exactly: sorted by offset, the first begins at 0,
+//! each begins where the previous ends, the last ends at the end of the file, and each spans exactly
+//! `prod(shape) × bits / 8` bytes. We apply the same rules, so a file we accept is one `safetensors` would load.
+//!
+//! Only the header is read: a 400 GB checkpoint costs one small read per shard. Every rule a hostile file can break
+//! is one [`Error::Invalid`] naming the file and the field.
+
+use std::collections::{BTreeMap, HashSet};
+use std::fs::File;
+use std::io::Read;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::{Error, Result};
+
+/// The reference implementation's limit (`safetensors::tensor::MAX_HEADER_SIZE`).
+pub const MAX_HEADER_BYTES: u64 = 100_000_000;
+
+/// Every dtype the safetensors format defines (`Dtype` in `safetensors/src/tensor.rs`), with its size in bits.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, ts_rs::TS,
+)]
+pub enum TensorDtype {
+    #[serde(rename = "BOOL")]
+    Bool,
+    #[serde(rename = "F4")]
+    F4,
+    #[serde(rename = "F6_E2M3")]
+    F6E2m3,
+    #[serde(rename = "F6_E3M2")]
+    F6E3m2,
+    #[serde(rename = "U8")]
+    U8,
+    #[serde(rename = "I8")]
+    I8,
+    #[serde(rename = "F8_E5M2")]
+    F8E5m2,
+    #[serde(rename = "F8_E4M3")]
+    F8E4m3,
+    #[serde(rename = "F8_E8M0")]
+    F8E8m0,
+    #[serde(rename = "F8_E4M3FNUZ")]
+    F8E4m3Fnuz,
+    #[serde(rename = "F8_E5M2FNUZ")]
+    F8E5m2Fnuz,
+    #[serde(rename = "I16")]
+    I16,
+    #[serde(rename = "U16")]
+    U16,
+    #[serde(rename = "F16")]
+    F16,
+    #[serde(rename = "BF16")]
+    Bf16,
+    #[serde(rename = "I32")]
+    I32,
+    #[serde(rename = "U32")]
+    U32,
+    #[serde(rename = "F32")]
+    F32,
+    #[serde(rename = "C64")]
+    C64,
+    #[serde(rename = "F64")]
+    F64,
+    #[serde(rename = "I64")]
+    I64,
+    #[serde(rename = "U64")]
+    U64,
+}
+
+impl TensorDtype {
+    /// `Dtype::bitsize` in the safetensors crate.
+    pub fn bits(self) -> u64 {
+        use TensorDtype::*;
+        match self {
+            F4 => 4,
+            F6E2m3 | F6E3m2 => 6,
+            Bool | U8 | I8 | F8E5m2 | F8E4m3 | F8E8m0 | F8E4m3Fnuz | F8E5m2Fnuz => 8,
+            I16 | U16 | F16 | Bf16 => 16,
+            I32 | U32 | F32 => 32,
+            C64 | F64 | I64 | U64 => 64,
+        }
+    }
+
+    /// The spelling used in the file (`BF16`, `F8_E4M3`, …).
+    pub fn as_str(self) -> &'static str {
+        use TensorDtype::*;
+        match self {
+            Bool => "BOOL",
+            F4 => "F4",
+            F6E2m3 => "F6_E2M3",
+            F6E3m2 => "F6_E3M2",
+            U8 => "U8",
+            I8 => "I8",
+            F8E5m2 => "F8_E5M2",
+            F8E4m3 => "F8_E4M3",
+            F8E8m0 => "F8_E8M0",
+            F8E4m3Fnuz => "F8_E4M3FNUZ",
+            F8E5m2Fnuz => "F8_E5M2FNUZ",
+            I16 => "I16",
+            U16 => "U16",
+            F16 => "F16",
+            Bf16 => "BF16",
+            I32 => "I32",
+            U32 => "U32",
+            F32 => "F32",
+            C64 => "C64",
+            F64 => "F64",
+            I64 => "I64",
+            U64 => "U64",
+        }
+    }
+
+    fn parse(text: &str) -> Option<Self> {
+        serde_json::from_value(serde_json::Value::String(text.to_owned())).ok()
+    }
+}
+
+/// One tensor as its header describes it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ts_rs::TS)]
+pub struct TensorInfo {
+    pub name: String,
+    pub dtype: TensorDtype,
+    pub shape: Vec<u64>,
+    /// `prod(shape)`; 1 for a scalar (empty shape), as numpy and torch count it.
+    pub elements: u64,
+    /// `end - begin` of its data offsets.
+    pub bytes: u64,
+}
+
+/// The parsed header of one safetensors file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ts_rs::TS)]
+pub struct Header {
+    /// Tensors in file order of their data (ascending offsets).
+    pub tensors: Vec<TensorInfo>,
+    pub metadata: BTreeMap<String, String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTensor {
+    dtype: String,
+    shape: Vec<u64>,
+    data_offsets: (u64, u64),
+}
+
+/// Parse and validate a header.
+///
+/// `json` is the `N` header bytes, `buffer_len` the number of bytes after them (file length − 8 − N); `file` only
+/// names the file in errors. Never allocates more than the header's own size.
+pub fn parse_header(json: &[u8], buffer_len: u64, file: &str) -> Result<Header> {
+    let field = |f: &str| format!("{file}: {f}");
+    if json.first() != Some(&b'{') {
+        return Err(Error::invalid(
+            field("header"),
+            "the JSON header must start with '{'",
+        ));
+    }
+    let raw: serde_json::Map<String, serde_json::Value> = serde_json::from_slice(json)
+        .map_err(|e| Error::invalid(field("header"), format!("not a JSON object: {e}")))?;
+
+    let mut metadata = BTreeMap::new();
+    // (begin, end, info), sorted below to check that the tensors tile the buffer.
+    let mut spans: Vec<(u64, u64, TensorInfo)> = Vec::with_capacity(raw.len());
+    for (name, value) in raw {
+        if name == "__metadata__" {
+            metadata = serde_json::from_value(value).map_err(|e| {
+                Error::invalid(
+                    field("__metadata__"),
+                    format!("must map strings to strings: {e}"),
+                )
+            })?;
+            continue;
+        }
+        let t: RawTensor = serde_json::from_value(value).map_err(|e| {
+            Error::invalid(
+                field(&format!("tensor {name:?}")),
+                format!("expected {{dtype, shape, data_offsets}}: {e}"),
+            )
+        })?;
+        let dtype = TensorDtype::parse(&t.dtype).ok_or_else(|| {
+            Error::invalid(
+                field(&format!("tensor {name:?}.dtype")),
+                format!("unknown dtype {:?}", t.dtype),
+            )
+        })?;
+        let elements = t
+            .shape
+            .iter()
+            .try_fold(1u64, |acc, &d| acc.checked_mul(d))
+            .ok_or_else(|| {
+                Error::invalid(
+                    field(&format!("tensor {name:?}.shape")),
+                    format!("{:?} has more elements than fit in 64 bits", t.shape),
+                )
+            })?;
+        let bits = u128::from(elements) * u128::from(dtype.bits());
+        let (begin, end) = t.data_offsets;
+        if end < begin {
+            return Err(Error::invalid(
+                field(&format!("tensor {name:?}.data_offsets")),
+                format!("[{begin}, {end}] ends before it begins"),
+            ));
+        }
+        if end > buffer_len {
+            return Err(Error::invalid(
+                field(&format!("tensor {name:?}.data_offsets")),
+                format!(
+                    "[{begin}, {end}] runs past the end of the file's data ({buffer_len} bytes)"
+                ),
+            ));
+        }
+        let bytes = end - begin;
+        if bits % 8 != 0 || bits / 8 != u128::from(bytes) {
+            return Err(Error::invalid(
+                field(&format!("tensor {name:?}")),
+                format!(
+                    "shape {:?} of {} needs {} bits but data_offsets span {bytes} bytes",
+                    t.shape,
+                    dtype.as_str(),
+                    bits
+                ),
+            ));
+        }
+        spans.push((
+            begin,
+            end,
+            TensorInfo {
+                name,
+                dtype,
+                shape: t.shape,
+                elements,
+                bytes,
+            },
+        ));
+    }
+
+    spans.sort_by_key(|(begin, end, _)| (*begin, *end));
+    let mut expected = 0u64;
+    for (begin, end, info) in &spans {
+        if *begin != expected {
+            let what = if *begin < expected {
+                "overlaps the tensor before it"
+            } else {
+                "leaves a gap after the tensor before it"
+            };
+            return Err(Error::invalid(
+                field(&format!("tensor {:?}.data_offsets", info.name)),
+                format!("[{begin}, {end}] {what} (expected it to begin at {expected})"),
+            ));
+        }
+        expected = *end;
+    }
+    if expected != buffer_len {
+        return Err(Error::invalid(
+            field("data_offsets"),
+            format!(
+                "the tensors cover {expected} bytes but the file holds {buffer_len} bytes of data"
+            ),
+        ));
+    }
+    Ok(Header {
+        tensors: spans.into_iter().map(|(_, _, info)| info).collect(),
+        metadata,
+    })
+}
+
+/// Read and validate the header of one file, reading only `8 + N` bytes.
+pub fn read_header(path: &Path) -> Result<Header> {
+    let name = path.display().to_string();
+    let mut file = File::open(path).map_err(|e| Error::io(path, e))?;
+    let file_len = file.metadata().map_err(|e| Error::io(path, e))?.len();
+    let mut prefix = [0u8; 8];
+    if file_len < 8 {
+        return Err(Error::invalid(
+            format!("{name}: header length"),
+            format!("the file is {file_len} bytes, shorter than the 8-byte header length"),
+        ));
+    }
+    file.read_exact(&mut prefix)
+        .map_err(|e| Error::io(path, e))?;
+    let n = u64::from_le_bytes(prefix);
+    if n > MAX_HEADER_BYTES {
+        return Err(Error::invalid(
+            format!("{name}: header length"),
+            format!("{n} bytes is more than the {MAX_HEADER_BYTES}-byte limit of the format"),
+        ));
+    }
+    if n > file_len - 8 {
+        return Err(Error::invalid(
+            format!("{name}: header length"),
+            format!(
+                "{n} bytes is more than the {} bytes that follow it",
+                file_len - 8
+            ),
+        ));
+    }
+    // n ≤ 100 MB and ≤ the file's size: the allocation is bounded by what is really there.
+    let mut json = vec![0u8; usize::try_from(n).unwrap_or(0)];
+    file.read_exact(&mut json).map_err(|e| Error::io(path, e))?;
+    parse_header(&json, file_len - 8 - n, &name)
+}
+
+/// Parse a whole in-memory safetensors file (tests, fuzzing). Same rules as [`read_header`].
+pub fn parse_file_bytes(bytes: &[u8], name: &str) -> Result<Header> {
+    let (prefix, rest) = bytes.split_at_checked(8).ok_or_else(|| {
+        Error::invalid(
+            format!("{name}: header length"),
+            "shorter than the 8-byte header length",
+        )
+    })?;
+    let mut len = [0u8; 8];
+    len.copy_from_slice(prefix);
+    let n = u64::from_le_bytes(len);
+    if n > MAX_HEADER_BYTES || n > rest.len() as u64 {
+        return Err(Error::invalid(
+            format!("{name}: header length"),
+            format!("{n} bytes does not fit the file"),
+        ));
+    }
+    let (json, buffer) = rest.split_at(n as usize);
+    parse_header(json, buffer.len() as u64, name)
+}
+
+/// `model.safetensors.index.json`: which file holds which tensor (huggingface_hub `serialization/_base.py`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ShardIndex {
+    /// Tensor name → shard file name.
+    pub weight_map: BTreeMap<String, String>,
+    /// `metadata.total_size` when present: the sum of tensor bytes.
+    pub total_size: Option<u64>,
+}
+
+#[derive(Deserialize)]
+struct RawIndex {
+    #[serde(default)]
+    metadata: Option<serde_json::Map<String, serde_json::Value>>,
+    weight_map: BTreeMap<String, String>,
+}
+
+/// Parse an index; shard names must be plain file names in the same folder (no `..`, no separators).
+pub fn parse_index(json: &[u8], file: &str) -> Result<ShardIndex> {
+    let raw: RawIndex = serde_json::from_slice(json)
+        .map_err(|e| Error::invalid(format!("{file}: weight_map"), e.to_string()))?;
+    for shard in raw.weight_map.values().collect::<HashSet<_>>() {
+        crate::store::check_name(&format!("{file}: weight_map"), shard)?;
+    }
+    let total_size = match raw.metadata.as_ref().and_then(|m| m.get("total_size")) {
+        None | Some(serde_json::Value::Null) => None,
+        Some(v) => Some(v.as_u64().ok_or_else(|| {
+            Error::invalid(
+                format!("{file}: metadata.total_size"),
+                "must be a non-negative integer",
+            )
+        })?),
+    };
+    Ok(ShardIndex {
+        weight_map: raw.weight_map,
+        total_size,
+    })
+}
+
+/// All tensors of a checkpoint, from one file or from the shards an index names.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ts_rs::TS)]
+pub struct Checkpoint {
+    /// File names read, in order.
+    pub files: Vec<String>,
+    pub tensors: Vec<TensorInfo>,
+    /// Σ bytes of all tensors.
+    pub total_bytes: u64,
+    pub notes: Vec<String>,
+}
+
+impl Checkpoint {
+    pub fn tensor(&self, name: &str) -> Option<&TensorInfo> {
+        self.tensors.iter().find(|t| t.name == name)
+    }
+}
+
+/// Which safetensors files of a folder make up the model:
+/// `model.safetensors.index.json` when present (transformers' sharded layout); else `model.safetensors`; else
+/// every `*.safetensors` except Mistral's `consolidated*.safetensors`, which duplicates the HF-format weights in
+/// repositories that carry both. `None` when the folder has no safetensors.
+pub fn read_folder(folder: &Path) -> Result<Option<Checkpoint>> {
+    let index_path = folder.join("model.safetensors.index.json");
+    if index_path.is_file() {
+        let json = read_small(&index_path, 64 << 20)?;
+        let index = parse_index(&json, &index_path.display().to_string())?;
+        return read_sharded(folder, &index).map(Some);
+    }
+    let single = folder.join("model.safetensors");
+    let files: Vec<String> = if single.is_file() {
+        vec!["model.safetensors".to_owned()]
+    } else {
+        let entries = std::fs::read_dir(folder).map_err(|e| Error::io(folder, e))?;
+        let mut names: Vec<String> = entries
+            .filter_map(|e| e.ok())
+            .filter_map(|e| e.file_name().into_string().ok())
+            .filter(|n| n.ends_with(".safetensors") && !n.starts_with("consolidated"))
+            .collect();
+        names.sort();
+        names
+    };
+    if files.is_empty() {
+        return Ok(None);
+    }
+    let mut checkpoint = Checkpoint {
+        files: Vec::new(),
+        tensors: Vec::new(),
+        total_bytes: 0,
+        notes: Vec::new(),
+    };
+    let mut seen = HashSet::new();
+    for name in files {
+        let path = folder.join(&name);
+        let header = read_header(&path)?;
+        for t in header.tensors {
+            if !seen.insert(t.name.clone()) {
+                return Err(Error::invalid(
+                    format!("{}: tensor {:?}", path.display(), t.name),
+                    "also present in another safetensors file of this folder",
+                ));
+            }
+            checkpoint.total_bytes = checkpoint.total_bytes.saturating_add(t.bytes);
+            checkpoint.tensors.push(t);
+        }
+        checkpoint.files.push(name);
+    }
+    Ok(Some(checkpoint))
+}
+
+/// Read the shards an index names, checking that each mapped tensor is in the file the index says.
+pub fn read_sharded(folder: &Path, index: &ShardIndex) -> Result<Checkpoint> {
+    let mut files: Vec<&String> = index.weight_map.values().collect();
+    files.sort();
+    files.dedup();
+    let mut checkpoint = Checkpoint {
+        files: Vec::new(),
+        tensors: Vec::new(),
+        total_bytes: 0,
+        notes: Vec::new(),
+    };
+    let mut seen: HashSet<String> = HashSet::new();
+    for file in files {
+        let path = folder.join(file);
+        let header = read_header(&path)?;
+        for t in header.tensors {
+            match index.weight_map.get(&t.name) {
+                Some(mapped) if mapped == file => {}
+                Some(mapped) => {
+                    return Err(Error::invalid(
+                        format!("{}: tensor {:?}", path.display(), t.name),
+                        format!("model.safetensors.index.json says it is in {mapped}"),
+                    ))
+                }
+                None => checkpoint.notes.push(format!(
+                    "{file} holds tensor {:?}, which model.safetensors.index.json does not list; counted anyway",
+                    t.name
+                )),
+            }
+            if !seen.insert(t.name.clone()) {
+                return Err(Error::invalid(
+                    format!("{}: tensor {:?}", path.display(), t.name),
+                    "present in more than one shard",
+                ));
+            }
+            checkpoint.total_bytes = checkpoint.total_bytes.saturating_add(t.bytes);
+            checkpoint.tensors.push(t);
+        }
+        checkpoint.files.push(file.clone());
+    }
+    if let Some(missing) = index.weight_map.keys().find(|k| !seen.contains(*k)) {
+        return Err(Error::invalid(
+            format!("model.safetensors.index.json: weight_map.{missing}"),
+            format!(
+                "not found in {}",
+                index.weight_map.get(missing).map_or("", |s| s.as_str())
+            ),
+        ));
+    }
+    if let Some(total) = index.total_size {
+        if total != checkpoint.total_bytes {
+            checkpoint.notes.push(format!(
+                "model.safetensors.index.json says metadata.total_size = {total} bytes, the shard headers add up to {}",
+                checkpoint.total_bytes
+            ));
+        }
+    }
+    Ok(checkpoint)
+}
+
+/// Read a small text file (config.json, an index) with a size cap, so a hostile file cannot exhaust memory.
+pub(crate) fn read_small(path: &Path, limit: u64) -> Result<Vec<u8>> {
+    let file = File::open(path).map_err(|e| Error::io(path, e))?;
+    let len = file.metadata().map_err(|e| Error::io(path, e))?.len();
+    if len > limit {
+        return Err(Error::invalid(
+            path.display().to_string(),
+            format!("{len} bytes is larger than the {limit}-byte limit for this file"),
+        ));
+    }
+    let mut bytes = Vec::with_capacity(usize::try_from(len).unwrap_or(0));
+    file.take(limit)
+        .read_to_end(&mut bytes)
+        .map_err(|e| Error::io(path, e))?;
+    Ok(bytes)
+}

@@ -1,0 +1,407 @@
+//! Alerts and recommendations (issue 5 item 3).
+//!
+//! - Fullness of a GPU is `(total − free) / total` from NVML's memory info: what is no longer available to a new
+//!   allocation, driver reservation included.
+//! - Levels: warning at 85% and critical at 95% by default, with hysteresis: a level is left only once fullness
+//!   is `hysteresis` below its threshold, so a run hovering at the line does not flap.
+//! - Time to full: the least-squares slope of used bytes over the last `trend_window_s` seconds (ordinary least
+//!   squares, slope = Σ(t−t̄)(u−ū) / Σ(t−t̄)²), and free bytes divided by that slope when it is positive.
+//! - Recommendations are data (an [`Action`] the UI turns into a button), made when a GPU is at warning or above or
+//!   will be full within `horizon_s`:
+//!   1. stop a process idle for `idle_after_s` that holds at least `idle_min_bytes` (the old Python layer's
+//!      `clear_gpu_memory`, made targeted);
+//!   2. set `PYTORCH_CUDA_ALLOC_CONF=expandable_segments:True` when a process's PyTorch allocator has reserved much
+//!      more than it allocated (at least 1 GiB and 20% of its reservation cached but unused): PyTorch's CUDA
+//!      semantics notes (docs/source/notes/cuda.rst, "Optimizing memory usage with PYTORCH_CUDA_ALLOC_CONF")
+//!      describe expandable segments as the fix for this fragmentation;
+//!   3. for the process whose memory grows: enable gradient checkpointing (activations are recomputed in backward
+//!      instead of kept: Chen et al. 2016, "Training Deep Nets with Sublinear Memory Cost"), then switch its
+//!      quantization preset to `int4_double` (NF4 with double quantization, Dettmers et al. 2023, "QLoRA": about
+//!      0.5 byte per weight instead of 2).
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use super::history::History;
+use super::{GpuStatus, Snapshot, GIB};
+use crate::{Error, Result};
+
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, ts_rs::TS)]
+#[serde(deny_unknown_fields, default)]
+pub struct AlertConfig {
+    /// Fraction of a GPU's memory in use at which to warn (0.85).
+    pub warning: f64,
+    /// Fraction at which the alert is critical (0.95).
+    pub critical: f64,
+    /// How far below a threshold fullness must fall to leave its level (0.03).
+    pub hysteresis: f64,
+    /// Seconds of history the trend is fitted over (120).
+    pub trend_window_s: u64,
+    /// Recommend before the GPU is full when the trend says it will be within this many seconds (900).
+    pub horizon_s: u64,
+    /// A process counts as idle after this many seconds without activity (300).
+    pub idle_after_s: u64,
+    /// … and is worth stopping only when it holds at least this much (1 GiB).
+    pub idle_min_bytes: u64,
+}
+
+impl Default for AlertConfig {
+    fn default() -> Self {
+        AlertConfig {
+            warning: 0.85,
+            critical: 0.95,
+            hysteresis: 0.03,
+            trend_window_s: 120,
+            horizon_s: 900,
+            idle_after_s: 300,
+            idle_min_bytes: GIB,
+        }
+    }
+}
+
+impl AlertConfig {
+    pub fn validate(&self) -> Result<()> {
+        let frac = |v: f64| v.is_finite() && v > 0.0 && v <= 1.0;
+        if !frac(self.warning) {
+            return Err(Error::invalid(
+                "warning",
+                format!("{} is not a fraction in (0, 1]", self.warning),
+            ));
+        }
+        if !frac(self.critical) || self.critical <= self.warning {
+            return Err(Error::invalid(
+                "critical",
+                format!(
+                    "{} must be a fraction above warning ({})",
+                    self.critical, self.warning
+                ),
+            ));
+        }
+        if !(self.hysteresis.is_finite()
+            && self.hysteresis >= 0.0
+            && self.hysteresis < self.warning)
+        {
+            return Err(Error::invalid(
+                "hysteresis",
+                format!("{} must be ≥ 0 and below warning", self.hysteresis),
+            ));
+        }
+        if self.trend_window_s < 5 {
+            return Err(Error::invalid("trend_window_s", "use at least 5 seconds"));
+        }
+        Ok(())
+    }
+}
+
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default, Serialize, Deserialize, ts_rs::TS,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum Level {
+    #[default]
+    Normal,
+    Warning,
+    Critical,
+}
+
+/// What the UI can do about it, as data: each variant becomes a button.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
+#[serde(tag = "action", rename_all = "snake_case")]
+pub enum Action {
+    /// Stop an idle process (see [`super::procs::stop_process`]).
+    StopProcess {
+        pid: u32,
+        held_bytes: u64,
+        idle_ms: u64,
+    },
+    /// Set an environment variable for the next launch of the run.
+    SetEnv {
+        pid: u32,
+        name: String,
+        value: String,
+    },
+    /// Turn on gradient checkpointing in the config of the run in process `pid`.
+    EnableGradientCheckpointing { pid: u32 },
+    /// Switch the config of the run in process `pid` to this quantization preset.
+    SwitchPreset { pid: u32, preset: String },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
+pub struct Recommendation {
+    pub gpu: u32,
+    pub action: Action,
+    /// Why, in words, with the numbers.
+    pub reason: String,
+}
+
+/// One GPU's state after a snapshot.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ts_rs::TS)]
+pub struct GpuAlert {
+    pub gpu: u32,
+    pub level: Level,
+    /// `(total − free) / total`; `None` when memory could not be read.
+    pub fullness: Option<f64>,
+    /// When the trend says free memory runs out, in ms from now; `None` when not rising or unknown.
+    pub time_to_full_ms: Option<u64>,
+}
+
+/// A level change: what a notification is made from.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ts_rs::TS)]
+pub struct LevelChange {
+    pub gpu: u32,
+    pub from: Level,
+    pub to: Level,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ts_rs::TS)]
+pub struct Assessment {
+    pub gpus: Vec<GpuAlert>,
+    pub changes: Vec<LevelChange>,
+    pub recommendations: Vec<Recommendation>,
+}
+
+pub struct AlertEngine {
+    config: AlertConfig,
+    levels: BTreeMap<u32, Level>,
+}
+
+/// Ordinary least-squares slope of `(t, y)`; `None` with fewer than 3 points or no spread in t.
+pub fn slope(points: &[(u64, u64)]) -> Option<f64> {
+    if points.len() < 3 {
+        return None;
+    }
+    let n = points.len() as f64;
+    let t0 = points.first()?.0;
+    // Relative times keep f64 precise (epoch milliseconds squared would lose digits).
+    let mt = points.iter().map(|(t, _)| (t - t0) as f64).sum::<f64>() / n;
+    let my = points.iter().map(|(_, y)| *y as f64).sum::<f64>() / n;
+    let (mut sxy, mut sxx) = (0.0, 0.0);
+    for (t, y) in points {
+        let dt = (t - t0) as f64 - mt;
+        sxy += dt * (*y as f64 - my);
+        sxx += dt * dt;
+    }
+    (sxx > 0.0).then(|| sxy / sxx)
+}
+
+impl AlertEngine {
+    pub fn new(config: AlertConfig) -> Result<Self> {
+        config.validate()?;
+        Ok(AlertEngine {
+            config,
+            levels: BTreeMap::new(),
+        })
+    }
+
+    pub fn config(&self) -> AlertConfig {
+        self.config
+    }
+
+    fn next_level(&self, current: Level, f: f64) -> Level {
+        let c = &self.config;
+        let (w, k, h) = (c.warning, c.critical, c.hysteresis);
+        match current {
+            Level::Critical if f >= k - h => Level::Critical,
+            Level::Critical | Level::Warning if f >= k => Level::Critical,
+            Level::Critical | Level::Warning if f >= w - h => Level::Warning,
+            Level::Normal if f >= k => Level::Critical,
+            Level::Normal if f >= w => Level::Warning,
+            _ => Level::Normal,
+        }
+    }
+
+    /// Assesses `snapshot`, which must already be in `history` (the trend and idle times are read from it).
+    pub fn evaluate(&mut self, snapshot: &Snapshot, history: &History) -> Assessment {
+        let now = snapshot.taken_at.0;
+        let mut out = Assessment::default();
+        let idle = history.idle(now);
+        for g in &snapshot.gpus {
+            let current = self.levels.get(&g.index).copied().unwrap_or_default();
+            let m = g.memory;
+            let fullness = match (m.total_bytes, m.free_bytes) {
+                (Some(total), Some(free)) if total > 0 && g.status == GpuStatus::Ok => {
+                    Some(total.saturating_sub(free) as f64 / total as f64)
+                }
+                _ => None,
+            };
+            let level = fullness.map_or(current, |f| self.next_level(current, f));
+            if level != current {
+                let pct = fullness.map_or(String::new(), |f| format!(" ({:.1}% full)", f * 100.0));
+                out.changes.push(LevelChange {
+                    gpu: g.index,
+                    from: current,
+                    to: level,
+                    message: format!("GPU {} memory {}{pct}", g.index, level_words(level)),
+                });
+                self.levels.insert(g.index, level);
+            }
+            let since = now.saturating_sub(self.config.trend_window_s * 1000);
+            let rate = slope(&history.gpu_used_since(g.index, since)).filter(|s| *s > 0.0);
+            let time_to_full_ms = match (rate, m.free_bytes) {
+                (Some(rate), Some(free)) if g.status == GpuStatus::Ok => {
+                    Some((free as f64 / rate) as u64)
+                }
+                _ => None,
+            };
+            out.gpus.push(GpuAlert {
+                gpu: g.index,
+                level,
+                fullness,
+                time_to_full_ms,
+            });
+            let soon = time_to_full_ms.is_some_and(|ms| ms <= self.config.horizon_s * 1000);
+            if level >= Level::Warning || soon {
+                self.recommend(
+                    g,
+                    &idle,
+                    time_to_full_ms,
+                    history,
+                    now,
+                    &mut out.recommendations,
+                );
+            }
+        }
+        out
+    }
+
+    fn recommend(
+        &self,
+        g: &super::GpuSample,
+        idle: &[super::history::ProcessIdle],
+        time_to_full_ms: Option<u64>,
+        history: &History,
+        now: u64,
+        out: &mut Vec<Recommendation>,
+    ) {
+        let c = &self.config;
+        for p in idle.iter().filter(|p| p.gpu == g.index) {
+            let held = p.used_bytes.unwrap_or(0);
+            if p.idle_ms >= c.idle_after_s * 1000 && held >= c.idle_min_bytes {
+                out.push(Recommendation {
+                    gpu: g.index,
+                    action: Action::StopProcess {
+                        pid: p.pid,
+                        held_bytes: held,
+                        idle_ms: p.idle_ms,
+                    },
+                    reason: format!(
+                        "{} (pid {}) holds {:.1} GiB and has been idle for {} min",
+                        p.name.as_deref().unwrap_or("a process"),
+                        p.pid,
+                        held as f64 / GIB as f64,
+                        p.idle_ms / 60_000
+                    ),
+                });
+            }
+        }
+        let procs = g.processes.as_deref().unwrap_or(&[]);
+        for p in procs {
+            let Some(a) = p.allocator else { continue };
+            let cached = a.reserved_bytes.saturating_sub(a.allocated_bytes);
+            if cached >= GIB && cached as f64 >= 0.2 * a.reserved_bytes as f64 {
+                out.push(Recommendation {
+                    gpu: g.index,
+                    action: Action::SetEnv {
+                        pid: p.pid,
+                        name: "PYTORCH_CUDA_ALLOC_CONF".into(),
+                        value: "expandable_segments:True".into(),
+                    },
+                    reason: format!(
+                        "pid {}: PyTorch reserved {:.1} GiB but only {:.1} GiB is allocated; expandable segments \
+                         let the allocator reuse that fragmented cache",
+                        p.pid,
+                        a.reserved_bytes as f64 / GIB as f64,
+                        a.allocated_bytes as f64 / GIB as f64
+                    ),
+                });
+            }
+        }
+        // The process whose memory grew most over the trend window is the run to change.
+        let since = now.saturating_sub(c.trend_window_s * 1000);
+        let grower = procs
+            .iter()
+            .filter_map(|p| {
+                let pts = history.process_used_since(g.index, p.pid, since);
+                let first = pts.first()?.1;
+                let last = pts.last()?.1;
+                (last > first).then(|| (p.pid, last - first))
+            })
+            .max_by_key(|(_, grew)| *grew);
+        if let Some((pid, grew)) = grower {
+            let when = time_to_full_ms.map_or(String::new(), |ms| {
+                format!("; full in about {} s", ms / 1000)
+            });
+            out.push(Recommendation {
+                gpu: g.index,
+                action: Action::EnableGradientCheckpointing { pid },
+                reason: format!(
+                    "pid {pid} grew by {:.1} GiB in the last {} s{when}; gradient checkpointing keeps far fewer activations",
+                    grew as f64 / GIB as f64,
+                    c.trend_window_s
+                ),
+            });
+            out.push(Recommendation {
+                gpu: g.index,
+                action: Action::SwitchPreset {
+                    pid,
+                    preset: "int4_double".into(),
+                },
+                reason: format!(
+                    "pid {pid}: 4-bit NF4 weights with double quantization (QLoRA) take about a quarter of 16-bit weights"
+                ),
+            });
+        }
+    }
+}
+
+fn level_words(level: Level) -> &'static str {
+    match level {
+        Level::Normal => "back to normal",
+        Level::Warning => "is running low (warning)",
+        Level::Critical => "is almost full (critical)",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slope_of_a_line() {
+        let pts: Vec<(u64, u64)> = (0..10)
+            .map(|i| (1_000_000 + i * 1000, 5_000 + i * 2000))
+            .collect();
+        let s = slope(&pts).unwrap();
+        assert!((s - 2.0).abs() < 1e-9, "{s}");
+        assert_eq!(slope(&pts[..2]), None);
+    }
+
+    #[test]
+    fn hysteresis_keeps_the_level_near_the_line() {
+        let e = AlertEngine::new(AlertConfig::default()).unwrap();
+        assert_eq!(e.next_level(Level::Normal, 0.84), Level::Normal);
+        assert_eq!(e.next_level(Level::Normal, 0.86), Level::Warning);
+        assert_eq!(e.next_level(Level::Warning, 0.83), Level::Warning);
+        assert_eq!(e.next_level(Level::Warning, 0.81), Level::Normal);
+        assert_eq!(e.next_level(Level::Warning, 0.96), Level::Critical);
+        assert_eq!(e.next_level(Level::Critical, 0.93), Level::Critical);
+        assert_eq!(e.next_level(Level::Critical, 0.91), Level::Warning);
+        assert_eq!(e.next_level(Level::Critical, 0.5), Level::Normal);
+        assert_eq!(e.next_level(Level::Normal, 0.99), Level::Critical);
+    }
+
+    #[test]
+    fn bad_thresholds_name_the_field() {
+        let err = AlertEngine::new(AlertConfig {
+            warning: 0.9,
+            critical: 0.8,
+            ..AlertConfig::default()
+        })
+        .err()
+        .unwrap()
+        .to_string();
+        assert!(err.starts_with("critical:"), "{err}");
+    }
+}

@@ -1,0 +1,242 @@
+//! A recording's history as a PNG or SVG chart, drawn headless by plotters: used GiB per GPU and per process over
+//! time. Each series is downsampled with min/max buckets to twice the plot's width first, so a 24-hour chart draws
+//! in milliseconds and its spikes still show.
+//!
+//! Text uses DejaVu Sans, embedded from `assets/` (DejaVu fonts license, see `assets/DejaVuSans-LICENSE.txt`:
+//! free to embed and redistribute), through plotters' `ab_glyph` feature, so no system font is needed.
+
+use std::path::Path;
+use std::sync::OnceLock;
+
+use plotters::prelude::*;
+use plotters::style::FontStyle;
+
+use super::history::{History, HistoryConfig, HistoryWindow, SeriesWindow};
+use super::record::Reader;
+use super::{Timestamp, GIB};
+use crate::{Error, Result};
+
+static FONT: &[u8] = include_bytes!("../../assets/DejaVuSans.ttf");
+const FAMILY: &str = "sans-serif";
+
+/// plotters keeps its fonts in a process-wide table: registering once is all it needs.
+fn register_font() -> Result<()> {
+    static REGISTERED: OnceLock<bool> = OnceLock::new();
+    let ok = *REGISTERED
+        .get_or_init(|| plotters::style::register_font(FAMILY, FontStyle::Normal, FONT).is_ok());
+    if !ok {
+        return Err(Error::Driver {
+            message: "the embedded chart font could not be read".into(),
+        });
+    }
+    Ok(())
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChartFormat {
+    Png,
+    Svg,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ChartOptions {
+    pub width: u32,
+    pub height: u32,
+    /// Also draw one line per process.
+    pub processes: bool,
+}
+
+impl Default for ChartOptions {
+    fn default() -> Self {
+        ChartOptions {
+            width: 1200,
+            height: 600,
+            processes: true,
+        }
+    }
+}
+
+/// Loads a recording into a history large enough for all of it (up to 7 days at 1 Hz) and charts all of it.
+pub fn chart_recording(
+    recording: &Path,
+    out: &Path,
+    format: ChartFormat,
+    options: ChartOptions,
+) -> Result<()> {
+    let mut reader = Reader::open(recording)?;
+    let mut history = History::new(HistoryConfig {
+        capacity: 7 * 86_400,
+        process_capacity: 7 * 86_400,
+        ..HistoryConfig::default()
+    })?;
+    while let Some(s) = reader.next_snapshot()? {
+        history.push(&s);
+    }
+    if history.is_empty() {
+        return Err(Error::invalid(
+            "recording",
+            format!("{} has no snapshots to chart", recording.display()),
+        ));
+    }
+    let window = history.window(
+        Timestamp(0),
+        Timestamp(u64::MAX - 1),
+        options.width as usize * 2,
+    );
+    render(&window, &reader.header().source, out, format, options)
+}
+
+/// Draws a window to `out` (written beside and renamed, so a failed render leaves no broken file).
+pub fn render(
+    window: &HistoryWindow,
+    title: &str,
+    out: &Path,
+    format: ChartFormat,
+    options: ChartOptions,
+) -> Result<()> {
+    if !(200..=8000).contains(&options.width) || !(150..=8000).contains(&options.height) {
+        return Err(Error::invalid(
+            "size",
+            "width 200 to 8000 and height 150 to 8000 pixels",
+        ));
+    }
+    register_font()?;
+    let size = (options.width, options.height);
+    match format {
+        ChartFormat::Svg => {
+            let mut text = String::new();
+            {
+                let root = SVGBackend::with_string(&mut text, size).into_drawing_area();
+                draw(&root, window, title, options)?;
+                root.present().map_err(plot_error)?;
+            }
+            crate::store::write_atomic(out, text.as_bytes())
+        }
+        ChartFormat::Png => {
+            // plotters' bitmap encoder picks the format from the extension, so the temporary name ends in .png.
+            let name = out
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            let tmp = out.with_file_name(format!(".{name}.partial.png"));
+            {
+                let root = BitMapBackend::new(&tmp, size).into_drawing_area();
+                draw(&root, window, title, options)?;
+                root.present().map_err(plot_error)?;
+            }
+            std::fs::rename(&tmp, out).map_err(|e| Error::io(out, e))
+        }
+    }
+}
+
+fn plot_error(e: impl std::fmt::Display) -> Error {
+    Error::Driver {
+        message: format!("chart: {e}"),
+    }
+}
+
+fn draw<DB: DrawingBackend>(
+    root: &DrawingArea<DB, plotters::coord::Shift>,
+    window: &HistoryWindow,
+    title: &str,
+    options: ChartOptions,
+) -> Result<()>
+where
+    DB::ErrorType: 'static,
+{
+    root.fill(&WHITE).map_err(plot_error)?;
+    let mut series: Vec<&SeriesWindow> = window.gpus.iter().collect();
+    if options.processes {
+        series.extend(window.processes.iter());
+    }
+    let start = series
+        .iter()
+        .filter_map(|s| s.used.t.first())
+        .min()
+        .copied()
+        .unwrap_or(0);
+    let end = series
+        .iter()
+        .filter_map(|s| s.used.t.last())
+        .max()
+        .copied()
+        .unwrap_or(start);
+    // Seconds for a short recording, minutes up to three hours, hours beyond: axis labels stay readable.
+    let span_ms = end.saturating_sub(start);
+    let (unit_ms, unit) = match span_ms {
+        0..=120_000 => (1_000.0, "seconds"),
+        120_001..=10_800_000 => (60_000.0, "minutes"),
+        _ => (3_600_000.0, "hours"),
+    };
+    let x_of = move |t: u64| (t.saturating_sub(start)) as f64 / unit_ms;
+    let x_max = x_of(end).max(1.0);
+    let y_max = series
+        .iter()
+        .flat_map(|s| {
+            s.total_bytes
+                .into_iter()
+                .chain(s.used.v.iter().flatten().copied())
+        })
+        .max()
+        .unwrap_or(GIB) as f64
+        / GIB as f64;
+    let mut chart = ChartBuilder::on(root)
+        .caption(format!("GPU memory, {title}"), (FAMILY, 20))
+        .margin(12)
+        .x_label_area_size(40)
+        .y_label_area_size(60)
+        .build_cartesian_2d(0.0..x_max, 0.0..(y_max * 1.05).max(0.1))
+        .map_err(plot_error)?;
+    chart
+        .configure_mesh()
+        .x_desc(format!("{unit} since {}", Timestamp(start)))
+        .y_desc("used GiB (2^30 bytes)")
+        .label_style((FAMILY, 13))
+        .draw()
+        .map_err(plot_error)?;
+    for (i, s) in series.iter().enumerate() {
+        let color = Palette99::pick(i).to_rgba();
+        let style = if s.pid.is_some() {
+            color.stroke_width(1)
+        } else {
+            color.stroke_width(2)
+        };
+        // Split at gaps so a lost GPU or an exited process breaks the line instead of bridging it.
+        let mut segments: Vec<Vec<(f64, f64)>> = vec![Vec::new()];
+        for (t, v) in s.used.t.iter().zip(&s.used.v) {
+            match v {
+                Some(v) => {
+                    if let Some(seg) = segments.last_mut() {
+                        seg.push((x_of(*t), *v as f64 / GIB as f64));
+                    }
+                }
+                None => segments.push(Vec::new()),
+            }
+        }
+        let mut first = true;
+        for seg in segments.into_iter().filter(|s| !s.is_empty()) {
+            let drawn = chart
+                .draw_series(LineSeries::new(seg, style))
+                .map_err(plot_error)?;
+            if first {
+                let label = match s.pid {
+                    None => format!("GPU {}: {}", s.gpu, s.label),
+                    Some(_) => format!("GPU {} {}", s.gpu, s.label),
+                };
+                drawn
+                    .label(label)
+                    .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], style));
+                first = false;
+            }
+        }
+    }
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::UpperLeft)
+        .label_font((FAMILY, 12))
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK)
+        .draw()
+        .map_err(plot_error)?;
+    Ok(())
+}

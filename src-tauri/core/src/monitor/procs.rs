@@ -1,0 +1,328 @@
+//! What the driver does not know about a process: its name, owner and command line, read from /proc
+//! (proc(5): `/proc/PID/comm`, `/proc/PID/cmdline` with NUL-separated arguments, the `Uid:` line of
+//! `/proc/PID/status` whose first number is the real UID). The /proc and passwd paths are injected so tests can
+//! build a fake tree.
+//!
+//! Also stopping a process (issue 5 item 4): only a process the current user owns, SIGTERM first, SIGKILL after a
+//! timeout, and only as far as /proc confirms it is gone.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+
+use crate::{Error, Result};
+
+/// Where process facts come from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProcFs {
+    pub proc_root: PathBuf,
+    /// passwd(5) file that maps UIDs to user names.
+    pub passwd: PathBuf,
+}
+
+impl Default for ProcFs {
+    fn default() -> Self {
+        ProcFs {
+            proc_root: PathBuf::from("/proc"),
+            passwd: PathBuf::from("/etc/passwd"),
+        }
+    }
+}
+
+/// What /proc says about one process.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProcInfo {
+    pub name: Option<String>,
+    pub uid: Option<u32>,
+    pub user: Option<String>,
+    pub command: Option<String>,
+    /// The one-letter state from `/proc/PID/status` (`R`, `S`, `Z`, …).
+    pub state: Option<char>,
+}
+
+impl ProcFs {
+    fn pid_dir(&self, pid: u32) -> PathBuf {
+        self.proc_root.join(pid.to_string())
+    }
+
+    /// `None` when the PID is not in this PID namespace (a container sees none of the host's PIDs that NVML
+    /// reports) or has exited.
+    pub fn info(&self, pid: u32) -> Option<ProcInfo> {
+        let dir = self.pid_dir(pid);
+        let status = std::fs::read_to_string(dir.join("status")).ok()?;
+        let uid = status_field(&status, "Uid:")
+            .and_then(|v| v.split_whitespace().next())
+            .and_then(|v| v.parse().ok());
+        let state = status_field(&status, "State:").and_then(|v| v.trim().chars().next());
+        let name = std::fs::read_to_string(dir.join("comm"))
+            .ok()
+            .map(|s| s.trim_end_matches('\n').to_string())
+            .or_else(|| status_field(&status, "Name:").map(|s| s.trim().to_string()))
+            .filter(|s| !s.is_empty());
+        let command = std::fs::read(dir.join("cmdline")).ok().and_then(|raw| {
+            let args: Vec<String> = raw
+                .split(|b| *b == 0)
+                .filter(|a| !a.is_empty())
+                .map(|a| String::from_utf8_lossy(a).into_owned())
+                .collect();
+            // Kernel threads and zombies have an empty cmdline: unknown, not "".
+            (!args.is_empty()).then(|| args.join(" "))
+        });
+        let user = uid.and_then(|uid| self.user_name(uid));
+        Some(ProcInfo {
+            name,
+            uid,
+            user,
+            command,
+            state,
+        })
+    }
+
+    /// The user name for a UID from the passwd file; the UID as text when the file has no entry (users from
+    /// LDAP or another name service are not in /etc/passwd, and a number is still better than nothing).
+    pub fn user_name(&self, uid: u32) -> Option<String> {
+        let text = std::fs::read_to_string(&self.passwd).ok();
+        let from_file = text.as_deref().and_then(|t| {
+            t.lines().find_map(|line| {
+                let mut parts = line.split(':');
+                let name = parts.next()?;
+                let _password = parts.next()?;
+                let id: u32 = parts.next()?.parse().ok()?;
+                (id == uid).then(|| name.to_string())
+            })
+        });
+        Some(from_file.unwrap_or_else(|| uid.to_string()))
+    }
+
+    /// Whether the process has exited: its /proc entry is gone or it is a zombie waiting to be reaped.
+    pub fn is_gone(&self, pid: u32) -> bool {
+        match self.info(pid) {
+            None => true,
+            Some(info) => info.state == Some('Z') || info.state == Some('X'),
+        }
+    }
+}
+
+fn status_field<'a>(status: &'a str, key: &str) -> Option<&'a str> {
+    status.lines().find_map(|l| l.strip_prefix(key))
+}
+
+/// The effective UID of this process: the one whose processes we may stop.
+pub fn current_uid() -> u32 {
+    // SAFETY: geteuid(2) has no preconditions and cannot fail.
+    unsafe { libc::geteuid() }
+}
+
+/// How to stop a process.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StopOptions {
+    /// How long to wait after SIGTERM before SIGKILL.
+    pub grace: Duration,
+    /// How long to wait after SIGKILL before giving up.
+    pub kill_wait: Duration,
+    /// The UID allowed to stop it (the caller's own, from [`current_uid`]).
+    pub owner_uid: u32,
+}
+
+impl StopOptions {
+    pub fn new(grace: Duration) -> Self {
+        StopOptions {
+            grace,
+            kill_wait: Duration::from_secs(5),
+            owner_uid: current_uid(),
+        }
+    }
+}
+
+/// Which signal ended the process.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
+#[serde(rename_all = "snake_case")]
+pub enum StoppedBy {
+    Sigterm,
+    Sigkill,
+}
+
+/// The result of stopping a process.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
+pub struct StopOutcome {
+    pub pid: u32,
+    pub stopped_by: StoppedBy,
+    /// GPU memory the process held at its last reading, now released by the driver; `None` when the driver
+    /// never reported its memory.
+    pub freed_bytes: Option<u64>,
+}
+
+/// Stops `pid` if `options.owner_uid` owns it: SIGTERM, wait up to `grace`, then SIGKILL.
+///
+/// `held_bytes` is what the process held on the GPU at the last sample (from NVML), reported back as freed once
+/// the process is gone: the driver releases all of a process's device memory when it exits.
+pub fn stop_process(
+    procfs: &ProcFs,
+    pid: u32,
+    held_bytes: Option<u64>,
+    options: StopOptions,
+) -> Result<StopOutcome> {
+    if pid <= 1 {
+        return Err(Error::invalid(
+            "pid",
+            format!("{pid} is not a process Headroom may stop"),
+        ));
+    }
+    let info = procfs
+        .info(pid)
+        .ok_or_else(|| Error::invalid("pid", format!("no process {pid} is running")))?;
+    match info.uid {
+        Some(uid) if uid == options.owner_uid => {}
+        Some(uid) => {
+            let owner = info.user.unwrap_or_else(|| uid.to_string());
+            return Err(Error::Process {
+                pid,
+                message: format!("it belongs to user {owner}, not to you; Headroom only stops your own processes"),
+            });
+        }
+        None => {
+            return Err(Error::Process {
+                pid,
+                message: "its owner cannot be read from /proc, so it is not stopped".into(),
+            })
+        }
+    }
+    let pid_t = libc::pid_t::try_from(pid)
+        .map_err(|_| Error::invalid("pid", format!("{pid} is out of range")))?;
+    send(pid, pid_t, libc::SIGTERM)?;
+    if wait_gone(procfs, pid, options.grace) {
+        return Ok(StopOutcome {
+            pid,
+            stopped_by: StoppedBy::Sigterm,
+            freed_bytes: held_bytes,
+        });
+    }
+    send(pid, pid_t, libc::SIGKILL)?;
+    if wait_gone(procfs, pid, options.kill_wait) {
+        return Ok(StopOutcome {
+            pid,
+            stopped_by: StoppedBy::Sigkill,
+            freed_bytes: held_bytes,
+        });
+    }
+    Err(Error::Process {
+        pid,
+        message: format!(
+            "still running {:?} after SIGKILL (stuck in the driver, state D?)",
+            options.kill_wait
+        ),
+    })
+}
+
+fn send(pid: u32, pid_t: libc::pid_t, signal: libc::c_int) -> Result<()> {
+    // SAFETY: kill(2) only reads its two integer arguments.
+    let rc = unsafe { libc::kill(pid_t, signal) };
+    if rc == 0 {
+        return Ok(());
+    }
+    let err = std::io::Error::last_os_error();
+    if err.raw_os_error() == Some(libc::ESRCH) {
+        // It exited between our check and the signal: that is what we wanted.
+        return Ok(());
+    }
+    Err(Error::Process {
+        pid,
+        message: format!("signal {signal} refused: {err}"),
+    })
+}
+
+fn wait_gone(procfs: &ProcFs, pid: u32, limit: Duration) -> bool {
+    let start = Instant::now();
+    loop {
+        if procfs.is_gone(pid) {
+            return true;
+        }
+        if start.elapsed() >= limit {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Writes a fake /proc entry (for tests here and in tests/core): `status` with Name, State and Uid, `comm` and
+/// `cmdline`.
+#[doc(hidden)]
+pub fn write_fake_proc_entry(
+    root: &Path,
+    pid: u32,
+    name: &str,
+    uid: u32,
+    args: &[&str],
+) -> std::io::Result<()> {
+    let dir = root.join(pid.to_string());
+    std::fs::create_dir_all(&dir)?;
+    std::fs::write(
+        dir.join("status"),
+        format!("Name:\t{name}\nState:\tS (sleeping)\nUid:\t{uid}\t{uid}\t{uid}\t{uid}\n"),
+    )?;
+    std::fs::write(dir.join("comm"), format!("{name}\n"))?;
+    let mut cmdline = Vec::new();
+    for a in args {
+        cmdline.extend_from_slice(a.as_bytes());
+        cmdline.push(0);
+    }
+    std::fs::write(dir.join("cmdline"), cmdline)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_name_user_and_command_from_a_fake_tree() {
+        let dir = tempfile::tempdir().unwrap();
+        let proc_root = dir.path().join("proc");
+        write_fake_proc_entry(
+            &proc_root,
+            4242,
+            "python",
+            1000,
+            &["python", "train.py", "--lr", "1e-4"],
+        )
+        .unwrap();
+        let passwd = dir.path().join("passwd");
+        std::fs::write(
+            &passwd,
+            "root:x:0:0::/root:/bin/sh\nalice:x:1000:1000::/home/alice:/bin/bash\n",
+        )
+        .unwrap();
+        let fs = ProcFs { proc_root, passwd };
+        let info = fs.info(4242).unwrap();
+        assert_eq!(info.name.as_deref(), Some("python"));
+        assert_eq!(info.user.as_deref(), Some("alice"));
+        assert_eq!(info.uid, Some(1000));
+        assert_eq!(info.command.as_deref(), Some("python train.py --lr 1e-4"));
+        assert!(fs.info(4243).is_none());
+        assert_eq!(fs.user_name(2000).as_deref(), Some("2000"));
+    }
+
+    #[test]
+    fn refuses_a_process_of_another_user() {
+        let dir = tempfile::tempdir().unwrap();
+        let proc_root = dir.path().join("proc");
+        write_fake_proc_entry(&proc_root, 777, "python", 4321, &["python"]).unwrap();
+        let fs = ProcFs {
+            proc_root,
+            passwd: dir.path().join("none"),
+        };
+        let err = stop_process(
+            &fs,
+            777,
+            Some(1),
+            StopOptions {
+                grace: Duration::from_millis(10),
+                kill_wait: Duration::from_millis(10),
+                owner_uid: 1234,
+            },
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("belongs to user 4321"), "{err}");
+    }
+}

@@ -1,0 +1,630 @@
+//! Per-model configs: for one model id, the chosen preset and its overrides, training or inference, LoRA
+//! settings, the launcher's fallback chain, and notes. The wizard writes them; the launcher and the Plan view
+//! read them. One versioned file per model, `<config_dir>/model-configs/<org>--<name>.json`.
+
+use std::collections::{BTreeMap, HashSet};
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use super::bnb::{ComputeDtype, QuantStorage, QuantType};
+use super::field::{FieldError, FieldErrors};
+use super::library::{json_files, no_such_preset, quarantined_error, PresetLibrary, SkippedFile};
+use super::{validate, BnbConfig, DeviceMap, MemoryLimit, PresetBody, TorchDtype};
+use crate::paths::AppPaths;
+use crate::store::{self, Document, Loaded, Quarantine, Revision};
+use crate::{Error, Result};
+
+/// The launcher's default order when a load runs out of memory: each step needs less GPU memory than the one
+/// before (issue 4; FORMULAS.md bytes per parameter: 2 → ~1 → ~0.5 → ~0.45 → part on the CPU).
+pub const DEFAULT_FALLBACK_CHAIN: [&str; 5] =
+    ["fp16", "int8", "int4", "int4_double", "int4_offload"];
+
+/// At most this many fallback steps: there are eight built-ins, and a longer chain is a mistake.
+pub const MAX_FALLBACK_STEPS: usize = 16;
+pub const MAX_NOTES: usize = 10_000;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
+#[serde(rename_all = "lowercase")]
+pub enum Task {
+    Train,
+    Infer,
+}
+
+/// How a model is trained (CONTRACTS.md §1 `method`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
+#[serde(rename_all = "lowercase")]
+pub enum Method {
+    Full,
+    Lora,
+    Qlora,
+    Freeze,
+}
+
+/// `"all-linear"` (PEFT's shortcut for every linear layer but the output head) or explicit module names.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
+#[serde(untagged)]
+pub enum TargetModules {
+    Shortcut(AllLinear),
+    Names(Vec<String>),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
+pub enum AllLinear {
+    #[serde(rename = "all-linear")]
+    AllLinear,
+}
+
+/// The dtype LoRA adapters are kept in (CONTRACTS.md §1 `lora.dtype`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
+#[serde(rename_all = "lowercase")]
+pub enum LoraDtype {
+    /// PEFT upcasts adapters to fp32.
+    Fp32,
+    Bf16,
+    Fp16,
+}
+
+/// LoRA settings. Defaults: rank 16, `all-linear`, fp32 (CONTRACTS.md §1); alpha 8 and dropout 0.0 (PEFT
+/// `LoraConfig` defaults, `peft/tuners/lora/config.py`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ts_rs::TS)]
+#[serde(deny_unknown_fields, default)]
+pub struct LoraSettings {
+    pub rank: u32,
+    pub alpha: f64,
+    pub dropout: f64,
+    pub target_modules: TargetModules,
+    pub dtype: LoraDtype,
+}
+
+impl Default for LoraSettings {
+    fn default() -> Self {
+        LoraSettings {
+            rank: 16,
+            alpha: 8.0,
+            dropout: 0.0,
+            target_modules: TargetModules::Shortcut(AllLinear::AllLinear),
+            dtype: LoraDtype::Fp32,
+        }
+    }
+}
+
+/// `BitsAndBytesConfig` fields to change on top of the chosen preset; absent fields keep the preset's value.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ts_rs::TS)]
+#[serde(deny_unknown_fields, default)]
+pub struct BnbOverrides {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub load_in_8bit: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub load_in_4bit: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub llm_int8_threshold: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub llm_int8_skip_modules: Option<Vec<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub llm_int8_enable_fp32_cpu_offload: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub llm_int8_has_fp16_weight: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub bnb_4bit_compute_dtype: Option<ComputeDtype>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub bnb_4bit_quant_type: Option<QuantType>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub bnb_4bit_use_double_quant: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub bnb_4bit_quant_storage: Option<QuantStorage>,
+}
+
+impl BnbOverrides {
+    fn is_empty(&self) -> bool {
+        *self == BnbOverrides::default()
+    }
+
+    fn apply(&self, base: &mut BnbConfig) {
+        macro_rules! set {
+            ($($field:ident),*) => {$(
+                if let Some(v) = &self.$field {
+                    base.$field = v.clone();
+                }
+            )*};
+        }
+        set!(
+            load_in_8bit,
+            load_in_4bit,
+            llm_int8_threshold,
+            llm_int8_enable_fp32_cpu_offload,
+            llm_int8_has_fp16_weight,
+            bnb_4bit_compute_dtype,
+            bnb_4bit_quant_type,
+            bnb_4bit_use_double_quant,
+            bnb_4bit_quant_storage
+        );
+        if let Some(list) = &self.llm_int8_skip_modules {
+            base.llm_int8_skip_modules = Some(list.clone());
+        }
+    }
+}
+
+/// Changes to the chosen preset for this model only.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ts_rs::TS)]
+#[serde(deny_unknown_fields, default)]
+pub struct PresetOverrides {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub torch_dtype: Option<TorchDtype>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub device_map: Option<DeviceMap>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[ts(optional, type = "Record<string, string | number>")]
+    pub max_memory: Option<BTreeMap<String, MemoryLimit>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub quantization: Option<BnbOverrides>,
+}
+
+impl PresetOverrides {
+    pub fn is_empty(&self) -> bool {
+        *self == PresetOverrides::default()
+    }
+
+    /// The preset with these changes. A quantization override on an unquantized preset starts from
+    /// `BitsAndBytesConfig()`'s defaults.
+    pub fn apply(&self, base: &PresetBody) -> PresetBody {
+        let mut out = base.clone();
+        if let Some(d) = self.torch_dtype {
+            out.load.torch_dtype = d;
+        }
+        if let Some(m) = &self.device_map {
+            out.load.device_map = Some(m.clone());
+        }
+        if let Some(m) = &self.max_memory {
+            out.load.max_memory = m.clone();
+        }
+        if let Some(q) = self.quantization.as_ref().filter(|q| !q.is_empty()) {
+            let mut config = out.quantization.take().unwrap_or_default();
+            q.apply(&mut config);
+            out.quantization = Some(config);
+        }
+        out
+    }
+}
+
+/// One model's saved settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ts_rs::TS)]
+#[serde(deny_unknown_fields)]
+pub struct ModelConfig {
+    /// A built-in or user preset name.
+    pub preset: String,
+    #[serde(default)]
+    pub overrides: PresetOverrides,
+    pub task: Task,
+    /// Train only; `full` when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub method: Option<Method>,
+    /// With `method` `lora` or `qlora`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub lora: Option<LoraSettings>,
+    /// Presets the launcher falls back to, in order, after an out-of-memory failure (see [`Self::attempts`]).
+    #[serde(default = "default_chain")]
+    pub fallback_chain: Vec<String>,
+    #[serde(default)]
+    pub notes: String,
+}
+
+fn default_chain() -> Vec<String> {
+    DEFAULT_FALLBACK_CHAIN
+        .iter()
+        .map(|s| s.to_string())
+        .collect()
+}
+
+impl ModelConfig {
+    /// A config for `preset` with everything else at its default.
+    pub fn new(preset: impl Into<String>, task: Task) -> Self {
+        ModelConfig {
+            preset: preset.into(),
+            overrides: PresetOverrides::default(),
+            task,
+            method: None,
+            lora: None,
+            fallback_chain: default_chain(),
+            notes: String::new(),
+        }
+    }
+
+    /// The presets the launcher tries, in order: the chosen preset first, then the chain entries after it
+    /// (all of them when the chain does not name it), so a fallback never goes back to something heavier.
+    pub fn attempts(&self) -> Vec<String> {
+        let rest: Vec<&String> = match self.fallback_chain.iter().position(|p| *p == self.preset) {
+            Some(i) => self.fallback_chain.iter().skip(i + 1).collect(),
+            None => self.fallback_chain.iter().collect(),
+        };
+        std::iter::once(&self.preset).chain(rest).cloned().collect()
+    }
+
+    /// `train` defaults to full fine-tuning; inference has no method.
+    pub fn effective_method(&self) -> Option<Method> {
+        match self.task {
+            Task::Train => Some(self.method.unwrap_or(Method::Full)),
+            Task::Infer => None,
+        }
+    }
+}
+
+/// Rules that need no other file: ranges, and which fields go together.
+pub fn validate_shape(c: &ModelConfig) -> std::result::Result<(), FieldErrors> {
+    let mut errors = Vec::new();
+    if c.task == Task::Infer && c.method.is_some() {
+        errors.push(FieldError::new(
+            "method",
+            "only applies to training: remove it or set task to \"train\"",
+        ));
+    }
+    let uses_lora = matches!(c.effective_method(), Some(Method::Lora | Method::Qlora));
+    match (&c.lora, uses_lora) {
+        (Some(_), false) => errors.push(FieldError::new(
+            "lora",
+            "LoRA settings need method \"lora\" or \"qlora\"",
+        )),
+        (Some(lora), true) => lora_rules(lora, &mut errors),
+        (None, _) => {}
+    }
+    if c.fallback_chain.len() > MAX_FALLBACK_STEPS {
+        errors.push(FieldError::new(
+            "fallback_chain",
+            format!("has more than {MAX_FALLBACK_STEPS} steps"),
+        ));
+    }
+    let mut seen = HashSet::new();
+    for (i, name) in c.fallback_chain.iter().enumerate() {
+        if !seen.insert(name) {
+            errors.push(FieldError::new(
+                format!("fallback_chain.{i}"),
+                format!("{name:?} is already earlier in the chain"),
+            ));
+        }
+    }
+    if c.notes.chars().count() > MAX_NOTES {
+        errors.push(FieldError::new(
+            "notes",
+            format!("must be at most {MAX_NOTES} characters"),
+        ));
+    }
+    FieldErrors(errors).into_result()
+}
+
+fn lora_rules(lora: &LoraSettings, errors: &mut Vec<FieldError>) {
+    if lora.rank == 0 {
+        errors.push(FieldError::new("lora.rank", "must be at least 1"));
+    }
+    if !lora.alpha.is_finite() || lora.alpha <= 0.0 {
+        errors.push(FieldError::new("lora.alpha", "must be a positive number"));
+    }
+    // PEFT applies `nn.Dropout(p)`, which requires 0 <= p <= 1; p = 1 would zero every adapter input.
+    if !(0.0..1.0).contains(&lora.dropout) {
+        errors.push(FieldError::new(
+            "lora.dropout",
+            "must be at least 0.0 and below 1.0",
+        ));
+    }
+    if let TargetModules::Names(names) = &lora.target_modules {
+        if names.is_empty() {
+            errors.push(FieldError::new(
+                "lora.target_modules",
+                "name at least one module, or use \"all-linear\"",
+            ));
+        }
+        for (i, n) in names.iter().enumerate() {
+            if n.trim().is_empty() || n.chars().any(char::is_whitespace) {
+                errors.push(FieldError::new(
+                    format!("lora.target_modules.{i}"),
+                    format!("{n:?} is not a module name"),
+                ));
+            }
+        }
+    }
+}
+
+/// Every rule, including those that read the presets: the preset and each fallback exist, the overrides
+/// leave a valid preset, and QLoRA has a 4-bit preset. `lookup` returns a preset's body, `None` when unknown.
+pub fn validate_with(
+    c: &ModelConfig,
+    lookup: &dyn Fn(&str) -> Result<Option<PresetBody>>,
+) -> Result<std::result::Result<(), FieldErrors>> {
+    let mut errors = match validate_shape(c) {
+        Ok(()) => Vec::new(),
+        Err(e) => e.0,
+    };
+    match lookup(&c.preset)? {
+        None => errors.push(FieldError::new(
+            "preset",
+            format!("no preset named {:?}", c.preset),
+        )),
+        Some(base) => {
+            let effective = c.overrides.apply(&base);
+            if let Err(e) = validate::preset(&effective) {
+                errors.extend(e.nested("overrides").0);
+            } else if c.effective_method() == Some(Method::Qlora)
+                && !effective
+                    .quantization
+                    .as_ref()
+                    .is_some_and(|q| q.load_in_4bit)
+            {
+                errors.push(FieldError::new(
+                    "method",
+                    format!(
+                        "QLoRA trains on 4-bit weights, but preset {:?} is not 4-bit: choose int4, \
+                         int4_double or int4_offload, or method \"lora\"",
+                        c.preset
+                    ),
+                ));
+            }
+        }
+    }
+    for (i, name) in c.fallback_chain.iter().enumerate() {
+        if lookup(name)?.is_none() {
+            errors.push(FieldError::new(
+                format!("fallback_chain.{i}"),
+                format!("no preset named {name:?}"),
+            ));
+        }
+    }
+    Ok(FieldErrors(errors).into_result())
+}
+
+/// A config file's contents; structurally valid (see [`validate_shape`]). References to presets are checked
+/// when saving, not loading: deleting a preset must not make a config unreadable.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(transparent)]
+pub(crate) struct StoredConfig(#[serde(deserialize_with = "valid_config")] pub ModelConfig);
+
+fn valid_config<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> std::result::Result<ModelConfig, D::Error> {
+    let c = ModelConfig::deserialize(d)?;
+    validate_shape(&c).map_err(serde::de::Error::custom)?;
+    Ok(c)
+}
+
+impl Document for StoredConfig {
+    const VERSION: u32 = 1;
+}
+
+/// A saved config, with the revision to hand back when saving it.
+#[derive(Debug, Clone, PartialEq, Serialize, ts_rs::TS)]
+pub struct ModelConfigEntry {
+    pub model_id: String,
+    pub revision: Revision,
+    pub config: ModelConfig,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, ts_rs::TS)]
+pub struct ConfigList {
+    pub configs: Vec<ModelConfigEntry>,
+    pub quarantined: Vec<Quarantine>,
+    pub skipped: Vec<SkippedFile>,
+}
+
+/// A model id (`meta-llama/Llama-3.1-8B`, or a bare name) as a file stem: `/` becomes `--`, the Hugging Face
+/// cache's own convention (`models--org--name`). Hub names cannot contain `--`, so the mapping reverses.
+pub fn file_stem(model_id: &str) -> Result<String> {
+    let parts: Vec<&str> = model_id.split('/').collect();
+    if parts.len() > 2 {
+        return Err(Error::invalid(
+            "model_id",
+            format!("{model_id:?} has more than one '/': use a Hugging Face id such as org/name"),
+        ));
+    }
+    for part in &parts {
+        if part.contains("--") {
+            return Err(Error::invalid(
+                "model_id",
+                format!("{model_id:?}: a part of a model id cannot contain \"--\""),
+            ));
+        }
+        store::check_name("model_id", part)?;
+    }
+    let stem = parts.join("--");
+    store::check_name("model_id", &stem)?;
+    Ok(stem)
+}
+
+fn model_id_of(stem: &str) -> Option<String> {
+    let id = stem.replacen("--", "/", 1);
+    (file_stem(&id).ok()? == stem).then_some(id)
+}
+
+/// The per-model configs folder.
+#[derive(Debug, Clone)]
+pub struct ConfigLibrary {
+    dir: PathBuf,
+}
+
+impl ConfigLibrary {
+    pub fn new(paths: &AppPaths) -> Self {
+        ConfigLibrary::at(paths.config_dir.join("model-configs"))
+    }
+
+    pub fn at(dir: impl Into<PathBuf>) -> Self {
+        ConfigLibrary { dir: dir.into() }
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    pub fn path_of(&self, model_id: &str) -> Result<PathBuf> {
+        Ok(self.dir.join(format!("{}.json", file_stem(model_id)?)))
+    }
+
+    pub fn list(&self) -> Result<ConfigList> {
+        let mut out = ConfigList {
+            configs: Vec::new(),
+            quarantined: Vec::new(),
+            skipped: Vec::new(),
+        };
+        for (stem, path) in json_files(&self.dir)? {
+            let Some(model_id) = model_id_of(&stem) else {
+                out.skipped.push(SkippedFile {
+                    path,
+                    reason: "the file name is not a model id written as org--name".into(),
+                });
+                continue;
+            };
+            match store::load::<StoredConfig>(&path)? {
+                Loaded::Missing => {}
+                Loaded::Found {
+                    value, revision, ..
+                } => out.configs.push(ModelConfigEntry {
+                    model_id,
+                    revision,
+                    config: value.0,
+                }),
+                Loaded::Quarantined(q) => out.quarantined.push(q),
+            }
+        }
+        Ok(out)
+    }
+
+    /// The config saved for `model_id`, `None` when there is none.
+    pub fn get(&self, model_id: &str) -> Result<Option<ModelConfigEntry>> {
+        let path = self.path_of(model_id)?;
+        match store::load::<StoredConfig>(&path)? {
+            Loaded::Missing => Ok(None),
+            Loaded::Found {
+                value, revision, ..
+            } => Ok(Some(ModelConfigEntry {
+                model_id: model_id.to_string(),
+                revision,
+                config: value.0,
+            })),
+            Loaded::Quarantined(q) => Err(quarantined_error(&q)),
+        }
+    }
+
+    /// Save `config` for `model_id` after checking every rule against `presets`, if nobody saved it since
+    /// `expected` was read ([`Revision::ABSENT`] for a new one).
+    pub fn set(
+        &self,
+        model_id: &str,
+        config: &ModelConfig,
+        expected: Revision,
+        presets: &PresetLibrary,
+    ) -> Result<Revision> {
+        let path = self.path_of(model_id)?;
+        validate_with(config, &|name| preset_body(presets, name))?.map_err(Error::from)?;
+        store::save(&path, &StoredConfig(config.clone()), expected)
+    }
+
+    pub fn delete(&self, model_id: &str, expected: Revision) -> Result<()> {
+        let path = self.path_of(model_id)?;
+        match self.get(model_id)? {
+            None => Err(Error::invalid(
+                "model_id",
+                format!("no config saved for {model_id:?}"),
+            )),
+            Some(entry) if entry.revision != expected => Err(Error::Conflict { path }),
+            Some(_) => fs::remove_file(&path).map_err(|e| Error::io(&path, e)),
+        }
+    }
+
+    /// Model ids whose config names `preset` (as the choice or in the fallback chain).
+    pub fn referencing(&self, preset: &str) -> Result<Vec<String>> {
+        Ok(self
+            .list()?
+            .configs
+            .into_iter()
+            .filter(|e| {
+                e.config.preset == preset || e.config.fallback_chain.iter().any(|p| p == preset)
+            })
+            .map(|e| e.model_id)
+            .collect())
+    }
+
+    /// After a preset was renamed: point every config that named `old` (as its choice or in its chain) at
+    /// `new`, each saved with its own conflict check. Returns the model ids changed.
+    pub fn rename_preset(
+        &self,
+        old: &str,
+        new: &str,
+        presets: &PresetLibrary,
+    ) -> Result<Vec<String>> {
+        let mut changed = Vec::new();
+        for entry in self.list()?.configs {
+            let mut config = entry.config.clone();
+            if config.preset == old {
+                config.preset = new.to_string();
+            }
+            for step in &mut config.fallback_chain {
+                if step == old {
+                    *step = new.to_string();
+                }
+            }
+            if config != entry.config {
+                self.set(&entry.model_id, &config, entry.revision, presets)?;
+                changed.push(entry.model_id);
+            }
+        }
+        Ok(changed)
+    }
+
+    /// What the launcher needs: each attempt's name and the preset to load, the chosen one with this model's
+    /// overrides applied (fallbacks are used as they are: an override written for one preset, such as a
+    /// compute dtype, does not carry over to another).
+    pub fn attempts(
+        &self,
+        model_id: &str,
+        presets: &PresetLibrary,
+    ) -> Result<Vec<(String, PresetBody)>> {
+        let entry = self.get(model_id)?.ok_or_else(|| {
+            Error::invalid("model_id", format!("no config saved for {model_id:?}"))
+        })?;
+        let config = entry.config;
+        let mut out = Vec::new();
+        for (i, name) in config.attempts().into_iter().enumerate() {
+            let field = if i == 0 { "preset" } else { "fallback_chain" };
+            let body = preset_body(presets, &name)?.ok_or_else(|| no_such_preset(field, &name))?;
+            let body = if i == 0 {
+                let effective = config.overrides.apply(&body);
+                validate::preset(&effective).map_err(|e| Error::from(e.nested("overrides")))?;
+                effective
+            } else {
+                body
+            };
+            out.push((name, body));
+        }
+        Ok(out)
+    }
+}
+
+/// A preset's body by name, `None` when there is no such preset. A preset file that cannot be read is an
+/// error (it has been quarantined; the caller should say so rather than call the preset missing).
+pub fn preset_body(presets: &PresetLibrary, name: &str) -> Result<Option<PresetBody>> {
+    if store::check_name("preset", name).is_err() {
+        return Ok(None);
+    }
+    match presets.get(name) {
+        Ok(p) => Ok(Some(p.body)),
+        Err(Error::Invalid { .. }) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// [`preset_body`] as a closure, for [`validate_with`] and [`super::bundle::parse`].
+pub fn preset_lookup(presets: &PresetLibrary) -> impl Fn(&str) -> Result<Option<PresetBody>> + '_ {
+    move |name| preset_body(presets, name)
+}

@@ -1,0 +1,218 @@
+//! The rules a preset must follow, each reported against the field it concerns. Sources:
+//! - transformers `utils/quantization_config.py` (`BitsAndBytesConfig.__init__`/`post_init`): 8-bit and 4-bit
+//!   exclusive, field types, the allowed `bnb_4bit_quant_storage` strings;
+//! - transformers `quantizers/quantizer_bnb_4bit.py`/`quantizer_bnb_8bit.py` (`validate_environment`): a
+//!   quantized model may only place modules on the CPU or disk with `llm_int8_enable_fp32_cpu_offload=True`;
+//! - bitsandbytes `functional.quantize_4bit`: quant type `nf4` or `fp4` (enforced by [`super::bnb::QuantType`]);
+//! - accelerate `utils/modeling.py` (`get_max_memory`, `convert_file_size_to_int`): `max_memory` keys are GPU
+//!   indices, `"cpu"` or `"disk"`; sizes are integers or strings with a unit (enforced by
+//!   [`super::memory::MemoryLimit`]). `max_memory` is only read when `device_map` is a strategy.
+
+use super::field::{join_path, FieldError, FieldErrors};
+use super::{
+    BnbConfig, Device, DeviceMap, LoadSettings, Placement, PresetBody, DEVICE_MAP_STRATEGIES,
+};
+
+/// Longest description kept: one paragraph of help, not a document.
+pub const MAX_DESCRIPTION: usize = 2000;
+
+/// Every rule `body` breaks, or `Ok`.
+pub fn preset(body: &PresetBody) -> Result<(), FieldErrors> {
+    let mut errors = Vec::new();
+    if body.description.chars().count() > MAX_DESCRIPTION {
+        errors.push(FieldError::new(
+            "description",
+            format!("must be at most {MAX_DESCRIPTION} characters"),
+        ));
+    }
+    load(&body.load, "load", &mut errors);
+    if let Some(q) = &body.quantization {
+        quantization(q, "quantization", &mut errors);
+        quantized_load(&body.load, q, &mut errors);
+    }
+    FieldErrors(errors).into_result()
+}
+
+fn load(load: &LoadSettings, at: &str, errors: &mut Vec<FieldError>) {
+    let f = |name: &str| format!("{at}.{name}");
+    match &load.device_map {
+        None => {}
+        Some(DeviceMap::Named(name)) if DEVICE_MAP_STRATEGIES.contains(&name.as_str()) => {}
+        Some(DeviceMap::Named(name)) => {
+            // One device for the whole model: transformers turns the string into `torch.device(name)`, which
+            // takes "cpu" or "cuda:0" but not a bare "0", and a model cannot run from "disk".
+            let whole = Placement(name.clone());
+            let result = if whole.gpu_index().is_some() {
+                Err(format!("write \"cuda:{name}\" for one GPU"))
+            } else if name == "disk" {
+                Err("a model cannot run from the disk alone".to_string())
+            } else {
+                placement(&whole)
+            };
+            if let Err(m) = result {
+                errors.push(FieldError::new(
+                    f("device_map"),
+                    format!(
+                        "{name:?} is neither a strategy ({}) nor a device: {m}",
+                        DEVICE_MAP_STRATEGIES.join(", ")
+                    ),
+                ));
+            }
+        }
+        Some(DeviceMap::Modules(modules)) => {
+            if modules.is_empty() {
+                errors.push(FieldError::new(
+                    f("device_map"),
+                    "an explicit device map needs at least one module (\"\" means the whole model)",
+                ));
+            }
+            for (module, place) in modules {
+                if module.chars().any(char::is_whitespace) {
+                    errors.push(FieldError::new(
+                        format!("{}.{module}", f("device_map")),
+                        "a module name cannot contain spaces",
+                    ));
+                }
+                if let Err(m) = placement(place) {
+                    errors.push(FieldError::new(format!("{}.{module}", f("device_map")), m));
+                }
+            }
+        }
+    }
+    for key in load.max_memory.keys() {
+        let gpu = !key.is_empty()
+            && key.bytes().all(|b| b.is_ascii_digit())
+            && key.parse::<u32>().is_ok();
+        if !(gpu || key == "cpu" || key == "disk") {
+            errors.push(FieldError::new(
+                format!("{}.{key}", f("max_memory")),
+                "unknown device: use a GPU index (\"0\"), \"cpu\" or \"disk\"",
+            ));
+        }
+    }
+    if !load.max_memory.is_empty() {
+        let strategy = matches!(&load.device_map, Some(DeviceMap::Named(n)) if DEVICE_MAP_STRATEGIES.contains(&n.as_str()));
+        if !strategy {
+            errors.push(FieldError::new(
+                f("max_memory"),
+                "only applies when device_map is \"auto\", \"balanced\", \"balanced_low_0\" or \"sequential\" \
+                 (transformers ignores it otherwise)",
+            ));
+        }
+    }
+    if load.device == Device::Cpu {
+        let all_cpu = match &load.device_map {
+            None => true,
+            Some(DeviceMap::Named(n)) => n == "cpu",
+            Some(DeviceMap::Modules(m)) => m.values().all(|p| p.0 == "cpu"),
+        };
+        if !all_cpu {
+            errors.push(FieldError::new(
+                f("device_map"),
+                "the device is \"cpu\": put every module on \"cpu\" (or leave device_map empty)",
+            ));
+        }
+        if load.max_memory.keys().any(|k| k != "cpu" && k != "disk") {
+            errors.push(FieldError::new(
+                f("max_memory"),
+                "the device is \"cpu\": GPU limits do not apply",
+            ));
+        }
+    }
+}
+
+/// A device spelling accelerate's `device_map` accepts for NVIDIA machines.
+fn placement(p: &Placement) -> Result<(), String> {
+    let s = p.0.as_str();
+    let ok = p.gpu_index().is_some()
+        || matches!(s, "cpu" | "disk" | "cuda")
+        || s.strip_prefix("cuda:").is_some_and(|i| {
+            !i.is_empty() && i.bytes().all(|b| b.is_ascii_digit()) && i.parse::<u32>().is_ok()
+        });
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "{s:?} is not a device: use a GPU index (0), \"cuda:0\", \"cpu\" or \"disk\""
+        ))
+    }
+}
+
+/// `BitsAndBytesConfig`'s own rules, and the values bitsandbytes can act on.
+pub fn quantization(q: &BnbConfig, at: &str, errors: &mut Vec<FieldError>) {
+    let f = |name: &str| join_path(at, name);
+    if q.load_in_8bit && q.load_in_4bit {
+        // transformers' own wording (`BitsAndBytesConfig.__init__`).
+        errors.push(FieldError::new(
+            f("load_in_4bit"),
+            "load_in_4bit and load_in_8bit are both true, but only one can be used at the same time",
+        ));
+    }
+    if !q.load_in_8bit && !q.load_in_4bit {
+        errors.push(FieldError::new(
+            f("load_in_4bit"),
+            "neither load_in_8bit nor load_in_4bit is true: this config quantizes nothing \
+             (remove the quantization section for an unquantized preset)",
+        ));
+    }
+    if !q.llm_int8_threshold.is_finite() || q.llm_int8_threshold < 0.0 {
+        // LLM.int8() treats feature magnitudes above the threshold as outliers; 0.0 turns the decomposition
+        // off, a negative or infinite value has no meaning (bitsandbytes `MatmulLtState.threshold`).
+        errors.push(FieldError::new(
+            f("llm_int8_threshold"),
+            format!(
+                "must be a finite float of at least 0.0 (got {})",
+                q.llm_int8_threshold
+            ),
+        ));
+    }
+    if let Some(modules) = &q.llm_int8_skip_modules {
+        for (i, m) in modules.iter().enumerate() {
+            if m.trim().is_empty() || m.chars().any(char::is_whitespace) {
+                errors.push(FieldError::new(
+                    format!("{}.{i}", f("llm_int8_skip_modules")),
+                    format!("{m:?} is not a module name"),
+                ));
+            }
+        }
+    }
+}
+
+/// Rules that tie the load settings to quantization.
+fn quantized_load(load: &LoadSettings, q: &BnbConfig, errors: &mut Vec<FieldError>) {
+    if load.device == Device::Cpu {
+        errors.push(FieldError::new(
+            "load.device",
+            "bitsandbytes quantization runs on a CUDA GPU: set device to \"cuda\" or remove quantization",
+        ));
+        return;
+    }
+    if q.llm_int8_enable_fp32_cpu_offload {
+        return;
+    }
+    let skipped = |module: &str| {
+        q.llm_int8_skip_modules
+            .as_ref()
+            .is_some_and(|list| list.iter().any(|m| m == module))
+    };
+    let off_gpu = |p: &Placement| p.0 == "cpu" || p.0 == "disk";
+    let offloads = match &load.device_map {
+        Some(DeviceMap::Named(n)) => n == "cpu" || n == "disk",
+        Some(DeviceMap::Modules(m)) => m.iter().any(|(module, p)| off_gpu(p) && !skipped(module)),
+        None => false,
+    };
+    if offloads {
+        // transformers' bnb quantizers raise "Some modules are dispatched on the CPU or the disk…".
+        errors.push(FieldError::new(
+            "quantization.llm_int8_enable_fp32_cpu_offload",
+            "must be true when device_map puts modules on the CPU or disk (transformers refuses to \
+             dispatch a quantized model there otherwise)",
+        ));
+    } else if load.max_memory.contains_key("cpu") || load.max_memory.contains_key("disk") {
+        errors.push(FieldError::new(
+            "quantization.llm_int8_enable_fp32_cpu_offload",
+            "must be true when max_memory lets modules spill to the CPU or disk (transformers refuses to \
+             dispatch a quantized model there otherwise)",
+        ));
+    }
+}

@@ -1,0 +1,315 @@
+//! Issue 3 item 7: the estimator against published measurements (`measured-visible.jsonl`, copied with its
+//! provenance). Each usable point becomes a plan; the estimate's total that matches what the source read
+//! (allocated, reserved or device; per GPU or summed) is compared with the measured peak.
+
+use headroom_core::estimate::{builtin_presets, estimate, parse_plan};
+use serde_json::{json, Value};
+
+use super::models::{spec, FIXTURES};
+
+const GIB: f64 = (1u64 << 30) as f64;
+
+#[derive(Debug)]
+struct Compared {
+    id: String,
+    confidence: String,
+    measured_gib: f64,
+    estimated_gib: f64,
+}
+
+impl Compared {
+    /// Signed relative error: negative when the estimate is under the measurement.
+    fn error(&self) -> f64 {
+        (self.estimated_gib - self.measured_gib) / self.measured_gib
+    }
+}
+
+fn s<'a>(v: &'a Value, k: &str) -> &'a str {
+    v.get(k).and_then(Value::as_str).unwrap_or("")
+}
+
+/// Map a measured point to a plan, or say why it cannot be one.
+fn to_plan(p: &Value) -> Result<(Value, &'static str), String> {
+    let model = s(p, "model_id");
+    let method = s(p, "method");
+    let task = s(p, "task");
+    let framework = s(p, "framework");
+    let precision_text = s(p, "weight_precision");
+    let extra = p.get("extra").cloned().unwrap_or(Value::Null);
+    let extra_text = extra.to_string();
+    let metric = p["measured_peak"]["metric"].as_str().unwrap_or("");
+    let gpus = p.get("num_gpus").and_then(Value::as_u64).unwrap_or(1);
+    let batch = p
+        .get("micro_batch_size")
+        .and_then(Value::as_u64)
+        .ok_or("no micro-batch size")?;
+    let total = if metric.contains("nvidia-smi") || metric.contains("pynvml") {
+        "device"
+    } else if metric.contains("reserved") && !metric.contains("unspecified") {
+        "reserved"
+    } else {
+        // max_memory_allocated, torchtune's peak active bytes (close to allocated), or an unnamed torchtune stat.
+        "allocated"
+    };
+    let mut plan = json!({"model": {"id": model}, "batch_size": batch});
+    if spec(model).is_none() {
+        return Err(format!(
+            "no decoder-only architecture for {model} in the fixture"
+        ));
+    }
+    let nf4 = precision_text.contains("nf4");
+    let quant = if nf4 {
+        // "nf4 + double quant" and torchao's NF4 (scalers double-quantized); "no double quant" is plain NF4.
+        if precision_text.contains("+ double") || precision_text.contains("torchao") {
+            "int4_double"
+        } else {
+            "int4"
+        }
+    } else if precision_text.starts_with("bf16") {
+        "bf16"
+    } else if precision_text.starts_with("fp32") {
+        "fp32"
+    } else {
+        return Err(format!("weight precision `{precision_text}` not mapped"));
+    };
+    plan["quantization"] = json!(quant);
+    let litgpt = framework.contains("litgpt") || framework.contains("lit-gpt");
+    let torchtune = framework.contains("torchtune");
+    if litgpt && nf4 {
+        // lit-gpt quantizes every nn.Linear, lm_head included.
+        plan["quantize_lm_head"] = json!(true);
+    }
+    match task {
+        "infer" => {
+            plan["task"] = json!("infer");
+            let kv = p
+                .get("kv_cache_tokens")
+                .and_then(Value::as_u64)
+                .ok_or("no context length")?;
+            let gen = p
+                .get("generated_tokens")
+                .and_then(Value::as_u64)
+                .unwrap_or(0);
+            let prompt = p
+                .get("prompt_len")
+                .and_then(Value::as_u64)
+                .unwrap_or(kv - gen);
+            plan["sequence_length"] = json!(prompt.max(1));
+            plan["new_tokens"] = json!(gen);
+            if framework.contains("4.38") {
+                plan["prefill_logits"] = json!("all");
+            }
+            if gpus > 1 {
+                plan["gpus"] = json!({"count": gpus, "memory_gib": 80});
+            }
+        }
+        "train" => {
+            plan["task"] = json!("train");
+            let seq = p
+                .get("seq_len")
+                .and_then(Value::as_u64)
+                .ok_or("sequence length not fixed")?;
+            plan["sequence_length"] = json!(seq);
+            let m = match method {
+                "full" => "full",
+                "lora" if nf4 => "qlora",
+                "lora" => "lora",
+                "qlora" => "qlora",
+                other => return Err(format!("method `{other}` is not one the estimator models")),
+            };
+            plan["method"] = json!(m);
+            let mp = s(p, "mixed_precision");
+            plan["precision"] = json!(if mp.contains("bf16") || mp.contains("bf16-true") {
+                "bf16-true"
+            } else if precision_text.starts_with("fp32") {
+                "fp32"
+            } else {
+                "bf16-mixed"
+            });
+            if torchtune || litgpt {
+                // Neither uses PEFT's prepare_model_for_kbit_training.
+                plan["kbit_upcast"] = json!(false);
+            }
+            if let Some(lora) = p.get("lora").filter(|l| l.is_object()) {
+                let rank = lora.get("rank").and_then(Value::as_u64).unwrap_or(8);
+                let mut targets: Vec<String> = Vec::new();
+                match lora.get("target_modules") {
+                    Some(Value::Array(names)) => {
+                        for n in names.iter().filter_map(Value::as_str) {
+                            let mapped = match n {
+                                "query" | "q_proj" => "q_proj",
+                                "key" | "k_proj" => "k_proj",
+                                "value" | "v_proj" => "v_proj",
+                                n if n.starts_with("output_proj") || n == "o_proj" => "o_proj",
+                                other => return Err(format!("LoRA target `{other}` not mapped")),
+                            };
+                            targets.push(mapped.to_string());
+                        }
+                    }
+                    _ => return Err("LoRA targets not given as a list".into()),
+                }
+                if lora.get("lora_to_mlp").and_then(Value::as_bool) == Some(true) {
+                    targets.extend(["gate_proj", "up_proj", "down_proj"].map(String::from));
+                }
+                let family = spec(model).map(|sp| sp.model_type).unwrap_or_default();
+                if family == "gpt_neox" {
+                    // q and v live in the fused query_key_value layer.
+                    targets = vec!["query_key_value".into()];
+                }
+                let dropout = lora
+                    .get("dropout")
+                    .and_then(Value::as_f64)
+                    .unwrap_or(if litgpt { 0.05 } else { 0.0 });
+                plan["lora"] = json!({
+                    "rank": rank,
+                    "target_modules": targets,
+                    "dropout": dropout,
+                    "dtype": if mp.contains("bf16") { "bf16" } else { "fp32" },
+                });
+            }
+            let opt = s(p, "optimizer").to_lowercase();
+            plan["optimizer"] = json!(if opt.contains("pagedadamw8bit") {
+                "paged_adamw_8bit"
+            } else if opt.contains("pagedadamw") {
+                "paged_adamw_32bit"
+            } else if opt.contains("adamw") {
+                "adamw"
+            } else {
+                return Err(format!("optimizer `{opt}` not mapped"));
+            });
+            if opt.contains("optimizer_in_bwd=true")
+                || extra.get("optimizer_in_backward") == Some(&json!(true))
+            {
+                plan["optimizer_in_backward"] = json!(true);
+            }
+            plan["gradient_checkpointing"] = json!(p
+                .get("gradient_checkpointing")
+                .and_then(Value::as_bool)
+                .unwrap_or(false));
+            let chunked = extra.get("chunked_cross_entropy") == Some(&json!(true))
+                || extra_text.contains("CEWithChunkedOutputLoss");
+            plan["chunked_loss"] = json!(chunked);
+            if extra.get("torch_compile") == Some(&json!(true)) {
+                plan["torch_compile"] = json!(true);
+            }
+            if extra.get("activation_offloading_to_cpu") == Some(&json!(true)) {
+                plan["activation_offload"] = json!(true);
+            }
+            let dist = p.get("distributed").cloned().unwrap_or(Value::Null);
+            let strategy = s(&dist, "strategy");
+            if gpus > 1 || strategy.contains("deepspeed") {
+                plan["gpus"] = json!({"count": gpus, "memory_gib": 80});
+                if strategy.contains("fsdp") {
+                    plan["sharding"] = json!("fsdp_full_shard");
+                } else if strategy.contains("deepspeed") {
+                    plan["sharding"] = json!("zero3");
+                    if s(&dist, "offload_param") == "cpu" {
+                        plan["offload"] = json!("optimizer_and_params");
+                    }
+                }
+            }
+        }
+        other => return Err(format!("task `{other}` is not one the estimator models")),
+    }
+    Ok((plan, total))
+}
+
+#[test]
+fn estimates_match_published_measurements() {
+    let text =
+        std::fs::read_to_string(format!("{FIXTURES}/measured-visible.jsonl")).expect("fixture");
+    let presets = builtin_presets();
+    let mut compared = Vec::new();
+    for line in text.lines().filter(|l| !l.trim().is_empty()) {
+        let p: Value = serde_json::from_str(line).expect("jsonl line");
+        let id = s(&p, "id").to_string();
+        let confidence = s(&p, "confidence").to_string();
+        if s(&p, "measurement_kind") == "oom_lower_bound" {
+            // Informative only: the run ran out of memory, so the estimate should exceed the GPU.
+            if let Ok((plan_json, _)) = to_plan(&p) {
+                if let (Ok(plan), Some(sp)) = (
+                    parse_plan(&plan_json.to_string(), &presets),
+                    spec(s(&p, "model_id")),
+                ) {
+                    if let Ok(est) = estimate(&sp, &plan, &presets) {
+                        println!(
+                            "oom  {id:<31} {:<28} device estimate {:>8.2} GiB per GPU",
+                            s(&p, "gpu_type"),
+                            est.per_gpu.device_peak_bytes as f64 / GIB
+                        );
+                    }
+                }
+            }
+            continue;
+        }
+        if s(&p, "measurement_kind") != "peak" || confidence == "low" {
+            continue;
+        }
+        let Some(measured_gib) = p.get("peak_gib_normalized").and_then(Value::as_f64) else {
+            continue;
+        };
+        let (plan_json, total) = match to_plan(&p) {
+            Ok(x) => x,
+            Err(why) => {
+                println!("skip {id}: {why}");
+                continue;
+            }
+        };
+        let plan = parse_plan(&plan_json.to_string(), &presets)
+            .unwrap_or_else(|e| panic!("{id}: plan {plan_json} rejected: {e}"));
+        let model = s(&p, "model_id");
+        let sp = spec(model).expect("spec exists");
+        let est = estimate(&sp, &plan, &presets).unwrap_or_else(|e| panic!("{id}: {e}"));
+        let per_gpu = match total {
+            "device" => est.per_gpu.device_peak_bytes,
+            "reserved" => est.per_gpu.reserved_peak_bytes,
+            _ => est.per_gpu.allocated_peak_bytes,
+        };
+        let scope_sum = p["measured_peak"]["scope"] == "sum_all_gpus";
+        let gpus = p.get("num_gpus").and_then(Value::as_u64).unwrap_or(1);
+        let bytes = if scope_sum { per_gpu * gpus } else { per_gpu };
+        compared.push(Compared {
+            id,
+            confidence,
+            measured_gib,
+            estimated_gib: bytes as f64 / GIB,
+        });
+    }
+    for c in &compared {
+        println!(
+            "{:<36} {:<6} measured {:>8.2} GiB  estimated {:>8.2} GiB  {:+6.1}%",
+            c.id,
+            c.confidence,
+            c.measured_gib,
+            c.estimated_gib,
+            c.error() * 100.0
+        );
+    }
+    let mut abs: Vec<f64> = compared.iter().map(|c| c.error().abs()).collect();
+    abs.sort_by(f64::total_cmp);
+    assert!(abs.len() >= 30, "only {} usable points", abs.len());
+    let median = abs[abs.len() / 2];
+    let p90 = abs[(abs.len() * 9 / 10).min(abs.len() - 1)];
+    let worst_under = compared
+        .iter()
+        .filter(|c| c.confidence == "high")
+        .map(Compared::error)
+        .fold(0.0f64, f64::min);
+    println!(
+        "{} points: median |error| {:.1}%, p90 {:.1}%, worst under-estimate (high confidence) {:.1}%",
+        abs.len(),
+        median * 100.0,
+        p90 * 100.0,
+        worst_under * 100.0
+    );
+    assert!(
+        median <= 0.10,
+        "median absolute error {:.1}% exceeds 10%",
+        median * 100.0
+    );
+    assert!(
+        worst_under >= -0.20,
+        "a high-confidence point is under-estimated by {:.1}%",
+        -worst_under * 100.0
+    );
+}

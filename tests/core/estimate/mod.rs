@@ -1,0 +1,7 @@
+//! The memory estimator, its plan parser, recommendation and solver.
+
+mod accuracy;
+mod mechanisms;
+mod models;
+mod plan;
+mod recommend;

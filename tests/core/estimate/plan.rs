@@ -1,0 +1,200 @@
+//! Plans as CONTRACTS.md §1 defines them: defaults, and one clear error naming the key for each bad input.
+
+use headroom_core::estimate::plan::*;
+use headroom_core::estimate::{builtin_presets, parse_plan};
+use headroom_core::Error;
+use serde_json::{json, Value};
+
+fn parse(v: Value) -> Result<Plan, Error> {
+    parse_plan(&v.to_string(), &builtin_presets())
+}
+
+fn field_of(v: Value) -> (String, String) {
+    match parse(v.clone()) {
+        Err(Error::Invalid { field, message }) => (field, message),
+        other => panic!("{v} should be invalid, got {other:?}"),
+    }
+}
+
+#[test]
+fn defaults_follow_the_contract() {
+    let plan = parse(json!({"model": {"id": "meta-llama/Llama-3.1-8B"}, "task": "train"})).unwrap();
+    assert_eq!(plan.method, Some(Method::Full));
+    assert_eq!(plan.precision, Precision::Bf16Mixed);
+    assert_eq!(plan.optimizer, Optimizer::Adamw);
+    assert_eq!(
+        (
+            plan.batch_size,
+            plan.sequence_length,
+            plan.gradient_accumulation_steps
+        ),
+        (1, 2048, 1)
+    );
+    assert_eq!(plan.attention, AttentionImpl::Sdpa);
+    assert_eq!(plan.sharding, Sharding::None);
+    assert_eq!(plan.offload, Offload::None);
+    assert_eq!(plan.nodes, 1);
+    assert!((plan.margin - 0.10).abs() < 1e-12);
+    assert!(plan.gpus.is_none() && plan.lora.is_none() && plan.quantization.is_none());
+
+    let q = parse(json!({"model": {"id": "m"}, "task": "train", "method": "qlora"})).unwrap();
+    assert_eq!(
+        q.quantization.as_deref(),
+        Some("int4"),
+        "qlora implies int4"
+    );
+    let lora = q.lora.unwrap();
+    assert_eq!((lora.rank, lora.dtype), (16, LoraDtype::Fp32));
+    assert_eq!(lora.target_modules, TargetModules::AllLinear);
+
+    let infer = parse(json!({"model": {"id": "m"}, "task": "infer", "new_tokens": 10})).unwrap();
+    assert_eq!(infer.method, None);
+    assert_eq!(infer.new_tokens, 10);
+}
+
+#[test]
+fn the_contract_example_parses() {
+    let plan = parse(json!({
+        "model": {"id": "meta-llama/Llama-3.1-8B"}, "task": "train", "method": "qlora",
+        "quantization": "int4_double", "precision": "bf16-mixed",
+        "lora": {"rank": 16, "alpha": 32, "target_modules": "all-linear"},
+        "trainable_embeddings": false, "optimizer": "paged_adamw_8bit", "optimizer_in_backward": false,
+        "batch_size": 1, "sequence_length": 2048, "gradient_accumulation_steps": 1,
+        "gradient_checkpointing": true, "attention": "sdpa", "chunked_loss": false,
+        "activation_offload": false, "gpus": {"count": 1, "memory_gib": 24},
+        "nodes": 1, "sharding": "none", "offload": "none", "margin": 0.10
+    }))
+    .unwrap();
+    assert_eq!(plan.gpus.unwrap().memory_bytes, 24 << 30);
+    assert_eq!(plan.optimizer, Optimizer::PagedAdamw8bit);
+}
+
+#[test]
+fn gpus_by_catalog_name_use_the_nvml_total() {
+    let plan = parse(
+        json!({"model": {"id": "m"}, "task": "infer", "gpus": {"count": 2, "model": "H100 80GB"}}),
+    )
+    .unwrap();
+    let g = plan.gpus.unwrap();
+    assert_eq!((g.count, g.memory_bytes), (2, 81559 << 20));
+}
+
+#[test]
+fn each_bad_input_names_its_field() {
+    let base = || json!({"model": {"id": "m"}, "task": "train"});
+    let with = |k: &str, v: Value| {
+        let mut p = base();
+        p[k] = v;
+        p
+    };
+    let cases: Vec<(Value, &str, &str)> = vec![
+        (with("batch_size", json!(0)), "batch_size", "positive"),
+        (with("sequence_length", json!(-5)), "sequence_length", "-5"),
+        (
+            with("sequence_length", json!(1.5)),
+            "sequence_length",
+            "whole number",
+        ),
+        (with("lora", json!({"rank": 8})), "lora", "method is full"),
+        (
+            with("quantization", json!("int4")),
+            "quantization",
+            "cannot be trained",
+        ),
+        (
+            with("quantization", json!("int3")),
+            "quantization",
+            "unknown preset `int3`",
+        ),
+        (with("colour", json!("blue")), "colour", "unknown key"),
+        (
+            with("gpus", json!({"count": 1, "memory_gb": 24})),
+            "gpus.memory_gb",
+            "unknown key",
+        ),
+        (
+            with("gpus", json!({"count": 1, "model": "RTX 9999"})),
+            "gpus.model",
+            "unknown GPU",
+        ),
+        (
+            with("gpus", json!({"count": 0, "memory_gib": 24})),
+            "gpus.count",
+            "positive",
+        ),
+        (with("margin", json!(1.5)), "margin", "below 1"),
+        (with("optimizer", json!("lion")), "optimizer", "`lion`"),
+        (with("precision", json!("bf16")), "precision", "`bf16`"),
+        (with("offload", json!("optimizer")), "offload", "sharding"),
+        (with("new_tokens", json!(5)), "new_tokens", "infer"),
+        (
+            with("trainable_embeddings", json!(true)),
+            "trainable_embeddings",
+            "LoRA",
+        ),
+        (
+            with("model", json!({"id": "a", "path": "/b"})),
+            "model",
+            "exactly one",
+        ),
+        (
+            with("model", json!({"name": "a"})),
+            "model.name",
+            "unknown key",
+        ),
+        (with("task", json!("pretrain")), "task", "`pretrain`"),
+        (json!({"model": {"id": "m"}}), "task", "required"),
+        (json!({"task": "train"}), "model", "required"),
+        (json!([1, 2]), "plan", "object"),
+    ];
+    for (plan, field, words) in cases {
+        let (f, message) = field_of(plan.clone());
+        assert_eq!(f, field, "{plan}: {message}");
+        assert!(
+            message.contains(words),
+            "{plan}: `{message}` should mention `{words}`"
+        );
+    }
+    // Contradictions across keys.
+    let (f, _) = field_of(
+        json!({"model": {"id": "m"}, "task": "train", "method": "qlora", "quantization": "int8"}),
+    );
+    assert_eq!(f, "quantization");
+    let (f, _) = field_of(
+        json!({"model": {"id": "m"}, "task": "train", "method": "lora", "lora": {"rank": 0}}),
+    );
+    assert_eq!(f, "lora.rank");
+    let (f, _) = field_of(
+        json!({"model": {"id": "m"}, "task": "train", "method": "lora", "lora": {"target_modules": []}}),
+    );
+    assert_eq!(f, "lora.target_modules");
+    let (f, _) = field_of(json!({"model": {"id": "m"}, "task": "infer", "optimizer": "adamw"}));
+    assert_eq!(f, "optimizer");
+    let (f, _) = field_of(
+        json!({"model": {"id": "m"}, "task": "train", "optimizer_in_backward": true, "gradient_accumulation_steps": 4}),
+    );
+    assert_eq!(f, "optimizer_in_backward");
+    let (f, _) = field_of(json!({"model": {"id": "m"}, "task": "infer", "sharding": "zero3"}));
+    assert_eq!(f, "sharding");
+    assert!(
+        matches!(parse_plan("{not json", &builtin_presets()), Err(Error::Invalid { field, .. }) if field == "plan")
+    );
+}
+
+#[test]
+fn a_saved_plan_reads_back_the_same() {
+    use headroom_core::estimate::{plan_from_value, plan_to_value};
+    let presets = builtin_presets();
+    for v in [
+        json!({"model": {"id": "m"}, "task": "train", "method": "qlora", "lora": {"rank": 8, "target_modules": ["q_proj", "v_proj"], "dropout": 0.05},
+               "gpus": {"count": 2, "model": "L40S"}, "nodes": 2, "sharding": "zero2", "offload": "optimizer", "optimizer": "adafactor"}),
+        json!({"model": {"config": {"model_type": "llama"}}, "task": "infer", "new_tokens": 128, "kv_cache_dtype": "fp8",
+               "gpus": {"count": 1, "memory_gib": 23.5}, "attention": "eager", "prefill_logits": "all"}),
+        json!({"model": {"path": "/models/x"}, "task": "train", "method": "freeze", "freeze_trainable_layers": 4, "torch_compile": true}),
+    ] {
+        let plan = parse(v.clone()).unwrap();
+        let saved = plan_to_value(&plan);
+        let back = plan_from_value(&saved, &presets).unwrap_or_else(|e| panic!("{saved}: {e}"));
+        assert_eq!(back, plan, "{saved}");
+    }
+}

@@ -1,0 +1,151 @@
+//! Ranking, solver and suggestions (issue 3 item 3).
+
+use headroom_core::estimate::recommend::{rank_presets, solve, suggestions};
+use headroom_core::estimate::{builtin_presets, estimate, gpus, parse_plan, Plan};
+use serde_json::{json, Value};
+
+use super::mechanisms::llama_8b;
+
+fn plan(v: Value) -> Plan {
+    let mut v = v;
+    v["model"] = json!({"id": "test"});
+    parse_plan(&v.to_string(), &builtin_presets()).unwrap()
+}
+
+#[test]
+fn least_aggressive_fitting_preset_comes_first() {
+    let p = plan(
+        json!({"task": "infer", "sequence_length": 4096, "gpus": {"count": 1, "model": "RTX 4090"}}),
+    );
+    let ranked = rank_presets(&llama_8b(), &p, &builtin_presets()).unwrap();
+    assert_eq!(ranked.len(), 8);
+    // fp32 (32 GB of weights) cannot fit 24 GB; 16-bit can, and is the least aggressive that does.
+    assert!(
+        matches!(ranked[0].preset.as_str(), "bf16" | "fp16"),
+        "{:?}",
+        ranked[0]
+    );
+    assert!(ranked[0].fits && ranked[0].caveat.is_none());
+    let int4 = ranked.iter().position(|r| r.preset == "int4").unwrap();
+    let int8 = ranked.iter().position(|r| r.preset == "int8").unwrap();
+    assert!(int8 < int4);
+    assert!(ranked[int4]
+        .caveat
+        .as_deref()
+        .unwrap()
+        .contains("INT4 may cost accuracy"));
+    let fp32 = ranked.iter().find(|r| r.preset == "fp32").unwrap();
+    assert!(!fp32.fits && fp32.headroom_bytes < 0);
+}
+
+#[test]
+fn quantized_presets_are_unavailable_for_full_fine_tuning() {
+    let p = plan(json!({"task": "train", "gpus": {"count": 1, "memory_gib": 80}}));
+    let ranked = rank_presets(&llama_8b(), &p, &builtin_presets()).unwrap();
+    let int8 = ranked.iter().find(|r| r.preset == "int8").unwrap();
+    assert!(int8.unavailable.is_some());
+    assert!(ranked.last().unwrap().unavailable.is_some());
+}
+
+#[test]
+fn solver_finds_the_edge() {
+    let p = plan(
+        json!({"task": "train", "method": "qlora", "gradient_checkpointing": true,
+        "gpus": {"count": 1, "memory_gib": 24}}),
+    );
+    let presets = builtin_presets();
+    let preset = presets.iter().find(|x| x.name == "int4").unwrap();
+    let limits = solve(&llama_8b(), &p, preset).unwrap();
+    let b = limits.max_batch_size.unwrap();
+    let s = limits.max_sequence_length.unwrap();
+    assert!(b >= 2 && s >= 4096, "{limits:?}");
+    let usable = (24u64 << 30) as f64 * 0.9;
+    let at = |b: u64, s: u64| {
+        let mut q = p.clone();
+        q.batch_size = b;
+        q.sequence_length = s;
+        q.quantization = Some("int4".into());
+        estimate(&llama_8b(), &q, &presets)
+            .unwrap()
+            .per_gpu
+            .device_peak_bytes as f64
+    };
+    assert!(at(b, 2048) <= usable && at(b + 1, 2048) > usable);
+    assert!(at(1, s) <= usable && at(1, s + 1) > usable);
+}
+
+#[test]
+fn suggestions_say_what_would_make_it_fit() {
+    let p = plan(
+        json!({"task": "train", "method": "full", "batch_size": 4, "gpus": {"count": 1, "model": "A100 80GB"}}),
+    );
+    let est = estimate(&llama_8b(), &p, &builtin_presets()).unwrap();
+    assert_eq!(est.fits, Some(false));
+    let s = suggestions(&llama_8b(), &p, &builtin_presets()).unwrap();
+    let changes: Vec<&str> = s.iter().map(|x| x.change.as_str()).collect();
+    for words in [
+        "gradient checkpointing",
+        "8-bit optimizer",
+        "micro-batch",
+        "ZeRO-3 over",
+        "offload",
+    ] {
+        assert!(
+            changes.iter().any(|c| c.contains(words)),
+            "{words} missing from {changes:?}"
+        );
+    }
+    assert!(s.iter().any(|x| x.fits), "{s:?}");
+    assert!(s.iter().all(|x| x.change.contains("GiB")));
+    let ckpt = s
+        .iter()
+        .find(|x| x.change.contains("checkpointing"))
+        .unwrap();
+    assert!(ckpt.delta_bytes < 0);
+}
+
+#[test]
+fn gpu_catalog_has_nvml_totals() {
+    assert_eq!(gpus::find("rtx-4090").unwrap().memory_bytes, 24564 << 20);
+    assert_eq!(
+        gpus::find("NVIDIA H200").unwrap().memory_bytes,
+        143771 << 20
+    );
+    let names: std::collections::HashSet<_> = gpus::catalog().iter().map(|g| g.name).collect();
+    assert_eq!(names.len(), gpus::catalog().len());
+    for want in [
+        "RTX 3090",
+        "RTX 4090",
+        "RTX 5090",
+        "RTX A6000",
+        "L40S",
+        "A100 40GB",
+        "A100 80GB",
+        "H100 80GB",
+        "H200",
+        "B200",
+    ] {
+        assert!(gpus::find(want).is_some(), "{want}");
+    }
+}
+
+#[test]
+fn the_what_if_grid_agrees_with_single_estimates() {
+    use headroom_core::estimate::recommend::what_if_grid;
+    let p =
+        plan(json!({"task": "train", "method": "lora", "gpus": {"count": 1, "memory_gib": 24}}));
+    let presets = builtin_presets();
+    let bf16 = presets.iter().find(|x| x.name == "bf16").unwrap();
+    let cells = what_if_grid(&llama_8b(), &p, bf16, &[1, 4], &[512, 4096]).unwrap();
+    assert_eq!(cells.len(), 4);
+    for cell in &cells {
+        let mut q = p.clone();
+        q.batch_size = cell.batch_size;
+        q.sequence_length = cell.sequence_length;
+        q.quantization = Some("bf16".into());
+        let e = estimate(&llama_8b(), &q, &presets).unwrap();
+        assert_eq!(cell.device_peak_bytes, e.per_gpu.device_peak_bytes);
+        assert_eq!(cell.fits, e.fits.unwrap());
+    }
+    assert!(what_if_grid(&llama_8b(), &p, bf16, &[0], &[512]).is_err());
+}
