@@ -13,8 +13,10 @@ pub enum ErrorCode {
     Conflict,
     /// Reading or writing a file failed.
     Io,
-    /// The operating system refused access (another user's process).
+    /// The operating system refused access (another user's process, a signal refused).
     Denied,
+    /// No usable NVIDIA driver on this machine (NVML could not be loaded).
+    NoDriver,
     /// Anything else that went wrong in the backend.
     Internal,
 }
@@ -31,7 +33,9 @@ impl From<Error> for IpcError {
             Error::Invalid { .. } => ErrorCode::Invalid,
             Error::Conflict { .. } => ErrorCode::Conflict,
             Error::Io { .. } | Error::Corrupt { .. } => ErrorCode::Io,
-            Error::Denied { .. } => ErrorCode::Denied,
+            Error::Denied { .. } | Error::Process { .. } => ErrorCode::Denied,
+            Error::NoDriver { .. } => ErrorCode::NoDriver,
+            Error::Driver { .. } => ErrorCode::Internal,
             Error::NoHome => ErrorCode::Internal,
         };
         IpcError {

@@ -143,6 +143,67 @@ fn a_refused_request_names_the_field_and_starts_nothing() {
     );
     let list = invoke(&h, "runs_list", json!({})).unwrap();
     assert_eq!(list["runs"], json!([]));
-    let defaults = invoke(&h, "runs_defaults", json!({})).unwrap();
+    let defaults = invoke(&h, "runs_defaults", json!({"model": ""})).unwrap();
     assert_eq!(defaults["chain"][0], "fp16");
+}
+
+#[test]
+fn a_models_saved_config_gives_the_chain_and_the_library_hands_over_its_presets() {
+    let h = harness();
+    // Saved with the presets core's own store format, as the Presets view would.
+    let configs = headroom_core::presets::model_config::ConfigLibrary::new(&h.paths);
+    let library = headroom_core::presets::library::PresetLibrary::new(&h.paths);
+    let mut config = headroom_core::presets::model_config::ModelConfig::new(
+        "int8",
+        headroom_core::presets::model_config::Task::Train,
+    );
+    config.fallback_chain = vec!["int8".into(), "int4".into()];
+    configs
+        .set(
+            "org/llama",
+            &config,
+            headroom_core::store::Revision::ABSENT,
+            &library,
+        )
+        .unwrap();
+    let defaults = invoke(&h, "runs_defaults", json!({"model": "org/llama"})).unwrap();
+    assert_eq!(defaults["chain"], json!(["int8", "int4"]));
+    assert_eq!(defaults["saved"], true);
+    let none = invoke(&h, "runs_defaults", json!({"model": "other"})).unwrap();
+    assert_eq!(none["saved"], false);
+    assert_eq!(none["chain"][0], "fp16");
+    assert!(none["presets"].as_array().unwrap().len() >= 5);
+
+    // The run hands over the library's int8 (a real BitsAndBytesConfig dict) and relaunches with int4.
+    let dump = h.paths.data_dir.join("dump");
+    std::fs::create_dir_all(&dump).unwrap();
+    let run_id = invoke(
+        &h,
+        "runs_start",
+        json!({
+            "start": {
+                "model": "org/llama",
+                "argv": ["env", "FAKE_OOM_PRESETS=int8", format!("FAKE_DUMP_DIR={}", dump.display()),
+                         "python3", fixture_dir().join("fake_train.py")],
+                "cwd": fixture_dir(),
+                "profile": "production",
+                "chain": defaults["chain"],
+            },
+            "onUpdate": "__CHANNEL__:10",
+        }),
+    )
+    .unwrap();
+    let record = wait_until_finished(&h, run_id.as_str().unwrap());
+    assert_eq!(record["outcome"], "succeeded");
+    let got: Value =
+        serde_json::from_str(&std::fs::read_to_string(dump.join("attempt-0.json")).unwrap())
+            .unwrap();
+    assert_eq!(got["env"]["HEADROOM_PRESET"], "int8");
+    assert_eq!(got["quant_config"]["load_in_8bit"], true);
+    assert!(got["load_kwargs"].get("quantization_config").is_none());
+    let got: Value =
+        serde_json::from_str(&std::fs::read_to_string(dump.join("attempt-1.json")).unwrap())
+            .unwrap();
+    assert_eq!(got["env"]["HEADROOM_PRESET"], "int4");
+    assert_eq!(got["quant_config"]["bnb_4bit_quant_type"], "nf4");
 }

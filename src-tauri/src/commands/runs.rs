@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use headroom_core::env::profile;
-use headroom_core::launch::handover::{DefaultChainPresets, DEFAULT_CHAIN};
+use headroom_core::launch::handover::LibraryPresets;
 use headroom_core::launch::history::{self, RunList, RunRecord};
 use headroom_core::launch::process::CancelToken;
 use headroom_core::launch::runner::{self, LaunchEvent, NoPeakProbe, RunRequest};
@@ -59,12 +59,14 @@ pub struct RunUpdate {
     pub error: Option<IpcError>,
 }
 
-/// What the start form offers before anything is typed.
+/// What the start form offers for a model (or before one is typed).
 #[derive(Debug, Clone, Serialize, ts_rs::TS)]
 pub struct RunDefaults {
-    /// The chain a model without a saved one runs down.
+    /// The model's saved chain (its chosen preset first), else the default chain.
     pub chain: Vec<String>,
-    /// Every preset the launcher can hand over.
+    /// True when `chain` comes from the model's saved config.
+    pub saved: bool,
+    /// Every preset the launcher can hand over (built-in and user).
     pub presets: Vec<String>,
     /// The app's working directory, a starting point for the form.
     pub cwd: String,
@@ -82,19 +84,21 @@ enum Message {
     Done(Result<RunRecord, IpcError>),
 }
 
+/// The start form's chain and presets for `model` (empty: none typed yet).
 #[tauri::command]
-pub fn runs_defaults() -> RunDefaults {
-    let chain: Vec<String> = DEFAULT_CHAIN.iter().map(|s| s.to_string()).collect();
-    RunDefaults {
-        presets: chain.clone(),
-        chain,
+pub fn runs_defaults(state: State<'_, AppState>, model: String) -> IpcResult<RunDefaults> {
+    let source = LibraryPresets::for_model(&state.paths, model.trim())?;
+    Ok(RunDefaults {
+        chain: source.default_chain(),
+        saved: source.saved_chain().is_some(),
+        presets: source.names()?,
         cwd: std::env::current_dir()
             .map(|d| d.display().to_string())
             .unwrap_or_default(),
-    }
+    })
 }
 
-fn request(paths: &AppPaths, start: StartRun) -> Result<RunRequest, Error> {
+fn request(paths: &AppPaths, start: StartRun) -> Result<(RunRequest, LibraryPresets), Error> {
     let cwd = PathBuf::from(start.cwd.trim());
     if !cwd.is_absolute() {
         return Err(Error::invalid(
@@ -105,7 +109,8 @@ fn request(paths: &AppPaths, start: StartRun) -> Result<RunRequest, Error> {
             ),
         ));
     }
-    Ok(RunRequest {
+    let presets = LibraryPresets::for_model(paths, start.model.trim())?;
+    let request = RunRequest {
         model: start.model.trim().to_string(),
         argv: start.argv,
         cwd,
@@ -114,7 +119,8 @@ fn request(paths: &AppPaths, start: StartRun) -> Result<RunRequest, Error> {
         chain: start.chain,
         predicted_peak_bytes: BTreeMap::new(),
         kill_grace: KILL_GRACE,
-    })
+    };
+    Ok((request, presets))
 }
 
 /// Start a run in a background thread. Returns its id once the launcher has checked the request and made
@@ -126,12 +132,12 @@ pub fn runs_start(
     on_update: Channel<RunUpdate>,
 ) -> IpcResult<String> {
     let paths = state.paths.clone();
-    let request = request(&paths, start)?;
+    let (request, presets) = request(&paths, start)?;
     let active = state.runs.clone();
     let (started_tx, started_rx) = mpsc::sync_channel::<IpcResult<String>>(1);
     std::thread::Builder::new()
         .name("headroom-run".into())
-        .spawn(move || launch(paths, request, active, started_tx, on_update))
+        .spawn(move || launch(paths, request, presets, active, started_tx, on_update))
         .map_err(|e| IpcError::internal(format!("could not start the launcher thread: {e}")))?;
     started_rx
         .recv()
@@ -141,6 +147,7 @@ pub fn runs_start(
 fn launch(
     paths: AppPaths,
     request: RunRequest,
+    presets: LibraryPresets,
     active: ActiveRuns,
     started_tx: mpsc::SyncSender<IpcResult<String>>,
     channel: Channel<RunUpdate>,
@@ -154,7 +161,7 @@ fn launch(
     let result = runner::run(
         &paths,
         &request,
-        &DefaultChainPresets,
+        &presets,
         &mut NoPeakProbe,
         &cancel,
         &mut |event| {

@@ -27,7 +27,7 @@ import type {
 
 export type * from "./bindings";
 
-const ERROR_CODES: readonly ErrorCode[] = ["invalid", "conflict", "io", "denied", "internal"];
+const ERROR_CODES: readonly ErrorCode[] = ["invalid", "conflict", "io", "denied", "no_driver", "internal"];
 
 /** Turn whatever a rejected invoke gave us into an IpcError. */
 export function toIpcError(raw: unknown): IpcError {
@@ -73,7 +73,7 @@ export const api = {
     call<DoctorResult>("env_doctor", { source, profile }),
 
   // Runs.
-  runsDefaults: () => call<RunDefaults>("runs_defaults"),
+  runsDefaults: (model: string) => call<RunDefaults>("runs_defaults", { model }),
   /** Start a run; `onUpdate` receives its events in batches (at most 4 a second) until it has ended. */
   runsStart: (start: StartRun, onUpdate: (update: RunUpdate) => void) => {
     const channel = new Channel<RunUpdate>();

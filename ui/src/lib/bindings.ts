@@ -33,7 +33,7 @@ locale: string | null,
  */
 quarantined: Array<Quarantine>, };
 
-export type ErrorCode = "invalid" | "conflict" | "io" | "denied" | "internal";
+export type ErrorCode = "invalid" | "conflict" | "io" | "denied" | "no_driver" | "internal";
 
 export type IpcError = { code: ErrorCode, message: string, };
 
@@ -178,11 +178,15 @@ error: IpcError | null, };
 
 export type RunDefaults = { 
 /**
- * The chain a model without a saved one runs down.
+ * The model's saved chain (its chosen preset first), else the default chain.
  */
 chain: Array<string>, 
 /**
- * Every preset the launcher can hand over.
+ * True when `chain` comes from the model's saved config.
+ */
+saved: boolean, 
+/**
+ * Every preset the launcher can hand over (built-in and user).
  */
 presets: Array<string>, 
 /**

@@ -64,7 +64,9 @@ function backend() {
     calls.push({ cmd, args });
     switch (cmd) {
       case "runs_defaults":
-        return { chain: ["fp16", "int8", "int4", "int4_double", "int4_offload"], presets: ["fp16", "int8", "int4", "int4_double", "int4_offload"], cwd: "/work" };
+        return args.model === "llama-8b"
+          ? { chain: ["int4", "int4_double"], saved: true, presets: ["fp16", "int8", "int4", "int4_double", "int4_offload", "mine"], cwd: "/work" }
+          : { chain: ["fp16", "int8", "int4", "int4_double", "int4_offload"], saved: false, presets: ["fp16", "int8", "int4", "int4_double", "int4_offload"], cwd: "/work" };
       case "env_list_profiles":
         return { profiles: [{ name: "production", purpose: "production", builtin: true, description: "" }], quarantined: [] };
       case "runs_list":
@@ -193,6 +195,17 @@ describe("the Runs view", () => {
     expect(statuses).toEqual(["bad", "ok"]);
     const measured = document.querySelector('[data-testid="timeline"] .na')!;
     expect(measured.textContent).toBe("n/a");
+  });
+
+  it("takes the chain from the model's saved config", async () => {
+    await open();
+    type("model", "llama-8b");
+    document.querySelector('input[name="model"]')!.dispatchEvent(new Event("change", { bubbles: true }));
+    await settle();
+    expect(chips()).toEqual(["int4", "int4_double"]);
+    expect(document.body.textContent).toContain("From llama-8b's saved config");
+    const add = [...document.querySelectorAll<HTMLOptionElement>('select[name="chain-add"] option')].map((o) => o.value);
+    expect(add).toContain("mine");
   });
 
   it("filters the history by model and reopens a past run with its log", async () => {
