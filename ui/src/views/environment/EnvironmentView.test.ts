@@ -190,6 +190,18 @@ describe("the Environment view", () => {
     expect(save.args.expected).toBe("00000000000000aa");
   });
 
+  it("closes the form with Escape", async () => {
+    await open();
+    document.querySelector<HTMLButtonElement>('[data-profile="mine"]')!.click();
+    await settle();
+    button("Duplicate…").click();
+    flushSync();
+    expect(document.querySelector<HTMLInputElement>('input[name="profile-name"]')!.value).toBe("mine-copy");
+    window.dispatchEvent(new KeyboardEvent("keydown", { key: "Escape" }));
+    flushSync();
+    expect(document.querySelector('[data-testid="profile-form"]')).toBeNull();
+  });
+
   it("deletes a user profile with undo", async () => {
     await open();
     document.querySelector<HTMLButtonElement>('[data-profile="mine"]')!.click();
