@@ -13,6 +13,10 @@ pub enum ErrorCode {
     Conflict,
     /// Reading or writing a file failed.
     Io,
+    /// The OS refused: a file or process that belongs to another user.
+    Denied,
+    /// No NVIDIA driver (libnvidia-ml.so.1) on this machine: the UI shows its empty state, not an error.
+    NoDriver,
     /// Anything else that went wrong in the backend.
     Internal,
 }
@@ -29,7 +33,9 @@ impl From<Error> for IpcError {
             Error::Invalid { .. } => ErrorCode::Invalid,
             Error::Conflict { .. } => ErrorCode::Conflict,
             Error::Io { .. } | Error::Corrupt { .. } => ErrorCode::Io,
-            Error::NoHome => ErrorCode::Internal,
+            Error::Denied { .. } => ErrorCode::Denied,
+            Error::NoDriver { .. } => ErrorCode::NoDriver,
+            Error::NoHome | Error::Driver { .. } | Error::Process { .. } => ErrorCode::Internal,
         };
         IpcError {
             code,
