@@ -302,10 +302,9 @@ fn duplicate_rename_and_other_export_formats() {
     );
     let kwargs: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(
-        kwargs["quantization_config"]["llm_int8_enable_fp32_cpu_offload"],
-        true
+        kwargs,
+        json!({"device_map": "auto", "max_memory": null, "torch_dtype": "bfloat16"})
     );
-    assert_eq!(kwargs["device_map"], "auto");
 
     let out = cli(
         dir.path(),
