@@ -110,9 +110,13 @@ pub fn run(paths: &AppPaths, command: PresetsCommand) -> CliResult {
                 println!("{}", preset.body.description);
             }
             println!(
-                "{}",
+                "from_pretrained kwargs: {}",
                 serde_json::to_string_pretty(&export::load_kwargs(&preset.body))?
             );
+            match &preset.body.quantization {
+                Some(q) => println!("BitsAndBytesConfig.to_dict(): {}", q.to_dict_json()),
+                None => println!("no quantization"),
+            }
             Ok(())
         }
         PresetsCommand::Export {
