@@ -181,7 +181,8 @@ pub fn run(paths: &AppPaths, command: ConfigsCommand) -> CliResult {
                     lora.dropout = d;
                 }
                 if let Some(t) = lora_target {
-                    lora.target_modules = if t.len() == 1 && t[0] == "all-linear" {
+                    lora.target_modules = if matches!(t.as_slice(), [only] if only == "all-linear")
+                    {
                         TargetModules::Shortcut(AllLinear::AllLinear)
                     } else {
                         TargetModules::Names(t)
