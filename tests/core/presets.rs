@@ -5,10 +5,11 @@ use std::path::Path;
 
 use headroom_core::presets::bnb::{self, ComputeDtype, QuantStorage, QuantType};
 use headroom_core::presets::bundle::{self, OnConflict};
+use headroom_core::presets::config_store::ConfigLibrary;
 use headroom_core::presets::import::{parse_preset, ImportSource};
 use headroom_core::presets::library::PresetLibrary;
 use headroom_core::presets::model_config::{
-    ConfigLibrary, LoraSettings, Method, ModelConfig, PresetOverrides, Task,
+    LoraSettings, Method, ModelConfig, PresetOverrides, Task,
 };
 use headroom_core::presets::{builtin, export, validate, BnbConfig, FieldErrors, PresetBody};
 use headroom_core::store::Revision;

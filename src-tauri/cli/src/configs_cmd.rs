@@ -3,10 +3,11 @@
 
 use clap::{Subcommand, ValueEnum};
 use headroom_core::paths::AppPaths;
+use headroom_core::presets::config_store::ConfigLibrary;
 use headroom_core::presets::field;
 use headroom_core::presets::library::PresetLibrary;
 use headroom_core::presets::model_config::{
-    AllLinear, ConfigLibrary, LoraSettings, Method, ModelConfig, TargetModules, Task,
+    AllLinear, LoraSettings, Method, ModelConfig, TargetModules, Task,
 };
 use headroom_core::store::Revision;
 use headroom_core::Error;

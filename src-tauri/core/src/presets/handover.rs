@@ -5,8 +5,9 @@
 //! - [`ModelPresets`] hands over one model's attempts: its chosen preset with the model's overrides, then the
 //!   presets of its fallback chain as they are ([`ModelConfig::attempts`] gives the order).
 
+use super::config_store::ConfigLibrary;
 use super::library::PresetLibrary;
-use super::model_config::{ConfigLibrary, ModelConfig};
+use super::model_config::ModelConfig;
 use super::{export, validate, PresetBody};
 use crate::launch::handover::{PresetHandOver, PresetSource};
 use crate::{Error, Result};
