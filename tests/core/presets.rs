@@ -1055,3 +1055,47 @@ fn a_model_config_gives_the_launcher_its_chain_and_overrides() {
     let next = source.hand_over("int4_double").unwrap();
     assert_eq!(next.load_kwargs["max_memory"], Value::Null);
 }
+
+#[test]
+fn wire_types_render_as_typescript_for_the_ui() {
+    use headroom_core::presets::bundle::{Bundle, ImportReport};
+    use headroom_core::presets::config_store::{ConfigList, ModelConfigEntry};
+    use headroom_core::presets::library::PresetList;
+    use headroom_core::presets::{FieldError, LoadSettings, Preset};
+    use ts_rs::{Config, TS};
+    let cfg = Config::new().with_large_int("number");
+    let decls = [
+        FieldError::decl(&cfg),
+        FieldErrors::decl(&cfg),
+        LoadSettings::decl(&cfg),
+        PresetBody::decl(&cfg),
+        BnbConfig::decl(&cfg),
+        Preset::decl(&cfg),
+        PresetList::decl(&cfg),
+        ModelConfig::decl(&cfg),
+        ModelConfigEntry::decl(&cfg),
+        ConfigList::decl(&cfg),
+        Bundle::decl(&cfg),
+        ImportReport::decl(&cfg),
+    ];
+    assert!(
+        decls[0].contains("field: string, message: string"),
+        "{}",
+        decls[0]
+    );
+    assert!(
+        decls[2].contains("max_memory?: Record<string, string | number>"),
+        "{}",
+        decls[2]
+    );
+    assert!(
+        decls[3].contains("quantization: BnbConfig | null"),
+        "{}",
+        decls[3]
+    );
+    assert!(
+        decls[4].contains("llm_int8_threshold: number"),
+        "{}",
+        decls[4]
+    );
+}
