@@ -204,6 +204,45 @@ fn configs_set_show_list() {
         shown["config"]["fallback_chain"],
         json!(["int4_double", "int4_offload", "cpu"])
     );
+    // Overrides for this model only, checked against the preset's rules: spilling a quantized model to the
+    // CPU needs the fp32 offload flag, which int4_double does not set.
+    let set_max = |value: &str| {
+        cli(
+            dir.path(),
+            &[
+                "configs",
+                "set",
+                "meta-llama/Llama-3.1-8B",
+                "--max-memory",
+                value,
+            ],
+        )
+    };
+    let out = set_max("0=20GiB,cpu=64GB");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("llm_int8_enable_fp32_cpu_offload"),
+        "{}",
+        stderr(&out)
+    );
+    let out = set_max("0=20GiB");
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = cli(
+        dir.path(),
+        &[
+            "configs",
+            "set",
+            "meta-llama/Llama-3.1-8B",
+            "--max-memory",
+            "gpu=1GB",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).starts_with("headroom-cli: overrides.load.max_memory.gpu: "),
+        "{}",
+        stderr(&out)
+    );
     let out = cli(dir.path(), &["configs", "list", "--json"]);
     let list: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(list["configs"][0]["model_id"], "meta-llama/Llama-3.1-8B");
