@@ -1099,3 +1099,12 @@ fn wire_types_render_as_typescript_for_the_ui() {
         decls[4]
     );
 }
+
+#[test]
+fn a_huge_wrong_value_does_not_become_a_huge_message() {
+    let long = "x".repeat(100_000);
+    let input = json!({"load_in_4bit": true, "bnb_4bit_quant_type": [long]});
+    let e = parse_preset(input.to_string().as_bytes()).unwrap_err();
+    assert_eq!(e.0[0].field, "bnb_4bit_quant_type");
+    assert!(e.0[0].message.len() < 200, "{}", e.0[0].message.len());
+}
