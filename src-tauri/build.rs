@@ -1,7 +1,27 @@
 //! tauri-build only: generates the context and the ACL. Every app command is listed so that it needs an
 //! explicit permission in src-tauri/capabilities/ (the narrowest set that works).
 
-const COMMANDS: &[&str] = &["app_info", "get_settings", "save_settings"];
+const COMMANDS: &[&str] = &[
+    "app_info",
+    "get_settings",
+    "save_settings",
+    "env_list_profiles",
+    "env_load_profile",
+    "env_catalog",
+    "env_save_profile",
+    "env_delete_profile",
+    "env_apply_fix",
+    "env_export",
+    "env_export_to_file",
+    "env_doctor",
+    "runs_defaults",
+    "runs_start",
+    "runs_cancel",
+    "runs_active",
+    "runs_list",
+    "runs_load",
+    "runs_log",
+];
 
 fn main() {
     println!("cargo:rerun-if-changed=src-tauri/capabilities");

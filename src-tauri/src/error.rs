@@ -13,9 +13,9 @@ pub enum ErrorCode {
     Conflict,
     /// Reading or writing a file failed.
     Io,
-    /// The OS refused: a file or process that belongs to another user.
+    /// The operating system refused access (another user's process, a signal refused).
     Denied,
-    /// No NVIDIA driver (libnvidia-ml.so.1) on this machine: the UI shows its empty state, not an error.
+    /// No usable NVIDIA driver on this machine (NVML could not be loaded).
     NoDriver,
     /// Anything else that went wrong in the backend.
     Internal,
@@ -33,9 +33,10 @@ impl From<Error> for IpcError {
             Error::Invalid { .. } => ErrorCode::Invalid,
             Error::Conflict { .. } => ErrorCode::Conflict,
             Error::Io { .. } | Error::Corrupt { .. } => ErrorCode::Io,
-            Error::Denied { .. } => ErrorCode::Denied,
+            Error::Denied { .. } | Error::Process { .. } => ErrorCode::Denied,
             Error::NoDriver { .. } => ErrorCode::NoDriver,
-            Error::NoHome | Error::Driver { .. } | Error::Process { .. } => ErrorCode::Internal,
+            Error::Driver { .. } => ErrorCode::Internal,
+            Error::NoHome => ErrorCode::Internal,
         };
         IpcError {
             code,

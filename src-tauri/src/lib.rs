@@ -21,6 +21,22 @@ pub fn setup<R: Runtime>(builder: tauri::Builder<R>, state: AppState) -> tauri::
             commands::app::app_info,
             commands::settings::get_settings,
             commands::settings::save_settings,
+            commands::env::env_list_profiles,
+            commands::env::env_load_profile,
+            commands::env::env_catalog,
+            commands::env::env_save_profile,
+            commands::env::env_delete_profile,
+            commands::env::env_apply_fix,
+            commands::env::env_export,
+            commands::env::env_export_to_file,
+            commands::env::env_doctor,
+            commands::runs::runs_defaults,
+            commands::runs::runs_start,
+            commands::runs::runs_cancel,
+            commands::runs::runs_active,
+            commands::runs::runs_list,
+            commands::runs::runs_load,
+            commands::runs::runs_log,
         ])
 }
 

@@ -8,13 +8,16 @@ use tauri::test::{get_ipc_response, mock_builder, MockRuntime, INVOKE_KEY};
 use tauri::webview::InvokeRequest;
 use tauri::WebviewWindow;
 
-struct Harness {
+mod env;
+mod runs;
+
+pub(crate) struct Harness {
     _dir: tempfile::TempDir,
-    paths: AppPaths,
+    pub(crate) paths: AppPaths,
     window: WebviewWindow<MockRuntime>,
 }
 
-fn harness_with(prepare: impl FnOnce(&AppPaths)) -> Harness {
+pub(crate) fn harness_with(prepare: impl FnOnce(&AppPaths)) -> Harness {
     let dir = tempfile::tempdir().unwrap();
     let paths = AppPaths::new(dir.path().join("config"), dir.path().join("data"));
     prepare(&paths);
@@ -32,11 +35,11 @@ fn harness_with(prepare: impl FnOnce(&AppPaths)) -> Harness {
     }
 }
 
-fn harness() -> Harness {
+pub(crate) fn harness() -> Harness {
     harness_with(|_| {})
 }
 
-fn invoke(h: &Harness, cmd: &str, args: Value) -> Result<Value, Value> {
+pub(crate) fn invoke(h: &Harness, cmd: &str, args: Value) -> Result<Value, Value> {
     invoke_from(h, "tauri://localhost", cmd, args)
 }
 

@@ -1,4 +1,6 @@
 //! Tauri commands, one file per domain. Each takes the state, calls one core function, and maps the error.
 
 pub mod app;
+pub mod env;
+pub mod runs;
 pub mod settings;

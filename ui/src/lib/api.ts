@@ -1,11 +1,31 @@
 // The only file that talks to the backend. Every call is typed with the generated bindings, and every
 // failure arrives as an IpcError `{code, message}`, whatever went wrong on the way.
 
-import { invoke } from "@tauri-apps/api/core";
+import { Channel, invoke } from "@tauri-apps/api/core";
 import { listen, type UnlistenFn } from "@tauri-apps/api/event";
-import type { AppInfo, ErrorCode, IpcError, Settings } from "./bindings";
+import type {
+  AppInfo,
+  DoctorResult,
+  DoctorSource,
+  ErrorCode,
+  ExportFormat,
+  Fix,
+  IpcError,
+  LogTail,
+  Profile,
+  ProfileList,
+  ProfileView,
+  Revision,
+  RunDefaults,
+  RunList,
+  RunRecord,
+  RunUpdate,
+  Settings,
+  StartRun,
+  VariableInfo,
+} from "./bindings";
 
-export type { AppInfo, IpcError, Settings } from "./bindings";
+export type * from "./bindings";
 
 const ERROR_CODES: readonly ErrorCode[] = ["invalid", "conflict", "io", "denied", "no_driver", "internal"];
 
@@ -36,6 +56,35 @@ export const api = {
   /** Called in every window when any window saved the settings. */
   onSettingsChanged: (handler: (settings: Settings) => void): Promise<UnlistenFn> =>
     listen<Settings>("settings-changed", (event) => handler(event.payload)),
+
+  // Environment profiles and the doctor.
+  envListProfiles: () => call<ProfileList>("env_list_profiles"),
+  envLoadProfile: (name: string) => call<ProfileView>("env_load_profile", { name }),
+  envCatalog: () => call<VariableInfo[]>("env_catalog"),
+  envSaveProfile: (profile: Profile, expected: Revision) =>
+    call<ProfileView>("env_save_profile", { profile, expected }),
+  envDeleteProfile: (name: string, expected: Revision) => call<null>("env_delete_profile", { name, expected }),
+  envApplyFix: (name: string, expected: Revision, fix: Fix) =>
+    call<ProfileView>("env_apply_fix", { name, expected, fix }),
+  envExport: (name: string, format: ExportFormat) => call<string>("env_export", { name, format }),
+  envExportToFile: (name: string, format: ExportFormat, path: string) =>
+    call<string>("env_export_to_file", { name, format, path }),
+  envDoctor: (source: DoctorSource, profile: string | null) =>
+    call<DoctorResult>("env_doctor", { source, profile }),
+
+  // Runs.
+  runsDefaults: (model: string) => call<RunDefaults>("runs_defaults", { model }),
+  /** Start a run; `onUpdate` receives its events in batches (at most 4 a second) until it has ended. */
+  runsStart: (start: StartRun, onUpdate: (update: RunUpdate) => void) => {
+    const channel = new Channel<RunUpdate>();
+    channel.onmessage = onUpdate;
+    return call<string>("runs_start", { start, onUpdate: channel });
+  },
+  runsCancel: (runId: string) => call<null>("runs_cancel", { runId }),
+  runsActive: () => call<string[]>("runs_active"),
+  runsList: () => call<RunList>("runs_list"),
+  runsLoad: (runId: string) => call<RunRecord>("runs_load", { runId }),
+  runsLog: (runId: string, attempt: number) => call<LogTail>("runs_log", { runId, attempt }),
 };
 
 export type Api = typeof api;

@@ -4,14 +4,24 @@
 // placeholders match.
 
 import * as shell from "./messages/shell";
+import * as environment from "./messages/environment";
+import * as runs from "./messages/runs";
 
-const en = { ...shell.en } as const;
+const en = {
+  ...shell.en,
+  ...environment.en,
+  ...runs.en,
+} as const;
 
 export type MessageKey = keyof typeof en;
 export type Messages = Record<MessageKey, string>;
 export type Lang = "en" | "ja";
 
-const ja: Messages = { ...shell.ja };
+const ja: Messages = {
+  ...shell.ja,
+  ...environment.ja,
+  ...runs.ja,
+};
 
 export const messages: Record<Lang, Messages> = { en, ja };
 
