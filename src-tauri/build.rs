@@ -1,7 +1,20 @@
 //! tauri-build only: generates the context and the ACL. Every app command is listed so that it needs an
 //! explicit permission in src-tauri/capabilities/ (the narrowest set that works).
 
-const COMMANDS: &[&str] = &["app_info", "get_settings", "save_settings"];
+const COMMANDS: &[&str] = &[
+    "app_info",
+    "get_settings",
+    "save_settings",
+    "monitor_start",
+    "monitor_stop",
+    "monitor_window",
+    "monitor_idle",
+    "monitor_stop_process",
+    "monitor_record_start",
+    "monitor_record_stop",
+    "monitor_recording",
+    "monitor_export",
+];
 
 fn main() {
     println!("cargo:rerun-if-changed=src-tauri/capabilities");

@@ -12,6 +12,8 @@ pub struct AppState {
     pub settings: Mutex<Settings>,
     /// Files moved aside at start-up, shown to the user once the window is up.
     pub quarantined: Vec<Quarantine>,
+    /// The running monitor source, if any (the Monitor view starts it).
+    pub monitor: Mutex<Option<crate::monitor::Running>>,
 }
 
 impl AppState {
@@ -34,6 +36,7 @@ impl AppState {
             paths,
             settings: Mutex::new(settings),
             quarantined: quarantined.into_iter().collect(),
+            monitor: Mutex::new(None),
         }
     }
 }

@@ -8,7 +8,9 @@ use tauri::test::{get_ipc_response, mock_builder, MockRuntime, INVOKE_KEY};
 use tauri::webview::InvokeRequest;
 use tauri::WebviewWindow;
 
-struct Harness {
+mod monitor;
+
+pub(crate) struct Harness {
     _dir: tempfile::TempDir,
     paths: AppPaths,
     window: WebviewWindow<MockRuntime>,
@@ -32,11 +34,11 @@ fn harness_with(prepare: impl FnOnce(&AppPaths)) -> Harness {
     }
 }
 
-fn harness() -> Harness {
+pub(crate) fn harness() -> Harness {
     harness_with(|_| {})
 }
 
-fn invoke(h: &Harness, cmd: &str, args: Value) -> Result<Value, Value> {
+pub(crate) fn invoke(h: &Harness, cmd: &str, args: Value) -> Result<Value, Value> {
     invoke_from(h, "tauri://localhost", cmd, args)
 }
 

@@ -7,7 +7,16 @@ import type { AppInfo, ErrorCode, IpcError, Settings } from "./bindings";
 
 export type { AppInfo, IpcError, Settings } from "./bindings";
 
-const ERROR_CODES: readonly ErrorCode[] = ["invalid", "conflict", "io", "internal"];
+const ERROR_CODES: readonly ErrorCode[] = [
+  "invalid",
+  "conflict",
+  "io",
+  "denied",
+  "no_driver",
+  "driver",
+  "process",
+  "internal",
+];
 
 /** Turn whatever a rejected invoke gave us into an IpcError. */
 export function toIpcError(raw: unknown): IpcError {
