@@ -1,9 +1,24 @@
 // The only file that talks to the backend. Every call is typed with the generated bindings, and every
 // failure arrives as an IpcError `{code, message}`, whatever went wrong on the way.
 
-import { invoke } from "@tauri-apps/api/core";
+import { Channel, invoke } from "@tauri-apps/api/core";
 import { listen, type UnlistenFn } from "@tauri-apps/api/event";
-import type { AppInfo, ErrorCode, IpcError, Settings } from "./bindings";
+import type {
+  AlertConfig,
+  AppInfo,
+  ErrorCode,
+  ExportFormat,
+  Exported,
+  HistoryWindow,
+  IpcError,
+  MonitorPush,
+  MonitorStarted,
+  ProcessIdle,
+  RecordingInfo,
+  Settings,
+  SourceRequest,
+  StopOutcome,
+} from "./bindings";
 
 export type { AppInfo, IpcError, Settings } from "./bindings";
 
@@ -45,6 +60,22 @@ export const api = {
   /** Called in every window when any window saved the settings. */
   onSettingsChanged: (handler: (settings: Settings) => void): Promise<UnlistenFn> =>
     listen<Settings>("settings-changed", (event) => handler(event.payload)),
+
+  /** Starts (or switches to) a monitor source; its readings arrive on `onPush`, at most 4 a second. */
+  monitorStart: (source: SourceRequest, alerts: AlertConfig | null, onPush: (push: MonitorPush) => void) => {
+    const channel = new Channel<MonitorPush>();
+    channel.onmessage = onPush;
+    return call<MonitorStarted>("monitor_start", { source, alerts, onPush: channel });
+  },
+  monitorStop: () => call<null>("monitor_stop"),
+  /** The last `rangeMs` of history, min/max downsampled to at most `points` points per series. */
+  monitorWindow: (rangeMs: number, points: number) => call<HistoryWindow>("monitor_window", { rangeMs, points }),
+  monitorIdle: () => call<ProcessIdle[]>("monitor_idle"),
+  monitorStopProcess: (pid: number) => call<StopOutcome>("monitor_stop_process", { pid }),
+  monitorRecordStart: () => call<RecordingInfo>("monitor_record_start", {}),
+  monitorRecordStop: () => call<RecordingInfo>("monitor_record_stop"),
+  monitorExport: (format: ExportFormat, rangeMs: number, path: string | null) =>
+    call<Exported>("monitor_export", { format, rangeMs, path }),
 };
 
 export type Api = typeof api;

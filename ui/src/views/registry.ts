@@ -4,8 +4,10 @@
 import type { Component } from "svelte";
 import type { AppModel } from "../lib/app.svelte";
 import type { ViewId } from "../lib/views";
+import MonitorView from "./monitor/MonitorView.svelte";
 import SettingsView from "./settings/SettingsView.svelte";
 
 export const VIEW_COMPONENTS: Partial<Record<ViewId, Component<{ model: AppModel }>>> = {
+  monitor: MonitorView,
   settings: SettingsView,
 };
