@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use clap::{Args, Subcommand};
-use headroom_core::monitor::alerts::Level;
+use headroom_core::monitor::alerts::{Action, Level};
 use headroom_core::monitor::chart::{self, ChartFormat, ChartOptions};
 use headroom_core::monitor::fake::FakeConfig;
 use headroom_core::monitor::procs::{self, ProcFs};
@@ -26,7 +26,8 @@ pub struct MonitorArgs {
     /// Take one snapshot and exit.
     #[arg(long)]
     once: bool,
-    /// Print JSON (CONTRACTS.md §4) instead of text.
+    /// Print JSON instead of text: with --once the snapshot of CONTRACTS.md §4; live, one
+    /// {"snapshot", "assessment"} object per line.
     #[arg(long)]
     json: bool,
     /// nvml, fake:SCENARIO (idle, training, leak, oom, lost: a demo) or replay:FILE.
@@ -179,6 +180,7 @@ pub fn run(args: MonitorArgs) -> CliResult {
     let handle = sampler::spawn(source, config, Timestamp::now)?;
     let deadline = duration.map(|d| Instant::now() + d);
     let mut count = 0u64;
+    let mut shown = Vec::new();
     loop {
         let wait = match deadline {
             Some(d) => match d.checked_duration_since(Instant::now()) {
@@ -210,6 +212,22 @@ pub fn run(args: MonitorArgs) -> CliResult {
                     };
                     eprintln!("headroom-cli: {mark}: {}", change.message);
                 }
+                // Say each recommendation once, when it first appears, not at every sample.
+                let now: Vec<_> = tick
+                    .assessment
+                    .recommendations
+                    .iter()
+                    .map(|r| (r.gpu, action_key(&r.action)))
+                    .collect();
+                for r in &tick.assessment.recommendations {
+                    if !shown.contains(&(r.gpu, action_key(&r.action))) {
+                        eprintln!(
+                            "headroom-cli: recommendation for GPU {}: {}",
+                            r.gpu, r.reason
+                        );
+                    }
+                }
+                shown = now;
             }
             Message::Error(e) => eprintln!("headroom-cli: sample failed, retrying: {e}"),
             Message::Ended => break,
@@ -295,6 +313,16 @@ fn stop(pid: u32, grace: &str, yes: bool, source: &str) -> CliResult {
     }
     let outcome = procs::stop_process(&procfs, pid, held, procs::StopOptions::new(grace))?;
     print_json(&outcome)
+}
+
+/// What makes a recommendation the same one from sample to sample (its idle time and ETA keep changing).
+fn action_key(a: &Action) -> (&'static str, u32) {
+    match a {
+        Action::StopProcess { pid, .. } => ("stop", *pid),
+        Action::SetEnv { pid, .. } => ("env", *pid),
+        Action::EnableGradientCheckpointing { pid } => ("checkpointing", *pid),
+        Action::SwitchPreset { pid, .. } => ("preset", *pid),
+    }
 }
 
 fn gib(v: Option<u64>) -> String {

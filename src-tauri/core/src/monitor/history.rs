@@ -56,6 +56,14 @@ impl<T: Copy> Ring<T> {
         self.buf.get((self.head + i) % self.cap.max(1)).copied()
     }
 
+    /// Row `i` (0 = oldest) by one index computation; for hot loops over a known-valid range.
+    #[inline]
+    fn at(&self, i: usize) -> Option<T> {
+        let p = self.head + i;
+        let p = if p >= self.cap { p - self.cap } else { p };
+        self.buf.get(p).copied()
+    }
+
     fn last(&self) -> Option<T> {
         self.len().checked_sub(1).and_then(|i| self.get(i))
     }
@@ -508,12 +516,13 @@ impl History {
             .gpus
             .iter()
             .map(|(index, cols)| {
-                let samples = self
-                    .time
-                    .range(lo, hi)
-                    .zip(cols.used.range(lo, hi))
-                    .zip(cols.valid.range(lo, hi))
-                    .map(|((t, u), v)| (t, (v & V_USED != 0).then_some(u)));
+                let time = &self.time;
+                let sample = |i: usize| {
+                    let row = lo + i;
+                    let t = time.at(row).unwrap_or(0);
+                    let valid = cols.valid.at(row).unwrap_or(0) & V_USED != 0;
+                    (t, if valid { cols.used.at(row) } else { None })
+                };
                 let total = (lo..hi)
                     .rev()
                     .find(|i| cols.valid.get(*i).is_some_and(|v| v & V_TOTAL != 0))
@@ -523,7 +532,7 @@ impl History {
                     pid: None,
                     label: cols.name.clone().unwrap_or_else(|| format!("GPU {index}")),
                     total_bytes: total,
-                    used: min_max(samples, hi - lo, from.0, to.0, points),
+                    used: min_max(hi - lo, sample, from.0, to.0, points),
                 }
             })
             .collect();
@@ -536,17 +545,18 @@ impl History {
                     lower_bound(&s.t, from.0),
                     lower_bound(&s.t, to.0.saturating_add(1)),
                 );
-                let samples =
-                    s.t.range(lo, hi)
-                        .zip(s.used.range(lo, hi))
-                        .zip(s.valid.range(lo, hi))
-                        .map(|((t, u), v)| (t, (v != 0).then_some(u)));
+                let sample = |i: usize| {
+                    let row = lo + i;
+                    let t = s.t.at(row).unwrap_or(0);
+                    let valid = s.valid.at(row).unwrap_or(0) != 0;
+                    (t, if valid { s.used.at(row) } else { None })
+                };
                 SeriesWindow {
                     gpu: key.gpu,
                     pid: Some(key.pid),
                     label: format!("{} ({})", s.name.as_deref().unwrap_or("?"), key.pid),
                     total_bytes: self.gpus.get(&key.gpu).and_then(|c| c.total.last()),
-                    used: min_max(samples, hi - lo, from.0, to.0, points),
+                    used: min_max(hi - lo, sample, from.0, to.0, points),
                 }
             })
             .collect();
