@@ -595,3 +595,88 @@ fn nvml_sees_a_process_that_holds_memory() {
     assert_eq!(out.freed_bytes, held);
     child.wait().unwrap();
 }
+
+#[test]
+fn each_nvml_start_failure_has_plain_words() {
+    use headroom_core::monitor::nvml::init_error;
+    use nvml_wrapper::error::NvmlError;
+    for (err, words) in [
+        (
+            NvmlError::DriverNotLoaded,
+            "no NVIDIA driver: the NVIDIA kernel driver is not loaded",
+        ),
+        (
+            NvmlError::NoPermission,
+            "no NVIDIA driver: no permission to talk to the NVIDIA driver",
+        ),
+    ] {
+        assert_eq!(init_error(&err).to_string(), words);
+    }
+}
+
+#[test]
+fn source_specs_parse_or_name_the_field() {
+    use headroom_core::monitor::SourceSpec;
+    let fake = FakeConfig {
+        gpus: 4,
+        ..FakeConfig::default()
+    };
+    assert_eq!(
+        SourceSpec::parse("nvml", fake.clone()).unwrap(),
+        SourceSpec::Nvml
+    );
+    assert_eq!(
+        SourceSpec::parse("fake:leak", fake.clone()).unwrap(),
+        SourceSpec::Fake(FakeConfig {
+            scenario: Scenario::Leak,
+            gpus: 4,
+            ..FakeConfig::default()
+        })
+    );
+    assert_eq!(
+        SourceSpec::parse("replay:a/b.jsonl", fake.clone()).unwrap(),
+        SourceSpec::Replay(PathBuf::from("a/b.jsonl"))
+    );
+    for bad in ["replay:", "fake:", "rocm", ""] {
+        let err = SourceSpec::parse(bad, fake.clone())
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with("source:"), "{bad}: {err}");
+    }
+}
+
+#[test]
+fn a_gpu_first_seen_after_the_history_wrapped_lines_up_in_time() {
+    let mut history = History::new(HistoryConfig {
+        capacity: 10,
+        ..HistoryConfig::default()
+    })
+    .unwrap();
+    let mut one = FakeSource::new(FakeConfig {
+        gpus: 1,
+        ..FakeConfig::default()
+    })
+    .unwrap();
+    let mut two = FakeSource::new(FakeConfig {
+        gpus: 2,
+        ..FakeConfig::default()
+    })
+    .unwrap();
+    for k in 0..20u64 {
+        let req = SampleRequest {
+            at: Timestamp(T0 + k * 1000),
+            processes: false,
+        };
+        let s = if k < 17 {
+            one.sample(req)
+        } else {
+            two.sample(req)
+        };
+        history.push(&s.unwrap().unwrap());
+    }
+    let w = history.window(Timestamp(T0), Timestamp(T0 + 19_000), 100);
+    assert_eq!(w.gpus[0].used.t, w.gpus[1].used.t);
+    assert_eq!(w.gpus[1].used.t.first(), Some(&(T0 + 10_000)));
+    let present: Vec<bool> = w.gpus[1].used.v.iter().map(Option::is_some).collect();
+    assert_eq!(present, [vec![false; 7], vec![true; 3]].concat());
+}

@@ -88,9 +88,6 @@ impl Bucket {
 
 /// Downsamples `len` samples in time order, all within `[from, to]`, into at most `points` points (at least 2);
 /// `sample(i)` gives sample `i` as `(t, value)`. A series no longer than `points` is returned unchanged.
-///
-/// Samples come through an index function rather than an iterator so that ring buffers are read with one
-/// index computation per sample: zipping three chained ring iterators cost about ten times more.
 pub fn min_max(
     len: usize,
     sample: impl Fn(usize) -> (u64, Option<u64>),
@@ -98,42 +95,90 @@ pub fn min_max(
     to: u64,
     points: usize,
 ) -> Points {
-    let mut out = Points::default();
-    if len <= points.max(2) {
-        for i in 0..len {
-            let (t, v) = sample(i);
-            out.push(t, v);
-        }
-        return out;
-    }
-    let buckets = (points / 2).max(1) as u64;
-    let span = u128::from(to.saturating_sub(from)) + 1;
-    // Bucket b covers [from + b·span/buckets, from + (b+1)·span/buckets): buckets line up with pixel columns
-    // whatever the sampling rate. The boundary is computed once per bucket, not per sample.
-    let boundary =
-        |b: u64| from.saturating_add((u128::from(b) * span / u128::from(buckets)) as u64);
-    out.t.reserve(2 * buckets as usize + 2);
-    out.v.reserve(2 * buckets as usize + 2);
-    let mut current = 0u64;
-    let mut next = boundary(1);
-    let mut bucket = Bucket::EMPTY;
+    let mut mm = MinMax::new(len, from, to, points);
     for i in 0..len {
         let (t, v) = sample(i);
-        if t >= next {
-            bucket.flush(&mut out);
-            bucket = Bucket::EMPTY;
-            while t >= next && current + 1 < buckets {
-                current += 1;
-                next = boundary(current + 1);
-            }
-            if current + 1 >= buckets {
-                next = u64::MAX;
-            }
-        }
-        bucket.add(t, v);
+        mm.push(t, v);
     }
-    bucket.flush(&mut out);
-    out
+    mm.finish()
+}
+
+/// [`min_max`] fed one sample at a time, so a caller can walk its storage (ring slices) in the tightest loop.
+pub struct MinMax {
+    out: Points,
+    pass_through: bool,
+    from: u64,
+    span: u128,
+    buckets: u64,
+    current: u64,
+    next: u64,
+    bucket: Bucket,
+}
+
+impl MinMax {
+    /// For `len` samples within `[from, to]`, down to at most `points` points.
+    pub fn new(len: usize, from: u64, to: u64, points: usize) -> Self {
+        let buckets = (points / 2).max(1) as u64;
+        let pass_through = len <= points.max(2);
+        let mut mm = MinMax {
+            out: Points::default(),
+            pass_through,
+            from,
+            // Bucket b covers [from + b·span/buckets, from + (b+1)·span/buckets): buckets line up with pixel
+            // columns whatever the sampling rate. Boundaries are computed once per bucket, not per sample.
+            span: u128::from(to.saturating_sub(from)) + 1,
+            buckets,
+            current: 0,
+            next: 0,
+            bucket: Bucket::EMPTY,
+        };
+        let reserve = if pass_through {
+            len
+        } else {
+            2 * buckets as usize + 2
+        };
+        mm.out.t.reserve(reserve);
+        mm.out.v.reserve(reserve);
+        mm.next = mm.boundary(1);
+        mm
+    }
+
+    fn boundary(&self, b: u64) -> u64 {
+        self.from
+            .saturating_add((u128::from(b) * self.span / u128::from(self.buckets)) as u64)
+    }
+
+    #[inline]
+    pub fn push(&mut self, t: u64, v: Option<u64>) {
+        if self.pass_through {
+            self.out.push(t, v);
+            return;
+        }
+        if t >= self.next {
+            self.advance(t);
+        }
+        self.bucket.add(t, v);
+    }
+
+    #[cold]
+    fn advance(&mut self, t: u64) {
+        self.bucket.flush(&mut self.out);
+        self.bucket = Bucket::EMPTY;
+        while t >= self.next && self.current + 1 < self.buckets {
+            self.current += 1;
+            self.next = self.boundary(self.current + 1);
+        }
+        if self.current + 1 >= self.buckets {
+            self.next = u64::MAX;
+        }
+    }
+
+    pub fn finish(mut self) -> Points {
+        if !self.pass_through {
+            self.bucket.flush(&mut self.out);
+        }
+        self.out
+    }
 }
 
 #[cfg(test)]
