@@ -173,6 +173,42 @@ impl MinMax {
         }
     }
 
+    /// Feeds a run of samples held as columns: times `t`, values `u`, and `ok(v[i])` telling whether `u[i]` is
+    /// known. Equivalent to calling [`push`](Self::push) for each, but each bucket's part is found by binary
+    /// search on `t` and scanned in a tight loop over plain slices.
+    pub fn push_columns<V: Copy>(&mut self, t: &[u64], u: &[u64], v: &[V], ok: impl Fn(V) -> bool) {
+        let n = t.len().min(u.len()).min(v.len());
+        let (mut t, mut u, mut v) = (&t[..n], &u[..n], &v[..n]);
+        if self.pass_through {
+            for i in 0..n {
+                self.out.push(t[i], ok(v[i]).then_some(u[i]));
+            }
+            return;
+        }
+        while !t.is_empty() {
+            if t[0] >= self.next {
+                self.advance(t[0]);
+            }
+            // Samples of the current bucket: those before the next boundary (times are in order).
+            let end = t.partition_point(|x| *x < self.next).max(1);
+            let b = &mut self.bucket;
+            for i in 0..end {
+                if ok(v[i]) {
+                    let x = u[i];
+                    if b.min.is_none_or(|(_, m)| x < m) {
+                        b.min = Some((t[i], x));
+                    }
+                    if b.max.is_none_or(|(_, m)| x > m) {
+                        b.max = Some((t[i], x));
+                    }
+                } else if b.gap.is_none() {
+                    b.gap = Some(t[i]);
+                }
+            }
+            (t, u, v) = (&t[end..], &u[end..], &v[end..]);
+        }
+    }
+
     pub fn finish(mut self) -> Points {
         if !self.pass_through {
             self.bucket.flush(&mut self.out);
@@ -214,6 +250,32 @@ mod tests {
             .collect();
         let p = min_max(samples.len(), |i| samples[i], 0, 9_999, 100);
         assert!(p.v.contains(&None));
+    }
+
+    #[test]
+    fn columns_and_single_pushes_agree() {
+        let t: Vec<u64> = (0..50_000u64).map(|i| i * 5 + (i % 5)).collect();
+        let u: Vec<u64> = (0..50_000u64).map(|i| (i * 7919) % 10_007).collect();
+        let v: Vec<bool> = (0..50_000u64).map(|i| i % 97 != 0).collect();
+        let (from, to) = (t[0], t[t.len() - 1]);
+        let mut a = MinMax::new(t.len(), from, to, 700);
+        for i in 0..t.len() {
+            a.push(t[i], v[i].then_some(u[i]));
+        }
+        let mut b = MinMax::new(t.len(), from, to, 700);
+        let split = 31_337;
+        b.push_columns(&t[..split], &u[..split], &v[..split], |x| x);
+        b.push_columns(&t[split..], &u[split..], &v[split..], |x| x);
+        let (a, b) = (a.finish(), b.finish());
+        let first = (0..a.len().min(b.len())).find(|i| a.t[*i] != b.t[*i] || a.v[*i] != b.v[*i]);
+        assert!(
+            a == b,
+            "lengths {} {}, first difference at {first:?}: {:?} vs {:?}",
+            a.len(),
+            b.len(),
+            first.map(|i| (a.t[i], a.v[i])),
+            first.map(|i| (b.t[i], b.v[i]))
+        );
     }
 
     #[test]

@@ -537,9 +537,8 @@ impl History {
                 let (t0, t1) = self.time.slices(lo, hi);
                 let (u0, u1) = cols.used.slices(lo, hi);
                 let (v0, v1) = cols.valid.slices(lo, hi);
-                for ((t, u), v) in t0.iter().zip(u0).zip(v0).chain(t1.iter().zip(u1).zip(v1)) {
-                    mm.push(*t, (v & V_USED != 0).then_some(*u));
-                }
+                mm.push_columns(t0, u0, v0, |v| v & V_USED != 0);
+                mm.push_columns(t1, u1, v1, |v| v & V_USED != 0);
                 let total = (lo..hi)
                     .rev()
                     .find(|i| cols.valid.get(*i).is_some_and(|v| v & V_TOTAL != 0))
@@ -566,9 +565,8 @@ impl History {
                 let (t0, t1) = s.t.slices(lo, hi);
                 let (u0, u1) = s.used.slices(lo, hi);
                 let (v0, v1) = s.valid.slices(lo, hi);
-                for ((t, u), v) in t0.iter().zip(u0).zip(v0).chain(t1.iter().zip(u1).zip(v1)) {
-                    mm.push(*t, (*v != 0).then_some(*u));
-                }
+                mm.push_columns(t0, u0, v0, |v| v != 0);
+                mm.push_columns(t1, u1, v1, |v| v != 0);
                 SeriesWindow {
                     gpu: key.gpu,
                     pid: Some(key.pid),
