@@ -109,11 +109,13 @@ fn a_leak_gets_a_falling_time_to_full_and_recommendations() {
         .filter_map(|t| t.assessment.gpus[0].time_to_full_ms)
         .collect();
     assert!(ttf.len() > 500, "{}", ttf.len());
-    // 48 MiB/s into ~39.5 GiB free at the start of the leak: about 840 s to full.
-    let at_10 = t[10].assessment.gpus[0].time_to_full_ms.unwrap();
-    assert!((700_000..900_000).contains(&at_10), "{at_10}");
+    // No trend before half the 120 s window is there.
+    assert_eq!(t[50].assessment.gpus[0].time_to_full_ms, None);
+    // 48 MiB/s into ~36 GiB free at 70 s: about 770 s to full.
+    let at_70 = t[70].assessment.gpus[0].time_to_full_ms.unwrap();
+    assert!((700_000..850_000).contains(&at_70), "{at_70}");
     let at_300 = t[300].assessment.gpus[0].time_to_full_ms.unwrap();
-    assert!(at_300 < at_10);
+    assert!(at_300 < at_70);
     let recs = &t[300].assessment.recommendations;
     assert!(recs
         .iter()
@@ -679,4 +681,23 @@ fn a_gpu_first_seen_after_the_history_wrapped_lines_up_in_time() {
     assert_eq!(w.gpus[1].used.t.first(), Some(&(T0 + 10_000)));
     let present: Vec<bool> = w.gpus[1].used.v.iter().map(Option::is_some).collect();
     assert_eq!(present, [vec![false; 7], vec![true; 3]].concat());
+}
+
+#[test]
+fn a_finished_loading_ramp_predicts_no_full_gpu() {
+    // fake:training loads weights over 30 s, then stays at 70% (± noise, spikes at 100–109 s of each 120).
+    let mut core =
+        SamplerCore::new(fake(Scenario::Training, 1, 1), SamplerConfig::default()).unwrap();
+    let t = ticks(&mut core, 100);
+    for (k, tick) in t.iter().enumerate().skip(60) {
+        // Noise on the plateau may fit a slightly rising line, but never one that fills the GPU within the
+        // 15-minute horizon.
+        let ttf = tick.assessment.gpus[0].time_to_full_ms;
+        assert!(ttf.is_none_or(|ms| ms > 900_000), "tick {k}: {ttf:?}");
+        assert!(
+            tick.assessment.recommendations.is_empty(),
+            "tick {k}: {:?}",
+            tick.assessment.recommendations
+        );
+    }
 }

@@ -180,7 +180,7 @@ pub fn run(args: MonitorArgs) -> CliResult {
     let handle = sampler::spawn(source, config, Timestamp::now)?;
     let deadline = duration.map(|d| Instant::now() + d);
     let mut count = 0u64;
-    let mut shown = Vec::new();
+    let mut shown = std::collections::BTreeSet::new();
     loop {
         let wait = match deadline {
             Some(d) => match d.checked_duration_since(Instant::now()) {
@@ -212,22 +212,15 @@ pub fn run(args: MonitorArgs) -> CliResult {
                     };
                     eprintln!("headroom-cli: {mark}: {}", change.message);
                 }
-                // Say each recommendation once, when it first appears, not at every sample.
-                let now: Vec<_> = tick
-                    .assessment
-                    .recommendations
-                    .iter()
-                    .map(|r| (r.gpu, action_key(&r.action)))
-                    .collect();
+                // Say each recommendation once per session, when it first appears, not at every sample.
                 for r in &tick.assessment.recommendations {
-                    if !shown.contains(&(r.gpu, action_key(&r.action))) {
+                    if shown.insert((r.gpu, action_key(&r.action))) {
                         eprintln!(
                             "headroom-cli: recommendation for GPU {}: {}",
                             r.gpu, r.reason
                         );
                     }
                 }
-                shown = now;
             }
             Message::Error(e) => eprintln!("headroom-cli: sample failed, retrying: {e}"),
             Message::Ended => break,
