@@ -701,3 +701,32 @@ fn a_finished_loading_ramp_predicts_no_full_gpu() {
         );
     }
 }
+
+#[test]
+fn a_chart_to_a_missing_folder_fails_cleanly_and_an_empty_recording_is_invalid() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("rec.jsonl");
+    record_fake(&path, Scenario::Idle, 3);
+    let out = dir.path().join("no/such/dir/chart.png");
+    let err =
+        chart::chart_recording(&path, &out, ChartFormat::Png, ChartOptions::default()).unwrap_err();
+    assert!(
+        matches!(err, Error::Chart { .. } | Error::Io { .. }),
+        "{err}"
+    );
+    let empty = dir.path().join("empty.jsonl");
+    Recorder::create(
+        &empty,
+        &Header::new("fake:idle".into(), Timestamp(T0), 1000),
+    )
+    .unwrap();
+    let err = chart::chart_recording(
+        &empty,
+        &dir.path().join("e.svg"),
+        ChartFormat::Svg,
+        ChartOptions::default(),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(err.starts_with("recording:"), "{err}");
+}

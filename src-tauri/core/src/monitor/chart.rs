@@ -25,8 +25,8 @@ fn register_font() -> Result<()> {
     let ok = *REGISTERED
         .get_or_init(|| plotters::style::register_font(FAMILY, FontStyle::Normal, FONT).is_ok());
     if !ok {
-        return Err(Error::Driver {
-            message: "the embedded chart font could not be read".into(),
+        return Err(Error::Chart {
+            message: "the embedded font could not be read".into(),
         });
     }
     Ok(())
@@ -119,19 +119,25 @@ pub fn render(
                 .map(|n| n.to_string_lossy().into_owned())
                 .unwrap_or_default();
             let tmp = out.with_file_name(format!(".{name}.partial.png"));
-            {
+            let drawn = (|| {
                 let root = BitMapBackend::new(&tmp, size).into_drawing_area();
                 draw(&root, window, title, options)?;
-                root.present().map_err(plot_error)?;
+                root.present().map_err(plot_error)
+            })();
+            let result =
+                drawn.and_then(|()| std::fs::rename(&tmp, out).map_err(|e| Error::io(out, e)));
+            if result.is_err() {
+                // Leave no half-written file behind; it may not exist at all, which is fine.
+                let _ = std::fs::remove_file(&tmp);
             }
-            std::fs::rename(&tmp, out).map_err(|e| Error::io(out, e))
+            result
         }
     }
 }
 
 fn plot_error(e: impl std::fmt::Display) -> Error {
-    Error::Driver {
-        message: format!("chart: {e}"),
+    Error::Chart {
+        message: e.to_string(),
     }
 }
 
