@@ -72,6 +72,19 @@ enum MonitorCommand {
         #[arg(long, default_value_t = 600)]
         height: u32,
     },
+    /// List processes holding GPU memory and how long each has been idle, from a short watch.
+    Processes {
+        /// How long to watch before answering: idle times are lower bounds, at most this long.
+        #[arg(long, default_value = "10s")]
+        watch: String,
+        /// Memory sampling interval while watching.
+        #[arg(long, default_value = "1s")]
+        interval: String,
+        #[arg(long, default_value = "nvml")]
+        source: String,
+        #[arg(long)]
+        json: bool,
+    },
     /// Stop one of your processes that holds GPU memory: SIGTERM, then SIGKILL after the grace period.
     Stop {
         pid: u32,
@@ -120,6 +133,15 @@ pub fn run(args: MonitorArgs) -> CliResult {
     }) = args.command
     {
         return export(recording, csv, png, svg, width, height);
+    }
+    if let Some(MonitorCommand::Processes {
+        watch,
+        interval,
+        source,
+        json,
+    }) = args.command
+    {
+        return processes(&watch, &interval, &source, json);
     }
     if let Some(MonitorCommand::Stop {
         pid,
@@ -265,6 +287,51 @@ fn export(
             chart::chart_recording(&recording, &out, format, options)?;
             eprintln!("headroom-cli: wrote {}", out.display());
         }
+    }
+    Ok(())
+}
+
+/// Watches for a while, then lists the processes holding GPU memory, longest idle first.
+fn processes(watch: &str, interval: &str, source: &str, json: bool) -> CliResult {
+    let watch = parse_duration("watch", watch)?;
+    let interval = parse_duration("interval", interval)?;
+    let config = SamplerConfig {
+        interval_ms: u64::try_from(interval.as_millis()).unwrap_or(u64::MAX),
+        ..SamplerConfig::default()
+    };
+    config.validate()?;
+    let spec = SourceSpec::parse(source, FakeConfig::default())?;
+    let handle = sampler::spawn(
+        open_source(&spec, ProcFs::default())?,
+        config,
+        Timestamp::now,
+    )?;
+    let deadline = Instant::now() + watch;
+    while let Some(left) = deadline.checked_duration_since(Instant::now()) {
+        match handle.messages.recv_timeout(left) {
+            Ok(Message::Ended) | Err(_) => break,
+            Ok(_) => {}
+        }
+    }
+    let idle = handle.idle().unwrap_or_default();
+    handle.stop();
+    if json {
+        return print_json(&idle);
+    }
+    println!(
+        "{:>4} {:>8} {:<10} {:>9} {:>9}  command",
+        "gpu", "pid", "user", "GiB", "idle s"
+    );
+    for p in &idle {
+        println!(
+            "{:>4} {:>8} {:<10} {:>9} {:>9}  {}",
+            p.gpu,
+            p.pid,
+            p.user.as_deref().unwrap_or("?"),
+            gib(p.used_bytes),
+            p.idle_ms / 1000,
+            p.command.as_deref().or(p.name.as_deref()).unwrap_or("?")
+        );
     }
     Ok(())
 }
