@@ -730,3 +730,29 @@ fn a_chart_to_a_missing_folder_fails_cleanly_and_an_empty_recording_is_invalid()
     .to_string();
     assert!(err.starts_with("recording:"), "{err}");
 }
+
+/// The shell pushes these types to the UI; their TypeScript declarations must keep the wire names.
+#[test]
+fn snapshot_and_window_declare_typescript_types() {
+    use headroom_core::monitor::history::HistoryWindow;
+    use ts_rs::TS;
+    let cfg = ts_rs::Config::default();
+    let snapshot = Snapshot::decl(&cfg);
+    assert!(snapshot.contains("taken_at: Timestamp"), "{snapshot}");
+    let ts = Timestamp::decl(&cfg);
+    assert!(ts.contains("type Timestamp = string"), "{ts}");
+    assert!(
+        snapshot.contains("unavailable: Array<string>"),
+        "{snapshot}"
+    );
+    let gpu = headroom_core::monitor::GpuSample::decl(&cfg);
+    assert!(gpu.contains("power_watts: number | null"), "{gpu}");
+    assert!(
+        gpu.contains("processes: Array<ProcessSample> | null"),
+        "{gpu}"
+    );
+    let window = HistoryWindow::decl(&cfg);
+    assert!(window.contains("from: Timestamp"), "{window}");
+    let tick = headroom_core::monitor::sampler::Tick::decl(&cfg);
+    assert!(tick.contains("assessment: Assessment"), "{tick}");
+}
