@@ -40,10 +40,6 @@ pub enum Error {
     #[error("GPU driver: {message}")]
     Driver { message: String },
 
-    /// A chart could not be drawn (the plotting backend failed).
-    #[error("chart: {message}")]
-    Chart { message: String },
-
     /// A process could not be stopped (it belongs to someone else, or the signal was refused).
     #[error("process {pid}: {message}")]
     Process { pid: u32, message: String },
