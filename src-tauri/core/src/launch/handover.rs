@@ -123,8 +123,8 @@ impl LibraryPresets {
     /// The presets for a run of `model_id`. A saved config whose preset is missing or invalid is an error
     /// naming the field, found now rather than after the first attempt.
     pub fn for_model(paths: &crate::paths::AppPaths, model_id: &str) -> Result<Self> {
-        use crate::presets::library::PresetLibrary;
         use crate::presets::config_store::ConfigLibrary;
+        use crate::presets::library::PresetLibrary;
         let library = PresetLibrary::new(paths);
         let configs = ConfigLibrary::new(paths);
         // A model id that cannot name a config file (the launcher records any id) simply has no saved config.
