@@ -21,6 +21,15 @@ const COMMANDS: &[&str] = &[
     "runs_list",
     "runs_load",
     "runs_log",
+    "monitor_start",
+    "monitor_stop",
+    "monitor_window",
+    "monitor_idle",
+    "monitor_stop_process",
+    "monitor_record_start",
+    "monitor_record_stop",
+    "monitor_recording",
+    "monitor_export",
 ];
 
 fn main() {

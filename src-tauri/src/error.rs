@@ -13,10 +13,14 @@ pub enum ErrorCode {
     Conflict,
     /// Reading or writing a file failed.
     Io,
-    /// The operating system refused access (another user's process, a signal refused).
+    /// The OS refused (another user's file or process).
     Denied,
-    /// No usable NVIDIA driver on this machine (NVML could not be loaded).
+    /// There is no usable NVIDIA driver; the message says why (library missing, driver not loaded).
     NoDriver,
+    /// The GPU driver answered with an error.
+    Driver,
+    /// A process could not be stopped.
+    Process,
     /// Anything else that went wrong in the backend.
     Internal,
 }
@@ -33,9 +37,10 @@ impl From<Error> for IpcError {
             Error::Invalid { .. } => ErrorCode::Invalid,
             Error::Conflict { .. } => ErrorCode::Conflict,
             Error::Io { .. } | Error::Corrupt { .. } => ErrorCode::Io,
-            Error::Denied { .. } | Error::Process { .. } => ErrorCode::Denied,
+            Error::Denied { .. } => ErrorCode::Denied,
             Error::NoDriver { .. } => ErrorCode::NoDriver,
-            Error::Driver { .. } => ErrorCode::Internal,
+            Error::Driver { .. } => ErrorCode::Driver,
+            Error::Process { .. } => ErrorCode::Process,
             Error::NoHome => ErrorCode::Internal,
         };
         IpcError {

@@ -5,6 +5,7 @@ pub mod bindings;
 pub mod commands;
 pub mod error;
 pub mod logging;
+pub mod monitor;
 pub mod state;
 
 use headroom_core::paths::AppPaths;
@@ -37,6 +38,15 @@ pub fn setup<R: Runtime>(builder: tauri::Builder<R>, state: AppState) -> tauri::
             commands::runs::runs_list,
             commands::runs::runs_load,
             commands::runs::runs_log,
+            commands::monitor::monitor_start,
+            commands::monitor::monitor_stop,
+            commands::monitor::monitor_window,
+            commands::monitor::monitor_idle,
+            commands::monitor::monitor_stop_process,
+            commands::monitor::monitor_record_start,
+            commands::monitor::monitor_record_stop,
+            commands::monitor::monitor_recording,
+            commands::monitor::monitor_export,
         ])
 }
 

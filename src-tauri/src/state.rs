@@ -16,6 +16,8 @@ pub struct AppState {
     pub quarantined: Vec<Quarantine>,
     /// Runs going on now, with what cancels each (its own lock, shared with the launcher threads).
     pub runs: ActiveRuns,
+    /// The running monitor source, if any (the Monitor view starts it).
+    pub monitor: Mutex<Option<crate::monitor::Running>>,
 }
 
 impl AppState {
@@ -39,6 +41,7 @@ impl AppState {
             settings: Mutex::new(settings),
             quarantined: quarantined.into_iter().collect(),
             runs: ActiveRuns::default(),
+            monitor: Mutex::new(None),
         }
     }
 }

@@ -9,6 +9,7 @@ use tauri::webview::InvokeRequest;
 use tauri::WebviewWindow;
 
 mod env;
+mod monitor;
 mod runs;
 
 pub(crate) struct Harness {

@@ -151,7 +151,7 @@ fn a_refused_request_names_the_field_and_starts_nothing() {
 fn a_models_saved_config_gives_the_chain_and_the_library_hands_over_its_presets() {
     let h = harness();
     // Saved with the presets core's own store format, as the Presets view would.
-    let configs = headroom_core::presets::model_config::ConfigLibrary::new(&h.paths);
+    let configs = headroom_core::presets::config_store::ConfigLibrary::new(&h.paths);
     let library = headroom_core::presets::library::PresetLibrary::new(&h.paths);
     let mut config = headroom_core::presets::model_config::ModelConfig::new(
         "int8",

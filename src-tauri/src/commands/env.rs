@@ -72,17 +72,17 @@ pub fn env_apply_fix(
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
 #[serde(rename_all = "snake_case")]
-pub enum ExportFormat {
+pub enum ProfileFormat {
     /// `NAME=value` lines.
     Dotenv,
     /// `export NAME=value` and `unset NAME` lines.
     Shell,
 }
 
-fn export_text(profile: &Profile, format: ExportFormat) -> String {
+fn export_text(profile: &Profile, format: ProfileFormat) -> String {
     match format {
-        ExportFormat::Dotenv => export::to_dotenv(profile),
-        ExportFormat::Shell => export::to_shell(profile),
+        ProfileFormat::Dotenv => export::to_dotenv(profile),
+        ProfileFormat::Shell => export::to_shell(profile),
     }
 }
 
@@ -91,7 +91,7 @@ fn export_text(profile: &Profile, format: ExportFormat) -> String {
 pub fn env_export(
     state: State<'_, AppState>,
     name: String,
-    format: ExportFormat,
+    format: ProfileFormat,
 ) -> IpcResult<String> {
     Ok(export_text(
         &profile::load_profile(&state.paths, &name)?,
@@ -121,7 +121,7 @@ fn absolute(field: &str, path: &str) -> Result<PathBuf, Error> {
 pub fn env_export_to_file(
     state: State<'_, AppState>,
     name: String,
-    format: ExportFormat,
+    format: ProfileFormat,
     path: String,
 ) -> IpcResult<String> {
     let path = absolute("path", &path)?;

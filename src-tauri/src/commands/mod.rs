@@ -2,5 +2,6 @@
 
 pub mod app;
 pub mod env;
+pub mod monitor;
 pub mod runs;
 pub mod settings;

@@ -4,30 +4,49 @@
 import { Channel, invoke } from "@tauri-apps/api/core";
 import { listen, type UnlistenFn } from "@tauri-apps/api/event";
 import type {
+  AlertConfig,
   AppInfo,
   DoctorResult,
   DoctorSource,
   ErrorCode,
-  ExportFormat,
+  Exported,
   Fix,
+  HistoryFormat,
+  HistoryWindow,
   IpcError,
   LogTail,
+  MonitorPush,
+  MonitorStarted,
+  ProcessIdle,
   Profile,
+  ProfileFormat,
   ProfileList,
   ProfileView,
+  RecordingInfo,
   Revision,
   RunDefaults,
   RunList,
   RunRecord,
   RunUpdate,
   Settings,
+  SourceRequest,
   StartRun,
+  StopOutcome,
   VariableInfo,
 } from "./bindings";
 
 export type * from "./bindings";
 
-const ERROR_CODES: readonly ErrorCode[] = ["invalid", "conflict", "io", "denied", "no_driver", "internal"];
+const ERROR_CODES: readonly ErrorCode[] = [
+  "invalid",
+  "conflict",
+  "io",
+  "denied",
+  "no_driver",
+  "driver",
+  "process",
+  "internal",
+];
 
 /** Turn whatever a rejected invoke gave us into an IpcError. */
 export function toIpcError(raw: unknown): IpcError {
@@ -66,8 +85,8 @@ export const api = {
   envDeleteProfile: (name: string, expected: Revision) => call<null>("env_delete_profile", { name, expected }),
   envApplyFix: (name: string, expected: Revision, fix: Fix) =>
     call<ProfileView>("env_apply_fix", { name, expected, fix }),
-  envExport: (name: string, format: ExportFormat) => call<string>("env_export", { name, format }),
-  envExportToFile: (name: string, format: ExportFormat, path: string) =>
+  envExport: (name: string, format: ProfileFormat) => call<string>("env_export", { name, format }),
+  envExportToFile: (name: string, format: ProfileFormat, path: string) =>
     call<string>("env_export_to_file", { name, format, path }),
   envDoctor: (source: DoctorSource, profile: string | null) =>
     call<DoctorResult>("env_doctor", { source, profile }),
@@ -85,6 +104,21 @@ export const api = {
   runsList: () => call<RunList>("runs_list"),
   runsLoad: (runId: string) => call<RunRecord>("runs_load", { runId }),
   runsLog: (runId: string, attempt: number) => call<LogTail>("runs_log", { runId, attempt }),
+  /** Starts (or switches to) a monitor source; its readings arrive on `onPush`, at most 4 a second. */
+  monitorStart: (source: SourceRequest, alerts: AlertConfig | null, onPush: (push: MonitorPush) => void) => {
+    const channel = new Channel<MonitorPush>();
+    channel.onmessage = onPush;
+    return call<MonitorStarted>("monitor_start", { source, alerts, onPush: channel });
+  },
+  monitorStop: () => call<null>("monitor_stop"),
+  /** The last `rangeMs` of history, min/max downsampled to at most `points` points per series. */
+  monitorWindow: (rangeMs: number, points: number) => call<HistoryWindow>("monitor_window", { rangeMs, points }),
+  monitorIdle: () => call<ProcessIdle[]>("monitor_idle"),
+  monitorStopProcess: (pid: number) => call<StopOutcome>("monitor_stop_process", { pid }),
+  monitorRecordStart: () => call<RecordingInfo>("monitor_record_start", {}),
+  monitorRecordStop: () => call<RecordingInfo>("monitor_record_stop"),
+  monitorExport: (format: HistoryFormat, rangeMs: number, path: string | null) =>
+    call<Exported>("monitor_export", { format, rangeMs, path }),
 };
 
 export type Api = typeof api;

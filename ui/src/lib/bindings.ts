@@ -33,7 +33,7 @@ locale: string | null,
  */
 quarantined: Array<Quarantine>, };
 
-export type ErrorCode = "invalid" | "conflict" | "io" | "denied" | "no_driver" | "internal";
+export type ErrorCode = "invalid" | "conflict" | "io" | "denied" | "no_driver" | "driver" | "process" | "internal";
 
 export type IpcError = { code: ErrorCode, message: string, };
 
@@ -93,7 +93,7 @@ profile: string | null,
  */
 findings: Array<Finding>, };
 
-export type ExportFormat = "dotenv" | "shell";
+export type ProfileFormat = "dotenv" | "shell";
 
 export type DoctorSource = { "kind": "app" } | { "kind": "file", path: string, } | { "kind": "process", pid: number, };
 
@@ -199,3 +199,162 @@ export type LogTail = { text: string,
  * True when the log is longer than what is shown (the start is cut).
  */
 truncated: boolean, };
+
+export type Timestamp = string;
+
+export type GpuStatus = "ok" | "lost";
+
+export type Memory = { total_bytes: number | null, used_bytes: number | null, free_bytes: number | null, reserved_bytes: number | null, };
+
+export type AllocatorStats = { allocated_bytes: number, reserved_bytes: number, };
+
+export type ProcessSample = { pid: number, name: string | null, user: string | null, uid?: number | null, command: string | null, used_bytes: number | null, 
+/**
+ * PyTorch's caching-allocator counters for this process, when a source knows them (the launcher reports
+ * them from inside the run; NVML cannot see them). Used for the fragmentation recommendation.
+ */
+allocator?: AllocatorStats | null, };
+
+export type GpuSample = { index: number, name: string | null, uuid: string | null, status: GpuStatus, memory: Memory, utilization_percent: number | null, temperature_c: number | null, power_watts: number | null, 
+/**
+ * Compute processes holding memory on this GPU; `null` when the driver could not list them.
+ */
+processes: Array<ProcessSample> | null, };
+
+export type Snapshot = { 
+/**
+ * Which source produced it: `nvml`, `fake:SCENARIO` (a demo) or `replay:FILE`.
+ */
+source: string, taken_at: Timestamp, gpus: Array<GpuSample>, 
+/**
+ * What could not be read, and why, in words; each `null` above has an entry here.
+ */
+unavailable: Array<string>, };
+
+export type Scenario = "idle" | "training" | "leak" | "oom" | "lost";
+
+export type AlertConfig = { 
+/**
+ * Fraction of a GPU's memory in use at which to warn (0.85).
+ */
+warning: number, 
+/**
+ * Fraction at which the alert is critical (0.95).
+ */
+critical: number, 
+/**
+ * How far below a threshold fullness must fall to leave its level (0.03).
+ */
+hysteresis: number, 
+/**
+ * Seconds of history the trend is fitted over (120).
+ */
+trend_window_s: number, 
+/**
+ * Recommend before the GPU is full when the trend says it will be within this many seconds (900).
+ */
+horizon_s: number, 
+/**
+ * A process counts as idle after this many seconds without activity (300).
+ */
+idle_after_s: number, 
+/**
+ * … and is worth stopping only when it holds at least this much (1 GiB).
+ */
+idle_min_bytes: number, };
+
+export type Level = "normal" | "warning" | "critical";
+
+export type Action = { "action": "stop_process", pid: number, held_bytes: number, idle_ms: number, } | { "action": "set_env", pid: number, name: string, value: string, } | { "action": "enable_gradient_checkpointing", pid: number, } | { "action": "switch_preset", pid: number, preset: string, };
+
+export type Recommendation = { gpu: number, action: Action, 
+/**
+ * Why, in words, with the numbers.
+ */
+reason: string, };
+
+export type GpuAlert = { gpu: number, level: Level, 
+/**
+ * `(total − free) / total`; `None` when memory could not be read.
+ */
+fullness: number | null, 
+/**
+ * When the trend says free memory runs out, in ms from now; `None` when not rising or unknown.
+ */
+time_to_full_ms: number | null, };
+
+export type LevelChange = { gpu: number, from: Level, to: Level, message: string, };
+
+export type Assessment = { gpus: Array<GpuAlert>, changes: Array<LevelChange>, recommendations: Array<Recommendation>, };
+
+export type Tick = { snapshot: Snapshot, assessment: Assessment, };
+
+export type Points = { t: Array<number>, v: Array<number | null>, };
+
+export type SeriesWindow = { gpu: number, 
+/**
+ * `None` for the GPU's own series.
+ */
+pid: number | null, label: string, 
+/**
+ * The GPU's memory at the end of the window, for the chart's axis.
+ */
+total_bytes: number | null, 
+/**
+ * Used bytes over time, downsampled with min/max buckets.
+ */
+used: Points, };
+
+export type HistoryWindow = { from: Timestamp, to: Timestamp, gpus: Array<SeriesWindow>, processes: Array<SeriesWindow>, };
+
+export type ProcessIdle = { gpu: number, pid: number, name: string | null, user: string | null, command: string | null, used_bytes: number | null, 
+/**
+ * Milliseconds since the process last looked busy; measured from when history first saw it, so it is a
+ * lower bound.
+ */
+idle_ms: number, };
+
+export type StoppedBy = "sigterm" | "sigkill";
+
+export type StopOutcome = { pid: number, stopped_by: StoppedBy, 
+/**
+ * GPU memory the process held at its last reading, now released by the driver; `None` when the driver
+ * never reported its memory.
+ */
+freed_bytes: number | null, };
+
+export type SourceRequest = { "kind": "nvml" } | { "kind": "demo", scenario: Scenario, } | { "kind": "replay", path: string, };
+
+export type MonitorStarted = { 
+/**
+ * `nvml`, `fake:SCENARIO` or `replay:FILE`.
+ */
+source: string, 
+/**
+ * True for the fake source: the UI labels everything it shows as demo data.
+ */
+demo: boolean, interval_ms: number, alerts: AlertConfig, 
+/**
+ * The user's own UID: only processes with this UID offer "Stop…".
+ */
+uid: number, };
+
+export type MonitorPush = { "kind": "tick", tick: Tick, 
+/**
+ * Readings taken since the previous push (1 unless the sampler runs faster than 4 Hz).
+ */
+readings: number, } | { "kind": "error", message: string, } | { "kind": "ended" };
+
+export type RecordingInfo = { path: string, started_at: Timestamp, 
+/**
+ * Snapshots written so far.
+ */
+snapshots: number, };
+
+export type HistoryFormat = "csv" | "png" | "svg";
+
+export type Exported = { path: string, 
+/**
+ * CSV rows written; `null` for a chart.
+ */
+rows: number | null, };

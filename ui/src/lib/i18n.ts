@@ -3,6 +3,7 @@
 // Record<keyof typeof en, string>, so a missing key is a compile error, and i18n.test.ts checks that
 // placeholders match.
 
+import * as monitor from "./messages/monitor";
 import * as shell from "./messages/shell";
 import * as environment from "./messages/environment";
 import * as runs from "./messages/runs";
@@ -11,6 +12,7 @@ const en = {
   ...shell.en,
   ...environment.en,
   ...runs.en,
+  ...monitor.en,
 } as const;
 
 export type MessageKey = keyof typeof en;
@@ -21,6 +23,7 @@ const ja: Messages = {
   ...shell.ja,
   ...environment.ja,
   ...runs.ja,
+  ...monitor.ja,
 };
 
 export const messages: Record<Lang, Messages> = { en, ja };

@@ -123,8 +123,8 @@ impl LibraryPresets {
     /// The presets for a run of `model_id`. A saved config whose preset is missing or invalid is an error
     /// naming the field, found now rather than after the first attempt.
     pub fn for_model(paths: &crate::paths::AppPaths, model_id: &str) -> Result<Self> {
+        use crate::presets::config_store::ConfigLibrary;
         use crate::presets::library::PresetLibrary;
-        use crate::presets::model_config::ConfigLibrary;
         let library = PresetLibrary::new(paths);
         let configs = ConfigLibrary::new(paths);
         // A model id that cannot name a config file (the launcher records any id) simply has no saved config.
@@ -177,7 +177,7 @@ impl PresetSource for LibraryPresets {
     fn hand_over(&self, preset: &str) -> Result<PresetHandOver> {
         let body = match &self.chosen {
             Some((name, body)) if name == preset => body.clone(),
-            _ => crate::presets::model_config::preset_body(&self.library, preset)?
+            _ => crate::presets::config_store::preset_body(&self.library, preset)?
                 .ok_or_else(|| Error::invalid("chain", format!("unknown preset {preset:?}")))?,
         };
         let mut load_kwargs = crate::presets::export::load_kwargs(&body);
