@@ -54,6 +54,8 @@ function backend() {
     const args = (raw ?? {}) as Record<string, unknown>;
     calls.push({ cmd, args });
     switch (cmd) {
+      case "env_catalog":
+        return [info("CUDA_LAUNCH_BLOCKING", true), info("NCCL_DEBUG", false)];
       case "env_list_profiles":
         return {
           profiles: [
@@ -197,6 +199,12 @@ describe("the Environment view", () => {
     button("Duplicate…").click();
     flushSync();
     expect(document.querySelector<HTMLInputElement>('input[name="profile-name"]')!.value).toBe("mine-copy");
+    // The form says what a known variable does and costs, and suggests the ones Headroom knows.
+    expect(document.querySelector(".row-help")?.textContent).toContain("CUDA_LAUNCH_BLOCKING cost");
+    expect([...document.querySelectorAll("#env-catalog option")].map((o) => o.getAttribute("value"))).toEqual([
+      "CUDA_LAUNCH_BLOCKING",
+      "NCCL_DEBUG",
+    ]);
     window.dispatchEvent(new KeyboardEvent("keydown", { key: "Escape" }));
     flushSync();
     expect(document.querySelector('[data-testid="profile-form"]')).toBeNull();
