@@ -127,9 +127,10 @@ fn request(paths: &AppPaths, start: StartRun) -> Result<(RunRequest, LibraryPres
 }
 
 /// Start a run in a background thread. Returns its id once the launcher has checked the request and made
-/// the run's directory; a request it refuses comes back as the error, naming the field.
+/// the run's directory; a request it refuses comes back as the error, naming the field. Async, so the wait
+/// for that check happens off the main thread and the window never stalls.
 #[tauri::command]
-pub fn runs_start(
+pub async fn runs_start(
     state: State<'_, AppState>,
     start: StartRun,
     on_update: Channel<RunUpdate>,
