@@ -22,16 +22,7 @@ import type {
 
 export type { AppInfo, IpcError, Settings } from "./bindings";
 
-const ERROR_CODES: readonly ErrorCode[] = [
-  "invalid",
-  "conflict",
-  "io",
-  "denied",
-  "no_driver",
-  "driver",
-  "process",
-  "internal",
-];
+const ERROR_CODES: readonly ErrorCode[] = ["invalid", "conflict", "io", "denied", "no_driver", "internal"];
 
 /** Turn whatever a rejected invoke gave us into an IpcError. */
 export function toIpcError(raw: unknown): IpcError {

@@ -33,7 +33,7 @@ locale: string | null,
  */
 quarantined: Array<Quarantine>, };
 
-export type ErrorCode = "invalid" | "conflict" | "io" | "denied" | "no_driver" | "driver" | "process" | "internal";
+export type ErrorCode = "invalid" | "conflict" | "io" | "denied" | "no_driver" | "internal";
 
 export type IpcError = { code: ErrorCode, message: string, };
 

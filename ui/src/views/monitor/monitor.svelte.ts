@@ -163,7 +163,7 @@ export class MonitorModel {
     } else if (push.kind === "ended") {
       this.ended = true;
     } else {
-      this.error = { code: "driver", message: push.message };
+      this.error = { code: "internal", message: push.message };
     }
     if (this.frame === null) {
       this.frame = this.schedule(() => this.applyFrame());
