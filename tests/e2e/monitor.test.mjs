@@ -125,5 +125,7 @@ describe("the Monitor view", () => {
     );
     assert.ok(recs.some((r) => /Stop PID|int4_double|gradient checkpointing|PYTORCH_CUDA_ALLOC_CONF/.test(r)), JSON.stringify(recs));
     await screenshot("monitor-oom.png");
+    await js("document.querySelector('[data-testid=\"alerts\"]').scrollIntoView()");
+    await screenshot("monitor-oom-alerts.png");
   });
 });

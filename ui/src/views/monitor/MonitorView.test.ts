@@ -278,6 +278,7 @@ describe("helpers", () => {
   it("aligns series on one time axis, keeping reported gaps", () => {
     const d = chartData(WINDOW, 0, []);
     expect(d.x).toEqual([1, 3]);
+    expect([d.from, d.to]).toEqual([Date.parse(WINDOW.from) / 1000, Date.parse(WINDOW.to) / 1000]);
     expect(d.series.map((s) => s.label)).toEqual(["python (10000)"]);
   });
   it("formats idle time", () => {
