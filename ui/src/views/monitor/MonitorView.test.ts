@@ -6,7 +6,7 @@ import { AppModel } from "../../lib/app.svelte";
 import type { HistoryWindow, MonitorPush, MonitorStarted, Tick } from "../../lib/bindings";
 import MonitorView from "./MonitorView.svelte";
 import { chartData } from "./chart";
-import { formatDuration, MonitorModel } from "./monitor.svelte";
+import { formatDuration, MonitorModel, monitorFor } from "./monitor.svelte";
 
 // The chart library draws on a canvas, which jsdom lacks: record what it is given instead.
 const plots: { data: unknown[] }[] = [];
@@ -271,6 +271,22 @@ describe("the Monitor view", () => {
     const err = critical.closest("label")!.nextElementSibling;
     expect(err?.textContent).toBe("0.8 must be a fraction above warning (0.9)");
     expect(critical.getAttribute("aria-invalid")).toBe("true");
+  });
+});
+
+describe("the app's one monitor", () => {
+  it("keeps its source running when the view is left and opened again", async () => {
+    backend("ok");
+    const model = new AppModel(api);
+    component = mount(MonitorView, { target: document.body, props: { model } });
+    await settle();
+    unmount(component);
+    component = mount(MonitorView, { target: document.body, props: { model } });
+    await settle();
+    expect(calls.filter((c) => c.cmd === "monitor_start").length).toBe(1);
+    expect(calls.some((c) => c.cmd === "monitor_stop")).toBe(false);
+    expect(monitorFor(model).phase).toBe("running");
+    expect(text('[data-testid="source-badge"]')).toBe("Demo data: simulated GPUs (Run to OOM)");
   });
 });
 

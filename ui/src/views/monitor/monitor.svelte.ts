@@ -3,7 +3,8 @@
 // range changes and, while readings arrive, at most once a second. The UI never computes memory: every figure
 // comes from the backend's snapshot, assessment or history window.
 
-import type { Api, IpcError } from "../../lib/api";
+import { api as realApi, type Api, type IpcError } from "../../lib/api";
+import type { AppModel } from "../../lib/app.svelte";
 import type {
   Action,
   AlertConfig,
@@ -345,4 +346,17 @@ export function formatDuration(ms: number): string {
 export function reasonFor(unavailable: string[], gpu: number, field: string): string | null {
   const mine = unavailable.filter((u) => u.includes(`GPU ${gpu}`) || !/GPU \d/.test(u));
   return mine.find((u) => u.toLowerCase().includes(field)) ?? mine[0] ?? null;
+}
+
+const monitors = new WeakMap<AppModel, MonitorModel>();
+
+/** The app's one monitor: it outlives the view, so switching to Plan and back keeps the source, its history and
+ *  a recording in progress running. */
+export function monitorFor(app: AppModel): MonitorModel {
+  let m = monitors.get(app);
+  if (!m) {
+    m = new MonitorModel(realApi);
+    monitors.set(app, m);
+  }
+  return m;
 }
