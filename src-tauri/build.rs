@@ -14,6 +14,7 @@ const COMMANDS: &[&str] = &[
     "monitor_record_stop",
     "monitor_recording",
     "monitor_export",
+    "monitor_recordings",
 ];
 
 fn main() {

@@ -45,6 +45,7 @@ pub fn render() -> String {
         crate::monitor::RecordingInfo::decl(&cfg),
         crate::commands::monitor::ExportFormat::decl(&cfg),
         crate::commands::monitor::Exported::decl(&cfg),
+        crate::commands::monitor::RecordingFile::decl(&cfg),
     ];
     let mut out = String::from(
         "// Generated from the Rust types by src-tauri/src/bindings.rs. Do not edit: run\n\

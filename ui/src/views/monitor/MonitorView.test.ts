@@ -104,6 +104,8 @@ function backend(nvml: "no_driver" | "ok") {
         return { pid: args.pid, stopped_by: "sigterm", freed_bytes: 3 * GIB };
       case "monitor_stop":
         return null;
+      case "monitor_recordings":
+        return [{ name: "monitor-20261129T210000Z", path: "/d/recordings/monitor-20261129T210000Z.jsonl", size_bytes: 52_000 }];
       default:
         throw { code: "internal", message: `unexpected ${cmd}` };
     }
@@ -287,6 +289,9 @@ describe("the app's one monitor", () => {
     expect(calls.some((c) => c.cmd === "monitor_stop")).toBe(false);
     expect(monitorFor(model).phase).toBe("running");
     expect(text('[data-testid="source-badge"]')).toBe("Demo data: simulated GPUs (Run to OOM)");
+    // The replay picker offers the recordings on disk.
+    const options = [...document.querySelectorAll<HTMLOptionElement>("#monitor-recordings option")].map((o) => o.value);
+    expect(options).toEqual(["/d/recordings/monitor-20261129T210000Z.jsonl"]);
   });
 });
 

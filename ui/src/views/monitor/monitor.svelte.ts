@@ -16,6 +16,7 @@ import type {
   MonitorStarted,
   ProcessIdle,
   ProcessSample,
+  RecordingFile,
   RecordingInfo,
   Scenario,
   SourceRequest,
@@ -73,6 +74,8 @@ export class MonitorModel {
   sortDescending = $state(true);
   alerts = $state.raw<ActiveAlert[]>([]);
   recording = $state<RecordingInfo | null>(null);
+  /** Recordings on disk, for the replay picker. */
+  recordings = $state.raw<RecordingFile[]>([]);
   /** The last result of an action (stop, record, export), for the status line. */
   notice = $state<{ kind: "ok" | "error"; text: string } | null>(null);
   /** Field-level errors of the thresholds form, keyed by field name. */
@@ -300,10 +303,19 @@ export class MonitorModel {
         const done = await this.api.monitorRecordStop();
         this.recording = null;
         this.notice = { kind: "ok", text: `recorded:${done.snapshots}:${done.path}` };
+        void this.loadRecordings();
       } else {
         this.recording = await this.api.monitorRecordStart();
         this.notice = null;
       }
+    } catch (e) {
+      this.notice = { kind: "error", text: (e as IpcError).message };
+    }
+  }
+
+  async loadRecordings(): Promise<void> {
+    try {
+      this.recordings = await this.api.monitorRecordings();
     } catch (e) {
       this.notice = { kind: "error", text: (e as IpcError).message };
     }
