@@ -13,10 +13,14 @@ pub enum ErrorCode {
     Conflict,
     /// Reading or writing a file failed.
     Io,
-    /// The OS refused: a file or process that belongs to another user.
+    /// The OS refused (another user's file or process).
     Denied,
-    /// No NVIDIA driver (libnvidia-ml.so.1) on this machine: the UI shows its empty state, not an error.
+    /// There is no usable NVIDIA driver; the message says why (library missing, driver not loaded).
     NoDriver,
+    /// The GPU driver answered with an error.
+    Driver,
+    /// A process could not be stopped.
+    Process,
     /// Anything else that went wrong in the backend.
     Internal,
 }
@@ -35,7 +39,9 @@ impl From<Error> for IpcError {
             Error::Io { .. } | Error::Corrupt { .. } => ErrorCode::Io,
             Error::Denied { .. } => ErrorCode::Denied,
             Error::NoDriver { .. } => ErrorCode::NoDriver,
-            Error::NoHome | Error::Driver { .. } | Error::Process { .. } => ErrorCode::Internal,
+            Error::Driver { .. } => ErrorCode::Driver,
+            Error::Process { .. } => ErrorCode::Process,
+            Error::NoHome => ErrorCode::Internal,
         };
         IpcError {
             code,

@@ -8,15 +8,17 @@ use tauri::test::{get_ipc_response, mock_builder, MockRuntime, INVOKE_KEY};
 use tauri::webview::InvokeRequest;
 use tauri::WebviewWindow;
 
+mod env;
 mod monitor;
+mod runs;
 
 pub(crate) struct Harness {
     _dir: tempfile::TempDir,
-    paths: AppPaths,
+    pub(crate) paths: AppPaths,
     window: WebviewWindow<MockRuntime>,
 }
 
-fn harness_with(prepare: impl FnOnce(&AppPaths)) -> Harness {
+pub(crate) fn harness_with(prepare: impl FnOnce(&AppPaths)) -> Harness {
     let dir = tempfile::tempdir().unwrap();
     let paths = AppPaths::new(dir.path().join("config"), dir.path().join("data"));
     prepare(&paths);

@@ -217,7 +217,7 @@ pub fn monitor_recordings(state: State<'_, AppState>) -> IpcResult<Vec<Recording
 /// What to export.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
 #[serde(rename_all = "snake_case")]
-pub enum ExportFormat {
+pub enum HistoryFormat {
     /// Every reading of the current (or last) recording, one row per GPU and process.
     Csv,
     /// The chart of the shown range, rendered by plotters.
@@ -239,14 +239,14 @@ pub struct Exported {
 #[tauri::command]
 pub async fn monitor_export(
     state: State<'_, AppState>,
-    format: ExportFormat,
+    format: HistoryFormat,
     range_ms: u64,
     path: Option<String>,
 ) -> IpcResult<Exported> {
     let ext = match format {
-        ExportFormat::Csv => "csv",
-        ExportFormat::Png => "png",
-        ExportFormat::Svg => "svg",
+        HistoryFormat::Csv => "csv",
+        HistoryFormat::Png => "png",
+        HistoryFormat::Svg => "svg",
     };
     let out = match path.filter(|p| !p.trim().is_empty()) {
         Some(p) => {
@@ -277,8 +277,8 @@ pub async fn monitor_export(
             .map(|r| r.path)
             .or(running.last_recording.clone());
         let window = match format {
-            ExportFormat::Csv => None,
-            ExportFormat::Png | ExportFormat::Svg => {
+            HistoryFormat::Csv => None,
+            HistoryFormat::Png | HistoryFormat::Svg => {
                 if !(MIN_RANGE_MS..=MAX_RANGE_MS).contains(&range_ms) {
                     return Err(Error::invalid(
                         "range",
@@ -293,7 +293,7 @@ pub async fn monitor_export(
     };
     tauri::async_runtime::spawn_blocking(move || -> headroom_core::Result<Exported> {
         match (format, window) {
-            (ExportFormat::Csv, _) => {
+            (HistoryFormat::Csv, _) => {
                 let recording = recording.ok_or_else(|| {
                     Error::invalid(
                         "export",
@@ -307,7 +307,7 @@ pub async fn monitor_export(
                 })
             }
             (_, Some(window)) => {
-                let f = if format == ExportFormat::Png {
+                let f = if format == HistoryFormat::Png {
                     ChartFormat::Png
                 } else {
                     ChartFormat::Svg

@@ -6,24 +6,48 @@ import { listen, type UnlistenFn } from "@tauri-apps/api/event";
 import type {
   AlertConfig,
   AppInfo,
+  DoctorResult,
+  DoctorSource,
   ErrorCode,
-  ExportFormat,
   Exported,
+  Fix,
+  HistoryFormat,
   HistoryWindow,
   IpcError,
+  LogTail,
   MonitorPush,
   MonitorStarted,
   ProcessIdle,
   RecordingFile,
+  Profile,
+  ProfileFormat,
+  ProfileList,
+  ProfileView,
   RecordingInfo,
+  Revision,
+  RunDefaults,
+  RunList,
+  RunRecord,
+  RunUpdate,
   Settings,
   SourceRequest,
+  StartRun,
   StopOutcome,
+  VariableInfo,
 } from "./bindings";
 
-export type { AppInfo, IpcError, Settings } from "./bindings";
+export type * from "./bindings";
 
-const ERROR_CODES: readonly ErrorCode[] = ["invalid", "conflict", "io", "denied", "no_driver", "internal"];
+const ERROR_CODES: readonly ErrorCode[] = [
+  "invalid",
+  "conflict",
+  "io",
+  "denied",
+  "no_driver",
+  "driver",
+  "process",
+  "internal",
+];
 
 /** Turn whatever a rejected invoke gave us into an IpcError. */
 export function toIpcError(raw: unknown): IpcError {
@@ -53,6 +77,34 @@ export const api = {
   onSettingsChanged: (handler: (settings: Settings) => void): Promise<UnlistenFn> =>
     listen<Settings>("settings-changed", (event) => handler(event.payload)),
 
+  // Environment profiles and the doctor.
+  envListProfiles: () => call<ProfileList>("env_list_profiles"),
+  envLoadProfile: (name: string) => call<ProfileView>("env_load_profile", { name }),
+  envCatalog: () => call<VariableInfo[]>("env_catalog"),
+  envSaveProfile: (profile: Profile, expected: Revision) =>
+    call<ProfileView>("env_save_profile", { profile, expected }),
+  envDeleteProfile: (name: string, expected: Revision) => call<null>("env_delete_profile", { name, expected }),
+  envApplyFix: (name: string, expected: Revision, fix: Fix) =>
+    call<ProfileView>("env_apply_fix", { name, expected, fix }),
+  envExport: (name: string, format: ProfileFormat) => call<string>("env_export", { name, format }),
+  envExportToFile: (name: string, format: ProfileFormat, path: string) =>
+    call<string>("env_export_to_file", { name, format, path }),
+  envDoctor: (source: DoctorSource, profile: string | null) =>
+    call<DoctorResult>("env_doctor", { source, profile }),
+
+  // Runs.
+  runsDefaults: (model: string) => call<RunDefaults>("runs_defaults", { model }),
+  /** Start a run; `onUpdate` receives its events in batches (at most 4 a second) until it has ended. */
+  runsStart: (start: StartRun, onUpdate: (update: RunUpdate) => void) => {
+    const channel = new Channel<RunUpdate>();
+    channel.onmessage = onUpdate;
+    return call<string>("runs_start", { start, onUpdate: channel });
+  },
+  runsCancel: (runId: string) => call<null>("runs_cancel", { runId }),
+  runsActive: () => call<string[]>("runs_active"),
+  runsList: () => call<RunList>("runs_list"),
+  runsLoad: (runId: string) => call<RunRecord>("runs_load", { runId }),
+  runsLog: (runId: string, attempt: number) => call<LogTail>("runs_log", { runId, attempt }),
   /** Starts (or switches to) a monitor source; its readings arrive on `onPush`, at most 4 a second. */
   monitorStart: (source: SourceRequest, alerts: AlertConfig | null, onPush: (push: MonitorPush) => void) => {
     const channel = new Channel<MonitorPush>();
@@ -68,7 +120,7 @@ export const api = {
   monitorRecordStop: () => call<RecordingInfo>("monitor_record_stop"),
   /** Recordings in the data folder, newest first, for the replay picker. */
   monitorRecordings: () => call<RecordingFile[]>("monitor_recordings"),
-  monitorExport: (format: ExportFormat, rangeMs: number, path: string | null) =>
+  monitorExport: (format: HistoryFormat, rangeMs: number, path: string | null) =>
     call<Exported>("monitor_export", { format, rangeMs, path }),
 };
 

@@ -5,9 +5,13 @@
 
 import * as monitor from "./messages/monitor";
 import * as shell from "./messages/shell";
+import * as environment from "./messages/environment";
+import * as runs from "./messages/runs";
 
 const en = {
   ...shell.en,
+  ...environment.en,
+  ...runs.en,
   ...monitor.en,
 } as const;
 
@@ -17,6 +21,8 @@ export type Lang = "en" | "ja";
 
 const ja: Messages = {
   ...shell.ja,
+  ...environment.ja,
+  ...runs.ja,
   ...monitor.ja,
 };
 

@@ -6,8 +6,12 @@ import type { AppModel } from "../lib/app.svelte";
 import type { ViewId } from "../lib/views";
 import MonitorView from "./monitor/MonitorView.svelte";
 import SettingsView from "./settings/SettingsView.svelte";
+import EnvironmentView from "./environment/EnvironmentView.svelte";
+import RunsView from "./runs/RunsView.svelte";
 
 export const VIEW_COMPONENTS: Partial<Record<ViewId, Component<{ model: AppModel }>>> = {
   monitor: MonitorView,
   settings: SettingsView,
+  environment: EnvironmentView,
+  runs: RunsView,
 };

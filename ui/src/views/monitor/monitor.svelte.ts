@@ -8,7 +8,7 @@ import type { AppModel } from "../../lib/app.svelte";
 import type {
   Action,
   AlertConfig,
-  ExportFormat,
+  HistoryFormat,
   GpuSample,
   HistoryWindow,
   Level,
@@ -321,7 +321,7 @@ export class MonitorModel {
     }
   }
 
-  async export(format: ExportFormat, path: string | null): Promise<void> {
+  async export(format: HistoryFormat, path: string | null): Promise<void> {
     try {
       const done = await this.api.monitorExport(format, this.rangeMs, path);
       this.notice = { kind: "ok", text: `exported:${done.path}` };
