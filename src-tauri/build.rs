@@ -30,6 +30,7 @@ const COMMANDS: &[&str] = &[
     "monitor_record_stop",
     "monitor_recording",
     "monitor_export",
+    "monitor_recordings",
 ];
 
 fn main() {

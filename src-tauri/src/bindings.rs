@@ -76,6 +76,7 @@ pub fn render() -> String {
         crate::monitor::RecordingInfo::decl(&cfg),
         crate::commands::monitor::HistoryFormat::decl(&cfg),
         crate::commands::monitor::Exported::decl(&cfg),
+        crate::commands::monitor::RecordingFile::decl(&cfg),
     ];
     let mut out = String::from(
         "// Generated from the Rust types by src-tauri/src/bindings.rs. Do not edit: run\n\

@@ -47,6 +47,7 @@ pub fn setup<R: Runtime>(builder: tauri::Builder<R>, state: AppState) -> tauri::
             commands::monitor::monitor_record_stop,
             commands::monitor::monitor_recording,
             commands::monitor::monitor_export,
+            commands::monitor::monitor_recordings,
         ])
 }
 

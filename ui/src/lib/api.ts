@@ -18,6 +18,7 @@ import type {
   MonitorPush,
   MonitorStarted,
   ProcessIdle,
+  RecordingFile,
   Profile,
   ProfileFormat,
   ProfileList,
@@ -117,6 +118,8 @@ export const api = {
   monitorStopProcess: (pid: number) => call<StopOutcome>("monitor_stop_process", { pid }),
   monitorRecordStart: () => call<RecordingInfo>("monitor_record_start", {}),
   monitorRecordStop: () => call<RecordingInfo>("monitor_record_stop"),
+  /** Recordings in the data folder, newest first, for the replay picker. */
+  monitorRecordings: () => call<RecordingFile[]>("monitor_recordings"),
   monitorExport: (format: HistoryFormat, rangeMs: number, path: string | null) =>
     call<Exported>("monitor_export", { format, rangeMs, path }),
 };

@@ -358,3 +358,5 @@ export type Exported = { path: string,
  * CSV rows written; `null` for a chart.
  */
 rows: number | null, };
+
+export type RecordingFile = { name: string, path: string, size_bytes: number, };
