@@ -13,6 +13,8 @@ pub enum ErrorCode {
     Conflict,
     /// Reading or writing a file failed.
     Io,
+    /// No usable NVIDIA driver on this machine; the message says why (library missing, driver not loaded).
+    NoDriver,
     /// Anything else that went wrong in the backend.
     Internal,
 }
@@ -29,7 +31,10 @@ impl From<Error> for IpcError {
             Error::Invalid { .. } => ErrorCode::Invalid,
             Error::Conflict { .. } => ErrorCode::Conflict,
             Error::Io { .. } | Error::Corrupt { .. } => ErrorCode::Io,
-            Error::NoHome => ErrorCode::Internal,
+            Error::NoDriver { .. } => ErrorCode::NoDriver,
+            Error::NoHome | Error::Denied { .. } | Error::Driver { .. } | Error::Process { .. } => {
+                ErrorCode::Internal
+            }
         };
         IpcError {
             code,

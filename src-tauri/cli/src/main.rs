@@ -5,9 +5,9 @@
 
 mod configs_cmd;
 mod env_cmd;
-mod monitor_cmd;
-mod models_cmd;
 mod estimate_cmd;
+mod models_cmd;
+mod monitor_cmd;
 mod output;
 mod presets_cmd;
 mod run_cmd;
@@ -73,7 +73,7 @@ fn main() -> ExitCode {
             Command::Configs(cmd) => configs_cmd::run(&paths, cmd),
             Command::Monitor(args) => monitor_cmd::run(*args),
             Command::Models(cmd) => models_cmd::run(cmd),
-            Command::Estimate(args) => estimate_cmd::run(args),
+            Command::Estimate(args) => estimate_cmd::run(&paths, args),
         });
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -33,6 +33,6 @@ locale: string | null,
  */
 quarantined: Array<Quarantine>, };
 
-export type ErrorCode = "invalid" | "conflict" | "io" | "internal";
+export type ErrorCode = "invalid" | "conflict" | "io" | "no_driver" | "internal";
 
 export type IpcError = { code: ErrorCode, message: string, };
