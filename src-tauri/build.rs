@@ -1,7 +1,15 @@
 //! tauri-build only: generates the context and the ACL. Every app command is listed so that it needs an
 //! explicit permission in src-tauri/capabilities/ (the narrowest set that works).
 
-const COMMANDS: &[&str] = &["app_info", "get_settings", "save_settings"];
+const COMMANDS: &[&str] = &[
+    "app_info",
+    "get_settings",
+    "save_settings",
+    "plan_answer",
+    "plan_catalog",
+    "plan_hf_cache",
+    "plan_gpus",
+];
 
 fn main() {
     println!("cargo:rerun-if-changed=src-tauri/capabilities");

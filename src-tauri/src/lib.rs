@@ -21,6 +21,10 @@ pub fn setup<R: Runtime>(builder: tauri::Builder<R>, state: AppState) -> tauri::
             commands::app::app_info,
             commands::settings::get_settings,
             commands::settings::save_settings,
+            commands::plan::plan_answer,
+            commands::plan::plan_catalog,
+            commands::plan::plan_hf_cache,
+            commands::plan::plan_gpus,
         ])
 }
 

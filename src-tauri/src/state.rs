@@ -1,7 +1,7 @@
 //! What the shell keeps between commands. Each domain keeps its own lock, so a slow save in one never blocks
 //! another.
 
-use std::sync::Mutex;
+use std::sync::{Mutex, OnceLock};
 
 use headroom_core::paths::AppPaths;
 use headroom_core::settings::{self, LoadedSettings, Settings};
@@ -12,6 +12,11 @@ pub struct AppState {
     pub settings: Mutex<Settings>,
     /// Files moved aside at start-up, shown to the user once the window is up.
     pub quarantined: Vec<Quarantine>,
+    /// This machine's GPUs for the Plan view, read once on first use, or why they could not be read.
+    pub plan_machine_gpus: OnceLock<(
+        Vec<headroom_core::estimate::gpus::MachineGpu>,
+        Option<String>,
+    )>,
 }
 
 impl AppState {
@@ -34,6 +39,7 @@ impl AppState {
             paths,
             settings: Mutex::new(settings),
             quarantined: quarantined.into_iter().collect(),
+            plan_machine_gpus: OnceLock::new(),
         }
     }
 }

@@ -1,5 +1,7 @@
 //! IPC tests: the real command handlers on Tauri's mock runtime, called the way the webview calls them.
 
+mod plan;
+
 use headroom_app::{setup, AppState};
 use headroom_core::paths::AppPaths;
 use serde_json::{json, Value};
@@ -8,9 +10,9 @@ use tauri::test::{get_ipc_response, mock_builder, MockRuntime, INVOKE_KEY};
 use tauri::webview::InvokeRequest;
 use tauri::WebviewWindow;
 
-struct Harness {
+pub(crate) struct Harness {
     _dir: tempfile::TempDir,
-    paths: AppPaths,
+    pub(crate) paths: AppPaths,
     window: WebviewWindow<MockRuntime>,
 }
 
@@ -32,11 +34,11 @@ fn harness_with(prepare: impl FnOnce(&AppPaths)) -> Harness {
     }
 }
 
-fn harness() -> Harness {
+pub(crate) fn harness() -> Harness {
     harness_with(|_| {})
 }
 
-fn invoke(h: &Harness, cmd: &str, args: Value) -> Result<Value, Value> {
+pub(crate) fn invoke(h: &Harness, cmd: &str, args: Value) -> Result<Value, Value> {
     invoke_from(h, "tauri://localhost", cmd, args)
 }
 

@@ -197,6 +197,20 @@ fn a_saved_plan_reads_back_the_same() {
         let back = plan_from_value(&saved, &presets).unwrap_or_else(|e| panic!("{saved}: {e}"));
         assert_eq!(back, plan, "{saved}");
     }
+    // Every optimizer name survives a save (serde's snake_case once wrote `paged_adamw8bit`).
+    for name in [
+        "adamw",
+        "adamw_8bit",
+        "paged_adamw_8bit",
+        "paged_adamw_32bit",
+        "sgd",
+        "sgd_momentum",
+        "adafactor",
+    ] {
+        let plan =
+            parse(json!({"model": {"id": "m"}, "task": "train", "optimizer": name})).unwrap();
+        assert_eq!(plan_to_value(&plan)["optimizer"], name);
+    }
 }
 
 #[test]

@@ -13,6 +13,7 @@
 //! - the monitor: a detected GPU's NVML name finds its catalog entry with [`gpus::find`].
 
 mod activations;
+pub mod answer;
 mod engine;
 pub mod gpus;
 mod inference;
@@ -26,6 +27,7 @@ mod states;
 mod training;
 mod weights;
 
+pub use answer::{answer, PlanAnswer, Verdict, VerdictKind};
 pub use engine::{estimate, resolve_preset, CUDA_CONTEXT_BYTES};
 pub use plan::{parse_plan, plan_from_value, plan_to_value, ModelRef, Plan};
 pub use preset::{available_presets, builtin_presets, Placement, PresetInfo, WeightFormat};

@@ -66,8 +66,12 @@ impl Precision {
 #[serde(rename_all = "snake_case")]
 pub enum Optimizer {
     Adamw,
+    // serde's snake_case would write `adamw8bit`; the contract's names have an underscore before the digits.
+    #[serde(rename = "adamw_8bit")]
     Adamw8bit,
+    #[serde(rename = "paged_adamw_8bit")]
     PagedAdamw8bit,
+    #[serde(rename = "paged_adamw_32bit")]
     PagedAdamw32bit,
     Sgd,
     SgdMomentum,
