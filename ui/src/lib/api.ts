@@ -3,11 +3,11 @@
 
 import { invoke } from "@tauri-apps/api/core";
 import { listen, type UnlistenFn } from "@tauri-apps/api/event";
-import type { AppInfo, ErrorCode, IpcError, Settings } from "./bindings";
+import type { AppInfo, ErrorCode, GpuChoices, HfCacheList, CatalogModel, IpcError, PlanAnswer, Settings } from "./bindings";
 
 export type { AppInfo, IpcError, Settings } from "./bindings";
 
-const ERROR_CODES: readonly ErrorCode[] = ["invalid", "conflict", "io", "internal"];
+const ERROR_CODES: readonly ErrorCode[] = ["invalid", "conflict", "io", "no_driver", "internal"];
 
 /** Turn whatever a rejected invoke gave us into an IpcError. */
 export function toIpcError(raw: unknown): IpcError {
@@ -33,6 +33,11 @@ export const api = {
   appInfo: () => call<AppInfo>("app_info"),
   getSettings: () => call<Settings>("get_settings"),
   saveSettings: (settings: Settings) => call<Settings>("save_settings", { settings }),
+  /** Everything the Plan view shows for a plan (CONTRACTS.md §1 JSON). */
+  planAnswer: (plan: Record<string, unknown>) => call<PlanAnswer>("plan_answer", { plan }),
+  planCatalog: (query: string) => call<CatalogModel[]>("plan_catalog", { query }),
+  planHfCache: () => call<HfCacheList>("plan_hf_cache"),
+  planGpus: () => call<GpuChoices>("plan_gpus"),
   /** Called in every window when any window saved the settings. */
   onSettingsChanged: (handler: (settings: Settings) => void): Promise<UnlistenFn> =>
     listen<Settings>("settings-changed", (event) => handler(event.payload)),

@@ -4,14 +4,15 @@
 // placeholders match.
 
 import * as shell from "./messages/shell";
+import * as plan from "./messages/plan";
 
-const en = { ...shell.en } as const;
+const en = { ...shell.en, ...plan.en } as const;
 
 export type MessageKey = keyof typeof en;
 export type Messages = Record<MessageKey, string>;
 export type Lang = "en" | "ja";
 
-const ja: Messages = { ...shell.ja };
+const ja: Messages = { ...shell.ja, ...plan.ja };
 
 export const messages: Record<Lang, Messages> = { en, ja };
 

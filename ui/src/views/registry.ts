@@ -5,7 +5,9 @@ import type { Component } from "svelte";
 import type { AppModel } from "../lib/app.svelte";
 import type { ViewId } from "../lib/views";
 import SettingsView from "./settings/SettingsView.svelte";
+import PlanView from "./plan/PlanView.svelte";
 
 export const VIEW_COMPONENTS: Partial<Record<ViewId, Component<{ model: AppModel }>>> = {
   settings: SettingsView,
+  plan: PlanView,
 };

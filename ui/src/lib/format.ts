@@ -1,0 +1,13 @@
+// Shared formatting at the edge: bytes stay integers everywhere else (GiB = 2^30 bytes).
+
+const GIB = 2 ** 30;
+
+/** "21.37 GiB": two decimals, GiB = 2^30 bytes. */
+export function formatGiB(bytes: number): string {
+  return `${(bytes / GIB).toFixed(2)} GiB`;
+}
+
+/** "22,945,263,616 bytes": the exact count for tooltips. */
+export function formatBytesExact(bytes: number): string {
+  return `${Math.round(bytes).toLocaleString("en-US")} bytes`;
+}
