@@ -9,6 +9,10 @@ const COMMANDS: &[&str] = &[
     "plan_catalog",
     "plan_hf_cache",
     "plan_gpus",
+    "plan_pick_folder",
+    "plan_save",
+    "plan_load",
+    "plan_export_chart",
 ];
 
 fn main() {

@@ -1,15 +1,17 @@
 //! The Plan view: answer a plan, find models (catalog, Hugging Face cache), list GPUs (catalog and this machine).
 
 use headroom_core::estimate::gpus::{self, GpuModel, MachineGpu};
-use headroom_core::estimate::{self, available_presets, PlanAnswer};
+use headroom_core::estimate::{self, answer, available_presets, chart, PlanAnswer};
 use headroom_core::model::{self, catalog, hf_cache, Resolver};
+use headroom_core::monitor::chart::ChartFormat;
 use headroom_core::monitor::procs::ProcFs;
 use headroom_core::monitor::{fake::FakeConfig, open_source, SourceSpec};
 use headroom_core::presets::library::PresetLibrary;
 use serde::Serialize;
-use tauri::State;
+use tauri::{AppHandle, Runtime, State};
+use tauri_plugin_dialog::DialogExt;
 
-use crate::error::IpcResult;
+use crate::error::{IpcError, IpcResult};
 use crate::AppState;
 
 fn resolver() -> Resolver {
@@ -103,4 +105,102 @@ pub fn plan_gpus(state: State<'_, AppState>) -> IpcResult<GpuChoices> {
         machine,
         machine_unavailable: unavailable,
     })
+}
+
+/// Where the user chose to put or find a file; `None` when they cancelled the dialog.
+fn chosen(path: Option<tauri_plugin_dialog::FilePath>) -> IpcResult<Option<std::path::PathBuf>> {
+    match path {
+        None => Ok(None),
+        Some(p) => p
+            .into_path()
+            .map(Some)
+            .map_err(|e| IpcError::internal(format!("the dialog returned no local path: {e}"))),
+    }
+}
+
+fn presets_of(state: &AppState) -> IpcResult<Vec<headroom_core::estimate::PresetInfo>> {
+    Ok(available_presets(&PresetLibrary::new(&state.paths))?)
+}
+
+/// Pick a model folder with the system dialog; `null` when cancelled.
+#[tauri::command]
+pub async fn plan_pick_folder<R: Runtime>(app: AppHandle<R>) -> IpcResult<Option<String>> {
+    let folder = chosen(app.dialog().file().blocking_pick_folder())?;
+    Ok(folder.map(|p| p.display().to_string()))
+}
+
+/// Save the plan (validated, CONTRACTS.md §1) where the user chooses; the path, or `null` when cancelled.
+#[tauri::command]
+pub async fn plan_save<R: Runtime>(
+    app: AppHandle<R>,
+    state: State<'_, AppState>,
+    plan: serde_json::Value,
+) -> IpcResult<Option<String>> {
+    let presets = presets_of(&state)?;
+    // Validate before asking where: a plan that cannot load again is not worth a dialog.
+    headroom_core::estimate::plan_from_value(&plan, &presets)?;
+    let Some(path) = chosen(
+        app.dialog()
+            .file()
+            .add_filter("Headroom plan", &["json"])
+            .set_file_name("plan.json")
+            .blocking_save_file(),
+    )?
+    else {
+        return Ok(None);
+    };
+    answer::save_plan(&path, &plan, &presets)?;
+    Ok(Some(path.display().to_string()))
+}
+
+/// Load a plan file the user picks; the plan with its defaults, or `null` when cancelled.
+#[tauri::command]
+pub async fn plan_load<R: Runtime>(
+    app: AppHandle<R>,
+    state: State<'_, AppState>,
+) -> IpcResult<Option<serde_json::Value>> {
+    let presets = presets_of(&state)?;
+    let Some(path) = chosen(
+        app.dialog()
+            .file()
+            .add_filter("Headroom plan", &["json"])
+            .blocking_pick_file(),
+    )?
+    else {
+        return Ok(None);
+    };
+    Ok(Some(answer::load_plan(&path, &presets)?))
+}
+
+/// Export the breakdown chart of a plan as PNG or SVG (by the chosen file's extension, PNG by default).
+#[tauri::command]
+pub async fn plan_export_chart<R: Runtime>(
+    app: AppHandle<R>,
+    state: State<'_, AppState>,
+    plan: serde_json::Value,
+) -> IpcResult<Option<String>> {
+    let presets = presets_of(&state)?;
+    let resolver = resolver();
+    let answered = estimate::answer(&plan, &presets, |m| model::resolve(m, &resolver))?;
+    let Some(path) = chosen(
+        app.dialog()
+            .file()
+            .add_filter("PNG image", &["png"])
+            .add_filter("SVG image", &["svg"])
+            .set_file_name("plan.png")
+            .blocking_save_file(),
+    )?
+    else {
+        return Ok(None);
+    };
+    let format = if path
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("svg"))
+    {
+        ChartFormat::Svg
+    } else {
+        ChartFormat::Png
+    };
+    chart::render_breakdown(&answered, &path, format)?;
+    Ok(Some(path.display().to_string()))
 }

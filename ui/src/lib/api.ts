@@ -38,6 +38,11 @@ export const api = {
   planCatalog: (query: string) => call<CatalogModel[]>("plan_catalog", { query }),
   planHfCache: () => call<HfCacheList>("plan_hf_cache"),
   planGpus: () => call<GpuChoices>("plan_gpus"),
+  /** System dialogs; each resolves to null when the person cancels. */
+  planPickFolder: () => call<string | null>("plan_pick_folder"),
+  planSave: (plan: Record<string, unknown>) => call<string | null>("plan_save", { plan }),
+  planLoad: () => call<Record<string, unknown> | null>("plan_load"),
+  planExportChart: (plan: Record<string, unknown>) => call<string | null>("plan_export_chart", { plan }),
   /** Called in every window when any window saved the settings. */
   onSettingsChanged: (handler: (settings: Settings) => void): Promise<UnlistenFn> =>
     listen<Settings>("settings-changed", (event) => handler(event.payload)),

@@ -121,3 +121,20 @@ pub fn answer(
         suggestions,
     })
 }
+
+/// Save a plan as CONTRACTS.md §1 JSON: validated first, so a saved file always loads.
+pub fn save_plan(path: &std::path::Path, value: &Value, presets: &[PresetInfo]) -> Result<()> {
+    let plan = plan_from_value(value, presets)?;
+    let mut text = serde_json::to_string_pretty(&plan_to_value(&plan))
+        .map_err(|e| crate::Error::invalid("plan", e.to_string()))?;
+    text.push('\n');
+    crate::store::write_atomic(path, text.as_bytes())
+}
+
+/// Load a plan file (CONTRACTS.md §1), with every error naming the key. Returns the plan as written back with
+/// its defaults, ready for the form.
+pub fn load_plan(path: &std::path::Path, presets: &[PresetInfo]) -> Result<Value> {
+    let text = std::fs::read_to_string(path).map_err(|e| crate::Error::io(path, e))?;
+    let plan = super::plan::parse_plan(&text, presets)?;
+    Ok(plan_to_value(&plan))
+}

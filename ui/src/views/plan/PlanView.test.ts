@@ -58,6 +58,11 @@ function backend() {
         return { cache_dir: "/home/u/.cache/huggingface/hub", models: [] };
       case "plan_gpus":
         return { catalog: [{ name: "RTX 4090", nvml_name: "NVIDIA GeForce RTX 4090", memory_bytes: 24564 * 2 ** 20, compute_capability: 89 }], machine: [], machine_unavailable: "no NVIDIA driver: libnvidia-ml.so.1 not found" };
+      case "plan_save":
+        asked.push({ saved: (args as { plan: Record<string, unknown> }).plan });
+        return "/home/u/plan.json";
+      case "plan_load":
+        return { model: { id: "Qwen/Qwen3-8B" }, task: "infer", batch_size: 3, sequence_length: 4096, new_tokens: 128 };
       case "plan_answer": {
         const plan = (args as { plan: Record<string, unknown> }).plan;
         asked.push(plan);
@@ -135,6 +140,24 @@ describe("PlanView", () => {
     expect(q<HTMLInputElement>('[data-testid="batch"]').value).toBe("1");
     expect(asked.at(-1)?.batch_size).toBe(1);
     expect(q('[data-testid="verdict"]').textContent).toContain("Fits (13.00 GiB free)");
+  });
+});
+
+describe("PlanView files", () => {
+  it("saves the plan in the form and loads one into it", async () => {
+    component = mount(PlanView, { target: document.body, props: { model: new AppModel(api) } });
+    await settle();
+    type(q<HTMLSelectElement>('[data-testid="model-list"]'), "meta-llama/Llama-3.1-8B");
+    await settle();
+    [...document.querySelectorAll<HTMLButtonElement>("button")].find((b) => b.textContent === "Save plan…")!.click();
+    await settle();
+    expect(asked.at(-1)).toMatchObject({ saved: { model: { id: "meta-llama/Llama-3.1-8B" }, method: "qlora" } });
+    expect(document.body.textContent).toContain("Plan saved to /home/u/plan.json");
+    [...document.querySelectorAll<HTMLButtonElement>("button")].find((b) => b.textContent === "Open plan…")!.click();
+    await settle();
+    expect(q<HTMLInputElement>('[data-testid="batch"]').value).toBe("3");
+    expect(q<HTMLSelectElement>('[data-testid="task"]').value).toBe("infer");
+    expect(asked.at(-1)).toMatchObject({ model: { id: "Qwen/Qwen3-8B" }, task: "infer", batch_size: 3 });
   });
 });
 
