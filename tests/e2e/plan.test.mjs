@@ -112,5 +112,10 @@ describe("the Plan view", () => {
     assert.ok(bytes(now) < bytes(before), `${suggestion}: ${now} < ${before}`);
     assert.match(suggestion, /saves/);
     assert.ok((await valueOf('[data-testid="batch"]')) !== null);
+    if (process.env.HEADROOM_SCREENSHOT_PLAN) {
+      await session.execute(`document.querySelector('[data-testid="ranked"]').scrollIntoView()`);
+      const lower = process.env.HEADROOM_SCREENSHOT_PLAN.replace(/\.png$/, "-lower.png");
+      writeFileSync(lower, Buffer.from(await session.screenshot(), "base64"));
+    }
   });
 });
