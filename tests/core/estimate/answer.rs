@@ -82,3 +82,22 @@ fn the_breakdown_chart_renders_as_svg_and_png() {
     let bytes = std::fs::read(&png).unwrap();
     assert_eq!(&bytes[1..4], b"PNG");
 }
+
+#[test]
+fn this_machines_gpus_come_from_the_monitor_source() {
+    use headroom_core::estimate::gpus::machine_gpus;
+    use headroom_core::monitor::fake::{FakeConfig, FakeSource};
+    let mut source = FakeSource::new(FakeConfig {
+        gpus: 2,
+        ..FakeConfig::default()
+    })
+    .unwrap();
+    let gpus = machine_gpus(&mut source).unwrap();
+    assert_eq!(gpus.len(), 2);
+    assert_eq!(gpus[1].index, 1);
+    assert_eq!(gpus[0].memory_bytes, 80 << 30);
+    // Not a catalog GPU: the plan gets its exact memory, which answers to the same capacity.
+    assert_eq!(gpus[0].catalog_name, None);
+    let plan = qlora(1, gpus[0].plan_gpus.clone());
+    assert_eq!(answer_of(&plan).gpu_memory_bytes, Some(80 << 30));
+}
