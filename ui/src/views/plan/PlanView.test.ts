@@ -181,3 +181,12 @@ describe("draft", () => {
     expect(errorField("/tmp/x: No such file")).toBe("plan");
   });
 });
+
+describe("draft from the HF cache", () => {
+  it("reads a cached model from its snapshot folder", () => {
+    const d = { ...DEFAULT_DRAFT, modelSource: "cache" as const, modelId: "Org/M", cachePath: "/hub/models--Org--M/snapshots/abc" };
+    const plan = planFromDraft(d)!;
+    expect(plan.model).toEqual({ path: "/hub/models--Org--M/snapshots/abc" });
+    expect(draftFromPlan({ ...plan, batch_size: 2 }, d)).toMatchObject({ modelSource: "cache", modelId: "Org/M", batchSize: "2" });
+  });
+});

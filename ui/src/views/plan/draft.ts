@@ -8,6 +8,8 @@ export interface Draft {
   modelSource: ModelSource;
   modelId: string; // catalog or HF cache id
   modelPath: string;
+  /** The snapshot folder of the model picked from the HF cache: read as a folder, so the local files count. */
+  cachePath: string;
   task: "train" | "infer";
   method: "full" | "lora" | "qlora" | "freeze";
   quantization: string; // "" = the model's stored dtype
@@ -41,6 +43,7 @@ export const DEFAULT_DRAFT: Draft = {
   modelSource: "catalog",
   modelId: "",
   modelPath: "",
+  cachePath: "",
   task: "train",
   method: "qlora",
   quantization: "",
@@ -83,6 +86,8 @@ export function planFromDraft(d: Draft): Record<string, unknown> | null {
   if (d.modelSource === "folder") {
     if (!path) return null;
     model = { path };
+  } else if (d.modelSource === "cache" && d.cachePath) {
+    model = { path: d.cachePath };
   } else {
     if (!id) return null;
     model = { id };
@@ -146,7 +151,9 @@ const str = (v: unknown, fallback: string) => (v === undefined || v === null ? f
 export function draftFromPlan(plan: Record<string, unknown>, current: Draft): Draft {
   const d: Draft = { ...current };
   const model = (plan.model ?? {}) as Record<string, unknown>;
-  if (typeof model.path === "string") {
+  if (typeof model.path === "string" && current.modelSource === "cache" && model.path === current.cachePath) {
+    // Still the model picked from the cache.
+  } else if (typeof model.path === "string") {
     d.modelSource = "folder";
     d.modelPath = model.path;
   } else if (typeof model.id === "string") {
