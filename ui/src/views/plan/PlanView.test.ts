@@ -143,6 +143,20 @@ describe("PlanView", () => {
   });
 });
 
+describe("PlanView keyboard", () => {
+  it("takes the first catalog match on Enter", async () => {
+    component = mount(PlanView, { target: document.body, props: { model: new AppModel(api) } });
+    await settle();
+    const search = q<HTMLInputElement>('[data-testid="model-search"]');
+    type(search, "llama");
+    await settle();
+    search.dispatchEvent(new KeyboardEvent("keydown", { key: "Enter", bubbles: true }));
+    flushSync();
+    await settle();
+    expect(asked.at(-1)).toMatchObject({ model: { id: "meta-llama/Llama-3.1-8B" } });
+  });
+});
+
 describe("PlanView files", () => {
   it("saves the plan in the form and loads one into it", async () => {
     component = mount(PlanView, { target: document.body, props: { model: new AppModel(api) } });
