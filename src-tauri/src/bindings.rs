@@ -77,6 +77,26 @@ pub fn render() -> String {
         crate::commands::monitor::HistoryFormat::decl(&cfg),
         crate::commands::monitor::Exported::decl(&cfg),
         crate::commands::monitor::RecordingFile::decl(&cfg),
+        // Plan view
+        headroom_core::estimate::Components::decl(&cfg),
+        headroom_core::estimate::PerGpu::decl(&cfg),
+        headroom_core::estimate::ParameterSummary::decl(&cfg),
+        headroom_core::estimate::Estimate::decl(&cfg),
+        headroom_core::estimate::WeightFormat::decl(&cfg),
+        headroom_core::estimate::Placement::decl(&cfg),
+        headroom_core::estimate::recommend::Limits::decl(&cfg),
+        headroom_core::estimate::recommend::RankedPreset::decl(&cfg),
+        headroom_core::estimate::recommend::Suggestion::decl(&cfg),
+        headroom_core::estimate::VerdictKind::decl(&cfg),
+        headroom_core::estimate::Verdict::decl(&cfg),
+        headroom_core::estimate::answer::ModelSummary::decl(&cfg),
+        headroom_core::estimate::PlanAnswer::decl(&cfg),
+        headroom_core::estimate::gpus::GpuModel::decl(&cfg),
+        headroom_core::estimate::gpus::MachineGpu::decl(&cfg),
+        headroom_core::model::hf_cache::CachedModel::decl(&cfg),
+        crate::commands::plan::CatalogModel::decl(&cfg),
+        crate::commands::plan::HfCacheList::decl(&cfg),
+        crate::commands::plan::GpuChoices::decl(&cfg),
     ];
     let mut out = String::from(
         "// Generated from the Rust types by src-tauri/src/bindings.rs. Do not edit: run\n\

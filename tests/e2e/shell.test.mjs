@@ -51,19 +51,21 @@ describe("the Headroom window", () => {
   });
 
   it("opens a view on click and says plainly when it is not available yet", async () => {
-    await session.click(await session.find('[data-view="plan"]'));
+    await session.click(await session.find('[data-view="presets"]'));
     const heading = await session.until(
       async () => session.text(await session.find("main h1")),
-      (t) => t === "Plan",
-      "Plan heading",
+      (t) => t === "Presets",
+      "Presets heading",
     );
-    assert.equal(heading, "Plan");
+    assert.equal(heading, "Presets");
     const notice = await session.text(await session.find('[data-testid="not-available"] [role="status"]'));
     assert.match(notice, /not available yet/);
   });
 
   it("moves through the views with the keyboard", async () => {
     const planTab = await session.find('[data-view="plan"]');
+    await session.click(planTab);
+    await session.until(selectedView, (v) => v === "plan", "Plan selected");
     await session.sendKeys(planTab, KEYS.ArrowDown);
     await session.until(selectedView, (v) => v === "presets", "ArrowDown from Plan");
     const focused = await session.execute("return document.activeElement?.dataset.view ?? null");

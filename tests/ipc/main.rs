@@ -1,5 +1,7 @@
 //! IPC tests: the real command handlers on Tauri's mock runtime, called the way the webview calls them.
 
+mod plan;
+
 use headroom_app::{setup, AppState};
 use headroom_core::paths::AppPaths;
 use serde_json::{json, Value};

@@ -59,9 +59,9 @@ describe("the app shell", () => {
     await start();
     const labels = [...document.querySelectorAll('[role="tab"]')].map((b) => b.textContent?.trim());
     expect(labels).toEqual(["Monitor", "Plan", "Presets", "Environment", "Runs", "Settings"]);
-    tab("plan").click();
+    tab("presets").click();
     flushSync();
-    expect(document.querySelector("h1")?.textContent).toBe("Plan");
+    expect(document.querySelector("h1")?.textContent).toBe("Presets");
     expect(document.querySelector('[data-testid="not-available"]')?.textContent).toContain("not available yet");
   });
 

@@ -3,5 +3,6 @@
 pub mod app;
 pub mod env;
 pub mod monitor;
+pub mod plan;
 pub mod runs;
 pub mod settings;

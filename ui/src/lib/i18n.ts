@@ -3,16 +3,18 @@
 // Record<keyof typeof en, string>, so a missing key is a compile error, and i18n.test.ts checks that
 // placeholders match.
 
-import * as monitor from "./messages/monitor";
-import * as shell from "./messages/shell";
 import * as environment from "./messages/environment";
+import * as monitor from "./messages/monitor";
+import * as plan from "./messages/plan";
 import * as runs from "./messages/runs";
+import * as shell from "./messages/shell";
 
 const en = {
   ...shell.en,
+  ...monitor.en,
+  ...plan.en,
   ...environment.en,
   ...runs.en,
-  ...monitor.en,
 } as const;
 
 export type MessageKey = keyof typeof en;
@@ -21,9 +23,10 @@ export type Lang = "en" | "ja";
 
 const ja: Messages = {
   ...shell.ja,
+  ...monitor.ja,
+  ...plan.ja,
   ...environment.ja,
   ...runs.ja,
-  ...monitor.ja,
 };
 
 export const messages: Record<Lang, Messages> = { en, ja };

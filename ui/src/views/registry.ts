@@ -8,10 +8,12 @@ import MonitorView from "./monitor/MonitorView.svelte";
 import SettingsView from "./settings/SettingsView.svelte";
 import EnvironmentView from "./environment/EnvironmentView.svelte";
 import RunsView from "./runs/RunsView.svelte";
+import PlanView from "./plan/PlanView.svelte";
 
 export const VIEW_COMPONENTS: Partial<Record<ViewId, Component<{ model: AppModel }>>> = {
   monitor: MonitorView,
   settings: SettingsView,
   environment: EnvironmentView,
   runs: RunsView,
+  plan: PlanView,
 };
