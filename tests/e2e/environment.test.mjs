@@ -3,56 +3,41 @@
 
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { Session, startDriver } from "./webdriver.mjs";
+import { openApp } from "./webdriver.mjs";
 
-const app = process.env.HEADROOM_APP;
-assert.ok(app, "set HEADROOM_APP to the built headroom binary");
-
-const home = mkdtempSync(join(tmpdir(), "headroom-e2e-env-"));
-const configDir = join(home, "config");
-const profileFile = join(configDir, "profiles", "training.json");
-let driver;
+let win;
 let session;
+/** A user profile meant for production that leaks a debug switch. */
+let profileFile;
 
 before(async () => {
-  mkdirSync(join(configDir, "profiles"), { recursive: true });
-  writeFileSync(
-    profileFile,
-    JSON.stringify({
-      version: 1,
-      data: {
-        name: "training",
-        description: "my training runs",
-        purpose: "production",
-        variables: [
-          { name: "CUDA_LAUNCH_BLOCKING", value: "1" },
-          { name: "TOKENIZERS_PARALLELISM", value: "false" },
-        ],
-      },
-    }),
-  );
-  driver = await startDriver({
-    port: Number(process.env.HEADROOM_E2E_PORT ?? 4444),
-    env: {
-      ...process.env,
-      HEADROOM_CONFIG_DIR: configDir,
-      HEADROOM_DATA_DIR: join(home, "data"),
-      LANG: "en_US.UTF-8",
-      LC_ALL: "",
-      LC_MESSAGES: "",
+  win = await openApp("env", {
+    prepare: ({ configDir }) => {
+      profileFile = join(configDir, "profiles", "training.json");
+      mkdirSync(join(configDir, "profiles"), { recursive: true });
+      writeFileSync(
+        profileFile,
+        JSON.stringify({
+          version: 1,
+          data: {
+            name: "training",
+            description: "my training runs",
+            purpose: "production",
+            variables: [
+              { name: "CUDA_LAUNCH_BLOCKING", value: "1" },
+              { name: "TOKENIZERS_PARALLELISM", value: "false" },
+            ],
+          },
+        }),
+      );
     },
   });
-  session = await Session.create(driver.base, app);
+  session = win.session;
 });
 
-after(async () => {
-  await session?.delete().catch(() => {});
-  await driver?.stop();
-  rmSync(home, { recursive: true, force: true });
-});
+after(() => win?.close());
 
 const shot = async (name) => {
   if (process.env.HEADROOM_E2E_SHOTS) {

@@ -3,38 +3,19 @@
 
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { Session, startDriver } from "./webdriver.mjs";
+import { openApp } from "./webdriver.mjs";
 
-const app = process.env.HEADROOM_APP;
-assert.ok(app, "set HEADROOM_APP to the built headroom binary");
-
-const home = mkdtempSync(join(tmpdir(), "headroom-e2e-monitor-"));
-let driver;
+let win;
 let session;
 
 before(async () => {
-  driver = await startDriver({
-    port: Number(process.env.HEADROOM_E2E_PORT ?? 4444),
-    env: {
-      ...process.env,
-      HEADROOM_CONFIG_DIR: join(home, "config"),
-      HEADROOM_DATA_DIR: join(home, "data"),
-      LANG: "en_US.UTF-8",
-      LC_ALL: "",
-      LC_MESSAGES: "",
-    },
-  });
-  session = await Session.create(driver.base, app);
+  win = await openApp("monitor");
+  session = win.session;
 });
 
-after(async () => {
-  await session?.delete().catch(() => {});
-  await driver?.stop();
-  rmSync(home, { recursive: true, force: true });
-});
+after(() => win?.close());
 
 const GIB = 2 ** 30;
 const js = (body) => session.execute(body);

@@ -5,39 +5,29 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
-import { Session, startDriver } from "./webdriver.mjs";
+import { openApp } from "./webdriver.mjs";
 
-const app = process.env.HEADROOM_APP;
-assert.ok(app, "set HEADROOM_APP to the built headroom binary");
-const cli = process.env.HEADROOM_CLI ?? join(dirname(app), "headroom-cli");
-
-const home = mkdtempSync(join(tmpdir(), "headroom-e2e-plan-"));
-const env = {
-  ...process.env,
-  HEADROOM_CONFIG_DIR: join(home, "config"),
-  HEADROOM_DATA_DIR: join(home, "data"),
-  HF_HUB_CACHE: join(home, "hub"),
-  HEADROOM_GPU_SOURCE: "fake:idle",
-  LANG: "en_US.UTF-8",
-  LC_ALL: "",
-  LC_MESSAGES: "",
-};
-let driver;
+let win;
 let session;
+/** The CLI beside the app binary, run on the app's own folders. */
+let cli;
+let env;
 
 before(async () => {
-  driver = await startDriver({ port: Number(process.env.HEADROOM_E2E_PORT ?? 4444), env });
-  session = await Session.create(driver.base, app);
+  win = await openApp("plan", { env: { HEADROOM_GPU_SOURCE: "fake:idle" } });
+  session = win.session;
+  cli = process.env.HEADROOM_CLI ?? join(dirname(win.app), "headroom-cli");
+  env = {
+    ...process.env,
+    HEADROOM_CONFIG_DIR: win.configDir,
+    HEADROOM_DATA_DIR: win.dataDir,
+    HF_HUB_CACHE: join(win.home, "hub"),
+  };
 });
 
-after(async () => {
-  await session?.delete().catch(() => {});
-  await driver?.stop();
-  rmSync(home, { recursive: true, force: true });
-});
+after(() => win?.close());
 
 const BACKSPACE = "\uE003";
 const GIB = 2 ** 30;

@@ -3,39 +3,20 @@
 
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync, mkdirSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync, writeFileSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
-import { KEYS, Session, startDriver } from "./webdriver.mjs";
+import { KEYS, openApp } from "./webdriver.mjs";
 
-const app = process.env.HEADROOM_APP;
-assert.ok(app, "set HEADROOM_APP to the built headroom binary");
-
-const home = mkdtempSync(join(tmpdir(), "headroom-e2e-"));
-const configDir = join(home, "config");
-let driver;
+let win;
 let session;
+let configDir;
 
 before(async () => {
-  driver = await startDriver({
-    port: Number(process.env.HEADROOM_E2E_PORT ?? 4444),
-    env: {
-      ...process.env,
-      HEADROOM_CONFIG_DIR: configDir,
-      HEADROOM_DATA_DIR: join(home, "data"),
-      LANG: "en_US.UTF-8",
-      LC_ALL: "",
-      LC_MESSAGES: "",
-    },
-  });
-  session = await Session.create(driver.base, app);
+  win = await openApp("shell");
+  ({ session, configDir } = win);
 });
 
-after(async () => {
-  await session?.delete().catch(() => {});
-  await driver?.stop();
-  rmSync(home, { recursive: true, force: true });
-});
+after(() => win?.close());
 
 const tabText = async (view) => (await session.text(await session.find(`[data-view="${view}"]`))).trim();
 const selectedView = () => session.execute(`return document.querySelector('[role="tab"][aria-selected="true"]')?.dataset.view ?? null`);

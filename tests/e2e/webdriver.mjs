@@ -2,6 +2,9 @@
 // (which forwards to WebKitWebDriver). No browser download, no framework: the protocol is a few JSON calls.
 
 import { spawn } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 
 const ELEMENT = "element-6066-11e4-a52e-4f735466cecf";
@@ -115,5 +118,47 @@ export class Session {
       if (Date.now() > deadline) throw new Error(`${what}: last saw ${JSON.stringify(last)}`);
       await sleep(100);
     }
+  }
+}
+
+/**
+ * The app (HEADROOM_APP) in a real window on fresh config and data folders, in English: tauri-driver, a
+ * session, and `close()`, which ends both and removes the folders. `prepare` may write files first; `env`
+ * adds variables for the app.
+ */
+export async function openApp(label, { env = {}, prepare } = {}) {
+  const app = process.env.HEADROOM_APP;
+  if (!app) throw new Error("set HEADROOM_APP to the built headroom binary");
+  const home = mkdtempSync(join(tmpdir(), `headroom-e2e-${label}-`));
+  const dirs = { app, home, configDir: join(home, "config"), dataDir: join(home, "data") };
+  const removeHome = () => rmSync(home, { recursive: true, force: true });
+  let driver;
+  try {
+    prepare?.(dirs);
+    driver = await startDriver({
+      port: Number(process.env.HEADROOM_E2E_PORT ?? 4444),
+      env: {
+        ...process.env,
+        HEADROOM_CONFIG_DIR: dirs.configDir,
+        HEADROOM_DATA_DIR: dirs.dataDir,
+        // Never the user's own Hugging Face cache: what the app finds there would vary from machine to machine.
+        HF_HUB_CACHE: join(home, "hub"),
+        LANG: "en_US.UTF-8",
+        LC_ALL: "",
+        LC_MESSAGES: "",
+        ...env,
+      },
+    });
+    const session = await Session.create(driver.base, app);
+    const close = async () => {
+      await session.delete().catch(() => {});
+      await driver.stop();
+      removeHome();
+    };
+    return { ...dirs, session, close };
+  } catch (e) {
+    await driver?.stop();
+    removeHome();
+    throw e;
   }
 }
