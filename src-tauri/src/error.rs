@@ -28,8 +28,11 @@ impl From<Error> for IpcError {
         let code = match &e {
             Error::Invalid { .. } => ErrorCode::Invalid,
             Error::Conflict { .. } => ErrorCode::Conflict,
-            Error::Io { .. } | Error::Corrupt { .. } => ErrorCode::Io,
-            Error::NoHome => ErrorCode::Internal,
+            Error::Io { .. } | Error::Corrupt { .. } | Error::Denied { .. } => ErrorCode::Io,
+            Error::NoHome
+            | Error::NoDriver { .. }
+            | Error::Driver { .. }
+            | Error::Process { .. } => ErrorCode::Internal,
         };
         IpcError {
             code,

@@ -21,6 +21,21 @@ pub fn setup<R: Runtime>(builder: tauri::Builder<R>, state: AppState) -> tauri::
             commands::app::app_info,
             commands::settings::get_settings,
             commands::settings::save_settings,
+            commands::presets::list_presets,
+            commands::presets::check_preset,
+            commands::presets::create_preset,
+            commands::presets::save_preset,
+            commands::presets::duplicate_preset,
+            commands::presets::rename_preset,
+            commands::presets::delete_preset,
+            commands::presets::export_preset,
+            commands::presets::export_bundle,
+            commands::presets::import_preset,
+            commands::presets::import_bundle,
+            commands::presets::list_configs,
+            commands::presets::check_config,
+            commands::presets::save_config,
+            commands::presets::delete_config,
         ])
 }
 

@@ -10,6 +10,9 @@ use headroom_core::store::Quarantine;
 pub struct AppState {
     pub paths: AppPaths,
     pub settings: Mutex<Settings>,
+    /// Presets and per-model configs: one writer at a time in this process (other processes are caught by the
+    /// store's revision check).
+    pub presets: Mutex<()>,
     /// Files moved aside at start-up, shown to the user once the window is up.
     pub quarantined: Vec<Quarantine>,
 }
@@ -33,6 +36,7 @@ impl AppState {
         AppState {
             paths,
             settings: Mutex::new(settings),
+            presets: Mutex::new(()),
             quarantined: quarantined.into_iter().collect(),
         }
     }

@@ -1,10 +1,10 @@
 //! Tests of the `headroom-cli` binary as a user runs it: real processes, real files in a temporary directory.
 
 mod env;
+mod estimate;
+mod monitor;
 mod presets;
 mod run;
-mod monitor;
-mod estimate;
 
 use std::process::{Command, Output};
 
@@ -23,7 +23,9 @@ fn help_lists_the_subcommands() {
     let out = cli(dir.path(), &["--help"]);
     assert!(out.status.success());
     let text = String::from_utf8(out.stdout).unwrap();
-    for sub in ["paths", "settings", "env", "run", "presets", "configs", "monitor", "models", "estimate"] {
+    for sub in [
+        "paths", "settings", "env", "run", "presets", "configs", "monitor", "models", "estimate",
+    ] {
         assert!(text.contains(sub), "{sub} missing from:\n{text}");
     }
 }

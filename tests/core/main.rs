@@ -1,9 +1,9 @@
 //! Integration tests of headroom-core: one binary, one link.
 
 mod env;
-mod launch;
-mod monitor;
-mod model;
 mod estimate;
+mod launch;
+mod model;
+mod monitor;
 mod paths;
 mod presets;

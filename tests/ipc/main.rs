@@ -1,5 +1,7 @@
 //! IPC tests: the real command handlers on Tauri's mock runtime, called the way the webview calls them.
 
+mod presets;
+
 use headroom_app::{setup, AppState};
 use headroom_core::paths::AppPaths;
 use serde_json::{json, Value};
@@ -8,13 +10,13 @@ use tauri::test::{get_ipc_response, mock_builder, MockRuntime, INVOKE_KEY};
 use tauri::webview::InvokeRequest;
 use tauri::WebviewWindow;
 
-struct Harness {
+pub(crate) struct Harness {
     _dir: tempfile::TempDir,
-    paths: AppPaths,
+    pub(crate) paths: AppPaths,
     window: WebviewWindow<MockRuntime>,
 }
 
-fn harness_with(prepare: impl FnOnce(&AppPaths)) -> Harness {
+pub(crate) fn harness_with(prepare: impl FnOnce(&AppPaths)) -> Harness {
     let dir = tempfile::tempdir().unwrap();
     let paths = AppPaths::new(dir.path().join("config"), dir.path().join("data"));
     prepare(&paths);
@@ -32,11 +34,11 @@ fn harness_with(prepare: impl FnOnce(&AppPaths)) -> Harness {
     }
 }
 
-fn harness() -> Harness {
+pub(crate) fn harness() -> Harness {
     harness_with(|_| {})
 }
 
-fn invoke(h: &Harness, cmd: &str, args: Value) -> Result<Value, Value> {
+pub(crate) fn invoke(h: &Harness, cmd: &str, args: Value) -> Result<Value, Value> {
     invoke_from(h, "tauri://localhost", cmd, args)
 }
 

@@ -5,9 +5,9 @@
 
 mod configs_cmd;
 mod env_cmd;
-mod monitor_cmd;
-mod models_cmd;
 mod estimate_cmd;
+mod models_cmd;
+mod monitor_cmd;
 mod output;
 mod presets_cmd;
 mod run_cmd;

@@ -3,8 +3,8 @@
 
 pub mod env;
 pub mod error;
-pub mod launch;
 pub mod estimate;
+pub mod launch;
 pub mod logfile;
 pub mod model;
 pub mod monitor;

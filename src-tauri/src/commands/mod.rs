@@ -1,4 +1,5 @@
 //! Tauri commands, one file per domain. Each takes the state, calls one core function, and maps the error.
 
 pub mod app;
+pub mod presets;
 pub mod settings;

@@ -1,0 +1,342 @@
+//! Presets and per-model configs: list, check, save (with the store's revision), duplicate, rename, delete,
+//! export and import. Each command takes the presets lock, calls the core, and maps the error.
+
+use std::path::PathBuf;
+use std::sync::MutexGuard;
+
+use headroom_core::presets::bundle::{self, BundleExport, ImportReport, OnConflict};
+use headroom_core::presets::field::{self, FieldError};
+use headroom_core::presets::import::{self, ImportSource};
+use headroom_core::presets::library::{PresetLibrary, PresetList};
+use headroom_core::presets::model_config::{
+    self, preset_lookup, ConfigLibrary, ConfigList, ModelConfig, ModelConfigEntry,
+};
+use headroom_core::presets::{export, Preset, PresetBody};
+use headroom_core::store::{self, Quarantine, Revision};
+use headroom_core::Error;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use tauri::State;
+
+use crate::error::{IpcError, IpcResult};
+use crate::AppState;
+
+/// The presets lock: one writer at a time within this process (other processes are caught by the revision).
+fn lock(state: &AppState) -> IpcResult<MutexGuard<'_, ()>> {
+    state
+        .presets
+        .lock()
+        .map_err(|_| IpcError::internal("presets lock poisoned"))
+}
+
+fn libraries(state: &AppState) -> (PresetLibrary, ConfigLibrary) {
+    (
+        PresetLibrary::new(&state.paths),
+        ConfigLibrary::new(&state.paths),
+    )
+}
+
+/// A draft's problems, field by field, and what transformers would read when there are none.
+#[derive(Debug, Clone, PartialEq, Serialize, ts_rs::TS)]
+pub struct PresetCheck {
+    /// Empty when the draft can be saved.
+    pub errors: Vec<FieldError>,
+    /// `BitsAndBytesConfig(...).to_dict()` as JSON; `null` for a preset that does not quantize (or an invalid
+    /// draft).
+    pub bnb_json: Option<String>,
+    /// The `from_pretrained` keyword arguments as JSON (what the launcher passes); `null` for an invalid draft.
+    pub kwargs_json: Option<String>,
+}
+
+fn parse_body(body: Value) -> IpcResult<PresetBody> {
+    PresetBody::from_json(body).map_err(|e| Error::from(e).into())
+}
+
+fn pretty(value: &Value) -> IpcResult<String> {
+    serde_json::to_string_pretty(value).map_err(|e| IpcError::internal(e.to_string()))
+}
+
+#[tauri::command]
+pub fn list_presets(state: State<'_, AppState>) -> IpcResult<PresetList> {
+    let _guard = lock(&state)?;
+    Ok(libraries(&state).0.list()?)
+}
+
+/// Validate a draft and render its preview, without saving anything.
+#[tauri::command]
+pub fn check_preset(body: Value) -> IpcResult<PresetCheck> {
+    match PresetBody::from_json(body) {
+        Err(errors) => Ok(PresetCheck {
+            errors: errors.0,
+            bnb_json: None,
+            kwargs_json: None,
+        }),
+        Ok(body) => Ok(PresetCheck {
+            errors: Vec::new(),
+            bnb_json: body.quantization.as_ref().map(|q| q.to_dict_json()),
+            kwargs_json: Some(pretty(&export::load_kwargs(&body))?),
+        }),
+    }
+}
+
+/// Save a new user preset (also how Undo brings a deleted one back).
+#[tauri::command]
+pub fn create_preset(state: State<'_, AppState>, name: String, body: Value) -> IpcResult<Preset> {
+    let body = parse_body(body)?;
+    let _guard = lock(&state)?;
+    let presets = libraries(&state).0;
+    presets.create(&name, &body)?;
+    Ok(presets.get(&name)?)
+}
+
+/// Replace a user preset, if nobody saved it since `revision` was read; otherwise a `conflict` error.
+#[tauri::command]
+pub fn save_preset(
+    state: State<'_, AppState>,
+    name: String,
+    body: Value,
+    revision: Revision,
+) -> IpcResult<Preset> {
+    let body = parse_body(body)?;
+    let _guard = lock(&state)?;
+    let presets = libraries(&state).0;
+    presets.save(&name, &body, revision)?;
+    Ok(presets.get(&name)?)
+}
+
+#[tauri::command]
+pub fn duplicate_preset(state: State<'_, AppState>, from: String, to: String) -> IpcResult<Preset> {
+    let _guard = lock(&state)?;
+    let presets = libraries(&state).0;
+    presets.duplicate(&from, &to)?;
+    Ok(presets.get(&to)?)
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, ts_rs::TS)]
+pub struct Renamed {
+    pub preset: Preset,
+    /// Model ids whose config named the old name and now name the new one.
+    pub configs_changed: Vec<String>,
+}
+
+/// Rename a user preset and point every per-model config that named it at the new name.
+#[tauri::command]
+pub fn rename_preset(
+    state: State<'_, AppState>,
+    from: String,
+    to: String,
+    revision: Revision,
+) -> IpcResult<Renamed> {
+    let _guard = lock(&state)?;
+    let (presets, configs) = libraries(&state);
+    presets.rename(&from, &to, revision)?;
+    let configs_changed = configs.rename_preset(&from, &to, &presets)?;
+    Ok(Renamed {
+        preset: presets.get(&to)?,
+        configs_changed,
+    })
+}
+
+/// Delete a user preset; returns what was deleted, so the UI can offer Undo (a `create_preset` with it).
+#[tauri::command]
+pub fn delete_preset(
+    state: State<'_, AppState>,
+    name: String,
+    revision: Revision,
+) -> IpcResult<Preset> {
+    let _guard = lock(&state)?;
+    let presets = libraries(&state).0;
+    let deleted = presets.get(&name)?;
+    presets.delete(&name, revision)?;
+    Ok(deleted)
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, ts_rs::TS)]
+#[serde(rename_all = "snake_case")]
+pub enum ExportFormat {
+    /// `BitsAndBytesConfig(...).to_dict()`, as transformers prints it.
+    BnbJson,
+    /// A short Python snippet that loads the model with the preset.
+    Python,
+}
+
+/// What an export wrote, and the text itself (for Copy).
+#[derive(Debug, Clone, PartialEq, Serialize, ts_rs::TS)]
+pub struct Exported {
+    #[ts(type = "string")]
+    pub path: PathBuf,
+    pub text: String,
+    /// Files that could not be read and so are not in a bundle.
+    pub quarantined: Vec<Quarantine>,
+}
+
+fn exports_dir(state: &AppState) -> PathBuf {
+    state.paths.data_dir.join("exports")
+}
+
+fn write_export(state: &AppState, file: &str, text: String) -> IpcResult<Exported> {
+    let path = exports_dir(state).join(file);
+    store::write_atomic(&path, text.as_bytes())?;
+    Ok(Exported {
+        path,
+        text,
+        quarantined: Vec::new(),
+    })
+}
+
+/// Export one preset into the exports folder (`<data dir>/exports/`). The Python snippet loads `model_id`.
+#[tauri::command]
+pub fn export_preset(
+    state: State<'_, AppState>,
+    name: String,
+    format: ExportFormat,
+    model_id: Option<String>,
+) -> IpcResult<Exported> {
+    let _guard = lock(&state)?;
+    let preset = libraries(&state).0.get(&name)?;
+    match format {
+        ExportFormat::BnbJson => {
+            let text = export::bnb_json(&preset.name, &preset.body)?;
+            write_export(&state, &format!("{name}.bnb.json"), text + "\n")
+        }
+        ExportFormat::Python => {
+            let model = model_id.unwrap_or_default();
+            if model.trim().is_empty() {
+                return Err(Error::invalid(
+                    "model_id",
+                    "name the model the snippet loads, such as meta-llama/Llama-3.1-8B",
+                )
+                .into());
+            }
+            model_config::file_stem(&model)?;
+            let text = export::python_snippet(&model, &preset.body);
+            write_export(&state, &format!("{name}.py"), text)
+        }
+    }
+}
+
+/// Export every user preset and per-model config as one bundle file.
+#[tauri::command]
+pub fn export_bundle(state: State<'_, AppState>) -> IpcResult<Exported> {
+    let _guard = lock(&state)?;
+    let (presets, configs) = libraries(&state);
+    let BundleExport {
+        bundle,
+        quarantined,
+    } = bundle::export(&presets, &configs)?;
+    let text =
+        serde_json::to_string_pretty(&bundle).map_err(|e| IpcError::internal(e.to_string()))?;
+    let mut out = write_export(&state, "headroom-bundle.json", text + "\n")?;
+    out.quarantined = quarantined;
+    Ok(out)
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, ts_rs::TS)]
+pub struct ImportedAs {
+    pub source: ImportSource,
+    pub preset: Preset,
+}
+
+/// Import a file's text as a new preset `name`: a Headroom preset, a `BitsAndBytesConfig.to_dict()` dump, or
+/// a model's config.json with a `quantization_config`.
+#[tauri::command]
+pub fn import_preset(
+    state: State<'_, AppState>,
+    name: String,
+    text: String,
+) -> IpcResult<ImportedAs> {
+    let imported = import::parse_preset(text.as_bytes()).map_err(Error::from)?;
+    let _guard = lock(&state)?;
+    let presets = libraries(&state).0;
+    presets.create(&name, &imported.body)?;
+    Ok(ImportedAs {
+        source: imported.source,
+        preset: presets.get(&name)?,
+    })
+}
+
+/// Import a bundle's presets and configs.
+#[tauri::command]
+pub fn import_bundle(
+    state: State<'_, AppState>,
+    text: String,
+    on_conflict: OnConflict,
+) -> IpcResult<ImportReport> {
+    let _guard = lock(&state)?;
+    let (presets, configs) = libraries(&state);
+    let parsed = bundle::parse(text.as_bytes(), &preset_lookup(&presets)).map_err(Error::from)?;
+    Ok(bundle::import(&parsed, &presets, &configs, on_conflict)?)
+}
+
+#[tauri::command]
+pub fn list_configs(state: State<'_, AppState>) -> IpcResult<ConfigList> {
+    let _guard = lock(&state)?;
+    Ok(libraries(&state).1.list()?)
+}
+
+fn parse_config(config: Value) -> Result<ModelConfig, Vec<FieldError>> {
+    let config: ModelConfig = field::from_value(config, "").map_err(|e| e.0)?;
+    Ok(config)
+}
+
+/// A config draft's problems, field by field (empty when it can be saved), checked against the presets.
+#[tauri::command]
+pub fn check_config(
+    state: State<'_, AppState>,
+    model_id: String,
+    config: Value,
+) -> IpcResult<Vec<FieldError>> {
+    let mut errors = Vec::new();
+    if let Err(e) = model_config::file_stem(&model_id) {
+        errors.push(match e {
+            Error::Invalid { field, message } => FieldError::new(field, message),
+            other => FieldError::new("model_id", other.to_string()),
+        });
+    }
+    let config = match parse_config(config) {
+        Ok(c) => c,
+        Err(mut e) => {
+            errors.append(&mut e);
+            return Ok(errors);
+        }
+    };
+    let _guard = lock(&state)?;
+    let presets = libraries(&state).0;
+    if let Err(e) = model_config::validate_with(&config, &preset_lookup(&presets))? {
+        errors.extend(e.0);
+    }
+    Ok(errors)
+}
+
+/// Save a model's config, if nobody saved it since `revision` was read (`null` for a new one).
+#[tauri::command]
+pub fn save_config(
+    state: State<'_, AppState>,
+    model_id: String,
+    config: Value,
+    revision: Revision,
+) -> IpcResult<ModelConfigEntry> {
+    let config = parse_config(config).map_err(|e| Error::from(field::FieldErrors(e)))?;
+    let _guard = lock(&state)?;
+    let (presets, configs) = libraries(&state);
+    configs.set(&model_id, &config, revision, &presets)?;
+    configs.get(&model_id)?.ok_or_else(|| {
+        IpcError::internal(format!("{model_id}: saved, but not found on reading back"))
+    })
+}
+
+/// Delete a model's config; returns what was deleted, so the UI can offer Undo.
+#[tauri::command]
+pub fn delete_config(
+    state: State<'_, AppState>,
+    model_id: String,
+    revision: Revision,
+) -> IpcResult<ModelConfigEntry> {
+    let _guard = lock(&state)?;
+    let configs = libraries(&state).1;
+    let deleted = configs
+        .get(&model_id)?
+        .ok_or_else(|| Error::invalid("model_id", format!("no config saved for {model_id:?}")))?;
+    configs.delete(&model_id, revision)?;
+    Ok(deleted)
+}
