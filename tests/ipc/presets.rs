@@ -49,6 +49,13 @@ fn check_reports_each_field_and_previews_the_bnb_dict() {
     let dict: Value = serde_json::from_str(check["bnb_json"].as_str().unwrap()).unwrap();
     assert_eq!(dict["load_in_4bit"], json!(true));
     assert_eq!(dict["bnb_4bit_quant_type"], json!("nf4"));
+    body["load"]["max_memory"] = json!({"0": "10GiB", "1": "30GB"});
+    let check = invoke(&h, "check_preset", json!({"body": body})).unwrap();
+    assert_eq!(
+        check["max_memory_bytes"],
+        json!({"0": 10u64 << 30, "1": 30_000_000_000u64}),
+        "{check}"
+    );
     body["load"]["max_memory"] = json!({"0": "10 apples"});
     body["quantization"]["load_in_8bit"] = json!(true);
     let check = invoke(&h, "check_preset", json!({"body": body})).unwrap();

@@ -1,6 +1,7 @@
 //! Presets and per-model configs: list, check, save (with the store's revision), duplicate, rename, delete,
 //! export and import. Each command takes the presets lock, calls the core, and maps the error.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::MutexGuard;
 
@@ -46,6 +47,8 @@ pub struct PresetCheck {
     pub bnb_json: Option<String>,
     /// The `from_pretrained` keyword arguments as JSON (what the launcher passes); `null` for an invalid draft.
     pub kwargs_json: Option<String>,
+    /// Each `max_memory` limit in bytes, as accelerate reads it (empty for an invalid draft).
+    pub max_memory_bytes: BTreeMap<String, u64>,
 }
 
 fn parse_body(body: Value) -> IpcResult<PresetBody> {
@@ -70,11 +73,18 @@ pub fn check_preset(body: Value) -> IpcResult<PresetCheck> {
             errors: errors.0,
             bnb_json: None,
             kwargs_json: None,
+            max_memory_bytes: BTreeMap::new(),
         }),
         Ok(body) => Ok(PresetCheck {
             errors: Vec::new(),
             bnb_json: body.quantization.as_ref().map(|q| q.to_dict_json()),
             kwargs_json: Some(pretty(&export::load_kwargs(&body))?),
+            max_memory_bytes: body
+                .load
+                .max_memory
+                .iter()
+                .map(|(device, limit)| (device.clone(), limit.bytes()))
+                .collect(),
         }),
     }
 }

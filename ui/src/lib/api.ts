@@ -3,7 +3,27 @@
 
 import { invoke } from "@tauri-apps/api/core";
 import { listen, type UnlistenFn } from "@tauri-apps/api/event";
-import type { AppInfo, ErrorCode, IpcError, Settings } from "./bindings";
+import type {
+  AppInfo,
+  ConfigList,
+  ErrorCode,
+  ExportFormat,
+  Exported,
+  FieldError,
+  ImportedAs,
+  ImportReport,
+  IpcError,
+  ModelConfig,
+  ModelConfigEntry,
+  OnConflict,
+  Preset,
+  PresetBody,
+  PresetCheck,
+  PresetList,
+  Renamed,
+  Revision,
+  Settings,
+} from "./bindings";
 
 export type { AppInfo, IpcError, Settings } from "./bindings";
 
@@ -36,6 +56,29 @@ export const api = {
   /** Called in every window when any window saved the settings. */
   onSettingsChanged: (handler: (settings: Settings) => void): Promise<UnlistenFn> =>
     listen<Settings>("settings-changed", (event) => handler(event.payload)),
+
+  // Presets and per-model configs. Drafts go to the backend as they are typed (`unknown`), so a wrong type
+  // comes back as an error on the field rather than being coerced here.
+  listPresets: () => call<PresetList>("list_presets"),
+  checkPreset: (body: unknown) => call<PresetCheck>("check_preset", { body }),
+  createPreset: (name: string, body: PresetBody | unknown) => call<Preset>("create_preset", { name, body }),
+  savePreset: (name: string, body: unknown, revision: Revision) =>
+    call<Preset>("save_preset", { name, body, revision }),
+  duplicatePreset: (from: string, to: string) => call<Preset>("duplicate_preset", { from, to }),
+  renamePreset: (from: string, to: string, revision: Revision) =>
+    call<Renamed>("rename_preset", { from, to, revision }),
+  deletePreset: (name: string, revision: Revision) => call<Preset>("delete_preset", { name, revision }),
+  exportPreset: (name: string, format: ExportFormat, modelId: string | null) =>
+    call<Exported>("export_preset", { name, format, modelId }),
+  exportBundle: () => call<Exported>("export_bundle"),
+  importPreset: (name: string, text: string) => call<ImportedAs>("import_preset", { name, text }),
+  importBundle: (text: string, onConflict: OnConflict) => call<ImportReport>("import_bundle", { text, onConflict }),
+  listConfigs: () => call<ConfigList>("list_configs"),
+  checkConfig: (modelId: string, config: unknown) => call<FieldError[]>("check_config", { modelId, config }),
+  saveConfig: (modelId: string, config: ModelConfig | unknown, revision: Revision) =>
+    call<ModelConfigEntry>("save_config", { modelId, config, revision }),
+  deleteConfig: (modelId: string, revision: Revision) =>
+    call<ModelConfigEntry>("delete_config", { modelId, revision }),
 };
 
 export type Api = typeof api;

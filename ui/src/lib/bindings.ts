@@ -163,7 +163,11 @@ bnb_json: string | null,
 /**
  * The `from_pretrained` keyword arguments as JSON (what the launcher passes); `null` for an invalid draft.
  */
-kwargs_json: string | null, };
+kwargs_json: string | null, 
+/**
+ * Each `max_memory` limit in bytes, as accelerate reads it (empty for an invalid draft).
+ */
+max_memory_bytes: { [key in string]: number }, };
 
 export type Renamed = { preset: Preset, 
 /**

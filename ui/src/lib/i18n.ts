@@ -3,15 +3,16 @@
 // Record<keyof typeof en, string>, so a missing key is a compile error, and i18n.test.ts checks that
 // placeholders match.
 
+import * as presets from "./messages/presets";
 import * as shell from "./messages/shell";
 
-const en = { ...shell.en } as const;
+const en = { ...shell.en, ...presets.en } as const;
 
 export type MessageKey = keyof typeof en;
 export type Messages = Record<MessageKey, string>;
 export type Lang = "en" | "ja";
 
-const ja: Messages = { ...shell.ja };
+const ja: Messages = { ...shell.ja, ...presets.ja };
 
 export const messages: Record<Lang, Messages> = { en, ja };
 

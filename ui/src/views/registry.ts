@@ -4,8 +4,10 @@
 import type { Component } from "svelte";
 import type { AppModel } from "../lib/app.svelte";
 import type { ViewId } from "../lib/views";
+import PresetsView from "./presets/PresetsView.svelte";
 import SettingsView from "./settings/SettingsView.svelte";
 
 export const VIEW_COMPONENTS: Partial<Record<ViewId, Component<{ model: AppModel }>>> = {
+  presets: PresetsView,
   settings: SettingsView,
 };
