@@ -131,7 +131,8 @@ describe("the Presets view", () => {
   it("lists built-ins first with a lock, teaches when there are no user presets, and reports quarantined files", async () => {
     await start();
     const items = [...document.querySelectorAll("[data-preset]")].map((b) => b.textContent?.trim());
-    expect(items).toEqual(["🔒 fp16", "🔒 int4"]);
+    expect(items).toEqual(["fp16", "int4"]);
+    expect(document.querySelectorAll("[data-preset] svg.lock")).toHaveLength(2);
     expect(document.body.textContent).toContain("Duplicate one to make your own");
     expect(document.body.textContent).toContain("bad.json could not be read (not JSON)");
   });
