@@ -13,6 +13,14 @@ pub enum ErrorCode {
     Conflict,
     /// Reading or writing a file failed.
     Io,
+    /// The OS refused (another user's file or process).
+    Denied,
+    /// There is no usable NVIDIA driver; the message says why (library missing, driver not loaded).
+    NoDriver,
+    /// The GPU driver answered with an error.
+    Driver,
+    /// A process could not be stopped.
+    Process,
     /// Anything else that went wrong in the backend.
     Internal,
 }
@@ -28,11 +36,12 @@ impl From<Error> for IpcError {
         let code = match &e {
             Error::Invalid { .. } => ErrorCode::Invalid,
             Error::Conflict { .. } => ErrorCode::Conflict,
-            Error::Io { .. } | Error::Corrupt { .. } | Error::Denied { .. } => ErrorCode::Io,
-            Error::NoHome
-            | Error::NoDriver { .. }
-            | Error::Driver { .. }
-            | Error::Process { .. } => ErrorCode::Internal,
+            Error::Io { .. } | Error::Corrupt { .. } => ErrorCode::Io,
+            Error::Denied { .. } => ErrorCode::Denied,
+            Error::NoDriver { .. } => ErrorCode::NoDriver,
+            Error::Driver { .. } => ErrorCode::Driver,
+            Error::Process { .. } => ErrorCode::Process,
+            Error::NoHome => ErrorCode::Internal,
         };
         IpcError {
             code,

@@ -5,6 +5,7 @@ pub mod bindings;
 pub mod commands;
 pub mod error;
 pub mod logging;
+pub mod monitor;
 pub mod state;
 
 use headroom_core::paths::AppPaths;
@@ -36,6 +37,31 @@ pub fn setup<R: Runtime>(builder: tauri::Builder<R>, state: AppState) -> tauri::
             commands::presets::check_config,
             commands::presets::save_config,
             commands::presets::delete_config,
+            commands::env::env_list_profiles,
+            commands::env::env_load_profile,
+            commands::env::env_catalog,
+            commands::env::env_save_profile,
+            commands::env::env_delete_profile,
+            commands::env::env_apply_fix,
+            commands::env::env_export,
+            commands::env::env_export_to_file,
+            commands::env::env_doctor,
+            commands::runs::runs_defaults,
+            commands::runs::runs_start,
+            commands::runs::runs_cancel,
+            commands::runs::runs_active,
+            commands::runs::runs_list,
+            commands::runs::runs_load,
+            commands::runs::runs_log,
+            commands::monitor::monitor_start,
+            commands::monitor::monitor_stop,
+            commands::monitor::monitor_window,
+            commands::monitor::monitor_idle,
+            commands::monitor::monitor_stop_process,
+            commands::monitor::monitor_record_start,
+            commands::monitor::monitor_record_stop,
+            commands::monitor::monitor_recording,
+            commands::monitor::monitor_export,
         ])
 }
 

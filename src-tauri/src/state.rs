@@ -4,6 +4,8 @@
 use std::sync::Mutex;
 
 use headroom_core::paths::AppPaths;
+
+use crate::commands::runs::ActiveRuns;
 use headroom_core::settings::{self, LoadedSettings, Settings};
 use headroom_core::store::Quarantine;
 
@@ -15,6 +17,10 @@ pub struct AppState {
     pub presets: Mutex<()>,
     /// Files moved aside at start-up, shown to the user once the window is up.
     pub quarantined: Vec<Quarantine>,
+    /// Runs going on now, with what cancels each (its own lock, shared with the launcher threads).
+    pub runs: ActiveRuns,
+    /// The running monitor source, if any (the Monitor view starts it).
+    pub monitor: Mutex<Option<crate::monitor::Running>>,
 }
 
 impl AppState {
@@ -38,6 +44,8 @@ impl AppState {
             settings: Mutex::new(settings),
             presets: Mutex::new(()),
             quarantined: quarantined.into_iter().collect(),
+            runs: ActiveRuns::default(),
+            monitor: Mutex::new(None),
         }
     }
 }

@@ -388,3 +388,34 @@ fn stop_needs_confirmation_then_stops_the_users_own_process() {
     assert!(v["freed_bytes"].is_null());
     child.wait().unwrap();
 }
+
+#[test]
+fn processes_lists_idle_holders_longest_idle_first() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = cli(
+        dir.path(),
+        &[
+            "monitor",
+            "processes",
+            "--source",
+            "fake:training",
+            "--watch",
+            "2500ms",
+            "--interval",
+            "100ms",
+            "--json",
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let list = v.as_array().unwrap();
+    // The default fake has one GPU and one process, the trainer, whose memory keeps moving.
+    assert_eq!(list.len(), 1, "{v}");
+    assert_eq!(list[0]["pid"], 10_000);
+    assert!(list[0]["used_bytes"].is_u64());
+    assert!(list[0]["idle_ms"].as_u64().unwrap() <= 2_500);
+}

@@ -204,6 +204,45 @@ fn configs_set_show_list() {
         shown["config"]["fallback_chain"],
         json!(["int4_double", "int4_offload", "cpu"])
     );
+    // Overrides for this model only, checked against the preset's rules: spilling a quantized model to the
+    // CPU needs the fp32 offload flag, which int4_double does not set.
+    let set_max = |value: &str| {
+        cli(
+            dir.path(),
+            &[
+                "configs",
+                "set",
+                "meta-llama/Llama-3.1-8B",
+                "--max-memory",
+                value,
+            ],
+        )
+    };
+    let out = set_max("0=20GiB,cpu=64GB");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("llm_int8_enable_fp32_cpu_offload"),
+        "{}",
+        stderr(&out)
+    );
+    let out = set_max("0=20GiB");
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = cli(
+        dir.path(),
+        &[
+            "configs",
+            "set",
+            "meta-llama/Llama-3.1-8B",
+            "--max-memory",
+            "gpu=1GB",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).starts_with("headroom-cli: overrides.load.max_memory.gpu: "),
+        "{}",
+        stderr(&out)
+    );
     let out = cli(dir.path(), &["configs", "list", "--json"]);
     let list: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(list["configs"][0]["model_id"], "meta-llama/Llama-3.1-8B");
@@ -302,10 +341,9 @@ fn duplicate_rename_and_other_export_formats() {
     );
     let kwargs: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(
-        kwargs["quantization_config"]["llm_int8_enable_fp32_cpu_offload"],
-        true
+        kwargs,
+        json!({"device_map": "auto", "max_memory": null, "torch_dtype": "bfloat16"})
     );
-    assert_eq!(kwargs["device_map"], "auto");
 
     let out = cli(
         dir.path(),
@@ -330,5 +368,43 @@ fn duplicate_rename_and_other_export_formats() {
     assert!(
         stderr(&out).contains("org/m"),
         "warns about the config still naming it"
+    );
+}
+
+#[test]
+fn import_reads_stdin_and_needs_a_name_there() {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    let dir = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_headroom-cli"))
+            .args(args)
+            .env("HEADROOM_CONFIG_DIR", dir.path().join("config"))
+            .env("HEADROOM_DATA_DIR", dir.path().join("data"))
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let dump = std::fs::read(Path::new(FIXTURES).join("int8_offload.json")).unwrap();
+        child.stdin.take().unwrap().write_all(&dump).unwrap();
+        child.wait_with_output().unwrap()
+    };
+    let out = run(&["presets", "import", "-"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).starts_with("headroom-cli: name: "),
+        "{}",
+        stderr(&out)
+    );
+    let out = run(&["presets", "import", "-", "--name", "eight-offload"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = cli(
+        dir.path(),
+        &["presets", "export", "eight-offload", "--format", "bnb-json"],
+    );
+    assert_eq!(
+        out.stdout,
+        std::fs::read(Path::new(FIXTURES).join("int8_offload.json")).unwrap()
     );
 }

@@ -5,10 +5,11 @@ use std::path::Path;
 
 use headroom_core::presets::bnb::{self, ComputeDtype, QuantStorage, QuantType};
 use headroom_core::presets::bundle::{self, OnConflict};
+use headroom_core::presets::config_store::ConfigLibrary;
 use headroom_core::presets::import::{parse_preset, ImportSource};
 use headroom_core::presets::library::PresetLibrary;
 use headroom_core::presets::model_config::{
-    ConfigLibrary, LoraSettings, Method, ModelConfig, PresetOverrides, Task,
+    LoraSettings, Method, ModelConfig, PresetOverrides, Task,
 };
 use headroom_core::presets::{builtin, export, validate, BnbConfig, FieldErrors, PresetBody};
 use headroom_core::store::Revision;
@@ -229,14 +230,7 @@ fn load_kwargs_and_python_snippet() {
     assert_eq!(kwargs["device_map"], "auto");
     assert_eq!(kwargs["torch_dtype"], "bfloat16");
     assert_eq!(kwargs["max_memory"]["0"], "10GB");
-    assert_eq!(
-        kwargs["quantization_config"]["quant_method"],
-        "bitsandbytes"
-    );
-    assert_eq!(
-        kwargs["quantization_config"]["bnb_4bit_use_double_quant"],
-        true
-    );
+    assert_eq!(kwargs.as_object().unwrap().len(), 3, "{kwargs}");
 
     let py = export::python_snippet("meta-llama/Llama-3.1-8B", &body);
     for line in [
@@ -264,8 +258,8 @@ fn load_kwargs_and_python_snippet() {
         "{cpu}"
     );
     assert_eq!(
-        export::load_kwargs(&builtin::get("cpu").unwrap())["quantization_config"],
-        Value::Null
+        export::load_kwargs(&builtin::get("cpu").unwrap())["device_map"],
+        "cpu"
     );
 }
 
@@ -1003,22 +997,114 @@ fn renaming_a_preset_follows_it_into_the_configs() {
     assert_eq!(c.attempts(), ["new", "int4_offload"]);
 }
 
+// ---------------------------------------------------------------------------------------------------------
+// The launcher
+
 #[test]
-fn launch_files_hold_the_exact_dump_and_the_kwargs() {
+fn the_library_hands_the_launcher_what_its_default_chain_expects() {
+    use headroom_core::launch::handover::{DefaultChainPresets, PresetSource, DEFAULT_CHAIN};
     let dir = tempfile::tempdir().unwrap();
-    let files =
-        export::write_launch_files(dir.path(), &builtin::get("int4_double").unwrap()).unwrap();
-    let bnb_path = files.bnb_config.clone().unwrap();
+    let (presets, _) = libraries(dir.path());
+    for name in DEFAULT_CHAIN {
+        let ours = PresetSource::hand_over(&presets, name).unwrap();
+        ours.validate().unwrap();
+        assert_eq!(ours, DefaultChainPresets.hand_over(name).unwrap(), "{name}");
+    }
+    let int4 = PresetSource::hand_over(&presets, "int4_double").unwrap();
     assert_eq!(
-        fs::read_to_string(&bnb_path).unwrap(),
-        fixture("int4_double")
+        int4.quant_config.unwrap(),
+        serde_json::from_str::<Value>(&fixture("int4_double")).unwrap()
     );
-    let kwargs: Value = serde_json::from_slice(&fs::read(&files.load_kwargs).unwrap()).unwrap();
-    assert_eq!(kwargs["torch_dtype"], "bfloat16");
-    assert_eq!(kwargs["device_map"], "auto");
-    // The next attempt is unquantized: the previous config must not linger for the launcher to pick up.
-    let files = export::write_launch_files(dir.path(), &builtin::get("fp16").unwrap()).unwrap();
-    assert!(files.bnb_config.is_none() && !bnb_path.exists());
-    let kwargs: Value = serde_json::from_slice(&fs::read(&files.load_kwargs).unwrap()).unwrap();
-    assert_eq!(kwargs["quantization_config"], Value::Null);
+    // Beyond the default chain: every preset, saved ones included.
+    presets.create("mine", &int4_copy()).unwrap();
+    assert_eq!(
+        PresetSource::hand_over(&presets, "mine").unwrap().preset,
+        "mine"
+    );
+    assert!(PresetSource::hand_over(&presets, "cpu")
+        .unwrap()
+        .quant_config
+        .is_none());
+    assert!(PresetSource::hand_over(&presets, "ghost").is_err());
+}
+
+#[test]
+fn a_model_config_gives_the_launcher_its_chain_and_overrides() {
+    use headroom_core::launch::handover::PresetSource;
+    use headroom_core::presets::handover::ModelPresets;
+    let dir = tempfile::tempdir().unwrap();
+    let (presets, configs) = libraries(dir.path());
+    let mut config = ModelConfig::new("int4", Task::Train);
+    config.overrides = serde_json::from_value(json!({
+        "device_map": "auto", "max_memory": {"0": "20GiB"}
+    }))
+    .unwrap();
+    configs
+        .set("org/m", &config, Revision::ABSENT, &presets)
+        .unwrap();
+    assert!(ModelPresets::load(&presets, &configs, "org/none")
+        .unwrap()
+        .is_none());
+    let source = ModelPresets::load(&presets, &configs, "org/m")
+        .unwrap()
+        .unwrap();
+    assert_eq!(source.chain(), ["int4", "int4_double", "int4_offload"]);
+    let first = source.hand_over("int4").unwrap();
+    assert_eq!(first.load_kwargs["max_memory"], json!({"0": "20GiB"}));
+    // Fallbacks are handed over as they are.
+    let next = source.hand_over("int4_double").unwrap();
+    assert_eq!(next.load_kwargs["max_memory"], Value::Null);
+}
+
+#[test]
+fn wire_types_render_as_typescript_for_the_ui() {
+    use headroom_core::presets::bundle::{Bundle, ImportReport};
+    use headroom_core::presets::config_store::{ConfigList, ModelConfigEntry};
+    use headroom_core::presets::library::PresetList;
+    use headroom_core::presets::{FieldError, LoadSettings, Preset};
+    use ts_rs::{Config, TS};
+    let cfg = Config::new().with_large_int("number");
+    let decls = [
+        FieldError::decl(&cfg),
+        FieldErrors::decl(&cfg),
+        LoadSettings::decl(&cfg),
+        PresetBody::decl(&cfg),
+        BnbConfig::decl(&cfg),
+        Preset::decl(&cfg),
+        PresetList::decl(&cfg),
+        ModelConfig::decl(&cfg),
+        ModelConfigEntry::decl(&cfg),
+        ConfigList::decl(&cfg),
+        Bundle::decl(&cfg),
+        ImportReport::decl(&cfg),
+    ];
+    assert!(
+        decls[0].contains("field: string, message: string"),
+        "{}",
+        decls[0]
+    );
+    assert!(
+        decls[2].contains("max_memory?: Record<string, string | number>"),
+        "{}",
+        decls[2]
+    );
+    assert!(
+        decls[3].contains("quantization: BnbConfig | null"),
+        "{}",
+        decls[3]
+    );
+    assert!(
+        decls[4].contains("llm_int8_threshold: number"),
+        "{}",
+        decls[4]
+    );
+}
+
+#[test]
+fn a_huge_wrong_value_does_not_become_a_huge_message() {
+    let long = "x".repeat(100_000);
+    let input = json!({"load_in_4bit": true, "bnb_4bit_quant_type": [long]});
+    let e = parse_preset(input.to_string().as_bytes()).unwrap_err();
+    assert_eq!(e.0[0].field, "bnb_4bit_quant_type");
+    assert!(e.0[0].message.len() < 200, "{}", e.0[0].message.len());
 }

@@ -10,6 +10,10 @@ use tauri::test::{get_ipc_response, mock_builder, MockRuntime, INVOKE_KEY};
 use tauri::webview::InvokeRequest;
 use tauri::WebviewWindow;
 
+mod env;
+mod monitor;
+mod runs;
+
 pub(crate) struct Harness {
     _dir: tempfile::TempDir,
     pub(crate) paths: AppPaths,

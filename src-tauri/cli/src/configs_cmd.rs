@@ -1,19 +1,24 @@
 //! `headroom-cli configs list|show|set`: per-model configs (preset, overrides, task, LoRA, fallback chain,
 //! notes).
 
+use std::collections::BTreeMap;
+
 use clap::{Subcommand, ValueEnum};
 use headroom_core::paths::AppPaths;
-use headroom_core::presets::field;
+use headroom_core::presets::config_store::ConfigLibrary;
 use headroom_core::presets::library::PresetLibrary;
 use headroom_core::presets::model_config::{
-    AllLinear, ConfigLibrary, LoraSettings, Method, ModelConfig, TargetModules, Task,
+    AllLinear, LoraSettings, Method, ModelConfig, TargetModules, Task,
 };
+use headroom_core::presets::{field, DeviceMap, MemoryLimit, TorchDtype};
 use headroom_core::store::Revision;
 use headroom_core::Error;
 
 use crate::output::{print_json, CliResult};
 use crate::presets_cmd::{read_input, report_unreadable};
 
+// `set` carries every option; the enum is parsed once per process, so its size does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Subcommand)]
 pub enum ConfigsCommand {
     /// List the models that have a saved config.
@@ -54,6 +59,16 @@ pub enum ConfigsCommand {
         /// `all-linear`, or module names, comma-separated.
         #[arg(long, value_delimiter = ',')]
         lora_target: Option<Vec<String>>,
+        /// Override the preset's torch_dtype for this model.
+        #[arg(long, value_enum)]
+        torch_dtype: Option<DtypeArg>,
+        /// Override the preset's device_map for this model (`auto`, `balanced`, `sequential`, `cuda:0`, …).
+        #[arg(long)]
+        device_map: Option<String>,
+        /// Override the preset's max_memory for this model: DEVICE=SIZE, comma-separated
+        /// (`0=10GiB,cpu=30GB`); an empty value removes the override.
+        #[arg(long)]
+        max_memory: Option<String>,
         #[arg(long)]
         json: bool,
     },
@@ -63,6 +78,14 @@ pub enum ConfigsCommand {
 pub enum TaskArg {
     Train,
     Infer,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+pub enum DtypeArg {
+    Auto,
+    Float32,
+    Float16,
+    Bfloat16,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -120,6 +143,9 @@ pub fn run(paths: &AppPaths, command: ConfigsCommand) -> CliResult {
             lora_alpha,
             lora_dropout,
             lora_target,
+            torch_dtype,
+            device_map,
+            max_memory,
             json,
         } => {
             let existing = configs.get(&model_id)?;
@@ -162,6 +188,20 @@ pub fn run(paths: &AppPaths, command: ConfigsCommand) -> CliResult {
             if let Some(chain) = fallback {
                 config.fallback_chain = chain.into_iter().filter(|s| !s.is_empty()).collect();
             }
+            if let Some(d) = torch_dtype {
+                config.overrides.torch_dtype = Some(match d {
+                    DtypeArg::Auto => TorchDtype::Auto,
+                    DtypeArg::Float32 => TorchDtype::Float32,
+                    DtypeArg::Float16 => TorchDtype::Float16,
+                    DtypeArg::Bfloat16 => TorchDtype::Bfloat16,
+                });
+            }
+            if let Some(m) = device_map {
+                config.overrides.device_map = Some(DeviceMap::Named(m));
+            }
+            if let Some(text) = max_memory {
+                config.overrides.max_memory = parse_max_memory(&text)?;
+            }
             if let Some(n) = notes {
                 config.notes = n;
             }
@@ -181,7 +221,8 @@ pub fn run(paths: &AppPaths, command: ConfigsCommand) -> CliResult {
                     lora.dropout = d;
                 }
                 if let Some(t) = lora_target {
-                    lora.target_modules = if t.len() == 1 && t[0] == "all-linear" {
+                    lora.target_modules = if matches!(t.as_slice(), [only] if only == "all-linear")
+                    {
                         TargetModules::Shortcut(AllLinear::AllLinear)
                     } else {
                         TargetModules::Names(t)
@@ -202,6 +243,27 @@ pub fn run(paths: &AppPaths, command: ConfigsCommand) -> CliResult {
             Ok(())
         }
     }
+}
+
+/// `0=10GiB,cpu=30GB` → `{"0": "10GiB", "cpu": "30GB"}`; empty → no override. Device names and sizes are
+/// checked with the rest of the config when it is saved.
+fn parse_max_memory(text: &str) -> Result<Option<BTreeMap<String, MemoryLimit>>, Error> {
+    if text.trim().is_empty() {
+        return Ok(None);
+    }
+    let mut out = BTreeMap::new();
+    for item in text.split(',') {
+        let (device, size) = item.split_once('=').ok_or_else(|| {
+            Error::invalid(
+                "max_memory",
+                format!("{item:?} is not DEVICE=SIZE (such as 0=10GiB)"),
+            )
+        })?;
+        let limit = MemoryLimit::parse(size.trim())
+            .map_err(|m| Error::invalid(format!("max_memory.{}", device.trim()), m))?;
+        out.insert(device.trim().to_string(), limit);
+    }
+    Ok(Some(out))
 }
 
 fn task_of(t: TaskArg) -> Task {

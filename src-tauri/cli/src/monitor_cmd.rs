@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use clap::{Args, Subcommand};
-use headroom_core::monitor::alerts::Level;
+use headroom_core::monitor::alerts::{Action, Level};
 use headroom_core::monitor::chart::{self, ChartFormat, ChartOptions};
 use headroom_core::monitor::fake::FakeConfig;
 use headroom_core::monitor::procs::{self, ProcFs};
@@ -26,7 +26,8 @@ pub struct MonitorArgs {
     /// Take one snapshot and exit.
     #[arg(long)]
     once: bool,
-    /// Print JSON (CONTRACTS.md §4) instead of text.
+    /// Print JSON instead of text: with --once the snapshot of CONTRACTS.md §4; live, one
+    /// {"snapshot", "assessment"} object per line.
     #[arg(long)]
     json: bool,
     /// nvml, fake:SCENARIO (idle, training, leak, oom, lost: a demo) or replay:FILE.
@@ -70,6 +71,19 @@ enum MonitorCommand {
         /// Chart height in pixels.
         #[arg(long, default_value_t = 600)]
         height: u32,
+    },
+    /// List processes holding GPU memory and how long each has been idle, from a short watch.
+    Processes {
+        /// How long to watch before answering: idle times are lower bounds, at most this long.
+        #[arg(long, default_value = "10s")]
+        watch: String,
+        /// Memory sampling interval while watching.
+        #[arg(long, default_value = "1s")]
+        interval: String,
+        #[arg(long, default_value = "nvml")]
+        source: String,
+        #[arg(long)]
+        json: bool,
     },
     /// Stop one of your processes that holds GPU memory: SIGTERM, then SIGKILL after the grace period.
     Stop {
@@ -119,6 +133,15 @@ pub fn run(args: MonitorArgs) -> CliResult {
     }) = args.command
     {
         return export(recording, csv, png, svg, width, height);
+    }
+    if let Some(MonitorCommand::Processes {
+        watch,
+        interval,
+        source,
+        json,
+    }) = args.command
+    {
+        return processes(&watch, &interval, &source, json);
     }
     if let Some(MonitorCommand::Stop {
         pid,
@@ -179,6 +202,7 @@ pub fn run(args: MonitorArgs) -> CliResult {
     let handle = sampler::spawn(source, config, Timestamp::now)?;
     let deadline = duration.map(|d| Instant::now() + d);
     let mut count = 0u64;
+    let mut shown = std::collections::BTreeSet::new();
     loop {
         let wait = match deadline {
             Some(d) => match d.checked_duration_since(Instant::now()) {
@@ -209,6 +233,15 @@ pub fn run(args: MonitorArgs) -> CliResult {
                         "alert"
                     };
                     eprintln!("headroom-cli: {mark}: {}", change.message);
+                }
+                // Say each recommendation once per session, when it first appears, not at every sample.
+                for r in &tick.assessment.recommendations {
+                    if shown.insert((r.gpu, action_key(&r.action))) {
+                        eprintln!(
+                            "headroom-cli: recommendation for GPU {}: {}",
+                            r.gpu, r.reason
+                        );
+                    }
                 }
             }
             Message::Error(e) => eprintln!("headroom-cli: sample failed, retrying: {e}"),
@@ -258,6 +291,51 @@ fn export(
     Ok(())
 }
 
+/// Watches for a while, then lists the processes holding GPU memory, longest idle first.
+fn processes(watch: &str, interval: &str, source: &str, json: bool) -> CliResult {
+    let watch = parse_duration("watch", watch)?;
+    let interval = parse_duration("interval", interval)?;
+    let config = SamplerConfig {
+        interval_ms: u64::try_from(interval.as_millis()).unwrap_or(u64::MAX),
+        ..SamplerConfig::default()
+    };
+    config.validate()?;
+    let spec = SourceSpec::parse(source, FakeConfig::default())?;
+    let handle = sampler::spawn(
+        open_source(&spec, ProcFs::default())?,
+        config,
+        Timestamp::now,
+    )?;
+    let deadline = Instant::now() + watch;
+    while let Some(left) = deadline.checked_duration_since(Instant::now()) {
+        match handle.messages.recv_timeout(left) {
+            Ok(Message::Ended) | Err(_) => break,
+            Ok(_) => {}
+        }
+    }
+    let idle = handle.idle().unwrap_or_default();
+    handle.stop();
+    if json {
+        return print_json(&idle);
+    }
+    println!(
+        "{:>4} {:>8} {:<10} {:>9} {:>9}  command",
+        "gpu", "pid", "user", "GiB", "idle s"
+    );
+    for p in &idle {
+        println!(
+            "{:>4} {:>8} {:<10} {:>9} {:>9}  {}",
+            p.gpu,
+            p.pid,
+            p.user.as_deref().unwrap_or("?"),
+            gib(p.used_bytes),
+            p.idle_ms / 1000,
+            p.command.as_deref().or(p.name.as_deref()).unwrap_or("?")
+        );
+    }
+    Ok(())
+}
+
 /// Stops `pid` after confirmation (`--yes`), reporting the GPU memory it held at the last reading.
 fn stop(pid: u32, grace: &str, yes: bool, source: &str) -> CliResult {
     let grace = parse_duration("grace", grace)?;
@@ -295,6 +373,16 @@ fn stop(pid: u32, grace: &str, yes: bool, source: &str) -> CliResult {
     }
     let outcome = procs::stop_process(&procfs, pid, held, procs::StopOptions::new(grace))?;
     print_json(&outcome)
+}
+
+/// What makes a recommendation the same one from sample to sample (its idle time and ETA keep changing).
+fn action_key(a: &Action) -> (&'static str, u32) {
+    match a {
+        Action::StopProcess { pid, .. } => ("stop", *pid),
+        Action::SetEnv { pid, .. } => ("env", *pid),
+        Action::EnableGradientCheckpointing { pid } => ("checkpointing", *pid),
+        Action::SwitchPreset { pid, .. } => ("preset", *pid),
+    }
 }
 
 fn gib(v: Option<u64>) -> String {

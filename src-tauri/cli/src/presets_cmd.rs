@@ -6,9 +6,9 @@ use std::path::{Path, PathBuf};
 use clap::{Subcommand, ValueEnum};
 use headroom_core::paths::AppPaths;
 use headroom_core::presets::bundle::{self, OnConflict};
+use headroom_core::presets::config_store::{preset_lookup, ConfigLibrary};
 use headroom_core::presets::import::{self, ImportSource};
 use headroom_core::presets::library::{PresetLibrary, SkippedFile};
-use headroom_core::presets::model_config::{preset_lookup, ConfigLibrary};
 use headroom_core::presets::{export, DeviceMap, Preset};
 use headroom_core::store::Quarantine;
 use headroom_core::Error;
@@ -63,8 +63,8 @@ pub enum PresetsCommand {
 pub enum ExportFormat {
     /// `BitsAndBytesConfig(...).to_dict()` as JSON, exactly as transformers prints it.
     BnbJson,
-    /// The `from_pretrained` keyword arguments as JSON (quantization_config, device_map, max_memory,
-    /// torch_dtype).
+    /// The other `from_pretrained` keyword arguments as JSON (device_map, max_memory, torch_dtype), as the
+    /// launcher hands them to a program beside the BitsAndBytesConfig.
     Kwargs,
     /// A Python snippet that loads a model with the preset (needs --model).
     Python,
@@ -110,9 +110,13 @@ pub fn run(paths: &AppPaths, command: PresetsCommand) -> CliResult {
                 println!("{}", preset.body.description);
             }
             println!(
-                "{}",
+                "from_pretrained kwargs: {}",
                 serde_json::to_string_pretty(&export::load_kwargs(&preset.body))?
             );
+            match &preset.body.quantization {
+                Some(q) => println!("BitsAndBytesConfig.to_dict(): {}", q.to_dict_json()),
+                None => println!("no quantization"),
+            }
             Ok(())
         }
         PresetsCommand::Export {

@@ -9,7 +9,7 @@ use std::time::Duration;
 use clap::Args;
 use headroom_core::env::doctor::{self, Severity};
 use headroom_core::env::profile;
-use headroom_core::launch::handover::{DefaultChainPresets, DEFAULT_CHAIN};
+use headroom_core::launch::handover::LibraryPresets;
 use headroom_core::launch::history::{NextStep, Outcome};
 use headroom_core::launch::process::{CancelToken, Stream};
 use headroom_core::launch::runner::{self, LaunchEvent, NoPeakProbe, RunRequest};
@@ -27,7 +27,8 @@ pub struct RunArgs {
     /// The environment profile to run under.
     #[arg(long, default_value = "production")]
     profile: String,
-    /// Presets to try in order on CUDA out-of-memory (default fp16,int8,int4,int4_double,int4_offload).
+    /// Presets to try in order on CUDA out-of-memory (default: the model's saved chain, else
+    /// fp16,int8,int4,int4_double,int4_offload).
     #[arg(long, value_delimiter = ',')]
     chain: Option<Vec<String>>,
     /// Working directory of the command (default: the current one).
@@ -110,15 +111,15 @@ pub fn run(paths: &AppPaths, args: RunArgs) -> CliResult {
         };
         eprintln!("headroom: {severity}: {}", finding.message);
     }
+    // The model's saved config (its preset with overrides, its chain) when there is one.
+    let presets = LibraryPresets::for_model(paths, &args.model)?;
     let request = RunRequest {
         model: args.model,
         argv: args.command,
         cwd,
         profile,
         base_env,
-        chain: args
-            .chain
-            .unwrap_or_else(|| DEFAULT_CHAIN.iter().map(|s| s.to_string()).collect()),
+        chain: args.chain.unwrap_or_else(|| presets.default_chain()),
         predicted_peak_bytes: parse_predictions(&args.predictions)?,
         kill_grace: Duration::from_secs(args.kill_grace_s),
     };
@@ -128,7 +129,7 @@ pub fn run(paths: &AppPaths, args: RunArgs) -> CliResult {
     let record = runner::run(
         paths,
         &request,
-        &DefaultChainPresets,
+        &presets,
         &mut NoPeakProbe,
         &cancel,
         &mut |event| match event {

@@ -1,5 +1,8 @@
 //! Tauri commands, one file per domain. Each takes the state, calls one core function, and maps the error.
 
 pub mod app;
+pub mod env;
+pub mod monitor;
 pub mod presets;
+pub mod runs;
 pub mod settings;

@@ -6,12 +6,13 @@ use std::path::PathBuf;
 use std::sync::MutexGuard;
 
 use headroom_core::presets::bundle::{self, BundleExport, ImportReport, OnConflict};
+use headroom_core::presets::config_store::{
+    self, preset_lookup, ConfigLibrary, ConfigList, ModelConfigEntry,
+};
 use headroom_core::presets::field::{self, FieldError};
 use headroom_core::presets::import::{self, ImportSource};
 use headroom_core::presets::library::{PresetLibrary, PresetList};
-use headroom_core::presets::model_config::{
-    self, preset_lookup, ConfigLibrary, ConfigList, ModelConfig, ModelConfigEntry,
-};
+use headroom_core::presets::model_config::{self, ModelConfig};
 use headroom_core::presets::{export, Preset, PresetBody};
 use headroom_core::store::{self, Quarantine, Revision};
 use headroom_core::Error;
@@ -172,7 +173,7 @@ pub enum ExportFormat {
 
 /// What an export wrote, and the text itself (for Copy).
 #[derive(Debug, Clone, PartialEq, Serialize, ts_rs::TS)]
-pub struct Exported {
+pub struct PresetExport {
     #[ts(type = "string")]
     pub path: PathBuf,
     pub text: String,
@@ -184,10 +185,10 @@ fn exports_dir(state: &AppState) -> PathBuf {
     state.paths.data_dir.join("exports")
 }
 
-fn write_export(state: &AppState, file: &str, text: String) -> IpcResult<Exported> {
+fn write_export(state: &AppState, file: &str, text: String) -> IpcResult<PresetExport> {
     let path = exports_dir(state).join(file);
     store::write_atomic(&path, text.as_bytes())?;
-    Ok(Exported {
+    Ok(PresetExport {
         path,
         text,
         quarantined: Vec::new(),
@@ -201,7 +202,7 @@ pub fn export_preset(
     name: String,
     format: ExportFormat,
     model_id: Option<String>,
-) -> IpcResult<Exported> {
+) -> IpcResult<PresetExport> {
     let _guard = lock(&state)?;
     let preset = libraries(&state).0.get(&name)?;
     match format {
@@ -218,7 +219,7 @@ pub fn export_preset(
                 )
                 .into());
             }
-            model_config::file_stem(&model)?;
+            config_store::file_stem(&model)?;
             let text = export::python_snippet(&model, &preset.body);
             write_export(&state, &format!("{name}.py"), text)
         }
@@ -227,7 +228,7 @@ pub fn export_preset(
 
 /// Export every user preset and per-model config as one bundle file.
 #[tauri::command]
-pub fn export_bundle(state: State<'_, AppState>) -> IpcResult<Exported> {
+pub fn export_bundle(state: State<'_, AppState>) -> IpcResult<PresetExport> {
     let _guard = lock(&state)?;
     let (presets, configs) = libraries(&state);
     let BundleExport {
@@ -297,7 +298,7 @@ pub fn check_config(
     config: Value,
 ) -> IpcResult<Vec<FieldError>> {
     let mut errors = Vec::new();
-    if let Err(e) = model_config::file_stem(&model_id) {
+    if let Err(e) = config_store::file_stem(&model_id) {
         errors.push(match e {
             Error::Invalid { field, message } => FieldError::new(field, message),
             other => FieldError::new("model_id", other.to_string()),

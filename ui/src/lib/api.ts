@@ -1,33 +1,66 @@
 // The only file that talks to the backend. Every call is typed with the generated bindings, and every
 // failure arrives as an IpcError `{code, message}`, whatever went wrong on the way.
 
-import { invoke } from "@tauri-apps/api/core";
+import { Channel, invoke } from "@tauri-apps/api/core";
 import { listen, type UnlistenFn } from "@tauri-apps/api/event";
 import type {
+  AlertConfig,
   AppInfo,
   ConfigList,
+  DoctorResult,
+  DoctorSource,
   ErrorCode,
   ExportFormat,
   Exported,
   FieldError,
-  ImportedAs,
+  Fix,
+  HistoryFormat,
+  HistoryWindow,
   ImportReport,
+  ImportedAs,
   IpcError,
+  LogTail,
   ModelConfig,
   ModelConfigEntry,
+  MonitorPush,
+  MonitorStarted,
   OnConflict,
   Preset,
   PresetBody,
   PresetCheck,
+  PresetExport,
   PresetList,
+  ProcessIdle,
+  Profile,
+  ProfileFormat,
+  ProfileList,
+  ProfileView,
+  RecordingInfo,
   Renamed,
   Revision,
+  RunDefaults,
+  RunList,
+  RunRecord,
+  RunUpdate,
   Settings,
+  SourceRequest,
+  StartRun,
+  StopOutcome,
+  VariableInfo,
 } from "./bindings";
 
-export type { AppInfo, IpcError, Settings } from "./bindings";
+export type * from "./bindings";
 
-const ERROR_CODES: readonly ErrorCode[] = ["invalid", "conflict", "io", "internal"];
+const ERROR_CODES: readonly ErrorCode[] = [
+  "invalid",
+  "conflict",
+  "io",
+  "denied",
+  "no_driver",
+  "driver",
+  "process",
+  "internal",
+];
 
 /** Turn whatever a rejected invoke gave us into an IpcError. */
 export function toIpcError(raw: unknown): IpcError {
@@ -57,6 +90,50 @@ export const api = {
   onSettingsChanged: (handler: (settings: Settings) => void): Promise<UnlistenFn> =>
     listen<Settings>("settings-changed", (event) => handler(event.payload)),
 
+  // Environment profiles and the doctor.
+  envListProfiles: () => call<ProfileList>("env_list_profiles"),
+  envLoadProfile: (name: string) => call<ProfileView>("env_load_profile", { name }),
+  envCatalog: () => call<VariableInfo[]>("env_catalog"),
+  envSaveProfile: (profile: Profile, expected: Revision) =>
+    call<ProfileView>("env_save_profile", { profile, expected }),
+  envDeleteProfile: (name: string, expected: Revision) => call<null>("env_delete_profile", { name, expected }),
+  envApplyFix: (name: string, expected: Revision, fix: Fix) =>
+    call<ProfileView>("env_apply_fix", { name, expected, fix }),
+  envExport: (name: string, format: ProfileFormat) => call<string>("env_export", { name, format }),
+  envExportToFile: (name: string, format: ProfileFormat, path: string) =>
+    call<string>("env_export_to_file", { name, format, path }),
+  envDoctor: (source: DoctorSource, profile: string | null) =>
+    call<DoctorResult>("env_doctor", { source, profile }),
+
+  // Runs.
+  runsDefaults: (model: string) => call<RunDefaults>("runs_defaults", { model }),
+  /** Start a run; `onUpdate` receives its events in batches (at most 4 a second) until it has ended. */
+  runsStart: (start: StartRun, onUpdate: (update: RunUpdate) => void) => {
+    const channel = new Channel<RunUpdate>();
+    channel.onmessage = onUpdate;
+    return call<string>("runs_start", { start, onUpdate: channel });
+  },
+  runsCancel: (runId: string) => call<null>("runs_cancel", { runId }),
+  runsActive: () => call<string[]>("runs_active"),
+  runsList: () => call<RunList>("runs_list"),
+  runsLoad: (runId: string) => call<RunRecord>("runs_load", { runId }),
+  runsLog: (runId: string, attempt: number) => call<LogTail>("runs_log", { runId, attempt }),
+  /** Starts (or switches to) a monitor source; its readings arrive on `onPush`, at most 4 a second. */
+  monitorStart: (source: SourceRequest, alerts: AlertConfig | null, onPush: (push: MonitorPush) => void) => {
+    const channel = new Channel<MonitorPush>();
+    channel.onmessage = onPush;
+    return call<MonitorStarted>("monitor_start", { source, alerts, onPush: channel });
+  },
+  monitorStop: () => call<null>("monitor_stop"),
+  /** The last `rangeMs` of history, min/max downsampled to at most `points` points per series. */
+  monitorWindow: (rangeMs: number, points: number) => call<HistoryWindow>("monitor_window", { rangeMs, points }),
+  monitorIdle: () => call<ProcessIdle[]>("monitor_idle"),
+  monitorStopProcess: (pid: number) => call<StopOutcome>("monitor_stop_process", { pid }),
+  monitorRecordStart: () => call<RecordingInfo>("monitor_record_start", {}),
+  monitorRecordStop: () => call<RecordingInfo>("monitor_record_stop"),
+  monitorExport: (format: HistoryFormat, rangeMs: number, path: string | null) =>
+    call<Exported>("monitor_export", { format, rangeMs, path }),
+
   // Presets and per-model configs. Drafts go to the backend as they are typed (`unknown`), so a wrong type
   // comes back as an error on the field rather than being coerced here.
   listPresets: () => call<PresetList>("list_presets"),
@@ -69,8 +146,8 @@ export const api = {
     call<Renamed>("rename_preset", { from, to, revision }),
   deletePreset: (name: string, revision: Revision) => call<Preset>("delete_preset", { name, revision }),
   exportPreset: (name: string, format: ExportFormat, modelId: string | null) =>
-    call<Exported>("export_preset", { name, format, modelId }),
-  exportBundle: () => call<Exported>("export_bundle"),
+    call<PresetExport>("export_preset", { name, format, modelId }),
+  exportBundle: () => call<PresetExport>("export_bundle"),
   importPreset: (name: string, text: string) => call<ImportedAs>("import_preset", { name, text }),
   importBundle: (text: string, onConflict: OnConflict) => call<ImportReport>("import_bundle", { text, onConflict }),
   listConfigs: () => call<ConfigList>("list_configs"),

@@ -33,9 +33,331 @@ locale: string | null,
  */
 quarantined: Array<Quarantine>, };
 
-export type ErrorCode = "invalid" | "conflict" | "io" | "internal";
+export type ErrorCode = "invalid" | "conflict" | "io" | "denied" | "no_driver" | "driver" | "process" | "internal";
 
 export type IpcError = { code: ErrorCode, message: string, };
+
+export type Revision = string | null;
+
+export type Purpose = "production" | "debug" | "other";
+
+export type Setting = { name: string, value: string | null, };
+
+export type Profile = { name: string, description: string, purpose: Purpose, variables: Array<Setting>, };
+
+export type VariableInfo = { name: string, 
+/**
+ * What the variable does.
+ */
+effect: string, 
+/**
+ * What it costs when set (speed, memory, disk, nothing).
+ */
+cost: string, 
+/**
+ * Where the statement comes from.
+ */
+source: string, 
+/**
+ * True when the setting belongs in a debug session only.
+ */
+debug_only: boolean, };
+
+export type SettingView = { name: string, value: string | null, info: VariableInfo | null, };
+
+export type ProfileView = { name: string, description: string, purpose: Purpose, builtin: boolean, variables: Array<SettingView>, 
+/**
+ * `None` for a built-in profile, which has no file.
+ */
+revision: Revision | null, };
+
+export type ProfileSummary = { name: string, purpose: Purpose, builtin: boolean, description: string, };
+
+export type ProfileList = { profiles: Array<ProfileSummary>, quarantined: Array<Quarantine>, };
+
+export type Severity = "info" | "warning" | "error";
+
+export type Fix = { "action": "set", variable: string, value: string, } | { "action": "unset", variable: string, };
+
+export type Rule = "debug_setting_in_production" | "debug_setting_on" | "compile_time_only" | "visible_devices_without_pci_order" | "no_visible_devices" | "allocator_contradiction" | "allocator_invalid_value" | "allocator_unknown_key" | "allocator_alias_shadowed" | "allocator_ignored" | "differs_from_profile";
+
+export type Finding = { severity: Severity, rule: Rule, variable: string, message: string, fix: Fix | null, };
+
+export type Report = { 
+/**
+ * The profile the environment was checked against, if any.
+ */
+profile: string | null, 
+/**
+ * Worst first.
+ */
+findings: Array<Finding>, };
+
+export type ProfileFormat = "dotenv" | "shell";
+
+export type DoctorSource = { "kind": "app" } | { "kind": "file", path: string, } | { "kind": "process", pid: number, };
+
+export type DoctorResult = { report: Report, 
+/**
+ * Lines of a file that were not assignments and were skipped (1-based).
+ */
+skipped_lines: Array<number>, 
+/**
+ * How many variables were read.
+ */
+variables: number, };
+
+export type Stream = "stdout" | "stderr";
+
+export type ExitInfo = { code: number | null, signal: number | null, };
+
+export type OomMarker = "cuda_out_of_memory" | "torch_out_of_memory_error" | "cublas_alloc_failed" | "cuda_error_out_of_memory";
+
+export type OomDetails = { marker: OomMarker, 
+/**
+ * The line the marker was found on (truncated to 1000 characters).
+ */
+message: string, gpu_index: number | null, requested_bytes: number | null, total_capacity_bytes: number | null, free_bytes: number | null, allocated_by_pytorch_bytes: number | null, reserved_unallocated_bytes: number | null, };
+
+export type Outcome = "succeeded" | "failed" | "chain_exhausted" | "cancelled";
+
+export type NextStep = { "kind": "stop" } | { "kind": "retry_with_expandable_segments" } | { "kind": "next_preset", preset: string, };
+
+export type AttemptRecord = { 
+/**
+ * 0-based position among the run's attempts.
+ */
+index: number, preset: string, 
+/**
+ * True on the retry that turned on `expandable_segments:True` (and every attempt after it).
+ */
+expandable_segments: boolean, 
+/**
+ * How the child's environment differed from the launcher's: set (`Some`) or removed (`None`). Only the
+ * difference is kept, so secrets in the user's own environment are not copied to disk.
+ */
+environment: { [key in string]: string | null }, pid: number | null, started_unix_ms: number, duration_ms: number, exit: ExitInfo, cancelled: boolean, oom: OomDetails | null, 
+/**
+ * Peak GPU memory of the process tree, when a monitor measured it.
+ */
+measured_peak_bytes: number | null, 
+/**
+ * The estimator's device peak for this preset, when the caller had one.
+ */
+predicted_peak_bytes: number | null, log_file: string, next: NextStep, };
+
+export type RunRecord = { run_id: string, model: string, profile: string, chain: Array<string>, argv: Array<string>, cwd: string, started_unix_ms: number, attempts: Array<AttemptRecord>, 
+/**
+ * `None` while the run is going (or if the launcher died).
+ */
+outcome: Outcome | null, };
+
+export type RunList = { 
+/**
+ * Newest first.
+ */
+runs: Array<RunRecord>, quarantined: Array<Quarantine>, };
+
+export type LaunchEvent = { "event": "run_started", run_id: string, dir: string, } | { "event": "attempt_started", index: number, preset: string, pid: number, expandable_segments: boolean, } | { "event": "output", attempt: number, stream: Stream, line: string, } | { "event": "attempt_finished", attempt: AttemptRecord, };
+
+export type StartRun = { model: string, argv: Array<string>, cwd: string, profile: string, chain: Array<string>, };
+
+export type RunUpdate = { run_id: string, events: Array<LaunchEvent>, 
+/**
+ * Output lines left out of this batch to keep it small (they are in the attempt's log file).
+ */
+dropped_lines: number, 
+/**
+ * The final record, once the run has ended.
+ */
+finished: RunRecord | null, 
+/**
+ * Why the run stopped early (a file could not be written), once it has.
+ */
+error: IpcError | null, };
+
+export type RunDefaults = { 
+/**
+ * The model's saved chain (its chosen preset first), else the default chain.
+ */
+chain: Array<string>, 
+/**
+ * True when `chain` comes from the model's saved config.
+ */
+saved: boolean, 
+/**
+ * Every preset the launcher can hand over (built-in and user).
+ */
+presets: Array<string>, 
+/**
+ * The app's working directory, a starting point for the form.
+ */
+cwd: string, };
+
+export type LogTail = { text: string, 
+/**
+ * True when the log is longer than what is shown (the start is cut).
+ */
+truncated: boolean, };
+
+export type Timestamp = string;
+
+export type GpuStatus = "ok" | "lost";
+
+export type Memory = { total_bytes: number | null, used_bytes: number | null, free_bytes: number | null, reserved_bytes: number | null, };
+
+export type AllocatorStats = { allocated_bytes: number, reserved_bytes: number, };
+
+export type ProcessSample = { pid: number, name: string | null, user: string | null, uid?: number | null, command: string | null, used_bytes: number | null, 
+/**
+ * PyTorch's caching-allocator counters for this process, when a source knows them (the launcher reports
+ * them from inside the run; NVML cannot see them). Used for the fragmentation recommendation.
+ */
+allocator?: AllocatorStats | null, };
+
+export type GpuSample = { index: number, name: string | null, uuid: string | null, status: GpuStatus, memory: Memory, utilization_percent: number | null, temperature_c: number | null, power_watts: number | null, 
+/**
+ * Compute processes holding memory on this GPU; `null` when the driver could not list them.
+ */
+processes: Array<ProcessSample> | null, };
+
+export type Snapshot = { 
+/**
+ * Which source produced it: `nvml`, `fake:SCENARIO` (a demo) or `replay:FILE`.
+ */
+source: string, taken_at: Timestamp, gpus: Array<GpuSample>, 
+/**
+ * What could not be read, and why, in words; each `null` above has an entry here.
+ */
+unavailable: Array<string>, };
+
+export type Scenario = "idle" | "training" | "leak" | "oom" | "lost";
+
+export type AlertConfig = { 
+/**
+ * Fraction of a GPU's memory in use at which to warn (0.85).
+ */
+warning: number, 
+/**
+ * Fraction at which the alert is critical (0.95).
+ */
+critical: number, 
+/**
+ * How far below a threshold fullness must fall to leave its level (0.03).
+ */
+hysteresis: number, 
+/**
+ * Seconds of history the trend is fitted over (120).
+ */
+trend_window_s: number, 
+/**
+ * Recommend before the GPU is full when the trend says it will be within this many seconds (900).
+ */
+horizon_s: number, 
+/**
+ * A process counts as idle after this many seconds without activity (300).
+ */
+idle_after_s: number, 
+/**
+ * … and is worth stopping only when it holds at least this much (1 GiB).
+ */
+idle_min_bytes: number, };
+
+export type Level = "normal" | "warning" | "critical";
+
+export type Action = { "action": "stop_process", pid: number, held_bytes: number, idle_ms: number, } | { "action": "set_env", pid: number, name: string, value: string, } | { "action": "enable_gradient_checkpointing", pid: number, } | { "action": "switch_preset", pid: number, preset: string, };
+
+export type Recommendation = { gpu: number, action: Action, 
+/**
+ * Why, in words, with the numbers.
+ */
+reason: string, };
+
+export type GpuAlert = { gpu: number, level: Level, 
+/**
+ * `(total − free) / total`; `None` when memory could not be read.
+ */
+fullness: number | null, 
+/**
+ * When the trend says free memory runs out, in ms from now; `None` when not rising or unknown.
+ */
+time_to_full_ms: number | null, };
+
+export type LevelChange = { gpu: number, from: Level, to: Level, message: string, };
+
+export type Assessment = { gpus: Array<GpuAlert>, changes: Array<LevelChange>, recommendations: Array<Recommendation>, };
+
+export type Tick = { snapshot: Snapshot, assessment: Assessment, };
+
+export type Points = { t: Array<number>, v: Array<number | null>, };
+
+export type SeriesWindow = { gpu: number, 
+/**
+ * `None` for the GPU's own series.
+ */
+pid: number | null, label: string, 
+/**
+ * The GPU's memory at the end of the window, for the chart's axis.
+ */
+total_bytes: number | null, 
+/**
+ * Used bytes over time, downsampled with min/max buckets.
+ */
+used: Points, };
+
+export type HistoryWindow = { from: Timestamp, to: Timestamp, gpus: Array<SeriesWindow>, processes: Array<SeriesWindow>, };
+
+export type ProcessIdle = { gpu: number, pid: number, name: string | null, user: string | null, command: string | null, used_bytes: number | null, 
+/**
+ * Milliseconds since the process last looked busy; measured from when history first saw it, so it is a
+ * lower bound.
+ */
+idle_ms: number, };
+
+export type StoppedBy = "sigterm" | "sigkill";
+
+export type StopOutcome = { pid: number, stopped_by: StoppedBy, 
+/**
+ * GPU memory the process held at its last reading, now released by the driver; `None` when the driver
+ * never reported its memory.
+ */
+freed_bytes: number | null, };
+
+export type SourceRequest = { "kind": "nvml" } | { "kind": "demo", scenario: Scenario, } | { "kind": "replay", path: string, };
+
+export type MonitorStarted = { 
+/**
+ * `nvml`, `fake:SCENARIO` or `replay:FILE`.
+ */
+source: string, 
+/**
+ * True for the fake source: the UI labels everything it shows as demo data.
+ */
+demo: boolean, interval_ms: number, alerts: AlertConfig, 
+/**
+ * The user's own UID: only processes with this UID offer "Stop…".
+ */
+uid: number, };
+
+export type MonitorPush = { "kind": "tick", tick: Tick, 
+/**
+ * Readings taken since the previous push (1 unless the sampler runs faster than 4 Hz).
+ */
+readings: number, } | { "kind": "error", message: string, } | { "kind": "ended" };
+
+export type RecordingInfo = { path: string, started_at: Timestamp, 
+/**
+ * Snapshots written so far.
+ */
+snapshots: number, };
+
+export type HistoryFormat = "csv" | "png" | "svg";
+
+export type Exported = { path: string, 
+/**
+ * CSV rows written; `null` for a chart.
+ */
+rows: number | null, };
 
 export type Device = "cuda" | "cpu";
 
@@ -69,8 +391,6 @@ export type PresetBody = { description: string, load: LoadSettings,
  * `None` for presets that load the weights unquantized (`fp32`, `bf16`, `fp16`, `cpu`).
  */
 quantization: BnbConfig | null, };
-
-export type Revision = string | null;
 
 export type Preset = { name: string, 
 /**
@@ -177,7 +497,7 @@ configs_changed: Array<string>, };
 
 export type ExportFormat = "bnb_json" | "python";
 
-export type Exported = { path: string, text: string, 
+export type PresetExport = { path: string, text: string, 
 /**
  * Files that could not be read and so are not in a bundle.
  */

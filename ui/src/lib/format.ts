@@ -1,13 +1,13 @@
-// Formatting at the edge: bytes arrive as integers from the backend and are only turned into text here.
+// Formatting at the edge: bytes stay integers everywhere else (GiB = 2^30 bytes).
 
-const GIB = 1024 ** 3;
+const GIB = 2 ** 30;
 
-/** Bytes as GiB (2^30) with two decimals: "21.37 GiB". */
+/** "21.37 GiB": GiB with two decimals. */
 export function formatGiB(bytes: number): string {
   return `${(bytes / GIB).toFixed(2)} GiB`;
 }
 
-/** The exact byte count, for tooltips: "22,945,263,616 bytes". */
+/** "22,945,263,616 bytes": the exact figure, for tooltips. */
 export function formatBytesExact(bytes: number): string {
   return `${Math.round(bytes).toLocaleString("en-US")} bytes`;
 }

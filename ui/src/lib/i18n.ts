@@ -3,16 +3,31 @@
 // Record<keyof typeof en, string>, so a missing key is a compile error, and i18n.test.ts checks that
 // placeholders match.
 
+import * as monitor from "./messages/monitor";
 import * as presets from "./messages/presets";
 import * as shell from "./messages/shell";
+import * as environment from "./messages/environment";
+import * as runs from "./messages/runs";
 
-const en = { ...shell.en, ...presets.en } as const;
+const en = {
+  ...shell.en,
+  ...environment.en,
+  ...runs.en,
+  ...monitor.en,
+  ...presets.en,
+} as const;
 
 export type MessageKey = keyof typeof en;
 export type Messages = Record<MessageKey, string>;
 export type Lang = "en" | "ja";
 
-const ja: Messages = { ...shell.ja, ...presets.ja };
+const ja: Messages = {
+  ...shell.ja,
+  ...environment.ja,
+  ...runs.ja,
+  ...monitor.ja,
+  ...presets.ja,
+};
 
 export const messages: Record<Lang, Messages> = { en, ja };
 

@@ -4,7 +4,7 @@
 //! The rules and their reasons come from FORMULAS.md §6 (PyTorch notes/cuda, cuda_environment_variables.rst,
 //! CUDAAllocatorConfig.cpp, the CUDA programming guide's environment variables).
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::allocconf::{self, ALLOC_CONF_VARS, KNOWN_KEYS, NATIVE_ONLY_KEYS};
 use super::profile::{Profile, Purpose};
@@ -19,7 +19,7 @@ pub enum Severity {
 }
 
 /// A change that resolves a finding, as data so the UI can offer it as a button.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, ts_rs::TS)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
 #[serde(tag = "action", rename_all = "snake_case")]
 pub enum Fix {
     Set { variable: String, value: String },

@@ -106,3 +106,89 @@ impl PresetSource for DefaultChainPresets {
         })
     }
 }
+
+/// The presets of the library (built-in and user, [`crate::presets::library::PresetLibrary`]), with the model's
+/// saved config ([`crate::presets::model_config`]) in force: its chosen preset is handed over with the model's
+/// overrides applied; every other preset as it is (an override written for one preset does not carry over).
+#[derive(Debug, Clone)]
+pub struct LibraryPresets {
+    library: crate::presets::library::PresetLibrary,
+    /// The model's chosen preset with its overrides applied, when the model has a saved config.
+    chosen: Option<(String, crate::presets::PresetBody)>,
+    /// The model's saved chain ([`crate::presets::model_config::ModelConfig::attempts`]), if any.
+    saved_chain: Option<Vec<String>>,
+}
+
+impl LibraryPresets {
+    /// The presets for a run of `model_id`. A saved config whose preset is missing or invalid is an error
+    /// naming the field, found now rather than after the first attempt.
+    pub fn for_model(paths: &crate::paths::AppPaths, model_id: &str) -> Result<Self> {
+        use crate::presets::config_store::ConfigLibrary;
+        use crate::presets::library::PresetLibrary;
+        let library = PresetLibrary::new(paths);
+        let configs = ConfigLibrary::new(paths);
+        // A model id that cannot name a config file (the launcher records any id) simply has no saved config.
+        let saved = match configs.path_of(model_id) {
+            Ok(_) => configs.get(model_id)?,
+            Err(_) => None,
+        };
+        let (chosen, saved_chain) = match saved {
+            Some(entry) => {
+                let attempts = configs.attempts(model_id, &library)?;
+                let chosen = attempts.into_iter().next();
+                (chosen, Some(entry.config.attempts()))
+            }
+            None => (None, None),
+        };
+        Ok(LibraryPresets {
+            library,
+            chosen,
+            saved_chain,
+        })
+    }
+
+    /// The model's saved chain (its chosen preset first), or `None` without a saved config.
+    pub fn saved_chain(&self) -> Option<&[String]> {
+        self.saved_chain.as_deref()
+    }
+
+    /// The chain a run of this model goes down unless the user gives one: the saved one, else
+    /// [`DEFAULT_CHAIN`].
+    pub fn default_chain(&self) -> Vec<String> {
+        match &self.saved_chain {
+            Some(chain) => chain.clone(),
+            None => DEFAULT_CHAIN.iter().map(|s| s.to_string()).collect(),
+        }
+    }
+
+    /// Every preset name the library holds (built-ins first), for the chain editor.
+    pub fn names(&self) -> Result<Vec<String>> {
+        Ok(self
+            .library
+            .list()?
+            .presets
+            .into_iter()
+            .map(|p| p.name)
+            .collect())
+    }
+}
+
+impl PresetSource for LibraryPresets {
+    fn hand_over(&self, preset: &str) -> Result<PresetHandOver> {
+        let body = match &self.chosen {
+            Some((name, body)) if name == preset => body.clone(),
+            _ => crate::presets::config_store::preset_body(&self.library, preset)?
+                .ok_or_else(|| Error::invalid("chain", format!("unknown preset {preset:?}")))?,
+        };
+        let mut load_kwargs = crate::presets::export::load_kwargs(&body);
+        // The quantization config travels in its own file (HEADROOM_QUANT_CONFIG).
+        if let Some(map) = load_kwargs.as_object_mut() {
+            map.remove("quantization_config");
+        }
+        Ok(PresetHandOver {
+            preset: preset.to_string(),
+            quant_config: body.quantization.as_ref().map(|q| q.to_dict_value()),
+            load_kwargs,
+        })
+    }
+}

@@ -5,7 +5,9 @@
 //! - Levels: warning at 85% and critical at 95% by default, with hysteresis: a level is left only once fullness
 //!   is `hysteresis` below its threshold, so a run hovering at the line does not flap.
 //! - Time to full: the least-squares slope of used bytes over the last `trend_window_s` seconds (ordinary least
-//!   squares, slope = Σ(t−t̄)(u−ū) / Σ(t−t̄)²), and free bytes divided by that slope when it is positive.
+//!   squares, slope = Σ(t−t̄)(u−ū) / Σ(t−t̄)²), and free bytes divided by that slope when it is positive, the
+//!   window is at least half full, and the slope over its recent half is positive too (the smaller of the two
+//!   slopes is used).
 //! - Recommendations are data (an [`Action`] the UI turns into a button), made when a GPU is at warning or above or
 //!   will be full within `horizon_s`:
 //!   1. stop a process idle for `idle_after_s` that holds at least `idle_min_bytes` (the old Python layer's
@@ -212,6 +214,25 @@ impl AlertEngine {
         }
     }
 
+    /// Bytes per ms at which memory grows, from `(t, used)` points of the trend window, or `None` when it is not
+    /// growing steadily: the window must be at least half full, and the most recent half of it must be rising
+    /// too (the newer half of the points). The second rule keeps a finished ramp (weights loading, then a flat plateau) from predicting a full
+    /// GPU for a minute after it has stopped growing.
+    fn growth_rate(&self, points: &[(u64, u64)], now: u64) -> Option<f64> {
+        let window_ms = self.config.trend_window_s * 1000;
+        let first = points.first()?.0;
+        if now.saturating_sub(first) < window_ms / 2 {
+            return None;
+        }
+        // The recent half of the data we have (the window may not be full yet).
+        let half = first + now.saturating_sub(first) / 2;
+        let recent_from = points.partition_point(|(t, _)| *t < half);
+        let recent = slope(points.get(recent_from..)?).filter(|s| *s > 0.0)?;
+        slope(points)
+            .filter(|s| *s > 0.0)
+            .map(|whole| whole.min(recent))
+    }
+
     /// Assesses `snapshot`, which must already be in `history` (the trend and idle times are read from it).
     pub fn evaluate(&mut self, snapshot: &Snapshot, history: &History) -> Assessment {
         let now = snapshot.taken_at.0;
@@ -237,8 +258,13 @@ impl AlertEngine {
                 });
                 self.levels.insert(g.index, level);
             }
-            let since = now.saturating_sub(self.config.trend_window_s * 1000);
-            let rate = slope(&history.gpu_used_since(g.index, since)).filter(|s| *s > 0.0);
+            let rate = self.growth_rate(
+                &history.gpu_used_since(
+                    g.index,
+                    now.saturating_sub(self.config.trend_window_s * 1000),
+                ),
+                now,
+            );
             let time_to_full_ms = match (rate, m.free_bytes) {
                 (Some(rate), Some(free)) if g.status == GpuStatus::Ok => {
                     Some((free as f64 / rate) as u64)

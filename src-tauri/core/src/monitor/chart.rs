@@ -20,14 +20,15 @@ static FONT: &[u8] = include_bytes!("../../assets/DejaVuSans.ttf");
 const FAMILY: &str = "sans-serif";
 
 /// plotters keeps its fonts in a process-wide table: registering once is all it needs.
-fn register_font() -> Result<()> {
+fn register_font(out: &Path) -> Result<()> {
     static REGISTERED: OnceLock<bool> = OnceLock::new();
     let ok = *REGISTERED
         .get_or_init(|| plotters::style::register_font(FAMILY, FontStyle::Normal, FONT).is_ok());
     if !ok {
-        return Err(Error::Driver {
-            message: "the embedded chart font could not be read".into(),
-        });
+        return Err(plot_error(
+            out,
+            "the embedded font could not be read (a broken build)",
+        ));
     }
     Ok(())
 }
@@ -100,15 +101,15 @@ pub fn render(
             "width 200 to 8000 and height 150 to 8000 pixels",
         ));
     }
-    register_font()?;
+    register_font(out)?;
     let size = (options.width, options.height);
     match format {
         ChartFormat::Svg => {
             let mut text = String::new();
             {
                 let root = SVGBackend::with_string(&mut text, size).into_drawing_area();
-                draw(&root, window, title, options)?;
-                root.present().map_err(plot_error)?;
+                draw(&root, window, title, options, out)?;
+                root.present().map_err(|e| plot_error(out, e))?;
             }
             crate::store::write_atomic(out, text.as_bytes())
         }
@@ -119,20 +120,26 @@ pub fn render(
                 .map(|n| n.to_string_lossy().into_owned())
                 .unwrap_or_default();
             let tmp = out.with_file_name(format!(".{name}.partial.png"));
-            {
+            let drawn = (|| {
                 let root = BitMapBackend::new(&tmp, size).into_drawing_area();
-                draw(&root, window, title, options)?;
-                root.present().map_err(plot_error)?;
+                draw(&root, window, title, options, out)?;
+                root.present().map_err(|e| plot_error(out, e))
+            })();
+            let result =
+                drawn.and_then(|()| std::fs::rename(&tmp, out).map_err(|e| Error::io(out, e)));
+            if result.is_err() {
+                // Leave no half-written file behind; it may not exist at all, which is fine.
+                let _ = std::fs::remove_file(&tmp);
             }
-            std::fs::rename(&tmp, out).map_err(|e| Error::io(out, e))
+            result
         }
     }
 }
 
-fn plot_error(e: impl std::fmt::Display) -> Error {
-    Error::Driver {
-        message: format!("chart: {e}"),
-    }
+/// A plotting failure is a failure to write the chart file: an I/O error on `out`, so it keeps the exit status
+/// and IPC code of any other write failure (no error variant of its own for the shell to map).
+fn plot_error(out: &Path, e: impl std::fmt::Display) -> Error {
+    Error::io(out, std::io::Error::other(format!("chart: {e}")))
 }
 
 fn draw<DB: DrawingBackend>(
@@ -140,11 +147,12 @@ fn draw<DB: DrawingBackend>(
     window: &HistoryWindow,
     title: &str,
     options: ChartOptions,
+    out: &Path,
 ) -> Result<()>
 where
     DB::ErrorType: 'static,
 {
-    root.fill(&WHITE).map_err(plot_error)?;
+    root.fill(&WHITE).map_err(|e| plot_error(out, e))?;
     let mut series: Vec<&SeriesWindow> = window.gpus.iter().collect();
     if options.processes {
         series.extend(window.processes.iter());
@@ -186,14 +194,14 @@ where
         .x_label_area_size(40)
         .y_label_area_size(60)
         .build_cartesian_2d(0.0..x_max, 0.0..(y_max * 1.05).max(0.1))
-        .map_err(plot_error)?;
+        .map_err(|e| plot_error(out, e))?;
     chart
         .configure_mesh()
         .x_desc(format!("{unit} since {}", Timestamp(start)))
         .y_desc("used GiB (2^30 bytes)")
         .label_style((FAMILY, 13))
         .draw()
-        .map_err(plot_error)?;
+        .map_err(|e| plot_error(out, e))?;
     for (i, s) in series.iter().enumerate() {
         let color = Palette99::pick(i).to_rgba();
         let style = if s.pid.is_some() {
@@ -217,7 +225,7 @@ where
         for seg in segments.into_iter().filter(|s| !s.is_empty()) {
             let drawn = chart
                 .draw_series(LineSeries::new(seg, style))
-                .map_err(plot_error)?;
+                .map_err(|e| plot_error(out, e))?;
             if first {
                 let label = match s.pid {
                     None => format!("GPU {}: {}", s.gpu, s.label),
@@ -237,6 +245,6 @@ where
         .background_style(WHITE.mix(0.85))
         .border_style(BLACK)
         .draw()
-        .map_err(plot_error)?;
+        .map_err(|e| plot_error(out, e))?;
     Ok(())
 }

@@ -14,7 +14,7 @@ use std::mem::size_of;
 
 use serde::{Deserialize, Serialize};
 
-use super::decimate::{min_max, Points};
+use super::decimate::{MinMax, Points};
 use super::{GpuStatus, Snapshot, Timestamp};
 use crate::{Error, Result};
 
@@ -33,6 +33,33 @@ impl<T: Copy> Ring<T> {
             buf: Vec::with_capacity(cap),
             cap,
             head: 0,
+        }
+    }
+
+    /// A ring that already holds `len` copies of `value`, its oldest at `head`: the same layout as another ring
+    /// of the same capacity with that length and head.
+    fn filled(cap: usize, len: usize, head: usize, value: T) -> Self {
+        let mut buf = Vec::with_capacity(cap);
+        buf.resize(len.min(cap), value);
+        Ring {
+            buf,
+            cap,
+            head: if len >= cap { head % cap.max(1) } else { 0 },
+        }
+    }
+
+    /// Physical slices holding rows `lo..hi`, oldest first (the second is empty unless the range wraps).
+    fn slices(&self, lo: usize, hi: usize) -> (&[T], &[T]) {
+        let n = self.buf.len();
+        let (hi, lo) = (hi.min(n), lo.min(hi.min(n)));
+        let (older, newer) = (&self.buf[self.head.min(n)..], &self.buf[..self.head.min(n)]);
+        let split = older.len();
+        if hi <= split {
+            (&older[lo..hi], &[])
+        } else if lo >= split {
+            (&newer[lo - split..hi - split], &[])
+        } else {
+            (&older[lo..], &newer[..hi - split])
         }
     }
 
@@ -165,22 +192,20 @@ struct GpuColumns {
 }
 
 impl GpuColumns {
-    fn new(cap: usize, backfill: usize) -> Self {
-        let mut c = GpuColumns {
+    /// Columns for a GPU first seen when the time column held `len` rows starting at `head`: filled with gaps
+    /// and laid out exactly like the time column (same head), so a row range is the same slices in every column
+    /// and downsampling can walk plain slices.
+    fn new(cap: usize, len: usize, head: usize) -> Self {
+        GpuColumns {
             name: None,
-            used: Ring::new(cap),
-            reserved: Ring::new(cap),
-            total: Ring::new(cap),
-            power_mw: Ring::new(cap),
-            util: Ring::new(cap),
-            temp: Ring::new(cap),
-            valid: Ring::new(cap),
-        };
-        // Keep rows aligned with the time column: a GPU first seen late has gaps before.
-        for _ in 0..backfill {
-            c.push_gap();
+            used: Ring::filled(cap, len, head, 0),
+            reserved: Ring::filled(cap, len, head, 0),
+            total: Ring::filled(cap, len, head, 0),
+            power_mw: Ring::filled(cap, len, head, 0),
+            util: Ring::filled(cap, len, head, 0),
+            temp: Ring::filled(cap, len, head, 0),
+            valid: Ring::filled(cap, len, head, 0),
         }
-        c
     }
 
     fn push_gap(&mut self) {
@@ -336,14 +361,14 @@ impl History {
             .time
             .last()
             .map_or(s.taken_at.0, |last| s.taken_at.0.max(last));
-        let rows = self.time.len();
+        let (rows, head) = (self.time.len(), self.time.head);
         let cap = self.config.capacity as usize;
         self.time.push(t);
         for g in &s.gpus {
             if g.index >= self.config.max_gpus || self.gpus.contains_key(&g.index) {
                 continue;
             }
-            self.gpus.insert(g.index, GpuColumns::new(cap, rows));
+            self.gpus.insert(g.index, GpuColumns::new(cap, rows, head));
         }
         for (index, cols) in self.gpus.iter_mut() {
             let Some(g) = s.gpus.iter().find(|g| g.index == *index) else {
@@ -508,12 +533,12 @@ impl History {
             .gpus
             .iter()
             .map(|(index, cols)| {
-                let samples = self
-                    .time
-                    .range(lo, hi)
-                    .zip(cols.used.range(lo, hi))
-                    .zip(cols.valid.range(lo, hi))
-                    .map(|((t, u), v)| (t, (v & V_USED != 0).then_some(u)));
+                let mut mm = MinMax::new(hi - lo, from.0, to.0, points);
+                let (t0, t1) = self.time.slices(lo, hi);
+                let (u0, u1) = cols.used.slices(lo, hi);
+                let (v0, v1) = cols.valid.slices(lo, hi);
+                mm.push_columns(t0, u0, v0, |v| v & V_USED != 0);
+                mm.push_columns(t1, u1, v1, |v| v & V_USED != 0);
                 let total = (lo..hi)
                     .rev()
                     .find(|i| cols.valid.get(*i).is_some_and(|v| v & V_TOTAL != 0))
@@ -523,7 +548,7 @@ impl History {
                     pid: None,
                     label: cols.name.clone().unwrap_or_else(|| format!("GPU {index}")),
                     total_bytes: total,
-                    used: min_max(samples, hi - lo, from.0, to.0, points),
+                    used: mm.finish(),
                 }
             })
             .collect();
@@ -536,17 +561,18 @@ impl History {
                     lower_bound(&s.t, from.0),
                     lower_bound(&s.t, to.0.saturating_add(1)),
                 );
-                let samples =
-                    s.t.range(lo, hi)
-                        .zip(s.used.range(lo, hi))
-                        .zip(s.valid.range(lo, hi))
-                        .map(|((t, u), v)| (t, (v != 0).then_some(u)));
+                let mut mm = MinMax::new(hi - lo, from.0, to.0, points);
+                let (t0, t1) = s.t.slices(lo, hi);
+                let (u0, u1) = s.used.slices(lo, hi);
+                let (v0, v1) = s.valid.slices(lo, hi);
+                mm.push_columns(t0, u0, v0, |v| v != 0);
+                mm.push_columns(t1, u1, v1, |v| v != 0);
                 SeriesWindow {
                     gpu: key.gpu,
                     pid: Some(key.pid),
                     label: format!("{} ({})", s.name.as_deref().unwrap_or("?"), key.pid),
                     total_bytes: self.gpus.get(&key.gpu).and_then(|c| c.total.last()),
-                    used: min_max(samples, hi - lo, from.0, to.0, points),
+                    used: mm.finish(),
                 }
             })
             .collect();
@@ -623,6 +649,28 @@ mod tests {
         assert_eq!(r.get(0), Some(2));
         assert_eq!(r.last(), Some(4));
         assert_eq!(r.range(1, 2).collect::<Vec<_>>(), vec![3]);
+    }
+
+    #[test]
+    fn slices_cover_a_wrapped_range_and_filled_rings_share_the_layout() {
+        let mut time = Ring::new(5);
+        for i in 0..7u64 {
+            time.push(i);
+        }
+        // Rows 0..5 are 2..=6; physically [5, 6, 2, 3, 4] with head 2.
+        let (a, b) = time.slices(1, 4);
+        assert_eq!([a, b].concat(), vec![3, 4, 5]);
+        let (a, b) = time.slices(0, 5);
+        assert_eq!([a, b].concat(), vec![2, 3, 4, 5, 6]);
+        assert_eq!(time.slices(4, 5).0, &[6]);
+        let mut late = Ring::filled(5, time.len(), time.head, 0u64);
+        time.push(7);
+        late.push(70);
+        assert_eq!(time.head, late.head);
+        assert_eq!(late.range(0, 5).collect::<Vec<_>>(), vec![0, 0, 0, 0, 70]);
+        let (ta, tb) = time.slices(2, 5);
+        let (la, lb) = late.slices(2, 5);
+        assert_eq!((ta.len(), tb.len()), (la.len(), lb.len()));
     }
 
     #[test]

@@ -345,7 +345,8 @@ pub fn from_dict(value: &Value, prefix: &str) -> Result<BnbConfig, FieldErrors> 
             errors.push(FieldError::new(
                 field("quant_method"),
                 format!(
-                    "is {method}, not \"bitsandbytes\": only bitsandbytes quantization can be imported"
+                    "is {}, not \"bitsandbytes\": only bitsandbytes quantization can be imported",
+                    brief(method)
                 ),
             ));
         }
@@ -374,7 +375,7 @@ pub fn from_dict(value: &Value, prefix: &str) -> Result<BnbConfig, FieldErrors> 
         )),
         Some(other) => errors.push(FieldError::new(
             field("llm_int8_threshold"),
-            format!("must be a float such as 6.0, not {other}"),
+            format!("must be a float such as 6.0, not {}", brief(other)),
         )),
     }
     match map.get("llm_int8_skip_modules") {
@@ -386,7 +387,7 @@ pub fn from_dict(value: &Value, prefix: &str) -> Result<BnbConfig, FieldErrors> 
                     Some(s) => names.push(s.to_string()),
                     None => errors.push(FieldError::new(
                         format!("{}.{i}", field("llm_int8_skip_modules")),
-                        format!("must be a module name (a string), not {item}"),
+                        format!("must be a module name (a string), not {}", brief(item)),
                     )),
                 }
             }
@@ -394,7 +395,10 @@ pub fn from_dict(value: &Value, prefix: &str) -> Result<BnbConfig, FieldErrors> 
         }
         Some(other) => errors.push(FieldError::new(
             field("llm_int8_skip_modules"),
-            format!("must be a list of module names or null, not {other}"),
+            format!(
+                "must be a list of module names or null, not {}",
+                brief(other)
+            ),
         )),
     }
     for (key, slot) in [
@@ -428,7 +432,10 @@ pub fn from_dict(value: &Value, prefix: &str) -> Result<BnbConfig, FieldErrors> 
         },
         Some(other) => errors.push(FieldError::new(
             field("bnb_4bit_compute_dtype"),
-            format!("must be a dtype name such as \"bfloat16\", not {other}"),
+            format!(
+                "must be a dtype name such as \"bfloat16\", not {}",
+                brief(other)
+            ),
         )),
     }
     match map.get("bnb_4bit_quant_type") {
@@ -437,7 +444,10 @@ pub fn from_dict(value: &Value, prefix: &str) -> Result<BnbConfig, FieldErrors> 
         Some(Value::String(s)) if s == "fp4" => config.bnb_4bit_quant_type = QuantType::Fp4,
         Some(other) => errors.push(FieldError::new(
             field("bnb_4bit_quant_type"),
-            format!("must be \"nf4\" or \"fp4\" (what bitsandbytes accepts), not {other}"),
+            format!(
+                "must be \"nf4\" or \"fp4\" (what bitsandbytes accepts), not {}",
+                brief(other)
+            ),
         )),
     }
     match map.get("bnb_4bit_quant_storage") {
@@ -453,7 +463,7 @@ pub fn from_dict(value: &Value, prefix: &str) -> Result<BnbConfig, FieldErrors> 
         },
         Some(other) => errors.push(FieldError::new(
             field("bnb_4bit_quant_storage"),
-            format!("must be a dtype name such as \"uint8\", not {other}"),
+            format!("must be a dtype name such as \"uint8\", not {}", brief(other)),
         )),
     }
     FieldErrors(errors).into_result()?;
@@ -471,9 +481,22 @@ fn read_bool(
         other => {
             errors.push(FieldError::new(
                 field(key),
-                format!("must be true or false, not {other}"),
+                format!("must be true or false, not {}", brief(other)),
             ));
             false
         }
+    }
+}
+
+/// A value as it appears in an error message: compact JSON, cut short so a stray megabyte does not become
+/// the message.
+fn brief(value: &Value) -> String {
+    const MAX: usize = 60;
+    let text = value.to_string();
+    if text.chars().count() <= MAX {
+        text
+    } else {
+        let cut: String = text.chars().take(MAX).collect();
+        format!("{cut}…")
     }
 }

@@ -14,10 +14,11 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use super::config_store::{self, preset_body, ConfigLibrary};
 use super::field::{self, FieldError, FieldErrors};
 use super::import::parse_json;
 use super::library::{check_user_name, PresetLibrary};
-use super::model_config::{self, preset_body, ConfigLibrary, ModelConfig};
+use super::model_config::{self, ModelConfig};
 use super::{builtin, validate, PresetBody};
 use crate::store::{Quarantine, Revision};
 use crate::{Error, Result};
@@ -110,7 +111,7 @@ pub fn parse(
     }
     for (model_id, config) in &bundle.model_configs {
         let at = format!("model_configs.{model_id}");
-        if let Err(Error::Invalid { message, .. }) = model_config::file_stem(model_id) {
+        if let Err(Error::Invalid { message, .. }) = config_store::file_stem(model_id) {
             errors.push(FieldError::new(at.clone(), message));
         }
         let lookup = |name: &str| -> Result<Option<PresetBody>> {

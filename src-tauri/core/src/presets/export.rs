@@ -30,19 +30,14 @@ pub(crate) fn not_quantized(name: &str, body: &PresetBody) -> Error {
     )
 }
 
-/// The `from_pretrained` keyword arguments for the launcher:
-/// `{"quantization_config": <to_dict() or null>, "device_map": …, "max_memory": …, "torch_dtype": "bfloat16"}`.
-/// `max_memory` keys stay strings (JSON keys are); a key of digits is a GPU index and must become an `int`
-/// in Python (accelerate `get_max_memory` refuses `"0"`). `device_map` and `max_memory` are `null` when unset.
+/// The `from_pretrained` keyword arguments besides `quantization_config`, as the launcher hands them over
+/// (`launch::handover::PresetHandOver::load_kwargs`): `{"device_map": …, "max_memory": …, "torch_dtype": …}`,
+/// `null` where unset. The `BitsAndBytesConfig` travels separately ([`super::BnbConfig::to_dict_value`]) because
+/// Python must rebuild it with `BitsAndBytesConfig.from_dict`. `max_memory` keys stay strings (JSON keys are);
+/// a key of digits is a GPU index and must become an `int` in Python (accelerate `get_max_memory` refuses
+/// `"0"`).
 pub fn load_kwargs(body: &PresetBody) -> Value {
     let mut out = Map::new();
-    out.insert(
-        "quantization_config".into(),
-        body.quantization
-            .as_ref()
-            .map(|q| q.to_dict_value())
-            .unwrap_or(Value::Null),
-    );
     out.insert(
         "device_map".into(),
         match &body.load.device_map {
@@ -155,48 +150,4 @@ pub fn python_snippet(model_id: &str, body: &PresetBody) -> String {
     ));
     out.push_str(")\n");
     out
-}
-
-/// The files the launcher hands to its Python side for one attempt.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, ts_rs::TS)]
-pub struct LaunchFiles {
-    /// `bnb_config.json`: `BitsAndBytesConfig.from_dict(json.load(f))` rebuilds the config; absent for
-    /// unquantized presets.
-    #[ts(type = "string | null")]
-    pub bnb_config: Option<std::path::PathBuf>,
-    /// `load_kwargs.json`: see [`load_kwargs`].
-    #[ts(type = "string")]
-    pub load_kwargs: std::path::PathBuf,
-}
-
-/// Write `bnb_config.json` (exactly [`bnb_json`] plus a newline, as transformers' dumps end) and
-/// `load_kwargs.json` into `dir`, each atomically. A stale `bnb_config.json` from a quantized attempt is
-/// removed when this attempt is unquantized, so the launcher never reads the previous attempt's config.
-pub fn write_launch_files(dir: &std::path::Path, body: &PresetBody) -> Result<LaunchFiles> {
-    let bnb_path = dir.join("bnb_config.json");
-    let kwargs_path = dir.join("load_kwargs.json");
-    let bnb_config = match &body.quantization {
-        Some(q) => {
-            crate::store::write_atomic(&bnb_path, format!("{}\n", q.to_dict_json()).as_bytes())?;
-            Some(bnb_path)
-        }
-        None => {
-            match std::fs::remove_file(&bnb_path) {
-                Ok(()) => {}
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                Err(e) => return Err(Error::io(&bnb_path, e)),
-            }
-            None
-        }
-    };
-    let mut kwargs = serde_json::to_vec_pretty(&load_kwargs(body)).map_err(|e| Error::Corrupt {
-        path: kwargs_path.clone(),
-        reason: e.to_string(),
-    })?;
-    kwargs.push(b'\n');
-    crate::store::write_atomic(&kwargs_path, &kwargs)?;
-    Ok(LaunchFiles {
-        bnb_config,
-        load_kwargs: kwargs_path,
-    })
 }

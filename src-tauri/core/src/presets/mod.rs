@@ -6,14 +6,18 @@
 //!   `cpu`).
 //! - [`validate`]: transformers' and accelerate's rules, reported per field.
 //! - [`library`]: user presets on disk (create, duplicate, edit, rename, delete, with conflict checks).
-//! - [`model_config`]: a model's chosen preset, overrides, task, LoRA, fallback chain and notes.
+//! - [`model_config`]: a model's chosen preset, overrides, task, LoRA, fallback chain and notes;
+//!   [`config_store`] keeps them on disk.
 //! - [`bnb`], [`export`], [`import`], [`bundle`]: interop with transformers and between machines.
+//! - [`handover`]: presets and per-model fallback chains for the launcher (`launch::handover::PresetSource`).
 
 pub mod bnb;
 pub mod builtin;
 pub mod bundle;
+pub mod config_store;
 pub mod export;
 pub mod field;
+pub mod handover;
 pub mod import;
 pub mod library;
 pub mod memory;

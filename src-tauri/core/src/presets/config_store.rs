@@ -1,0 +1,257 @@
+//! Per-model configs on disk: one versioned file per model, `<config_dir>/model-configs/<org>--<name>.json`,
+//! written through [`crate::store`] (atomic replace, quarantine, revision-checked saves).
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use super::library::{json_files, no_such_preset, quarantined_error, PresetLibrary, SkippedFile};
+use super::model_config::{validate_shape, validate_with, ModelConfig};
+use super::{validate, PresetBody};
+use crate::paths::AppPaths;
+use crate::store::{self, Document, Loaded, Quarantine, Revision};
+use crate::{Error, Result};
+
+/// A config file's contents; structurally valid (see [`validate_shape`]). References to presets are checked
+/// when saving, not loading: deleting a preset must not make a config unreadable.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(transparent)]
+pub(crate) struct StoredConfig(#[serde(deserialize_with = "valid_config")] pub ModelConfig);
+
+fn valid_config<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> std::result::Result<ModelConfig, D::Error> {
+    let c = ModelConfig::deserialize(d)?;
+    validate_shape(&c).map_err(serde::de::Error::custom)?;
+    Ok(c)
+}
+
+impl Document for StoredConfig {
+    const VERSION: u32 = 1;
+}
+
+/// A saved config, with the revision to hand back when saving it.
+#[derive(Debug, Clone, PartialEq, Serialize, ts_rs::TS)]
+pub struct ModelConfigEntry {
+    pub model_id: String,
+    pub revision: Revision,
+    pub config: ModelConfig,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, ts_rs::TS)]
+pub struct ConfigList {
+    pub configs: Vec<ModelConfigEntry>,
+    pub quarantined: Vec<Quarantine>,
+    pub skipped: Vec<SkippedFile>,
+}
+
+/// A model id (`meta-llama/Llama-3.1-8B`, or a bare name) as a file stem: `/` becomes `--`, the Hugging Face
+/// cache's own convention (`models--org--name`). Hub names cannot contain `--`, so the mapping reverses.
+pub fn file_stem(model_id: &str) -> Result<String> {
+    let parts: Vec<&str> = model_id.split('/').collect();
+    if parts.len() > 2 {
+        return Err(Error::invalid(
+            "model_id",
+            format!("{model_id:?} has more than one '/': use a Hugging Face id such as org/name"),
+        ));
+    }
+    for part in &parts {
+        if part.contains("--") {
+            return Err(Error::invalid(
+                "model_id",
+                format!("{model_id:?}: a part of a model id cannot contain \"--\""),
+            ));
+        }
+        store::check_name("model_id", part)?;
+    }
+    let stem = parts.join("--");
+    store::check_name("model_id", &stem)?;
+    Ok(stem)
+}
+
+fn model_id_of(stem: &str) -> Option<String> {
+    let id = stem.replacen("--", "/", 1);
+    (file_stem(&id).ok()? == stem).then_some(id)
+}
+
+/// The per-model configs folder.
+#[derive(Debug, Clone)]
+pub struct ConfigLibrary {
+    dir: PathBuf,
+}
+
+impl ConfigLibrary {
+    pub fn new(paths: &AppPaths) -> Self {
+        ConfigLibrary::at(paths.config_dir.join("model-configs"))
+    }
+
+    pub fn at(dir: impl Into<PathBuf>) -> Self {
+        ConfigLibrary { dir: dir.into() }
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    pub fn path_of(&self, model_id: &str) -> Result<PathBuf> {
+        Ok(self.dir.join(format!("{}.json", file_stem(model_id)?)))
+    }
+
+    pub fn list(&self) -> Result<ConfigList> {
+        let mut out = ConfigList {
+            configs: Vec::new(),
+            quarantined: Vec::new(),
+            skipped: Vec::new(),
+        };
+        for (stem, path) in json_files(&self.dir)? {
+            let Some(model_id) = model_id_of(&stem) else {
+                out.skipped.push(SkippedFile {
+                    path,
+                    reason: "the file name is not a model id written as org--name".into(),
+                });
+                continue;
+            };
+            match store::load::<StoredConfig>(&path)? {
+                Loaded::Missing => {}
+                Loaded::Found {
+                    value, revision, ..
+                } => out.configs.push(ModelConfigEntry {
+                    model_id,
+                    revision,
+                    config: value.0,
+                }),
+                Loaded::Quarantined(q) => out.quarantined.push(q),
+            }
+        }
+        Ok(out)
+    }
+
+    /// The config saved for `model_id`, `None` when there is none.
+    pub fn get(&self, model_id: &str) -> Result<Option<ModelConfigEntry>> {
+        let path = self.path_of(model_id)?;
+        match store::load::<StoredConfig>(&path)? {
+            Loaded::Missing => Ok(None),
+            Loaded::Found {
+                value, revision, ..
+            } => Ok(Some(ModelConfigEntry {
+                model_id: model_id.to_string(),
+                revision,
+                config: value.0,
+            })),
+            Loaded::Quarantined(q) => Err(quarantined_error(&q)),
+        }
+    }
+
+    /// Save `config` for `model_id` after checking every rule against `presets`, if nobody saved it since
+    /// `expected` was read ([`Revision::ABSENT`] for a new one).
+    pub fn set(
+        &self,
+        model_id: &str,
+        config: &ModelConfig,
+        expected: Revision,
+        presets: &PresetLibrary,
+    ) -> Result<Revision> {
+        let path = self.path_of(model_id)?;
+        validate_with(config, &|name| preset_body(presets, name))?.map_err(Error::from)?;
+        store::save(&path, &StoredConfig(config.clone()), expected)
+    }
+
+    pub fn delete(&self, model_id: &str, expected: Revision) -> Result<()> {
+        let path = self.path_of(model_id)?;
+        match self.get(model_id)? {
+            None => Err(Error::invalid(
+                "model_id",
+                format!("no config saved for {model_id:?}"),
+            )),
+            Some(entry) if entry.revision != expected => Err(Error::Conflict { path }),
+            Some(_) => fs::remove_file(&path).map_err(|e| Error::io(&path, e)),
+        }
+    }
+
+    /// Model ids whose config names `preset` (as the choice or in the fallback chain).
+    pub fn referencing(&self, preset: &str) -> Result<Vec<String>> {
+        Ok(self
+            .list()?
+            .configs
+            .into_iter()
+            .filter(|e| {
+                e.config.preset == preset || e.config.fallback_chain.iter().any(|p| p == preset)
+            })
+            .map(|e| e.model_id)
+            .collect())
+    }
+
+    /// After a preset was renamed: point every config that named `old` (as its choice or in its chain) at
+    /// `new`, each saved with its own conflict check. Returns the model ids changed.
+    pub fn rename_preset(
+        &self,
+        old: &str,
+        new: &str,
+        presets: &PresetLibrary,
+    ) -> Result<Vec<String>> {
+        let mut changed = Vec::new();
+        for entry in self.list()?.configs {
+            let mut config = entry.config.clone();
+            if config.preset == old {
+                config.preset = new.to_string();
+            }
+            for step in &mut config.fallback_chain {
+                if step == old {
+                    *step = new.to_string();
+                }
+            }
+            if config != entry.config {
+                self.set(&entry.model_id, &config, entry.revision, presets)?;
+                changed.push(entry.model_id);
+            }
+        }
+        Ok(changed)
+    }
+
+    /// What the launcher needs: each attempt's name and the preset to load, the chosen one with this model's
+    /// overrides applied (fallbacks are used as they are: an override written for one preset, such as a
+    /// compute dtype, does not carry over to another).
+    pub fn attempts(
+        &self,
+        model_id: &str,
+        presets: &PresetLibrary,
+    ) -> Result<Vec<(String, PresetBody)>> {
+        let entry = self.get(model_id)?.ok_or_else(|| {
+            Error::invalid("model_id", format!("no config saved for {model_id:?}"))
+        })?;
+        let config = entry.config;
+        let mut out = Vec::new();
+        for (i, name) in config.attempts().into_iter().enumerate() {
+            let field = if i == 0 { "preset" } else { "fallback_chain" };
+            let body = preset_body(presets, &name)?.ok_or_else(|| no_such_preset(field, &name))?;
+            let body = if i == 0 {
+                let effective = config.overrides.apply(&body);
+                validate::preset(&effective).map_err(|e| Error::from(e.nested("overrides")))?;
+                effective
+            } else {
+                body
+            };
+            out.push((name, body));
+        }
+        Ok(out)
+    }
+}
+
+/// A preset's body by name, `None` when there is no such preset. A preset file that cannot be read is an
+/// error (it has been quarantined; the caller should say so rather than call the preset missing).
+pub fn preset_body(presets: &PresetLibrary, name: &str) -> Result<Option<PresetBody>> {
+    if store::check_name("preset", name).is_err() {
+        return Ok(None);
+    }
+    match presets.get(name) {
+        Ok(p) => Ok(Some(p.body)),
+        Err(Error::Invalid { .. }) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// [`preset_body`] as a closure, for [`validate_with`] and [`super::bundle::parse`].
+pub fn preset_lookup(presets: &PresetLibrary) -> impl Fn(&str) -> Result<Option<PresetBody>> + '_ {
+    move |name| preset_body(presets, name)
+}

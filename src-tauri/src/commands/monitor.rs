@@ -1,0 +1,301 @@
+//! The Monitor view's commands: start a source (NVML, the demo, a replay) with a channel for its readings, fetch
+//! history windows, list idle processes, stop a process, record, and export.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use headroom_core::monitor::alerts::AlertConfig;
+use headroom_core::monitor::chart::{self, ChartFormat, ChartOptions};
+use headroom_core::monitor::history::{HistoryWindow, ProcessIdle};
+use headroom_core::monitor::procs::{self, ProcFs, StopOptions, StopOutcome};
+use headroom_core::monitor::record;
+use headroom_core::monitor::sampler::SamplerConfig;
+use headroom_core::monitor::Timestamp;
+use headroom_core::Error;
+use serde::{Deserialize, Serialize};
+use tauri::ipc::Channel;
+use tauri::State;
+
+use crate::error::{IpcError, IpcResult};
+use crate::monitor::{
+    config_for, spec_for, MonitorPush, MonitorStarted, RecordingInfo, Running, SourceRequest,
+};
+use crate::AppState;
+
+/// The chart's time ranges: 1 minute to 24 hours.
+pub const MIN_RANGE_MS: u64 = 60_000;
+pub const MAX_RANGE_MS: u64 = 86_400_000;
+/// How long a stopped process gets between SIGTERM and SIGKILL.
+const STOP_GRACE: Duration = Duration::from_secs(5);
+
+fn lock(state: &AppState) -> IpcResult<std::sync::MutexGuard<'_, Option<Running>>> {
+    state
+        .monitor
+        .lock()
+        .map_err(|_| IpcError::internal("monitor lock poisoned"))
+}
+
+fn not_running() -> IpcError {
+    Error::invalid("source", "no source is running; start the monitor first").into()
+}
+
+/// Starts (or switches to) a source. Readings arrive on `on_push`, at most 4 a second. `alerts` sets the warning
+/// and critical thresholds; without it the last ones (85 % and 95 % at first) apply.
+#[tauri::command]
+pub fn monitor_start(
+    state: State<'_, AppState>,
+    source: SourceRequest,
+    alerts: Option<AlertConfig>,
+    on_push: Channel<MonitorPush>,
+) -> IpcResult<MonitorStarted> {
+    let spec = spec_for(&source)?;
+    let mut slot = lock(&state)?;
+    let mut config = slot
+        .as_ref()
+        .map_or_else(SamplerConfig::default, |r| r.config);
+    config.interval_ms = SamplerConfig::default().interval_ms;
+    if let Some(alerts) = alerts {
+        config.alerts = alerts;
+    }
+    let config = config_for(&source, config);
+    config.validate()?;
+    let last_recording = slot.as_ref().and_then(|r| {
+        r.recording()
+            .map(|info| info.path)
+            .or(r.last_recording.clone())
+    });
+    // The old source stops first: one sampler at a time, and NVML's handle is released before a new one opens.
+    *slot = None;
+    let mut running = Running::start(&spec, config, ProcFs::default(), move |push| {
+        on_push.send(push).is_ok()
+    })?;
+    running.last_recording = last_recording;
+    let started = MonitorStarted {
+        source: running.source.clone(),
+        demo: running.demo,
+        interval_ms: config.interval_ms,
+        alerts: config.alerts,
+        uid: procs::current_uid(),
+    };
+    *slot = Some(running);
+    Ok(started)
+}
+
+/// Stops the source (and any recording).
+#[tauri::command]
+pub fn monitor_stop(state: State<'_, AppState>) -> IpcResult<()> {
+    *lock(&state)? = None;
+    Ok(())
+}
+
+/// The last `range_ms` (1 min to 24 h) of history, min/max downsampled to at most `points` per series (about
+/// twice the chart's width).
+#[tauri::command]
+pub fn monitor_window(
+    state: State<'_, AppState>,
+    range_ms: u64,
+    points: u32,
+) -> IpcResult<HistoryWindow> {
+    if !(MIN_RANGE_MS..=MAX_RANGE_MS).contains(&range_ms) {
+        return Err(
+            Error::invalid("range", format!("{range_ms} ms is outside 1 min to 24 h")).into(),
+        );
+    }
+    if !(2..=20_000).contains(&points) {
+        return Err(Error::invalid("points", format!("{points} points; use 2 to 20,000")).into());
+    }
+    let slot = lock(&state)?;
+    let running = slot.as_ref().ok_or_else(not_running)?;
+    Ok(running.window(range_ms, points as usize)?)
+}
+
+/// Processes holding GPU memory, with how long each has been idle.
+#[tauri::command]
+pub fn monitor_idle(state: State<'_, AppState>) -> IpcResult<Vec<ProcessIdle>> {
+    let slot = lock(&state)?;
+    let running = slot.as_ref().ok_or_else(not_running)?;
+    Ok(running.idle()?)
+}
+
+/// Stops one of the user's own processes (SIGTERM, then SIGKILL after 5 s) and says how much GPU memory it
+/// held at the last reading, which the driver frees when it exits.
+#[tauri::command]
+pub async fn monitor_stop_process(state: State<'_, AppState>, pid: u32) -> IpcResult<StopOutcome> {
+    let held = {
+        let slot = lock(&state)?;
+        let running = slot.as_ref().ok_or_else(not_running)?;
+        if running.demo {
+            return Err(Error::invalid(
+                "pid",
+                format!(
+                    "{pid} is a demo process; demo processes are simulated and cannot be stopped"
+                ),
+            )
+            .into());
+        }
+        running.latest().and_then(|s| {
+            s.gpus
+                .iter()
+                .flat_map(|g| g.processes.iter().flatten())
+                .filter(|p| p.pid == pid)
+                .map(|p| p.used_bytes)
+                .try_fold(0u64, |sum, b| b.map(|b| sum + b))
+        })
+    };
+    // Waiting for the process to exit takes up to seconds: off the main thread.
+    tauri::async_runtime::spawn_blocking(move || {
+        procs::stop_process(&ProcFs::default(), pid, held, StopOptions::new(STOP_GRACE))
+    })
+    .await
+    .map_err(|e| IpcError::internal(format!("stopping {pid}: {e}")))?
+    .map_err(IpcError::from)
+}
+
+/// Starts recording every reading to `DATA_DIR/recordings/NAME.jsonl` (JSON Lines, see core `monitor::record`).
+#[tauri::command]
+pub fn monitor_record_start(
+    state: State<'_, AppState>,
+    name: Option<String>,
+) -> IpcResult<RecordingInfo> {
+    let name = name.unwrap_or_else(|| default_name("monitor"));
+    let path = record::recording_path(&state.paths, &name)?;
+    let slot = lock(&state)?;
+    let running = slot.as_ref().ok_or_else(not_running)?;
+    Ok(running.start_recording(path)?)
+}
+
+#[tauri::command]
+pub fn monitor_record_stop(state: State<'_, AppState>) -> IpcResult<RecordingInfo> {
+    let mut slot = lock(&state)?;
+    let running = slot.as_mut().ok_or_else(not_running)?;
+    Ok(running.stop_recording()?)
+}
+
+/// The recording in progress, if any.
+#[tauri::command]
+pub fn monitor_recording(state: State<'_, AppState>) -> IpcResult<Option<RecordingInfo>> {
+    let slot = lock(&state)?;
+    Ok(slot.as_ref().and_then(Running::recording))
+}
+
+/// What to export.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
+#[serde(rename_all = "snake_case")]
+pub enum HistoryFormat {
+    /// Every reading of the current (or last) recording, one row per GPU and process.
+    Csv,
+    /// The chart of the shown range, rendered by plotters.
+    Png,
+    Svg,
+}
+
+/// Where an export went.
+#[derive(Debug, Clone, PartialEq, Serialize, ts_rs::TS)]
+pub struct Exported {
+    #[ts(type = "string")]
+    pub path: PathBuf,
+    /// CSV rows written; `null` for a chart.
+    pub rows: Option<u64>,
+}
+
+/// Exports to `path`, or to `DATA_DIR/exports/monitor-TIME.EXT` when none is given. CSV comes from the recording
+/// (in progress or last); PNG and SVG chart the last `range_ms` of history.
+#[tauri::command]
+pub async fn monitor_export(
+    state: State<'_, AppState>,
+    format: HistoryFormat,
+    range_ms: u64,
+    path: Option<String>,
+) -> IpcResult<Exported> {
+    let ext = match format {
+        HistoryFormat::Csv => "csv",
+        HistoryFormat::Png => "png",
+        HistoryFormat::Svg => "svg",
+    };
+    let out = match path.filter(|p| !p.trim().is_empty()) {
+        Some(p) => {
+            let p = PathBuf::from(p.trim());
+            if !p.is_absolute() {
+                return Err(Error::invalid(
+                    "path",
+                    format!("{} is not an absolute path", p.display()),
+                )
+                .into());
+            }
+            p
+        }
+        None => state
+            .paths
+            .data_dir
+            .join("exports")
+            .join(format!("{}.{ext}", default_name("monitor"))),
+    };
+    if let Some(parent) = out.parent() {
+        std::fs::create_dir_all(parent).map_err(|e| IpcError::from(Error::io(parent, e)))?;
+    }
+    let (recording, window, title) = {
+        let slot = lock(&state)?;
+        let running = slot.as_ref().ok_or_else(not_running)?;
+        let recording = running
+            .recording()
+            .map(|r| r.path)
+            .or(running.last_recording.clone());
+        let window = match format {
+            HistoryFormat::Csv => None,
+            HistoryFormat::Png | HistoryFormat::Svg => {
+                if !(MIN_RANGE_MS..=MAX_RANGE_MS).contains(&range_ms) {
+                    return Err(Error::invalid(
+                        "range",
+                        format!("{range_ms} ms is outside 1 min to 24 h"),
+                    )
+                    .into());
+                }
+                Some(running.window(range_ms, 2 * ChartOptions::default().width as usize)?)
+            }
+        };
+        (recording, window, running.source.clone())
+    };
+    tauri::async_runtime::spawn_blocking(move || -> headroom_core::Result<Exported> {
+        match (format, window) {
+            (HistoryFormat::Csv, _) => {
+                let recording = recording.ok_or_else(|| {
+                    Error::invalid(
+                        "export",
+                        "CSV comes from a recording: press Record first, then export",
+                    )
+                })?;
+                let rows = record::export_csv(&recording, &out)?;
+                Ok(Exported {
+                    path: out,
+                    rows: Some(rows),
+                })
+            }
+            (_, Some(window)) => {
+                let f = if format == HistoryFormat::Png {
+                    ChartFormat::Png
+                } else {
+                    ChartFormat::Svg
+                };
+                chart::render(&window, &title, &out, f, ChartOptions::default())?;
+                Ok(Exported {
+                    path: out,
+                    rows: None,
+                })
+            }
+            (_, None) => Err(Error::invalid("export", "nothing to chart")),
+        }
+    })
+    .await
+    .map_err(|e| IpcError::internal(format!("export: {e}")))?
+    .map_err(IpcError::from)
+}
+
+/// `PREFIX-20261129T210700Z`: a file name that sorts by time and is valid everywhere.
+fn default_name(prefix: &str) -> String {
+    let stamp: String = Timestamp::now()
+        .to_string()
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric())
+        .collect();
+    format!("{prefix}-{stamp}")
+}

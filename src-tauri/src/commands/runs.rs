@@ -1,0 +1,336 @@
+//! Runs: start the launcher in a background thread, push its events to the UI over a channel in batches,
+//! cancel it, and read the run history. The launcher's rules live in `headroom_core::launch`.
+
+use std::collections::BTreeMap;
+use std::io::{Read, Seek, SeekFrom};
+use std::path::PathBuf;
+use std::sync::mpsc::{self, RecvTimeoutError};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use headroom_core::env::profile;
+use headroom_core::launch::handover::LibraryPresets;
+use headroom_core::launch::history::{self, RunList, RunRecord};
+use headroom_core::launch::process::CancelToken;
+use headroom_core::launch::runner::{self, LaunchEvent, NoPeakProbe, RunRequest};
+use headroom_core::paths::AppPaths;
+use headroom_core::Error;
+use serde::{Deserialize, Serialize};
+use tauri::ipc::Channel;
+use tauri::State;
+
+use super::env::app_env;
+use crate::error::{IpcError, IpcResult};
+use crate::AppState;
+
+/// The runs going on now, by id: what Cancel needs. Shared with each launcher thread, which removes its own
+/// entry when its run ends.
+pub type ActiveRuns = Arc<Mutex<BTreeMap<String, CancelToken>>>;
+
+/// At most this many messages a second reach the UI, however fast the program writes.
+const BATCH_EVERY: Duration = Duration::from_millis(250);
+/// A batch keeps at most this many output lines (the newest); the rest are counted, and are in the log file.
+const MAX_LINES_PER_BATCH: usize = 2000;
+/// Time between SIGTERM and SIGKILL on Cancel.
+const KILL_GRACE: Duration = Duration::from_secs(10);
+/// How much of an attempt's log the history view shows.
+const LOG_TAIL_BYTES: u64 = 64 * 1024;
+
+/// What the start form sends.
+#[derive(Debug, Clone, Deserialize, ts_rs::TS)]
+pub struct StartRun {
+    pub model: String,
+    pub argv: Vec<String>,
+    pub cwd: String,
+    pub profile: String,
+    pub chain: Vec<String>,
+}
+
+/// One push to the UI: the events since the last push, and the end of the run when it has ended.
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
+pub struct RunUpdate {
+    pub run_id: String,
+    pub events: Vec<LaunchEvent>,
+    /// Output lines left out of this batch to keep it small (they are in the attempt's log file).
+    pub dropped_lines: u32,
+    /// The final record, once the run has ended.
+    pub finished: Option<RunRecord>,
+    /// Why the run stopped early (a file could not be written), once it has.
+    pub error: Option<IpcError>,
+}
+
+/// What the start form offers for a model (or before one is typed).
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
+pub struct RunDefaults {
+    /// The model's saved chain (its chosen preset first), else the default chain.
+    pub chain: Vec<String>,
+    /// True when `chain` comes from the model's saved config.
+    pub saved: bool,
+    /// Every preset the launcher can hand over (built-in and user).
+    pub presets: Vec<String>,
+    /// The app's working directory, a starting point for the form.
+    pub cwd: String,
+}
+
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
+pub struct LogTail {
+    pub text: String,
+    /// True when the log is longer than what is shown (the start is cut).
+    pub truncated: bool,
+}
+
+enum Message {
+    Event(LaunchEvent),
+    Done(Result<RunRecord, IpcError>),
+}
+
+/// The start form's chain and presets for `model` (empty: none typed yet).
+#[tauri::command]
+pub fn runs_defaults(state: State<'_, AppState>, model: String) -> IpcResult<RunDefaults> {
+    let source = LibraryPresets::for_model(&state.paths, model.trim())?;
+    Ok(RunDefaults {
+        chain: source.default_chain(),
+        saved: source.saved_chain().is_some(),
+        presets: source.names()?,
+        cwd: std::env::current_dir()
+            .map(|d| d.display().to_string())
+            .unwrap_or_default(),
+    })
+}
+
+fn request(paths: &AppPaths, start: StartRun) -> Result<(RunRequest, LibraryPresets), Error> {
+    let cwd = PathBuf::from(start.cwd.trim());
+    if !cwd.is_absolute() {
+        return Err(Error::invalid(
+            "cwd",
+            format!(
+                "{} is not an absolute path (start it with /)",
+                cwd.display()
+            ),
+        ));
+    }
+    let presets = LibraryPresets::for_model(paths, start.model.trim())?;
+    let request = RunRequest {
+        model: start.model.trim().to_string(),
+        argv: start.argv,
+        cwd,
+        profile: profile::load_profile(paths, &start.profile)?,
+        base_env: app_env(),
+        chain: start.chain,
+        predicted_peak_bytes: BTreeMap::new(),
+        kill_grace: KILL_GRACE,
+    };
+    Ok((request, presets))
+}
+
+/// Start a run in a background thread. Returns its id once the launcher has checked the request and made
+/// the run's directory; a request it refuses comes back as the error, naming the field.
+#[tauri::command]
+pub fn runs_start(
+    state: State<'_, AppState>,
+    start: StartRun,
+    on_update: Channel<RunUpdate>,
+) -> IpcResult<String> {
+    let paths = state.paths.clone();
+    let (request, presets) = request(&paths, start)?;
+    let active = state.runs.clone();
+    let (started_tx, started_rx) = mpsc::sync_channel::<IpcResult<String>>(1);
+    std::thread::Builder::new()
+        .name("headroom-run".into())
+        .spawn(move || launch(paths, request, presets, active, started_tx, on_update))
+        .map_err(|e| IpcError::internal(format!("could not start the launcher thread: {e}")))?;
+    started_rx
+        .recv()
+        .map_err(|_| IpcError::internal("the launcher stopped before the run started"))?
+}
+
+fn launch(
+    paths: AppPaths,
+    request: RunRequest,
+    presets: LibraryPresets,
+    active: ActiveRuns,
+    started_tx: mpsc::SyncSender<IpcResult<String>>,
+    channel: Channel<RunUpdate>,
+) {
+    let cancel = CancelToken::new();
+    let (tx, rx) = mpsc::channel::<Message>();
+    let forwarder = std::thread::Builder::new()
+        .name("headroom-run-events".into())
+        .spawn(move || forward(rx, channel));
+    let mut run_id: Option<String> = None;
+    let result = runner::run(
+        &paths,
+        &request,
+        &presets,
+        &mut NoPeakProbe,
+        &cancel,
+        &mut |event| {
+            if let LaunchEvent::RunStarted { run_id: id, .. } = &event {
+                if let Ok(mut runs) = active.lock() {
+                    runs.insert(id.clone(), cancel.clone());
+                }
+                run_id = Some(id.clone());
+                let _ = started_tx.send(Ok(id.clone()));
+            }
+            let _ = tx.send(Message::Event(event));
+        },
+    );
+    match (&run_id, result) {
+        // Refused before it started: the command returns the error, the UI shows it by the field.
+        (None, Err(e)) => {
+            let _ = started_tx.send(Err(e.into()));
+        }
+        (_, result) => {
+            let _ = tx.send(Message::Done(result.map_err(IpcError::from)));
+        }
+    }
+    if let Some(id) = &run_id {
+        if let Ok(mut runs) = active.lock() {
+            runs.remove(id);
+        }
+    }
+    drop(tx);
+    if let Ok(handle) = forwarder {
+        let _ = handle.join();
+    }
+}
+
+/// Forward the launcher's events to the UI, one batch per [`BATCH_EVERY`] at most, until the run is done.
+fn forward(rx: mpsc::Receiver<Message>, channel: Channel<RunUpdate>) {
+    let mut run_id = String::new();
+    let mut last_sent: Option<Instant> = None;
+    let mut open = true;
+    while open {
+        let Ok(first) = rx.recv() else { break };
+        let mut batch = vec![first];
+        let deadline = last_sent.map_or_else(Instant::now, |t| t + BATCH_EVERY);
+        loop {
+            let now = Instant::now();
+            let wait = deadline.saturating_duration_since(now);
+            let next = if wait.is_zero() {
+                rx.try_recv().map_err(|e| match e {
+                    mpsc::TryRecvError::Empty => RecvTimeoutError::Timeout,
+                    mpsc::TryRecvError::Disconnected => RecvTimeoutError::Disconnected,
+                })
+            } else {
+                rx.recv_timeout(wait)
+            };
+            match next {
+                Ok(message) => batch.push(message),
+                Err(RecvTimeoutError::Timeout) => break,
+                Err(RecvTimeoutError::Disconnected) => {
+                    open = false;
+                    break;
+                }
+            }
+        }
+        let update = to_update(&mut run_id, batch);
+        if update.finished.is_some() || update.error.is_some() {
+            open = false;
+        }
+        last_sent = Some(Instant::now());
+        if channel.send(update).is_err() {
+            tracing::debug!(run = %run_id, "the window that started the run is gone");
+        }
+    }
+}
+
+/// Fold messages into one update, keeping the newest [`MAX_LINES_PER_BATCH`] output lines.
+fn to_update(run_id: &mut String, batch: Vec<Message>) -> RunUpdate {
+    let lines = batch
+        .iter()
+        .filter(|m| matches!(m, Message::Event(LaunchEvent::Output { .. })))
+        .count();
+    let mut skip = lines.saturating_sub(MAX_LINES_PER_BATCH);
+    let dropped_lines = u32::try_from(skip).unwrap_or(u32::MAX);
+    let mut update = RunUpdate {
+        run_id: String::new(),
+        events: Vec::new(),
+        dropped_lines,
+        finished: None,
+        error: None,
+    };
+    for message in batch {
+        match message {
+            Message::Event(LaunchEvent::Output { .. }) if skip > 0 => skip -= 1,
+            Message::Event(event) => {
+                if let LaunchEvent::RunStarted { run_id: id, .. } = &event {
+                    *run_id = id.clone();
+                }
+                update.events.push(event);
+            }
+            Message::Done(Ok(record)) => update.finished = Some(record),
+            Message::Done(Err(e)) => update.error = Some(e),
+        }
+    }
+    update.run_id = run_id.clone();
+    update
+}
+
+/// Cancel a run: SIGTERM to its whole process group, SIGKILL after the grace period; no further attempt.
+#[tauri::command]
+pub fn runs_cancel(state: State<'_, AppState>, run_id: String) -> IpcResult<()> {
+    let runs = state
+        .runs
+        .lock()
+        .map_err(|_| IpcError::internal("runs lock poisoned"))?;
+    match runs.get(&run_id) {
+        Some(cancel) => {
+            cancel.cancel();
+            Ok(())
+        }
+        None => Err(Error::invalid("run_id", format!("run {run_id} is not running")).into()),
+    }
+}
+
+/// The ids of the runs going on now.
+#[tauri::command]
+pub fn runs_active(state: State<'_, AppState>) -> IpcResult<Vec<String>> {
+    let runs = state
+        .runs
+        .lock()
+        .map_err(|_| IpcError::internal("runs lock poisoned"))?;
+    Ok(runs.keys().cloned().collect())
+}
+
+/// Past runs from the data directory, newest first.
+#[tauri::command]
+pub fn runs_list(state: State<'_, AppState>) -> IpcResult<RunList> {
+    Ok(history::list(&state.paths)?)
+}
+
+#[tauri::command]
+pub fn runs_load(state: State<'_, AppState>, run_id: String) -> IpcResult<RunRecord> {
+    Ok(history::load(&state.paths, &run_id)?.0)
+}
+
+/// The end of one attempt's log, for a run reopened from the history.
+#[tauri::command]
+pub fn runs_log(state: State<'_, AppState>, run_id: String, attempt: u32) -> IpcResult<LogTail> {
+    let (record, _) = history::load(&state.paths, &run_id)?;
+    let Some(found) = record.attempts.iter().find(|a| a.index == attempt) else {
+        return Err(
+            Error::invalid("attempt", format!("run {run_id} has no attempt {attempt}")).into(),
+        );
+    };
+    let path = &found.log_file;
+    let mut file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    let len = file.metadata().map_err(|e| Error::io(path, e))?.len();
+    let start = len.saturating_sub(LOG_TAIL_BYTES);
+    file.seek(SeekFrom::Start(start))
+        .map_err(|e| Error::io(path, e))?;
+    let mut bytes = Vec::new();
+    file.read_to_end(&mut bytes)
+        .map_err(|e| Error::io(path, e))?;
+    let mut text = String::from_utf8_lossy(&bytes).into_owned();
+    if start > 0 {
+        // Start at a whole line.
+        if let Some(newline) = text.find('\n') {
+            text.drain(..=newline);
+        }
+    }
+    Ok(LogTail {
+        text,
+        truncated: start > 0,
+    })
+}

@@ -1,0 +1,398 @@
+//! The shell side of the live monitor: it owns one running sampler (core `monitor::sampler`), forwards its
+//! readings to the UI through a Tauri channel at most 4 times a second, and writes a recording when asked.
+//!
+//! The sampler thread owns the source and the history (nothing locked there); a forwarder thread owns the
+//! sampler's handle, receives every reading, writes it to the recording, and coalesces readings into pushes:
+//! the latest snapshot wins, but level changes from coalesced readings are kept so no alert is lost.
+
+use std::path::PathBuf;
+use std::sync::mpsc::{self, RecvTimeoutError, Sender};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use headroom_core::monitor::alerts::{AlertConfig, LevelChange};
+use headroom_core::monitor::fake::{FakeConfig, Scenario};
+use headroom_core::monitor::history::{HistoryWindow, ProcessIdle};
+use headroom_core::monitor::procs::ProcFs;
+use headroom_core::monitor::record::{Header, Recorder};
+use headroom_core::monitor::sampler::{self, Command, Message, SamplerConfig, Tick};
+use headroom_core::monitor::{open_source, Snapshot, SourceSpec, Timestamp};
+use headroom_core::{Error, Result};
+use serde::{Deserialize, Serialize};
+
+/// The fewest milliseconds between two pushes to the UI: at most 4 messages a second.
+pub const MIN_PUSH_INTERVAL_MS: u64 = 250;
+
+/// Which source to watch.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ts_rs::TS)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum SourceRequest {
+    /// The NVIDIA driver through NVML.
+    Nvml,
+    /// The labelled demo: a scripted, seeded fake source.
+    Demo { scenario: Scenario },
+    /// A recording made with Record (or `headroom-cli monitor --record`), played back at its own pace.
+    Replay {
+        #[ts(type = "string")]
+        path: PathBuf,
+    },
+}
+
+/// The demo's shape: two 80 GiB GPUs, a trainer on each and an idle notebook kernel holding 3 GiB beside it,
+/// sampled 4 times a second so a whole scenario (a run to OOM takes about 45 samples) plays in seconds.
+pub fn demo_spec(scenario: Scenario) -> SourceSpec {
+    SourceSpec::Fake(FakeConfig {
+        scenario,
+        gpus: 2,
+        processes: 4,
+        seed: 7,
+        ..FakeConfig::default()
+    })
+}
+
+/// The demo samples at the push rate; live and replay sources use the configured interval.
+pub const DEMO_INTERVAL_MS: u64 = 250;
+
+/// What the UI needs once a source is running.
+#[derive(Debug, Clone, PartialEq, Serialize, ts_rs::TS)]
+pub struct MonitorStarted {
+    /// `nvml`, `fake:SCENARIO` or `replay:FILE`.
+    pub source: String,
+    /// True for the fake source: the UI labels everything it shows as demo data.
+    pub demo: bool,
+    pub interval_ms: u64,
+    pub alerts: AlertConfig,
+    /// The user's own UID: only processes with this UID offer "Stop…".
+    pub uid: u32,
+}
+
+/// One push to the UI.
+#[derive(Debug, Clone, PartialEq, Serialize, ts_rs::TS)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum MonitorPush {
+    /// The latest reading and its assessment. `changes` also holds level changes of readings coalesced into this
+    /// push.
+    Tick {
+        tick: Box<Tick>,
+        /// Readings taken since the previous push (1 unless the sampler runs faster than 4 Hz).
+        readings: u32,
+    },
+    /// A reading failed; the sampler tries again at the next interval.
+    Error { message: String },
+    /// The source has nothing more (end of a replay); history is still served.
+    Ended,
+}
+
+/// An active recording.
+#[derive(Debug, Clone, PartialEq, Serialize, ts_rs::TS)]
+pub struct RecordingInfo {
+    #[ts(type = "string")]
+    pub path: PathBuf,
+    pub started_at: Timestamp,
+    /// Snapshots written so far.
+    pub snapshots: u64,
+}
+
+struct Recording {
+    recorder: Recorder,
+    info: RecordingInfo,
+}
+
+/// The running monitor: the sampler's command line and what the forwarder shares.
+pub struct Running {
+    pub source: String,
+    pub demo: bool,
+    pub config: SamplerConfig,
+    commands: Sender<Command>,
+    latest: Arc<Mutex<Option<Snapshot>>>,
+    recording: Arc<Mutex<Option<Recording>>>,
+    /// The last finished recording, for CSV export.
+    pub last_recording: Option<PathBuf>,
+}
+
+impl Running {
+    /// Starts the source and the sampler, and a forwarder that calls `push` at most every 250 ms.
+    pub fn start(
+        spec: &SourceSpec,
+        config: SamplerConfig,
+        procfs: ProcFs,
+        push: impl Fn(MonitorPush) -> bool + Send + 'static,
+    ) -> Result<Self> {
+        let source = open_source(spec, procfs)?;
+        let label = source.label();
+        let handle = sampler::spawn(source, config, Timestamp::now)?;
+        let commands = handle.commands();
+        let latest = Arc::new(Mutex::new(None::<Snapshot>));
+        let recording = Arc::new(Mutex::new(None::<Recording>));
+        let (fw_latest, fw_recording) = (latest.clone(), recording.clone());
+        std::thread::Builder::new()
+            .name("headroom-monitor-push".into())
+            .spawn(move || {
+                let min_gap = Duration::from_millis(MIN_PUSH_INTERVAL_MS);
+                let mut last_push: Option<Instant> = None;
+                let mut pending: Option<(Box<Tick>, u32)> = None;
+                let mut changes: Vec<LevelChange> = Vec::new();
+                loop {
+                    let wait = match (&pending, last_push) {
+                        (Some(_), Some(at)) => min_gap.saturating_sub(at.elapsed()),
+                        (Some(_), None) => Duration::ZERO,
+                        (None, _) => Duration::from_secs(3600),
+                    };
+                    let message = match handle.messages.recv_timeout(wait) {
+                        Ok(m) => Some(m),
+                        Err(RecvTimeoutError::Timeout) => None,
+                        Err(RecvTimeoutError::Disconnected) => return,
+                    };
+                    match message {
+                        Some(Message::Tick(tick)) => {
+                            if let Ok(mut slot) = fw_latest.lock() {
+                                *slot = Some(tick.snapshot.clone());
+                            }
+                            write_recording(&fw_recording, &tick.snapshot);
+                            changes.extend(tick.assessment.changes.iter().cloned());
+                            let readings = pending.as_ref().map_or(0, |(_, n)| *n) + 1;
+                            pending = Some((tick, readings));
+                        }
+                        Some(Message::Error(message)) => {
+                            // Errors go out at once: they are rare and say why the numbers stopped.
+                            let sent = push(MonitorPush::Error { message });
+                            if !sent {
+                                return;
+                            }
+                        }
+                        Some(Message::Ended) => {
+                            let sent = flush(&push, &mut pending, &mut changes)
+                                && push(MonitorPush::Ended);
+                            if !sent {
+                                return;
+                            }
+                        }
+                        None => {}
+                    }
+                    let due = last_push.is_none_or(|at| at.elapsed() >= min_gap);
+                    if pending.is_some() && due {
+                        if !flush(&push, &mut pending, &mut changes) {
+                            return;
+                        }
+                        last_push = Some(Instant::now());
+                    }
+                }
+            })
+            .map_err(|e| Error::io("headroom-monitor-push thread", e))?;
+        Ok(Running {
+            source: label,
+            demo: matches!(spec, SourceSpec::Fake(_)),
+            config,
+            commands,
+            latest,
+            recording,
+            last_recording: None,
+        })
+    }
+
+    /// A history window of the last `range_ms` up to now, at most `points` points per series.
+    pub fn window(&self, range_ms: u64, points: usize) -> Result<HistoryWindow> {
+        let to = self
+            .latest()
+            .map_or_else(Timestamp::now, |s| s.taken_at.max(Timestamp::now()));
+        let from = Timestamp(to.0.saturating_sub(range_ms));
+        let (reply, answer) = mpsc::channel();
+        self.commands
+            .send(Command::Window {
+                from,
+                to,
+                points,
+                reply,
+            })
+            .map_err(|_| stopped())?;
+        answer.recv().map_err(|_| stopped())
+    }
+
+    pub fn idle(&self) -> Result<Vec<ProcessIdle>> {
+        let (reply, answer) = mpsc::channel();
+        self.commands
+            .send(Command::Idle { reply })
+            .map_err(|_| stopped())?;
+        answer.recv().map_err(|_| stopped())
+    }
+
+    pub fn latest(&self) -> Option<Snapshot> {
+        self.latest.lock().ok().and_then(|s| s.clone())
+    }
+
+    pub fn start_recording(&self, path: PathBuf) -> Result<RecordingInfo> {
+        let mut slot = self.recording.lock().map_err(|_| {
+            Error::invalid(
+                "recording",
+                "the recorder failed earlier; restart the source",
+            )
+        })?;
+        if let Some(r) = slot.as_ref() {
+            return Err(Error::invalid(
+                "recording",
+                format!("already recording to {}", r.info.path.display()),
+            ));
+        }
+        let started_at = Timestamp::now();
+        let recorder = Recorder::create(
+            &path,
+            &Header::new(self.source.clone(), started_at, self.config.interval_ms),
+        )?;
+        let info = RecordingInfo {
+            path,
+            started_at,
+            snapshots: 0,
+        };
+        *slot = Some(Recording {
+            recorder,
+            info: info.clone(),
+        });
+        Ok(info)
+    }
+
+    pub fn recording(&self) -> Option<RecordingInfo> {
+        self.recording
+            .lock()
+            .ok()
+            .and_then(|r| r.as_ref().map(|r| r.info.clone()))
+    }
+
+    pub fn stop_recording(&mut self) -> Result<RecordingInfo> {
+        let taken = self.recording.lock().ok().and_then(|mut r| r.take());
+        let Some(rec) = taken else {
+            return Err(Error::invalid("recording", "nothing is being recorded"));
+        };
+        self.last_recording = Some(rec.info.path.clone());
+        Ok(rec.info)
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        // The sampler thread ends, its channel closes, and the forwarder ends with it.
+        let _ = self.commands.send(Command::Stop);
+    }
+}
+
+fn stopped() -> Error {
+    Error::Driver {
+        message: "the sampler has stopped".into(),
+    }
+}
+
+fn write_recording(recording: &Mutex<Option<Recording>>, snapshot: &Snapshot) {
+    let Ok(mut slot) = recording.lock() else {
+        return;
+    };
+    if let Some(r) = slot.as_mut() {
+        match r.recorder.write(snapshot) {
+            Ok(()) => r.info.snapshots += 1,
+            Err(e) => {
+                tracing::error!(error = %e, "recording stopped: a snapshot could not be written");
+                *slot = None;
+            }
+        }
+    }
+}
+
+fn flush(
+    push: &impl Fn(MonitorPush) -> bool,
+    pending: &mut Option<(Box<Tick>, u32)>,
+    changes: &mut Vec<LevelChange>,
+) -> bool {
+    let Some((mut tick, readings)) = pending.take() else {
+        return true;
+    };
+    tick.assessment.changes = std::mem::take(changes);
+    push(MonitorPush::Tick { tick, readings })
+}
+
+/// The sampler configuration for a request: the demo runs at 4 Hz, everything else at the configured rate.
+pub fn config_for(request: &SourceRequest, mut config: SamplerConfig) -> SamplerConfig {
+    if matches!(request, SourceRequest::Demo { .. }) {
+        config.interval_ms = DEMO_INTERVAL_MS;
+    }
+    config
+}
+
+pub fn spec_for(request: &SourceRequest) -> Result<SourceSpec> {
+    Ok(match request {
+        SourceRequest::Nvml => SourceSpec::Nvml,
+        SourceRequest::Demo { scenario } => demo_spec(*scenario),
+        SourceRequest::Replay { path } => {
+            if path.as_os_str().is_empty() {
+                return Err(Error::invalid(
+                    "path",
+                    "choose a recording (.jsonl) to replay",
+                ));
+            }
+            SourceSpec::Replay(path.clone())
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::mpsc;
+
+    #[test]
+    fn pushes_are_coalesced_to_at_most_four_a_second_without_losing_level_changes() {
+        let (tx, rx) = mpsc::channel();
+        let config = SamplerConfig {
+            interval_ms: 100,
+            ..SamplerConfig::default()
+        };
+        let running = Running::start(
+            &demo_spec(Scenario::Oom),
+            config,
+            ProcFs::default(),
+            move |p| tx.send(p).is_ok(),
+        )
+        .unwrap();
+        let start = Instant::now();
+        let mut pushes = Vec::new();
+        while start.elapsed() < Duration::from_millis(6000) {
+            if let Ok(p) = rx.recv_timeout(Duration::from_millis(50)) {
+                pushes.push((start.elapsed(), p));
+            }
+        }
+        drop(running);
+        let ticks: Vec<_> = pushes
+            .iter()
+            .filter_map(|(at, p)| match p {
+                MonitorPush::Tick { tick, readings } => Some((*at, tick, *readings)),
+                _ => None,
+            })
+            .collect();
+        // 6 s at 10 Hz: about 60 readings in at most 4 pushes a second (+1 for the first).
+        assert!(ticks.len() <= 25, "{} pushes", ticks.len());
+        let readings: u32 = ticks.iter().map(|(_, _, n)| n).sum();
+        assert!(readings >= 40, "{readings} readings");
+        assert!(ticks.iter().any(|(_, _, n)| *n >= 2), "coalesced");
+        for pair in ticks.windows(2) {
+            let gap = pair[1].0.saturating_sub(pair[0].0);
+            assert!(gap >= Duration::from_millis(200), "{gap:?}");
+        }
+        // The run to OOM crosses warning within 45 readings: the change arrives even though readings merge.
+        let changes: Vec<_> = ticks
+            .iter()
+            .flat_map(|(_, t, _)| t.assessment.changes.iter())
+            .collect();
+        assert!(
+            changes
+                .iter()
+                .any(|c| c.to >= headroom_core::monitor::alerts::Level::Warning),
+            "{changes:?}"
+        );
+    }
+
+    #[test]
+    fn an_empty_replay_path_names_the_field() {
+        let err = spec_for(&SourceRequest::Replay {
+            path: PathBuf::new(),
+        })
+        .unwrap_err();
+        assert!(err.to_string().starts_with("path:"), "{err}");
+    }
+}

@@ -1,0 +1,109 @@
+// End to end: the Runs view in the real webview. A small Python script prints a real PyTorch OOM message
+// under fp16 and succeeds under int8 (tests/fixtures/launch/fake_train.py); the launcher relaunches it and the
+// timeline shows fp16 ✗ → int8 ✓, the live log the second attempt's output, and the history the run.
+
+import { after, before, describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { Session, startDriver } from "./webdriver.mjs";
+
+const app = process.env.HEADROOM_APP;
+assert.ok(app, "set HEADROOM_APP to the built headroom binary");
+
+const fixtures = resolve(dirname(fileURLToPath(import.meta.url)), "../fixtures/launch");
+const home = mkdtempSync(join(tmpdir(), "headroom-e2e-runs-"));
+let driver;
+let session;
+
+before(async () => {
+  driver = await startDriver({
+    port: Number(process.env.HEADROOM_E2E_PORT ?? 4444),
+    env: {
+      ...process.env,
+      HEADROOM_CONFIG_DIR: join(home, "config"),
+      HEADROOM_DATA_DIR: join(home, "data"),
+      // Read by the script through the app's environment: die of OOM under fp16 only.
+      FAKE_OOM_PRESETS: "fp16",
+      LANG: "en_US.UTF-8",
+      LC_ALL: "",
+      LC_MESSAGES: "",
+    },
+  });
+  session = await Session.create(driver.base, app);
+});
+
+after(async () => {
+  await session?.delete().catch(() => {});
+  await driver?.stop();
+  rmSync(home, { recursive: true, force: true });
+});
+
+const shot = async (name) => {
+  if (process.env.HEADROOM_E2E_SHOTS) {
+    writeFileSync(join(process.env.HEADROOM_E2E_SHOTS, name), Buffer.from(await session.screenshot(), "base64"));
+  }
+};
+
+/** Type into an input the way a person does, as far as Svelte's bindings can tell. */
+const fill = (name, value) =>
+  session.execute(
+    `const el = document.querySelector('input[name="' + arguments[0] + '"]');
+     el.value = arguments[1];
+     el.dispatchEvent(new Event("input", { bubbles: true }));`,
+    [name, value],
+  );
+
+describe("the Runs view", () => {
+  it("starts with an empty history that says what it is for", async () => {
+    await session.click(await session.find('[data-view="runs"]'));
+    await session.find('[data-testid="chain"] [data-chip="fp16"]');
+    const chips = await session.execute(`return [...document.querySelectorAll("[data-chip]")].map((c) => c.dataset.chip)`);
+    assert.deepEqual(chips, ["fp16", "int8", "int4", "int4_double", "int4_offload"]);
+    assert.match(await session.text(await session.find("section.history")), /No runs yet/);
+  });
+
+  it("relaunches an OOM under fp16 with int8 and shows the attempts as a timeline", async () => {
+    await fill("command", `python3 ${join(fixtures, "fake_train.py")} --epochs 1`);
+    await fill("cwd", fixtures);
+    await fill("model", "llama-8b");
+    await session.click(await session.find('[data-testid="start"]'));
+    await session.until(
+      async () => session.text(await session.find('[data-testid="outcome"]')),
+      (t) => t === "Succeeded",
+      "the run succeeded",
+      30000,
+    );
+    const attempts = await session.execute(
+      `return [...document.querySelectorAll('[data-testid="live"] [data-testid="timeline"] [data-preset]')]
+         .map((e) => e.dataset.preset + ":" + e.dataset.status)`,
+    );
+    assert.deepEqual(attempts, ["fp16:bad", "int8:ok"]);
+    const timeline = await session.text(await session.find('[data-testid="live"] [data-testid="timeline"]'));
+    assert.match(timeline, /OOM \(tried to allocate \d+\.\d\d GiB\)/);
+    assert.match(timeline, /relaunch with int8/);
+    assert.match(timeline, /measured peak: n\/a/);
+    const log = await session.text(await session.find('[data-testid="log"]'));
+    assert.match(log, /CUDA out of memory/);
+    assert.match(log, /training with preset int8 \(attempt 1\)/);
+    await shot("runs.png");
+  });
+
+  it("keeps the run in the history and reopens it", async () => {
+    const row = await session.find('[data-testid="history"] tbody tr');
+    assert.match(await session.text(row), /llama-8b/);
+    assert.match(await session.text(row), /fp16 → int8/);
+    await fill("history-filter", "qwen");
+    await session.until(
+      () => session.execute(`return document.querySelectorAll('[data-testid="history"] tbody tr').length`),
+      (n) => n === 0,
+      "filtered out",
+    );
+    await fill("history-filter", "llama");
+    await session.click(await session.find('[data-testid="history"] tbody tr button'));
+    const opened = await session.find('[data-testid="opened"] pre.log');
+    await session.until(() => session.text(opened), (t) => /step 0 loss/.test(t), "the log of the last attempt");
+  });
+});

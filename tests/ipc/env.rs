@@ -1,0 +1,192 @@
+//! Environment profiles and the doctor through IPC.
+
+use serde_json::json;
+
+use crate::{harness, invoke};
+
+#[test]
+fn profiles_list_built_ins_first_and_show_what_each_variable_costs() {
+    let h = harness();
+    let list = invoke(&h, "env_list_profiles", json!({})).unwrap();
+    let names: Vec<&str> = list["profiles"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["production", "debug"]);
+    let debug = invoke(&h, "env_load_profile", json!({"name": "debug"})).unwrap();
+    let blocking = debug["variables"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|v| v["name"] == "CUDA_LAUNCH_BLOCKING")
+        .unwrap();
+    assert_eq!(blocking["value"], "1");
+    assert_eq!(blocking["info"]["debug_only"], true);
+    assert!(blocking["info"]["cost"]
+        .as_str()
+        .unwrap()
+        .contains("slowdown"));
+    assert_eq!(debug["builtin"], true);
+    assert_eq!(debug["revision"], json!(null));
+}
+
+fn mine(blocking: &str) -> serde_json::Value {
+    json!({
+        "name": "mine",
+        "description": "",
+        "purpose": "production",
+        "variables": [{"name": "CUDA_LAUNCH_BLOCKING", "value": blocking}],
+    })
+}
+
+#[test]
+fn save_checks_the_revision_and_the_doctor_fix_applies_to_the_profile() {
+    let h = harness();
+    let saved = invoke(
+        &h,
+        "env_save_profile",
+        json!({"profile": mine("1"), "expected": null}),
+    )
+    .unwrap();
+    let revision = saved["revision"].clone();
+    assert!(revision.is_string(), "{saved}");
+
+    // Creating it again (expected: absent) is a conflict, not an overwrite.
+    let err = invoke(
+        &h,
+        "env_save_profile",
+        json!({"profile": mine("0"), "expected": null}),
+    )
+    .unwrap_err();
+    assert_eq!(err["code"], "conflict", "{err}");
+
+    // The doctor, against a file, under the production-purpose profile.
+    let file = h.paths.config_dir.join("train.env");
+    std::fs::write(&file, "CUDA_LAUNCH_BLOCKING=1\nnot an assignment\n").unwrap();
+    let result = invoke(
+        &h,
+        "env_doctor",
+        json!({"source": {"kind": "file", "path": file}, "profile": "mine"}),
+    )
+    .unwrap();
+    let finding = &result["report"]["findings"][0];
+    assert_eq!(finding["severity"], "error");
+    assert_eq!(finding["variable"], "CUDA_LAUNCH_BLOCKING");
+    assert_eq!(result["skipped_lines"], json!([2]));
+
+    let fixed = invoke(
+        &h,
+        "env_apply_fix",
+        json!({"name": "mine", "expected": revision, "fix": finding["fix"]}),
+    )
+    .unwrap();
+    assert_eq!(fixed["variables"][0]["value"], json!(null));
+    // The app's own environment with the fixed profile applied has no CUDA_LAUNCH_BLOCKING left.
+    let app = invoke(
+        &h,
+        "env_doctor",
+        json!({"source": {"kind": "app"}, "profile": "mine"}),
+    )
+    .unwrap();
+    assert!(
+        !app.to_string()
+            .contains("\"variable\":\"CUDA_LAUNCH_BLOCKING\""),
+        "{app}"
+    );
+
+    // A stale revision is refused.
+    let err = invoke(
+        &h,
+        "env_apply_fix",
+        json!({"name": "mine", "expected": revision, "fix": finding["fix"]}),
+    )
+    .unwrap_err();
+    assert_eq!(err["code"], "conflict");
+
+    let shell = invoke(&h, "env_export", json!({"name": "mine", "format": "shell"})).unwrap();
+    assert!(shell
+        .as_str()
+        .unwrap()
+        .contains("unset CUDA_LAUNCH_BLOCKING"));
+    let out = h.paths.config_dir.join("mine.env");
+    invoke(
+        &h,
+        "env_export_to_file",
+        json!({"name": "mine", "format": "dotenv", "path": out}),
+    )
+    .unwrap();
+    assert!(std::fs::read_to_string(&out)
+        .unwrap()
+        .contains("CUDA_LAUNCH_BLOCKING must be unset"));
+
+    invoke(
+        &h,
+        "env_delete_profile",
+        json!({"name": "mine", "expected": fixed["revision"]}),
+    )
+    .unwrap();
+    let list = invoke(&h, "env_list_profiles", json!({})).unwrap();
+    assert_eq!(list["profiles"].as_array().unwrap().len(), 2);
+}
+
+#[test]
+fn bad_input_names_the_field() {
+    let h = harness();
+    let mut bad = mine("1");
+    bad["variables"][0]["name"] = json!("1BAD");
+    let err = invoke(
+        &h,
+        "env_save_profile",
+        json!({"profile": bad, "expected": null}),
+    )
+    .unwrap_err();
+    assert_eq!(err["code"], "invalid");
+    assert!(err["message"]
+        .as_str()
+        .unwrap()
+        .starts_with("variables[0].name: "));
+
+    let err = invoke(
+        &h,
+        "env_save_profile",
+        json!({"profile": {"name": "production", "description": "", "purpose": "production", "variables": []}, "expected": null}),
+    )
+    .unwrap_err();
+    assert!(
+        err["message"].as_str().unwrap().starts_with("name: "),
+        "{err}"
+    );
+
+    let err = invoke(
+        &h,
+        "env_doctor",
+        json!({"source": {"kind": "file", "path": "relative.env"}, "profile": null}),
+    )
+    .unwrap_err();
+    assert!(
+        err["message"].as_str().unwrap().starts_with("file: "),
+        "{err}"
+    );
+    let err = invoke(
+        &h,
+        "env_doctor",
+        json!({"source": {"kind": "process", "pid": 4_000_000_000u32}, "profile": null}),
+    )
+    .unwrap_err();
+    assert!(
+        err["message"].as_str().unwrap().starts_with("pid: "),
+        "{err}"
+    );
+    let err = invoke(
+        &h,
+        "env_export_to_file",
+        json!({"name": "production", "format": "shell", "path": ""}),
+    )
+    .unwrap_err();
+    assert!(
+        err["message"].as_str().unwrap().starts_with("path: "),
+        "{err}"
+    );
+}

@@ -1,0 +1,188 @@
+//! The monitor's commands on the mock runtime, driven by the demo (fake) source: no GPU needed.
+
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+
+use crate::{harness, invoke};
+
+/// A channel id as the webview sends it (`new Channel()` in @tauri-apps/api); the mock runtime drops the pushes.
+const CHANNEL: &str = "__CHANNEL__:7";
+
+fn start_demo(h: &crate::Harness, scenario: &str) -> Value {
+    invoke(
+        h,
+        "monitor_start",
+        json!({"source": {"kind": "demo", "scenario": scenario}, "onPush": CHANNEL}),
+    )
+    .unwrap()
+}
+
+/// Polls the history until a series has at least `n` points.
+fn window_with(h: &crate::Harness, n: usize) -> Value {
+    let start = Instant::now();
+    loop {
+        let w = invoke(
+            h,
+            "monitor_window",
+            json!({"rangeMs": 60_000, "points": 400}),
+        )
+        .unwrap();
+        let len = w["gpus"][0]["used"]["t"].as_array().map_or(0, Vec::len);
+        if len >= n {
+            return w;
+        }
+        assert!(start.elapsed() < Duration::from_secs(20), "no history: {w}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn the_demo_starts_labelled_and_fills_history_per_gpu_and_process() {
+    let h = harness();
+    let started = start_demo(&h, "training");
+    assert_eq!(started["source"], "fake:training");
+    assert_eq!(started["demo"], true);
+    assert_eq!(started["interval_ms"], 250);
+    assert_eq!(started["alerts"]["warning"], 0.85);
+    let w = window_with(&h, 3);
+    assert_eq!(w["gpus"].as_array().unwrap().len(), 2, "{w}");
+    assert_eq!(w["gpus"][0]["total_bytes"], 80u64 << 30);
+    let used = w["gpus"][0]["used"]["v"][0].as_u64().unwrap();
+    assert!(used > 0 && used < 80u64 << 30, "{used}");
+    assert!(!w["processes"].as_array().unwrap().is_empty(), "{w}");
+    let idle = invoke(&h, "monitor_idle", json!({})).unwrap();
+    let pids: Vec<u64> = idle
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["pid"].as_u64().unwrap())
+        .collect();
+    assert!(pids.contains(&10_000) && pids.contains(&10_002), "{idle}");
+    invoke(&h, "monitor_stop", json!({})).unwrap();
+    let err = invoke(
+        &h,
+        "monitor_window",
+        json!({"rangeMs": 60_000, "points": 400}),
+    )
+    .unwrap_err();
+    assert_eq!(err["code"], "invalid", "{err}");
+}
+
+#[test]
+fn without_a_driver_nvml_says_so_plainly() {
+    if std::path::Path::new("/proc/driver/nvidia").exists() {
+        return; // a machine with a GPU: covered by the #[ignore] NVML tests of the core
+    }
+    let h = harness();
+    let err = invoke(
+        &h,
+        "monitor_start",
+        json!({"source": {"kind": "nvml"}, "onPush": CHANNEL}),
+    )
+    .unwrap_err();
+    assert_eq!(err["code"], "no_driver", "{err}");
+    assert!(
+        err["message"]
+            .as_str()
+            .unwrap()
+            .contains("libnvidia-ml.so.1"),
+        "{err}"
+    );
+}
+
+#[test]
+fn bad_input_is_refused_with_the_field_named() {
+    let h = harness();
+    start_demo(&h, "idle");
+    let err = invoke(
+        &h,
+        "monitor_window",
+        json!({"rangeMs": 1000, "points": 400}),
+    )
+    .unwrap_err();
+    assert!(
+        err["message"].as_str().unwrap().starts_with("range:"),
+        "{err}"
+    );
+    let err = invoke(
+        &h,
+        "monitor_start",
+        json!({"source": {"kind": "demo", "scenario": "idle"},
+               "alerts": {"warning": 0.9, "critical": 0.8}, "onPush": CHANNEL}),
+    )
+    .unwrap_err();
+    assert!(
+        err["message"].as_str().unwrap().starts_with("critical:"),
+        "{err}"
+    );
+    let err = invoke(
+        &h,
+        "monitor_start",
+        json!({"source": {"kind": "replay", "path": ""}, "onPush": CHANNEL}),
+    )
+    .unwrap_err();
+    assert!(
+        err["message"].as_str().unwrap().starts_with("path:"),
+        "{err}"
+    );
+    // Demo processes are simulated: their pids are not stopped, whoever owns a real process with that pid.
+    let err = invoke(&h, "monitor_stop_process", json!({"pid": 10_000})).unwrap_err();
+    assert!(err["message"].as_str().unwrap().contains("demo"), "{err}");
+}
+
+#[test]
+fn thresholds_apply_and_a_recording_replays_and_exports() {
+    let h = harness();
+    let started = invoke(
+        &h,
+        "monitor_start",
+        json!({"source": {"kind": "demo", "scenario": "oom"},
+               "alerts": {"warning": 0.5, "critical": 0.9}, "onPush": CHANNEL}),
+    )
+    .unwrap();
+    assert_eq!(started["alerts"]["warning"], 0.5);
+    let rec = invoke(&h, "monitor_record_start", json!({"name": "ipc-test"})).unwrap();
+    let path = rec["path"].as_str().unwrap().to_string();
+    assert!(path.ends_with("recordings/ipc-test.jsonl"), "{path}");
+    window_with(&h, 6);
+    let err = invoke(&h, "monitor_record_start", json!({"name": "again"})).unwrap_err();
+    assert!(
+        err["message"]
+            .as_str()
+            .unwrap()
+            .contains("already recording"),
+        "{err}"
+    );
+    let done = invoke(&h, "monitor_record_stop", json!({})).unwrap();
+    assert!(done["snapshots"].as_u64().unwrap() >= 3, "{done}");
+    let csv = invoke(
+        &h,
+        "monitor_export",
+        json!({"format": "csv", "rangeMs": 60_000}),
+    )
+    .unwrap();
+    assert!(csv["rows"].as_u64().unwrap() >= 6, "{csv}");
+    let text = std::fs::read_to_string(csv["path"].as_str().unwrap()).unwrap();
+    assert!(text.starts_with("taken_at,gpu,pid"), "{text}");
+    let svg = invoke(
+        &h,
+        "monitor_export",
+        json!({"format": "svg", "rangeMs": 60_000}),
+    )
+    .unwrap();
+    let text = std::fs::read_to_string(svg["path"].as_str().unwrap()).unwrap();
+    assert!(text.contains("<svg"), "{}", &text[..100.min(text.len())]);
+    // The recording plays back through the replay source.
+    let replay = invoke(
+        &h,
+        "monitor_start",
+        json!({"source": {"kind": "replay", "path": path}, "onPush": CHANNEL}),
+    )
+    .unwrap();
+    assert!(
+        replay["source"].as_str().unwrap().starts_with("replay:"),
+        "{replay}"
+    );
+    assert_eq!(replay["demo"], false);
+}

@@ -1,0 +1,228 @@
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { flushSync, mount, unmount } from "svelte";
+import { clearMocks, mockIPC } from "@tauri-apps/api/mocks";
+import EnvironmentView from "./EnvironmentView.svelte";
+import { api } from "../../lib/api";
+import { AppModel } from "../../lib/app.svelte";
+import type { Finding, ProfileView } from "../../lib/bindings";
+import { fieldOf, fixLabel, messageFor } from "./logic";
+
+const info = (name: string, debug_only: boolean) => ({
+  name,
+  effect: `${name} effect`,
+  cost: `${name} cost`,
+  source: "FORMULAS.md §6",
+  debug_only,
+});
+
+const production: ProfileView = {
+  name: "production",
+  description: "Training runs",
+  purpose: "production",
+  builtin: true,
+  revision: null,
+  variables: [
+    { name: "CUDA_LAUNCH_BLOCKING", value: null, info: info("CUDA_LAUNCH_BLOCKING", true) },
+    { name: "PYTORCH_CUDA_ALLOC_CONF", value: "expandable_segments:True", info: info("PYTORCH_CUDA_ALLOC_CONF", false) },
+  ],
+};
+
+let mine: ProfileView;
+let calls: { cmd: string; args: Record<string, unknown> }[];
+let conflictOnSave = false;
+let component: ReturnType<typeof mount> | null = null;
+
+const blocking: Finding = {
+  severity: "error",
+  rule: "debug_setting_in_production",
+  variable: "CUDA_LAUNCH_BLOCKING",
+  message: "CUDA_LAUNCH_BLOCKING=1 makes every CUDA call synchronous",
+  fix: { action: "unset", variable: "CUDA_LAUNCH_BLOCKING" },
+};
+
+function backend() {
+  calls = [];
+  mine = {
+    name: "mine",
+    description: "",
+    purpose: "production",
+    builtin: false,
+    revision: "00000000000000aa",
+    variables: [{ name: "CUDA_LAUNCH_BLOCKING", value: "1", info: info("CUDA_LAUNCH_BLOCKING", true) }],
+  };
+  mockIPC((cmd, raw) => {
+    const args = (raw ?? {}) as Record<string, unknown>;
+    calls.push({ cmd, args });
+    switch (cmd) {
+      case "env_list_profiles":
+        return {
+          profiles: [
+            { name: "production", purpose: "production", builtin: true, description: "" },
+            { name: "debug", purpose: "debug", builtin: true, description: "" },
+            { name: "mine", purpose: "production", builtin: false, description: "" },
+          ],
+          quarantined: [],
+        };
+      case "env_load_profile":
+        return args.name === "mine" ? mine : production;
+      case "env_doctor": {
+        const on = mine.variables.some((v) => v.name === "CUDA_LAUNCH_BLOCKING" && v.value === "1");
+        return { report: { profile: args.profile, findings: on ? [blocking] : [] }, skipped_lines: [], variables: 12 };
+      }
+      case "env_apply_fix":
+        mine = { ...mine, revision: "00000000000000bb", variables: [{ ...mine.variables[0]!, value: null }] };
+        return mine;
+      case "env_save_profile":
+        if (conflictOnSave) throw { code: "conflict", message: "mine.json was changed by someone else" };
+        if ((args.profile as { name: string }).name === "") throw { code: "invalid", message: "name: must not be empty" };
+        return { ...mine, ...(args.profile as object), builtin: false, revision: "00000000000000cc", variables: mine.variables };
+      case "env_delete_profile":
+        return null;
+      case "env_export":
+        return args.format === "shell" ? "#!/bin/sh\nunset CUDA_LAUNCH_BLOCKING\n" : "# CUDA_LAUNCH_BLOCKING must be unset\n";
+      default:
+        throw { code: "internal", message: `unexpected command ${cmd}` };
+    }
+  });
+}
+
+const settle = async () => {
+  for (let i = 0; i < 5; i++) await new Promise((r) => setTimeout(r, 0));
+  flushSync();
+};
+
+async function open() {
+  backend();
+  const model = new AppModel(api);
+  component = mount(EnvironmentView, { target: document.body, props: { model } });
+  await settle();
+}
+
+const button = (text: string) =>
+  [...document.querySelectorAll("button")].find((b) => b.textContent?.trim() === text) as HTMLButtonElement;
+
+beforeEach(() => {
+  document.body.innerHTML = "";
+  conflictOnSave = false;
+});
+afterEach(() => {
+  if (component) unmount(component);
+  component = null;
+  clearMocks();
+});
+
+describe("the Environment view", () => {
+  it("lists built-in profiles locked and user profiles below, and shows what each variable does and costs", async () => {
+    await open();
+    const names = [...document.querySelectorAll("[data-profile]")].map((b) => b.getAttribute("data-profile"));
+    expect(names).toEqual(["production", "debug", "mine"]);
+    const row = document.querySelector('[data-testid="profile"] tr[data-variable="CUDA_LAUNCH_BLOCKING"]')!;
+    expect(row.textContent).toContain("debug only");
+    expect(row.textContent).toContain("unset");
+    expect(row.textContent).toContain("CUDA_LAUNCH_BLOCKING effect");
+    expect(row.textContent).toContain("CUDA_LAUNCH_BLOCKING cost");
+    expect(document.body.textContent).toContain("Built-in profiles are locked");
+  });
+
+  it("shows a finding with its fix as a button and applies it to the profile", async () => {
+    await open();
+    document.querySelector<HTMLButtonElement>('[data-profile="mine"]')!.click();
+    await settle();
+    document.querySelector<HTMLButtonElement>('[data-testid="doctor-check"]')!.click();
+    await settle();
+    const finding = document.querySelector('[data-testid="findings"] [data-variable="CUDA_LAUNCH_BLOCKING"]')!;
+    expect(finding.getAttribute("data-severity")).toBe("error");
+    expect(finding.textContent).toContain("Error");
+    const fix = button("Unset CUDA_LAUNCH_BLOCKING in mine");
+    expect(fix.disabled).toBe(false);
+    fix.click();
+    await settle();
+    const applied = calls.find((c) => c.cmd === "env_apply_fix")!;
+    expect(applied.args).toEqual({ name: "mine", expected: "00000000000000aa", fix: blocking.fix });
+    expect(document.querySelector('[data-testid="doctor-clean"]')?.textContent).toContain("12 variables");
+  });
+
+  it("locks fixes on a built-in profile and says why", async () => {
+    await open();
+    // production is selected; the mocked doctor reports CUDA_LAUNCH_BLOCKING as on.
+    document.querySelector<HTMLButtonElement>('[data-testid="doctor-check"]')!.click();
+    await settle();
+    const fix = button("Unset CUDA_LAUNCH_BLOCKING in production");
+    expect(fix.disabled).toBe(true);
+    expect(fix.title).toContain("built in and locked");
+  });
+
+  it("checks a process id before asking the backend, and says so next to the field", async () => {
+    await open();
+    document.querySelector<HTMLInputElement>('input[value="process"]')!.click();
+    flushSync();
+    const pid = document.querySelector<HTMLInputElement>('input[name="doctor-pid"]')!;
+    pid.value = "12x";
+    pid.dispatchEvent(new Event("input"));
+    document.querySelector<HTMLButtonElement>('[data-testid="doctor-check"]')!.click();
+    await settle();
+    expect(pid.getAttribute("aria-invalid")).toBe("true");
+    expect(document.body.textContent).toContain("Process id must be a whole number");
+    expect(calls.some((c) => c.cmd === "env_doctor")).toBe(false);
+  });
+
+  it("duplicates a profile, and a conflicting save offers a reload that keeps the edits", async () => {
+    await open();
+    document.querySelector<HTMLButtonElement>('[data-profile="mine"]')!.click();
+    await settle();
+    button("Edit").click();
+    flushSync();
+    const description = document.querySelector<HTMLInputElement>('input[name="profile-description"]')!;
+    description.value = "my edit";
+    description.dispatchEvent(new Event("input"));
+    conflictOnSave = true;
+    document.querySelector<HTMLFormElement>('[data-testid="profile-form"]')!.requestSubmit();
+    await settle();
+    expect(document.body.textContent).toContain("changed elsewhere");
+    button("Reload").click();
+    await settle();
+    expect(document.querySelector<HTMLInputElement>('input[name="profile-description"]')!.value).toBe("my edit");
+    conflictOnSave = false;
+    document.querySelector<HTMLFormElement>('[data-testid="profile-form"]')!.requestSubmit();
+    await settle();
+    const save = calls.filter((c) => c.cmd === "env_save_profile").at(-1)!;
+    expect((save.args.profile as { description: string }).description).toBe("my edit");
+    expect(save.args.expected).toBe("00000000000000aa");
+  });
+
+  it("deletes a user profile with undo", async () => {
+    await open();
+    document.querySelector<HTMLButtonElement>('[data-profile="mine"]')!.click();
+    await settle();
+    button("Delete").click();
+    await settle();
+    expect(calls.find((c) => c.cmd === "env_delete_profile")!.args).toEqual({ name: "mine", expected: "00000000000000aa" });
+    button("Undo").click();
+    await settle();
+    const restore = calls.filter((c) => c.cmd === "env_save_profile").at(-1)!;
+    expect(restore.args.expected).toBeNull();
+    expect((restore.args.profile as { name: string }).name).toBe("mine");
+  });
+
+  it("exports as a shell script", async () => {
+    await open();
+    button("Shell script").click();
+    await settle();
+    expect(document.querySelector('[data-testid="export-text"]')?.textContent).toContain("unset CUDA_LAUNCH_BLOCKING");
+  });
+});
+
+describe("environment logic", () => {
+  it("finds the field an invalid error names", () => {
+    const e = { code: "invalid" as const, message: "variables[2].name: \"1X\" is not a variable name" };
+    expect(fieldOf(e)).toBe("variables[2].name");
+    expect(messageFor(e)).toBe('"1X" is not a variable name');
+    expect(fieldOf({ code: "io", message: "a: b" })).toBeNull();
+  });
+  it("labels fixes", () => {
+    expect(fixLabel({ action: "set", variable: "NCCL_DEBUG", value: "WARN" }, "p")).toEqual({
+      key: "env.fix.set",
+      values: { variable: "NCCL_DEBUG", value: "WARN", profile: "p" },
+    });
+  });
+});

@@ -1,0 +1,288 @@
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { flushSync, mount, tick, unmount } from "svelte";
+import { clearMocks, mockIPC } from "@tauri-apps/api/mocks";
+import { api } from "../../lib/api";
+import { AppModel } from "../../lib/app.svelte";
+import type { HistoryWindow, MonitorPush, MonitorStarted, Tick } from "../../lib/bindings";
+import MonitorView from "./MonitorView.svelte";
+import { chartData } from "./chart";
+import { formatDuration, MonitorModel } from "./monitor.svelte";
+
+// The chart library draws on a canvas, which jsdom lacks: record what it is given instead.
+const plots: { data: unknown[] }[] = [];
+vi.mock("uplot", () => ({
+  default: class {
+    data: unknown[];
+    constructor(_opts: unknown, data: unknown[]) {
+      this.data = data;
+      plots.push(this);
+    }
+    setData(d: unknown[]) {
+      this.data = d;
+    }
+    setSize() {}
+    destroy() {}
+  },
+}));
+
+const GIB = 2 ** 30;
+const STARTED: MonitorStarted = {
+  source: "fake:oom",
+  demo: true,
+  interval_ms: 250,
+  alerts: { warning: 0.85, critical: 0.95, hysteresis: 0.03, trend_window_s: 120, horizon_s: 900, idle_after_s: 300, idle_min_bytes: GIB },
+  uid: 1000,
+};
+
+function reading(usedGiB: number, level: "normal" | "warning" | "critical", changed = false): Tick {
+  return {
+    snapshot: {
+      source: "fake:oom",
+      taken_at: "2026-11-29T21:00:05Z",
+      gpus: [
+        {
+          index: 0,
+          name: "Demo H100 80GB",
+          uuid: null,
+          status: "ok",
+          memory: { total_bytes: 80 * GIB, used_bytes: usedGiB * GIB, free_bytes: (79.5 - usedGiB) * GIB, reserved_bytes: 0.5 * GIB },
+          utilization_percent: 99,
+          temperature_c: null,
+          power_watts: 693.7,
+          processes: [
+            { pid: 10000, name: "python", user: "demo", command: "python train.py --demo --rank 0", used_bytes: (usedGiB - 3) * GIB },
+            { pid: 4242, name: "jupyter", user: "me", uid: 1000, command: "python -m ipykernel_launcher", used_bytes: 3 * GIB },
+          ],
+        },
+      ],
+      unavailable: ["GPU 0: temperature not supported by this board"],
+    },
+    assessment: {
+      gpus: [{ gpu: 0, level, fullness: (usedGiB + 0.5) / 80, time_to_full_ms: 240_000 }],
+      changes: changed ? [{ gpu: 0, from: "normal", to: level, message: `GPU 0 memory is running low (warning)` }] : [],
+      recommendations:
+        level === "normal"
+          ? []
+          : [
+              { gpu: 0, action: { action: "stop_process", pid: 4242, held_bytes: 3 * GIB, idle_ms: 600_000 }, reason: "jupyter (pid 4242) holds 3.0 GiB and has been idle for 10 min" },
+              { gpu: 0, action: { action: "switch_preset", pid: 10000, preset: "int4_double" }, reason: "4-bit NF4" },
+            ],
+    },
+  };
+}
+
+const WINDOW: HistoryWindow = {
+  from: "2026-11-29T21:00:00Z",
+  to: "2026-11-29T21:01:00Z",
+  gpus: [{ gpu: 0, pid: null, label: "GPU 0", total_bytes: 80 * GIB, used: { t: [1000, 2000, 3000], v: [40 * GIB, null, 70 * GIB] } }],
+  processes: [{ gpu: 0, pid: 10000, label: "python (10000)", total_bytes: 80 * GIB, used: { t: [1000, 3000], v: [37 * GIB, 67 * GIB] } }],
+};
+
+let push: ((p: MonitorPush) => void) | null = null;
+let calls: { cmd: string; args: Record<string, unknown> }[] = [];
+let component: ReturnType<typeof mount> | null = null;
+
+function backend(nvml: "no_driver" | "ok") {
+  calls = [];
+  mockIPC((cmd, raw) => {
+    const args = (raw ?? {}) as Record<string, unknown>;
+    calls.push({ cmd, args });
+    switch (cmd) {
+      case "monitor_start": {
+        const source = args.source as { kind: string };
+        if (source.kind === "nvml" && nvml === "no_driver")
+          throw { code: "no_driver", message: "no NVIDIA driver: libnvidia-ml.so.1 not found" };
+        const alerts = args.alerts as MonitorStarted["alerts"] | null;
+        if (alerts && alerts.critical <= alerts.warning) throw { code: "invalid", message: "critical: 0.8 must be a fraction above warning (0.9)" };
+        return { ...STARTED, alerts: alerts ?? STARTED.alerts };
+      }
+      case "monitor_window":
+        return WINDOW;
+      case "monitor_idle":
+        return [{ gpu: 0, pid: 4242, name: "jupyter", user: "me", command: null, used_bytes: 3 * GIB, idle_ms: 600_000 }];
+      case "monitor_stop_process":
+        return { pid: args.pid, stopped_by: "sigterm", freed_bytes: 3 * GIB };
+      case "monitor_stop":
+        return null;
+      default:
+        throw { code: "internal", message: `unexpected ${cmd}` };
+    }
+  });
+}
+
+// The channel's callback: mockIPC hands commands the Channel object; capture its onmessage.
+function capturePush() {
+  const start = calls.filter((c) => c.cmd === "monitor_start").at(-1)!;
+  const channel = start.args.onPush as { onmessage: (p: MonitorPush) => void };
+  push = (p) => channel.onmessage(p);
+}
+
+async function settle() {
+  for (let i = 0; i < 5; i++) await tick();
+  await new Promise((r) => setTimeout(r, 0));
+  flushSync();
+}
+
+async function open(nvml: "no_driver" | "ok") {
+  backend(nvml);
+  const frames: (() => void)[] = [];
+  const monitor = new MonitorModel(api, (f) => frames.push(f), () => 10_000 + frames.length * 2000);
+  const model = new AppModel(api);
+  component = mount(MonitorView, { target: document.body, props: { model, monitor } });
+  await settle();
+  const frame = async () => {
+    frames.splice(0).forEach((f) => f());
+    await settle();
+  };
+  return { monitor, frame, frames };
+}
+
+const $ = <T extends Element = HTMLElement>(sel: string) => document.querySelector<T>(sel);
+const text = (sel: string) => $(sel)?.textContent?.replace(/\s+/g, " ").trim() ?? "";
+
+beforeEach(() => {
+  document.body.innerHTML = "";
+  plots.length = 0;
+  push = null;
+});
+afterEach(() => {
+  if (component) unmount(component);
+  component = null;
+  clearMocks();
+});
+
+describe("the Monitor view", () => {
+  it("says plainly that there is no driver and starts the labelled demo in one click", async () => {
+    const { frame } = await open("no_driver");
+    expect(text('[data-testid="no-driver"]')).toContain("No NVIDIA driver found (libnvidia-ml.so.1). Planning and presets work without one.");
+    $<HTMLButtonElement>('[data-testid="show-demo"]')!.click();
+    await settle();
+    const start = calls.filter((c) => c.cmd === "monitor_start").at(-1)!;
+    expect(start.args.source).toEqual({ kind: "demo", scenario: "training" });
+    expect(text('[data-testid="source-badge"]')).toBe("Demo data: simulated GPUs (Run to OOM)");
+    capturePush();
+    push!({ kind: "tick", tick: reading(60, "normal"), readings: 1 });
+    await frame();
+    expect(text('[data-testid="gpu-used"]')).toBe("60.00 GiB / 80.00 GiB");
+    expect($('[data-testid="gpu-used"] span')!.title).toBe("64,424,509,440 bytes");
+    expect(text('[data-testid="gpu-status"]')).toBe("OK");
+    // The board does not report temperature: n/a with the reason, never 0.
+    const na = [...document.querySelectorAll("abbr")].find((a) => a.title.includes("temperature"));
+    expect(na?.textContent).toBe("n/a");
+    expect(na?.title).toBe("Not reported: GPU 0: temperature not supported by this board");
+  });
+
+  it("renders pushed readings at most once per animation frame", async () => {
+    const { monitor, frame, frames } = await open("ok");
+    capturePush();
+    push!({ kind: "tick", tick: reading(50, "normal"), readings: 1 });
+    push!({ kind: "tick", tick: reading(55, "normal"), readings: 1 });
+    push!({ kind: "tick", tick: reading(60, "normal"), readings: 1 });
+    expect(frames.length).toBe(1);
+    expect(monitor.tick).toBeNull();
+    await frame();
+    expect(text('[data-testid="gpu-used"]')).toBe("60.00 GiB / 80.00 GiB");
+  });
+
+  it("charts bytes per GPU with dashed thresholds, per process for a selected GPU, and refetches on range change", async () => {
+    const { frame } = await open("ok");
+    capturePush();
+    push!({ kind: "tick", tick: reading(60, "normal"), readings: 1 });
+    await frame();
+    await new Promise((r) => requestAnimationFrame(() => r(null)));
+    await settle();
+    const window = calls.filter((c) => c.cmd === "monitor_window");
+    expect(window.at(-1)!.args.rangeMs).toBe(60_000);
+    expect(plots.length).toBe(1);
+    const data = plots[0]!.data as (number | null | undefined)[][];
+    expect(data[0]).toEqual([1, 2, 3]);
+    expect(data[1]).toEqual([40 * GIB, null, 70 * GIB]);
+    // warning 85 % of 80 GiB, less the 0.5 GiB the driver reserves (alerts count reserved as used).
+    expect(data[2]![0]).toBe(0.85 * 80 * GIB - 0.5 * GIB);
+    $<HTMLButtonElement>('[data-range="1h"]')!.click();
+    await settle();
+    expect(calls.filter((c) => c.cmd === "monitor_window").at(-1)!.args.rangeMs).toBe(3_600_000);
+    $<HTMLButtonElement>('[data-testid="gpu-card"]')!.click();
+    await settle();
+    expect(text(".monitor")).toContain("Processes on GPU 0");
+  });
+
+  it("sorts the process table and offers Stop… only for the user's own process, with the memory it frees", async () => {
+    const { frame } = await open("ok");
+    // A live source this time: own processes can be stopped.
+    const start = calls.find((c) => c.cmd === "monitor_start")!;
+    (start.args.onPush as { onmessage: (p: MonitorPush) => void }).onmessage({ kind: "tick", tick: reading(60, "normal"), readings: 1 });
+    await frame();
+    const pids = () => [...document.querySelectorAll("tbody tr")].map((r) => r.getAttribute("data-pid"));
+    expect(pids()).toEqual(["10000", "4242"]);
+    const pidHeader = [...document.querySelectorAll<HTMLButtonElement>("th button")].find((b) => b.textContent?.startsWith("PID"))!;
+    pidHeader.click();
+    await settle();
+    expect(pids()).toEqual(["4242", "10000"]);
+    // Demo processes are simulated: no Stop… at all.
+    expect(document.querySelectorAll('[data-testid="stop"]').length).toBe(0);
+  });
+
+  it("shows the alert with since-when and the recommended actions, and stops an idle process after confirmation", async () => {
+    backend("ok");
+    const frames: (() => void)[] = [];
+    const monitor = new MonitorModel(api, (f) => frames.push(f), () => 0);
+    const model = new AppModel(api);
+    component = mount(MonitorView, { target: document.body, props: { model, monitor } });
+    await settle();
+    monitor.started = { ...STARTED, demo: false, source: "nvml" };
+    capturePush();
+    push!({ kind: "tick", tick: reading(68, "warning", true), readings: 3 });
+    frames.splice(0).forEach((f) => f());
+    await settle();
+    expect(text('[data-testid="gpu-status"]')).toBe("Warning");
+    const alert = text('[data-testid="alert"]');
+    expect(alert).toContain("GPU 0 memory is running low (warning)");
+    expect(alert).toContain("85.6% full");
+    expect([...document.querySelectorAll('[data-testid="stop"]')].map((b) => b.closest("tr")!.getAttribute("data-pid"))).toEqual(["4242"]);
+    expect(alert).toContain("full in about 4 min");
+    expect(alert).toContain("Switch PID 10000's model to int4_double");
+    const stopAction = [...document.querySelectorAll<HTMLButtonElement>('[data-testid="recommendation"] button')].find((b) =>
+      b.textContent?.includes("Stop PID 4242"),
+    )!;
+    expect(stopAction.textContent).toBe("Stop PID 4242 (frees 3.00 GiB)");
+    // jsdom has no modal dialogs: showModal is stubbed to open.
+    HTMLDialogElement.prototype.showModal ??= function (this: HTMLDialogElement) { this.open = true; };
+    HTMLDialogElement.prototype.close ??= function (this: HTMLDialogElement) { this.open = false; };
+    stopAction.click();
+    await settle();
+    expect(text('[data-testid="stop-dialog"]')).toContain("jupyter (PID 4242) holds 3.00 GiB of GPU memory");
+    [...document.querySelectorAll<HTMLButtonElement>('[data-testid="stop-dialog"] button')].find((b) => b.textContent === "Stop it")!.click();
+    await settle();
+    expect(calls.some((c) => c.cmd === "monitor_stop_process" && c.args.pid === 4242)).toBe(true);
+    expect(text('[data-testid="stop-result"]')).toBe("Stopped PID 4242 (SIGTERM): 3.00 GiB of GPU memory freed.");
+  });
+
+  it("puts a refused threshold next to its field", async () => {
+    await open("ok");
+    const warning = $<HTMLInputElement>('[data-testid="warning"]')!;
+    const critical = $<HTMLInputElement>('[data-testid="critical"]')!;
+    warning.value = "90";
+    warning.dispatchEvent(new Event("input"));
+    critical.value = "80";
+    critical.dispatchEvent(new Event("input"));
+    critical.form!.requestSubmit();
+    await settle();
+    const err = critical.closest("label")!.nextElementSibling;
+    expect(err?.textContent).toBe("0.8 must be a fraction above warning (0.9)");
+    expect(critical.getAttribute("aria-invalid")).toBe("true");
+  });
+});
+
+describe("helpers", () => {
+  it("aligns series on one time axis, keeping reported gaps", () => {
+    const d = chartData(WINDOW, 0, []);
+    expect(d.x).toEqual([1, 3]);
+    expect(d.series.map((s) => s.label)).toEqual(["python (10000)"]);
+  });
+  it("formats idle time", () => {
+    expect(formatDuration(45_000)).toBe("45 s");
+    expect(formatDuration(600_000)).toBe("10 min");
+    expect(formatDuration(3_900_000)).toBe("1 h 05 min");
+  });
+});

@@ -1,0 +1,348 @@
+// The Monitor view's state. Readings arrive pushed (at most 4 a second) and are applied on the next animation
+// frame, so the view renders at most once per frame whatever the rate. The history window is fetched when the
+// range changes and, while readings arrive, at most once a second. The UI never computes memory: every figure
+// comes from the backend's snapshot, assessment or history window.
+
+import type { Api, IpcError } from "../../lib/api";
+import type {
+  Action,
+  AlertConfig,
+  HistoryFormat,
+  GpuSample,
+  HistoryWindow,
+  Level,
+  MonitorPush,
+  MonitorStarted,
+  ProcessIdle,
+  ProcessSample,
+  RecordingInfo,
+  Scenario,
+  SourceRequest,
+  StopOutcome,
+  Tick,
+} from "../../lib/bindings";
+
+export const RANGES = [
+  { id: "1m", ms: 60_000 },
+  { id: "5m", ms: 300_000 },
+  { id: "15m", ms: 900_000 },
+  { id: "1h", ms: 3_600_000 },
+  { id: "6h", ms: 21_600_000 },
+  { id: "24h", ms: 86_400_000 },
+] as const;
+
+export const SCENARIOS: readonly Scenario[] = ["idle", "training", "leak", "oom", "lost"];
+
+export type Phase = "idle" | "starting" | "running" | "no_driver" | "failed";
+
+/** A process row of the table: a process on one GPU, with how long it has been idle when history knows. */
+export interface ProcessRow {
+  gpu: number;
+  process: ProcessSample;
+  idleMs: number | null;
+}
+
+export type SortKey = "pid" | "user" | "name" | "command" | "gpu" | "memory" | "idle";
+
+/** An active alert: a GPU at warning or critical, since when (the reading that raised it). */
+export interface ActiveAlert {
+  gpu: number;
+  level: Level;
+  message: string;
+  since: string;
+  fullness: number | null;
+  timeToFullMs: number | null;
+}
+
+export class MonitorModel {
+  phase = $state<Phase>("idle");
+  /** Why NVML could not start, in the driver's words. */
+  noDriverReason = $state("");
+  error = $state<IpcError | null>(null);
+  started = $state<MonitorStarted | null>(null);
+  request = $state<SourceRequest>({ kind: "nvml" });
+  tick = $state.raw<Tick | null>(null);
+  ended = $state(false);
+  window = $state.raw<HistoryWindow | null>(null);
+  idle = $state.raw<ProcessIdle[]>([]);
+  rangeMs = $state<number>(RANGES[0].ms);
+  /** Chart per process of this GPU; null = one line per GPU. */
+  selectedGpu = $state<number | null>(null);
+  sortKey = $state<SortKey>("memory");
+  sortDescending = $state(true);
+  alerts = $state.raw<ActiveAlert[]>([]);
+  recording = $state<RecordingInfo | null>(null);
+  /** The last result of an action (stop, record, export), for the status line. */
+  notice = $state<{ kind: "ok" | "error"; text: string } | null>(null);
+  /** Field-level errors of the thresholds form, keyed by field name. */
+  fieldErrors = $state<Record<string, string>>({});
+
+  /** Width of the chart in pixels; the window is fetched at about two points per pixel. */
+  chartWidth = 800;
+  private pending: Tick | null = null;
+  private frame: number | null = null;
+  private lastWindowAt = 0;
+  private windowInFlight = false;
+  private generation = 0;
+  private readonly since = new Map<number, string>();
+
+  constructor(
+    private readonly api: Api,
+    private readonly schedule: (f: () => void) => number = (f) => requestAnimationFrame(f),
+    private readonly now: () => number = () => performance.now(),
+  ) {}
+
+  get demo(): boolean {
+    return this.started?.demo ?? false;
+  }
+
+  /** Starts a source; on "no driver" the view offers the demo instead. */
+  async start(request: SourceRequest, alerts: AlertConfig | null = null): Promise<boolean> {
+    const generation = ++this.generation;
+    this.phase = "starting";
+    this.error = null;
+    this.fieldErrors = {};
+    try {
+      const started = await this.api.monitorStart(request, alerts, (push) => {
+        if (generation === this.generation) this.onPush(push);
+      });
+      if (generation !== this.generation) return false;
+      this.request = request;
+      this.started = started;
+      this.tick = null;
+      this.pending = null;
+      this.window = null;
+      this.alerts = [];
+      this.since.clear();
+      this.ended = false;
+      this.recording = null;
+      this.selectedGpu = null;
+      this.phase = "running";
+      return true;
+    } catch (e) {
+      const err = e as IpcError;
+      if (generation !== this.generation) return false;
+      if (err.code === "no_driver") {
+        this.phase = "no_driver";
+        this.noDriverReason = err.message;
+      } else if (alerts && /^(warning|critical|hysteresis):/.test(err.message)) {
+        // A threshold was refused: the source keeps running with the old ones; the error goes next to the field.
+        const field = err.message.slice(0, err.message.indexOf(":"));
+        this.fieldErrors = { [field]: err.message.slice(field.length + 1).trim() };
+        this.phase = this.started ? "running" : "failed";
+      } else {
+        this.error = err;
+        this.phase = this.started ? "running" : "failed";
+      }
+      return false;
+    }
+  }
+
+  startDemo(scenario: Scenario): Promise<boolean> {
+    return this.start({ kind: "demo", scenario }, this.started?.alerts ?? null);
+  }
+
+  /** Applies new thresholds (fractions) by restarting the current source with them. */
+  applyThresholds(warning: number, critical: number): Promise<boolean> {
+    const base = this.started?.alerts;
+    if (!base) return Promise.resolve(false);
+    return this.start(this.request, { ...base, warning, critical });
+  }
+
+  async stop(): Promise<void> {
+    this.generation++;
+    await this.api.monitorStop().catch(() => {});
+    this.started = null;
+    this.phase = "idle";
+  }
+
+  private onPush(push: MonitorPush): void {
+    if (push.kind === "tick") {
+      this.pending = push.tick;
+      this.collectChanges(push.tick);
+    } else if (push.kind === "ended") {
+      this.ended = true;
+    } else {
+      this.error = { code: "driver", message: push.message };
+    }
+    if (this.frame === null) {
+      this.frame = this.schedule(() => this.applyFrame());
+    }
+  }
+
+  /** Remembers when each GPU entered its current level: level changes arrive with every push, none lost. */
+  private collectChanges(tick: Tick): void {
+    for (const change of tick.assessment.changes) {
+      if (change.to === "normal") this.since.delete(change.gpu);
+      else this.since.set(change.gpu, tick.snapshot.taken_at);
+    }
+  }
+
+  /** One render: the latest reading, and a fresh history window at most once a second. */
+  applyFrame(): void {
+    this.frame = null;
+    const tick = this.pending;
+    this.pending = null;
+    if (tick) {
+      this.tick = tick;
+      this.alerts = tick.assessment.gpus
+        .filter((g) => g.level !== "normal")
+        .map((g) => ({
+          gpu: g.gpu,
+          level: g.level,
+          message:
+            [...tick.assessment.changes].reverse().find((c) => c.gpu === g.gpu && c.to === g.level)?.message ??
+            this.alerts.find((a) => a.gpu === g.gpu && a.level === g.level)?.message ??
+            "",
+          since: this.since.get(g.gpu) ?? tick.snapshot.taken_at,
+          fullness: g.fullness,
+          timeToFullMs: g.time_to_full_ms,
+        }));
+      if (this.now() - this.lastWindowAt >= 1000) void this.refreshWindow();
+    }
+  }
+
+  async refreshWindow(): Promise<void> {
+    if (!this.started || this.windowInFlight) return;
+    this.windowInFlight = true;
+    this.lastWindowAt = this.now();
+    const generation = this.generation;
+    try {
+      const points = Math.max(100, Math.min(20_000, Math.round(this.chartWidth * 2)));
+      const [window, idle] = await Promise.all([
+        this.api.monitorWindow(this.rangeMs, points),
+        this.api.monitorIdle(),
+      ]);
+      if (generation === this.generation) {
+        this.window = window;
+        this.idle = idle;
+      }
+    } catch (e) {
+      if (generation === this.generation) this.error = e as IpcError;
+    } finally {
+      this.windowInFlight = false;
+    }
+  }
+
+  setRange(ms: number): void {
+    this.rangeMs = ms;
+    void this.refreshWindow();
+  }
+
+  selectGpu(gpu: number | null): void {
+    this.selectedGpu = this.selectedGpu === gpu ? null : gpu;
+  }
+
+  get gpus(): GpuSample[] {
+    return this.tick?.snapshot.gpus ?? [];
+  }
+
+  levelOf(gpu: number): Level {
+    return this.tick?.assessment.gpus.find((g) => g.gpu === gpu)?.level ?? "normal";
+  }
+
+  /** Every process on every GPU, sorted by the chosen column. */
+  get processes(): ProcessRow[] {
+    const rows: ProcessRow[] = [];
+    for (const g of this.gpus) {
+      for (const p of g.processes ?? []) {
+        const idle = this.idle.find((i) => i.pid === p.pid && i.gpu === g.index);
+        rows.push({ gpu: g.index, process: p, idleMs: idle ? idle.idle_ms : null });
+      }
+    }
+    const key = (r: ProcessRow): number | string => {
+      switch (this.sortKey) {
+        case "pid": return r.process.pid;
+        case "user": return r.process.user ?? "";
+        case "name": return r.process.name ?? "";
+        case "command": return r.process.command ?? "";
+        case "gpu": return r.gpu;
+        case "memory": return r.process.used_bytes ?? -1;
+        case "idle": return r.idleMs ?? -1;
+      }
+    };
+    const sign = this.sortDescending ? -1 : 1;
+    return rows.sort((a, b) => {
+      const [x, y] = [key(a), key(b)];
+      return (x < y ? -1 : x > y ? 1 : a.process.pid - b.process.pid) * sign;
+    });
+  }
+
+  sortBy(key: SortKey): void {
+    if (this.sortKey === key) this.sortDescending = !this.sortDescending;
+    else {
+      this.sortKey = key;
+      this.sortDescending = key === "memory" || key === "idle";
+    }
+  }
+
+  /** "Stop…" is offered only for the user's own processes (and never for simulated demo ones). */
+  canStop(p: ProcessSample): boolean {
+    return !this.demo && this.started !== null && p.uid !== undefined && p.uid === this.started.uid;
+  }
+
+  async stopProcess(pid: number): Promise<StopOutcome | null> {
+    try {
+      const outcome = await this.api.monitorStopProcess(pid);
+      this.notice = null;
+      void this.refreshWindow();
+      return outcome;
+    } catch (e) {
+      this.notice = { kind: "error", text: (e as IpcError).message };
+      return null;
+    }
+  }
+
+  async toggleRecording(): Promise<void> {
+    try {
+      if (this.recording) {
+        const done = await this.api.monitorRecordStop();
+        this.recording = null;
+        this.notice = { kind: "ok", text: `recorded:${done.snapshots}:${done.path}` };
+      } else {
+        this.recording = await this.api.monitorRecordStart();
+        this.notice = null;
+      }
+    } catch (e) {
+      this.notice = { kind: "error", text: (e as IpcError).message };
+    }
+  }
+
+  async export(format: HistoryFormat, path: string | null): Promise<void> {
+    try {
+      const done = await this.api.monitorExport(format, this.rangeMs, path);
+      this.notice = { kind: "ok", text: `exported:${done.path}` };
+    } catch (e) {
+      this.notice = { kind: "error", text: (e as IpcError).message };
+    }
+  }
+}
+
+/** The words for a recommended action, and whether the view can do it with a button (stop a process). */
+export function actionText(action: Action): { key: "stop" | "env" | "checkpointing" | "preset"; copy: string } {
+  switch (action.action) {
+    case "stop_process":
+      return { key: "stop", copy: `kill ${action.pid}` };
+    case "set_env":
+      return { key: "env", copy: `${action.name}=${action.value}` };
+    case "enable_gradient_checkpointing":
+      return { key: "checkpointing", copy: "model.gradient_checkpointing_enable()" };
+    case "switch_preset":
+      return { key: "preset", copy: `headroom-cli presets show ${action.preset}` };
+  }
+}
+
+/** "45 s", "12 min", "3 h 05 min": how long a process has been idle. */
+export function formatDuration(ms: number): string {
+  const s = Math.floor(ms / 1000);
+  if (s < 60) return `${s} s`;
+  const m = Math.floor(s / 60);
+  if (m < 60) return `${m} min`;
+  return `${Math.floor(m / 60)} h ${String(m % 60).padStart(2, "0")} min`;
+}
+
+/** The reason a GPU's field is missing, from the snapshot's `unavailable` list (which names the GPU). */
+export function reasonFor(unavailable: string[], gpu: number, field: string): string | null {
+  const mine = unavailable.filter((u) => u.includes(`GPU ${gpu}`) || !/GPU \d/.test(u));
+  return mine.find((u) => u.toLowerCase().includes(field)) ?? mine[0] ?? null;
+}

@@ -1,0 +1,247 @@
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { flushSync, mount, unmount } from "svelte";
+import { clearMocks, mockIPC } from "@tauri-apps/api/mocks";
+import RunsView from "./RunsView.svelte";
+import { api } from "../../lib/api";
+import { AppModel } from "../../lib/app.svelte";
+import type { AttemptRecord, RunRecord, RunUpdate } from "../../lib/bindings";
+import { applyUpdate, emptyRun, MAX_LINES, moveChip, splitArgv } from "./logic";
+import { session } from "./session.svelte";
+
+const GIB = 2 ** 30;
+
+function attempt(index: number, preset: string, ok: boolean, next: AttemptRecord["next"]): AttemptRecord {
+  return {
+    index,
+    preset,
+    expandable_segments: false,
+    environment: { HEADROOM_PRESET: preset },
+    pid: 100 + index,
+    started_unix_ms: 1_700_000_000_000,
+    duration_ms: 1500,
+    exit: { code: ok ? 0 : 1, signal: null },
+    cancelled: false,
+    oom: ok
+      ? null
+      : {
+          marker: "cuda_out_of_memory",
+          message: "CUDA out of memory. Tried to allocate 2.00 GiB.",
+          gpu_index: 0,
+          requested_bytes: 2 * GIB,
+          total_capacity_bytes: null,
+          free_bytes: null,
+          allocated_by_pytorch_bytes: null,
+          reserved_unallocated_bytes: null,
+        },
+    measured_peak_bytes: null,
+    predicted_peak_bytes: index === 0 ? Math.round(23.1 * GIB) : null,
+    log_file: `/d/runs/run-1/attempt-${index}.log`,
+    next,
+  };
+}
+
+const record: RunRecord = {
+  run_id: "run-1",
+  model: "llama-8b",
+  profile: "production",
+  chain: ["fp16", "int8"],
+  argv: ["python3", "train.py"],
+  cwd: "/work",
+  started_unix_ms: 1_700_000_000_000,
+  attempts: [attempt(0, "fp16", false, { kind: "next_preset", preset: "int8" }), attempt(1, "int8", true, { kind: "stop" })],
+  outcome: "succeeded",
+};
+
+let calls: { cmd: string; args: Record<string, unknown> }[];
+let channel: { onmessage: (u: RunUpdate) => void } | null;
+let component: ReturnType<typeof mount> | null = null;
+
+function backend() {
+  calls = [];
+  channel = null;
+  mockIPC((cmd, raw) => {
+    const args = (raw ?? {}) as Record<string, unknown>;
+    calls.push({ cmd, args });
+    switch (cmd) {
+      case "runs_defaults":
+        return args.model === "llama-8b"
+          ? { chain: ["int4", "int4_double"], saved: true, presets: ["fp16", "int8", "int4", "int4_double", "int4_offload", "mine"], cwd: "/work" }
+          : { chain: ["fp16", "int8", "int4", "int4_double", "int4_offload"], saved: false, presets: ["fp16", "int8", "int4", "int4_double", "int4_offload"], cwd: "/work" };
+      case "env_list_profiles":
+        return { profiles: [{ name: "production", purpose: "production", builtin: true, description: "" }], quarantined: [] };
+      case "runs_list":
+        return { runs: [record, { ...record, run_id: "run-0", model: "qwen-7b", attempts: [record.attempts[1]!] }], quarantined: [] };
+      case "runs_start": {
+        const start = args.start as { cwd: string };
+        if (start.cwd === "/nope") throw { code: "invalid", message: "cwd: /nope is not a directory" };
+        channel = args.onUpdate as typeof channel;
+        return "run-2";
+      }
+      case "runs_cancel":
+        return null;
+      case "runs_log":
+        return { text: `log of attempt ${args.attempt}\n`, truncated: false };
+      default:
+        throw { code: "internal", message: `unexpected command ${cmd}` };
+    }
+  });
+}
+
+const settle = async () => {
+  for (let i = 0; i < 5; i++) await new Promise((r) => setTimeout(r, 0));
+  flushSync();
+};
+
+async function open() {
+  backend();
+  session.live = null;
+  const model = new AppModel(api);
+  component = mount(RunsView, { target: document.body, props: { model } });
+  await settle();
+}
+
+function type(name: string, value: string) {
+  const input = document.querySelector<HTMLInputElement>(`input[name="${name}"]`)!;
+  input.value = value;
+  input.dispatchEvent(new Event("input"));
+}
+
+const chips = () => [...document.querySelectorAll("[data-chip]")].map((c) => c.getAttribute("data-chip"));
+const submit = async () => {
+  document.querySelector<HTMLFormElement>("form.start")!.requestSubmit();
+  await settle();
+};
+
+beforeEach(() => (document.body.innerHTML = ""));
+afterEach(() => {
+  if (component) unmount(component);
+  component = null;
+  clearMocks();
+});
+
+describe("the Runs view", () => {
+  it("says what is missing next to each field and starts nothing", async () => {
+    await open();
+    await submit();
+    expect(document.querySelector('input[name="command"]')!.getAttribute("aria-invalid")).toBe("true");
+    expect(document.body.textContent).toContain("Command: enter the program to run");
+    expect(document.body.textContent).toContain("Model: enter the model id");
+    expect(calls.some((c) => c.cmd === "runs_start")).toBe(false);
+  });
+
+  it("shows the backend's refusal next to the field it names", async () => {
+    await open();
+    type("command", "python3 train.py");
+    type("model", "llama-8b");
+    type("cwd", "/nope");
+    await submit();
+    expect(document.querySelector('input[name="cwd"]')!.getAttribute("aria-invalid")).toBe("true");
+    expect(document.body.textContent).toContain("/nope is not a directory");
+  });
+
+  it("reorders the chain with the arrow keys and removes a preset with Delete", async () => {
+    await open();
+    expect(chips()).toEqual(["fp16", "int8", "int4", "int4_double", "int4_offload"]);
+    const first = document.querySelector<HTMLButtonElement>('[data-chip="fp16"]')!;
+    first.dispatchEvent(new KeyboardEvent("keydown", { key: "ArrowRight", bubbles: true }));
+    await settle();
+    expect(chips()).toEqual(["int8", "fp16", "int4", "int4_double", "int4_offload"]);
+    expect(document.activeElement?.getAttribute("data-chip")).toBe("fp16");
+    document.querySelector('[data-chip="int4_offload"]')!.dispatchEvent(new KeyboardEvent("keydown", { key: "Delete", bubbles: true }));
+    await settle();
+    expect(chips()).toEqual(["int8", "fp16", "int4", "int4_double"]);
+  });
+
+  it("starts a run with the argv, then draws the pushed attempts as a timeline and the log", async () => {
+    await open();
+    type("command", `python3 train.py --name "my run"`);
+    type("model", "llama-8b");
+    await submit();
+    const start = calls.find((c) => c.cmd === "runs_start")!.args.start;
+    expect(start).toEqual({
+      model: "llama-8b",
+      argv: ["python3", "train.py", "--name", "my run"],
+      cwd: "/work",
+      profile: "production",
+      chain: ["fp16", "int8", "int4", "int4_double", "int4_offload"],
+    });
+    channel!.onmessage({
+      run_id: "run-2",
+      events: [
+        { event: "run_started", run_id: "run-2", dir: "/d/runs/run-2" },
+        { event: "attempt_started", index: 0, preset: "fp16", pid: 100, expandable_segments: false },
+        { event: "output", attempt: 0, stream: "stderr", line: "torch.OutOfMemoryError: CUDA out of memory." },
+        { event: "attempt_finished", attempt: record.attempts[0]! },
+        { event: "attempt_started", index: 1, preset: "int8", pid: 101, expandable_segments: false },
+      ],
+      dropped_lines: 0,
+      finished: null,
+      error: null,
+    });
+    flushSync();
+    expect(document.querySelector('[data-testid="log"]')!.textContent).toContain("CUDA out of memory");
+    expect(document.querySelector('[data-testid="cancel"]')).not.toBeNull();
+    const timeline = document.querySelector('[data-testid="timeline"]')!.textContent!;
+    expect(timeline).toContain("OOM (tried to allocate 2.00 GiB)");
+    expect(timeline).toContain("23.10 GiB");
+    expect(timeline).toContain("relaunch with int8");
+    document.querySelector<HTMLButtonElement>('[data-testid="cancel"]')!.click();
+    await settle();
+    expect(calls.find((c) => c.cmd === "runs_cancel")!.args).toEqual({ runId: "run-2" });
+    channel!.onmessage({ run_id: "run-2", events: [], dropped_lines: 0, finished: { ...record, run_id: "run-2" }, error: null });
+    await settle();
+    expect(document.querySelector('[data-testid="outcome"]')!.textContent).toBe("Succeeded");
+    const statuses = [...document.querySelectorAll('[data-testid="timeline"] [data-preset]')].map((e) => e.getAttribute("data-status"));
+    expect(statuses).toEqual(["bad", "ok"]);
+    const measured = document.querySelector('[data-testid="timeline"] .na')!;
+    expect(measured.textContent).toBe("n/a");
+  });
+
+  it("takes the chain from the model's saved config", async () => {
+    await open();
+    type("model", "llama-8b");
+    document.querySelector('input[name="model"]')!.dispatchEvent(new Event("change", { bubbles: true }));
+    await settle();
+    expect(chips()).toEqual(["int4", "int4_double"]);
+    expect(document.body.textContent).toContain("From llama-8b's saved config");
+    const add = [...document.querySelectorAll<HTMLOptionElement>('select[name="chain-add"] option')].map((o) => o.value);
+    expect(add).toContain("mine");
+  });
+
+  it("filters the history by model and reopens a past run with its log", async () => {
+    await open();
+    expect(document.querySelectorAll('[data-testid="history"] tbody tr')).toHaveLength(2);
+    type("history-filter", "qwen");
+    flushSync();
+    expect([...document.querySelectorAll('[data-testid="history"] tbody tr')].map((r) => r.getAttribute("data-run"))).toEqual(["run-0"]);
+    type("history-filter", "llama");
+    flushSync();
+    document.querySelector<HTMLButtonElement>('[data-run="run-1"] button')!.click();
+    await settle();
+    const opened = document.querySelector('[data-testid="opened"]')!;
+    expect(opened.textContent).toContain("log of attempt 1");
+    expect(opened.textContent).toContain("fp16");
+  });
+});
+
+describe("runs logic", () => {
+  it("splits a command line like a shell, without expansion", () => {
+    expect(splitArgv(`python3 -c 'print("a b")' "x \\"y\\"" z\\ w`)).toEqual(["python3", "-c", 'print("a b")', 'x "y"', "z w"]);
+    expect(splitArgv("  ")).toEqual([]);
+    expect(splitArgv("a ''")).toEqual(["a", ""]);
+    expect(splitArgv("echo 'open")).toBeNull();
+  });
+  it("moves chips within bounds", () => {
+    const chain = ["a", "b", "c"];
+    expect(moveChip(chain, 0, -1)).toBe(chain);
+    expect(moveChip(chain, 2, -1)).toEqual(["a", "c", "b"]);
+  });
+  it("keeps the newest lines and counts the rest", () => {
+    const run = emptyRun("r");
+    const events = Array.from({ length: MAX_LINES + 5 }, (_, i) => ({ event: "output" as const, attempt: 0, stream: "stdout" as const, line: `l${i}` }));
+    applyUpdate(run, { run_id: "r", events, dropped_lines: 7, finished: null, error: null });
+    expect(run.lines).toHaveLength(MAX_LINES);
+    expect(run.lines.at(-1)!.line).toBe(`l${MAX_LINES + 4}`);
+    expect(run.droppedLines).toBe(12);
+  });
+});

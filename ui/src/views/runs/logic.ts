@@ -1,0 +1,146 @@
+// The Runs view's logic, kept out of the components so it can be tested alone.
+
+import type { AttemptRecord, LaunchEvent, RunRecord, RunUpdate } from "../../lib/bindings";
+
+/** Split a command line into argv as a POSIX shell would for words: '…' literal, "…" with \" and \\, and \
+ * escaping outside quotes. No expansion: what you type is what the program gets. Null when a quote is open. */
+export function splitArgv(text: string): string[] | null {
+  const out: string[] = [];
+  let word = "";
+  let inWord = false;
+  let i = 0;
+  while (i < text.length) {
+    const c = text[i]!;
+    if (c === "'") {
+      const end = text.indexOf("'", i + 1);
+      if (end < 0) return null;
+      word += text.slice(i + 1, end);
+      inWord = true;
+      i = end + 1;
+    } else if (c === '"') {
+      i += 1;
+      let closed = false;
+      while (i < text.length) {
+        const d = text[i]!;
+        if (d === '"') {
+          closed = true;
+          i += 1;
+          break;
+        }
+        if (d === "\\" && (text[i + 1] === '"' || text[i + 1] === "\\")) {
+          word += text[i + 1];
+          i += 2;
+        } else {
+          word += d;
+          i += 1;
+        }
+      }
+      if (!closed) return null;
+      inWord = true;
+    } else if (c === "\\" && i + 1 < text.length) {
+      word += text[i + 1];
+      inWord = true;
+      i += 2;
+    } else if (/\s/.test(c)) {
+      if (inWord) out.push(word);
+      word = "";
+      inWord = false;
+      i += 1;
+    } else {
+      word += c;
+      inWord = true;
+      i += 1;
+    }
+  }
+  if (inWord) out.push(word);
+  return out;
+}
+
+/** Move the chip at `index` one step left (-1) or right (+1); the same array when it cannot move. */
+export function moveChip(chain: string[], index: number, step: -1 | 1): string[] {
+  const to = index + step;
+  if (index < 0 || index >= chain.length || to < 0 || to >= chain.length) return chain;
+  const next = [...chain];
+  [next[index], next[to]] = [next[to]!, next[index]!];
+  return next;
+}
+
+/** One attempt as the timeline draws it: the finished record, or what is known while it runs. */
+export interface TimelineEntry {
+  index: number;
+  preset: string;
+  pid: number | null;
+  expandable: boolean;
+  record: AttemptRecord | null;
+}
+
+/** The live state of a run, built only from what the launcher pushed. */
+export interface LiveRun {
+  runId: string;
+  attempts: TimelineEntry[];
+  lines: { attempt: number; stream: "stdout" | "stderr"; line: string }[];
+  droppedLines: number;
+  finished: RunRecord | null;
+  error: string | null;
+}
+
+/** The newest lines kept on screen; the whole output is in each attempt's log file. */
+export const MAX_LINES = 1000;
+
+export function emptyRun(runId: string): LiveRun {
+  return { runId, attempts: [], lines: [], droppedLines: 0, finished: null, error: null };
+}
+
+function applyEvent(run: LiveRun, event: LaunchEvent) {
+  switch (event.event) {
+    case "run_started":
+      run.runId = event.run_id;
+      break;
+    case "attempt_started":
+      run.attempts.push({
+        index: event.index,
+        preset: event.preset,
+        pid: event.pid,
+        expandable: event.expandable_segments,
+        record: null,
+      });
+      break;
+    case "output":
+      run.lines.push({ attempt: event.attempt, stream: event.stream, line: event.line });
+      break;
+    case "attempt_finished": {
+      const a = event.attempt;
+      const entry = run.attempts.find((e) => e.index === a.index);
+      if (entry) entry.record = a;
+      else run.attempts.push({ index: a.index, preset: a.preset, pid: a.pid, expandable: a.expandable_segments, record: a });
+      break;
+    }
+  }
+}
+
+/** Fold one pushed batch into the run. */
+export function applyUpdate(run: LiveRun, update: RunUpdate): LiveRun {
+  for (const event of update.events) applyEvent(run, event);
+  run.droppedLines += update.dropped_lines;
+  if (run.lines.length > MAX_LINES) {
+    run.droppedLines += run.lines.length - MAX_LINES;
+    run.lines.splice(0, run.lines.length - MAX_LINES);
+  }
+  if (update.finished) {
+    run.finished = update.finished;
+    run.attempts = update.finished.attempts.map((a) => ({
+      index: a.index,
+      preset: a.preset,
+      pid: a.pid,
+      expandable: a.expandable_segments,
+      record: a,
+    }));
+  }
+  if (update.error) run.error = update.error.message;
+  return run;
+}
+
+/** A finished run from the history, as the timeline draws it. */
+export function entriesOf(record: RunRecord): TimelineEntry[] {
+  return record.attempts.map((a) => ({ index: a.index, preset: a.preset, pid: a.pid, expandable: a.expandable_segments, record: a }));
+}
