@@ -125,4 +125,35 @@ describe("the Presets view", () => {
     const back = JSON.parse(readFileSync(userPresetFile("mine"), "utf8"));
     assert.deepEqual(back.data.load.max_memory, { 0: "10GiB" });
   });
+
+  it("saves a per-model config on the user preset, checked by the backend", async () => {
+    await session.click(await session.find('[data-action="new-config"]'));
+    await typeInto('[data-field="model_id"]', "meta-llama/Llama-3.1-8B");
+    await js(
+      `const s = document.querySelector('.configs [data-field="preset"]');
+       s.value = "mine"; s.dispatchEvent(new Event("change", { bubbles: true }));`,
+    );
+    await typeInto('[data-field="lora.rank"]', "0");
+    const error = await session.until(
+      () => js(`return document.querySelector('[data-field="lora.rank"]').closest("label").querySelector(".field-error")?.textContent ?? null`),
+      (t) => t !== null,
+      "rank error next to the field",
+    );
+    assert.match(error, /at least 1/);
+    await typeInto('[data-field="lora.rank"]', "8");
+    await session.until(
+      () => js(`return document.querySelector('[data-action="save-config"]').disabled`),
+      (d) => d === false,
+      "save enabled",
+    );
+    await session.click(await session.find('[data-action="save-config"]'));
+    await session.find('[data-config="meta-llama/Llama-3.1-8B"]');
+    const file = join(configDir, "model-configs", "meta-llama--Llama-3.1-8B.json");
+    const saved = JSON.parse(readFileSync(file, "utf8"));
+    assert.equal(saved.data.preset, "mine");
+    assert.equal(saved.data.method, "qlora");
+    assert.equal(saved.data.lora.rank, 8);
+    const shot = await session.screenshot();
+    writeFileSync("/tmp/headroom-presets-config.png", Buffer.from(shot, "base64"));
+  });
 });
