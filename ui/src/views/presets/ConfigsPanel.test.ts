@@ -98,9 +98,9 @@ describe("per-model configs", () => {
     document.querySelector<HTMLButtonElement>('[data-action="save-config"]')!.click();
     await settle();
     expect(saved).toHaveLength(1);
-    expect(saved[0].modelId).toBe("org/model");
-    expect(saved[0].revision).toBeNull();
-    expect(saved[0].config).toMatchObject({
+    expect(saved[0]?.modelId).toBe("org/model");
+    expect(saved[0]?.revision).toBeNull();
+    expect(saved[0]?.config).toMatchObject({
       preset: "int4",
       task: "train",
       method: "qlora",
