@@ -110,6 +110,9 @@ pub fn render() -> String {
         crate::commands::presets::ExportFormat::decl(&cfg),
         crate::commands::presets::PresetExport::decl(&cfg),
         crate::commands::presets::ImportedAs::decl(&cfg),
+        crate::commands::presets::WizardGpu::decl(&cfg),
+        crate::commands::presets::WizardAsk::decl(&cfg),
+        crate::commands::presets::WizardRow::decl(&cfg),
     ];
     let mut out = String::from(
         "// Generated from the Rust types by src-tauri/src/bindings.rs. Do not edit: run\n\

@@ -306,3 +306,49 @@ fn config_check_names_fields_and_save_round_trips() {
         json!([])
     );
 }
+
+#[test]
+fn the_wizard_ranks_every_preset_user_ones_included() {
+    let h = harness();
+    user_int4(&h);
+    let models = invoke(&h, "wizard_models", json!({"query": "llama-3.1-8b"})).unwrap();
+    let id = models[0].as_str().unwrap().to_string();
+    let gpus = invoke(&h, "wizard_gpus", json!({})).unwrap();
+    assert!(gpus
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|g| g["name"] == json!("RTX 4090") && g["memory_bytes"] == json!(24564u64 << 20)));
+    let rows = invoke(
+        &h,
+        "wizard_rank",
+        json!({"ask": {"model_id": id, "task": "train", "method": "qlora", "gpu": "H200", "gpu_count": 1}}),
+    )
+    .unwrap();
+    let rows = rows.as_array().unwrap();
+    assert_eq!(rows.len(), 9, "{rows:?}");
+    let mine = rows.iter().find(|r| r["preset"] == json!("mine")).unwrap();
+    let int4 = rows.iter().find(|r| r["preset"] == json!("int4")).unwrap();
+    // The user's copy of int4 is estimated exactly as int4.
+    assert_eq!(mine["device_peak_bytes"], int4["device_peak_bytes"]);
+    assert_eq!(mine["builtin"], json!(false));
+    // Best first: a GPU preset that fits, with a real peak; the CPU preset is never preferred to one.
+    assert_eq!(rows[0]["fits"], json!(true), "{:?}", rows[0]);
+    assert_ne!(rows[0]["preset"], json!("cpu"));
+    assert!(
+        rows[0]["device_peak_bytes"].as_u64().unwrap() > 1 << 30,
+        "{:?}",
+        rows[0]
+    );
+
+    let err = invoke(
+        &h,
+        "wizard_rank",
+        json!({"ask": {"model_id": "nobody/none", "task": "infer", "method": null, "gpu": "RTX 4090", "gpu_count": 1}}),
+    )
+    .unwrap_err();
+    assert!(
+        err["message"].as_str().unwrap().starts_with("model_id:"),
+        "{err}"
+    );
+}

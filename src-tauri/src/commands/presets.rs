@@ -351,3 +351,103 @@ pub fn delete_config(
     configs.delete(&model_id, revision)?;
     Ok(deleted)
 }
+
+/// Models in the built-in catalog whose id contains `query`, for the wizard's first step.
+#[tauri::command]
+pub fn wizard_models(query: String) -> IpcResult<Vec<String>> {
+    Ok(headroom_core::model::catalog::search(&query)?
+        .into_iter()
+        .map(|e| e.id.clone())
+        .collect())
+}
+
+/// A GPU the wizard can plan for: from the estimator's GPU catalog, with its total memory.
+#[derive(Debug, Clone, PartialEq, Serialize, ts_rs::TS)]
+pub struct WizardGpu {
+    pub name: String,
+    pub memory_bytes: u64,
+}
+
+#[tauri::command]
+pub fn wizard_gpus() -> Vec<WizardGpu> {
+    headroom_core::estimate::gpus::catalog()
+        .iter()
+        .map(|g| WizardGpu {
+            name: g.name.to_string(),
+            memory_bytes: g.memory_bytes,
+        })
+        .collect()
+}
+
+/// The wizard's answers so far.
+#[derive(Debug, Clone, Deserialize, ts_rs::TS)]
+pub struct WizardAsk {
+    pub model_id: String,
+    pub task: model_config::Task,
+    /// Train only.
+    pub method: Option<model_config::Method>,
+    /// A catalog GPU name (see [`wizard_gpus`]).
+    pub gpu: String,
+    pub gpu_count: u64,
+}
+
+/// One preset as the wizard shows it: the estimator's verdict for the plan.
+#[derive(Debug, Clone, PartialEq, Serialize, ts_rs::TS)]
+pub struct WizardRow {
+    pub preset: String,
+    pub builtin: bool,
+    pub fits: bool,
+    /// Estimated peak per GPU (device memory, CUDA context included).
+    pub device_peak_bytes: u64,
+    /// Usable memory left (negative: how much is missing).
+    pub headroom_bytes: i64,
+    /// What the preset costs in quality or speed, in words.
+    pub caveat: Option<String>,
+    /// Why the preset cannot run this plan at all.
+    pub unavailable: Option<String>,
+}
+
+/// Every preset, built-in and user, ranked by the estimator for the model, task and GPUs (best first).
+#[tauri::command]
+pub fn wizard_rank(state: State<'_, AppState>, ask: WizardAsk) -> IpcResult<Vec<WizardRow>> {
+    let spec = headroom_core::model::from_catalog(&ask.model_id)?.ok_or_else(|| {
+        Error::invalid(
+            "model_id",
+            format!(
+                "{:?} is not in the model catalog: pick one from the list",
+                ask.model_id
+            ),
+        )
+    })?;
+    let list = {
+        let _guard = lock(&state)?;
+        libraries(&state).0.list()?
+    };
+    let infos: Vec<_> = list
+        .presets
+        .iter()
+        .map(|p| headroom_core::presets::to_preset_info(&p.name, &p.body))
+        .collect();
+    let mut plan = serde_json::json!({
+        "model": {"id": ask.model_id},
+        "task": ask.task,
+        "gpus": {"count": ask.gpu_count, "model": ask.gpu},
+    });
+    if let (model_config::Task::Train, Some(m)) = (ask.task, ask.method) {
+        plan["method"] = serde_json::to_value(m).map_err(|e| IpcError::internal(e.to_string()))?;
+    }
+    let plan = headroom_core::estimate::plan_from_value(&plan, &infos)?;
+    let ranked = headroom_core::estimate::recommend::rank_presets(&spec, &plan, &infos)?;
+    Ok(ranked
+        .into_iter()
+        .map(|r| WizardRow {
+            builtin: list.presets.iter().any(|p| p.name == r.preset && p.builtin),
+            preset: r.preset,
+            fits: r.fits,
+            device_peak_bytes: r.device_peak_bytes,
+            headroom_bytes: r.headroom_bytes,
+            caveat: r.caveat,
+            unavailable: r.unavailable,
+        })
+        .collect())
+}

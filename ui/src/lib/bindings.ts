@@ -504,3 +504,33 @@ export type PresetExport = { path: string, text: string,
 quarantined: Array<Quarantine>, };
 
 export type ImportedAs = { source: ImportSource, preset: Preset, };
+
+export type WizardGpu = { name: string, memory_bytes: number, };
+
+export type WizardAsk = { model_id: string, task: Task, 
+/**
+ * Train only.
+ */
+method: Method | null, 
+/**
+ * A catalog GPU name (see [`wizard_gpus`]).
+ */
+gpu: string, gpu_count: number, };
+
+export type WizardRow = { preset: string, builtin: boolean, fits: boolean, 
+/**
+ * Estimated peak per GPU (device memory, CUDA context included).
+ */
+device_peak_bytes: number, 
+/**
+ * Usable memory left (negative: how much is missing).
+ */
+headroom_bytes: number, 
+/**
+ * What the preset costs in quality or speed, in words.
+ */
+caveat: string | null, 
+/**
+ * Why the preset cannot run this plan at all.
+ */
+unavailable: string | null, };

@@ -193,3 +193,41 @@ pub struct Preset {
     pub revision: crate::store::Revision,
     pub body: PresetBody,
 }
+
+/// What the estimator needs to know of a preset (built-in or user): its weight format and where it puts the
+/// model. 4-bit → `Int4` (with double quantization as set), 8-bit → `Int8`, otherwise the `torch_dtype`
+/// (`auto` counts as bf16, the dtype most checkpoints are stored in); CPU device → `Cpu`; fp32 CPU offload
+/// or a `max_memory` that names `cpu`/`disk` → `GpuWithCpuOffload`.
+pub fn to_preset_info(name: &str, body: &PresetBody) -> crate::estimate::PresetInfo {
+    use crate::estimate::{Placement as Where, WeightFormat};
+    let format = match &body.quantization {
+        Some(q) if q.load_in_4bit => WeightFormat::Int4 {
+            double_quant: q.bnb_4bit_use_double_quant,
+        },
+        Some(q) if q.load_in_8bit => WeightFormat::Int8,
+        _ => match body.load.torch_dtype {
+            TorchDtype::Float32 => WeightFormat::F32,
+            TorchDtype::Float16 => WeightFormat::F16,
+            TorchDtype::Bfloat16 | TorchDtype::Auto => WeightFormat::Bf16,
+        },
+    };
+    let spills = body
+        .quantization
+        .as_ref()
+        .is_some_and(|q| q.llm_int8_enable_fp32_cpu_offload)
+        || body
+            .load
+            .max_memory
+            .keys()
+            .any(|k| k == "cpu" || k == "disk");
+    let placement = match body.load.device {
+        Device::Cpu => Where::Cpu,
+        Device::Cuda if spills => Where::GpuWithCpuOffload,
+        Device::Cuda => Where::Gpu,
+    };
+    crate::estimate::PresetInfo {
+        name: name.to_string(),
+        format,
+        placement,
+    }
+}
