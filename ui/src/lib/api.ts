@@ -47,6 +47,9 @@ import type {
   StartRun,
   StopOutcome,
   VariableInfo,
+  WizardAsk,
+  WizardGpu,
+  WizardRow,
 } from "./bindings";
 
 export type * from "./bindings";
@@ -156,6 +159,9 @@ export const api = {
     call<ModelConfigEntry>("save_config", { modelId, config, revision }),
   deleteConfig: (modelId: string, revision: Revision) =>
     call<ModelConfigEntry>("delete_config", { modelId, revision }),
+  wizardModels: (query: string) => call<string[]>("wizard_models", { query }),
+  wizardGpus: () => call<WizardGpu[]>("wizard_gpus"),
+  wizardRank: (ask: WizardAsk) => call<WizardRow[]>("wizard_rank", { ask }),
 };
 
 export type Api = typeof api;
