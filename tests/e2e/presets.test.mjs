@@ -156,4 +156,47 @@ describe("the Presets view", () => {
     const shot = await session.screenshot();
     writeFileSync("/tmp/headroom-presets-config.png", Buffer.from(shot, "base64"));
   });
+
+  it("walks the wizard to a saved config, with Back keeping the answers", async () => {
+    await session.click(await session.find('[data-action="wizard"]'));
+    await typeInto('[data-field="wizard-model"]', "llama-3.2-3b");
+    await session.click(await session.find('[data-model="meta-llama/Llama-3.2-3B"]'));
+    await session.click(await session.find('[data-action="wizard-next"]'));
+    await session.find('[data-task="train"]');
+    await session.click(await session.find('[data-action="wizard-back"]'));
+    assert.equal(await js(`return document.querySelector('[data-model="meta-llama/Llama-3.2-3B"]').checked`), true);
+    await session.click(await session.find('[data-action="wizard-next"]'));
+    await session.click(await session.find('[data-action="wizard-next"]'));
+    await js(
+      `const s = document.querySelector('[data-field="wizard-gpu"]');
+       s.value = "H200"; s.dispatchEvent(new Event("change", { bubbles: true }));`,
+    );
+    await session.click(await session.find('[data-action="wizard-next"]'));
+    await session.find("[data-row]");
+    const rows = await js(
+      `return [...document.querySelectorAll("[data-row]")].map((r) => ({
+         preset: r.dataset.row,
+         checked: r.querySelector("input").checked,
+         peak: r.children[1].textContent.trim(),
+         verdict: r.querySelector(".verdict").textContent.trim(),
+       }))`,
+    );
+    // Every preset, the user's own "mine" included, each with an estimate from the backend.
+    assert.equal(rows.length, 9);
+    assert.ok(rows.some((r) => r.preset === "mine"));
+    const best = rows.find((r) => r.checked);
+    assert.equal(best, rows[0]);
+    assert.match(best.verdict, /^Fits \(\d+\.\d\d GiB free\)$/);
+    assert.match(best.peak, /^\d+\.\d\d GiB$/);
+    const shot = await session.screenshot();
+    writeFileSync("/tmp/headroom-wizard.png", Buffer.from(shot, "base64"));
+    const save = await session.find('[data-action="wizard-save"]');
+    assert.equal((await session.text(save)).trim(), "Save as meta-llama/Llama-3.2-3B's config");
+    await session.click(save);
+    await session.find('[data-config="meta-llama/Llama-3.2-3B"]');
+    const file = join(configDir, "model-configs", "meta-llama--Llama-3.2-3B.json");
+    const saved = JSON.parse(readFileSync(file, "utf8"));
+    assert.equal(saved.data.preset, best.preset);
+    assert.equal(saved.data.method, "qlora");
+  });
 });

@@ -335,6 +335,22 @@ fn the_wizard_ranks_every_preset_user_ones_included() {
     // Best first: a GPU preset that fits, with a real peak; the CPU preset is never preferred to one.
     assert_eq!(rows[0]["fits"], json!(true), "{:?}", rows[0]);
     assert_ne!(rows[0]["preset"], json!("cpu"));
+    // QLoRA: only 4-bit presets can be the answer; the others say why, after them.
+    let fp16 = rows
+        .iter()
+        .position(|r| r["preset"] == json!("fp16"))
+        .unwrap();
+    assert!(rows[fp16]["unavailable"]
+        .as_str()
+        .unwrap()
+        .contains("4-bit"));
+    assert!(rows[..fp16]
+        .iter()
+        .all(|r| r["unavailable"].is_null() || r["preset"] != json!("int4")));
+    assert!(
+        rows[0]["preset"].as_str().unwrap().starts_with("int4")
+            || rows[0]["preset"] == json!("mine")
+    );
     assert!(
         rows[0]["device_peak_bytes"].as_u64().unwrap() > 1 << 30,
         "{:?}",

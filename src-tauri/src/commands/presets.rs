@@ -438,16 +438,29 @@ pub fn wizard_rank(state: State<'_, AppState>, ask: WizardAsk) -> IpcResult<Vec<
     }
     let plan = headroom_core::estimate::plan_from_value(&plan, &infos)?;
     let ranked = headroom_core::estimate::recommend::rank_presets(&spec, &plan, &infos)?;
-    Ok(ranked
+    let qlora =
+        ask.task == model_config::Task::Train && ask.method == Some(model_config::Method::Qlora);
+    let mut rows: Vec<WizardRow> = ranked
         .into_iter()
-        .map(|r| WizardRow {
-            builtin: list.presets.iter().any(|p| p.name == r.preset && p.builtin),
-            preset: r.preset,
-            fits: r.fits,
-            device_peak_bytes: r.device_peak_bytes,
-            headroom_bytes: r.headroom_bytes,
-            caveat: r.caveat,
-            unavailable: r.unavailable,
+        .map(|r| {
+            // The per-model config refuses QLoRA on a preset that is not 4-bit (model_config::validate_with), so
+            // the wizard must not offer one as the answer.
+            let unavailable = r.unavailable.or_else(|| {
+                (qlora && !matches!(r.format, headroom_core::estimate::WeightFormat::Int4 { .. }))
+                    .then(|| "QLoRA trains on 4-bit weights: this preset is not 4-bit (choose method LoRA to use it)".to_string())
+            });
+            WizardRow {
+                builtin: list.presets.iter().any(|p| p.name == r.preset && p.builtin),
+                preset: r.preset,
+                fits: r.fits,
+                device_peak_bytes: r.device_peak_bytes,
+                headroom_bytes: r.headroom_bytes,
+                caveat: r.caveat,
+                unavailable,
+            }
         })
-        .collect())
+        .collect();
+    // Stable: the estimator's order among those that can run, the others after.
+    rows.sort_by_key(|r| r.unavailable.is_some());
+    Ok(rows)
 }
