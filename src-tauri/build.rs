@@ -48,6 +48,15 @@ const COMMANDS: &[&str] = &[
     "monitor_record_stop",
     "monitor_recording",
     "monitor_export",
+    "monitor_recordings",
+    "plan_answer",
+    "plan_catalog",
+    "plan_hf_cache",
+    "plan_gpus",
+    "plan_pick_folder",
+    "plan_save",
+    "plan_load",
+    "plan_export_chart",
 ];
 
 fn main() {

@@ -18,6 +18,7 @@ pub use state::AppState;
 pub fn setup<R: Runtime>(builder: tauri::Builder<R>, state: AppState) -> tauri::Builder<R> {
     builder
         .manage(state)
+        .plugin(tauri_plugin_dialog::init())
         .invoke_handler(tauri::generate_handler![
             commands::app::app_info,
             commands::settings::get_settings,
@@ -65,6 +66,15 @@ pub fn setup<R: Runtime>(builder: tauri::Builder<R>, state: AppState) -> tauri::
             commands::monitor::monitor_record_stop,
             commands::monitor::monitor_recording,
             commands::monitor::monitor_export,
+            commands::monitor::monitor_recordings,
+            commands::plan::plan_answer,
+            commands::plan::plan_catalog,
+            commands::plan::plan_hf_cache,
+            commands::plan::plan_gpus,
+            commands::plan::plan_pick_folder,
+            commands::plan::plan_save,
+            commands::plan::plan_load,
+            commands::plan::plan_export_chart,
         ])
 }
 

@@ -1,7 +1,7 @@
 //! What the shell keeps between commands. Each domain keeps its own lock, so a slow save in one never blocks
 //! another.
 
-use std::sync::Mutex;
+use std::sync::{Mutex, OnceLock};
 
 use headroom_core::paths::AppPaths;
 
@@ -21,6 +21,11 @@ pub struct AppState {
     pub runs: ActiveRuns,
     /// The running monitor source, if any (the Monitor view starts it).
     pub monitor: Mutex<Option<crate::monitor::Running>>,
+    /// This machine's GPUs for the Plan view, read once on first use, or why they could not be read.
+    pub plan_machine_gpus: OnceLock<(
+        Vec<headroom_core::estimate::gpus::MachineGpu>,
+        Option<String>,
+    )>,
 }
 
 impl AppState {
@@ -46,6 +51,7 @@ impl AppState {
             quarantined: quarantined.into_iter().collect(),
             runs: ActiveRuns::default(),
             monitor: Mutex::new(None),
+            plan_machine_gpus: OnceLock::new(),
         }
     }
 }

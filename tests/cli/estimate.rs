@@ -162,18 +162,106 @@ fn a_missing_plan_file_is_a_failure_not_invalid_input() {
     assert_eq!(out.status.code(), Some(1));
 }
 
+fn run_in(dir: &std::path::Path, plan: &str, args: &[&str]) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_headroom-cli"))
+        .args(["estimate", "--plan", "-"])
+        .args(args)
+        .env("HEADROOM_CONFIG_DIR", dir.join("config"))
+        .env("HEADROOM_DATA_DIR", dir.join("data"))
+        .env("HF_HUB_CACHE", dir.join("hub"))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(plan.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
+fn estimate_json(out: Output) -> Value {
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
 #[test]
-fn catalog_ids_wait_for_model_discovery() {
-    // Until the catalog is glued in, an id is refused with a message that says what to give instead.
-    let out = run(
-        &json!({"model": {"id": "meta-llama/Llama-3.1-8B"}, "task": "infer"}).to_string(),
+fn a_catalog_id_resolves_to_the_same_model_as_its_config() {
+    let dir = tempfile::tempdir().unwrap();
+    let by_config = estimate_json(run_in(dir.path(), &llama_plan().to_string(), &["--json"]));
+    let mut plan = llama_plan();
+    plan["model"] = json!({"id": "meta-llama/Llama-3.1-8B"});
+    let by_id = estimate_json(run_in(dir.path(), &plan.to_string(), &["--json"]));
+    assert_eq!(by_id["parameters"]["total"], 8_030_261_248u64);
+    assert_eq!(by_id["per_gpu"], by_config["per_gpu"]);
+    assert_eq!(by_id["fits"], json!(true));
+    let notes = by_id["notes"].to_string();
+    assert!(notes.contains("catalog source"), "{notes}");
+}
+
+#[test]
+fn an_unknown_id_names_model_id() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = run_in(
+        dir.path(),
+        &json!({"model": {"id": "nobody/no-such-model"}, "task": "infer"}).to_string(),
         &["--json"],
     );
     assert_eq!(out.status.code(), Some(2));
     assert!(out.stdout.is_empty());
     let err = String::from_utf8(out.stderr).unwrap();
     assert!(
-        err.contains("model.id:") && err.contains("model.config"),
+        err.starts_with("headroom-cli: model.id:") && err.contains("nobody/no-such-model"),
         "{err}"
     );
+}
+
+#[test]
+fn a_model_folder_is_read_from_its_safetensors_headers() {
+    let dir = tempfile::tempdir().unwrap();
+    let folder = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../tests/fixtures/models/tiny-llama"
+    );
+    let plan = json!({"model": {"path": folder}, "task": "train", "method": "lora",
+        "gpus": {"count": 1, "memory_gib": 24}});
+    let est = estimate_json(run_in(dir.path(), &plan.to_string(), &["--json"]));
+    // param_counts.json: transformers counts 158,016 parameters for tiny-llama.
+    assert_eq!(est["parameters"]["total"], 158_016u64);
+    assert!(est["per_gpu"]["components"]["weights"].as_u64().unwrap() > 0);
+    let missing = run_in(
+        dir.path(),
+        &json!({"model": {"path": dir.path().join("nothing")}, "task": "infer"}).to_string(),
+        &["--json"],
+    );
+    assert_eq!(missing.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&missing.stderr).starts_with("headroom-cli: model.path:"));
+}
+
+#[test]
+fn quantization_may_name_a_user_preset() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut plan = llama_plan();
+    plan["quantization"] = json!("my4");
+    let unknown = run_in(dir.path(), &plan.to_string(), &["--json"]);
+    assert_eq!(unknown.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&unknown.stderr).starts_with("headroom-cli: quantization:"));
+    let dup = Command::new(env!("CARGO_BIN_EXE_headroom-cli"))
+        .args(["presets", "duplicate", "int4_double", "my4"])
+        .env("HEADROOM_CONFIG_DIR", dir.path().join("config"))
+        .env("HEADROOM_DATA_DIR", dir.path().join("data"))
+        .output()
+        .unwrap();
+    assert_eq!(dup.status.code(), Some(0));
+    let mine = estimate_json(run_in(dir.path(), &plan.to_string(), &["--json"]));
+    let builtin = estimate_json(run_in(dir.path(), &llama_plan().to_string(), &["--json"]));
+    assert_eq!(mine["per_gpu"], builtin["per_gpu"]);
 }

@@ -3,6 +3,7 @@
 mod env;
 mod estimate;
 mod launch;
+mod launch_probe;
 mod model;
 mod monitor;
 mod paths;

@@ -125,5 +125,16 @@ describe("the Monitor view", () => {
     );
     assert.ok(recs.some((r) => /Stop PID|int4_double|gradient checkpointing|PYTORCH_CUDA_ALLOC_CONF/.test(r)), JSON.stringify(recs));
     await screenshot("monitor-oom.png");
+    await js("document.querySelector('[data-testid=\"alerts\"]').scrollIntoView()");
+    await screenshot("monitor-oom-alerts.png");
+    // Leaving the view keeps the source (and its history) running.
+    await session.click(await session.find('[data-view="plan"]'));
+    await session.click(await session.find('[data-view="monitor"]'));
+    const again = await session.until(
+      () => js("return document.querySelector('[data-testid=\"source-badge\"]')?.textContent ?? ''"),
+      (t) => t !== "",
+      "the badge after coming back",
+    );
+    assert.equal(again, "Demo data: simulated GPUs (Run to OOM)");
   });
 });

@@ -4,7 +4,7 @@
 
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -105,5 +105,41 @@ describe("the Runs view", () => {
     await session.click(await session.find('[data-testid="history"] tbody tr button'));
     const opened = await session.find('[data-testid="opened"] pre.log');
     await session.until(() => session.text(opened), (t) => /step 0 loss/.test(t), "the log of the last attempt");
+  });
+
+  it("cancels a hanging run and leaves no process of its tree behind", async () => {
+    const pidFile = join(home, "grandchild.pid");
+    await fill("command", `env FAKE_MODE=hang FAKE_PID_FILE=${pidFile} python3 ${join(fixtures, "fake_train.py")}`);
+    await fill("model", "qwen-7b");
+    await session.click(await session.find('[data-testid="start"]'));
+    await session.until(
+      async () => session.text(await session.find('[data-testid="log"]')),
+      (t) => /ready/.test(t),
+      "the script is running",
+      30000,
+    );
+    assert.ok(existsSync(pidFile));
+    const grandchild = Number(readFileSync(pidFile, "utf8"));
+    await session.click(await session.find('[data-testid="cancel"]'));
+    await session.until(
+      async () => session.text(await session.find('[data-testid="outcome"]')),
+      (t) => t === "Cancelled",
+      "the run was cancelled",
+      30000,
+    );
+    const alive = () => {
+      try {
+        process.kill(grandchild, 0);
+        return true;
+      } catch {
+        return false;
+      }
+    };
+    await session.until(async () => alive(), (a) => a === false, "the grandchild is gone", 15000);
+    const statuses = await session.execute(
+      `return [...document.querySelectorAll('[data-testid="live"] [data-testid="timeline"] [data-preset]')].map((e) => e.dataset.status)`,
+    );
+    assert.deepEqual(statuses, ["bad"]);
+    assert.match(await session.text(await session.find('[data-testid="live"] [data-testid="timeline"]')), /cancelled/);
   });
 });

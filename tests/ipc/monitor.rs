@@ -173,6 +173,10 @@ fn thresholds_apply_and_a_recording_replays_and_exports() {
     .unwrap();
     let text = std::fs::read_to_string(svg["path"].as_str().unwrap()).unwrap();
     assert!(text.contains("<svg"), "{}", &text[..100.min(text.len())]);
+    let list = invoke(&h, "monitor_recordings", json!({})).unwrap();
+    assert_eq!(list[0]["name"], "ipc-test", "{list}");
+    assert_eq!(list[0]["path"], path.as_str());
+    assert!(list[0]["size_bytes"].as_u64().unwrap() > 0, "{list}");
     // The recording plays back through the replay source.
     let replay = invoke(
         &h,

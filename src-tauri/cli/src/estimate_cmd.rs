@@ -4,9 +4,11 @@
 use std::io::Read;
 use std::path::PathBuf;
 
-use headroom_core::estimate::{self, builtin_presets, config, Estimate, ModelRef};
-use headroom_core::model::ModelSpec;
-use headroom_core::{Error, Result};
+use headroom_core::estimate::{self, available_presets, Estimate};
+use headroom_core::model::{self, hf_cache, Resolver};
+use headroom_core::paths::AppPaths;
+use headroom_core::presets::library::PresetLibrary;
+use headroom_core::Error;
 
 use crate::output::{print_json, CliResult};
 
@@ -20,23 +22,9 @@ pub struct EstimateArgs {
     json: bool,
 }
 
-/// Resolve a plan's model. Raw configs of the dense Llama family convert here; `id` and `path` need model
-/// discovery (the catalog and folder reader), which plugs in at this one place.
-fn resolve(model: &ModelRef) -> Result<ModelSpec> {
-    match model {
-        ModelRef::Config(value) => config::spec_from_config(value),
-        ModelRef::Id(id) => Err(Error::invalid(
-            "model.id",
-            format!("`{id}`: the model catalog is not part of this build yet; give model.config (a config.json object) instead"),
-        )),
-        ModelRef::Path(path) => Err(Error::invalid(
-            "model.path",
-            format!("{}: reading model folders is not part of this build yet; give model.config (a config.json object) instead", path.display()),
-        )),
-    }
-}
-
-pub fn run(args: EstimateArgs) -> CliResult {
+/// Read the plan, resolve its model through model discovery (catalog, then the local Hugging Face cache, a
+/// folder, or a raw config), and estimate it against the built-in and the user's presets.
+pub fn run(paths: &AppPaths, args: EstimateArgs) -> CliResult {
     let text = if args.plan.as_os_str() == "-" {
         let mut text = String::new();
         std::io::stdin()
@@ -46,8 +34,11 @@ pub fn run(args: EstimateArgs) -> CliResult {
     } else {
         std::fs::read_to_string(&args.plan).map_err(|e| Error::io(&args.plan, e))?
     };
-    let presets = builtin_presets();
-    let est = estimate::estimate_plan(&text, &presets, resolve)?;
+    let presets = available_presets(&PresetLibrary::new(paths))?;
+    let resolver = Resolver {
+        hub_cache: hf_cache::hub_cache_dir(|var| std::env::var(var).ok()),
+    };
+    let est = estimate::estimate_plan(&text, &presets, |m| model::resolve(m, &resolver))?;
     if args.json {
         return print_json(&est);
     }

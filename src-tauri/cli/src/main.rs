@@ -73,7 +73,7 @@ fn main() -> ExitCode {
             Command::Configs(cmd) => configs_cmd::run(&paths, cmd),
             Command::Monitor(args) => monitor_cmd::run(*args),
             Command::Models(cmd) => models_cmd::run(cmd),
-            Command::Estimate(args) => estimate_cmd::run(args),
+            Command::Estimate(args) => estimate_cmd::run(&paths, args),
         });
     match result {
         Ok(()) => ExitCode::SUCCESS,

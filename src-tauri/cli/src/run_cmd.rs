@@ -11,8 +11,11 @@ use headroom_core::env::doctor::{self, Severity};
 use headroom_core::env::profile;
 use headroom_core::launch::handover::LibraryPresets;
 use headroom_core::launch::history::{NextStep, Outcome};
+use headroom_core::launch::probe::{MonitorPeakProbe, OpenSource};
 use headroom_core::launch::process::{CancelToken, Stream};
-use headroom_core::launch::runner::{self, LaunchEvent, NoPeakProbe, RunRequest};
+use headroom_core::launch::runner::{self, LaunchEvent, RunRequest};
+use headroom_core::monitor::procs::ProcFs;
+use headroom_core::monitor::{open_source, SourceSpec};
 use headroom_core::paths::AppPaths;
 use headroom_core::Error;
 
@@ -130,7 +133,7 @@ pub fn run(paths: &AppPaths, args: RunArgs) -> CliResult {
         paths,
         &request,
         &presets,
-        &mut NoPeakProbe,
+        &mut nvml_probe(),
         &cancel,
         &mut |event| match event {
             LaunchEvent::RunStarted { run_id, dir } => {
@@ -189,4 +192,11 @@ pub fn run(paths: &AppPaths, args: RunArgs) -> CliResult {
     }
     let status = record.last_status().unwrap_or(1);
     std::process::exit(u8::try_from(status).map(i32::from).unwrap_or(1));
+}
+
+/// Each attempt's peak GPU memory, from NVML every 500 ms (none without a driver: the peak stays unknown).
+fn nvml_probe() -> MonitorPeakProbe {
+    let open: OpenSource =
+        std::sync::Arc::new(|| open_source(&SourceSpec::Nvml, ProcFs::default()));
+    MonitorPeakProbe::new(open, "/proc", std::time::Duration::from_millis(500))
 }

@@ -5,8 +5,17 @@ use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use headroom_core::estimate::recommend::{solve, what_if_grid};
-use headroom_core::estimate::{builtin_presets, config::spec_from_config, estimate, parse_plan};
+use headroom_core::estimate::{builtin_presets, estimate, parse_plan};
 use serde_json::json;
+
+/// A spec from a config.json object through model discovery's converter (what `{"model": {"config": …}}`
+/// resolves to).
+fn spec_from_config(
+    config: &serde_json::Value,
+) -> headroom_core::Result<headroom_core::model::ModelSpec> {
+    let map = config.as_object().cloned().unwrap_or_default();
+    headroom_core::model::from_config(&map, "model.config")
+}
 
 fn llama_8b() -> headroom_core::model::ModelSpec {
     spec_from_config(&json!({

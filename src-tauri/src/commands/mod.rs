@@ -3,6 +3,7 @@
 pub mod app;
 pub mod env;
 pub mod monitor;
+pub mod plan;
 pub mod presets;
 pub mod runs;
 pub mod settings;

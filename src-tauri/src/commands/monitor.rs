@@ -178,6 +178,42 @@ pub fn monitor_recording(state: State<'_, AppState>) -> IpcResult<Option<Recordi
     Ok(slot.as_ref().and_then(Running::recording))
 }
 
+/// A recording on disk, for the replay picker.
+#[derive(Debug, Clone, PartialEq, Serialize, ts_rs::TS)]
+pub struct RecordingFile {
+    pub name: String,
+    #[ts(type = "string")]
+    pub path: PathBuf,
+    pub size_bytes: u64,
+}
+
+/// The recordings in `DATA_DIR/recordings/`, newest name first (names start with their time).
+#[tauri::command]
+pub fn monitor_recordings(state: State<'_, AppState>) -> IpcResult<Vec<RecordingFile>> {
+    let dir = state.paths.data_dir.join("recordings");
+    let entries = match std::fs::read_dir(&dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(Error::io(&dir, e).into()),
+    };
+    let mut files: Vec<RecordingFile> = entries
+        .filter_map(|entry| {
+            let entry = entry.ok()?;
+            let path = entry.path();
+            let name = path.file_stem()?.to_str()?.to_string();
+            let is_recording = path.extension().is_some_and(|x| x == "jsonl");
+            let meta = entry.metadata().ok()?;
+            (is_recording && meta.is_file()).then_some(RecordingFile {
+                name,
+                path,
+                size_bytes: meta.len(),
+            })
+        })
+        .collect();
+    files.sort_by(|a, b| b.name.cmp(&a.name));
+    Ok(files)
+}
+
 /// What to export.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
 #[serde(rename_all = "snake_case")]

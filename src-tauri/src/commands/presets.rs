@@ -426,7 +426,7 @@ pub fn wizard_rank(state: State<'_, AppState>, ask: WizardAsk) -> IpcResult<Vec<
     let infos: Vec<_> = list
         .presets
         .iter()
-        .map(|p| headroom_core::presets::to_preset_info(&p.name, &p.body))
+        .map(|p| headroom_core::estimate::PresetInfo::from_body(&p.name, &p.body))
         .collect();
     let mut plan = serde_json::json!({
         "model": {"id": ask.model_id},

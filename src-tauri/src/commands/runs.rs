@@ -11,8 +11,11 @@ use std::time::{Duration, Instant};
 use headroom_core::env::profile;
 use headroom_core::launch::handover::LibraryPresets;
 use headroom_core::launch::history::{self, RunList, RunRecord};
+use headroom_core::launch::probe::{MonitorPeakProbe, OpenSource};
 use headroom_core::launch::process::CancelToken;
-use headroom_core::launch::runner::{self, LaunchEvent, NoPeakProbe, RunRequest};
+use headroom_core::launch::runner::{self, LaunchEvent, RunRequest};
+use headroom_core::monitor::procs::ProcFs;
+use headroom_core::monitor::{open_source, SourceSpec};
 use headroom_core::paths::AppPaths;
 use headroom_core::Error;
 use serde::{Deserialize, Serialize};
@@ -124,9 +127,10 @@ fn request(paths: &AppPaths, start: StartRun) -> Result<(RunRequest, LibraryPres
 }
 
 /// Start a run in a background thread. Returns its id once the launcher has checked the request and made
-/// the run's directory; a request it refuses comes back as the error, naming the field.
+/// the run's directory; a request it refuses comes back as the error, naming the field. Async, so the wait
+/// for that check happens off the main thread and the window never stalls.
 #[tauri::command]
-pub fn runs_start(
+pub async fn runs_start(
     state: State<'_, AppState>,
     start: StartRun,
     on_update: Channel<RunUpdate>,
@@ -162,7 +166,7 @@ fn launch(
         &paths,
         &request,
         &presets,
-        &mut NoPeakProbe,
+        &mut nvml_probe(),
         &cancel,
         &mut |event| {
             if let LaunchEvent::RunStarted { run_id: id, .. } = &event {
@@ -333,4 +337,11 @@ pub fn runs_log(state: State<'_, AppState>, run_id: String, attempt: u32) -> Ipc
         text,
         truncated: start > 0,
     })
+}
+
+/// Each attempt's peak GPU memory, from NVML every 500 ms (none without a driver: the peak stays unknown).
+fn nvml_probe() -> MonitorPeakProbe {
+    let open: OpenSource =
+        std::sync::Arc::new(|| open_source(&SourceSpec::Nvml, ProcFs::default()));
+    MonitorPeakProbe::new(open, "/proc", std::time::Duration::from_millis(500))
 }

@@ -1,6 +1,7 @@
 //! The memory estimator, its plan parser, recommendation and solver.
 
 mod accuracy;
+mod answer;
 mod mechanisms;
 mod models;
 mod plan;

@@ -197,4 +197,63 @@ fn a_saved_plan_reads_back_the_same() {
         let back = plan_from_value(&saved, &presets).unwrap_or_else(|e| panic!("{saved}: {e}"));
         assert_eq!(back, plan, "{saved}");
     }
+    // Every optimizer name survives a save (serde's snake_case once wrote `paged_adamw8bit`).
+    for name in [
+        "adamw",
+        "adamw_8bit",
+        "paged_adamw_8bit",
+        "paged_adamw_32bit",
+        "sgd",
+        "sgd_momentum",
+        "adafactor",
+    ] {
+        let plan =
+            parse(json!({"model": {"id": "m"}, "task": "train", "optimizer": name})).unwrap();
+        assert_eq!(plan_to_value(&plan)["optimizer"], name);
+    }
+}
+
+#[test]
+fn builtin_presets_come_from_the_presets_module() {
+    use headroom_core::estimate::{Placement, WeightFormat};
+    let got: Vec<(String, WeightFormat, Placement)> = builtin_presets()
+        .into_iter()
+        .map(|p| (p.name, p.format, p.placement))
+        .collect();
+    let int4 = |d| WeightFormat::Int4 { double_quant: d };
+    let want = vec![
+        ("fp32", WeightFormat::F32, Placement::Gpu),
+        ("bf16", WeightFormat::Bf16, Placement::Gpu),
+        ("fp16", WeightFormat::F16, Placement::Gpu),
+        ("int8", WeightFormat::Int8, Placement::Gpu),
+        ("int4", int4(false), Placement::Gpu),
+        ("int4_double", int4(true), Placement::Gpu),
+        ("int4_offload", int4(true), Placement::GpuWithCpuOffload),
+        ("cpu", WeightFormat::F32, Placement::Cpu),
+    ];
+    let want: Vec<(String, WeightFormat, Placement)> = want
+        .into_iter()
+        .map(|(n, f, p)| (n.to_string(), f, p))
+        .collect();
+    assert_eq!(got, want);
+}
+
+#[test]
+fn user_presets_are_listed_after_the_builtins() {
+    use headroom_core::estimate::{available_presets, WeightFormat};
+    use headroom_core::presets::library::PresetLibrary;
+    let dir = tempfile::tempdir().unwrap();
+    let lib = PresetLibrary::at(dir.path());
+    lib.duplicate("int8", "my8").unwrap();
+    let all = available_presets(&lib).unwrap();
+    assert_eq!(all.len(), 9);
+    assert_eq!(all[8].name, "my8");
+    assert_eq!(all[8].format, WeightFormat::Int8);
+    let plan = parse_plan(
+        &json!({"model": {"id": "x"}, "task": "train", "method": "lora", "quantization": "my8"})
+            .to_string(),
+        &all,
+    )
+    .unwrap();
+    assert_eq!(plan.quantization.as_deref(), Some("my8"));
 }

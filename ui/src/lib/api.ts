@@ -6,6 +6,7 @@ import { listen, type UnlistenFn } from "@tauri-apps/api/event";
 import type {
   AlertConfig,
   AppInfo,
+  CatalogModel,
   ConfigList,
   DoctorResult,
   DoctorSource,
@@ -14,6 +15,8 @@ import type {
   Exported,
   FieldError,
   Fix,
+  GpuChoices,
+  HfCacheList,
   HistoryFormat,
   HistoryWindow,
   ImportReport,
@@ -25,6 +28,7 @@ import type {
   MonitorPush,
   MonitorStarted,
   OnConflict,
+  PlanAnswer,
   Preset,
   PresetBody,
   PresetCheck,
@@ -35,6 +39,7 @@ import type {
   ProfileFormat,
   ProfileList,
   ProfileView,
+  RecordingFile,
   RecordingInfo,
   Renamed,
   Revision,
@@ -89,6 +94,16 @@ export const api = {
   appInfo: () => call<AppInfo>("app_info"),
   getSettings: () => call<Settings>("get_settings"),
   saveSettings: (settings: Settings) => call<Settings>("save_settings", { settings }),
+  /** Everything the Plan view shows for a plan (CONTRACTS.md §1 JSON). */
+  planAnswer: (plan: Record<string, unknown>) => call<PlanAnswer>("plan_answer", { plan }),
+  planCatalog: (query: string) => call<CatalogModel[]>("plan_catalog", { query }),
+  planHfCache: () => call<HfCacheList>("plan_hf_cache"),
+  planGpus: () => call<GpuChoices>("plan_gpus"),
+  /** System dialogs; each resolves to null when the person cancels. */
+  planPickFolder: () => call<string | null>("plan_pick_folder"),
+  planSave: (plan: Record<string, unknown>) => call<string | null>("plan_save", { plan }),
+  planLoad: () => call<Record<string, unknown> | null>("plan_load"),
+  planExportChart: (plan: Record<string, unknown>) => call<string | null>("plan_export_chart", { plan }),
   /** Called in every window when any window saved the settings. */
   onSettingsChanged: (handler: (settings: Settings) => void): Promise<UnlistenFn> =>
     listen<Settings>("settings-changed", (event) => handler(event.payload)),
@@ -134,6 +149,8 @@ export const api = {
   monitorStopProcess: (pid: number) => call<StopOutcome>("monitor_stop_process", { pid }),
   monitorRecordStart: () => call<RecordingInfo>("monitor_record_start", {}),
   monitorRecordStop: () => call<RecordingInfo>("monitor_record_stop"),
+  /** Recordings in the data folder, newest first, for the replay picker. */
+  monitorRecordings: () => call<RecordingFile[]>("monitor_recordings"),
   monitorExport: (format: HistoryFormat, rangeMs: number, path: string | null) =>
     call<Exported>("monitor_export", { format, rangeMs, path }),
 

@@ -3,17 +3,19 @@
 // Record<keyof typeof en, string>, so a missing key is a compile error, and i18n.test.ts checks that
 // placeholders match.
 
-import * as monitor from "./messages/monitor";
 import * as presets from "./messages/presets";
-import * as shell from "./messages/shell";
 import * as environment from "./messages/environment";
+import * as monitor from "./messages/monitor";
+import * as plan from "./messages/plan";
 import * as runs from "./messages/runs";
+import * as shell from "./messages/shell";
 
 const en = {
   ...shell.en,
+  ...monitor.en,
+  ...plan.en,
   ...environment.en,
   ...runs.en,
-  ...monitor.en,
   ...presets.en,
 } as const;
 
@@ -23,9 +25,10 @@ export type Lang = "en" | "ja";
 
 const ja: Messages = {
   ...shell.ja,
+  ...monitor.ja,
+  ...plan.ja,
   ...environment.ja,
   ...runs.ja,
-  ...monitor.ja,
   ...presets.ja,
 };
 

@@ -9,6 +9,7 @@ import PresetsView from "./presets/PresetsView.svelte";
 import SettingsView from "./settings/SettingsView.svelte";
 import EnvironmentView from "./environment/EnvironmentView.svelte";
 import RunsView from "./runs/RunsView.svelte";
+import PlanView from "./plan/PlanView.svelte";
 
 export const VIEW_COMPONENTS: Partial<Record<ViewId, Component<{ model: AppModel }>>> = {
   monitor: MonitorView,
@@ -16,4 +17,5 @@ export const VIEW_COMPONENTS: Partial<Record<ViewId, Component<{ model: AppModel
   settings: SettingsView,
   environment: EnvironmentView,
   runs: RunsView,
+  plan: PlanView,
 };

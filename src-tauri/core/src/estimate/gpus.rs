@@ -65,3 +65,50 @@ fn normalize(s: &str) -> String {
         .map(|c| c.to_ascii_lowercase())
         .collect()
 }
+
+/// A GPU of this machine as the Plan view offers it, read once from the monitor's source.
+#[derive(Debug, Clone, PartialEq, Serialize, ts_rs::TS)]
+pub struct MachineGpu {
+    pub index: u32,
+    pub name: String,
+    pub memory_bytes: u64,
+    /// The catalog entry with the same NVML name, when there is one.
+    pub catalog_name: Option<&'static str>,
+    /// The plan's `gpus` value for this GPU (count 1): the catalog name when known, else its exact memory.
+    #[ts(type = "Record<string, unknown>")]
+    pub plan_gpus: serde_json::Value,
+}
+
+/// The GPUs a source reports right now (one sample, no process walk). A GPU whose name or memory total the
+/// driver does not give is left out: a plan cannot be sized against an unknown capacity.
+pub fn machine_gpus(source: &mut dyn crate::monitor::GpuSource) -> crate::Result<Vec<MachineGpu>> {
+    let request = crate::monitor::source::SampleRequest {
+        at: crate::monitor::Timestamp::now(),
+        processes: false,
+    };
+    let Some(snapshot) = source.sample(request)? else {
+        return Ok(Vec::new());
+    };
+    Ok(snapshot
+        .gpus
+        .iter()
+        .filter_map(|g| {
+            let name = g.name.clone()?;
+            let memory_bytes = g.memory.total_bytes.filter(|b| *b > 0)?;
+            let catalog_name = find(&name).map(|m| m.name);
+            let plan_gpus = match catalog_name {
+                Some(m) if find(m).is_some_and(|c| c.memory_bytes == memory_bytes) => {
+                    serde_json::json!({"count": 1, "model": m})
+                }
+                _ => serde_json::json!({"count": 1, "memory_gib": memory_bytes as f64 / (1u64 << 30) as f64}),
+            };
+            Some(MachineGpu {
+                index: g.index,
+                name,
+                memory_bytes,
+                catalog_name,
+                plan_gpus,
+            })
+        })
+        .collect())
+}

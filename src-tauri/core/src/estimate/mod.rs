@@ -6,15 +6,15 @@
 //! FORMULAS.md refers to the project's reference notes (`../shared/reference/FORMULAS.md`).
 //!
 //! Where other modules plug in:
-//! - model discovery: the `resolve` argument of [`estimate_plan`] (the CLI's `estimate_cmd::resolve`) maps
-//!   `ModelRef::Id` to the catalog, `ModelRef::Path` to the folder reader and `ModelRef::Config` to the
-//!   config converter; [`config::spec_from_config`] is a stopgap for the dense Llama family only.
-//! - presets: the presets module turns each preset (built-in or the user's) into a [`PresetInfo`] (name,
-//!   weight format, placement); [`builtin_presets`] lists the eight built-ins until then.
+//! - model discovery: [`crate::model::resolve`] maps `ModelRef::Id` to the catalog (then the local Hugging
+//!   Face cache), `ModelRef::Path` to the folder reader and `ModelRef::Config` to the config converter.
+//! - presets: [`PresetInfo::from_body`] turns each preset (built-in or the user's) into what the estimator
+//!   needs (name, weight format, placement); [`available_presets`] lists the built-ins and the user's.
 //! - the monitor: a detected GPU's NVML name finds its catalog entry with [`gpus::find`].
 
 mod activations;
-pub mod config;
+pub mod answer;
+pub mod chart;
 mod engine;
 pub mod gpus;
 mod inference;
@@ -28,16 +28,17 @@ mod states;
 mod training;
 mod weights;
 
+pub use answer::{answer, PlanAnswer, Verdict, VerdictKind};
 pub use engine::{estimate, resolve_preset, CUDA_CONTEXT_BYTES};
 pub use plan::{parse_plan, plan_from_value, plan_to_value, ModelRef, Plan};
-pub use preset::{builtin_presets, Placement, PresetInfo, WeightFormat};
+pub use preset::{available_presets, builtin_presets, Placement, PresetInfo, WeightFormat};
 pub use report::{Components, Estimate, ParameterSummary, PerGpu};
 
 use crate::model::ModelSpec;
 use crate::Result;
 
-/// Parse a plan, resolve its model with `resolve`, and estimate it: what `headroom-cli estimate` and the
-/// Plan view run. `resolve` is where the model catalog, folder reader and config converter plug in.
+/// Parse a plan, resolve its model with `resolve` (normally [`crate::model::resolve`]), and estimate it: what
+/// `headroom-cli estimate` and the Plan view run.
 pub fn estimate_plan(
     text: &str,
     presets: &[PresetInfo],

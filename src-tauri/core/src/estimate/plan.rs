@@ -10,14 +10,8 @@ use super::gpus;
 use super::preset::PresetInfo;
 use crate::{Error, Result};
 
-/// Where the model comes from: exactly one of `id`, `path`, `config`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ts_rs::TS)]
-#[serde(rename_all = "snake_case")]
-pub enum ModelRef {
-    Id(String),
-    Path(#[ts(type = "string")] PathBuf),
-    Config(serde_json::Value),
-}
+/// Where the model comes from: exactly one of `id`, `path`, `config` (model discovery resolves it).
+pub use crate::model::ModelRef;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
 #[serde(rename_all = "snake_case")]
@@ -72,8 +66,12 @@ impl Precision {
 #[serde(rename_all = "snake_case")]
 pub enum Optimizer {
     Adamw,
+    // serde's snake_case would write `adamw8bit`; the contract's names have an underscore before the digits.
+    #[serde(rename = "adamw_8bit")]
     Adamw8bit,
+    #[serde(rename = "paged_adamw_8bit")]
     PagedAdamw8bit,
+    #[serde(rename = "paged_adamw_32bit")]
     PagedAdamw32bit,
     Sgd,
     SgdMomentum,
@@ -667,7 +665,7 @@ fn parse_model(v: &Value) -> Result<ModelRef> {
         return Ok(ModelRef::Path(PathBuf::from(path)));
     }
     match obj.get("config") {
-        Some(c @ Value::Object(_)) => Ok(ModelRef::Config(c.clone())),
+        Some(Value::Object(c)) => Ok(ModelRef::Config(c.clone())),
         Some(other) => Err(Error::invalid(
             "model.config",
             format!("must be a config.json object, got {}", kind(other)),

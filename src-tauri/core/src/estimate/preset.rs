@@ -4,6 +4,10 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::presets::library::PresetLibrary;
+use crate::presets::{builtin, PresetBody};
+use crate::Result;
+
 /// How a preset stores the weights of the linear layers it quantizes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
 #[serde(tag = "kind", rename_all = "snake_case")]
@@ -57,7 +61,41 @@ pub struct PresetInfo {
 }
 
 impl PresetInfo {
-    fn new(name: &str, format: WeightFormat, placement: Placement) -> Self {
+    /// What the estimator needs from a preset (built-in or the user's): how its weights are stored and where.
+    /// - quantized: `load_in_4bit` is NF4/FP4 (double quantization as set), `load_in_8bit` is LLM.int8; with
+    ///   `llm_int8_enable_fp32_cpu_offload`, what does not fit stays on the CPU;
+    /// - `device: cpu` is fp32 on the CPU whatever the dtype (CPU inference runs in fp32 in practice);
+    /// - otherwise `torch_dtype`; `auto` keeps the checkpoint's dtype, sized as bf16, which nearly every
+    ///   checkpoint since Llama 2 stores.
+    pub fn from_body(name: &str, body: &PresetBody) -> Self {
+        use crate::presets::{Device, TorchDtype};
+        let offload = body
+            .quantization
+            .as_ref()
+            .is_some_and(|q| q.llm_int8_enable_fp32_cpu_offload);
+        let on_gpu = if offload {
+            Placement::GpuWithCpuOffload
+        } else {
+            Placement::Gpu
+        };
+        let (format, placement) = match (&body.quantization, body.load.device) {
+            (_, Device::Cpu) => (WeightFormat::F32, Placement::Cpu),
+            (Some(q), Device::Cuda) if q.load_in_4bit => (
+                WeightFormat::Int4 {
+                    double_quant: q.bnb_4bit_use_double_quant,
+                },
+                on_gpu,
+            ),
+            (Some(q), Device::Cuda) if q.load_in_8bit => (WeightFormat::Int8, on_gpu),
+            (_, Device::Cuda) => (
+                match body.load.torch_dtype {
+                    TorchDtype::Float32 => WeightFormat::F32,
+                    TorchDtype::Float16 => WeightFormat::F16,
+                    TorchDtype::Bfloat16 | TorchDtype::Auto => WeightFormat::Bf16,
+                },
+                Placement::Gpu,
+            ),
+        };
         PresetInfo {
             name: name.to_string(),
             format,
@@ -66,28 +104,21 @@ impl PresetInfo {
     }
 }
 
-/// The eight built-in presets (issue 3; FORMULAS.md §7 "App-level load presets").
+/// The eight built-in presets (issue 3; FORMULAS.md §7 "App-level load presets"), from the presets module.
 pub fn builtin_presets() -> Vec<PresetInfo> {
-    use Placement::*;
-    use WeightFormat::*;
-    vec![
-        PresetInfo::new("fp32", F32, Gpu),
-        PresetInfo::new("bf16", Bf16, Gpu),
-        PresetInfo::new("fp16", F16, Gpu),
-        PresetInfo::new("int8", Int8, Gpu),
-        PresetInfo::new(
-            "int4",
-            Int4 {
-                double_quant: false,
-            },
-            Gpu,
-        ),
-        PresetInfo::new("int4_double", Int4 { double_quant: true }, Gpu),
-        PresetInfo::new(
-            "int4_offload",
-            Int4 { double_quant: true },
-            GpuWithCpuOffload,
-        ),
-        PresetInfo::new("cpu", F32, Cpu),
-    ]
+    builtin::all()
+        .iter()
+        .map(|(name, body)| PresetInfo::from_body(name, body))
+        .collect()
+}
+
+/// Every preset a plan may name: the built-ins, then the user's saved presets. Files that cannot be read are
+/// moved aside by the library and simply do not appear.
+pub fn available_presets(library: &PresetLibrary) -> Result<Vec<PresetInfo>> {
+    Ok(library
+        .list()?
+        .presets
+        .iter()
+        .map(|p| PresetInfo::from_body(&p.name, &p.body))
+        .collect())
 }

@@ -9,7 +9,7 @@
 use serde::Serialize;
 
 use super::engine::{estimate_core, resolve_preset};
-use super::plan::{Method, Offload, Optimizer, Plan, Sharding, Task};
+use super::plan::{plan_to_value, Method, Offload, Optimizer, Plan, Sharding, Task};
 use super::preset::{Placement, PresetInfo, WeightFormat};
 use super::report::{gib, Estimate};
 use crate::model::ModelSpec;
@@ -47,6 +47,9 @@ pub struct Suggestion {
     pub delta_bytes: i64,
     pub device_peak_bytes: u64,
     pub fits: bool,
+    /// The whole plan with the change applied, as CONTRACTS.md §1 writes it: what "apply" loads.
+    #[ts(type = "Record<string, unknown>")]
+    pub plan: serde_json::Value,
 }
 
 /// Longest sequence the solver tries (1 Mi tokens), and the largest micro-batch.
@@ -229,9 +232,10 @@ pub fn suggestions(
     )?;
     let before = base.per_gpu.device_peak_bytes;
     let mut out = Vec::new();
-    let mut push = |change: String, est: Estimate| {
+    let mut push = |change: String, changed: &Plan, est: Estimate| {
         let after = est.per_gpu.device_peak_bytes;
         out.push(Suggestion {
+            plan: plan_to_value(changed),
             change: format!(
                 "{change}: {} {}",
                 if after <= before { "saves" } else { "adds" },
@@ -248,7 +252,7 @@ pub fn suggestions(
     if train && !plan.gradient_checkpointing {
         let mut p = plan.clone();
         p.gradient_checkpointing = true;
-        push("turn on gradient checkpointing".into(), run(&p)?);
+        push("turn on gradient checkpointing".into(), &p, run(&p)?);
     }
     if train
         && matches!(
@@ -258,12 +262,12 @@ pub fn suggestions(
     {
         let mut p = plan.clone();
         p.optimizer = Optimizer::Adamw8bit;
-        push("use an 8-bit optimizer (adamw_8bit)".into(), run(&p)?);
+        push("use an 8-bit optimizer (adamw_8bit)".into(), &p, run(&p)?);
     }
     if train && !plan.chunked_loss {
         let mut p = plan.clone();
         p.chunked_loss = true;
-        push("compute the loss in chunks".into(), run(&p)?);
+        push("compute the loss in chunks".into(), &p, run(&p)?);
     }
     if plan.batch_size > 1 {
         let limits = largest(plan.batch_size - 1, |x| {
@@ -290,6 +294,7 @@ pub fn suggestions(
                     String::new()
                 }
             ),
+            &p,
             run(&p)?,
         );
     }
@@ -303,7 +308,7 @@ pub fn suggestions(
             p.sharding = Sharding::Zero3;
             let est = run(&p)?;
             if est.per_gpu.device_peak_bytes <= usable || n == 64 {
-                push(format!("shard with ZeRO-3 over {n} GPUs"), est);
+                push(format!("shard with ZeRO-3 over {n} GPUs"), &p, est);
                 break;
             }
         }
@@ -316,6 +321,7 @@ pub fn suggestions(
         p.offload = Offload::OptimizerAndParams;
         push(
             "offload optimizer states and parameters to CPU RAM (ZeRO-3 offload; slower)".into(),
+            &p,
             run(&p)?,
         );
     }
@@ -335,6 +341,7 @@ pub fn suggestions(
             let est = estimate_core(spec, &p, q, p.batch_size, p.sequence_length, false)?;
             push(
                 format!("quantize the base to 4-bit (preset {})", q.name),
+                &p,
                 est,
             );
         }

@@ -17,10 +17,10 @@ use super::{Timestamp, GIB};
 use crate::{Error, Result};
 
 static FONT: &[u8] = include_bytes!("../../assets/DejaVuSans.ttf");
-const FAMILY: &str = "sans-serif";
+pub(crate) const FAMILY: &str = "sans-serif";
 
 /// plotters keeps its fonts in a process-wide table: registering once is all it needs.
-fn register_font(out: &Path) -> Result<()> {
+pub(crate) fn register_font(out: &Path) -> Result<()> {
     static REGISTERED: OnceLock<bool> = OnceLock::new();
     let ok = *REGISTERED
         .get_or_init(|| plotters::style::register_font(FAMILY, FontStyle::Normal, FONT).is_ok());

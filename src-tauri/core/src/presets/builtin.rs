@@ -113,16 +113,3 @@ pub fn all() -> Vec<(&'static str, PresetBody)> {
         .filter_map(|name| get(name).map(|body| (*name, body)))
         .collect()
 }
-
-#[cfg(test)]
-mod estimator_tests {
-    /// The real built-ins map to the estimator's stand-in list one for one.
-    #[test]
-    fn builtins_map_to_the_estimators_presets() {
-        let ours: Vec<_> = super::all()
-            .iter()
-            .map(|(name, body)| super::super::to_preset_info(name, body))
-            .collect();
-        assert_eq!(ours, crate::estimate::builtin_presets());
-    }
-}

@@ -74,7 +74,7 @@ impl TorchDtype {
 /// A device in a `device_map`: a GPU index (written as an integer, as accelerate wants it), `"cpu"`, `"disk"`,
 /// `"cuda"` or `"cuda:N"`. Which spellings are allowed is checked by [`validate`].
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, ts_rs::TS)]
-#[ts(type = "string | number")]
+#[ts(type = "string | number", rename = "DevicePlacement")]
 pub struct Placement(pub String);
 
 impl Placement {
@@ -192,42 +192,4 @@ pub struct Preset {
     /// For saved presets: what was read, for the conflict check on save. `null` for built-ins.
     pub revision: crate::store::Revision,
     pub body: PresetBody,
-}
-
-/// What the estimator needs to know of a preset (built-in or user): its weight format and where it puts the
-/// model. 4-bit → `Int4` (with double quantization as set), 8-bit → `Int8`, otherwise the `torch_dtype`
-/// (`auto` counts as bf16, the dtype most checkpoints are stored in); CPU device → `Cpu`; fp32 CPU offload
-/// or a `max_memory` that names `cpu`/`disk` → `GpuWithCpuOffload`.
-pub fn to_preset_info(name: &str, body: &PresetBody) -> crate::estimate::PresetInfo {
-    use crate::estimate::{Placement as Where, WeightFormat};
-    let format = match &body.quantization {
-        Some(q) if q.load_in_4bit => WeightFormat::Int4 {
-            double_quant: q.bnb_4bit_use_double_quant,
-        },
-        Some(q) if q.load_in_8bit => WeightFormat::Int8,
-        _ => match body.load.torch_dtype {
-            TorchDtype::Float32 => WeightFormat::F32,
-            TorchDtype::Float16 => WeightFormat::F16,
-            TorchDtype::Bfloat16 | TorchDtype::Auto => WeightFormat::Bf16,
-        },
-    };
-    let spills = body
-        .quantization
-        .as_ref()
-        .is_some_and(|q| q.llm_int8_enable_fp32_cpu_offload)
-        || body
-            .load
-            .max_memory
-            .keys()
-            .any(|k| k == "cpu" || k == "disk");
-    let placement = match body.load.device {
-        Device::Cpu => Where::Cpu,
-        Device::Cuda if spills => Where::GpuWithCpuOffload,
-        Device::Cuda => Where::Gpu,
-    };
-    crate::estimate::PresetInfo {
-        name: name.to_string(),
-        format,
-        placement,
-    }
 }

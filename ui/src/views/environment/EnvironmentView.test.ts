@@ -54,6 +54,8 @@ function backend() {
     const args = (raw ?? {}) as Record<string, unknown>;
     calls.push({ cmd, args });
     switch (cmd) {
+      case "env_catalog":
+        return [info("CUDA_LAUNCH_BLOCKING", true), info("NCCL_DEBUG", false)];
       case "env_list_profiles":
         return {
           profiles: [
@@ -188,6 +190,24 @@ describe("the Environment view", () => {
     const save = calls.filter((c) => c.cmd === "env_save_profile").at(-1)!;
     expect((save.args.profile as { description: string }).description).toBe("my edit");
     expect(save.args.expected).toBe("00000000000000aa");
+  });
+
+  it("closes the form with Escape", async () => {
+    await open();
+    document.querySelector<HTMLButtonElement>('[data-profile="mine"]')!.click();
+    await settle();
+    button("Duplicate…").click();
+    flushSync();
+    expect(document.querySelector<HTMLInputElement>('input[name="profile-name"]')!.value).toBe("mine-copy");
+    // The form says what a known variable does and costs, and suggests the ones Headroom knows.
+    expect(document.querySelector(".row-help")?.textContent).toContain("CUDA_LAUNCH_BLOCKING cost");
+    expect([...document.querySelectorAll("#env-catalog option")].map((o) => o.getAttribute("value"))).toEqual([
+      "CUDA_LAUNCH_BLOCKING",
+      "NCCL_DEBUG",
+    ]);
+    window.dispatchEvent(new KeyboardEvent("keydown", { key: "Escape" }));
+    flushSync();
+    expect(document.querySelector('[data-testid="profile-form"]')).toBeNull();
   });
 
   it("deletes a user profile with undo", async () => {

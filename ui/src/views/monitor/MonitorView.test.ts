@@ -6,7 +6,7 @@ import { AppModel } from "../../lib/app.svelte";
 import type { HistoryWindow, MonitorPush, MonitorStarted, Tick } from "../../lib/bindings";
 import MonitorView from "./MonitorView.svelte";
 import { chartData } from "./chart";
-import { formatDuration, MonitorModel } from "./monitor.svelte";
+import { formatDuration, MonitorModel, monitorFor } from "./monitor.svelte";
 
 // The chart library draws on a canvas, which jsdom lacks: record what it is given instead.
 const plots: { data: unknown[] }[] = [];
@@ -104,6 +104,8 @@ function backend(nvml: "no_driver" | "ok") {
         return { pid: args.pid, stopped_by: "sigterm", freed_bytes: 3 * GIB };
       case "monitor_stop":
         return null;
+      case "monitor_recordings":
+        return [{ name: "monitor-20261129T210000Z", path: "/d/recordings/monitor-20261129T210000Z.jsonl", size_bytes: 52_000 }];
       default:
         throw { code: "internal", message: `unexpected ${cmd}` };
     }
@@ -274,10 +276,30 @@ describe("the Monitor view", () => {
   });
 });
 
+describe("the app's one monitor", () => {
+  it("keeps its source running when the view is left and opened again", async () => {
+    backend("ok");
+    const model = new AppModel(api);
+    component = mount(MonitorView, { target: document.body, props: { model } });
+    await settle();
+    unmount(component);
+    component = mount(MonitorView, { target: document.body, props: { model } });
+    await settle();
+    expect(calls.filter((c) => c.cmd === "monitor_start").length).toBe(1);
+    expect(calls.some((c) => c.cmd === "monitor_stop")).toBe(false);
+    expect(monitorFor(model).phase).toBe("running");
+    expect(text('[data-testid="source-badge"]')).toBe("Demo data: simulated GPUs (Run to OOM)");
+    // The replay picker offers the recordings on disk.
+    const options = [...document.querySelectorAll<HTMLOptionElement>("#monitor-recordings option")].map((o) => o.value);
+    expect(options).toEqual(["/d/recordings/monitor-20261129T210000Z.jsonl"]);
+  });
+});
+
 describe("helpers", () => {
   it("aligns series on one time axis, keeping reported gaps", () => {
     const d = chartData(WINDOW, 0, []);
     expect(d.x).toEqual([1, 3]);
+    expect([d.from, d.to]).toEqual([Date.parse(WINDOW.from) / 1000, Date.parse(WINDOW.to) / 1000]);
     expect(d.series.map((s) => s.label)).toEqual(["python (10000)"]);
   });
   it("formats idle time", () => {

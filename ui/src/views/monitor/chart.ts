@@ -7,6 +7,9 @@ export const PALETTE = ["#2563eb", "#16a34a", "#9333ea", "#ea580c", "#0891b2", "
 export const WARNING_COLOUR = "#ca8a04";
 export const CRITICAL_COLOUR = "#dc2626";
 
+/** Y-axis steps in whole GiB (and halves below 4 GiB), so ticks read 10.00 GiB, 20.00 GiB, not 18.63 GiB. */
+export const GIB_STEPS = [0.25, 0.5, 1, 2, 4, 5, 10, 20, 40, 80, 160, 320, 640].map((g) => g * 2 ** 30);
+
 export interface ChartSeries {
   label: string;
   colour: string;
@@ -17,6 +20,9 @@ export interface ChartSeries {
 export interface ChartData {
   /** Seconds since the epoch (uPlot's time unit). */
   x: number[];
+  /** The window's span in seconds, so the axis shows the whole chosen range even while history is short. */
+  from: number;
+  to: number;
   series: ChartSeries[];
 }
 
@@ -46,5 +52,5 @@ export function chartData(window: HistoryWindow, gpu: number | null, thresholds:
   for (const th of thresholds) {
     series.push({ label: th.label, colour: th.colour, dashed: true, values: x.map(() => th.bytes) });
   }
-  return { x: x.map((t) => t / 1000), series };
+  return { x: x.map((t) => t / 1000), from: Date.parse(window.from) / 1000, to: Date.parse(window.to) / 1000, series };
 }

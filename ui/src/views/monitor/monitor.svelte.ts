@@ -3,7 +3,8 @@
 // range changes and, while readings arrive, at most once a second. The UI never computes memory: every figure
 // comes from the backend's snapshot, assessment or history window.
 
-import type { Api, IpcError } from "../../lib/api";
+import { api as realApi, type Api, type IpcError } from "../../lib/api";
+import type { AppModel } from "../../lib/app.svelte";
 import type {
   Action,
   AlertConfig,
@@ -15,6 +16,7 @@ import type {
   MonitorStarted,
   ProcessIdle,
   ProcessSample,
+  RecordingFile,
   RecordingInfo,
   Scenario,
   SourceRequest,
@@ -72,6 +74,8 @@ export class MonitorModel {
   sortDescending = $state(true);
   alerts = $state.raw<ActiveAlert[]>([]);
   recording = $state<RecordingInfo | null>(null);
+  /** Recordings on disk, for the replay picker. */
+  recordings = $state.raw<RecordingFile[]>([]);
   /** The last result of an action (stop, record, export), for the status line. */
   notice = $state<{ kind: "ok" | "error"; text: string } | null>(null);
   /** Field-level errors of the thresholds form, keyed by field name. */
@@ -163,7 +167,7 @@ export class MonitorModel {
     } else if (push.kind === "ended") {
       this.ended = true;
     } else {
-      this.error = { code: "driver", message: push.message };
+      this.error = { code: "internal", message: push.message };
     }
     if (this.frame === null) {
       this.frame = this.schedule(() => this.applyFrame());
@@ -299,10 +303,19 @@ export class MonitorModel {
         const done = await this.api.monitorRecordStop();
         this.recording = null;
         this.notice = { kind: "ok", text: `recorded:${done.snapshots}:${done.path}` };
+        void this.loadRecordings();
       } else {
         this.recording = await this.api.monitorRecordStart();
         this.notice = null;
       }
+    } catch (e) {
+      this.notice = { kind: "error", text: (e as IpcError).message };
+    }
+  }
+
+  async loadRecordings(): Promise<void> {
+    try {
+      this.recordings = await this.api.monitorRecordings();
     } catch (e) {
       this.notice = { kind: "error", text: (e as IpcError).message };
     }
@@ -345,4 +358,17 @@ export function formatDuration(ms: number): string {
 export function reasonFor(unavailable: string[], gpu: number, field: string): string | null {
   const mine = unavailable.filter((u) => u.includes(`GPU ${gpu}`) || !/GPU \d/.test(u));
   return mine.find((u) => u.toLowerCase().includes(field)) ?? mine[0] ?? null;
+}
+
+const monitors = new WeakMap<AppModel, MonitorModel>();
+
+/** The app's one monitor: it outlives the view, so switching to Plan and back keeps the source, its history and
+ *  a recording in progress running. */
+export function monitorFor(app: AppModel): MonitorModel {
+  let m = monitors.get(app);
+  if (!m) {
+    m = new MonitorModel(realApi);
+    monitors.set(app, m);
+  }
+  return m;
 }

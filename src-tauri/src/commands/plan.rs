@@ -1,0 +1,206 @@
+//! The Plan view: answer a plan, find models (catalog, Hugging Face cache), list GPUs (catalog and this machine).
+
+use headroom_core::estimate::gpus::{self, GpuModel, MachineGpu};
+use headroom_core::estimate::{self, answer, available_presets, chart, PlanAnswer};
+use headroom_core::model::{self, catalog, hf_cache, Resolver};
+use headroom_core::monitor::chart::ChartFormat;
+use headroom_core::monitor::procs::ProcFs;
+use headroom_core::monitor::{fake::FakeConfig, open_source, SourceSpec};
+use headroom_core::presets::library::PresetLibrary;
+use serde::Serialize;
+use tauri::{AppHandle, Runtime, State};
+use tauri_plugin_dialog::DialogExt;
+
+use crate::error::{IpcError, IpcResult};
+use crate::AppState;
+
+fn resolver() -> Resolver {
+    Resolver {
+        hub_cache: hf_cache::hub_cache_dir(|var| std::env::var(var).ok()),
+    }
+}
+
+/// Everything the Plan view shows for a plan (CONTRACTS.md §1 JSON): estimate, verdict, limits, ranking and
+/// suggestions. Presets are re-read each time so a preset saved in the Presets view counts at once.
+#[tauri::command]
+pub fn plan_answer(state: State<'_, AppState>, plan: serde_json::Value) -> IpcResult<PlanAnswer> {
+    let presets = available_presets(&PresetLibrary::new(&state.paths))?;
+    let resolver = resolver();
+    Ok(estimate::answer(&plan, &presets, |m| {
+        model::resolve(m, &resolver)
+    })?)
+}
+
+/// A catalog model as the search list shows it.
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
+pub struct CatalogModel {
+    pub id: String,
+    pub model_type: Option<String>,
+}
+
+/// Catalog models whose id contains `query` (case-insensitive); all of them for an empty query.
+#[tauri::command]
+pub fn plan_catalog(query: String) -> IpcResult<Vec<CatalogModel>> {
+    Ok(catalog::search(&query)?
+        .into_iter()
+        .map(|e| CatalogModel {
+            id: e.id.clone(),
+            model_type: e
+                .config
+                .get("model_type")
+                .and_then(|v| v.as_str())
+                .map(str::to_string),
+        })
+        .collect())
+}
+
+/// The local Hugging Face cache: where it is and what it holds, with sizes on disk.
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
+pub struct HfCacheList {
+    /// `null` when no cache folder could be determined (no HF_HUB_CACHE, HF_HOME nor home directory).
+    pub cache_dir: Option<String>,
+    pub models: Vec<hf_cache::CachedModel>,
+}
+
+#[tauri::command]
+pub fn plan_hf_cache() -> IpcResult<HfCacheList> {
+    let cache = resolver().hub_cache;
+    let models = match &cache {
+        Some(dir) if dir.is_dir() => hf_cache::scan(dir)?,
+        _ => Vec::new(),
+    };
+    Ok(HfCacheList {
+        cache_dir: cache.map(|p| p.display().to_string()),
+        models,
+    })
+}
+
+/// The GPUs a plan can target: the catalog, and the GPUs of this machine when a driver is present.
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
+pub struct GpuChoices {
+    pub catalog: Vec<GpuModel>,
+    pub machine: Vec<MachineGpu>,
+    /// Why this machine's GPUs are not listed (no driver, …); `null` when they were read.
+    pub machine_unavailable: Option<String>,
+}
+
+/// Read this machine's GPUs once per app run: their names and totals do not change while it runs. The source
+/// is NVML, or what `HEADROOM_GPU_SOURCE` names (`fake:SCENARIO` for demos and tests).
+pub(crate) fn read_machine() -> (Vec<MachineGpu>, Option<String>) {
+    let text = std::env::var("HEADROOM_GPU_SOURCE").unwrap_or_else(|_| "nvml".into());
+    let read = SourceSpec::parse(&text, FakeConfig::default())
+        .and_then(|spec| open_source(&spec, ProcFs::default()))
+        .and_then(|mut source| gpus::machine_gpus(source.as_mut()));
+    match read {
+        Ok(list) => (list, None),
+        Err(e) => (Vec::new(), Some(e.to_string())),
+    }
+}
+
+#[tauri::command]
+pub fn plan_gpus(state: State<'_, AppState>) -> IpcResult<GpuChoices> {
+    let (machine, unavailable) = state.plan_machine_gpus.get_or_init(read_machine).clone();
+    Ok(GpuChoices {
+        catalog: gpus::catalog().to_vec(),
+        machine,
+        machine_unavailable: unavailable,
+    })
+}
+
+/// Where the user chose to put or find a file; `None` when they cancelled the dialog.
+fn chosen(path: Option<tauri_plugin_dialog::FilePath>) -> IpcResult<Option<std::path::PathBuf>> {
+    match path {
+        None => Ok(None),
+        Some(p) => p
+            .into_path()
+            .map(Some)
+            .map_err(|e| IpcError::internal(format!("the dialog returned no local path: {e}"))),
+    }
+}
+
+fn presets_of(state: &AppState) -> IpcResult<Vec<headroom_core::estimate::PresetInfo>> {
+    Ok(available_presets(&PresetLibrary::new(&state.paths))?)
+}
+
+/// Pick a model folder with the system dialog; `null` when cancelled.
+#[tauri::command]
+pub async fn plan_pick_folder<R: Runtime>(app: AppHandle<R>) -> IpcResult<Option<String>> {
+    let folder = chosen(app.dialog().file().blocking_pick_folder())?;
+    Ok(folder.map(|p| p.display().to_string()))
+}
+
+/// Save the plan (validated, CONTRACTS.md §1) where the user chooses; the path, or `null` when cancelled.
+#[tauri::command]
+pub async fn plan_save<R: Runtime>(
+    app: AppHandle<R>,
+    state: State<'_, AppState>,
+    plan: serde_json::Value,
+) -> IpcResult<Option<String>> {
+    let presets = presets_of(&state)?;
+    // Validate before asking where: a plan that cannot load again is not worth a dialog.
+    headroom_core::estimate::plan_from_value(&plan, &presets)?;
+    let Some(path) = chosen(
+        app.dialog()
+            .file()
+            .add_filter("Headroom plan", &["json"])
+            .set_file_name("plan.json")
+            .blocking_save_file(),
+    )?
+    else {
+        return Ok(None);
+    };
+    answer::save_plan(&path, &plan, &presets)?;
+    Ok(Some(path.display().to_string()))
+}
+
+/// Load a plan file the user picks; the plan with its defaults, or `null` when cancelled.
+#[tauri::command]
+pub async fn plan_load<R: Runtime>(
+    app: AppHandle<R>,
+    state: State<'_, AppState>,
+) -> IpcResult<Option<serde_json::Value>> {
+    let presets = presets_of(&state)?;
+    let Some(path) = chosen(
+        app.dialog()
+            .file()
+            .add_filter("Headroom plan", &["json"])
+            .blocking_pick_file(),
+    )?
+    else {
+        return Ok(None);
+    };
+    Ok(Some(answer::load_plan(&path, &presets)?))
+}
+
+/// Export the breakdown chart of a plan as PNG or SVG (by the chosen file's extension, PNG by default).
+#[tauri::command]
+pub async fn plan_export_chart<R: Runtime>(
+    app: AppHandle<R>,
+    state: State<'_, AppState>,
+    plan: serde_json::Value,
+) -> IpcResult<Option<String>> {
+    let presets = presets_of(&state)?;
+    let resolver = resolver();
+    let answered = estimate::answer(&plan, &presets, |m| model::resolve(m, &resolver))?;
+    let Some(path) = chosen(
+        app.dialog()
+            .file()
+            .add_filter("PNG image", &["png"])
+            .add_filter("SVG image", &["svg"])
+            .set_file_name("plan.png")
+            .blocking_save_file(),
+    )?
+    else {
+        return Ok(None);
+    };
+    let format = if path
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("svg"))
+    {
+        ChartFormat::Svg
+    } else {
+        ChartFormat::Png
+    };
+    chart::render_breakdown(&answered, &path, format)?;
+    Ok(Some(path.display().to_string()))
+}

@@ -1,0 +1,102 @@
+//! The Plan view's commands: answer a plan, search the catalog, list GPUs.
+
+use serde_json::json;
+
+use super::{harness, invoke};
+
+fn qlora_8b_on_a_4090() -> serde_json::Value {
+    json!({"model": {"id": "meta-llama/Llama-3.1-8B"}, "task": "train", "method": "qlora",
+        "quantization": "int4_double", "optimizer": "paged_adamw_8bit", "gradient_checkpointing": true,
+        "gpus": {"count": 1, "model": "RTX 4090"}})
+}
+
+#[test]
+fn a_plan_is_answered_with_verdict_limits_ranking_and_suggestions() {
+    let h = harness();
+    let a = invoke(&h, "plan_answer", json!({"plan": qlora_8b_on_a_4090()})).unwrap();
+    assert_eq!(a["model"]["parameters"], 8_030_261_248u64);
+    assert_eq!(a["preset"], "int4_double");
+    assert_eq!(a["gpu_memory_bytes"], 24564u64 << 20);
+    assert_eq!(a["verdict"]["kind"], "fits");
+    let device = a["estimate"]["per_gpu"]["device_peak_bytes"]
+        .as_u64()
+        .unwrap();
+    assert_eq!(
+        a["verdict"]["bytes"].as_u64().unwrap(),
+        (24564u64 << 20) - device
+    );
+    assert!(a["limits"]["max_batch_size"].as_u64().unwrap() >= 1);
+    let ranked = a["ranked"].as_array().unwrap();
+    assert_eq!(ranked.len(), 8);
+    assert!(!a["suggestions"].as_array().unwrap().is_empty());
+    // Each suggestion carries the whole changed plan, which answers again.
+    let changed = a["suggestions"][0]["plan"].clone();
+    let b = invoke(&h, "plan_answer", json!({"plan": changed})).unwrap();
+    assert_eq!(
+        b["estimate"]["per_gpu"]["device_peak_bytes"],
+        a["suggestions"][0]["device_peak_bytes"]
+    );
+}
+
+#[test]
+fn bad_plans_name_the_field() {
+    let h = harness();
+    let mut plan = qlora_8b_on_a_4090();
+    plan["batch_size"] = json!(0);
+    let err = invoke(&h, "plan_answer", json!({"plan": plan})).unwrap_err();
+    assert_eq!(err["code"], "invalid");
+    assert!(
+        err["message"].as_str().unwrap().starts_with("batch_size:"),
+        "{err}"
+    );
+    let err = invoke(
+        &h,
+        "plan_answer",
+        json!({"plan": {"model": {"id": "no/such"}, "task": "infer"}}),
+    )
+    .unwrap_err();
+    assert!(
+        err["message"].as_str().unwrap().starts_with("model.id:"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_user_preset_can_be_named_in_a_plan() {
+    let h = harness();
+    headroom_core::presets::library::PresetLibrary::new(&h.paths)
+        .duplicate("int4_double", "mine")
+        .unwrap();
+    let mut plan = qlora_8b_on_a_4090();
+    plan["quantization"] = json!("mine");
+    let a = invoke(&h, "plan_answer", json!({"plan": plan})).unwrap();
+    assert_eq!(a["preset"], "mine");
+    assert!(a["ranked"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|r| r["preset"] == "mine"));
+}
+
+#[test]
+fn the_catalog_is_searchable_and_gpus_are_listed() {
+    let h = harness();
+    let found = invoke(&h, "plan_catalog", json!({"query": "llama-3.1-8b"})).unwrap();
+    assert!(found
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|m| m["id"] == "meta-llama/Llama-3.1-8B" && m["model_type"] == "llama"));
+    let gpus = invoke(&h, "plan_gpus", json!({})).unwrap();
+    assert!(gpus["catalog"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|g| g["name"] == "RTX 4090" && g["memory_bytes"] == 24564u64 << 20));
+    // Either this machine's GPUs were read, or it says why not: never both empty and silent.
+    assert!(
+        !gpus["machine"].as_array().unwrap().is_empty() || gpus["machine_unavailable"].is_string()
+    );
+    let cache = invoke(&h, "plan_hf_cache", json!({})).unwrap();
+    assert!(cache["models"].is_array());
+}

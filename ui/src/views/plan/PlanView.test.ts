@@ -1,0 +1,206 @@
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { flushSync, mount, unmount } from "svelte";
+import { clearMocks, mockIPC } from "@tauri-apps/api/mocks";
+import PlanView from "./PlanView.svelte";
+import { api } from "../../lib/api";
+import { AppModel } from "../../lib/app.svelte";
+import type { PlanAnswer } from "../../lib/bindings";
+import { DEFAULT_DRAFT, draftFromPlan, errorField, planFromDraft } from "./draft";
+
+const GIB = 2 ** 30;
+let asked: Record<string, unknown>[] = [];
+let component: ReturnType<typeof mount> | null = null;
+
+function answerFor(plan: Record<string, unknown>): PlanAnswer {
+  const batch = Number(plan.batch_size);
+  const device = 10 * GIB + batch * GIB;
+  return {
+    plan: { ...plan },
+    model: { id: "meta-llama/Llama-3.1-8B", model_type: "llama", parameters: 8030261248 },
+    preset: "int4_double",
+    estimate: {
+      per_gpu: {
+        components: { weights: 5 * GIB, lora: GIB / 4, gradients: GIB / 4, optimizer: GIB / 2, activations: batch * GIB, logits: GIB, kv_cache: 0, workspace: GIB / 2 },
+        allocated_peak_bytes: 7.5 * GIB + batch * GIB,
+        allocator_overhead_bytes: GIB,
+        reserved_peak_bytes: 8.5 * GIB + batch * GIB,
+        managed_memory_bytes: GIB,
+        cuda_context_bytes: GIB / 2,
+        device_peak_bytes: device,
+      },
+      cpu_bytes: 2 * GIB,
+      parameters: { total: 8030261248, trainable: 41943040 },
+      fits: device <= 21.6 * GIB,
+      headroom_bytes: 21.6 * GIB - device,
+      notes: ["note from the estimator"],
+    },
+    gpu_memory_bytes: 24 * GIB,
+    usable_bytes: 21.6 * GIB,
+    verdict: device <= 21.6 * GIB ? { kind: "fits", bytes: 24 * GIB - device } : { kind: "does_not_fit", bytes: device - 21.6 * GIB },
+    limits: { max_batch_size: 11, max_sequence_length: 9000 },
+    ranked: [
+      { preset: "int4_double", format: { kind: "int4", double_quant: true }, placement: "gpu", fits: true, device_peak_bytes: device, headroom_bytes: 0, limits: { max_batch_size: 11, max_sequence_length: 9000 }, caveat: null, unavailable: null },
+      { preset: "fp32", format: { kind: "f32" }, placement: "gpu", fits: false, device_peak_bytes: 0, headroom_bytes: 0, limits: { max_batch_size: null, max_sequence_length: null }, caveat: null, unavailable: "quantized weights are frozen" },
+    ],
+    suggestions: [
+      { change: "lower the micro-batch to 1: saves 3.00 GiB", delta_bytes: -3 * GIB, device_peak_bytes: device - 3 * GIB, fits: true, plan: { ...plan, batch_size: 1 } },
+    ],
+  };
+}
+
+function backend() {
+  asked = [];
+  mockIPC((cmd, args) => {
+    switch (cmd) {
+      case "plan_catalog":
+        return [{ id: "meta-llama/Llama-3.1-8B", model_type: "llama" }];
+      case "plan_hf_cache":
+        return { cache_dir: "/home/u/.cache/huggingface/hub", models: [] };
+      case "plan_gpus":
+        return { catalog: [{ name: "RTX 4090", nvml_name: "NVIDIA GeForce RTX 4090", memory_bytes: 24564 * 2 ** 20, compute_capability: 89 }], machine: [], machine_unavailable: "no NVIDIA driver: libnvidia-ml.so.1 not found" };
+      case "plan_save":
+        asked.push({ saved: (args as { plan: Record<string, unknown> }).plan });
+        return "/home/u/plan.json";
+      case "plan_load":
+        return { model: { id: "Qwen/Qwen3-8B" }, task: "infer", batch_size: 3, sequence_length: 4096, new_tokens: 128 };
+      case "plan_answer": {
+        const plan = (args as { plan: Record<string, unknown> }).plan;
+        asked.push(plan);
+        if (plan.batch_size === 0) throw { code: "invalid", message: "batch_size: must be a positive integer, got 0" };
+        return answerFor(plan);
+      }
+      default:
+        throw { code: "internal", message: `unexpected ${cmd}` };
+    }
+  });
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const q = <T extends Element>(sel: string) => document.querySelector<T>(sel)!;
+
+async function settle() {
+  await sleep(200);
+  flushSync();
+}
+
+function type(el: HTMLInputElement | HTMLSelectElement, value: string) {
+  el.value = value;
+  el.dispatchEvent(new Event(el instanceof HTMLSelectElement ? "change" : "input", { bubbles: true }));
+  flushSync();
+}
+
+beforeEach(() => {
+  document.body.innerHTML = "";
+  backend();
+});
+afterEach(() => {
+  if (component) unmount(component);
+  component = null;
+  clearMocks();
+});
+
+describe("PlanView", () => {
+  it("teaches when empty, then shows the backend's verdict, bar and totals", async () => {
+    component = mount(PlanView, { target: document.body, props: { model: new AppModel(api) } });
+    await settle();
+    expect(document.body.textContent).toContain("Pick a model on the left");
+    expect(document.body.textContent).toContain("libnvidia-ml.so.1 not found");
+    type(q<HTMLSelectElement>('[data-testid="model-list"]'), "meta-llama/Llama-3.1-8B");
+    await settle();
+    expect(asked.at(-1)).toMatchObject({ model: { id: "meta-llama/Llama-3.1-8B" }, task: "train", method: "qlora", gpus: { count: 1, model: "RTX 4090" } });
+    // 24 GiB − 11 GiB: the backend's number, formatted.
+    expect(q('[data-testid="verdict"]').textContent).toContain("Fits (13.00 GiB free)");
+    expect(q('[data-testid="device"]').textContent).toContain("11.00 GiB");
+    expect(q('[data-testid="device"]').getAttribute("title")).toBe("11,811,160,064 bytes");
+    const segs = document.querySelectorAll('[data-testid="bar"] .seg');
+    expect(segs.length).toBeGreaterThan(5);
+    expect(q('[data-testid="limits"]').textContent).toContain("Micro-batch: 11");
+    expect(q('[data-testid="ranked"]').textContent).toContain("n/a");
+  });
+
+  it("updates as the batch changes, shows errors next to the field, and applies a suggestion", async () => {
+    component = mount(PlanView, { target: document.body, props: { model: new AppModel(api) } });
+    await settle();
+    type(q<HTMLSelectElement>('[data-testid="model-list"]'), "meta-llama/Llama-3.1-8B");
+    await settle();
+    type(q<HTMLInputElement>('[data-testid="batch"]'), "14");
+    await settle();
+    expect(asked.at(-1)?.batch_size).toBe(14);
+    expect(q('[data-testid="verdict"]').textContent).toContain("Does not fit (needs 2.40 GiB more)");
+    type(q<HTMLInputElement>('[data-testid="batch"]'), "0");
+    await settle();
+    const err = q('[data-testid="batch"]').parentElement!.querySelector(".error");
+    expect(err?.textContent).toContain("batch_size: must be a positive integer");
+    type(q<HTMLInputElement>('[data-testid="batch"]'), "14");
+    await settle();
+    const apply = q<HTMLButtonElement>('[data-testid="suggestions"] button');
+    apply.click();
+    flushSync();
+    await settle();
+    expect(q<HTMLInputElement>('[data-testid="batch"]').value).toBe("1");
+    expect(asked.at(-1)?.batch_size).toBe(1);
+    expect(q('[data-testid="verdict"]').textContent).toContain("Fits (13.00 GiB free)");
+  });
+});
+
+describe("PlanView keyboard", () => {
+  it("takes the first catalog match on Enter", async () => {
+    component = mount(PlanView, { target: document.body, props: { model: new AppModel(api) } });
+    await settle();
+    const search = q<HTMLInputElement>('[data-testid="model-search"]');
+    type(search, "llama");
+    await settle();
+    search.dispatchEvent(new KeyboardEvent("keydown", { key: "Enter", bubbles: true }));
+    flushSync();
+    await settle();
+    expect(asked.at(-1)).toMatchObject({ model: { id: "meta-llama/Llama-3.1-8B" } });
+  });
+});
+
+describe("PlanView files", () => {
+  it("saves the plan in the form and loads one into it", async () => {
+    component = mount(PlanView, { target: document.body, props: { model: new AppModel(api) } });
+    await settle();
+    type(q<HTMLSelectElement>('[data-testid="model-list"]'), "meta-llama/Llama-3.1-8B");
+    await settle();
+    [...document.querySelectorAll<HTMLButtonElement>("button")].find((b) => b.textContent === "Save plan…")!.click();
+    await settle();
+    expect(asked.at(-1)).toMatchObject({ saved: { model: { id: "meta-llama/Llama-3.1-8B" }, method: "qlora" } });
+    expect(document.body.textContent).toContain("Plan saved to /home/u/plan.json");
+    [...document.querySelectorAll<HTMLButtonElement>("button")].find((b) => b.textContent === "Open plan…")!.click();
+    await settle();
+    expect(q<HTMLInputElement>('[data-testid="batch"]').value).toBe("3");
+    expect(q<HTMLSelectElement>('[data-testid="task"]').value).toBe("infer");
+    expect(asked.at(-1)).toMatchObject({ model: { id: "Qwen/Qwen3-8B" }, task: "infer", batch_size: 3 });
+  });
+});
+
+describe("draft", () => {
+  it("round-trips a plan the backend wrote", () => {
+    const plan = planFromDraft({ ...DEFAULT_DRAFT, modelId: "Qwen/Qwen3-8B", method: "lora", loraTargets: "q_proj, v_proj" })!;
+    expect(plan.lora).toEqual({ rank: 16, alpha: 32, target_modules: ["q_proj", "v_proj"] });
+    expect(plan.margin).toBeCloseTo(0.1);
+    const back = draftFromPlan({ ...plan, gpus: { count: 2, memory_gib: 40 }, nodes: 1 }, DEFAULT_DRAFT);
+    expect(back.gpu).toBe("memory");
+    expect(back.gpuMemoryGib).toBe("40");
+    expect(back.loraTargets).toBe("q_proj, v_proj");
+    expect(planFromDraft({ ...DEFAULT_DRAFT })).toBeNull();
+  });
+
+  it("passes text that is not a number to the backend, which names the field", () => {
+    const plan = planFromDraft({ ...DEFAULT_DRAFT, modelId: "x", sequenceLength: "-5x" })!;
+    expect(plan.sequence_length).toBe("-5x");
+    expect(errorField("sequence_length: must be a positive integer")).toBe("sequence_length");
+    expect(errorField("model.config: hidden_size: must be positive")).toBe("model");
+    expect(errorField("/tmp/x: No such file")).toBe("plan");
+  });
+});
+
+describe("draft from the HF cache", () => {
+  it("reads a cached model from its snapshot folder", () => {
+    const d = { ...DEFAULT_DRAFT, modelSource: "cache" as const, modelId: "Org/M", cachePath: "/hub/models--Org--M/snapshots/abc" };
+    const plan = planFromDraft(d)!;
+    expect(plan.model).toEqual({ path: "/hub/models--Org--M/snapshots/abc" });
+    expect(draftFromPlan({ ...plan, batch_size: 2 }, d)).toMatchObject({ modelSource: "cache", modelId: "Org/M", batchSize: "2" });
+  });
+});

@@ -1,0 +1,212 @@
+// The Plan form's state and its translation to and from the plan contract (CONTRACTS.md §1). The form keeps
+// what the person typed as text; the backend validates it and its error names the field, which lands next to
+// that field. Nothing here computes memory.
+
+export type ModelSource = "catalog" | "folder" | "cache";
+
+export interface Draft {
+  modelSource: ModelSource;
+  modelId: string; // catalog or HF cache id
+  modelPath: string;
+  /** The snapshot folder of the model picked from the HF cache: read as a folder, so the local files count. */
+  cachePath: string;
+  task: "train" | "infer";
+  method: "full" | "lora" | "qlora" | "freeze";
+  quantization: string; // "" = the model's stored dtype
+  precision: string;
+  optimizer: string;
+  batchSize: string;
+  sequenceLength: string;
+  accumulation: string;
+  newTokens: string;
+  checkpointing: boolean;
+  loraRank: string;
+  loraAlpha: string;
+  loraTargets: string; // "all-linear" or comma-separated module names
+  gpu: string; // "catalog:NAME", "memory" (custom size) or "none"
+  gpuMemoryGib: string;
+  gpuCount: string;
+  nodes: string;
+  sharding: string;
+  offload: string;
+  // advanced
+  attention: string;
+  chunkedLoss: boolean;
+  activationOffload: boolean;
+  optimizerInBackward: boolean;
+  trainableEmbeddings: boolean;
+  kvCacheDtype: string; // "" = compute dtype
+  margin: string; // percent
+}
+
+export const DEFAULT_DRAFT: Draft = {
+  modelSource: "catalog",
+  modelId: "",
+  modelPath: "",
+  cachePath: "",
+  task: "train",
+  method: "qlora",
+  quantization: "",
+  precision: "bf16-mixed",
+  optimizer: "paged_adamw_8bit",
+  batchSize: "1",
+  sequenceLength: "2048",
+  accumulation: "1",
+  newTokens: "256",
+  checkpointing: true,
+  loraRank: "16",
+  loraAlpha: "32",
+  loraTargets: "all-linear",
+  gpu: "catalog:RTX 4090",
+  gpuMemoryGib: "24",
+  gpuCount: "1",
+  nodes: "1",
+  sharding: "none",
+  offload: "none",
+  attention: "sdpa",
+  chunkedLoss: false,
+  activationOffload: false,
+  optimizerInBackward: false,
+  trainableEmbeddings: false,
+  kvCacheDtype: "",
+  margin: "10",
+};
+
+/** A number when the text is one, else the text itself, so the backend names the field and what is wrong. */
+function num(text: string): number | string {
+  const t = text.trim();
+  return t !== "" && Number.isFinite(Number(t)) ? Number(t) : t;
+}
+
+/** The plan the backend answers, or null when no model is chosen yet. */
+export function planFromDraft(d: Draft): Record<string, unknown> | null {
+  const id = d.modelId.trim();
+  const path = d.modelPath.trim();
+  let model: Record<string, unknown>;
+  if (d.modelSource === "folder") {
+    if (!path) return null;
+    model = { path };
+  } else if (d.modelSource === "cache" && d.cachePath) {
+    model = { path: d.cachePath };
+  } else {
+    if (!id) return null;
+    model = { id };
+  }
+  const plan: Record<string, unknown> = {
+    model,
+    task: d.task,
+    precision: d.precision,
+    batch_size: num(d.batchSize),
+    sequence_length: num(d.sequenceLength),
+    attention: d.attention,
+  };
+  if (d.quantization) plan.quantization = d.quantization;
+  const marginPercent = num(d.margin);
+  plan.margin = typeof marginPercent === "number" ? marginPercent / 100 : marginPercent;
+  if (d.task === "train") {
+    plan.method = d.method;
+    plan.optimizer = d.optimizer;
+    plan.gradient_accumulation_steps = num(d.accumulation);
+    plan.gradient_checkpointing = d.checkpointing;
+    plan.chunked_loss = d.chunkedLoss;
+    plan.activation_offload = d.activationOffload;
+    plan.optimizer_in_backward = d.optimizerInBackward;
+    plan.sharding = d.sharding;
+    plan.offload = d.offload;
+    if (d.method === "lora" || d.method === "qlora") {
+      const targets = d.loraTargets.trim();
+      plan.lora = {
+        rank: num(d.loraRank),
+        alpha: num(d.loraAlpha),
+        target_modules:
+          targets === "all-linear"
+            ? "all-linear"
+            : targets
+                .split(",")
+                .map((s) => s.trim())
+                .filter((s) => s !== ""),
+      };
+      plan.trainable_embeddings = d.trainableEmbeddings;
+    }
+  } else {
+    plan.new_tokens = num(d.newTokens);
+    if (d.kvCacheDtype) plan.kv_cache_dtype = d.kvCacheDtype;
+  }
+  if (d.gpu !== "none") {
+    const gpus: Record<string, unknown> = { count: num(d.gpuCount) };
+    if (d.gpu.startsWith("catalog:")) gpus.model = d.gpu.slice("catalog:".length);
+    else gpus.memory_gib = num(d.gpuMemoryGib);
+    plan.gpus = gpus;
+    plan.nodes = num(d.nodes);
+  }
+  return plan;
+}
+
+const str = (v: unknown, fallback: string) => (v === undefined || v === null ? fallback : String(v));
+
+/**
+ * The form for a plan the backend wrote (a suggestion's changed plan, or a loaded file). Keys the form does not
+ * show keep their defaults.
+ */
+export function draftFromPlan(plan: Record<string, unknown>, current: Draft): Draft {
+  const d: Draft = { ...current };
+  const model = (plan.model ?? {}) as Record<string, unknown>;
+  if (typeof model.path === "string" && current.modelSource === "cache" && model.path === current.cachePath) {
+    // Still the model picked from the cache.
+  } else if (typeof model.path === "string") {
+    d.modelSource = "folder";
+    d.modelPath = model.path;
+  } else if (typeof model.id === "string") {
+    d.modelSource = current.modelSource === "cache" ? "cache" : "catalog";
+    d.modelId = model.id;
+  }
+  d.task = plan.task === "infer" ? "infer" : "train";
+  if (typeof plan.method === "string") d.method = plan.method as Draft["method"];
+  d.quantization = str(plan.quantization, "");
+  d.precision = str(plan.precision, d.precision);
+  d.optimizer = str(plan.optimizer, d.optimizer);
+  d.batchSize = str(plan.batch_size, d.batchSize);
+  d.sequenceLength = str(plan.sequence_length, d.sequenceLength);
+  d.accumulation = str(plan.gradient_accumulation_steps, d.accumulation);
+  d.newTokens = str(plan.new_tokens, d.newTokens);
+  if (typeof plan.gradient_checkpointing === "boolean") d.checkpointing = plan.gradient_checkpointing;
+  if (typeof plan.chunked_loss === "boolean") d.chunkedLoss = plan.chunked_loss;
+  if (typeof plan.activation_offload === "boolean") d.activationOffload = plan.activation_offload;
+  if (typeof plan.optimizer_in_backward === "boolean") d.optimizerInBackward = plan.optimizer_in_backward;
+  if (typeof plan.trainable_embeddings === "boolean") d.trainableEmbeddings = plan.trainable_embeddings;
+  const lora = plan.lora as Record<string, unknown> | undefined;
+  if (lora) {
+    d.loraRank = str(lora.rank, d.loraRank);
+    d.loraAlpha = str(lora.alpha, d.loraAlpha);
+    d.loraTargets = Array.isArray(lora.target_modules)
+      ? lora.target_modules.join(", ")
+      : str(lora.target_modules, d.loraTargets);
+  }
+  d.attention = str(plan.attention, d.attention);
+  d.kvCacheDtype = str(plan.kv_cache_dtype, "");
+  d.sharding = str(plan.sharding, d.sharding);
+  d.offload = str(plan.offload, d.offload);
+  const gpus = plan.gpus as Record<string, unknown> | undefined;
+  if (gpus) {
+    d.gpuCount = str(gpus.count, d.gpuCount);
+    if (typeof gpus.model === "string") d.gpu = `catalog:${gpus.model}`;
+    else if (gpus.memory_gib !== undefined) {
+      d.gpu = "memory";
+      d.gpuMemoryGib = str(gpus.memory_gib, d.gpuMemoryGib);
+    }
+    d.nodes = str(plan.nodes, d.nodes);
+  } else {
+    d.gpu = "none";
+  }
+  if (typeof plan.margin === "number") d.margin = String(Math.round(plan.margin * 10000) / 100);
+  return d;
+}
+
+/** Which form field an error is about: the plan key before the colon ("lora.rank: …" → "lora.rank"). */
+export function errorField(message: string): string {
+  const colon = message.indexOf(":");
+  const key = colon > 0 ? message.slice(0, colon) : "";
+  if (key.startsWith("model")) return "model";
+  if (key === "gpus.memory_gib" || key === "gpus.model" || key === "gpus") return "gpus";
+  return /^[a-z_.]+$/.test(key) ? key : "plan";
+}
