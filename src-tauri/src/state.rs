@@ -12,6 +12,9 @@ use headroom_core::store::Quarantine;
 pub struct AppState {
     pub paths: AppPaths,
     pub settings: Mutex<Settings>,
+    /// Presets and per-model configs: one writer at a time in this process (other processes are caught by the
+    /// store's revision check).
+    pub presets: Mutex<()>,
     /// Files moved aside at start-up, shown to the user once the window is up.
     pub quarantined: Vec<Quarantine>,
     /// Runs going on now, with what cancels each (its own lock, shared with the launcher threads).
@@ -44,6 +47,7 @@ impl AppState {
         AppState {
             paths,
             settings: Mutex::new(settings),
+            presets: Mutex::new(()),
             quarantined: quarantined.into_iter().collect(),
             runs: ActiveRuns::default(),
             monitor: Mutex::new(None),

@@ -1,6 +1,7 @@
 //! IPC tests: the real command handlers on Tauri's mock runtime, called the way the webview calls them.
 
 mod plan;
+mod presets;
 
 use headroom_app::{setup, AppState};
 use headroom_core::paths::AppPaths;

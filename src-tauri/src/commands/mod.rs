@@ -4,5 +4,6 @@ pub mod app;
 pub mod env;
 pub mod monitor;
 pub mod plan;
+pub mod presets;
 pub mod runs;
 pub mod settings;

@@ -7,20 +7,33 @@ import type {
   AlertConfig,
   AppInfo,
   CatalogModel,
+  ConfigList,
   DoctorResult,
   DoctorSource,
   ErrorCode,
+  ExportFormat,
   Exported,
+  FieldError,
   Fix,
   GpuChoices,
   HfCacheList,
   HistoryFormat,
   HistoryWindow,
+  ImportReport,
+  ImportedAs,
   IpcError,
   LogTail,
+  ModelConfig,
+  ModelConfigEntry,
   MonitorPush,
   MonitorStarted,
+  OnConflict,
   PlanAnswer,
+  Preset,
+  PresetBody,
+  PresetCheck,
+  PresetExport,
+  PresetList,
   ProcessIdle,
   Profile,
   ProfileFormat,
@@ -28,6 +41,7 @@ import type {
   ProfileView,
   RecordingFile,
   RecordingInfo,
+  Renamed,
   Revision,
   RunDefaults,
   RunList,
@@ -38,6 +52,9 @@ import type {
   StartRun,
   StopOutcome,
   VariableInfo,
+  WizardAsk,
+  WizardGpu,
+  WizardRow,
 } from "./bindings";
 
 export type * from "./bindings";
@@ -136,6 +153,32 @@ export const api = {
   monitorRecordings: () => call<RecordingFile[]>("monitor_recordings"),
   monitorExport: (format: HistoryFormat, rangeMs: number, path: string | null) =>
     call<Exported>("monitor_export", { format, rangeMs, path }),
+
+  // Presets and per-model configs. Drafts go to the backend as they are typed (`unknown`), so a wrong type
+  // comes back as an error on the field rather than being coerced here.
+  listPresets: () => call<PresetList>("list_presets"),
+  checkPreset: (body: unknown) => call<PresetCheck>("check_preset", { body }),
+  createPreset: (name: string, body: PresetBody | unknown) => call<Preset>("create_preset", { name, body }),
+  savePreset: (name: string, body: unknown, revision: Revision) =>
+    call<Preset>("save_preset", { name, body, revision }),
+  duplicatePreset: (from: string, to: string) => call<Preset>("duplicate_preset", { from, to }),
+  renamePreset: (from: string, to: string, revision: Revision) =>
+    call<Renamed>("rename_preset", { from, to, revision }),
+  deletePreset: (name: string, revision: Revision) => call<Preset>("delete_preset", { name, revision }),
+  exportPreset: (name: string, format: ExportFormat, modelId: string | null) =>
+    call<PresetExport>("export_preset", { name, format, modelId }),
+  exportBundle: () => call<PresetExport>("export_bundle"),
+  importPreset: (name: string, text: string) => call<ImportedAs>("import_preset", { name, text }),
+  importBundle: (text: string, onConflict: OnConflict) => call<ImportReport>("import_bundle", { text, onConflict }),
+  listConfigs: () => call<ConfigList>("list_configs"),
+  checkConfig: (modelId: string, config: unknown) => call<FieldError[]>("check_config", { modelId, config }),
+  saveConfig: (modelId: string, config: ModelConfig | unknown, revision: Revision) =>
+    call<ModelConfigEntry>("save_config", { modelId, config, revision }),
+  deleteConfig: (modelId: string, revision: Revision) =>
+    call<ModelConfigEntry>("delete_config", { modelId, revision }),
+  wizardModels: (query: string) => call<string[]>("wizard_models", { query }),
+  wizardGpus: () => call<WizardGpu[]>("wizard_gpus"),
+  wizardRank: (ask: WizardAsk) => call<WizardRow[]>("wizard_rank", { ask }),
 };
 
 export type Api = typeof api;

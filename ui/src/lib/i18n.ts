@@ -3,6 +3,7 @@
 // Record<keyof typeof en, string>, so a missing key is a compile error, and i18n.test.ts checks that
 // placeholders match.
 
+import * as presets from "./messages/presets";
 import * as environment from "./messages/environment";
 import * as monitor from "./messages/monitor";
 import * as plan from "./messages/plan";
@@ -15,6 +16,7 @@ const en = {
   ...plan.en,
   ...environment.en,
   ...runs.en,
+  ...presets.en,
 } as const;
 
 export type MessageKey = keyof typeof en;
@@ -27,6 +29,7 @@ const ja: Messages = {
   ...plan.ja,
   ...environment.ja,
   ...runs.ja,
+  ...presets.ja,
 };
 
 export const messages: Record<Lang, Messages> = { en, ja };

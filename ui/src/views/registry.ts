@@ -5,6 +5,7 @@ import type { Component } from "svelte";
 import type { AppModel } from "../lib/app.svelte";
 import type { ViewId } from "../lib/views";
 import MonitorView from "./monitor/MonitorView.svelte";
+import PresetsView from "./presets/PresetsView.svelte";
 import SettingsView from "./settings/SettingsView.svelte";
 import EnvironmentView from "./environment/EnvironmentView.svelte";
 import RunsView from "./runs/RunsView.svelte";
@@ -12,6 +13,7 @@ import PlanView from "./plan/PlanView.svelte";
 
 export const VIEW_COMPONENTS: Partial<Record<ViewId, Component<{ model: AppModel }>>> = {
   monitor: MonitorView,
+  presets: PresetsView,
   settings: SettingsView,
   environment: EnvironmentView,
   runs: RunsView,

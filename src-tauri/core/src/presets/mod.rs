@@ -74,7 +74,7 @@ impl TorchDtype {
 /// A device in a `device_map`: a GPU index (written as an integer, as accelerate wants it), `"cpu"`, `"disk"`,
 /// `"cuda"` or `"cuda:N"`. Which spellings are allowed is checked by [`validate`].
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, ts_rs::TS)]
-#[ts(type = "string | number")]
+#[ts(type = "string | number", rename = "DevicePlacement")]
 pub struct Placement(pub String);
 
 impl Placement {

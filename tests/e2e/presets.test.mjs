@@ -1,0 +1,202 @@
+// End to end: the Presets view in the real window. Duplicate the built-in int4, give it a bad max_memory
+// limit (the error shows next to the field), fix it, save, check the preview against the exported file, delete
+// and undo.
+
+import { after, before, describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { KEYS, Session, startDriver } from "./webdriver.mjs";
+
+const app = process.env.HEADROOM_APP;
+assert.ok(app, "set HEADROOM_APP to the built headroom binary");
+
+const home = mkdtempSync(join(tmpdir(), "headroom-e2e-presets-"));
+const configDir = join(home, "config");
+let driver;
+let session;
+
+before(async () => {
+  driver = await startDriver({
+    port: Number(process.env.HEADROOM_E2E_PORT ?? 4444),
+    env: {
+      ...process.env,
+      HEADROOM_CONFIG_DIR: configDir,
+      HEADROOM_DATA_DIR: join(home, "data"),
+      LANG: "en_US.UTF-8",
+      LC_ALL: "",
+      LC_MESSAGES: "",
+    },
+  });
+  session = await Session.create(driver.base, app);
+});
+
+after(async () => {
+  await session?.delete().catch(() => {});
+  await driver?.stop();
+  rmSync(home, { recursive: true, force: true });
+});
+
+const js = (body) => session.execute(body);
+/** Empty an input the way a user selecting all and deleting would, then type into it for real. */
+async function typeInto(css, text, index = 0) {
+  await js(
+    `const el = document.querySelectorAll(${JSON.stringify(css)})[${index}];
+     el.focus(); el.value = ""; el.dispatchEvent(new Event("input", { bubbles: true }));`,
+  );
+  const ids = await session.findAll(css);
+  await session.sendKeys(ids[index], text);
+}
+const textOf = (css) => js(`return document.querySelector(${JSON.stringify(css)})?.textContent ?? null`);
+const userPresetFile = (name) => join(configDir, "presets", `${name}.json`);
+
+describe("the Presets view", () => {
+  it("lists the built-ins first, locked, and teaches how to make your own", async () => {
+    await session.click(await session.find('[data-view="presets"]'));
+    await session.find('[data-preset="int4"]');
+    const names = await js(`return [...document.querySelectorAll("[data-preset]")].map((b) => b.textContent.trim())`);
+    assert.deepEqual(names, ["fp32", "bf16", "fp16", "int8", "int4", "int4_double", "int4_offload", "cpu"]);
+    const locked = await js(`return document.querySelectorAll('[data-preset] svg.lock[aria-label^="Built-in"]').length`);
+    assert.equal(locked, 8);
+    assert.match(await textOf(".list"), /Duplicate one to make your own/);
+  });
+
+  it("duplicates int4 into a user preset saved on disk", async () => {
+    await session.click(await session.find('[data-preset="int4"]'));
+    const bnb = await session.until(() => textOf('[data-preview="bnb"]'), (t) => t !== null, "int4 preview");
+    assert.equal(JSON.parse(bnb).bnb_4bit_quant_type, "nf4");
+    await session.click(await session.find('[data-action="duplicate"]'));
+    await typeInto('[data-field="new-name"]', "mine" + KEYS.Enter);
+    await session.until(
+      () => js(`return document.querySelector('[data-preset="mine"]')?.getAttribute("aria-current") ?? null`),
+      (v) => v === "true",
+      "mine selected",
+    );
+    assert.ok(existsSync(userPresetFile("mine")));
+    assert.equal(await js(`return document.querySelector('[data-preset="mine"] svg.lock')`), null);
+  });
+
+  it("shows a bad max_memory next to its field, then saves once it is fixed", async () => {
+    const addDevice = await js(
+      `const b = [...document.querySelectorAll("button")].find((b) => b.textContent.trim() === "Add a device"); b.click(); return !!b`,
+    );
+    assert.ok(addDevice);
+    await typeInto('[data-field="max-memory-device"]', "0");
+    await typeInto('[data-field="max-memory-limit"]', "10 apples");
+    const error = await session.until(
+      () => js(`return document.querySelector('[data-field="max-memory-limit"]').closest(".field").querySelector(".field-error")?.textContent ?? null`),
+      (t) => t !== null,
+      "max_memory error next to the field",
+    );
+    assert.match(error, /10 apples.*not a memory size/);
+    assert.equal(await js(`return document.querySelector('[data-action="save"]').disabled`), true);
+
+    await typeInto('[data-field="max-memory-limit"]', "10GiB");
+    const gib = await session.until(() => textOf(".gib"), (t) => t === "= 10.00 GiB", "GiB beside the limit");
+    assert.equal(gib, "= 10.00 GiB");
+    assert.equal(await js(`return document.querySelector(".gib").title`), "10,737,418,240 bytes");
+    await session.until(() => textOf('[data-preview="kwargs"]'), (t) => t?.includes('"10GiB"'), "kwargs preview");
+
+    const shot = await session.screenshot();
+    writeFileSync("/tmp/headroom-presets.png", Buffer.from(shot, "base64"));
+
+    await session.click(await session.find('[data-action="save"]'));
+    await session.until(() => textOf('.editor [role="status"]'), (t) => t?.includes("Saved."), "saved notice");
+    const onDisk = JSON.parse(readFileSync(userPresetFile("mine"), "utf8"));
+    assert.deepEqual(onDisk.data.load.max_memory, { 0: "10GiB" });
+  });
+
+  it("exports exactly the bnb JSON the preview shows", async () => {
+    const preview = await textOf('[data-preview="bnb"]');
+    await js(`[...document.querySelectorAll("button")].find((b) => b.textContent.trim() === "Export bnb JSON").click()`);
+    const notice = await session.until(() => textOf('.editor [role="status"]'), (t) => t?.includes("Written to"), "export notice");
+    const path = notice.replace(/^\s*Written to\s*/, "").trim();
+    assert.equal(readFileSync(path, "utf8"), preview + "\n");
+  });
+
+  it("deletes the preset and brings it back with Undo", async () => {
+    await session.click(await session.find('[data-action="delete"]'));
+    await session.until(() => textOf('.editor [role="status"]'), (t) => t?.includes("Deleted mine."), "deleted notice");
+    assert.equal(existsSync(userPresetFile("mine")), false);
+    await session.click(await session.find('[data-action="undo"]'));
+    await session.find('[data-preset="mine"]');
+    assert.ok(existsSync(userPresetFile("mine")));
+    const back = JSON.parse(readFileSync(userPresetFile("mine"), "utf8"));
+    assert.deepEqual(back.data.load.max_memory, { 0: "10GiB" });
+  });
+
+  it("saves a per-model config on the user preset, checked by the backend", async () => {
+    await session.click(await session.find('[data-action="new-config"]'));
+    await typeInto('[data-field="model_id"]', "meta-llama/Llama-3.1-8B");
+    await js(
+      `const s = document.querySelector('.configs [data-field="preset"]');
+       s.value = "mine"; s.dispatchEvent(new Event("change", { bubbles: true }));`,
+    );
+    await typeInto('[data-field="lora.rank"]', "0");
+    const error = await session.until(
+      () => js(`return document.querySelector('[data-field="lora.rank"]').closest("label").querySelector(".field-error")?.textContent ?? null`),
+      (t) => t !== null,
+      "rank error next to the field",
+    );
+    assert.match(error, /at least 1/);
+    await typeInto('[data-field="lora.rank"]', "8");
+    await session.until(
+      () => js(`return document.querySelector('[data-action="save-config"]').disabled`),
+      (d) => d === false,
+      "save enabled",
+    );
+    await session.click(await session.find('[data-action="save-config"]'));
+    await session.find('[data-config="meta-llama/Llama-3.1-8B"]');
+    const file = join(configDir, "model-configs", "meta-llama--Llama-3.1-8B.json");
+    const saved = JSON.parse(readFileSync(file, "utf8"));
+    assert.equal(saved.data.preset, "mine");
+    assert.equal(saved.data.method, "qlora");
+    assert.equal(saved.data.lora.rank, 8);
+    const shot = await session.screenshot();
+    writeFileSync("/tmp/headroom-presets-config.png", Buffer.from(shot, "base64"));
+  });
+
+  it("walks the wizard to a saved config, with Back keeping the answers", async () => {
+    await session.click(await session.find('[data-action="wizard"]'));
+    await typeInto('[data-field="wizard-model"]', "llama-3.2-3b");
+    await session.click(await session.find('[data-model="meta-llama/Llama-3.2-3B"]'));
+    await session.click(await session.find('[data-action="wizard-next"]'));
+    await session.find('[data-task="train"]');
+    await session.click(await session.find('[data-action="wizard-back"]'));
+    assert.equal(await js(`return document.querySelector('[data-model="meta-llama/Llama-3.2-3B"]').checked`), true);
+    await session.click(await session.find('[data-action="wizard-next"]'));
+    await session.click(await session.find('[data-action="wizard-next"]'));
+    await js(
+      `const s = document.querySelector('[data-field="wizard-gpu"]');
+       s.value = "H200"; s.dispatchEvent(new Event("change", { bubbles: true }));`,
+    );
+    await session.click(await session.find('[data-action="wizard-next"]'));
+    await session.find("[data-row]");
+    const rows = await js(
+      `return [...document.querySelectorAll("[data-row]")].map((r) => ({
+         preset: r.dataset.row,
+         checked: r.querySelector("input").checked,
+         peak: r.children[1].textContent.trim(),
+         verdict: r.querySelector(".verdict").textContent.trim(),
+       }))`,
+    );
+    // Every preset, the user's own "mine" included, each with an estimate from the backend.
+    assert.equal(rows.length, 9);
+    assert.ok(rows.some((r) => r.preset === "mine"));
+    const best = rows.find((r) => r.checked);
+    assert.equal(best, rows[0]);
+    assert.match(best.verdict, /^Fits \(\d+\.\d\d GiB free\)$/);
+    assert.match(best.peak, /^\d+\.\d\d GiB$/);
+    const shot = await session.screenshot();
+    writeFileSync("/tmp/headroom-wizard.png", Buffer.from(shot, "base64"));
+    const save = await session.find('[data-action="wizard-save"]');
+    assert.equal((await session.text(save)).trim(), "Save as meta-llama/Llama-3.2-3B's config");
+    await session.click(save);
+    await session.find('[data-config="meta-llama/Llama-3.2-3B"]');
+    const file = join(configDir, "model-configs", "meta-llama--Llama-3.2-3B.json");
+    const saved = JSON.parse(readFileSync(file, "utf8"));
+    assert.equal(saved.data.preset, best.preset);
+    assert.equal(saved.data.method, "qlora");
+  });
+});

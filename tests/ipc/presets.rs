@@ -1,0 +1,370 @@
+//! Presets and per-model configs over IPC: the store's rules reach the UI as `{code, message}` or as
+//! per-field errors, and a second window's save is told of the conflict.
+
+use serde_json::{json, Value};
+
+use crate::{harness, invoke};
+
+fn user_int4(h: &crate::Harness) -> Value {
+    invoke(h, "duplicate_preset", json!({"from": "int4", "to": "mine"})).unwrap()
+}
+
+#[test]
+fn list_has_the_builtins_first_then_user_presets() {
+    let h = harness();
+    user_int4(&h);
+    let list = invoke(&h, "list_presets", json!({})).unwrap();
+    let names: Vec<&str> = list["presets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "fp32",
+            "bf16",
+            "fp16",
+            "int8",
+            "int4",
+            "int4_double",
+            "int4_offload",
+            "cpu",
+            "mine"
+        ]
+    );
+    assert_eq!(list["presets"][4]["builtin"], json!(true));
+    assert_eq!(list["presets"][4]["revision"], Value::Null);
+    assert_eq!(list["presets"][8]["builtin"], json!(false));
+    assert!(list["presets"][8]["revision"].is_string());
+}
+
+#[test]
+fn check_reports_each_field_and_previews_the_bnb_dict() {
+    let h = harness();
+    let mut body = user_int4(&h)["body"].clone();
+    let check = invoke(&h, "check_preset", json!({"body": body})).unwrap();
+    assert_eq!(check["errors"], json!([]));
+    let dict: Value = serde_json::from_str(check["bnb_json"].as_str().unwrap()).unwrap();
+    assert_eq!(dict["load_in_4bit"], json!(true));
+    assert_eq!(dict["bnb_4bit_quant_type"], json!("nf4"));
+    body["load"]["max_memory"] = json!({"0": "10GiB", "1": "30GB"});
+    let check = invoke(&h, "check_preset", json!({"body": body})).unwrap();
+    assert_eq!(
+        check["max_memory_bytes"],
+        json!({"0": 10u64 << 30, "1": 30_000_000_000u64}),
+        "{check}"
+    );
+    body["load"]["max_memory"] = json!({"0": "10 apples"});
+    body["quantization"]["load_in_8bit"] = json!(true);
+    let check = invoke(&h, "check_preset", json!({"body": body})).unwrap();
+    let fields: Vec<&str> = check["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["field"].as_str().unwrap())
+        .collect();
+    assert!(fields.contains(&"load.max_memory.0"), "{check}");
+    assert!(check["bnb_json"].is_null());
+    // Saving the same draft is refused with the field named.
+    let err = invoke(
+        &h,
+        "save_preset",
+        json!({"name": "mine", "body": body, "revision": Value::Null}),
+    )
+    .unwrap_err();
+    assert_eq!(err["code"], json!("invalid"));
+}
+
+#[test]
+fn a_second_windows_save_gets_a_conflict_not_a_silent_overwrite() {
+    let h = harness();
+    let first = user_int4(&h);
+    let rev = first["revision"].clone();
+    let mut body = first["body"].clone();
+    body["description"] = json!("window one");
+    let saved = invoke(
+        &h,
+        "save_preset",
+        json!({"name": "mine", "body": body, "revision": rev}),
+    )
+    .unwrap();
+    assert_ne!(saved["revision"], rev);
+    body["description"] = json!("window two");
+    let err = invoke(
+        &h,
+        "save_preset",
+        json!({"name": "mine", "body": body, "revision": rev}),
+    )
+    .unwrap_err();
+    assert_eq!(err["code"], json!("conflict"), "{err}");
+    let list = invoke(&h, "list_presets", json!({})).unwrap();
+    assert_eq!(
+        list["presets"][8]["body"]["description"],
+        json!("window one")
+    );
+    // Overwrite = save again with the revision just read.
+    invoke(
+        &h,
+        "save_preset",
+        json!({"name": "mine", "body": body, "revision": list["presets"][8]["revision"]}),
+    )
+    .unwrap();
+}
+
+#[test]
+fn builtins_cannot_be_saved_and_names_cannot_escape() {
+    let h = harness();
+    let body = invoke(&h, "list_presets", json!({})).unwrap()["presets"][0]["body"].clone();
+    let err = invoke(
+        &h,
+        "save_preset",
+        json!({"name": "fp32", "body": body, "revision": Value::Null}),
+    )
+    .unwrap_err();
+    assert_eq!(err["code"], json!("invalid"));
+    assert!(
+        err["message"].as_str().unwrap().contains("built-in"),
+        "{err}"
+    );
+    let err = invoke(
+        &h,
+        "duplicate_preset",
+        json!({"from": "int4", "to": "../x"}),
+    )
+    .unwrap_err();
+    assert_eq!(err["code"], json!("invalid"));
+    assert!(err["message"].as_str().unwrap().contains("dot"), "{err}");
+}
+
+#[test]
+fn delete_returns_the_preset_so_undo_can_bring_it_back() {
+    let h = harness();
+    let p = user_int4(&h);
+    let deleted = invoke(
+        &h,
+        "delete_preset",
+        json!({"name": "mine", "revision": p["revision"]}),
+    )
+    .unwrap();
+    assert!(!h.paths.config_dir.join("presets/mine.json").exists());
+    let back = invoke(
+        &h,
+        "create_preset",
+        json!({"name": "mine", "body": deleted["body"]}),
+    )
+    .unwrap();
+    assert_eq!(back["body"], p["body"]);
+}
+
+#[test]
+fn rename_carries_configs_along() {
+    let h = harness();
+    let p = user_int4(&h);
+    let config =
+        json!({"preset": "mine", "task": "infer", "fallback_chain": ["mine", "int4_offload"]});
+    invoke(
+        &h,
+        "save_config",
+        json!({"modelId": "org/model", "config": config, "revision": Value::Null}),
+    )
+    .unwrap();
+    let renamed = invoke(
+        &h,
+        "rename_preset",
+        json!({"from": "mine", "to": "ours", "revision": p["revision"]}),
+    )
+    .unwrap();
+    assert_eq!(renamed["configs_changed"], json!(["org/model"]));
+    let configs = invoke(&h, "list_configs", json!({})).unwrap();
+    assert_eq!(configs["configs"][0]["config"]["preset"], json!("ours"));
+}
+
+#[test]
+fn exports_write_files_and_imports_read_them_back() {
+    let h = harness();
+    let out = invoke(
+        &h,
+        "export_preset",
+        json!({"name": "int4_double", "format": "bnb_json", "modelId": Value::Null}),
+    )
+    .unwrap();
+    let text = std::fs::read_to_string(out["path"].as_str().unwrap()).unwrap();
+    assert_eq!(text, out["text"].as_str().unwrap());
+    let imported = invoke(&h, "import_preset", json!({"name": "back", "text": text})).unwrap();
+    assert_eq!(imported["source"], json!("bnb_json"));
+    assert_eq!(
+        imported["preset"]["body"]["quantization"]["bnb_4bit_use_double_quant"],
+        json!(true)
+    );
+    let err = invoke(
+        &h,
+        "export_preset",
+        json!({"name": "fp16", "format": "bnb_json", "modelId": Value::Null}),
+    )
+    .unwrap_err();
+    assert!(
+        err["message"]
+            .as_str()
+            .unwrap()
+            .contains("does not quantize"),
+        "{err}"
+    );
+    let err = invoke(
+        &h,
+        "export_preset",
+        json!({"name": "int4", "format": "python", "modelId": ""}),
+    )
+    .unwrap_err();
+    assert!(
+        err["message"].as_str().unwrap().starts_with("model_id:"),
+        "{err}"
+    );
+    let py = invoke(
+        &h,
+        "export_preset",
+        json!({"name": "int4", "format": "python", "modelId": "org/model"}),
+    )
+    .unwrap();
+    assert!(py["text"].as_str().unwrap().contains("from_pretrained"));
+
+    let bundle = invoke(&h, "export_bundle", json!({})).unwrap();
+    std::fs::remove_file(h.paths.config_dir.join("presets/back.json")).unwrap();
+    let report = invoke(
+        &h,
+        "import_bundle",
+        json!({"text": bundle["text"], "onConflict": "fail"}),
+    )
+    .unwrap();
+    assert_eq!(report["presets"]["added"], json!(["back"]));
+}
+
+#[test]
+fn a_corrupt_preset_is_reported_and_the_rest_load() {
+    let h = harness();
+    user_int4(&h);
+    let dir = h.paths.config_dir.join("presets");
+    std::fs::write(dir.join("broken.json"), "{not json").unwrap();
+    let list = invoke(&h, "list_presets", json!({})).unwrap();
+    assert_eq!(list["presets"].as_array().unwrap().len(), 9);
+    assert_eq!(list["quarantined"].as_array().unwrap().len(), 1);
+    assert!(list["quarantined"][0]["reason"].as_str().unwrap().len() > 3);
+}
+
+#[test]
+fn config_check_names_fields_and_save_round_trips() {
+    let h = harness();
+    let bad = json!({"preset": "nope", "task": "train", "method": "qlora", "fallback_chain": ["int4", "int4"]});
+    let errors = invoke(
+        &h,
+        "check_config",
+        json!({"modelId": "org/model", "config": bad}),
+    )
+    .unwrap();
+    let fields: Vec<&str> = errors
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["field"].as_str().unwrap())
+        .collect();
+    assert!(fields.contains(&"preset"), "{errors}");
+    assert!(fields.contains(&"fallback_chain.1"), "{errors}");
+    let good = json!({"preset": "int4", "task": "train", "method": "qlora", "lora": {"rank": 8}, "notes": "hi"});
+    assert_eq!(
+        invoke(
+            &h,
+            "check_config",
+            json!({"modelId": "org/model", "config": good})
+        )
+        .unwrap(),
+        json!([])
+    );
+    let saved = invoke(
+        &h,
+        "save_config",
+        json!({"modelId": "org/model", "config": good, "revision": Value::Null}),
+    )
+    .unwrap();
+    assert_eq!(saved["config"]["lora"]["rank"], json!(8));
+    let err = invoke(
+        &h,
+        "save_config",
+        json!({"modelId": "org/model", "config": good, "revision": Value::Null}),
+    )
+    .unwrap_err();
+    assert_eq!(err["code"], json!("conflict"));
+    let deleted = invoke(
+        &h,
+        "delete_config",
+        json!({"modelId": "org/model", "revision": saved["revision"]}),
+    )
+    .unwrap();
+    assert_eq!(deleted["config"]["notes"], json!("hi"));
+    assert_eq!(
+        invoke(&h, "list_configs", json!({})).unwrap()["configs"],
+        json!([])
+    );
+}
+
+#[test]
+fn the_wizard_ranks_every_preset_user_ones_included() {
+    let h = harness();
+    user_int4(&h);
+    let models = invoke(&h, "wizard_models", json!({"query": "llama-3.1-8b"})).unwrap();
+    let id = models[0].as_str().unwrap().to_string();
+    let gpus = invoke(&h, "wizard_gpus", json!({})).unwrap();
+    assert!(gpus
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|g| g["name"] == json!("RTX 4090") && g["memory_bytes"] == json!(24564u64 << 20)));
+    let rows = invoke(
+        &h,
+        "wizard_rank",
+        json!({"ask": {"model_id": id, "task": "train", "method": "qlora", "gpu": "H200", "gpu_count": 1}}),
+    )
+    .unwrap();
+    let rows = rows.as_array().unwrap();
+    assert_eq!(rows.len(), 9, "{rows:?}");
+    let mine = rows.iter().find(|r| r["preset"] == json!("mine")).unwrap();
+    let int4 = rows.iter().find(|r| r["preset"] == json!("int4")).unwrap();
+    // The user's copy of int4 is estimated exactly as int4.
+    assert_eq!(mine["device_peak_bytes"], int4["device_peak_bytes"]);
+    assert_eq!(mine["builtin"], json!(false));
+    // Best first: a GPU preset that fits, with a real peak; the CPU preset is never preferred to one.
+    assert_eq!(rows[0]["fits"], json!(true), "{:?}", rows[0]);
+    assert_ne!(rows[0]["preset"], json!("cpu"));
+    // QLoRA: only 4-bit presets can be the answer; the others say why, after them.
+    let fp16 = rows
+        .iter()
+        .position(|r| r["preset"] == json!("fp16"))
+        .unwrap();
+    assert!(rows[fp16]["unavailable"]
+        .as_str()
+        .unwrap()
+        .contains("4-bit"));
+    assert!(rows[..fp16]
+        .iter()
+        .all(|r| r["unavailable"].is_null() || r["preset"] != json!("int4")));
+    assert!(
+        rows[0]["preset"].as_str().unwrap().starts_with("int4")
+            || rows[0]["preset"] == json!("mine")
+    );
+    assert!(
+        rows[0]["device_peak_bytes"].as_u64().unwrap() > 1 << 30,
+        "{:?}",
+        rows[0]
+    );
+
+    let err = invoke(
+        &h,
+        "wizard_rank",
+        json!({"ask": {"model_id": "nobody/none", "task": "infer", "method": null, "gpu": "RTX 4090", "gpu_count": 1}}),
+    )
+    .unwrap_err();
+    assert!(
+        err["message"].as_str().unwrap().starts_with("model_id:"),
+        "{err}"
+    );
+}
