@@ -9,14 +9,18 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use headroom_core::env::profile;
+use headroom_core::estimate::available_presets;
 use headroom_core::launch::handover::LibraryPresets;
 use headroom_core::launch::history::{self, RunList, RunRecord};
+use headroom_core::launch::predict::{predict_chain, ChainPrediction};
 use headroom_core::launch::probe::{MonitorPeakProbe, OpenSource};
 use headroom_core::launch::process::CancelToken;
 use headroom_core::launch::runner::{self, LaunchEvent, RunRequest};
+use headroom_core::model;
 use headroom_core::monitor::procs::ProcFs;
 use headroom_core::monitor::{open_source, SourceSpec};
 use headroom_core::paths::AppPaths;
+use headroom_core::presets::library::PresetLibrary;
 use headroom_core::Error;
 use serde::{Deserialize, Serialize};
 use tauri::ipc::Channel;
@@ -47,6 +51,14 @@ pub struct StartRun {
     pub cwd: String,
     pub profile: String,
     pub chain: Vec<String>,
+    /// With `sequence_length`: the plan the estimator predicts each preset's device peak for (task and method
+    /// from the model's saved config). Both empty: no prediction.
+    #[serde(default)]
+    #[ts(optional)]
+    pub batch_size: Option<u64>,
+    #[serde(default)]
+    #[ts(optional)]
+    pub sequence_length: Option<u64>,
 }
 
 /// One push to the UI: the events since the last push, and the end of the run when it has ended.
@@ -113,6 +125,34 @@ fn request(paths: &AppPaths, start: StartRun) -> Result<(RunRequest, LibraryPres
         ));
     }
     let presets = LibraryPresets::for_model(paths, start.model.trim())?;
+    let prediction = match (start.batch_size, start.sequence_length) {
+        (None, None) => ChainPrediction::default(),
+        (Some(_), None) => {
+            return Err(Error::invalid(
+                "sequence_length",
+                "give it with the batch size to get an estimate per preset",
+            ))
+        }
+        (None, Some(_)) => {
+            return Err(Error::invalid(
+                "batch_size",
+                "give it with the sequence length to get an estimate per preset",
+            ))
+        }
+        (Some(batch), Some(sequence)) => {
+            let known = available_presets(&PresetLibrary::new(paths))?;
+            let resolver = super::plan::resolver();
+            predict_chain(
+                paths,
+                start.model.trim(),
+                &start.chain,
+                batch,
+                sequence,
+                &known,
+                |m| model::resolve(m, &resolver),
+            )?
+        }
+    };
     let request = RunRequest {
         model: start.model.trim().to_string(),
         argv: start.argv,
@@ -120,7 +160,8 @@ fn request(paths: &AppPaths, start: StartRun) -> Result<(RunRequest, LibraryPres
         profile: profile::load_profile(paths, &start.profile)?,
         base_env: app_env(),
         chain: start.chain,
-        predicted_peak_bytes: BTreeMap::new(),
+        predicted_peak_bytes: prediction.bytes,
+        predicted_notes: prediction.notes,
         kill_grace: KILL_GRACE,
     };
     Ok((request, presets))

@@ -5,7 +5,7 @@ import RunsView from "./RunsView.svelte";
 import { api } from "../../lib/api";
 import { AppModel } from "../../lib/app.svelte";
 import type { AttemptRecord, RunRecord, RunUpdate } from "../../lib/bindings";
-import { applyUpdate, emptyRun, MAX_LINES, moveChip, splitArgv } from "./logic";
+import { applyUpdate, emptyRun, MAX_LINES, moveChip, parseCount, splitArgv } from "./logic";
 import { session } from "./session.svelte";
 
 const GIB = 2 ** 30;
@@ -72,7 +72,8 @@ function backend() {
       case "runs_list":
         return { runs: [record, { ...record, run_id: "run-0", model: "qwen-7b", attempts: [record.attempts[1]!] }], quarantined: [] };
       case "runs_start": {
-        const start = args.start as { cwd: string };
+        const start = args.start as { cwd: string; batch_size?: number };
+        if (start.batch_size === 7) throw { code: "invalid", message: "batch_size: llama-8b has no saved config, so there is no task or method to estimate with" };
         if (start.cwd === "/nope") throw { code: "invalid", message: "cwd: /nope is not a directory" };
         channel = args.onUpdate as typeof channel;
         return "run-2";
@@ -197,6 +198,49 @@ describe("the Runs view", () => {
     expect(measured.textContent).toBe("n/a");
   });
 
+  it("sends the batch size and sequence length for the estimate, and shows each preset's figure or why not", async () => {
+    await open();
+    type("command", "python3 train.py");
+    type("model", "llama-8b");
+    type("batch_size", "4");
+    type("sequence_length", "2048");
+    await submit();
+    const start = calls.find((c) => c.cmd === "runs_start")!.args.start as Record<string, unknown>;
+    expect(start.batch_size).toBe(4);
+    expect(start.sequence_length).toBe(2048);
+    const rejected = { ...attempt(1, "int8", true, { kind: "stop" }), predicted_note: "quantization: `int8` weights are quantized and frozen" };
+    channel!.onmessage({
+      run_id: "run-2",
+      events: [],
+      dropped_lines: 0,
+      finished: { ...record, run_id: "run-2", attempts: [record.attempts[0]!, rejected] },
+      error: null,
+    });
+    await settle();
+    const cards = [...document.querySelectorAll('[data-testid="timeline"] [data-preset]')];
+    expect(cards[0]!.textContent).toContain("23.10 GiB");
+    expect(cards[0]!.querySelector('[title="24,803,436,134 bytes"]')).not.toBeNull();
+    const na = cards[1]!.querySelector(".na")!;
+    expect(na.textContent).toBe("n/a");
+    expect(na.getAttribute("title")).toContain("quantized and frozen");
+  });
+
+  it("checks the estimate fields and shows the backend's refusal next to the batch size", async () => {
+    await open();
+    type("command", "python3 train.py");
+    type("model", "llama-8b");
+    type("batch_size", "two");
+    await submit();
+    expect(document.querySelector('input[name="batch_size"]')!.getAttribute("aria-invalid")).toBe("true");
+    expect(document.body.textContent).toContain("Batch size (for the estimate): enter a whole number of at least 1");
+    expect(calls.some((c) => c.cmd === "runs_start")).toBe(false);
+    type("batch_size", "7");
+    type("sequence_length", "512");
+    await submit();
+    const field = document.querySelector('input[name="batch_size"]')!.closest("label")!;
+    expect(field.textContent).toContain("has no saved config");
+  });
+
   it("takes the chain from the model's saved config", async () => {
     await open();
     type("model", "llama-8b");
@@ -230,6 +274,13 @@ describe("runs logic", () => {
     expect(splitArgv("  ")).toEqual([]);
     expect(splitArgv("a ''")).toEqual(["a", ""]);
     expect(splitArgv("echo 'open")).toBeNull();
+  });
+  it("reads an optional count", () => {
+    expect(parseCount(" ")).toBeUndefined();
+    expect(parseCount("16")).toBe(16);
+    expect(parseCount("0")).toBeNull();
+    expect(parseCount("1.5")).toBeNull();
+    expect(parseCount("-2")).toBeNull();
   });
   it("moves chips within bounds", () => {
     const chain = ["a", "b", "c"];

@@ -144,3 +144,12 @@ export function applyUpdate(run: LiveRun, update: RunUpdate): LiveRun {
 export function entriesOf(record: RunRecord): TimelineEntry[] {
   return record.attempts.map((a) => ({ index: a.index, preset: a.preset, pid: a.pid, expandable: a.expandable_segments, record: a }));
 }
+
+/** A form's optional whole number of at least 1: `undefined` when empty, `null` when it is not one. */
+export function parseCount(text: string): number | undefined | null {
+  const trimmed = text.trim();
+  if (trimmed === "") return undefined;
+  if (!/^[0-9]+$/.test(trimmed)) return null;
+  const n = Number(trimmed);
+  return Number.isSafeInteger(n) && n >= 1 ? n : null;
+}
