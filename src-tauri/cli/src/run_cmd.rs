@@ -145,6 +145,7 @@ pub fn run(paths: &AppPaths, args: RunArgs) -> CliResult {
                 preset,
                 pid,
                 expandable_segments,
+                ..
             } => eprintln!(
                 "headroom: attempt {} with preset {preset}{} (pid {pid})",
                 index + 1,

@@ -94,6 +94,8 @@ pub enum LaunchEvent {
         preset: String,
         pid: u32,
         expandable_segments: bool,
+        /// The estimator's device peak for this preset, where the run has a plan (the live chart's plan line).
+        predicted_peak_bytes: Option<u64>,
     },
     Output {
         attempt: u32,
@@ -331,6 +333,10 @@ pub fn run(
                         preset: hand_over.preset.clone(),
                         pid: child,
                         expandable_segments: expandable,
+                        predicted_peak_bytes: request
+                            .predicted_peak_bytes
+                            .get(&hand_over.preset)
+                            .copied(),
                     });
                 }
                 ProcessEvent::Line(stream, line) => {

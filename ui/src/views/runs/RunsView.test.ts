@@ -5,7 +5,7 @@ import RunsView from "./RunsView.svelte";
 import { api } from "../../lib/api";
 import { AppModel } from "../../lib/app.svelte";
 import type { AttemptRecord, RunRecord, RunUpdate } from "../../lib/bindings";
-import { applyUpdate, emptyRun, MAX_LINES, moveChip, parseCount, splitArgv } from "./logic";
+import { applyUpdate, emptyRun, MAX_LINES, moveChip, parseCount, runChartData, splitArgv } from "./logic";
 import { session } from "./session.svelte";
 
 const GIB = 2 ** 30;
@@ -170,14 +170,15 @@ describe("the Runs view", () => {
       run_id: "run-2",
       events: [
         { event: "run_started", run_id: "run-2", dir: "/d/runs/run-2" },
-        { event: "attempt_started", index: 0, preset: "fp16", pid: 100, expandable_segments: false },
+        { event: "attempt_started", index: 0, preset: "fp16", pid: 100, expandable_segments: false, predicted_peak_bytes: null },
         { event: "output", attempt: 0, stream: "stderr", line: "torch.OutOfMemoryError: CUDA out of memory." },
         { event: "attempt_finished", attempt: record.attempts[0]! },
-        { event: "attempt_started", index: 1, preset: "int8", pid: 101, expandable_segments: false },
+        { event: "attempt_started", index: 1, preset: "int8", pid: 101, expandable_segments: false, predicted_peak_bytes: null },
       ],
       dropped_lines: 0,
       finished: null,
       error: null,
+      memory: [],
     });
     flushSync();
     expect(document.querySelector('[data-testid="log"]')!.textContent).toContain("CUDA out of memory");
@@ -189,7 +190,7 @@ describe("the Runs view", () => {
     document.querySelector<HTMLButtonElement>('[data-testid="cancel"]')!.click();
     await settle();
     expect(calls.find((c) => c.cmd === "runs_cancel")!.args).toEqual({ runId: "run-2" });
-    channel!.onmessage({ run_id: "run-2", events: [], dropped_lines: 0, finished: { ...record, run_id: "run-2" }, error: null });
+    channel!.onmessage({ run_id: "run-2", events: [], dropped_lines: 0, finished: { ...record, run_id: "run-2" }, error: null, memory: [] });
     await settle();
     expect(document.querySelector('[data-testid="outcome"]')!.textContent).toBe("Succeeded");
     const statuses = [...document.querySelectorAll('[data-testid="timeline"] [data-preset]')].map((e) => e.getAttribute("data-status"));
@@ -215,6 +216,7 @@ describe("the Runs view", () => {
       dropped_lines: 0,
       finished: { ...record, run_id: "run-2", attempts: [record.attempts[0]!, rejected] },
       error: null,
+      memory: [],
     });
     await settle();
     const cards = [...document.querySelectorAll('[data-testid="timeline"] [data-preset]')];
@@ -239,6 +241,59 @@ describe("the Runs view", () => {
     await submit();
     const field = document.querySelector('input[name="batch_size"]')!.closest("label")!;
     expect(field.textContent).toContain("has no saved config");
+  });
+
+  it("charts the run's memory pushed on the channel, with the attempt's predicted peak as the plan line", async () => {
+    await open();
+    type("command", "python3 train.py");
+    type("model", "llama-8b");
+    await submit();
+    channel!.onmessage({
+      run_id: "run-2",
+      events: [{ event: "attempt_started", index: 0, preset: "int4", pid: 100, expandable_segments: false, predicted_peak_bytes: 9 * GIB }],
+      dropped_lines: 0,
+      finished: null,
+      error: null,
+      memory: [
+        { kind: "sample", pid: 100, unix_ms: 1_700_000_000_000, bytes: null },
+        { kind: "sample", pid: 100, unix_ms: 1_700_000_000_500, bytes: 4 * GIB },
+        { kind: "sample", pid: 999, unix_ms: 1_700_000_000_600, bytes: GIB },
+      ],
+    });
+    await settle();
+    const run = session.live!;
+    const data = runChartData(run, { memory: "process tree", plan: "plan" });
+    expect(data.x).toEqual([1_700_000_000, 1_700_000_000.5]);
+    expect(data.series.map((s) => s.label)).toEqual(["process tree", "plan"]);
+    expect(data.series[0]!.values).toEqual([null, 4 * GIB]);
+    expect(data.series[1]!.values).toEqual([9 * GIB, 9 * GIB]);
+    expect(data.series[1]!.dashed).toBe(true);
+    const chart = document.querySelector('[data-testid="memory-chart"]')!;
+    expect(chart.getAttribute("data-series")).toBe("2");
+    expect(chart.getAttribute("data-points")).toBe("2");
+  });
+
+  it("says n/a when there is no NVIDIA driver to measure the run", async () => {
+    await open();
+    type("command", "python3 train.py");
+    type("model", "llama-8b");
+    await submit();
+    expect(document.querySelector('[data-testid="memory-empty"]')).not.toBeNull();
+    channel!.onmessage({
+      run_id: "run-2",
+      events: [{ event: "attempt_started", index: 0, preset: "fp16", pid: 100, expandable_segments: false, predicted_peak_bytes: null }],
+      dropped_lines: 0,
+      finished: null,
+      error: null,
+      memory: [{ kind: "unavailable", reason: "no NVIDIA driver: libnvidia-ml.so.1 not found" }],
+    });
+    await settle();
+    const na = document.querySelector('[data-testid="memory-na"]')!;
+    expect(na.textContent).toContain("n/a: no NVIDIA driver");
+    expect(na.getAttribute("title")).toContain("libnvidia-ml.so.1");
+    expect(document.querySelector('[data-testid="memory-chart"]')).toBeNull();
+    // Without a plan there is no plan line.
+    expect(runChartData(session.live!, { memory: "m", plan: "p" }).series).toHaveLength(1);
   });
 
   it("takes the chain from the model's saved config", async () => {
@@ -290,7 +345,7 @@ describe("runs logic", () => {
   it("keeps the newest lines and counts the rest", () => {
     const run = emptyRun("r");
     const events = Array.from({ length: MAX_LINES + 5 }, (_, i) => ({ event: "output" as const, attempt: 0, stream: "stdout" as const, line: `l${i}` }));
-    applyUpdate(run, { run_id: "r", events, dropped_lines: 7, finished: null, error: null });
+    applyUpdate(run, { run_id: "r", events, dropped_lines: 7, finished: null, error: null, memory: [] });
     expect(run.lines).toHaveLength(MAX_LINES);
     expect(run.lines.at(-1)!.line).toBe(`l${MAX_LINES + 4}`);
     expect(run.droppedLines).toBe(12);
