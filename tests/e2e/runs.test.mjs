@@ -88,7 +88,25 @@ describe("the Runs view", () => {
     const log = await session.text(await session.find('[data-testid="log"]'));
     assert.match(log, /CUDA out of memory/);
     assert.match(log, /training with preset int8 \(attempt 1\)/);
+    // No NVIDIA driver here: the live chart says so instead of drawing zeros.
+    const memory = await session.find('[data-testid="memory-na"]');
+    assert.match(await session.text(memory), /n\/a: no NVIDIA driver/);
     await shot("runs.png");
+  });
+
+  it("refuses an estimate for a model without a saved config, next to the batch size", async () => {
+    await fill("model", "meta-llama/Llama-3.1-8B");
+    await fill("batch_size", "2");
+    await fill("sequence_length", "1024");
+    await session.click(await session.find('[data-testid="start"]'));
+    const field = await session.find('input[name="batch_size"][aria-invalid="true"]');
+    assert.ok(field);
+    const label = await session.execute(`return document.querySelector('input[name="batch_size"]').closest("label").textContent`);
+    assert.match(label, /meta-llama\/Llama-3\.1-8B has no saved config/);
+    await shot("runs-estimate-refused.png");
+    await fill("batch_size", "");
+    await fill("sequence_length", "");
+    await fill("model", "llama-8b");
   });
 
   it("keeps the run in the history and reopens it", async () => {
