@@ -44,6 +44,7 @@ pub fn render() -> String {
         headroom_core::launch::history::RunRecord::decl(&cfg),
         headroom_core::launch::history::RunList::decl(&cfg),
         headroom_core::launch::runner::LaunchEvent::decl(&cfg),
+        headroom_core::launch::probe::ProbeReport::decl(&cfg),
         crate::commands::runs::StartRun::decl(&cfg),
         crate::commands::runs::RunUpdate::decl(&cfg),
         crate::commands::runs::RunDefaults::decl(&cfg),

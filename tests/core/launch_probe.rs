@@ -4,7 +4,9 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use headroom_core::launch::probe::{process_group, tree_bytes, MonitorPeakProbe, OpenSource};
+use headroom_core::launch::probe::{
+    process_group, tree_bytes, MonitorPeakProbe, OpenSource, ProbeReport, ReportSink,
+};
 use headroom_core::launch::runner::PeakProbe;
 use headroom_core::monitor::source::SampleRequest;
 use headroom_core::monitor::{
@@ -136,4 +138,62 @@ fn without_a_driver_the_peak_is_unknown() {
     let mut probe = MonitorPeakProbe::new(open, "/proc", Duration::from_millis(10));
     probe.attempt_started(1234);
     assert_eq!(probe.attempt_finished(1234), None);
+}
+
+fn collecting() -> (ReportSink, Arc<Mutex<Vec<ProbeReport>>>) {
+    let got = Arc::new(Mutex::new(Vec::new()));
+    let into = got.clone();
+    let sink: ReportSink = Arc::new(move |r| into.lock().unwrap().push(r));
+    (sink, got)
+}
+
+#[test]
+fn the_probe_reports_each_sample_of_the_tree_for_the_live_chart() {
+    let dir = tempfile::tempdir().unwrap();
+    stat(dir.path(), 501, "python3", 500);
+    let script = Arc::new(Mutex::new(vec![
+        snapshot(vec![vec![process(900, Some(GIB))]]), // not ours: unmeasured, not 0
+        snapshot(vec![vec![
+            process(500, Some(3 * GIB)),
+            process(501, Some(GIB)),
+        ]]),
+    ]));
+    let open: OpenSource =
+        Arc::new(move || Ok(Box::new(Scripted(script.clone())) as Box<dyn GpuSource>));
+    let (sink, got) = collecting();
+    let mut probe =
+        MonitorPeakProbe::new(open, dir.path(), Duration::from_millis(10)).with_reports(sink);
+    probe.attempt_started(500);
+    std::thread::sleep(Duration::from_millis(100));
+    assert_eq!(probe.attempt_finished(500), Some(4 * GIB));
+    let got = got.lock().unwrap();
+    assert!(got.len() >= 3, "{got:?}");
+    assert!(matches!(
+        got[0],
+        ProbeReport::Sample {
+            pid: 500,
+            bytes: None,
+            ..
+        }
+    ));
+    assert!(matches!(got[1], ProbeReport::Sample { pid: 500, bytes: Some(b), .. } if b == 4 * GIB));
+}
+
+#[test]
+fn without_a_driver_the_probe_reports_why() {
+    let open: OpenSource = Arc::new(|| {
+        Err(Error::NoDriver {
+            reason: "libnvidia-ml.so.1 not found".into(),
+        })
+    });
+    let (sink, got) = collecting();
+    let mut probe =
+        MonitorPeakProbe::new(open, "/proc", Duration::from_millis(10)).with_reports(sink);
+    probe.attempt_started(1234);
+    assert_eq!(probe.attempt_finished(1234), None);
+    let got = got.lock().unwrap();
+    assert_eq!(got.len(), 1);
+    assert!(
+        matches!(&got[0], ProbeReport::Unavailable { reason } if reason.contains("libnvidia-ml"))
+    );
 }

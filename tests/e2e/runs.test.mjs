@@ -4,7 +4,7 @@
 
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -88,7 +88,26 @@ describe("the Runs view", () => {
     const log = await session.text(await session.find('[data-testid="log"]'));
     assert.match(log, /CUDA out of memory/);
     assert.match(log, /training with preset int8 \(attempt 1\)/);
+    // No NVIDIA driver here: the live chart says so instead of drawing zeros.
+    const memory = await session.find('[data-testid="memory-na"]');
+    assert.match(await session.text(memory), /n\/a: no NVIDIA driver/);
     await shot("runs.png");
+  });
+
+  it("refuses an estimate for a model without a saved config, next to the batch size", async () => {
+    await fill("command", `python3 ${join(fixtures, "fake_train.py")} --epochs 1`);
+    await fill("model", "meta-llama/Llama-3.1-8B");
+    await fill("batch_size", "2");
+    await fill("sequence_length", "1024");
+    await session.click(await session.find('[data-testid="start"]'));
+    const field = await session.find('input[name="batch_size"][aria-invalid="true"]');
+    assert.ok(field);
+    const label = await session.execute(`return document.querySelector('input[name="batch_size"]').closest("label").textContent`);
+    assert.match(label, /meta-llama\/Llama-3\.1-8B has no saved config/);
+    await shot("runs-estimate-refused.png");
+    await fill("batch_size", "");
+    await fill("sequence_length", "");
+    await fill("model", "llama-8b");
   });
 
   it("keeps the run in the history and reopens it", async () => {
@@ -142,4 +161,37 @@ describe("the Runs view", () => {
     assert.deepEqual(statuses, ["bad"]);
     assert.match(await session.text(await session.find('[data-testid="live"] [data-testid="timeline"]')), /cancelled/);
   });
+
+  it("puts the estimator's device peak for each preset beside the measured peak", async () => {
+    // A LoRA config saved for the model, in the store's own format, as the Presets view saves it.
+    const dir = join(home, "config", "model-configs");
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(
+      join(dir, "meta-llama--Llama-3.1-8B.json"),
+      JSON.stringify({ version: 1, data: { preset: "fp16", task: "train", method: "lora", fallback_chain: ["int8"] } }),
+    );
+    await fill("command", `python3 ${join(fixtures, "fake_train.py")} --epochs 1`);
+    await fill("model", "meta-llama/Llama-3.1-8B");
+    await fill("batch_size", "2");
+    await fill("sequence_length", "1024");
+    await session.click(await session.find('[data-testid="start"]'));
+    await session.until(
+      async () => session.text(await session.find('[data-testid="outcome"]')),
+      (t) => t === "Succeeded",
+      "the run with a plan succeeded",
+      30000,
+    );
+    const estimates = await session.execute(
+      `return [...document.querySelectorAll('[data-testid="live"] [data-testid="timeline"] [data-preset]')]
+         .map((e) => e.dataset.preset + " " + e.querySelector(".figures").textContent)`,
+    ).then((list) => list.map((t) => t.replace(/\s+/g, " ").trim()));
+    assert.equal(estimates.length, 2);
+    assert.match(estimates[0], /^fp16 estimate: \d+\.\d\d GiB measured peak: n\/a/);
+    assert.match(estimates[1], /^int8 estimate: \d+\.\d\d GiB measured peak: n\/a/);
+    const fp16 = Number(/estimate: (\d+\.\d\d) GiB/.exec(estimates[0])[1]);
+    const int8 = Number(/estimate: (\d+\.\d\d) GiB/.exec(estimates[1])[1]);
+    assert.ok(int8 < fp16, `int8 ${int8} GiB should be under fp16 ${fp16} GiB`);
+    await shot("runs-estimate.png");
+  });
+
 });

@@ -207,3 +207,133 @@ fn a_models_saved_config_gives_the_chain_and_the_library_hands_over_its_presets(
     assert_eq!(got["env"]["HEADROOM_PRESET"], "int4");
     assert_eq!(got["quant_config"]["bnb_4bit_quant_type"], "nf4");
 }
+
+fn save_config(h: &Harness, model: &str, method: headroom_core::presets::model_config::Method) {
+    use headroom_core::presets::model_config::{ModelConfig, Task};
+    let configs = headroom_core::presets::config_store::ConfigLibrary::new(&h.paths);
+    let library = headroom_core::presets::library::PresetLibrary::new(&h.paths);
+    let mut config = ModelConfig::new("fp16", Task::Train);
+    config.method = Some(method);
+    configs
+        .set(
+            model,
+            &config,
+            headroom_core::store::Revision::ABSENT,
+            &library,
+        )
+        .unwrap();
+}
+
+fn start_with_plan(
+    h: &Harness,
+    model: &str,
+    batch: Value,
+    sequence: Value,
+) -> Result<Value, Value> {
+    invoke(
+        h,
+        "runs_start",
+        json!({
+            "start": {
+                "model": model,
+                "argv": ["env", "FAKE_OOM_PRESETS=fp16,int8", "python3", fixture_dir().join("fake_train.py")],
+                "cwd": fixture_dir(),
+                "profile": "production",
+                "chain": ["fp16", "int8", "int4"],
+                "batch_size": batch,
+                "sequence_length": sequence,
+            },
+            "onUpdate": "__CHANNEL__:11",
+        }),
+    )
+}
+
+#[test]
+fn each_attempt_keeps_the_estimators_device_peak_for_its_preset() {
+    let h = harness();
+    let model = "meta-llama/Llama-3.1-8B";
+    save_config(
+        &h,
+        model,
+        headroom_core::presets::model_config::Method::Lora,
+    );
+    let run_id = start_with_plan(&h, model, json!(2), json!(1024)).unwrap();
+    let record = wait_until_finished(&h, run_id.as_str().unwrap());
+    assert_eq!(record["outcome"], "succeeded");
+    let attempts = record["attempts"].as_array().unwrap();
+    assert_eq!(attempts.len(), 3);
+    // The same figure the Plan view answers for that plan with that preset.
+    for (attempt, preset) in attempts.iter().zip(["fp16", "int8", "int4"]) {
+        let plan = json!({"model": {"id": model}, "task": "train", "method": "lora",
+                          "quantization": preset, "batch_size": 2, "sequence_length": 1024});
+        let answer = invoke(&h, "plan_answer", json!({"plan": plan})).unwrap();
+        let expected = answer["estimate"]["per_gpu"]["device_peak_bytes"]
+            .as_u64()
+            .unwrap();
+        assert_eq!(attempt["predicted_peak_bytes"], json!(expected), "{preset}");
+        assert!(attempt.get("predicted_note").is_none());
+    }
+    let fp16 = attempts[0]["predicted_peak_bytes"].as_u64().unwrap();
+    let int4 = attempts[2]["predicted_peak_bytes"].as_u64().unwrap();
+    assert!(int4 < fp16, "int4 {int4} should need less than fp16 {fp16}");
+}
+
+#[test]
+fn a_preset_the_plan_rejects_keeps_the_reason_instead_of_a_figure() {
+    let h = harness();
+    let model = "meta-llama/Llama-3.1-8B";
+    // Full training: quantized weights cannot be trained, so int8 and int4 get a note, fp16 a figure.
+    save_config(
+        &h,
+        model,
+        headroom_core::presets::model_config::Method::Full,
+    );
+    let run_id = start_with_plan(&h, model, json!(1), json!(512)).unwrap();
+    let record = wait_until_finished(&h, run_id.as_str().unwrap());
+    let attempts = record["attempts"].as_array().unwrap();
+    assert!(attempts[0]["predicted_peak_bytes"].as_u64().unwrap() > 0);
+    assert_eq!(attempts[1]["predicted_peak_bytes"], json!(null));
+    assert!(attempts[1]["predicted_note"]
+        .as_str()
+        .unwrap()
+        .contains("int8"));
+}
+
+#[test]
+fn a_plan_that_cannot_be_formed_is_refused_naming_the_field() {
+    let h = harness();
+    // No saved config: no task or method to estimate with.
+    let err = start_with_plan(&h, "meta-llama/Llama-3.1-8B", json!(2), json!(1024)).unwrap_err();
+    assert_eq!(err["code"], "invalid");
+    assert!(
+        err["message"].as_str().unwrap().contains("batch_size"),
+        "{err}"
+    );
+    save_config(
+        &h,
+        "meta-llama/Llama-3.1-8B",
+        headroom_core::presets::model_config::Method::Lora,
+    );
+    let err = start_with_plan(&h, "meta-llama/Llama-3.1-8B", json!(2), json!(null)).unwrap_err();
+    assert!(
+        err["message"].as_str().unwrap().contains("sequence_length"),
+        "{err}"
+    );
+    let err = start_with_plan(&h, "meta-llama/Llama-3.1-8B", json!(0), json!(16)).unwrap_err();
+    assert!(
+        err["message"].as_str().unwrap().contains("batch_size"),
+        "{err}"
+    );
+    // A model the estimator cannot read.
+    save_config(
+        &h,
+        "no/such-model",
+        headroom_core::presets::model_config::Method::Lora,
+    );
+    let err = start_with_plan(&h, "no/such-model", json!(2), json!(1024)).unwrap_err();
+    assert!(err["message"].as_str().unwrap().contains("model"), "{err}");
+    assert_eq!(
+        invoke(&h, "runs_list", json!({})).unwrap()["runs"],
+        json!([])
+    );
+}

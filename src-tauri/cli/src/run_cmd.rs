@@ -124,6 +124,7 @@ pub fn run(paths: &AppPaths, args: RunArgs) -> CliResult {
         base_env,
         chain: args.chain.unwrap_or_else(|| presets.default_chain()),
         predicted_peak_bytes: parse_predictions(&args.predictions)?,
+        predicted_notes: BTreeMap::new(),
         kill_grace: Duration::from_secs(args.kill_grace_s),
     };
     let cancel = CancelToken::new();
@@ -144,6 +145,7 @@ pub fn run(paths: &AppPaths, args: RunArgs) -> CliResult {
                 preset,
                 pid,
                 expandable_segments,
+                ..
             } => eprintln!(
                 "headroom: attempt {} with preset {preset}{} (pid {pid})",
                 index + 1,

@@ -14,7 +14,7 @@ use tauri_plugin_dialog::DialogExt;
 use crate::error::{IpcError, IpcResult};
 use crate::AppState;
 
-fn resolver() -> Resolver {
+pub(crate) fn resolver() -> Resolver {
     Resolver {
         hub_cache: hf_cache::hub_cache_dir(|var| std::env::var(var).ok()),
     }

@@ -9,14 +9,18 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use headroom_core::env::profile;
+use headroom_core::estimate::available_presets;
 use headroom_core::launch::handover::LibraryPresets;
 use headroom_core::launch::history::{self, RunList, RunRecord};
-use headroom_core::launch::probe::{MonitorPeakProbe, OpenSource};
+use headroom_core::launch::predict::{predict_chain, ChainPrediction};
+use headroom_core::launch::probe::{MonitorPeakProbe, OpenSource, ProbeReport};
 use headroom_core::launch::process::CancelToken;
 use headroom_core::launch::runner::{self, LaunchEvent, RunRequest};
+use headroom_core::model;
 use headroom_core::monitor::procs::ProcFs;
 use headroom_core::monitor::{open_source, SourceSpec};
 use headroom_core::paths::AppPaths;
+use headroom_core::presets::library::PresetLibrary;
 use headroom_core::Error;
 use serde::{Deserialize, Serialize};
 use tauri::ipc::Channel;
@@ -47,6 +51,14 @@ pub struct StartRun {
     pub cwd: String,
     pub profile: String,
     pub chain: Vec<String>,
+    /// With `sequence_length`: the plan the estimator predicts each preset's device peak for (task and method
+    /// from the model's saved config). Both empty: no prediction.
+    #[serde(default)]
+    #[ts(optional)]
+    pub batch_size: Option<u64>,
+    #[serde(default)]
+    #[ts(optional)]
+    pub sequence_length: Option<u64>,
 }
 
 /// One push to the UI: the events since the last push, and the end of the run when it has ended.
@@ -60,6 +72,9 @@ pub struct RunUpdate {
     pub finished: Option<RunRecord>,
     /// Why the run stopped early (a file could not be written), once it has.
     pub error: Option<IpcError>,
+    /// The GPU memory of the attempt's process tree since the last push (NVML every 0.5 s), or why it
+    /// cannot be measured.
+    pub memory: Vec<ProbeReport>,
 }
 
 /// What the start form offers for a model (or before one is typed).
@@ -84,6 +99,7 @@ pub struct LogTail {
 
 enum Message {
     Event(LaunchEvent),
+    Memory(ProbeReport),
     Done(Result<RunRecord, IpcError>),
 }
 
@@ -113,6 +129,34 @@ fn request(paths: &AppPaths, start: StartRun) -> Result<(RunRequest, LibraryPres
         ));
     }
     let presets = LibraryPresets::for_model(paths, start.model.trim())?;
+    let prediction = match (start.batch_size, start.sequence_length) {
+        (None, None) => ChainPrediction::default(),
+        (Some(_), None) => {
+            return Err(Error::invalid(
+                "sequence_length",
+                "give it with the batch size to get an estimate per preset",
+            ))
+        }
+        (None, Some(_)) => {
+            return Err(Error::invalid(
+                "batch_size",
+                "give it with the sequence length to get an estimate per preset",
+            ))
+        }
+        (Some(batch), Some(sequence)) => {
+            let known = available_presets(&PresetLibrary::new(paths))?;
+            let resolver = super::plan::resolver();
+            predict_chain(
+                paths,
+                start.model.trim(),
+                &start.chain,
+                batch,
+                sequence,
+                &known,
+                |m| model::resolve(m, &resolver),
+            )?
+        }
+    };
     let request = RunRequest {
         model: start.model.trim().to_string(),
         argv: start.argv,
@@ -120,7 +164,8 @@ fn request(paths: &AppPaths, start: StartRun) -> Result<(RunRequest, LibraryPres
         profile: profile::load_profile(paths, &start.profile)?,
         base_env: app_env(),
         chain: start.chain,
-        predicted_peak_bytes: BTreeMap::new(),
+        predicted_peak_bytes: prediction.bytes,
+        predicted_notes: prediction.notes,
         kill_grace: KILL_GRACE,
     };
     Ok((request, presets))
@@ -162,11 +207,18 @@ fn launch(
         .name("headroom-run-events".into())
         .spawn(move || forward(rx, channel));
     let mut run_id: Option<String> = None;
+    let reports = std::sync::Mutex::new(tx.clone());
+    let sink: headroom_core::launch::probe::ReportSink = Arc::new(move |report| {
+        if let Ok(tx) = reports.lock() {
+            let _ = tx.send(Message::Memory(report));
+        }
+    });
+    let mut probe = nvml_probe().with_reports(sink);
     let result = runner::run(
         &paths,
         &request,
         &presets,
-        &mut nvml_probe(),
+        &mut probe,
         &cancel,
         &mut |event| {
             if let LaunchEvent::RunStarted { run_id: id, .. } = &event {
@@ -193,6 +245,8 @@ fn launch(
             runs.remove(id);
         }
     }
+    // The probe's sink holds a sender too: drop it, or the forwarder would wait for it forever.
+    drop(probe);
     drop(tx);
     if let Ok(handle) = forwarder {
         let _ = handle.join();
@@ -253,6 +307,7 @@ fn to_update(run_id: &mut String, batch: Vec<Message>) -> RunUpdate {
         dropped_lines,
         finished: None,
         error: None,
+        memory: Vec::new(),
     };
     for message in batch {
         match message {
@@ -263,6 +318,7 @@ fn to_update(run_id: &mut String, batch: Vec<Message>) -> RunUpdate {
                 }
                 update.events.push(event);
             }
+            Message::Memory(report) => update.memory.push(report),
             Message::Done(Ok(record)) => update.finished = Some(record),
             Message::Done(Err(e)) => update.error = Some(e),
         }
@@ -344,4 +400,30 @@ fn nvml_probe() -> MonitorPeakProbe {
     let open: OpenSource =
         std::sync::Arc::new(|| open_source(&SourceSpec::Nvml, ProcFs::default()));
     MonitorPeakProbe::new(open, "/proc", std::time::Duration::from_millis(500))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_batch_carries_the_memory_reports_beside_the_events() {
+        let mut run_id = "run-1".to_string();
+        let update = to_update(
+            &mut run_id,
+            vec![
+                Message::Memory(ProbeReport::Sample {
+                    pid: 10,
+                    unix_ms: 1_000,
+                    bytes: Some(5),
+                }),
+                Message::Memory(ProbeReport::Unavailable {
+                    reason: "no NVIDIA driver".into(),
+                }),
+            ],
+        );
+        assert_eq!(update.run_id, "run-1");
+        assert_eq!(update.memory.len(), 2);
+        assert!(update.events.is_empty());
+    }
 }

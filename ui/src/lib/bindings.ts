@@ -144,7 +144,11 @@ measured_peak_bytes: number | null,
 /**
  * The estimator's device peak for this preset, when the caller had one.
  */
-predicted_peak_bytes: number | null, log_file: string, next: NextStep, };
+predicted_peak_bytes: number | null, 
+/**
+ * Why there is no prediction for this preset though the run had a plan (the plan rejects the preset).
+ */
+predicted_note?: string, log_file: string, next: NextStep, };
 
 export type RunRecord = { run_id: string, model: string, profile: string, chain: Array<string>, argv: Array<string>, cwd: string, started_unix_ms: number, attempts: Array<AttemptRecord>, 
 /**
@@ -158,9 +162,20 @@ export type RunList = {
  */
 runs: Array<RunRecord>, quarantined: Array<Quarantine>, };
 
-export type LaunchEvent = { "event": "run_started", run_id: string, dir: string, } | { "event": "attempt_started", index: number, preset: string, pid: number, expandable_segments: boolean, } | { "event": "output", attempt: number, stream: Stream, line: string, } | { "event": "attempt_finished", attempt: AttemptRecord, };
+export type LaunchEvent = { "event": "run_started", run_id: string, dir: string, } | { "event": "attempt_started", index: number, preset: string, pid: number, expandable_segments: boolean, 
+/**
+ * The estimator's device peak for this preset, where the run has a plan (the live chart's plan line).
+ */
+predicted_peak_bytes: number | null, } | { "event": "output", attempt: number, stream: Stream, line: string, } | { "event": "attempt_finished", attempt: AttemptRecord, };
 
-export type StartRun = { model: string, argv: Array<string>, cwd: string, profile: string, chain: Array<string>, };
+export type ProbeReport = { "kind": "sample", pid: number, unix_ms: number, bytes: number | null, } | { "kind": "unavailable", reason: string, };
+
+export type StartRun = { model: string, argv: Array<string>, cwd: string, profile: string, chain: Array<string>, 
+/**
+ * With `sequence_length`: the plan the estimator predicts each preset's device peak for (task and method
+ * from the model's saved config). Both empty: no prediction.
+ */
+batch_size?: number, sequence_length?: number, };
 
 export type RunUpdate = { run_id: string, events: Array<LaunchEvent>, 
 /**
@@ -174,7 +189,12 @@ finished: RunRecord | null,
 /**
  * Why the run stopped early (a file could not be written), once it has.
  */
-error: IpcError | null, };
+error: IpcError | null, 
+/**
+ * The GPU memory of the attempt's process tree since the last push (NVML every 0.5 s), or why it
+ * cannot be measured.
+ */
+memory: Array<ProbeReport>, };
 
 export type RunDefaults = { 
 /**

@@ -59,6 +59,10 @@ pub struct AttemptRecord {
     pub measured_peak_bytes: Option<u64>,
     /// The estimator's device peak for this preset, when the caller had one.
     pub predicted_peak_bytes: Option<u64>,
+    /// Why there is no prediction for this preset though the run had a plan (the plan rejects the preset).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub predicted_note: Option<String>,
     #[ts(type = "string")]
     pub log_file: PathBuf,
     pub next: NextStep,

@@ -6,6 +6,7 @@
 //! - [`oom`]: recognising an OOM and its figures in the output.
 //! - [`runner`]: the chain's rules.
 //! - [`history`]: the run records.
+//! - [`predict`]: the estimator's device peak for each preset of the chain.
 //! - [`probe`]: the measured peak of an attempt's process tree, from the monitor.
 //!
 //! The program reads its preset like this (Python, transformers):
@@ -24,6 +25,7 @@
 pub mod handover;
 pub mod history;
 pub mod oom;
+pub mod predict;
 pub mod probe;
 pub mod process;
 pub mod runner;

@@ -23,8 +23,27 @@ use crate::Result;
 /// Opens a fresh source for each attempt (NVML in the app, a scripted source in tests).
 pub type OpenSource = Arc<dyn Fn() -> Result<Box<dyn GpuSource>> + Send + Sync>;
 
+/// What the probe reports while an attempt runs, for a live chart: each tick's bytes of the tree (`None`
+/// when none of its processes was listed with a figure), or why nothing can be measured.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, ts_rs::TS)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum ProbeReport {
+    Sample {
+        pid: u32,
+        unix_ms: u64,
+        bytes: Option<u64>,
+    },
+    Unavailable {
+        reason: String,
+    },
+}
+
+/// Receives the probe's reports (the app forwards them to the run's channel).
+pub type ReportSink = Arc<dyn Fn(ProbeReport) + Send + Sync>;
+
 pub struct MonitorPeakProbe {
     open: OpenSource,
+    sink: Option<ReportSink>,
     proc_root: PathBuf,
     interval: Duration,
     running: Option<(u32, Arc<AtomicBool>, JoinHandle<Option<u64>>)>,
@@ -36,10 +55,19 @@ impl MonitorPeakProbe {
     pub fn new(open: OpenSource, proc_root: impl Into<PathBuf>, interval: Duration) -> Self {
         MonitorPeakProbe {
             open,
+            sink: None,
             proc_root: proc_root.into(),
             interval,
             running: None,
         }
+    }
+}
+
+impl MonitorPeakProbe {
+    /// Also report every sample (and a source that cannot open) to `sink`.
+    pub fn with_reports(mut self, sink: ReportSink) -> Self {
+        self.sink = Some(sink);
+        self
     }
 }
 
@@ -77,6 +105,7 @@ fn sample_until_stopped(
     group: u32,
     interval: Duration,
     stop: Arc<AtomicBool>,
+    sink: Option<ReportSink>,
 ) -> Option<u64> {
     let mut peak: Option<u64> = None;
     loop {
@@ -87,8 +116,16 @@ fn sample_until_stopped(
             processes: true,
         }) {
             Ok(Some(snapshot)) => {
-                if let Some(bytes) = tree_bytes(&snapshot, &proc_root, group) {
+                let measured = tree_bytes(&snapshot, &proc_root, group);
+                if let Some(bytes) = measured {
                     peak = Some(peak.map_or(bytes, |p| p.max(bytes)));
+                }
+                if let Some(sink) = &sink {
+                    sink(ProbeReport::Sample {
+                        pid: group,
+                        unix_ms: snapshot.taken_at.millis(),
+                        bytes: measured,
+                    });
                 }
             }
             Ok(None) => break,
@@ -116,6 +153,11 @@ impl PeakProbe for MonitorPeakProbe {
             Ok(source) => source,
             Err(e) => {
                 tracing::info!(error = %e, "no GPU monitor for this attempt: its peak will not be measured");
+                if let Some(sink) = &self.sink {
+                    sink(ProbeReport::Unavailable {
+                        reason: e.to_string(),
+                    });
+                }
                 return;
             }
         };
@@ -123,9 +165,10 @@ impl PeakProbe for MonitorPeakProbe {
         let proc_root = self.proc_root.clone();
         let interval = self.interval;
         let flag = stop.clone();
+        let sink = self.sink.clone();
         match std::thread::Builder::new()
             .name("headroom-peak-probe".into())
-            .spawn(move || sample_until_stopped(source, proc_root, pid, interval, flag))
+            .spawn(move || sample_until_stopped(source, proc_root, pid, interval, flag, sink))
         {
             Ok(handle) => self.running = Some((pid, stop, handle)),
             Err(e) => tracing::warn!(error = %e, "could not start the peak probe"),

@@ -74,6 +74,8 @@ pub struct RunRequest {
     pub chain: Vec<String>,
     /// The estimator's device peak per preset name, where the caller has one.
     pub predicted_peak_bytes: BTreeMap<String, u64>,
+    /// Why a preset has no prediction, where the caller tried to make one.
+    pub predicted_notes: BTreeMap<String, String>,
     /// Time between SIGTERM and SIGKILL when cancelling.
     pub kill_grace: Duration,
 }
@@ -92,6 +94,8 @@ pub enum LaunchEvent {
         preset: String,
         pid: u32,
         expandable_segments: bool,
+        /// The estimator's device peak for this preset, where the run has a plan (the live chart's plan line).
+        predicted_peak_bytes: Option<u64>,
     },
     Output {
         attempt: u32,
@@ -329,6 +333,10 @@ pub fn run(
                         preset: hand_over.preset.clone(),
                         pid: child,
                         expandable_segments: expandable,
+                        predicted_peak_bytes: request
+                            .predicted_peak_bytes
+                            .get(&hand_over.preset)
+                            .copied(),
                     });
                 }
                 ProcessEvent::Line(stream, line) => {
@@ -396,6 +404,7 @@ pub fn run(
             oom,
             measured_peak_bytes: measured,
             predicted_peak_bytes: request.predicted_peak_bytes.get(&hand_over.preset).copied(),
+            predicted_note: request.predicted_notes.get(&hand_over.preset).cloned(),
             log_file,
             next: next.clone(),
         };

@@ -5,7 +5,7 @@ import RunsView from "./RunsView.svelte";
 import { api } from "../../lib/api";
 import { AppModel } from "../../lib/app.svelte";
 import type { AttemptRecord, RunRecord, RunUpdate } from "../../lib/bindings";
-import { applyUpdate, emptyRun, MAX_LINES, moveChip, splitArgv } from "./logic";
+import { applyUpdate, emptyRun, MAX_LINES, moveChip, parseCount, runChartData, splitArgv } from "./logic";
 import { session } from "./session.svelte";
 
 const GIB = 2 ** 30;
@@ -72,7 +72,8 @@ function backend() {
       case "runs_list":
         return { runs: [record, { ...record, run_id: "run-0", model: "qwen-7b", attempts: [record.attempts[1]!] }], quarantined: [] };
       case "runs_start": {
-        const start = args.start as { cwd: string };
+        const start = args.start as { cwd: string; batch_size?: number };
+        if (start.batch_size === 7) throw { code: "invalid", message: "batch_size: llama-8b has no saved config, so there is no task or method to estimate with" };
         if (start.cwd === "/nope") throw { code: "invalid", message: "cwd: /nope is not a directory" };
         channel = args.onUpdate as typeof channel;
         return "run-2";
@@ -169,14 +170,15 @@ describe("the Runs view", () => {
       run_id: "run-2",
       events: [
         { event: "run_started", run_id: "run-2", dir: "/d/runs/run-2" },
-        { event: "attempt_started", index: 0, preset: "fp16", pid: 100, expandable_segments: false },
+        { event: "attempt_started", index: 0, preset: "fp16", pid: 100, expandable_segments: false, predicted_peak_bytes: null },
         { event: "output", attempt: 0, stream: "stderr", line: "torch.OutOfMemoryError: CUDA out of memory." },
         { event: "attempt_finished", attempt: record.attempts[0]! },
-        { event: "attempt_started", index: 1, preset: "int8", pid: 101, expandable_segments: false },
+        { event: "attempt_started", index: 1, preset: "int8", pid: 101, expandable_segments: false, predicted_peak_bytes: null },
       ],
       dropped_lines: 0,
       finished: null,
       error: null,
+      memory: [],
     });
     flushSync();
     expect(document.querySelector('[data-testid="log"]')!.textContent).toContain("CUDA out of memory");
@@ -188,13 +190,110 @@ describe("the Runs view", () => {
     document.querySelector<HTMLButtonElement>('[data-testid="cancel"]')!.click();
     await settle();
     expect(calls.find((c) => c.cmd === "runs_cancel")!.args).toEqual({ runId: "run-2" });
-    channel!.onmessage({ run_id: "run-2", events: [], dropped_lines: 0, finished: { ...record, run_id: "run-2" }, error: null });
+    channel!.onmessage({ run_id: "run-2", events: [], dropped_lines: 0, finished: { ...record, run_id: "run-2" }, error: null, memory: [] });
     await settle();
     expect(document.querySelector('[data-testid="outcome"]')!.textContent).toBe("Succeeded");
     const statuses = [...document.querySelectorAll('[data-testid="timeline"] [data-preset]')].map((e) => e.getAttribute("data-status"));
     expect(statuses).toEqual(["bad", "ok"]);
     const measured = document.querySelector('[data-testid="timeline"] .na')!;
     expect(measured.textContent).toBe("n/a");
+  });
+
+  it("sends the batch size and sequence length for the estimate, and shows each preset's figure or why not", async () => {
+    await open();
+    type("command", "python3 train.py");
+    type("model", "llama-8b");
+    type("batch_size", "4");
+    type("sequence_length", "2048");
+    await submit();
+    const start = calls.find((c) => c.cmd === "runs_start")!.args.start as Record<string, unknown>;
+    expect(start.batch_size).toBe(4);
+    expect(start.sequence_length).toBe(2048);
+    const rejected = { ...attempt(1, "int8", true, { kind: "stop" }), predicted_note: "quantization: `int8` weights are quantized and frozen" };
+    channel!.onmessage({
+      run_id: "run-2",
+      events: [],
+      dropped_lines: 0,
+      finished: { ...record, run_id: "run-2", attempts: [record.attempts[0]!, rejected] },
+      error: null,
+      memory: [],
+    });
+    await settle();
+    const cards = [...document.querySelectorAll('[data-testid="timeline"] [data-preset]')];
+    expect(cards[0]!.textContent).toContain("23.10 GiB");
+    expect(cards[0]!.querySelector('[title="24,803,436,134 bytes"]')).not.toBeNull();
+    const na = cards[1]!.querySelector(".na")!;
+    expect(na.textContent).toBe("n/a");
+    expect(na.getAttribute("title")).toContain("quantized and frozen");
+  });
+
+  it("checks the estimate fields and shows the backend's refusal next to the batch size", async () => {
+    await open();
+    type("command", "python3 train.py");
+    type("model", "llama-8b");
+    type("batch_size", "two");
+    await submit();
+    expect(document.querySelector('input[name="batch_size"]')!.getAttribute("aria-invalid")).toBe("true");
+    expect(document.body.textContent).toContain("Batch size (for the estimate): enter a whole number of at least 1");
+    expect(calls.some((c) => c.cmd === "runs_start")).toBe(false);
+    type("batch_size", "7");
+    type("sequence_length", "512");
+    await submit();
+    const field = document.querySelector('input[name="batch_size"]')!.closest("label")!;
+    expect(field.textContent).toContain("has no saved config");
+  });
+
+  it("charts the run's memory pushed on the channel, with the attempt's predicted peak as the plan line", async () => {
+    await open();
+    type("command", "python3 train.py");
+    type("model", "llama-8b");
+    await submit();
+    channel!.onmessage({
+      run_id: "run-2",
+      events: [{ event: "attempt_started", index: 0, preset: "int4", pid: 100, expandable_segments: false, predicted_peak_bytes: 9 * GIB }],
+      dropped_lines: 0,
+      finished: null,
+      error: null,
+      memory: [
+        { kind: "sample", pid: 100, unix_ms: 1_700_000_000_000, bytes: null },
+        { kind: "sample", pid: 100, unix_ms: 1_700_000_000_500, bytes: 4 * GIB },
+        { kind: "sample", pid: 999, unix_ms: 1_700_000_000_600, bytes: GIB },
+      ],
+    });
+    await settle();
+    const run = session.live!;
+    const data = runChartData(run, { memory: "process tree", plan: "plan" });
+    expect(data.x).toEqual([1_700_000_000, 1_700_000_000.5]);
+    expect(data.series.map((s) => s.label)).toEqual(["process tree", "plan"]);
+    expect(data.series[0]!.values).toEqual([null, 4 * GIB]);
+    expect(data.series[1]!.values).toEqual([9 * GIB, 9 * GIB]);
+    expect(data.series[1]!.dashed).toBe(true);
+    const chart = document.querySelector('[data-testid="memory-chart"]')!;
+    expect(chart.getAttribute("data-series")).toBe("2");
+    expect(chart.getAttribute("data-points")).toBe("2");
+  });
+
+  it("says n/a when there is no NVIDIA driver to measure the run", async () => {
+    await open();
+    type("command", "python3 train.py");
+    type("model", "llama-8b");
+    await submit();
+    expect(document.querySelector('[data-testid="memory-empty"]')).not.toBeNull();
+    channel!.onmessage({
+      run_id: "run-2",
+      events: [{ event: "attempt_started", index: 0, preset: "fp16", pid: 100, expandable_segments: false, predicted_peak_bytes: null }],
+      dropped_lines: 0,
+      finished: null,
+      error: null,
+      memory: [{ kind: "unavailable", reason: "no NVIDIA driver: libnvidia-ml.so.1 not found" }],
+    });
+    await settle();
+    const na = document.querySelector('[data-testid="memory-na"]')!;
+    expect(na.textContent).toContain("n/a: no NVIDIA driver");
+    expect(na.getAttribute("title")).toContain("libnvidia-ml.so.1");
+    expect(document.querySelector('[data-testid="memory-chart"]')).toBeNull();
+    // Without a plan there is no plan line.
+    expect(runChartData(session.live!, { memory: "m", plan: "p" }).series).toHaveLength(1);
   });
 
   it("takes the chain from the model's saved config", async () => {
@@ -231,6 +330,13 @@ describe("runs logic", () => {
     expect(splitArgv("a ''")).toEqual(["a", ""]);
     expect(splitArgv("echo 'open")).toBeNull();
   });
+  it("reads an optional count", () => {
+    expect(parseCount(" ")).toBeUndefined();
+    expect(parseCount("16")).toBe(16);
+    expect(parseCount("0")).toBeNull();
+    expect(parseCount("1.5")).toBeNull();
+    expect(parseCount("-2")).toBeNull();
+  });
   it("moves chips within bounds", () => {
     const chain = ["a", "b", "c"];
     expect(moveChip(chain, 0, -1)).toBe(chain);
@@ -239,7 +345,7 @@ describe("runs logic", () => {
   it("keeps the newest lines and counts the rest", () => {
     const run = emptyRun("r");
     const events = Array.from({ length: MAX_LINES + 5 }, (_, i) => ({ event: "output" as const, attempt: 0, stream: "stdout" as const, line: `l${i}` }));
-    applyUpdate(run, { run_id: "r", events, dropped_lines: 7, finished: null, error: null });
+    applyUpdate(run, { run_id: "r", events, dropped_lines: 7, finished: null, error: null, memory: [] });
     expect(run.lines).toHaveLength(MAX_LINES);
     expect(run.lines.at(-1)!.line).toBe(`l${MAX_LINES + 4}`);
     expect(run.droppedLines).toBe(12);

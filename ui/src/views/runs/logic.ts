@@ -1,6 +1,7 @@
 // The Runs view's logic, kept out of the components so it can be tested alone.
 
-import type { AttemptRecord, LaunchEvent, RunRecord, RunUpdate } from "../../lib/bindings";
+import type { AttemptRecord, LaunchEvent, ProbeReport, RunRecord, RunUpdate } from "../../lib/bindings";
+import { PALETTE, WARNING_COLOUR, type ChartData } from "../monitor/chart";
 
 /** Split a command line into argv as a POSIX shell would for words: '…' literal, "…" with \" and \\, and \
  * escaping outside quotes. No expansion: what you type is what the program gets. Null when a quote is open. */
@@ -71,7 +72,16 @@ export interface TimelineEntry {
   preset: string;
   pid: number | null;
   expandable: boolean;
+  /** The estimator's device peak for this attempt's preset, when the run has a plan. */
+  predicted: number | null;
   record: AttemptRecord | null;
+}
+
+/** One reading of the attempt's process tree: `bytes` null when none of its processes was seen. */
+export interface MemoryPoint {
+  t: number;
+  attempt: number;
+  bytes: number | null;
 }
 
 /** The live state of a run, built only from what the launcher pushed. */
@@ -82,13 +92,19 @@ export interface LiveRun {
   droppedLines: number;
   finished: RunRecord | null;
   error: string | null;
+  memory: MemoryPoint[];
+  /** Why the memory cannot be measured (no NVIDIA driver, …), when the probe said so. */
+  memoryUnavailable: string | null;
 }
+
+/** The newest memory readings kept for the chart: an hour at NVML's 0.5 s. */
+export const MAX_POINTS = 7200;
 
 /** The newest lines kept on screen; the whole output is in each attempt's log file. */
 export const MAX_LINES = 1000;
 
 export function emptyRun(runId: string): LiveRun {
-  return { runId, attempts: [], lines: [], droppedLines: 0, finished: null, error: null };
+  return { runId, attempts: [], lines: [], droppedLines: 0, finished: null, error: null, memory: [], memoryUnavailable: null };
 }
 
 function applyEvent(run: LiveRun, event: LaunchEvent) {
@@ -102,6 +118,7 @@ function applyEvent(run: LiveRun, event: LaunchEvent) {
         preset: event.preset,
         pid: event.pid,
         expandable: event.expandable_segments,
+        predicted: event.predicted_peak_bytes,
         record: null,
       });
       break;
@@ -112,15 +129,31 @@ function applyEvent(run: LiveRun, event: LaunchEvent) {
       const a = event.attempt;
       const entry = run.attempts.find((e) => e.index === a.index);
       if (entry) entry.record = a;
-      else run.attempts.push({ index: a.index, preset: a.preset, pid: a.pid, expandable: a.expandable_segments, record: a });
+      else run.attempts.push(entryOf(a));
       break;
     }
   }
 }
 
+function entryOf(a: AttemptRecord): TimelineEntry {
+  return { index: a.index, preset: a.preset, pid: a.pid, expandable: a.expandable_segments, predicted: a.predicted_peak_bytes, record: a };
+}
+
+function applyReport(run: LiveRun, report: ProbeReport) {
+  if (report.kind === "unavailable") {
+    run.memoryUnavailable = report.reason;
+    return;
+  }
+  const attempt = run.attempts.find((a) => a.pid === report.pid);
+  if (!attempt) return;
+  run.memory.push({ t: report.unix_ms, attempt: attempt.index, bytes: report.bytes });
+}
+
 /** Fold one pushed batch into the run. */
 export function applyUpdate(run: LiveRun, update: RunUpdate): LiveRun {
   for (const event of update.events) applyEvent(run, event);
+  for (const report of update.memory) applyReport(run, report);
+  if (run.memory.length > MAX_POINTS) run.memory.splice(0, run.memory.length - MAX_POINTS);
   run.droppedLines += update.dropped_lines;
   if (run.lines.length > MAX_LINES) {
     run.droppedLines += run.lines.length - MAX_LINES;
@@ -128,13 +161,7 @@ export function applyUpdate(run: LiveRun, update: RunUpdate): LiveRun {
   }
   if (update.finished) {
     run.finished = update.finished;
-    run.attempts = update.finished.attempts.map((a) => ({
-      index: a.index,
-      preset: a.preset,
-      pid: a.pid,
-      expandable: a.expandable_segments,
-      record: a,
-    }));
+    run.attempts = update.finished.attempts.map(entryOf);
   }
   if (update.error) run.error = update.error.message;
   return run;
@@ -142,5 +169,29 @@ export function applyUpdate(run: LiveRun, update: RunUpdate): LiveRun {
 
 /** A finished run from the history, as the timeline draws it. */
 export function entriesOf(record: RunRecord): TimelineEntry[] {
-  return record.attempts.map((a) => ({ index: a.index, preset: a.preset, pid: a.pid, expandable: a.expandable_segments, record: a }));
+  return record.attempts.map(entryOf);
+}
+
+/** A form's optional whole number of at least 1: `undefined` when empty, `null` when it is not one. */
+export function parseCount(text: string): number | undefined | null {
+  const trimmed = text.trim();
+  if (trimmed === "") return undefined;
+  if (!/^[0-9]+$/.test(trimmed)) return null;
+  const n = Number(trimmed);
+  return Number.isSafeInteger(n) && n >= 1 ? n : null;
+}
+
+/** The live chart's columns: the tree's memory, and the attempt's predicted peak as a dashed "plan" line
+ *  (only where the attempt has one). Bytes as the backend sent them; the axis formats them. */
+export function runChartData(run: LiveRun, labels: { memory: string; plan: string }): ChartData {
+  const x = run.memory.map((p) => p.t / 1000);
+  const plans = new Map(run.attempts.map((a) => [a.index, a.predicted]));
+  const series: ChartData["series"] = [
+    { label: labels.memory, colour: PALETTE[0]!, dashed: false, values: run.memory.map((p) => p.bytes) },
+  ];
+  const plan = run.memory.map((p) => plans.get(p.attempt) ?? null);
+  if (plan.some((v) => v !== null)) series.push({ label: labels.plan, colour: WARNING_COLOUR, dashed: true, values: plan });
+  const from = x[0] ?? 0;
+  const to = Math.max(x.at(-1) ?? 0, from + 1);
+  return { x, from, to, series };
 }
