@@ -1,4 +1,4 @@
-// The views in the order of the navigation (views/registry.ts says which of them exist yet).
+// The views in the order of the navigation; views/registry.ts gives each its component.
 
 import type { MessageKey } from "./i18n";
 

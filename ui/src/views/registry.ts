@@ -1,5 +1,4 @@
-// Which component draws each view. A view without an entry shows NotAvailable, which says plainly that it is
-// not available yet. A view's issue adds its one line here when it lands.
+// Which component draws each view: every view in lib/views.ts has one (the type says so).
 
 import type { Component } from "svelte";
 import type { AppModel } from "../lib/app.svelte";
@@ -11,7 +10,7 @@ import EnvironmentView from "./environment/EnvironmentView.svelte";
 import RunsView from "./runs/RunsView.svelte";
 import PlanView from "./plan/PlanView.svelte";
 
-export const VIEW_COMPONENTS: Partial<Record<ViewId, Component<{ model: AppModel }>>> = {
+export const VIEW_COMPONENTS: Record<ViewId, Component<{ model: AppModel }>> = {
   monitor: MonitorView,
   presets: PresetsView,
   settings: SettingsView,

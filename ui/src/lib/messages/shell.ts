@@ -11,20 +11,9 @@ export const en = {
   "nav.runs": "Runs",
   "nav.settings": "Settings",
   "nav.shortcut": "Ctrl+{n}",
-  "view.monitor.title": "Monitor",
-  "view.monitor.about": "Live GPU memory per GPU and per process, with history, alerts and recommendations.",
   "view.plan.title": "Plan",
-  "view.plan.about":
-    "Peak GPU memory of a training or inference run before you start it, whether it fits, and what makes it fit.",
-  "view.presets.title": "Presets",
-  "view.presets.about": "Quantization presets and per-model settings that Hugging Face's BitsAndBytesConfig loads as is.",
   "view.environment.title": "Environment",
-  "view.environment.about": "Production and debug environment profiles, and a doctor that finds debug settings in real runs.",
   "view.runs.title": "Runs",
-  "view.runs.about": "Launch a training command that relaunches with a stricter preset when it runs out of GPU memory.",
-  "view.notYet":
-    "This view is not available yet: it arrives with its own release. Everything here today is real; nothing is a mock-up.",
-  "view.notYet.cli": "Until then, `headroom-cli --help` lists what the command line can already do.",
   "settings.title": "Settings",
   "settings.language": "Language",
   "settings.language.auto": "Follow the system ({locale})",
@@ -57,22 +46,9 @@ export const ja: Record<keyof typeof en, string> = {
   "nav.runs": "実行",
   "nav.settings": "設定",
   "nav.shortcut": "Ctrl+{n}",
-  "view.monitor.title": "モニター",
-  "view.monitor.about": "GPU ごと・プロセスごとの GPU メモリをライブで表示し、履歴・アラート・推奨を示します。",
   "view.plan.title": "計画",
-  "view.plan.about":
-    "学習や推論を始める前に、ピーク GPU メモリ、収まるかどうか、収めるために何を変えればよいかを示します。",
-  "view.presets.title": "プリセット",
-  "view.presets.about":
-    "Hugging Face の BitsAndBytesConfig がそのまま読み込める量子化プリセットとモデルごとの設定です。",
   "view.environment.title": "環境",
-  "view.environment.about":
-    "本番用とデバッグ用の環境プロファイル、そして本番の実行に紛れ込んだデバッグ設定を見つけるドクターです。",
   "view.runs.title": "実行",
-  "view.runs.about": "GPU メモリ不足で落ちたら、より厳しいプリセットで再起動する学習コマンドの起動です。",
-  "view.notYet":
-    "このビューはまだ利用できません。対応するリリースで追加されます。現在表示されているものはすべて実データで、モックアップはありません。",
-  "view.notYet.cli": "それまでは `headroom-cli --help` でコマンドラインからできることを確認できます。",
   "settings.title": "設定",
   "settings.language": "言語",
   "settings.language.auto": "システムに従う ({locale})",
