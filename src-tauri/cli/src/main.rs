@@ -61,6 +61,7 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    restore_default_sigpipe();
     let cli = Cli::parse();
     let result = AppPaths::from_env(|var| std::env::var(var).ok())
         .map_err(output::Failure::from)
@@ -81,5 +82,14 @@ fn main() -> ExitCode {
             eprintln!("headroom-cli: {failure}");
             ExitCode::from(failure.exit_status())
         }
+    }
+}
+
+/// Rust ignores SIGPIPE, so `headroom-cli … | head` would panic on the first write after `head` exits. A
+/// command-line tool should end quietly instead, as every Unix filter does.
+fn restore_default_sigpipe() {
+    // SAFETY: called first thing in main, before any thread exists; SIG_DFL is a valid handler.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
 }
