@@ -4,39 +4,20 @@
 
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { KEYS, Session, startDriver } from "./webdriver.mjs";
+import { KEYS, openApp } from "./webdriver.mjs";
 
-const app = process.env.HEADROOM_APP;
-assert.ok(app, "set HEADROOM_APP to the built headroom binary");
-
-const home = mkdtempSync(join(tmpdir(), "headroom-e2e-presets-"));
-const configDir = join(home, "config");
-let driver;
+let win;
 let session;
+let configDir;
 
 before(async () => {
-  driver = await startDriver({
-    port: Number(process.env.HEADROOM_E2E_PORT ?? 4444),
-    env: {
-      ...process.env,
-      HEADROOM_CONFIG_DIR: configDir,
-      HEADROOM_DATA_DIR: join(home, "data"),
-      LANG: "en_US.UTF-8",
-      LC_ALL: "",
-      LC_MESSAGES: "",
-    },
-  });
-  session = await Session.create(driver.base, app);
+  win = await openApp("presets");
+  ({ session, configDir } = win);
 });
 
-after(async () => {
-  await session?.delete().catch(() => {});
-  await driver?.stop();
-  rmSync(home, { recursive: true, force: true });
-});
+after(() => win?.close());
 
 const js = (body) => session.execute(body);
 /** Empty an input the way a user selecting all and deleting would, then type into it for real. */

@@ -4,42 +4,23 @@
 
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { Session, startDriver } from "./webdriver.mjs";
-
-const app = process.env.HEADROOM_APP;
-assert.ok(app, "set HEADROOM_APP to the built headroom binary");
+import { openApp } from "./webdriver.mjs";
 
 const fixtures = resolve(dirname(fileURLToPath(import.meta.url)), "../fixtures/launch");
-const home = mkdtempSync(join(tmpdir(), "headroom-e2e-runs-"));
-let driver;
+let win;
 let session;
+let home;
 
 before(async () => {
-  driver = await startDriver({
-    port: Number(process.env.HEADROOM_E2E_PORT ?? 4444),
-    env: {
-      ...process.env,
-      HEADROOM_CONFIG_DIR: join(home, "config"),
-      HEADROOM_DATA_DIR: join(home, "data"),
-      // Read by the script through the app's environment: die of OOM under fp16 only.
-      FAKE_OOM_PRESETS: "fp16",
-      LANG: "en_US.UTF-8",
-      LC_ALL: "",
-      LC_MESSAGES: "",
-    },
-  });
-  session = await Session.create(driver.base, app);
+  // FAKE_OOM_PRESETS is read by the script through the app's environment: die of OOM under fp16 only.
+  win = await openApp("runs", { env: { FAKE_OOM_PRESETS: "fp16" } });
+  ({ session, home } = win);
 });
 
-after(async () => {
-  await session?.delete().catch(() => {});
-  await driver?.stop();
-  rmSync(home, { recursive: true, force: true });
-});
+after(() => win?.close());
 
 const shot = async (name) => {
   if (process.env.HEADROOM_E2E_SHOTS) {

@@ -2,7 +2,7 @@
 // (which forwards to WebKitWebDriver). No browser download, no framework: the protocol is a few JSON calls.
 
 import { spawn } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { closeSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -12,10 +12,15 @@ export const KEYS = { ArrowDown: "\uE015", ArrowUp: "\uE013", Enter: "\uE007", C
 
 /** Start tauri-driver on free-ish ports and wait until it answers. The caller must call stop(). */
 export async function startDriver({ port, env }) {
+  // The driver's (and the app's) output goes to a file, not to our pipes: a process that outlived its test
+  // and still held the test runner's stderr would keep the runner waiting forever.
+  const logPath = join(tmpdir(), `headroom-e2e-driver-${port}.log`);
+  const log = openSync(logPath, "a");
   const child = spawn("tauri-driver", ["--port", String(port), "--native-port", String(port + 1)], {
     env,
-    stdio: ["ignore", "inherit", "inherit"],
+    stdio: ["ignore", log, log],
   });
+  closeSync(log);
   const base = `http://127.0.0.1:${port}`;
   const stop = async () => {
     if (child.exitCode !== null || child.signalCode !== null) return;
@@ -153,12 +158,45 @@ export async function openApp(label, { env = {}, prepare } = {}) {
     const close = async () => {
       await session.delete().catch(() => {});
       await driver.stop();
+      await killLeftovers(dirs.configDir);
       removeHome();
     };
     return { ...dirs, session, close };
   } catch (e) {
     await driver?.stop();
+    await killLeftovers(dirs.configDir);
     removeHome();
     throw e;
   }
+}
+
+/** Pids of the app processes this test started: the ones whose environment names its own config folder. */
+function appPids(configDir) {
+  const marker = `HEADROOM_CONFIG_DIR=${configDir}`;
+  const pids = [];
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      if (readFileSync(`/proc/${entry}/environ`, "latin1").split("\0").includes(marker)) pids.push(Number(entry));
+    } catch {
+      // gone already, or not ours to read
+    }
+  }
+  return pids;
+}
+
+/** Stop, by pid, any app process that outlived its session (SIGTERM, then SIGKILL after 3 s). */
+async function killLeftovers(configDir) {
+  const signalAll = (signal) => {
+    for (const pid of appPids(configDir)) {
+      try {
+        process.kill(pid, signal);
+      } catch {
+        // already gone
+      }
+    }
+  };
+  signalAll("SIGTERM");
+  for (let i = 0; i < 30 && appPids(configDir).length > 0; i++) await sleep(100);
+  signalAll("SIGKILL");
 }
