@@ -182,6 +182,7 @@ describe("the Presets view", () => {
     );
     for (const label of machine) assert.match(label, /#\d+ · \d+\.\d\d GiB free of \d+\.\d\d GiB$/);
     assert.equal(await js(`return document.querySelector('[data-field="wizard-gpu"]').value`), "m:0");
+    writeFileSync("/tmp/headroom-wizard-hardware.png", Buffer.from(await session.screenshot(), "base64"));
     await js(
       `const s = document.querySelector('[data-field="wizard-gpu"]');
        s.value = "c:H200"; s.dispatchEvent(new Event("change", { bubbles: true }));`,
