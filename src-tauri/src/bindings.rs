@@ -134,6 +134,7 @@ pub fn render() -> String {
         crate::commands::presets::PresetExport::decl(&cfg),
         crate::commands::presets::ImportedAs::decl(&cfg),
         crate::commands::presets::WizardGpu::decl(&cfg),
+        crate::commands::presets::WizardGpus::decl(&cfg),
         crate::commands::presets::WizardAsk::decl(&cfg),
         crate::commands::presets::WizardRow::decl(&cfg),
     ];

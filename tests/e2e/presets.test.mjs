@@ -10,11 +10,12 @@ import { KEYS, openApp } from "./webdriver.mjs";
 
 let win;
 let session;
+let home;
 let configDir;
 
 before(async () => {
-  win = await openApp("presets");
-  ({ session, configDir } = win);
+  win = await openApp("presets", { env: { HEADROOM_GPU_SOURCE: "fake:idle" } });
+  ({ session, home, configDir } = win);
 });
 
 after(() => win?.close());
@@ -89,10 +90,16 @@ describe("the Presets view", () => {
   });
 
   it("exports exactly the bnb JSON the preview shows", async () => {
+    // The Export button opens the system save dialog, which WebDriver cannot drive; the dialog command writes
+    // through the same path-taking command this calls from the real window.
     const preview = await textOf('[data-preview="bnb"]');
-    await js(`[...document.querySelectorAll("button")].find((b) => b.textContent.trim() === "Export bnb JSON").click()`);
-    const notice = await session.until(() => textOf('.editor [role="status"]'), (t) => t?.includes("Written to"), "export notice");
-    const path = notice.replace(/^\s*Written to\s*/, "").trim();
+    const path = join(home, "mine.bnb.json");
+    const out = await js(
+      `return window.__TAURI_INTERNALS__
+         .invoke("export_preset", { name: "mine", format: "bnb_json", modelId: null, path: ${JSON.stringify(path)} })
+         .then((r) => r.path, (e) => "error: " + JSON.stringify(e));`,
+    );
+    assert.equal(out, path);
     assert.equal(readFileSync(path, "utf8"), preview + "\n");
   });
 
@@ -148,9 +155,18 @@ describe("the Presets view", () => {
     assert.equal(await js(`return document.querySelector('[data-model="meta-llama/Llama-3.2-3B"]').checked`), true);
     await session.click(await session.find('[data-action="wizard-next"]'));
     await session.click(await session.find('[data-action="wizard-next"]'));
+    // This machine's GPUs (the fake source) come first, with the memory free right now.
+    const machine = await session.until(
+      () => js(`return [...document.querySelectorAll('[data-field="wizard-gpu"] option[value^="m:"]')].map((o) => o.textContent.trim())`),
+      (o) => o.length > 0,
+      "machine GPUs",
+    );
+    for (const label of machine) assert.match(label, /#\d+ · \d+\.\d\d GiB free of \d+\.\d\d GiB$/);
+    assert.equal(await js(`return document.querySelector('[data-field="wizard-gpu"]').value`), "m:0");
+    writeFileSync("/tmp/headroom-wizard-hardware.png", Buffer.from(await session.screenshot(), "base64"));
     await js(
       `const s = document.querySelector('[data-field="wizard-gpu"]');
-       s.value = "H200"; s.dispatchEvent(new Event("change", { bubbles: true }));`,
+       s.value = "c:H200"; s.dispatchEvent(new Event("change", { bubbles: true }));`,
     );
     await session.click(await session.find('[data-action="wizard-next"]'));
     await session.find("[data-row]");

@@ -184,15 +184,21 @@ fn rename_carries_configs_along() {
 #[test]
 fn exports_write_files_and_imports_read_them_back() {
     let h = harness();
+    let dir = h.paths.data_dir.join("chosen");
     let out = invoke(
         &h,
         "export_preset",
-        json!({"name": "int4_double", "format": "bnb_json", "modelId": Value::Null}),
+        json!({"name": "int4_double", "format": "bnb_json", "modelId": Value::Null, "path": dir.join("q.bnb.json")}),
     )
     .unwrap();
     let text = std::fs::read_to_string(out["path"].as_str().unwrap()).unwrap();
     assert_eq!(text, out["text"].as_str().unwrap());
-    let imported = invoke(&h, "import_preset", json!({"name": "back", "text": text})).unwrap();
+    let imported = invoke(
+        &h,
+        "import_preset",
+        json!({"name": "back", "path": out["path"]}),
+    )
+    .unwrap();
     assert_eq!(imported["source"], json!("bnb_json"));
     assert_eq!(
         imported["preset"]["body"]["quantization"]["bnb_4bit_use_double_quant"],
@@ -201,7 +207,7 @@ fn exports_write_files_and_imports_read_them_back() {
     let err = invoke(
         &h,
         "export_preset",
-        json!({"name": "fp16", "format": "bnb_json", "modelId": Value::Null}),
+        json!({"name": "fp16", "format": "bnb_json", "modelId": Value::Null, "path": dir.join("no.json")}),
     )
     .unwrap_err();
     assert!(
@@ -214,7 +220,7 @@ fn exports_write_files_and_imports_read_them_back() {
     let err = invoke(
         &h,
         "export_preset",
-        json!({"name": "int4", "format": "python", "modelId": ""}),
+        json!({"name": "int4", "format": "python", "modelId": "", "path": dir.join("no.py")}),
     )
     .unwrap_err();
     assert!(
@@ -224,17 +230,44 @@ fn exports_write_files_and_imports_read_them_back() {
     let py = invoke(
         &h,
         "export_preset",
-        json!({"name": "int4", "format": "python", "modelId": "org/model"}),
+        json!({"name": "int4", "format": "python", "modelId": "org/model", "path": dir.join("load.py")}),
     )
     .unwrap();
     assert!(py["text"].as_str().unwrap().contains("from_pretrained"));
+    assert_eq!(
+        std::fs::read_to_string(dir.join("load.py")).unwrap(),
+        py["text"].as_str().unwrap()
+    );
+    assert!(!dir.join("no.json").exists() && !dir.join("no.py").exists());
+    // No name given: the file's name, made safe, names the preset.
+    let named = invoke(
+        &h,
+        "import_preset",
+        json!({"name": "", "path": dir.join("q.bnb.json")}),
+    )
+    .unwrap();
+    assert_eq!(named["preset"]["name"], json!("q"));
+    let err = invoke(
+        &h,
+        "import_preset",
+        json!({"name": "x", "path": dir.join("absent.json")}),
+    )
+    .unwrap_err();
+    assert!(
+        err["message"].as_str().unwrap().contains("absent.json"),
+        "{err}"
+    );
 
-    let bundle = invoke(&h, "export_bundle", json!({})).unwrap();
+    let bundle = invoke(&h, "export_bundle", json!({"path": dir.join("b.json")})).unwrap();
+    assert_eq!(
+        std::fs::read_to_string(dir.join("b.json")).unwrap(),
+        bundle["text"].as_str().unwrap()
+    );
     std::fs::remove_file(h.paths.config_dir.join("presets/back.json")).unwrap();
     let report = invoke(
         &h,
         "import_bundle",
-        json!({"text": bundle["text"], "onConflict": "fail"}),
+        json!({"path": dir.join("b.json"), "onConflict": "fail"}),
     )
     .unwrap();
     assert_eq!(report["presets"]["added"], json!(["back"]));
@@ -314,7 +347,7 @@ fn the_wizard_ranks_every_preset_user_ones_included() {
     let models = invoke(&h, "wizard_models", json!({"query": "llama-3.1-8b"})).unwrap();
     let id = models[0].as_str().unwrap().to_string();
     let gpus = invoke(&h, "wizard_gpus", json!({})).unwrap();
-    assert!(gpus
+    assert!(gpus["catalog"]
         .as_array()
         .unwrap()
         .iter()
@@ -322,7 +355,7 @@ fn the_wizard_ranks_every_preset_user_ones_included() {
     let rows = invoke(
         &h,
         "wizard_rank",
-        json!({"ask": {"model_id": id, "task": "train", "method": "qlora", "gpu": "H200", "gpu_count": 1}}),
+        json!({"ask": {"model_id": id, "task": "train", "method": "qlora", "gpu": "H200", "memory_bytes": null, "gpu_count": 1}}),
     )
     .unwrap();
     let rows = rows.as_array().unwrap();
@@ -360,11 +393,75 @@ fn the_wizard_ranks_every_preset_user_ones_included() {
     let err = invoke(
         &h,
         "wizard_rank",
-        json!({"ask": {"model_id": "nobody/none", "task": "infer", "method": null, "gpu": "RTX 4090", "gpu_count": 1}}),
+        json!({"ask": {"model_id": "nobody/none", "task": "infer", "method": null, "gpu": "RTX 4090", "memory_bytes": null, "gpu_count": 1}}),
     )
     .unwrap_err();
     assert!(
         err["message"].as_str().unwrap().starts_with("model_id:"),
         "{err}"
     );
+}
+
+#[test]
+fn the_wizard_offers_this_machines_gpus_with_the_memory_free_now() {
+    let h = harness();
+    let id = invoke(&h, "wizard_models", json!({"query": "llama-3.1-8b"})).unwrap()[0].clone();
+    // The fake source (as the e2e tests and demos use it). Only the Plan and wizard GPU lookups read this
+    // variable, and the Plan's IPC test accepts either answer.
+    std::env::set_var("HEADROOM_GPU_SOURCE", "fake:idle");
+    let gpus = invoke(&h, "wizard_gpus", json!({})).unwrap();
+    assert!(gpus["machine_unavailable"].is_null(), "{gpus}");
+    let machine = gpus["machine"].as_array().unwrap();
+    assert!(!machine.is_empty(), "{gpus}");
+    for g in machine {
+        let total = g["memory_bytes"].as_u64().unwrap();
+        let free = g["free_bytes"].as_u64().unwrap();
+        assert!(
+            free > 0 && free < total,
+            "idle still holds the CUDA context: {g}"
+        );
+    }
+    let g0 = &machine[0];
+    let ask = |memory: Value| json!({"ask": {"model_id": id, "task": "infer", "method": null, "gpu": g0["name"], "memory_bytes": memory, "gpu_count": 1}});
+    // Planned against what is free: the headroom is the free memory less the peak.
+    let rows = invoke(&h, "wizard_rank", ask(g0["free_bytes"].clone())).unwrap();
+    let fp16 = rows
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["preset"] == json!("fp16"))
+        .unwrap()
+        .clone();
+    let tiny = invoke(&h, "wizard_rank", ask(json!(1u64 << 30))).unwrap();
+    let tiny16 = tiny
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["preset"] == json!("fp16"))
+        .unwrap()
+        .clone();
+    assert_eq!(fp16["device_peak_bytes"], tiny16["device_peak_bytes"]);
+    assert_eq!(tiny16["fits"], json!(false), "{tiny16}");
+    assert!(fp16["headroom_bytes"].as_i64().unwrap() > tiny16["headroom_bytes"].as_i64().unwrap());
+    let err = invoke(&h, "wizard_rank", ask(json!(0))).unwrap_err();
+    assert!(
+        err["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("memory_bytes:"),
+        "{err}"
+    );
+
+    // No driver: said plainly, and the catalog is still offered.
+    if !std::path::Path::new("/proc/driver/nvidia").exists() {
+        std::env::set_var("HEADROOM_GPU_SOURCE", "nvml");
+        let gpus = invoke(&h, "wizard_gpus", json!({})).unwrap();
+        assert_eq!(gpus["machine"], json!([]));
+        assert!(
+            gpus["machine_unavailable"].as_str().unwrap().len() > 10,
+            "{gpus}"
+        );
+        assert!(!gpus["catalog"].as_array().unwrap().is_empty());
+    }
+    std::env::remove_var("HEADROOM_GPU_SOURCE");
 }

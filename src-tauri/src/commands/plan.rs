@@ -108,7 +108,9 @@ pub fn plan_gpus(state: State<'_, AppState>) -> IpcResult<GpuChoices> {
 }
 
 /// Where the user chose to put or find a file; `None` when they cancelled the dialog.
-fn chosen(path: Option<tauri_plugin_dialog::FilePath>) -> IpcResult<Option<std::path::PathBuf>> {
+pub(crate) fn chosen(
+    path: Option<tauri_plugin_dialog::FilePath>,
+) -> IpcResult<Option<std::path::PathBuf>> {
     match path {
         None => Ok(None),
         Some(p) => p

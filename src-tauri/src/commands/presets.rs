@@ -2,7 +2,7 @@
 //! export and import. Each command takes the presets lock, calls the core, and maps the error.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::MutexGuard;
 
 use headroom_core::presets::bundle::{self, BundleExport, ImportReport, OnConflict};
@@ -18,8 +18,10 @@ use headroom_core::store::{self, Quarantine, Revision};
 use headroom_core::Error;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use tauri::State;
+use tauri::{AppHandle, Runtime, State};
+use tauri_plugin_dialog::DialogExt;
 
+use crate::commands::plan::chosen;
 use crate::error::{IpcError, IpcResult};
 use crate::AppState;
 
@@ -181,12 +183,7 @@ pub struct PresetExport {
     pub quarantined: Vec<Quarantine>,
 }
 
-fn exports_dir(state: &AppState) -> PathBuf {
-    state.paths.data_dir.join("exports")
-}
-
-fn write_export(state: &AppState, file: &str, text: String) -> IpcResult<PresetExport> {
-    let path = exports_dir(state).join(file);
+fn write_export(path: PathBuf, text: String) -> IpcResult<PresetExport> {
     store::write_atomic(&path, text.as_bytes())?;
     Ok(PresetExport {
         path,
@@ -195,21 +192,17 @@ fn write_export(state: &AppState, file: &str, text: String) -> IpcResult<PresetE
     })
 }
 
-/// Export one preset into the exports folder (`<data dir>/exports/`). The Python snippet loads `model_id`.
-#[tauri::command]
-pub fn export_preset(
-    state: State<'_, AppState>,
-    name: String,
+/// A preset's export text, checked before any dialog opens (a preset that cannot export is not worth one).
+fn preset_export_text(
+    state: &AppState,
+    name: &str,
     format: ExportFormat,
     model_id: Option<String>,
-) -> IpcResult<PresetExport> {
-    let _guard = lock(&state)?;
-    let preset = libraries(&state).0.get(&name)?;
+) -> IpcResult<String> {
+    let _guard = lock(state)?;
+    let preset = libraries(state).0.get(name)?;
     match format {
-        ExportFormat::BnbJson => {
-            let text = export::bnb_json(&preset.name, &preset.body)?;
-            write_export(&state, &format!("{name}.bnb.json"), text + "\n")
-        }
+        ExportFormat::BnbJson => Ok(export::bnb_json(&preset.name, &preset.body)? + "\n"),
         ExportFormat::Python => {
             let model = model_id.unwrap_or_default();
             if model.trim().is_empty() {
@@ -220,26 +213,97 @@ pub fn export_preset(
                 .into());
             }
             config_store::file_stem(&model)?;
-            let text = export::python_snippet(&model, &preset.body);
-            write_export(&state, &format!("{name}.py"), text)
+            Ok(export::python_snippet(&model, &preset.body))
         }
     }
 }
 
-/// Export every user preset and per-model config as one bundle file.
-#[tauri::command]
-pub fn export_bundle(state: State<'_, AppState>) -> IpcResult<PresetExport> {
-    let _guard = lock(&state)?;
-    let (presets, configs) = libraries(&state);
+fn bundle_export_text(state: &AppState) -> IpcResult<(String, Vec<Quarantine>)> {
+    let _guard = lock(state)?;
+    let (presets, configs) = libraries(state);
     let BundleExport {
         bundle,
         quarantined,
     } = bundle::export(&presets, &configs)?;
     let text =
         serde_json::to_string_pretty(&bundle).map_err(|e| IpcError::internal(e.to_string()))?;
-    let mut out = write_export(&state, "headroom-bundle.json", text + "\n")?;
+    Ok((text + "\n", quarantined))
+}
+
+fn suggested_file(name: &str, format: ExportFormat) -> String {
+    match format {
+        ExportFormat::BnbJson => format!("{name}.bnb.json"),
+        ExportFormat::Python => format!("{name}.py"),
+    }
+}
+
+/// Export one preset to `path` (what the save dialog chose; tests pass one). The Python snippet loads
+/// `model_id`.
+#[tauri::command]
+pub fn export_preset(
+    state: State<'_, AppState>,
+    name: String,
+    format: ExportFormat,
+    model_id: Option<String>,
+    path: PathBuf,
+) -> IpcResult<PresetExport> {
+    let text = preset_export_text(&state, &name, format, model_id)?;
+    write_export(path, text)
+}
+
+/// Export one preset where the user chooses in the system save dialog; `null` when cancelled.
+#[tauri::command]
+pub async fn export_preset_dialog<R: Runtime>(
+    app: AppHandle<R>,
+    state: State<'_, AppState>,
+    name: String,
+    format: ExportFormat,
+    model_id: Option<String>,
+) -> IpcResult<Option<PresetExport>> {
+    let text = preset_export_text(&state, &name, format, model_id)?;
+    let (filter, ext) = match format {
+        ExportFormat::BnbJson => ("BitsAndBytesConfig JSON", "json"),
+        ExportFormat::Python => ("Python", "py"),
+    };
+    let path = chosen(
+        app.dialog()
+            .file()
+            .add_filter(filter, &[ext])
+            .set_file_name(suggested_file(&name, format))
+            .blocking_save_file(),
+    )?;
+    path.map(|p| write_export(p, text)).transpose()
+}
+
+/// Export every user preset and per-model config as one bundle file at `path`.
+#[tauri::command]
+pub fn export_bundle(state: State<'_, AppState>, path: PathBuf) -> IpcResult<PresetExport> {
+    let (text, quarantined) = bundle_export_text(&state)?;
+    let mut out = write_export(path, text)?;
     out.quarantined = quarantined;
     Ok(out)
+}
+
+/// Export the bundle where the user chooses in the system save dialog; `null` when cancelled.
+#[tauri::command]
+pub async fn export_bundle_dialog<R: Runtime>(
+    app: AppHandle<R>,
+    state: State<'_, AppState>,
+) -> IpcResult<Option<PresetExport>> {
+    let (text, quarantined) = bundle_export_text(&state)?;
+    let Some(path) = chosen(
+        app.dialog()
+            .file()
+            .add_filter("Headroom bundle", &["json"])
+            .set_file_name("headroom-bundle.json")
+            .blocking_save_file(),
+    )?
+    else {
+        return Ok(None);
+    };
+    let mut out = write_export(path, text)?;
+    out.quarantined = quarantined;
+    Ok(Some(out))
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, ts_rs::TS)]
@@ -248,17 +312,45 @@ pub struct ImportedAs {
     pub preset: Preset,
 }
 
-/// Import a file's text as a new preset `name`: a Headroom preset, a `BitsAndBytesConfig.to_dict()` dump, or
-/// a model's config.json with a `quantization_config`.
-#[tauri::command]
-pub fn import_preset(
-    state: State<'_, AppState>,
-    name: String,
-    text: String,
+fn read_file(path: &Path) -> IpcResult<Vec<u8>> {
+    Ok(std::fs::read(path).map_err(|e| Error::io(path, e))?)
+}
+
+/// The preset name for an import: the one typed, or else the file's name made safe (`int4.bnb.json` → `int4`).
+fn import_name(name: Option<String>, path: &Path) -> String {
+    match name.map(|n| n.trim().to_string()) {
+        Some(n) if !n.is_empty() => n,
+        _ => {
+            let file = path
+                .file_name()
+                .map(|f| f.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            let stem = file
+                .strip_suffix(".json")
+                .unwrap_or(&file)
+                .trim_end_matches(".bnb");
+            stem.chars()
+                .map(|c| {
+                    if c.is_ascii_alphanumeric() || "_.-".contains(c) {
+                        c
+                    } else {
+                        '_'
+                    }
+                })
+                .collect()
+        }
+    }
+}
+
+fn import_preset_from(
+    state: &AppState,
+    name: Option<String>,
+    path: &Path,
 ) -> IpcResult<ImportedAs> {
-    let imported = import::parse_preset(text.as_bytes()).map_err(Error::from)?;
-    let _guard = lock(&state)?;
-    let presets = libraries(&state).0;
+    let imported = import::parse_preset(&read_file(path)?).map_err(Error::from)?;
+    let name = import_name(name, path);
+    let _guard = lock(state)?;
+    let presets = libraries(state).0;
     presets.create(&name, &imported.body)?;
     Ok(ImportedAs {
         source: imported.source,
@@ -266,17 +358,71 @@ pub fn import_preset(
     })
 }
 
-/// Import a bundle's presets and configs.
+/// Import the file at `path` as a new preset `name` (the file's name when empty): a Headroom preset, a
+/// `BitsAndBytesConfig.to_dict()` dump, or a model's config.json with a `quantization_config`.
+#[tauri::command]
+pub fn import_preset(
+    state: State<'_, AppState>,
+    name: Option<String>,
+    path: PathBuf,
+) -> IpcResult<ImportedAs> {
+    import_preset_from(&state, name, &path)
+}
+
+/// Import a preset from a file the user picks in the system open dialog; `null` when cancelled.
+#[tauri::command]
+pub async fn import_preset_dialog<R: Runtime>(
+    app: AppHandle<R>,
+    state: State<'_, AppState>,
+    name: Option<String>,
+) -> IpcResult<Option<ImportedAs>> {
+    let path = chosen(
+        app.dialog()
+            .file()
+            .add_filter("JSON", &["json"])
+            .blocking_pick_file(),
+    )?;
+    path.map(|p| import_preset_from(&state, name, &p))
+        .transpose()
+}
+
+fn import_bundle_from(
+    state: &AppState,
+    path: &Path,
+    on_conflict: OnConflict,
+) -> IpcResult<ImportReport> {
+    let text = read_file(path)?;
+    let _guard = lock(state)?;
+    let (presets, configs) = libraries(state);
+    let parsed = bundle::parse(&text, &preset_lookup(&presets)).map_err(Error::from)?;
+    Ok(bundle::import(&parsed, &presets, &configs, on_conflict)?)
+}
+
+/// Import the presets and configs of the bundle file at `path`.
 #[tauri::command]
 pub fn import_bundle(
     state: State<'_, AppState>,
-    text: String,
+    path: PathBuf,
     on_conflict: OnConflict,
 ) -> IpcResult<ImportReport> {
-    let _guard = lock(&state)?;
-    let (presets, configs) = libraries(&state);
-    let parsed = bundle::parse(text.as_bytes(), &preset_lookup(&presets)).map_err(Error::from)?;
-    Ok(bundle::import(&parsed, &presets, &configs, on_conflict)?)
+    import_bundle_from(&state, &path, on_conflict)
+}
+
+/// Import a bundle the user picks in the system open dialog; `null` when cancelled.
+#[tauri::command]
+pub async fn import_bundle_dialog<R: Runtime>(
+    app: AppHandle<R>,
+    state: State<'_, AppState>,
+    on_conflict: OnConflict,
+) -> IpcResult<Option<ImportReport>> {
+    let path = chosen(
+        app.dialog()
+            .file()
+            .add_filter("Headroom bundle", &["json"])
+            .blocking_pick_file(),
+    )?;
+    path.map(|p| import_bundle_from(&state, &p, on_conflict))
+        .transpose()
 }
 
 #[tauri::command]
@@ -368,15 +514,30 @@ pub struct WizardGpu {
     pub memory_bytes: u64,
 }
 
+/// The GPUs the wizard's hardware step offers: the catalog, and this machine's GPUs with the memory free at the
+/// moment the step asked (read afresh each call, not cached like the Plan's totals).
+#[derive(Debug, Clone, PartialEq, Serialize, ts_rs::TS)]
+pub struct WizardGpus {
+    pub catalog: Vec<WizardGpu>,
+    pub machine: Vec<headroom_core::estimate::gpus::MachineGpu>,
+    /// Why this machine's GPUs are not listed (no driver, …); `null` when they were read.
+    pub machine_unavailable: Option<String>,
+}
+
 #[tauri::command]
-pub fn wizard_gpus() -> Vec<WizardGpu> {
-    headroom_core::estimate::gpus::catalog()
-        .iter()
-        .map(|g| WizardGpu {
-            name: g.name.to_string(),
-            memory_bytes: g.memory_bytes,
-        })
-        .collect()
+pub fn wizard_gpus() -> WizardGpus {
+    let (machine, machine_unavailable) = crate::commands::plan::read_machine();
+    WizardGpus {
+        catalog: headroom_core::estimate::gpus::catalog()
+            .iter()
+            .map(|g| WizardGpu {
+                name: g.name.to_string(),
+                memory_bytes: g.memory_bytes,
+            })
+            .collect(),
+        machine,
+        machine_unavailable,
+    }
 }
 
 /// The wizard's answers so far.
@@ -386,8 +547,11 @@ pub struct WizardAsk {
     pub task: model_config::Task,
     /// Train only.
     pub method: Option<model_config::Method>,
-    /// A catalog GPU name (see [`wizard_gpus`]).
+    /// A catalog GPU name (see [`wizard_gpus`]), or, with `memory_bytes`, the name of one of this machine's GPUs.
     pub gpu: String,
+    /// For one of this machine's GPUs: the memory free when the hardware step read it, planned as each GPU's
+    /// capacity. `null` for a catalog GPU.
+    pub memory_bytes: Option<u64>,
     pub gpu_count: u64,
 }
 
@@ -428,10 +592,27 @@ pub fn wizard_rank(state: State<'_, AppState>, ask: WizardAsk) -> IpcResult<Vec<
         .iter()
         .map(|p| headroom_core::estimate::PresetInfo::from_body(&p.name, &p.body))
         .collect();
+    let gpus = match ask.memory_bytes {
+        None => serde_json::json!({"count": ask.gpu_count, "model": ask.gpu}),
+        Some(0) => {
+            return Err(Error::invalid(
+                "memory_bytes",
+                format!(
+                    "{} has no memory free right now: free some, or plan for a catalog GPU",
+                    ask.gpu
+                ),
+            )
+            .into())
+        }
+        // GiB = 2^30 bytes; the plan reads it back to the same byte count.
+        Some(b) => {
+            serde_json::json!({"count": ask.gpu_count, "memory_gib": b as f64 / (1u64 << 30) as f64})
+        }
+    };
     let mut plan = serde_json::json!({
         "model": {"id": ask.model_id},
         "task": ask.task,
-        "gpus": {"count": ask.gpu_count, "model": ask.gpu},
+        "gpus": gpus,
     });
     if let (model_config::Task::Train, Some(m)) = (ask.task, ask.method) {
         plan["method"] = serde_json::to_value(m).map_err(|e| IpcError::internal(e.to_string()))?;

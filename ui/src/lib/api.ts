@@ -53,7 +53,7 @@ import type {
   StopOutcome,
   VariableInfo,
   WizardAsk,
-  WizardGpu,
+  WizardGpus,
   WizardRow,
 } from "./bindings";
 
@@ -165,11 +165,12 @@ export const api = {
   renamePreset: (from: string, to: string, revision: Revision) =>
     call<Renamed>("rename_preset", { from, to, revision }),
   deletePreset: (name: string, revision: Revision) => call<Preset>("delete_preset", { name, revision }),
-  exportPreset: (name: string, format: ExportFormat, modelId: string | null) =>
-    call<PresetExport>("export_preset", { name, format, modelId }),
-  exportBundle: () => call<PresetExport>("export_bundle"),
-  importPreset: (name: string, text: string) => call<ImportedAs>("import_preset", { name, text }),
-  importBundle: (text: string, onConflict: OnConflict) => call<ImportReport>("import_bundle", { text, onConflict }),
+  /** Each opens the system dialog in Rust; `null` when the user cancels it. */
+  exportPresetDialog: (name: string, format: ExportFormat, modelId: string | null) =>
+    call<PresetExport | null>("export_preset_dialog", { name, format, modelId }),
+  exportBundleDialog: () => call<PresetExport | null>("export_bundle_dialog"),
+  importPresetDialog: (name: string | null) => call<ImportedAs | null>("import_preset_dialog", { name }),
+  importBundleDialog: (onConflict: OnConflict) => call<ImportReport | null>("import_bundle_dialog", { onConflict }),
   listConfigs: () => call<ConfigList>("list_configs"),
   checkConfig: (modelId: string, config: unknown) => call<FieldError[]>("check_config", { modelId, config }),
   saveConfig: (modelId: string, config: ModelConfig | unknown, revision: Revision) =>
@@ -177,7 +178,7 @@ export const api = {
   deleteConfig: (modelId: string, revision: Revision) =>
     call<ModelConfigEntry>("delete_config", { modelId, revision }),
   wizardModels: (query: string) => call<string[]>("wizard_models", { query }),
-  wizardGpus: () => call<WizardGpu[]>("wizard_gpus"),
+  wizardGpus: () => call<WizardGpus>("wizard_gpus"),
   wizardRank: (ask: WizardAsk) => call<WizardRow[]>("wizard_rank", { ask }),
 };
 

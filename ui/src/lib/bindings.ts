@@ -493,6 +493,11 @@ compute_capability: number, };
 
 export type MachineGpu = { index: number, name: string, memory_bytes: number, 
 /**
+ * Memory free when the source was read (`null` when the driver does not report it): what a plan started now
+ * could use.
+ */
+free_bytes: number | null, 
+/**
  * The catalog entry with the same NVML name, when there is one.
  */
 catalog_name: string | null, 
@@ -697,15 +702,26 @@ export type ImportedAs = { source: ImportSource, preset: Preset, };
 
 export type WizardGpu = { name: string, memory_bytes: number, };
 
+export type WizardGpus = { catalog: Array<WizardGpu>, machine: Array<MachineGpu>, 
+/**
+ * Why this machine's GPUs are not listed (no driver, …); `null` when they were read.
+ */
+machine_unavailable: string | null, };
+
 export type WizardAsk = { model_id: string, task: Task, 
 /**
  * Train only.
  */
 method: Method | null, 
 /**
- * A catalog GPU name (see [`wizard_gpus`]).
+ * A catalog GPU name (see [`wizard_gpus`]), or, with `memory_bytes`, the name of one of this machine's GPUs.
  */
-gpu: string, gpu_count: number, };
+gpu: string, 
+/**
+ * For one of this machine's GPUs: the memory free when the hardware step read it, planned as each GPU's
+ * capacity. `null` for a catalog GPU.
+ */
+memory_bytes: number | null, gpu_count: number, };
 
 export type WizardRow = { preset: string, builtin: boolean, fits: boolean, 
 /**

@@ -72,6 +72,9 @@ pub struct MachineGpu {
     pub index: u32,
     pub name: String,
     pub memory_bytes: u64,
+    /// Memory free when the source was read (`null` when the driver does not report it): what a plan started now
+    /// could use.
+    pub free_bytes: Option<u64>,
     /// The catalog entry with the same NVML name, when there is one.
     pub catalog_name: Option<&'static str>,
     /// The plan's `gpus` value for this GPU (count 1): the catalog name when known, else its exact memory.
@@ -106,6 +109,7 @@ pub fn machine_gpus(source: &mut dyn crate::monitor::GpuSource) -> crate::Result
                 index: g.index,
                 name,
                 memory_bytes,
+                free_bytes: g.memory.free_bytes,
                 catalog_name,
                 plan_gpus,
             })

@@ -86,6 +86,19 @@ function backend() {
         users = [p];
         return p;
       }
+      case "import_preset_dialog": {
+        // The first pick is cancelled (null), the second reads a bnb dump.
+        if (calls.filter((c) => c.cmd === cmd).length === 1) return null;
+        const p: Preset = { name: (args.name as string | null) ?? "dump", builtin: false, revision: "00000000000000cc", body: int4 };
+        users = [p];
+        return { source: "bnb_json", preset: p };
+      }
+      case "export_preset_dialog":
+        return { path: "/home/me/int4.bnb.json", text: "{}", quarantined: [] };
+      case "export_bundle_dialog":
+        return null;
+      case "import_bundle_dialog":
+        throw { code: "invalid", message: "bundle: not JSON at line 1" };
       default:
         throw { code: "internal", message: `unexpected ${cmd}` };
     }
@@ -223,5 +236,37 @@ describe("the Presets view", () => {
     const gib = document.querySelector(".gib")!;
     expect(gib.textContent).toBe("= 10.00 GiB");
     expect(gib.getAttribute("title")).toBe("10,737,418,240 bytes");
+  });
+
+  it("imports and exports through the system dialogs, and a cancelled dialog changes nothing", async () => {
+    await start();
+    button('[data-action="import-preset"]').click();
+    await settle();
+    expect(calls.find((c) => c.cmd === "import_preset_dialog")?.args).toEqual({ name: null });
+    expect(document.querySelector('[data-preset="dump"]')).toBeNull();
+    expect(document.querySelector(".field-error")).toBeNull();
+
+    const name = document.querySelector<HTMLInputElement>('[data-field="import-name"]')!;
+    name.value = " mine ";
+    name.dispatchEvent(new Event("input"));
+    button('[data-action="import-preset"]').click();
+    await settle();
+    expect(calls.filter((c) => c.cmd === "import_preset_dialog")[1]?.args).toEqual({ name: "mine" });
+    expect(document.querySelector('[data-preset="mine"]')?.getAttribute("aria-current")).toBe("true");
+
+    button('[data-preset="int4"]').click();
+    await settle();
+    button('[data-action="export-bnb"]').click();
+    await settle();
+    expect(calls.find((c) => c.cmd === "export_preset_dialog")?.args).toEqual({ name: "int4", format: "bnb_json", modelId: null });
+    expect(document.body.textContent).toContain("Written to /home/me/int4.bnb.json");
+
+    button('[data-action="export-bundle"]').click();
+    await settle();
+    expect(calls.some((c) => c.cmd === "export_bundle_dialog")).toBe(true);
+
+    button('[data-action="import-bundle"]').click();
+    await settle();
+    expect(document.querySelector(".io .field-error")?.textContent).toBe("bundle: not JSON at line 1");
   });
 });

@@ -8,6 +8,8 @@ import { AppModel } from "../../lib/app.svelte";
 let calls: { cmd: string; args: Record<string, unknown> }[] = [];
 let component: ReturnType<typeof mount> | null = null;
 let savedCount = 0;
+// This machine's GPUs as wizard_gpus reports them, one entry per call (the last repeats); none by default.
+let machineReads: { free: number | null }[][] = [];
 
 function backend() {
   calls = [];
@@ -19,11 +21,25 @@ function backend() {
         return ["meta-llama/Llama-3.1-8B", "meta-llama/Llama-3.2-3B"].filter((m) =>
           m.toLowerCase().includes(String(args.query).toLowerCase()),
         );
-      case "wizard_gpus":
-        return [
-          { name: "RTX 4090", memory_bytes: 25757220864 },
-          { name: "H200", memory_bytes: 150754820096 },
-        ];
+      case "wizard_gpus": {
+        const n = calls.filter((c) => c.cmd === cmd).length;
+        const read = machineReads[Math.min(n, machineReads.length) - 1];
+        return {
+          catalog: [
+            { name: "RTX 4090", memory_bytes: 25757220864 },
+            { name: "H200", memory_bytes: 150754820096 },
+          ],
+          machine: (read ?? []).map((g, index) => ({
+            index,
+            name: "NVIDIA H100 80GB HBM3",
+            memory_bytes: 85520809984,
+            free_bytes: g.free,
+            catalog_name: "H100 80GB",
+            plan_gpus: { count: 1, model: "H100 80GB" },
+          })),
+          machine_unavailable: read ? null : "NVML is not available: libnvidia-ml.so.1 not found",
+        };
+      }
       case "wizard_rank":
         return [
           { preset: "int4", builtin: true, fits: true, device_peak_bytes: 7516192768, headroom_bytes: 13314398618, caveat: "INT4 may cost accuracy", unavailable: null },
@@ -57,6 +73,58 @@ afterEach(() => {
 });
 
 describe("the wizard", () => {
+  beforeEach(() => (machineReads = []));
+
+  it("offers this machine's GPUs with the memory free when the hardware step opens, and ranks against it", async () => {
+    machineReads = [[{ free: 80000000000 }, { free: null }], [{ free: 42949672960 }, { free: null }]];
+    backend();
+    component = mount(Wizard, {
+      target: document.body,
+      props: { model: new AppModel(api), onclose: () => {}, onsaved: () => {} },
+    });
+    await settle();
+    q<HTMLInputElement>('[data-model="meta-llama/Llama-3.1-8B"]').click();
+    await settle();
+    q<HTMLFormElement>(".wizard form").requestSubmit();
+    await settle();
+    expect(calls.filter((c) => c.cmd === "wizard_gpus")).toHaveLength(0);
+    q<HTMLFormElement>(".wizard form").requestSubmit();
+    await settle();
+    expect(q('[aria-current="step"]').textContent).toContain("Hardware");
+    const select = q<HTMLSelectElement>('[data-field="wizard-gpu"]');
+    expect(select.value).toBe("m:0");
+    const first = q<HTMLOptionElement>('option[value="m:0"]');
+    expect(first.textContent?.replace(/\s+/g, " ").trim()).toBe("NVIDIA H100 80GB HBM3 #0 · 74.51 GiB free of 79.65 GiB");
+    expect(first.title).toBe("80,000,000,000 bytes free of 85,520,809,984 bytes");
+    const unknown = q<HTMLOptionElement>('option[value="m:1"]');
+    expect(unknown.disabled).toBe(true);
+    expect(unknown.textContent).toContain("free memory n/a (the driver does not report it)");
+    expect(document.querySelector("[data-machine-none]")).toBeNull();
+    expect(q('optgroup[label="From the estimator\'s catalog"]').querySelectorAll("option")).toHaveLength(2);
+
+    // Back and forward again: the free memory is read afresh, the choice kept.
+    q<HTMLButtonElement>('[data-action="wizard-back"]').click();
+    await settle();
+    q<HTMLFormElement>(".wizard form").requestSubmit();
+    await settle();
+    expect(calls.filter((c) => c.cmd === "wizard_gpus")).toHaveLength(2);
+    expect(q<HTMLSelectElement>('[data-field="wizard-gpu"]').value).toBe("m:0");
+    expect(q('option[value="m:0"]').textContent).toContain("40.00 GiB free of 79.65 GiB");
+    q<HTMLFormElement>(".wizard form").requestSubmit();
+    await settle();
+    expect(calls.find((c) => c.cmd === "wizard_rank")?.args).toEqual({
+      ask: {
+        model_id: "meta-llama/Llama-3.1-8B",
+        task: "train",
+        method: "qlora",
+        gpu: "NVIDIA H100 80GB HBM3",
+        memory_bytes: 42949672960,
+        gpu_count: 1,
+      },
+    });
+    expect(document.querySelector("legend")?.textContent).toContain("1 × NVIDIA H100 80GB HBM3 #0");
+  });
+
   it("walks model → task → hardware → choose, keeps answers on Back, and saves the model's config", async () => {
     backend();
     savedCount = 0;
@@ -88,11 +156,15 @@ describe("the wizard", () => {
     q<HTMLFormElement>(".wizard form").requestSubmit();
     await settle();
     expect(q('[aria-current="step"]').textContent).toContain("Hardware");
-    expect(q<HTMLSelectElement>('[data-field="wizard-gpu"]').value).toBe("RTX 4090");
+    expect(q<HTMLSelectElement>('[data-field="wizard-gpu"]').value).toBe("c:RTX 4090");
+    // No driver: said plainly, and the catalog is offered.
+    expect(q("[data-machine-none]").textContent).toBe(
+      "This machine's GPUs: NVML is not available: libnvidia-ml.so.1 not found. Pick a GPU from the catalog.",
+    );
     q<HTMLFormElement>(".wizard form").requestSubmit();
     await settle();
     expect(calls.find((c) => c.cmd === "wizard_rank")?.args).toEqual({
-      ask: { model_id: "meta-llama/Llama-3.1-8B", task: "train", method: "qlora", gpu: "RTX 4090", gpu_count: 1 },
+      ask: { model_id: "meta-llama/Llama-3.1-8B", task: "train", method: "qlora", gpu: "RTX 4090", memory_bytes: null, gpu_count: 1 },
     });
     const verdicts = [...document.querySelectorAll("tbody tr .verdict")].map((e) => e.textContent?.trim());
     expect(verdicts).toEqual(["Fits (12.40 GiB free)", "Fits (19.40 GiB free)", "Does not fit (needs 6.10 GiB more)", "n/a"]);
