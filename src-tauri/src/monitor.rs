@@ -14,8 +14,10 @@ use headroom_core::monitor::alerts::{AlertConfig, LevelChange};
 use headroom_core::monitor::fake::{FakeConfig, Scenario};
 use headroom_core::monitor::history::{HistoryWindow, ProcessIdle};
 use headroom_core::monitor::procs::ProcFs;
-use headroom_core::monitor::record::{Header, Recorder};
-use headroom_core::monitor::sampler::{self, Command, Message, SamplerConfig, Tick};
+use headroom_core::monitor::record::{Header, Reader, Recorder};
+use headroom_core::monitor::sampler::{
+    self, Command, Message, SamplerConfig, Tick, INTERVAL_RANGE_MS,
+};
 use headroom_core::monitor::{open_source, Snapshot, SourceSpec, Timestamp};
 use headroom_core::{Error, Result};
 use serde::{Deserialize, Serialize};
@@ -29,8 +31,13 @@ pub const MIN_PUSH_INTERVAL_MS: u64 = 250;
 pub enum SourceRequest {
     /// The NVIDIA driver through NVML.
     Nvml,
-    /// The labelled demo: a scripted, seeded fake source.
-    Demo { scenario: Scenario },
+    /// The labelled demo: a scripted, seeded fake source with `gpus` boards (2 when absent, at most 16).
+    Demo {
+        scenario: Scenario,
+        #[serde(default)]
+        #[ts(optional)]
+        gpus: Option<u32>,
+    },
     /// A recording made with Record (or `headroom-cli monitor --record`), played back at its own pace.
     Replay {
         #[ts(type = "string")]
@@ -38,20 +45,23 @@ pub enum SourceRequest {
     },
 }
 
-/// The demo's shape: two 80 GiB GPUs, a trainer on each and an idle notebook kernel holding 3 GiB beside it,
-/// sampled 4 times a second so a whole scenario (a run to OOM takes about 45 samples) plays in seconds.
-pub fn demo_spec(scenario: Scenario) -> SourceSpec {
+/// The demo's shape: 80 GiB GPUs (two unless asked otherwise), a trainer on each and an idle notebook kernel
+/// holding 3 GiB beside it, sampled 4 times a second so a whole scenario (a run to OOM takes about 45 samples)
+/// plays in seconds.
+pub fn demo_spec(scenario: Scenario, gpus: u32) -> SourceSpec {
     SourceSpec::Fake(FakeConfig {
         scenario,
-        gpus: 2,
-        processes: 4,
+        gpus,
+        processes: gpus.saturating_mul(2),
         seed: 7,
         ..FakeConfig::default()
     })
 }
 
-/// The demo samples at the push rate; live and replay sources use the configured interval.
+/// Unless asked otherwise, the demo samples at the push rate, a replay at the pace it was recorded at, and the
+/// driver once a second.
 pub const DEMO_INTERVAL_MS: u64 = 250;
+pub const DEMO_GPUS: u32 = 2;
 
 /// What the UI needs once a source is running.
 #[derive(Debug, Clone, PartialEq, Serialize, ts_rs::TS)]
@@ -208,6 +218,16 @@ impl Running {
         answer.recv().map_err(|_| stopped())
     }
 
+    /// Samples memory every `interval_ms` from now on, keeping the history and any recording.
+    pub fn set_interval(&mut self, interval_ms: u64) -> Result<()> {
+        sampler::check_interval(interval_ms)?;
+        self.commands
+            .send(Command::SetInterval { interval_ms })
+            .map_err(|_| stopped())?;
+        self.config.interval_ms = interval_ms;
+        Ok(())
+    }
+
     pub fn idle(&self) -> Result<Vec<ProcessIdle>> {
         let (reply, answer) = mpsc::channel();
         self.commands
@@ -307,18 +327,24 @@ fn flush(
     push(MonitorPush::Tick { tick, readings })
 }
 
-/// The sampler configuration for a request: the demo runs at 4 Hz, everything else at the configured rate.
-pub fn config_for(request: &SourceRequest, mut config: SamplerConfig) -> SamplerConfig {
-    if matches!(request, SourceRequest::Demo { .. }) {
-        config.interval_ms = DEMO_INTERVAL_MS;
-    }
-    config
+/// The memory interval for a request: `asked` when given (checked later with the rest of the config), else the
+/// demo at 4 Hz, a replay at its recording's interval (kept within the allowed range), the driver at 1 Hz.
+pub fn interval_for(request: &SourceRequest, asked: Option<u64>) -> Result<u64> {
+    Ok(match (asked, request) {
+        (Some(ms), _) => ms,
+        (None, SourceRequest::Demo { .. }) => DEMO_INTERVAL_MS,
+        (None, SourceRequest::Replay { path }) => {
+            let recorded = Reader::open(path)?.header().interval_ms;
+            recorded.clamp(*INTERVAL_RANGE_MS.start(), *INTERVAL_RANGE_MS.end())
+        }
+        (None, SourceRequest::Nvml) => SamplerConfig::default().interval_ms,
+    })
 }
 
 pub fn spec_for(request: &SourceRequest) -> Result<SourceSpec> {
     Ok(match request {
         SourceRequest::Nvml => SourceSpec::Nvml,
-        SourceRequest::Demo { scenario } => demo_spec(*scenario),
+        SourceRequest::Demo { scenario, gpus } => demo_spec(*scenario, gpus.unwrap_or(DEMO_GPUS)),
         SourceRequest::Replay { path } => {
             if path.as_os_str().is_empty() {
                 return Err(Error::invalid(
@@ -344,7 +370,7 @@ mod tests {
             ..SamplerConfig::default()
         };
         let running = Running::start(
-            &demo_spec(Scenario::Oom),
+            &demo_spec(Scenario::Oom, DEMO_GPUS),
             config,
             ProcFs::default(),
             move |p| tx.send(p).is_ok(),

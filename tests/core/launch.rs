@@ -180,6 +180,8 @@ fn oom_walks_down_the_chain_until_a_preset_fits() {
         assert_eq!(env["HEADROOM_PRESET"], *preset);
         assert_eq!(env["HEADROOM_ATTEMPT"], n.to_string());
         assert_eq!(env["HEADROOM_RUN_ID"], record.run_id.as_str());
+        // What lets the monitor tie the run's GPU processes to this model's config.
+        assert_eq!(env["HEADROOM_MODEL"], record.model.as_str());
         // The production profile removed the debug switch and set the allocator.
         assert!(env.get("CUDA_LAUNCH_BLOCKING").is_none(), "{env}");
         assert_eq!(env["PYTORCH_CUDA_ALLOC_CONF"], "expandable_segments:True");

@@ -35,6 +35,7 @@ fn process(pid: u32, bytes: Option<u64>) -> ProcessSample {
         command: None,
         used_bytes: bytes,
         allocator: None,
+        model: None,
     }
 }
 

@@ -8,3 +8,4 @@ mod model;
 mod monitor;
 mod paths;
 mod presets;
+mod switch;

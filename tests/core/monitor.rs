@@ -4,12 +4,12 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use headroom_core::monitor::alerts::{Action, AlertConfig, Level};
+use headroom_core::monitor::alerts::{Action, AlertConfig, Level, Recommendation};
 use headroom_core::monitor::chart::{self, ChartFormat, ChartOptions};
-use headroom_core::monitor::fake::{FakeConfig, FakeSource, Scenario};
+use headroom_core::monitor::fake::{FakeConfig, FakeSource, Scenario, DEMO_MODEL};
 use headroom_core::monitor::history::{History, HistoryConfig};
 use headroom_core::monitor::nvml::NvmlSource;
-use headroom_core::monitor::procs::{self, ProcFs, StopOptions, StoppedBy};
+use headroom_core::monitor::procs::{self, ModelLink, ProcFs, StopOptions, StoppedBy};
 use headroom_core::monitor::record::{self, Header, Reader, Recorder};
 use headroom_core::monitor::replay::ReplaySource;
 use headroom_core::monitor::sampler::{self, Message, SamplerConfig, SamplerCore, Tick};
@@ -120,11 +120,105 @@ fn a_leak_gets_a_falling_time_to_full_and_recommendations() {
     assert!(recs
         .iter()
         .any(|r| r.action == Action::EnableGradientCheckpointing { pid: 10_000 }));
-    assert!(recs.iter().any(|r| r.action
-        == Action::SwitchPreset {
+    // The demo trainer names its model on the command line, so the switch can change that model's config.
+    let switch = recs
+        .iter()
+        .find(|r| matches!(r.action, Action::SwitchPreset { .. }))
+        .unwrap();
+    assert_eq!(
+        switch.action,
+        Action::SwitchPreset {
             pid: 10_000,
-            preset: "int4_double".into()
-        }));
+            preset: "int4_double".into(),
+            model: Some(DEMO_MODEL.into()),
+            current_preset: None,
+        }
+    );
+    assert!(
+        switch
+            .reason
+            .starts_with("Qwen/Qwen2.5-32B-Instruct (pid 10000): 4-bit NF4"),
+        "{}",
+        switch.reason
+    );
+}
+
+/// A leaking run whose one process says (or does not say) which model it loads and with which preset.
+fn leak_with_model(link: Option<ModelLink>) -> Vec<Recommendation> {
+    struct Relabel(Box<dyn GpuSource>, Option<ModelLink>);
+    impl GpuSource for Relabel {
+        fn label(&self) -> String {
+            self.0.label()
+        }
+        fn sample(&mut self, r: SampleRequest) -> headroom_core::Result<Option<Snapshot>> {
+            let mut s = self.0.sample(r)?;
+            for p in s
+                .iter_mut()
+                .flat_map(|s| &mut s.gpus)
+                .flat_map(|g| g.processes.iter_mut().flatten())
+            {
+                p.model = self.1.clone();
+            }
+            Ok(s)
+        }
+    }
+    let source = Box::new(Relabel(fake(Scenario::Leak, 1, 1), link));
+    let mut core = SamplerCore::new(source, SamplerConfig::default()).unwrap();
+    ticks(&mut core, 301)
+        .pop()
+        .unwrap()
+        .assessment
+        .recommendations
+}
+
+#[test]
+fn a_run_already_at_int4_double_is_not_told_to_switch_and_an_unknown_model_is_explained() {
+    let launched = |preset: &str| ModelLink {
+        id: "Qwen/Qwen3-8B".into(),
+        run_id: Some("r1".into()),
+        preset: Some(preset.into()),
+        flag: None,
+    };
+    let switches = |recs: &[Recommendation]| {
+        recs.iter()
+            .filter(|r| matches!(r.action, Action::SwitchPreset { .. }))
+            .cloned()
+            .collect::<Vec<_>>()
+    };
+    for preset in ["int4_double", "int4_offload"] {
+        let recs = leak_with_model(Some(launched(preset)));
+        assert!(switches(&recs).is_empty(), "{preset}: {recs:?}");
+        assert!(recs
+            .iter()
+            .any(|r| matches!(r.action, Action::EnableGradientCheckpointing { .. })));
+    }
+    let from_int4 = switches(&leak_with_model(Some(launched("int4"))));
+    assert_eq!(
+        from_int4[0].action,
+        Action::SwitchPreset {
+            pid: 10_000,
+            preset: "int4_double".into(),
+            model: Some("Qwen/Qwen3-8B".into()),
+            current_preset: Some("int4".into()),
+        }
+    );
+    assert!(
+        from_int4[0].reason.contains("launched with int4"),
+        "{}",
+        from_int4[0].reason
+    );
+    let unknown = switches(&leak_with_model(None));
+    assert!(matches!(
+        &unknown[0].action,
+        Action::SwitchPreset { model: None, .. }
+    ));
+    assert!(
+        unknown[0]
+            .reason
+            .contains("cannot tell which model it loads"),
+        "{}",
+        unknown[0].reason
+    );
 }
 
 #[test]
@@ -752,4 +846,30 @@ fn snapshot_and_window_declare_typescript_types() {
     assert!(window.contains("from: Timestamp"), "{window}");
     let tick = headroom_core::monitor::sampler::Tick::decl(&cfg);
     assert!(tick.contains("assessment: Assessment"), "{tick}");
+}
+
+#[test]
+fn the_sampler_thread_changes_its_interval_without_losing_history() {
+    let config = SamplerConfig {
+        interval_ms: 10_000,
+        ..SamplerConfig::default()
+    };
+    let handle = sampler::spawn(fake(Scenario::Idle, 1, 1), config, Timestamp::now).unwrap();
+    // The first reading comes at once; at 10 s the next would not come for ten seconds.
+    assert!(matches!(
+        handle.messages.recv_timeout(Duration::from_secs(5)),
+        Ok(Message::Tick(_))
+    ));
+    let err = handle.set_interval(99).unwrap_err().to_string();
+    assert_eq!(err, "interval: 99 ms is outside 100 ms to 10 s");
+    handle.set_interval(100).unwrap();
+    for _ in 0..5 {
+        assert!(matches!(
+            handle.messages.recv_timeout(Duration::from_secs(5)),
+            Ok(Message::Tick(_))
+        ));
+    }
+    let w = handle.window(Timestamp(0), Timestamp::now(), 100).unwrap();
+    assert!(w.gpus[0].used.len() >= 6, "the first reading is kept");
+    handle.stop();
 }

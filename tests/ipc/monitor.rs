@@ -190,3 +190,98 @@ fn thresholds_apply_and_a_recording_replays_and_exports() {
     );
     assert_eq!(replay["demo"], false);
 }
+
+#[test]
+fn the_recommended_switch_saves_the_models_config_and_undo_puts_it_back() {
+    let h = harness();
+    let before = json!({"preset": "fp16", "task": "train", "method": "lora",
+                        "fallback_chain": ["fp16", "int8", "int4", "int4_double", "int4_offload"], "notes": "mine"});
+    let saved = invoke(
+        &h,
+        "save_config",
+        json!({"modelId": "Qwen/Qwen3-8B", "config": before, "revision": null}),
+    )
+    .unwrap();
+    let done = invoke(
+        &h,
+        "switch_config_preset",
+        json!({"modelId": "Qwen/Qwen3-8B", "preset": "int4_double"}),
+    )
+    .unwrap();
+    assert_eq!(done["entry"]["config"]["preset"], "int4_double");
+    assert_eq!(done["entry"]["config"]["method"], "qlora");
+    assert_eq!(done["previous"]["revision"], saved["revision"]);
+    assert_eq!(
+        done["changes"][0],
+        "method lora → qlora: LoRA on 4-bit weights is QLoRA"
+    );
+    let listed = invoke(&h, "list_configs", json!({})).unwrap();
+    assert_eq!(listed["configs"][0]["config"]["preset"], "int4_double");
+    // Undo: the previous config saved over the switch's revision.
+    invoke(
+        &h,
+        "save_config",
+        json!({"modelId": "Qwen/Qwen3-8B", "config": done["previous"]["config"], "revision": done["entry"]["revision"]}),
+    )
+    .unwrap();
+    let listed = invoke(&h, "list_configs", json!({})).unwrap();
+    assert_eq!(listed["configs"][0]["config"]["preset"], "fp16");
+    assert_eq!(listed["configs"][0]["config"]["notes"], "mine");
+
+    let err = invoke(
+        &h,
+        "switch_config_preset",
+        json!({"modelId": "Qwen/Qwen3-8B", "preset": "int3"}),
+    )
+    .unwrap_err();
+    assert_eq!(err["code"], "invalid", "{err}");
+    assert!(
+        err["message"].as_str().unwrap().starts_with("preset:"),
+        "{err}"
+    );
+}
+
+#[test]
+fn the_interval_is_chosen_at_start_changed_while_running_and_checked() {
+    let h = harness();
+    let err = invoke(&h, "monitor_set_interval", json!({"intervalMs": 500})).unwrap_err();
+    assert!(err["message"].as_str().unwrap().contains("start"), "{err}");
+    // Eight demo GPUs sampled at 10 Hz: what the Monitor view must keep up with.
+    let started = invoke(
+        &h,
+        "monitor_start",
+        json!({"source": {"kind": "demo", "scenario": "training", "gpus": 8},
+               "intervalMs": 100, "onPush": CHANNEL}),
+    )
+    .unwrap();
+    assert_eq!(started["interval_ms"], 100);
+    let w = window_with(&h, 3);
+    assert_eq!(w["gpus"].as_array().unwrap().len(), 8, "{w}");
+    let err = invoke(&h, "monitor_set_interval", json!({"intervalMs": 50})).unwrap_err();
+    assert_eq!(err["code"], "invalid");
+    assert_eq!(err["message"], "interval: 50 ms is outside 100 ms to 10 s");
+    invoke(&h, "monitor_set_interval", json!({"intervalMs": 2000})).unwrap();
+    let err = invoke(
+        &h,
+        "monitor_start",
+        json!({"source": {"kind": "demo", "scenario": "idle", "gpus": 17}, "onPush": CHANNEL}),
+    )
+    .unwrap_err();
+    assert!(
+        err["message"].as_str().unwrap().starts_with("gpus:"),
+        "{err}"
+    );
+    // Without an interval the demo runs at 4 Hz, and a replay at the pace it was recorded at.
+    let demo = start_demo(&h, "idle");
+    assert_eq!(demo["interval_ms"], 250);
+    let rec = invoke(&h, "monitor_record_start", json!({"name": "pace"})).unwrap();
+    window_with(&h, 2);
+    invoke(&h, "monitor_record_stop", json!({})).unwrap();
+    let replay = invoke(
+        &h,
+        "monitor_start",
+        json!({"source": {"kind": "replay", "path": rec["path"]}, "onPush": CHANNEL}),
+    )
+    .unwrap();
+    assert_eq!(replay["interval_ms"], 250, "{replay}");
+}

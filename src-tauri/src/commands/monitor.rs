@@ -18,7 +18,7 @@ use tauri::State;
 
 use crate::error::{IpcError, IpcResult};
 use crate::monitor::{
-    config_for, spec_for, MonitorPush, MonitorStarted, RecordingInfo, Running, SourceRequest,
+    interval_for, spec_for, MonitorPush, MonitorStarted, RecordingInfo, Running, SourceRequest,
 };
 use crate::AppState;
 
@@ -40,24 +40,26 @@ fn not_running() -> IpcError {
 }
 
 /// Starts (or switches to) a source. Readings arrive on `on_push`, at most 4 a second. `alerts` sets the warning
-/// and critical thresholds; without it the last ones (85 % and 95 % at first) apply.
+/// and critical thresholds; without it the last ones (85 % and 95 % at first) apply. `interval_ms` is the memory
+/// interval (see [`interval_for`] for the default).
 #[tauri::command]
 pub fn monitor_start(
     state: State<'_, AppState>,
     source: SourceRequest,
     alerts: Option<AlertConfig>,
+    interval_ms: Option<u64>,
     on_push: Channel<MonitorPush>,
 ) -> IpcResult<MonitorStarted> {
     let spec = spec_for(&source)?;
+    let interval_ms = interval_for(&source, interval_ms)?;
     let mut slot = lock(&state)?;
     let mut config = slot
         .as_ref()
         .map_or_else(SamplerConfig::default, |r| r.config);
-    config.interval_ms = SamplerConfig::default().interval_ms;
+    config.interval_ms = interval_ms;
     if let Some(alerts) = alerts {
         config.alerts = alerts;
     }
-    let config = config_for(&source, config);
     config.validate()?;
     let last_recording = slot.as_ref().and_then(|r| {
         r.recording()
@@ -79,6 +81,14 @@ pub fn monitor_start(
     };
     *slot = Some(running);
     Ok(started)
+}
+
+/// Samples memory every `interval_ms` (100 ms to 10 s) from now on, keeping the history and any recording.
+#[tauri::command]
+pub fn monitor_set_interval(state: State<'_, AppState>, interval_ms: u64) -> IpcResult<()> {
+    let mut slot = lock(&state)?;
+    let running = slot.as_mut().ok_or_else(not_running)?;
+    Ok(running.set_interval(interval_ms)?)
 }
 
 /// Stops the source (and any recording).

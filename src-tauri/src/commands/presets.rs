@@ -13,6 +13,7 @@ use headroom_core::presets::field::{self, FieldError};
 use headroom_core::presets::import::{self, ImportSource};
 use headroom_core::presets::library::{PresetLibrary, PresetList};
 use headroom_core::presets::model_config::{self, ModelConfig};
+use headroom_core::presets::switch::{self, PresetSwitch};
 use headroom_core::presets::{export, Preset, PresetBody};
 use headroom_core::store::{self, Quarantine, Revision};
 use headroom_core::Error;
@@ -496,6 +497,21 @@ pub fn delete_config(
         .ok_or_else(|| Error::invalid("model_id", format!("no config saved for {model_id:?}")))?;
     configs.delete(&model_id, revision)?;
     Ok(deleted)
+}
+
+/// Switch a model's config to `preset` in one step (the Monitor's "switch this model's config to int4_double"),
+/// creating the config when there is none; returns the config before, so the UI can offer Undo.
+#[tauri::command]
+pub fn switch_config_preset(
+    state: State<'_, AppState>,
+    model_id: String,
+    preset: String,
+) -> IpcResult<PresetSwitch> {
+    let _guard = lock(&state)?;
+    let (presets, configs) = libraries(&state);
+    Ok(switch::switch_preset(
+        &configs, &presets, &model_id, &preset,
+    )?)
 }
 
 /// Models in the built-in catalog whose id contains `query`, for the wizard's first step.

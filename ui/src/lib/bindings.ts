@@ -233,7 +233,29 @@ export type ProcessSample = { pid: number, name: string | null, user: string | n
  * PyTorch's caching-allocator counters for this process, when a source knows them (the launcher reports
  * them from inside the run; NVML cannot see them). Used for the fragmentation recommendation.
  */
-allocator?: AllocatorStats | null, };
+allocator?: AllocatorStats | null, 
+/**
+ * The model it works on, from a Headroom run's environment or a model flag on its command line.
+ */
+model?: ModelLink | null, };
+
+export type ModelLink = { 
+/**
+ * The model id (or local path) exactly as the run named it: the key of its per-model config.
+ */
+id: string, 
+/**
+ * `HEADROOM_RUN_ID` when Headroom's launcher started the run; `None` when the id came from the command line.
+ */
+run_id: string | null, 
+/**
+ * `HEADROOM_PRESET`: the preset the run was launched with, when Headroom launched it.
+ */
+preset: string | null, 
+/**
+ * The command-line flag the id was read from, when it came from there.
+ */
+flag: string | null, };
 
 export type GpuSample = { index: number, name: string | null, uuid: string | null, status: GpuStatus, memory: Memory, utilization_percent: number | null, temperature_c: number | null, power_watts: number | null, 
 /**
@@ -285,7 +307,11 @@ idle_min_bytes: number, };
 
 export type Level = "normal" | "warning" | "critical";
 
-export type Action = { "action": "stop_process", pid: number, held_bytes: number, idle_ms: number, } | { "action": "set_env", pid: number, name: string, value: string, } | { "action": "enable_gradient_checkpointing", pid: number, } | { "action": "switch_preset", pid: number, preset: string, };
+export type Action = { "action": "stop_process", pid: number, held_bytes: number, idle_ms: number, } | { "action": "set_env", pid: number, name: string, value: string, } | { "action": "enable_gradient_checkpointing", pid: number, } | { "action": "switch_preset", pid: number, preset: string, model: string | null, 
+/**
+ * The preset the run was launched with, when Headroom launched it.
+ */
+current_preset: string | null, };
 
 export type Recommendation = { gpu: number, action: Action, 
 /**
@@ -343,7 +369,7 @@ export type StopOutcome = { pid: number, stopped_by: StoppedBy,
  */
 freed_bytes: number | null, };
 
-export type SourceRequest = { "kind": "nvml" } | { "kind": "demo", scenario: Scenario, } | { "kind": "replay", path: string, };
+export type SourceRequest = { "kind": "nvml" } | { "kind": "demo", scenario: Scenario, gpus?: number, } | { "kind": "replay", path: string, };
 
 export type MonitorStarted = { 
 /**
@@ -648,6 +674,20 @@ fallback_chain: Array<string>, notes: string, };
 export type ModelConfigEntry = { model_id: string, revision: Revision, config: ModelConfig, };
 
 export type ConfigList = { configs: Array<ModelConfigEntry>, quarantined: Array<Quarantine>, skipped: Array<SkippedFile>, };
+
+export type PresetSwitch = { model_id: string, 
+/**
+ * The config as saved now.
+ */
+entry: ModelConfigEntry, 
+/**
+ * The config before the switch, for Undo; `None` when the switch created it.
+ */
+previous: ModelConfigEntry | null, 
+/**
+ * What changed besides the preset, in words (empty when only the preset did).
+ */
+changes: Array<string>, };
 
 export type ImportSource = "preset" | "bnb_json" | "model_config_json";
 

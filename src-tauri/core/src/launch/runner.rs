@@ -39,6 +39,8 @@ pub const LOAD_KWARGS_VAR: &str = "HEADROOM_LOAD_KWARGS";
 /// The run's id and the attempt's 0-based index, for the program's own logs.
 pub const RUN_ID_VAR: &str = "HEADROOM_RUN_ID";
 pub const ATTEMPT_VAR: &str = "HEADROOM_ATTEMPT";
+/// The model id of the run: the key of its per-model config.
+pub use crate::monitor::procs::MODEL_VAR;
 
 /// Each attempt's log stops growing at this size (rotated once, see [`SizeBoundedFile`]).
 const LOG_BOUND_BYTES: u64 = 256 * 1024 * 1024;
@@ -208,6 +210,8 @@ fn attempt_env(
     }
     env.insert(PRESET_VAR.into(), hand_over.preset.clone());
     env.insert(RUN_ID_VAR.into(), run_id.into());
+    // How the monitor tells which model a GPU process belongs to (`monitor::procs::ModelLink`).
+    env.insert(MODEL_VAR.into(), request.model.clone());
     env.insert(ATTEMPT_VAR.into(), index.to_string());
     let kwargs = dir.join(format!("attempt-{index}.load_kwargs.json"));
     write_json(&kwargs, &hand_over.load_kwargs)?;

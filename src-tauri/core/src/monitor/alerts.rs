@@ -125,8 +125,16 @@ pub enum Action {
     },
     /// Turn on gradient checkpointing in the config of the run in process `pid`.
     EnableGradientCheckpointing { pid: u32 },
-    /// Switch the config of the run in process `pid` to this quantization preset.
-    SwitchPreset { pid: u32, preset: String },
+    /// Switch the per-model config of the run in process `pid` to this quantization preset. `model` is the
+    /// config's key when the process says which model it loads ([`super::procs::ModelLink`]); without it the
+    /// UI can only explain.
+    SwitchPreset {
+        pid: u32,
+        preset: String,
+        model: Option<String>,
+        /// The preset the run was launched with, when Headroom launched it.
+        current_preset: Option<String>,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
@@ -368,18 +376,59 @@ impl AlertEngine {
                     c.trend_window_s
                 ),
             });
-            out.push(Recommendation {
-                gpu: g.index,
-                action: Action::SwitchPreset {
-                    pid,
-                    preset: "int4_double".into(),
-                },
-                reason: format!(
-                    "pid {pid}: 4-bit NF4 weights with double quantization (QLoRA) take about a quarter of 16-bit weights"
-                ),
-            });
+            let link = procs
+                .iter()
+                .find(|p| p.pid == pid)
+                .and_then(|p| p.model.as_ref());
+            if let Some(rec) = switch_preset(g.index, pid, link) {
+                out.push(rec);
+            }
         }
     }
+}
+
+/// Where the launcher's default chain puts `int4_double`: a run already there or past it (`int4_offload`) gains
+/// nothing from the switch.
+const STRICTER_PRESET: &str = "int4_double";
+
+fn switch_preset(
+    gpu: u32,
+    pid: u32,
+    link: Option<&super::procs::ModelLink>,
+) -> Option<Recommendation> {
+    let chain = &crate::presets::model_config::DEFAULT_FALLBACK_CHAIN;
+    let target = chain.iter().position(|p| *p == STRICTER_PRESET)?;
+    let current = link.and_then(|l| l.preset.clone());
+    if current
+        .as_deref()
+        .and_then(|c| chain.iter().position(|p| *p == c))
+        .is_some_and(|i| i >= target)
+    {
+        return None;
+    }
+    let what =
+        "4-bit NF4 weights with double quantization (QLoRA) take about a quarter of 16-bit weights";
+    let reason = match link {
+        Some(l) => format!(
+            "{} (pid {pid}{}): {what}; switching its config takes effect at its next launch",
+            l.id,
+            current.as_deref().map_or(String::new(), |c| format!(", launched with {c}"))
+        ),
+        None => format!(
+            "pid {pid}: {what}; Headroom cannot tell which model it loads (launch it from Runs, or pass \
+             --model_name_or_path), so switch that model's config by hand"
+        ),
+    };
+    Some(Recommendation {
+        gpu,
+        action: Action::SwitchPreset {
+            pid,
+            preset: STRICTER_PRESET.into(),
+            model: link.map(|l| l.id.clone()),
+            current_preset: current,
+        },
+        reason,
+    })
 }
 
 fn level_words(level: Level) -> &'static str {

@@ -19,9 +19,13 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::procs::model_link_from_args;
 use super::source::{GpuSource, SampleRequest};
 use super::{AllocatorStats, GpuSample, GpuStatus, Memory, ProcessSample, Snapshot, GIB, MIB};
 use crate::{Error, Result};
+
+/// The model the demo's trainers fine-tune (a catalog model that fills most of an 80 GiB board with LoRA in bf16).
+pub const DEMO_MODEL: &str = "Qwen/Qwen2.5-32B-Instruct";
 
 pub const CONTEXT_BYTES: u64 = 512 * MIB;
 pub const IDLE_HOLDER_BYTES: u64 = 3 * GIB;
@@ -250,7 +254,10 @@ impl GpuSource for FakeSource {
                     match self.trainer(g, reserved, holders) {
                         Some((bytes, u, stats)) => {
                             util = u;
-                            (bytes, format!("python train.py --demo --rank {g}"), stats)
+                            let command = format!(
+                                "python train.py --model_name_or_path {DEMO_MODEL} --demo --rank {g}"
+                            );
+                            (bytes, command, stats)
                         }
                         None => continue,
                     }
@@ -267,9 +274,11 @@ impl GpuSource for FakeSource {
                     name: Some("python".into()),
                     user: Some("demo".into()),
                     uid: None,
-                    command: Some(command),
                     used_bytes: Some(bytes),
                     allocator,
+                    // Read from the command line as the NVML source reads a real one's.
+                    model: model_link_from_args(&command.split(' ').collect::<Vec<_>>()),
+                    command: Some(command),
                 });
             }
             let used = used.min(total - reserved);

@@ -88,7 +88,7 @@ impl Memory {
     }
 }
 
-/// A compute process holding memory on a GPU. Optional keys beyond CONTRACTS.md §4: `uid`, `allocator`.
+/// A compute process holding memory on a GPU. Optional keys beyond CONTRACTS.md §4: `uid`, `allocator`, `model`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ts_rs::TS)]
 #[serde(deny_unknown_fields)]
 pub struct ProcessSample {
@@ -103,6 +103,9 @@ pub struct ProcessSample {
     /// them from inside the run; NVML cannot see them). Used for the fragmentation recommendation.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub allocator: Option<AllocatorStats>,
+    /// The model it works on, from a Headroom run's environment or a model flag on its command line.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model: Option<procs::ModelLink>,
 }
 
 /// `torch.cuda.memory_allocated()` and `torch.cuda.memory_reserved()` of a process, in bytes.

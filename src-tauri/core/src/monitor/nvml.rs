@@ -213,6 +213,7 @@ impl NvmlSource {
                 user: None,
                 command: None,
                 state: None,
+                model: None,
             });
             out.push(ProcessSample {
                 pid: p.pid,
@@ -222,6 +223,7 @@ impl NvmlSource {
                 command: info.command,
                 used_bytes,
                 allocator: None,
+                model: info.model,
             });
         }
         Some(out)

@@ -3,6 +3,11 @@
 //! `/proc/PID/status` whose first number is the real UID). The /proc and passwd paths are injected so tests can
 //! build a fake tree.
 //!
+//! Which model a process works on ([`ModelLink`]) comes from `/proc/PID/environ` when Headroom launched it (the
+//! launcher sets `HEADROOM_MODEL`, `HEADROOM_RUN_ID` and `HEADROOM_PRESET`, and children such as torchrun's workers
+//! inherit them; the kernel lets only the owner and root read that file), else from a model flag on its command
+//! line (`--model_name_or_path`, as transformers' example scripts and TRL name it, and its common variants).
+//!
 //! Also stopping a process (issue 5 item 4): only a process the current user owns, SIGTERM first, SIGKILL after a
 //! timeout, and only as far as /proc confirms it is gone.
 
@@ -39,6 +44,83 @@ pub struct ProcInfo {
     pub command: Option<String>,
     /// The one-letter state from `/proc/PID/status` (`R`, `S`, `Z`, …).
     pub state: Option<char>,
+    /// The model it works on, when its environment or command line says.
+    pub model: Option<ModelLink>,
+}
+
+/// Which model a GPU process works on, and how Headroom knows: what lets a recommendation change that model's
+/// config in one click. Optional key `model` of a process in CONTRACTS.md §4.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
+#[serde(deny_unknown_fields)]
+pub struct ModelLink {
+    /// The model id (or local path) exactly as the run named it: the key of its per-model config.
+    pub id: String,
+    /// `HEADROOM_RUN_ID` when Headroom's launcher started the run; `None` when the id came from the command line.
+    pub run_id: Option<String>,
+    /// `HEADROOM_PRESET`: the preset the run was launched with, when Headroom launched it.
+    pub preset: Option<String>,
+    /// The command-line flag the id was read from, when it came from there.
+    pub flag: Option<String>,
+}
+
+/// The variables the launcher sets in a run's environment (see `launch::runner`).
+pub const MODEL_VAR: &str = "HEADROOM_MODEL";
+const RUN_ID_VAR: &str = "HEADROOM_RUN_ID";
+const PRESET_VAR: &str = "HEADROOM_PRESET";
+
+/// Flags that name the model to load, in the spellings of transformers' example scripts and TRL
+/// (`--model_name_or_path`), of `from_pretrained`'s argument, and the common short and dashed variants.
+const MODEL_FLAGS: [&str; 8] = [
+    "--model_name_or_path",
+    "--model-name-or-path",
+    "--pretrained_model_name_or_path",
+    "--base_model",
+    "--base-model",
+    "--model_id",
+    "--model-id",
+    "--model",
+];
+
+/// The model of a run Headroom launched, from the raw `/proc/PID/environ` (NUL-separated `KEY=VALUE`).
+pub fn model_link_from_environ(raw: &[u8]) -> Option<ModelLink> {
+    let mut vars = std::collections::BTreeMap::new();
+    for entry in raw.split(|b| *b == 0) {
+        let text = String::from_utf8_lossy(entry);
+        if let Some((key, value)) = text.split_once('=') {
+            if [MODEL_VAR, RUN_ID_VAR, PRESET_VAR].contains(&key) && !value.is_empty() {
+                vars.insert(key.to_string(), value.to_string());
+            }
+        }
+    }
+    Some(ModelLink {
+        id: vars.remove(MODEL_VAR)?,
+        run_id: vars.remove(RUN_ID_VAR),
+        preset: vars.remove(PRESET_VAR),
+        flag: None,
+    })
+}
+
+/// The model named by the first model flag on a command line (`--flag VALUE` or `--flag=VALUE`), if any.
+pub fn model_link_from_args<S: AsRef<str>>(args: &[S]) -> Option<ModelLink> {
+    let args: Vec<&str> = args.iter().map(AsRef::as_ref).collect();
+    for (i, arg) in args.iter().enumerate() {
+        for flag in MODEL_FLAGS {
+            let value = match arg.strip_prefix(flag) {
+                Some("") => args.get(i + 1).copied(),
+                Some(rest) => rest.strip_prefix('='),
+                None => None,
+            };
+            if let Some(value) = value.filter(|v| !v.is_empty() && !v.starts_with('-')) {
+                return Some(ModelLink {
+                    id: value.to_string(),
+                    run_id: None,
+                    preset: None,
+                    flag: Some(flag.to_string()),
+                });
+            }
+        }
+    }
+    None
 }
 
 impl ProcFs {
@@ -60,15 +142,21 @@ impl ProcFs {
             .map(|s| s.trim_end_matches('\n').to_string())
             .or_else(|| status_field(&status, "Name:").map(|s| s.trim().to_string()))
             .filter(|s| !s.is_empty());
-        let command = std::fs::read(dir.join("cmdline")).ok().and_then(|raw| {
-            let args: Vec<String> = raw
-                .split(|b| *b == 0)
-                .filter(|a| !a.is_empty())
-                .map(|a| String::from_utf8_lossy(a).into_owned())
-                .collect();
-            // Kernel threads and zombies have an empty cmdline: unknown, not "".
-            (!args.is_empty()).then(|| args.join(" "))
-        });
+        let args: Vec<String> = std::fs::read(dir.join("cmdline"))
+            .map(|raw| {
+                raw.split(|b| *b == 0)
+                    .filter(|a| !a.is_empty())
+                    .map(|a| String::from_utf8_lossy(a).into_owned())
+                    .collect()
+            })
+            .unwrap_or_default();
+        // Kernel threads and zombies have an empty cmdline: unknown, not "".
+        let command = (!args.is_empty()).then(|| args.join(" "));
+        // Another user's environ is unreadable (EACCES): then only the command line can tell.
+        let model = std::fs::read(dir.join("environ"))
+            .ok()
+            .and_then(|raw| model_link_from_environ(&raw))
+            .or_else(|| model_link_from_args(&args));
         let user = uid.and_then(|uid| self.user_name(uid));
         Some(ProcInfo {
             name,
@@ -76,6 +164,7 @@ impl ProcFs {
             user,
             command,
             state,
+            model,
         })
     }
 
@@ -300,6 +389,81 @@ mod tests {
         assert_eq!(info.command.as_deref(), Some("python train.py --lr 1e-4"));
         assert!(fs.info(4243).is_none());
         assert_eq!(fs.user_name(2000).as_deref(), Some("2000"));
+        assert_eq!(info.model, None, "no model flag, no environ");
+    }
+
+    #[test]
+    fn a_launched_runs_environment_names_its_model_before_its_command_line_does() {
+        let dir = tempfile::tempdir().unwrap();
+        let proc_root = dir.path().join("proc");
+        let args = ["python", "train.py", "--model_name_or_path", "./local-copy"];
+        write_fake_proc_entry(&proc_root, 51, "python", 1000, &args).unwrap();
+        let fs = ProcFs {
+            proc_root: proc_root.clone(),
+            passwd: dir.path().join("none"),
+        };
+        let from_args = fs.info(51).unwrap().model.unwrap();
+        assert_eq!(from_args.id, "./local-copy");
+        assert_eq!(from_args.flag.as_deref(), Some("--model_name_or_path"));
+        assert_eq!(from_args.run_id, None);
+        std::fs::write(
+            proc_root.join("51/environ"),
+            b"PATH=/usr/bin\0HEADROOM_RUN_ID=20261129-200000-ab12\0HEADROOM_MODEL=Qwen/Qwen3-8B\0HEADROOM_PRESET=int4\0",
+        )
+        .unwrap();
+        let link = fs.info(51).unwrap().model.unwrap();
+        assert_eq!(
+            link,
+            ModelLink {
+                id: "Qwen/Qwen3-8B".into(),
+                run_id: Some("20261129-200000-ab12".into()),
+                preset: Some("int4".into()),
+                flag: None,
+            }
+        );
+    }
+
+    #[test]
+    fn model_flags_in_both_spellings() {
+        let link = |args: &[&str]| model_link_from_args(args).map(|l| (l.id, l.flag.unwrap()));
+        assert_eq!(
+            link(&[
+                "torchrun",
+                "sft.py",
+                "--model-name-or-path=meta-llama/Llama-3.1-8B"
+            ]),
+            Some((
+                "meta-llama/Llama-3.1-8B".into(),
+                "--model-name-or-path".into()
+            ))
+        );
+        assert_eq!(
+            link(&[
+                "python",
+                "x.py",
+                "--base_model",
+                "mistralai/Mistral-7B-v0.3",
+                "--model",
+                "other"
+            ]),
+            Some(("mistralai/Mistral-7B-v0.3".into(), "--base_model".into())),
+            "the first flag wins"
+        );
+        // A flag that only starts like one, a missing value, or another flag where the value should be.
+        assert_eq!(link(&["python", "x.py", "--models_dir", "/m"]), None);
+        assert_eq!(link(&["python", "x.py", "--model"]), None);
+        assert_eq!(link(&["python", "x.py", "--model", "--lr", "1e-4"]), None);
+        assert_eq!(link(&["python", "x.py", "--model="]), None);
+    }
+
+    #[test]
+    fn an_environment_without_headroom_model_links_nothing() {
+        assert_eq!(
+            model_link_from_environ(b"HEADROOM_RUN_ID=r1\0PATH=/bin\0"),
+            None
+        );
+        assert_eq!(model_link_from_environ(b"HEADROOM_MODEL=\0"), None);
+        assert_eq!(model_link_from_environ(&[0xff, 0xfe, 0]), None);
     }
 
     #[test]

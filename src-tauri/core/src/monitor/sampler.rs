@@ -41,14 +41,24 @@ impl Default for SamplerConfig {
     }
 }
 
+/// The memory sampling intervals allowed, in ms: 10 Hz to one reading every 10 s.
+pub const INTERVAL_RANGE_MS: std::ops::RangeInclusive<u64> = 100..=10_000;
+
+/// `Ok` when `interval_ms` is in [`INTERVAL_RANGE_MS`], else an error naming the field.
+pub fn check_interval(interval_ms: u64) -> Result<()> {
+    if INTERVAL_RANGE_MS.contains(&interval_ms) {
+        Ok(())
+    } else {
+        Err(Error::invalid(
+            "interval",
+            format!("{interval_ms} ms is outside 100 ms to 10 s"),
+        ))
+    }
+}
+
 impl SamplerConfig {
     pub fn validate(&self) -> Result<()> {
-        if !(100..=10_000).contains(&self.interval_ms) {
-            return Err(Error::invalid(
-                "interval",
-                format!("{} ms is outside 100 ms to 10 s", self.interval_ms),
-            ));
-        }
+        check_interval(self.interval_ms)?;
         if !(2_000..=5_000).contains(&self.process_interval_ms) {
             return Err(Error::invalid(
                 "process_interval",
@@ -94,6 +104,13 @@ impl SamplerCore {
 
     pub fn config(&self) -> SamplerConfig {
         self.config
+    }
+
+    /// Sample memory every `interval_ms` from now on ([`check_interval`]); the history is kept.
+    pub fn set_interval(&mut self, interval_ms: u64) -> Result<()> {
+        check_interval(interval_ms)?;
+        self.config.interval_ms = interval_ms;
+        Ok(())
     }
 
     pub fn history(&self) -> &History {
@@ -166,6 +183,10 @@ pub enum Command {
     Idle {
         reply: Sender<Vec<ProcessIdle>>,
     },
+    /// Sample memory at this interval from now on, keeping the history (checked with [`check_interval`] first).
+    SetInterval {
+        interval_ms: u64,
+    },
     Stop,
 }
 
@@ -193,6 +214,14 @@ impl SamplerHandle {
             })
             .ok()?;
         answer.recv().ok()
+    }
+
+    /// Changes the memory interval of the running sampler without losing its history.
+    pub fn set_interval(&self, interval_ms: u64) -> Result<()> {
+        check_interval(interval_ms)?;
+        self.commands
+            .send(Command::SetInterval { interval_ms })
+            .map_err(|_| Error::invalid("interval", "the sampler has stopped"))
     }
 
     pub fn idle(&self) -> Option<Vec<ProcessIdle>> {
@@ -225,7 +254,7 @@ pub fn spawn(
     let mut core = SamplerCore::new(source, config)?;
     let (msg_tx, messages) = mpsc::channel();
     let (commands, cmd_rx) = mpsc::channel::<Command>();
-    let interval = Duration::from_millis(config.interval_ms);
+    let mut interval = Duration::from_millis(config.interval_ms);
     let thread = std::thread::Builder::new()
         .name("headroom-sampler".into())
         .spawn(move || {
@@ -250,6 +279,14 @@ pub fn spawn(
                     }
                     Ok(Command::Idle { reply }) => {
                         let _ = reply.send(core.history().idle(clock().0));
+                        continue;
+                    }
+                    Ok(Command::SetInterval { interval_ms }) => {
+                        if core.set_interval(interval_ms).is_ok() {
+                            interval = Duration::from_millis(interval_ms);
+                            // A shorter interval starts now rather than after the old, longer wait.
+                            due = due.min(Instant::now() + interval);
+                        }
                         continue;
                     }
                     Err(RecvTimeoutError::Timeout) if ended => continue,

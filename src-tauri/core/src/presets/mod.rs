@@ -23,6 +23,7 @@ pub mod library;
 pub mod memory;
 pub mod model_config;
 pub mod pyjson;
+pub mod switch;
 pub mod validate;
 
 use std::collections::BTreeMap;

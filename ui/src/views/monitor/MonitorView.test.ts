@@ -65,7 +65,7 @@ function reading(usedGiB: number, level: "normal" | "warning" | "critical", chan
           ? []
           : [
               { gpu: 0, action: { action: "stop_process", pid: 4242, held_bytes: 3 * GIB, idle_ms: 600_000 }, reason: "jupyter (pid 4242) holds 3.0 GiB and has been idle for 10 min" },
-              { gpu: 0, action: { action: "switch_preset", pid: 10000, preset: "int4_double" }, reason: "4-bit NF4" },
+              { gpu: 0, action: { action: "switch_preset", pid: 10000, preset: "int4_double", model: "Qwen/Qwen2.5-32B-Instruct", current_preset: null }, reason: "4-bit NF4" },
             ],
     },
   };
