@@ -112,6 +112,8 @@ struct Recording {
 pub struct Running {
     pub source: String,
     pub demo: bool,
+    /// A replay's readings carry the times they were recorded at, not today's.
+    replay: bool,
     pub config: SamplerConfig,
     commands: Sender<Command>,
     latest: Arc<Mutex<Option<Snapshot>>>,
@@ -192,6 +194,7 @@ impl Running {
         Ok(Running {
             source: label,
             demo: matches!(spec, SourceSpec::Fake(_)),
+            replay: matches!(spec, SourceSpec::Replay(_)),
             config,
             commands,
             latest,
@@ -200,11 +203,14 @@ impl Running {
         })
     }
 
-    /// A history window of the last `range_ms` up to now, at most `points` points per series.
+    /// A history window of the last `range_ms` up to now (up to the latest reading for a replay, whose clock
+    /// is the recording's), at most `points` points per series.
     pub fn window(&self, range_ms: u64, points: usize) -> Result<HistoryWindow> {
-        let to = self
-            .latest()
-            .map_or_else(Timestamp::now, |s| s.taken_at.max(Timestamp::now()));
+        let to = match self.latest() {
+            Some(s) if self.replay => s.taken_at,
+            Some(s) => s.taken_at.max(Timestamp::now()),
+            None => Timestamp::now(),
+        };
         let from = Timestamp(to.0.saturating_sub(range_ms));
         let (reply, answer) = mpsc::channel();
         self.commands

@@ -419,3 +419,52 @@ fn processes_lists_idle_holders_longest_idle_first() {
     assert!(list[0]["used_bytes"].is_u64());
     assert!(list[0]["idle_ms"].as_u64().unwrap() <= 2_500);
 }
+
+#[test]
+fn processes_name_their_model_and_configs_switch_does_what_the_recommendation_says() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = cli(
+        dir.path(),
+        &["monitor", "--once", "--json", "--source", "fake:training"],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        v["gpus"][0]["processes"][0]["model"],
+        serde_json::json!({"id": "Qwen/Qwen2.5-32B-Instruct", "run_id": null, "preset": null,
+                           "flag": "--model_name_or_path"})
+    );
+    let set = cli(
+        dir.path(),
+        &[
+            "configs", "set", "org/m", "--preset", "fp16", "--task", "train", "--method", "lora",
+        ],
+    );
+    assert!(
+        set.status.success(),
+        "{}",
+        String::from_utf8_lossy(&set.stderr)
+    );
+    let out = cli(dir.path(), &["configs", "switch", "org/m", "int4_double"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        String::from_utf8(out.stdout).unwrap(),
+        "org/m: fp16 → int4_double\n  method lora → qlora: LoRA on 4-bit weights is QLoRA\nattempts: int4_double → int4_offload\n"
+    );
+    let again = cli(dir.path(), &["configs", "switch", "org/m", "int4_double"]);
+    assert_eq!(again.status.code(), Some(2), "bad input");
+    assert!(
+        String::from_utf8_lossy(&again.stderr)
+            .contains("preset: org/m's config already uses int4_double"),
+        "{}",
+        String::from_utf8_lossy(&again.stderr)
+    );
+}

@@ -3,7 +3,7 @@
 
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { writeFileSync } from "node:fs";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { openApp } from "./webdriver.mjs";
 
@@ -117,5 +117,63 @@ describe("the Monitor view", () => {
       "the badge after coming back",
     );
     assert.equal(again, "Demo data: simulated GPUs (Run to OOM)");
+  });
+
+  it("switches the config of the model a run loads to int4_double in one click, from a replay, and undoes it", async () => {
+    // A recording of a Headroom run (its environment named the model and the preset) filling one 80 GiB GPU at
+    // half a GiB a second, replayed at 10 readings a second.
+    const path = join(win.home, "qwen-run.jsonl");
+    const lines = [JSON.stringify({ format: "headroom-monitor-recording", version: 1, source: "nvml", started_at: "2026-11-29T20:00:00Z", interval_ms: 100 })];
+    for (let s = 0; s < 90; s++) {
+      const used = Math.min(79, 30 + s / 2) * GIB;
+      lines.push(JSON.stringify({
+        source: "nvml",
+        taken_at: new Date(Date.UTC(2026, 10, 29, 20, 0, s)).toISOString().replace(".000Z", "Z"),
+        gpus: [{
+          index: 0, name: "NVIDIA H100 80GB HBM3", uuid: "GPU-e2e", status: "ok",
+          memory: { total_bytes: 80 * GIB, used_bytes: used, free_bytes: 79.5 * GIB - used, reserved_bytes: 0.5 * GIB },
+          utilization_percent: 97, temperature_c: 70, power_watts: 640.5,
+          processes: [{
+            pid: 4321, name: "python", user: "me", command: "python train.py", used_bytes: used - 0.5 * GIB,
+            model: { id: "Qwen/Qwen3-8B", run_id: "20261129-200000-ab12", preset: "fp16", flag: null },
+          }],
+        }],
+        unavailable: [],
+      }));
+    }
+    writeFileSync(path, lines.join("\n") + "\n");
+    await session.execute("const i = document.querySelector('[data-testid=\"replay-path\"]'); i.value = arguments[0]; i.dispatchEvent(new Event('input', {bubbles: true})); i.form.requestSubmit();", [path]);
+    await session.until(
+      () => js("return document.querySelector('[data-testid=\"source-badge\"]')?.textContent ?? ''"),
+      (t) => t.startsWith("Replay:"),
+      "the replay badge",
+    ).catch(async (e) => {
+      throw new Error(`${e.message}; the page says: ${await js("return [...document.querySelectorAll('.status')].map((s) => s.textContent).join(' | ')")}`);
+    });
+    const label = await session.until(
+      () => js("const b = document.querySelector('[data-testid=\"switch-preset\"]'); return b && !b.disabled ? b.textContent : null"),
+      (t) => t !== null,
+      "the switch button",
+      30000,
+    );
+    assert.equal(label, "Switch Qwen/Qwen3-8B's config to int4_double");
+    assert.equal(
+      await js("return document.querySelector('[data-testid=\"process-model\"]')?.textContent.trim()"),
+      "Qwen/Qwen3-8B · Headroom run with fp16",
+    );
+    await session.click(await session.find('[data-testid="switch-preset"]'));
+    const done = await session.until(
+      () => js("return document.querySelector('[data-testid=\"switched\"]')?.textContent ?? ''"),
+      (t) => t !== "",
+      "the switch result",
+    );
+    assert.match(done, /Saved a new config for Qwen\/Qwen3-8B with int4_double; its next launch loads it\./);
+    const file = join(win.configDir, "model-configs", "Qwen--Qwen3-8B.json");
+    const saved = JSON.parse(readFileSync(file, "utf8"));
+    assert.equal(saved.data.preset, "int4_double");
+    assert.equal(saved.data.method, "qlora");
+    await screenshot("monitor-switch.png");
+    await session.click(await session.find('[data-testid="undo-switch"]'));
+    await session.until(() => Promise.resolve(existsSync(file)), (e) => e === false, "the created config removed by Undo");
   });
 });

@@ -285,3 +285,33 @@ fn the_interval_is_chosen_at_start_changed_while_running_and_checked() {
     .unwrap();
     assert_eq!(replay["interval_ms"], 250, "{replay}");
 }
+
+#[test]
+fn a_replay_is_charted_and_timed_by_the_recordings_clock_not_todays() {
+    let h = harness();
+    let fixture = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/monitor/training-2gpu.jsonl"
+    );
+    let replay = invoke(
+        &h,
+        "monitor_start",
+        json!({"source": {"kind": "replay", "path": fixture}, "intervalMs": 100, "onPush": CHANNEL}),
+    )
+    .unwrap();
+    assert!(replay["source"].as_str().unwrap().starts_with("replay:"));
+    // The recording is from 2026-11-29 20:00 UTC: a window ending today would be empty.
+    let w = window_with(&h, 5);
+    assert!(
+        w["to"].as_str().unwrap().starts_with("2026-11-29T20:"),
+        "{w}"
+    );
+    let idle = invoke(&h, "monitor_idle", json!({})).unwrap();
+    for p in idle.as_array().unwrap() {
+        let ms = p["idle_ms"].as_u64().unwrap();
+        assert!(
+            ms < 3_600_000,
+            "idle for {ms} ms: measured against today's clock"
+        );
+    }
+}

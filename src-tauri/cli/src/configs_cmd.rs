@@ -1,4 +1,4 @@
-//! `headroom-cli configs list|show|set`: per-model configs (preset, overrides, task, LoRA, fallback chain,
+//! `headroom-cli configs list|show|switch|set`: per-model configs (preset, overrides, task, LoRA, fallback chain,
 //! notes).
 
 use std::collections::BTreeMap;
@@ -10,7 +10,7 @@ use headroom_core::presets::library::PresetLibrary;
 use headroom_core::presets::model_config::{
     AllLinear, LoraSettings, Method, ModelConfig, TargetModules, Task,
 };
-use headroom_core::presets::{field, DeviceMap, MemoryLimit, TorchDtype};
+use headroom_core::presets::{field, switch, DeviceMap, MemoryLimit, TorchDtype};
 use headroom_core::store::Revision;
 use headroom_core::Error;
 
@@ -29,6 +29,15 @@ pub enum ConfigsCommand {
     /// Print one model's config and the presets the launcher would try, in order.
     Show {
         model_id: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Switch a model's config to another preset in one step, as the Monitor's recommendation does: LoRA
+    /// becomes QLoRA on a 4-bit preset, quantization overrides that no longer fit are dropped, and a model
+    /// without a config gets one. Prints what changed; --json adds the config before (for undoing it).
+    Switch {
+        model_id: String,
+        preset: String,
         #[arg(long)]
         json: bool,
     },
@@ -129,6 +138,26 @@ pub fn run(paths: &AppPaths, command: ConfigsCommand) -> CliResult {
             }
             println!("{}", serde_json::to_string_pretty(&entry.config)?);
             println!("attempts: {}", entry.config.attempts().join(" → "));
+            Ok(())
+        }
+        ConfigsCommand::Switch {
+            model_id,
+            preset,
+            json,
+        } => {
+            let done = switch::switch_preset(&configs, &presets, &model_id, &preset)?;
+            if json {
+                return print_json(&done);
+            }
+            let from = done
+                .previous
+                .as_ref()
+                .map_or("no config".to_string(), |p| p.config.preset.clone());
+            println!("{model_id}: {from} → {preset}");
+            for change in &done.changes {
+                println!("  {change}");
+            }
+            println!("attempts: {}", done.entry.config.attempts().join(" → "));
             Ok(())
         }
         ConfigsCommand::Set {

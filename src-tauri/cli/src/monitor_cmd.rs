@@ -192,6 +192,7 @@ pub fn run(args: MonitorArgs) -> CliResult {
         };
     }
     let label = source.label();
+    let demo = matches!(spec, SourceSpec::Fake(_));
     let mut recorder = match &args.record {
         Some(path) => Some(Recorder::create(
             path,
@@ -237,8 +238,12 @@ pub fn run(args: MonitorArgs) -> CliResult {
                 // Say each recommendation once per session, when it first appears, not at every sample.
                 for r in &tick.assessment.recommendations {
                     if shown.insert((r.gpu, action_key(&r.action))) {
+                        // A demo's processes and model are simulated: nothing of the user's to change.
+                        let apply = how_to_apply(&r.action)
+                            .filter(|_| !demo)
+                            .map_or(String::new(), |cmd| format!(" (to do it: {cmd})"));
                         eprintln!(
-                            "headroom-cli: recommendation for GPU {}: {}",
+                            "headroom-cli: recommendation for GPU {}: {}{apply}",
                             r.gpu, r.reason
                         );
                     }
@@ -373,6 +378,19 @@ fn stop(pid: u32, grace: &str, yes: bool, source: &str) -> CliResult {
     }
     let outcome = procs::stop_process(&procfs, pid, held, procs::StopOptions::new(grace))?;
     print_json(&outcome)
+}
+
+/// The command that carries out a recommendation, where one command can.
+fn how_to_apply(a: &Action) -> Option<String> {
+    match a {
+        Action::StopProcess { pid, .. } => Some(format!("headroom-cli monitor stop {pid} --yes")),
+        Action::SwitchPreset {
+            model: Some(model),
+            preset,
+            ..
+        } => Some(format!("headroom-cli configs switch {model} {preset}")),
+        _ => None,
+    }
 }
 
 /// What makes a recommendation the same one from sample to sample (its idle time and ETA keep changing).

@@ -25,6 +25,7 @@ import type {
   LogTail,
   ModelConfig,
   ModelConfigEntry,
+  PresetSwitch,
   MonitorPush,
   MonitorStarted,
   OnConflict,
@@ -137,11 +138,18 @@ export const api = {
   runsLoad: (runId: string) => call<RunRecord>("runs_load", { runId }),
   runsLog: (runId: string, attempt: number) => call<LogTail>("runs_log", { runId, attempt }),
   /** Starts (or switches to) a monitor source; its readings arrive on `onPush`, at most 4 a second. */
-  monitorStart: (source: SourceRequest, alerts: AlertConfig | null, onPush: (push: MonitorPush) => void) => {
+  monitorStart: (
+    source: SourceRequest,
+    alerts: AlertConfig | null,
+    intervalMs: number | null,
+    onPush: (push: MonitorPush) => void,
+  ) => {
     const channel = new Channel<MonitorPush>();
     channel.onmessage = onPush;
-    return call<MonitorStarted>("monitor_start", { source, alerts, onPush: channel });
+    return call<MonitorStarted>("monitor_start", { source, alerts, intervalMs, onPush: channel });
   },
+  /** Samples memory every `intervalMs` (100 to 10,000) from now on, keeping the history. */
+  monitorSetInterval: (intervalMs: number) => call<null>("monitor_set_interval", { intervalMs }),
   monitorStop: () => call<null>("monitor_stop"),
   /** The last `rangeMs` of history, min/max downsampled to at most `points` points per series. */
   monitorWindow: (rangeMs: number, points: number) => call<HistoryWindow>("monitor_window", { rangeMs, points }),
@@ -177,6 +185,9 @@ export const api = {
     call<ModelConfigEntry>("save_config", { modelId, config, revision }),
   deleteConfig: (modelId: string, revision: Revision) =>
     call<ModelConfigEntry>("delete_config", { modelId, revision }),
+  /** Switches a model's config to `preset` in one step; the answer holds the config before, for Undo. */
+  switchConfigPreset: (modelId: string, preset: string) =>
+    call<PresetSwitch>("switch_config_preset", { modelId, preset }),
   wizardModels: (query: string) => call<string[]>("wizard_models", { query }),
   wizardGpus: () => call<WizardGpus>("wizard_gpus"),
   wizardRank: (ask: WizardAsk) => call<WizardRow[]>("wizard_rank", { ask }),

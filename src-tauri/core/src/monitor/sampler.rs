@@ -86,6 +86,7 @@ pub struct SamplerCore {
     last_processes: BTreeMap<u32, Vec<ProcessSample>>,
     last_process_at: Option<u64>,
     processes_missing: bool,
+    latest_at: Option<Timestamp>,
 }
 
 impl SamplerCore {
@@ -99,6 +100,7 @@ impl SamplerCore {
             last_processes: BTreeMap::new(),
             last_process_at: None,
             processes_missing: false,
+            latest_at: None,
         })
     }
 
@@ -111,6 +113,11 @@ impl SamplerCore {
         check_interval(interval_ms)?;
         self.config.interval_ms = interval_ms;
         Ok(())
+    }
+
+    /// When the latest reading was taken (the recording's time for a replay).
+    pub fn latest_at(&self) -> Option<Timestamp> {
+        self.latest_at
     }
 
     pub fn history(&self) -> &History {
@@ -135,6 +142,7 @@ impl SamplerCore {
         if processes {
             self.last_process_at = Some(now.0);
         }
+        self.latest_at = Some(snapshot.taken_at);
         self.history.push(&snapshot);
         self.processes_missing = false;
         for g in &mut snapshot.gpus {
@@ -278,7 +286,9 @@ pub fn spawn(
                         continue;
                     }
                     Ok(Command::Idle { reply }) => {
-                        let _ = reply.send(core.history().idle(clock().0));
+                        // Idle time as of the latest reading: a replay's clock is the recording's, not today's.
+                        let now = core.latest_at().unwrap_or_else(clock);
+                        let _ = reply.send(core.history().idle(now.0));
                         continue;
                     }
                     Ok(Command::SetInterval { interval_ms }) => {

@@ -50,7 +50,8 @@ function reading(usedGiB: number, level: "normal" | "warning" | "critical", chan
           temperature_c: null,
           power_watts: 693.7,
           processes: [
-            { pid: 10000, name: "python", user: "demo", command: "python train.py --demo --rank 0", used_bytes: (usedGiB - 3) * GIB },
+            { pid: 10000, name: "python", user: "demo", command: "python train.py --model_name_or_path Qwen/Qwen2.5-32B-Instruct --demo --rank 0", used_bytes: (usedGiB - 3) * GIB,
+              model: { id: "Qwen/Qwen2.5-32B-Instruct", run_id: null, preset: null, flag: "--model_name_or_path" } },
             { pid: 4242, name: "jupyter", user: "me", uid: 1000, command: "python -m ipykernel_launcher", used_bytes: 3 * GIB },
           ],
         },
@@ -78,6 +79,15 @@ const WINDOW: HistoryWindow = {
   processes: [{ gpu: 0, pid: 10000, label: "python (10000)", total_bytes: 80 * GIB, used: { t: [1000, 3000], v: [37 * GIB, 67 * GIB] } }],
 };
 
+const LORA_CONFIG = {
+  preset: "fp16",
+  overrides: {},
+  task: "train",
+  method: "lora",
+  fallback_chain: ["fp16", "int8", "int4", "int4_double", "int4_offload"],
+  notes: "",
+};
+
 let push: ((p: MonitorPush) => void) | null = null;
 let calls: { cmd: string; args: Record<string, unknown> }[] = [];
 let component: ReturnType<typeof mount> | null = null;
@@ -103,7 +113,17 @@ function backend(nvml: "no_driver" | "ok") {
       case "monitor_stop_process":
         return { pid: args.pid, stopped_by: "sigterm", freed_bytes: 3 * GIB };
       case "monitor_stop":
+      case "monitor_set_interval":
         return null;
+      case "switch_config_preset":
+        return {
+          model_id: args.modelId,
+          entry: { model_id: args.modelId, revision: "rev-2", config: { ...LORA_CONFIG, preset: args.preset, method: "qlora" } },
+          previous: { model_id: args.modelId, revision: "rev-1", config: LORA_CONFIG },
+          changes: ["method lora → qlora: LoRA on 4-bit weights is QLoRA"],
+        };
+      case "save_config":
+        return { model_id: args.modelId, revision: "rev-3", config: args.config };
       case "monitor_recordings":
         return [{ name: "monitor-20261129T210000Z", path: "/d/recordings/monitor-20261129T210000Z.jsonl", size_bytes: 52_000 }];
       default:
@@ -160,7 +180,7 @@ describe("the Monitor view", () => {
     $<HTMLButtonElement>('[data-testid="show-demo"]')!.click();
     await settle();
     const start = calls.filter((c) => c.cmd === "monitor_start").at(-1)!;
-    expect(start.args.source).toEqual({ kind: "demo", scenario: "training" });
+    expect(start.args.source).toEqual({ kind: "demo", scenario: "training", gpus: 2 });
     expect(text('[data-testid="source-badge"]')).toBe("Demo data: simulated GPUs (Run to OOM)");
     capturePush();
     push!({ kind: "tick", tick: reading(60, "normal"), readings: 1 });
@@ -243,7 +263,7 @@ describe("the Monitor view", () => {
     expect(alert).toContain("85.6% full");
     expect([...document.querySelectorAll('[data-testid="stop"]')].map((b) => b.closest("tr")!.getAttribute("data-pid"))).toEqual(["4242"]);
     expect(alert).toContain("full in about 4 min");
-    expect(alert).toContain("Switch PID 10000's model to int4_double");
+    expect(alert).toContain("Switch Qwen/Qwen2.5-32B-Instruct's config to int4_double");
     const stopAction = [...document.querySelectorAll<HTMLButtonElement>('[data-testid="recommendation"] button')].find((b) =>
       b.textContent?.includes("Stop PID 4242"),
     )!;
@@ -258,6 +278,61 @@ describe("the Monitor view", () => {
     await settle();
     expect(calls.some((c) => c.cmd === "monitor_stop_process" && c.args.pid === 4242)).toBe(true);
     expect(text('[data-testid="stop-result"]')).toBe("Stopped PID 4242 (SIGTERM): 3.00 GiB of GPU memory freed.");
+  });
+
+  it("switches the growing run's model config to int4_double in one click, and undoes it", async () => {
+    backend("ok");
+    const frames: (() => void)[] = [];
+    const monitor = new MonitorModel(api, (f) => frames.push(f), () => 0);
+    const model = new AppModel(api);
+    component = mount(MonitorView, { target: document.body, props: { model, monitor } });
+    await settle();
+    // On the demo the model is simulated: the button is there, but disabled, and says why.
+    monitor.started = STARTED;
+    capturePush();
+    push!({ kind: "tick", tick: reading(68, "warning", true), readings: 1 });
+    frames.splice(0).forEach((f) => f());
+    await settle();
+    const demoButton = document.querySelector<HTMLButtonElement>('[data-testid="switch-preset"]')!;
+    expect(demoButton.disabled).toBe(true);
+    expect(demoButton.title).toBe("Demo data: the simulated model is not yours to change");
+    // Live: one click saves the config.
+    monitor.started = { ...STARTED, demo: false, source: "nvml" };
+    await settle();
+    expect(text('[data-testid="process-model"]')).toBe("Qwen/Qwen2.5-32B-Instruct (from --model_name_or_path)");
+    const button = document.querySelector<HTMLButtonElement>('[data-testid="switch-preset"]')!;
+    expect(button.textContent).toBe("Switch Qwen/Qwen2.5-32B-Instruct's config to int4_double");
+    button.click();
+    await settle();
+    expect(calls.find((c) => c.cmd === "switch_config_preset")?.args).toEqual({ modelId: "Qwen/Qwen2.5-32B-Instruct", preset: "int4_double" });
+    const done = text('[data-testid="switched"]');
+    expect(done).toContain("Qwen/Qwen2.5-32B-Instruct's config now uses int4_double (was fp16); its next launch loads it.");
+    expect(done).toContain("method lora → qlora");
+    document.querySelector<HTMLButtonElement>('[data-testid="undo-switch"]')!.click();
+    await settle();
+    expect(calls.find((c) => c.cmd === "save_config")?.args).toEqual({ modelId: "Qwen/Qwen2.5-32B-Instruct", config: LORA_CONFIG, revision: "rev-2" });
+    expect(document.querySelector('[data-testid="switched"]')).toBeNull();
+    expect(text('[data-testid="notice"]')).toBe("Qwen/Qwen2.5-32B-Instruct's config is back as it was.");
+  });
+
+  it("changes the interval of the running source and starts the demo with more GPUs", async () => {
+    const { monitor } = await open("no_driver");
+    document.querySelector<HTMLButtonElement>('[data-testid="show-demo"]')!.click();
+    await settle();
+    const interval = document.querySelector<HTMLSelectElement>('[data-testid="interval"]')!;
+    expect(interval.value).toBe("250");
+    interval.value = "100";
+    interval.dispatchEvent(new Event("change", { bubbles: true }));
+    await settle();
+    expect(calls.find((c) => c.cmd === "monitor_set_interval")?.args).toEqual({ intervalMs: 100 });
+    expect(monitor.started?.interval_ms).toBe(100);
+    const gpus = document.querySelector<HTMLSelectElement>('[data-testid="demo-gpus"]')!;
+    gpus.value = "8";
+    gpus.dispatchEvent(new Event("change", { bubbles: true }));
+    await settle();
+    const start = calls.filter((c) => c.cmd === "monitor_start").at(-1)!;
+    expect(start.args.source).toEqual({ kind: "demo", scenario: "training", gpus: 8 });
+    expect(start.args.intervalMs).toBe(100);
   });
 
   it("puts a refused threshold next to its field", async () => {

@@ -15,6 +15,7 @@ import type {
   MonitorPush,
   MonitorStarted,
   ProcessIdle,
+  PresetSwitch,
   ProcessSample,
   RecordingFile,
   RecordingInfo,
@@ -34,6 +35,12 @@ export const RANGES = [
 ] as const;
 
 export const SCENARIOS: readonly Scenario[] = ["idle", "training", "leak", "oom", "lost"];
+
+/** Memory sampling intervals offered, in ms: 10 Hz to one reading every 10 s (the backend's range). */
+export const INTERVALS = [100, 250, 500, 1000, 2000, 5000, 10_000] as const;
+
+/** How many simulated GPUs the demo can show. */
+export const DEMO_GPU_COUNTS = [1, 2, 4, 8, 16] as const;
 
 export type Phase = "idle" | "starting" | "running" | "no_driver" | "failed";
 
@@ -80,6 +87,11 @@ export class MonitorModel {
   notice = $state<{ kind: "ok" | "error"; text: string } | null>(null);
   /** Field-level errors of the thresholds form, keyed by field name. */
   fieldErrors = $state<Record<string, string>>({});
+  /** The interval the user picked; null = each source's own default (demo 250 ms, replay as recorded, 1 s). */
+  chosenInterval = $state<number | null>(null);
+  demoGpus = $state(2);
+  /** The last config switch made from a recommendation, while it can still be undone. */
+  switched = $state<PresetSwitch | null>(null);
 
   /** Width of the chart in pixels; the window is fetched at about two points per pixel. */
   chartWidth = 800;
@@ -107,7 +119,7 @@ export class MonitorModel {
     this.error = null;
     this.fieldErrors = {};
     try {
-      const started = await this.api.monitorStart(request, alerts, (push) => {
+      const started = await this.api.monitorStart(request, alerts, this.chosenInterval, (push) => {
         if (generation === this.generation) this.onPush(push);
       });
       if (generation !== this.generation) return false;
@@ -142,8 +154,45 @@ export class MonitorModel {
     }
   }
 
-  startDemo(scenario: Scenario): Promise<boolean> {
-    return this.start({ kind: "demo", scenario }, this.started?.alerts ?? null);
+  startDemo(scenario: Scenario, gpus: number = this.demoGpus): Promise<boolean> {
+    this.demoGpus = gpus;
+    return this.start({ kind: "demo", scenario, gpus }, this.started?.alerts ?? null);
+  }
+
+  /** Changes how often memory is read, keeping the history; it also applies to the next source started. */
+  async setInterval(ms: number): Promise<void> {
+    this.chosenInterval = ms;
+    if (!this.started) return;
+    try {
+      await this.api.monitorSetInterval(ms);
+      this.started = { ...this.started, interval_ms: ms };
+    } catch (e) {
+      this.notice = { kind: "error", text: (e as IpcError).message };
+    }
+  }
+
+  /** Carries out "switch this model's config to PRESET"; the result (with Undo) shows in the alerts panel. */
+  async switchPreset(model: string, preset: string): Promise<void> {
+    try {
+      this.switched = await this.api.switchConfigPreset(model, preset);
+      this.notice = null;
+    } catch (e) {
+      this.notice = { kind: "error", text: (e as IpcError).message };
+    }
+  }
+
+  /** Puts the config back as it was before the last switch (or removes the one the switch created). */
+  async undoSwitch(): Promise<void> {
+    const done = this.switched;
+    if (!done) return;
+    try {
+      if (done.previous) await this.api.saveConfig(done.model_id, done.previous.config, done.entry.revision);
+      else await this.api.deleteConfig(done.model_id, done.entry.revision);
+      this.switched = null;
+      this.notice = { kind: "ok", text: `undone:${done.model_id}` };
+    } catch (e) {
+      this.notice = { kind: "error", text: (e as IpcError).message };
+    }
   }
 
   /** Applies new thresholds (fractions) by restarting the current source with them. */
@@ -341,7 +390,7 @@ export function actionText(action: Action): { key: "stop" | "env" | "checkpointi
     case "enable_gradient_checkpointing":
       return { key: "checkpointing", copy: "model.gradient_checkpointing_enable()" };
     case "switch_preset":
-      return { key: "preset", copy: `headroom-cli presets show ${action.preset}` };
+      return { key: "preset", copy: `headroom-cli configs switch ${action.model ?? "MODEL_ID"} ${action.preset}` };
   }
 }
 
