@@ -7,6 +7,7 @@ pub mod error;
 pub mod logging;
 pub mod monitor;
 pub mod state;
+pub mod webkit;
 
 use headroom_core::paths::AppPaths;
 use tauri::{Runtime, Wry};

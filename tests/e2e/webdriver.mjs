@@ -171,7 +171,7 @@ export async function openApp(label, { env = {}, prepare } = {}) {
 }
 
 /** Pids of the app processes this test started: the ones whose environment names its own config folder. */
-function appPids(configDir) {
+export function appPids(configDir) {
   const marker = `HEADROOM_CONFIG_DIR=${configDir}`;
   const pids = [];
   for (const entry of readdirSync("/proc")) {

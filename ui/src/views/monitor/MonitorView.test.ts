@@ -207,9 +207,13 @@ describe("the Monitor view", () => {
   });
 
   it("charts bytes per GPU with dashed thresholds, per process for a selected GPU, and refetches on range change", async () => {
-    const { frame } = await open("ok");
+    const { frame, frames } = await open("ok");
     capturePush();
     push!({ kind: "tick", tick: reading(60, "normal"), readings: 1 });
+    await frame();
+    // While readings flow, the fetched window waits for the next reading's frame: one repaint, not two.
+    expect(frames.length).toBe(0);
+    push!({ kind: "tick", tick: reading(61, "normal"), readings: 1 });
     await frame();
     await new Promise((r) => requestAnimationFrame(() => r(null)));
     await settle();

@@ -1,7 +1,9 @@
 // The Monitor view's state. Readings arrive pushed (at most 4 a second) and are applied on the next animation
 // frame, so the view renders at most once per frame whatever the rate. The history window is fetched when the
-// range changes and, while readings arrive, at most once a second. The UI never computes memory: every figure
-// comes from the backend's snapshot, assessment or history window.
+// range changes and, while readings arrive, at most once a second; it too is applied on an animation frame,
+// together with a reading when one is pending, because every frame that changes the page costs a repaint of
+// it (tens of milliseconds where WebKit renders in software). The UI never computes memory: every figure comes
+// from the backend's snapshot, assessment or history window.
 
 import { api as realApi, type Api, type IpcError } from "../../lib/api";
 import type { AppModel } from "../../lib/app.svelte";
@@ -96,6 +98,8 @@ export class MonitorModel {
   /** Width of the chart in pixels; the window is fetched at about two points per pixel. */
   chartWidth = 800;
   private pending: Tick | null = null;
+  private pendingWindow: { window: HistoryWindow; idle: ProcessIdle[] } | null = null;
+  private lastPushAt = -Infinity;
   private frame: number | null = null;
   private lastWindowAt = 0;
   private windowInFlight = false;
@@ -211,6 +215,7 @@ export class MonitorModel {
 
   private onPush(push: MonitorPush): void {
     if (push.kind === "tick") {
+      this.lastPushAt = this.now();
       this.pending = push.tick;
       this.collectChanges(push.tick);
     } else if (push.kind === "ended") {
@@ -218,6 +223,10 @@ export class MonitorModel {
     } else {
       this.error = { code: "internal", message: push.message };
     }
+    this.requestFrame();
+  }
+
+  private requestFrame(): void {
     if (this.frame === null) {
       this.frame = this.schedule(() => this.applyFrame());
     }
@@ -231,11 +240,17 @@ export class MonitorModel {
     }
   }
 
-  /** One render: the latest reading, and a fresh history window at most once a second. */
+  /** One render: the latest reading and the latest history window, and a fresh window at most once a second. */
   applyFrame(): void {
     this.frame = null;
     const tick = this.pending;
     this.pending = null;
+    const fetched = this.pendingWindow;
+    this.pendingWindow = null;
+    if (fetched) {
+      this.window = fetched.window;
+      this.idle = fetched.idle;
+    }
     if (tick) {
       this.tick = tick;
       this.alerts = tick.assessment.gpus
@@ -267,8 +282,9 @@ export class MonitorModel {
         this.api.monitorIdle(),
       ]);
       if (generation === this.generation) {
-        this.window = window;
-        this.idle = idle;
+        this.pendingWindow = { window, idle };
+        // While readings flow, the next one's frame carries the window too: one repaint instead of two.
+        if (this.now() - this.lastPushAt > 500) this.requestFrame();
       }
     } catch (e) {
       if (generation === this.generation) this.error = e as IpcError;
