@@ -35,6 +35,7 @@ const COMMANDS: &[&str] = &[
     "env_apply_fix",
     "env_export",
     "env_export_to_file",
+    "env_export_dialog",
     "env_doctor",
     "runs_defaults",
     "runs_start",

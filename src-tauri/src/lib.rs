@@ -53,6 +53,7 @@ pub fn setup<R: Runtime>(builder: tauri::Builder<R>, state: AppState) -> tauri::
             commands::env::env_apply_fix,
             commands::env::env_export,
             commands::env::env_export_to_file,
+            commands::env::env_export_dialog,
             commands::env::env_doctor,
             commands::runs::runs_defaults,
             commands::runs::runs_start,

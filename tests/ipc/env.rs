@@ -189,4 +189,33 @@ fn bad_input_names_the_field() {
         err["message"].as_str().unwrap().starts_with("path: "),
         "{err}"
     );
+    let err = invoke(
+        &h,
+        "env_export_to_file",
+        json!({"name": "production", "format": "shell", "path": "env.sh"}),
+    )
+    .unwrap_err();
+    assert!(
+        err["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("path: env.sh is not an absolute path"),
+        "{err}"
+    );
+    // The dialog command reads the profile before it opens a dialog: a profile that is not there is refused
+    // at once, naming the field (were the dialog first, this would wait for a person).
+    let err = invoke(
+        &h,
+        "env_export_dialog",
+        json!({"name": "nope", "format": "dotenv"}),
+    )
+    .unwrap_err();
+    assert_eq!(err["code"], "invalid", "{err}");
+    assert!(
+        err["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("profile: no profile named \"nope\""),
+        "{err}"
+    );
 }

@@ -118,8 +118,9 @@ export const api = {
   envApplyFix: (name: string, expected: Revision, fix: Fix) =>
     call<ProfileView>("env_apply_fix", { name, expected, fix }),
   envExport: (name: string, format: ProfileFormat) => call<string>("env_export", { name, format }),
-  envExportToFile: (name: string, format: ProfileFormat, path: string) =>
-    call<string>("env_export_to_file", { name, format, path }),
+  /** Opens the system save dialog in Rust; the path written, or `null` when the user cancels it. */
+  envExportDialog: (name: string, format: ProfileFormat) =>
+    call<string | null>("env_export_dialog", { name, format }),
   envDoctor: (source: DoctorSource, profile: string | null) =>
     call<DoctorResult>("env_doctor", { source, profile }),
 

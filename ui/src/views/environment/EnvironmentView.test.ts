@@ -30,6 +30,8 @@ const production: ProfileView = {
 let mine: ProfileView;
 let calls: { cmd: string; args: Record<string, unknown> }[];
 let conflictOnSave = false;
+/** What the save dialog answers: the path written, or null when cancelled. */
+let exportDialogAnswer: string | null = null;
 let component: ReturnType<typeof mount> | null = null;
 
 const blocking: Finding = {
@@ -80,6 +82,8 @@ function backend() {
         return { ...mine, ...(args.profile as object), builtin: false, revision: "00000000000000cc", variables: mine.variables };
       case "env_delete_profile":
         return null;
+      case "env_export_dialog":
+        return exportDialogAnswer;
       case "env_export":
         return args.format === "shell" ? "#!/bin/sh\nunset CUDA_LAUNCH_BLOCKING\n" : "# CUDA_LAUNCH_BLOCKING must be unset\n";
       default:
@@ -106,6 +110,7 @@ const button = (text: string) =>
 beforeEach(() => {
   document.body.innerHTML = "";
   conflictOnSave = false;
+  exportDialogAnswer = null;
 });
 afterEach(() => {
   if (component) unmount(component);
@@ -224,11 +229,21 @@ describe("the Environment view", () => {
     expect((restore.args.profile as { name: string }).name).toBe("mine");
   });
 
-  it("exports as a shell script", async () => {
+  it("exports as a shell script, saved where the system dialog says", async () => {
     await open();
     button("Shell script").click();
     await settle();
     expect(document.querySelector('[data-testid="export-text"]')?.textContent).toContain("unset CUDA_LAUNCH_BLOCKING");
+    // Cancelled: nothing written, nothing said.
+    button("Save to file…").click();
+    await settle();
+    expect(calls.find((c) => c.cmd === "env_export_dialog")?.args).toEqual({ name: "production", format: "shell" });
+    expect(document.querySelector('.export [role="status"]')).toBeNull();
+    exportDialogAnswer = "/home/me/project/env.sh";
+    button("Save to file…").click();
+    await settle();
+    expect(document.querySelector('.export [role="status"]')?.textContent).toBe("Wrote /home/me/project/env.sh.");
+    expect(document.querySelector('input[name="export-path"]')).toBeNull();
   });
 });
 
