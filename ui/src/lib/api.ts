@@ -3,6 +3,7 @@
 
 import { Channel, invoke } from "@tauri-apps/api/core";
 import { listen, type UnlistenFn } from "@tauri-apps/api/event";
+import { getCurrentWindow } from "@tauri-apps/api/window";
 import type {
   AlertConfig,
   AppInfo,
@@ -107,6 +108,15 @@ export const api = {
   /** Called in every window when any window saved the settings. */
   onSettingsChanged: (handler: (settings: Settings) => void): Promise<UnlistenFn> =>
     listen<Settings>("settings-changed", (event) => handler(event.payload)),
+  /** While registered, closing the window first asks `keepOpen`; when it returns true the window stays open
+   *  (the view asks the person, and calls `closeWindow` if they choose to close after all). */
+  onCloseRequested: async (keepOpen: () => boolean): Promise<UnlistenFn> =>
+    // Async, so that no window (a test page) is a rejected promise rather than a throw.
+    await getCurrentWindow().onCloseRequested((event) => {
+      if (keepOpen()) event.preventDefault();
+    }),
+  /** Close this window without asking again. */
+  closeWindow: () => getCurrentWindow().destroy(),
 
   // Environment profiles and the doctor.
   envListProfiles: () => call<ProfileList>("env_list_profiles"),

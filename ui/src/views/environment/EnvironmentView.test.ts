@@ -1,4 +1,4 @@
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { flushSync, mount, unmount } from "svelte";
 import { clearMocks, mockIPC } from "@tauri-apps/api/mocks";
 import EnvironmentView from "./EnvironmentView.svelte";
@@ -102,7 +102,23 @@ async function open() {
   const model = new AppModel(api);
   component = mount(EnvironmentView, { target: document.body, props: { model } });
   await settle();
+  return model;
 }
+
+/** Open "mine" for editing and change its description. */
+async function editMine() {
+  document.querySelector<HTMLButtonElement>('[data-profile="mine"]')!.click();
+  await settle();
+  button("Edit").click();
+  flushSync();
+  const description = document.querySelector<HTMLInputElement>('input[name="profile-description"]')!;
+  description.value = "my edit";
+  description.dispatchEvent(new Event("input"));
+  // The binding finishes the input a tick later, as it would before any click a person could make.
+  await settle();
+}
+
+const unsaved = () => document.querySelector('[role="alertdialog"]');
 
 const button = (text: string) =>
   [...document.querySelectorAll("button")].find((b) => b.textContent?.trim() === text) as HTMLButtonElement;
@@ -116,6 +132,7 @@ afterEach(() => {
   if (component) unmount(component);
   component = null;
   clearMocks();
+  vi.restoreAllMocks();
 });
 
 describe("the Environment view", () => {
@@ -244,6 +261,94 @@ describe("the Environment view", () => {
     await settle();
     expect(document.querySelector('.export [role="status"]')?.textContent).toBe("Wrote /home/me/project/env.sh.");
     expect(document.querySelector('input[name="export-path"]')).toBeNull();
+  });
+
+  it("asks before switching profile drops unsaved edits", async () => {
+    await open();
+    await editMine();
+    const loads = calls.filter((c) => c.cmd === "env_load_profile").length;
+    document.querySelector<HTMLButtonElement>('[data-profile="production"]')!.click();
+    await settle();
+    expect(unsaved()?.textContent).toContain("mine has unsaved changes");
+    expect(calls.filter((c) => c.cmd === "env_load_profile")).toHaveLength(loads);
+    expect(document.activeElement?.textContent).toBe("Keep editing");
+    button("Keep editing").click();
+    flushSync();
+    expect(unsaved()).toBeNull();
+    expect(document.querySelector<HTMLInputElement>('input[name="profile-description"]')!.value).toBe("my edit");
+    document.querySelector<HTMLButtonElement>('[data-profile="production"]')!.click();
+    await settle();
+    button("Discard changes").click();
+    await settle();
+    expect(document.querySelector('[data-testid="profile-form"]')).toBeNull();
+    expect(document.querySelector("#profile-title")?.textContent).toContain("production");
+  });
+
+  it("switches, and closes the form with Escape, without asking when nothing was changed", async () => {
+    await open();
+    document.querySelector<HTMLButtonElement>('[data-profile="mine"]')!.click();
+    await settle();
+    button("Edit").click();
+    flushSync();
+    document.querySelector<HTMLButtonElement>('[data-profile="production"]')!.click();
+    await settle();
+    expect(unsaved()).toBeNull();
+    expect(document.querySelector("#profile-title")?.textContent).toContain("production");
+  });
+
+  it("asks before Escape drops unsaved edits", async () => {
+    await open();
+    await editMine();
+    window.dispatchEvent(new KeyboardEvent("keydown", { key: "Escape" }));
+    flushSync();
+    expect(unsaved()).not.toBeNull();
+    expect(document.querySelector('[data-testid="profile-form"]')).not.toBeNull();
+    // A second Escape answers "keep editing".
+    window.dispatchEvent(new KeyboardEvent("keydown", { key: "Escape" }));
+    flushSync();
+    expect(unsaved()).toBeNull();
+    expect(document.querySelector('[data-testid="profile-form"]')).not.toBeNull();
+  });
+
+  it("asks before the app leaves the view with unsaved edits", async () => {
+    const model = await open();
+    let left = 0;
+    expect(model.leaveGuard!(() => (left += 1))).toBe(false);
+    await editMine();
+    expect(model.leaveGuard!(() => (left += 1))).toBe(true);
+    flushSync();
+    expect(unsaved()?.textContent).toContain("mine has unsaved changes");
+    expect(left).toBe(0);
+    button("Discard changes").click();
+    flushSync();
+    expect(left).toBe(1);
+    expect(document.querySelector('[data-testid="profile-form"]')).toBeNull();
+    unmount(component!);
+    component = null;
+    expect(model.leaveGuard).toBeNull();
+  });
+
+  it("asks before closing the window drops unsaved edits, listening only while there are some", async () => {
+    let keepOpen: (() => boolean) | null = null;
+    const unlisten = vi.fn();
+    const listen = vi.spyOn(api, "onCloseRequested").mockImplementation(async (handler) => {
+      keepOpen = handler;
+      return unlisten;
+    });
+    const close = vi.spyOn(api, "closeWindow").mockResolvedValue(undefined);
+    await open();
+    expect(listen).not.toHaveBeenCalled();
+    await editMine();
+    await settle();
+    expect(listen).toHaveBeenCalledTimes(1);
+    expect(keepOpen!()).toBe(true);
+    flushSync();
+    expect(unsaved()?.textContent).toContain("mine has unsaved changes");
+    expect(close).not.toHaveBeenCalled();
+    button("Discard changes").click();
+    await settle();
+    expect(close).toHaveBeenCalledTimes(1);
+    expect(unlisten).toHaveBeenCalledTimes(1);
   });
 });
 
