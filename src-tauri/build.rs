@@ -41,6 +41,7 @@ const COMMANDS: &[&str] = &[
     "runs_start",
     "runs_cancel",
     "runs_active",
+    "runs_attach",
     "runs_list",
     "runs_load",
     "runs_log",

@@ -59,6 +59,7 @@ pub fn setup<R: Runtime>(builder: tauri::Builder<R>, state: AppState) -> tauri::
             commands::runs::runs_start,
             commands::runs::runs_cancel,
             commands::runs::runs_active,
+            commands::runs::runs_attach,
             commands::runs::runs_list,
             commands::runs::runs_load,
             commands::runs::runs_log,

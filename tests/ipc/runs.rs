@@ -337,3 +337,81 @@ fn a_plan_that_cannot_be_formed_is_refused_naming_the_field() {
         json!([])
     );
 }
+
+#[test]
+fn a_reloaded_window_gets_the_run_in_progress_back_with_its_newest_lines() {
+    let h = harness();
+    let attach = |channel: u32| {
+        invoke(
+            &h,
+            "runs_attach",
+            json!({"onUpdate": format!("__CHANNEL__:{channel}")}),
+        )
+        .unwrap()
+    };
+    assert_eq!(attach(12), json!(null), "no run, nothing to attach to");
+
+    // More lines than a snapshot keeps, then a wait so the run is still going when the window comes back.
+    let run_id = invoke(
+        &h,
+        "runs_start",
+        json!({
+            "start": {
+                "model": "llama-8b",
+                "argv": ["sh", "-c", "seq 1 2500; exec sleep 300"],
+                "cwd": fixture_dir(),
+                "profile": "production",
+                "chain": ["fp16"],
+            },
+            "onUpdate": "__CHANNEL__:13",
+        }),
+    )
+    .unwrap();
+    let run_id = run_id.as_str().unwrap().to_string();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let snapshot = loop {
+        let snapshot = attach(14);
+        let all_lines = snapshot["lines"]
+            .as_array()
+            .unwrap()
+            .last()
+            .map(|l| &l["line"])
+            == Some(&json!("2500"));
+        // The probe says what it measured, or why it cannot (no NVIDIA driver here).
+        let memory_known = snapshot["memory_unavailable"].is_string()
+            || !snapshot["memory"].as_array().unwrap().is_empty();
+        if all_lines && memory_known {
+            break snapshot;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the run's output did not all arrive: {snapshot}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(snapshot["run_id"], run_id.as_str());
+    let events: Vec<&str> = snapshot["attempts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["event"].as_str().unwrap())
+        .collect();
+    assert_eq!(events, ["run_started", "attempt_started"]);
+    assert_eq!(snapshot["attempts"][1]["preset"], "fp16");
+    let lines = snapshot["lines"].as_array().unwrap();
+    assert_eq!(lines.len(), 2000);
+    assert_eq!(
+        lines[0],
+        json!({"attempt": 0, "stream": "stdout", "line": "501"})
+    );
+    assert_eq!(snapshot["dropped_lines"], 500);
+
+    invoke(&h, "runs_cancel", json!({"runId": run_id})).unwrap();
+    let record = wait_until_finished(&h, &run_id);
+    assert_eq!(record["outcome"], "cancelled");
+    assert_eq!(
+        attach(15),
+        json!(null),
+        "the run is over: the history has it"
+    );
+}

@@ -47,6 +47,7 @@ import type {
   RunDefaults,
   RunList,
   RunRecord,
+  RunSnapshot,
   RunUpdate,
   Settings,
   SourceRequest,
@@ -141,6 +142,13 @@ export const api = {
     const channel = new Channel<RunUpdate>();
     channel.onmessage = onUpdate;
     return call<string>("runs_start", { start, onUpdate: channel });
+  },
+  /** The run going on now as pushed so far (`null`: none), its later updates then arriving on `onUpdate`:
+   *  how the view picks a run up again after the window reloaded. */
+  runsAttach: (onUpdate: (update: RunUpdate) => void) => {
+    const channel = new Channel<RunUpdate>();
+    channel.onmessage = onUpdate;
+    return call<RunSnapshot | null>("runs_attach", { onUpdate: channel });
   },
   runsCancel: (runId: string) => call<null>("runs_cancel", { runId }),
   runsActive: () => call<string[]>("runs_active"),
