@@ -192,13 +192,7 @@ describe("the Environment view", () => {
 
   it("duplicates a profile, and a conflicting save offers a reload that keeps the edits", async () => {
     await open();
-    document.querySelector<HTMLButtonElement>('[data-profile="mine"]')!.click();
-    await settle();
-    button("Edit").click();
-    flushSync();
-    const description = document.querySelector<HTMLInputElement>('input[name="profile-description"]')!;
-    description.value = "my edit";
-    description.dispatchEvent(new Event("input"));
+    await editMine();
     conflictOnSave = true;
     document.querySelector<HTMLFormElement>('[data-testid="profile-form"]')!.requestSubmit();
     await settle();

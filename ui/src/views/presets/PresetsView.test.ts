@@ -140,6 +140,19 @@ describe("the preset form's draft", () => {
   });
 });
 
+/** Duplicate the built-in int4 as "mine" through the name bar, as a person would. */
+async function duplicateInt4AsMine() {
+  button('[data-preset="int4"]').click();
+  await settle();
+  button('[data-action="duplicate"]').click();
+  await settle();
+  const name = document.querySelector<HTMLInputElement>('[data-field="new-name"]')!;
+  name.value = "mine";
+  name.dispatchEvent(new Event("input"));
+  name.form!.requestSubmit();
+  await settle();
+}
+
 describe("the Presets view", () => {
   it("lists built-ins first with a lock, teaches when there are no user presets, and reports quarantined files", async () => {
     await start();
@@ -169,15 +182,7 @@ describe("the Presets view", () => {
 
   it("sends what every kind of field holds: text, choice and check box, each with its label and help", async () => {
     await start();
-    button('[data-preset="int4"]').click();
-    await settle();
-    button('[data-action="duplicate"]').click();
-    await settle();
-    const name = document.querySelector<HTMLInputElement>('[data-field="new-name"]')!;
-    name.value = "mine";
-    name.dispatchEvent(new Event("input"));
-    name.form!.requestSubmit();
-    await settle();
+    await duplicateInt4AsMine();
 
     const description = document.querySelector<HTMLInputElement>('[data-field="description"]')!;
     expect(description.value).toBe("4-bit NF4");
@@ -204,15 +209,7 @@ describe("the Presets view", () => {
 
   it("duplicates a built-in, shows an error beside the field, deletes with undo", async () => {
     await start();
-    button('[data-preset="int4"]').click();
-    await settle();
-    button('[data-action="duplicate"]').click();
-    await settle();
-    const name = document.querySelector<HTMLInputElement>('[data-field="new-name"]')!;
-    name.value = "mine";
-    name.dispatchEvent(new Event("input"));
-    name.form!.requestSubmit();
-    await settle();
+    await duplicateInt4AsMine();
     expect(calls.find((c) => c.cmd === "duplicate_preset")?.args).toEqual({ from: "int4", to: "mine" });
     expect(document.querySelector('[data-preset="mine"]')?.getAttribute("aria-current")).toBe("true");
 
