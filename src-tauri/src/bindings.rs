@@ -49,6 +49,8 @@ pub fn render() -> String {
         crate::commands::runs::RunUpdate::decl(&cfg),
         crate::commands::runs::RunDefaults::decl(&cfg),
         crate::commands::runs::LogTail::decl(&cfg),
+        crate::commands::runs::OutputLine::decl(&cfg),
+        crate::commands::runs::RunSnapshot::decl(&cfg),
         headroom_core::monitor::Timestamp::decl(&cfg),
         headroom_core::monitor::GpuStatus::decl(&cfg),
         headroom_core::monitor::Memory::decl(&cfg),

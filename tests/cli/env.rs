@@ -3,6 +3,8 @@
 use std::path::Path;
 use std::process::{Command, Output};
 
+use super::{assert_exit, json_of as json, stderr_of};
+
 /// The CLI with exactly `vars` as its environment (plus the data directories), so the doctor sees them only.
 fn cli_env(dir: &Path, vars: &[(&str, &str)], args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_headroom-cli"))
@@ -13,16 +15,6 @@ fn cli_env(dir: &Path, vars: &[(&str, &str)], args: &[&str]) -> Output {
         .envs(vars.iter().copied())
         .output()
         .expect("run headroom-cli")
-}
-
-fn json(out: &Output) -> serde_json::Value {
-    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!(
-            "{e}: stdout {:?} stderr {:?}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        )
-    })
 }
 
 #[test]
@@ -95,8 +87,8 @@ fn list_show_and_export() {
     assert!(!text.contains("export "));
 
     let out = cli_env(dir.path(), &[], &["env", "show", "nope"]);
-    assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("profile: no profile named"));
+    assert_exit(&out, 2);
+    assert!(stderr_of(&out).contains("profile: no profile named"));
 }
 
 #[test]
@@ -117,11 +109,7 @@ fn save_a_user_profile_from_a_file_then_delete_it() {
             "production",
         ],
     );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_exit(&out, 0);
     let view = json(&cli_env(
         dir.path(),
         &[],
@@ -136,14 +124,14 @@ fn save_a_user_profile_from_a_file_then_delete_it() {
         &[],
         &["env", "save", "debug", "--file", file.to_str().unwrap()],
     );
-    assert_eq!(out.status.code(), Some(2));
+    assert_exit(&out, 2);
     let out = cli_env(
         dir.path(),
         &[],
         &["env", "save", "../x", "--file", file.to_str().unwrap()],
     );
-    assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("name: "));
+    assert_exit(&out, 2);
+    assert!(stderr_of(&out).contains("name: "));
 
     assert!(cli_env(dir.path(), &[], &["env", "delete", "mine"])
         .status
@@ -164,7 +152,7 @@ fn doctor_exits_1_on_an_error_and_0_otherwise() {
         &[("CUDA_LAUNCH_BLOCKING", "1"), ("CUDA_VISIBLE_DEVICES", "1")],
         &["env", "doctor", "--profile", "production", "--json"],
     );
-    assert_eq!(out.status.code(), Some(1));
+    assert_exit(&out, 1);
     let report = json(&out);
     assert_eq!(report["source"], "this shell");
     assert_eq!(report["profile"], "production");
@@ -187,7 +175,7 @@ fn doctor_exits_1_on_an_error_and_0_otherwise() {
         &[("CUDA_LAUNCH_BLOCKING", "1")],
         &["env", "doctor"],
     );
-    assert_eq!(out.status.code(), Some(0));
+    assert_exit(&out, 0);
     assert!(String::from_utf8_lossy(&out.stdout).contains("info     CUDA_LAUNCH_BLOCKING"));
 
     // A file.
@@ -202,7 +190,7 @@ fn doctor_exits_1_on_an_error_and_0_otherwise() {
         &[],
         &["env", "doctor", "--file", file.to_str().unwrap(), "--json"],
     );
-    assert_eq!(out.status.code(), Some(1));
+    assert_exit(&out, 1);
     assert_eq!(json(&out)["findings"][0]["rule"], "allocator_contradiction");
 
     // A running process of ours.
@@ -228,7 +216,7 @@ fn doctor_exits_1_on_an_error_and_0_otherwise() {
     );
     child.kill().unwrap();
     child.wait().unwrap();
-    assert_eq!(out.status.code(), Some(1));
+    assert_exit(&out, 1);
     let report = json(&out);
     assert_eq!(report["source"], format!("process {pid}"));
     assert_eq!(
@@ -237,12 +225,12 @@ fn doctor_exits_1_on_an_error_and_0_otherwise() {
     );
 
     let out = cli_env(dir.path(), &[], &["env", "doctor", "--pid", "4294967295"]);
-    assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("pid: no running process"));
+    assert_exit(&out, 2);
+    assert!(stderr_of(&out).contains("pid: no running process"));
     let out = cli_env(
         dir.path(),
         &[],
         &["env", "doctor", "--pid", "1", "--file", "x"],
     );
-    assert_eq!(out.status.code(), Some(2));
+    assert_exit(&out, 2);
 }

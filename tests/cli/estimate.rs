@@ -1,29 +1,16 @@
 //! `headroom-cli estimate --plan FILE [--json]` as CONTRACTS.md §1–2 define it.
 
 use std::io::Write;
-use std::process::{Command, Output, Stdio};
+use std::process::{Output, Stdio};
 
 use serde_json::{json, Value};
 
+use super::{assert_exit, cli, cli_command, ok_json as estimate_json, stderr_of};
+
+/// `estimate` with `plan` on stdin, in a fresh folder of its own.
 fn run(plan: &str, args: &[&str]) -> Output {
     let dir = tempfile::tempdir().unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_headroom-cli"))
-        .args(["estimate", "--plan", "-"])
-        .args(args)
-        .env("HEADROOM_CONFIG_DIR", dir.path().join("config"))
-        .env("HEADROOM_DATA_DIR", dir.path().join("data"))
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(plan.as_bytes())
-        .unwrap();
-    child.wait_with_output().unwrap()
+    run_in(dir.path(), plan, args)
 }
 
 fn llama_plan() -> Value {
@@ -41,11 +28,7 @@ fn llama_plan() -> Value {
 #[test]
 fn json_output_has_exactly_the_contract_keys() {
     let out = run(&llama_plan().to_string(), &["--json"]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_exit(&out, 0);
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();
     let keys = |v: &Value| {
         let mut k: Vec<String> = v.as_object().unwrap().keys().cloned().collect();
@@ -150,24 +133,24 @@ fn invalid_plans_exit_2_with_one_line_naming_the_key() {
         assert!(err.contains(&format!("{key}:")), "{patch}: {err}");
     }
     let out = run("{oops", &["--json"]);
-    assert_eq!(out.status.code(), Some(2));
+    assert_exit(&out, 2);
 }
 
 #[test]
 fn a_missing_plan_file_is_a_failure_not_invalid_input() {
-    let out = Command::new(env!("CARGO_BIN_EXE_headroom-cli"))
-        .args(["estimate", "--plan", "/nonexistent/plan.json"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(1));
+    let dir = tempfile::tempdir().unwrap();
+    let out = cli(
+        dir.path(),
+        &["estimate", "--plan", "/nonexistent/plan.json"],
+    );
+    assert_exit(&out, 1);
 }
 
+/// `estimate` with `plan` on stdin, its folders (and an empty Hugging Face cache) under `dir`.
 fn run_in(dir: &std::path::Path, plan: &str, args: &[&str]) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_headroom-cli"))
+    let mut child = cli_command(dir)
         .args(["estimate", "--plan", "-"])
         .args(args)
-        .env("HEADROOM_CONFIG_DIR", dir.join("config"))
-        .env("HEADROOM_DATA_DIR", dir.join("data"))
         .env("HF_HUB_CACHE", dir.join("hub"))
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -183,23 +166,13 @@ fn run_in(dir: &std::path::Path, plan: &str, args: &[&str]) -> Output {
     child.wait_with_output().unwrap()
 }
 
-fn estimate_json(out: Output) -> Value {
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
-}
-
 #[test]
 fn a_catalog_id_resolves_to_the_same_model_as_its_config() {
     let dir = tempfile::tempdir().unwrap();
-    let by_config = estimate_json(run_in(dir.path(), &llama_plan().to_string(), &["--json"]));
+    let by_config = estimate_json(&run_in(dir.path(), &llama_plan().to_string(), &["--json"]));
     let mut plan = llama_plan();
     plan["model"] = json!({"id": "meta-llama/Llama-3.1-8B"});
-    let by_id = estimate_json(run_in(dir.path(), &plan.to_string(), &["--json"]));
+    let by_id = estimate_json(&run_in(dir.path(), &plan.to_string(), &["--json"]));
     assert_eq!(by_id["parameters"]["total"], 8_030_261_248u64);
     assert_eq!(by_id["per_gpu"], by_config["per_gpu"]);
     assert_eq!(by_id["fits"], json!(true));
@@ -215,7 +188,7 @@ fn an_unknown_id_names_model_id() {
         &json!({"model": {"id": "nobody/no-such-model"}, "task": "infer"}).to_string(),
         &["--json"],
     );
-    assert_eq!(out.status.code(), Some(2));
+    assert_exit(&out, 2);
     assert!(out.stdout.is_empty());
     let err = String::from_utf8(out.stderr).unwrap();
     assert!(
@@ -233,7 +206,7 @@ fn a_model_folder_is_read_from_its_safetensors_headers() {
     );
     let plan = json!({"model": {"path": folder}, "task": "train", "method": "lora",
         "gpus": {"count": 1, "memory_gib": 24}});
-    let est = estimate_json(run_in(dir.path(), &plan.to_string(), &["--json"]));
+    let est = estimate_json(&run_in(dir.path(), &plan.to_string(), &["--json"]));
     // param_counts.json: transformers counts 158,016 parameters for tiny-llama.
     assert_eq!(est["parameters"]["total"], 158_016u64);
     assert!(est["per_gpu"]["components"]["weights"].as_u64().unwrap() > 0);
@@ -242,8 +215,8 @@ fn a_model_folder_is_read_from_its_safetensors_headers() {
         &json!({"model": {"path": dir.path().join("nothing")}, "task": "infer"}).to_string(),
         &["--json"],
     );
-    assert_eq!(missing.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&missing.stderr).starts_with("headroom-cli: model.path:"));
+    assert_exit(&missing, 2);
+    assert!(stderr_of(&missing).starts_with("headroom-cli: model.path:"));
 }
 
 #[test]
@@ -252,16 +225,11 @@ fn quantization_may_name_a_user_preset() {
     let mut plan = llama_plan();
     plan["quantization"] = json!("my4");
     let unknown = run_in(dir.path(), &plan.to_string(), &["--json"]);
-    assert_eq!(unknown.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&unknown.stderr).starts_with("headroom-cli: quantization:"));
-    let dup = Command::new(env!("CARGO_BIN_EXE_headroom-cli"))
-        .args(["presets", "duplicate", "int4_double", "my4"])
-        .env("HEADROOM_CONFIG_DIR", dir.path().join("config"))
-        .env("HEADROOM_DATA_DIR", dir.path().join("data"))
-        .output()
-        .unwrap();
-    assert_eq!(dup.status.code(), Some(0));
-    let mine = estimate_json(run_in(dir.path(), &plan.to_string(), &["--json"]));
-    let builtin = estimate_json(run_in(dir.path(), &llama_plan().to_string(), &["--json"]));
+    assert_exit(&unknown, 2);
+    assert!(stderr_of(&unknown).starts_with("headroom-cli: quantization:"));
+    let dup = cli(dir.path(), &["presets", "duplicate", "int4_double", "my4"]);
+    assert_exit(&dup, 0);
+    let mine = estimate_json(&run_in(dir.path(), &plan.to_string(), &["--json"]));
+    let builtin = estimate_json(&run_in(dir.path(), &llama_plan().to_string(), &["--json"]));
     assert_eq!(mine["per_gpu"], builtin["per_gpu"]);
 }

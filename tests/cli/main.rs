@@ -6,15 +6,52 @@ mod monitor;
 mod presets;
 mod run;
 
+use std::path::Path;
 use std::process::{Command, Output};
 
-fn cli(config: &std::path::Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_headroom-cli"))
+/// The CLI with its config and data folders under `dir`, as every test here runs it.
+fn cli_command(dir: &Path) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_headroom-cli"));
+    cmd.env("HEADROOM_CONFIG_DIR", dir.join("config"))
+        .env("HEADROOM_DATA_DIR", dir.join("data"));
+    cmd
+}
+
+fn cli(config: &Path, args: &[&str]) -> Output {
+    cli_command(config)
         .args(args)
-        .env("HEADROOM_CONFIG_DIR", config.join("config"))
-        .env("HEADROOM_DATA_DIR", config.join("data"))
         .output()
         .expect("run headroom-cli")
+}
+
+/// What the CLI said on stderr.
+fn stderr_of(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// Assert the CLI's exit status, showing what it said on stderr when it is another.
+#[track_caller]
+fn assert_exit(out: &Output, code: i32) {
+    assert_eq!(out.status.code(), Some(code), "{}", stderr_of(out));
+}
+
+/// The JSON the CLI printed, or a panic showing what it printed and said instead.
+#[track_caller]
+fn json_of(out: &Output) -> serde_json::Value {
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "{e}: stdout {:?} stderr {:?}",
+            String::from_utf8_lossy(&out.stdout),
+            stderr_of(out)
+        )
+    })
+}
+
+/// The JSON of a run that succeeded (exit 0).
+#[track_caller]
+fn ok_json(out: &Output) -> serde_json::Value {
+    assert_exit(out, 0);
+    json_of(out)
 }
 
 #[test]
@@ -90,7 +127,7 @@ fn a_corrupt_settings_file_is_reported_and_kept() {
 fn bad_arguments_exit_2() {
     let dir = tempfile::tempdir().unwrap();
     let out = cli(dir.path(), &["settings", "set", "--language", "klingon"]);
-    assert_eq!(out.status.code(), Some(2));
+    assert_exit(&out, 2);
 }
 mod models;
 
@@ -99,10 +136,8 @@ fn a_closed_pipe_ends_the_output_quietly() {
     use std::io::Read;
     use std::process::Stdio;
     let dir = tempfile::tempdir().unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_headroom-cli"))
+    let mut child = cli_command(dir.path())
         .args(["presets", "export", "int4_double", "--format", "bnb-json"])
-        .env("HEADROOM_CONFIG_DIR", dir.path().join("config"))
-        .env("HEADROOM_DATA_DIR", dir.path().join("data"))
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()

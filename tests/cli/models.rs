@@ -1,32 +1,23 @@
 //! `headroom-cli models scan|show` as a user runs them, with the Hugging Face cache in a temporary folder.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
+
+use super::{assert_exit, cli_command, ok_json as stdout_json};
 
 fn fixtures() -> PathBuf {
     PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/fixtures"))
 }
 
 fn models(home: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_headroom-cli"))
+    cli_command(home)
         .arg("models")
         .args(args)
-        .env("HEADROOM_CONFIG_DIR", home.join("config"))
-        .env("HEADROOM_DATA_DIR", home.join("data"))
         .env_remove("HF_HOME")
         .env_remove("HUGGINGFACE_HUB_CACHE")
         .env("HF_HUB_CACHE", home.join("hub"))
         .output()
         .expect("run headroom-cli")
-}
-
-fn stdout_json(out: &Output) -> serde_json::Value {
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
 }
 
 /// One cached model: blobs plus a snapshot of symlinks, as huggingface_hub writes it.
@@ -106,7 +97,7 @@ fn show_a_folder_and_a_catalog_id() {
 fn show_of_an_unknown_model_exits_2_naming_the_field() {
     let dir = tempfile::tempdir().unwrap();
     let out = models(dir.path(), &["show", "nobody/nothing"]);
-    assert_eq!(out.status.code(), Some(2));
+    assert_exit(&out, 2);
     assert!(out.stdout.is_empty());
     let err = String::from_utf8(out.stderr).unwrap();
     assert_eq!(err.lines().count(), 1, "{err}");
@@ -129,7 +120,7 @@ fn show_of_a_folder_with_a_hostile_header_exits_2_naming_file_and_field() {
     bytes.extend_from_slice(&[0; 16]);
     std::fs::write(folder.join("model.safetensors"), bytes).unwrap();
     let out = models(dir.path(), &["show", folder.to_str().unwrap()]);
-    assert_eq!(out.status.code(), Some(2));
+    assert_exit(&out, 2);
     let err = String::from_utf8(out.stderr).unwrap();
     assert_eq!(err.lines().count(), 1, "{err}");
     assert!(
@@ -140,7 +131,7 @@ fn show_of_a_folder_with_a_hostile_header_exits_2_naming_file_and_field() {
     // A broken config.json: exit 2, the file named.
     std::fs::write(folder.join("config.json"), "{\"model_type\": ").unwrap();
     let out = models(dir.path(), &["show", folder.to_str().unwrap()]);
-    assert_eq!(out.status.code(), Some(2));
+    assert_exit(&out, 2);
     let err = String::from_utf8(out.stderr).unwrap();
     assert!(
         err.contains("config.json") && err.contains("not valid JSON"),

@@ -2,15 +2,13 @@
 
 use std::path::Path;
 
-use serde_json::{json, Value};
+use serde_json::json;
 
-use super::cli;
+use super::{assert_exit, cli, ok_json};
 
 const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/fixtures/bnb");
 
-fn stderr(out: &std::process::Output) -> String {
-    String::from_utf8(out.stderr.clone()).unwrap()
-}
+use super::stderr_of as stderr;
 
 #[test]
 fn bnb_json_export_prints_exactly_the_transformers_dump() {
@@ -59,7 +57,7 @@ fn import_then_export_round_trips_through_files() {
             "fp4-skip",
         ],
     );
-    assert!(out.status.success(), "{}", stderr(&out));
+    assert_exit(&out, 0);
     let out = cli(
         dir.path(),
         &["presets", "export", "fp4-skip", "--format", "bnb-json"],
@@ -77,11 +75,11 @@ fn import_then_export_round_trips_through_files() {
         dir.path(),
         &["presets", "import", preset_file.to_str().unwrap()],
     );
-    assert!(out.status.success(), "{}", stderr(&out));
+    assert_exit(&out, 0);
     let a = cli(dir.path(), &["presets", "show", "fp4-skip", "--json"]);
     let b = cli(dir.path(), &["presets", "show", "copied", "--json"]);
-    let a: Value = serde_json::from_slice(&a.stdout).unwrap();
-    let b: Value = serde_json::from_slice(&b.stdout).unwrap();
+    let a = ok_json(&a);
+    let b = ok_json(&b);
     assert_eq!(a["body"], b["body"]);
     assert_eq!(b["builtin"], false);
 }
@@ -118,9 +116,9 @@ fn invalid_imports_exit_2_naming_the_field() {
         );
     }
     let out = cli(dir.path(), &["presets", "delete", "int4"]);
-    assert_eq!(out.status.code(), Some(2));
+    assert_exit(&out, 2);
     let out = cli(dir.path(), &["presets", "show", "../../etc/passwd"]);
-    assert_eq!(out.status.code(), Some(2));
+    assert_exit(&out, 2);
 }
 
 #[test]
@@ -132,8 +130,7 @@ fn list_reports_a_corrupt_preset_and_shows_the_rest() {
     let presets_dir = dir.path().join("config/presets");
     std::fs::write(presets_dir.join("broken.json"), "{oops").unwrap();
     let out = cli(dir.path(), &["presets", "list", "--json"]);
-    assert!(out.status.success());
-    let list: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let list = ok_json(&out);
     let names: Vec<&str> = list["presets"]
         .as_array()
         .unwrap()
@@ -174,8 +171,7 @@ fn configs_set_show_list() {
             "--json",
         ],
     );
-    assert!(out.status.success(), "{}", stderr(&out));
-    let saved: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let saved = ok_json(&out);
     assert_eq!(saved["config"]["lora"]["rank"], 32);
     assert_eq!(
         saved["config"]["lora"]["target_modules"],
@@ -193,12 +189,12 @@ fn configs_set_show_list() {
             "int4_double,int4_offload,cpu",
         ],
     );
-    assert!(out.status.success(), "{}", stderr(&out));
+    assert_exit(&out, 0);
     let out = cli(
         dir.path(),
         &["configs", "show", "meta-llama/Llama-3.1-8B", "--json"],
     );
-    let shown: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let shown = ok_json(&out);
     assert_eq!(shown["config"]["notes"], "wizard");
     assert_eq!(
         shown["config"]["fallback_chain"],
@@ -219,14 +215,14 @@ fn configs_set_show_list() {
         )
     };
     let out = set_max("0=20GiB,cpu=64GB");
-    assert_eq!(out.status.code(), Some(2));
+    assert_exit(&out, 2);
     assert!(
         stderr(&out).contains("llm_int8_enable_fp32_cpu_offload"),
         "{}",
         stderr(&out)
     );
     let out = set_max("0=20GiB");
-    assert!(out.status.success(), "{}", stderr(&out));
+    assert_exit(&out, 0);
     let out = cli(
         dir.path(),
         &[
@@ -237,14 +233,14 @@ fn configs_set_show_list() {
             "gpu=1GB",
         ],
     );
-    assert_eq!(out.status.code(), Some(2));
+    assert_exit(&out, 2);
     assert!(
         stderr(&out).starts_with("headroom-cli: overrides.load.max_memory.gpu: "),
         "{}",
         stderr(&out)
     );
     let out = cli(dir.path(), &["configs", "list", "--json"]);
-    let list: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let list = ok_json(&out);
     assert_eq!(list["configs"][0]["model_id"], "meta-llama/Llama-3.1-8B");
 
     let out = cli(
@@ -253,14 +249,14 @@ fn configs_set_show_list() {
             "configs", "set", "org/m", "--preset", "int8", "--task", "train", "--method", "qlora",
         ],
     );
-    assert_eq!(out.status.code(), Some(2));
+    assert_exit(&out, 2);
     assert!(
         stderr(&out).starts_with("headroom-cli: method: "),
         "{}",
         stderr(&out)
     );
     let out = cli(dir.path(), &["configs", "set", "org/m", "--preset", "int8"]);
-    assert_eq!(out.status.code(), Some(2));
+    assert_exit(&out, 2);
     assert!(
         stderr(&out).starts_with("headroom-cli: task: "),
         "{}",
@@ -281,7 +277,7 @@ fn a_bundle_exported_here_imports_there() {
     .status
     .success());
     let out = cli(here.path(), &["presets", "export", "--format", "bundle"]);
-    assert!(out.status.success(), "{}", stderr(&out));
+    assert_exit(&out, 0);
     let file = here.path().join("bundle.json");
     std::fs::write(&file, &out.stdout).unwrap();
 
@@ -290,8 +286,7 @@ fn a_bundle_exported_here_imports_there() {
         there.path(),
         &["presets", "import", file.to_str().unwrap(), "--json"],
     );
-    assert!(out.status.success(), "{}", stderr(&out));
-    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let report = ok_json(&out);
     assert_eq!(report["presets"]["added"], json!(["mine"]));
     assert_eq!(report["model_configs"]["added"], json!(["gpt2"]));
     let again = cli(there.path(), &["presets", "export", "--format", "bundle"]);
@@ -321,9 +316,9 @@ fn duplicate_rename_and_other_export_formats() {
     .status
     .success());
     let out = cli(dir.path(), &["presets", "rename", "spill", "spill2"]);
-    assert!(out.status.success(), "{}", stderr(&out));
+    assert_exit(&out, 0);
     let shown = cli(dir.path(), &["configs", "show", "org/m", "--json"]);
-    let shown: Value = serde_json::from_slice(&shown.stdout).unwrap();
+    let shown = ok_json(&shown);
     assert_eq!(
         shown["config"]["preset"], "spill2",
         "the config follows the rename"
@@ -339,7 +334,7 @@ fn duplicate_rename_and_other_export_formats() {
         dir.path(),
         &["presets", "export", "spill2", "--format", "kwargs"],
     );
-    let kwargs: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let kwargs = ok_json(&out);
     assert_eq!(
         kwargs,
         json!({"device_map": "auto", "max_memory": null, "torch_dtype": "bfloat16"})
@@ -360,7 +355,7 @@ fn duplicate_rename_and_other_export_formats() {
         dir.path(),
         &["presets", "export", "spill2", "--format", "python"],
     );
-    assert_eq!(out.status.code(), Some(2));
+    assert_exit(&out, 2);
     assert!(stderr(&out).starts_with("headroom-cli: model: "));
 
     let out = cli(dir.path(), &["presets", "delete", "spill2"]);
@@ -391,14 +386,14 @@ fn import_reads_stdin_and_needs_a_name_there() {
         child.wait_with_output().unwrap()
     };
     let out = run(&["presets", "import", "-"]);
-    assert_eq!(out.status.code(), Some(2));
+    assert_exit(&out, 2);
     assert!(
         stderr(&out).starts_with("headroom-cli: name: "),
         "{}",
         stderr(&out)
     );
     let out = run(&["presets", "import", "-", "--name", "eight-offload"]);
-    assert!(out.status.success(), "{}", stderr(&out));
+    assert_exit(&out, 0);
     let out = cli(
         dir.path(),
         &["presets", "export", "eight-offload", "--format", "bnb-json"],

@@ -2,8 +2,10 @@
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
+
+use super::{assert_exit, cli_command, json_of as record, stderr_of};
 
 const SCRIPT: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
@@ -11,20 +13,13 @@ const SCRIPT: &str = concat!(
 );
 
 fn cli_run(dir: &Path, vars: &[(&str, &str)], args: &[&str]) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_headroom-cli"));
+    let mut cmd = cli_command(dir);
     cmd.arg("run")
         .args(args)
         .args(["--", "python3", SCRIPT])
-        .env("HEADROOM_CONFIG_DIR", dir.join("config"))
-        .env("HEADROOM_DATA_DIR", dir.join("data"))
         .env_remove("PYTORCH_CUDA_ALLOC_CONF")
         .envs(vars.iter().copied());
     cmd
-}
-
-fn record(out: &Output) -> serde_json::Value {
-    serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|e| panic!("{e}: stderr {}", String::from_utf8_lossy(&out.stderr)))
 }
 
 #[test]
@@ -45,12 +40,7 @@ fn run_relaunches_on_oom_and_exits_with_the_last_status() {
     )
     .output()
     .unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_exit(&out, 0);
     let rec = record(&out);
     assert_eq!(rec["outcome"], "succeeded");
     assert_eq!(rec["attempts"].as_array().unwrap().len(), 2);
@@ -60,7 +50,7 @@ fn run_relaunches_on_oom_and_exits_with_the_last_status() {
         rec["attempts"][1]["measured_peak_bytes"],
         serde_json::Value::Null
     );
-    let err = String::from_utf8_lossy(&out.stderr);
+    let err = stderr_of(&out);
     assert!(err.contains("attempt 1 died of CUDA out of memory (tried to allocate 1.22 GiB); relaunching with int4"), "{err}");
 
     // Every preset OOMs: the status of the last attempt.
@@ -71,8 +61,8 @@ fn run_relaunches_on_oom_and_exits_with_the_last_status() {
     )
     .output()
     .unwrap();
-    assert_eq!(out.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("every preset of the chain"));
+    assert_exit(&out, 1);
+    assert!(stderr_of(&out).contains("every preset of the chain"));
 
     // Not OOM: one attempt only.
     let out = cli_run(
@@ -82,7 +72,7 @@ fn run_relaunches_on_oom_and_exits_with_the_last_status() {
     )
     .output()
     .unwrap();
-    assert_eq!(out.status.code(), Some(1));
+    assert_exit(&out, 1);
     let rec = record(&out);
     assert_eq!(rec["outcome"], "failed");
     assert_eq!(rec["attempts"].as_array().unwrap().len(), 1);
@@ -99,12 +89,12 @@ fn run_relaunches_on_oom_and_exits_with_the_last_status() {
     )
     .output()
     .unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("chain: unknown preset \"int3\""));
+    assert_exit(&out, 2);
+    assert!(stderr_of(&out).contains("chain: unknown preset \"int3\""));
     let out = cli_run(dir.path(), &[], &["--model", "org/m", "--profile", "nope"])
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(2));
+    assert_exit(&out, 2);
 }
 
 #[test]

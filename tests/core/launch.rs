@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use headroom_core::env::profile::{self, Profile, Purpose, Setting};
 use headroom_core::env::EnvMap;
 use headroom_core::launch::handover::{DefaultChainPresets, PresetSource, DEFAULT_CHAIN};
-use headroom_core::launch::history::{self, NextStep, Outcome};
+use headroom_core::launch::history::{self, NextStep, Outcome, RunRecord};
 use headroom_core::launch::oom::{self, OomMarker, OomScanner};
 use headroom_core::launch::process::CancelToken;
 use headroom_core::launch::runner::{self, LaunchEvent, PeakProbe, RunRequest};
@@ -100,6 +100,28 @@ fn received(s: &Setup, n: u32) -> serde_json::Value {
 fn bnb_fixture(name: &str) -> serde_json::Value {
     serde_json::from_str(&std::fs::read_to_string(format!("{FIXTURES}/bnb/{name}.json")).unwrap())
         .unwrap()
+}
+
+/// Run `req` with the built-in presets and no probe, cancelled by `cancel`, its events to `on_event`.
+fn run_with(
+    s: &Setup,
+    req: &RunRequest,
+    cancel: &CancelToken,
+    on_event: &mut dyn FnMut(LaunchEvent),
+) -> headroom_core::Result<RunRecord> {
+    runner::run(
+        &s.paths,
+        req,
+        &DefaultChainPresets,
+        &mut runner::NoPeakProbe,
+        cancel,
+        on_event,
+    )
+}
+
+/// Run `req` to its end with nothing watching it.
+fn run_to_end(s: &Setup, req: &RunRequest) -> RunRecord {
+    run_with(s, req, &CancelToken::new(), &mut |_| {}).unwrap()
 }
 
 /// Returns a fixed peak per attempt so the record can be checked.
@@ -248,15 +270,7 @@ fn fragmentation_is_retried_once_with_expandable_segments_first() {
         &["fp16", "int8"],
         &[("FAKE_FRAG_PRESETS", "fp16")],
     );
-    let record = runner::run(
-        &s.paths,
-        &req,
-        &DefaultChainPresets,
-        &mut runner::NoPeakProbe,
-        &CancelToken::new(),
-        &mut |_| {},
-    )
-    .unwrap();
+    let record = run_to_end(&s, &req);
     assert_eq!(record.outcome, Some(Outcome::Succeeded));
     let steps: Vec<_> = record
         .attempts
@@ -294,15 +308,7 @@ fn fragmentation_is_retried_once_with_expandable_segments_first() {
         "max_split_size_mb:128".into(),
     );
     // oom_current.txt is not fragmentation: straight to the next preset, allocator untouched.
-    let record = runner::run(
-        &s.paths,
-        &req,
-        &DefaultChainPresets,
-        &mut runner::NoPeakProbe,
-        &CancelToken::new(),
-        &mut |_| {},
-    )
-    .unwrap();
+    let record = run_to_end(&s, &req);
     assert_eq!(record.outcome, Some(Outcome::ChainExhausted));
     assert_eq!(record.attempts.len(), 2);
     assert_eq!(record.last_status(), Some(1));
@@ -321,15 +327,7 @@ fn fragmentation_is_retried_once_with_expandable_segments_first() {
             ("FAKE_OOM_PRESETS", "fp16,int8"),
         ],
     );
-    let record = runner::run(
-        &s.paths,
-        &req,
-        &DefaultChainPresets,
-        &mut runner::NoPeakProbe,
-        &CancelToken::new(),
-        &mut |_| {},
-    )
-    .unwrap();
+    let record = run_to_end(&s, &req);
     let presets: Vec<_> = record.attempts.iter().map(|a| a.preset.as_str()).collect();
     assert_eq!(presets, ["fp16", "int8"]);
     assert_eq!(record.outcome, Some(Outcome::ChainExhausted));
@@ -344,15 +342,7 @@ fn a_crash_that_is_not_oom_is_never_relaunched() {
         &DEFAULT_CHAIN,
         &[("FAKE_MODE", "crash")],
     );
-    let record = runner::run(
-        &s.paths,
-        &req,
-        &DefaultChainPresets,
-        &mut runner::NoPeakProbe,
-        &CancelToken::new(),
-        &mut |_| {},
-    )
-    .unwrap();
+    let record = run_to_end(&s, &req);
     assert_eq!(record.outcome, Some(Outcome::Failed));
     assert_eq!(record.attempts.len(), 1);
     assert_eq!(record.attempts[0].oom, None);
@@ -410,18 +400,11 @@ fn cancel_kills_the_whole_tree_even_when_sigterm_is_ignored() {
     let cancel = CancelToken::new();
     let started = Instant::now();
     let mut leader = None;
-    let record = runner::run(
-        &s.paths,
-        &req,
-        &DefaultChainPresets,
-        &mut runner::NoPeakProbe,
-        &cancel,
-        &mut |e| match e {
-            LaunchEvent::AttemptStarted { pid, .. } => leader = Some(pid),
-            LaunchEvent::Output { line, .. } if line == "ready" => cancel.cancel(),
-            _ => {}
-        },
-    )
+    let record = run_with(&s, &req, &cancel, &mut |e| match e {
+        LaunchEvent::AttemptStarted { pid, .. } => leader = Some(pid),
+        LaunchEvent::Output { line, .. } if line == "ready" => cancel.cancel(),
+        _ => {}
+    })
     .unwrap();
     assert!(started.elapsed() < Duration::from_secs(20));
     assert_eq!(record.outcome, Some(Outcome::Cancelled));
@@ -453,18 +436,11 @@ fn a_cancel_between_attempts_starts_no_further_attempt() {
         &[("FAKE_OOM_PRESETS", "fp16")],
     );
     let cancel = CancelToken::new();
-    let record = runner::run(
-        &s.paths,
-        &req,
-        &DefaultChainPresets,
-        &mut runner::NoPeakProbe,
-        &cancel,
-        &mut |e| {
-            if let LaunchEvent::AttemptFinished { .. } = e {
-                cancel.cancel()
-            }
-        },
-    )
+    let record = run_with(&s, &req, &cancel, &mut |e| {
+        if let LaunchEvent::AttemptFinished { .. } = e {
+            cancel.cancel()
+        }
+    })
     .unwrap();
     assert_eq!(record.outcome, Some(Outcome::Cancelled));
     assert_eq!(record.attempts.len(), 1);
@@ -492,15 +468,7 @@ fn a_straggler_left_by_a_finished_attempt_is_killed() {
         &[("FAKE_MODE", "leave"), ("FAKE_PID_FILE", &pid_file_text)],
     );
     let started = Instant::now();
-    let record = runner::run(
-        &s.paths,
-        &req,
-        &DefaultChainPresets,
-        &mut runner::NoPeakProbe,
-        &CancelToken::new(),
-        &mut |_| {},
-    )
-    .unwrap();
+    let record = run_to_end(&s, &req);
     assert_eq!(record.outcome, Some(Outcome::Succeeded));
     assert!(
         started.elapsed() < Duration::from_secs(20),
@@ -537,14 +505,7 @@ fn bad_requests_are_refused_before_anything_runs() {
     r.argv = vec!["/no/such/program".into()];
     cases.push((r, "argv"));
     for (req, field) in cases {
-        match runner::run(
-            &s.paths,
-            &req,
-            &DefaultChainPresets,
-            &mut runner::NoPeakProbe,
-            &CancelToken::new(),
-            &mut |_| {},
-        ) {
+        match run_with(&s, &req, &CancelToken::new(), &mut |_| {}) {
             Err(Error::Invalid { field: f, .. }) => assert_eq!(f, field),
             other => panic!("{field}: {other:?}"),
         }
@@ -565,18 +526,11 @@ fn a_relative_program_is_found_in_the_working_directory() {
     let mut req = request(&s, plain_profile(), &["int4_double"], &[]);
     req.argv = vec!["./train.sh".into()];
     let mut lines = Vec::new();
-    let record = runner::run(
-        &s.paths,
-        &req,
-        &DefaultChainPresets,
-        &mut runner::NoPeakProbe,
-        &CancelToken::new(),
-        &mut |e| {
-            if let LaunchEvent::Output { line, .. } = e {
-                lines.push(line)
-            }
-        },
-    )
+    let record = run_with(&s, &req, &CancelToken::new(), &mut |e| {
+        if let LaunchEvent::Output { line, .. } = e {
+            lines.push(line)
+        }
+    })
     .unwrap();
     assert_eq!(record.outcome, Some(Outcome::Succeeded));
     assert_eq!(
@@ -592,24 +546,8 @@ fn a_relative_program_is_found_in_the_working_directory() {
 fn history_lists_runs_and_takes_a_late_peak() {
     let s = setup();
     let req = request(&s, plain_profile(), &["int4"], &[]);
-    let first = runner::run(
-        &s.paths,
-        &req,
-        &DefaultChainPresets,
-        &mut runner::NoPeakProbe,
-        &CancelToken::new(),
-        &mut |_| {},
-    )
-    .unwrap();
-    let second = runner::run(
-        &s.paths,
-        &req,
-        &DefaultChainPresets,
-        &mut runner::NoPeakProbe,
-        &CancelToken::new(),
-        &mut |_| {},
-    )
-    .unwrap();
+    let first = run_to_end(&s, &req);
+    let second = run_to_end(&s, &req);
     assert_ne!(first.run_id, second.run_id);
     let list = history::list(&s.paths).unwrap();
     assert_eq!(list.runs.len(), 2);

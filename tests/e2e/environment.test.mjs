@@ -86,4 +86,44 @@ describe("the Environment view", () => {
     const cell = await session.text(await session.find('[data-testid="profile"] tr[data-variable="CUDA_LAUNCH_BLOCKING"]'));
     assert.match(cell, /unset/);
   });
+
+  it("asks before switching profile or leaving the view drops unsaved edits", async () => {
+    const button = (text) =>
+      session.execute(
+        `const b = [...document.querySelectorAll("button")].find((b) => b.textContent.trim() === arguments[0]);
+         b.click();`,
+        [text],
+      );
+    await button("Edit");
+    await session.execute(
+      `const el = document.querySelector('input[name="profile-description"]');
+       el.value = "edited, not saved";
+       el.dispatchEvent(new Event("input", { bubbles: true }));`,
+    );
+    await session.click(await session.find('[data-profile="production"]'));
+    const ask = await session.find('[role="alertdialog"]');
+    assert.match(await session.text(ask), /training has unsaved changes/);
+    await button("Keep editing");
+    await session.until(
+      () => session.execute(`return document.querySelector('[role="alertdialog"]') === null`),
+      (gone) => gone === true,
+      "the question is gone",
+    );
+    assert.equal(
+      await session.execute(`return document.querySelector('input[name="profile-description"]').value`),
+      "edited, not saved",
+    );
+    // Leaving the view asks too, and goes once the edits are discarded.
+    await session.click(await session.find('[data-view="plan"]'));
+    await session.find('[role="alertdialog"]');
+    assert.equal(await session.attribute(await session.find('[data-view="environment"]'), "aria-selected"), "true");
+    await button("Discard changes");
+    await session.until(
+      async () => session.attribute(await session.find('[data-view="plan"]'), "aria-selected"),
+      (selected) => selected === "true",
+      "the Plan view is shown",
+    );
+    const saved = JSON.parse(readFileSync(profileFile, "utf8"));
+    assert.equal(saved.data.description, "my training runs", "nothing was saved");
+  });
 });

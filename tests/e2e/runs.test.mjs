@@ -175,4 +175,48 @@ describe("the Runs view", () => {
     await shot("runs-estimate.png");
   });
 
+  it("picks a run still going on up again after the window reloads, and follows it to the end", async () => {
+    const pidFile = join(home, "reload.pid");
+    await fill("command", `env FAKE_MODE=hang FAKE_PID_FILE=${pidFile} python3 ${join(fixtures, "fake_train.py")}`);
+    await fill("model", "qwen-7b");
+    await fill("batch_size", "");
+    await fill("sequence_length", "");
+    await session.click(await session.find('[data-testid="start"]'));
+    const title = await session.until(
+      async () => session.text(await session.find('[data-testid="live"] h2')),
+      (t) => /run-/.test(t),
+      "the run started",
+      30000,
+    );
+    const runId = /(run-[0-9-]+)/.exec(title)[1];
+    await session.until(
+      async () => session.text(await session.find('[data-testid="log"]')),
+      (t) => /ready/.test(t),
+      "the script is running",
+      30000,
+    );
+    // The webview reloads; the backend's run goes on.
+    await session.execute(`window.__beforeReload = true; setTimeout(() => location.reload(), 0);`);
+    await session.until(
+      () => session.execute(`return window.__beforeReload === undefined && document.readyState === "complete"`),
+      (fresh) => fresh === true,
+      "the page reloaded",
+    );
+    await session.click(await session.find('[data-view="runs"]'));
+    const live = await session.find('[data-testid="live"]');
+    assert.match(await session.text(live), new RegExp(runId));
+    assert.equal(await session.text(await session.find('[data-testid="outcome"]')), "Running");
+    const log = await session.text(await session.find('[data-testid="log"]'));
+    assert.match(log, /training with preset fp16 \(attempt 0\)/);
+    assert.match(log, /ready/);
+    assert.match(await session.text(await session.find('[data-testid="memory-na"]')), /n\/a: no NVIDIA driver/);
+    // Its updates now reach the reloaded page: Cancel ends it and the page hears so.
+    await session.click(await session.find('[data-testid="cancel"]'));
+    await session.until(
+      async () => session.text(await session.find('[data-testid="outcome"]')),
+      (t) => t === "Cancelled",
+      "the reloaded page saw the run end",
+      30000,
+    );
+  });
 });

@@ -2,7 +2,7 @@
 
 use serde_json::json;
 
-use crate::{harness, invoke};
+use crate::{assert_refused, harness, invoke};
 
 #[test]
 fn profiles_list_built_ins_first_and_show_what_each_variable_costs() {
@@ -136,57 +136,49 @@ fn bad_input_names_the_field() {
     let h = harness();
     let mut bad = mine("1");
     bad["variables"][0]["name"] = json!("1BAD");
-    let err = invoke(
-        &h,
-        "env_save_profile",
-        json!({"profile": bad, "expected": null}),
-    )
-    .unwrap_err();
-    assert_eq!(err["code"], "invalid");
-    assert!(err["message"]
-        .as_str()
-        .unwrap()
-        .starts_with("variables[0].name: "));
-
-    let err = invoke(
-        &h,
-        "env_save_profile",
-        json!({"profile": {"name": "production", "description": "", "purpose": "production", "variables": []}, "expected": null}),
-    )
-    .unwrap_err();
-    assert!(
-        err["message"].as_str().unwrap().starts_with("name: "),
-        "{err}"
-    );
-
-    let err = invoke(
-        &h,
-        "env_doctor",
-        json!({"source": {"kind": "file", "path": "relative.env"}, "profile": null}),
-    )
-    .unwrap_err();
-    assert!(
-        err["message"].as_str().unwrap().starts_with("file: "),
-        "{err}"
-    );
-    let err = invoke(
-        &h,
-        "env_doctor",
-        json!({"source": {"kind": "process", "pid": 4_000_000_000u32}, "profile": null}),
-    )
-    .unwrap_err();
-    assert!(
-        err["message"].as_str().unwrap().starts_with("pid: "),
-        "{err}"
-    );
-    let err = invoke(
-        &h,
-        "env_export_to_file",
-        json!({"name": "production", "format": "shell", "path": ""}),
-    )
-    .unwrap_err();
-    assert!(
-        err["message"].as_str().unwrap().starts_with("path: "),
-        "{err}"
-    );
+    // Each refused as invalid input, its message starting with the field (and, where it matters, why).
+    let cases = [
+        (
+            "env_save_profile",
+            json!({"profile": bad, "expected": null}),
+            "variables[0].name: ",
+        ),
+        (
+            "env_save_profile",
+            json!({"profile": {"name": "production", "description": "", "purpose": "production", "variables": []}, "expected": null}),
+            "name: ",
+        ),
+        (
+            "env_doctor",
+            json!({"source": {"kind": "file", "path": "relative.env"}, "profile": null}),
+            "file: ",
+        ),
+        (
+            "env_doctor",
+            json!({"source": {"kind": "process", "pid": 4_000_000_000u32}, "profile": null}),
+            "pid: ",
+        ),
+        (
+            "env_export_to_file",
+            json!({"name": "production", "format": "shell", "path": ""}),
+            "path: ",
+        ),
+        (
+            "env_export_to_file",
+            json!({"name": "production", "format": "shell", "path": "env.sh"}),
+            "path: env.sh is not an absolute path",
+        ),
+        // The dialog command reads the profile before it opens a dialog: a profile that is not there is
+        // refused at once (were the dialog first, this would wait for a person).
+        (
+            "env_export_dialog",
+            json!({"name": "nope", "format": "dotenv"}),
+            "profile: no profile named \"nope\"",
+        ),
+    ];
+    for (cmd, args, prefix) in cases {
+        let err = invoke(&h, cmd, args).unwrap_err();
+        assert_eq!(err["code"], "invalid", "{cmd}: {err}");
+        assert_refused(&err, prefix);
+    }
 }

@@ -43,6 +43,28 @@ pub(crate) fn harness() -> Harness {
     harness_with(|_| {})
 }
 
+/// Assert that `err` is a refusal naming what was wrong: its message starts with `prefix` (the field's name,
+/// and as much of the reason as the test cares about).
+#[track_caller]
+pub(crate) fn assert_refused(err: &Value, prefix: &str) {
+    let message = err["message"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no message in {err}"));
+    assert!(
+        message.starts_with(prefix),
+        "expected {prefix:?} first: {err}"
+    );
+}
+
+/// Assert that `err`'s message says `text` somewhere.
+#[track_caller]
+pub(crate) fn assert_mentions(err: &Value, text: &str) {
+    let message = err["message"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no message in {err}"));
+    assert!(message.contains(text), "expected {text:?} in: {err}");
+}
+
 pub(crate) fn invoke(h: &Harness, cmd: &str, args: Value) -> Result<Value, Value> {
     invoke_from(h, "tauri://localhost", cmd, args)
 }

@@ -5,28 +5,48 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
-use crate::{harness, invoke, Harness};
+use headroom_core::presets::config_store::ConfigLibrary;
+use headroom_core::presets::library::PresetLibrary;
+use headroom_core::presets::model_config::{Method, ModelConfig, Task};
+use headroom_core::store::Revision;
+
+use crate::{assert_mentions, assert_refused, harness, invoke, Harness};
+
+/// A model the estimator knows, for the runs that carry a plan.
+const LLAMA_8B: &str = "meta-llama/Llama-3.1-8B";
 
 fn fixture_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/launch")
 }
 
-/// The fake training script, with the FAKE_* switches set through `env` so the test process's own
+/// The fake training script, with its FAKE_* switches set through `env` so the test process's own
 /// environment (shared by the parallel tests) stays untouched.
-fn start(h: &Harness, fake: &str, chain: &[&str]) -> Result<Value, Value> {
+fn fake_argv(switches: &[&str]) -> Value {
+    let mut argv = vec![json!("env")];
+    argv.extend(switches.iter().map(|s| json!(s)));
+    argv.extend([json!("python3"), json!(fixture_dir().join("fake_train.py"))]);
+    Value::Array(argv)
+}
+
+/// What the start form sends for `argv`, run in the fixtures folder under the production profile.
+fn start_request(model: &str, argv: Value, chain: Value) -> Value {
+    json!({"model": model, "argv": argv, "cwd": fixture_dir(), "profile": "production", "chain": chain})
+}
+
+/// Start a run with its updates on the channel numbered `channel` (the mock runtime drops what it gets).
+fn runs_start(h: &Harness, start: Value, channel: u32) -> Result<Value, Value> {
     invoke(
         h,
         "runs_start",
-        json!({
-            "start": {
-                "model": "llama-8b",
-                "argv": ["env", fake, "python3", fixture_dir().join("fake_train.py")],
-                "cwd": fixture_dir(),
-                "profile": "production",
-                "chain": chain,
-            },
-            "onUpdate": "__CHANNEL__:7",
-        }),
+        json!({"start": start, "onUpdate": format!("__CHANNEL__:{channel}")}),
+    )
+}
+
+fn start(h: &Harness, fake: &str, chain: &[&str]) -> Result<Value, Value> {
+    runs_start(
+        h,
+        start_request("llama-8b", fake_argv(&[fake]), json!(chain)),
+        7,
     )
 }
 
@@ -83,22 +103,9 @@ fn cancel_stops_a_hanging_run() {
     let h = harness();
     let pid_file = h.paths.data_dir.join("grandchild.pid");
     std::fs::create_dir_all(&h.paths.data_dir).unwrap();
-    let run_id = invoke(
-        &h,
-        "runs_start",
-        json!({
-            "start": {
-                "model": "llama-8b",
-                "argv": ["env", "FAKE_MODE=hang", format!("FAKE_PID_FILE={}", pid_file.display()),
-                         "python3", fixture_dir().join("fake_train.py")],
-                "cwd": fixture_dir(),
-                "profile": "production",
-                "chain": ["fp16"],
-            },
-            "onUpdate": "__CHANNEL__:8",
-        }),
-    )
-    .unwrap();
+    let pid_switch = format!("FAKE_PID_FILE={}", pid_file.display());
+    let argv = fake_argv(&["FAKE_MODE=hang", &pid_switch]);
+    let run_id = runs_start(&h, start_request("llama-8b", argv, json!(["fp16"])), 8).unwrap();
     let run_id = run_id.as_str().unwrap().to_string();
     let deadline = Instant::now() + Duration::from_secs(30);
     while !pid_file.exists() {
@@ -109,38 +116,20 @@ fn cancel_stops_a_hanging_run() {
     let record = wait_until_finished(&h, &run_id);
     assert_eq!(record["outcome"], "cancelled");
     let err = invoke(&h, "runs_cancel", json!({"runId": run_id})).unwrap_err();
-    assert!(
-        err["message"].as_str().unwrap().starts_with("run_id: "),
-        "{err}"
-    );
+    assert_refused(&err, "run_id: ");
 }
 
 #[test]
 fn a_refused_request_names_the_field_and_starts_nothing() {
     let h = harness();
-    let err = invoke(
-        &h,
-        "runs_start",
-        json!({
-            "start": {"model": "m", "argv": ["true"], "cwd": "/no/such/dir", "profile": "production", "chain": ["fp16"]},
-            "onUpdate": "__CHANNEL__:9",
-        }),
-    )
-    .unwrap_err();
-    assert!(
-        err["message"].as_str().unwrap().starts_with("cwd: "),
-        "{err}"
-    );
+    let mut request = start_request("m", json!(["true"]), json!(["fp16"]));
+    request["cwd"] = json!("/no/such/dir");
+    let err = runs_start(&h, request, 9).unwrap_err();
+    assert_refused(&err, "cwd: ");
     let err = start(&h, "X=1", &["fp16", "nonsense"]).unwrap_err();
-    assert!(
-        err["message"].as_str().unwrap().starts_with("chain"),
-        "{err}"
-    );
+    assert_refused(&err, "chain");
     let err = start(&h, "X=1", &[]).unwrap_err();
-    assert!(
-        err["message"].as_str().unwrap().starts_with("chain: "),
-        "{err}"
-    );
+    assert_refused(&err, "chain: ");
     let list = invoke(&h, "runs_list", json!({})).unwrap();
     assert_eq!(list["runs"], json!([]));
     let defaults = invoke(&h, "runs_defaults", json!({"model": ""})).unwrap();
@@ -150,22 +139,9 @@ fn a_refused_request_names_the_field_and_starts_nothing() {
 #[test]
 fn a_models_saved_config_gives_the_chain_and_the_library_hands_over_its_presets() {
     let h = harness();
-    // Saved with the presets core's own store format, as the Presets view would.
-    let configs = headroom_core::presets::config_store::ConfigLibrary::new(&h.paths);
-    let library = headroom_core::presets::library::PresetLibrary::new(&h.paths);
-    let mut config = headroom_core::presets::model_config::ModelConfig::new(
-        "int8",
-        headroom_core::presets::model_config::Task::Train,
-    );
+    let mut config = ModelConfig::new("int8", Task::Train);
     config.fallback_chain = vec!["int8".into(), "int4".into()];
-    configs
-        .set(
-            "org/llama",
-            &config,
-            headroom_core::store::Revision::ABSENT,
-            &library,
-        )
-        .unwrap();
+    save_model_config(&h, "org/llama", &config);
     let defaults = invoke(&h, "runs_defaults", json!({"model": "org/llama"})).unwrap();
     assert_eq!(defaults["chain"], json!(["int8", "int4"]));
     assert_eq!(defaults["saved"], true);
@@ -177,20 +153,12 @@ fn a_models_saved_config_gives_the_chain_and_the_library_hands_over_its_presets(
     // The run hands over the library's int8 (a real BitsAndBytesConfig dict) and relaunches with int4.
     let dump = h.paths.data_dir.join("dump");
     std::fs::create_dir_all(&dump).unwrap();
-    let run_id = invoke(
+    let dump_switch = format!("FAKE_DUMP_DIR={}", dump.display());
+    let argv = fake_argv(&["FAKE_OOM_PRESETS=int8", &dump_switch]);
+    let run_id = runs_start(
         &h,
-        "runs_start",
-        json!({
-            "start": {
-                "model": "org/llama",
-                "argv": ["env", "FAKE_OOM_PRESETS=int8", format!("FAKE_DUMP_DIR={}", dump.display()),
-                         "python3", fixture_dir().join("fake_train.py")],
-                "cwd": fixture_dir(),
-                "profile": "production",
-                "chain": defaults["chain"],
-            },
-            "onUpdate": "__CHANNEL__:10",
-        }),
+        start_request("org/llama", argv, defaults["chain"].clone()),
+        10,
     )
     .unwrap();
     let record = wait_until_finished(&h, run_id.as_str().unwrap());
@@ -208,20 +176,20 @@ fn a_models_saved_config_gives_the_chain_and_the_library_hands_over_its_presets(
     assert_eq!(got["quant_config"]["bnb_4bit_quant_type"], "nf4");
 }
 
-fn save_config(h: &Harness, model: &str, method: headroom_core::presets::model_config::Method) {
-    use headroom_core::presets::model_config::{ModelConfig, Task};
-    let configs = headroom_core::presets::config_store::ConfigLibrary::new(&h.paths);
-    let library = headroom_core::presets::library::PresetLibrary::new(&h.paths);
+/// Save `model`'s config with the presets core's own store format, as the Presets view would.
+fn save_model_config(h: &Harness, model: &str, config: &ModelConfig) {
+    let configs = ConfigLibrary::new(&h.paths);
+    let library = PresetLibrary::new(&h.paths);
+    configs
+        .set(model, config, Revision::ABSENT, &library)
+        .unwrap();
+}
+
+/// A training config for `model` with `method`: what the estimator needs to predict each preset's peak.
+fn save_config(h: &Harness, model: &str, method: Method) {
     let mut config = ModelConfig::new("fp16", Task::Train);
     config.method = Some(method);
-    configs
-        .set(
-            model,
-            &config,
-            headroom_core::store::Revision::ABSENT,
-            &library,
-        )
-        .unwrap();
+    save_model_config(h, model, &config);
 }
 
 fn start_with_plan(
@@ -230,41 +198,34 @@ fn start_with_plan(
     batch: Value,
     sequence: Value,
 ) -> Result<Value, Value> {
-    invoke(
-        h,
-        "runs_start",
-        json!({
-            "start": {
-                "model": model,
-                "argv": ["env", "FAKE_OOM_PRESETS=fp16,int8", "python3", fixture_dir().join("fake_train.py")],
-                "cwd": fixture_dir(),
-                "profile": "production",
-                "chain": ["fp16", "int8", "int4"],
-                "batch_size": batch,
-                "sequence_length": sequence,
-            },
-            "onUpdate": "__CHANNEL__:11",
-        }),
-    )
+    let mut request = start_request(
+        model,
+        fake_argv(&["FAKE_OOM_PRESETS=fp16,int8"]),
+        json!(["fp16", "int8", "int4"]),
+    );
+    request["batch_size"] = batch;
+    request["sequence_length"] = sequence;
+    runs_start(h, request, 11)
+}
+
+/// A finished run of the 8B model's plan, with its config saved for `method`: fp16 and int8 die of OOM.
+fn finished_plan_run(method: Method, batch: u64, sequence: u64) -> (Harness, Value) {
+    let h = harness();
+    save_config(&h, LLAMA_8B, method);
+    let run_id = start_with_plan(&h, LLAMA_8B, json!(batch), json!(sequence)).unwrap();
+    let record = wait_until_finished(&h, run_id.as_str().unwrap());
+    (h, record)
 }
 
 #[test]
 fn each_attempt_keeps_the_estimators_device_peak_for_its_preset() {
-    let h = harness();
-    let model = "meta-llama/Llama-3.1-8B";
-    save_config(
-        &h,
-        model,
-        headroom_core::presets::model_config::Method::Lora,
-    );
-    let run_id = start_with_plan(&h, model, json!(2), json!(1024)).unwrap();
-    let record = wait_until_finished(&h, run_id.as_str().unwrap());
+    let (h, record) = finished_plan_run(Method::Lora, 2, 1024);
     assert_eq!(record["outcome"], "succeeded");
     let attempts = record["attempts"].as_array().unwrap();
     assert_eq!(attempts.len(), 3);
     // The same figure the Plan view answers for that plan with that preset.
     for (attempt, preset) in attempts.iter().zip(["fp16", "int8", "int4"]) {
-        let plan = json!({"model": {"id": model}, "task": "train", "method": "lora",
+        let plan = json!({"model": {"id": LLAMA_8B}, "task": "train", "method": "lora",
                           "quantization": preset, "batch_size": 2, "sequence_length": 1024});
         let answer = invoke(&h, "plan_answer", json!({"plan": plan})).unwrap();
         let expected = answer["estimate"]["per_gpu"]["device_peak_bytes"]
@@ -280,16 +241,8 @@ fn each_attempt_keeps_the_estimators_device_peak_for_its_preset() {
 
 #[test]
 fn a_preset_the_plan_rejects_keeps_the_reason_instead_of_a_figure() {
-    let h = harness();
-    let model = "meta-llama/Llama-3.1-8B";
     // Full training: quantized weights cannot be trained, so int8 and int4 get a note, fp16 a figure.
-    save_config(
-        &h,
-        model,
-        headroom_core::presets::model_config::Method::Full,
-    );
-    let run_id = start_with_plan(&h, model, json!(1), json!(512)).unwrap();
-    let record = wait_until_finished(&h, run_id.as_str().unwrap());
+    let (_h, record) = finished_plan_run(Method::Full, 1, 512);
     let attempts = record["attempts"].as_array().unwrap();
     assert!(attempts[0]["predicted_peak_bytes"].as_u64().unwrap() > 0);
     assert_eq!(attempts[1]["predicted_peak_bytes"], json!(null));
@@ -303,37 +256,85 @@ fn a_preset_the_plan_rejects_keeps_the_reason_instead_of_a_figure() {
 fn a_plan_that_cannot_be_formed_is_refused_naming_the_field() {
     let h = harness();
     // No saved config: no task or method to estimate with.
-    let err = start_with_plan(&h, "meta-llama/Llama-3.1-8B", json!(2), json!(1024)).unwrap_err();
+    let err = start_with_plan(&h, LLAMA_8B, json!(2), json!(1024)).unwrap_err();
     assert_eq!(err["code"], "invalid");
-    assert!(
-        err["message"].as_str().unwrap().contains("batch_size"),
-        "{err}"
-    );
-    save_config(
-        &h,
-        "meta-llama/Llama-3.1-8B",
-        headroom_core::presets::model_config::Method::Lora,
-    );
-    let err = start_with_plan(&h, "meta-llama/Llama-3.1-8B", json!(2), json!(null)).unwrap_err();
-    assert!(
-        err["message"].as_str().unwrap().contains("sequence_length"),
-        "{err}"
-    );
-    let err = start_with_plan(&h, "meta-llama/Llama-3.1-8B", json!(0), json!(16)).unwrap_err();
-    assert!(
-        err["message"].as_str().unwrap().contains("batch_size"),
-        "{err}"
-    );
+    assert_mentions(&err, "batch_size");
+    save_config(&h, LLAMA_8B, Method::Lora);
+    let err = start_with_plan(&h, LLAMA_8B, json!(2), json!(null)).unwrap_err();
+    assert_mentions(&err, "sequence_length");
+    let err = start_with_plan(&h, LLAMA_8B, json!(0), json!(16)).unwrap_err();
+    assert_mentions(&err, "batch_size");
     // A model the estimator cannot read.
-    save_config(
-        &h,
-        "no/such-model",
-        headroom_core::presets::model_config::Method::Lora,
-    );
+    save_config(&h, "no/such-model", Method::Lora);
     let err = start_with_plan(&h, "no/such-model", json!(2), json!(1024)).unwrap_err();
-    assert!(err["message"].as_str().unwrap().contains("model"), "{err}");
+    assert_mentions(&err, "model");
     assert_eq!(
         invoke(&h, "runs_list", json!({})).unwrap()["runs"],
         json!([])
+    );
+}
+
+#[test]
+fn a_reloaded_window_gets_the_run_in_progress_back_with_its_newest_lines() {
+    let h = harness();
+    let attach = |channel: u32| {
+        invoke(
+            &h,
+            "runs_attach",
+            json!({"onUpdate": format!("__CHANNEL__:{channel}")}),
+        )
+        .unwrap()
+    };
+    assert_eq!(attach(12), json!(null), "no run, nothing to attach to");
+
+    // More lines than a snapshot keeps, then a wait so the run is still going when the window comes back.
+    let argv = json!(["sh", "-c", "seq 1 2500; exec sleep 300"]);
+    let run_id = runs_start(&h, start_request("llama-8b", argv, json!(["fp16"])), 13).unwrap();
+    let run_id = run_id.as_str().unwrap().to_string();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let snapshot = loop {
+        let snapshot = attach(14);
+        let all_lines = snapshot["lines"]
+            .as_array()
+            .unwrap()
+            .last()
+            .map(|l| &l["line"])
+            == Some(&json!("2500"));
+        // The probe says what it measured, or why it cannot (no NVIDIA driver here).
+        let memory_known = snapshot["memory_unavailable"].is_string()
+            || !snapshot["memory"].as_array().unwrap().is_empty();
+        if all_lines && memory_known {
+            break snapshot;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the run's output did not all arrive: {snapshot}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(snapshot["run_id"], run_id.as_str());
+    let events: Vec<&str> = snapshot["attempts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["event"].as_str().unwrap())
+        .collect();
+    assert_eq!(events, ["run_started", "attempt_started"]);
+    assert_eq!(snapshot["attempts"][1]["preset"], "fp16");
+    let lines = snapshot["lines"].as_array().unwrap();
+    assert_eq!(lines.len(), 2000);
+    assert_eq!(
+        lines[0],
+        json!({"attempt": 0, "stream": "stdout", "line": "501"})
+    );
+    assert_eq!(snapshot["dropped_lines"], 500);
+
+    invoke(&h, "runs_cancel", json!({"runId": run_id})).unwrap();
+    let record = wait_until_finished(&h, &run_id);
+    assert_eq!(record["outcome"], "cancelled");
+    assert_eq!(
+        attach(15),
+        json!(null),
+        "the run is over: the history has it"
     );
 }

@@ -79,6 +79,25 @@ describe("the app shell", () => {
     expect(tab("monitor").tabIndex).toBe(-1);
   });
 
+  it("asks a view with unsaved edits before leaving it, and leaves once it says so", async () => {
+    const model = await start();
+    const asked: (() => void)[] = [];
+    model.leaveGuard = (leave) => {
+      asked.push(leave);
+      return true;
+    };
+    tab("plan").click();
+    window.dispatchEvent(new KeyboardEvent("keydown", { key: "6", ctrlKey: true, bubbles: true }));
+    flushSync();
+    expect(model.view).toBe("monitor");
+    expect(asked).toHaveLength(2);
+    // The person chose to discard: the view drops its guard and goes on.
+    model.leaveGuard = null;
+    asked[0]!();
+    flushSync();
+    expect(model.view).toBe("plan");
+  });
+
   it("follows a Japanese OS locale and switches language from settings", async () => {
     const model = await start("ja_JP.UTF-8");
     expect(tab("monitor").textContent?.trim()).toBe("モニター");

@@ -9,8 +9,10 @@ use headroom_core::env::{export, parse, procenv, EnvMap};
 use headroom_core::store::Revision;
 use headroom_core::Error;
 use serde::{Deserialize, Serialize};
-use tauri::State;
+use tauri::{AppHandle, Runtime, State};
+use tauri_plugin_dialog::DialogExt;
 
+use crate::commands::plan::chosen;
 use crate::error::IpcResult;
 use crate::AppState;
 
@@ -116,7 +118,13 @@ fn absolute(field: &str, path: &str) -> Result<PathBuf, Error> {
     Ok(path.to_path_buf())
 }
 
-/// Write the export of `name` to `path` (atomically); returns the path written.
+fn write_export(path: &Path, text: &str) -> IpcResult<String> {
+    headroom_core::store::write_atomic(path, text.as_bytes())?;
+    Ok(path.display().to_string())
+}
+
+/// Write the export of `name` to `path` (atomically); returns the path written. The view goes through the
+/// save dialog ([`env_export_dialog`]); this is the same write with the path given, for tests and scripts.
 #[tauri::command]
 pub fn env_export_to_file(
     state: State<'_, AppState>,
@@ -126,8 +134,31 @@ pub fn env_export_to_file(
 ) -> IpcResult<String> {
     let path = absolute("path", &path)?;
     let text = export_text(&profile::load_profile(&state.paths, &name)?, format);
-    headroom_core::store::write_atomic(&path, text.as_bytes())?;
-    Ok(path.display().to_string())
+    write_export(&path, &text)
+}
+
+/// Write the export of `name` where the user chooses in the system save dialog; returns the path written,
+/// `null` when they cancel. The profile is read first: one that cannot be exported is not worth a dialog.
+#[tauri::command]
+pub async fn env_export_dialog<R: Runtime>(
+    app: AppHandle<R>,
+    state: State<'_, AppState>,
+    name: String,
+    format: ProfileFormat,
+) -> IpcResult<Option<String>> {
+    let text = export_text(&profile::load_profile(&state.paths, &name)?, format);
+    let (filter, ext) = match format {
+        ProfileFormat::Dotenv => (".env file", "env"),
+        ProfileFormat::Shell => ("Shell script", "sh"),
+    };
+    let path = chosen(
+        app.dialog()
+            .file()
+            .add_filter(filter, &[ext])
+            .set_file_name(format!("{name}.{ext}"))
+            .blocking_save_file(),
+    )?;
+    path.map(|p| write_export(&p, &text)).transpose()
 }
 
 /// Which environment the doctor reads.

@@ -1,7 +1,8 @@
 //! Runs: start the launcher in a background thread, push its events to the UI over a channel in batches,
-//! cancel it, and read the run history. The launcher's rules live in `headroom_core::launch`.
+//! let a reloaded window pick a run up again, cancel it, and read the run history. The launcher's rules live
+//! in `headroom_core::launch`.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::io::{Read, Seek, SeekFrom};
 use std::path::PathBuf;
 use std::sync::mpsc::{self, RecvTimeoutError};
@@ -14,7 +15,7 @@ use headroom_core::launch::handover::LibraryPresets;
 use headroom_core::launch::history::{self, RunList, RunRecord};
 use headroom_core::launch::predict::{predict_chain, ChainPrediction};
 use headroom_core::launch::probe::{MonitorPeakProbe, OpenSource, ProbeReport};
-use headroom_core::launch::process::CancelToken;
+use headroom_core::launch::process::{CancelToken, Stream};
 use headroom_core::launch::runner::{self, LaunchEvent, RunRequest};
 use headroom_core::model;
 use headroom_core::monitor::procs::ProcFs;
@@ -30,9 +31,18 @@ use super::env::app_env;
 use crate::error::{IpcError, IpcResult};
 use crate::AppState;
 
-/// The runs going on now, by id: what Cancel needs. Shared with each launcher thread, which removes its own
-/// entry when its run ends.
-pub type ActiveRuns = Arc<Mutex<BTreeMap<String, CancelToken>>>;
+/// The runs going on now, by id. Shared with each launcher thread, which removes its own entry when its run
+/// ends.
+pub type ActiveRuns = Arc<Mutex<BTreeMap<String, ActiveRun>>>;
+
+/// A run going on now: what Cancel needs, and what a window that reloaded needs to show it again.
+#[derive(Clone)]
+pub struct ActiveRun {
+    cancel: CancelToken,
+    live: Arc<Mutex<LiveRun>>,
+    /// When it started, to tell the newest run when more than one is going on.
+    started: Instant,
+}
 
 /// At most this many messages a second reach the UI, however fast the program writes.
 const BATCH_EVERY: Duration = Duration::from_millis(250);
@@ -42,6 +52,11 @@ const MAX_LINES_PER_BATCH: usize = 2000;
 const KILL_GRACE: Duration = Duration::from_secs(10);
 /// How much of an attempt's log the history view shows.
 const LOG_TAIL_BYTES: u64 = 64 * 1024;
+/// The newest output lines a window gets back when it picks a run up again (the whole output is in each
+/// attempt's log file).
+const SNAPSHOT_LINES: usize = 2000;
+/// The newest memory readings a window gets back: an hour at the probe's 0.5 s, what the live chart keeps.
+const SNAPSHOT_SAMPLES: usize = 7200;
 
 /// What the start form sends.
 #[derive(Debug, Clone, Deserialize, ts_rs::TS)]
@@ -95,6 +110,111 @@ pub struct LogTail {
     pub text: String,
     /// True when the log is longer than what is shown (the start is cut).
     pub truncated: bool,
+}
+
+/// One output line of a run, as a reattaching window gets it back.
+#[derive(Debug, Clone, PartialEq, Serialize, ts_rs::TS)]
+pub struct OutputLine {
+    pub attempt: u32,
+    pub stream: Stream,
+    pub line: String,
+}
+
+/// A run in progress as pushed so far, for a window that reloaded while it went on: enough to draw the live
+/// view again, after which the channel it passed gets every later update.
+#[derive(Debug, Clone, PartialEq, Serialize, ts_rs::TS)]
+pub struct RunSnapshot {
+    pub run_id: String,
+    /// The run's start and each attempt's start and end so far, in order: what the timeline is drawn from.
+    pub attempts: Vec<LaunchEvent>,
+    /// The newest output lines, oldest first (at most 2,000).
+    pub lines: Vec<OutputLine>,
+    /// Output lines not in `lines` (older ones, and any a batch left out); they are in the log files.
+    pub dropped_lines: u32,
+    /// The live chart's readings of each attempt's process tree, oldest first (at most an hour's).
+    pub memory: Vec<ProbeReport>,
+    /// Why the memory cannot be measured, when the probe said so.
+    pub memory_unavailable: Option<String>,
+}
+
+/// What the forwarder has pushed for a run, bounded, and the channel it pushes to. One lock covers both, so
+/// a window that re-subscribes gets a snapshot and then exactly the updates after it: none lost, none twice.
+struct LiveRun {
+    channel: Channel<RunUpdate>,
+    attempts: Vec<LaunchEvent>,
+    lines: VecDeque<OutputLine>,
+    dropped_lines: u64,
+    memory: VecDeque<ProbeReport>,
+    memory_unavailable: Option<String>,
+}
+
+impl LiveRun {
+    fn new(channel: Channel<RunUpdate>) -> Self {
+        LiveRun {
+            channel,
+            attempts: Vec::new(),
+            lines: VecDeque::new(),
+            dropped_lines: 0,
+            memory: VecDeque::new(),
+            memory_unavailable: None,
+        }
+    }
+
+    /// Keep what `update` tells, within [`SNAPSHOT_LINES`] and [`SNAPSHOT_SAMPLES`].
+    fn record(&mut self, update: &RunUpdate) {
+        self.dropped_lines += u64::from(update.dropped_lines);
+        for event in &update.events {
+            match event {
+                LaunchEvent::Output {
+                    attempt,
+                    stream,
+                    line,
+                } => {
+                    self.lines.push_back(OutputLine {
+                        attempt: *attempt,
+                        stream: *stream,
+                        line: line.clone(),
+                    });
+                    if self.lines.len() > SNAPSHOT_LINES {
+                        self.lines.pop_front();
+                        self.dropped_lines += 1;
+                    }
+                }
+                other => self.attempts.push(other.clone()),
+            }
+        }
+        for report in &update.memory {
+            match report {
+                ProbeReport::Unavailable { reason } => {
+                    self.memory_unavailable = Some(reason.clone());
+                }
+                sample @ ProbeReport::Sample { .. } => {
+                    self.memory.push_back(sample.clone());
+                    if self.memory.len() > SNAPSHOT_SAMPLES {
+                        self.memory.pop_front();
+                    }
+                }
+            }
+        }
+    }
+
+    fn snapshot(&self, run_id: &str) -> RunSnapshot {
+        RunSnapshot {
+            run_id: run_id.to_string(),
+            attempts: self.attempts.clone(),
+            lines: self.lines.iter().cloned().collect(),
+            dropped_lines: u32::try_from(self.dropped_lines).unwrap_or(u32::MAX),
+            memory: self.memory.iter().cloned().collect(),
+            memory_unavailable: self.memory_unavailable.clone(),
+        }
+    }
+}
+
+/// The lock on a run's live state. A poisoned lock only means a panic elsewhere mid-update; what it holds is
+/// still the best there is to show.
+fn lock_live(live: &Mutex<LiveRun>) -> std::sync::MutexGuard<'_, LiveRun> {
+    live.lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 enum Message {
@@ -202,10 +322,12 @@ fn launch(
     channel: Channel<RunUpdate>,
 ) {
     let cancel = CancelToken::new();
+    let live = Arc::new(Mutex::new(LiveRun::new(channel)));
     let (tx, rx) = mpsc::channel::<Message>();
+    let forwarder_live = live.clone();
     let forwarder = std::thread::Builder::new()
         .name("headroom-run-events".into())
-        .spawn(move || forward(rx, channel));
+        .spawn(move || forward(rx, &forwarder_live));
     let mut run_id: Option<String> = None;
     let reports = std::sync::Mutex::new(tx.clone());
     let sink: headroom_core::launch::probe::ReportSink = Arc::new(move |report| {
@@ -223,7 +345,14 @@ fn launch(
         &mut |event| {
             if let LaunchEvent::RunStarted { run_id: id, .. } = &event {
                 if let Ok(mut runs) = active.lock() {
-                    runs.insert(id.clone(), cancel.clone());
+                    runs.insert(
+                        id.clone(),
+                        ActiveRun {
+                            cancel: cancel.clone(),
+                            live: live.clone(),
+                            started: Instant::now(),
+                        },
+                    );
                 }
                 run_id = Some(id.clone());
                 let _ = started_tx.send(Ok(id.clone()));
@@ -253,8 +382,9 @@ fn launch(
     }
 }
 
-/// Forward the launcher's events to the UI, one batch per [`BATCH_EVERY`] at most, until the run is done.
-fn forward(rx: mpsc::Receiver<Message>, channel: Channel<RunUpdate>) {
+/// Forward the launcher's events to the UI, one batch per [`BATCH_EVERY`] at most, until the run is done,
+/// keeping what was sent in `live` for a window that picks the run up again.
+fn forward(rx: mpsc::Receiver<Message>, live: &Mutex<LiveRun>) {
     let mut run_id = String::new();
     let mut last_sent: Option<Instant> = None;
     let mut open = true;
@@ -287,8 +417,10 @@ fn forward(rx: mpsc::Receiver<Message>, channel: Channel<RunUpdate>) {
             open = false;
         }
         last_sent = Some(Instant::now());
-        if channel.send(update).is_err() {
-            tracing::debug!(run = %run_id, "the window that started the run is gone");
+        let mut live = lock_live(live);
+        live.record(&update);
+        if live.channel.send(update).is_err() {
+            tracing::debug!(run = %run_id, "the window that follows the run is gone");
         }
     }
 }
@@ -335,8 +467,8 @@ pub fn runs_cancel(state: State<'_, AppState>, run_id: String) -> IpcResult<()> 
         .lock()
         .map_err(|_| IpcError::internal("runs lock poisoned"))?;
     match runs.get(&run_id) {
-        Some(cancel) => {
-            cancel.cancel();
+        Some(run) => {
+            run.cancel.cancel();
             Ok(())
         }
         None => Err(Error::invalid("run_id", format!("run {run_id} is not running")).into()),
@@ -351,6 +483,30 @@ pub fn runs_active(state: State<'_, AppState>) -> IpcResult<Vec<String>> {
         .lock()
         .map_err(|_| IpcError::internal("runs lock poisoned"))?;
     Ok(runs.keys().cloned().collect())
+}
+
+/// The newest run going on now, as pushed so far, and from now on its updates on `on_update` instead of the
+/// channel it had (the window that started it reloaded, and that channel's page is gone). `null` when no run
+/// is going on.
+#[tauri::command]
+pub fn runs_attach(
+    state: State<'_, AppState>,
+    on_update: Channel<RunUpdate>,
+) -> IpcResult<Option<RunSnapshot>> {
+    let newest = {
+        let runs = state
+            .runs
+            .lock()
+            .map_err(|_| IpcError::internal("runs lock poisoned"))?;
+        runs.iter()
+            .max_by_key(|(_, run)| run.started)
+            .map(|(id, run)| (id.clone(), run.live.clone()))
+    };
+    Ok(newest.map(|(run_id, live)| {
+        let mut live = lock_live(&live);
+        live.channel = on_update;
+        live.snapshot(&run_id)
+    }))
 }
 
 /// Past runs from the data directory, newest first.
@@ -425,5 +581,83 @@ mod tests {
         assert_eq!(update.run_id, "run-1");
         assert_eq!(update.memory.len(), 2);
         assert!(update.events.is_empty());
+    }
+
+    fn output(attempt: u32, line: String) -> LaunchEvent {
+        LaunchEvent::Output {
+            attempt,
+            stream: Stream::Stdout,
+            line,
+        }
+    }
+
+    fn update(events: Vec<LaunchEvent>, memory: Vec<ProbeReport>, dropped: u32) -> RunUpdate {
+        RunUpdate {
+            run_id: "run-1".into(),
+            events,
+            dropped_lines: dropped,
+            finished: None,
+            error: None,
+            memory,
+        }
+    }
+
+    #[test]
+    fn the_snapshot_keeps_the_newest_lines_and_counts_the_rest() {
+        let mut live = LiveRun::new(Channel::new(|_| Ok(())));
+        let started = LaunchEvent::AttemptStarted {
+            index: 0,
+            preset: "fp16".into(),
+            pid: 42,
+            expandable_segments: false,
+            predicted_peak_bytes: Some(7),
+        };
+        live.record(&update(vec![started.clone()], vec![], 0));
+        // Two batches: 1,500 lines with 10 left out of the batch, then 1,500 more.
+        for batch in 0..2 {
+            let lines = (0..1500)
+                .map(|i| output(0, format!("line {}", batch * 1500 + i)))
+                .collect();
+            live.record(&update(lines, vec![], if batch == 0 { 10 } else { 0 }));
+        }
+        let snap = live.snapshot("run-1");
+        assert_eq!(snap.run_id, "run-1");
+        assert_eq!(snap.attempts, vec![started]);
+        assert_eq!(snap.lines.len(), SNAPSHOT_LINES);
+        assert_eq!(snap.lines[0].line, "line 1000");
+        assert_eq!(snap.lines.last().unwrap().line, "line 2999");
+        // 1,000 pushed out of the snapshot, and the 10 the first batch never carried.
+        assert_eq!(snap.dropped_lines, 1010);
+    }
+
+    #[test]
+    fn the_snapshot_keeps_an_hour_of_memory_readings_and_why_there_are_none() {
+        let mut live = LiveRun::new(Channel::new(|_| Ok(())));
+        let samples = (0..SNAPSHOT_SAMPLES as u64 + 5)
+            .map(|i| ProbeReport::Sample {
+                pid: 42,
+                unix_ms: i,
+                bytes: Some(i * 10),
+            })
+            .collect();
+        live.record(&update(vec![], samples, 0));
+        live.record(&update(
+            vec![],
+            vec![ProbeReport::Unavailable {
+                reason: "no NVIDIA driver".into(),
+            }],
+            0,
+        ));
+        let snap = live.snapshot("run-1");
+        assert_eq!(snap.memory.len(), SNAPSHOT_SAMPLES);
+        assert_eq!(
+            snap.memory[0],
+            ProbeReport::Sample {
+                pid: 42,
+                unix_ms: 5,
+                bytes: Some(50)
+            }
+        );
+        assert_eq!(snap.memory_unavailable.as_deref(), Some("no NVIDIA driver"));
     }
 }

@@ -3,6 +3,7 @@
 
 import { Channel, invoke } from "@tauri-apps/api/core";
 import { listen, type UnlistenFn } from "@tauri-apps/api/event";
+import { getCurrentWindow } from "@tauri-apps/api/window";
 import type {
   AlertConfig,
   AppInfo,
@@ -47,6 +48,7 @@ import type {
   RunDefaults,
   RunList,
   RunRecord,
+  RunSnapshot,
   RunUpdate,
   Settings,
   SourceRequest,
@@ -108,6 +110,15 @@ export const api = {
   /** Called in every window when any window saved the settings. */
   onSettingsChanged: (handler: (settings: Settings) => void): Promise<UnlistenFn> =>
     listen<Settings>("settings-changed", (event) => handler(event.payload)),
+  /** While registered, closing the window first asks `keepOpen`; when it returns true the window stays open
+   *  (the view asks the person, and calls `closeWindow` if they choose to close after all). */
+  onCloseRequested: async (keepOpen: () => boolean): Promise<UnlistenFn> =>
+    // Async, so that no window (a test page) is a rejected promise rather than a throw.
+    await getCurrentWindow().onCloseRequested((event) => {
+      if (keepOpen()) event.preventDefault();
+    }),
+  /** Close this window without asking again. */
+  closeWindow: () => getCurrentWindow().destroy(),
 
   // Environment profiles and the doctor.
   envListProfiles: () => call<ProfileList>("env_list_profiles"),
@@ -119,8 +130,9 @@ export const api = {
   envApplyFix: (name: string, expected: Revision, fix: Fix) =>
     call<ProfileView>("env_apply_fix", { name, expected, fix }),
   envExport: (name: string, format: ProfileFormat) => call<string>("env_export", { name, format }),
-  envExportToFile: (name: string, format: ProfileFormat, path: string) =>
-    call<string>("env_export_to_file", { name, format, path }),
+  /** Opens the system save dialog in Rust; the path written, or `null` when the user cancels it. */
+  envExportDialog: (name: string, format: ProfileFormat) =>
+    call<string | null>("env_export_dialog", { name, format }),
   envDoctor: (source: DoctorSource, profile: string | null) =>
     call<DoctorResult>("env_doctor", { source, profile }),
 
@@ -131,6 +143,13 @@ export const api = {
     const channel = new Channel<RunUpdate>();
     channel.onmessage = onUpdate;
     return call<string>("runs_start", { start, onUpdate: channel });
+  },
+  /** The run going on now as pushed so far (`null`: none), its later updates then arriving on `onUpdate`:
+   *  how the view picks a run up again after the window reloaded. */
+  runsAttach: (onUpdate: (update: RunUpdate) => void) => {
+    const channel = new Channel<RunUpdate>();
+    channel.onmessage = onUpdate;
+    return call<RunSnapshot | null>("runs_attach", { onUpdate: channel });
   },
   runsCancel: (runId: string) => call<null>("runs_cancel", { runId }),
   runsActive: () => call<string[]>("runs_active"),

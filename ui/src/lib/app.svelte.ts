@@ -11,6 +11,9 @@ export class AppModel {
   view = $state<ViewId>("monitor");
   error = $state<IpcError | null>(null);
   dismissedNotices = $state(0);
+  /** Set by a view while it holds unsaved edits, and asked before the app leaves that view: true when it
+   *  stopped the leave to ask the person first (it calls `leave` itself if they choose to discard). */
+  leaveGuard: ((leave: () => void) => boolean) | null = null;
   /** The OS's light or dark preference, kept current while the app runs. */
   systemDark = $state(false);
 

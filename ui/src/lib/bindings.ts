@@ -220,6 +220,30 @@ export type LogTail = { text: string,
  */
 truncated: boolean, };
 
+export type OutputLine = { attempt: number, stream: Stream, line: string, };
+
+export type RunSnapshot = { run_id: string, 
+/**
+ * The run's start and each attempt's start and end so far, in order: what the timeline is drawn from.
+ */
+attempts: Array<LaunchEvent>, 
+/**
+ * The newest output lines, oldest first (at most 2,000).
+ */
+lines: Array<OutputLine>, 
+/**
+ * Output lines not in `lines` (older ones, and any a batch left out); they are in the log files.
+ */
+dropped_lines: number, 
+/**
+ * The live chart's readings of each attempt's process tree, oldest first (at most an hour's).
+ */
+memory: Array<ProbeReport>, 
+/**
+ * Why the memory cannot be measured, when the probe said so.
+ */
+memory_unavailable: string | null, };
+
 export type Timestamp = string;
 
 export type GpuStatus = "ok" | "lost";

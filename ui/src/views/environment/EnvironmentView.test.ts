@@ -1,4 +1,4 @@
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { flushSync, mount, unmount } from "svelte";
 import { clearMocks, mockIPC } from "@tauri-apps/api/mocks";
 import EnvironmentView from "./EnvironmentView.svelte";
@@ -30,6 +30,8 @@ const production: ProfileView = {
 let mine: ProfileView;
 let calls: { cmd: string; args: Record<string, unknown> }[];
 let conflictOnSave = false;
+/** What the save dialog answers: the path written, or null when cancelled. */
+let exportDialogAnswer: string | null = null;
 let component: ReturnType<typeof mount> | null = null;
 
 const blocking: Finding = {
@@ -80,6 +82,8 @@ function backend() {
         return { ...mine, ...(args.profile as object), builtin: false, revision: "00000000000000cc", variables: mine.variables };
       case "env_delete_profile":
         return null;
+      case "env_export_dialog":
+        return exportDialogAnswer;
       case "env_export":
         return args.format === "shell" ? "#!/bin/sh\nunset CUDA_LAUNCH_BLOCKING\n" : "# CUDA_LAUNCH_BLOCKING must be unset\n";
       default:
@@ -98,7 +102,23 @@ async function open() {
   const model = new AppModel(api);
   component = mount(EnvironmentView, { target: document.body, props: { model } });
   await settle();
+  return model;
 }
+
+/** Open "mine" for editing and change its description. */
+async function editMine() {
+  document.querySelector<HTMLButtonElement>('[data-profile="mine"]')!.click();
+  await settle();
+  button("Edit").click();
+  flushSync();
+  const description = document.querySelector<HTMLInputElement>('input[name="profile-description"]')!;
+  description.value = "my edit";
+  description.dispatchEvent(new Event("input"));
+  // The binding finishes the input a tick later, as it would before any click a person could make.
+  await settle();
+}
+
+const unsaved = () => document.querySelector('[role="alertdialog"]');
 
 const button = (text: string) =>
   [...document.querySelectorAll("button")].find((b) => b.textContent?.trim() === text) as HTMLButtonElement;
@@ -106,11 +126,13 @@ const button = (text: string) =>
 beforeEach(() => {
   document.body.innerHTML = "";
   conflictOnSave = false;
+  exportDialogAnswer = null;
 });
 afterEach(() => {
   if (component) unmount(component);
   component = null;
   clearMocks();
+  vi.restoreAllMocks();
 });
 
 describe("the Environment view", () => {
@@ -170,13 +192,7 @@ describe("the Environment view", () => {
 
   it("duplicates a profile, and a conflicting save offers a reload that keeps the edits", async () => {
     await open();
-    document.querySelector<HTMLButtonElement>('[data-profile="mine"]')!.click();
-    await settle();
-    button("Edit").click();
-    flushSync();
-    const description = document.querySelector<HTMLInputElement>('input[name="profile-description"]')!;
-    description.value = "my edit";
-    description.dispatchEvent(new Event("input"));
+    await editMine();
     conflictOnSave = true;
     document.querySelector<HTMLFormElement>('[data-testid="profile-form"]')!.requestSubmit();
     await settle();
@@ -224,11 +240,109 @@ describe("the Environment view", () => {
     expect((restore.args.profile as { name: string }).name).toBe("mine");
   });
 
-  it("exports as a shell script", async () => {
+  it("exports as a shell script, saved where the system dialog says", async () => {
     await open();
     button("Shell script").click();
     await settle();
     expect(document.querySelector('[data-testid="export-text"]')?.textContent).toContain("unset CUDA_LAUNCH_BLOCKING");
+    // Cancelled: nothing written, nothing said.
+    button("Save to file…").click();
+    await settle();
+    expect(calls.find((c) => c.cmd === "env_export_dialog")?.args).toEqual({ name: "production", format: "shell" });
+    expect(document.querySelector('.export [role="status"]')).toBeNull();
+    exportDialogAnswer = "/home/me/project/env.sh";
+    button("Save to file…").click();
+    await settle();
+    expect(document.querySelector('.export [role="status"]')?.textContent).toBe("Wrote /home/me/project/env.sh.");
+    expect(document.querySelector('input[name="export-path"]')).toBeNull();
+  });
+
+  it("asks before switching profile drops unsaved edits", async () => {
+    await open();
+    await editMine();
+    const loads = calls.filter((c) => c.cmd === "env_load_profile").length;
+    document.querySelector<HTMLButtonElement>('[data-profile="production"]')!.click();
+    await settle();
+    expect(unsaved()?.textContent).toContain("mine has unsaved changes");
+    expect(calls.filter((c) => c.cmd === "env_load_profile")).toHaveLength(loads);
+    expect(document.activeElement?.textContent).toBe("Keep editing");
+    button("Keep editing").click();
+    flushSync();
+    expect(unsaved()).toBeNull();
+    expect(document.querySelector<HTMLInputElement>('input[name="profile-description"]')!.value).toBe("my edit");
+    document.querySelector<HTMLButtonElement>('[data-profile="production"]')!.click();
+    await settle();
+    button("Discard changes").click();
+    await settle();
+    expect(document.querySelector('[data-testid="profile-form"]')).toBeNull();
+    expect(document.querySelector("#profile-title")?.textContent).toContain("production");
+  });
+
+  it("switches, and closes the form with Escape, without asking when nothing was changed", async () => {
+    await open();
+    document.querySelector<HTMLButtonElement>('[data-profile="mine"]')!.click();
+    await settle();
+    button("Edit").click();
+    flushSync();
+    document.querySelector<HTMLButtonElement>('[data-profile="production"]')!.click();
+    await settle();
+    expect(unsaved()).toBeNull();
+    expect(document.querySelector("#profile-title")?.textContent).toContain("production");
+  });
+
+  it("asks before Escape drops unsaved edits", async () => {
+    await open();
+    await editMine();
+    window.dispatchEvent(new KeyboardEvent("keydown", { key: "Escape" }));
+    flushSync();
+    expect(unsaved()).not.toBeNull();
+    expect(document.querySelector('[data-testid="profile-form"]')).not.toBeNull();
+    // A second Escape answers "keep editing".
+    window.dispatchEvent(new KeyboardEvent("keydown", { key: "Escape" }));
+    flushSync();
+    expect(unsaved()).toBeNull();
+    expect(document.querySelector('[data-testid="profile-form"]')).not.toBeNull();
+  });
+
+  it("asks before the app leaves the view with unsaved edits", async () => {
+    const model = await open();
+    let left = 0;
+    expect(model.leaveGuard!(() => (left += 1))).toBe(false);
+    await editMine();
+    expect(model.leaveGuard!(() => (left += 1))).toBe(true);
+    flushSync();
+    expect(unsaved()?.textContent).toContain("mine has unsaved changes");
+    expect(left).toBe(0);
+    button("Discard changes").click();
+    flushSync();
+    expect(left).toBe(1);
+    expect(document.querySelector('[data-testid="profile-form"]')).toBeNull();
+    unmount(component!);
+    component = null;
+    expect(model.leaveGuard).toBeNull();
+  });
+
+  it("asks before closing the window drops unsaved edits, listening only while there are some", async () => {
+    let keepOpen: (() => boolean) | null = null;
+    const unlisten = vi.fn();
+    const listen = vi.spyOn(api, "onCloseRequested").mockImplementation(async (handler) => {
+      keepOpen = handler;
+      return unlisten;
+    });
+    const close = vi.spyOn(api, "closeWindow").mockResolvedValue(undefined);
+    await open();
+    expect(listen).not.toHaveBeenCalled();
+    await editMine();
+    await settle();
+    expect(listen).toHaveBeenCalledTimes(1);
+    expect(keepOpen!()).toBe(true);
+    flushSync();
+    expect(unsaved()?.textContent).toContain("mine has unsaved changes");
+    expect(close).not.toHaveBeenCalled();
+    button("Discard changes").click();
+    await settle();
+    expect(close).toHaveBeenCalledTimes(1);
+    expect(unlisten).toHaveBeenCalledTimes(1);
   });
 });
 

@@ -140,6 +140,19 @@ describe("the preset form's draft", () => {
   });
 });
 
+/** Duplicate the built-in int4 as "mine" through the name bar, as a person would. */
+async function duplicateInt4AsMine() {
+  button('[data-preset="int4"]').click();
+  await settle();
+  button('[data-action="duplicate"]').click();
+  await settle();
+  const name = document.querySelector<HTMLInputElement>('[data-field="new-name"]')!;
+  name.value = "mine";
+  name.dispatchEvent(new Event("input"));
+  name.form!.requestSubmit();
+  await settle();
+}
+
 describe("the Presets view", () => {
   it("lists built-ins first with a lock, teaches when there are no user presets, and reports quarantined files", async () => {
     await start();
@@ -167,17 +180,36 @@ describe("the Presets view", () => {
     expect(document.body.textContent).toContain("does not quantize");
   });
 
+  it("sends what every kind of field holds: text, choice and check box, each with its label and help", async () => {
+    await start();
+    await duplicateInt4AsMine();
+
+    const description = document.querySelector<HTMLInputElement>('[data-field="description"]')!;
+    expect(description.value).toBe("4-bit NF4");
+    expect(description.closest("label")!.querySelector("small")?.textContent).not.toBe("");
+    description.value = "mine, double quantized";
+    description.dispatchEvent(new Event("input"));
+    const quantType = document.querySelector<HTMLSelectElement>('[data-field="quantization.bnb_4bit_quant_type"]')!;
+    expect(quantType.value).toBe("nf4");
+    expect([...quantType.options].map((o) => o.value)).toEqual(["fp4", "nf4"]);
+    quantType.value = "fp4";
+    quantType.dispatchEvent(new Event("change"));
+    const double = document.querySelector<HTMLInputElement>('[data-field="quantization.bnb_4bit_use_double_quant"]')!;
+    expect(double.type).toBe("checkbox");
+    expect(double.checked).toBe(false);
+    double.click();
+    await settle();
+    const sent = calls.filter((c) => c.cmd === "check_preset").at(-1)!.args.body as PresetBody;
+    expect(sent.description).toBe("mine, double quantized");
+    expect(sent.quantization?.bnb_4bit_quant_type).toBe("fp4");
+    expect(sent.quantization?.bnb_4bit_use_double_quant).toBe(true);
+    expect(sent.load.device_map).toBe("auto");
+    expect(button('[data-action="save"]').disabled).toBe(false);
+  });
+
   it("duplicates a built-in, shows an error beside the field, deletes with undo", async () => {
     await start();
-    button('[data-preset="int4"]').click();
-    await settle();
-    button('[data-action="duplicate"]').click();
-    await settle();
-    const name = document.querySelector<HTMLInputElement>('[data-field="new-name"]')!;
-    name.value = "mine";
-    name.dispatchEvent(new Event("input"));
-    name.form!.requestSubmit();
-    await settle();
+    await duplicateInt4AsMine();
     expect(calls.find((c) => c.cmd === "duplicate_preset")?.args).toEqual({ from: "int4", to: "mine" });
     expect(document.querySelector('[data-preset="mine"]')?.getAttribute("aria-current")).toBe("true");
 

@@ -1,12 +1,22 @@
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { flushSync, mount, unmount } from "svelte";
 import { clearMocks, mockIPC } from "@tauri-apps/api/mocks";
 import RunsView from "./RunsView.svelte";
 import { api } from "../../lib/api";
 import { AppModel } from "../../lib/app.svelte";
-import type { AttemptRecord, RunRecord, RunUpdate } from "../../lib/bindings";
-import { applyUpdate, emptyRun, MAX_LINES, moveChip, parseCount, runChartData, splitArgv } from "./logic";
+import type { AttemptRecord, RunRecord, RunSnapshot, RunUpdate } from "../../lib/bindings";
+import { applyUpdate, emptyRun, MAX_LINES, moveChip, parseCount, runChartData, runFromSnapshot, splitArgv } from "./logic";
 import { session } from "./session.svelte";
+
+// The chart library draws on a canvas (and reads matchMedia on load), which jsdom lacks; the view's own
+// data-* attributes say what it was given.
+vi.mock("uplot", () => ({
+  default: class {
+    setData() {}
+    setSize() {}
+    destroy() {}
+  },
+}));
 
 const GIB = 2 ** 30;
 
@@ -54,6 +64,28 @@ const record: RunRecord = {
 
 let calls: { cmd: string; args: Record<string, unknown> }[];
 let channel: { onmessage: (u: RunUpdate) => void } | null;
+/** What runs_attach answers: the run the backend has going on (null: none). */
+let inProgress: RunSnapshot | null = null;
+
+/** A run that was going on before the window reloaded: one attempt, three lines shown of 2,003. */
+const snapshot: RunSnapshot = {
+  run_id: "run-7",
+  attempts: [
+    { event: "run_started", run_id: "run-7", dir: "/d/runs/run-7" },
+    { event: "attempt_started", index: 0, preset: "int4", pid: 300, expandable_segments: false, predicted_peak_bytes: 9 * GIB },
+  ],
+  lines: [
+    { attempt: 0, stream: "stdout", line: "step 1998 loss 0.512" },
+    { attempt: 0, stream: "stdout", line: "step 1999 loss 0.511" },
+    { attempt: 0, stream: "stderr", line: "warning: slow dataloader" },
+  ],
+  dropped_lines: 2000,
+  memory: [
+    { kind: "sample", pid: 300, unix_ms: 1_700_000_000_000, bytes: 3 * GIB },
+    { kind: "sample", pid: 300, unix_ms: 1_700_000_000_500, bytes: 4 * GIB },
+  ],
+  memory_unavailable: null,
+};
 let component: ReturnType<typeof mount> | null = null;
 
 function backend() {
@@ -78,6 +110,9 @@ function backend() {
         channel = args.onUpdate as typeof channel;
         return "run-2";
       }
+      case "runs_attach":
+        if (inProgress) channel = args.onUpdate as typeof channel;
+        return inProgress;
       case "runs_cancel":
         return null;
       case "runs_log":
@@ -113,7 +148,10 @@ const submit = async () => {
   await settle();
 };
 
-beforeEach(() => (document.body.innerHTML = ""));
+beforeEach(() => {
+  document.body.innerHTML = "";
+  inProgress = null;
+});
 afterEach(() => {
   if (component) unmount(component);
   component = null;
@@ -296,6 +334,57 @@ describe("the Runs view", () => {
     expect(runChartData(session.live!, { memory: "m", plan: "p" }).series).toHaveLength(1);
   });
 
+  it("picks up the run still going on after the window reloaded, and follows it from there", async () => {
+    inProgress = snapshot;
+    await open();
+    expect(calls.filter((c) => c.cmd === "runs_attach")).toHaveLength(1);
+    const live = document.querySelector('[data-testid="live"]')!;
+    expect(live.textContent).toContain("run-7");
+    expect(document.querySelector('[data-testid="outcome"]')!.textContent).toBe("Running");
+    expect(document.querySelector('[data-testid="cancel"]')).not.toBeNull();
+    expect(document.querySelector<HTMLButtonElement>('[data-testid="start"]')!.disabled).toBe(true);
+    const log = document.querySelector('[data-testid="log"]')!;
+    expect(log.textContent).toContain("step 1999 loss 0.511");
+    expect(log.querySelector(".stderr")!.textContent).toContain("slow dataloader");
+    expect(live.textContent).toContain("2000 lines skipped here");
+    const chart = document.querySelector('[data-testid="memory-chart"]')!;
+    expect(chart.getAttribute("data-points")).toBe("2");
+    expect(chart.getAttribute("data-series")).toBe("2");
+    expect(document.querySelector('[data-testid="timeline"] [data-preset="int4"]')).not.toBeNull();
+
+    // Later updates come on the channel handed to runs_attach.
+    channel!.onmessage({
+      run_id: "run-7",
+      events: [{ event: "output", attempt: 0, stream: "stdout", line: "step 2000 loss 0.510" }],
+      dropped_lines: 0,
+      finished: null,
+      error: null,
+      memory: [{ kind: "sample", pid: 300, unix_ms: 1_700_000_001_000, bytes: 5 * GIB }],
+    });
+    flushSync();
+    expect(log.textContent).toContain("step 2000 loss 0.510");
+    expect(document.querySelector('[data-testid="memory-chart"]')!.getAttribute("data-points")).toBe("3");
+    document.querySelector<HTMLButtonElement>('[data-testid="cancel"]')!.click();
+    await settle();
+    expect(calls.find((c) => c.cmd === "runs_cancel")!.args).toEqual({ runId: "run-7" });
+  });
+
+  it("asks for no run when this window still shows its own, and shows none when nothing is going on", async () => {
+    await open();
+    expect(calls.filter((c) => c.cmd === "runs_attach")).toHaveLength(1);
+    expect(document.querySelector('[data-testid="live"]')).toBeNull();
+    expect(document.querySelector<HTMLButtonElement>('[data-testid="start"]')!.disabled).toBe(false);
+
+    // Switching views keeps the run in the session: coming back attaches nothing.
+    session.live = runFromSnapshot(snapshot);
+    unmount(component!);
+    calls = [];
+    component = mount(RunsView, { target: document.body, props: { model: new AppModel(api) } });
+    await settle();
+    expect(calls.some((c) => c.cmd === "runs_attach")).toBe(false);
+    expect(document.querySelector('[data-testid="live"]')!.textContent).toContain("run-7");
+  });
+
   it("takes the chain from the model's saved config", async () => {
     await open();
     type("model", "llama-8b");
@@ -341,6 +430,19 @@ describe("runs logic", () => {
     const chain = ["a", "b", "c"];
     expect(moveChip(chain, 0, -1)).toBe(chain);
     expect(moveChip(chain, 2, -1)).toEqual(["a", "c", "b"]);
+  });
+  it("folds a snapshot like the batches it was made of", () => {
+    const run = runFromSnapshot({ ...snapshot, memory_unavailable: "no NVIDIA driver" });
+    expect(run.runId).toBe("run-7");
+    expect(run.attempts.map((a) => [a.index, a.preset, a.pid, a.predicted])).toEqual([[0, "int4", 300, 9 * GIB]]);
+    expect(run.lines.map((l) => l.line)).toEqual(snapshot.lines.map((l) => l.line));
+    expect(run.droppedLines).toBe(2000);
+    expect(run.memory).toEqual([
+      { t: 1_700_000_000_000, attempt: 0, bytes: 3 * GIB },
+      { t: 1_700_000_000_500, attempt: 0, bytes: 4 * GIB },
+    ]);
+    expect(run.memoryUnavailable).toBe("no NVIDIA driver");
+    expect(run.finished).toBeNull();
   });
   it("keeps the newest lines and counts the rest", () => {
     const run = emptyRun("r");

@@ -1,6 +1,6 @@
 // The Runs view's logic, kept out of the components so it can be tested alone.
 
-import type { AttemptRecord, LaunchEvent, ProbeReport, RunRecord, RunUpdate } from "../../lib/bindings";
+import type { AttemptRecord, LaunchEvent, ProbeReport, RunRecord, RunSnapshot, RunUpdate } from "../../lib/bindings";
 import { PALETTE, WARNING_COLOUR, type ChartData } from "../monitor/chart";
 
 /** Split a command line into argv as a POSIX shell would for words: '…' literal, "…" with \" and \\, and \
@@ -165,6 +165,22 @@ export function applyUpdate(run: LiveRun, update: RunUpdate): LiveRun {
   }
   if (update.error) run.error = update.error.message;
   return run;
+}
+
+/** A run in progress as the backend kept it, for a window that reloaded: folded exactly as the pushed
+ *  batches were, so the view draws it as if it had never gone away. */
+export function runFromSnapshot(snapshot: RunSnapshot): LiveRun {
+  const memory: ProbeReport[] = [...snapshot.memory];
+  if (snapshot.memory_unavailable !== null) memory.push({ kind: "unavailable", reason: snapshot.memory_unavailable });
+  return applyUpdate(emptyRun(snapshot.run_id), {
+    run_id: snapshot.run_id,
+    // The attempts first: each memory reading finds its attempt by pid.
+    events: [...snapshot.attempts, ...snapshot.lines.map((l): LaunchEvent => ({ event: "output", ...l }))],
+    dropped_lines: snapshot.dropped_lines,
+    finished: null,
+    error: null,
+    memory,
+  });
 }
 
 /** A finished run from the history, as the timeline draws it. */
