@@ -145,6 +145,22 @@ async function settle() {
   flushSync();
 }
 
+/** The view on a running `started` source that has just pushed a reading at warning level, with its
+ *  recommendations. */
+async function openWithWarning(started: MonitorStarted): Promise<MonitorModel> {
+  backend("ok");
+  const frames: (() => void)[] = [];
+  const monitor = new MonitorModel(api, (f) => frames.push(f), () => 0);
+  component = mount(MonitorView, { target: document.body, props: { model: new AppModel(api), monitor } });
+  await settle();
+  monitor.started = started;
+  capturePush();
+  push!({ kind: "tick", tick: reading(68, "warning", true), readings: 3 });
+  frames.splice(0).forEach((f) => f());
+  await settle();
+  return monitor;
+}
+
 async function open(nvml: "no_driver" | "ok") {
   backend(nvml);
   const frames: (() => void)[] = [];
@@ -250,17 +266,7 @@ describe("the Monitor view", () => {
   });
 
   it("shows the alert with since-when and the recommended actions, and stops an idle process after confirmation", async () => {
-    backend("ok");
-    const frames: (() => void)[] = [];
-    const monitor = new MonitorModel(api, (f) => frames.push(f), () => 0);
-    const model = new AppModel(api);
-    component = mount(MonitorView, { target: document.body, props: { model, monitor } });
-    await settle();
-    monitor.started = { ...STARTED, demo: false, source: "nvml" };
-    capturePush();
-    push!({ kind: "tick", tick: reading(68, "warning", true), readings: 3 });
-    frames.splice(0).forEach((f) => f());
-    await settle();
+    const monitor = await openWithWarning({ ...STARTED, demo: false, source: "nvml" });
     expect(text('[data-testid="gpu-status"]')).toBe("Warning");
     const alert = text('[data-testid="alert"]');
     expect(alert).toContain("GPU 0 memory is running low (warning)");
@@ -285,18 +291,8 @@ describe("the Monitor view", () => {
   });
 
   it("switches the growing run's model config to int4_double in one click, and undoes it", async () => {
-    backend("ok");
-    const frames: (() => void)[] = [];
-    const monitor = new MonitorModel(api, (f) => frames.push(f), () => 0);
-    const model = new AppModel(api);
-    component = mount(MonitorView, { target: document.body, props: { model, monitor } });
-    await settle();
     // On the demo the model is simulated: the button is there, but disabled, and says why.
-    monitor.started = STARTED;
-    capturePush();
-    push!({ kind: "tick", tick: reading(68, "warning", true), readings: 1 });
-    frames.splice(0).forEach((f) => f());
-    await settle();
+    const monitor = await openWithWarning(STARTED);
     const demoButton = document.querySelector<HTMLButtonElement>('[data-testid="switch-preset"]')!;
     expect(demoButton.disabled).toBe(true);
     expect(demoButton.title).toBe("Demo data: the simulated model is not yours to change");
