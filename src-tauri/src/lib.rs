@@ -6,6 +6,7 @@ pub mod commands;
 pub mod error;
 pub mod logging;
 pub mod monitor;
+pub mod notify;
 pub mod state;
 pub mod webkit;
 
@@ -20,6 +21,7 @@ pub fn setup<R: Runtime>(builder: tauri::Builder<R>, state: AppState) -> tauri::
     builder
         .manage(state)
         .plugin(tauri_plugin_dialog::init())
+        .plugin(tauri_plugin_notification::init())
         .invoke_handler(tauri::generate_handler![
             commands::app::app_info,
             commands::settings::get_settings,

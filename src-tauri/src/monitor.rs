@@ -123,12 +123,14 @@ pub struct Running {
 }
 
 impl Running {
-    /// Starts the source and the sampler, and a forwarder that calls `push` at most every 250 ms.
+    /// Starts the source and the sampler, and a forwarder that calls `push` at most every 250 ms and
+    /// `on_reading` for every reading (what desktop notifications are made from).
     pub fn start(
         spec: &SourceSpec,
         config: SamplerConfig,
         procfs: ProcFs,
         push: impl Fn(MonitorPush) -> bool + Send + 'static,
+        on_reading: impl Fn(&Tick) + Send + 'static,
     ) -> Result<Self> {
         let source = open_source(spec, procfs)?;
         let label = source.label();
@@ -161,6 +163,7 @@ impl Running {
                                 *slot = Some(tick.snapshot.clone());
                             }
                             write_recording(&fw_recording, &tick.snapshot);
+                            on_reading(&tick);
                             changes.extend(tick.assessment.changes.iter().cloned());
                             let readings = pending.as_ref().map_or(0, |(_, n)| *n) + 1;
                             pending = Some((tick, readings));
@@ -380,6 +383,7 @@ mod tests {
             config,
             ProcFs::default(),
             move |p| tx.send(p).is_ok(),
+            |_| {},
         )
         .unwrap();
         let start = Instant::now();
@@ -426,5 +430,45 @@ mod tests {
         })
         .unwrap_err();
         assert!(err.to_string().starts_with("path:"), "{err}");
+    }
+
+    #[test]
+    fn every_reading_reaches_the_notifier_and_the_run_to_oom_gives_one_critical_notice_per_gpu() {
+        let (tx, rx) = mpsc::channel();
+        let config = SamplerConfig {
+            interval_ms: 100,
+            ..SamplerConfig::default()
+        };
+        let running = Running::start(
+            &demo_spec(Scenario::Oom, DEMO_GPUS),
+            config,
+            ProcFs::default(),
+            |_| true,
+            move |tick| {
+                let _ = tx.send(crate::notify::critical_notices(tick, true));
+            },
+        )
+        .unwrap();
+        let start = Instant::now();
+        let mut readings = 0;
+        let mut notices = Vec::new();
+        // The scenario crosses critical within about 45 readings; allow 15 s on a loaded machine.
+        while start.elapsed() < Duration::from_secs(15) && notices.len() < DEMO_GPUS as usize {
+            if let Ok(n) = rx.recv_timeout(Duration::from_millis(100)) {
+                readings += 1;
+                notices.extend(n);
+            }
+        }
+        drop(running);
+        assert!(readings >= 20, "{readings} readings");
+        let mut titles: Vec<_> = notices.iter().map(|n| n.title.clone()).collect();
+        titles.sort();
+        assert_eq!(
+            titles,
+            [
+                "Demo data: GPU 0 memory is almost full",
+                "Demo data: GPU 1 memory is almost full"
+            ]
+        );
     }
 }

@@ -89,14 +89,24 @@ fn settings_set_then_show() {
     assert!(cli(dir.path(), &["settings", "set", "--language", "ja"])
         .status
         .success());
-    assert!(cli(dir.path(), &["settings", "set", "--theme", "dark"])
-        .status
-        .success());
+    assert!(cli(
+        dir.path(),
+        &[
+            "settings",
+            "set",
+            "--theme",
+            "dark",
+            "--notify-on-critical",
+            "true"
+        ]
+    )
+    .status
+    .success());
     let out = cli(dir.path(), &["settings", "show", "--json"]);
     let value: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(
         value,
-        serde_json::json!({"language": "ja", "theme": "dark"})
+        serde_json::json!({"language": "ja", "theme": "dark", "notify_on_critical": true})
     );
 }
 

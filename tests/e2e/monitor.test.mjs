@@ -176,4 +176,26 @@ describe("the Monitor view", () => {
     await session.click(await session.find('[data-testid="undo-switch"]'));
     await session.until(() => Promise.resolve(existsSync(file)), (e) => e === false, "the created config removed by Undo");
   });
+
+  it("with the setting on, a GPU turning critical sends a desktop notification", async () => {
+    await session.click(await session.find('[data-view="settings"]'));
+    await session.click(await session.find('[data-testid="notify-on-critical"]'));
+    await session.until(
+      () => Promise.resolve(JSON.parse(readFileSync(join(win.configDir, "settings.json"), "utf8")).data.notify_on_critical),
+      (on) => on === true,
+      "the setting saved",
+    );
+    await session.click(await session.find('[data-view="monitor"]'));
+    await js("const s = document.querySelector('[data-testid=\"scenario\"]'); s.value = 'oom'; s.dispatchEvent(new Event('change', {bubbles: true}));");
+    // The app asks the desktop to show it (this machine may have no notification service to draw it): the log
+    // records each request with its title.
+    const log = join(win.dataDir, "logs", "headroom.log");
+    const line = await session.until(
+      () => Promise.resolve(existsSync(log) ? readFileSync(log, "utf8").split("\n").find((l) => l.includes("desktop notification")) ?? "" : ""),
+      (l) => l !== "",
+      "a desktop notification in the log",
+      45000,
+    );
+    assert.match(line, /Demo data: GPU \d memory is almost full/);
+  });
 });

@@ -91,15 +91,18 @@ fn settings_start_at_defaults_and_persist() {
     let h = harness();
     assert_eq!(
         invoke(&h, "get_settings", json!({})).unwrap(),
-        json!({"language": "auto", "theme": "system"})
+        json!({"language": "auto", "theme": "system", "notify_on_critical": false})
     );
     let saved = invoke(
         &h,
         "save_settings",
-        json!({"settings": {"language": "ja", "theme": "dark"}}),
+        json!({"settings": {"language": "ja", "theme": "dark", "notify_on_critical": true}}),
     )
     .unwrap();
-    assert_eq!(saved, json!({"language": "ja", "theme": "dark"}));
+    assert_eq!(
+        saved,
+        json!({"language": "ja", "theme": "dark", "notify_on_critical": true})
+    );
     assert_eq!(invoke(&h, "get_settings", json!({})).unwrap(), saved);
     let on_disk = std::fs::read_to_string(h.paths.settings_file()).unwrap();
     assert!(on_disk.contains("\"ja\""), "{on_disk}");

@@ -14,7 +14,7 @@ function backend(locale: string | null) {
     (cmd, args) => {
       switch (cmd) {
         case "get_settings":
-          return { language: "auto", theme: "system" };
+          return { language: "auto", theme: "system", notify_on_critical: false };
         case "app_info":
           return {
             version: "0.1.0",
@@ -106,14 +106,27 @@ describe("the app shell", () => {
     document.querySelector<HTMLInputElement>('input[name="language"][value="en"]')!.click();
     await new Promise((r) => setTimeout(r, 0));
     flushSync();
-    expect(saved).toEqual([{ language: "en", theme: "system" }]);
+    expect(saved).toEqual([{ language: "en", theme: "system", notify_on_critical: false }]);
     expect(tab("monitor").textContent?.trim()).toBe("Monitor");
     expect(document.documentElement.lang).toBe("en");
   });
 
+  it("turns the desktop notification on critical memory on from settings", async () => {
+    const model = await start();
+    model.view = "settings";
+    flushSync();
+    const box = document.querySelector<HTMLInputElement>('[data-testid="notify-on-critical"]')!;
+    expect(box.checked).toBe(false);
+    box.click();
+    await new Promise((r) => setTimeout(r, 0));
+    flushSync();
+    expect(saved.at(-1)).toEqual({ language: "auto", theme: "system", notify_on_critical: true });
+    expect(model.settings.notify_on_critical).toBe(true);
+  });
+
   it("applies the chosen theme to the document", async () => {
     const model = await start();
-    await model.saveSettings({ language: "auto", theme: "dark" });
+    await model.saveSettings({ language: "auto", theme: "dark", notify_on_critical: false });
     flushSync();
     expect(document.documentElement.dataset.theme).toBe("dark");
   });

@@ -19,6 +19,9 @@ pub enum SettingsCommand {
         language: Option<LanguageArg>,
         #[arg(long, value_enum)]
         theme: Option<ThemeArg>,
+        /// Desktop notification when a GPU's memory becomes critical (the app shows it): true or false.
+        #[arg(long)]
+        notify_on_critical: Option<bool>,
     },
 }
 
@@ -61,10 +64,18 @@ pub fn run(paths: &AppPaths, command: SettingsCommand) -> CliResult {
                 "theme     {}",
                 serde_json::to_value(s.theme)?.as_str().unwrap_or_default()
             );
+            println!("notify_on_critical  {}", s.notify_on_critical);
             Ok(())
         }
-        SettingsCommand::Set { language, theme } => {
+        SettingsCommand::Set {
+            language,
+            theme,
+            notify_on_critical,
+        } => {
             let mut next = loaded.settings;
+            if let Some(on) = notify_on_critical {
+                next.notify_on_critical = on;
+            }
             if let Some(language) = language {
                 next.language = match language {
                     LanguageArg::Auto => Language::Auto,

@@ -32,6 +32,8 @@ pub enum Theme {
 pub struct Settings {
     pub language: Language,
     pub theme: Theme,
+    /// Show a desktop notification when a GPU's memory becomes critical (off unless the user turns it on).
+    pub notify_on_critical: bool,
 }
 
 impl Document for Settings {
@@ -80,11 +82,19 @@ mod tests {
         let chosen = Settings {
             language: Language::Ja,
             theme: Theme::Dark,
+            notify_on_critical: true,
         };
         save(&path, &chosen).unwrap();
         assert_eq!(load(&path).unwrap().settings, chosen);
         let text = std::fs::read_to_string(&path).unwrap();
         assert!(text.contains("\"language\": \"ja\""), "{text}");
+        // A file written before the notification setting existed reads with it off.
+        std::fs::write(
+            &path,
+            r#"{"version":1,"data":{"language":"en","theme":"light"}}"#,
+        )
+        .unwrap();
+        assert!(!load(&path).unwrap().settings.notify_on_critical);
     }
 
     #[test]

@@ -9,18 +9,19 @@ use headroom_core::monitor::chart::{self, ChartFormat, ChartOptions};
 use headroom_core::monitor::history::{HistoryWindow, ProcessIdle};
 use headroom_core::monitor::procs::{self, ProcFs, StopOptions, StopOutcome};
 use headroom_core::monitor::record;
-use headroom_core::monitor::sampler::SamplerConfig;
-use headroom_core::monitor::Timestamp;
+use headroom_core::monitor::sampler::{SamplerConfig, Tick};
+use headroom_core::monitor::{SourceSpec, Timestamp};
 use headroom_core::Error;
 use serde::{Deserialize, Serialize};
 use tauri::ipc::Channel;
-use tauri::State;
+use tauri::{AppHandle, Manager, Runtime, State};
+use tauri_plugin_notification::NotificationExt;
 
 use crate::error::{IpcError, IpcResult};
 use crate::monitor::{
     interval_for, spec_for, MonitorPush, MonitorStarted, RecordingInfo, Running, SourceRequest,
 };
-use crate::AppState;
+use crate::{notify, AppState};
 
 /// The chart's time ranges: 1 minute to 24 hours.
 pub const MIN_RANGE_MS: u64 = 60_000;
@@ -43,7 +44,8 @@ fn not_running() -> IpcError {
 /// and critical thresholds; without it the last ones (85 % and 95 % at first) apply. `interval_ms` is the memory
 /// interval (see [`interval_for`] for the default).
 #[tauri::command]
-pub fn monitor_start(
+pub fn monitor_start<R: Runtime>(
+    app: AppHandle<R>,
     state: State<'_, AppState>,
     source: SourceRequest,
     alerts: Option<AlertConfig>,
@@ -68,9 +70,14 @@ pub fn monitor_start(
     });
     // The old source stops first: one sampler at a time, and NVML's handle is released before a new one opens.
     *slot = None;
-    let mut running = Running::start(&spec, config, ProcFs::default(), move |push| {
-        on_push.send(push).is_ok()
-    })?;
+    let demo = matches!(spec, SourceSpec::Fake(_));
+    let mut running = Running::start(
+        &spec,
+        config,
+        ProcFs::default(),
+        move |push| on_push.send(push).is_ok(),
+        move |tick| notify_if_critical(&app, tick, demo),
+    )?;
     running.last_recording = last_recording;
     let started = MonitorStarted {
         source: running.source.clone(),
@@ -81,6 +88,37 @@ pub fn monitor_start(
     };
     *slot = Some(running);
     Ok(started)
+}
+
+/// Shows a desktop notification for each GPU a reading moved to critical, when Settings › "Notify on critical"
+/// is on. A desktop without a notification service logs a warning; the monitor goes on.
+fn notify_if_critical<R: Runtime>(app: &AppHandle<R>, tick: &Tick, demo: bool) {
+    let notices = notify::critical_notices(tick, demo);
+    if notices.is_empty() {
+        return;
+    }
+    let on = app
+        .state::<AppState>()
+        .settings
+        .lock()
+        .is_ok_and(|s| s.notify_on_critical);
+    if !on {
+        return;
+    }
+    for notice in notices {
+        let shown = app
+            .notification()
+            .builder()
+            .title(&notice.title)
+            .body(&notice.body)
+            .show();
+        match shown {
+            Ok(()) => tracing::info!(title = %notice.title, "desktop notification sent"),
+            Err(e) => {
+                tracing::warn!(error = %e, title = %notice.title, "the desktop notification could not be shown")
+            }
+        }
+    }
 }
 
 /// Samples memory every `interval_ms` (100 ms to 10 s) from now on, keeping the history and any recording.

@@ -12,9 +12,9 @@ describe("api", () => {
       if (cmd === "save_settings") return (args as { settings: unknown }).settings;
       throw new Error(`unexpected ${cmd}`);
     });
-    const saved = await api.saveSettings({ language: "ja", theme: "dark" });
-    expect(saved).toEqual({ language: "ja", theme: "dark" });
-    expect(calls).toEqual([["save_settings", { settings: { language: "ja", theme: "dark" } }]]);
+    const saved = await api.saveSettings({ language: "ja", theme: "dark", notify_on_critical: false });
+    expect(saved).toEqual({ language: "ja", theme: "dark", notify_on_critical: false });
+    expect(calls).toEqual([["save_settings", { settings: { language: "ja", theme: "dark", notify_on_critical: false } }]]);
   });
 
   it("passes backend errors through as {code, message}", async () => {

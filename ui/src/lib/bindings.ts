@@ -5,7 +5,11 @@ export type Language = "auto" | "en" | "ja";
 
 export type Theme = "system" | "light" | "dark";
 
-export type Settings = { language: Language, theme: Theme, };
+export type Settings = { language: Language, theme: Theme, 
+/**
+ * Show a desktop notification when a GPU's memory becomes critical (off unless the user turns it on).
+ */
+notify_on_critical: boolean, };
 
 export type Quarantine = { original: string, moved_to: string, reason: string, };
 

@@ -23,6 +23,10 @@ export const en = {
   "settings.theme.system": "Follow the system",
   "settings.theme.light": "Light",
   "settings.theme.dark": "Dark",
+  "settings.notifications": "Notifications",
+  "settings.notifyOnCritical": "Desktop notification when a GPU's memory becomes critical",
+  "settings.notifyOnCritical.help":
+    "Shown by your desktop when the Monitor crosses the critical threshold (95% by default), with what to do about it, even while Headroom's window is hidden.",
   "settings.saved": "Saved.",
   "settings.files": "Where Headroom keeps its files",
   "settings.files.config": "Settings and presets",
@@ -58,6 +62,10 @@ export const ja: Record<keyof typeof en, string> = {
   "settings.theme.system": "システムに従う",
   "settings.theme.light": "ライト",
   "settings.theme.dark": "ダーク",
+  "settings.notifications": "通知",
+  "settings.notifyOnCritical": "GPU メモリが危険域に達したらデスクトップ通知を出す",
+  "settings.notifyOnCritical.help":
+    "モニターが危険域のしきい値（既定 95%）を超えたとき、対処法を添えてデスクトップに通知します。Headroom のウィンドウが隠れていても届きます。",
   "settings.saved": "保存しました。",
   "settings.files": "Headroom のファイルの保存場所",
   "settings.files.config": "設定とプリセット",
