@@ -13,12 +13,13 @@ use std::time::{Duration, Instant};
 use headroom_core::monitor::alerts::{AlertConfig, LevelChange};
 use headroom_core::monitor::fake::{FakeConfig, Scenario};
 use headroom_core::monitor::history::{HistoryWindow, ProcessIdle};
+use headroom_core::monitor::nvml::SharedNvml;
 use headroom_core::monitor::procs::ProcFs;
 use headroom_core::monitor::record::{Header, Reader, Recorder};
 use headroom_core::monitor::sampler::{
     self, Command, Message, SamplerConfig, Tick, INTERVAL_RANGE_MS,
 };
-use headroom_core::monitor::{open_source, Snapshot, SourceSpec, Timestamp};
+use headroom_core::monitor::{open_source_shared, Snapshot, SourceSpec, Timestamp};
 use headroom_core::{Error, Result};
 use serde::{Deserialize, Serialize};
 
@@ -129,10 +130,11 @@ impl Running {
         spec: &SourceSpec,
         config: SamplerConfig,
         procfs: ProcFs,
+        nvml: &SharedNvml,
         push: impl Fn(MonitorPush) -> bool + Send + 'static,
         on_reading: impl Fn(&Tick) + Send + 'static,
     ) -> Result<Self> {
-        let source = open_source(spec, procfs)?;
+        let source = open_source_shared(spec, procfs, nvml)?;
         let label = source.label();
         let handle = sampler::spawn(source, config, Timestamp::now)?;
         let commands = handle.commands();
@@ -382,6 +384,7 @@ mod tests {
             &demo_spec(Scenario::Oom, DEMO_GPUS),
             config,
             ProcFs::default(),
+            &SharedNvml::default(),
             move |p| tx.send(p).is_ok(),
             |_| {},
         )
@@ -443,6 +446,7 @@ mod tests {
             &demo_spec(Scenario::Oom, DEMO_GPUS),
             config,
             ProcFs::default(),
+            &SharedNvml::default(),
             |_| true,
             move |tick| {
                 let _ = tx.send(crate::notify::critical_notices(tick, true));

@@ -3,6 +3,7 @@
 
 use std::sync::{Mutex, OnceLock};
 
+use headroom_core::monitor::nvml::SharedNvml;
 use headroom_core::paths::AppPaths;
 
 use crate::commands::runs::ActiveRuns;
@@ -21,6 +22,8 @@ pub struct AppState {
     pub runs: ActiveRuns,
     /// The running monitor source, if any (the Monitor view starts it).
     pub monitor: Mutex<Option<crate::monitor::Running>>,
+    /// The app's one NVML handle, loaded on first use by the Monitor, a run's peak probe or the Plan view.
+    pub nvml: SharedNvml,
     /// This machine's GPUs for the Plan view, read once on first use, or why they could not be read.
     pub plan_machine_gpus: OnceLock<(
         Vec<headroom_core::estimate::gpus::MachineGpu>,
@@ -51,6 +54,7 @@ impl AppState {
             quarantined: quarantined.into_iter().collect(),
             runs: ActiveRuns::default(),
             monitor: Mutex::new(None),
+            nvml: SharedNvml::default(),
             plan_machine_gpus: OnceLock::new(),
         }
     }

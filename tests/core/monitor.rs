@@ -8,7 +8,7 @@ use headroom_core::monitor::alerts::{Action, AlertConfig, Level, Recommendation}
 use headroom_core::monitor::chart::{self, ChartFormat, ChartOptions};
 use headroom_core::monitor::fake::{FakeConfig, FakeSource, Scenario, DEMO_MODEL};
 use headroom_core::monitor::history::{History, HistoryConfig};
-use headroom_core::monitor::nvml::NvmlSource;
+use headroom_core::monitor::nvml::{NvmlSource, SharedNvml};
 use headroom_core::monitor::procs::{self, ModelLink, ProcFs, StopOptions, StoppedBy};
 use headroom_core::monitor::record::{self, Header, Reader, Recorder};
 use headroom_core::monitor::replay::ReplaySource;
@@ -590,6 +590,29 @@ fn nvml_without_a_driver_says_so() {
         }
         Err(other) => panic!("expected NoDriver, got {other}"),
         Ok(_) => {} // A machine with a GPU: the ignored tests below cover it.
+    }
+}
+
+/// The app's one handle: every NVML source shares it; a load that failed is not kept, so a later try can work.
+#[test]
+fn the_shared_nvml_handle_is_loaded_once_or_not_kept() {
+    let shared = SharedNvml::default();
+    match shared.get() {
+        Ok(first) => {
+            let second = shared.get().unwrap();
+            assert!(std::sync::Arc::ptr_eq(&first, &second), "one handle for the app's life");
+            let _a = NvmlSource::open_shared(&shared, ProcFs::default()).unwrap();
+            let _b = NvmlSource::open_shared(&shared, ProcFs::default()).unwrap();
+            assert!(std::sync::Arc::ptr_eq(&first, &shared.get().unwrap()));
+        }
+        Err(Error::NoDriver { .. }) => {
+            assert!(!shared.is_loaded(), "a failed load must not be kept");
+            assert!(matches!(
+                NvmlSource::open_shared(&shared, ProcFs::default()),
+                Err(Error::NoDriver { .. })
+            ));
+        }
+        Err(other) => panic!("expected a handle or NoDriver, got {other}"),
     }
 }
 

@@ -75,6 +75,7 @@ pub fn monitor_start<R: Runtime>(
         &spec,
         config,
         ProcFs::default(),
+        &state.nvml,
         move |push| on_push.send(push).is_ok(),
         move |tick| notify_if_critical(&app, tick, demo),
     )?;

@@ -4,8 +4,9 @@ use headroom_core::estimate::gpus::{self, GpuModel, MachineGpu};
 use headroom_core::estimate::{self, answer, available_presets, chart, PlanAnswer};
 use headroom_core::model::{self, catalog, hf_cache, Resolver};
 use headroom_core::monitor::chart::ChartFormat;
+use headroom_core::monitor::nvml::SharedNvml;
 use headroom_core::monitor::procs::ProcFs;
-use headroom_core::monitor::{fake::FakeConfig, open_source, SourceSpec};
+use headroom_core::monitor::{fake::FakeConfig, open_source_shared, SourceSpec};
 use headroom_core::presets::library::PresetLibrary;
 use serde::Serialize;
 use tauri::{AppHandle, Runtime, State};
@@ -86,10 +87,10 @@ pub struct GpuChoices {
 
 /// Read this machine's GPUs once per app run: their names and totals do not change while it runs. The source
 /// is NVML, or what `HEADROOM_GPU_SOURCE` names (`fake:SCENARIO` for demos and tests).
-pub(crate) fn read_machine() -> (Vec<MachineGpu>, Option<String>) {
+pub(crate) fn read_machine(nvml: &SharedNvml) -> (Vec<MachineGpu>, Option<String>) {
     let text = std::env::var("HEADROOM_GPU_SOURCE").unwrap_or_else(|_| "nvml".into());
     let read = SourceSpec::parse(&text, FakeConfig::default())
-        .and_then(|spec| open_source(&spec, ProcFs::default()))
+        .and_then(|spec| open_source_shared(&spec, ProcFs::default(), nvml))
         .and_then(|mut source| gpus::machine_gpus(source.as_mut()));
     match read {
         Ok(list) => (list, None),
@@ -99,7 +100,10 @@ pub(crate) fn read_machine() -> (Vec<MachineGpu>, Option<String>) {
 
 #[tauri::command]
 pub fn plan_gpus(state: State<'_, AppState>) -> IpcResult<GpuChoices> {
-    let (machine, unavailable) = state.plan_machine_gpus.get_or_init(read_machine).clone();
+    let (machine, unavailable) = state
+        .plan_machine_gpus
+        .get_or_init(|| read_machine(&state.nvml))
+        .clone();
     Ok(GpuChoices {
         catalog: gpus::catalog().to_vec(),
         machine,

@@ -541,8 +541,9 @@ pub struct WizardGpus {
 }
 
 #[tauri::command]
-pub fn wizard_gpus() -> WizardGpus {
-    let (machine, machine_unavailable) = crate::commands::plan::read_machine();
+pub fn wizard_gpus(state: State<'_, AppState>) -> WizardGpus {
+    // Read afresh, not from the Plan view's once-per-run cache: the wizard shows the memory free right now.
+    let (machine, machine_unavailable) = crate::commands::plan::read_machine(&state.nvml);
     WizardGpus {
         catalog: headroom_core::estimate::gpus::catalog()
             .iter()

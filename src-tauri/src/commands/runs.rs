@@ -18,8 +18,9 @@ use headroom_core::launch::probe::{MonitorPeakProbe, OpenSource, ProbeReport};
 use headroom_core::launch::process::{CancelToken, Stream};
 use headroom_core::launch::runner::{self, LaunchEvent, RunRequest};
 use headroom_core::model;
+use headroom_core::monitor::nvml::SharedNvml;
 use headroom_core::monitor::procs::ProcFs;
-use headroom_core::monitor::{open_source, SourceSpec};
+use headroom_core::monitor::{open_source_shared, SourceSpec};
 use headroom_core::paths::AppPaths;
 use headroom_core::presets::library::PresetLibrary;
 use headroom_core::Error;
@@ -303,10 +304,11 @@ pub async fn runs_start(
     let paths = state.paths.clone();
     let (request, presets) = request(&paths, start)?;
     let active = state.runs.clone();
+    let nvml = state.nvml.clone();
     let (started_tx, started_rx) = mpsc::sync_channel::<IpcResult<String>>(1);
     std::thread::Builder::new()
         .name("headroom-run".into())
-        .spawn(move || launch(paths, request, presets, active, started_tx, on_update))
+        .spawn(move || launch(paths, request, presets, active, nvml, started_tx, on_update))
         .map_err(|e| IpcError::internal(format!("could not start the launcher thread: {e}")))?;
     started_rx
         .recv()
@@ -318,6 +320,7 @@ fn launch(
     request: RunRequest,
     presets: LibraryPresets,
     active: ActiveRuns,
+    nvml: SharedNvml,
     started_tx: mpsc::SyncSender<IpcResult<String>>,
     channel: Channel<RunUpdate>,
 ) {
@@ -335,7 +338,7 @@ fn launch(
             let _ = tx.send(Message::Memory(report));
         }
     });
-    let mut probe = nvml_probe().with_reports(sink);
+    let mut probe = nvml_probe(nvml).with_reports(sink);
     let result = runner::run(
         &paths,
         &request,
@@ -552,9 +555,10 @@ pub fn runs_log(state: State<'_, AppState>, run_id: String, attempt: u32) -> Ipc
 }
 
 /// Each attempt's peak GPU memory, from NVML every 500 ms (none without a driver: the peak stays unknown).
-fn nvml_probe() -> MonitorPeakProbe {
-    let open: OpenSource =
-        std::sync::Arc::new(|| open_source(&SourceSpec::Nvml, ProcFs::default()));
+fn nvml_probe(nvml: SharedNvml) -> MonitorPeakProbe {
+    let open: OpenSource = std::sync::Arc::new(move || {
+        open_source_shared(&SourceSpec::Nvml, ProcFs::default(), &nvml)
+    });
     MonitorPeakProbe::new(open, "/proc", std::time::Duration::from_millis(500))
 }
 

@@ -20,7 +20,7 @@ pub mod timestamp;
 
 use serde::{Deserialize, Serialize};
 
-pub use source::{open_source, GpuSource, SourceSpec};
+pub use source::{open_source, open_source_shared, GpuSource, SourceSpec};
 pub use timestamp::Timestamp;
 
 /// 2^30 bytes: the GiB every user-facing figure in this module uses.

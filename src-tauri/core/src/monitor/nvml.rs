@@ -1,6 +1,7 @@
 //! The NVML source: the NVIDIA driver's own counters through nvml-wrapper 0.13, which loads
-//! `libnvidia-ml.so.1` at run time. One `Nvml` handle lives as long as the source (nvmlInit is costly and
-//! reference-counted); device handles are looked up by index at each sample so a lost GPU can come back.
+//! `libnvidia-ml.so.1` at run time. A process has one `Nvml` handle ([`SharedNvml`]), shared by every source it
+//! opens (the Monitor, each run's peak probe, the Plan view's GPU list): nvmlInit is costly and reference-counted.
+//! Device handles are looked up by index at each sample so a lost GPU can come back.
 //!
 //! What each field is:
 //! - memory: `nvmlDeviceGetMemoryInfo_v2` (nvml-wrapper `Device::memory_info`), which adds `reserved` (driver and
@@ -15,6 +16,7 @@
 //! PID namespace, MIG instances (utilization and process memory are per instance), `NotSupported` on some boards.
 
 use std::ffi::OsStr;
+use std::sync::{Arc, Mutex};
 
 use nvml_wrapper::enum_wrappers::device::TemperatureSensor;
 use nvml_wrapper::enums::device::UsedGpuMemory;
@@ -33,8 +35,43 @@ pub const NVML_LIBRARY: &str = "libnvidia-ml.so.1";
 /// driver enumerate the devices afresh (a GPU reset by `nvidia-smi -r` or a driver recovery gets a new handle).
 const REINIT_AFTER_LOST_SAMPLES: u32 = 10;
 
+/// The process's one NVML handle: loaded on first use and kept for the app's life, renewed only when a source
+/// has seen GPUs lost for a while (re-enumerating needs a fresh nvmlInit). A load that fails is not kept, so
+/// the next attempt ("Use the NVIDIA driver") tries again, after a driver was installed say.
+#[derive(Clone, Default)]
+pub struct SharedNvml(Arc<Mutex<Option<Arc<Nvml>>>>);
+
+impl SharedNvml {
+    /// The handle, loading NVML the first time.
+    pub fn get(&self) -> Result<Arc<Nvml>> {
+        let mut slot = self.0.lock().map_err(|_| Error::Driver {
+            message: "the NVML handle is unusable after a panic elsewhere; restart Headroom".into(),
+        })?;
+        if let Some(nvml) = slot.as_ref() {
+            return Ok(nvml.clone());
+        }
+        let nvml = Arc::new(init()?);
+        *slot = Some(nvml.clone());
+        Ok(nvml)
+    }
+
+    /// A fresh handle for every later user; `None` (and the old one kept) when NVML does not load again.
+    fn renew(&self) -> Option<Arc<Nvml>> {
+        let fresh = Arc::new(init().ok()?);
+        let mut slot = self.0.lock().ok()?;
+        *slot = Some(fresh.clone());
+        Some(fresh)
+    }
+
+    /// Whether NVML has been loaded (and kept) in this process.
+    pub fn is_loaded(&self) -> bool {
+        self.0.lock().is_ok_and(|slot| slot.is_some())
+    }
+}
+
 pub struct NvmlSource {
-    nvml: Nvml,
+    nvml: Arc<Nvml>,
+    shared: SharedNvml,
     procfs: ProcFs,
     /// Names and UUIDs seen so far, by index, so a lost GPU keeps its name in the snapshot.
     known: Vec<(Option<String>, Option<String>)>,
@@ -68,9 +105,14 @@ impl NvmlSource {
     /// Loads NVML. On a machine with no NVIDIA driver this is [`Error::NoDriver`] saying
     /// "no NVIDIA driver: libnvidia-ml.so.1 not found".
     pub fn open(procfs: ProcFs) -> Result<Self> {
-        let nvml = init()?;
+        Self::open_shared(&SharedNvml::default(), procfs)
+    }
+
+    /// The same, on the process's shared handle.
+    pub fn open_shared(shared: &SharedNvml, procfs: ProcFs) -> Result<Self> {
         let source = NvmlSource {
-            nvml,
+            nvml: shared.get()?,
+            shared: shared.clone(),
             procfs,
             known: Vec::new(),
             lost_streak: 0,
@@ -266,7 +308,7 @@ impl GpuSource for NvmlSource {
     fn sample(&mut self, request: SampleRequest) -> Result<Option<Snapshot>> {
         if self.lost_streak >= REINIT_AFTER_LOST_SAMPLES {
             // Re-enumerate; if that fails, keep the old handle and try again later.
-            if let Ok(fresh) = init() {
+            if let Some(fresh) = self.shared.renew() {
                 self.nvml = fresh;
             }
             self.lost_streak = 0;

@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 use super::fake::{FakeConfig, FakeSource, Scenario};
-use super::nvml::NvmlSource;
+use super::nvml::{NvmlSource, SharedNvml};
 use super::procs::ProcFs;
 use super::replay::ReplaySource;
 use super::{Snapshot, Timestamp};
@@ -69,8 +69,17 @@ impl SourceSpec {
 
 /// Opens the source a spec names. NVML without a driver fails with [`Error::NoDriver`].
 pub fn open_source(spec: &SourceSpec, procfs: ProcFs) -> Result<Box<dyn GpuSource>> {
+    open_source_shared(spec, procfs, &SharedNvml::default())
+}
+
+/// The same, with NVML on the process's shared handle (the app keeps one for its life).
+pub fn open_source_shared(
+    spec: &SourceSpec,
+    procfs: ProcFs,
+    nvml: &SharedNvml,
+) -> Result<Box<dyn GpuSource>> {
     Ok(match spec {
-        SourceSpec::Nvml => Box::new(NvmlSource::open(procfs)?),
+        SourceSpec::Nvml => Box::new(NvmlSource::open_shared(nvml, procfs)?),
         SourceSpec::Fake(config) => Box::new(FakeSource::new(config.clone())?),
         SourceSpec::Replay(path) => Box::new(ReplaySource::open(path)?),
     })
