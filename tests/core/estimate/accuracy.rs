@@ -182,6 +182,9 @@ fn to_plan(p: &Value) -> Result<(Value, &'static str), String> {
             {
                 plan["optimizer_in_backward"] = json!(true);
             }
+            if let Some(steps) = p.get("gradient_accumulation_steps").and_then(Value::as_u64) {
+                plan["gradient_accumulation_steps"] = json!(steps);
+            }
             plan["gradient_checkpointing"] = json!(p
                 .get("gradient_checkpointing")
                 .and_then(Value::as_bool)
@@ -201,6 +204,15 @@ fn to_plan(p: &Value) -> Result<(Value, &'static str), String> {
                 plan["gpus"] = json!({"count": gpus, "memory_gib": 80});
                 if strategy.contains("fsdp") {
                     plan["sharding"] = json!("fsdp_full_shard");
+                    if litgpt {
+                        // lit-gpt's finetune/lora.py wraps each `Block` (LoRA layers inside it) with Lightning's
+                        // FSDPStrategy, which defaults to use_orig_params=True, and accumulates under
+                        // `fabric.no_backward_sync`, i.e. FSDP's no_sync().
+                        if plan.get("lora").is_some() {
+                            plan["fsdp_frozen_in_trainable_units"] = json!(true);
+                        }
+                        plan["fsdp_no_sync"] = json!(true);
+                    }
                 } else if strategy.contains("deepspeed") {
                     plan["sharding"] = json!("zero3");
                     if s(&dist, "offload_param") == "cpu" {
@@ -302,13 +314,20 @@ fn estimates_match_published_measurements() {
         p90 * 100.0,
         worst_under * 100.0
     );
+    // Bounds a little outside today's figures (median 2.6%, p90 15.9%, worst high-confidence under-estimate
+    // -13.4%), so that a regression fails.
     assert!(
-        median <= 0.10,
-        "median absolute error {:.1}% exceeds 10%",
+        median <= 0.03,
+        "median absolute error {:.1}% exceeds 3%",
         median * 100.0
     );
     assert!(
-        worst_under >= -0.20,
+        p90 <= 0.17,
+        "90th percentile absolute error {:.1}% exceeds 17%",
+        p90 * 100.0
+    );
+    assert!(
+        worst_under >= -0.14,
         "a high-confidence point is under-estimated by {:.1}%",
         -worst_under * 100.0
     );

@@ -393,3 +393,93 @@ fn qlora_can_exceed_16_bit_lora_at_a_large_batch() {
     assert!(at("qlora", 8) > at("lora", 8));
     assert!(at("qlora", 1) < at("lora", 1));
 }
+
+/// Llama-3.1-8B (bf16) under FSDP full-shard on 4 GPUs with bf16 LoRA on q_proj and v_proj, rank 8: the plan the
+/// FSDP tests below vary. Hand-computed sizes: embedding and lm_head 128256·4096 = 525,336,576 parameters each,
+/// so the root unit holds 2 · 525,336,576 · 2 B = 2,101,346,304 B; the decoder layers hold
+/// (8,030,261,248 − 1,050,673,152) · 2 B = 13,959,176,192 B, 436,224,256 B per layer. LoRA: per layer
+/// 8·(4096+4096) + 8·(4096+1024) = 106,496 parameters, 3,407,872 in all, 6,815,744 B of bf16 gradients.
+fn fsdp_lora(extra: Value) -> Estimate {
+    let mut plan = json!({"task": "train", "method": "lora", "precision": "bf16-true", "quantization": "bf16",
+        "lora": {"rank": 8, "target_modules": ["q_proj", "v_proj"], "dtype": "bf16"},
+        "batch_size": 1, "sequence_length": 512, "gpus": {"count": 4, "memory_gib": 80},
+        "sharding": "fsdp_full_shard"});
+    for (k, v) in extra.as_object().unwrap() {
+        plan[k] = v.clone();
+    }
+    run(&llama_8b(), plan)
+}
+
+#[test]
+fn fsdp_keeps_the_root_unit_and_two_layers_unsharded_at_the_start_of_backward() {
+    // Sharded weights 16,060,522,496 / 4, plus the root unit (never resharded after forward) and two decoder
+    // layers (the one in backward and the prefetched one): 4,015,130,624 + 2,101,346,304 + 2 · 436,224,256.
+    let e = fsdp_lora(json!({}));
+    assert_eq!(e.per_gpu.components.weights, 6_988_925_440);
+    // Only the adapters have gradients: one layer's unsharded for the reduce-scatter (6,815,744 / 32).
+    assert_eq!(e.per_gpu.components.gradients, 212_992);
+}
+
+#[test]
+fn fsdp_no_sync_keeps_unsharded_gradients_while_accumulating() {
+    // Accumulating without no_sync: sharded gradients (6,815,744 / 4) plus one unit's unsharded gradient.
+    let synced = fsdp_lora(json!({"gradient_accumulation_steps": 4}));
+    assert_eq!(synced.per_gpu.components.gradients, 1_703_936 + 212_992);
+    // Under no_sync() every gradient stays whole: 6,815,744 + 212,992.
+    let no_sync = fsdp_lora(json!({"gradient_accumulation_steps": 4, "fsdp_no_sync": true}));
+    assert_eq!(no_sync.per_gpu.components.gradients, 7_028_736);
+    // Without accumulation there is nothing to keep unsynchronized.
+    let single = fsdp_lora(json!({"fsdp_no_sync": true}));
+    assert_eq!(single.per_gpu.components.gradients, 212_992);
+}
+
+#[test]
+fn fsdp_units_mixing_frozen_and_lora_weights_give_the_frozen_weights_gradients() {
+    // The FlatParameter's gradient covers the whole unit: 13,959,176,192 + 6,815,744 = 13,965,991,936 B over all
+    // layers, 436,437,248 B per layer for the reduce-scatter.
+    let mixed = fsdp_lora(
+        json!({"gradient_accumulation_steps": 4, "fsdp_no_sync": true,
+        "fsdp_frozen_in_trainable_units": true}),
+    );
+    assert_eq!(
+        mixed.per_gpu.components.gradients,
+        13_965_991_936 + 436_437_248
+    );
+    // Synchronizing every micro-batch shards it: 13,965,991,936 / 4 = 3,491,497,984.
+    let synced = fsdp_lora(json!({"gradient_accumulation_steps": 4,
+        "fsdp_frozen_in_trainable_units": true}));
+    assert_eq!(
+        synced.per_gpu.components.gradients,
+        3_491_497_984 + 436_437_248
+    );
+    // Every linear now saves its input and each norm its output, as in a full fine-tune. Per token and layer,
+    // beyond LoRA's shared q/v input: o_proj's input 2·4096, gate/up's 2·4096, down_proj's 2·14336 and two
+    // normalized outputs 2·2·4096 = 61,440 B; × 512 tokens × 32 layers (no checkpointing).
+    let plain = fsdp_lora(json!({}));
+    let mixed = fsdp_lora(json!({"fsdp_frozen_in_trainable_units": true}));
+    assert_eq!(
+        mixed.per_gpu.components.activations - plain.per_gpu.components.activations,
+        61_440 * 512 * 32
+    );
+}
+
+#[test]
+fn fsdp_units_cannot_mix_adapter_and_weight_dtypes() {
+    // FSDP flattens a unit into one dtype: fp32 adapters beside bf16 weights fail at wrap time.
+    let presets = builtin_presets();
+    let plan = parse_plan(
+        &json!({"model": {"id": "test"}, "task": "train", "method": "lora", "quantization": "bf16",
+            "lora": {"dtype": "fp32"}, "gpus": {"count": 2, "memory_gib": 80},
+            "sharding": "fsdp_full_shard", "fsdp_frozen_in_trainable_units": true})
+        .to_string(),
+        &presets,
+    )
+    .unwrap();
+    match estimate(&llama_8b(), &plan, &presets) {
+        Err(headroom_core::Error::Invalid { field, message }) => {
+            assert_eq!(field, "fsdp_frozen_in_trainable_units");
+            assert!(message.contains("lora.dtype"), "{message}");
+        }
+        other => panic!("{other:?}"),
+    }
+}

@@ -176,6 +176,24 @@ fn each_bad_input_names_its_field() {
     assert_eq!(f, "optimizer_in_backward");
     let (f, _) = field_of(json!({"model": {"id": "m"}, "task": "infer", "sharding": "zero3"}));
     assert_eq!(f, "sharding");
+    // The FSDP keys need FSDP sharding; mixed units need frozen parameters beside trainable ones.
+    for key in ["fsdp_no_sync", "fsdp_frozen_in_trainable_units"] {
+        let (f, message) = field_of(
+            json!({"model": {"id": "m"}, "task": "train", "method": "lora", "sharding": "zero3", key: true}),
+        );
+        assert_eq!(f, key);
+        assert!(message.contains("fsdp_full_shard"), "{message}");
+        let (f, message) = field_of(
+            json!({"model": {"id": "m"}, "task": "train", "method": "lora", "sharding": "fsdp_full_shard", key: "yes"}),
+        );
+        assert_eq!(f, key);
+        assert!(message.contains("true or false"), "{message}");
+    }
+    let (f, message) = field_of(
+        json!({"model": {"id": "m"}, "task": "train", "method": "full", "sharding": "fsdp_full_shard", "fsdp_frozen_in_trainable_units": true}),
+    );
+    assert_eq!(f, "fsdp_frozen_in_trainable_units");
+    assert!(message.contains("lora"), "{message}");
     assert!(
         matches!(parse_plan("{not json", &builtin_presets()), Err(Error::Invalid { field, .. }) if field == "plan")
     );
@@ -191,6 +209,8 @@ fn a_saved_plan_reads_back_the_same() {
         json!({"model": {"config": {"model_type": "llama"}}, "task": "infer", "new_tokens": 128, "kv_cache_dtype": "fp8",
                "gpus": {"count": 1, "memory_gib": 23.5}, "attention": "eager", "prefill_logits": "all"}),
         json!({"model": {"path": "/models/x"}, "task": "train", "method": "freeze", "freeze_trainable_layers": 4, "torch_compile": true}),
+        json!({"model": {"id": "m"}, "task": "train", "method": "lora", "sharding": "fsdp_full_shard", "gpus": {"count": 2, "memory_gib": 40},
+               "gradient_accumulation_steps": 16, "fsdp_frozen_in_trainable_units": true, "fsdp_no_sync": true}),
     ] {
         let plan = parse(v.clone()).unwrap();
         let saved = plan_to_value(&plan);

@@ -30,6 +30,11 @@ pub(crate) struct ActInputs<'a> {
     pub trainable: &'a Trainable,
     pub quantized: bool,
     pub compute_bytes: u64,
+    /// Every parameter of a decoder layer needs a gradient although only the adapters train: FSDP flattened
+    /// frozen and trainable parameters into one `FlatParameter` that requires grad, and with
+    /// `use_orig_params=True` the layer computes with views of it (torch `_flat_param.py`
+    /// `_use_unsharded_views`), so autograd saves what a full fine-tune saves.
+    pub frozen_need_grad: bool,
 }
 
 /// Saved bytes of one decoder layer (a dense and an MoE variant: the mean weighted by layer count).
@@ -39,7 +44,9 @@ pub(crate) fn layer_cost(input: &ActInputs) -> LayerCost {
     let arch = shape.arch;
     let e = input.compute_bytes;
     let h = shape.h;
-    let full = plan.method == Some(Method::Full) || plan.method == Some(Method::Freeze);
+    let full = plan.method == Some(Method::Full)
+        || plan.method == Some(Method::Freeze)
+        || input.frozen_need_grad;
     let lora = plan.lora.as_ref();
     let lora_rank = lora.map_or(0, |l| l.rank);
     let lora_dropout = lora.is_some_and(|l| l.dropout > 0.0);

@@ -255,6 +255,21 @@ pub struct Plan {
     /// Optional extension: the model runs under `torch.compile`, whose fusions keep only the 16-bit input of
     /// each norm for backward instead of HF RMSNorm's fp32 upcast (torchtune `compile: True`).
     pub torch_compile: bool,
+    /// Optional extension (FSDP only, method lora or qlora): the frozen base weights share an FSDP unit with
+    /// trainable LoRA adapters. FSDP1 with `use_orig_params=True` and a per-decoder-layer wrap policy (Lightning's
+    /// `FSDPStrategy`, which sets `use_orig_params=True` by default; accelerate's `TRANSFORMER_BASED_WRAP`
+    /// without PEFT's `fsdp_auto_wrap_policy`) flattens both into one `FlatParameter`, which then requires grad
+    /// as a whole: the unit's gradient covers the frozen weights too (torch `_wrap_utils.py`
+    /// `_validate_frozen_params`: "{total} numel instead of {nonfrozen} numel before sharding via
+    /// reduce-scatter"). Off: frozen and trainable parameters live in separate units (PEFT's wrap policy,
+    /// FSDP2's per-parameter sharding).
+    pub fsdp_frozen_in_trainable_units: bool,
+    /// Optional extension (FSDP only): gradient accumulation runs its non-final micro-batches under FSDP's
+    /// `no_sync()` (Lightning Fabric `no_backward_sync`, accelerate's `accumulate` unless `sync_each_batch`,
+    /// the transformers Trainer), which keeps each unit's gradient unsharded until the synchronizing
+    /// micro-batch (torch `FullyShardedDataParallel.no_sync`: "FSDP will accumulate the full model gradients
+    /// (instead of gradient shards) until the eventual sync"). No effect without gradient accumulation.
+    pub fsdp_no_sync: bool,
 }
 
 const TOP_KEYS: &[&str] = &[
@@ -286,6 +301,8 @@ const TOP_KEYS: &[&str] = &[
     "quantize_lm_head",
     "prefill_logits",
     "torch_compile",
+    "fsdp_frozen_in_trainable_units",
+    "fsdp_no_sync",
 ];
 
 /// Parse and validate a plan. `presets` are the preset names the user may pick (built-in and their own).
@@ -611,6 +628,28 @@ pub fn plan_from_value(value: &Value, presets: &[PresetInfo]) -> Result<Plan> {
 
     let torch_compile = bool_field(obj, "torch_compile")?.unwrap_or(false);
 
+    let fsdp = matches!(
+        sharding,
+        Sharding::FsdpFullShard | Sharding::FsdpShardGradOp
+    );
+    for key in ["fsdp_frozen_in_trainable_units", "fsdp_no_sync"] {
+        if obj.contains_key(key) && !fsdp {
+            return Err(Error::invalid(
+                key,
+                "only applies with sharding fsdp_full_shard or fsdp_shard_grad_op",
+            ));
+        }
+    }
+    let fsdp_frozen_in_trainable_units =
+        bool_field(obj, "fsdp_frozen_in_trainable_units")?.unwrap_or(false);
+    if obj.contains_key("fsdp_frozen_in_trainable_units") && !uses_lora {
+        return Err(Error::invalid(
+            "fsdp_frozen_in_trainable_units",
+            "only applies to method lora or qlora: full trains every parameter, freeze trains whole decoder layers, so no FSDP unit mixes frozen and trainable parameters",
+        ));
+    }
+    let fsdp_no_sync = bool_field(obj, "fsdp_no_sync")?.unwrap_or(false);
+
     Ok(Plan {
         model,
         task,
@@ -640,6 +679,8 @@ pub fn plan_from_value(value: &Value, presets: &[PresetInfo]) -> Result<Plan> {
         quantize_lm_head,
         prefill_logits,
         torch_compile,
+        fsdp_frozen_in_trainable_units,
+        fsdp_no_sync,
     })
 }
 
@@ -875,6 +916,18 @@ pub fn plan_to_value(plan: &Plan) -> Value {
         o.insert("offload".into(), name(&plan.offload));
         if let Some(k) = plan.kbit_upcast {
             o.insert("kbit_upcast".into(), Value::Bool(k));
+        }
+        if matches!(
+            plan.sharding,
+            Sharding::FsdpFullShard | Sharding::FsdpShardGradOp
+        ) {
+            if plan.lora.is_some() {
+                o.insert(
+                    "fsdp_frozen_in_trainable_units".into(),
+                    Value::Bool(plan.fsdp_frozen_in_trainable_units),
+                );
+            }
+            o.insert("fsdp_no_sync".into(), Value::Bool(plan.fsdp_no_sync));
         }
     } else {
         o.insert("new_tokens".into(), plan.new_tokens.into());

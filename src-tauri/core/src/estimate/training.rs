@@ -61,12 +61,35 @@ pub(crate) fn training(input: &TrainInputs, notes: &mut Notes) -> Result<Part> {
     );
 
     // ---- activations and loss ----
+    let fsdp = matches!(
+        plan.sharding,
+        Sharding::FsdpFullShard | Sharding::FsdpShardGradOp
+    );
+    // FSDP units that mix frozen base weights with LoRA adapters (see `Plan::fsdp_frozen_in_trainable_units`).
+    let mixed_units = fsdp && plan.fsdp_frozen_in_trainable_units;
+    if mixed_units {
+        if let Some(l) = &plan.lora {
+            if l.dtype.bytes() != w.plain_bytes && !quantized {
+                // torch `_flat_param.py` `_validate_tensors_to_flatten`: "Must flatten tensors with uniform
+                // dtype".
+                return Err(crate::Error::invalid(
+                    "fsdp_frozen_in_trainable_units",
+                    format!(
+                        "FSDP flattens a unit into one FlatParameter of a single dtype: {}-byte LoRA adapters cannot share it with {}-byte base weights; set lora.dtype to the weights' dtype",
+                        l.dtype.bytes(),
+                        w.plain_bytes
+                    ),
+                ));
+            }
+        }
+    }
     let lc = layer_cost(&ActInputs {
         plan,
         shape,
         trainable: &t,
         quantized,
         compute_bytes: e,
+        frozen_need_grad: mixed_units,
     });
     // Saturating: eager attention at absurd lengths is b·a·s², which must read "does not fit", not wrap.
     let per_layer = lc
@@ -148,18 +171,37 @@ pub(crate) fn training(input: &TrainInputs, notes: &mut Notes) -> Result<Part> {
     // ---- sharding and offload ----
     let mut weights_gpu = w.gpu_bytes;
     let mut lora = st.lora_bytes;
+    // The decoder layers' weights as stored (FSDP wraps each layer as one unit; the rest is the root unit).
+    let layers_weight_bytes = w.gpu_bytes.saturating_sub(w.root_bytes);
+    // A FlatParameter's gradient has the FlatParameter's numel and dtype: with frozen weights in the unit, the
+    // gradient covers them too (torch `_wrap_utils.py` `_validate_frozen_params`).
+    let frozen_grads = if mixed_units { layers_weight_bytes } else { 0 };
+    if mixed_units {
+        notes.add(|| {
+            format!(
+                "FSDP units mix frozen base weights with LoRA adapters (use_orig_params=True): each decoder layer's FlatParameter requires grad, so its gradient covers the frozen weights ({} over all layers before sharding) and every linear layer saves its input as in a full fine-tune",
+                gib(frozen_grads)
+            )
+        });
+    }
+    let unit_grads = st.grad_bytes + frozen_grads;
     let mut grads = if plan.optimizer_in_backward {
         notes.add(|| "optimizer in backward: each gradient is freed right after its parameter's step, so only the largest one is alive".to_string());
-        st.largest_grad_bytes
+        st.largest_grad_bytes + frozen_grads
     } else {
-        st.grad_bytes
+        unit_grads
     };
     let mut optimizer = st.optimizer_bytes;
     managed = st.managed_bytes;
     let per_node = gpu_count;
-    let layer_grads = st.grad_bytes / shape.layers;
     let mut bucket = 0;
     let sharding = plan.sharding;
+    let accumulating = plan.gradient_accumulation_steps > 1;
+    // Gradients alive at the start of a micro-batch's backward while accumulating: FSDP's no_sync() keeps them
+    // unsharded until the synchronizing micro-batch (torch `FullyShardedDataParallel.no_sync`;
+    // `_runtime_utils.py` `_post_backward_hook` returns before the reduce-scatter when not syncing).
+    let no_sync_unsharded = fsdp && plan.fsdp_no_sync && accumulating;
+    let held_grads_whole = grads;
     if sharding.shards_optimizer() {
         optimizer /= world;
         managed /= world;
@@ -171,10 +213,18 @@ pub(crate) fn training(input: &TrainInputs, notes: &mut Notes) -> Result<Part> {
     if sharding.shards_parameters() {
         weights_gpu /= world;
         lora /= world;
-        // The unit being computed and the one prefetched are gathered whole (FSDP wraps each decoder
-        // layer; DeepSpeed ZeRO-3 fetches by module with a prefetch bucket).
-        // The output embedding is gathered whole for the loss, and is often the largest unit.
-        gathered = (2 * (w.gpu_bytes / shape.layers)).max(shape.vocab * h * w.plain_bytes);
+        gathered = if sharding == Sharding::FsdpFullShard {
+            // FSDP frees a unit after its forward except the root's, which stays unsharded for backward
+            // (torch FSDP1 `_runtime_utils.py` `_post_forward_reshard`: "Do not free the root's parameters in
+            // the post-forward"; FSDP2 `_fsdp_state.py` `_lazy_init`: "For the root, do not reshard after
+            // forward"). Backward then gathers the last decoder layer and prefetches the next
+            // (`BackwardPrefetch.BACKWARD_PRE`).
+            w.root_bytes + 2 * (layers_weight_bytes / shape.layers)
+        } else {
+            // DeepSpeed ZeRO-3 fetches by module with a prefetch bucket: the unit being computed and the one
+            // prefetched; the output embedding is gathered whole for the loss and is often the largest.
+            (2 * (w.gpu_bytes / shape.layers)).max(shape.vocab * h * w.plain_bytes)
+        };
     }
     if sharding != Sharding::None {
         // The buffer gradients are reduced through.
@@ -185,8 +235,9 @@ pub(crate) fn training(input: &TrainInputs, notes: &mut Notes) -> Result<Part> {
                 let per_element = st.grad_bytes.checked_div(t.params).unwrap_or(0);
                 st.grad_bytes.min(500_000_000 * per_element)
             }
-            // FSDP reduce-scatters one wrapped unit (a decoder layer) at a time.
-            _ => layer_grads,
+            // FSDP reduce-scatters one wrapped unit (a decoder layer) at a time: its whole unsharded gradient,
+            // frozen weights included when they share the unit.
+            _ => unit_grads / shape.layers,
         };
     } else if world > 1 {
         // DDP's reducer allocates buckets as large as all gradients together
@@ -232,10 +283,23 @@ pub(crate) fn training(input: &TrainInputs, notes: &mut Notes) -> Result<Part> {
         });
     }
 
+    // With CPU offload FSDP still keeps no_sync() gradients on the GPU ("the gradients will not be offloaded
+    // to CPU when inside the context manager").
+    let held_grads = if no_sync_unsharded {
+        notes.add(|| {
+            format!(
+                "FSDP no_sync(): while accumulating, each unit's gradient stays unsharded until the synchronizing micro-batch ({} per GPU)",
+                gib(held_grads_whole)
+            )
+        });
+        held_grads_whole
+    } else if accumulating {
+        grads
+    } else {
+        0
+    };
     let statics = weights_gpu + gathered + lora + optimizer;
-    let accumulating = plan.gradient_accumulation_steps > 1;
-    let backward_start =
-        statics + activations + logits + bucket + if accumulating { grads } else { 0 };
+    let backward_start = statics + activations + logits + bucket + held_grads;
     // DeepSpeed steps with its fused Adam (no temporary); FSDP and plain runs use torch's foreach AdamW on
     // whatever the rank holds; optimizer-in-backward steps one parameter at a time.
     let step_temp = if plan.optimizer_in_backward {
@@ -267,7 +331,7 @@ pub(crate) fn training(input: &TrainInputs, notes: &mut Notes) -> Result<Part> {
     if backward_start >= step {
         c.activations = activations;
         c.logits = logits;
-        c.gradients = bucket + if accumulating { grads } else { 0 };
+        c.gradients = bucket + held_grads;
         notes.add(|| "peak at the start of backward: every saved activation and the loss are alive; gradients of earlier steps are freed (zero_grad(set_to_none=True)) unless accumulating".to_string());
     } else {
         c.gradients = grads + bucket + zero_fp32_grads;

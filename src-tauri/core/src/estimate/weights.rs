@@ -24,6 +24,9 @@ pub(crate) struct Weights {
     pub plain_bytes: u64,
     /// One decoder layer in 16-bit, streamed in from the CPU when layers are offloaded.
     pub streamed_layer_bytes: u64,
+    /// The weights outside the decoder layers (input embedding and `lm_head`, as stored): what the root FSDP
+    /// unit holds when each decoder layer is wrapped on its own.
+    pub root_bytes: u64,
 }
 
 /// Bit-exact bytes of one bitsandbytes 4-bit weight of `n` elements (FORMULAS.md §1, from
@@ -64,6 +67,7 @@ pub(crate) fn weights(input: &WeightInputs, notes: &mut Notes) -> Weights {
     let mut quantized_params = 0u64;
     let mut quantized_bytes = 0u64;
     let mut largest_quantized = 0u64;
+    let mut lm_head_quantized_bytes = None;
     let mut experts_kept = false;
     if format.is_quantized() {
         for g in &arch.linear_layers {
@@ -86,6 +90,9 @@ pub(crate) fn weights(input: &WeightInputs, notes: &mut Notes) -> Weights {
             };
             quantized_params += g.count * n;
             quantized_bytes += g.count * per_module;
+            if g.role == LinearRole::LmHead {
+                lm_head_quantized_bytes = Some(g.count * per_module);
+            }
             largest_quantized = largest_quantized.max(n);
         }
     }
@@ -128,12 +135,15 @@ pub(crate) fn weights(input: &WeightInputs, notes: &mut Notes) -> Weights {
         }
     }
 
+    let root_bytes = spec.parameters.embedding * plain_bytes
+        + lm_head_quantized_bytes.unwrap_or(spec.parameters.lm_head * plain_bytes);
     let mut w = Weights {
         gpu_bytes,
         cpu_bytes: 0,
         largest_quantized,
         plain_bytes,
         streamed_layer_bytes: 0,
+        root_bytes,
     };
 
     if input.preset.placement == super::preset::Placement::GpuWithCpuOffload {
