@@ -60,6 +60,12 @@ export const en = {
   "plan.activationOffload": "Activation offload",
   "plan.optimizerInBackward": "Optimizer step in backward",
   "plan.trainableEmbeddings": "Train embeddings and LM head too",
+  "plan.fsdpNoSync": "Accumulate gradients under FSDP no_sync()",
+  "plan.fsdpNoSync.help":
+    "Lightning Fabric and lit-gpt skip the reduce-scatter between syncs, so each GPU keeps whole, unsharded gradients until the step.",
+  "plan.fsdpFrozen": "Frozen weights and LoRA adapters share FSDP units (use_orig_params)",
+  "plan.fsdpFrozen.help":
+    "With use_orig_params=True and one unit per layer (Lightning's default), a unit's gradient covers its frozen weights too, and every linear layer keeps its input as in full fine-tuning.",
   "plan.kvCache": "KV cache dtype",
   "plan.kvCache.compute": "Compute dtype",
   "plan.margin": "Margin kept free (%)",
@@ -172,6 +178,12 @@ export const ja: Record<keyof typeof en, string> = {
   "plan.activationOffload": "活性化のオフロード",
   "plan.optimizerInBackward": "逆伝播中にオプティマイザーを適用",
   "plan.trainableEmbeddings": "埋め込みと LM ヘッドも学習",
+  "plan.fsdpNoSync": "FSDP の no_sync() で勾配を累積する",
+  "plan.fsdpNoSync.help":
+    "Lightning Fabric と lit-gpt は同期の間 reduce-scatter を省くため、各 GPU はステップまでシャードされていない勾配全体を保持します。",
+  "plan.fsdpFrozen": "凍結した重みと LoRA アダプタが同じ FSDP ユニットに入る（use_orig_params）",
+  "plan.fsdpFrozen.help":
+    "use_orig_params=True で層ごとにユニットを作る場合（Lightning の既定）、ユニットの勾配は凍結した重みも含み、すべての線形層がフル微調整と同じく入力を保持します。",
   "plan.kvCache": "KV キャッシュの dtype",
   "plan.kvCache.compute": "計算 dtype",
   "plan.margin": "空けておく余裕（%）",

@@ -187,6 +187,19 @@ describe("draft", () => {
     expect(planFromDraft({ ...DEFAULT_DRAFT })).toBeNull();
   });
 
+  it("sends the FSDP keys only with FSDP sharding, the mixed-units one only with LoRA", () => {
+    const base = { ...DEFAULT_DRAFT, modelId: "Qwen/Qwen3-8B", method: "lora" as const, fsdpNoSync: true, fsdpFrozenInUnits: true };
+    const zero = planFromDraft({ ...base, sharding: "zero3" })!;
+    expect("fsdp_no_sync" in zero || "fsdp_frozen_in_trainable_units" in zero).toBe(false);
+    const fsdp = planFromDraft({ ...base, sharding: "fsdp_full_shard" })!;
+    expect([fsdp.fsdp_no_sync, fsdp.fsdp_frozen_in_trainable_units]).toEqual([true, true]);
+    const full = planFromDraft({ ...base, method: "full", sharding: "fsdp_full_shard" })!;
+    expect(full.fsdp_no_sync).toBe(true);
+    expect("fsdp_frozen_in_trainable_units" in full).toBe(false);
+    const back = draftFromPlan(fsdp, DEFAULT_DRAFT);
+    expect([back.fsdpNoSync, back.fsdpFrozenInUnits]).toEqual([true, true]);
+  });
+
   it("passes text that is not a number to the backend, which names the field", () => {
     const plan = planFromDraft({ ...DEFAULT_DRAFT, modelId: "x", sequenceLength: "-5x" })!;
     expect(plan.sequence_length).toBe("-5x");

@@ -35,6 +35,10 @@ export interface Draft {
   activationOffload: boolean;
   optimizerInBackward: boolean;
   trainableEmbeddings: boolean;
+  /** FSDP only: gradient accumulation under `no_sync()`, which keeps whole gradients between syncs. */
+  fsdpNoSync: boolean;
+  /** FSDP + LoRA only: frozen weights and adapters share a flat parameter (`use_orig_params=True`). */
+  fsdpFrozenInUnits: boolean;
   kvCacheDtype: string; // "" = compute dtype
   margin: string; // percent
 }
@@ -68,6 +72,8 @@ export const DEFAULT_DRAFT: Draft = {
   activationOffload: false,
   optimizerInBackward: false,
   trainableEmbeddings: false,
+  fsdpNoSync: false,
+  fsdpFrozenInUnits: false,
   kvCacheDtype: "",
   margin: "10",
 };
@@ -113,6 +119,11 @@ export function planFromDraft(d: Draft): Record<string, unknown> | null {
     plan.optimizer_in_backward = d.optimizerInBackward;
     plan.sharding = d.sharding;
     plan.offload = d.offload;
+    // The backend refuses these keys with any other sharding, so they go only with FSDP.
+    if (d.sharding.startsWith("fsdp")) {
+      plan.fsdp_no_sync = d.fsdpNoSync;
+      if (d.method === "lora" || d.method === "qlora") plan.fsdp_frozen_in_trainable_units = d.fsdpFrozenInUnits;
+    }
     if (d.method === "lora" || d.method === "qlora") {
       const targets = d.loraTargets.trim();
       plan.lora = {
@@ -174,6 +185,8 @@ export function draftFromPlan(plan: Record<string, unknown>, current: Draft): Dr
   if (typeof plan.activation_offload === "boolean") d.activationOffload = plan.activation_offload;
   if (typeof plan.optimizer_in_backward === "boolean") d.optimizerInBackward = plan.optimizer_in_backward;
   if (typeof plan.trainable_embeddings === "boolean") d.trainableEmbeddings = plan.trainable_embeddings;
+  d.fsdpNoSync = plan.fsdp_no_sync === true;
+  d.fsdpFrozenInUnits = plan.fsdp_frozen_in_trainable_units === true;
   const lora = plan.lora as Record<string, unknown> | undefined;
   if (lora) {
     d.loraRank = str(lora.rank, d.loraRank);
