@@ -57,7 +57,7 @@ import type {
   VariableInfo,
   WizardAsk,
   WizardGpus,
-  WizardRow,
+  WizardRanking,
 } from "./bindings";
 
 export type * from "./bindings";
@@ -209,7 +209,7 @@ export const api = {
     call<PresetSwitch>("switch_config_preset", { modelId, preset }),
   wizardModels: (query: string) => call<string[]>("wizard_models", { query }),
   wizardGpus: () => call<WizardGpus>("wizard_gpus"),
-  wizardRank: (ask: WizardAsk) => call<WizardRow[]>("wizard_rank", { ask }),
+  wizardRank: (ask: WizardAsk) => call<WizardRanking>("wizard_rank", { ask }),
 };
 
 export type Api = typeof api;
