@@ -522,3 +522,61 @@ fn the_wizard_names_the_field_of_a_bad_batch_or_sequence_length() {
         assert_refused(&err, prefix);
     }
 }
+
+#[test]
+fn a_config_previews_its_preset_with_the_overrides_applied() {
+    let h = harness();
+    let preview = |config: Value| invoke(&h, "preview_config", json!({ "config": config })).unwrap();
+    let config = json!({
+        "preset": "int4",
+        "task": "infer",
+        "overrides": {
+            "max_memory": {"0": "20GiB"},
+            "quantization": {"bnb_4bit_use_double_quant": true, "llm_int8_threshold": 5.5},
+        },
+    });
+    let check = preview(config.clone());
+    assert_eq!(check["errors"], json!([]), "{check}");
+    let bnb: Value = serde_json::from_str(check["bnb_json"].as_str().unwrap()).unwrap();
+    // Overridden fields take the override; the rest stay int4's.
+    assert_eq!(bnb["bnb_4bit_use_double_quant"], json!(true));
+    assert_eq!(bnb["llm_int8_threshold"], json!(5.5));
+    assert_eq!(bnb["bnb_4bit_quant_type"], json!("nf4"));
+    assert_eq!(bnb["bnb_4bit_compute_dtype"], json!("bfloat16"));
+    assert_eq!(check["max_memory_bytes"], json!({"0": 20u64 << 30}));
+    let kwargs: Value = serde_json::from_str(check["kwargs_json"].as_str().unwrap()).unwrap();
+    assert_eq!(kwargs["max_memory"]["0"], json!("20GiB"), "{kwargs}");
+
+    // A quantization override on an unquantized preset starts from BitsAndBytesConfig()'s defaults.
+    let eight = preview(json!({"preset": "fp16", "task": "infer", "overrides": {"quantization": {"load_in_8bit": true}}}));
+    let bnb: Value = serde_json::from_str(eight["bnb_json"].as_str().unwrap()).unwrap();
+    assert_eq!(bnb["load_in_8bit"], json!(true));
+    assert_eq!(bnb["llm_int8_threshold"], json!(6.0));
+    assert_eq!(
+        preview(json!({"preset": "fp16", "task": "infer"}))["bnb_json"],
+        Value::Null
+    );
+
+    // No preview for a broken draft, with the path check_config reports for the same field.
+    let bad = json!({"preset": "int4", "task": "infer", "overrides": {"quantization": {"llm_int8_threshold": -1.0}}});
+    let check = preview(bad.clone());
+    assert_eq!(check["bnb_json"], Value::Null);
+    assert_eq!(
+        check["errors"][0]["field"],
+        json!("overrides.quantization.llm_int8_threshold")
+    );
+    let errors = invoke(
+        &h,
+        "check_config",
+        json!({"modelId": "org/model", "config": bad}),
+    )
+    .unwrap();
+    assert_eq!(errors[0]["field"], check["errors"][0]["field"]);
+    let typo = preview(json!({"preset": "int4", "task": "infer", "overrides": {"quantization": {"llm_int8_threshold": "high"}}}));
+    assert_eq!(
+        typo["errors"][0]["field"],
+        json!("overrides.quantization.llm_int8_threshold")
+    );
+    let unknown = preview(json!({"preset": "nope", "task": "infer"}));
+    assert_eq!(unknown["errors"][0]["field"], json!("preset"));
+}

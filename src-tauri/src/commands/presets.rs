@@ -466,6 +466,42 @@ pub fn check_config(
     Ok(errors)
 }
 
+/// What a config draft loads the model with: its chosen preset with the overrides applied, checked and
+/// rendered as `check_preset` renders a preset, so the per-model form shows the same preview as the preset
+/// form. The draft's own field errors come from `check_config`; `errors` here only says why there is no
+/// preview (paths as `check_config` writes them).
+#[tauri::command]
+pub fn preview_config(state: State<'_, AppState>, config: Value) -> IpcResult<PresetCheck> {
+    let no_preview = |errors: Vec<FieldError>| PresetCheck {
+        errors,
+        bnb_json: None,
+        kwargs_json: None,
+        max_memory_bytes: BTreeMap::new(),
+    };
+    let config = match parse_config(config) {
+        Ok(c) => c,
+        Err(errors) => return Ok(no_preview(errors)),
+    };
+    let base = {
+        let _guard = lock(&state)?;
+        let presets = libraries(&state).0;
+        let lookup = preset_lookup(&presets);
+        lookup(&config.preset)?
+    };
+    let Some(base) = base else {
+        return Ok(no_preview(vec![FieldError::new(
+            "preset",
+            format!("no preset named {:?}", config.preset),
+        )]));
+    };
+    let effective = config.overrides.apply(&base);
+    let value = serde_json::to_value(&effective).map_err(|e| IpcError::internal(e.to_string()))?;
+    let mut check = check_preset(value)?;
+    // The same nesting model_config::validate_with gives these errors.
+    check.errors = field::FieldErrors(check.errors).nested("overrides").0;
+    Ok(check)
+}
+
 /// Save a model's config, if nobody saved it since `revision` was read (`null` for a new one).
 #[tauri::command]
 pub fn save_config(
