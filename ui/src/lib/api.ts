@@ -200,6 +200,8 @@ export const api = {
   importBundleDialog: (onConflict: OnConflict) => call<ImportReport | null>("import_bundle_dialog", { onConflict }),
   listConfigs: () => call<ConfigList>("list_configs"),
   checkConfig: (modelId: string, config: unknown) => call<FieldError[]>("check_config", { modelId, config }),
+  /** The config's preset with its overrides applied, previewed as `checkPreset` previews a preset. */
+  previewConfig: (config: unknown) => call<PresetCheck>("preview_config", { config }),
   saveConfig: (modelId: string, config: ModelConfig | unknown, revision: Revision) =>
     call<ModelConfigEntry>("save_config", { modelId, config, revision }),
   deleteConfig: (modelId: string, revision: Revision) =>
