@@ -459,7 +459,11 @@ fn the_wizard_ranks_at_the_batch_and_sequence_length_asked_for() {
     assert_eq!(default["batch_size"], json!(1), "{default}");
     assert_eq!(default["sequence_length"], json!(2048));
     assert_eq!(default["gradient_checkpointing"], json!(false));
-    let peak = |r: &Value| row_of(&r["rows"], "bf16")["device_peak_bytes"].as_u64().unwrap();
+    let peak = |r: &Value| {
+        row_of(&r["rows"], "bf16")["device_peak_bytes"]
+            .as_u64()
+            .unwrap()
+    };
 
     let big = invoke(
         &h,
@@ -470,7 +474,12 @@ fn the_wizard_ranks_at_the_batch_and_sequence_length_asked_for() {
     assert_eq!(big["batch_size"], json!(8));
     assert_eq!(big["sequence_length"], json!(4096));
     // 16 times the tokens: the activations, and so the peak, grow.
-    assert!(peak(&big) > peak(&default), "{} <= {}", peak(&big), peak(&default));
+    assert!(
+        peak(&big) > peak(&default),
+        "{} <= {}",
+        peak(&big),
+        peak(&default)
+    );
     let checkpointed = invoke(
         &h,
         "wizard_rank",
@@ -506,16 +515,28 @@ fn the_wizard_ranks_at_the_batch_and_sequence_length_asked_for() {
 fn the_wizard_names_the_field_of_a_bad_batch_or_sequence_length() {
     let h = harness();
     for (extra, prefix) in [
-        (json!({"batch_size": 0}), "batch_size: must be a positive integer"),
+        (
+            json!({"batch_size": 0}),
+            "batch_size: must be a positive integer",
+        ),
         (json!({"batch_size": 1.5}), "batch_size: invalid type"),
         (json!({"batch_size": "eight"}), "batch_size: invalid type"),
-        (json!({"sequence_length": -1}), "sequence_length: invalid value"),
-        (json!({"sequence_length": 0}), "sequence_length: must be a positive integer"),
+        (
+            json!({"sequence_length": -1}),
+            "sequence_length: invalid value",
+        ),
+        (
+            json!({"sequence_length": 0}),
+            "sequence_length: must be a positive integer",
+        ),
         (
             json!({"sequence_length": 1u64 << 30}),
             "sequence_length: 1073741824 is implausibly large",
         ),
-        (json!({"gradient_checkpointing": "yes"}), "gradient_checkpointing: invalid type"),
+        (
+            json!({"gradient_checkpointing": "yes"}),
+            "gradient_checkpointing: invalid type",
+        ),
     ] {
         let err = invoke(&h, "wizard_rank", lora_ask(&h, extra.clone())).unwrap_err();
         assert_eq!(err["code"], json!("invalid"), "{extra}: {err}");
@@ -526,7 +547,8 @@ fn the_wizard_names_the_field_of_a_bad_batch_or_sequence_length() {
 #[test]
 fn a_config_previews_its_preset_with_the_overrides_applied() {
     let h = harness();
-    let preview = |config: Value| invoke(&h, "preview_config", json!({ "config": config })).unwrap();
+    let preview =
+        |config: Value| invoke(&h, "preview_config", json!({ "config": config })).unwrap();
     let config = json!({
         "preset": "int4",
         "task": "infer",
@@ -548,7 +570,9 @@ fn a_config_previews_its_preset_with_the_overrides_applied() {
     assert_eq!(kwargs["max_memory"]["0"], json!("20GiB"), "{kwargs}");
 
     // A quantization override on an unquantized preset starts from BitsAndBytesConfig()'s defaults.
-    let eight = preview(json!({"preset": "fp16", "task": "infer", "overrides": {"quantization": {"load_in_8bit": true}}}));
+    let eight = preview(
+        json!({"preset": "fp16", "task": "infer", "overrides": {"quantization": {"load_in_8bit": true}}}),
+    );
     let bnb: Value = serde_json::from_str(eight["bnb_json"].as_str().unwrap()).unwrap();
     assert_eq!(bnb["load_in_8bit"], json!(true));
     assert_eq!(bnb["llm_int8_threshold"], json!(6.0));
@@ -572,7 +596,9 @@ fn a_config_previews_its_preset_with_the_overrides_applied() {
     )
     .unwrap();
     assert_eq!(errors[0]["field"], check["errors"][0]["field"]);
-    let typo = preview(json!({"preset": "int4", "task": "infer", "overrides": {"quantization": {"llm_int8_threshold": "high"}}}));
+    let typo = preview(
+        json!({"preset": "int4", "task": "infer", "overrides": {"quantization": {"llm_int8_threshold": "high"}}}),
+    );
     assert_eq!(
         typo["errors"][0]["field"],
         json!("overrides.quantization.llm_int8_threshold")
