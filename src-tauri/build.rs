@@ -22,6 +22,7 @@ const COMMANDS: &[&str] = &[
     "import_bundle_dialog",
     "list_configs",
     "check_config",
+    "preview_config",
     "save_config",
     "delete_config",
     "switch_config_preset",

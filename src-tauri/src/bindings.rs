@@ -141,6 +141,7 @@ pub fn render() -> String {
         crate::commands::presets::WizardGpus::decl(&cfg),
         crate::commands::presets::WizardAsk::decl(&cfg),
         crate::commands::presets::WizardRow::decl(&cfg),
+        crate::commands::presets::WizardRanking::decl(&cfg),
     ];
     let mut out = String::from(
         "// Generated from the Rust types by src-tauri/src/bindings.rs. Do not edit: run\n\

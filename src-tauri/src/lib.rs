@@ -43,6 +43,7 @@ pub fn setup<R: Runtime>(builder: tauri::Builder<R>, state: AppState) -> tauri::
             commands::presets::import_bundle_dialog,
             commands::presets::list_configs,
             commands::presets::check_config,
+            commands::presets::preview_config,
             commands::presets::save_config,
             commands::presets::delete_config,
             commands::presets::switch_config_preset,

@@ -1,6 +1,6 @@
 // End to end: the Presets view in the real window. Duplicate the built-in int4, give it a bad max_memory
 // limit (the error shows next to the field), fix it, save, check the preview against the exported file, delete
-// and undo.
+// and undo; then a per-model config on it, with overrides that survive a reload, and the wizard.
 
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
@@ -143,6 +143,62 @@ describe("the Presets view", () => {
     assert.equal(saved.data.lora.rank, 8);
     const shot = await session.screenshot();
     writeFileSync("/tmp/headroom-presets-config.png", Buffer.from(shot, "base64"));
+  });
+
+  it("overrides max_memory and a BitsAndBytesConfig field for one model, and they survive a reload", async () => {
+    const id = "meta-llama/Llama-3.1-8B";
+    await session.click(await session.find(`[data-config="${id}"]`));
+    const override = (path) =>
+      js(`document.querySelector('[data-override="${path}"] [data-action="override"]').click(); return true`);
+    // "mine" limits GPU 0 to 10GiB; the override starts from the preset's rows, so change that one to 20GiB.
+    assert.equal(await textOf('[data-inherited="overrides.max_memory"]'), "0: 10GiB");
+    await override("overrides.max_memory");
+    await session.find('.configs [data-field="override-max-memory-limit"]');
+    await typeInto('.configs [data-field="override-max-memory-limit"]', "20GiB");
+    await override("overrides.quantization.bnb_4bit_use_double_quant");
+    await session.click(await session.find('[data-field="overrides.quantization.bnb_4bit_use_double_quant"]'));
+    // The effective preset, rendered by the backend: mine's nf4 with double quantization on, 20GiB on GPU 0.
+    const bnb = await session.until(
+      () => textOf('[data-preview="config-bnb"]'),
+      (t) => t !== null && JSON.parse(t).bnb_4bit_use_double_quant === true,
+      "effective preview with the override",
+    );
+    assert.equal(JSON.parse(bnb).bnb_4bit_quant_type, "nf4");
+    await session.until(() => textOf('[data-preview="config-kwargs"]'), (t) => t?.includes('"20GiB"'), "kwargs with 20GiB");
+    assert.equal(await textOf('.configs .gib'), "= 20.00 GiB");
+    writeFileSync("/tmp/headroom-presets-overrides.png", Buffer.from(await session.screenshot(), "base64"));
+    await session.click(await session.find('[data-action="save-config"]'));
+    // The notice still says "Config saved." from the first save, so wait for the file itself.
+    const file = join(configDir, "model-configs", "meta-llama--Llama-3.1-8B.json");
+    const overrides = await session.until(
+      async () => JSON.parse(readFileSync(file, "utf8")).data.overrides,
+      (o) => Object.keys(o ?? {}).length > 0,
+      "the overrides on disk",
+    );
+    assert.deepEqual(overrides, { max_memory: { 0: "20GiB" }, quantization: { bnb_4bit_use_double_quant: true } });
+
+    // A fresh page reads them back from disk: set, and the rest still inherited from mine.
+    await js(`window.__beforeReload = true; setTimeout(() => location.reload(), 0); return true`);
+    await session.until(
+      () => js(`return window.__beforeReload === undefined && document.readyState === "complete"`),
+      (fresh) => fresh === true,
+      "the page reloaded",
+    );
+    await session.click(await session.find('[data-view="presets"]'));
+    await session.click(await session.find(`[data-config="${id}"]`));
+    await session.find('.configs [data-field="override-max-memory-limit"]');
+    assert.equal(await js(`return document.querySelector('.configs [data-field="override-max-memory-limit"]').value`), "20GiB");
+    assert.equal(await js(`return document.querySelector('.configs [data-field="override-max-memory-device"]').value`), "0");
+    assert.equal(
+      await js(`return document.querySelector('[data-field="overrides.quantization.bnb_4bit_use_double_quant"]').checked`),
+      true,
+    );
+    assert.equal(await textOf('[data-inherited="overrides.quantization.bnb_4bit_quant_type"]'), "nf4");
+    await session.until(
+      () => textOf('[data-preview="config-bnb"]'),
+      (t) => t !== null && JSON.parse(t).bnb_4bit_use_double_quant === true,
+      "effective preview after the reload",
+    );
   });
 
   it("walks the wizard to a saved config, with Back keeping the answers", async () => {

@@ -348,13 +348,13 @@ fn the_wizard_ranks_every_preset_user_ones_included() {
         .unwrap()
         .iter()
         .any(|g| g["name"] == json!("RTX 4090") && g["memory_bytes"] == json!(24564u64 << 20)));
-    let rows = invoke(
+    let ranking = invoke(
         &h,
         "wizard_rank",
         json!({"ask": {"model_id": id, "task": "train", "method": "qlora", "gpu": "H200", "memory_bytes": null, "gpu_count": 1}}),
     )
     .unwrap();
-    let rows = rows.as_array().unwrap();
+    let rows = ranking["rows"].as_array().unwrap();
     assert_eq!(rows.len(), 9, "{rows:?}");
     let mine = rows.iter().find(|r| r["preset"] == json!("mine")).unwrap();
     let int4 = rows.iter().find(|r| r["preset"] == json!("int4")).unwrap();
@@ -418,9 +418,9 @@ fn the_wizard_offers_this_machines_gpus_with_the_memory_free_now() {
     let ask = |memory: Value| json!({"ask": {"model_id": id, "task": "infer", "method": null, "gpu": g0["name"], "memory_bytes": memory, "gpu_count": 1}});
     // Planned against what is free: the headroom is the free memory less the peak.
     let rows = invoke(&h, "wizard_rank", ask(g0["free_bytes"].clone())).unwrap();
-    let fp16 = row_of(&rows, "fp16");
+    let fp16 = row_of(&rows["rows"], "fp16");
     let tiny = invoke(&h, "wizard_rank", ask(json!(1u64 << 30))).unwrap();
-    let tiny16 = row_of(&tiny, "fp16");
+    let tiny16 = row_of(&tiny["rows"], "fp16");
     assert_eq!(fp16["device_peak_bytes"], tiny16["device_peak_bytes"]);
     assert_eq!(tiny16["fits"], json!(false), "{tiny16}");
     assert!(fp16["headroom_bytes"].as_i64().unwrap() > tiny16["headroom_bytes"].as_i64().unwrap());
@@ -439,4 +439,170 @@ fn the_wizard_offers_this_machines_gpus_with_the_memory_free_now() {
         assert!(!gpus["catalog"].as_array().unwrap().is_empty());
     }
     std::env::remove_var("HEADROOM_GPU_SOURCE");
+}
+
+/// The wizard's task-step answers for Llama 3.1 8B trained with LoRA on one H200, with `extra` merged in.
+fn lora_ask(h: &Harness, extra: Value) -> Value {
+    let id = invoke(h, "wizard_models", json!({"query": "llama-3.1-8b"})).unwrap()[0].clone();
+    let mut ask = json!({"model_id": id, "task": "train", "method": "lora", "gpu": "H200", "memory_bytes": null, "gpu_count": 1});
+    for (k, v) in extra.as_object().unwrap() {
+        ask[k] = v.clone();
+    }
+    json!({ "ask": ask })
+}
+
+#[test]
+fn the_wizard_ranks_at_the_batch_and_sequence_length_asked_for() {
+    let h = harness();
+    // Nothing given: the estimator's defaults, said in the answer so the wizard can show them.
+    let default = invoke(&h, "wizard_rank", lora_ask(&h, json!({}))).unwrap();
+    assert_eq!(default["batch_size"], json!(1), "{default}");
+    assert_eq!(default["sequence_length"], json!(2048));
+    assert_eq!(default["gradient_checkpointing"], json!(false));
+    let peak = |r: &Value| {
+        row_of(&r["rows"], "bf16")["device_peak_bytes"]
+            .as_u64()
+            .unwrap()
+    };
+
+    let big = invoke(
+        &h,
+        "wizard_rank",
+        lora_ask(&h, json!({"batch_size": 8, "sequence_length": 4096})),
+    )
+    .unwrap();
+    assert_eq!(big["batch_size"], json!(8));
+    assert_eq!(big["sequence_length"], json!(4096));
+    // 16 times the tokens: the activations, and so the peak, grow.
+    assert!(
+        peak(&big) > peak(&default),
+        "{} <= {}",
+        peak(&big),
+        peak(&default)
+    );
+    let checkpointed = invoke(
+        &h,
+        "wizard_rank",
+        lora_ask(
+            &h,
+            json!({"batch_size": 8, "sequence_length": 4096, "gradient_checkpointing": true}),
+        ),
+    )
+    .unwrap();
+    assert_eq!(checkpointed["gradient_checkpointing"], json!(true));
+    assert!(peak(&checkpointed) < peak(&big));
+
+    // Inference has no backward pass: no checkpointing to report, and asking for it is refused.
+    let infer = |extra: Value| {
+        let mut ask = lora_ask(&h, extra);
+        ask["ask"]["task"] = json!("infer");
+        ask["ask"]["method"] = Value::Null;
+        ask
+    };
+    let ranked = invoke(&h, "wizard_rank", infer(json!({"batch_size": 4}))).unwrap();
+    assert_eq!(ranked["batch_size"], json!(4));
+    assert_eq!(ranked["gradient_checkpointing"], Value::Null);
+    let err = invoke(
+        &h,
+        "wizard_rank",
+        infer(json!({"gradient_checkpointing": true})),
+    )
+    .unwrap_err();
+    assert_refused(&err, "gradient_checkpointing: only applies to training");
+}
+
+#[test]
+fn the_wizard_names_the_field_of_a_bad_batch_or_sequence_length() {
+    let h = harness();
+    for (extra, prefix) in [
+        (
+            json!({"batch_size": 0}),
+            "batch_size: must be a positive integer",
+        ),
+        (json!({"batch_size": 1.5}), "batch_size: invalid type"),
+        (json!({"batch_size": "eight"}), "batch_size: invalid type"),
+        (
+            json!({"sequence_length": -1}),
+            "sequence_length: invalid value",
+        ),
+        (
+            json!({"sequence_length": 0}),
+            "sequence_length: must be a positive integer",
+        ),
+        (
+            json!({"sequence_length": 1u64 << 30}),
+            "sequence_length: 1073741824 is implausibly large",
+        ),
+        (
+            json!({"gradient_checkpointing": "yes"}),
+            "gradient_checkpointing: invalid type",
+        ),
+    ] {
+        let err = invoke(&h, "wizard_rank", lora_ask(&h, extra.clone())).unwrap_err();
+        assert_eq!(err["code"], json!("invalid"), "{extra}: {err}");
+        assert_refused(&err, prefix);
+    }
+}
+
+#[test]
+fn a_config_previews_its_preset_with_the_overrides_applied() {
+    let h = harness();
+    let preview =
+        |config: Value| invoke(&h, "preview_config", json!({ "config": config })).unwrap();
+    let config = json!({
+        "preset": "int4",
+        "task": "infer",
+        "overrides": {
+            "max_memory": {"0": "20GiB"},
+            "quantization": {"bnb_4bit_use_double_quant": true, "llm_int8_threshold": 5.5},
+        },
+    });
+    let check = preview(config.clone());
+    assert_eq!(check["errors"], json!([]), "{check}");
+    let bnb: Value = serde_json::from_str(check["bnb_json"].as_str().unwrap()).unwrap();
+    // Overridden fields take the override; the rest stay int4's.
+    assert_eq!(bnb["bnb_4bit_use_double_quant"], json!(true));
+    assert_eq!(bnb["llm_int8_threshold"], json!(5.5));
+    assert_eq!(bnb["bnb_4bit_quant_type"], json!("nf4"));
+    assert_eq!(bnb["bnb_4bit_compute_dtype"], json!("bfloat16"));
+    assert_eq!(check["max_memory_bytes"], json!({"0": 20u64 << 30}));
+    let kwargs: Value = serde_json::from_str(check["kwargs_json"].as_str().unwrap()).unwrap();
+    assert_eq!(kwargs["max_memory"]["0"], json!("20GiB"), "{kwargs}");
+
+    // A quantization override on an unquantized preset starts from BitsAndBytesConfig()'s defaults.
+    let eight = preview(
+        json!({"preset": "fp16", "task": "infer", "overrides": {"quantization": {"load_in_8bit": true}}}),
+    );
+    let bnb: Value = serde_json::from_str(eight["bnb_json"].as_str().unwrap()).unwrap();
+    assert_eq!(bnb["load_in_8bit"], json!(true));
+    assert_eq!(bnb["llm_int8_threshold"], json!(6.0));
+    assert_eq!(
+        preview(json!({"preset": "fp16", "task": "infer"}))["bnb_json"],
+        Value::Null
+    );
+
+    // No preview for a broken draft, with the path check_config reports for the same field.
+    let bad = json!({"preset": "int4", "task": "infer", "overrides": {"quantization": {"llm_int8_threshold": -1.0}}});
+    let check = preview(bad.clone());
+    assert_eq!(check["bnb_json"], Value::Null);
+    assert_eq!(
+        check["errors"][0]["field"],
+        json!("overrides.quantization.llm_int8_threshold")
+    );
+    let errors = invoke(
+        &h,
+        "check_config",
+        json!({"modelId": "org/model", "config": bad}),
+    )
+    .unwrap();
+    assert_eq!(errors[0]["field"], check["errors"][0]["field"]);
+    let typo = preview(
+        json!({"preset": "int4", "task": "infer", "overrides": {"quantization": {"llm_int8_threshold": "high"}}}),
+    );
+    assert_eq!(
+        typo["errors"][0]["field"],
+        json!("overrides.quantization.llm_int8_threshold")
+    );
+    let unknown = preview(json!({"preset": "nope", "task": "infer"}));
+    assert_eq!(unknown["errors"][0]["field"], json!("preset"));
 }

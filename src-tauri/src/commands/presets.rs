@@ -466,6 +466,42 @@ pub fn check_config(
     Ok(errors)
 }
 
+/// What a config draft loads the model with: its chosen preset with the overrides applied, checked and
+/// rendered as `check_preset` renders a preset, so the per-model form shows the same preview as the preset
+/// form. The draft's own field errors come from `check_config`; `errors` here only says why there is no
+/// preview (paths as `check_config` writes them).
+#[tauri::command]
+pub fn preview_config(state: State<'_, AppState>, config: Value) -> IpcResult<PresetCheck> {
+    let no_preview = |errors: Vec<FieldError>| PresetCheck {
+        errors,
+        bnb_json: None,
+        kwargs_json: None,
+        max_memory_bytes: BTreeMap::new(),
+    };
+    let config = match parse_config(config) {
+        Ok(c) => c,
+        Err(errors) => return Ok(no_preview(errors)),
+    };
+    let base = {
+        let _guard = lock(&state)?;
+        let presets = libraries(&state).0;
+        let lookup = preset_lookup(&presets);
+        lookup(&config.preset)?
+    };
+    let Some(base) = base else {
+        return Ok(no_preview(vec![FieldError::new(
+            "preset",
+            format!("no preset named {:?}", config.preset),
+        )]));
+    };
+    let effective = config.overrides.apply(&base);
+    let value = serde_json::to_value(&effective).map_err(|e| IpcError::internal(e.to_string()))?;
+    let mut check = check_preset(value)?;
+    // The same nesting model_config::validate_with gives these errors.
+    check.errors = field::FieldErrors(check.errors).nested("overrides").0;
+    Ok(check)
+}
+
 /// Save a model's config, if nobody saved it since `revision` was read (`null` for a new one).
 #[tauri::command]
 pub fn save_config(
@@ -570,6 +606,16 @@ pub struct WizardAsk {
     /// capacity. `null` for a catalog GPU.
     pub memory_bytes: Option<u64>,
     pub gpu_count: u64,
+    /// Sequences per micro-batch on each GPU; `null` (or absent) for the estimator's default.
+    #[serde(default)]
+    pub batch_size: Option<u64>,
+    /// Tokens per sequence; `null` (or absent) for the estimator's default.
+    #[serde(default)]
+    pub sequence_length: Option<u64>,
+    /// Train only: recompute activations in backward instead of keeping them; `null` for the estimator's
+    /// default (off).
+    #[serde(default)]
+    pub gradient_checkpointing: Option<bool>,
 }
 
 /// One preset as the wizard shows it: the estimator's verdict for the plan.
@@ -588,9 +634,32 @@ pub struct WizardRow {
     pub unavailable: Option<String>,
 }
 
-/// Every preset, built-in and user, ranked by the estimator for the model, task and GPUs (best first).
+/// The ranking, with the workload it was estimated for (the user's values or the estimator's defaults), so
+/// the wizard can say what the peaks assume.
+#[derive(Debug, Clone, PartialEq, Serialize, ts_rs::TS)]
+pub struct WizardRanking {
+    pub batch_size: u64,
+    pub sequence_length: u64,
+    /// `null` for inference, which has no backward pass.
+    pub gradient_checkpointing: Option<bool>,
+    /// Best first.
+    pub rows: Vec<WizardRow>,
+}
+
+/// Every preset, built-in and user, ranked by the estimator for the model, task, workload and GPUs (best first).
 #[tauri::command]
-pub fn wizard_rank(state: State<'_, AppState>, ask: WizardAsk) -> IpcResult<Vec<WizardRow>> {
+pub fn wizard_rank(state: State<'_, AppState>, ask: Value) -> IpcResult<WizardRanking> {
+    // Parsed here, not by Tauri, so a wrong type (a fractional or negative batch size) comes back naming its
+    // field instead of as "invalid args `ask`".
+    let ask: WizardAsk = field::from_value(ask, "").map_err(Error::from)?;
+    if ask.task == model_config::Task::Infer && ask.gradient_checkpointing == Some(true) {
+        return Err(Error::invalid(
+            "gradient_checkpointing",
+            "only applies to training: inference runs no backward pass, so there are no activations to \
+             recompute",
+        )
+        .into());
+    }
     let spec = headroom_core::model::from_catalog(&ask.model_id)?.ok_or_else(|| {
         Error::invalid(
             "model_id",
@@ -634,6 +703,16 @@ pub fn wizard_rank(state: State<'_, AppState>, ask: WizardAsk) -> IpcResult<Vec<
     if let (model_config::Task::Train, Some(m)) = (ask.task, ask.method) {
         plan["method"] = serde_json::to_value(m).map_err(|e| IpcError::internal(e.to_string()))?;
     }
+    // The estimator checks these (positive, not implausibly large) and names the same fields.
+    if let Some(b) = ask.batch_size {
+        plan["batch_size"] = b.into();
+    }
+    if let Some(s) = ask.sequence_length {
+        plan["sequence_length"] = s.into();
+    }
+    if let (model_config::Task::Train, Some(g)) = (ask.task, ask.gradient_checkpointing) {
+        plan["gradient_checkpointing"] = g.into();
+    }
     let plan = headroom_core::estimate::plan_from_value(&plan, &infos)?;
     let ranked = headroom_core::estimate::recommend::rank_presets(&spec, &plan, &infos)?;
     let qlora =
@@ -660,5 +739,11 @@ pub fn wizard_rank(state: State<'_, AppState>, ask: WizardAsk) -> IpcResult<Vec<
         .collect();
     // Stable: the estimator's order among those that can run, the others after.
     rows.sort_by_key(|r| r.unavailable.is_some());
-    Ok(rows)
+    Ok(WizardRanking {
+        batch_size: plan.batch_size,
+        sequence_length: plan.sequence_length,
+        gradient_checkpointing: (ask.task == model_config::Task::Train)
+            .then_some(plan.gradient_checkpointing),
+        rows,
+    })
 }

@@ -57,7 +57,7 @@ import type {
   VariableInfo,
   WizardAsk,
   WizardGpus,
-  WizardRow,
+  WizardRanking,
 } from "./bindings";
 
 export type * from "./bindings";
@@ -200,6 +200,8 @@ export const api = {
   importBundleDialog: (onConflict: OnConflict) => call<ImportReport | null>("import_bundle_dialog", { onConflict }),
   listConfigs: () => call<ConfigList>("list_configs"),
   checkConfig: (modelId: string, config: unknown) => call<FieldError[]>("check_config", { modelId, config }),
+  /** The config's preset with its overrides applied, previewed as `checkPreset` previews a preset. */
+  previewConfig: (config: unknown) => call<PresetCheck>("preview_config", { config }),
   saveConfig: (modelId: string, config: ModelConfig | unknown, revision: Revision) =>
     call<ModelConfigEntry>("save_config", { modelId, config, revision }),
   deleteConfig: (modelId: string, revision: Revision) =>
@@ -209,7 +211,7 @@ export const api = {
     call<PresetSwitch>("switch_config_preset", { modelId, preset }),
   wizardModels: (query: string) => call<string[]>("wizard_models", { query }),
   wizardGpus: () => call<WizardGpus>("wizard_gpus"),
-  wizardRank: (ask: WizardAsk) => call<WizardRow[]>("wizard_rank", { ask }),
+  wizardRank: (ask: WizardAsk) => call<WizardRanking>("wizard_rank", { ask }),
 };
 
 export type Api = typeof api;

@@ -789,7 +789,20 @@ gpu: string,
  * For one of this machine's GPUs: the memory free when the hardware step read it, planned as each GPU's
  * capacity. `null` for a catalog GPU.
  */
-memory_bytes: number | null, gpu_count: number, };
+memory_bytes: number | null, gpu_count: number, 
+/**
+ * Sequences per micro-batch on each GPU; `null` (or absent) for the estimator's default.
+ */
+batch_size: number | null, 
+/**
+ * Tokens per sequence; `null` (or absent) for the estimator's default.
+ */
+sequence_length: number | null, 
+/**
+ * Train only: recompute activations in backward instead of keeping them; `null` for the estimator's
+ * default (off).
+ */
+gradient_checkpointing: boolean | null, };
 
 export type WizardRow = { preset: string, builtin: boolean, fits: boolean, 
 /**
@@ -808,3 +821,13 @@ caveat: string | null,
  * Why the preset cannot run this plan at all.
  */
 unavailable: string | null, };
+
+export type WizardRanking = { batch_size: number, sequence_length: number, 
+/**
+ * `null` for inference, which has no backward pass.
+ */
+gradient_checkpointing: boolean | null, 
+/**
+ * Best first.
+ */
+rows: Array<WizardRow>, };

@@ -40,13 +40,23 @@ function backend() {
           machine_unavailable: read ? null : "NVML is not available: libnvidia-ml.so.1 not found",
         };
       }
-      case "wizard_rank":
-        return [
+      case "wizard_rank": {
+        // As the backend: a zero batch is refused naming the field; otherwise the workload used is echoed.
+        const ask = args.ask as { task: string; batch_size: number | null; sequence_length: number | null; gradient_checkpointing: boolean | null };
+        if (ask.batch_size === 0) throw { code: "invalid", message: "batch_size: must be a positive integer, got 0" };
+        const rows = [
           { preset: "int4", builtin: true, fits: true, device_peak_bytes: 7516192768, headroom_bytes: 13314398618, caveat: "INT4 may cost accuracy", unavailable: null },
           { preset: "cpu", builtin: true, fits: true, device_peak_bytes: 0, headroom_bytes: 20830591386, caveat: "runs on the CPU", unavailable: null },
           { preset: "fp16", builtin: true, fits: false, device_peak_bytes: 27380416512, headroom_bytes: -6549825126, caveat: null, unavailable: null },
           { preset: "fp32", builtin: true, fits: false, device_peak_bytes: 0, headroom_bytes: 0, caveat: null, unavailable: "needs method full" },
         ];
+        return {
+          batch_size: ask.batch_size ?? 1,
+          sequence_length: ask.sequence_length ?? 2048,
+          gradient_checkpointing: ask.task === "train" ? (ask.gradient_checkpointing ?? false) : null,
+          rows,
+        };
+      }
       case "save_config":
         return { model_id: args.modelId, revision: "00000000000000dd", config: args.config };
       default:
@@ -120,6 +130,9 @@ describe("the wizard", () => {
         gpu: "NVIDIA H100 80GB HBM3",
         memory_bytes: 42949672960,
         gpu_count: 1,
+        batch_size: null,
+        sequence_length: null,
+        gradient_checkpointing: false,
       },
     });
     expect(document.querySelector("legend")?.textContent).toContain("1 × NVIDIA H100 80GB HBM3 #0");
@@ -164,8 +177,22 @@ describe("the wizard", () => {
     q<HTMLFormElement>(".wizard form").requestSubmit();
     await settle();
     expect(calls.find((c) => c.cmd === "wizard_rank")?.args).toEqual({
-      ask: { model_id: "meta-llama/Llama-3.1-8B", task: "train", method: "qlora", gpu: "RTX 4090", memory_bytes: null, gpu_count: 1 },
+      ask: {
+        model_id: "meta-llama/Llama-3.1-8B",
+        task: "train",
+        method: "qlora",
+        gpu: "RTX 4090",
+        memory_bytes: null,
+        gpu_count: 1,
+        batch_size: null,
+        sequence_length: null,
+        gradient_checkpointing: false,
+      },
     });
+    // Nothing typed: the header says which defaults the estimator assumed.
+    expect(q("[data-ranking-workload]").textContent?.replace(/\s+/g, " ").trim()).toBe(
+      "Estimated at batch size 1 × 2048 tokens · gradient checkpointing off",
+    );
     const verdicts = [...document.querySelectorAll("tbody tr .verdict")].map((e) => e.textContent?.trim());
     expect(verdicts).toEqual(["Fits (12.40 GiB free)", "Fits (19.40 GiB free)", "Does not fit (needs 6.10 GiB more)", "n/a"]);
     expect(q('[data-row="int4"] td:nth-child(2)').getAttribute("title")).toBe("7,516,192,768 bytes");
@@ -181,5 +208,66 @@ describe("the wizard", () => {
     });
     expect(savedCount).toBe(1);
     expect(document.body.textContent).toContain("Saved meta-llama/Llama-3.1-8B's config with preset int4.");
+  });
+
+  it("ranks at the batch size, sequence length and checkpointing given at the task step, and sends a refused one back there", async () => {
+    backend();
+    component = mount(Wizard, {
+      target: document.body,
+      props: { model: new AppModel(api), onclose: () => {}, onsaved: () => {} },
+    });
+    await settle();
+    q<HTMLInputElement>('[data-model="meta-llama/Llama-3.1-8B"]').click();
+    await settle();
+    const submit = async () => {
+      q<HTMLFormElement>(".wizard form").requestSubmit();
+      await settle();
+    };
+    const type = (css: string, value: string) => {
+      const el = q<HTMLInputElement>(css);
+      el.value = value;
+      el.dispatchEvent(new Event("input"));
+    };
+    await submit();
+    type('[data-field="wizard-batch"]', "0");
+    type('[data-field="wizard-seq"]', "4096");
+    q<HTMLInputElement>('[data-field="wizard-checkpointing"]').click();
+    await settle();
+    await submit();
+    await submit();
+    // The backend refuses batch 0: back on the task step, the message beside the batch box, answers kept.
+    expect(q('[aria-current="step"]').textContent).toContain("Task");
+    const batchField = q('[data-field="wizard-batch"]').closest("label")!;
+    expect(batchField.querySelector(".field-error")?.textContent).toBe("batch_size: must be a positive integer, got 0");
+    expect(q('[data-field="wizard-seq"]').closest("label")!.querySelector(".field-error")).toBeNull();
+    expect(q<HTMLInputElement>('[data-field="wizard-seq"]').value).toBe("4096");
+    expect(q<HTMLInputElement>('[data-field="wizard-checkpointing"]').checked).toBe(true);
+
+    type('[data-field="wizard-batch"]', "8");
+    await settle();
+    await submit();
+    await submit();
+    expect(q('[aria-current="step"]').textContent).toContain("Choose");
+    const asks = calls.filter((c) => c.cmd === "wizard_rank").map((c) => c.args.ask);
+    expect(asks.at(-1)).toMatchObject({ batch_size: 8, sequence_length: 4096, gradient_checkpointing: true });
+    expect(q("[data-ranking-workload]").textContent?.replace(/\s+/g, " ").trim()).toBe(
+      "Estimated at batch size 8 × 4096 tokens · gradient checkpointing on",
+    );
+
+    // Inference: no checkpointing box, none sent, none in the header.
+    for (let i = 0; i < 2; i++) q<HTMLButtonElement>('[data-action="wizard-back"]').click();
+    await settle();
+    q<HTMLInputElement>('[data-task="infer"]').click();
+    await settle();
+    expect(document.querySelector('[data-field="wizard-checkpointing"]')).toBeNull();
+    await submit();
+    await submit();
+    expect(calls.filter((c) => c.cmd === "wizard_rank").at(-1)?.args.ask).toMatchObject({
+      task: "infer",
+      method: null,
+      batch_size: 8,
+      gradient_checkpointing: null,
+    });
+    expect(q("[data-ranking-workload]").textContent?.replace(/\s+/g, " ").trim()).toBe("Estimated at batch size 8 × 4096 tokens");
   });
 });
