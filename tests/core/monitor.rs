@@ -600,7 +600,10 @@ fn the_shared_nvml_handle_is_loaded_once_or_not_kept() {
     match shared.get() {
         Ok(first) => {
             let second = shared.get().unwrap();
-            assert!(std::sync::Arc::ptr_eq(&first, &second), "one handle for the app's life");
+            assert!(
+                std::sync::Arc::ptr_eq(&first, &second),
+                "one handle for the app's life"
+            );
             let _a = NvmlSource::open_shared(&shared, ProcFs::default()).unwrap();
             let _b = NvmlSource::open_shared(&shared, ProcFs::default()).unwrap();
             assert!(std::sync::Arc::ptr_eq(&first, &shared.get().unwrap()));
