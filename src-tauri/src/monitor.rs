@@ -373,22 +373,30 @@ mod tests {
     use super::*;
     use std::sync::mpsc;
 
-    #[test]
-    fn pushes_are_coalesced_to_at_most_four_a_second_without_losing_level_changes() {
-        let (tx, rx) = mpsc::channel();
+    /// The demo's run to OOM sampled at 10 Hz.
+    fn start_oom_demo(
+        push: impl Fn(MonitorPush) -> bool + Send + 'static,
+        on_reading: impl Fn(&Tick) + Send + 'static,
+    ) -> Running {
         let config = SamplerConfig {
             interval_ms: 100,
             ..SamplerConfig::default()
         };
-        let running = Running::start(
+        Running::start(
             &demo_spec(Scenario::Oom, DEMO_GPUS),
             config,
             ProcFs::default(),
             &SharedNvml::default(),
-            move |p| tx.send(p).is_ok(),
-            |_| {},
+            push,
+            on_reading,
         )
-        .unwrap();
+        .unwrap()
+    }
+
+    #[test]
+    fn pushes_are_coalesced_to_at_most_four_a_second_without_losing_level_changes() {
+        let (tx, rx) = mpsc::channel();
+        let running = start_oom_demo(move |p| tx.send(p).is_ok(), |_| {});
         let start = Instant::now();
         let mut pushes = Vec::new();
         while start.elapsed() < Duration::from_millis(6000) {
@@ -438,21 +446,12 @@ mod tests {
     #[test]
     fn every_reading_reaches_the_notifier_and_the_run_to_oom_gives_one_critical_notice_per_gpu() {
         let (tx, rx) = mpsc::channel();
-        let config = SamplerConfig {
-            interval_ms: 100,
-            ..SamplerConfig::default()
-        };
-        let running = Running::start(
-            &demo_spec(Scenario::Oom, DEMO_GPUS),
-            config,
-            ProcFs::default(),
-            &SharedNvml::default(),
+        let running = start_oom_demo(
             |_| true,
             move |tick| {
                 let _ = tx.send(crate::notify::critical_notices(tick, true));
             },
-        )
-        .unwrap();
+        );
         let start = Instant::now();
         let mut readings = 0;
         let mut notices = Vec::new();

@@ -5,33 +5,18 @@ import ConfigsPanel from "./ConfigsPanel.svelte";
 import { api } from "../../lib/api";
 import { AppModel } from "../../lib/app.svelte";
 import type { ModelConfigEntry, Preset, PresetBody } from "../../lib/bindings";
+import { int4 } from "./testPresets";
 
 const body = {
   description: "",
   load: { device: "cuda" as const, torch_dtype: "bfloat16" as const, max_memory: {} },
   quantization: null,
 };
-const int4Body: PresetBody = {
-  description: "4-bit NF4",
-  load: { device: "cuda", torch_dtype: "bfloat16", device_map: "auto", max_memory: {} },
-  quantization: {
-    load_in_8bit: false,
-    load_in_4bit: true,
-    llm_int8_threshold: 6,
-    llm_int8_skip_modules: null,
-    llm_int8_enable_fp32_cpu_offload: false,
-    llm_int8_has_fp16_weight: false,
-    bnb_4bit_compute_dtype: "bfloat16",
-    bnb_4bit_quant_type: "nf4",
-    bnb_4bit_use_double_quant: false,
-    bnb_4bit_quant_storage: "uint8",
-  },
-};
 const presets: Preset[] = ["fp16", "int8", "int4", "int4_double", "int4_offload"].map((name) => ({
   name,
   builtin: true,
   revision: null,
-  body: name === "int4" ? int4Body : body,
+  body: name === "int4" ? int4 : body,
 }));
 
 let saved: { modelId: string; config: Record<string, unknown>; revision: unknown }[] = [];

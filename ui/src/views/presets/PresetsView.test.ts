@@ -6,23 +6,8 @@ import { api } from "../../lib/api";
 import { AppModel } from "../../lib/app.svelte";
 import type { Preset, PresetBody } from "../../lib/bindings";
 import { bodyOf, formOf } from "./draft";
+import { int4 } from "./testPresets";
 
-const int4: PresetBody = {
-  description: "4-bit NF4",
-  load: { device: "cuda", torch_dtype: "bfloat16", device_map: "auto", max_memory: {} },
-  quantization: {
-    load_in_8bit: false,
-    load_in_4bit: true,
-    llm_int8_threshold: 6,
-    llm_int8_skip_modules: null,
-    llm_int8_enable_fp32_cpu_offload: false,
-    llm_int8_has_fp16_weight: false,
-    bnb_4bit_compute_dtype: "bfloat16",
-    bnb_4bit_quant_type: "nf4",
-    bnb_4bit_use_double_quant: false,
-    bnb_4bit_quant_storage: "uint8",
-  },
-};
 const fp16: PresetBody = {
   description: "16-bit",
   load: { device: "cuda", torch_dtype: "float16", device_map: "auto", max_memory: {} },
