@@ -82,19 +82,24 @@ afterEach(() => {
   clearMocks();
 });
 
+/** The wizard open, with Llama-3.1-8B picked at the model step. */
+async function openOnModel() {
+  component = mount(Wizard, {
+    target: document.body,
+    props: { model: new AppModel(api), onclose: () => {}, onsaved: () => {} },
+  });
+  await settle();
+  q<HTMLInputElement>('[data-model="meta-llama/Llama-3.1-8B"]').click();
+  await settle();
+}
+
 describe("the wizard", () => {
   beforeEach(() => (machineReads = []));
 
   it("offers this machine's GPUs with the memory free when the hardware step opens, and ranks against it", async () => {
     machineReads = [[{ free: 80000000000 }, { free: null }], [{ free: 42949672960 }, { free: null }]];
     backend();
-    component = mount(Wizard, {
-      target: document.body,
-      props: { model: new AppModel(api), onclose: () => {}, onsaved: () => {} },
-    });
-    await settle();
-    q<HTMLInputElement>('[data-model="meta-llama/Llama-3.1-8B"]').click();
-    await settle();
+    await openOnModel();
     q<HTMLFormElement>(".wizard form").requestSubmit();
     await settle();
     expect(calls.filter((c) => c.cmd === "wizard_gpus")).toHaveLength(0);
@@ -212,13 +217,7 @@ describe("the wizard", () => {
 
   it("ranks at the batch size, sequence length and checkpointing given at the task step, and sends a refused one back there", async () => {
     backend();
-    component = mount(Wizard, {
-      target: document.body,
-      props: { model: new AppModel(api), onclose: () => {}, onsaved: () => {} },
-    });
-    await settle();
-    q<HTMLInputElement>('[data-model="meta-llama/Llama-3.1-8B"]').click();
-    await settle();
+    await openOnModel();
     const submit = async () => {
       q<HTMLFormElement>(".wizard form").requestSubmit();
       await settle();
