@@ -3,7 +3,7 @@
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 
-use super::cli;
+use super::{assert_exit, cli, ok_json, stderr_of};
 
 fn fixture(name: &str) -> PathBuf {
     PathBuf::from(concat!(
@@ -84,13 +84,7 @@ fn once_json_from_the_fake_source_follows_the_contract() {
             "7",
         ],
     );
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let v = ok_json(&out);
     assert_contract(&v);
     assert_eq!(v["source"], "fake:training");
     assert_eq!(v["gpus"].as_array().unwrap().len(), 2);
@@ -119,11 +113,7 @@ fn a_lost_fake_gpu_is_null_with_a_reason_not_zero() {
             "2600ms",
         ],
     );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_exit(&out, 0);
     let text = std::fs::read_to_string(&rec).unwrap();
     let lost: Vec<serde_json::Value> = text
         .lines()
@@ -232,11 +222,7 @@ fn record_replay_and_export() {
             "1s",
         ],
     );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_exit(&out, 0);
     let text = std::fs::read_to_string(&rec).unwrap();
     let lines: Vec<&str> = text.lines().collect();
     let header: serde_json::Value = serde_json::from_str(lines[0]).unwrap();
@@ -258,8 +244,7 @@ fn record_replay_and_export() {
         dir.path(),
         &["monitor", "--once", "--json", "--source", &replay],
     );
-    assert!(out.status.success());
-    let first: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let first = ok_json(&out);
     let recorded: serde_json::Value = serde_json::from_str(lines[1]).unwrap();
     assert_eq!(first["taken_at"], recorded["taken_at"]);
     assert_eq!(first["gpus"], recorded["gpus"]);
@@ -284,11 +269,7 @@ fn record_replay_and_export() {
             svg.to_str().unwrap(),
         ],
     );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_exit(&out, 0);
     let csv_text = std::fs::read_to_string(&csv).unwrap();
     // One row per GPU per snapshot and one per process per snapshot (4 processes, 2 per GPU, none exited in 1 s).
     assert_eq!(csv_text.lines().count(), 1 + (lines.len() - 1) * (2 + 4));
@@ -311,11 +292,7 @@ fn replaying_the_committed_fixture_to_its_end() {
             "100ms",
         ],
     );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_exit(&out, 0);
     let ticks: Vec<serde_json::Value> = String::from_utf8(out.stdout)
         .unwrap()
         .lines()
@@ -376,12 +353,7 @@ fn stop_needs_confirmation_then_stops_the_users_own_process() {
             "fake:idle",
         ],
     );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let v = ok_json(&out);
     assert_eq!(v["pid"], child.id());
     assert_eq!(v["stopped_by"], "sigterm");
     // The fake GPU does not list this process: what it held is unknown, not 0.
@@ -406,12 +378,7 @@ fn processes_lists_idle_holders_longest_idle_first() {
             "--json",
         ],
     );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let v = ok_json(&out);
     let list = v.as_array().unwrap();
     // The default fake has one GPU and one process, the trainer, whose memory keeps moving.
     assert_eq!(list.len(), 1, "{v}");
@@ -427,12 +394,7 @@ fn processes_name_their_model_and_configs_switch_does_what_the_recommendation_sa
         dir.path(),
         &["monitor", "--once", "--json", "--source", "fake:training"],
     );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let v = ok_json(&out);
     assert_eq!(
         v["gpus"][0]["processes"][0]["model"],
         serde_json::json!({"id": "Qwen/Qwen2.5-32B-Instruct", "run_id": null, "preset": null,
@@ -444,27 +406,18 @@ fn processes_name_their_model_and_configs_switch_does_what_the_recommendation_sa
             "configs", "set", "org/m", "--preset", "fp16", "--task", "train", "--method", "lora",
         ],
     );
-    assert!(
-        set.status.success(),
-        "{}",
-        String::from_utf8_lossy(&set.stderr)
-    );
+    assert_exit(&set, 0);
     let out = cli(dir.path(), &["configs", "switch", "org/m", "int4_double"]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_exit(&out, 0);
     assert_eq!(
         String::from_utf8(out.stdout).unwrap(),
         "org/m: fp16 → int4_double\n  method lora → qlora: LoRA on 4-bit weights is QLoRA\nattempts: int4_double → int4_offload\n"
     );
     let again = cli(dir.path(), &["configs", "switch", "org/m", "int4_double"]);
-    assert_eq!(again.status.code(), Some(2), "bad input");
+    assert_exit(&again, 2);
+    let err = stderr_of(&again);
     assert!(
-        String::from_utf8_lossy(&again.stderr)
-            .contains("preset: org/m's config already uses int4_double"),
-        "{}",
-        String::from_utf8_lossy(&again.stderr)
+        err.contains("preset: org/m's config already uses int4_double"),
+        "{err}"
     );
 }
