@@ -6,7 +6,7 @@
 //! the latest snapshot wins, but level changes from coalesced readings are kept so no alert is lost.
 
 use std::path::PathBuf;
-use std::sync::mpsc::{self, RecvTimeoutError, Sender};
+use std::sync::mpsc::RecvTimeoutError;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -17,7 +17,7 @@ use headroom_core::monitor::nvml::SharedNvml;
 use headroom_core::monitor::procs::ProcFs;
 use headroom_core::monitor::record::{Header, Reader, Recorder};
 use headroom_core::monitor::sampler::{
-    self, Command, Message, SamplerConfig, Tick, INTERVAL_RANGE_MS,
+    self, Message, SamplerClient, SamplerConfig, Tick, INTERVAL_RANGE_MS,
 };
 use headroom_core::monitor::{open_source_shared, Snapshot, SourceSpec, Timestamp};
 use headroom_core::{Error, Result};
@@ -116,7 +116,7 @@ pub struct Running {
     /// A replay's readings carry the times they were recorded at, not today's.
     replay: bool,
     pub config: SamplerConfig,
-    commands: Sender<Command>,
+    sampler: SamplerClient,
     latest: Arc<Mutex<Option<Snapshot>>>,
     recording: Arc<Mutex<Option<Recording>>>,
     /// The last finished recording, for CSV export.
@@ -137,7 +137,7 @@ impl Running {
         let source = open_source_shared(spec, procfs, nvml)?;
         let label = source.label();
         let handle = sampler::spawn(source, config, Timestamp::now)?;
-        let commands = handle.commands();
+        let sampler = handle.client.clone();
         let latest = Arc::new(Mutex::new(None::<Snapshot>));
         let recording = Arc::new(Mutex::new(None::<Recording>));
         let (fw_latest, fw_recording) = (latest.clone(), recording.clone());
@@ -201,7 +201,7 @@ impl Running {
             demo: matches!(spec, SourceSpec::Fake(_)),
             replay: matches!(spec, SourceSpec::Replay(_)),
             config,
-            commands,
+            sampler,
             latest,
             recording,
             last_recording: None,
@@ -217,34 +217,18 @@ impl Running {
             None => Timestamp::now(),
         };
         let from = Timestamp(to.0.saturating_sub(range_ms));
-        let (reply, answer) = mpsc::channel();
-        self.commands
-            .send(Command::Window {
-                from,
-                to,
-                points,
-                reply,
-            })
-            .map_err(|_| stopped())?;
-        answer.recv().map_err(|_| stopped())
+        self.sampler.window(from, to, points)
     }
 
     /// Samples memory every `interval_ms` from now on, keeping the history and any recording.
     pub fn set_interval(&mut self, interval_ms: u64) -> Result<()> {
-        sampler::check_interval(interval_ms)?;
-        self.commands
-            .send(Command::SetInterval { interval_ms })
-            .map_err(|_| stopped())?;
+        self.sampler.set_interval(interval_ms)?;
         self.config.interval_ms = interval_ms;
         Ok(())
     }
 
     pub fn idle(&self) -> Result<Vec<ProcessIdle>> {
-        let (reply, answer) = mpsc::channel();
-        self.commands
-            .send(Command::Idle { reply })
-            .map_err(|_| stopped())?;
-        answer.recv().map_err(|_| stopped())
+        self.sampler.idle()
     }
 
     pub fn latest(&self) -> Option<Snapshot> {
@@ -301,13 +285,7 @@ impl Running {
 impl Drop for Running {
     fn drop(&mut self) {
         // The sampler thread ends, its channel closes, and the forwarder ends with it.
-        let _ = self.commands.send(Command::Stop);
-    }
-}
-
-fn stopped() -> Error {
-    Error::Driver {
-        message: "the sampler has stopped".into(),
+        self.sampler.stop();
     }
 }
 

@@ -358,10 +358,13 @@ fn the_sampler_thread_sends_ticks_and_answers_window_requests() {
             other => panic!("{other:?}"),
         }
     }
-    let w = handle.window(Timestamp(0), Timestamp::now(), 100).unwrap();
+    let w = handle
+        .client
+        .window(Timestamp(0), Timestamp::now(), 100)
+        .unwrap();
     assert_eq!(w.gpus.len(), 2);
     assert!(w.gpus[0].used.len() >= 3);
-    assert_eq!(handle.idle().unwrap().len(), 3);
+    assert_eq!(handle.client.idle().unwrap().len(), 3);
     handle.stop();
 }
 
@@ -886,16 +889,19 @@ fn the_sampler_thread_changes_its_interval_without_losing_history() {
         handle.messages.recv_timeout(Duration::from_secs(5)),
         Ok(Message::Tick(_))
     ));
-    let err = handle.set_interval(99).unwrap_err().to_string();
+    let err = handle.client.set_interval(99).unwrap_err().to_string();
     assert_eq!(err, "interval: 99 ms is outside 100 ms to 10 s");
-    handle.set_interval(100).unwrap();
+    handle.client.set_interval(100).unwrap();
     for _ in 0..5 {
         assert!(matches!(
             handle.messages.recv_timeout(Duration::from_secs(5)),
             Ok(Message::Tick(_))
         ));
     }
-    let w = handle.window(Timestamp(0), Timestamp::now(), 100).unwrap();
+    let w = handle
+        .client
+        .window(Timestamp(0), Timestamp::now(), 100)
+        .unwrap();
     assert!(w.gpus[0].used.len() >= 6, "the first reading is kept");
     handle.stop();
 }

@@ -318,7 +318,7 @@ fn processes(watch: &str, interval: &str, source: &str, json: bool) -> CliResult
             Ok(_) => {}
         }
     }
-    let idle = handle.idle().unwrap_or_default();
+    let idle = handle.client.idle().unwrap_or_default();
     handle.stop();
     if json {
         return print_json(&idle);

@@ -198,20 +198,22 @@ pub enum Command {
     Stop,
 }
 
-/// The running sampler: receive [`Message`]s from `messages`, send [`Command`]s, and [`stop`](Self::stop) it.
-pub struct SamplerHandle {
-    pub messages: Receiver<Message>,
+/// How any thread talks to the sampler thread: history windows, idle processes, a new interval. Cheap to clone;
+/// the thread answers between samples.
+#[derive(Clone)]
+pub struct SamplerClient {
     commands: Sender<Command>,
-    thread: Option<JoinHandle<()>>,
 }
 
-impl SamplerHandle {
-    pub fn commands(&self) -> Sender<Command> {
-        self.commands.clone()
+fn stopped() -> Error {
+    Error::Driver {
+        message: "the sampler has stopped".into(),
     }
+}
 
-    /// Asks for a history window and waits for it (the thread answers between samples).
-    pub fn window(&self, from: Timestamp, to: Timestamp, points: usize) -> Option<HistoryWindow> {
+impl SamplerClient {
+    /// A history window, once the thread answers.
+    pub fn window(&self, from: Timestamp, to: Timestamp, points: usize) -> Result<HistoryWindow> {
         let (reply, answer) = mpsc::channel();
         self.commands
             .send(Command::Window {
@@ -220,8 +222,17 @@ impl SamplerHandle {
                 points,
                 reply,
             })
-            .ok()?;
-        answer.recv().ok()
+            .map_err(|_| stopped())?;
+        answer.recv().map_err(|_| stopped())
+    }
+
+    /// Processes holding GPU memory with how long each has been idle.
+    pub fn idle(&self) -> Result<Vec<ProcessIdle>> {
+        let (reply, answer) = mpsc::channel();
+        self.commands
+            .send(Command::Idle { reply })
+            .map_err(|_| stopped())?;
+        answer.recv().map_err(|_| stopped())
     }
 
     /// Changes the memory interval of the running sampler without losing its history.
@@ -229,18 +240,26 @@ impl SamplerHandle {
         check_interval(interval_ms)?;
         self.commands
             .send(Command::SetInterval { interval_ms })
-            .map_err(|_| Error::invalid("interval", "the sampler has stopped"))
+            .map_err(|_| stopped())
     }
 
-    pub fn idle(&self) -> Option<Vec<ProcessIdle>> {
-        let (reply, answer) = mpsc::channel();
-        self.commands.send(Command::Idle { reply }).ok()?;
-        answer.recv().ok()
+    /// Asks the thread to end (it may still be finishing a sample).
+    pub fn stop(&self) {
+        let _ = self.commands.send(Command::Stop);
     }
+}
 
+/// The running sampler: receive [`Message`]s from `messages`, ask through `client`, and [`stop`](Self::stop) it.
+pub struct SamplerHandle {
+    pub messages: Receiver<Message>,
+    pub client: SamplerClient,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl SamplerHandle {
     /// Stops the thread and waits for it.
     pub fn stop(mut self) {
-        let _ = self.commands.send(Command::Stop);
+        self.client.stop();
         if let Some(t) = self.thread.take() {
             let _ = t.join();
         }
@@ -249,7 +268,7 @@ impl SamplerHandle {
 
 impl Drop for SamplerHandle {
     fn drop(&mut self) {
-        let _ = self.commands.send(Command::Stop);
+        self.client.stop();
     }
 }
 
@@ -326,7 +345,7 @@ pub fn spawn(
         .map_err(|e| Error::io("headroom-sampler thread", e))?;
     Ok(SamplerHandle {
         messages,
-        commands,
+        client: SamplerClient { commands },
         thread: Some(thread),
     })
 }
