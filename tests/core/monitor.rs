@@ -40,6 +40,17 @@ fn fake(scenario: Scenario, gpus: u32, processes: u32) -> Box<dyn GpuSource> {
     )
 }
 
+/// One reading with the process list, from a source that has one to give.
+fn snapshot_of(source: &mut dyn GpuSource, at: Timestamp) -> Snapshot {
+    source
+        .sample(SampleRequest {
+            at,
+            processes: true,
+        })
+        .unwrap()
+        .unwrap()
+}
+
 /// Runs `n` one-second ticks from T0.
 fn ticks(core: &mut SamplerCore, n: u64) -> Vec<Tick> {
     (0..n)
@@ -57,13 +68,7 @@ fn history_of_24h_at_1hz_for_8_gpus_is_bounded_under_100_mb() {
     // already holds nearly all the heap the history will ever take.
     let mut history = History::new(config).unwrap();
     let mut src = fake(Scenario::Training, 8, 64);
-    let s = src
-        .sample(SampleRequest {
-            at: Timestamp(T0),
-            processes: true,
-        })
-        .unwrap()
-        .unwrap();
+    let s = snapshot_of(src.as_mut(), Timestamp(T0));
     history.push(&s);
     let heap = history.heap_bytes();
     assert!(heap <= bound, "heap {heap} > bound {bound}");
@@ -459,13 +464,7 @@ fn a_cut_short_recording_reads_to_its_last_whole_line_and_a_bad_middle_line_is_n
 #[test]
 fn the_committed_fixture_replays() {
     let mut replay = ReplaySource::open(&fixture("training-2gpu.jsonl")).unwrap();
-    let first = replay
-        .sample(SampleRequest {
-            at: Timestamp(0),
-            processes: true,
-        })
-        .unwrap()
-        .unwrap();
+    let first = snapshot_of(&mut replay, Timestamp(0));
     assert_eq!(first.gpus.len(), 2);
     let g = &first.gpus[0];
     assert_eq!(g.memory.total_bytes, Some(80 * GIB));
@@ -638,13 +637,7 @@ fn a_missing_library_is_named() {
 #[ignore = "needs an NVIDIA GPU and driver"]
 fn nvml_reads_every_gpu_with_consistent_memory() {
     let mut src = NvmlSource::open(ProcFs::default()).unwrap();
-    let s = src
-        .sample(SampleRequest {
-            at: Timestamp::now(),
-            processes: true,
-        })
-        .unwrap()
-        .unwrap();
+    let s = snapshot_of(&mut src, Timestamp::now());
     assert!(!s.gpus.is_empty());
     for g in &s.gpus {
         assert_eq!(g.status, GpuStatus::Ok);
@@ -694,13 +687,7 @@ fn nvml_sees_a_process_that_holds_memory() {
     .unwrap();
     assert_eq!(line.trim(), "ready");
     let mut src = NvmlSource::open(ProcFs::default()).unwrap();
-    let s = src
-        .sample(SampleRequest {
-            at: Timestamp::now(),
-            processes: true,
-        })
-        .unwrap()
-        .unwrap();
+    let s = snapshot_of(&mut src, Timestamp::now());
     let p = s
         .gpus
         .iter()
