@@ -8,7 +8,7 @@ use std::path::Path;
 use plotters::prelude::*;
 
 use super::answer::PlanAnswer;
-use crate::monitor::chart::{register_font, ChartFormat, FAMILY};
+use crate::monitor::chart::{write_chart, Chart, ChartFormat, FAMILY};
 use crate::{Error, Result};
 
 const GIB: f64 = (1u64 << 30) as f64;
@@ -55,31 +55,22 @@ fn plot_error(e: impl std::fmt::Display) -> Error {
 
 /// Draw the breakdown of `answer` to `out` (written beside and renamed, so a failure leaves no broken file).
 pub fn render_breakdown(answer: &PlanAnswer, out: &Path, format: ChartFormat) -> Result<()> {
-    register_font(out)?;
-    let size = (WIDTH, HEIGHT);
-    match format {
-        ChartFormat::Svg => {
-            let mut text = String::new();
-            {
-                let root = SVGBackend::with_string(&mut text, size).into_drawing_area();
-                draw(&root, answer)?;
-                root.present().map_err(plot_error)?;
-            }
-            crate::store::write_atomic(out, text.as_bytes())
-        }
-        ChartFormat::Png => {
-            let name = out
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_default();
-            let tmp = out.with_file_name(format!(".{name}.partial.png"));
-            {
-                let root = BitMapBackend::new(&tmp, size).into_drawing_area();
-                draw(&root, answer)?;
-                root.present().map_err(plot_error)?;
-            }
-            std::fs::rename(&tmp, out).map_err(|e| Error::io(out, e))
-        }
+    write_chart(out, format, (WIDTH, HEIGHT), &Breakdown(answer))
+}
+
+/// The breakdown bar of one plan's answer.
+struct Breakdown<'a>(&'a PlanAnswer);
+
+impl Chart for Breakdown<'_> {
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, plotters::coord::Shift>) -> Result<()>
+    where
+        DB::ErrorType: 'static,
+    {
+        draw(root, self.0)
+    }
+
+    fn plot_error(&self, message: String) -> Error {
+        plot_error(message)
     }
 }
 

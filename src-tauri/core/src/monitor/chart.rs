@@ -101,15 +101,44 @@ pub fn render(
             "width 200 to 8000 and height 150 to 8000 pixels",
         ));
     }
+    let chart = HistoryChart {
+        window,
+        title,
+        options,
+        out,
+    };
+    write_chart(out, format, (options.width, options.height), &chart)
+}
+
+/// A chart plotters can draw on either backend (SVG text, PNG bitmap), and how its plotting errors read.
+pub(crate) trait Chart {
+    fn draw<DB: DrawingBackend>(
+        &self,
+        root: &DrawingArea<DB, plotters::coord::Shift>,
+    ) -> Result<()>
+    where
+        DB::ErrorType: 'static;
+
+    fn plot_error(&self, message: String) -> Error;
+}
+
+/// Writes `chart` to `out` beside and renamed, so a failed render leaves no broken file: SVG through the store's
+/// atomic write, PNG through a temporary file removed again on failure.
+pub(crate) fn write_chart(
+    out: &Path,
+    format: ChartFormat,
+    size: (u32, u32),
+    chart: &impl Chart,
+) -> Result<()> {
     register_font(out)?;
-    let size = (options.width, options.height);
     match format {
         ChartFormat::Svg => {
             let mut text = String::new();
             {
                 let root = SVGBackend::with_string(&mut text, size).into_drawing_area();
-                draw(&root, window, title, options, out)?;
-                root.present().map_err(|e| plot_error(out, e))?;
+                chart.draw(&root)?;
+                root.present()
+                    .map_err(|e| chart.plot_error(e.to_string()))?;
             }
             crate::store::write_atomic(out, text.as_bytes())
         }
@@ -122,8 +151,8 @@ pub fn render(
             let tmp = out.with_file_name(format!(".{name}.partial.png"));
             let drawn = (|| {
                 let root = BitMapBackend::new(&tmp, size).into_drawing_area();
-                draw(&root, window, title, options, out)?;
-                root.present().map_err(|e| plot_error(out, e))
+                chart.draw(&root)?;
+                root.present().map_err(|e| chart.plot_error(e.to_string()))
             })();
             let result =
                 drawn.and_then(|()| std::fs::rename(&tmp, out).map_err(|e| Error::io(out, e)));
@@ -133,6 +162,27 @@ pub fn render(
             }
             result
         }
+    }
+}
+
+/// A history window drawn as lines of used bytes over time.
+struct HistoryChart<'a> {
+    window: &'a HistoryWindow,
+    title: &'a str,
+    options: ChartOptions,
+    out: &'a Path,
+}
+
+impl Chart for HistoryChart<'_> {
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, plotters::coord::Shift>) -> Result<()>
+    where
+        DB::ErrorType: 'static,
+    {
+        draw(root, self.window, self.title, self.options, self.out)
+    }
+
+    fn plot_error(&self, message: String) -> Error {
+        plot_error(self.out, message)
     }
 }
 
