@@ -20,6 +20,7 @@ use super::config_store::{preset_body, ConfigLibrary, ModelConfigEntry};
 use super::library::{no_such_preset, PresetLibrary};
 use super::model_config::{Method, ModelConfig, Task};
 use super::{validate, PresetBody};
+use crate::estimate::preset::{PresetInfo, WeightFormat};
 use crate::store::Revision;
 use crate::{Error, Result};
 
@@ -35,14 +36,13 @@ pub struct PresetSwitch {
     pub changes: Vec<String>,
 }
 
-fn quantized_bits(body: &PresetBody) -> Option<u8> {
-    let q = body.quantization.as_ref()?;
-    if q.load_in_4bit {
-        Some(4)
-    } else if q.load_in_8bit {
-        Some(8)
-    } else {
-        None
+/// How many bits the preset stores its quantized weights in, as the estimator reads the preset; `None` when it
+/// does not quantize.
+fn quantized_bits(name: &str, body: &PresetBody) -> Option<u8> {
+    match PresetInfo::from_body(name, body).format {
+        WeightFormat::Int4 { .. } => Some(4),
+        WeightFormat::Int8 => Some(8),
+        WeightFormat::F32 | WeightFormat::F16 | WeightFormat::Bf16 => None,
     }
 }
 
@@ -54,7 +54,7 @@ pub fn switch_preset(
     preset: &str,
 ) -> Result<PresetSwitch> {
     let body = preset_body(presets, preset)?.ok_or_else(|| no_such_preset("preset", preset))?;
-    let bits = quantized_bits(&body);
+    let bits = quantized_bits(preset, &body);
     let previous = configs.get(model_id)?;
     let mut changes = Vec::new();
     let (config, expected) = match &previous {
