@@ -19,7 +19,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::procs::model_link_from_args;
+use super::procs::{model_link_from_args, ModelLink};
 use super::source::{GpuSource, SampleRequest};
 use super::{AllocatorStats, GpuSample, GpuStatus, Memory, ProcessSample, Snapshot, GIB, MIB};
 use crate::{Error, Result};
@@ -127,16 +127,24 @@ pub struct FakeSource {
     step: u64,
     /// Per GPU: the sample at which its trainer ran out of memory (`oom` only).
     oom_at: Vec<Option<u64>>,
+    /// The trainers' command line (less their rank) and the model read from it once, as the NVML source reads
+    /// a real process's.
+    trainer_command: String,
+    trainer_model: Option<ModelLink>,
 }
 
 impl FakeSource {
     pub fn new(config: FakeConfig) -> Result<Self> {
         config.validate()?;
         let oom_at = vec![None; config.gpus as usize];
+        let trainer_command = format!("python train.py --model_name_or_path {DEMO_MODEL} --demo");
+        let trainer_model = model_link_from_args(&trainer_command.split(' ').collect::<Vec<_>>());
         Ok(FakeSource {
             config,
             step: 0,
             oom_at,
+            trainer_command,
+            trainer_model,
         })
     }
 
@@ -250,14 +258,12 @@ impl GpuSource for FakeSource {
             let mut used = 0u64;
             let mut util = 0u32;
             for (n, i) in pids.iter().enumerate() {
-                let (bytes, command, allocator) = if n == 0 {
+                let (bytes, command, allocator, model) = if n == 0 {
                     match self.trainer(g, reserved, holders) {
                         Some((bytes, u, stats)) => {
                             util = u;
-                            let command = format!(
-                                "python train.py --model_name_or_path {DEMO_MODEL} --demo --rank {g}"
-                            );
-                            (bytes, command, stats)
+                            let command = format!("{} --rank {g}", self.trainer_command);
+                            (bytes, command, stats, self.trainer_model.clone())
                         }
                         None => continue,
                     }
@@ -265,6 +271,7 @@ impl GpuSource for FakeSource {
                     (
                         IDLE_HOLDER_BYTES,
                         format!("python -m ipykernel_launcher --demo-kernel {i}"),
+                        None,
                         None,
                     )
                 };
@@ -276,8 +283,7 @@ impl GpuSource for FakeSource {
                     uid: None,
                     used_bytes: Some(bytes),
                     allocator,
-                    // Read from the command line as the NVML source reads a real one's.
-                    model: model_link_from_args(&command.split(' ').collect::<Vec<_>>()),
+                    model,
                     command: Some(command),
                 });
             }
