@@ -1,5 +1,6 @@
 //! Tests of the `headroom-cli` binary as a user runs it: real processes, real files in a temporary directory.
 
+mod contract;
 mod env;
 mod estimate;
 mod monitor;

@@ -13,14 +13,18 @@ use crate::{Error, Result};
 /// Where the model comes from: exactly one of `id`, `path`, `config` (model discovery resolves it).
 pub use crate::model::ModelRef;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS, schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Task {
     Train,
     Infer,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS, schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Method {
     Full,
@@ -31,7 +35,9 @@ pub enum Method {
     Freeze,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS, schemars::JsonSchema,
+)]
 pub enum Precision {
     #[serde(rename = "fp32")]
     Fp32,
@@ -62,7 +68,9 @@ impl Precision {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS, schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Optimizer {
     Adamw,
@@ -78,7 +86,9 @@ pub enum Optimizer {
     Adafactor,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS, schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum AttentionImpl {
     Eager,
@@ -86,7 +96,9 @@ pub enum AttentionImpl {
     Flash,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS, schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum KvDtype {
     Fp32,
@@ -109,7 +121,9 @@ impl KvDtype {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS, schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Sharding {
     None,
@@ -135,7 +149,9 @@ impl Sharding {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS, schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Offload {
     None,
@@ -143,7 +159,9 @@ pub enum Offload {
     OptimizerAndParams,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS, schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum LoraDtype {
     Fp32,
@@ -206,7 +224,9 @@ pub struct GpuSetup {
 /// Which positions get logits at prefill (an optional key beyond CONTRACTS.md §1). transformers ≥ 4.45
 /// `generate()` computes only the last one (`logits_to_keep=1`); older versions computed the whole prompt's
 /// logits and upcast them to fp32 (FORMULAS.md §11).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS, schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum PrefillLogits {
     Last,
@@ -272,7 +292,8 @@ pub struct Plan {
     pub fsdp_no_sync: bool,
 }
 
-const TOP_KEYS: &[&str] = &[
+/// Every top-level key a plan may have (the contract test checks `plan_file::PlanFile` lists the same).
+pub const TOP_KEYS: &[&str] = &[
     "model",
     "task",
     "method",
