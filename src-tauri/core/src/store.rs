@@ -30,8 +30,10 @@
 //!   fails for the later one with the "already exists" error, never a silent replace.
 //!
 //! A writer that needs two directories (renaming a preset rewrites the configs that name it) takes the presets
-//! lock before the configs lock, the one order every writer uses, so two writers never wait on each other.
-//! Waiting for a lock is bounded ([`LOCK_WAIT`]): a stuck holder gives an error, never a hang.
+//! lock before the configs lock, the one order every writer uses, so no two writers can each hold the lock the
+//! other waits for. Waiting for a lock is bounded ([`LOCK_WAIT`]): a stuck holder gives an error, never a
+//! hang. The lock file is never deleted: a writer could lock a file that another has just unlinked, and the
+//! two would no longer exclude each other. [`save_unchecked`] (app settings, one writer) takes no lock.
 
 use std::fs::{self, File, OpenOptions, TryLockError};
 use std::io::{Read, Write};
