@@ -6,6 +6,7 @@ mod estimate;
 mod monitor;
 mod presets;
 mod run;
+mod store;
 
 use std::path::Path;
 use std::process::{Command, Output};

@@ -8,4 +8,5 @@ mod model;
 mod monitor;
 mod paths;
 mod presets;
+mod store;
 mod switch;

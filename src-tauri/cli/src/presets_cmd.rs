@@ -9,7 +9,7 @@ use headroom_core::presets::bundle::{self, OnConflict};
 use headroom_core::presets::config_store::{preset_lookup, ConfigLibrary};
 use headroom_core::presets::import::{self, ImportSource};
 use headroom_core::presets::library::{PresetLibrary, SkippedFile};
-use headroom_core::presets::{export, DeviceMap, Preset};
+use headroom_core::presets::{export, rename, DeviceMap, Preset};
 use headroom_core::store::Quarantine;
 use headroom_core::Error;
 
@@ -87,7 +87,7 @@ pub fn run(paths: &AppPaths, command: PresetsCommand) -> CliResult {
     match command {
         PresetsCommand::List { json } => {
             let list = presets.list()?;
-            report_unreadable(&list.quarantined, &list.skipped);
+            report_unreadable(&list.quarantined, &list.skipped, &list.unreadable);
             if json {
                 return print_json(&list);
             }
@@ -133,7 +133,7 @@ pub fn run(paths: &AppPaths, command: PresetsCommand) -> CliResult {
             match format {
                 ExportFormat::Bundle => {
                     let exported = bundle::export(&presets, &configs)?;
-                    report_unreadable(&exported.quarantined, &[]);
+                    report_unreadable(&exported.quarantined, &[], &exported.unreadable);
                     print_json(&exported.bundle)
                 }
                 ExportFormat::BnbJson => {
@@ -218,11 +218,10 @@ pub fn run(paths: &AppPaths, command: PresetsCommand) -> CliResult {
                 )
                 .into());
             }
-            presets.rename(&from, &to, current.revision)?;
-            let changed = configs.rename_preset(&from, &to, &presets)?;
+            let done = rename::rename_preset(&presets, &configs, &from, &to, current.revision)?;
             println!("renamed preset {from} to {to}");
-            if !changed.is_empty() {
-                println!("updated the configs of {}", changed.join(", "));
+            if !done.configs_changed.is_empty() {
+                println!("updated the configs of {}", done.configs_changed.join(", "));
             }
             Ok(())
         }
@@ -279,7 +278,11 @@ fn summary_line(p: &Preset) -> String {
 }
 
 /// Files that could not be loaded go to stderr with their reason; the rest of the output is unaffected.
-pub fn report_unreadable(quarantined: &[Quarantine], skipped: &[SkippedFile]) {
+pub fn report_unreadable(
+    quarantined: &[Quarantine],
+    skipped: &[SkippedFile],
+    unreadable: &[SkippedFile],
+) {
     for q in quarantined {
         eprintln!(
             "headroom-cli: {} could not be read ({}); moved to {}",
@@ -293,6 +296,13 @@ pub fn report_unreadable(quarantined: &[Quarantine], skipped: &[SkippedFile]) {
             "headroom-cli: {} was not loaded: {}",
             s.path.display(),
             s.reason
+        );
+    }
+    for u in unreadable {
+        eprintln!(
+            "headroom-cli: {} could not be read ({}); left where it is",
+            u.path.display(),
+            u.reason
         );
     }
 }

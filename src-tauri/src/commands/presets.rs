@@ -11,8 +11,9 @@ use headroom_core::presets::config_store::{
 };
 use headroom_core::presets::field::{self, FieldError};
 use headroom_core::presets::import::{self, ImportSource};
-use headroom_core::presets::library::{PresetLibrary, PresetList};
+use headroom_core::presets::library::{PresetLibrary, PresetList, SkippedFile};
 use headroom_core::presets::model_config::{self, ModelConfig};
+use headroom_core::presets::rename;
 use headroom_core::presets::switch::{self, PresetSwitch};
 use headroom_core::presets::{export, Preset, PresetBody};
 use headroom_core::store::{self, Quarantine, Revision};
@@ -26,7 +27,8 @@ use crate::commands::plan::chosen;
 use crate::error::{IpcError, IpcResult};
 use crate::AppState;
 
-/// The presets lock: one writer at a time within this process (other processes are caught by the revision).
+/// The presets lock: one command at a time within this process. Other processes (the CLI) are kept apart by the
+/// store's directory locks, which the core takes across every revision check and rename.
 fn lock(state: &AppState) -> IpcResult<MutexGuard<'_, ()>> {
     state
         .presets
@@ -143,11 +145,10 @@ pub fn rename_preset(
 ) -> IpcResult<Renamed> {
     let _guard = lock(&state)?;
     let (presets, configs) = libraries(&state);
-    presets.rename(&from, &to, revision)?;
-    let configs_changed = configs.rename_preset(&from, &to, &presets)?;
+    let done = rename::rename_preset(&presets, &configs, &from, &to, revision)?;
     Ok(Renamed {
         preset: presets.get(&to)?,
-        configs_changed,
+        configs_changed: done.configs_changed,
     })
 }
 
@@ -182,6 +183,10 @@ pub struct PresetExport {
     pub text: String,
     /// Files that could not be read and so are not in a bundle.
     pub quarantined: Vec<Quarantine>,
+    /// Entries that could not be read at all (left where they are), so not in a bundle; absent when none.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[ts(optional, as = "Option<Vec<SkippedFile>>")]
+    pub unreadable: Vec<SkippedFile>,
 }
 
 fn write_export(path: PathBuf, text: String) -> IpcResult<PresetExport> {
@@ -190,6 +195,7 @@ fn write_export(path: PathBuf, text: String) -> IpcResult<PresetExport> {
         path,
         text,
         quarantined: Vec::new(),
+        unreadable: Vec::new(),
     })
 }
 
@@ -219,16 +225,37 @@ fn preset_export_text(
     }
 }
 
-fn bundle_export_text(state: &AppState) -> IpcResult<(String, Vec<Quarantine>)> {
+/// The bundle's text, and what could not be put in it.
+struct BundleText {
+    text: String,
+    quarantined: Vec<Quarantine>,
+    unreadable: Vec<SkippedFile>,
+}
+
+impl BundleText {
+    fn write(self, path: PathBuf) -> IpcResult<PresetExport> {
+        let mut out = write_export(path, self.text)?;
+        out.quarantined = self.quarantined;
+        out.unreadable = self.unreadable;
+        Ok(out)
+    }
+}
+
+fn bundle_export_text(state: &AppState) -> IpcResult<BundleText> {
     let _guard = lock(state)?;
     let (presets, configs) = libraries(state);
     let BundleExport {
         bundle,
         quarantined,
+        unreadable,
     } = bundle::export(&presets, &configs)?;
     let text =
         serde_json::to_string_pretty(&bundle).map_err(|e| IpcError::internal(e.to_string()))?;
-    Ok((text + "\n", quarantined))
+    Ok(BundleText {
+        text: text + "\n",
+        quarantined,
+        unreadable,
+    })
 }
 
 fn suggested_file(name: &str, format: ExportFormat) -> String {
@@ -279,10 +306,7 @@ pub async fn export_preset_dialog<R: Runtime>(
 /// Export every user preset and per-model config as one bundle file at `path`.
 #[tauri::command]
 pub fn export_bundle(state: State<'_, AppState>, path: PathBuf) -> IpcResult<PresetExport> {
-    let (text, quarantined) = bundle_export_text(&state)?;
-    let mut out = write_export(path, text)?;
-    out.quarantined = quarantined;
-    Ok(out)
+    bundle_export_text(&state)?.write(path)
 }
 
 /// Export the bundle where the user chooses in the system save dialog; `null` when cancelled.
@@ -291,7 +315,7 @@ pub async fn export_bundle_dialog<R: Runtime>(
     app: AppHandle<R>,
     state: State<'_, AppState>,
 ) -> IpcResult<Option<PresetExport>> {
-    let (text, quarantined) = bundle_export_text(&state)?;
+    let bundle = bundle_export_text(&state)?;
     let Some(path) = chosen(
         app.dialog()
             .file()
@@ -302,9 +326,7 @@ pub async fn export_bundle_dialog<R: Runtime>(
     else {
         return Ok(None);
     };
-    let mut out = write_export(path, text)?;
-    out.quarantined = quarantined;
-    Ok(Some(out))
+    bundle.write(path).map(Some)
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, ts_rs::TS)]
@@ -426,10 +448,14 @@ pub async fn import_bundle_dialog<R: Runtime>(
         .transpose()
 }
 
+/// Every saved config, each flagged with the presets it names that cannot be loaded (`run` refuses those).
 #[tauri::command]
 pub fn list_configs(state: State<'_, AppState>) -> IpcResult<ConfigList> {
     let _guard = lock(&state)?;
-    Ok(libraries(&state).1.list()?)
+    let (presets, configs) = libraries(&state);
+    let mut list = configs.list()?;
+    list.flag_missing_presets(&presets);
+    Ok(list)
 }
 
 fn parse_config(config: Value) -> Result<ModelConfig, Vec<FieldError>> {

@@ -663,7 +663,13 @@ presets: Array<Preset>,
 /**
  * Files that could not be read, moved aside; the rest loaded.
  */
-quarantined: Array<Quarantine>, skipped: Array<SkippedFile>, };
+quarantined: Array<Quarantine>, skipped: Array<SkippedFile>, 
+/**
+ * Entries that could not be read at all and were left where they are (a directory or a FIFO in place of a
+ * preset file, a broken symbolic link, a file the system refuses to read); the rest loaded. Absent when
+ * there are none.
+ */
+unreadable?: Array<SkippedFile>, };
 
 export type Task = "train" | "infer";
 
@@ -699,9 +705,20 @@ lora?: LoraSettings,
  */
 fallback_chain: Array<string>, notes: string, };
 
-export type ModelConfigEntry = { model_id: string, revision: Revision, config: ModelConfig, };
+export type ModelConfigEntry = { model_id: string, revision: Revision, config: ModelConfig, 
+/**
+ * Presets the config names (as its choice or in its chain) that cannot be loaded: deleted, renamed by a
+ * build that was interrupted, or unreadable. `run` refuses such a config until another preset is chosen.
+ * Filled in by [`flag_missing_presets`] where a config is shown; absent when there are none.
+ */
+missing_presets?: Array<string>, };
 
-export type ConfigList = { configs: Array<ModelConfigEntry>, quarantined: Array<Quarantine>, skipped: Array<SkippedFile>, };
+export type ConfigList = { configs: Array<ModelConfigEntry>, quarantined: Array<Quarantine>, skipped: Array<SkippedFile>, 
+/**
+ * Entries that could not be read at all, left where they are (see
+ * [`super::library::PresetList::unreadable`]); absent when there are none.
+ */
+unreadable?: Array<SkippedFile>, };
 
 export type PresetSwitch = { model_id: string, 
 /**
@@ -764,7 +781,11 @@ export type PresetExport = { path: string, text: string,
 /**
  * Files that could not be read and so are not in a bundle.
  */
-quarantined: Array<Quarantine>, };
+quarantined: Array<Quarantine>, 
+/**
+ * Entries that could not be read at all (left where they are), so not in a bundle; absent when none.
+ */
+unreadable?: Array<SkippedFile>, };
 
 export type ImportedAs = { source: ImportSource, preset: Preset, };
 

@@ -101,7 +101,7 @@ pub(crate) fn trainable(spec: &ModelSpec, shape: &Shape, plan: &Plan) -> Result<
                     cols: 1,
                     count: rest / h,
                 });
-                if rest % h > 0 {
+                if !rest.is_multiple_of(h) {
                     t.tensors.push(Tensor {
                         rows: rest % h,
                         cols: 1,
