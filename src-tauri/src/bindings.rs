@@ -119,7 +119,6 @@ pub fn render() -> String {
         headroom_core::presets::model_config::Task::decl(&cfg),
         headroom_core::presets::model_config::Method::decl(&cfg),
         headroom_core::presets::model_config::TargetModules::decl(&cfg),
-        headroom_core::presets::model_config::AllLinear::decl(&cfg),
         headroom_core::presets::model_config::LoraDtype::decl(&cfg),
         headroom_core::presets::model_config::LoraSettings::decl(&cfg),
         headroom_core::presets::model_config::BnbOverrides::decl(&cfg),

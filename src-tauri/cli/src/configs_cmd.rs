@@ -8,7 +8,7 @@ use headroom_core::paths::AppPaths;
 use headroom_core::presets::config_store::{flag_missing_presets, ConfigLibrary, ModelConfigEntry};
 use headroom_core::presets::library::PresetLibrary;
 use headroom_core::presets::model_config::{
-    AllLinear, LoraSettings, Method, ModelConfig, TargetModules, Task,
+    LoraSettings, Method, ModelConfig, TargetModules, Task,
 };
 use headroom_core::presets::{field, switch, DeviceMap, MemoryLimit, TorchDtype};
 use headroom_core::Error;
@@ -59,7 +59,7 @@ pub enum ConfigsCommand {
         #[arg(long)]
         notes: Option<String>,
         #[arg(long)]
-        lora_rank: Option<u32>,
+        lora_rank: Option<u64>,
         #[arg(long)]
         lora_alpha: Option<f64>,
         #[arg(long)]
@@ -263,7 +263,7 @@ pub fn run(paths: &AppPaths, command: ConfigsCommand) -> CliResult {
                     if let Some(t) = lora_target {
                         lora.target_modules = if matches!(t.as_slice(), [only] if only == "all-linear")
                         {
-                            TargetModules::Shortcut(AllLinear::AllLinear)
+                            TargetModules::AllLinear
                         } else {
                             TargetModules::Names(t)
                         };

@@ -675,9 +675,7 @@ export type Task = "train" | "infer";
 
 export type Method = "full" | "lora" | "qlora" | "freeze";
 
-export type TargetModules = AllLinear | Array<string>;
-
-export type AllLinear = "all-linear";
+export type TargetModules = "all-linear" | Array<string>;
 
 export type LoraDtype = "fp32" | "bf16" | "fp16";
 

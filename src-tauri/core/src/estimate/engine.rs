@@ -1,6 +1,7 @@
 //! The estimate: puts weights, training states, activations, KV cache and overheads together at the moment
 //! of peak memory, shards them across GPUs, and adds what the caching allocator and the CUDA context cost.
 
+use super::fit::Budget;
 use super::gpus;
 use super::inference::inference;
 use super::plan::{Method, Plan, Task};
@@ -316,8 +317,7 @@ pub(crate) fn estimate_core(
 
     let (fits, headroom_bytes) = match &plan.gpus {
         Some(g) => {
-            let usable = (g.memory_bytes as f64 * (1.0 - plan.margin)).floor() as i64;
-            let headroom = usable - per_gpu.device_peak_bytes as i64;
+            let headroom = Budget::of(g, plan.margin).headroom_bytes(per_gpu.device_peak_bytes);
             if headroom < 0 && headroom + per_gpu.managed_memory_bytes as i64 >= 0 {
                 notes.add(|| {
                     "only the paged optimizer states overflow the GPU: the driver can page them to host memory, so the run may complete, more slowly".to_string()

@@ -144,6 +144,10 @@ impl Sharding {
             Sharding::Zero2 | Sharding::Zero3 | Sharding::FsdpFullShard | Sharding::FsdpShardGradOp
         )
     }
+    /// PyTorch FSDP (either strategy), as opposed to DeepSpeed ZeRO or plain data parallel.
+    pub fn is_fsdp(self) -> bool {
+        matches!(self, Sharding::FsdpFullShard | Sharding::FsdpShardGradOp)
+    }
     pub fn shards_parameters(self) -> bool {
         matches!(self, Sharding::Zero3 | Sharding::FsdpFullShard)
     }
@@ -179,16 +183,64 @@ impl LoraDtype {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ts_rs::TS)]
-#[serde(rename_all = "snake_case")]
+/// Which linear layers get adapters: PEFT's `"all-linear"` (every `nn.Linear` but the output head) or explicit
+/// module names. Written as that string or a list of names, in plans and per-model configs alike.
+#[derive(Debug, Clone, PartialEq, Eq, ts_rs::TS)]
+#[ts(type = "\"all-linear\" | Array<string>")]
 pub enum TargetModules {
-    /// PEFT's `"all-linear"`: every `nn.Linear` but the output embedding.
     AllLinear,
     Names(Vec<String>),
 }
 
+const ALL_LINEAR: &str = "all-linear";
+
+impl Serialize for TargetModules {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        match self {
+            TargetModules::AllLinear => s.serialize_str(ALL_LINEAR),
+            TargetModules::Names(names) => names.serialize(s),
+        }
+    }
+}
+
+impl schemars::JsonSchema for TargetModules {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "TargetModules".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "description": "\"all-linear\" (every linear layer but the output head) or a non-empty list of module names",
+            "oneOf": [
+                {"const": ALL_LINEAR},
+                {"type": "array", "items": {"type": "string", "minLength": 1}, "minItems": 1}
+            ]
+        })
+    }
+}
+
+impl<'de> Deserialize<'de> for TargetModules {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Shortcut(String),
+            Names(Vec<String>),
+        }
+        match Raw::deserialize(d) {
+            Ok(Raw::Shortcut(s)) if s == ALL_LINEAR => Ok(TargetModules::AllLinear),
+            Ok(Raw::Names(names)) => Ok(TargetModules::Names(names)),
+            _ => Err(serde::de::Error::custom(
+                "must be \"all-linear\" or a list of module names",
+            )),
+        }
+    }
+}
+
+/// LoRA settings, the same for a plan and a per-model config. Defaults: rank 16, alpha 32 (2 × rank, what a plan
+/// that gives only a rank gets too), dropout 0, `all-linear`, fp32 (PEFT upcasts adapters).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ts_rs::TS)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, default)]
 pub struct LoraSettings {
     pub rank: u64,
     pub alpha: f64,
@@ -606,12 +658,7 @@ pub fn plan_from_value(value: &Value, presets: &[PresetInfo]) -> Result<Plan> {
         }
         _ => {}
     }
-    if offload == Offload::Optimizer
-        && matches!(
-            sharding,
-            Sharding::FsdpFullShard | Sharding::FsdpShardGradOp
-        )
-    {
+    if offload == Offload::Optimizer && sharding.is_fsdp() {
         return Err(Error::invalid(
             "offload",
             "FSDP offloads parameters and optimizer together: use optimizer_and_params with fsdp_full_shard",
@@ -649,10 +696,7 @@ pub fn plan_from_value(value: &Value, presets: &[PresetInfo]) -> Result<Plan> {
 
     let torch_compile = bool_field(obj, "torch_compile")?.unwrap_or(false);
 
-    let fsdp = matches!(
-        sharding,
-        Sharding::FsdpFullShard | Sharding::FsdpShardGradOp
-    );
+    let fsdp = sharding.is_fsdp();
     for key in ["fsdp_frozen_in_trainable_units", "fsdp_no_sync"] {
         if obj.contains_key(key) && !fsdp {
             return Err(Error::invalid(
@@ -938,10 +982,7 @@ pub fn plan_to_value(plan: &Plan) -> Value {
         if let Some(k) = plan.kbit_upcast {
             o.insert("kbit_upcast".into(), Value::Bool(k));
         }
-        if matches!(
-            plan.sharding,
-            Sharding::FsdpFullShard | Sharding::FsdpShardGradOp
-        ) {
+        if plan.sharding.is_fsdp() {
             if plan.lora.is_some() {
                 o.insert(
                     "fsdp_frozen_in_trainable_units".into(),

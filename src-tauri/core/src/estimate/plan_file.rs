@@ -8,7 +8,7 @@ use serde_json::{Map, Value};
 
 use super::plan::{
     AttentionImpl, KvDtype, LoraDtype, Method, Offload, Optimizer, Precision, PrefillLogits,
-    Sharding, Task, MAX_COUNT,
+    Sharding, TargetModules, Task, MAX_COUNT,
 };
 
 /// A training or inference run to estimate. Every key but `model` and `task` is optional.
@@ -109,23 +109,9 @@ pub struct LoraFile {
     /// At least 0 and below 1.
     #[schemars(range(min = 0.0), extend("exclusiveMaximum" = 1.0))]
     pub dropout: Option<f64>,
-    pub target_modules: Option<TargetModulesFile>,
+    pub target_modules: Option<TargetModules>,
     /// `fp32` (PEFT upcasts adapters) or a 16-bit type kept by some frameworks.
     pub dtype: Option<LoraDtype>,
-}
-
-/// `"all-linear"` or a non-empty list of module names.
-#[derive(Debug, Deserialize, JsonSchema)]
-#[serde(untagged)]
-pub enum TargetModulesFile {
-    AllLinear(AllLinear),
-    Names(#[schemars(length(min = 1))] Vec<String>),
-}
-
-#[derive(Debug, Deserialize, JsonSchema)]
-pub enum AllLinear {
-    #[serde(rename = "all-linear")]
-    AllLinear,
 }
 
 /// `count` with either `memory_gib` (per GPU) or `model` (a catalog GPU name).

@@ -9,6 +9,7 @@
 use serde::Serialize;
 
 use super::engine::{estimate_core, resolve_preset};
+use super::fit::Budget;
 use super::plan::{plan_to_value, Method, Offload, Optimizer, Plan, Sharding, Task};
 use super::preset::{Placement, PresetInfo, WeightFormat};
 use super::report::{gib, Estimate};
@@ -56,26 +57,27 @@ pub struct Suggestion {
 const MAX_SEQUENCE: u64 = 1 << 20;
 const MAX_BATCH: u64 = 1 << 16;
 
-fn usable_bytes(plan: &Plan) -> Result<u64> {
+fn budget(plan: &Plan) -> Result<Budget> {
     let g = plan
         .gpus
         .as_ref()
         .ok_or_else(|| Error::invalid("gpus", "is needed to know what fits"))?;
-    Ok((g.memory_bytes as f64 * (1.0 - plan.margin)).floor() as u64)
+    Ok(Budget::of(g, plan.margin))
 }
 
 fn fits_at(
     spec: &ModelSpec,
     plan: &Plan,
     preset: &PresetInfo,
-    usable: u64,
+    budget: Budget,
     b: u64,
     s: u64,
 ) -> Result<bool> {
-    Ok(estimate_core(spec, plan, preset, b, s, false)?
-        .per_gpu
-        .device_peak_bytes
-        <= usable)
+    Ok(budget.fits(
+        estimate_core(spec, plan, preset, b, s, false)?
+            .per_gpu
+            .device_peak_bytes,
+    ))
 }
 
 /// The largest value in 1..=max for which `fits` holds, assuming it is monotone (memory grows with batch and
@@ -104,11 +106,11 @@ fn largest(max: u64, mut fits: impl FnMut(u64) -> Result<bool>) -> Result<Option
 
 /// Solve the largest micro-batch and the longest sequence that fit the plan's GPUs with its margin.
 pub fn solve(spec: &ModelSpec, plan: &Plan, preset: &PresetInfo) -> Result<Limits> {
-    let usable = usable_bytes(plan)?;
+    let budget = budget(plan)?;
     let (b, s) = (plan.batch_size, plan.sequence_length);
     Ok(Limits {
-        max_batch_size: largest(MAX_BATCH, |x| fits_at(spec, plan, preset, usable, x, s))?,
-        max_sequence_length: largest(MAX_SEQUENCE, |x| fits_at(spec, plan, preset, usable, b, x))?,
+        max_batch_size: largest(MAX_BATCH, |x| fits_at(spec, plan, preset, budget, x, s))?,
+        max_sequence_length: largest(MAX_SEQUENCE, |x| fits_at(spec, plan, preset, budget, b, x))?,
     })
 }
 
@@ -156,7 +158,7 @@ pub fn rank_presets(
     plan: &Plan,
     presets: &[PresetInfo],
 ) -> Result<Vec<RankedPreset>> {
-    let usable = usable_bytes(plan)? as i64;
+    let budget = budget(plan)?;
     let mut ranked = Vec::with_capacity(presets.len());
     for p in presets {
         if let Some(why) = unavailable(plan, p) {
@@ -182,9 +184,9 @@ pub fn rank_presets(
             preset: p.name.clone(),
             format: p.format,
             placement: p.placement,
-            fits: device as i64 <= usable,
+            fits: budget.fits(device),
             device_peak_bytes: device,
-            headroom_bytes: usable - device as i64,
+            headroom_bytes: budget.headroom_bytes(device),
             limits: solve(spec, plan, p)?,
             caveat: caveat(p),
             unavailable: None,
@@ -220,7 +222,7 @@ pub fn suggestions(
     plan: &Plan,
     presets: &[PresetInfo],
 ) -> Result<Vec<Suggestion>> {
-    let usable = usable_bytes(plan)?;
+    let budget = budget(plan)?;
     let preset = resolve_preset(spec, plan, presets)?;
     let base = estimate_core(
         spec,
@@ -243,7 +245,7 @@ pub fn suggestions(
             ),
             delta_bytes: after as i64 - before as i64,
             device_peak_bytes: after,
-            fits: after <= usable,
+            fits: budget.fits(after),
         });
     };
     let run = |p: &Plan| estimate_core(spec, p, &preset, p.batch_size, p.sequence_length, false);
@@ -271,7 +273,7 @@ pub fn suggestions(
     }
     if plan.batch_size > 1 {
         let limits = largest(plan.batch_size - 1, |x| {
-            fits_at(spec, plan, &preset, usable, x, plan.sequence_length)
+            fits_at(spec, plan, &preset, budget, x, plan.sequence_length)
         })?;
         let b = limits.unwrap_or(1);
         let mut p = plan.clone();
@@ -307,7 +309,7 @@ pub fn suggestions(
             p.nodes = 1;
             p.sharding = Sharding::Zero3;
             let est = run(&p)?;
-            if est.per_gpu.device_peak_bytes <= usable || n == 64 {
+            if budget.fits(est.per_gpu.device_peak_bytes) || n == 64 {
                 push(format!("shard with ZeRO-3 over {n} GPUs"), &p, est);
                 break;
             }
@@ -368,7 +370,8 @@ pub fn what_if_grid(
     batches: &[u64],
     sequences: &[u64],
 ) -> Result<Vec<GridCell>> {
-    let usable = usable_bytes(plan).unwrap_or(u64::MAX);
+    // Without `gpus` every cell fits: the grid then only charts the memory.
+    let budget = budget(plan).ok();
     let mut cells = Vec::with_capacity(batches.len() * sequences.len());
     for &b in batches {
         for &s in sequences {
@@ -389,7 +392,7 @@ pub fn what_if_grid(
                 batch_size: b,
                 sequence_length: s,
                 device_peak_bytes: device,
-                fits: device <= usable,
+                fits: budget.is_none_or(|b| b.fits(device)),
             });
         }
     }

@@ -61,10 +61,7 @@ pub(crate) fn training(input: &TrainInputs, notes: &mut Notes) -> Result<Part> {
     );
 
     // ---- activations and loss ----
-    let fsdp = matches!(
-        plan.sharding,
-        Sharding::FsdpFullShard | Sharding::FsdpShardGradOp
-    );
+    let fsdp = plan.sharding.is_fsdp();
     // FSDP units that mix frozen base weights with LoRA adapters (see `Plan::fsdp_frozen_in_trainable_units`).
     let mixed_units = fsdp && plan.fsdp_frozen_in_trainable_units;
     if mixed_units {

@@ -85,6 +85,11 @@ function num(text: string): number | string {
 }
 
 /** The plan the backend answers, or null when no model is chosen yet. */
+/** PyTorch FSDP (either strategy): the only sharding the `fsdp_*` plan keys apply to. */
+export function isFsdp(sharding: string): boolean {
+  return sharding === "fsdp_full_shard" || sharding === "fsdp_shard_grad_op";
+}
+
 export function planFromDraft(d: Draft): Record<string, unknown> | null {
   const id = d.modelId.trim();
   const path = d.modelPath.trim();
@@ -120,7 +125,7 @@ export function planFromDraft(d: Draft): Record<string, unknown> | null {
     plan.sharding = d.sharding;
     plan.offload = d.offload;
     // The backend refuses these keys with any other sharding, so they go only with FSDP.
-    if (d.sharding.startsWith("fsdp")) {
+    if (isFsdp(d.sharding)) {
       plan.fsdp_no_sync = d.fsdpNoSync;
       if (d.method === "lora" || d.method === "qlora") plan.fsdp_frozen_in_trainable_units = d.fsdpFrozenInUnits;
     }
