@@ -5,7 +5,7 @@
 use schemars::{generate::SchemaSettings, JsonSchema};
 use serde_json::Value;
 
-use crate::estimate::{plan_file::PlanFile, Estimate};
+use crate::estimate::{plan::file::PlanFile, Estimate};
 use crate::monitor::Snapshot;
 
 /// One schema file: its name under docs/schemas and its contents.

@@ -24,6 +24,7 @@ use tauri::{AppHandle, Runtime, State};
 use tauri_plugin_dialog::DialogExt;
 
 use crate::commands::plan::chosen;
+use crate::draft::Draft;
 use crate::error::{IpcError, IpcResult};
 use crate::AppState;
 
@@ -57,8 +58,8 @@ pub struct PresetCheck {
     pub max_memory_bytes: BTreeMap<String, u64>,
 }
 
-fn parse_body(body: Value) -> IpcResult<PresetBody> {
-    PresetBody::from_json(body).map_err(|e| Error::from(e).into())
+fn parse_body(body: Draft<PresetBody>) -> IpcResult<PresetBody> {
+    PresetBody::from_json(body.into_raw()).map_err(|e| Error::from(e).into())
 }
 
 fn pretty(value: &Value) -> IpcResult<String> {
@@ -73,7 +74,11 @@ pub fn list_presets(state: State<'_, AppState>) -> IpcResult<PresetList> {
 
 /// Validate a draft and render its preview, without saving anything.
 #[tauri::command]
-pub fn check_preset(body: Value) -> IpcResult<PresetCheck> {
+pub fn check_preset(body: Draft<PresetBody>) -> IpcResult<PresetCheck> {
+    check_body(body.into_raw())
+}
+
+fn check_body(body: Value) -> IpcResult<PresetCheck> {
     match PresetBody::from_json(body) {
         Err(errors) => Ok(PresetCheck {
             errors: errors.0,
@@ -97,7 +102,11 @@ pub fn check_preset(body: Value) -> IpcResult<PresetCheck> {
 
 /// Save a new user preset (also how Undo brings a deleted one back).
 #[tauri::command]
-pub fn create_preset(state: State<'_, AppState>, name: String, body: Value) -> IpcResult<Preset> {
+pub fn create_preset(
+    state: State<'_, AppState>,
+    name: String,
+    body: Draft<PresetBody>,
+) -> IpcResult<Preset> {
     let body = parse_body(body)?;
     let _guard = lock(&state)?;
     let presets = libraries(&state).0;
@@ -110,7 +119,7 @@ pub fn create_preset(state: State<'_, AppState>, name: String, body: Value) -> I
 pub fn save_preset(
     state: State<'_, AppState>,
     name: String,
-    body: Value,
+    body: Draft<PresetBody>,
     revision: Revision,
 ) -> IpcResult<Preset> {
     let body = parse_body(body)?;
@@ -458,8 +467,8 @@ pub fn list_configs(state: State<'_, AppState>) -> IpcResult<ConfigList> {
     Ok(list)
 }
 
-fn parse_config(config: Value) -> Result<ModelConfig, Vec<FieldError>> {
-    let config: ModelConfig = field::from_value(config, "").map_err(|e| e.0)?;
+fn parse_config(config: Draft<ModelConfig>) -> Result<ModelConfig, Vec<FieldError>> {
+    let config: ModelConfig = field::from_value(config.into_raw(), "").map_err(|e| e.0)?;
     Ok(config)
 }
 
@@ -468,7 +477,7 @@ fn parse_config(config: Value) -> Result<ModelConfig, Vec<FieldError>> {
 pub fn check_config(
     state: State<'_, AppState>,
     model_id: String,
-    config: Value,
+    config: Draft<ModelConfig>,
 ) -> IpcResult<Vec<FieldError>> {
     let mut errors = Vec::new();
     if let Err(e) = config_store::file_stem(&model_id) {
@@ -497,7 +506,10 @@ pub fn check_config(
 /// form. The draft's own field errors come from `check_config`; `errors` here only says why there is no
 /// preview (paths as `check_config` writes them).
 #[tauri::command]
-pub fn preview_config(state: State<'_, AppState>, config: Value) -> IpcResult<PresetCheck> {
+pub fn preview_config(
+    state: State<'_, AppState>,
+    config: Draft<ModelConfig>,
+) -> IpcResult<PresetCheck> {
     let no_preview = |errors: Vec<FieldError>| PresetCheck {
         errors,
         bnb_json: None,
@@ -522,7 +534,7 @@ pub fn preview_config(state: State<'_, AppState>, config: Value) -> IpcResult<Pr
     };
     let effective = config.overrides.apply(&base);
     let value = serde_json::to_value(&effective).map_err(|e| IpcError::internal(e.to_string()))?;
-    let mut check = check_preset(value)?;
+    let mut check = check_body(value)?;
     // The same nesting model_config::validate_with gives these errors.
     check.errors = field::FieldErrors(check.errors).nested("overrides").0;
     Ok(check)
@@ -533,7 +545,7 @@ pub fn preview_config(state: State<'_, AppState>, config: Value) -> IpcResult<Pr
 pub fn save_config(
     state: State<'_, AppState>,
     model_id: String,
-    config: Value,
+    config: Draft<ModelConfig>,
     revision: Revision,
 ) -> IpcResult<ModelConfigEntry> {
     let config = parse_config(config).map_err(|e| Error::from(field::FieldErrors(e)))?;
@@ -674,10 +686,10 @@ pub struct WizardRanking {
 
 /// Every preset, built-in and user, ranked by the estimator for the model, task, workload and GPUs (best first).
 #[tauri::command]
-pub fn wizard_rank(state: State<'_, AppState>, ask: Value) -> IpcResult<WizardRanking> {
+pub fn wizard_rank(state: State<'_, AppState>, ask: Draft<WizardAsk>) -> IpcResult<WizardRanking> {
     // Parsed here, not by Tauri, so a wrong type (a fractional or negative batch size) comes back naming its
     // field instead of as "invalid args `ask`".
-    let ask: WizardAsk = field::from_value(ask, "").map_err(Error::from)?;
+    let ask: WizardAsk = field::from_value(ask.into_raw(), "").map_err(Error::from)?;
     if ask.task == model_config::Task::Infer && ask.gradient_checkpointing == Some(true) {
         return Err(Error::invalid(
             "gradient_checkpointing",
@@ -716,10 +728,7 @@ pub fn wizard_rank(state: State<'_, AppState>, ask: Value) -> IpcResult<WizardRa
             )
             .into())
         }
-        // GiB = 2^30 bytes; the plan reads it back to the same byte count.
-        Some(b) => {
-            serde_json::json!({"count": ask.gpu_count, "memory_gib": b as f64 / (1u64 << 30) as f64})
-        }
+        Some(b) => serde_json::json!({"count": ask.gpu_count, "memory_bytes": b}),
     };
     let mut plan = serde_json::json!({
         "model": {"id": ask.model_id},
@@ -766,8 +775,8 @@ pub fn wizard_rank(state: State<'_, AppState>, ask: Value) -> IpcResult<WizardRa
     // Stable: the estimator's order among those that can run, the others after.
     rows.sort_by_key(|r| r.unavailable.is_some());
     Ok(WizardRanking {
-        batch_size: plan.batch_size,
-        sequence_length: plan.sequence_length,
+        batch_size: plan.batch_size.get(),
+        sequence_length: plan.sequence_length.get(),
         gradient_checkpointing: (ask.task == model_config::Task::Train)
             .then_some(plan.gradient_checkpointing),
         rows,

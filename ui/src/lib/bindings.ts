@@ -530,6 +530,172 @@ ranked: Array<RankedPreset>,
  */
 suggestions: Array<Suggestion>, };
 
+export type Task = "train" | "infer";
+
+export type Method = "full" | "lora" | "qlora" | "freeze";
+
+export type Precision = "fp32" | "fp16-mixed" | "bf16-mixed" | "bf16-true" | "fp16-true";
+
+export type Optimizer = "adamw" | "adamw_8bit" | "paged_adamw_8bit" | "paged_adamw_32bit" | "sgd" | "sgd_momentum" | "adafactor";
+
+export type AttentionImpl = "eager" | "sdpa" | "flash";
+
+export type KvDtype = "fp32" | "bf16" | "fp16" | "fp8" | "int8" | "int4";
+
+export type Sharding = "none" | "zero1" | "zero2" | "zero3" | "fsdp_full_shard" | "fsdp_shard_grad_op";
+
+export type Offload = "none" | "optimizer" | "optimizer_and_params";
+
+export type PrefillLogits = "last" | "all";
+
+export type LoraFile = { rank?: Count, 
+/**
+ * A positive number.
+ */
+alpha?: number, 
+/**
+ * At least 0 and below 1.
+ */
+dropout?: number, target_modules?: TargetModules, 
+/**
+ * `fp32` (PEFT upcasts adapters) or a 16-bit type kept by some frameworks.
+ */
+dtype?: LoraDtype, };
+
+export type GpusFile = { count: Count, 
+/**
+ * GiB (2^30 bytes) per GPU.
+ */
+memory_gib?: number, 
+/**
+ * Bytes per GPU, for callers that hold an exact figure (a detected GPU's free memory).
+ */
+memory_bytes?: number, model?: string, };
+
+export type Count = number;
+
+export type Whole = number;
+
+export type PlanFile = { 
+/**
+ * Read by [`crate::model::ModelRef::from_value`], the one reader of a model reference.
+ */
+model: { id: string } | { path: string } | { config: Record<string, unknown> }, task: Task, 
+/**
+ * Train only; default `full`.
+ */
+method?: Method, 
+/**
+ * A preset name: built-in `fp32`, `bf16`, `fp16`, `int8`, `int4`, `int4_double`, `int4_offload`, `cpu`, or
+ * a user preset. Default: the model's stored dtype (`qlora` implies `int4`).
+ */
+quantization?: string, 
+/**
+ * Default `bf16-mixed`.
+ */
+precision?: Precision, 
+/**
+ * For `lora` and `qlora`.
+ */
+lora?: LoraFile, 
+/**
+ * Embeddings and LM head trained in full beside LoRA. Default false.
+ */
+trainable_embeddings?: boolean, 
+/**
+ * Default `adamw`.
+ */
+optimizer?: Optimizer, 
+/**
+ * The optimizer step fused into backward, gradients freed per parameter. Default false.
+ */
+optimizer_in_backward?: boolean, 
+/**
+ * Micro-batch per GPU. Default 1.
+ */
+batch_size?: Count, 
+/**
+ * Tokens per sample (the prompt length for `infer`). Default 2048.
+ */
+sequence_length?: Count, 
+/**
+ * Default 1.
+ */
+gradient_accumulation_steps?: Count, 
+/**
+ * Default false.
+ */
+gradient_checkpointing?: boolean, 
+/**
+ * Default `sdpa`.
+ */
+attention?: AttentionImpl, 
+/**
+ * Default false.
+ */
+chunked_loss?: boolean, 
+/**
+ * Default false.
+ */
+activation_offload?: boolean, 
+/**
+ * Tokens generated after the prompt (`infer` only). Default 0.
+ */
+new_tokens?: Whole, 
+/**
+ * `infer` only. Default: the compute dtype.
+ */
+kv_cache_dtype?: KvDtype, 
+/**
+ * The GPUs of one machine. Omitted: no fit verdict.
+ */
+gpus?: GpusFile, 
+/**
+ * Machines, each with `gpus.count` GPUs. Default 1; more than 1 needs `gpus`.
+ */
+nodes?: Count, 
+/**
+ * Default `none` (plain data parallel).
+ */
+sharding?: Sharding, 
+/**
+ * Default `none`.
+ */
+offload?: Offload, 
+/**
+ * Fraction of GPU memory kept free for the fit verdict: at least 0, below 1. Default 0.10.
+ */
+margin?: number, 
+/**
+ * Extension (`freeze` only): decoder layers trained. Default 2.
+ */
+freeze_trainable_layers?: Count, 
+/**
+ * Extension: PEFT's `prepare_model_for_kbit_training` casts non-quantized parameters to fp32. Default: on
+ * for training on a quantized base.
+ */
+kbit_upcast?: boolean, 
+/**
+ * Extension: quantize `lm_head` too. Default false.
+ */
+quantize_lm_head?: boolean, 
+/**
+ * Extension (`infer`): logits of the last prompt token only, or of all. Default `last`.
+ */
+prefill_logits?: PrefillLogits, 
+/**
+ * Extension: the model runs under `torch.compile`. Default false.
+ */
+torch_compile?: boolean, 
+/**
+ * Extension (FSDP with LoRA/QLoRA): frozen base weights share an FSDP unit with trainable adapters.
+ */
+fsdp_frozen_in_trainable_units?: boolean, 
+/**
+ * Extension (FSDP): non-final micro-batches of gradient accumulation run under `no_sync()`.
+ */
+fsdp_no_sync?: boolean, };
+
 export type GpuModel = { 
 /**
  * The name a plan uses in `gpus.model`.
@@ -670,10 +836,6 @@ quarantined: Array<Quarantine>, skipped: Array<SkippedFile>,
  * there are none.
  */
 unreadable?: Array<SkippedFile>, };
-
-export type Task = "train" | "infer";
-
-export type Method = "full" | "lora" | "qlora" | "freeze";
 
 export type TargetModules = "all-linear" | Array<string>;
 

@@ -106,8 +106,8 @@ pub(crate) fn estimate_preset(
         spec,
         plan,
         preset,
-        plan.batch_size,
-        plan.sequence_length,
+        plan.batch_size.get(),
+        plan.sequence_length.get(),
         notes_on,
     )
 }
@@ -170,8 +170,8 @@ pub(crate) fn estimate_core(
             }
         )
     });
-    let gpu_count = plan.gpus.as_ref().map_or(1, |g| g.count);
-    let world = gpu_count * plan.nodes;
+    let gpu_count = plan.gpus.as_ref().map_or(1, |g| g.count.get());
+    let world = gpu_count * plan.nodes.get();
     let cc = plan
         .gpus
         .as_ref()
@@ -191,7 +191,7 @@ pub(crate) fn estimate_core(
             gpu_weight_budget: plan
                 .gpus
                 .as_ref()
-                .map(|g| g.memory_bytes / 100 * 81 * if train { 1 } else { g.count }),
+                .map(|g| g.memory_bytes / 100 * 81 * if train { 1 } else { g.count.get() }),
         },
         &mut notes,
     );

@@ -21,7 +21,6 @@ pub mod gpus;
 mod inference;
 mod kv;
 pub mod plan;
-pub mod plan_file;
 pub mod preset;
 pub mod recommend;
 mod report;

@@ -6,6 +6,8 @@
 //! accuracy for memory (LLM.int8 arXiv:2208.07339 is near-lossless; NF4 QLoRA arXiv:2305.14314 matches 16-bit
 //! LoRA on benchmarks but can cost accuracy on sensitive tasks).
 
+use std::num::NonZeroU64;
+
 use serde::Serialize;
 
 use super::engine::{estimate_core, resolve_preset};
@@ -107,7 +109,7 @@ fn largest(max: u64, mut fits: impl FnMut(u64) -> Result<bool>) -> Result<Option
 /// Solve the largest micro-batch and the longest sequence that fit the plan's GPUs with its margin.
 pub fn solve(spec: &ModelSpec, plan: &Plan, preset: &PresetInfo) -> Result<Limits> {
     let budget = budget(plan)?;
-    let (b, s) = (plan.batch_size, plan.sequence_length);
+    let (b, s) = (plan.batch_size.get(), plan.sequence_length.get());
     Ok(Limits {
         max_batch_size: largest(MAX_BATCH, |x| fits_at(spec, plan, preset, budget, x, s))?,
         max_sequence_length: largest(MAX_SEQUENCE, |x| fits_at(spec, plan, preset, budget, b, x))?,
@@ -178,7 +180,14 @@ pub fn rank_presets(
             });
             continue;
         }
-        let est = estimate_core(spec, plan, p, plan.batch_size, plan.sequence_length, false)?;
+        let est = estimate_core(
+            spec,
+            plan,
+            p,
+            plan.batch_size.get(),
+            plan.sequence_length.get(),
+            false,
+        )?;
         let device = est.per_gpu.device_peak_bytes;
         ranked.push(RankedPreset {
             preset: p.name.clone(),
@@ -228,8 +237,8 @@ pub fn suggestions(
         spec,
         plan,
         &preset,
-        plan.batch_size,
-        plan.sequence_length,
+        plan.batch_size.get(),
+        plan.sequence_length.get(),
         false,
     )?;
     let before = base.per_gpu.device_peak_bytes;
@@ -248,7 +257,16 @@ pub fn suggestions(
             fits: budget.fits(after),
         });
     };
-    let run = |p: &Plan| estimate_core(spec, p, &preset, p.batch_size, p.sequence_length, false);
+    let run = |p: &Plan| {
+        estimate_core(
+            spec,
+            p,
+            &preset,
+            p.batch_size.get(),
+            p.sequence_length.get(),
+            false,
+        )
+    };
     let train = plan.task == Task::Train;
 
     if train && !plan.gradient_checkpointing {
@@ -271,18 +289,21 @@ pub fn suggestions(
         p.chunked_loss = true;
         push("compute the loss in chunks".into(), &p, run(&p)?);
     }
-    if plan.batch_size > 1 {
-        let limits = largest(plan.batch_size - 1, |x| {
-            fits_at(spec, plan, &preset, budget, x, plan.sequence_length)
+    if let Some(smaller) = NonZeroU64::new(plan.batch_size.get() - 1) {
+        let limits = largest(smaller.get(), |x| {
+            fits_at(spec, plan, &preset, budget, x, plan.sequence_length.get())
         })?;
-        let b = limits.unwrap_or(1);
+        // `largest` answers within 1..=max, so the fallback is never taken.
+        let b = limits.and_then(NonZeroU64::new).unwrap_or(NonZeroU64::MIN);
         let mut p = plan.clone();
         p.batch_size = b;
         if train {
             // Keep the effective batch by accumulating.
-            p.gradient_accumulation_steps =
-                plan.gradient_accumulation_steps * plan.batch_size.div_ceil(b);
-            p.optimizer_in_backward = p.optimizer_in_backward && p.gradient_accumulation_steps == 1;
+            p.gradient_accumulation_steps = plan.gradient_accumulation_steps.saturating_mul(
+                NonZeroU64::new(plan.batch_size.get().div_ceil(b.get())).unwrap_or(NonZeroU64::MIN),
+            );
+            p.optimizer_in_backward =
+                p.optimizer_in_backward && p.gradient_accumulation_steps.get() == 1;
         }
         push(
             format!(
@@ -301,15 +322,18 @@ pub fn suggestions(
         );
     }
     if train && plan.sharding == Sharding::None {
-        for n in [2u64, 4, 8, 16, 32, 64] {
+        for n in [2u64, 4, 8, 16, 32, 64]
+            .into_iter()
+            .filter_map(NonZeroU64::new)
+        {
             let mut p = plan.clone();
             if let Some(g) = p.gpus.as_mut() {
                 g.count = n;
             }
-            p.nodes = 1;
+            p.nodes = NonZeroU64::MIN;
             p.sharding = Sharding::Zero3;
             let est = run(&p)?;
-            if budget.fits(est.per_gpu.device_peak_bytes) || n == 64 {
+            if budget.fits(est.per_gpu.device_peak_bytes) || n.get() == 64 {
                 push(format!("shard with ZeRO-3 over {n} GPUs"), &p, est);
                 break;
             }
@@ -340,7 +364,14 @@ pub fn suggestions(
             if p.method == Some(Method::Lora) {
                 p.method = Some(Method::Qlora);
             }
-            let est = estimate_core(spec, &p, q, p.batch_size, p.sequence_length, false)?;
+            let est = estimate_core(
+                spec,
+                &p,
+                q,
+                p.batch_size.get(),
+                p.sequence_length.get(),
+                false,
+            )?;
             push(
                 format!("quantize the base to 4-bit (preset {})", q.name),
                 &p,

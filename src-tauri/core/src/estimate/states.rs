@@ -111,7 +111,7 @@ pub(crate) fn trainable(spec: &ModelSpec, shape: &Shape, plan: &Plan) -> Result<
             }
         }
         Some(Method::Freeze) => {
-            let n = plan.freeze_trainable_layers.min(shape.layers);
+            let n = plan.freeze_trainable_layers.get().min(shape.layers);
             for g in arch
                 .linear_layers
                 .iter()

@@ -58,10 +58,19 @@ impl ModelRef {
                 ),
             ));
         }
-        serde_json::from_value(value.clone()).map_err(|e| {
+        let model: ModelRef = serde_json::from_value(value.clone()).map_err(|e| {
             let key = map.keys().next().map(String::as_str).unwrap_or("model");
             Error::invalid(format!("model.{key}"), e.to_string())
-        })
+        })?;
+        match &model {
+            ModelRef::Id(id) if id.trim().is_empty() => {
+                Err(Error::invalid("model.id", "must not be empty"))
+            }
+            ModelRef::Path(p) if p.as_os_str().to_string_lossy().trim().is_empty() => {
+                Err(Error::invalid("model.path", "must not be empty"))
+            }
+            _ => Ok(model),
+        }
     }
 }
 

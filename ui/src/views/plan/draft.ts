@@ -1,6 +1,8 @@
-// The Plan form's state and its translation to and from the plan contract (CONTRACTS.md §1). The form keeps
+// The Plan form's state and its translation to and from the plan contract (docs/contract.md §1). The form keeps
 // what the person typed as text; the backend validates it and its error names the field, which lands next to
 // that field. Nothing here computes memory.
+
+import type { GpusFile, PlanDraft } from "../../lib/api";
 
 export type ModelSource = "catalog" | "folder" | "cache";
 
@@ -84,13 +86,13 @@ function num(text: string): number | string {
   return t !== "" && Number.isFinite(Number(t)) ? Number(t) : t;
 }
 
-/** The plan the backend answers, or null when no model is chosen yet. */
 /** PyTorch FSDP (either strategy): the only sharding the `fsdp_*` plan keys apply to. */
 export function isFsdp(sharding: string): boolean {
   return sharding === "fsdp_full_shard" || sharding === "fsdp_shard_grad_op";
 }
 
-export function planFromDraft(d: Draft): Record<string, unknown> | null {
+/** The plan the backend answers, or null when no model is chosen yet. */
+export function planFromDraft(d: Draft): PlanDraft | null {
   const id = d.modelId.trim();
   const path = d.modelPath.trim();
   let model: Record<string, unknown>;
@@ -103,7 +105,7 @@ export function planFromDraft(d: Draft): Record<string, unknown> | null {
     if (!id) return null;
     model = { id };
   }
-  const plan: Record<string, unknown> = {
+  const plan: PlanDraft = {
     model,
     task: d.task,
     precision: d.precision,
@@ -149,7 +151,7 @@ export function planFromDraft(d: Draft): Record<string, unknown> | null {
     if (d.kvCacheDtype) plan.kv_cache_dtype = d.kvCacheDtype;
   }
   if (d.gpu !== "none") {
-    const gpus: Record<string, unknown> = { count: num(d.gpuCount) };
+    const gpus: { [K in keyof GpusFile]?: unknown } = { count: num(d.gpuCount) };
     if (d.gpu.startsWith("catalog:")) gpus.model = d.gpu.slice("catalog:".length);
     else gpus.memory_gib = num(d.gpuMemoryGib);
     plan.gpus = gpus;
