@@ -2,6 +2,7 @@
 
 mod env;
 mod estimate;
+mod inputs;
 mod monitor;
 mod presets;
 mod run;

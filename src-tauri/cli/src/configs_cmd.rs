@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 
 use clap::{Subcommand, ValueEnum};
+use headroom_core::fsio;
 use headroom_core::paths::AppPaths;
 use headroom_core::presets::config_store::ConfigLibrary;
 use headroom_core::presets::library::PresetLibrary;
@@ -184,7 +185,7 @@ pub fn run(paths: &AppPaths, command: ConfigsCommand) -> CliResult {
                 .unwrap_or(Revision::ABSENT);
             let mut config = match (&file, existing) {
                 (Some(file), _) => {
-                    let bytes = read_input(file)?;
+                    let bytes = read_input(file, fsio::SMALL_INPUT)?;
                     let value: serde_json::Value = serde_json::from_slice(&bytes)
                         .map_err(|e| Error::invalid("file", format!("is not JSON: {e}")))?;
                     field::from_value::<ModelConfig>(value, "").map_err(Error::from)?

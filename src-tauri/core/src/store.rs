@@ -113,10 +113,13 @@ struct EnvelopeIn {
 /// Read a document, migrating old versions and quarantining files that cannot be understood. Only I/O
 /// failures (permissions, a directory where a file should be) are errors.
 pub fn load<T: Document>(path: &Path) -> Result<Loaded<T>> {
-    let bytes = match fs::read(path) {
+    // Bounded and regular files only (crate::fsio): a FIFO in the config folder must not hang every command.
+    let bytes = match crate::fsio::read(path, crate::fsio::DOCUMENT) {
         Ok(bytes) => bytes,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Loaded::Missing),
-        Err(e) => return Err(Error::io(path, e)),
+        Err(Error::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
+            return Ok(Loaded::Missing)
+        }
+        Err(e) => return Err(e),
     };
     match decode::<T>(&bytes) {
         Ok((value, migrated_from)) => Ok(Loaded::Found {

@@ -12,13 +12,12 @@
 //! is one [`Error::Invalid`] naming the file and the field.
 
 use std::collections::{BTreeMap, HashSet};
-use std::fs::File;
 use std::io::Read;
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use crate::{Error, Result};
+use crate::{fsio, Error, Result};
 
 /// The reference implementation's limit (`safetensors::tensor::MAX_HEADER_SIZE`).
 pub const MAX_HEADER_BYTES: u64 = 100_000_000;
@@ -274,7 +273,7 @@ pub fn parse_header(json: &[u8], buffer_len: u64, file: &str) -> Result<Header> 
 /// Read and validate the header of one file, reading only `8 + N` bytes.
 pub fn read_header(path: &Path) -> Result<Header> {
     let name = path.display().to_string();
-    let mut file = File::open(path).map_err(|e| Error::io(path, e))?;
+    let mut file = fsio::open(path)?;
     let file_len = file.metadata().map_err(|e| Error::io(path, e))?.len();
     let mut prefix = [0u8; 8];
     if file_len < 8 {
@@ -389,13 +388,14 @@ impl Checkpoint {
 /// repositories that carry both. `None` when the folder has no safetensors.
 pub fn read_folder(folder: &Path) -> Result<Option<Checkpoint>> {
     let index_path = folder.join("model.safetensors.index.json");
-    if index_path.is_file() {
-        let json = read_small(&index_path, 64 << 20)?;
+    // `exists`, not `is_file`: a FIFO or directory by that name is refused by fsio, not silently skipped.
+    if index_path.exists() {
+        let json = fsio::read(&index_path, fsio::SAFETENSORS_INDEX)?;
         let index = parse_index(&json, &index_path.display().to_string())?;
         return read_sharded(folder, &index).map(Some);
     }
     let single = folder.join("model.safetensors");
-    let files: Vec<String> = if single.is_file() {
+    let files: Vec<String> = if single.exists() {
         vec!["model.safetensors".to_owned()]
     } else {
         let entries = std::fs::read_dir(folder).map_err(|e| Error::io(folder, e))?;
@@ -493,21 +493,4 @@ pub fn read_sharded(folder: &Path, index: &ShardIndex) -> Result<Checkpoint> {
         }
     }
     Ok(checkpoint)
-}
-
-/// Read a small text file (config.json, an index) with a size cap, so a hostile file cannot exhaust memory.
-pub(crate) fn read_small(path: &Path, limit: u64) -> Result<Vec<u8>> {
-    let file = File::open(path).map_err(|e| Error::io(path, e))?;
-    let len = file.metadata().map_err(|e| Error::io(path, e))?.len();
-    if len > limit {
-        return Err(Error::invalid(
-            path.display().to_string(),
-            format!("{len} bytes is larger than the {limit}-byte limit for this file"),
-        ));
-    }
-    let mut bytes = Vec::with_capacity(usize::try_from(len).unwrap_or(0));
-    file.take(limit)
-        .read_to_end(&mut bytes)
-        .map_err(|e| Error::io(path, e))?;
-    Ok(bytes)
 }
