@@ -401,6 +401,56 @@ fn hostile_headers_each_give_one_clear_error() {
 }
 
 #[test]
+fn a_tensor_named_twice_in_one_header_is_refused() {
+    // Both entries tile the buffer, so only the name check can catch it (serde_json's Map kept the last one).
+    let (field, message) = hostile(&raw_st(
+        br#"{"w": {"dtype": "U8", "shape": [2], "data_offsets": [0, 2]},
+             "w": {"dtype": "U8", "shape": [2], "data_offsets": [2, 4]}}"#,
+        4,
+    ));
+    assert_eq!(field, "evil.safetensors: tensor \"w\"");
+    assert!(message.contains("more than once"), "{message}");
+}
+
+/// A header of `n` one-byte U8 tensors, as a whole file.
+fn many_tensors(n: usize) -> Vec<u8> {
+    use std::fmt::Write;
+    let mut json = String::with_capacity(n * 64);
+    json.push('{');
+    for i in 0..n {
+        if i > 0 {
+            json.push(',');
+        }
+        write!(
+            json,
+            r#""l{}.e{}.weight":{{"dtype":"U8","shape":[1],"data_offsets":[{i},{}]}}"#,
+            i / 4096,
+            i % 4096,
+            i + 1
+        )
+        .unwrap();
+    }
+    json.push('}');
+    raw_st(json.as_bytes(), n as u64)
+}
+
+#[test]
+fn a_header_past_the_tensor_limit_is_refused() {
+    use headroom_core::model::safetensors::MAX_TENSORS;
+    // Issue 11 item 4: a valid 95 MB header of 1.15 M tensors took 1.6 GB and 17 s. The format allows it; Headroom
+    // stops at MAX_TENSORS, far above any published checkpoint.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("model.safetensors");
+    std::fs::write(&path, many_tensors(MAX_TENSORS + 1)).unwrap();
+    let (field, message) = invalid_field(read_header(&path).unwrap_err());
+    assert!(field.ends_with("model.safetensors: header"), "{field}");
+    assert!(
+        message.contains(&format!("more than {MAX_TENSORS} tensors")),
+        "{message}"
+    );
+}
+
+#[test]
 fn a_file_whose_header_length_exceeds_the_file_is_refused_without_reading_it() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("model.safetensors");
