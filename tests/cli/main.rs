@@ -3,6 +3,7 @@
 mod contract;
 mod env;
 mod estimate;
+mod inputs;
 mod monitor;
 mod presets;
 mod run;

@@ -2,6 +2,7 @@
 
 mod env;
 mod estimate;
+mod fsio;
 mod launch;
 mod launch_probe;
 mod model;

@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 
 use clap::{Subcommand, ValueEnum};
+use headroom_core::fsio;
 use headroom_core::paths::AppPaths;
 use headroom_core::presets::config_store::{flag_missing_presets, ConfigLibrary, ModelConfigEntry};
 use headroom_core::presets::library::PresetLibrary;
@@ -185,7 +186,7 @@ pub fn run(paths: &AppPaths, command: ConfigsCommand) -> CliResult {
             // Read before taking the lock: stdin or a slow file must not hold up other writers.
             let from_file = match &file {
                 Some(file) => {
-                    let bytes = read_input(file)?;
+                    let bytes = read_input(file, fsio::SMALL_INPUT)?;
                     let value: serde_json::Value = serde_json::from_slice(&bytes)
                         .map_err(|e| Error::invalid("file", format!("is not JSON: {e}")))?;
                     Some(field::from_value::<ModelConfig>(value, "").map_err(Error::from)?)

@@ -1,9 +1,9 @@
 //! `headroom-cli presets list|show|export|import|duplicate|delete`.
 
-use std::io::Read;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use clap::{Subcommand, ValueEnum};
+use headroom_core::fsio;
 use headroom_core::paths::AppPaths;
 use headroom_core::presets::bundle::{self, OnConflict};
 use headroom_core::presets::config_store::{preset_lookup, ConfigLibrary};
@@ -159,7 +159,7 @@ pub fn run(paths: &AppPaths, command: PresetsCommand) -> CliResult {
             on_conflict,
             json,
         } => {
-            let bytes = read_input(&file)?;
+            let bytes = read_input(&file, fsio::IMPORT)?;
             if is_bundle(&bytes) {
                 let local = preset_lookup(&presets);
                 let parsed = bundle::parse(&bytes, &local).map_err(Error::from)?;
@@ -307,16 +307,12 @@ pub fn report_unreadable(
     }
 }
 
-/// The bytes of FILE, or of stdin for `-`.
-pub fn read_input(file: &str) -> Result<Vec<u8>, Error> {
+/// The bytes of FILE, or of stdin for `-`, at most `limit` of them and from a regular file only (fsio).
+pub fn read_input(file: &str, limit: fsio::Limit) -> Result<Vec<u8>, Error> {
     if file == "-" {
-        let mut bytes = Vec::new();
-        std::io::stdin()
-            .read_to_end(&mut bytes)
-            .map_err(|e| Error::io("-", e))?;
-        return Ok(bytes);
+        return fsio::read_bounded(std::io::stdin().lock(), "stdin", limit);
     }
-    std::fs::read(file).map_err(|e| Error::io(PathBuf::from(file), e))
+    fsio::read(Path::new(file), limit)
 }
 
 /// A bundle announces itself with `"format": "headroom-bundle"`.

@@ -5,6 +5,7 @@ pub mod contract;
 pub mod env;
 pub mod error;
 pub mod estimate;
+pub mod fsio;
 pub mod launch;
 pub mod logfile;
 pub mod model;

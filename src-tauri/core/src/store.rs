@@ -36,7 +36,7 @@
 //! two would no longer exclude each other. [`save_unchecked`] (app settings, one writer) takes no lock.
 
 use std::fs::{self, File, OpenOptions, TryLockError};
-use std::io::{Read, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -139,10 +139,13 @@ struct EnvelopeIn {
 /// Read a document, migrating old versions and quarantining files that cannot be understood. Only I/O
 /// failures (permissions, a directory where a file should be) are errors.
 pub fn load<T: Document>(path: &Path) -> Result<Loaded<T>> {
-    let bytes = match read_regular(path) {
+    // Bounded and regular files only (crate::fsio): a FIFO in the config folder must not hang every command.
+    let bytes = match crate::fsio::read(path, crate::fsio::DOCUMENT) {
         Ok(bytes) => bytes,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Loaded::Missing),
-        Err(e) => return Err(Error::io(path, e)),
+        Err(Error::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
+            return Ok(Loaded::Missing)
+        }
+        Err(e) => return Err(e),
     };
     match decode::<T>(&bytes) {
         Ok((value, migrated_from)) => Ok(Loaded::Found {
@@ -352,10 +355,12 @@ pub fn save_unchecked<T: Document>(path: &Path, value: &T) -> Result<Revision> {
 }
 
 fn current_revision(path: &Path) -> Result<Revision> {
-    match read_regular(path) {
+    match crate::fsio::read(path, crate::fsio::DOCUMENT) {
         Ok(bytes) => Ok(Revision::of(&bytes)),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Revision::ABSENT),
-        Err(e) => Err(Error::io(path, e)),
+        Err(Error::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
+            Ok(Revision::ABSENT)
+        }
+        Err(e) => Err(e),
     }
 }
 
@@ -383,30 +388,6 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
         let _ = dir.sync_all();
     }
     Ok(())
-}
-
-/// Read a whole document that must be a regular file. Opened without blocking, so a FIFO or a device put where
-/// a document belongs is refused instead of hanging the reader (and every writer waiting on its lock). The one
-/// place the store reads a file.
-fn read_regular(path: &Path) -> std::io::Result<Vec<u8>> {
-    let mut options = OpenOptions::new();
-    options.read(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.custom_flags(libc::O_NONBLOCK);
-    }
-    let mut file = options.open(path)?;
-    let meta = file.metadata()?;
-    if !meta.is_file() {
-        return Err(std::io::Error::new(
-            std::io::ErrorKind::InvalidInput,
-            not_a_file_reason(&meta),
-        ));
-    }
-    let mut bytes = Vec::new();
-    file.read_to_end(&mut bytes)?;
-    Ok(bytes)
 }
 
 /// Why something in place of a document is not one, in words.

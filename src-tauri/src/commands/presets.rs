@@ -345,7 +345,10 @@ pub struct ImportedAs {
 }
 
 fn read_file(path: &Path) -> IpcResult<Vec<u8>> {
-    Ok(std::fs::read(path).map_err(|e| Error::io(path, e))?)
+    Ok(headroom_core::fsio::read(
+        path,
+        headroom_core::fsio::IMPORT,
+    )?)
 }
 
 /// The preset name for an import: the one typed, or else the file's name made safe (`int4.bnb.json` → `int4`).

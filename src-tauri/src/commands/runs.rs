@@ -533,7 +533,8 @@ pub fn runs_log(state: State<'_, AppState>, run_id: String, attempt: u32) -> Ipc
         );
     };
     let path = &found.log_file;
-    let mut file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    // The record names the log file and can be edited: open it as fsio does any user file (regular files only).
+    let mut file = headroom_core::fsio::open(path)?;
     let len = file.metadata().map_err(|e| Error::io(path, e))?.len();
     let start = len.saturating_sub(LOG_TAIL_BYTES);
     file.seek(SeekFrom::Start(start))

@@ -333,9 +333,9 @@ idle_after_s: number,
  */
 idle_min_bytes: number, };
 
-export type Level = "normal" | "warning" | "critical";
+export type Level = "normal" | "warning" | "critical" | "lost";
 
-export type Action = { "action": "stop_process", pid: number, held_bytes: number, idle_ms: number, } | { "action": "set_env", pid: number, name: string, value: string, } | { "action": "enable_gradient_checkpointing", pid: number, } | { "action": "switch_preset", pid: number, preset: string, model: string | null, 
+export type Action = { "action": "stop_process", pid: number, held_bytes: number, idle_ms: number, } | { "action": "set_env", pid: number, name: string, value: string, } | { "action": "enable_gradient_checkpointing", pid: number, } | { "action": "check_gpu", gpu: number, } | { "action": "switch_preset", pid: number, preset: string, model: string | null, 
 /**
  * The preset the run was launched with, when Headroom launched it.
  */

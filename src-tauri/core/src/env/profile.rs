@@ -394,7 +394,8 @@ pub fn delete(paths: &AppPaths, name: &str, expected: Revision) -> Result<()> {
         ));
     }
     let path = profile_file(paths, name)?;
-    let current = match fs::read(&path) {
+    // Only whether it exists: store::load reads it (a FIFO or an oversized file is refused there).
+    let current = match fs::symlink_metadata(&path) {
         Ok(_) => store::load::<Profile>(&path)?,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             return Err(Error::invalid(

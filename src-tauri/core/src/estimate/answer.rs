@@ -102,7 +102,7 @@ pub fn save_plan(path: &std::path::Path, value: &Value, presets: &[PresetInfo]) 
 /// Load a plan file (CONTRACTS.md §1), with every error naming the key. Returns the plan as written back with
 /// its defaults, ready for the form.
 pub fn load_plan(path: &std::path::Path, presets: &[PresetInfo]) -> Result<Value> {
-    let text = std::fs::read_to_string(path).map_err(|e| crate::Error::io(path, e))?;
+    let text = crate::fsio::read_to_string(path, crate::fsio::PLAN)?;
     let plan = super::plan::parse_plan(&text, presets)?;
     Ok(plan_to_value(&plan))
 }

@@ -9,10 +9,7 @@ use serde_json::{Map, Value};
 use super::config::{analyze, parse_config, ConfigFacts};
 use super::spec::{ModelSource, ModelSpec, ParameterCounts};
 use super::{catalog, hf_cache, safetensors, weights};
-use crate::{Error, Result};
-
-/// config.json larger than this is not a config (real ones are a few KiB).
-const MAX_CONFIG_BYTES: u64 = 4 << 20;
+use crate::{fsio, Error, Result};
 
 /// The plan's `model` key. Serde's externally tagged form gives exactly the contract: one key, `id`, `path` or
 /// `config`; two keys or an unknown one is an error.
@@ -177,14 +174,18 @@ pub fn from_hub_cache(id: &str, resolver: &Resolver) -> Result<Option<ModelSpec>
 /// for parameter counts and stored dtype (the architecture count is kept as a cross-check note).
 pub fn from_folder(folder: &Path) -> Result<ModelSpec> {
     let config_path = folder.join("config.json");
-    if !config_path.is_file() {
-        return Err(Error::invalid(
-            "model.path",
-            format!("{} has no config.json", folder.display()),
-        ));
-    }
+    // Read through fsio whatever is there, so a FIFO or a device named config.json is refused by name rather
+    // than hanging the read or passing for "no config.json".
+    let bytes = match fsio::read(&config_path, fsio::MODEL_CONFIG) {
+        Err(Error::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
+            return Err(Error::invalid(
+                "model.path",
+                format!("{} has no config.json", folder.display()),
+            ))
+        }
+        other => other?,
+    };
     let origin = config_path.display().to_string();
-    let bytes = safetensors::read_small(&config_path, MAX_CONFIG_BYTES)?;
     let map = parse_config(&bytes, &origin)?;
     let facts = analyze(&map, &origin)?;
     let checkpoint = safetensors::read_folder(folder)?;
