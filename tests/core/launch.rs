@@ -668,3 +668,81 @@ fn oom_messages_and_their_figures() {
         assert_eq!(oom::parse_size(bad), None, "{bad}");
     }
 }
+
+/// The setsid fixture: grandchildren that leave the attempt's process group, one of them orphaned at once.
+fn setsid_request(s: &Setup, mode: &str) -> RunRequest {
+    let mut req = request(&s, plain_profile(), &["fp16"], &[]);
+    req.argv = vec![format!("{FIXTURES}/launch/setsid_tree.sh")];
+    req.base_env.insert(
+        "SETSID_PID_DIR".into(),
+        s.dump.to_string_lossy().into_owned(),
+    );
+    req.base_env.insert("SETSID_MODE".into(), mode.into());
+    req
+}
+
+fn setsid_grandchildren(s: &Setup) -> Vec<u32> {
+    ["direct", "orphan", "daemon"]
+        .iter()
+        .map(|name| read_pid(&s.dump.join(format!("{name}.pid"))))
+        .collect()
+}
+
+/// Kill what a failing test left behind, so one failure does not leave sleeps for five minutes.
+fn kill_leftovers(pids: &[u32]) {
+    for pid in pids {
+        let _ = std::process::Command::new("kill")
+            .args(["-KILL", &pid.to_string()])
+            .status();
+    }
+}
+
+#[test]
+fn setsid_grandchildren_die_when_the_attempt_ends() {
+    let s = setup();
+    let record = run_to_end(&s, &setsid_request(&s, "exit"));
+    assert_eq!(record.outcome, Some(Outcome::Succeeded));
+    let grandchildren = setsid_grandchildren(&s);
+    let survivors: Vec<u32> = grandchildren
+        .iter()
+        .copied()
+        .filter(|p| !wait_gone(*p))
+        .collect();
+    kill_leftovers(&survivors);
+    assert!(
+        survivors.is_empty(),
+        "survived the end of the run: {survivors:?}"
+    );
+    // Re-parented to this process (the launcher) and reaped: no zombie left either.
+    for pid in grandchildren {
+        assert!(
+            !Path::new(&format!("/proc/{pid}")).exists()
+                || tree_parent(pid) != Some(std::process::id()),
+            "{pid} left as a zombie of the launcher"
+        );
+    }
+}
+
+#[test]
+fn setsid_grandchildren_die_when_the_run_is_cancelled() {
+    let s = setup();
+    let req = setsid_request(&s, "hang");
+    let cancel = CancelToken::new();
+    let record = run_with(&s, &req, &cancel, &mut |e| {
+        if matches!(&e, LaunchEvent::Output { line, .. } if line == "ready") {
+            cancel.cancel()
+        }
+    })
+    .unwrap();
+    assert_eq!(record.outcome, Some(Outcome::Cancelled));
+    let survivors: Vec<u32> = setsid_grandchildren(&s)
+        .into_iter()
+        .filter(|p| !wait_gone(*p))
+        .collect();
+    kill_leftovers(&survivors);
+    assert!(survivors.is_empty(), "survived the cancel: {survivors:?}");
+}
+
+fn tree_parent(pid: u32) -> Option<u32> {
+    headroom_core::launch::tree::read_stat(Path::new("/proc"), pid).map(|s| s.ppid)
+}

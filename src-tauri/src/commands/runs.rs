@@ -4,7 +4,7 @@
 
 use std::collections::{BTreeMap, VecDeque};
 use std::io::{Read, Seek, SeekFrom};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -17,6 +17,7 @@ use headroom_core::launch::predict::{predict_chain, ChainPrediction};
 use headroom_core::launch::probe::{MonitorPeakProbe, OpenSource, ProbeReport};
 use headroom_core::launch::process::{CancelToken, Stream};
 use headroom_core::launch::runner::{self, LaunchEvent, RunRequest};
+use headroom_core::launch::tree::PROC_ROOT;
 use headroom_core::model;
 use headroom_core::monitor::nvml::SharedNvml;
 use headroom_core::monitor::procs::ProcFs;
@@ -512,9 +513,14 @@ pub fn runs_attach(
     }))
 }
 
-/// Past runs from the data directory, newest first.
+/// Past runs from the data directory, newest first. Runs whose launcher died (the app or a `headroom-cli`
+/// killed mid-run) are marked interrupted first, with whether their training still runs.
 #[tauri::command]
 pub fn runs_list(state: State<'_, AppState>) -> IpcResult<RunList> {
+    let now = headroom_core::monitor::Timestamp::now().millis();
+    for record in history::recover_interrupted(&state.paths, Path::new(PROC_ROOT), now)? {
+        tracing::warn!(run = %record.run_id, interruption = ?record.interruption, "run interrupted: its launcher died");
+    }
     Ok(history::list(&state.paths)?)
 }
 

@@ -8,6 +8,8 @@
 //! - [`history`]: the run records.
 //! - [`predict`]: the estimator's device peak for each preset of the chain.
 //! - [`probe`]: the measured peak of an attempt's process tree, from the monitor.
+//! - [`tree`]: every descendant of an attempt, also those that left its process group, and the run's
+//!   processes told apart from a reused pid.
 //!
 //! The program reads its preset like this (Python, transformers):
 //!
@@ -29,3 +31,4 @@ pub mod predict;
 pub mod probe;
 pub mod process;
 pub mod runner;
+pub mod tree;

@@ -22,6 +22,7 @@ use super::handover::{PresetHandOver, PresetSource};
 use super::history::{self, AttemptRecord, NextStep, Outcome, RunRecord};
 use super::oom::OomScanner;
 use super::process::{self, CancelToken, ProcessEvent, ProcessSpec, Stream};
+use super::tree::{ProcessStamp, PROC_ROOT};
 use crate::env::allocconf::{self, ALLOC_CONF_VARS};
 use crate::env::profile::Profile;
 use crate::env::EnvMap;
@@ -289,6 +290,9 @@ pub fn run(
         started_unix_ms: started,
         attempts: Vec::new(),
         outcome: None,
+        launcher: ProcessStamp::current(Path::new(PROC_ROOT)),
+        running: None,
+        interruption: None,
     };
     let mut revision = history::save(paths, &record, Revision::ABSENT)?;
     on_event(LaunchEvent::RunStarted {
@@ -326,11 +330,24 @@ pub fn run(
                 cwd: &request.cwd,
                 env: &env,
                 kill_grace: request.kill_grace,
+                // The hand-over file's path names the data directory, the run and the attempt: unlike the run
+                // id alone, no other launcher in this process (another run, another data directory) has it.
+                tag: Some(LOAD_KWARGS_VAR),
             },
             cancel,
             &mut |event| match event {
-                ProcessEvent::Started(child) => {
+                ProcessEvent::Started(stamp) => {
+                    let child = stamp.pid;
                     pid = Some(child);
+                    // On disk at once: if the launcher dies now, the next start can tell whether the training
+                    // still runs.
+                    record.running = Some(stamp);
+                    match history::save(paths, &record, revision) {
+                        Ok(saved) => revision = saved,
+                        Err(e) => {
+                            tracing::warn!(run = %record.run_id, error = %e, "could not record the attempt's process")
+                        }
+                    }
                     probe.attempt_started(child);
                     on_event(LaunchEvent::AttemptStarted {
                         index,
@@ -413,6 +430,7 @@ pub fn run(
             next: next.clone(),
         };
         record.attempts.push(attempt.clone());
+        record.running = None;
         if let Some(outcome) = stop {
             record.outcome = Some(outcome);
         }
