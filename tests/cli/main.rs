@@ -4,6 +4,7 @@ mod env;
 mod estimate;
 mod monitor;
 mod presets;
+mod readme_snippet;
 mod run;
 
 use std::path::Path;

@@ -87,6 +87,7 @@ fn request(s: &Setup, profile: Profile, chain: &[&str], extra: &[(&str, &str)]) 
         predicted_peak_bytes: BTreeMap::from([("int4".to_string(), 9_000_000_000u64)]),
         predicted_notes: BTreeMap::new(),
         kill_grace: Duration::from_millis(500),
+        gpus: None,
     }
 }
 
@@ -218,10 +219,14 @@ fn oom_walks_down_the_chain_until_a_preset_fits() {
         "stale value must not leak"
     );
     assert!(fp16_got["quant_config"].is_null());
-    assert_eq!(fp16_got["load_kwargs"]["torch_dtype"], "float16");
+    assert_eq!(fp16_got["load_kwargs"]["dtype"], "float16");
+    assert!(
+        fp16_got["load_kwargs"].get("torch_dtype").is_none(),
+        "deprecated"
+    );
     assert_eq!(received(&s, 1)["quant_config"], bnb_fixture("int8"));
     assert_eq!(received(&s, 2)["quant_config"], bnb_fixture("int4"));
-    assert_eq!(received(&s, 2)["load_kwargs"]["torch_dtype"], "bfloat16");
+    assert_eq!(received(&s, 2)["load_kwargs"]["dtype"], "bfloat16");
 
     // The record on disk is the one returned, with the environment differences and the logs.
     let (on_disk, _) = history::load(&s.paths, &record.run_id).unwrap();
@@ -745,4 +750,39 @@ fn setsid_grandchildren_die_when_the_run_is_cancelled() {
 
 fn tree_parent(pid: u32) -> Option<u32> {
     headroom_core::launch::tree::read_stat(Path::new("/proc"), pid).map(|s| s.ppid)
+}
+
+#[test]
+fn max_memory_names_only_the_gpus_the_program_sees() {
+    use headroom_core::launch::handover::{fit_to_gpus, visible_gpus};
+    let kwargs = serde_json::json!({"device_map": "auto", "max_memory": {"0": "10GiB", "1": "10GiB", "cpu": "30GB"}, "dtype": "bfloat16"});
+    let env = |cvd: Option<&str>| -> EnvMap {
+        cvd.map(|v| ("CUDA_VISIBLE_DEVICES".to_string(), v.to_string()))
+            .into_iter()
+            .collect()
+    };
+    assert_eq!(visible_gpus(Some(2), &env(None)), Some(2));
+    assert_eq!(visible_gpus(Some(2), &env(Some("1"))), Some(1));
+    assert_eq!(visible_gpus(Some(2), &env(Some(""))), Some(0));
+    assert_eq!(visible_gpus(Some(2), &env(Some("-1"))), Some(0));
+    assert_eq!(visible_gpus(Some(4), &env(Some("0,GPU-8e2a,7,1"))), Some(2));
+    assert_eq!(visible_gpus(None, &env(Some("0"))), None);
+
+    assert_eq!(fit_to_gpus(&kwargs, Some(2)), kwargs);
+    assert_eq!(fit_to_gpus(&kwargs, None), kwargs);
+    assert_eq!(
+        fit_to_gpus(&kwargs, Some(1))["max_memory"],
+        serde_json::json!({"0": "10GiB", "cpu": "30GB"})
+    );
+    // No GPU: accelerate would place layers on "0" anyway and loading would fail; only the CPU limit is left.
+    assert_eq!(
+        fit_to_gpus(&kwargs, Some(0))["max_memory"],
+        serde_json::json!({"cpu": "30GB"})
+    );
+    let gpu_only =
+        serde_json::json!({"device_map": "auto", "max_memory": {"0": "10GiB"}, "dtype": "auto"});
+    assert_eq!(
+        fit_to_gpus(&gpu_only, Some(0))["max_memory"],
+        serde_json::Value::Null
+    );
 }

@@ -228,7 +228,7 @@ fn load_kwargs_and_python_snippet() {
     .unwrap();
     let kwargs = export::load_kwargs(&body);
     assert_eq!(kwargs["device_map"], "auto");
-    assert_eq!(kwargs["torch_dtype"], "bfloat16");
+    assert_eq!(kwargs["dtype"], "bfloat16");
     assert_eq!(kwargs["max_memory"]["0"], "10GB");
     assert_eq!(kwargs.as_object().unwrap().len(), 3, "{kwargs}");
 

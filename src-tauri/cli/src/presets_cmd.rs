@@ -63,7 +63,7 @@ pub enum PresetsCommand {
 pub enum ExportFormat {
     /// `BitsAndBytesConfig(...).to_dict()` as JSON, exactly as transformers prints it.
     BnbJson,
-    /// The other `from_pretrained` keyword arguments as JSON (device_map, max_memory, torch_dtype), as the
+    /// The other `from_pretrained` keyword arguments as JSON (device_map, max_memory, dtype), as the
     /// launcher hands them to a program beside the BitsAndBytesConfig.
     Kwargs,
     /// A Python snippet that loads a model with the preset (needs --model).

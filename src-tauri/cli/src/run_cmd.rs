@@ -9,7 +9,7 @@ use std::time::Duration;
 use clap::Args;
 use headroom_core::env::doctor::{self, Severity};
 use headroom_core::env::profile;
-use headroom_core::launch::handover::LibraryPresets;
+use headroom_core::launch::handover::{driver_gpus, LibraryPresets};
 use headroom_core::launch::history::{self, NextStep, Outcome, RunRecord};
 use headroom_core::launch::probe::{MonitorPeakProbe, OpenSource};
 use headroom_core::launch::process::{CancelToken, Stream};
@@ -156,6 +156,7 @@ pub fn run(paths: &AppPaths, args: RunArgs) -> CliResult {
         predicted_peak_bytes: parse_predictions(&args.predictions)?,
         predicted_notes: BTreeMap::new(),
         kill_grace: Duration::from_secs(args.kill_grace_s),
+        gpus: driver_gpus(open_source(&SourceSpec::Nvml, ProcFs::default())),
     };
     let cancel = CancelToken::new();
     forward_interrupts(cancel.clone());

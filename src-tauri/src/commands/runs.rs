@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use headroom_core::env::profile;
 use headroom_core::estimate::available_presets;
-use headroom_core::launch::handover::LibraryPresets;
+use headroom_core::launch::handover::{driver_gpus, LibraryPresets};
 use headroom_core::launch::history::{self, RunList, RunRecord};
 use headroom_core::launch::predict::{predict_chain, ChainPrediction};
 use headroom_core::launch::probe::{MonitorPeakProbe, OpenSource, ProbeReport};
@@ -239,7 +239,11 @@ pub fn runs_defaults(state: State<'_, AppState>, model: String) -> IpcResult<Run
     })
 }
 
-fn request(paths: &AppPaths, start: StartRun) -> Result<(RunRequest, LibraryPresets), Error> {
+fn request(
+    paths: &AppPaths,
+    nvml: &SharedNvml,
+    start: StartRun,
+) -> Result<(RunRequest, LibraryPresets), Error> {
     let cwd = PathBuf::from(start.cwd.trim());
     if !cwd.is_absolute() {
         return Err(Error::invalid(
@@ -289,6 +293,11 @@ fn request(paths: &AppPaths, start: StartRun) -> Result<(RunRequest, LibraryPres
         predicted_peak_bytes: prediction.bytes,
         predicted_notes: prediction.notes,
         kill_grace: KILL_GRACE,
+        gpus: driver_gpus(open_source_shared(
+            &SourceSpec::Nvml,
+            ProcFs::default(),
+            nvml,
+        )),
     };
     Ok((request, presets))
 }
@@ -303,7 +312,7 @@ pub async fn runs_start(
     on_update: Channel<RunUpdate>,
 ) -> IpcResult<String> {
     let paths = state.paths.clone();
-    let (request, presets) = request(&paths, start)?;
+    let (request, presets) = request(&paths, &state.nvml, start)?;
     let active = state.runs.clone();
     let nvml = state.nvml.clone();
     let (started_tx, started_rx) = mpsc::sync_channel::<IpcResult<String>>(1);

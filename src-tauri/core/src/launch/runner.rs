@@ -18,7 +18,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde::Serialize;
 
-use super::handover::{PresetHandOver, PresetSource};
+use super::handover::{self, PresetHandOver, PresetSource};
 use super::history::{self, AttemptRecord, NextStep, Outcome, RunRecord};
 use super::oom::OomScanner;
 use super::process::{self, CancelToken, ProcessEvent, ProcessSpec, Stream};
@@ -35,7 +35,7 @@ use crate::{Error, Result};
 pub const PRESET_VAR: &str = "HEADROOM_PRESET";
 /// Path of a JSON file holding `BitsAndBytesConfig(...).to_dict()`; absent for presets without quantization.
 pub const QUANT_CONFIG_VAR: &str = "HEADROOM_QUANT_CONFIG";
-/// Path of a JSON file holding `device_map`, `max_memory` and `torch_dtype` for `from_pretrained`.
+/// Path of a JSON file holding `device_map`, `max_memory` and `dtype` for `from_pretrained`.
 pub const LOAD_KWARGS_VAR: &str = "HEADROOM_LOAD_KWARGS";
 /// The run's id and the attempt's 0-based index, for the program's own logs.
 pub const RUN_ID_VAR: &str = "HEADROOM_RUN_ID";
@@ -81,6 +81,9 @@ pub struct RunRequest {
     pub predicted_notes: BTreeMap<String, String>,
     /// Time between SIGTERM and SIGKILL when cancelling.
     pub kill_grace: Duration,
+    /// The GPUs the driver reports (0 without a driver), `None` when unknown: `max_memory` is handed over
+    /// only for GPUs the program will see ([`handover::fit_to_gpus`]).
+    pub gpus: Option<u32>,
 }
 
 /// What the UI (or the CLI) is told while a run goes on.
@@ -215,7 +218,11 @@ fn attempt_env(
     env.insert(MODEL_VAR.into(), request.model.clone());
     env.insert(ATTEMPT_VAR.into(), index.to_string());
     let kwargs = dir.join(format!("attempt-{index}.load_kwargs.json"));
-    write_json(&kwargs, &hand_over.load_kwargs)?;
+    let gpus = handover::visible_gpus(request.gpus, &env);
+    write_json(
+        &kwargs,
+        &handover::fit_to_gpus(&hand_over.load_kwargs, gpus),
+    )?;
     env.insert(
         LOAD_KWARGS_VAR.into(),
         kwargs.to_string_lossy().into_owned(),

@@ -31,11 +31,12 @@ pub(crate) fn not_quantized(name: &str, body: &PresetBody) -> Error {
 }
 
 /// The `from_pretrained` keyword arguments besides `quantization_config`, as the launcher hands them over
-/// (`launch::handover::PresetHandOver::load_kwargs`): `{"device_map": …, "max_memory": …, "torch_dtype": …}`,
-/// `null` where unset. The `BitsAndBytesConfig` travels separately ([`super::BnbConfig::to_dict_value`]) because
-/// Python must rebuild it with `BitsAndBytesConfig.from_dict`. `max_memory` keys stay strings (JSON keys are);
-/// a key of digits is a GPU index and must become an `int` in Python (accelerate `get_max_memory` refuses
-/// `"0"`).
+/// (`launch::handover::PresetHandOver::load_kwargs`): `{"device_map": …, "max_memory": …, "dtype": …}`,
+/// `null` where unset. The preset's `torch_dtype` goes out as `dtype`: transformers 4.56 renamed the keyword
+/// (PR #39782) and 5.x warns on the old one. The `BitsAndBytesConfig` travels separately
+/// ([`super::BnbConfig::to_dict_value`]) because Python must rebuild it with `BitsAndBytesConfig.from_dict`.
+/// `max_memory` keys stay strings (JSON keys are); a key of digits is a GPU index and must become an `int` in
+/// Python (accelerate `get_max_memory` refuses `"0"`), as the README's snippet does.
 pub fn load_kwargs(body: &PresetBody) -> Value {
     let mut out = Map::new();
     out.insert(
@@ -53,7 +54,7 @@ pub fn load_kwargs(body: &PresetBody) -> Value {
             serde_json::to_value(&body.load.max_memory).unwrap_or(Value::Null)
         },
     );
-    out.insert("torch_dtype".into(), json!(body.load.torch_dtype.as_str()));
+    out.insert("dtype".into(), json!(body.load.torch_dtype.as_str()));
     Value::Object(out)
 }
 
