@@ -88,6 +88,7 @@ fn request(s: &Setup, profile: Profile, chain: &[&str], extra: &[(&str, &str)]) 
         predicted_notes: BTreeMap::new(),
         kill_grace: Duration::from_millis(500),
         gpus: None,
+        log_limit_bytes: runner::ATTEMPT_LOG_LIMIT_BYTES,
     }
 }
 
@@ -785,4 +786,58 @@ fn max_memory_names_only_the_gpus_the_program_sees() {
         fit_to_gpus(&gpu_only, Some(0))["max_memory"],
         serde_json::Value::Null
     );
+}
+
+#[test]
+fn a_log_far_over_its_bound_keeps_head_and_tail_and_the_oom_still_falls_back() {
+    let s = setup();
+    let mut req = request(
+        &s,
+        plain_profile(),
+        &["fp16", "int8"],
+        &[
+            ("FAKE_OOM_PRESETS", "fp16"),
+            ("FAKE_NOISE_BYTES", "4000000"),
+        ],
+    );
+    let bound = 64 * 1024;
+    req.log_limit_bytes = bound;
+    let record = run_to_end(&s, &req);
+    assert_eq!(record.outcome, Some(Outcome::Succeeded));
+    let presets: Vec<_> = record.attempts.iter().map(|a| a.preset.as_str()).collect();
+    assert_eq!(presets, ["fp16", "int8"]);
+    let fp16 = &record.attempts[0];
+    assert_eq!(
+        fp16.oom
+            .as_ref()
+            .expect("the OOM after 4 MB of output")
+            .requested_bytes,
+        Some(1_309_965_025)
+    );
+    let size = std::fs::metadata(&fp16.log_file).unwrap().len();
+    assert!(size <= bound, "{size} bytes");
+    let log = std::fs::read_to_string(&fp16.log_file).unwrap();
+    assert!(
+        log.starts_with("training with preset fp16"),
+        "{}",
+        &log[..200]
+    );
+    let marker = log
+        .lines()
+        .find(|l| l.starts_with("[headroom: "))
+        .expect("a line saying what was dropped");
+    assert!(marker.contains("bytes of output dropped"), "{marker}");
+    // The traceback's last lines, where the figures are, made it.
+    assert!(
+        log.contains("CUDA out of memory. Tried to allocate 1.22 GiB"),
+        "{}",
+        &log[log.len() - 2000..]
+    );
+
+    // A bound too small to hold a head and a tail is refused before anything runs.
+    req.log_limit_bytes = 100;
+    match run_with(&s, &req, &CancelToken::new(), &mut |_| {}) {
+        Err(Error::Invalid { field, .. }) => assert_eq!(field, "log_limit_bytes"),
+        other => panic!("{other:?}"),
+    }
 }

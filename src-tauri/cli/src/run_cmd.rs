@@ -157,6 +157,7 @@ pub fn run(paths: &AppPaths, args: RunArgs) -> CliResult {
         predicted_notes: BTreeMap::new(),
         kill_grace: Duration::from_secs(args.kill_grace_s),
         gpus: driver_gpus(open_source(&SourceSpec::Nvml, ProcFs::default())),
+        log_limit_bytes: runner::ATTEMPT_LOG_LIMIT_BYTES,
     };
     let cancel = CancelToken::new();
     forward_interrupts(cancel.clone());

@@ -298,6 +298,7 @@ fn request(
             ProcFs::default(),
             nvml,
         )),
+        log_limit_bytes: runner::ATTEMPT_LOG_LIMIT_BYTES,
     };
     Ok((request, presets))
 }

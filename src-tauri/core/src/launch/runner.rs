@@ -26,7 +26,7 @@ use super::tree::{ProcessStamp, PROC_ROOT};
 use crate::env::allocconf::{self, ALLOC_CONF_VARS};
 use crate::env::profile::Profile;
 use crate::env::EnvMap;
-use crate::logfile::SizeBoundedFile;
+use crate::logfile::HeadTailLog;
 use crate::paths::AppPaths;
 use crate::store::{self, Revision};
 use crate::{Error, Result};
@@ -43,8 +43,10 @@ pub const ATTEMPT_VAR: &str = "HEADROOM_ATTEMPT";
 /// The model id of the run: the key of its per-model config.
 pub use crate::monitor::procs::MODEL_VAR;
 
-/// Each attempt's log stops growing at this size (rotated once, see [`SizeBoundedFile`]).
-const LOG_BOUND_BYTES: u64 = 256 * 1024 * 1024;
+/// The bound on each attempt's log file unless a request says otherwise: its first 4 MiB and its last 6 to
+/// 12 MiB, with a line between saying how much was dropped ([`HeadTailLog`]). OOM detection reads every line
+/// as it comes, not the file, so a dropped middle never hides an OOM.
+pub const ATTEMPT_LOG_LIMIT_BYTES: u64 = 16 * 1024 * 1024;
 
 /// Follows the GPU memory of an attempt's process tree. The monitor (another module) implements it; the
 /// launcher only says when an attempt starts and ends, with the pid that is also the process group id.
@@ -84,6 +86,8 @@ pub struct RunRequest {
     /// The GPUs the driver reports (0 without a driver), `None` when unknown: `max_memory` is handed over
     /// only for GPUs the program will see ([`handover::fit_to_gpus`]).
     pub gpus: Option<u32>,
+    /// The bound on each attempt's log file ([`ATTEMPT_LOG_LIMIT_BYTES`] unless a test wants it small).
+    pub log_limit_bytes: u64,
 }
 
 /// What the UI (or the CLI) is told while a run goes on.
@@ -131,6 +135,16 @@ fn validate(request: &RunRequest) -> Result<()> {
     }
     if request.argv.iter().any(|a| a.contains('\0')) {
         return Err(Error::invalid("argv", "must not contain a NUL byte"));
+    }
+    if request.log_limit_bytes < crate::logfile::MIN_HEAD_TAIL_BYTES {
+        return Err(Error::invalid(
+            "log_limit_bytes",
+            format!(
+                "{} is below the smallest log bound, {} bytes",
+                request.log_limit_bytes,
+                crate::logfile::MIN_HEAD_TAIL_BYTES
+            ),
+        ));
     }
     if request.chain.is_empty() {
         return Err(Error::invalid("chain", "must name at least one preset"));
@@ -320,8 +334,13 @@ pub fn run(
             break Outcome::ChainExhausted;
         };
         let log_file = dir.join(format!("attempt-{index}.log"));
-        let prepared = attempt_env(request, hand_over, &run_id, &dir, index, expandable)
-            .and_then(|env| Ok((env, SizeBoundedFile::open(&log_file, LOG_BOUND_BYTES)?)));
+        let prepared =
+            attempt_env(request, hand_over, &run_id, &dir, index, expandable).and_then(|env| {
+                Ok((
+                    env,
+                    HeadTailLog::create(&log_file, request.log_limit_bytes)?,
+                ))
+            });
         let (env, mut log) = match prepared {
             Ok(prepared) => prepared,
             Err(e) => return Err(abandon(paths, &mut record, revision, e)),
