@@ -841,3 +841,72 @@ fn a_log_far_over_its_bound_keeps_head_and_tail_and_the_oom_still_falls_back() {
         other => panic!("{other:?}"),
     }
 }
+
+/// Every file under `dir` whose bytes contain `needle`.
+fn files_containing(dir: &Path, needle: &str) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).unwrap().filter_map(|e| e.ok()) {
+            let path = entry.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if std::fs::read(&path)
+                .unwrap()
+                .windows(needle.len())
+                .any(|w| w == needle.as_bytes())
+            {
+                found.push(path);
+            }
+        }
+    }
+    found
+}
+
+#[test]
+fn a_profile_token_reaches_the_child_only() {
+    let s = setup();
+    let token = "hf_SeCrEt0123456789";
+    let mut profile = plain_profile();
+    profile.variables.push(Setting {
+        name: "HF_TOKEN".into(),
+        value: Some(token.into()),
+    });
+    let mut req = request(&s, profile, &["fp16"], &[]);
+    // A program that echoes its environment, as some login helpers and debug prints do.
+    req.argv = vec![
+        "bash".into(),
+        "-c".into(),
+        "echo \"logged in with $HF_TOKEN\"; env | grep HF_TOKEN; echo \"$HF_TOKEN\" > \"$FAKE_DUMP_DIR/child.txt\""
+            .into(),
+    ];
+    let mut lines = Vec::new();
+    let record = run_with(&s, &req, &CancelToken::new(), &mut |e| match e {
+        LaunchEvent::Output { line, .. } => lines.push(line),
+        LaunchEvent::AttemptFinished { attempt } => {
+            lines.push(serde_json::to_string(&attempt).unwrap())
+        }
+        _ => {}
+    })
+    .unwrap();
+    assert_eq!(record.outcome, Some(Outcome::Succeeded));
+    // The child got the real value.
+    assert_eq!(
+        std::fs::read_to_string(s.dump.join("child.txt"))
+            .unwrap()
+            .trim(),
+        token
+    );
+    // The record says the variable was set, not to what.
+    assert_eq!(
+        record.attempts[0].environment["HF_TOKEN"].as_deref(),
+        Some(headroom_core::env::secret::REDACTED)
+    );
+    assert_eq!(lines[0], "logged in with <redacted>");
+    assert!(lines.iter().all(|l| !l.contains(token)), "{lines:?}");
+    // Nothing Headroom wrote holds it: the record, the log, the hand-over files.
+    assert_eq!(
+        files_containing(&s.paths.data_dir, token),
+        Vec::<PathBuf>::new()
+    );
+}

@@ -25,6 +25,7 @@ use super::process::{self, CancelToken, ProcessEvent, ProcessSpec, Stream};
 use super::tree::{ProcessStamp, PROC_ROOT};
 use crate::env::allocconf::{self, ALLOC_CONF_VARS};
 use crate::env::profile::Profile;
+use crate::env::secret::{self, Scrubber};
 use crate::env::EnvMap;
 use crate::logfile::HeadTailLog;
 use crate::paths::AppPaths;
@@ -346,6 +347,7 @@ pub fn run(
             Err(e) => return Err(abandon(paths, &mut record, revision, e)),
         };
         let mut scanner = OomScanner::new();
+        let scrubber = Scrubber::new(&env);
         let mut pid = None;
         let started_ms = now_unix_ms();
         let clock = Instant::now();
@@ -388,6 +390,9 @@ pub fn run(
                 }
                 ProcessEvent::Line(stream, line) => {
                     scanner.feed(line);
+                    // A program that prints its token (a login message, a dumped environment) must not get it
+                    // into the log file, the UI or the terminal's scrollback.
+                    let line = &*scrubber.scrub(line);
                     if log_error.is_none() {
                         // One write per line: the file is unbuffered so a crash loses nothing.
                         if let Err(e) = log.write_all(format!("{line}\n").as_bytes()) {
@@ -442,7 +447,8 @@ pub fn run(
             index,
             preset: hand_over.preset.clone(),
             expandable_segments: expandable,
-            environment: diff(&request.base_env, &env),
+            // Secret values go to the child only, never to the record.
+            environment: secret::redact_changes(diff(&request.base_env, &env)),
             pid,
             started_unix_ms: started_ms,
             duration_ms: u64::try_from(clock.elapsed().as_millis()).unwrap_or(u64::MAX),
