@@ -677,7 +677,7 @@ fn oom_messages_and_their_figures() {
 
 /// The setsid fixture: grandchildren that leave the attempt's process group, one of them orphaned at once.
 fn setsid_request(s: &Setup, mode: &str) -> RunRequest {
-    let mut req = request(&s, plain_profile(), &["fp16"], &[]);
+    let mut req = request(s, plain_profile(), &["fp16"], &[]);
     req.argv = vec![format!("{FIXTURES}/launch/setsid_tree.sh")];
     req.base_env.insert(
         "SETSID_PID_DIR".into(),

@@ -222,7 +222,8 @@ fn lock_live(live: &Mutex<LiveRun>) -> std::sync::MutexGuard<'_, LiveRun> {
 enum Message {
     Event(LaunchEvent),
     Memory(ProbeReport),
-    Done(Result<RunRecord, IpcError>),
+    /// Boxed: a record is far larger than an event, and one is sent per run.
+    Done(Box<Result<RunRecord, IpcError>>),
 }
 
 /// The start form's chain and presets for `model` (empty: none typed yet).
@@ -380,7 +381,7 @@ fn launch(
             let _ = started_tx.send(Err(e.into()));
         }
         (_, result) => {
-            let _ = tx.send(Message::Done(result.map_err(IpcError::from)));
+            let _ = tx.send(Message::Done(Box::new(result.map_err(IpcError::from))));
         }
     }
     if let Some(id) = &run_id {
@@ -465,8 +466,10 @@ fn to_update(run_id: &mut String, batch: Vec<Message>) -> RunUpdate {
                 update.events.push(event);
             }
             Message::Memory(report) => update.memory.push(report),
-            Message::Done(Ok(record)) => update.finished = Some(record),
-            Message::Done(Err(e)) => update.error = Some(e),
+            Message::Done(done) => match *done {
+                Ok(record) => update.finished = Some(record),
+                Err(e) => update.error = Some(e),
+            },
         }
     }
     update.run_id = run_id.clone();
