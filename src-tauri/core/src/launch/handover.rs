@@ -236,7 +236,7 @@ impl PresetSource for LibraryPresets {
             _ => crate::presets::config_store::preset_body(&self.library, preset)?
                 .ok_or_else(|| Error::invalid("chain", format!("unknown preset {preset:?}")))?,
         };
-        let mut load_kwargs = crate::presets::export::load_kwargs(&body);
+        let mut load_kwargs = crate::presets::export::handover_kwargs(&body);
         // The quantization config travels in its own file (HEADROOM_QUANT_CONFIG).
         if let Some(map) = load_kwargs.as_object_mut() {
             map.remove("quantization_config");

@@ -14,8 +14,11 @@
 //!   collect zombies. Only processes of the attempt are reaped: the launcher's other children (another run's
 //!   leader, waited for by its own thread) are never touched.
 //!
-//! A descendant that both leaves the tree and clears its environment before the launcher's next scan
-//! (every [`SCAN_EVERY`]) is not found; nothing short of a cgroup would.
+//! Limits: a descendant that both leaves the tree and clears its environment before the launcher's next scan
+//! (every [`SCAN_EVERY`]) is not found; nothing short of a cgroup would. The subreaper flag holds for the
+//! whole launcher process: in the app, an orphan of some other child (a helper that daemonises) also comes
+//! back to the app after a run has started, and is not reaped (it cannot be told from a child another thread
+//! waits for) until the app exits.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
