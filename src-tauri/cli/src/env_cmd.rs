@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use clap::{Subcommand, ValueEnum};
 use headroom_core::env::doctor::{self, Fix, Report, Severity};
 use headroom_core::env::profile::{self, Profile, Purpose, Setting};
-use headroom_core::env::{export, parse, procenv, secret, EnvMap};
+use headroom_core::env::{export, parse, procenv, EnvMap};
 use headroom_core::paths::AppPaths;
 use headroom_core::store::Revision;
 use headroom_core::Error;
@@ -127,13 +127,8 @@ pub fn run(paths: &AppPaths, command: EnvCommand) -> CliResult {
             Ok(())
         }
         EnvCommand::Show { name, json } => {
-            let mut view = profile::load(paths, &name)?;
-            // `show` is for reading; `export` writes the real values, for sourcing.
-            for v in &mut view.variables {
-                if let Some(value) = &mut v.value {
-                    *value = secret::redact(&v.name, value).into_owned();
-                }
-            }
+            // Secret values come hidden; `export` writes the real ones, for sourcing.
+            let view = profile::load(paths, &name)?;
             if json {
                 return print_json(&view);
             }
@@ -240,13 +235,7 @@ pub fn run(paths: &AppPaths, command: EnvCommand) -> CliResult {
                 Some(name) => Some(profile::load_profile(paths, name)?),
                 None => None,
             };
-            let mut report = doctor::diagnose(&env, profile.as_ref());
-            // Printed, not applied: a secret's value stays off the terminal and out of the JSON.
-            for finding in &mut report.findings {
-                if let Some(Fix::Set { variable, value }) = &mut finding.fix {
-                    *value = secret::redact(variable, value).into_owned();
-                }
-            }
+            let report = doctor::diagnose(&env, profile.as_ref());
             if json {
                 print_json(&DoctorOutput {
                     source,

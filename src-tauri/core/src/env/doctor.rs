@@ -425,7 +425,8 @@ fn drift(env: &EnvMap, profile: &Profile, out: &mut Vec<Finding>) {
             continue;
         }
         let actual = env.get(&setting.name);
-        // The message is shown and logged; a secret's value stays out of it (the fix keeps it, to apply it).
+        // Findings are shown (UI, terminal, JSON): a secret's value stays out of the message and the fix. A
+        // fix that sets a hidden value keeps the profile's stored one when applied (`profile::save`).
         let shown = |value: &str| super::secret::redact(&setting.name, value).into_owned();
         let (message, fix) = match (&setting.value, actual) {
             (Some(want), Some(got)) if want != got => (
@@ -436,7 +437,7 @@ fn drift(env: &EnvMap, profile: &Profile, out: &mut Vec<Finding>) {
                     shown(want),
                     shown(got)
                 ),
-                set(&setting.name, want),
+                set(&setting.name, &shown(want)),
             ),
             (Some(want), None) => (
                 format!(
@@ -445,7 +446,7 @@ fn drift(env: &EnvMap, profile: &Profile, out: &mut Vec<Finding>) {
                     setting.name,
                     shown(want)
                 ),
-                set(&setting.name, want),
+                set(&setting.name, &shown(want)),
             ),
             (None, Some(got)) => (
                 format!(
