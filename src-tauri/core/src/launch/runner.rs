@@ -46,7 +46,9 @@ pub use crate::monitor::procs::MODEL_VAR;
 
 /// The bound on each attempt's log file unless a request says otherwise: its first 4 MiB and its last 6 to
 /// 12 MiB, with a line between saying how much was dropped ([`HeadTailLog`]). OOM detection reads every line
-/// as it comes, not the file, so a dropped middle never hides an OOM.
+/// as it comes, not the file, so a dropped middle never hides an OOM. stdout and stderr reach the log in the
+/// order their lines are read; the kept tail (at least 6 MiB) is far larger than what one pipe can still hold
+/// (64 KiB) when the other stream's traceback arrives, so interleaving cannot push the traceback out.
 pub const ATTEMPT_LOG_LIMIT_BYTES: u64 = 16 * 1024 * 1024;
 
 /// Follows the GPU memory of an attempt's process tree. The monitor (another module) implements it; the
