@@ -912,3 +912,34 @@ fn a_profile_token_reaches_the_child_only() {
         Vec::<PathBuf>::new()
     );
 }
+
+#[test]
+fn an_oom_after_more_output_than_the_launcher_keeps_up_with_is_still_seen() {
+    // A UI or terminal slower than the program (0.2 ms a line here): when the program dies, much of its
+    // output is still on its way, the OOM traceback last. It must all be read, not cut off after the exit.
+    let s = setup();
+    let mut req = request(
+        &s,
+        plain_profile(),
+        &["fp16", "int8"],
+        &[
+            ("FAKE_OOM_PRESETS", "fp16"),
+            ("FAKE_NOISE_BYTES", "1500000"),
+        ],
+    );
+    req.log_limit_bytes = 64 * 1024;
+    let record = run_with(&s, &req, &CancelToken::new(), &mut |e| {
+        if matches!(e, LaunchEvent::Output { attempt: 0, .. }) {
+            std::thread::sleep(Duration::from_micros(200));
+        }
+    })
+    .unwrap();
+    assert!(
+        record.attempts[0].oom.is_some(),
+        "the OOM at the end was not seen"
+    );
+    let presets: Vec<_> = record.attempts.iter().map(|a| a.preset.as_str()).collect();
+    assert_eq!(presets, ["fp16", "int8"]);
+    let log = std::fs::read_to_string(&record.attempts[0].log_file).unwrap();
+    assert!(log.contains("CUDA out of memory. Tried to allocate 1.22 GiB"));
+}

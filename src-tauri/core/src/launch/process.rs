@@ -33,8 +33,15 @@ use crate::{Error, Result};
 
 const MAX_LINE_BYTES: usize = 64 * 1024;
 const POLL: Duration = Duration::from_millis(25);
-/// How long output is still read after the leader and its group are gone.
+/// After the leader and its tree are gone, how long a pipe may stay open with nothing coming before the
+/// launcher stops waiting for it (a process that escaped the tree may hold it).
 const DRAIN_AFTER_EXIT: Duration = Duration::from_secs(2);
+/// After the leader is gone, output still coming is read to its end (the OOM traceback is last), for at most
+/// this long: only a process that escaped the tree and keeps writing would need more.
+const MAX_DRAIN_AFTER_EXIT: Duration = Duration::from_secs(60);
+/// Lines read but not yet handled. Bounded so that a program faster than the launcher's consumer (a UI, a
+/// terminal) waits on its pipe instead of filling the launcher's memory; when it dies, little is left to read.
+const LINE_BACKLOG: usize = 1024;
 /// How long the end of an attempt waits for its tree to die of SIGKILL (a process may fork while its siblings
 /// die).
 const KILL_TREE_WITHIN: Duration = Duration::from_secs(2);
@@ -173,7 +180,7 @@ pub fn run(
     let mut tree = Tree::new(proc_root, leader, tag);
     on_event(ProcessEvent::Started(leader));
 
-    let (tx, rx) = mpsc::channel::<(Stream, String)>();
+    let (tx, rx) = mpsc::sync_channel::<(Stream, String)>(LINE_BACKLOG);
     let mut readers = Vec::new();
     if let Some(out) = child.stdout.take() {
         let tx = tx.clone();
@@ -192,13 +199,17 @@ pub fn run(
         match rx.recv_timeout(POLL) {
             // No `continue`: a child that never stops printing must still be cancellable.
             Ok((stream, line)) => on_event(ProcessEvent::Line(stream, &line)),
-            Err(mpsc::RecvTimeoutError::Timeout) => {}
+            Err(mpsc::RecvTimeoutError::Timeout) => {
+                // Nothing more is coming, yet a pipe is still open: something that escaped the tree holds it.
+                if exited.is_some_and(|at| at.elapsed() >= DRAIN_AFTER_EXIT) {
+                    break;
+                }
+            }
             Err(mpsc::RecvTimeoutError::Disconnected) if exited.is_some() => break,
             Err(mpsc::RecvTimeoutError::Disconnected) => thread::sleep(POLL),
         }
         if let Some(at) = exited {
-            // A process that left the group (setsid) may still hold the pipes; stop waiting for it.
-            if at.elapsed() >= DRAIN_AFTER_EXIT {
+            if at.elapsed() >= MAX_DRAIN_AFTER_EXIT {
                 break;
             }
             continue;
@@ -284,7 +295,7 @@ fn signal_group(pgid: u32, signal: libc::c_int) {
     }
 }
 
-fn read_lines(mut source: impl Read, stream: Stream, tx: &mpsc::Sender<(Stream, String)>) {
+fn read_lines(mut source: impl Read, stream: Stream, tx: &mpsc::SyncSender<(Stream, String)>) {
     let mut buffer = [0u8; 8192];
     let mut line: Vec<u8> = Vec::new();
     let mut after_cr = false;
