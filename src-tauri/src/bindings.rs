@@ -39,6 +39,8 @@ pub fn render() -> String {
         headroom_core::launch::oom::OomMarker::decl(&cfg),
         headroom_core::launch::oom::OomDetails::decl(&cfg),
         headroom_core::launch::history::Outcome::decl(&cfg),
+        headroom_core::launch::tree::ProcessStamp::decl(&cfg),
+        headroom_core::launch::history::Interruption::decl(&cfg),
         headroom_core::launch::history::NextStep::decl(&cfg),
         headroom_core::launch::history::AttemptRecord::decl(&cfg),
         headroom_core::launch::history::RunRecord::decl(&cfg),

@@ -6,6 +6,7 @@ mod estimate;
 mod inputs;
 mod monitor;
 mod presets;
+mod readme_snippet;
 mod run;
 mod store;
 

@@ -232,6 +232,11 @@ fn load_kwargs_and_python_snippet() {
     assert_eq!(kwargs["torch_dtype"], "bfloat16");
     assert_eq!(kwargs["max_memory"]["0"], "10GB");
     assert_eq!(kwargs.as_object().unwrap().len(), 3, "{kwargs}");
+    // What the launcher hands over says `dtype`, as transformers 5 wants.
+    let handed = export::handover_kwargs(&body);
+    assert_eq!(handed["dtype"], "bfloat16");
+    assert!(handed.get("torch_dtype").is_none(), "{handed}");
+    assert_eq!(handed["max_memory"], kwargs["max_memory"]);
 
     let py = export::python_snippet("meta-llama/Llama-3.1-8B", &body);
     for line in [

@@ -127,6 +127,7 @@ pub fn run(paths: &AppPaths, command: EnvCommand) -> CliResult {
             Ok(())
         }
         EnvCommand::Show { name, json } => {
+            // Secret values come hidden; `export` writes the real ones, for sourcing.
             let view = profile::load(paths, &name)?;
             if json {
                 return print_json(&view);

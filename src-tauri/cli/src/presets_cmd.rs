@@ -63,8 +63,8 @@ pub enum PresetsCommand {
 pub enum ExportFormat {
     /// `BitsAndBytesConfig(...).to_dict()` as JSON, exactly as transformers prints it.
     BnbJson,
-    /// The other `from_pretrained` keyword arguments as JSON (device_map, max_memory, torch_dtype), as the
-    /// launcher hands them to a program beside the BitsAndBytesConfig.
+    /// The other `from_pretrained` keyword arguments as JSON (device_map, max_memory, torch_dtype); the
+    /// launcher hands the same to a program, with the dtype under `dtype` as transformers 5 wants.
     Kwargs,
     /// A Python snippet that loads a model with the preset (needs --model).
     Python,

@@ -123,7 +123,28 @@ export type OomDetails = { marker: OomMarker,
  */
 message: string, gpu_index: number | null, requested_bytes: number | null, total_capacity_bytes: number | null, free_bytes: number | null, allocated_by_pytorch_bytes: number | null, reserved_unallocated_bytes: number | null, };
 
-export type Outcome = "succeeded" | "failed" | "chain_exhausted" | "cancelled";
+export type Outcome = "succeeded" | "failed" | "chain_exhausted" | "cancelled" | "interrupted";
+
+export type ProcessStamp = { pid: number, 
+/**
+ * Field 22 of `/proc/PID/stat`: when it started, in clock ticks since boot.
+ */
+start_ticks: number, };
+
+export type Interruption = { 
+/**
+ * When it was found.
+ */
+detected_unix_ms: number, 
+/**
+ * The attempt's process at the time the launcher died, when the record had it.
+ */
+process: ProcessStamp | null, 
+/**
+ * Whether that process was still running when found (`None`: no process was recorded). A process left
+ * running has no launcher any more: no OOM fallback, no cancel; stop it yourself.
+ */
+process_alive: boolean | null, };
 
 export type NextStep = { "kind": "stop" } | { "kind": "retry_with_expandable_segments" } | { "kind": "next_preset", preset: string, };
 
@@ -156,9 +177,22 @@ predicted_note?: string, log_file: string, next: NextStep, };
 
 export type RunRecord = { run_id: string, model: string, profile: string, chain: Array<string>, argv: Array<string>, cwd: string, started_unix_ms: number, attempts: Array<AttemptRecord>, 
 /**
- * `None` while the run is going (or if the launcher died).
+ * `None` while the run is going (or if the launcher died and no start has noticed yet).
  */
-outcome: Outcome | null, };
+outcome: Outcome | null, 
+/**
+ * The process running the launcher, so a later start can tell a run still going from one whose launcher
+ * died.
+ */
+launcher?: ProcessStamp, 
+/**
+ * The attempt's process while an attempt runs (written when it starts, cleared when it ends).
+ */
+running?: ProcessStamp, 
+/**
+ * Set with [`Outcome::Interrupted`].
+ */
+interruption?: Interruption, };
 
 export type RunList = { 
 /**

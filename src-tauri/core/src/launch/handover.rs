@@ -18,8 +18,9 @@ pub struct PresetHandOver {
     /// preset without quantization (the variable is then removed from the child's environment).
     #[ts(type = "Record<string, unknown> | null")]
     pub quant_config: Option<Value>,
-    /// `device_map`, `max_memory` and `torch_dtype` for `from_pretrained`, written to the file
-    /// `HEADROOM_LOAD_KWARGS` names. Must be a JSON object.
+    /// `device_map`, `max_memory` and `dtype` for `from_pretrained`, written to the file
+    /// `HEADROOM_LOAD_KWARGS` names. Must be a JSON object. `max_memory`'s GPU keys are digit strings (JSON
+    /// keys are strings); the README's snippet turns them into the integers accelerate wants.
     #[ts(type = "Record<string, unknown>")]
     pub load_kwargs: Value,
 }
@@ -77,7 +78,62 @@ fn bnb(eight_bit: bool, double_quant: bool, cpu_offload: bool) -> Value {
 }
 
 fn load_kwargs(dtype: &str) -> Value {
-    json!({"device_map": "auto", "max_memory": null, "torch_dtype": dtype})
+    json!({"device_map": "auto", "max_memory": null, "dtype": dtype})
+}
+
+/// The GPUs a driver reports, read once from a monitor source as it opened: 0 when there is no NVIDIA
+/// driver, `None` when the count could not be read.
+pub fn driver_gpus(source: Result<Box<dyn crate::monitor::GpuSource>>) -> Option<u32> {
+    let mut source = match source {
+        Ok(source) => source,
+        Err(Error::NoDriver { .. }) => return Some(0),
+        Err(_) => return None,
+    };
+    let snapshot = source
+        .sample(crate::monitor::source::SampleRequest {
+            at: crate::monitor::Timestamp::now(),
+            processes: false,
+        })
+        .ok()??;
+    u32::try_from(snapshot.gpus.len()).ok()
+}
+
+/// How many GPUs the attempt's program will see: the driver's count, cut down by `CUDA_VISIBLE_DEVICES` in
+/// its environment (CUDA reads the list up to the first entry that is not a GPU index or UUID, so `""` and
+/// `-1` hide every GPU). `None` when the driver's count is unknown.
+pub fn visible_gpus(driver_count: Option<u32>, env: &crate::env::EnvMap) -> Option<u32> {
+    let count = driver_count?;
+    let Some(list) = env.get("CUDA_VISIBLE_DEVICES") else {
+        return Some(count);
+    };
+    let listed = list
+        .split(',')
+        .map(str::trim)
+        .take_while(|entry| {
+            entry.parse::<u32>().is_ok_and(|i| i < count)
+                || entry.starts_with("GPU-")
+                || entry.starts_with("MIG-")
+        })
+        .count();
+    Some(count.min(u32::try_from(listed).unwrap_or(u32::MAX)))
+}
+
+/// `load_kwargs` with `max_memory` limited to the GPUs the program will see: accelerate places layers on a
+/// GPU key of `max_memory` whether or not that GPU exists, and loading then fails ("Found no NVIDIA driver"
+/// on a machine without one). A GPU key at or past `gpus` is dropped; when nothing is left `max_memory`
+/// becomes `null` (accelerate then uses what the devices have). With `gpus` unknown, nothing changes.
+pub fn fit_to_gpus(load_kwargs: &Value, gpus: Option<u32>) -> Value {
+    let mut out = load_kwargs.clone();
+    let Some(gpus) = gpus else {
+        return out;
+    };
+    if let Some(Value::Object(limits)) = out.get_mut("max_memory") {
+        limits.retain(|device, _| device.parse::<u32>().map_or(true, |index| index < gpus));
+        if limits.is_empty() {
+            out["max_memory"] = Value::Null;
+        }
+    }
+    out
 }
 
 impl PresetSource for DefaultChainPresets {
@@ -180,7 +236,7 @@ impl PresetSource for LibraryPresets {
             _ => crate::presets::config_store::preset_body(&self.library, preset)?
                 .ok_or_else(|| Error::invalid("chain", format!("unknown preset {preset:?}")))?,
         };
-        let mut load_kwargs = crate::presets::export::load_kwargs(&body);
+        let mut load_kwargs = crate::presets::export::handover_kwargs(&body);
         // The quantization config travels in its own file (HEADROOM_QUANT_CONFIG).
         if let Some(map) = load_kwargs.as_object_mut() {
             map.remove("quantization_config");
