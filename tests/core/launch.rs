@@ -7,12 +7,13 @@ use std::time::{Duration, Instant};
 
 use headroom_core::env::profile::{self, Profile, Purpose, Setting};
 use headroom_core::env::EnvMap;
-use headroom_core::launch::handover::{DefaultChainPresets, PresetSource, DEFAULT_CHAIN};
+use headroom_core::launch::handover::{DefaultChainPresets, PresetSource};
 use headroom_core::launch::history::{self, NextStep, Outcome, RunRecord};
 use headroom_core::launch::oom::{self, OomMarker, OomScanner};
 use headroom_core::launch::process::CancelToken;
 use headroom_core::launch::runner::{self, LaunchEvent, PeakProbe, RunRequest};
 use headroom_core::paths::AppPaths;
+use headroom_core::presets::model_config::DEFAULT_FALLBACK_CHAIN;
 use headroom_core::Error;
 
 const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/fixtures");
@@ -148,7 +149,7 @@ fn oom_walks_down_the_chain_until_a_preset_fits() {
     let req = request(
         &s,
         profile::builtin("production").unwrap(),
-        &DEFAULT_CHAIN,
+        &DEFAULT_FALLBACK_CHAIN,
         &[("FAKE_OOM_PRESETS", "fp16,int8")],
     );
     let mut probe = FakeProbe::default();
@@ -345,7 +346,7 @@ fn a_crash_that_is_not_oom_is_never_relaunched() {
     let req = request(
         &s,
         plain_profile(),
-        &DEFAULT_CHAIN,
+        &DEFAULT_FALLBACK_CHAIN,
         &[("FAKE_MODE", "crash")],
     );
     let record = run_to_end(&s, &req);

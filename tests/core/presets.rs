@@ -1011,10 +1011,11 @@ fn renaming_a_preset_follows_it_into_the_configs() {
 
 #[test]
 fn the_library_hands_the_launcher_what_its_default_chain_expects() {
-    use headroom_core::launch::handover::{DefaultChainPresets, PresetSource, DEFAULT_CHAIN};
+    use headroom_core::launch::handover::{DefaultChainPresets, PresetSource};
+    use headroom_core::presets::model_config::DEFAULT_FALLBACK_CHAIN;
     let dir = tempfile::tempdir().unwrap();
     let (presets, _) = libraries(dir.path());
-    for name in DEFAULT_CHAIN {
+    for name in DEFAULT_FALLBACK_CHAIN {
         let ours = PresetSource::hand_over(&presets, name).unwrap();
         ours.validate().unwrap();
         assert_eq!(ours, DefaultChainPresets.hand_over(name).unwrap(), "{name}");

@@ -907,7 +907,11 @@ export type ModelConfigEntry = { model_id: string, revision: Revision, config: M
  */
 missing_presets?: Array<string>, };
 
-export type ConfigList = { configs: Array<ModelConfigEntry>, quarantined: Array<Quarantine>, skipped: Array<SkippedFile>, 
+export type ConfigList = { configs: Array<ModelConfigEntry>, 
+/**
+ * The chain a new config starts with ([`DEFAULT_FALLBACK_CHAIN`]), so the app's form need not know it.
+ */
+default_chain: Array<string>, quarantined: Array<Quarantine>, skipped: Array<SkippedFile>, 
 /**
  * Entries that could not be read at all, left where they are (see
  * [`super::library::PresetList::unreadable`]); absent when there are none.

@@ -7,8 +7,7 @@ use serde_json::{json, Value};
 
 use crate::{Error, Result};
 
-/// The default fallback chain, least to most memory-saving, until per-model configs say otherwise (issue 6).
-pub const DEFAULT_CHAIN: [&str; 5] = ["fp16", "int8", "int4", "int4_double", "int4_offload"];
+use crate::presets::model_config::DEFAULT_FALLBACK_CHAIN;
 
 /// One attempt's preset, as the child program receives it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ts_rs::TS)]
@@ -49,7 +48,7 @@ pub trait PresetSource {
     fn hand_over(&self, preset: &str) -> Result<PresetHandOver>;
 }
 
-/// The five presets of [`DEFAULT_CHAIN`], for the CLI until the presets module (another branch) provides a
+/// The five presets of [`DEFAULT_FALLBACK_CHAIN`], for the CLI until the presets module (another branch) provides a
 /// [`PresetSource`] over built-in and user presets. The dicts are what transformers 5.24's
 /// `BitsAndBytesConfig(...).to_dict()` prints for them (reference dumps in `tests/fixtures/bnb/`, checked by
 /// a test): int8 = `load_in_8bit`; int4 = nf4 with bfloat16 compute; int4_double = int4 + double quant;
@@ -150,7 +149,7 @@ impl PresetSource for DefaultChainPresets {
                     "chain",
                     format!(
                         "unknown preset {other:?} (known until per-model presets exist: {})",
-                        DEFAULT_CHAIN.join(", ")
+                        DEFAULT_FALLBACK_CHAIN.join(", ")
                     ),
                 ))
             }
@@ -209,11 +208,14 @@ impl LibraryPresets {
     }
 
     /// The chain a run of this model goes down unless the user gives one: the saved one, else
-    /// [`DEFAULT_CHAIN`].
+    /// [`DEFAULT_FALLBACK_CHAIN`].
     pub fn default_chain(&self) -> Vec<String> {
         match &self.saved_chain {
             Some(chain) => chain.clone(),
-            None => DEFAULT_CHAIN.iter().map(|s| s.to_string()).collect(),
+            None => DEFAULT_FALLBACK_CHAIN
+                .iter()
+                .map(|s| s.to_string())
+                .collect(),
         }
     }
 

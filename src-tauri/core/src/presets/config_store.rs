@@ -10,7 +10,7 @@ use super::library::{
     json_files, no_such_preset, quarantined_error, unreadable_file, JsonFiles, PresetLibrary,
     SkippedFile,
 };
-use super::model_config::{validate_shape, validate_with, ModelConfig};
+use super::model_config::{validate_shape, validate_with, ModelConfig, DEFAULT_FALLBACK_CHAIN};
 use super::{validate, PresetBody};
 use crate::paths::AppPaths;
 use crate::store::{self, DirLock, Document, Loaded, Quarantine, Revision};
@@ -62,6 +62,8 @@ impl ModelConfigEntry {
 #[derive(Debug, Clone, PartialEq, Serialize, ts_rs::TS)]
 pub struct ConfigList {
     pub configs: Vec<ModelConfigEntry>,
+    /// The chain a new config starts with ([`DEFAULT_FALLBACK_CHAIN`]), so the app's form need not know it.
+    pub default_chain: Vec<String>,
     pub quarantined: Vec<Quarantine>,
     pub skipped: Vec<SkippedFile>,
     /// Entries that could not be read at all, left where they are (see
@@ -152,6 +154,10 @@ impl ConfigLibrary {
         let JsonFiles { files, unreadable } = json_files(&self.dir)?;
         let mut out = ConfigList {
             configs: Vec::new(),
+            default_chain: DEFAULT_FALLBACK_CHAIN
+                .iter()
+                .map(|s| s.to_string())
+                .collect(),
             quarantined: Vec::new(),
             skipped: Vec::new(),
             unreadable,

@@ -36,7 +36,7 @@ function backend() {
     const args = (raw ?? {}) as Record<string, unknown>;
     switch (cmd) {
       case "list_configs":
-        return { configs: entries, quarantined: [], skipped: [], ...listExtra };
+        return { configs: entries, default_chain: ["fp16", "int8", "int4", "int4_double", "int4_offload"], quarantined: [], skipped: [], ...listExtra };
       case "check_config": {
         // The backend's paths: a config field, or (for a broken effective preset) the preset's field under
         // "overrides".

@@ -37,7 +37,7 @@ function backend() {
           unreadable: [{ path: "/c/presets/a-dir.json", reason: "is a directory, not a file; nothing in it was read" }],
         };
       case "list_configs":
-        return { configs: [], quarantined: [], skipped: [] };
+        return { configs: [], default_chain: ["fp16", "int8", "int4", "int4_double", "int4_offload"], quarantined: [], skipped: [] };
       case "check_preset": {
         const body = args.body as { quantization: { llm_int8_threshold: unknown } | null; load: { max_memory?: Record<string, unknown> } };
         if (body.quantization && typeof body.quantization.llm_int8_threshold !== "number") {
