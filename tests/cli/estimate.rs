@@ -1,4 +1,4 @@
-//! `headroom-cli estimate --plan FILE [--json]` as CONTRACTS.md §1–2 define it.
+//! `headroom-cli estimate --plan FILE [--json]` as docs/contract.md §1–2 define it.
 
 use std::io::Write;
 use std::process::{Output, Stdio};

@@ -21,7 +21,7 @@ fn set(names: &[&str]) -> BTreeSet<String> {
     names.iter().map(|s| s.to_string()).collect()
 }
 
-/// Checks a snapshot against CONTRACTS.md §4: keys, types, RFC 3339 UTC time.
+/// Checks a snapshot against docs/contract.md §4: keys, types, RFC 3339 UTC time.
 fn assert_contract(v: &serde_json::Value) {
     let top = keys(v);
     assert!(

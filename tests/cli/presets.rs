@@ -1,4 +1,4 @@
-//! `headroom-cli presets …` and `headroom-cli configs …` as a script runs them (issue 4, CONTRACTS.md §3).
+//! `headroom-cli presets …` and `headroom-cli configs …` as a script runs them (issue 4, docs/contract.md §3).
 
 use std::path::Path;
 

@@ -784,7 +784,7 @@ fn a_tied_checkpoint_that_stores_lm_head_counts_it_once() {
 // ---------- the catalog ----------
 
 /// Entries whose reference `param_count_exact` does not follow from the reference's own facts; the counts here
-/// are those the facts give, confirmed by FORMULAS.md (§8 "Checked totals", §9.B) and by the sources the
+/// are those the facts give, confirmed by docs/estimator.md §2.1 (§8 "Checked totals", §9.B) and by the sources the
 /// catalog names.
 const REFERENCE_DISCREPANCIES: &[(&str, u64, u64)] = &[
     ("cyberagent/calm3-22b-chat", 19_824_973_824, 22_542_882_816),
@@ -899,7 +899,7 @@ fn deepseek_v3_style_config_with_q_lora_and_groups() {
         "num_nextn_predict_layers": 1, "torch_dtype": "bfloat16"
     }));
     let spec = from_config(&config, "config.json").unwrap();
-    // FORMULAS.md §8 deepseek_v2 formula written out: q with q_lora_rank, MLA kv, o; 3 dense layers, 58 MoE
+    // docs/estimator.md §2.1 deepseek_v2 formula written out: q with q_lora_rank, MLA kv, o; 3 dense layers, 58 MoE
     // layers with router, 256 experts and one shared expert; 2 norms per layer; embed + lm_head + final norm.
     let (h, l, a, v) = (7168u64, 61u64, 128u64, 129_280u64);
     let (qr, kvr, nope, rope, vd) = (1536u64, 512u64, 128u64, 64u64, 128u64);

@@ -160,7 +160,7 @@ fn a_config_json_quantization_config_imports_with_its_dtype() {
 
 #[test]
 fn an_old_config_without_private_flags_or_storage_imports() {
-    // transformers 4.3x wrote neither `_load_in_*` nor `bnb_4bit_quant_storage` (FORMULAS.md §7).
+    // transformers 4.3x wrote neither `_load_in_*` nor `bnb_4bit_quant_storage` (docs/estimator.md §14).
     let old = json!({"quantization_config": {
         "bnb_4bit_compute_dtype": "float16", "bnb_4bit_quant_type": "nf4", "bnb_4bit_use_double_quant": true,
         "llm_int8_enable_fp32_cpu_offload": false, "llm_int8_has_fp16_weight": false,
@@ -965,7 +965,7 @@ fn a_bad_bundle_is_refused_whole_with_each_field_named() {
 
 #[test]
 fn bnb_defaults_match_transformers() {
-    // BitsAndBytesConfig() with no arguments: FORMULAS.md §7.
+    // BitsAndBytesConfig() with no arguments: docs/estimator.md §14.
     let d = BnbConfig::default();
     assert_eq!(d.llm_int8_threshold, bnb::DEFAULT_THRESHOLD);
     assert_eq!(d.bnb_4bit_compute_dtype, ComputeDtype::Float32);

@@ -1,4 +1,4 @@
-//! `headroom-cli estimate --plan FILE [--json]` (CONTRACTS.md §1–2): read a plan, resolve its model, print the
+//! `headroom-cli estimate --plan FILE [--json]` (docs/contract.md §1–2): read a plan, resolve its model, print the
 //! estimate. Invalid input exits 2 with one stderr line naming the key and nothing on stdout.
 
 use std::path::PathBuf;
@@ -13,10 +13,10 @@ use crate::output::{print_json, CliResult};
 
 #[derive(clap::Args)]
 pub struct EstimateArgs {
-    /// The plan (CONTRACTS.md §1); `-` reads it from stdin.
+    /// The plan (docs/contract.md §1); `-` reads it from stdin.
     #[arg(long)]
     plan: PathBuf,
-    /// Print the estimate as JSON (CONTRACTS.md §2) instead of a table.
+    /// Print the estimate as JSON (docs/contract.md §2) instead of a table.
     #[arg(long)]
     json: bool,
 }

@@ -37,7 +37,7 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Estimate the peak GPU memory of a plan (CONTRACTS.md §1–2).
+    /// Estimate the peak GPU memory of a plan (docs/contract.md §1–2).
     Estimate(estimate_cmd::EstimateArgs),
     /// Show or change the app settings (language, theme).
     #[command(subcommand)]

@@ -1,4 +1,4 @@
-//! `headroom-cli monitor`: one snapshot (`--once [--json]`, CONTRACTS.md §4), a live view, a recording
+//! `headroom-cli monitor`: one snapshot (`--once [--json]`, docs/contract.md §4), a live view, a recording
 //! (`--record FILE --interval 1s --duration 10m`), and `monitor export RECORDING --csv/--png/--svg FILE`.
 
 use std::io::Write;
@@ -26,7 +26,7 @@ pub struct MonitorArgs {
     /// Take one snapshot and exit.
     #[arg(long)]
     once: bool,
-    /// Print JSON instead of text: with --once the snapshot of CONTRACTS.md §4; live, one
+    /// Print JSON instead of text: with --once the snapshot of docs/contract.md §4; live, one
     /// {"snapshot", "assessment"} object per line.
     #[arg(long)]
     json: bool,

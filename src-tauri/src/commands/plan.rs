@@ -23,7 +23,7 @@ pub(crate) fn resolver() -> Resolver {
     }
 }
 
-/// Everything the Plan view shows for a plan (CONTRACTS.md §1 JSON): estimate, verdict, limits, ranking and
+/// Everything the Plan view shows for a plan (docs/contract.md §1 JSON): estimate, verdict, limits, ranking and
 /// suggestions. Presets are re-read each time so a preset saved in the Presets view counts at once.
 #[tauri::command]
 pub fn plan_answer(state: State<'_, AppState>, plan: Draft<PlanFile>) -> IpcResult<PlanAnswer> {
@@ -137,7 +137,7 @@ pub async fn plan_pick_folder<R: Runtime>(app: AppHandle<R>) -> IpcResult<Option
     Ok(folder.map(|p| p.display().to_string()))
 }
 
-/// Save the plan (validated, CONTRACTS.md §1) where the user chooses; the path, or `null` when cancelled.
+/// Save the plan (validated, docs/contract.md §1) where the user chooses; the path, or `null` when cancelled.
 #[tauri::command]
 pub async fn plan_save<R: Runtime>(
     app: AppHandle<R>,

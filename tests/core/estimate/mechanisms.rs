@@ -1,4 +1,4 @@
-//! The estimator's mechanisms, checked against the figures FORMULAS.md derives from source code and papers.
+//! The estimator's mechanisms, checked against the figures docs/estimator.md §13 derives from source code and papers.
 
 use headroom_core::estimate::{builtin_presets, estimate, parse_plan, Estimate};
 use headroom_core::model::ModelSpec;
@@ -34,7 +34,7 @@ fn run(spec: &ModelSpec, plan: Value) -> Estimate {
 
 #[test]
 fn config_converter_counts_like_transformers() {
-    // Totals checked in FORMULAS.md §8 (and model_configs.json param_count_exact).
+    // Totals checked in docs/estimator.md §2.1 (and model_configs.json param_count_exact).
     assert_eq!(llama_8b().parameters.total, 8_030_261_248);
     let qwen2 = spec_from_config(&json!({
         "model_type": "qwen2", "hidden_size": 3584, "num_hidden_layers": 28, "num_attention_heads": 28,
@@ -78,7 +78,7 @@ fn totals_nest_as_the_contract_says() {
 
 #[test]
 fn qlora_llama_8b_matches_the_worked_example() {
-    // FORMULAS.md §9 A: LoRA r=16 all-linear = 41,943,040 parameters; peak ≈ 11.9 GiB before allocator slack.
+    // docs/estimator.md §13.1 A: LoRA r=16 all-linear = 41,943,040 parameters; peak ≈ 11.9 GiB before allocator slack.
     let e = run(
         &llama_8b(),
         json!({"task": "train", "method": "qlora", "quantization": "int4_double",
@@ -355,7 +355,7 @@ fn a_lora_target_the_model_lacks_is_an_error_naming_it() {
 
 #[test]
 fn zero3_full_fine_tuning_matches_the_worked_example() {
-    // FORMULAS.md §9 B: ~22B dense, full bf16 mixed, AdamW, ZeRO-3 over 8 GPUs, b=1, s=2048, checkpointing:
+    // docs/estimator.md §13.2 B: ~22B dense, full bf16 mixed, AdamW, ZeRO-3 over 8 GPUs, b=1, s=2048, checkpointing:
     // ≈ 53 GiB per GPU (DeepSpeed's 18 bytes per parameter / 8, buffers, activations).
     let spec = spec_from_config(&json!({
         "model_type": "llama", "hidden_size": 6144, "num_hidden_layers": 54, "num_attention_heads": 48,
@@ -376,7 +376,7 @@ fn zero3_full_fine_tuning_matches_the_worked_example() {
 
 #[test]
 fn qlora_can_exceed_16_bit_lora_at_a_large_batch() {
-    // FORMULAS.md §11: for a ~1B model at micro-batch 8, QLoRA was measured above LoRA: bitsandbytes' 4-bit
+    // docs/estimator.md §13.4: for a ~1B model at micro-batch 8, QLoRA was measured above LoRA: bitsandbytes' 4-bit
     // linears keep their inputs for backward whether or not they carry an adapter, and the fp32 upcast
     // widens the residual stream, while the weights saved are small.
     let spec = spec_from_config(&json!({

@@ -1,4 +1,4 @@
-//! Plans as CONTRACTS.md §1 defines them: defaults, and one clear error naming the key for each bad input.
+//! Plans as docs/contract.md §1 defines them: defaults, and one clear error naming the key for each bad input.
 
 use headroom_core::estimate::plan::*;
 use headroom_core::estimate::{builtin_presets, parse_plan};

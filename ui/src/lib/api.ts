@@ -104,7 +104,7 @@ export const api = {
   appInfo: () => call<AppInfo>("app_info"),
   getSettings: () => call<Settings>("get_settings"),
   saveSettings: (settings: Settings) => call<Settings>("save_settings", { settings }),
-  /** Everything the Plan view shows for a plan (CONTRACTS.md §1 JSON). */
+  /** Everything the Plan view shows for a plan (docs/contract.md §1 JSON). */
   planAnswer: (plan: PlanDraft) => call<PlanAnswer>("plan_answer", { plan }),
   planCatalog: (query: string) => call<CatalogModel[]>("plan_catalog", { query }),
   planHfCache: () => call<HfCacheList>("plan_hf_cache"),

@@ -532,7 +532,7 @@ export type Suggestion = { change: string,
  */
 delta_bytes: number, device_peak_bytes: number, fits: boolean, 
 /**
- * The whole plan with the change applied, as CONTRACTS.md §1 writes it: what "apply" loads.
+ * The whole plan with the change applied, as docs/contract.md §1 writes it: what "apply" loads.
  */
 plan: Record<string, unknown>, };
 
@@ -544,7 +544,7 @@ export type ModelSummary = { id: string, model_type: string, parameters: number,
 
 export type PlanAnswer = { 
 /**
- * The plan with every default filled in, as CONTRACTS.md §1 writes it (what "save" stores).
+ * The plan with every default filled in, as docs/contract.md §1 writes it (what "save" stores).
  */
 plan: Record<string, unknown>, model: ModelSummary, 
 /**
@@ -745,7 +745,7 @@ name: string,
 nvml_name: string, memory_bytes: number, 
 /**
  * CUDA compute capability major × 10 + minor (86 = sm_86); Hopper (90) and newer get a larger cuBLAS
- * workspace (FORMULAS.md §6).
+ * workspace (docs/estimator.md §10.1).
  */
 compute_capability: number, };
 

@@ -1,7 +1,7 @@
 //! The environment doctor: reads an environment (the current one, a file's, a running process's) and says
 //! what is wrong with it for GPU training, each finding with a severity and a fix the UI can apply as is.
 //!
-//! The rules and their reasons come from FORMULAS.md §6 (PyTorch notes/cuda, cuda_environment_variables.rst,
+//! The rules and their reasons come from docs/estimator.md §15 (PyTorch notes/cuda, cuda_environment_variables.rst,
 //! CUDAAllocatorConfig.cpp, the CUDA programming guide's environment variables).
 
 use serde::{Deserialize, Serialize};

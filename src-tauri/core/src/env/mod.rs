@@ -1,6 +1,6 @@
 //! Environment profiles and the environment doctor.
 //!
-//! - [`catalog`]: what each variable does and costs (FORMULAS.md §6).
+//! - [`catalog`]: what each variable does and costs (docs/estimator.md §15).
 //! - [`profile`]: built-in and user profiles, stored through [`crate::store`].
 //! - [`export`]: a profile as a `.env` file or a shell script.
 //! - [`parse`]: the variables a `.env` file or shell script sets.

@@ -85,7 +85,7 @@ fn unset(name: &str) -> Setting {
     }
 }
 
-/// The built-in profile `name`, if there is one. The choices follow FORMULAS.md §6's table, "profile" column.
+/// The built-in profile `name`, if there is one. The choices follow docs/estimator.md §15's table, "profile" column.
 pub fn builtin(name: &str) -> Option<Profile> {
     match name {
         "production" => Some(Profile {
@@ -107,7 +107,7 @@ pub fn builtin(name: &str) -> Option<Profile> {
                 set("NCCL_DEBUG", "WARN"),
             ],
         }),
-        // TORCH_USE_CUDA_DSA is a compile-time macro (FORMULAS.md §6); the runtime switch is PYTORCH_USE_CUDA_DSA.
+        // TORCH_USE_CUDA_DSA is a compile-time macro (docs/estimator.md §15); the runtime switch is PYTORCH_USE_CUDA_DSA.
         "debug" => Some(Profile {
             name: "debug".into(),
             description: "Finding a crash: synchronous CUDA calls, C++ stack traces, device-side assertions, \

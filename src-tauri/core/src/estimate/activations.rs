@@ -1,4 +1,4 @@
-//! Activation memory of training (FORMULAS.md §3) and the working set of inference (§4).
+//! Activation memory of training (docs/estimator.md §6) and the working set of inference (§4).
 //!
 //! Training counts, per decoder layer and token, the tensors autograd saves for backward, following who
 //! saves what in PyTorch: a linear saves its input only when its weight needs a gradient (trainable or
@@ -7,7 +7,7 @@
 //! input to fp32 and saves it; SDPA/FlashAttention save q, k, v, the output and an fp32 log-sum-exp
 //! (FlashAttention arXiv:2205.14135 §3) while eager attention keeps the softmax (fp32) and its 16-bit cast
 //! (b·a·s² each). For a dense Llama layer with everything trainable this is sb(12h + 4h_kv + 8I) plus the
-//! fp32 norm inputs: the [derived] formula of FORMULAS.md §3, which generalises Korthikanti et al.
+//! fp32 norm inputs: the [derived] formula of docs/estimator.md §6.1, which generalises Korthikanti et al.
 //! arXiv:2205.05198 §4.1 to SwiGLU/GQA/flash.
 
 use super::plan::{AttentionImpl, Method, Plan};
@@ -180,7 +180,7 @@ pub(crate) fn layer_cost(input: &ActInputs) -> LayerCost {
 
 /// Bytes of the largest transient working set of one layer per token: the MLP's intermediates (or their
 /// gradients in backward) alive at once, about 3 intermediate-sized tensors plus 3 hidden-sized ones
-/// (FORMULAS.md §4 prefill working set: b·s·(3I + 3h + 2h_kv)·2 B).
+/// (docs/estimator.md §6.3 prefill working set: b·s·(3I + 3h + 2h_kv)·2 B).
 pub(crate) fn layer_transient_per_token(shape: &Shape, e: u64) -> u64 {
     let arch = shape.arch;
     let inner = arch.moe.map_or(arch.intermediate_size, |m| {
@@ -196,7 +196,7 @@ pub(crate) fn layer_transient_per_token(shape: &Shape, e: u64) -> u64 {
 
 /// Bytes per logit element at the loss: the lm_head output in the compute dtype, its fp32 upcast
 /// (`logits.float()` in transformers' `ForCausalLMLoss`) and the saved log-softmax in fp32
-/// (FORMULAS.md §3 "≈10 B per logit element").
+/// (docs/estimator.md §7 "≈10 B per logit element").
 pub(crate) fn loss_bytes_per_logit(e: u64) -> u64 {
     if e >= 4 {
         8

@@ -26,7 +26,7 @@ pub struct ModelSummary {
 /// One answer for the Plan view.
 #[derive(Debug, Clone, PartialEq, Serialize, ts_rs::TS)]
 pub struct PlanAnswer {
-    /// The plan with every default filled in, as CONTRACTS.md §1 writes it (what "save" stores).
+    /// The plan with every default filled in, as docs/contract.md §1 writes it (what "save" stores).
     #[ts(type = "Record<string, unknown>")]
     pub plan: Value,
     pub model: ModelSummary,
@@ -90,7 +90,7 @@ pub fn answer(
     })
 }
 
-/// Save a plan as CONTRACTS.md §1 JSON: validated first, so a saved file always loads.
+/// Save a plan as docs/contract.md §1 JSON: validated first, so a saved file always loads.
 pub fn save_plan(path: &std::path::Path, value: &Value, presets: &[PresetInfo]) -> Result<()> {
     let plan = plan_from_value(value, presets)?;
     let mut text = serde_json::to_string_pretty(&plan_to_value(&plan))
@@ -99,7 +99,7 @@ pub fn save_plan(path: &std::path::Path, value: &Value, presets: &[PresetInfo]) 
     crate::store::write_atomic(path, text.as_bytes())
 }
 
-/// Load a plan file (CONTRACTS.md §1), with every error naming the key. Returns the plan as written back with
+/// Load a plan file (docs/contract.md §1), with every error naming the key. Returns the plan as written back with
 /// its defaults, ready for the form.
 pub fn load_plan(path: &std::path::Path, presets: &[PresetInfo]) -> Result<Value> {
     let text = crate::fsio::read_to_string(path, crate::fsio::PLAN)?;

@@ -29,12 +29,12 @@ pub(crate) struct Part {
 pub(crate) const BYTES_CAP: u64 = 1 << 56;
 
 /// CUDA context per process and GPU: not visible to `torch.cuda.memory_*`. PyTorch maintainers report
-/// 300–400 MB with lazy module loading (CUDA ≥ 11.7, pytorch#20532, #109888); FORMULAS.md §6 sets 500 MiB as
+/// 300–400 MB with lazy module loading (CUDA ≥ 11.7, pytorch#20532, #109888); docs/estimator.md §10.4 sets 500 MiB as
 /// the default until measured on the user's GPU.
 pub const CUDA_CONTEXT_BYTES: u64 = 500 * MIB;
 
 /// cuBLAS workspace per handle: `:4096:2:16:8` = 2·4 MiB + 8·16 KiB before Hopper, 32 MiB on sm90+
-/// (PyTorch `CublasHandlePool.cpp`, FORMULAS.md §6). Allocated through the caching allocator.
+/// (PyTorch `CublasHandlePool.cpp`, docs/estimator.md §10.1). Allocated through the caching allocator.
 fn cublas_workspace(compute_capability: Option<u32>) -> u64 {
     match compute_capability {
         Some(cc) if cc >= 90 => 32 * MIB,
@@ -44,7 +44,7 @@ fn cublas_workspace(compute_capability: Option<u32>) -> u64 {
 
 /// Share of peak allocated memory the caching allocator holds on top as reserved-but-free blocks (rounding to
 /// 2 MiB, 20 MiB small-buffer pools, fragmentation from changing sizes; PyTorch notes/cuda "Memory
-/// management"). FORMULAS.md §6 says to budget it as a percentage and calibrate; training's many differently
+/// management"). docs/estimator.md §10.3 says to budget it as a percentage and calibrate; training's many differently
 /// sized temporaries fragment more than inference's repeated shapes.
 const TRAIN_ALLOCATOR_PERCENT: u64 = 5;
 const INFER_ALLOCATOR_PERCENT: u64 = 2;
@@ -270,7 +270,7 @@ pub(crate) fn estimate_core(
         )
     });
 
-    // ---- load-time transient (FORMULAS.md §11) ----
+    // ---- load-time transient (docs/estimator.md §10.2) ----
     // transformers + bitsandbytes quantize module by module while loading: the quantized weights plus one
     // decoder layer in 16-bit.
     if quantized {

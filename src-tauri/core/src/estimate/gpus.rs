@@ -18,7 +18,7 @@ pub struct GpuModel {
     pub nvml_name: &'static str,
     pub memory_bytes: u64,
     /// CUDA compute capability major × 10 + minor (86 = sm_86); Hopper (90) and newer get a larger cuBLAS
-    /// workspace (FORMULAS.md §6).
+    /// workspace (docs/estimator.md §10.1).
     pub compute_capability: u32,
 }
 

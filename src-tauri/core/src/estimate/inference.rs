@@ -1,5 +1,5 @@
 //! The inference peak: weights, the KV cache, prefill's working set and logits, or the full cache at the
-//! end of generation (FORMULAS.md §4).
+//! end of generation (docs/estimator.md §8.2).
 
 use super::activations::layer_transient_per_token;
 use super::engine::{Part, BYTES_CAP};

@@ -1,4 +1,4 @@
-//! KV cache bytes (FORMULAS.md §4).
+//! KV cache bytes (docs/estimator.md §8.1).
 //!
 //! - MHA/GQA: 2 · L · n_kv · d · tokens · b · bytes.
 //! - Sliding window: transformers' `DynamicSlidingWindowLayer` keeps the last `window − 1` tokens of each

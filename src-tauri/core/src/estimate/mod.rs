@@ -1,9 +1,9 @@
 //! Memory estimate, recommendation, solver and GPU catalog (issue 3, items 2–4).
 //!
-//! Data flow: a plan (JSON, CONTRACTS.md §1) is parsed into a [`Plan`]; the caller resolves the plan's model
+//! Data flow: a plan (JSON, docs/contract.md §1) is parsed into a [`Plan`]; the caller resolves the plan's model
 //! into a [`crate::model::ModelSpec`] (catalog, folder or raw config) and passes the preset list; [`estimate`]
-//! returns an [`Estimate`] (CONTRACTS.md §2). Every formula names its source in the module that computes it;
-//! FORMULAS.md refers to the project's reference notes (`../shared/reference/FORMULAS.md`).
+//! returns an [`Estimate`] (docs/contract.md §2). Every formula names its source in the module that computes it;
+//! How each number is computed, with its sources: docs/estimator.md.
 //!
 //! Where other modules plug in:
 //! - model discovery: [`crate::model::resolve`] maps `ModelRef::Id` to the catalog (then the local Hugging

@@ -104,7 +104,7 @@ impl PresetInfo {
     }
 }
 
-/// The eight built-in presets (issue 3; FORMULAS.md §7 "App-level load presets"), from the presets module.
+/// The eight built-in presets (issue 3; docs/estimator.md §14 "App-level load presets"), from the presets module.
 pub fn builtin_presets() -> Vec<PresetInfo> {
     builtin::all()
         .iter()

@@ -50,7 +50,7 @@ pub struct Suggestion {
     pub delta_bytes: i64,
     pub device_peak_bytes: u64,
     pub fits: bool,
-    /// The whole plan with the change applied, as CONTRACTS.md §1 writes it: what "apply" loads.
+    /// The whole plan with the change applied, as docs/contract.md §1 writes it: what "apply" loads.
     #[ts(type = "Record<string, unknown>")]
     pub plan: serde_json::Value,
 }

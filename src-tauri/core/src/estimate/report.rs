@@ -1,4 +1,4 @@
-//! The estimate as CONTRACTS.md §2 prints it, and the note collector that explains it.
+//! The estimate as docs/contract.md §2 prints it, and the note collector that explains it.
 
 use serde::{Deserialize, Serialize};
 
@@ -82,7 +82,7 @@ pub struct ParameterSummary {
     pub trainable: u64,
 }
 
-/// The answer to a plan (CONTRACTS.md §2).
+/// The answer to a plan (docs/contract.md §2).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ts_rs::TS, schemars::JsonSchema)]
 pub struct Estimate {
     pub per_gpu: PerGpu,

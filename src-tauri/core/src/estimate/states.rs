@@ -1,5 +1,5 @@
 //! What training keeps per trainable parameter: LoRA adapters, gradients, optimizer states
-//! (FORMULAS.md §2).
+//! (docs/estimator.md §5).
 //!
 //! - LoRA (Hu et al. arXiv:2106.09685 §4; peft `tuners/lora/layer.py`): `lora_A` (r × in) and `lora_B`
 //!   (out × r) per adapted module; `all-linear` is every `nn.Linear` but the output embedding
@@ -225,7 +225,7 @@ pub(crate) struct States {
     /// The same temporary for the largest single tensor (when the step runs per parameter).
     pub largest_step_temp_bytes: u64,
     /// fp32 copies of the gradients DeepSpeed ZeRO makes for the fp32 master step (stage_1_and_2.py: "18 =
-    /// 2 grads16 + 4 grads32 + 4 params32 + 8 optimizer states"; FORMULAS.md §10.1).
+    /// 2 grads16 + 4 grads32 + 4 params32 + 8 optimizer states"; docs/estimator.md §9.2).
     pub fp32_grad_bytes: u64,
 }
 

@@ -1,4 +1,4 @@
-//! Bytes of the model's weights under a preset (FORMULAS.md §1, §1.1).
+//! Bytes of the model's weights under a preset (docs/estimator.md §3, §1.1).
 //!
 //! bitsandbytes replaces only `nn.Linear` (transformers `integrations/bitsandbytes.py::replace_with_bnb_linear`):
 //! embeddings, norms and the biases stay in the load dtype, and `lm_head` is skipped by default
@@ -29,7 +29,7 @@ pub(crate) struct Weights {
     pub root_bytes: u64,
 }
 
-/// Bit-exact bytes of one bitsandbytes 4-bit weight of `n` elements (FORMULAS.md §1, from
+/// Bit-exact bytes of one bitsandbytes 4-bit weight of `n` elements (docs/estimator.md §3.3, from
 /// `functional.quantize_4bit`: packed nibbles, one fp32 absmax per 64-element block, 16-entry fp32 code; with
 /// double quantization the absmax are themselves 8-bit with one fp32 scale per 256 blocks, a 256-entry fp32
 /// code and an fp32 offset).
@@ -151,7 +151,7 @@ pub(crate) fn weights(input: &WeightInputs, notes: &mut Notes) -> Weights {
             Some(budget) if gpu_bytes > budget => {
                 // accelerate fills GPUs first, then the CPU, one decoder layer at a time
                 // (`infer_auto_device_map`); offloaded layers are not quantized
-                // (`llm_int8_enable_fp32_cpu_offload` only skips their conversion: FORMULAS.md §10.5).
+                // (`llm_int8_enable_fp32_cpu_offload` only skips their conversion: docs/estimator.md §3.6).
                 let layers = input.shape.layers;
                 let per_layer_gpu = gpu_bytes / layers;
                 let fixed = gpu_bytes - per_layer_gpu * layers;

@@ -7,7 +7,7 @@
 //! 3. An attempt that fails with an OOM marker whose figures show fragmentation ([`OomDetails::fragmentation`])
 //!    is retried once, same preset, with `expandable_segments:True` added to the allocator options in force,
 //!    unless they already had it. The option stays on for the rest of the chain: it costs nothing
-//!    (FORMULAS.md §6) and the fragmentation would come back.
+//!    (docs/estimator.md §15) and the fragmentation would come back.
 //! 4. Any other OOM moves to the next preset; after the last one the run ends: [`Outcome::ChainExhausted`].
 //! 5. Cancel ends the run at once: [`Outcome::Cancelled`].
 

@@ -3,12 +3,12 @@
 //! Each family mirrors the modules transformers builds for it (`models/<type>/modeling_<type>.py`, v5-era), and
 //! names its linear layers as PEFT targets them (the leaf module names). Counts are `sum(p.numel())` with tied
 //! weights once; buffers (rotary tables, DeepSeek-V3's `e_score_correction_bias`) are not parameters. The
-//! per-layer formulas are those of FORMULAS.md §8 ("Model size detection"), checked to the parameter against
-//! `param_count_exact` for every model of `reference/model_configs.json` and against the tiny checkpoints'
+//! per-layer formulas are those of docs/estimator.md §2.1 ("Model size detection"), checked to the parameter against
+//! `param_count_exact` for every model of `tests/fixtures/reference/model_configs.json` and against the tiny checkpoints'
 //! `param_counts.json` (tests/fixtures).
 //!
 //! Routed experts are grouped as transformers 5 stores them: one fused `gate_up_proj` (E, 2I, h) and one
-//! `down_proj` (E, h, I) per MoE layer (FORMULAS.md §1.1, "v5 MoE caveat"), role [`LinearRole::Expert`]; the
+//! `down_proj` (E, h, I) per MoE layer (docs/estimator.md §2.1, "v5 MoE caveat"), role [`LinearRole::Expert`]; the
 //! group's `count` is layers × experts so that `count × in × out` is still the exact parameter count.
 
 use serde_json::{Map, Value};

@@ -1,6 +1,6 @@
 //! The local Hugging Face cache: which models are downloaded, at which revision, and how much disk they use.
 //!
-//! Layout (huggingface_hub `guides/manage-cache.md`, `constants.py`; FORMULAS.md §8 "HF cache"):
+//! Layout (huggingface_hub `guides/manage-cache.md`, `constants.py`; docs/estimator.md §2.4 "HF cache"):
 //! `<cache>/models--{org}--{name}/` holds `refs/main` (a text file with the commit hash), `blobs/<hash>` (file
 //! contents), `snapshots/<commit>/<path>` (symlinks into `blobs`, or real copies where symlinks are unavailable or
 //! `HF_HUB_DISABLE_SYMLINKS=1`), `.no_exist/` (known-missing files). The cache folder is `HF_HUB_CACHE` (or its

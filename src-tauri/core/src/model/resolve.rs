@@ -1,5 +1,5 @@
 //! Building a [`ModelSpec`] from each source, and [`resolve`] for the plan contract's `model` key
-//! (CONTRACTS.md §1: exactly one of `{"id"}`, `{"path"}`, `{"config"}`; unknown keys are errors).
+//! (docs/contract.md §1: exactly one of `{"id"}`, `{"path"}`, `{"config"}`; unknown keys are errors).
 
 use std::path::{Path, PathBuf};
 

@@ -1,6 +1,6 @@
 //! Parameter counts and stored dtype from safetensors headers: the truth for a model folder.
 //!
-//! Counting rule (FORMULAS.md §8, "Exactly from safetensors"): Σ prod(shape), PyTorch's
+//! Counting rule (docs/estimator.md §2.2, "Exactly from safetensors"): Σ prod(shape), PyTorch's
 //! `sum(p.numel() for p in model.parameters())`. Quantized checkpoints store more tensors than parameters and
 //! pack several values per element; each scheme is undone from the header alone:
 //! - bitsandbytes 4-bit (`QuantState.as_dict(packed=True)`, bitsandbytes `functional.py`): the weight is a packed

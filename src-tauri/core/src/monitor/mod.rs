@@ -28,7 +28,7 @@ pub const GIB: u64 = 1 << 30;
 /// 2^20 bytes.
 pub const MIB: u64 = 1 << 20;
 
-/// One reading of every GPU: the JSON of `headroom-cli monitor --once --json` (CONTRACTS.md §4) and one line of a
+/// One reading of every GPU: the JSON of `headroom-cli monitor --once --json` (docs/contract.md §4) and one line of a
 /// recording.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ts_rs::TS, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -62,7 +62,7 @@ pub enum GpuStatus {
     Lost,
 }
 
-/// One GPU at one instant. Optional keys beyond CONTRACTS.md §4: `status`.
+/// One GPU at one instant. Optional keys beyond docs/contract.md §4: `status`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ts_rs::TS, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct GpuSample {
@@ -110,7 +110,7 @@ impl Memory {
     }
 }
 
-/// A compute process holding memory on a GPU. Optional keys beyond CONTRACTS.md §4: `uid`, `allocator`, `model`.
+/// A compute process holding memory on a GPU. Optional keys beyond docs/contract.md §4: `uid`, `allocator`, `model`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ts_rs::TS, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ProcessSample {

@@ -49,7 +49,7 @@ pub struct ProcInfo {
 }
 
 /// Which model a GPU process works on, and how Headroom knows: what lets a recommendation change that model's
-/// config in one click. Optional key `model` of a process in CONTRACTS.md §4.
+/// config in one click. Optional key `model` of a process in docs/contract.md §4.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ModelLink {

@@ -12,7 +12,7 @@
 //!   newer one); `source` is the label of the source recorded (`nvml`, `fake:SCENARIO`, `replay:FILE`);
 //!   `started_at` is RFC 3339 UTC; `interval_ms` is the memory sampling interval asked for.
 //! - Every other line is one snapshot, exactly the object `headroom-cli monitor --once --json` prints
-//!   (CONTRACTS.md §4), on one line, in time order. Memory is read at every line; the process list only every
+//!   (docs/contract.md §4), on one line, in time order. Memory is read at every line; the process list only every
 //!   2 to 5 s, so `processes` on a line is the most recent list read (`null` only when the driver refused it).
 //! - Each line is flushed as it is written, so a recording cut short (power loss, Ctrl-C) is readable up to its last
 //!   complete line; a reader ignores an unterminated last line.

@@ -1,5 +1,5 @@
 //! Wall-clock instants as milliseconds since the Unix epoch, written as RFC 3339 UTC text at the edges
-//! (CONTRACTS.md §4 `taken_at`). Kept as an integer inside so history columns stay 8 bytes a row.
+//! (docs/contract.md §4 `taken_at`). Kept as an integer inside so history columns stay 8 bytes a row.
 
 use std::fmt;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -125,7 +125,7 @@ fn civil_from_days(z: i64) -> (i64, u32, u32) {
 
 impl fmt::Display for Timestamp {
     /// RFC 3339 in UTC; milliseconds are written only when they are not zero, so whole seconds read as in
-    /// CONTRACTS.md §4 (`2026-11-29T20:00:00Z`).
+    /// docs/contract.md §4 (`2026-11-29T20:00:00Z`).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let secs = self.0 / 1000;
         let ms = self.0 % 1000;

@@ -1,7 +1,7 @@
 //! transformers' `BitsAndBytesConfig`: its fields, its `to_dict()` output, and reading such a dict back.
 //!
 //! Source: transformers `src/transformers/utils/quantization_config.py` (`BitsAndBytesConfig.__init__`,
-//! `post_init`, `to_dict`), summarised in `reference/FORMULAS.md` §7; the reference dumps made with
+//! `post_init`, `to_dict`), summarised in docs/estimator.md §14; the reference dumps made with
 //! transformers 5.24 are in `tests/fixtures/bnb/`.
 
 use serde::{Deserialize, Serialize};
@@ -319,7 +319,7 @@ const KNOWN_KEYS: [&str; 13] = [
 /// problem with the key it belongs to (prefixed with `prefix`).
 ///
 /// - `load_in_4bit`/`load_in_8bit` win; the private `_load_in_*` keys are read only when those are absent
-///   (transformers passes `_load_in_*` to `**kwargs` and ignores them; older files lack them, FORMULAS.md §7).
+///   (transformers passes `_load_in_*` to `**kwargs` and ignores them; older files lack them, docs/estimator.md §14).
 /// - `llm_int8_threshold` must be a JSON float (`6.0`); `6` is an int to Python and raises `TypeError`.
 /// - `bnb_4bit_compute_dtype`/`bnb_4bit_quant_storage` may be `null` (their defaults).
 /// - `bnb_4bit_quant_storage` is absent in files older than transformers 4.39: default `uint8`.

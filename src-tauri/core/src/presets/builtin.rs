@@ -1,7 +1,7 @@
 //! The built-in presets: read-only, always present, duplicable. They replace the old Python layer's
 //! `UnifiedQuantizationConfig` presets and add the unquantized `fp32`/`bf16`.
 //!
-//! Quantization settings follow FORMULAS.md §7 and the transformers dumps in `tests/fixtures/bnb/`:
+//! Quantization settings follow docs/estimator.md §14 and the transformers dumps in `tests/fixtures/bnb/`:
 //! - `int8`: `BitsAndBytesConfig(load_in_8bit=True)`; `torch_dtype` float16, what transformers' 8-bit quantizer
 //!   picks when none is given (`quantizer_bnb_8bit.update_torch_dtype`).
 //! - `int4`: nf4, compute bfloat16 (QLoRA paper, Dettmers et al. 2023, §3: NF4 with BF16 compute).
@@ -10,7 +10,7 @@
 //!   not fit the GPU stay on the CPU in fp32. No `max_memory` is built in: accelerate then fills 90% of each
 //!   GPU's free memory first (`get_balanced_memory`/`get_max_memory`), which fits whatever machine runs it;
 //!   a duplicate can pin limits such as `{"0": "10GiB", "cpu": "30GiB"}`.
-//! - `cpu`: unquantized float32 on the CPU (`device_map="cpu"`), FORMULAS.md §7 "App-level load presets".
+//! - `cpu`: unquantized float32 on the CPU (`device_map="cpu"`), docs/estimator.md §14 "App-level load presets".
 
 use super::bnb::{BnbConfig, ComputeDtype, QuantType};
 use super::{Device, DeviceMap, LoadSettings, PresetBody, TorchDtype};

@@ -1,4 +1,4 @@
-//! Turning a preset into what Python reads: the `BitsAndBytesConfig` dict (CONTRACTS.md §3), the
+//! Turning a preset into what Python reads: the `BitsAndBytesConfig` dict (docs/contract.md §3), the
 //! `from_pretrained` keyword arguments as JSON (for the launcher), and a short Python snippet.
 
 use serde_json::{json, Map, Value};

@@ -12,7 +12,7 @@ use super::{validate, BnbConfig, DeviceMap, MemoryLimit, PresetBody, TorchDtype}
 use crate::Result;
 
 /// The launcher's default order when a load runs out of memory: each step needs less GPU memory than the one
-/// before (issue 4; FORMULAS.md bytes per parameter: 2 → ~1 → ~0.5 → ~0.45 → part on the CPU).
+/// before (issue 4; docs/estimator.md §14 bytes per parameter: 2 → ~1 → ~0.5 → ~0.45 → part on the CPU).
 pub const DEFAULT_FALLBACK_CHAIN: [&str; 5] =
     ["fp16", "int8", "int4", "int4_double", "int4_offload"];
 

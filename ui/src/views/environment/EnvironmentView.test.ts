@@ -12,7 +12,7 @@ const info = (name: string, debug_only: boolean) => ({
   name,
   effect: `${name} effect`,
   cost: `${name} cost`,
-  source: "FORMULAS.md §6",
+  source: "docs/estimator.md §15",
   debug_only,
 });
 

@@ -249,7 +249,7 @@ pub struct LoraSettings {
 }
 
 impl Default for LoraSettings {
-    /// CONTRACTS.md §1 defaults: rank 16, `all-linear`, fp32 adapters; alpha 2×rank, dropout 0 (PEFT's
+    /// docs/contract.md §1 defaults: rank 16, `all-linear`, fp32 adapters; alpha 2×rank, dropout 0 (PEFT's
     /// `LoraConfig.lora_dropout` default).
     fn default() -> Self {
         LoraSettings {
@@ -273,9 +273,9 @@ pub struct GpuSetup {
     pub model: Option<String>,
 }
 
-/// Which positions get logits at prefill (an optional key beyond CONTRACTS.md §1). transformers ≥ 4.45
+/// Which positions get logits at prefill (an optional key beyond docs/contract.md §1). transformers ≥ 4.45
 /// `generate()` computes only the last one (`logits_to_keep=1`); older versions computed the whole prompt's
-/// logits and upcast them to fp32 (FORMULAS.md §11).
+/// logits and upcast them to fp32 (docs/estimator.md §8.2).
 #[derive(
     Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS, schemars::JsonSchema,
 )]
