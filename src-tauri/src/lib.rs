@@ -6,8 +6,6 @@ pub mod commands;
 pub mod draft;
 pub mod error;
 pub mod logging;
-pub mod monitor;
-pub mod notify;
 pub mod state;
 pub mod webkit;
 

@@ -21,7 +21,7 @@ pub struct AppState {
     /// Runs going on now, with what cancels each (its own lock, shared with the launcher threads).
     pub runs: ActiveRuns,
     /// The running monitor source, if any (the Monitor view starts it).
-    pub monitor: Mutex<Option<crate::monitor::Running>>,
+    pub monitor: Mutex<Option<headroom_core::monitor::session::Running>>,
     /// The app's one NVML handle, loaded on first use by the Monitor, a run's peak probe or the Plan view.
     pub nvml: SharedNvml,
     /// This machine's GPUs for the Plan view, read once on first use, or why they could not be read.

@@ -268,6 +268,25 @@ impl BoundedLines {
     }
 }
 
+/// A path the user typed for `field`, which must be absolute: the app has no working directory a person could
+/// know.
+pub fn absolute(field: &str, path: &str) -> Result<PathBuf> {
+    let path = Path::new(path.trim());
+    if path.as_os_str().is_empty() {
+        return Err(Error::invalid(field, "enter a file path"));
+    }
+    if !path.is_absolute() {
+        return Err(Error::invalid(
+            field,
+            format!(
+                "{} is not an absolute path (start it with /)",
+                path.display()
+            ),
+        ));
+    }
+    Ok(path.to_path_buf())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,14 +1,14 @@
 //! Environment profiles and the doctor: each command calls one core function in `headroom_core::env`.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use headroom_core::env::catalog::{self, VariableInfo};
-use headroom_core::env::doctor::{self, Fix, Report};
+use headroom_core::env::check::{self, DoctorResult, DoctorSource};
+use headroom_core::env::doctor::Fix;
 use headroom_core::env::profile::{self, Profile, ProfileList, ProfileView};
-use headroom_core::env::{export, parse, procenv, EnvMap};
+use headroom_core::env::{export, EnvMap};
 use headroom_core::fsio;
 use headroom_core::store::Revision;
-use headroom_core::Error;
 use serde::{Deserialize, Serialize};
 use tauri::{AppHandle, Runtime, State};
 use tauri_plugin_dialog::DialogExt;
@@ -102,23 +102,6 @@ pub fn env_export(
     ))
 }
 
-fn absolute(field: &str, path: &str) -> Result<PathBuf, Error> {
-    let path = Path::new(path.trim());
-    if path.as_os_str().is_empty() {
-        return Err(Error::invalid(field, "enter a file path"));
-    }
-    if !path.is_absolute() {
-        return Err(Error::invalid(
-            field,
-            format!(
-                "{} is not an absolute path (start it with /)",
-                path.display()
-            ),
-        ));
-    }
-    Ok(path.to_path_buf())
-}
-
 fn write_export(path: &Path, text: &str) -> IpcResult<String> {
     headroom_core::store::write_atomic(path, text.as_bytes())?;
     Ok(path.display().to_string())
@@ -133,7 +116,7 @@ pub fn env_export_to_file(
     format: ProfileFormat,
     path: String,
 ) -> IpcResult<String> {
-    let path = absolute("path", &path)?;
+    let path = fsio::absolute("path", &path)?;
     let text = export_text(&profile::load_profile(&state.paths, &name)?, format);
     write_export(&path, &text)
 }
@@ -162,61 +145,16 @@ pub async fn env_export_dialog<R: Runtime>(
     path.map(|p| write_export(&p, &text)).transpose()
 }
 
-/// Which environment the doctor reads.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize, ts_rs::TS)]
-#[serde(tag = "kind", rename_all = "snake_case")]
-pub enum DoctorSource {
-    /// What a run started from Headroom would get: the app's environment with the profile applied.
-    App,
-    /// A `.env` file or a shell script of `export` lines, as written.
-    File { path: String },
-    /// A running process's environment (`/proc/PID/environ`), as it started.
-    Process { pid: u32 },
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, ts_rs::TS)]
-pub struct DoctorResult {
-    pub report: Report,
-    /// Lines of a file that were not assignments and were skipped (1-based).
-    pub skipped_lines: Vec<u32>,
-    /// How many variables were read.
-    pub variables: u32,
-}
-
 #[tauri::command]
 pub fn env_doctor(
     state: State<'_, AppState>,
     source: DoctorSource,
     profile: Option<String>,
 ) -> IpcResult<DoctorResult> {
-    let profile = match profile {
-        Some(name) => Some(profile::load_profile(&state.paths, &name)?),
-        None => None,
-    };
-    let mut skipped_lines = Vec::new();
-    let env = match source {
-        DoctorSource::App => match &profile {
-            Some(p) => p.apply(&app_env()),
-            None => app_env(),
-        },
-        DoctorSource::File { path } => {
-            let path = absolute("file", &path)?;
-            let text = fsio::read_to_string(&path, fsio::SMALL_INPUT).map_err(|e| match e {
-                Error::Io { source, .. } if source.kind() == std::io::ErrorKind::NotFound => {
-                    Error::invalid("file", format!("{} does not exist", path.display()))
-                }
-                other => other,
-            })?;
-            let parsed = parse::parse(&path.display().to_string(), &text)?;
-            skipped_lines = parsed.skipped_lines.clone();
-            parsed.to_env()
-        }
-        DoctorSource::Process { pid } => procenv::read_environ(Path::new("/proc"), pid)?,
-    };
-    let report = doctor::diagnose(&env, profile.as_ref());
-    Ok(DoctorResult {
-        report,
-        skipped_lines,
-        variables: u32::try_from(env.len()).unwrap_or(u32::MAX),
-    })
+    Ok(check::check(
+        &state.paths,
+        source,
+        profile.as_deref(),
+        app_env(),
+    )?)
 }

@@ -18,10 +18,11 @@ use tauri::{AppHandle, Manager, Runtime, State};
 use tauri_plugin_notification::NotificationExt;
 
 use crate::error::{IpcError, IpcResult};
-use crate::monitor::{
+use crate::AppState;
+use headroom_core::monitor::notify;
+use headroom_core::monitor::session::{
     interval_for, spec_for, MonitorPush, MonitorStarted, RecordingInfo, Running, SourceRequest,
 };
-use crate::{notify, AppState};
 
 /// The chart's time ranges: 1 minute to 24 hours.
 pub const MIN_RANGE_MS: u64 = 60_000;

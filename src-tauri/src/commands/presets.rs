@@ -15,6 +15,7 @@ use headroom_core::presets::library::{PresetLibrary, PresetList, SkippedFile};
 use headroom_core::presets::model_config::{self, ModelConfig};
 use headroom_core::presets::rename;
 use headroom_core::presets::switch::{self, PresetSwitch};
+use headroom_core::presets::wizard::{self, WizardAsk, WizardRanking};
 use headroom_core::presets::{export, Preset, PresetBody};
 use headroom_core::store::{self, Quarantine, Revision};
 use headroom_core::Error;
@@ -634,154 +635,15 @@ pub fn wizard_gpus(state: State<'_, AppState>) -> WizardGpus {
     }
 }
 
-/// The wizard's answers so far.
-#[derive(Debug, Clone, Deserialize, ts_rs::TS)]
-pub struct WizardAsk {
-    pub model_id: String,
-    pub task: model_config::Task,
-    /// Train only.
-    pub method: Option<model_config::Method>,
-    /// A catalog GPU name (see [`wizard_gpus`]), or, with `memory_bytes`, the name of one of this machine's GPUs.
-    pub gpu: String,
-    /// For one of this machine's GPUs: the memory free when the hardware step read it, planned as each GPU's
-    /// capacity. `null` for a catalog GPU.
-    pub memory_bytes: Option<u64>,
-    pub gpu_count: u64,
-    /// Sequences per micro-batch on each GPU; `null` (or absent) for the estimator's default.
-    #[serde(default)]
-    pub batch_size: Option<u64>,
-    /// Tokens per sequence; `null` (or absent) for the estimator's default.
-    #[serde(default)]
-    pub sequence_length: Option<u64>,
-    /// Train only: recompute activations in backward instead of keeping them; `null` for the estimator's
-    /// default (off).
-    #[serde(default)]
-    pub gradient_checkpointing: Option<bool>,
-}
-
-/// One preset as the wizard shows it: the estimator's verdict for the plan.
-#[derive(Debug, Clone, PartialEq, Serialize, ts_rs::TS)]
-pub struct WizardRow {
-    pub preset: String,
-    pub builtin: bool,
-    pub fits: bool,
-    /// Estimated peak per GPU (device memory, CUDA context included).
-    pub device_peak_bytes: u64,
-    /// Usable memory left (negative: how much is missing).
-    pub headroom_bytes: i64,
-    /// What the preset costs in quality or speed, in words.
-    pub caveat: Option<String>,
-    /// Why the preset cannot run this plan at all.
-    pub unavailable: Option<String>,
-}
-
-/// The ranking, with the workload it was estimated for (the user's values or the estimator's defaults), so
-/// the wizard can say what the peaks assume.
-#[derive(Debug, Clone, PartialEq, Serialize, ts_rs::TS)]
-pub struct WizardRanking {
-    pub batch_size: u64,
-    pub sequence_length: u64,
-    /// `null` for inference, which has no backward pass.
-    pub gradient_checkpointing: Option<bool>,
-    /// Best first.
-    pub rows: Vec<WizardRow>,
-}
-
 /// Every preset, built-in and user, ranked by the estimator for the model, task, workload and GPUs (best first).
 #[tauri::command]
 pub fn wizard_rank(state: State<'_, AppState>, ask: Draft<WizardAsk>) -> IpcResult<WizardRanking> {
     // Parsed here, not by Tauri, so a wrong type (a fractional or negative batch size) comes back naming its
     // field instead of as "invalid args `ask`".
     let ask: WizardAsk = field::from_value(ask.into_raw(), "").map_err(Error::from)?;
-    if ask.task == model_config::Task::Infer && ask.gradient_checkpointing == Some(true) {
-        return Err(Error::invalid(
-            "gradient_checkpointing",
-            "only applies to training: inference runs no backward pass, so there are no activations to \
-             recompute",
-        )
-        .into());
-    }
-    let spec = headroom_core::model::from_catalog(&ask.model_id)?.ok_or_else(|| {
-        Error::invalid(
-            "model_id",
-            format!(
-                "{:?} is not in the model catalog: pick one from the list",
-                ask.model_id
-            ),
-        )
-    })?;
     let list = {
         let _guard = lock(&state)?;
         libraries(&state).0.list()?
     };
-    let infos: Vec<_> = list
-        .presets
-        .iter()
-        .map(|p| headroom_core::estimate::PresetInfo::from_body(&p.name, &p.body))
-        .collect();
-    let gpus = match ask.memory_bytes {
-        None => serde_json::json!({"count": ask.gpu_count, "model": ask.gpu}),
-        Some(0) => {
-            return Err(Error::invalid(
-                "memory_bytes",
-                format!(
-                    "{} has no memory free right now: free some, or plan for a catalog GPU",
-                    ask.gpu
-                ),
-            )
-            .into())
-        }
-        Some(b) => serde_json::json!({"count": ask.gpu_count, "memory_bytes": b}),
-    };
-    let mut plan = serde_json::json!({
-        "model": {"id": ask.model_id},
-        "task": ask.task,
-        "gpus": gpus,
-    });
-    if let (model_config::Task::Train, Some(m)) = (ask.task, ask.method) {
-        plan["method"] = serde_json::to_value(m).map_err(|e| IpcError::internal(e.to_string()))?;
-    }
-    // The estimator checks these (positive, not implausibly large) and names the same fields.
-    if let Some(b) = ask.batch_size {
-        plan["batch_size"] = b.into();
-    }
-    if let Some(s) = ask.sequence_length {
-        plan["sequence_length"] = s.into();
-    }
-    if let (model_config::Task::Train, Some(g)) = (ask.task, ask.gradient_checkpointing) {
-        plan["gradient_checkpointing"] = g.into();
-    }
-    let plan = headroom_core::estimate::plan_from_value(&plan, &infos)?;
-    let ranked = headroom_core::estimate::recommend::rank_presets(&spec, &plan, &infos)?;
-    let qlora =
-        ask.task == model_config::Task::Train && ask.method == Some(model_config::Method::Qlora);
-    let mut rows: Vec<WizardRow> = ranked
-        .into_iter()
-        .map(|r| {
-            // The per-model config refuses QLoRA on a preset that is not 4-bit (model_config::validate_with), so
-            // the wizard must not offer one as the answer.
-            let unavailable = r.unavailable.or_else(|| {
-                (qlora && !matches!(r.format, headroom_core::estimate::WeightFormat::Int4 { .. }))
-                    .then(|| "QLoRA trains on 4-bit weights: this preset is not 4-bit (choose method LoRA to use it)".to_string())
-            });
-            WizardRow {
-                builtin: list.presets.iter().any(|p| p.name == r.preset && p.builtin),
-                preset: r.preset,
-                fits: r.fits,
-                device_peak_bytes: r.device_peak_bytes,
-                headroom_bytes: r.headroom_bytes,
-                caveat: r.caveat,
-                unavailable,
-            }
-        })
-        .collect();
-    // Stable: the estimator's order among those that can run, the others after.
-    rows.sort_by_key(|r| r.unavailable.is_some());
-    Ok(WizardRanking {
-        batch_size: plan.batch_size.get(),
-        sequence_length: plan.sequence_length.get(),
-        gradient_checkpointing: (ask.task == model_config::Task::Train)
-            .then_some(plan.gradient_checkpointing),
-        rows,
-    })
+    Ok(wizard::rank(&list, &ask)?)
 }

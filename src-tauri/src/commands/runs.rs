@@ -3,7 +3,6 @@
 //! in `headroom_core::launch`.
 
 use std::collections::{BTreeMap, VecDeque};
-use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::{Arc, Mutex};
@@ -13,6 +12,7 @@ use headroom_core::env::profile;
 use headroom_core::estimate::available_presets;
 use headroom_core::launch::handover::{driver_gpus, LibraryPresets};
 use headroom_core::launch::history::{self, RunList, RunRecord};
+use headroom_core::launch::log_tail::{self, LogTail};
 use headroom_core::launch::predict::{predict_chain, ChainPrediction};
 use headroom_core::launch::probe::{MonitorPeakProbe, OpenSource, ProbeReport};
 use headroom_core::launch::process::{CancelToken, Stream};
@@ -53,7 +53,6 @@ const MAX_LINES_PER_BATCH: usize = 2000;
 /// Time between SIGTERM and SIGKILL on Cancel.
 const KILL_GRACE: Duration = Duration::from_secs(10);
 /// How much of an attempt's log the history view shows.
-const LOG_TAIL_BYTES: u64 = 64 * 1024;
 /// The newest output lines a window gets back when it picks a run up again (the whole output is in each
 /// attempt's log file).
 const SNAPSHOT_LINES: usize = 2000;
@@ -105,13 +104,6 @@ pub struct RunDefaults {
     pub presets: Vec<String>,
     /// The app's working directory, a starting point for the form.
     pub cwd: String,
-}
-
-#[derive(Debug, Clone, Serialize, ts_rs::TS)]
-pub struct LogTail {
-    pub text: String,
-    /// True when the log is longer than what is shown (the start is cut).
-    pub truncated: bool,
 }
 
 /// One output line of a run, as a reattaching window gets it back.
@@ -545,33 +537,7 @@ pub fn runs_load(state: State<'_, AppState>, run_id: String) -> IpcResult<RunRec
 /// The end of one attempt's log, for a run reopened from the history.
 #[tauri::command]
 pub fn runs_log(state: State<'_, AppState>, run_id: String, attempt: u32) -> IpcResult<LogTail> {
-    let (record, _) = history::load(&state.paths, &run_id)?;
-    let Some(found) = record.attempts.iter().find(|a| a.index == attempt) else {
-        return Err(
-            Error::invalid("attempt", format!("run {run_id} has no attempt {attempt}")).into(),
-        );
-    };
-    let path = &found.log_file;
-    // The record names the log file and can be edited: open it as fsio does any user file (regular files only).
-    let mut file = headroom_core::fsio::open(path)?;
-    let len = file.metadata().map_err(|e| Error::io(path, e))?.len();
-    let start = len.saturating_sub(LOG_TAIL_BYTES);
-    file.seek(SeekFrom::Start(start))
-        .map_err(|e| Error::io(path, e))?;
-    let mut bytes = Vec::new();
-    file.read_to_end(&mut bytes)
-        .map_err(|e| Error::io(path, e))?;
-    let mut text = String::from_utf8_lossy(&bytes).into_owned();
-    if start > 0 {
-        // Start at a whole line.
-        if let Some(newline) = text.find('\n') {
-            text.drain(..=newline);
-        }
-    }
-    Ok(LogTail {
-        text,
-        truncated: start > 0,
-    })
+    Ok(log_tail::log_tail(&state.paths, &run_id, attempt)?)
 }
 
 /// Each attempt's peak GPU memory, from NVML every 500 ms (none without a driver: the peak stays unknown).

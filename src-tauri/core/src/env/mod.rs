@@ -11,6 +11,7 @@
 
 pub mod allocconf;
 pub mod catalog;
+pub mod check;
 pub mod doctor;
 pub mod export;
 pub mod parse;

@@ -16,6 +16,7 @@
 
 pub mod handover;
 pub mod history;
+pub mod log_tail;
 pub mod oom;
 pub mod predict;
 pub mod probe;

@@ -10,11 +10,13 @@ pub mod chart;
 pub mod decimate;
 pub mod fake;
 pub mod history;
+pub mod notify;
 pub mod nvml;
 pub mod procs;
 pub mod record;
 pub mod replay;
 pub mod sampler;
+pub mod session;
 pub mod source;
 pub mod timestamp;
 

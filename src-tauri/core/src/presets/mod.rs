@@ -27,6 +27,7 @@ pub mod pyjson;
 pub mod rename;
 pub mod switch;
 pub mod validate;
+pub mod wizard;
 
 use std::collections::BTreeMap;
 

@@ -3,8 +3,8 @@
 //! to the window, so one is shown even while the window is closed to the tray or hidden behind the training
 //! terminal; the alert engine's hysteresis keeps a run hovering at the line from raising one per reading.
 
-use headroom_core::monitor::alerts::Level;
-use headroom_core::monitor::sampler::Tick;
+use crate::monitor::alerts::Level;
+use crate::monitor::sampler::Tick;
 
 /// One notification's words.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -38,8 +38,8 @@ pub fn critical_notices(tick: &Tick, demo: bool) -> Vec<Notice> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use headroom_core::monitor::alerts::{Action, Assessment, LevelChange, Recommendation};
-    use headroom_core::monitor::{Snapshot, Timestamp};
+    use crate::monitor::alerts::{Action, Assessment, LevelChange, Recommendation};
+    use crate::monitor::{Snapshot, Timestamp};
 
     fn tick(changes: Vec<LevelChange>, recommendations: Vec<Recommendation>) -> Tick {
         Tick {

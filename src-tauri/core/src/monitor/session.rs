@@ -10,17 +10,17 @@ use std::sync::mpsc::RecvTimeoutError;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use headroom_core::monitor::alerts::{AlertConfig, LevelChange};
-use headroom_core::monitor::fake::{FakeConfig, Scenario};
-use headroom_core::monitor::history::{HistoryWindow, ProcessIdle};
-use headroom_core::monitor::nvml::SharedNvml;
-use headroom_core::monitor::procs::ProcFs;
-use headroom_core::monitor::record::{Header, Reader, Recorder};
-use headroom_core::monitor::sampler::{
+use crate::monitor::alerts::{AlertConfig, LevelChange};
+use crate::monitor::fake::{FakeConfig, Scenario};
+use crate::monitor::history::{HistoryWindow, ProcessIdle};
+use crate::monitor::nvml::SharedNvml;
+use crate::monitor::procs::ProcFs;
+use crate::monitor::record::{Header, Reader, Recorder};
+use crate::monitor::sampler::{
     self, Message, SamplerClient, SamplerConfig, Tick, INTERVAL_RANGE_MS,
 };
-use headroom_core::monitor::{open_source_shared, Snapshot, SourceSpec, Timestamp};
-use headroom_core::{Error, Result};
+use crate::monitor::{open_source_shared, Snapshot, SourceSpec, Timestamp};
+use crate::{Error, Result};
 use serde::{Deserialize, Serialize};
 
 /// The fewest milliseconds between two pushes to the UI: at most 4 messages a second.
@@ -407,7 +407,7 @@ mod tests {
         assert!(
             changes
                 .iter()
-                .any(|c| c.to >= headroom_core::monitor::alerts::Level::Warning),
+                .any(|c| c.to >= crate::monitor::alerts::Level::Warning),
             "{changes:?}"
         );
     }
@@ -427,7 +427,7 @@ mod tests {
         let running = start_oom_demo(
             |_| true,
             move |tick| {
-                let _ = tx.send(crate::notify::critical_notices(tick, true));
+                let _ = tx.send(crate::monitor::notify::critical_notices(tick, true));
             },
         );
         let start = Instant::now();

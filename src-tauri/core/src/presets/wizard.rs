@@ -1,0 +1,150 @@
+//! The preset wizard's ranking (issue 4): for a catalog model, a task, a workload and GPUs, every preset the user
+//! has, ranked by the estimator with the one fit rule, with why a preset cannot run the plan at all.
+
+use serde::{Deserialize, Serialize};
+
+use super::library::PresetList;
+use crate::estimate::plan::{Method, Task};
+use crate::{Error, Result};
+
+/// The wizard's answers so far.
+#[derive(Debug, Clone, Deserialize, ts_rs::TS)]
+pub struct WizardAsk {
+    pub model_id: String,
+    pub task: Task,
+    /// Train only.
+    pub method: Option<Method>,
+    /// A catalog GPU name (see [`wizard_gpus`]), or, with `memory_bytes`, the name of one of this machine's GPUs.
+    pub gpu: String,
+    /// For one of this machine's GPUs: the memory free when the hardware step read it, planned as each GPU's
+    /// capacity. `null` for a catalog GPU.
+    pub memory_bytes: Option<u64>,
+    pub gpu_count: u64,
+    /// Sequences per micro-batch on each GPU; `null` (or absent) for the estimator's default.
+    #[serde(default)]
+    pub batch_size: Option<u64>,
+    /// Tokens per sequence; `null` (or absent) for the estimator's default.
+    #[serde(default)]
+    pub sequence_length: Option<u64>,
+    /// Train only: recompute activations in backward instead of keeping them; `null` for the estimator's
+    /// default (off).
+    #[serde(default)]
+    pub gradient_checkpointing: Option<bool>,
+}
+
+/// One preset as the wizard shows it: the estimator's verdict for the plan.
+#[derive(Debug, Clone, PartialEq, Serialize, ts_rs::TS)]
+pub struct WizardRow {
+    pub preset: String,
+    pub builtin: bool,
+    pub fits: bool,
+    /// Estimated peak per GPU (device memory, CUDA context included).
+    pub device_peak_bytes: u64,
+    /// Usable memory left (negative: how much is missing).
+    pub headroom_bytes: i64,
+    /// What the preset costs in quality or speed, in words.
+    pub caveat: Option<String>,
+    /// Why the preset cannot run this plan at all.
+    pub unavailable: Option<String>,
+}
+
+/// The ranking, with the workload it was estimated for (the user's values or the estimator's defaults), so
+/// the wizard can say what the peaks assume.
+#[derive(Debug, Clone, PartialEq, Serialize, ts_rs::TS)]
+pub struct WizardRanking {
+    pub batch_size: u64,
+    pub sequence_length: u64,
+    /// `null` for inference, which has no backward pass.
+    pub gradient_checkpointing: Option<bool>,
+    /// Best first.
+    pub rows: Vec<WizardRow>,
+}
+
+/// Every preset of `list`, built-in and user, ranked by the estimator for the model, task, workload and GPUs the
+/// wizard was given (best first): those that can run the plan in the estimator's order, the others after.
+pub fn rank(list: &PresetList, ask: &WizardAsk) -> Result<WizardRanking> {
+    if ask.task == Task::Infer && ask.gradient_checkpointing == Some(true) {
+        return Err(Error::invalid(
+            "gradient_checkpointing",
+            "only applies to training: inference runs no backward pass, so there are no activations to \
+             recompute",
+        ));
+    }
+    let spec = crate::model::from_catalog(&ask.model_id)?.ok_or_else(|| {
+        Error::invalid(
+            "model_id",
+            format!(
+                "{:?} is not in the model catalog: pick one from the list",
+                ask.model_id
+            ),
+        )
+    })?;
+    let infos: Vec<_> = list
+        .presets
+        .iter()
+        .map(|p| crate::estimate::PresetInfo::from_body(&p.name, &p.body))
+        .collect();
+    let gpus = match ask.memory_bytes {
+        None => serde_json::json!({"count": ask.gpu_count, "model": ask.gpu}),
+        Some(0) => {
+            return Err(Error::invalid(
+                "memory_bytes",
+                format!(
+                    "{} has no memory free right now: free some, or plan for a catalog GPU",
+                    ask.gpu
+                ),
+            ))
+        }
+        Some(b) => serde_json::json!({"count": ask.gpu_count, "memory_bytes": b}),
+    };
+    let mut plan = serde_json::json!({
+        "model": {"id": ask.model_id},
+        "task": ask.task,
+        "gpus": gpus,
+    });
+    if let (Task::Train, Some(m)) = (ask.task, ask.method) {
+        plan["method"] =
+            serde_json::to_value(m).map_err(|e| Error::invalid("method", e.to_string()))?;
+    }
+    // The estimator checks these (positive, not implausibly large) and names the same fields.
+    if let Some(b) = ask.batch_size {
+        plan["batch_size"] = b.into();
+    }
+    if let Some(s) = ask.sequence_length {
+        plan["sequence_length"] = s.into();
+    }
+    if let (Task::Train, Some(g)) = (ask.task, ask.gradient_checkpointing) {
+        plan["gradient_checkpointing"] = g.into();
+    }
+    let plan = crate::estimate::plan_from_value(&plan, &infos)?;
+    let ranked = crate::estimate::recommend::rank_presets(&spec, &plan, &infos)?;
+    let qlora = ask.task == Task::Train && ask.method == Some(Method::Qlora);
+    let mut rows: Vec<WizardRow> = ranked
+        .into_iter()
+        .map(|r| {
+            // The per-model config refuses QLoRA on a preset that is not 4-bit (model_config::validate_with), so
+            // the wizard must not offer one as the answer.
+            let unavailable = r.unavailable.or_else(|| {
+                (qlora && !matches!(r.format, crate::estimate::WeightFormat::Int4 { .. }))
+                    .then(|| "QLoRA trains on 4-bit weights: this preset is not 4-bit (choose method LoRA to use it)".to_string())
+            });
+            WizardRow {
+                builtin: list.presets.iter().any(|p| p.name == r.preset && p.builtin),
+                preset: r.preset,
+                fits: r.fits,
+                device_peak_bytes: r.device_peak_bytes,
+                headroom_bytes: r.headroom_bytes,
+                caveat: r.caveat,
+                unavailable,
+            }
+        })
+        .collect();
+    // Stable: the estimator's order among those that can run, the others after.
+    rows.sort_by_key(|r| r.unavailable.is_some());
+    Ok(WizardRanking {
+        batch_size: plan.batch_size.get(),
+        sequence_length: plan.sequence_length.get(),
+        gradient_checkpointing: (ask.task == Task::Train).then_some(plan.gradient_checkpointing),
+        rows,
+    })
+}
