@@ -690,26 +690,27 @@ class CachingAllocator:
         key_size = max(size, mss)
         keys = pool.keys
         i = bisect_left(keys, (sid << _STREAM_SHIFT) | (key_size << _SIZE_SHIFT))
-        if i == len(keys) or keys[i] >> _STREAM_SHIFT != sid:
+        if i == len(keys) or keys[i] >> _STREAM_SHIFT != sid or pool.by_key[keys[i]].seg is not None:
+            # No single block is large enough: free oversize blocks, largest first.
             if i == 0:
                 return False
             released = 0
             i -= 1
             while released < key_size:
                 b = pool.by_key[keys[i]]
-                # Expandable blocks are not cudaFree-able; the C++ never meets them here.
-                if b.size < mss or b.sid != sid or b.seg is not None:
+                if b.size < mss or b.sid != sid:
                     break
-                released += b.size
-                self._release_block(b)
-                if i == 0:
+                first = i == 0
+                if not first:
+                    i -= 1
+                # Expandable blocks cannot be cudaFree'd; they are skipped.
+                if b.seg is None:
+                    released += b.size
+                    self._release_block(b)
+                if first:
                     break
-                i -= 1
             return released >= key_size
-        b = pool.by_key[keys[i]]
-        if b.seg is not None or b.is_split():
-            return False
-        self._release_block(b)
+        self._release_block(pool.by_key[keys[i]])
         return True
 
     def _release_cached_blocks(self) -> None:
@@ -755,7 +756,7 @@ class CachingAllocator:
             for k in list(pool.keys):
                 b = pool.by_key[k]
                 age = clock - b.gc_base
-                if not b.is_split() and age >= age_threshold:
+                if not b.is_split() and b.seg is None and age >= age_threshold:
                     freed = True
                     reclaimed += b.size
                     total_age -= age

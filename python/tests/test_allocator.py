@@ -358,6 +358,101 @@ def test_garbage_collection_frees_old_cached_blocks_before_the_fraction_limit():
     assert a.stats["segment_free"] == 1
 
 
+def test_oversize_blocks_are_released_largest_first_just_enough_for_the_request():
+    a = CachingAllocator(max_split_size=100 * M, capacity=500 * M)
+    a.free(a.malloc(200 * M))  # cached oversize 200 MiB
+    a.free(a.malloc(150 * M))  # 200 >= 150 + 20: a new 150 MiB segment, cached too
+    assert a.reserved == 350 * M
+    a.malloc(300 * M)
+    # No cached block >= 300; 350 + 300 > 500. release_available_cached_blocks walks
+    # down from the largest oversize block: 200 (not enough), then 150 (350 >= 300).
+    # The retry fits without the full release_cached_blocks (no alloc retry counted).
+    assert a.reserved == 300 * M
+    assert a.stats["segment_free"] == 2 and a.stats["alloc_retries"] == 0
+
+
+def test_one_large_enough_oversize_block_is_released_alone():
+    a = CachingAllocator(max_split_size=100 * M, capacity=700 * M)
+    x, y = a.malloc(200 * M), a.malloc(400 * M)
+    a.free(x)
+    a.free(y)
+    a.malloc(300 * M)
+    # 400 >= 300 + 20: not reused. 600 + 300 > 700: release_available_cached_blocks
+    # finds the 400 MiB block (the first >= 300) and frees only it; 200 + 300 fits.
+    assert a.reserved == 500 * M
+    assert a.stats["segment_free"] == 1
+
+
+def test_garbage_collection_needs_a_memory_fraction():
+    # As in torch, garbage_collection_threshold acts only with a memory fraction set.
+    a = CachingAllocator(capacity=100 * M, garbage_collection_threshold=0.5)
+    a.free(a.malloc(30 * M))
+    a.free(a.malloc(32 * M))
+    a.malloc(34 * M)
+    assert a.reserved == 96 * M and a.stats["segment_free"] == 0
+
+
+def test_memory_fraction_caps_reserved():
+    a = CachingAllocator(capacity=100 * M, memory_fraction=0.25)
+    a.malloc(20 * M)
+    with pytest.raises(OutOfMemoryError) as err:
+        a.malloc(6 * M)  # 20 + 20 MiB segment > 25 MiB allowed
+    assert err.value.capacity_bytes == 25 * M
+
+
+def check_invariants(a):
+    """Structural invariants of the block lists, checked against the counters."""
+    segs = a.segments()
+    assert sum(size for _, size, _ in segs) == a.reserved
+    assert sum(b[1] for _, _, blocks in segs for b in blocks if b[2]) == a.allocated
+    for addr, size, blocks in segs:
+        assert blocks[0][0] == addr
+        for (p_addr, p_size, p_alloc), (n_addr, _, n_alloc) in zip(blocks, blocks[1:]):
+            assert p_addr + p_size == n_addr  # contiguous
+            assert p_alloc or n_alloc  # two free neighbours would have merged
+    free_in_segments = sorted((b[0], b[1]) for _, _, blocks in segs for b in blocks if not b[2])
+    free_in_pools = sorted(
+        (b.ptr, b.size) for pool in (a._small, a._large) for b in pool.by_key.values()
+    )
+    assert free_in_segments == free_in_pools
+    for pool in (a._small, a._large):
+        assert pool.keys == sorted(pool.by_key) and len(pool.keys) == len(pool.by_key)
+
+
+@pytest.mark.parametrize("kw", [{}, {"expandable_segments": True}, {"max_split_size": 64 * M},
+                                {"roundup_power2_divisions": 4}, {"capacity": 400 * M}])
+def test_random_streams_keep_the_books_straight(kw):
+    import random
+
+    rng = random.Random(1234)
+    a = CachingAllocator(**kw)
+    live = []
+    for step in range(4000):
+        r = rng.random()
+        if live and r < 0.45:
+            a.free(live.pop(rng.randrange(len(live))))
+        elif r < 0.47:
+            a.empty_cache()
+        else:
+            size = rng.choice([rng.randrange(1, 4096), rng.randrange(1, 2 * M), rng.randrange(M, 12 * M),
+                               rng.randrange(10 * M, 90 * M)])
+            try:
+                live.append(a.malloc(size))
+            except OutOfMemoryError:
+                assert "capacity" in kw
+        if step % 50 == 0:
+            check_invariants(a)
+        assert a.peak_reserved >= a.reserved >= a.allocated >= 0
+        if "capacity" in kw:
+            assert a.reserved <= kw["capacity"]
+    for h in live:
+        a.free(h)
+    check_invariants(a)
+    a.empty_cache()
+    # Everything free: every segment (and every page) goes back.
+    assert (a.allocated, a.reserved, a.segments()) == (0, 0, [])
+
+
 # ----------------------------------------------------------------- API and config errors
 
 
