@@ -264,6 +264,7 @@ class CachingAllocator:
         memory_fraction: Optional[float] = None,
         max_non_split_rounding_size: Optional[int] = None,
         large_segment_size: Optional[int] = None,
+        segment_addresses: Optional[Iterable[int]] = None,
     ):
         if not isinstance(expandable_segments, bool):
             raise ConfigError(f"expandable_segments: expected True or False, got {expandable_segments!r}")
@@ -308,6 +309,10 @@ class CachingAllocator:
         self._live: dict[int, Optional[_Block]] = {}
         self._next_handle = 0
         self._next_address = _BASE_ADDRESS
+        # Addresses a recorded run's cudaMalloc calls returned, used in order for
+        # the simulated ones (ties between equal-sized free blocks go by address).
+        self._address_hints = iter(segment_addresses) if segment_addresses is not None else None
+        self._segments: dict[int, int] = {}  # base -> size of live cudaMalloc segments
         self._expandable: list[_ExpandableSegment] = []
         self.allocated = 0
         self.reserved = 0
@@ -551,6 +556,18 @@ class CachingAllocator:
         self._next_address += (nbytes + KROUND_LARGE - 1) // KROUND_LARGE * KROUND_LARGE
         return ptr
 
+    def _segment_address(self, nbytes: int) -> int:
+        hint = next(self._address_hints, None) if self._address_hints is not None else None
+        if isinstance(hint, int) and 0 < hint and hint + nbytes < 1 << _SIZE_SHIFT:
+            end = hint + nbytes
+            if all(end <= base or base + size <= hint for base, size in self._segments.items()) and all(
+                end <= seg.base or seg.base + seg.size <= hint for seg in self._expandable
+            ):
+                self._next_address = max(self._next_address, (end + KROUND_LARGE - 1) // KROUND_LARGE * KROUND_LARGE)
+                return hint
+        # No hint, or the simulation has diverged from the recording: a fresh range above all others.
+        return self._new_address(nbytes)
+
     def _alloc_block(self, pool: _Pool, sid: int, size: int, alloc_size: int) -> Optional[_Block]:
         if self.allowed_maximum is not None and self.reserved + alloc_size > self.allowed_maximum:
             return None
@@ -558,7 +575,8 @@ class CachingAllocator:
             return self._try_allocate_expandable_block(pool, sid, size)
         if self.capacity is not None and self.reserved + alloc_size > self.capacity:
             return None  # cudaMalloc fails
-        b = _Block(sid, alloc_size, self._new_address(alloc_size), pool)
+        b = _Block(sid, alloc_size, self._segment_address(alloc_size), pool)
+        self._segments[b.ptr] = alloc_size
         self._grow_reserved(alloc_size)
         self.stats["segment_alloc"] += 1
         self.stats["segment_alloc_bytes"] += alloc_size
@@ -678,6 +696,7 @@ class CachingAllocator:
     # ---------------------------------------------------------------- releasing
     def _release_block(self, b: _Block) -> None:
         b.pool.remove(b)
+        del self._segments[b.ptr]
         self.reserved -= b.size
         self.stats["segment_free"] += 1
         self.stats["segment_free_bytes"] += b.size
@@ -949,6 +968,9 @@ class SnapshotTrace:
     segment_map_bytes: int
     ooms: int
     unmatched_frees: int  # frees of blocks allocated before the trace began
+    segment_addresses: list  # addresses of the segment_alloc entries, in order
+    recorded_reserved: list  # reserved after each event, as the trace shows it
+    trace_index: list  # the trace entry each event comes from
     notes: list = field(default_factory=list)
 
 
@@ -1015,6 +1037,9 @@ def read_snapshot(snap: Mapping, device: Optional[int] = None) -> SnapshotTrace:
     unmatched = 0
     releases = 0
     releasing = False
+    rec: list = []
+    where: list = []
+    seg_addrs: list = []
     # A trace that starts with frees of earlier blocks, or ends early in the ring
     # buffer, may miss some segment calls; lowest tracks how far reserved dips.
     for n, e in enumerate(trace):
@@ -1034,6 +1059,8 @@ def read_snapshot(snap: Mapping, device: Optional[int] = None) -> SnapshotTrace:
                 raise SnapshotError(f"device_traces[{device}][{n}]: alloc at {addr:#x} which is still allocated")
             live[addr] = (next_id, e["size"])
             events.append(("alloc", next_id, e["size"], e.get("stream", 0) or 0))
+            rec.append(reserved)
+            where.append(n)
             next_id += 1
             requested += e["size"]
             peak_requested = max(peak_requested, requested)
@@ -1045,8 +1072,12 @@ def read_snapshot(snap: Mapping, device: Optional[int] = None) -> SnapshotTrace:
                 unmatched += 1
                 continue
             events.append(("free", hit[0], 0))
+            rec.append(reserved)
+            where.append(n)
             requested -= hit[1]
         elif action in ("segment_alloc", "segment_map"):
+            if action == "segment_alloc":
+                seg_addrs.append(e["addr"])
             reserved += e["size"]
             peak = max(peak, reserved)
             counts[action] += 1
@@ -1060,8 +1091,11 @@ def read_snapshot(snap: Mapping, device: Optional[int] = None) -> SnapshotTrace:
             # simulator's empty_cache does.
             if not releasing:
                 events.append(("empty_cache", 0, 0))
+                rec.append(reserved)
+                where.append(n)
                 releases += 1
                 releasing = True
+            rec[-1] = reserved  # the release event ends after the whole run
             continue
         elif action == "oom":
             counts["oom"] += 1
@@ -1101,6 +1135,9 @@ def read_snapshot(snap: Mapping, device: Optional[int] = None) -> SnapshotTrace:
         segment_map_bytes=counts["segment_map_bytes"],
         ooms=counts["oom"],
         unmatched_frees=unmatched,
+        segment_addresses=seg_addrs,
+        recorded_reserved=[initial + r for r in rec],
+        trace_index=where,
         notes=notes,
     )
 
@@ -1112,9 +1149,21 @@ def compare_snapshot(snap: Mapping, device: Optional[int] = None, conf: Optional
     """
     tr = read_snapshot(snap, device)
     settings = parse_conf(conf) if conf is not None else tr.settings
-    a = CachingAllocator(**settings)
-    # Allocations of blocks freed before the end but never seen allocated are skipped by read_snapshot.
-    res = replay(tr.events, allocator=a)
+    a = CachingAllocator(segment_addresses=tr.segment_addresses, **settings)
+    res = replay(tr.events, allocator=a, record=True)
+    divergence = None
+    for i, ((_, sim_reserved), rec_reserved) in enumerate(zip(res.timeline, tr.recorded_reserved)):
+        if sim_reserved != rec_reserved:
+            ev = tr.events[i]
+            divergence = {
+                "event": i,
+                "trace_index": tr.trace_index[i],
+                "action": ev[0],
+                "size": ev[2],
+                "recorded_reserved": rec_reserved,
+                "simulated_reserved": sim_reserved,
+            }
+            break
     return {
         "device": tr.device,
         "events": len(tr.events),
@@ -1140,6 +1189,8 @@ def compare_snapshot(snap: Mapping, device: Optional[int] = None, conf: Optional
             "segment_map_bytes": res.stats["segment_map_bytes"],
         },
         "peak_reserved_match": res.peak_reserved == tr.peak_reserved,
+        # The first event after which simulated and recorded reserved differ (None: never).
+        "first_divergence": divergence,
         "notes": tr.notes,
     }
 
@@ -1178,7 +1229,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         print(json.dumps(out, indent=2))
         return 0
     rec, sim = out["recorded"], out["simulated"]
-    print(f"device {out['device']}, {out['events']} alloc/free events, settings {out['settings'] or 'default'}")
+    print(f"device {out['device']}, {out["events"]} replayed events, settings {out['settings'] or 'default'}")
     print(f"{'':24}{'recorded':>22}{'simulated':>22}")
     for label, k in (("peak reserved", "peak_reserved"), ("final reserved", "final_reserved")):
         print(f"{label:24}{rec[k]:>16} {_gib(rec[k]):>5}{sim[k]:>16} {_gib(sim[k]):>5}")
@@ -1189,6 +1240,14 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     print(f"{'peak requested/alloc':24}{rec['peak_requested']:>22}{sim['peak_allocated']:>22}")
     diff = sim["peak_reserved"] - rec["peak_reserved"]
     print(f"peak reserved: {'match' if diff == 0 else f'off by {diff} bytes'}")
+    d = out["first_divergence"]
+    if d is None:
+        print("reserved agrees after every event")
+    else:
+        print(
+            f"reserved first differs after event {d['event']} (trace entry {d['trace_index']}, {d['action']} "
+            f"{d['size']}): recorded {d['recorded_reserved']}, simulated {d['simulated_reserved']}"
+        )
     for note in out["notes"]:
         print(f"note: {note}")
     return 0

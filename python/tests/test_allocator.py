@@ -598,6 +598,46 @@ def test_compare_snapshot_matches_the_recorded_peak():
     assert out["simulated"]["segment_alloc_bytes"] == 52 * M
 
 
+def test_recorded_segment_addresses_break_ties_as_in_the_recording():
+    lo, hi = 0x10000000, 0x20000000
+    a = CachingAllocator(segment_addresses=[hi, lo])
+    x, y = a.malloc(30 * M), a.malloc(30 * M)  # the first segment at hi, the second at lo
+    a.free(x)
+    a.free(y)
+    z = a.malloc(10 * M)
+    # Two equal 30 MiB free blocks: best fit takes the lower address, the second segment.
+    assert a._live[z].ptr == lo
+    b = CachingAllocator()
+    x, y = b.malloc(30 * M), b.malloc(30 * M)
+    b.free(x)
+    b.free(y)
+    z = b.malloc(10 * M)
+    assert b._live[z].ptr == b.segments()[0][0]  # without hints: the first segment
+    # A hint that overlaps a live simulated segment is not used.
+    c = CachingAllocator(segment_addresses=[lo, lo + M])
+    c.malloc(30 * M)
+    c.malloc(30 * M)
+    assert [s[0] for s in c.segments()][0] == lo and c.segments()[1][0] >= lo + 30 * M
+
+
+def test_compare_reports_the_first_divergence():
+    snap = crafted_snapshot()
+    assert compare_snapshot(snap)["first_divergence"] is None
+    snap["device_traces"][0][5]["size"] = 32 * M  # pretend torch made a 32 MiB segment
+    snap["device_traces"][0][12]["size"] = 32 * M
+    out = compare_snapshot(snap)
+    # The simulator makes a 30 MiB segment for the 30 MiB request (event 3, trace entry 6).
+    assert out["first_divergence"] == {
+        "event": 3,
+        "trace_index": 6,
+        "action": "alloc",
+        "size": 30 * M,
+        "recorded_reserved": 52 * M,
+        "simulated_reserved": 50 * M,
+    }
+    assert out["peak_reserved_match"] is False
+
+
 def test_snapshot_that_started_late_is_flagged():
     snap = crafted_snapshot()
     snap["device_traces"][0] = snap["device_traces"][0][5:]  # lost the first five entries
