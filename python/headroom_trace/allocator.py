@@ -1229,7 +1229,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         print(json.dumps(out, indent=2))
         return 0
     rec, sim = out["recorded"], out["simulated"]
-    print(f"device {out['device']}, {out["events"]} replayed events, settings {out['settings'] or 'default'}")
+    print(f"device {out['device']}, {out['events']} replayed events, settings {out['settings'] or 'default'}")
     print(f"{'':24}{'recorded':>22}{'simulated':>22}")
     for label, k in (("peak reserved", "peak_reserved"), ("final reserved", "final_reserved")):
         print(f"{label:24}{rec[k]:>16} {_gib(rec[k]):>5}{sim[k]:>16} {_gib(sim[k]):>5}")
