@@ -42,7 +42,7 @@ import pickle
 import sys
 from bisect import bisect_left, insort
 from dataclasses import dataclass, field
-from typing import Iterable, Mapping, Optional, Sequence, Union
+from typing import Iterable, Mapping, Optional, Sequence
 
 KMIN_BLOCK_SIZE = 512
 KSMALL_SIZE = 1 << 20  # largest small-pool request: 1 MiB
