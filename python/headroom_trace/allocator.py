@@ -96,6 +96,7 @@ class OutOfMemoryError(AllocatorError):
         self.allocated_bytes = allocated_bytes
         self.reserved_bytes = reserved_bytes
         self.capacity_bytes = capacity_bytes
+        self.event: Optional[int] = None  # set by replay(): the index of the event that failed
         super().__init__(
             f"simulated CUDA out of memory: tried to allocate {requested_bytes} bytes "
             f"(segment {segment_bytes}); capacity {capacity_bytes}, reserved {reserved_bytes}, "
@@ -935,7 +936,11 @@ def replay(
         if kind == "alloc":
             if ev[1] in handles:
                 raise AllocatorError(f"event {n}: id {ev[1]!r} allocated twice without a free")
-            handles[ev[1]] = malloc(ev[2], ev[3]) if len(ev) > 3 else malloc(ev[2])
+            try:
+                handles[ev[1]] = malloc(ev[2], ev[3]) if len(ev) > 3 else malloc(ev[2])
+            except OutOfMemoryError as e:
+                e.event = n  # which event did not fit
+                raise
         elif kind == "free":
             h = handles.pop(ev[1], None)
             if h is None:

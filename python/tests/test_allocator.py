@@ -508,6 +508,13 @@ def test_replay_errors_name_the_event():
         replay([("malloc", 1, 10)])
 
 
+def test_replay_oom_names_the_event():
+    with pytest.raises(OutOfMemoryError) as err:
+        replay([("alloc", 1, 5 * M), ("alloc", 2, 30 * M)], capacity=40 * M)
+    # 20 MiB segment (split, not releasable) + 30 MiB > 40 MiB at event 1.
+    assert err.value.event == 1 and err.value.reserved_bytes == 20 * M
+
+
 def test_replay_matches_the_allocator_api():
     events = [("alloc", "a", 5 * M), ("alloc", "b", 1000), ("free", "a", 0), ("empty_cache", 0, 0)]
     res = replay(events, record=True)
