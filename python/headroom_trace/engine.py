@@ -211,9 +211,7 @@ def run(req, progress):
         if id(p) in seen:
             continue
         seen.add(id(p))
-        n = p.numel()
-        if p.dtype == torch.uint8 and hasattr(p, "_is_packed4"):
-            n *= 2
+        n = getattr(p, "logical_numel", None) or p.numel()
         counts["total"] += n
         counts["trainable"] += n if p.requires_grad else 0
         if tag_of(name) == 1:
