@@ -42,11 +42,20 @@ def choose_layers(total, requested, plan, config):
 
     if total is None or total <= 3:
         return total, False
-    if requested is not None:
-        return (total, False) if requested >= total else (3, True)
+    if requested is not None and requested >= total:
+        return total, False
     if plan.method == "freeze" or not layer_types_uniform(config):
         return total, False
+    if plan.method in ("lora", "qlora") and is_moe(config):
+        # PEFT's expert-weight wrappers run outside the decoder layer's module context, so their
+        # allocations cannot be told apart by layer: trace every layer.
+        return total, False
     return 3, True
+
+
+def is_moe(config):
+    return any(isinstance(getattr(config, k, None), int) and getattr(config, k) > 1
+               for k in ("num_local_experts", "num_experts", "n_routed_experts"))
 
 
 @contextlib.contextmanager
