@@ -184,7 +184,7 @@ def _build(config, plan, notes):
     if plan.bnb is not None:
         out_emb = model.get_output_embeddings()
         skip = list(plan.bnb.skip_modules or [])
-        if not plan.bnb.skip_modules:
+        if plan.bnb.skip_modules is None:
             # transformers keeps the output embedding (lm_head) unquantized by default.
             for name, mod in model.named_modules():
                 if mod is out_emb:

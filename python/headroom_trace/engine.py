@@ -12,12 +12,17 @@ KV_BYTES = {"bf16": 2.0, "fp16": 2.0, "fp32": 4.0, "fp8": 1.0, "int8": 1.0, "int
 
 
 def _versions():
-    import peft
+    from importlib.metadata import PackageNotFoundError, version
+
     import torch
     import transformers
 
+    try:
+        peft = version("peft")  # importing peft costs seconds; a trace without LoRA does not need it
+    except PackageNotFoundError:
+        peft = None
     return {"python": platform.python_version(), "torch": torch.__version__.split("+")[0],
-            "transformers": transformers.__version__, "peft": peft.__version__}
+            "transformers": transformers.__version__, "peft": peft}
 
 
 def _check_torch():
@@ -28,11 +33,10 @@ def _check_torch():
     parts = torch.__version__.split("+")[0].split(".")
     if (int(parts[0]), int(parts[1])) < (2, 4):
         raise TraceError("torch_too_old", f"torch {torch.__version__} is older than 2.4")
-    for mod in ("transformers", "peft"):
-        try:
-            __import__(mod)
-        except ImportError:
-            raise TraceError("unsupported", f"this Python cannot import {mod}") from None
+    try:
+        import transformers  # noqa: F401
+    except ImportError:
+        raise TraceError("unsupported", "this Python cannot import transformers") from None
 
 
 def choose_layers(total, requested, plan, config):
@@ -176,6 +180,12 @@ def run(req, progress):
     plan = req.plan
     progress("import", 0.0, "importing torch, transformers, peft")
     _check_torch()
+    if plan.method in ("lora", "qlora") and plan.task == "train":
+        import importlib.util
+
+        if importlib.util.find_spec("peft") is None:
+            raise TraceError("unsupported", "plan.method: LoRA needs peft, which this Python cannot import",
+                             "plan.method")
     import torch
     from torch._subclasses.fake_tensor import FakeTensorMode
 
@@ -202,6 +212,7 @@ def run(req, progress):
         raise TraceError("time_limit", "the trace ran past its time limit (time_limit_s) while building the model")
     prefix = find_layer_prefix(model, n_trace) or ""
     tracker = Tracker(prefix, deadline)
+    tracker.name_modules(model)
     _Tracked.tracker = tracker
 
     trainable = [p for p in model.parameters() if p.requires_grad]
@@ -355,9 +366,12 @@ def _train(plan, model, trainable, tracker, autocast, vocab, progress):
         if not cublas:
             cublas.append(tracker.raw_alloc(CUBLAS_WORKSPACE, "workspace"))
         with autocast():
-            out = model(input_ids=ids, labels=labels)
-        loss = out.loss
-        del out
+            if plan.chunked_loss:
+                loss = _chunked_loss(model, ids, labels)
+            else:
+                out = model(input_ids=ids, labels=labels)
+                loss = out.loss
+                del out
         tracker.check_time()
         tracker.phase = "backward"
         tracker.bw_seen_layer = False
@@ -378,6 +392,29 @@ def _train(plan, model, trainable, tracker, autocast, vocab, progress):
     for o in ([opt] if opt is not None else list(opts.values())):
         managed += getattr(o, "managed", 0)
     return managed
+
+
+CHUNKS = 8
+
+
+def _chunked_loss(model, ids, labels):
+    """torchtune's CEWithChunkedOutputLoss: the output projection in 8 sequence chunks, each chunk's logits
+    upcast to fp32 only inside its own cross-entropy."""
+    import torch
+
+    base = model.get_base_model() if hasattr(model, "get_base_model") else model
+    hidden = base.model(input_ids=ids).last_hidden_state
+    head = base.get_output_embeddings()
+    logits = [head(h) for h in hidden.chunk(CHUNKS, dim=1)]
+    del hidden
+    shifted = torch.nn.functional.pad(labels[:, 1:], (0, 1), value=-100)
+    total = None
+    for chunk, lab in zip(logits, shifted.chunk(CHUNKS, dim=1)):
+        part = torch.nn.functional.cross_entropy(chunk.float().flatten(0, 1), lab.flatten(), reduction="sum",
+                                                 ignore_index=-100)
+        total = part if total is None else total + part
+    del logits
+    return total / (labels.numel())
 
 
 def _infer(plan, model, tracker, vocab, progress, kv_category):

@@ -231,12 +231,6 @@ def parse_plan(raw):
             f"plan.optimizer_in_backward: not modelled for {plan.optimizer}",
             "plan.optimizer_in_backward",
         )
-    if plan.chunked_loss and task == "train":
-        raise TraceError(
-            "unsupported",
-            "plan.chunked_loss: the trace runs the model's own loss; chunked (Liger-style) losses are not traced",
-            "plan.chunked_loss",
-        )
     return plan
 
 
