@@ -233,7 +233,7 @@ def _apply_lora(model, plan, notes):
 
     lora = plan.lora
     with quiet():
-        if plan.method == "qlora" or plan.bnb is not None:
+        if (plan.method == "qlora" or plan.bnb is not None) and plan.kbit_upcast:
             model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=plan.gradient_checkpointing)
             notes.append("prepare_model_for_kbit_training (PEFT) ran: frozen non-quantized weights upcast to fp32, "
                          "input embeddings' output requires grad")

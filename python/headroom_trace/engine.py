@@ -424,8 +424,14 @@ def _infer(plan, model, tracker, vocab, progress, kv_category):
     from transformers import DynamicCache
 
     seq = plan.sequence_lengths[0]
-    keep = "logits_to_keep" in inspect.signature(model.forward).parameters
-    kwargs = {"logits_to_keep": 1} if keep else {}
+    params = inspect.signature(model.forward).parameters
+    kwargs = {"logits_to_keep": 1} if "logits_to_keep" in params else {}
+    # transformers 5.2x renamed past_key_values to cache (the old name still works, with a warning)
+    cache_kw = "cache" if "cache" in params else "past_key_values"
+
+    def cache_of(out):
+        c = getattr(out, "cache", None)
+        return c if c is not None else out.past_key_values
     tracker.phase = "prefill"
     progress("forward", 0.1, f"prefill of {seq} tokens")
     with torch.no_grad(), kv_category(tracker):
@@ -433,8 +439,8 @@ def _infer(plan, model, tracker, vocab, progress, kv_category):
         ids = _inputs(torch, plan, seq, vocab)
         cache = DynamicCache(config=model.config)
         tracker.in_logits = False
-        out = model(input_ids=ids, past_key_values=cache, use_cache=True, **kwargs)
-        cache = out.past_key_values
+        out = model(input_ids=ids, use_cache=True, **{cache_kw: cache}, **kwargs)
+        cache = cache_of(out)
         nxt = out.logits[:, -1:].argmax(-1)
         del out, ids
         steps = max(plan.new_tokens - 1, 0)
@@ -445,8 +451,8 @@ def _infer(plan, model, tracker, vocab, progress, kv_category):
             if t % 16 == 0:
                 progress("decode", 0.1 + 0.8 * t / max(steps, 1), f"decode step {t} of {steps}")
                 tracker.check_time()
-            out = model(input_ids=nxt, past_key_values=cache, use_cache=True, **kwargs)
-            cache = out.past_key_values
+            out = model(input_ids=nxt, use_cache=True, **{cache_kw: cache}, **kwargs)
+            cache = cache_of(out)
             nxt = out.logits[:, -1:].argmax(-1)
             del out
         del cache, nxt
