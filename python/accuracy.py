@@ -38,7 +38,7 @@ def total_kind(metric):
     return "allocated"
 
 
-def to_plans(row):
+def to_plans(row, family=""):
     """(trace plan, analytic plan) for a row, or raise ValueError saying why it is not usable."""
     model = s(row, "model_id")
     method, task, framework = s(row, "method"), s(row, "task"), s(row, "framework")
@@ -116,6 +116,8 @@ def to_plans(row):
             targets.append(mapped)
         if lora.get("lora_to_mlp") is True:
             targets += ["gate_proj", "up_proj", "down_proj"]
+        if family == "gpt_neox":
+            targets = ["query_key_value"]  # q and v live in the fused query_key_value layer
         dropout = lora.get("dropout")
         if not isinstance(dropout, (int, float)):
             dropout = 0.05 if litgpt else 0.0
@@ -202,8 +204,8 @@ def main():
         if not isinstance(measured, (int, float)):
             continue
         try:
-            trace_plan, analytic_plan = to_plans(row)
             config = model_config(s(row, "model_id"), catalog)
+            trace_plan, analytic_plan = to_plans(row, config.get("model_type", ""))
         except ValueError as e:
             print(f"skip {rid}: {e}")
             continue

@@ -224,3 +224,18 @@ def test_four_bit_inference_weights_are_nf4_without_upcast():
             quantized.add(id(mod.weight))
     expected += sum(ROUND(t.numel() * t.element_size()) for _, t in tensors(model) if id(t) not in quantized)
     assert r["components"]["weights"] == expected
+
+
+def test_long_decodes_skip_middle_steps_without_changing_the_peak(monkeypatch):
+    from headroom_trace import engine
+
+    config = tiny_config("tiny-llama")
+    plan = infer_plan(sequence_length=16, new_tokens=60)
+    skipped = trace(config, plan)
+    assert any("decode: steps 0-7" in n for n in skipped["notes"])
+    monkeypatch.setattr(engine, "DECODE_EDGE", 10_000)
+    every = trace(config, plan)
+    assert not any("decode: steps" in n for n in every["notes"])
+    assert skipped["allocated_peak_bytes"] == every["allocated_peak_bytes"]
+    assert abs(skipped["reserved_peak_bytes"] - every["reserved_peak_bytes"]) <= 0.01 * every["reserved_peak_bytes"]
+    assert skipped["peak"]["phase"] == every["peak"]["phase"]
