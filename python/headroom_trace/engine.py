@@ -189,9 +189,9 @@ def run(req, progress):
     import torch
     from torch._subclasses.fake_tensor import FakeTensorMode
 
-    from .build import build, find_layer_prefix, make_config, num_layers, quiet
+    from .build import build, find_layer_prefix, make_config, num_layers
     from .extrapolate import extrapolate
-    from .quant import _Tracked
+    from .quant import attach_tracker
     from .report import build_result
     from .tracker import Tracker
 
@@ -213,14 +213,12 @@ def run(req, progress):
     prefix = find_layer_prefix(model, n_trace) or ""
     tracker = Tracker(prefix, deadline)
     tracker.name_modules(model)
-    _Tracked.tracker = tracker
+    attach_tracker(model, tracker)
 
     trainable = [p for p in model.parameters() if p.requires_grad]
-    layer_re_prefix = prefix
-
     def tag_of(name):
-        if layer_re_prefix and name.startswith(layer_re_prefix):
-            return int(name[len(layer_re_prefix):].split(".")[0])
+        if prefix and name.startswith(prefix):
+            return int(name[len(prefix):].split(".")[0])
         return None
 
     # parameter counts, extrapolated by the template layer
@@ -246,7 +244,6 @@ def run(req, progress):
     vocab = getattr(full_config, "vocab_size", 32000)
     out_emb = model.get_output_embeddings()
     managed = 0
-    cast = None
     from .build import autocast_dtype
 
     ac = autocast_dtype(plan)
@@ -263,7 +260,6 @@ def run(req, progress):
     if out_emb is not None:
         hooks.append(out_emb.register_forward_pre_hook(lambda *_: setattr(tracker, "in_logits", True)))
 
-    peak_step = 0
     try:
         with fake, tracker:
             seen = set()
@@ -281,7 +277,7 @@ def run(req, progress):
     finally:
         for h in hooks:
             h.remove()
-        _Tracked.tracker = None
+        attach_tracker(model, None)
     tracker.close()
     events = tracker.events
 
@@ -323,8 +319,8 @@ def run(req, progress):
 
 
 def _inputs(torch, plan, seq, vocab):
-    ids = torch.randint(0, vocab, (plan.batch_size, seq))
-    return ids
+    """Token ids as the data loader hands them over (int64, batch x sequence)."""
+    return torch.randint(0, vocab, (plan.batch_size, seq))
 
 
 def _train(plan, model, trainable, tracker, autocast, vocab, progress):
