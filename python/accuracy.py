@@ -217,6 +217,9 @@ def main():
         except TraceError as e:
             print(f"skip {rid}: trace error {e.code}: {e.message}")
             continue
+        except Exception as e:  # noqa: BLE001 - one failing point must not end the report
+            print(f"skip {rid}: trace failed: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}")
+            continue
         elapsed = time.monotonic() - start
         t = trace_total(result, kind) / GIB
         a = analytic_total(args.cli, analytic_plan, kind)

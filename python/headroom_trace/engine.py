@@ -399,7 +399,7 @@ def _chunked_loss(model, ids, labels):
     import torch
 
     base = model.get_base_model() if hasattr(model, "get_base_model") else model
-    hidden = base.model(input_ids=ids).last_hidden_state
+    hidden = base.base_model(input_ids=ids).last_hidden_state  # the decoder without its head
     head = base.get_output_embeddings()
     logits = [head(h) for h in hidden.chunk(CHUNKS, dim=1)]
     del hidden

@@ -239,3 +239,10 @@ def test_long_decodes_skip_middle_steps_without_changing_the_peak(monkeypatch):
     assert skipped["allocated_peak_bytes"] == every["allocated_peak_bytes"]
     assert abs(skipped["reserved_peak_bytes"] - every["reserved_peak_bytes"]) <= 0.01 * every["reserved_peak_bytes"]
     assert skipped["peak"]["phase"] == every["peak"]["phase"]
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_chunked_loss_runs_on_every_architecture(name):
+    r = trace(tiny_config(name), train_plan("lora", chunked_loss=True))
+    check_common(r)
+    assert r["components"]["lora"] > 0
