@@ -79,10 +79,10 @@ def to_plans(row, family=""):
         gen = row.get("generated_tokens") or 0
         prompt = row.get("prompt_len") or (kv - gen)
         analytic.update({"task": "infer", "sequence_length": max(prompt, 1), "new_tokens": gen})
-        if "4.38" in framework:
-            analytic["prefill_logits"] = "all"
         trace = {"task": "infer", "precision": "bf16-true" if quant != "fp32" else "fp32", "weights": weights,
                  "batch_size": batch, "sequence_length": max(prompt, 1), "new_tokens": gen, "attention": "sdpa"}
+        if "4.38" in framework:
+            analytic["prefill_logits"] = trace["prefill_logits"] = "all"
         return trace, analytic
     if task != "train":
         raise ValueError(f"task `{task}` is not one the estimator models")

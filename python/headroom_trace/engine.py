@@ -459,10 +459,14 @@ def _infer(plan, model, tracker, vocab, progress, kv_category, notes):
         ids = _inputs(torch, plan, seq, vocab)
         cache = DynamicCache(config=model.config)
         tracker.in_logits = False
-        out = model(input_ids=ids, use_cache=True, **{cache_kw: cache}, **kwargs)
+        prefill_kwargs = {} if plan.prefill_logits == "all" else kwargs
+        out = model(input_ids=ids, use_cache=True, **{cache_kw: cache}, **prefill_kwargs)
         cache = cache_of(out)
-        nxt = out.logits[:, -1:].argmax(-1)
-        del out, ids
+        logits = out.logits
+        if plan.prefill_logits == "all":
+            logits = logits.float()  # transformers < 4.45 upcast the logits in the model's forward
+        nxt = logits[:, -1:].argmax(-1)
+        del out, ids, logits
         steps = max(plan.new_tokens - 1, 0)
         tracker.phase = "decode"
         order = list(range(steps))

@@ -246,3 +246,11 @@ def test_chunked_loss_runs_on_every_architecture(name):
     r = trace(tiny_config(name), train_plan("lora", chunked_loss=True))
     check_common(r)
     assert r["components"]["lora"] > 0
+
+
+def test_all_prefill_logits_as_older_transformers_kept_them():
+    config = dict(tiny_config("tiny-llama"), vocab_size=32000)
+    last = trace(config, infer_plan(sequence_length=256, new_tokens=2))
+    every = trace(config, infer_plan(sequence_length=256, new_tokens=2, prefill_logits="all"))
+    # the full prefill logits and their fp32 upcast: 256 tokens x 32000 x (2 + 4) bytes at least
+    assert every["allocated_peak_bytes"] - last["allocated_peak_bytes"] >= 255 * 32000 * 6
