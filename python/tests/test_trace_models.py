@@ -254,3 +254,13 @@ def test_all_prefill_logits_as_older_transformers_kept_them():
     every = trace(config, infer_plan(sequence_length=256, new_tokens=2, prefill_logits="all"))
     # the full prefill logits and their fp32 upcast: 256 tokens x 32000 x (2 + 4) bytes at least
     assert every["allocated_peak_bytes"] - last["allocated_peak_bytes"] >= 255 * 32000 * 6
+
+
+def test_expandable_segments_reserve_no_more_under_variable_lengths():
+    config = tiny_config("tiny-llama")
+    plan = train_plan("lora", sequence_lengths=[512, 64, 1024, 128, 768], gradient_checkpointing=False)
+    fixed = trace(config, plan)
+    expandable = trace(config, plan, expandable_segments=True)
+    check_common(expandable)
+    assert expandable["allocated_peak_bytes"] == fixed["allocated_peak_bytes"]
+    assert expandable["reserved_peak_bytes"] <= fixed["reserved_peak_bytes"]
