@@ -251,6 +251,12 @@ def run(req, progress):
         notes.append(f"mixed precision: CPU autocast to {str(ac).replace('torch.', '')} stands for CUDA autocast "
                      "(matmuls in low precision, weights cast once per forward and cached)")
 
+    if plan.precision == "fp16-mixed" and plan.task == "train":
+        notes.append("fp16-mixed: the GradScaler's per-step scalars (a few bytes) are not traced")
+    if getattr(model.config, "_attn_implementation", None) == "sdpa":
+        notes.append("SDPA runs PyTorch's CPU flash kernel on fake tensors, which keeps the output and the "
+                     "logsumexp as CUDA's flash and memory-efficient kernels do")
+
     def autocast():
         if ac is None:
             return contextlib.nullcontext()
