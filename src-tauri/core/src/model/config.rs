@@ -18,6 +18,7 @@ use super::spec::{
     SlidingWindow,
 };
 use super::weights::Packing;
+use crate::error::json_kind;
 use crate::{Error, Result};
 
 /// Largest integer a size field may hold (16,777,216). Far above any real model (vocabularies reach ~2^18), and
@@ -71,19 +72,8 @@ pub fn parse_config(bytes: &[u8], origin: &str) -> Result<Map<String, Value>> {
         Value::Object(map) => Ok(map),
         other => Err(Error::invalid(
             origin.to_owned(),
-            format!("must be a JSON object, got {}", kind(&other)),
+            format!("must be a JSON object, got {}", json_kind(&other)),
         )),
-    }
-}
-
-fn kind(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
     }
 }
 

@@ -8,6 +8,7 @@ use serde_json::Value;
 
 use super::file::{Count, GpusFile, LoraFile, PlanFile};
 use super::types::*;
+use crate::error::json_kind;
 use crate::estimate::gpus;
 use crate::estimate::preset::{PresetInfo, WeightFormat};
 use crate::model::ModelRef;
@@ -38,15 +39,10 @@ pub fn plan_from_value(value: &Value, presets: &[PresetInfo]) -> Result<Plan> {
 }
 
 fn not_an_object(value: &Value) -> Error {
-    let kind = match value {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
-    };
-    Error::invalid("plan", format!("must be an object, got {kind}"))
+    Error::invalid(
+        "plan",
+        format!("must be an object, got {}", json_kind(value)),
+    )
 }
 
 /// Serde's error, at the key it is about, in the words the rest of Headroom uses.
