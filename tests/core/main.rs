@@ -9,3 +9,4 @@ mod monitor;
 mod paths;
 mod presets;
 mod switch;
+mod trace;

@@ -326,6 +326,8 @@ pub fn run(
                 cwd: &request.cwd,
                 env: &env,
                 kill_grace: request.kill_grace,
+                input: None,
+                line_limit: process::MAX_LINE_BYTES,
             },
             cancel,
             &mut |event| match event {
