@@ -5,6 +5,7 @@ mod estimate;
 mod monitor;
 mod presets;
 mod run;
+mod trace;
 
 use std::path::Path;
 use std::process::{Command, Output};

@@ -37,8 +37,8 @@ pub fn content_hash(files: &[(&str, &str)]) -> String {
 /// put on PYTHONPATH (it holds `headroom_trace/`).
 pub fn install(cache_dir: &Path, files: &[(&str, &str)]) -> Result<PathBuf> {
     if files.is_empty() {
-        return Err(Error::invalid(
-            "trace",
+        return Err(Error::trace(
+            super::TraceFailure::Protocol,
             "this build carries no trace package (python/headroom_trace was empty when it was built)",
         ));
     }
