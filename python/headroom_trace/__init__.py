@@ -1,0 +1,3 @@
+"""Headroom's trace engine: the memory peak of the real model code, measured on fake tensors."""
+
+PROTOCOL = 1

@@ -1,0 +1,248 @@
+"""Builds the plan's model on fake CPU tensors: config, precision, bitsandbytes weights, PEFT, checkpointing."""
+
+import contextlib
+import warnings
+
+import torch
+
+from .errors import TraceError
+from .quant import DTYPE, quantize_model
+
+LAYER_KEYS = ("num_hidden_layers", "n_layer", "num_layers")
+
+
+def make_config(config_dict, layers=None):
+    """The transformers config for `config_dict`, with `layers` decoder layers if given."""
+    from transformers import AutoConfig
+
+    raw = dict(config_dict)
+    model_type = raw.pop("model_type")
+    for k in ("transformers_version", "architectures", "_name_or_path", "auto_map", "quantization_config"):
+        raw.pop(k, None)
+    try:
+        config = AutoConfig.for_model(model_type, **raw)
+    except ValueError as e:
+        if "nrecognized" in str(e) or "model_type" in str(e) or "should have a `model_type`" in str(e):
+            raise TraceError(
+                "unknown_model_type",
+                f"model_config.model_type: `{model_type}` is not a model type this transformers knows",
+                "model_config.model_type",
+            ) from None
+        raise TraceError("bad_request", f"model_config: {e}".splitlines()[0], "model_config") from None
+    except (TypeError, KeyError, AttributeError) as e:
+        raise TraceError("bad_request", f"model_config: {e}".splitlines()[0], "model_config") from None
+    if layers is not None:
+        set_layers(config, layers)
+    return config
+
+
+def num_layers(config):
+    for k in LAYER_KEYS:
+        v = getattr(config, k, None)
+        if isinstance(v, int):
+            return v
+    return None
+
+
+def set_layers(config, n):
+    for k in LAYER_KEYS:
+        if isinstance(getattr(config, k, None), int):
+            setattr(config, k, n)
+            break
+    types = getattr(config, "layer_types", None)
+    if isinstance(types, list) and len(types) >= n:
+        config.layer_types = types[:n]
+
+
+def layer_types_uniform(config):
+    types = getattr(config, "layer_types", None)
+    return not isinstance(types, list) or len(set(types)) <= 1
+
+
+def find_layer_prefix(model, n_layers):
+    """The FQN prefix of the decoder layers' ModuleList (e.g. `model.layers.`)."""
+    best = None
+    for name, mod in model.named_modules():
+        if isinstance(mod, torch.nn.ModuleList) and len(mod) == n_layers and name:
+            if best is None or name.endswith("layers"):
+                best = name
+    return best + "." if best else None
+
+
+def param_dtype(plan):
+    """Dtype of the model's floating-point weights."""
+    if plan.precision == "fp32":
+        return torch.float32
+    if plan.precision == "bf16-true":
+        return torch.bfloat16
+    if plan.precision == "fp16-true":
+        return torch.float16
+    # *-mixed: full and freeze training keep fp32 master weights; frozen LoRA bases and inference
+    # keep the checkpoint's dtype.
+    if plan.task == "train" and plan.method in ("full", "freeze"):
+        return torch.float32
+    if plan.bnb is not None:
+        if plan.bnb.bits == 4:
+            return DTYPE[plan.bnb.compute_dtype]
+        return torch.float16
+    return DTYPE[plan.weights_dtype or "bf16"]
+
+
+def autocast_dtype(plan):
+    if plan.task == "train" and plan.precision.endswith("-mixed"):
+        return torch.bfloat16 if plan.precision.startswith("bf16") else torch.float16
+    return None
+
+
+def attn_implementation(plan, notes):
+    if plan.attention == "flash":
+        notes.append("attention flash: traced as sdpa (its memory-efficient kernel keeps no S x S matrix, as flash-attention 2 does)")
+        return "sdpa"
+    return plan.attention
+
+
+@contextlib.contextmanager
+def quiet():
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        import transformers
+
+        level = transformers.logging.get_verbosity()
+        transformers.logging.set_verbosity_error()
+        try:
+            yield
+        finally:
+            transformers.logging.set_verbosity(level)
+
+
+@contextlib.contextmanager
+def fake_safe_apply():
+    """Module.to()/.float() swap parameter objects for fake tensors (torch.utils.swap_tensors), which
+    refuses tensors that FakeTensorMode holds weak references to; PEFT moves its adapters that way.
+    Fall back to replacing the parameter's data, what .to() does for ordinary tensors."""
+    orig = torch.utils.swap_tensors
+
+    def swap(t1, t2):
+        try:
+            return orig(t1, t2)
+        except RuntimeError:
+            with torch.no_grad():
+                t1.data = t2.data if isinstance(t2, torch.nn.Parameter) else t2
+
+    torch.utils.swap_tensors = swap
+    try:
+        yield
+    finally:
+        torch.utils.swap_tensors = orig
+
+
+def _enable_checkpointing(model):
+    fn = getattr(model, "activation_checkpointing_enable", None) or model.gradient_checkpointing_enable
+    fn()
+
+
+def build(config, plan, notes):
+    """The plan's model (under the caller's FakeTensorMode). Returns (model, trainable_names)."""
+    from transformers import AutoModelForCausalLM
+
+    with fake_safe_apply():
+        return _build(config, plan, notes)
+
+
+def _build(config, plan, notes):
+    from transformers import AutoModelForCausalLM
+
+    dtype = param_dtype(plan)
+    attn = attn_implementation(plan, notes)
+    try:
+        with quiet():
+            model = AutoModelForCausalLM.from_config(config, dtype=dtype, attn_implementation=attn)
+    except ValueError as e:
+        msg = str(e).splitlines()[0]
+        if "Unrecognized configuration class" in msg or "AutoModelForCausalLM" in msg:
+            raise TraceError("unsupported", f"model_config.model_type: `{config.model_type}` has no causal-LM class in this transformers",
+                             "model_config.model_type") from None
+        raise TraceError("bad_request", f"model_config: {msg}", "model_config") from None
+    if plan.bnb is not None:
+        out_emb = model.get_output_embeddings()
+        skip = list(plan.bnb.skip_modules or [])
+        if not plan.bnb.skip_modules:
+            # transformers keeps the output embedding (lm_head) unquantized by default.
+            for name, mod in model.named_modules():
+                if mod is out_emb:
+                    skip.append(name)
+        n = quantize_model(model, plan.bnb, skip)
+        if plan.bnb.bits == 4:
+            model.is_loaded_in_4bit = True
+            notes.append(f"bitsandbytes 4-bit ({plan.bnb.quant_type}, double quant {plan.bnb.double_quant}): "
+                         f"{n} linear layers per traced model simulated with exact packed/absmax storage; "
+                         "dequantized weight copies in the compute dtype live for each matmul (workspace)")
+        else:
+            model.is_loaded_in_8bit = True
+            notes.append(f"bitsandbytes 8-bit (LLM.int8): {n} linear layers as int8 weights plus fp32 row scales; "
+                         "int8 input copies and int32 products as workspace; outlier columns not modelled")
+    model.config.use_cache = plan.task == "infer"
+
+    if plan.task == "infer":
+        model.eval()
+        for p in model.parameters():
+            p.requires_grad_(False)
+        return model
+
+    model.train()
+    if plan.method == "full":
+        pass
+    elif plan.method == "freeze":
+        prefix = find_layer_prefix(model, num_layers(config))
+        n = num_layers(config)
+        first = max(n - plan.freeze_trainable_layers, 0)
+        for name, p in model.named_parameters():
+            keep = False
+            if prefix and name.startswith(prefix):
+                idx = int(name[len(prefix):].split(".")[0])
+                keep = idx >= first
+            p.requires_grad_(keep)
+    else:
+        model = _apply_lora(model, plan, notes)
+        return model
+    if plan.gradient_checkpointing:
+        _enable_checkpointing(model)
+    return model
+
+
+def _apply_lora(model, plan, notes):
+    from peft import LoraConfig, get_peft_model, prepare_model_for_kbit_training
+
+    lora = plan.lora
+    with quiet():
+        if plan.method == "qlora" or plan.bnb is not None:
+            model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=plan.gradient_checkpointing)
+            notes.append("prepare_model_for_kbit_training (PEFT) ran: frozen non-quantized weights upcast to fp32, "
+                         "input embeddings' output requires grad")
+        elif plan.gradient_checkpointing:
+            _enable_checkpointing(model)
+        to_save = None
+        if plan.trainable_embeddings:
+            to_save = []
+            for emb in (model.get_input_embeddings(), model.get_output_embeddings()):
+                for name, mod in model.named_modules():
+                    if mod is emb and emb is not None:
+                        to_save.append(name.split(".")[-1])
+        config = LoraConfig(
+            r=lora.rank,
+            lora_alpha=lora.alpha,
+            lora_dropout=lora.dropout,
+            target_modules=lora.target_modules,
+            task_type="CAUSAL_LM",
+            modules_to_save=to_save or None,
+        )
+        try:
+            model = get_peft_model(model, config)
+        except ValueError as e:
+            raise TraceError("bad_request", f"plan.lora.target_modules: {str(e).splitlines()[0]}",
+                             "plan.lora.target_modules") from None
+    if lora.dtype != "fp32":
+        for name, p in model.named_parameters():
+            if "lora_" in name:
+                p.data = p.data.to(DTYPE[lora.dtype])
+    return model

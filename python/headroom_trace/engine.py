@@ -1,0 +1,408 @@
+"""Runs the plan's step(s) on fake tensors under the allocation tracker and returns the result object."""
+
+import contextlib
+import math
+import platform
+import time
+
+from .errors import TraceError
+
+CUBLAS_WORKSPACE = 2 * 4 * 1024 * 1024 + 8 * 16 * 1024  # CUBLAS_WORKSPACE_CONFIG :4096:2:16:8 per handle
+KV_BYTES = {"bf16": 2.0, "fp16": 2.0, "fp32": 4.0, "fp8": 1.0, "int8": 1.0, "int4": 0.5 + 4 / 64}
+
+
+def _versions():
+    import peft
+    import torch
+    import transformers
+
+    return {"python": platform.python_version(), "torch": torch.__version__.split("+")[0],
+            "transformers": transformers.__version__, "peft": peft.__version__}
+
+
+def _check_torch():
+    try:
+        import torch
+    except ImportError:
+        raise TraceError("no_torch", "this Python cannot import torch") from None
+    parts = torch.__version__.split("+")[0].split(".")
+    if (int(parts[0]), int(parts[1])) < (2, 4):
+        raise TraceError("torch_too_old", f"torch {torch.__version__} is older than 2.4")
+    for mod in ("transformers", "peft"):
+        try:
+            __import__(mod)
+        except ImportError:
+            raise TraceError("unsupported", f"this Python cannot import {mod}") from None
+
+
+def choose_layers(total, requested, plan, config):
+    """How many decoder layers to trace: 3 (first, template, last) unless the model is small or the plan
+    makes layers differ."""
+    from .build import layer_types_uniform
+
+    if total is None or total <= 3:
+        return total, False
+    if requested is not None:
+        return (total, False) if requested >= total else (3, True)
+    if plan.method == "freeze" or not layer_types_uniform(config):
+        return total, False
+    return 3, True
+
+
+@contextlib.contextmanager
+def kv_category(tracker):
+    """Allocations inside the KV cache layers' update() are the cache."""
+    from transformers import cache_utils
+
+    patched = []
+    for obj in vars(cache_utils).values():
+        if isinstance(obj, type) and issubclass(obj, cache_utils.CacheLayerMixin) and "update" in vars(obj):
+            orig = obj.update
+
+            def wrapper(self, *a, __orig=orig, **k):
+                tracker.push_category("kv_cache")
+                try:
+                    return __orig(self, *a, **k)
+                finally:
+                    tracker.pop_category()
+
+            obj.update = wrapper
+            patched.append((obj, orig))
+    try:
+        yield
+    finally:
+        for obj, orig in patched:
+            obj.update = orig
+
+
+class _BnbAdam:
+    """bitsandbytes AdamW (8-bit or 32-bit, paged or not) by its state sizes: its fused kernel makes no
+    temporaries. 8-bit states are uint8 with an fp32 absmax per 256 values for tensors of at least 4096
+    values (min_8bit_size), fp32 below; paged states live in CUDA managed memory."""
+
+    def __init__(self, params, bits, paged, tracker):
+        self.params = list(params)
+        self.bits, self.paged, self.tracker = bits, paged, tracker
+        self.managed = 0
+        self.recs = []
+        self.started = False
+
+    def step(self):
+        if self.started:
+            return
+        self.started = True
+        for p in self.params:
+            n = p.numel()
+            if self.bits == 8 and n >= 4096:
+                sizes = [n, n, 4 * math.ceil(n / 256), 4 * math.ceil(n / 256)]
+            else:
+                sizes = [4 * n, 4 * n]
+            if self.paged:
+                self.managed += sum(sizes)
+                continue
+            rec = self.tracker.rec_of(p)
+            tag = rec.tag if rec is not None else None
+            for s in sizes:
+                self.recs.append(self.tracker.raw_alloc(s, "optimizer", tag))
+
+    def zero_grad(self, set_to_none=True):
+        for p in self.params:
+            p.grad = None
+
+
+def make_optimizer(plan, params, tracker):
+    import torch
+
+    params = list(params)
+    name = plan.optimizer
+    if name == "adamw":
+        return torch.optim.AdamW(params, lr=1e-5, foreach=True)
+    if name == "sgd":
+        return torch.optim.SGD(params, lr=1e-3, foreach=True)
+    if name == "sgd_momentum":
+        return torch.optim.SGD(params, lr=1e-3, momentum=0.9, foreach=True)
+    if name == "adafactor":
+        from transformers.optimization import Adafactor
+
+        return Adafactor(params, lr=1e-3, scale_parameter=False, relative_step=False, warmup_init=False)
+    bits = 8 if "8bit" in name else 32
+    return _BnbAdam(params, bits, name.startswith("paged"), tracker)
+
+
+def _mark_states(opt, tracker):
+    import torch
+
+    for state in getattr(opt, "state", {}).values():
+        for key, v in state.items():
+            if not isinstance(v, torch.Tensor):
+                continue
+            rec = tracker.rec_of(v)
+            if rec is None:
+                continue
+            if key == "step" and v.dim() == 0:
+                rec.host = True  # torch keeps the step counter on the CPU unless capturable/fused
+            else:
+                rec.category = "optimizer"
+
+
+def _mark_grads(params, tracker):
+    for p in params:
+        if p.grad is not None:
+            rec = tracker.rec_of(p.grad)
+            if rec is not None:
+                rec.category = "gradients"
+
+
+def _strip(name):
+    for pre in ("base_model.model.",):
+        if name.startswith(pre):
+            return name[len(pre):]
+    return name
+
+
+def run(req, progress):
+    start = time.monotonic()
+    deadline = start + req.time_limit_s
+    notes = req.notes
+    plan = req.plan
+    progress("import", 0.0, "importing torch, transformers, peft")
+    _check_torch()
+    import torch
+    from torch._subclasses.fake_tensor import FakeTensorMode
+
+    from .build import build, find_layer_prefix, make_config, num_layers, quiet
+    from .extrapolate import extrapolate
+    from .quant import _Tracked
+    from .report import build_result
+    from .tracker import Tracker
+
+    progress("build", 0.05, "building the model on fake tensors")
+    full_config = make_config(req.model_config)
+    total = num_layers(full_config)
+    n_trace, extrapolated = choose_layers(total, req.layers, plan, full_config)
+    config = make_config(req.model_config, n_trace) if extrapolated else full_config
+    if not (total and total > 0):
+        raise TraceError("bad_request", "model_config.num_hidden_layers: the config names no decoder layer count",
+                         "model_config.num_hidden_layers")
+
+    fake = FakeTensorMode(allow_non_fake_inputs=True)
+    torch.manual_seed(0)
+    with fake:
+        model = build(config, plan, notes)
+    if time.monotonic() > deadline:
+        raise TraceError("time_limit", "the trace ran past its time limit (time_limit_s) while building the model")
+    prefix = find_layer_prefix(model, n_trace) or ""
+    tracker = Tracker(prefix, deadline)
+    _Tracked.tracker = tracker
+
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    layer_re_prefix = prefix
+
+    def tag_of(name):
+        if layer_re_prefix and name.startswith(layer_re_prefix):
+            return int(name[len(layer_re_prefix):].split(".")[0])
+        return None
+
+    # parameter counts, extrapolated by the template layer
+    counts = {"total": 0, "trainable": 0}
+    per_layer = {"total": 0, "trainable": 0}
+    seen = set()
+    for name, p in model.named_parameters():
+        if id(p) in seen:
+            continue
+        seen.add(id(p))
+        n = p.numel()
+        if p.dtype == torch.uint8 and hasattr(p, "_is_packed4"):
+            n *= 2
+        counts["total"] += n
+        counts["trainable"] += n if p.requires_grad else 0
+        if tag_of(name) == 1:
+            per_layer["total"] += n
+            per_layer["trainable"] += n if p.requires_grad else 0
+    if extrapolated:
+        for k in counts:
+            counts[k] += per_layer[k] * (total - n_trace)
+
+    progress("prepare", 0.1, "recording the weights")
+    model_dtype = next((p.dtype for p in model.parameters() if p.is_floating_point()), torch.float32)
+    vocab = getattr(full_config, "vocab_size", 32000)
+    out_emb = model.get_output_embeddings()
+    managed = 0
+    cast = None
+    from .build import autocast_dtype
+
+    ac = autocast_dtype(plan)
+    if ac is not None:
+        notes.append(f"mixed precision: CPU autocast to {str(ac).replace('torch.', '')} stands for CUDA autocast "
+                     "(matmuls in low precision, weights cast once per forward and cached)")
+
+    def autocast():
+        if ac is None:
+            return contextlib.nullcontext()
+        return torch.autocast("cpu", dtype=ac)
+
+    hooks = []
+    if out_emb is not None:
+        hooks.append(out_emb.register_forward_pre_hook(lambda *_: setattr(tracker, "in_logits", True)))
+
+    peak_step = 0
+    try:
+        with fake, tracker:
+            seen = set()
+            for name, p in list(model.named_parameters()) + list(model.named_buffers()):
+                if id(p) in seen or p is None:
+                    continue
+                seen.add(id(p))
+                cat = "lora" if ("lora_" in name or "modules_to_save" in name) else "weights"
+                tracker.adopt(p, cat, tag_of(name), "")
+            if plan.task == "train":
+                managed = _train(plan, model, trainable, tracker, autocast, vocab, progress)
+            else:
+                _infer(plan, model, tracker, vocab, progress, kv_category)
+            tracker.check_time()
+    finally:
+        for h in hooks:
+            h.remove()
+        _Tracked.tracker = None
+    tracker.close()
+    events = tracker.events
+
+    if plan.task == "infer" and plan.kv_cache_dtype is not None:
+        have = {torch.float32: 4.0, torch.bfloat16: 2.0, torch.float16: 2.0}.get(model_dtype, 2.0)
+        factor = KV_BYTES[plan.kv_cache_dtype] / have
+        if factor != 1.0:
+            done = set()
+            for ev in events:
+                if ev.rec.category == "kv_cache" and ev.rec.id not in done:
+                    done.add(ev.rec.id)
+                    ev.rec.size = int(math.ceil(ev.rec.size * factor))
+            notes.append(f"KV cache in {plan.kv_cache_dtype}: cache storages scaled by {factor:g} from the traced "
+                         f"{str(model_dtype).replace('torch.', '')} cache (quantized-cache residual window not modelled)")
+
+    progress("simulate", 0.9, "replaying the allocation stream through the caching allocator")
+    dropped = 0
+    if extrapolated:
+        events, dropped = extrapolate(events, prefix, total)
+        notes.append(f"traced {n_trace} of {total} decoder layers (first, one middle, last) and repeated the middle "
+                     "layer's allocations for the others")
+        if dropped:
+            notes.append(f"extrapolation: {dropped} frees had no counterpart in the full model and were dropped")
+    notes.append("cuBLAS workspace: one per handle (forward thread, autograd thread), "
+                 f"{CUBLAS_WORKSPACE} bytes each (the pre-Hopper CUBLAS_WORKSPACE_CONFIG default)")
+    result = build_result(events, req.expandable_segments, _strip)
+    result.update({
+        "engine": "trace", "protocol": 1,
+        "managed_bytes": int(managed),
+        "parameters": counts,
+        "layers": {"traced": n_trace, "total": total, "extrapolated": extrapolated},
+        "versions": _versions(),
+        "elapsed_s": round(time.monotonic() - start, 3),
+        "notes": notes,
+    })
+    if plan.task == "train" and len(plan.sequence_lengths) == 1:
+        notes.append("two training steps traced: optimizer states exist from the second step on")
+    return result
+
+
+def _inputs(torch, plan, seq, vocab):
+    ids = torch.randint(0, vocab, (plan.batch_size, seq))
+    return ids
+
+
+def _train(plan, model, trainable, tracker, autocast, vocab, progress):
+    import torch
+
+    lengths = list(plan.sequence_lengths)
+    if len(lengths) == 1:
+        lengths = lengths * 2
+    managed = 0
+    opts = None
+    if plan.optimizer_in_backward:
+        opts = {}
+        for p in trainable:
+            opts[p] = make_optimizer(plan, [p], tracker)
+
+            def hook(param, __opt=opts[p]):
+                _mark_grads([param], tracker)
+                tracker.push_category("optimizer")
+                try:
+                    __opt.step()
+                    _mark_states(__opt, tracker)
+                finally:
+                    tracker.pop_category()
+                param.grad = None
+
+            p.register_post_accumulate_grad_hook(hook)
+        opt = None
+    else:
+        opt = make_optimizer(plan, trainable, tracker)
+    cublas = []
+    n = len(lengths)
+    for step, seq in enumerate(lengths):
+        tracker.step = step
+        tracker.phase = "forward"
+        tracker.in_logits = False
+        progress("forward", 0.1 + 0.8 * step / n, f"step {step}: forward, sequence {seq}")
+        ids = _inputs(torch, plan, seq, vocab)
+        labels = ids.clone()
+        if not cublas:
+            cublas.append(tracker.raw_alloc(CUBLAS_WORKSPACE, "workspace"))
+        with autocast():
+            out = model(input_ids=ids, labels=labels)
+        loss = out.loss
+        del out
+        tracker.check_time()
+        tracker.phase = "backward"
+        tracker.bw_seen_layer = False
+        progress("backward", 0.1 + 0.8 * (step + 0.4) / n, f"step {step}: backward")
+        if len(cublas) == 1:
+            cublas.append(tracker.raw_alloc(CUBLAS_WORKSPACE, "workspace"))
+        loss.backward()
+        del loss
+        tracker.check_time()
+        tracker.phase = "optimizer"
+        progress("optimizer", 0.1 + 0.8 * (step + 0.8) / n, f"step {step}: optimizer")
+        if opt is not None:
+            _mark_grads(trainable, tracker)
+            opt.step()
+            _mark_states(opt, tracker)
+            opt.zero_grad(set_to_none=True)
+        del ids, labels
+    for o in ([opt] if opt is not None else list(opts.values())):
+        managed += getattr(o, "managed", 0)
+    return managed
+
+
+def _infer(plan, model, tracker, vocab, progress, kv_category):
+    import inspect
+
+    import torch
+    from transformers import DynamicCache
+
+    seq = plan.sequence_lengths[0]
+    keep = "logits_to_keep" in inspect.signature(model.forward).parameters
+    kwargs = {"logits_to_keep": 1} if keep else {}
+    tracker.phase = "prefill"
+    progress("forward", 0.1, f"prefill of {seq} tokens")
+    with torch.no_grad(), kv_category(tracker):
+        tracker.raw_alloc(CUBLAS_WORKSPACE, "workspace")
+        ids = _inputs(torch, plan, seq, vocab)
+        cache = DynamicCache(config=model.config)
+        tracker.in_logits = False
+        out = model(input_ids=ids, past_key_values=cache, use_cache=True, **kwargs)
+        cache = out.past_key_values
+        nxt = out.logits[:, -1:].argmax(-1)
+        del out, ids
+        steps = max(plan.new_tokens - 1, 0)
+        tracker.phase = "decode"
+        for t in range(steps):
+            tracker.step = t
+            tracker.in_logits = False
+            if t % 16 == 0:
+                progress("decode", 0.1 + 0.8 * t / max(steps, 1), f"decode step {t} of {steps}")
+                tracker.check_time()
+            out = model(input_ids=nxt, past_key_values=cache, use_cache=True, **kwargs)
+            cache = out.past_key_values
+            nxt = out.logits[:, -1:].argmax(-1)
+            del out
+        del cache, nxt
