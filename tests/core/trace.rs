@@ -139,14 +139,14 @@ fn an_error_event_maps_to_the_plan_key_or_to_a_failure() {
         other => panic!("{other:?}"),
     }
     let ran = run_fake(
-        &event("bad_request", "'plan.lora.rank'"),
+        "import json, sys\nprint(json.dumps({'event': 'error', 'code': 'bad_request', 'field': 'plan.lora.rank', 'message': 'plan.lora.rank: must be at least 1, not 0'}))\nsys.exit(2)\n",
         Duration::from_secs(30),
         &CancelToken::new(),
     );
-    assert!(
-        matches!(&ran.result, Err(Error::Invalid { field, .. }) if field == "lora.rank"),
-        "{:?}",
-        ran.result
+    // The package's message starts with its own field name; the error names the plan's key once.
+    assert_eq!(
+        ran.result.unwrap_err().to_string(),
+        "lora.rank: must be at least 1, not 0"
     );
     let ran = run_fake(
         &event("torch_too_old", "None"),
@@ -519,4 +519,31 @@ fn an_inconsistent_result_is_refused() {
     v["reserved_peak_bytes"] = json!(10);
     let (code, _) = failure(&map::to_outcome(parsed_result(v), &p, &[]).map(|_| unreachable!()));
     assert_eq!(code, TraceFailure::Protocol);
+}
+
+#[test]
+fn the_timeline_chart_writes_svg_and_png_through_the_shared_writer() {
+    use headroom_core::monitor::chart::ChartFormat;
+    use headroom_core::trace::chart::render_timeline;
+    let timeline = parsed_result(result_json()).timeline;
+    let dir = tempfile::tempdir().unwrap();
+    let svg = dir.path().join("t.svg");
+    render_timeline(&timeline, "tiny-llama (bf16)", &svg, ChartFormat::Svg).unwrap();
+    let text = std::fs::read_to_string(&svg).unwrap();
+    for word in [
+        "allocated",
+        "reserved",
+        "tiny-llama (bf16)",
+        "model.layers.1.mlp.down_proj",
+    ] {
+        assert!(text.contains(word), "{word} missing from the SVG");
+    }
+    let png = dir.path().join("t.png");
+    render_timeline(&timeline, "tiny-llama", &png, ChartFormat::Png).unwrap();
+    assert_eq!(&std::fs::read(&png).unwrap()[..4], b"\x89PNG");
+    assert!(matches!(
+        render_timeline(&[], "x", &dir.path().join("e.svg"), ChartFormat::Svg),
+        Err(Error::Invalid { .. })
+    ));
+    assert!(!dir.path().join("e.svg").exists());
 }

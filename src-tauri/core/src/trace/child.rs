@@ -232,7 +232,13 @@ fn time_limit_error(limit: Duration) -> Error {
 }
 
 /// The package's error event as the core's error: the user's input (exit 2, naming the plan key) or a failure.
-fn from_event(e: ErrorEvent, limit: Duration) -> Error {
+fn from_event(mut e: ErrorEvent, limit: Duration) -> Error {
+    // The package's messages start with the request's field name; the core's error puts the plan key first.
+    if let Some(raw) = &e.field {
+        if let Some(rest) = e.message.strip_prefix(&format!("{raw}: ")) {
+            e.message = rest.to_string();
+        }
+    }
     let field = e.field.as_deref().map(plan_key);
     match e.code {
         ErrorCode::BadRequest | ErrorCode::Unsupported => {

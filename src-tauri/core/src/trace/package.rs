@@ -16,7 +16,19 @@ macro_rules! embed {
     };
 }
 
-pub const FILES: &[(&str, &str)] = embed![];
+pub const FILES: &[(&str, &str)] = embed![
+    "__init__.py",
+    "__main__.py",
+    "allocator.py",
+    "build.py",
+    "engine.py",
+    "errors.py",
+    "extrapolate.py",
+    "quant.py",
+    "report.py",
+    "request.py",
+    "tracker.py",
+];
 
 /// The package's name, as `python -m` imports it.
 pub const PACKAGE: &str = "headroom_trace";

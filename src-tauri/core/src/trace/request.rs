@@ -6,7 +6,7 @@ use serde_json::{json, Map, Value};
 use super::protocol::PROTOCOL;
 use crate::estimate::plan::{Method, Offload, Plan, Sharding, TargetModules, Task};
 use crate::model::{DType, ModelSpec};
-use crate::presets::bnb::ComputeDtype;
+use crate::presets::bnb::{ComputeDtype, QuantStorage};
 use crate::presets::{Device, PresetBody, TorchDtype};
 use crate::{Error, Result};
 
@@ -76,13 +76,26 @@ pub fn weights(preset: Option<(&str, &PresetBody)>, spec: &ModelSpec) -> Result<
         ComputeDtype::Float16 => "fp16",
         ComputeDtype::Bfloat16 => "bf16",
     };
+    let storage = match q.bnb_4bit_quant_storage {
+        QuantStorage::Uint8 => "uint8",
+        QuantStorage::Int8 => "int8",
+        QuantStorage::Bfloat16 => "bf16",
+        QuantStorage::Float16 => "fp16",
+        QuantStorage::Float32 => "fp32",
+        QuantStorage::Float64 => {
+            return Err(Error::invalid(
+                "quantization",
+                format!("preset `{name}` stores 4-bit weights as float64, which the trace engine does not model"),
+            ))
+        }
+    };
     if q.load_in_4bit {
         Ok(json!({"bnb": {
             "load_in_4bit": true,
             "bnb_4bit_quant_type": q.bnb_4bit_quant_type.as_str(),
             "bnb_4bit_use_double_quant": q.bnb_4bit_use_double_quant,
             "bnb_4bit_compute_dtype": compute,
-            "bnb_4bit_quant_storage": q.bnb_4bit_quant_storage.as_str(),
+            "bnb_4bit_quant_storage": storage,
             "llm_int8_skip_modules": q.llm_int8_skip_modules,
         }}))
     } else if q.load_in_8bit {
