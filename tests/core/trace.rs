@@ -491,6 +491,13 @@ fn the_result_maps_onto_the_contract_with_the_analytic_fit_rule() {
         "the timeline is not part of the CLI's estimate"
     );
 
+    // A peak outside any module may come as "": it reads as null.
+    let mut v = result_json();
+    v["peak"]["module"] = json!("");
+    let p0 = plan(json!({"model": tiny_llama(), "task": "infer"}));
+    let out = map::to_outcome(parsed_result(v), &p0, &[]).unwrap();
+    assert_eq!(out.estimate.peak.unwrap().module, None);
+
     // Without gpus: no verdict, as the analytic engine.
     let p = plan(json!({"model": tiny_llama(), "task": "train", "method": "lora"}));
     let out = map::to_outcome(parsed_result(result_json()), &p, &[]).unwrap();

@@ -10,10 +10,21 @@ use crate::{Error, Result};
 /// Map `result` for `plan`. The package promises that the components sum to the allocated peak and that
 /// reserved covers allocated; a result that breaks either is refused, not printed.
 pub fn to_outcome(
-    result: TraceResult,
+    mut result: TraceResult,
     plan: &Plan,
     model_notes: &[String],
 ) -> Result<TraceOutcome> {
+    // Outside any module the package says "" rather than null; one spelling for the UI.
+    let no_empty = |m: &mut Option<String>| {
+        if m.as_deref() == Some("") {
+            *m = None;
+        }
+    };
+    no_empty(&mut result.peak.module);
+    result
+        .timeline
+        .iter_mut()
+        .for_each(|p| no_empty(&mut p.module));
     let c = result.components;
     let allocated = result.allocated_peak_bytes;
     let broken = |what: String| {
