@@ -413,3 +413,42 @@ fn a_trace_past_its_time_limit_exits_1() {
     let err = stderr_of(&out);
     assert!(err.contains("time limit"), "{err}");
 }
+
+/// A stand-in "python" that passes the probe (torch 2.15, transformers, peft) and then, as the package, exits
+/// at once without reading its request.
+fn python_that_dies_at_once(dir: &Path) -> PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let path = dir.join("python3");
+    std::fs::write(
+        &path,
+        "#!/bin/sh\ncase \"$1\" in\n  -c) echo '{\"python\": \"3.11.7\", \"torch\": \"2.15.0\", \"torch_error\": null, \"transformers\": \"5.24.0\", \"peft\": \"0.21.2\"}' ;;\n  *) echo 'fatal: gone' >&2; exit 7 ;;\nesac\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    path
+}
+
+#[test]
+fn a_child_that_exits_before_reading_its_request_is_a_crash_not_a_broken_pipe() {
+    let dir = tempfile::tempdir().unwrap();
+    let python = python_that_dies_at_once(dir.path());
+    // A config far larger than a pipe's buffer, so the request is still being written when the child is gone.
+    let config: Value = serde_json::from_str(
+        &std::fs::read_to_string(format!("{MODELS}/tiny-llama/config.json")).unwrap(),
+    )
+    .unwrap();
+    let mut config = config;
+    config["padding_for_the_test"] = json!("x".repeat(4 << 20));
+    let plan = json!({"model": {"config": config}, "task": "infer"});
+    let out = estimate(
+        dir.path(),
+        &plan,
+        &["--engine", "trace", "--python", python.to_str().unwrap()],
+    );
+    assert_exit(&out, 1);
+    let err = stderr_of(&out);
+    assert!(
+        err.contains("exited with status 7") && err.contains("fatal: gone"),
+        "{err}"
+    );
+}

@@ -166,6 +166,16 @@ pub fn run(
     if let (Some(mut stdin), Some(input)) = (child.stdin.take(), spec.input) {
         let input = input.to_vec();
         thread::spawn(move || {
+            // A child that exits before reading everything closes the pipe. A CLI that restored SIGPIPE's
+            // default action would die of the write; blocked in this thread, the write fails with EPIPE instead
+            // and the pending signal is dropped with the thread.
+            // SAFETY: sigemptyset/sigaddset fill the set we own; pthread_sigmask changes this thread's mask only.
+            unsafe {
+                let mut set: libc::sigset_t = std::mem::zeroed();
+                libc::sigemptyset(&mut set);
+                libc::sigaddset(&mut set, libc::SIGPIPE);
+                libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
+            }
             let _ = stdin.write_all(&input);
         });
     }
