@@ -40,6 +40,8 @@ const OUTCOME: TraceOutcome = {
     per_gpu: perGpu(6 * GIB, 8 * GIB),
     cpu_bytes: 0,
     parameters: { total: 158016, trainable: 4096 },
+    fits: false,
+    headroom_bytes: -1.5 * GIB,
     notes: ["traced"],
     engine: "trace",
     peak: { phase: "backward", module: "model.layers.1.mlp.down_proj", step: 0 },
@@ -145,6 +147,7 @@ describe("TracePanel", () => {
     expect(table).toContain("8.00 GiB");
     expect(q('[data-testid="trace-peak"]')!.textContent).toContain("the backward pass, in model.layers.1.mlp.down_proj");
     expect(text()).toContain("2 of 2 layers traced in 3.3 s, torch 2.15.0");
+    expect(q('[data-testid="trace-fit"]')!.textContent).toContain("does not fit: 1.50 GiB short");
     const lines = document.querySelectorAll('[data-testid="trace-timeline"] polyline');
     expect(lines.length).toBe(2);
     // The allocated line's highest point (6 of 8 GiB) sits a quarter down the 160-pixel box.
