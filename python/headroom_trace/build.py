@@ -1,6 +1,7 @@
 """Builds the plan's model on fake CPU tensors: config, precision, bitsandbytes weights, PEFT, checkpointing."""
 
 import contextlib
+import dataclasses
 import warnings
 
 import torch
@@ -146,7 +147,17 @@ def build(config, plan, notes):
     from transformers import AutoModelForCausalLM
 
     with fake_safe_apply():
-        return _build(config, plan, notes)
+        try:
+            return _build(config, plan, notes)
+        except _NoDropout:
+            notes.append("PEFT cannot apply LoRA dropout to this model's fused expert weights: traced with "
+                         "lora_dropout 0")
+            lora = dataclasses.replace(plan.lora, dropout=0.0)
+            return _build(config, dataclasses.replace(plan, lora=lora), notes)
+
+
+class _NoDropout(Exception):
+    pass
 
 
 def _build(config, plan, notes):
@@ -156,7 +167,14 @@ def _build(config, plan, notes):
     attn = attn_implementation(plan, notes)
     try:
         with quiet():
-            model = AutoModelForCausalLM.from_config(config, dtype=dtype, attn_implementation=attn)
+            try:
+                model = AutoModelForCausalLM.from_config(config, dtype=dtype, attn_implementation=attn)
+            except ValueError as e:
+                if attn == "eager" or "attention implementation" not in str(e):
+                    raise
+                notes.append(f"{type(config).__name__.replace('Config', '')} has no {attn} attention in this "
+                             "transformers: traced with eager attention, as transformers would run it")
+                model = AutoModelForCausalLM.from_config(config, dtype=dtype, attn_implementation="eager")
     except ValueError as e:
         msg = str(e).splitlines()[0]
         if "Unrecognized configuration class" in msg or "AutoModelForCausalLM" in msg:
@@ -239,6 +257,10 @@ def _apply_lora(model, plan, notes):
         try:
             model = get_peft_model(model, config)
         except ValueError as e:
+            # PEFT wraps fused MoE expert weights (ParamWrapper), which take no dropout; the failed call
+            # has half-injected the model, so the caller rebuilds it.
+            if "lora_dropout" in str(e) and config.lora_dropout != 0:
+                raise _NoDropout() from None
             raise TraceError("bad_request", f"plan.lora.target_modules: {str(e).splitlines()[0]}",
                              "plan.lora.target_modules") from None
     if lora.dtype != "fp32":

@@ -42,11 +42,20 @@ def choose_layers(total, requested, plan, config):
 
     if total is None or total <= 3:
         return total, False
-    if requested is not None:
-        return (total, False) if requested >= total else (3, True)
+    if requested is not None and requested >= total:
+        return total, False
     if plan.method == "freeze" or not layer_types_uniform(config):
         return total, False
+    if plan.method in ("lora", "qlora") and is_moe(config):
+        # PEFT's expert-weight wrappers run outside the decoder layer's module context, so their
+        # allocations cannot be told apart by layer: trace every layer.
+        return total, False
     return 3, True
+
+
+def is_moe(config):
+    return any(isinstance(getattr(config, k, None), int) and getattr(config, k) > 1
+               for k in ("num_local_experts", "num_experts", "n_routed_experts"))
 
 
 @contextlib.contextmanager
@@ -211,9 +220,7 @@ def run(req, progress):
         if id(p) in seen:
             continue
         seen.add(id(p))
-        n = p.numel()
-        if p.dtype == torch.uint8 and hasattr(p, "_is_packed4"):
-            n *= 2
+        n = getattr(p, "logical_numel", None) or p.numel()
         counts["total"] += n
         counts["trainable"] += n if p.requires_grad else 0
         if tag_of(name) == 1:

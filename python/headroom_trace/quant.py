@@ -87,6 +87,7 @@ class Linear4bit(nn.Linear):
         st = STORAGE[quant_storage]
         elem = torch.empty((), dtype=st).element_size()
         self.weight = nn.Parameter(torch.empty(sizes[0] // elem, 1, dtype=st, device=device), requires_grad=False)
+        self.weight.logical_numel = numel  # the parameter count it stands for
         self.register_buffer("quant_code", torch.empty(16, dtype=torch.float32, device=device))
         if double_quant:
             self.register_buffer("absmax", torch.empty(sizes[2], dtype=torch.uint8, device=device))

@@ -197,9 +197,13 @@ class Tracker(TorchDispatchMode):
             self.check_time()
         outs = tree_flatten(out)[0]
         module = None
+        returns = func._schema.returns
         for i, t in enumerate(outs):
             if not isinstance(t, torch.Tensor):
                 continue
+            ret = returns[0] if len(returns) == 1 else (returns[i] if i < len(returns) else None)
+            if ret is not None and ret.alias_info is not None:
+                continue  # a view or an in-place result: no new memory, even of a storage made before tracking
             st = t.untyped_storage()
             key = id(st)
             if key in self._live:

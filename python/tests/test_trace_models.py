@@ -1,0 +1,172 @@
+"""Traces of every tiny checkpoint config for full, LoRA, QLoRA training and inference, checked against
+truths that do not depend on the trace: exact weight bytes, PEFT's own trainable count, monotonic effects."""
+
+import math
+
+import pytest
+import torch
+
+from conftest import infer_plan, tiny_config, tiny_configs, trace, train_plan
+from headroom_trace.allocator import CachingAllocator
+
+MODELS = tiny_configs()
+ROUND = CachingAllocator(expandable_segments=False).round_size
+
+
+def meta_model(name, dtype):
+    from transformers import AutoModelForCausalLM
+
+    from headroom_trace.build import make_config
+
+    config = make_config(tiny_config(name))
+    with torch.device("meta"):
+        try:
+            return AutoModelForCausalLM.from_config(config, dtype=dtype, attn_implementation="sdpa")
+        except ValueError:
+            return AutoModelForCausalLM.from_config(config, dtype=dtype, attn_implementation="eager")
+
+
+def tensors(model):
+    """Parameters and buffers, tied ones once."""
+    seen, out = set(), []
+    for name, t in list(model.named_parameters()) + list(model.named_buffers()):
+        if id(t) not in seen:
+            seen.add(id(t))
+            out.append((name, t))
+    return out
+
+
+def check_common(r):
+    assert r["event"] == "result" and r["engine"] == "trace" and r["protocol"] == 1
+    assert sum(r["components"].values()) == r["allocated_peak_bytes"]
+    assert r["reserved_peak_bytes"] >= r["allocated_peak_bytes"] > 0
+    assert 0 < len(r["timeline"]) <= 2000
+    assert max(p["allocated"] for p in r["timeline"]) == r["allocated_peak_bytes"]
+    assert r["layers"]["total"] >= r["layers"]["traced"] >= 1
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_full_training_weights_are_the_exact_parameter_bytes(name):
+    r = trace(tiny_config(name), train_plan("full", precision="bf16-true"))
+    check_common(r)
+    model = meta_model(name, torch.bfloat16)
+    expected = sum(ROUND(t.numel() * t.element_size()) for _, t in tensors(model))
+    assert r["components"]["weights"] == expected
+    params = sum(p.numel() for p in model.parameters())
+    assert r["parameters"] == {"total": params, "trainable": params}
+    # every trainable parameter has an AdamW state pair in its own dtype at the optimizer peak or later
+    assert r["components"]["optimizer"] in (0, 2 * sum(ROUND(p.numel() * 2) for p in model.parameters()))
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_lora_trainable_count_is_pefts(name):
+    from peft import LoraConfig, get_peft_model
+
+    r = trace(tiny_config(name), train_plan("lora"))
+    check_common(r)
+    model = meta_model(name, torch.bfloat16)
+    peft_model = get_peft_model(model, LoraConfig(r=8, lora_alpha=16, lora_dropout=0.0,
+                                                  target_modules="all-linear", task_type="CAUSAL_LM"))
+    trainable, total = peft_model.get_nb_trainable_parameters()
+    assert r["parameters"] == {"total": total, "trainable": trainable}
+    lora_bytes = sum(ROUND(p.numel() * 4) for n, p in peft_model.named_parameters() if "lora_" in n)
+    assert r["components"]["lora"] == lora_bytes  # PEFT keeps adapters in fp32 over a bf16 base
+
+
+def nf4_bytes(n):
+    """bitsandbytes nf4 with double quantization: packed weight, uint8 absmax per 64, fp32 absmax per 256
+    blocks, fp32 offset, the 16-entry fp32 code; each its own allocation."""
+    blocks = math.ceil(n / 64)
+    return sum(ROUND(b) for b in ((n + 1) // 2, blocks, math.ceil(blocks / 256) * 4, 4, 64))
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_qlora_weights_are_the_exact_nf4_storage(name):
+    r = trace(tiny_config(name), train_plan("qlora"))
+    check_common(r)
+    model = meta_model(name, torch.bfloat16)
+    out_emb = model.get_output_embeddings()
+    expected = 0
+    quantized = set()
+    for mod in model.modules():
+        if type(mod) is torch.nn.Linear and mod is not out_emb:
+            expected += nf4_bytes(mod.weight.numel())
+            quantized.add(id(mod.weight))
+            if mod.bias is not None:
+                quantized.add(id(mod.bias))
+                expected += ROUND(mod.bias.numel() * 4)
+    for _, t in tensors(model):
+        if id(t) in quantized:
+            continue
+        # prepare_model_for_kbit_training upcasts every 16-bit parameter that is not 4-bit to fp32
+        size = 4 if isinstance(t, torch.nn.Parameter) and t.dtype in (torch.bfloat16, torch.float16) else t.element_size()
+        expected += ROUND(t.numel() * size)
+    assert r["components"]["weights"] == expected
+    assert r["parameters"]["trainable"] > 0
+    assert any("prepare_model_for_kbit_training" in n for n in r["notes"])
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_inference_fills_a_kv_cache(name):
+    short = trace(tiny_config(name), infer_plan(new_tokens=2))
+    long = trace(tiny_config(name), infer_plan(new_tokens=48, sequence_length=8))
+    for r in (short, long):
+        check_common(r)
+        assert r["parameters"]["trainable"] == 0
+        assert r["components"]["gradients"] == r["components"]["optimizer"] == 0
+    assert {p["phase"] for p in long["timeline"]} >= {"prefill", "decode"}
+    kv = [p["allocated"] for p in long["timeline"] if p["phase"] == "decode"]
+    tenth = max(len(kv) // 10, 1)
+    assert max(kv[-tenth:]) > max(kv[:tenth])  # the cache grows with every token
+
+
+def test_gradient_checkpointing_lowers_the_peak():
+    config = tiny_config("tiny-llama")
+    on = trace(config, train_plan("lora", sequence_length=512, gradient_checkpointing=True))
+    off = trace(config, train_plan("lora", sequence_length=512, gradient_checkpointing=False))
+    assert on["allocated_peak_bytes"] < off["allocated_peak_bytes"]
+
+
+def test_larger_batch_raises_activations():
+    config = tiny_config("tiny-llama")
+    small = trace(config, train_plan("full", batch_size=1, sequence_length=256, gradient_checkpointing=False))
+    large = trace(config, train_plan("full", batch_size=4, sequence_length=256, gradient_checkpointing=False))
+    assert large["allocated_peak_bytes"] > small["allocated_peak_bytes"]
+    assert (large["components"]["activations"] + large["components"]["logits"]
+            > small["components"]["activations"] + small["components"]["logits"])
+
+
+def test_paged_optimizer_states_are_managed_memory():
+    config = tiny_config("tiny-llama")
+    paged = trace(config, train_plan("lora", optimizer="paged_adamw_32bit"))
+    plain = trace(config, train_plan("lora", optimizer="adamw"))
+    assert paged["components"]["optimizer"] == 0
+    # two fp32 states per trainable parameter, outside the caching allocator
+    assert paged["managed_bytes"] == 8 * plain["parameters"]["trainable"]
+    assert paged["allocated_peak_bytes"] < plain["allocated_peak_bytes"]
+
+
+def test_eight_bit_adam_states_are_smaller_than_fp32_ones():
+    config = tiny_config("tiny-llama")
+    eight = trace(config, train_plan("full", optimizer="adamw_8bit", precision="fp32"))
+    full = trace(config, train_plan("full", optimizer="adamw", precision="fp32"))
+    assert 0 < eight["components"]["optimizer"] < full["components"]["optimizer"] or \
+        eight["allocated_peak_bytes"] < full["allocated_peak_bytes"]
+
+
+def test_variable_sequence_lengths_run_one_step_each():
+    r = trace(tiny_config("tiny-llama"), train_plan("lora", sequence_lengths=[32, 128, 64]))
+    check_common(r)
+    steps = {p["phase"] for p in r["timeline"]}
+    assert {"forward", "backward", "optimizer"} <= steps
+
+
+def test_eight_bit_weights_are_int8_plus_row_scales():
+    plan = train_plan("lora", weights={"bnb": {"load_in_8bit": True}})
+    r = trace(tiny_config("tiny-llama"), plan)
+    check_common(r)
+    model = meta_model("tiny-llama", torch.bfloat16)
+    out_emb = model.get_output_embeddings()
+    linear = [m for m in model.modules() if type(m) is torch.nn.Linear and m is not out_emb]
+    int8 = sum(ROUND(m.weight.numel()) + ROUND(m.out_features * 4) for m in linear)
+    assert r["components"]["weights"] >= int8
