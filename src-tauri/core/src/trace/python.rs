@@ -199,7 +199,8 @@ pub fn select(
     cancel: &CancelToken,
 ) -> Result<PythonInfo> {
     if let Some(path) = chosen {
-        let info = probe(path, env, cwd, cancel)?;
+        let path = expand(path, env);
+        let info = probe(&path, env, cwd, cancel)?;
         info.usable()?;
         return Ok(info);
     }
@@ -225,6 +226,29 @@ pub fn select(
             "no python3 or python on PATH; set the Python path in Settings or pass --python PATH",
         )
     }))
+}
+
+/// A path as a person types it: `~/…` is under HOME, and a bare name (`python3.11`) is looked up on PATH as
+/// a shell would.
+fn expand(path: &Path, env: &EnvMap) -> PathBuf {
+    if let (Ok(rest), Some(home)) = (path.strip_prefix("~"), env.get("HOME")) {
+        return Path::new(home).join(rest);
+    }
+    if path.components().count() == 1 {
+        let name = path.as_os_str();
+        let found = env
+            .get("PATH")
+            .map(String::as_str)
+            .unwrap_or("")
+            .split(':')
+            .filter(|d| !d.is_empty())
+            .map(|d| Path::new(d).join(name))
+            .find(|p| is_executable(p));
+        if let Some(found) = found {
+            return found;
+        }
+    }
+    path.to_path_buf()
 }
 
 /// Every `python3`, then `python`, in each PATH folder in order; one entry per real file, so a venv's
@@ -302,6 +326,32 @@ mod tests {
         assert_eq!(
             code(info(Some("2.15.0"), Some("5.24.0")).has_peft()),
             TraceFailure::NoPeft
+        );
+    }
+
+    #[test]
+    fn typed_paths_expand_home_and_bare_names() {
+        let dir = tempfile::tempdir().unwrap();
+        let exe = dir.path().join("python3.11");
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::write(&exe, "#!/bin/sh\n").unwrap();
+            std::fs::set_permissions(&exe, std::fs::Permissions::from_mode(0o755)).unwrap();
+        }
+        let env: EnvMap = [
+            ("HOME".to_string(), "/home/u".to_string()),
+            ("PATH".to_string(), dir.path().display().to_string()),
+        ]
+        .into();
+        assert_eq!(
+            expand(Path::new("~/venv/bin/python"), &env),
+            Path::new("/home/u/venv/bin/python")
+        );
+        assert_eq!(expand(Path::new("python3.11"), &env), exe);
+        assert_eq!(expand(Path::new("nowhere"), &env), Path::new("nowhere"));
+        assert_eq!(
+            expand(Path::new("/abs/python"), &env),
+            Path::new("/abs/python")
         );
     }
 
