@@ -184,7 +184,7 @@ def _build(config, plan, notes):
     if plan.bnb is not None:
         out_emb = model.get_output_embeddings()
         skip = list(plan.bnb.skip_modules or [])
-        if not plan.bnb.skip_modules:
+        if plan.bnb.skip_modules is None:
             # transformers keeps the output embedding (lm_head) unquantized by default.
             for name, mod in model.named_modules():
                 if mod is out_emb:
@@ -233,7 +233,7 @@ def _apply_lora(model, plan, notes):
 
     lora = plan.lora
     with quiet():
-        if plan.method == "qlora" or plan.bnb is not None:
+        if (plan.method == "qlora" or plan.bnb is not None) and plan.kbit_upcast:
             model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=plan.gradient_checkpointing)
             notes.append("prepare_model_for_kbit_training (PEFT) ran: frozen non-quantized weights upcast to fp32, "
                          "input embeddings' output requires grad")

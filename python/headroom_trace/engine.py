@@ -12,12 +12,17 @@ KV_BYTES = {"bf16": 2.0, "fp16": 2.0, "fp32": 4.0, "fp8": 1.0, "int8": 1.0, "int
 
 
 def _versions():
-    import peft
+    from importlib.metadata import PackageNotFoundError, version
+
     import torch
     import transformers
 
+    try:
+        peft = version("peft")  # importing peft costs seconds; a trace without LoRA does not need it
+    except PackageNotFoundError:
+        peft = None
     return {"python": platform.python_version(), "torch": torch.__version__.split("+")[0],
-            "transformers": transformers.__version__, "peft": peft.__version__}
+            "transformers": transformers.__version__, "peft": peft}
 
 
 def _check_torch():
@@ -28,11 +33,10 @@ def _check_torch():
     parts = torch.__version__.split("+")[0].split(".")
     if (int(parts[0]), int(parts[1])) < (2, 4):
         raise TraceError("torch_too_old", f"torch {torch.__version__} is older than 2.4")
-    for mod in ("transformers", "peft"):
-        try:
-            __import__(mod)
-        except ImportError:
-            raise TraceError("unsupported", f"this Python cannot import {mod}") from None
+    try:
+        import transformers  # noqa: F401
+    except ImportError:
+        raise TraceError("unsupported", "this Python cannot import transformers") from None
 
 
 def choose_layers(total, requested, plan, config):
@@ -176,6 +180,12 @@ def run(req, progress):
     plan = req.plan
     progress("import", 0.0, "importing torch, transformers, peft")
     _check_torch()
+    if plan.method in ("lora", "qlora") and plan.task == "train":
+        import importlib.util
+
+        if importlib.util.find_spec("peft") is None:
+            raise TraceError("unsupported", "plan.method: LoRA needs peft, which this Python cannot import",
+                             "plan.method")
     import torch
     from torch._subclasses.fake_tensor import FakeTensorMode
 
@@ -202,6 +212,7 @@ def run(req, progress):
         raise TraceError("time_limit", "the trace ran past its time limit (time_limit_s) while building the model")
     prefix = find_layer_prefix(model, n_trace) or ""
     tracker = Tracker(prefix, deadline)
+    tracker.name_modules(model)
     _Tracked.tracker = tracker
 
     trainable = [p for p in model.parameters() if p.requires_grad]
@@ -355,9 +366,12 @@ def _train(plan, model, trainable, tracker, autocast, vocab, progress):
         if not cublas:
             cublas.append(tracker.raw_alloc(CUBLAS_WORKSPACE, "workspace"))
         with autocast():
-            out = model(input_ids=ids, labels=labels)
-        loss = out.loss
-        del out
+            if plan.chunked_loss:
+                loss = _chunked_loss(model, ids, labels)
+            else:
+                out = model(input_ids=ids, labels=labels)
+                loss = out.loss
+                del out
         tracker.check_time()
         tracker.phase = "backward"
         tracker.bw_seen_layer = False
@@ -380,6 +394,29 @@ def _train(plan, model, trainable, tracker, autocast, vocab, progress):
     return managed
 
 
+CHUNKS = 8
+
+
+def _chunked_loss(model, ids, labels):
+    """torchtune's CEWithChunkedOutputLoss: the output projection in 8 sequence chunks, each chunk's logits
+    upcast to fp32 only inside its own cross-entropy."""
+    import torch
+
+    base = model.get_base_model() if hasattr(model, "get_base_model") else model
+    hidden = base.model(input_ids=ids).last_hidden_state
+    head = base.get_output_embeddings()
+    logits = [head(h) for h in hidden.chunk(CHUNKS, dim=1)]
+    del hidden
+    shifted = torch.nn.functional.pad(labels[:, 1:], (0, 1), value=-100)
+    total = None
+    for chunk, lab in zip(logits, shifted.chunk(CHUNKS, dim=1)):
+        part = torch.nn.functional.cross_entropy(chunk.float().flatten(0, 1), lab.flatten(), reduction="sum",
+                                                 ignore_index=-100)
+        total = part if total is None else total + part
+    del logits
+    return total / (labels.numel())
+
+
 def _infer(plan, model, tracker, vocab, progress, kv_category):
     import inspect
 
@@ -387,8 +424,14 @@ def _infer(plan, model, tracker, vocab, progress, kv_category):
     from transformers import DynamicCache
 
     seq = plan.sequence_lengths[0]
-    keep = "logits_to_keep" in inspect.signature(model.forward).parameters
-    kwargs = {"logits_to_keep": 1} if keep else {}
+    params = inspect.signature(model.forward).parameters
+    kwargs = {"logits_to_keep": 1} if "logits_to_keep" in params else {}
+    # transformers 5.2x renamed past_key_values to cache (the old name still works, with a warning)
+    cache_kw = "cache" if "cache" in params else "past_key_values"
+
+    def cache_of(out):
+        c = getattr(out, "cache", None)
+        return c if c is not None else out.past_key_values
     tracker.phase = "prefill"
     progress("forward", 0.1, f"prefill of {seq} tokens")
     with torch.no_grad(), kv_category(tracker):
@@ -396,8 +439,8 @@ def _infer(plan, model, tracker, vocab, progress, kv_category):
         ids = _inputs(torch, plan, seq, vocab)
         cache = DynamicCache(config=model.config)
         tracker.in_logits = False
-        out = model(input_ids=ids, past_key_values=cache, use_cache=True, **kwargs)
-        cache = out.past_key_values
+        out = model(input_ids=ids, use_cache=True, **{cache_kw: cache}, **kwargs)
+        cache = cache_of(out)
         nxt = out.logits[:, -1:].argmax(-1)
         del out, ids
         steps = max(plan.new_tokens - 1, 0)
@@ -408,8 +451,8 @@ def _infer(plan, model, tracker, vocab, progress, kv_category):
             if t % 16 == 0:
                 progress("decode", 0.1 + 0.8 * t / max(steps, 1), f"decode step {t} of {steps}")
                 tracker.check_time()
-            out = model(input_ids=nxt, past_key_values=cache, use_cache=True, **kwargs)
-            cache = out.past_key_values
+            out = model(input_ids=nxt, use_cache=True, **{cache_kw: cache}, **kwargs)
+            cache = cache_of(out)
             nxt = out.logits[:, -1:].argmax(-1)
             del out
         del cache, nxt

@@ -55,6 +55,7 @@ class Plan:
     chunked_loss: bool
     new_tokens: int
     kv_cache_dtype: Optional[str]
+    kbit_upcast: bool = True
 
 
 @dataclass
@@ -224,19 +225,10 @@ def parse_plan(raw):
         chunked_loss=_bool(raw, "chunked_loss", p),
         new_tokens=_int(raw, "new_tokens", p, 0, minimum=0),
         kv_cache_dtype=_choice(raw, "kv_cache_dtype", KV_DTYPES, p, None),
+        # optional (protocol addition): false for frameworks that quantize without PEFT's
+        # prepare_model_for_kbit_training (torchtune, lit-gpt), which keep the other weights in 16 bits
+        kbit_upcast=_bool(raw, "kbit_upcast", p, True),
     )
-    if plan.optimizer_in_backward and plan.optimizer not in ("adamw", "sgd", "sgd_momentum", "adafactor"):
-        raise TraceError(
-            "unsupported",
-            f"plan.optimizer_in_backward: not modelled for {plan.optimizer}",
-            "plan.optimizer_in_backward",
-        )
-    if plan.chunked_loss and task == "train":
-        raise TraceError(
-            "unsupported",
-            "plan.chunked_loss: the trace runs the model's own loss; chunked (Liger-style) losses are not traced",
-            "plan.chunked_loss",
-        )
     return plan
 
 

@@ -94,6 +94,13 @@ class Tracker(TorchDispatchMode):
         return rec_tag
 
     # ---- module context ----
+    def name_modules(self, root):
+        """Name every module by its FQN under `root`, whichever module a call enters first."""
+        prefix = type(root).__name__
+        for name, mod in root.named_modules():
+            self.mt._known_modules[mod] = f"{prefix}.{name}" if name else prefix
+            self.mt._seen_modules.add(mod)
+
     def _enter(self, mod, *_):
         if mod is None:
             return

@@ -170,3 +170,57 @@ def test_eight_bit_weights_are_int8_plus_row_scales():
     linear = [m for m in model.modules() if type(m) is torch.nn.Linear and m is not out_emb]
     int8 = sum(ROUND(m.weight.numel()) + ROUND(m.out_features * 4) for m in linear)
     assert r["components"]["weights"] >= int8
+
+
+def test_chunked_loss_lowers_a_logits_bound_peak():
+    # A large vocabulary over a small model: the loss's logits decide the peak.
+    config = dict(tiny_config("tiny-llama"), vocab_size=32000)
+    plain = trace(config, train_plan("lora", sequence_length=512))
+    chunked = trace(config, train_plan("lora", sequence_length=512, chunked_loss=True))
+    assert plain["peak"]["phase"] in ("forward", "backward")
+    assert chunked["allocated_peak_bytes"] < plain["allocated_peak_bytes"]
+
+
+def test_freeze_trains_the_last_layers_only():
+    config = tiny_config("tiny-llama")
+    r = trace(config, train_plan("freeze", freeze_trainable_layers=1, precision="bf16-true"))
+    check_common(r)
+    model = meta_model("tiny-llama", torch.bfloat16)
+    last = sum(p.numel() for n, p in model.named_parameters() if n.startswith("model.layers.1."))
+    assert r["parameters"]["trainable"] == last
+    assert r["layers"]["extrapolated"] is False
+
+
+def test_optimizer_in_backward_frees_gradients_as_it_goes():
+    config = tiny_config("tiny-llama")
+    inline = trace(config, train_plan("full", precision="fp32", optimizer_in_backward=True))
+    after = trace(config, train_plan("full", precision="fp32"))
+    assert inline["allocated_peak_bytes"] < after["allocated_peak_bytes"]
+    assert inline["components"]["gradients"] < after["components"]["gradients"] or \
+        after["components"]["gradients"] == 0
+
+
+def test_a_smaller_kv_cache_dtype_shrinks_the_cache():
+    config = tiny_config("tiny-llama")
+    bf16 = trace(config, infer_plan(new_tokens=32))
+    int8 = trace(config, infer_plan(new_tokens=32, kv_cache_dtype="int8"))
+    assert int8["components"]["kv_cache"] * 2 == bf16["components"]["kv_cache"] > 0
+    assert any("KV cache in int8" in n for n in int8["notes"])
+
+
+def test_four_bit_inference_weights_are_nf4_without_upcast():
+    r = trace(tiny_config("tiny-llama"), infer_plan(weights={"bnb": {"load_in_4bit": True,
+                                                                       "bnb_4bit_compute_dtype": "bf16"}}))
+    check_common(r)
+    assert {p["phase"] for p in r["timeline"]} >= {"prefill", "decode"}
+    model = meta_model("tiny-llama", torch.bfloat16)
+    out_emb = model.get_output_embeddings()
+    expected, quantized = 0, set()
+    for mod in model.modules():
+        if type(mod) is torch.nn.Linear and mod is not out_emb:
+            n = mod.weight.numel()
+            # no double quantization: packed weight, fp32 absmax per 64, the 16-entry fp32 code
+            expected += ROUND((n + 1) // 2) + ROUND(math.ceil(n / 64) * 4) + ROUND(64)
+            quantized.add(id(mod.weight))
+    expected += sum(ROUND(t.numel() * t.element_size()) for _, t in tensors(model) if id(t) not in quantized)
+    assert r["components"]["weights"] == expected
