@@ -425,6 +425,15 @@ fn the_request_carries_the_plan_in_the_protocols_terms() {
     assert_eq!(r["plan"]["kv_cache_dtype"], json!("bf16"));
     assert_eq!(r["plan"]["optimizer"], json!("adamw"));
     assert_eq!(r["time_limit_s"], json!(120));
+    assert_eq!(r["plan"]["kbit_upcast"], Value::Null);
+    let p = plan(
+        json!({"model": tiny_llama(), "task": "train", "method": "qlora",
+        "quantization": "int4", "kbit_upcast": false}),
+    );
+    assert_eq!(
+        request::build(&p, &config, json!({"dtype": "bf16"}), 1)["plan"]["kbit_upcast"],
+        json!(false)
+    );
     let infer = plan(
         json!({"model": {"id": "meta-llama/Llama-3.1-8B"}, "task": "infer", "new_tokens": 16}),
     );

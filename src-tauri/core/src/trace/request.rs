@@ -180,6 +180,8 @@ pub fn build(
             "chunked_loss": plan.chunked_loss,
             "new_tokens": plan.new_tokens,
             "kv_cache_dtype": kv_cache_dtype,
+            // null: PEFT's k-bit preparation runs, as the Hugging Face recipe does.
+            "kbit_upcast": plan.kbit_upcast,
         },
         "allocator": {"expandable_segments": false},
         "layers": Value::Null,
