@@ -3,6 +3,7 @@
 
 pub mod bindings;
 pub mod commands;
+pub mod draft;
 pub mod error;
 pub mod logging;
 pub mod monitor;

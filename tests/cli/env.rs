@@ -234,3 +234,85 @@ fn doctor_exits_1_on_an_error_and_0_otherwise() {
     );
     assert_exit(&out, 2);
 }
+
+#[test]
+fn a_profile_token_stays_out_of_records_logs_and_output() {
+    let dir = tempfile::tempdir().unwrap();
+    let token = "hf_CliSeCrEt987654321";
+    let env_file = dir.path().join("secrets.env");
+    std::fs::write(&env_file, format!("HF_TOKEN={token}\nNCCL_DEBUG=WARN\n")).unwrap();
+    let out = super::cli(
+        dir.path(),
+        &[
+            "env",
+            "save",
+            "withtoken",
+            "--file",
+            env_file.to_str().unwrap(),
+        ],
+    );
+    super::assert_exit(&out, 0);
+    std::fs::remove_file(&env_file).unwrap();
+
+    let shown = super::cli(dir.path(), &["env", "show", "withtoken"]);
+    let shown_json = super::cli(dir.path(), &["env", "show", "withtoken", "--json"]);
+    let doctor = super::cli_command(dir.path())
+        .args(["env", "doctor", "--profile", "withtoken", "--json"])
+        .env("HF_TOKEN", "hf_SomethingElse42")
+        .output()
+        .unwrap();
+    let run = super::cli_command(dir.path())
+        .args([
+            "run",
+            "--model",
+            "org/m",
+            "--chain",
+            "fp16",
+            "--profile",
+            "withtoken",
+            "--json",
+            "--",
+        ])
+        .args(["bash", "-c", "echo \"token: $HF_TOKEN\""])
+        .output()
+        .unwrap();
+    super::assert_exit(&run, 0);
+    let record = super::json_of(&run);
+    assert_eq!(
+        record["attempts"][0]["environment"]["HF_TOKEN"],
+        "<redacted>"
+    );
+    assert!(super::stderr_of(&run).contains("token: <redacted>"));
+    for out in [&shown, &shown_json, &doctor, &run] {
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            super::stderr_of(out)
+        );
+        assert!(
+            !text.contains(token) && !text.contains("hf_SomethingElse42"),
+            "{text}"
+        );
+    }
+    let shown = String::from_utf8_lossy(&shown.stdout);
+    assert!(
+        shown.contains("HF_TOKEN=") && shown.contains("<redacted>"),
+        "{shown}"
+    );
+    // The data directory holds no copy; `export` still gives the value, for sourcing.
+    let data = std::fs::read_dir(dir.path().join("data/runs"))
+        .unwrap()
+        .count();
+    assert_eq!(data, 1);
+    let grep = std::process::Command::new("grep")
+        .args(["-r", "-l", token, dir.path().join("data").to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(
+        grep.stdout.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&grep.stdout)
+    );
+    let export = super::cli(dir.path(), &["env", "export", "withtoken"]);
+    assert!(String::from_utf8_lossy(&export.stdout).contains(token));
+}

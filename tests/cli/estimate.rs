@@ -8,7 +8,7 @@ use serde_json::{json, Value};
 use super::{assert_exit, cli, cli_command, ok_json as estimate_json, stderr_of};
 
 /// `estimate` with `plan` on stdin, in a fresh folder of its own.
-fn run(plan: &str, args: &[&str]) -> Output {
+pub(crate) fn run(plan: &str, args: &[&str]) -> Output {
     let dir = tempfile::tempdir().unwrap();
     run_in(dir.path(), plan, args)
 }

@@ -1,10 +1,14 @@
 //! Tests of the `headroom-cli` binary as a user runs it: real processes, real files in a temporary directory.
 
+mod contract;
 mod env;
 mod estimate;
+mod inputs;
 mod monitor;
 mod presets;
+mod readme_snippet;
 mod run;
+mod store;
 mod trace;
 
 use std::path::Path;

@@ -421,3 +421,52 @@ fn processes_name_their_model_and_configs_switch_does_what_the_recommendation_sa
         "{err}"
     );
 }
+
+#[test]
+fn once_with_fake_lost_shows_the_lost_gpu_and_the_live_view_says_what_to_do() {
+    // Issue 11 item 9: `--once --source fake:lost` showed a healthy GPU (the scenario lost it only later).
+    let dir = tempfile::tempdir().unwrap();
+    let out = cli(
+        dir.path(),
+        &[
+            "monitor",
+            "--once",
+            "--json",
+            "--source",
+            "fake:lost",
+            "--gpus",
+            "2",
+        ],
+    );
+    let snapshot = ok_json(&out);
+    assert_eq!(snapshot["gpus"][0]["status"], "lost");
+    assert_eq!(
+        snapshot["gpus"][0]["memory"]["used_bytes"],
+        serde_json::Value::Null
+    );
+    assert_eq!(snapshot["gpus"][1]["status"], "ok");
+    let out = cli(dir.path(), &["monitor", "--once", "--source", "fake:lost"]);
+    assert_exit(&out, 0);
+    assert!(String::from_utf8_lossy(&out.stdout)
+        .contains("GPU 0 Headroom demo GPU 0 (fake, 80 GiB): LOST"));
+
+    let out = cli(
+        dir.path(),
+        &[
+            "monitor",
+            "--source",
+            "fake:lost",
+            "--interval",
+            "100ms",
+            "--duration",
+            "500ms",
+        ],
+    );
+    assert_exit(&out, 0);
+    let err = stderr_of(&out);
+    assert!(err.contains("headroom-cli: LOST: GPU 0 is lost"), "{err}");
+    assert!(
+        err.contains("recommendation for GPU 0: GPU 0 stopped answering the driver"),
+        "{err}"
+    );
+}

@@ -151,3 +151,176 @@ fn ctrl_c_cancels_the_whole_tree() {
         std::thread::sleep(Duration::from_millis(20));
     }
 }
+
+fn run_ids(dir: &Path) -> Vec<String> {
+    let mut ids: Vec<String> = std::fs::read_dir(dir.join("data/runs"))
+        .map(|entries| {
+            entries
+                .filter_map(|e| e.ok())
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    ids.sort();
+    ids
+}
+
+fn run_json(dir: &Path, run_id: &str) -> serde_json::Value {
+    let text = std::fs::read_to_string(dir.join(format!("data/runs/{run_id}/run.json"))).unwrap();
+    serde_json::from_str::<serde_json::Value>(&text).unwrap()["data"].clone()
+}
+
+fn alive(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+        !stat
+            .rsplit_once(')')
+            .is_some_and(|(_, rest)| rest.trim_start().starts_with('Z'))
+    })
+}
+
+/// Start `headroom-cli run` on a command that prints "ready" and then sleeps, wait for "ready", SIGKILL the
+/// CLI. Returns the run's id and the pid of the training process it left behind.
+fn kill_cli_mid_run(dir: &Path) -> (String, u32) {
+    let before = run_ids(dir);
+    let mut cli = cli_command(dir)
+        .args(["run", "--model", "org/m", "--chain", "fp16", "--"])
+        .args(["bash", "-c", "echo ready; exec sleep 300"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(cli.stdout.take().unwrap()).lines();
+    assert_eq!(lines.next().unwrap().unwrap(), "ready");
+    let killed = Command::new("kill")
+        .args(["-KILL", &cli.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    cli.wait().unwrap();
+    let run_id = run_ids(dir)
+        .into_iter()
+        .find(|id| !before.contains(id))
+        .expect("the killed CLI made a run");
+    let record = run_json(dir, &run_id);
+    assert_eq!(record["outcome"], serde_json::Value::Null);
+    let pid = record["running"]["pid"]
+        .as_u64()
+        .expect("the attempt's pid on disk") as u32;
+    (run_id, pid)
+}
+
+#[test]
+fn a_run_whose_cli_was_killed_is_marked_interrupted_by_the_next_start() {
+    let dir = tempfile::tempdir().unwrap();
+    // The training outlives its launcher.
+    let (run_id, training) = kill_cli_mid_run(dir.path());
+    assert!(alive(training));
+
+    let out = cli_run(dir.path(), &[], &["--model", "org/m", "--chain", "fp16"])
+        .output()
+        .unwrap();
+    let _ = Command::new("kill")
+        .args(["-KILL", &training.to_string()])
+        .status();
+    assert_exit(&out, 0);
+    let err = stderr_of(&out);
+    assert!(
+        err.contains(&format!("run {run_id} was interrupted"))
+            && err.contains(&format!("its process {training} is still running")),
+        "{err}"
+    );
+    let record = run_json(dir.path(), &run_id);
+    assert_eq!(record["outcome"], "interrupted");
+    assert_eq!(record["interruption"]["process"]["pid"], training);
+    assert_eq!(record["interruption"]["process_alive"], true);
+
+    // Marked once: the next start says nothing more about it.
+    let out = cli_run(dir.path(), &[], &["--model", "org/m", "--chain", "fp16"])
+        .output()
+        .unwrap();
+    assert!(
+        !stderr_of(&out).contains("interrupted"),
+        "{}",
+        stderr_of(&out)
+    );
+
+    // The training died with (or after) its launcher: said so.
+    let (run_id, training) = kill_cli_mid_run(dir.path());
+    Command::new("kill")
+        .args(["-KILL", &training.to_string()])
+        .status()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while alive(training) {
+        assert!(Instant::now() < deadline, "{training} did not die");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let out = cli_run(dir.path(), &[], &["--model", "org/m", "--chain", "fp16"])
+        .output()
+        .unwrap();
+    let err = stderr_of(&out);
+    assert!(
+        err.contains(&format!("run {run_id} was interrupted"))
+            && err.contains(&format!("its process {training} is no longer running")),
+        "{err}"
+    );
+    assert_eq!(
+        run_json(dir.path(), &run_id)["interruption"]["process_alive"],
+        false
+    );
+}
+
+#[test]
+fn setsid_grandchildren_die_on_ctrl_c() {
+    let dir = tempfile::tempdir().unwrap();
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../tests/fixtures/launch/setsid_tree.sh"
+    );
+    let mut cli = cli_command(dir.path())
+        .args([
+            "run",
+            "--model",
+            "org/m",
+            "--chain",
+            "fp16",
+            "--kill-grace-s",
+            "2",
+            "--",
+            script,
+        ])
+        .env("SETSID_PID_DIR", dir.path())
+        .env("SETSID_MODE", "hang")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(cli.stdout.take().unwrap()).lines();
+    assert_eq!(lines.next().unwrap().unwrap(), "ready");
+    let pids: Vec<u32> = ["direct", "orphan", "daemon"]
+        .iter()
+        .map(|n| {
+            std::fs::read_to_string(dir.path().join(format!("{n}.pid")))
+                .unwrap()
+                .trim()
+                .parse()
+                .unwrap()
+        })
+        .collect();
+    Command::new("kill")
+        .args(["-INT", &cli.id().to_string()])
+        .status()
+        .unwrap();
+    cli.wait().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while pids.iter().any(|p| alive(*p)) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let survivors: Vec<u32> = pids.iter().copied().filter(|p| alive(*p)).collect();
+    for pid in &survivors {
+        let _ = Command::new("kill")
+            .args(["-KILL", &pid.to_string()])
+            .status();
+    }
+    assert!(survivors.is_empty(), "survived Ctrl-C: {survivors:?}");
+}

@@ -432,13 +432,14 @@ fn python_that_dies_at_once(dir: &Path) -> PathBuf {
 fn a_child_that_exits_before_reading_its_request_is_a_crash_not_a_broken_pipe() {
     let dir = tempfile::tempdir().unwrap();
     let python = python_that_dies_at_once(dir.path());
-    // A config far larger than a pipe's buffer, so the request is still being written when the child is gone.
+    // A config far larger than a pipe's buffer (64 KiB), so the request is still being written when the child is
+    // gone, and within a plan file's limit (1 MiB).
     let config: Value = serde_json::from_str(
         &std::fs::read_to_string(format!("{MODELS}/tiny-llama/config.json")).unwrap(),
     )
     .unwrap();
     let mut config = config;
-    config["padding_for_the_test"] = json!("x".repeat(4 << 20));
+    config["padding_for_the_test"] = json!("x".repeat(900 << 10));
     let plan = json!({"model": {"config": config}, "task": "infer"});
     let out = estimate(
         dir.path(),

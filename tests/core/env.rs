@@ -626,3 +626,70 @@ fn doctor_reports_drift_from_the_profile_with_fixes() {
         want
     );
 }
+
+#[test]
+fn a_profile_secret_is_shown_hidden_and_kept_when_saved_back() {
+    use headroom_core::env::secret::REDACTED;
+    let (_dir, paths) = paths();
+    let token = "hf_ProfileSecret123";
+    let stored = user_profile(
+        "train",
+        &[("HF_TOKEN", Some(token)), ("NCCL_DEBUG", Some("WARN"))],
+    );
+    profile::save(&paths, &stored, Revision::ABSENT).unwrap();
+
+    // What the form and `env show` get: the value hidden, the others as they are.
+    let view = profile::load(&paths, "train").unwrap();
+    let value = |name: &str| {
+        view.variables
+            .iter()
+            .find(|v| v.name == name)
+            .and_then(|v| v.value.clone())
+    };
+    assert_eq!(value("HF_TOKEN").as_deref(), Some(REDACTED));
+    assert_eq!(value("NCCL_DEBUG").as_deref(), Some("WARN"));
+    // The child gets the real value.
+    assert_eq!(profile::load_profile(&paths, "train").unwrap(), stored);
+
+    // The form saved back with the secret untouched (and another change): the stored value stays.
+    let mut edited = user_profile(
+        "train",
+        &[("HF_TOKEN", Some(REDACTED)), ("NCCL_DEBUG", Some("INFO"))],
+    );
+    profile::save(&paths, &edited, view.revision.unwrap()).unwrap();
+    let reloaded = profile::load_profile(&paths, "train").unwrap();
+    assert_eq!(reloaded.variables[0].value.as_deref(), Some(token));
+    assert_eq!(reloaded.variables[1].value.as_deref(), Some("INFO"));
+
+    // A doctor fix for a secret carries it hidden; applying it keeps the stored value too.
+    let report = diagnose(&env(&[("HF_TOKEN", "hf_Other456789")]), Some(&reloaded));
+    let finding = report
+        .findings
+        .iter()
+        .find(|f| f.variable == "HF_TOKEN")
+        .expect("the token differs from the profile's");
+    assert!(!finding.message.contains(token) && !finding.message.contains("hf_Other456789"));
+    let fix = finding.fix.clone().unwrap();
+    assert_eq!(
+        fix,
+        Fix::Set {
+            variable: "HF_TOKEN".into(),
+            value: REDACTED.into()
+        }
+    );
+    let revision = profile::load(&paths, "train").unwrap().revision.unwrap();
+    profile::save(&paths, &reloaded.clone().with_fix(&fix), revision).unwrap();
+    assert_eq!(
+        profile::load_profile(&paths, "train").unwrap().variables[0]
+            .value
+            .as_deref(),
+        Some(token)
+    );
+
+    // A hidden value with nothing stored behind it is refused, naming the field.
+    edited.name = "fresh".into();
+    match profile::save(&paths, &edited, Revision::ABSENT) {
+        Err(Error::Invalid { field, .. }) => assert_eq!(field, "variables[0].value"),
+        other => panic!("{other:?}"),
+    }
+}

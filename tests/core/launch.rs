@@ -7,12 +7,13 @@ use std::time::{Duration, Instant};
 
 use headroom_core::env::profile::{self, Profile, Purpose, Setting};
 use headroom_core::env::EnvMap;
-use headroom_core::launch::handover::{DefaultChainPresets, PresetSource, DEFAULT_CHAIN};
+use headroom_core::launch::handover::{DefaultChainPresets, PresetSource};
 use headroom_core::launch::history::{self, NextStep, Outcome, RunRecord};
 use headroom_core::launch::oom::{self, OomMarker, OomScanner};
 use headroom_core::launch::process::CancelToken;
 use headroom_core::launch::runner::{self, LaunchEvent, PeakProbe, RunRequest};
 use headroom_core::paths::AppPaths;
+use headroom_core::presets::model_config::DEFAULT_FALLBACK_CHAIN;
 use headroom_core::Error;
 
 const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/fixtures");
@@ -87,6 +88,8 @@ fn request(s: &Setup, profile: Profile, chain: &[&str], extra: &[(&str, &str)]) 
         predicted_peak_bytes: BTreeMap::from([("int4".to_string(), 9_000_000_000u64)]),
         predicted_notes: BTreeMap::new(),
         kill_grace: Duration::from_millis(500),
+        gpus: None,
+        log_limit_bytes: runner::ATTEMPT_LOG_LIMIT_BYTES,
     }
 }
 
@@ -146,7 +149,7 @@ fn oom_walks_down_the_chain_until_a_preset_fits() {
     let req = request(
         &s,
         profile::builtin("production").unwrap(),
-        &DEFAULT_CHAIN,
+        &DEFAULT_FALLBACK_CHAIN,
         &[("FAKE_OOM_PRESETS", "fp16,int8")],
     );
     let mut probe = FakeProbe::default();
@@ -218,10 +221,14 @@ fn oom_walks_down_the_chain_until_a_preset_fits() {
         "stale value must not leak"
     );
     assert!(fp16_got["quant_config"].is_null());
-    assert_eq!(fp16_got["load_kwargs"]["torch_dtype"], "float16");
+    assert_eq!(fp16_got["load_kwargs"]["dtype"], "float16");
+    assert!(
+        fp16_got["load_kwargs"].get("torch_dtype").is_none(),
+        "deprecated"
+    );
     assert_eq!(received(&s, 1)["quant_config"], bnb_fixture("int8"));
     assert_eq!(received(&s, 2)["quant_config"], bnb_fixture("int4"));
-    assert_eq!(received(&s, 2)["load_kwargs"]["torch_dtype"], "bfloat16");
+    assert_eq!(received(&s, 2)["load_kwargs"]["dtype"], "bfloat16");
 
     // The record on disk is the one returned, with the environment differences and the logs.
     let (on_disk, _) = history::load(&s.paths, &record.run_id).unwrap();
@@ -339,7 +346,7 @@ fn a_crash_that_is_not_oom_is_never_relaunched() {
     let req = request(
         &s,
         plain_profile(),
-        &DEFAULT_CHAIN,
+        &DEFAULT_FALLBACK_CHAIN,
         &[("FAKE_MODE", "crash")],
     );
     let record = run_to_end(&s, &req);
@@ -667,4 +674,273 @@ fn oom_messages_and_their_figures() {
     ] {
         assert_eq!(oom::parse_size(bad), None, "{bad}");
     }
+}
+
+/// The setsid fixture: grandchildren that leave the attempt's process group, one of them orphaned at once.
+fn setsid_request(s: &Setup, mode: &str) -> RunRequest {
+    let mut req = request(s, plain_profile(), &["fp16"], &[]);
+    req.argv = vec![format!("{FIXTURES}/launch/setsid_tree.sh")];
+    req.base_env.insert(
+        "SETSID_PID_DIR".into(),
+        s.dump.to_string_lossy().into_owned(),
+    );
+    req.base_env.insert("SETSID_MODE".into(), mode.into());
+    req
+}
+
+fn setsid_grandchildren(s: &Setup) -> Vec<u32> {
+    ["direct", "orphan", "daemon"]
+        .iter()
+        .map(|name| read_pid(&s.dump.join(format!("{name}.pid"))))
+        .collect()
+}
+
+/// Kill what a failing test left behind, so one failure does not leave sleeps for five minutes.
+fn kill_leftovers(pids: &[u32]) {
+    for pid in pids {
+        let _ = std::process::Command::new("kill")
+            .args(["-KILL", &pid.to_string()])
+            .status();
+    }
+}
+
+#[test]
+fn setsid_grandchildren_die_when_the_attempt_ends() {
+    let s = setup();
+    let record = run_to_end(&s, &setsid_request(&s, "exit"));
+    assert_eq!(record.outcome, Some(Outcome::Succeeded));
+    let grandchildren = setsid_grandchildren(&s);
+    let survivors: Vec<u32> = grandchildren
+        .iter()
+        .copied()
+        .filter(|p| !wait_gone(*p))
+        .collect();
+    kill_leftovers(&survivors);
+    assert!(
+        survivors.is_empty(),
+        "survived the end of the run: {survivors:?}"
+    );
+    // Re-parented to this process (the launcher) and reaped: no zombie left either.
+    for pid in grandchildren {
+        assert!(
+            !Path::new(&format!("/proc/{pid}")).exists()
+                || tree_parent(pid) != Some(std::process::id()),
+            "{pid} left as a zombie of the launcher"
+        );
+    }
+}
+
+#[test]
+fn setsid_grandchildren_die_when_the_run_is_cancelled() {
+    let s = setup();
+    let req = setsid_request(&s, "hang");
+    let cancel = CancelToken::new();
+    let record = run_with(&s, &req, &cancel, &mut |e| {
+        if matches!(&e, LaunchEvent::Output { line, .. } if line == "ready") {
+            cancel.cancel()
+        }
+    })
+    .unwrap();
+    assert_eq!(record.outcome, Some(Outcome::Cancelled));
+    let survivors: Vec<u32> = setsid_grandchildren(&s)
+        .into_iter()
+        .filter(|p| !wait_gone(*p))
+        .collect();
+    kill_leftovers(&survivors);
+    assert!(survivors.is_empty(), "survived the cancel: {survivors:?}");
+}
+
+fn tree_parent(pid: u32) -> Option<u32> {
+    headroom_core::launch::tree::read_stat(Path::new("/proc"), pid).map(|s| s.ppid)
+}
+
+#[test]
+fn max_memory_names_only_the_gpus_the_program_sees() {
+    use headroom_core::launch::handover::{fit_to_gpus, visible_gpus};
+    let kwargs = serde_json::json!({"device_map": "auto", "max_memory": {"0": "10GiB", "1": "10GiB", "cpu": "30GB"}, "dtype": "bfloat16"});
+    let env = |cvd: Option<&str>| -> EnvMap {
+        cvd.map(|v| ("CUDA_VISIBLE_DEVICES".to_string(), v.to_string()))
+            .into_iter()
+            .collect()
+    };
+    assert_eq!(visible_gpus(Some(2), &env(None)), Some(2));
+    assert_eq!(visible_gpus(Some(2), &env(Some("1"))), Some(1));
+    assert_eq!(visible_gpus(Some(2), &env(Some(""))), Some(0));
+    assert_eq!(visible_gpus(Some(2), &env(Some("-1"))), Some(0));
+    assert_eq!(visible_gpus(Some(4), &env(Some("0,GPU-8e2a,7,1"))), Some(2));
+    assert_eq!(visible_gpus(None, &env(Some("0"))), None);
+
+    assert_eq!(fit_to_gpus(&kwargs, Some(2)), kwargs);
+    assert_eq!(fit_to_gpus(&kwargs, None), kwargs);
+    assert_eq!(
+        fit_to_gpus(&kwargs, Some(1))["max_memory"],
+        serde_json::json!({"0": "10GiB", "cpu": "30GB"})
+    );
+    // No GPU: accelerate would place layers on "0" anyway and loading would fail; only the CPU limit is left.
+    assert_eq!(
+        fit_to_gpus(&kwargs, Some(0))["max_memory"],
+        serde_json::json!({"cpu": "30GB"})
+    );
+    let gpu_only =
+        serde_json::json!({"device_map": "auto", "max_memory": {"0": "10GiB"}, "dtype": "auto"});
+    assert_eq!(
+        fit_to_gpus(&gpu_only, Some(0))["max_memory"],
+        serde_json::Value::Null
+    );
+}
+
+#[test]
+fn a_log_far_over_its_bound_keeps_head_and_tail_and_the_oom_still_falls_back() {
+    let s = setup();
+    let mut req = request(
+        &s,
+        plain_profile(),
+        &["fp16", "int8"],
+        &[
+            ("FAKE_OOM_PRESETS", "fp16"),
+            ("FAKE_NOISE_BYTES", "4000000"),
+        ],
+    );
+    let bound = 64 * 1024;
+    req.log_limit_bytes = bound;
+    let record = run_to_end(&s, &req);
+    assert_eq!(record.outcome, Some(Outcome::Succeeded));
+    let presets: Vec<_> = record.attempts.iter().map(|a| a.preset.as_str()).collect();
+    assert_eq!(presets, ["fp16", "int8"]);
+    let fp16 = &record.attempts[0];
+    assert_eq!(
+        fp16.oom
+            .as_ref()
+            .expect("the OOM after 4 MB of output")
+            .requested_bytes,
+        Some(1_309_965_025)
+    );
+    let size = std::fs::metadata(&fp16.log_file).unwrap().len();
+    assert!(size <= bound, "{size} bytes");
+    let log = std::fs::read_to_string(&fp16.log_file).unwrap();
+    // The head: the first lines (stdout's first line among stderr's, in whatever order the pipes gave them).
+    let marker_at = log.find("[headroom: ").expect("a marker line");
+    assert!(
+        log[..marker_at].contains("training with preset fp16"),
+        "{}",
+        &log[..200]
+    );
+    let marker = log
+        .lines()
+        .find(|l| l.starts_with("[headroom: "))
+        .expect("a line saying what was dropped");
+    assert!(marker.contains("bytes of output dropped"), "{marker}");
+    // The traceback's last lines, where the figures are, made it.
+    assert!(
+        log.contains("CUDA out of memory. Tried to allocate 1.22 GiB"),
+        "{}",
+        &log[log.len() - 2000..]
+    );
+
+    // A bound too small to hold a head and a tail is refused before anything runs.
+    req.log_limit_bytes = 100;
+    match run_with(&s, &req, &CancelToken::new(), &mut |_| {}) {
+        Err(Error::Invalid { field, .. }) => assert_eq!(field, "log_limit_bytes"),
+        other => panic!("{other:?}"),
+    }
+}
+
+/// Every file under `dir` whose bytes contain `needle`.
+fn files_containing(dir: &Path, needle: &str) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).unwrap().filter_map(|e| e.ok()) {
+            let path = entry.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if std::fs::read(&path)
+                .unwrap()
+                .windows(needle.len())
+                .any(|w| w == needle.as_bytes())
+            {
+                found.push(path);
+            }
+        }
+    }
+    found
+}
+
+#[test]
+fn a_profile_token_reaches_the_child_only() {
+    let s = setup();
+    let token = "hf_SeCrEt0123456789";
+    let mut profile = plain_profile();
+    profile.variables.push(Setting {
+        name: "HF_TOKEN".into(),
+        value: Some(token.into()),
+    });
+    let mut req = request(&s, profile, &["fp16"], &[]);
+    // A program that echoes its environment, as some login helpers and debug prints do.
+    req.argv = vec![
+        "bash".into(),
+        "-c".into(),
+        "echo \"logged in with $HF_TOKEN\"; env | grep HF_TOKEN; echo \"$HF_TOKEN\" > \"$FAKE_DUMP_DIR/child.txt\""
+            .into(),
+    ];
+    let mut lines = Vec::new();
+    let record = run_with(&s, &req, &CancelToken::new(), &mut |e| match e {
+        LaunchEvent::Output { line, .. } => lines.push(line),
+        LaunchEvent::AttemptFinished { attempt } => {
+            lines.push(serde_json::to_string(&attempt).unwrap())
+        }
+        _ => {}
+    })
+    .unwrap();
+    assert_eq!(record.outcome, Some(Outcome::Succeeded));
+    // The child got the real value.
+    assert_eq!(
+        std::fs::read_to_string(s.dump.join("child.txt"))
+            .unwrap()
+            .trim(),
+        token
+    );
+    // The record says the variable was set, not to what.
+    assert_eq!(
+        record.attempts[0].environment["HF_TOKEN"].as_deref(),
+        Some(headroom_core::env::secret::REDACTED)
+    );
+    assert_eq!(lines[0], "logged in with <redacted>");
+    assert!(lines.iter().all(|l| !l.contains(token)), "{lines:?}");
+    // Nothing Headroom wrote holds it: the record, the log, the hand-over files.
+    assert_eq!(
+        files_containing(&s.paths.data_dir, token),
+        Vec::<PathBuf>::new()
+    );
+}
+
+#[test]
+fn an_oom_after_more_output_than_the_launcher_keeps_up_with_is_still_seen() {
+    // A UI or terminal slower than the program (0.2 ms a line here): when the program dies, much of its
+    // output is still on its way, the OOM traceback last. It must all be read, not cut off after the exit.
+    let s = setup();
+    let mut req = request(
+        &s,
+        plain_profile(),
+        &["fp16", "int8"],
+        &[
+            ("FAKE_OOM_PRESETS", "fp16"),
+            ("FAKE_NOISE_BYTES", "1500000"),
+        ],
+    );
+    req.log_limit_bytes = 64 * 1024;
+    let record = run_with(&s, &req, &CancelToken::new(), &mut |e| {
+        if matches!(e, LaunchEvent::Output { attempt: 0, .. }) {
+            std::thread::sleep(Duration::from_micros(200));
+        }
+    })
+    .unwrap();
+    assert!(
+        record.attempts[0].oom.is_some(),
+        "the OOM at the end was not seen"
+    );
+    let presets: Vec<_> = record.attempts.iter().map(|a| a.preset.as_str()).collect();
+    assert_eq!(presets, ["fp16", "int8"]);
+    let log = std::fs::read_to_string(&record.attempts[0].log_file).unwrap();
+    assert!(log.contains("CUDA out of memory. Tried to allocate 1.22 GiB"));
 }

@@ -2,11 +2,13 @@
 
 mod env;
 mod estimate;
+mod fsio;
 mod launch;
 mod launch_probe;
 mod model;
 mod monitor;
 mod paths;
 mod presets;
+mod store;
 mod switch;
 mod trace;

@@ -401,6 +401,56 @@ fn hostile_headers_each_give_one_clear_error() {
 }
 
 #[test]
+fn a_tensor_named_twice_in_one_header_is_refused() {
+    // Both entries tile the buffer, so only the name check can catch it (serde_json's Map kept the last one).
+    let (field, message) = hostile(&raw_st(
+        br#"{"w": {"dtype": "U8", "shape": [2], "data_offsets": [0, 2]},
+             "w": {"dtype": "U8", "shape": [2], "data_offsets": [2, 4]}}"#,
+        4,
+    ));
+    assert_eq!(field, "evil.safetensors: tensor \"w\"");
+    assert!(message.contains("more than once"), "{message}");
+}
+
+/// A header of `n` one-byte U8 tensors, as a whole file.
+fn many_tensors(n: usize) -> Vec<u8> {
+    use std::fmt::Write;
+    let mut json = String::with_capacity(n * 64);
+    json.push('{');
+    for i in 0..n {
+        if i > 0 {
+            json.push(',');
+        }
+        write!(
+            json,
+            r#""l{}.e{}.weight":{{"dtype":"U8","shape":[1],"data_offsets":[{i},{}]}}"#,
+            i / 4096,
+            i % 4096,
+            i + 1
+        )
+        .unwrap();
+    }
+    json.push('}');
+    raw_st(json.as_bytes(), n as u64)
+}
+
+#[test]
+fn a_header_past_the_tensor_limit_is_refused() {
+    use headroom_core::model::safetensors::MAX_TENSORS;
+    // Issue 11 item 4: a valid 95 MB header of 1.15 M tensors took 1.6 GB and 17 s. The format allows it; Headroom
+    // stops at MAX_TENSORS, far above any published checkpoint.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("model.safetensors");
+    std::fs::write(&path, many_tensors(MAX_TENSORS + 1)).unwrap();
+    let (field, message) = invalid_field(read_header(&path).unwrap_err());
+    assert!(field.ends_with("model.safetensors: header"), "{field}");
+    assert!(
+        message.contains(&format!("more than {MAX_TENSORS} tensors")),
+        "{message}"
+    );
+}
+
+#[test]
 fn a_file_whose_header_length_exceeds_the_file_is_refused_without_reading_it() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("model.safetensors");
@@ -891,6 +941,108 @@ fn deepseek_v3_style_config_with_q_lora_and_groups() {
         .notes
         .iter()
         .any(|n| n.contains("num_nextn_predict_layers")));
+}
+
+#[test]
+fn moe_configs_that_no_router_can_run_are_refused_by_field() {
+    // Issue 11 item 4: more active experts than experts was accepted (and estimated).
+    let mixtral = json!({
+        "model_type": "mixtral", "hidden_size": 64, "num_hidden_layers": 2, "num_attention_heads": 4,
+        "num_key_value_heads": 2, "intermediate_size": 128, "vocab_size": 100, "num_local_experts": 8,
+        "num_experts_per_tok": 2
+    });
+    let qwen_moe = json!({
+        "model_type": "qwen2_moe", "hidden_size": 64, "intermediate_size": 128, "moe_intermediate_size": 32,
+        "num_attention_heads": 4, "num_hidden_layers": 4, "num_experts": 60, "num_experts_per_tok": 4,
+        "vocab_size": 100
+    });
+    let deepseek = json!({
+        "model_type": "deepseek_v3", "hidden_size": 64, "num_hidden_layers": 4, "num_attention_heads": 4,
+        "intermediate_size": 128, "moe_intermediate_size": 32, "n_routed_experts": 256, "n_shared_experts": 1,
+        "num_experts_per_tok": 8, "first_k_dense_replace": 1, "n_group": 8, "topk_group": 4,
+        "kv_lora_rank": 16, "qk_nope_head_dim": 8, "qk_rope_head_dim": 4, "v_head_dim": 8, "vocab_size": 100
+    });
+    for base in [&mixtral, &qwen_moe, &deepseek] {
+        from_config(&config_map(base.clone()), "config.json").expect("the valid base config");
+    }
+    let with = |base: &Value, changes: Value| {
+        let mut c = base.clone();
+        for (k, v) in changes.as_object().unwrap() {
+            c[k] = v.clone();
+        }
+        c
+    };
+    let cases = [
+        (
+            with(&mixtral, json!({"num_experts_per_tok": 9})),
+            "num_experts_per_tok",
+            "9 active experts per token is more than the 8 experts (num_local_experts)",
+        ),
+        (
+            with(
+                &mixtral,
+                json!({"num_local_experts": null, "num_experts": 4, "num_experts_per_tok": 5}),
+            ),
+            "num_experts_per_tok",
+            "more than the 4 experts (num_experts)",
+        ),
+        (
+            with(&qwen_moe, json!({"num_experts_per_tok": 61})),
+            "num_experts_per_tok",
+            "61 active experts per token is more than the 60 experts (num_experts)",
+        ),
+        (
+            with(&qwen_moe, json!({"mlp_only_layers": [1, 4]})),
+            "mlp_only_layers",
+            "lists layer 4, but the layers are numbered 0 to 3",
+        ),
+        (
+            with(&deepseek, json!({"num_experts_per_tok": 257})),
+            "num_experts_per_tok",
+            "more than the 256 experts (n_routed_experts)",
+        ),
+        (
+            with(&deepseek, json!({"topk_group": 9})),
+            "topk_group",
+            "must be between 1 and n_group (8)",
+        ),
+        (
+            with(&deepseek, json!({"n_group": 7})),
+            "n_group",
+            "7 groups do not divide n_routed_experts (256)",
+        ),
+        (
+            with(&deepseek, json!({"n_group": 0})),
+            "n_group",
+            "at least 1",
+        ),
+        (
+            with(&deepseek, json!({"topk_group": 1, "num_experts_per_tok": 33})),
+            "num_experts_per_tok",
+            "33 active experts per token is more than the 32 experts its topk_group (1) groups of 32 hold",
+        ),
+        (
+            with(&mixtral, json!({"num_experts_per_tok": 0})),
+            "num_experts_per_tok",
+            "at least 1",
+        ),
+        (
+            with(&mixtral, json!({"num_key_value_heads": 8})),
+            "num_key_value_heads",
+            "8 does not divide num_attention_heads (4)",
+        ),
+        (
+            with(&qwen_moe, json!({"num_hidden_layers": 0})),
+            "num_hidden_layers",
+            "at least 1",
+        ),
+    ];
+    for (config, key, text) in cases {
+        let (field, message) =
+            invalid_field(from_config(&config_map(config), "config.json").unwrap_err());
+        assert_eq!(field, format!("config.json: {key}"), "{message}");
+        assert!(message.contains(text), "{key}: {message}");
+    }
 }
 
 // ---------- the Hugging Face cache ----------

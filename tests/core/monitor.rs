@@ -289,10 +289,28 @@ fn an_idle_process_holding_memory_is_listed_and_recommended_for_stopping() {
     )));
 }
 
+/// A source that gives process lists only when asked, as NVML does (the fake gives one with every reading).
+struct ListsOnRequest(Box<dyn GpuSource>);
+
+impl GpuSource for ListsOnRequest {
+    fn label(&self) -> String {
+        self.0.label()
+    }
+
+    fn sample(&mut self, request: SampleRequest) -> headroom_core::Result<Option<Snapshot>> {
+        Ok(self.0.sample(request)?.map(|mut s| {
+            for g in &mut s.gpus {
+                g.processes = g.processes.take().filter(|_| request.processes);
+            }
+            s
+        }))
+    }
+}
+
 #[test]
 fn processes_are_read_every_2_s_and_carried_between() {
-    let mut core =
-        SamplerCore::new(fake(Scenario::Training, 1, 1), SamplerConfig::default()).unwrap();
+    let source = Box::new(ListsOnRequest(fake(Scenario::Training, 1, 1)));
+    let mut core = SamplerCore::new(source, SamplerConfig::default()).unwrap();
     let t = ticks(&mut core, 10);
     for tick in &t {
         assert!(tick.snapshot.gpus[0]
@@ -309,7 +327,7 @@ fn processes_are_read_every_2_s_and_carried_between() {
 fn a_lost_gpu_is_a_gap_in_history_and_comes_back() {
     let mut core = SamplerCore::new(fake(Scenario::Lost, 2, 2), SamplerConfig::default()).unwrap();
     let t = ticks(&mut core, 60);
-    assert_eq!(t[25].snapshot.gpus[0].status, GpuStatus::Lost);
+    assert_eq!(t[5].snapshot.gpus[0].status, GpuStatus::Lost);
     assert_eq!(t[40].snapshot.gpus[0].status, GpuStatus::Ok);
     let w = core
         .history()
@@ -318,6 +336,115 @@ fn a_lost_gpu_is_a_gap_in_history_and_comes_back() {
     assert_eq!(g0.used.len(), 60);
     assert_eq!(g0.used.v.iter().filter(|v| v.is_none()).count(), 15);
     assert!(w.gpus[1].used.v.iter().all(Option::is_some));
+}
+
+#[test]
+fn a_lost_gpu_is_assessed_lost_with_a_recommendation_and_back_when_it_answers() {
+    // Issue 11 item 9: a lost GPU was assessed `normal`, with nothing to do about it.
+    let mut core = SamplerCore::new(fake(Scenario::Lost, 2, 2), SamplerConfig::default()).unwrap();
+    let t = ticks(&mut core, 20);
+    let first = &t[0].assessment;
+    assert_eq!(first.gpus[0].level, Level::Lost);
+    assert_eq!(first.gpus[0].fullness, None);
+    assert_eq!(first.gpus[1].level, Level::Normal);
+    assert_eq!(first.changes.len(), 1, "{:?}", first.changes);
+    let change = &first.changes[0];
+    assert_eq!(
+        (change.gpu, change.from, change.to),
+        (0, Level::Normal, Level::Lost)
+    );
+    assert!(
+        change.message.contains("GPU 0 is lost"),
+        "{}",
+        change.message
+    );
+    let rec = first
+        .recommendations
+        .iter()
+        .find(|r| r.gpu == 0)
+        .expect("a recommendation for the lost GPU");
+    assert_eq!(rec.action, Action::CheckGpu { gpu: 0 });
+    assert!(rec.reason.contains("nvidia-smi -q -i 0"), "{}", rec.reason);
+    // Lost for as long as it is lost (one change, a recommendation at every reading), then back.
+    for tick in &t[1..15] {
+        assert_eq!(tick.assessment.gpus[0].level, Level::Lost);
+        assert!(tick.assessment.changes.is_empty());
+        assert!(tick
+            .assessment
+            .recommendations
+            .iter()
+            .any(|r| r.action == Action::CheckGpu { gpu: 0 }));
+    }
+    let back = &t[15].assessment;
+    assert_eq!(back.gpus[0].level, Level::Normal);
+    assert_eq!(
+        back.changes
+            .iter()
+            .map(|c| (c.gpu, c.from, c.to))
+            .collect::<Vec<_>>(),
+        vec![(0, Level::Lost, Level::Normal)]
+    );
+    assert!(back.changes[0].message.contains("answers again"));
+    assert!(!back
+        .recommendations
+        .iter()
+        .any(|r| matches!(r.action, Action::CheckGpu { .. })));
+}
+
+#[test]
+fn every_fake_scenario_is_consistent_at_every_reading() {
+    // Issue 11 item 9: in fake:oom the processes added up to 78 GB on a GPU reporting 9.7 GB used (a list
+    // carried forward from before the trainer exited). On every GPU that answers, at every reading the sampler
+    // hands out: Σ process memory ≤ used ≤ total, and used + free + reserved = total.
+    for name in Scenario::NAMES {
+        let scenario = Scenario::parse(name).unwrap();
+        for (gpus, processes, seed) in [
+            (1, 1, 0),
+            (1, 4, 1),
+            (3, 5, 2),
+            (2, 64, 3),
+            (1, 256, 4),
+            (16, 0, 5),
+        ] {
+            let source = FakeSource::new(FakeConfig {
+                scenario,
+                gpus,
+                processes,
+                seed,
+                ..FakeConfig::default()
+            })
+            .unwrap();
+            let mut core = SamplerCore::new(Box::new(source), SamplerConfig::default()).unwrap();
+            for (k, tick) in ticks(&mut core, 300).iter().enumerate() {
+                for g in &tick.snapshot.gpus {
+                    let at = format!(
+                        "{name} gpus={gpus} processes={processes} reading {k} GPU {}",
+                        g.index
+                    );
+                    if g.status == GpuStatus::Lost {
+                        assert_eq!(g.memory.used_bytes, None, "{at}");
+                        continue;
+                    }
+                    let m = g.memory;
+                    let (total, used) = (m.total_bytes.unwrap(), m.used_bytes.unwrap());
+                    let listed: u64 = g
+                        .processes
+                        .as_ref()
+                        .unwrap_or_else(|| panic!("{at}: no process list"))
+                        .iter()
+                        .map(|p| p.used_bytes.unwrap())
+                        .sum();
+                    assert!(listed <= used, "{at}: processes {listed} > used {used}");
+                    assert!(used <= total, "{at}: used {used} > total {total}");
+                    assert_eq!(
+                        used + m.free_bytes.unwrap() + m.reserved_bytes.unwrap(),
+                        total,
+                        "{at}"
+                    );
+                }
+            }
+        }
+    }
 }
 
 #[test]
@@ -495,7 +622,7 @@ fn csv_png_and_svg_exports() {
     // A lost GPU's row has empty cells, not zeros.
     assert!(lines
         .iter()
-        .any(|l| l.starts_with("2026-11-29T20:00:20Z,0,,") && l.ends_with(",,,,,,,")));
+        .any(|l| l.starts_with("2026-11-29T20:00:05Z,0,,") && l.ends_with(",,,,,,,")));
 
     let png = dir.path().join("chart.png");
     chart::chart_recording(&path, &png, ChartFormat::Png, ChartOptions::default()).unwrap();

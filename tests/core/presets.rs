@@ -11,6 +11,7 @@ use headroom_core::presets::library::PresetLibrary;
 use headroom_core::presets::model_config::{
     LoraSettings, Method, ModelConfig, PresetOverrides, Task,
 };
+use headroom_core::presets::rename::rename_preset;
 use headroom_core::presets::{builtin, export, validate, BnbConfig, FieldErrors, PresetBody};
 use headroom_core::store::Revision;
 use headroom_core::Error;
@@ -231,6 +232,11 @@ fn load_kwargs_and_python_snippet() {
     assert_eq!(kwargs["torch_dtype"], "bfloat16");
     assert_eq!(kwargs["max_memory"]["0"], "10GB");
     assert_eq!(kwargs.as_object().unwrap().len(), 3, "{kwargs}");
+    // What the launcher hands over says `dtype`, as transformers 5 wants.
+    let handed = export::handover_kwargs(&body);
+    assert_eq!(handed["dtype"], "bfloat16");
+    assert!(handed.get("torch_dtype").is_none(), "{handed}");
+    assert_eq!(handed["max_memory"], kwargs["max_memory"]);
 
     let py = export::python_snippet("meta-llama/Llama-3.1-8B", &body);
     for line in [
@@ -487,7 +493,7 @@ fn int4_copy() -> PresetBody {
 #[test]
 fn user_presets_are_created_edited_renamed_and_deleted() {
     let dir = tempfile::tempdir().unwrap();
-    let (presets, _) = libraries(dir.path());
+    let (presets, configs) = libraries(dir.path());
     presets.duplicate("int4_double", "my-int4").unwrap();
     let mine = presets.get("my-int4").unwrap();
     assert!(!mine.builtin);
@@ -496,7 +502,9 @@ fn user_presets_are_created_edited_renamed_and_deleted() {
     let mut edited = mine.body.clone();
     edited.quantization.as_mut().unwrap().bnb_4bit_compute_dtype = ComputeDtype::Float16;
     let rev = presets.save("my-int4", &edited, mine.revision).unwrap();
-    let rev = presets.rename("my-int4", "fp16-compute", rev).unwrap();
+    let rev = rename_preset(&presets, &configs, "my-int4", "fp16-compute", rev)
+        .unwrap()
+        .revision;
     assert!(matches!(presets.get("my-int4"), Err(Error::Invalid { .. })));
     assert_eq!(presets.get("fp16-compute").unwrap().body, edited);
 
@@ -545,7 +553,7 @@ fn builtins_are_read_only_and_names_cannot_escape() {
 #[test]
 fn two_editors_saving_the_same_preset_conflict() {
     let dir = tempfile::tempdir().unwrap();
-    let (presets, _) = libraries(dir.path());
+    let (presets, configs) = libraries(dir.path());
     presets.create("shared", &int4_copy()).unwrap();
     let window_a = presets.get("shared").unwrap();
     let window_b = presets.get("shared").unwrap();
@@ -563,7 +571,7 @@ fn two_editors_saving_the_same_preset_conflict() {
         Err(Error::Conflict { .. })
     ));
     assert!(matches!(
-        presets.rename("shared", "other", window_b.revision),
+        rename_preset(&presets, &configs, "shared", "other", window_b.revision),
         Err(Error::Conflict { .. })
     ));
 }
@@ -986,9 +994,10 @@ fn renaming_a_preset_follows_it_into_the_configs() {
             &presets,
         )
         .unwrap();
-    presets.rename("old", "new", rev).unwrap();
     assert_eq!(
-        configs.rename_preset("old", "new", &presets).unwrap(),
+        rename_preset(&presets, &configs, "old", "new", rev)
+            .unwrap()
+            .configs_changed,
         ["org/m"]
     );
     let c = configs.get("org/m").unwrap().unwrap().config;
@@ -1002,10 +1011,11 @@ fn renaming_a_preset_follows_it_into_the_configs() {
 
 #[test]
 fn the_library_hands_the_launcher_what_its_default_chain_expects() {
-    use headroom_core::launch::handover::{DefaultChainPresets, PresetSource, DEFAULT_CHAIN};
+    use headroom_core::launch::handover::{DefaultChainPresets, PresetSource};
+    use headroom_core::presets::model_config::DEFAULT_FALLBACK_CHAIN;
     let dir = tempfile::tempdir().unwrap();
     let (presets, _) = libraries(dir.path());
-    for name in DEFAULT_CHAIN {
+    for name in DEFAULT_FALLBACK_CHAIN {
         let ours = PresetSource::hand_over(&presets, name).unwrap();
         ours.validate().unwrap();
         assert_eq!(ours, DefaultChainPresets.hand_over(name).unwrap(), "{name}");

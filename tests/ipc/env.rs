@@ -182,3 +182,39 @@ fn bad_input_names_the_field() {
         assert_refused(&err, prefix);
     }
 }
+
+#[test]
+fn a_profile_token_reaches_the_window_hidden_and_survives_a_save_from_the_form() {
+    let h = harness();
+    let token = "hf_WindowSecret2468";
+    let profile = json!({"name": "withtoken", "description": "", "purpose": "other",
+        "variables": [{"name": "HF_TOKEN", "value": token}, {"name": "NCCL_DEBUG", "value": "WARN"}]});
+    let view = invoke(
+        &h,
+        "env_save_profile",
+        json!({"profile": profile, "expected": null}),
+    )
+    .unwrap();
+    assert!(!view.to_string().contains(token), "{view}");
+    assert_eq!(view["variables"][0]["value"], "<redacted>");
+    // The form sends back what it was shown, with one other change.
+    let back = json!({"name": "withtoken", "description": "", "purpose": "other",
+        "variables": [{"name": "HF_TOKEN", "value": "<redacted>"}, {"name": "NCCL_DEBUG", "value": "INFO"}]});
+    let view = invoke(
+        &h,
+        "env_save_profile",
+        json!({"profile": back, "expected": view["revision"]}),
+    )
+    .unwrap();
+    assert_eq!(view["variables"][1]["value"], "INFO");
+    let loaded = invoke(&h, "env_load_profile", json!({"name": "withtoken"})).unwrap();
+    assert!(!loaded.to_string().contains(token), "{loaded}");
+    // The value itself is still stored, for the child and for an explicit export.
+    let text = invoke(
+        &h,
+        "env_export",
+        json!({"name": "withtoken", "format": "dotenv"}),
+    )
+    .unwrap();
+    assert!(text.as_str().unwrap().contains(token), "{text}");
+}

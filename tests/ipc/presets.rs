@@ -606,3 +606,95 @@ fn a_config_previews_its_preset_with_the_overrides_applied() {
     let unknown = preview(json!({"preset": "nope", "task": "infer"}));
     assert_eq!(unknown["errors"][0]["field"], json!("preset"));
 }
+
+#[test]
+fn a_save_while_another_process_writes_the_config_gets_a_conflict_not_a_lost_update() {
+    use headroom_core::store::{self, DirLock};
+    use std::sync::mpsc;
+    let h = harness();
+    let config = json!({"preset": "int4", "task": "infer", "notes": "first"});
+    let saved = invoke(
+        &h,
+        "save_config",
+        json!({"modelId": "org/model", "config": config, "revision": Value::Null}),
+    )
+    .unwrap();
+    // Another process (the CLI) holds the configs folder's lock and is about to write its change.
+    let folder = h.paths.config_dir.join("model-configs");
+    let (locked_tx, locked_rx) = mpsc::channel();
+    let other = std::thread::spawn(move || {
+        let lock = DirLock::acquire(&folder).unwrap();
+        locked_tx.send(()).unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        let file = folder.join("org--model.json");
+        let text = std::fs::read_to_string(&file)
+            .unwrap()
+            .replace("\"first\"", "\"from the CLI\"");
+        store::write_atomic(&file, text.as_bytes()).unwrap();
+        drop(lock);
+    });
+    locked_rx.recv().unwrap();
+    let mine = json!({"preset": "int4", "task": "infer", "notes": "from the app"});
+    let err = invoke(
+        &h,
+        "save_config",
+        json!({"modelId": "org/model", "config": mine, "revision": saved["revision"]}),
+    )
+    .unwrap_err();
+    other.join().unwrap();
+    assert_eq!(err["code"], json!("conflict"), "{err}");
+    let list = invoke(&h, "list_configs", json!({})).unwrap();
+    assert_eq!(list["configs"][0]["config"]["notes"], json!("from the CLI"));
+}
+
+#[test]
+fn lists_flag_dangling_presets_and_entries_that_cannot_be_read() {
+    let h = harness();
+    let p = user_int4(&h);
+    let config = json!({"preset": "mine", "task": "infer"});
+    invoke(
+        &h,
+        "save_config",
+        json!({"modelId": "org/model", "config": config, "revision": Value::Null}),
+    )
+    .unwrap();
+    let list = invoke(&h, "list_configs", json!({})).unwrap();
+    assert!(
+        list["configs"][0].get("missing_presets").is_none(),
+        "{list}"
+    );
+    assert!(list.get("unreadable").is_none(), "{list}");
+    invoke(
+        &h,
+        "delete_preset",
+        json!({"name": "mine", "revision": p["revision"]}),
+    )
+    .unwrap();
+    let list = invoke(&h, "list_configs", json!({})).unwrap();
+    assert_eq!(list["configs"][0]["missing_presets"], json!(["mine"]));
+
+    for folder in ["presets", "model-configs"] {
+        std::fs::create_dir(h.paths.config_dir.join(folder).join("a-dir.json")).unwrap();
+    }
+    let presets = invoke(&h, "list_presets", json!({})).unwrap();
+    assert_eq!(presets["presets"].as_array().unwrap().len(), 8);
+    assert_eq!(
+        presets["unreadable"].as_array().unwrap().len(),
+        1,
+        "{presets}"
+    );
+    assert_mentions(
+        &json!({"message": presets["unreadable"][0]["reason"]}),
+        "is a directory",
+    );
+    let list = invoke(&h, "list_configs", json!({})).unwrap();
+    assert_eq!(list["configs"].as_array().unwrap().len(), 1);
+    assert_eq!(list["unreadable"].as_array().unwrap().len(), 1, "{list}");
+    let out = h.paths.data_dir.join("b.json");
+    let bundle = invoke(&h, "export_bundle", json!({"path": out})).unwrap();
+    assert_eq!(
+        bundle["unreadable"].as_array().unwrap().len(),
+        2,
+        "{bundle}"
+    );
+}

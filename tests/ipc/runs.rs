@@ -338,3 +338,64 @@ fn a_reloaded_window_gets_the_run_in_progress_back_with_its_newest_lines() {
         "the run is over: the history has it"
     );
 }
+
+#[test]
+fn the_run_list_marks_a_run_whose_launcher_died_and_leaves_its_own_runs_alone() {
+    use headroom_core::launch::history::{self, RunRecord};
+    use headroom_core::launch::tree::ProcessStamp;
+    let h = harness();
+    let proc_root = std::path::Path::new("/proc");
+    // A launcher that is gone (a process that ran and was reaped) and the training it left running.
+    let mut launcher = std::process::Command::new("true").spawn().unwrap();
+    let launcher_stamp = ProcessStamp::of(proc_root, launcher.id()).unwrap();
+    launcher.wait().unwrap();
+    let mut training = std::process::Command::new("sleep")
+        .arg("300")
+        .spawn()
+        .unwrap();
+    let training_stamp = ProcessStamp::of(proc_root, training.id()).unwrap();
+    let (run_id, _) = history::create_run_dir(&h.paths, 1_600_000_000_000).unwrap();
+    let orphaned = RunRecord {
+        run_id: run_id.clone(),
+        model: "llama-8b".into(),
+        profile: "production".into(),
+        chain: vec!["fp16".into()],
+        argv: vec!["python3".into(), "train.py".into()],
+        cwd: "/".into(),
+        started_unix_ms: 1_600_000_000_000,
+        attempts: Vec::new(),
+        outcome: None,
+        launcher: Some(launcher_stamp),
+        running: Some(training_stamp),
+        interruption: None,
+    };
+    history::save(&h.paths, &orphaned, Revision::ABSENT).unwrap();
+
+    // A run of this app, going on: its launcher (this process) is alive.
+    let pid_file = h.paths.data_dir.join("grandchild.pid");
+    let pid_switch = format!("FAKE_PID_FILE={}", pid_file.display());
+    let argv = fake_argv(&["FAKE_MODE=hang", &pid_switch]);
+    let live_id = runs_start(&h, start_request("llama-8b", argv, json!(["fp16"])), 11).unwrap();
+    let live_id = live_id.as_str().unwrap().to_string();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !pid_file.exists() {
+        assert!(Instant::now() < deadline, "the script did not start");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+
+    let list = invoke(&h, "runs_list", json!({})).unwrap();
+    let _ = training.kill();
+    let _ = training.wait();
+    let runs = list["runs"].as_array().unwrap();
+    let find = |id: &str| runs.iter().find(|r| r["run_id"] == id).unwrap().clone();
+    let marked = find(&run_id);
+    assert_eq!(marked["outcome"], "interrupted");
+    assert_eq!(marked["interruption"]["process"]["pid"], training_stamp.pid);
+    assert_eq!(marked["interruption"]["process_alive"], true);
+    let live = find(&live_id);
+    assert_eq!(live["outcome"], json!(null), "{live}");
+    assert!(live.get("interruption").is_none());
+
+    invoke(&h, "runs_cancel", json!({"runId": live_id})).unwrap();
+    assert_eq!(wait_until_finished(&h, &live_id)["outcome"], "cancelled");
+}

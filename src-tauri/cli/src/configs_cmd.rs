@@ -4,14 +4,14 @@
 use std::collections::BTreeMap;
 
 use clap::{Subcommand, ValueEnum};
+use headroom_core::fsio;
 use headroom_core::paths::AppPaths;
-use headroom_core::presets::config_store::ConfigLibrary;
+use headroom_core::presets::config_store::{flag_missing_presets, ConfigLibrary, ModelConfigEntry};
 use headroom_core::presets::library::PresetLibrary;
 use headroom_core::presets::model_config::{
-    AllLinear, LoraSettings, Method, ModelConfig, TargetModules, Task,
+    LoraSettings, Method, ModelConfig, TargetModules, Task,
 };
 use headroom_core::presets::{field, switch, DeviceMap, MemoryLimit, TorchDtype};
-use headroom_core::store::Revision;
 use headroom_core::Error;
 
 use crate::output::{print_json, CliResult};
@@ -60,7 +60,7 @@ pub enum ConfigsCommand {
         #[arg(long)]
         notes: Option<String>,
         #[arg(long)]
-        lora_rank: Option<u32>,
+        lora_rank: Option<u64>,
         #[arg(long)]
         lora_alpha: Option<f64>,
         #[arg(long)]
@@ -110,8 +110,12 @@ pub fn run(paths: &AppPaths, command: ConfigsCommand) -> CliResult {
     let configs = ConfigLibrary::new(paths);
     match command {
         ConfigsCommand::List { json } => {
-            let list = configs.list()?;
-            report_unreadable(&list.quarantined, &list.skipped);
+            let mut list = configs.list()?;
+            report_unreadable(&list.quarantined, &list.skipped, &list.unreadable);
+            list.flag_missing_presets(&presets);
+            for e in &list.configs {
+                warn_missing(e);
+            }
             if json {
                 return print_json(&list);
             }
@@ -130,9 +134,11 @@ pub fn run(paths: &AppPaths, command: ConfigsCommand) -> CliResult {
             Ok(())
         }
         ConfigsCommand::Show { model_id, json } => {
-            let entry = configs
+            let mut entry = configs
                 .get(&model_id)?
                 .ok_or_else(|| no_config(&model_id))?;
+            flag_missing_presets(std::slice::from_mut(&mut entry), &presets);
+            warn_missing(&entry);
             if json {
                 return print_json(&entry);
             }
@@ -177,91 +183,95 @@ pub fn run(paths: &AppPaths, command: ConfigsCommand) -> CliResult {
             max_memory,
             json,
         } => {
-            let existing = configs.get(&model_id)?;
-            let expected = existing
-                .as_ref()
-                .map(|e| e.revision)
-                .unwrap_or(Revision::ABSENT);
-            let mut config = match (&file, existing) {
-                (Some(file), _) => {
-                    let bytes = read_input(file)?;
+            // Read before taking the lock: stdin or a slow file must not hold up other writers.
+            let from_file = match &file {
+                Some(file) => {
+                    let bytes = read_input(file, fsio::SMALL_INPUT)?;
                     let value: serde_json::Value = serde_json::from_slice(&bytes)
                         .map_err(|e| Error::invalid("file", format!("is not JSON: {e}")))?;
-                    field::from_value::<ModelConfig>(value, "").map_err(Error::from)?
+                    Some(field::from_value::<ModelConfig>(value, "").map_err(Error::from)?)
                 }
-                (None, Some(e)) => e.config,
-                (None, None) => {
-                    let preset = preset.clone().ok_or_else(|| {
-                        Error::invalid("preset", "a new config needs --preset (or --file)")
-                    })?;
-                    let task = task.ok_or_else(|| {
-                        Error::invalid("task", "a new config needs --task train|infer (or --file)")
-                    })?;
-                    ModelConfig::new(preset, task_of(task))
-                }
+                None => None,
             };
-            if let Some(p) = preset {
-                config.preset = p;
-            }
-            if let Some(t) = task {
-                config.task = task_of(t);
-            }
-            if let Some(m) = method {
-                config.method = Some(match m {
-                    MethodArg::Full => Method::Full,
-                    MethodArg::Lora => Method::Lora,
-                    MethodArg::Qlora => Method::Qlora,
-                    MethodArg::Freeze => Method::Freeze,
-                });
-            }
-            if let Some(chain) = fallback {
-                config.fallback_chain = chain.into_iter().filter(|s| !s.is_empty()).collect();
-            }
-            if let Some(d) = torch_dtype {
-                config.overrides.torch_dtype = Some(match d {
-                    DtypeArg::Auto => TorchDtype::Auto,
-                    DtypeArg::Float32 => TorchDtype::Float32,
-                    DtypeArg::Float16 => TorchDtype::Float16,
-                    DtypeArg::Bfloat16 => TorchDtype::Bfloat16,
-                });
-            }
-            if let Some(m) = device_map {
-                config.overrides.device_map = Some(DeviceMap::Named(m));
-            }
-            if let Some(text) = max_memory {
-                config.overrides.max_memory = parse_max_memory(&text)?;
-            }
-            if let Some(n) = notes {
-                config.notes = n;
-            }
-            if lora_rank.is_some()
-                || lora_alpha.is_some()
-                || lora_dropout.is_some()
-                || lora_target.is_some()
-            {
-                let lora = config.lora.get_or_insert_with(LoraSettings::default);
-                if let Some(r) = lora_rank {
-                    lora.rank = r;
+            // The options are applied to the config as saved when the lock is held, so another `set` or a
+            // `switch` at the same moment is not lost (see headroom_core::store).
+            let saved = configs.update(&model_id, &presets, |existing| {
+                let mut config = match (from_file, existing) {
+                    (Some(config), _) => config,
+                    (None, Some(e)) => e.config.clone(),
+                    (None, None) => {
+                        let preset = preset.clone().ok_or_else(|| {
+                            Error::invalid("preset", "a new config needs --preset (or --file)")
+                        })?;
+                        let task = task.ok_or_else(|| {
+                            Error::invalid(
+                                "task",
+                                "a new config needs --task train|infer (or --file)",
+                            )
+                        })?;
+                        ModelConfig::new(preset, task_of(task))
+                    }
+                };
+                if let Some(p) = preset {
+                    config.preset = p;
                 }
-                if let Some(a) = lora_alpha {
-                    lora.alpha = a;
+                if let Some(t) = task {
+                    config.task = task_of(t);
                 }
-                if let Some(d) = lora_dropout {
-                    lora.dropout = d;
+                if let Some(m) = method {
+                    config.method = Some(match m {
+                        MethodArg::Full => Method::Full,
+                        MethodArg::Lora => Method::Lora,
+                        MethodArg::Qlora => Method::Qlora,
+                        MethodArg::Freeze => Method::Freeze,
+                    });
                 }
-                if let Some(t) = lora_target {
-                    lora.target_modules = if matches!(t.as_slice(), [only] if only == "all-linear")
-                    {
-                        TargetModules::Shortcut(AllLinear::AllLinear)
-                    } else {
-                        TargetModules::Names(t)
-                    };
+                if let Some(chain) = fallback {
+                    config.fallback_chain = chain.into_iter().filter(|s| !s.is_empty()).collect();
                 }
-            }
-            configs.set(&model_id, &config, expected, &presets)?;
-            let saved = configs
-                .get(&model_id)?
-                .ok_or_else(|| no_config(&model_id))?;
+                if let Some(d) = torch_dtype {
+                    config.overrides.torch_dtype = Some(match d {
+                        DtypeArg::Auto => TorchDtype::Auto,
+                        DtypeArg::Float32 => TorchDtype::Float32,
+                        DtypeArg::Float16 => TorchDtype::Float16,
+                        DtypeArg::Bfloat16 => TorchDtype::Bfloat16,
+                    });
+                }
+                if let Some(m) = device_map {
+                    config.overrides.device_map = Some(DeviceMap::Named(m));
+                }
+                if let Some(text) = max_memory {
+                    config.overrides.max_memory = parse_max_memory(&text)?;
+                }
+                if let Some(n) = notes {
+                    config.notes = n;
+                }
+                if lora_rank.is_some()
+                    || lora_alpha.is_some()
+                    || lora_dropout.is_some()
+                    || lora_target.is_some()
+                {
+                    let lora = config.lora.get_or_insert_with(LoraSettings::default);
+                    if let Some(r) = lora_rank {
+                        lora.rank = r;
+                    }
+                    if let Some(a) = lora_alpha {
+                        lora.alpha = a;
+                    }
+                    if let Some(d) = lora_dropout {
+                        lora.dropout = d;
+                    }
+                    if let Some(t) = lora_target {
+                        lora.target_modules = if matches!(t.as_slice(), [only] if only == "all-linear")
+                        {
+                            TargetModules::AllLinear
+                        } else {
+                            TargetModules::Names(t)
+                        };
+                    }
+                }
+                Ok(config)
+            })?;
             if json {
                 return print_json(&saved);
             }
@@ -299,6 +309,24 @@ fn task_of(t: TaskArg) -> Task {
     match t {
         TaskArg::Train => Task::Train,
         TaskArg::Infer => Task::Infer,
+    }
+}
+
+/// A config that names a preset that cannot be loaded says so: `run` would refuse it.
+fn warn_missing(entry: &ModelConfigEntry) {
+    if !entry.missing_presets.is_empty() {
+        eprintln!(
+            "headroom-cli: warning: the config of {} names {} that cannot be loaded ({}); `run` refuses it \
+             until you choose another: headroom-cli configs set {} --preset NAME --fallback NAMES",
+            entry.model_id,
+            if entry.missing_presets.len() == 1 {
+                "a preset"
+            } else {
+                "presets"
+            },
+            entry.missing_presets.join(", "),
+            entry.model_id
+        );
     }
 }
 

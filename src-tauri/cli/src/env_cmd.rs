@@ -1,6 +1,6 @@
 //! `headroom-cli env list|show|export|save|delete|doctor`: environment profiles and the doctor.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use clap::{Subcommand, ValueEnum};
 use headroom_core::env::doctor::{self, Fix, Report, Severity};
@@ -95,8 +95,8 @@ pub fn current_env() -> EnvMap {
         .collect()
 }
 
-fn read_file(path: &PathBuf) -> Result<String, Error> {
-    std::fs::read_to_string(path).map_err(|e| Error::io(path, e))
+fn read_file(path: &Path) -> Result<String, Error> {
+    headroom_core::fsio::read_to_string(path, headroom_core::fsio::SMALL_INPUT)
 }
 
 pub fn run(paths: &AppPaths, command: EnvCommand) -> CliResult {
@@ -127,6 +127,7 @@ pub fn run(paths: &AppPaths, command: EnvCommand) -> CliResult {
             Ok(())
         }
         EnvCommand::Show { name, json } => {
+            // Secret values come hidden; `export` writes the real ones, for sourcing.
             let view = profile::load(paths, &name)?;
             if json {
                 return print_json(&view);

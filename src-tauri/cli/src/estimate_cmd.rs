@@ -2,11 +2,12 @@
 //! resolve its model, print the estimate. Invalid input exits 2 with one stderr line naming the key and nothing
 //! on stdout; a trace that cannot run (no Python, no torch or too old, past its time limit, crashed) exits 1.
 
-use std::io::{IsTerminal, Read};
+use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::time::Duration;
 
 use headroom_core::estimate::{self, available_presets, Estimate};
+use headroom_core::fsio;
 use headroom_core::model::{self, hf_cache, Resolver};
 use headroom_core::paths::AppPaths;
 use headroom_core::presets::library::PresetLibrary;
@@ -54,13 +55,9 @@ pub struct EstimateArgs {
 /// folder, or a raw config), and estimate it against the built-in and the user's presets.
 pub fn run(paths: &AppPaths, args: EstimateArgs) -> CliResult {
     let text = if args.plan.as_os_str() == "-" {
-        let mut text = String::new();
-        std::io::stdin()
-            .read_to_string(&mut text)
-            .map_err(|e| Error::io("stdin", e))?;
-        text
+        fsio::read_bounded_to_string(std::io::stdin().lock(), "stdin", fsio::PLAN)?
     } else {
-        std::fs::read_to_string(&args.plan).map_err(|e| Error::io(&args.plan, e))?
+        fsio::read_to_string(&args.plan, fsio::PLAN)?
     };
     let library = PresetLibrary::new(paths);
     let resolver = Resolver {

@@ -228,10 +228,10 @@ pub fn run(args: MonitorArgs) -> CliResult {
                     print_text(&tick.snapshot);
                 }
                 for change in &tick.assessment.changes {
-                    let mark = if change.to == Level::Critical {
-                        "CRITICAL"
-                    } else {
-                        "alert"
+                    let mark = match change.to {
+                        Level::Critical => "CRITICAL",
+                        Level::Lost => "LOST",
+                        _ => "alert",
                     };
                     eprintln!("headroom-cli: {mark}: {}", change.message);
                 }
@@ -400,6 +400,7 @@ fn action_key(a: &Action) -> (&'static str, u32) {
         Action::SetEnv { pid, .. } => ("env", *pid),
         Action::EnableGradientCheckpointing { pid } => ("checkpointing", *pid),
         Action::SwitchPreset { pid, .. } => ("preset", *pid),
+        Action::CheckGpu { gpu } => ("check-gpu", *gpu),
     }
 }
 

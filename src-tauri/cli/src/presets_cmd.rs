@@ -1,15 +1,15 @@
 //! `headroom-cli presets list|show|export|import|duplicate|delete`.
 
-use std::io::Read;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use clap::{Subcommand, ValueEnum};
+use headroom_core::fsio;
 use headroom_core::paths::AppPaths;
 use headroom_core::presets::bundle::{self, OnConflict};
 use headroom_core::presets::config_store::{preset_lookup, ConfigLibrary};
 use headroom_core::presets::import::{self, ImportSource};
 use headroom_core::presets::library::{PresetLibrary, SkippedFile};
-use headroom_core::presets::{export, DeviceMap, Preset};
+use headroom_core::presets::{export, rename, DeviceMap, Preset};
 use headroom_core::store::Quarantine;
 use headroom_core::Error;
 
@@ -63,8 +63,8 @@ pub enum PresetsCommand {
 pub enum ExportFormat {
     /// `BitsAndBytesConfig(...).to_dict()` as JSON, exactly as transformers prints it.
     BnbJson,
-    /// The other `from_pretrained` keyword arguments as JSON (device_map, max_memory, torch_dtype), as the
-    /// launcher hands them to a program beside the BitsAndBytesConfig.
+    /// The other `from_pretrained` keyword arguments as JSON (device_map, max_memory, torch_dtype); the
+    /// launcher hands the same to a program, with the dtype under `dtype` as transformers 5 wants.
     Kwargs,
     /// A Python snippet that loads a model with the preset (needs --model).
     Python,
@@ -87,7 +87,7 @@ pub fn run(paths: &AppPaths, command: PresetsCommand) -> CliResult {
     match command {
         PresetsCommand::List { json } => {
             let list = presets.list()?;
-            report_unreadable(&list.quarantined, &list.skipped);
+            report_unreadable(&list.quarantined, &list.skipped, &list.unreadable);
             if json {
                 return print_json(&list);
             }
@@ -133,7 +133,7 @@ pub fn run(paths: &AppPaths, command: PresetsCommand) -> CliResult {
             match format {
                 ExportFormat::Bundle => {
                     let exported = bundle::export(&presets, &configs)?;
-                    report_unreadable(&exported.quarantined, &[]);
+                    report_unreadable(&exported.quarantined, &[], &exported.unreadable);
                     print_json(&exported.bundle)
                 }
                 ExportFormat::BnbJson => {
@@ -159,7 +159,7 @@ pub fn run(paths: &AppPaths, command: PresetsCommand) -> CliResult {
             on_conflict,
             json,
         } => {
-            let bytes = read_input(&file)?;
+            let bytes = read_input(&file, fsio::IMPORT)?;
             if is_bundle(&bytes) {
                 let local = preset_lookup(&presets);
                 let parsed = bundle::parse(&bytes, &local).map_err(Error::from)?;
@@ -218,11 +218,10 @@ pub fn run(paths: &AppPaths, command: PresetsCommand) -> CliResult {
                 )
                 .into());
             }
-            presets.rename(&from, &to, current.revision)?;
-            let changed = configs.rename_preset(&from, &to, &presets)?;
+            let done = rename::rename_preset(&presets, &configs, &from, &to, current.revision)?;
             println!("renamed preset {from} to {to}");
-            if !changed.is_empty() {
-                println!("updated the configs of {}", changed.join(", "));
+            if !done.configs_changed.is_empty() {
+                println!("updated the configs of {}", done.configs_changed.join(", "));
             }
             Ok(())
         }
@@ -279,7 +278,11 @@ fn summary_line(p: &Preset) -> String {
 }
 
 /// Files that could not be loaded go to stderr with their reason; the rest of the output is unaffected.
-pub fn report_unreadable(quarantined: &[Quarantine], skipped: &[SkippedFile]) {
+pub fn report_unreadable(
+    quarantined: &[Quarantine],
+    skipped: &[SkippedFile],
+    unreadable: &[SkippedFile],
+) {
     for q in quarantined {
         eprintln!(
             "headroom-cli: {} could not be read ({}); moved to {}",
@@ -295,18 +298,21 @@ pub fn report_unreadable(quarantined: &[Quarantine], skipped: &[SkippedFile]) {
             s.reason
         );
     }
+    for u in unreadable {
+        eprintln!(
+            "headroom-cli: {} could not be read ({}); left where it is",
+            u.path.display(),
+            u.reason
+        );
+    }
 }
 
-/// The bytes of FILE, or of stdin for `-`.
-pub fn read_input(file: &str) -> Result<Vec<u8>, Error> {
+/// The bytes of FILE, or of stdin for `-`, at most `limit` of them and from a regular file only (fsio).
+pub fn read_input(file: &str, limit: fsio::Limit) -> Result<Vec<u8>, Error> {
     if file == "-" {
-        let mut bytes = Vec::new();
-        std::io::stdin()
-            .read_to_end(&mut bytes)
-            .map_err(|e| Error::io("-", e))?;
-        return Ok(bytes);
+        return fsio::read_bounded(std::io::stdin().lock(), "stdin", limit);
     }
-    std::fs::read(file).map_err(|e| Error::io(PathBuf::from(file), e))
+    fsio::read(Path::new(file), limit)
 }
 
 /// A bundle announces itself with `"format": "headroom-bundle"`.

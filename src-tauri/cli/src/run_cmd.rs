@@ -9,11 +9,12 @@ use std::time::Duration;
 use clap::Args;
 use headroom_core::env::doctor::{self, Severity};
 use headroom_core::env::profile;
-use headroom_core::launch::handover::LibraryPresets;
-use headroom_core::launch::history::{NextStep, Outcome};
+use headroom_core::launch::handover::{driver_gpus, LibraryPresets};
+use headroom_core::launch::history::{self, NextStep, Outcome, RunRecord};
 use headroom_core::launch::probe::{MonitorPeakProbe, OpenSource};
 use headroom_core::launch::process::{CancelToken, Stream};
 use headroom_core::launch::runner::{self, LaunchEvent, RunRequest};
+use headroom_core::launch::tree::PROC_ROOT;
 use headroom_core::monitor::procs::ProcFs;
 use headroom_core::monitor::{open_source, SourceSpec};
 use headroom_core::paths::AppPaths;
@@ -98,7 +99,36 @@ fn gib(bytes: u64) -> String {
     format!("{:.2} GiB", bytes as f64 / f64::from(1u32 << 30))
 }
 
+/// Say which earlier runs lost their launcher (this CLI killed, a crash) and whether their training still runs.
+fn report_interrupted(paths: &AppPaths) {
+    let now = headroom_core::monitor::Timestamp::now().millis();
+    match history::recover_interrupted(paths, std::path::Path::new(PROC_ROOT), now) {
+        Ok(marked) => {
+            for record in marked {
+                eprintln!("headroom: {}", interrupted_message(&record));
+            }
+        }
+        Err(e) => eprintln!("headroom: warning: could not check earlier runs: {e}"),
+    }
+}
+
+fn interrupted_message(record: &RunRecord) -> String {
+    let process = match record.interruption.and_then(|i| i.process.zip(i.process_alive)) {
+        Some((p, true)) => format!(
+            "; its process {} is still running, without a launcher (no OOM fallback, no cancel): stop it with `kill {}` if it should not",
+            p.pid, p.pid
+        ),
+        Some((p, false)) => format!("; its process {} is no longer running", p.pid),
+        None => String::new(),
+    };
+    format!(
+        "run {} was interrupted (its launcher stopped before the run ended){process}",
+        record.run_id
+    )
+}
+
 pub fn run(paths: &AppPaths, args: RunArgs) -> CliResult {
+    report_interrupted(paths);
     let cwd = match args.cwd {
         Some(cwd) => cwd,
         None => std::env::current_dir().map_err(|e| Error::io(".", e))?,
@@ -126,6 +156,8 @@ pub fn run(paths: &AppPaths, args: RunArgs) -> CliResult {
         predicted_peak_bytes: parse_predictions(&args.predictions)?,
         predicted_notes: BTreeMap::new(),
         kill_grace: Duration::from_secs(args.kill_grace_s),
+        gpus: driver_gpus(open_source(&SourceSpec::Nvml, ProcFs::default())),
+        log_limit_bytes: runner::ATTEMPT_LOG_LIMIT_BYTES,
     };
     let cancel = CancelToken::new();
     forward_interrupts(cancel.clone());
@@ -186,7 +218,7 @@ pub fn run(paths: &AppPaths, args: RunArgs) -> CliResult {
         Some(Outcome::Failed) => "failed (not out of memory: not relaunched)",
         Some(Outcome::ChainExhausted) => "ran out of memory with every preset of the chain",
         Some(Outcome::Cancelled) => "was cancelled",
-        None => "ended",
+        Some(Outcome::Interrupted) | None => "ended",
     };
     eprintln!("headroom: run {} {outcome}", record.run_id);
     if json {

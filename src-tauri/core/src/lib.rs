@@ -1,9 +1,11 @@
 //! Headroom's domain logic. Nothing here knows about Tauri or about what is displayed: paths come in as
 //! arguments, results go out as plain data, and every failure is an [`Error`].
 
+pub mod contract;
 pub mod env;
 pub mod error;
 pub mod estimate;
+pub mod fsio;
 pub mod launch;
 pub mod logfile;
 pub mod model;

@@ -8,11 +8,37 @@
 //!   is told where it went and why, so everything else can still load.
 //! - Each load returns a [`Revision`]; saving with the revision you loaded fails with [`Error::Conflict`] when
 //!   the file changed in between, so two editors never silently overwrite each other.
+//!
+//! # Locking, and when writers merge instead of conflicting
+//!
+//! A revision check on its own is not enough between processes: two writers can both read the old revision,
+//! both pass the check, and the second rename silently replaces the first (a CLI `configs set` and another
+//! `configs switch` lost one change in most trials). So every write to a store directory happens under that
+//! directory's [`DirLock`], an advisory `flock` on a hidden `.lock` file in it, held from the revision check
+//! (or the "does this name exist" check) through the rename. The kernel drops the lock with the last file
+//! descriptor, so a writer killed at any point never leaves the directory locked. Readers take no lock: every
+//! file they can see is complete, because writes are renames.
+//!
+//! What a writer does with what it finds under the lock depends on who made the change:
+//! - A *read-modify-write* that changes a few fields ("set the notes", "switch the preset": the CLI, the
+//!   Monitor's switch) re-reads the file under the lock and applies its change to what is there now, so two at
+//!   the same moment both land, one after the other.
+//! - A save of a *whole document the user edited* (a form in the app, holding the [`Revision`] it loaded) is
+//!   checked against that revision under the lock, and the later one gets [`Error::Conflict`]: merging a form
+//!   field by field could make a combination nobody chose, so the user decides.
+//! - *Creating* a name that exists by the time the lock is held (two `presets duplicate` to one new name)
+//!   fails for the later one with the "already exists" error, never a silent replace.
+//!
+//! A writer that needs two directories (renaming a preset rewrites the configs that name it) takes the presets
+//! lock before the configs lock, the one order every writer uses, so no two writers can each hold the lock the
+//! other waits for. Waiting for a lock is bounded ([`LOCK_WAIT`]): a stuck holder gives an error, never a
+//! hang. The lock file is never deleted: a writer could lock a file that another has just unlinked, and the
+//! two would no longer exclude each other. [`save_unchecked`] (app settings, one writer) takes no lock.
 
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, File, OpenOptions, TryLockError};
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -113,10 +139,13 @@ struct EnvelopeIn {
 /// Read a document, migrating old versions and quarantining files that cannot be understood. Only I/O
 /// failures (permissions, a directory where a file should be) are errors.
 pub fn load<T: Document>(path: &Path) -> Result<Loaded<T>> {
-    let bytes = match fs::read(path) {
+    // Bounded and regular files only (crate::fsio): a FIFO in the config folder must not hang every command.
+    let bytes = match crate::fsio::read(path, crate::fsio::DOCUMENT) {
         Ok(bytes) => bytes,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Loaded::Missing),
-        Err(e) => return Err(Error::io(path, e)),
+        Err(Error::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
+            return Ok(Loaded::Missing)
+        }
+        Err(e) => return Err(e),
     };
     match decode::<T>(&bytes) {
         Ok((value, migrated_from)) => Ok(Loaded::Found {
@@ -183,15 +212,131 @@ fn quarantine(path: &Path) -> Result<PathBuf> {
     unreachable!("u32 attempts exhausted")
 }
 
-/// Save a document if the file is still at `expected` (what the caller loaded). Returns the new revision.
+/// Save a document if the file is still at `expected` (what the caller loaded). Returns the new revision. The
+/// directory's [`DirLock`] is held from the check through the rename; a caller that already holds it uses
+/// [`DirLock::save`].
 pub fn save<T: Document>(path: &Path, value: &T, expected: Revision) -> Result<Revision> {
-    let current = current_revision(path)?;
-    if current != expected {
-        return Err(Error::Conflict {
-            path: path.to_path_buf(),
-        });
+    DirLock::acquire(dir_of(path))?.save(path, value, expected)
+}
+
+/// How long a writer waits for another to release a directory's lock before giving up with an error. Every
+/// holder only reads and writes a few small files, so reaching this means a holder is stuck.
+pub const LOCK_WAIT: Duration = Duration::from_secs(10);
+
+/// The lock file in every store directory; hidden, so no listing takes it for a document.
+pub const LOCK_FILE: &str = ".lock";
+
+/// An exclusive advisory lock (`flock`) on a store directory, held until dropped. See the module's
+/// "Locking" section for who takes it and why.
+#[derive(Debug)]
+pub struct DirLock {
+    dir: PathBuf,
+    // Held for its lock: closing it (drop, or the process dying) releases the lock.
+    _file: File,
+}
+
+impl DirLock {
+    /// Lock `dir` (created when missing), waiting at most [`LOCK_WAIT`] for another writer. Taking the lock of
+    /// a directory this thread already holds would wait on itself: callers pass the guard down instead.
+    pub fn acquire(dir: &Path) -> Result<DirLock> {
+        DirLock::acquire_within(dir, LOCK_WAIT)
     }
-    save_unchecked(path, value)
+
+    fn acquire_within(dir: &Path, wait: Duration) -> Result<DirLock> {
+        fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+        let path = dir.join(LOCK_FILE);
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&path)
+            .map_err(|e| Error::io(&path, e))?;
+        let deadline = Instant::now() + wait;
+        let mut pause = Duration::from_millis(1);
+        loop {
+            match file.try_lock() {
+                Ok(()) => {
+                    return Ok(DirLock {
+                        dir: dir.to_path_buf(),
+                        _file: file,
+                    })
+                }
+                Err(TryLockError::WouldBlock) if Instant::now() < deadline => {
+                    std::thread::sleep(pause);
+                    pause = (pause * 2).min(Duration::from_millis(20));
+                }
+                Err(TryLockError::WouldBlock) => {
+                    return Err(Error::io(
+                        &path,
+                        std::io::Error::new(
+                            std::io::ErrorKind::TimedOut,
+                            format!(
+                                "another Headroom process has held this lock for over {} s; try again, or \
+                                 stop the process that is stuck",
+                                wait.as_secs()
+                            ),
+                        ),
+                    ))
+                }
+                Err(TryLockError::Error(e)) => return Err(Error::io(&path, e)),
+            }
+        }
+    }
+
+    /// The directory this lock holds.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// [`save`] under this lock: `path` must be in [`DirLock::dir`].
+    pub fn save<T: Document>(
+        &self,
+        path: &Path,
+        value: &T,
+        expected: Revision,
+    ) -> Result<Revision> {
+        self.check_holds(path)?;
+        let current = current_revision(path)?;
+        if current != expected {
+            return Err(Error::Conflict {
+                path: path.to_path_buf(),
+            });
+        }
+        save_unchecked(path, value)
+    }
+
+    /// Remove `path` under this lock, if it is still at `expected`.
+    pub fn remove(&self, path: &Path, expected: Revision) -> Result<()> {
+        self.check_holds(path)?;
+        if current_revision(path)? != expected {
+            return Err(Error::Conflict {
+                path: path.to_path_buf(),
+            });
+        }
+        fs::remove_file(path).map_err(|e| Error::io(path, e))
+    }
+
+    // A file outside the locked directory would be written with no lock at all: a bug, refused loudly.
+    fn check_holds(&self, path: &Path) -> Result<()> {
+        if dir_of(path) == self.dir {
+            Ok(())
+        } else {
+            Err(Error::io(
+                path,
+                std::io::Error::other(format!(
+                    "written under the lock of {}, which is not its folder",
+                    self.dir.display()
+                )),
+            ))
+        }
+    }
+}
+
+fn dir_of(path: &Path) -> &Path {
+    path.parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."))
 }
 
 /// Save a document whatever is on disk now (for files only this process writes, such as app settings).
@@ -210,19 +355,18 @@ pub fn save_unchecked<T: Document>(path: &Path, value: &T) -> Result<Revision> {
 }
 
 fn current_revision(path: &Path) -> Result<Revision> {
-    match fs::read(path) {
+    match crate::fsio::read(path, crate::fsio::DOCUMENT) {
         Ok(bytes) => Ok(Revision::of(&bytes)),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Revision::ABSENT),
-        Err(e) => Err(Error::io(path, e)),
+        Err(Error::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
+            Ok(Revision::ABSENT)
+        }
+        Err(e) => Err(e),
     }
 }
 
 /// Replace `path` with `bytes` so that a crash leaves either the old or the new contents.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
+    let dir = dir_of(path);
     fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
     let temp = temp_path(path);
     let result = (|| {
@@ -244,6 +388,15 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
         let _ = dir.sync_all();
     }
     Ok(())
+}
+
+/// Why something in place of a document is not one, in words.
+pub fn not_a_file_reason(meta: &fs::Metadata) -> &'static str {
+    if meta.is_dir() {
+        "is a directory, not a file"
+    } else {
+        "is not a regular file (a FIFO, socket or device)"
+    }
 }
 
 fn temp_path(path: &Path) -> PathBuf {
@@ -450,6 +603,68 @@ mod tests {
             panic!()
         };
         assert_eq!(value.name, "old");
+    }
+
+    #[test]
+    fn a_held_lock_makes_the_next_writer_wait_and_a_stuck_one_gives_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let held = DirLock::acquire(dir.path()).unwrap();
+        let started = Instant::now();
+        let err = DirLock::acquire_within(dir.path(), Duration::from_millis(100)).unwrap_err();
+        assert!(started.elapsed() >= Duration::from_millis(100));
+        assert!(err.to_string().contains("held this lock"), "{err}");
+        // Released on drop; a waiter then gets it.
+        let waiter = {
+            let dir = dir.path().to_path_buf();
+            std::thread::spawn(move || DirLock::acquire(&dir).map(|_| Instant::now()))
+        };
+        std::thread::sleep(Duration::from_millis(50));
+        let released = Instant::now();
+        drop(held);
+        assert!(waiter.join().unwrap().unwrap() >= released);
+    }
+
+    #[test]
+    fn a_lock_only_writes_in_its_own_folder_and_removes_only_what_was_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let sub = dir.path().join("sub");
+        let lock = DirLock::acquire(&sub).unwrap();
+        let doc = V2 {
+            name: "a".into(),
+            count: 1,
+        };
+        assert!(lock
+            .save(&dir.path().join("outside.json"), &doc, Revision::ABSENT)
+            .is_err());
+        assert!(!dir.path().join("outside.json").exists());
+        let path = sub.join("doc.json");
+        let rev = lock.save(&path, &doc, Revision::ABSENT).unwrap();
+        assert!(matches!(
+            lock.remove(&path, Revision::ABSENT),
+            Err(Error::Conflict { .. })
+        ));
+        lock.remove(&path, rev).unwrap();
+        assert!(!path.exists());
+        // The lock file is hidden, so listings skip it.
+        assert!(sub.join(LOCK_FILE).exists() && LOCK_FILE.starts_with('.'));
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_fifo_or_a_directory_in_place_of_a_document_is_refused_without_hanging() {
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("fifo.json");
+        let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+        // SAFETY: a valid NUL-terminated path.
+        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+        let err = load::<V2>(&fifo).unwrap_err().to_string();
+        assert!(err.contains("not a regular file"), "{err}");
+        let folder = dir.path().join("folder.json");
+        fs::create_dir(&folder).unwrap();
+        let err = load::<V2>(&folder).unwrap_err().to_string();
+        assert!(err.contains("is a directory"), "{err}");
+        // Nothing moved aside: neither is corrupt contents.
+        assert!(fifo.exists() && folder.exists());
     }
 
     #[test]

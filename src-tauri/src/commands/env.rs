@@ -6,6 +6,7 @@ use headroom_core::env::catalog::{self, VariableInfo};
 use headroom_core::env::doctor::{self, Fix, Report};
 use headroom_core::env::profile::{self, Profile, ProfileList, ProfileView};
 use headroom_core::env::{export, parse, procenv, EnvMap};
+use headroom_core::fsio;
 use headroom_core::store::Revision;
 use headroom_core::Error;
 use serde::{Deserialize, Serialize};
@@ -200,11 +201,11 @@ pub fn env_doctor(
         },
         DoctorSource::File { path } => {
             let path = absolute("file", &path)?;
-            let text = std::fs::read_to_string(&path).map_err(|e| match e.kind() {
-                std::io::ErrorKind::NotFound => {
+            let text = fsio::read_to_string(&path, fsio::SMALL_INPUT).map_err(|e| match e {
+                Error::Io { source, .. } if source.kind() == std::io::ErrorKind::NotFound => {
                     Error::invalid("file", format!("{} does not exist", path.display()))
                 }
-                _ => Error::io(&path, e),
+                other => other,
             })?;
             let parsed = parse::parse(&path.display().to_string(), &text)?;
             skipped_lines = parsed.skipped_lines.clone();

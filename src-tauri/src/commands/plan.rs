@@ -1,6 +1,7 @@
 //! The Plan view: answer a plan, find models (catalog, Hugging Face cache), list GPUs (catalog and this machine).
 
 use headroom_core::estimate::gpus::{self, GpuModel, MachineGpu};
+use headroom_core::estimate::plan::file::PlanFile;
 use headroom_core::estimate::{self, answer, available_presets, chart, PlanAnswer};
 use headroom_core::model::{self, catalog, hf_cache, Resolver};
 use headroom_core::monitor::chart::ChartFormat;
@@ -12,6 +13,7 @@ use serde::Serialize;
 use tauri::{AppHandle, Runtime, State};
 use tauri_plugin_dialog::DialogExt;
 
+use crate::draft::Draft;
 use crate::error::{IpcError, IpcResult};
 use crate::AppState;
 
@@ -24,10 +26,10 @@ pub(crate) fn resolver() -> Resolver {
 /// Everything the Plan view shows for a plan (CONTRACTS.md §1 JSON): estimate, verdict, limits, ranking and
 /// suggestions. Presets are re-read each time so a preset saved in the Presets view counts at once.
 #[tauri::command]
-pub fn plan_answer(state: State<'_, AppState>, plan: serde_json::Value) -> IpcResult<PlanAnswer> {
+pub fn plan_answer(state: State<'_, AppState>, plan: Draft<PlanFile>) -> IpcResult<PlanAnswer> {
     let presets = available_presets(&PresetLibrary::new(&state.paths))?;
     let resolver = resolver();
-    Ok(estimate::answer(&plan, &presets, |m| {
+    Ok(estimate::answer(plan.raw(), &presets, |m| {
         model::resolve(m, &resolver)
     })?)
 }
@@ -140,11 +142,11 @@ pub async fn plan_pick_folder<R: Runtime>(app: AppHandle<R>) -> IpcResult<Option
 pub async fn plan_save<R: Runtime>(
     app: AppHandle<R>,
     state: State<'_, AppState>,
-    plan: serde_json::Value,
+    plan: Draft<PlanFile>,
 ) -> IpcResult<Option<String>> {
     let presets = presets_of(&state)?;
     // Validate before asking where: a plan that cannot load again is not worth a dialog.
-    headroom_core::estimate::plan_from_value(&plan, &presets)?;
+    headroom_core::estimate::plan_from_value(plan.raw(), &presets)?;
     let Some(path) = chosen(
         app.dialog()
             .file()
@@ -155,7 +157,7 @@ pub async fn plan_save<R: Runtime>(
     else {
         return Ok(None);
     };
-    answer::save_plan(&path, &plan, &presets)?;
+    answer::save_plan(&path, plan.raw(), &presets)?;
     Ok(Some(path.display().to_string()))
 }
 
@@ -183,11 +185,11 @@ pub async fn plan_load<R: Runtime>(
 pub async fn plan_export_chart<R: Runtime>(
     app: AppHandle<R>,
     state: State<'_, AppState>,
-    plan: serde_json::Value,
+    plan: Draft<PlanFile>,
 ) -> IpcResult<Option<String>> {
     let presets = presets_of(&state)?;
     let resolver = resolver();
-    let answered = estimate::answer(&plan, &presets, |m| model::resolve(m, &resolver))?;
+    let answered = estimate::answer(plan.raw(), &presets, |m| model::resolve(m, &resolver))?;
     let Some(path) = chosen(
         app.dialog()
             .file()

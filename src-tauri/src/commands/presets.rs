@@ -11,8 +11,9 @@ use headroom_core::presets::config_store::{
 };
 use headroom_core::presets::field::{self, FieldError};
 use headroom_core::presets::import::{self, ImportSource};
-use headroom_core::presets::library::{PresetLibrary, PresetList};
+use headroom_core::presets::library::{PresetLibrary, PresetList, SkippedFile};
 use headroom_core::presets::model_config::{self, ModelConfig};
+use headroom_core::presets::rename;
 use headroom_core::presets::switch::{self, PresetSwitch};
 use headroom_core::presets::{export, Preset, PresetBody};
 use headroom_core::store::{self, Quarantine, Revision};
@@ -23,10 +24,12 @@ use tauri::{AppHandle, Runtime, State};
 use tauri_plugin_dialog::DialogExt;
 
 use crate::commands::plan::chosen;
+use crate::draft::Draft;
 use crate::error::{IpcError, IpcResult};
 use crate::AppState;
 
-/// The presets lock: one writer at a time within this process (other processes are caught by the revision).
+/// The presets lock: one command at a time within this process. Other processes (the CLI) are kept apart by the
+/// store's directory locks, which the core takes across every revision check and rename.
 fn lock(state: &AppState) -> IpcResult<MutexGuard<'_, ()>> {
     state
         .presets
@@ -55,8 +58,8 @@ pub struct PresetCheck {
     pub max_memory_bytes: BTreeMap<String, u64>,
 }
 
-fn parse_body(body: Value) -> IpcResult<PresetBody> {
-    PresetBody::from_json(body).map_err(|e| Error::from(e).into())
+fn parse_body(body: Draft<PresetBody>) -> IpcResult<PresetBody> {
+    PresetBody::from_json(body.into_raw()).map_err(|e| Error::from(e).into())
 }
 
 fn pretty(value: &Value) -> IpcResult<String> {
@@ -71,7 +74,11 @@ pub fn list_presets(state: State<'_, AppState>) -> IpcResult<PresetList> {
 
 /// Validate a draft and render its preview, without saving anything.
 #[tauri::command]
-pub fn check_preset(body: Value) -> IpcResult<PresetCheck> {
+pub fn check_preset(body: Draft<PresetBody>) -> IpcResult<PresetCheck> {
+    check_body(body.into_raw())
+}
+
+fn check_body(body: Value) -> IpcResult<PresetCheck> {
     match PresetBody::from_json(body) {
         Err(errors) => Ok(PresetCheck {
             errors: errors.0,
@@ -95,7 +102,11 @@ pub fn check_preset(body: Value) -> IpcResult<PresetCheck> {
 
 /// Save a new user preset (also how Undo brings a deleted one back).
 #[tauri::command]
-pub fn create_preset(state: State<'_, AppState>, name: String, body: Value) -> IpcResult<Preset> {
+pub fn create_preset(
+    state: State<'_, AppState>,
+    name: String,
+    body: Draft<PresetBody>,
+) -> IpcResult<Preset> {
     let body = parse_body(body)?;
     let _guard = lock(&state)?;
     let presets = libraries(&state).0;
@@ -108,7 +119,7 @@ pub fn create_preset(state: State<'_, AppState>, name: String, body: Value) -> I
 pub fn save_preset(
     state: State<'_, AppState>,
     name: String,
-    body: Value,
+    body: Draft<PresetBody>,
     revision: Revision,
 ) -> IpcResult<Preset> {
     let body = parse_body(body)?;
@@ -143,11 +154,10 @@ pub fn rename_preset(
 ) -> IpcResult<Renamed> {
     let _guard = lock(&state)?;
     let (presets, configs) = libraries(&state);
-    presets.rename(&from, &to, revision)?;
-    let configs_changed = configs.rename_preset(&from, &to, &presets)?;
+    let done = rename::rename_preset(&presets, &configs, &from, &to, revision)?;
     Ok(Renamed {
         preset: presets.get(&to)?,
-        configs_changed,
+        configs_changed: done.configs_changed,
     })
 }
 
@@ -182,6 +192,10 @@ pub struct PresetExport {
     pub text: String,
     /// Files that could not be read and so are not in a bundle.
     pub quarantined: Vec<Quarantine>,
+    /// Entries that could not be read at all (left where they are), so not in a bundle; absent when none.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[ts(optional, as = "Option<Vec<SkippedFile>>")]
+    pub unreadable: Vec<SkippedFile>,
 }
 
 fn write_export(path: PathBuf, text: String) -> IpcResult<PresetExport> {
@@ -190,6 +204,7 @@ fn write_export(path: PathBuf, text: String) -> IpcResult<PresetExport> {
         path,
         text,
         quarantined: Vec::new(),
+        unreadable: Vec::new(),
     })
 }
 
@@ -219,16 +234,37 @@ fn preset_export_text(
     }
 }
 
-fn bundle_export_text(state: &AppState) -> IpcResult<(String, Vec<Quarantine>)> {
+/// The bundle's text, and what could not be put in it.
+struct BundleText {
+    text: String,
+    quarantined: Vec<Quarantine>,
+    unreadable: Vec<SkippedFile>,
+}
+
+impl BundleText {
+    fn write(self, path: PathBuf) -> IpcResult<PresetExport> {
+        let mut out = write_export(path, self.text)?;
+        out.quarantined = self.quarantined;
+        out.unreadable = self.unreadable;
+        Ok(out)
+    }
+}
+
+fn bundle_export_text(state: &AppState) -> IpcResult<BundleText> {
     let _guard = lock(state)?;
     let (presets, configs) = libraries(state);
     let BundleExport {
         bundle,
         quarantined,
+        unreadable,
     } = bundle::export(&presets, &configs)?;
     let text =
         serde_json::to_string_pretty(&bundle).map_err(|e| IpcError::internal(e.to_string()))?;
-    Ok((text + "\n", quarantined))
+    Ok(BundleText {
+        text: text + "\n",
+        quarantined,
+        unreadable,
+    })
 }
 
 fn suggested_file(name: &str, format: ExportFormat) -> String {
@@ -279,10 +315,7 @@ pub async fn export_preset_dialog<R: Runtime>(
 /// Export every user preset and per-model config as one bundle file at `path`.
 #[tauri::command]
 pub fn export_bundle(state: State<'_, AppState>, path: PathBuf) -> IpcResult<PresetExport> {
-    let (text, quarantined) = bundle_export_text(&state)?;
-    let mut out = write_export(path, text)?;
-    out.quarantined = quarantined;
-    Ok(out)
+    bundle_export_text(&state)?.write(path)
 }
 
 /// Export the bundle where the user chooses in the system save dialog; `null` when cancelled.
@@ -291,7 +324,7 @@ pub async fn export_bundle_dialog<R: Runtime>(
     app: AppHandle<R>,
     state: State<'_, AppState>,
 ) -> IpcResult<Option<PresetExport>> {
-    let (text, quarantined) = bundle_export_text(&state)?;
+    let bundle = bundle_export_text(&state)?;
     let Some(path) = chosen(
         app.dialog()
             .file()
@@ -302,9 +335,7 @@ pub async fn export_bundle_dialog<R: Runtime>(
     else {
         return Ok(None);
     };
-    let mut out = write_export(path, text)?;
-    out.quarantined = quarantined;
-    Ok(Some(out))
+    bundle.write(path).map(Some)
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, ts_rs::TS)]
@@ -314,7 +345,10 @@ pub struct ImportedAs {
 }
 
 fn read_file(path: &Path) -> IpcResult<Vec<u8>> {
-    Ok(std::fs::read(path).map_err(|e| Error::io(path, e))?)
+    Ok(headroom_core::fsio::read(
+        path,
+        headroom_core::fsio::IMPORT,
+    )?)
 }
 
 /// The preset name for an import: the one typed, or else the file's name made safe (`int4.bnb.json` → `int4`).
@@ -426,14 +460,18 @@ pub async fn import_bundle_dialog<R: Runtime>(
         .transpose()
 }
 
+/// Every saved config, each flagged with the presets it names that cannot be loaded (`run` refuses those).
 #[tauri::command]
 pub fn list_configs(state: State<'_, AppState>) -> IpcResult<ConfigList> {
     let _guard = lock(&state)?;
-    Ok(libraries(&state).1.list()?)
+    let (presets, configs) = libraries(&state);
+    let mut list = configs.list()?;
+    list.flag_missing_presets(&presets);
+    Ok(list)
 }
 
-fn parse_config(config: Value) -> Result<ModelConfig, Vec<FieldError>> {
-    let config: ModelConfig = field::from_value(config, "").map_err(|e| e.0)?;
+fn parse_config(config: Draft<ModelConfig>) -> Result<ModelConfig, Vec<FieldError>> {
+    let config: ModelConfig = field::from_value(config.into_raw(), "").map_err(|e| e.0)?;
     Ok(config)
 }
 
@@ -442,7 +480,7 @@ fn parse_config(config: Value) -> Result<ModelConfig, Vec<FieldError>> {
 pub fn check_config(
     state: State<'_, AppState>,
     model_id: String,
-    config: Value,
+    config: Draft<ModelConfig>,
 ) -> IpcResult<Vec<FieldError>> {
     let mut errors = Vec::new();
     if let Err(e) = config_store::file_stem(&model_id) {
@@ -471,7 +509,10 @@ pub fn check_config(
 /// form. The draft's own field errors come from `check_config`; `errors` here only says why there is no
 /// preview (paths as `check_config` writes them).
 #[tauri::command]
-pub fn preview_config(state: State<'_, AppState>, config: Value) -> IpcResult<PresetCheck> {
+pub fn preview_config(
+    state: State<'_, AppState>,
+    config: Draft<ModelConfig>,
+) -> IpcResult<PresetCheck> {
     let no_preview = |errors: Vec<FieldError>| PresetCheck {
         errors,
         bnb_json: None,
@@ -496,7 +537,7 @@ pub fn preview_config(state: State<'_, AppState>, config: Value) -> IpcResult<Pr
     };
     let effective = config.overrides.apply(&base);
     let value = serde_json::to_value(&effective).map_err(|e| IpcError::internal(e.to_string()))?;
-    let mut check = check_preset(value)?;
+    let mut check = check_body(value)?;
     // The same nesting model_config::validate_with gives these errors.
     check.errors = field::FieldErrors(check.errors).nested("overrides").0;
     Ok(check)
@@ -507,7 +548,7 @@ pub fn preview_config(state: State<'_, AppState>, config: Value) -> IpcResult<Pr
 pub fn save_config(
     state: State<'_, AppState>,
     model_id: String,
-    config: Value,
+    config: Draft<ModelConfig>,
     revision: Revision,
 ) -> IpcResult<ModelConfigEntry> {
     let config = parse_config(config).map_err(|e| Error::from(field::FieldErrors(e)))?;
@@ -648,10 +689,10 @@ pub struct WizardRanking {
 
 /// Every preset, built-in and user, ranked by the estimator for the model, task, workload and GPUs (best first).
 #[tauri::command]
-pub fn wizard_rank(state: State<'_, AppState>, ask: Value) -> IpcResult<WizardRanking> {
+pub fn wizard_rank(state: State<'_, AppState>, ask: Draft<WizardAsk>) -> IpcResult<WizardRanking> {
     // Parsed here, not by Tauri, so a wrong type (a fractional or negative batch size) comes back naming its
     // field instead of as "invalid args `ask`".
-    let ask: WizardAsk = field::from_value(ask, "").map_err(Error::from)?;
+    let ask: WizardAsk = field::from_value(ask.into_raw(), "").map_err(Error::from)?;
     if ask.task == model_config::Task::Infer && ask.gradient_checkpointing == Some(true) {
         return Err(Error::invalid(
             "gradient_checkpointing",
@@ -690,10 +731,7 @@ pub fn wizard_rank(state: State<'_, AppState>, ask: Value) -> IpcResult<WizardRa
             )
             .into())
         }
-        // GiB = 2^30 bytes; the plan reads it back to the same byte count.
-        Some(b) => {
-            serde_json::json!({"count": ask.gpu_count, "memory_gib": b as f64 / (1u64 << 30) as f64})
-        }
+        Some(b) => serde_json::json!({"count": ask.gpu_count, "memory_bytes": b}),
     };
     let mut plan = serde_json::json!({
         "model": {"id": ask.model_id},
@@ -740,8 +778,8 @@ pub fn wizard_rank(state: State<'_, AppState>, ask: Value) -> IpcResult<WizardRa
     // Stable: the estimator's order among those that can run, the others after.
     rows.sort_by_key(|r| r.unavailable.is_some());
     Ok(WizardRanking {
-        batch_size: plan.batch_size,
-        sequence_length: plan.sequence_length,
+        batch_size: plan.batch_size.get(),
+        sequence_length: plan.sequence_length.get(),
         gradient_checkpointing: (ask.task == model_config::Task::Train)
             .then_some(plan.gradient_checkpointing),
         rows,

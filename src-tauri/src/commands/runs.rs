@@ -4,19 +4,20 @@
 
 use std::collections::{BTreeMap, VecDeque};
 use std::io::{Read, Seek, SeekFrom};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use headroom_core::env::profile;
 use headroom_core::estimate::available_presets;
-use headroom_core::launch::handover::LibraryPresets;
+use headroom_core::launch::handover::{driver_gpus, LibraryPresets};
 use headroom_core::launch::history::{self, RunList, RunRecord};
 use headroom_core::launch::predict::{predict_chain, ChainPrediction};
 use headroom_core::launch::probe::{MonitorPeakProbe, OpenSource, ProbeReport};
 use headroom_core::launch::process::{CancelToken, Stream};
 use headroom_core::launch::runner::{self, LaunchEvent, RunRequest};
+use headroom_core::launch::tree::PROC_ROOT;
 use headroom_core::model;
 use headroom_core::monitor::nvml::SharedNvml;
 use headroom_core::monitor::procs::ProcFs;
@@ -221,7 +222,8 @@ fn lock_live(live: &Mutex<LiveRun>) -> std::sync::MutexGuard<'_, LiveRun> {
 enum Message {
     Event(LaunchEvent),
     Memory(ProbeReport),
-    Done(Result<RunRecord, IpcError>),
+    /// Boxed: a record is far larger than an event, and one is sent per run.
+    Done(Box<Result<RunRecord, IpcError>>),
 }
 
 /// The start form's chain and presets for `model` (empty: none typed yet).
@@ -238,7 +240,11 @@ pub fn runs_defaults(state: State<'_, AppState>, model: String) -> IpcResult<Run
     })
 }
 
-fn request(paths: &AppPaths, start: StartRun) -> Result<(RunRequest, LibraryPresets), Error> {
+fn request(
+    paths: &AppPaths,
+    nvml: &SharedNvml,
+    start: StartRun,
+) -> Result<(RunRequest, LibraryPresets), Error> {
     let cwd = PathBuf::from(start.cwd.trim());
     if !cwd.is_absolute() {
         return Err(Error::invalid(
@@ -288,6 +294,12 @@ fn request(paths: &AppPaths, start: StartRun) -> Result<(RunRequest, LibraryPres
         predicted_peak_bytes: prediction.bytes,
         predicted_notes: prediction.notes,
         kill_grace: KILL_GRACE,
+        gpus: driver_gpus(open_source_shared(
+            &SourceSpec::Nvml,
+            ProcFs::default(),
+            nvml,
+        )),
+        log_limit_bytes: runner::ATTEMPT_LOG_LIMIT_BYTES,
     };
     Ok((request, presets))
 }
@@ -302,7 +314,7 @@ pub async fn runs_start(
     on_update: Channel<RunUpdate>,
 ) -> IpcResult<String> {
     let paths = state.paths.clone();
-    let (request, presets) = request(&paths, start)?;
+    let (request, presets) = request(&paths, &state.nvml, start)?;
     let active = state.runs.clone();
     let nvml = state.nvml.clone();
     let (started_tx, started_rx) = mpsc::sync_channel::<IpcResult<String>>(1);
@@ -369,7 +381,7 @@ fn launch(
             let _ = started_tx.send(Err(e.into()));
         }
         (_, result) => {
-            let _ = tx.send(Message::Done(result.map_err(IpcError::from)));
+            let _ = tx.send(Message::Done(Box::new(result.map_err(IpcError::from))));
         }
     }
     if let Some(id) = &run_id {
@@ -454,8 +466,10 @@ fn to_update(run_id: &mut String, batch: Vec<Message>) -> RunUpdate {
                 update.events.push(event);
             }
             Message::Memory(report) => update.memory.push(report),
-            Message::Done(Ok(record)) => update.finished = Some(record),
-            Message::Done(Err(e)) => update.error = Some(e),
+            Message::Done(done) => match *done {
+                Ok(record) => update.finished = Some(record),
+                Err(e) => update.error = Some(e),
+            },
         }
     }
     update.run_id = run_id.clone();
@@ -512,9 +526,14 @@ pub fn runs_attach(
     }))
 }
 
-/// Past runs from the data directory, newest first.
+/// Past runs from the data directory, newest first. Runs whose launcher died (the app or a `headroom-cli`
+/// killed mid-run) are marked interrupted first, with whether their training still runs.
 #[tauri::command]
 pub fn runs_list(state: State<'_, AppState>) -> IpcResult<RunList> {
+    let now = headroom_core::monitor::Timestamp::now().millis();
+    for record in history::recover_interrupted(&state.paths, Path::new(PROC_ROOT), now)? {
+        tracing::warn!(run = %record.run_id, interruption = ?record.interruption, "run interrupted: its launcher died");
+    }
     Ok(history::list(&state.paths)?)
 }
 
@@ -533,7 +552,8 @@ pub fn runs_log(state: State<'_, AppState>, run_id: String, attempt: u32) -> Ipc
         );
     };
     let path = &found.log_file;
-    let mut file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    // The record names the log file and can be edited: open it as fsio does any user file (regular files only).
+    let mut file = headroom_core::fsio::open(path)?;
     let len = file.metadata().map_err(|e| Error::io(path, e))?.len();
     let start = len.saturating_sub(LOG_TAIL_BYTES);
     file.seek(SeekFrom::Start(start))

@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
+use headroom_core::estimate::plan::file::PlanFile;
 use headroom_core::monitor::chart::ChartFormat;
 use headroom_core::presets::library::PresetLibrary;
 use headroom_core::trace::{
@@ -16,6 +17,7 @@ use tauri_plugin_dialog::DialogExt;
 
 use super::env::app_env;
 use super::plan::{chosen, resolver};
+use crate::draft::Draft;
 use crate::error::{IpcError, IpcResult};
 use crate::AppState;
 
@@ -66,12 +68,13 @@ fn python_setting(state: &AppState) -> IpcResult<Option<PathBuf>> {
 #[tauri::command]
 pub async fn trace_plan(
     state: State<'_, AppState>,
-    plan: serde_json::Value,
+    plan: Draft<PlanFile>,
     on_progress: Channel<TraceProgress>,
 ) -> IpcResult<TraceOutcome> {
     let (cancel, running) = state.trace.start()?;
     let python = python_setting(&state)?;
     let paths = state.paths.clone();
+    let plan = plan.raw().clone();
     let outcome = tauri::async_runtime::spawn_blocking(move || {
         let _running = running;
         let cache_dir = trace::trace_cache_dir(&paths.data_dir);

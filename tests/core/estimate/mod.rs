@@ -2,6 +2,7 @@
 
 mod accuracy;
 mod answer;
+mod fit;
 mod mechanisms;
 mod models;
 mod plan;

@@ -24,16 +24,16 @@ fn defaults_follow_the_contract() {
     assert_eq!(plan.optimizer, Optimizer::Adamw);
     assert_eq!(
         (
-            plan.batch_size,
-            plan.sequence_length,
-            plan.gradient_accumulation_steps
+            plan.batch_size.get(),
+            plan.sequence_length.get(),
+            plan.gradient_accumulation_steps.get()
         ),
         (1, 2048, 1)
     );
     assert_eq!(plan.attention, AttentionImpl::Sdpa);
     assert_eq!(plan.sharding, Sharding::None);
     assert_eq!(plan.offload, Offload::None);
-    assert_eq!(plan.nodes, 1);
+    assert_eq!(plan.nodes.get(), 1);
     assert!((plan.margin - 0.10).abs() < 1e-12);
     assert!(plan.gpus.is_none() && plan.lora.is_none() && plan.quantization.is_none());
 
@@ -76,7 +76,7 @@ fn gpus_by_catalog_name_use_the_nvml_total() {
     )
     .unwrap();
     let g = plan.gpus.unwrap();
-    assert_eq!((g.count, g.memory_bytes), (2, 81559 << 20));
+    assert_eq!((g.count.get(), g.memory_bytes), (2, 81559 << 20));
 }
 
 #[test]
@@ -276,4 +276,57 @@ fn user_presets_are_listed_after_the_builtins() {
     )
     .unwrap();
     assert_eq!(plan.quantization.as_deref(), Some("my8"));
+}
+
+#[test]
+fn a_key_given_twice_is_refused_not_silently_overwritten() {
+    let text = r#"{"model": {"id": "m"}, "task": "train", "batch_size": 1, "batch_size": 64}"#;
+    match parse_plan(text, &builtin_presets()) {
+        Err(Error::Invalid { field, message }) => {
+            assert_eq!(field, "batch_size");
+            assert!(message.contains("twice"), "{message}");
+        }
+        other => panic!("{other:?}"),
+    }
+    let nested = r#"{"model": {"id": "m"}, "task": "train", "method": "lora", "lora": {"rank": 8, "rank": 64}}"#;
+    assert!(matches!(
+        parse_plan(nested, &builtin_presets()),
+        Err(Error::Invalid { field, .. }) if field == "lora.rank"
+    ));
+}
+
+#[test]
+fn gpu_memory_in_bytes_stays_exact() {
+    // A detected GPU's free memory is rarely a round number of GiB: it must not pass through a float.
+    let odd = (23u64 << 30) + 123_456_789;
+    let plan = parse(json!({"model": {"id": "m"}, "task": "infer",
+                            "gpus": {"count": 1, "memory_bytes": odd}}))
+    .unwrap();
+    assert_eq!(plan.gpus.unwrap().memory_bytes, odd);
+    let (f, message) = field_of(json!({"model": {"id": "m"}, "task": "infer",
+                                       "gpus": {"count": 1, "memory_bytes": odd, "memory_gib": 24}}));
+    assert_eq!(f, "gpus");
+    assert!(message.contains("not more"), "{message}");
+    let (f, _) = field_of(json!({"model": {"id": "m"}, "task": "infer",
+                                 "gpus": {"count": 1, "memory_bytes": 0}}));
+    assert_eq!(f, "gpus.memory_bytes");
+}
+
+#[test]
+fn no_count_of_a_plan_can_be_zero() {
+    for key in [
+        "batch_size",
+        "sequence_length",
+        "gradient_accumulation_steps",
+        "nodes",
+    ] {
+        let (f, message) = field_of(json!({"model": {"id": "m"}, "task": "train", key: 0}));
+        assert_eq!(f, key);
+        assert!(message.contains("positive"), "{key}: {message}");
+    }
+    let (f, _) = field_of(
+        json!({"model": {"id": "m"}, "task": "train", "method": "freeze",
+                                 "freeze_trainable_layers": 0}),
+    );
+    assert_eq!(f, "freeze_trainable_layers");
 }

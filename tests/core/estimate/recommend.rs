@@ -3,6 +3,7 @@
 use headroom_core::estimate::recommend::{rank_presets, solve, suggestions};
 use headroom_core::estimate::{builtin_presets, estimate, gpus, parse_plan, Plan};
 use serde_json::{json, Value};
+use std::num::NonZeroU64;
 
 use super::mechanisms::llama_8b;
 
@@ -62,8 +63,8 @@ fn solver_finds_the_edge() {
     let usable = (24u64 << 30) as f64 * 0.9;
     let at = |b: u64, s: u64| {
         let mut q = p.clone();
-        q.batch_size = b;
-        q.sequence_length = s;
+        q.batch_size = NonZeroU64::new(b).unwrap();
+        q.sequence_length = NonZeroU64::new(s).unwrap();
         q.quantization = Some("int4".into());
         estimate(&llama_8b(), &q, &presets)
             .unwrap()
@@ -140,8 +141,8 @@ fn the_what_if_grid_agrees_with_single_estimates() {
     assert_eq!(cells.len(), 4);
     for cell in &cells {
         let mut q = p.clone();
-        q.batch_size = cell.batch_size;
-        q.sequence_length = cell.sequence_length;
+        q.batch_size = NonZeroU64::new(cell.batch_size).unwrap();
+        q.sequence_length = NonZeroU64::new(cell.sequence_length).unwrap();
         q.quantization = Some("bf16".into());
         let e = estimate(&llama_8b(), &q, &presets).unwrap();
         assert_eq!(cell.device_peak_bytes, e.per_gpu.device_peak_bytes);

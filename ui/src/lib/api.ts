@@ -62,9 +62,16 @@ import type {
   WizardAsk,
   WizardGpus,
   WizardRanking,
+  PlanFile,
 } from "./bindings";
 
 export type * from "./bindings";
+
+/**
+ * A plan as a form holds it while the user types: only the keys of a plan file, each value as entered. The
+ * backend reads it and names the key of anything wrong (the Rust side takes it as `Draft<PlanFile>`).
+ */
+export type PlanDraft = { [K in keyof PlanFile]?: unknown };
 
 const ERROR_CODES: readonly ErrorCode[] = [
   "invalid",
@@ -104,18 +111,18 @@ export const api = {
   getSettings: () => call<Settings>("get_settings"),
   saveSettings: (settings: Settings) => call<Settings>("save_settings", { settings }),
   /** Everything the Plan view shows for a plan (CONTRACTS.md §1 JSON). */
-  planAnswer: (plan: Record<string, unknown>) => call<PlanAnswer>("plan_answer", { plan }),
+  planAnswer: (plan: PlanDraft) => call<PlanAnswer>("plan_answer", { plan }),
   planCatalog: (query: string) => call<CatalogModel[]>("plan_catalog", { query }),
   planHfCache: () => call<HfCacheList>("plan_hf_cache"),
   planGpus: () => call<GpuChoices>("plan_gpus"),
   /** System dialogs; each resolves to null when the person cancels. */
   planPickFolder: () => call<string | null>("plan_pick_folder"),
-  planSave: (plan: Record<string, unknown>) => call<string | null>("plan_save", { plan }),
+  planSave: (plan: PlanDraft) => call<string | null>("plan_save", { plan }),
   planLoad: () => call<Record<string, unknown> | null>("plan_load"),
-  planExportChart: (plan: Record<string, unknown>) => call<string | null>("plan_export_chart", { plan }),
+  planExportChart: (plan: PlanDraft) => call<string | null>("plan_export_chart", { plan }),
   /** Trace the plan with the Python from Settings (seconds to minutes); progress arrives on `onProgress`. A
    *  cancelled trace rejects with code `cancelled`. */
-  tracePlan: (plan: Record<string, unknown>, onProgress: (p: TraceProgress) => void) => {
+  tracePlan: (plan: PlanDraft, onProgress: (p: TraceProgress) => void) => {
     const channel = new Channel<TraceProgress>();
     channel.onmessage = onProgress;
     return call<TraceOutcome>("trace_plan", { plan, onProgress: channel });

@@ -128,7 +128,28 @@ export type OomDetails = { marker: OomMarker,
  */
 message: string, gpu_index: number | null, requested_bytes: number | null, total_capacity_bytes: number | null, free_bytes: number | null, allocated_by_pytorch_bytes: number | null, reserved_unallocated_bytes: number | null, };
 
-export type Outcome = "succeeded" | "failed" | "chain_exhausted" | "cancelled";
+export type Outcome = "succeeded" | "failed" | "chain_exhausted" | "cancelled" | "interrupted";
+
+export type ProcessStamp = { pid: number, 
+/**
+ * Field 22 of `/proc/PID/stat`: when it started, in clock ticks since boot.
+ */
+start_ticks: number, };
+
+export type Interruption = { 
+/**
+ * When it was found.
+ */
+detected_unix_ms: number, 
+/**
+ * The attempt's process at the time the launcher died, when the record had it.
+ */
+process: ProcessStamp | null, 
+/**
+ * Whether that process was still running when found (`None`: no process was recorded). A process left
+ * running has no launcher any more: no OOM fallback, no cancel; stop it yourself.
+ */
+process_alive: boolean | null, };
 
 export type NextStep = { "kind": "stop" } | { "kind": "retry_with_expandable_segments" } | { "kind": "next_preset", preset: string, };
 
@@ -161,9 +182,22 @@ predicted_note?: string, log_file: string, next: NextStep, };
 
 export type RunRecord = { run_id: string, model: string, profile: string, chain: Array<string>, argv: Array<string>, cwd: string, started_unix_ms: number, attempts: Array<AttemptRecord>, 
 /**
- * `None` while the run is going (or if the launcher died).
+ * `None` while the run is going (or if the launcher died and no start has noticed yet).
  */
-outcome: Outcome | null, };
+outcome: Outcome | null, 
+/**
+ * The process running the launcher, so a later start can tell a run still going from one whose launcher
+ * died.
+ */
+launcher?: ProcessStamp, 
+/**
+ * The attempt's process while an attempt runs (written when it starts, cleared when it ends).
+ */
+running?: ProcessStamp, 
+/**
+ * Set with [`Outcome::Interrupted`].
+ */
+interruption?: Interruption, };
 
 export type RunList = { 
 /**
@@ -338,9 +372,9 @@ idle_after_s: number,
  */
 idle_min_bytes: number, };
 
-export type Level = "normal" | "warning" | "critical";
+export type Level = "normal" | "warning" | "critical" | "lost";
 
-export type Action = { "action": "stop_process", pid: number, held_bytes: number, idle_ms: number, } | { "action": "set_env", pid: number, name: string, value: string, } | { "action": "enable_gradient_checkpointing", pid: number, } | { "action": "switch_preset", pid: number, preset: string, model: string | null, 
+export type Action = { "action": "stop_process", pid: number, held_bytes: number, idle_ms: number, } | { "action": "set_env", pid: number, name: string, value: string, } | { "action": "enable_gradient_checkpointing", pid: number, } | { "action": "check_gpu", gpu: number, } | { "action": "switch_preset", pid: number, preset: string, model: string | null, 
 /**
  * The preset the run was launched with, when Headroom launched it.
  */
@@ -547,6 +581,172 @@ ranked: Array<RankedPreset>,
  */
 suggestions: Array<Suggestion>, };
 
+export type Task = "train" | "infer";
+
+export type Method = "full" | "lora" | "qlora" | "freeze";
+
+export type Precision = "fp32" | "fp16-mixed" | "bf16-mixed" | "bf16-true" | "fp16-true";
+
+export type Optimizer = "adamw" | "adamw_8bit" | "paged_adamw_8bit" | "paged_adamw_32bit" | "sgd" | "sgd_momentum" | "adafactor";
+
+export type AttentionImpl = "eager" | "sdpa" | "flash";
+
+export type KvDtype = "fp32" | "bf16" | "fp16" | "fp8" | "int8" | "int4";
+
+export type Sharding = "none" | "zero1" | "zero2" | "zero3" | "fsdp_full_shard" | "fsdp_shard_grad_op";
+
+export type Offload = "none" | "optimizer" | "optimizer_and_params";
+
+export type PrefillLogits = "last" | "all";
+
+export type LoraFile = { rank?: Count, 
+/**
+ * A positive number.
+ */
+alpha?: number, 
+/**
+ * At least 0 and below 1.
+ */
+dropout?: number, target_modules?: TargetModules, 
+/**
+ * `fp32` (PEFT upcasts adapters) or a 16-bit type kept by some frameworks.
+ */
+dtype?: LoraDtype, };
+
+export type GpusFile = { count: Count, 
+/**
+ * GiB (2^30 bytes) per GPU.
+ */
+memory_gib?: number, 
+/**
+ * Bytes per GPU, for callers that hold an exact figure (a detected GPU's free memory).
+ */
+memory_bytes?: number, model?: string, };
+
+export type Count = number;
+
+export type Whole = number;
+
+export type PlanFile = { 
+/**
+ * Read by [`crate::model::ModelRef::from_value`], the one reader of a model reference.
+ */
+model: { id: string } | { path: string } | { config: Record<string, unknown> }, task: Task, 
+/**
+ * Train only; default `full`.
+ */
+method?: Method, 
+/**
+ * A preset name: built-in `fp32`, `bf16`, `fp16`, `int8`, `int4`, `int4_double`, `int4_offload`, `cpu`, or
+ * a user preset. Default: the model's stored dtype (`qlora` implies `int4`).
+ */
+quantization?: string, 
+/**
+ * Default `bf16-mixed`.
+ */
+precision?: Precision, 
+/**
+ * For `lora` and `qlora`.
+ */
+lora?: LoraFile, 
+/**
+ * Embeddings and LM head trained in full beside LoRA. Default false.
+ */
+trainable_embeddings?: boolean, 
+/**
+ * Default `adamw`.
+ */
+optimizer?: Optimizer, 
+/**
+ * The optimizer step fused into backward, gradients freed per parameter. Default false.
+ */
+optimizer_in_backward?: boolean, 
+/**
+ * Micro-batch per GPU. Default 1.
+ */
+batch_size?: Count, 
+/**
+ * Tokens per sample (the prompt length for `infer`). Default 2048.
+ */
+sequence_length?: Count, 
+/**
+ * Default 1.
+ */
+gradient_accumulation_steps?: Count, 
+/**
+ * Default false.
+ */
+gradient_checkpointing?: boolean, 
+/**
+ * Default `sdpa`.
+ */
+attention?: AttentionImpl, 
+/**
+ * Default false.
+ */
+chunked_loss?: boolean, 
+/**
+ * Default false.
+ */
+activation_offload?: boolean, 
+/**
+ * Tokens generated after the prompt (`infer` only). Default 0.
+ */
+new_tokens?: Whole, 
+/**
+ * `infer` only. Default: the compute dtype.
+ */
+kv_cache_dtype?: KvDtype, 
+/**
+ * The GPUs of one machine. Omitted: no fit verdict.
+ */
+gpus?: GpusFile, 
+/**
+ * Machines, each with `gpus.count` GPUs. Default 1; more than 1 needs `gpus`.
+ */
+nodes?: Count, 
+/**
+ * Default `none` (plain data parallel).
+ */
+sharding?: Sharding, 
+/**
+ * Default `none`.
+ */
+offload?: Offload, 
+/**
+ * Fraction of GPU memory kept free for the fit verdict: at least 0, below 1. Default 0.10.
+ */
+margin?: number, 
+/**
+ * Extension (`freeze` only): decoder layers trained. Default 2.
+ */
+freeze_trainable_layers?: Count, 
+/**
+ * Extension: PEFT's `prepare_model_for_kbit_training` casts non-quantized parameters to fp32. Default: on
+ * for training on a quantized base.
+ */
+kbit_upcast?: boolean, 
+/**
+ * Extension: quantize `lm_head` too. Default false.
+ */
+quantize_lm_head?: boolean, 
+/**
+ * Extension (`infer`): logits of the last prompt token only, or of all. Default `last`.
+ */
+prefill_logits?: PrefillLogits, 
+/**
+ * Extension: the model runs under `torch.compile`. Default false.
+ */
+torch_compile?: boolean, 
+/**
+ * Extension (FSDP with LoRA/QLoRA): frozen base weights share an FSDP unit with trainable adapters.
+ */
+fsdp_frozen_in_trainable_units?: boolean, 
+/**
+ * Extension (FSDP): non-final micro-batches of gradient accumulation run under `no_sync()`.
+ */
+fsdp_no_sync?: boolean, };
+
 export type GpuModel = { 
 /**
  * The name a plan uses in `gpus.model`.
@@ -728,15 +928,15 @@ presets: Array<Preset>,
 /**
  * Files that could not be read, moved aside; the rest loaded.
  */
-quarantined: Array<Quarantine>, skipped: Array<SkippedFile>, };
+quarantined: Array<Quarantine>, skipped: Array<SkippedFile>, 
+/**
+ * Entries that could not be read at all and were left where they are (a directory or a FIFO in place of a
+ * preset file, a broken symbolic link, a file the system refuses to read); the rest loaded. Absent when
+ * there are none.
+ */
+unreadable?: Array<SkippedFile>, };
 
-export type Task = "train" | "infer";
-
-export type Method = "full" | "lora" | "qlora" | "freeze";
-
-export type TargetModules = AllLinear | Array<string>;
-
-export type AllLinear = "all-linear";
+export type TargetModules = "all-linear" | Array<string>;
 
 export type LoraDtype = "fp32" | "bf16" | "fp16";
 
@@ -764,9 +964,24 @@ lora?: LoraSettings,
  */
 fallback_chain: Array<string>, notes: string, };
 
-export type ModelConfigEntry = { model_id: string, revision: Revision, config: ModelConfig, };
+export type ModelConfigEntry = { model_id: string, revision: Revision, config: ModelConfig, 
+/**
+ * Presets the config names (as its choice or in its chain) that cannot be loaded: deleted, renamed by a
+ * build that was interrupted, or unreadable. `run` refuses such a config until another preset is chosen.
+ * Filled in by [`flag_missing_presets`] where a config is shown; absent when there are none.
+ */
+missing_presets?: Array<string>, };
 
-export type ConfigList = { configs: Array<ModelConfigEntry>, quarantined: Array<Quarantine>, skipped: Array<SkippedFile>, };
+export type ConfigList = { configs: Array<ModelConfigEntry>, 
+/**
+ * The chain a new config starts with ([`DEFAULT_FALLBACK_CHAIN`]), so the app's form need not know it.
+ */
+default_chain: Array<string>, quarantined: Array<Quarantine>, skipped: Array<SkippedFile>, 
+/**
+ * Entries that could not be read at all, left where they are (see
+ * [`super::library::PresetList::unreadable`]); absent when there are none.
+ */
+unreadable?: Array<SkippedFile>, };
 
 export type PresetSwitch = { model_id: string, 
 /**
@@ -829,7 +1044,11 @@ export type PresetExport = { path: string, text: string,
 /**
  * Files that could not be read and so are not in a bundle.
  */
-quarantined: Array<Quarantine>, };
+quarantined: Array<Quarantine>, 
+/**
+ * Entries that could not be read at all (left where they are), so not in a bundle; absent when none.
+ */
+unreadable?: Array<SkippedFile>, };
 
 export type ImportedAs = { source: ImportSource, preset: Preset, };
 

@@ -425,25 +425,35 @@ fn drift(env: &EnvMap, profile: &Profile, out: &mut Vec<Finding>) {
             continue;
         }
         let actual = env.get(&setting.name);
+        // Findings are shown (UI, terminal, JSON): a secret's value stays out of the message and the fix. A
+        // fix that sets a hidden value keeps the profile's stored one when applied (`profile::save`).
+        let shown = |value: &str| super::secret::redact(&setting.name, value).into_owned();
         let (message, fix) = match (&setting.value, actual) {
             (Some(want), Some(got)) if want != got => (
                 format!(
-                    "profile {} sets {}={want}; here it is {got}",
-                    profile.name, setting.name
+                    "profile {} sets {}={}; here it is {}",
+                    profile.name,
+                    setting.name,
+                    shown(want),
+                    shown(got)
                 ),
-                set(&setting.name, want),
+                set(&setting.name, &shown(want)),
             ),
             (Some(want), None) => (
                 format!(
-                    "profile {} sets {}={want}; here it is not set",
-                    profile.name, setting.name
+                    "profile {} sets {}={}; here it is not set",
+                    profile.name,
+                    setting.name,
+                    shown(want)
                 ),
-                set(&setting.name, want),
+                set(&setting.name, &shown(want)),
             ),
             (None, Some(got)) => (
                 format!(
-                    "profile {} unsets {}; here it is {got}",
-                    profile.name, setting.name
+                    "profile {} unsets {}; here it is {}",
+                    profile.name,
+                    setting.name,
+                    shown(got)
                 ),
                 unset(&setting.name),
             ),

@@ -7,6 +7,7 @@
 //! - [`procenv`]: the environment of a running process.
 //! - [`allocconf`]: PyTorch's allocator options.
 //! - [`doctor`]: findings with a severity and a fix.
+//! - [`secret`]: which variables hold secrets; their values hidden wherever an environment is stored or shown.
 
 pub mod allocconf;
 pub mod catalog;
@@ -15,6 +16,7 @@ pub mod export;
 pub mod parse;
 pub mod procenv;
 pub mod profile;
+pub mod secret;
 
 use std::collections::BTreeMap;
 

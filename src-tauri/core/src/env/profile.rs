@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use super::catalog::{self, VariableInfo};
 use super::doctor::Fix;
+use super::secret;
 use super::EnvMap;
 use crate::paths::AppPaths;
 use crate::store::{self, Document, Loaded, Quarantine, Revision};
@@ -319,11 +320,28 @@ pub fn list(paths: &AppPaths) -> Result<ProfileList> {
     })
 }
 
-/// The profile `name`, built in or from disk. A profile file that cannot be understood is moved aside and
-/// reported as [`Error::Corrupt`].
+/// The profile `name`, built in or from disk, for showing (the app's form, `env show`): secret values are
+/// [`secret::REDACTED`]; [`save`] keeps the stored value of a secret saved back as `REDACTED`. A profile
+/// file that cannot be understood is moved aside and reported as [`Error::Corrupt`].
 pub fn load(paths: &AppPaths, name: &str) -> Result<ProfileView> {
+    let (mut profile, builtin, revision) = load_stored(paths, name)?;
+    for setting in &mut profile.variables {
+        if let Some(value) = &mut setting.value {
+            *value = secret::redact(&setting.name, value).into_owned();
+        }
+    }
+    Ok(profile.view(builtin, revision))
+}
+
+/// The profile `name` with its real values (for applying it to a child's environment, or exporting it).
+pub fn load_profile(paths: &AppPaths, name: &str) -> Result<Profile> {
+    load_stored(paths, name).map(|(profile, _, _)| profile)
+}
+
+/// The profile, whether it is built in, and its file's revision.
+fn load_stored(paths: &AppPaths, name: &str) -> Result<(Profile, bool, Option<Revision>)> {
     if let Some(profile) = builtin(name) {
-        return Ok(profile.view(true, None));
+        return Ok((profile, true, None));
     }
     let path = profile_file(paths, name)?;
     match store::load::<Profile>(&path)? {
@@ -343,7 +361,7 @@ pub fn load(paths: &AppPaths, name: &str) -> Result<ProfileView> {
                     reason: format!("holds the profile {:?}, not {name:?}", value.name),
                 });
             }
-            Ok(value.view(false, Some(revision)))
+            Ok((value, false, Some(revision)))
         }
         Loaded::Quarantined(q) => Err(Error::Corrupt {
             path,
@@ -352,22 +370,47 @@ pub fn load(paths: &AppPaths, name: &str) -> Result<ProfileView> {
     }
 }
 
-/// The plain profile `name` (for applying it).
-pub fn load_profile(paths: &AppPaths, name: &str) -> Result<Profile> {
-    let view = load(paths, name)?;
-    Ok(Profile {
-        name: view.name,
-        description: view.description,
-        purpose: view.purpose,
-        variables: view
+/// `profile` with every secret saved back as [`secret::REDACTED`] (a form that showed it hidden and was not
+/// retyped) given its stored value again. A secret with no stored value to keep is refused, naming the field.
+fn keep_stored_secrets(paths: &AppPaths, profile: &Profile) -> Result<Profile> {
+    let hidden =
+        |s: &Setting| s.value.as_deref() == Some(secret::REDACTED) && secret::is_secret(&s.name);
+    if !profile.variables.iter().any(hidden) {
+        return Ok(profile.clone());
+    }
+    let stored = match store::load::<Profile>(&profile_file(paths, &profile.name)?)? {
+        Loaded::Found { value, .. } => value,
+        _ => Profile {
+            variables: Vec::new(),
+            ..profile.clone()
+        },
+    };
+    let mut out = profile.clone();
+    for (i, setting) in out.variables.iter_mut().enumerate() {
+        if !hidden(setting) {
+            continue;
+        }
+        let kept = stored
             .variables
-            .into_iter()
-            .map(|v| Setting {
-                name: v.name,
-                value: v.value,
-            })
-            .collect(),
-    })
+            .iter()
+            .find(|s| s.name == setting.name)
+            .and_then(|s| s.value.clone())
+            .filter(|v| v != secret::REDACTED);
+        match kept {
+            Some(value) => setting.value = Some(value),
+            None => {
+                return Err(Error::invalid(
+                    format!("variables[{i}].value"),
+                    format!(
+                        "{} has no stored value to keep ({} stands for a hidden secret): enter the value",
+                        setting.name,
+                        secret::REDACTED
+                    ),
+                ))
+            }
+        }
+    }
+    Ok(out)
 }
 
 /// Save a user profile if its file is still at `expected` ([`Revision::ABSENT`] to create one).
@@ -382,6 +425,7 @@ pub fn save(paths: &AppPaths, profile: &Profile, expected: Revision) -> Result<R
             ),
         ));
     }
+    let profile = &keep_stored_secrets(paths, profile)?;
     store::save(&profile_file(paths, &profile.name)?, profile, expected)
 }
 
@@ -394,7 +438,8 @@ pub fn delete(paths: &AppPaths, name: &str, expected: Revision) -> Result<()> {
         ));
     }
     let path = profile_file(paths, name)?;
-    let current = match fs::read(&path) {
+    // Only whether it exists: store::load reads it (a FIFO or an oversized file is refused there).
+    let current = match fs::symlink_metadata(&path) {
         Ok(_) => store::load::<Profile>(&path)?,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             return Err(Error::invalid(

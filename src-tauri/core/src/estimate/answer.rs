@@ -6,30 +6,14 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::engine::{estimate, resolve_preset};
+use super::fit::Budget;
+pub use super::fit::{Verdict, VerdictKind};
 use super::plan::{plan_from_value, plan_to_value, ModelRef};
 use super::preset::PresetInfo;
 use super::recommend::{rank_presets, solve, suggestions, Limits, RankedPreset, Suggestion};
 use super::report::Estimate;
 use crate::model::ModelSpec;
 use crate::Result;
-
-/// The fit verdict in three words. `Tight` eats into the user's margin but stays within the GPU's memory.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ts_rs::TS)]
-#[serde(rename_all = "snake_case")]
-pub enum VerdictKind {
-    Fits,
-    Tight,
-    DoesNotFit,
-}
-
-/// The verdict with its figure: for `fits` and `tight`, the GPU memory left free at the peak
-/// (GPU total − device peak); for `does_not_fit`, how much must go to fit with the margin
-/// (device peak − GPU total × (1 − margin), CONTRACTS.md §2 `headroom_bytes` negated).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ts_rs::TS)]
-pub struct Verdict {
-    pub kind: VerdictKind,
-    pub bytes: u64,
-}
 
 /// What the model resolved to, in a line.
 #[derive(Debug, Clone, PartialEq, Serialize, ts_rs::TS)]
@@ -75,25 +59,9 @@ pub fn answer(
     let (gpu_memory_bytes, usable_bytes, verdict, limits, ranked, suggestions) = match &plan.gpus {
         None => (None, None, None, None, Vec::new(), Vec::new()),
         Some(g) => {
-            let total = g.memory_bytes;
-            let usable = (total as f64 * (1.0 - plan.margin)).floor() as u64;
-            let device = est.per_gpu.device_peak_bytes;
-            let verdict = if device <= usable {
-                Verdict {
-                    kind: VerdictKind::Fits,
-                    bytes: total - device,
-                }
-            } else if device <= total {
-                Verdict {
-                    kind: VerdictKind::Tight,
-                    bytes: total - device,
-                }
-            } else {
-                Verdict {
-                    kind: VerdictKind::DoesNotFit,
-                    bytes: device - usable,
-                }
-            };
+            let budget = Budget::of(g, plan.margin);
+            let (total, usable) = (budget.gpu_memory_bytes, budget.usable_bytes);
+            let verdict = budget.verdict(est.per_gpu.device_peak_bytes);
             (
                 Some(total),
                 Some(usable),
@@ -134,7 +102,7 @@ pub fn save_plan(path: &std::path::Path, value: &Value, presets: &[PresetInfo]) 
 /// Load a plan file (CONTRACTS.md §1), with every error naming the key. Returns the plan as written back with
 /// its defaults, ready for the form.
 pub fn load_plan(path: &std::path::Path, presets: &[PresetInfo]) -> Result<Value> {
-    let text = std::fs::read_to_string(path).map_err(|e| crate::Error::io(path, e))?;
+    let text = crate::fsio::read_to_string(path, crate::fsio::PLAN)?;
     let plan = super::plan::parse_plan(&text, presets)?;
     Ok(plan_to_value(&plan))
 }

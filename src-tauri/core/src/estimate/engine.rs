@@ -1,6 +1,7 @@
 //! The estimate: puts weights, training states, activations, KV cache and overheads together at the moment
 //! of peak memory, shards them across GPUs, and adds what the caching allocator and the CUDA context cost.
 
+use super::fit::Budget;
 use super::gpus;
 use super::inference::inference;
 use super::plan::{Method, Plan, Task};
@@ -105,8 +106,8 @@ pub(crate) fn estimate_preset(
         spec,
         plan,
         preset,
-        plan.batch_size,
-        plan.sequence_length,
+        plan.batch_size.get(),
+        plan.sequence_length.get(),
         notes_on,
     )
 }
@@ -169,8 +170,8 @@ pub(crate) fn estimate_core(
             }
         )
     });
-    let gpu_count = plan.gpus.as_ref().map_or(1, |g| g.count);
-    let world = gpu_count * plan.nodes;
+    let gpu_count = plan.gpus.as_ref().map_or(1, |g| g.count.get());
+    let world = gpu_count * plan.nodes.get();
     let cc = plan
         .gpus
         .as_ref()
@@ -190,7 +191,7 @@ pub(crate) fn estimate_core(
             gpu_weight_budget: plan
                 .gpus
                 .as_ref()
-                .map(|g| g.memory_bytes / 100 * 81 * if train { 1 } else { g.count }),
+                .map(|g| g.memory_bytes / 100 * 81 * if train { 1 } else { g.count.get() }),
         },
         &mut notes,
     );
@@ -338,8 +339,7 @@ pub(crate) fn estimate_core(
 pub(crate) fn fit(plan: &Plan, per_gpu: &PerGpu, notes: &mut Notes) -> (Option<bool>, Option<i64>) {
     match &plan.gpus {
         Some(g) => {
-            let usable = (g.memory_bytes as f64 * (1.0 - plan.margin)).floor() as i64;
-            let headroom = usable - per_gpu.device_peak_bytes as i64;
+            let headroom = Budget::of(g, plan.margin).headroom_bytes(per_gpu.device_peak_bytes);
             if headroom < 0 && headroom + per_gpu.managed_memory_bytes as i64 >= 0 {
                 notes.add(|| {
                     "only the paged optimizer states overflow the GPU: the driver can page them to host memory, so the run may complete, more slowly".to_string()

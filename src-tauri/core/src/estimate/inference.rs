@@ -19,7 +19,7 @@ pub(crate) fn inference(
 ) -> Part {
     let arch = shape.arch;
     let tokens = b * s;
-    let gpu_count = plan.gpus.as_ref().map_or(1, |g| g.count);
+    let gpu_count = plan.gpus.as_ref().map_or(1, |g| g.count.get());
     let mut part = Part::default();
     let c = &mut part.components;
     // ---- inference: prefill, then decode ----

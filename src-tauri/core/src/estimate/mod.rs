@@ -16,6 +16,7 @@ mod activations;
 pub mod answer;
 pub mod chart;
 mod engine;
+pub mod fit;
 pub mod gpus;
 mod inference;
 mod kv;

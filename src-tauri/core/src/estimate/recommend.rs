@@ -6,9 +6,12 @@
 //! accuracy for memory (LLM.int8 arXiv:2208.07339 is near-lossless; NF4 QLoRA arXiv:2305.14314 matches 16-bit
 //! LoRA on benchmarks but can cost accuracy on sensitive tasks).
 
+use std::num::NonZeroU64;
+
 use serde::Serialize;
 
 use super::engine::{estimate_core, resolve_preset};
+use super::fit::Budget;
 use super::plan::{plan_to_value, Method, Offload, Optimizer, Plan, Sharding, Task};
 use super::preset::{Placement, PresetInfo, WeightFormat};
 use super::report::{gib, Estimate};
@@ -56,26 +59,27 @@ pub struct Suggestion {
 const MAX_SEQUENCE: u64 = 1 << 20;
 const MAX_BATCH: u64 = 1 << 16;
 
-fn usable_bytes(plan: &Plan) -> Result<u64> {
+fn budget(plan: &Plan) -> Result<Budget> {
     let g = plan
         .gpus
         .as_ref()
         .ok_or_else(|| Error::invalid("gpus", "is needed to know what fits"))?;
-    Ok((g.memory_bytes as f64 * (1.0 - plan.margin)).floor() as u64)
+    Ok(Budget::of(g, plan.margin))
 }
 
 fn fits_at(
     spec: &ModelSpec,
     plan: &Plan,
     preset: &PresetInfo,
-    usable: u64,
+    budget: Budget,
     b: u64,
     s: u64,
 ) -> Result<bool> {
-    Ok(estimate_core(spec, plan, preset, b, s, false)?
-        .per_gpu
-        .device_peak_bytes
-        <= usable)
+    Ok(budget.fits(
+        estimate_core(spec, plan, preset, b, s, false)?
+            .per_gpu
+            .device_peak_bytes,
+    ))
 }
 
 /// The largest value in 1..=max for which `fits` holds, assuming it is monotone (memory grows with batch and
@@ -104,11 +108,11 @@ fn largest(max: u64, mut fits: impl FnMut(u64) -> Result<bool>) -> Result<Option
 
 /// Solve the largest micro-batch and the longest sequence that fit the plan's GPUs with its margin.
 pub fn solve(spec: &ModelSpec, plan: &Plan, preset: &PresetInfo) -> Result<Limits> {
-    let usable = usable_bytes(plan)?;
-    let (b, s) = (plan.batch_size, plan.sequence_length);
+    let budget = budget(plan)?;
+    let (b, s) = (plan.batch_size.get(), plan.sequence_length.get());
     Ok(Limits {
-        max_batch_size: largest(MAX_BATCH, |x| fits_at(spec, plan, preset, usable, x, s))?,
-        max_sequence_length: largest(MAX_SEQUENCE, |x| fits_at(spec, plan, preset, usable, b, x))?,
+        max_batch_size: largest(MAX_BATCH, |x| fits_at(spec, plan, preset, budget, x, s))?,
+        max_sequence_length: largest(MAX_SEQUENCE, |x| fits_at(spec, plan, preset, budget, b, x))?,
     })
 }
 
@@ -156,7 +160,7 @@ pub fn rank_presets(
     plan: &Plan,
     presets: &[PresetInfo],
 ) -> Result<Vec<RankedPreset>> {
-    let usable = usable_bytes(plan)? as i64;
+    let budget = budget(plan)?;
     let mut ranked = Vec::with_capacity(presets.len());
     for p in presets {
         if let Some(why) = unavailable(plan, p) {
@@ -176,15 +180,22 @@ pub fn rank_presets(
             });
             continue;
         }
-        let est = estimate_core(spec, plan, p, plan.batch_size, plan.sequence_length, false)?;
+        let est = estimate_core(
+            spec,
+            plan,
+            p,
+            plan.batch_size.get(),
+            plan.sequence_length.get(),
+            false,
+        )?;
         let device = est.per_gpu.device_peak_bytes;
         ranked.push(RankedPreset {
             preset: p.name.clone(),
             format: p.format,
             placement: p.placement,
-            fits: device as i64 <= usable,
+            fits: budget.fits(device),
             device_peak_bytes: device,
-            headroom_bytes: usable - device as i64,
+            headroom_bytes: budget.headroom_bytes(device),
             limits: solve(spec, plan, p)?,
             caveat: caveat(p),
             unavailable: None,
@@ -220,14 +231,14 @@ pub fn suggestions(
     plan: &Plan,
     presets: &[PresetInfo],
 ) -> Result<Vec<Suggestion>> {
-    let usable = usable_bytes(plan)?;
+    let budget = budget(plan)?;
     let preset = resolve_preset(spec, plan, presets)?;
     let base = estimate_core(
         spec,
         plan,
         &preset,
-        plan.batch_size,
-        plan.sequence_length,
+        plan.batch_size.get(),
+        plan.sequence_length.get(),
         false,
     )?;
     let before = base.per_gpu.device_peak_bytes;
@@ -243,10 +254,19 @@ pub fn suggestions(
             ),
             delta_bytes: after as i64 - before as i64,
             device_peak_bytes: after,
-            fits: after <= usable,
+            fits: budget.fits(after),
         });
     };
-    let run = |p: &Plan| estimate_core(spec, p, &preset, p.batch_size, p.sequence_length, false);
+    let run = |p: &Plan| {
+        estimate_core(
+            spec,
+            p,
+            &preset,
+            p.batch_size.get(),
+            p.sequence_length.get(),
+            false,
+        )
+    };
     let train = plan.task == Task::Train;
 
     if train && !plan.gradient_checkpointing {
@@ -269,18 +289,21 @@ pub fn suggestions(
         p.chunked_loss = true;
         push("compute the loss in chunks".into(), &p, run(&p)?);
     }
-    if plan.batch_size > 1 {
-        let limits = largest(plan.batch_size - 1, |x| {
-            fits_at(spec, plan, &preset, usable, x, plan.sequence_length)
+    if let Some(smaller) = NonZeroU64::new(plan.batch_size.get() - 1) {
+        let limits = largest(smaller.get(), |x| {
+            fits_at(spec, plan, &preset, budget, x, plan.sequence_length.get())
         })?;
-        let b = limits.unwrap_or(1);
+        // `largest` answers within 1..=max, so the fallback is never taken.
+        let b = limits.and_then(NonZeroU64::new).unwrap_or(NonZeroU64::MIN);
         let mut p = plan.clone();
         p.batch_size = b;
         if train {
             // Keep the effective batch by accumulating.
-            p.gradient_accumulation_steps =
-                plan.gradient_accumulation_steps * plan.batch_size.div_ceil(b);
-            p.optimizer_in_backward = p.optimizer_in_backward && p.gradient_accumulation_steps == 1;
+            p.gradient_accumulation_steps = plan.gradient_accumulation_steps.saturating_mul(
+                NonZeroU64::new(plan.batch_size.get().div_ceil(b.get())).unwrap_or(NonZeroU64::MIN),
+            );
+            p.optimizer_in_backward =
+                p.optimizer_in_backward && p.gradient_accumulation_steps.get() == 1;
         }
         push(
             format!(
@@ -299,15 +322,18 @@ pub fn suggestions(
         );
     }
     if train && plan.sharding == Sharding::None {
-        for n in [2u64, 4, 8, 16, 32, 64] {
+        for n in [2u64, 4, 8, 16, 32, 64]
+            .into_iter()
+            .filter_map(NonZeroU64::new)
+        {
             let mut p = plan.clone();
             if let Some(g) = p.gpus.as_mut() {
                 g.count = n;
             }
-            p.nodes = 1;
+            p.nodes = NonZeroU64::MIN;
             p.sharding = Sharding::Zero3;
             let est = run(&p)?;
-            if est.per_gpu.device_peak_bytes <= usable || n == 64 {
+            if budget.fits(est.per_gpu.device_peak_bytes) || n.get() == 64 {
                 push(format!("shard with ZeRO-3 over {n} GPUs"), &p, est);
                 break;
             }
@@ -338,7 +364,14 @@ pub fn suggestions(
             if p.method == Some(Method::Lora) {
                 p.method = Some(Method::Qlora);
             }
-            let est = estimate_core(spec, &p, q, p.batch_size, p.sequence_length, false)?;
+            let est = estimate_core(
+                spec,
+                &p,
+                q,
+                p.batch_size.get(),
+                p.sequence_length.get(),
+                false,
+            )?;
             push(
                 format!("quantize the base to 4-bit (preset {})", q.name),
                 &p,
@@ -368,7 +401,8 @@ pub fn what_if_grid(
     batches: &[u64],
     sequences: &[u64],
 ) -> Result<Vec<GridCell>> {
-    let usable = usable_bytes(plan).unwrap_or(u64::MAX);
+    // Without `gpus` every cell fits: the grid then only charts the memory.
+    let budget = budget(plan).ok();
     let mut cells = Vec::with_capacity(batches.len() * sequences.len());
     for &b in batches {
         for &s in sequences {
@@ -389,7 +423,7 @@ pub fn what_if_grid(
                 batch_size: b,
                 sequence_length: s,
                 device_peak_bytes: device,
-                fits: device <= usable,
+                fits: budget.is_none_or(|b| b.fits(device)),
             });
         }
     }

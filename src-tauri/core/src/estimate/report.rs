@@ -3,7 +3,18 @@
 use serde::{Deserialize, Serialize};
 
 /// Bytes per GPU at the moment of peak memory, by what holds them. Their sum is `allocated_peak_bytes`.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    Default,
+    PartialEq,
+    Eq,
+    Serialize,
+    Deserialize,
+    ts_rs::TS,
+    schemars::JsonSchema,
+)]
 pub struct Components {
     pub weights: u64,
     pub lora: u64,
@@ -28,7 +39,18 @@ impl Components {
     }
 }
 
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    Default,
+    PartialEq,
+    Eq,
+    Serialize,
+    Deserialize,
+    ts_rs::TS,
+    schemars::JsonSchema,
+)]
 pub struct PerGpu {
     pub components: Components,
     /// What `torch.cuda.max_memory_allocated()` would report: the sum of `components`.
@@ -43,14 +65,25 @@ pub struct PerGpu {
     pub device_peak_bytes: u64,
 }
 
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    Default,
+    PartialEq,
+    Eq,
+    Serialize,
+    Deserialize,
+    ts_rs::TS,
+    schemars::JsonSchema,
+)]
 pub struct ParameterSummary {
     pub total: u64,
     pub trainable: u64,
 }
 
 /// The answer to a plan (CONTRACTS.md §2).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ts_rs::TS)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ts_rs::TS, schemars::JsonSchema)]
 pub struct Estimate {
     pub per_gpu: PerGpu,
     /// Host RAM the run needs beyond the Python process itself: offloaded optimizer states, parameters,
@@ -81,7 +114,9 @@ pub struct Estimate {
 }
 
 /// The engine behind an estimate: the formulas (instant) or a trace of the model's code (seconds to minutes).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS, schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum EngineKind {
     Analytic,

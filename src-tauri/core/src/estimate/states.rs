@@ -101,7 +101,7 @@ pub(crate) fn trainable(spec: &ModelSpec, shape: &Shape, plan: &Plan) -> Result<
                     cols: 1,
                     count: rest / h,
                 });
-                if rest % h > 0 {
+                if !rest.is_multiple_of(h) {
                     t.tensors.push(Tensor {
                         rows: rest % h,
                         cols: 1,
@@ -111,7 +111,7 @@ pub(crate) fn trainable(spec: &ModelSpec, shape: &Shape, plan: &Plan) -> Result<
             }
         }
         Some(Method::Freeze) => {
-            let n = plan.freeze_trainable_layers.min(shape.layers);
+            let n = plan.freeze_trainable_layers.get().min(shape.layers);
             for g in arch
                 .linear_layers
                 .iter()

@@ -61,10 +61,7 @@ pub(crate) fn training(input: &TrainInputs, notes: &mut Notes) -> Result<Part> {
     );
 
     // ---- activations and loss ----
-    let fsdp = matches!(
-        plan.sharding,
-        Sharding::FsdpFullShard | Sharding::FsdpShardGradOp
-    );
+    let fsdp = plan.sharding.is_fsdp();
     // FSDP units that mix frozen base weights with LoRA adapters (see `Plan::fsdp_frozen_in_trainable_units`).
     let mixed_units = fsdp && plan.fsdp_frozen_in_trainable_units;
     if mixed_units {
@@ -99,7 +96,7 @@ pub(crate) fn training(input: &TrainInputs, notes: &mut Notes) -> Result<Part> {
         .min(BYTES_CAP);
     let stored_layers = if plan.method == Some(Method::Freeze) {
         // Nothing below the first trainable layer needs a gradient, so nothing there is saved.
-        plan.freeze_trainable_layers.min(shape.layers)
+        plan.freeze_trainable_layers.get().min(shape.layers)
     } else {
         shape.layers
     };
@@ -196,7 +193,7 @@ pub(crate) fn training(input: &TrainInputs, notes: &mut Notes) -> Result<Part> {
     let per_node = gpu_count;
     let mut bucket = 0;
     let sharding = plan.sharding;
-    let accumulating = plan.gradient_accumulation_steps > 1;
+    let accumulating = plan.gradient_accumulation_steps.get() > 1;
     // Gradients alive at the start of a micro-batch's backward while accumulating: FSDP's no_sync() keeps them
     // unsharded until the synchronizing micro-batch (torch `FullyShardedDataParallel.no_sync`;
     // `_runtime_utils.py` `_post_backward_hook` returns before the reduce-scatter when not syncing).

@@ -7,8 +7,7 @@ use serde_json::{json, Value};
 
 use crate::{Error, Result};
 
-/// The default fallback chain, least to most memory-saving, until per-model configs say otherwise (issue 6).
-pub const DEFAULT_CHAIN: [&str; 5] = ["fp16", "int8", "int4", "int4_double", "int4_offload"];
+use crate::presets::model_config::DEFAULT_FALLBACK_CHAIN;
 
 /// One attempt's preset, as the child program receives it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ts_rs::TS)]
@@ -18,8 +17,9 @@ pub struct PresetHandOver {
     /// preset without quantization (the variable is then removed from the child's environment).
     #[ts(type = "Record<string, unknown> | null")]
     pub quant_config: Option<Value>,
-    /// `device_map`, `max_memory` and `torch_dtype` for `from_pretrained`, written to the file
-    /// `HEADROOM_LOAD_KWARGS` names. Must be a JSON object.
+    /// `device_map`, `max_memory` and `dtype` for `from_pretrained`, written to the file
+    /// `HEADROOM_LOAD_KWARGS` names. Must be a JSON object. `max_memory`'s GPU keys are digit strings (JSON
+    /// keys are strings); the README's snippet turns them into the integers accelerate wants.
     #[ts(type = "Record<string, unknown>")]
     pub load_kwargs: Value,
 }
@@ -48,7 +48,7 @@ pub trait PresetSource {
     fn hand_over(&self, preset: &str) -> Result<PresetHandOver>;
 }
 
-/// The five presets of [`DEFAULT_CHAIN`], for the CLI until the presets module (another branch) provides a
+/// The five presets of [`DEFAULT_FALLBACK_CHAIN`], for the CLI until the presets module (another branch) provides a
 /// [`PresetSource`] over built-in and user presets. The dicts are what transformers 5.24's
 /// `BitsAndBytesConfig(...).to_dict()` prints for them (reference dumps in `tests/fixtures/bnb/`, checked by
 /// a test): int8 = `load_in_8bit`; int4 = nf4 with bfloat16 compute; int4_double = int4 + double quant;
@@ -77,7 +77,62 @@ fn bnb(eight_bit: bool, double_quant: bool, cpu_offload: bool) -> Value {
 }
 
 fn load_kwargs(dtype: &str) -> Value {
-    json!({"device_map": "auto", "max_memory": null, "torch_dtype": dtype})
+    json!({"device_map": "auto", "max_memory": null, "dtype": dtype})
+}
+
+/// The GPUs a driver reports, read once from a monitor source as it opened: 0 when there is no NVIDIA
+/// driver, `None` when the count could not be read.
+pub fn driver_gpus(source: Result<Box<dyn crate::monitor::GpuSource>>) -> Option<u32> {
+    let mut source = match source {
+        Ok(source) => source,
+        Err(Error::NoDriver { .. }) => return Some(0),
+        Err(_) => return None,
+    };
+    let snapshot = source
+        .sample(crate::monitor::source::SampleRequest {
+            at: crate::monitor::Timestamp::now(),
+            processes: false,
+        })
+        .ok()??;
+    u32::try_from(snapshot.gpus.len()).ok()
+}
+
+/// How many GPUs the attempt's program will see: the driver's count, cut down by `CUDA_VISIBLE_DEVICES` in
+/// its environment (CUDA reads the list up to the first entry that is not a GPU index or UUID, so `""` and
+/// `-1` hide every GPU). `None` when the driver's count is unknown.
+pub fn visible_gpus(driver_count: Option<u32>, env: &crate::env::EnvMap) -> Option<u32> {
+    let count = driver_count?;
+    let Some(list) = env.get("CUDA_VISIBLE_DEVICES") else {
+        return Some(count);
+    };
+    let listed = list
+        .split(',')
+        .map(str::trim)
+        .take_while(|entry| {
+            entry.parse::<u32>().is_ok_and(|i| i < count)
+                || entry.starts_with("GPU-")
+                || entry.starts_with("MIG-")
+        })
+        .count();
+    Some(count.min(u32::try_from(listed).unwrap_or(u32::MAX)))
+}
+
+/// `load_kwargs` with `max_memory` limited to the GPUs the program will see: accelerate places layers on a
+/// GPU key of `max_memory` whether or not that GPU exists, and loading then fails ("Found no NVIDIA driver"
+/// on a machine without one). A GPU key at or past `gpus` is dropped; when nothing is left `max_memory`
+/// becomes `null` (accelerate then uses what the devices have). With `gpus` unknown, nothing changes.
+pub fn fit_to_gpus(load_kwargs: &Value, gpus: Option<u32>) -> Value {
+    let mut out = load_kwargs.clone();
+    let Some(gpus) = gpus else {
+        return out;
+    };
+    if let Some(Value::Object(limits)) = out.get_mut("max_memory") {
+        limits.retain(|device, _| device.parse::<u32>().map_or(true, |index| index < gpus));
+        if limits.is_empty() {
+            out["max_memory"] = Value::Null;
+        }
+    }
+    out
 }
 
 impl PresetSource for DefaultChainPresets {
@@ -94,7 +149,7 @@ impl PresetSource for DefaultChainPresets {
                     "chain",
                     format!(
                         "unknown preset {other:?} (known until per-model presets exist: {})",
-                        DEFAULT_CHAIN.join(", ")
+                        DEFAULT_FALLBACK_CHAIN.join(", ")
                     ),
                 ))
             }
@@ -153,11 +208,14 @@ impl LibraryPresets {
     }
 
     /// The chain a run of this model goes down unless the user gives one: the saved one, else
-    /// [`DEFAULT_CHAIN`].
+    /// [`DEFAULT_FALLBACK_CHAIN`].
     pub fn default_chain(&self) -> Vec<String> {
         match &self.saved_chain {
             Some(chain) => chain.clone(),
-            None => DEFAULT_CHAIN.iter().map(|s| s.to_string()).collect(),
+            None => DEFAULT_FALLBACK_CHAIN
+                .iter()
+                .map(|s| s.to_string())
+                .collect(),
         }
     }
 
@@ -180,7 +238,7 @@ impl PresetSource for LibraryPresets {
             _ => crate::presets::config_store::preset_body(&self.library, preset)?
                 .ok_or_else(|| Error::invalid("chain", format!("unknown preset {preset:?}")))?,
         };
-        let mut load_kwargs = crate::presets::export::load_kwargs(&body);
+        let mut load_kwargs = crate::presets::export::handover_kwargs(&body);
         // The quantization config travels in its own file (HEADROOM_QUANT_CONFIG).
         if let Some(map) = load_kwargs.as_object_mut() {
             map.remove("quantization_config");

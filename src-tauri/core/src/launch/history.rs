@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use super::oom::OomDetails;
 use super::process::ExitInfo;
+use super::tree::ProcessStamp;
 use crate::paths::AppPaths;
 use crate::store::{self, Document, Loaded, Quarantine, Revision};
 use crate::{Error, Result};
@@ -24,6 +25,22 @@ pub enum Outcome {
     /// Every preset of the chain ran out of memory.
     ChainExhausted,
     Cancelled,
+    /// The launcher itself died (killed, a crash, a reboot) before the run ended; found by the next start
+    /// ([`recover_interrupted`]). [`RunRecord::interruption`] says whether the training was still running.
+    Interrupted,
+}
+
+/// What the next start found of a run whose launcher died.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
+#[serde(deny_unknown_fields)]
+pub struct Interruption {
+    /// When it was found.
+    pub detected_unix_ms: u64,
+    /// The attempt's process at the time the launcher died, when the record had it.
+    pub process: Option<ProcessStamp>,
+    /// Whether that process was still running when found (`None`: no process was recorded). A process left
+    /// running has no launcher any more: no OOM fallback, no cancel; stop it yourself.
+    pub process_alive: Option<bool>,
 }
 
 /// What the launcher did after an attempt.
@@ -80,8 +97,21 @@ pub struct RunRecord {
     pub cwd: PathBuf,
     pub started_unix_ms: u64,
     pub attempts: Vec<AttemptRecord>,
-    /// `None` while the run is going (or if the launcher died).
+    /// `None` while the run is going (or if the launcher died and no start has noticed yet).
     pub outcome: Option<Outcome>,
+    /// The process running the launcher, so a later start can tell a run still going from one whose launcher
+    /// died.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub launcher: Option<ProcessStamp>,
+    /// The attempt's process while an attempt runs (written when it starts, cleared when it ends).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub running: Option<ProcessStamp>,
+    /// Set with [`Outcome::Interrupted`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub interruption: Option<Interruption>,
 }
 
 impl Document for RunRecord {
@@ -188,6 +218,58 @@ pub fn list(paths: &AppPaths) -> Result<RunList> {
             .then_with(|| b.run_id.cmp(&a.run_id))
     });
     Ok(list)
+}
+
+/// Mark as [`Outcome::Interrupted`] every run without an outcome whose launcher is gone (its pid is not
+/// running with the recorded start time, or the record predates the launcher stamp), saying whether the
+/// attempt's process still runs. Called by every start that loads the history (the CLI's `run`, the app's run
+/// list). Returns the runs it marked. A run another start marked first is skipped.
+pub fn recover_interrupted(
+    paths: &AppPaths,
+    proc_root: &Path,
+    now_unix_ms: u64,
+) -> Result<Vec<RunRecord>> {
+    let root = runs_dir(paths);
+    let entries = match fs::read_dir(&root) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(Error::io(&root, e)),
+    };
+    let mut marked = Vec::new();
+    for entry in entries.filter_map(|e| e.ok()) {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if store::check_name("run_id", &name).is_err() {
+            continue;
+        }
+        // An unreadable record is the list's business (it quarantines it); here it is skipped.
+        let Ok(Loaded::Found {
+            value: mut record,
+            revision,
+            ..
+        }) = store::load::<RunRecord>(&run_file(&entry.path()))
+        else {
+            continue;
+        };
+        if record.outcome.is_some() {
+            continue;
+        }
+        if record.launcher.is_some_and(|l| l.is_alive(proc_root)) {
+            continue;
+        }
+        record.outcome = Some(Outcome::Interrupted);
+        record.interruption = Some(Interruption {
+            detected_unix_ms: now_unix_ms,
+            process: record.running,
+            process_alive: record.running.map(|p| p.is_alive(proc_root)),
+        });
+        match save(paths, &record, revision) {
+            Ok(_) => marked.push(record),
+            Err(Error::Conflict { .. }) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    marked.sort_by(|a, b| a.run_id.cmp(&b.run_id));
+    Ok(marked)
 }
 
 /// Record a peak measured after the fact (a monitor recording replayed later). Only for finished runs: a

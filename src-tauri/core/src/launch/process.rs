@@ -9,6 +9,9 @@
 //! - When the leader exits, the group's stragglers are killed before the leader is reaped: leftovers would
 //!   hold GPU memory and make the next attempt fail, and while the leader is an unreaped zombie its pid (the
 //!   group id) cannot be reused, so the signal cannot hit an unrelated group (waitid with WNOWAIT, POSIX).
+//! - A descendant that left the group (`setsid`, a double fork) is followed through [`super::tree`]: the
+//!   launcher becomes a child subreaper so orphans come back to it, and the attempt's whole tree is killed at
+//!   its end and on cancel, and its re-parented zombies reaped.
 //! - Lines end at `\n` or `\r` (progress bars redraw with `\r`) and are cut at 64 KiB so one endless line
 //!   cannot exhaust memory. Bytes that are not UTF-8 are replaced, not dropped.
 
@@ -24,14 +27,25 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
+use super::tree::{self, ProcessStamp, Tree, PROC_ROOT};
 use crate::env::EnvMap;
 use crate::{Error, Result};
 
 /// The launcher's cut for one output line: a training log line is short, an endless one must not exhaust memory.
 pub const MAX_LINE_BYTES: usize = 64 * 1024;
 const POLL: Duration = Duration::from_millis(25);
-/// How long output is still read after the leader and its group are gone.
+/// After the leader and its tree are gone, how long a pipe may stay open with nothing coming before the
+/// launcher stops waiting for it (a process that escaped the tree may hold it).
 const DRAIN_AFTER_EXIT: Duration = Duration::from_secs(2);
+/// After the leader is gone, output still coming is read to its end (the OOM traceback is last), for at most
+/// this long: only a process that escaped the tree and keeps writing would need more.
+const MAX_DRAIN_AFTER_EXIT: Duration = Duration::from_secs(60);
+/// Lines read but not yet handled. Bounded so that a program faster than the launcher's consumer (a UI, a
+/// terminal) waits on its pipe instead of filling the launcher's memory; when it dies, little is left to read.
+const LINE_BACKLOG: usize = 1024;
+/// How long the end of an attempt waits for its tree to die of SIGKILL (a process may fork while its siblings
+/// die).
+const KILL_TREE_WITHIN: Duration = Duration::from_secs(2);
 
 /// Shared between whoever may cancel (a button, Ctrl-C) and the running attempt.
 #[derive(Debug, Clone, Default)]
@@ -91,6 +105,9 @@ pub struct ProcessSpec<'a> {
     /// Lines longer than this are cut into pieces ([`MAX_LINE_BYTES`] for training logs; a protocol whose
     /// answer is one long JSON line needs more).
     pub line_limit: usize,
+    /// A variable of `env` that marks the attempt's processes: an orphan re-parented to the launcher that
+    /// carries it with the same value belongs to this attempt's tree.
+    pub tag: Option<&'a str>,
 }
 
 /// The end of one process run.
@@ -102,8 +119,8 @@ pub struct Ended {
 
 /// What [`run`] reports while the process runs.
 pub enum ProcessEvent<'a> {
-    /// The child's pid, which is also its process group id.
-    Started(u32),
+    /// The child: its pid, which is also its process group id, and its start time.
+    Started(ProcessStamp),
     Line(Stream, &'a str),
 }
 
@@ -130,6 +147,8 @@ pub fn run(
     } else {
         program.into()
     };
+    // Orphans of the attempt come back to the launcher instead of init, so they can be found and killed.
+    tree::become_subreaper();
     let mut child = Command::new(&program)
         .args(args)
         .current_dir(spec.cwd)
@@ -159,7 +178,17 @@ pub fn run(
             _ => Error::io(&program, e),
         })?;
     let pid = child.id();
-    on_event(ProcessEvent::Started(pid));
+    let proc_root = Path::new(PROC_ROOT);
+    // An unreaped child stays in /proc, so its stamp can be read even if it has already exited.
+    let leader = ProcessStamp::of(proc_root, pid).unwrap_or(ProcessStamp {
+        pid,
+        start_ticks: 0,
+    });
+    let tag = spec
+        .tag
+        .and_then(|name| Some((name.to_string(), spec.env.get(name)?.clone())));
+    let mut tree = Tree::new(proc_root, leader, tag);
+    on_event(ProcessEvent::Started(leader));
 
     // From a thread: a child that does not read its stdin must not block us while its output pipes fill. A
     // write error (the child exited first: EPIPE) is the child's business and shows in how it ended.
@@ -179,7 +208,7 @@ pub fn run(
             let _ = stdin.write_all(&input);
         });
     }
-    let (tx, rx) = mpsc::channel::<(Stream, String)>();
+    let (tx, rx) = mpsc::sync_channel::<(Stream, String)>(LINE_BACKLOG);
     let mut readers = Vec::new();
     let limit = spec.line_limit.max(1);
     if let Some(out) = child.stdout.take() {
@@ -203,31 +232,47 @@ pub fn run(
         match rx.recv_timeout(POLL) {
             // No `continue`: a child that never stops printing must still be cancellable.
             Ok((stream, line)) => on_event(ProcessEvent::Line(stream, &line)),
-            Err(mpsc::RecvTimeoutError::Timeout) => {}
+            Err(mpsc::RecvTimeoutError::Timeout) => {
+                // Nothing more is coming, yet a pipe is still open: something that escaped the tree holds it.
+                if exited.is_some_and(|at| at.elapsed() >= DRAIN_AFTER_EXIT) {
+                    break;
+                }
+            }
             Err(mpsc::RecvTimeoutError::Disconnected) if exited.is_some() => break,
             Err(mpsc::RecvTimeoutError::Disconnected) => thread::sleep(POLL),
         }
         if let Some(at) = exited {
-            // A process that left the group (setsid) may still hold the pipes; stop waiting for it.
-            if at.elapsed() >= DRAIN_AFTER_EXIT {
+            if at.elapsed() >= MAX_DRAIN_AFTER_EXIT {
                 break;
             }
             continue;
         }
         if leader_exited(pid) {
-            // Stragglers die now, while the zombie leader still pins the group id.
+            // Stragglers die now, while the zombie leader still pins the group id; then those that left the
+            // group.
             signal_group(pid, libc::SIGKILL);
+            let left = tree.kill_all(KILL_TREE_WITHIN);
+            if !left.is_empty() {
+                tracing::warn!(
+                    leader = pid,
+                    ?left,
+                    "processes of the attempt survived SIGKILL"
+                );
+            }
             exited = Some(Instant::now());
             continue;
         }
+        tree.scan_now_and_then();
         if cancel.is_cancelled() {
             match term_sent {
                 None => {
                     signal_group(pid, libc::SIGTERM);
+                    tree.signal(libc::SIGTERM);
                     term_sent = Some(Instant::now());
                 }
                 Some(at) if !kill_sent && at.elapsed() >= spec.kill_grace => {
                     signal_group(pid, libc::SIGKILL);
+                    tree.signal(libc::SIGKILL);
                     kill_sent = true;
                 }
                 Some(_) => {}
@@ -240,6 +285,8 @@ pub fn run(
         }
     }
     let status = wait(&mut child)?;
+    // Whatever was re-parented to the launcher when the leader was reaped.
+    tree.reap(Duration::from_millis(200));
     Ok(Ended {
         exit: ExitInfo {
             code: status.code(),
@@ -285,7 +332,7 @@ fn read_lines(
     mut source: impl Read,
     stream: Stream,
     limit: usize,
-    tx: &mpsc::Sender<(Stream, String)>,
+    tx: &mpsc::SyncSender<(Stream, String)>,
 ) {
     let mut buffer = [0u8; 8192];
     let mut line: Vec<u8> = Vec::new();

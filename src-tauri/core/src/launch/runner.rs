@@ -18,14 +18,16 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde::Serialize;
 
-use super::handover::{PresetHandOver, PresetSource};
+use super::handover::{self, PresetHandOver, PresetSource};
 use super::history::{self, AttemptRecord, NextStep, Outcome, RunRecord};
 use super::oom::OomScanner;
 use super::process::{self, CancelToken, ProcessEvent, ProcessSpec, Stream};
+use super::tree::{ProcessStamp, PROC_ROOT};
 use crate::env::allocconf::{self, ALLOC_CONF_VARS};
 use crate::env::profile::Profile;
+use crate::env::secret::{self, Scrubber};
 use crate::env::EnvMap;
-use crate::logfile::SizeBoundedFile;
+use crate::logfile::HeadTailLog;
 use crate::paths::AppPaths;
 use crate::store::{self, Revision};
 use crate::{Error, Result};
@@ -34,7 +36,7 @@ use crate::{Error, Result};
 pub const PRESET_VAR: &str = "HEADROOM_PRESET";
 /// Path of a JSON file holding `BitsAndBytesConfig(...).to_dict()`; absent for presets without quantization.
 pub const QUANT_CONFIG_VAR: &str = "HEADROOM_QUANT_CONFIG";
-/// Path of a JSON file holding `device_map`, `max_memory` and `torch_dtype` for `from_pretrained`.
+/// Path of a JSON file holding `device_map`, `max_memory` and `dtype` for `from_pretrained`.
 pub const LOAD_KWARGS_VAR: &str = "HEADROOM_LOAD_KWARGS";
 /// The run's id and the attempt's 0-based index, for the program's own logs.
 pub const RUN_ID_VAR: &str = "HEADROOM_RUN_ID";
@@ -42,8 +44,12 @@ pub const ATTEMPT_VAR: &str = "HEADROOM_ATTEMPT";
 /// The model id of the run: the key of its per-model config.
 pub use crate::monitor::procs::MODEL_VAR;
 
-/// Each attempt's log stops growing at this size (rotated once, see [`SizeBoundedFile`]).
-const LOG_BOUND_BYTES: u64 = 256 * 1024 * 1024;
+/// The bound on each attempt's log file unless a request says otherwise: its first 4 MiB and its last 6 to
+/// 12 MiB, with a line between saying how much was dropped ([`HeadTailLog`]). OOM detection reads every line
+/// as it comes, not the file, so a dropped middle never hides an OOM. stdout and stderr reach the log in the
+/// order their lines are read; the kept tail (at least 6 MiB) is far larger than what one pipe can still hold
+/// (64 KiB) when the other stream's traceback arrives, so interleaving cannot push the traceback out.
+pub const ATTEMPT_LOG_LIMIT_BYTES: u64 = 16 * 1024 * 1024;
 
 /// Follows the GPU memory of an attempt's process tree. The monitor (another module) implements it; the
 /// launcher only says when an attempt starts and ends, with the pid that is also the process group id.
@@ -80,6 +86,11 @@ pub struct RunRequest {
     pub predicted_notes: BTreeMap<String, String>,
     /// Time between SIGTERM and SIGKILL when cancelling.
     pub kill_grace: Duration,
+    /// The GPUs the driver reports (0 without a driver), `None` when unknown: `max_memory` is handed over
+    /// only for GPUs the program will see ([`handover::fit_to_gpus`]).
+    pub gpus: Option<u32>,
+    /// The bound on each attempt's log file ([`ATTEMPT_LOG_LIMIT_BYTES`] unless a test wants it small).
+    pub log_limit_bytes: u64,
 }
 
 /// What the UI (or the CLI) is told while a run goes on.
@@ -127,6 +138,16 @@ fn validate(request: &RunRequest) -> Result<()> {
     }
     if request.argv.iter().any(|a| a.contains('\0')) {
         return Err(Error::invalid("argv", "must not contain a NUL byte"));
+    }
+    if request.log_limit_bytes < crate::logfile::MIN_HEAD_TAIL_BYTES {
+        return Err(Error::invalid(
+            "log_limit_bytes",
+            format!(
+                "{} is below the smallest log bound, {} bytes",
+                request.log_limit_bytes,
+                crate::logfile::MIN_HEAD_TAIL_BYTES
+            ),
+        ));
     }
     if request.chain.is_empty() {
         return Err(Error::invalid("chain", "must name at least one preset"));
@@ -214,7 +235,11 @@ fn attempt_env(
     env.insert(MODEL_VAR.into(), request.model.clone());
     env.insert(ATTEMPT_VAR.into(), index.to_string());
     let kwargs = dir.join(format!("attempt-{index}.load_kwargs.json"));
-    write_json(&kwargs, &hand_over.load_kwargs)?;
+    let gpus = handover::visible_gpus(request.gpus, &env);
+    write_json(
+        &kwargs,
+        &handover::fit_to_gpus(&hand_over.load_kwargs, gpus),
+    )?;
     env.insert(
         LOAD_KWARGS_VAR.into(),
         kwargs.to_string_lossy().into_owned(),
@@ -289,6 +314,9 @@ pub fn run(
         started_unix_ms: started,
         attempts: Vec::new(),
         outcome: None,
+        launcher: ProcessStamp::current(Path::new(PROC_ROOT)),
+        running: None,
+        interruption: None,
     };
     let mut revision = history::save(paths, &record, Revision::ABSENT)?;
     on_event(LaunchEvent::RunStarted {
@@ -309,13 +337,19 @@ pub fn run(
             break Outcome::ChainExhausted;
         };
         let log_file = dir.join(format!("attempt-{index}.log"));
-        let prepared = attempt_env(request, hand_over, &run_id, &dir, index, expandable)
-            .and_then(|env| Ok((env, SizeBoundedFile::open(&log_file, LOG_BOUND_BYTES)?)));
+        let prepared =
+            attempt_env(request, hand_over, &run_id, &dir, index, expandable).and_then(|env| {
+                Ok((
+                    env,
+                    HeadTailLog::create(&log_file, request.log_limit_bytes)?,
+                ))
+            });
         let (env, mut log) = match prepared {
             Ok(prepared) => prepared,
             Err(e) => return Err(abandon(paths, &mut record, revision, e)),
         };
         let mut scanner = OomScanner::new();
+        let scrubber = Scrubber::new(&env);
         let mut pid = None;
         let started_ms = now_unix_ms();
         let clock = Instant::now();
@@ -328,11 +362,24 @@ pub fn run(
                 kill_grace: request.kill_grace,
                 input: None,
                 line_limit: process::MAX_LINE_BYTES,
+                // The hand-over file's path names the data directory, the run and the attempt: unlike the run
+                // id alone, no other launcher in this process (another run, another data directory) has it.
+                tag: Some(LOAD_KWARGS_VAR),
             },
             cancel,
             &mut |event| match event {
-                ProcessEvent::Started(child) => {
+                ProcessEvent::Started(stamp) => {
+                    let child = stamp.pid;
                     pid = Some(child);
+                    // On disk at once: if the launcher dies now, the next start can tell whether the training
+                    // still runs.
+                    record.running = Some(stamp);
+                    match history::save(paths, &record, revision) {
+                        Ok(saved) => revision = saved,
+                        Err(e) => {
+                            tracing::warn!(run = %record.run_id, error = %e, "could not record the attempt's process")
+                        }
+                    }
                     probe.attempt_started(child);
                     on_event(LaunchEvent::AttemptStarted {
                         index,
@@ -347,6 +394,9 @@ pub fn run(
                 }
                 ProcessEvent::Line(stream, line) => {
                     scanner.feed(line);
+                    // A program that prints its token (a login message, a dumped environment) must not get it
+                    // into the log file, the UI or the terminal's scrollback.
+                    let line = &*scrubber.scrub(line);
                     if log_error.is_none() {
                         // One write per line: the file is unbuffered so a crash loses nothing.
                         if let Err(e) = log.write_all(format!("{line}\n").as_bytes()) {
@@ -401,7 +451,8 @@ pub fn run(
             index,
             preset: hand_over.preset.clone(),
             expandable_segments: expandable,
-            environment: diff(&request.base_env, &env),
+            // Secret values go to the child only, never to the record.
+            environment: secret::redact_changes(diff(&request.base_env, &env)),
             pid,
             started_unix_ms: started_ms,
             duration_ms: u64::try_from(clock.elapsed().as_millis()).unwrap_or(u64::MAX),
@@ -415,6 +466,7 @@ pub fn run(
             next: next.clone(),
         };
         record.attempts.push(attempt.clone());
+        record.running = None;
         if let Some(outcome) = stop {
             record.outcome = Some(outcome);
         }

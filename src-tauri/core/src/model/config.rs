@@ -398,6 +398,20 @@ fn window(c: &Cfg, layers: u64, default_layers: u64) -> Result<Option<SlidingWin
     Ok((n > 0 && window > 0).then_some(SlidingWindow { window, layers: n }))
 }
 
+/// A router picks `num_experts_per_tok` of the experts: more than there are is a config no model can run
+/// (transformers' `torch.topk` would fail at the first forward pass), so it is refused here, naming the key.
+fn top_k_within(c: &Cfg, k: u64, experts: u64, experts_key: &str) -> Result<()> {
+    if experts > 0 && k > experts {
+        return Err(c.err(
+            "num_experts_per_tok",
+            format!(
+                "{k} active experts per token is more than the {experts} experts ({experts_key})"
+            ),
+        ));
+    }
+    Ok(())
+}
+
 fn dtype_of(c: &Cfg, notes: &mut Vec<String>) -> Result<DType> {
     let name = match c.str_opt("torch_dtype")? {
         Some(s) => Some(s),
@@ -655,6 +669,12 @@ fn mixtral(c: &Cfg) -> Result<(Architecture, ParameterCounts)> {
     let inter = c.pos(&["intermediate_size"])?;
     let e = c.pos(&["num_local_experts", "num_experts"])?;
     let k = c.pos_or("num_experts_per_tok", 2)?;
+    let experts_key = if c.get("num_local_experts").is_some() {
+        "num_local_experts"
+    } else {
+        "num_experts"
+    };
+    top_k_within(c, k, e, experts_key)?;
     let mut b = Build::default();
     embeddings(&mut b, &d, false);
     qkvo(&mut b, &d, d.layers, false, false);
@@ -687,10 +707,26 @@ fn qwen_moe(c: &Cfg, t: &str) -> Result<(Architecture, ParameterCounts)> {
     let inter = c.u_or("intermediate_size", 0)?;
     let e = c.u_or("num_experts", c.u_or("num_local_experts", 0)?)?;
     let k = c.pos_or("num_experts_per_tok", 1)?;
+    let experts_key = if c.get("num_experts").is_some() {
+        "num_experts"
+    } else {
+        "num_local_experts"
+    };
+    top_k_within(c, k, e, experts_key)?;
     let im = c.u_or("moe_intermediate_size", 0)?;
     let step = c.pos_or("decoder_sparse_step", 1)?;
     // Counted arithmetically, not by walking the layers: a hostile config may claim millions of them.
     let only: std::collections::BTreeSet<u64> = c.u_list("mlp_only_layers")?.into_iter().collect();
+    if let Some(beyond) = only.range(d.layers..).next() {
+        return Err(c.err(
+            "mlp_only_layers",
+            format!(
+                "lists layer {beyond}, but the layers are numbered 0 to {} (num_hidden_layers is {})",
+                d.layers - 1,
+                d.layers
+            ),
+        ));
+    }
     let sparse = if e > 0 {
         let excluded = only
             .iter()
@@ -787,6 +823,8 @@ fn deepseek(c: &Cfg, notes: &mut Vec<String>) -> Result<(Architecture, Parameter
     let inter = c.pos(&["intermediate_size"])?;
     let e = c.u_or("n_routed_experts", 0)?;
     let k = c.pos_or("num_experts_per_tok", 1)?;
+    top_k_within(c, k, e, "n_routed_experts")?;
+    let routing = group_routing(c, e, k)?;
     let im = c.u_or("moe_intermediate_size", 0)?;
     let n_shared = c.u_or("n_shared_experts", 0)?;
     let first_dense = c.u_or("first_k_dense_replace", 0)?;
@@ -854,7 +892,7 @@ fn deepseek(c: &Cfg, notes: &mut Vec<String>) -> Result<(Architecture, Parameter
         );
     }
     b.other(w(layers) * 2 * w(h) + w(h));
-    if let (Some(groups), Some(top)) = (c.opt_u("n_group")?, c.opt_u("topk_group")?) {
+    if let Some((groups, top)) = routing {
         notes.push(format!(
             "group-limited routing: experts in {groups} groups, each token routed within {top} of them (no parameters)"
         ));
@@ -893,6 +931,45 @@ fn deepseek(c: &Cfg, notes: &mut Vec<String>) -> Result<(Architecture, Parameter
         ),
         counts,
     ))
+}
+
+/// DeepSeek's group-limited routing (`n_group`, `topk_group`; `MoEGate` in `modeling_deepseek_v3.py`): the
+/// experts are split into `n_group` equal groups, each token picks `topk_group` groups and then its
+/// `num_experts_per_tok` experts among theirs. Groups that do not split the experts evenly, more chosen groups
+/// than groups, or more experts per token than the chosen groups hold are configs the gate cannot run.
+fn group_routing(c: &Cfg, experts: u64, k: u64) -> Result<Option<(u64, u64)>> {
+    let (Some(groups), Some(top)) = (c.opt_u("n_group")?, c.opt_u("topk_group")?) else {
+        return Ok(None);
+    };
+    if groups == 0 {
+        return Err(c.err("n_group", "must be at least 1"));
+    }
+    if top == 0 || top > groups {
+        return Err(c.err(
+            "topk_group",
+            format!("{top} groups per token must be between 1 and n_group ({groups})"),
+        ));
+    }
+    if experts > 0 {
+        if experts % groups != 0 {
+            return Err(c.err(
+                "n_group",
+                format!("{groups} groups do not divide n_routed_experts ({experts})"),
+            ));
+        }
+        let reachable = top * (experts / groups);
+        if k > reachable {
+            return Err(c.err(
+                "num_experts_per_tok",
+                format!(
+                    "{k} active experts per token is more than the {reachable} experts its topk_group ({top}) groups \
+                     of {} hold",
+                    experts / groups
+                ),
+            ));
+        }
+    }
+    Ok(Some((groups, top)))
 }
 
 /// Qwen (v1, `model_type` "qwen", remote code `modeling_qwen.py`): fused `c_attn` (h → 3h, with bias), `c_proj`,

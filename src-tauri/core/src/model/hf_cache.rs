@@ -95,7 +95,10 @@ fn repo_id(folder: &str) -> Option<String> {
 /// Read one repository folder; problems are collected, never fatal, so one broken repo does not hide the rest.
 pub fn read_repo(repo: &Path, id: String) -> CachedModel {
     let mut problems = Vec::new();
-    let revision = match fs::read_to_string(repo.join("refs").join("main")) {
+    let revision = match crate::fsio::read_to_string(
+        &repo.join("refs").join("main"),
+        crate::fsio::CACHE_REF,
+    ) {
         Ok(text) => {
             let rev = text.trim().to_owned();
             if rev.is_empty() || !rev.bytes().all(|b| b.is_ascii_alphanumeric()) {
@@ -105,7 +108,9 @@ pub fn read_repo(repo: &Path, id: String) -> CachedModel {
                 Some(rev)
             }
         }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+        Err(crate::Error::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
+            None
+        }
         Err(e) => {
             problems.push(format!("refs/main: {e}"));
             None

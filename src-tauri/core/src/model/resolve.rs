@@ -9,10 +9,7 @@ use serde_json::{Map, Value};
 use super::config::{analyze, parse_config, ConfigFacts};
 use super::spec::{ModelSource, ModelSpec, ParameterCounts};
 use super::{catalog, hf_cache, safetensors, weights};
-use crate::{Error, Result};
-
-/// config.json larger than this is not a config (real ones are a few KiB).
-const MAX_CONFIG_BYTES: u64 = 4 << 20;
+use crate::{fsio, Error, Result};
 
 /// The plan's `model` key. Serde's externally tagged form gives exactly the contract: one key, `id`, `path` or
 /// `config`; two keys or an unknown one is an error.
@@ -58,10 +55,19 @@ impl ModelRef {
                 ),
             ));
         }
-        serde_json::from_value(value.clone()).map_err(|e| {
+        let model: ModelRef = serde_json::from_value(value.clone()).map_err(|e| {
             let key = map.keys().next().map(String::as_str).unwrap_or("model");
             Error::invalid(format!("model.{key}"), e.to_string())
-        })
+        })?;
+        match &model {
+            ModelRef::Id(id) if id.trim().is_empty() => {
+                Err(Error::invalid("model.id", "must not be empty"))
+            }
+            ModelRef::Path(p) if p.as_os_str().to_string_lossy().trim().is_empty() => {
+                Err(Error::invalid("model.path", "must not be empty"))
+            }
+            _ => Ok(model),
+        }
     }
 }
 
@@ -125,13 +131,17 @@ pub fn config_of(model: &ModelRef, resolver: &Resolver) -> Result<Map<String, Va
 /// A folder's config.json, parsed.
 fn read_config(folder: &Path) -> Result<Map<String, Value>> {
     let config_path = folder.join("config.json");
-    if !config_path.is_file() {
-        return Err(Error::invalid(
-            "model.path",
-            format!("{} has no config.json", folder.display()),
-        ));
-    }
-    let bytes = safetensors::read_small(&config_path, MAX_CONFIG_BYTES)?;
+    // Read through fsio whatever is there, so a FIFO or a device named config.json is refused by name rather
+    // than hanging the read or passing for "no config.json".
+    let bytes = match fsio::read(&config_path, fsio::MODEL_CONFIG) {
+        Err(Error::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
+            return Err(Error::invalid(
+                "model.path",
+                format!("{} has no config.json", folder.display()),
+            ))
+        }
+        other => other?,
+    };
     parse_config(&bytes, &config_path.display().to_string())
 }
 

@@ -12,16 +12,21 @@
 //! is one [`Error::Invalid`] naming the file and the field.
 
 use std::collections::{BTreeMap, HashSet};
-use std::fs::File;
 use std::io::Read;
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use crate::{Error, Result};
+use crate::{fsio, Error, Result};
 
 /// The reference implementation's limit (`safetensors::tensor::MAX_HEADER_SIZE`).
 pub const MAX_HEADER_BYTES: u64 = 100_000_000;
+
+/// The most tensors Headroom reads for one checkpoint, all its shards together. The largest published
+/// checkpoints hold under 300,000 (an FP8 or GPTQ export of a 384-expert, 61-layer MoE: 61 × 384 × 3 expert
+/// matrices with their scale tensors); the format itself allows about 1.2 million in a 100 MB header. Each tensor
+/// costs about 150 bytes once read, so the limit also bounds memory.
+pub const MAX_TENSORS: usize = 1_000_000;
 
 /// Every dtype the safetensors format defines (`Dtype` in `safetensors/src/tensor.rs`), with its size in bits.
 #[derive(
@@ -118,8 +123,16 @@ impl TensorDtype {
     }
 
     fn parse(text: &str) -> Option<Self> {
-        serde_json::from_value(serde_json::Value::String(text.to_owned())).ok()
+        Self::ALL.into_iter().find(|d| d.as_str() == text)
     }
+
+    const ALL: [TensorDtype; 22] = {
+        use TensorDtype::*;
+        [
+            Bool, F4, F6E2m3, F6E3m2, U8, I8, F8E5m2, F8E4m3, F8E8m0, F8E4m3Fnuz, F8E5m2Fnuz, I16,
+            U16, F16, Bf16, I32, U32, F32, C64, F64, I64, U64,
+        ]
+    };
 }
 
 /// One tensor as its header describes it.
@@ -144,8 +157,10 @@ pub struct Header {
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct RawTensor {
-    dtype: String,
+struct RawTensor<'a> {
+    /// Borrowed from the header: no allocation per tensor for its dtype.
+    #[serde(borrow)]
+    dtype: std::borrow::Cow<'a, str>,
     shape: Vec<u64>,
     data_offsets: (u64, u64),
 }
@@ -153,40 +168,128 @@ struct RawTensor {
 /// Parse and validate a header.
 ///
 /// `json` is the `N` header bytes, `buffer_len` the number of bytes after them (file length − 8 − N); `file` only
-/// names the file in errors. Never allocates more than the header's own size.
+/// names the file in errors. At most [`MAX_TENSORS`] tensors are accepted.
 pub fn parse_header(json: &[u8], buffer_len: u64, file: &str) -> Result<Header> {
-    let field = |f: &str| format!("{file}: {f}");
+    parse_header_within(json, buffer_len, file, MAX_TENSORS)
+}
+
+/// [`parse_header`] accepting at most `max_tensors` tensors (what is left of a checkpoint's [`MAX_TENSORS`]).
+///
+/// The header is streamed: each entry is checked and reduced to a [`TensorInfo`] as it is read, never built into a
+/// JSON tree (a 95 MB header of 1.15 M tensors took 1.6 GB as a `serde_json::Value`), and reading stops at the
+/// first tensor past the limit.
+fn parse_header_within(
+    json: &[u8],
+    buffer_len: u64,
+    file: &str,
+    max_tensors: usize,
+) -> Result<Header> {
     if json.first() != Some(&b'{') {
         return Err(Error::invalid(
-            field("header"),
+            format!("{file}: header"),
             "the JSON header must start with '{'",
         ));
     }
-    let raw: serde_json::Map<String, serde_json::Value> = serde_json::from_slice(json)
-        .map_err(|e| Error::invalid(field("header"), format!("not a JSON object: {e}")))?;
-
-    let mut metadata = BTreeMap::new();
-    // (begin, end, info), sorted below to check that the tensors tile the buffer.
-    let mut spans: Vec<(u64, u64, TensorInfo)> = Vec::with_capacity(raw.len());
-    for (name, value) in raw {
-        if name == "__metadata__" {
-            metadata = serde_json::from_value(value).map_err(|e| {
-                Error::invalid(
-                    field("__metadata__"),
-                    format!("must map strings to strings: {e}"),
-                )
-            })?;
-            continue;
+    // Broken or truncated JSON is the header's fault, not that of the entry where the reader would meet it: check
+    // the syntax first, in one pass that allocates nothing.
+    serde_json::from_slice::<serde::de::IgnoredAny>(json).map_err(|e| {
+        Error::invalid(format!("{file}: header"), format!("not a JSON object: {e}"))
+    })?;
+    let mut refused = None;
+    let mut de = serde_json::Deserializer::from_slice(json);
+    let parsed = serde::de::DeserializeSeed::deserialize(
+        HeaderVisitor {
+            file,
+            buffer_len,
+            max_tensors,
+            refused: &mut refused,
+        },
+        &mut de,
+    )
+    .and_then(|spans| de.end().map(|()| spans));
+    let (mut spans, metadata) = match (parsed, refused) {
+        (Ok(parsed), _) => parsed,
+        (Err(_), Some(error)) => return Err(error),
+        (Err(e), None) => {
+            return Err(Error::invalid(
+                format!("{file}: header"),
+                format!("not a JSON object: {e}"),
+            ))
         }
-        let t: RawTensor = serde_json::from_value(value).map_err(|e| {
-            Error::invalid(
-                field(&format!("tensor {name:?}")),
-                format!("expected {{dtype, shape, data_offsets}}: {e}"),
-            )
-        })?;
+    };
+
+    spans.sort_unstable_by_key(|(begin, info)| (*begin, info.bytes));
+    let mut expected = 0u64;
+    for (begin, info) in &spans {
+        let end = begin + info.bytes;
+        if *begin != expected {
+            let what = if *begin < expected {
+                "overlaps the tensor before it"
+            } else {
+                "leaves a gap after the tensor before it"
+            };
+            return Err(Error::invalid(
+                format!("{file}: tensor {:?}.data_offsets", info.name),
+                format!("[{begin}, {end}] {what} (expected it to begin at {expected})"),
+            ));
+        }
+        expected = end;
+    }
+    if expected != buffer_len {
+        return Err(Error::invalid(
+            format!("{file}: data_offsets"),
+            format!(
+                "the tensors cover {expected} bytes but the file holds {buffer_len} bytes of data"
+            ),
+        ));
+    }
+    // Two entries of one name would both tile the buffer; the reference parser keeps one and then fails.
+    let mut names = HashSet::with_capacity(spans.len());
+    if let Some((_, dup)) = spans.iter().find(|(_, t)| !names.insert(t.name.as_str())) {
+        return Err(Error::invalid(
+            format!("{file}: tensor {:?}", dup.name),
+            "appears more than once in the header",
+        ));
+    }
+    drop(names);
+    Ok(Header {
+        tensors: spans.into_iter().map(|(_, info)| info).collect(),
+        metadata,
+    })
+}
+
+/// Tensors by their first byte, and the metadata.
+type Parsed = (Vec<(u64, TensorInfo)>, BTreeMap<String, String>);
+
+/// Reads the header's top-level map one entry at a time. A rule broken is put in `refused` (our error, naming the
+/// field) and the parse is ended with a placeholder serde error.
+struct HeaderVisitor<'a> {
+    file: &'a str,
+    buffer_len: u64,
+    max_tensors: usize,
+    refused: &'a mut Option<Error>,
+}
+
+impl HeaderVisitor<'_> {
+    /// Keep our error and end the parse with `cause` (the serde error) or a placeholder.
+    fn refuse<E: serde::de::Error>(
+        &mut self,
+        field: String,
+        message: String,
+        cause: Option<E>,
+    ) -> E {
+        *self.refused = Some(Error::invalid(format!("{}: {field}", self.file), message));
+        cause.unwrap_or_else(|| E::custom("refused"))
+    }
+
+    fn tensor(
+        &self,
+        name: String,
+        t: RawTensor,
+    ) -> std::result::Result<(u64, TensorInfo), (String, String)> {
         let dtype = TensorDtype::parse(&t.dtype).ok_or_else(|| {
-            Error::invalid(
-                field(&format!("tensor {name:?}.dtype")),
+            (
+                format!("tensor {name:?}.dtype"),
                 format!("unknown dtype {:?}", t.dtype),
             )
         })?;
@@ -195,31 +298,32 @@ pub fn parse_header(json: &[u8], buffer_len: u64, file: &str) -> Result<Header> 
             .iter()
             .try_fold(1u64, |acc, &d| acc.checked_mul(d))
             .ok_or_else(|| {
-                Error::invalid(
-                    field(&format!("tensor {name:?}.shape")),
+                (
+                    format!("tensor {name:?}.shape"),
                     format!("{:?} has more elements than fit in 64 bits", t.shape),
                 )
             })?;
         let bits = u128::from(elements) * u128::from(dtype.bits());
         let (begin, end) = t.data_offsets;
         if end < begin {
-            return Err(Error::invalid(
-                field(&format!("tensor {name:?}.data_offsets")),
+            return Err((
+                format!("tensor {name:?}.data_offsets"),
                 format!("[{begin}, {end}] ends before it begins"),
             ));
         }
-        if end > buffer_len {
-            return Err(Error::invalid(
-                field(&format!("tensor {name:?}.data_offsets")),
+        if end > self.buffer_len {
+            return Err((
+                format!("tensor {name:?}.data_offsets"),
                 format!(
-                    "[{begin}, {end}] runs past the end of the file's data ({buffer_len} bytes)"
+                    "[{begin}, {end}] runs past the end of the file's data ({} bytes)",
+                    self.buffer_len
                 ),
             ));
         }
         let bytes = end - begin;
         if bits % 8 != 0 || bits / 8 != u128::from(bytes) {
-            return Err(Error::invalid(
-                field(&format!("tensor {name:?}")),
+            return Err((
+                format!("tensor {name:?}"),
                 format!(
                     "shape {:?} of {} needs {} bits but data_offsets span {bytes} bytes",
                     t.shape,
@@ -228,9 +332,8 @@ pub fn parse_header(json: &[u8], buffer_len: u64, file: &str) -> Result<Header> 
                 ),
             ));
         }
-        spans.push((
+        Ok((
             begin,
-            end,
             TensorInfo {
                 name,
                 dtype,
@@ -238,43 +341,80 @@ pub fn parse_header(json: &[u8], buffer_len: u64, file: &str) -> Result<Header> 
                 elements,
                 bytes,
             },
-        ));
+        ))
+    }
+}
+
+impl<'de> serde::de::DeserializeSeed<'de> for HeaderVisitor<'_> {
+    type Value = Parsed;
+
+    fn deserialize<D: serde::Deserializer<'de>>(
+        self,
+        deserializer: D,
+    ) -> std::result::Result<Parsed, D::Error> {
+        deserializer.deserialize_map(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for HeaderVisitor<'_> {
+    type Value = Parsed;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a map of tensor names to {dtype, shape, data_offsets}")
     }
 
-    spans.sort_by_key(|(begin, end, _)| (*begin, *end));
-    let mut expected = 0u64;
-    for (begin, end, info) in &spans {
-        if *begin != expected {
-            let what = if *begin < expected {
-                "overlaps the tensor before it"
-            } else {
-                "leaves a gap after the tensor before it"
+    fn visit_map<A: serde::de::MapAccess<'de>>(
+        mut self,
+        mut map: A,
+    ) -> std::result::Result<Parsed, A::Error> {
+        let mut spans = Vec::new();
+        let mut metadata = BTreeMap::new();
+        while let Some(name) = map.next_key::<String>()? {
+            if name == "__metadata__" {
+                metadata = match map.next_value() {
+                    Ok(m) => m,
+                    Err(e) => {
+                        let message = format!("must map strings to strings: {e}");
+                        return Err(self.refuse("__metadata__".into(), message, Some(e)));
+                    }
+                };
+                continue;
+            }
+            if spans.len() >= self.max_tensors {
+                return Err(self.refuse(
+                    "header".into(),
+                    format!(
+                        "more than {MAX_TENSORS} tensors in the checkpoint, the most Headroom reads for one \
+                         (the largest published checkpoints have under 300,000)"
+                    ),
+                    None,
+                ));
+            }
+            let raw: RawTensor = match map.next_value() {
+                Ok(raw) => raw,
+                Err(e) => {
+                    let message = format!("expected {{dtype, shape, data_offsets}}: {e}");
+                    return Err(self.refuse(format!("tensor {name:?}"), message, Some(e)));
+                }
             };
-            return Err(Error::invalid(
-                field(&format!("tensor {:?}.data_offsets", info.name)),
-                format!("[{begin}, {end}] {what} (expected it to begin at {expected})"),
-            ));
+            match self.tensor(name, raw) {
+                Ok(span) => spans.push(span),
+                Err((field, message)) => return Err(self.refuse(field, message, None)),
+            }
         }
-        expected = *end;
+        Ok((spans, metadata))
     }
-    if expected != buffer_len {
-        return Err(Error::invalid(
-            field("data_offsets"),
-            format!(
-                "the tensors cover {expected} bytes but the file holds {buffer_len} bytes of data"
-            ),
-        ));
-    }
-    Ok(Header {
-        tensors: spans.into_iter().map(|(_, _, info)| info).collect(),
-        metadata,
-    })
 }
 
 /// Read and validate the header of one file, reading only `8 + N` bytes.
 pub fn read_header(path: &Path) -> Result<Header> {
+    read_header_within(path, MAX_TENSORS)
+}
+
+/// [`read_header`] accepting at most `max_tensors` tensors: what the checkpoint's earlier shards left.
+fn read_header_within(path: &Path, max_tensors: usize) -> Result<Header> {
     let name = path.display().to_string();
-    let mut file = File::open(path).map_err(|e| Error::io(path, e))?;
+    let mut file = fsio::open(path)?;
     let file_len = file.metadata().map_err(|e| Error::io(path, e))?.len();
     let mut prefix = [0u8; 8];
     if file_len < 8 {
@@ -304,7 +444,7 @@ pub fn read_header(path: &Path) -> Result<Header> {
     // n ≤ 100 MB and ≤ the file's size: the allocation is bounded by what is really there.
     let mut json = vec![0u8; usize::try_from(n).unwrap_or(0)];
     file.read_exact(&mut json).map_err(|e| Error::io(path, e))?;
-    parse_header(&json, file_len - 8 - n, &name)
+    parse_header_within(&json, file_len - 8 - n, &name, max_tensors)
 }
 
 /// Parse a whole in-memory safetensors file (tests, fuzzing). Same rules as [`read_header`].
@@ -389,13 +529,14 @@ impl Checkpoint {
 /// repositories that carry both. `None` when the folder has no safetensors.
 pub fn read_folder(folder: &Path) -> Result<Option<Checkpoint>> {
     let index_path = folder.join("model.safetensors.index.json");
-    if index_path.is_file() {
-        let json = read_small(&index_path, 64 << 20)?;
+    // `exists`, not `is_file`: a FIFO or directory by that name is refused by fsio, not silently skipped.
+    if index_path.exists() {
+        let json = fsio::read(&index_path, fsio::SAFETENSORS_INDEX)?;
         let index = parse_index(&json, &index_path.display().to_string())?;
         return read_sharded(folder, &index).map(Some);
     }
     let single = folder.join("model.safetensors");
-    let files: Vec<String> = if single.is_file() {
+    let files: Vec<String> = if single.exists() {
         vec!["model.safetensors".to_owned()]
     } else {
         let entries = std::fs::read_dir(folder).map_err(|e| Error::io(folder, e))?;
@@ -410,72 +551,102 @@ pub fn read_folder(folder: &Path) -> Result<Option<Checkpoint>> {
     if files.is_empty() {
         return Ok(None);
     }
-    let mut checkpoint = Checkpoint {
-        files: Vec::new(),
-        tensors: Vec::new(),
-        total_bytes: 0,
-        notes: Vec::new(),
-    };
-    let mut seen = HashSet::new();
+    let headers = read_headers(folder, files)?;
+    unique_names(
+        folder,
+        &headers,
+        "also present in another safetensors file of this folder",
+    )?;
+    Ok(Some(into_checkpoint(headers, Vec::new())))
+}
+
+/// The headers of `files` in `folder`, in that order, at most [`MAX_TENSORS`] tensors in all.
+fn read_headers(folder: &Path, files: Vec<String>) -> Result<Vec<(String, Header)>> {
+    let mut count = 0;
+    let mut headers = Vec::with_capacity(files.len());
     for name in files {
-        let path = folder.join(&name);
-        let header = read_header(&path)?;
+        let header = read_header_within(&folder.join(&name), MAX_TENSORS - count)?;
+        count += header.tensors.len();
+        headers.push((name, header));
+    }
+    Ok(headers)
+}
+
+/// Every tensor name once, borrowed (a million names are not copied); a name in two files is refused with
+/// `message`, naming the second file.
+fn unique_names<'a>(
+    folder: &Path,
+    headers: &'a [(String, Header)],
+    message: &str,
+) -> Result<HashSet<&'a str>> {
+    let mut seen = HashSet::with_capacity(headers.iter().map(|(_, h)| h.tensors.len()).sum());
+    for (file, header) in headers {
+        if let Some(t) = header
+            .tensors
+            .iter()
+            .find(|t| !seen.insert(t.name.as_str()))
+        {
+            return Err(Error::invalid(
+                format!("{}: tensor {:?}", folder.join(file).display(), t.name),
+                message,
+            ));
+        }
+    }
+    Ok(seen)
+}
+
+fn into_checkpoint(headers: Vec<(String, Header)>, notes: Vec<String>) -> Checkpoint {
+    let mut checkpoint = Checkpoint {
+        files: Vec::with_capacity(headers.len()),
+        tensors: Vec::with_capacity(headers.iter().map(|(_, h)| h.tensors.len()).sum()),
+        total_bytes: 0,
+        notes,
+    };
+    for (file, header) in headers {
         for t in header.tensors {
-            if !seen.insert(t.name.clone()) {
-                return Err(Error::invalid(
-                    format!("{}: tensor {:?}", path.display(), t.name),
-                    "also present in another safetensors file of this folder",
-                ));
-            }
             checkpoint.total_bytes = checkpoint.total_bytes.saturating_add(t.bytes);
             checkpoint.tensors.push(t);
         }
-        checkpoint.files.push(name);
+        checkpoint.files.push(file);
     }
-    Ok(Some(checkpoint))
+    checkpoint
 }
 
 /// Read the shards an index names, checking that each mapped tensor is in the file the index says.
 pub fn read_sharded(folder: &Path, index: &ShardIndex) -> Result<Checkpoint> {
-    let mut files: Vec<&String> = index.weight_map.values().collect();
+    let mut files: Vec<String> = index.weight_map.values().cloned().collect();
     files.sort();
     files.dedup();
-    let mut checkpoint = Checkpoint {
-        files: Vec::new(),
-        tensors: Vec::new(),
-        total_bytes: 0,
-        notes: Vec::new(),
-    };
-    let mut seen: HashSet<String> = HashSet::new();
-    for file in files {
-        let path = folder.join(file);
-        let header = read_header(&path)?;
-        for t in header.tensors {
-            match index.weight_map.get(&t.name) {
-                Some(mapped) if mapped == file => {}
-                Some(mapped) => {
-                    return Err(Error::invalid(
-                        format!("{}: tensor {:?}", path.display(), t.name),
-                        format!("model.safetensors.index.json says it is in {mapped}"),
-                    ))
-                }
-                None => checkpoint.notes.push(format!(
-                    "{file} holds tensor {:?}, which model.safetensors.index.json does not list; counted anyway",
-                    t.name
-                )),
-            }
-            if !seen.insert(t.name.clone()) {
-                return Err(Error::invalid(
-                    format!("{}: tensor {:?}", path.display(), t.name),
-                    "present in more than one shard",
-                ));
-            }
-            checkpoint.total_bytes = checkpoint.total_bytes.saturating_add(t.bytes);
-            checkpoint.tensors.push(t);
+    let headers = read_headers(folder, files)?;
+    let mut notes = Vec::new();
+    for (file, header) in &headers {
+        let mut unlisted = header
+            .tensors
+            .iter()
+            .filter(|t| !index.weight_map.contains_key(&t.name));
+        if let Some(first) = unlisted.clone().next() {
+            // One note per shard, not one per tensor: a hostile shard may hold a million unlisted tensors.
+            notes.push(format!(
+                "{file} holds {} tensors (first {:?}) that model.safetensors.index.json does not list; counted anyway",
+                unlisted.by_ref().count(),
+                first.name
+            ));
         }
-        checkpoint.files.push(file.clone());
+        if let Some((t, mapped)) = header.tensors.iter().find_map(|t| {
+            index
+                .weight_map
+                .get(&t.name)
+                .filter(|mapped| *mapped != file)
+                .map(|mapped| (t, mapped))
+        }) {
+            return Err(Error::invalid(
+                format!("{}: tensor {:?}", folder.join(file).display(), t.name),
+                format!("model.safetensors.index.json says it is in {mapped}"),
+            ));
+        }
     }
-    if let Some(missing) = index.weight_map.keys().find(|k| !seen.contains(*k)) {
+    let seen = unique_names(folder, &headers, "present in more than one shard")?;
+    if let Some(missing) = index.weight_map.keys().find(|k| !seen.contains(k.as_str())) {
         return Err(Error::invalid(
             format!("model.safetensors.index.json: weight_map.{missing}"),
             format!(
@@ -484,6 +655,8 @@ pub fn read_sharded(folder: &Path, index: &ShardIndex) -> Result<Checkpoint> {
             ),
         ));
     }
+    drop(seen);
+    let mut checkpoint = into_checkpoint(headers, notes);
     if let Some(total) = index.total_size {
         if total != checkpoint.total_bytes {
             checkpoint.notes.push(format!(
@@ -493,21 +666,4 @@ pub fn read_sharded(folder: &Path, index: &ShardIndex) -> Result<Checkpoint> {
         }
     }
     Ok(checkpoint)
-}
-
-/// Read a small text file (config.json, an index) with a size cap, so a hostile file cannot exhaust memory.
-pub(crate) fn read_small(path: &Path, limit: u64) -> Result<Vec<u8>> {
-    let file = File::open(path).map_err(|e| Error::io(path, e))?;
-    let len = file.metadata().map_err(|e| Error::io(path, e))?.len();
-    if len > limit {
-        return Err(Error::invalid(
-            path.display().to_string(),
-            format!("{len} bytes is larger than the {limit}-byte limit for this file"),
-        ));
-    }
-    let mut bytes = Vec::with_capacity(usize::try_from(len).unwrap_or(0));
-    file.take(limit)
-        .read_to_end(&mut bytes)
-        .map_err(|e| Error::io(path, e))?;
-    Ok(bytes)
 }

@@ -140,7 +140,13 @@ fn map_dtype(d: TensorDtype) -> Option<DType> {
 /// Count a checkpoint's parameters. `tied` drops a stored `lm_head` that duplicates the embedding (PyTorch yields
 /// a tied weight once).
 pub fn count(checkpoint: &Checkpoint, packing: Packing, tied: bool) -> HeaderCounts {
-    let names: HashSet<&str> = checkpoint.tensors.iter().map(|t| t.name.as_str()).collect();
+    // The weights that have a bitsandbytes 4-bit quant state beside them, found once from the state tensors'
+    // names rather than by building NAME + suffix for every tensor.
+    let bnb4_weights: HashSet<&str> = checkpoint
+        .tensors
+        .iter()
+        .filter_map(|t| BNB4_STATE[4..].iter().find_map(|s| t.name.strip_suffix(s)))
+        .collect();
     let multi_dim: HashSet<&str> = checkpoint
         .tensors
         .iter()
@@ -171,9 +177,7 @@ pub fn count(checkpoint: &Checkpoint, packing: Packing, tied: bool) -> HeaderCou
             out.state_tensors += 1;
             continue;
         }
-        let is_bnb4 = BNB4_STATE[4..]
-            .iter()
-            .any(|s| names.contains(format!("{}{s}", t.name).as_str()));
+        let is_bnb4 = bnb4_weights.contains(t.name.as_str());
         let (elements, dtype) = if is_bnb4 {
             packed4 += 1;
             (t.bytes.saturating_mul(2), Some(DType::Packed4))

@@ -105,6 +105,9 @@ pub enum Level {
     Normal,
     Warning,
     Critical,
+    /// The GPU stopped answering (fell off the bus, Xid error, driver hang): its memory cannot be read and whatever
+    /// ran on it has lost its state. Not a fullness level: it is entered and left by the GPU's status alone.
+    Lost,
 }
 
 /// What the UI can do about it, as data: each variant becomes a button.
@@ -125,6 +128,8 @@ pub enum Action {
     },
     /// Turn on gradient checkpointing in the config of the run in process `pid`.
     EnableGradientCheckpointing { pid: u32 },
+    /// A lost GPU: find out why and bring it back (nothing Headroom can do by itself; the reason says how).
+    CheckGpu { gpu: u32 },
     /// Switch the per-model config of the run in process `pid` to this quantization preset. `model` is the
     /// config's key when the process says which model it loads ([`super::procs::ModelLink`]); without it the
     /// UI can only explain.
@@ -248,6 +253,16 @@ impl AlertEngine {
         let idle = history.idle(now);
         for g in &snapshot.gpus {
             let current = self.levels.get(&g.index).copied().unwrap_or_default();
+            if g.status == GpuStatus::Lost {
+                self.lost(g.index, current, &mut out);
+                continue;
+            }
+            // Back from lost: the level follows fullness afresh, as for a GPU seen for the first time.
+            let from = if current == Level::Lost {
+                Level::Normal
+            } else {
+                current
+            };
             let m = g.memory;
             let fullness = match (m.total_bytes, m.free_bytes) {
                 (Some(total), Some(free)) if total > 0 && g.status == GpuStatus::Ok => {
@@ -255,14 +270,22 @@ impl AlertEngine {
                 }
                 _ => None,
             };
-            let level = fullness.map_or(current, |f| self.next_level(current, f));
+            let level = fullness.map_or(from, |f| self.next_level(from, f));
             if level != current {
                 let pct = fullness.map_or(String::new(), |f| format!(" ({:.1}% full)", f * 100.0));
                 out.changes.push(LevelChange {
                     gpu: g.index,
                     from: current,
                     to: level,
-                    message: format!("GPU {} memory {}{pct}", g.index, level_words(level)),
+                    message: if current == Level::Lost {
+                        format!(
+                            "GPU {} answers again; memory {}{pct}",
+                            g.index,
+                            level_words(level)
+                        )
+                    } else {
+                        format!("GPU {} memory {}{pct}", g.index, level_words(level))
+                    },
                 });
                 self.levels.insert(g.index, level);
             }
@@ -298,6 +321,35 @@ impl AlertEngine {
             }
         }
         out
+    }
+
+    /// A lost GPU is its own level, with what to do about it; there is no fullness or trend to speak of.
+    fn lost(&mut self, gpu: u32, current: Level, out: &mut Assessment) {
+        if current != Level::Lost {
+            out.changes.push(LevelChange {
+                gpu,
+                from: current,
+                to: Level::Lost,
+                message: format!("GPU {gpu} {}", level_words(Level::Lost)),
+            });
+            self.levels.insert(gpu, Level::Lost);
+        }
+        out.gpus.push(GpuAlert {
+            gpu,
+            level: Level::Lost,
+            fullness: None,
+            time_to_full_ms: None,
+        });
+        out.recommendations.push(Recommendation {
+            gpu,
+            action: Action::CheckGpu { gpu },
+            reason: format!(
+                "GPU {gpu} stopped answering the driver, and the processes on it have lost their GPU memory. \
+                 `nvidia-smi -q -i {gpu}` and the kernel log (`sudo dmesg | grep -i xid`) say why (an Xid error \
+                 code); once nothing uses it, `sudo nvidia-smi -r -i {gpu}` resets it, else reboot. Headroom keeps \
+                 retrying and shows it again when it answers."
+            ),
+        });
     }
 
     fn recommend(
@@ -436,6 +488,7 @@ fn level_words(level: Level) -> &'static str {
         Level::Normal => "back to normal",
         Level::Warning => "is running low (warning)",
         Level::Critical => "is almost full (critical)",
+        Level::Lost => "is lost: it stopped answering the driver",
     }
 }
 

@@ -8,14 +8,19 @@
 //!   recent GPUs), and the driver reserves `total / 160` (about 0.5 GiB of an 80 GiB board, like NVML's `reserved`
 //!   on an H100);
 //! - process 0 of each GPU is the trainer; processes beyond the first on a GPU are idle holders of
-//!   [`IDLE_HOLDER_BYTES`] (a forgotten notebook kernel), constant so they show as idle;
+//!   [`IDLE_HOLDER_BYTES`] (a forgotten notebook kernel), constant so they show as idle; only as many holders as
+//!   fit beside the trainer's context exist (more processes than fit on a board could not have allocated);
+//! - every reading is consistent, as a real board's is: the processes' memory adds up to `used`, and `used` +
+//!   `free` + the driver's reservation to `total`. The process list is computed at no cost, so it comes with every
+//!   reading (a list carried forward from an earlier reading would still show a trainer that has exited);
 //! - `idle`: no trainer load, utilization 0;
 //! - `training`: weights load over 30 samples to 45% of the GPU, then 70% ±0.5% noise, with an evaluation spike
 //!   of +12% for 10 samples every 120;
 //! - `leak`: 50% and 48 MiB more every sample, up to the last 256 MiB;
 //! - `oom`: 40% and 1% more every sample until the next step would not fit: then the trainer exits (CUDA out of
 //!   memory) and the GPU stays idle;
-//! - `lost`: `training`, with GPU 0 lost for samples 20 to 34 of every 60, then back.
+//! - `lost`: `training`, with GPU 0 lost for samples 0 to 14 of every 60, then back: lost from the first reading,
+//!   so `monitor --once --source fake:lost` shows what the scenario is about.
 
 use serde::{Deserialize, Serialize};
 
@@ -28,6 +33,8 @@ use crate::{Error, Result};
 pub const DEMO_MODEL: &str = "Qwen/Qwen2.5-32B-Instruct";
 
 pub const CONTEXT_BYTES: u64 = 512 * MIB;
+/// The samples (of every 60) in which `lost` has lost GPU 0.
+const LOST_SAMPLES: std::ops::Range<u64> = 0..15;
 pub const IDLE_HOLDER_BYTES: u64 = 3 * GIB;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
@@ -244,15 +251,22 @@ impl GpuSource for FakeSource {
         for g in 0..cfg.gpus {
             let name = Some(format!("Headroom demo GPU {g} (fake, {} GiB)", total / GIB));
             let uuid = Some(format!("GPU-fake-{:08x}-{g:04}", cfg.seed as u32));
-            if cfg.scenario == Scenario::Lost && g == 0 && (20..35).contains(&(self.step % 60)) {
+            if cfg.scenario == Scenario::Lost && g == 0 && LOST_SAMPLES.contains(&(self.step % 60))
+            {
                 unavailable.push(format!(
                     "gpu {g}: lost (scripted by fake:lost); retrying at every sample"
                 ));
                 gpus.push(GpuSample::lost(g, name, uuid));
                 continue;
             }
-            // Processes on this GPU: indices i with i % gpus == g; the first is the trainer.
-            let pids: Vec<u32> = (0..cfg.processes).filter(|i| i % cfg.gpus == g).collect();
+            // Processes on this GPU: indices i with i % gpus == g; the first is the trainer, then as many idle
+            // holders as fit beside the trainer's context and a margin.
+            let room = total - reserved - CONTEXT_BYTES - 256 * MIB;
+            let fitting = usize::try_from(room / IDLE_HOLDER_BYTES).unwrap_or(usize::MAX);
+            let pids: Vec<u32> = (0..cfg.processes)
+                .filter(|i| i % cfg.gpus == g)
+                .take(fitting + 1)
+                .collect();
             let holders = pids.len().saturating_sub(1) as u64 * IDLE_HOLDER_BYTES;
             let mut procs = Vec::with_capacity(pids.len());
             let mut used = 0u64;
@@ -287,6 +301,8 @@ impl GpuSource for FakeSource {
                     command: Some(command),
                 });
             }
+            // Never clamps (the trainer and the holders are sized to fit); kept so a scripting mistake cannot
+            // underflow `free`. The consistency test over every scenario would catch the clamp.
             let used = used.min(total - reserved);
             gpus.push(GpuSample {
                 index: g,
@@ -303,7 +319,8 @@ impl GpuSource for FakeSource {
                 // A rough thermal and power model of an 80 GB board: 35 °C and 70 W idle, 80 °C and 700 W busy.
                 temperature_c: Some(35 + util * 45 / 100),
                 power_watts: Some(70.0 + f64::from(util) * 6.3),
-                processes: request.processes.then_some(procs),
+                // Always: see the module documentation.
+                processes: Some(procs),
             });
         }
         self.step += 1;
@@ -411,24 +428,25 @@ mod tests {
     }
 
     #[test]
-    fn lost_gpu_comes_back() {
+    fn lost_gpu_is_lost_from_the_first_reading_and_comes_back() {
         let snaps = run(
             FakeConfig {
                 scenario: Scenario::Lost,
                 gpus: 2,
                 ..FakeConfig::default()
             },
-            60,
+            61,
         );
-        assert_eq!(snaps[19].gpus[0].status, GpuStatus::Ok);
-        assert_eq!(snaps[20].gpus[0].status, GpuStatus::Lost);
-        assert_eq!(snaps[20].gpus[0].memory.used_bytes, None);
-        assert!(snaps[20]
+        assert_eq!(snaps[0].gpus[0].status, GpuStatus::Lost);
+        assert_eq!(snaps[0].gpus[0].memory.used_bytes, None);
+        assert!(snaps[0]
             .unavailable
             .iter()
             .any(|u| u.contains("gpu 0: lost")));
-        assert_eq!(snaps[20].gpus[1].status, GpuStatus::Ok);
-        assert_eq!(snaps[35].gpus[0].status, GpuStatus::Ok);
+        assert_eq!(snaps[0].gpus[1].status, GpuStatus::Ok);
+        assert_eq!(snaps[14].gpus[0].status, GpuStatus::Lost);
+        assert_eq!(snaps[15].gpus[0].status, GpuStatus::Ok);
+        assert_eq!(snaps[60].gpus[0].status, GpuStatus::Lost);
     }
 
     #[test]

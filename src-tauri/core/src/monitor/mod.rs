@@ -30,7 +30,7 @@ pub const MIB: u64 = 1 << 20;
 
 /// One reading of every GPU: the JSON of `headroom-cli monitor --once --json` (CONTRACTS.md §4) and one line of a
 /// recording.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ts_rs::TS)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ts_rs::TS, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Snapshot {
     /// Which source produced it: `nvml`, `fake:SCENARIO` (a demo) or `replay:FILE`.
@@ -42,7 +42,18 @@ pub struct Snapshot {
 }
 
 /// Whether the GPU answered this time.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, ts_rs::TS)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Default,
+    Serialize,
+    Deserialize,
+    ts_rs::TS,
+    schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum GpuStatus {
     #[default]
@@ -52,7 +63,7 @@ pub enum GpuStatus {
 }
 
 /// One GPU at one instant. Optional keys beyond CONTRACTS.md §4: `status`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ts_rs::TS)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ts_rs::TS, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct GpuSample {
     pub index: u32,
@@ -71,7 +82,18 @@ pub struct GpuSample {
 /// Device memory in bytes, as NVML's `nvmlDeviceGetMemoryInfo_v2` reports it (nvml.h, `nvmlMemory_v2_t`):
 /// `reserved` is what the driver and firmware set aside, `used` is allocated by processes, and
 /// `total = used + free + reserved`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, ts_rs::TS)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Default,
+    Serialize,
+    Deserialize,
+    ts_rs::TS,
+    schemars::JsonSchema,
+)]
 #[serde(deny_unknown_fields)]
 pub struct Memory {
     pub total_bytes: Option<u64>,
@@ -89,7 +111,7 @@ impl Memory {
 }
 
 /// A compute process holding memory on a GPU. Optional keys beyond CONTRACTS.md §4: `uid`, `allocator`, `model`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ts_rs::TS)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ts_rs::TS, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ProcessSample {
     pub pid: u32,
@@ -109,7 +131,9 @@ pub struct ProcessSample {
 }
 
 /// `torch.cuda.memory_allocated()` and `torch.cuda.memory_reserved()` of a process, in bytes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS, schemars::JsonSchema,
+)]
 #[serde(deny_unknown_fields)]
 pub struct AllocatorStats {
     pub allocated_bytes: u64,

@@ -50,7 +50,7 @@ pub struct ProcInfo {
 
 /// Which model a GPU process works on, and how Headroom knows: what lets a recommendation change that model's
 /// config in one click. Optional key `model` of a process in CONTRACTS.md §4.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ModelLink {
     /// The model id (or local path) exactly as the run named it: the key of its per-model config.

@@ -22,12 +22,13 @@
 //! empty cells for unknown values and for the columns that do not apply to a process row.
 
 use std::fs::File;
-use std::io::{BufRead, BufReader, BufWriter, Write};
+use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
 use super::{Snapshot, Timestamp};
+use crate::fsio::{self, BoundedLines};
 use crate::paths::AppPaths;
 use crate::{Error, Result};
 
@@ -102,21 +103,21 @@ impl Recorder {
 /// Reads a recording line by line (it is never loaded whole: a 24 h recording of 8 GPUs is hundreds of MB).
 pub struct Reader {
     path: PathBuf,
-    lines: std::io::Lines<BufReader<File>>,
-    line_no: usize,
+    lines: BoundedLines,
     header: Header,
 }
 
 impl Reader {
     pub fn open(path: &Path) -> Result<Self> {
-        let file = File::open(path).map_err(|e| Error::io(path, e))?;
-        let mut lines = BufReader::new(file).lines();
+        // A regular file only, each line bounded (crate::fsio): `replay:/dev/zero` or a file without newlines
+        // must end in an error, not in memory exhaustion.
+        let mut lines = BoundedLines::open(path, fsio::RECORDING_LINE)?;
         let corrupt = |reason: String| Error::Corrupt {
             path: path.to_path_buf(),
             reason,
         };
-        let first = match lines.next() {
-            Some(line) => line.map_err(|e| Error::io(path, e))?,
+        let first = match lines.next_line()? {
+            Some(line) => line,
             None => return Err(corrupt("empty file: not a Headroom recording".into())),
         };
         let header: Header = serde_json::from_str(&first)
@@ -136,7 +137,6 @@ impl Reader {
         Ok(Reader {
             path: path.to_path_buf(),
             lines,
-            line_no: 1,
             header,
         })
     }
@@ -148,14 +148,13 @@ impl Reader {
     /// The next snapshot, `Ok(None)` at the end.
     pub fn next_snapshot(&mut self) -> Result<Option<Snapshot>> {
         loop {
-            let Some(line) = self.lines.next() else {
+            let Some(line) = self.lines.next_line()? else {
                 return Ok(None);
             };
-            let line = line.map_err(|e| Error::io(&self.path, e))?;
-            self.line_no += 1;
             if line.trim().is_empty() {
                 continue;
             }
+            let line_no = self.lines.line_no();
             match serde_json::from_str::<Snapshot>(&line) {
                 Ok(s) => return Ok(Some(s)),
                 // `lines()` cannot tell us whether the last line had its `\n`; a bad line that is also the last
@@ -164,7 +163,7 @@ impl Reader {
                 Err(e) => {
                     return Err(Error::Corrupt {
                         path: self.path.clone(),
-                        reason: format!("line {}: {e}", self.line_no),
+                        reason: format!("line {line_no}: {e}"),
                     })
                 }
             }
@@ -172,15 +171,14 @@ impl Reader {
     }
 
     fn lines_exhausted(&mut self) -> bool {
-        // Peeking would need a Peekable of io results; reading the rest is cheap because we are at a bad line.
-        let mut rest = false;
-        for l in self.lines.by_ref() {
-            if l.map(|s| !s.trim().is_empty()).unwrap_or(true) {
-                rest = true;
-                break;
+        // Reading on is cheap because we are at a bad line; a line that cannot be read counts as more data.
+        loop {
+            match self.lines.next_line() {
+                Ok(Some(l)) if l.trim().is_empty() => continue,
+                Ok(None) => return true,
+                Ok(Some(_)) | Err(_) => return false,
             }
         }
-        !rest
     }
 }
 

@@ -13,6 +13,20 @@ use crate::{Error, Result};
 #[ts(type = "string")]
 pub struct Timestamp(pub u64);
 
+impl schemars::JsonSchema for Timestamp {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Timestamp".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "type": "string",
+            "format": "date-time",
+            "description": "RFC 3339 UTC time, e.g. 2026-11-29T20:00:00.123Z"
+        })
+    }
+}
+
 impl Timestamp {
     pub fn now() -> Self {
         let ms = SystemTime::now()

@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 use super::config_store::{self, preset_body, ConfigLibrary};
 use super::field::{self, FieldError, FieldErrors};
 use super::import::parse_json;
-use super::library::{check_user_name, PresetLibrary};
+use super::library::{check_user_name, PresetLibrary, SkippedFile};
 use super::model_config::{self, ModelConfig};
 use super::{builtin, validate, PresetBody};
 use crate::store::{Quarantine, Revision};
@@ -44,6 +44,10 @@ pub struct Bundle {
 pub struct BundleExport {
     pub bundle: Bundle,
     pub quarantined: Vec<Quarantine>,
+    /// Entries that could not be read at all (left where they are), so not in the bundle; absent when none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[ts(optional, as = "Option<Vec<SkippedFile>>")]
+    pub unreadable: Vec<SkippedFile>,
 }
 
 pub fn export(presets: &PresetLibrary, configs: &ConfigLibrary) -> Result<BundleExport> {
@@ -51,6 +55,8 @@ pub fn export(presets: &PresetLibrary, configs: &ConfigLibrary) -> Result<Bundle
     let config_list = configs.list()?;
     let mut quarantined = preset_list.quarantined;
     quarantined.extend(config_list.quarantined);
+    let mut unreadable = preset_list.unreadable;
+    unreadable.extend(config_list.unreadable);
     Ok(BundleExport {
         bundle: Bundle {
             format: BUNDLE_FORMAT.into(),
@@ -68,6 +74,7 @@ pub fn export(presets: &PresetLibrary, configs: &ConfigLibrary) -> Result<Bundle
                 .collect(),
         },
         quarantined,
+        unreadable,
     })
 }
 

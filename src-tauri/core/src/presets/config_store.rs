@@ -1,16 +1,19 @@
 //! Per-model configs on disk: one versioned file per model, `<config_dir>/model-configs/<org>--<name>.json`,
 //! written through [`crate::store`] (atomic replace, quarantine, revision-checked saves).
 
-use std::fs;
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use super::library::{json_files, no_such_preset, quarantined_error, PresetLibrary, SkippedFile};
-use super::model_config::{validate_shape, validate_with, ModelConfig};
+use super::library::{
+    json_files, no_such_preset, quarantined_error, unreadable_file, JsonFiles, PresetLibrary,
+    SkippedFile,
+};
+use super::model_config::{validate_shape, validate_with, ModelConfig, DEFAULT_FALLBACK_CHAIN};
 use super::{validate, PresetBody};
 use crate::paths::AppPaths;
-use crate::store::{self, Document, Loaded, Quarantine, Revision};
+use crate::store::{self, DirLock, Document, Loaded, Quarantine, Revision};
 use crate::{Error, Result};
 
 /// A config file's contents; structurally valid (see [`validate_shape`]). References to presets are checked
@@ -37,13 +40,62 @@ pub struct ModelConfigEntry {
     pub model_id: String,
     pub revision: Revision,
     pub config: ModelConfig,
+    /// Presets the config names (as its choice or in its chain) that cannot be loaded: deleted, renamed by a
+    /// build that was interrupted, or unreadable. `run` refuses such a config until another preset is chosen.
+    /// Filled in by [`flag_missing_presets`] where a config is shown; absent when there are none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[ts(optional, as = "Option<Vec<String>>")]
+    pub missing_presets: Vec<String>,
+}
+
+impl ModelConfigEntry {
+    fn new(model_id: &str, revision: Revision, config: ModelConfig) -> Self {
+        ModelConfigEntry {
+            model_id: model_id.to_string(),
+            revision,
+            config,
+            missing_presets: Vec::new(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, ts_rs::TS)]
 pub struct ConfigList {
     pub configs: Vec<ModelConfigEntry>,
+    /// The chain a new config starts with ([`DEFAULT_FALLBACK_CHAIN`]), so the app's form need not know it.
+    pub default_chain: Vec<String>,
     pub quarantined: Vec<Quarantine>,
     pub skipped: Vec<SkippedFile>,
+    /// Entries that could not be read at all, left where they are (see
+    /// [`super::library::PresetList::unreadable`]); absent when there are none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[ts(optional, as = "Option<Vec<SkippedFile>>")]
+    pub unreadable: Vec<SkippedFile>,
+}
+
+impl ConfigList {
+    /// Fill in every entry's `missing_presets`.
+    pub fn flag_missing_presets(&mut self, presets: &PresetLibrary) {
+        flag_missing_presets(&mut self.configs, presets);
+    }
+}
+
+/// Fill in each entry's `missing_presets`, reading each named preset once.
+pub fn flag_missing_presets(entries: &mut [ModelConfigEntry], presets: &PresetLibrary) {
+    let mut known: BTreeMap<String, bool> = BTreeMap::new();
+    for entry in entries {
+        let mut missing = Vec::new();
+        for name in entry.config.attempts() {
+            // An unreadable preset is as unusable as a missing one; its own listing says why.
+            let loads = *known
+                .entry(name.clone())
+                .or_insert_with(|| matches!(preset_body(presets, &name), Ok(Some(_))));
+            if !loads && !missing.contains(&name) {
+                missing.push(name);
+            }
+        }
+        entry.missing_presets = missing;
+    }
 }
 
 /// A model id (`meta-llama/Llama-3.1-8B`, or a bare name) as a file stem: `/` becomes `--`, the Hugging Face
@@ -99,12 +151,18 @@ impl ConfigLibrary {
     }
 
     pub fn list(&self) -> Result<ConfigList> {
+        let JsonFiles { files, unreadable } = json_files(&self.dir)?;
         let mut out = ConfigList {
             configs: Vec::new(),
+            default_chain: DEFAULT_FALLBACK_CHAIN
+                .iter()
+                .map(|s| s.to_string())
+                .collect(),
             quarantined: Vec::new(),
             skipped: Vec::new(),
+            unreadable,
         };
-        for (stem, path) in json_files(&self.dir)? {
+        for (stem, path) in files {
             let Some(model_id) = model_id_of(&stem) else {
                 out.skipped.push(SkippedFile {
                     path,
@@ -112,16 +170,16 @@ impl ConfigLibrary {
                 });
                 continue;
             };
-            match store::load::<StoredConfig>(&path)? {
-                Loaded::Missing => {}
-                Loaded::Found {
+            match store::load::<StoredConfig>(&path) {
+                Ok(Loaded::Missing) => {}
+                Ok(Loaded::Found {
                     value, revision, ..
-                } => out.configs.push(ModelConfigEntry {
-                    model_id,
-                    revision,
-                    config: value.0,
-                }),
-                Loaded::Quarantined(q) => out.quarantined.push(q),
+                }) => out
+                    .configs
+                    .push(ModelConfigEntry::new(&model_id, revision, value.0)),
+                Ok(Loaded::Quarantined(q)) => out.quarantined.push(q),
+                // One file the system will not read must not hide the others.
+                Err(e) => out.unreadable.push(unreadable_file(path, &e)),
             }
         }
         Ok(out)
@@ -134,17 +192,14 @@ impl ConfigLibrary {
             Loaded::Missing => Ok(None),
             Loaded::Found {
                 value, revision, ..
-            } => Ok(Some(ModelConfigEntry {
-                model_id: model_id.to_string(),
-                revision,
-                config: value.0,
-            })),
+            } => Ok(Some(ModelConfigEntry::new(model_id, revision, value.0))),
             Loaded::Quarantined(q) => Err(quarantined_error(&q)),
         }
     }
 
     /// Save `config` for `model_id` after checking every rule against `presets`, if nobody saved it since
-    /// `expected` was read ([`Revision::ABSENT`] for a new one).
+    /// `expected` was read ([`Revision::ABSENT`] for a new one); otherwise [`Error::Conflict`]. For a whole
+    /// config the user edited; a change to a few fields goes through [`ConfigLibrary::update`].
     pub fn set(
         &self,
         model_id: &str,
@@ -157,16 +212,42 @@ impl ConfigLibrary {
         store::save(&path, &StoredConfig(config.clone()), expected)
     }
 
+    /// Change `model_id`'s config as it is saved now: under the folder's lock, `change` gets the current entry
+    /// (`None` when there is none) and returns the config to save, which is checked against `presets` and
+    /// saved before the lock is let go. Two updates at the same moment both land, one applied to the other's
+    /// result. Returns the entry as saved.
+    pub fn update(
+        &self,
+        model_id: &str,
+        presets: &PresetLibrary,
+        change: impl FnOnce(Option<&ModelConfigEntry>) -> Result<ModelConfig>,
+    ) -> Result<ModelConfigEntry> {
+        let path = self.path_of(model_id)?;
+        let lock = self.lock()?;
+        let current = self.get(model_id)?;
+        let config = change(current.as_ref())?;
+        validate_with(&config, &|name| preset_body(presets, name))?.map_err(Error::from)?;
+        let expected = current.map_or(Revision::ABSENT, |c| c.revision);
+        let revision = lock.save(&path, &StoredConfig(config.clone()), expected)?;
+        Ok(ModelConfigEntry::new(model_id, revision, config))
+    }
+
     pub fn delete(&self, model_id: &str, expected: Revision) -> Result<()> {
         let path = self.path_of(model_id)?;
+        let lock = self.lock()?;
         match self.get(model_id)? {
             None => Err(Error::invalid(
                 "model_id",
                 format!("no config saved for {model_id:?}"),
             )),
-            Some(entry) if entry.revision != expected => Err(Error::Conflict { path }),
-            Some(_) => fs::remove_file(&path).map_err(|e| Error::io(&path, e)),
+            Some(_) => lock.remove(&path, expected),
         }
+    }
+
+    /// The configs folder's write lock (see [`crate::store`]); a writer that also needs the presets folder's
+    /// takes that one first.
+    pub fn lock(&self) -> Result<DirLock> {
+        DirLock::acquire(&self.dir)
     }
 
     /// Model ids whose config names `preset` (as the choice or in the fallback chain).
@@ -182,13 +263,17 @@ impl ConfigLibrary {
             .collect())
     }
 
-    /// After a preset was renamed: point every config that named `old` (as its choice or in its chain) at
-    /// `new`, each saved with its own conflict check. Returns the model ids changed.
-    pub fn rename_preset(
+    /// Point every config that names `old` (as its choice or in its chain) at `new`, under `lock` (this
+    /// folder's), each file replaced atomically. `new` must already exist with `old`'s settings, so every rule
+    /// that held still holds and nothing is checked again (a config that was already broken in another way
+    /// must not stop the rename half-way). Returns the model ids changed, and calls `after_each` after each
+    /// write (where a test injects a crash).
+    pub(crate) fn repoint_locked(
         &self,
+        lock: &DirLock,
         old: &str,
         new: &str,
-        presets: &PresetLibrary,
+        after_each: &mut dyn FnMut() -> Result<()>,
     ) -> Result<Vec<String>> {
         let mut changed = Vec::new();
         for entry in self.list()?.configs {
@@ -202,8 +287,10 @@ impl ConfigLibrary {
                 }
             }
             if config != entry.config {
-                self.set(&entry.model_id, &config, entry.revision, presets)?;
+                let path = self.path_of(&entry.model_id)?;
+                lock.save(&path, &StoredConfig(config), entry.revision)?;
                 changed.push(entry.model_id);
+                after_each()?;
             }
         }
         Ok(changed)

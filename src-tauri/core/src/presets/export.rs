@@ -30,12 +30,13 @@ pub(crate) fn not_quantized(name: &str, body: &PresetBody) -> Error {
     )
 }
 
-/// The `from_pretrained` keyword arguments besides `quantization_config`, as the launcher hands them over
-/// (`launch::handover::PresetHandOver::load_kwargs`): `{"device_map": …, "max_memory": …, "torch_dtype": …}`,
-/// `null` where unset. The `BitsAndBytesConfig` travels separately ([`super::BnbConfig::to_dict_value`]) because
-/// Python must rebuild it with `BitsAndBytesConfig.from_dict`. `max_memory` keys stay strings (JSON keys are);
-/// a key of digits is a GPU index and must become an `int` in Python (accelerate `get_max_memory` refuses
-/// `"0"`).
+/// The `from_pretrained` keyword arguments besides `quantization_config`, as `presets export --format kwargs`
+/// prints them: `{"device_map": …, "max_memory": …, "torch_dtype": …}`, `null` where unset (the keys are the
+/// CLI's JSON contract; the launcher hands over [`handover_kwargs`]). The `BitsAndBytesConfig` travels
+/// separately ([`super::BnbConfig::to_dict_value`]) because Python must rebuild it with
+/// `BitsAndBytesConfig.from_dict`. `max_memory` keys stay strings (JSON keys are); a key of digits is a GPU
+/// index and must become an `int` in Python (accelerate `get_max_memory` refuses `"0"`), as the README's
+/// snippet does.
 pub fn load_kwargs(body: &PresetBody) -> Value {
     let mut out = Map::new();
     out.insert(
@@ -55,6 +56,18 @@ pub fn load_kwargs(body: &PresetBody) -> Value {
     );
     out.insert("torch_dtype".into(), json!(body.load.torch_dtype.as_str()));
     Value::Object(out)
+}
+
+/// [`load_kwargs`] as the launcher hands them to a program (`launch::handover::PresetHandOver::load_kwargs`):
+/// the dtype under `dtype`, the keyword transformers reads since 4.56 (PR #39782; 5.x warns on `torch_dtype`).
+pub fn handover_kwargs(body: &PresetBody) -> Value {
+    let mut out = load_kwargs(body);
+    if let Some(map) = out.as_object_mut() {
+        if let Some(dtype) = map.remove("torch_dtype") {
+            map.insert("dtype".into(), dtype);
+        }
+    }
+    out
 }
 
 /// A Python snippet that loads `model_id` with this preset: `AutoModelForCausalLM.from_pretrained` with

@@ -17,7 +17,7 @@ pub fn hand_over(name: &str, body: &PresetBody) -> PresetHandOver {
     PresetHandOver {
         preset: name.to_string(),
         quant_config: body.quantization.as_ref().map(|q| q.to_dict_value()),
-        load_kwargs: export::load_kwargs(body),
+        load_kwargs: export::handover_kwargs(body),
     }
 }
 

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{builtin, validate, Preset, PresetBody};
 use crate::paths::AppPaths;
-use crate::store::{self, Document, Loaded, Quarantine, Revision};
+use crate::store::{self, DirLock, Document, Loaded, Quarantine, Revision};
 use crate::{Error, Result};
 
 /// A preset file's contents: a [`PresetBody`] that passed validation. A file that decodes but breaks a rule
@@ -32,7 +32,7 @@ impl Document for StoredPreset {
 }
 
 /// A file in the presets folder that was not loaded, and why (a name that is not a preset name, a name taken
-/// by a built-in).
+/// by a built-in; in `unreadable`, something that could not be read at all).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ts_rs::TS)]
 pub struct SkippedFile {
     #[ts(type = "string")]
@@ -48,6 +48,12 @@ pub struct PresetList {
     /// Files that could not be read, moved aside; the rest loaded.
     pub quarantined: Vec<Quarantine>,
     pub skipped: Vec<SkippedFile>,
+    /// Entries that could not be read at all and were left where they are (a directory or a FIFO in place of a
+    /// preset file, a broken symbolic link, a file the system refuses to read); the rest loaded. Absent when
+    /// there are none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[ts(optional, as = "Option<Vec<SkippedFile>>")]
+    pub unreadable: Vec<SkippedFile>,
 }
 
 /// The user's presets folder.
@@ -90,7 +96,11 @@ impl PresetLibrary {
         let mut quarantined = Vec::new();
         let mut skipped = Vec::new();
         let mut saved = Vec::new();
-        for (name, path) in json_files(&self.dir)? {
+        let JsonFiles {
+            files,
+            mut unreadable,
+        } = json_files(&self.dir)?;
+        for (name, path) in files {
             if let Err(e) = check_user_name("name", &name) {
                 skipped.push(SkippedFile {
                     path,
@@ -98,17 +108,19 @@ impl PresetLibrary {
                 });
                 continue;
             }
-            match store::load::<StoredPreset>(&path)? {
-                Loaded::Missing => {} // removed while we listed
-                Loaded::Found {
+            match store::load::<StoredPreset>(&path) {
+                Ok(Loaded::Missing) => {} // removed while we listed
+                Ok(Loaded::Found {
                     value, revision, ..
-                } => saved.push(Preset {
+                }) => saved.push(Preset {
                     name,
                     builtin: false,
                     revision,
                     body: value.0,
                 }),
-                Loaded::Quarantined(q) => quarantined.push(q),
+                Ok(Loaded::Quarantined(q)) => quarantined.push(q),
+                // One file the system will not read must not hide the others.
+                Err(e) => unreadable.push(unreadable_file(path, &e)),
             }
         }
         saved.sort_by(|a, b| a.name.cmp(&b.name));
@@ -117,6 +129,7 @@ impl PresetLibrary {
             presets,
             quarantined,
             skipped,
+            unreadable,
         })
     }
 
@@ -154,17 +167,31 @@ impl PresetLibrary {
         Ok(path.exists())
     }
 
-    /// Save a new preset. Fails when the name is taken.
+    /// Save a new preset. Fails when the name is taken, also when another process took it a moment ago: the
+    /// check and the write happen under the folder's lock.
     pub fn create(&self, name: &str, body: &PresetBody) -> Result<Revision> {
         validate::preset(body).map_err(Error::from)?;
         let path = self.path_of("name", name)?;
-        if path.exists() {
+        let lock = self.lock()?;
+        self.create_locked(&lock, "name", name, &path, body)
+    }
+
+    pub(crate) fn create_locked(
+        &self,
+        lock: &DirLock,
+        field: &str,
+        name: &str,
+        path: &Path,
+        body: &PresetBody,
+    ) -> Result<Revision> {
+        // `symlink_metadata`: a broken link or a directory in the way still takes the name.
+        if fs::symlink_metadata(path).is_ok() {
             return Err(Error::invalid(
-                "name",
+                field,
                 format!("a preset named {name:?} already exists"),
             ));
         }
-        store::save(&path, &StoredPreset(body.clone()), Revision::ABSENT)
+        lock.save(path, &StoredPreset(body.clone()), Revision::ABSENT)
     }
 
     /// Copy any preset (built-ins included) under a new name.
@@ -180,37 +207,19 @@ impl PresetLibrary {
         store::save(&path, &StoredPreset(body.clone()), expected)
     }
 
-    /// Give a saved preset a new name. The new file is written before the old one goes, so a crash in between
-    /// leaves two copies, never none.
-    pub fn rename(&self, from: &str, to: &str, expected: Revision) -> Result<Revision> {
-        let old_path = self.path_of("from", from)?;
-        let new_path = self.path_of("to", to)?;
-        if from == to {
-            return Ok(expected);
-        }
-        let current = self.get(from)?;
-        if current.revision != expected {
-            return Err(Error::Conflict { path: old_path });
-        }
-        if new_path.exists() {
-            return Err(Error::invalid(
-                "to",
-                format!("a preset named {to:?} already exists"),
-            ));
-        }
-        let revision = store::save(&new_path, &StoredPreset(current.body), Revision::ABSENT)?;
-        fs::remove_file(&old_path).map_err(|e| Error::io(&old_path, e))?;
-        Ok(revision)
-    }
-
     /// Delete a saved preset, if nobody saved it since `expected` was read.
     pub fn delete(&self, name: &str, expected: Revision) -> Result<()> {
         let path = self.path_of("name", name)?;
-        let current = self.get(name)?;
-        if current.revision != expected {
-            return Err(Error::Conflict { path });
-        }
-        fs::remove_file(&path).map_err(|e| Error::io(&path, e))
+        let lock = self.lock()?;
+        // Read first: a missing or unreadable preset gets its own error rather than a conflict.
+        self.get(name)?;
+        lock.remove(&path, expected)
+    }
+
+    /// The presets folder's write lock (see [`crate::store`]): taken before the configs folder's by any writer
+    /// that needs both.
+    pub fn lock(&self) -> Result<DirLock> {
+        DirLock::acquire(&self.dir)
     }
 }
 
@@ -245,28 +254,64 @@ pub(crate) fn quarantined_error(q: &Quarantine) -> Error {
     }
 }
 
-/// `(stem, path)` of every `*.json` file in `dir` that is not hidden (temporary files of an interrupted
-/// atomic write start with a dot). A missing folder holds nothing.
-pub(crate) fn json_files(dir: &Path) -> Result<Vec<(String, PathBuf)>> {
+/// What is in a store folder: the documents to load, and what is in their place but cannot be read.
+pub(crate) struct JsonFiles {
+    /// `(stem, path)` of every regular `*.json` file, by name.
+    pub files: Vec<(String, PathBuf)>,
+    /// `*.json` entries that are not regular files: directories, FIFOs, broken or looping symbolic links.
+    pub unreadable: Vec<SkippedFile>,
+}
+
+/// Every `*.json` entry in `dir` that is not hidden (temporary files of an interrupted atomic write and the lock
+/// file start with a dot). A missing folder holds nothing.
+pub(crate) fn json_files(dir: &Path) -> Result<JsonFiles> {
+    let mut out = JsonFiles {
+        files: Vec::new(),
+        unreadable: Vec::new(),
+    };
     let entries = match fs::read_dir(dir) {
         Ok(entries) => entries,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(out),
         Err(e) => return Err(Error::io(dir, e)),
     };
-    let mut out = Vec::new();
     for entry in entries {
         let entry = entry.map_err(|e| Error::io(dir, e))?;
         let path = entry.path();
         let Some(file_name) = path.file_name().and_then(|n| n.to_str()) else {
             continue;
         };
-        if file_name.starts_with('.') || !path.is_file() {
+        if file_name.starts_with('.') {
             continue;
         }
-        if let Some(stem) = file_name.strip_suffix(".json") {
-            out.push((stem.to_string(), path.clone()));
+        let Some(stem) = file_name.strip_suffix(".json") else {
+            continue;
+        };
+        // Follows symbolic links: a link to a preset file is a preset file.
+        match fs::metadata(&path) {
+            Ok(meta) if meta.is_file() => out.files.push((stem.to_string(), path.clone())),
+            Ok(meta) => out.unreadable.push(SkippedFile {
+                reason: format!(
+                    "{}; nothing in it was read",
+                    store::not_a_file_reason(&meta)
+                ),
+                path,
+            }),
+            Err(e) => out.unreadable.push(SkippedFile {
+                reason: format!("cannot be read: {e}"),
+                path,
+            }),
         }
     }
-    out.sort();
+    out.files.sort();
+    out.unreadable.sort_by(|a, b| a.path.cmp(&b.path));
     Ok(out)
+}
+
+/// A file whose read failed, for a listing's `unreadable`: the error's cause without the path repeated.
+pub(crate) fn unreadable_file(path: PathBuf, e: &Error) -> SkippedFile {
+    let reason = match e {
+        Error::Io { source, .. } => format!("cannot be read: {source}"),
+        other => other.to_string(),
+    };
+    SkippedFile { path, reason }
 }

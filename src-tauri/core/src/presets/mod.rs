@@ -5,7 +5,8 @@
 //! - [`builtin`]: the read-only presets (`fp32`, `bf16`, `fp16`, `int8`, `int4`, `int4_double`, `int4_offload`,
 //!   `cpu`).
 //! - [`validate`]: transformers' and accelerate's rules, reported per field.
-//! - [`library`]: user presets on disk (create, duplicate, edit, rename, delete, with conflict checks).
+//! - [`library`]: user presets on disk (create, duplicate, edit, delete, with conflict checks); [`rename`]
+//!   renames one and the configs that name it, in an order a crash cannot break.
 //! - [`model_config`]: a model's chosen preset, overrides, task, LoRA, fallback chain and notes;
 //!   [`config_store`] keeps them on disk.
 //! - [`bnb`], [`export`], [`import`], [`bundle`]: interop with transformers and between machines.
@@ -23,6 +24,7 @@ pub mod library;
 pub mod memory;
 pub mod model_config;
 pub mod pyjson;
+pub mod rename;
 pub mod switch;
 pub mod validate;
 

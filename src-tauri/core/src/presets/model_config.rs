@@ -20,70 +20,8 @@ pub const DEFAULT_FALLBACK_CHAIN: [&str; 5] =
 pub const MAX_FALLBACK_STEPS: usize = 16;
 pub const MAX_NOTES: usize = 10_000;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
-#[serde(rename_all = "lowercase")]
-pub enum Task {
-    Train,
-    Infer,
-}
-
-/// How a model is trained (CONTRACTS.md §1 `method`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
-#[serde(rename_all = "lowercase")]
-pub enum Method {
-    Full,
-    Lora,
-    Qlora,
-    Freeze,
-}
-
-/// `"all-linear"` (PEFT's shortcut for every linear layer but the output head) or explicit module names.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
-#[serde(untagged)]
-pub enum TargetModules {
-    Shortcut(AllLinear),
-    Names(Vec<String>),
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
-pub enum AllLinear {
-    #[serde(rename = "all-linear")]
-    AllLinear,
-}
-
-/// The dtype LoRA adapters are kept in (CONTRACTS.md §1 `lora.dtype`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
-#[serde(rename_all = "lowercase")]
-pub enum LoraDtype {
-    /// PEFT upcasts adapters to fp32.
-    Fp32,
-    Bf16,
-    Fp16,
-}
-
-/// LoRA settings. Defaults: rank 16, `all-linear`, fp32 (CONTRACTS.md §1); alpha 8 and dropout 0.0 (PEFT
-/// `LoraConfig` defaults, `peft/tuners/lora/config.py`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ts_rs::TS)]
-#[serde(deny_unknown_fields, default)]
-pub struct LoraSettings {
-    pub rank: u32,
-    pub alpha: f64,
-    pub dropout: f64,
-    pub target_modules: TargetModules,
-    pub dtype: LoraDtype,
-}
-
-impl Default for LoraSettings {
-    fn default() -> Self {
-        LoraSettings {
-            rank: 16,
-            alpha: 8.0,
-            dropout: 0.0,
-            target_modules: TargetModules::Shortcut(AllLinear::AllLinear),
-            dtype: LoraDtype::Fp32,
-        }
-    }
-}
+// The plan's types: a per-model config stores the same task, method and LoRA settings a plan reads.
+pub use crate::estimate::plan::{LoraDtype, LoraSettings, Method, TargetModules, Task};
 
 /// `BitsAndBytesConfig` fields to change on top of the chosen preset; absent fields keep the preset's value.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ts_rs::TS)]

@@ -21,7 +21,6 @@ use super::library::{no_such_preset, PresetLibrary};
 use super::model_config::{Method, ModelConfig, Task};
 use super::{validate, PresetBody};
 use crate::estimate::preset::{PresetInfo, WeightFormat};
-use crate::store::Revision;
 use crate::{Error, Result};
 
 /// What a switch did.
@@ -46,7 +45,9 @@ fn quantized_bits(name: &str, body: &PresetBody) -> Option<u8> {
     }
 }
 
-/// Switches `model_id`'s config to `preset` and saves it (see the module rules).
+/// Switches `model_id`'s config to `preset` and saves it (see the module rules). The change is applied to the
+/// config as saved at that moment, under the configs folder's lock, so a `configs set` at the same moment is
+/// not lost (see [`crate::store`]).
 pub fn switch_preset(
     configs: &ConfigLibrary,
     presets: &PresetLibrary,
@@ -55,69 +56,74 @@ pub fn switch_preset(
 ) -> Result<PresetSwitch> {
     let body = preset_body(presets, preset)?.ok_or_else(|| no_such_preset("preset", preset))?;
     let bits = quantized_bits(preset, &body);
-    let previous = configs.get(model_id)?;
+    let mut previous = None;
     let mut changes = Vec::new();
-    let (config, expected) = match &previous {
-        None => {
-            let mut config = ModelConfig::new(preset, Task::Train);
-            if bits == Some(4) {
-                config.method = Some(Method::Qlora);
-            }
-            changes.push(format!(
-                "new config: training{}, with the default fallback chain",
-                if bits == Some(4) { " with QLoRA" } else { "" }
-            ));
-            (config, Revision::ABSENT)
-        }
-        Some(entry) => {
-            let mut config = entry.config.clone();
-            if config.preset == preset {
-                return Err(Error::invalid(
-                    "preset",
-                    format!("{model_id}'s config already uses {preset}"),
-                ));
-            }
-            config.preset = preset.to_string();
-            match (config.effective_method(), bits) {
-                (Some(m @ (Method::Full | Method::Freeze)), Some(bits)) => {
-                    let name = if m == Method::Full { "full" } else { "freeze" };
-                    return Err(Error::invalid(
-                        "method",
-                        format!(
-                            "{model_id} is trained with method \"{name}\", which updates the base weights; \
-                             {preset} loads them in {bits} bits, which cannot be trained. Change the method \
-                             to \"lora\" or \"qlora\" in its config first"
-                        ),
-                    ));
-                }
-                (Some(Method::Lora), Some(4)) => {
-                    config.method = Some(Method::Qlora);
-                    changes.push("method lora → qlora: LoRA on 4-bit weights is QLoRA".into());
-                }
-                _ => {}
-            }
-            let with_overrides = config.overrides.apply(&body);
-            if config.overrides.quantization.is_some() && validate::preset(&with_overrides).is_err()
-            {
-                config.overrides.quantization = None;
-                changes.push(format!(
-                    "quantization overrides dropped: they were written for {} and do not fit {preset}",
-                    entry.config.preset
-                ));
-            }
-            (config, entry.revision)
-        }
-    };
-    let revision = configs.set(model_id, &config, expected, presets)?;
-    let entry = ModelConfigEntry {
-        model_id: model_id.to_string(),
-        revision,
-        config,
-    };
+    let entry = configs.update(model_id, presets, |current| {
+        previous = current.cloned();
+        switched(current, model_id, preset, &body, bits, &mut changes)
+    })?;
     Ok(PresetSwitch {
         model_id: model_id.to_string(),
         entry,
         previous,
         changes,
     })
+}
+
+/// The config `current` becomes on switching to `preset` (see the module rules), with what changed besides the
+/// preset added to `changes`.
+fn switched(
+    current: Option<&ModelConfigEntry>,
+    model_id: &str,
+    preset: &str,
+    body: &PresetBody,
+    bits: Option<u8>,
+    changes: &mut Vec<String>,
+) -> Result<ModelConfig> {
+    let Some(entry) = current else {
+        let mut config = ModelConfig::new(preset, Task::Train);
+        if bits == Some(4) {
+            config.method = Some(Method::Qlora);
+        }
+        changes.push(format!(
+            "new config: training{}, with the default fallback chain",
+            if bits == Some(4) { " with QLoRA" } else { "" }
+        ));
+        return Ok(config);
+    };
+    let mut config = entry.config.clone();
+    if config.preset == preset {
+        return Err(Error::invalid(
+            "preset",
+            format!("{model_id}'s config already uses {preset}"),
+        ));
+    }
+    config.preset = preset.to_string();
+    match (config.effective_method(), bits) {
+        (Some(m @ (Method::Full | Method::Freeze)), Some(bits)) => {
+            let name = if m == Method::Full { "full" } else { "freeze" };
+            return Err(Error::invalid(
+                "method",
+                format!(
+                    "{model_id} is trained with method \"{name}\", which updates the base weights; \
+                     {preset} loads them in {bits} bits, which cannot be trained. Change the method \
+                     to \"lora\" or \"qlora\" in its config first"
+                ),
+            ));
+        }
+        (Some(Method::Lora), Some(4)) => {
+            config.method = Some(Method::Qlora);
+            changes.push("method lora → qlora: LoRA on 4-bit weights is QLoRA".into());
+        }
+        _ => {}
+    }
+    let with_overrides = config.overrides.apply(body);
+    if config.overrides.quantization.is_some() && validate::preset(&with_overrides).is_err() {
+        config.overrides.quantization = None;
+        changes.push(format!(
+            "quantization overrides dropped: they were written for {} and do not fit {preset}",
+            entry.config.preset
+        ));
+    }
+    Ok(config)
 }

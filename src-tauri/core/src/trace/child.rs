@@ -103,6 +103,7 @@ pub fn run(
             kill_grace: KILL_GRACE,
             input: child.input,
             line_limit: LINE_LIMIT,
+            tag: None,
         },
         &inner,
         &mut |event| match event {

@@ -59,7 +59,7 @@ pub enum TraceFailure {
 }
 
 /// How the trace ran, in the estimate (`trace` key).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ts_rs::TS)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ts_rs::TS, schemars::JsonSchema)]
 pub struct TraceInfo {
     pub layers: TraceLayers,
     /// python, torch, transformers, peft as the package reported them.

@@ -35,7 +35,9 @@ pub struct TraceProgress {
 }
 
 /// The step a byte count belongs to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS, schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Phase {
     Load,
@@ -60,7 +62,7 @@ impl Phase {
 }
 
 /// Where the allocated peak happened.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS, schemars::JsonSchema)]
 pub struct PeakPlace {
     pub phase: Phase,
     /// The module running at the peak (`model.layers.31.mlp.down_proj`); `null` outside any module.
@@ -83,7 +85,9 @@ pub struct TimelinePoint {
 }
 
 /// How many decoder layers were traced; the rest were extrapolated from them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS, schemars::JsonSchema,
+)]
 pub struct TraceLayers {
     pub traced: u64,
     pub total: u64,

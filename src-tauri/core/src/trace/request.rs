@@ -23,11 +23,11 @@ pub fn check_traceable(plan: &Plan) -> Result<()> {
         return unsupported("sharding", "sharded plans are not traced");
     }
     if let Some(g) = &plan.gpus {
-        if g.count > 1 {
+        if g.count.get() > 1 {
             return unsupported("gpus.count", "multi-GPU plans are not traced");
         }
     }
-    if plan.nodes > 1 {
+    if plan.nodes.get() > 1 {
         return unsupported("nodes", "multi-node plans are not traced");
     }
     if plan.offload != Offload::None {

@@ -59,6 +59,11 @@ export const en = {
   "runs.outcome.failed": "Failed (not out of memory: not relaunched)",
   "runs.outcome.chain_exhausted": "Out of memory with every preset of the chain",
   "runs.outcome.cancelled": "Cancelled",
+  "runs.outcome.interrupted": "Interrupted",
+  "runs.interrupted.alive":
+    "Headroom stopped before this run ended. Its process {pid} was still running when Headroom noticed: it runs on without a launcher (no out-of-memory fallback, no Cancel), so stop it yourself if it should not.",
+  "runs.interrupted.gone": "Headroom stopped before this run ended. Its process {pid} was no longer running when Headroom noticed.",
+  "runs.interrupted.unknown": "Headroom stopped before this run ended; the record does not say which process it was running.",
   "runs.outcome.running": "Running",
   "runs.history": "History",
   "runs.historyFilter": "Filter by model",
@@ -131,6 +136,11 @@ export const ja: Record<keyof typeof en, string> = {
   "runs.outcome.failed": "失敗（メモリ不足ではないため再起動しません）",
   "runs.outcome.chain_exhausted": "チェーンのすべてのプリセットでメモリ不足",
   "runs.outcome.cancelled": "キャンセル",
+  "runs.outcome.interrupted": "中断",
+  "runs.interrupted.alive":
+    "この実行が終わる前に Headroom が停止しました。検出時、プロセス {pid} はまだ動いていました。ランチャーなしで動き続けています（メモリ不足時のフォールバックもキャンセルもできません）。不要なら手動で停止してください。",
+  "runs.interrupted.gone": "この実行が終わる前に Headroom が停止しました。検出時、プロセス {pid} はすでに終了していました。",
+  "runs.interrupted.unknown": "この実行が終わる前に Headroom が停止しました。実行中だったプロセスは記録されていません。",
   "runs.outcome.running": "実行中",
   "runs.history": "履歴",
   "runs.historyFilter": "モデルで絞り込み",

@@ -190,6 +190,36 @@ afterEach(() => {
 });
 
 describe("the Monitor view", () => {
+  it("shows a lost GPU as lost, with its own alert and what to do", async () => {
+    // Issue 11 item 9: the core assesses a lost GPU `lost` (it was `normal`) and says how to bring it back.
+    backend("ok");
+    const frames: (() => void)[] = [];
+    const monitor = new MonitorModel(api, (f) => frames.push(f), () => 0);
+    component = mount(MonitorView, { target: document.body, props: { model: new AppModel(api), monitor } });
+    await settle();
+    monitor.started = STARTED;
+    capturePush();
+    const lost = reading(0, "normal");
+    const g = lost.snapshot.gpus[0]!;
+    lost.snapshot.gpus[0] = { ...g, status: "lost", memory: { total_bytes: null, used_bytes: null, free_bytes: null, reserved_bytes: null },
+      utilization_percent: null, power_watts: null, processes: null };
+    lost.assessment = {
+      gpus: [{ gpu: 0, level: "lost", fullness: null, time_to_full_ms: null }],
+      changes: [{ gpu: 0, from: "warning", to: "lost", message: "GPU 0 is lost: it stopped answering the driver" }],
+      recommendations: [{ gpu: 0, action: { action: "check_gpu", gpu: 0 }, reason: "GPU 0 stopped answering the driver" }],
+    };
+    push!({ kind: "tick", tick: lost, readings: 1 });
+    frames.splice(0).forEach((f) => f());
+    await settle();
+    expect(text('[data-testid="gpu-status"]')).toBe("Lost");
+    const alert = $('[data-testid="alert"]')!;
+    expect(alert.getAttribute("data-level")).toBe("lost");
+    expect(alert.className).toContain("lost");
+    expect(text('[data-testid="alert"] strong')).toBe("Lost · GPU 0 is lost: it stopped answering the driver");
+    expect(text('[data-testid="recommendation"]')).toContain("Find out why GPU 0 stopped answering, then reset it");
+    expect(text('[data-testid="recommendation"] code')).toBe("nvidia-smi -q -i 0");
+  });
+
   it("says plainly that there is no driver and starts the labelled demo in one click", async () => {
     const { frame } = await open("no_driver");
     expect(text('[data-testid="no-driver"]')).toContain("No NVIDIA driver found (libnvidia-ml.so.1). Planning and presets work without one.");

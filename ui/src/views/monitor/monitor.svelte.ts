@@ -397,7 +397,7 @@ export class MonitorModel {
 }
 
 /** The words for a recommended action, and whether the view can do it with a button (stop a process). */
-export function actionText(action: Action): { key: "stop" | "env" | "checkpointing" | "preset"; copy: string } {
+export function actionText(action: Action): { key: "stop" | "env" | "checkpointing" | "preset" | "check"; copy: string } {
   switch (action.action) {
     case "stop_process":
       return { key: "stop", copy: `kill ${action.pid}` };
@@ -407,6 +407,8 @@ export function actionText(action: Action): { key: "stop" | "env" | "checkpointi
       return { key: "checkpointing", copy: "model.gradient_checkpointing_enable()" };
     case "switch_preset":
       return { key: "preset", copy: `headroom-cli configs switch ${action.model ?? "MODEL_ID"} ${action.preset}` };
+    case "check_gpu":
+      return { key: "check", copy: `nvidia-smi -q -i ${action.gpu}` };
   }
 }
 

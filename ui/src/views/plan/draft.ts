@@ -1,6 +1,8 @@
-// The Plan form's state and its translation to and from the plan contract (CONTRACTS.md §1). The form keeps
+// The Plan form's state and its translation to and from the plan contract (docs/contract.md §1). The form keeps
 // what the person typed as text; the backend validates it and its error names the field, which lands next to
 // that field. Nothing here computes memory.
+
+import type { GpusFile, PlanDraft } from "../../lib/api";
 
 export type ModelSource = "catalog" | "folder" | "cache";
 
@@ -84,8 +86,13 @@ function num(text: string): number | string {
   return t !== "" && Number.isFinite(Number(t)) ? Number(t) : t;
 }
 
+/** PyTorch FSDP (either strategy): the only sharding the `fsdp_*` plan keys apply to. */
+export function isFsdp(sharding: string): boolean {
+  return sharding === "fsdp_full_shard" || sharding === "fsdp_shard_grad_op";
+}
+
 /** The plan the backend answers, or null when no model is chosen yet. */
-export function planFromDraft(d: Draft): Record<string, unknown> | null {
+export function planFromDraft(d: Draft): PlanDraft | null {
   const id = d.modelId.trim();
   const path = d.modelPath.trim();
   let model: Record<string, unknown>;
@@ -98,7 +105,7 @@ export function planFromDraft(d: Draft): Record<string, unknown> | null {
     if (!id) return null;
     model = { id };
   }
-  const plan: Record<string, unknown> = {
+  const plan: PlanDraft = {
     model,
     task: d.task,
     precision: d.precision,
@@ -120,7 +127,7 @@ export function planFromDraft(d: Draft): Record<string, unknown> | null {
     plan.sharding = d.sharding;
     plan.offload = d.offload;
     // The backend refuses these keys with any other sharding, so they go only with FSDP.
-    if (d.sharding.startsWith("fsdp")) {
+    if (isFsdp(d.sharding)) {
       plan.fsdp_no_sync = d.fsdpNoSync;
       if (d.method === "lora" || d.method === "qlora") plan.fsdp_frozen_in_trainable_units = d.fsdpFrozenInUnits;
     }
@@ -144,7 +151,7 @@ export function planFromDraft(d: Draft): Record<string, unknown> | null {
     if (d.kvCacheDtype) plan.kv_cache_dtype = d.kvCacheDtype;
   }
   if (d.gpu !== "none") {
-    const gpus: Record<string, unknown> = { count: num(d.gpuCount) };
+    const gpus: { [K in keyof GpusFile]?: unknown } = { count: num(d.gpuCount) };
     if (d.gpu.startsWith("catalog:")) gpus.model = d.gpu.slice("catalog:".length);
     else gpus.memory_gib = num(d.gpuMemoryGib);
     plan.gpus = gpus;

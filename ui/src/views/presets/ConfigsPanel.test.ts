@@ -23,17 +23,20 @@ let saved: { modelId: string; config: Record<string, unknown>; revision: unknown
 let entries: ModelConfigEntry[] = [];
 /** Every config draft the panel asked to preview. */
 let previews: Record<string, unknown>[] = [];
+/** More keys for list_configs' answer. */
+let listExtra: Record<string, unknown> = {};
 let component: ReturnType<typeof mount> | null = null;
 
 function backend() {
   saved = [];
   entries = [];
   previews = [];
+  listExtra = {};
   mockIPC((cmd, raw) => {
     const args = (raw ?? {}) as Record<string, unknown>;
     switch (cmd) {
       case "list_configs":
-        return { configs: entries, quarantined: [], skipped: [] };
+        return { configs: entries, default_chain: ["fp16", "int8", "int4", "int4_double", "int4_offload"], quarantined: [], skipped: [], ...listExtra };
       case "check_config": {
         // The backend's paths: a config field, or (for a broken effective preset) the preset's field under
         // "overrides".
@@ -103,6 +106,26 @@ afterEach(() => {
 });
 
 describe("per-model configs", () => {
+  it("flags a config naming a preset that cannot be loaded, and says which entries could not be read", async () => {
+    backend();
+    const config = { preset: "gone", task: "infer", fallback_chain: ["gone", "int4"], notes: "", overrides: {} };
+    entries = [
+      { model_id: "org/broken", revision: "00000000000000aa", config, missing_presets: ["gone"] } as ModelConfigEntry,
+      { model_id: "org/fine", revision: "00000000000000bb", config: { ...config, preset: "int4", fallback_chain: [] } } as ModelConfigEntry,
+    ];
+    listExtra = {
+      skipped: [{ path: "/c/model-configs/x.json", reason: "the file name is not a model id written as org--name" }],
+      unreadable: [{ path: "/c/model-configs/a-dir.json", reason: "is a directory, not a file; nothing in it was read" }],
+    };
+    component = mount(ConfigsPanel, { target: document.body, props: { model: new AppModel(api), presets } });
+    await settle();
+    const flagged = [...document.querySelectorAll("[data-missing]")].map((e) => e.getAttribute("data-missing"));
+    expect(flagged).toEqual(["org/broken"]);
+    expect(document.querySelector('[data-missing="org/broken"]')?.textContent).toContain("names gone, which cannot be loaded");
+    expect(document.body.textContent).toContain("/c/model-configs/a-dir.json could not be read (is a directory");
+    expect(document.body.textContent).toContain("/c/model-configs/x.json was not loaded");
+  });
+
   it("teaches when empty, shows field errors from the backend, reorders the chain and saves", async () => {
     backend();
     component = mount(ConfigsPanel, { target: document.body, props: { model: new AppModel(api), presets } });

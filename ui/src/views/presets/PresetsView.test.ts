@@ -34,9 +34,10 @@ function backend() {
           ],
           quarantined: [{ original: "/c/presets/bad.json", moved_to: "/c/presets/bad.json.corrupt-1", reason: "not JSON" }],
           skipped: [],
+          unreadable: [{ path: "/c/presets/a-dir.json", reason: "is a directory, not a file; nothing in it was read" }],
         };
       case "list_configs":
-        return { configs: [], quarantined: [], skipped: [] };
+        return { configs: [], default_chain: ["fp16", "int8", "int4", "int4_double", "int4_offload"], quarantined: [], skipped: [] };
       case "check_preset": {
         const body = args.body as { quantization: { llm_int8_threshold: unknown } | null; load: { max_memory?: Record<string, unknown> } };
         if (body.quantization && typeof body.quantization.llm_int8_threshold !== "number") {
@@ -81,7 +82,12 @@ function backend() {
       case "export_preset_dialog":
         return { path: "/home/me/int4.bnb.json", text: "{}", quarantined: [] };
       case "export_bundle_dialog":
-        return null;
+        return {
+          path: "/home/me/bundle.json",
+          text: "{}",
+          quarantined: [],
+          unreadable: [{ path: "/c/model-configs/org--x.json", reason: "cannot be read: Input/output error" }],
+        };
       case "import_bundle_dialog":
         throw { code: "invalid", message: "bundle: not JSON at line 1" };
       default:
@@ -146,6 +152,9 @@ describe("the Presets view", () => {
     expect(document.querySelectorAll("[data-preset] svg.lock")).toHaveLength(2);
     expect(document.body.textContent).toContain("Duplicate one to make your own");
     expect(document.body.textContent).toContain("bad.json could not be read (not JSON)");
+    // An entry that cannot be read at all is said too, and left where it is.
+    expect(document.body.textContent).toContain("/c/presets/a-dir.json could not be read (is a directory, not a file");
+    expect(document.body.textContent).toContain("it was left where it is");
   });
 
   it("shows 4-bit fields only for 4-bit, the backend's preview, and a field error next to its field", async () => {
@@ -281,6 +290,9 @@ describe("the Presets view", () => {
     button('[data-action="export-bundle"]').click();
     await settle();
     expect(calls.some((c) => c.cmd === "export_bundle_dialog")).toBe(true);
+    expect(document.body.textContent).toContain(
+      "Written to /home/me/bundle.json. Not in it, because they could not be read: /c/model-configs/org--x.json",
+    );
 
     button('[data-action="import-bundle"]').click();
     await settle();

@@ -5,7 +5,7 @@ import RunsView from "./RunsView.svelte";
 import { api } from "../../lib/api";
 import { AppModel } from "../../lib/app.svelte";
 import type { AttemptRecord, RunRecord, RunSnapshot, RunUpdate } from "../../lib/bindings";
-import { applyUpdate, emptyRun, MAX_LINES, moveChip, parseCount, runChartData, runFromSnapshot, splitArgv } from "./logic";
+import { applyUpdate, emptyRun, interruptionOf, MAX_LINES, moveChip, parseCount, runChartData, runFromSnapshot, splitArgv } from "./logic";
 import { session } from "./session.svelte";
 
 // The chart library draws on a canvas (and reads matchMedia on load), which jsdom lacks; the view's own
@@ -62,6 +62,17 @@ const record: RunRecord = {
   outcome: "succeeded",
 };
 
+/** A run whose launcher was killed, found by the next start with its training still running. */
+const interruptedRun: RunRecord = {
+  ...record,
+  run_id: "run-9",
+  model: "mistral-7b",
+  attempts: [],
+  outcome: "interrupted",
+  launcher: { pid: 10, start_ticks: 5 },
+  interruption: { detected_unix_ms: 1_700_000_100_000, process: { pid: 4242, start_ticks: 7 }, process_alive: true },
+};
+
 let calls: { cmd: string; args: Record<string, unknown> }[];
 let channel: { onmessage: (u: RunUpdate) => void } | null;
 /** What runs_attach answers: the run the backend has going on (null: none). */
@@ -102,7 +113,7 @@ function backend() {
       case "env_list_profiles":
         return { profiles: [{ name: "production", purpose: "production", builtin: true, description: "" }], quarantined: [] };
       case "runs_list":
-        return { runs: [record, { ...record, run_id: "run-0", model: "qwen-7b", attempts: [record.attempts[1]!] }], quarantined: [] };
+        return { runs: [record, { ...record, run_id: "run-0", model: "qwen-7b", attempts: [record.attempts[1]!] }, interruptedRun], quarantined: [] };
       case "runs_start": {
         const start = args.start as { cwd: string; batch_size?: number };
         if (start.batch_size === 7) throw { code: "invalid", message: "batch_size: llama-8b has no saved config, so there is no task or method to estimate with" };
@@ -398,7 +409,7 @@ describe("the Runs view", () => {
 
   it("filters the history by model and reopens a past run with its log", async () => {
     await open();
-    expect(document.querySelectorAll('[data-testid="history"] tbody tr')).toHaveLength(2);
+    expect(document.querySelectorAll('[data-testid="history"] tbody tr')).toHaveLength(3);
     type("history-filter", "qwen");
     flushSync();
     expect([...document.querySelectorAll('[data-testid="history"] tbody tr')].map((r) => r.getAttribute("data-run"))).toEqual(["run-0"]);
@@ -409,6 +420,18 @@ describe("the Runs view", () => {
     const opened = document.querySelector('[data-testid="opened"]')!;
     expect(opened.textContent).toContain("log of attempt 1");
     expect(opened.textContent).toContain("fp16");
+  });
+});
+
+describe("interrupted runs", () => {
+  it("says the launcher died and that the training still runs", async () => {
+    await open();
+    const row = document.querySelector('[data-run="run-9"]')!;
+    expect(row.textContent).toContain("Interrupted");
+    expect(row.textContent).toContain("4242");
+    row.querySelector("button")!.click();
+    await settle();
+    expect(document.querySelector('[data-testid="interruption"]')!.textContent).toContain("Its process 4242 was still running");
   });
 });
 
@@ -425,6 +448,13 @@ describe("runs logic", () => {
     expect(parseCount("0")).toBeNull();
     expect(parseCount("1.5")).toBeNull();
     expect(parseCount("-2")).toBeNull();
+  });
+  it("tells an interrupted run's process apart from an unknown one", () => {
+    expect(interruptionOf(record)).toBeNull();
+    expect(interruptionOf(interruptedRun)).toEqual({ key: "runs.interrupted.alive", pid: 4242 });
+    const gone = { ...interruptedRun, interruption: { ...interruptedRun.interruption!, process_alive: false } };
+    expect(interruptionOf(gone)).toEqual({ key: "runs.interrupted.gone", pid: 4242 });
+    expect(interruptionOf({ ...interruptedRun, interruption: undefined })).toEqual({ key: "runs.interrupted.unknown", pid: null });
   });
   it("moves chips within bounds", () => {
     const chain = ["a", "b", "c"];

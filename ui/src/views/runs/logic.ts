@@ -211,3 +211,14 @@ export function runChartData(run: LiveRun, labels: { memory: string; plan: strin
   const to = Math.max(x.at(-1) ?? 0, from + 1);
   return { x, from, to, series };
 }
+
+/** What to say about a run whose launcher died (the app or `headroom-cli` killed mid-run): the message and
+ * the process it names. Null for any other run. */
+export function interruptionOf(
+  r: RunRecord,
+): { key: "runs.interrupted.alive" | "runs.interrupted.gone" | "runs.interrupted.unknown"; pid: number | null } | null {
+  if (r.outcome !== "interrupted") return null;
+  const i = r.interruption;
+  if (!i?.process || i.process_alive === null) return { key: "runs.interrupted.unknown", pid: null };
+  return { key: i.process_alive ? "runs.interrupted.alive" : "runs.interrupted.gone", pid: i.process.pid };
+}

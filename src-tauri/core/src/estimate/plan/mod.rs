@@ -1,0 +1,14 @@
+//! A plan (docs/contract.md §1): what the user means to run.
+//! - [`types`]: the domain types, every default filled in ([`Plan`]);
+//! - [`file`]: the plan as a file holds it ([`file::PlanFile`]), also the source of its JSON Schema and TS type;
+//! - [`parse`]: file → plan, every error naming its key;
+//! - [`write`]: plan → the file's JSON, every default written out (what "save" stores).
+
+pub mod file;
+mod parse;
+mod types;
+mod write;
+
+pub use parse::{parse_plan, plan_from_value};
+pub use types::*;
+pub use write::plan_to_value;

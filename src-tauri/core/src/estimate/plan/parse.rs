@@ -1,0 +1,474 @@
+//! From a plan file to a [`Plan`]: serde reads the [`PlanFile`] (each type error with the path of its key), then
+//! [`validate`] fills in the defaults and applies the rules that span keys. Every error names one key
+//! (`lora.rank: must be a positive integer, got 0`), which is what the CLI prints and the UI puts beside a field.
+
+use std::num::NonZeroU64;
+
+use serde_json::Value;
+
+use super::file::{Count, GpusFile, LoraFile, PlanFile};
+use super::types::*;
+use crate::estimate::gpus;
+use crate::estimate::preset::{PresetInfo, WeightFormat};
+use crate::model::ModelRef;
+use crate::{Error, Result};
+
+/// Parse and validate a plan. `presets` are the preset names the user may pick (built-in and their own).
+pub fn parse_plan(text: &str, presets: &[PresetInfo]) -> Result<Plan> {
+    // Serde would read a struct from an array too, by position: a plan is an object, said as such.
+    if !text.trim_start().starts_with('{') {
+        let value: Value = serde_json::from_str(text)
+            .map_err(|e| Error::invalid("plan", format!("not valid JSON: {e}")))?;
+        return Err(not_an_object(&value));
+    }
+    let mut de = serde_json::Deserializer::from_str(text);
+    let file: PlanFile = serde_path_to_error::deserialize(&mut de).map_err(read_error)?;
+    de.end()
+        .map_err(|e| Error::invalid("plan", format!("not valid JSON: {e}")))?;
+    validate(file, presets)
+}
+
+/// Like [`parse_plan`], from an already parsed JSON value (the UI sends one).
+pub fn plan_from_value(value: &Value, presets: &[PresetInfo]) -> Result<Plan> {
+    if !value.is_object() {
+        return Err(not_an_object(value));
+    }
+    let file: PlanFile = serde_path_to_error::deserialize(value).map_err(read_error)?;
+    validate(file, presets)
+}
+
+fn not_an_object(value: &Value) -> Error {
+    let kind = match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    };
+    Error::invalid("plan", format!("must be an object, got {kind}"))
+}
+
+/// Serde's error, at the key it is about, in the words the rest of Headroom uses.
+fn read_error(err: serde_path_to_error::Error<serde_json::Error>) -> Error {
+    let path = match err.path().to_string() {
+        p if p == "." => String::new(),
+        p => p,
+    };
+    let inner = err.into_inner();
+    if !inner.is_data() {
+        return Error::invalid("plan", format!("not valid JSON: {inner}"));
+    }
+    let text = inner.to_string();
+    // A reader of text appends where it was; the key names the place better.
+    let text = match text.rfind(" at line ") {
+        Some(i) => &text[..i],
+        None => &text,
+    };
+    let (key, message) = explain(text);
+    let field = match key {
+        Some(k) if path.is_empty() => k,
+        // serde_path_to_error already counts an unknown key as the last step of the path.
+        Some(k) if path == k || path.ends_with(&format!(".{k}")) => path,
+        Some(k) => format!("{path}.{k}"),
+        None if path.is_empty() => "plan".to_string(),
+        None => path,
+    };
+    Error::invalid(field, message)
+}
+
+/// Serde's message → (the key it names below the path, if any; the message).
+fn explain(text: &str) -> (Option<String>, String) {
+    let quoted = |s: &str| s.split('`').nth(1).map(str::to_string);
+    let listed = |s: &str| -> String {
+        let list = s
+            .split_once("expected ")
+            .map(|(_, l)| l.trim_start_matches("one of "))
+            .unwrap_or("");
+        list.replace('`', "").replace(" or ", ", ")
+    };
+    if let Some(rest) = text.strip_prefix("unknown field ") {
+        return (
+            quoted(rest),
+            format!("unknown key (known: {})", listed(rest)),
+        );
+    }
+    if let Some(rest) = text.strip_prefix("missing field ") {
+        return (quoted(rest), "is required".to_string());
+    }
+    if let Some(rest) = text.strip_prefix("duplicate field ") {
+        return (quoted(rest), "is given twice".to_string());
+    }
+    if let Some(rest) = text.strip_prefix("unknown variant ") {
+        let got = quoted(rest).unwrap_or_default();
+        return (None, format!("`{got}` is not one of {}", listed(rest)));
+    }
+    if let Some(rest) = text
+        .strip_prefix("invalid type: ")
+        .or_else(|| text.strip_prefix("invalid value: "))
+    {
+        let (got, expected) = rest.split_once(", expected ").unwrap_or((rest, ""));
+        let want = match expected {
+            "a boolean" => "true or false".to_string(),
+            "f64" => "a number".to_string(),
+            "a nonzero u64" => "a positive integer".to_string(),
+            e if e.starts_with("struct ") || e.starts_with("a map") => "an object".to_string(),
+            e => e.to_string(),
+        };
+        return (None, format!("must be {want}, got {got}"));
+    }
+    (None, text.to_string())
+}
+
+/// The rules that span keys, and the defaults (docs/estimator.md §0.1).
+fn validate(file: PlanFile, presets: &[PresetInfo]) -> Result<Plan> {
+    let model = ModelRef::from_value(&file.model)?;
+    let task = file.task;
+    let train = task == Task::Train;
+
+    let method = match file.method {
+        None if train => Some(Method::Full),
+        None => None,
+        Some(_) if !train => {
+            return Err(Error::invalid(
+                "method",
+                "only applies to task train; remove it for infer",
+            ))
+        }
+        Some(m) => Some(m),
+    };
+
+    let quantization = match file.quantization {
+        Some(name) => {
+            if !presets.iter().any(|p| p.name == name) {
+                let known: Vec<&str> = presets.iter().map(|p| p.name.as_str()).collect();
+                return Err(Error::invalid(
+                    "quantization",
+                    format!("unknown preset `{name}` (known: {})", known.join(", ")),
+                ));
+            }
+            Some(name)
+        }
+        None if method == Some(Method::Qlora) => Some("int4".to_string()),
+        None => None,
+    };
+    if let (Some(name), Some(m)) = (&quantization, method) {
+        let format = presets.iter().find(|p| &p.name == name).map(|p| p.format);
+        if let Some(format) = format {
+            if format.is_quantized() && matches!(m, Method::Full | Method::Freeze) {
+                return Err(Error::invalid(
+                    "quantization",
+                    format!(
+                        "`{name}` weights are quantized and frozen: they cannot be trained with method {}; use method qlora (or lora) or a 16-bit preset",
+                        if m == Method::Full { "full" } else { "freeze" }
+                    ),
+                ));
+            }
+            if m == Method::Qlora && !matches!(format, WeightFormat::Int4 { .. }) {
+                return Err(Error::invalid(
+                    "quantization",
+                    format!("method qlora needs a 4-bit preset, `{name}` is not; use method lora"),
+                ));
+            }
+        }
+    }
+
+    let precision = file.precision.unwrap_or(Precision::Bf16Mixed);
+
+    let uses_lora = matches!(method, Some(Method::Lora | Method::Qlora));
+    let lora = match file.lora {
+        Some(_) if !uses_lora => {
+            return Err(Error::invalid(
+                "lora",
+                format!(
+                    "LoRA settings given but method is {}; use method lora or qlora, or remove lora",
+                    match method {
+                        Some(Method::Full) => "full",
+                        Some(Method::Freeze) => "freeze",
+                        _ => "absent (task infer)",
+                    }
+                ),
+            ));
+        }
+        Some(l) => Some(lora_settings(l)?),
+        None if uses_lora => Some(LoraSettings::default()),
+        None => None,
+    };
+
+    let trainable_embeddings = file.trainable_embeddings.unwrap_or(false);
+    if trainable_embeddings && !uses_lora {
+        return Err(Error::invalid(
+            "trainable_embeddings",
+            "only applies beside LoRA (method lora or qlora)",
+        ));
+    }
+
+    let optimizer = match file.optimizer {
+        Some(_) if !train => {
+            return Err(Error::invalid(
+                "optimizer",
+                "only applies to task train; remove it for infer",
+            ))
+        }
+        o => o.unwrap_or(Optimizer::Adamw),
+    };
+    let optimizer_in_backward = file.optimizer_in_backward.unwrap_or(false);
+    let batch_size = count_or(file.batch_size, 1);
+    let sequence_length = count_or(file.sequence_length, 2048);
+    let gradient_accumulation_steps = count_or(file.gradient_accumulation_steps, 1);
+    if optimizer_in_backward && gradient_accumulation_steps.get() > 1 {
+        // The step runs as each gradient is ready, so there is nothing to accumulate into
+        // (torchtune rejects the combination for the same reason).
+        return Err(Error::invalid(
+            "optimizer_in_backward",
+            "cannot be combined with gradient_accumulation_steps > 1: the step runs inside backward",
+        ));
+    }
+    if batch_size.get() * sequence_length.get() > MAX_COUNT * 256 {
+        return Err(Error::invalid(
+            "batch_size",
+            format!(
+                "{batch_size} × sequence_length {sequence_length} tokens per micro-batch is implausibly large"
+            ),
+        ));
+    }
+    let gradient_checkpointing = file.gradient_checkpointing.unwrap_or(false);
+    let attention = file.attention.unwrap_or(AttentionImpl::Sdpa);
+    let chunked_loss = file.chunked_loss.unwrap_or(false);
+    let activation_offload = file.activation_offload.unwrap_or(false);
+    let new_tokens = match file.new_tokens {
+        None => 0,
+        Some(_) if train => {
+            return Err(Error::invalid(
+                "new_tokens",
+                "only applies to task infer (tokens generated after the prompt)",
+            ))
+        }
+        Some(n) => n.0,
+    };
+    let kv_cache_dtype = match file.kv_cache_dtype {
+        Some(_) if train => {
+            return Err(Error::invalid(
+                "kv_cache_dtype",
+                "only applies to task infer",
+            ))
+        }
+        k => k,
+    };
+    let gpus = file.gpus.map(gpu_setup).transpose()?;
+    let nodes = count_or(file.nodes, 1);
+    if nodes.get() > 1 && gpus.is_none() {
+        return Err(Error::invalid(
+            "nodes",
+            "more than one node needs gpus (how many GPUs each node has)",
+        ));
+    }
+    let sharding = file.sharding.unwrap_or(Sharding::None);
+    if sharding != Sharding::None && !train {
+        return Err(Error::invalid(
+            "sharding",
+            "ZeRO and FSDP shard training state; for infer use sharding none",
+        ));
+    }
+    let offload = file.offload.unwrap_or(Offload::None);
+    match offload {
+        Offload::None => {}
+        Offload::Optimizer if !sharding.shards_optimizer() || !train => {
+            return Err(Error::invalid(
+                "offload",
+                "optimizer offload is a ZeRO feature: set sharding to zero1, zero2 or zero3",
+            ))
+        }
+        Offload::OptimizerAndParams if !sharding.shards_parameters() || !train => {
+            return Err(Error::invalid(
+                "offload",
+                "parameter offload needs sharded parameters: set sharding to zero3 or fsdp_full_shard",
+            ))
+        }
+        _ => {}
+    }
+    if offload == Offload::Optimizer && sharding.is_fsdp() {
+        return Err(Error::invalid(
+            "offload",
+            "FSDP offloads parameters and optimizer together: use optimizer_and_params with fsdp_full_shard",
+        ));
+    }
+    let margin = match file.margin {
+        None => 0.10,
+        Some(m) if (0.0..1.0).contains(&m) => m,
+        Some(m) => {
+            return Err(Error::invalid(
+                "margin",
+                format!("must be at least 0 and below 1 (a fraction of GPU memory), got {m}"),
+            ))
+        }
+    };
+    if file.freeze_trainable_layers.is_some() && method != Some(Method::Freeze) {
+        return Err(Error::invalid(
+            "freeze_trainable_layers",
+            "only applies to method freeze",
+        ));
+    }
+    let freeze_trainable_layers = count_or(file.freeze_trainable_layers, 2);
+
+    let fsdp = sharding.is_fsdp();
+    for (key, given) in [
+        (
+            "fsdp_frozen_in_trainable_units",
+            file.fsdp_frozen_in_trainable_units.is_some(),
+        ),
+        ("fsdp_no_sync", file.fsdp_no_sync.is_some()),
+    ] {
+        if given && !fsdp {
+            return Err(Error::invalid(
+                key,
+                "only applies with sharding fsdp_full_shard or fsdp_shard_grad_op",
+            ));
+        }
+    }
+    if file.fsdp_frozen_in_trainable_units.is_some() && !uses_lora {
+        return Err(Error::invalid(
+            "fsdp_frozen_in_trainable_units",
+            "only applies to method lora or qlora: full trains every parameter, freeze trains whole decoder layers, so no FSDP unit mixes frozen and trainable parameters",
+        ));
+    }
+
+    Ok(Plan {
+        model,
+        task,
+        method,
+        quantization,
+        precision,
+        lora,
+        trainable_embeddings,
+        optimizer,
+        optimizer_in_backward,
+        batch_size,
+        sequence_length,
+        gradient_accumulation_steps,
+        gradient_checkpointing,
+        attention,
+        chunked_loss,
+        activation_offload,
+        new_tokens,
+        kv_cache_dtype,
+        gpus,
+        nodes,
+        sharding,
+        offload,
+        margin,
+        freeze_trainable_layers,
+        kbit_upcast: file.kbit_upcast,
+        quantize_lm_head: file.quantize_lm_head.unwrap_or(false),
+        prefill_logits: file.prefill_logits.unwrap_or(PrefillLogits::Last),
+        torch_compile: file.torch_compile.unwrap_or(false),
+        fsdp_frozen_in_trainable_units: file.fsdp_frozen_in_trainable_units.unwrap_or(false),
+        fsdp_no_sync: file.fsdp_no_sync.unwrap_or(false),
+    })
+}
+
+fn count_or(count: Option<Count>, default: u64) -> NonZeroU64 {
+    count
+        .map(|c| c.0)
+        .or(NonZeroU64::new(default))
+        .unwrap_or(NonZeroU64::MIN)
+}
+
+fn lora_settings(file: LoraFile) -> Result<LoraSettings> {
+    let mut lora = LoraSettings::default();
+    if let Some(r) = file.rank {
+        lora.rank = r.get();
+        lora.alpha = 2.0 * r.get() as f64;
+    }
+    if let Some(a) = file.alpha {
+        if !(a.is_finite() && a > 0.0) {
+            return Err(Error::invalid(
+                "lora.alpha",
+                format!("must be a positive number, got {a}"),
+            ));
+        }
+        lora.alpha = a;
+    }
+    if let Some(d) = file.dropout {
+        if !(0.0..1.0).contains(&d) {
+            return Err(Error::invalid(
+                "lora.dropout",
+                format!("must be a number at least 0 and below 1, got {d}"),
+            ));
+        }
+        lora.dropout = d;
+    }
+    if let Some(targets) = file.target_modules {
+        if let TargetModules::Names(names) = &targets {
+            if names.is_empty() {
+                return Err(Error::invalid(
+                    "lora.target_modules",
+                    "must name at least one module, or be \"all-linear\"",
+                ));
+            }
+            if let Some(blank) = names.iter().find(|n| n.trim().is_empty()) {
+                return Err(Error::invalid(
+                    "lora.target_modules",
+                    format!("every entry must be a module name, got {blank:?}"),
+                ));
+            }
+        }
+        lora.target_modules = targets;
+    }
+    if let Some(d) = file.dtype {
+        lora.dtype = d;
+    }
+    Ok(lora)
+}
+
+fn gpu_setup(file: GpusFile) -> Result<GpuSetup> {
+    let count = file.count.0;
+    match (file.memory_gib, file.memory_bytes, file.model) {
+        (Some(gib), None, None) => {
+            if !(gib.is_finite() && gib > 0.0 && gib <= 1.0e6) {
+                return Err(Error::invalid(
+                    "gpus.memory_gib",
+                    format!("must be a positive number of GiB, got {gib}"),
+                ));
+            }
+            Ok(GpuSetup {
+                count,
+                memory_bytes: (gib * (1u64 << 30) as f64).round() as u64,
+                model: None,
+            })
+        }
+        (None, Some(bytes), None) => Ok(GpuSetup {
+            count,
+            memory_bytes: bytes.get(),
+            model: None,
+        }),
+        (None, None, Some(name)) => {
+            let gpu = gpus::find(&name).ok_or_else(|| {
+                Error::invalid(
+                    "gpus.model",
+                    format!(
+                        "unknown GPU `{name}` (known: {})",
+                        gpus::catalog()
+                            .iter()
+                            .map(|g| g.name)
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                )
+            })?;
+            Ok(GpuSetup {
+                count,
+                memory_bytes: gpu.memory_bytes,
+                model: Some(gpu.name.to_string()),
+            })
+        }
+        (None, None, None) => Err(Error::invalid(
+            "gpus",
+            "give memory_gib (per GPU) or model (a catalog GPU name)",
+        )),
+        _ => Err(Error::invalid(
+            "gpus",
+            "give one of memory_gib, memory_bytes or model, not more",
+        )),
+    }
+}

@@ -1,0 +1,350 @@
+//! The plan's domain types: what the user means to run, every default filled in and every contradiction
+//! rejected (docs/contract.md §1). [`super::parse`] builds a [`Plan`] from a [`super::file::PlanFile`].
+
+use std::num::NonZeroU64;
+
+use serde::{Deserialize, Serialize};
+
+/// The largest count a plan may give (2^24): far beyond any real batch, sequence or GPU count, small enough
+/// that products of counts cannot overflow.
+pub const MAX_COUNT: u64 = 1 << 24;
+
+/// Where the model comes from: exactly one of `id`, `path`, `config` (model discovery resolves it).
+pub use crate::model::ModelRef;
+
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS, schemars::JsonSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum Task {
+    Train,
+    Infer,
+}
+
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS, schemars::JsonSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum Method {
+    Full,
+    Lora,
+    Qlora,
+    /// Freeze tuning (LLaMA-Factory `finetuning_type: freeze`): only the last `freeze_trainable_layers` decoder
+    /// layers are trained.
+    Freeze,
+}
+
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS, schemars::JsonSchema,
+)]
+pub enum Precision {
+    #[serde(rename = "fp32")]
+    Fp32,
+    #[serde(rename = "fp16-mixed")]
+    Fp16Mixed,
+    #[serde(rename = "bf16-mixed")]
+    Bf16Mixed,
+    #[serde(rename = "bf16-true")]
+    Bf16True,
+    #[serde(rename = "fp16-true")]
+    Fp16True,
+}
+
+impl Precision {
+    /// Bytes of one activation element.
+    pub fn compute_bytes(self) -> u64 {
+        if self == Precision::Fp32 {
+            4
+        } else {
+            2
+        }
+    }
+    pub fn is_mixed(self) -> bool {
+        matches!(self, Precision::Fp16Mixed | Precision::Bf16Mixed)
+    }
+    pub fn is_true16(self) -> bool {
+        matches!(self, Precision::Fp16True | Precision::Bf16True)
+    }
+}
+
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS, schemars::JsonSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum Optimizer {
+    Adamw,
+    // serde's snake_case would write `adamw8bit`; the contract's names have an underscore before the digits.
+    #[serde(rename = "adamw_8bit")]
+    Adamw8bit,
+    #[serde(rename = "paged_adamw_8bit")]
+    PagedAdamw8bit,
+    #[serde(rename = "paged_adamw_32bit")]
+    PagedAdamw32bit,
+    Sgd,
+    SgdMomentum,
+    Adafactor,
+}
+
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS, schemars::JsonSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum AttentionImpl {
+    Eager,
+    Sdpa,
+    Flash,
+}
+
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS, schemars::JsonSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum KvDtype {
+    Fp32,
+    Bf16,
+    Fp16,
+    Fp8,
+    Int8,
+    Int4,
+}
+
+impl KvDtype {
+    /// Bits of one cached element.
+    pub fn bits(self) -> u64 {
+        match self {
+            KvDtype::Fp32 => 32,
+            KvDtype::Bf16 | KvDtype::Fp16 => 16,
+            KvDtype::Fp8 | KvDtype::Int8 => 8,
+            KvDtype::Int4 => 4,
+        }
+    }
+}
+
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS, schemars::JsonSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum Sharding {
+    None,
+    Zero1,
+    Zero2,
+    Zero3,
+    FsdpFullShard,
+    FsdpShardGradOp,
+}
+
+impl Sharding {
+    pub fn shards_optimizer(self) -> bool {
+        self != Sharding::None
+    }
+    pub fn shards_gradients(self) -> bool {
+        matches!(
+            self,
+            Sharding::Zero2 | Sharding::Zero3 | Sharding::FsdpFullShard | Sharding::FsdpShardGradOp
+        )
+    }
+    /// PyTorch FSDP (either strategy), as opposed to DeepSpeed ZeRO or plain data parallel.
+    pub fn is_fsdp(self) -> bool {
+        matches!(self, Sharding::FsdpFullShard | Sharding::FsdpShardGradOp)
+    }
+    pub fn shards_parameters(self) -> bool {
+        matches!(self, Sharding::Zero3 | Sharding::FsdpFullShard)
+    }
+}
+
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS, schemars::JsonSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum Offload {
+    None,
+    Optimizer,
+    OptimizerAndParams,
+}
+
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS, schemars::JsonSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum LoraDtype {
+    Fp32,
+    Bf16,
+    Fp16,
+}
+
+impl LoraDtype {
+    pub fn bytes(self) -> u64 {
+        if self == LoraDtype::Fp32 {
+            4
+        } else {
+            2
+        }
+    }
+}
+
+/// Which linear layers get adapters: PEFT's `"all-linear"` (every `nn.Linear` but the output head) or explicit
+/// module names. Written as that string or a list of names, in plans and per-model configs alike.
+#[derive(Debug, Clone, PartialEq, Eq, ts_rs::TS)]
+#[ts(type = "\"all-linear\" | Array<string>")]
+pub enum TargetModules {
+    AllLinear,
+    Names(Vec<String>),
+}
+
+const ALL_LINEAR: &str = "all-linear";
+
+impl Serialize for TargetModules {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        match self {
+            TargetModules::AllLinear => s.serialize_str(ALL_LINEAR),
+            TargetModules::Names(names) => names.serialize(s),
+        }
+    }
+}
+
+impl schemars::JsonSchema for TargetModules {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "TargetModules".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "description": "\"all-linear\" (every linear layer but the output head) or a non-empty list of module names",
+            "oneOf": [
+                {"const": ALL_LINEAR},
+                {"type": "array", "items": {"type": "string", "minLength": 1}, "minItems": 1}
+            ]
+        })
+    }
+}
+
+impl<'de> Deserialize<'de> for TargetModules {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Shortcut(String),
+            Names(Vec<String>),
+        }
+        match Raw::deserialize(d) {
+            Ok(Raw::Shortcut(s)) if s == ALL_LINEAR => Ok(TargetModules::AllLinear),
+            Ok(Raw::Names(names)) => Ok(TargetModules::Names(names)),
+            _ => Err(serde::de::Error::custom(
+                "must be \"all-linear\" or a list of module names",
+            )),
+        }
+    }
+}
+
+/// LoRA settings, the same for a plan and a per-model config. Defaults: rank 16, alpha 32 (2 × rank, what a plan
+/// that gives only a rank gets too), dropout 0, `all-linear`, fp32 (PEFT upcasts adapters).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ts_rs::TS)]
+#[serde(deny_unknown_fields, default)]
+pub struct LoraSettings {
+    pub rank: u64,
+    pub alpha: f64,
+    pub dropout: f64,
+    pub target_modules: TargetModules,
+    pub dtype: LoraDtype,
+}
+
+impl Default for LoraSettings {
+    /// CONTRACTS.md §1 defaults: rank 16, `all-linear`, fp32 adapters; alpha 2×rank, dropout 0 (PEFT's
+    /// `LoraConfig.lora_dropout` default).
+    fn default() -> Self {
+        LoraSettings {
+            rank: 16,
+            alpha: 32.0,
+            dropout: 0.0,
+            target_modules: TargetModules::AllLinear,
+            dtype: LoraDtype::Fp32,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ts_rs::TS)]
+#[serde(deny_unknown_fields)]
+pub struct GpuSetup {
+    #[ts(type = "number")]
+    pub count: NonZeroU64,
+    /// Memory of one GPU, in bytes (from `memory_gib`, or the catalog's NVML total for `model`).
+    pub memory_bytes: u64,
+    /// The catalog name, when the plan named a GPU model.
+    pub model: Option<String>,
+}
+
+/// Which positions get logits at prefill (an optional key beyond CONTRACTS.md §1). transformers ≥ 4.45
+/// `generate()` computes only the last one (`logits_to_keep=1`); older versions computed the whole prompt's
+/// logits and upcast them to fp32 (FORMULAS.md §11).
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS, schemars::JsonSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum PrefillLogits {
+    Last,
+    All,
+}
+
+/// A validated plan: every default filled in, every contradiction rejected.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ts_rs::TS)]
+#[serde(deny_unknown_fields)]
+pub struct Plan {
+    pub model: ModelRef,
+    pub task: Task,
+    /// `None` for `infer`.
+    pub method: Option<Method>,
+    /// A preset name; `None` means the model's stored dtype.
+    pub quantization: Option<String>,
+    pub precision: Precision,
+    /// Present for `lora` and `qlora`.
+    pub lora: Option<LoraSettings>,
+    pub trainable_embeddings: bool,
+    pub optimizer: Optimizer,
+    pub optimizer_in_backward: bool,
+    #[ts(type = "number")]
+    pub batch_size: NonZeroU64,
+    #[ts(type = "number")]
+    pub sequence_length: NonZeroU64,
+    #[ts(type = "number")]
+    pub gradient_accumulation_steps: NonZeroU64,
+    pub gradient_checkpointing: bool,
+    pub attention: AttentionImpl,
+    pub chunked_loss: bool,
+    pub activation_offload: bool,
+    pub new_tokens: u64,
+    /// `None` means the compute dtype.
+    pub kv_cache_dtype: Option<KvDtype>,
+    pub gpus: Option<GpuSetup>,
+    #[ts(type = "number")]
+    pub nodes: NonZeroU64,
+    pub sharding: Sharding,
+    pub offload: Offload,
+    pub margin: f64,
+    /// Optional extension: decoder layers trained by `freeze` (LLaMA-Factory default 2).
+    #[ts(type = "number")]
+    pub freeze_trainable_layers: NonZeroU64,
+    /// Optional extension: PEFT `prepare_model_for_kbit_training` casts every non-quantized parameter to fp32
+    /// (`None`: on for training on a quantized base, as the Hugging Face recipe does).
+    pub kbit_upcast: Option<bool>,
+    /// Optional extension: quantize `lm_head` too (lit-gpt does; transformers skips it by default).
+    pub quantize_lm_head: bool,
+    pub prefill_logits: PrefillLogits,
+    /// Optional extension: the model runs under `torch.compile`, whose fusions keep only the 16-bit input of
+    /// each norm for backward instead of HF RMSNorm's fp32 upcast (torchtune `compile: True`).
+    pub torch_compile: bool,
+    /// Optional extension (FSDP only, method lora or qlora): the frozen base weights share an FSDP unit with
+    /// trainable LoRA adapters. FSDP1 with `use_orig_params=True` and a per-decoder-layer wrap policy (Lightning's
+    /// `FSDPStrategy`, which sets `use_orig_params=True` by default; accelerate's `TRANSFORMER_BASED_WRAP`
+    /// without PEFT's `fsdp_auto_wrap_policy`) flattens both into one `FlatParameter`, which then requires grad
+    /// as a whole: the unit's gradient covers the frozen weights too (torch `_wrap_utils.py`
+    /// `_validate_frozen_params`: "{total} numel instead of {nonfrozen} numel before sharding via
+    /// reduce-scatter"). Off: frozen and trainable parameters live in separate units (PEFT's wrap policy,
+    /// FSDP2's per-parameter sharding).
+    pub fsdp_frozen_in_trainable_units: bool,
+    /// Optional extension (FSDP only): gradient accumulation runs its non-final micro-batches under FSDP's
+    /// `no_sync()` (Lightning Fabric `no_backward_sync`, accelerate's `accumulate` unless `sync_each_batch`,
+    /// the transformers Trainer), which keeps each unit's gradient unsharded until the synchronizing
+    /// micro-batch (torch `FullyShardedDataParallel.no_sync`: "FSDP will accumulate the full model gradients
+    /// (instead of gradient shards) until the eventual sync"). No effect without gradient accumulation.
+    pub fsdp_no_sync: bool,
+}
