@@ -1,5 +1,6 @@
-//! The one error type that crosses IPC: `{code, message}`. The code is for the UI to decide what to show
-//! (a field error, a conflict dialog); the message is for the person.
+//! The one error type that crosses IPC: `{code, message, field?}`. The code is for the UI to decide what to show
+//! (a field error, a conflict dialog); the message is for the person; `field` names the input at fault for an
+//! `invalid` error (the same key the CLI prints before its one line), so the UI never parses it out of the text.
 
 use headroom_core::Error;
 use serde::Serialize;
@@ -34,6 +35,10 @@ pub enum ErrorCode {
 pub struct IpcError {
     pub code: ErrorCode,
     pub message: String,
+    /// For `invalid`: the key, form field or path the message is about (`lora.rank`, `variables[2].name`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub field: Option<String>,
 }
 
 impl From<Error> for IpcError {
@@ -53,9 +58,14 @@ impl From<Error> for IpcError {
             } => ErrorCode::Cancelled,
             Error::Trace { .. } => ErrorCode::Trace,
         };
+        let field = match &e {
+            Error::Invalid { field, .. } => Some(field.clone()),
+            _ => None,
+        };
         IpcError {
             code,
             message: e.to_string(),
+            field,
         }
     }
 }
@@ -65,6 +75,7 @@ impl IpcError {
         IpcError {
             code: ErrorCode::Internal,
             message: message.into(),
+            field: None,
         }
     }
 }

@@ -45,6 +45,7 @@ fn bad_plans_name_the_field() {
     plan["batch_size"] = json!(0);
     let err = invoke(&h, "plan_answer", json!({"plan": plan})).unwrap_err();
     assert_eq!(err["code"], "invalid");
+    assert_eq!(err["field"], "batch_size", "{err}");
     assert!(
         err["message"].as_str().unwrap().starts_with("batch_size:"),
         "{err}"
@@ -59,6 +60,7 @@ fn bad_plans_name_the_field() {
         err["message"].as_str().unwrap().starts_with("model.id:"),
         "{err}"
     );
+    assert_eq!(err["field"], "model.id", "{err}");
 }
 
 #[test]

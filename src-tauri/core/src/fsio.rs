@@ -78,9 +78,9 @@ pub const RECORDING_LINE: Limit = Limit {
 impl Limit {
     /// "1 MiB (1048576 bytes)": the exact figure, and the rounded one a person reads.
     fn describe(self) -> String {
-        if self.bytes >= MIB && self.bytes % MIB == 0 {
+        if self.bytes >= MIB && self.bytes.is_multiple_of(MIB) {
             format!("{} MiB ({} bytes)", self.bytes / MIB, self.bytes)
-        } else if self.bytes >= 1024 && self.bytes % 1024 == 0 {
+        } else if self.bytes >= 1024 && self.bytes.is_multiple_of(1024) {
             format!("{} KiB ({} bytes)", self.bytes / 1024, self.bytes)
         } else {
             format!("{} bytes", self.bytes)

@@ -27,6 +27,15 @@ describe("api", () => {
     });
   });
 
+  it("keeps the field an invalid error names", () => {
+    expect(toIpcError({ code: "invalid", message: "lora.rank: must be a positive integer, got 0", field: "lora.rank" })).toEqual({
+      code: "invalid",
+      message: "lora.rank: must be a positive integer, got 0",
+      field: "lora.rank",
+    });
+    expect(toIpcError({ code: "io", message: "x", field: 3 })).toEqual({ code: "io", message: "x" });
+  });
+
   it("turns anything else into an 'invalid' error with its text", () => {
     expect(toIpcError("invalid args `settings` for command `save_settings`")).toEqual({
       code: "invalid",

@@ -89,9 +89,9 @@ const ERROR_CODES: readonly ErrorCode[] = [
 /** Turn whatever a rejected invoke gave us into an IpcError. */
 export function toIpcError(raw: unknown): IpcError {
   if (typeof raw === "object" && raw !== null && "code" in raw && "message" in raw) {
-    const { code, message } = raw as { code: unknown; message: unknown };
+    const { code, message, field } = raw as { code: unknown; message: unknown; field?: unknown };
     if (ERROR_CODES.includes(code as ErrorCode) && typeof message === "string") {
-      return { code: code as ErrorCode, message };
+      return typeof field === "string" ? { code: code as ErrorCode, message, field } : { code: code as ErrorCode, message };
     }
   }
   // Argument errors from Tauri itself (a bad enum value, a missing key) come as plain strings.

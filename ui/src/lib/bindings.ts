@@ -44,7 +44,11 @@ quarantined: Array<Quarantine>, };
 
 export type ErrorCode = "invalid" | "conflict" | "io" | "denied" | "no_driver" | "driver" | "process" | "trace" | "cancelled" | "internal";
 
-export type IpcError = { code: ErrorCode, message: string, };
+export type IpcError = { code: ErrorCode, message: string, 
+/**
+ * For `invalid`: the key, form field or path the message is about (`lora.rank`, `variables[2].name`).
+ */
+field?: string, };
 
 export type Revision = string | null;
 

@@ -951,7 +951,7 @@ fn group_routing(c: &Cfg, experts: u64, k: u64) -> Result<Option<(u64, u64)>> {
         ));
     }
     if experts > 0 {
-        if experts % groups != 0 {
+        if !experts.is_multiple_of(groups) {
             return Err(c.err(
                 "n_group",
                 format!("{groups} groups do not divide n_routed_experts ({experts})"),

@@ -5,7 +5,8 @@ import EnvironmentView from "./EnvironmentView.svelte";
 import { api } from "../../lib/api";
 import { AppModel } from "../../lib/app.svelte";
 import type { Finding, ProfileView } from "../../lib/bindings";
-import { fieldOf, fixLabel, messageFor } from "./logic";
+import { fieldOf, messageFor } from "../../lib/errors";
+import { fixLabel } from "./logic";
 
 const info = (name: string, debug_only: boolean) => ({
   name,
@@ -78,7 +79,7 @@ function backend() {
         return mine;
       case "env_save_profile":
         if (conflictOnSave) throw { code: "conflict", message: "mine.json was changed by someone else" };
-        if ((args.profile as { name: string }).name === "") throw { code: "invalid", message: "name: must not be empty" };
+        if ((args.profile as { name: string }).name === "") throw { code: "invalid", message: "name: must not be empty", field: "name" };
         return { ...mine, ...(args.profile as object), builtin: false, revision: "00000000000000cc", variables: mine.variables };
       case "env_delete_profile":
         return null;
@@ -348,7 +349,7 @@ describe("the Environment view", () => {
 
 describe("environment logic", () => {
   it("finds the field an invalid error names", () => {
-    const e = { code: "invalid" as const, message: "variables[2].name: \"1X\" is not a variable name" };
+    const e = { code: "invalid" as const, message: "variables[2].name: \"1X\" is not a variable name", field: "variables[2].name" };
     expect(fieldOf(e)).toBe("variables[2].name");
     expect(messageFor(e)).toBe('"1X" is not a variable name');
     expect(fieldOf({ code: "io", message: "a: b" })).toBeNull();

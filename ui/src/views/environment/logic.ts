@@ -2,19 +2,6 @@
 
 import type { Fix, IpcError, Profile, ProfileView, Severity } from "../../lib/bindings";
 
-/** The field an `invalid` error names: the core writes "field: message". */
-export function fieldOf(error: IpcError | null): string | null {
-  if (!error || error.code !== "invalid") return null;
-  const colon = error.message.indexOf(": ");
-  return colon > 0 ? error.message.slice(0, colon) : null;
-}
-
-/** The message without its field prefix, for showing next to the field. */
-export function messageFor(error: IpcError): string {
-  const field = fieldOf(error);
-  return field ? error.message.slice(field.length + 2) : error.message;
-}
-
 /** One row of the profile form; `unset` rows remove the variable from the run's environment. */
 export interface FormRow {
   name: string;

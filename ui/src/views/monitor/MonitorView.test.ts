@@ -103,7 +103,7 @@ function backend(nvml: "no_driver" | "ok") {
         if (source.kind === "nvml" && nvml === "no_driver")
           throw { code: "no_driver", message: "no NVIDIA driver: libnvidia-ml.so.1 not found" };
         const alerts = args.alerts as MonitorStarted["alerts"] | null;
-        if (alerts && alerts.critical <= alerts.warning) throw { code: "invalid", message: "critical: 0.8 must be a fraction above warning (0.9)" };
+        if (alerts && alerts.critical <= alerts.warning) throw { code: "invalid", message: "critical: 0.8 must be a fraction above warning (0.9)", field: "critical" };
         return { ...STARTED, alerts: alerts ?? STARTED.alerts };
       }
       case "monitor_window":

@@ -6,6 +6,7 @@
 // from the backend's snapshot, assessment or history window.
 
 import { api as realApi, type Api, type IpcError } from "../../lib/api";
+import { fieldOf, messageFor } from "../../lib/errors";
 import type { AppModel } from "../../lib/app.svelte";
 import type {
   Action,
@@ -145,10 +146,9 @@ export class MonitorModel {
       if (err.code === "no_driver") {
         this.phase = "no_driver";
         this.noDriverReason = err.message;
-      } else if (alerts && /^(warning|critical|hysteresis):/.test(err.message)) {
+      } else if (alerts && ["warning", "critical", "hysteresis"].includes(fieldOf(err) ?? "")) {
         // A threshold was refused: the source keeps running with the old ones; the error goes next to the field.
-        const field = err.message.slice(0, err.message.indexOf(":"));
-        this.fieldErrors = { [field]: err.message.slice(field.length + 1).trim() };
+        this.fieldErrors = { [fieldOf(err)!]: messageFor(err) };
         this.phase = this.started ? "running" : "failed";
       } else {
         this.error = err;

@@ -66,7 +66,7 @@ function backend() {
       case "plan_answer": {
         const plan = (args as { plan: Record<string, unknown> }).plan;
         asked.push(plan);
-        if (plan.batch_size === 0) throw { code: "invalid", message: "batch_size: must be a positive integer, got 0" };
+        if (plan.batch_size === 0) throw { code: "invalid", message: "batch_size: must be a positive integer, got 0", field: "batch_size" };
         return answerFor(plan);
       }
       default:
@@ -203,9 +203,12 @@ describe("draft", () => {
   it("passes text that is not a number to the backend, which names the field", () => {
     const plan = planFromDraft({ ...DEFAULT_DRAFT, modelId: "x", sequenceLength: "-5x" })!;
     expect(plan.sequence_length).toBe("-5x");
-    expect(errorField("sequence_length: must be a positive integer")).toBe("sequence_length");
-    expect(errorField("model.config: hidden_size: must be positive")).toBe("model");
-    expect(errorField("/tmp/x: No such file")).toBe("plan");
+    const invalid = (field: string) => ({ code: "invalid" as const, message: `${field}: …`, field });
+    expect(errorField(invalid("sequence_length"))).toBe("sequence_length");
+    expect(errorField(invalid("model.config"))).toBe("model");
+    // A file the plan names is not a form field: the error goes above the form.
+    expect(errorField(invalid("/tmp/x"))).toBe("plan");
+    expect(errorField({ code: "io", message: "/tmp/x: No such file" })).toBe("plan");
   });
 });
 

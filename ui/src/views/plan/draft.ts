@@ -2,7 +2,8 @@
 // what the person typed as text; the backend validates it and its error names the field, which lands next to
 // that field. Nothing here computes memory.
 
-import type { GpusFile, PlanDraft } from "../../lib/api";
+import type { GpusFile, IpcError, PlanDraft } from "../../lib/api";
+import { fieldOf } from "../../lib/errors";
 
 export type ModelSource = "catalog" | "folder" | "cache";
 
@@ -222,10 +223,9 @@ export function draftFromPlan(plan: Record<string, unknown>, current: Draft): Dr
   return d;
 }
 
-/** Which form field an error is about: the plan key before the colon ("lora.rank: …" → "lora.rank"). */
-export function errorField(message: string): string {
-  const colon = message.indexOf(":");
-  const key = colon > 0 ? message.slice(0, colon) : "";
+/** Which form field an error is about: the plan key it names ("lora.rank"), the model and GPU keys grouped. */
+export function errorField(error: IpcError): string {
+  const key = fieldOf(error) ?? "";
   if (key.startsWith("model")) return "model";
   if (key === "gpus.memory_gib" || key === "gpus.model" || key === "gpus") return "gpus";
   return /^[a-z_.]+$/.test(key) ? key : "plan";

@@ -43,7 +43,7 @@ function backend() {
       case "wizard_rank": {
         // As the backend: a zero batch is refused naming the field; otherwise the workload used is echoed.
         const ask = args.ask as { task: string; batch_size: number | null; sequence_length: number | null; gradient_checkpointing: boolean | null };
-        if (ask.batch_size === 0) throw { code: "invalid", message: "batch_size: must be a positive integer, got 0" };
+        if (ask.batch_size === 0) throw { code: "invalid", message: "batch_size: must be a positive integer, got 0", field: "batch_size" };
         const rows = [
           { preset: "int4", builtin: true, fits: true, device_peak_bytes: 7516192768, headroom_bytes: 13314398618, caveat: "INT4 may cost accuracy", unavailable: null },
           { preset: "cpu", builtin: true, fits: true, device_peak_bytes: 0, headroom_bytes: 20830591386, caveat: "runs on the CPU", unavailable: null },

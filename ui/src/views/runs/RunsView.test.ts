@@ -116,8 +116,8 @@ function backend() {
         return { runs: [record, { ...record, run_id: "run-0", model: "qwen-7b", attempts: [record.attempts[1]!] }, interruptedRun], quarantined: [] };
       case "runs_start": {
         const start = args.start as { cwd: string; batch_size?: number };
-        if (start.batch_size === 7) throw { code: "invalid", message: "batch_size: llama-8b has no saved config, so there is no task or method to estimate with" };
-        if (start.cwd === "/nope") throw { code: "invalid", message: "cwd: /nope is not a directory" };
+        if (start.batch_size === 7) throw { code: "invalid", message: "batch_size: llama-8b has no saved config, so there is no task or method to estimate with", field: "batch_size" };
+        if (start.cwd === "/nope") throw { code: "invalid", message: "cwd: /nope is not a directory", field: "cwd" };
         channel = args.onUpdate as typeof channel;
         return "run-2";
       }
