@@ -38,7 +38,7 @@ def total_kind(metric):
     return "allocated"
 
 
-def to_plans(row):
+def to_plans(row, family=""):
     """(trace plan, analytic plan) for a row, or raise ValueError saying why it is not usable."""
     model = s(row, "model_id")
     method, task, framework = s(row, "method"), s(row, "task"), s(row, "framework")
@@ -79,10 +79,10 @@ def to_plans(row):
         gen = row.get("generated_tokens") or 0
         prompt = row.get("prompt_len") or (kv - gen)
         analytic.update({"task": "infer", "sequence_length": max(prompt, 1), "new_tokens": gen})
-        if "4.38" in framework:
-            analytic["prefill_logits"] = "all"
         trace = {"task": "infer", "precision": "bf16-true" if quant != "fp32" else "fp32", "weights": weights,
                  "batch_size": batch, "sequence_length": max(prompt, 1), "new_tokens": gen, "attention": "sdpa"}
+        if "4.38" in framework:
+            analytic["prefill_logits"] = trace["prefill_logits"] = "all"
         return trace, analytic
     if task != "train":
         raise ValueError(f"task `{task}` is not one the estimator models")
@@ -116,6 +116,8 @@ def to_plans(row):
             targets.append(mapped)
         if lora.get("lora_to_mlp") is True:
             targets += ["gate_proj", "up_proj", "down_proj"]
+        if family == "gpt_neox":
+            targets = ["query_key_value"]  # q and v live in the fused query_key_value layer
         dropout = lora.get("dropout")
         if not isinstance(dropout, (int, float)):
             dropout = 0.05 if litgpt else 0.0
@@ -202,8 +204,8 @@ def main():
         if not isinstance(measured, (int, float)):
             continue
         try:
-            trace_plan, analytic_plan = to_plans(row)
             config = model_config(s(row, "model_id"), catalog)
+            trace_plan, analytic_plan = to_plans(row, config.get("model_type", ""))
         except ValueError as e:
             print(f"skip {rid}: {e}")
             continue
@@ -214,6 +216,9 @@ def main():
             result = run(req, lambda *a: None)
         except TraceError as e:
             print(f"skip {rid}: trace error {e.code}: {e.message}")
+            continue
+        except Exception as e:  # noqa: BLE001 - one failing point must not end the report
+            print(f"skip {rid}: trace failed: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}")
             continue
         elapsed = time.monotonic() - start
         t = trace_total(result, kind) / GIB

@@ -237,6 +237,8 @@ def _apply_lora(model, plan, notes):
             model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=plan.gradient_checkpointing)
             notes.append("prepare_model_for_kbit_training (PEFT) ran: frozen non-quantized weights upcast to fp32, "
                          "input embeddings' output requires grad")
+            if plan.gradient_checkpointing:
+                notes.append("checkpointing as PEFT enables it: no use_reentrant given, so torch's reentrant default")
         elif plan.gradient_checkpointing:
             _enable_checkpointing(model)
         to_save = None

@@ -189,9 +189,9 @@ def run(req, progress):
     import torch
     from torch._subclasses.fake_tensor import FakeTensorMode
 
-    from .build import build, find_layer_prefix, make_config, num_layers, quiet
+    from .build import build, find_layer_prefix, make_config, num_layers
     from .extrapolate import extrapolate
-    from .quant import _Tracked
+    from .quant import attach_tracker
     from .report import build_result
     from .tracker import Tracker
 
@@ -213,14 +213,12 @@ def run(req, progress):
     prefix = find_layer_prefix(model, n_trace) or ""
     tracker = Tracker(prefix, deadline)
     tracker.name_modules(model)
-    _Tracked.tracker = tracker
+    attach_tracker(model, tracker)
 
     trainable = [p for p in model.parameters() if p.requires_grad]
-    layer_re_prefix = prefix
-
     def tag_of(name):
-        if layer_re_prefix and name.startswith(layer_re_prefix):
-            return int(name[len(layer_re_prefix):].split(".")[0])
+        if prefix and name.startswith(prefix):
+            return int(name[len(prefix):].split(".")[0])
         return None
 
     # parameter counts, extrapolated by the template layer
@@ -246,7 +244,6 @@ def run(req, progress):
     vocab = getattr(full_config, "vocab_size", 32000)
     out_emb = model.get_output_embeddings()
     managed = 0
-    cast = None
     from .build import autocast_dtype
 
     ac = autocast_dtype(plan)
@@ -263,7 +260,6 @@ def run(req, progress):
     if out_emb is not None:
         hooks.append(out_emb.register_forward_pre_hook(lambda *_: setattr(tracker, "in_logits", True)))
 
-    peak_step = 0
     try:
         with fake, tracker:
             seen = set()
@@ -276,12 +272,12 @@ def run(req, progress):
             if plan.task == "train":
                 managed = _train(plan, model, trainable, tracker, autocast, vocab, progress)
             else:
-                _infer(plan, model, tracker, vocab, progress, kv_category)
+                _infer(plan, model, tracker, vocab, progress, kv_category, notes)
             tracker.check_time()
     finally:
         for h in hooks:
             h.remove()
-        _Tracked.tracker = None
+        attach_tracker(model, None)
     tracker.close()
     events = tracker.events
 
@@ -323,8 +319,8 @@ def run(req, progress):
 
 
 def _inputs(torch, plan, seq, vocab):
-    ids = torch.randint(0, vocab, (plan.batch_size, seq))
-    return ids
+    """Token ids as the data loader hands them over (int64, batch x sequence)."""
+    return torch.randint(0, vocab, (plan.batch_size, seq))
 
 
 def _train(plan, model, trainable, tracker, autocast, vocab, progress):
@@ -403,7 +399,7 @@ def _chunked_loss(model, ids, labels):
     import torch
 
     base = model.get_base_model() if hasattr(model, "get_base_model") else model
-    hidden = base.model(input_ids=ids).last_hidden_state
+    hidden = base.base_model(input_ids=ids).last_hidden_state  # the decoder without its head
     head = base.get_output_embeddings()
     logits = [head(h) for h in hidden.chunk(CHUNKS, dim=1)]
     del hidden
@@ -417,7 +413,31 @@ def _chunked_loss(model, ids, labels):
     return total / (labels.numel())
 
 
-def _infer(plan, model, tracker, vocab, progress, kv_category):
+DECODE_EDGE = 8
+
+
+def _grow_cache(cache, tokens, tracker):
+    """Lengthen every cache layer by `tokens` as that many decode steps would (one reallocation each)."""
+    tracker.push_category("kv_cache")
+    try:
+        for layer in getattr(cache, "layers", []):
+            keys = getattr(layer, "keys", None)
+            if keys is None or keys.dim() < 2:
+                continue
+            length = keys.shape[-2] + tokens
+            window = getattr(layer, "sliding_window", None)
+            if window:
+                length = min(length, window - 1)
+                layer.cumulative_length = getattr(layer, "cumulative_length", 0) + tokens
+            shape = (*keys.shape[:-2], length, keys.shape[-1])
+            layer.keys = keys.new_empty(shape)
+            del keys
+            layer.values = layer.values.new_empty((*layer.values.shape[:-2], length, layer.values.shape[-1]))
+    finally:
+        tracker.pop_category()
+
+
+def _infer(plan, model, tracker, vocab, progress, kv_category, notes):
     import inspect
 
     import torch
@@ -439,13 +459,26 @@ def _infer(plan, model, tracker, vocab, progress, kv_category):
         ids = _inputs(torch, plan, seq, vocab)
         cache = DynamicCache(config=model.config)
         tracker.in_logits = False
-        out = model(input_ids=ids, use_cache=True, **{cache_kw: cache}, **kwargs)
+        prefill_kwargs = {} if plan.prefill_logits == "all" else kwargs
+        out = model(input_ids=ids, use_cache=True, **{cache_kw: cache}, **prefill_kwargs)
         cache = cache_of(out)
-        nxt = out.logits[:, -1:].argmax(-1)
-        del out, ids
+        logits = out.logits
+        if plan.prefill_logits == "all":
+            logits = logits.float()  # transformers < 4.45 upcast the logits in the model's forward
+        nxt = logits[:, -1:].argmax(-1)
+        del out, ids, logits
         steps = max(plan.new_tokens - 1, 0)
         tracker.phase = "decode"
-        for t in range(steps):
+        order = list(range(steps))
+        if steps > 2 * DECODE_EDGE:
+            order = list(range(DECODE_EDGE)) + list(range(steps - DECODE_EDGE, steps))
+            notes.append(f"decode: steps 0-{DECODE_EDGE - 1} and the last {DECODE_EDGE} of {steps} traced, the KV "
+                         "cache grown to its length in between in one step per layer (the allocator does not see "
+                         "the skipped steps' cache reallocations)")
+        for t in order:
+            if t == steps - DECODE_EDGE and steps > 2 * DECODE_EDGE:
+                tracker.phase = "decode"  # the jump is no part of the layer loop
+                _grow_cache(cache, steps - 2 * DECODE_EDGE, tracker)
             tracker.step = t
             tracker.in_logits = False
             if t % 16 == 0:

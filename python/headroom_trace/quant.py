@@ -39,13 +39,15 @@ def int8_storage_bytes(out_features, in_features):
     return [out_features * in_features, out_features * 4]
 
 
-class _Tracked:
-    tracker = None  # set by the engine: the workspace category for dequantized copies
+def attach_tracker(model, tracker):
+    """Give every simulated layer the tracker, so its temporaries are filed as workspace."""
+    for m in model.modules():
+        if isinstance(m, (Linear4bit, Linear8bitLt)):
+            m.tracker = tracker
 
 
-def _dequantized(weight_shape, dtype, like):
+def _dequantized(weight_shape, dtype, like, tracker):
     """A dequantized copy of the weight: a real (fake) tensor so its lifetime is tracked."""
-    tracker = _Tracked.tracker
     if tracker is not None:
         tracker.push_category("workspace")
     try:
@@ -57,11 +59,12 @@ def _dequantized(weight_shape, dtype, like):
 
 class _MatMul4Bit(torch.autograd.Function):
     @staticmethod
-    def forward(ctx, x, packed, bias, out_features, in_features):
-        w = _dequantized((out_features, in_features), x.dtype, x)
+    def forward(ctx, x, packed, bias, out_features, in_features, tracker):
+        w = _dequantized((out_features, in_features), x.dtype, x, tracker)
         out = torch.nn.functional.linear(x, w, bias)
         del w
         ctx.shape = (out_features, in_features)
+        ctx.tracker = tracker
         ctx.save_for_backward(x, packed)
         return out
 
@@ -69,14 +72,16 @@ class _MatMul4Bit(torch.autograd.Function):
     def backward(ctx, grad_out):
         grad_x = None
         if ctx.needs_input_grad[0]:
-            w = _dequantized(ctx.shape, grad_out.dtype, grad_out)
+            w = _dequantized(ctx.shape, grad_out.dtype, grad_out, ctx.tracker)
             grad_x = torch.matmul(grad_out, w)
             del w
-        return grad_x, None, None, None, None
+        return grad_x, None, None, None, None, None
 
 
 class Linear4bit(nn.Linear):
     """A bitsandbytes Linear4bit stand-in. Subclasses nn.Linear so that PEFT wraps it with its LoRA layer."""
+
+    tracker = None
 
     def __init__(self, in_features, out_features, bias, compute_dtype, double_quant, quant_storage, device=None):
         nn.Module.__init__(self)
@@ -108,14 +113,13 @@ class Linear4bit(nn.Linear):
             if bias is not None:
                 out = out + bias
         else:
-            out = _MatMul4Bit.apply(x, self.weight, bias, self.out_features, self.in_features)
+            out = _MatMul4Bit.apply(x, self.weight, bias, self.out_features, self.in_features, self.tracker)
         return out.to(in_dtype)
 
 
 class _MatMul8bitLt(torch.autograd.Function):
     @staticmethod
-    def forward(ctx, x, weight, bias, out_features, in_features):
-        tracker = _Tracked.tracker
+    def forward(ctx, x, weight, bias, out_features, in_features, tracker):
         if tracker is not None:
             tracker.push_category("workspace")
         try:
@@ -134,6 +138,7 @@ class _MatMul8bitLt(torch.autograd.Function):
         if bias is not None:
             out = out + bias.to(torch.float16)
         ctx.shape = (out_features, in_features)
+        ctx.tracker = tracker
         ctx.save_for_backward(x, weight)
         return out.to(x.dtype)
 
@@ -141,13 +146,15 @@ class _MatMul8bitLt(torch.autograd.Function):
     def backward(ctx, grad_out):
         grad_x = None
         if ctx.needs_input_grad[0]:
-            w = _dequantized(ctx.shape, torch.float16, grad_out)
+            w = _dequantized(ctx.shape, torch.float16, grad_out, ctx.tracker)
             grad_x = torch.matmul(grad_out.to(torch.float16), w).to(grad_out.dtype)
             del w
-        return grad_x, None, None, None, None
+        return grad_x, None, None, None, None, None
 
 
 class Linear8bitLt(nn.Linear):
+    tracker = None
+
     def __init__(self, in_features, out_features, bias, device=None):
         nn.Module.__init__(self)
         self.in_features = in_features
@@ -158,7 +165,7 @@ class Linear8bitLt(nn.Linear):
         self.bias = nn.Parameter(torch.empty(out_features, dtype=torch.float16, device=device)) if bias else None
 
     def forward(self, x):
-        return _MatMul8bitLt.apply(x, self.weight, self.bias, self.out_features, self.in_features)
+        return _MatMul8bitLt.apply(x, self.weight, self.bias, self.out_features, self.in_features, self.tracker)
 
 
 def quantize_model(model, bnb, skip):

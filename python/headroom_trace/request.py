@@ -56,6 +56,7 @@ class Plan:
     new_tokens: int
     kv_cache_dtype: Optional[str]
     kbit_upcast: bool = True
+    prefill_logits: str = "last"
 
 
 @dataclass
@@ -228,6 +229,9 @@ def parse_plan(raw):
         # optional (protocol addition): false for frameworks that quantize without PEFT's
         # prepare_model_for_kbit_training (torchtune, lit-gpt), which keep the other weights in 16 bits
         kbit_upcast=_bool(raw, "kbit_upcast", p, True),
+        # optional (protocol addition): "all" for transformers before 4.45, whose generate() computed the
+        # prefill's logits for every prompt token and upcast them to fp32
+        prefill_logits=_choice(raw, "prefill_logits", ("last", "all"), p, "last"),
     )
     return plan
 

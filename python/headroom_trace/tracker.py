@@ -51,7 +51,7 @@ class Event:
 
 
 class Tracker(TorchDispatchMode):
-    def __init__(self, layer_prefix, deadline=None, root_name=""):
+    def __init__(self, layer_prefix, deadline=None):
         super().__init__()
         self.events = []
         self._phase = "load"
@@ -70,7 +70,6 @@ class Tracker(TorchDispatchMode):
         self.bw_seen_layer = False
         self.mt = ModTracker()
         self.mt.register_user_hooks(self._enter, None, self._enter, None)
-        self.root_name = root_name
 
     @property
     def phase(self):

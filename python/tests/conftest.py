@@ -44,10 +44,11 @@ def infer_plan(**over):
     return plan
 
 
-def trace(config, plan, layers=None, time_limit_s=300):
+def trace(config, plan, layers=None, time_limit_s=300, expandable_segments=False):
     from headroom_trace.engine import run
     from headroom_trace.request import parse_request
 
     req = parse_request({"protocol": 1, "model_config": config, "plan": plan, "layers": layers,
-                         "time_limit_s": time_limit_s})
+                         "time_limit_s": time_limit_s,
+                         "allocator": {"expandable_segments": expandable_segments}})
     return run(req, lambda *a: None)

@@ -18,6 +18,7 @@ PLANS = {
     "full-8bit-adam": train_plan("full", sequence_length=128, gradient_checkpointing=False, optimizer="adamw_8bit"),
     "qlora-paged": train_plan("qlora", sequence_length=256, optimizer="paged_adamw_8bit"),
     "infer": infer_plan(sequence_length=256, new_tokens=8),
+    "infer-long-decode": infer_plan(sequence_length=64, new_tokens=40),
     "lora-chunked-loss": train_plan("lora", sequence_length=256, chunked_loss=True),
 }
 

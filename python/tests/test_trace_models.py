@@ -224,3 +224,43 @@ def test_four_bit_inference_weights_are_nf4_without_upcast():
             quantized.add(id(mod.weight))
     expected += sum(ROUND(t.numel() * t.element_size()) for _, t in tensors(model) if id(t) not in quantized)
     assert r["components"]["weights"] == expected
+
+
+def test_long_decodes_skip_middle_steps_without_changing_the_peak(monkeypatch):
+    from headroom_trace import engine
+
+    config = tiny_config("tiny-llama")
+    plan = infer_plan(sequence_length=16, new_tokens=60)
+    skipped = trace(config, plan)
+    assert any("decode: steps 0-7" in n for n in skipped["notes"])
+    monkeypatch.setattr(engine, "DECODE_EDGE", 10_000)
+    every = trace(config, plan)
+    assert not any("decode: steps" in n for n in every["notes"])
+    assert skipped["allocated_peak_bytes"] == every["allocated_peak_bytes"]
+    assert abs(skipped["reserved_peak_bytes"] - every["reserved_peak_bytes"]) <= 0.01 * every["reserved_peak_bytes"]
+    assert skipped["peak"]["phase"] == every["peak"]["phase"]
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_chunked_loss_runs_on_every_architecture(name):
+    r = trace(tiny_config(name), train_plan("lora", chunked_loss=True))
+    check_common(r)
+    assert r["components"]["lora"] > 0
+
+
+def test_all_prefill_logits_as_older_transformers_kept_them():
+    config = dict(tiny_config("tiny-llama"), vocab_size=32000)
+    last = trace(config, infer_plan(sequence_length=256, new_tokens=2))
+    every = trace(config, infer_plan(sequence_length=256, new_tokens=2, prefill_logits="all"))
+    # the full prefill logits and their fp32 upcast: 256 tokens x 32000 x (2 + 4) bytes at least
+    assert every["allocated_peak_bytes"] - last["allocated_peak_bytes"] >= 255 * 32000 * 6
+
+
+def test_expandable_segments_reserve_no_more_under_variable_lengths():
+    config = tiny_config("tiny-llama")
+    plan = train_plan("lora", sequence_lengths=[512, 64, 1024, 128, 768], gradient_checkpointing=False)
+    fixed = trace(config, plan)
+    expandable = trace(config, plan, expandable_segments=True)
+    check_common(expandable)
+    assert expandable["allocated_peak_bytes"] == fixed["allocated_peak_bytes"]
+    assert expandable["reserved_peak_bytes"] <= fixed["reserved_peak_bytes"]
