@@ -66,6 +66,10 @@ const COMMANDS: &[&str] = &[
     "plan_save",
     "plan_load",
     "plan_export_chart",
+    "trace_plan",
+    "trace_cancel",
+    "trace_check_python",
+    "trace_export_chart",
 ];
 
 fn main() {

@@ -117,6 +117,17 @@ pub fn render() -> String {
         crate::commands::plan::CatalogModel::decl(&cfg),
         crate::commands::plan::HfCacheList::decl(&cfg),
         crate::commands::plan::GpuChoices::decl(&cfg),
+        // The trace engine
+        headroom_core::estimate::EngineKind::decl(&cfg),
+        headroom_core::trace::Stage::decl(&cfg),
+        headroom_core::trace::TraceProgress::decl(&cfg),
+        headroom_core::trace::Phase::decl(&cfg),
+        headroom_core::trace::PeakPlace::decl(&cfg),
+        headroom_core::trace::TimelinePoint::decl(&cfg),
+        headroom_core::trace::TraceLayers::decl(&cfg),
+        headroom_core::trace::TraceInfo::decl(&cfg),
+        headroom_core::trace::TraceOutcome::decl(&cfg),
+        headroom_core::trace::PythonInfo::decl(&cfg),
         // Presets view
         headroom_core::presets::Device::decl(&cfg),
         headroom_core::presets::TorchDtype::decl(&cfg),

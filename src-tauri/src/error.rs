@@ -22,6 +22,11 @@ pub enum ErrorCode {
     Driver,
     /// A process could not be stopped.
     Process,
+    /// The trace engine could not run: no usable Python (torch, transformers, peft), past its time limit,
+    /// crashed; the message says which and what to do.
+    Trace,
+    /// The person cancelled the operation; nothing to show as an error.
+    Cancelled,
     /// Anything else that went wrong in the backend.
     Internal,
 }
@@ -47,6 +52,11 @@ impl From<Error> for IpcError {
             Error::Driver { .. } => ErrorCode::Driver,
             Error::Process { .. } => ErrorCode::Process,
             Error::NoHome => ErrorCode::Internal,
+            Error::Trace {
+                code: headroom_core::trace::TraceFailure::Cancelled,
+                ..
+            } => ErrorCode::Cancelled,
+            Error::Trace { .. } => ErrorCode::Trace,
         };
         let field = match &e {
             Error::Invalid { field, .. } => Some(field.clone()),

@@ -86,6 +86,10 @@ pub fn setup<R: Runtime>(builder: tauri::Builder<R>, state: AppState) -> tauri::
             commands::plan::plan_save,
             commands::plan::plan_load,
             commands::plan::plan_export_chart,
+            commands::trace::trace_plan,
+            commands::trace::trace_cancel,
+            commands::trace::trace_check_python,
+            commands::trace::trace_export_chart,
         ])
 }
 

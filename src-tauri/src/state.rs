@@ -25,6 +25,8 @@ pub struct AppState {
     /// The app's one NVML handle, loaded on first use by the Monitor, a run's peak probe or the Plan view.
     pub nvml: SharedNvml,
     /// This machine's GPUs for the Plan view, read once on first use, or why they could not be read.
+    /// What cancels the Plan view's trace, while one runs.
+    pub trace: crate::commands::trace::ActiveTrace,
     pub plan_machine_gpus: OnceLock<(
         Vec<headroom_core::estimate::gpus::MachineGpu>,
         Option<String>,
@@ -55,6 +57,7 @@ impl AppState {
             runs: ActiveRuns::default(),
             monitor: Mutex::new(None),
             nvml: SharedNvml::default(),
+            trace: Default::default(),
             plan_machine_gpus: OnceLock::new(),
         }
     }

@@ -39,6 +39,7 @@ fn json_output_has_exactly_the_contract_keys() {
         keys(&v),
         [
             "cpu_bytes",
+            "engine",
             "fits",
             "headroom_bytes",
             "notes",
@@ -46,6 +47,8 @@ fn json_output_has_exactly_the_contract_keys() {
             "per_gpu"
         ]
     );
+    // `engine` is the one optional key added since the contract's first version.
+    assert_eq!(v["engine"], "analytic");
     assert_eq!(
         keys(&v["per_gpu"]),
         [

@@ -9,6 +9,7 @@ mod presets;
 mod readme_snippet;
 mod run;
 mod store;
+mod trace;
 
 use std::path::Path;
 use std::process::{Command, Output};

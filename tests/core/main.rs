@@ -11,3 +11,4 @@ mod paths;
 mod presets;
 mod store;
 mod switch;
+mod trace;

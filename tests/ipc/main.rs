@@ -14,6 +14,7 @@ use tauri::WebviewWindow;
 mod env;
 mod monitor;
 mod runs;
+mod trace;
 
 pub(crate) struct Harness {
     _dir: tempfile::TempDir,

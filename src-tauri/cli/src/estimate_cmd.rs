@@ -1,15 +1,31 @@
-//! `headroom-cli estimate --plan FILE [--json]` (docs/contract.md §1–2): read a plan, resolve its model, print the
-//! estimate. Invalid input exits 2 with one stderr line naming the key and nothing on stdout.
+//! `headroom-cli estimate --plan FILE [--json] [--engine analytic|trace]` (docs/contract.md §1–2): read a plan,
+//! resolve its model, print the estimate. Invalid input exits 2 with one stderr line naming the key and nothing
+//! on stdout; a trace that cannot run (no Python, no torch or too old, past its time limit, crashed) exits 1.
 
+use std::io::IsTerminal;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use headroom_core::estimate::{self, available_presets, Estimate};
 use headroom_core::fsio;
 use headroom_core::model::{self, hf_cache, Resolver};
 use headroom_core::paths::AppPaths;
 use headroom_core::presets::library::PresetLibrary;
+use headroom_core::settings;
+use headroom_core::trace::{self, CancelToken, TraceProgress, TraceSetup};
+use headroom_core::Error;
 
 use crate::output::{print_json, CliResult};
+
+/// Which engine answers.
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum EngineArg {
+    /// The formulas: instant.
+    Analytic,
+    /// The model's real code on fake tensors in your Python (torch >= 2.4, transformers, peft): seconds to
+    /// minutes, single GPU plans only.
+    Trace,
+}
 
 #[derive(clap::Args)]
 pub struct EstimateArgs {
@@ -19,6 +35,20 @@ pub struct EstimateArgs {
     /// Print the estimate as JSON (docs/contract.md §2) instead of a table.
     #[arg(long)]
     json: bool,
+    /// The engine; the default comes from HEADROOM_ENGINE, else analytic.
+    #[arg(long, value_enum)]
+    engine: Option<EngineArg>,
+    /// The Python the trace runs (default: Settings' python_path, else the first python3/python on PATH that
+    /// imports torch).
+    #[arg(long, value_name = "PATH")]
+    python: Option<PathBuf>,
+    /// Stop a trace that runs longer than this many seconds.
+    #[arg(long, value_name = "SECS", default_value_t = trace::DEFAULT_TIME_LIMIT.as_secs(),
+          value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    trace_time_limit: u64,
+    /// Print the trace's progress on stderr even when stderr is not a terminal.
+    #[arg(long)]
+    progress: bool,
 }
 
 /// Read the plan, resolve its model through model discovery (catalog, then the local Hugging Face cache, a
@@ -29,16 +59,92 @@ pub fn run(paths: &AppPaths, args: EstimateArgs) -> CliResult {
     } else {
         fsio::read_to_string(&args.plan, fsio::PLAN)?
     };
-    let presets = available_presets(&PresetLibrary::new(paths))?;
+    let library = PresetLibrary::new(paths);
     let resolver = Resolver {
         hub_cache: hf_cache::hub_cache_dir(|var| std::env::var(var).ok()),
     };
-    let est = estimate::estimate_plan(&text, &presets, |m| model::resolve(m, &resolver))?;
+    let engine = match args.engine {
+        Some(engine) => engine,
+        None => engine_from_env(std::env::var("HEADROOM_ENGINE").ok().as_deref())?,
+    };
+    let est = match engine {
+        EngineArg::Analytic => {
+            let presets = available_presets(&library)?;
+            estimate::estimate_plan(&text, &presets, |m| model::resolve(m, &resolver))?
+        }
+        EngineArg::Trace => run_trace(paths, &args, &text, &library, &resolver)?,
+    };
     if args.json {
         return print_json(&est);
     }
     print_table(&est);
     Ok(())
+}
+
+/// HEADROOM_ENGINE as the default engine: unset or empty is analytic.
+fn engine_from_env(value: Option<&str>) -> Result<EngineArg, Error> {
+    match value.map(str::trim) {
+        None | Some("") | Some("analytic") => Ok(EngineArg::Analytic),
+        Some("trace") => Ok(EngineArg::Trace),
+        Some(other) => Err(Error::invalid(
+            "HEADROOM_ENGINE",
+            format!("{other:?} is not an engine (analytic or trace)"),
+        )),
+    }
+}
+
+fn run_trace(
+    paths: &AppPaths,
+    args: &EstimateArgs,
+    text: &str,
+    library: &PresetLibrary,
+    resolver: &Resolver,
+) -> Result<Estimate, Error> {
+    let plan: serde_json::Value = serde_json::from_str(text)
+        .map_err(|e| Error::invalid("plan", format!("not valid JSON: {e}")))?;
+    let python = match &args.python {
+        Some(p) => Some(p.clone()),
+        None => settings::load(&paths.settings_file())?
+            .settings
+            .python_path
+            .map(PathBuf::from),
+    };
+    let env = crate::env_cmd::current_env();
+    let cache_dir = trace::trace_cache_dir(&paths.data_dir);
+    let cancel = CancelToken::new();
+    crate::run_cmd::forward_interrupts(cancel.clone());
+    let show = args.progress || std::io::stderr().is_terminal();
+    let mut on_progress = |p: TraceProgress| {
+        if show {
+            eprintln!(
+                "trace: {:>3.0}% {}{}",
+                p.fraction * 100.0,
+                serde_json::to_value(p.stage)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_string))
+                    .unwrap_or_default(),
+                if p.message.is_empty() {
+                    String::new()
+                } else {
+                    format!(": {}", p.message)
+                }
+            );
+        }
+    };
+    let outcome = trace::trace_plan(
+        &plan,
+        &TraceSetup {
+            python: python.as_deref(),
+            env: &env,
+            cache_dir: &cache_dir,
+            presets: library,
+            resolver,
+            time_limit: Duration::from_secs(args.trace_time_limit),
+        },
+        &cancel,
+        &mut on_progress,
+    )?;
+    Ok(outcome.estimate)
 }
 
 fn gib(bytes: u64) -> String {
@@ -84,6 +190,22 @@ fn print_table(est: &Estimate) {
         "Parameters              {} total, {} trainable",
         est.parameters.total, est.parameters.trainable
     );
+    if let Some(peak) = &est.peak {
+        println!(
+            "Peak during             {}{}",
+            peak.phase.as_str(),
+            peak.module
+                .as_deref()
+                .map(|m| format!(" in {m}"))
+                .unwrap_or_default()
+        );
+    }
+    if let Some(t) = &est.trace {
+        println!(
+            "Traced                  {} of {} layers in {:.1} s",
+            t.layers.traced, t.layers.total, t.elapsed_s
+        );
+    }
     if let (Some(fits), Some(headroom)) = (est.fits, est.headroom_bytes) {
         let abs = gib(headroom.unsigned_abs());
         if fits {

@@ -15,6 +15,7 @@ pub enum Failure {
 impl Failure {
     pub fn exit_status(&self) -> u8 {
         match self {
+            // Bad input, an unsupported model type or plan included; a trace that cannot run is a 1.
             Failure::Core(Error::Invalid { .. }) => 2,
             Failure::Core(Error::NoDriver { .. }) => 3,
             Failure::Core(_) | Failure::Output(_) => 1,

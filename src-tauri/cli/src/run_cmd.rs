@@ -61,7 +61,7 @@ extern "C" fn on_signal(_: libc::c_int) {
 
 /// The child leads its own process group, so Ctrl-C in the terminal reaches only us: pass it on as a
 /// cancel, which stops the whole tree, instead of dying and leaving the training running.
-fn forward_interrupts(cancel: CancelToken) {
+pub(crate) fn forward_interrupts(cancel: CancelToken) {
     // SAFETY: the handler only stores to an atomic.
     unsafe {
         libc::signal(libc::SIGINT, on_signal as *const () as libc::sighandler_t);

@@ -22,6 +22,9 @@ pub enum SettingsCommand {
         /// Desktop notification when a GPU's memory becomes critical (the app shows it): true or false.
         #[arg(long)]
         notify_on_critical: Option<bool>,
+        /// The Python the trace engine runs; an empty value goes back to searching PATH.
+        #[arg(long, value_name = "PATH")]
+        python_path: Option<String>,
     },
 }
 
@@ -65,14 +68,24 @@ pub fn run(paths: &AppPaths, command: SettingsCommand) -> CliResult {
                 serde_json::to_value(s.theme)?.as_str().unwrap_or_default()
             );
             println!("notify_on_critical  {}", s.notify_on_critical);
+            println!(
+                "python_path  {}",
+                s.python_path
+                    .as_deref()
+                    .unwrap_or("(first python3 on PATH with torch)")
+            );
             Ok(())
         }
         SettingsCommand::Set {
             language,
             theme,
             notify_on_critical,
+            python_path,
         } => {
             let mut next = loaded.settings;
+            if let Some(p) = python_path {
+                next.python_path = Some(p).filter(|p| !p.trim().is_empty());
+            }
             if let Some(on) = notify_on_critical {
                 next.notify_on_critical = on;
             }

@@ -47,12 +47,27 @@ pub enum Error {
     /// A process could not be stopped (it belongs to someone else, or the signal was refused).
     #[error("process {pid}: {message}")]
     Process { pid: u32, message: String },
+
+    /// The trace engine gave no answer: no usable Python, a trace past its time limit, a cancelled or crashed
+    /// child. (Bad input found by the trace, such as a model type transformers lacks, is [`Error::Invalid`].)
+    #[error("{message}")]
+    Trace {
+        code: crate::trace::TraceFailure,
+        message: String,
+    },
 }
 
 impl Error {
     pub fn invalid(field: impl Into<String>, message: impl Into<String>) -> Self {
         Error::Invalid {
             field: field.into(),
+            message: message.into(),
+        }
+    }
+
+    pub fn trace(code: crate::trace::TraceFailure, message: impl Into<String>) -> Self {
+        Error::Trace {
+            code,
             message: message.into(),
         }
     }

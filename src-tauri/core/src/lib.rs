@@ -14,5 +14,6 @@ pub mod paths;
 pub mod presets;
 pub mod settings;
 pub mod store;
+pub mod trace;
 
 pub use error::{Error, Result};

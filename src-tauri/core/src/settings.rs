@@ -34,6 +34,11 @@ pub struct Settings {
     pub theme: Theme,
     /// Show a desktop notification when a GPU's memory becomes critical (off unless the user turns it on).
     pub notify_on_critical: bool,
+    /// The Python the trace engine runs (an interpreter with torch ≥ 2.4, transformers and peft); `None`
+    /// searches PATH for the first `python3` or `python` that imports torch.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub python_path: Option<String>,
 }
 
 impl Document for Settings {
@@ -83,6 +88,7 @@ mod tests {
             language: Language::Ja,
             theme: Theme::Dark,
             notify_on_critical: true,
+            python_path: Some("/opt/venv/bin/python".into()),
         };
         save(&path, &chosen).unwrap();
         assert_eq!(load(&path).unwrap().settings, chosen);

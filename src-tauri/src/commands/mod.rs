@@ -7,3 +7,4 @@ pub mod plan;
 pub mod presets;
 pub mod runs;
 pub mod settings;
+pub mod trace;

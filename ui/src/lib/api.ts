@@ -27,6 +27,10 @@ import type {
   ModelConfig,
   ModelConfigEntry,
   PresetSwitch,
+  PythonInfo,
+  TimelinePoint,
+  TraceOutcome,
+  TraceProgress,
   MonitorPush,
   MonitorStarted,
   OnConflict,
@@ -77,6 +81,8 @@ const ERROR_CODES: readonly ErrorCode[] = [
   "no_driver",
   "driver",
   "process",
+  "trace",
+  "cancelled",
   "internal",
 ];
 
@@ -114,6 +120,19 @@ export const api = {
   planSave: (plan: PlanDraft) => call<string | null>("plan_save", { plan }),
   planLoad: () => call<Record<string, unknown> | null>("plan_load"),
   planExportChart: (plan: PlanDraft) => call<string | null>("plan_export_chart", { plan }),
+  /** Trace the plan with the Python from Settings (seconds to minutes); progress arrives on `onProgress`. A
+   *  cancelled trace rejects with code `cancelled`. */
+  tracePlan: (plan: PlanDraft, onProgress: (p: TraceProgress) => void) => {
+    const channel = new Channel<TraceProgress>();
+    channel.onmessage = onProgress;
+    return call<TraceOutcome>("trace_plan", { plan, onProgress: channel });
+  },
+  traceCancel: () => call<null>("trace_cancel"),
+  /** Check a Python for the trace (`null`: search PATH); rejects with what is missing. */
+  traceCheckPython: (path: string | null) => call<PythonInfo>("trace_check_python", { path }),
+  /** The timeline as PNG or SVG through the system save dialog; `null` when cancelled. */
+  traceExportChart: (timeline: TimelinePoint[], title: string) =>
+    call<string | null>("trace_export_chart", { timeline, title }),
   /** Called in every window when any window saved the settings. */
   onSettingsChanged: (handler: (settings: Settings) => void): Promise<UnlistenFn> =>
     listen<Settings>("settings-changed", (event) => handler(event.payload)),

@@ -9,7 +9,12 @@ export type Settings = { language: Language, theme: Theme,
 /**
  * Show a desktop notification when a GPU's memory becomes critical (off unless the user turns it on).
  */
-notify_on_critical: boolean, };
+notify_on_critical: boolean, 
+/**
+ * The Python the trace engine runs (an interpreter with torch ≥ 2.4, transformers and peft); `None`
+ * searches PATH for the first `python3` or `python` that imports torch.
+ */
+python_path?: string, };
 
 export type Quarantine = { original: string, moved_to: string, reason: string, };
 
@@ -37,7 +42,7 @@ locale: string | null,
  */
 quarantined: Array<Quarantine>, };
 
-export type ErrorCode = "invalid" | "conflict" | "io" | "denied" | "no_driver" | "driver" | "process" | "internal";
+export type ErrorCode = "invalid" | "conflict" | "io" | "denied" | "no_driver" | "driver" | "process" | "trace" | "cancelled" | "internal";
 
 export type IpcError = { code: ErrorCode, message: string, 
 /**
@@ -508,7 +513,19 @@ fits?: boolean,
 /**
  * GPU memory × (1 − margin) − device peak; negative when it does not fit.
  */
-headroom_bytes?: number, notes: Array<string>, };
+headroom_bytes?: number, notes: Array<string>, 
+/**
+ * Which engine answered (optional beyond the contract's first version).
+ */
+engine?: EngineKind, 
+/**
+ * Trace engine only: where the allocated peak happened.
+ */
+peak?: PeakPlace, 
+/**
+ * Trace engine only: how the trace ran.
+ */
+trace?: TraceInfo, };
 
 export type WeightFormat = { "kind": "f32" } | { "kind": "f16" } | { "kind": "bf16" } | { "kind": "int8" } | { "kind": "int4", double_quant: boolean, };
 
@@ -811,6 +828,54 @@ export type GpuChoices = { catalog: Array<GpuModel>, machine: Array<MachineGpu>,
  * Why this machine's GPUs are not listed (no driver, …); `null` when they were read.
  */
 machine_unavailable: string | null, };
+
+export type EngineKind = "analytic" | "trace";
+
+export type Stage = "import" | "build" | "prepare" | "forward" | "backward" | "optimizer" | "decode" | "simulate";
+
+export type TraceProgress = { stage: Stage, 
+/**
+ * 0 to 1 over the whole trace.
+ */
+fraction: number, message: string, };
+
+export type Phase = "load" | "forward" | "backward" | "optimizer" | "prefill" | "decode";
+
+export type PeakPlace = { phase: Phase, 
+/**
+ * The module running at the peak (`model.layers.31.mlp.down_proj`); `null` outside any module.
+ */
+module: string | null, 
+/**
+ * The training step (0-based) when the plan runs several sequence lengths.
+ */
+step: number, };
+
+export type TimelinePoint = { 
+/**
+ * The event's index in the allocation stream (the x axis).
+ */
+i: number, phase: Phase, module: string | null, allocated: number, reserved: number, };
+
+export type TraceLayers = { traced: number, total: number, extrapolated: boolean, };
+
+export type TraceInfo = { layers: TraceLayers, 
+/**
+ * python, torch, transformers, peft as the package reported them.
+ */
+versions: { [key in string]: string }, elapsed_s: number, };
+
+export type TraceOutcome = { estimate: Estimate, timeline: Array<TimelinePoint>, };
+
+export type PythonInfo = { 
+/**
+ * The interpreter as given or found on PATH.
+ */
+path: string, python: string, torch: string | null, 
+/**
+ * Why `import torch` failed, when it did.
+ */
+torch_error: string | null, transformers: string | null, peft: string | null, };
 
 export type Device = "cuda" | "cpu";
 

@@ -9,6 +9,7 @@ import * as monitor from "./messages/monitor";
 import * as plan from "./messages/plan";
 import * as runs from "./messages/runs";
 import * as shell from "./messages/shell";
+import * as trace from "./messages/trace";
 
 const en = {
   ...shell.en,
@@ -17,6 +18,7 @@ const en = {
   ...environment.en,
   ...runs.en,
   ...presets.en,
+  ...trace.en,
 } as const;
 
 export type MessageKey = keyof typeof en;
@@ -30,6 +32,7 @@ const ja: Messages = {
   ...environment.ja,
   ...runs.ja,
   ...presets.ja,
+  ...trace.ja,
 };
 
 export const messages: Record<Lang, Messages> = { en, ja };

@@ -6,7 +6,7 @@ use super::gpus;
 use super::inference::inference;
 use super::plan::{Method, Plan, Task};
 use super::preset::{Placement, PresetInfo, WeightFormat};
-use super::report::{gib, Components, Estimate, Notes, ParameterSummary, PerGpu};
+use super::report::{gib, Components, EngineKind, Estimate, Notes, ParameterSummary, PerGpu};
 use super::shape::{architecture, Shape};
 use super::training::{training, TrainInputs};
 use super::weights::{weights, WeightInputs};
@@ -315,18 +315,7 @@ pub(crate) fn estimate_core(
         notes.add(|| format!("CPU RAM: {} beyond the Python process (not counting the page cache of memory-mapped checkpoints)", gib(cpu)));
     }
 
-    let (fits, headroom_bytes) = match &plan.gpus {
-        Some(g) => {
-            let headroom = Budget::of(g, plan.margin).headroom_bytes(per_gpu.device_peak_bytes);
-            if headroom < 0 && headroom + per_gpu.managed_memory_bytes as i64 >= 0 {
-                notes.add(|| {
-                    "only the paged optimizer states overflow the GPU: the driver can page them to host memory, so the run may complete, more slowly".to_string()
-                });
-            }
-            (Some(headroom >= 0), Some(headroom))
-        }
-        None => (None, None),
-    };
+    let (fits, headroom_bytes) = fit(plan, &per_gpu, &mut notes);
     let mut list = std::mem::take(&mut notes.list);
     list.extend(spec.notes.iter().cloned());
     Ok(Estimate {
@@ -339,5 +328,25 @@ pub(crate) fn estimate_core(
         fits,
         headroom_bytes,
         notes: list,
+        engine: Some(EngineKind::Analytic),
+        peak: None,
+        trace: None,
     })
+}
+
+/// The fit verdict of a per-GPU peak against the plan's GPUs: `(fits, headroom_bytes)`, both `None` without
+/// `gpus`. Headroom is GPU memory × (1 − margin) − device peak. Every engine's estimate goes through here.
+pub(crate) fn fit(plan: &Plan, per_gpu: &PerGpu, notes: &mut Notes) -> (Option<bool>, Option<i64>) {
+    match &plan.gpus {
+        Some(g) => {
+            let headroom = Budget::of(g, plan.margin).headroom_bytes(per_gpu.device_peak_bytes);
+            if headroom < 0 && headroom + per_gpu.managed_memory_bytes as i64 >= 0 {
+                notes.add(|| {
+                    "only the paged optimizer states overflow the GPU: the driver can page them to host memory, so the run may complete, more slowly".to_string()
+                });
+            }
+            (Some(headroom >= 0), Some(headroom))
+        }
+        None => (None, None),
+    }
 }

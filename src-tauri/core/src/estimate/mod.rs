@@ -30,10 +30,12 @@ mod training;
 mod weights;
 
 pub use answer::{answer, PlanAnswer, Verdict, VerdictKind};
+pub(crate) use engine::fit;
 pub use engine::{estimate, resolve_preset, CUDA_CONTEXT_BYTES};
 pub use plan::{parse_plan, plan_from_value, plan_to_value, ModelRef, Plan};
 pub use preset::{available_presets, builtin_presets, Placement, PresetInfo, WeightFormat};
-pub use report::{Components, Estimate, ParameterSummary, PerGpu};
+pub(crate) use report::Notes;
+pub use report::{Components, EngineKind, Estimate, ParameterSummary, PerGpu};
 
 use crate::model::ModelSpec;
 use crate::Result;

@@ -99,6 +99,28 @@ pub struct Estimate {
     #[ts(optional)]
     pub headroom_bytes: Option<i64>,
     pub notes: Vec<String>,
+    /// Which engine answered (optional beyond the contract's first version).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub engine: Option<EngineKind>,
+    /// Trace engine only: where the allocated peak happened.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub peak: Option<crate::trace::PeakPlace>,
+    /// Trace engine only: how the trace ran.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub trace: Option<crate::trace::TraceInfo>,
+}
+
+/// The engine behind an estimate: the formulas (instant) or a trace of the model's code (seconds to minutes).
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS, schemars::JsonSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum EngineKind {
+    Analytic,
+    Trace,
 }
 
 /// Collects the notes of an estimate; switched off by the solver, which runs thousands of estimates and

@@ -15,7 +15,7 @@
 //! - Lines end at `\n` or `\r` (progress bars redraw with `\r`) and are cut at 64 KiB so one endless line
 //!   cannot exhaust memory. Bytes that are not UTF-8 are replaced, not dropped.
 
-use std::io::Read;
+use std::io::{Read, Write};
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -31,7 +31,8 @@ use super::tree::{self, ProcessStamp, Tree, PROC_ROOT};
 use crate::env::EnvMap;
 use crate::{Error, Result};
 
-const MAX_LINE_BYTES: usize = 64 * 1024;
+/// The launcher's cut for one output line: a training log line is short, an endless one must not exhaust memory.
+pub const MAX_LINE_BYTES: usize = 64 * 1024;
 const POLL: Duration = Duration::from_millis(25);
 /// After the leader and its tree are gone, how long a pipe may stay open with nothing coming before the
 /// launcher stops waiting for it (a process that escaped the tree may hold it).
@@ -99,6 +100,11 @@ pub struct ProcessSpec<'a> {
     pub env: &'a EnvMap,
     /// Time between SIGTERM and SIGKILL on cancel.
     pub kill_grace: Duration,
+    /// Written to the child's stdin, which is then closed; `None` gives it no stdin at all.
+    pub input: Option<&'a [u8]>,
+    /// Lines longer than this are cut into pieces ([`MAX_LINE_BYTES`] for training logs; a protocol whose
+    /// answer is one long JSON line needs more).
+    pub line_limit: usize,
     /// A variable of `env` that marks the attempt's processes: an orphan re-parented to the launcher that
     /// carries it with the same value belongs to this attempt's tree.
     pub tag: Option<&'a str>,
@@ -148,7 +154,11 @@ pub fn run(
         .current_dir(spec.cwd)
         .env_clear()
         .envs(spec.env)
-        .stdin(Stdio::null())
+        .stdin(if spec.input.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .process_group(0)
@@ -180,15 +190,38 @@ pub fn run(
     let mut tree = Tree::new(proc_root, leader, tag);
     on_event(ProcessEvent::Started(leader));
 
+    // From a thread: a child that does not read its stdin must not block us while its output pipes fill. A
+    // write error (the child exited first: EPIPE) is the child's business and shows in how it ended.
+    if let (Some(mut stdin), Some(input)) = (child.stdin.take(), spec.input) {
+        let input = input.to_vec();
+        thread::spawn(move || {
+            // A child that exits before reading everything closes the pipe. A CLI that restored SIGPIPE's
+            // default action would die of the write; blocked in this thread, the write fails with EPIPE instead
+            // and the pending signal is dropped with the thread.
+            // SAFETY: sigemptyset/sigaddset fill the set we own; pthread_sigmask changes this thread's mask only.
+            unsafe {
+                let mut set: libc::sigset_t = std::mem::zeroed();
+                libc::sigemptyset(&mut set);
+                libc::sigaddset(&mut set, libc::SIGPIPE);
+                libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
+            }
+            let _ = stdin.write_all(&input);
+        });
+    }
     let (tx, rx) = mpsc::sync_channel::<(Stream, String)>(LINE_BACKLOG);
     let mut readers = Vec::new();
+    let limit = spec.line_limit.max(1);
     if let Some(out) = child.stdout.take() {
         let tx = tx.clone();
-        readers.push(thread::spawn(move || read_lines(out, Stream::Stdout, &tx)));
+        readers.push(thread::spawn(move || {
+            read_lines(out, Stream::Stdout, limit, &tx)
+        }));
     }
     if let Some(err) = child.stderr.take() {
         let tx = tx.clone();
-        readers.push(thread::spawn(move || read_lines(err, Stream::Stderr, &tx)));
+        readers.push(thread::spawn(move || {
+            read_lines(err, Stream::Stderr, limit, &tx)
+        }));
     }
     drop(tx);
 
@@ -295,7 +328,12 @@ fn signal_group(pgid: u32, signal: libc::c_int) {
     }
 }
 
-fn read_lines(mut source: impl Read, stream: Stream, tx: &mpsc::SyncSender<(Stream, String)>) {
+fn read_lines(
+    mut source: impl Read,
+    stream: Stream,
+    limit: usize,
+    tx: &mpsc::SyncSender<(Stream, String)>,
+) {
     let mut buffer = [0u8; 8192];
     let mut line: Vec<u8> = Vec::new();
     let mut after_cr = false;
@@ -329,7 +367,7 @@ fn read_lines(mut source: impl Read, stream: Stream, tx: &mpsc::SyncSender<(Stre
                 _ => {
                     after_cr = false;
                     line.push(byte);
-                    if line.len() >= MAX_LINE_BYTES && !send(&mut line) {
+                    if line.len() >= limit && !send(&mut line) {
                         return;
                     }
                 }

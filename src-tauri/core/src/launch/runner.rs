@@ -360,6 +360,8 @@ pub fn run(
                 cwd: &request.cwd,
                 env: &env,
                 kill_grace: request.kill_grace,
+                input: None,
+                line_limit: process::MAX_LINE_BYTES,
                 // The hand-over file's path names the data directory, the run and the attempt: unlike the run
                 // id alone, no other launcher in this process (another run, another data directory) has it.
                 tag: Some(LOAD_KWARGS_VAR),

@@ -105,6 +105,64 @@ pub fn resolve(model: &ModelRef, resolver: &Resolver) -> Result<ModelSpec> {
     }
 }
 
+/// The config.json object a plan's model stands for, as transformers would read it: the catalog entry's
+/// config, the cached snapshot's or the folder's config.json, or the plan's own object.
+pub fn config_of(model: &ModelRef, resolver: &Resolver) -> Result<Map<String, Value>> {
+    match model {
+        ModelRef::Id(id) => {
+            if let Some(entry) = catalog::lookup(id)? {
+                return Ok(entry.config.clone());
+            }
+            if let Some((_, snapshot)) = hub_model(id, resolver)? {
+                return read_config(&snapshot);
+            }
+            Err(Error::invalid(
+                "model.id",
+                format!(
+                    "{id:?} is neither in the built-in catalog nor in the local Hugging Face cache"
+                ),
+            ))
+        }
+        ModelRef::Path(path) => read_config(path),
+        ModelRef::Config(map) => Ok(map.clone()),
+    }
+}
+
+/// A folder's config.json, parsed.
+fn read_config(folder: &Path) -> Result<Map<String, Value>> {
+    let config_path = folder.join("config.json");
+    // Read through fsio whatever is there, so a FIFO or a device named config.json is refused by name rather
+    // than hanging the read or passing for "no config.json".
+    let bytes = match fsio::read(&config_path, fsio::MODEL_CONFIG) {
+        Err(Error::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
+            return Err(Error::invalid(
+                "model.path",
+                format!("{} has no config.json", folder.display()),
+            ))
+        }
+        other => other?,
+    };
+    parse_config(&bytes, &config_path.display().to_string())
+}
+
+/// A model in the local Hugging Face cache and its snapshot folder; `None` when it is not downloaded.
+fn hub_model(id: &str, resolver: &Resolver) -> Result<Option<(hf_cache::CachedModel, PathBuf)>> {
+    let Some(cache) = &resolver.hub_cache else {
+        return Ok(None);
+    };
+    let models = hf_cache::scan(cache)?;
+    let Some(model) = models.into_iter().find(|m| m.id.eq_ignore_ascii_case(id)) else {
+        return Ok(None);
+    };
+    match model.snapshot.clone() {
+        Some(snapshot) => Ok(Some((model, snapshot))),
+        None => Err(Error::invalid(
+            "model.id",
+            format!("{id} is in the Hugging Face cache but has no snapshot"),
+        )),
+    }
+}
+
 /// A spec from a config.json object alone (no weights to read).
 pub fn from_config(config: &Map<String, Value>, origin: &str) -> Result<ModelSpec> {
     let facts = analyze(config, origin)?;
@@ -143,20 +201,10 @@ pub fn from_catalog(id: &str) -> Result<Option<ModelSpec>> {
 
 /// A spec for a model in the local Hugging Face cache; `None` when it is not downloaded.
 pub fn from_hub_cache(id: &str, resolver: &Resolver) -> Result<Option<ModelSpec>> {
-    let Some(cache) = &resolver.hub_cache else {
+    let Some((model, snapshot)) = hub_model(id, resolver)? else {
         return Ok(None);
     };
-    let models = hf_cache::scan(cache)?;
-    let Some(model) = models.iter().find(|m| m.id.eq_ignore_ascii_case(id)) else {
-        return Ok(None);
-    };
-    let Some(snapshot) = &model.snapshot else {
-        return Err(Error::invalid(
-            "model.id",
-            format!("{id} is in the Hugging Face cache but has no snapshot"),
-        ));
-    };
-    let mut spec = from_folder(snapshot)?;
+    let mut spec = from_folder(&snapshot)?;
     spec.id = model.id.clone();
     spec.source = ModelSource::HfCache {
         path: snapshot.clone(),
@@ -173,20 +221,8 @@ pub fn from_hub_cache(id: &str, resolver: &Resolver) -> Result<Option<ModelSpec>
 /// A spec from a model folder: config.json, and the safetensors headers when there are any, which are the truth
 /// for parameter counts and stored dtype (the architecture count is kept as a cross-check note).
 pub fn from_folder(folder: &Path) -> Result<ModelSpec> {
-    let config_path = folder.join("config.json");
-    // Read through fsio whatever is there, so a FIFO or a device named config.json is refused by name rather
-    // than hanging the read or passing for "no config.json".
-    let bytes = match fsio::read(&config_path, fsio::MODEL_CONFIG) {
-        Err(Error::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
-            return Err(Error::invalid(
-                "model.path",
-                format!("{} has no config.json", folder.display()),
-            ))
-        }
-        other => other?,
-    };
-    let origin = config_path.display().to_string();
-    let map = parse_config(&bytes, &origin)?;
+    let map = read_config(folder)?;
+    let origin = folder.join("config.json").display().to_string();
     let facts = analyze(&map, &origin)?;
     let checkpoint = safetensors::read_folder(folder)?;
     let mut spec = combine(facts, checkpoint.as_ref(), &origin)?;

@@ -1,0 +1,105 @@
+//! The package's result as the estimate contract: the same totals and breakdown as the analytic engine, the
+//! same CUDA context figure and the same fit verdict, plus where the peak happened.
+
+use super::protocol::TraceResult;
+use super::{TraceFailure, TraceInfo, TraceOutcome};
+use crate::estimate::plan::Plan;
+use crate::estimate::{fit, EngineKind, Estimate, Notes, PerGpu, CUDA_CONTEXT_BYTES};
+use crate::{Error, Result};
+
+/// Map `result` for `plan`. The package promises that the components sum to the allocated peak and that
+/// reserved covers allocated; a result that breaks either is refused, not printed.
+pub fn to_outcome(
+    mut result: TraceResult,
+    plan: &Plan,
+    model_notes: &[String],
+) -> Result<TraceOutcome> {
+    // Outside any module the package says "" rather than null; one spelling for the UI.
+    let no_empty = |m: &mut Option<String>| {
+        if m.as_deref() == Some("") {
+            *m = None;
+        }
+    };
+    no_empty(&mut result.peak.module);
+    result
+        .timeline
+        .iter_mut()
+        .for_each(|p| no_empty(&mut p.module));
+    let c = result.components;
+    let allocated = result.allocated_peak_bytes;
+    let broken = |what: String| {
+        Err(Error::trace(
+            TraceFailure::Protocol,
+            format!("the trace's result is inconsistent: {what}"),
+        ))
+    };
+    if c.sum() != allocated {
+        return broken(format!(
+            "its components sum to {} bytes, its allocated peak is {allocated}",
+            c.sum()
+        ));
+    }
+    let reserved = result.reserved_peak_bytes;
+    if reserved < allocated {
+        return broken(format!(
+            "reserved peak {reserved} bytes is below the allocated peak {allocated}"
+        ));
+    }
+    let managed = result.managed_bytes;
+    let device = reserved
+        .checked_add(managed)
+        .and_then(|d| d.checked_add(CUDA_CONTEXT_BYTES));
+    let Some(device) = device else {
+        return broken("the device peak overflows 64 bits".into());
+    };
+    let per_gpu = PerGpu {
+        components: c,
+        allocated_peak_bytes: allocated,
+        allocator_overhead_bytes: reserved - allocated,
+        reserved_peak_bytes: reserved,
+        managed_memory_bytes: managed,
+        cuda_context_bytes: CUDA_CONTEXT_BYTES,
+        device_peak_bytes: device,
+    };
+    let mut notes = Notes::new(true);
+    notes.add(|| {
+        format!(
+            "trace engine: {} of {} decoder layers traced on fake tensors{}; the caching allocator simulated for reserved",
+            result.layers.traced,
+            result.layers.total,
+            if result.layers.extrapolated {
+                ", the rest extrapolated"
+            } else {
+                ""
+            }
+        )
+    });
+    notes.add(|| {
+        format!(
+            "CUDA context {} MiB per GPU, as the analytic engine counts it (not visible to torch.cuda.memory_*)",
+            CUDA_CONTEXT_BYTES >> 20
+        )
+    });
+    let (fits, headroom_bytes) = fit(plan, &per_gpu, &mut notes);
+    let mut list = notes.list;
+    list.extend(result.notes);
+    list.extend(model_notes.iter().cloned());
+    Ok(TraceOutcome {
+        estimate: Estimate {
+            per_gpu,
+            cpu_bytes: 0,
+            parameters: result.parameters,
+            fits,
+            headroom_bytes,
+            notes: list,
+            engine: Some(EngineKind::Trace),
+            peak: Some(result.peak),
+            trace: Some(TraceInfo {
+                layers: result.layers,
+                versions: result.versions,
+                elapsed_s: result.elapsed_s,
+            }),
+        },
+        timeline: result.timeline,
+    })
+}

@@ -1,0 +1,164 @@
+//! The Plan view's trace engine: trace a plan (progress through a channel), cancel it, export its timeline, and
+//! the Settings view's check of a Python.
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use headroom_core::estimate::plan::file::PlanFile;
+use headroom_core::monitor::chart::ChartFormat;
+use headroom_core::presets::library::PresetLibrary;
+use headroom_core::trace::{
+    self, python, CancelToken, PythonInfo, TimelinePoint, TraceOutcome, TraceProgress, TraceSetup,
+};
+use headroom_core::Error;
+use tauri::ipc::Channel;
+use tauri::{AppHandle, Runtime, State};
+use tauri_plugin_dialog::DialogExt;
+
+use super::env::app_env;
+use super::plan::{chosen, resolver};
+use crate::draft::Draft;
+use crate::error::{IpcError, IpcResult};
+use crate::AppState;
+
+/// What cancels the trace now running, if one is. One at a time: a trace already takes both cores.
+#[derive(Clone, Default)]
+pub struct ActiveTrace(Arc<Mutex<Option<CancelToken>>>);
+
+/// Clears the slot when the trace ends, however it ends.
+struct Running(ActiveTrace);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if let Ok(mut slot) = (self.0).0.lock() {
+            *slot = None;
+        }
+    }
+}
+
+impl ActiveTrace {
+    fn start(&self) -> IpcResult<(CancelToken, Running)> {
+        let mut slot = self
+            .0
+            .lock()
+            .map_err(|_| IpcError::internal("trace lock poisoned"))?;
+        if slot.is_some() {
+            return Err(
+                Error::invalid("trace", "a trace is already running; cancel it first").into(),
+            );
+        }
+        let token = CancelToken::new();
+        *slot = Some(token.clone());
+        Ok((token, Running(self.clone())))
+    }
+}
+
+fn python_setting(state: &AppState) -> IpcResult<Option<PathBuf>> {
+    Ok(state
+        .settings
+        .lock()
+        .map_err(|_| IpcError::internal("settings lock poisoned"))?
+        .python_path
+        .clone()
+        .map(PathBuf::from))
+}
+
+/// Trace a plan (docs/contract.md §1 JSON) with the Python from Settings; progress arrives on `on_progress`. Runs
+/// off the main thread; `trace_cancel` stops it (the error's code is then `cancelled`).
+#[tauri::command]
+pub async fn trace_plan(
+    state: State<'_, AppState>,
+    plan: Draft<PlanFile>,
+    on_progress: Channel<TraceProgress>,
+) -> IpcResult<TraceOutcome> {
+    let (cancel, running) = state.trace.start()?;
+    let python = python_setting(&state)?;
+    let paths = state.paths.clone();
+    let plan = plan.raw().clone();
+    let outcome = tauri::async_runtime::spawn_blocking(move || {
+        let _running = running;
+        let cache_dir = trace::trace_cache_dir(&paths.data_dir);
+        trace::trace_plan(
+            &plan,
+            &TraceSetup {
+                python: python.as_deref(),
+                env: &app_env(),
+                cache_dir: &cache_dir,
+                presets: &PresetLibrary::new(&paths),
+                resolver: &resolver(),
+                time_limit: trace::DEFAULT_TIME_LIMIT,
+            },
+            &cancel,
+            &mut |p| {
+                // A closed window only loses the progress; the trace's answer still comes back.
+                let _ = on_progress.send(p);
+            },
+        )
+    })
+    .await
+    .map_err(|e| IpcError::internal(format!("the trace thread failed: {e}")))?;
+    Ok(outcome?)
+}
+
+/// Cancel the running trace (its Python is killed with its whole process group). Nothing running is fine.
+#[tauri::command]
+pub fn trace_cancel(state: State<'_, AppState>) -> IpcResult<()> {
+    let slot = state
+        .trace
+        .0
+        .lock()
+        .map_err(|_| IpcError::internal("trace lock poisoned"))?;
+    if let Some(token) = slot.as_ref() {
+        token.cancel();
+    }
+    Ok(())
+}
+
+/// Check a Python for the trace: `path`, or the PATH search when it is `null`. The versions when it can trace;
+/// otherwise the error says what is missing.
+#[tauri::command]
+pub async fn trace_check_python(
+    state: State<'_, AppState>,
+    path: Option<String>,
+) -> IpcResult<PythonInfo> {
+    let cache_dir = trace::trace_cache_dir(&state.paths.data_dir);
+    let path = path.filter(|p| !p.trim().is_empty()).map(PathBuf::from);
+    let info = tauri::async_runtime::spawn_blocking(move || {
+        std::fs::create_dir_all(&cache_dir).map_err(|e| Error::io(&cache_dir, e))?;
+        python::select(path.as_deref(), &app_env(), &cache_dir, &CancelToken::new())
+    })
+    .await
+    .map_err(|e| IpcError::internal(format!("the check thread failed: {e}")))?;
+    Ok(info?)
+}
+
+/// Export a trace's timeline as PNG or SVG (by the chosen file's extension, PNG by default); `null` when the
+/// dialog was cancelled.
+#[tauri::command]
+pub async fn trace_export_chart<R: Runtime>(
+    app: AppHandle<R>,
+    timeline: Vec<TimelinePoint>,
+    title: String,
+) -> IpcResult<Option<String>> {
+    let Some(path) = chosen(
+        app.dialog()
+            .file()
+            .add_filter("PNG image", &["png"])
+            .add_filter("SVG image", &["svg"])
+            .set_file_name("trace-timeline.png")
+            .blocking_save_file(),
+    )?
+    else {
+        return Ok(None);
+    };
+    let format = if path
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("svg"))
+    {
+        ChartFormat::Svg
+    } else {
+        ChartFormat::Png
+    };
+    trace::chart::render_timeline(&timeline, &title, &path, format)?;
+    Ok(Some(path.display().to_string()))
+}
