@@ -453,3 +453,81 @@ fn a_child_that_exits_before_reading_its_request_is_a_crash_not_a_broken_pipe() 
         "{err}"
     );
 }
+
+/// Successive steps of different lengths reach the package (a single length is traced as two steps of it, and
+/// says so), expandable segments change how the same allocations are reserved, and neither option is taken
+/// without the trace engine or for inference.
+#[test]
+fn variable_step_lengths_and_expandable_segments_reach_the_trace() {
+    let Some(python) = test_python() else { return };
+    let python = python.to_str().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let plan = json!({"model": model("tiny-llama"), "task": "train", "method": "lora",
+        "sequence_length": 4096, "lora": {"rank": 4}});
+    let run = |extra: &[&str]| {
+        let mut args = vec!["--engine", "trace", "--python", python];
+        args.extend_from_slice(extra);
+        ok_json(&estimate(dir.path(), &plan, &args))
+    };
+    let notes = |v: &Value| v["notes"].to_string();
+    let reserved = |v: &Value| v["per_gpu"]["reserved_peak_bytes"].as_u64().unwrap();
+    let allocated = |v: &Value| v["per_gpu"]["allocated_peak_bytes"].as_u64().unwrap();
+
+    let single = run(&[]);
+    assert!(
+        notes(&single).contains("two training steps"),
+        "{}",
+        notes(&single)
+    );
+    let lengths = "1024,4096,1536,3072,4096";
+    let varied = run(&["--sequence-lengths", lengths]);
+    assert_contract(&varied, "varied lengths");
+    assert!(
+        !notes(&varied).contains("two training steps"),
+        "{}",
+        notes(&varied)
+    );
+    let expandable = run(&["--sequence-lengths", lengths, "--expandable-segments"]);
+    assert_contract(&expandable, "expandable segments");
+    // The same allocations (only the rounding of expandable segments differs), reserved with less left
+    // unusable between the steps' differently sized blocks.
+    assert!(
+        allocated(&expandable).abs_diff(allocated(&varied)) * 100 < allocated(&varied),
+        "allocated {} against {}",
+        allocated(&expandable),
+        allocated(&varied)
+    );
+    assert!(
+        reserved(&expandable) < reserved(&varied),
+        "expandable {} against {}",
+        reserved(&expandable),
+        reserved(&varied)
+    );
+
+    let out = estimate(dir.path(), &plan, &["--sequence-lengths", "32,64"]);
+    assert_exit(&out, 2);
+    assert!(
+        stderr_of(&out).contains("sequence_lengths"),
+        "{}",
+        stderr_of(&out)
+    );
+    let infer = json!({"model": model("tiny-llama"), "task": "infer", "sequence_length": 64});
+    let out = estimate(
+        dir.path(),
+        &infer,
+        &[
+            "--engine",
+            "trace",
+            "--python",
+            python,
+            "--sequence-lengths",
+            "32,64",
+        ],
+    );
+    assert_exit(&out, 2);
+    assert!(
+        stderr_of(&out).contains("sequence_lengths: applies to training only"),
+        "{}",
+        stderr_of(&out)
+    );
+}

@@ -11,6 +11,7 @@ use headroom_core::estimate::{builtin_presets, estimate, CUDA_CONTEXT_BYTES};
 use headroom_core::model::{self, Resolver};
 use headroom_core::presets::builtin;
 use headroom_core::trace::protocol::{parse_line, Event, Line, TraceResult};
+use headroom_core::trace::request::Steps;
 use headroom_core::trace::{
     child, child_env, map, python, request, CancelToken, Phase, Stage, TraceFailure,
 };
@@ -412,7 +413,13 @@ fn the_request_carries_the_plan_in_the_protocols_terms() {
     );
     let config = model::config_of(&p.model, &Resolver::default()).unwrap();
     assert_eq!(config["model_type"], json!("llama"));
-    let r = request::build(&p, &config, json!({"dtype": "bf16"}), 120);
+    let r = request::build(
+        &p,
+        &config,
+        json!({"dtype": "bf16"}),
+        &Steps::default(),
+        120,
+    );
     assert_eq!(r["protocol"], json!(1));
     assert_eq!(r["model_config"]["model_type"], json!("llama"));
     assert_eq!(r["plan"]["method"], json!("lora"));
@@ -426,12 +433,35 @@ fn the_request_carries_the_plan_in_the_protocols_terms() {
     assert_eq!(r["plan"]["optimizer"], json!("adamw"));
     assert_eq!(r["time_limit_s"], json!(120));
     assert_eq!(r["plan"]["kbit_upcast"], Value::Null);
+    assert_eq!(r["plan"]["sequence_lengths"], Value::Null);
+    assert_eq!(r["allocator"]["expandable_segments"], json!(false));
+    let steps = Steps {
+        sequence_lengths: vec![128, 512, 256],
+        expandable_segments: true,
+    };
+    steps.check(&p).unwrap();
+    let r = request::build(&p, &config, json!({"dtype": "bf16"}), &steps, 120);
+    assert_eq!(r["plan"]["sequence_lengths"], json!([128, 512, 256]));
+    assert_eq!(r["allocator"]["expandable_segments"], json!(true));
+    for bad in [vec![0], vec![1 << 25]] {
+        let e = Steps {
+            sequence_lengths: bad,
+            ..Steps::default()
+        }
+        .check(&p)
+        .unwrap_err();
+        assert!(
+            matches!(e, headroom_core::Error::Invalid { ref field, .. } if field == "sequence_lengths"),
+            "{e}"
+        );
+    }
     let p = plan(
         json!({"model": tiny_llama(), "task": "train", "method": "qlora",
         "quantization": "int4", "kbit_upcast": false}),
     );
     assert_eq!(
-        request::build(&p, &config, json!({"dtype": "bf16"}), 1)["plan"]["kbit_upcast"],
+        request::build(&p, &config, json!({"dtype": "bf16"}), &Steps::default(), 1)["plan"]
+            ["kbit_upcast"],
         json!(false)
     );
     let infer = plan(
@@ -439,10 +469,23 @@ fn the_request_carries_the_plan_in_the_protocols_terms() {
     );
     let config = model::config_of(&infer.model, &Resolver::default()).unwrap();
     assert_eq!(config["hidden_size"], json!(4096));
-    let r = request::build(&infer, &config, json!({"dtype": "fp16"}), 300);
+    let r = request::build(
+        &infer,
+        &config,
+        json!({"dtype": "fp16"}),
+        &Steps::default(),
+        300,
+    );
     assert_eq!(r["plan"]["method"], Value::Null);
     assert_eq!(r["plan"]["kv_cache_dtype"], json!("fp16"));
     assert_eq!(r["plan"]["lora"], Value::Null);
+    let e = Steps {
+        sequence_lengths: vec![64],
+        ..Steps::default()
+    }
+    .check(&infer)
+    .unwrap_err();
+    assert!(e.to_string().contains("training only"), "{e}");
 }
 
 // ---- the mapping ----

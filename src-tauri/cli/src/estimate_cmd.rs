@@ -12,6 +12,7 @@ use headroom_core::model::{self, hf_cache, Resolver};
 use headroom_core::paths::AppPaths;
 use headroom_core::presets::library::PresetLibrary;
 use headroom_core::settings;
+use headroom_core::trace::request::Steps;
 use headroom_core::trace::{self, CancelToken, TraceProgress, TraceSetup};
 use headroom_core::Error;
 
@@ -49,6 +50,13 @@ pub struct EstimateArgs {
     /// Print the trace's progress on stderr even when stderr is not a terminal.
     #[arg(long)]
     progress: bool,
+    /// Trace one training step per length (e.g. 512,2048,1024, a dataset's lengths): the reserved peak then shows
+    /// the allocator's fragmentation under variable-length batches. Trace engine only.
+    #[arg(long, value_name = "LIST", value_delimiter = ',')]
+    sequence_lengths: Vec<u64>,
+    /// Replay the allocations as PYTORCH_CUDA_ALLOC_CONF=expandable_segments:True would. Trace engine only.
+    #[arg(long)]
+    expandable_segments: bool,
 }
 
 /// Read the plan, resolve its model through model discovery (catalog, then the local Hugging Face cache, a
@@ -69,6 +77,18 @@ pub fn run(paths: &AppPaths, args: EstimateArgs) -> CliResult {
     };
     let est = match engine {
         EngineArg::Analytic => {
+            for (given, flag) in [
+                (!args.sequence_lengths.is_empty(), "sequence_lengths"),
+                (args.expandable_segments, "expandable_segments"),
+            ] {
+                if given {
+                    return Err(Error::invalid(
+                        flag,
+                        "applies to the trace engine only (add --engine trace)",
+                    )
+                    .into());
+                }
+            }
             let presets = available_presets(&library)?;
             estimate::estimate_plan(&text, &presets, |m| model::resolve(m, &resolver))?
         }
@@ -140,6 +160,10 @@ fn run_trace(
             presets: library,
             resolver,
             time_limit: Duration::from_secs(args.trace_time_limit),
+            steps: Steps {
+                sequence_lengths: args.sequence_lengths.clone(),
+                expandable_segments: args.expandable_segments,
+            },
         },
         &cancel,
         &mut on_progress,

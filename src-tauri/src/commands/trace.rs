@@ -87,6 +87,7 @@ pub async fn trace_plan(
                 presets: &PresetLibrary::new(&paths),
                 resolver: &resolver(),
                 time_limit: trace::DEFAULT_TIME_LIMIT,
+                steps: Default::default(),
             },
             &cancel,
             &mut |p| {

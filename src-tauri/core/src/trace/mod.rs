@@ -88,6 +88,8 @@ pub struct TraceSetup<'a> {
     pub presets: &'a PresetLibrary,
     pub resolver: &'a Resolver,
     pub time_limit: Duration,
+    /// Step lengths and the allocator's mode (default: two steps at the plan's length, no expandable segments).
+    pub steps: request::Steps,
 }
 
 /// The cache folder of the trace package under the app's data folder.
@@ -106,6 +108,7 @@ pub fn trace_plan(
     let presets = available_presets(setup.presets)?;
     let plan = plan_from_value(plan_json, &presets)?;
     request::check_traceable(&plan)?;
+    setup.steps.check(&plan)?;
     let spec = model::resolve(&plan.model, setup.resolver)?;
     let config = model::config_of(&plan.model, setup.resolver)?;
     let preset = match &plan.quantization {
@@ -125,7 +128,13 @@ pub fn trace_plan(
     }
     let root = package::install(setup.cache_dir, package::FILES)?;
     let env = child_env(setup.env, &root);
-    let request = request::build(&plan, &config, weights, setup.time_limit.as_secs());
+    let request = request::build(
+        &plan,
+        &config,
+        weights,
+        &setup.steps,
+        setup.time_limit.as_secs(),
+    );
     let result = child::run_package(
         &info.path,
         &root,

@@ -39,6 +39,54 @@ pub fn check_traceable(plan: &Plan) -> Result<()> {
     Ok(())
 }
 
+/// How the traced steps run beyond what the plan says: the lengths of successive training steps (a dataset's
+/// lengths vary, and the caching allocator's reserved memory shows the fragmentation that follows), and whether
+/// the allocator grows expandable segments (`PYTORCH_CUDA_ALLOC_CONF=expandable_segments:True`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Steps {
+    /// One training step per length, in order; empty: two steps at the plan's `sequence_length`.
+    pub sequence_lengths: Vec<u64>,
+    pub expandable_segments: bool,
+}
+
+impl Steps {
+    /// Refused with the key at fault: lengths must be positive, plausible, and for training.
+    pub fn check(&self, plan: &Plan) -> Result<()> {
+        if self.sequence_lengths.is_empty() {
+            return Ok(());
+        }
+        if plan.task != Task::Train {
+            return Err(Error::invalid(
+                "sequence_lengths",
+                "applies to training only (one training step per length)",
+            ));
+        }
+        if self.sequence_lengths.len() > 64 {
+            return Err(Error::invalid(
+                "sequence_lengths",
+                format!(
+                    "{} steps is more than the 64 a trace runs",
+                    self.sequence_lengths.len()
+                ),
+            ));
+        }
+        match self
+            .sequence_lengths
+            .iter()
+            .find(|&&s| s == 0 || s > crate::estimate::plan::MAX_COUNT)
+        {
+            Some(s) => Err(Error::invalid(
+                "sequence_lengths",
+                format!(
+                    "{s} is not a length from 1 to {}",
+                    crate::estimate::plan::MAX_COUNT
+                ),
+            )),
+            None => Ok(()),
+        }
+    }
+}
+
 /// How the weights are stored, from the plan's preset (`None`: the model's stored dtype), as the request's
 /// `weights` value.
 pub fn weights(preset: Option<(&str, &PresetBody)>, spec: &ModelSpec) -> Result<Value> {
@@ -122,6 +170,7 @@ pub fn build(
     plan: &Plan,
     model_config: &Map<String, Value>,
     weights: Value,
+    steps: &Steps,
     time_limit_s: u64,
 ) -> Value {
     let train = plan.task == Task::Train;
@@ -174,7 +223,11 @@ pub fn build(
             "optimizer_in_backward": plan.optimizer_in_backward,
             "batch_size": plan.batch_size,
             "sequence_length": plan.sequence_length,
-            "sequence_lengths": Value::Null,
+            "sequence_lengths": if steps.sequence_lengths.is_empty() {
+                Value::Null
+            } else {
+                json!(steps.sequence_lengths)
+            },
             "gradient_checkpointing": plan.gradient_checkpointing,
             "attention": name(&plan.attention),
             "chunked_loss": plan.chunked_loss,
@@ -183,7 +236,7 @@ pub fn build(
             // null: PEFT's k-bit preparation runs, as the Hugging Face recipe does.
             "kbit_upcast": plan.kbit_upcast,
         },
-        "allocator": {"expandable_segments": false},
+        "allocator": {"expandable_segments": steps.expandable_segments},
         "layers": Value::Null,
         "time_limit_s": time_limit_s,
     })
