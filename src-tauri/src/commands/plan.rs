@@ -190,12 +190,25 @@ pub async fn plan_export_chart<R: Runtime>(
     let presets = presets_of(&state)?;
     let resolver = resolver();
     let answered = estimate::answer(plan.raw(), &presets, |m| model::resolve(m, &resolver))?;
+    let Some((path, format)) = pick_chart_file(&app, "plan.png")? else {
+        return Ok(None);
+    };
+    chart::render_breakdown(&answered, &path, format)?;
+    Ok(Some(path.display().to_string()))
+}
+
+/// Where to save a chart, from the system save dialog, and its format by the chosen extension (PNG unless the
+/// name ends in .svg); `None` when the dialog was cancelled.
+pub(crate) fn pick_chart_file<R: Runtime>(
+    app: &AppHandle<R>,
+    suggested: &str,
+) -> IpcResult<Option<(std::path::PathBuf, ChartFormat)>> {
     let Some(path) = chosen(
         app.dialog()
             .file()
             .add_filter("PNG image", &["png"])
             .add_filter("SVG image", &["svg"])
-            .set_file_name("plan.png")
+            .set_file_name(suggested)
             .blocking_save_file(),
     )?
     else {
@@ -209,6 +222,5 @@ pub async fn plan_export_chart<R: Runtime>(
     } else {
         ChartFormat::Png
     };
-    chart::render_breakdown(&answered, &path, format)?;
-    Ok(Some(path.display().to_string()))
+    Ok(Some((path, format)))
 }

@@ -5,7 +5,6 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 use headroom_core::estimate::plan::file::PlanFile;
-use headroom_core::monitor::chart::ChartFormat;
 use headroom_core::presets::library::PresetLibrary;
 use headroom_core::trace::{
     self, python, CancelToken, PythonInfo, TimelinePoint, TraceOutcome, TraceProgress, TraceSetup,
@@ -13,10 +12,9 @@ use headroom_core::trace::{
 use headroom_core::Error;
 use tauri::ipc::Channel;
 use tauri::{AppHandle, Runtime, State};
-use tauri_plugin_dialog::DialogExt;
 
 use super::env::app_env;
-use super::plan::{chosen, resolver};
+use super::plan::{pick_chart_file, resolver};
 use crate::draft::Draft;
 use crate::error::{IpcError, IpcResult};
 use crate::AppState;
@@ -141,24 +139,8 @@ pub async fn trace_export_chart<R: Runtime>(
     timeline: Vec<TimelinePoint>,
     title: String,
 ) -> IpcResult<Option<String>> {
-    let Some(path) = chosen(
-        app.dialog()
-            .file()
-            .add_filter("PNG image", &["png"])
-            .add_filter("SVG image", &["svg"])
-            .set_file_name("trace-timeline.png")
-            .blocking_save_file(),
-    )?
-    else {
+    let Some((path, format)) = pick_chart_file(&app, "trace-timeline.png")? else {
         return Ok(None);
-    };
-    let format = if path
-        .extension()
-        .is_some_and(|e| e.eq_ignore_ascii_case("svg"))
-    {
-        ChartFormat::Svg
-    } else {
-        ChartFormat::Png
     };
     trace::chart::render_timeline(&timeline, &title, &path, format)?;
     Ok(Some(path.display().to_string()))
