@@ -4,9 +4,10 @@
 //! The rules and their reasons come from docs/estimator.md §15 (PyTorch notes/cuda, cuda_environment_variables.rst,
 //! CUDAAllocatorConfig.cpp, the CUDA programming guide's environment variables).
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use super::allocconf::{self, ALLOC_CONF_VARS, KNOWN_KEYS, NATIVE_ONLY_KEYS};
+pub use super::fix::Fix;
 use super::profile::{Profile, Purpose};
 use super::EnvMap;
 
@@ -16,14 +17,6 @@ pub enum Severity {
     Info,
     Warning,
     Error,
-}
-
-/// A change that resolves a finding, as data so the UI can offer it as a button.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
-#[serde(tag = "action", rename_all = "snake_case")]
-pub enum Fix {
-    Set { variable: String, value: String },
-    Unset { variable: String },
 }
 
 /// Which rule fired; stable names for the UI and scripts.

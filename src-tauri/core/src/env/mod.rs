@@ -14,6 +14,7 @@ pub mod catalog;
 pub mod check;
 pub mod doctor;
 pub mod export;
+pub mod fix;
 pub mod parse;
 pub mod procenv;
 pub mod profile;

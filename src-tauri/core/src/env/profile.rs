@@ -11,7 +11,7 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 
 use super::catalog::{self, VariableInfo};
-use super::doctor::Fix;
+use super::fix::Fix;
 use super::secret;
 use super::EnvMap;
 use crate::paths::AppPaths;

@@ -15,19 +15,6 @@ use crate::{Error, Result};
 
 const MIB: u64 = 1 << 20;
 
-/// One phase's share of the estimate (training or inference), before workspaces and overheads.
-#[derive(Debug, Clone, Copy, Default)]
-pub(crate) struct Part {
-    pub components: Components,
-    pub managed: u64,
-    pub cpu: u64,
-    pub trainable: u64,
-}
-
-/// Terms that grow with s² or batch × layers are clamped here (64 PiB, beyond any GPU): a sum of a few such
-/// terms stays inside u64, and the verdict is "does not fit" either way.
-pub(crate) const BYTES_CAP: u64 = 1 << 56;
-
 /// CUDA context per process and GPU: not visible to `torch.cuda.memory_*`. PyTorch maintainers report
 /// 300–400 MB with lazy module loading (CUDA ≥ 11.7, pytorch#20532, #109888); docs/estimator.md §10.4 sets 500 MiB as
 /// the default until measured on the user's GPU.

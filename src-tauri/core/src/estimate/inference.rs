@@ -2,8 +2,8 @@
 //! end of generation (docs/estimator.md §8.2).
 
 use super::activations::layer_transient_per_token;
-use super::engine::{Part, BYTES_CAP};
 use super::kv::kv_bytes;
+use super::part::{Part, BYTES_CAP};
 use super::plan::{AttentionImpl, KvDtype, Plan, PrefillLogits};
 use super::report::{gib, Notes};
 use super::shape::Shape;

@@ -20,6 +20,7 @@ pub mod fit;
 pub mod gpus;
 mod inference;
 mod kv;
+mod part;
 pub mod plan;
 pub mod preset;
 pub mod recommend;

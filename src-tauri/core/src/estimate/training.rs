@@ -4,7 +4,7 @@
 use super::activations::{
     layer_cost, layer_transient_per_token, loss_bytes_per_logit, ActInputs, LOSS_CHUNKS,
 };
-use super::engine::{Part, BYTES_CAP};
+use super::part::{Part, BYTES_CAP};
 use super::plan::{Method, Offload, Plan, Sharding};
 use super::report::{gib, Notes};
 use super::shape::Shape;

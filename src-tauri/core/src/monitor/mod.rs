@@ -12,6 +12,7 @@ pub mod fake;
 pub mod history;
 pub mod notify;
 pub mod nvml;
+pub mod open;
 pub mod procs;
 pub mod record;
 pub mod replay;
@@ -22,7 +23,8 @@ pub mod timestamp;
 
 use serde::{Deserialize, Serialize};
 
-pub use source::{open_source, open_source_shared, GpuSource, SourceSpec};
+pub use open::{open_source, open_source_shared, SourceSpec};
+pub use source::GpuSource;
 pub use timestamp::Timestamp;
 
 /// 2^30 bytes: the GiB every user-facing figure in this module uses.

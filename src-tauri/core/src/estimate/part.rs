@@ -1,0 +1,17 @@
+//! What the training and inference phases hand the engine: their share of the estimate, and the cap on terms
+//! that grow without bound. Kept apart so the phases depend on it, not on the engine that calls them.
+
+use super::report::Components;
+
+/// One phase's share of the estimate (training or inference), before workspaces and overheads.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Part {
+    pub components: Components,
+    pub managed: u64,
+    pub cpu: u64,
+    pub trainable: u64,
+}
+
+/// Terms that grow with s² or batch × layers are clamped here (64 PiB, beyond any GPU): a sum of a few such
+/// terms stays inside u64, and the verdict is "does not fit" either way.
+pub(crate) const BYTES_CAP: u64 = 1 << 56;

@@ -1,0 +1,67 @@
+//! Which source a `--source` value (or the Monitor view's choice) names, and opening it: the one place that knows
+//! every kind of source, so the sources themselves depend only on the [`GpuSource`] trait.
+
+use std::path::PathBuf;
+
+use super::fake::{FakeConfig, FakeSource, Scenario};
+use super::nvml::{NvmlSource, SharedNvml};
+use super::procs::ProcFs;
+use super::replay::ReplaySource;
+use super::source::GpuSource;
+use crate::{Error, Result};
+
+/// A parsed `--source` value.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SourceSpec {
+    Nvml,
+    Fake(FakeConfig),
+    Replay(PathBuf),
+}
+
+impl SourceSpec {
+    /// Parses `nvml`, `fake:SCENARIO` or `replay:FILE`; the fake's GPU and process counts and seed come from
+    /// `fake` so the CLI can set them with their own flags.
+    pub fn parse(text: &str, fake: FakeConfig) -> Result<Self> {
+        if text == "nvml" {
+            return Ok(SourceSpec::Nvml);
+        }
+        if let Some(name) = text.strip_prefix("fake:") {
+            let scenario = Scenario::parse(name)?;
+            return Ok(SourceSpec::Fake(FakeConfig { scenario, ..fake }));
+        }
+        if let Some(file) = text.strip_prefix("replay:") {
+            if file.is_empty() {
+                return Err(Error::invalid(
+                    "source",
+                    "replay: needs a file, as in replay:run.jsonl",
+                ));
+            }
+            return Ok(SourceSpec::Replay(PathBuf::from(file)));
+        }
+        Err(Error::invalid(
+            "source",
+            format!(
+                "`{text}` is not one of nvml, fake:SCENARIO ({}), replay:FILE",
+                Scenario::NAMES.join(", ")
+            ),
+        ))
+    }
+}
+
+/// Opens the source a spec names. NVML without a driver fails with [`Error::NoDriver`].
+pub fn open_source(spec: &SourceSpec, procfs: ProcFs) -> Result<Box<dyn GpuSource>> {
+    open_source_shared(spec, procfs, &SharedNvml::default())
+}
+
+/// The same, with NVML on the process's shared handle (the app keeps one for its life).
+pub fn open_source_shared(
+    spec: &SourceSpec,
+    procfs: ProcFs,
+    nvml: &SharedNvml,
+) -> Result<Box<dyn GpuSource>> {
+    Ok(match spec {
+        SourceSpec::Nvml => Box::new(NvmlSource::open_shared(nvml, procfs)?),
+        SourceSpec::Fake(config) => Box::new(FakeSource::new(config.clone())?),
+        SourceSpec::Replay(path) => Box::new(ReplaySource::open(path)?),
+    })
+}
