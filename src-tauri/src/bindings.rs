@@ -80,8 +80,8 @@ pub fn render() -> String {
         headroom_core::monitor::session::MonitorStarted::decl(&cfg),
         headroom_core::monitor::session::MonitorPush::decl(&cfg),
         headroom_core::monitor::session::RecordingInfo::decl(&cfg),
-        crate::commands::monitor::HistoryFormat::decl(&cfg),
-        crate::commands::monitor::Exported::decl(&cfg),
+        headroom_core::monitor::export::HistoryFormat::decl(&cfg),
+        headroom_core::monitor::export::Exported::decl(&cfg),
         crate::commands::monitor::RecordingFile::decl(&cfg),
         // Plan view
         headroom_core::estimate::Components::decl(&cfg),

@@ -1019,3 +1019,30 @@ fn the_sampler_thread_changes_its_interval_without_losing_history() {
     assert!(w.gpus[0].used.len() >= 6, "the first reading is kept");
     handle.stop();
 }
+
+#[test]
+fn an_export_goes_where_asked_or_under_exports_and_a_relative_path_is_refused() {
+    use headroom_core::monitor::export::{destination, HistoryFormat};
+    let dir = tempfile::tempdir().unwrap();
+    let default = destination(dir.path(), HistoryFormat::Svg, None).unwrap();
+    assert_eq!(default.parent().unwrap(), dir.path().join("exports"));
+    assert!(dir.path().join("exports").is_dir(), "its folder is made");
+    let name = default.file_name().unwrap().to_str().unwrap();
+    assert!(
+        name.starts_with("monitor-") && name.ends_with(".svg"),
+        "{name}"
+    );
+    let asked = dir.path().join("a/b/history.csv");
+    let out = destination(
+        dir.path(),
+        HistoryFormat::Csv,
+        Some(asked.to_str().unwrap()),
+    )
+    .unwrap();
+    assert_eq!(out, asked);
+    assert!(dir.path().join("a/b").is_dir());
+    match destination(dir.path(), HistoryFormat::Png, Some("history.png")) {
+        Err(headroom_core::Error::Invalid { field, .. }) => assert_eq!(field, "path"),
+        other => panic!("{other:?}"),
+    }
+}

@@ -5,14 +5,14 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use headroom_core::monitor::alerts::AlertConfig;
-use headroom_core::monitor::chart::{self, ChartFormat, ChartOptions};
+use headroom_core::monitor::export::{self, Exported, HistoryFormat};
 use headroom_core::monitor::history::{HistoryWindow, ProcessIdle};
 use headroom_core::monitor::procs::{self, ProcFs, StopOptions, StopOutcome};
 use headroom_core::monitor::record;
 use headroom_core::monitor::sampler::{SamplerConfig, Tick};
-use headroom_core::monitor::{SourceSpec, Timestamp};
+use headroom_core::monitor::SourceSpec;
 use headroom_core::Error;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use tauri::ipc::Channel;
 use tauri::{AppHandle, Manager, Runtime, State};
 use tauri_plugin_notification::NotificationExt;
@@ -22,11 +22,10 @@ use crate::AppState;
 use headroom_core::monitor::notify;
 use headroom_core::monitor::session::{
     interval_for, spec_for, MonitorPush, MonitorStarted, RecordingInfo, Running, SourceRequest,
+    MAX_RANGE_MS, MIN_RANGE_MS,
 };
 
 /// The chart's time ranges: 1 minute to 24 hours.
-pub const MIN_RANGE_MS: u64 = 60_000;
-pub const MAX_RANGE_MS: u64 = 86_400_000;
 /// How long a stopped process gets between SIGTERM and SIGKILL.
 const STOP_GRACE: Duration = Duration::from_secs(5);
 
@@ -207,7 +206,7 @@ pub fn monitor_record_start(
     state: State<'_, AppState>,
     name: Option<String>,
 ) -> IpcResult<RecordingInfo> {
-    let name = name.unwrap_or_else(|| default_name("monitor"));
+    let name = name.unwrap_or_else(|| export::default_name("monitor"));
     let path = record::recording_path(&state.paths, &name)?;
     let slot = lock(&state)?;
     let running = slot.as_ref().ok_or_else(not_running)?;
@@ -264,26 +263,6 @@ pub fn monitor_recordings(state: State<'_, AppState>) -> IpcResult<Vec<Recording
     Ok(files)
 }
 
-/// What to export.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
-#[serde(rename_all = "snake_case")]
-pub enum HistoryFormat {
-    /// Every reading of the current (or last) recording, one row per GPU and process.
-    Csv,
-    /// The chart of the shown range, rendered by plotters.
-    Png,
-    Svg,
-}
-
-/// Where an export went.
-#[derive(Debug, Clone, PartialEq, Serialize, ts_rs::TS)]
-pub struct Exported {
-    #[ts(type = "string")]
-    pub path: PathBuf,
-    /// CSV rows written; `null` for a chart.
-    pub rows: Option<u64>,
-}
-
 /// Exports to `path`, or to `DATA_DIR/exports/monitor-TIME.EXT` when none is given. CSV comes from the recording
 /// (in progress or last); PNG and SVG chart the last `range_ms` of history.
 #[tauri::command]
@@ -293,95 +272,16 @@ pub async fn monitor_export(
     range_ms: u64,
     path: Option<String>,
 ) -> IpcResult<Exported> {
-    let ext = match format {
-        HistoryFormat::Csv => "csv",
-        HistoryFormat::Png => "png",
-        HistoryFormat::Svg => "svg",
-    };
-    let out = match path.filter(|p| !p.trim().is_empty()) {
-        Some(p) => {
-            let p = PathBuf::from(p.trim());
-            if !p.is_absolute() {
-                return Err(Error::invalid(
-                    "path",
-                    format!("{} is not an absolute path", p.display()),
-                )
-                .into());
-            }
-            p
-        }
-        None => state
-            .paths
-            .data_dir
-            .join("exports")
-            .join(format!("{}.{ext}", default_name("monitor"))),
-    };
-    if let Some(parent) = out.parent() {
-        std::fs::create_dir_all(parent).map_err(|e| IpcError::from(Error::io(parent, e)))?;
-    }
-    let (recording, window, title) = {
+    let out = export::destination(&state.paths.data_dir, format, path.as_deref())?;
+    // Only the history is taken under the lock; the file is written after, off the async runtime.
+    let job = {
         let slot = lock(&state)?;
-        let running = slot.as_ref().ok_or_else(not_running)?;
-        let recording = running
-            .recording()
-            .map(|r| r.path)
-            .or(running.last_recording.clone());
-        let window = match format {
-            HistoryFormat::Csv => None,
-            HistoryFormat::Png | HistoryFormat::Svg => {
-                if !(MIN_RANGE_MS..=MAX_RANGE_MS).contains(&range_ms) {
-                    return Err(Error::invalid(
-                        "range",
-                        format!("{range_ms} ms is outside 1 min to 24 h"),
-                    )
-                    .into());
-                }
-                Some(running.window(range_ms, 2 * ChartOptions::default().width as usize)?)
-            }
-        };
-        (recording, window, running.source.clone())
+        slot.as_ref()
+            .ok_or_else(not_running)?
+            .export_job(format, range_ms, out)?
     };
-    tauri::async_runtime::spawn_blocking(move || -> headroom_core::Result<Exported> {
-        match (format, window) {
-            (HistoryFormat::Csv, _) => {
-                let recording = recording.ok_or_else(|| {
-                    Error::invalid(
-                        "export",
-                        "CSV comes from a recording: press Record first, then export",
-                    )
-                })?;
-                let rows = record::export_csv(&recording, &out)?;
-                Ok(Exported {
-                    path: out,
-                    rows: Some(rows),
-                })
-            }
-            (_, Some(window)) => {
-                let f = if format == HistoryFormat::Png {
-                    ChartFormat::Png
-                } else {
-                    ChartFormat::Svg
-                };
-                chart::render(&window, &title, &out, f, ChartOptions::default())?;
-                Ok(Exported {
-                    path: out,
-                    rows: None,
-                })
-            }
-            (_, None) => Err(Error::invalid("export", "nothing to chart")),
-        }
-    })
-    .await
-    .map_err(|e| IpcError::internal(format!("export: {e}")))?
-    .map_err(IpcError::from)
-}
-
-/// `PREFIX-20261129T210700Z`: a file name that sorts by time and is valid everywhere.
-fn default_name(prefix: &str) -> String {
-    let stamp: String = Timestamp::now()
-        .to_string()
-        .chars()
-        .filter(|c| c.is_ascii_alphanumeric())
-        .collect();
-    format!("{prefix}-{stamp}")
+    tauri::async_runtime::spawn_blocking(move || job.write())
+        .await
+        .map_err(|e| IpcError::internal(format!("export: {e}")))?
+        .map_err(IpcError::from)
 }

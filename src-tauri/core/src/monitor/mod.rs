@@ -8,6 +8,7 @@
 pub mod alerts;
 pub mod chart;
 pub mod decimate;
+pub mod export;
 pub mod fake;
 pub mod history;
 pub mod notify;

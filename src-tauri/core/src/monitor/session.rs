@@ -11,6 +11,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::monitor::alerts::{AlertConfig, LevelChange};
+use crate::monitor::chart::ChartOptions;
+use crate::monitor::export::{ExportJob, HistoryFormat};
 use crate::monitor::fake::{FakeConfig, Scenario};
 use crate::monitor::history::{HistoryWindow, ProcessIdle};
 use crate::monitor::nvml::SharedNvml;
@@ -22,6 +24,10 @@ use crate::monitor::sampler::{
 use crate::monitor::{open_source_shared, Snapshot, SourceSpec, Timestamp};
 use crate::{Error, Result};
 use serde::{Deserialize, Serialize};
+
+/// The shortest and longest history range the Monitor charts: 1 minute to 24 hours.
+pub const MIN_RANGE_MS: u64 = 60_000;
+pub const MAX_RANGE_MS: u64 = 86_400_000;
 
 /// The fewest milliseconds between two pushes to the UI: at most 4 messages a second.
 pub const MIN_PUSH_INTERVAL_MS: u64 = 250;
@@ -263,6 +269,37 @@ impl Running {
             info: info.clone(),
         });
         Ok(info)
+    }
+
+    /// What an export writes, taken now: the recording for a CSV, or the last `range_ms` of history for a chart.
+    pub fn export_job(
+        &self,
+        format: HistoryFormat,
+        range_ms: u64,
+        out: PathBuf,
+    ) -> Result<ExportJob> {
+        let window = match format {
+            HistoryFormat::Csv => None,
+            HistoryFormat::Png | HistoryFormat::Svg => {
+                if !(MIN_RANGE_MS..=MAX_RANGE_MS).contains(&range_ms) {
+                    return Err(Error::invalid(
+                        "range",
+                        format!("{range_ms} ms is outside 1 min to 24 h"),
+                    ));
+                }
+                Some(self.window(range_ms, 2 * ChartOptions::default().width as usize)?)
+            }
+        };
+        Ok(ExportJob {
+            format,
+            out,
+            recording: self
+                .recording()
+                .map(|r| r.path)
+                .or(self.last_recording.clone()),
+            window,
+            title: self.source.clone(),
+        })
     }
 
     pub fn recording(&self) -> Option<RecordingInfo> {
