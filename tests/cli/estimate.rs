@@ -1,11 +1,10 @@
 //! `headroom-cli estimate --plan FILE [--json]` as docs/contract.md §1–2 define it.
 
-use std::io::Write;
-use std::process::{Output, Stdio};
+use std::process::Output;
 
 use serde_json::{json, Value};
 
-use super::{assert_exit, cli, cli_command, ok_json as estimate_json, stderr_of};
+use super::{assert_exit, cli, cli_command, ok_json as estimate_json, stderr_of, with_stdin};
 
 /// `estimate` with `plan` on stdin, in a fresh folder of its own.
 pub(crate) fn run(plan: &str, args: &[&str]) -> Output {
@@ -151,22 +150,11 @@ fn a_missing_plan_file_is_a_failure_not_invalid_input() {
 
 /// `estimate` with `plan` on stdin, its folders (and an empty Hugging Face cache) under `dir`.
 fn run_in(dir: &std::path::Path, plan: &str, args: &[&str]) -> Output {
-    let mut child = cli_command(dir)
-        .args(["estimate", "--plan", "-"])
+    let mut cmd = cli_command(dir);
+    cmd.args(["estimate", "--plan", "-"])
         .args(args)
-        .env("HF_HUB_CACHE", dir.join("hub"))
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(plan.as_bytes())
-        .unwrap();
-    child.wait_with_output().unwrap()
+        .env("HF_HUB_CACHE", dir.join("hub"));
+    with_stdin(cmd, plan.as_bytes())
 }
 
 #[test]

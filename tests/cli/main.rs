@@ -11,8 +11,9 @@ mod run;
 mod store;
 mod trace;
 
+use std::io::Write;
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::{Command, Output, Stdio};
 
 /// The CLI with its config and data folders under `dir`, as every test here runs it.
 fn cli_command(dir: &Path) -> Command {
@@ -20,6 +21,18 @@ fn cli_command(dir: &Path) -> Command {
     cmd.env("HEADROOM_CONFIG_DIR", dir.join("config"))
         .env("HEADROOM_DATA_DIR", dir.join("data"));
     cmd
+}
+
+/// Run a configured `headroom-cli` command with `input` on its stdin, and collect what it printed.
+fn with_stdin(mut cmd: Command, input: &[u8]) -> Output {
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run headroom-cli");
+    child.stdin.take().unwrap().write_all(input).unwrap();
+    child.wait_with_output().unwrap()
 }
 
 fn cli(config: &Path, args: &[&str]) -> Output {

@@ -368,22 +368,12 @@ fn duplicate_rename_and_other_export_formats() {
 
 #[test]
 fn import_reads_stdin_and_needs_a_name_there() {
-    use std::io::Write;
-    use std::process::{Command, Stdio};
     let dir = tempfile::tempdir().unwrap();
+    let dump = std::fs::read(Path::new(FIXTURES).join("int8_offload.json")).unwrap();
     let run = |args: &[&str]| {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_headroom-cli"))
-            .args(args)
-            .env("HEADROOM_CONFIG_DIR", dir.path().join("config"))
-            .env("HEADROOM_DATA_DIR", dir.path().join("data"))
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let dump = std::fs::read(Path::new(FIXTURES).join("int8_offload.json")).unwrap();
-        child.stdin.take().unwrap().write_all(&dump).unwrap();
-        child.wait_with_output().unwrap()
+        let mut cmd = super::cli_command(dir.path());
+        cmd.args(args);
+        super::with_stdin(cmd, &dump)
     };
     let out = run(&["presets", "import", "-"]);
     assert_exit(&out, 2);

@@ -3,13 +3,12 @@
 //!
 //! Without HEADROOM_TEST_PYTHON the traces are skipped with a printed reason, unless CI is set: then they fail.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Output, Stdio};
 
 use serde_json::{json, Value};
 
-use super::{assert_exit, cli_command, ok_json, stderr_of};
+use super::{assert_exit, cli_command, ok_json, stderr_of, with_stdin};
 
 const MODELS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/fixtures/models");
 
@@ -28,22 +27,11 @@ fn test_python() -> Option<PathBuf> {
 }
 
 fn estimate(dir: &Path, plan: &Value, args: &[&str]) -> Output {
-    let mut child = cli_command(dir)
-        .args(["estimate", "--plan", "-", "--json"])
+    let mut cmd = cli_command(dir);
+    cmd.args(["estimate", "--plan", "-", "--json"])
         .args(args)
-        .env_remove("HEADROOM_ENGINE")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run headroom-cli");
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(plan.to_string().as_bytes())
-        .unwrap();
-    child.wait_with_output().unwrap()
+        .env_remove("HEADROOM_ENGINE");
+    with_stdin(cmd, plan.to_string().as_bytes())
 }
 
 fn model(name: &str) -> Value {
@@ -251,22 +239,11 @@ fn lora_plan() -> Value {
 fn engine_from_the_environment_and_a_bad_one() {
     let dir = tempfile::tempdir().unwrap();
     let run = |engine: &str, args: &[&str]| {
-        let mut child = cli_command(dir.path())
-            .args(["estimate", "--plan", "-", "--json"])
+        let mut cmd = cli_command(dir.path());
+        cmd.args(["estimate", "--plan", "-", "--json"])
             .args(args)
-            .env("HEADROOM_ENGINE", engine)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(lora_plan().to_string().as_bytes())
-            .unwrap();
-        child.wait_with_output().unwrap()
+            .env("HEADROOM_ENGINE", engine);
+        with_stdin(cmd, lora_plan().to_string().as_bytes())
     };
     let out = run("bogus", &[]);
     assert_exit(&out, 2);
