@@ -191,6 +191,7 @@ def run(req, progress):
 
     from .build import build, find_layer_prefix, make_config, num_layers
     from .extrapolate import extrapolate
+    from .kernels import cuda_like_kernels
     from .quant import attach_tracker
     from .report import build_result
     from .tracker import Tracker
@@ -253,6 +254,9 @@ def run(req, progress):
 
     if plan.precision == "fp16-mixed" and plan.task == "train":
         notes.append("fp16-mixed: the GradScaler's per-step scalars (a few bytes) are not traced")
+    if plan.task == "train" and plan.lora is not None and plan.lora.dropout > 0:
+        notes.append("dropout keeps a 1-byte mask for backward, as CUDA's fused kernel does (the CPU kernel would "
+                     "keep one in the input's dtype)")
     if getattr(model.config, "_attn_implementation", None) == "sdpa":
         notes.append("SDPA runs PyTorch's CPU flash kernel on fake tensors, which keeps the output and the "
                      "logsumexp as CUDA's flash and memory-efficient kernels do")
@@ -267,7 +271,7 @@ def run(req, progress):
         hooks.append(out_emb.register_forward_pre_hook(lambda *_: setattr(tracker, "in_logits", True)))
 
     try:
-        with fake, tracker:
+        with fake, tracker, cuda_like_kernels():
             seen = set()
             for name, p in list(model.named_parameters()) + list(model.named_buffers()):
                 if id(p) in seen or p is None:

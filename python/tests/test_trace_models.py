@@ -264,3 +264,17 @@ def test_expandable_segments_reserve_no_more_under_variable_lengths():
     check_common(expandable)
     assert expandable["allocated_peak_bytes"] == fixed["allocated_peak_bytes"]
     assert expandable["reserved_peak_bytes"] <= fixed["reserved_peak_bytes"]
+
+
+def test_dropout_keeps_a_one_byte_mask_as_cuda_does():
+    """LoRA dropout on every adapted input: CUDA's fused dropout keeps a bool mask, so the trace's activations
+    grow by one byte per input element over dropout 0, not by the input's dtype size."""
+    config = tiny_config("tiny-llama")
+    base = dict(sequence_length=256, gradient_checkpointing=False)
+    off = trace(config, train_plan("lora", lora={"rank": 8, "dropout": 0.0, "target_modules": ["q_proj"]}, **base))
+    on = trace(config, train_plan("lora", lora={"rank": 8, "dropout": 0.1, "target_modules": ["q_proj"]}, **base))
+    grown = on["components"]["activations"] - off["components"]["activations"]
+    layers, h, tokens = config["num_hidden_layers"], config["hidden_size"], 2 * 256  # batch 2
+    # One bool mask (1 byte per input element) per adapted layer still alive at the peak, at least the last
+    # layer's; the CPU kernel's fp32 noise tensor would add 4 bytes per element even for one layer.
+    assert h * tokens <= grown <= layers * h * tokens, grown

@@ -24,6 +24,7 @@ pub const FILES: &[(&str, &str)] = embed![
     "engine.py",
     "errors.py",
     "extrapolate.py",
+    "kernels.py",
     "quant.py",
     "report.py",
     "request.py",
