@@ -57,6 +57,11 @@ pub struct EstimateArgs {
     /// Replay the allocations as PYTORCH_CUDA_ALLOC_CONF=expandable_segments:True would. Trace engine only.
     #[arg(long)]
     expandable_segments: bool,
+    /// Print the request the trace engine would send its Python package (protocol 1 JSON, python/README.md) and
+    /// stop, without starting Python: run it by hand with `python -m headroom_trace < request.json`. Trace
+    /// engine only.
+    #[arg(long)]
+    trace_request: bool,
 }
 
 /// Read the plan, resolve its model through model discovery (catalog, then the local Hugging Face cache, a
@@ -80,6 +85,7 @@ pub fn run(paths: &AppPaths, args: EstimateArgs) -> CliResult {
             for (given, flag) in [
                 (!args.sequence_lengths.is_empty(), "sequence_lengths"),
                 (args.expandable_segments, "expandable_segments"),
+                (args.trace_request, "trace_request"),
             ] {
                 if given {
                     return Err(Error::invalid(
@@ -91,6 +97,9 @@ pub fn run(paths: &AppPaths, args: EstimateArgs) -> CliResult {
             }
             let presets = available_presets(&library)?;
             estimate::estimate_plan(&text, &presets, |m| model::resolve(m, &resolver))?
+        }
+        EngineArg::Trace if args.trace_request => {
+            return print_json(&trace_request(paths, &args, &text, &library, &resolver)?);
         }
         EngineArg::Trace => run_trace(paths, &args, &text, &library, &resolver)?,
     };
@@ -113,6 +122,53 @@ fn engine_from_env(value: Option<&str>) -> Result<EngineArg, Error> {
     }
 }
 
+/// The Python (the flag's, else Settings'), the environment and the package cache a trace uses.
+fn trace_setup(
+    paths: &AppPaths,
+    args: &EstimateArgs,
+) -> Result<(Option<PathBuf>, headroom_core::env::EnvMap, PathBuf), Error> {
+    let python = match &args.python {
+        Some(p) => Some(p.clone()),
+        None => settings::load(&paths.settings_file())?
+            .settings
+            .python_path
+            .map(PathBuf::from),
+    };
+    Ok((
+        python,
+        crate::env_cmd::current_env(),
+        trace::trace_cache_dir(&paths.data_dir),
+    ))
+}
+
+fn trace_request(
+    paths: &AppPaths,
+    args: &EstimateArgs,
+    text: &str,
+    library: &PresetLibrary,
+    resolver: &Resolver,
+) -> Result<serde_json::Value, Error> {
+    let plan: serde_json::Value = serde_json::from_str(text)
+        .map_err(|e| Error::invalid("plan", format!("not valid JSON: {e}")))?;
+    let (python, env, cache_dir) = trace_setup(paths, args)?;
+    let prepared = trace::prepare(
+        &plan,
+        &TraceSetup {
+            python: python.as_deref(),
+            env: &env,
+            cache_dir: &cache_dir,
+            presets: library,
+            resolver,
+            time_limit: Duration::from_secs(args.trace_time_limit),
+            steps: Steps {
+                sequence_lengths: args.sequence_lengths.clone(),
+                expandable_segments: args.expandable_segments,
+            },
+        },
+    )?;
+    Ok(prepared.request)
+}
+
 fn run_trace(
     paths: &AppPaths,
     args: &EstimateArgs,
@@ -122,15 +178,7 @@ fn run_trace(
 ) -> Result<Estimate, Error> {
     let plan: serde_json::Value = serde_json::from_str(text)
         .map_err(|e| Error::invalid("plan", format!("not valid JSON: {e}")))?;
-    let python = match &args.python {
-        Some(p) => Some(p.clone()),
-        None => settings::load(&paths.settings_file())?
-            .settings
-            .python_path
-            .map(PathBuf::from),
-    };
-    let env = crate::env_cmd::current_env();
-    let cache_dir = trace::trace_cache_dir(&paths.data_dir);
+    let (python, env, cache_dir) = trace_setup(paths, args)?;
     let cancel = CancelToken::new();
     crate::run_cmd::forward_interrupts(cancel.clone());
     let show = args.progress || std::io::stderr().is_terminal();

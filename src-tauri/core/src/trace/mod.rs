@@ -31,9 +31,9 @@ pub use protocol::{PeakPlace, Phase, Stage, TimelinePoint, TraceLayers, TracePro
 pub use python::PythonInfo;
 
 use crate::env::EnvMap;
-use crate::estimate::plan::{plan_from_value, Method};
+use crate::estimate::plan::{plan_from_value, Method, Plan};
 use crate::estimate::{available_presets, Estimate};
-use crate::model::{self, Resolver};
+use crate::model::{self, ModelSpec, Resolver};
 use crate::presets::library::PresetLibrary;
 use crate::{Error, Result};
 
@@ -97,14 +97,16 @@ pub fn trace_cache_dir(data_dir: &Path) -> PathBuf {
     data_dir.join("cache").join("trace")
 }
 
-/// Trace a plan (the contract's JSON): parse it, refuse what one GPU cannot show, pick the Python, ship the
-/// package, run it and map its answer. Progress arrives through `on_progress`; `cancel` stops it.
-pub fn trace_plan(
-    plan_json: &Value,
-    setup: &TraceSetup<'_>,
-    cancel: &CancelToken,
-    on_progress: &mut dyn FnMut(TraceProgress),
-) -> Result<TraceOutcome> {
+/// What the package is sent for a plan: the plan parsed, its model resolved, and the request (protocol 1).
+pub struct PreparedTrace {
+    pub plan: Plan,
+    pub spec: ModelSpec,
+    pub request: Value,
+}
+
+/// Parse a plan (the contract's JSON), refuse what one GPU cannot show, resolve its model and build the request,
+/// without starting any Python: what `headroom-cli estimate --engine trace --trace-request` prints.
+pub fn prepare(plan_json: &Value, setup: &TraceSetup<'_>) -> Result<PreparedTrace> {
     let presets = available_presets(setup.presets)?;
     let plan = plan_from_value(plan_json, &presets)?;
     request::check_traceable(&plan)?;
@@ -116,6 +118,33 @@ pub fn trace_plan(
         None => None,
     };
     let weights = request::weights(preset.as_ref().map(|(n, b)| (n.as_str(), b)), &spec)?;
+    let request = request::build(
+        &plan,
+        &config,
+        weights,
+        &setup.steps,
+        setup.time_limit.as_secs(),
+    );
+    Ok(PreparedTrace {
+        plan,
+        spec,
+        request,
+    })
+}
+
+/// Trace a plan (the contract's JSON): prepare it, pick the Python, ship the package, run it and map its answer.
+/// Progress arrives through `on_progress`; `cancel` stops it.
+pub fn trace_plan(
+    plan_json: &Value,
+    setup: &TraceSetup<'_>,
+    cancel: &CancelToken,
+    on_progress: &mut dyn FnMut(TraceProgress),
+) -> Result<TraceOutcome> {
+    let PreparedTrace {
+        plan,
+        spec,
+        request,
+    } = prepare(plan_json, setup)?;
     on_progress(TraceProgress {
         stage: Stage::Import,
         fraction: 0.0,
@@ -128,13 +157,6 @@ pub fn trace_plan(
     }
     let root = package::install(setup.cache_dir, package::FILES)?;
     let env = child_env(setup.env, &root);
-    let request = request::build(
-        &plan,
-        &config,
-        weights,
-        &setup.steps,
-        setup.time_limit.as_secs(),
-    );
     let result = child::run_package(
         &info.path,
         &root,
