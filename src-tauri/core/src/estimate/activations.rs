@@ -30,6 +30,8 @@ pub(crate) struct ActInputs<'a> {
     pub trainable: &'a Trainable,
     pub quantized: bool,
     pub compute_bytes: u64,
+    /// Bytes of a residual-stream element: the compute dtype, or 4 when the embeddings are fp32.
+    pub residual_bytes: u64,
     /// Every parameter of a decoder layer needs a gradient although only the adapters train: FSDP flattened
     /// frozen and trainable parameters into one `FlatParameter` that requires grad, and with
     /// `use_orig_params=True` the layer computes with views of it (torch `_flat_param.py`
@@ -43,6 +45,10 @@ pub(crate) fn layer_cost(input: &ActInputs) -> LayerCost {
     let shape = input.shape;
     let arch = shape.arch;
     let e = input.compute_bytes;
+    let e_res = input.residual_bytes;
+    // Linears that read the fp32 residual stream each cast their own 16-bit copy of it (autocast casts per op,
+    // caching only weights), so q/k/v and gate/up save one copy each instead of sharing one.
+    let copies_per_reader = e_res > e;
     let h = shape.h;
     let full = plan.method == Some(Method::Full)
         || plan.method == Some(Method::Freeze)
@@ -113,8 +119,10 @@ pub(crate) fn layer_cost(input: &ActInputs) -> LayerCost {
         }
         let bytes = e * g.in_features;
         match input_slot(&g.name) {
+            InputSlot::AttnIn if copies_per_reader => slot_saved[0] += bytes,
             InputSlot::AttnIn => slot_saved[0] = slot_saved[0].max(bytes),
             InputSlot::AttnOut => slot_saved[1] = slot_saved[1].max(bytes),
+            InputSlot::MlpIn if copies_per_reader => slot_saved[2] += layer_share(bytes),
             InputSlot::MlpIn => slot_saved[2] = slot_saved[2].max(layer_share(bytes)),
             InputSlot::MlpInner => slot_saved[3] = slot_saved[3].max(layer_share(bytes)),
             InputSlot::Own => own += layer_share(bytes * per_layer),
@@ -126,7 +134,7 @@ pub(crate) fn layer_cost(input: &ActInputs) -> LayerCost {
     let norm = if plan.torch_compile {
         e * h
     } else {
-        4 * h + if full { e * h } else { 0 }
+        4 * h + if full { e_res * h } else { 0 }
     };
     let norms = 2 * norm;
 
@@ -145,6 +153,10 @@ pub(crate) fn layer_cost(input: &ActInputs) -> LayerCost {
             let v = att.num_heads * m.v_head_dim;
             e * (2 * qk + 2 * v)
         }
+        // transformers repeats grouped keys and values to every query head (`repeat_kv`) in eager attention and
+        // in the SDPA path whenever it passes an attention mask (`use_gqa_in_sdpa` is false with a mask), and
+        // the attention saves the repeated ones; FlashAttention takes the groups as they are.
+        None if plan.attention != AttentionImpl::Flash => e * (4 * shape.q_dim),
         None => e * (2 * shape.q_dim + 2 * shape.kv_dim),
     } + 4 * att.num_heads
         // A fused qkv projection (phi3 `qkv_proj`, GPT-NeoX `query_key_value`) hands attention v as a view
@@ -157,7 +169,11 @@ pub(crate) fn layer_cost(input: &ActInputs) -> LayerCost {
 
     // MLP intermediates that are saved whatever trains: activation input, activation output, the up branch.
     let gated = if arch.gated_mlp { 3 } else { 1 };
-    let dense_mlp = e * gated * arch.intermediate_size;
+    // bitsandbytes' layers hand back their output in their input's dtype (`out.to(inp_dtype)` in Linear4bit and
+    // Linear8bitLt), so on an fp32 residual stream the gate and up projections' outputs, and what SiLU and the
+    // gated product save of them, are fp32.
+    let mlp_e = if input.quantized { e_res } else { e };
+    let dense_mlp = mlp_e * gated * arch.intermediate_size;
     let moe_mlp = arch.moe.map_or(0, |m| {
         let k = m.experts_per_token;
         e * gated * (k * m.expert_intermediate_size + m.shared_intermediate_size)
@@ -194,15 +210,16 @@ pub(crate) fn layer_transient_per_token(shape: &Shape, e: u64) -> u64 {
     e * (3 * inner + 3 * shape.h + 2 * shape.kv_dim)
 }
 
-/// Bytes per logit element at the loss: the lm_head output in the compute dtype, its fp32 upcast
-/// (`logits.float()` in transformers' `ForCausalLMLoss`) and the saved log-softmax in fp32
-/// (docs/estimator.md §7 "≈10 B per logit element").
+/// Bytes per logit element at the loss's peak, which is in backward (docs/estimator.md §7). Forward holds the
+/// lm_head output in the compute dtype, its fp32 upcast (`logits.float()` in transformers' `ForCausalLMLoss`) and
+/// the fp32 log-softmax that `cross_entropy` saves: e + 4 + 4. Backward then holds the saved log-softmax, the
+/// full-size fp32 gradient `nll_loss` hands back, and the fp32 gradient `log_softmax` computes from both while
+/// the forward's logits are gone: 4 + 4 + 4 = 12, more than forward's 10 for 16-bit compute. The trace engine
+/// shows the same 12 (the peak in the loss's backward).
 pub(crate) fn loss_bytes_per_logit(e: u64) -> u64 {
-    if e >= 4 {
-        8
-    } else {
-        e + 4 + 4
-    }
+    let forward = if e >= 4 { 8 } else { e + 4 + 4 };
+    let backward = 12;
+    forward.max(backward)
 }
 
 /// Chunks of the chunked cross-entropy (torchtune `CEWithChunkedOutputLoss(num_output_chunks=8)`): only one

@@ -59,9 +59,9 @@ pub fn answer(
     let (gpu_memory_bytes, usable_bytes, verdict, limits, ranked, suggestions) = match &plan.gpus {
         None => (None, None, None, None, Vec::new(), Vec::new()),
         Some(g) => {
-            let budget = Budget::of(g, plan.margin);
+            let budget = Budget::of(g, &plan);
             let (total, usable) = (budget.gpu_memory_bytes, budget.usable_bytes);
-            let verdict = budget.verdict(est.per_gpu.device_peak_bytes);
+            let verdict = budget.verdict(&est.per_gpu);
             (
                 Some(total),
                 Some(usable),

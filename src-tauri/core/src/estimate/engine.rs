@@ -1,6 +1,7 @@
 //! The estimate: puts weights, training states, activations, KV cache and overheads together at the moment
 //! of peak memory, shards them across GPUs, and adds what the caching allocator and the CUDA context cost.
 
+use super::band::{band, BandInputs, MachineSide};
 use super::fit::Budget;
 use super::gpus;
 use super::inference::inference;
@@ -280,8 +281,47 @@ pub(crate) fn estimate_core(
     } else {
         INFER_ALLOCATOR_PERCENT
     };
-    let overhead = allocated * percent / 100;
-    notes.add(|| format!("caching allocator: {percent}% of peak allocated held as reserved-but-free blocks; CUDA context {} per GPU", gib(CUDA_CONTEXT_BYTES)));
+    // The loss's 16-bit logits are freed before its fp32 backward buffers are asked for, which are larger than
+    // that free block: the allocator keeps it cached beside them (the trace engine's allocator replay shows the
+    // block in reserved at the peak).
+    let logits_cache = if train && c.logits > 0 && e < 4 {
+        let elements = shape.vocab * b * s;
+        elements * e
+            / if plan.chunked_loss {
+                super::activations::LOSS_CHUNKS
+            } else {
+                1
+            }
+    } else {
+        0
+    };
+    let overhead = (allocated - c.logits) * percent / 100 + logits_cache;
+    notes.add(|| format!("caching allocator: {percent}% of peak allocated outside the loss held as reserved-but-free blocks{}; CUDA context {} per GPU", if logits_cache > 0 { format!(", plus the freed 16-bit logits ({}) the loss's larger fp32 buffers cannot reuse", gib(logits_cache)) } else { String::new() }, gib(CUDA_CONTEXT_BYTES)));
+    let range = band(
+        plan,
+        &BandInputs {
+            allocated,
+            logits: c.logits,
+            reserved: allocated + overhead,
+            managed,
+            context: CUDA_CONTEXT_BYTES,
+        },
+        &MachineSide::default_for(plan.task),
+    );
+    notes.add(|| {
+        format!(
+            "band (docs/estimator.md §17): device peak {} to {}: this method's spread on published peaks out of source, {}the caching allocator's free blocks with fixed or varying batch shapes, and a CUDA context of {} to {}",
+            gib(range.device_peak_bytes.low),
+            gib(range.device_peak_bytes.high),
+            if train && !plan.chunked_loss && c.logits > 0 {
+                "the fp32 logits older transformers releases keep beside the loss, "
+            } else {
+                ""
+            },
+            gib(super::band::CONTEXT_LOW_BYTES),
+            gib(super::band::CONTEXT_HIGH_BYTES),
+        )
+    });
     let mut per_gpu = PerGpu {
         components: c,
         allocated_peak_bytes: allocated,
@@ -290,10 +330,14 @@ pub(crate) fn estimate_core(
         managed_memory_bytes: managed,
         cuda_context_bytes: CUDA_CONTEXT_BYTES,
         device_peak_bytes: allocated + overhead + managed + CUDA_CONTEXT_BYTES,
+        range: Some(range),
     };
     if on_cpu {
         cpu += per_gpu.reserved_peak_bytes + per_gpu.managed_memory_bytes;
-        per_gpu = PerGpu::default();
+        per_gpu = PerGpu {
+            range: Some(Default::default()),
+            ..PerGpu::default()
+        };
         notes.add(|| {
             "preset cpu: the whole run lives in CPU RAM in fp32; no GPU memory is used".to_string()
         });
@@ -322,11 +366,21 @@ pub(crate) fn estimate_core(
 }
 
 /// The fit verdict of a per-GPU peak against the plan's GPUs: `(fits, headroom_bytes)`, both `None` without
-/// `gpus`. Headroom is GPU memory × (1 − margin) − device peak. Every engine's estimate goes through here.
+/// `gpus`. Headroom is GPU memory × (1 − margin) − the deciding device peak (the band's upper end unless the plan
+/// says `fit_on: central`). Every engine's estimate goes through here.
 pub(crate) fn fit(plan: &Plan, per_gpu: &PerGpu, notes: &mut Notes) -> (Option<bool>, Option<i64>) {
     match &plan.gpus {
         Some(g) => {
-            let headroom = Budget::of(g, plan.margin).headroom_bytes(per_gpu.device_peak_bytes);
+            let budget = Budget::of(g, plan);
+            let headroom = budget.headroom_bytes(per_gpu);
+            if budget.fits(per_gpu) != (budget.usable_bytes >= per_gpu.device_peak_bytes) {
+                notes.add(|| {
+                    format!(
+                        "the central estimate fits, but the band's upper end ({}) does not: a run like this one can exceed the GPU (set fit_on to central to decide on the central figure)",
+                        gib(budget.deciding_bytes(per_gpu))
+                    )
+                });
+            }
             if headroom < 0 && headroom + per_gpu.managed_memory_bytes as i64 >= 0 {
                 notes.add(|| {
                     "only the paged optimizer states overflow the GPU: the driver can page them to host memory, so the run may complete, more slowly".to_string()

@@ -1,59 +1,78 @@
 //! The one rule for "fits" (docs/estimator.md §1.2): a run fits a GPU when its device peak (reserved + managed +
-//! CUDA context) is at most the GPU's memory less the plan's margin. The estimate's `fits`/`headroom_bytes`, the
+//! CUDA context) is at most the GPU's memory less the plan's margin; by default the upper end of the estimate's
+//! band decides (§17), so that "fits" holds for the runs the band covers. The estimate's `fits`/`headroom_bytes`, the
 //! Plan view's verdict, the solver, the preset ranking (and so the wizard) and the suggestions all decide here, so
 //! the CLI and the app can never disagree about a plan.
 
 use serde::Serialize;
 
-use super::plan::GpuSetup;
+use super::plan::{FitOn, GpuSetup, Plan};
+use super::report::PerGpu;
 
-/// What one GPU offers a run: its memory, and what the margin leaves of it.
+/// What one GPU offers a run: its memory, what the margin leaves of it, and which figure of an estimate's band
+/// must fit in that.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Budget {
     pub gpu_memory_bytes: u64,
     /// `gpu_memory_bytes × (1 − margin)`, rounded down.
     pub usable_bytes: u64,
+    pub fit_on: FitOn,
 }
 
 impl Budget {
+    /// A budget that decides on the band's upper end (the default rule).
     pub fn new(gpu_memory_bytes: u64, margin: f64) -> Self {
         Budget {
             gpu_memory_bytes,
             usable_bytes: (gpu_memory_bytes as f64 * (1.0 - margin)).floor() as u64,
+            fit_on: FitOn::High,
         }
     }
 
-    /// The budget of one GPU of a plan's `gpus`.
-    pub fn of(gpus: &GpuSetup, margin: f64) -> Self {
-        Budget::new(gpus.memory_bytes, margin)
+    /// The budget of one GPU of a plan's `gpus`, with the plan's margin and `fit_on`.
+    pub fn of(gpus: &GpuSetup, plan: &Plan) -> Self {
+        Budget {
+            fit_on: plan.fit_on,
+            ..Budget::new(gpus.memory_bytes, plan.margin)
+        }
     }
 
-    pub fn fits(&self, device_peak_bytes: u64) -> bool {
-        device_peak_bytes <= self.usable_bytes
+    /// The device peak this budget decides on: the band's upper end, or the central figure.
+    pub fn deciding_bytes(&self, per_gpu: &PerGpu) -> u64 {
+        per_gpu.deciding_device_bytes(self.fit_on)
     }
 
-    /// Usable memory left at the peak: negative when the run does not fit (the contract's `headroom_bytes`).
-    pub fn headroom_bytes(&self, device_peak_bytes: u64) -> i64 {
-        self.usable_bytes as i64 - device_peak_bytes as i64
+    pub fn fits(&self, per_gpu: &PerGpu) -> bool {
+        self.deciding_bytes(per_gpu) <= self.usable_bytes
     }
 
-    /// The verdict in three words, with its figure.
-    pub fn verdict(&self, device_peak_bytes: u64) -> Verdict {
+    /// Usable memory left at the deciding peak: negative when the run does not fit (the contract's
+    /// `headroom_bytes`).
+    pub fn headroom_bytes(&self, per_gpu: &PerGpu) -> i64 {
+        self.usable_bytes as i64 - self.deciding_bytes(per_gpu) as i64
+    }
+
+    /// The verdict in three words, with its figure. `fits`: the deciding peak is within the usable memory.
+    /// `tight`: it is not, but the central peak is within the GPU's memory (the band's upper end or the margin
+    /// is what overflows). `does_not_fit`: the central peak is over the GPU's memory.
+    pub fn verdict(&self, per_gpu: &PerGpu) -> Verdict {
         let total = self.gpu_memory_bytes;
-        if self.fits(device_peak_bytes) {
+        let central = per_gpu.device_peak_bytes;
+        let deciding = self.deciding_bytes(per_gpu);
+        if deciding <= self.usable_bytes {
             Verdict {
                 kind: VerdictKind::Fits,
-                bytes: total - device_peak_bytes,
+                bytes: total - deciding,
             }
-        } else if device_peak_bytes <= total {
+        } else if central <= total {
             Verdict {
                 kind: VerdictKind::Tight,
-                bytes: total - device_peak_bytes,
+                bytes: total - central,
             }
         } else {
             Verdict {
                 kind: VerdictKind::DoesNotFit,
-                bytes: device_peak_bytes - self.usable_bytes,
+                bytes: deciding - self.usable_bytes,
             }
         }
     }
@@ -68,9 +87,9 @@ pub enum VerdictKind {
     DoesNotFit,
 }
 
-/// The verdict with its figure: for `fits` and `tight`, the GPU memory left free at the peak
-/// (GPU total − device peak); for `does_not_fit`, how much must go to fit with the margin
-/// (device peak − GPU total × (1 − margin): the contract's `headroom_bytes` negated).
+/// The verdict with its figure: for `fits`, the GPU memory left free at the deciding peak (GPU total − deciding
+/// peak); for `tight`, the GPU memory left free at the central peak; for `does_not_fit`, how much must go to fit
+/// with the margin (deciding peak − GPU total × (1 − margin): the contract's `headroom_bytes` negated).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ts_rs::TS)]
 pub struct Verdict {
     pub kind: VerdictKind,

@@ -14,6 +14,7 @@
 
 mod activations;
 pub mod answer;
+pub mod band;
 pub mod chart;
 mod engine;
 pub mod fit;

@@ -64,7 +64,7 @@ fn budget(plan: &Plan) -> Result<Budget> {
         .gpus
         .as_ref()
         .ok_or_else(|| Error::invalid("gpus", "is needed to know what fits"))?;
-    Ok(Budget::of(g, plan.margin))
+    Ok(Budget::of(g, plan))
 }
 
 fn fits_at(
@@ -75,11 +75,7 @@ fn fits_at(
     b: u64,
     s: u64,
 ) -> Result<bool> {
-    Ok(budget.fits(
-        estimate_core(spec, plan, preset, b, s, false)?
-            .per_gpu
-            .device_peak_bytes,
-    ))
+    Ok(budget.fits(&estimate_core(spec, plan, preset, b, s, false)?.per_gpu))
 }
 
 /// The largest value in 1..=max for which `fits` holds, assuming it is monotone (memory grows with batch and
@@ -193,9 +189,9 @@ pub fn rank_presets(
             preset: p.name.clone(),
             format: p.format,
             placement: p.placement,
-            fits: budget.fits(device),
+            fits: budget.fits(&est.per_gpu),
             device_peak_bytes: device,
-            headroom_bytes: budget.headroom_bytes(device),
+            headroom_bytes: budget.headroom_bytes(&est.per_gpu),
             limits: solve(spec, plan, p)?,
             caveat: caveat(p),
             unavailable: None,
@@ -254,7 +250,7 @@ pub fn suggestions(
             ),
             delta_bytes: after as i64 - before as i64,
             device_peak_bytes: after,
-            fits: budget.fits(after),
+            fits: budget.fits(&est.per_gpu),
         });
     };
     let run = |p: &Plan| {
@@ -333,7 +329,7 @@ pub fn suggestions(
             p.nodes = NonZeroU64::MIN;
             p.sharding = Sharding::Zero3;
             let est = run(&p)?;
-            if budget.fits(est.per_gpu.device_peak_bytes) || n.get() == 64 {
+            if budget.fits(&est.per_gpu) || n.get() == 64 {
                 push(format!("shard with ZeRO-3 over {n} GPUs"), &p, est);
                 break;
             }
@@ -416,14 +412,12 @@ pub fn what_if_grid(
                     "must be a positive integer, got 0",
                 ));
             }
-            let device = estimate_core(spec, plan, preset, b, s, false)?
-                .per_gpu
-                .device_peak_bytes;
+            let per_gpu = estimate_core(spec, plan, preset, b, s, false)?.per_gpu;
             cells.push(GridCell {
                 batch_size: b,
                 sequence_length: s,
-                device_peak_bytes: device,
-                fits: budget.is_none_or(|b| b.fits(device)),
+                device_peak_bytes: per_gpu.device_peak_bytes,
+                fits: budget.is_none_or(|b| b.fits(&per_gpu)),
             });
         }
     }

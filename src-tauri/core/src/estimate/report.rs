@@ -63,6 +63,21 @@ pub struct PerGpu {
     pub cuda_context_bytes: u64,
     /// What nvidia-smi/NVML would show for the process: reserved + managed + context.
     pub device_peak_bytes: u64,
+    /// Where the measured totals can fall (docs/estimator.md §17); optional beyond the contract's first version.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub range: Option<super::band::PeakRanges>,
+}
+
+impl PerGpu {
+    /// The device peak that decides "fits" under `fit_on`: the band's upper end, or the central figure (also
+    /// when an estimate carries no band).
+    pub fn deciding_device_bytes(&self, fit_on: super::plan::FitOn) -> u64 {
+        match (fit_on, self.range) {
+            (super::plan::FitOn::High, Some(r)) => r.device_peak_bytes.high,
+            _ => self.device_peak_bytes,
+        }
+    }
 }
 
 #[derive(

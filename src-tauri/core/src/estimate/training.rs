@@ -80,12 +80,21 @@ pub(crate) fn training(input: &TrainInputs, notes: &mut Notes) -> Result<Part> {
             }
         }
     }
+    // The residual stream is fp32 when the embeddings are: fp32 weights under autocast, or PEFT's upcast of
+    // the embeddings and norms on a quantized base. Its norms then save fp32, and each linear reading it casts
+    // (and saves) its own 16-bit copy.
+    let e_res = if kbit_upcast || w.plain_bytes >= 4 {
+        4
+    } else {
+        e
+    };
     let lc = layer_cost(&ActInputs {
         plan,
         shape,
         trainable: &t,
         quantized,
         compute_bytes: e,
+        residual_bytes: e_res,
         frozen_need_grad: mixed_units,
     });
     // Saturating: eager attention at absurd lengths is b·a·s², which must read "does not fit", not wrap.
@@ -100,17 +109,24 @@ pub(crate) fn training(input: &TrainInputs, notes: &mut Notes) -> Result<Part> {
     } else {
         shape.layers
     };
-    // The residual stream is fp32 when PEFT upcast the embeddings and norms.
-    let e_res = if kbit_upcast { 4 } else { e };
+    // Autocast casts each fp32 weight to the compute dtype for its matmul, and autograd saves that copy to
+    // compute the input's gradient (torch `cached_cast`; the copy outlives autocast's cache because the graph
+    // holds it). Quantized layers dequantize inside bitsandbytes instead.
+    let weight_copy_per_layer = if plan.precision.is_mixed() && w.plain_bytes > e && !quantized {
+        shape.layer_params * e
+    } else {
+        0
+    };
     let (mut stored, recompute, kept_per_layer) = if plan.gradient_checkpointing {
         let kept = e_res * h * tokens;
-        (stored_layers * kept, per_layer, kept)
-    } else {
         (
-            stored_layers.saturating_mul(per_layer).min(BYTES_CAP),
-            0,
-            per_layer,
+            stored_layers * kept,
+            per_layer.saturating_add(weight_copy_per_layer),
+            kept,
         )
+    } else {
+        let layer = per_layer.saturating_add(weight_copy_per_layer);
+        (stored_layers.saturating_mul(layer).min(BYTES_CAP), 0, layer)
     };
     if plan.activation_offload {
         // Saved tensors go to pinned host memory as they are produced; a layer in flight each way
@@ -123,7 +139,14 @@ pub(crate) fn training(input: &TrainInputs, notes: &mut Notes) -> Result<Part> {
     // The final norm (fp32 copy of its input, or the 16-bit input under torch.compile) and lm_head's input
     // when lm_head trains.
     let final_norm = if plan.torch_compile { e * h } else { 4 * h };
-    let head = (final_norm + if lm_head_trains { e * h } else { 0 }) * tokens;
+    // lm_head's 16-bit copy of an fp32 weight (fp32 weights, or PEFT's upcast of a quantized base's head).
+    let lm_head_fp32 = w.plain_bytes >= 4 || (kbit_upcast && !plan.quantize_lm_head);
+    let head_copy = if plan.precision.is_mixed() && e < 4 && lm_head_fp32 {
+        shape.vocab * h * e
+    } else {
+        0
+    };
+    let head = (final_norm + if lm_head_trains { e * h } else { 0 }) * tokens + head_copy;
     let transient = layer_transient_per_token(shape, e) * tokens;
     let loss_full = shape.vocab * tokens * loss_bytes_per_logit(e);
     let loss = if plan.chunked_loss {
@@ -160,7 +183,7 @@ pub(crate) fn training(input: &TrainInputs, notes: &mut Notes) -> Result<Part> {
             if plan.chunked_loss {
                 format!(", chunked into {LOSS_CHUNKS} so one chunk is alive at a time")
             } else {
-                ": 16-bit logits, their fp32 upcast and the saved fp32 log-softmax".to_string()
+                ": at the loss's backward, the saved fp32 log-softmax, the fp32 gradient nll_loss hands back and the fp32 gradient log_softmax computes".to_string()
             }
         )
     });

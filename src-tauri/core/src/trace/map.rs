@@ -3,6 +3,7 @@
 
 use super::protocol::TraceResult;
 use super::{TraceFailure, TraceInfo, TraceOutcome};
+use crate::estimate::band::{band, BandInputs, MachineSide, SlackRange};
 use crate::estimate::plan::Plan;
 use crate::estimate::{fit, EngineKind, Estimate, Notes, PerGpu, CUDA_CONTEXT_BYTES};
 use crate::{Error, Result};
@@ -52,6 +53,27 @@ pub fn to_outcome(
     let Some(device) = device else {
         return broken("the device peak overflows 64 bits".into());
     };
+    // The trace replays the allocator, so its reserved share is known for the traced steps; the band keeps the
+    // method's spread (the model code of other frameworks differs from transformers') and the CUDA context's.
+    let slack = (reserved - allocated) as u128 * 1000 / allocated.max(1) as u128;
+    let slack = SlackRange {
+        low_permille: slack as u64,
+        high_permille: slack as u64,
+    };
+    let range = band(
+        plan,
+        &BandInputs {
+            allocated,
+            logits: c.logits,
+            reserved,
+            managed,
+            context: CUDA_CONTEXT_BYTES,
+        },
+        &MachineSide {
+            slack,
+            ..MachineSide::default_for(plan.task)
+        },
+    );
     let per_gpu = PerGpu {
         components: c,
         allocated_peak_bytes: allocated,
@@ -60,6 +82,7 @@ pub fn to_outcome(
         managed_memory_bytes: managed,
         cuda_context_bytes: CUDA_CONTEXT_BYTES,
         device_peak_bytes: device,
+        range: Some(range),
     };
     let mut notes = Notes::new(true);
     notes.add(|| {

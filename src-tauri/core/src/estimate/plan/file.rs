@@ -10,7 +10,7 @@ use serde::{Deserialize, Deserializer};
 use serde_json::{Map, Value};
 
 use super::types::{
-    AttentionImpl, KvDtype, LoraDtype, Method, Offload, Optimizer, Precision, PrefillLogits,
+    AttentionImpl, FitOn, KvDtype, LoraDtype, Method, Offload, Optimizer, Precision, PrefillLogits,
     Sharding, TargetModules, Task, MAX_COUNT,
 };
 
@@ -89,6 +89,10 @@ pub struct PlanFile {
     #[schemars(range(min = 0.0), extend("exclusiveMaximum" = 1.0))]
     #[ts(optional)]
     pub margin: Option<f64>,
+    /// Extension: which figure of the estimate's band decides "fits": `high` (its upper end) or `central`.
+    /// Default `high`.
+    #[ts(optional)]
+    pub fit_on: Option<FitOn>,
     /// Extension (`freeze` only): decoder layers trained. Default 2.
     #[ts(optional)]
     pub freeze_trainable_layers: Option<Count>,

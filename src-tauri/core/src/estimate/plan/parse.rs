@@ -353,6 +353,7 @@ fn validate(file: PlanFile, presets: &[PresetInfo]) -> Result<Plan> {
         sharding,
         offload,
         margin,
+        fit_on: file.fit_on.unwrap_or_default(),
         freeze_trainable_layers,
         kbit_upcast: file.kbit_upcast,
         quantize_lm_head: file.quantize_lm_head.unwrap_or(false),

@@ -285,6 +285,27 @@ pub enum PrefillLogits {
     All,
 }
 
+/// Which figure of the estimate's band decides "fits" (docs/estimator.md §1.2, §17): its upper end, so that
+/// "fits" holds for the runs the band covers, or the central estimate.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    Default,
+    PartialEq,
+    Eq,
+    Serialize,
+    Deserialize,
+    ts_rs::TS,
+    schemars::JsonSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum FitOn {
+    #[default]
+    High,
+    Central,
+}
+
 /// A validated plan: every default filled in, every contradiction rejected.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ts_rs::TS)]
 #[serde(deny_unknown_fields)]
@@ -320,6 +341,8 @@ pub struct Plan {
     pub sharding: Sharding,
     pub offload: Offload,
     pub margin: f64,
+    /// Optional extension: which figure of the band decides "fits" (default its upper end).
+    pub fit_on: FitOn,
     /// Optional extension: decoder layers trained by `freeze` (LLaMA-Factory default 2).
     #[ts(type = "number")]
     pub freeze_trainable_layers: NonZeroU64,

@@ -112,6 +112,7 @@ pub fn plan_to_value(plan: &Plan) -> Value {
         o.insert("nodes".into(), plan.nodes.get().into());
     }
     o.insert("margin".into(), plan.margin.into());
+    o.insert("fit_on".into(), name(&plan.fit_on));
     o.insert(
         "quantize_lm_head".into(),
         Value::Bool(plan.quantize_lm_head),
