@@ -129,7 +129,7 @@ describe("PlanView", () => {
     expect(q('[data-testid="verdict"]').textContent).toContain("Does not fit (needs 2.40 GiB more)");
     type(q<HTMLInputElement>('[data-testid="batch"]'), "0");
     await settle();
-    const err = q('[data-testid="batch"]').parentElement!.querySelector(".error");
+    const err = q('[data-testid="batch"]').closest("label")!.querySelector('.field-error[data-error-for="batch_size"]');
     expect(err?.textContent).toContain("batch_size: must be a positive integer");
     type(q<HTMLInputElement>('[data-testid="batch"]'), "14");
     await settle();
