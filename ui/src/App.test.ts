@@ -38,11 +38,11 @@ function backend(locale: string | null) {
 
 async function start(locale: string | null = "en_US.UTF-8") {
   backend(locale);
-  const model = new AppModel(api);
-  component = mount(App, { target: document.body, props: { model } });
-  await model.start();
+  const app = new AppModel(api);
+  component = mount(App, { target: document.body, props: { app } });
+  await app.start();
   flushSync();
-  return model;
+  return app;
 }
 
 const tab = (id: string) => document.querySelector<HTMLButtonElement>(`[data-view="${id}"]`)!;
@@ -66,42 +66,42 @@ describe("the app shell", () => {
   });
 
   it("moves between views with the arrow keys and Ctrl+number", async () => {
-    const model = await start();
+    const app = await start();
     tab("monitor").focus();
     tab("monitor").dispatchEvent(new KeyboardEvent("keydown", { key: "ArrowDown", bubbles: true }));
     flushSync();
-    expect(model.view).toBe("plan");
+    expect(app.view).toBe("plan");
     expect(document.activeElement).toBe(tab("plan"));
     window.dispatchEvent(new KeyboardEvent("keydown", { key: "6", ctrlKey: true, bubbles: true }));
     flushSync();
-    expect(model.view).toBe("settings");
+    expect(app.view).toBe("settings");
     expect(tab("settings").getAttribute("aria-selected")).toBe("true");
     expect(tab("monitor").tabIndex).toBe(-1);
   });
 
   it("asks a view with unsaved edits before leaving it, and leaves once it says so", async () => {
-    const model = await start();
+    const app = await start();
     const asked: (() => void)[] = [];
-    model.leaveGuard = (leave) => {
+    app.leaveGuard = (leave) => {
       asked.push(leave);
       return true;
     };
     tab("plan").click();
     window.dispatchEvent(new KeyboardEvent("keydown", { key: "6", ctrlKey: true, bubbles: true }));
     flushSync();
-    expect(model.view).toBe("monitor");
+    expect(app.view).toBe("monitor");
     expect(asked).toHaveLength(2);
     // The person chose to discard: the view drops its guard and goes on.
-    model.leaveGuard = null;
+    app.leaveGuard = null;
     asked[0]!();
     flushSync();
-    expect(model.view).toBe("plan");
+    expect(app.view).toBe("plan");
   });
 
   it("follows a Japanese OS locale and switches language from settings", async () => {
-    const model = await start("ja_JP.UTF-8");
+    const app = await start("ja_JP.UTF-8");
     expect(tab("monitor").textContent?.trim()).toBe("モニター");
-    model.view = "settings";
+    app.view = "settings";
     flushSync();
     document.querySelector<HTMLInputElement>('input[name="language"][value="en"]')!.click();
     await new Promise((r) => setTimeout(r, 0));
@@ -112,8 +112,8 @@ describe("the app shell", () => {
   });
 
   it("turns the desktop notification on critical memory on from settings", async () => {
-    const model = await start();
-    model.view = "settings";
+    const app = await start();
+    app.view = "settings";
     flushSync();
     const box = document.querySelector<HTMLInputElement>('[data-testid="notify-on-critical"]')!;
     expect(box.checked).toBe(false);
@@ -121,12 +121,12 @@ describe("the app shell", () => {
     await new Promise((r) => setTimeout(r, 0));
     flushSync();
     expect(saved.at(-1)).toEqual({ language: "auto", theme: "system", notify_on_critical: true });
-    expect(model.settings.notify_on_critical).toBe(true);
+    expect(app.settings.notify_on_critical).toBe(true);
   });
 
   it("applies the chosen theme to the document", async () => {
-    const model = await start();
-    await model.saveSettings({ language: "auto", theme: "dark", notify_on_critical: false });
+    const app = await start();
+    await app.saveSettings({ language: "auto", theme: "dark", notify_on_critical: false });
     flushSync();
     expect(document.documentElement.dataset.theme).toBe("dark");
   });

@@ -10,7 +10,7 @@ import EnvironmentView from "./environment/EnvironmentView.svelte";
 import RunsView from "./runs/RunsView.svelte";
 import PlanView from "./plan/PlanView.svelte";
 
-export const VIEW_COMPONENTS: Record<ViewId, Component<{ model: AppModel }>> = {
+export const VIEW_COMPONENTS: Record<ViewId, Component<{ app: AppModel }>> = {
   monitor: MonitorView,
   presets: PresetsView,
   settings: SettingsView,

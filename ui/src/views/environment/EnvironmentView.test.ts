@@ -100,10 +100,10 @@ const settle = async () => {
 
 async function open() {
   backend();
-  const model = new AppModel(api);
-  component = mount(EnvironmentView, { target: document.body, props: { model } });
+  const app = new AppModel(api);
+  component = mount(EnvironmentView, { target: document.body, props: { app } });
   await settle();
-  return model;
+  return app;
 }
 
 /** Open "mine" for editing and change its description. */
@@ -306,11 +306,11 @@ describe("the Environment view", () => {
   });
 
   it("asks before the app leaves the view with unsaved edits", async () => {
-    const model = await open();
+    const app = await open();
     let left = 0;
-    expect(model.leaveGuard!(() => (left += 1))).toBe(false);
+    expect(app.leaveGuard!(() => (left += 1))).toBe(false);
     await editMine();
-    expect(model.leaveGuard!(() => (left += 1))).toBe(true);
+    expect(app.leaveGuard!(() => (left += 1))).toBe(true);
     flushSync();
     expect(unsaved()?.textContent).toContain("mine has unsaved changes");
     expect(left).toBe(0);
@@ -320,7 +320,7 @@ describe("the Environment view", () => {
     expect(document.querySelector('[data-testid="profile-form"]')).toBeNull();
     unmount(component!);
     component = null;
-    expect(model.leaveGuard).toBeNull();
+    expect(app.leaveGuard).toBeNull();
   });
 
   it("asks before closing the window drops unsaved edits, listening only while there are some", async () => {

@@ -1,6 +1,7 @@
 // The Environment view's logic, kept out of the component so it can be tested alone.
 
-import type { Fix, IpcError, Profile, ProfileView, Severity } from "../../lib/bindings";
+import type { Fix, IpcError, Profile, ProfileSummary, ProfileView, Severity } from "../../lib/bindings";
+import type { MessageKey } from "../../lib/i18n";
 
 /** One row of the profile form; `unset` rows remove the variable from the run's environment. */
 export interface FormRow {
@@ -46,3 +47,6 @@ export function fixLabel(fix: Fix, profile: string): { key: "env.fix.set" | "env
     ? { key: "env.fix.set", values: { variable: fix.variable, value: fix.value, profile } }
     : { key: "env.fix.unset", values: { variable: fix.variable, profile } };
 }
+
+/** The message key that names a profile's purpose (production, debug, other). */
+export const purposeKey = (p: ProfileSummary["purpose"]) => `env.purpose.${p}` as MessageKey;

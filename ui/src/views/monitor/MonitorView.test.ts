@@ -151,7 +151,7 @@ async function openWithWarning(started: MonitorStarted): Promise<MonitorModel> {
   backend("ok");
   const frames: (() => void)[] = [];
   const monitor = new MonitorModel(api, (f) => frames.push(f), () => 0);
-  component = mount(MonitorView, { target: document.body, props: { model: new AppModel(api), monitor } });
+  component = mount(MonitorView, { target: document.body, props: { app: new AppModel(api), monitor } });
   await settle();
   monitor.started = started;
   capturePush();
@@ -165,8 +165,8 @@ async function open(nvml: "no_driver" | "ok") {
   backend(nvml);
   const frames: (() => void)[] = [];
   const monitor = new MonitorModel(api, (f) => frames.push(f), () => 10_000 + frames.length * 2000);
-  const model = new AppModel(api);
-  component = mount(MonitorView, { target: document.body, props: { model, monitor } });
+  const app = new AppModel(api);
+  component = mount(MonitorView, { target: document.body, props: { app, monitor } });
   await settle();
   const frame = async () => {
     frames.splice(0).forEach((f) => f());
@@ -195,7 +195,7 @@ describe("the Monitor view", () => {
     backend("ok");
     const frames: (() => void)[] = [];
     const monitor = new MonitorModel(api, (f) => frames.push(f), () => 0);
-    component = mount(MonitorView, { target: document.body, props: { model: new AppModel(api), monitor } });
+    component = mount(MonitorView, { target: document.body, props: { app: new AppModel(api), monitor } });
     await settle();
     monitor.started = STARTED;
     capturePush();
@@ -384,15 +384,15 @@ describe("the Monitor view", () => {
 describe("the app's one monitor", () => {
   it("keeps its source running when the view is left and opened again", async () => {
     backend("ok");
-    const model = new AppModel(api);
-    component = mount(MonitorView, { target: document.body, props: { model } });
+    const app = new AppModel(api);
+    component = mount(MonitorView, { target: document.body, props: { app } });
     await settle();
     unmount(component);
-    component = mount(MonitorView, { target: document.body, props: { model } });
+    component = mount(MonitorView, { target: document.body, props: { app } });
     await settle();
     expect(calls.filter((c) => c.cmd === "monitor_start").length).toBe(1);
     expect(calls.some((c) => c.cmd === "monitor_stop")).toBe(false);
-    expect(monitorFor(model).phase).toBe("running");
+    expect(monitorFor(app).phase).toBe("running");
     expect(text('[data-testid="source-badge"]')).toBe("Demo data: simulated GPUs (Run to OOM)");
     // The replay picker offers the recordings on disk.
     const options = [...document.querySelectorAll<HTMLOptionElement>("#monitor-recordings option")].map((o) => o.value);

@@ -101,7 +101,7 @@ afterEach(() => {
 
 describe("PlanView", () => {
   it("teaches when empty, then shows the backend's verdict, bar and totals", async () => {
-    component = mount(PlanView, { target: document.body, props: { model: new AppModel(api) } });
+    component = mount(PlanView, { target: document.body, props: { app: new AppModel(api) } });
     await settle();
     expect(document.body.textContent).toContain("Pick a model on the left");
     expect(document.body.textContent).toContain("libnvidia-ml.so.1 not found");
@@ -119,7 +119,7 @@ describe("PlanView", () => {
   });
 
   it("updates as the batch changes, shows errors next to the field, and applies a suggestion", async () => {
-    component = mount(PlanView, { target: document.body, props: { model: new AppModel(api) } });
+    component = mount(PlanView, { target: document.body, props: { app: new AppModel(api) } });
     await settle();
     type(q<HTMLSelectElement>('[data-testid="model-list"]'), "meta-llama/Llama-3.1-8B");
     await settle();
@@ -129,7 +129,7 @@ describe("PlanView", () => {
     expect(q('[data-testid="verdict"]').textContent).toContain("Does not fit (needs 2.40 GiB more)");
     type(q<HTMLInputElement>('[data-testid="batch"]'), "0");
     await settle();
-    const err = q('[data-testid="batch"]').parentElement!.querySelector(".error");
+    const err = q('[data-testid="batch"]').closest("label")!.querySelector('.field-error[data-error-for="batch_size"]');
     expect(err?.textContent).toContain("batch_size: must be a positive integer");
     type(q<HTMLInputElement>('[data-testid="batch"]'), "14");
     await settle();
@@ -145,7 +145,7 @@ describe("PlanView", () => {
 
 describe("PlanView keyboard", () => {
   it("takes the first catalog match on Enter", async () => {
-    component = mount(PlanView, { target: document.body, props: { model: new AppModel(api) } });
+    component = mount(PlanView, { target: document.body, props: { app: new AppModel(api) } });
     await settle();
     const search = q<HTMLInputElement>('[data-testid="model-search"]');
     type(search, "llama");
@@ -159,7 +159,7 @@ describe("PlanView keyboard", () => {
 
 describe("PlanView files", () => {
   it("saves the plan in the form and loads one into it", async () => {
-    component = mount(PlanView, { target: document.body, props: { model: new AppModel(api) } });
+    component = mount(PlanView, { target: document.body, props: { app: new AppModel(api) } });
     await settle();
     type(q<HTMLSelectElement>('[data-testid="model-list"]'), "meta-llama/Llama-3.1-8B");
     await settle();

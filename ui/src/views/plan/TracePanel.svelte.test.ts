@@ -104,7 +104,7 @@ const q = <T extends Element>(sel: string) => document.querySelector<T>(sel);
 const text = () => document.body.textContent ?? "";
 
 function mountPanel(plan: Record<string, unknown> | null = PLAN) {
-  const props = $state({ model: new AppModel(api), plan, instant: INSTANT });
+  const props = $state({ app: new AppModel(api), plan, instant: INSTANT });
   component = mount(TracePanel, { target: document.body, props });
   flushSync();
   return props;
@@ -199,11 +199,11 @@ describe("TracePanel", () => {
 
 describe("PythonPath setting", () => {
   function mountSetting() {
-    const model = new AppModel(api);
+    const app = new AppModel(api);
     const saved: boolean[] = [];
-    component = mount(PythonPath, { target: document.body, props: { model, onsaved: (ok: boolean) => saved.push(ok) } });
+    component = mount(PythonPath, { target: document.body, props: { app, onsaved: (ok: boolean) => saved.push(ok) } });
     flushSync();
-    return { model, saved };
+    return { app, saved };
   }
 
   function typeInto(el: HTMLInputElement, value: string) {
@@ -214,10 +214,10 @@ describe("PythonPath setting", () => {
   }
 
   it("saves the path and checks it, showing the versions or what is missing", async () => {
-    const { model, saved } = mountSetting();
+    const { app, saved } = mountSetting();
     typeInto(q<HTMLInputElement>('[data-testid="python-path"]')!, "/usr/bin/python3");
     await settle();
-    expect(model.settings.python_path).toBe("/usr/bin/python3");
+    expect(app.settings.python_path).toBe("/usr/bin/python3");
     expect(saved).toEqual([true]);
     q<HTMLButtonElement>('[data-testid="python-check"]')!.click();
     await settle();
@@ -225,7 +225,7 @@ describe("PythonPath setting", () => {
     // Empty goes back to the PATH search: the setting is removed and the check searches.
     typeInto(q<HTMLInputElement>('[data-testid="python-path"]')!, "");
     await settle();
-    expect(model.settings.python_path).toBeUndefined();
+    expect(app.settings.python_path).toBeUndefined();
     q<HTMLButtonElement>('[data-testid="python-check"]')!.click();
     await settle();
     expect(calls.filter((c) => c.cmd === "trace_check_python").at(-1)!.args.path).toBeNull();

@@ -117,7 +117,7 @@ describe("per-model configs", () => {
       skipped: [{ path: "/c/model-configs/x.json", reason: "the file name is not a model id written as org--name" }],
       unreadable: [{ path: "/c/model-configs/a-dir.json", reason: "is a directory, not a file; nothing in it was read" }],
     };
-    component = mount(ConfigsPanel, { target: document.body, props: { model: new AppModel(api), presets } });
+    component = mount(ConfigsPanel, { target: document.body, props: { app: new AppModel(api), presets } });
     await settle();
     const flagged = [...document.querySelectorAll("[data-missing]")].map((e) => e.getAttribute("data-missing"));
     expect(flagged).toEqual(["org/broken"]);
@@ -128,7 +128,7 @@ describe("per-model configs", () => {
 
   it("teaches when empty, shows field errors from the backend, reorders the chain and saves", async () => {
     backend();
-    component = mount(ConfigsPanel, { target: document.body, props: { model: new AppModel(api), presets } });
+    component = mount(ConfigsPanel, { target: document.body, props: { app: new AppModel(api), presets } });
     await settle();
     expect(document.body.textContent).toContain("No model has a config yet");
     document.querySelector<HTMLButtonElement>('[data-action="new-config"]')!.click();
@@ -169,7 +169,7 @@ describe("per-model configs", () => {
 
   it("edits every override: the preset's value greyed until overridden, errors beside each field, a live effective preview", async () => {
     backend();
-    component = mount(ConfigsPanel, { target: document.body, props: { model: new AppModel(api), presets } });
+    component = mount(ConfigsPanel, { target: document.body, props: { app: new AppModel(api), presets } });
     await settle();
     document.querySelector<HTMLButtonElement>('[data-action="new-config"]')!.click();
     await settle();
@@ -319,7 +319,7 @@ describe("per-model configs", () => {
       notes: "",
     };
     entries = [{ model_id: "org/other", revision: "00000000000000ee", config }];
-    component = mount(ConfigsPanel, { target: document.body, props: { model: new AppModel(api), presets } });
+    component = mount(ConfigsPanel, { target: document.body, props: { app: new AppModel(api), presets } });
     await settle();
     document.querySelector<HTMLButtonElement>('[data-config="org/other"]')!.click();
     await settle();

@@ -106,8 +106,8 @@ async function settle() {
 
 async function start() {
   backend();
-  const model = new AppModel(api);
-  component = mount(PresetsView, { target: document.body, props: { model } });
+  const app = new AppModel(api);
+  component = mount(PresetsView, { target: document.body, props: { app } });
   await settle();
 }
 

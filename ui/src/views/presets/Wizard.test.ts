@@ -86,7 +86,7 @@ afterEach(() => {
 async function openOnModel() {
   component = mount(Wizard, {
     target: document.body,
-    props: { model: new AppModel(api), onclose: () => {}, onsaved: () => {} },
+    props: { app: new AppModel(api), onclose: () => {}, onsaved: () => {} },
   });
   await settle();
   q<HTMLInputElement>('[data-model="meta-llama/Llama-3.1-8B"]').click();
@@ -148,7 +148,7 @@ describe("the wizard", () => {
     savedCount = 0;
     component = mount(Wizard, {
       target: document.body,
-      props: { model: new AppModel(api), onclose: () => {}, onsaved: () => (savedCount += 1) },
+      props: { app: new AppModel(api), onclose: () => {}, onsaved: () => (savedCount += 1) },
     });
     await settle();
     expect(q('[aria-current="step"]').textContent).toContain("Model");

@@ -142,8 +142,8 @@ const settle = async () => {
 async function open() {
   backend();
   session.live = null;
-  const model = new AppModel(api);
-  component = mount(RunsView, { target: document.body, props: { model } });
+  const app = new AppModel(api);
+  component = mount(RunsView, { target: document.body, props: { app } });
   await settle();
 }
 
@@ -390,7 +390,7 @@ describe("the Runs view", () => {
     session.live = runFromSnapshot(snapshot);
     unmount(component!);
     calls = [];
-    component = mount(RunsView, { target: document.body, props: { model: new AppModel(api) } });
+    component = mount(RunsView, { target: document.body, props: { app: new AppModel(api) } });
     await settle();
     expect(calls.some((c) => c.cmd === "runs_attach")).toBe(false);
     expect(document.querySelector('[data-testid="live"]')!.textContent).toContain("run-7");

@@ -1,7 +1,7 @@
 // The Runs view's logic, kept out of the components so it can be tested alone.
 
 import type { AttemptRecord, LaunchEvent, ProbeReport, RunRecord, RunSnapshot, RunUpdate } from "../../lib/bindings";
-import { PALETTE, WARNING_COLOUR, type ChartData } from "../monitor/chart";
+import { PALETTE, WARNING_COLOUR, type ChartData } from "../../lib/components/chart";
 
 /** Split a command line into argv as a POSIX shell would for words: '…' literal, "…" with \" and \\, and \
  * escaping outside quotes. No expansion: what you type is what the program gets. Null when a quote is open. */
