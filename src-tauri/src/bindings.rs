@@ -86,6 +86,9 @@ pub fn render() -> String {
         // Plan view
         headroom_core::estimate::Components::decl(&cfg),
         headroom_core::estimate::PerGpu::decl(&cfg),
+        headroom_core::estimate::band::Range::decl(&cfg),
+        headroom_core::estimate::band::PeakRanges::decl(&cfg),
+        headroom_core::estimate::plan::FitOn::decl(&cfg),
         headroom_core::estimate::ParameterSummary::decl(&cfg),
         headroom_core::estimate::Estimate::decl(&cfg),
         headroom_core::estimate::WeightFormat::decl(&cfg),

@@ -46,7 +46,7 @@ fn json_output_has_exactly_the_contract_keys() {
             "per_gpu"
         ]
     );
-    // `engine` is the one optional key added since the contract's first version.
+    // `engine` and `per_gpu.range` are the optional keys added since the contract's first version.
     assert_eq!(v["engine"], "analytic");
     assert_eq!(
         keys(&v["per_gpu"]),
@@ -57,9 +57,23 @@ fn json_output_has_exactly_the_contract_keys() {
             "cuda_context_bytes",
             "device_peak_bytes",
             "managed_memory_bytes",
+            "range",
             "reserved_peak_bytes"
         ]
     );
+    for total in [
+        "allocated_peak_bytes",
+        "reserved_peak_bytes",
+        "device_peak_bytes",
+    ] {
+        let central = v["per_gpu"][total].as_u64().unwrap();
+        let r = &v["per_gpu"]["range"][total];
+        let (low, high) = (r["low"].as_u64().unwrap(), r["high"].as_u64().unwrap());
+        assert!(
+            low <= central && central <= high,
+            "{total}: {low} {central} {high}"
+        );
+    }
     assert_eq!(
         keys(&v["per_gpu"]["components"]),
         [
@@ -223,4 +237,77 @@ fn quantization_may_name_a_user_preset() {
     let mine = estimate_json(&run_in(dir.path(), &plan.to_string(), &["--json"]));
     let builtin = estimate_json(&run_in(dir.path(), &llama_plan().to_string(), &["--json"]));
     assert_eq!(mine["per_gpu"], builtin["per_gpu"]);
+}
+
+/// `fit_on`: the plan's own choice wins; a plan without one follows `settings set --fit-on`. With the central
+/// figure deciding, the headroom is counted from the central device peak; by default from the band's upper end.
+#[test]
+fn fit_on_comes_from_the_plan_else_from_the_settings() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut plan = llama_plan();
+    plan["gpus"] = json!({"count": 1, "memory_gib": 80});
+    let headroom_from = |v: &Value, key: &str| {
+        let usable = ((80u64 << 30) as f64 * 0.9).floor() as i64;
+        let peak = if key == "high" {
+            v["per_gpu"]["range"]["device_peak_bytes"]["high"]
+                .as_i64()
+                .unwrap()
+        } else {
+            v["per_gpu"]["device_peak_bytes"].as_i64().unwrap()
+        };
+        assert_eq!(
+            v["headroom_bytes"].as_i64().unwrap(),
+            usable - peak,
+            "{key}"
+        );
+    };
+    let default = estimate_json(&run_in(dir.path(), &plan.to_string(), &["--json"]));
+    headroom_from(&default, "high");
+
+    assert_exit(
+        &cli(dir.path(), &["settings", "set", "--fit-on", "central"]),
+        0,
+    );
+    let central = estimate_json(&run_in(dir.path(), &plan.to_string(), &["--json"]));
+    headroom_from(&central, "central");
+
+    plan["fit_on"] = json!("high");
+    let own = estimate_json(&run_in(dir.path(), &plan.to_string(), &["--json"]));
+    headroom_from(&own, "high");
+
+    plan["fit_on"] = json!("middle");
+    let bad = run_in(dir.path(), &plan.to_string(), &["--json"]);
+    assert_exit(&bad, 2);
+    assert!(stderr_of(&bad).contains("fit_on"), "{}", stderr_of(&bad));
+}
+
+/// `--trace-request` prints the protocol-1 request without starting any Python, and only with the trace engine.
+#[test]
+fn trace_request_prints_the_package_request_without_python() {
+    let dir = tempfile::tempdir().unwrap();
+    let plan =
+        json!({"model": {"id": "meta-llama/Llama-3.2-1B"}, "task": "train", "method": "lora"});
+    let out = run_in(
+        dir.path(),
+        &plan.to_string(),
+        &[
+            "--engine",
+            "trace",
+            "--trace-request",
+            "--python",
+            "/nonexistent/python",
+        ],
+    );
+    assert_exit(&out, 0);
+    let req: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(req["protocol"], 1);
+    assert_eq!(req["plan"]["method"], "lora");
+    assert_eq!(req["model_config"]["num_hidden_layers"], 16);
+    let analytic = run_in(dir.path(), &plan.to_string(), &["--trace-request"]);
+    assert_exit(&analytic, 2);
+    assert!(
+        stderr_of(&analytic).contains("trace_request"),
+        "{}",
+        stderr_of(&analytic)
+    );
 }

@@ -61,8 +61,11 @@ describe("the Plan view", () => {
     await session.click(await session.find('option[value="meta-llama/Llama-3.1-8B"]'));
     const est = cliEstimate(planFor(1));
     const device = est.per_gpu.device_peak_bytes;
+    const band = est.per_gpu.range.device_peak_bytes;
     const verdict = await session.until(() => textOf('[data-testid="verdict"]'), (t) => t.startsWith("Fits"), "verdict");
-    assert.equal(verdict, `Fits (${gib(RTX_4090 - device)} free)`);
+    // "Fits" is decided on the band's upper end: what stays free is counted from there.
+    assert.equal(verdict, `Fits (${gib(RTX_4090 - band.high)} free)`);
+    assert.equal(await textOf('[data-testid="device-range"]'), `(${gib(band.low)} – ${gib(band.high)})`);
     assert.equal(await textOf('[data-testid="device"]'), gib(device));
     assert.equal(await session.attribute(await session.find('[data-testid="device"]'), "title"), exact(device));
     assert.equal(await textOf('[data-testid="allocated"]'), gib(est.per_gpu.allocated_peak_bytes));

@@ -14,7 +14,7 @@ function backend(locale: string | null) {
     (cmd, args) => {
       switch (cmd) {
         case "get_settings":
-          return { language: "auto", theme: "system", notify_on_critical: false };
+          return { language: "auto", theme: "system", notify_on_critical: false, fit_on: "high" };
         case "app_info":
           return {
             version: "0.1.0",
@@ -106,7 +106,7 @@ describe("the app shell", () => {
     document.querySelector<HTMLInputElement>('input[name="language"][value="en"]')!.click();
     await new Promise((r) => setTimeout(r, 0));
     flushSync();
-    expect(saved).toEqual([{ language: "en", theme: "system", notify_on_critical: false }]);
+    expect(saved).toEqual([{ language: "en", theme: "system", notify_on_critical: false, fit_on: "high" }]);
     expect(tab("monitor").textContent?.trim()).toBe("Monitor");
     expect(document.documentElement.lang).toBe("en");
   });
@@ -120,13 +120,25 @@ describe("the app shell", () => {
     box.click();
     await new Promise((r) => setTimeout(r, 0));
     flushSync();
-    expect(saved.at(-1)).toEqual({ language: "auto", theme: "system", notify_on_critical: true });
+    expect(saved.at(-1)).toEqual({ language: "auto", theme: "system", notify_on_critical: true, fit_on: "high" });
     expect(app.settings.notify_on_critical).toBe(true);
+  });
+
+  it("chooses which end of the estimate's range decides \"fits\" from settings", async () => {
+    const app = await start();
+    app.view = "settings";
+    flushSync();
+    expect(document.querySelector<HTMLInputElement>('[data-testid="fit-on-high"]')!.checked).toBe(true);
+    document.querySelector<HTMLInputElement>('[data-testid="fit-on-central"]')!.click();
+    await new Promise((r) => setTimeout(r, 0));
+    flushSync();
+    expect(saved.at(-1)).toEqual({ language: "auto", theme: "system", notify_on_critical: false, fit_on: "central" });
+    expect(app.settings.fit_on).toBe("central");
   });
 
   it("applies the chosen theme to the document", async () => {
     const app = await start();
-    await app.saveSettings({ language: "auto", theme: "dark", notify_on_critical: false });
+    await app.saveSettings({ language: "auto", theme: "dark", notify_on_critical: false, fit_on: "high" });
     flushSync();
     expect(document.documentElement.dataset.theme).toBe("dark");
   });

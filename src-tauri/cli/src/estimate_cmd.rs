@@ -72,6 +72,8 @@ pub fn run(paths: &AppPaths, args: EstimateArgs) -> CliResult {
     } else {
         fsio::read_to_string(&args.plan, fsio::PLAN)?
     };
+    // A plan that does not say which figure decides "fits" follows the settings (docs/contract.md §1 fit_on).
+    let text = with_settings_fit_on(paths, text)?;
     let library = PresetLibrary::new(paths);
     let resolver = Resolver {
         hub_cache: hf_cache::hub_cache_dir(|var| std::env::var(var).ok()),
@@ -108,6 +110,20 @@ pub fn run(paths: &AppPaths, args: EstimateArgs) -> CliResult {
     }
     print_table(&est);
     Ok(())
+}
+
+/// The plan text with the settings' `fit_on` added when the plan has none; text that is not a JSON object is
+/// passed on unchanged for the parser to refuse with its own message.
+fn with_settings_fit_on(paths: &AppPaths, text: String) -> Result<String, Error> {
+    let Ok(mut value) = serde_json::from_str::<serde_json::Value>(&text) else {
+        return Ok(text);
+    };
+    if !value.is_object() || value.get("fit_on").is_some() {
+        return Ok(text);
+    }
+    let loaded = settings::load(&paths.settings_file())?;
+    loaded.settings.apply_fit_on(&mut value);
+    Ok(value.to_string())
 }
 
 /// HEADROOM_ENGINE as the default engine: unset or empty is analytic.

@@ -1,6 +1,7 @@
 //! `headroom-cli settings show|set`.
 
 use clap::{Subcommand, ValueEnum};
+use headroom_core::estimate::plan::FitOn;
 use headroom_core::paths::AppPaths;
 use headroom_core::settings::{self, Language, Theme};
 
@@ -25,7 +26,17 @@ pub enum SettingsCommand {
         /// The Python the trace engine runs; an empty value goes back to searching PATH.
         #[arg(long, value_name = "PATH")]
         python_path: Option<String>,
+        /// Which figure of an estimate's band decides "fits" when a plan does not say: its upper end (high,
+        /// the default) or the central estimate.
+        #[arg(long, value_enum)]
+        fit_on: Option<FitOnArg>,
     },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+pub enum FitOnArg {
+    High,
+    Central,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -69,6 +80,10 @@ pub fn run(paths: &AppPaths, command: SettingsCommand) -> CliResult {
             );
             println!("notify_on_critical  {}", s.notify_on_critical);
             println!(
+                "fit_on    {}",
+                serde_json::to_value(s.fit_on)?.as_str().unwrap_or_default()
+            );
+            println!(
                 "python_path  {}",
                 s.python_path
                     .as_deref()
@@ -81,8 +96,15 @@ pub fn run(paths: &AppPaths, command: SettingsCommand) -> CliResult {
             theme,
             notify_on_critical,
             python_path,
+            fit_on,
         } => {
             let mut next = loaded.settings;
+            if let Some(f) = fit_on {
+                next.fit_on = match f {
+                    FitOnArg::High => FitOn::High,
+                    FitOnArg::Central => FitOn::Central,
+                };
+            }
             if let Some(p) = python_path {
                 next.python_path = Some(p).filter(|p| !p.trim().is_empty());
             }

@@ -4,6 +4,7 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
+use crate::estimate::plan::FitOn;
 use crate::store::{self, Document, Loaded, Quarantine};
 use crate::Result;
 
@@ -39,6 +40,23 @@ pub struct Settings {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[ts(optional)]
     pub python_path: Option<String>,
+    /// Which figure of an estimate's band decides "fits" for plans that do not say (`fit_on`): its upper end
+    /// (the default) or the central estimate.
+    pub fit_on: FitOn,
+}
+
+impl Settings {
+    /// Give a plan (docs/contract.md §1 JSON) the chosen `fit_on` when it does not name one itself; anything
+    /// that is not a JSON object is left for the plan parser to refuse.
+    pub fn apply_fit_on(&self, plan: &mut serde_json::Value) {
+        if let Some(o) = plan.as_object_mut() {
+            if !o.contains_key("fit_on") {
+                if let Ok(v) = serde_json::to_value(self.fit_on) {
+                    o.insert("fit_on".into(), v);
+                }
+            }
+        }
+    }
 }
 
 impl Document for Settings {
@@ -89,6 +107,7 @@ mod tests {
             theme: Theme::Dark,
             notify_on_critical: true,
             python_path: Some("/opt/venv/bin/python".into()),
+            fit_on: FitOn::Central,
         };
         save(&path, &chosen).unwrap();
         assert_eq!(load(&path).unwrap().settings, chosen);
@@ -101,6 +120,24 @@ mod tests {
         )
         .unwrap();
         assert!(!load(&path).unwrap().settings.notify_on_critical);
+        assert_eq!(load(&path).unwrap().settings.fit_on, FitOn::High);
+    }
+
+    #[test]
+    fn fit_on_fills_plans_that_do_not_say() {
+        let central = Settings {
+            fit_on: FitOn::Central,
+            ..Settings::default()
+        };
+        let mut plan = serde_json::json!({"task": "infer"});
+        central.apply_fit_on(&mut plan);
+        assert_eq!(plan["fit_on"], "central");
+        let mut own = serde_json::json!({"task": "infer", "fit_on": "high"});
+        central.apply_fit_on(&mut own);
+        assert_eq!(own["fit_on"], "high", "the plan's own choice wins");
+        let mut not_a_plan = serde_json::json!([1]);
+        central.apply_fit_on(&mut not_a_plan);
+        assert_eq!(not_a_plan, serde_json::json!([1]));
     }
 
     #[test]

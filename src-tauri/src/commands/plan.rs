@@ -29,7 +29,9 @@ pub(crate) fn resolver() -> Resolver {
 pub fn plan_answer(state: State<'_, AppState>, plan: Draft<PlanFile>) -> IpcResult<PlanAnswer> {
     let presets = available_presets(&PresetLibrary::new(&state.paths))?;
     let resolver = resolver();
-    Ok(estimate::answer(plan.raw(), &presets, |m| {
+    let mut plan = plan.into_raw();
+    super::settings::lock_settings(&state)?.apply_fit_on(&mut plan);
+    Ok(estimate::answer(&plan, &presets, |m| {
         model::resolve(m, &resolver)
     })?)
 }

@@ -1,3 +1,5 @@
+use std::sync::MutexGuard;
+
 use headroom_core::settings::{self, Settings};
 use tauri::{AppHandle, Emitter, Runtime, State};
 
@@ -7,13 +9,17 @@ use crate::AppState;
 /// Event sent to every window after the settings changed, so all of them switch language or theme at once.
 pub const SETTINGS_CHANGED: &str = "settings-changed";
 
-#[tauri::command]
-pub fn get_settings(state: State<'_, AppState>) -> IpcResult<Settings> {
-    let settings = state
+/// The settings in force, locked for as long as the guard lives.
+pub(crate) fn lock_settings(state: &AppState) -> IpcResult<MutexGuard<'_, Settings>> {
+    state
         .settings
         .lock()
-        .map_err(|_| IpcError::internal("settings lock poisoned"))?;
-    Ok(settings.clone())
+        .map_err(|_| IpcError::internal("settings lock poisoned"))
+}
+
+#[tauri::command]
+pub fn get_settings(state: State<'_, AppState>) -> IpcResult<Settings> {
+    Ok(lock_settings(&state)?.clone())
 }
 
 #[tauri::command]
@@ -22,10 +28,7 @@ pub fn save_settings<R: Runtime>(
     state: State<'_, AppState>,
     settings: Settings,
 ) -> IpcResult<Settings> {
-    let mut current = state
-        .settings
-        .lock()
-        .map_err(|_| IpcError::internal("settings lock poisoned"))?;
+    let mut current = lock_settings(&state)?;
     settings::save(&state.paths.settings_file(), &settings)?;
     *current = settings.clone();
     drop(current);

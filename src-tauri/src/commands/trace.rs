@@ -52,10 +52,7 @@ impl ActiveTrace {
 }
 
 fn python_setting(state: &AppState) -> IpcResult<Option<PathBuf>> {
-    Ok(state
-        .settings
-        .lock()
-        .map_err(|_| IpcError::internal("settings lock poisoned"))?
+    Ok(super::settings::lock_settings(state)?
         .python_path
         .clone()
         .map(PathBuf::from))

@@ -12,9 +12,9 @@ describe("api", () => {
       if (cmd === "save_settings") return (args as { settings: unknown }).settings;
       throw new Error(`unexpected ${cmd}`);
     });
-    const saved = await api.saveSettings({ language: "ja", theme: "dark", notify_on_critical: false });
-    expect(saved).toEqual({ language: "ja", theme: "dark", notify_on_critical: false });
-    expect(calls).toEqual([["save_settings", { settings: { language: "ja", theme: "dark", notify_on_critical: false } }]]);
+    const saved = await api.saveSettings({ language: "ja", theme: "dark", notify_on_critical: false, fit_on: "high" });
+    expect(saved).toEqual({ language: "ja", theme: "dark", notify_on_critical: false, fit_on: "high" });
+    expect(calls).toEqual([["save_settings", { settings: { language: "ja", theme: "dark", notify_on_critical: false, fit_on: "high" } }]]);
   });
 
   it("passes backend errors through as {code, message}", async () => {

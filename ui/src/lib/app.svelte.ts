@@ -6,7 +6,7 @@ import { languageForLocale, translate, type Lang, type MessageKey } from "./i18n
 import type { ViewId } from "./views";
 
 export class AppModel {
-  settings = $state<Settings>({ language: "auto", theme: "system", notify_on_critical: false });
+  settings = $state<Settings>({ language: "auto", theme: "system", notify_on_critical: false, fit_on: "high" });
   info = $state<AppInfo | null>(null);
   view = $state<ViewId>("monitor");
   error = $state<IpcError | null>(null);

@@ -14,7 +14,12 @@ notify_on_critical: boolean,
  * The Python the trace engine runs (an interpreter with torch ≥ 2.4, transformers and peft); `None`
  * searches PATH for the first `python3` or `python` that imports torch.
  */
-python_path?: string, };
+python_path?: string, 
+/**
+ * Which figure of an estimate's band decides "fits" for plans that do not say (`fit_on`): its upper end
+ * (the default) or the central estimate.
+ */
+fit_on: FitOn, };
 
 export type Quarantine = { original: string, moved_to: string, reason: string, };
 
@@ -496,7 +501,17 @@ managed_memory_bytes: number, cuda_context_bytes: number,
 /**
  * What nvidia-smi/NVML would show for the process: reserved + managed + context.
  */
-device_peak_bytes: number, };
+device_peak_bytes: number, 
+/**
+ * Where the measured totals can fall (docs/estimator.md §17); optional beyond the contract's first version.
+ */
+range?: PeakRanges, };
+
+export type Range = { low: number, high: number, };
+
+export type PeakRanges = { allocated_peak_bytes: Range, reserved_peak_bytes: Range, device_peak_bytes: Range, };
+
+export type FitOn = "high" | "central";
 
 export type ParameterSummary = { total: number, trainable: number, };
 
@@ -721,6 +736,11 @@ offload?: Offload,
  * Fraction of GPU memory kept free for the fit verdict: at least 0, below 1. Default 0.10.
  */
 margin?: number, 
+/**
+ * Extension: which figure of the estimate's band decides "fits": `high` (its upper end) or `central`.
+ * Default `high`.
+ */
+fit_on?: FitOn, 
 /**
  * Extension (`freeze` only): decoder layers trained. Default 2.
  */

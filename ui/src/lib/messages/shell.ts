@@ -27,6 +27,11 @@ export const en = {
   "settings.notifyOnCritical": "Desktop notification when a GPU's memory becomes critical",
   "settings.notifyOnCritical.help":
     "Shown by your desktop when the Monitor crosses the critical threshold (95% by default), with what to do about it, even while Headroom's window is hidden.",
+  "settings.fitOn": "Deciding whether a plan fits",
+  "settings.fitOn.high": "On the upper end of the estimate's range (safer)",
+  "settings.fitOn.central": "On the central estimate",
+  "settings.fitOn.help":
+    "Every estimate comes with a range where a real run's peak can fall. Deciding on its upper end means a plan that says \"fits\" fits the runs the range covers; between the two it reads \"tight\". A plan file's own fit_on wins.",
   "settings.saved": "Saved.",
   "settings.files": "Where Headroom keeps its files",
   "settings.files.config": "Settings and presets",
@@ -67,6 +72,11 @@ export const ja: Record<keyof typeof en, string> = {
   "settings.notifyOnCritical.help":
     "モニターが危険域のしきい値（既定 95%）を超えたとき、対処法を添えてデスクトップに通知します。Headroom のウィンドウが隠れていても届きます。",
   "settings.saved": "保存しました。",
+  "settings.fitOn": "収まるかどうかの判定",
+  "settings.fitOn.high": "見積もり範囲の上限で判定する（安全側）",
+  "settings.fitOn.central": "見積もりの中央値で判定する",
+  "settings.fitOn.help":
+    "見積もりには実際のピークが入りうる範囲が付きます。上限で判定すると、「収まります」と表示されたプランは範囲内のどの実行でも収まります。中央値と上限の間は「ぎりぎり」と表示します。プランファイルの fit_on が指定されていればそちらが優先されます。",
   "settings.files": "Headroom のファイルの保存場所",
   "settings.files.config": "設定とプリセット",
   "settings.files.data": "記録と実行履歴",

@@ -27,6 +27,11 @@ function answerFor(plan: Record<string, unknown>): PlanAnswer {
         managed_memory_bytes: GIB,
         cuda_context_bytes: GIB / 2,
         device_peak_bytes: device,
+        range: {
+          allocated_peak_bytes: { low: 7 * GIB, high: 9 * GIB + batch * GIB },
+          reserved_peak_bytes: { low: 8 * GIB, high: 10 * GIB + batch * GIB },
+          device_peak_bytes: { low: device - GIB, high: device + 2 * GIB },
+        },
       },
       cpu_bytes: 2 * GIB,
       parameters: { total: 8030261248, trainable: 41943040 },
@@ -112,6 +117,8 @@ describe("PlanView", () => {
     expect(q('[data-testid="verdict"]').textContent).toContain("Fits (13.00 GiB free)");
     expect(q('[data-testid="device"]').textContent).toContain("11.00 GiB");
     expect(q('[data-testid="device"]').getAttribute("title")).toBe("11,811,160,064 bytes");
+    // The band beside the total: where a real run's peak can fall.
+    expect(q('[data-testid="device-range"]').textContent).toBe("(10.00 GiB – 13.00 GiB)");
     const segs = document.querySelectorAll('[data-testid="bar"] .seg');
     expect(segs.length).toBeGreaterThan(5);
     expect(q('[data-testid="limits"]').textContent).toContain("Micro-batch: 11");
