@@ -433,7 +433,7 @@ fn estimates_match_published_measurements() {
             let r = band_with(
                 plan,
                 &BandInputs::of(&est.per_gpu),
-                &MachineSide::default_for(plan.task),
+                &MachineSide::default_for(plan),
                 spread,
             );
             let scale = c.estimated_gib / est.per_gpu.allocated_peak_bytes as f64;

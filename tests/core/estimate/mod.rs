@@ -7,3 +7,4 @@ mod mechanisms;
 mod models;
 mod plan;
 mod recommend;
+mod trace_grid;

@@ -156,13 +156,15 @@ pub(crate) fn layer_cost(input: &ActInputs) -> LayerCost {
         // transformers repeats grouped keys and values to every query head (`repeat_kv`) in eager attention and
         // in the SDPA path whenever it passes an attention mask (`use_gqa_in_sdpa` is false with a mask), and
         // the attention saves the repeated ones; FlashAttention takes the groups as they are.
-        None if plan.attention != AttentionImpl::Flash => e * (4 * shape.q_dim),
+        None if effective_attention(plan, shape) != AttentionImpl::Flash => e * (4 * shape.q_dim),
         None => e * (2 * shape.q_dim + 2 * shape.kv_dim),
     } + 4 * att.num_heads
         // A fused qkv projection (phi3 `qkv_proj`, GPT-NeoX `query_key_value`) hands attention v as a view
         // of its whole output, so q and k's pre-RoPE parts stay alive with it.
         + if fused_qkv { e * (shape.q_dim + shape.kv_dim) } else { 0 };
-    let per_position = match plan.attention {
+    // Soft-capped scores: the tanh saves its output, one more 16-bit s×s matrix beside the softmax's two.
+    let per_position = match effective_attention(plan, shape) {
+        AttentionImpl::Eager if shape.softcapped => (4 + 2 * e) * att.num_heads,
         AttentionImpl::Eager => (4 + e) * att.num_heads,
         _ => 0,
     };
@@ -191,6 +193,15 @@ pub(crate) fn layer_cost(input: &ActInputs) -> LayerCost {
     LayerCost {
         per_token: norms + slot_saved.iter().sum::<u64>() + own + attention + mlp + lora_extra,
         per_token_per_position: per_position,
+    }
+}
+
+/// The attention transformers runs: what the plan asks for, except that a model with no SDPA path (Gemma-2's
+/// soft-capping) falls back to eager.
+pub(crate) fn effective_attention(plan: &Plan, shape: &Shape) -> AttentionImpl {
+    match plan.attention {
+        AttentionImpl::Sdpa if shape.softcapped => AttentionImpl::Eager,
+        other => other,
     }
 }
 

@@ -306,7 +306,7 @@ pub(crate) fn estimate_core(
             managed,
             context: CUDA_CONTEXT_BYTES,
         },
-        &MachineSide::default_for(plan.task),
+        &MachineSide::default_for(plan),
     );
     notes.add(|| {
         format!(

@@ -59,6 +59,9 @@ pub(crate) struct Shape<'a> {
     pub dense_layers: u64,
     /// Parameters of one decoder layer (the mean; MoE and dense layers differ, this is for sharding units).
     pub layer_params: u64,
+    /// Gemma-2's tanh soft-capping of attention scores and final logits: transformers has no SDPA path for it
+    /// (`_supports_sdpa = False` in `modeling_gemma2.py`), so it attends eagerly, and each tanh saves its output.
+    pub softcapped: bool,
 }
 
 impl<'a> Shape<'a> {
@@ -86,6 +89,7 @@ impl<'a> Shape<'a> {
             moe_layers,
             dense_layers: arch.num_layers - moe_layers,
             layer_params: in_layers / arch.num_layers,
+            softcapped: spec.model_type == "gemma2",
         })
     }
 

@@ -148,7 +148,9 @@ pub(crate) fn training(input: &TrainInputs, notes: &mut Notes) -> Result<Part> {
     };
     let head = (final_norm + if lm_head_trains { e * h } else { 0 }) * tokens + head_copy;
     let transient = layer_transient_per_token(shape, e) * tokens;
-    let loss_full = shape.vocab * tokens * loss_bytes_per_logit(e);
+    // Gemma-2's final soft-capping: the tanh over the logits saves its 16-bit output for the loss's backward.
+    let softcap_bytes = if shape.softcapped { e } else { 0 };
+    let loss_full = shape.vocab * tokens * (loss_bytes_per_logit(e) + softcap_bytes);
     let loss = if plan.chunked_loss {
         loss_full / LOSS_CHUNKS
     } else {
@@ -170,6 +172,7 @@ pub(crate) fn training(input: &TrainInputs, notes: &mut Notes) -> Result<Part> {
             },
             match plan.attention {
                 super::plan::AttentionImpl::Eager => "eager attention keeps the b·a·s² softmax (fp32 and its 16-bit cast)",
+                _ if shape.softcapped => "Gemma-2 has no SDPA path (soft-capping), so it attends eagerly: the b·a·s² softmax (fp32 and its 16-bit cast) and the capped scores' tanh are kept",
                 _ => "SDPA/flash attention keeps no s×s matrix",
             }
         )
@@ -344,7 +347,16 @@ pub(crate) fn training(input: &TrainInputs, notes: &mut Notes) -> Result<Part> {
     } else {
         0
     };
-    let step = statics + grads + bucket + step_temp + zero_fp32_grads;
+    // Tied embeddings that train: the embedding's backward, last of all, computes a dense vocab × hidden
+    // gradient and adds it to the one lm_head left, two more vocab × hidden tensors in the gradient dtype
+    // while every other gradient is alive (the trace engine peaks there).
+    let tied_end = if lm_head_trains && shape.arch.tie_word_embeddings && sharding == Sharding::None
+    {
+        2 * shape.vocab * h * st.grad_bytes.checked_div(t.params).unwrap_or(0)
+    } else {
+        0
+    };
+    let step = statics + grads + bucket + (step_temp + zero_fp32_grads).max(tied_end);
     c.weights = weights_gpu + gathered;
     c.lora = lora;
     c.optimizer = optimizer;
@@ -353,6 +365,14 @@ pub(crate) fn training(input: &TrainInputs, notes: &mut Notes) -> Result<Part> {
         c.logits = logits;
         c.gradients = bucket + held_grads;
         notes.add(|| "peak at the start of backward: every saved activation and the loss are alive; gradients of earlier steps are freed (zero_grad(set_to_none=True)) unless accumulating".to_string());
+    } else if tied_end > step_temp + zero_fp32_grads {
+        c.gradients = grads + bucket + tied_end;
+        notes.add(|| {
+            format!(
+                "peak at the end of backward: every gradient alive while the tied embedding's gradient is computed and added to lm_head's ({})",
+                gib(tied_end)
+            )
+        });
     } else {
         c.gradients = grads + bucket + zero_fp32_grads;
         c.optimizer += step_temp;

@@ -53,12 +53,12 @@ pub fn to_outcome(
     let Some(device) = device else {
         return broken("the device peak overflows 64 bits".into());
     };
-    // The trace replays the allocator, so its reserved share is known for the traced steps; the band keeps the
-    // method's spread (the model code of other frameworks differs from transformers') and the CUDA context's.
-    let slack = (reserved - allocated) as u128 * 1000 / allocated.max(1) as u128;
+    // The trace replays the allocator, so its reserved peak is known for the steps it traced; the band keeps
+    // the method's spread (the model code of other frameworks differs from transformers') and the CUDA
+    // context's range.
     let slack = SlackRange {
-        low_permille: slack as u64,
-        high_permille: slack as u64,
+        low_permille: 0,
+        high_permille: 0,
     };
     let range = band(
         plan,
@@ -71,7 +71,7 @@ pub fn to_outcome(
         },
         &MachineSide {
             slack,
-            ..MachineSide::default_for(plan.task)
+            ..MachineSide::default_for(plan)
         },
     );
     let per_gpu = PerGpu {
