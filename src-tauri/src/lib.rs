@@ -6,21 +6,28 @@ pub mod commands;
 pub mod draft;
 pub mod error;
 pub mod logging;
+pub mod picker;
 pub mod state;
 pub mod webkit;
 
 use headroom_core::paths::AppPaths;
 use tauri::{Runtime, Wry};
 
+pub use picker::Picks;
 pub use state::AppState;
 
 /// Register the state and every command on a builder. Generic over the runtime, so the IPC tests hand in
-/// Tauri's `mock_builder()` and run the very same handlers.
-pub fn setup<R: Runtime>(builder: tauri::Builder<R>, state: AppState) -> tauri::Builder<R> {
+/// Tauri's `mock_builder()` and run the very same handlers. `picks` says who answers the file dialogs.
+pub fn setup<R: Runtime>(
+    builder: tauri::Builder<R>,
+    state: AppState,
+    picks: Picks,
+) -> tauri::Builder<R> {
     builder
         .manage(state)
         .plugin(tauri_plugin_dialog::init())
         .plugin(tauri_plugin_notification::init())
+        .plugin(picks.into_plugin())
         .invoke_handler(tauri::generate_handler![
             commands::app::app_info,
             commands::settings::get_settings,
@@ -32,10 +39,6 @@ pub fn setup<R: Runtime>(builder: tauri::Builder<R>, state: AppState) -> tauri::
             commands::presets::duplicate_preset,
             commands::presets::rename_preset,
             commands::presets::delete_preset,
-            commands::presets::export_preset,
-            commands::presets::export_bundle,
-            commands::presets::import_preset,
-            commands::presets::import_bundle,
             commands::presets::export_preset_dialog,
             commands::presets::export_bundle_dialog,
             commands::presets::import_preset_dialog,
@@ -56,7 +59,6 @@ pub fn setup<R: Runtime>(builder: tauri::Builder<R>, state: AppState) -> tauri::
             commands::env::env_delete_profile,
             commands::env::env_apply_fix,
             commands::env::env_export,
-            commands::env::env_export_to_file,
             commands::env::env_export_dialog,
             commands::env::env_doctor,
             commands::runs::runs_defaults,
@@ -102,10 +104,19 @@ pub fn run() {
             std::process::exit(1);
         }
     };
+    // Read once, here: no command can change who answers the dialogs.
+    let picks = match Picks::from_env(std::env::var_os(picker::TEST_PICKS_VAR).as_deref()) {
+        Ok(picks) => picks,
+        Err(e) => {
+            eprintln!("headroom: {e}");
+            std::process::exit(1);
+        }
+    };
     logging::init(&paths);
     tracing::info!(version = env!("CARGO_PKG_VERSION"), config = %paths.config_dir.display(), "starting");
     let state = AppState::load(paths);
-    let result = setup(tauri::Builder::<Wry>::default(), state).run(tauri::generate_context!());
+    let result =
+        setup(tauri::Builder::<Wry>::default(), state, picks).run(tauri::generate_context!());
     if let Err(e) = result {
         tracing::error!(error = %e, "the app stopped with an error");
         eprintln!("headroom: {e}");

@@ -6,7 +6,7 @@ use std::sync::{Mutex, OnceLock};
 use headroom_core::monitor::nvml::SharedNvml;
 use headroom_core::paths::AppPaths;
 
-use crate::commands::runs::ActiveRuns;
+use headroom_core::launch::active::ActiveRuns;
 use headroom_core::settings::{self, LoadedSettings, Settings};
 use headroom_core::store::Quarantine;
 

@@ -10,12 +10,18 @@ import { KEYS, openApp } from "./webdriver.mjs";
 
 let win;
 let session;
-let home;
 let configDir;
+/** Where the app's save dialog "chooses" to export (WebDriver cannot drive a system dialog). */
+let exportPath;
 
 before(async () => {
-  win = await openApp("presets", { env: { HEADROOM_GPU_SOURCE: "fake:idle" } });
-  ({ session, home, configDir } = win);
+  win = await openApp("presets", {
+    env: ({ home }) => {
+      exportPath = join(home, "mine.bnb.json");
+      return { HEADROOM_GPU_SOURCE: "fake:idle", HEADROOM_TEST_PICKS: exportPath };
+    },
+  });
+  ({ session, configDir } = win);
 });
 
 after(() => win?.close());
@@ -90,17 +96,11 @@ describe("the Presets view", () => {
   });
 
   it("exports exactly the bnb JSON the preview shows", async () => {
-    // The Export button opens the system save dialog, which WebDriver cannot drive; the dialog command writes
-    // through the same path-taking command this calls from the real window.
+    // The Export button opens the save dialog, which answers with the path HEADROOM_TEST_PICKS gave the app.
     const preview = await textOf('[data-preview="bnb"]');
-    const path = join(home, "mine.bnb.json");
-    const out = await js(
-      `return window.__TAURI_INTERNALS__
-         .invoke("export_preset", { name: "mine", format: "bnb_json", modelId: null, path: ${JSON.stringify(path)} })
-         .then((r) => r.path, (e) => "error: " + JSON.stringify(e));`,
-    );
-    assert.equal(out, path);
-    assert.equal(readFileSync(path, "utf8"), preview + "\n");
+    await session.click(await session.find('[data-action="export-bnb"]'));
+    await session.until(() => textOf('.editor [role="status"]'), (t) => t?.includes(exportPath), "exported notice");
+    assert.equal(readFileSync(exportPath, "utf8"), preview + "\n");
   });
 
   it("deletes the preset and brings it back with Undo", async () => {

@@ -181,10 +181,12 @@ describe("the Runs view", () => {
     await fill("model", "qwen-7b");
     await fill("batch_size", "");
     await fill("sequence_length", "");
+    // The live view still shows the previous test's run until this one starts: wait for another id.
+    const previous = await session.execute(`return document.querySelector('[data-testid="live"] h2')?.textContent ?? ""`);
     await session.click(await session.find('[data-testid="start"]'));
     const title = await session.until(
       async () => session.text(await session.find('[data-testid="live"] h2')),
-      (t) => /run-/.test(t),
+      (t) => /run-/.test(t) && t !== previous,
       "the run started",
       30000,
     );

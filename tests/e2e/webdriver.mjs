@@ -129,7 +129,7 @@ export class Session {
 /**
  * The app (HEADROOM_APP) in a real window on fresh config and data folders, in English: tauri-driver, a
  * session, and `close()`, which ends both and removes the folders. `prepare` may write files first; `env`
- * adds variables for the app.
+ * adds variables for the app (an object, or a function of the folders that returns one).
  */
 export async function openApp(label, { env = {}, prepare } = {}) {
   const app = process.env.HEADROOM_APP;
@@ -151,7 +151,7 @@ export async function openApp(label, { env = {}, prepare } = {}) {
         LANG: "en_US.UTF-8",
         LC_ALL: "",
         LC_MESSAGES: "",
-        ...env,
+        ...(typeof env === "function" ? env(dirs) : env),
       },
     });
     const session = await Session.create(driver.base, app);

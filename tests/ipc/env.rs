@@ -1,6 +1,6 @@
 //! Environment profiles and the doctor through IPC.
 
-use serde_json::json;
+use serde_json::{json, Value};
 
 use crate::{assert_refused, harness, invoke};
 
@@ -111,12 +111,23 @@ fn save_checks_the_revision_and_the_doctor_fix_applies_to_the_profile() {
         .unwrap()
         .contains("unset CUDA_LAUNCH_BLOCKING"));
     let out = h.paths.config_dir.join("mine.env");
-    invoke(
+    h.pick(&out);
+    let written = invoke(
         &h,
-        "env_export_to_file",
-        json!({"name": "mine", "format": "dotenv", "path": out}),
+        "env_export_dialog",
+        json!({"name": "mine", "format": "dotenv"}),
     )
     .unwrap();
+    assert_eq!(written, json!(out));
+    h.cancel_pick();
+    let cancelled = invoke(
+        &h,
+        "env_export_dialog",
+        json!({"name": "mine", "format": "shell"}),
+    )
+    .unwrap();
+    assert_eq!(cancelled, Value::Null);
+    assert_eq!(h.picks.remaining(), 0);
     assert!(std::fs::read_to_string(&out)
         .unwrap()
         .contains("CUDA_LAUNCH_BLOCKING must be unset"));
@@ -158,18 +169,9 @@ fn bad_input_names_the_field() {
             json!({"source": {"kind": "process", "pid": 4_000_000_000u32}, "profile": null}),
             "pid: ",
         ),
-        (
-            "env_export_to_file",
-            json!({"name": "production", "format": "shell", "path": ""}),
-            "path: ",
-        ),
-        (
-            "env_export_to_file",
-            json!({"name": "production", "format": "shell", "path": "env.sh"}),
-            "path: env.sh is not an absolute path",
-        ),
         // The dialog command reads the profile before it opens a dialog: a profile that is not there is
-        // refused at once (were the dialog first, this would wait for a person).
+        // refused at once (were the dialog first, this would wait for a person; here, fail for want of an
+        // answer).
         (
             "env_export_dialog",
             json!({"name": "nope", "format": "dotenv"}),

@@ -3,7 +3,8 @@
 mod plan;
 mod presets;
 
-use headroom_app::{setup, AppState};
+use headroom_app::picker::ScriptedPicker;
+use headroom_app::{setup, AppState, Picks};
 use headroom_core::paths::AppPaths;
 use serde_json::{json, Value};
 use tauri::ipc::{CallbackFn, InvokeBody};
@@ -20,16 +21,23 @@ pub(crate) struct Harness {
     _dir: tempfile::TempDir,
     pub(crate) paths: AppPaths,
     window: WebviewWindow<MockRuntime>,
+    /// What the app's file dialogs answer: a test gives each answer before the command that opens the dialog.
+    pub(crate) picks: ScriptedPicker,
 }
 
 pub(crate) fn harness_with(prepare: impl FnOnce(&AppPaths)) -> Harness {
     let dir = tempfile::tempdir().unwrap();
     let paths = AppPaths::new(dir.path().join("config"), dir.path().join("data"));
     prepare(&paths);
-    let app = setup(mock_builder(), AppState::load(paths.clone()))
-        // The real config and capabilities: a command missing from src-tauri/capabilities fails here too.
-        .build(tauri::generate_context!("tauri.conf.json", test = true))
-        .expect("build the app on the mock runtime");
+    let picks = ScriptedPicker::default();
+    let app = setup(
+        mock_builder(),
+        AppState::load(paths.clone()),
+        Picks::Scripted(picks.clone()),
+    )
+    // The real config and capabilities: a command missing from src-tauri/capabilities fails here too.
+    .build(tauri::generate_context!("tauri.conf.json", test = true))
+    .expect("build the app on the mock runtime");
     let window = tauri::WebviewWindowBuilder::new(&app, "main", Default::default())
         .build()
         .unwrap();
@@ -37,6 +45,19 @@ pub(crate) fn harness_with(prepare: impl FnOnce(&AppPaths)) -> Harness {
         _dir: dir,
         paths,
         window,
+        picks,
+    }
+}
+
+impl Harness {
+    /// Answer the next file dialog with `path`, as a person choosing it would.
+    pub(crate) fn pick(&self, path: impl AsRef<std::path::Path>) {
+        self.picks.answer(Some(path.as_ref().to_path_buf()));
+    }
+
+    /// Cancel the next file dialog.
+    pub(crate) fn cancel_pick(&self) {
+        self.picks.answer(None);
     }
 }
 

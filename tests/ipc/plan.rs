@@ -102,3 +102,25 @@ fn the_catalog_is_searchable_and_gpus_are_listed() {
     let cache = invoke(&h, "plan_hf_cache", json!({})).unwrap();
     assert!(cache["models"].is_array());
 }
+
+#[test]
+fn a_plan_saves_and_loads_through_the_dialogs_and_a_cancel_is_null() {
+    let h = harness();
+    let file = h.paths.data_dir.join("mine.plan.json");
+    h.pick(&file);
+    let saved = invoke(&h, "plan_save", json!({"plan": qlora_8b_on_a_4090()})).unwrap();
+    assert_eq!(saved, json!(file));
+    h.pick(&file);
+    let loaded = invoke(&h, "plan_load", json!({})).unwrap();
+    assert_eq!(loaded["model"], json!({"id": "meta-llama/Llama-3.1-8B"}));
+    assert_eq!(loaded["method"], json!("qlora"));
+    h.pick(&h.paths.data_dir);
+    let folder = invoke(&h, "plan_pick_folder", json!({})).unwrap();
+    assert_eq!(folder, json!(h.paths.data_dir));
+    for cmd in ["plan_save", "plan_load", "plan_pick_folder"] {
+        h.cancel_pick();
+        let args = json!({"plan": qlora_8b_on_a_4090()});
+        assert_eq!(invoke(&h, cmd, args).unwrap(), json!(null), "{cmd}");
+    }
+    assert_eq!(h.picks.remaining(), 0, "each command opened its dialog");
+}

@@ -11,24 +11,29 @@ fn user_int4(h: &Harness) -> Value {
     invoke(h, "duplicate_preset", json!({"from": "int4", "to": "mine"})).unwrap()
 }
 
-/// What the save dialog's export does once a path is chosen.
+/// Export a preset through the save dialog, answered with `path` (`None`: nothing is answered, so a dialog
+/// that opened would fail the command).
 fn export_preset(
     h: &Harness,
     name: &str,
     format: &str,
     model_id: Value,
-    path: &Path,
+    path: Option<&Path>,
 ) -> Result<Value, Value> {
+    if let Some(path) = path {
+        h.pick(path);
+    }
     invoke(
         h,
-        "export_preset",
-        json!({"name": name, "format": format, "modelId": model_id, "path": path}),
+        "export_preset_dialog",
+        json!({"name": name, "format": format, "modelId": model_id}),
     )
 }
 
-/// What the open dialog's import does once a file is chosen.
+/// Import a preset through the open dialog, answered with `path`.
 fn import_preset(h: &Harness, name: &str, path: &Value) -> Result<Value, Value> {
-    invoke(h, "import_preset", json!({"name": name, "path": path}))
+    h.pick(path.as_str().unwrap());
+    invoke(h, "import_preset_dialog", json!({"name": name}))
 }
 
 /// The wizard's row for `preset` among `rows`.
@@ -219,7 +224,7 @@ fn exports_write_files_and_imports_read_them_back() {
         "int4_double",
         "bnb_json",
         Value::Null,
-        &dir.join("q.bnb.json"),
+        Some(&dir.join("q.bnb.json")),
     )
     .unwrap();
     let text = std::fs::read_to_string(out["path"].as_str().unwrap()).unwrap();
@@ -230,16 +235,17 @@ fn exports_write_files_and_imports_read_them_back() {
         imported["preset"]["body"]["quantization"]["bnb_4bit_use_double_quant"],
         json!(true)
     );
-    let err = export_preset(&h, "fp16", "bnb_json", Value::Null, &dir.join("no.json")).unwrap_err();
+    // A preset that cannot export is refused before any dialog opens (none is answered here).
+    let err = export_preset(&h, "fp16", "bnb_json", Value::Null, None).unwrap_err();
     assert_mentions(&err, "does not quantize");
-    let err = export_preset(&h, "int4", "python", json!(""), &dir.join("no.py")).unwrap_err();
+    let err = export_preset(&h, "int4", "python", json!(""), None).unwrap_err();
     assert_refused(&err, "model_id:");
     let py = export_preset(
         &h,
         "int4",
         "python",
         json!("org/model"),
-        &dir.join("load.py"),
+        Some(&dir.join("load.py")),
     )
     .unwrap();
     assert!(py["text"].as_str().unwrap().contains("from_pretrained"));
@@ -247,26 +253,72 @@ fn exports_write_files_and_imports_read_them_back() {
         std::fs::read_to_string(dir.join("load.py")).unwrap(),
         py["text"].as_str().unwrap()
     );
-    assert!(!dir.join("no.json").exists() && !dir.join("no.py").exists());
     // No name given: the file's name, made safe, names the preset.
     let named = import_preset(&h, "", &json!(dir.join("q.bnb.json"))).unwrap();
     assert_eq!(named["preset"]["name"], json!("q"));
     let err = import_preset(&h, "x", &json!(dir.join("absent.json"))).unwrap_err();
     assert_mentions(&err, "absent.json");
 
-    let bundle = invoke(&h, "export_bundle", json!({"path": dir.join("b.json")})).unwrap();
+    h.pick(dir.join("b.json"));
+    let bundle = invoke(&h, "export_bundle_dialog", json!({})).unwrap();
     assert_eq!(
         std::fs::read_to_string(dir.join("b.json")).unwrap(),
         bundle["text"].as_str().unwrap()
     );
     std::fs::remove_file(h.paths.config_dir.join("presets/back.json")).unwrap();
-    let report = invoke(
-        &h,
-        "import_bundle",
-        json!({"path": dir.join("b.json"), "onConflict": "fail"}),
-    )
-    .unwrap();
+    h.pick(dir.join("b.json"));
+    let report = invoke(&h, "import_bundle_dialog", json!({"onConflict": "fail"})).unwrap();
     assert_eq!(report["presets"]["added"], json!(["back"]));
+    assert_eq!(h.picks.remaining(), 0, "every dialog was answered once");
+}
+
+#[test]
+fn a_cancelled_dialog_writes_and_imports_nothing() {
+    let h = harness();
+    let presets_dir = h.paths.config_dir.join("presets");
+    let before = invoke(&h, "list_presets", json!({})).unwrap();
+    let calls = [
+        (
+            "export_preset_dialog",
+            json!({"name": "int4", "format": "bnb_json", "modelId": null}),
+        ),
+        ("export_bundle_dialog", json!({})),
+        ("import_preset_dialog", json!({"name": "x"})),
+        ("import_bundle_dialog", json!({"onConflict": "fail"})),
+    ];
+    for (cmd, args) in calls {
+        h.cancel_pick();
+        assert_eq!(invoke(&h, cmd, args).unwrap(), Value::Null, "{cmd}");
+    }
+    assert_eq!(h.picks.remaining(), 0, "each command opened its dialog");
+    assert_eq!(invoke(&h, "list_presets", json!({})).unwrap(), before);
+    assert!(!presets_dir.join("x.json").exists());
+    let written: Vec<_> = std::fs::read_dir(&h.paths.data_dir)
+        .map(|d| d.flatten().map(|e| e.path()).collect())
+        .unwrap_or_default();
+    assert!(written.is_empty(), "{written:?}");
+}
+
+#[test]
+fn the_path_taking_commands_are_gone() {
+    let h = harness();
+    let out = h.paths.data_dir.join("out.json");
+    for (cmd, args) in [
+        (
+            "export_preset",
+            json!({"name": "int4", "format": "bnb_json", "modelId": null, "path": out}),
+        ),
+        ("export_bundle", json!({"path": out})),
+        ("import_preset", json!({"name": "x", "path": out})),
+        ("import_bundle", json!({"path": out, "onConflict": "fail"})),
+        (
+            "env_export_to_file",
+            json!({"name": "production", "format": "shell", "path": out}),
+        ),
+    ] {
+        assert!(invoke(&h, cmd, args).is_err(), "{cmd} is still there");
+    }
+    assert!(!out.exists());
 }
 
 #[test]
@@ -690,8 +742,8 @@ fn lists_flag_dangling_presets_and_entries_that_cannot_be_read() {
     let list = invoke(&h, "list_configs", json!({})).unwrap();
     assert_eq!(list["configs"].as_array().unwrap().len(), 1);
     assert_eq!(list["unreadable"].as_array().unwrap().len(), 1, "{list}");
-    let out = h.paths.data_dir.join("b.json");
-    let bundle = invoke(&h, "export_bundle", json!({"path": out})).unwrap();
+    h.pick(h.paths.data_dir.join("b.json"));
+    let bundle = invoke(&h, "export_bundle_dialog", json!({})).unwrap();
     assert_eq!(
         bundle["unreadable"].as_array().unwrap().len(),
         2,

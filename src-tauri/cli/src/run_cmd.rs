@@ -11,9 +11,10 @@ use headroom_core::env::doctor::{self, Severity};
 use headroom_core::env::profile;
 use headroom_core::launch::handover::{driver_gpus, LibraryPresets};
 use headroom_core::launch::history::{self, NextStep, Outcome, RunRecord};
-use headroom_core::launch::probe::{MonitorPeakProbe, OpenSource};
+use headroom_core::launch::probe::MonitorPeakProbe;
 use headroom_core::launch::process::{CancelToken, Stream};
 use headroom_core::launch::runner::{self, LaunchEvent, RunRequest};
+use headroom_core::launch::start;
 use headroom_core::launch::tree::PROC_ROOT;
 use headroom_core::monitor::procs::ProcFs;
 use headroom_core::monitor::{open_source, SourceSpec};
@@ -230,7 +231,7 @@ pub fn run(paths: &AppPaths, args: RunArgs) -> CliResult {
 
 /// Each attempt's peak GPU memory, from NVML every 500 ms (none without a driver: the peak stays unknown).
 fn nvml_probe() -> MonitorPeakProbe {
-    let open: OpenSource =
-        std::sync::Arc::new(|| open_source(&SourceSpec::Nvml, ProcFs::default()));
-    MonitorPeakProbe::new(open, "/proc", std::time::Duration::from_millis(500))
+    start::peak_probe(std::sync::Arc::new(|| {
+        open_source(&SourceSpec::Nvml, ProcFs::default())
+    }))
 }

@@ -1,20 +1,16 @@
 //! Environment profiles and the doctor: each command calls one core function in `headroom_core::env`.
 
-use std::path::Path;
-
 use headroom_core::env::catalog::{self, VariableInfo};
 use headroom_core::env::check::{self, DoctorResult, DoctorSource};
 use headroom_core::env::doctor::Fix;
 use headroom_core::env::profile::{self, Profile, ProfileList, ProfileView};
 use headroom_core::env::{export, EnvMap};
-use headroom_core::fsio;
 use headroom_core::store::Revision;
 use serde::{Deserialize, Serialize};
-use tauri::{AppHandle, Runtime, State};
-use tauri_plugin_dialog::DialogExt;
+use tauri::State;
 
-use crate::commands::plan::chosen;
 use crate::error::IpcResult;
+use crate::picker::{PickRequest, Picker};
 use crate::AppState;
 
 /// The app's own environment: what a run started from Headroom inherits before its profile is applied.
@@ -102,47 +98,27 @@ pub fn env_export(
     ))
 }
 
-fn write_export(path: &Path, text: &str) -> IpcResult<String> {
-    headroom_core::store::write_atomic(path, text.as_bytes())?;
-    Ok(path.display().to_string())
-}
-
-/// Write the export of `name` to `path` (atomically); returns the path written. The view goes through the
-/// save dialog ([`env_export_dialog`]); this is the same write with the path given, for tests and scripts.
+/// Write the export of `name` (atomically) where the user chooses in the save dialog; returns the path
+/// written, `null` when they cancel. The profile is read first: one that cannot be exported is not worth a
+/// dialog.
 #[tauri::command]
-pub fn env_export_to_file(
+pub async fn env_export_dialog(
     state: State<'_, AppState>,
-    name: String,
-    format: ProfileFormat,
-    path: String,
-) -> IpcResult<String> {
-    let path = fsio::absolute("path", &path)?;
-    let text = export_text(&profile::load_profile(&state.paths, &name)?, format);
-    write_export(&path, &text)
-}
-
-/// Write the export of `name` where the user chooses in the system save dialog; returns the path written,
-/// `null` when they cancel. The profile is read first: one that cannot be exported is not worth a dialog.
-#[tauri::command]
-pub async fn env_export_dialog<R: Runtime>(
-    app: AppHandle<R>,
-    state: State<'_, AppState>,
+    picker: State<'_, Picker>,
     name: String,
     format: ProfileFormat,
 ) -> IpcResult<Option<String>> {
     let text = export_text(&profile::load_profile(&state.paths, &name)?, format);
-    let (filter, ext) = match format {
-        ProfileFormat::Dotenv => (".env file", "env"),
-        ProfileFormat::Shell => ("Shell script", "sh"),
+    let (filter, ext): (_, &'static [&'static str]) = match format {
+        ProfileFormat::Dotenv => (".env file", &["env"]),
+        ProfileFormat::Shell => ("Shell script", &["sh"]),
     };
-    let path = chosen(
-        app.dialog()
-            .file()
-            .add_filter(filter, &[ext])
-            .set_file_name(format!("{name}.{ext}"))
-            .blocking_save_file(),
-    )?;
-    path.map(|p| write_export(&p, &text)).transpose()
+    let request = PickRequest::save_file(format!("{name}.{}", ext[0])).filter(filter, ext);
+    let Some(path) = picker.pick(&request)? else {
+        return Ok(None);
+    };
+    headroom_core::store::write_atomic(&path, text.as_bytes())?;
+    Ok(Some(path.display().to_string()))
 }
 
 #[tauri::command]

@@ -9,8 +9,7 @@ use headroom_core::monitor::export::{self, Exported, HistoryFormat};
 use headroom_core::monitor::history::{HistoryWindow, ProcessIdle};
 use headroom_core::monitor::procs::{self, ProcFs, StopOptions, StopOutcome};
 use headroom_core::monitor::record;
-use headroom_core::monitor::sampler::{SamplerConfig, Tick};
-use headroom_core::monitor::SourceSpec;
+use headroom_core::monitor::sampler::Tick;
 use headroom_core::Error;
 use serde::Serialize;
 use tauri::ipc::Channel;
@@ -21,9 +20,9 @@ use crate::error::{IpcError, IpcResult};
 use crate::AppState;
 use headroom_core::monitor::notify;
 use headroom_core::monitor::session::{
-    interval_for, spec_for, MonitorPush, MonitorStarted, RecordingInfo, Running, SourceRequest,
-    MAX_RANGE_MS, MIN_RANGE_MS,
+    MonitorPush, MonitorStarted, RecordingInfo, Running, SourceRequest, MAX_RANGE_MS, MIN_RANGE_MS,
 };
+use headroom_core::monitor::switch;
 
 /// The chart's time ranges: 1 minute to 24 hours.
 /// How long a stopped process gets between SIGTERM and SIGKILL.
@@ -42,7 +41,7 @@ fn not_running() -> IpcError {
 
 /// Starts (or switches to) a source. Readings arrive on `on_push`, at most 4 a second. `alerts` sets the warning
 /// and critical thresholds; without it the last ones (85 % and 95 % at first) apply. `interval_ms` is the memory
-/// interval (see [`interval_for`] for the default).
+/// interval (see [`headroom_core::monitor::session::interval_for`] for the default).
 #[tauri::command]
 pub fn monitor_start<R: Runtime>(
     app: AppHandle<R>,
@@ -52,43 +51,16 @@ pub fn monitor_start<R: Runtime>(
     interval_ms: Option<u64>,
     on_push: Channel<MonitorPush>,
 ) -> IpcResult<MonitorStarted> {
-    let spec = spec_for(&source)?;
-    let interval_ms = interval_for(&source, interval_ms)?;
     let mut slot = lock(&state)?;
-    let mut config = slot
-        .as_ref()
-        .map_or_else(SamplerConfig::default, |r| r.config);
-    config.interval_ms = interval_ms;
-    if let Some(alerts) = alerts {
-        config.alerts = alerts;
-    }
-    config.validate()?;
-    let last_recording = slot.as_ref().and_then(|r| {
-        r.recording()
-            .map(|info| info.path)
-            .or(r.last_recording.clone())
-    });
-    // The old source stops first: one sampler at a time, and NVML's handle is released before a new one opens.
-    *slot = None;
-    let demo = matches!(spec, SourceSpec::Fake(_));
-    let mut running = Running::start(
-        &spec,
-        config,
-        ProcFs::default(),
+    Ok(switch::start_or_switch(
+        &mut slot,
+        &source,
+        alerts,
+        interval_ms,
         &state.nvml,
         move |push| on_push.send(push).is_ok(),
-        move |tick| notify_if_critical(&app, tick, demo),
-    )?;
-    running.last_recording = last_recording;
-    let started = MonitorStarted {
-        source: running.source.clone(),
-        demo: running.demo,
-        interval_ms: config.interval_ms,
-        alerts: config.alerts,
-        uid: procs::current_uid(),
-    };
-    *slot = Some(running);
-    Ok(started)
+        move |tick, demo| notify_if_critical(&app, tick, demo),
+    )?)
 }
 
 /// Shows a desktop notification for each GPU a reading moved to critical, when Settings › "Notify on critical"

@@ -10,11 +10,11 @@ use headroom_core::monitor::procs::ProcFs;
 use headroom_core::monitor::{fake::FakeConfig, open_source_shared, SourceSpec};
 use headroom_core::presets::library::PresetLibrary;
 use serde::Serialize;
-use tauri::{AppHandle, Runtime, State};
-use tauri_plugin_dialog::DialogExt;
+use tauri::State;
 
 use crate::draft::Draft;
-use crate::error::{IpcError, IpcResult};
+use crate::error::IpcResult;
+use crate::picker::{PickRequest, Picker};
 use crate::AppState;
 
 pub(crate) fn resolver() -> Resolver {
@@ -115,48 +115,29 @@ pub fn plan_gpus(state: State<'_, AppState>) -> IpcResult<GpuChoices> {
     })
 }
 
-/// Where the user chose to put or find a file; `None` when they cancelled the dialog.
-pub(crate) fn chosen(
-    path: Option<tauri_plugin_dialog::FilePath>,
-) -> IpcResult<Option<std::path::PathBuf>> {
-    match path {
-        None => Ok(None),
-        Some(p) => p
-            .into_path()
-            .map(Some)
-            .map_err(|e| IpcError::internal(format!("the dialog returned no local path: {e}"))),
-    }
-}
-
 fn presets_of(state: &AppState) -> IpcResult<Vec<headroom_core::estimate::PresetInfo>> {
     Ok(available_presets(&PresetLibrary::new(&state.paths))?)
 }
 
 /// Pick a model folder with the system dialog; `null` when cancelled.
 #[tauri::command]
-pub async fn plan_pick_folder<R: Runtime>(app: AppHandle<R>) -> IpcResult<Option<String>> {
-    let folder = chosen(app.dialog().file().blocking_pick_folder())?;
+pub async fn plan_pick_folder(picker: State<'_, Picker>) -> IpcResult<Option<String>> {
+    let folder = picker.pick(&PickRequest::folder())?;
     Ok(folder.map(|p| p.display().to_string()))
 }
 
 /// Save the plan (validated, docs/contract.md §1) where the user chooses; the path, or `null` when cancelled.
 #[tauri::command]
-pub async fn plan_save<R: Runtime>(
-    app: AppHandle<R>,
+pub async fn plan_save(
     state: State<'_, AppState>,
+    picker: State<'_, Picker>,
     plan: Draft<PlanFile>,
 ) -> IpcResult<Option<String>> {
     let presets = presets_of(&state)?;
     // Validate before asking where: a plan that cannot load again is not worth a dialog.
     headroom_core::estimate::plan_from_value(plan.raw(), &presets)?;
-    let Some(path) = chosen(
-        app.dialog()
-            .file()
-            .add_filter("Headroom plan", &["json"])
-            .set_file_name("plan.json")
-            .blocking_save_file(),
-    )?
-    else {
+    let request = PickRequest::save_file("plan.json").filter("Headroom plan", &["json"]);
+    let Some(path) = picker.pick(&request)? else {
         return Ok(None);
     };
     answer::save_plan(&path, plan.raw(), &presets)?;
@@ -165,17 +146,12 @@ pub async fn plan_save<R: Runtime>(
 
 /// Load a plan file the user picks; the plan with its defaults, or `null` when cancelled.
 #[tauri::command]
-pub async fn plan_load<R: Runtime>(
-    app: AppHandle<R>,
+pub async fn plan_load(
     state: State<'_, AppState>,
+    picker: State<'_, Picker>,
 ) -> IpcResult<Option<serde_json::Value>> {
     let presets = presets_of(&state)?;
-    let Some(path) = chosen(
-        app.dialog()
-            .file()
-            .add_filter("Headroom plan", &["json"])
-            .blocking_pick_file(),
-    )?
+    let Some(path) = picker.pick(&PickRequest::open_file().filter("Headroom plan", &["json"]))?
     else {
         return Ok(None);
     };
@@ -184,15 +160,15 @@ pub async fn plan_load<R: Runtime>(
 
 /// Export the breakdown chart of a plan as PNG or SVG (by the chosen file's extension, PNG by default).
 #[tauri::command]
-pub async fn plan_export_chart<R: Runtime>(
-    app: AppHandle<R>,
+pub async fn plan_export_chart(
     state: State<'_, AppState>,
+    picker: State<'_, Picker>,
     plan: Draft<PlanFile>,
 ) -> IpcResult<Option<String>> {
     let presets = presets_of(&state)?;
     let resolver = resolver();
     let answered = estimate::answer(plan.raw(), &presets, |m| model::resolve(m, &resolver))?;
-    let Some((path, format)) = pick_chart_file(&app, "plan.png")? else {
+    let Some((path, format)) = pick_chart_file(&picker, "plan.png")? else {
         return Ok(None);
     };
     chart::render_breakdown(&answered, &path, format)?;
@@ -201,19 +177,14 @@ pub async fn plan_export_chart<R: Runtime>(
 
 /// Where to save a chart, from the system save dialog, and its format by the chosen extension (PNG unless the
 /// name ends in .svg); `None` when the dialog was cancelled.
-pub(crate) fn pick_chart_file<R: Runtime>(
-    app: &AppHandle<R>,
+pub(crate) fn pick_chart_file(
+    picker: &Picker,
     suggested: &str,
 ) -> IpcResult<Option<(std::path::PathBuf, ChartFormat)>> {
-    let Some(path) = chosen(
-        app.dialog()
-            .file()
-            .add_filter("PNG image", &["png"])
-            .add_filter("SVG image", &["svg"])
-            .set_file_name(suggested)
-            .blocking_save_file(),
-    )?
-    else {
+    let request = PickRequest::save_file(suggested)
+        .filter("PNG image", &["png"])
+        .filter("SVG image", &["svg"]);
+    let Some(path) = picker.pick(&request)? else {
         return Ok(None);
     };
     let format = if path

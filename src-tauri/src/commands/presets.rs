@@ -1,5 +1,6 @@
 //! Presets and per-model configs: list, check, save (with the store's revision), duplicate, rename, delete,
-//! export and import. Each command takes the presets lock, calls the core, and maps the error.
+//! export and import (to and from a file the picker answers with, never a path from the window). Each command
+//! takes the presets lock, calls the core, and maps the error.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -16,12 +17,11 @@ use headroom_core::store::{self, Quarantine, Revision};
 use headroom_core::Error;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use tauri::{AppHandle, Runtime, State};
-use tauri_plugin_dialog::DialogExt;
+use tauri::State;
 
-use crate::commands::plan::chosen;
 use crate::draft::Draft;
 use crate::error::{IpcError, IpcResult};
+use crate::picker::{PickRequest, Picker};
 use crate::AppState;
 
 /// The presets lock: one command at a time within this process. Other processes (the CLI) are kept apart by the
@@ -270,65 +270,37 @@ fn suggested_file(name: &str, format: ExportFormat) -> String {
     }
 }
 
-/// Export one preset to `path` (what the save dialog chose; tests pass one). The Python snippet loads
-/// `model_id`.
+/// Export one preset where the user chooses in the save dialog; `null` when cancelled. The Python snippet
+/// loads `model_id`.
 #[tauri::command]
-pub fn export_preset(
+pub async fn export_preset_dialog(
     state: State<'_, AppState>,
-    name: String,
-    format: ExportFormat,
-    model_id: Option<String>,
-    path: PathBuf,
-) -> IpcResult<PresetExport> {
-    let text = preset_export_text(&state, &name, format, model_id)?;
-    write_export(path, text)
-}
-
-/// Export one preset where the user chooses in the system save dialog; `null` when cancelled.
-#[tauri::command]
-pub async fn export_preset_dialog<R: Runtime>(
-    app: AppHandle<R>,
-    state: State<'_, AppState>,
+    picker: State<'_, Picker>,
     name: String,
     format: ExportFormat,
     model_id: Option<String>,
 ) -> IpcResult<Option<PresetExport>> {
     let text = preset_export_text(&state, &name, format, model_id)?;
-    let (filter, ext) = match format {
-        ExportFormat::BnbJson => ("BitsAndBytesConfig JSON", "json"),
-        ExportFormat::Python => ("Python", "py"),
+    let (filter, ext): (_, &'static [&'static str]) = match format {
+        ExportFormat::BnbJson => ("BitsAndBytesConfig JSON", &["json"]),
+        ExportFormat::Python => ("Python", &["py"]),
     };
-    let path = chosen(
-        app.dialog()
-            .file()
-            .add_filter(filter, &[ext])
-            .set_file_name(suggested_file(&name, format))
-            .blocking_save_file(),
-    )?;
+    let path =
+        picker.pick(&PickRequest::save_file(suggested_file(&name, format)).filter(filter, ext))?;
     path.map(|p| write_export(p, text)).transpose()
 }
 
-/// Export every user preset and per-model config as one bundle file at `path`.
+/// Export every user preset and per-model config as one bundle file where the user chooses in the save
+/// dialog; `null` when cancelled.
 #[tauri::command]
-pub fn export_bundle(state: State<'_, AppState>, path: PathBuf) -> IpcResult<PresetExport> {
-    bundle_export_text(&state)?.write(path)
-}
-
-/// Export the bundle where the user chooses in the system save dialog; `null` when cancelled.
-#[tauri::command]
-pub async fn export_bundle_dialog<R: Runtime>(
-    app: AppHandle<R>,
+pub async fn export_bundle_dialog(
     state: State<'_, AppState>,
+    picker: State<'_, Picker>,
 ) -> IpcResult<Option<PresetExport>> {
     let bundle = bundle_export_text(&state)?;
-    let Some(path) = chosen(
-        app.dialog()
-            .file()
-            .add_filter("Headroom bundle", &["json"])
-            .set_file_name("headroom-bundle.json")
-            .blocking_save_file(),
-    )?
-    else {
+    let request =
+        PickRequest::save_file("headroom-bundle.json").filter("Headroom bundle", &["json"]);
+    let Some(path) = picker.pick(&request)? else {
         return Ok(None);
     };
     bundle.write(path).map(Some)
@@ -389,30 +361,16 @@ fn import_preset_from(
     })
 }
 
-/// Import the file at `path` as a new preset `name` (the file's name when empty): a Headroom preset, a
-/// `BitsAndBytesConfig.to_dict()` dump, or a model's config.json with a `quantization_config`.
+/// Import a file the user picks in the open dialog as a new preset `name` (the file's name when empty): a
+/// Headroom preset, a `BitsAndBytesConfig.to_dict()` dump, or a model's config.json with a
+/// `quantization_config`; `null` when cancelled.
 #[tauri::command]
-pub fn import_preset(
+pub async fn import_preset_dialog(
     state: State<'_, AppState>,
-    name: Option<String>,
-    path: PathBuf,
-) -> IpcResult<ImportedAs> {
-    import_preset_from(&state, name, &path)
-}
-
-/// Import a preset from a file the user picks in the system open dialog; `null` when cancelled.
-#[tauri::command]
-pub async fn import_preset_dialog<R: Runtime>(
-    app: AppHandle<R>,
-    state: State<'_, AppState>,
+    picker: State<'_, Picker>,
     name: Option<String>,
 ) -> IpcResult<Option<ImportedAs>> {
-    let path = chosen(
-        app.dialog()
-            .file()
-            .add_filter("JSON", &["json"])
-            .blocking_pick_file(),
-    )?;
+    let path = picker.pick(&PickRequest::open_file().filter("JSON", &["json"]))?;
     path.map(|p| import_preset_from(&state, name, &p))
         .transpose()
 }
@@ -429,29 +387,14 @@ fn import_bundle_from(
     Ok(bundle::import(&parsed, &presets, &configs, on_conflict)?)
 }
 
-/// Import the presets and configs of the bundle file at `path`.
+/// Import the presets and configs of a bundle the user picks in the open dialog; `null` when cancelled.
 #[tauri::command]
-pub fn import_bundle(
+pub async fn import_bundle_dialog(
     state: State<'_, AppState>,
-    path: PathBuf,
-    on_conflict: OnConflict,
-) -> IpcResult<ImportReport> {
-    import_bundle_from(&state, &path, on_conflict)
-}
-
-/// Import a bundle the user picks in the system open dialog; `null` when cancelled.
-#[tauri::command]
-pub async fn import_bundle_dialog<R: Runtime>(
-    app: AppHandle<R>,
-    state: State<'_, AppState>,
+    picker: State<'_, Picker>,
     on_conflict: OnConflict,
 ) -> IpcResult<Option<ImportReport>> {
-    let path = chosen(
-        app.dialog()
-            .file()
-            .add_filter("Headroom bundle", &["json"])
-            .blocking_pick_file(),
-    )?;
+    let path = picker.pick(&PickRequest::open_file().filter("Headroom bundle", &["json"]))?;
     path.map(|p| import_bundle_from(&state, &p, on_conflict))
         .transpose()
 }

@@ -11,12 +11,13 @@ use headroom_core::trace::{
 };
 use headroom_core::Error;
 use tauri::ipc::Channel;
-use tauri::{AppHandle, Runtime, State};
+use tauri::State;
 
 use super::env::app_env;
 use super::plan::{pick_chart_file, resolver};
 use crate::draft::Draft;
 use crate::error::{IpcError, IpcResult};
+use crate::picker::Picker;
 use crate::AppState;
 
 /// What cancels the trace now running, if one is. One at a time: a trace already takes both cores.
@@ -131,12 +132,12 @@ pub async fn trace_check_python(
 /// Export a trace's timeline as PNG or SVG (by the chosen file's extension, PNG by default); `null` when the
 /// dialog was cancelled.
 #[tauri::command]
-pub async fn trace_export_chart<R: Runtime>(
-    app: AppHandle<R>,
+pub async fn trace_export_chart(
+    picker: State<'_, Picker>,
     timeline: Vec<TimelinePoint>,
     title: String,
 ) -> IpcResult<Option<String>> {
-    let Some((path, format)) = pick_chart_file(&app, "trace-timeline.png")? else {
+    let Some((path, format)) = pick_chart_file(&picker, "trace-timeline.png")? else {
         return Ok(None);
     };
     trace::chart::render_timeline(&timeline, &title, &path, format)?;

@@ -8,18 +8,25 @@
 //! - [`history`]: the run records.
 //! - [`predict`]: the estimator's device peak for each preset of the chain.
 //! - [`probe`]: the measured peak of an attempt's process tree, from the monitor.
+//! - [`start`]: the app's start form, checked and turned into a request.
+//! - [`active`]: the app's runs going on now, each on its own thread, with [`batch`]es of its events for the
+//!   window and a [`live`] log for a window that reloads.
 //! - [`tree`]: every descendant of an attempt, also those that left its process group, and the run's
 //!   processes told apart from a reused pid.
 //!
 //! How a program reads its preset is the README's "Using a preset in your training script"; a CLI test runs that
 //! snippet as written.
 
+pub mod active;
+pub mod batch;
 pub mod handover;
 pub mod history;
+pub mod live;
 pub mod log_tail;
 pub mod oom;
 pub mod predict;
 pub mod probe;
 pub mod process;
 pub mod runner;
+pub mod start;
 pub mod tree;

@@ -20,6 +20,7 @@ pub mod replay;
 pub mod sampler;
 pub mod session;
 pub mod source;
+pub mod switch;
 pub mod timestamp;
 
 use serde::{Deserialize, Serialize};

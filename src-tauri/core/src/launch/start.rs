@@ -1,0 +1,151 @@
+//! What the app's start form asks for, checked and turned into the launcher's [`RunRequest`]: the working
+//! folder, the profile, the model's presets and, when the form gives a plan, the estimator's device peak for
+//! each preset of the chain.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::env::{profile, EnvMap};
+use crate::estimate::available_presets;
+use crate::launch::handover::{driver_gpus, LibraryPresets};
+use crate::launch::predict::{predict_chain, ChainPrediction};
+use crate::launch::probe::{MonitorPeakProbe, OpenSource};
+use crate::launch::runner::{self, RunRequest};
+use crate::model::{self, Resolver};
+use crate::monitor::nvml::SharedNvml;
+use crate::monitor::procs::ProcFs;
+use crate::monitor::{open_source_shared, SourceSpec};
+use crate::paths::AppPaths;
+use crate::presets::library::PresetLibrary;
+use crate::{Error, Result};
+
+/// Time between SIGTERM and SIGKILL on Cancel.
+pub const KILL_GRACE: Duration = Duration::from_secs(10);
+
+/// How often the probe reads an attempt's GPU memory.
+const PROBE_EVERY: Duration = Duration::from_millis(500);
+
+/// What the start form sends.
+#[derive(Debug, Clone, Deserialize, ts_rs::TS)]
+pub struct StartRun {
+    pub model: String,
+    pub argv: Vec<String>,
+    pub cwd: String,
+    pub profile: String,
+    pub chain: Vec<String>,
+    /// With `sequence_length`: the plan the estimator predicts each preset's device peak for (task and method
+    /// from the model's saved config). Both empty: no prediction.
+    #[serde(default)]
+    #[ts(optional)]
+    pub batch_size: Option<u64>,
+    #[serde(default)]
+    #[ts(optional)]
+    pub sequence_length: Option<u64>,
+}
+
+/// What the start form offers for a model (or before one is typed).
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
+pub struct RunDefaults {
+    /// The model's saved chain (its chosen preset first), else the default chain.
+    pub chain: Vec<String>,
+    /// True when `chain` comes from the model's saved config.
+    pub saved: bool,
+    /// Every preset the launcher can hand over (built-in and user).
+    pub presets: Vec<String>,
+    /// The app's working directory, a starting point for the form.
+    pub cwd: String,
+}
+
+/// The start form's chain and presets for `model` (empty: none typed yet), with `cwd` as its folder.
+pub fn run_defaults(paths: &AppPaths, model: &str, cwd: String) -> Result<RunDefaults> {
+    let source = LibraryPresets::for_model(paths, model.trim())?;
+    Ok(RunDefaults {
+        chain: source.default_chain(),
+        saved: source.saved_chain().is_some(),
+        presets: source.names()?,
+        cwd,
+    })
+}
+
+/// The launcher's request for what the form sent, and the presets it hands over; an error names the field at
+/// fault. `base_env` is what the run inherits before its profile; `resolver` finds the model for a prediction.
+pub fn run_request(
+    paths: &AppPaths,
+    nvml: &SharedNvml,
+    start: StartRun,
+    base_env: EnvMap,
+    resolver: &Resolver,
+) -> Result<(RunRequest, LibraryPresets)> {
+    let cwd = PathBuf::from(start.cwd.trim());
+    if !cwd.is_absolute() {
+        return Err(Error::invalid(
+            "cwd",
+            format!(
+                "{} is not an absolute path (start it with /)",
+                cwd.display()
+            ),
+        ));
+    }
+    let presets = LibraryPresets::for_model(paths, start.model.trim())?;
+    let prediction = predict(paths, &start, resolver)?;
+    let request = RunRequest {
+        model: start.model.trim().to_string(),
+        argv: start.argv,
+        cwd,
+        profile: profile::load_profile(paths, &start.profile)?,
+        base_env,
+        chain: start.chain,
+        predicted_peak_bytes: prediction.bytes,
+        predicted_notes: prediction.notes,
+        kill_grace: KILL_GRACE,
+        gpus: driver_gpus(open_source_shared(
+            &SourceSpec::Nvml,
+            ProcFs::default(),
+            nvml,
+        )),
+        log_limit_bytes: runner::ATTEMPT_LOG_LIMIT_BYTES,
+    };
+    Ok((request, presets))
+}
+
+/// The estimator's device peak per preset, when the form gave both a batch size and a sequence length.
+fn predict(paths: &AppPaths, start: &StartRun, resolver: &Resolver) -> Result<ChainPrediction> {
+    match (start.batch_size, start.sequence_length) {
+        (None, None) => Ok(ChainPrediction::default()),
+        (Some(_), None) => Err(Error::invalid(
+            "sequence_length",
+            "give it with the batch size to get an estimate per preset",
+        )),
+        (None, Some(_)) => Err(Error::invalid(
+            "batch_size",
+            "give it with the sequence length to get an estimate per preset",
+        )),
+        (Some(batch), Some(sequence)) => {
+            let known = available_presets(&PresetLibrary::new(paths))?;
+            predict_chain(
+                paths,
+                start.model.trim(),
+                &start.chain,
+                batch,
+                sequence,
+                &known,
+                |m| model::resolve(m, resolver),
+            )
+        }
+    }
+}
+
+/// Each attempt's peak GPU memory, read from the source `open` gives (NVML) every 500 ms; none without a
+/// driver, and the peak stays unknown.
+pub fn peak_probe(open: OpenSource) -> MonitorPeakProbe {
+    MonitorPeakProbe::new(open, "/proc", PROBE_EVERY)
+}
+
+/// [`peak_probe`] on the app's one NVML handle.
+pub fn nvml_peak_probe(nvml: SharedNvml) -> MonitorPeakProbe {
+    peak_probe(std::sync::Arc::new(move || {
+        open_source_shared(&SourceSpec::Nvml, ProcFs::default(), &nvml)
+    }))
+}
