@@ -500,3 +500,46 @@ fn fsdp_units_cannot_mix_adapter_and_weight_dtypes() {
         other => panic!("{other:?}"),
     }
 }
+
+/// A Llama 3.2 1B shape: its `lm_head` shares the embedding's weight.
+fn tied_llama_1b() -> ModelSpec {
+    spec_from_config(&json!({
+        "model_type": "llama", "hidden_size": 2048, "num_hidden_layers": 16, "num_attention_heads": 32,
+        "num_key_value_heads": 8, "head_dim": 64, "intermediate_size": 8192, "vocab_size": 128256,
+        "tie_word_embeddings": true, "torch_dtype": "bfloat16"
+    }))
+    .unwrap()
+}
+
+#[test]
+fn lora_on_a_tied_lm_head_adapts_it_and_keeps_the_shared_weight_frozen() {
+    let spec = tied_llama_1b();
+    let lora = |targets: Value| {
+        run(
+            &spec,
+            json!({"task": "train", "method": "lora", "lora": {"rank": 16, "target_modules": targets}}),
+        )
+    };
+    let without = lora(json!(["q_proj", "v_proj"]));
+    let with = lora(json!(["q_proj", "v_proj", "lm_head"]));
+    let (h, v, r, tokens, e) = (2048u64, 128256u64, 16u64, 2048u64, 2u64);
+    // lora_A (r × h) and lora_B (V × r); the tied weight stays frozen.
+    assert_eq!(
+        with.parameters.trainable - without.parameters.trainable,
+        r * (h + v)
+    );
+    assert_eq!(
+        with.per_gpu.components.lora - without.per_gpu.components.lora,
+        r * (h + v) * 4,
+        "fp32 adapters"
+    );
+    assert_eq!(with.per_gpu.components.weights, without.per_gpu.components.weights);
+    // The head's input, saved for lora_A (recast to 16-bit under autocast), and lora_A's output, saved by lora_B.
+    assert_eq!(
+        with.per_gpu.components.activations - without.per_gpu.components.activations,
+        tokens * (e * h + e * r)
+    );
+    // A dotted name reaches it too, as PEFT's suffix match does.
+    let dotted = lora(json!(["q_proj", "v_proj", "model.lm_head"]));
+    assert_eq!(dotted.parameters.trainable, with.parameters.trainable);
+}

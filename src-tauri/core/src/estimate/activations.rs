@@ -205,6 +205,31 @@ pub(crate) fn effective_attention(plan: &Plan, shape: &Shape) -> AttentionImpl {
     }
 }
 
+/// Bytes per token an adapter on the output head saves for backward: lora_A's input (the final norm's output,
+/// which the frozen head itself would not keep; shared when lora_A gets it unchanged, else dropout's output
+/// and mask or the dtype-cast copy) and lora_A's rank-sized output, saved by lora_B. `input_saved`: the head
+/// trains in full and already keeps its input. lora_B's V-wide output is added to the head's and freed at
+/// once, below the loss's fp32 logits that follow.
+pub(crate) fn lm_head_adapter_per_token(plan: &Plan, e: u64, h: u64, input_saved: bool) -> u64 {
+    let Some(lora) = plan.lora.as_ref() else {
+        return 0;
+    };
+    let input = if lora.dropout > 0.0 {
+        (e + 1) * h
+    } else if lora.dtype.bytes() != e {
+        (if plan.precision.is_mixed() {
+            e
+        } else {
+            lora.dtype.bytes()
+        }) * h
+    } else if input_saved {
+        0
+    } else {
+        e * h
+    };
+    input + e * lora.rank
+}
+
 /// Bytes of the largest transient working set of one layer per token: the MLP's intermediates (or their
 /// gradients in backward) alive at once, about 3 intermediate-sized tensors plus 3 hidden-sized ones
 /// (docs/estimator.md §6.3 prefill working set: b·s·(3I + 3h + 2h_kv)·2 B).

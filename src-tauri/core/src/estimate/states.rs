@@ -42,6 +42,8 @@ pub(crate) struct Trainable {
     pub lora_params: u64,
     /// For each `linear_layers` entry: does it carry a LoRA adapter?
     pub adapted: Vec<bool>,
+    /// The output head carries a LoRA adapter (tied to the embedding or not): its input is saved for lora_A.
+    pub lm_head_adapted: bool,
 }
 
 /// Which parameters train, as tensors.
@@ -140,7 +142,29 @@ pub(crate) fn trainable(spec: &ModelSpec, shape: &Shape, plan: &Plan) -> Result<
         }
         Some(Method::Lora | Method::Qlora) => {
             let lora = plan.lora.clone().unwrap_or_default();
-            mark_adapted(arch, &lora, &mut t.adapted)?;
+            let tied_head = mark_adapted(arch, &lora, &mut t.adapted)?;
+            if tied_head {
+                // transformers keeps a tied `lm_head` as an nn.Linear whose weight is the embedding's; PEFT (with a
+                // warning, tuners_utils.py) and LitGPT (`lora_head`) adapt it like any linear. The shared weight
+                // stays frozen; the adapter is lora_A (r × h) and lora_B (V × r).
+                t.tensors.push(Tensor {
+                    rows: lora.rank,
+                    cols: h,
+                    count: 1,
+                });
+                t.tensors.push(Tensor {
+                    rows: shape.vocab,
+                    cols: lora.rank,
+                    count: 1,
+                });
+                t.lora_params += lora.rank * (h + shape.vocab);
+            }
+            t.lm_head_adapted = tied_head
+                || arch
+                    .linear_layers
+                    .iter()
+                    .zip(&t.adapted)
+                    .any(|(g, a)| *a && g.role == LinearRole::LmHead);
             for (g, _) in arch
                 .linear_layers
                 .iter()
@@ -168,11 +192,14 @@ pub(crate) fn trainable(spec: &ModelSpec, shape: &Shape, plan: &Plan) -> Result<
     Ok(t)
 }
 
+/// Marks the linear layers the targets adapt; true when a target is the output head that a tied model shares
+/// with its embedding (not among `linear_layers`, which lists each weight once).
 fn mark_adapted(
     arch: &crate::model::Architecture,
     lora: &LoraSettings,
     adapted: &mut [bool],
-) -> Result<()> {
+) -> Result<bool> {
+    let mut tied_head = false;
     match &lora.target_modules {
         TargetModules::AllLinear => {
             for (g, a) in arch.linear_layers.iter().zip(adapted.iter_mut()) {
@@ -189,6 +216,11 @@ fn mark_adapted(
                         hit = true;
                     }
                 }
+                let head = name == "lm_head" || name.ends_with(".lm_head");
+                if !hit && head && arch.tie_word_embeddings {
+                    tied_head = true;
+                    hit = true;
+                }
                 if !hit {
                     let known: Vec<&str> =
                         arch.linear_layers.iter().map(|g| g.name.as_str()).collect();
@@ -203,7 +235,7 @@ fn mark_adapted(
             }
         }
     }
-    Ok(())
+    Ok(tied_head)
 }
 
 /// Model states of the trainable parameters, whole (before sharding).

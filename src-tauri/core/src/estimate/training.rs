@@ -2,7 +2,8 @@
 //! backward or the optimizer step is the peak.
 
 use super::activations::{
-    layer_cost, layer_transient_per_token, loss_bytes_per_logit, ActInputs, LOSS_CHUNKS,
+    layer_cost, layer_transient_per_token, lm_head_adapter_per_token, loss_bytes_per_logit,
+    ActInputs, LOSS_CHUNKS,
 };
 use super::part::{Part, BYTES_CAP};
 use super::plan::{Method, Offload, Plan, Sharding};
@@ -146,7 +147,15 @@ pub(crate) fn training(input: &TrainInputs, notes: &mut Notes) -> Result<Part> {
     } else {
         0
     };
-    let head = (final_norm + if lm_head_trains { e * h } else { 0 }) * tokens + head_copy;
+    let head = (final_norm
+        + if lm_head_trains { e * h } else { 0 }
+        + if t.lm_head_adapted {
+            lm_head_adapter_per_token(plan, e, h, lm_head_trains)
+        } else {
+            0
+        })
+        * tokens
+        + head_copy;
     let transient = layer_transient_per_token(shape, e) * tokens;
     // Gemma-2's final soft-capping: the tanh over the logits saves its 16-bit output for the loss's backward.
     let softcap_bytes = if shape.softcapped { e } else { 0 };
