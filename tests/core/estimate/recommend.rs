@@ -1,7 +1,9 @@
 //! Ranking, solver and suggestions (issue 3 item 3).
 
 use headroom_core::estimate::recommend::{rank_presets, solve, suggestions};
-use headroom_core::estimate::{builtin_presets, estimate, gpus, parse_plan, Plan};
+use headroom_core::estimate::{
+    builtin_presets, estimate, gpus, parse_plan, Placement, Plan, WeightFormat,
+};
 use serde_json::{json, Value};
 use std::num::NonZeroU64;
 
@@ -164,4 +166,67 @@ fn the_what_if_grid_agrees_with_single_estimates() {
         assert_eq!(cell.fits, e.fits.unwrap());
     }
     assert!(what_if_grid(&llama_8b(), &p, bf16, &[0], &[512]).is_err());
+}
+
+#[test]
+fn presets_that_do_not_apply_to_qlora_get_no_verdict_and_come_last() {
+    let p = plan(json!({"task": "train", "method": "qlora", "gpus": {"count": 1, "memory_gib": 80}}));
+    let ranked = rank_presets(&llama_8b(), &p, &builtin_presets()).unwrap();
+    let first_apart = ranked
+        .iter()
+        .position(|r| r.unavailable.is_some())
+        .unwrap();
+    assert!(ranked[first_apart..].iter().all(|r| r.unavailable.is_some()));
+    for r in &ranked {
+        let four_bit = matches!(r.format, WeightFormat::Int4 { .. });
+        let on_gpu = r.placement != Placement::Cpu;
+        assert_eq!(r.unavailable.is_none(), four_bit && on_gpu, "{r:?}");
+        if r.unavailable.is_some() {
+            assert!(!r.fits && r.device_peak_bytes == 0, "{r:?}");
+        }
+    }
+    let fp16 = ranked.iter().find(|r| r.preset == "fp16").unwrap();
+    assert!(fp16.unavailable.as_deref().unwrap().contains("4-bit"));
+    let cpu = ranked.iter().find(|r| r.preset == "cpu").unwrap();
+    assert!(cpu.unavailable.is_some());
+}
+
+#[test]
+fn the_cpu_preset_is_never_the_best_gpu_fit() {
+    // A full fine-tune of 8B on 8 GiB: no GPU preset fits, and the CPU preset (0 bytes of GPU) must not lead.
+    let p = plan(json!({"task": "train", "gpus": {"count": 1, "memory_gib": 8}}));
+    let ranked = rank_presets(&llama_8b(), &p, &builtin_presets()).unwrap();
+    assert!(ranked.iter().all(|r| !r.fits), "{ranked:?}");
+    assert_ne!(ranked[0].preset, "cpu");
+    let cpu = ranked.iter().find(|r| r.preset == "cpu").unwrap();
+    assert!(
+        cpu.unavailable.as_deref().unwrap().contains("CPU"),
+        "{cpu:?}"
+    );
+}
+
+#[test]
+fn suggestions_only_list_changes_that_save_and_say_how_much() {
+    // Fits an 80 GiB GPU with room to spare.
+    let p = plan(json!({"task": "train", "method": "qlora", "gradient_checkpointing": true,
+        "chunked_loss": true, "optimizer": "paged_adamw_8bit", "gpus": {"count": 1, "memory_gib": 80}}));
+    let list = suggestions(&llama_8b(), &p, &builtin_presets()).unwrap();
+    for s in &list {
+        assert!(s.delta_bytes < 0, "{s:?}");
+        assert!(!s.change.contains(" 0.00 GiB"), "{s:?}");
+        assert!(!s.change.contains("adds"), "{s:?}");
+    }
+    // Rank-1 adapters on q_proj alone: an 8-bit optimizer saves about a megabyte, said in MiB, not "0.00 GiB".
+    let tiny = plan(json!({"task": "train", "method": "lora", "gradient_checkpointing": true,
+        "lora": {"rank": 1, "target_modules": ["q_proj"]}, "gpus": {"count": 1, "memory_gib": 80}}));
+    let list = suggestions(&llama_8b(), &tiny, &builtin_presets()).unwrap();
+    let eight_bit = list
+        .iter()
+        .find(|s| s.change.starts_with("use an 8-bit optimizer"))
+        .unwrap_or_else(|| panic!("{list:#?}"));
+    assert!(eight_bit.delta_bytes > -(1 << 30), "{eight_bit:?}");
+    assert!(
+        eight_bit.change.ends_with(" MiB") && !eight_bit.change.contains("0.00"),
+        "{eight_bit:?}"
+    );
 }

@@ -138,19 +138,35 @@ fn caveat(p: &PresetInfo) -> Option<String> {
     words
 }
 
-/// Whether a preset can run the plan's method at all.
+/// Why a preset gets no GPU fit verdict for the plan: it cannot run the plan's method at all, or it runs
+/// without the GPU. Such presets are listed apart, after every preset that has a verdict.
 fn unavailable(plan: &Plan, p: &PresetInfo) -> Option<String> {
-    if plan.task == Task::Train
+    let train = plan.task == Task::Train;
+    if train
         && p.format.is_quantized()
         && matches!(plan.method, Some(Method::Full | Method::Freeze))
     {
         return Some("quantized weights are frozen: use LoRA/QLoRA to train on them".to_string());
     }
+    // QLoRA is LoRA on 4-bit NF4 weights (bitsandbytes Linear4bit); the plan reader refuses it on any other preset.
+    if train && plan.method == Some(Method::Qlora) && !matches!(p.format, WeightFormat::Int4 { .. })
+    {
+        return Some(
+            "QLoRA trains on 4-bit weights: this preset is not 4-bit (choose method LoRA to use it)"
+                .to_string(),
+        );
+    }
+    if p.placement == Placement::Cpu {
+        return Some(
+            "runs on the CPU and uses no GPU memory, so it has no GPU fit verdict".to_string(),
+        );
+    }
     None
 }
 
 /// Every preset estimated for the plan and ranked: those that fit first, the least aggressive quantization
-/// first among them (GPU before CPU offload before CPU); then those that do not fit, closest first.
+/// first among them (GPU before CPU offload); then those that do not fit, closest first; then, apart and with
+/// no verdict, those that do not apply (see [`unavailable`]).
 pub fn rank_presets(
     spec: &ModelSpec,
     plan: &Plan,
@@ -241,13 +257,13 @@ pub fn suggestions(
     let mut out = Vec::new();
     let mut push = |change: String, changed: &Plan, est: Estimate| {
         let after = est.per_gpu.device_peak_bytes;
+        // A change that saves nothing cannot help a plan fit.
+        if after >= before {
+            return;
+        }
         out.push(Suggestion {
             plan: plan_to_value(changed),
-            change: format!(
-                "{change}: {} {}",
-                if after <= before { "saves" } else { "adds" },
-                gib(before.abs_diff(after))
-            ),
+            change: format!("{change}: saves {}", saving(before - after)),
             delta_bytes: after as i64 - before as i64,
             device_peak_bytes: after,
             fits: budget.fits(&est.per_gpu),
@@ -377,6 +393,21 @@ pub fn suggestions(
     }
     out.sort_by_key(|s| (!s.fits, s.delta_bytes));
     Ok(out)
+}
+
+/// A saving in the largest binary unit that keeps it at least 1, so it never reads "0.00 GiB".
+fn saving(bytes: u64) -> String {
+    const KIB: u64 = 1 << 10;
+    const MIB: u64 = 1 << 20;
+    if bytes >= 1 << 30 {
+        gib(bytes)
+    } else if bytes >= MIB {
+        format!("{:.1} MiB", bytes as f64 / MIB as f64)
+    } else if bytes >= KIB {
+        format!("{:.1} KiB", bytes as f64 / KIB as f64)
+    } else {
+        format!("{bytes} bytes")
+    }
 }
 
 /// One cell of a what-if grid.
