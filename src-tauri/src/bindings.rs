@@ -102,6 +102,7 @@ pub fn render() -> String {
         headroom_core::estimate::PlanAnswer::decl(&cfg),
         headroom_core::estimate::plan::Task::decl(&cfg),
         headroom_core::estimate::plan::Method::decl(&cfg),
+        headroom_core::estimate::plan::Framework::decl(&cfg),
         headroom_core::estimate::plan::Precision::decl(&cfg),
         headroom_core::estimate::plan::Optimizer::decl(&cfg),
         headroom_core::estimate::plan::AttentionImpl::decl(&cfg),

@@ -3,6 +3,7 @@
 mod accuracy;
 mod answer;
 mod fit;
+mod frameworks;
 mod mechanisms;
 mod models;
 mod plan;

@@ -604,6 +604,8 @@ export type Task = "train" | "infer";
 
 export type Method = "full" | "lora" | "qlora" | "freeze";
 
+export type Framework = "hf_trainer" | "trl" | "axolotl" | "llama_factory" | "litgpt" | "torchtune" | "ms_swift" | "unsloth" | "plain";
+
 export type Precision = "fp32" | "fp16-mixed" | "bf16-mixed" | "bf16-true" | "fp16-true";
 
 export type Optimizer = "adamw" | "adamw_8bit" | "paged_adamw_8bit" | "paged_adamw_32bit" | "sgd" | "sgd_momentum" | "adafactor";
@@ -655,6 +657,11 @@ model: { id: string } | { path: string } | { config: Record<string, unknown> }, 
  * Train only; default `full`.
  */
 method?: Method, 
+/**
+ * Train only: the training framework, whose defaults fill the keys the plan leaves unset
+ * (docs/frameworks.md). Default `hf_trainer`.
+ */
+framework?: Framework, 
 /**
  * A preset name: built-in `fp32`, `bf16`, `fp16`, `int8`, `int4`, `int4_double`, `int4_offload`, `cpu`, or
  * a user preset. Default: the model's stored dtype (`qlora` implies `int4`).
@@ -1107,10 +1114,15 @@ batch_size: number | null,
  */
 sequence_length: number | null, 
 /**
- * Train only: recompute activations in backward instead of keeping them; `null` for the estimator's
- * default (off).
+ * Train only: recompute activations in backward instead of keeping them; `null` (or absent) for the
+ * framework's default, the same default the Plan view's plan gets.
  */
-gradient_checkpointing: boolean | null, };
+gradient_checkpointing: boolean | null, 
+/**
+ * Train only: the training framework whose defaults fill what the wizard does not ask (docs/frameworks.md);
+ * `null` (or absent) for `hf_trainer`.
+ */
+framework?: Framework, };
 
 export type WizardRow = { preset: string, builtin: boolean, fits: boolean, 
 /**

@@ -50,6 +50,9 @@ pub(crate) fn training(input: &TrainInputs, notes: &mut Notes) -> Result<Part> {
     let c = &mut part.components;
     let mut cpu = 0u64;
     let mut managed;
+    if !plan.from_framework.is_empty() {
+        notes.add(|| super::plan::framework::defaults_note(plan).unwrap_or_default());
+    }
     let t = trainable(spec, shape, plan)?;
     let trainable_params = t.params;
     let st = states(

@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::library::PresetList;
-use crate::estimate::plan::{Method, Task};
+use crate::estimate::plan::{Framework, Method, Task};
 use crate::{Error, Result};
 
 /// The wizard's answers so far.
@@ -26,10 +26,15 @@ pub struct WizardAsk {
     /// Tokens per sequence; `null` (or absent) for the estimator's default.
     #[serde(default)]
     pub sequence_length: Option<u64>,
-    /// Train only: recompute activations in backward instead of keeping them; `null` for the estimator's
-    /// default (off).
+    /// Train only: recompute activations in backward instead of keeping them; `null` (or absent) for the
+    /// framework's default, the same default the Plan view's plan gets.
     #[serde(default)]
     pub gradient_checkpointing: Option<bool>,
+    /// Train only: the training framework whose defaults fill what the wizard does not ask (docs/frameworks.md);
+    /// `null` (or absent) for `hf_trainer`.
+    #[serde(default)]
+    #[ts(optional)]
+    pub framework: Option<Framework>,
 }
 
 /// One preset as the wizard shows it: the estimator's verdict for the plan.
@@ -102,6 +107,10 @@ pub fn rank(list: &PresetList, ask: &WizardAsk) -> Result<WizardRanking> {
         "task": ask.task,
         "gpus": gpus,
     });
+    if let (Task::Train, Some(f)) = (ask.task, ask.framework) {
+        plan["framework"] =
+            serde_json::to_value(f).map_err(|e| Error::invalid("framework", e.to_string()))?;
+    }
     if let (Task::Train, Some(m)) = (ask.task, ask.method) {
         plan["method"] =
             serde_json::to_value(m).map_err(|e| Error::invalid("method", e.to_string()))?;
@@ -118,29 +127,20 @@ pub fn rank(list: &PresetList, ask: &WizardAsk) -> Result<WizardRanking> {
     }
     let plan = crate::estimate::plan_from_value(&plan, &infos)?;
     let ranked = crate::estimate::recommend::rank_presets(&spec, &plan, &infos)?;
-    let qlora = ask.task == Task::Train && ask.method == Some(Method::Qlora);
-    let mut rows: Vec<WizardRow> = ranked
+    // The estimator's order: presets with a verdict first, those that do not apply (QLoRA on a preset that is not
+    // 4-bit, which the per-model config refuses too; the CPU preset) after, each saying why.
+    let rows: Vec<WizardRow> = ranked
         .into_iter()
-        .map(|r| {
-            // The per-model config refuses QLoRA on a preset that is not 4-bit (model_config::validate_with), so
-            // the wizard must not offer one as the answer.
-            let unavailable = r.unavailable.or_else(|| {
-                (qlora && !matches!(r.format, crate::estimate::WeightFormat::Int4 { .. }))
-                    .then(|| "QLoRA trains on 4-bit weights: this preset is not 4-bit (choose method LoRA to use it)".to_string())
-            });
-            WizardRow {
-                builtin: list.presets.iter().any(|p| p.name == r.preset && p.builtin),
-                preset: r.preset,
-                fits: r.fits,
-                device_peak_bytes: r.device_peak_bytes,
-                headroom_bytes: r.headroom_bytes,
-                caveat: r.caveat,
-                unavailable,
-            }
+        .map(|r| WizardRow {
+            builtin: list.presets.iter().any(|p| p.name == r.preset && p.builtin),
+            preset: r.preset,
+            fits: r.fits,
+            device_peak_bytes: r.device_peak_bytes,
+            headroom_bytes: r.headroom_bytes,
+            caveat: r.caveat,
+            unavailable: r.unavailable,
         })
         .collect();
-    // Stable: the estimator's order among those that can run, the others after.
-    rows.sort_by_key(|r| r.unavailable.is_some());
     Ok(WizardRanking {
         batch_size: plan.batch_size.get(),
         sequence_length: plan.sequence_length.get(),

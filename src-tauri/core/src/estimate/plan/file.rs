@@ -9,6 +9,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Deserializer};
 use serde_json::{Map, Value};
 
+use super::framework::Framework;
 use super::types::{
     AttentionImpl, FitOn, KvDtype, LoraDtype, Method, Offload, Optimizer, Precision, PrefillLogits,
     Sharding, TargetModules, Task, MAX_COUNT,
@@ -27,6 +28,10 @@ pub struct PlanFile {
     /// Train only; default `full`.
     #[ts(optional)]
     pub method: Option<Method>,
+    /// Train only: the training framework, whose defaults fill the keys the plan leaves unset
+    /// (docs/frameworks.md). Default `hf_trainer`.
+    #[ts(optional)]
+    pub framework: Option<Framework>,
     /// A preset name: built-in `fp32`, `bf16`, `fp16`, `int8`, `int4`, `int4_double`, `int4_offload`, `cpu`, or
     /// a user preset. Default: the model's stored dtype (`qlora` implies `int4`).
     #[ts(optional)]

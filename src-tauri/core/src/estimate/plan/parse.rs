@@ -7,6 +7,7 @@ use std::num::NonZeroU64;
 use serde_json::Value;
 
 use super::file::{Count, GpusFile, LoraFile, PlanFile};
+use super::framework;
 use super::types::*;
 use crate::error::json_kind;
 use crate::estimate::gpus;
@@ -134,6 +135,16 @@ fn validate(file: PlanFile, presets: &[PresetInfo]) -> Result<Plan> {
         Some(m) => Some(m),
     };
 
+    let framework = match file.framework {
+        Some(_) if !train => {
+            return Err(Error::invalid(
+                "framework",
+                "only applies to task train; remove it for infer",
+            ))
+        }
+        f => f.unwrap_or_default(),
+    };
+
     let quantization = match file.quantization {
         Some(name) => {
             if !presets.iter().any(|p| p.name == name) {
@@ -169,9 +180,32 @@ fn validate(file: PlanFile, presets: &[PresetInfo]) -> Result<Plan> {
         }
     }
 
-    let precision = file.precision.unwrap_or(Precision::Bf16Mixed);
+    // Quantized base weights: some framework defaults depend on them.
+    let quantized = quantization.as_ref().is_some_and(|name| {
+        presets
+            .iter()
+            .any(|p| &p.name == name && p.format.is_quantized())
+    });
+    let profile = framework::profile(framework, quantized);
+    // The keys the framework fills in, only for training (the only task a framework applies to).
+    let mut from_framework: Vec<String> = Vec::new();
+    let mut from = |key: &str, given: bool| {
+        if train && !given {
+            from_framework.push(key.to_string());
+        }
+    };
+
+    let precision = match (file.precision, profile.precision) {
+        (Some(p), _) => p,
+        (None, Some(p)) if train => {
+            from("precision", false);
+            p
+        }
+        _ => Precision::Bf16Mixed,
+    };
 
     let uses_lora = matches!(method, Some(Method::Lora | Method::Qlora));
+    let lora_dtype_given = file.lora.as_ref().is_some_and(|l| l.dtype.is_some());
     let lora = match file.lora {
         Some(_) if !uses_lora => {
             return Err(Error::invalid(
@@ -190,6 +224,16 @@ fn validate(file: PlanFile, presets: &[PresetInfo]) -> Result<Plan> {
         None if uses_lora => Some(LoraSettings::default()),
         None => None,
     };
+    let lora = match lora {
+        Some(mut l) if !lora_dtype_given => {
+            if let Some(d) = framework::lora_dtype(framework, precision, quantized) {
+                l.dtype = d;
+                from("lora.dtype", false);
+            }
+            Some(l)
+        }
+        l => l,
+    };
 
     let trainable_embeddings = file.trainable_embeddings.unwrap_or(false);
     if trainable_embeddings && !uses_lora {
@@ -206,7 +250,11 @@ fn validate(file: PlanFile, presets: &[PresetInfo]) -> Result<Plan> {
                 "only applies to task train; remove it for infer",
             ))
         }
-        o => o.unwrap_or(Optimizer::Adamw),
+        Some(o) => o,
+        None => {
+            from("optimizer", false);
+            profile.optimizer
+        }
     };
     let optimizer_in_backward = file.optimizer_in_backward.unwrap_or(false);
     let batch_size = count_or(file.batch_size, 1);
@@ -228,10 +276,24 @@ fn validate(file: PlanFile, presets: &[PresetInfo]) -> Result<Plan> {
             ),
         ));
     }
-    let gradient_checkpointing = file.gradient_checkpointing.unwrap_or(false);
+    from(
+        "gradient_checkpointing",
+        file.gradient_checkpointing.is_some(),
+    );
+    let gradient_checkpointing = file
+        .gradient_checkpointing
+        .unwrap_or(train && profile.gradient_checkpointing);
     let attention = file.attention.unwrap_or(AttentionImpl::Sdpa);
-    let chunked_loss = file.chunked_loss.unwrap_or(false);
-    let activation_offload = file.activation_offload.unwrap_or(false);
+    from("chunked_loss", file.chunked_loss.is_some());
+    let chunked_loss = file
+        .chunked_loss
+        .unwrap_or(train && profile.chunked_loss);
+    // Offloaded checkpointing moves the checkpointed layer inputs to CPU RAM: only with checkpointing on.
+    let offload_default = train && profile.offloaded_checkpointing && gradient_checkpointing;
+    if offload_default && file.activation_offload.is_none() {
+        from("activation_offload", false);
+    }
+    let activation_offload = file.activation_offload.unwrap_or(offload_default);
     let new_tokens = match file.new_tokens {
         None => 0,
         Some(_) if train => {
@@ -329,9 +391,33 @@ fn validate(file: PlanFile, presets: &[PresetInfo]) -> Result<Plan> {
         ));
     }
 
+    // PEFT's upcast and lm_head quantization only mean something on a quantized base.
+    let kbit_upcast = match (file.kbit_upcast, profile.kbit_upcast) {
+        (Some(k), _) => Some(k),
+        (None, Some(k)) if quantized => {
+            from("kbit_upcast", false);
+            Some(k)
+        }
+        _ => None,
+    };
+    let quantize_lm_head = match file.quantize_lm_head {
+        Some(q) => q,
+        None if quantized && profile.quantize_lm_head => {
+            from("quantize_lm_head", false);
+            true
+        }
+        None => false,
+    };
+    from("torch_compile", file.torch_compile.is_some());
+    let torch_compile = file
+        .torch_compile
+        .unwrap_or(train && profile.torch_compile);
+
     Ok(Plan {
         model,
         task,
+        framework,
+        from_framework,
         method,
         quantization,
         precision,
@@ -355,10 +441,10 @@ fn validate(file: PlanFile, presets: &[PresetInfo]) -> Result<Plan> {
         margin,
         fit_on: file.fit_on.unwrap_or_default(),
         freeze_trainable_layers,
-        kbit_upcast: file.kbit_upcast,
-        quantize_lm_head: file.quantize_lm_head.unwrap_or(false),
+        kbit_upcast,
+        quantize_lm_head,
         prefill_logits: file.prefill_logits.unwrap_or(PrefillLogits::Last),
-        torch_compile: file.torch_compile.unwrap_or(false),
+        torch_compile,
         fsdp_frozen_in_trainable_units: file.fsdp_frozen_in_trainable_units.unwrap_or(false),
         fsdp_no_sync: file.fsdp_no_sync.unwrap_or(false),
     })

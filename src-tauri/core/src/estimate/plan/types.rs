@@ -312,6 +312,11 @@ pub enum FitOn {
 pub struct Plan {
     pub model: ModelRef,
     pub task: Task,
+    /// The training framework whose defaults filled the keys the plan left unset (docs/frameworks.md).
+    pub framework: super::framework::Framework,
+    /// The plan keys the framework profile filled in (`gradient_checkpointing`, `lora.dtype`, …), in the
+    /// order docs/frameworks.md lists them: an explicit key is never among them.
+    pub from_framework: Vec<String>,
     /// `None` for `infer`.
     pub method: Option<Method>,
     /// A preset name; `None` means the model's stored dtype.

@@ -50,6 +50,7 @@ pub fn plan_to_value(plan: &Plan) -> Value {
         );
     }
     if train {
+        o.insert("framework".into(), name(&plan.framework));
         o.insert("optimizer".into(), name(&plan.optimizer));
         o.insert(
             "optimizer_in_backward".into(),
