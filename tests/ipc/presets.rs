@@ -750,3 +750,45 @@ fn lists_flag_dangling_presets_and_entries_that_cannot_be_read() {
         "{bundle}"
     );
 }
+
+/// What the Plan view sends for its default form once a model is picked (`planFromDraft(DEFAULT_DRAFT)`, pinned by
+/// ui/src/views/plan/draft.test.ts): the keys a framework decides are left to the core.
+fn plan_view_default_plan(model_id: &str) -> Value {
+    json!({"model": {"id": model_id}, "task": "train", "batch_size": 1, "sequence_length": 2048,
+        "attention": "sdpa", "margin": 0.1, "method": "qlora", "framework": "hf_trainer",
+        "gradient_accumulation_steps": 1, "optimizer_in_backward": false, "sharding": "none", "offload": "none",
+        "lora": {"rank": 16, "alpha": 32, "target_modules": "all-linear"}, "trainable_embeddings": false,
+        "gpus": {"count": 1, "model": "H100 80GB"}, "nodes": 1})
+}
+
+#[test]
+fn the_wizard_and_the_plan_view_estimate_the_same_default_plan_alike() {
+    let h = harness();
+    let id = "Qwen/Qwen2.5-32B-Instruct";
+    let gpu = "H100 80GB";
+    let ranking = invoke(
+        &h,
+        "wizard_rank",
+        json!({"ask": {"model_id": id, "task": "train", "method": "qlora", "gpu": gpu, "memory_bytes": null,
+            "gpu_count": 1, "batch_size": null, "sequence_length": null, "gradient_checkpointing": null}}),
+    )
+    .unwrap();
+    let answer = invoke(&h, "plan_answer", json!({"plan": plan_view_default_plan(id)})).unwrap();
+    assert_eq!(answer["preset"], json!("int4"));
+    let int4 = ranking["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["preset"] == json!("int4"))
+        .unwrap();
+    assert_eq!(
+        int4["device_peak_bytes"],
+        answer["estimate"]["per_gpu"]["device_peak_bytes"],
+        "{ranking}"
+    );
+    // One default for checkpointing, from the core: the wizard reports the one the Plan view's plan got.
+    assert_eq!(
+        ranking["gradient_checkpointing"],
+        answer["plan"]["gradient_checkpointing"]
+    );
+}

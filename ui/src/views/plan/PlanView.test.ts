@@ -9,6 +9,7 @@ import { DEFAULT_DRAFT, draftFromPlan, errorField, planFromDraft } from "./draft
 
 const GIB = 2 ** 30;
 let asked: Record<string, unknown>[] = [];
+let backendAnswers: (plan: Record<string, unknown>) => PlanAnswer;
 let component: ReturnType<typeof mount> | null = null;
 
 function answerFor(plan: Record<string, unknown>): PlanAnswer {
@@ -55,6 +56,7 @@ function answerFor(plan: Record<string, unknown>): PlanAnswer {
 
 function backend() {
   asked = [];
+  backendAnswers = answerFor;
   mockIPC((cmd, args) => {
     switch (cmd) {
       case "plan_catalog":
@@ -72,7 +74,7 @@ function backend() {
         const plan = (args as { plan: Record<string, unknown> }).plan;
         asked.push(plan);
         if (plan.batch_size === 0) throw { code: "invalid", message: "batch_size: must be a positive integer, got 0", field: "batch_size" };
-        return answerFor(plan);
+        return backendAnswers(plan);
       }
       default:
         throw { code: "internal", message: `unexpected ${cmd}` };
@@ -123,6 +125,32 @@ describe("PlanView", () => {
     expect(segs.length).toBeGreaterThan(5);
     expect(q('[data-testid="limits"]').textContent).toContain("Micro-batch: 11");
     expect(q('[data-testid="ranked"]').textContent).toContain("n/a");
+    // A preset that cannot run the plan gets no verdict: it does not apply.
+    expect(q('[data-testid="ranked"]').textContent).toContain("Does not apply");
+    // It fits: the suggestions section says so instead of asking for a change.
+    expect(q('[data-testid="already-fits"]').textContent).toContain("It fits already");
+  });
+
+  it("offers the frameworks and shows the core's default for a setting the form leaves unset", async () => {
+    component = mount(PlanView, { target: document.body, props: { model: new AppModel(api) } });
+    await settle();
+    type(q<HTMLSelectElement>('[data-testid="model-list"]'), "meta-llama/Llama-3.1-8B");
+    await settle();
+    expect(asked.at(-1)).toMatchObject({ framework: "hf_trainer" });
+    expect(asked.at(-1)).not.toHaveProperty("gradient_checkpointing");
+    type(q<HTMLSelectElement>('[data-testid="framework"]'), "torchtune");
+    await settle();
+    expect(asked.at(-1)).toMatchObject({ framework: "torchtune" });
+    // The mock answers as the core would for torchtune: checkpointing on by the framework's default.
+    expect(q<HTMLInputElement>('[data-testid="checkpointing"]').checked).toBe(false);
+    backendAnswers = (plan) => ({ ...answerFor(plan), plan: { ...plan, gradient_checkpointing: true } });
+    type(q<HTMLInputElement>('[data-testid="batch"]'), "2");
+    await settle();
+    expect(q<HTMLInputElement>('[data-testid="checkpointing"]').checked).toBe(true);
+    // Unticked by the person: sent as given.
+    q<HTMLInputElement>('[data-testid="checkpointing"]').click();
+    await settle();
+    expect(asked.at(-1)).toMatchObject({ framework: "torchtune", gradient_checkpointing: false });
   });
 
   it("updates as the batch changes, shows errors next to the field, and applies a suggestion", async () => {

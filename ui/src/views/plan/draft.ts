@@ -16,13 +16,16 @@ export interface Draft {
   task: "train" | "infer";
   method: "full" | "lora" | "qlora" | "freeze";
   quantization: string; // "" = the model's stored dtype
-  precision: string;
-  optimizer: string;
+  /** The training framework whose defaults fill what the form leaves unset (docs/frameworks.md). */
+  framework: string;
+  precision: string; // "" = the framework's default
+  optimizer: string; // "" = the framework's default
   batchSize: string;
   sequenceLength: string;
   accumulation: string;
   newTokens: string;
-  checkpointing: boolean;
+  /** null: the framework's default, which the answer's plan shows. */
+  checkpointing: boolean | null;
   loraRank: string;
   loraAlpha: string;
   loraTargets: string; // "all-linear" or comma-separated module names
@@ -34,8 +37,8 @@ export interface Draft {
   offload: string;
   // advanced
   attention: string;
-  chunkedLoss: boolean;
-  activationOffload: boolean;
+  chunkedLoss: boolean | null;
+  activationOffload: boolean | null;
   optimizerInBackward: boolean;
   trainableEmbeddings: boolean;
   /** FSDP only: gradient accumulation under `no_sync()`, which keeps whole gradients between syncs. */
@@ -54,13 +57,14 @@ export const DEFAULT_DRAFT: Draft = {
   task: "train",
   method: "qlora",
   quantization: "",
-  precision: "bf16-mixed",
-  optimizer: "paged_adamw_8bit",
+  framework: "hf_trainer",
+  precision: "",
+  optimizer: "",
   batchSize: "1",
   sequenceLength: "2048",
   accumulation: "1",
   newTokens: "256",
-  checkpointing: true,
+  checkpointing: null,
   loraRank: "16",
   loraAlpha: "32",
   loraTargets: "all-linear",
@@ -71,8 +75,8 @@ export const DEFAULT_DRAFT: Draft = {
   sharding: "none",
   offload: "none",
   attention: "sdpa",
-  chunkedLoss: false,
-  activationOffload: false,
+  chunkedLoss: null,
+  activationOffload: null,
   optimizerInBackward: false,
   trainableEmbeddings: false,
   fsdpNoSync: false,
@@ -109,21 +113,23 @@ export function planFromDraft(d: Draft): PlanDraft | null {
   const plan: PlanDraft = {
     model,
     task: d.task,
-    precision: d.precision,
     batch_size: num(d.batchSize),
     sequence_length: num(d.sequenceLength),
     attention: d.attention,
   };
   if (d.quantization) plan.quantization = d.quantization;
+  if (d.precision) plan.precision = d.precision;
   const marginPercent = num(d.margin);
   plan.margin = typeof marginPercent === "number" ? marginPercent / 100 : marginPercent;
   if (d.task === "train") {
     plan.method = d.method;
-    plan.optimizer = d.optimizer;
+    plan.framework = d.framework;
+    // Unset keys take the framework's defaults, the same the wizard's ranking gets.
+    if (d.optimizer) plan.optimizer = d.optimizer;
     plan.gradient_accumulation_steps = num(d.accumulation);
-    plan.gradient_checkpointing = d.checkpointing;
-    plan.chunked_loss = d.chunkedLoss;
-    plan.activation_offload = d.activationOffload;
+    if (d.checkpointing !== null) plan.gradient_checkpointing = d.checkpointing;
+    if (d.chunkedLoss !== null) plan.chunked_loss = d.chunkedLoss;
+    if (d.activationOffload !== null) plan.activation_offload = d.activationOffload;
     plan.optimizer_in_backward = d.optimizerInBackward;
     plan.sharding = d.sharding;
     plan.offload = d.offload;
@@ -182,6 +188,7 @@ export function draftFromPlan(plan: Record<string, unknown>, current: Draft): Dr
   d.task = plan.task === "infer" ? "infer" : "train";
   if (typeof plan.method === "string") d.method = plan.method as Draft["method"];
   d.quantization = str(plan.quantization, "");
+  d.framework = str(plan.framework, d.framework);
   d.precision = str(plan.precision, d.precision);
   d.optimizer = str(plan.optimizer, d.optimizer);
   d.batchSize = str(plan.batch_size, d.batchSize);

@@ -137,7 +137,9 @@ describe("the wizard", () => {
         gpu_count: 1,
         batch_size: null,
         sequence_length: null,
-        gradient_checkpointing: false,
+        // Untouched: the framework's default, decided by the core as for the Plan view's plan.
+        gradient_checkpointing: null,
+        framework: "hf_trainer",
       },
     });
     expect(document.querySelector("legend")?.textContent).toContain("1 × NVIDIA H100 80GB HBM3 #0");
@@ -191,7 +193,9 @@ describe("the wizard", () => {
         gpu_count: 1,
         batch_size: null,
         sequence_length: null,
-        gradient_checkpointing: false,
+        // Untouched: the framework's default, decided by the core as for the Plan view's plan.
+        gradient_checkpointing: null,
+        framework: "hf_trainer",
       },
     });
     // Nothing typed: the header says which defaults the estimator assumed.
@@ -266,6 +270,7 @@ describe("the wizard", () => {
       method: null,
       batch_size: 8,
       gradient_checkpointing: null,
+      framework: null,
     });
     expect(q("[data-ranking-workload]").textContent?.replace(/\s+/g, " ").trim()).toBe("Estimated at batch size 8 × 4096 tokens");
   });
