@@ -84,6 +84,8 @@ fn valid_plans() -> Vec<Value> {
                "fsdp_no_sync": true, "offload": "optimizer_and_params", "torch_compile": true}),
         json!({"model": {"id": "meta-llama/Llama-3.1-8B"}, "task": "train", "method": "freeze",
                "freeze_trainable_layers": 4, "sharding": "zero2", "gpus": {"count": 2, "memory_gib": 40}}),
+        json!({"model": {"id": "meta-llama/Llama-3.1-8B"}, "task": "train", "method": "qlora",
+               "framework": "unsloth", "gpus": {"count": 1, "memory_gib": 24}}),
     ]
 }
 

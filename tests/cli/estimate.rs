@@ -135,6 +135,7 @@ fn invalid_plans_exit_2_with_one_line_naming_the_key() {
         (json!({"method": "full"}), "quantization"),
         (json!({"quantization": "int9"}), "quantization"),
         (json!({"learning_rate": 0.001}), "learning_rate"),
+        (json!({"framework": "deepspeed_chat"}), "framework"),
     ];
     for (patch, key) in cases {
         let mut plan = llama_plan();
@@ -309,5 +310,31 @@ fn trace_request_prints_the_package_request_without_python() {
         stderr_of(&analytic).contains("trace_request"),
         "{}",
         stderr_of(&analytic)
+
+#[test]
+fn a_plan_file_names_its_framework_and_the_notes_say_what_it_set() {
+    let mut plan = llama_plan();
+    plan["framework"] = json!("torchtune");
+    let est = estimate_json(&run(&plan.to_string(), &["--json"]));
+    let notes: Vec<&str> = est["notes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    let note = notes
+        .iter()
+        .find(|n| n.starts_with("framework torchtune"))
+        .unwrap_or_else(|| panic!("{notes:#?}"));
+    // The plan gives gradient_checkpointing itself; torchtune's chunked loss fills what it leaves unset.
+    assert!(
+        note.contains("chunked_loss true") && !note.contains("gradient_checkpointing"),
+        "{note}"
+    );
+    let hf = estimate_json(&run(&llama_plan().to_string(), &["--json"]));
+    // 16-bit adapters, no kbit upcast, a chunked loss: torchtune's QLoRA needs less than the PEFT recipe's.
+    assert!(
+        est["per_gpu"]["device_peak_bytes"].as_u64() < hf["per_gpu"]["device_peak_bytes"].as_u64(),
+        "{est}\n{hf}"
     );
 }
