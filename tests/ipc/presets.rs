@@ -773,7 +773,12 @@ fn the_wizard_and_the_plan_view_estimate_the_same_default_plan_alike() {
             "gpu_count": 1, "batch_size": null, "sequence_length": null, "gradient_checkpointing": null}}),
     )
     .unwrap();
-    let answer = invoke(&h, "plan_answer", json!({"plan": plan_view_default_plan(id)})).unwrap();
+    let answer = invoke(
+        &h,
+        "plan_answer",
+        json!({"plan": plan_view_default_plan(id)}),
+    )
+    .unwrap();
     assert_eq!(answer["preset"], json!("int4"));
     let int4 = ranking["rows"]
         .as_array()
@@ -782,8 +787,7 @@ fn the_wizard_and_the_plan_view_estimate_the_same_default_plan_alike() {
         .find(|r| r["preset"] == json!("int4"))
         .unwrap();
     assert_eq!(
-        int4["device_peak_bytes"],
-        answer["estimate"]["per_gpu"]["device_peak_bytes"],
+        int4["device_peak_bytes"], answer["estimate"]["per_gpu"]["device_peak_bytes"],
         "{ranking}"
     );
     // One default for checkpointing, from the core: the wizard reports the one the Plan view's plan got.

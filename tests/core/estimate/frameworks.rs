@@ -65,10 +65,13 @@ fn hf_trainer_is_the_default_and_keeps_headroom_s_defaults() {
     assert_eq!(plan.lora.unwrap().dtype, LoraDtype::Fp32);
     // PEFT's upcast stays the engine's default (on for a quantized base).
     assert_eq!(plan.kbit_upcast, None);
-    let explicit = parse(json!({"task": "train", "method": "qlora", "framework": "hf_trainer"})).unwrap();
+    let explicit =
+        parse(json!({"task": "train", "method": "qlora", "framework": "hf_trainer"})).unwrap();
     assert_eq!(
         run(json!({"task": "train", "method": "qlora"})).per_gpu,
-        estimate(&llama_8b(), &explicit, &builtin_presets()).unwrap().per_gpu
+        estimate(&llama_8b(), &explicit, &builtin_presets())
+            .unwrap()
+            .per_gpu
     );
 }
 
@@ -94,9 +97,11 @@ fn a_framework_fills_only_what_the_plan_leaves_unset() {
     }
 
     // Explicit keys win, and are not counted as the framework's.
-    let given = parse(json!({"task": "train", "method": "qlora", "framework": "torchtune",
+    let given = parse(
+        json!({"task": "train", "method": "qlora", "framework": "torchtune",
         "gradient_checkpointing": false, "chunked_loss": false, "precision": "bf16-mixed",
-        "lora": {"dtype": "fp32"}, "kbit_upcast": true}))
+        "lora": {"dtype": "fp32"}, "kbit_upcast": true}),
+    )
     .unwrap();
     assert!(!given.gradient_checkpointing && !given.chunked_loss);
     assert_eq!(given.precision, Precision::Bf16Mixed);
@@ -121,8 +126,10 @@ fn a_framework_fills_only_what_the_plan_leaves_unset() {
 fn unsloth_offloads_checkpointed_inputs_only_while_checkpointing() {
     let u = parse(json!({"task": "train", "method": "qlora", "framework": "unsloth"})).unwrap();
     assert!(u.gradient_checkpointing && u.activation_offload);
-    let off = parse(json!({"task": "train", "method": "qlora", "framework": "unsloth",
-        "gradient_checkpointing": false}))
+    let off = parse(
+        json!({"task": "train", "method": "qlora", "framework": "unsloth",
+        "gradient_checkpointing": false}),
+    )
     .unwrap();
     assert!(!off.gradient_checkpointing && !off.activation_offload);
     // Offloaded checkpointing keeps the layer inputs in CPU RAM.
@@ -169,15 +176,22 @@ fn torchtune_s_chunked_loss_lowers_the_loss_against_hf_trainer() {
     let loss = |e: &Estimate| e.per_gpu.components.logits;
     assert!(loss(&hf) > 0, "{:?}", hf.per_gpu);
     // torchtune's LinearCrossEntropyLoss (8 chunks, one alive at a time) is the whole difference.
-    assert!(loss(&tt) < loss(&hf), "{:?} vs {:?}", tt.per_gpu, hf.per_gpu);
+    assert!(
+        loss(&tt) < loss(&hf),
+        "{:?} vs {:?}",
+        tt.per_gpu,
+        hf.per_gpu
+    );
     assert!(tt.per_gpu.device_peak_bytes < hf.per_gpu.device_peak_bytes);
     assert_eq!(tt.per_gpu, hf_chunked.per_gpu);
 }
 
 #[test]
 fn the_notes_say_which_settings_came_from_the_framework() {
-    let est = run(json!({"task": "train", "method": "lora", "framework": "torchtune",
-        "gradient_checkpointing": false}));
+    let est = run(
+        json!({"task": "train", "method": "lora", "framework": "torchtune",
+        "gradient_checkpointing": false}),
+    );
     let note = est
         .notes
         .iter()
@@ -187,7 +201,10 @@ fn the_notes_say_which_settings_came_from_the_framework() {
         note.contains("chunked_loss true") && note.contains("precision bf16-true"),
         "{note}"
     );
-    assert!(!note.contains("gradient_checkpointing"), "given by the plan: {note}");
+    assert!(
+        !note.contains("gradient_checkpointing"),
+        "given by the plan: {note}"
+    );
 }
 
 #[test]

@@ -533,7 +533,10 @@ fn lora_on_a_tied_lm_head_adapts_it_and_keeps_the_shared_weight_frozen() {
         r * (h + v) * 4,
         "fp32 adapters"
     );
-    assert_eq!(with.per_gpu.components.weights, without.per_gpu.components.weights);
+    assert_eq!(
+        with.per_gpu.components.weights,
+        without.per_gpu.components.weights
+    );
     // The head's input, saved for lora_A (recast to 16-bit under autocast), and lora_A's output, saved by lora_B.
     assert_eq!(
         with.per_gpu.components.activations - without.per_gpu.components.activations,

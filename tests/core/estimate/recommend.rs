@@ -170,13 +170,13 @@ fn the_what_if_grid_agrees_with_single_estimates() {
 
 #[test]
 fn presets_that_do_not_apply_to_qlora_get_no_verdict_and_come_last() {
-    let p = plan(json!({"task": "train", "method": "qlora", "gpus": {"count": 1, "memory_gib": 80}}));
+    let p =
+        plan(json!({"task": "train", "method": "qlora", "gpus": {"count": 1, "memory_gib": 80}}));
     let ranked = rank_presets(&llama_8b(), &p, &builtin_presets()).unwrap();
-    let first_apart = ranked
+    let first_apart = ranked.iter().position(|r| r.unavailable.is_some()).unwrap();
+    assert!(ranked[first_apart..]
         .iter()
-        .position(|r| r.unavailable.is_some())
-        .unwrap();
-    assert!(ranked[first_apart..].iter().all(|r| r.unavailable.is_some()));
+        .all(|r| r.unavailable.is_some()));
     for r in &ranked {
         let four_bit = matches!(r.format, WeightFormat::Int4 { .. });
         let on_gpu = r.placement != Placement::Cpu;
@@ -208,8 +208,10 @@ fn the_cpu_preset_is_never_the_best_gpu_fit() {
 #[test]
 fn suggestions_only_list_changes_that_save_and_say_how_much() {
     // Fits an 80 GiB GPU with room to spare.
-    let p = plan(json!({"task": "train", "method": "qlora", "gradient_checkpointing": true,
-        "chunked_loss": true, "optimizer": "paged_adamw_8bit", "gpus": {"count": 1, "memory_gib": 80}}));
+    let p = plan(
+        json!({"task": "train", "method": "qlora", "gradient_checkpointing": true,
+        "chunked_loss": true, "optimizer": "paged_adamw_8bit", "gpus": {"count": 1, "memory_gib": 80}}),
+    );
     let list = suggestions(&llama_8b(), &p, &builtin_presets()).unwrap();
     for s in &list {
         assert!(s.delta_bytes < 0, "{s:?}");
@@ -217,8 +219,10 @@ fn suggestions_only_list_changes_that_save_and_say_how_much() {
         assert!(!s.change.contains("adds"), "{s:?}");
     }
     // Rank-1 adapters on q_proj alone: an 8-bit optimizer saves about a megabyte, said in MiB, not "0.00 GiB".
-    let tiny = plan(json!({"task": "train", "method": "lora", "gradient_checkpointing": true,
-        "lora": {"rank": 1, "target_modules": ["q_proj"]}, "gpus": {"count": 1, "memory_gib": 80}}));
+    let tiny = plan(
+        json!({"task": "train", "method": "lora", "gradient_checkpointing": true,
+        "lora": {"rank": 1, "target_modules": ["q_proj"]}, "gpus": {"count": 1, "memory_gib": 80}}),
+    );
     let list = suggestions(&llama_8b(), &tiny, &builtin_presets()).unwrap();
     let eight_bit = list
         .iter()

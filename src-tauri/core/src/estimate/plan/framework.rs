@@ -144,7 +144,11 @@ pub fn profile(framework: Framework, quantized: bool) -> Profile {
 
 /// The adapters' dtype under a framework, or `None` for Headroom's default (fp32: PEFT's
 /// `autocast_adapter_dtype=True`).
-pub fn lora_dtype(framework: Framework, precision: Precision, quantized: bool) -> Option<LoraDtype> {
+pub fn lora_dtype(
+    framework: Framework,
+    precision: Precision,
+    quantized: bool,
+) -> Option<LoraDtype> {
     // The model's own dtype: 16-bit under a "-true" precision, fp32 otherwise.
     let model_dtype = match precision {
         Precision::Bf16True => LoraDtype::Bf16,

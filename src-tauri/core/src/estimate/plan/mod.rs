@@ -11,7 +11,7 @@ mod parse;
 mod types;
 mod write;
 
-pub use parse::{parse_plan, plan_from_value};
 pub use framework::Framework;
+pub use parse::{parse_plan, plan_from_value};
 pub use types::*;
 pub use write::plan_to_value;

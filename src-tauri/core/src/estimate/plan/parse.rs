@@ -285,9 +285,7 @@ fn validate(file: PlanFile, presets: &[PresetInfo]) -> Result<Plan> {
         .unwrap_or(train && profile.gradient_checkpointing);
     let attention = file.attention.unwrap_or(AttentionImpl::Sdpa);
     from("chunked_loss", file.chunked_loss.is_some());
-    let chunked_loss = file
-        .chunked_loss
-        .unwrap_or(train && profile.chunked_loss);
+    let chunked_loss = file.chunked_loss.unwrap_or(train && profile.chunked_loss);
     // Offloaded checkpointing moves the checkpointed layer inputs to CPU RAM: only with checkpointing on.
     let offload_default = train && profile.offloaded_checkpointing && gradient_checkpointing;
     if offload_default && file.activation_offload.is_none() {
@@ -409,9 +407,7 @@ fn validate(file: PlanFile, presets: &[PresetInfo]) -> Result<Plan> {
         None => false,
     };
     from("torch_compile", file.torch_compile.is_some());
-    let torch_compile = file
-        .torch_compile
-        .unwrap_or(train && profile.torch_compile);
+    let torch_compile = file.torch_compile.unwrap_or(train && profile.torch_compile);
 
     Ok(Plan {
         model,
