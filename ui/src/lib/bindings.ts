@@ -1122,7 +1122,7 @@ gradient_checkpointing: boolean | null,
  * Train only: the training framework whose defaults fill what the wizard does not ask (docs/frameworks.md);
  * `null` (or absent) for `hf_trainer`.
  */
-framework?: Framework, };
+framework: Framework | null, };
 
 export type WizardRow = { preset: string, builtin: boolean, fits: boolean, 
 /**

@@ -33,7 +33,6 @@ pub struct WizardAsk {
     /// Train only: the training framework whose defaults fill what the wizard does not ask (docs/frameworks.md);
     /// `null` (or absent) for `hf_trainer`.
     #[serde(default)]
-    #[ts(optional)]
     pub framework: Option<Framework>,
 }
 
