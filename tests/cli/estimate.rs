@@ -310,6 +310,8 @@ fn trace_request_prints_the_package_request_without_python() {
         stderr_of(&analytic).contains("trace_request"),
         "{}",
         stderr_of(&analytic)
+    );
+}
 
 #[test]
 fn a_plan_file_names_its_framework_and_the_notes_say_what_it_set() {
