@@ -132,7 +132,7 @@ describe("PlanView", () => {
   });
 
   it("offers the frameworks and shows the core's default for a setting the form leaves unset", async () => {
-    component = mount(PlanView, { target: document.body, props: { model: new AppModel(api) } });
+    component = mount(PlanView, { target: document.body, props: { app: new AppModel(api) } });
     await settle();
     type(q<HTMLSelectElement>('[data-testid="model-list"]'), "meta-llama/Llama-3.1-8B");
     await settle();
