@@ -44,7 +44,11 @@ fn least_aggressive_fitting_preset_comes_first() {
 
     // By default the band's upper end decides: 16-bit still fits 24 GB, with less room left than the central
     // figure leaves.
-    let central_bf16 = ranked.iter().find(|r| r.preset == "bf16").unwrap().headroom_bytes;
+    let central_bf16 = ranked
+        .iter()
+        .find(|r| r.preset == "bf16")
+        .unwrap()
+        .headroom_bytes;
     let mut high = p.clone();
     high.fit_on = headroom_core::estimate::plan::FitOn::High;
     let ranked = rank_presets(&llama_8b(), &high, &builtin_presets()).unwrap();
