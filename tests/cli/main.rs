@@ -115,7 +115,9 @@ fn settings_set_then_show() {
             "--theme",
             "dark",
             "--notify-on-critical",
-            "true"
+            "true",
+            "--fit-on",
+            "central"
         ]
     )
     .status
@@ -124,7 +126,7 @@ fn settings_set_then_show() {
     let value: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(
         value,
-        serde_json::json!({"language": "ja", "theme": "dark", "notify_on_critical": true})
+        serde_json::json!({"language": "ja", "theme": "dark", "notify_on_critical": true, "fit_on": "central"})
     );
 }
 

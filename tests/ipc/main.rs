@@ -113,17 +113,17 @@ fn settings_start_at_defaults_and_persist() {
     let h = harness();
     assert_eq!(
         invoke(&h, "get_settings", json!({})).unwrap(),
-        json!({"language": "auto", "theme": "system", "notify_on_critical": false})
+        json!({"language": "auto", "theme": "system", "notify_on_critical": false, "fit_on": "high"})
     );
     let saved = invoke(
         &h,
         "save_settings",
-        json!({"settings": {"language": "ja", "theme": "dark", "notify_on_critical": true}}),
+        json!({"settings": {"language": "ja", "theme": "dark", "notify_on_critical": true, "fit_on": "central"}}),
     )
     .unwrap();
     assert_eq!(
         saved,
-        json!({"language": "ja", "theme": "dark", "notify_on_critical": true})
+        json!({"language": "ja", "theme": "dark", "notify_on_critical": true, "fit_on": "central"})
     );
     assert_eq!(invoke(&h, "get_settings", json!({})).unwrap(), saved);
     let on_disk = std::fs::read_to_string(h.paths.settings_file()).unwrap();

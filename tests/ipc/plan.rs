@@ -18,12 +18,13 @@ fn a_plan_is_answered_with_verdict_limits_ranking_and_suggestions() {
     assert_eq!(a["preset"], "int4_double");
     assert_eq!(a["gpu_memory_bytes"], 24564u64 << 20);
     assert_eq!(a["verdict"]["kind"], "fits");
-    let device = a["estimate"]["per_gpu"]["device_peak_bytes"]
+    // Free memory is counted from the band's upper end, which decides by default.
+    let high = a["estimate"]["per_gpu"]["range"]["device_peak_bytes"]["high"]
         .as_u64()
         .unwrap();
     assert_eq!(
         a["verdict"]["bytes"].as_u64().unwrap(),
-        (24564u64 << 20) - device
+        (24564u64 << 20) - high
     );
     assert!(a["limits"]["max_batch_size"].as_u64().unwrap() >= 1);
     let ranked = a["ranked"].as_array().unwrap();
@@ -123,4 +124,26 @@ fn a_plan_saves_and_loads_through_the_dialogs_and_a_cancel_is_null() {
         assert_eq!(invoke(&h, cmd, args).unwrap(), json!(null), "{cmd}");
     }
     assert_eq!(h.picks.remaining(), 0, "each command opened its dialog");
+}
+
+/// The Settings choice of `fit_on` reaches plans that do not name one: with the central figure deciding, the
+/// verdict counts free memory from the central device peak.
+#[test]
+fn the_settings_fit_on_reaches_the_plan_view() {
+    let h = harness();
+    invoke(
+        &h,
+        "save_settings",
+        json!({"settings": {"language": "auto", "theme": "system", "notify_on_critical": false, "fit_on": "central"}}),
+    )
+    .unwrap();
+    let a = invoke(&h, "plan_answer", json!({"plan": qlora_8b_on_a_4090()})).unwrap();
+    assert_eq!(a["plan"]["fit_on"], "central");
+    let device = a["estimate"]["per_gpu"]["device_peak_bytes"]
+        .as_u64()
+        .unwrap();
+    assert_eq!(
+        a["verdict"]["bytes"].as_u64().unwrap(),
+        (24564u64 << 20) - device
+    );
 }

@@ -60,7 +60,14 @@ fn every_framework_name_of_the_contract_parses() {
 fn hf_trainer_is_the_default_and_keeps_headroom_s_defaults() {
     let plan = parse(json!({"task": "train", "method": "qlora"})).unwrap();
     assert_eq!(plan.framework, Framework::HfTrainer);
-    assert!(!plan.gradient_checkpointing && !plan.chunked_loss && !plan.activation_offload);
+    // PEFT's prepare_model_for_kbit_training turns checkpointing on (use_gradient_checkpointing=True).
+    assert!(plan.gradient_checkpointing && !plan.chunked_loss && !plan.activation_offload);
+    // Not on a 16-bit base, nor when the plan skips the kbit preparation.
+    let lora = parse(json!({"task": "train", "method": "lora"})).unwrap();
+    assert!(!lora.gradient_checkpointing);
+    let no_upcast =
+        parse(json!({"task": "train", "method": "qlora", "kbit_upcast": false})).unwrap();
+    assert!(!no_upcast.gradient_checkpointing);
     assert_eq!(plan.precision, Precision::Bf16Mixed);
     assert_eq!(plan.lora.unwrap().dtype, LoraDtype::Fp32);
     // PEFT's upcast stays the engine's default (on for a quantized base).

@@ -167,8 +167,6 @@ fn permille(bytes: u64, p: u64) -> u64 {
     (bytes as u128 * p as u128 / 1000).min(u64::MAX as u128) as u64
 }
 
-
-
 impl BandInputs {
     /// The inputs of an estimate's band, read back from its figures.
     pub fn of(g: &PerGpu) -> Self {
@@ -192,7 +190,8 @@ pub fn band(plan: &Plan, input: &BandInputs, machine: &MachineSide) -> PeakRange
 pub fn band_with(plan: &Plan, input: &BandInputs, machine: &MachineSide, s: Spread) -> PeakRanges {
     // Each doubt as bytes up and bytes down from the central figure.
     let spread_up = permille(input.allocated, s.high_permille).saturating_sub(input.allocated);
-    let spread_down = input.allocated - permille(input.allocated, s.low_permille).min(input.allocated);
+    let spread_down =
+        input.allocated - permille(input.allocated, s.low_permille).min(input.allocated);
     let old_loss = if plan.task == Task::Train && !plan.chunked_loss {
         input.logits * OLD_LOSS_EXTRA_PER_TEN / 10
     } else {
@@ -209,8 +208,12 @@ pub fn band_with(plan: &Plan, input: &BandInputs, machine: &MachineSide, s: Spre
         high: input.allocated.saturating_add(rss(&[spread_up, old_loss])),
     };
     let reserved = Range {
-        low: input.reserved.saturating_sub(rss(&[spread_down, slack_down])),
-        high: input.reserved.saturating_add(rss(&[spread_up, old_loss, slack_up])),
+        low: input
+            .reserved
+            .saturating_sub(rss(&[spread_down, slack_down])),
+        high: input
+            .reserved
+            .saturating_add(rss(&[spread_up, old_loss, slack_up])),
     };
     let device = input
         .reserved

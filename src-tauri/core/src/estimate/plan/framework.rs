@@ -60,6 +60,9 @@ impl Framework {
 pub struct Profile {
     pub precision: Option<Precision>,
     pub gradient_checkpointing: bool,
+    /// Checkpointing comes on with PEFT's `prepare_model_for_kbit_training`, whose `use_gradient_checkpointing`
+    /// defaults to true (peft `src/peft/utils/other.py`): on whenever the kbit upcast runs.
+    pub kbit_checkpointing: bool,
     /// Checkpointed layer inputs go to CPU RAM (Unsloth's `use_gradient_checkpointing="unsloth"`): the plan's
     /// `activation_offload`, when checkpointing is on.
     pub offloaded_checkpointing: bool,
@@ -80,6 +83,7 @@ pub fn profile(framework: Framework, quantized: bool) -> Profile {
     let hf = Profile {
         precision: None,
         gradient_checkpointing: false,
+        kbit_checkpointing: true,
         offloaded_checkpointing: false,
         chunked_loss: false,
         kbit_upcast: None,
@@ -88,7 +92,12 @@ pub fn profile(framework: Framework, quantized: bool) -> Profile {
         quantize_lm_head: false,
     };
     match framework {
-        Framework::HfTrainer | Framework::Plain => hf,
+        Framework::HfTrainer => hf,
+        // A plain loop calls nothing of PEFT's beyond get_peft_model.
+        Framework::Plain => Profile {
+            kbit_checkpointing: false,
+            ..hf
+        },
         // SFTConfig: gradient_checkpointing=True, loss_type "chunked_nll" unless Liger; SFTTrainer never calls
         // prepare_model_for_kbit_training.
         Framework::Trl => Profile {
@@ -99,7 +108,12 @@ pub fn profile(framework: Framework, quantized: bool) -> Profile {
         },
         // Config defaults: gradient_checkpointing false, Liger off unless its plugin is enabled; the loader
         // calls prepare_model_for_kbit_training for lora/qlora on a 4- or 8-bit base.
-        Framework::Axolotl => hf,
+        // (It passes its own gradient_checkpointing setting to prepare_model_for_kbit_training, so the kbit
+        // preparation does not turn checkpointing on by itself.)
+        Framework::Axolotl => Profile {
+            kbit_checkpointing: false,
+            ..hf
+        },
         // disable_gradient_checkpointing=False; no prepare_model_for_kbit_training (upcast_layernorm=False).
         Framework::LlamaFactory => Profile {
             gradient_checkpointing: true,

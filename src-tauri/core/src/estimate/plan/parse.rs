@@ -280,9 +280,13 @@ fn validate(file: PlanFile, presets: &[PresetInfo]) -> Result<Plan> {
         "gradient_checkpointing",
         file.gradient_checkpointing.is_some(),
     );
+    // PEFT's kbit preparation turns checkpointing on where the profile runs it (and the plan does not refuse it).
+    let kbit_checkpointing = profile.kbit_checkpointing
+        && quantized
+        && file.kbit_upcast.or(profile.kbit_upcast) != Some(false);
     let gradient_checkpointing = file
         .gradient_checkpointing
-        .unwrap_or(train && profile.gradient_checkpointing);
+        .unwrap_or(train && (profile.gradient_checkpointing || kbit_checkpointing));
     let attention = file.attention.unwrap_or(AttentionImpl::Sdpa);
     from("chunked_loss", file.chunked_loss.is_some());
     let chunked_loss = file.chunked_loss.unwrap_or(train && profile.chunked_loss);
