@@ -197,7 +197,10 @@ pub fn wizard_gpus(state: State<'_, AppState>) -> WizardGpus {
 pub fn wizard_rank(state: State<'_, AppState>, ask: Draft<WizardAsk>) -> IpcResult<WizardRanking> {
     // Parsed here, not by Tauri, so a wrong type (a fractional or negative batch size) comes back naming its
     // field instead of as "invalid args `ask`".
-    let ask: WizardAsk = field::from_value(ask.into_raw(), "").map_err(Error::from)?;
+    let mut ask: WizardAsk = field::from_value(ask.into_raw(), "").map_err(Error::from)?;
+    if ask.fit_on.is_none() {
+        ask.fit_on = Some(super::settings::lock_settings(&state)?.fit_on);
+    }
     let list = {
         let _guard = lock(&state)?;
         libraries(&state).0.list()?

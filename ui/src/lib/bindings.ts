@@ -1122,7 +1122,12 @@ gradient_checkpointing: boolean | null,
  * Train only: the training framework whose defaults fill what the wizard does not ask (docs/frameworks.md);
  * `null` (or absent) for `hf_trainer`.
  */
-framework: Framework | null, };
+framework: Framework | null, 
+/**
+ * Which figure of each estimate's band decides "fits" (docs/estimator.md §1.2); `null` (or absent) for the
+ * band's upper end. The app fills in the Settings choice.
+ */
+fit_on?: FitOn, };
 
 export type WizardRow = { preset: string, builtin: boolean, fits: boolean, 
 /**

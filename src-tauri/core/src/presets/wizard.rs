@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::library::PresetList;
-use crate::estimate::plan::{Framework, Method, Task};
+use crate::estimate::plan::{FitOn, Framework, Method, Task};
 use crate::{Error, Result};
 
 /// The wizard's answers so far.
@@ -34,6 +34,11 @@ pub struct WizardAsk {
     /// `null` (or absent) for `hf_trainer`.
     #[serde(default)]
     pub framework: Option<Framework>,
+    /// Which figure of each estimate's band decides "fits" (docs/estimator.md §1.2); `null` (or absent) for the
+    /// band's upper end. The app fills in the Settings choice.
+    #[serde(default)]
+    #[ts(optional)]
+    pub fit_on: Option<FitOn>,
 }
 
 /// One preset as the wizard shows it: the estimator's verdict for the plan.
@@ -106,6 +111,10 @@ pub fn rank(list: &PresetList, ask: &WizardAsk) -> Result<WizardRanking> {
         "task": ask.task,
         "gpus": gpus,
     });
+    if let Some(f) = ask.fit_on {
+        plan["fit_on"] =
+            serde_json::to_value(f).map_err(|e| Error::invalid("fit_on", e.to_string()))?;
+    }
     if let (Task::Train, Some(f)) = (ask.task, ask.framework) {
         plan["framework"] =
             serde_json::to_value(f).map_err(|e| Error::invalid("framework", e.to_string()))?;
