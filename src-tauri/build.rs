@@ -5,6 +5,8 @@ const COMMANDS: &[&str] = &[
     "app_info",
     "get_settings",
     "save_settings",
+    "get_machine_calibration",
+    "reset_machine_calibration",
     "list_presets",
     "check_preset",
     "create_preset",

@@ -32,6 +32,8 @@ pub fn setup<R: Runtime>(
             commands::app::app_info,
             commands::settings::get_settings,
             commands::settings::save_settings,
+            commands::settings::get_machine_calibration,
+            commands::settings::reset_machine_calibration,
             commands::presets::list_presets,
             commands::presets::check_preset,
             commands::presets::create_preset,

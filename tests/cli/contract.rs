@@ -15,7 +15,7 @@ fn schema_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../docs/schemas")
 }
 
-fn validator(file_name: &str) -> jsonschema::Validator {
+pub(crate) fn validator(file_name: &str) -> jsonschema::Validator {
     let text = std::fs::read_to_string(schema_dir().join(file_name))
         .unwrap_or_else(|e| panic!("docs/schemas/{file_name}: {e}"));
     let schema: Value = serde_json::from_str(&text).unwrap();
@@ -23,7 +23,7 @@ fn validator(file_name: &str) -> jsonschema::Validator {
 }
 
 #[track_caller]
-fn assert_valid(v: &jsonschema::Validator, what: &str, value: &Value) {
+pub(crate) fn assert_valid(v: &jsonschema::Validator, what: &str, value: &Value) {
     let errors: Vec<String> = v
         .iter_errors(value)
         .map(|e| format!("{e} at {}", e.instance_path()))

@@ -164,7 +164,7 @@ fn a_missing_plan_file_is_a_failure_not_invalid_input() {
 }
 
 /// `estimate` with `plan` on stdin, its folders (and an empty Hugging Face cache) under `dir`.
-fn run_in(dir: &std::path::Path, plan: &str, args: &[&str]) -> Output {
+pub(crate) fn run_in(dir: &std::path::Path, plan: &str, args: &[&str]) -> Output {
     let mut cmd = cli_command(dir);
     cmd.args(["estimate", "--plan", "-"])
         .args(args)

@@ -1,9 +1,12 @@
 //! Tests of the `headroom-cli` binary as a user runs it: real processes, real files in a temporary directory.
 
+mod calibration;
 mod contract;
 mod env;
 mod estimate;
 mod inputs;
+#[path = "../common/measured_runs.rs"]
+mod measured_runs;
 mod monitor;
 mod presets;
 mod readme_snippet;
@@ -79,7 +82,16 @@ fn help_lists_the_subcommands() {
     assert!(out.status.success());
     let text = String::from_utf8(out.stdout).unwrap();
     for sub in [
-        "paths", "settings", "env", "run", "presets", "configs", "monitor", "models", "estimate",
+        "paths",
+        "settings",
+        "env",
+        "run",
+        "presets",
+        "configs",
+        "monitor",
+        "models",
+        "estimate",
+        "calibration",
     ] {
         assert!(text.contains(sub), "{sub} missing from:\n{text}");
     }

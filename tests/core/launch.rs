@@ -86,6 +86,7 @@ fn request(s: &Setup, profile: Profile, chain: &[&str], extra: &[(&str, &str)]) 
         base_env: base_env(&env_extra),
         chain: chain.iter().map(|c| c.to_string()).collect(),
         predicted_peak_bytes: BTreeMap::from([("int4".to_string(), 9_000_000_000u64)]),
+        predicted_details: BTreeMap::new(),
         predicted_notes: BTreeMap::new(),
         kill_grace: Duration::from_millis(500),
         gpus: None,

@@ -1,10 +1,13 @@
 //! Integration tests of headroom-core: one binary, one link.
 
+mod calibration;
 mod env;
 mod estimate;
 mod fsio;
 mod launch;
 mod launch_probe;
+#[path = "../common/measured_runs.rs"]
+mod measured_runs;
 mod model;
 mod monitor;
 mod paths;

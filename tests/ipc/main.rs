@@ -13,6 +13,8 @@ use tauri::webview::InvokeRequest;
 use tauri::WebviewWindow;
 
 mod env;
+#[path = "../common/measured_runs.rs"]
+mod measured_runs;
 mod monitor;
 mod runs;
 mod trace;
@@ -128,6 +130,51 @@ fn settings_start_at_defaults_and_persist() {
     assert_eq!(invoke(&h, "get_settings", json!({})).unwrap(), saved);
     let on_disk = std::fs::read_to_string(h.paths.settings_file()).unwrap();
     assert!(on_disk.contains("\"ja\""), "{on_disk}");
+}
+
+#[test]
+fn machine_calibration_is_shown_used_by_the_plan_and_reset() {
+    const GIB: u64 = 1 << 30;
+    let h = harness_with(|paths| {
+        for (i, gib) in [6u64, 11, 19].into_iter().enumerate() {
+            measured_runs::measured_run(paths, 1_000 + i as u64, "train", gib * GIB, 45, 600 << 20);
+        }
+    });
+    let shown = invoke(&h, "get_machine_calibration", json!({})).unwrap();
+    assert_eq!(shown["calibration"]["train"]["runs"], 3);
+    assert_eq!(
+        shown["calibration"]["train"]["cuda_context_bytes"],
+        600u64 << 20
+    );
+    assert_eq!(shown["calibration"]["infer"], Value::Null);
+    assert_eq!(
+        (shown["train_runs"].clone(), shown["min_runs"].clone()),
+        (json!(3), json!(3))
+    );
+
+    let plan = json!({"plan": {"model": {"id": "meta-llama/Llama-3.1-8B"}, "task": "train", "method": "qlora"}});
+    let answer = invoke(&h, "plan_answer", plan.clone()).unwrap();
+    assert_eq!(answer["estimate"]["machine_calibration"]["runs"], 3);
+    assert_eq!(
+        answer["estimate"]["per_gpu"]["cuda_context_bytes"],
+        600u64 << 20
+    );
+    let ask = json!({"ask": {"model_id": "meta-llama/Llama-3.1-8B", "task": "train", "method": "qlora",
+                             "gpu": "H200", "memory_bytes": null, "gpu_count": 1}});
+    let ranking = invoke(&h, "wizard_rank", ask.clone()).unwrap();
+    assert_eq!(ranking["machine_calibration"]["runs"], 3);
+
+    let reset = invoke(&h, "reset_machine_calibration", json!({})).unwrap();
+    assert_eq!(reset["calibration"], json!({"train": null, "infer": null}));
+    assert!(reset["reset_unix_ms"].as_u64().unwrap() > 1_000);
+    assert_eq!(
+        invoke(&h, "get_machine_calibration", json!({})).unwrap(),
+        reset
+    );
+    let answer = invoke(&h, "plan_answer", plan).unwrap();
+    assert!(answer["estimate"].get("machine_calibration").is_none());
+    let ranking = invoke(&h, "wizard_rank", ask).unwrap();
+    assert!(ranking.get("machine_calibration").is_none());
 }
 
 #[test]

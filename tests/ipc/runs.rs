@@ -233,6 +233,14 @@ fn each_attempt_keeps_the_estimators_device_peak_for_its_preset() {
             .unwrap();
         assert_eq!(attempt["predicted_peak_bytes"], json!(expected), "{preset}");
         assert!(attempt.get("predicted_note").is_none());
+        // What the machine calibration reads back (docs/estimator.md §10.5).
+        let per_gpu = &answer["estimate"]["per_gpu"];
+        assert_eq!(
+            attempt["predicted_detail"],
+            json!({"task": "train", "allocated_peak_bytes": per_gpu["allocated_peak_bytes"],
+                   "managed_memory_bytes": per_gpu["managed_memory_bytes"]}),
+            "{preset}"
+        );
     }
     let fp16 = attempts[0]["predicted_peak_bytes"].as_u64().unwrap();
     let int4 = attempts[2]["predicted_peak_bytes"].as_u64().unwrap();

@@ -1,13 +1,16 @@
 //! `headroom-cli estimate --plan FILE [--json] [--engine analytic|trace]` (docs/contract.md §1–2): read a plan,
-//! resolve its model, print the estimate. Invalid input exits 2 with one stderr line naming the key and nothing
-//! on stdout; a trace that cannot run (no Python, no torch or too old, past its time limit, crashed) exits 1.
+//! resolve its model, print the estimate (with this machine's calibration, when its runs made one). Invalid input
+//! exits 2 with one stderr line naming the key and nothing on stdout; a trace that cannot run (no Python, no torch
+//! or too old, past its time limit, crashed) exits 1.
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use headroom_core::estimate::calibration::MachineCalibration;
 use headroom_core::estimate::{self, available_presets, Estimate};
 use headroom_core::fsio;
+use headroom_core::launch::calibration;
 use headroom_core::model::{self, hf_cache, Resolver};
 use headroom_core::paths::AppPaths;
 use headroom_core::presets::library::PresetLibrary;
@@ -62,6 +65,10 @@ pub struct EstimateArgs {
     /// engine only.
     #[arg(long)]
     trace_request: bool,
+    /// Use the documented CUDA context and allocator slack even when this machine's runs have calibrated them
+    /// (docs/estimator.md §10.5; `headroom-cli calibration show`).
+    #[arg(long)]
+    no_machine_calibration: bool,
 }
 
 /// Read the plan, resolve its model through model discovery (catalog, then the local Hugging Face cache, a
@@ -98,7 +105,12 @@ pub fn run(paths: &AppPaths, args: EstimateArgs) -> CliResult {
                 }
             }
             let presets = available_presets(&library)?;
-            estimate::estimate_plan(&text, &presets, |m| model::resolve(m, &resolver))?
+            let machine = if args.no_machine_calibration {
+                MachineCalibration::default()
+            } else {
+                calibration::load(paths)?
+            };
+            estimate::estimate_plan(&text, &presets, &machine, |m| model::resolve(m, &resolver))?
         }
         EngineArg::Trace if args.trace_request => {
             return print_json(&trace_request(paths, &args, &text, &library, &resolver)?);

@@ -3,6 +3,7 @@
 //! Exit status: 0 success, 1 a failure while doing the work (I/O), 2 invalid input (the message names the
 //! field), 3 no NVIDIA driver where one was required.
 
+mod calibration_cmd;
 mod configs_cmd;
 mod env_cmd;
 mod estimate_cmd;
@@ -42,6 +43,9 @@ enum Command {
     /// Show or change the app settings (language, theme).
     #[command(subcommand)]
     Settings(settings_cmd::SettingsCommand),
+    /// This machine's CUDA context and allocator slack, calibrated from measured runs: show, or reset.
+    #[command(subcommand)]
+    Calibration(calibration_cmd::CalibrationCommand),
     /// Environment profiles and the environment doctor.
     #[command(subcommand)]
     Env(env_cmd::EnvCommand),
@@ -68,6 +72,7 @@ fn main() -> ExitCode {
         .and_then(|paths| match cli.command {
             Command::Paths { json } => output::paths(&paths, json),
             Command::Settings(cmd) => settings_cmd::run(&paths, cmd),
+            Command::Calibration(cmd) => calibration_cmd::run(&paths, cmd),
             Command::Env(cmd) => env_cmd::run(&paths, cmd),
             Command::Run(args) => run_cmd::run(&paths, args),
             Command::Presets(cmd) => presets_cmd::run(&paths, cmd),

@@ -155,6 +155,7 @@ pub fn run(paths: &AppPaths, args: RunArgs) -> CliResult {
         base_env,
         chain: args.chain.unwrap_or_else(|| presets.default_chain()),
         predicted_peak_bytes: parse_predictions(&args.predictions)?,
+        predicted_details: BTreeMap::new(),
         predicted_notes: BTreeMap::new(),
         kill_grace: Duration::from_secs(args.kill_grace_s),
         gpus: driver_gpus(open_source(&SourceSpec::Nvml, ProcFs::default())),

@@ -165,6 +165,17 @@ pub fn load<T: Document>(path: &Path) -> Result<Loaded<T>> {
     }
 }
 
+/// Read a document without touching the file: `None` when there is none, `Some(Err(why))` when it cannot be
+/// understood. For readers that run often and in the background (the machine calibration reads every run record
+/// on each estimate), which must not move a file aside where nobody is told: [`load`] does that, and reports it.
+pub fn peek<T: Document>(path: &Path) -> Result<Option<std::result::Result<T, String>>> {
+    match crate::fsio::read(path, crate::fsio::DOCUMENT) {
+        Ok(bytes) => Ok(Some(decode::<T>(&bytes).map(|(value, _)| value))),
+        Err(Error::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
 fn decode<T: Document>(bytes: &[u8]) -> std::result::Result<(T, Option<u32>), String> {
     let envelope: EnvelopeIn =
         serde_json::from_slice(bytes).map_err(|e| format!("not a Headroom document: {e}"))?;

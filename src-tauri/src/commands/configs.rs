@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 
+use headroom_core::launch::calibration;
 use headroom_core::presets::config_store::{self, preset_lookup, ConfigList, ModelConfigEntry};
 use headroom_core::presets::field::{self, FieldError};
 use headroom_core::presets::model_config::{self, ModelConfig};
@@ -205,5 +206,6 @@ pub fn wizard_rank(state: State<'_, AppState>, ask: Draft<WizardAsk>) -> IpcResu
         let _guard = lock(&state)?;
         libraries(&state).0.list()?
     };
-    Ok(wizard::rank(&list, &ask)?)
+    let machine = calibration::load(&state.paths)?;
+    Ok(wizard::rank(&list, &ask, &machine)?)
 }

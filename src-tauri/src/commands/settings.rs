@@ -1,5 +1,7 @@
 use std::sync::MutexGuard;
 
+use headroom_core::launch::calibration::{self, CalibrationStatus};
+use headroom_core::monitor::Timestamp;
 use headroom_core::settings::{self, Settings};
 use tauri::{AppHandle, Emitter, Runtime, State};
 
@@ -36,4 +38,16 @@ pub fn save_settings<R: Runtime>(
         tracing::warn!(error = %e, "could not tell the windows that the settings changed");
     }
     Ok(settings)
+}
+
+/// This machine's calibration from its measured runs (docs/estimator.md §10.5), for the Settings view.
+#[tauri::command]
+pub fn get_machine_calibration(state: State<'_, AppState>) -> IpcResult<CalibrationStatus> {
+    Ok(calibration::status(&state.paths)?)
+}
+
+/// Set aside the runs so far (their records stay): estimates use the defaults until new runs calibrate again.
+#[tauri::command]
+pub fn reset_machine_calibration(state: State<'_, AppState>) -> IpcResult<CalibrationStatus> {
+    Ok(calibration::reset(&state.paths, Timestamp::now().millis())?)
 }

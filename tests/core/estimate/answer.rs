@@ -12,7 +12,10 @@ fn qlora(batch: u64, gpus: serde_json::Value) -> serde_json::Value {
 }
 
 fn answer_of(v: &serde_json::Value) -> headroom_core::estimate::PlanAnswer {
-    answer(v, &builtin_presets(), |m| resolve(m, &Resolver::default())).unwrap()
+    answer(v, &builtin_presets(), &Default::default(), |m| {
+        resolve(m, &Resolver::default())
+    })
+    .unwrap()
 }
 
 #[test]

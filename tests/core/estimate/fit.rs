@@ -104,7 +104,10 @@ fn estimate_verdict_and_ranking_agree_at_the_edge() {
                    "quantization": "int4", "gradient_checkpointing": true, "margin": 0.0, "fit_on": fit_on,
                    "gpus": {"count": 1, "memory_bytes": gpu_bytes}})
         };
-        let first = answer(&plan(80 * GIB), &presets, |m| resolve(m, &resolver)).unwrap();
+        let first = answer(&plan(80 * GIB), &presets, &Default::default(), |m| {
+            resolve(m, &resolver)
+        })
+        .unwrap();
         let g = first.estimate.per_gpu;
         let peak = if fit_on == "high" {
             g.range.unwrap().device_peak_bytes.high
@@ -122,7 +125,10 @@ fn assert_edge(
     peak: u64,
 ) {
     for (gpu, fits) in [(peak, true), (peak - 1, false)] {
-        let a = answer(&plan(gpu), presets, |m| resolve(m, resolver)).unwrap();
+        let a = answer(&plan(gpu), presets, &Default::default(), |m| {
+            resolve(m, resolver)
+        })
+        .unwrap();
         let usable = a.usable_bytes.unwrap();
         assert_eq!(
             a.estimate.fits,

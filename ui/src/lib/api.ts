@@ -7,6 +7,7 @@ import { getCurrentWindow } from "@tauri-apps/api/window";
 import type {
   AlertConfig,
   AppInfo,
+  CalibrationStatus,
   CatalogModel,
   ConfigList,
   DoctorResult,
@@ -110,6 +111,10 @@ export const api = {
   appInfo: () => call<AppInfo>("app_info"),
   getSettings: () => call<Settings>("get_settings"),
   saveSettings: (settings: Settings) => call<Settings>("save_settings", { settings }),
+  /** This machine's CUDA context and allocator slack, fitted from measured runs (docs/estimator.md §10.5). */
+  getMachineCalibration: () => call<CalibrationStatus>("get_machine_calibration"),
+  /** Ignore the runs so far (their records stay). */
+  resetMachineCalibration: () => call<CalibrationStatus>("reset_machine_calibration"),
   /** Everything the Plan view shows for a plan (docs/contract.md §1 JSON). */
   planAnswer: (plan: PlanDraft) => call<PlanAnswer>("plan_answer", { plan }),
   planCatalog: (query: string) => call<CatalogModel[]>("plan_catalog", { query }),

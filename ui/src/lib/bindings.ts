@@ -162,6 +162,13 @@ process_alive: boolean | null, };
 
 export type NextStep = { "kind": "stop" } | { "kind": "retry_with_expandable_segments" } | { "kind": "next_preset", preset: string, };
 
+export type PredictionDetail = { task: Task, 
+/**
+ * The estimate's `allocated_peak_bytes` and `managed_memory_bytes` (docs/contract.md §2): neither depends
+ * on a calibration, so records made under one stay comparable.
+ */
+allocated_peak_bytes: number, managed_memory_bytes: number, };
+
 export type AttemptRecord = { 
 /**
  * 0-based position among the run's attempts.
@@ -187,7 +194,12 @@ predicted_peak_bytes: number | null,
 /**
  * Why there is no prediction for this preset though the run had a plan (the plan rejects the preset).
  */
-predicted_note?: string, log_file: string, next: NextStep, };
+predicted_note?: string, 
+/**
+ * What the machine calibration needs beside the device peak (docs/estimator.md §10.5); absent from
+ * records made before it existed and from runs without a prediction.
+ */
+predicted_detail?: PredictionDetail, log_file: string, next: NextStep, };
 
 export type RunRecord = { run_id: string, model: string, profile: string, chain: Array<string>, argv: Array<string>, cwd: string, started_unix_ms: number, attempts: Array<AttemptRecord>, 
 /**
@@ -540,7 +552,46 @@ peak?: PeakPlace,
 /**
  * Trace engine only: how the trace ran.
  */
-trace?: TraceInfo, };
+trace?: TraceInfo, 
+/**
+ * Present when this machine's calibration replaced the default CUDA context and allocator slack
+ * (docs/estimator.md §10.5).
+ */
+machine_calibration?: TaskCalibration, };
+
+export type CalibrationFit = "regression" | "default_context";
+
+export type TaskCalibration = { 
+/**
+ * CUDA context per process, used instead of the default 500 MiB.
+ */
+cuda_context_bytes: number, 
+/**
+ * Reserved-but-free blocks of the caching allocator, in tenths of a percent of the allocated peak, used
+ * instead of the default 5% (training) or 2% (inference).
+ */
+allocator_slack_permille: number, 
+/**
+ * The runs it rests on.
+ */
+runs: number, 
+/**
+ * When the oldest and the newest of those runs started.
+ */
+first_run_unix_ms: number, last_run_unix_ms: number, fit: CalibrationFit, };
+
+export type MachineCalibration = { train: TaskCalibration | null, infer: TaskCalibration | null, };
+
+export type CalibrationStatus = { calibration: MachineCalibration, train_runs: number, infer_runs: number, min_runs: number, reset_unix_ms: number | null, 
+/**
+ * What an uncalibrated task uses instead (docs/estimator.md §10.3–10.4).
+ */
+default_cuda_context_bytes: number, default_train_slack_permille: number, default_infer_slack_permille: number, 
+/**
+ * Why the calibration file could not be read, when it could not (its reset is then ignored; a new reset
+ * rewrites it). Unreadable run records are left for the Runs view, which moves them aside and says so.
+ */
+unreadable: string | null, };
 
 export type WeightFormat = { "kind": "f32" } | { "kind": "f16" } | { "kind": "bf16" } | { "kind": "int8" } | { "kind": "int4", double_quant: boolean, };
 
@@ -1155,4 +1206,9 @@ gradient_checkpointing: boolean | null,
 /**
  * Best first.
  */
-rows: Array<WizardRow>, };
+rows: Array<WizardRow>, 
+/**
+ * This machine's calibration when it replaced the default CUDA context and allocator slack
+ * (docs/estimator.md §10.5), so the wizard can say so.
+ */
+machine_calibration?: TaskCalibration, };

@@ -3,6 +3,7 @@
 // Record<keyof typeof en, string>, so a missing key is a compile error, and i18n.test.ts checks that
 // placeholders match.
 
+import * as calibration from "./messages/calibration";
 import * as presets from "./messages/presets";
 import * as environment from "./messages/environment";
 import * as monitor from "./messages/monitor";
@@ -19,6 +20,7 @@ const en = {
   ...runs.en,
   ...presets.en,
   ...trace.en,
+  ...calibration.en,
 } as const;
 
 export type MessageKey = keyof typeof en;
@@ -33,6 +35,7 @@ const ja: Messages = {
   ...runs.ja,
   ...presets.ja,
   ...trace.ja,
+  ...calibration.ja,
 };
 
 export const messages: Record<Lang, Messages> = { en, ja };

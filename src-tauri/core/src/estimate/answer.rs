@@ -5,6 +5,7 @@
 use serde::Serialize;
 use serde_json::Value;
 
+use super::calibration::MachineCalibration;
 use super::engine::{estimate, resolve_preset};
 use super::fit::Budget;
 pub use super::fit::{Verdict, VerdictKind};
@@ -45,14 +46,16 @@ pub struct PlanAnswer {
     pub suggestions: Vec<Suggestion>,
 }
 
-/// Parse a plan from the UI's JSON, resolve its model with `resolve` and answer it. Every error names the plan
-/// key it is about.
+/// Parse a plan from the UI's JSON, resolve its model with `resolve` and answer it with this machine's
+/// calibration (empty: the documented defaults). Every error names the plan key it is about.
 pub fn answer(
     value: &Value,
     presets: &[PresetInfo],
+    machine: &MachineCalibration,
     resolve: impl Fn(&ModelRef) -> Result<ModelSpec>,
 ) -> Result<PlanAnswer> {
-    let plan = plan_from_value(value, presets)?;
+    let mut plan = plan_from_value(value, presets)?;
+    plan.machine = *machine;
     let spec = resolve(&plan.model)?;
     let est = estimate(&spec, &plan, presets)?;
     let preset = resolve_preset(&spec, &plan, presets)?;

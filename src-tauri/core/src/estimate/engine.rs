@@ -18,7 +18,7 @@ const MIB: u64 = 1 << 20;
 
 /// CUDA context per process and GPU: not visible to `torch.cuda.memory_*`. PyTorch maintainers report
 /// 300–400 MB with lazy module loading (CUDA ≥ 11.7, pytorch#20532, #109888); docs/estimator.md §10.4 sets 500 MiB as
-/// the default until measured on the user's GPU.
+/// the default until measured on the user's GPU (§10.5: this machine's calibration replaces it).
 pub const CUDA_CONTEXT_BYTES: u64 = 500 * MIB;
 
 /// cuBLAS workspace per handle: `:4096:2:16:8` = 2·4 MiB + 8·16 KiB before Hopper, 32 MiB on sm90+
@@ -34,8 +34,8 @@ fn cublas_workspace(compute_capability: Option<u32>) -> u64 {
 /// 2 MiB, 20 MiB small-buffer pools, fragmentation from changing sizes; PyTorch notes/cuda "Memory
 /// management"). docs/estimator.md §10.3 says to budget it as a percentage and calibrate; training's many differently
 /// sized temporaries fragment more than inference's repeated shapes.
-const TRAIN_ALLOCATOR_PERCENT: u64 = 5;
-const INFER_ALLOCATOR_PERCENT: u64 = 2;
+pub(crate) const TRAIN_ALLOCATOR_PERCENT: u64 = 5;
+pub(crate) const INFER_ALLOCATOR_PERCENT: u64 = 2;
 
 /// Estimate the peak memory of a plan for a model, with every assumption in the notes.
 pub fn estimate(spec: &ModelSpec, plan: &Plan, presets: &[PresetInfo]) -> Result<Estimate> {
@@ -276,27 +276,44 @@ pub(crate) fn estimate_core(
     }
 
     let allocated = c.sum();
-    let percent = if train {
-        TRAIN_ALLOCATOR_PERCENT
-    } else {
-        INFER_ALLOCATOR_PERCENT
-    };
-    // The loss's 16-bit logits are freed before its fp32 backward buffers are asked for, which are larger than
-    // that free block: the allocator keeps it cached beside them (the trace engine's allocator replay shows the
-    // block in reserved at the peak).
-    let logits_cache = if train && c.logits > 0 && e < 4 {
-        let elements = shape.vocab * b * s;
-        elements * e
-            / if plan.chunked_loss {
-                super::activations::LOSS_CHUNKS
+    // This machine's calibration replaces both defaults when the caller found one (docs/estimator.md §10.5). Its
+    // slack was fitted against the whole allocated peak, the loss's freed logits included, so it stands alone.
+    let calibration = plan.machine.for_task(plan.task);
+    let (overhead, context) = match calibration {
+        Some(cal) => {
+            notes.add(|| cal.note(plan.task));
+            (
+                cal.allocator_overhead_bytes(allocated),
+                cal.cuda_context_bytes,
+            )
+        }
+        None => {
+            let percent = if train {
+                TRAIN_ALLOCATOR_PERCENT
             } else {
-                1
-            }
-    } else {
-        0
+                INFER_ALLOCATOR_PERCENT
+            };
+            // The loss's 16-bit logits are freed before its fp32 backward buffers are asked for, which are larger
+            // than that free block: the allocator keeps it cached beside them (the trace engine's allocator replay
+            // shows the block in reserved at the peak).
+            let logits_cache = if train && c.logits > 0 && e < 4 {
+                let elements = shape.vocab * b * s;
+                elements * e
+                    / if plan.chunked_loss {
+                        super::activations::LOSS_CHUNKS
+                    } else {
+                        1
+                    }
+            } else {
+                0
+            };
+            notes.add(|| format!("caching allocator: {percent}% of peak allocated outside the loss held as reserved-but-free blocks{}; CUDA context {} per GPU", if logits_cache > 0 { format!(", plus the freed 16-bit logits ({}) the loss's larger fp32 buffers cannot reuse", gib(logits_cache)) } else { String::new() }, gib(CUDA_CONTEXT_BYTES)));
+            (
+                (allocated - c.logits) * percent / 100 + logits_cache,
+                CUDA_CONTEXT_BYTES,
+            )
+        }
     };
-    let overhead = (allocated - c.logits) * percent / 100 + logits_cache;
-    notes.add(|| format!("caching allocator: {percent}% of peak allocated outside the loss held as reserved-but-free blocks{}; CUDA context {} per GPU", if logits_cache > 0 { format!(", plus the freed 16-bit logits ({}) the loss's larger fp32 buffers cannot reuse", gib(logits_cache)) } else { String::new() }, gib(CUDA_CONTEXT_BYTES)));
     let range = band(
         plan,
         &BandInputs {
@@ -304,7 +321,7 @@ pub(crate) fn estimate_core(
             logits: c.logits,
             reserved: allocated + overhead,
             managed,
-            context: CUDA_CONTEXT_BYTES,
+            context,
         },
         &MachineSide::default_for(plan),
     );
@@ -328,8 +345,8 @@ pub(crate) fn estimate_core(
         allocator_overhead_bytes: overhead,
         reserved_peak_bytes: allocated + overhead,
         managed_memory_bytes: managed,
-        cuda_context_bytes: CUDA_CONTEXT_BYTES,
-        device_peak_bytes: allocated + overhead + managed + CUDA_CONTEXT_BYTES,
+        cuda_context_bytes: context,
+        device_peak_bytes: allocated + overhead + managed + context,
         range: Some(range),
     };
     if on_cpu {
@@ -362,6 +379,7 @@ pub(crate) fn estimate_core(
         engine: Some(EngineKind::Analytic),
         peak: None,
         trace: None,
+        machine_calibration: calibration.copied(),
     })
 }
 

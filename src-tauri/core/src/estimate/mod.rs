@@ -15,6 +15,7 @@
 mod activations;
 pub mod answer;
 pub mod band;
+pub mod calibration;
 pub mod chart;
 mod engine;
 pub mod fit;
@@ -41,15 +42,19 @@ pub use report::{Components, EngineKind, Estimate, ParameterSummary, PerGpu};
 
 use crate::model::ModelSpec;
 use crate::Result;
+use calibration::MachineCalibration;
 
-/// Parse a plan, resolve its model with `resolve` (normally [`crate::model::resolve`]), and estimate it: what
-/// `headroom-cli estimate` and the Plan view run.
+/// Parse a plan, resolve its model with `resolve` (normally [`crate::model::resolve`]), and estimate it with
+/// this machine's calibration (empty: the documented defaults): what `headroom-cli estimate` and the Plan view
+/// run.
 pub fn estimate_plan(
     text: &str,
     presets: &[PresetInfo],
+    machine: &MachineCalibration,
     resolve: impl Fn(&ModelRef) -> Result<ModelSpec>,
 ) -> Result<Estimate> {
-    let plan = parse_plan(text, presets)?;
+    let mut plan = parse_plan(text, presets)?;
+    plan.machine = *machine;
     let spec = resolve(&plan.model)?;
     estimate(&spec, &plan, presets)
 }

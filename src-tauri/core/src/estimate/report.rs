@@ -126,6 +126,11 @@ pub struct Estimate {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[ts(optional)]
     pub trace: Option<crate::trace::TraceInfo>,
+    /// Present when this machine's calibration replaced the default CUDA context and allocator slack
+    /// (docs/estimator.md §10.5).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub machine_calibration: Option<super::calibration::TaskCalibration>,
 }
 
 /// The engine behind an estimate: the formulas (instant) or a trace of the model's code (seconds to minutes).

@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use super::oom::OomDetails;
 use super::process::ExitInfo;
 use super::tree::ProcessStamp;
+use crate::estimate::plan::Task;
 use crate::paths::AppPaths;
 use crate::store::{self, Document, Loaded, Quarantine, Revision};
 use crate::{Error, Result};
@@ -55,6 +56,18 @@ pub enum NextStep {
     },
 }
 
+/// The parts of an attempt's prediction that calibrating this machine needs: the device peak alone mixes the
+/// allocated peak with the two overheads being calibrated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
+#[serde(deny_unknown_fields)]
+pub struct PredictionDetail {
+    pub task: Task,
+    /// The estimate's `allocated_peak_bytes` and `managed_memory_bytes` (docs/contract.md §2): neither depends
+    /// on a calibration, so records made under one stay comparable.
+    pub allocated_peak_bytes: u64,
+    pub managed_memory_bytes: u64,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ts_rs::TS)]
 #[serde(deny_unknown_fields)]
 pub struct AttemptRecord {
@@ -80,6 +93,11 @@ pub struct AttemptRecord {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[ts(optional)]
     pub predicted_note: Option<String>,
+    /// What the machine calibration needs beside the device peak (docs/estimator.md §10.5); absent from
+    /// records made before it existed and from runs without a prediction.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub predicted_detail: Option<PredictionDetail>,
     #[ts(type = "string")]
     pub log_file: PathBuf,
     pub next: NextStep,
@@ -191,22 +209,12 @@ pub struct RunList {
 }
 
 pub fn list(paths: &AppPaths) -> Result<RunList> {
-    let root = runs_dir(paths);
     let mut list = RunList {
         runs: Vec::new(),
         quarantined: Vec::new(),
     };
-    let entries = match fs::read_dir(&root) {
-        Ok(entries) => entries,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(list),
-        Err(e) => return Err(Error::io(&root, e)),
-    };
-    for entry in entries.filter_map(|e| e.ok()) {
-        let name = entry.file_name().to_string_lossy().into_owned();
-        if store::check_name("run_id", &name).is_err() {
-            continue;
-        }
-        match store::load::<RunRecord>(&run_file(&entry.path()))? {
+    for file in run_files(paths)? {
+        match store::load::<RunRecord>(&file)? {
             Loaded::Found { value, .. } => list.runs.push(value),
             Loaded::Missing => {}
             Loaded::Quarantined(q) => list.quarantined.push(q),
@@ -220,6 +228,33 @@ pub fn list(paths: &AppPaths) -> Result<RunList> {
     Ok(list)
 }
 
+/// Every run record that can be read, in no particular order, leaving the others where they are for [`list`] to
+/// move aside and report.
+pub fn readable_runs(paths: &AppPaths) -> Result<Vec<RunRecord>> {
+    let mut runs = Vec::new();
+    for file in run_files(paths)? {
+        if let Some(Ok(record)) = store::peek::<RunRecord>(&file)? {
+            runs.push(record);
+        }
+    }
+    Ok(runs)
+}
+
+/// The record file of every folder in the runs folder named like a run (none when there is no runs folder yet).
+fn run_files(paths: &AppPaths) -> Result<Vec<PathBuf>> {
+    let root = runs_dir(paths);
+    let entries = match fs::read_dir(&root) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(Error::io(&root, e)),
+    };
+    Ok(entries
+        .filter_map(|e| e.ok())
+        .filter(|e| store::check_name("run_id", &e.file_name().to_string_lossy()).is_ok())
+        .map(|e| run_file(&e.path()))
+        .collect())
+}
+
 /// Mark as [`Outcome::Interrupted`] every run without an outcome whose launcher is gone (its pid is not
 /// running with the recorded start time, or the record predates the launcher stamp), saying whether the
 /// attempt's process still runs. Called by every start that loads the history (the CLI's `run`, the app's run
@@ -229,24 +264,14 @@ pub fn recover_interrupted(
     proc_root: &Path,
     now_unix_ms: u64,
 ) -> Result<Vec<RunRecord>> {
-    let root = runs_dir(paths);
-    let entries = match fs::read_dir(&root) {
-        Ok(entries) => entries,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(e) => return Err(Error::io(&root, e)),
-    };
     let mut marked = Vec::new();
-    for entry in entries.filter_map(|e| e.ok()) {
-        let name = entry.file_name().to_string_lossy().into_owned();
-        if store::check_name("run_id", &name).is_err() {
-            continue;
-        }
+    for file in run_files(paths)? {
         // An unreadable record is the list's business (it quarantines it); here it is skipped.
         let Ok(Loaded::Found {
             value: mut record,
             revision,
             ..
-        }) = store::load::<RunRecord>(&run_file(&entry.path()))
+        }) = store::load::<RunRecord>(&file)
         else {
             continue;
         };

@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 
 use serde_json::{json, Map, Value};
 
+use super::history::PredictionDetail;
 use crate::estimate::{estimate, plan_from_value, ModelRef, PresetInfo};
 use crate::model::ModelSpec;
 use crate::paths::AppPaths;
@@ -20,12 +21,14 @@ use crate::{Error, Result};
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ChainPrediction {
     pub bytes: BTreeMap<String, u64>,
+    /// What the machine calibration needs beside the device peak, for the same presets as `bytes`.
+    pub details: BTreeMap<String, PredictionDetail>,
     pub notes: BTreeMap<String, String>,
 }
 
-/// Predict `chain` for `model_id` at `batch_size` × `sequence_length`. Errors name the field: a model with no
-/// saved config has no task or method to plan with (`batch_size`), a model the resolver cannot read
-/// (`model`).
+/// Predict `chain` for `model_id` at `batch_size` × `sequence_length`, with this machine's calibration when its
+/// runs made one. Errors name the field: a model with no saved config has no task or method to plan with
+/// (`batch_size`), a model the resolver cannot read (`model`).
 pub fn predict_chain(
     paths: &AppPaths,
     model_id: &str,
@@ -55,6 +58,8 @@ pub fn predict_chain(
         ));
     };
     let config = entry.config;
+    // This machine's calibration, as every other estimate of the app uses it (docs/estimator.md §10.5).
+    let machine = super::calibration::load(paths)?;
     let model = ModelRef::Id(model_id.to_string());
     let spec = resolve(&model).map_err(|e| Error::invalid("model", e.to_string()))?;
     let mut base = Map::new();
@@ -72,12 +77,22 @@ pub fn predict_chain(
     for preset in chain {
         let mut value = base.clone();
         value.insert("quantization".into(), preset.clone().into());
-        let predicted = plan_from_value(&Value::Object(value), presets)
-            .and_then(|plan| estimate(&spec, &plan, presets));
+        let predicted = plan_from_value(&Value::Object(value), presets).and_then(|mut plan| {
+            plan.machine = machine;
+            estimate(&spec, &plan, presets).map(|est| (plan.task, est))
+        });
         match predicted {
-            Ok(est) => {
+            Ok((task, est)) => {
                 out.bytes
                     .insert(preset.clone(), est.per_gpu.device_peak_bytes);
+                out.details.insert(
+                    preset.clone(),
+                    PredictionDetail {
+                        task,
+                        allocated_peak_bytes: est.per_gpu.allocated_peak_bytes,
+                        managed_memory_bytes: est.per_gpu.managed_memory_bytes,
+                    },
+                );
             }
             Err(e) => {
                 out.notes.insert(preset.clone(), e.to_string());

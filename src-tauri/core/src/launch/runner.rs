@@ -19,7 +19,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use serde::Serialize;
 
 use super::handover::{self, PresetHandOver, PresetSource};
-use super::history::{self, AttemptRecord, NextStep, Outcome, RunRecord};
+use super::history::{self, AttemptRecord, NextStep, Outcome, PredictionDetail, RunRecord};
 use super::oom::OomScanner;
 use super::process::{self, CancelToken, ProcessEvent, ProcessSpec, Stream};
 use super::tree::{ProcessStamp, PROC_ROOT};
@@ -82,6 +82,8 @@ pub struct RunRequest {
     pub chain: Vec<String>,
     /// The estimator's device peak per preset name, where the caller has one.
     pub predicted_peak_bytes: BTreeMap<String, u64>,
+    /// The parts of those predictions the machine calibration reads back ([`PredictionDetail`]).
+    pub predicted_details: BTreeMap<String, PredictionDetail>,
     /// Why a preset has no prediction, where the caller tried to make one.
     pub predicted_notes: BTreeMap<String, String>,
     /// Time between SIGTERM and SIGKILL when cancelling.
@@ -462,6 +464,7 @@ pub fn run(
             measured_peak_bytes: measured,
             predicted_peak_bytes: request.predicted_peak_bytes.get(&hand_over.preset).copied(),
             predicted_note: request.predicted_notes.get(&hand_over.preset).cloned(),
+            predicted_detail: request.predicted_details.get(&hand_over.preset).copied(),
             log_file,
             next: next.clone(),
         };

@@ -98,6 +98,7 @@ pub fn run_request(
         base_env,
         chain: start.chain,
         predicted_peak_bytes: prediction.bytes,
+        predicted_details: prediction.details,
         predicted_notes: prediction.notes,
         kill_grace: KILL_GRACE,
         gpus: driver_gpus(open_source_shared(

@@ -4,6 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::library::PresetList;
+use crate::estimate::calibration::{MachineCalibration, TaskCalibration};
 use crate::estimate::plan::{FitOn, Framework, Method, Task};
 use crate::{Error, Result};
 
@@ -67,11 +68,21 @@ pub struct WizardRanking {
     pub gradient_checkpointing: Option<bool>,
     /// Best first.
     pub rows: Vec<WizardRow>,
+    /// This machine's calibration when it replaced the default CUDA context and allocator slack
+    /// (docs/estimator.md §10.5), so the wizard can say so.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub machine_calibration: Option<TaskCalibration>,
 }
 
 /// Every preset of `list`, built-in and user, ranked by the estimator for the model, task, workload and GPUs the
-/// wizard was given (best first): those that can run the plan in the estimator's order, the others after.
-pub fn rank(list: &PresetList, ask: &WizardAsk) -> Result<WizardRanking> {
+/// wizard was given (best first): those that can run the plan in the estimator's order, the others after. The
+/// estimates use this machine's calibration (empty: the documented defaults).
+pub fn rank(
+    list: &PresetList,
+    ask: &WizardAsk,
+    machine: &MachineCalibration,
+) -> Result<WizardRanking> {
     if ask.task == Task::Infer && ask.gradient_checkpointing == Some(true) {
         return Err(Error::invalid(
             "gradient_checkpointing",
@@ -133,7 +144,8 @@ pub fn rank(list: &PresetList, ask: &WizardAsk) -> Result<WizardRanking> {
     if let (Task::Train, Some(g)) = (ask.task, ask.gradient_checkpointing) {
         plan["gradient_checkpointing"] = g.into();
     }
-    let plan = crate::estimate::plan_from_value(&plan, &infos)?;
+    let mut plan = crate::estimate::plan_from_value(&plan, &infos)?;
+    plan.machine = *machine;
     let ranked = crate::estimate::recommend::rank_presets(&spec, &plan, &infos)?;
     // The estimator's order: presets with a verdict first, those that do not apply (QLoRA on a preset that is not
     // 4-bit, which the per-model config refuses too; the CPU preset) after, each saying why.
@@ -154,5 +166,6 @@ pub fn rank(list: &PresetList, ask: &WizardAsk) -> Result<WizardRanking> {
         sequence_length: plan.sequence_length.get(),
         gradient_checkpointing: (ask.task == Task::Train).then_some(plan.gradient_checkpointing),
         rows,
+        machine_calibration: plan.machine.for_task(ask.task).copied(),
     })
 }

@@ -122,6 +122,7 @@ pub fn to_outcome(
                 versions: result.versions,
                 elapsed_s: result.elapsed_s,
             }),
+            machine_calibration: None,
         },
         timeline: result.timeline,
     })

@@ -447,6 +447,7 @@ fn validate(file: PlanFile, presets: &[PresetInfo]) -> Result<Plan> {
         torch_compile,
         fsdp_frozen_in_trainable_units: file.fsdp_frozen_in_trainable_units.unwrap_or(false),
         fsdp_no_sync: file.fsdp_no_sync.unwrap_or(false),
+        machine: Default::default(),
     })
 }
 

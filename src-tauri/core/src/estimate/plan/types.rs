@@ -375,4 +375,10 @@ pub struct Plan {
     /// micro-batch (torch `FullyShardedDataParallel.no_sync`: "FSDP will accumulate the full model gradients
     /// (instead of gradient shards) until the eventual sync"). No effect without gradient accumulation.
     pub fsdp_no_sync: bool,
+    /// Not part of a plan file: this machine's calibration, which the caller sets from the run history
+    /// ([`crate::launch::calibration`], docs/estimator.md §10.5) so that every estimate made from the plan (the
+    /// solver's and the ranking's too) uses it. Empty: the documented defaults.
+    #[serde(skip)]
+    #[ts(skip)]
+    pub machine: crate::estimate::calibration::MachineCalibration,
 }

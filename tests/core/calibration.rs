@@ -1,0 +1,329 @@
+//! This machine's calibration (docs/estimator.md §10.5): the fit from synthetic runs, which attempts count, the
+//! reset, and what an estimate does with the result.
+
+use headroom_core::estimate::calibration::{
+    derive, CalibrationFit, MachineCalibration, Sample, TaskCalibration, MIN_RUNS,
+};
+use headroom_core::estimate::{builtin_presets, estimate, parse_plan, CUDA_CONTEXT_BYTES};
+use headroom_core::launch::calibration;
+use headroom_core::launch::history;
+use headroom_core::paths::AppPaths;
+use serde_json::json;
+
+use crate::measured_runs::{attempt, measured_run, save_run};
+
+const MIB: u64 = 1 << 20;
+const GIB: u64 = 1 << 30;
+
+/// A run that measured `allocated × (1 + permille/1000) + context`, with `managed` on top.
+fn sample(allocated: u64, managed: u64, context: u64, permille: u64, started: u64) -> Sample {
+    Sample {
+        allocated_bytes: allocated,
+        managed_bytes: managed,
+        measured_bytes: allocated + allocated * permille / 1000 + context + managed,
+        started_unix_ms: started,
+    }
+}
+
+#[test]
+fn runs_of_different_sizes_give_back_the_context_and_the_slack_they_were_made_with() {
+    let samples: Vec<Sample> = [6, 9, 14, 21, 30]
+        .iter()
+        .enumerate()
+        .map(|(i, g)| {
+            sample(
+                g * GIB,
+                (i as u64) * 256 * MIB,
+                420 * MIB,
+                73,
+                1_000 + i as u64,
+            )
+        })
+        .collect();
+    let cal = derive(&samples).expect("five runs calibrate");
+    assert_eq!(cal.cuda_context_bytes, 420 * MIB);
+    assert_eq!(cal.allocator_slack_permille, 73);
+    assert_eq!(cal.fit, CalibrationFit::Regression);
+    assert_eq!(cal.runs, 5);
+    assert_eq!(
+        (cal.first_run_unix_ms, cal.last_run_unix_ms),
+        (1_000, 1_004)
+    );
+    assert_eq!(cal.slack_percent_text(), "7.3%");
+}
+
+#[test]
+fn fewer_than_the_minimum_runs_calibrate_nothing() {
+    let samples: Vec<Sample> = (0..MIN_RUNS - 1)
+        .map(|i| sample((8 + 8 * u64::from(i)) * GIB, 0, 420 * MIB, 60, 0))
+        .collect();
+    assert_eq!(derive(&samples), None);
+    // A run whose measurement does not exceed its managed memory does not count towards the minimum.
+    let mut with_a_useless_one = samples.clone();
+    with_a_useless_one.push(Sample {
+        allocated_bytes: 10 * GIB,
+        managed_bytes: 4 * GIB,
+        measured_bytes: 3 * GIB,
+        started_unix_ms: 0,
+    });
+    assert_eq!(derive(&with_a_useless_one), None);
+    assert_eq!(derive(&[]), None);
+}
+
+#[test]
+fn runs_of_one_size_keep_the_default_context_and_put_the_rest_in_the_slack() {
+    // Three runs of the same plan: the intercept cannot be told from the slope.
+    let allocated = 10 * GIB;
+    let samples: Vec<Sample> = (0..3)
+        .map(|i| Sample {
+            allocated_bytes: allocated,
+            managed_bytes: 0,
+            measured_bytes: allocated + allocated / 10 + CUDA_CONTEXT_BYTES + i * MIB,
+            started_unix_ms: i,
+        })
+        .collect();
+    let cal = derive(&samples).unwrap();
+    assert_eq!(cal.fit, CalibrationFit::DefaultContext);
+    assert_eq!(cal.cuda_context_bytes, CUDA_CONTEXT_BYTES);
+    assert_eq!(cal.allocator_slack_permille, 100);
+}
+
+#[test]
+fn a_few_wild_runs_do_not_move_the_fit() {
+    // Six runs on one GPU, and two that ran on two GPUs (the measurement sums both: about twice as much).
+    let mut samples: Vec<Sample> = [6, 8, 11, 15, 20, 26]
+        .iter()
+        .map(|g| sample(g * GIB, 0, 380 * MIB, 45, 0))
+        .collect();
+    for g in [9u64, 17] {
+        let one = sample(g * GIB, 0, 380 * MIB, 45, 0);
+        samples.push(Sample {
+            measured_bytes: 2 * one.measured_bytes,
+            ..one
+        });
+    }
+    let cal = derive(&samples).unwrap();
+    assert_eq!(cal.fit, CalibrationFit::Regression);
+    assert!(
+        cal.cuda_context_bytes.abs_diff(380 * MIB) <= 8 * MIB,
+        "context {} MiB",
+        cal.cuda_context_bytes / MIB
+    );
+    assert!(
+        cal.allocator_slack_permille.abs_diff(45) <= 2,
+        "slack {}",
+        cal.allocator_slack_permille
+    );
+    assert_eq!(cal.runs, 8);
+}
+
+#[test]
+fn results_outside_the_believable_range_are_clamped_or_not_believed() {
+    // Measured below the prediction: the slack cannot be negative (reserved is never below allocated).
+    let below: Vec<Sample> = [6, 9, 14]
+        .iter()
+        .map(|g| Sample {
+            allocated_bytes: g * GIB,
+            managed_bytes: 0,
+            measured_bytes: g * GIB * 9 / 10 + 400 * MIB,
+            started_unix_ms: 0,
+        })
+        .collect();
+    let cal = derive(&below).unwrap();
+    assert_eq!(cal.allocator_slack_permille, 0);
+    // A fitted context of 9 GiB is no CUDA context: the default is kept and the slack takes the difference.
+    let huge: Vec<Sample> = [6, 9, 14]
+        .iter()
+        .map(|g| sample(g * GIB, 0, 9 * GIB, 20, 0))
+        .collect();
+    let cal = derive(&huge).unwrap();
+    assert_eq!(cal.fit, CalibrationFit::DefaultContext);
+    assert_eq!(cal.cuda_context_bytes, CUDA_CONTEXT_BYTES);
+    assert_eq!(cal.allocator_slack_permille, 500, "clamped at 50%");
+}
+
+// ---- from the run history ----
+
+fn paths() -> (tempfile::TempDir, AppPaths) {
+    let dir = tempfile::tempdir().unwrap();
+    let paths = AppPaths::new(dir.path().join("config"), dir.path().join("data"));
+    (dir, paths)
+}
+
+/// A successful training run of `gib` GiB predicted allocated that measured 6% slack and a 450 MiB context.
+fn good_run(paths: &AppPaths, started: u64, gib: u64) {
+    measured_run(paths, started, "train", gib * GIB, 60, 450 * MIB);
+}
+
+#[test]
+fn only_finished_measured_runs_with_a_detailed_prediction_count() {
+    let (_dir, paths) = paths();
+    let empty = calibration::status(&paths).unwrap();
+    assert!(empty.calibration.is_empty());
+    assert_eq!((empty.train_runs, empty.min_runs), (0, MIN_RUNS));
+
+    good_run(&paths, 1_000, 8);
+    good_run(&paths, 2_000, 13);
+    // Not counted: an OOM, a cancel, a failure, no measurement, a record from before the detail existed.
+    let mut oom = attempt(3_000, Some(24 * GIB), Some(("train", 30 * GIB, 0)));
+    oom["exit"] = json!({"code": 1, "signal": null});
+    oom["oom"] = json!({"marker": "cuda_out_of_memory", "message": "CUDA out of memory", "gpu_index": 0,
+        "requested_bytes": null, "total_capacity_bytes": null, "free_bytes": null,
+        "allocated_by_pytorch_bytes": null, "reserved_unallocated_bytes": null});
+    let mut cancelled = attempt(4_000, Some(9 * GIB), Some(("train", 8 * GIB, 0)));
+    cancelled["cancelled"] = json!(true);
+    let mut failed = attempt(5_000, Some(9 * GIB), Some(("train", 8 * GIB, 0)));
+    failed["exit"] = json!({"code": 2, "signal": null});
+    let unmeasured = attempt(6_000, None, Some(("train", 8 * GIB, 0)));
+    let old_record = attempt(7_000, Some(9 * GIB), None);
+    for (i, a) in [oom, cancelled, failed, unmeasured, old_record]
+        .into_iter()
+        .enumerate()
+    {
+        save_run(&paths, 3_000 + 1_000 * i as u64, vec![a]);
+    }
+    // An inference run goes to the inference side.
+    save_run(
+        &paths,
+        9_000,
+        vec![attempt(9_000, Some(5 * GIB), Some(("infer", 4 * GIB, 0)))],
+    );
+    let status = calibration::status(&paths).unwrap();
+    assert_eq!((status.train_runs, status.infer_runs), (2, 1));
+    assert!(status.calibration.is_empty(), "two runs are not enough");
+
+    good_run(&paths, 10_000, 21);
+    let status = calibration::status(&paths).unwrap();
+    let train = status.calibration.train.expect("three runs calibrate");
+    assert_eq!(train.runs, 3);
+    assert_eq!(train.cuda_context_bytes, 450 * MIB);
+    assert_eq!(train.allocator_slack_permille, 60);
+    assert_eq!(train.first_run_unix_ms, 1_000);
+    assert_eq!(status.calibration.infer, None);
+    assert_eq!(calibration::load(&paths).unwrap(), status.calibration);
+}
+
+#[test]
+fn a_reset_sets_the_runs_so_far_aside_and_keeps_their_records() {
+    let (_dir, paths) = paths();
+    for (i, gib) in [8, 13, 21].into_iter().enumerate() {
+        good_run(&paths, 1_000 + i as u64, gib);
+    }
+    assert!(calibration::status(&paths)
+        .unwrap()
+        .calibration
+        .train
+        .is_some());
+
+    let after = calibration::reset(&paths, 5_000).unwrap();
+    assert_eq!(after.reset_unix_ms, Some(5_000));
+    assert!(after.calibration.is_empty());
+    assert_eq!(after.train_runs, 0);
+    assert_eq!(history::list(&paths).unwrap().runs.len(), 3, "records kept");
+
+    // New runs calibrate again, from themselves only.
+    for (i, gib) in [8, 13, 21].into_iter().enumerate() {
+        good_run(&paths, 6_000 + i as u64, gib);
+    }
+    let again = calibration::status(&paths).unwrap();
+    let train = again.calibration.train.unwrap();
+    assert_eq!((train.runs, train.first_run_unix_ms), (3, 6_000));
+    assert_eq!(again.reset_unix_ms, Some(5_000));
+}
+
+#[test]
+fn unreadable_files_are_reported_or_left_for_the_runs_view_never_moved() {
+    let (_dir, paths) = paths();
+    std::fs::create_dir_all(&paths.config_dir).unwrap();
+    let state = calibration::state_file(&paths);
+    std::fs::write(&state, "{not json").unwrap();
+    for (i, gib) in [8, 13, 21].into_iter().enumerate() {
+        good_run(&paths, 1_000 + i as u64, gib);
+    }
+    save_run(&paths, 5_000, vec![]);
+    let broken = history::run_dir(&paths, "run-5000")
+        .unwrap()
+        .join("run.json");
+    std::fs::write(&broken, "{").unwrap();
+
+    let status = calibration::status(&paths).unwrap();
+    assert!(status
+        .unreadable
+        .as_deref()
+        .unwrap()
+        .contains("not a Headroom document"));
+    assert_eq!(status.reset_unix_ms, None);
+    assert_eq!(status.train_runs, 3, "the readable runs still count");
+    // Estimates read this on every keystroke: nothing is moved aside behind the user's back.
+    assert!(state.exists() && broken.exists());
+    // The Runs view's list does that, and reports it.
+    assert_eq!(history::list(&paths).unwrap().quarantined.len(), 1);
+    // A reset rewrites the calibration file.
+    assert_eq!(calibration::reset(&paths, 9_000).unwrap().unreadable, None);
+}
+
+// ---- applied to an estimate ----
+
+fn plan_for(task: &str) -> headroom_core::estimate::Plan {
+    let mut plan = json!({"model": {"id": "test"}, "task": task, "quantization": "bf16"});
+    if task == "train" {
+        plan["method"] = json!("lora");
+    }
+    parse_plan(&plan.to_string(), &builtin_presets()).unwrap()
+}
+
+#[test]
+fn a_calibrated_estimate_differs_by_exactly_the_calibrated_context_and_slack_and_says_so() {
+    let spec = headroom_core::model::from_catalog("meta-llama/Llama-3.1-8B")
+        .unwrap()
+        .unwrap();
+    let presets = builtin_presets();
+    let cal = TaskCalibration {
+        cuda_context_bytes: 412 * MIB,
+        allocator_slack_permille: 87,
+        runs: 4,
+        first_run_unix_ms: 1,
+        last_run_unix_ms: 2,
+        fit: CalibrationFit::Regression,
+    };
+    let plain_plan = plan_for("train");
+    let plain = estimate(&spec, &plain_plan, &presets).unwrap();
+    assert_eq!(plain.machine_calibration, None);
+    assert!(!plain.notes.iter().any(|n| n.contains("calibrated")));
+
+    let mut plan = plain_plan.clone();
+    plan.machine = MachineCalibration {
+        train: Some(cal),
+        infer: None,
+    };
+    let calibrated = estimate(&spec, &plan, &presets).unwrap();
+    let (p, c) = (&plain.per_gpu, &calibrated.per_gpu);
+    assert_eq!(c.allocated_peak_bytes, p.allocated_peak_bytes);
+    assert_eq!(c.managed_memory_bytes, p.managed_memory_bytes);
+    assert_eq!(c.cuda_context_bytes, 412 * MIB);
+    assert_eq!(
+        c.allocator_overhead_bytes,
+        p.allocated_peak_bytes * 87 / 1000
+    );
+    assert_eq!(
+        c.device_peak_bytes - p.device_peak_bytes,
+        (c.allocator_overhead_bytes + 412 * MIB)
+            - (p.allocator_overhead_bytes + CUDA_CONTEXT_BYTES)
+    );
+    assert_eq!(calibrated.machine_calibration, Some(cal));
+    let note = calibrated
+        .notes
+        .iter()
+        .find(|n| n.starts_with("calibrated on this machine"))
+        .expect("the calibration is said");
+    assert!(
+        note.contains("4 training runs") && note.contains("8.7%") && note.contains("0.40 GiB"),
+        "{note}"
+    );
+
+    // An inference plan has no inference calibration here: unchanged.
+    let mut infer = plan_for("infer");
+    let plain_infer = estimate(&spec, &infer, &presets).unwrap();
+    infer.machine = plan.machine;
+    assert_eq!(estimate(&spec, &infer, &presets).unwrap(), plain_infer);
+}
