@@ -327,3 +327,46 @@ fn a_calibrated_estimate_differs_by_exactly_the_calibrated_context_and_slack_and
     infer.machine = plan.machine;
     assert_eq!(estimate(&spec, &infer, &presets).unwrap(), plain_infer);
 }
+
+/// A context found by the regression replaces the band's context range: the device band narrows by the range
+/// it no longer has to allow for.
+#[test]
+fn a_fitted_context_narrows_the_band_s_context_side() {
+    use headroom_core::estimate::calibration::{
+        CalibrationFit, MachineCalibration, TaskCalibration,
+    };
+    let presets = headroom_core::estimate::builtin_presets();
+    let resolver = headroom_core::model::Resolver::default();
+    let plan_json = serde_json::json!({"model": {"id": "meta-llama/Llama-3.1-8B"}, "task": "train",
+        "method": "qlora", "gradient_checkpointing": true});
+    let mut plan = headroom_core::estimate::plan_from_value(&plan_json, &presets).unwrap();
+    let spec = headroom_core::model::resolve(&plan.model, &resolver).unwrap();
+    let cal = |fit| TaskCalibration {
+        cuda_context_bytes: 600 << 20,
+        allocator_slack_permille: 80,
+        runs: 5,
+        first_run_unix_ms: 1,
+        last_run_unix_ms: 2,
+        fit,
+    };
+    let width = |plan: &headroom_core::estimate::Plan| {
+        let r = headroom_core::estimate::estimate(&spec, plan, &presets)
+            .unwrap()
+            .per_gpu
+            .range
+            .unwrap()
+            .device_peak_bytes;
+        r.high - r.low
+    };
+    plan.machine = MachineCalibration {
+        train: Some(cal(CalibrationFit::DefaultContext)),
+        infer: None,
+    };
+    let kept = width(&plan);
+    plan.machine = MachineCalibration {
+        train: Some(cal(CalibrationFit::Regression)),
+        infer: None,
+    };
+    let narrowed = width(&plan);
+    assert!(narrowed < kept, "{narrowed} vs {kept}");
+}

@@ -2,6 +2,7 @@
 //! of peak memory, shards them across GPUs, and adds what the caching allocator and the CUDA context cost.
 
 use super::band::{band, BandInputs, MachineSide};
+use super::calibration::{CalibrationFit, TaskCalibration};
 use super::fit::Budget;
 use super::gpus;
 use super::inference::inference;
@@ -36,6 +37,20 @@ fn cublas_workspace(compute_capability: Option<u32>) -> u64 {
 /// sized temporaries fragment more than inference's repeated shapes.
 pub(crate) const TRAIN_ALLOCATOR_PERCENT: u64 = 5;
 pub(crate) const INFER_ALLOCATOR_PERCENT: u64 = 2;
+
+/// The machine side of the band: the defaults, with the CUDA context this machine's runs measured in place of
+/// its range when a regression over runs of different sizes found it (docs/estimator.md §10.5, §17).
+fn machine_side(plan: &Plan, calibration: Option<&TaskCalibration>) -> MachineSide {
+    let side = MachineSide::default_for(plan);
+    match calibration {
+        Some(cal) if cal.fit == CalibrationFit::Regression => MachineSide {
+            context_low_bytes: cal.cuda_context_bytes,
+            context_high_bytes: cal.cuda_context_bytes,
+            ..side
+        },
+        _ => side,
+    }
+}
 
 /// Estimate the peak memory of a plan for a model, with every assumption in the notes.
 pub fn estimate(spec: &ModelSpec, plan: &Plan, presets: &[PresetInfo]) -> Result<Estimate> {
@@ -314,6 +329,7 @@ pub(crate) fn estimate_core(
             )
         }
     };
+    let side = machine_side(plan, calibration);
     let range = band(
         plan,
         &BandInputs {
@@ -323,7 +339,7 @@ pub(crate) fn estimate_core(
             managed,
             context,
         },
-        &MachineSide::default_for(plan),
+        &side,
     );
     notes.add(|| {
         format!(
@@ -335,8 +351,8 @@ pub(crate) fn estimate_core(
             } else {
                 ""
             },
-            gib(super::band::CONTEXT_LOW_BYTES),
-            gib(super::band::CONTEXT_HIGH_BYTES),
+            gib(side.context_low_bytes),
+            gib(side.context_high_bytes),
         )
     });
     let mut per_gpu = PerGpu {
