@@ -169,17 +169,19 @@ fn trace_setup(
     ))
 }
 
-fn trace_request(
+/// Parse the plan, build the trace's setup from the flags and the settings, and hand both to `then`.
+fn with_trace_setup<T>(
     paths: &AppPaths,
     args: &EstimateArgs,
     text: &str,
     library: &PresetLibrary,
     resolver: &Resolver,
-) -> Result<serde_json::Value, Error> {
+    then: impl FnOnce(&serde_json::Value, &TraceSetup<'_>) -> Result<T, Error>,
+) -> Result<T, Error> {
     let plan: serde_json::Value = serde_json::from_str(text)
         .map_err(|e| Error::invalid("plan", format!("not valid JSON: {e}")))?;
     let (python, env, cache_dir) = trace_setup(paths, args)?;
-    let prepared = trace::prepare(
+    then(
         &plan,
         &TraceSetup {
             python: python.as_deref(),
@@ -193,8 +195,19 @@ fn trace_request(
                 expandable_segments: args.expandable_segments,
             },
         },
-    )?;
-    Ok(prepared.request)
+    )
+}
+
+fn trace_request(
+    paths: &AppPaths,
+    args: &EstimateArgs,
+    text: &str,
+    library: &PresetLibrary,
+    resolver: &Resolver,
+) -> Result<serde_json::Value, Error> {
+    with_trace_setup(paths, args, text, library, resolver, |plan, setup| {
+        Ok(trace::prepare(plan, setup)?.request)
+    })
 }
 
 fn run_trace(
@@ -204,9 +217,6 @@ fn run_trace(
     library: &PresetLibrary,
     resolver: &Resolver,
 ) -> Result<Estimate, Error> {
-    let plan: serde_json::Value = serde_json::from_str(text)
-        .map_err(|e| Error::invalid("plan", format!("not valid JSON: {e}")))?;
-    let (python, env, cache_dir) = trace_setup(paths, args)?;
     let cancel = CancelToken::new();
     crate::run_cmd::forward_interrupts(cancel.clone());
     let show = args.progress || std::io::stderr().is_terminal();
@@ -227,24 +237,9 @@ fn run_trace(
             );
         }
     };
-    let outcome = trace::trace_plan(
-        &plan,
-        &TraceSetup {
-            python: python.as_deref(),
-            env: &env,
-            cache_dir: &cache_dir,
-            presets: library,
-            resolver,
-            time_limit: Duration::from_secs(args.trace_time_limit),
-            steps: Steps {
-                sequence_lengths: args.sequence_lengths.clone(),
-                expandable_segments: args.expandable_segments,
-            },
-        },
-        &cancel,
-        &mut on_progress,
-    )?;
-    Ok(outcome.estimate)
+    with_trace_setup(paths, args, text, library, resolver, |plan, setup| {
+        Ok(trace::trace_plan(plan, setup, &cancel, &mut on_progress)?.estimate)
+    })
 }
 
 fn gib(bytes: u64) -> String {

@@ -4,7 +4,7 @@
 
 use std::collections::BTreeSet;
 
-use headroom_core::estimate::band::{band_with, spread, BandInputs, MachineSide, Spread};
+use headroom_core::estimate::band::{band_with, spread, MachineSide, Spread};
 use headroom_core::estimate::plan::{Method, Task};
 use headroom_core::estimate::{builtin_presets, estimate, parse_plan, Estimate, Plan};
 use serde_json::{json, Value};
@@ -432,7 +432,7 @@ fn estimates_match_published_measurements() {
             };
             let r = band_with(
                 plan,
-                &BandInputs::of(&est.per_gpu),
+                &est.per_gpu.band_inputs(),
                 &MachineSide::default_for(plan),
                 spread,
             );

@@ -14,7 +14,6 @@
 use serde::{Deserialize, Serialize};
 
 use super::plan::{Method, Plan, Task};
-use super::report::PerGpu;
 
 const MIB: u64 = 1 << 20;
 
@@ -165,19 +164,6 @@ pub struct BandInputs {
 
 fn permille(bytes: u64, p: u64) -> u64 {
     (bytes as u128 * p as u128 / 1000).min(u64::MAX as u128) as u64
-}
-
-impl BandInputs {
-    /// The inputs of an estimate's band, read back from its figures.
-    pub fn of(g: &PerGpu) -> Self {
-        BandInputs {
-            allocated: g.allocated_peak_bytes,
-            logits: g.components.logits,
-            reserved: g.reserved_peak_bytes,
-            managed: g.managed_memory_bytes,
-            context: g.cuda_context_bytes,
-        }
-    }
 }
 
 /// The band of an estimate with the method's spread. Each end stays on its side of the central figure.

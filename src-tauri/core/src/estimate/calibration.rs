@@ -5,9 +5,20 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::engine::{CUDA_CONTEXT_BYTES, INFER_ALLOCATOR_PERCENT, TRAIN_ALLOCATOR_PERCENT};
-use super::plan::Task;
-use super::report::gib;
+use super::task::Task;
+use super::units::gib;
+
+/// CUDA context per process and GPU: not visible to `torch.cuda.memory_*`. PyTorch maintainers report
+/// 300–400 MB with lazy module loading (CUDA ≥ 11.7, pytorch#20532, #109888); docs/estimator.md §10.4 sets 500 MiB as
+/// the default until measured on the user's GPU (§10.5: this machine's calibration replaces it).
+pub const CUDA_CONTEXT_BYTES: u64 = 500 * (1 << 20);
+
+/// Share of peak allocated memory the caching allocator holds on top as reserved-but-free blocks (rounding to
+/// 2 MiB, 20 MiB small-buffer pools, fragmentation from changing sizes; PyTorch notes/cuda "Memory
+/// management"). docs/estimator.md §10.3 says to budget it as a percentage and calibrate; training's many differently
+/// sized temporaries fragment more than inference's repeated shapes.
+pub(crate) const TRAIN_ALLOCATOR_PERCENT: u64 = 5;
+pub(crate) const INFER_ALLOCATOR_PERCENT: u64 = 2;
 
 const MIB: u64 = 1 << 20;
 

@@ -2,7 +2,10 @@
 //! of peak memory, shards them across GPUs, and adds what the caching allocator and the CUDA context cost.
 
 use super::band::{band, BandInputs, MachineSide};
-use super::calibration::{CalibrationFit, TaskCalibration};
+use super::calibration::{
+    CalibrationFit, TaskCalibration, CUDA_CONTEXT_BYTES, INFER_ALLOCATOR_PERCENT,
+    TRAIN_ALLOCATOR_PERCENT,
+};
 use super::fit::Budget;
 use super::gpus;
 use super::inference::inference;
@@ -17,11 +20,6 @@ use crate::{Error, Result};
 
 const MIB: u64 = 1 << 20;
 
-/// CUDA context per process and GPU: not visible to `torch.cuda.memory_*`. PyTorch maintainers report
-/// 300–400 MB with lazy module loading (CUDA ≥ 11.7, pytorch#20532, #109888); docs/estimator.md §10.4 sets 500 MiB as
-/// the default until measured on the user's GPU (§10.5: this machine's calibration replaces it).
-pub const CUDA_CONTEXT_BYTES: u64 = 500 * MIB;
-
 /// cuBLAS workspace per handle: `:4096:2:16:8` = 2·4 MiB + 8·16 KiB before Hopper, 32 MiB on sm90+
 /// (PyTorch `CublasHandlePool.cpp`, docs/estimator.md §10.1). Allocated through the caching allocator.
 fn cublas_workspace(compute_capability: Option<u32>) -> u64 {
@@ -30,13 +28,6 @@ fn cublas_workspace(compute_capability: Option<u32>) -> u64 {
         _ => 8 * MIB + 128 * 1024,
     }
 }
-
-/// Share of peak allocated memory the caching allocator holds on top as reserved-but-free blocks (rounding to
-/// 2 MiB, 20 MiB small-buffer pools, fragmentation from changing sizes; PyTorch notes/cuda "Memory
-/// management"). docs/estimator.md §10.3 says to budget it as a percentage and calibrate; training's many differently
-/// sized temporaries fragment more than inference's repeated shapes.
-pub(crate) const TRAIN_ALLOCATOR_PERCENT: u64 = 5;
-pub(crate) const INFER_ALLOCATOR_PERCENT: u64 = 2;
 
 /// The machine side of the band: the defaults, with the CUDA context this machine's runs measured in place of
 /// its range when a regression over runs of different sizes found it (docs/estimator.md §10.5, §17).

@@ -29,12 +29,15 @@ pub mod recommend;
 mod report;
 mod shape;
 mod states;
+mod task;
 mod training;
+mod units;
 mod weights;
 
 pub use answer::{answer, PlanAnswer, Verdict, VerdictKind};
+pub use calibration::CUDA_CONTEXT_BYTES;
 pub(crate) use engine::fit;
-pub use engine::{estimate, resolve_preset, CUDA_CONTEXT_BYTES};
+pub use engine::{estimate, resolve_preset};
 pub use plan::{parse_plan, plan_from_value, plan_to_value, ModelRef, Plan};
 pub use preset::{available_presets, builtin_presets, Placement, PresetInfo, WeightFormat};
 pub(crate) use report::Notes;

@@ -70,6 +70,17 @@ pub struct PerGpu {
 }
 
 impl PerGpu {
+    /// The inputs of this estimate's band, read back from its figures.
+    pub fn band_inputs(&self) -> super::band::BandInputs {
+        super::band::BandInputs {
+            allocated: self.allocated_peak_bytes,
+            logits: self.components.logits,
+            reserved: self.reserved_peak_bytes,
+            managed: self.managed_memory_bytes,
+            context: self.cuda_context_bytes,
+        }
+    }
+
     /// The device peak that decides "fits" under `fit_on`: the band's upper end, or the central figure (also
     /// when an estimate carries no band).
     pub fn deciding_device_bytes(&self, fit_on: super::plan::FitOn) -> u64 {
@@ -165,7 +176,4 @@ impl Notes {
     }
 }
 
-/// GiB with two decimals, for notes only (GiB = 2^30).
-pub(crate) fn gib(bytes: u64) -> String {
-    format!("{:.2} GiB", bytes as f64 / (1u64 << 30) as f64)
-}
+pub(crate) use super::units::gib;

@@ -12,14 +12,9 @@ pub const MAX_COUNT: u64 = 1 << 24;
 /// Where the model comes from: exactly one of `id`, `path`, `config` (model discovery resolves it).
 pub use crate::model::ModelRef;
 
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS, schemars::JsonSchema,
-)]
-#[serde(rename_all = "snake_case")]
-pub enum Task {
-    Train,
-    Infer,
-}
+/// Training or inference: defined apart (`estimate::task`) so that the calibration, which the plan carries, can
+/// name it without depending on the plan.
+pub use crate::estimate::task::Task;
 
 #[derive(
     Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS, schemars::JsonSchema,
