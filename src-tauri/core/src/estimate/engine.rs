@@ -9,7 +9,7 @@ use super::calibration::{
 use super::fit::Budget;
 use super::gpus;
 use super::inference::inference;
-use super::plan::{Method, Plan, Task};
+use super::plan::{FitOn, Method, Plan, Task};
 use super::preset::{Placement, PresetInfo, WeightFormat};
 use super::report::{gib, Components, EngineKind, Estimate, Notes, ParameterSummary, PerGpu};
 use super::shape::{architecture, Shape};
@@ -398,7 +398,11 @@ pub(crate) fn fit(plan: &Plan, per_gpu: &PerGpu, notes: &mut Notes) -> (Option<b
         Some(g) => {
             let budget = Budget::of(g, plan);
             let headroom = budget.headroom_bytes(per_gpu);
-            if budget.fits(per_gpu) != (budget.usable_bytes >= per_gpu.device_peak_bytes) {
+            let central = Budget {
+                fit_on: FitOn::Central,
+                ..budget
+            };
+            if central.fits(per_gpu) && !budget.fits(per_gpu) {
                 notes.add(|| {
                     format!(
                         "the central estimate fits, but the band's upper end ({}) does not: a run like this one can exceed the GPU (set fit_on to central to decide on the central figure)",
