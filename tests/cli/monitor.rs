@@ -398,7 +398,7 @@ fn processes_name_their_model_and_configs_switch_does_what_the_recommendation_sa
     assert_eq!(
         v["gpus"][0]["processes"][0]["model"],
         serde_json::json!({"id": "Qwen/Qwen2.5-32B-Instruct", "run_id": null, "preset": null,
-                           "flag": "--model_name_or_path"})
+                           "flag": "--model_name_or_path", "batch_size": 2, "sequence_length": 2048})
     );
     let set = cli(
         dir.path(),

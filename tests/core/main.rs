@@ -1,5 +1,6 @@
 //! Integration tests of headroom-core: one binary, one link.
 
+mod advice;
 mod calibration;
 mod env;
 mod estimate;

@@ -4,6 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use headroom_core::monitor::advice::{Advice, PresetAdvisor, PresetNeed};
 use headroom_core::monitor::alerts::{Action, AlertConfig, Level, Recommendation};
 use headroom_core::monitor::chart::{self, ChartFormat, ChartOptions};
 use headroom_core::monitor::fake::{FakeConfig, FakeSource, Scenario, DEMO_MODEL};
@@ -150,6 +151,13 @@ fn a_leak_gets_a_falling_time_to_full_and_recommendations() {
 
 /// A leaking run whose one process says (or does not say) which model it loads and with which preset.
 fn leak_with_model(link: Option<ModelLink>) -> Vec<Recommendation> {
+    leak_with_model_advised(link, None)
+}
+
+fn leak_with_model_advised(
+    link: Option<ModelLink>,
+    advisor: Option<Box<dyn PresetAdvisor>>,
+) -> Vec<Recommendation> {
     struct Relabel(Box<dyn GpuSource>, Option<ModelLink>);
     impl GpuSource for Relabel {
         fn label(&self) -> String {
@@ -169,11 +177,97 @@ fn leak_with_model(link: Option<ModelLink>) -> Vec<Recommendation> {
     }
     let source = Box::new(Relabel(fake(Scenario::Leak, 1, 1), link));
     let mut core = SamplerCore::new(source, SamplerConfig::default()).unwrap();
+    if let Some(advisor) = advisor {
+        core.set_advisor(advisor);
+    }
     ticks(&mut core, 301)
         .pop()
         .unwrap()
         .assessment
         .recommendations
+}
+
+/// An advisor that always says the same, and counts how often it was asked.
+struct Fixed(Advice, std::sync::Arc<std::sync::atomic::AtomicUsize>);
+
+impl PresetAdvisor for Fixed {
+    fn advise(&self, _: &ModelLink, _: u64) -> Advice {
+        self.1.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        self.0.clone()
+    }
+}
+
+#[test]
+fn the_switch_recommendation_follows_the_estimate() {
+    let link = ModelLink {
+        id: "Qwen/Qwen3-8B".into(),
+        run_id: None,
+        preset: Some("fp16".into()),
+        flag: None,
+        batch_size: Some(2),
+        sequence_length: Some(2048),
+    };
+    let switches = |advice: Advice| {
+        let asked = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let recs = leak_with_model_advised(
+            Some(link.clone()),
+            Some(Box::new(Fixed(advice, asked.clone()))),
+        );
+        let n = asked.load(std::sync::atomic::Ordering::SeqCst);
+        assert!(n <= 1, "asked {n} times for one process");
+        recs.into_iter()
+            .filter(|r| matches!(r.action, Action::SwitchPreset { .. }))
+            .collect::<Vec<_>>()
+    };
+    let need = |preset: &str, gib: u64| PresetNeed {
+        preset: preset.into(),
+        deciding_bytes: gib << 30,
+    };
+    let fits = switches(Advice::Fits {
+        choice: need("int4", 20),
+        skipped: vec![need("int8", 31)],
+        usable_bytes: 22 << 30,
+        batch_size: 2,
+        sequence_length: 2048,
+    });
+    assert_eq!(
+        fits[0].action,
+        Action::SwitchPreset {
+            pid: 10_000,
+            preset: "int4".into(),
+            model: Some("Qwen/Qwen3-8B".into()),
+            current_preset: Some("fp16".into()),
+        }
+    );
+    for words in [
+        "int4 needs 20.0 GiB of the 22.0 GiB",
+        "int8 needs 31.0 GiB",
+        "batch 2 × 2048",
+    ] {
+        assert!(
+            fits[0].reason.contains(words),
+            "{words}: {}",
+            fits[0].reason
+        );
+    }
+    // Nothing left fits: a switch would trade one OOM for another.
+    assert!(switches(Advice::NoneFits {
+        tried: vec![need("int8", 31), need("int4", 25)],
+        usable_bytes: 22 << 30,
+    })
+    .is_empty());
+    // No estimate: the stricter preset, saying it was not checked and why.
+    let unknown = switches(Advice::Unknown("its model has no saved config".into()));
+    assert!(
+        matches!(&unknown[0].action, Action::SwitchPreset { preset, .. } if preset == "int4_double")
+    );
+    assert!(
+        unknown[0]
+            .reason
+            .contains("not checked against this GPU because its model has no saved config"),
+        "{}",
+        unknown[0].reason
+    );
 }
 
 #[test]
@@ -183,6 +277,8 @@ fn a_run_already_at_int4_double_is_not_told_to_switch_and_an_unknown_model_is_ex
         run_id: Some("r1".into()),
         preset: Some(preset.into()),
         flag: None,
+        batch_size: None,
+        sequence_length: None,
     };
     let switches = |recs: &[Recommendation]| {
         recs.iter()

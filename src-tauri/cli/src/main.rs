@@ -77,7 +77,7 @@ fn main() -> ExitCode {
             Command::Run(args) => run_cmd::run(&paths, args),
             Command::Presets(cmd) => presets_cmd::run(&paths, cmd),
             Command::Configs(cmd) => configs_cmd::run(&paths, cmd),
-            Command::Monitor(args) => monitor_cmd::run(*args),
+            Command::Monitor(args) => monitor_cmd::run(&paths, *args),
             Command::Models(cmd) => models_cmd::run(cmd),
             Command::Estimate(args) => estimate_cmd::run(&paths, args),
         });

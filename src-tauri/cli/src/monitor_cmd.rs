@@ -6,6 +6,8 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use clap::{Args, Subcommand};
+use headroom_core::launch::advice::EstimateAdvisor;
+use headroom_core::model::{hf_cache, Resolver};
 use headroom_core::monitor::alerts::{Action, Level};
 use headroom_core::monitor::chart::{self, ChartFormat, ChartOptions};
 use headroom_core::monitor::fake::FakeConfig;
@@ -14,6 +16,7 @@ use headroom_core::monitor::record::{self, Header, Recorder};
 use headroom_core::monitor::sampler::{self, Message, SamplerConfig};
 use headroom_core::monitor::source::SampleRequest;
 use headroom_core::monitor::{open_source, GpuStatus, Snapshot, SourceSpec, Timestamp, GIB};
+use headroom_core::paths::AppPaths;
 use headroom_core::Error;
 
 use crate::output::{print_json, CliResult};
@@ -122,7 +125,7 @@ pub fn parse_duration(field: &str, text: &str) -> Result<Duration, Error> {
     Ok(Duration::from_millis(ms))
 }
 
-pub fn run(args: MonitorArgs) -> CliResult {
+pub fn run(paths: &AppPaths, args: MonitorArgs) -> CliResult {
     if let Some(MonitorCommand::Export {
         recording,
         csv,
@@ -200,7 +203,14 @@ pub fn run(args: MonitorArgs) -> CliResult {
         )?),
         None => None,
     };
-    let handle = sampler::spawn(source, config, Timestamp::now)?;
+    // Preset recommendations are estimated from this user's stores, like the app's.
+    let advisor = EstimateAdvisor::new(
+        paths.clone(),
+        Resolver {
+            hub_cache: hf_cache::hub_cache_dir(|var| std::env::var(var).ok()),
+        },
+    );
+    let handle = sampler::spawn_advised(source, config, Some(Box::new(advisor)), Timestamp::now)?;
     let deadline = duration.map(|d| Instant::now() + d);
     let mut count = 0u64;
     let mut shown = std::collections::BTreeSet::new();

@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use headroom_core::launch::advice::EstimateAdvisor;
 use headroom_core::monitor::alerts::AlertConfig;
 use headroom_core::monitor::export::{self, Exported, HistoryFormat};
 use headroom_core::monitor::history::{HistoryWindow, ProcessIdle};
@@ -55,8 +56,14 @@ pub fn monitor_start<R: Runtime>(
     Ok(switch::start_or_switch(
         &mut slot,
         &source,
-        alerts,
-        interval_ms,
+        switch::StartOptions {
+            alerts,
+            interval_ms,
+            advisor: Some(Box::new(EstimateAdvisor::new(
+                state.paths.clone(),
+                super::plan::resolver(),
+            ))),
+        },
         &state.nvml,
         move |push| on_push.send(push).is_ok(),
         move |tick, demo| notify_if_critical(&app, tick, demo),

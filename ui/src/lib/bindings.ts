@@ -343,7 +343,16 @@ preset: string | null,
 /**
  * The command-line flag the id was read from, when it came from there.
  */
-flag: string | null, };
+flag: string | null, 
+/**
+ * The per-device (micro-)batch size it trains with: `HEADROOM_MICRO_BATCH` when Headroom launched it, else a
+ * batch flag on its command line. With the sequence length, what a preset recommendation is estimated at.
+ */
+batch_size?: number, 
+/**
+ * The sequence length: `HEADROOM_SEQUENCE_LENGTH`, else a length flag on its command line.
+ */
+sequence_length?: number, };
 
 export type GpuSample = { index: number, name: string | null, uuid: string | null, status: GpuStatus, memory: Memory, utilization_percent: number | null, temperature_c: number | null, power_watts: number | null, 
 /**

@@ -7,6 +7,7 @@
 //! - [`runner`]: the chain's rules.
 //! - [`history`]: the run records.
 //! - [`predict`]: the estimator's device peak for each preset of the chain.
+//! - [`advice`]: the monitor's preset recommendation for a running process, decided like the chain.
 //! - [`calibration`]: this machine's CUDA context and allocator slack, from the measured runs.
 //! - [`probe`]: the measured peak of an attempt's process tree, from the monitor.
 //! - [`start`]: the app's start form, checked and turned into a request.
@@ -19,6 +20,7 @@
 //! snippet as written.
 
 pub mod active;
+pub mod advice;
 pub mod batch;
 pub mod calibration;
 pub mod handover;

@@ -11,7 +11,9 @@ use std::collections::BTreeMap;
 use serde_json::{json, Map, Value};
 
 use super::history::PredictionDetail;
-use crate::estimate::{estimate, plan_from_value, ModelRef, PresetInfo};
+use crate::estimate::fit::Budget;
+use crate::estimate::plan::FitOn;
+use crate::estimate::{estimate, plan_from_value, ModelRef, PerGpu, PresetInfo};
 use crate::model::ModelSpec;
 use crate::paths::AppPaths;
 use crate::presets::config_store::ConfigLibrary;
@@ -24,6 +26,22 @@ pub struct ChainPrediction {
     /// What the machine calibration needs beside the device peak, for the same presets as `bytes`.
     pub details: BTreeMap<String, PredictionDetail>,
     pub notes: BTreeMap<String, String>,
+    /// The whole per-GPU estimate (with its band) for the same presets as `bytes`, so a caller can decide "fits"
+    /// by the one rule ([`Self::budget`]).
+    pub per_gpu: BTreeMap<String, PerGpu>,
+    /// The plans' margin and `fit_on` (the user's setting, as the Plan view applies it).
+    pub margin: f64,
+    pub fit_on: FitOn,
+}
+
+impl ChainPrediction {
+    /// What a GPU of `gpu_memory_bytes` offers these plans under the fit rule (docs/estimator.md §1.2).
+    pub fn budget(&self, gpu_memory_bytes: u64) -> Budget {
+        Budget {
+            fit_on: self.fit_on,
+            ..Budget::new(gpu_memory_bytes, self.margin)
+        }
+    }
 }
 
 /// Predict `chain` for `model_id` at `batch_size` × `sequence_length`, with this machine's calibration when its
@@ -60,6 +78,7 @@ pub fn predict_chain(
     let config = entry.config;
     // This machine's calibration, as every other estimate of the app uses it (docs/estimator.md §10.5).
     let machine = super::calibration::load(paths)?;
+    let settings = crate::settings::load(&paths.settings_file())?.settings;
     let model = ModelRef::Id(model_id.to_string());
     let spec = resolve(&model).map_err(|e| Error::invalid("model", e.to_string()))?;
     let mut base = Map::new();
@@ -77,12 +96,16 @@ pub fn predict_chain(
     for preset in chain {
         let mut value = base.clone();
         value.insert("quantization".into(), preset.clone().into());
-        let predicted = plan_from_value(&Value::Object(value), presets).and_then(|mut plan| {
+        let mut value = Value::Object(value);
+        settings.apply_fit_on(&mut value);
+        let predicted = plan_from_value(&value, presets).and_then(|mut plan| {
             plan.machine = machine;
-            estimate(&spec, &plan, presets).map(|est| (plan.task, est))
+            estimate(&spec, &plan, presets).map(|est| (plan.task, plan.margin, plan.fit_on, est))
         });
         match predicted {
-            Ok((task, est)) => {
+            Ok((task, margin, fit_on, est)) => {
+                out.margin = margin;
+                out.fit_on = fit_on;
                 out.bytes
                     .insert(preset.clone(), est.per_gpu.device_peak_bytes);
                 out.details.insert(
@@ -93,6 +116,7 @@ pub fn predict_chain(
                         managed_memory_bytes: est.per_gpu.managed_memory_bytes,
                     },
                 );
+                out.per_gpu.insert(preset.clone(), est.per_gpu);
             }
             Err(e) => {
                 out.notes.insert(preset.clone(), e.to_string());

@@ -18,14 +18,18 @@
 //!      describe expandable segments as the fix for this fragmentation;
 //!   3. for the process whose memory grows: enable gradient checkpointing (activations are recomputed in backward
 //!      instead of kept: Chen et al. 2016, "Training Deep Nets with Sublinear Memory Cost"), then switch its
-//!      quantization preset to `int4_double` (NF4 with double quantization, Dettmers et al. 2023, "QLoRA": about
-//!      0.5 byte per weight instead of 2).
+//!      quantization preset to the first step of its fallback chain whose estimate fits this GPU by the fit rule
+//!      ([`super::advice`]). When the run cannot be estimated (no batch size, no saved config), the advice is
+//!      `int4_double` (NF4 with double quantization, Dettmers et al. 2023, "QLoRA": about 0.5 byte per weight
+//!      instead of 2) with the reason it could not be checked; when no step fits, none is recommended.
 
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use super::advice::{Advice, PresetAdvisor, PresetNeed};
 use super::history::History;
+use super::procs::ModelLink;
 use super::{GpuStatus, Snapshot, GIB};
 use crate::{Error, Result};
 
@@ -180,7 +184,14 @@ pub struct Assessment {
 pub struct AlertEngine {
     config: AlertConfig,
     levels: BTreeMap<u32, Level>,
+    advisor: Option<Box<dyn PresetAdvisor>>,
+    /// The advice per process, model link and GPU size: a run's plan does not change while it runs, and
+    /// estimating reads the stores.
+    advice: BTreeMap<(u32, String, u64), Advice>,
 }
+
+/// At most this many answers are kept; past it the cache starts again (processes come and go).
+const ADVICE_CACHE_LIMIT: usize = 256;
 
 /// Ordinary least-squares slope of `(t, y)`; `None` with fewer than 3 points or no spread in t.
 pub fn slope(points: &[(u64, u64)]) -> Option<f64> {
@@ -207,7 +218,36 @@ impl AlertEngine {
         Ok(AlertEngine {
             config,
             levels: BTreeMap::new(),
+            advisor: None,
+            advice: BTreeMap::new(),
         })
+    }
+
+    /// Decide preset recommendations with `advisor`'s estimates (without one, a run gets `int4_double` with the
+    /// reason no estimate backs it).
+    pub fn set_advisor(&mut self, advisor: Box<dyn PresetAdvisor>) {
+        self.advisor = Some(advisor);
+        self.advice.clear();
+    }
+
+    fn advice_for(&mut self, pid: u32, link: &ModelLink, gpu_memory_bytes: Option<u64>) -> Advice {
+        let (Some(advisor), Some(total)) = (&self.advisor, gpu_memory_bytes) else {
+            return Advice::Unknown(if self.advisor.is_none() {
+                "this monitor has no access to Headroom's plans".into()
+            } else {
+                "the GPU's memory size is unknown".into()
+            });
+        };
+        let key = (pid, format!("{link:?}"), total);
+        if let Some(known) = self.advice.get(&key) {
+            return known.clone();
+        }
+        let advice = advisor.advise(link, total);
+        if self.advice.len() >= ADVICE_CACHE_LIMIT {
+            self.advice.clear();
+        }
+        self.advice.insert(key, advice.clone());
+        advice
     }
 
     pub fn config(&self) -> AlertConfig {
@@ -353,7 +393,7 @@ impl AlertEngine {
     }
 
     fn recommend(
-        &self,
+        &mut self,
         g: &super::GpuSample,
         idle: &[super::history::ProcessIdle],
         time_to_full_ms: Option<u64>,
@@ -361,7 +401,7 @@ impl AlertEngine {
         now: u64,
         out: &mut Vec<Recommendation>,
     ) {
-        let c = &self.config;
+        let c = self.config;
         for p in idle.iter().filter(|p| p.gpu == g.index) {
             let held = p.used_bytes.unwrap_or(0);
             if p.idle_ms >= c.idle_after_s * 1000 && held >= c.idle_min_bytes {
@@ -432,54 +472,111 @@ impl AlertEngine {
                 .iter()
                 .find(|p| p.pid == pid)
                 .and_then(|p| p.model.as_ref());
-            if let Some(rec) = switch_preset(g.index, pid, link) {
+            let advice = link.map(|l| self.advice_for(pid, l, g.memory.total_bytes));
+            if let Some(rec) = switch_preset(g.index, pid, link, advice) {
                 out.push(rec);
             }
         }
     }
 }
 
-/// Where the launcher's default chain puts `int4_double`: a run already there or past it (`int4_offload`) gains
-/// nothing from the switch.
+/// What a run is told to switch to when no estimate backs the advice: where the launcher's default chain puts
+/// `int4_double`. A run already there or past it (`int4_offload`) gains nothing from the switch.
 const STRICTER_PRESET: &str = "int4_double";
+
+fn gib(bytes: u64) -> String {
+    format!("{:.1} GiB", bytes as f64 / GIB as f64)
+}
+
+fn needs(list: &[PresetNeed]) -> String {
+    list.iter()
+        .map(|n| format!("{} needs {}", n.preset, gib(n.deciding_bytes)))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
 
 fn switch_preset(
     gpu: u32,
     pid: u32,
-    link: Option<&super::procs::ModelLink>,
+    link: Option<&ModelLink>,
+    advice: Option<Advice>,
 ) -> Option<Recommendation> {
-    let chain = &crate::presets::model_config::DEFAULT_FALLBACK_CHAIN;
-    let target = chain.iter().position(|p| *p == STRICTER_PRESET)?;
     let current = link.and_then(|l| l.preset.clone());
-    if current
+    let (Some(link), Some(advice)) = (link, advice) else {
+        return Some(Recommendation {
+            gpu,
+            action: Action::SwitchPreset {
+                pid,
+                preset: STRICTER_PRESET.into(),
+                model: None,
+                current_preset: current,
+            },
+            reason: format!(
+                "pid {pid}: 4-bit NF4 weights with double quantization (QLoRA) take about a quarter of 16-bit \
+                 weights; Headroom cannot tell which model it loads (launch it from Runs, or pass \
+                 --model_name_or_path), so switch that model's config by hand"
+            ),
+        });
+    };
+    let launched = current
         .as_deref()
-        .and_then(|c| chain.iter().position(|p| *p == c))
-        .is_some_and(|i| i >= target)
-    {
-        return None;
-    }
-    let what =
-        "4-bit NF4 weights with double quantization (QLoRA) take about a quarter of 16-bit weights";
-    let reason = match link {
-        Some(l) => format!(
-            "{} (pid {pid}{}): {what}; switching its config takes effect at its next launch",
-            l.id,
-            current.as_deref().map_or(String::new(), |c| format!(", launched with {c}"))
-        ),
-        None => format!(
-            "pid {pid}: {what}; Headroom cannot tell which model it loads (launch it from Runs, or pass \
-             --model_name_or_path), so switch that model's config by hand"
-        ),
+        .map_or(String::new(), |c| format!(", launched with {c}"));
+    let (preset, why) = match advice {
+        Advice::Fits {
+            choice,
+            skipped,
+            usable_bytes,
+            batch_size,
+            sequence_length,
+        } => {
+            let passed = if skipped.is_empty() {
+                String::new()
+            } else {
+                format!(" ({} too)", needs(&skipped))
+            };
+            (
+                choice.preset.clone(),
+                format!(
+                    "estimated at batch {batch_size} × {sequence_length} tokens, {} needs {} of the {} this GPU \
+                     offers, the first step of its chain that fits{passed}",
+                    choice.preset,
+                    gib(choice.deciding_bytes),
+                    gib(usable_bytes)
+                ),
+            )
+        }
+        Advice::NoneFits { .. } | Advice::EndOfChain => return None,
+        Advice::Unknown(reason) => {
+            let chain = &crate::presets::model_config::DEFAULT_FALLBACK_CHAIN;
+            let target = chain.iter().position(|p| *p == STRICTER_PRESET)?;
+            if current
+                .as_deref()
+                .and_then(|c| chain.iter().position(|p| *p == c))
+                .is_some_and(|i| i >= target)
+            {
+                return None;
+            }
+            (
+                STRICTER_PRESET.to_string(),
+                format!(
+                    "4-bit NF4 weights with double quantization (QLoRA) take about a quarter of 16-bit weights; \
+                     not checked against this GPU because {reason}"
+                ),
+            )
+        }
     };
     Some(Recommendation {
         gpu,
         action: Action::SwitchPreset {
             pid,
-            preset: STRICTER_PRESET.into(),
-            model: link.map(|l| l.id.clone()),
+            preset,
+            model: Some(link.id.clone()),
             current_preset: current,
         },
-        reason,
+        reason: format!(
+            "{} (pid {pid}{launched}): {why}; switching its config takes effect at its next launch",
+            link.id
+        ),
     })
 }
 

@@ -144,7 +144,9 @@ impl FakeSource {
     pub fn new(config: FakeConfig) -> Result<Self> {
         config.validate()?;
         let oom_at = vec![None; config.gpus as usize];
-        let trainer_command = format!("python train.py --model_name_or_path {DEMO_MODEL} --demo");
+        let trainer_command = format!(
+            "python train.py --model_name_or_path {DEMO_MODEL} --per_device_train_batch_size 2 --max_seq_length 2048 --demo"
+        );
         let trainer_model = model_link_from_args(&trainer_command.split(' ').collect::<Vec<_>>());
         Ok(FakeSource {
             config,

@@ -5,6 +5,7 @@
 //! Data flows one way: a source → [`Snapshot`] → sampler (history, alerts) → channel → the shell or the CLI.
 //! Every field the driver may not give is an `Option` explained in [`Snapshot::unavailable`], never a zero.
 
+pub mod advice;
 pub mod alerts;
 pub mod chart;
 pub mod decimate;

@@ -61,12 +61,49 @@ pub struct ModelLink {
     pub preset: Option<String>,
     /// The command-line flag the id was read from, when it came from there.
     pub flag: Option<String>,
+    /// The per-device (micro-)batch size it trains with: `HEADROOM_MICRO_BATCH` when Headroom launched it, else a
+    /// batch flag on its command line. With the sequence length, what a preset recommendation is estimated at.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub batch_size: Option<u64>,
+    /// The sequence length: `HEADROOM_SEQUENCE_LENGTH`, else a length flag on its command line.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub sequence_length: Option<u64>,
 }
 
 /// The variables the launcher sets in a run's environment (see `launch::runner`).
 pub const MODEL_VAR: &str = "HEADROOM_MODEL";
 const RUN_ID_VAR: &str = "HEADROOM_RUN_ID";
 const PRESET_VAR: &str = "HEADROOM_PRESET";
+/// The micro-batch and sequence length the launcher gives a run (see `launch::runner`).
+pub const MICRO_BATCH_VAR: &str = "HEADROOM_MICRO_BATCH";
+pub const SEQUENCE_LENGTH_VAR: &str = "HEADROOM_SEQUENCE_LENGTH";
+
+/// Flags that give the per-device batch size: transformers' `TrainingArguments`, LitGPT and torchtune's
+/// command-line overrides, and the plain spellings of hand-written scripts.
+const BATCH_FLAGS: [&str; 6] = [
+    "--per_device_train_batch_size",
+    "--per-device-train-batch-size",
+    "--micro_batch_size",
+    "--train.micro_batch_size",
+    "--batch_size",
+    "--batch-size",
+];
+
+/// Flags that give the (longest) sequence length: TRL's `max_length`/`max_seq_length`, transformers' example
+/// scripts' `block_size`, LLaMA-Factory's `cutoff_len`, Axolotl's `sequence_len`, LitGPT's `max_seq_length`.
+const LENGTH_FLAGS: [&str; 9] = [
+    "--max_seq_length",
+    "--max-seq-length",
+    "--max_length",
+    "--max-length",
+    "--block_size",
+    "--block-size",
+    "--cutoff_len",
+    "--sequence_len",
+    "--train.max_seq_length",
+];
 
 /// Flags that name the model to load, in the spellings of transformers' example scripts and TRL
 /// (`--model_name_or_path`), of `from_pretrained`'s argument, and the common short and dashed variants.
@@ -87,7 +124,16 @@ pub fn model_link_from_environ(raw: &[u8]) -> Option<ModelLink> {
     for entry in raw.split(|b| *b == 0) {
         let text = String::from_utf8_lossy(entry);
         if let Some((key, value)) = text.split_once('=') {
-            if [MODEL_VAR, RUN_ID_VAR, PRESET_VAR].contains(&key) && !value.is_empty() {
+            if [
+                MODEL_VAR,
+                RUN_ID_VAR,
+                PRESET_VAR,
+                MICRO_BATCH_VAR,
+                SEQUENCE_LENGTH_VAR,
+            ]
+            .contains(&key)
+                && !value.is_empty()
+            {
                 vars.insert(key.to_string(), value.to_string());
             }
         }
@@ -97,30 +143,56 @@ pub fn model_link_from_environ(raw: &[u8]) -> Option<ModelLink> {
         run_id: vars.remove(RUN_ID_VAR),
         preset: vars.remove(PRESET_VAR),
         flag: None,
+        batch_size: vars.get(MICRO_BATCH_VAR).and_then(|v| positive(v)),
+        sequence_length: vars.get(SEQUENCE_LENGTH_VAR).and_then(|v| positive(v)),
     })
 }
 
-/// The model named by the first model flag on a command line (`--flag VALUE` or `--flag=VALUE`), if any.
-pub fn model_link_from_args<S: AsRef<str>>(args: &[S]) -> Option<ModelLink> {
-    let args: Vec<&str> = args.iter().map(AsRef::as_ref).collect();
+fn positive(text: &str) -> Option<u64> {
+    text.trim().parse().ok().filter(|n| *n > 0)
+}
+
+/// The first of `flags` on a command line and its value (`--flag VALUE` or `--flag=VALUE`), if any.
+fn find_flag<'a>(args: &[&'a str], flags: &[&'static str]) -> Option<(&'static str, &'a str)> {
     for (i, arg) in args.iter().enumerate() {
-        for flag in MODEL_FLAGS {
+        for flag in flags {
             let value = match arg.strip_prefix(flag) {
                 Some("") => args.get(i + 1).copied(),
                 Some(rest) => rest.strip_prefix('='),
                 None => None,
             };
             if let Some(value) = value.filter(|v| !v.is_empty() && !v.starts_with('-')) {
-                return Some(ModelLink {
-                    id: value.to_string(),
-                    run_id: None,
-                    preset: None,
-                    flag: Some(flag.to_string()),
-                });
+                return Some((flag, value));
             }
         }
     }
     None
+}
+
+/// Fill what the environment left unsaid about a run's shape from its command line.
+fn shape_from_args(link: &mut ModelLink, args: &[&str]) {
+    if link.batch_size.is_none() {
+        link.batch_size = find_flag(args, &BATCH_FLAGS).and_then(|(_, v)| positive(v));
+    }
+    if link.sequence_length.is_none() {
+        link.sequence_length = find_flag(args, &LENGTH_FLAGS).and_then(|(_, v)| positive(v));
+    }
+}
+
+/// The model named by the first model flag on a command line (`--flag VALUE` or `--flag=VALUE`), if any.
+pub fn model_link_from_args<S: AsRef<str>>(args: &[S]) -> Option<ModelLink> {
+    let args: Vec<&str> = args.iter().map(AsRef::as_ref).collect();
+    let (flag, id) = find_flag(&args, &MODEL_FLAGS)?;
+    let mut link = ModelLink {
+        id: id.to_string(),
+        run_id: None,
+        preset: None,
+        flag: Some(flag.to_string()),
+        batch_size: None,
+        sequence_length: None,
+    };
+    shape_from_args(&mut link, &args);
+    Some(link)
 }
 
 impl ProcFs {
@@ -156,6 +228,11 @@ impl ProcFs {
         let model = std::fs::read(dir.join("environ"))
             .ok()
             .and_then(|raw| model_link_from_environ(&raw))
+            .map(|mut link| {
+                let args: Vec<&str> = args.iter().map(String::as_str).collect();
+                shape_from_args(&mut link, &args);
+                link
+            })
             .or_else(|| model_link_from_args(&args));
         let user = uid.and_then(|uid| self.user_name(uid));
         Some(ProcInfo {
@@ -419,8 +496,48 @@ mod tests {
                 run_id: Some("20261129-200000-ab12".into()),
                 preset: Some("int4".into()),
                 flag: None,
+                batch_size: None,
+                sequence_length: None,
             }
         );
+    }
+
+    #[test]
+    fn a_runs_shape_from_its_environment_or_its_flags() {
+        let link = model_link_from_environ(
+            b"HEADROOM_MODEL=m\0HEADROOM_MICRO_BATCH=4\0HEADROOM_SEQUENCE_LENGTH=2048\0",
+        )
+        .unwrap();
+        assert_eq!(
+            (link.batch_size, link.sequence_length),
+            (Some(4), Some(2048))
+        );
+        let link = model_link_from_args(&[
+            "python",
+            "sft.py",
+            "--model_name_or_path",
+            "m",
+            "--per_device_train_batch_size=2",
+            "--max_seq_length",
+            "4096",
+        ])
+        .unwrap();
+        assert_eq!(
+            (link.batch_size, link.sequence_length),
+            (Some(2), Some(4096))
+        );
+        // Zero, words and a missing value say nothing.
+        let link = model_link_from_args(&[
+            "x.py",
+            "--model",
+            "m",
+            "--batch_size",
+            "0",
+            "--max_length",
+            "auto",
+        ])
+        .unwrap();
+        assert_eq!((link.batch_size, link.sequence_length), (None, None));
     }
 
     #[test]

@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
+use super::advice::PresetAdvisor;
 use super::alerts::{AlertConfig, AlertEngine, Assessment};
 use super::history::{History, HistoryConfig, HistoryWindow, ProcessIdle};
 use super::source::{GpuSource, SampleRequest};
@@ -106,6 +107,11 @@ impl SamplerCore {
 
     pub fn config(&self) -> SamplerConfig {
         self.config
+    }
+
+    /// Estimate preset recommendations with `advisor` (see [`super::advice`]).
+    pub fn set_advisor(&mut self, advisor: Box<dyn PresetAdvisor>) {
+        self.alerts.set_advisor(advisor);
     }
 
     /// Sample memory every `interval_ms` from now on ([`check_interval`]); the history is kept.
@@ -278,7 +284,20 @@ pub fn spawn(
     config: SamplerConfig,
     clock: fn() -> Timestamp,
 ) -> Result<SamplerHandle> {
+    spawn_advised(source, config, None, clock)
+}
+
+/// [`spawn`], with preset recommendations estimated by `advisor` when there is one.
+pub fn spawn_advised(
+    source: Box<dyn GpuSource>,
+    config: SamplerConfig,
+    advisor: Option<Box<dyn PresetAdvisor>>,
+    clock: fn() -> Timestamp,
+) -> Result<SamplerHandle> {
     let mut core = SamplerCore::new(source, config)?;
+    if let Some(advisor) = advisor {
+        core.set_advisor(advisor);
+    }
     let (msg_tx, messages) = mpsc::channel();
     let (commands, cmd_rx) = mpsc::channel::<Command>();
     let mut interval = Duration::from_millis(config.interval_ms);

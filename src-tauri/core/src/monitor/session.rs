@@ -10,6 +10,7 @@ use std::sync::mpsc::RecvTimeoutError;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use crate::monitor::advice::PresetAdvisor;
 use crate::monitor::alerts::{AlertConfig, LevelChange};
 use crate::monitor::chart::ChartOptions;
 use crate::monitor::export::{ExportJob, HistoryFormat};
@@ -137,12 +138,13 @@ impl Running {
         config: SamplerConfig,
         procfs: ProcFs,
         nvml: &SharedNvml,
+        advisor: Option<Box<dyn PresetAdvisor>>,
         push: impl Fn(MonitorPush) -> bool + Send + 'static,
         on_reading: impl Fn(&Tick) + Send + 'static,
     ) -> Result<Self> {
         let source = open_source_shared(spec, procfs, nvml)?;
         let label = source.label();
-        let handle = sampler::spawn(source, config, Timestamp::now)?;
+        let handle = sampler::spawn_advised(source, config, advisor, Timestamp::now)?;
         let sampler = handle.client.clone();
         let latest = Arc::new(Mutex::new(None::<Snapshot>));
         let recording = Arc::new(Mutex::new(None::<Recording>));
@@ -402,6 +404,7 @@ mod tests {
             config,
             ProcFs::default(),
             &SharedNvml::default(),
+            None,
             push,
             on_reading,
         )
