@@ -15,3 +15,4 @@ mod presets;
 mod store;
 mod switch;
 mod trace;
+mod trainers;
