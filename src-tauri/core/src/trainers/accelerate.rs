@@ -5,7 +5,7 @@
 use serde_json::{json, Value};
 
 use super::common;
-use super::doc::{as_count, Doc, Named};
+use super::doc::{as_count, Doc};
 
 pub fn read(doc: &mut Doc) {
     let kind = doc.take("distributed_type");
@@ -102,10 +102,7 @@ pub fn read(doc: &mut Doc) {
 fn deepspeed(doc: &mut Doc) {
     if let Some(v) = doc.take("deepspeed_config.deepspeed_config_file") {
         if let Some(path) = v.as_str() {
-            doc.named.push(Named {
-                key: "deepspeed_config.deepspeed_config_file".into(),
-                path: path.to_string(),
-            });
+            doc.name_file("deepspeed_config.deepspeed_config_file", path.to_string());
         }
     }
     if let Some(v) = doc.take("deepspeed_config.zero_stage") {

@@ -208,6 +208,10 @@ fn lora(doc: &mut Doc) {
             "lora_target_linear",
             json!(true),
         );
+        doc.ignore(
+            "lora_target_modules",
+            "lora_target_linear: true adds every linear layer, these included",
+        );
     } else if let Some(v) = modules {
         match &v {
             Value::Array(a) if !a.is_empty() && a.iter().all(Value::is_string) => {

@@ -3,7 +3,7 @@
 
 use serde_json::{json, Value};
 
-use super::doc::{as_bool, as_count, is_auto, Doc, Named};
+use super::doc::{as_bool, as_count, is_auto, Doc};
 
 /// transformers' `OptimizerNames` (and bitsandbytes' classes) → the plan's optimizer; `None` for one Headroom
 /// does not model.
@@ -117,11 +117,7 @@ pub fn deepspeed_path(doc: &mut Doc, key: &str) {
             doc.take(key);
         }
         Some(Value::String(path)) => {
-            doc.take(key);
-            doc.named.push(Named {
-                key: key.to_string(),
-                path,
-            });
+            doc.name_file(key, path);
         }
         Some(v) => doc.not_understood(
             key,

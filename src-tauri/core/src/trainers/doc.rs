@@ -50,6 +50,8 @@ pub struct Doc {
     root: Value,
     leaves: Vec<String>,
     used: BTreeSet<String>,
+    /// Paths some report entry speaks for (a mapping, an ignore, a not-understood, an auto value).
+    covered: BTreeSet<String>,
     pub sets: Vec<Set>,
     pub pending: Vec<Pending>,
     pub resolved: Vec<Resolved>,
@@ -78,6 +80,7 @@ impl Doc {
             root,
             leaves,
             used: BTreeSet::new(),
+            covered: BTreeSet::new(),
             sets: Vec::new(),
             pending: Vec::new(),
             resolved: Vec::new(),
@@ -119,13 +122,14 @@ impl Doc {
         let fresh = self
             .leaves
             .iter()
-            .any(|l| (l == path || l.starts_with(&below)) && !self.used.contains(l));
+            .any(|l| (l == path || l.starts_with(&below)) && !self.is_covered(l));
         // Absent, unset, or every key under it already dealt with: nothing to say.
         if self.peek(path).is_none() || !fresh {
             self.mark(path);
             return;
         }
         self.mark(path);
+        self.covered.insert(path.to_string());
         self.ignored.push(IgnoredKey {
             file: self.file.clone(),
             key: path.to_string(),
@@ -151,6 +155,7 @@ impl Doc {
     /// Marks a key as read but not expressible in a plan, saying why.
     pub fn not_understood(&mut self, path: &str, value: Value, why: impl Into<String>) {
         self.mark(path);
+        self.covered.insert(path.to_string());
         self.not_understood.push(NotUnderstood {
             file: self.file.clone(),
             key: path.to_string(),
@@ -173,9 +178,9 @@ impl Doc {
         note: Option<String>,
     ) {
         self.mark(key);
-        // A reader maps each plan key once per file; a second mapping replaces the first (the more specific key
-        // is read last).
-        self.sets.retain(|s| s.plan_key != plan_key);
+        self.covered.insert(key.to_string());
+        // Two keys of one file may set one plan key (transformers 5 writes gradient_checkpointing and
+        // activation_checkpointing); the later, more specific one decides, and both are listed.
         self.sets.push(Set {
             plan_key: plan_key.to_string(),
             plan_value,
@@ -185,12 +190,46 @@ impl Doc {
         });
     }
 
+    /// `path` fed the mapping just made too (one of several switches behind `lora.target_modules`): it is listed
+    /// as mapped to the same plan key. Absent, it says nothing.
+    pub fn cover(&mut self, path: &str) {
+        let value = self.peek(path).cloned();
+        self.mark(path);
+        let (Some(value), Some(last)) = (value, self.sets.last().cloned()) else {
+            return;
+        };
+        self.covered.insert(path.to_string());
+        self.sets.push(Set {
+            key: path.to_string(),
+            value,
+            note: Some(format!("read with {}", last.key)),
+            ..last
+        });
+    }
+
+    /// Another file this one names, to load beside it.
+    pub fn name_file(&mut self, key: &str, path: String) {
+        self.mark(key);
+        self.covered.insert(key.to_string());
+        self.named.push(Named {
+            key: key.to_string(),
+            path,
+        });
+    }
+
+    fn is_covered(&self, leaf: &str) -> bool {
+        self.covered
+            .iter()
+            .any(|c| leaf == c || leaf.starts_with(&format!("{c}.")))
+    }
+
     pub fn sets_key(&self, plan_key: &str) -> bool {
         self.sets.iter().any(|s| s.plan_key == plan_key)
     }
 
     pub fn resolve(&mut self, plan_key: &str, key: &str, became: Value, why: impl Into<String>) {
         self.mark(key);
+        self.covered.insert(key.to_string());
         self.resolved.push(Resolved {
             plan_key: plan_key.to_string(),
             key: key.to_string(),
@@ -201,32 +240,40 @@ impl Doc {
 
     pub fn pend(&mut self, pending: Pending) {
         self.mark(&pending.key.clone());
+        self.covered.insert(pending.key.clone());
         self.pending.push(pending);
     }
 
-    /// Every key no reader touched: unset (`null`) ones are ignored as unset, the rest are not understood.
+    /// Every key no report entry speaks for: one a reader read whose value changed nothing (an off switch, a
+    /// default) is ignored as such; an unset one (`null`) is ignored as unset; the rest are not understood.
     pub fn finish(mut self) -> DocResult {
-        let untouched: Vec<String> = self
+        let loose: Vec<String> = self
             .leaves
             .iter()
-            .filter(|l| !self.used.contains(*l))
+            .filter(|l| !self.is_covered(l))
             .cloned()
             .collect();
-        for leaf in untouched {
+        for leaf in loose {
             let value = lookup(&self.root, &leaf).cloned().unwrap_or(Value::Null);
-            if value.is_null() || value.as_object().is_some_and(|o| o.is_empty()) {
-                self.ignored.push(IgnoredKey {
+            let why = if value.is_null() || value.as_object().is_some_and(|o| o.is_empty()) {
+                Some("no value: unset")
+            } else if self.used.contains(&leaf) {
+                Some("read: its value changes nothing in the plan (an off switch or the default)")
+            } else {
+                None
+            };
+            match why {
+                Some(why) => self.ignored.push(IgnoredKey {
                     file: self.file.clone(),
                     key: leaf,
-                    why: "no value: unset".into(),
-                });
-            } else {
-                self.not_understood.push(NotUnderstood {
+                    why: why.into(),
+                }),
+                None => self.not_understood.push(NotUnderstood {
                     file: self.file.clone(),
                     key: leaf,
                     value,
                     why: "not a key Headroom knows for this format".into(),
-                });
+                }),
             }
         }
         DocResult {

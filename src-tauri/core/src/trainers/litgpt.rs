@@ -114,13 +114,27 @@ pub fn read(doc: &mut Doc) {
             }
         }
         let mut names = Vec::new();
+        let mut on = Vec::new();
         for (key, modules) in LORA_SWITCHES {
             if doc.take(key).as_ref().and_then(as_bool) == Some(true) {
                 names.extend(modules.iter().map(|m| m.to_string()));
+                on.push(*key);
             }
         }
-        if !names.is_empty() {
-            doc.set_noted("lora.target_modules", json!(names), "lora_query", json!(true), Some("lora_query, lora_key, lora_value, lora_projection, lora_mlp, lora_head, in Hugging Face module names".into()));
+        if let Some(first) = on.first() {
+            doc.set_noted(
+                "lora.target_modules",
+                json!(names),
+                first,
+                json!(true),
+                Some(format!(
+                    "{} on, in Hugging Face module names",
+                    on.join(", ")
+                )),
+            );
+            for key in &on[1..] {
+                doc.cover(key);
+            }
         }
     }
     let micro = doc.take("train.micro_batch_size");

@@ -42,6 +42,7 @@ pub fn read(doc: &mut Doc) {
                 json!(4),
                 Some(format!("double_quantization {double}")),
             );
+            doc.cover("double_quantization");
             true
         }
         Some(8) => {

@@ -287,6 +287,8 @@ fn model(doc: &mut Doc) {
                     .into(),
             ),
         );
+        doc.cover("model.apply_lora_to_mlp");
+        doc.cover("model.apply_lora_to_output");
     }
     doc.ignore(
         "model.quantize_base",

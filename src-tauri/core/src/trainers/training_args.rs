@@ -56,6 +56,7 @@ pub fn read(doc: &mut Doc) -> &'static str {
     if four {
         let q = if nested { "int4_double" } else { "int4" };
         doc.set("quantization", json!(q), "load_in_4bit", json!(true));
+        doc.cover("use_bnb_nested_quant");
     } else if eight {
         doc.set("quantization", json!("int8"), "load_in_8bit", json!(true));
     }
