@@ -13,6 +13,7 @@ mod readme_snippet;
 mod run;
 mod store;
 mod trace;
+mod trainers;
 
 use std::io::Write;
 use std::path::Path;

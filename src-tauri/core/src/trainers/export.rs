@@ -191,13 +191,34 @@ fn accelerate(plan: &Plan) -> Result<Exported> {
     o.insert("tpu_use_cluster".into(), json!(false));
     o.insert("tpu_use_sudo".into(), json!(false));
     o.insert("use_cpu".into(), json!(false));
-    let text = serde_yaml_ng::to_string(&Value::Object(o))
-        .map_err(|e| Error::invalid("export", format!("could not write YAML: {e}")))?;
+    let mut text = String::new();
+    write_yaml(&o, 0, &mut text);
     Ok(Exported {
         format: ExportFormat::Accelerate,
         text,
         not_carried,
     })
+}
+
+/// The accelerate config as YAML that PyYAML (YAML 1.1, what accelerate reads it with) and YAML 1.2 readers read
+/// alike: every string quoted, since YAML 1.1 reads a bare `no` as false (a YAML 1.2 writer leaves it bare).
+fn write_yaml(o: &Map<String, Value>, indent: usize, out: &mut String) {
+    for (key, value) in o {
+        out.push_str(&" ".repeat(indent));
+        out.push_str(key);
+        out.push(':');
+        match value {
+            Value::Object(child) => {
+                out.push('\n');
+                write_yaml(child, indent + 2, out);
+            }
+            Value::String(s) => {
+                out.push_str(&format!(" '{}'\n", s.replace('\'', "''")));
+            }
+            Value::Array(a) if a.is_empty() => out.push_str(" []\n"),
+            other => out.push_str(&format!(" {other}\n")),
+        }
+    }
 }
 
 fn offload_devices(offload: Offload) -> (&'static str, &'static str) {
