@@ -1,7 +1,7 @@
 //! A plan written as the configs trainers read (docs/trainers.md): an accelerate config YAML (its DeepSpeed or
 //! FSDP plugin, mixed precision, processes and machines) and a DeepSpeed JSON (ZeRO stage, offload, bf16/fp16,
 //! micro-batch, accumulation). Importing the export gives back the plan keys it carries; the keys a format
-//! cannot say are listed in [`Exported::not_carried`].
+//! cannot say are listed in [`ExportedConfig::not_carried`].
 
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
@@ -32,14 +32,14 @@ impl ExportFormat {
 
 /// An exported config and what of the plan it could not say.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ts_rs::TS)]
-pub struct Exported {
+pub struct ExportedConfig {
     pub format: ExportFormat,
     pub text: String,
     /// Plan keys the format cannot carry, each with why (`precision: bf16-true …`).
     pub not_carried: Vec<String>,
 }
 
-pub fn export(plan: &Plan, format: ExportFormat) -> Result<Exported> {
+pub fn export(plan: &Plan, format: ExportFormat) -> Result<ExportedConfig> {
     if plan.task != Task::Train {
         return Err(Error::invalid(
             "task",
@@ -78,7 +78,7 @@ fn processes(plan: &Plan) -> (u64, u64) {
     (per_node * nodes, nodes)
 }
 
-fn accelerate(plan: &Plan) -> Result<Exported> {
+fn accelerate(plan: &Plan) -> Result<ExportedConfig> {
     let mut not_carried = Vec::new();
     common_not_carried(plan, &mut not_carried, false);
     let (procs, nodes) = processes(plan);
@@ -193,7 +193,7 @@ fn accelerate(plan: &Plan) -> Result<Exported> {
     o.insert("use_cpu".into(), json!(false));
     let mut text = String::new();
     write_yaml(&o, 0, &mut text);
-    Ok(Exported {
+    Ok(ExportedConfig {
         format: ExportFormat::Accelerate,
         text,
         not_carried,
@@ -229,7 +229,7 @@ fn offload_devices(offload: Offload) -> (&'static str, &'static str) {
     }
 }
 
-fn deepspeed(plan: &Plan) -> Result<Exported> {
+fn deepspeed(plan: &Plan) -> Result<ExportedConfig> {
     if plan.sharding.is_fsdp() {
         return Err(Error::invalid(
             "sharding",
@@ -292,7 +292,7 @@ fn deepspeed(plan: &Plan) -> Result<Exported> {
     let mut text = serde_json::to_string_pretty(&config)
         .map_err(|e| Error::invalid("export", format!("could not write JSON: {e}")))?;
     text.push('\n');
-    Ok(Exported {
+    Ok(ExportedConfig {
         format: ExportFormat::Deepspeed,
         text,
         not_carried,
