@@ -562,7 +562,7 @@ machine_calibration?: TaskCalibration,
  * Present when the plan came from trainer configs (`estimate --from FILE`): what became of each of their
  * keys (docs/trainers.md).
  */
-import?: ImportReport, };
+import?: TrainerImportReport, };
 
 export type CalibrationFit = "regression" | "default_context";
 
@@ -948,13 +948,13 @@ export type IgnoredKey = { file: string, key: string, why: string, };
 
 export type NotUnderstood = { file: string, key: string, value: unknown, why: string, };
 
-export type ImportReport = { 
+export type TrainerImportReport = { 
 /**
  * The plan keys the files set, in the plan's JSON shape (docs/contract.md §1).
  */
 plan: Record<string, unknown>, files: Array<ImportedFile>, mapped: Array<MappedKey>, auto_resolved: Array<AutoResolved>, ignored: Array<IgnoredKey>, not_understood: Array<NotUnderstood>, };
 
-export type ExportFormat = "accelerate" | "deepspeed";
+export type TrainerExportFormat = "accelerate" | "deepspeed";
 
 export type SavedExport = { path: string, not_carried: Array<string>, };
 

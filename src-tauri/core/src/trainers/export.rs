@@ -13,6 +13,8 @@ use crate::{Error, Result};
     Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS, schemars::JsonSchema,
 )]
 #[serde(rename_all = "snake_case")]
+// Named apart from the presets' ExportFormat in the UI's bindings.
+#[ts(rename = "TrainerExportFormat")]
 pub enum ExportFormat {
     /// An accelerate config YAML (`accelerate launch --config_file`).
     Accelerate,

@@ -104,6 +104,8 @@ pub struct NotUnderstood {
 /// The result of importing trainer configs: a partial plan (the plan keys the files say; the plan's defaults fill
 /// the rest when it is estimated) and what became of every key.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ts_rs::TS, schemars::JsonSchema)]
+// Named apart from the preset bundle's ImportReport in the UI's bindings.
+#[ts(rename = "TrainerImportReport")]
 pub struct ImportReport {
     /// The plan keys the files set, in the plan's JSON shape (docs/contract.md §1).
     #[ts(type = "Record<string, unknown>")]
