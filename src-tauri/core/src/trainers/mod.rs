@@ -28,12 +28,6 @@ pub use report::*;
 use crate::{fsio, Error, Result};
 use doc::{Doc, DocResult};
 
-/// A trainer config is small; anything past this is not one.
-const CONFIG_LIMIT: fsio::Limit = fsio::Limit {
-    what: "a trainer config",
-    bytes: 1 << 20,
-};
-
 /// Which format a parsed config is, by the keys only that format has; `None` when no format fits.
 pub fn detect(value: &Value) -> Option<TrainerFormat> {
     let o = value.as_object()?;
@@ -97,7 +91,7 @@ pub fn parse_config(file: &str, text: &str) -> Result<Value> {
 }
 
 /// Reads one parsed config of a known format. Returns what its keys say and the framework it implies.
-pub fn read_config(
+fn read_config(
     file: &str,
     format: TrainerFormat,
     value: Value,
@@ -149,7 +143,7 @@ pub fn import_files(paths: &[PathBuf]) -> Result<ImportReport> {
         let (path, named_by) = queue[i].clone();
         i += 1;
         let name = path.display().to_string();
-        let text = fsio::read_to_string(&path, CONFIG_LIMIT)?;
+        let text = fsio::read_to_string(&path, fsio::TRAINER_CONFIG)?;
         let value = parse_config(&name, &text)?;
         let format = detect(&value).ok_or_else(|| {
             Error::invalid(
@@ -225,7 +219,7 @@ fn same(a: &Value, b: &Value) -> bool {
 }
 
 /// Merges what each file said into one report, in the order the files were read.
-pub fn merge(read: Vec<(ImportedFile, DocResult, Option<&'static str>)>) -> Result<ImportReport> {
+fn merge(read: Vec<(ImportedFile, DocResult, Option<&'static str>)>) -> Result<ImportReport> {
     let mut chosen: BTreeMap<String, Source> = BTreeMap::new();
     let mut report = ImportReport {
         plan: Value::Null,
