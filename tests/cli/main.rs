@@ -93,6 +93,7 @@ fn help_lists_the_subcommands() {
         "models",
         "estimate",
         "calibration",
+        "plan",
     ] {
         assert!(text.contains(sub), "{sub} missing from:\n{text}");
     }
