@@ -126,6 +126,16 @@ pub fn render() -> String {
         crate::commands::plan::CatalogModel::decl(&cfg),
         crate::commands::plan::HfCacheList::decl(&cfg),
         crate::commands::plan::GpuChoices::decl(&cfg),
+        // Trainer configs (docs/trainers.md)
+        headroom_core::trainers::TrainerFormat::decl(&cfg),
+        headroom_core::trainers::ImportedFile::decl(&cfg),
+        headroom_core::trainers::MappedKey::decl(&cfg),
+        headroom_core::trainers::AutoResolved::decl(&cfg),
+        headroom_core::trainers::IgnoredKey::decl(&cfg),
+        headroom_core::trainers::NotUnderstood::decl(&cfg),
+        headroom_core::trainers::ImportReport::decl(&cfg),
+        headroom_core::trainers::export::ExportFormat::decl(&cfg),
+        crate::commands::trainers::SavedExport::decl(&cfg),
         // The trace engine
         headroom_core::estimate::EngineKind::decl(&cfg),
         headroom_core::trace::Stage::decl(&cfg),

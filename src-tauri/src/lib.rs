@@ -11,7 +11,7 @@ pub mod state;
 pub mod webkit;
 
 use headroom_core::paths::AppPaths;
-use tauri::{Runtime, Wry};
+use tauri::{Manager, Runtime, Wry};
 
 pub use picker::Picks;
 pub use state::AppState;
@@ -25,6 +25,15 @@ pub fn setup<R: Runtime>(
 ) -> tauri::Builder<R> {
     builder
         .manage(state)
+        .manage(commands::trainers::DroppedConfigs::default())
+        // Files dropped on the window: the shell keeps the paths the system gives, and the Plan view imports them
+        // with plan_import_dropped (docs/trainers.md).
+        .on_window_event(|window, event| {
+            if let tauri::WindowEvent::DragDrop(tauri::DragDropEvent::Drop { paths, .. }) = event {
+                let dropped = window.state::<commands::trainers::DroppedConfigs>();
+                commands::trainers::remember_drop(window, &dropped, paths);
+            }
+        })
         .plugin(tauri_plugin_dialog::init())
         .plugin(tauri_plugin_notification::init())
         .plugin(picks.into_plugin())
@@ -90,6 +99,9 @@ pub fn setup<R: Runtime>(
             commands::plan::plan_save,
             commands::plan::plan_load,
             commands::plan::plan_export_chart,
+            commands::trainers::plan_import_config,
+            commands::trainers::plan_import_dropped,
+            commands::trainers::plan_export_config,
             commands::trace::trace_plan,
             commands::trace::trace_cancel,
             commands::trace::trace_check_python,

@@ -13,6 +13,7 @@ mod readme_snippet;
 mod run;
 mod store;
 mod trace;
+mod trainers;
 
 use std::io::Write;
 use std::path::Path;
@@ -92,6 +93,7 @@ fn help_lists_the_subcommands() {
         "models",
         "estimate",
         "calibration",
+        "plan",
     ] {
         assert!(text.contains(sub), "{sub} missing from:\n{text}");
     }

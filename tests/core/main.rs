@@ -16,3 +16,4 @@ mod presets;
 mod store;
 mod switch;
 mod trace;
+mod trainers;

@@ -18,6 +18,7 @@ mod measured_runs;
 mod monitor;
 mod runs;
 mod trace;
+mod trainers;
 
 pub(crate) struct Harness {
     _dir: tempfile::TempDir,

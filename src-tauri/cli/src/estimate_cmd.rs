@@ -1,5 +1,7 @@
 //! `headroom-cli estimate --plan FILE [--json] [--engine analytic|trace]` (docs/contract.md §1–2): read a plan,
-//! resolve its model, print the estimate (with this machine's calibration, when its runs made one). Invalid input
+//! resolve its model, print the estimate (with this machine's calibration, when its runs made one). With
+//! `--from FILE` (repeated) the plan comes from trainer configs (docs/trainers.md); a `--plan` file and the
+//! `--model`/`--gpu-*` flags then override what the configs say. Invalid input
 //! exits 2 with one stderr line naming the key and nothing on stdout; a trace that cannot run (no Python, no torch
 //! or too old, past its time limit, crashed) exits 1.
 
@@ -32,10 +34,13 @@ pub enum EngineArg {
 }
 
 #[derive(clap::Args)]
+#[command(group = clap::ArgGroup::new("source").required(true).multiple(true).args(["plan", "from"]))]
 pub struct EstimateArgs {
-    /// The plan (docs/contract.md §1); `-` reads it from stdin.
+    /// The plan (docs/contract.md §1); `-` reads it from stdin. With --from, its keys override the configs'.
     #[arg(long)]
-    plan: PathBuf,
+    plan: Option<PathBuf>,
+    #[command(flatten)]
+    import: crate::plan_cmd::ImportArgs,
     /// Print the estimate as JSON (docs/contract.md §2) instead of a table.
     #[arg(long)]
     json: bool,
@@ -74,11 +79,16 @@ pub struct EstimateArgs {
 /// Read the plan, resolve its model through model discovery (catalog, then the local Hugging Face cache, a
 /// folder, or a raw config), and estimate it against the built-in and the user's presets.
 pub fn run(paths: &AppPaths, args: EstimateArgs) -> CliResult {
-    let text = if args.plan.as_os_str() == "-" {
-        fsio::read_bounded_to_string(std::io::stdin().lock(), "stdin", fsio::PLAN)?
-    } else {
-        fsio::read_to_string(&args.plan, fsio::PLAN)?
+    let plan_text = match &args.plan {
+        None => None,
+        Some(p) if p.as_os_str() == "-" => Some(fsio::read_bounded_to_string(
+            std::io::stdin().lock(),
+            "stdin",
+            fsio::PLAN,
+        )?),
+        Some(p) => Some(fsio::read_to_string(p, fsio::PLAN)?),
     };
+    let (text, report) = crate::plan_cmd::plan_text(&args.import, plan_text)?;
     // A plan that does not say which figure decides "fits" follows the settings (docs/contract.md §1 fit_on).
     let text = with_settings_fit_on(paths, text)?;
     let library = PresetLibrary::new(paths);
@@ -117,10 +127,17 @@ pub fn run(paths: &AppPaths, args: EstimateArgs) -> CliResult {
         }
         EngineArg::Trace => run_trace(paths, &args, &text, &library, &resolver)?,
     };
+    let est = Estimate {
+        import: report,
+        ..est
+    };
     if args.json {
         return print_json(&est);
     }
     print_table(&est);
+    if let Some(report) = &est.import {
+        crate::plan_cmd::print_report(report);
+    }
     Ok(())
 }
 

@@ -10,6 +10,7 @@ mod estimate_cmd;
 mod models_cmd;
 mod monitor_cmd;
 mod output;
+mod plan_cmd;
 mod presets_cmd;
 mod run_cmd;
 mod settings_cmd;
@@ -40,6 +41,10 @@ enum Command {
     },
     /// Estimate the peak GPU memory of a plan (docs/contract.md §1–2).
     Estimate(estimate_cmd::EstimateArgs),
+    /// Plans and trainer configs: import a plan from trainer configs, export one as an accelerate config or a
+    /// DeepSpeed JSON (docs/trainers.md).
+    #[command(subcommand)]
+    Plan(plan_cmd::PlanCommand),
     /// Show or change the app settings (language, theme).
     #[command(subcommand)]
     Settings(settings_cmd::SettingsCommand),
@@ -80,6 +85,7 @@ fn main() -> ExitCode {
             Command::Monitor(args) => monitor_cmd::run(&paths, *args),
             Command::Models(cmd) => models_cmd::run(cmd),
             Command::Estimate(args) => estimate_cmd::run(&paths, args),
+            Command::Plan(cmd) => plan_cmd::run(&paths, cmd),
         });
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -46,6 +46,10 @@ pub const PLAN: Limit = Limit {
     what: "a plan",
     bytes: MIB,
 };
+pub const TRAINER_CONFIG: Limit = Limit {
+    what: "a trainer config",
+    bytes: MIB,
+};
 pub const SMALL_INPUT: Limit = Limit {
     what: "an input file",
     bytes: MIB,

@@ -15,5 +15,6 @@ pub mod presets;
 pub mod settings;
 pub mod store;
 pub mod trace;
+pub mod trainers;
 
 pub use error::{Error, Result};

@@ -9,3 +9,4 @@ pub mod presets;
 pub mod runs;
 pub mod settings;
 pub mod trace;
+pub mod trainers;

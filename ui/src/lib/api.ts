@@ -50,6 +50,9 @@ import type {
   RecordingInfo,
   Renamed,
   Revision,
+  SavedExport,
+  TrainerExportFormat,
+  TrainerImportReport,
   RunDefaults,
   RunList,
   RunRecord,
@@ -125,6 +128,15 @@ export const api = {
   planSave: (plan: PlanDraft) => call<string | null>("plan_save", { plan }),
   planLoad: () => call<Record<string, unknown> | null>("plan_load"),
   planExportChart: (plan: PlanDraft) => call<string | null>("plan_export_chart", { plan }),
+  /** A trainer config through the open dialog (docs/trainers.md): the plan it gives and what became of each key. */
+  planImportConfig: () => call<TrainerImportReport | null>("plan_import_config"),
+  /** The files last dropped on the window (the shell keeps their paths); `null` when none are waiting. */
+  planImportDropped: () => call<TrainerImportReport | null>("plan_import_dropped"),
+  /** The plan as an accelerate config or a DeepSpeed JSON through the save dialog. */
+  planExportConfig: (plan: PlanDraft, format: TrainerExportFormat) =>
+    call<SavedExport | null>("plan_export_config", { plan, format }),
+  /** Files were dropped on the window: `handler` then asks for planImportDropped. */
+  onConfigsDropped: (handler: () => void): Promise<UnlistenFn> => listen<number>("plan-configs-dropped", () => handler()),
   /** Trace the plan with the Python from Settings (seconds to minutes); progress arrives on `onProgress`. A
    *  cancelled trace rejects with code `cancelled`. */
   tracePlan: (plan: PlanDraft, onProgress: (p: TraceProgress) => void) => {

@@ -566,7 +566,12 @@ trace?: TraceInfo,
  * Present when this machine's calibration replaced the default CUDA context and allocator slack
  * (docs/estimator.md §10.5).
  */
-machine_calibration?: TaskCalibration, };
+machine_calibration?: TaskCalibration, 
+/**
+ * Present when the plan came from trainer configs (`estimate --from FILE`): what became of each of their
+ * keys (docs/trainers.md).
+ */
+import?: TrainerImportReport, };
 
 export type CalibrationFit = "regression" | "default_context";
 
@@ -915,6 +920,52 @@ export type GpuChoices = { catalog: Array<GpuModel>, machine: Array<MachineGpu>,
  * Why this machine's GPUs are not listed (no driver, …); `null` when they were read.
  */
 machine_unavailable: string | null, };
+
+export type TrainerFormat = "axolotl" | "llama_factory" | "training_arguments" | "torchtune" | "litgpt" | "accelerate" | "deepspeed";
+
+export type ImportedFile = { 
+/**
+ * The path as given (or as found, for a file another one names).
+ */
+path: string, format: TrainerFormat, 
+/**
+ * `FILE KEY` when this file was loaded because another file names it (an Axolotl `deepspeed:` path).
+ */
+named_by?: string, };
+
+export type MappedKey = { file: string, 
+/**
+ * The key's dotted path in its file (`zero_optimization.offload_optimizer.device`).
+ */
+key: string, value: unknown, 
+/**
+ * The plan key it sets (docs/contract.md §1), dotted (`lora.rank`).
+ */
+plan_key: string, plan_value: unknown, 
+/**
+ * How the value was read, when it was more than a rename (`global_batch_size / micro_batch_size`).
+ */
+note?: string, };
+
+export type AutoResolved = { file: string, key: string, plan_key: string, 
+/**
+ * The plan value it became; `null` when the plan's own default applies.
+ */
+became: unknown, why: string, };
+
+export type IgnoredKey = { file: string, key: string, why: string, };
+
+export type NotUnderstood = { file: string, key: string, value: unknown, why: string, };
+
+export type TrainerImportReport = { 
+/**
+ * The plan keys the files set, in the plan's JSON shape (docs/contract.md §1).
+ */
+plan: Record<string, unknown>, files: Array<ImportedFile>, mapped: Array<MappedKey>, auto_resolved: Array<AutoResolved>, ignored: Array<IgnoredKey>, not_understood: Array<NotUnderstood>, };
+
+export type TrainerExportFormat = "accelerate" | "deepspeed";
+
+export type SavedExport = { path: string, not_carried: Array<string>, };
 
 export type EngineKind = "analytic" | "trace";
 

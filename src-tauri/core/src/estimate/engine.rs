@@ -387,6 +387,7 @@ pub(crate) fn estimate_core(
         peak: None,
         trace: None,
         machine_calibration: calibration.copied(),
+        import: None,
     })
 }
 

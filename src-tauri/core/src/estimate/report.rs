@@ -142,6 +142,11 @@ pub struct Estimate {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[ts(optional)]
     pub machine_calibration: Option<super::calibration::TaskCalibration>,
+    /// Present when the plan came from trainer configs (`estimate --from FILE`): what became of each of their
+    /// keys (docs/trainers.md).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub import: Option<crate::trainers::ImportReport>,
 }
 
 /// The engine behind an estimate: the formulas (instant) or a trace of the model's code (seconds to minutes).

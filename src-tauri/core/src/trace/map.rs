@@ -123,6 +123,7 @@ pub fn to_outcome(
                 elapsed_s: result.elapsed_s,
             }),
             machine_calibration: None,
+            import: None,
         },
         timeline: result.timeline,
     })

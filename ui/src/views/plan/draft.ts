@@ -237,3 +237,27 @@ export function errorField(error: IpcError): string {
   if (key === "gpus.memory_gib" || key === "gpus.model" || key === "gpus") return "gpus";
   return /^[a-z_.]+$/.test(key) ? key : "plan";
 }
+
+/** The plan a trainer config import leaves (docs/trainers.md): the imported keys over the current plan, `gpus`
+ *  and `lora` key by key (a config gives a GPU count, the form keeps the GPU's memory). A config that says the
+ *  method also says the quantization: a method without one means none. */
+export function mergeImported(
+  current: Record<string, unknown> | null,
+  imported: Record<string, unknown>,
+): Record<string, unknown> {
+  const merged: Record<string, unknown> = { ...(current ?? {}) };
+  for (const [key, value] of Object.entries(imported)) {
+    const before = merged[key];
+    if ((key === "gpus" || key === "lora") && isObject(before) && isObject(value)) {
+      merged[key] = { ...before, ...value };
+    } else {
+      merged[key] = value;
+    }
+  }
+  if ("method" in imported && !("quantization" in imported)) delete merged.quantization;
+  return merged;
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
+}
