@@ -14,6 +14,7 @@ pub mod http;
 pub mod prom_api;
 pub mod source;
 
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::{Error, Result};
@@ -163,6 +164,77 @@ impl RemoteSpec {
     }
 }
 
+/// Environment variables a source's secrets may come from (never from settings or the command line).
+pub const TOKEN_ENV: &str = "HEADROOM_SOURCE_TOKEN";
+pub const PASSWORD_ENV: &str = "HEADROOM_SOURCE_PASSWORD";
+/// The exporter's bearer token, when not given as a file.
+pub const EXPORTER_TOKEN_ENV: &str = "HEADROOM_EXPORTER_TOKEN";
+
+/// Where a source's secrets may be: files (`--source-token-file`, `--source-password-file`) or the environment.
+#[derive(Debug, Clone, Default)]
+pub struct SecretInputs {
+    pub token_file: Option<PathBuf>,
+    pub password_file: Option<PathBuf>,
+}
+
+impl RemoteSpec {
+    /// Fills in the credentials: a bearer token (file, else [`TOKEN_ENV`]), or the password of a URL's `user@`
+    /// (file, else [`PASSWORD_ENV`]). Both at once, or a user without a password, is an error naming the field.
+    pub fn with_secrets(
+        mut self,
+        inputs: &SecretInputs,
+        env: impl Fn(&str) -> Option<String>,
+    ) -> Result<Self> {
+        let token = read_secret(
+            "source_token_file",
+            inputs.token_file.as_deref(),
+            TOKEN_ENV,
+            &env,
+        )?;
+        if let Some(user) = self.user.take() {
+            let password =
+                read_secret("source_password_file", inputs.password_file.as_deref(), PASSWORD_ENV, &env)?
+                    .ok_or_else(|| {
+                        Error::invalid(
+                            "source",
+                            format!("user `{user}` needs a password: --source-password-file FILE or {PASSWORD_ENV}"),
+                        )
+                    })?;
+            self.auth = RemoteAuth::Basic { user, password };
+        }
+        if let Some(token) = token {
+            if self.auth != RemoteAuth::None {
+                return Err(Error::invalid(
+                    "source_token_file",
+                    "a bearer token and a user's password were both given; use one",
+                ));
+            }
+            self.auth = RemoteAuth::Bearer(token);
+        }
+        Ok(self)
+    }
+}
+
+/// A secret from `file` if given, else from the environment variable `var`; `None` when neither has one.
+pub fn read_secret(
+    field: &str,
+    file: Option<&Path>,
+    var: &str,
+    env: impl Fn(&str) -> Option<String>,
+) -> Result<Option<Secret>> {
+    if let Some(path) = file {
+        let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        return Secret::new(field, &text).map(Some);
+    }
+    match env(var) {
+        Some(text) if !text.trim().is_empty() => Secret::new(var, &text).map(Some),
+        _ => Ok(None),
+    }
+}
+
 type Credentials = (String, Option<String>);
 
 /// Splits `scheme://user:password@host:port/path` into the endpoint without credentials and the credentials.
@@ -286,5 +358,61 @@ mod tests {
         }
         let err = RemoteSpec::parse(RemoteKind::Prometheus, "http://a,http://b").unwrap_err();
         assert!(err.to_string().contains("one server"));
+    }
+
+    #[test]
+    fn secrets_come_from_files_or_the_environment() {
+        let env = |k: &str| match k {
+            TOKEN_ENV => Some("tok\n".to_string()),
+            PASSWORD_ENV => Some("pw".to_string()),
+            _ => None,
+        };
+        let none = |_: &str| None;
+        let inputs = SecretInputs::default();
+        let bearer = RemoteSpec::parse(RemoteKind::Headroom, "http://h:9464")
+            .unwrap()
+            .with_secrets(&inputs, env)
+            .unwrap();
+        assert_eq!(bearer.auth, RemoteAuth::Bearer(Secret("tok".into())));
+        let basic = RemoteSpec::parse(RemoteKind::Prometheus, "http://me@p:9090")
+            .unwrap()
+            .with_secrets(&inputs, |k: &str| {
+                (k == PASSWORD_ENV).then(|| "pw".to_string())
+            })
+            .unwrap();
+        assert_eq!(
+            basic.auth,
+            RemoteAuth::Basic {
+                user: "me".into(),
+                password: Secret("pw".into())
+            }
+        );
+        let err = RemoteSpec::parse(RemoteKind::Prometheus, "http://me@p:9090")
+            .unwrap()
+            .with_secrets(&inputs, none)
+            .unwrap_err();
+        assert!(err.to_string().contains(PASSWORD_ENV), "{err}");
+        let err = RemoteSpec::parse(RemoteKind::Prometheus, "http://me@p:9090")
+            .unwrap()
+            .with_secrets(&inputs, env)
+            .unwrap_err();
+        assert!(err.to_string().starts_with("source_token_file:"), "{err}");
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("token");
+        std::fs::write(&file, "from-file\n").unwrap();
+        let from_file = RemoteSpec::parse(RemoteKind::Dcgm, "http://h")
+            .unwrap()
+            .with_secrets(
+                &SecretInputs {
+                    token_file: Some(file),
+                    password_file: None,
+                },
+                env,
+            )
+            .unwrap();
+        assert_eq!(
+            from_file.auth,
+            RemoteAuth::Bearer(Secret("from-file".into()))
+        );
     }
 }
