@@ -3,7 +3,7 @@
 //! page (`dcgm:`), and hosts that refuse, time out or want a token.
 //!
 //! The Prometheus test needs the Debian `prometheus` package (`bash .ci/dev install` installs it); without it the
-//! test is skipped with a printed reason, unless CI is set: then it fails.
+//! test is skipped with a printed reason, unless CI or HEADROOM_TEST_PROMETHEUS is set: then it fails.
 
 use std::collections::BTreeMap;
 use std::net::{SocketAddr, TcpListener};
@@ -320,15 +320,19 @@ fn gpus_of_a_host_that_stops_answering_stay_as_lost_never_as_zero() {
 
 // ---- a real Prometheus ----
 
+/// The Prometheus to test with: HEADROOM_TEST_PROMETHEUS (set by `bash .ci/dev test`), else the Debian
+/// package's. Missing when asked for by name or under CI is a failure; otherwise a printed skip.
 fn prometheus_binary() -> Option<PathBuf> {
-    let path = std::env::var_os("HEADROOM_TEST_PROMETHEUS")
+    let named = std::env::var_os("HEADROOM_TEST_PROMETHEUS").filter(|p| !p.is_empty());
+    let path = named
+        .clone()
         .map_or_else(|| PathBuf::from("/usr/bin/prometheus"), PathBuf::from);
     if path.is_file() {
         return Some(path);
     }
-    if std::env::var_os("CI").is_some() {
+    if named.is_some() || std::env::var_os("CI").is_some() {
         panic!(
-            "{} is missing under CI: `bash .ci/dev install` installs the Debian prometheus package",
+            "{} is missing: `bash .ci/dev install` installs the Debian prometheus package",
             path.display()
         );
     }
