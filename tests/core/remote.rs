@@ -12,14 +12,17 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use headroom_core::monitor::expo;
 use headroom_core::monitor::exporter::{Exporter, ExporterConfig};
 use headroom_core::monitor::fake::{FakeConfig, Scenario};
-use headroom_core::monitor::metrics::RenderOptions;
+use headroom_core::monitor::metrics::{self, render, RenderOptions};
 use headroom_core::monitor::procs::ProcFs;
 use headroom_core::monitor::remote::{RemoteAuth, RemoteKind, RemoteSource, RemoteSpec, Secret};
 use headroom_core::monitor::sampler::{SamplerConfig, SamplerCore, Tick};
 use headroom_core::monitor::source::{GpuSource, SampleRequest};
-use headroom_core::monitor::{open_source, GpuStatus, Snapshot, SourceSpec, Timestamp, MIB};
+use headroom_core::monitor::{
+    open_source, GpuSample, GpuStatus, Snapshot, SourceSpec, Timestamp, MIB,
+};
 
 const DCGM_PAGE: &str = include_str!("../fixtures/dcgm/metrics.txt");
 
@@ -483,4 +486,68 @@ fn a_prometheus_that_does_not_answer_is_named_with_the_reason() {
         reason.starts_with(&format!("Prometheus at {url}")) && reason.contains("refused"),
         "{reason}"
     );
+}
+
+#[test]
+fn a_lost_gpu_is_exported_as_down_with_no_readings_never_as_zero() {
+    let mut tick = fake_tick(2);
+    let g = &tick.snapshot.gpus[1];
+    tick.snapshot.gpus[1] = GpuSample::lost(1, g.name.clone(), g.uuid.clone());
+    let page = render(
+        &tick,
+        &RenderOptions {
+            hostname: "h".into(),
+            processes: false,
+        },
+    );
+    let samples = expo::parse(&page).unwrap();
+    let of_gpu1: Vec<_> = samples
+        .iter()
+        .filter(|s| s.label("gpu") == Some("1") && s.name != metrics::ALERT)
+        .map(|s| (s.name.as_str(), s.value))
+        .collect();
+    assert_eq!(of_gpu1, [(metrics::UP, 0.0)]);
+    // Every family is announced once, before its samples.
+    for name in [metrics::MEMORY_USED, metrics::UTILIZATION, metrics::ALERT] {
+        assert_eq!(
+            page.matches(&format!("# TYPE {name} gauge\n")).count(),
+            1,
+            "{name}"
+        );
+    }
+}
+
+/// The Grafana dashboard asks only for metrics the exporter serves.
+#[test]
+fn the_grafana_dashboard_uses_only_served_metric_names() {
+    let text = include_str!("../../docs/grafana/headroom.json");
+    let served = [
+        metrics::MEMORY_USED,
+        metrics::MEMORY_TOTAL,
+        metrics::MEMORY_FREE,
+        metrics::MEMORY_RESERVED,
+        metrics::UTILIZATION,
+        metrics::TEMPERATURE,
+        metrics::POWER,
+        metrics::UP,
+        metrics::ALERT,
+        metrics::PROCESS_MEMORY,
+    ];
+    let mut used = 0;
+    for (at, _) in text.match_indices("headroom_") {
+        let name: String = text[at..]
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+            .collect();
+        // The dashboard's uid and tags are words, not metrics.
+        if name.starts_with("headroom_gpu") || name.starts_with("headroom_process") {
+            assert!(
+                served.contains(&name.as_str()),
+                "the dashboard asks for {name}"
+            );
+            used += 1;
+        }
+    }
+    assert!(used >= 10, "{used}");
+    serde_json::from_str::<serde_json::Value>(text).expect("valid JSON");
 }

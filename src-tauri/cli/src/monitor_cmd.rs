@@ -236,6 +236,8 @@ pub fn run(args: MonitorArgs) -> CliResult {
     }
     let label = source.label();
     let demo = matches!(spec, SourceSpec::Fake(_));
+    // Another host's processes cannot be stopped or reconfigured from here.
+    let remote = matches!(spec, SourceSpec::Remote(_));
     let mut recorder = match &args.record {
         Some(path) => Some(Recorder::create(
             path,
@@ -288,7 +290,7 @@ pub fn run(args: MonitorArgs) -> CliResult {
                     if shown.insert((r.gpu, action_key(&r.action))) {
                         // A demo's processes and model are simulated: nothing of the user's to change.
                         let apply = how_to_apply(&r.action)
-                            .filter(|_| !demo)
+                            .filter(|_| !demo && !remote)
                             .map_or(String::new(), |cmd| format!(" (to do it: {cmd})"));
                         eprintln!(
                             "headroom-cli: recommendation for GPU {}: {}{apply}",
