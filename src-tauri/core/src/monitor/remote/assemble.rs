@@ -202,3 +202,55 @@ fn apply(gpu: &mut GpuSample, field: Field, value: f64, s: &Sample) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::monitor::expo::parse;
+
+    #[test]
+    fn dcgm_blanks_mig_instances_and_unindexed_samples_are_noted_not_read() {
+        let page = "DCGM_FI_DEV_FB_USED{gpu=\"0\",Hostname=\"old\"} 100\n\
+            DCGM_FI_DEV_FB_FREE{gpu=\"0\",Hostname=\"old\"} 9223372036854775794\n\
+            DCGM_FI_DEV_POWER_USAGE{gpu=\"0\",Hostname=\"old\"} 140737488355328\n\
+            DCGM_FI_DEV_FB_USED{gpu=\"1\",GPU_I_ID=\"3\",Hostname=\"old\"} 7\n\
+            DCGM_FI_DEV_FB_USED{Hostname=\"old\"} 7\n\
+            DCGM_FI_DEV_SM_CLOCK{gpu=\"0\",Hostname=\"old\"} 1980\n";
+        let hosts = assemble(&parse(page).unwrap(), "fallback");
+        let old = &hosts["old"];
+        let g = &old.gpus[&0];
+        assert_eq!(g.memory.used_bytes, Some(100 * MIB));
+        assert_eq!(
+            (g.memory.free_bytes, g.memory.total_bytes, g.power_watts),
+            (None, None, None)
+        );
+        assert_eq!(old.gpus.len(), 1, "the MIG instance is not a GPU");
+        let notes = old.unavailable.join("\n");
+        assert!(
+            notes.contains("DCGM_FI_DEV_FB_FREE has no value"),
+            "{notes}"
+        );
+        assert!(
+            notes.contains("DCGM_FI_DEV_POWER_USAGE has no value"),
+            "{notes}"
+        );
+        assert!(notes.contains("MIG instances are not read"), "{notes}");
+        assert!(notes.contains("no GPU index"), "{notes}");
+    }
+
+    #[test]
+    fn hosts_are_named_by_hostname_then_instance_then_the_fallback() {
+        let page = "headroom_gpu_up{gpu=\"0\",hostname=\"a\",instance=\"10.0.0.1:9464\"} 1\n\
+            headroom_gpu_up{gpu=\"0\",hostname=\"\",instance=\"10.0.0.2:9464\"} 0\n\
+            headroom_gpu_utilization_ratio{gpu=\"0\"} 0.42\n";
+        let hosts = assemble(&parse(page).unwrap(), "fallback");
+        assert_eq!(
+            hosts.keys().collect::<Vec<_>>(),
+            ["10.0.0.2:9464", "a", "fallback"]
+        );
+        assert_eq!(hosts["a"].instances, ["10.0.0.1:9464"]);
+        assert_eq!(hosts["10.0.0.2:9464"].gpus[&0].status, GpuStatus::Lost);
+        assert_eq!(hosts["fallback"].gpus[&0].utilization_percent, Some(42));
+        assert_eq!(hosts["a"].gpus[&0].host.as_deref(), Some("a"));
+    }
+}
