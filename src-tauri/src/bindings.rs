@@ -62,6 +62,7 @@ pub fn render() -> String {
         headroom_core::monitor::procs::ModelLink::decl(&cfg),
         headroom_core::monitor::GpuSample::decl(&cfg),
         headroom_core::monitor::Snapshot::decl(&cfg),
+        headroom_core::monitor::HostState::decl(&cfg),
         headroom_core::monitor::fake::Scenario::decl(&cfg),
         headroom_core::monitor::alerts::AlertConfig::decl(&cfg),
         headroom_core::monitor::alerts::Level::decl(&cfg),

@@ -27,6 +27,8 @@ pub struct AppState {
     /// This machine's GPUs for the Plan view, read once on first use, or why they could not be read.
     /// What cancels the Plan view's trace, while one runs.
     pub trace: crate::commands::trace::ActiveTrace,
+    /// The opt-in `/metrics` exporter (Settings › exporter address), serving the Monitor's readings.
+    pub exporter: Mutex<Option<headroom_core::monitor::exporter::Exporter>>,
     pub plan_machine_gpus: OnceLock<(
         Vec<headroom_core::estimate::gpus::MachineGpu>,
         Option<String>,
@@ -49,7 +51,17 @@ impl AppState {
                 }
             }
         };
+        let exporter = match crate::commands::settings::start_exporter(
+            settings.exporter_address.as_deref(),
+        ) {
+            Ok(e) => e,
+            Err(e) => {
+                tracing::error!(error = ?e, "the exporter could not start; the Monitor goes on without it");
+                None
+            }
+        };
         AppState {
+            exporter: Mutex::new(exporter),
             paths,
             settings: Mutex::new(settings),
             presets: Mutex::new(()),

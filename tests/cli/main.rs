@@ -11,6 +11,7 @@ mod monitor;
 mod presets;
 mod readme_snippet;
 mod run;
+mod serve;
 mod store;
 mod trace;
 mod trainers;

@@ -61,9 +61,14 @@ fn snapshot(gpus: Vec<Vec<ProcessSample>>) -> Snapshot {
                 temperature_c: None,
                 power_watts: None,
                 processes: Some(processes),
+                host: None,
+                host_gpu: None,
+                pci_bus_id: None,
+                labels: None,
             })
             .collect(),
         unavailable: Vec::new(),
+        hosts: None,
     }
 }
 

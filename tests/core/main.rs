@@ -13,6 +13,7 @@ mod model;
 mod monitor;
 mod paths;
 mod presets;
+mod remote;
 mod store;
 mod switch;
 mod trace;

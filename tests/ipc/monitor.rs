@@ -315,3 +315,85 @@ fn a_replay_is_charted_and_timed_by_the_recordings_clock_not_todays() {
         );
     }
 }
+
+/// A plain HTTP GET of `/metrics`: the status line, or why the connection failed.
+fn scrape(addr: &str) -> Result<String, std::io::Error> {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(addr)?;
+    write!(
+        stream,
+        "GET /metrics HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )?;
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer)?;
+    Ok(answer.lines().next().unwrap_or("").to_string())
+}
+
+#[test]
+fn the_exporter_setting_starts_and_stops_the_server_and_a_bad_address_is_refused_unsaved() {
+    let h = harness();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let addr = format!("127.0.0.1:{port}");
+    let mut settings = invoke(&h, "get_settings", json!({})).unwrap();
+    settings["exporter_address"] = json!(addr);
+    invoke(&h, "save_settings", json!({"settings": settings})).unwrap();
+    // Serving, with nothing to serve yet: no NVML reading (a demo's are never served as this machine's).
+    start_demo(&h, "training");
+    assert!(scrape(&addr).unwrap().contains(" 503 "));
+
+    settings["exporter_address"] = json!("nowhere");
+    let err = invoke(&h, "save_settings", json!({"settings": settings})).unwrap_err();
+    assert!(
+        err["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("exporter_address:"),
+        "{err}"
+    );
+    assert_eq!(
+        invoke(&h, "get_settings", json!({})).unwrap()["exporter_address"],
+        json!(addr)
+    );
+
+    settings.as_object_mut().unwrap().remove("exporter_address");
+    invoke(&h, "save_settings", json!({"settings": settings})).unwrap();
+    assert!(scrape(&addr).is_err(), "stopped");
+}
+
+#[test]
+fn a_remote_source_starts_with_its_label_without_credentials_and_a_local_one_is_refused_there() {
+    let h = harness();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let started = invoke(
+        &h,
+        "monitor_start",
+        json!({"source": {"kind": "remote", "source": format!("headroom:http://me:pw@127.0.0.1:{port}")}, "onPush": CHANNEL}),
+    )
+    .unwrap();
+    assert_eq!(
+        started["source"],
+        format!("headroom:http://127.0.0.1:{port}/metrics")
+    );
+    assert_eq!(started["demo"], false);
+    let err = invoke(
+        &h,
+        "monitor_start",
+        json!({"source": {"kind": "remote", "source": "fake:idle"}, "onPush": CHANNEL}),
+    )
+    .unwrap_err();
+    assert!(
+        err["message"]
+            .as_str()
+            .unwrap()
+            .contains("name a remote source"),
+        "{err}"
+    );
+}

@@ -10,9 +10,12 @@ use headroom_core::launch::advice::EstimateAdvisor;
 use headroom_core::model::{hf_cache, Resolver};
 use headroom_core::monitor::alerts::{Action, Level};
 use headroom_core::monitor::chart::{self, ChartFormat, ChartOptions};
+use headroom_core::monitor::exporter::{self, Exporter, ExporterConfig};
 use headroom_core::monitor::fake::FakeConfig;
+use headroom_core::monitor::metrics::{self, RenderOptions};
 use headroom_core::monitor::procs::{self, ProcFs};
 use headroom_core::monitor::record::{self, Header, Recorder};
+use headroom_core::monitor::remote::{read_secret, SecretInputs, EXPORTER_TOKEN_ENV};
 use headroom_core::monitor::sampler::{self, Message, SamplerConfig};
 use headroom_core::monitor::source::SampleRequest;
 use headroom_core::monitor::{open_source, GpuStatus, Snapshot, SourceSpec, Timestamp, GIB};
@@ -33,9 +36,28 @@ pub struct MonitorArgs {
     /// {"snapshot", "assessment"} object per line.
     #[arg(long)]
     json: bool,
-    /// nvml, fake:SCENARIO (idle, training, leak, oom, lost: a demo) or replay:FILE.
+    /// nvml, fake:SCENARIO (idle, training, leak, oom, lost: a demo), replay:FILE, or another host's metrics:
+    /// prometheus:URL (a Prometheus server: every host it scrapes), dcgm:URL[,URL…] (DCGM-exporter),
+    /// headroom:URL[,URL…] (another headroom-cli monitor --serve).
     #[arg(long, default_value = "nvml")]
     source: String,
+    /// A bearer token for a remote source, read from this file (else from HEADROOM_SOURCE_TOKEN).
+    #[arg(long, value_name = "FILE")]
+    source_token_file: Option<PathBuf>,
+    /// The password of a remote source's URL user (http://USER@host), read from this file (else from
+    /// HEADROOM_SOURCE_PASSWORD).
+    #[arg(long, value_name = "FILE")]
+    source_password_file: Option<PathBuf>,
+    /// Serve the readings at http://ADDR/metrics for Prometheus (127.0.0.1:9464 when no ADDR is given; another
+    /// address must be named, as in 0.0.0.0:9464). The live text view is not printed while serving.
+    #[arg(long, value_name = "ADDR", num_args = 0..=1, default_missing_value = "127.0.0.1:9464", conflicts_with = "once")]
+    serve: Option<String>,
+    /// Require this bearer token (read from the file, else from HEADROOM_EXPORTER_TOKEN) on every scrape.
+    #[arg(long, value_name = "FILE", requires = "serve")]
+    token_file: Option<PathBuf>,
+    /// Also export each process's GPU memory (one series per PID: many series on a busy host).
+    #[arg(long, requires = "serve")]
+    serve_processes: bool,
     /// Record the session to this JSON Lines file.
     #[arg(long, value_name = "FILE")]
     record: Option<PathBuf>,
@@ -161,18 +183,39 @@ pub fn run(paths: &AppPaths, args: MonitorArgs) -> CliResult {
         seed: args.seed,
         ..FakeConfig::default()
     };
-    let spec = SourceSpec::parse(&args.source, fake)?;
+    let spec = match SourceSpec::parse(&args.source, fake)? {
+        SourceSpec::Remote(remote) => SourceSpec::Remote(remote.with_secrets(
+            &SecretInputs {
+                token_file: args.source_token_file.clone(),
+                password_file: args.source_password_file.clone(),
+            },
+            env_var,
+        )?),
+        other => other,
+    };
     let interval = parse_duration("interval", &args.interval)?;
     let duration = args
         .duration
         .as_deref()
         .map(|d| parse_duration("duration", d))
         .transpose()?;
-    let config = SamplerConfig {
+    let mut config = SamplerConfig {
         interval_ms: u64::try_from(interval.as_millis()).unwrap_or(u64::MAX),
         ..SamplerConfig::default()
     };
+    if matches!(spec, SourceSpec::Remote(_)) {
+        // Many hosts: keep history for as many GPUs as the history allows.
+        config.history.max_gpus = MAX_HISTORY_GPUS;
+    }
     config.validate()?;
+    let exporter = match &args.serve {
+        Some(addr) => Some(start_exporter(
+            addr,
+            args.token_file.as_deref(),
+            args.serve_processes,
+        )?),
+        None => None,
+    };
     let mut source = open_source(&spec, ProcFs::default()).map_err(|e| match e {
         // Say where the demo is, on the same line: a user without a GPU can still see what this does.
         Error::NoDriver { reason } => Error::NoDriver {
@@ -196,6 +239,8 @@ pub fn run(paths: &AppPaths, args: MonitorArgs) -> CliResult {
     }
     let label = source.label();
     let demo = matches!(spec, SourceSpec::Fake(_));
+    // Another host's processes cannot be stopped or reconfigured from here.
+    let remote = matches!(spec, SourceSpec::Remote(_));
     let mut recorder = match &args.record {
         Some(path) => Some(Recorder::create(
             path,
@@ -230,8 +275,13 @@ pub fn run(paths: &AppPaths, args: MonitorArgs) -> CliResult {
         match message {
             Message::Tick(tick) => {
                 count += 1;
+                if let Some(e) = &exporter {
+                    e.publish(&tick);
+                }
                 if let Some(rec) = recorder.as_mut() {
                     rec.write(&tick.snapshot)?;
+                } else if exporter.is_some() {
+                    // Serving: the page is the output; alerts still go to stderr below.
                 } else if args.json {
                     println!("{}", serde_json::to_string(&tick)?);
                 } else {
@@ -250,7 +300,7 @@ pub fn run(paths: &AppPaths, args: MonitorArgs) -> CliResult {
                     if shown.insert((r.gpu, action_key(&r.action))) {
                         // A demo's processes and model are simulated: nothing of the user's to change.
                         let apply = how_to_apply(&r.action)
-                            .filter(|_| !demo)
+                            .filter(|_| !demo && !remote)
                             .map_or(String::new(), |cmd| format!(" (to do it: {cmd})"));
                         eprintln!(
                             "headroom-cli: recommendation for GPU {}: {}{apply}",
@@ -304,6 +354,41 @@ fn export(
         }
     }
     Ok(())
+}
+
+/// The history keeps at most this many GPUs (its limit, see `HistoryConfig::validate`).
+const MAX_HISTORY_GPUS: u32 = 64;
+
+fn env_var(name: &str) -> Option<String> {
+    std::env::var(name).ok()
+}
+
+/// Starts `/metrics` on `addr`, saying where on stderr, and warning when it is reachable from other machines
+/// without a token.
+fn start_exporter(
+    addr: &str,
+    token_file: Option<&std::path::Path>,
+    processes: bool,
+) -> Result<Exporter, Error> {
+    let addr = exporter::parse_addr(addr)?;
+    let token = read_secret("token_file", token_file, EXPORTER_TOKEN_ENV, env_var)?;
+    if !addr.ip().is_loopback() && token.is_none() {
+        eprintln!(
+            "headroom-cli: warning: {addr} is reachable from other machines and no token is set \
+             (--token-file FILE or {EXPORTER_TOKEN_ENV}): anyone who can reach it can read GPU names, memory and, \
+             with --serve-processes, process names and users"
+        );
+    }
+    let exporter = Exporter::start(ExporterConfig {
+        addr,
+        token,
+        render: RenderOptions {
+            hostname: metrics::local_hostname(),
+            processes,
+        },
+    })?;
+    eprintln!("headroom-cli: serving http://{}/metrics", exporter.addr());
+    Ok(exporter)
 }
 
 /// Watches for a while, then lists the processes holding GPU memory, longest idle first.
@@ -422,12 +507,21 @@ fn gib(v: Option<u64>) -> String {
 fn print_text(s: &Snapshot) {
     let mut out = std::io::stdout().lock();
     let _ = writeln!(out, "{}  {}", s.taken_at, s.source);
-    for g in &s.gpus {
+    let mut host = None;
+    let mut gpus: Vec<_> = s.gpus.iter().collect();
+    // Stable: a local source's GPUs (no host) keep their order.
+    gpus.sort_by(|a, b| (&a.host, a.host_gpu).cmp(&(&b.host, b.host_gpu)));
+    for g in gpus {
+        // A remote source's GPUs under their host, each by its index there.
+        if g.host.is_some() && g.host != host {
+            host = g.host.clone();
+            let _ = writeln!(out, " {}", host.as_deref().unwrap_or("?"));
+        }
         if g.status == GpuStatus::Lost {
             let _ = writeln!(
                 out,
                 "  GPU {} {}: LOST (retrying)",
-                g.index,
+                g.host_gpu.unwrap_or(g.index),
                 g.name.as_deref().unwrap_or("?")
             );
             continue;
@@ -436,7 +530,7 @@ fn print_text(s: &Snapshot) {
         let _ = writeln!(
             out,
             "  GPU {} {}: {} / {} GiB used, {} GiB reserved by the driver, util {}%, {} °C, {} W",
-            g.index,
+            g.host_gpu.unwrap_or(g.index),
             g.name.as_deref().unwrap_or("?"),
             gib(m.used_bytes),
             gib(m.total_bytes),
@@ -456,6 +550,14 @@ fn print_text(s: &Snapshot) {
                 p.command.as_deref().unwrap_or("?")
             );
         }
+    }
+    for h in s.hosts.iter().flatten().filter(|h| !h.reachable) {
+        let _ = writeln!(
+            out,
+            "  host {}: UNREACHABLE ({})",
+            h.host,
+            h.reason.as_deref().unwrap_or("no reason given")
+        );
     }
     for u in &s.unavailable {
         let _ = writeln!(out, "  unavailable: {u}");

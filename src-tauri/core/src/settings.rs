@@ -43,6 +43,11 @@ pub struct Settings {
     /// Which figure of an estimate's band decides "fits" for plans that do not say (`fit_on`): its upper end
     /// (the default) or the central estimate.
     pub fit_on: FitOn,
+    /// Serve the Monitor's readings for Prometheus at this address (`127.0.0.1:9464`), while the Monitor runs;
+    /// `None` (the default) serves nothing. A token comes from HEADROOM_EXPORTER_TOKEN only, never from here.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub exporter_address: Option<String>,
 }
 
 impl Settings {
@@ -108,6 +113,7 @@ mod tests {
             notify_on_critical: true,
             python_path: Some("/opt/venv/bin/python".into()),
             fit_on: FitOn::Central,
+            exporter_address: Some("127.0.0.1:9464".into()),
         };
         save(&path, &chosen).unwrap();
         assert_eq!(load(&path).unwrap().settings, chosen);

@@ -70,9 +70,18 @@ pub fn monitor_start<R: Runtime>(
     )?)
 }
 
-/// Shows a desktop notification for each GPU a reading moved to critical, when Settings › "Notify on critical"
-/// is on. A desktop without a notification service logs a warning; the monitor goes on.
+/// Hands an NVML reading to the exporter, if one runs, and shows a desktop notification for each GPU a reading
+/// moved to critical, when Settings › "Notify on critical" is on. A desktop without a notification service logs a warning; the monitor goes on.
 fn notify_if_critical<R: Runtime>(app: &AppHandle<R>, tick: &Tick, demo: bool) {
+    // The opt-in exporter (Settings › exporter address) serves this machine's own GPUs only: a demo's, a
+    // replay's or other hosts' readings served as this host's would mislead the Prometheus that scrapes it.
+    if tick.snapshot.source == "nvml" {
+        if let Ok(slot) = app.state::<AppState>().exporter.lock() {
+            if let Some(exporter) = slot.as_ref() {
+                exporter.publish(tick);
+            }
+        }
+    }
     let notices = notify::critical_notices(tick, demo);
     if notices.is_empty() {
         return;

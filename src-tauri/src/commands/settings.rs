@@ -1,6 +1,9 @@
 use std::sync::MutexGuard;
 
 use headroom_core::launch::calibration::{self, CalibrationStatus};
+use headroom_core::monitor::exporter::{self, Exporter, ExporterConfig};
+use headroom_core::monitor::metrics::{self, RenderOptions};
+use headroom_core::monitor::remote::{read_secret, EXPORTER_TOKEN_ENV};
 use headroom_core::monitor::Timestamp;
 use headroom_core::settings::{self, Settings};
 use tauri::{AppHandle, Emitter, Runtime, State};
@@ -31,6 +34,15 @@ pub fn save_settings<R: Runtime>(
     settings: Settings,
 ) -> IpcResult<Settings> {
     let mut current = lock_settings(&state)?;
+    if current.exporter_address != settings.exporter_address {
+        // Start the new one before saving: an address that cannot be served is refused, not stored.
+        let mut slot = state
+            .exporter
+            .lock()
+            .map_err(|_| IpcError::internal("exporter lock poisoned"))?;
+        *slot = None;
+        *slot = start_exporter(settings.exporter_address.as_deref())?;
+    }
     settings::save(&state.paths.settings_file(), &settings)?;
     *current = settings.clone();
     drop(current);
@@ -38,6 +50,33 @@ pub fn save_settings<R: Runtime>(
         tracing::warn!(error = %e, "could not tell the windows that the settings changed");
     }
     Ok(settings)
+}
+
+/// The exporter for Settings' address, or none when it is off. Loopback unless the address says otherwise; the
+/// bearer token, if any, is HEADROOM_EXPORTER_TOKEN's (settings never hold secrets).
+pub(crate) fn start_exporter(address: Option<&str>) -> IpcResult<Option<Exporter>> {
+    let Some(address) = address else {
+        return Ok(None);
+    };
+    let addr = exporter::parse_addr(address).map_err(|e| match e {
+        headroom_core::Error::Invalid { message, .. } => {
+            headroom_core::Error::invalid("exporter_address", message)
+        }
+        other => other,
+    })?;
+    let token = read_secret("exporter_token", None, EXPORTER_TOKEN_ENV, |v| {
+        std::env::var(v).ok()
+    })?;
+    let started = Exporter::start(ExporterConfig {
+        addr,
+        token,
+        render: RenderOptions {
+            hostname: metrics::local_hostname(),
+            processes: false,
+        },
+    })?;
+    tracing::info!(addr = %started.addr(), "serving the Monitor's readings at /metrics");
+    Ok(Some(started))
 }
 
 /// This machine's calibration from its measured runs (docs/estimator.md §10.5), for the Settings view.

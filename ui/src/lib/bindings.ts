@@ -19,7 +19,12 @@ python_path?: string,
  * Which figure of an estimate's band decides "fits" for plans that do not say (`fit_on`): its upper end
  * (the default) or the central estimate.
  */
-fit_on: FitOn, };
+fit_on: FitOn, 
+/**
+ * Serve the Monitor's readings for Prometheus at this address (`127.0.0.1:9464`), while the Monitor runs;
+ * `None` (the default) serves nothing. A token comes from HEADROOM_EXPORTER_TOKEN only, never from here.
+ */
+exporter_address?: string, };
 
 export type Quarantine = { original: string, moved_to: string, reason: string, };
 
@@ -358,7 +363,25 @@ export type GpuSample = { index: number, name: string | null, uuid: string | nul
 /**
  * Compute processes holding memory on this GPU; `null` when the driver could not list them.
  */
-processes: Array<ProcessSample> | null, };
+processes: Array<ProcessSample> | null, 
+/**
+ * The host the GPU is on, for a remote source (`index` is then unique across hosts and `host_gpu` is the
+ * GPU's own index on its host). Optional key beyond docs/contract.md §4.
+ */
+host?: string | null, 
+/**
+ * The GPU's index on its host, for a remote source.
+ */
+host_gpu?: number | null, 
+/**
+ * The PCI bus id, as in `00000000:3B:00.0`. Optional key beyond docs/contract.md §4.
+ */
+pci_bus_id?: string | null, 
+/**
+ * Other labels a remote source gave the GPU that say where it works: Kubernetes `namespace`, `pod`,
+ * `container` from DCGM-exporter. Optional key beyond docs/contract.md §4.
+ */
+labels?: { [key in string]: string } | null, };
 
 export type Snapshot = { 
 /**
@@ -368,7 +391,23 @@ source: string, taken_at: Timestamp, gpus: Array<GpuSample>,
 /**
  * What could not be read, and why, in words; each `null` above has an entry here.
  */
-unavailable: Array<string>, };
+unavailable: Array<string>, 
+/**
+ * The hosts a remote source reads (`prometheus:`, `dcgm:`, `headroom:`), each reachable or not with the reason;
+ * absent for a local source. Optional key beyond docs/contract.md §4.
+ */
+hosts?: Array<HostState> | null, };
+
+export type HostState = { 
+/**
+ * The host's name: its `hostname` label, else the Prometheus `instance`, else the URL's host and port.
+ */
+host: string, reachable: boolean, 
+/**
+ * Why it is unreachable, in words (a timeout, a refused connection, an HTTP status, Prometheus's last scrape
+ * error); `null` when reachable.
+ */
+reason: string | null, };
 
 export type Scenario = "idle" | "training" | "leak" | "oom" | "lost";
 
@@ -466,7 +505,7 @@ export type StopOutcome = { pid: number, stopped_by: StoppedBy,
  */
 freed_bytes: number | null, };
 
-export type SourceRequest = { "kind": "nvml" } | { "kind": "demo", scenario: Scenario, gpus?: number, } | { "kind": "replay", path: string, };
+export type SourceRequest = { "kind": "nvml" } | { "kind": "demo", scenario: Scenario, gpus?: number, } | { "kind": "replay", path: string, } | { "kind": "remote", source: string, };
 
 export type MonitorStarted = { 
 /**

@@ -323,10 +323,16 @@ impl GpuSource for FakeSource {
                 power_watts: Some(70.0 + f64::from(util) * 6.3),
                 // Always: see the module documentation.
                 processes: Some(procs),
+                host: None,
+                host_gpu: None,
+                // Where the slots of a typical 8-GPU board's first bus would be; a demo's, like its name.
+                pci_bus_id: Some(format!("00000000:{:02X}:00.0", 0x18 + g)),
+                labels: None,
             });
         }
         self.step += 1;
         Ok(Some(Snapshot {
+            hosts: None,
             source: self.label(),
             taken_at: request.at,
             gpus,

@@ -9,14 +9,18 @@ pub mod advice;
 pub mod alerts;
 pub mod chart;
 pub mod decimate;
+pub mod expo;
 pub mod export;
+pub mod exporter;
 pub mod fake;
 pub mod history;
+pub mod metrics;
 pub mod notify;
 pub mod nvml;
 pub mod open;
 pub mod procs;
 pub mod record;
+pub mod remote;
 pub mod replay;
 pub mod sampler;
 pub mod session;
@@ -46,6 +50,23 @@ pub struct Snapshot {
     pub gpus: Vec<GpuSample>,
     /// What could not be read, and why, in words; each `null` above has an entry here.
     pub unavailable: Vec<String>,
+    /// The hosts a remote source reads (`prometheus:`, `dcgm:`, `headroom:`), each reachable or not with the reason;
+    /// absent for a local source. Optional key beyond docs/contract.md §4.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hosts: Option<Vec<HostState>>,
+}
+
+/// One host of a remote source at one reading. A host that does not answer keeps its GPUs in the snapshot as
+/// [`GpuStatus::Lost`] (never as zeros) and says why here.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct HostState {
+    /// The host's name: its `hostname` label, else the Prometheus `instance`, else the URL's host and port.
+    pub host: String,
+    pub reachable: bool,
+    /// Why it is unreachable, in words (a timeout, a refused connection, an HTTP status, Prometheus's last scrape
+    /// error); `null` when reachable.
+    pub reason: Option<String>,
 }
 
 /// Whether the GPU answered this time.
@@ -84,6 +105,20 @@ pub struct GpuSample {
     pub power_watts: Option<f64>,
     /// Compute processes holding memory on this GPU; `null` when the driver could not list them.
     pub processes: Option<Vec<ProcessSample>>,
+    /// The host the GPU is on, for a remote source (`index` is then unique across hosts and `host_gpu` is the
+    /// GPU's own index on its host). Optional key beyond docs/contract.md §4.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host: Option<String>,
+    /// The GPU's index on its host, for a remote source.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host_gpu: Option<u32>,
+    /// The PCI bus id, as in `00000000:3B:00.0`. Optional key beyond docs/contract.md §4.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pci_bus_id: Option<String>,
+    /// Other labels a remote source gave the GPU that say where it works: Kubernetes `namespace`, `pod`,
+    /// `container` from DCGM-exporter. Optional key beyond docs/contract.md §4.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub labels: Option<std::collections::BTreeMap<String, String>>,
 }
 
 /// Device memory in bytes, as NVML's `nvmlDeviceGetMemoryInfo_v2` reports it (nvml.h, `nvmlMemory_v2_t`):
@@ -166,6 +201,10 @@ impl GpuSample {
             temperature_c: None,
             power_watts: None,
             processes: None,
+            host: None,
+            host_gpu: None,
+            pci_bus_id: None,
+            labels: None,
         }
     }
 }

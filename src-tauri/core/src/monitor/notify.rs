@@ -48,6 +48,7 @@ mod tests {
                 taken_at: Timestamp(0),
                 gpus: Vec::new(),
                 unavailable: Vec::new(),
+                hosts: None,
             },
             assessment: Assessment {
                 gpus: Vec::new(),

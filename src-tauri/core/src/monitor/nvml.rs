@@ -200,6 +200,8 @@ impl NvmlSource {
         );
         let power_watts = field(index, "power_watts", device.power_usage(), unavailable)
             .map(|mw| f64::from(mw) / 1000.0);
+        let pci_bus_id =
+            field(index, "pci_bus_id", device.pci_info(), unavailable).map(|p| p.bus_id);
         let processes = if request.processes {
             self.read_processes(index, &device, unavailable)
         } else {
@@ -215,6 +217,10 @@ impl NvmlSource {
             temperature_c,
             power_watts,
             processes,
+            host: None,
+            host_gpu: None,
+            pci_bus_id,
+            labels: None,
         }
     }
 
@@ -326,6 +332,7 @@ impl GpuSource for NvmlSource {
             self.lost_streak = 0;
         }
         Ok(Some(Snapshot {
+            hosts: None,
             source: self.label(),
             taken_at: request.at,
             gpus,

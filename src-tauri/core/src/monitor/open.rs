@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use super::fake::{FakeConfig, FakeSource, Scenario};
 use super::nvml::{NvmlSource, SharedNvml};
 use super::procs::ProcFs;
+use super::remote::{RemoteKind, RemoteSource, RemoteSpec};
 use super::replay::ReplaySource;
 use super::source::GpuSource;
 use crate::{Error, Result};
@@ -16,10 +17,12 @@ pub enum SourceSpec {
     Nvml,
     Fake(FakeConfig),
     Replay(PathBuf),
+    /// `prometheus:URL`, `dcgm:URL,…` or `headroom:URL,…`: other hosts over HTTP.
+    Remote(RemoteSpec),
 }
 
 impl SourceSpec {
-    /// Parses `nvml`, `fake:SCENARIO` or `replay:FILE`; the fake's GPU and process counts and seed come from
+    /// Parses `nvml`, `fake:SCENARIO`, `replay:FILE`, `prometheus:URL`, `dcgm:URL` or `headroom:URL`; the fake's GPU and process counts and seed come from
     /// `fake` so the CLI can set them with their own flags.
     pub fn parse(text: &str, fake: FakeConfig) -> Result<Self> {
         if text == "nvml" {
@@ -38,10 +41,23 @@ impl SourceSpec {
             }
             return Ok(SourceSpec::Replay(PathBuf::from(file)));
         }
+        for kind in [
+            RemoteKind::Prometheus,
+            RemoteKind::Dcgm,
+            RemoteKind::Headroom,
+        ] {
+            if let Some(url) = text
+                .strip_prefix(kind.prefix())
+                .and_then(|t| t.strip_prefix(':'))
+            {
+                return Ok(SourceSpec::Remote(RemoteSpec::parse(kind, url)?));
+            }
+        }
         Err(Error::invalid(
             "source",
             format!(
-                "`{text}` is not one of nvml, fake:SCENARIO ({}), replay:FILE",
+                "`{}` is not one of nvml, fake:SCENARIO ({}), replay:FILE, prometheus:URL, dcgm:URL, headroom:URL",
+                super::remote::strip_userinfo(text),
                 Scenario::NAMES.join(", ")
             ),
         ))
@@ -63,5 +79,6 @@ pub fn open_source_shared(
         SourceSpec::Nvml => Box::new(NvmlSource::open_shared(nvml, procfs)?),
         SourceSpec::Fake(config) => Box::new(FakeSource::new(config.clone())?),
         SourceSpec::Replay(path) => Box::new(ReplaySource::open(path)?),
+        SourceSpec::Remote(spec) => Box::new(RemoteSource::new(spec.clone())),
     })
 }

@@ -19,6 +19,7 @@ use crate::monitor::history::{HistoryWindow, ProcessIdle};
 use crate::monitor::nvml::SharedNvml;
 use crate::monitor::procs::ProcFs;
 use crate::monitor::record::{Header, Reader, Recorder};
+use crate::monitor::remote::SecretInputs;
 use crate::monitor::sampler::{
     self, Message, SamplerClient, SamplerConfig, Tick, INTERVAL_RANGE_MS,
 };
@@ -51,6 +52,9 @@ pub enum SourceRequest {
         #[ts(type = "string")]
         path: PathBuf,
     },
+    /// Other hosts over HTTP: `prometheus:URL`, `dcgm:URL[,URL…]` or `headroom:URL[,URL…]` (docs/monitoring.md).
+    /// A token or password comes from HEADROOM_SOURCE_TOKEN or HEADROOM_SOURCE_PASSWORD, never from here.
+    Remote { source: String },
 }
 
 /// The demo's shape: 80 GiB GPUs (two unless asked otherwise), a trainer on each and an idle notebook kernel
@@ -365,7 +369,9 @@ pub fn interval_for(request: &SourceRequest, asked: Option<u64>) -> Result<u64> 
             let recorded = Reader::open(path)?.header().interval_ms;
             recorded.clamp(*INTERVAL_RANGE_MS.start(), *INTERVAL_RANGE_MS.end())
         }
-        (None, SourceRequest::Nvml) => SamplerConfig::default().interval_ms,
+        (None, SourceRequest::Nvml | SourceRequest::Remote { .. }) => {
+            SamplerConfig::default().interval_ms
+        }
     })
 }
 
@@ -381,6 +387,19 @@ pub fn spec_for(request: &SourceRequest) -> Result<SourceSpec> {
                 ));
             }
             SourceSpec::Replay(path.clone())
+        }
+        SourceRequest::Remote { source } => {
+            match SourceSpec::parse(source.trim(), FakeConfig::default())? {
+                SourceSpec::Remote(remote) => SourceSpec::Remote(
+                    remote.with_secrets(&SecretInputs::default(), |v| std::env::var(v).ok())?,
+                ),
+                _ => {
+                    return Err(Error::invalid(
+                        "source",
+                        "name a remote source: prometheus:URL, dcgm:URL or headroom:URL",
+                    ))
+                }
+            }
         }
     })
 }

@@ -4,6 +4,12 @@ export const en = {
   "monitor.title": "Monitor",
   "monitor.demoBadge": "Demo data: simulated GPUs ({scenario})",
   "monitor.replayBadge": "Replay: {source}",
+  "monitor.remoteBadge": "Remote: {source}",
+  "monitor.remote.source": "Other hosts (prometheus:URL, dcgm:URL, headroom:URL)",
+  "monitor.remote.start": "Watch",
+  "monitor.remote.hint": "A token or password comes from HEADROOM_SOURCE_TOKEN or HEADROOM_SOURCE_PASSWORD, never from here.",
+  "monitor.host": "Host {host}",
+  "monitor.hostUnreachable": "{host} is unreachable: {reason}",
   "monitor.liveBadge": "Live: NVIDIA driver",
   "monitor.starting": "Connecting to the NVIDIA driver…",
   "monitor.noDriver.title": "No NVIDIA driver found",
@@ -100,12 +106,23 @@ export const en = {
   "monitor.copy": "Copy",
   "monitor.copied": "Copied",
   "monitor.dismiss": "Dismiss",
+  "settings.exporter": "Prometheus exporter",
+  "settings.exporter.on": "Serve this machine's GPU readings at /metrics while the Monitor runs",
+  "settings.exporter.address": "Address",
+  "settings.exporter.help":
+    "Loopback (127.0.0.1) is reachable from this machine only. Another address lets other machines read GPU names and memory: set HEADROOM_EXPORTER_TOKEN to require a bearer token.",
 } as const;
 
 export const ja: Record<keyof typeof en, string> = {
   "monitor.title": "モニター",
   "monitor.demoBadge": "デモデータ: シミュレーションの GPU（{scenario}）",
   "monitor.replayBadge": "再生: {source}",
+  "monitor.remoteBadge": "リモート: {source}",
+  "monitor.remote.source": "他のホスト（prometheus:URL、dcgm:URL、headroom:URL）",
+  "monitor.remote.start": "監視",
+  "monitor.remote.hint": "トークンやパスワードは HEADROOM_SOURCE_TOKEN または HEADROOM_SOURCE_PASSWORD から読みます。ここには入力しません。",
+  "monitor.host": "ホスト {host}",
+  "monitor.hostUnreachable": "{host} に接続できません: {reason}",
   "monitor.liveBadge": "ライブ: NVIDIA ドライバー",
   "monitor.starting": "NVIDIA ドライバーに接続しています…",
   "monitor.noDriver.title": "NVIDIA ドライバーが見つかりません",
@@ -202,4 +219,9 @@ export const ja: Record<keyof typeof en, string> = {
   "monitor.copy": "コピー",
   "monitor.copied": "コピーしました",
   "monitor.dismiss": "閉じる",
+  "settings.exporter": "Prometheus エクスポーター",
+  "settings.exporter.on": "モニターの実行中、このマシンの GPU の読み取り値を /metrics で公開する",
+  "settings.exporter.address": "アドレス",
+  "settings.exporter.help":
+    "ループバック（127.0.0.1）はこのマシンからのみ読めます。他のアドレスでは他のマシンから GPU 名とメモリが読めます。HEADROOM_EXPORTER_TOKEN を設定するとベアラートークンが必要になります。",
 };

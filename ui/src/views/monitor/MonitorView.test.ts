@@ -190,6 +190,45 @@ afterEach(() => {
 });
 
 describe("the Monitor view", () => {
+  it("starts a remote source from its text, groups GPUs by host and shows an unreachable host with its reason", async () => {
+    const { monitor, frame } = await open("ok");
+    const input = $<HTMLInputElement>('[data-testid="remote-source"]')!;
+    input.value = " prometheus:http://prom:9090 ";
+    input.dispatchEvent(new Event("input"));
+    $<HTMLButtonElement>('[data-testid="remote-start"]')!.click();
+    await settle();
+    const start = calls.filter((c) => c.cmd === "monitor_start").at(-1)!;
+    expect(start.args.source).toEqual({ kind: "remote", source: "prometheus:http://prom:9090" });
+    monitor.started = { ...STARTED, source: "prometheus:http://prom:9090", demo: false, interval_ms: 1000 };
+    capturePush();
+    const r = reading(40, "normal");
+    const base = { ...r.snapshot.gpus[0]!, processes: null };
+    const lostMemory = { total_bytes: null, used_bytes: null, free_bytes: null, reserved_bytes: null };
+    r.snapshot = {
+      ...r.snapshot,
+      source: "prometheus:http://prom:9090",
+      gpus: [
+        { ...base, index: 0, host: "node-b", host_gpu: 0 },
+        { ...base, index: 1, host: "node-a", host_gpu: 1 },
+        { ...base, index: 2, host: "node-a", host_gpu: 0, status: "lost", memory: lostMemory },
+      ],
+      hosts: [
+        { host: "node-a", reachable: false, reason: "scrape of 10.0.0.7:9464 failed: connection refused" },
+        { host: "node-b", reachable: true, reason: null },
+      ],
+    };
+    r.assessment = { gpus: [], changes: [], recommendations: [] };
+    push!({ kind: "tick", tick: r, readings: 1 });
+    await frame();
+    expect(text('[data-testid="source-badge"]')).toBe("Remote: prometheus:http://prom:9090");
+    expect([...document.querySelectorAll('[data-testid="host"]')].map((h) => h.textContent)).toEqual(["Host node-a", "Host node-b"]);
+    const cards = [...document.querySelectorAll('[data-testid="gpu-card"] strong')].map((c) => c.textContent?.trim());
+    expect(cards).toEqual(["GPU 0 · Demo H100 80GB", "GPU 1 · Demo H100 80GB", "GPU 0 · Demo H100 80GB"]);
+    expect(text('[data-testid="host-unreachable"]')).toBe("node-a is unreachable: scrape of 10.0.0.7:9464 failed: connection refused");
+    // A lost GPU of the unreachable host shows as lost, not as an empty bar.
+    expect(text('[data-testid="gpu-card"]')).toContain("Lost");
+  });
+
   it("shows a lost GPU as lost, with its own alert and what to do", async () => {
     // Issue 11 item 9: the core assesses a lost GPU `lost` (it was `normal`) and says how to bring it back.
     backend("ok");
