@@ -26,6 +26,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use super::history::History;
+use crate::message::{Key, Message};
 use super::{GpuStatus, Snapshot, GIB};
 use crate::{Error, Result};
 
@@ -148,6 +149,10 @@ pub struct Recommendation {
     pub action: Action,
     /// Why, in words, with the numbers.
     pub reason: String,
+    /// `reason` as a message the UI renders in the user's language.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub reason_message: Option<Message>,
 }
 
 /// One GPU's state after a snapshot.
@@ -168,6 +173,10 @@ pub struct LevelChange {
     pub from: Level,
     pub to: Level,
     pub message: String,
+    /// `message` as a message the UI renders in the user's language.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub message_key: Option<Message>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ts_rs::TS)]
@@ -273,6 +282,7 @@ impl AlertEngine {
             let level = fullness.map_or(from, |f| self.next_level(from, f));
             if level != current {
                 let pct = fullness.map_or(String::new(), |f| format!(" ({:.1}% full)", f * 100.0));
+                let message_key = change_message(g.index, current == Level::Lost, level, fullness);
                 out.changes.push(LevelChange {
                     gpu: g.index,
                     from: current,
@@ -286,6 +296,7 @@ impl AlertEngine {
                     } else {
                         format!("GPU {} memory {}{pct}", g.index, level_words(level))
                     },
+                    message_key: Some(message_key),
                 });
                 self.levels.insert(g.index, level);
             }
@@ -331,6 +342,7 @@ impl AlertEngine {
                 from: current,
                 to: Level::Lost,
                 message: format!("GPU {gpu} {}", level_words(Level::Lost)),
+                message_key: Some(Message::new(Key::AlertLevelLost).count("gpu", gpu.into())),
             });
             self.levels.insert(gpu, Level::Lost);
         }
@@ -349,6 +361,7 @@ impl AlertEngine {
                  code); once nothing uses it, `sudo nvidia-smi -r -i {gpu}` resets it, else reboot. Headroom keeps \
                  retrying and shows it again when it answers."
             ),
+            reason_message: Some(Message::new(Key::RecCheckGpu).count("gpu", gpu.into())),
         });
     }
 
@@ -379,6 +392,15 @@ impl AlertEngine {
                         held as f64 / GIB as f64,
                         p.idle_ms / 60_000
                     ),
+                    reason_message: Some(
+                        match p.name.as_deref() {
+                            Some(name) => Message::new(Key::RecStopIdle).text("name", name),
+                            None => Message::new(Key::RecStopIdleUnnamed),
+                        }
+                        .count("pid", p.pid.into())
+                        .bytes("held", held)
+                        .duration_ms("idle", p.idle_ms),
+                    ),
                 });
             }
         }
@@ -400,6 +422,12 @@ impl AlertEngine {
                         p.pid,
                         a.reserved_bytes as f64 / GIB as f64,
                         a.allocated_bytes as f64 / GIB as f64
+                    ),
+                    reason_message: Some(
+                        Message::new(Key::RecExpandableSegments)
+                            .count("pid", p.pid.into())
+                            .bytes("reserved", a.reserved_bytes)
+                            .bytes("allocated", a.allocated_bytes),
                     ),
                 });
             }
@@ -427,6 +455,13 @@ impl AlertEngine {
                     grew as f64 / GIB as f64,
                     c.trend_window_s
                 ),
+                reason_message: Some(match time_to_full_ms {
+                    Some(ms) => Message::new(Key::RecCheckpointingFull).duration_ms("full_in", ms),
+                    None => Message::new(Key::RecCheckpointing),
+                }
+                .count("pid", pid.into())
+                .bytes("grew", grew)
+                .duration_ms("window", c.trend_window_s * 1000)),
             });
             let link = procs
                 .iter()
@@ -460,6 +495,15 @@ fn switch_preset(
     }
     let what =
         "4-bit NF4 weights with double quantization (QLoRA) take about a quarter of 16-bit weights";
+    let reason_message = match link {
+        Some(l) => match current.as_deref() {
+            Some(c) => Message::new(Key::RecSwitchLinkedFrom).text("current", c),
+            None => Message::new(Key::RecSwitchLinked),
+        }
+        .text("model", l.id.as_str()),
+        None => Message::new(Key::RecSwitchUnlinked),
+    }
+    .count("pid", pid.into());
     let reason = match link {
         Some(l) => format!(
             "{} (pid {pid}{}): {what}; switching its config takes effect at its next launch",
@@ -480,7 +524,31 @@ fn switch_preset(
             current_preset: current,
         },
         reason,
+        reason_message: Some(reason_message),
     })
+}
+
+/// A level change as a message: the level reached, with the fullness when it was read, and whether the GPU has
+/// just come back from being lost.
+fn change_message(gpu: u32, back: bool, level: Level, fullness: Option<f64>) -> Message {
+    let key = match (back, level, fullness.is_some()) {
+        (_, Level::Lost, _) => Key::AlertLevelLost,
+        (false, Level::Normal, false) => Key::AlertLevelNormal,
+        (false, Level::Normal, true) => Key::AlertLevelNormalPercent,
+        (true, Level::Normal, false) => Key::AlertBackNormal,
+        (true, Level::Normal, true) => Key::AlertBackNormalPercent,
+        // Warning and critical are only reached from a reading, so the fullness is there.
+        (_, Level::Warning | Level::Critical, false) => Key::AlertLevelUnread,
+        (false, Level::Warning, true) => Key::AlertLevelWarning,
+        (false, Level::Critical, true) => Key::AlertLevelCritical,
+        (true, Level::Warning, true) => Key::AlertBackWarning,
+        (true, Level::Critical, true) => Key::AlertBackCritical,
+    };
+    let message = Message::new(key).count("gpu", gpu.into());
+    match fullness {
+        Some(f) if key != Key::AlertLevelUnread => message.number("percent", f * 100.0, 1),
+        _ => message,
+    }
 }
 
 fn level_words(level: Level) -> &'static str {
