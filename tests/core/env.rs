@@ -377,15 +377,24 @@ fn every_doctor_message_key_is_emitted_with_its_arguments() {
                 ("CUDA_MODULE_LOADING", "EAGER"),
                 ("TORCH_USE_CUDA_DSA", "1"),
                 ("CUDA_VISIBLE_DEVICES", "0,1"),
-                ("PYTORCH_CUDA_ALLOC_CONF", "expandable_segments:yes,expandable_segments:True,typo:1"),
-                ("PYTORCH_ALLOC_CONF", "backend:other,garbage_collection_threshold:2,max_split_size_mb:4"),
+                (
+                    "PYTORCH_CUDA_ALLOC_CONF",
+                    "expandable_segments:yes,expandable_segments:True,typo:1",
+                ),
+                (
+                    "PYTORCH_ALLOC_CONF",
+                    "backend:other,garbage_collection_threshold:2,max_split_size_mb:4",
+                ),
             ]),
             None,
         ),
         (
             env(&[
                 ("CUDA_VISIBLE_DEVICES", "-1"),
-                ("PYTORCH_CUDA_ALLOC_CONF", "backend:cudaMallocAsync,max_split_size_mb:64,expandable_segments:yes"),
+                (
+                    "PYTORCH_CUDA_ALLOC_CONF",
+                    "backend:cudaMallocAsync,max_split_size_mb:64,expandable_segments:yes",
+                ),
                 ("B_VAR", "3"),
                 ("C_VAR", "x"),
             ]),
@@ -401,7 +410,11 @@ fn every_doctor_message_key_is_emitted_with_its_arguments() {
     }
     for key in headroom_core::message::Key::ALL {
         if key.as_str().starts_with("backend.doctor.") {
-            assert!(seen.contains(key.as_str()), "{} never emitted: {seen:?}", key.as_str());
+            assert!(
+                seen.contains(key.as_str()),
+                "{} never emitted: {seen:?}",
+                key.as_str()
+            );
         }
     }
 }

@@ -411,7 +411,10 @@ fn every_alert_and_recommendation_carries_a_well_formed_message() {
             seen.insert(m.key.clone());
         }
         for r in &t.assessment.recommendations {
-            let m = r.reason_message.as_ref().expect("a recommendation's message");
+            let m = r
+                .reason_message
+                .as_ref()
+                .expect("a recommendation's message");
             m.check().unwrap();
             seen.insert(m.key.clone());
         }

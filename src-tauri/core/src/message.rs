@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ts_rs::TS)]
 #[serde(tag = "type", content = "value", rename_all = "snake_case")]
 pub enum MessageArg {
-    /// Shown as it is: a name, a path, a variable's value.
+    /// Shown as it is: a name, a path, a variable's value, an identifier such as a pid (no separators).
     Text(String),
     /// A size in bytes (the UI picks GiB, or MiB for small sizes).
     Bytes(u64),
@@ -220,10 +220,16 @@ mod tests {
 
     #[test]
     fn check_names_a_missing_or_extra_argument() {
-        assert_eq!(Message::new(Key::RecCheckGpu).count("gpu", 0).check(), Ok(()));
+        assert_eq!(
+            Message::new(Key::RecCheckGpu).count("gpu", 0).check(),
+            Ok(())
+        );
         let missing = Message::new(Key::RecCheckGpu).check().unwrap_err();
         assert!(missing.contains("backend.rec.check_gpu"), "{missing}");
-        let extra = Message::new(Key::CaveatInt4).text("x", "y").check().unwrap_err();
+        let extra = Message::new(Key::CaveatInt4)
+            .text("x", "y")
+            .check()
+            .unwrap_err();
         assert!(extra.contains("\"x\""), "{extra}");
         let unknown = Message {
             key: "nope".into(),
@@ -236,13 +242,22 @@ mod tests {
     fn arguments_travel_typed() {
         let m = Message::new(Key::RecStopIdle)
             .text("name", "python")
-            .count("pid", 42)
+            .text("pid", "42")
             .bytes("held", 1 << 30)
             .duration_ms("idle", 600_000);
         let json = serde_json::to_value(&m).unwrap();
-        assert_eq!(json["args"]["held"], serde_json::json!({"type": "bytes", "value": 1_073_741_824u64}));
-        assert_eq!(json["args"]["name"], serde_json::json!({"type": "text", "value": "python"}));
-        let nan = Message::new(Key::AlertLevelWarning).count("gpu", 0).number("percent", f64::NAN, 1);
+        assert_eq!(
+            json["args"]["held"],
+            serde_json::json!({"type": "bytes", "value": 1_073_741_824u64})
+        );
+        assert_eq!(
+            json["args"]["name"],
+            serde_json::json!({"type": "text", "value": "python"})
+        );
+        let nan =
+            Message::new(Key::AlertLevelWarning)
+                .count("gpu", 0)
+                .number("percent", f64::NAN, 1);
         assert!(matches!(nan.args["percent"], MessageArg::Text(_)));
     }
 

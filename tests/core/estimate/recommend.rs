@@ -271,9 +271,13 @@ fn suggestions_and_ranked_presets_carry_well_formed_messages() {
     }
     for key in headroom_core::message::Key::ALL {
         let k = key.as_str();
-        if ["backend.suggest.", "backend.caveat.", "backend.unavailable."]
-            .iter()
-            .any(|p| k.starts_with(p))
+        if [
+            "backend.suggest.",
+            "backend.caveat.",
+            "backend.unavailable.",
+        ]
+        .iter()
+        .any(|p| k.starts_with(p))
         {
             assert!(keys.contains(k), "{k} never emitted: {keys:?}");
         }

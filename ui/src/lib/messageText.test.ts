@@ -7,7 +7,7 @@ const idle: Message = {
   key: "backend.rec.stop_idle",
   args: {
     name: { type: "text", value: "python" },
-    pid: { type: "count", value: 12345 },
+    pid: { type: "text", value: "12345" },
     held: { type: "bytes", value: 3 * 2 ** 30 },
     idle: { type: "duration_ms", value: 600_000 },
   },
@@ -15,8 +15,8 @@ const idle: Message = {
 
 describe("backend messages", () => {
   it("render in English and Japanese with locale-formatted arguments", () => {
-    expect(messageText("en", idle)).toBe("python (pid 12,345) holds 3.00 GiB and has been idle for 10 min");
-    expect(messageText("ja", idle)).toBe("python（pid 12,345）は 3.00 GiB を保持したまま 10 分 アイドル状態です");
+    expect(messageText("en", idle)).toBe("python (pid 12345) holds 3.00 GiB and has been idle for 10 min");
+    expect(messageText("ja", idle)).toBe("python（pid 12345）は 3.00 GiB を保持したまま 10 分 アイドル状態です");
   });
 
   it("show a small size in MiB, never 0.00 GiB", () => {

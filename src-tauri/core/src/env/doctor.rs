@@ -120,7 +120,9 @@ fn debug_settings(env: &EnvMap, production: bool, out: &mut Vec<Finding>) {
             rule,
             variable: variable.into(),
             message: why,
-            message_key: Some(Message::new(key).text("value", env.get(variable).map_or("", String::as_str))),
+            message_key: Some(
+                Message::new(key).text("value", env.get(variable).map_or("", String::as_str)),
+            ),
             fix,
         });
     };

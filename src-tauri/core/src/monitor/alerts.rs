@@ -26,8 +26,8 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use super::history::History;
-use crate::message::{Key, Message};
 use super::{GpuStatus, Snapshot, GIB};
+use crate::message::{Key, Message};
 use crate::{Error, Result};
 
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, ts_rs::TS)]
@@ -397,7 +397,7 @@ impl AlertEngine {
                             Some(name) => Message::new(Key::RecStopIdle).text("name", name),
                             None => Message::new(Key::RecStopIdleUnnamed),
                         }
-                        .count("pid", p.pid.into())
+                        .text("pid", p.pid.to_string())
                         .bytes("held", held)
                         .duration_ms("idle", p.idle_ms),
                     ),
@@ -425,7 +425,7 @@ impl AlertEngine {
                     ),
                     reason_message: Some(
                         Message::new(Key::RecExpandableSegments)
-                            .count("pid", p.pid.into())
+                            .text("pid", p.pid.to_string())
                             .bytes("reserved", a.reserved_bytes)
                             .bytes("allocated", a.allocated_bytes),
                     ),
@@ -459,7 +459,7 @@ impl AlertEngine {
                     Some(ms) => Message::new(Key::RecCheckpointingFull).duration_ms("full_in", ms),
                     None => Message::new(Key::RecCheckpointing),
                 }
-                .count("pid", pid.into())
+                .text("pid", pid.to_string())
                 .bytes("grew", grew)
                 .duration_ms("window", c.trend_window_s * 1000)),
             });
@@ -503,7 +503,7 @@ fn switch_preset(
         .text("model", l.id.as_str()),
         None => Message::new(Key::RecSwitchUnlinked),
     }
-    .count("pid", pid.into());
+    .text("pid", pid.to_string());
     let reason = match link {
         Some(l) => format!(
             "{} (pid {pid}{}): {what}; switching its config takes effect at its next launch",
