@@ -422,8 +422,7 @@ fn every_alert_and_recommendation_carries_a_well_formed_message() {
     for name in Scenario::NAMES {
         let scenario = Scenario::parse(name).unwrap();
         for (gpus, processes) in [(2, 2), (1, 2)] {
-            let mut core =
-                SamplerCore::new(fake(scenario, gpus, processes), config.clone()).unwrap();
+            let mut core = SamplerCore::new(fake(scenario, gpus, processes), config).unwrap();
             ticks(&mut core, 400).iter().for_each(&mut assess);
         }
     }

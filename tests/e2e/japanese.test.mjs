@@ -68,6 +68,24 @@ describe("the app in Japanese", () => {
     assert.match(description, /^学習の実行用/);
   });
 
+  it("shows the Plan's suggestions and why a preset does not apply in Japanese, and notes with code spans", async () => {
+    await session.click(await session.find('[data-view="plan"]'));
+    await session.sendKeys(await session.find('[data-testid="model-search"]'), "llama-3.1-8b");
+    await session.click(await session.find('option[value="meta-llama/Llama-3.1-8B"]'));
+    await session.find('[data-testid="ranked"]', 20000);
+    // The CPU preset never gets a GPU verdict: its reason is the backend's message, in Japanese.
+    const reasons = await js("return [...document.querySelectorAll('[data-testid=\"ranked\"] td[title]')].map((td) => td.title)");
+    assert.ok(reasons.some((r) => r.includes("GPU メモリを使わない")), JSON.stringify(reasons));
+    assert.ok(!reasons.some((r) => r.includes("uses no GPU memory")), JSON.stringify(reasons));
+    // Suggestions, when there are any, are the backend's messages in Japanese.
+    const suggestions = (await textOf("suggestions")).join(" ");
+    assert.doesNotMatch(suggestions, /saves/, suggestions);
+    const notes = await js("return document.querySelectorAll('.notes li code').length");
+    assert.ok(notes > 0, "the notes' quoted names are code spans");
+    assert.equal(await js("return [...document.querySelectorAll('.notes li')].some((li) => li.textContent.includes('`'))"), false);
+    await screenshot("japanese-plan.png");
+  });
+
   it("names the system locale in words in Settings", async () => {
     await session.click(await session.find('[data-view="settings"]'));
     const auto = await session.until(
