@@ -73,10 +73,12 @@ describe("the app in Japanese", () => {
     await session.sendKeys(await session.find('[data-testid="model-search"]'), "llama-3.1-8b");
     await session.click(await session.find('option[value="meta-llama/Llama-3.1-8B"]'));
     await session.find('[data-testid="ranked"]', 20000);
-    // The CPU preset never gets a GPU verdict: its reason is the backend's message, in Japanese.
+    // QLoRA (the form's default) does not apply to presets that are not 4-bit: the reason, and each preset's
+    // cost, are the backend's messages in Japanese.
     const reasons = await js("return [...document.querySelectorAll('[data-testid=\"ranked\"] td[title]')].map((td) => td.title)");
-    assert.ok(reasons.some((r) => r.includes("GPU メモリを使わない")), JSON.stringify(reasons));
-    assert.ok(!reasons.some((r) => r.includes("uses no GPU memory")), JSON.stringify(reasons));
+    assert.ok(reasons.some((r) => r.includes("このプリセットは 4 ビットではありません")), JSON.stringify(reasons));
+    assert.ok(reasons.some((r) => r.includes("INT4 は精度を損なうことがあります")), JSON.stringify(reasons));
+    assert.ok(!reasons.some((r) => /is not 4-bit|may cost accuracy/.test(r)), JSON.stringify(reasons));
     // Suggestions, when there are any, are the backend's messages in Japanese.
     const suggestions = (await textOf("suggestions")).join(" ");
     assert.doesNotMatch(suggestions, /saves/, suggestions);
