@@ -9,6 +9,8 @@ pub fn render() -> String {
     // u64 byte counts stay plain numbers: exact up to 8 PiB, far beyond any GPU.
     let cfg = Config::new().with_large_int("number");
     let decls = [
+        headroom_core::message::MessageArg::decl(&cfg),
+        headroom_core::message::Message::decl(&cfg),
         headroom_core::settings::Language::decl(&cfg),
         headroom_core::settings::Theme::decl(&cfg),
         headroom_core::settings::Settings::decl(&cfg),

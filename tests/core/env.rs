@@ -344,12 +344,79 @@ fn fixes_apply_to_a_profile_and_processes_are_checked_one_by_one() {
         .contains("no running process"));
 }
 
+/// The findings as (severity, rule, variable, fix), after checking that each carries a well-formed message for
+/// the UI to translate.
 fn rules(env: &EnvMap, profile: Option<&Profile>) -> Vec<(Severity, Rule, String, Option<Fix>)> {
     diagnose(env, profile)
         .findings
         .into_iter()
-        .map(|f| (f.severity, f.rule, f.variable, f.fix))
+        .map(|f| {
+            let m = f.message_key.as_ref().expect("a finding's message");
+            m.check().unwrap();
+            (f.severity, f.rule, f.variable, f.fix)
+        })
         .collect()
+}
+
+/// Every doctor message key is reachable: environments that trip each rule, with and without a profile.
+#[test]
+fn every_doctor_message_key_is_emitted_with_its_arguments() {
+    let mine = user_profile(
+        "mine",
+        &[("A_VAR", Some("1")), ("B_VAR", Some("2")), ("C_VAR", None)],
+    );
+    let cases: Vec<(EnvMap, Option<&Profile>)> = vec![
+        (
+            env(&[
+                ("CUDA_LAUNCH_BLOCKING", "1"),
+                ("PYTORCH_NO_CUDA_MEMORY_CACHING", "1"),
+                ("TORCH_SHOW_CPP_STACKTRACES", "1"),
+                ("PYTORCH_USE_CUDA_DSA", "1"),
+                ("TORCH_DISTRIBUTED_DEBUG", "DETAIL"),
+                ("NCCL_DEBUG", "INFO"),
+                ("CUDA_MODULE_LOADING", "EAGER"),
+                ("TORCH_USE_CUDA_DSA", "1"),
+                ("CUDA_VISIBLE_DEVICES", "0,1"),
+                (
+                    "PYTORCH_CUDA_ALLOC_CONF",
+                    "expandable_segments:yes,expandable_segments:True,typo:1",
+                ),
+                (
+                    "PYTORCH_ALLOC_CONF",
+                    "backend:other,garbage_collection_threshold:2,max_split_size_mb:4",
+                ),
+            ]),
+            None,
+        ),
+        (
+            env(&[
+                ("CUDA_VISIBLE_DEVICES", "-1"),
+                (
+                    "PYTORCH_CUDA_ALLOC_CONF",
+                    "backend:cudaMallocAsync,max_split_size_mb:64,expandable_segments:yes",
+                ),
+                ("B_VAR", "3"),
+                ("C_VAR", "x"),
+            ]),
+            Some(&mine),
+        ),
+    ];
+    let mut seen = std::collections::BTreeSet::new();
+    for (e, profile) in &cases {
+        rules(e, *profile);
+        for f in diagnose(e, *profile).findings {
+            seen.insert(f.message_key.unwrap().key);
+        }
+    }
+    for key in headroom_core::message::Key::ALL {
+        if key.as_str().starts_with("backend.doctor.") {
+            assert!(
+                seen.contains(key.as_str()),
+                "{} never emitted: {seen:?}",
+                key.as_str()
+            );
+        }
+    }
 }
 
 fn unset(v: &str) -> Option<Fix> {

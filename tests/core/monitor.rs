@@ -487,6 +487,97 @@ fn a_lost_gpu_is_assessed_lost_with_a_recommendation_and_back_when_it_answers() 
         .any(|r| matches!(r.action, Action::CheckGpu { .. })));
 }
 
+/// Every level change and recommendation carries its words as a message key with the key's arguments, so the UI
+/// can show it in Japanese: across every demo scenario, an idle holder and a run with and without a model link.
+#[test]
+fn every_alert_and_recommendation_carries_a_well_formed_message() {
+    let config = SamplerConfig {
+        alerts: AlertConfig {
+            warning: 0.6,
+            critical: 0.9,
+            ..AlertConfig::default()
+        },
+        ..SamplerConfig::default()
+    };
+    let mut seen = std::collections::BTreeSet::new();
+    let mut assess = |t: &Tick| {
+        for c in &t.assessment.changes {
+            let m = c.message_key.as_ref().expect("a level change's message");
+            m.check().unwrap();
+            seen.insert(m.key.clone());
+        }
+        for r in &t.assessment.recommendations {
+            let m = r
+                .reason_message
+                .as_ref()
+                .expect("a recommendation's message");
+            m.check().unwrap();
+            seen.insert(m.key.clone());
+        }
+    };
+    for name in Scenario::NAMES {
+        let scenario = Scenario::parse(name).unwrap();
+        for (gpus, processes) in [(2, 2), (1, 2)] {
+            let mut core = SamplerCore::new(fake(scenario, gpus, processes), config).unwrap();
+            ticks(&mut core, 400).iter().for_each(&mut assess);
+        }
+    }
+    let launched = ModelLink {
+        id: "Qwen/Qwen3-8B".into(),
+        run_id: Some("r1".into()),
+        preset: Some("int4".into()),
+        flag: None,
+        batch_size: Some(1),
+        sequence_length: Some(512),
+    };
+    for link in [None, Some(launched.clone())] {
+        for r in leak_with_model(link) {
+            let m = r.reason_message.unwrap();
+            m.check().unwrap();
+            seen.insert(m.key);
+        }
+    }
+    let fits = Advice::Fits {
+        choice: PresetNeed {
+            preset: "int4_double".into(),
+            deciding_bytes: 9 << 30,
+        },
+        skipped: Vec::new(),
+        usable_bytes: 20 << 30,
+        batch_size: 1,
+        sequence_length: 512,
+    };
+    let unlaunched = ModelLink {
+        preset: None,
+        ..launched.clone()
+    };
+    for link in [launched, unlaunched] {
+        let advisor = Fixed(fits.clone(), Default::default());
+        for r in leak_with_model_advised(Some(link), Some(Box::new(advisor))) {
+            let m = r.reason_message.unwrap();
+            m.check().unwrap();
+            seen.insert(m.key);
+        }
+    }
+    for key in [
+        "backend.alert.level.warning",
+        "backend.alert.level.critical",
+        "backend.alert.level.lost",
+        "backend.alert.back.normal.percent",
+        "backend.rec.check_gpu",
+        "backend.rec.stop_idle",
+        "backend.rec.expandable_segments",
+        "backend.rec.checkpointing.full",
+        "backend.rec.switch.linked",
+        "backend.rec.switch.linked_from",
+        "backend.rec.switch.unlinked",
+        "backend.rec.switch.fits",
+        "backend.rec.switch.fits_from",
+    ] {
+        assert!(seen.contains(key), "{key} never seen in {seen:?}");
+    }
+}
+
 #[test]
 fn every_fake_scenario_is_consistent_at_every_reading() {
     // Issue 11 item 9: in fake:oom the processes added up to 78 GB on a GPU reporting 9.7 GB used (a list

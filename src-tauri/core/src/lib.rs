@@ -8,6 +8,7 @@ pub mod estimate;
 pub mod fsio;
 pub mod launch;
 pub mod logfile;
+pub mod message;
 pub mod model;
 pub mod monitor;
 pub mod paths;

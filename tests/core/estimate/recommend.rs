@@ -238,3 +238,48 @@ fn suggestions_only_list_changes_that_save_and_say_how_much() {
         "{eight_bit:?}"
     );
 }
+
+/// Suggestions, costs and "does not apply" reasons carry message keys the UI translates: each suggestion's
+/// `saving` is its saving in bytes, and a preset has cost and reason messages exactly when it has the words.
+#[test]
+fn suggestions_and_ranked_presets_carry_well_formed_messages() {
+    let mut keys = std::collections::BTreeSet::new();
+    for v in [
+        json!({"task": "train", "method": "full", "batch_size": 4, "gpus": {"count": 1, "model": "A100 80GB"}}),
+        json!({"task": "train", "method": "lora", "batch_size": 8, "gpus": {"count": 1, "model": "RTX 4090"}}),
+        json!({"task": "train", "method": "qlora", "gpus": {"count": 1, "model": "RTX 4090"}}),
+        json!({"task": "infer", "batch_size": 64, "sequence_length": 8192, "gpus": {"count": 1, "model": "RTX 4090"}}),
+    ] {
+        let p = plan(v);
+        for s in suggestions(&llama_8b(), &p, &builtin_presets()).unwrap() {
+            let m = s.change_message.expect("a suggestion's message");
+            m.check().unwrap();
+            assert_eq!(
+                m.args["saving"],
+                headroom_core::message::MessageArg::Bytes((-s.delta_bytes) as u64)
+            );
+            keys.insert(m.key);
+        }
+        for r in rank_presets(&llama_8b(), &p, &builtin_presets()).unwrap() {
+            assert_eq!(r.caveat.is_some(), !r.caveat_messages.is_empty(), "{r:?}");
+            assert_eq!(r.unavailable.is_some(), r.unavailable_message.is_some());
+            for m in r.caveat_messages.iter().chain(&r.unavailable_message) {
+                m.check().unwrap();
+                keys.insert(m.key.clone());
+            }
+        }
+    }
+    for key in headroom_core::message::Key::ALL {
+        let k = key.as_str();
+        if [
+            "backend.suggest.",
+            "backend.caveat.",
+            "backend.unavailable.",
+        ]
+        .iter()
+        .any(|p| k.starts_with(p))
+        {
+            assert!(keys.contains(k), "{k} never emitted: {keys:?}");
+        }
+    }
+}

@@ -1,6 +1,10 @@
 // Generated from the Rust types by src-tauri/src/bindings.rs. Do not edit: run
 // `UPDATE_BINDINGS=1 cargo test -p headroom bindings` after changing a type.
 
+export type MessageArg = { "type": "text", "value": string } | { "type": "bytes", "value": number } | { "type": "count", "value": number } | { "type": "number", "value": { value: number, digits: number, } } | { "type": "duration_ms", "value": number };
+
+export type Message = { key: string, args: { [key in string]: MessageArg }, };
+
 export type Language = "auto" | "en" | "ja";
 
 export type Theme = "system" | "light" | "dark";
@@ -104,7 +108,11 @@ export type Fix = { "action": "set", variable: string, value: string, } | { "act
 
 export type Rule = "debug_setting_in_production" | "debug_setting_on" | "compile_time_only" | "visible_devices_without_pci_order" | "no_visible_devices" | "allocator_contradiction" | "allocator_invalid_value" | "allocator_unknown_key" | "allocator_alias_shadowed" | "allocator_ignored" | "differs_from_profile";
 
-export type Finding = { severity: Severity, rule: Rule, variable: string, message: string, fix: Fix | null, };
+export type Finding = { severity: Severity, rule: Rule, variable: string, message: string, 
+/**
+ * `message` as a message key with arguments, which the UI renders in the user's language.
+ */
+message_key?: Message, fix: Fix | null, };
 
 export type Report = { 
 /**
@@ -453,7 +461,11 @@ export type Recommendation = { gpu: number, action: Action,
 /**
  * Why, in words, with the numbers.
  */
-reason: string, };
+reason: string, 
+/**
+ * `reason` as a message the UI renders in the user's language.
+ */
+reason_message?: Message, };
 
 export type GpuAlert = { gpu: number, level: Level, 
 /**
@@ -465,7 +477,11 @@ fullness: number | null,
  */
 time_to_full_ms: number | null, };
 
-export type LevelChange = { gpu: number, from: Level, to: Level, message: string, };
+export type LevelChange = { gpu: number, from: Level, to: Level, message: string, 
+/**
+ * `message` as a message the UI renders in the user's language.
+ */
+message_key?: Message, };
 
 export type Assessment = { gpus: Array<GpuAlert>, changes: Array<LevelChange>, recommendations: Array<Recommendation>, };
 
@@ -660,9 +676,21 @@ caveat: string | null,
 /**
  * Why the preset cannot run this plan at all (e.g. quantized weights with full fine-tuning).
  */
-unavailable: string | null, };
+unavailable: string | null, 
+/**
+ * `caveat` as messages the UI renders in the user's language, one per cost.
+ */
+caveat_messages?: Array<Message>, 
+/**
+ * `unavailable` as a message the UI renders in the user's language.
+ */
+unavailable_message?: Message, };
 
 export type Suggestion = { change: string, 
+/**
+ * `change` as a message the UI renders in the user's language (its `saving` argument in bytes).
+ */
+change_message?: Message, 
 /**
  * Device peak after the change minus before: negative is a saving.
  */
@@ -1295,7 +1323,15 @@ caveat: string | null,
 /**
  * Why the preset cannot run this plan at all.
  */
-unavailable: string | null, };
+unavailable: string | null, 
+/**
+ * `caveat` as messages the UI renders in the user's language, one per cost.
+ */
+caveat_messages?: Array<Message>, 
+/**
+ * `unavailable` as a message the UI renders in the user's language.
+ */
+unavailable_message?: Message, };
 
 export type WizardRanking = { batch_size: number, sequence_length: number, 
 /**

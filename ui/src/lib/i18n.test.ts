@@ -37,3 +37,21 @@ describe("format", () => {
     expect(translate("ja", "settings.version", { version: "0.1.0" })).toBe("バージョン 0.1.0");
   });
 });
+
+import backendKeys from "./messages/backend-keys.json";
+
+describe("backend message keys (generated from src-tauri/core/src/message.rs)", () => {
+  it.each(backendKeys.map((k) => [k.key, k.args] as const))("%s is in both languages with its arguments", (key, args) => {
+    for (const lang of ["en", "ja"] as const) {
+      const text = (messages[lang] as Record<string, string>)[key];
+      expect(text, `${lang} ${key}`).toBeTruthy();
+      expect([...new Set(placeholders(text ?? ""))], `${lang} ${key}`).toEqual([...args].sort());
+    }
+  });
+
+  it("has no backend key the backend cannot send", () => {
+    const known = new Set(backendKeys.map((k) => k.key));
+    const extra = Object.keys(messages.en).filter((k) => k.startsWith("backend.") && k !== "backend.join" && !known.has(k));
+    expect(extra).toEqual([]);
+  });
+});

@@ -3,6 +3,7 @@
 // Record<keyof typeof en, string>, so a missing key is a compile error, and i18n.test.ts checks that
 // placeholders match.
 
+import * as backend from "./messages/backend";
 import * as calibration from "./messages/calibration";
 import * as presets from "./messages/presets";
 import * as environment from "./messages/environment";
@@ -21,6 +22,7 @@ const en = {
   ...presets.en,
   ...trace.en,
   ...calibration.en,
+  ...backend.en,
 } as const;
 
 export type MessageKey = keyof typeof en;
@@ -36,6 +38,7 @@ const ja: Messages = {
   ...presets.ja,
   ...trace.ja,
   ...calibration.ja,
+  ...backend.ja,
 };
 
 export const messages: Record<Lang, Messages> = { en, ja };

@@ -10,6 +10,7 @@ use super::allocconf::{self, ALLOC_CONF_VARS, KNOWN_KEYS, NATIVE_ONLY_KEYS};
 pub use super::fix::Fix;
 use super::profile::{Profile, Purpose};
 use super::EnvMap;
+use crate::message::{Key, Message};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, ts_rs::TS)]
 #[serde(rename_all = "snake_case")]
@@ -42,6 +43,10 @@ pub struct Finding {
     pub rule: Rule,
     pub variable: String,
     pub message: String,
+    /// `message` as a message key with arguments, which the UI renders in the user's language.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub message_key: Option<Message>,
     pub fix: Option<Fix>,
 }
 
@@ -104,7 +109,7 @@ pub fn diagnose(env: &EnvMap, profile: Option<&Profile>) -> Report {
 fn debug_settings(env: &EnvMap, production: bool, out: &mut Vec<Finding>) {
     // Each switch: the severity it has under a production profile, why it costs, and its fix.
     let get = |name: &str| env.get(name).map(String::as_str);
-    let mut push = |variable: &str, prod: Severity, why: String, fix: Option<Fix>| {
+    let mut push = |variable: &str, prod: Severity, why: String, key: Key, fix: Option<Fix>| {
         let (severity, rule) = if production {
             (prod, Rule::DebugSettingInProduction)
         } else {
@@ -115,6 +120,9 @@ fn debug_settings(env: &EnvMap, production: bool, out: &mut Vec<Finding>) {
             rule,
             variable: variable.into(),
             message: why,
+            message_key: Some(
+                Message::new(key).text("value", env.get(variable).map_or("", String::as_str)),
+            ),
             fix,
         });
     };
@@ -123,6 +131,7 @@ fn debug_settings(env: &EnvMap, production: bool, out: &mut Vec<Finding>) {
             "CUDA_LAUNCH_BLOCKING",
             Severity::Error,
             format!("CUDA_LAUNCH_BLOCKING={v} makes every CUDA call synchronous: no CPU/GPU overlap, a large slowdown"),
+            Key::DoctorLaunchBlocking,
             unset("CUDA_LAUNCH_BLOCKING"),
         );
     }
@@ -136,6 +145,7 @@ fn debug_settings(env: &EnvMap, production: bool, out: &mut Vec<Finding>) {
                 "PYTORCH_NO_CUDA_MEMORY_CACHING={v:?} disables the caching allocator (any value does, even 0): every \
                  allocation is a cudaMalloc"
             ),
+            Key::DoctorNoCaching,
             unset("PYTORCH_NO_CUDA_MEMORY_CACHING"),
         );
     }
@@ -144,6 +154,7 @@ fn debug_settings(env: &EnvMap, production: bool, out: &mut Vec<Finding>) {
             "TORCH_SHOW_CPP_STACKTRACES",
             Severity::Warning,
             format!("TORCH_SHOW_CPP_STACKTRACES={v} adds C++ frames to every exception"),
+            Key::DoctorCppStacktraces,
             unset("TORCH_SHOW_CPP_STACKTRACES"),
         );
     }
@@ -152,6 +163,7 @@ fn debug_settings(env: &EnvMap, production: bool, out: &mut Vec<Finding>) {
             "PYTORCH_USE_CUDA_DSA",
             Severity::Warning,
             format!("PYTORCH_USE_CUDA_DSA={v} turns on device-side assertions (on builds compiled with them)"),
+            Key::DoctorDsa,
             unset("PYTORCH_USE_CUDA_DSA"),
         );
     }
@@ -162,6 +174,7 @@ fn debug_settings(env: &EnvMap, production: bool, out: &mut Vec<Finding>) {
             "TORCH_DISTRIBUTED_DEBUG",
             Severity::Warning,
             format!("TORCH_DISTRIBUTED_DEBUG={v} adds checks and logging to every collective"),
+            Key::DoctorDistributedDebug,
             unset("TORCH_DISTRIBUTED_DEBUG"),
         );
     }
@@ -172,6 +185,7 @@ fn debug_settings(env: &EnvMap, production: bool, out: &mut Vec<Finding>) {
             "NCCL_DEBUG",
             Severity::Warning,
             format!("NCCL_DEBUG={v} logs every communicator event from every rank; WARN is the production level"),
+            Key::DoctorNcclDebug,
             set("NCCL_DEBUG", "WARN"),
         );
     }
@@ -180,6 +194,7 @@ fn debug_settings(env: &EnvMap, production: bool, out: &mut Vec<Finding>) {
             "CUDA_MODULE_LOADING",
             Severity::Warning,
             format!("CUDA_MODULE_LOADING={v} loads every kernel at start-up and inflates the CUDA context"),
+            Key::DoctorEagerModules,
             set("CUDA_MODULE_LOADING", "LAZY"),
         );
     }
@@ -191,6 +206,7 @@ fn debug_settings(env: &EnvMap, production: bool, out: &mut Vec<Finding>) {
             message: "TORCH_USE_CUDA_DSA is a compile-time macro and does nothing in the environment; the runtime \
                       switch is PYTORCH_USE_CUDA_DSA=1"
                 .into(),
+            message_key: Some(Message::new(Key::DoctorCompileTimeDsa)),
             fix: unset("TORCH_USE_CUDA_DSA"),
         });
     }
@@ -213,6 +229,7 @@ fn visible_devices(env: &EnvMap, out: &mut Vec<Finding>) {
             rule: Rule::NoVisibleDevices,
             variable: "CUDA_VISIBLE_DEVICES".into(),
             message: format!("CUDA_VISIBLE_DEVICES={devices:?} hides every GPU: training will run on the CPU or fail"),
+            message_key: Some(Message::new(Key::DoctorNoVisibleGpu).text("value", devices.as_str())),
             fix: unset("CUDA_VISIBLE_DEVICES"),
         });
         return;
@@ -233,6 +250,7 @@ fn visible_devices(env: &EnvMap, out: &mut Vec<Finding>) {
                 "CUDA_VISIBLE_DEVICES={devices} selects GPUs by index, but without CUDA_DEVICE_ORDER=PCI_BUS_ID CUDA \
                  numbers them fastest first, which may not be the GPUs nvidia-smi shows with those numbers"
             ),
+            message_key: Some(Message::new(Key::DoctorDeviceOrder).text("value", devices.as_str())),
             fix: set("CUDA_DEVICE_ORDER", "PCI_BUS_ID"),
         });
     }
@@ -256,6 +274,13 @@ fn allocator(env: &EnvMap, out: &mut Vec<Finding>) {
                         "{name}={value} disagrees with {first}={first_value}; PyTorch uses only one of them, which \
                          one depends on the release (c10/cuda/CUDAAllocatorConfig.h)"
                     ),
+                    message_key: Some(
+                        Message::new(Key::DoctorAllocConfDisagree)
+                            .text("name", *name)
+                            .text("value", *value)
+                            .text("first", *first)
+                            .text("first_value", *first_value),
+                    ),
                     fix: set(name, first_value),
                 });
             }
@@ -273,6 +298,11 @@ fn allocator(env: &EnvMap, out: &mut Vec<Finding>) {
                 message: format!(
                     "{name} has no effect while PYTORCH_NO_CUDA_MEMORY_CACHING={v} turns the caching allocator off"
                 ),
+                message_key: Some(
+                    Message::new(Key::DoctorAllocConfNoEffect)
+                        .text("name", *name)
+                        .text("value", v.as_str()),
+                ),
                 fix: unset("PYTORCH_NO_CUDA_MEMORY_CACHING"),
             });
         }
@@ -282,12 +312,13 @@ fn allocator(env: &EnvMap, out: &mut Vec<Finding>) {
 /// Checks of one allocator variable's options (CUDAAllocatorConfig.cpp's parser and limits).
 fn allocator_options(name: &str, value: &str, out: &mut Vec<Finding>) {
     let options = allocconf::parse(value);
-    let mut push = |severity, rule, message: String, fix| {
+    let mut push = |severity, rule, message: String, key: Message, fix| {
         out.push(Finding {
             severity,
             rule,
             variable: name.into(),
             message,
+            message_key: Some(key.text("name", name)),
             fix,
         })
     };
@@ -311,6 +342,10 @@ fn allocator_options(name: &str, value: &str, out: &mut Vec<Finding>) {
                     "{name} sets {} twice ({} and {}); PyTorch keeps the last",
                     option.key, option.value, later.value
                 ),
+                Message::new(Key::DoctorAllocTwice)
+                    .text("option", option.key.as_str())
+                    .text("first", option.value.as_str())
+                    .text("second", later.value.as_str()),
                 set(name, &allocconf::render(&kept)),
             );
             break;
@@ -338,6 +373,7 @@ fn allocator_options(name: &str, value: &str, out: &mut Vec<Finding>) {
                          allocator)",
                         native.join(", ")
                     ),
+                    Message::new(Key::DoctorAsyncIgnores).text("options", native.join(", ")),
                     set(name, &allocconf::render(&kept)),
                 );
             }
@@ -349,6 +385,7 @@ fn allocator_options(name: &str, value: &str, out: &mut Vec<Finding>) {
                     "{name}: backend must be native or cudaMallocAsync, not {:?}",
                     backend.value
                 ),
+                Message::new(Key::DoctorBackend).text("value", backend.value.as_str()),
                 None,
             );
         }
@@ -362,6 +399,7 @@ fn allocator_options(name: &str, value: &str, out: &mut Vec<Finding>) {
                     "{name}: expandable_segments must be True or False (PyTorch refuses {:?} at start-up)",
                     o.value
                 ),
+                Message::new(Key::DoctorExpandable).text("value", o.value.as_str()),
                 set(name, &allocconf::with_expandable_segments(value)),
             );
         }
@@ -376,6 +414,7 @@ fn allocator_options(name: &str, value: &str, out: &mut Vec<Finding>) {
                     "{name}: garbage_collection_threshold must be a fraction strictly between 0 and 1, not {:?}",
                     o.value
                 ),
+                Message::new(Key::DoctorGcThreshold).text("value", o.value.as_str()),
                 None,
             );
         }
@@ -391,6 +430,7 @@ fn allocator_options(name: &str, value: &str, out: &mut Vec<Finding>) {
                     "{name}: max_split_size_mb must be a whole number of MiB above 20, not {:?}",
                     o.value
                 ),
+                Message::new(Key::DoctorMaxSplit).text("value", o.value.as_str()),
                 None,
             );
         }
@@ -405,6 +445,7 @@ fn allocator_options(name: &str, value: &str, out: &mut Vec<Finding>) {
                      release PyTorch refuses it at start-up or ignores it",
                     o.key
                 ),
+                Message::new(Key::DoctorUnknownOption).text("option", o.key.as_str()),
                 None,
             );
         }
@@ -421,7 +462,12 @@ fn drift(env: &EnvMap, profile: &Profile, out: &mut Vec<Finding>) {
         // Findings are shown (UI, terminal, JSON): a secret's value stays out of the message and the fix. A
         // fix that sets a hidden value keeps the profile's stored one when applied (`profile::save`).
         let shown = |value: &str| super::secret::redact(&setting.name, value).into_owned();
-        let (message, fix) = match (&setting.value, actual) {
+        let key = |k: Key| {
+            Message::new(k)
+                .text("profile", profile.name.as_str())
+                .text("name", setting.name.as_str())
+        };
+        let (message, message_key, fix) = match (&setting.value, actual) {
             (Some(want), Some(got)) if want != got => (
                 format!(
                     "profile {} sets {}={}; here it is {}",
@@ -430,6 +476,9 @@ fn drift(env: &EnvMap, profile: &Profile, out: &mut Vec<Finding>) {
                     shown(want),
                     shown(got)
                 ),
+                key(Key::DoctorProfileSets)
+                    .text("value", shown(want))
+                    .text("here", shown(got)),
                 set(&setting.name, &shown(want)),
             ),
             (Some(want), None) => (
@@ -439,6 +488,7 @@ fn drift(env: &EnvMap, profile: &Profile, out: &mut Vec<Finding>) {
                     setting.name,
                     shown(want)
                 ),
+                key(Key::DoctorProfileSetsMissing).text("value", shown(want)),
                 set(&setting.name, &shown(want)),
             ),
             (None, Some(got)) => (
@@ -448,6 +498,7 @@ fn drift(env: &EnvMap, profile: &Profile, out: &mut Vec<Finding>) {
                     setting.name,
                     shown(got)
                 ),
+                key(Key::DoctorProfileUnsets).text("here", shown(got)),
                 unset(&setting.name),
             ),
             _ => continue,
@@ -457,6 +508,7 @@ fn drift(env: &EnvMap, profile: &Profile, out: &mut Vec<Finding>) {
             rule: Rule::DiffersFromProfile,
             variable: setting.name.clone(),
             message,
+            message_key: Some(message_key),
             fix,
         });
     }

@@ -15,6 +15,7 @@ use super::fit::Budget;
 use super::plan::{plan_to_value, Method, Offload, Optimizer, Plan, Sharding, Task};
 use super::preset::{Placement, PresetInfo, WeightFormat};
 use super::report::{gib, Estimate};
+use crate::message::{Key, Message};
 use crate::model::ModelSpec;
 use crate::{Error, Result};
 
@@ -40,12 +41,24 @@ pub struct RankedPreset {
     pub caveat: Option<String>,
     /// Why the preset cannot run this plan at all (e.g. quantized weights with full fine-tuning).
     pub unavailable: Option<String>,
+    /// `caveat` as messages the UI renders in the user's language, one per cost.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[ts(as = "Option<Vec<Message>>", optional)]
+    pub caveat_messages: Vec<Message>,
+    /// `unavailable` as a message the UI renders in the user's language.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub unavailable_message: Option<Message>,
 }
 
 /// A change that would make the plan fit (or fit better), with its effect.
 #[derive(Debug, Clone, PartialEq, Serialize, ts_rs::TS)]
 pub struct Suggestion {
     pub change: String,
+    /// `change` as a message the UI renders in the user's language (its `saving` argument in bytes).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub change_message: Option<Message>,
     /// Device peak after the change minus before: negative is a saving.
     pub delta_bytes: i64,
     pub device_peak_bytes: u64,
@@ -112,54 +125,68 @@ pub fn solve(spec: &ModelSpec, plan: &Plan, preset: &PresetInfo) -> Result<Limit
     })
 }
 
-fn caveat(p: &PresetInfo) -> Option<String> {
-    let mut words = match p.format {
-        WeightFormat::Int4 { .. } => {
-            Some("INT4 may cost accuracy; INT8 or 16-bit suits critical work".to_string())
-        }
-        WeightFormat::Int8 => {
-            Some("LLM.int8 is close to 16-bit quality but its matmuls are slower".to_string())
-        }
+/// What a preset costs in quality or speed: each cost's key and its English words.
+fn costs(p: &PresetInfo) -> Vec<(Key, &'static str)> {
+    let format = match p.format {
+        WeightFormat::Int4 { .. } => Some((
+            Key::CaveatInt4,
+            "INT4 may cost accuracy; INT8 or 16-bit suits critical work",
+        )),
+        WeightFormat::Int8 => Some((
+            Key::CaveatInt8,
+            "LLM.int8 is close to 16-bit quality but its matmuls are slower",
+        )),
         _ => None,
     };
     let placement = match p.placement {
-        Placement::GpuWithCpuOffload => {
-            Some("layers that do not fit run from CPU memory, much slower")
-        }
-        Placement::Cpu => Some("runs on the CPU: orders of magnitude slower than a GPU"),
+        Placement::GpuWithCpuOffload => Some((
+            Key::CaveatOffload,
+            "layers that do not fit run from CPU memory, much slower",
+        )),
+        Placement::Cpu => Some((
+            Key::CaveatCpu,
+            "runs on the CPU: orders of magnitude slower than a GPU",
+        )),
         Placement::Gpu => None,
     };
-    if let Some(extra) = placement {
-        words = Some(match words {
-            Some(w) => format!("{w}; {extra}"),
-            None => extra.to_string(),
-        });
-    }
-    words
+    format.into_iter().chain(placement).collect()
+}
+
+fn caveat(p: &PresetInfo) -> Option<String> {
+    let words: Vec<&str> = costs(p).into_iter().map(|(_, w)| w).collect();
+    (!words.is_empty()).then(|| words.join("; "))
+}
+
+fn caveat_messages(p: &PresetInfo) -> Vec<Message> {
+    costs(p).into_iter().map(|(k, _)| Message::new(k)).collect()
 }
 
 /// Why a preset gets no GPU fit verdict for the plan: it cannot run the plan's method at all, or it runs
 /// without the GPU. Such presets are listed apart, after every preset that has a verdict.
-fn unavailable(plan: &Plan, p: &PresetInfo) -> Option<String> {
+fn unavailable(plan: &Plan, p: &PresetInfo) -> Option<(Key, &'static str)> {
     let train = plan.task == Task::Train;
     if train
         && p.format.is_quantized()
         && matches!(plan.method, Some(Method::Full | Method::Freeze))
     {
-        return Some("quantized weights are frozen: use LoRA/QLoRA to train on them".to_string());
+        return Some((
+            Key::UnavailableFrozen,
+            "quantized weights are frozen: use LoRA/QLoRA to train on them",
+        ));
     }
     // QLoRA is LoRA on 4-bit NF4 weights (bitsandbytes Linear4bit); the plan reader refuses it on any other preset.
     if train && plan.method == Some(Method::Qlora) && !matches!(p.format, WeightFormat::Int4 { .. })
     {
-        return Some(
-            "QLoRA trains on 4-bit weights: this preset is not 4-bit (choose method LoRA to use it)"
-                .to_string(),
-        );
+        return Some((
+            Key::UnavailableQlora,
+            "QLoRA trains on 4-bit weights: this preset is not 4-bit (choose method LoRA to use it)",
+        ));
     }
     if p.placement == Placement::Cpu {
-        return Some(
-            "runs on the CPU and uses no GPU memory, so it has no GPU fit verdict".to_string(),
-        );
+        return Some((
+            Key::UnavailableCpu,
+            "runs on the CPU and uses no GPU memory, so it has no GPU fit verdict",
+        ));
     }
     None
 }
@@ -175,7 +202,7 @@ pub fn rank_presets(
     let budget = budget(plan)?;
     let mut ranked = Vec::with_capacity(presets.len());
     for p in presets {
-        if let Some(why) = unavailable(plan, p) {
+        if let Some((key, why)) = unavailable(plan, p) {
             ranked.push(RankedPreset {
                 preset: p.name.clone(),
                 format: p.format,
@@ -188,7 +215,9 @@ pub fn rank_presets(
                     max_sequence_length: None,
                 },
                 caveat: caveat(p),
-                unavailable: Some(why),
+                unavailable: Some(why.to_string()),
+                caveat_messages: caveat_messages(p),
+                unavailable_message: Some(Message::new(key)),
             });
             continue;
         }
@@ -211,6 +240,8 @@ pub fn rank_presets(
             limits: solve(spec, plan, p)?,
             caveat: caveat(p),
             unavailable: None,
+            caveat_messages: caveat_messages(p),
+            unavailable_message: None,
         });
     }
     let placement_rank = |p: Placement| match p {
@@ -255,7 +286,7 @@ pub fn suggestions(
     )?;
     let before = base.per_gpu.device_peak_bytes;
     let mut out = Vec::new();
-    let mut push = |change: String, changed: &Plan, est: Estimate| {
+    let mut push = |change: String, message: Message, changed: &Plan, est: Estimate| {
         let after = est.per_gpu.device_peak_bytes;
         // A change that saves nothing cannot help a plan fit.
         if after >= before {
@@ -264,6 +295,7 @@ pub fn suggestions(
         out.push(Suggestion {
             plan: plan_to_value(changed),
             change: format!("{change}: saves {}", saving(before - after)),
+            change_message: Some(message.bytes("saving", before - after)),
             delta_bytes: after as i64 - before as i64,
             device_peak_bytes: after,
             fits: budget.fits(&est.per_gpu),
@@ -284,7 +316,12 @@ pub fn suggestions(
     if train && !plan.gradient_checkpointing {
         let mut p = plan.clone();
         p.gradient_checkpointing = true;
-        push("turn on gradient checkpointing".into(), &p, run(&p)?);
+        push(
+            "turn on gradient checkpointing".into(),
+            Message::new(Key::SuggestCheckpointing),
+            &p,
+            run(&p)?,
+        );
     }
     if train
         && matches!(
@@ -294,12 +331,22 @@ pub fn suggestions(
     {
         let mut p = plan.clone();
         p.optimizer = Optimizer::Adamw8bit;
-        push("use an 8-bit optimizer (adamw_8bit)".into(), &p, run(&p)?);
+        push(
+            "use an 8-bit optimizer (adamw_8bit)".into(),
+            Message::new(Key::SuggestOptimizer8bit),
+            &p,
+            run(&p)?,
+        );
     }
     if train && !plan.chunked_loss {
         let mut p = plan.clone();
         p.chunked_loss = true;
-        push("compute the loss in chunks".into(), &p, run(&p)?);
+        push(
+            "compute the loss in chunks".into(),
+            Message::new(Key::SuggestChunkedLoss),
+            &p,
+            run(&p)?,
+        );
     }
     if let Some(smaller) = NonZeroU64::new(plan.batch_size.get() - 1) {
         let limits = largest(smaller.get(), |x| {
@@ -329,6 +376,13 @@ pub fn suggestions(
                     String::new()
                 }
             ),
+            if train {
+                Message::new(Key::SuggestMicroBatchAccumulate)
+                    .count("steps", p.gradient_accumulation_steps.get())
+            } else {
+                Message::new(Key::SuggestMicroBatch)
+            }
+            .count("batch", b.get()),
             &p,
             run(&p)?,
         );
@@ -346,7 +400,12 @@ pub fn suggestions(
             p.sharding = Sharding::Zero3;
             let est = run(&p)?;
             if budget.fits(&est.per_gpu) || n.get() == 64 {
-                push(format!("shard with ZeRO-3 over {n} GPUs"), &p, est);
+                push(
+                    format!("shard with ZeRO-3 over {n} GPUs"),
+                    Message::new(Key::SuggestZero3).count("gpus", n.get()),
+                    &p,
+                    est,
+                );
                 break;
             }
         }
@@ -359,6 +418,7 @@ pub fn suggestions(
         p.offload = Offload::OptimizerAndParams;
         push(
             "offload optimizer states and parameters to CPU RAM (ZeRO-3 offload; slower)".into(),
+            Message::new(Key::SuggestOffload),
             &p,
             run(&p)?,
         );
@@ -386,6 +446,7 @@ pub fn suggestions(
             )?;
             push(
                 format!("quantize the base to 4-bit (preset {})", q.name),
+                Message::new(Key::SuggestQuantize).text("preset", q.name.as_str()),
                 &p,
                 est,
             );

@@ -31,6 +31,7 @@ use super::advice::{Advice, PresetAdvisor, PresetNeed};
 use super::history::History;
 use super::procs::ModelLink;
 use super::{GpuStatus, Snapshot, GIB};
+use crate::message::{Key, Message};
 use crate::{Error, Result};
 
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, ts_rs::TS)]
@@ -152,6 +153,10 @@ pub struct Recommendation {
     pub action: Action,
     /// Why, in words, with the numbers.
     pub reason: String,
+    /// `reason` as a message the UI renders in the user's language.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub reason_message: Option<Message>,
 }
 
 /// One GPU's state after a snapshot.
@@ -172,6 +177,10 @@ pub struct LevelChange {
     pub from: Level,
     pub to: Level,
     pub message: String,
+    /// `message` as a message the UI renders in the user's language.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub message_key: Option<Message>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ts_rs::TS)]
@@ -313,6 +322,7 @@ impl AlertEngine {
             let level = fullness.map_or(from, |f| self.next_level(from, f));
             if level != current {
                 let pct = fullness.map_or(String::new(), |f| format!(" ({:.1}% full)", f * 100.0));
+                let message_key = change_message(g.index, current == Level::Lost, level, fullness);
                 out.changes.push(LevelChange {
                     gpu: g.index,
                     from: current,
@@ -326,6 +336,7 @@ impl AlertEngine {
                     } else {
                         format!("GPU {} memory {}{pct}", g.index, level_words(level))
                     },
+                    message_key: Some(message_key),
                 });
                 self.levels.insert(g.index, level);
             }
@@ -371,6 +382,7 @@ impl AlertEngine {
                 from: current,
                 to: Level::Lost,
                 message: format!("GPU {gpu} {}", level_words(Level::Lost)),
+                message_key: Some(Message::new(Key::AlertLevelLost).count("gpu", gpu.into())),
             });
             self.levels.insert(gpu, Level::Lost);
         }
@@ -389,6 +401,7 @@ impl AlertEngine {
                  code); once nothing uses it, `sudo nvidia-smi -r -i {gpu}` resets it, else reboot. Headroom keeps \
                  retrying and shows it again when it answers."
             ),
+            reason_message: Some(Message::new(Key::RecCheckGpu).count("gpu", gpu.into())),
         });
     }
 
@@ -419,6 +432,15 @@ impl AlertEngine {
                         held as f64 / GIB as f64,
                         p.idle_ms / 60_000
                     ),
+                    reason_message: Some(
+                        match p.name.as_deref() {
+                            Some(name) => Message::new(Key::RecStopIdle).text("name", name),
+                            None => Message::new(Key::RecStopIdleUnnamed),
+                        }
+                        .text("pid", p.pid.to_string())
+                        .bytes("held", held)
+                        .duration_ms("idle", p.idle_ms),
+                    ),
                 });
             }
         }
@@ -440,6 +462,12 @@ impl AlertEngine {
                         p.pid,
                         a.reserved_bytes as f64 / GIB as f64,
                         a.allocated_bytes as f64 / GIB as f64
+                    ),
+                    reason_message: Some(
+                        Message::new(Key::RecExpandableSegments)
+                            .text("pid", p.pid.to_string())
+                            .bytes("reserved", a.reserved_bytes)
+                            .bytes("allocated", a.allocated_bytes),
                     ),
                 });
             }
@@ -467,6 +495,13 @@ impl AlertEngine {
                     grew as f64 / GIB as f64,
                     c.trend_window_s
                 ),
+                reason_message: Some(match time_to_full_ms {
+                    Some(ms) => Message::new(Key::RecCheckpointingFull).duration_ms("full_in", ms),
+                    None => Message::new(Key::RecCheckpointing),
+                }
+                .text("pid", pid.to_string())
+                .bytes("grew", grew)
+                .duration_ms("window", c.trend_window_s * 1000)),
             });
             let link = procs
                 .iter()
@@ -516,12 +551,22 @@ fn switch_preset(
                  weights; Headroom cannot tell which model it loads (launch it from Runs, or pass \
                  --model_name_or_path), so switch that model's config by hand"
             ),
+            reason_message: Some(Message::new(Key::RecSwitchUnlinked).text("pid", pid.to_string())),
         });
     };
     let launched = current
         .as_deref()
         .map_or(String::new(), |c| format!(", launched with {c}"));
-    let (preset, why) = match advice {
+    // The message names the run's preset when Headroom launched it, in a key of its own.
+    let message = |plain: Key, from: Key| {
+        match current.as_deref() {
+            Some(c) => Message::new(from).text("current", c),
+            None => Message::new(plain),
+        }
+        .text("model", link.id.as_str())
+        .text("pid", pid.to_string())
+    };
+    let (preset, why, reason_message) = match advice {
         Advice::Fits {
             choice,
             skipped,
@@ -534,16 +579,20 @@ fn switch_preset(
             } else {
                 format!(" ({} too)", needs(&skipped))
             };
-            (
-                choice.preset.clone(),
-                format!(
-                    "estimated at batch {batch_size} × {sequence_length} tokens, {} needs {} of the {} this GPU \
-                     offers, the first step of its chain that fits{passed}",
-                    choice.preset,
-                    gib(choice.deciding_bytes),
-                    gib(usable_bytes)
-                ),
-            )
+            let why = format!(
+                "estimated at batch {batch_size} × {sequence_length} tokens, {} needs {} of the {} this GPU \
+                 offers, the first step of its chain that fits{passed}",
+                choice.preset,
+                gib(choice.deciding_bytes),
+                gib(usable_bytes)
+            );
+            let reason_message = message(Key::RecSwitchFits, Key::RecSwitchFitsFrom)
+                .text("preset", choice.preset.as_str())
+                .bytes("needs", choice.deciding_bytes)
+                .bytes("usable", usable_bytes)
+                .count("batch", batch_size)
+                .count("sequence", sequence_length);
+            (choice.preset, why, reason_message)
         }
         Advice::NoneFits { .. } | Advice::EndOfChain => return None,
         Advice::Unknown(reason) => {
@@ -556,13 +605,13 @@ fn switch_preset(
             {
                 return None;
             }
-            (
-                STRICTER_PRESET.to_string(),
-                format!(
-                    "4-bit NF4 weights with double quantization (QLoRA) take about a quarter of 16-bit weights; \
-                     not checked against this GPU because {reason}"
-                ),
-            )
+            let why = format!(
+                "4-bit NF4 weights with double quantization (QLoRA) take about a quarter of 16-bit weights; \
+                 not checked against this GPU because {reason}"
+            );
+            let reason_message =
+                message(Key::RecSwitchLinked, Key::RecSwitchLinkedFrom).text("reason", reason);
+            (STRICTER_PRESET.to_string(), why, reason_message)
         }
     };
     Some(Recommendation {
@@ -577,7 +626,31 @@ fn switch_preset(
             "{} (pid {pid}{launched}): {why}; switching its config takes effect at its next launch",
             link.id
         ),
+        reason_message: Some(reason_message),
     })
+}
+
+/// A level change as a message: the level reached, with the fullness when it was read, and whether the GPU has
+/// just come back from being lost.
+fn change_message(gpu: u32, back: bool, level: Level, fullness: Option<f64>) -> Message {
+    let key = match (back, level, fullness.is_some()) {
+        (_, Level::Lost, _) => Key::AlertLevelLost,
+        (false, Level::Normal, false) => Key::AlertLevelNormal,
+        (false, Level::Normal, true) => Key::AlertLevelNormalPercent,
+        (true, Level::Normal, false) => Key::AlertBackNormal,
+        (true, Level::Normal, true) => Key::AlertBackNormalPercent,
+        // Warning and critical are only reached from a reading, so the fullness is there.
+        (_, Level::Warning | Level::Critical, false) => Key::AlertLevelUnread,
+        (false, Level::Warning, true) => Key::AlertLevelWarning,
+        (false, Level::Critical, true) => Key::AlertLevelCritical,
+        (true, Level::Warning, true) => Key::AlertBackWarning,
+        (true, Level::Critical, true) => Key::AlertBackCritical,
+    };
+    let message = Message::new(key).count("gpu", gpu.into());
+    match fullness {
+        Some(f) if key != Key::AlertLevelUnread => message.number("percent", f * 100.0, 1),
+        _ => message,
+    }
 }
 
 fn level_words(level: Level) -> &'static str {

@@ -64,6 +64,7 @@ mod tests {
             from,
             to,
             message: format!("GPU {gpu} memory changed"),
+            message_key: None,
         }
     }
 
@@ -73,6 +74,7 @@ mod tests {
             gpu: 1,
             action: Action::EnableGradientCheckpointing { pid: 7 },
             reason: "pid 7 grew by 9.0 GiB in the last 120 s".into(),
+            reason_message: None,
         };
         let t = tick(
             vec![

@@ -56,6 +56,14 @@ pub struct WizardRow {
     pub caveat: Option<String>,
     /// Why the preset cannot run this plan at all.
     pub unavailable: Option<String>,
+    /// `caveat` as messages the UI renders in the user's language, one per cost.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[ts(as = "Option<Vec<crate::message::Message>>", optional)]
+    pub caveat_messages: Vec<crate::message::Message>,
+    /// `unavailable` as a message the UI renders in the user's language.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub unavailable_message: Option<crate::message::Message>,
 }
 
 /// The ranking, with the workload it was estimated for (the user's values or the estimator's defaults), so
@@ -159,6 +167,8 @@ pub fn rank(
             headroom_bytes: r.headroom_bytes,
             caveat: r.caveat,
             unavailable: r.unavailable,
+            caveat_messages: r.caveat_messages,
+            unavailable_message: r.unavailable_message,
         })
         .collect();
     Ok(WizardRanking {

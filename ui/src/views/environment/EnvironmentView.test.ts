@@ -40,6 +40,7 @@ const blocking: Finding = {
   rule: "debug_setting_in_production",
   variable: "CUDA_LAUNCH_BLOCKING",
   message: "CUDA_LAUNCH_BLOCKING=1 makes every CUDA call synchronous",
+  message_key: { key: "backend.doctor.launch_blocking", args: { value: { type: "text", value: "1" } } },
   fix: { action: "unset", variable: "CUDA_LAUNCH_BLOCKING" },
 };
 
@@ -165,6 +166,18 @@ describe("the Environment view", () => {
     const applied = calls.find((c) => c.cmd === "env_apply_fix")!;
     expect(applied.args).toEqual({ name: "mine", expected: "00000000000000aa", fix: blocking.fix });
     expect(document.querySelector('[data-testid="doctor-clean"]')?.textContent).toContain("12 variables");
+  });
+
+  it("shows the backend's finding and a built-in profile's description in Japanese", async () => {
+    const app = await open();
+    app.settings.language = "ja";
+    flushSync();
+    expect(document.querySelector('[data-testid="profile-description"]')?.textContent).toContain("学習の実行用");
+    document.querySelector<HTMLButtonElement>('[data-testid="doctor-check"]')!.click();
+    await settle();
+    const finding = document.querySelector('[data-testid="findings"] [data-variable="CUDA_LAUNCH_BLOCKING"]')!;
+    expect(finding.textContent).toContain("CUDA_LAUNCH_BLOCKING=1 はすべての CUDA 呼び出しを同期にします");
+    expect(finding.textContent).not.toContain("makes every CUDA call synchronous");
   });
 
   it("locks fixes on a built-in profile and says why", async () => {

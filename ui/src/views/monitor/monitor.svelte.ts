@@ -15,6 +15,7 @@ import type {
   GpuSample,
   HistoryWindow,
   Level,
+  Message,
   MonitorPush,
   MonitorStarted,
   ProcessIdle,
@@ -61,6 +62,8 @@ export interface ActiveAlert {
   gpu: number;
   level: Level;
   message: string;
+  /** `message` as key and arguments, for the view to show in the active language. */
+  messageKey?: Message;
   since: string;
   fullness: number | null;
   timeToFullMs: number | null;
@@ -255,17 +258,19 @@ export class MonitorModel {
       this.tick = tick;
       this.alerts = tick.assessment.gpus
         .filter((g) => g.level !== "normal")
-        .map((g) => ({
+        .map((g) => {
+          const change = [...tick.assessment.changes].reverse().find((c) => c.gpu === g.gpu && c.to === g.level);
+          const before = this.alerts.find((a) => a.gpu === g.gpu && a.level === g.level);
+          return {
           gpu: g.gpu,
           level: g.level,
-          message:
-            [...tick.assessment.changes].reverse().find((c) => c.gpu === g.gpu && c.to === g.level)?.message ??
-            this.alerts.find((a) => a.gpu === g.gpu && a.level === g.level)?.message ??
-            "",
+          message: change?.message ?? before?.message ?? "",
+          messageKey: change ? change.message_key : before?.messageKey,
           since: this.since.get(g.gpu) ?? tick.snapshot.taken_at,
           fullness: g.fullness,
           timeToFullMs: g.time_to_full_ms,
-        }));
+          };
+        });
       if (this.now() - this.lastWindowAt >= 1000) void this.refreshWindow();
     }
   }

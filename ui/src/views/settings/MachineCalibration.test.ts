@@ -76,7 +76,7 @@ describe("Settings: learned from this machine", () => {
     await settle();
     expect(calls).toEqual(["get_machine_calibration"]);
     expect(text("calibration-train")).toBe(
-      "CUDA context 412 MiB, allocator slack 7.3%: from 5 runs, 2024-10-04 to 2024-10-07",
+      "CUDA context 412 MiB, allocator slack 7.3%: from 5 runs, 4 Oct 2024 to 7 Oct 2024",
     );
     expect(text("calibration-infer")).toBe(
       "Not calibrated yet: 1 of 3 measured runs. Estimates use the defaults (CUDA context 500 MiB, allocator slack 2.0%).",
@@ -111,7 +111,7 @@ describe("Settings: learned from this machine", () => {
     expect(calls).toEqual(["get_machine_calibration", "reset_machine_calibration"]);
     expect(text("calibration-train")).toContain("Not calibrated yet: 0 of 3 measured runs");
     expect(text("calibration-train")).toContain("allocator slack 5.0%");
-    expect(text("calibration-reset-at")).toBe("Runs started before 2024-10-14 are ignored (reset).");
+    expect(text("calibration-reset-at")).toBe("Runs started before 14 Oct 2024 are ignored (reset).");
     expect(button().disabled).toBe(false);
   });
 
