@@ -6,6 +6,7 @@ mod estimate;
 mod fsio;
 mod launch;
 mod launch_probe;
+mod relaunch;
 #[path = "../common/measured_runs.rs"]
 mod measured_runs;
 mod model;

@@ -376,6 +376,8 @@ fn the_run_list_marks_a_run_whose_launcher_died_and_leaves_its_own_runs_alone() 
         launcher: Some(launcher_stamp),
         running: Some(training_stamp),
         interruption: None,
+        start: None,
+        distributed: None,
     };
     history::save(&h.paths, &orphaned, Revision::ABSENT).unwrap();
 
