@@ -363,3 +363,47 @@ fn a_batch_step_is_estimated_at_its_own_micro_batch() {
     let half = prediction.steps[&1].peak_bytes.unwrap();
     assert!(half < full, "micro-batch 2 ({half}) should need less than 4 ({full})");
 }
+
+/// The Python with torch (HEADROOM_TEST_PYTHON), or `None` (skip) outside CI.
+fn test_python() -> Option<String> {
+    match std::env::var("HEADROOM_TEST_PYTHON") {
+        Ok(p) if !p.is_empty() => Some(p),
+        _ if std::env::var_os("CI").is_some() => {
+            panic!("HEADROOM_TEST_PYTHON is not set under CI: `bash .ci/dev test` sets it to its venv's python")
+        }
+        _ => {
+            eprintln!("skipped: HEADROOM_TEST_PYTHON is not set (a Python with torch)");
+            None
+        }
+    }
+}
+
+#[test]
+fn the_real_torchrun_takes_the_restarts_flag_and_a_dead_ranks_oom_relaunches_the_run() {
+    let Some(python) = test_python() else { return };
+    let s = setup();
+    let req = request(
+        &s,
+        vec![
+            python,
+            "-m".into(),
+            "torch.distributed.run".into(),
+            "--standalone".into(),
+            "--nproc-per-node".into(),
+            "2".into(),
+            format!("{FIXTURES}/torchrun_rank.py"),
+        ],
+        &["fp16", "int8"],
+        &[("FAKE_OOM_PRESETS", "fp16")],
+    );
+    let record = run(&s, &req).unwrap();
+    assert_eq!(record.outcome, Some(Outcome::Succeeded), "{record:#?}");
+    assert_eq!(record.attempts.len(), 2);
+    assert!(record.attempts[0].oom.is_some());
+    let argv = record.attempts[0].argv.clone().unwrap();
+    assert_eq!(argv[3], "--max-restarts=0");
+    assert_eq!(
+        record.distributed.unwrap().launcher,
+        DistributedLauncher::Torchrun
+    );
+}
