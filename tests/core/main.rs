@@ -6,13 +6,13 @@ mod estimate;
 mod fsio;
 mod launch;
 mod launch_probe;
-mod relaunch;
 #[path = "../common/measured_runs.rs"]
 mod measured_runs;
 mod model;
 mod monitor;
 mod paths;
 mod presets;
+mod relaunch;
 mod store;
 mod switch;
 mod trace;

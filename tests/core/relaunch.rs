@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use headroom_core::env::profile::{Profile, Purpose};
 use headroom_core::env::EnvMap;
-use headroom_core::estimate::{available_presets, builtin_presets};
 use headroom_core::estimate::plan::{FitOn, Task};
+use headroom_core::estimate::{available_presets, builtin_presets};
 use headroom_core::launch::distributed::DistributedLauncher;
 use headroom_core::launch::handover::DefaultChainPresets;
 use headroom_core::launch::history::{NextStep, Outcome, RunRecord};
@@ -54,12 +54,17 @@ fn setup() -> Setup {
 
 fn base_env(s: &Setup, extra: &[(&str, &str)]) -> EnvMap {
     let mut env: EnvMap = std::env::vars()
-        .filter(|(k, _)| !k.starts_with("PYTORCH_") && !k.starts_with("HEADROOM_") && !k.starts_with("PET_"))
+        .filter(|(k, _)| {
+            !k.starts_with("PYTORCH_") && !k.starts_with("HEADROOM_") && !k.starts_with("PET_")
+        })
         .collect();
     // Left over from a shell: the launcher must replace or remove them.
     env.insert("HEADROOM_MICRO_BATCH".into(), "999".into());
     env.insert("HEADROOM_RESUME_FROM".into(), "/stale".into());
-    env.insert("FAKE_DUMP_DIR".into(), s.dump.to_string_lossy().into_owned());
+    env.insert(
+        "FAKE_DUMP_DIR".into(),
+        s.dump.to_string_lossy().into_owned(),
+    );
     for (k, v) in extra {
         env.insert(k.to_string(), v.to_string());
     }
@@ -93,7 +98,10 @@ fn request(s: &Setup, argv: Vec<String>, chain: &[&str], extra: &[(&str, &str)])
 }
 
 fn train_argv(extra: &[&str]) -> Vec<String> {
-    let mut argv = vec!["python3".to_string(), format!("{FIXTURES}/relaunch_train.py")];
+    let mut argv = vec![
+        "python3".to_string(),
+        format!("{FIXTURES}/relaunch_train.py"),
+    ];
     argv.extend(extra.iter().map(|a| a.to_string()));
     argv
 }
@@ -120,7 +128,11 @@ fn halving_the_micro_batch_keeps_the_global_batch_until_it_fits() {
     let s = setup();
     let mut req = request(
         &s,
-        train_argv(&["--micro_batch", "{micro_batch}", "--grad_accum={grad_accum}"]),
+        train_argv(&[
+            "--micro_batch",
+            "{micro_batch}",
+            "--grad_accum={grad_accum}",
+        ]),
         &["fp16", "mb/2", "mb/2"],
         &[("FAKE_MAX_MICRO_BATCH", "2")],
     );
@@ -156,9 +168,21 @@ fn halving_the_micro_batch_keeps_the_global_batch_until_it_fits() {
         assert_eq!(got["env"]["HEADROOM_RESUME_FROM"], serde_json::Value::Null);
         assert_eq!(
             got["argv"],
-            serde_json::json!(["--micro_batch", mb.to_string(), format!("--grad_accum={ga}")])
+            serde_json::json!([
+                "--micro_batch",
+                mb.to_string(),
+                format!("--grad_accum={ga}")
+            ])
         );
-        assert_eq!(record.attempts[n].argv.as_ref().unwrap()[2..], got["argv"].as_array().unwrap().iter().map(|v| v.as_str().unwrap().to_string()).collect::<Vec<_>>()[..]);
+        assert_eq!(
+            record.attempts[n].argv.as_ref().unwrap()[2..],
+            got["argv"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|v| v.as_str().unwrap().to_string())
+                .collect::<Vec<_>>()[..]
+        );
     }
 }
 
@@ -179,7 +203,12 @@ fn a_batch_step_that_would_change_the_training_is_refused_before_anything_runs()
         Err(Error::Invalid { field, .. }) => assert_eq!(field, "chain[2]"),
         other => panic!("expected chain[2] to need a batch, got {other:?}"),
     }
-    let mut placeholder = request(&s, train_argv(&["--micro_batch", "{micro_batch}"]), &["fp16"], &[]);
+    let mut placeholder = request(
+        &s,
+        train_argv(&["--micro_batch", "{micro_batch}"]),
+        &["fp16"],
+        &[],
+    );
     placeholder.batch = None;
     match run(&s, &placeholder) {
         Err(Error::Invalid { field, .. }) => assert_eq!(field, "argv"),
@@ -195,10 +224,18 @@ fn a_relaunch_resumes_from_the_newest_checkpoint_the_training_wrote() {
     let stale = s.work.join("out/checkpoint-99");
     std::fs::create_dir_all(&stale).unwrap();
     let old = std::time::SystemTime::now() - Duration::from_secs(3600);
-    std::fs::File::open(&stale).unwrap().set_modified(old).unwrap();
+    std::fs::File::open(&stale)
+        .unwrap()
+        .set_modified(old)
+        .unwrap();
     let req = request(
         &s,
-        train_argv(&["--output_dir", "out", "--resume_from_checkpoint", "{resume}"]),
+        train_argv(&[
+            "--output_dir",
+            "out",
+            "--resume_from_checkpoint",
+            "{resume}",
+        ]),
         &["fp16", "int8"],
         &[],
     );
@@ -207,14 +244,20 @@ fn a_relaunch_resumes_from_the_newest_checkpoint_the_training_wrote() {
     assert_eq!(record.attempts.len(), 2);
     assert_eq!(record.attempts[0].resumed_from, None);
     // Nothing to resume: the flag goes with its placeholder.
-    assert_eq!(received(&s, "attempt-0.json")["argv"], serde_json::json!(["--output_dir", "out"]));
+    assert_eq!(
+        received(&s, "attempt-0.json")["argv"],
+        serde_json::json!(["--output_dir", "out"])
+    );
     let resumed = record.attempts[1].resumed_from.clone().unwrap();
     assert_eq!(resumed.step, Some(20));
     assert_eq!(resumed.kind, CheckpointKind::Transformers);
     assert_eq!(resumed.path, s.work.join("out/checkpoint-20"));
     let second = received(&s, "attempt-1.json");
     let path = resumed.path.to_string_lossy().into_owned();
-    assert_eq!(second["argv"], serde_json::json!(["--output_dir", "out", "--resume_from_checkpoint", path]));
+    assert_eq!(
+        second["argv"],
+        serde_json::json!(["--output_dir", "out", "--resume_from_checkpoint", path])
+    );
     assert_eq!(second["env"]["HEADROOM_RESUME_FROM"], path);
 }
 
@@ -230,7 +273,11 @@ fn fake_torchrun(s: &Setup) -> (PathBuf, String) {
     .unwrap();
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(&torchrun, std::fs::Permissions::from_mode(0o755)).unwrap();
-    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap_or_default());
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
     (torchrun, path)
 }
 
@@ -275,7 +322,10 @@ fn a_rank_that_dies_of_oom_stops_the_whole_group_and_the_run_relaunches() {
         serde_json::json!(["--nproc-per-node", "2", "--max-restarts=0", "train.py"])
     );
     assert_eq!(launcher["PET_MAX_RESTARTS"], "0");
-    assert!(launcher["error_file"].as_str().unwrap().ends_with("attempt-0.error.json"));
+    assert!(launcher["error_file"]
+        .as_str()
+        .unwrap()
+        .ends_with("attempt-0.error.json"));
 }
 
 #[test]
@@ -293,11 +343,21 @@ fn save_config(paths: &AppPaths) {
     let mut config = ModelConfig::new("fp16", Task::Train);
     config.method = Some(headroom_core::estimate::plan::Method::Lora);
     ConfigLibrary::new(paths)
-        .set(LLAMA_8B, &config, Revision::ABSENT, &PresetLibrary::new(paths))
+        .set(
+            LLAMA_8B,
+            &config,
+            Revision::ABSENT,
+            &PresetLibrary::new(paths),
+        )
         .unwrap();
 }
 
-fn predict(paths: &AppPaths, chain: &[&str], gpu_gib: u64, pin: bool) -> headroom_core::launch::predict::ChainPrediction {
+fn predict(
+    paths: &AppPaths,
+    chain: &[&str],
+    gpu_gib: u64,
+    pin: bool,
+) -> headroom_core::launch::predict::ChainPrediction {
     let chain: Vec<String> = chain.iter().map(|c| c.to_string()).collect();
     let known = available_presets(&PresetLibrary::new(paths)).unwrap_or_else(|_| builtin_presets());
     predict_chain(
@@ -330,13 +390,21 @@ fn the_chain_starts_at_the_first_step_that_fits_by_the_plans_rule() {
     let (gib, small) = (1..fp16)
         .rev()
         .map(|gib| (gib, predict(&s.paths, &chain, gib, false)))
-        .find(|(_, p)| p.start.as_ref().is_some_and(|c| c.step >= 1 && !c.none_fits))
+        .find(|(_, p)| {
+            p.start
+                .as_ref()
+                .is_some_and(|c| c.step >= 1 && !c.none_fits)
+        })
         .expect("some GPU size starts past fp16");
     let start = small.start.clone().unwrap();
     assert!(start.step >= 1, "{start:?}");
     assert_eq!(start.skipped[0].preset, "fp16");
     assert_eq!(start.fit_on, FitOn::High);
-    assert!(start.message.starts_with("fp16 skipped: needs "), "{}", start.message);
+    assert!(
+        start.message.starts_with("fp16 skipped: needs "),
+        "{}",
+        start.message
+    );
     assert!(start.message.contains("GiB usable"), "{}", start.message);
     // The band's upper end decides by default: each skipped step's upper end is over the usable memory.
     for skipped in &start.skipped {
@@ -348,7 +416,14 @@ fn the_chain_starts_at_the_first_step_that_fits_by_the_plans_rule() {
     assert_eq!((pinned.step, pinned.pinned), (0, true));
 
     // Settings' fit_on reaches the launcher as it reaches the Plan view.
-    settings::save(&s.paths.settings_file(), &Settings { fit_on: FitOn::Central, ..Settings::default() }).unwrap();
+    settings::save(
+        &s.paths.settings_file(),
+        &Settings {
+            fit_on: FitOn::Central,
+            ..Settings::default()
+        },
+    )
+    .unwrap();
     let central = predict(&s.paths, &chain, gib, false).start.unwrap();
     assert_eq!(central.fit_on, FitOn::Central);
     assert!(central.step <= start.step);
@@ -361,7 +436,10 @@ fn a_batch_step_is_estimated_at_its_own_micro_batch() {
     let prediction = predict(&s.paths, &["fp16", "mb/2"], 400, false);
     let full = prediction.steps[&0].peak_bytes.unwrap();
     let half = prediction.steps[&1].peak_bytes.unwrap();
-    assert!(half < full, "micro-batch 2 ({half}) should need less than 4 ({full})");
+    assert!(
+        half < full,
+        "micro-batch 2 ({half}) should need less than 4 ({full})"
+    );
 }
 
 /// The Python with torch (HEADROOM_TEST_PYTHON), or `None` (skip) outside CI.

@@ -9,8 +9,8 @@ use std::time::Duration;
 use clap::Args;
 use headroom_core::env::doctor::{self, Severity};
 use headroom_core::env::profile;
-use headroom_core::launch::handover::{driver_gpus, LibraryPresets};
 use headroom_core::launch::distributed::without_restarts;
+use headroom_core::launch::handover::{driver_gpus, LibraryPresets};
 use headroom_core::launch::history::{self, NextStep, Outcome, RunRecord};
 use headroom_core::launch::probe::MonitorPeakProbe;
 use headroom_core::launch::process::{CancelToken, Stream};
@@ -241,7 +241,10 @@ pub fn run(paths: &AppPaths, args: RunArgs) -> CliResult {
                     Some(point) => format!(
                         ", resumed from {}{}",
                         point.path.display(),
-                        point.step.map(|s| format!(" (step {s})")).unwrap_or_default()
+                        point
+                            .step
+                            .map(|s| format!(" (step {s})"))
+                            .unwrap_or_default()
                     ),
                     None => String::new(),
                 }

@@ -23,7 +23,9 @@ pub fn check(argv: &[String], batch: Option<BatchSetting>) -> Result<()> {
         {
             return Err(Error::invalid(
                 "argv",
-                format!("{p} needs the run's micro-batch: give the batch size the command trains with"),
+                format!(
+                    "{p} needs the run's micro-batch: give the batch size the command trains with"
+                ),
             ));
         }
     }
@@ -31,11 +33,20 @@ pub fn check(argv: &[String], batch: Option<BatchSetting>) -> Result<()> {
 }
 
 /// `argv` for one attempt.
-pub fn fill(argv: &[String], batch: Option<BatchSetting>, resume: Option<&ResumePoint>) -> Vec<String> {
+pub fn fill(
+    argv: &[String],
+    batch: Option<BatchSetting>,
+    resume: Option<&ResumePoint>,
+) -> Vec<String> {
     let mut out: Vec<String> = Vec::with_capacity(argv.len());
     for arg in argv {
         if arg.contains(RESUME) && resume.is_none() {
-            if arg == RESUME && out.len() > 1 && out.last().is_some_and(|a| a.starts_with('-') && !a.contains('=')) {
+            if arg == RESUME
+                && out.len() > 1
+                && out
+                    .last()
+                    .is_some_and(|a| a.starts_with('-') && !a.contains('='))
+            {
                 out.pop();
             }
             continue;
@@ -66,10 +77,19 @@ mod tests {
     #[test]
     fn placeholders_are_filled_and_an_empty_resume_drops_its_flag() {
         let cmd = argv(&[
-            "python", "t.py", "--bs", "{micro_batch}", "--ga={grad_accum}", "--resume_from_checkpoint", "{resume}",
+            "python",
+            "t.py",
+            "--bs",
+            "{micro_batch}",
+            "--ga={grad_accum}",
+            "--resume_from_checkpoint",
+            "{resume}",
         ]);
         let batch = Some(BatchSetting::new(4, 2).unwrap());
-        assert_eq!(fill(&cmd, batch, None), argv(&["python", "t.py", "--bs", "4", "--ga=2"]));
+        assert_eq!(
+            fill(&cmd, batch, None),
+            argv(&["python", "t.py", "--bs", "4", "--ga=2"])
+        );
         let point = ResumePoint {
             path: "/o/checkpoint-20".into(),
             step: Some(20),
@@ -77,9 +97,20 @@ mod tests {
         };
         assert_eq!(
             fill(&cmd, batch, Some(&point)),
-            argv(&["python", "t.py", "--bs", "4", "--ga=2", "--resume_from_checkpoint", "/o/checkpoint-20"])
+            argv(&[
+                "python",
+                "t.py",
+                "--bs",
+                "4",
+                "--ga=2",
+                "--resume_from_checkpoint",
+                "/o/checkpoint-20"
+            ])
         );
-        assert_eq!(fill(&argv(&["x", "--resume={resume}"]), None, None), argv(&["x"]));
+        assert_eq!(
+            fill(&argv(&["x", "--resume={resume}"]), None, None),
+            argv(&["x"])
+        );
     }
 
     #[test]

@@ -159,18 +159,39 @@ mod tests {
             without_restarts(&argv(&["torchrun", "--nproc-per-node", "2", "train.py"])).unwrap();
         assert_eq!(
             out,
-            argv(&["torchrun", "--max-restarts=0", "--nproc-per-node", "2", "train.py"])
+            argv(&[
+                "torchrun",
+                "--max-restarts=0",
+                "--nproc-per-node",
+                "2",
+                "train.py"
+            ])
         );
         assert_eq!(run.launcher, DistributedLauncher::Torchrun);
         assert_eq!(run.replaced, None);
 
         let (out, run) = without_restarts(&argv(&[
-            "python3", "-m", "torch.distributed.run", "--max_restarts", "3", "train.py", "--max_restarts", "9",
+            "python3",
+            "-m",
+            "torch.distributed.run",
+            "--max_restarts",
+            "3",
+            "train.py",
+            "--max_restarts",
+            "9",
         ]))
         .unwrap();
         assert_eq!(
             out,
-            argv(&["python3", "-m", "torch.distributed.run", "--max-restarts=0", "train.py", "--max_restarts", "9"])
+            argv(&[
+                "python3",
+                "-m",
+                "torch.distributed.run",
+                "--max-restarts=0",
+                "train.py",
+                "--max_restarts",
+                "9"
+            ])
         );
         assert_eq!(run.replaced.as_deref(), Some("--max_restarts 3"));
     }
@@ -178,7 +199,10 @@ mod tests {
     #[test]
     fn accelerate_launch_is_distributed_and_plain_python_is_not() {
         let (out, run) = without_restarts(&argv(&["accelerate", "launch", "train.py"])).unwrap();
-        assert_eq!(out, argv(&["accelerate", "launch", "--max_restarts=0", "train.py"]));
+        assert_eq!(
+            out,
+            argv(&["accelerate", "launch", "--max_restarts=0", "train.py"])
+        );
         assert_eq!(run.launcher, DistributedLauncher::Accelerate);
         assert!(without_restarts(&argv(&["python3", "train.py"])).is_none());
         assert!(without_restarts(&argv(&["python3", "-m", "mymod"])).is_none());

@@ -98,7 +98,10 @@ pub fn predict_chain(
         value.insert("quantization".into(), state.preset.clone().into());
         value.insert("batch_size".into(), batch.micro_batch.into());
         if batch.grad_accum > 1 {
-            value.insert("gradient_accumulation_steps".into(), batch.grad_accum.into());
+            value.insert(
+                "gradient_accumulation_steps".into(),
+                batch.grad_accum.into(),
+            );
         }
         let mut value = Value::Object(value);
         // The same rule as the Plan view: a plan that does not say decides on the Settings' choice.

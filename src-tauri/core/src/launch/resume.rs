@@ -200,11 +200,16 @@ mod tests {
         assert_eq!(best.kind, CheckpointKind::Transformers);
 
         let lightning = tempfile::tempdir().unwrap();
-        let ckpts = lightning.path().join("lightning_logs/version_0/checkpoints");
+        let ckpts = lightning
+            .path()
+            .join("lightning_logs/version_0/checkpoints");
         fs::create_dir_all(&ckpts).unwrap();
         fs::write(ckpts.join("epoch=0-step=50.ckpt"), b"x").unwrap();
         let best = newest_checkpoint(lightning.path(), since).unwrap();
-        assert_eq!((best.kind, best.step), (CheckpointKind::Lightning, Some(50)));
+        assert_eq!(
+            (best.kind, best.step),
+            (CheckpointKind::Lightning, Some(50))
+        );
 
         let litgpt = tempfile::tempdir().unwrap();
         fs::create_dir_all(litgpt.path().join("step-000100")).unwrap();
@@ -220,6 +225,9 @@ mod tests {
         fs::create_dir_all(dir.path().join("checkpoint-5")).unwrap();
         let later = SystemTime::now() + Duration::from_secs(3600);
         assert_eq!(newest_checkpoint(dir.path(), later), None);
-        assert_eq!(newest_checkpoint(&dir.path().join("absent"), SystemTime::now()), None);
+        assert_eq!(
+            newest_checkpoint(&dir.path().join("absent"), SystemTime::now()),
+            None
+        );
     }
 }

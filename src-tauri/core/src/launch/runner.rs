@@ -207,7 +207,11 @@ fn validate(request: &RunRequest) -> Result<()> {
         if usize::try_from(start.step).map_or(true, |s| s >= request.chain.len()) {
             return Err(Error::invalid(
                 "start",
-                format!("step {} is past the chain's end ({} steps)", start.step, request.chain.len()),
+                format!(
+                    "step {} is past the chain's end ({} steps)",
+                    start.step,
+                    request.chain.len()
+                ),
             ));
         }
     }
@@ -586,8 +590,14 @@ pub fn run(
                     Some(next) => (
                         NextStep::NextPreset {
                             preset: next.preset.clone(),
-                            micro_batch: next.batch.filter(|_| has_batch_steps).map(|b| b.micro_batch),
-                            grad_accum: next.batch.filter(|_| has_batch_steps).map(|b| b.grad_accum),
+                            micro_batch: next
+                                .batch
+                                .filter(|_| has_batch_steps)
+                                .map(|b| b.micro_batch),
+                            grad_accum: next
+                                .batch
+                                .filter(|_| has_batch_steps)
+                                .map(|b| b.grad_accum),
                         },
                         None,
                     ),

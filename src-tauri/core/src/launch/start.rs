@@ -11,9 +11,9 @@ use crate::env::{profile, EnvMap};
 use crate::estimate::available_presets;
 use crate::launch::handover::{driver_gpu_info, DriverGpus, LibraryPresets};
 use crate::launch::predict::{predict_chain, ChainPrediction, PredictFor};
-use crate::launch::steps::BatchSetting;
 use crate::launch::probe::{MonitorPeakProbe, OpenSource};
 use crate::launch::runner::{self, RunRequest};
+use crate::launch::steps::BatchSetting;
 use crate::model::{self, Resolver};
 use crate::monitor::nvml::SharedNvml;
 use crate::monitor::procs::ProcFs;
@@ -109,14 +109,14 @@ pub fn run_request(
         nvml,
     ));
     let batch = match start.batch_size {
-        Some(micro_batch) => Some(BatchSetting::new(micro_batch, start.grad_accum.unwrap_or(1)).map_err(
-            |e| match e {
+        Some(micro_batch) => Some(
+            BatchSetting::new(micro_batch, start.grad_accum.unwrap_or(1)).map_err(|e| match e {
                 Error::Invalid { field, message } if field == "micro_batch" => {
                     Error::invalid("batch_size", message)
                 }
                 other => other,
-            },
-        )?),
+            })?,
+        ),
         None if start.grad_accum.is_some() => {
             return Err(Error::invalid(
                 "grad_accum",

@@ -149,11 +149,22 @@ mod tests {
         let states = states(&steps, Some(BatchSetting::new(8, 2).unwrap())).unwrap();
         let got: Vec<_> = states
             .iter()
-            .map(|s| (s.preset.as_str(), s.batch.unwrap().micro_batch, s.batch.unwrap().grad_accum))
+            .map(|s| {
+                (
+                    s.preset.as_str(),
+                    s.batch.unwrap().micro_batch,
+                    s.batch.unwrap().grad_accum,
+                )
+            })
             .collect();
         assert_eq!(
             got,
-            [("fp16", 8, 2), ("int8", 8, 2), ("int8", 4, 4), ("int4", 4, 4)]
+            [
+                ("fp16", 8, 2),
+                ("int8", 8, 2),
+                ("int8", 4, 4),
+                ("int4", 4, 4)
+            ]
         );
     }
 
@@ -165,9 +176,15 @@ mod tests {
         assert!(err.to_string().contains("chain[1]"), "{err}");
         let steps = parse_chain(&chain(&["fp16", "mb/2", "mb/2"])).unwrap();
         let err = states(&steps, Some(BatchSetting::new(2, 1).unwrap())).unwrap_err();
-        assert!(err.to_string().contains("chain[2]") && err.to_string().contains("already 1"), "{err}");
+        assert!(
+            err.to_string().contains("chain[2]") && err.to_string().contains("already 1"),
+            "{err}"
+        );
         let err = states(&steps, Some(BatchSetting::new(6, 1).unwrap())).unwrap_err();
-        assert!(err.to_string().contains("chain[2]") && err.to_string().contains("odd"), "{err}");
+        assert!(
+            err.to_string().contains("chain[2]") && err.to_string().contains("odd"),
+            "{err}"
+        );
         let err = states(&steps, None).unwrap_err();
         assert!(err.to_string().contains("chain[1]"), "{err}");
     }
