@@ -203,8 +203,11 @@ pub fn run(paths: &AppPaths, args: RunArgs) -> CliResult {
         &mut nvml_probe(),
         &cancel,
         &mut |event| match event {
-            LaunchEvent::RunStarted { run_id, dir } => {
+            LaunchEvent::RunStarted { run_id, dir, start } => {
                 eprintln!("headroom: run {run_id} (logs in {})", dir.display());
+                if let Some(start) = start.filter(|s| !s.message.is_empty()) {
+                    eprintln!("headroom: {}", start.message);
+                }
                 if let Some(d) = &distributed {
                     eprintln!(
                         "headroom: distributed launch: {} passed so it does not restart on its own{}",

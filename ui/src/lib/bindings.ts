@@ -314,7 +314,11 @@ export type RunList = {
  */
 runs: Array<RunRecord>, quarantined: Array<Quarantine>, };
 
-export type LaunchEvent = { "event": "run_started", run_id: string, dir: string, } | { "event": "attempt_started", index: number, preset: string, pid: number, expandable_segments: boolean, 
+export type LaunchEvent = { "event": "run_started", run_id: string, dir: string, 
+/**
+ * Why the first attempt starts where it does down the chain, when the run had estimates to choose by.
+ */
+start?: StartChoice, } | { "event": "attempt_started", index: number, preset: string, pid: number, expandable_segments: boolean, 
 /**
  * The estimator's device peak for this preset, where the run has a plan (the live chart's plan line).
  */

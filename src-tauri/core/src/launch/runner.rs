@@ -141,6 +141,10 @@ pub enum LaunchEvent {
         run_id: String,
         #[ts(type = "string")]
         dir: PathBuf,
+        /// Why the first attempt starts where it does down the chain, when the run had estimates to choose by.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[ts(optional)]
+        start: Option<StartChoice>,
     },
     AttemptStarted {
         index: u32,
@@ -428,6 +432,7 @@ pub fn run(
     on_event(LaunchEvent::RunStarted {
         run_id: run_id.clone(),
         dir: dir.clone(),
+        start: request.start.clone(),
     });
 
     let run_started = UNIX_EPOCH + Duration::from_millis(started);

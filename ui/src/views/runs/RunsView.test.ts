@@ -73,6 +73,17 @@ const interruptedRun: RunRecord = {
   interruption: { detected_unix_ms: 1_700_000_100_000, process: { pid: 4242, start_ticks: 7 }, process_alive: true },
 };
 
+/** Where a run started down its chain: past fp16, which the estimate says does not fit. */
+const relaunchStart = {
+  step: 1,
+  pinned: false,
+  usable_bytes: Math.round(44.5 * GIB),
+  fit_on: "high" as const,
+  skipped: [{ step: 0, preset: "fp16", central_bytes: Math.round(48.2 * GIB), high_bytes: 55 * GIB, verdict: "does_not_fit" as const }],
+  none_fits: false,
+  message: "fp16 skipped: needs 48.2-55.0 GiB, 44.5 GiB usable",
+};
+
 /** A run down a chain with a batch step that started past fp16, ran under torchrun and resumed its relaunch. */
 const relaunchRun: RunRecord = {
   ...record,
@@ -89,15 +100,7 @@ const relaunchRun: RunRecord = {
       resumed_from: { path: "/work/out/checkpoint-20", step: 20, kind: "transformers" },
     },
   ],
-  start: {
-    step: 1,
-    pinned: false,
-    usable_bytes: Math.round(44.5 * GIB),
-    fit_on: "high",
-    skipped: [{ step: 0, preset: "fp16", central_bytes: Math.round(48.2 * GIB), high_bytes: 55 * GIB, verdict: "does_not_fit" }],
-    none_fits: false,
-    message: "fp16 skipped: needs 48.2-55.0 GiB, 44.5 GiB usable",
-  },
+  start: relaunchStart,
   distributed: { launcher: "torchrun", max_restarts_arg: "--max-restarts=0" },
 };
 
@@ -110,7 +113,7 @@ let inProgress: RunSnapshot | null = null;
 const snapshot: RunSnapshot = {
   run_id: "run-7",
   attempts: [
-    { event: "run_started", run_id: "run-7", dir: "/d/runs/run-7" },
+    { event: "run_started", run_id: "run-7", dir: "/d/runs/run-7", start: relaunchStart },
     { event: "attempt_started", index: 0, preset: "int4", pid: 300, expandable_segments: false, predicted_peak_bytes: 9 * GIB },
   ],
   lines: [
@@ -390,6 +393,8 @@ describe("the Runs view", () => {
     expect(chart.getAttribute("data-points")).toBe("2");
     expect(chart.getAttribute("data-series")).toBe("2");
     expect(document.querySelector('[data-testid="timeline"] [data-preset="int4"]')).not.toBeNull();
+    // Why it started past fp16 is known from its start, not only once it has finished.
+    expect(live.querySelector('[data-testid="live-start-choice"]')!.textContent).toContain("fp16 skipped: needs 48.20 GiB–55.00 GiB, 44.50 GiB usable");
 
     // Later updates come on the channel handed to runs_attach.
     channel!.onmessage({

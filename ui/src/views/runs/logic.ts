@@ -101,6 +101,8 @@ export interface LiveRun {
   memory: MemoryPoint[];
   /** Why the memory cannot be measured (no NVIDIA driver, …), when the probe said so. */
   memoryUnavailable: string | null;
+  /** Why the run starts where it does down its chain, when it had estimates to choose by. */
+  start: StartChoice | null;
 }
 
 /** The newest memory readings kept for the chart: an hour at NVML's 0.5 s. */
@@ -110,13 +112,14 @@ export const MAX_POINTS = 7200;
 export const MAX_LINES = 1000;
 
 export function emptyRun(runId: string): LiveRun {
-  return { runId, attempts: [], lines: [], droppedLines: 0, finished: null, error: null, memory: [], memoryUnavailable: null };
+  return { runId, attempts: [], lines: [], droppedLines: 0, finished: null, error: null, memory: [], memoryUnavailable: null, start: null };
 }
 
 function applyEvent(run: LiveRun, event: LaunchEvent) {
   switch (event.event) {
     case "run_started":
       run.runId = event.run_id;
+      run.start = event.start ?? null;
       break;
     case "attempt_started":
       run.attempts.push({
