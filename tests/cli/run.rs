@@ -324,3 +324,69 @@ fn setsid_grandchildren_die_on_ctrl_c() {
     }
     assert!(survivors.is_empty(), "survived Ctrl-C: {survivors:?}");
 }
+
+const RELAUNCH_SCRIPT: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../../tests/fixtures/launch/relaunch_train.py"
+);
+
+#[test]
+fn run_halves_the_micro_batch_down_the_chain_and_refuses_a_step_that_cannot() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cmd = cli_command(dir.path());
+    cmd.args([
+        "run",
+        "--model",
+        "org/m",
+        "--chain",
+        "fp16,mb/2",
+        "--micro-batch",
+        "4",
+        "--json",
+    ])
+    .args([
+        "--",
+        "python3",
+        RELAUNCH_SCRIPT,
+        "--micro_batch",
+        "{micro_batch}",
+        "--grad_accum",
+        "{grad_accum}",
+    ])
+    .env("FAKE_MAX_MICRO_BATCH", "2");
+    let out = cmd.output().unwrap();
+    assert_exit(&out, 0);
+    let rec = record(&out);
+    let attempts = rec["attempts"].as_array().unwrap();
+    assert_eq!(attempts.len(), 2);
+    assert_eq!(
+        (
+            attempts[1]["micro_batch"].as_u64(),
+            attempts[1]["grad_accum"].as_u64()
+        ),
+        (Some(2), Some(2))
+    );
+    assert_eq!(attempts[0]["next"]["micro_batch"], 2);
+    let err = stderr_of(&out);
+    assert!(
+        err.contains("relaunching with fp16 at micro-batch 2 × accumulation 2"),
+        "{err}"
+    );
+
+    // An odd micro-batch cannot be halved without changing the global batch: refused before anything runs.
+    let mut cmd = cli_command(dir.path());
+    cmd.args([
+        "run",
+        "--model",
+        "org/m",
+        "--chain",
+        "fp16,mb/2",
+        "--micro-batch",
+        "3",
+    ])
+    .args(["--", "python3", RELAUNCH_SCRIPT]);
+    let out = cmd.output().unwrap();
+    assert_exit(&out, 2);
+    let err = stderr_of(&out);
+    assert!(err.contains("chain[1]") && err.contains("odd"), "{err}");
+}

@@ -88,6 +88,11 @@ fn request(s: &Setup, profile: Profile, chain: &[&str], extra: &[(&str, &str)]) 
         predicted_peak_bytes: BTreeMap::from([("int4".to_string(), 9_000_000_000u64)]),
         predicted_details: BTreeMap::new(),
         predicted_notes: BTreeMap::new(),
+        step_predictions: BTreeMap::new(),
+        batch: None,
+        start: None,
+        output_dir: None,
+        sequence_length: None,
         kill_grace: Duration::from_millis(500),
         gpus: None,
         log_limit_bytes: runner::ATTEMPT_LOG_LIMIT_BYTES,
@@ -183,7 +188,9 @@ fn oom_walks_down_the_chain_until_a_preset_fits() {
     assert_eq!(
         fp16.next,
         NextStep::NextPreset {
-            preset: "int8".into()
+            preset: "int8".into(),
+            micro_batch: None,
+            grad_accum: None,
         }
     );
     assert_eq!(int4.next, NextStep::Stop);
@@ -455,7 +462,9 @@ fn a_cancel_between_attempts_starts_no_further_attempt() {
     assert_eq!(
         record.attempts[0].next,
         NextStep::NextPreset {
-            preset: "int8".into()
+            preset: "int8".into(),
+            micro_batch: None,
+            grad_accum: None,
         }
     );
     assert_eq!(

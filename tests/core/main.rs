@@ -13,6 +13,7 @@ mod model;
 mod monitor;
 mod paths;
 mod presets;
+mod relaunch;
 mod remote;
 mod store;
 mod switch;

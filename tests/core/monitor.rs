@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use headroom_core::monitor::advice::{Advice, PresetAdvisor, PresetNeed};
+use headroom_core::monitor::advice::{Advice, PresetAdvisor};
 use headroom_core::monitor::alerts::{Action, AlertConfig, Level, Recommendation};
 use headroom_core::monitor::chart::{self, ChartFormat, ChartOptions};
 use headroom_core::monitor::fake::{FakeConfig, FakeSource, Scenario, DEMO_MODEL};
@@ -219,13 +219,9 @@ fn the_switch_recommendation_follows_the_estimate() {
             .filter(|r| matches!(r.action, Action::SwitchPreset { .. }))
             .collect::<Vec<_>>()
     };
-    let need = |preset: &str, gib: u64| PresetNeed {
-        preset: preset.into(),
-        deciding_bytes: gib << 30,
-    };
     let fits = switches(Advice::Fits {
-        choice: need("int4", 20),
-        skipped: vec![need("int8", 31)],
+        preset: "int4".into(),
+        skipped: "int8 skipped: needs 30.5-35.2 GiB, 22.0 GiB usable".into(),
         usable_bytes: 22 << 30,
         batch_size: 2,
         sequence_length: 2048,
@@ -240,9 +236,10 @@ fn the_switch_recommendation_follows_the_estimate() {
         }
     );
     for words in [
-        "int4 needs 20.0 GiB of the 22.0 GiB",
-        "int8 needs 31.0 GiB",
+        "int4 is the first step of its chain that fits",
+        "int8 skipped: needs 30.5-35.2 GiB",
         "batch 2 × 2048",
+        "22.0 GiB of this GPU usable",
     ] {
         assert!(
             fits[0].reason.contains(words),
@@ -252,8 +249,7 @@ fn the_switch_recommendation_follows_the_estimate() {
     }
     // Nothing left fits: a switch would trade one OOM for another.
     assert!(switches(Advice::NoneFits {
-        tried: vec![need("int8", 31), need("int4", 25)],
-        usable_bytes: 22 << 30,
+        why: "no step fits by the estimate".into(),
     })
     .is_empty());
     // No estimate: the stricter preset, saying it was not checked and why.
@@ -538,11 +534,8 @@ fn every_alert_and_recommendation_carries_a_well_formed_message() {
         }
     }
     let fits = Advice::Fits {
-        choice: PresetNeed {
-            preset: "int4_double".into(),
-            deciding_bytes: 9 << 30,
-        },
-        skipped: Vec::new(),
+        preset: "int4_double".into(),
+        skipped: String::new(),
         usable_bytes: 20 << 30,
         batch_size: 1,
         sequence_length: 512,

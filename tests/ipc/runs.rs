@@ -376,6 +376,8 @@ fn the_run_list_marks_a_run_whose_launcher_died_and_leaves_its_own_runs_alone() 
         launcher: Some(launcher_stamp),
         running: Some(training_stamp),
         interruption: None,
+        start: None,
+        distributed: None,
     };
     history::save(&h.paths, &orphaned, Revision::ABSENT).unwrap();
 
@@ -406,4 +408,47 @@ fn the_run_list_marks_a_run_whose_launcher_died_and_leaves_its_own_runs_alone() 
 
     invoke(&h, "runs_cancel", json!({"runId": live_id})).unwrap();
     assert_eq!(wait_until_finished(&h, &live_id)["outcome"], "cancelled");
+}
+
+#[test]
+fn a_batch_step_from_the_form_halves_the_micro_batch_and_is_estimated_at_it() {
+    let h = harness();
+    save_config(&h, LLAMA_8B, Method::Lora);
+    let mut request = start_request(
+        LLAMA_8B,
+        fake_argv(&["FAKE_OOM_PRESETS=fp16"]),
+        json!(["fp16", "mb/2"]),
+    );
+    request["batch_size"] = json!(4);
+    request["grad_accum"] = json!(2);
+    request["sequence_length"] = json!(1024);
+    let run_id = runs_start(&h, request, 12).unwrap();
+    let record = wait_until_finished(&h, run_id.as_str().unwrap());
+    assert_eq!(record["outcome"], "chain_exhausted");
+    let attempts = record["attempts"].as_array().unwrap();
+    let batches: Vec<_> = attempts
+        .iter()
+        .map(|a| (a["micro_batch"].as_u64(), a["grad_accum"].as_u64()))
+        .collect();
+    assert_eq!(batches, [(Some(4), Some(2)), (Some(2), Some(4))]);
+    assert_eq!(
+        attempts[0]["next"],
+        json!({"kind": "next_preset", "preset": "fp16", "micro_batch": 2, "grad_accum": 4})
+    );
+    let full = attempts[0]["predicted_peak_bytes"].as_u64().unwrap();
+    let half = attempts[1]["predicted_peak_bytes"].as_u64().unwrap();
+    assert!(
+        half < full,
+        "micro-batch 2 ({half}) should need less than 4 ({full})"
+    );
+
+    // An odd micro-batch cannot be halved: refused naming the step, nothing starts.
+    let mut odd = start_request(LLAMA_8B, fake_argv(&[]), json!(["fp16", "mb/2"]));
+    odd["batch_size"] = json!(3);
+    odd["sequence_length"] = json!(1024);
+    let err = runs_start(&h, odd, 13).unwrap_err();
+    assert!(
+        err["message"].as_str().unwrap().contains("chain[1]"),
+        "{err}"
+    );
 }

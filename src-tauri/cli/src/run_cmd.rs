@@ -9,12 +9,14 @@ use std::time::Duration;
 use clap::Args;
 use headroom_core::env::doctor::{self, Severity};
 use headroom_core::env::profile;
+use headroom_core::launch::distributed::without_restarts;
 use headroom_core::launch::handover::{driver_gpus, LibraryPresets};
 use headroom_core::launch::history::{self, NextStep, Outcome, RunRecord};
 use headroom_core::launch::probe::MonitorPeakProbe;
 use headroom_core::launch::process::{CancelToken, Stream};
 use headroom_core::launch::runner::{self, LaunchEvent, RunRequest};
 use headroom_core::launch::start;
+use headroom_core::launch::steps::BatchSetting;
 use headroom_core::launch::tree::PROC_ROOT;
 use headroom_core::monitor::procs::ProcFs;
 use headroom_core::monitor::{open_source, SourceSpec};
@@ -32,8 +34,9 @@ pub struct RunArgs {
     /// The environment profile to run under.
     #[arg(long, default_value = "production")]
     profile: String,
-    /// Presets to try in order on CUDA out-of-memory (default: the model's saved chain, else
-    /// fp16,int8,int4,int4_double,int4_offload).
+    /// Steps to try in order on CUDA out-of-memory: preset names, and `mb/2` to halve the micro-batch and
+    /// double the gradient accumulation (needs --micro-batch). Default: the model's saved chain, else
+    /// fp16,int8,int4,int4_double,int4_offload.
     #[arg(long, value_delimiter = ',')]
     chain: Option<Vec<String>>,
     /// Working directory of the command (default: the current one).
@@ -42,7 +45,20 @@ pub struct RunArgs {
     /// The estimator's device peak for a preset, PRESET=BYTES, kept beside the measured peak.
     #[arg(long = "predict", value_name = "PRESET=BYTES")]
     predictions: Vec<String>,
-    /// Seconds between SIGTERM and SIGKILL when the run is interrupted.
+    /// The micro-batch the command trains with: handed over as HEADROOM_MICRO_BATCH and `{micro_batch}`, halved
+    /// by `mb/2` steps.
+    #[arg(long)]
+    micro_batch: Option<u64>,
+    /// The gradient accumulation the command trains with (default 1 with --micro-batch): HEADROOM_GRAD_ACCUM and
+    /// `{grad_accum}`, doubled by `mb/2` steps.
+    #[arg(long)]
+    grad_accum: Option<u64>,
+    /// Where the training writes its checkpoints, when the command does not say with --output_dir: a relaunch
+    /// resumes from the newest one (`{resume}`, HEADROOM_RESUME_FROM).
+    #[arg(long)]
+    output_dir: Option<PathBuf>,
+    /// Seconds between SIGTERM and SIGKILL when the run is interrupted (and, in a distributed run, how long
+    /// the other ranks get to end after one died of OOM).
     #[arg(long, default_value_t = 10)]
     kill_grace_s: u64,
     /// Print the run record as JSON on stdout at the end; the command's own output then goes to stderr.
@@ -147,6 +163,17 @@ pub fn run(paths: &AppPaths, args: RunArgs) -> CliResult {
     }
     // The model's saved config (its preset with overrides, its chain) when there is one.
     let presets = LibraryPresets::for_model(paths, &args.model)?;
+    let batch = match (args.micro_batch, args.grad_accum) {
+        (Some(mb), accum) => Some(BatchSetting::new(mb, accum.unwrap_or(1))?),
+        (None, Some(_)) => {
+            return Err(Error::invalid(
+                "grad_accum",
+                "give it with --micro-batch (the micro-batch it accumulates)",
+            )
+            .into())
+        }
+        (None, None) => None,
+    };
     let request = RunRequest {
         model: args.model,
         argv: args.command,
@@ -157,12 +184,18 @@ pub fn run(paths: &AppPaths, args: RunArgs) -> CliResult {
         predicted_peak_bytes: parse_predictions(&args.predictions)?,
         predicted_details: BTreeMap::new(),
         predicted_notes: BTreeMap::new(),
+        step_predictions: BTreeMap::new(),
+        batch,
+        start: None,
+        output_dir: args.output_dir,
+        sequence_length: None,
         kill_grace: Duration::from_secs(args.kill_grace_s),
         gpus: driver_gpus(open_source(&SourceSpec::Nvml, ProcFs::default())),
         log_limit_bytes: runner::ATTEMPT_LOG_LIMIT_BYTES,
     };
     let cancel = CancelToken::new();
     forward_interrupts(cancel.clone());
+    let distributed = without_restarts(&request.argv).map(|(_, run)| run);
     let json = args.json;
     let record = runner::run(
         paths,
@@ -171,22 +204,53 @@ pub fn run(paths: &AppPaths, args: RunArgs) -> CliResult {
         &mut nvml_probe(),
         &cancel,
         &mut |event| match event {
-            LaunchEvent::RunStarted { run_id, dir } => {
-                eprintln!("headroom: run {run_id} (logs in {})", dir.display())
+            LaunchEvent::RunStarted { run_id, dir, start } => {
+                eprintln!("headroom: run {run_id} (logs in {})", dir.display());
+                if let Some(start) = start.filter(|s| !s.message.is_empty()) {
+                    eprintln!("headroom: {}", start.message);
+                }
+                if let Some(d) = &distributed {
+                    eprintln!(
+                        "headroom: distributed launch: {} passed so it does not restart on its own{}",
+                        d.max_restarts_arg,
+                        d.replaced
+                            .as_ref()
+                            .map(|r| format!(" (replacing {r})"))
+                            .unwrap_or_default()
+                    );
+                }
             }
             LaunchEvent::AttemptStarted {
                 index,
                 preset,
                 pid,
                 expandable_segments,
+                micro_batch,
+                grad_accum,
+                resumed_from,
                 ..
             } => eprintln!(
-                "headroom: attempt {} with preset {preset}{} (pid {pid})",
+                "headroom: attempt {} with preset {preset}{}{}{} (pid {pid})",
                 index + 1,
+                match (micro_batch, grad_accum) {
+                    (Some(mb), Some(ga)) => format!(", micro-batch {mb} × accumulation {ga}"),
+                    _ => String::new(),
+                },
                 if expandable_segments {
                     " and expandable_segments:True"
                 } else {
                     ""
+                },
+                match resumed_from {
+                    Some(point) => format!(
+                        ", resumed from {}{}",
+                        point.path.display(),
+                        point
+                            .step
+                            .map(|s| format!(" (step {s})"))
+                            .unwrap_or_default()
+                    ),
+                    None => String::new(),
                 }
             ),
             LaunchEvent::Output { stream, line, .. } => match stream {
@@ -209,7 +273,14 @@ pub fn run(paths: &AppPaths, args: RunArgs) -> CliResult {
                     NextStep::RetryWithExpandableSegments => {
                         "; fragmentation: retrying with expandable_segments:True".into()
                     }
-                    NextStep::NextPreset { preset } => format!("; relaunching with {preset}"),
+                    NextStep::NextPreset {
+                        preset,
+                        micro_batch: Some(mb),
+                        grad_accum: Some(ga),
+                    } => format!(
+                        "; relaunching with {preset} at micro-batch {mb} × accumulation {ga}"
+                    ),
+                    NextStep::NextPreset { preset, .. } => format!("; relaunching with {preset}"),
                 };
                 eprintln!("headroom: attempt {} {what}{next}", attempt.index + 1);
             }

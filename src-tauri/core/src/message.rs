@@ -138,8 +138,8 @@ keys! {
     RecCheckpointingFull = "backend.rec.checkpointing.full" [pid, grew, window, full_in],
     RecSwitchLinked = "backend.rec.switch.linked" [model, pid, reason],
     RecSwitchLinkedFrom = "backend.rec.switch.linked_from" [model, pid, current, reason],
-    RecSwitchFits = "backend.rec.switch.fits" [model, pid, preset, needs, usable, batch, sequence],
-    RecSwitchFitsFrom = "backend.rec.switch.fits_from" [model, pid, current, preset, needs, usable, batch, sequence],
+    RecSwitchFits = "backend.rec.switch.fits" [model, pid, preset, usable, batch, sequence],
+    RecSwitchFitsFrom = "backend.rec.switch.fits_from" [model, pid, current, preset, usable, batch, sequence],
     RecSwitchUnlinked = "backend.rec.switch.unlinked" [pid],
     // Environment doctor (env/doctor.rs).
     DoctorLaunchBlocking = "backend.doctor.launch_blocking" [value],

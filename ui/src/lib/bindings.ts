@@ -173,7 +173,7 @@ process: ProcessStamp | null,
  */
 process_alive: boolean | null, };
 
-export type NextStep = { "kind": "stop" } | { "kind": "retry_with_expandable_segments" } | { "kind": "next_preset", preset: string, };
+export type NextStep = { "kind": "stop" } | { "kind": "retry_with_expandable_segments" } | { "kind": "next_preset", preset: string, micro_batch?: number, grad_accum?: number, };
 
 export type PredictionDetail = { task: Task, 
 /**
@@ -181,6 +181,63 @@ export type PredictionDetail = { task: Task,
  * on a calibration, so records made under one stay comparable.
  */
 allocated_peak_bytes: number, managed_memory_bytes: number, };
+
+export type CheckpointKind = "transformers" | "lightning" | "litgpt";
+
+export type ResumePoint = { path: string, 
+/**
+ * The optimizer step it was written at, when its name or its state file says.
+ */
+step: number | null, kind: CheckpointKind, };
+
+export type SkippedStep = { 
+/**
+ * Its position in the chain.
+ */
+step: number, preset: string, micro_batch?: number, 
+/**
+ * The estimate's central device peak and the upper end of its band (equal without a band).
+ */
+central_bytes: number, high_bytes: number, 
+/**
+ * `tight` (the central figure fits the GPU, the deciding one not the usable memory) or `does_not_fit`.
+ */
+verdict: VerdictKind, };
+
+export type StartChoice = { 
+/**
+ * The chain position of the first attempt.
+ */
+step: number, 
+/**
+ * The user asked to start at the chain's first step.
+ */
+pinned: boolean, 
+/**
+ * One GPU's memory less the plan's margin.
+ */
+usable_bytes: number, fit_on: FitOn, skipped: Array<SkippedStep>, 
+/**
+ * True when no step fits and the run starts at the last one.
+ */
+none_fits: boolean, 
+/**
+ * The same in one English sentence, for the CLI and the log ("fp16 skipped: needs 48.2-55.0 GiB, 44.5
+ * GiB usable").
+ */
+message: string, };
+
+export type DistributedLauncher = "torchrun" | "accelerate";
+
+export type DistributedRun = { launcher: DistributedLauncher, 
+/**
+ * The argument that keeps the launcher from restarting on its own, as passed (`--max-restarts=0`).
+ */
+max_restarts_arg: string, 
+/**
+ * The user's own value the launcher replaced (`--max-restarts 3`), if any.
+ */
+replaced?: string, };
 
 export type AttemptRecord = { 
 /**
@@ -212,7 +269,30 @@ predicted_note?: string,
  * What the machine calibration needs beside the device peak (docs/estimator.md §10.5); absent from
  * records made before it existed and from runs without a prediction.
  */
-predicted_detail?: PredictionDetail, log_file: string, next: NextStep, };
+predicted_detail?: PredictionDetail, log_file: string, next: NextStep, 
+/**
+ * The chain position this attempt ran (absent from records made before batch steps and start choices).
+ */
+step?: number, 
+/**
+ * The micro-batch and gradient accumulation handed over (`HEADROOM_MICRO_BATCH`, `HEADROOM_GRAD_ACCUM`),
+ * when the run has a batch.
+ */
+micro_batch?: number, grad_accum?: number, 
+/**
+ * The checkpoint this relaunch resumed from (`{resume}`, `HEADROOM_RESUME_FROM`).
+ */
+resumed_from?: ResumePoint, 
+/**
+ * The command as this attempt ran it, when it differs from the run's (placeholders filled, the
+ * distributed launcher's restarts turned off).
+ */
+argv?: Array<string>, 
+/**
+ * True when the launcher stopped the process group itself: a rank of a distributed run died of OOM and
+ * the others did not end within the kill grace.
+ */
+group_stopped?: boolean, };
 
 export type RunRecord = { run_id: string, model: string, profile: string, chain: Array<string>, argv: Array<string>, cwd: string, started_unix_ms: number, attempts: Array<AttemptRecord>, 
 /**
@@ -231,7 +311,15 @@ running?: ProcessStamp,
 /**
  * Set with [`Outcome::Interrupted`].
  */
-interruption?: Interruption, };
+interruption?: Interruption, 
+/**
+ * Why the first attempt started where it did in the chain, when the run had estimates to choose by.
+ */
+start?: StartChoice, 
+/**
+ * Set for a command started through torchrun or accelerate launch.
+ */
+distributed?: DistributedRun, };
 
 export type RunList = { 
 /**
@@ -239,11 +327,19 @@ export type RunList = {
  */
 runs: Array<RunRecord>, quarantined: Array<Quarantine>, };
 
-export type LaunchEvent = { "event": "run_started", run_id: string, dir: string, } | { "event": "attempt_started", index: number, preset: string, pid: number, expandable_segments: boolean, 
+export type LaunchEvent = { "event": "run_started", run_id: string, dir: string, 
+/**
+ * Why the first attempt starts where it does down the chain, when the run had estimates to choose by.
+ */
+start?: StartChoice, } | { "event": "attempt_started", index: number, preset: string, pid: number, expandable_segments: boolean, 
 /**
  * The estimator's device peak for this preset, where the run has a plan (the live chart's plan line).
  */
-predicted_peak_bytes: number | null, } | { "event": "output", attempt: number, stream: Stream, line: string, } | { "event": "attempt_finished", attempt: AttemptRecord, };
+predicted_peak_bytes: number | null, 
+/**
+ * The chain position, the batch handed over and the checkpoint resumed from (see [`AttemptRecord`]).
+ */
+step?: number, micro_batch?: number, grad_accum?: number, resumed_from?: ResumePoint, } | { "event": "output", attempt: number, stream: Stream, line: string, } | { "event": "attempt_finished", attempt: AttemptRecord, };
 
 export type ProbeReport = { "kind": "sample", pid: number, unix_ms: number, bytes: number | null, } | { "kind": "unavailable", reason: string, };
 
@@ -252,7 +348,20 @@ export type StartRun = { model: string, argv: Array<string>, cwd: string, profil
  * With `sequence_length`: the plan the estimator predicts each preset's device peak for (task and method
  * from the model's saved config). Both empty: no prediction.
  */
-batch_size?: number, sequence_length?: number, };
+batch_size?: number, sequence_length?: number, 
+/**
+ * The gradient accumulation the command trains with (default 1); with `batch_size` (the micro-batch) it
+ * is what `mb/2` steps halve and double, handed over as `HEADROOM_GRAD_ACCUM`.
+ */
+grad_accum?: number, 
+/**
+ * Start at the chain's first step even when the estimate says it does not fit.
+ */
+pin_start?: boolean, 
+/**
+ * Where the training writes its checkpoints, when the command does not say with `--output_dir`.
+ */
+output_dir?: string, };
 
 export type RunUpdate = { run_id: string, events: Array<LaunchEvent>, 
 /**

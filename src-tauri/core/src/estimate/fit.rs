@@ -79,7 +79,8 @@ impl Budget {
 }
 
 /// The fit verdict in three words. `Tight` eats into the user's margin but stays within the GPU's memory.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ts_rs::TS)]
+// Deserialize: the launcher's run records keep the verdict of each chain step it skipped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize, ts_rs::TS)]
 #[serde(rename_all = "snake_case")]
 pub enum VerdictKind {
     Fits,

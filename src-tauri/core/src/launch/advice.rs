@@ -4,7 +4,7 @@
 
 use crate::estimate::available_presets;
 use crate::model::{self, Resolver};
-use crate::monitor::advice::{Advice, PresetAdvisor, PresetNeed};
+use crate::monitor::advice::{Advice, PresetAdvisor};
 use crate::monitor::procs::ModelLink;
 use crate::paths::AppPaths;
 use crate::presets::config_store::ConfigLibrary;
@@ -12,7 +12,8 @@ use crate::presets::library::PresetLibrary;
 use crate::presets::model_config::DEFAULT_FALLBACK_CHAIN;
 
 use super::history;
-use super::predict::predict_chain;
+use super::predict::{predict_chain, PredictFor};
+use super::steps::{self, BatchSetting, ChainStep};
 
 /// Advice from the app's stores (per-model configs, presets, run records, settings, calibration).
 pub struct EstimateAdvisor {
@@ -56,57 +57,64 @@ impl PresetAdvisor for EstimateAdvisor {
                     .into(),
             );
         };
-        let chain = self.chain(link);
+        // The recommendation switches presets: the chain's batch steps are the launcher's to take.
+        let presets: Vec<String> = match steps::parse_chain(&self.chain(link)) {
+            Ok(parsed) => parsed
+                .into_iter()
+                .filter_map(|step| match step {
+                    ChainStep::Preset(p) => Some(p),
+                    ChainStep::HalveMicroBatch => None,
+                })
+                .collect(),
+            Err(e) => return Advice::Unknown(e.to_string()),
+        };
         let after = link
             .preset
             .as_deref()
-            .and_then(|current| chain.iter().position(|p| p == current))
+            .and_then(|current| presets.iter().position(|p| p == current))
             .map_or(0, |i| i + 1);
-        let left = &chain[after.min(chain.len())..];
+        let left = &presets[after.min(presets.len())..];
         if left.is_empty() {
             return Advice::EndOfChain;
         }
-        let known = match available_presets(&PresetLibrary::new(&self.paths)) {
-            Ok(known) => known,
-            Err(e) => return Advice::Unknown(e.to_string()),
-        };
-        let prediction = match predict_chain(
-            &self.paths,
-            &link.id,
-            left,
-            batch_size,
-            sequence_length,
-            &known,
-            |m| model::resolve(m, &self.resolver),
-        ) {
+        let chosen = available_presets(&PresetLibrary::new(&self.paths)).and_then(|known| {
+            let batch = BatchSetting::new(batch_size, 1)?;
+            predict_chain(
+                &self.paths,
+                PredictFor {
+                    model_id: &link.id,
+                    chain: left,
+                    batch,
+                    sequence_length,
+                    gpu_memory_bytes: Some(gpu_memory_bytes),
+                    pin_start: false,
+                },
+                &known,
+                |m| model::resolve(m, &self.resolver),
+            )
+        });
+        let prediction = match chosen {
             Ok(p) => p,
             Err(e) => return Advice::Unknown(e.to_string()),
         };
-        let budget = prediction.budget(gpu_memory_bytes);
-        let mut tried = Vec::new();
-        for preset in left {
-            // A preset the plan rejects (int8 for full training) is no step to recommend.
-            let Some(per_gpu) = prediction.per_gpu.get(preset) else {
-                continue;
-            };
-            let need = PresetNeed {
-                preset: preset.clone(),
-                deciding_bytes: budget.deciding_bytes(per_gpu),
-            };
-            if budget.fits(per_gpu) {
-                return Advice::Fits {
-                    choice: need,
-                    skipped: tried,
-                    usable_bytes: budget.usable_bytes,
-                    batch_size,
-                    sequence_length,
-                };
-            }
-            tried.push(need);
+        // Where the launcher would start this chain is the step to recommend (launch/first_step.rs).
+        let Some(start) = prediction.start else {
+            return Advice::Unknown("the GPU's memory is unknown".into());
+        };
+        if start.none_fits {
+            return Advice::NoneFits { why: start.message };
         }
-        Advice::NoneFits {
-            tried,
-            usable_bytes: budget.usable_bytes,
+        let step = prediction.steps.get(&start.step);
+        if let Some(note) = step.and_then(|s| s.note.clone()) {
+            // A preset the plan rejects stops the launcher's skipping; it is no switch to recommend.
+            return Advice::Unknown(note);
+        }
+        Advice::Fits {
+            preset: left[start.step as usize].clone(),
+            skipped: start.message,
+            usable_bytes: start.usable_bytes,
+            batch_size,
+            sequence_length,
         }
     }
 }

@@ -83,18 +83,45 @@ fn load_kwargs(dtype: &str) -> Value {
 /// The GPUs a driver reports, read once from a monitor source as it opened: 0 when there is no NVIDIA
 /// driver, `None` when the count could not be read.
 pub fn driver_gpus(source: Result<Box<dyn crate::monitor::GpuSource>>) -> Option<u32> {
+    driver_gpu_info(source).count
+}
+
+/// What the driver says about its GPUs, read once.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DriverGpus {
+    /// 0 without an NVIDIA driver, `None` when it could not be read.
+    pub count: Option<u32>,
+    /// The memory of the smallest GPU, when every GPU reported its total: what a run must fit on one GPU.
+    pub smallest_memory_bytes: Option<u64>,
+}
+
+/// [`DriverGpus`] from a monitor source as it opened.
+pub fn driver_gpu_info(source: Result<Box<dyn crate::monitor::GpuSource>>) -> DriverGpus {
     let mut source = match source {
         Ok(source) => source,
-        Err(Error::NoDriver { .. }) => return Some(0),
-        Err(_) => return None,
+        Err(Error::NoDriver { .. }) => {
+            return DriverGpus {
+                count: Some(0),
+                smallest_memory_bytes: None,
+            }
+        }
+        Err(_) => return DriverGpus::default(),
     };
-    let snapshot = source
+    let Some(snapshot) = source
         .sample(crate::monitor::source::SampleRequest {
             at: crate::monitor::Timestamp::now(),
             processes: false,
         })
-        .ok()??;
-    u32::try_from(snapshot.gpus.len()).ok()
+        .ok()
+        .flatten()
+    else {
+        return DriverGpus::default();
+    };
+    let totals: Option<Vec<u64>> = snapshot.gpus.iter().map(|g| g.memory.total_bytes).collect();
+    DriverGpus {
+        count: u32::try_from(snapshot.gpus.len()).ok(),
+        smallest_memory_bytes: totals.and_then(|t| t.into_iter().min()),
+    }
 }
 
 /// How many GPUs the attempt's program will see: the driver's count, cut down by `CUDA_VISIBLE_DEVICES` in

@@ -8,8 +8,11 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use super::distributed::DistributedRun;
+use super::first_step::StartChoice;
 use super::oom::OomDetails;
 use super::process::ExitInfo;
+use super::resume::ResumePoint;
 use super::tree::ProcessStamp;
 use crate::estimate::plan::Task;
 use crate::paths::AppPaths;
@@ -51,8 +54,16 @@ pub enum NextStep {
     Stop,
     /// Same preset again with `expandable_segments:True`, because the OOM looked like fragmentation.
     RetryWithExpandableSegments,
+    /// The next chain step: a preset, or a batch step (`mb/2`) that keeps the preset and gives the micro-batch
+    /// and accumulation below (absent for a chain without batch steps).
     NextPreset {
         preset: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[ts(optional)]
+        micro_batch: Option<u64>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[ts(optional)]
+        grad_accum: Option<u64>,
     },
 }
 
@@ -101,6 +112,32 @@ pub struct AttemptRecord {
     #[ts(type = "string")]
     pub log_file: PathBuf,
     pub next: NextStep,
+    /// The chain position this attempt ran (absent from records made before batch steps and start choices).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub step: Option<u32>,
+    /// The micro-batch and gradient accumulation handed over (`HEADROOM_MICRO_BATCH`, `HEADROOM_GRAD_ACCUM`),
+    /// when the run has a batch.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub micro_batch: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub grad_accum: Option<u64>,
+    /// The checkpoint this relaunch resumed from (`{resume}`, `HEADROOM_RESUME_FROM`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub resumed_from: Option<ResumePoint>,
+    /// The command as this attempt ran it, when it differs from the run's (placeholders filled, the
+    /// distributed launcher's restarts turned off).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub argv: Option<Vec<String>>,
+    /// True when the launcher stopped the process group itself: a rank of a distributed run died of OOM and
+    /// the others did not end within the kill grace.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub group_stopped: Option<bool>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ts_rs::TS)]
@@ -130,6 +167,14 @@ pub struct RunRecord {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[ts(optional)]
     pub interruption: Option<Interruption>,
+    /// Why the first attempt started where it did in the chain, when the run had estimates to choose by.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub start: Option<StartChoice>,
+    /// Set for a command started through torchrun or accelerate launch.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub distributed: Option<DistributedRun>,
 }
 
 impl Document for RunRecord {

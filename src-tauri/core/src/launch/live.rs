@@ -134,6 +134,10 @@ mod tests {
             pid: 42,
             expandable_segments: false,
             predicted_peak_bytes: Some(7),
+            step: None,
+            micro_batch: None,
+            grad_accum: None,
+            resumed_from: None,
         };
         log.record(&batch(vec![started.clone()], vec![], 0));
         // Two batches: 1,500 lines with 10 left out of the batch, then 1,500 more.

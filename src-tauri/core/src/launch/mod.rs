@@ -5,6 +5,11 @@
 //! - [`process`]: one child in its own process group, streamed output, cancel without orphans.
 //! - [`oom`]: recognising an OOM and its figures in the output.
 //! - [`runner`]: the chain's rules.
+//! - [`steps`]: the chain's grammar: presets and batch steps (`mb/2`).
+//! - [`first_step`]: where the chain starts, by the estimator's fit rule.
+//! - [`command`]: the attempt's command with `{micro_batch}`, `{grad_accum}` and `{resume}` filled in.
+//! - [`resume`]: the newest checkpoint a relaunch resumes from.
+//! - [`distributed`]: torchrun and accelerate launch: no restarts of their own, their error file.
 //! - [`history`]: the run records.
 //! - [`predict`]: the estimator's device peak for each preset of the chain.
 //! - [`advice`]: the monitor's preset recommendation for a running process, decided like the chain.
@@ -23,6 +28,9 @@ pub mod active;
 pub mod advice;
 pub mod batch;
 pub mod calibration;
+pub mod command;
+pub mod distributed;
+pub mod first_step;
 pub mod handover;
 pub mod history;
 pub mod live;
@@ -31,6 +39,8 @@ pub mod oom;
 pub mod predict;
 pub mod probe;
 pub mod process;
+pub mod resume;
 pub mod runner;
 pub mod start;
+pub mod steps;
 pub mod tree;

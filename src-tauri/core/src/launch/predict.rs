@@ -10,58 +10,56 @@ use std::collections::BTreeMap;
 
 use serde_json::{json, Map, Value};
 
+use super::first_step::{self, StartChoice, StepEstimate};
 use super::history::PredictionDetail;
+use super::runner::StepPrediction;
+use super::steps::{self, BatchSetting};
 use crate::estimate::fit::Budget;
-use crate::estimate::plan::FitOn;
+use crate::estimate::plan::GpuSetup;
 use crate::estimate::{estimate, plan_from_value, ModelRef, PerGpu, PresetInfo};
 use crate::model::ModelSpec;
 use crate::paths::AppPaths;
 use crate::presets::config_store::ConfigLibrary;
 use crate::{Error, Result};
 
-/// The device peak per preset where the estimator has one, and why not where it has none.
+/// The estimate of every chain position, and where the chain starts.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ChainPrediction {
-    pub bytes: BTreeMap<String, u64>,
-    /// What the machine calibration needs beside the device peak, for the same presets as `bytes`.
-    pub details: BTreeMap<String, PredictionDetail>,
-    pub notes: BTreeMap<String, String>,
-    /// The whole per-GPU estimate (with its band) for the same presets as `bytes`, so a caller can decide "fits"
-    /// by the one rule ([`Self::budget`]).
-    pub per_gpu: BTreeMap<String, PerGpu>,
-    /// The plans' margin and `fit_on` (the user's setting, as the Plan view applies it).
-    pub margin: f64,
-    pub fit_on: FitOn,
+    pub steps: BTreeMap<u32, StepPrediction>,
+    /// Where the first attempt starts, when the GPU's memory is known.
+    pub start: Option<StartChoice>,
 }
 
-impl ChainPrediction {
-    /// What a GPU of `gpu_memory_bytes` offers these plans under the fit rule (docs/estimator.md §1.2).
-    pub fn budget(&self, gpu_memory_bytes: u64) -> Budget {
-        Budget {
-            fit_on: self.fit_on,
-            ..Budget::new(gpu_memory_bytes, self.margin)
-        }
-    }
+/// What the chain is predicted for.
+#[derive(Debug, Clone, Copy)]
+pub struct PredictFor<'a> {
+    pub model_id: &'a str,
+    pub chain: &'a [String],
+    /// The micro-batch and accumulation at the chain's start (`mb/2` steps halve and double them).
+    pub batch: BatchSetting,
+    pub sequence_length: u64,
+    /// One GPU's memory, as the driver reports it (the smallest of the GPUs the run sees); `None` without a
+    /// driver: no start is chosen.
+    pub gpu_memory_bytes: Option<u64>,
+    /// Start at the chain's first step whatever the estimate says.
+    pub pin_start: bool,
 }
 
-/// Predict `chain` for `model_id` at `batch_size` × `sequence_length`, with this machine's calibration when its
-/// runs made one. Errors name the field: a model with no saved config has no task or method to plan with
-/// (`batch_size`), a model the resolver cannot read (`model`).
+/// Predict each position of `what.chain` for `what.model_id`, with this machine's calibration when its runs
+/// made one, and choose where to start by the estimator's fit rule with the Settings' `fit_on`. Errors name
+/// the field: a model with no saved config has no task or method to plan with (`batch_size`), a model the
+/// resolver cannot read (`model`), a bad chain step (`chain[i]`).
 pub fn predict_chain(
     paths: &AppPaths,
-    model_id: &str,
-    chain: &[String],
-    batch_size: u64,
-    sequence_length: u64,
+    what: PredictFor<'_>,
     presets: &[PresetInfo],
     resolve: impl Fn(&ModelRef) -> Result<ModelSpec>,
 ) -> Result<ChainPrediction> {
-    if batch_size == 0 {
-        return Err(Error::invalid("batch_size", "must be at least 1"));
-    }
-    if sequence_length == 0 {
+    if what.sequence_length == 0 {
         return Err(Error::invalid("sequence_length", "must be at least 1"));
     }
+    let states = steps::states(&steps::parse_chain(what.chain)?, Some(what.batch))?;
+    let model_id = what.model_id;
     let configs = ConfigLibrary::new(paths);
     let saved = match configs.path_of(model_id) {
         Ok(_) => configs.get(model_id)?,
@@ -90,38 +88,81 @@ pub fn predict_chain(
     if let Some(lora) = &config.lora {
         base.insert("lora".into(), to_value(lora)?);
     }
-    base.insert("batch_size".into(), batch_size.into());
-    base.insert("sequence_length".into(), sequence_length.into());
+    base.insert("sequence_length".into(), what.sequence_length.into());
     let mut out = ChainPrediction::default();
-    for preset in chain {
+    let mut per_gpu: Vec<Option<PerGpu>> = Vec::with_capacity(states.len());
+    let mut budget = None;
+    for (i, state) in states.iter().enumerate() {
+        let batch = state.batch.unwrap_or(what.batch);
         let mut value = base.clone();
-        value.insert("quantization".into(), preset.clone().into());
+        value.insert("quantization".into(), state.preset.clone().into());
+        value.insert("batch_size".into(), batch.micro_batch.into());
+        if batch.grad_accum > 1 {
+            value.insert(
+                "gradient_accumulation_steps".into(),
+                batch.grad_accum.into(),
+            );
+        }
         let mut value = Value::Object(value);
+        // The same rule as the Plan view: a plan that does not say decides on the Settings' choice.
         settings.apply_fit_on(&mut value);
         let predicted = plan_from_value(&value, presets).and_then(|mut plan| {
             plan.machine = machine;
-            estimate(&spec, &plan, presets).map(|est| (plan.task, plan.margin, plan.fit_on, est))
+            if let Some(memory_bytes) = what.gpu_memory_bytes {
+                plan.gpus.get_or_insert(GpuSetup {
+                    count: std::num::NonZeroU64::MIN,
+                    memory_bytes,
+                    model: None,
+                });
+            }
+            let est = estimate(&spec, &plan, presets)?;
+            if let Some(gpus) = &plan.gpus {
+                budget.get_or_insert(Budget::of(gpus, &plan));
+            }
+            Ok((plan.task, est))
         });
+        let step = u32::try_from(i).unwrap_or(u32::MAX);
         match predicted {
-            Ok((task, margin, fit_on, est)) => {
-                out.margin = margin;
-                out.fit_on = fit_on;
-                out.bytes
-                    .insert(preset.clone(), est.per_gpu.device_peak_bytes);
-                out.details.insert(
-                    preset.clone(),
-                    PredictionDetail {
-                        task,
-                        allocated_peak_bytes: est.per_gpu.allocated_peak_bytes,
-                        managed_memory_bytes: est.per_gpu.managed_memory_bytes,
+            Ok((task, est)) => {
+                out.steps.insert(
+                    step,
+                    StepPrediction {
+                        peak_bytes: Some(est.per_gpu.device_peak_bytes),
+                        detail: Some(PredictionDetail {
+                            task,
+                            allocated_peak_bytes: est.per_gpu.allocated_peak_bytes,
+                            managed_memory_bytes: est.per_gpu.managed_memory_bytes,
+                        }),
+                        note: None,
                     },
                 );
-                out.per_gpu.insert(preset.clone(), est.per_gpu);
+                per_gpu.push(Some(est.per_gpu));
             }
             Err(e) => {
-                out.notes.insert(preset.clone(), e.to_string());
+                out.steps.insert(
+                    step,
+                    StepPrediction {
+                        note: Some(e.to_string()),
+                        ..StepPrediction::default()
+                    },
+                );
+                per_gpu.push(None);
             }
         }
+    }
+    if let Some(budget) = budget {
+        // The micro-batch names a skipped step only where the chain changes it.
+        let batch_steps = states.windows(2).any(|w| w[0].batch != w[1].batch);
+        let estimates: Vec<StepEstimate<'_>> = states
+            .iter()
+            .zip(&per_gpu)
+            .map(|(state, per_gpu)| StepEstimate {
+                preset: &state.preset,
+                micro_batch: state.batch.filter(|_| batch_steps).map(|b| b.micro_batch),
+                per_gpu: per_gpu.as_ref(),
+            })
+            .collect();
+        out.start = Some(first_step::choose(&estimates, &budget, what.pin_start));
     }
     Ok(out)
 }

@@ -115,6 +115,33 @@ pub struct ProcessSpec<'a> {
 pub struct Ended {
     pub exit: ExitInfo,
     pub cancelled: bool,
+    /// The caller asked for the group to be stopped ([`StopAfter`]) and it was signalled.
+    pub stopped: bool,
+}
+
+/// A stop the caller asks for while the process runs (a distributed run whose rank died of OOM while the
+/// others wait in NCCL): once due, the group gets SIGTERM, then SIGKILL after the kill grace, as on cancel, but
+/// the run is not cancelled. Asked and checked on the thread that runs the process.
+#[derive(Debug, Default)]
+pub struct StopAfter {
+    at: std::cell::Cell<Option<Instant>>,
+}
+
+impl StopAfter {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Stop the group `after` from now, unless a stop was asked for already.
+    pub fn request(&self, after: Duration) {
+        if self.at.get().is_none() {
+            self.at.set(Some(Instant::now() + after));
+        }
+    }
+
+    fn due(&self) -> bool {
+        self.at.get().is_some_and(|at| Instant::now() >= at)
+    }
 }
 
 /// What [`run`] reports while the process runs.
@@ -128,6 +155,16 @@ pub enum ProcessEvent<'a> {
 pub fn run(
     spec: &ProcessSpec<'_>,
     cancel: &CancelToken,
+    on_event: &mut dyn FnMut(ProcessEvent<'_>),
+) -> Result<Ended> {
+    run_stoppable(spec, cancel, &StopAfter::new(), on_event)
+}
+
+/// [`run`], with a stop the caller may ask for from `on_event`.
+pub fn run_stoppable(
+    spec: &ProcessSpec<'_>,
+    cancel: &CancelToken,
+    stop: &StopAfter,
     on_event: &mut dyn FnMut(ProcessEvent<'_>),
 ) -> Result<Ended> {
     let Some((program, args)) = spec.argv.split_first() else {
@@ -228,6 +265,7 @@ pub fn run(
     let mut exited: Option<Instant> = None;
     let mut term_sent: Option<Instant> = None;
     let mut kill_sent = false;
+    let mut stopped = false;
     loop {
         match rx.recv_timeout(POLL) {
             // No `continue`: a child that never stops printing must still be cancellable.
@@ -263,7 +301,11 @@ pub fn run(
             continue;
         }
         tree.scan_now_and_then();
-        if cancel.is_cancelled() {
+        let stopping = stop.due() && !cancel.is_cancelled();
+        if stopping && term_sent.is_none() {
+            stopped = true;
+        }
+        if cancel.is_cancelled() || stopping {
             match term_sent {
                 None => {
                     signal_group(pid, libc::SIGTERM);
@@ -292,7 +334,8 @@ pub fn run(
             code: status.code(),
             signal: status.signal(),
         },
-        cancelled: term_sent.is_some(),
+        cancelled: term_sent.is_some() && !stopped,
+        stopped,
     })
 }
 

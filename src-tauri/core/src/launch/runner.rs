@@ -8,8 +8,15 @@
 //!    is retried once, same preset, with `expandable_segments:True` added to the allocator options in force,
 //!    unless they already had it. The option stays on for the rest of the chain: it costs nothing
 //!    (docs/estimator.md §15) and the fragmentation would come back.
-//! 4. Any other OOM moves to the next preset; after the last one the run ends: [`Outcome::ChainExhausted`].
+//! 4. Any other OOM moves to the next chain step (a preset, or `mb/2`: half the micro-batch, twice the
+//!    accumulation, [`super::steps`]); after the last one the run ends: [`Outcome::ChainExhausted`].
 //! 5. Cancel ends the run at once: [`Outcome::Cancelled`].
+//! 6. The first attempt starts at the step the request's [`StartChoice`] names (the first that fits by the
+//!    estimate, [`super::first_step`]), else at the first.
+//! 7. A relaunch resumes from the newest checkpoint the training wrote since the run started
+//!    ([`super::resume`]).
+//! 8. A distributed launch (torchrun, accelerate launch) runs without restarts of its own; an OOM in any rank's
+//!    output stops the whole group once the kill grace has passed ([`super::distributed`]).
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -18,10 +25,15 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde::Serialize;
 
+use super::command;
+use super::distributed::{self, DistributedLauncher};
+use super::first_step::StartChoice;
 use super::handover::{self, PresetHandOver, PresetSource};
 use super::history::{self, AttemptRecord, NextStep, Outcome, PredictionDetail, RunRecord};
 use super::oom::OomScanner;
-use super::process::{self, CancelToken, ProcessEvent, ProcessSpec, Stream};
+use super::process::{self, CancelToken, ProcessEvent, ProcessSpec, StopAfter, Stream};
+use super::resume::{self, ResumePoint, RESUME_VAR};
+use super::steps::{self, BatchSetting, StepState};
 use super::tree::{ProcessStamp, PROC_ROOT};
 use crate::env::allocconf::{self, ALLOC_CONF_VARS};
 use crate::env::profile::Profile;
@@ -30,6 +42,11 @@ use crate::env::EnvMap;
 use crate::logfile::HeadTailLog;
 use crate::paths::AppPaths;
 use crate::store::{self, Revision};
+
+/// The chain, parsed and walked: what each position runs.
+fn chain_states(request: &RunRequest) -> Result<Vec<StepState>> {
+    steps::states(&steps::parse_chain(&request.chain)?, request.batch)
+}
 use crate::{Error, Result};
 
 /// The preset's name.
@@ -41,6 +58,11 @@ pub const LOAD_KWARGS_VAR: &str = "HEADROOM_LOAD_KWARGS";
 /// The run's id and the attempt's 0-based index, for the program's own logs.
 pub const RUN_ID_VAR: &str = "HEADROOM_RUN_ID";
 pub const ATTEMPT_VAR: &str = "HEADROOM_ATTEMPT";
+/// The attempt's micro-batch and gradient accumulation, when the run has a batch (absent otherwise).
+pub const MICRO_BATCH_VAR: &str = crate::monitor::procs::MICRO_BATCH_VAR;
+pub const GRAD_ACCUM_VAR: &str = "HEADROOM_GRAD_ACCUM";
+/// The run's sequence length, when it was given (the Monitor reads it back from the process's environment).
+pub const SEQUENCE_LENGTH_VAR: &str = crate::monitor::procs::SEQUENCE_LENGTH_VAR;
 /// The model id of the run: the key of its per-model config.
 pub use crate::monitor::procs::MODEL_VAR;
 
@@ -86,6 +108,19 @@ pub struct RunRequest {
     pub predicted_details: BTreeMap<String, PredictionDetail>,
     /// Why a preset has no prediction, where the caller tried to make one.
     pub predicted_notes: BTreeMap<String, String>,
+    /// Predictions per chain position (what a chain with batch steps needs: the same preset at another
+    /// micro-batch is another estimate); where a position has one, it is used instead of the preset's.
+    pub step_predictions: BTreeMap<u32, StepPrediction>,
+    /// The micro-batch and gradient accumulation the command trains with at the chain's start; `None`: the
+    /// run hands over no batch and the chain can have no batch steps.
+    pub batch: Option<BatchSetting>,
+    /// Where the chain starts and why; `None` starts at the first step.
+    pub start: Option<StartChoice>,
+    /// The sequence length the run trains at, when the form gave it: handed over as `HEADROOM_SEQUENCE_LENGTH`
+    /// so the Monitor can estimate the run's other presets (monitor/advice.rs).
+    pub sequence_length: Option<u64>,
+    /// Where the training writes its checkpoints; `None`: the command's `--output_dir` (or `--out_dir`), if any.
+    pub output_dir: Option<PathBuf>,
     /// Time between SIGTERM and SIGKILL when cancelling.
     pub kill_grace: Duration,
     /// The GPUs the driver reports (0 without a driver), `None` when unknown: `max_memory` is handed over
@@ -93,6 +128,14 @@ pub struct RunRequest {
     pub gpus: Option<u32>,
     /// The bound on each attempt's log file ([`ATTEMPT_LOG_LIMIT_BYTES`] unless a test wants it small).
     pub log_limit_bytes: u64,
+}
+
+/// The estimator's figures for one chain position.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct StepPrediction {
+    pub peak_bytes: Option<u64>,
+    pub detail: Option<PredictionDetail>,
+    pub note: Option<String>,
 }
 
 /// What the UI (or the CLI) is told while a run goes on.
@@ -103,6 +146,10 @@ pub enum LaunchEvent {
         run_id: String,
         #[ts(type = "string")]
         dir: PathBuf,
+        /// Why the first attempt starts where it does down the chain, when the run had estimates to choose by.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[ts(optional)]
+        start: Option<StartChoice>,
     },
     AttemptStarted {
         index: u32,
@@ -111,6 +158,19 @@ pub enum LaunchEvent {
         expandable_segments: bool,
         /// The estimator's device peak for this preset, where the run has a plan (the live chart's plan line).
         predicted_peak_bytes: Option<u64>,
+        /// The chain position, the batch handed over and the checkpoint resumed from (see [`AttemptRecord`]).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[ts(optional)]
+        step: Option<u32>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[ts(optional)]
+        micro_batch: Option<u64>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[ts(optional)]
+        grad_accum: Option<u64>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[ts(optional)]
+        resumed_from: Option<ResumePoint>,
     },
     Output {
         attempt: u32,
@@ -151,11 +211,18 @@ fn validate(request: &RunRequest) -> Result<()> {
             ),
         ));
     }
-    if request.chain.is_empty() {
-        return Err(Error::invalid("chain", "must name at least one preset"));
-    }
-    for (i, preset) in request.chain.iter().enumerate() {
-        store::check_name(&format!("chain[{i}]"), preset)?;
+    command::check(&request.argv, request.batch)?;
+    if let Some(start) = &request.start {
+        if usize::try_from(start.step).map_or(true, |s| s >= request.chain.len()) {
+            return Err(Error::invalid(
+                "start",
+                format!(
+                    "step {} is past the chain's end ({} steps)",
+                    start.step,
+                    request.chain.len()
+                ),
+            ));
+        }
     }
     if !request.cwd.is_dir() {
         return Err(Error::invalid(
@@ -226,10 +293,43 @@ fn attempt_env(
     dir: &Path,
     index: u32,
     expandable: bool,
+    attempt: &AttemptSetup,
 ) -> Result<EnvMap> {
     let mut env = request.profile.apply(&request.base_env);
     if expandable {
         enable_expandable_segments(&mut env);
+    }
+    // Values left over from the user's shell would describe some other run.
+    for var in [
+        MICRO_BATCH_VAR,
+        GRAD_ACCUM_VAR,
+        RESUME_VAR,
+        SEQUENCE_LENGTH_VAR,
+    ] {
+        env.remove(var);
+    }
+    if let Some(length) = request.sequence_length {
+        env.insert(SEQUENCE_LENGTH_VAR.into(), length.to_string());
+    }
+    if let Some(batch) = attempt.batch {
+        env.insert(MICRO_BATCH_VAR.into(), batch.micro_batch.to_string());
+        env.insert(GRAD_ACCUM_VAR.into(), batch.grad_accum.to_string());
+    }
+    if let Some(point) = &attempt.resume {
+        env.insert(RESUME_VAR.into(), point.path.to_string_lossy().into_owned());
+    }
+    if let Some(launcher) = attempt.distributed {
+        let error_file = dir.join(format!("attempt-{index}.error.json"));
+        // A file from an earlier attempt of the same index cannot exist (the run folder is new), but a stale one
+        // must never be read as this attempt's error.
+        let _ = std::fs::remove_file(&error_file);
+        env.insert(
+            distributed::ERROR_FILE_VAR.into(),
+            error_file.to_string_lossy().into_owned(),
+        );
+        if launcher == DistributedLauncher::Torchrun {
+            env.insert(distributed::MAX_RESTARTS_VAR.into(), "0".into());
+        }
     }
     env.insert(PRESET_VAR.into(), hand_over.preset.clone());
     env.insert(RUN_ID_VAR.into(), run_id.into());
@@ -260,6 +360,13 @@ fn attempt_env(
     Ok(env)
 }
 
+/// What one attempt runs besides its preset.
+struct AttemptSetup {
+    batch: Option<BatchSetting>,
+    resume: Option<ResumePoint>,
+    distributed: Option<DistributedLauncher>,
+}
+
 /// An attempt could not be started (a file could not be written, the program vanished between attempts):
 /// the run is recorded as failed, so the history does not show it running for ever, and `error` is returned.
 fn abandon(paths: &AppPaths, record: &mut RunRecord, revision: Revision, error: Error) -> Error {
@@ -281,12 +388,14 @@ pub fn run(
     on_event: &mut dyn FnMut(LaunchEvent),
 ) -> Result<RunRecord> {
     validate(request)?;
+    let states = chain_states(request)?;
     // Every preset is resolved before the first launch, so a typo at the end of the chain is found now and
     // not after an hour of training.
     let hand_overs = request
         .chain
         .iter()
         .enumerate()
+        .filter(|(_, entry)| entry.trim() != steps::HALVE_MICRO_BATCH)
         .map(|(i, name)| {
             let h = presets.hand_over(name)?;
             h.validate()?;
@@ -300,9 +409,19 @@ pub fn run(
                     ),
                 ));
             }
-            Ok(h)
+            Ok((name.clone(), h))
         })
-        .collect::<Result<Vec<_>>>()?;
+        .collect::<Result<BTreeMap<String, PresetHandOver>>>()?;
+    let distributed = distributed::without_restarts(&request.argv);
+    let argv = distributed
+        .as_ref()
+        .map_or_else(|| request.argv.clone(), |(argv, _)| argv.clone());
+    let output_dir = request
+        .output_dir
+        .clone()
+        .map(|d| request.cwd.join(d))
+        .or_else(|| resume::output_dir_of(&request.argv, &request.cwd));
+    let has_batch_steps = states.windows(2).any(|w| w[0].batch != w[1].batch);
 
     let started = now_unix_ms();
     let (run_id, dir) = history::create_run_dir(paths, started)?;
@@ -319,14 +438,22 @@ pub fn run(
         launcher: ProcessStamp::current(Path::new(PROC_ROOT)),
         running: None,
         interruption: None,
+        start: request.start.clone(),
+        distributed: distributed.as_ref().map(|(_, run)| run.clone()),
     };
     let mut revision = history::save(paths, &record, Revision::ABSENT)?;
     on_event(LaunchEvent::RunStarted {
         run_id: run_id.clone(),
         dir: dir.clone(),
+        start: request.start.clone(),
     });
 
-    let mut position = 0usize;
+    let run_started = UNIX_EPOCH + Duration::from_millis(started);
+    let mut position = request
+        .start
+        .as_ref()
+        .and_then(|s| usize::try_from(s.step).ok())
+        .unwrap_or(0);
     let mut expandable = false;
     let mut retried_for_fragmentation = false;
     let mut index = 0u32;
@@ -335,12 +462,36 @@ pub fn run(
         if cancel.is_cancelled() {
             break Outcome::Cancelled;
         }
-        let Some(hand_over) = hand_overs.get(position) else {
+        let Some(state) = states.get(position) else {
             break Outcome::ChainExhausted;
         };
+        let Some(hand_over) = hand_overs.get(&state.preset) else {
+            break Outcome::ChainExhausted;
+        };
+        let prediction = request
+            .step_predictions
+            .get(&u32::try_from(position).unwrap_or(u32::MAX));
+        let predicted_peak = prediction.map_or_else(
+            || request.predicted_peak_bytes.get(&state.preset).copied(),
+            |p| p.peak_bytes,
+        );
+        // A relaunch goes on from where the training got to.
+        let resume_point = if index > 0 {
+            output_dir
+                .as_deref()
+                .and_then(|d| resume::newest_checkpoint(d, run_started))
+        } else {
+            None
+        };
+        let setup = AttemptSetup {
+            batch: state.batch,
+            resume: resume_point,
+            distributed: distributed.as_ref().map(|(_, run)| run.launcher),
+        };
+        let attempt_argv = command::fill(&argv, setup.batch, setup.resume.as_ref());
         let log_file = dir.join(format!("attempt-{index}.log"));
-        let prepared =
-            attempt_env(request, hand_over, &run_id, &dir, index, expandable).and_then(|env| {
+        let prepared = attempt_env(request, hand_over, &run_id, &dir, index, expandable, &setup)
+            .and_then(|env| {
                 Ok((
                     env,
                     HeadTailLog::create(&log_file, request.log_limit_bytes)?,
@@ -351,14 +502,15 @@ pub fn run(
             Err(e) => return Err(abandon(paths, &mut record, revision, e)),
         };
         let mut scanner = OomScanner::new();
+        let stop = StopAfter::new();
         let scrubber = Scrubber::new(&env);
         let mut pid = None;
         let started_ms = now_unix_ms();
         let clock = Instant::now();
         let mut log_error = None;
-        let ended = process::run(
+        let ended = process::run_stoppable(
             &ProcessSpec {
-                argv: &request.argv,
+                argv: &attempt_argv,
                 cwd: &request.cwd,
                 env: &env,
                 kill_grace: request.kill_grace,
@@ -369,6 +521,7 @@ pub fn run(
                 tag: Some(LOAD_KWARGS_VAR),
             },
             cancel,
+            &stop,
             &mut |event| match event {
                 ProcessEvent::Started(stamp) => {
                     let child = stamp.pid;
@@ -388,14 +541,20 @@ pub fn run(
                         preset: hand_over.preset.clone(),
                         pid: child,
                         expandable_segments: expandable,
-                        predicted_peak_bytes: request
-                            .predicted_peak_bytes
-                            .get(&hand_over.preset)
-                            .copied(),
+                        predicted_peak_bytes: predicted_peak,
+                        step: u32::try_from(position).ok(),
+                        micro_batch: setup.batch.map(|b| b.micro_batch),
+                        grad_accum: setup.batch.map(|b| b.grad_accum),
+                        resumed_from: setup.resume.clone(),
                     });
                 }
                 ProcessEvent::Line(stream, line) => {
                     scanner.feed(line);
+                    // The other ranks may wait in NCCL for the one that died: give the group the kill grace to
+                    // end by itself, then stop it.
+                    if setup.distributed.is_some() && scanner.found().is_some() {
+                        stop.request(request.kill_grace);
+                    }
                     // A program that prints its token (a login message, a dumped environment) must not get it
                     // into the log file, the UI or the terminal's scrollback.
                     let line = &*scrubber.scrub(line);
@@ -422,6 +581,13 @@ pub fn run(
         let oom = if ended.exit.success() || ended.cancelled {
             None
         } else {
+            if scanner.found().is_none() && setup.distributed.is_some() {
+                // A rank that logs to its own file: its exception is in torchelastic's error file.
+                let error_file = dir.join(format!("attempt-{index}.error.json"));
+                for line in distributed::error_file_lines(&error_file) {
+                    scanner.feed(&line);
+                }
+            }
             scanner.finish()
         };
         let (next, stop) = if ended.cancelled {
@@ -438,10 +604,18 @@ pub fn run(
                 {
                     (NextStep::RetryWithExpandableSegments, None)
                 }
-                Some(_) => match request.chain.get(position + 1) {
-                    Some(preset) => (
+                Some(_) => match states.get(position + 1) {
+                    Some(next) => (
                         NextStep::NextPreset {
-                            preset: preset.clone(),
+                            preset: next.preset.clone(),
+                            micro_batch: next
+                                .batch
+                                .filter(|_| has_batch_steps)
+                                .map(|b| b.micro_batch),
+                            grad_accum: next
+                                .batch
+                                .filter(|_| has_batch_steps)
+                                .map(|b| b.grad_accum),
                         },
                         None,
                     ),
@@ -462,11 +636,23 @@ pub fn run(
             cancelled: ended.cancelled,
             oom,
             measured_peak_bytes: measured,
-            predicted_peak_bytes: request.predicted_peak_bytes.get(&hand_over.preset).copied(),
-            predicted_note: request.predicted_notes.get(&hand_over.preset).cloned(),
-            predicted_detail: request.predicted_details.get(&hand_over.preset).copied(),
+            predicted_peak_bytes: predicted_peak,
+            predicted_note: prediction.map_or_else(
+                || request.predicted_notes.get(&hand_over.preset).cloned(),
+                |p| p.note.clone(),
+            ),
+            predicted_detail: prediction.map_or_else(
+                || request.predicted_details.get(&hand_over.preset).copied(),
+                |p| p.detail,
+            ),
             log_file,
             next: next.clone(),
+            step: u32::try_from(position).ok(),
+            micro_batch: setup.batch.map(|b| b.micro_batch),
+            grad_accum: setup.batch.map(|b| b.grad_accum),
+            resumed_from: setup.resume.clone(),
+            argv: (attempt_argv != request.argv).then(|| attempt_argv.clone()),
+            group_stopped: ended.stopped.then_some(true),
         };
         record.attempts.push(attempt.clone());
         record.running = None;

@@ -9,10 +9,11 @@ use serde::{Deserialize, Serialize};
 
 use crate::env::{profile, EnvMap};
 use crate::estimate::available_presets;
-use crate::launch::handover::{driver_gpus, LibraryPresets};
-use crate::launch::predict::{predict_chain, ChainPrediction};
+use crate::launch::handover::{driver_gpu_info, DriverGpus, LibraryPresets};
+use crate::launch::predict::{predict_chain, ChainPrediction, PredictFor};
 use crate::launch::probe::{MonitorPeakProbe, OpenSource};
 use crate::launch::runner::{self, RunRequest};
+use crate::launch::steps::BatchSetting;
 use crate::model::{self, Resolver};
 use crate::monitor::nvml::SharedNvml;
 use crate::monitor::procs::ProcFs;
@@ -43,6 +44,19 @@ pub struct StartRun {
     #[serde(default)]
     #[ts(optional)]
     pub sequence_length: Option<u64>,
+    /// The gradient accumulation the command trains with (default 1); with `batch_size` (the micro-batch) it
+    /// is what `mb/2` steps halve and double, handed over as `HEADROOM_GRAD_ACCUM`.
+    #[serde(default)]
+    #[ts(optional)]
+    pub grad_accum: Option<u64>,
+    /// Start at the chain's first step even when the estimate says it does not fit.
+    #[serde(default)]
+    #[ts(optional)]
+    pub pin_start: Option<bool>,
+    /// Where the training writes its checkpoints, when the command does not say with `--output_dir`.
+    #[serde(default)]
+    #[ts(optional)]
+    pub output_dir: Option<String>,
 }
 
 /// What the start form offers for a model (or before one is typed).
@@ -89,7 +103,33 @@ pub fn run_request(
         ));
     }
     let presets = LibraryPresets::for_model(paths, start.model.trim())?;
-    let prediction = predict(paths, &start, resolver)?;
+    let gpus = driver_gpu_info(open_source_shared(
+        &SourceSpec::Nvml,
+        ProcFs::default(),
+        nvml,
+    ));
+    let batch = match start.batch_size {
+        Some(micro_batch) => Some(
+            BatchSetting::new(micro_batch, start.grad_accum.unwrap_or(1)).map_err(|e| match e {
+                Error::Invalid { field, message } if field == "micro_batch" => {
+                    Error::invalid("batch_size", message)
+                }
+                other => other,
+            })?,
+        ),
+        None if start.grad_accum.is_some() => {
+            return Err(Error::invalid(
+                "grad_accum",
+                "give it with the batch size (the micro-batch it accumulates)",
+            ))
+        }
+        None => None,
+    };
+    let output_dir = match start.output_dir.as_deref().map(str::trim) {
+        None | Some("") => None,
+        Some(dir) => Some(PathBuf::from(dir)),
+    };
+    let prediction = predict(paths, &start, batch, gpus, resolver)?;
     let request = RunRequest {
         model: start.model.trim().to_string(),
         argv: start.argv,
@@ -97,23 +137,30 @@ pub fn run_request(
         profile: profile::load_profile(paths, &start.profile)?,
         base_env,
         chain: start.chain,
-        predicted_peak_bytes: prediction.bytes,
-        predicted_details: prediction.details,
-        predicted_notes: prediction.notes,
+        predicted_peak_bytes: Default::default(),
+        predicted_details: Default::default(),
+        predicted_notes: Default::default(),
+        step_predictions: prediction.steps,
+        batch,
+        start: prediction.start,
+        sequence_length: start.sequence_length,
+        output_dir,
         kill_grace: KILL_GRACE,
-        gpus: driver_gpus(open_source_shared(
-            &SourceSpec::Nvml,
-            ProcFs::default(),
-            nvml,
-        )),
+        gpus: gpus.count,
         log_limit_bytes: runner::ATTEMPT_LOG_LIMIT_BYTES,
     };
     Ok((request, presets))
 }
 
 /// The estimator's device peak per preset, when the form gave both a batch size and a sequence length.
-fn predict(paths: &AppPaths, start: &StartRun, resolver: &Resolver) -> Result<ChainPrediction> {
-    match (start.batch_size, start.sequence_length) {
+fn predict(
+    paths: &AppPaths,
+    start: &StartRun,
+    batch: Option<BatchSetting>,
+    gpus: DriverGpus,
+    resolver: &Resolver,
+) -> Result<ChainPrediction> {
+    match (batch, start.sequence_length) {
         (None, None) => Ok(ChainPrediction::default()),
         (Some(_), None) => Err(Error::invalid(
             "sequence_length",
@@ -127,10 +174,14 @@ fn predict(paths: &AppPaths, start: &StartRun, resolver: &Resolver) -> Result<Ch
             let known = available_presets(&PresetLibrary::new(paths))?;
             predict_chain(
                 paths,
-                start.model.trim(),
-                &start.chain,
-                batch,
-                sequence,
+                PredictFor {
+                    model_id: start.model.trim(),
+                    chain: &start.chain,
+                    batch,
+                    sequence_length: sequence,
+                    gpu_memory_bytes: gpus.smallest_memory_bytes,
+                    pin_start: start.pin_start.unwrap_or(false),
+                },
                 &known,
                 |m| model::resolve(m, resolver),
             )

@@ -5,30 +5,19 @@
 
 use super::procs::ModelLink;
 
-/// A preset and the device peak that decides whether it fits (the band's upper end, or the central figure when
-/// the user chose that).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PresetNeed {
-    pub preset: String,
-    pub deciding_bytes: u64,
-}
-
 /// What the estimate says about the presets after the one a run uses.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Advice {
-    /// `choice` is the first that fits; `skipped` are the ones before it that do not.
+    /// `preset` is the first that fits; `skipped` says, in English, which came before it and what they need.
     Fits {
-        choice: PresetNeed,
-        skipped: Vec<PresetNeed>,
+        preset: String,
+        skipped: String,
         usable_bytes: u64,
         batch_size: u64,
         sequence_length: u64,
     },
     /// None of the presets left fits: switching would only trade one OOM for another.
-    NoneFits {
-        tried: Vec<PresetNeed>,
-        usable_bytes: u64,
-    },
+    NoneFits { why: String },
     /// The run already uses the chain's last preset.
     EndOfChain,
     /// The run cannot be estimated (its batch size is unknown, its model has no saved config…): why.

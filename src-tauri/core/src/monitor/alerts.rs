@@ -27,7 +27,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::advice::{Advice, PresetAdvisor, PresetNeed};
+use super::advice::{Advice, PresetAdvisor};
 use super::history::History;
 use super::procs::ModelLink;
 use super::{GpuStatus, Snapshot, GIB};
@@ -523,13 +523,6 @@ fn gib(bytes: u64) -> String {
     format!("{:.1} GiB", bytes as f64 / GIB as f64)
 }
 
-fn needs(list: &[PresetNeed]) -> String {
-    list.iter()
-        .map(|n| format!("{} needs {}", n.preset, gib(n.deciding_bytes)))
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
 fn switch_preset(
     gpu: u32,
     pid: u32,
@@ -568,7 +561,7 @@ fn switch_preset(
     };
     let (preset, why, reason_message) = match advice {
         Advice::Fits {
-            choice,
+            preset,
             skipped,
             usable_bytes,
             batch_size,
@@ -577,22 +570,19 @@ fn switch_preset(
             let passed = if skipped.is_empty() {
                 String::new()
             } else {
-                format!(" ({} too)", needs(&skipped))
+                format!(" ({skipped})")
             };
             let why = format!(
-                "estimated at batch {batch_size} × {sequence_length} tokens, {} needs {} of the {} this GPU \
-                 offers, the first step of its chain that fits{passed}",
-                choice.preset,
-                gib(choice.deciding_bytes),
+                "estimated at batch {batch_size} × {sequence_length} tokens with {} of this GPU usable, {preset} \
+                 is the first step of its chain that fits{passed}",
                 gib(usable_bytes)
             );
             let reason_message = message(Key::RecSwitchFits, Key::RecSwitchFitsFrom)
-                .text("preset", choice.preset.as_str())
-                .bytes("needs", choice.deciding_bytes)
+                .text("preset", preset.as_str())
                 .bytes("usable", usable_bytes)
                 .count("batch", batch_size)
                 .count("sequence", sequence_length);
-            (choice.preset, why, reason_message)
+            (preset, why, reason_message)
         }
         Advice::NoneFits { .. } | Advice::EndOfChain => return None,
         Advice::Unknown(reason) => {

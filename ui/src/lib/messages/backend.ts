@@ -30,9 +30,9 @@ export const en = {
   "backend.rec.switch.linked_from":
     "{model} (pid {pid}, launched with {current}): 4-bit NF4 weights with double quantization (QLoRA) take about a quarter of 16-bit weights; not checked against this GPU because {reason}; switching its config takes effect at its next launch",
   "backend.rec.switch.fits":
-    "{model} (pid {pid}): estimated at batch {batch} × {sequence} tokens, {preset} needs {needs} of the {usable} this GPU offers, the first step of its chain that fits; switching its config takes effect at its next launch",
+    "{model} (pid {pid}): estimated at batch {batch} × {sequence} tokens with {usable} of this GPU usable, {preset} is the first step of its chain that fits; switching its config takes effect at its next launch",
   "backend.rec.switch.fits_from":
-    "{model} (pid {pid}, launched with {current}): estimated at batch {batch} × {sequence} tokens, {preset} needs {needs} of the {usable} this GPU offers, the first step of its chain that fits; switching its config takes effect at its next launch",
+    "{model} (pid {pid}, launched with {current}): estimated at batch {batch} × {sequence} tokens with {usable} of this GPU usable, {preset} is the first step of its chain that fits; switching its config takes effect at its next launch",
   "backend.rec.switch.unlinked":
     "pid {pid}: 4-bit NF4 weights with double quantization (QLoRA) take about a quarter of 16-bit weights; Headroom cannot tell which model it loads (launch it from Runs, or pass --model_name_or_path), so switch that model's config by hand",
   "backend.doctor.launch_blocking":
@@ -134,9 +134,9 @@ export const ja: Record<keyof typeof en, string> = {
   "backend.rec.switch.linked_from":
     "{model}（pid {pid}、{current} で起動）：二重量子化した 4 ビット NF4 の重み（QLoRA）は 16 ビットの重みの約 4 分の 1 です。この GPU に収まるかは確認していません（理由：{reason}）。設定の切り替えは次回の起動から有効になります",
   "backend.rec.switch.fits":
-    "{model}（pid {pid}）：バッチ {batch} × {sequence} トークンで見積もると、{preset} はこの GPU で使える {usable} のうち {needs} を使い、フォールバックチェーンで最初に収まる段階です。設定の切り替えは次回の起動から有効になります",
+    "{model}（pid {pid}）：バッチ {batch} × {sequence} トークン、この GPU で使えるメモリ {usable} で見積もると、{preset} がフォールバックチェーンで最初に収まる段階です。設定の切り替えは次回の起動から有効になります",
   "backend.rec.switch.fits_from":
-    "{model}（pid {pid}、{current} で起動）：バッチ {batch} × {sequence} トークンで見積もると、{preset} はこの GPU で使える {usable} のうち {needs} を使い、フォールバックチェーンで最初に収まる段階です。設定の切り替えは次回の起動から有効になります",
+    "{model}（pid {pid}、{current} で起動）：バッチ {batch} × {sequence} トークン、この GPU で使えるメモリ {usable} で見積もると、{preset} がフォールバックチェーンで最初に収まる段階です。設定の切り替えは次回の起動から有効になります",
   "backend.rec.switch.unlinked":
     "pid {pid}：二重量子化した 4 ビット NF4 の重み（QLoRA）は 16 ビットの重みの約 4 分の 1 です。Headroom はこのプロセスが読み込むモデルを判別できません（実行画面から起動するか、--model_name_or_path を渡してください）。そのモデルの設定を手動で切り替えてください",
   "backend.doctor.launch_blocking":

@@ -73,6 +73,37 @@ const interruptedRun: RunRecord = {
   interruption: { detected_unix_ms: 1_700_000_100_000, process: { pid: 4242, start_ticks: 7 }, process_alive: true },
 };
 
+/** Where a run started down its chain: past fp16, which the estimate says does not fit. */
+const relaunchStart = {
+  step: 1,
+  pinned: false,
+  usable_bytes: Math.round(44.5 * GIB),
+  fit_on: "high" as const,
+  skipped: [{ step: 0, preset: "fp16", central_bytes: Math.round(48.2 * GIB), high_bytes: 55 * GIB, verdict: "does_not_fit" as const }],
+  none_fits: false,
+  message: "fp16 skipped: needs 48.2-55.0 GiB, 44.5 GiB usable",
+};
+
+/** A run down a chain with a batch step that started past fp16, ran under torchrun and resumed its relaunch. */
+const relaunchRun: RunRecord = {
+  ...record,
+  run_id: "run-5",
+  model: "gemma-9b",
+  chain: ["fp16", "int8", "mb/2"],
+  attempts: [
+    { ...attempt(0, "int8", false, { kind: "next_preset", preset: "int8", micro_batch: 4, grad_accum: 2 }), step: 1, micro_batch: 8, grad_accum: 1, group_stopped: true },
+    {
+      ...attempt(1, "int8", true, { kind: "stop" }),
+      step: 2,
+      micro_batch: 4,
+      grad_accum: 2,
+      resumed_from: { path: "/work/out/checkpoint-20", step: 20, kind: "transformers" },
+    },
+  ],
+  start: relaunchStart,
+  distributed: { launcher: "torchrun", max_restarts_arg: "--max-restarts=0" },
+};
+
 let calls: { cmd: string; args: Record<string, unknown> }[];
 let channel: { onmessage: (u: RunUpdate) => void } | null;
 /** What runs_attach answers: the run the backend has going on (null: none). */
@@ -82,7 +113,7 @@ let inProgress: RunSnapshot | null = null;
 const snapshot: RunSnapshot = {
   run_id: "run-7",
   attempts: [
-    { event: "run_started", run_id: "run-7", dir: "/d/runs/run-7" },
+    { event: "run_started", run_id: "run-7", dir: "/d/runs/run-7", start: relaunchStart },
     { event: "attempt_started", index: 0, preset: "int4", pid: 300, expandable_segments: false, predicted_peak_bytes: 9 * GIB },
   ],
   lines: [
@@ -113,7 +144,7 @@ function backend() {
       case "env_list_profiles":
         return { profiles: [{ name: "production", purpose: "production", builtin: true, description: "" }], quarantined: [] };
       case "runs_list":
-        return { runs: [record, { ...record, run_id: "run-0", model: "qwen-7b", attempts: [record.attempts[1]!] }, interruptedRun], quarantined: [] };
+        return { runs: [record, { ...record, run_id: "run-0", model: "qwen-7b", attempts: [record.attempts[1]!] }, interruptedRun, relaunchRun], quarantined: [] };
       case "runs_start": {
         const start = args.start as { cwd: string; batch_size?: number };
         if (start.batch_size === 7) throw { code: "invalid", message: "batch_size: llama-8b has no saved config, so there is no task or method to estimate with", field: "batch_size" };
@@ -362,6 +393,8 @@ describe("the Runs view", () => {
     expect(chart.getAttribute("data-points")).toBe("2");
     expect(chart.getAttribute("data-series")).toBe("2");
     expect(document.querySelector('[data-testid="timeline"] [data-preset="int4"]')).not.toBeNull();
+    // Why it started past fp16 is known from its start, not only once it has finished.
+    expect(live.querySelector('[data-testid="live-start-choice"]')!.textContent).toContain("fp16 skipped: needs 48.20 GiB–55.00 GiB, 44.50 GiB usable");
 
     // Later updates come on the channel handed to runs_attach.
     channel!.onmessage({
@@ -409,7 +442,7 @@ describe("the Runs view", () => {
 
   it("filters the history by model and reopens a past run with its log", async () => {
     await open();
-    expect(document.querySelectorAll('[data-testid="history"] tbody tr')).toHaveLength(3);
+    expect(document.querySelectorAll('[data-testid="history"] tbody tr')).toHaveLength(4);
     type("history-filter", "qwen");
     flushSync();
     expect([...document.querySelectorAll('[data-testid="history"] tbody tr')].map((r) => r.getAttribute("data-run"))).toEqual(["run-0"]);
@@ -420,6 +453,49 @@ describe("the Runs view", () => {
     const opened = document.querySelector('[data-testid="opened"]')!;
     expect(opened.textContent).toContain("log of attempt 1");
     expect(opened.textContent).toContain("fp16");
+  });
+});
+
+describe("relaunches that keep the training", () => {
+  it("shows why the run started past fp16, each attempt's micro-batch and the step a relaunch resumed at", async () => {
+    await open();
+    document.querySelector<HTMLButtonElement>('[data-run="run-5"] button')!.click();
+    await settle();
+    const opened = document.querySelector('[data-testid="opened"]')!;
+    expect(opened.querySelector('[data-testid="start-choice"]')!.textContent).toContain("fp16 skipped: needs 48.20 GiB–55.00 GiB, 44.50 GiB usable");
+    expect(opened.querySelector('[data-testid="distributed"]')!.textContent).toContain("--max-restarts=0");
+    const batches = [...opened.querySelectorAll('[data-testid="batch"]')].map((b) => b.textContent);
+    expect(batches).toEqual(["micro-batch 8 × accumulation 1", "micro-batch 4 × accumulation 2"]);
+    expect(opened.querySelector('[data-testid="resumed"]')!.textContent).toContain("resumed at step 20");
+    expect(opened.textContent).toContain("relaunch with int8 at micro-batch 4 × 2");
+    expect(opened.textContent).toContain("the other ranks were stopped");
+  });
+
+  it("offers mb/2 in the chain, more than once, and sends the accumulation, output folder and pin", async () => {
+    await open();
+    type("command", "python3 train.py");
+    type("model", "llama-8b");
+    document.querySelector('input[name="model"]')!.dispatchEvent(new Event("change", { bubbles: true }));
+    await settle();
+    for (let i = 0; i < 2; i++) {
+      const select = document.querySelector<HTMLSelectElement>('select[name="chain-add"]')!;
+      select.value = "mb/2";
+      select.dispatchEvent(new Event("change"));
+      flushSync();
+      document.querySelector<HTMLButtonElement>('[data-testid="chain"] button.action')!.click();
+      flushSync();
+    }
+    expect(chips()).toEqual(["int4", "int4_double", "mb/2", "mb/2"]);
+    type("batch_size", "8");
+    type("sequence_length", "1024");
+    type("grad_accum", "2");
+    type("output_dir", "out");
+    const pin = document.querySelector<HTMLInputElement>('input[name="pin_start"]')!;
+    pin.click();
+    flushSync();
+    await submit();
+    const start = calls.find((c) => c.cmd === "runs_start")!.args.start as Record<string, unknown>;
+    expect(start).toMatchObject({ chain: ["int4", "int4_double", "mb/2", "mb/2"], batch_size: 8, grad_accum: 2, output_dir: "out", pin_start: true });
   });
 });
 

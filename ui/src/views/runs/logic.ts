@@ -1,7 +1,8 @@
 // The Runs view's logic, kept out of the components so it can be tested alone.
 
-import type { AttemptRecord, LaunchEvent, ProbeReport, RunRecord, RunSnapshot, RunUpdate } from "../../lib/bindings";
+import type { AttemptRecord, LaunchEvent, ProbeReport, ResumePoint, RunRecord, RunSnapshot, RunUpdate, StartChoice } from "../../lib/bindings";
 import { PALETTE, WARNING_COLOUR, type ChartData } from "../../lib/components/chart";
+import type { MessageKey } from "../../lib/i18n";
 
 /** Split a command line into argv as a POSIX shell would for words: '…' literal, "…" with \" and \\, and \
  * escaping outside quotes. No expansion: what you type is what the program gets. Null when a quote is open. */
@@ -74,6 +75,11 @@ export interface TimelineEntry {
   expandable: boolean;
   /** The estimator's device peak for this attempt's preset, when the run has a plan. */
   predicted: number | null;
+  /** The micro-batch and accumulation handed over, when the run has a batch. */
+  microBatch: number | null;
+  gradAccum: number | null;
+  /** The checkpoint this relaunch resumed from. */
+  resumedFrom: ResumePoint | null;
   record: AttemptRecord | null;
 }
 
@@ -95,6 +101,8 @@ export interface LiveRun {
   memory: MemoryPoint[];
   /** Why the memory cannot be measured (no NVIDIA driver, …), when the probe said so. */
   memoryUnavailable: string | null;
+  /** Why the run starts where it does down its chain, when it had estimates to choose by. */
+  start: StartChoice | null;
 }
 
 /** The newest memory readings kept for the chart: an hour at NVML's 0.5 s. */
@@ -104,13 +112,14 @@ export const MAX_POINTS = 7200;
 export const MAX_LINES = 1000;
 
 export function emptyRun(runId: string): LiveRun {
-  return { runId, attempts: [], lines: [], droppedLines: 0, finished: null, error: null, memory: [], memoryUnavailable: null };
+  return { runId, attempts: [], lines: [], droppedLines: 0, finished: null, error: null, memory: [], memoryUnavailable: null, start: null };
 }
 
 function applyEvent(run: LiveRun, event: LaunchEvent) {
   switch (event.event) {
     case "run_started":
       run.runId = event.run_id;
+      run.start = event.start ?? null;
       break;
     case "attempt_started":
       run.attempts.push({
@@ -119,6 +128,9 @@ function applyEvent(run: LiveRun, event: LaunchEvent) {
         pid: event.pid,
         expandable: event.expandable_segments,
         predicted: event.predicted_peak_bytes,
+        microBatch: event.micro_batch ?? null,
+        gradAccum: event.grad_accum ?? null,
+        resumedFrom: event.resumed_from ?? null,
         record: null,
       });
       break;
@@ -136,7 +148,17 @@ function applyEvent(run: LiveRun, event: LaunchEvent) {
 }
 
 function entryOf(a: AttemptRecord): TimelineEntry {
-  return { index: a.index, preset: a.preset, pid: a.pid, expandable: a.expandable_segments, predicted: a.predicted_peak_bytes, record: a };
+  return {
+    index: a.index,
+    preset: a.preset,
+    pid: a.pid,
+    expandable: a.expandable_segments,
+    predicted: a.predicted_peak_bytes,
+    microBatch: a.micro_batch ?? null,
+    gradAccum: a.grad_accum ?? null,
+    resumedFrom: a.resumed_from ?? null,
+    record: a,
+  };
 }
 
 function applyReport(run: LiveRun, report: ProbeReport) {
@@ -221,4 +243,23 @@ export function interruptionOf(
   const i = r.interruption;
   if (!i?.process || i.process_alive === null) return { key: "runs.interrupted.unknown", pid: null };
   return { key: i.process_alive ? "runs.interrupted.alive" : "runs.interrupted.gone", pid: i.process.pid };
+}
+
+/** Why a run started where it did down its chain, as lines for the view: each skipped step with its figures,
+ *  then whether the start was pinned or nothing fitted. */
+export function startLines(
+  start: StartChoice,
+  t: (key: MessageKey, values?: Record<string, string | number>) => string,
+  gib: (bytes: number) => string,
+): string[] {
+  const lines = start.skipped.map((s) =>
+    t("runs.startSkipped", {
+      what: s.micro_batch != null ? t("runs.startAtBatch", { preset: s.preset, mb: s.micro_batch }) : s.preset,
+      needs: s.high_bytes === s.central_bytes ? gib(s.central_bytes) : `${gib(s.central_bytes)}–${gib(s.high_bytes)}`,
+      usable: gib(start.usable_bytes),
+    }),
+  );
+  if (start.pinned) lines.push(t("runs.startPinned"));
+  else if (start.none_fits) lines.push(t("runs.startNoneFits"));
+  return lines;
 }
