@@ -109,6 +109,11 @@ export class Session {
     return request("POST", `${this.url}/execute/sync`, { script, args });
   }
 
+  /** Resize the window (WebDriver's window rect); the page reflows to the new width. */
+  setWindowSize(width, height) {
+    return request("POST", `${this.url}/window/rect`, { width, height });
+  }
+
   screenshot() {
     return request("GET", `${this.url}/screenshot`);
   }

@@ -2,8 +2,12 @@
 
 const GIB = 2 ** 30;
 
-/** "21.37 GiB": GiB with two decimals. */
+const MIB = 2 ** 20;
+
+/** "21.37 GiB": GiB with two decimals; below 1 GiB (zero aside) "512.0 MiB", so a small size does not read
+ *  "0.00 GiB". */
 export function formatGiB(bytes: number): string {
+  if (bytes !== 0 && Math.abs(bytes) < GIB) return `${(bytes / MIB).toFixed(1)} MiB`;
   return `${(bytes / GIB).toFixed(2)} GiB`;
 }
 
