@@ -6,7 +6,7 @@ import { api } from "../../lib/api";
 import { AppModel } from "../../lib/app.svelte";
 import type { Finding, ProfileView } from "../../lib/bindings";
 import { fieldOf, messageFor } from "../../lib/errors";
-import { fixLabel } from "./logic";
+import { copyName, fixLabel } from "./logic";
 
 const info = (name: string, debug_only: boolean) => ({
   name,
@@ -167,14 +167,24 @@ describe("the Environment view", () => {
     expect(document.querySelector('[data-testid="doctor-clean"]')?.textContent).toContain("12 variables");
   });
 
-  it("locks fixes on a built-in profile and says why", async () => {
+  it("applies a fix for a locked built-in profile to a copy of it, and says so in words", async () => {
     await open();
     // production is selected; the mocked doctor reports CUDA_LAUNCH_BLOCKING as on.
     document.querySelector<HTMLButtonElement>('[data-testid="doctor-check"]')!.click();
     await settle();
-    const fix = button("Unset CUDA_LAUNCH_BLOCKING in production");
-    expect(fix.disabled).toBe(true);
-    expect(fix.title).toContain("built in and locked");
+    expect(document.querySelector('[data-testid="fix-locked"]')?.textContent).toContain(
+      "production is built in and locked, so fixes go to a copy of it, production-fixed",
+    );
+    const fix = button("Unset CUDA_LAUNCH_BLOCKING in production-fixed");
+    expect(fix.disabled).toBe(false);
+    fix.click();
+    await settle();
+    const save = calls.find((c) => c.cmd === "env_save_profile")!;
+    expect(save.args.expected).toBeNull();
+    const copy = save.args.profile as { name: string; variables: { name: string; value: string | null }[] };
+    expect(copy.name).toBe("production-fixed");
+    expect(copy.variables.find((v) => v.name === "CUDA_LAUNCH_BLOCKING")).toEqual({ name: "CUDA_LAUNCH_BLOCKING", value: null });
+    expect(calls.some((c) => c.cmd === "env_apply_fix")).toBe(false);
   });
 
   it("checks a process id before asking the backend, and says so next to the field", async () => {
@@ -353,6 +363,10 @@ describe("environment logic", () => {
     expect(fieldOf(e)).toBe("variables[2].name");
     expect(messageFor(e)).toBe('"1X" is not a variable name');
     expect(fieldOf({ code: "io", message: "a: b" })).toBeNull();
+  });
+  it("names a copy that is free", () => {
+    expect(copyName("production", ["production"])).toBe("production-fixed");
+    expect(copyName("production", ["production-fixed", "production-fixed-2"])).toBe("production-fixed-3");
   });
   it("labels fixes", () => {
     expect(fixLabel({ action: "set", variable: "NCCL_DEBUG", value: "WARN" }, "p")).toEqual({
