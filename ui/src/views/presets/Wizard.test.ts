@@ -207,10 +207,23 @@ describe("the wizard", () => {
       "Estimated at batch size 1 × 2048 tokens · gradient checkpointing off",
     );
     const verdicts = [...document.querySelectorAll("tbody tr .verdict")].map((e) => e.textContent?.trim());
-    expect(verdicts).toEqual(["Fits (12.40 GiB free)", "Fits (19.40 GiB free)", "Does not fit (needs 6.10 GiB more)", "n/a"]);
+    // fp32 cannot run a QLoRA plan: its row is hidden, and the note says so.
+    expect(verdicts).toEqual(["Fits (12.40 GiB free)", "Fits (19.40 GiB free)", "Does not fit (needs 6.10 GiB more)"]);
+    expect(q("[data-hidden-rows]").getAttribute("data-hidden-rows")).toBe("1");
+    q<HTMLButtonElement>('[data-action="wizard-show-unavailable"]').click();
+    await settle();
+    expect(document.querySelectorAll("tbody tr")).toHaveLength(4);
+    expect(q<HTMLInputElement>('[data-row="fp32"] input').disabled).toBe(true);
+    expect(q<HTMLInputElement>('[data-row="fp16"] input').disabled).toBe(true);
     expect(q('[data-row="int4"] td:nth-child(2)').getAttribute("title")).toBe("7,516,192,768 bytes");
-    expect(q<HTMLInputElement>('[data-row="int4"] input').checked).toBe(true);
+    // Nothing is preselected: Save waits for a choice, and says so.
+    expect([...document.querySelectorAll<HTMLInputElement>('input[name="wizard-choice"]')].some((i) => i.checked)).toBe(false);
     const save = q<HTMLButtonElement>('[data-action="wizard-save"]');
+    expect(save.disabled).toBe(true);
+    expect(q('[data-testid="wizard-save-blocked"]').textContent).toBe("Pick one of the presets that fit to save it.");
+    q<HTMLInputElement>('[data-row="int4"] input').click();
+    await settle();
+    expect(save.disabled).toBe(false);
     expect(save.textContent).toBe("Save as meta-llama/Llama-3.1-8B's config");
     save.click();
     await settle();
