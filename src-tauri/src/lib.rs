@@ -87,6 +87,7 @@ pub fn setup<R: Runtime>(
             commands::plan::plan_hf_cache,
             commands::plan::plan_gpus,
             commands::plan::plan_pick_folder,
+            commands::plan::plan_pick_config,
             commands::plan::plan_save,
             commands::plan::plan_load,
             commands::plan::plan_export_chart,

@@ -19,6 +19,7 @@ import type {
   Fix,
   GpuChoices,
   HfCacheList,
+  PickedConfig,
   HistoryFormat,
   HistoryWindow,
   ImportReport,
@@ -122,6 +123,8 @@ export const api = {
   planGpus: () => call<GpuChoices>("plan_gpus"),
   /** System dialogs; each resolves to null when the person cancels. */
   planPickFolder: () => call<string | null>("plan_pick_folder"),
+  /** A model's config.json picked with the system dialog and read; null when cancelled. */
+  planPickConfig: () => call<PickedConfig | null>("plan_pick_config"),
   planSave: (plan: PlanDraft) => call<string | null>("plan_save", { plan }),
   planLoad: () => call<Record<string, unknown> | null>("plan_load"),
   planExportChart: (plan: PlanDraft) => call<string | null>("plan_export_chart", { plan }),

@@ -68,6 +68,8 @@ function backend() {
       case "plan_save":
         asked.push({ saved: (args as { plan: Record<string, unknown> }).plan });
         return "/home/u/plan.json";
+      case "plan_pick_config":
+        return { path: "/m/custom/config.json", config: { model_type: "llama", hidden_size: 4096 } };
       case "plan_load":
         return { model: { id: "Qwen/Qwen3-8B" }, task: "infer", batch_size: 3, sequence_length: 4096, new_tokens: 128 };
       case "plan_answer": {
@@ -206,6 +208,17 @@ describe("PlanView models", () => {
     flushSync();
     await settle();
     expect(asked.at(-1)).toMatchObject({ model: { id: "my-org/Custom-7B" } });
+  });
+
+  it("plans a model from a config.json the person points to", async () => {
+    component = mount(PlanView, { target: document.body, props: { app: new AppModel(api) } });
+    await settle();
+    q<HTMLInputElement>('input[name="model-source"][value="config"]').click();
+    flushSync();
+    q<HTMLButtonElement>('[data-testid="pick-config"]').click();
+    await settle();
+    expect(asked.at(-1)).toMatchObject({ model: { config: { model_type: "llama", hidden_size: 4096 } } });
+    expect(q('[data-testid="config-picked"]').textContent).toContain("/m/custom/config.json");
   });
 });
 
