@@ -60,6 +60,7 @@ pub fn setup<R: Runtime>(
             commands::env::env_save_profile,
             commands::env::env_delete_profile,
             commands::env::env_apply_fix,
+            commands::env::env_fix_file,
             commands::env::env_export,
             commands::env::env_export_dialog,
             commands::env::env_doctor,

@@ -161,6 +161,8 @@ export const api = {
   envSaveProfile: (profile: Profile, expected: Revision) =>
     call<ProfileView>("env_save_profile", { profile, expected }),
   envDeleteProfile: (name: string, expected: Revision) => call<null>("env_delete_profile", { name, expected }),
+  /** Apply a doctor's fix to the .env file it checked. */
+  envFixFile: (path: string, fix: Fix) => call<null>("env_fix_file", { path, fix }),
   envApplyFix: (name: string, expected: Revision, fix: Fix) =>
     call<ProfileView>("env_apply_fix", { name, expected, fix }),
   envExport: (name: string, format: ProfileFormat) => call<string>("env_export", { name, format }),

@@ -74,6 +74,8 @@ function backend() {
         const on = mine.variables.some((v) => v.name === "CUDA_LAUNCH_BLOCKING" && v.value === "1");
         return { report: { profile: args.profile, findings: on ? [blocking] : [] }, skipped_lines: [], variables: 12 };
       }
+      case "env_fix_file":
+        return null;
       case "env_apply_fix":
         mine = { ...mine, revision: "00000000000000bb", variables: [{ ...mine.variables[0]!, value: null }] };
         return mine;
@@ -185,6 +187,28 @@ describe("the Environment view", () => {
     expect(copy.name).toBe("production-fixed");
     expect(copy.variables.find((v) => v.name === "CUDA_LAUNCH_BLOCKING")).toEqual({ name: "CUDA_LAUNCH_BLOCKING", value: null });
     expect(calls.some((c) => c.cmd === "env_apply_fix")).toBe(false);
+  });
+
+  it("applies a fix to the .env file it checked, and checks it again", async () => {
+    await open();
+    document.querySelector<HTMLInputElement>('input[value="file"]')!.click();
+    flushSync();
+    const file = document.querySelector<HTMLInputElement>('input[name="doctor-file"]')!;
+    file.value = "/home/me/project/.env";
+    file.dispatchEvent(new Event("input"));
+    document.querySelector<HTMLButtonElement>('[data-testid="doctor-check"]')!.click();
+    await settle();
+    const fix = document.querySelector<HTMLButtonElement>('[data-testid="fix-file"]')!;
+    expect(fix.textContent).toBe("Unset CUDA_LAUNCH_BLOCKING in .env");
+    const doctorRuns = calls.filter((c) => c.cmd === "env_doctor").length;
+    fix.click();
+    await settle();
+    expect(calls.find((c) => c.cmd === "env_fix_file")?.args).toEqual({
+      path: "/home/me/project/.env",
+      fix: { action: "unset", variable: "CUDA_LAUNCH_BLOCKING" },
+    });
+    expect(calls.filter((c) => c.cmd === "env_doctor").length).toBe(doctorRuns + 1);
+    expect(document.querySelector('[data-testid="file-fixed"]')?.textContent).toContain("Applied to /home/me/project/.env");
   });
 
   it("checks a process id before asking the backend, and says so next to the field", async () => {
