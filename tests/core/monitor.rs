@@ -660,6 +660,8 @@ fn csv_png_and_svg_exports() {
     assert!(text.starts_with("<svg"), "{}", &text[..50]);
     assert!(text.contains("GPU 0: Headroom demo GPU 0"));
     assert!(text.contains("used GiB"));
+    // The board's capacity, labelled, as the Monitor view draws it.
+    assert!(text.contains("capacity 80.00 GiB"), "no capacity line");
 }
 
 #[test]
