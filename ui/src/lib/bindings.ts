@@ -904,17 +904,13 @@ problems: Array<string>, };
 
 export type CatalogModel = { id: string, model_type: string | null, };
 
-/**
- * A config.json the person pointed to, for a model that is neither in the catalog nor in the local Hugging
- * Face cache: the plan then carries it as `{"config": {...}}` (docs/contract.md §1).
- */
-export type PickedConfig = { path: string, config: Record<string, unknown>, };
-
 export type HfCacheList = { 
 /**
  * `null` when no cache folder could be determined (no HF_HUB_CACHE, HF_HOME nor home directory).
  */
 cache_dir: string | null, models: Array<CachedModel>, };
+
+export type PickedConfig = { path: string, config: Record<string, unknown>, };
 
 export type GpuChoices = { catalog: Array<GpuModel>, machine: Array<MachineGpu>, 
 /**
