@@ -726,7 +726,10 @@ fn a_fix_to_a_dotenv_file_comments_out_the_old_lines_and_keeps_everything_else()
         },
     )
     .unwrap();
-    assert_eq!(set, format!("{DISABLED_MARK}NCCL_DEBUG=INFO\nNCCL_DEBUG='WARN it'\nX=1\n"));
+    assert_eq!(
+        set,
+        format!("{DISABLED_MARK}NCCL_DEBUG=INFO\nNCCL_DEBUG='WARN it'\nX=1\n")
+    );
     let added = apply(
         ".env",
         "X=1\n",
@@ -738,7 +741,11 @@ fn a_fix_to_a_dotenv_file_comments_out_the_old_lines_and_keeps_everything_else()
     .unwrap();
     assert_eq!(added, "X=1\nTOKENIZERS_PARALLELISM=false\n");
     assert_eq!(
-        parse::parse(".env", &added).unwrap().to_env().get("TOKENIZERS_PARALLELISM").map(String::as_str),
+        parse::parse(".env", &added)
+            .unwrap()
+            .to_env()
+            .get("TOKENIZERS_PARALLELISM")
+            .map(String::as_str),
         Some("false")
     );
 }
@@ -761,7 +768,9 @@ fn a_fixed_dotenv_file_keeps_its_owner_only_permissions() {
     .unwrap();
     let mode = std::fs::metadata(&file).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode, 0o600);
-    assert!(std::fs::read_to_string(&file).unwrap().contains("HF_TOKEN=secret"));
+    assert!(std::fs::read_to_string(&file)
+        .unwrap()
+        .contains("HF_TOKEN=secret"));
     let missing = apply_to_file(
         dir.path().join("nope.env").to_str().unwrap(),
         &Fix::Unset {
@@ -769,5 +778,8 @@ fn a_fixed_dotenv_file_keeps_its_owner_only_permissions() {
         },
     )
     .unwrap_err();
-    assert!(matches!(missing, Error::Invalid { ref field, .. } if field == "file"), "{missing}");
+    assert!(
+        matches!(missing, Error::Invalid { ref field, .. } if field == "file"),
+        "{missing}"
+    );
 }

@@ -482,17 +482,26 @@ fn the_window_carries_each_gpus_utilization_and_power_beside_memory() {
     let last = last.unwrap();
     let w = history.window(Timestamp(T0), Timestamp(T0 + 29_000), 100);
     for (series, sample) in w.gpus.iter().zip(&last.gpus) {
-        let util = series.utilization_percent.as_ref().expect("utilization of a GPU series");
+        let util = series
+            .utilization_percent
+            .as_ref()
+            .expect("utilization of a GPU series");
         let power = series.power_mw.as_ref().expect("power of a GPU series");
         assert_eq!(util.t, series.used.t, "same times as memory");
         assert_eq!(power.t, series.used.t, "same times as memory");
-        assert_eq!(util.v.last().copied().flatten(), sample.utilization_percent.map(u64::from));
+        assert_eq!(
+            util.v.last().copied().flatten(),
+            sample.utilization_percent.map(u64::from)
+        );
         assert_eq!(
             power.v.last().copied().flatten(),
             sample.power_watts.map(|w| (w * 1000.0) as u64)
         );
     }
-    assert!(w.processes.iter().all(|p| p.utilization_percent.is_none() && p.power_mw.is_none()));
+    assert!(w
+        .processes
+        .iter()
+        .all(|p| p.utilization_percent.is_none() && p.power_mw.is_none()));
 }
 
 #[test]

@@ -142,7 +142,10 @@ fn a_config_json_picked_is_read_for_the_plan_and_a_bad_one_names_the_field() {
     let err = invoke(&h, "plan_pick_config", json!({})).unwrap_err();
     assert_eq!(err["field"], json!("model.config"), "{err}");
     h.cancel_pick();
-    assert_eq!(invoke(&h, "plan_pick_config", json!({})).unwrap(), json!(null));
+    assert_eq!(
+        invoke(&h, "plan_pick_config", json!({})).unwrap(),
+        json!(null)
+    );
 }
 
 /// The Settings choice of `fit_on` reaches plans that do not name one: with the central figure deciding, the

@@ -272,7 +272,12 @@ where
         let y = total as f64 / GIB as f64;
         let style = CAPACITY.stroke_width(1);
         chart
-            .draw_series(DashedLineSeries::new(vec![(0.0, y), (x_max, y)], 6, 4, style))
+            .draw_series(DashedLineSeries::new(
+                vec![(0.0, y), (x_max, y)],
+                6,
+                4,
+                style,
+            ))
             .map_err(|e| plot_error(out, e))?
             .label(format!("capacity {y:.2} GiB"))
             .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], style));

@@ -593,8 +593,24 @@ impl History {
             let (v0, v1) = cols.valid.slices(lo, hi);
             mm.push_columns(t0, u0, v0, |v| v & V_USED != 0);
             mm.push_columns(t1, u1, v1, |v| v & V_USED != 0);
-            let utilization_percent = downsample_column(&cols.util, &cols.valid, V_UTIL, (t0, t1), (lo, hi), (from.0, to.0), points);
-            let power_mw = downsample_column(&cols.power_mw, &cols.valid, V_POWER, (t0, t1), (lo, hi), (from.0, to.0), points);
+            let utilization_percent = downsample_column(
+                &cols.util,
+                &cols.valid,
+                V_UTIL,
+                (t0, t1),
+                (lo, hi),
+                (from.0, to.0),
+                points,
+            );
+            let power_mw = downsample_column(
+                &cols.power_mw,
+                &cols.valid,
+                V_POWER,
+                (t0, t1),
+                (lo, hi),
+                (from.0, to.0),
+                points,
+            );
             let total = (lo..hi)
                 .rev()
                 .find(|i| cols.valid.get(*i).is_some_and(|v| v & V_TOTAL != 0))
