@@ -134,6 +134,7 @@ pub fn render() -> String {
         headroom_core::model::hf_cache::CachedModel::decl(&cfg),
         crate::commands::plan::CatalogModel::decl(&cfg),
         crate::commands::plan::HfCacheList::decl(&cfg),
+        crate::commands::plan::PickedConfig::decl(&cfg),
         crate::commands::plan::GpuChoices::decl(&cfg),
         // Trainer configs (docs/trainers.md)
         headroom_core::trainers::TrainerFormat::decl(&cfg),

@@ -760,3 +760,93 @@ fn a_profile_secret_is_shown_hidden_and_kept_when_saved_back() {
         other => panic!("{other:?}"),
     }
 }
+
+#[test]
+fn a_fix_to_a_dotenv_file_comments_out_the_old_lines_and_keeps_everything_else() {
+    use headroom_core::env::fix_file::{apply, DISABLED_MARK};
+    let text = "# my training run\nHF_TOKEN=secret\nexport CUDA_LAUNCH_BLOCKING=1\nunset A CUDA_LAUNCH_BLOCKING B\n";
+    let unset = apply(
+        ".env",
+        text,
+        &Fix::Unset {
+            variable: "CUDA_LAUNCH_BLOCKING".into(),
+        },
+    )
+    .unwrap();
+    assert_eq!(
+        unset,
+        format!(
+            "# my training run\nHF_TOKEN=secret\n{DISABLED_MARK}export CUDA_LAUNCH_BLOCKING=1\n\
+             {DISABLED_MARK}unset A CUDA_LAUNCH_BLOCKING B\nunset A B\n"
+        )
+    );
+    let env = parse::parse(".env", &unset).unwrap().to_env();
+    assert!(!env.contains_key("CUDA_LAUNCH_BLOCKING"));
+    assert_eq!(env.get("HF_TOKEN").map(String::as_str), Some("secret"));
+
+    let set = apply(
+        ".env",
+        "NCCL_DEBUG=INFO\nX=1",
+        &Fix::Set {
+            variable: "NCCL_DEBUG".into(),
+            value: "WARN it".into(),
+        },
+    )
+    .unwrap();
+    assert_eq!(
+        set,
+        format!("{DISABLED_MARK}NCCL_DEBUG=INFO\nNCCL_DEBUG='WARN it'\nX=1\n")
+    );
+    let added = apply(
+        ".env",
+        "X=1\n",
+        &Fix::Set {
+            variable: "TOKENIZERS_PARALLELISM".into(),
+            value: "false".into(),
+        },
+    )
+    .unwrap();
+    assert_eq!(added, "X=1\nTOKENIZERS_PARALLELISM=false\n");
+    assert_eq!(
+        parse::parse(".env", &added)
+            .unwrap()
+            .to_env()
+            .get("TOKENIZERS_PARALLELISM")
+            .map(String::as_str),
+        Some("false")
+    );
+}
+
+#[cfg(unix)]
+#[test]
+fn a_fixed_dotenv_file_keeps_its_owner_only_permissions() {
+    use headroom_core::env::fix_file::apply_to_file;
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join(".env");
+    std::fs::write(&file, "CUDA_LAUNCH_BLOCKING=1\nHF_TOKEN=secret\n").unwrap();
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).unwrap();
+    apply_to_file(
+        file.to_str().unwrap(),
+        &Fix::Unset {
+            variable: "CUDA_LAUNCH_BLOCKING".into(),
+        },
+    )
+    .unwrap();
+    let mode = std::fs::metadata(&file).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600);
+    assert!(std::fs::read_to_string(&file)
+        .unwrap()
+        .contains("HF_TOKEN=secret"));
+    let missing = apply_to_file(
+        dir.path().join("nope.env").to_str().unwrap(),
+        &Fix::Unset {
+            variable: "A".into(),
+        },
+    )
+    .unwrap_err();
+    assert!(
+        matches!(missing, Error::Invalid { ref field, .. } if field == "file"),
+        "{missing}"
+    );
+}

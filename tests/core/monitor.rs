@@ -650,6 +650,41 @@ fn downsampling_a_day_keeps_the_spike() {
 }
 
 #[test]
+fn the_window_carries_each_gpus_utilization_and_power_beside_memory() {
+    let mut history = History::new(HistoryConfig::default()).unwrap();
+    let mut src = fake(Scenario::Training, 2, 1);
+    let mut last = None;
+    for k in 0..30u64 {
+        let s = snapshot_of(src.as_mut(), Timestamp(T0 + k * 1000));
+        history.push(&s);
+        last = Some(s);
+    }
+    let last = last.unwrap();
+    let w = history.window(Timestamp(T0), Timestamp(T0 + 29_000), 100);
+    for (series, sample) in w.gpus.iter().zip(&last.gpus) {
+        let util = series
+            .utilization_percent
+            .as_ref()
+            .expect("utilization of a GPU series");
+        let power = series.power_mw.as_ref().expect("power of a GPU series");
+        assert_eq!(util.t, series.used.t, "same times as memory");
+        assert_eq!(power.t, series.used.t, "same times as memory");
+        assert_eq!(
+            util.v.last().copied().flatten(),
+            sample.utilization_percent.map(u64::from)
+        );
+        assert_eq!(
+            power.v.last().copied().flatten(),
+            sample.power_watts.map(|w| (w * 1000.0) as u64)
+        );
+    }
+    assert!(w
+        .processes
+        .iter()
+        .all(|p| p.utilization_percent.is_none() && p.power_mw.is_none()));
+}
+
+#[test]
 fn the_sampler_thread_sends_ticks_and_answers_window_requests() {
     let config = SamplerConfig {
         interval_ms: 100,
@@ -814,6 +849,8 @@ fn csv_png_and_svg_exports() {
     assert!(text.starts_with("<svg"), "{}", &text[..50]);
     assert!(text.contains("GPU 0: Headroom demo GPU 0"));
     assert!(text.contains("used GiB"));
+    // The board's capacity, labelled, as the Monitor view draws it.
+    assert!(text.contains("capacity 80.00 GiB"), "no capacity line");
 }
 
 #[test]

@@ -60,7 +60,7 @@ describe("the Monitor view", () => {
       (c) => c && c.canvas && c.points >= 3,
       "the memory chart",
     );
-    assert.equal(chart.series, 4);
+    assert.equal(chart.series, 5, "two GPUs, the capacity and the two thresholds");
     // The process table: the demo trainer and the idle notebook kernel on each GPU, memory in GiB.
     const rows = await session.until(
       () => js("return [...document.querySelectorAll('[data-testid=\"processes\"] tbody tr')].map((r) => [...r.cells].map((c) => c.textContent.trim()))"),

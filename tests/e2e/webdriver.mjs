@@ -109,6 +109,18 @@ export class Session {
     return request("POST", `${this.url}/execute/sync`, { script, args });
   }
 
+  /** Resize the window (WebDriver's window rect); the page reflows to the new width. */
+  setWindowSize(width, height) {
+    return request("POST", `${this.url}/window/rect`, { width, height });
+  }
+
+  /** Move the pointer to a point of the viewport: off a control, so no tooltip (a title) is open. */
+  movePointer(x, y) {
+    return request("POST", `${this.url}/actions`, {
+      actions: [{ type: "pointer", id: "mouse", parameters: { pointerType: "mouse" }, actions: [{ type: "pointerMove", x, y, origin: "viewport" }] }],
+    });
+  }
+
   screenshot() {
     return request("GET", `${this.url}/screenshot`);
   }

@@ -96,6 +96,29 @@ fn save_checks_the_revision_and_the_doctor_fix_applies_to_the_profile() {
         "{app}"
     );
 
+    // The same fix, to the checked file itself: checked again, the file no longer trips the doctor.
+    invoke(
+        &h,
+        "env_fix_file",
+        json!({"path": file, "fix": finding["fix"]}),
+    )
+    .unwrap();
+    let again = invoke(
+        &h,
+        "env_doctor",
+        json!({"source": {"kind": "file", "path": file}, "profile": "mine"}),
+    )
+    .unwrap();
+    assert!(
+        !again["report"]["findings"]
+            .to_string()
+            .contains("\"variable\":\"CUDA_LAUNCH_BLOCKING\""),
+        "{again}"
+    );
+    assert!(std::fs::read_to_string(&file)
+        .unwrap()
+        .contains("not an assignment"));
+
     // A stale revision is refused.
     let err = invoke(
         &h,

@@ -126,6 +126,28 @@ fn a_plan_saves_and_loads_through_the_dialogs_and_a_cancel_is_null() {
     assert_eq!(h.picks.remaining(), 0, "each command opened its dialog");
 }
 
+#[test]
+fn a_config_json_picked_is_read_for_the_plan_and_a_bad_one_names_the_field() {
+    let h = harness();
+    let good = h.paths.data_dir.join("my-config.json");
+    std::fs::create_dir_all(&h.paths.data_dir).unwrap();
+    std::fs::write(&good, r#"{"model_type": "llama", "hidden_size": 4096}"#).unwrap();
+    h.pick(&good);
+    let picked = invoke(&h, "plan_pick_config", json!({})).unwrap();
+    assert_eq!(picked["path"], json!(good));
+    assert_eq!(picked["config"]["model_type"], json!("llama"));
+    let bad = h.paths.data_dir.join("list.json");
+    std::fs::write(&bad, "[1, 2]").unwrap();
+    h.pick(&bad);
+    let err = invoke(&h, "plan_pick_config", json!({})).unwrap_err();
+    assert_eq!(err["field"], json!("model.config"), "{err}");
+    h.cancel_pick();
+    assert_eq!(
+        invoke(&h, "plan_pick_config", json!({})).unwrap(),
+        json!(null)
+    );
+}
+
 /// The Settings choice of `fit_on` reaches plans that do not name one: with the central figure deciding, the
 /// verdict counts free memory from the central device peak.
 #[test]

@@ -377,6 +377,16 @@ fn current_revision(path: &Path) -> Result<Revision> {
 
 /// Replace `path` with `bytes` so that a crash leaves either the old or the new contents.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    write_atomic_with_permissions(path, bytes, None)
+}
+
+/// [`write_atomic`], the new file getting `permissions` before it takes the old one's place (so a file only
+/// its owner could read never becomes readable by others, not even for a moment).
+pub fn write_atomic_with_permissions(
+    path: &Path,
+    bytes: &[u8],
+    permissions: Option<fs::Permissions>,
+) -> Result<()> {
     let dir = dir_of(path);
     fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
     let temp = temp_path(path);
@@ -385,6 +395,9 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
             .write(true)
             .create_new(true)
             .open(&temp)?;
+        if let Some(p) = permissions {
+            file.set_permissions(p)?;
+        }
         file.write_all(bytes)?;
         file.sync_all()?;
         fs::rename(&temp, path)

@@ -69,6 +69,13 @@ pub fn env_apply_fix(
     Ok(profile::load(&state.paths, &name)?)
 }
 
+/// Apply a doctor's fix to the `.env` file it checked (the `file` source): the old lines become comments, the
+/// file keeps its permissions (headroom_core::env::fix_file).
+#[tauri::command]
+pub fn env_fix_file(path: String, fix: Fix) -> IpcResult<()> {
+    Ok(headroom_core::env::fix_file::apply_to_file(&path, &fix)?)
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
 #[serde(rename_all = "snake_case")]
 pub enum ProfileFormat {

@@ -128,6 +128,47 @@ pub async fn plan_pick_folder(picker: State<'_, Picker>) -> IpcResult<Option<Str
     Ok(folder.map(|p| p.display().to_string()))
 }
 
+/// A config.json the person pointed to, for a model that is neither in the catalog nor in the local Hugging
+/// Face cache: the plan then carries it as `{"config": {...}}` (docs/contract.md §1).
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
+pub struct PickedConfig {
+    pub path: String,
+    #[ts(type = "Record<string, unknown>")]
+    pub config: serde_json::Map<String, serde_json::Value>,
+}
+
+/// Pick a model's config.json with the system dialog and read it (bounded like every model config); `null`
+/// when cancelled. A file that is not a JSON object is refused, naming `model.config`.
+#[tauri::command]
+pub async fn plan_pick_config(picker: State<'_, Picker>) -> IpcResult<Option<PickedConfig>> {
+    let request = PickRequest::open_file().filter("Model config", &["json"]);
+    let Some(path) = picker.pick(&request)? else {
+        return Ok(None);
+    };
+    let bytes = headroom_core::fsio::read(&path, headroom_core::fsio::MODEL_CONFIG)?;
+    let config = match serde_json::from_slice::<serde_json::Value>(&bytes) {
+        Ok(serde_json::Value::Object(map)) => map,
+        Ok(_) => {
+            return Err(headroom_core::Error::invalid(
+                "model.config",
+                format!("{} is not a JSON object", path.display()),
+            )
+            .into())
+        }
+        Err(e) => {
+            return Err(headroom_core::Error::invalid(
+                "model.config",
+                format!("{} is not valid JSON: {e}", path.display()),
+            )
+            .into())
+        }
+    };
+    Ok(Some(PickedConfig {
+        path: path.display().to_string(),
+        config,
+    }))
+}
+
 /// Save the plan (validated, docs/contract.md §1) where the user chooses; the path, or `null` when cancelled.
 #[tauri::command]
 pub async fn plan_save(

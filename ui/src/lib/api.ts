@@ -19,6 +19,7 @@ import type {
   Fix,
   GpuChoices,
   HfCacheList,
+  PickedConfig,
   HistoryFormat,
   HistoryWindow,
   ImportReport,
@@ -125,6 +126,8 @@ export const api = {
   planGpus: () => call<GpuChoices>("plan_gpus"),
   /** System dialogs; each resolves to null when the person cancels. */
   planPickFolder: () => call<string | null>("plan_pick_folder"),
+  /** A model's config.json picked with the system dialog and read; null when cancelled. */
+  planPickConfig: () => call<PickedConfig | null>("plan_pick_config"),
   planSave: (plan: PlanDraft) => call<string | null>("plan_save", { plan }),
   planLoad: () => call<Record<string, unknown> | null>("plan_load"),
   planExportChart: (plan: PlanDraft) => call<string | null>("plan_export_chart", { plan }),
@@ -170,6 +173,8 @@ export const api = {
   envSaveProfile: (profile: Profile, expected: Revision) =>
     call<ProfileView>("env_save_profile", { profile, expected }),
   envDeleteProfile: (name: string, expected: Revision) => call<null>("env_delete_profile", { name, expected }),
+  /** Apply a doctor's fix to the .env file it checked. */
+  envFixFile: (path: string, fix: Fix) => call<null>("env_fix_file", { path, fix }),
   envApplyFix: (name: string, expected: Revision, fix: Fix) =>
     call<ProfileView>("env_apply_fix", { name, expected, fix }),
   envExport: (name: string, format: ProfileFormat) => call<string>("env_export", { name, format }),

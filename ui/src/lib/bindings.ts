@@ -610,7 +610,16 @@ total_bytes: number | null,
 /**
  * Used bytes over time, downsampled with min/max buckets.
  */
-used: Points, };
+used: Points, 
+/**
+ * GPU series only: utilization in percent over the same window, downsampled the same way (the Monitor view
+ * draws it beside memory). Absent for process series.
+ */
+utilization_percent?: Points, 
+/**
+ * GPU series only: board power in milliwatts (integers, like bytes), downsampled the same way.
+ */
+power_mw?: Points, };
 
 export type HistoryWindow = { from: Timestamp, to: Timestamp, gpus: Array<SeriesWindow>, processes: Array<SeriesWindow>, };
 
@@ -1090,6 +1099,8 @@ export type HfCacheList = {
  * `null` when no cache folder could be determined (no HF_HUB_CACHE, HF_HOME nor home directory).
  */
 cache_dir: string | null, models: Array<CachedModel>, };
+
+export type PickedConfig = { path: string, config: Record<string, unknown>, };
 
 export type GpuChoices = { catalog: Array<GpuModel>, machine: Array<MachineGpu>, 
 /**

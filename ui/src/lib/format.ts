@@ -12,8 +12,10 @@ export function localeOf(lang: Lang): string {
   return lang === "ja" ? "ja-JP" : "en-GB";
 }
 
-/** "21.37 GiB": GiB with two decimals. */
+/** "21.37 GiB": GiB with two decimals; below 1 GiB (zero aside) "512.0 MiB", so a small size does not read
+ *  "0.00 GiB". */
 export function formatGiB(bytes: number): string {
+  if (bytes !== 0 && Math.abs(bytes) < GIB) return `${(bytes / MIB).toFixed(1)} MiB`;
   return `${(bytes / GIB).toFixed(2)} GiB`;
 }
 

@@ -15,6 +15,7 @@ pub mod check;
 pub mod doctor;
 pub mod export;
 pub mod fix;
+pub mod fix_file;
 pub mod parse;
 pub mod procenv;
 pub mod profile;

@@ -17,6 +17,21 @@ use super::{Timestamp, GIB};
 use crate::{Error, Result};
 
 static FONT: &[u8] = include_bytes!("../../assets/DejaVuSans.ttf");
+
+/// The GPU lines' colours, the same as the Monitor view's (ui/src/lib/components/chart.ts), so a GPU keeps its
+/// colour between the window and an export.
+const PALETTE: [RGBColor; 8] = [
+    RGBColor(0x25, 0x63, 0xeb),
+    RGBColor(0x16, 0xa3, 0x4a),
+    RGBColor(0x93, 0x33, 0xea),
+    RGBColor(0xea, 0x58, 0x0c),
+    RGBColor(0x08, 0x91, 0xb2),
+    RGBColor(0xdb, 0x27, 0x77),
+    RGBColor(0x65, 0xa3, 0x0d),
+    RGBColor(0xa1, 0x62, 0x07),
+];
+/// The capacity line's colour, as in the Monitor view.
+const CAPACITY: RGBColor = RGBColor(0x64, 0x74, 0x8b);
 pub(crate) const FAMILY: &str = "sans-serif";
 
 /// plotters keeps its fonts in a process-wide table: registering once is all it needs.
@@ -252,8 +267,23 @@ where
         .label_style((FAMILY, 13))
         .draw()
         .map_err(|e| plot_error(out, e))?;
+    // The board's memory as a labelled line, as the Monitor view draws it: how close each line runs to it.
+    if let Some(total) = window.gpus.iter().filter_map(|s| s.total_bytes).max() {
+        let y = total as f64 / GIB as f64;
+        let style = CAPACITY.stroke_width(1);
+        chart
+            .draw_series(DashedLineSeries::new(
+                vec![(0.0, y), (x_max, y)],
+                6,
+                4,
+                style,
+            ))
+            .map_err(|e| plot_error(out, e))?
+            .label(format!("capacity {y:.2} GiB"))
+            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], style));
+    }
     for (i, s) in series.iter().enumerate() {
-        let color = Palette99::pick(i).to_rgba();
+        let color = PALETTE[i % PALETTE.len()].to_rgba();
         let style = if s.pid.is_some() {
             color.stroke_width(1)
         } else {

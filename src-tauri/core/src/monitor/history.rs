@@ -276,6 +276,15 @@ pub struct SeriesWindow {
     pub total_bytes: Option<u64>,
     /// Used bytes over time, downsampled with min/max buckets.
     pub used: Points,
+    /// GPU series only: utilization in percent over the same window, downsampled the same way (the Monitor view
+    /// draws it beside memory). Absent for process series.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub utilization_percent: Option<Points>,
+    /// GPU series only: board power in milliwatts (integers, like bytes), downsampled the same way.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub power_mw: Option<Points>,
 }
 
 /// What the UI draws: every series in `[from, to]`, downsampled to at most `points` points each.
@@ -299,6 +308,26 @@ pub struct ProcessIdle {
     /// Milliseconds since the process last looked busy; measured from when history first saw it, so it is a
     /// lower bound.
     pub idle_ms: u64,
+}
+
+/// One narrow GPU column (utilization, power) over rows `lo..hi`, widened to u64 and downsampled like the used
+/// bytes: the min/max buckets read u64 slices, and these columns are stored narrower to keep history small.
+fn downsample_column<T: Copy + Into<u64>>(
+    column: &Ring<T>,
+    valid: &Ring<u8>,
+    bit: u8,
+    (t0, t1): (&[u64], &[u64]),
+    (lo, hi): (usize, usize),
+    (from, to): (u64, u64),
+    points: usize,
+) -> Points {
+    let mut mm = MinMax::new(hi - lo, from, to, points);
+    let (c0, c1) = column.slices(lo, hi);
+    let (v0, v1) = valid.slices(lo, hi);
+    let wide = |c: &[T]| c.iter().map(|&x| x.into()).collect::<Vec<u64>>();
+    mm.push_columns(t0, &wide(c0), v0, |v| v & bit != 0);
+    mm.push_columns(t1, &wide(c1), v1, |v| v & bit != 0);
+    mm.finish()
 }
 
 /// From this many samples in a window on, its series are downsampled on all cores rather than on the calling
@@ -564,6 +593,24 @@ impl History {
             let (v0, v1) = cols.valid.slices(lo, hi);
             mm.push_columns(t0, u0, v0, |v| v & V_USED != 0);
             mm.push_columns(t1, u1, v1, |v| v & V_USED != 0);
+            let utilization_percent = downsample_column(
+                &cols.util,
+                &cols.valid,
+                V_UTIL,
+                (t0, t1),
+                (lo, hi),
+                (from.0, to.0),
+                points,
+            );
+            let power_mw = downsample_column(
+                &cols.power_mw,
+                &cols.valid,
+                V_POWER,
+                (t0, t1),
+                (lo, hi),
+                (from.0, to.0),
+                points,
+            );
             let total = (lo..hi)
                 .rev()
                 .find(|i| cols.valid.get(*i).is_some_and(|v| v & V_TOTAL != 0))
@@ -574,6 +621,8 @@ impl History {
                 label: cols.name.clone().unwrap_or_else(|| format!("GPU {index}")),
                 total_bytes: total,
                 used: mm.finish(),
+                utilization_percent: Some(utilization_percent),
+                power_mw: Some(power_mw),
             }
         });
         let process_list: Vec<_> = self
@@ -599,6 +648,8 @@ impl History {
                 label: format!("{} ({})", s.name.as_deref().unwrap_or("?"), key.pid),
                 total_bytes: self.gpus.get(&key.gpu).and_then(|c| c.total.last()),
                 used: mm.finish(),
+                utilization_percent: None,
+                power_mw: None,
             }
         });
         HistoryWindow {

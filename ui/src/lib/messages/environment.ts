@@ -62,8 +62,9 @@ export const en = {
   "env.severity.info": "Note",
   "env.fix.set": "Set {variable}={value} in {profile}",
   "env.fix.unset": "Unset {variable} in {profile}",
-  "env.fix.locked": "{profile} is built in and locked: duplicate it to apply this fix",
   "env.fix.applied": "Applied to {profile}.",
+  "env.fix.fileApplied": "Applied to {file} (the old line is kept there as a comment) and checked again.",
+  "env.fix.lockedCopy": "{profile} is built in and locked, so fixes go to a copy of it, {copy}, which then becomes the selected profile.",
   "env.loading": "Loading…",
 } as const;
 
@@ -129,7 +130,8 @@ export const ja: Record<keyof typeof en, string> = {
   "env.severity.info": "注記",
   "env.fix.set": "{profile} で {variable}={value} を設定",
   "env.fix.unset": "{profile} で {variable} を未設定にする",
-  "env.fix.locked": "{profile} は組み込みのためロックされています。複製してからこの修正を適用してください",
   "env.fix.applied": "{profile} に適用しました。",
+  "env.fix.fileApplied": "{file} に適用し（元の行はコメントとして残しています）、もう一度確認しました。",
+  "env.fix.lockedCopy": "{profile} は組み込みのためロックされています。修正はコピー {copy} に適用され、そのコピーが選択されます。",
   "env.loading": "読み込み中…",
 };

@@ -6,7 +6,7 @@ import { api } from "../../lib/api";
 import { AppModel } from "../../lib/app.svelte";
 import type { Finding, ProfileView } from "../../lib/bindings";
 import { fieldOf, messageFor } from "../../lib/errors";
-import { fixLabel } from "./logic";
+import { copyName, fixLabel } from "./logic";
 
 const info = (name: string, debug_only: boolean) => ({
   name,
@@ -75,6 +75,8 @@ function backend() {
         const on = mine.variables.some((v) => v.name === "CUDA_LAUNCH_BLOCKING" && v.value === "1");
         return { report: { profile: args.profile, findings: on ? [blocking] : [] }, skipped_lines: [], variables: 12 };
       }
+      case "env_fix_file":
+        return null;
       case "env_apply_fix":
         mine = { ...mine, revision: "00000000000000bb", variables: [{ ...mine.variables[0]!, value: null }] };
         return mine;
@@ -180,14 +182,46 @@ describe("the Environment view", () => {
     expect(finding.textContent).not.toContain("makes every CUDA call synchronous");
   });
 
-  it("locks fixes on a built-in profile and says why", async () => {
+  it("applies a fix for a locked built-in profile to a copy of it, and says so in words", async () => {
     await open();
     // production is selected; the mocked doctor reports CUDA_LAUNCH_BLOCKING as on.
     document.querySelector<HTMLButtonElement>('[data-testid="doctor-check"]')!.click();
     await settle();
-    const fix = button("Unset CUDA_LAUNCH_BLOCKING in production");
-    expect(fix.disabled).toBe(true);
-    expect(fix.title).toContain("built in and locked");
+    expect(document.querySelector('[data-testid="fix-locked"]')?.textContent).toContain(
+      "production is built in and locked, so fixes go to a copy of it, production-fixed",
+    );
+    const fix = button("Unset CUDA_LAUNCH_BLOCKING in production-fixed");
+    expect(fix.disabled).toBe(false);
+    fix.click();
+    await settle();
+    const save = calls.find((c) => c.cmd === "env_save_profile")!;
+    expect(save.args.expected).toBeNull();
+    const copy = save.args.profile as { name: string; variables: { name: string; value: string | null }[] };
+    expect(copy.name).toBe("production-fixed");
+    expect(copy.variables.find((v) => v.name === "CUDA_LAUNCH_BLOCKING")).toEqual({ name: "CUDA_LAUNCH_BLOCKING", value: null });
+    expect(calls.some((c) => c.cmd === "env_apply_fix")).toBe(false);
+  });
+
+  it("applies a fix to the .env file it checked, and checks it again", async () => {
+    await open();
+    document.querySelector<HTMLInputElement>('input[value="file"]')!.click();
+    flushSync();
+    const file = document.querySelector<HTMLInputElement>('input[name="doctor-file"]')!;
+    file.value = "/home/me/project/.env";
+    file.dispatchEvent(new Event("input"));
+    document.querySelector<HTMLButtonElement>('[data-testid="doctor-check"]')!.click();
+    await settle();
+    const fix = document.querySelector<HTMLButtonElement>('[data-testid="fix-file"]')!;
+    expect(fix.textContent).toBe("Unset CUDA_LAUNCH_BLOCKING in .env");
+    const doctorRuns = calls.filter((c) => c.cmd === "env_doctor").length;
+    fix.click();
+    await settle();
+    expect(calls.find((c) => c.cmd === "env_fix_file")?.args).toEqual({
+      path: "/home/me/project/.env",
+      fix: { action: "unset", variable: "CUDA_LAUNCH_BLOCKING" },
+    });
+    expect(calls.filter((c) => c.cmd === "env_doctor").length).toBe(doctorRuns + 1);
+    expect(document.querySelector('[data-testid="file-fixed"]')?.textContent).toContain("Applied to /home/me/project/.env");
   });
 
   it("checks a process id before asking the backend, and says so next to the field", async () => {
@@ -366,6 +400,10 @@ describe("environment logic", () => {
     expect(fieldOf(e)).toBe("variables[2].name");
     expect(messageFor(e)).toBe('"1X" is not a variable name');
     expect(fieldOf({ code: "io", message: "a: b" })).toBeNull();
+  });
+  it("names a copy that is free", () => {
+    expect(copyName("production", ["production"])).toBe("production-fixed");
+    expect(copyName("production", ["production-fixed", "production-fixed-2"])).toBe("production-fixed-3");
   });
   it("labels fixes", () => {
     expect(fixLabel({ action: "set", variable: "NCCL_DEBUG", value: "WARN" }, "p")).toEqual({

@@ -50,3 +50,21 @@ export function fixLabel(fix: Fix, profile: string): { key: "env.fix.set" | "env
 
 /** The message key that names a profile's purpose (production, debug, other). */
 export const purposeKey = (p: ProfileSummary["purpose"]) => `env.purpose.${p}` as MessageKey;
+
+/** `profile` with `fix` applied, as the core's `Profile::with_fix` does: set replaces the variable's value (or
+ *  adds it), unset keeps it listed as unset so the run's environment drops it. */
+export function withFix(profile: Profile, fix: Fix): Profile {
+  const value = fix.action === "set" ? fix.value : null;
+  const variables = profile.variables.some((v) => v.name === fix.variable)
+    ? profile.variables.map((v) => (v.name === fix.variable ? { ...v, value } : v))
+    : [...profile.variables, { name: fix.variable, value }];
+  return { ...profile, variables };
+}
+
+/** A name for the copy of a locked profile that a fix goes to: `NAME-fixed`, then `NAME-fixed-2`, … the first
+ *  not in `taken`. */
+export function copyName(name: string, taken: string[]): string {
+  const base = `${name}-fixed`;
+  if (!taken.includes(base)) return base;
+  for (let i = 2; ; i++) if (!taken.includes(`${base}-${i}`)) return `${base}-${i}`;
+}

@@ -5,7 +5,8 @@ import { api } from "../../lib/api";
 import { AppModel } from "../../lib/app.svelte";
 import type { HistoryWindow, MonitorPush, MonitorStarted, Tick } from "../../lib/bindings";
 import MonitorView from "./MonitorView.svelte";
-import { chartData } from "./chart";
+import { chartData, powerData, utilizationData } from "./chart";
+import { appendEvents, eventsBetween, MAX_EVENTS } from "./events";
 import { formatDuration, MonitorModel, monitorFor } from "./monitor.svelte";
 
 // The chart library draws on a canvas, which jsdom lacks: record what it is given instead.
@@ -308,8 +309,10 @@ describe("the Monitor view", () => {
     const data = plots[0]!.data as (number | null | undefined)[][];
     expect(data[0]).toEqual([1, 2, 3]);
     expect(data[1]).toEqual([40 * GIB, null, 70 * GIB]);
-    // warning 85 % of 80 GiB, less the 0.5 GiB the driver reserves (alerts count reserved as used).
-    expect(data[2]![0]).toBe(0.85 * 80 * GIB - 0.5 * GIB);
+    // The board's capacity, then warning 85 % of 80 GiB, less the 0.5 GiB the driver reserves (alerts count
+    // reserved as used).
+    expect(data[2]![0]).toBe(80 * GIB);
+    expect(data[3]![0]).toBe(0.85 * 80 * GIB - 0.5 * GIB);
     $<HTMLButtonElement>('[data-range="1h"]')!.click();
     await settle();
     expect(calls.filter((c) => c.cmd === "monitor_window").at(-1)!.args.rangeMs).toBe(3_600_000);
@@ -445,6 +448,54 @@ describe("helpers", () => {
     expect(d.x).toEqual([1, 3]);
     expect([d.from, d.to]).toEqual([Date.parse(WINDOW.from) / 1000, Date.parse(WINDOW.to) / 1000]);
     expect(d.series.map((s) => s.label)).toEqual(["python (10000)"]);
+  });
+  it("draws two identical GPUs as two distinguishable lines, with the capacity and thresholds labelled", () => {
+    const twin = { ...WINDOW.gpus[0]!, gpu: 1, label: "GPU 1" };
+    const d = chartData({ ...WINDOW, gpus: [WINDOW.gpus[0]!, twin] }, null, [{ label: "warning 85%", bytes: 68 * GIB, colour: "#ca8a04" }], {
+      label: "capacity 80.00 GiB",
+      bytes: 80 * GIB,
+    });
+    const [a, b, cap, warn] = d.series;
+    expect(a!.values).toEqual(b!.values);
+    expect([a!.colour, String(a!.dash)]).not.toEqual([b!.colour, String(b!.dash)]);
+    expect(cap).toMatchObject({ label: "capacity 80.00 GiB", reference: true });
+    expect(cap!.values.every((v) => v === 80 * GIB)).toBe(true);
+    expect(warn).toMatchObject({ label: "warning 85%", reference: true });
+  });
+  it("charts each GPU's utilization and power (watts) when the window has them", () => {
+    expect(utilizationData(WINDOW, null)).toBeNull();
+    const w: HistoryWindow = {
+      ...WINDOW,
+      gpus: [{ ...WINDOW.gpus[0]!, utilization_percent: { t: [1000, 2000], v: [50, 99] }, power_mw: { t: [1000, 2000], v: [300_000, null] } }],
+    };
+    expect(utilizationData(w, null)).toMatchObject({ unit: "percent", x: [1, 2], series: [{ values: [50, 99] }] });
+    expect(powerData(w, 0)).toMatchObject({ unit: "watts", series: [{ values: [300, null] }] });
+    expect(powerData(w, 3)).toBeNull();
+  });
+  it("logs processes starting and stopping, a likely OOM exit, and alerts raised and cleared", () => {
+    const first = reading(60, "critical", true);
+    expect(eventsBetween(null, first)).toEqual([{ at: first.snapshot.taken_at, kind: "alert_raised", gpu: 0, level: "critical" }]);
+    const second = reading(20, "normal");
+    second.snapshot.gpus[0]!.processes = [
+      second.snapshot.gpus[0]!.processes![1]!,
+      { pid: 777, name: "python", user: "me", command: "python eval.py", used_bytes: GIB },
+    ];
+    second.assessment.changes = [{ gpu: 0, from: "critical", to: "normal", message: "" }];
+    const events = eventsBetween(first, second);
+    expect(events.map((e) => [e.kind, e.pid ?? null])).toEqual([
+      ["process_start", 777],
+      ["oom", 10000],
+      ["alert_cleared", null],
+    ]);
+    const calm = reading(20, "normal");
+    const gone = reading(20, "normal");
+    gone.snapshot.gpus[0]!.processes = [];
+    expect(eventsBetween(calm, gone).map((e) => e.kind)).toEqual(["process_stop", "process_stop"]);
+    // A list the driver did not read this time is not compared.
+    gone.snapshot.gpus[0]!.processes = null;
+    expect(eventsBetween(calm, gone)).toEqual([]);
+    const many = appendEvents([], new Array(MAX_EVENTS + 5).fill(events[0]));
+    expect(many).toHaveLength(MAX_EVENTS);
   });
   it("formats idle time", () => {
     expect(formatDuration(45_000)).toBe("45 s");

@@ -28,6 +28,7 @@ import type {
   StopOutcome,
   Tick,
 } from "../../lib/bindings";
+import { appendEvents, eventsBetween, type MonitorEvent } from "./events";
 
 export const RANGES = [
   { id: "1m", ms: 60_000 },
@@ -98,6 +99,8 @@ export class MonitorModel {
   demoGpus = $state(2);
   /** The last config switch made from a recommendation, while it can still be undone. */
   switched = $state<PresetSwitch | null>(null);
+  /** What happened since the source started (processes, alerts, likely OOM exits), oldest first. */
+  events = $state.raw<MonitorEvent[]>([]);
 
   /** Width of the chart in pixels; the window is fetched at about two points per pixel. */
   chartWidth = 800;
@@ -109,6 +112,9 @@ export class MonitorModel {
   private windowInFlight = false;
   private generation = 0;
   private readonly since = new Map<number, string>();
+  /** The reading before the latest, every one of them (the screen may skip some): events compare the two. */
+  private lastTick: Tick | null = null;
+  private eventLog: MonitorEvent[] = [];
 
   constructor(
     private readonly api: Api,
@@ -137,6 +143,9 @@ export class MonitorModel {
       this.pending = null;
       this.window = null;
       this.alerts = [];
+      this.events = [];
+      this.eventLog = [];
+      this.lastTick = null;
       this.since.clear();
       this.ended = false;
       this.recording = null;
@@ -221,6 +230,9 @@ export class MonitorModel {
       this.lastPushAt = this.now();
       this.pending = push.tick;
       this.collectChanges(push.tick);
+      // Published with the next frame, like the reading itself.
+      this.eventLog = appendEvents(this.eventLog, eventsBetween(this.lastTick, push.tick));
+      this.lastTick = push.tick;
     } else if (push.kind === "ended") {
       this.ended = true;
     } else {
@@ -256,6 +268,7 @@ export class MonitorModel {
     }
     if (tick) {
       this.tick = tick;
+      if (this.events !== this.eventLog) this.events = this.eventLog;
       this.alerts = tick.assessment.gpus
         .filter((g) => g.level !== "normal")
         .map((g) => {

@@ -68,11 +68,15 @@ function backend() {
       case "plan_save":
         asked.push({ saved: (args as { plan: Record<string, unknown> }).plan });
         return "/home/u/plan.json";
+      case "plan_pick_config":
+        return { path: "/m/custom/config.json", config: { model_type: "llama", hidden_size: 4096 } };
       case "plan_load":
         return { model: { id: "Qwen/Qwen3-8B" }, task: "infer", batch_size: 3, sequence_length: 4096, new_tokens: 128 };
       case "plan_answer": {
         const plan = (args as { plan: Record<string, unknown> }).plan;
         asked.push(plan);
+        const model = plan.model as { path?: string };
+        if (model.path === "/nowhere") throw { code: "invalid", message: "model.path: /nowhere does not exist", field: "model.path" };
         if (plan.batch_size === 0) throw { code: "invalid", message: "batch_size: must be a positive integer, got 0", field: "batch_size" };
         return backendAnswers(plan);
       }
@@ -175,6 +179,46 @@ describe("PlanView", () => {
     expect(q<HTMLInputElement>('[data-testid="batch"]').value).toBe("1");
     expect(asked.at(-1)?.batch_size).toBe(1);
     expect(q('[data-testid="verdict"]').textContent).toContain("Fits (13.00 GiB free)");
+  });
+});
+
+describe("PlanView models", () => {
+  it("clears the answer when the model folder is wrong, with the error on the folder field", async () => {
+    component = mount(PlanView, { target: document.body, props: { app: new AppModel(api) } });
+    await settle();
+    type(q<HTMLSelectElement>('[data-testid="model-list"]'), "meta-llama/Llama-3.1-8B");
+    await settle();
+    expect(document.querySelector('[data-testid="verdict"]')).not.toBeNull();
+    q<HTMLInputElement>('input[name="model-source"][value="folder"]').click();
+    flushSync();
+    type(q<HTMLInputElement>('[data-testid="model-path"]'), "/nowhere");
+    await settle();
+    expect(document.querySelector('[data-testid="verdict"]')).toBeNull();
+    const path = q<HTMLInputElement>('[data-testid="model-path"]');
+    expect(path.getAttribute("aria-invalid")).toBe("true");
+    expect(path.closest("label")!.querySelector('.field-error[data-error-for="model.path"]')?.textContent).toContain("/nowhere does not exist");
+  });
+
+  it("uses a Hugging Face id that is not in the catalog, for the backend to read from the local cache", async () => {
+    component = mount(PlanView, { target: document.body, props: { app: new AppModel(api) } });
+    await settle();
+    type(q<HTMLInputElement>('[data-testid="model-search"]'), "my-org/Custom-7B");
+    await settle();
+    q<HTMLButtonElement>('[data-testid="use-typed-id"]').click();
+    flushSync();
+    await settle();
+    expect(asked.at(-1)).toMatchObject({ model: { id: "my-org/Custom-7B" } });
+  });
+
+  it("plans a model from a config.json the person points to", async () => {
+    component = mount(PlanView, { target: document.body, props: { app: new AppModel(api) } });
+    await settle();
+    q<HTMLInputElement>('input[name="model-source"][value="config"]').click();
+    flushSync();
+    q<HTMLButtonElement>('[data-testid="pick-config"]').click();
+    await settle();
+    expect(asked.at(-1)).toMatchObject({ model: { config: { model_type: "llama", hidden_size: 4096 } } });
+    expect(q('[data-testid="config-picked"]').textContent).toContain("/m/custom/config.json");
   });
 });
 

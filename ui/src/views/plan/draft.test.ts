@@ -30,4 +30,13 @@ describe("the Plan form's default plan", () => {
     expect(planFromDraft(d)).toMatchObject({ gradient_checkpointing: false, chunked_loss: true, optimizer: "adamw_8bit" });
     expect(draftFromPlan({ model: { id: "m" }, task: "train", framework: "torchtune" }, DEFAULT_DRAFT).framework).toBe("torchtune");
   });
+
+  it("sends a picked config.json as the model, and reads one back from a loaded plan", () => {
+    const config = { model_type: "llama", hidden_size: 4096 };
+    const d = { ...DEFAULT_DRAFT, modelSource: "config" as const, modelConfig: config, configPath: "/m/config.json" };
+    expect(planFromDraft(d)?.model).toEqual({ config });
+    expect(planFromDraft({ ...d, modelConfig: null })).toBeNull();
+    const back = draftFromPlan({ model: { config }, task: "train" }, DEFAULT_DRAFT);
+    expect([back.modelSource, back.modelConfig, back.configPath]).toEqual(["config", config, ""]);
+  });
 });

@@ -5,7 +5,7 @@
 import type { GpusFile, IpcError, PlanDraft } from "../../lib/api";
 import { fieldOf } from "../../lib/errors";
 
-export type ModelSource = "catalog" | "folder" | "cache";
+export type ModelSource = "catalog" | "folder" | "cache" | "config";
 
 export interface Draft {
   modelSource: ModelSource;
@@ -13,6 +13,10 @@ export interface Draft {
   modelPath: string;
   /** The snapshot folder of the model picked from the HF cache: read as a folder, so the local files count. */
   cachePath: string;
+  /** A config.json the person pointed to (a model found nowhere else), sent as `{"config": {...}}`. */
+  modelConfig: Record<string, unknown> | null;
+  /** Where that config.json was read from, to show it; "" for a config that came in a loaded plan. */
+  configPath: string;
   task: "train" | "infer";
   method: "full" | "lora" | "qlora" | "freeze";
   quantization: string; // "" = the model's stored dtype
@@ -54,6 +58,8 @@ export const DEFAULT_DRAFT: Draft = {
   modelId: "",
   modelPath: "",
   cachePath: "",
+  modelConfig: null,
+  configPath: "",
   task: "train",
   method: "qlora",
   quantization: "",
@@ -106,6 +112,9 @@ export function planFromDraft(d: Draft): PlanDraft | null {
     model = { path };
   } else if (d.modelSource === "cache" && d.cachePath) {
     model = { path: d.cachePath };
+  } else if (d.modelSource === "config") {
+    if (!d.modelConfig) return null;
+    model = { config: d.modelConfig };
   } else {
     if (!id) return null;
     model = { id };
@@ -181,6 +190,10 @@ export function draftFromPlan(plan: Record<string, unknown>, current: Draft): Dr
   } else if (typeof model.path === "string") {
     d.modelSource = "folder";
     d.modelPath = model.path;
+  } else if (model.config && typeof model.config === "object" && !Array.isArray(model.config)) {
+    d.modelSource = "config";
+    if (model.config !== current.modelConfig) d.configPath = "";
+    d.modelConfig = model.config as Record<string, unknown>;
   } else if (typeof model.id === "string") {
     d.modelSource = current.modelSource === "cache" ? "cache" : "catalog";
     d.modelId = model.id;

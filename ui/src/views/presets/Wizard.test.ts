@@ -44,12 +44,17 @@ function backend() {
         // As the backend: a zero batch is refused naming the field; otherwise the workload used is echoed.
         const ask = args.ask as { task: string; batch_size: number | null; sequence_length: number | null; gradient_checkpointing: boolean | null };
         if (ask.batch_size === 0) throw { code: "invalid", message: "batch_size: must be a positive integer, got 0", field: "batch_size" };
-        const rows = [
+        const ranked = [
           { preset: "int4", builtin: true, fits: true, device_peak_bytes: 7516192768, headroom_bytes: 13314398618, caveat: "INT4 may cost accuracy", unavailable: null },
           { preset: "cpu", builtin: true, fits: true, device_peak_bytes: 0, headroom_bytes: 20830591386, caveat: "runs on the CPU", unavailable: null },
           { preset: "fp16", builtin: true, fits: false, device_peak_bytes: 27380416512, headroom_bytes: -6549825126, caveat: null, unavailable: null },
           { preset: "fp32", builtin: true, fits: false, device_peak_bytes: 0, headroom_bytes: 0, caveat: null, unavailable: "needs method full" },
         ];
+        // A sequence of 999999 tokens fits nowhere: every row says so.
+        const rows =
+          ask.sequence_length === 999999
+            ? [{ preset: "int4", builtin: true, fits: false, device_peak_bytes: 9e12, headroom_bytes: -9e12, caveat: null, unavailable: null }]
+            : ranked;
         return {
           batch_size: ask.batch_size ?? 1,
           sequence_length: ask.sequence_length ?? 2048,
@@ -99,6 +104,27 @@ async function openOnModel() {
 
 describe("the wizard", () => {
   beforeEach(() => (machineReads = []));
+
+  it("opens as a modal dialog, and offers nothing to save when no preset fits, saying why", async () => {
+    backend();
+    await openOnModel();
+    expect(q("dialog.wizard").hasAttribute("open")).toBe(true);
+    const submit = async () => {
+      q<HTMLFormElement>(".wizard form").requestSubmit();
+      await settle();
+    };
+    await submit();
+    const seq = q<HTMLInputElement>('[data-field="wizard-seq"]');
+    seq.value = "999999";
+    seq.dispatchEvent(new Event("input"));
+    await settle();
+    await submit();
+    await submit();
+    expect(q('[data-testid="wizard-none-fits"]').textContent).toContain("No preset fits this plan");
+    expect(q<HTMLInputElement>('[data-row="int4"] input').disabled).toBe(true);
+    expect(q<HTMLButtonElement>('[data-action="wizard-save"]').disabled).toBe(true);
+    expect(q('[data-testid="wizard-save-blocked"]').textContent).toContain("nothing to save");
+  });
 
   it("offers this machine's GPUs with the memory free when the hardware step opens, and ranks against it", async () => {
     machineReads = [[{ free: 80000000000 }, { free: null }], [{ free: 42949672960 }, { free: null }]];
@@ -207,10 +233,23 @@ describe("the wizard", () => {
       "Estimated at batch size 1 × 2048 tokens · gradient checkpointing off",
     );
     const verdicts = [...document.querySelectorAll("tbody tr .verdict")].map((e) => e.textContent?.trim());
-    expect(verdicts).toEqual(["Fits (12.40 GiB free)", "Fits (19.40 GiB free)", "Does not fit (needs 6.10 GiB more)", "n/a"]);
+    // fp32 cannot run a QLoRA plan: its row is hidden, and the note says so.
+    expect(verdicts).toEqual(["Fits (12.40 GiB free)", "Fits (19.40 GiB free)", "Does not fit (needs 6.10 GiB more)"]);
+    expect(q("[data-hidden-rows]").getAttribute("data-hidden-rows")).toBe("1");
+    q<HTMLButtonElement>('[data-action="wizard-show-unavailable"]').click();
+    await settle();
+    expect(document.querySelectorAll("tbody tr")).toHaveLength(4);
+    expect(q<HTMLInputElement>('[data-row="fp32"] input').disabled).toBe(true);
+    expect(q<HTMLInputElement>('[data-row="fp16"] input').disabled).toBe(true);
     expect(q('[data-row="int4"] td:nth-child(2)').getAttribute("title")).toBe("7,516,192,768 bytes");
-    expect(q<HTMLInputElement>('[data-row="int4"] input').checked).toBe(true);
+    // Nothing is preselected: Save waits for a choice, and says so.
+    expect([...document.querySelectorAll<HTMLInputElement>('input[name="wizard-choice"]')].some((i) => i.checked)).toBe(false);
     const save = q<HTMLButtonElement>('[data-action="wizard-save"]');
+    expect(save.disabled).toBe(true);
+    expect(q('[data-testid="wizard-save-blocked"]').textContent).toBe("Pick one of the presets that fit to save it.");
+    q<HTMLInputElement>('[data-row="int4"] input').click();
+    await settle();
+    expect(save.disabled).toBe(false);
     expect(save.textContent).toBe("Save as meta-llama/Llama-3.1-8B's config");
     save.click();
     await settle();
