@@ -390,3 +390,81 @@ fn run_halves_the_micro_batch_down_the_chain_and_refuses_a_step_that_cannot() {
     let err = stderr_of(&out);
     assert!(err.contains("chain[1]") && err.contains("odd"), "{err}");
 }
+
+#[test]
+fn run_starts_at_the_first_step_the_estimate_says_fits_unless_pinned() {
+    // Qwen3-32B LoRA at micro-batch 1 × 512 on a 40 GiB GPU: 16-bit weights alone are 61 GiB, 4-bit about 17.
+    let dir = tempfile::tempdir().unwrap();
+    let set = super::cli(
+        dir.path(),
+        &[
+            "configs",
+            "set",
+            "Qwen/Qwen3-32B",
+            "--preset",
+            "fp16",
+            "--task",
+            "train",
+            "--method",
+            "lora",
+        ],
+    );
+    assert_exit(&set, 0);
+    let run = |extra: &[&str]| {
+        let mut cmd = cli_command(dir.path());
+        cmd.args([
+            "run",
+            "--model",
+            "Qwen/Qwen3-32B",
+            "--chain",
+            "fp16,int4",
+            "--micro-batch",
+            "1",
+            "--sequence-length",
+            "512",
+            "--gpu-memory-gib",
+            "40",
+            "--json",
+        ])
+        .args(extra)
+        .args(["--", "python3", RELAUNCH_SCRIPT]);
+        cmd.output().unwrap()
+    };
+    let out = run(&[]);
+    assert_exit(&out, 0);
+    let rec = record(&out);
+    assert_eq!(rec["attempts"].as_array().unwrap().len(), 1, "{rec}");
+    assert_eq!(rec["attempts"][0]["preset"], "int4");
+    assert_eq!(rec["start"]["skipped"][0]["preset"], "fp16");
+    let err = stderr_of(&out);
+    assert!(err.contains("fp16 skipped: needs"), "{err}");
+    // The run trains at the length it was given: handed over for the Monitor's estimates.
+    assert_eq!(
+        rec["attempts"][0]["environment"]["HEADROOM_SEQUENCE_LENGTH"],
+        "512"
+    );
+
+    let pinned = record(&run(&["--pin-start"]));
+    assert_eq!(pinned["attempts"][0]["preset"], "fp16");
+    assert_eq!(pinned["start"]["pinned"], true);
+
+    // A length without a batch cannot be estimated: said before anything runs.
+    let mut cmd = cli_command(dir.path());
+    cmd.args([
+        "run",
+        "--model",
+        "Qwen/Qwen3-32B",
+        "--sequence-length",
+        "512",
+        "--",
+        "python3",
+        RELAUNCH_SCRIPT,
+    ]);
+    let out = cmd.output().unwrap();
+    assert_exit(&out, 2);
+    assert!(
+        stderr_of(&out).contains("batch_size"),
+        "{}",
+        stderr_of(&out)
+    );
+}

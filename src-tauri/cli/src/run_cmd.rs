@@ -10,14 +10,16 @@ use clap::Args;
 use headroom_core::env::doctor::{self, Severity};
 use headroom_core::env::profile;
 use headroom_core::launch::distributed::without_restarts;
-use headroom_core::launch::handover::{driver_gpus, LibraryPresets};
+use headroom_core::launch::handover::{driver_gpu_info, LibraryPresets};
 use headroom_core::launch::history::{self, NextStep, Outcome, RunRecord};
+use headroom_core::launch::predict::ChainPrediction;
 use headroom_core::launch::probe::MonitorPeakProbe;
 use headroom_core::launch::process::{CancelToken, Stream};
 use headroom_core::launch::runner::{self, LaunchEvent, RunRequest};
-use headroom_core::launch::start;
+use headroom_core::launch::start::{self, RunShape};
 use headroom_core::launch::steps::BatchSetting;
 use headroom_core::launch::tree::PROC_ROOT;
+use headroom_core::model::{hf_cache, Resolver};
 use headroom_core::monitor::procs::ProcFs;
 use headroom_core::monitor::{open_source, SourceSpec};
 use headroom_core::paths::AppPaths;
@@ -53,6 +55,18 @@ pub struct RunArgs {
     /// `{grad_accum}`, doubled by `mb/2` steps.
     #[arg(long)]
     grad_accum: Option<u64>,
+    /// The sequence length the command trains at. With --micro-batch and the model's saved config, each step of
+    /// the chain is estimated and the first attempt starts at the first step that fits one GPU, by the Plan's
+    /// rule (HEADROOM_SEQUENCE_LENGTH is handed over too).
+    #[arg(long)]
+    sequence_length: Option<u64>,
+    /// One GPU's memory in GiB for choosing where the chain starts (default: the smallest GPU the driver
+    /// reports).
+    #[arg(long)]
+    gpu_memory_gib: Option<f64>,
+    /// Start at the chain's first step whatever the estimate says.
+    #[arg(long)]
+    pin_start: bool,
     /// Where the training writes its checkpoints, when the command does not say with --output_dir: a relaunch
     /// resumes from the newest one (`{resume}`, HEADROOM_RESUME_FROM).
     #[arg(long)]
@@ -174,23 +188,55 @@ pub fn run(paths: &AppPaths, args: RunArgs) -> CliResult {
         }
         (None, None) => None,
     };
+    let chain = args.chain.unwrap_or_else(|| presets.default_chain());
+    let gpus = driver_gpu_info(open_source(&SourceSpec::Nvml, ProcFs::default()));
+    let gpu_memory_bytes = match args.gpu_memory_gib {
+        Some(gib) if gib.is_finite() && gib > 0.0 => Some((gib * f64::from(1u32 << 30)) as u64),
+        Some(gib) => {
+            return Err(Error::invalid(
+                "gpu_memory_gib",
+                format!("must be a positive number, got {gib}"),
+            )
+            .into())
+        }
+        None => gpus.smallest_memory_bytes,
+    };
+    // A micro-batch alone is only handed over; with a sequence length the chain is estimated.
+    let prediction = if args.sequence_length.is_none() {
+        ChainPrediction::default()
+    } else {
+        start::predict_run(
+            paths,
+            RunShape {
+                model_id: &args.model,
+                chain: &chain,
+                batch,
+                sequence_length: args.sequence_length,
+                gpu_memory_bytes,
+                pin_start: args.pin_start,
+            },
+            &Resolver {
+                hub_cache: hf_cache::hub_cache_dir(|var| std::env::var(var).ok()),
+            },
+        )?
+    };
     let request = RunRequest {
         model: args.model,
         argv: args.command,
         cwd,
         profile,
         base_env,
-        chain: args.chain.unwrap_or_else(|| presets.default_chain()),
+        chain,
         predicted_peak_bytes: parse_predictions(&args.predictions)?,
         predicted_details: BTreeMap::new(),
         predicted_notes: BTreeMap::new(),
-        step_predictions: BTreeMap::new(),
+        step_predictions: prediction.steps,
         batch,
-        start: None,
+        start: prediction.start,
         output_dir: args.output_dir,
-        sequence_length: None,
+        sequence_length: args.sequence_length,
         kill_grace: Duration::from_secs(args.kill_grace_s),
-        gpus: driver_gpus(open_source(&SourceSpec::Nvml, ProcFs::default())),
+        gpus: gpus.count,
         log_limit_bytes: runner::ATTEMPT_LOG_LIMIT_BYTES,
     };
     let cancel = CancelToken::new();

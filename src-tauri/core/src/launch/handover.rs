@@ -80,12 +80,6 @@ fn load_kwargs(dtype: &str) -> Value {
     json!({"device_map": "auto", "max_memory": null, "dtype": dtype})
 }
 
-/// The GPUs a driver reports, read once from a monitor source as it opened: 0 when there is no NVIDIA
-/// driver, `None` when the count could not be read.
-pub fn driver_gpus(source: Result<Box<dyn crate::monitor::GpuSource>>) -> Option<u32> {
-    driver_gpu_info(source).count
-}
-
 /// What the driver says about its GPUs, read once.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct DriverGpus {

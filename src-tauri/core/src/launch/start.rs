@@ -160,7 +160,41 @@ fn predict(
     gpus: DriverGpus,
     resolver: &Resolver,
 ) -> Result<ChainPrediction> {
-    match (batch, start.sequence_length) {
+    predict_run(
+        paths,
+        RunShape {
+            model_id: start.model.trim(),
+            chain: &start.chain,
+            batch,
+            sequence_length: start.sequence_length,
+            gpu_memory_bytes: gpus.smallest_memory_bytes,
+            pin_start: start.pin_start.unwrap_or(false),
+        },
+        resolver,
+    )
+}
+
+/// What a run trains at, as the app's form or the CLI's options give it.
+#[derive(Debug, Clone, Copy)]
+pub struct RunShape<'a> {
+    pub model_id: &'a str,
+    pub chain: &'a [String],
+    pub batch: Option<BatchSetting>,
+    pub sequence_length: Option<u64>,
+    /// One GPU's memory: the driver's smallest GPU, or what the user says; `None`: no start is chosen.
+    pub gpu_memory_bytes: Option<u64>,
+    pub pin_start: bool,
+}
+
+/// Each chain step's estimate and where the chain starts, when both a batch and a sequence length are given (no
+/// prediction without either; one without the other is an error naming the missing one). The app's form and
+/// `headroom-cli run` both start runs through here, so they choose the same first step.
+pub fn predict_run(
+    paths: &AppPaths,
+    shape: RunShape<'_>,
+    resolver: &Resolver,
+) -> Result<ChainPrediction> {
+    match (shape.batch, shape.sequence_length) {
         (None, None) => Ok(ChainPrediction::default()),
         (Some(_), None) => Err(Error::invalid(
             "sequence_length",
@@ -175,12 +209,12 @@ fn predict(
             predict_chain(
                 paths,
                 PredictFor {
-                    model_id: start.model.trim(),
-                    chain: &start.chain,
+                    model_id: shape.model_id,
+                    chain: shape.chain,
                     batch,
                     sequence_length: sequence,
-                    gpu_memory_bytes: gpus.smallest_memory_bytes,
-                    pin_start: start.pin_start.unwrap_or(false),
+                    gpu_memory_bytes: shape.gpu_memory_bytes,
+                    pin_start: shape.pin_start,
                 },
                 &known,
                 |m| model::resolve(m, resolver),
