@@ -1263,3 +1263,58 @@ fn an_export_goes_where_asked_or_under_exports_and_a_relative_path_is_refused() 
         other => panic!("{other:?}"),
     }
 }
+
+#[test]
+fn a_fleet_of_256_gpus_keeps_history_for_every_gpu_within_the_same_memory() {
+    let config = HistoryConfig::default().for_many_gpus(256);
+    assert_eq!(config.max_gpus, 256);
+    assert_eq!(config.capacity, 21_600, "6 h at 1 Hz each");
+    config.validate().unwrap();
+    assert!(
+        config.memory_bound_bytes(256)
+            <= HistoryConfig {
+                max_gpus: 64,
+                ..HistoryConfig::default()
+            }
+            .memory_bound_bytes(64),
+        "no more memory than 64 GPUs × 24 h"
+    );
+    // 24 h for 256 GPUs would be four times that: refused, naming the field.
+    let err = HistoryConfig {
+        max_gpus: 256,
+        ..HistoryConfig::default()
+    }
+    .validate()
+    .unwrap_err()
+    .to_string();
+    assert!(err.starts_with("max_gpus:"), "{err}");
+    // Every one of 256 GPUs is recorded: one demo GPU read as 256.
+    struct Fleet(Box<dyn GpuSource>);
+    impl GpuSource for Fleet {
+        fn label(&self) -> String {
+            "fleet".into()
+        }
+        fn sample(&mut self, r: SampleRequest) -> headroom_core::Result<Option<Snapshot>> {
+            Ok(self.0.sample(r)?.map(|mut s| {
+                let one = s.gpus[0].clone();
+                s.gpus = (0..256)
+                    .map(|i| headroom_core::monitor::GpuSample {
+                        index: i,
+                        ..one.clone()
+                    })
+                    .collect();
+                s
+            }))
+        }
+    }
+    let mut core = SamplerCore::new(
+        Box::new(Fleet(fake(Scenario::Training, 1, 0))),
+        SamplerConfig {
+            history: config,
+            ..SamplerConfig::default()
+        },
+    )
+    .unwrap();
+    ticks(&mut core, 3);
+    assert_eq!(core.history().gpu_used_since(255, 0).len(), 3);
+}

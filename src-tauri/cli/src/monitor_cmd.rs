@@ -12,6 +12,7 @@ use headroom_core::monitor::alerts::{Action, Level};
 use headroom_core::monitor::chart::{self, ChartFormat, ChartOptions};
 use headroom_core::monitor::exporter::{self, Exporter, ExporterConfig};
 use headroom_core::monitor::fake::FakeConfig;
+use headroom_core::monitor::history::MAX_HISTORY_GPUS;
 use headroom_core::monitor::metrics::{self, RenderOptions};
 use headroom_core::monitor::procs::{self, ProcFs};
 use headroom_core::monitor::record::{self, Header, Recorder};
@@ -204,8 +205,8 @@ pub fn run(paths: &AppPaths, args: MonitorArgs) -> CliResult {
         ..SamplerConfig::default()
     };
     if matches!(spec, SourceSpec::Remote(_)) {
-        // Many hosts: keep history for as many GPUs as the history allows.
-        config.history.max_gpus = MAX_HISTORY_GPUS;
+        // Many hosts: history for every GPU, fewer hours each.
+        config.history = config.history.for_many_gpus(MAX_HISTORY_GPUS);
     }
     config.validate()?;
     let exporter = match &args.serve {
@@ -355,9 +356,6 @@ fn export(
     }
     Ok(())
 }
-
-/// The history keeps at most this many GPUs (its limit, see `HistoryConfig::validate`).
-const MAX_HISTORY_GPUS: u32 = 64;
 
 fn env_var(name: &str) -> Option<String> {
     std::env::var(name).ok()

@@ -130,6 +130,11 @@ impl Default for HistoryConfig {
     }
 }
 
+/// The most GPUs a history keeps (a Prometheus source of 32 hosts × 8 GPUs).
+pub const MAX_HISTORY_GPUS: u32 = 256;
+/// GPU rows a history may hold in all: 64 GPUs × 24 h at 1 Hz (about 170 MB at [`GPU_ROW_BYTES`]).
+const GPU_ROWS_BUDGET: u64 = 64 * 86_400;
+
 /// Bytes per GPU row: used, reserved and total (u64 each), power in mW (u32), utilization, temperature and the
 /// validity bits (u8 each).
 pub const GPU_ROW_BYTES: usize = 3 * size_of::<u64>() + size_of::<u32>() + 3 * size_of::<u8>();
@@ -154,10 +159,39 @@ impl HistoryConfig {
         if self.max_process_series > 1024 {
             return Err(Error::invalid("max_process_series", "use at most 1024"));
         }
-        if self.max_gpus == 0 || self.max_gpus > 64 {
-            return Err(Error::invalid("max_gpus", "use 1 to 64"));
+        if self.max_gpus == 0 || self.max_gpus > MAX_HISTORY_GPUS {
+            return Err(Error::invalid(
+                "max_gpus",
+                format!("use 1 to {MAX_HISTORY_GPUS}"),
+            ));
+        }
+        // Past 64 GPUs (a fleet read from Prometheus) the rows per GPU shrink to keep the memory of 64 × 24 h.
+        if self.max_gpus > 64
+            && u64::from(self.max_gpus) * u64::from(self.capacity) > GPU_ROWS_BUDGET
+        {
+            return Err(Error::invalid(
+                "max_gpus",
+                format!(
+                    "{} GPUs × {} rows is more history than 64 GPUs × 24 h at 1 Hz: keep fewer rows per GPU",
+                    self.max_gpus, self.capacity
+                ),
+            ));
         }
         Ok(())
+    }
+
+    /// History for `gpus` GPUs (at most [`MAX_HISTORY_GPUS`]) within the same memory as 64 GPUs × 24 h at 1 Hz:
+    /// a fleet of 32 hosts × 8 GPUs keeps 6 h per GPU instead of 24, and every GPU keeps one.
+    pub fn for_many_gpus(self, gpus: u32) -> Self {
+        let max_gpus = gpus.clamp(self.max_gpus, MAX_HISTORY_GPUS);
+        let rows_each = GPU_ROWS_BUDGET / u64::from(max_gpus);
+        HistoryConfig {
+            max_gpus,
+            capacity: self
+                .capacity
+                .min(u32::try_from(rows_each).unwrap_or(u32::MAX)),
+            ..self
+        }
     }
 
     /// The most heap this history takes with `gpus` GPUs, from the capacities alone: the time column, one row of

@@ -3,6 +3,7 @@
 
 use crate::monitor::advice::PresetAdvisor;
 use crate::monitor::alerts::AlertConfig;
+use crate::monitor::history::MAX_HISTORY_GPUS;
 use crate::monitor::nvml::SharedNvml;
 use crate::monitor::procs::{self, ProcFs};
 use crate::monitor::sampler::{SamplerConfig, Tick};
@@ -11,9 +12,6 @@ use crate::monitor::session::{
 };
 use crate::monitor::SourceSpec;
 use crate::Result;
-
-/// History GPUs for a remote source: the history's upper limit.
-const REMOTE_HISTORY_GPUS: u32 = 64;
 
 /// What a start may change besides the source: `alerts` replaces the thresholds (else the last ones apply);
 /// `interval_ms` is the memory interval ([`interval_for`] gives the default); `advisor` estimates the preset
@@ -46,9 +44,9 @@ pub fn start_or_switch(
         .as_ref()
         .map_or_else(SamplerConfig::default, |r| r.config);
     config.interval_ms = interval_ms;
-    // Other hosts can bring many GPUs: keep history for as many as it allows (the default is 16).
+    // Other hosts can bring many GPUs: history for every one of them, fewer hours each (the default is 16).
     if matches!(spec, SourceSpec::Remote(_)) {
-        config.history.max_gpus = config.history.max_gpus.max(REMOTE_HISTORY_GPUS);
+        config.history = config.history.for_many_gpus(MAX_HISTORY_GPUS);
     }
     if let Some(alerts) = alerts {
         config.alerts = alerts;
