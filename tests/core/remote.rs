@@ -551,3 +551,28 @@ fn the_grafana_dashboard_uses_only_served_metric_names() {
     assert!(used >= 10, "{used}");
     serde_json::from_str::<serde_json::Value>(text).expect("valid JSON");
 }
+
+#[test]
+fn the_page_recorded_in_dcgm_exporters_readme_reads_as_one_gpu_with_unknown_memory() {
+    let page = Page::serve(include_str!("../fixtures/dcgm/readme-kubernetes.txt"));
+    let snap = read(spec(RemoteKind::Dcgm, &format!("http://{}", page.addr)));
+    assert_eq!(snap.gpus.len(), 1, "{snap:#?}");
+    let g = &snap.gpus[0];
+    assert_eq!(
+        g.uuid.as_deref(),
+        Some("GPU-604ac76c-d9cf-fef3-62e9-d92044ab6e52")
+    );
+    assert_eq!(g.host_gpu, Some(0));
+    // No memory counters on the page: unknown, never zeros; the blank memory temperature is no reading.
+    assert_eq!(g.memory.used_bytes, None);
+    assert_eq!(g.memory.total_bytes, None);
+    assert_eq!(g.temperature_c, None);
+    assert_eq!(g.labels, None, "empty pod labels are not kept");
+    assert!(
+        snap.unavailable
+            .iter()
+            .any(|n| n.contains("gpu 0: no memory counter")),
+        "{:?}",
+        snap.unavailable
+    );
+}

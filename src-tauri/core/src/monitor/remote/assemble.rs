@@ -72,6 +72,22 @@ pub fn assemble(samples: &[Sample], fallback_host: &str) -> BTreeMap<String, Hos
     let mut mig_noted = false;
     for s in samples {
         let Some((field, scale, dcgm)) = field(&s.name) else {
+            // A DCGM page may carry none of the counters read here (an exporter run with a reduced counter set):
+            // its GPUs are still there, with their memory unknown rather than missing from the host.
+            if s.name.starts_with("DCGM_FI_") && s.label("GPU_I_ID").is_none_or(str::is_empty) {
+                if let Some(index) = s.label("gpu").and_then(|g| g.parse::<u32>().ok()) {
+                    let host = ["hostname", "Hostname", "instance"]
+                        .iter()
+                        .find_map(|l| s.label(l).filter(|v| !v.is_empty()))
+                        .unwrap_or(fallback_host);
+                    hosts
+                        .entry(host.to_string())
+                        .or_default()
+                        .gpus
+                        .entry(index)
+                        .or_insert_with(|| new_gpu(s, host, index));
+                }
+            }
             continue;
         };
         let host = ["hostname", "Hostname", "instance"]
@@ -116,8 +132,19 @@ pub fn assemble(samples: &[Sample], fallback_host: &str) -> BTreeMap<String, Hos
         }
         apply(gpu, field, value, s);
     }
-    for reading in hosts.values_mut() {
-        for gpu in reading.gpus.values_mut() {
+    for (host, reading) in hosts.iter_mut() {
+        for (index, gpu) in reading.gpus.iter_mut() {
+            if gpu.memory.used_bytes.is_none()
+                && !reading
+                    .unavailable
+                    .iter()
+                    .any(|n| n.starts_with(&format!("host {host} gpu {index}:")))
+            {
+                reading.unavailable.push(format!(
+                    "host {host} gpu {index}: no memory counter on the page (DCGM_FI_DEV_FB_USED, \
+                     headroom_gpu_memory_used_bytes)"
+                ));
+            }
             let m = &mut gpu.memory;
             // DCGM-exporter's default counters have no total: NVML's total is used + free + reserved.
             if m.total_bytes.is_none() {
