@@ -17,7 +17,9 @@ use headroom_core::monitor::exporter::{Exporter, ExporterConfig};
 use headroom_core::monitor::fake::{FakeConfig, Scenario};
 use headroom_core::monitor::metrics::{self, render, RenderOptions};
 use headroom_core::monitor::procs::ProcFs;
-use headroom_core::monitor::remote::{RemoteAuth, RemoteKind, RemoteSource, RemoteSpec, Secret};
+use headroom_core::monitor::remote::{
+    RemoteAuth, RemoteKind, RemoteSource, RemoteSpec, Secret, SecretInputs,
+};
 use headroom_core::monitor::sampler::{SamplerConfig, SamplerCore, Tick};
 use headroom_core::monitor::source::{GpuSource, SampleRequest};
 use headroom_core::monitor::{
@@ -575,4 +577,165 @@ fn the_page_recorded_in_dcgm_exporters_readme_reads_as_one_gpu_with_unknown_memo
         "{:?}",
         snap.unavailable
     );
+}
+
+/// A TLS server on loopback with a certificate of its own CA, serving `page` at /metrics: python3's http.server
+/// behind its ssl module, the certificate made by openssl for 127.0.0.1. Killed on drop.
+struct TlsPage {
+    child: std::process::Child,
+    port: u16,
+    ca: std::path::PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl TlsPage {
+    fn serve(page: &str) -> TlsPage {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        std::fs::write(d.join("metrics"), page).unwrap();
+        // A CA, and a server certificate for 127.0.0.1 it signs (webpki refuses a CA used as the server's own).
+        let openssl = |args: &[&str]| {
+            let ok = std::process::Command::new("openssl")
+                .current_dir(d)
+                .args(args)
+                .stderr(std::process::Stdio::null())
+                .status()
+                .expect("openssl (Debian's openssl package)");
+            assert!(ok.success(), "openssl {args:?}");
+        };
+        std::fs::write(
+            d.join("leaf.ext"),
+            "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\n",
+        )
+        .unwrap();
+        openssl(
+            &[
+                "req",
+                "-x509",
+                "-newkey",
+                "rsa:2048",
+                "-nodes",
+                "-days",
+                "1",
+                "-subj",
+                "/CN=headroom test CA",
+            ]
+            .iter()
+            .copied()
+            .chain(["-keyout", "ca.key", "-out", "ca.pem"])
+            .collect::<Vec<_>>(),
+        );
+        openssl(&[
+            "req",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-keyout",
+            "key.pem",
+            "-out",
+            "leaf.csr",
+        ]);
+        openssl(&[
+            "x509",
+            "-req",
+            "-in",
+            "leaf.csr",
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-days",
+            "1",
+            "-extfile",
+            "leaf.ext",
+            "-out",
+            "cert.pem",
+        ]);
+        let port = closed_port();
+        let script = format!(
+            "import http.server, ssl, os\n\
+             os.chdir({dir:?})\n\
+             s = http.server.ThreadingHTTPServer(('127.0.0.1', {port}), http.server.SimpleHTTPRequestHandler)\n\
+             c = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)\n\
+             c.load_cert_chain('cert.pem', 'key.pem')\n\
+             s.socket = c.wrap_socket(s.socket, server_side=True)\n\
+             s.serve_forever()\n",
+            dir = d.to_string_lossy()
+        );
+        let child = std::process::Command::new("python3")
+            .args(["-c", &script])
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        // Wait until it listens (a hang guard, not a timing).
+        let start = std::time::Instant::now();
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                start.elapsed() < std::time::Duration::from_secs(30),
+                "the TLS server never listened"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        TlsPage {
+            child,
+            port,
+            ca: d.join("ca.pem"),
+            _dir: dir,
+        }
+    }
+}
+
+impl Drop for TlsPage {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn https_sources_check_the_certificate_and_trust_a_ca_file_when_given() {
+    let page = TlsPage::serve(DCGM_PAGE);
+    let url = format!("https://127.0.0.1:{}", page.port);
+    // The public roots do not know this CA: unreachable, and the reason says why.
+    let untrusted = read(spec(RemoteKind::Dcgm, &url));
+    let host = &untrusted.hosts.as_ref().unwrap()[0];
+    assert!(!host.reachable, "{untrusted:#?}");
+    assert!(
+        host.reason
+            .as_deref()
+            .unwrap()
+            .to_lowercase()
+            .contains("certificate")
+            || host.reason.as_deref().unwrap().contains("UnknownIssuer"),
+        "{host:?}"
+    );
+    // With the CA file: read over TLS like any page.
+    let trusted = spec(RemoteKind::Dcgm, &url)
+        .with_secrets(
+            &SecretInputs {
+                ca_file: Some(page.ca.clone()),
+                ..SecretInputs::default()
+            },
+            |_| None,
+        )
+        .unwrap();
+    let snap = read(trusted);
+    assert_eq!(snap.gpus.len(), 2, "{snap:#?}");
+    assert_eq!(snap.gpus[0].memory.used_bytes, Some(62_410 * MIB));
+    // A file that holds no certificate is refused, naming the field.
+    let bad = page._dir.path().join("metrics");
+    let err = spec(RemoteKind::Dcgm, &url)
+        .with_secrets(
+            &SecretInputs {
+                ca_file: Some(bad),
+                ..SecretInputs::default()
+            },
+            |_| None,
+        )
+        .unwrap_err()
+        .to_string();
+    assert!(err.starts_with("source_ca_file:"), "{err}");
 }

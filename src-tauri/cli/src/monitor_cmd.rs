@@ -49,6 +49,10 @@ pub struct MonitorArgs {
     /// HEADROOM_SOURCE_PASSWORD).
     #[arg(long, value_name = "FILE")]
     source_password_file: Option<PathBuf>,
+    /// For an https:// source: the PEM file of the CA certificates to trust instead of the public roots (else
+    /// HEADROOM_SOURCE_CA_FILE).
+    #[arg(long, value_name = "FILE")]
+    source_ca_file: Option<PathBuf>,
     /// Serve the readings at http://ADDR/metrics for Prometheus (127.0.0.1:9464 when no ADDR is given; another
     /// address must be named, as in 0.0.0.0:9464). The live text view is not printed while serving.
     #[arg(long, value_name = "ADDR", num_args = 0..=1, default_missing_value = "127.0.0.1:9464", conflicts_with = "once")]
@@ -189,6 +193,7 @@ pub fn run(paths: &AppPaths, args: MonitorArgs) -> CliResult {
             &SecretInputs {
                 token_file: args.source_token_file.clone(),
                 password_file: args.source_password_file.clone(),
+                ca_file: args.source_ca_file.clone(),
             },
             env_var,
         )?),

@@ -4,6 +4,8 @@
 
 use std::time::Duration;
 
+use ureq::tls::{Certificate, PemItem, RootCerts, TlsConfig};
+
 use super::RemoteAuth;
 
 /// The most a response may be: a Prometheus answer for hundreds of GPUs is well under 1 MiB.
@@ -15,8 +17,15 @@ pub struct HttpClient {
 }
 
 impl HttpClient {
-    pub fn new(auth: &RemoteAuth, timeout: Duration) -> Self {
+    /// A client for `auth`, giving up after `timeout`; HTTPS is checked against `ca_pem`'s certificates when
+    /// given (already checked by [`check_ca_pem`]), else against the public roots.
+    pub fn new(auth: &RemoteAuth, timeout: Duration, ca_pem: Option<&[u8]>) -> Self {
+        let roots = match ca_pem.map(certificates) {
+            Some(Ok(certs)) => RootCerts::from(certs),
+            _ => RootCerts::WebPki,
+        };
         let agent = ureq::Agent::config_builder()
+            .tls_config(TlsConfig::builder().root_certs(roots).build())
             .timeout_global(Some(timeout))
             // A 401 or 503 is an answer whose status is the reason: read it rather than treat it as a transport error.
             .http_status_as_error(false)
@@ -61,6 +70,26 @@ impl HttpClient {
             .read_to_string()
             .map_err(|e| format!("could not read the answer: {}", transport_words(&e)))
     }
+}
+
+/// Every certificate of a PEM file.
+fn certificates(pem: &[u8]) -> Result<Vec<Certificate<'static>>, String> {
+    let certs: Vec<Certificate<'static>> = ureq::tls::parse_pem(pem)
+        .filter_map(|item| match item {
+            Ok(PemItem::Certificate(c)) => Some(Ok(c)),
+            Ok(_) => None,
+            Err(e) => Some(Err(e.to_string())),
+        })
+        .collect::<Result<_, _>>()?;
+    if certs.is_empty() {
+        return Err("holds no PEM certificate".into());
+    }
+    Ok(certs)
+}
+
+/// `Ok` when `pem` holds at least one readable certificate; why not otherwise.
+pub fn check_ca_pem(pem: &[u8]) -> Result<(), String> {
+    certificates(pem).map(|_| ())
 }
 
 fn transport_words(e: &ureq::Error) -> String {

@@ -96,6 +96,8 @@ pub struct RemoteSpec {
     pub user: Option<String>,
     /// Every request gives up after this long; an endpoint that does not answer is reported unreachable.
     pub timeout: Duration,
+    /// PEM certificates to trust for HTTPS instead of the public roots (a cluster's own CA), when given.
+    pub ca_pem: Option<Vec<u8>>,
 }
 
 /// How long one request may take by default: well under the 1 s reading interval's worst case of a few hosts
@@ -154,6 +156,7 @@ impl RemoteSpec {
             auth,
             user,
             timeout: DEFAULT_TIMEOUT,
+            ca_pem: None,
         })
     }
 
@@ -167,6 +170,8 @@ impl RemoteSpec {
 /// Environment variables a source's secrets may come from (never from settings or the command line).
 pub const TOKEN_ENV: &str = "HEADROOM_SOURCE_TOKEN";
 pub const PASSWORD_ENV: &str = "HEADROOM_SOURCE_PASSWORD";
+/// A PEM file of the CA certificates an HTTPS source is checked against (not a secret; the file's path).
+pub const CA_FILE_ENV: &str = "HEADROOM_SOURCE_CA_FILE";
 /// The exporter's bearer token, when not given as a file.
 pub const EXPORTER_TOKEN_ENV: &str = "HEADROOM_EXPORTER_TOKEN";
 
@@ -175,6 +180,8 @@ pub const EXPORTER_TOKEN_ENV: &str = "HEADROOM_EXPORTER_TOKEN";
 pub struct SecretInputs {
     pub token_file: Option<PathBuf>,
     pub password_file: Option<PathBuf>,
+    /// The CA certificates to trust for HTTPS (`--source-ca-file`, else [`CA_FILE_ENV`]).
+    pub ca_file: Option<PathBuf>,
 }
 
 impl RemoteSpec {
@@ -201,6 +208,21 @@ impl RemoteSpec {
                         )
                     })?;
             self.auth = RemoteAuth::Basic { user, password };
+        }
+        let ca_file = inputs.ca_file.clone().or_else(|| {
+            env(CA_FILE_ENV)
+                .filter(|v| !v.trim().is_empty())
+                .map(PathBuf::from)
+        });
+        if let Some(path) = ca_file {
+            let pem = std::fs::read(&path).map_err(|source| Error::Io {
+                path: path.clone(),
+                source,
+            })?;
+            http::check_ca_pem(&pem).map_err(|why| {
+                Error::invalid("source_ca_file", format!("{}: {why}", path.display()))
+            })?;
+            self.ca_pem = Some(pem);
         }
         if let Some(token) = token {
             if self.auth != RemoteAuth::None {
@@ -405,7 +427,7 @@ mod tests {
             .with_secrets(
                 &SecretInputs {
                     token_file: Some(file),
-                    password_file: None,
+                    ..SecretInputs::default()
                 },
                 env,
             )

@@ -39,7 +39,7 @@ struct Found {
 impl RemoteSource {
     pub fn new(spec: RemoteSpec) -> Self {
         RemoteSource {
-            client: HttpClient::new(&spec.auth, spec.timeout),
+            client: HttpClient::new(&spec.auth, spec.timeout, spec.ca_pem.as_deref()),
             endpoint_hosts: vec![None; spec.endpoints.len()],
             spec,
             indexes: BTreeMap::new(),
