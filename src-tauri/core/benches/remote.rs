@@ -63,7 +63,7 @@ fn exporter_scrape(c: &mut Criterion) {
     })
     .expect("exporter");
     exporter.publish(&tick);
-    let client = HttpClient::new(&RemoteAuth::None, std::time::Duration::from_secs(2));
+    let client = HttpClient::new(&RemoteAuth::None, std::time::Duration::from_secs(2), None);
     let url = format!("http://{}/metrics", exporter.addr());
     let bytes = client.get(&url).expect("scrape").len();
     println!("exporter_scrape: {bytes} bytes for 8 GPUs");
