@@ -91,6 +91,19 @@ impl Message {
         self.message(name, Message::new(key))
     }
 
+    /// A phrase the sentence may leave out: when absent, empty text (no key has an empty wording).
+    pub fn optional(self, name: &str, value: Option<Message>) -> Self {
+        match value {
+            Some(m) => self.message(name, m),
+            None => self.text(name, ""),
+        }
+    }
+
+    /// [`Self::optional`] for a phrase with no arguments.
+    pub fn optional_phrase(self, name: &str, key: Option<Key>) -> Self {
+        self.optional(name, key.map(Message::new))
+    }
+
     /// Whether the key is one of [`Key`] and the arguments are exactly the key's: what the tests of every module
     /// that makes messages assert.
     pub fn check(&self) -> std::result::Result<(), String> {
@@ -213,7 +226,6 @@ keys! {
     // Estimate notes (estimate/: engine, weights, training, states, inference, calibration; the framework
     // profile; trace/map.rs), with the phrases their arguments choose between.
     NoteVerbatim = "backend.note.verbatim" [text],
-    NotePartNone = "backend.note.part.none" [],
     NoteDtype = "backend.note.dtype" [source, format, bytes, precision],
     NoteSourcePreset = "backend.note.dtype.source.preset" [preset],
     NoteSourceStored = "backend.note.dtype.source.stored" [],

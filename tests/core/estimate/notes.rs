@@ -283,3 +283,62 @@ fn the_json_keeps_notes_and_adds_their_messages() {
     );
     assert_eq!(v["note_messages"][0]["key"], json!("backend.note.dtype"));
 }
+
+/// The UI's English wording of each note key (ui/src/lib/messages/backend.ts, one `"key": "text",` line each).
+fn english_texts() -> std::collections::BTreeMap<String, String> {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../ui/src/lib/messages/backend.ts"
+    );
+    let source = std::fs::read_to_string(path).unwrap();
+    let start = source.find("export const en").unwrap();
+    let end = source[start..].find("} as const;").unwrap() + start;
+    let mut texts = std::collections::BTreeMap::new();
+    for line in source[start..end].lines() {
+        let Some(rest) = line.trim().strip_prefix("\"backend.note.") else {
+            continue;
+        };
+        let (key, value) = rest.split_once("\": ").unwrap();
+        let value = value.strip_suffix(',').unwrap();
+        let text = match value.strip_prefix('\'') {
+            Some(single) => single.strip_suffix('\'').unwrap().to_string(),
+            None => serde_json::from_str::<String>(value).unwrap(),
+        };
+        texts.insert(format!("backend.note.{key}"), text);
+    }
+    texts
+}
+
+/// A message in English the way the backend writes its notes: GiB with two decimals, whole numbers bare.
+fn english(m: &Message, texts: &std::collections::BTreeMap<String, String>) -> String {
+    let mut text = texts
+        .get(&m.key)
+        .unwrap_or_else(|| panic!("{} has no English text in backend.ts", m.key))
+        .clone();
+    for (name, arg) in &m.args {
+        let value = match arg {
+            MessageArg::Text(t) => t.clone(),
+            MessageArg::Bytes(b) => format!("{:.2} GiB", *b as f64 / (1u64 << 30) as f64),
+            MessageArg::Count(n) => n.to_string(),
+            MessageArg::Number { value, digits } => format!("{value:.*}", usize::from(*digits)),
+            MessageArg::DurationMs(ms) => format!("{ms} ms"),
+            MessageArg::Message(inner) => english(inner, texts),
+        };
+        text = text.replace(&format!("{{{name}}}"), &value);
+    }
+    text
+}
+
+/// The UI's English texts say what the backend's notes say, word for word (the UI shows sizes and long numbers
+/// its own way, so this renders them as the backend does).
+#[test]
+fn the_english_texts_match_the_notes() {
+    let texts = english_texts();
+    for e in spread() {
+        for (note, m) in e.notes.iter().zip(&e.note_messages) {
+            if m.key != Key::NoteVerbatim.as_str() {
+                assert_eq!(&english(m, &texts), note, "{}", m.key);
+            }
+        }
+    }
+}

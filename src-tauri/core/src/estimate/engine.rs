@@ -275,13 +275,10 @@ pub(crate) fn estimate_core(
                 })
                 .count("count", handles),
             )
-            .message(
+            .optional(
                 "dequant",
-                if dequant > 0 {
-                    Message::new(Key::NoteWorkspaceDequant).bytes("bytes", dequant)
-                } else {
-                    Message::new(Key::NotePartNone)
-                },
+                (dequant > 0)
+                    .then(|| Message::new(Key::NoteWorkspaceDequant).bytes("bytes", dequant)),
             );
         let text = format!(
             "workspace: cuBLAS {} per handle ({} handle{}){}",
@@ -359,14 +356,11 @@ pub(crate) fn estimate_core(
             };
             notes.add(|| {
                 let text = format!("caching allocator: {percent}% of peak allocated outside the loss held as reserved-but-free blocks{}; CUDA context {} per GPU", if logits_cache > 0 { format!(", plus the freed 16-bit logits ({}) the loss's larger fp32 buffers cannot reuse", gib(logits_cache)) } else { String::new() }, gib(CUDA_CONTEXT_BYTES));
-                let logits = if logits_cache > 0 {
-                    Message::new(Key::NoteAllocatorLogits).bytes("bytes", logits_cache)
-                } else {
-                    Message::new(Key::NotePartNone)
-                };
+                let logits = (logits_cache > 0)
+                    .then(|| Message::new(Key::NoteAllocatorLogits).bytes("bytes", logits_cache));
                 let message = Message::new(Key::NoteAllocator)
                     .count("percent", percent)
-                    .message("logits", logits)
+                    .optional("logits", logits)
                     .bytes("context", CUDA_CONTEXT_BYTES);
                 (text, message)
             });
@@ -393,14 +387,7 @@ pub(crate) fn estimate_core(
         let message = Message::new(Key::NoteBand)
             .bytes("low", range.device_peak_bytes.low)
             .bytes("high", range.device_peak_bytes.high)
-            .phrase(
-                "logits",
-                if logits {
-                    Key::NoteBandLogits
-                } else {
-                    Key::NotePartNone
-                },
-            )
+            .optional_phrase("logits", logits.then_some(Key::NoteBandLogits))
             .bytes("context_low", side.context_low_bytes)
             .bytes("context_high", side.context_high_bytes);
         let text = format!(

@@ -75,14 +75,7 @@ pub(crate) fn inference(
             .bytes("bytes", kv_total)
             .count("tokens", ctx)
             .count("batch", b)
-            .phrase(
-                "mla",
-                if arch.attention.mla.is_some() {
-                    Key::NoteKvMla
-                } else {
-                    Key::NotePartNone
-                },
-            );
+            .optional_phrase("mla", (arch.attention.mla.is_some()).then_some(Key::NoteKvMla));
         let text = format!(
             "KV cache in {:?}: {} for {} tokens × batch {}{}",
             kv_dtype,

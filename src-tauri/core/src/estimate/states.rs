@@ -320,23 +320,16 @@ pub(crate) fn states(input: &StateInputs, notes: &mut Notes) -> States {
         let message = Message::new(Key::NoteStates)
             .count("params", t.params)
             .count("param_bytes", param_bytes)
-            .phrase(
-                "master",
-                if master {
-                    Key::NoteMasterCopy
-                } else {
-                    Key::NotePartNone
-                },
-            )
+            .optional_phrase("master", master.then_some(Key::NoteMasterCopy))
             .text("optimizer", format!("{:?}", plan.optimizer))
             .count("state_bytes", state_bytes)
-            .phrase(
+            .optional_phrase(
                 "detail",
                 match plan.optimizer {
-                    Optimizer::Adamw8bit | Optimizer::PagedAdamw8bit => Key::NoteStates8bit,
-                    Optimizer::PagedAdamw32bit => Key::NoteStates32bit,
-                    Optimizer::Adafactor => Key::NoteStatesAdafactor,
-                    _ => Key::NotePartNone,
+                    Optimizer::Adamw8bit | Optimizer::PagedAdamw8bit => Some(Key::NoteStates8bit),
+                    Optimizer::PagedAdamw32bit => Some(Key::NoteStates32bit),
+                    Optimizer::Adafactor => Some(Key::NoteStatesAdafactor),
+                    _ => None,
                 },
             );
         let text = format!(

@@ -448,14 +448,7 @@ pub(crate) fn training(input: &TrainInputs, notes: &mut Notes) -> Result<Part> {
         c.gradients = grads + bucket + zero_fp32_grads;
         c.optimizer += step_temp;
         notes.add(|| {
-            let message = Message::new(Key::NotePeakStep).message(
-                "temporary",
-                if step_temp > 0 {
-                    Message::new(Key::NoteStepTemporary).bytes("bytes", step_temp)
-                } else {
-                    Message::new(Key::NotePartNone)
-                },
-            );
+            let message = Message::new(Key::NotePeakStep).optional("temporary", (step_temp > 0).then(|| Message::new(Key::NoteStepTemporary).bytes("bytes", step_temp)));
             let text = format!(
                 "peak at the optimizer step: all gradients alive, activations freed{}",
                 if step_temp > 0 {

@@ -122,23 +122,9 @@ pub(crate) fn weights(input: &WeightInputs, notes: &mut Notes) -> Weights {
                         _ => Key::NoteFormatNf4,
                     },
                 )
-                .phrase(
-                    "lm_head",
-                    if input.quantize_lm_head {
-                        Key::NotePartNone
-                    } else {
-                        Key::NoteAndLmHead
-                    },
-                )
+                .optional_phrase("lm_head", (!input.quantize_lm_head).then_some(Key::NoteAndLmHead))
                 .count("bytes", plain_bytes)
-                .phrase(
-                    "upcast",
-                    if input.kbit_upcast {
-                        Key::NoteKbitUpcast
-                    } else {
-                        Key::NotePartNone
-                    },
-                );
+                .optional_phrase("upcast", input.kbit_upcast.then_some(Key::NoteKbitUpcast));
             let text = format!(
                 "{} of {} parameters quantized by bitsandbytes ({}); embeddings, norms, biases{} stay at {} bytes each{}",
                 quantized_params,

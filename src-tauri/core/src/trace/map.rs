@@ -90,14 +90,7 @@ pub fn to_outcome(
         let message = Message::new(Key::NoteTrace)
             .count("traced", result.layers.traced)
             .count("total", result.layers.total)
-            .phrase(
-                "rest",
-                if result.layers.extrapolated {
-                    Key::NoteTraceExtrapolated
-                } else {
-                    Key::NotePartNone
-                },
-            );
+            .optional_phrase("rest", result.layers.extrapolated.then_some(Key::NoteTraceExtrapolated));
         let text = format!(
             "trace engine: {} of {} decoder layers traced on fake tensors{}; the caching allocator simulated for reserved",
             result.layers.traced,
