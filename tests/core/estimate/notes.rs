@@ -178,7 +178,7 @@ fn spread() -> Vec<Estimate> {
     // A GPU between the central estimate and the band's upper end; one that only the paged states overflow.
     let central = json!({"task": "train", "method": "lora"});
     let free = run(&llama, central.clone());
-    let range = free.per_gpu.range.clone().unwrap().device_peak_bytes;
+    let range = free.per_gpu.range.unwrap().device_peak_bytes;
     out.push(on_gpu(
         &llama,
         &central,
@@ -186,7 +186,7 @@ fn spread() -> Vec<Estimate> {
     ));
     let paged = json!({"task": "train", "method": "full", "optimizer": "paged_adamw_8bit"});
     let free = run(&llama, paged.clone());
-    let high = free.per_gpu.range.clone().unwrap().device_peak_bytes.high;
+    let high = free.per_gpu.range.unwrap().device_peak_bytes.high;
     out.push(on_gpu(
         &llama,
         &paged,
