@@ -41,12 +41,17 @@ fn json_output_has_exactly_the_contract_keys() {
             "engine",
             "fits",
             "headroom_bytes",
+            "note_messages",
             "notes",
             "parameters",
             "per_gpu"
         ]
     );
-    // `engine` and `per_gpu.range` are the optional keys added since the contract's first version.
+    // `engine`, `note_messages` and `per_gpu.range` are the optional keys added since the contract's first version.
+    assert_eq!(
+        v["note_messages"].as_array().unwrap().len(),
+        v["notes"].as_array().unwrap().len()
+    );
     assert_eq!(v["engine"], "analytic");
     assert_eq!(
         keys(&v["per_gpu"]),

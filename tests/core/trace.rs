@@ -537,6 +537,19 @@ fn the_result_maps_onto_the_contract_with_the_analytic_fit_rule() {
     assert_eq!(e.trace.as_ref().unwrap().layers.traced, 2);
     assert!(e.notes.iter().any(|n| n == "stand-in"));
     assert!(e.notes.iter().any(|n| n == "model note"));
+    // Every note has its message, in order: the engine's own keyed, the trace's and the model's words as they are.
+    assert_eq!(e.notes.len(), e.note_messages.len());
+    for m in &e.note_messages {
+        m.check().unwrap();
+    }
+    assert_eq!(e.note_messages[0].key, "backend.note.trace");
+    assert_eq!(e.note_messages[1].key, "backend.note.trace.context");
+    let last = e.note_messages.last().unwrap();
+    assert_eq!(last.key, "backend.note.verbatim");
+    assert_eq!(
+        last.args["text"],
+        headroom_core::message::MessageArg::Text("model note".into())
+    );
     assert_eq!(out.timeline.len(), 2);
     let json = serde_json::to_value(e).unwrap();
     assert_eq!(json["engine"], json!("trace"));

@@ -68,7 +68,7 @@ describe("the app in Japanese", () => {
     assert.match(description, /^学習の実行用/);
   });
 
-  it("shows the Plan's suggestions and why a preset does not apply in Japanese, and notes with code spans", async () => {
+  it("shows the Plan's suggestions, why a preset does not apply and the notes in Japanese, notes with code spans", async () => {
     await session.click(await session.find('[data-view="plan"]'));
     await session.sendKeys(await session.find('[data-testid="model-search"]'), "llama-3.1-8b");
     await session.click(await session.find('option[value="meta-llama/Llama-3.1-8B"]'));
@@ -85,6 +85,10 @@ describe("the app in Japanese", () => {
     const notes = await js("return document.querySelectorAll('.notes li code').length");
     assert.ok(notes > 0, "the notes' quoted names are code spans");
     assert.equal(await js("return [...document.querySelectorAll('.notes li')].some((li) => li.textContent.includes('`'))"), false);
+    // The estimate's notes are the backend's messages in Japanese too.
+    const noteTexts = await js("return [...document.querySelectorAll('.notes li')].map((li) => li.textContent.trim())");
+    assert.ok(noteTexts.some((n) => n.startsWith("ワークスペース：cuBLAS")), JSON.stringify(noteTexts));
+    assert.ok(!noteTexts.some((n) => /^(workspace|caching allocator|band \(|activations):/.test(n)), JSON.stringify(noteTexts));
     await screenshot("japanese-plan.png");
   });
 

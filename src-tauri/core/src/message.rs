@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 /// One argument of a message, typed so the UI can format it for the active locale.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ts_rs::TS)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ts_rs::TS, schemars::JsonSchema)]
 #[serde(tag = "type", content = "value", rename_all = "snake_case")]
 pub enum MessageArg {
     /// Shown as it is: a name, a path, a variable's value, an identifier such as a pid (no separators).
@@ -26,10 +26,13 @@ pub enum MessageArg {
     Number { value: f64, digits: u8 },
     /// A duration in milliseconds (the UI picks seconds, minutes or hours).
     DurationMs(u64),
+    /// A phrase of its own, rendered in the same language and put in place: the one of several wordings a
+    /// sentence takes (an estimate note's attention or optimizer detail), without a key for every combination.
+    Message(Box<Message>),
 }
 
 /// A message key with its arguments.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ts_rs::TS)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ts_rs::TS, schemars::JsonSchema)]
 pub struct Message {
     pub key: String,
     pub args: BTreeMap<String, MessageArg>,
@@ -78,6 +81,29 @@ impl Message {
         self.with(name, MessageArg::DurationMs(value))
     }
 
+    /// A phrase rendered in place (see [`MessageArg::Message`]).
+    pub fn message(self, name: &str, value: Message) -> Self {
+        self.with(name, MessageArg::Message(Box::new(value)))
+    }
+
+    /// A phrase keyed on its own, with no arguments.
+    pub fn phrase(self, name: &str, key: Key) -> Self {
+        self.message(name, Message::new(key))
+    }
+
+    /// A phrase the sentence may leave out: when absent, empty text (no key has an empty wording).
+    pub fn optional(self, name: &str, value: Option<Message>) -> Self {
+        match value {
+            Some(m) => self.message(name, m),
+            None => self.text(name, ""),
+        }
+    }
+
+    /// [`Self::optional`] for a phrase with no arguments.
+    pub fn optional_phrase(self, name: &str, key: Option<Key>) -> Self {
+        self.optional(name, key.map(Message::new))
+    }
+
     /// Whether the key is one of [`Key`] and the arguments are exactly the key's: what the tests of every module
     /// that makes messages assert.
     pub fn check(&self) -> std::result::Result<(), String> {
@@ -93,6 +119,11 @@ impl Message {
                 "{}: arguments {have:?}, the key declares {want:?}",
                 self.key
             ));
+        }
+        for arg in self.args.values() {
+            if let MessageArg::Message(inner) = arg {
+                inner.check()?;
+            }
         }
         Ok(())
     }
@@ -192,6 +223,82 @@ keys! {
     PresetCpu = "backend.preset.cpu" [],
     ProfileProduction = "backend.profile.production" [],
     ProfileDebug = "backend.profile.debug" [],
+    // Estimate notes (estimate/: engine, weights, training, states, inference, calibration; the framework
+    // profile; trace/map.rs), with the phrases their arguments choose between.
+    NoteVerbatim = "backend.note.verbatim" [text],
+    NoteDtype = "backend.note.dtype" [source, format, bytes, precision],
+    NoteSourcePreset = "backend.note.dtype.source.preset" [preset],
+    NoteSourceStored = "backend.note.dtype.source.stored" [],
+    NoteInferDtype = "backend.note.dtype.infer" [],
+    NoteWorkspace = "backend.note.workspace" [cublas, handles, dequant],
+    NoteHandles = "backend.note.workspace.handles" [count],
+    NoteHandlesAutograd = "backend.note.workspace.handles.autograd" [count],
+    NoteWorkspaceDequant = "backend.note.workspace.dequant" [bytes],
+    NoteLoadPeak = "backend.note.load_peak" [],
+    NoteCalibrated = "backend.note.calibrated" [runs, context, slack, fit],
+    NoteRunsTrainOne = "backend.note.calibrated.runs.train.one" [count],
+    NoteRunsTrain = "backend.note.calibrated.runs.train" [count],
+    NoteRunsInferOne = "backend.note.calibrated.runs.infer.one" [count],
+    NoteRunsInfer = "backend.note.calibrated.runs.infer" [count],
+    NoteFitRegression = "backend.note.calibrated.fit.regression" [],
+    NoteFitDefaultContext = "backend.note.calibrated.fit.default_context" [],
+    NoteAllocator = "backend.note.allocator" [percent, logits, context],
+    NoteAllocatorLogits = "backend.note.allocator.logits" [bytes],
+    NoteBand = "backend.note.band" [low, high, logits, context_low, context_high],
+    NoteBandLogits = "backend.note.band.logits" [],
+    NoteCpuPreset = "backend.note.cpu_preset" [],
+    NoteCpuRam = "backend.note.cpu_ram" [bytes],
+    NoteFitCentral = "backend.note.fit_central" [bytes],
+    NotePagedOverflow = "backend.note.paged_overflow" [],
+    NotePeakPrefill = "backend.note.peak.prefill" [],
+    NotePeakGeneration = "backend.note.peak.generation" [],
+    NoteKvCache = "backend.note.kv_cache" [dtype, bytes, tokens, batch, mla],
+    NoteKvMla = "backend.note.kv_cache.mla" [],
+    NotePrefillLast = "backend.note.prefill.last" [],
+    NotePrefillAll = "backend.note.prefill.all" [],
+    NoteDeviceMap = "backend.note.device_map" [gpus],
+    NoteFramework = "backend.note.framework" [framework, label, settings],
+    NoteActivationOffload = "backend.note.activation_offload" [],
+    NoteActivations = "backend.note.activations" [per_token, checkpointing, attention],
+    NoteCheckpointing = "backend.note.activations.checkpointing" [per_token],
+    NoteNoCheckpointing = "backend.note.activations.no_checkpointing" [],
+    NoteAttentionEager = "backend.note.activations.eager" [],
+    NoteAttentionSoftcap = "backend.note.activations.softcap" [],
+    NoteAttentionSdpa = "backend.note.activations.sdpa" [],
+    NoteLoss = "backend.note.loss" [bytes, batch, elements, detail],
+    NoteLossChunked = "backend.note.loss.chunked" [chunks],
+    NoteLossWhole = "backend.note.loss.whole" [],
+    NoteFsdpMixed = "backend.note.fsdp_mixed" [bytes],
+    NoteOptimizerInBackward = "backend.note.optimizer_in_backward" [],
+    NoteDdp = "backend.note.ddp" [],
+    NoteSharding = "backend.note.sharding" [sharding, gpus, sharded],
+    NoteShardedStates = "backend.note.sharding.states" [],
+    NoteShardedGradients = "backend.note.sharding.gradients" [],
+    NoteShardedAll = "backend.note.sharding.all" [],
+    NoteNoSync = "backend.note.no_sync" [bytes],
+    NotePeakBackward = "backend.note.peak.backward" [],
+    NotePeakTied = "backend.note.peak.tied" [bytes],
+    NotePeakStep = "backend.note.peak.step" [temporary],
+    NoteStepTemporary = "backend.note.peak.step.temporary" [bytes],
+    NoteStates = "backend.note.states" [params, param_bytes, master, optimizer, state_bytes, detail],
+    NoteMasterCopy = "backend.note.states.master" [],
+    NoteStates8bit = "backend.note.states.8bit" [],
+    NoteStates32bit = "backend.note.states.32bit" [],
+    NoteStatesAdafactor = "backend.note.states.adafactor" [],
+    NotePagedStates = "backend.note.paged_states" [],
+    NoteQuantized = "backend.note.quantized" [quantized, total, format, lm_head, bytes, upcast],
+    NoteFormatInt8 = "backend.note.quantized.int8" [],
+    NoteFormatNf4 = "backend.note.quantized.nf4" [],
+    NoteFormatNf4Double = "backend.note.quantized.nf4_double" [],
+    NoteAndLmHead = "backend.note.quantized.lm_head" [],
+    NoteKbitUpcast = "backend.note.quantized.upcast" [],
+    NoteMoeExperts = "backend.note.moe_experts" [],
+    NoteOffloadLayers = "backend.note.offload.layers" [offloaded, layers, budget, cpu],
+    NoteOffloadNone = "backend.note.offload.none" [],
+    NoteOffloadUnknown = "backend.note.offload.unknown" [],
+    NoteTrace = "backend.note.trace" [traced, total, rest],
+    NoteTraceExtrapolated = "backend.note.trace.extrapolated" [],
+    NoteTraceContext = "backend.note.trace.context" [mib],
 }
 
 impl Key {

@@ -6,6 +6,7 @@ mod fit;
 mod frameworks;
 mod mechanisms;
 mod models;
+mod notes;
 mod plan;
 mod recommend;
 mod trace_grid;

@@ -1,7 +1,7 @@
 // Generated from the Rust types by src-tauri/src/bindings.rs. Do not edit: run
 // `UPDATE_BINDINGS=1 cargo test -p headroom bindings` after changing a type.
 
-export type MessageArg = { "type": "text", "value": string } | { "type": "bytes", "value": number } | { "type": "count", "value": number } | { "type": "number", "value": { value: number, digits: number, } } | { "type": "duration_ms", "value": number };
+export type MessageArg = { "type": "text", "value": string } | { "type": "bytes", "value": number } | { "type": "count", "value": number } | { "type": "number", "value": { value: number, digits: number, } } | { "type": "duration_ms", "value": number } | { "type": "message", "value": Message };
 
 export type Message = { key: string, args: { [key in string]: MessageArg }, };
 
@@ -723,6 +723,10 @@ fits?: boolean,
  * GPU memory × (1 − margin) − device peak; negative when it does not fit.
  */
 headroom_bytes?: number, notes: Array<string>, 
+/**
+ * `notes` as messages the UI renders in the user's language: the same length and order as `notes`.
+ */
+note_messages?: Array<Message>, 
 /**
  * Which engine answered (optional beyond the contract's first version).
  */

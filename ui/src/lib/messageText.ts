@@ -27,6 +27,9 @@ export function formatArg(arg: MessageArg, lang: Lang): string {
       return formatNumber(arg.value.value, arg.value.digits, lang);
     case "duration_ms":
       return formatDuration(arg.value, lang);
+    case "message":
+      // A phrase of the sentence (one of its wordings), in the same language.
+      return messageText(lang, arg.value, "");
   }
 }
 
@@ -38,6 +41,15 @@ export function messageText(lang: Lang, message: Message | null | undefined, fal
     if (arg) values[name] = formatArg(arg, lang);
   }
   return format(messages[lang][message.key as MessageKey], values);
+}
+
+/** The estimate's `i`th note in `lang`: its message when the backend sent one, else the English note. */
+export function noteText(
+  lang: Lang,
+  estimate: { notes: string[]; note_messages?: Message[] },
+  i: number,
+): string {
+  return messageText(lang, estimate.note_messages?.[i], estimate.notes[i] ?? "");
 }
 
 /** Several messages as one sentence, joined the language's way. */

@@ -92,6 +92,31 @@ impl TaskCalibration {
         )
     }
 
+    /// [`Self::note`] as a message the UI renders in the user's language.
+    pub fn note_message(&self, task: Task) -> crate::message::Message {
+        use crate::message::{Key, Message};
+        let runs = match (task, self.runs == 1) {
+            (Task::Train, true) => Key::NoteRunsTrainOne,
+            (Task::Train, false) => Key::NoteRunsTrain,
+            (Task::Infer, true) => Key::NoteRunsInferOne,
+            (Task::Infer, false) => Key::NoteRunsInfer,
+        };
+        Message::new(Key::NoteCalibrated)
+            .message(
+                "runs",
+                Message::new(runs).count("count", u64::from(self.runs)),
+            )
+            .bytes("context", self.cuda_context_bytes)
+            .text("slack", self.slack_percent_text())
+            .phrase(
+                "fit",
+                match self.fit {
+                    CalibrationFit::Regression => Key::NoteFitRegression,
+                    CalibrationFit::DefaultContext => Key::NoteFitDefaultContext,
+                },
+            )
+    }
+
     /// The estimate's note: a calibrated number never goes unsaid.
     pub fn note(&self, task: Task) -> String {
         format!(

@@ -15,6 +15,7 @@ use super::report::{gib, Components, EngineKind, Estimate, Notes, ParameterSumma
 use super::shape::{architecture, Shape};
 use super::training::{training, TrainInputs};
 use super::weights::{weights, WeightInputs};
+use crate::message::{Key, Message};
 use crate::model::{DType, ModelSpec};
 use crate::{Error, Result};
 
@@ -143,26 +144,44 @@ pub(crate) fn estimate_core(
         2
     };
     notes.add(|| {
-        format!(
+        let format = match preset.format {
+            WeightFormat::F32 => "fp32",
+            WeightFormat::F16 => "fp16",
+            WeightFormat::Bf16 => "bf16",
+            WeightFormat::Int8 => "LLM.int8",
+            WeightFormat::Int4 { .. } => "NF4",
+        };
+        let precision = match serde_json::to_value(plan.precision) {
+            Ok(serde_json::Value::String(p)) if train => Some(p),
+            _ => None,
+        };
+        let text = format!(
             "{}: weights {}, {}-byte activations ({})",
             if plan.quantization.is_some() {
                 format!("preset `{}`", preset.name)
             } else {
                 "no quantization given, so the model's stored dtype".to_string()
             },
-            match preset.format {
-                WeightFormat::F32 => "fp32",
-                WeightFormat::F16 => "fp16",
-                WeightFormat::Bf16 => "bf16",
-                WeightFormat::Int8 => "LLM.int8",
-                WeightFormat::Int4 { .. } => "NF4",
-            },
+            format,
             e,
-            match serde_json::to_value(plan.precision) {
-                Ok(serde_json::Value::String(p)) if train => p,
-                _ => "inference in the weights' dtype".to_string(),
-            }
-        )
+            precision
+                .clone()
+                .unwrap_or_else(|| "inference in the weights' dtype".to_string())
+        );
+        let source = if plan.quantization.is_some() {
+            Message::new(Key::NoteSourcePreset).text("preset", preset.name.clone())
+        } else {
+            Message::new(Key::NoteSourceStored)
+        };
+        let message = Message::new(Key::NoteDtype)
+            .message("source", source)
+            .text("format", format)
+            .count("bytes", e);
+        let message = match precision {
+            Some(p) => message.text("precision", p),
+            None => message.phrase("precision", Key::NoteInferDtype),
+        };
+        (text, message)
     });
     let gpu_count = plan.gpus.as_ref().map_or(1, |g| g.count.get());
     let world = gpu_count * plan.nodes.get();
@@ -240,13 +259,30 @@ pub(crate) fn estimate_core(
     c.workspace =
         cublas_workspace(cc) * handles + dequant.max(int8_matmul) + w.streamed_layer_bytes;
     notes.add(|| {
-        format!(
+        let cublas = if cc.is_some_and(|c| c >= 90) {
+            "32 MiB"
+        } else {
+            "8.125 MiB"
+        };
+        let message = Message::new(Key::NoteWorkspace)
+            .text("cublas", cublas)
+            .message(
+                "handles",
+                Message::new(if handles > 1 {
+                    Key::NoteHandlesAutograd
+                } else {
+                    Key::NoteHandles
+                })
+                .count("count", handles),
+            )
+            .optional(
+                "dequant",
+                (dequant > 0)
+                    .then(|| Message::new(Key::NoteWorkspaceDequant).bytes("bytes", dequant)),
+            );
+        let text = format!(
             "workspace: cuBLAS {} per handle ({} handle{}){}",
-            if cc.is_some_and(|c| c >= 90) {
-                "32 MiB"
-            } else {
-                "8.125 MiB"
-            },
+            cublas,
             handles,
             if handles > 1 {
                 "s: forward and the autograd thread"
@@ -261,7 +297,8 @@ pub(crate) fn estimate_core(
             } else {
                 String::new()
             }
-        )
+        );
+        (text, message)
     });
 
     // ---- load-time transient (docs/estimator.md §10.2) ----
@@ -271,7 +308,11 @@ pub(crate) fn estimate_core(
         let load = c.weights + shape.layer_params * 2 + cublas_workspace(cc);
         if load > c.sum() {
             notes.add(|| {
-                "peak while loading: quantizing layer by layer outweighs the run itself".to_string()
+                (
+                    "peak while loading: quantizing layer by layer outweighs the run itself"
+                        .to_string(),
+                    Message::new(Key::NoteLoadPeak),
+                )
             });
             c = Components {
                 weights: c.weights,
@@ -287,7 +328,7 @@ pub(crate) fn estimate_core(
     let calibration = plan.machine.for_task(plan.task);
     let (overhead, context) = match calibration {
         Some(cal) => {
-            notes.add(|| cal.note(plan.task));
+            notes.add(|| (cal.note(plan.task), cal.note_message(plan.task)));
             (
                 cal.allocator_overhead_bytes(allocated),
                 cal.cuda_context_bytes,
@@ -313,7 +354,16 @@ pub(crate) fn estimate_core(
             } else {
                 0
             };
-            notes.add(|| format!("caching allocator: {percent}% of peak allocated outside the loss held as reserved-but-free blocks{}; CUDA context {} per GPU", if logits_cache > 0 { format!(", plus the freed 16-bit logits ({}) the loss's larger fp32 buffers cannot reuse", gib(logits_cache)) } else { String::new() }, gib(CUDA_CONTEXT_BYTES)));
+            notes.add(|| {
+                let text = format!("caching allocator: {percent}% of peak allocated outside the loss held as reserved-but-free blocks{}; CUDA context {} per GPU", if logits_cache > 0 { format!(", plus the freed 16-bit logits ({}) the loss's larger fp32 buffers cannot reuse", gib(logits_cache)) } else { String::new() }, gib(CUDA_CONTEXT_BYTES));
+                let logits = (logits_cache > 0)
+                    .then(|| Message::new(Key::NoteAllocatorLogits).bytes("bytes", logits_cache));
+                let message = Message::new(Key::NoteAllocator)
+                    .count("percent", percent)
+                    .optional("logits", logits)
+                    .bytes("context", CUDA_CONTEXT_BYTES);
+                (text, message)
+            });
             (
                 (allocated - c.logits) * percent / 100 + logits_cache,
                 CUDA_CONTEXT_BYTES,
@@ -333,18 +383,26 @@ pub(crate) fn estimate_core(
         &side,
     );
     notes.add(|| {
-        format!(
+        let logits = train && !plan.chunked_loss && c.logits > 0;
+        let message = Message::new(Key::NoteBand)
+            .bytes("low", range.device_peak_bytes.low)
+            .bytes("high", range.device_peak_bytes.high)
+            .optional_phrase("logits", logits.then_some(Key::NoteBandLogits))
+            .bytes("context_low", side.context_low_bytes)
+            .bytes("context_high", side.context_high_bytes);
+        let text = format!(
             "band (docs/estimator.md §17): device peak {} to {}: this method's spread on published peaks out of source, {}the caching allocator's free blocks with fixed or varying batch shapes, and a CUDA context of {} to {}",
             gib(range.device_peak_bytes.low),
             gib(range.device_peak_bytes.high),
-            if train && !plan.chunked_loss && c.logits > 0 {
+            if logits {
                 "the fp32 logits older transformers releases keep beside the loss, "
             } else {
                 ""
             },
             gib(side.context_low_bytes),
             gib(side.context_high_bytes),
-        )
+        );
+        (text, message)
     });
     let mut per_gpu = PerGpu {
         components: c,
@@ -363,16 +421,24 @@ pub(crate) fn estimate_core(
             ..PerGpu::default()
         };
         notes.add(|| {
-            "preset cpu: the whole run lives in CPU RAM in fp32; no GPU memory is used".to_string()
+            (
+                "preset cpu: the whole run lives in CPU RAM in fp32; no GPU memory is used"
+                    .to_string(),
+                Message::new(Key::NoteCpuPreset),
+            )
         });
     }
     if cpu > 0 {
-        notes.add(|| format!("CPU RAM: {} beyond the Python process (not counting the page cache of memory-mapped checkpoints)", gib(cpu)));
+        notes.add(|| {
+            (
+                format!("CPU RAM: {} beyond the Python process (not counting the page cache of memory-mapped checkpoints)", gib(cpu)),
+                Message::new(Key::NoteCpuRam).bytes("bytes", cpu),
+            )
+        });
     }
 
     let (fits, headroom_bytes) = fit(plan, &per_gpu, &mut notes);
-    let mut list = std::mem::take(&mut notes.list);
-    list.extend(spec.notes.iter().cloned());
+    notes.extend_verbatim(spec.notes.iter().cloned());
     Ok(Estimate {
         per_gpu,
         cpu_bytes: cpu,
@@ -382,7 +448,8 @@ pub(crate) fn estimate_core(
         },
         fits,
         headroom_bytes,
-        notes: list,
+        notes: notes.list,
+        note_messages: notes.messages,
         engine: Some(EngineKind::Analytic),
         peak: None,
         trace: None,
@@ -405,15 +472,21 @@ pub(crate) fn fit(plan: &Plan, per_gpu: &PerGpu, notes: &mut Notes) -> (Option<b
             };
             if central.fits(per_gpu) && !budget.fits(per_gpu) {
                 notes.add(|| {
-                    format!(
-                        "the central estimate fits, but the band's upper end ({}) does not: a run like this one can exceed the GPU (set fit_on to central to decide on the central figure)",
-                        gib(budget.deciding_bytes(per_gpu))
+                    (
+                        format!(
+                            "the central estimate fits, but the band's upper end ({}) does not: a run like this one can exceed the GPU (set fit_on to central to decide on the central figure)",
+                            gib(budget.deciding_bytes(per_gpu))
+                        ),
+                        Message::new(Key::NoteFitCentral).bytes("bytes", budget.deciding_bytes(per_gpu)),
                     )
                 });
             }
             if headroom < 0 && headroom + per_gpu.managed_memory_bytes as i64 >= 0 {
                 notes.add(|| {
-                    "only the paged optimizer states overflow the GPU: the driver can page them to host memory, so the run may complete, more slowly".to_string()
+                    (
+                        "only the paged optimizer states overflow the GPU: the driver can page them to host memory, so the run may complete, more slowly".to_string(),
+                        Message::new(Key::NotePagedOverflow),
+                    )
                 });
             }
             (Some(headroom >= 0), Some(headroom))

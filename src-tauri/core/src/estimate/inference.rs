@@ -7,6 +7,7 @@ use super::part::{Part, BYTES_CAP};
 use super::plan::{AttentionImpl, KvDtype, Plan, PrefillLogits};
 use super::report::{gib, Notes};
 use super::shape::Shape;
+use crate::message::{Key, Message};
 
 pub(crate) fn inference(
     plan: &Plan,
@@ -57,14 +58,25 @@ pub(crate) fn inference(
         } else {
             c.logits = prefill_logits;
         }
-        notes.add(|| "peak at prefill: the prompt's KV cache plus one layer's working set (or the prompt's logits)".to_string());
+        notes.add(|| ("peak at prefill: the prompt's KV cache plus one layer's working set (or the prompt's logits)".to_string(), Message::new(Key::NotePeakPrefill)));
     } else {
         c.kv_cache = kv_total + kv_layer;
         c.logits = b * shape.vocab * logit_bytes;
-        notes.add(|| "peak at the end of generation: the full KV cache".to_string());
+        notes.add(|| {
+            (
+                "peak at the end of generation: the full KV cache".to_string(),
+                Message::new(Key::NotePeakGeneration),
+            )
+        });
     }
     notes.add(|| {
-        format!(
+        let message = Message::new(Key::NoteKvCache)
+            .text("dtype", format!("{kv_dtype:?}"))
+            .bytes("bytes", kv_total)
+            .count("tokens", ctx)
+            .count("batch", b)
+            .optional_phrase("mla", (arch.attention.mla.is_some()).then_some(Key::NoteKvMla));
+        let text = format!(
             "KV cache in {:?}: {} for {} tokens × batch {}{}",
             kv_dtype,
             gib(kv_total),
@@ -75,11 +87,12 @@ pub(crate) fn inference(
             } else {
                 ""
             }
-        )
+        );
+        (text, message)
     });
     notes.add(|| match plan.prefill_logits {
-        PrefillLogits::Last => "prefill computes only the last position's logits (transformers ≥ 4.45 generate())".to_string(),
-        PrefillLogits::All => "prefill computes every prompt position's logits and upcasts them to fp32 (transformers < 4.45)".to_string(),
+        PrefillLogits::Last => ("prefill computes only the last position's logits (transformers ≥ 4.45 generate())".to_string(), Message::new(Key::NotePrefillLast)),
+        PrefillLogits::All => ("prefill computes every prompt position's logits and upcasts them to fp32 (transformers < 4.45)".to_string(), Message::new(Key::NotePrefillAll)),
     });
     c.weights = weights_bytes;
     if gpu_count > 1 {
@@ -88,7 +101,12 @@ pub(crate) fn inference(
         c.weights /= gpu_count;
         c.kv_cache /= gpu_count;
         notes.add(|| {
-            format!("device_map=\"auto\": layers and their KV cache split across {gpu_count} GPUs")
+            (
+                format!(
+                    "device_map=\"auto\": layers and their KV cache split across {gpu_count} GPUs"
+                ),
+                Message::new(Key::NoteDeviceMap).count("gpus", gpu_count),
+            )
         });
     }
     part

@@ -2,6 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::message::{Key, Message};
+
 /// Bytes per GPU at the moment of peak memory, by what holds them. Their sum is `allocated_peak_bytes`.
 #[derive(
     Debug,
@@ -125,6 +127,10 @@ pub struct Estimate {
     #[ts(optional)]
     pub headroom_bytes: Option<i64>,
     pub notes: Vec<String>,
+    /// `notes` as messages the UI renders in the user's language: the same length and order as `notes`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[ts(as = "Option<Vec<Message>>", optional)]
+    pub note_messages: Vec<Message>,
     /// Which engine answered (optional beyond the contract's first version).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[ts(optional)]
@@ -159,11 +165,13 @@ pub enum EngineKind {
     Trace,
 }
 
-/// Collects the notes of an estimate; switched off by the solver, which runs thousands of estimates and
-/// reads only the totals.
+/// Collects the notes of an estimate, each as its English words and as a message the UI renders in the user's
+/// language, taken together so the two lists cannot drift apart; switched off by the solver, which runs
+/// thousands of estimates and reads only the totals.
 pub(crate) struct Notes {
     on: bool,
     pub(crate) list: Vec<String>,
+    pub(crate) messages: Vec<Message>,
 }
 
 impl Notes {
@@ -171,12 +179,26 @@ impl Notes {
         Notes {
             on,
             list: Vec::new(),
+            messages: Vec::new(),
         }
     }
 
-    pub(crate) fn add(&mut self, note: impl FnOnce() -> String) {
+    pub(crate) fn add(&mut self, note: impl FnOnce() -> (String, Message)) {
         if self.on {
-            self.list.push(note());
+            let (text, message) = note();
+            self.list.push(text);
+            self.messages.push(message);
+        }
+    }
+
+    /// Notes that exist only in English (the model's facts, a trace's own words): the UI shows them as they are.
+    pub(crate) fn extend_verbatim(&mut self, notes: impl IntoIterator<Item = String>) {
+        if self.on {
+            for text in notes {
+                self.messages
+                    .push(Message::new(Key::NoteVerbatim).text("text", text.clone()));
+                self.list.push(text);
+            }
         }
     }
 }

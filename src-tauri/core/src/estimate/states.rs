@@ -17,6 +17,7 @@
 use super::plan::{LoraSettings, Method, Optimizer, Plan, Precision, TargetModules};
 use super::report::Notes;
 use super::shape::Shape;
+use crate::message::{Key, Message};
 use crate::model::{LinearRole, ModelSpec};
 use crate::{Error, Result};
 
@@ -316,7 +317,22 @@ pub(crate) fn states(input: &StateInputs, notes: &mut Notes) -> States {
     }
 
     notes.add(|| {
-        format!(
+        let message = Message::new(Key::NoteStates)
+            .count("params", t.params)
+            .count("param_bytes", param_bytes)
+            .optional_phrase("master", master.then_some(Key::NoteMasterCopy))
+            .text("optimizer", format!("{:?}", plan.optimizer))
+            .count("state_bytes", state_bytes)
+            .optional_phrase(
+                "detail",
+                match plan.optimizer {
+                    Optimizer::Adamw8bit | Optimizer::PagedAdamw8bit => Some(Key::NoteStates8bit),
+                    Optimizer::PagedAdamw32bit => Some(Key::NoteStates32bit),
+                    Optimizer::Adafactor => Some(Key::NoteStatesAdafactor),
+                    _ => None,
+                },
+            );
+        let text = format!(
             "{} trainable parameters at {} bytes, gradients in the same dtype{}; optimizer {:?} with {}-byte states{}",
             t.params,
             param_bytes,
@@ -329,11 +345,15 @@ pub(crate) fn states(input: &StateInputs, notes: &mut Notes) -> States {
                 Optimizer::Adafactor => " (Adafactor: factored second moment, no first moment)",
                 _ => "",
             }
-        )
+        );
+        (text, message)
     });
     if s.managed_bytes > 0 {
         notes.add(|| {
-            "paged optimizer states (tensors of 1e5 elements or more) live in CUDA managed memory: invisible to torch.cuda.max_memory_allocated, resident on the GPU until the driver pages them out under pressure".to_string()
+            (
+                "paged optimizer states (tensors of 1e5 elements or more) live in CUDA managed memory: invisible to torch.cuda.max_memory_allocated, resident on the GPU until the driver pages them out under pressure".to_string(),
+                Message::new(Key::NotePagedStates),
+            )
         });
     }
     s

@@ -11,6 +11,7 @@ use super::report::{gib, Notes};
 use super::shape::Shape;
 use super::states::{states, trainable, StateInputs};
 use super::weights::Weights;
+use crate::message::{Key, Message};
 use crate::model::ModelSpec;
 use crate::Result;
 
@@ -50,8 +51,8 @@ pub(crate) fn training(input: &TrainInputs, notes: &mut Notes) -> Result<Part> {
     let c = &mut part.components;
     let mut cpu = 0u64;
     let mut managed;
-    if !plan.from_framework.is_empty() {
-        notes.add(|| super::plan::framework::defaults_note(plan).unwrap_or_default());
+    if let Some(note) = super::plan::framework::defaults_note(plan) {
+        notes.add(|| note);
     }
     let t = trainable(spec, shape, plan)?;
     let trainable_params = t.params;
@@ -137,7 +138,7 @@ pub(crate) fn training(input: &TrainInputs, notes: &mut Notes) -> Result<Part> {
         // stays on the GPU (torchtune `OffloadActivations`).
         cpu += stored * gpu_count;
         stored = stored.min(2 * kept_per_layer);
-        notes.add(|| "activation offload: saved activations live in CPU RAM, two layers' worth stay on the GPU in flight".to_string());
+        notes.add(|| ("activation offload: saved activations live in CPU RAM, two layers' worth stay on the GPU in flight".to_string(), Message::new(Key::NoteActivationOffload)));
     }
     let lm_head_trains = plan.method == Some(Method::Full) || plan.trainable_embeddings;
     // The final norm (fp32 copy of its input, or the 16-bit input under torch.compile) and lm_head's input
@@ -174,7 +175,25 @@ pub(crate) fn training(input: &TrainInputs, notes: &mut Notes) -> Result<Part> {
         (stored + head + recompute + transient, 0)
     };
     notes.add(|| {
-        format!(
+        let message = Message::new(Key::NoteActivations)
+            .count("per_token", per_layer / tokens.max(1))
+            .message(
+                "checkpointing",
+                if plan.gradient_checkpointing {
+                    Message::new(Key::NoteCheckpointing).count("per_token", e_res * h)
+                } else {
+                    Message::new(Key::NoteNoCheckpointing)
+                },
+            )
+            .phrase(
+                "attention",
+                match plan.attention {
+                    super::plan::AttentionImpl::Eager => Key::NoteAttentionEager,
+                    _ if shape.softcapped => Key::NoteAttentionSoftcap,
+                    _ => Key::NoteAttentionSdpa,
+                },
+            );
+        let text = format!(
             "activations: {} bytes per token per decoder layer saved for backward ({}), {}",
             per_layer / tokens.max(1),
             if plan.gradient_checkpointing {
@@ -187,10 +206,23 @@ pub(crate) fn training(input: &TrainInputs, notes: &mut Notes) -> Result<Part> {
                 _ if shape.softcapped => "Gemma-2 has no SDPA path (soft-capping), so it attends eagerly: the b·a·s² softmax (fp32 and its 16-bit cast) and the capped scores' tanh are kept",
                 _ => "SDPA/flash attention keeps no s×s matrix",
             }
-        )
+        );
+        (text, message)
     });
     notes.add(|| {
-        format!(
+        let message = Message::new(Key::NoteLoss)
+            .count("bytes", loss_bytes_per_logit(e))
+            .count("batch", b)
+            .count("elements", tokens * shape.vocab)
+            .message(
+                "detail",
+                if plan.chunked_loss {
+                    Message::new(Key::NoteLossChunked).count("chunks", LOSS_CHUNKS)
+                } else {
+                    Message::new(Key::NoteLossWhole)
+                },
+            );
+        let text = format!(
             "loss: {} bytes per logit ({}·s·V = {} elements){}",
             loss_bytes_per_logit(e),
             b,
@@ -200,7 +232,8 @@ pub(crate) fn training(input: &TrainInputs, notes: &mut Notes) -> Result<Part> {
             } else {
                 ": at the loss's backward, the saved fp32 log-softmax, the fp32 gradient nll_loss hands back and the fp32 gradient log_softmax computes".to_string()
             }
-        )
+        );
+        (text, message)
     });
 
     // ---- sharding and offload ----
@@ -213,15 +246,18 @@ pub(crate) fn training(input: &TrainInputs, notes: &mut Notes) -> Result<Part> {
     let frozen_grads = if mixed_units { layers_weight_bytes } else { 0 };
     if mixed_units {
         notes.add(|| {
-            format!(
-                "FSDP units mix frozen base weights with LoRA adapters (use_orig_params=True): each decoder layer's FlatParameter requires grad, so its gradient covers the frozen weights ({} over all layers before sharding) and every linear layer saves its input as in a full fine-tune",
-                gib(frozen_grads)
+            (
+                format!(
+                    "FSDP units mix frozen base weights with LoRA adapters (use_orig_params=True): each decoder layer's FlatParameter requires grad, so its gradient covers the frozen weights ({} over all layers before sharding) and every linear layer saves its input as in a full fine-tune",
+                    gib(frozen_grads)
+                ),
+                Message::new(Key::NoteFsdpMixed).bytes("bytes", frozen_grads),
             )
         });
     }
     let unit_grads = st.grad_bytes + frozen_grads;
     let mut grads = if plan.optimizer_in_backward {
-        notes.add(|| "optimizer in backward: each gradient is freed right after its parameter's step, so only the largest one is alive".to_string());
+        notes.add(|| ("optimizer in backward: each gradient is freed right after its parameter's step, so only the largest one is alive".to_string(), Message::new(Key::NoteOptimizerInBackward)));
         st.largest_grad_bytes + frozen_grads
     } else {
         unit_grads
@@ -279,7 +315,11 @@ pub(crate) fn training(input: &TrainInputs, notes: &mut Notes) -> Result<Part> {
         // (`gradient_as_bucket_view=False` by default).
         bucket = st.grad_bytes;
         notes.add(|| {
-            "plain data parallel (DDP): gradient buckets double the gradient memory".to_string()
+            (
+                "plain data parallel (DDP): gradient buckets double the gradient memory"
+                    .to_string(),
+                Message::new(Key::NoteDdp),
+            )
         });
     }
     match plan.offload {
@@ -301,7 +341,19 @@ pub(crate) fn training(input: &TrainInputs, notes: &mut Notes) -> Result<Part> {
     }
     if sharding != Sharding::None {
         notes.add(|| {
-            format!(
+            // Every strategy that shards parameters shards gradients too (ZeRO-3, FSDP full shard).
+            let sharded = if sharding.shards_parameters() {
+                Key::NoteShardedAll
+            } else if sharding.shards_gradients() {
+                Key::NoteShardedGradients
+            } else {
+                Key::NoteShardedStates
+            };
+            let message = Message::new(Key::NoteSharding)
+                .text("sharding", format!("{sharding:?}"))
+                .count("gpus", world)
+                .phrase("sharded", sharded);
+            let text = format!(
                 "{:?} over {world} GPUs: optimizer states{}{} sharded; activations are not",
                 sharding,
                 if sharding.shards_gradients() {
@@ -314,7 +366,8 @@ pub(crate) fn training(input: &TrainInputs, notes: &mut Notes) -> Result<Part> {
                 } else {
                     ""
                 }
-            )
+            );
+            (text, message)
         });
     }
 
@@ -322,9 +375,12 @@ pub(crate) fn training(input: &TrainInputs, notes: &mut Notes) -> Result<Part> {
     // to CPU when inside the context manager").
     let held_grads = if no_sync_unsharded {
         notes.add(|| {
-            format!(
-                "FSDP no_sync(): while accumulating, each unit's gradient stays unsharded until the synchronizing micro-batch ({} per GPU)",
-                gib(held_grads_whole)
+            (
+                format!(
+                    "FSDP no_sync(): while accumulating, each unit's gradient stays unsharded until the synchronizing micro-batch ({} per GPU)",
+                    gib(held_grads_whole)
+                ),
+                Message::new(Key::NoteNoSync).bytes("bytes", held_grads_whole),
             )
         });
         held_grads_whole
@@ -376,20 +432,24 @@ pub(crate) fn training(input: &TrainInputs, notes: &mut Notes) -> Result<Part> {
         c.activations = activations;
         c.logits = logits;
         c.gradients = bucket + held_grads;
-        notes.add(|| "peak at the start of backward: every saved activation and the loss are alive; gradients of earlier steps are freed (zero_grad(set_to_none=True)) unless accumulating".to_string());
+        notes.add(|| ("peak at the start of backward: every saved activation and the loss are alive; gradients of earlier steps are freed (zero_grad(set_to_none=True)) unless accumulating".to_string(), Message::new(Key::NotePeakBackward)));
     } else if tied_end > step_temp + zero_fp32_grads {
         c.gradients = grads + bucket + tied_end;
         notes.add(|| {
-            format!(
-                "peak at the end of backward: every gradient alive while the tied embedding's gradient is computed and added to lm_head's ({})",
-                gib(tied_end)
+            (
+                format!(
+                    "peak at the end of backward: every gradient alive while the tied embedding's gradient is computed and added to lm_head's ({})",
+                    gib(tied_end)
+                ),
+                Message::new(Key::NotePeakTied).bytes("bytes", tied_end),
             )
         });
     } else {
         c.gradients = grads + bucket + zero_fp32_grads;
         c.optimizer += step_temp;
         notes.add(|| {
-            format!(
+            let message = Message::new(Key::NotePeakStep).optional("temporary", (step_temp > 0).then(|| Message::new(Key::NoteStepTemporary).bytes("bytes", step_temp)));
+            let text = format!(
                 "peak at the optimizer step: all gradients alive, activations freed{}",
                 if step_temp > 0 {
                     format!(
@@ -399,7 +459,8 @@ pub(crate) fn training(input: &TrainInputs, notes: &mut Notes) -> Result<Part> {
                 } else {
                     String::new()
                 }
-            )
+            );
+            (text, message)
         });
     }
     part.trainable = trainable_params;

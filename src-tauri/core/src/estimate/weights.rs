@@ -8,6 +8,7 @@
 use super::preset::{PresetInfo, WeightFormat};
 use super::report::{gib, Notes};
 use super::shape::Shape;
+use crate::message::{Key, Message};
 use crate::model::{LinearRole, ModelSpec};
 
 /// The model's weights, whole (before any sharding).
@@ -110,7 +111,21 @@ pub(crate) fn weights(input: &WeightInputs, notes: &mut Notes) -> Weights {
 
     if format.is_quantized() {
         notes.add(|| {
-            format!(
+            let message = Message::new(Key::NoteQuantized)
+                .count("quantized", quantized_params)
+                .count("total", total)
+                .phrase(
+                    "format",
+                    match format {
+                        WeightFormat::Int8 => Key::NoteFormatInt8,
+                        WeightFormat::Int4 { double_quant: true } => Key::NoteFormatNf4Double,
+                        _ => Key::NoteFormatNf4,
+                    },
+                )
+                .optional_phrase("lm_head", (!input.quantize_lm_head).then_some(Key::NoteAndLmHead))
+                .count("bytes", plain_bytes)
+                .optional_phrase("upcast", input.kbit_upcast.then_some(Key::NoteKbitUpcast));
+            let text = format!(
                 "{} of {} parameters quantized by bitsandbytes ({}); embeddings, norms, biases{} stay at {} bytes each{}",
                 quantized_params,
                 total,
@@ -126,11 +141,15 @@ pub(crate) fn weights(input: &WeightInputs, notes: &mut Notes) -> Weights {
                 } else {
                     ""
                 }
-            )
+            );
+            (text, message)
         });
         if experts_kept {
             notes.add(|| {
-                "MoE experts are fused 3-D parameters in transformers 5, not nn.Linear: bitsandbytes leaves them 16-bit".to_string()
+                (
+                    "MoE experts are fused 3-D parameters in transformers 5, not nn.Linear: bitsandbytes leaves them 16-bit".to_string(),
+                    Message::new(Key::NoteMoeExperts),
+                )
             });
         }
     }
@@ -162,17 +181,33 @@ pub(crate) fn weights(input: &WeightInputs, notes: &mut Notes) -> Weights {
                 w.gpu_bytes = gpu_bytes;
                 w.cpu_bytes = offloaded * layer_16bit;
                 w.streamed_layer_bytes = layer_16bit;
+                let cpu_bytes = w.cpu_bytes;
                 notes.add(|| {
-                    format!(
-                        "int4_offload: {offloaded} of {layers} decoder layers do not fit the GPU weight budget ({}, 81% of GPU memory: accelerate's 90% × bitsandbytes' 0.9) and stay on the CPU unquantized ({}); each is copied to the GPU when it runs, which is slow",
-                        gib(budget),
-                        gib(w.cpu_bytes)
+                    (
+                        format!(
+                            "int4_offload: {offloaded} of {layers} decoder layers do not fit the GPU weight budget ({}, 81% of GPU memory: accelerate's 90% × bitsandbytes' 0.9) and stay on the CPU unquantized ({}); each is copied to the GPU when it runs, which is slow",
+                            gib(budget),
+                            gib(cpu_bytes)
+                        ),
+                        Message::new(Key::NoteOffloadLayers)
+                            .count("offloaded", offloaded)
+                            .count("layers", layers)
+                            .bytes("budget", budget)
+                            .bytes("cpu", cpu_bytes),
                     )
                 });
             }
-            Some(_) => notes.add(|| "int4_offload: every layer fits the GPU, nothing is offloaded".to_string()),
+            Some(_) => notes.add(|| {
+                (
+                    "int4_offload: every layer fits the GPU, nothing is offloaded".to_string(),
+                    Message::new(Key::NoteOffloadNone),
+                )
+            }),
             None => notes.add(|| {
-                "int4_offload: without gpus in the plan, assumed that every layer fits on the GPU".to_string()
+                (
+                    "int4_offload: without gpus in the plan, assumed that every layer fits on the GPU".to_string(),
+                    Message::new(Key::NoteOffloadUnknown),
+                )
             }),
         }
     }

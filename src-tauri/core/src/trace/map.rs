@@ -6,6 +6,7 @@ use super::{TraceFailure, TraceInfo, TraceOutcome};
 use crate::estimate::band::{band, BandInputs, MachineSide, SlackRange};
 use crate::estimate::plan::Plan;
 use crate::estimate::{fit, EngineKind, Estimate, Notes, PerGpu, CUDA_CONTEXT_BYTES};
+use crate::message::{Key, Message};
 use crate::{Error, Result};
 
 /// Map `result` for `plan`. The package promises that the components sum to the allocated peak and that
@@ -86,7 +87,11 @@ pub fn to_outcome(
     };
     let mut notes = Notes::new(true);
     notes.add(|| {
-        format!(
+        let message = Message::new(Key::NoteTrace)
+            .count("traced", result.layers.traced)
+            .count("total", result.layers.total)
+            .optional_phrase("rest", result.layers.extrapolated.then_some(Key::NoteTraceExtrapolated));
+        let text = format!(
             "trace engine: {} of {} decoder layers traced on fake tensors{}; the caching allocator simulated for reserved",
             result.layers.traced,
             result.layers.total,
@@ -95,18 +100,21 @@ pub fn to_outcome(
             } else {
                 ""
             }
-        )
+        );
+        (text, message)
     });
     notes.add(|| {
-        format!(
-            "CUDA context {} MiB per GPU, as the analytic engine counts it (not visible to torch.cuda.memory_*)",
-            CUDA_CONTEXT_BYTES >> 20
+        (
+            format!(
+                "CUDA context {} MiB per GPU, as the analytic engine counts it (not visible to torch.cuda.memory_*)",
+                CUDA_CONTEXT_BYTES >> 20
+            ),
+            Message::new(Key::NoteTraceContext).count("mib", CUDA_CONTEXT_BYTES >> 20),
         )
     });
     let (fits, headroom_bytes) = fit(plan, &per_gpu, &mut notes);
-    let mut list = notes.list;
-    list.extend(result.notes);
-    list.extend(model_notes.iter().cloned());
+    notes.extend_verbatim(result.notes);
+    notes.extend_verbatim(model_notes.iter().cloned());
     Ok(TraceOutcome {
         estimate: Estimate {
             per_gpu,
@@ -114,7 +122,8 @@ pub fn to_outcome(
             parameters: result.parameters,
             fits,
             headroom_bytes,
-            notes: list,
+            notes: notes.list,
+            note_messages: notes.messages,
             engine: Some(EngineKind::Trace),
             peak: Some(result.peak),
             trace: Some(TraceInfo {

@@ -181,7 +181,7 @@ pub fn lora_dtype(
 
 /// The note that says which settings the framework profile supplied, with their values; `None` when the plan
 /// gave every one of them.
-pub fn defaults_note(plan: &super::Plan) -> Option<String> {
+pub fn defaults_note(plan: &super::Plan) -> Option<(String, crate::message::Message)> {
     if plan.from_framework.is_empty() {
         return None;
     }
@@ -214,10 +214,15 @@ pub fn defaults_note(plan: &super::Plan) -> Option<String> {
             format!("{key} {value}")
         })
         .collect();
-    Some(format!(
+    let text = format!(
         "framework {} ({}) defaults, for what the plan left unset: {} (docs/frameworks.md)",
         json(&plan.framework),
         plan.framework.label(),
         settings.join(", ")
-    ))
+    );
+    let message = crate::message::Message::new(crate::message::Key::NoteFramework)
+        .text("framework", json(&plan.framework))
+        .text("label", plan.framework.label())
+        .text("settings", settings.join(", "));
+    Some((text, message))
 }
