@@ -3,7 +3,7 @@
 use serde_json::{json, Value};
 
 use super::common;
-use super::doc::{as_bool, as_count, as_f64, Doc};
+use super::doc::{as_bool, as_count, Doc};
 
 pub fn read(doc: &mut Doc) {
     if let Some(v) = doc.take("base_model") {
@@ -48,13 +48,9 @@ pub fn read(doc: &mut Doc) {
         doc.take("load_in_4bit");
         doc.take("load_in_8bit");
     }
-    count(doc, "sequence_len", "sequence_length");
-    count(doc, "micro_batch_size", "batch_size");
-    count(
-        doc,
-        "gradient_accumulation_steps",
-        "gradient_accumulation_steps",
-    );
+    doc.take_count("sequence_len", "sequence_length");
+    doc.take_count("micro_batch_size", "batch_size");
+    doc.take_count("gradient_accumulation_steps", "gradient_accumulation_steps");
     if adapter.is_some() {
         lora(doc);
     }
@@ -177,27 +173,13 @@ pub fn read(doc: &mut Doc) {
     ignored(doc);
 }
 
-fn count(doc: &mut Doc, key: &str, plan_key: &str) {
-    if let Some(v) = doc.take(key) {
-        match as_count(&v) {
-            Some(n) => doc.set(plan_key, json!(n), key, v),
-            None => doc.not_understood(key, v, "expected a positive whole number"),
-        }
-    }
-}
-
 fn lora(doc: &mut Doc) {
-    count(doc, "lora_r", "lora.rank");
+    doc.take_count("lora_r", "lora.rank");
     for (key, plan_key) in [
         ("lora_alpha", "lora.alpha"),
         ("lora_dropout", "lora.dropout"),
     ] {
-        if let Some(v) = doc.take(key) {
-            match as_f64(&v) {
-                Some(x) => doc.set(plan_key, json!(x), key, v),
-                None => doc.not_understood(key, v, "expected a number"),
-            }
-        }
+        doc.take_number(key, plan_key);
     }
     let linear = doc.take("lora_target_linear").as_ref().and_then(as_bool) == Some(true);
     let modules = doc.take("lora_target_modules");

@@ -169,6 +169,26 @@ impl Doc {
         self.set_noted(plan_key, plan_value, key, value, None);
     }
 
+    /// `key` as a positive whole number into `plan_key`; anything else is listed as not understood.
+    pub fn take_count(&mut self, key: &str, plan_key: &str) {
+        if let Some(v) = self.take(key) {
+            match as_count(&v) {
+                Some(n) => self.set(plan_key, serde_json::json!(n), key, v),
+                None => self.not_understood(key, v, "expected a positive whole number"),
+            }
+        }
+    }
+
+    /// `key` as a number into `plan_key`; anything else is listed as not understood.
+    pub fn take_number(&mut self, key: &str, plan_key: &str) {
+        if let Some(v) = self.take(key) {
+            match as_f64(&v) {
+                Some(x) => self.set(plan_key, serde_json::json!(x), key, v),
+                None => self.not_understood(key, v, "expected a number"),
+            }
+        }
+    }
+
     pub fn set_noted(
         &mut self,
         plan_key: &str,

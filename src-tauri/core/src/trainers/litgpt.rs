@@ -3,7 +3,7 @@
 use serde_json::{json, Value};
 
 use super::common;
-use super::doc::{as_bool, as_count, as_f64, Doc};
+use super::doc::{as_bool, as_count, Doc};
 
 /// LitGPT's `lora_*` switches → Hugging Face module names.
 const LORA_SWITCHES: &[(&str, &[&str])] = &[
@@ -106,12 +106,7 @@ pub fn read(doc: &mut Doc) {
             ("lora_alpha", "lora.alpha"),
             ("lora_dropout", "lora.dropout"),
         ] {
-            if let Some(v) = doc.take(key) {
-                match as_f64(&v) {
-                    Some(x) => doc.set(plan_key, json!(x), key, v),
-                    None => doc.not_understood(key, v, "expected a number"),
-                }
-            }
+            doc.take_number(key, plan_key);
         }
         let mut names = Vec::new();
         let mut on = Vec::new();

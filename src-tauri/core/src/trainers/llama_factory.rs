@@ -4,7 +4,7 @@
 use serde_json::{json, Value};
 
 use super::common;
-use super::doc::{as_bool, as_count, as_f64, Doc};
+use super::doc::{as_bool, as_count, Doc};
 use super::training_args;
 
 pub fn read(doc: &mut Doc) {
@@ -102,12 +102,7 @@ pub fn read(doc: &mut Doc) {
             "Headroom models lora, full and freeze",
         ),
     }
-    if let Some(v) = doc.take("cutoff_len") {
-        match as_count(&v) {
-            Some(n) => doc.set("sequence_length", json!(n), "cutoff_len", v),
-            None => doc.not_understood("cutoff_len", v, "expected a positive whole number"),
-        }
-    }
+    doc.take_count("cutoff_len", "sequence_length");
     if let Some(v) = doc.take("pure_bf16") {
         if as_bool(&v) == Some(true) {
             doc.set_noted(
@@ -187,22 +182,12 @@ pub fn read(doc: &mut Doc) {
 }
 
 fn lora(doc: &mut Doc) {
-    if let Some(v) = doc.take("lora_rank") {
-        match as_count(&v) {
-            Some(n) => doc.set("lora.rank", json!(n), "lora_rank", v),
-            None => doc.not_understood("lora_rank", v, "expected a positive whole number"),
-        }
-    }
+    doc.take_count("lora_rank", "lora.rank");
     for (key, plan_key) in [
         ("lora_alpha", "lora.alpha"),
         ("lora_dropout", "lora.dropout"),
     ] {
-        if let Some(v) = doc.take(key) {
-            match as_f64(&v) {
-                Some(x) => doc.set(plan_key, json!(x), key, v),
-                None => doc.not_understood(key, v, "expected a number"),
-            }
-        }
+        doc.take_number(key, plan_key);
     }
     if let Some(v) = doc.take("lora_target") {
         let names: Vec<String> = match &v {

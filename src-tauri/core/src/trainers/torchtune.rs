@@ -3,7 +3,7 @@
 use serde_json::{json, Value};
 
 use super::common;
-use super::doc::{as_bool, as_count, as_f64, Doc};
+use super::doc::{as_bool, as_count, Doc};
 
 /// torchtune model builders → Hugging Face ids of the same weights (the ids `tune download` fetches for the
 /// recipes that use them).
@@ -242,12 +242,7 @@ fn model(doc: &mut Doc) {
         ("model.lora_alpha", "lora.alpha"),
         ("model.lora_dropout", "lora.dropout"),
     ] {
-        if let Some(v) = doc.take(key) {
-            match as_f64(&v) {
-                Some(x) => doc.set(plan_key, json!(x), key, v),
-                None => doc.not_understood(key, v, "expected a number"),
-            }
-        }
+        doc.take_number(key, plan_key);
     }
     let attn = doc.take("model.lora_attn_modules");
     let mlp = doc

@@ -5,7 +5,7 @@
 use serde_json::{json, Value};
 
 use super::common;
-use super::doc::{as_bool, as_count, as_f64, Doc};
+use super::doc::{as_bool, as_count, Doc};
 
 /// Keys only TRL's config classes have: a file with any of them runs under TRL's SFTTrainer.
 pub const TRL_KEYS: &[&str] = &[
@@ -113,22 +113,12 @@ pub fn read(doc: &mut Doc) -> &'static str {
 
 /// TRL ModelConfig's LoRA keys.
 fn lora_keys(doc: &mut Doc) {
-    if let Some(v) = doc.take("lora_r") {
-        match as_count(&v) {
-            Some(n) => doc.set("lora.rank", json!(n), "lora_r", v),
-            None => doc.not_understood("lora_r", v, "expected a positive whole number"),
-        }
-    }
+    doc.take_count("lora_r", "lora.rank");
     for (key, plan_key) in [
         ("lora_alpha", "lora.alpha"),
         ("lora_dropout", "lora.dropout"),
     ] {
-        if let Some(v) = doc.take(key) {
-            match as_f64(&v) {
-                Some(x) => doc.set(plan_key, json!(x), key, v),
-                None => doc.not_understood(key, v, "expected a number"),
-            }
-        }
+        doc.take_number(key, plan_key);
     }
     if let Some(v) = doc.take("lora_target_modules") {
         match &v {
