@@ -52,14 +52,16 @@ fn plain_profile() -> Profile {
     }
 }
 
-struct Setup {
-    _dir: tempfile::TempDir,
-    paths: AppPaths,
-    dump: PathBuf,
-    work: PathBuf,
+/// A run's folders in a temporary directory: the app's paths, where the stand-in scripts dump what they
+/// received, and the working directory (also the relaunch tests').
+pub(super) struct Setup {
+    pub(super) dir: tempfile::TempDir,
+    pub(super) paths: AppPaths,
+    pub(super) dump: PathBuf,
+    pub(super) work: PathBuf,
 }
 
-fn setup() -> Setup {
+pub(super) fn setup() -> Setup {
     let dir = tempfile::tempdir().unwrap();
     let paths = AppPaths::new(dir.path().join("config"), dir.path().join("data"));
     let dump = dir.path().join("dump");
@@ -67,7 +69,7 @@ fn setup() -> Setup {
     std::fs::create_dir_all(&dump).unwrap();
     std::fs::create_dir_all(&work).unwrap();
     Setup {
-        _dir: dir,
+        dir,
         paths,
         dump,
         work,

@@ -28,29 +28,9 @@ use headroom_core::store::Revision;
 use headroom_core::Error;
 
 const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/fixtures/launch");
+use super::launch::{setup, Setup};
+
 const LLAMA_8B: &str = "meta-llama/Llama-3.1-8B";
-
-struct Setup {
-    dir: tempfile::TempDir,
-    paths: AppPaths,
-    dump: PathBuf,
-    work: PathBuf,
-}
-
-fn setup() -> Setup {
-    let dir = tempfile::tempdir().unwrap();
-    let paths = AppPaths::new(dir.path().join("config"), dir.path().join("data"));
-    let dump = dir.path().join("dump");
-    let work = dir.path().join("work");
-    std::fs::create_dir_all(&dump).unwrap();
-    std::fs::create_dir_all(&work).unwrap();
-    Setup {
-        dir,
-        paths,
-        dump,
-        work,
-    }
-}
 
 fn base_env(s: &Setup, extra: &[(&str, &str)]) -> EnvMap {
     let mut env: EnvMap = std::env::vars()
