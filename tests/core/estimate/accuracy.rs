@@ -266,6 +266,23 @@ fn derived_spread<'a>(points: impl Iterator<Item = &'a Compared>) -> Option<Spre
     })
 }
 
+/// The spread a band of `group` is given by some points: [`derived_spread`] over the group's own points, with the
+/// upper end raised to that of every training point when `group` trains. The engine's training errors above the
+/// central figure come from mechanisms every method shares (activations, the loss, the allocator), and a method
+/// measured by three points from two sources cannot bound a source it has not seen (docs/estimator.md §17.1).
+fn band_spread<'a>(points: &[&'a Compared], group: &str) -> Option<Spread> {
+    let own = derived_spread(points.iter().filter(|c| c.group == group).copied());
+    if group == "infer" {
+        return own;
+    }
+    let training = derived_spread(points.iter().filter(|c| c.group != "infer").copied())?;
+    let own = own.unwrap_or(training);
+    Some(Spread {
+        low_permille: own.low_permille,
+        high_permille: own.high_permille.max(training.high_permille),
+    })
+}
+
 /// Every usable point estimated, with its plan: `(compared, plan, estimate)`.
 fn compare_all() -> Vec<(Compared, Plan, Estimate)> {
     let text =
@@ -419,11 +436,12 @@ fn estimates_match_published_measurements() {
     let mut loso_errors = Vec::new();
     for source in &sources {
         for (c, plan, est) in all.iter().filter(|(c, _, _)| c.source == *source) {
-            let others = compared
+            let others: Vec<&Compared> = compared
                 .iter()
-                .filter(|o| o.source != *source && o.group == c.group)
-                .copied();
-            let Some(spread) = derived_spread(others) else {
+                .filter(|o| o.source != *source)
+                .copied()
+                .collect();
+            let Some(spread) = band_spread(&others, c.group) else {
                 println!(
                     "  loso {source:<28} {:<5} no other source measures this method",
                     c.group
@@ -466,7 +484,7 @@ fn estimates_match_published_measurements() {
             _ => (Task::Train, Some(Method::Qlora)),
         };
         let shipped = spread(task, method);
-        if let Some(d) = derived_spread(compared.iter().filter(|c| c.group == g).copied()) {
+        if let Some(d) = band_spread(&compared, g) {
             println!(
                 "  spread {g:<5} shipped {}..{} permille, all sources give {}..{}",
                 shipped.low_permille, shipped.high_permille, d.low_permille, d.high_permille
@@ -485,7 +503,7 @@ fn estimates_match_published_measurements() {
     );
 
     // Bounds a little outside today's figures (median 3.0%, p90 15.9%, worst high-confidence under-estimate
-    // -13.4%; leave one source out: 5 of 49 above the upper end), so that a regression fails.
+    // -13.4%; leave one source out: 2 of 49 above the upper end), so that a regression fails.
     assert!(
         median_abs <= 0.035,
         "median absolute error {:.1}% exceeds 3.5%",
@@ -503,7 +521,7 @@ fn estimates_match_published_measurements() {
     );
     assert_eq!(above, 0, "the shipped band misses a point it was fitted on");
     assert!(
-        loso_above_share <= 0.12,
+        loso_above_share <= 0.05,
         "leave one source out: {:.0}% of points above the band's upper end",
         loso_above_share * 100.0
     );
