@@ -270,7 +270,7 @@ fn derived_spread<'a>(points: impl Iterator<Item = &'a Compared>) -> Option<Spre
 /// upper end raised to that of every training point when `group` trains. The engine's training errors above the
 /// central figure come from mechanisms every method shares (activations, the loss, the allocator), and a method
 /// measured by three points from two sources cannot bound a source it has not seen (docs/estimator.md §17.1).
-fn band_spread<'a>(points: &[&'a Compared], group: &str) -> Option<Spread> {
+fn band_spread(points: &[&Compared], group: &str) -> Option<Spread> {
     let own = derived_spread(points.iter().filter(|c| c.group == group).copied());
     if group == "infer" {
         return own;
