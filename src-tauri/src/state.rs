@@ -24,11 +24,14 @@ pub struct AppState {
     pub monitor: Mutex<Option<headroom_core::monitor::session::Running>>,
     /// The app's one NVML handle, loaded on first use by the Monitor, a run's peak probe or the Plan view.
     pub nvml: SharedNvml,
-    /// This machine's GPUs for the Plan view, read once on first use, or why they could not be read.
     /// What cancels the Plan view's trace, while one runs.
     pub trace: crate::commands::trace::ActiveTrace,
     /// The opt-in `/metrics` exporter (Settings › exporter address), serving the Monitor's readings.
     pub exporter: Mutex<Option<headroom_core::monitor::exporter::Exporter>>,
+    /// This machine's calibration, read again only when a run record or the calibration file changed: the Plan
+    /// view and the wizard ask for it on every keystroke.
+    pub calibration: headroom_core::launch::calibration::StatusCache,
+    /// This machine's GPUs for the Plan view, read once on first use, or why they could not be read.
     pub plan_machine_gpus: OnceLock<(
         Vec<headroom_core::estimate::gpus::MachineGpu>,
         Option<String>,
@@ -70,6 +73,7 @@ impl AppState {
             monitor: Mutex::new(None),
             nvml: SharedNvml::default(),
             trace: Default::default(),
+            calibration: Default::default(),
             plan_machine_gpus: OnceLock::new(),
         }
     }

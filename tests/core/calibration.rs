@@ -232,6 +232,47 @@ fn a_reset_sets_the_runs_so_far_aside_and_keeps_their_records() {
 }
 
 #[test]
+fn the_cached_status_follows_every_change_to_the_history_and_the_reset() {
+    let (_dir, paths) = paths();
+    let cache = calibration::StatusCache::default();
+    assert_eq!(
+        cache.status(&paths).unwrap(),
+        calibration::status(&paths).unwrap()
+    );
+    for (i, gib) in [8, 13].into_iter().enumerate() {
+        good_run(&paths, 1_000 + i as u64, gib);
+    }
+    assert_eq!(
+        cache.status(&paths).unwrap().train_runs,
+        2,
+        "a new run is read"
+    );
+    good_run(&paths, 3_000, 21);
+    let three = cache.status(&paths).unwrap();
+    assert!(three.calibration.train.is_some());
+    assert_eq!(three, calibration::status(&paths).unwrap());
+    assert_eq!(cache.load(&paths).unwrap(), three.calibration);
+
+    // A record rewritten in place (another process marked it, or a run went on) is read again.
+    let record = history::run_dir(&paths, "run-3000")
+        .unwrap()
+        .join("run.json");
+    std::fs::write(&record, "{").unwrap();
+    assert_eq!(cache.status(&paths).unwrap().train_runs, 2);
+
+    // A reset made by the CLI (not through this cache) shows at once.
+    calibration::reset(&paths, 10_000).unwrap();
+    let after = cache.status(&paths).unwrap();
+    assert_eq!((after.train_runs, after.reset_unix_ms), (0, Some(10_000)));
+    // A record removed.
+    std::fs::remove_dir_all(history::run_dir(&paths, "run-1000").unwrap()).unwrap();
+    assert_eq!(
+        cache.status(&paths).unwrap(),
+        calibration::status(&paths).unwrap()
+    );
+}
+
+#[test]
 fn unreadable_files_are_reported_or_left_for_the_runs_view_never_moved() {
     let (_dir, paths) = paths();
     std::fs::create_dir_all(&paths.config_dir).unwrap();

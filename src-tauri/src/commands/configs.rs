@@ -3,7 +3,6 @@
 
 use std::collections::BTreeMap;
 
-use headroom_core::launch::calibration;
 use headroom_core::presets::config_store::{self, preset_lookup, ConfigList, ModelConfigEntry};
 use headroom_core::presets::field::{self, FieldError};
 use headroom_core::presets::model_config::{self, ModelConfig};
@@ -206,6 +205,6 @@ pub fn wizard_rank(state: State<'_, AppState>, ask: Draft<WizardAsk>) -> IpcResu
         let _guard = lock(&state)?;
         libraries(&state).0.list()?
     };
-    let machine = calibration::load(&state.paths)?;
+    let machine = state.calibration.load(&state.paths)?;
     Ok(wizard::rank(&list, &ask, &machine)?)
 }

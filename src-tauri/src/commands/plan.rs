@@ -3,7 +3,7 @@
 use headroom_core::estimate::gpus::{self, GpuModel, MachineGpu};
 use headroom_core::estimate::plan::file::PlanFile;
 use headroom_core::estimate::{self, answer, available_presets, chart, PlanAnswer};
-use headroom_core::launch::calibration;
+
 use headroom_core::model::{self, catalog, hf_cache, Resolver};
 use headroom_core::monitor::chart::ChartFormat;
 use headroom_core::monitor::nvml::SharedNvml;
@@ -32,7 +32,7 @@ pub fn plan_answer(state: State<'_, AppState>, plan: Draft<PlanFile>) -> IpcResu
     let resolver = resolver();
     let mut plan = plan.into_raw();
     super::settings::lock_settings(&state)?.apply_fit_on(&mut plan);
-    let machine = calibration::load(&state.paths)?;
+    let machine = state.calibration.load(&state.paths)?;
     Ok(estimate::answer(&plan, &presets, &machine, |m| {
         model::resolve(m, &resolver)
     })?)
@@ -210,7 +210,7 @@ pub async fn plan_export_chart(
 ) -> IpcResult<Option<String>> {
     let presets = presets_of(&state)?;
     let resolver = resolver();
-    let machine = calibration::load(&state.paths)?;
+    let machine = state.calibration.load(&state.paths)?;
     let answered = estimate::answer(plan.raw(), &presets, &machine, |m| {
         model::resolve(m, &resolver)
     })?;

@@ -82,7 +82,7 @@ pub(crate) fn start_exporter(address: Option<&str>) -> IpcResult<Option<Exporter
 /// This machine's calibration from its measured runs (docs/estimator.md §10.5), for the Settings view.
 #[tauri::command]
 pub fn get_machine_calibration(state: State<'_, AppState>) -> IpcResult<CalibrationStatus> {
-    Ok(calibration::status(&state.paths)?)
+    Ok(state.calibration.status(&state.paths)?)
 }
 
 /// Set aside the runs so far (their records stay): estimates use the defaults until new runs calibrate again.

@@ -9,6 +9,8 @@
 //! bound on what the run needed, which cannot say how much of it was context or slack.
 
 use std::path::PathBuf;
+use std::sync::Mutex;
+use std::time::SystemTime;
 
 use serde::{Deserialize, Serialize};
 
@@ -131,6 +133,59 @@ pub fn reset(paths: &AppPaths, now_unix_ms: u64) -> Result<CalibrationStatus> {
         },
     )?;
     status(paths)
+}
+
+/// What a status was computed from: each run record file and the calibration file, by path, size and
+/// modification time. A run saved (by the app or by `headroom-cli run` in another process), removed, or a reset
+/// changes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Fingerprint(Vec<(PathBuf, Option<(u64, SystemTime)>)>);
+
+fn fingerprint(paths: &AppPaths) -> Result<Fingerprint> {
+    let mut files = history::run_files(paths)?;
+    files.sort();
+    files.push(state_file(paths));
+    Ok(Fingerprint(
+        files
+            .into_iter()
+            .map(|f| {
+                let stamp = std::fs::metadata(&f)
+                    .ok()
+                    .and_then(|m| Some((m.len(), m.modified().ok()?)));
+                (f, stamp)
+            })
+            .collect(),
+    ))
+}
+
+/// [`status`] recomputed only when the run history or the calibration file changed since the last call. The Plan
+/// view and the wizard estimate on every keystroke, and reading every run record each time grows with the
+/// history; listing the records' sizes and times does not read them. Held by the caller (the app's state), not
+/// global.
+#[derive(Debug, Default)]
+pub struct StatusCache {
+    last: Mutex<Option<(Fingerprint, CalibrationStatus)>>,
+}
+
+impl StatusCache {
+    pub fn status(&self, paths: &AppPaths) -> Result<CalibrationStatus> {
+        // Taken before the records are read: a record saved meanwhile makes the next call read again.
+        let now = fingerprint(paths)?;
+        let mut last = self.last.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((seen, status)) = last.as_ref() {
+            if *seen == now {
+                return Ok(status.clone());
+            }
+        }
+        let fresh = status(paths)?;
+        *last = Some((now, fresh.clone()));
+        Ok(fresh)
+    }
+
+    /// The calibration every estimate on this machine uses, as [`load`].
+    pub fn load(&self, paths: &AppPaths) -> Result<MachineCalibration> {
+        Ok(self.status(paths)?.calibration)
+    }
 }
 
 fn count(samples: &[Sample]) -> u32 {

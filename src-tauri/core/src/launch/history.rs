@@ -286,7 +286,7 @@ pub fn readable_runs(paths: &AppPaths) -> Result<Vec<RunRecord>> {
 }
 
 /// The record file of every folder in the runs folder named like a run (none when there is no runs folder yet).
-fn run_files(paths: &AppPaths) -> Result<Vec<PathBuf>> {
+pub(crate) fn run_files(paths: &AppPaths) -> Result<Vec<PathBuf>> {
     let root = runs_dir(paths);
     let entries = match fs::read_dir(&root) {
         Ok(entries) => entries,
