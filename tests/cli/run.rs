@@ -468,3 +468,94 @@ fn run_starts_at_the_first_step_the_estimate_says_fits_unless_pinned() {
         stderr_of(&out)
     );
 }
+
+#[test]
+fn run_with_a_plan_sizes_every_step_by_the_plan_and_trains_at_its_batch_and_length() {
+    // Qwen3-32B LoRA on 40 GiB GPUs: 16-bit weights alone are 61 GiB, so fp16 does not fit one GPU, but the
+    // plan shards them over four (FSDP full shard). No saved config: the plan says the task and method.
+    let dir = tempfile::tempdir().unwrap();
+    let plan = dir.path().join("plan.json");
+    let write_plan = |sharding: &str, count: u64| {
+        std::fs::write(
+            &plan,
+            serde_json::json!({
+                "model": {"id": "Qwen/Qwen3-32B"}, "task": "train", "method": "lora",
+                "precision": "bf16-true", "gradient_checkpointing": true,
+                "batch_size": 2, "gradient_accumulation_steps": 4, "sequence_length": 512,
+                "gpus": {"count": count, "memory_gib": 40}, "sharding": sharding
+            })
+            .to_string(),
+        )
+        .unwrap();
+    };
+    let run = |extra: &[&str]| {
+        let mut cmd = cli_command(dir.path());
+        cmd.args([
+            "run",
+            "--model",
+            "Qwen/Qwen3-32B",
+            "--chain",
+            "fp16,int4",
+            "--json",
+        ])
+        .args(extra)
+        .args(["--", "python3", RELAUNCH_SCRIPT]);
+        cmd.output().unwrap()
+    };
+    let plan_arg = plan.to_str().unwrap();
+
+    write_plan("fsdp_full_shard", 4);
+    let out = run(&["--plan", plan_arg]);
+    assert_exit(&out, 0);
+    let rec = record(&out);
+    assert_eq!(rec["attempts"][0]["preset"], "fp16", "{rec}");
+    assert!(
+        rec["start"]["skipped"]
+            .as_array()
+            .is_none_or(|s| s.is_empty()),
+        "{rec}"
+    );
+    // The plan's batch, accumulation and length are what the run is told it trains at.
+    let env = &rec["attempts"][0]["environment"];
+    assert_eq!(env["HEADROOM_MICRO_BATCH"], "2", "{rec}");
+    assert_eq!(env["HEADROOM_GRAD_ACCUM"], "4", "{rec}");
+    assert_eq!(env["HEADROOM_SEQUENCE_LENGTH"], "512", "{rec}");
+
+    // The same plan on one GPU skips fp16, as the flags alone would.
+    write_plan("none", 1);
+    let rec = record(&run(&["--plan", plan_arg]));
+    assert_eq!(rec["attempts"][0]["preset"], "int4", "{rec}");
+    assert_eq!(rec["start"]["skipped"][0]["preset"], "fp16", "{rec}");
+    // The flags win over the plan: a 200 GiB GPU fits fp16 again.
+    let rec = record(&run(&["--plan", plan_arg, "--gpu-memory-gib", "200"]));
+    assert_eq!(rec["attempts"][0]["preset"], "fp16", "{rec}");
+
+    // A plan for another model, or with a bad key, is refused before anything runs, naming the key.
+    std::fs::write(
+        &plan,
+        r#"{"model": {"id": "Qwen/Qwen3-8B"}, "task": "train"}"#,
+    )
+    .unwrap();
+    let out = run(&["--plan", plan_arg]);
+    assert_exit(&out, 2);
+    assert!(
+        stderr_of(&out).contains("plan.model"),
+        "{}",
+        stderr_of(&out)
+    );
+    std::fs::write(&plan, r#"{"task": "train", "batch_size": 0}"#).unwrap();
+    let out = run(&["--plan", plan_arg]);
+    assert_exit(&out, 2);
+    assert!(
+        stderr_of(&out).contains("plan.batch_size"),
+        "{}",
+        stderr_of(&out)
+    );
+    assert_eq!(
+        std::fs::read_dir(dir.path().join("data/runs"))
+            .unwrap()
+            .count(),
+        3,
+        "the refused runs left no record"
+    );
+}

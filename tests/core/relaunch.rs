@@ -353,6 +353,7 @@ fn predict(
             sequence_length: 2048,
             gpu_memory_bytes: Some(gpu_gib << 30),
             pin_start: pin,
+            plan: None,
         },
         &known,
         |_| Ok(from_catalog(LLAMA_8B)?.expect("the catalog has the 8B model")),

@@ -261,6 +261,48 @@ fn a_preset_the_plan_rejects_keeps_the_reason_instead_of_a_figure() {
 }
 
 #[test]
+fn the_plan_views_plan_estimates_each_attempt_without_a_saved_config() {
+    let h = harness();
+    // The Plan view's plan: checkpointing on, micro-batch 2 × 1024; no config saved for the model.
+    let plan = json!({"model": {"id": LLAMA_8B}, "task": "train", "method": "lora",
+                      "gradient_checkpointing": true, "batch_size": 2, "sequence_length": 1024});
+    let mut request = start_request(
+        LLAMA_8B,
+        fake_argv(&["FAKE_OOM_PRESETS=fp16,int8"]),
+        json!(["fp16", "int8", "int4"]),
+    );
+    request["plan"] = plan.clone();
+    let run_id = runs_start(&h, request.clone(), 11).unwrap();
+    let record = wait_until_finished(&h, run_id.as_str().unwrap());
+    let attempts = record["attempts"].as_array().unwrap();
+    assert_eq!(attempts.len(), 3);
+    for (attempt, preset) in attempts.iter().zip(["fp16", "int8", "int4"]) {
+        let mut step = plan.clone();
+        step["quantization"] = json!(preset);
+        let answer = invoke(&h, "plan_answer", json!({"plan": step})).unwrap();
+        assert_eq!(
+            attempt["predicted_peak_bytes"], answer["estimate"]["per_gpu"]["device_peak_bytes"],
+            "{preset}: the Plan view's figure for the plan with this preset"
+        );
+        // The plan's batch and length are handed over.
+        assert_eq!(attempt["environment"]["HEADROOM_MICRO_BATCH"], "2");
+        assert_eq!(attempt["environment"]["HEADROOM_SEQUENCE_LENGTH"], "1024");
+    }
+
+    // A plan with a bad key is refused naming it, and starts nothing.
+    request["plan"]["optimizer"] = json!("lion");
+    let err = runs_start(&h, request, 12).unwrap_err();
+    assert_mentions(&err, "plan.optimizer");
+    assert_eq!(
+        invoke(&h, "runs_list", json!({})).unwrap()["runs"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+}
+
+#[test]
 fn a_plan_that_cannot_be_formed_is_refused_naming_the_field() {
     let h = harness();
     // No saved config: no task or method to estimate with.

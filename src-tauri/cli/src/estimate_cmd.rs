@@ -11,7 +11,6 @@ use std::time::Duration;
 
 use headroom_core::estimate::calibration::MachineCalibration;
 use headroom_core::estimate::{self, available_presets, Estimate};
-use headroom_core::fsio;
 use headroom_core::launch::calibration;
 use headroom_core::model::{self, hf_cache, Resolver};
 use headroom_core::paths::AppPaths;
@@ -79,15 +78,7 @@ pub struct EstimateArgs {
 /// Read the plan, resolve its model through model discovery (catalog, then the local Hugging Face cache, a
 /// folder, or a raw config), and estimate it against the built-in and the user's presets.
 pub fn run(paths: &AppPaths, args: EstimateArgs) -> CliResult {
-    let plan_text = match &args.plan {
-        None => None,
-        Some(p) if p.as_os_str() == "-" => Some(fsio::read_bounded_to_string(
-            std::io::stdin().lock(),
-            "stdin",
-            fsio::PLAN,
-        )?),
-        Some(p) => Some(fsio::read_to_string(p, fsio::PLAN)?),
-    };
+    let plan_text = crate::plan_cmd::read_plan_file(args.plan.as_deref())?;
     let (text, report) = crate::plan_cmd::plan_text(&args.import, plan_text)?;
     // A plan that does not say which figure decides "fits" follows the settings (docs/contract.md §1 fit_on).
     let text = with_settings_fit_on(paths, text)?;

@@ -147,6 +147,19 @@ pub fn run(paths: &AppPaths, cmd: PlanCommand) -> CliResult {
 
 /// The plan text to estimate or export: the configs' plan (when `--from` is given), the plan file's keys over it,
 /// then the command line's flags over both. Without `--from` and flags, the plan file's text unchanged.
+/// A plan file's text (`-` reads stdin), bounded like every plan the CLI reads; `None` without a file.
+pub fn read_plan_file(path: Option<&std::path::Path>) -> Result<Option<String>, Error> {
+    Ok(match path {
+        None => None,
+        Some(p) if p.as_os_str() == "-" => Some(fsio::read_bounded_to_string(
+            std::io::stdin().lock(),
+            "stdin",
+            fsio::PLAN,
+        )?),
+        Some(p) => Some(fsio::read_to_string(p, fsio::PLAN)?),
+    })
+}
+
 pub fn plan_text(
     import: &ImportArgs,
     plan_file: Option<String>,

@@ -67,6 +67,16 @@ pub struct RunArgs {
     /// Start at the chain's first step whatever the estimate says.
     #[arg(long)]
     pin_start: bool,
+    /// The plan the command trains with (docs/contract.md §1; `-` reads stdin): each step of the chain is
+    /// estimated with its checkpointing, optimizer, precision, GPUs and sharding instead of the model's saved
+    /// config, and the micro-batch, accumulation and sequence length default to the plan's. With --from, its
+    /// keys override the configs'.
+    #[arg(long, value_name = "FILE")]
+    plan: Option<PathBuf>,
+    /// The trainer's own config (Axolotl, LLaMA-Factory, TrainingArguments/TRL, torchtune, LitGPT, accelerate,
+    /// DeepSpeed; docs/trainers.md), read into the run's plan as `estimate --from` does. Repeat to merge several.
+    #[arg(long = "from", value_name = "FILE")]
+    from: Vec<PathBuf>,
     /// Where the training writes its checkpoints, when the command does not say with --output_dir: a relaunch
     /// resumes from the newest one (`{resume}`, HEADROOM_RESUME_FROM).
     #[arg(long)]
@@ -201,20 +211,28 @@ pub fn run(paths: &AppPaths, args: RunArgs) -> CliResult {
         }
         None => gpus.smallest_memory_bytes,
     };
-    // A micro-batch alone is only handed over; with a sequence length the chain is estimated.
-    let prediction = if args.sequence_length.is_none() {
+    let plan = run_plan(
+        &args.plan,
+        &args.from,
+        args.gpu_memory_gib.and(gpu_memory_bytes),
+    )?;
+    let shape = RunShape {
+        model_id: &args.model,
+        chain: &chain,
+        batch,
+        sequence_length: args.sequence_length,
+        gpu_memory_bytes,
+        pin_start: args.pin_start,
+        plan: plan.as_ref(),
+    };
+    let (batch, sequence_length) = start::trained_shape(paths, &shape)?;
+    // A micro-batch alone is only handed over; with a sequence length (or a plan) the chain is estimated.
+    let prediction = if sequence_length.is_none() {
         ChainPrediction::default()
     } else {
         start::predict_run(
             paths,
-            RunShape {
-                model_id: &args.model,
-                chain: &chain,
-                batch,
-                sequence_length: args.sequence_length,
-                gpu_memory_bytes,
-                pin_start: args.pin_start,
-            },
+            shape,
             &Resolver {
                 hub_cache: hf_cache::hub_cache_dir(|var| std::env::var(var).ok()),
             },
@@ -234,7 +252,7 @@ pub fn run(paths: &AppPaths, args: RunArgs) -> CliResult {
         batch,
         start: prediction.start,
         output_dir: args.output_dir,
-        sequence_length: args.sequence_length,
+        sequence_length,
         kill_grace: Duration::from_secs(args.kill_grace_s),
         gpus: gpus.count,
         log_limit_bytes: runner::ATTEMPT_LOG_LIMIT_BYTES,
@@ -352,4 +370,38 @@ fn nvml_probe() -> MonitorPeakProbe {
     start::peak_probe(std::sync::Arc::new(|| {
         open_source(&SourceSpec::Nvml, ProcFs::default())
     }))
+}
+
+/// The run's plan from `--plan` and `--from`, as `estimate` reads them; `--gpu-memory-gib` (given as bytes) sets
+/// the plan's GPU memory, keeping its GPU count. `None` without either option.
+fn run_plan(
+    plan: &Option<PathBuf>,
+    from: &[PathBuf],
+    gpu_memory_bytes: Option<u64>,
+) -> Result<Option<serde_json::Value>, Error> {
+    if plan.is_none() && from.is_empty() {
+        return Ok(None);
+    }
+    let text = crate::plan_cmd::read_plan_file(plan.as_deref())?;
+    let import = crate::plan_cmd::ImportArgs {
+        from: from.to_vec(),
+        model: None,
+        gpu_model: None,
+        gpu_memory_gib: None,
+    };
+    let (text, _report) = crate::plan_cmd::plan_text(&import, text)?;
+    let mut value: serde_json::Value = serde_json::from_str(&text)
+        .map_err(|e| Error::invalid("plan", format!("not valid JSON: {e}")))?;
+    if let (Some(bytes), Some(object)) = (gpu_memory_bytes, value.as_object_mut()) {
+        let count = object
+            .get("gpus")
+            .and_then(|g| g.get("count"))
+            .cloned()
+            .unwrap_or_else(|| 1.into());
+        object.insert(
+            "gpus".into(),
+            serde_json::json!({"count": count, "memory_gib": bytes as f64 / f64::from(1u32 << 30)}),
+        );
+    }
+    Ok(Some(value))
 }

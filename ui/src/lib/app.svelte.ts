@@ -14,6 +14,10 @@ export class AppModel {
   /** Set by a view while it holds unsaved edits, and asked before the app leaves that view: true when it
    *  stopped the leave to ask the person first (it calls `leave` itself if they choose to discard). */
   leaveGuard: ((leave: () => void) => boolean) | null = null;
+  /** A plan the Plan view hands to the Runs view's start form ("Run with this plan"): each step of the run's
+   *  chain is then estimated with it. `model` is the plan's model id ("" when the plan names a folder or a
+   *  config.json). */
+  runPlan = $state<{ model: string; plan: Record<string, unknown> } | null>(null);
   /** The OS's light or dark preference, kept current while the app runs. */
   systemDark = $state(false);
 

@@ -361,7 +361,12 @@ pin_start?: boolean,
 /**
  * Where the training writes its checkpoints, when the command does not say with `--output_dir`.
  */
-output_dir?: string, };
+output_dir?: string, 
+/**
+ * The plan the run trains with (the Plan view's): every step is estimated with its checkpointing, optimizer,
+ * precision, GPUs and sharding, and `batch_size`/`sequence_length` default to its own.
+ */
+plan?: Record<string, unknown>, };
 
 export type RunUpdate = { run_id: string, events: Array<LaunchEvent>, 
 /**

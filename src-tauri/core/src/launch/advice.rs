@@ -88,6 +88,7 @@ impl PresetAdvisor for EstimateAdvisor {
                     sequence_length,
                     gpu_memory_bytes: Some(gpu_memory_bytes),
                     pin_start: false,
+                    plan: None,
                 },
                 &known,
                 |m| model::resolve(m, &self.resolver),

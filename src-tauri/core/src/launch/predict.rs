@@ -43,6 +43,11 @@ pub struct PredictFor<'a> {
     pub gpu_memory_bytes: Option<u64>,
     /// Start at the chain's first step whatever the estimate says.
     pub pin_start: bool,
+    /// The plan the run trains with (docs/contract.md §1: the Plan view's, a saved plan, or one imported from the
+    /// trainer's config) instead of the task, method and LoRA settings of the model's saved config: its
+    /// checkpointing, optimizer, precision, GPUs and sharding then size every step. Each step sets its own
+    /// `quantization`, `batch_size` and `gradient_accumulation_steps`, and `sequence_length` above wins.
+    pub plan: Option<&'a Value>,
 }
 
 /// Predict each position of `what.chain` for `what.model_id`, with this machine's calibration when its runs
@@ -60,34 +65,26 @@ pub fn predict_chain(
     }
     let states = steps::states(&steps::parse_chain(what.chain)?, Some(what.batch))?;
     let model_id = what.model_id;
-    let configs = ConfigLibrary::new(paths);
-    let saved = match configs.path_of(model_id) {
-        Ok(_) => configs.get(model_id)?,
-        Err(_) => None,
+    let base = match what.plan {
+        Some(plan) => plan_base(plan, model_id)?,
+        None => saved_config_base(paths, model_id)?,
     };
-    let Some(entry) = saved else {
-        return Err(Error::invalid(
-            "batch_size",
-            format!(
-                "{model_id} has no saved config, so there is no task or method to estimate with: save one in the Presets view, or leave batch size and sequence length empty"
-            ),
-        ));
-    };
-    let config = entry.config;
     // This machine's calibration, as every other estimate of the app uses it (docs/estimator.md §10.5).
     let machine = super::calibration::load(paths)?;
     let settings = crate::settings::load(&paths.settings_file())?.settings;
-    let model = ModelRef::Id(model_id.to_string());
-    let spec = resolve(&model).map_err(|e| Error::invalid("model", e.to_string()))?;
-    let mut base = Map::new();
-    base.insert("model".into(), json!({ "id": model_id }));
-    base.insert("task".into(), to_value(&config.task)?);
-    if let Some(method) = config.effective_method() {
-        base.insert("method".into(), to_value(&method)?);
-    }
-    if let Some(lora) = &config.lora {
-        base.insert("lora".into(), to_value(lora)?);
-    }
+    let model: ModelRef = serde_json::from_value(base["model"].clone())
+        .map_err(|e| Error::invalid("plan.model", e.to_string()))?;
+    let spec = resolve(&model).map_err(|e| {
+        Error::invalid(
+            if what.plan.is_some() {
+                "plan.model"
+            } else {
+                "model"
+            },
+            e.to_string(),
+        )
+    })?;
+    let mut base = base;
     base.insert("sequence_length".into(), what.sequence_length.into());
     let mut out = ChainPrediction::default();
     let mut per_gpu: Vec<Option<PerGpu>> = Vec::with_capacity(states.len());
@@ -165,6 +162,107 @@ pub fn predict_chain(
         out.start = Some(first_step::choose(&estimates, &budget, what.pin_start));
     }
     Ok(out)
+}
+
+/// The plan's keys a prediction starts from, with the run's model where the plan names none. A plan naming
+/// another catalog or Hugging Face id than the run is refused: the run's record and its estimate would be of two
+/// different models.
+fn plan_base(plan: &Value, model_id: &str) -> Result<Map<String, Value>> {
+    let Some(object) = plan.as_object() else {
+        return Err(Error::invalid(
+            "plan",
+            "must be a JSON object (docs/contract.md §1)",
+        ));
+    };
+    let mut base = object.clone();
+    match base.get("model") {
+        None => {
+            base.insert("model".into(), json!({ "id": model_id }));
+        }
+        Some(Value::Object(m)) => {
+            if let Some(id) = m.get("id").and_then(Value::as_str) {
+                if id != model_id {
+                    return Err(Error::invalid(
+                        "plan.model",
+                        format!("the plan is for {id}, the run for {model_id}: give the run --model {id}, or a plan for {model_id}"),
+                    ));
+                }
+            }
+        }
+        Some(_) => {
+            return Err(Error::invalid(
+                "plan.model",
+                "must be an object: {\"id\": …}, {\"path\": …} or {\"config\": …}",
+            ))
+        }
+    }
+    // Each step of the chain says these.
+    for key in ["quantization", "batch_size", "gradient_accumulation_steps"] {
+        base.remove(key);
+    }
+    Ok(base)
+}
+
+/// The micro-batch, accumulation and sequence length a run with `plan` trains at: the ones given (the app's form,
+/// the CLI's flags), else the plan's own (its defaults when it says nothing, docs/contract.md §1). The plan is
+/// checked here as the estimator reads it, so a bad key is an error naming `plan.<key>` before the run starts.
+pub fn plan_shape(
+    plan: &Value,
+    model_id: &str,
+    batch: Option<BatchSetting>,
+    sequence_length: Option<u64>,
+    presets: &[PresetInfo],
+) -> Result<(BatchSetting, u64)> {
+    let mut value = plan.clone();
+    if let Some(object) = value.as_object_mut() {
+        object
+            .entry("model")
+            .or_insert_with(|| json!({ "id": model_id }));
+    }
+    let parsed = plan_from_value(&value, presets).map_err(|e| match e {
+        Error::Invalid { field, message } => Error::invalid(format!("plan.{field}"), message),
+        other => other,
+    })?;
+    let batch = match batch {
+        Some(b) => b,
+        None => BatchSetting::new(
+            parsed.batch_size.get(),
+            parsed.gradient_accumulation_steps.get(),
+        )?,
+    };
+    Ok((
+        batch,
+        sequence_length.unwrap_or(parsed.sequence_length.get()),
+    ))
+}
+
+/// The plan keys of the model's saved config (task, method, LoRA settings); without one there is nothing to
+/// plan with.
+fn saved_config_base(paths: &AppPaths, model_id: &str) -> Result<Map<String, Value>> {
+    let configs = ConfigLibrary::new(paths);
+    let saved = match configs.path_of(model_id) {
+        Ok(_) => configs.get(model_id)?,
+        Err(_) => None,
+    };
+    let Some(entry) = saved else {
+        return Err(Error::invalid(
+            "batch_size",
+            format!(
+                "{model_id} has no saved config, so there is no task or method to estimate with: save one in the Presets view, give the run a plan, or leave batch size and sequence length empty"
+            ),
+        ));
+    };
+    let config = entry.config;
+    let mut base = Map::new();
+    base.insert("model".into(), json!({ "id": model_id }));
+    base.insert("task".into(), to_value(&config.task)?);
+    if let Some(method) = config.effective_method() {
+        base.insert("method".into(), to_value(&method)?);
+    }
+    if let Some(lora) = &config.lora {
+        base.insert("lora".into(), to_value(lora)?);
+    }
+    Ok(base)
 }
 
 fn to_value(v: &impl serde::Serialize) -> Result<Value> {

@@ -9,8 +9,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::env::{profile, EnvMap};
 use crate::estimate::available_presets;
-use crate::launch::handover::{driver_gpu_info, DriverGpus, LibraryPresets};
-use crate::launch::predict::{predict_chain, ChainPrediction, PredictFor};
+use crate::launch::handover::{driver_gpu_info, LibraryPresets};
+use crate::launch::predict::{plan_shape, predict_chain, ChainPrediction, PredictFor};
 use crate::launch::probe::{MonitorPeakProbe, OpenSource};
 use crate::launch::runner::{self, RunRequest};
 use crate::launch::steps::BatchSetting;
@@ -57,6 +57,11 @@ pub struct StartRun {
     #[serde(default)]
     #[ts(optional)]
     pub output_dir: Option<String>,
+    /// The plan the run trains with (the Plan view's): every step is estimated with its checkpointing, optimizer,
+    /// precision, GPUs and sharding, and `batch_size`/`sequence_length` default to its own.
+    #[serde(default)]
+    #[ts(optional, type = "Record<string, unknown>")]
+    pub plan: Option<serde_json::Value>,
 }
 
 /// What the start form offers for a model (or before one is typed).
@@ -129,7 +134,17 @@ pub fn run_request(
         None | Some("") => None,
         Some(dir) => Some(PathBuf::from(dir)),
     };
-    let prediction = predict(paths, &start, batch, gpus, resolver)?;
+    let shape = RunShape {
+        model_id: start.model.trim(),
+        chain: &start.chain,
+        batch,
+        sequence_length: start.sequence_length,
+        gpu_memory_bytes: gpus.smallest_memory_bytes,
+        pin_start: start.pin_start.unwrap_or(false),
+        plan: start.plan.as_ref(),
+    };
+    let (batch, sequence_length) = trained_shape(paths, &shape)?;
+    let prediction = predict_run(paths, shape, resolver)?;
     let request = RunRequest {
         model: start.model.trim().to_string(),
         argv: start.argv,
@@ -143,35 +158,13 @@ pub fn run_request(
         step_predictions: prediction.steps,
         batch,
         start: prediction.start,
-        sequence_length: start.sequence_length,
+        sequence_length,
         output_dir,
         kill_grace: KILL_GRACE,
         gpus: gpus.count,
         log_limit_bytes: runner::ATTEMPT_LOG_LIMIT_BYTES,
     };
     Ok((request, presets))
-}
-
-/// The estimator's device peak per preset, when the form gave both a batch size and a sequence length.
-fn predict(
-    paths: &AppPaths,
-    start: &StartRun,
-    batch: Option<BatchSetting>,
-    gpus: DriverGpus,
-    resolver: &Resolver,
-) -> Result<ChainPrediction> {
-    predict_run(
-        paths,
-        RunShape {
-            model_id: start.model.trim(),
-            chain: &start.chain,
-            batch,
-            sequence_length: start.sequence_length,
-            gpu_memory_bytes: gpus.smallest_memory_bytes,
-            pin_start: start.pin_start.unwrap_or(false),
-        },
-        resolver,
-    )
 }
 
 /// What a run trains at, as the app's form or the CLI's options give it.
@@ -184,6 +177,32 @@ pub struct RunShape<'a> {
     /// One GPU's memory: the driver's smallest GPU, or what the user says; `None`: no start is chosen.
     pub gpu_memory_bytes: Option<u64>,
     pub pin_start: bool,
+    /// The plan the run trains with ([`PredictFor::plan`]); `batch` and `sequence_length` come from it where
+    /// they are not given (see [`plan_shape`]).
+    pub plan: Option<&'a serde_json::Value>,
+}
+
+/// The micro-batch and sequence length the run trains at: what the form or the flags give, completed from the
+/// run's plan when it has one. The launcher hands these over (`HEADROOM_MICRO_BATCH`, `HEADROOM_SEQUENCE_LENGTH`)
+/// and `mb/2` steps halve the batch.
+pub fn trained_shape(
+    paths: &AppPaths,
+    shape: &RunShape<'_>,
+) -> Result<(Option<BatchSetting>, Option<u64>)> {
+    match shape.plan {
+        None => Ok((shape.batch, shape.sequence_length)),
+        Some(plan) => {
+            let known = available_presets(&PresetLibrary::new(paths))?;
+            let (batch, sequence) = plan_shape(
+                plan,
+                shape.model_id,
+                shape.batch,
+                shape.sequence_length,
+                &known,
+            )?;
+            Ok((Some(batch), Some(sequence)))
+        }
+    }
 }
 
 /// Each chain step's estimate and where the chain starts, when both a batch and a sequence length are given (no
@@ -194,7 +213,8 @@ pub fn predict_run(
     shape: RunShape<'_>,
     resolver: &Resolver,
 ) -> Result<ChainPrediction> {
-    match (shape.batch, shape.sequence_length) {
+    let (batch, sequence_length) = trained_shape(paths, &shape)?;
+    match (batch, sequence_length) {
         (None, None) => Ok(ChainPrediction::default()),
         (Some(_), None) => Err(Error::invalid(
             "sequence_length",
@@ -215,6 +235,7 @@ pub fn predict_run(
                     sequence_length: sequence,
                     gpu_memory_bytes: shape.gpu_memory_bytes,
                     pin_start: shape.pin_start,
+                    plan: shape.plan,
                 },
                 &known,
                 |m| model::resolve(m, resolver),

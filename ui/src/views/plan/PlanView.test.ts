@@ -252,6 +252,21 @@ describe("PlanView files", () => {
     expect(q<HTMLSelectElement>('[data-testid="task"]').value).toBe("infer");
     expect(asked.at(-1)).toMatchObject({ model: { id: "Qwen/Qwen3-8B" }, task: "infer", batch_size: 3 });
   });
+
+  it("hands the plan to the Runs view's start form", async () => {
+    const app = new AppModel(api);
+    component = mount(PlanView, { target: document.body, props: { app } });
+    await settle();
+    const run = () => [...document.querySelectorAll<HTMLButtonElement>("button")].find((b) => b.textContent?.trim() === "Run with this plan…")!;
+    expect(run().disabled).toBe(true);
+    type(q<HTMLSelectElement>('[data-testid="model-list"]'), "meta-llama/Llama-3.1-8B");
+    await settle();
+    run().click();
+    await settle();
+    expect(app.view).toBe("runs");
+    expect(app.runPlan?.model).toBe("meta-llama/Llama-3.1-8B");
+    expect(app.runPlan?.plan).toMatchObject({ model: { id: "meta-llama/Llama-3.1-8B" }, task: "train", method: "qlora" });
+  });
 });
 
 describe("draft", () => {

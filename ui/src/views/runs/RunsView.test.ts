@@ -170,12 +170,14 @@ const settle = async () => {
   flushSync();
 };
 
-async function open() {
+async function open(prepare?: (app: AppModel) => void): Promise<AppModel> {
   backend();
   session.live = null;
   const app = new AppModel(api);
+  prepare?.(app);
   component = mount(RunsView, { target: document.body, props: { app } });
   await settle();
+  return app;
 }
 
 function type(name: string, value: string) {
@@ -305,6 +307,33 @@ describe("the Runs view", () => {
     const na = cards[1]!.querySelector(".na")!;
     expect(na.textContent).toBe("n/a");
     expect(na.getAttribute("title")).toContain("quantized and frozen");
+  });
+
+  it("takes the Plan view's plan: its model, a line saying what it estimates with, sent with the run until dropped", async () => {
+    const plan = {
+      model: { id: "llama-8b" }, task: "train", method: "lora", gradient_checkpointing: true,
+      batch_size: 2, sequence_length: 512, gpus: { count: 4, memory_gib: 40 }, sharding: "fsdp_full_shard",
+    };
+    const app = await open((a) => (a.runPlan = { model: "llama-8b", plan }));
+    await settle();
+    expect(document.querySelector<HTMLInputElement>('input[name="model"]')!.value).toBe("llama-8b");
+    expect(chips()).toEqual(["int4", "int4_double"]);
+    const line = document.querySelector(".with-plan")!.textContent!;
+    for (const part of ["train lora", "4 GPUs", "fsdp_full_shard", "checkpointing", "2 × 512"]) expect(line).toContain(part);
+    expect(document.querySelector<HTMLInputElement>('input[name="batch_size"]')!.placeholder).toBe("from the plan: 2");
+    type("command", "python3 train.py");
+    await submit();
+    const sent = calls.filter((c) => c.cmd === "runs_start").map((c) => c.args.start as Record<string, unknown>);
+    expect(sent[0]!.plan).toEqual(plan);
+    expect(sent[0]!.batch_size).toBeUndefined();
+
+    // Dropped: the form goes back to the saved config's estimate, and the plan is not sent.
+    session.live = null;
+    document.querySelector<HTMLButtonElement>(".with-plan button")!.click();
+    await settle();
+    expect(app.runPlan).toBeNull();
+    expect(document.querySelector(".with-plan")).toBeNull();
+    expect(document.querySelector("#plan-help")!.textContent).toContain("saved config");
   });
 
   it("checks the estimate fields and shows the backend's refusal next to the batch size", async () => {
