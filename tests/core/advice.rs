@@ -5,6 +5,7 @@ use headroom_core::estimate::plan::Method;
 use headroom_core::estimate::plan::Task;
 use headroom_core::estimate::{answer, builtin_presets, VerdictKind};
 use headroom_core::launch::advice::EstimateAdvisor;
+use headroom_core::launch::history::{self, RunRecord};
 use headroom_core::model::{resolve, Resolver};
 use headroom_core::monitor::advice::{Advice, PresetAdvisor};
 use headroom_core::monitor::procs::ModelLink;
@@ -151,6 +152,60 @@ fn a_run_it_cannot_estimate_says_why_and_the_chain_s_end_has_no_advice() {
     };
     match advisor.advise(&unsaved, 80 * GIB) {
         Advice::Unknown(why) => assert!(why.contains("no saved config"), "{why}"),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn a_run_started_with_a_plan_is_advised_with_that_plan() {
+    // Qwen3-32B LoRA in fp32, run by Headroom with a plan that shards it over four 40 GiB GPUs (FSDP full shard)
+    // with checkpointing: fp16's 61 GiB of weights become 15 per GPU, so fp16 is the advice.
+    let dir = tempfile::tempdir().unwrap();
+    let paths = AppPaths::new(dir.path().join("config"), dir.path().join("data"));
+    let (run_id, _) = history::create_run_dir(&paths, 1_000).unwrap();
+    let mut record: RunRecord = serde_json::from_value(json!({
+        "run_id": run_id, "model": MODEL, "profile": "production",
+        "chain": ["fp32", "fp16", "int8", "int4"], "argv": ["python3"], "cwd": "/tmp",
+        "started_unix_ms": 1_000, "attempts": [], "outcome": null
+    }))
+    .unwrap();
+    let advisor = EstimateAdvisor::new(paths.clone(), Resolver::default());
+    let running = ModelLink {
+        run_id: Some(run_id.clone()),
+        ..link(Some("fp32"), Some(1), Some(1024))
+    };
+    let advised = |record: &RunRecord| {
+        history::save(
+            &paths,
+            record,
+            history::load(&paths, &record.run_id).map_or(Revision::ABSENT, |(_, r)| r),
+        )
+        .unwrap();
+        match advisor.advise(&running, 40 * GIB) {
+            Advice::Fits { preset, .. } => preset,
+            other => panic!("{other:?}"),
+        }
+    };
+    record.plan = Some(
+        json!({"task": "train", "method": "lora", "gradient_checkpointing": true,
+        "gpus": {"count": 4, "memory_gib": 40}, "sharding": "fsdp_full_shard"}),
+    );
+    assert_eq!(advised(&record), "fp16");
+    // The same run without its plan has no task to plan with (no saved config): it says so.
+    record.plan = None;
+    history::save(&paths, &record, history::load(&paths, &run_id).unwrap().1).unwrap();
+    assert!(
+        matches!(advisor.advise(&running, 40 * GIB), Advice::Unknown(why) if why.contains("no saved config"))
+    );
+    // With the saved LoRA config instead (one GPU, checkpointing off, as the config cannot say), nothing left
+    // fits 40 GiB: the plan is what made the advice possible.
+    let configured = paths_with_lora_config(&dir);
+    assert_eq!(configured, paths);
+    match advisor.advise(&running, 40 * GIB) {
+        Advice::NoneFits { why } => assert!(
+            why.contains("fp16 skipped") && why.contains("no step fits"),
+            "{why}"
+        ),
         other => panic!("{other:?}"),
     }
 }

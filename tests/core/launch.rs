@@ -98,6 +98,7 @@ fn request(s: &Setup, profile: Profile, chain: &[&str], extra: &[(&str, &str)]) 
         kill_grace: Duration::from_millis(500),
         gpus: None,
         log_limit_bytes: runner::ATTEMPT_LOG_LIMIT_BYTES,
+        plan: None,
     }
 }
 

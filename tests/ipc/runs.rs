@@ -420,6 +420,7 @@ fn the_run_list_marks_a_run_whose_launcher_died_and_leaves_its_own_runs_alone() 
         interruption: None,
         start: None,
         distributed: None,
+        plan: None,
     };
     history::save(&h.paths, &orphaned, Revision::ABSENT).unwrap();
 

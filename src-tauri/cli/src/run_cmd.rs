@@ -256,6 +256,7 @@ pub fn run(paths: &AppPaths, args: RunArgs) -> CliResult {
         kill_grace: Duration::from_secs(args.kill_grace_s),
         gpus: gpus.count,
         log_limit_bytes: runner::ATTEMPT_LOG_LIMIT_BYTES,
+        plan: plan.clone(),
     };
     let cancel = CancelToken::new();
     forward_interrupts(cancel.clone());

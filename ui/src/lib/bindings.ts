@@ -319,7 +319,12 @@ start?: StartChoice,
 /**
  * Set for a command started through torchrun or accelerate launch.
  */
-distributed?: DistributedRun, };
+distributed?: DistributedRun, 
+/**
+ * The plan the run's steps were estimated with, when it was started with one (docs/contract.md §1): the
+ * Monitor estimates the run's remaining presets with it too.
+ */
+plan?: Record<string, unknown>, };
 
 export type RunList = { 
 /**

@@ -26,14 +26,18 @@ impl EstimateAdvisor {
         EstimateAdvisor { paths, resolver }
     }
 
-    /// The chain the run falls back along: its own run record's when Headroom launched it, else its model's
-    /// saved config's, else the default one.
-    fn chain(&self, link: &ModelLink) -> Vec<String> {
+    /// The chain the run falls back along and the plan it was started with: its own run record's when Headroom
+    /// launched it, else its model's saved config's chain (and no plan), else the default chain.
+    fn chain_and_plan(&self, link: &ModelLink) -> (Vec<String>, Option<serde_json::Value>) {
         if let Some(run_id) = &link.run_id {
             if let Ok((record, _)) = history::load(&self.paths, run_id) {
-                return record.chain;
+                return (record.chain, record.plan);
             }
         }
+        (self.saved_chain(link), None)
+    }
+
+    fn saved_chain(&self, link: &ModelLink) -> Vec<String> {
         let configs = ConfigLibrary::new(&self.paths);
         if configs.path_of(&link.id).is_ok() {
             if let Ok(Some(entry)) = configs.get(&link.id) {
@@ -58,7 +62,8 @@ impl PresetAdvisor for EstimateAdvisor {
             );
         };
         // The recommendation switches presets: the chain's batch steps are the launcher's to take.
-        let presets: Vec<String> = match steps::parse_chain(&self.chain(link)) {
+        let (chain, plan) = self.chain_and_plan(link);
+        let presets: Vec<String> = match steps::parse_chain(&chain) {
             Ok(parsed) => parsed
                 .into_iter()
                 .filter_map(|step| match step {
@@ -88,7 +93,7 @@ impl PresetAdvisor for EstimateAdvisor {
                     sequence_length,
                     gpu_memory_bytes: Some(gpu_memory_bytes),
                     pin_start: false,
-                    plan: None,
+                    plan: plan.as_ref(),
                 },
                 &known,
                 |m| model::resolve(m, &self.resolver),

@@ -175,6 +175,11 @@ pub struct RunRecord {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[ts(optional)]
     pub distributed: Option<DistributedRun>,
+    /// The plan the run's steps were estimated with, when it was started with one (docs/contract.md §1): the
+    /// Monitor estimates the run's remaining presets with it too.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional, type = "Record<string, unknown>")]
+    pub plan: Option<serde_json::Value>,
 }
 
 impl Document for RunRecord {

@@ -128,6 +128,8 @@ pub struct RunRequest {
     pub gpus: Option<u32>,
     /// The bound on each attempt's log file ([`ATTEMPT_LOG_LIMIT_BYTES`] unless a test wants it small).
     pub log_limit_bytes: u64,
+    /// The plan the steps were estimated with, kept in the record ([`RunRecord::plan`]).
+    pub plan: Option<serde_json::Value>,
 }
 
 /// The estimator's figures for one chain position.
@@ -440,6 +442,7 @@ pub fn run(
         interruption: None,
         start: request.start.clone(),
         distributed: distributed.as_ref().map(|(_, run)| run.clone()),
+        plan: request.plan.clone(),
     };
     let mut revision = history::save(paths, &record, Revision::ABSENT)?;
     on_event(LaunchEvent::RunStarted {

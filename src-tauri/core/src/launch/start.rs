@@ -163,6 +163,7 @@ pub fn run_request(
         kill_grace: KILL_GRACE,
         gpus: gpus.count,
         log_limit_bytes: runner::ATTEMPT_LOG_LIMIT_BYTES,
+        plan: start.plan.clone(),
     };
     Ok((request, presets))
 }
