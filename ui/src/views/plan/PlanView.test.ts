@@ -260,7 +260,8 @@ describe("PlanView files", () => {
     const run = () => [...document.querySelectorAll<HTMLButtonElement>("button")].find((b) => b.textContent?.trim() === "Run with this plan…")!;
     expect(run().disabled).toBe(true);
     type(q<HTMLSelectElement>('[data-testid="model-list"]'), "meta-llama/Llama-3.1-8B");
-    await settle();
+    // Enabled once the answer is in (after the form's debounce, which a loaded machine can stretch).
+    for (let waited = 0; run().disabled && waited < 5000; waited += 20) await sleep(20);
     run().click();
     await settle();
     expect(app.view).toBe("runs");

@@ -86,6 +86,11 @@ async function settle() {
   await sleep(200);
   flushSync();
 }
+/** Wait for what the form asks after its debounce: on a loaded machine 200 ms can pass before the timer fires. */
+async function until(ready: () => boolean) {
+  for (let waited = 0; !ready() && waited < 5000; waited += 20) await sleep(20);
+  flushSync();
+}
 const lastPlan = () => calls.filter((c) => c.cmd === "plan_answer").at(-1)?.args.plan as Record<string, unknown>;
 
 describe("trainer configs in the Plan view", () => {
@@ -95,6 +100,7 @@ describe("trainer configs in the Plan view", () => {
     button("Import trainer config…").click();
     await settle();
     expect(q<HTMLInputElement>('[data-testid="batch"]').value).toBe("3");
+    await until(() => lastPlan()?.batch_size === 3);
     // The config's GPU count with the form's GPU (the default RTX 4090): configs never say a GPU's memory.
     expect(lastPlan()).toMatchObject({ model: { id: "google/gemma-2-9b" }, framework: "axolotl", sharding: "zero3", batch_size: 3, gpus: { count: 8, model: "RTX 4090" } });
     const shown = q('[data-testid="import-report"]').textContent!;
