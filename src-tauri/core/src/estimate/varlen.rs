@@ -1,0 +1,166 @@
+//! Reserved memory when batch lengths vary (docs/estimator.md §10.3): the caching allocator keeps the segments
+//! it made for a shorter batch's tensors, and a longer batch's same tensors do not fit in them, so they stay
+//! reserved beside the new ones. The estimate replays a synthetic schedule of one training step's allocations
+//! and frees, built from the engine's own per-layer and per-token sizes, through a model of the allocator
+//! (`allocator.rs`), once over the plan's lengths and once over as many steps at the longest length, and adds
+//! the difference: the schedule's coarse parts (which tensors exactly, in which order) are the same in both
+//! runs and cancel, and what remains is the stranding that only varying lengths cause.
+
+use super::allocator::{CachingAllocator, Handle};
+
+/// The loss's tensors at one length (docs/estimator.md §7), as transformers' `ForCausalLMLoss` and
+/// `cross_entropy` make them.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct LossShape {
+    pub vocab: u64,
+    /// Compute dtype bytes: below 4 the 16-bit logits are upcast to fp32 first.
+    pub e: u64,
+    /// Gemma-2's soft-capping: tanh's 16-bit output is saved for backward.
+    pub softcap: bool,
+    /// Chunked cross-entropy: only a chunk's tensors exist at a time.
+    pub chunks: u64,
+}
+
+/// One training step's tensors, per token (or per token per position) where they scale with the batch's length,
+/// in bytes where they do not.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct StepSchedule {
+    pub batch: u64,
+    pub layers: u64,
+    pub checkpointing: bool,
+    /// Each tensor a decoder layer's forward saves for backward, bytes per token.
+    pub saved_per_token: Vec<u64>,
+    /// Each b·a·s² tensor eager attention saves, bytes per token per position.
+    pub saved_per_token_per_position: Vec<u64>,
+    /// Checkpointing: the layer input each layer keeps, bytes per token.
+    pub kept_per_token: u64,
+    /// The gradients a layer's backward works with and frees, bytes per token.
+    pub backward_per_token: Vec<u64>,
+    /// Saved after the last layer (final norm, the head's input), bytes per token.
+    pub head_per_token: u64,
+    pub loss: Option<LossShape>,
+    /// Each trainable parameter's gradient in one decoder layer: made in backward, freed after the step.
+    pub layer_gradients: Vec<u64>,
+    /// Each optimizer state of one decoder layer's parameters: made at the first step and kept.
+    pub layer_states: Vec<u64>,
+    /// Gradients and states of trainable tensors outside the decoder layers (embeddings, the head).
+    pub other_gradients: Vec<u64>,
+    pub other_states: Vec<u64>,
+}
+
+impl StepSchedule {
+    /// Reserved bytes the lengths strand beyond as many steps at the longest one; 0 when they do not vary.
+    pub fn stranded_bytes(&self, lengths: &[u64]) -> u64 {
+        let Some(&longest) = lengths.iter().max() else {
+            return 0;
+        };
+        if lengths.iter().all(|&l| l == longest) {
+            return 0;
+        }
+        let varying = self.peak_reserved(lengths.iter().copied());
+        let fixed = self.peak_reserved(lengths.iter().map(|_| longest));
+        varying.saturating_sub(fixed)
+    }
+
+    fn peak_reserved(&self, lengths: impl Iterator<Item = u64>) -> u64 {
+        let mut a = CachingAllocator::default();
+        let mut states = Vec::new();
+        for (i, length) in lengths.enumerate() {
+            self.step(&mut a, length, i == 0, &mut states);
+        }
+        a.peak_reserved
+    }
+
+    fn step(&self, a: &mut CachingAllocator, length: u64, first: bool, states: &mut Vec<Handle>) {
+        let tokens = self.batch.saturating_mul(length);
+        let sized = |per_token: u64| per_token.saturating_mul(tokens);
+        let positional = |per: u64| per.saturating_mul(tokens).saturating_mul(length);
+        let saved = |a: &mut CachingAllocator| -> Vec<Handle> {
+            let mut held: Vec<Handle> = self
+                .saved_per_token
+                .iter()
+                .map(|&p| a.malloc(sized(p)))
+                .collect();
+            held.extend(
+                self.saved_per_token_per_position
+                    .iter()
+                    .map(|&p| a.malloc(positional(p))),
+            );
+            held
+        };
+        // Forward: each layer's saved tensors (with checkpointing computed under no_grad and dropped, the
+        // layer's input kept instead).
+        let mut layers = Vec::with_capacity(self.layers as usize);
+        for _ in 0..self.layers {
+            if self.checkpointing {
+                let kept = a.malloc(sized(self.kept_per_token));
+                for h in saved(a) {
+                    a.free(h);
+                }
+                layers.push(vec![kept]);
+            } else {
+                layers.push(saved(a));
+            }
+        }
+        let head = a.malloc(sized(self.head_per_token));
+        if let Some(loss) = self.loss {
+            self.loss_step(a, loss, tokens);
+        }
+        a.free(head);
+        // Backward, last layer first: recompute (checkpointing), the gradients flowing through, the parameters'
+        // gradients, then the layer's saved tensors go.
+        let mut grads = Vec::new();
+        for held in layers.into_iter().rev() {
+            let recomputed = if self.checkpointing {
+                saved(a)
+            } else {
+                Vec::new()
+            };
+            let flowing: Vec<Handle> = self
+                .backward_per_token
+                .iter()
+                .map(|&p| a.malloc(sized(p)))
+                .collect();
+            grads.extend(self.layer_gradients.iter().map(|&g| a.malloc(g)));
+            for h in flowing.into_iter().chain(recomputed).chain(held) {
+                a.free(h);
+            }
+        }
+        grads.extend(self.other_gradients.iter().map(|&g| a.malloc(g)));
+        // The optimizer step: states made at the first step stay; gradients are freed (zero_grad(set_to_none)).
+        if first {
+            for _ in 0..self.layers {
+                states.extend(self.layer_states.iter().map(|&s| a.malloc(s)));
+            }
+            states.extend(self.other_states.iter().map(|&s| a.malloc(s)));
+        }
+        for h in grads {
+            a.free(h);
+        }
+    }
+
+    /// The loss's buffers in the order they live (docs/estimator.md §7): forward makes the head's logits, their
+    /// fp32 upcast and the saved log-softmax, and drops the first two; backward makes nll_loss's fp32 gradient
+    /// and log_softmax's, drops the first and the saved log-softmax, and casts the gradient back for the head.
+    fn loss_step(&self, a: &mut CachingAllocator, loss: LossShape, tokens: u64) {
+        let logits = loss.vocab.saturating_mul(tokens) / loss.chunks.max(1);
+        for _ in 0..loss.chunks.max(1) {
+            let head_out = a.malloc(logits.saturating_mul(loss.e));
+            let capped = loss.softcap.then(|| a.malloc(logits.saturating_mul(loss.e)));
+            let upcast = (loss.e < 4).then(|| a.malloc(logits.saturating_mul(4)));
+            let log_softmax = a.malloc(logits.saturating_mul(4));
+            for h in upcast.into_iter().chain([head_out]) {
+                a.free(h);
+            }
+            let nll_grad = a.malloc(logits.saturating_mul(4));
+            let grad = a.malloc(logits.saturating_mul(4));
+            a.free(nll_grad);
+            a.free(log_softmax);
+            let cast = (loss.e < 4).then(|| a.malloc(logits.saturating_mul(loss.e)));
+            a.free(grad);
+            for h in cast.into_iter().chain(capped) {
+                a.free(h);
+            }
+        }
+    }
+}
