@@ -469,11 +469,13 @@ pub(crate) fn training(input: &TrainInputs, notes: &mut Notes) -> Result<Part> {
     part.cpu = cpu;
     // Varying batch lengths strand the shorter batches' segments (docs/estimator.md §10.3). Simulated for one
     // GPU's own schedule: sharded and offloaded runs move other buffers than this schedule has.
-    if !plan.sequence_lengths.is_empty()
-        && sharding == Sharding::None
+    let simulated = sharding == Sharding::None
         && plan.offload == Offload::None
-        && !plan.activation_offload
-    {
+        && !plan.activation_offload;
+    if !plan.sequence_lengths.is_empty() && !simulated {
+        notes.add(|| ("varying lengths: not simulated with sharding or offload; the estimate assumes every batch is sequence_length long".to_string(), Message::new(Key::NoteVaryingLengthsSkipped)));
+    }
+    if !plan.sequence_lengths.is_empty() && simulated {
         let schedule = step_schedule(&ScheduleInputs {
             plan,
             shape,
@@ -494,6 +496,19 @@ pub(crate) fn training(input: &TrainInputs, notes: &mut Notes) -> Result<Part> {
             .map(|&l| (l.saturating_mul(s) / plan.sequence_length.get()).max(1))
             .collect();
         part.stranded = schedule.stranded_bytes(&lengths);
+        let stranded = part.stranded;
+        notes.add(|| {
+            (
+                format!(
+                    "varying lengths: over {} micro-batches of the listed lengths, the caching allocator keeps {} of segments made for shorter batches that longer ones cannot reuse (simulated)",
+                    lengths.len(),
+                    gib(stranded)
+                ),
+                Message::new(Key::NoteVaryingLengths)
+                    .count("steps", lengths.len() as u64)
+                    .bytes("bytes", stranded),
+            )
+        });
     }
     Ok(part)
 }
