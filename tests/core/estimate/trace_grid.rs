@@ -148,7 +148,7 @@ fn the_analytic_engine_agrees_with_the_recorded_traces() {
     );
 }
 
-/// Bound on the median reserved error against traces with varying lengths, a little outside today's 2.5%: the
+/// Bound on the median reserved error against traces with varying lengths, a little outside today's 2.8%: the
 /// plan lists the traced steps' lengths (`sequence_lengths`) and the engine simulates the segments the shorter
 /// steps strand (docs/estimator.md §10.3, §12.4); without it the fixed-shape estimate missed them by 7.3%.
 const VARIABLE_MEDIAN_BOUND: f64 = 0.03;

@@ -41,6 +41,8 @@ struct Block {
 #[derive(Debug, Default)]
 pub(crate) struct CachingAllocator {
     blocks: Vec<Block>,
+    /// Arena slots of blocks merged into a neighbour, for the next new block.
+    dead: Vec<usize>,
     free_small: BTreeSet<(u64, u64, usize)>,
     free_large: BTreeSet<(u64, u64, usize)>,
     next_address: u64,
@@ -80,6 +82,19 @@ impl CachingAllocator {
         }
     }
 
+    fn push(&mut self, block: Block) -> usize {
+        match self.dead.pop() {
+            Some(i) => {
+                self.blocks[i] = block;
+                i
+            }
+            None => {
+                self.blocks.push(block);
+                self.blocks.len() - 1
+            }
+        }
+    }
+
     fn insert_free(&mut self, i: usize) {
         let b = &self.blocks[i];
         let key = (b.size, b.ptr, i);
@@ -114,15 +129,14 @@ impl CachingAllocator {
                 self.next_address += alloc.div_ceil(ROUND_LARGE) * ROUND_LARGE;
                 self.reserved += alloc;
                 self.peak_reserved = self.peak_reserved.max(self.reserved);
-                self.blocks.push(Block {
+                self.push(Block {
                     size: alloc,
                     ptr,
                     small,
                     allocated: false,
                     prev: None,
                     next: None,
-                });
-                self.blocks.len() - 1
+                })
             }
         };
         let remaining = self.blocks[i].size - size;
@@ -134,7 +148,7 @@ impl CachingAllocator {
         let i = if split {
             // The request takes the front; the rest stays free behind it in the same segment.
             let (ptr, prev) = (self.blocks[i].ptr, self.blocks[i].prev);
-            self.blocks.push(Block {
+            let n = self.push(Block {
                 size,
                 ptr,
                 small,
@@ -142,7 +156,6 @@ impl CachingAllocator {
                 prev,
                 next: Some(i),
             });
-            let n = self.blocks.len() - 1;
             if let Some(p) = prev {
                 self.blocks[p].next = Some(n);
             }
@@ -178,6 +191,7 @@ impl CachingAllocator {
             if let Some(pp) = prev {
                 self.blocks[pp].next = Some(i);
             }
+            self.dead.push(p);
         }
         if let Some(n) = self.blocks[i].next.filter(|&n| !self.blocks[n].allocated) {
             self.remove_free(n);
@@ -188,6 +202,7 @@ impl CachingAllocator {
             if let Some(nn) = next {
                 self.blocks[nn].prev = Some(i);
             }
+            self.dead.push(n);
         }
         self.insert_free(i);
     }

@@ -475,7 +475,11 @@ pub(crate) fn training(input: &TrainInputs, notes: &mut Notes) -> Result<Part> {
     if !plan.sequence_lengths.is_empty() && !simulated {
         notes.add(|| ("varying lengths: not simulated with sharding or offload; the estimate assumes every batch is sequence_length long".to_string(), Message::new(Key::NoteVaryingLengthsSkipped)));
     }
-    if !plan.sequence_lengths.is_empty() && simulated {
+    // Only at the plan's own shape, which its lengths describe: the solver and the what-if grid, which vary the
+    // batch and the length, assume fixed shapes (and stay fast: the simulation costs what thousands of estimates
+    // do).
+    let own_shape = b == plan.batch_size.get() && s == plan.sequence_length.get();
+    if !plan.sequence_lengths.is_empty() && simulated && own_shape {
         let schedule = step_schedule(&ScheduleInputs {
             plan,
             shape,
@@ -489,13 +493,8 @@ pub(crate) fn training(input: &TrainInputs, notes: &mut Notes) -> Result<Part> {
             head_per_token: head.saturating_sub(head_copy) / tokens.max(1),
             stored_layers,
         });
-        // The solver asks for other lengths than the plan's: the listed lengths keep their proportions to it.
-        let lengths: Vec<u64> = plan
-            .sequence_lengths
-            .iter()
-            .map(|&l| (l.saturating_mul(s) / plan.sequence_length.get()).max(1))
-            .collect();
-        part.stranded = schedule.stranded_bytes(&lengths);
+        let lengths = &plan.sequence_lengths;
+        part.stranded = schedule.stranded_bytes(lengths);
         let stranded = part.stranded;
         notes.add(|| {
             (

@@ -6,7 +6,7 @@
 //! the difference: the schedule's coarse parts (which tensors exactly, in which order) are the same in both
 //! runs and cancel, and what remains is the stranding that only varying lengths cause.
 
-use super::allocator::{CachingAllocator, Handle};
+use super::allocator::{CachingAllocator, Handle, SMALL_SIZE};
 
 /// The loss's tensors at one length (docs/estimator.md §7), as transformers' `ForCausalLMLoss` and
 /// `cross_entropy` make them.
@@ -58,7 +58,9 @@ impl StepSchedule {
             return 0;
         }
         let varying = self.peak_reserved(lengths.iter().copied());
-        let fixed = self.peak_reserved(lengths.iter().map(|_| longest));
+        // With fixed shapes the second step, the first with optimizer states, repeats in every later one (the
+        // trace engine's fixed-length baseline is these two steps too).
+        let fixed = self.peak_reserved([longest; 2].into_iter());
         varying.saturating_sub(fixed)
     }
 
@@ -79,12 +81,12 @@ impl StepSchedule {
             let mut held: Vec<Handle> = self
                 .saved_per_token
                 .iter()
-                .map(|&p| a.malloc(sized(p)))
+                .filter_map(|&p| large(a, sized(p)))
                 .collect();
             held.extend(
                 self.saved_per_token_per_position
                     .iter()
-                    .map(|&p| a.malloc(positional(p))),
+                    .filter_map(|&p| large(a, positional(p))),
             );
             held
         };
@@ -93,20 +95,22 @@ impl StepSchedule {
         let mut layers = Vec::with_capacity(self.layers as usize);
         for _ in 0..self.layers {
             if self.checkpointing {
-                let kept = a.malloc(sized(self.kept_per_token));
+                let kept = large(a, sized(self.kept_per_token));
                 for h in saved(a) {
                     a.free(h);
                 }
-                layers.push(vec![kept]);
+                layers.push(kept.into_iter().collect());
             } else {
                 layers.push(saved(a));
             }
         }
-        let head = a.malloc(sized(self.head_per_token));
+        let head = large(a, sized(self.head_per_token));
         if let Some(loss) = self.loss {
             self.loss_step(a, loss, tokens);
         }
-        a.free(head);
+        if let Some(h) = head {
+            a.free(h);
+        }
         // Backward, last layer first: recompute (checkpointing), the gradients flowing through, the parameters'
         // gradients, then the layer's saved tensors go.
         let mut grads = Vec::new();
@@ -119,20 +123,20 @@ impl StepSchedule {
             let flowing: Vec<Handle> = self
                 .backward_per_token
                 .iter()
-                .map(|&p| a.malloc(sized(p)))
+                .filter_map(|&p| large(a, sized(p)))
                 .collect();
-            grads.extend(self.layer_gradients.iter().map(|&g| a.malloc(g)));
+            grads.extend(self.layer_gradients.iter().filter_map(|&g| large(a, g)));
             for h in flowing.into_iter().chain(recomputed).chain(held) {
                 a.free(h);
             }
         }
-        grads.extend(self.other_gradients.iter().map(|&g| a.malloc(g)));
+        grads.extend(self.other_gradients.iter().filter_map(|&g| large(a, g)));
         // The optimizer step: states made at the first step stay; gradients are freed (zero_grad(set_to_none)).
         if first {
             for _ in 0..self.layers {
-                states.extend(self.layer_states.iter().map(|&s| a.malloc(s)));
+                states.extend(self.layer_states.iter().filter_map(|&s| large(a, s)));
             }
-            states.extend(self.other_states.iter().map(|&s| a.malloc(s)));
+            states.extend(self.other_states.iter().filter_map(|&s| large(a, s)));
         }
         for h in grads {
             a.free(h);
@@ -145,22 +149,31 @@ impl StepSchedule {
     fn loss_step(&self, a: &mut CachingAllocator, loss: LossShape, tokens: u64) {
         let logits = loss.vocab.saturating_mul(tokens) / loss.chunks.max(1);
         for _ in 0..loss.chunks.max(1) {
-            let head_out = a.malloc(logits.saturating_mul(loss.e));
-            let capped = loss.softcap.then(|| a.malloc(logits.saturating_mul(loss.e)));
-            let upcast = (loss.e < 4).then(|| a.malloc(logits.saturating_mul(4)));
-            let log_softmax = a.malloc(logits.saturating_mul(4));
-            for h in upcast.into_iter().chain([head_out]) {
-                a.free(h);
-            }
-            let nll_grad = a.malloc(logits.saturating_mul(4));
-            let grad = a.malloc(logits.saturating_mul(4));
-            a.free(nll_grad);
-            a.free(log_softmax);
-            let cast = (loss.e < 4).then(|| a.malloc(logits.saturating_mul(loss.e)));
-            a.free(grad);
-            for h in cast.into_iter().chain(capped) {
-                a.free(h);
-            }
+            let sixteen = logits.saturating_mul(loss.e);
+            let fp32 = logits.saturating_mul(4);
+            let head_out = large(a, sixteen);
+            let capped = loss.softcap.then(|| large(a, sixteen)).flatten();
+            let upcast = (loss.e < 4).then(|| large(a, fp32)).flatten();
+            let log_softmax = large(a, fp32);
+            free_all(a, [upcast, head_out]);
+            let nll_grad = large(a, fp32);
+            let grad = large(a, fp32);
+            free_all(a, [nll_grad, log_softmax]);
+            let cast = (loss.e < 4).then(|| large(a, sixteen)).flatten();
+            free_all(a, [grad, cast, capped]);
         }
+    }
+}
+
+/// A request of the large pool; `None` for the small pool's (1 MiB and less), which are left out: the pools share
+/// no blocks, so they change nothing the large pool strands, and what the small pool's 2 MiB segments could
+/// strand is negligible beside it.
+fn large(a: &mut CachingAllocator, bytes: u64) -> Option<Handle> {
+    (bytes > SMALL_SIZE).then(|| a.malloc(bytes))
+}
+
+fn free_all<const N: usize>(a: &mut CachingAllocator, handles: [Option<Handle>; N]) {
+    for h in handles.into_iter().flatten() {
+        a.free(h);
     }
 }
