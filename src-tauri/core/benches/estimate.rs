@@ -66,6 +66,20 @@ fn benches(c: &mut Criterion) {
         b.iter(|| estimate(black_box(&deep), black_box(&varying), &presets).expect("estimate"))
     });
 
+    let varying_8b = parse_plan(
+        &json!({
+            "model": {"id": "meta-llama/Llama-3.1-8B"}, "task": "train", "method": "lora",
+            "quantization": "bf16", "gradient_checkpointing": false, "batch_size": 2,
+            "sequence_lengths": [1024, 2048, 512, 1536]
+        })
+        .to_string(),
+        &presets,
+    )
+    .expect("plan");
+    c.bench_function("one estimate with 4 varying lengths (Llama-3.1-8B LoRA, 32 layers)", |b| {
+        b.iter(|| estimate(black_box(&spec), black_box(&varying_8b), &presets).expect("estimate"))
+    });
+
     // LoRA so that every preset, quantized or not, is a valid plan.
     let mut lora = plan.clone();
     lora.method = Some(headroom_core::estimate::plan::Method::Lora);

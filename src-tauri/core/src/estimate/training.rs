@@ -10,7 +10,7 @@ use super::plan::{Method, Offload, Plan, Sharding};
 use super::report::{gib, Notes};
 use super::shape::Shape;
 use super::states::{states, trainable, StateInputs};
-use super::varlen::{LossShape, StepSchedule};
+use super::varlen::{step_schedule, ScheduleInputs};
 use super::weights::Weights;
 use crate::message::{Key, Message};
 use crate::model::ModelSpec;
@@ -510,112 +510,4 @@ pub(crate) fn training(input: &TrainInputs, notes: &mut Notes) -> Result<Part> {
         });
     }
     Ok(part)
-}
-
-struct ScheduleInputs<'a> {
-    plan: &'a Plan,
-    shape: &'a Shape<'a>,
-    trainable: &'a super::states::Trainable,
-    grad_bytes: u64,
-    optimizer_bytes: u64,
-    layer: &'a super::activations::LayerCost,
-    e: u64,
-    e_res: u64,
-    b: u64,
-    head_per_token: u64,
-    stored_layers: u64,
-}
-
-/// One training step's tensors for the allocator simulation of varying lengths (docs/estimator.md §10.3), from
-/// the same per-layer and per-token sizes the estimate adds up: a layer's saved bytes as its MLP intermediates,
-/// eager attention's s×s matrices (fp32 softmax, then 16-bit ones) and hidden-sized tensors for the rest; the
-/// gradients a layer's backward frees (the working set of `layer_transient_per_token`); every trainable tensor's
-/// gradient, and its optimizer states from the first step on.
-fn step_schedule(input: &ScheduleInputs) -> StepSchedule {
-    let ScheduleInputs {
-        plan,
-        shape,
-        trainable: t,
-        layer: lc,
-        e,
-        e_res,
-        ..
-    } = *input;
-    let h = shape.h;
-    let heads = shape.arch.attention.num_heads;
-    let mut saved_per_token = vec![lc.mlp_intermediate; lc.mlp_intermediates as usize];
-    let mut rest = lc
-        .per_token
-        .saturating_sub(lc.mlp_intermediate * lc.mlp_intermediates);
-    while rest > 0 {
-        let piece = rest.min(e * h);
-        saved_per_token.push(piece);
-        rest -= piece;
-    }
-    let mut saved_per_token_per_position = Vec::new();
-    if lc.per_token_per_position > 0 {
-        let fp32 = (4 * heads).min(lc.per_token_per_position);
-        saved_per_token_per_position.push(fp32);
-        let mut rest = lc.per_token_per_position - fp32;
-        while rest > 0 {
-            let piece = rest.min(e * heads);
-            saved_per_token_per_position.push(piece);
-            rest -= piece;
-        }
-    }
-    let transient = layer_transient_per_token(shape, e);
-    let inner = (transient / e.max(1)).saturating_sub(3 * h + 2 * shape.kv_dim) / 3;
-    let mut backward_per_token = vec![e * inner; 3];
-    backward_per_token.extend([e * h; 3]);
-    backward_per_token.extend([e * shape.kv_dim; 2]);
-    // Trainable tensors: those repeated in every decoder layer go with the layer, the rest (embeddings, the
-    // head) once per step.
-    let per_element_grad = input.grad_bytes.checked_div(t.params).unwrap_or(0);
-    let per_element_states = input.optimizer_bytes.checked_div(t.params).unwrap_or(0);
-    // Adam's two moments are two tensors; a state of a byte or less per element is one.
-    let state_tensors = if per_element_states >= 2 { 2 } else { 1 };
-    let layers = shape.layers.max(1);
-    let mut layer_gradients = Vec::new();
-    let mut layer_states = Vec::new();
-    let mut other = Vec::new();
-    for tensor in &t.tensors {
-        let numel = tensor.rows * tensor.cols;
-        let (per_layer, once) = if tensor.count >= layers {
-            (tensor.count / layers, tensor.count % layers)
-        } else {
-            (0, tensor.count)
-        };
-        for _ in 0..per_layer {
-            layer_gradients.push(numel * per_element_grad);
-            for _ in 0..state_tensors {
-                layer_states.push(numel * per_element_states / state_tensors);
-            }
-        }
-        for _ in 0..once {
-            other.push(numel);
-        }
-    }
-    StepSchedule {
-        batch: input.b,
-        layers: input.stored_layers,
-        checkpointing: plan.gradient_checkpointing,
-        saved_per_token,
-        saved_per_token_per_position,
-        kept_per_token: e_res * h,
-        backward_per_token,
-        head_per_token: input.head_per_token,
-        loss: Some(LossShape {
-            vocab: shape.vocab,
-            e,
-            softcap: shape.softcapped,
-            chunks: if plan.chunked_loss { LOSS_CHUNKS } else { 1 },
-        }),
-        layer_gradients,
-        layer_states,
-        other_gradients: other.iter().map(|n| n * per_element_grad).collect(),
-        other_states: other
-            .iter()
-            .flat_map(|n| vec![n * per_element_states / state_tensors; state_tensors as usize])
-            .collect(),
-    }
 }
