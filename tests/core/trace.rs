@@ -449,7 +449,13 @@ fn the_request_carries_the_plan_in_the_protocols_terms() {
         json!({"model": tiny_llama(), "task": "train", "method": "lora", "sequence_lengths": [64, 256, 128]}),
     );
     assert_eq!(varying.sequence_length.get(), 256);
-    let r = request::build(&varying, &config, json!({"dtype": "bf16"}), &Steps::default(), 120);
+    let r = request::build(
+        &varying,
+        &config,
+        json!({"dtype": "bf16"}),
+        &Steps::default(),
+        120,
+    );
     assert_eq!(r["plan"]["sequence_lengths"], json!([64, 256, 128]));
     let r = request::build(&varying, &config, json!({"dtype": "bf16"}), &steps, 120);
     assert_eq!(r["plan"]["sequence_lengths"], json!([128, 512, 256]));

@@ -62,9 +62,10 @@ fn benches(c: &mut Criterion) {
         &presets,
     )
     .expect("plan");
-    c.bench_function("one estimate with 8 varying lengths (126 layers, no checkpointing)", |b| {
-        b.iter(|| estimate(black_box(&deep), black_box(&varying), &presets).expect("estimate"))
-    });
+    c.bench_function(
+        "one estimate with 8 varying lengths (126 layers, no checkpointing)",
+        |b| b.iter(|| estimate(black_box(&deep), black_box(&varying), &presets).expect("estimate")),
+    );
 
     let varying_8b = parse_plan(
         &json!({
@@ -76,9 +77,14 @@ fn benches(c: &mut Criterion) {
         &presets,
     )
     .expect("plan");
-    c.bench_function("one estimate with 4 varying lengths (Llama-3.1-8B LoRA, 32 layers)", |b| {
-        b.iter(|| estimate(black_box(&spec), black_box(&varying_8b), &presets).expect("estimate"))
-    });
+    c.bench_function(
+        "one estimate with 4 varying lengths (Llama-3.1-8B LoRA, 32 layers)",
+        |b| {
+            b.iter(|| {
+                estimate(black_box(&spec), black_box(&varying_8b), &presets).expect("estimate")
+            })
+        },
+    );
 
     // LoRA so that every preset, quantized or not, is a valid plan.
     let mut lora = plan.clone();

@@ -585,5 +585,8 @@ fn varying_lengths_strand_the_shorter_batches_segments() {
     assert!(growing.per_gpu.reserved_peak_bytes > varying.per_gpu.reserved_peak_bytes);
     // Longest first: its segments hold every shorter batch.
     let shrinking = with(json!([4096, 3072, 2048, 1024]));
-    assert_eq!(shrinking.per_gpu.reserved_peak_bytes, fixed.per_gpu.reserved_peak_bytes);
+    assert_eq!(
+        shrinking.per_gpu.reserved_peak_bytes,
+        fixed.per_gpu.reserved_peak_bytes
+    );
 }

@@ -361,13 +361,19 @@ fn sequence_lengths_list_each_batchs_longest_sample() {
     // Saved and read back.
     let saved = plan_to_value(&plan);
     assert_eq!(saved["sequence_lengths"], json!([2048, 512]));
-    assert_eq!(parse(saved).unwrap().sequence_lengths, plan.sequence_lengths);
+    assert_eq!(
+        parse(saved).unwrap().sequence_lengths,
+        plan.sequence_lengths
+    );
 
     let (field, message) = field_of(train(
         json!({"sequence_length": 4096, "sequence_lengths": [512, 2048]}),
     ));
     assert_eq!(field, "sequence_lengths");
-    assert!(message.contains("4096") && message.contains("2048"), "{message}");
+    assert!(
+        message.contains("4096") && message.contains("2048"),
+        "{message}"
+    );
     for bad in [
         json!({"sequence_lengths": []}),
         json!({"sequence_lengths": [512, 0]}),
@@ -378,7 +384,8 @@ fn sequence_lengths_list_each_batchs_longest_sample() {
         let field = field_of(train(bad.clone())).0;
         assert!(field.starts_with("sequence_lengths"), "{bad}: {field}");
     }
-    let (field, message) = field_of(json!({"model": {"id": "m"}, "task": "infer", "sequence_lengths": [512]}));
+    let (field, message) =
+        field_of(json!({"model": {"id": "m"}, "task": "infer", "sequence_lengths": [512]}));
     assert_eq!(field, "sequence_lengths");
     assert!(message.contains("train"), "{message}");
 }

@@ -113,11 +113,7 @@ impl CachingAllocator {
         let size = round_size(size);
         let small = size <= SMALL_SIZE;
         // Best fit: the first free block of the pool at least this large, by (size, address).
-        let found = self
-            .pool(small)
-            .range((size, 0, 0)..)
-            .next()
-            .copied();
+        let found = self.pool(small).range((size, 0, 0)..).next().copied();
         let i = match found {
             Some(key) => {
                 self.pool(small).remove(&key);

@@ -469,9 +469,8 @@ pub(crate) fn training(input: &TrainInputs, notes: &mut Notes) -> Result<Part> {
     part.cpu = cpu;
     // Varying batch lengths strand the shorter batches' segments (docs/estimator.md §10.3). Simulated for one
     // GPU's own schedule: sharded and offloaded runs move other buffers than this schedule has.
-    let simulated = sharding == Sharding::None
-        && plan.offload == Offload::None
-        && !plan.activation_offload;
+    let simulated =
+        sharding == Sharding::None && plan.offload == Offload::None && !plan.activation_offload;
     if !plan.sequence_lengths.is_empty() && !simulated {
         notes.add(|| ("varying lengths: not simulated with sharding or offload; the estimate assumes every batch is sequence_length long".to_string(), Message::new(Key::NoteVaryingLengthsSkipped)));
     }

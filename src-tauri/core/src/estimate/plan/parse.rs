@@ -263,7 +263,10 @@ fn validate(file: PlanFile, presets: &[PresetInfo]) -> Result<Plan> {
         (Some(s), Some(&longest)) if s.get() != longest => {
             return Err(Error::invalid(
                 "sequence_lengths",
-                format!("the longest, {longest}, must equal sequence_length {}", s.get()),
+                format!(
+                    "the longest, {longest}, must equal sequence_length {}",
+                    s.get()
+                ),
             ))
         }
         (None, Some(&longest)) => NonZeroU64::new(longest).unwrap_or(NonZeroU64::MIN),
