@@ -474,9 +474,8 @@ pub(crate) fn training(input: &TrainInputs, notes: &mut Notes) -> Result<Part> {
     if !plan.sequence_lengths.is_empty() && !simulated {
         notes.add(|| ("varying lengths: not simulated with sharding or offload; the estimate assumes every batch is sequence_length long".to_string(), Message::new(Key::NoteVaryingLengthsSkipped)));
     }
-    // Only at the plan's own shape, which its lengths describe: the solver and the what-if grid, which vary the
-    // batch and the length, assume fixed shapes (and stay fast: the simulation costs what thousands of estimates
-    // do).
+    // Only at the plan's own shape, which its lengths describe: the other shapes the solver and the what-if grid
+    // try assume fixed shapes (and stay fast: one simulation costs what a hundred estimates do).
     let own_shape = b == plan.batch_size.get() && s == plan.sequence_length.get();
     if !plan.sequence_lengths.is_empty() && simulated && own_shape {
         let schedule = step_schedule(&ScheduleInputs {
