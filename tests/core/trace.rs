@@ -443,6 +443,22 @@ fn the_request_carries_the_plan_in_the_protocols_terms() {
     let r = request::build(&p, &config, json!({"dtype": "bf16"}), &steps, 120);
     assert_eq!(r["plan"]["sequence_lengths"], json!([128, 512, 256]));
     assert_eq!(r["allocator"]["expandable_segments"], json!(true));
+    // The plan's own `sequence_lengths` (what the analytic engine simulates) drive the trace's steps unless the
+    // trace is given other lengths.
+    let varying = plan(
+        json!({"model": tiny_llama(), "task": "train", "method": "lora", "sequence_lengths": [64, 256, 128]}),
+    );
+    assert_eq!(varying.sequence_length.get(), 256);
+    let r = request::build(
+        &varying,
+        &config,
+        json!({"dtype": "bf16"}),
+        &Steps::default(),
+        120,
+    );
+    assert_eq!(r["plan"]["sequence_lengths"], json!([64, 256, 128]));
+    let r = request::build(&varying, &config, json!({"dtype": "bf16"}), &steps, 120);
+    assert_eq!(r["plan"]["sequence_lengths"], json!([128, 512, 256]));
     for bad in [vec![0], vec![1 << 25]] {
         let e = Steps {
             sequence_lengths: bad,

@@ -44,6 +44,48 @@ fn benches(c: &mut Criterion) {
         b.iter(|| estimate(black_box(&spec), black_box(&plan), &presets).expect("estimate"))
     });
 
+    // Varying batch lengths: the allocator simulation (docs/estimator.md §10.3) on a 126-layer model without
+    // checkpointing, the most tensors per step a catalog model has.
+    let deep = spec_from_config(&json!({
+        "model_type": "llama", "hidden_size": 16384, "num_hidden_layers": 126, "num_attention_heads": 128,
+        "num_key_value_heads": 8, "head_dim": 128, "intermediate_size": 53248, "vocab_size": 128256,
+        "tie_word_embeddings": false, "torch_dtype": "bfloat16"
+    }))
+    .expect("405B config");
+    let varying = parse_plan(
+        &json!({
+            "model": {"id": "meta-llama/Llama-3.1-405B"}, "task": "train", "method": "lora",
+            "quantization": "bf16", "gradient_checkpointing": false, "batch_size": 2,
+            "sequence_lengths": [1024, 4096, 512, 3072, 2048, 4096, 256, 1536]
+        })
+        .to_string(),
+        &presets,
+    )
+    .expect("plan");
+    c.bench_function(
+        "one estimate with 8 varying lengths (126 layers, no checkpointing)",
+        |b| b.iter(|| estimate(black_box(&deep), black_box(&varying), &presets).expect("estimate")),
+    );
+
+    let varying_8b = parse_plan(
+        &json!({
+            "model": {"id": "meta-llama/Llama-3.1-8B"}, "task": "train", "method": "lora",
+            "quantization": "bf16", "gradient_checkpointing": false, "batch_size": 2,
+            "sequence_lengths": [1024, 2048, 512, 1536]
+        })
+        .to_string(),
+        &presets,
+    )
+    .expect("plan");
+    c.bench_function(
+        "one estimate with 4 varying lengths (Llama-3.1-8B LoRA, 32 layers)",
+        |b| {
+            b.iter(|| {
+                estimate(black_box(&spec), black_box(&varying_8b), &presets).expect("estimate")
+            })
+        },
+    );
+
     // LoRA so that every preset, quantized or not, is a valid plan.
     let mut lora = plan.clone();
     lora.method = Some(headroom_core::estimate::plan::Method::Lora);

@@ -299,6 +299,9 @@ keys! {
     NoteTrace = "backend.note.trace" [traced, total, rest],
     NoteTraceExtrapolated = "backend.note.trace.extrapolated" [],
     NoteTraceContext = "backend.note.trace.context" [mib],
+    // Varying batch lengths (estimate/varlen.rs).
+    NoteVaryingLengths = "backend.note.varying_lengths" [steps, bytes],
+    NoteVaryingLengthsSkipped = "backend.note.varying_lengths.skipped" [],
 }
 
 impl Key {

@@ -96,6 +96,15 @@ fn spread() -> Vec<Estimate> {
         ),
         run(
             &llama,
+            json!({"task": "train", "method": "lora", "sequence_lengths": [256, 512]}),
+        ),
+        run(
+            &llama,
+            json!({"task": "train", "method": "lora", "sequence_lengths": [256, 512],
+                   "activation_offload": true}),
+        ),
+        run(
+            &llama,
             json!({"task": "train", "method": "lora", "attention": "eager", "gradient_checkpointing": true,
                    "chunked_loss": true, "activation_offload": true, "optimizer": "adafactor"}),
         ),

@@ -337,3 +337,55 @@ fn no_count_of_a_plan_can_be_zero() {
     );
     assert_eq!(f, "freeze_trainable_layers");
 }
+
+#[test]
+fn sequence_lengths_list_each_batchs_longest_sample() {
+    use headroom_core::estimate::plan_to_value;
+    let train = |extra: Value| {
+        let mut v = json!({"model": {"id": "meta-llama/Llama-3.1-8B"}, "task": "train"});
+        v.as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        v
+    };
+    // Absent: fixed lengths. Given alone: sequence_length is their longest.
+    assert!(parse(train(json!({}))).unwrap().sequence_lengths.is_empty());
+    let plan = parse(train(json!({"sequence_lengths": [512, 2048, 1024]}))).unwrap();
+    assert_eq!(plan.sequence_lengths, vec![512, 2048, 1024]);
+    assert_eq!(plan.sequence_length.get(), 2048);
+    let plan = parse(train(
+        json!({"sequence_length": 2048, "sequence_lengths": [2048, 512]}),
+    ))
+    .unwrap();
+    assert_eq!(plan.sequence_lengths, vec![2048, 512]);
+    // Saved and read back.
+    let saved = plan_to_value(&plan);
+    assert_eq!(saved["sequence_lengths"], json!([2048, 512]));
+    assert_eq!(
+        parse(saved).unwrap().sequence_lengths,
+        plan.sequence_lengths
+    );
+
+    let (field, message) = field_of(train(
+        json!({"sequence_length": 4096, "sequence_lengths": [512, 2048]}),
+    ));
+    assert_eq!(field, "sequence_lengths");
+    assert!(
+        message.contains("4096") && message.contains("2048"),
+        "{message}"
+    );
+    for bad in [
+        json!({"sequence_lengths": []}),
+        json!({"sequence_lengths": [512, 0]}),
+        json!({"sequence_lengths": vec![512; 65]}),
+        json!({"sequence_lengths": 512}),
+    ] {
+        // A bad entry is named by its index (`sequence_lengths[1]`).
+        let field = field_of(train(bad.clone())).0;
+        assert!(field.starts_with("sequence_lengths"), "{bad}: {field}");
+    }
+    let (field, message) =
+        field_of(json!({"model": {"id": "m"}, "task": "infer", "sequence_lengths": [512]}));
+    assert_eq!(field, "sequence_lengths");
+    assert!(message.contains("train"), "{message}");
+}

@@ -960,6 +960,12 @@ batch_size?: Count,
  */
 sequence_length?: Count, 
 /**
+ * Training only: the longest sample of each successive micro-batch, when a dataset's lengths vary (a batch
+ * padded to its longest sample). Its maximum is `sequence_length` (which defaults to it). Absent: every
+ * batch is `sequence_length` long.
+ */
+sequence_lengths?: Array<Count>, 
+/**
  * Default 1.
  */
 gradient_accumulation_steps?: Count, 

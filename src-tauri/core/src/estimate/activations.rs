@@ -22,6 +22,11 @@ pub(crate) struct LayerCost {
     pub per_token: u64,
     /// Bytes per token per token of context (eager attention's b·a·s² softmax).
     pub per_token_per_position: u64,
+    /// One of the dense MLP's intermediate-sized tensors saved per token (`mlp_intermediates` of them are in
+    /// `per_token`): what the allocator simulation of varying lengths needs to size single tensors
+    /// (docs/estimator.md §10.3).
+    pub mlp_intermediate: u64,
+    pub mlp_intermediates: u64,
 }
 
 pub(crate) struct ActInputs<'a> {
@@ -193,6 +198,12 @@ pub(crate) fn layer_cost(input: &ActInputs) -> LayerCost {
     LayerCost {
         per_token: norms + slot_saved.iter().sum::<u64>() + own + attention + mlp + lora_extra,
         per_token_per_position: per_position,
+        mlp_intermediate: if shape.moe_layers == 0 {
+            mlp_e * arch.intermediate_size
+        } else {
+            0
+        },
+        mlp_intermediates: if shape.moe_layers == 0 { gated } else { 0 },
     }
 }
 

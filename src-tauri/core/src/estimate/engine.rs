@@ -231,6 +231,7 @@ pub(crate) fn estimate_core(
     };
     let mut c = part.components;
     let managed = part.managed;
+    let stranded = part.stranded;
     let mut cpu = w.cpu_bytes + part.cpu;
     let trainable_params = part.trainable;
 
@@ -330,7 +331,7 @@ pub(crate) fn estimate_core(
         Some(cal) => {
             notes.add(|| (cal.note(plan.task), cal.note_message(plan.task)));
             (
-                cal.allocator_overhead_bytes(allocated),
+                cal.allocator_overhead_bytes(allocated) + stranded,
                 cal.cuda_context_bytes,
             )
         }
@@ -365,7 +366,7 @@ pub(crate) fn estimate_core(
                 (text, message)
             });
             (
-                (allocated - c.logits) * percent / 100 + logits_cache,
+                (allocated - c.logits) * percent / 100 + logits_cache + stranded,
                 CUDA_CONTEXT_BYTES,
             )
         }

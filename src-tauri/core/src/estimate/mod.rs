@@ -13,6 +13,7 @@
 //! - the monitor: a detected GPU's NVML name finds its catalog entry with [`gpus::find`].
 
 mod activations;
+mod allocator;
 pub mod answer;
 pub mod band;
 pub mod calibration;
@@ -32,6 +33,7 @@ mod states;
 mod task;
 mod training;
 mod units;
+mod varlen;
 mod weights;
 
 pub use answer::{answer, PlanAnswer, Verdict, VerdictKind};

@@ -10,6 +10,9 @@ pub(crate) struct Part {
     pub managed: u64,
     pub cpu: u64,
     pub trainable: u64,
+    /// Reserved bytes that varying batch lengths leave in segments the allocator cannot reuse
+    /// (docs/estimator.md §10.3); 0 with fixed lengths.
+    pub stranded: u64,
 }
 
 /// Terms that grow with s² or batch × layers are clamped here (64 PiB, beyond any GPU): a sum of a few such

@@ -10,6 +10,7 @@ use super::plan::{Method, Offload, Plan, Sharding};
 use super::report::{gib, Notes};
 use super::shape::Shape;
 use super::states::{states, trainable, StateInputs};
+use super::varlen::{step_schedule, ScheduleInputs};
 use super::weights::Weights;
 use crate::message::{Key, Message};
 use crate::model::ModelSpec;
@@ -466,5 +467,45 @@ pub(crate) fn training(input: &TrainInputs, notes: &mut Notes) -> Result<Part> {
     part.trainable = trainable_params;
     part.managed = managed;
     part.cpu = cpu;
+    // Varying batch lengths strand the shorter batches' segments (docs/estimator.md §10.3). Simulated for one
+    // GPU's own schedule: sharded and offloaded runs move other buffers than this schedule has.
+    let simulated =
+        sharding == Sharding::None && plan.offload == Offload::None && !plan.activation_offload;
+    if !plan.sequence_lengths.is_empty() && !simulated {
+        notes.add(|| ("varying lengths: not simulated with sharding or offload; the estimate assumes every batch is sequence_length long".to_string(), Message::new(Key::NoteVaryingLengthsSkipped)));
+    }
+    // Only at the plan's own shape, which its lengths describe: the other shapes the solver and the what-if grid
+    // try assume fixed shapes (and stay fast: one simulation costs what a hundred estimates do).
+    let own_shape = b == plan.batch_size.get() && s == plan.sequence_length.get();
+    if !plan.sequence_lengths.is_empty() && simulated && own_shape {
+        let schedule = step_schedule(&ScheduleInputs {
+            plan,
+            shape,
+            trainable: &t,
+            grad_bytes: st.grad_bytes,
+            optimizer_bytes: st.optimizer_bytes,
+            layer: &lc,
+            e,
+            e_res,
+            b,
+            head_per_token: head.saturating_sub(head_copy) / tokens.max(1),
+            stored_layers,
+        });
+        let lengths = &plan.sequence_lengths;
+        part.stranded = schedule.stranded_bytes(lengths);
+        let stranded = part.stranded;
+        notes.add(|| {
+            (
+                format!(
+                    "varying lengths: over {} micro-batches of the listed lengths, the caching allocator keeps {} of segments made for shorter batches that longer ones cannot reuse (simulated)",
+                    lengths.len(),
+                    gib(stranded)
+                ),
+                Message::new(Key::NoteVaryingLengths)
+                    .count("steps", lengths.len() as u64)
+                    .bytes("bytes", stranded),
+            )
+        });
+    }
     Ok(part)
 }

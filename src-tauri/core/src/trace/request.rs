@@ -223,10 +223,12 @@ pub fn build(
             "optimizer_in_backward": plan.optimizer_in_backward,
             "batch_size": plan.batch_size,
             "sequence_length": plan.sequence_length,
-            "sequence_lengths": if steps.sequence_lengths.is_empty() {
-                Value::Null
-            } else {
-                json!(steps.sequence_lengths)
+            // `--sequence-lengths` given for this trace, else the plan's own `sequence_lengths`: the key the
+            // analytic engine simulates drives the trace too.
+            "sequence_lengths": match (&steps.sequence_lengths, &plan.sequence_lengths) {
+                (given, _) if !given.is_empty() => json!(given),
+                (_, planned) if !planned.is_empty() => json!(planned),
+                _ => Value::Null,
             },
             "gradient_checkpointing": plan.gradient_checkpointing,
             "attention": name(&plan.attention),

@@ -57,6 +57,11 @@ pub struct PlanFile {
     /// Tokens per sample (the prompt length for `infer`). Default 2048.
     #[ts(optional)]
     pub sequence_length: Option<Count>,
+    /// Training only: the longest sample of each successive micro-batch, when a dataset's lengths vary (a batch
+    /// padded to its longest sample). Its maximum is `sequence_length` (which defaults to it). Absent: every
+    /// batch is `sequence_length` long.
+    #[ts(optional)]
+    pub sequence_lengths: Option<Vec<Count>>,
     /// Default 1.
     #[ts(optional)]
     pub gradient_accumulation_steps: Option<Count>,

@@ -258,7 +258,20 @@ fn validate(file: PlanFile, presets: &[PresetInfo]) -> Result<Plan> {
     };
     let optimizer_in_backward = file.optimizer_in_backward.unwrap_or(false);
     let batch_size = count_or(file.batch_size, 1);
-    let sequence_length = count_or(file.sequence_length, 2048);
+    let sequence_lengths = sequence_lengths(file.sequence_lengths.as_deref(), train)?;
+    let sequence_length = match (file.sequence_length, sequence_lengths.iter().max()) {
+        (Some(s), Some(&longest)) if s.get() != longest => {
+            return Err(Error::invalid(
+                "sequence_lengths",
+                format!(
+                    "the longest, {longest}, must equal sequence_length {}",
+                    s.get()
+                ),
+            ))
+        }
+        (None, Some(&longest)) => NonZeroU64::new(longest).unwrap_or(NonZeroU64::MIN),
+        (given, _) => count_or(given, 2048),
+    };
     let gradient_accumulation_steps = count_or(file.gradient_accumulation_steps, 1);
     if optimizer_in_backward && gradient_accumulation_steps.get() > 1 {
         // The step runs as each gradient is ready, so there is nothing to accumulate into
@@ -427,6 +440,7 @@ fn validate(file: PlanFile, presets: &[PresetInfo]) -> Result<Plan> {
         optimizer_in_backward,
         batch_size,
         sequence_length,
+        sequence_lengths,
         gradient_accumulation_steps,
         gradient_checkpointing,
         attention,
@@ -555,4 +569,31 @@ fn gpu_setup(file: GpusFile) -> Result<GpuSetup> {
             "give one of memory_gib, memory_bytes or model, not more",
         )),
     }
+}
+
+/// Most successive batch lengths a plan lists: the trace engine runs one step per length and stops at 64, and
+/// the analytic engine's allocator simulation is linear in them (docs/estimator.md §10.3).
+pub(crate) const MAX_SEQUENCE_LENGTHS: usize = 64;
+
+/// The plan's `sequence_lengths`: training only, 1 to 64 positive lengths.
+fn sequence_lengths(lengths: Option<&[Count]>, train: bool) -> Result<Vec<u64>> {
+    let Some(lengths) = lengths else {
+        return Ok(Vec::new());
+    };
+    if !train {
+        return Err(Error::invalid(
+            "sequence_lengths",
+            "only applies to task train (one micro-batch per length)",
+        ));
+    }
+    if lengths.is_empty() || lengths.len() > MAX_SEQUENCE_LENGTHS {
+        return Err(Error::invalid(
+            "sequence_lengths",
+            format!(
+                "lists {} lengths; give 1 to {MAX_SEQUENCE_LENGTHS}",
+                lengths.len()
+            ),
+        ));
+    }
+    Ok(lengths.iter().map(|c| c.get()).collect())
 }

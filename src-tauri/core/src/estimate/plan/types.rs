@@ -326,6 +326,11 @@ pub struct Plan {
     pub batch_size: NonZeroU64,
     #[ts(type = "number")]
     pub sequence_length: NonZeroU64,
+    /// The longest sample of each successive training micro-batch (plan key `sequence_lengths`); empty: every
+    /// batch is `sequence_length` long. When given, its maximum equals `sequence_length`.
+    #[serde(default)]
+    #[ts(type = "Array<number>")]
+    pub sequence_lengths: Vec<u64>,
     #[ts(type = "number")]
     pub gradient_accumulation_steps: NonZeroU64,
     pub gradient_checkpointing: bool,

@@ -65,6 +65,12 @@ pub fn plan_to_value(plan: &Plan) -> Value {
             Value::Bool(plan.gradient_checkpointing),
         );
         o.insert("chunked_loss".into(), Value::Bool(plan.chunked_loss));
+        if !plan.sequence_lengths.is_empty() {
+            o.insert(
+                "sequence_lengths".into(),
+                plan.sequence_lengths.clone().into(),
+            );
+        }
         o.insert(
             "activation_offload".into(),
             Value::Bool(plan.activation_offload),
