@@ -5,7 +5,7 @@ import PlanView from "./PlanView.svelte";
 import { api } from "../../lib/api";
 import { AppModel } from "../../lib/app.svelte";
 import type { PlanAnswer } from "../../lib/bindings";
-import { DEFAULT_DRAFT, draftFromPlan, errorField, planFromDraft } from "./draft";
+import { DEFAULT_DRAFT, draftFromPlan, draftFromSuggestion, errorField, planFromDraft } from "./draft";
 
 const GIB = 2 ** 30;
 let asked: Record<string, unknown>[] = [];
@@ -271,6 +271,25 @@ describe("PlanView files", () => {
 });
 
 describe("draft", () => {
+  it("keeps the keys of a loaded plan the form does not show, and sends them back", () => {
+    const loaded = {
+      model: { id: "Qwen/Qwen3-8B" }, task: "train", method: "lora", batch_size: 2, sequence_length: 4096,
+      sequence_lengths: [1024, 4096], fit_on: "central", lora: { rank: 8, alpha: 16, dropout: 0.1, dtype: "bf16" },
+    };
+    const d = draftFromPlan(loaded, DEFAULT_DRAFT);
+    expect(d.others).toEqual({ sequence_lengths: [1024, 4096], fit_on: "central" });
+    expect(d.loraOthers).toEqual({ dropout: 0.1, dtype: "bf16" });
+    const sent = planFromDraft(d)!;
+    expect(sent).toMatchObject({ sequence_lengths: [1024, 4096], fit_on: "central", lora: { rank: 8, alpha: 16, dropout: 0.1, dtype: "bf16" } });
+    // A suggestion's plan has every default written out: only what it changed among the hidden keys is taken.
+    const answered = { ...loaded, kbit_upcast: false, lora: { ...loaded.lora } };
+    const suggestion = { ...answered, batch_size: 1, kbit_upcast: false, prefill_logits: "all", lora: { ...loaded.lora, dtype: "bf16" } };
+    const applied = draftFromSuggestion(suggestion, d, answered);
+    expect(applied.batchSize).toBe("1");
+    expect(applied.others).toEqual({ sequence_lengths: [1024, 4096], fit_on: "central", prefill_logits: "all" });
+    expect(applied.loraOthers).toEqual({ dropout: 0.1, dtype: "bf16" });
+  });
+
   it("round-trips a plan the backend wrote", () => {
     const plan = planFromDraft({ ...DEFAULT_DRAFT, modelId: "Qwen/Qwen3-8B", method: "lora", loraTargets: "q_proj, v_proj" })!;
     expect(plan.lora).toEqual({ rank: 16, alpha: 32, target_modules: ["q_proj", "v_proj"] });

@@ -118,6 +118,8 @@ describe("trainer configs in the Plan view", () => {
     await settle();
     expect(calls.some((c) => c.cmd === "plan_import_dropped")).toBe(true);
     expect(q<HTMLInputElement>('[data-testid="batch"]').value).toBe("3");
+    // Export is offered once the imported plan has its answer.
+    await until(() => !button("Export DeepSpeed config…").disabled);
     button("Export DeepSpeed config…").click();
     await settle();
     const exported = calls.find((c) => c.cmd === "plan_export_config")!;

@@ -51,6 +51,24 @@ export interface Draft {
   fsdpFrozenInUnits: boolean;
   kvCacheDtype: string; // "" = compute dtype
   margin: string; // percent
+  /** Plan keys the form does not show (a loaded or imported plan's `sequence_lengths`, `torch_compile`,
+   *  `fit_on`, …): kept as they came and sent back unchanged, so a loaded plan saved again loses nothing. */
+  others: Record<string, unknown>;
+  /** The same for the `lora` object (`dropout`, `dtype`). */
+  loraOthers: Record<string, unknown>;
+}
+
+/** The plan keys the form shows (planFromDraft writes them); every other key of a plan goes to `others`. */
+const FORM_KEYS = new Set([
+  "model", "task", "batch_size", "sequence_length", "attention", "quantization", "precision", "margin", "method",
+  "framework", "optimizer", "gradient_accumulation_steps", "gradient_checkpointing", "chunked_loss",
+  "activation_offload", "optimizer_in_backward", "sharding", "offload", "fsdp_no_sync",
+  "fsdp_frozen_in_trainable_units", "lora", "trainable_embeddings", "new_tokens", "kv_cache_dtype", "gpus", "nodes",
+]);
+const LORA_FORM_KEYS = new Set(["rank", "alpha", "target_modules"]);
+
+function without(object: Record<string, unknown>, shown: Set<string>): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(object).filter(([key]) => !shown.has(key)));
 }
 
 export const DEFAULT_DRAFT: Draft = {
@@ -89,6 +107,8 @@ export const DEFAULT_DRAFT: Draft = {
   fsdpFrozenInUnits: false,
   kvCacheDtype: "",
   margin: "10",
+  others: {},
+  loraOthers: {},
 };
 
 /** A number when the text is one, else the text itself, so the backend names the field and what is wrong. */
@@ -120,6 +140,7 @@ export function planFromDraft(d: Draft): PlanDraft | null {
     model = { id };
   }
   const plan: PlanDraft = {
+    ...d.others,
     model,
     task: d.task,
     batch_size: num(d.batchSize),
@@ -150,6 +171,7 @@ export function planFromDraft(d: Draft): PlanDraft | null {
     if (d.method === "lora" || d.method === "qlora") {
       const targets = d.loraTargets.trim();
       plan.lora = {
+        ...d.loraOthers,
         rank: num(d.loraRank),
         alpha: num(d.loraAlpha),
         target_modules:
@@ -215,7 +237,9 @@ export function draftFromPlan(plan: Record<string, unknown>, current: Draft): Dr
   if (typeof plan.trainable_embeddings === "boolean") d.trainableEmbeddings = plan.trainable_embeddings;
   d.fsdpNoSync = plan.fsdp_no_sync === true;
   d.fsdpFrozenInUnits = plan.fsdp_frozen_in_trainable_units === true;
+  d.others = without(plan, FORM_KEYS);
   const lora = plan.lora as Record<string, unknown> | undefined;
+  d.loraOthers = isObject(lora) ? without(lora, LORA_FORM_KEYS) : {};
   if (lora) {
     d.loraRank = str(lora.rank, d.loraRank);
     d.loraAlpha = str(lora.alpha, d.loraAlpha);
@@ -240,6 +264,26 @@ export function draftFromPlan(plan: Record<string, unknown>, current: Draft): Dr
     d.gpu = "none";
   }
   if (typeof plan.margin === "number") d.margin = String(Math.round(plan.margin * 10000) / 100);
+  return d;
+}
+
+/**
+ * The form after applying a suggestion's plan. The backend writes every default out (`lora.dtype`, `kbit_upcast`,
+ * …), which must not become kept keys that would then outlive a change of framework: a key the form does not show
+ * is taken only where the suggestion changed it from the plan just answered (`answered`).
+ */
+export function draftFromSuggestion(
+  plan: Record<string, unknown>,
+  current: Draft,
+  answered: Record<string, unknown> | null,
+): Draft {
+  const d = draftFromPlan(plan, current);
+  const changed = (next: Record<string, unknown>, before: Record<string, unknown>) =>
+    Object.fromEntries(Object.entries(next).filter(([k, v]) => JSON.stringify(v) !== JSON.stringify(before[k])));
+  d.others = { ...current.others, ...changed(without(plan, FORM_KEYS), answered ?? {}) };
+  const lora = isObject(plan.lora) ? without(plan.lora, LORA_FORM_KEYS) : {};
+  const answeredLora = isObject(answered?.lora) ? answered.lora : {};
+  d.loraOthers = { ...current.loraOthers, ...changed(lora, answeredLora) };
   return d;
 }
 
