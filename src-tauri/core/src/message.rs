@@ -31,6 +31,19 @@ pub enum MessageArg {
     Message(Box<Message>),
 }
 
+impl MessageArg {
+    /// The argument as the command line writes it in English (see [`Message::english`]).
+    fn english(&self) -> Option<String> {
+        Some(match self {
+            MessageArg::Text(s) => s.clone(),
+            MessageArg::Bytes(n) | MessageArg::Count(n) => n.to_string(),
+            MessageArg::Number { value, digits } => format!("{value:.*}", usize::from(*digits)),
+            MessageArg::DurationMs(ms) => format!("{ms} ms"),
+            MessageArg::Message(inner) => inner.english()?,
+        })
+    }
+}
+
 /// A message key with its arguments.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ts_rs::TS, schemars::JsonSchema)]
 pub struct Message {
@@ -104,6 +117,32 @@ impl Message {
         self.optional(name, key.map(Message::new))
     }
 
+    /// The message in English when its key has a backend wording ([`Key::english`]): each placeholder filled
+    /// with its argument as the command line shows it (numbers as written, no separators). `None` when the key
+    /// (or a phrase's key) has no backend wording.
+    pub fn english(&self) -> Option<String> {
+        let key = Key::ALL.iter().find(|k| k.as_str() == self.key)?;
+        let mut rest = key.english()?;
+        let mut out = String::new();
+        while let Some(open) = rest.find('{') {
+            out.push_str(&rest[..open]);
+            let after = &rest[open + 1..];
+            let name = after.find('}').map(|close| &after[..close]);
+            match name.and_then(|n| self.args.get(n).map(|a| (n, a))) {
+                Some((name, arg)) => {
+                    out.push_str(&arg.english()?);
+                    rest = &after[name.len() + 1..];
+                }
+                None => {
+                    out.push('{');
+                    rest = after;
+                }
+            }
+        }
+        out.push_str(rest);
+        Some(out)
+    }
+
     /// Whether the key is one of [`Key`] and the arguments are exactly the key's: what the tests of every module
     /// that makes messages assert.
     pub fn check(&self) -> std::result::Result<(), String> {
@@ -130,7 +169,7 @@ impl Message {
 }
 
 macro_rules! keys {
-    ($($variant:ident = $key:literal [$($arg:ident),*],)*) => {
+    ($($variant:ident = $key:literal [$($arg:ident),*] $(en $en:literal)?,)*) => {
         /// Every message key the backend can emit, with its arguments' names.
         #[derive(Debug, Clone, Copy, PartialEq, Eq)]
         pub enum Key { $($variant,)* }
@@ -144,6 +183,12 @@ macro_rules! keys {
 
             pub fn args(self) -> &'static [&'static str] {
                 match self { $(Key::$variant => &[$(stringify!($arg)),*],)* }
+            }
+
+            /// The English wording, for keys whose English the backend renders itself (an [`crate::Error`]'s
+            /// message, which the command line prints): the same template as the UI's English.
+            pub fn english(self) -> Option<&'static str> {
+                match self { $(Key::$variant => None $(.or(Some($en)))?,)* }
             }
         }
     };
@@ -306,7 +351,11 @@ impl Key {
     pub fn catalog_json() -> String {
         let list: Vec<serde_json::Value> = Key::ALL
             .iter()
-            .map(|k| serde_json::json!({"key": k.as_str(), "args": k.args()}))
+            .map(|k| match k.english() {
+                // The backend's own English (an error's message) must be the UI's English word for word.
+                Some(en) => serde_json::json!({"key": k.as_str(), "args": k.args(), "en": en}),
+                None => serde_json::json!({"key": k.as_str(), "args": k.args()}),
+            })
             .collect();
         let mut text = serde_json::to_string_pretty(&list).unwrap_or_default();
         text.push('\n');

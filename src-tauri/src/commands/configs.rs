@@ -43,7 +43,15 @@ pub fn check_config(
     let mut errors = Vec::new();
     if let Err(e) = config_store::file_stem(&model_id) {
         errors.push(match e {
-            Error::Invalid { field, message } => FieldError::new(field, message),
+            Error::Invalid {
+                field,
+                message,
+                message_key,
+            } => FieldError {
+                field,
+                message,
+                message_key,
+            },
             other => FieldError::new("model_id", other.to_string()),
         });
     }

@@ -116,8 +116,8 @@ pub fn run_request(
     let batch = match start.batch_size {
         Some(micro_batch) => Some(
             BatchSetting::new(micro_batch, start.grad_accum.unwrap_or(1)).map_err(|e| match e {
-                Error::Invalid { field, message } if field == "micro_batch" => {
-                    Error::invalid("batch_size", message)
+                Error::Invalid { ref field, .. } if field == "micro_batch" => {
+                    e.for_field("batch_size")
                 }
                 other => other,
             })?,
