@@ -20,6 +20,7 @@ use super::import::parse_json;
 use super::library::{check_user_name, PresetLibrary, SkippedFile};
 use super::model_config::{self, ModelConfig};
 use super::{builtin, validate, PresetBody};
+use crate::message::{Key, Message};
 use crate::store::{Quarantine, Revision};
 use crate::{Error, Result};
 
@@ -87,9 +88,10 @@ pub fn parse(
 ) -> std::result::Result<Bundle, FieldErrors> {
     let value = parse_json(bytes)?;
     if value.get("format").and_then(|f| f.as_str()) != Some(BUNDLE_FORMAT) {
-        return Err(FieldErrors(vec![FieldError::new(
+        return Err(FieldErrors(vec![FieldError::keyed(
             "format",
-            format!("must be {BUNDLE_FORMAT:?}: this is not a Headroom bundle"),
+            Message::new(Key::InvalidBundleMustThisNotHeadroom)
+                .text("format", format!("{BUNDLE_FORMAT:?}")),
         )]));
     }
     let bundle: Bundle = field::from_value(value, "")?;
@@ -220,14 +222,11 @@ pub fn import(
     }
     if on_conflict == OnConflict::Fail {
         if let Some(first) = conflicts.first() {
-            return Err(Error::invalid(
+            return Err(Error::invalid_msg(
                 first.clone(),
-                format!(
-                    "already exists here with different settings ({} conflict(s): {}); choose to skip or \
-                     replace them",
-                    conflicts.len(),
-                    conflicts.join(", ")
-                ),
+                Message::new(Key::InvalidBundleAlreadyExistsHereDifferent)
+                    .text("conflicts", conflicts.len().to_string())
+                    .text("names", conflicts.join(", ")),
             ));
         }
     }
