@@ -270,6 +270,28 @@ keys! {
     ProfileDebug = "backend.profile.debug" [],
     // Bad input, said as the reason beside the field at fault (Error::invalid_msg, FieldError::keyed): each
     // with the English the command line prints, word for word the UI's English (ui/src/lib/messages/invalid.ts).
+    InvalidUnknownKey = "backend.invalid.unknown_key" [known] en "unknown key (known: {known})",
+    InvalidRequired = "backend.invalid.required" [] en "is required",
+    InvalidTwice = "backend.invalid.twice" [] en "is given twice",
+    InvalidNotOneOf = "backend.invalid.not_one_of" [value, choices] en "`{value}` is not one of {choices}",
+    InvalidMustBeGot = "backend.invalid.must_be_got" [want, got] en "must be {want}, got {got}",
+    InvalidTooLarge = "backend.invalid.too_large" [value, max] en "{value} is implausibly large (at most {max})",
+    InvalidPresetOneGpu = "backend.invalid.preset.one_gpu" [index] en "write \"cuda:{index}\" for one GPU",
+    InvalidPresetDiskAlone = "backend.invalid.preset.disk_alone" [] en "a model cannot run from the disk alone",
+    InvalidPresetNotDevice = "backend.invalid.preset.not_device" [value] en "{value} is not a device: use a GPU index (0), \"cuda:0\", \"cpu\" or \"disk\"",
+    InvalidNameGot = "backend.invalid.name.got" [problem, name] en "{problem} (got {name})",
+    InvalidNameEmpty = "backend.invalid.name.empty" [] en "must not be empty",
+    InvalidNameLong = "backend.invalid.name.long" [] en "must be at most 64 characters",
+    InvalidNameDot = "backend.invalid.name.dot" [] en "must not start with a dot",
+    InvalidNameChars = "backend.invalid.name.chars" [] en "may only contain letters, digits, '-', '_' and '.'",
+    InvalidSourceUrl = "backend.invalid.source.url" [url, why] en "`{url}`: {why}",
+    InvalidSourceUrlScheme = "backend.invalid.source.url.scheme" [] en "needs http:// or https://",
+    InvalidSourceUrlHttp = "backend.invalid.source.url.http" [] en "only http:// and https:// are read",
+    InvalidSourceUrlHost = "backend.invalid.source.url.host" [] en "has no host",
+    InvalidSourceReplayFile = "backend.invalid.source.replay_file" [] en "replay: needs a file, as in replay:run.jsonl",
+    InvalidSourceUnknown = "backend.invalid.source.unknown" [value, scenarios] en "`{value}` is not one of nvml, fake:SCENARIO ({scenarios}), replay:FILE, prometheus:URL, dcgm:URL, headroom:URL",
+    InvalidSourceScenario = "backend.invalid.source.scenario" [value, choices] en "unknown fake scenario `{value}`; one of {choices}",
+    InvalidSourceFakeGpus = "backend.invalid.source.fake_gpus" [gpus] en "{gpus} fake GPUs; use 1 to 16",
     InvalidNotValidJson = "backend.invalid.not_valid_json" [e] en "not valid JSON: {e}",
     InvalidPlanMustObjectGot = "backend.invalid.plan.must_object_got" [value] en "must be an object, got {value}",
     InvalidPlanNotValidJson = "backend.invalid.plan.not_valid_json" [inner] en "not valid JSON: {inner}",
@@ -583,6 +605,36 @@ mod tests {
                 .count("gpu", 0)
                 .number("percent", f64::NAN, 1);
         assert!(matches!(nan.args["percent"], MessageArg::Text(_)));
+    }
+
+    #[test]
+    fn backend_english_uses_exactly_the_keys_arguments() {
+        for k in Key::ALL {
+            let Some(en) = k.english() else { continue };
+            let mut used: Vec<&str> = en
+                .split('{')
+                .skip(1)
+                .filter_map(|rest| rest.split_once('}').map(|(name, _)| name))
+                .collect();
+            used.sort_unstable();
+            used.dedup();
+            let mut want = k.args().to_vec();
+            want.sort_unstable();
+            assert_eq!(used, want, "{}", k.as_str());
+        }
+    }
+
+    #[test]
+    fn english_fills_arguments_and_phrases() {
+        let m = Message::new(Key::InvalidNameGot)
+            .phrase("problem", Key::InvalidNameDot)
+            .text("name", "\".x\"");
+        assert_eq!(
+            m.english().as_deref(),
+            Some("must not start with a dot (got \".x\")")
+        );
+        // A key without a backend wording has no English here (the UI renders it).
+        assert_eq!(Message::new(Key::CaveatInt4).english(), None);
     }
 
     /// The UI's copy of the key list (its tests check both languages against it).

@@ -44,9 +44,9 @@ fn load(load: &LoadSettings, at: &str, errors: &mut Vec<FieldError>) {
             // takes "cpu" or "cuda:0" but not a bare "0", and a model cannot run from "disk".
             let whole = Placement(name.clone());
             let result = if whole.gpu_index().is_some() {
-                Err(format!("write \"cuda:{name}\" for one GPU"))
+                Err(Message::new(Key::InvalidPresetOneGpu).text("index", name.as_str()))
             } else if name == "disk" {
-                Err("a model cannot run from the disk alone".to_string())
+                Err(Message::new(Key::InvalidPresetDiskAlone))
             } else {
                 placement(&whole)
             };
@@ -56,7 +56,7 @@ fn load(load: &LoadSettings, at: &str, errors: &mut Vec<FieldError>) {
                     Message::new(Key::InvalidPresetNeitherStrategyNorDevice)
                         .text("name", format!("{name:?}"))
                         .text("strategies", DEVICE_MAP_STRATEGIES.join(", "))
-                        .text("m", m.to_string()),
+                        .message("m", m),
                 ));
             }
         }
@@ -75,7 +75,10 @@ fn load(load: &LoadSettings, at: &str, errors: &mut Vec<FieldError>) {
                     ));
                 }
                 if let Err(m) = placement(place) {
-                    errors.push(FieldError::new(format!("{}.{module}", f("device_map")), m));
+                    errors.push(FieldError::keyed(
+                        format!("{}.{module}", f("device_map")),
+                        m,
+                    ));
                 }
             }
         }
@@ -122,7 +125,7 @@ fn load(load: &LoadSettings, at: &str, errors: &mut Vec<FieldError>) {
 }
 
 /// A device spelling accelerate's `device_map` accepts for NVIDIA machines.
-fn placement(p: &Placement) -> Result<(), String> {
+fn placement(p: &Placement) -> Result<(), Message> {
     let s = p.0.as_str();
     let ok = p.gpu_index().is_some()
         || matches!(s, "cpu" | "disk" | "cuda")
@@ -132,9 +135,7 @@ fn placement(p: &Placement) -> Result<(), String> {
     if ok {
         Ok(())
     } else {
-        Err(format!(
-            "{s:?} is not a device: use a GPU index (0), \"cuda:0\", \"cpu\" or \"disk\""
-        ))
+        Err(Message::new(Key::InvalidPresetNotDevice).text("value", format!("{s:?}")))
     }
 }
 

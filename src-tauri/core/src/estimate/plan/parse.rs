@@ -83,11 +83,15 @@ fn read_error(err: serde_path_to_error::Error<serde_json::Error>) -> Error {
         None if path.is_empty() => "plan".to_string(),
         None => path,
     };
-    Error::invalid(field, message)
+    match message {
+        Ok(m) => Error::invalid_msg(field, m),
+        Err(serde_words) => Error::invalid(field, serde_words),
+    }
 }
 
-/// Serde's message → (the key it names below the path, if any; the message).
-fn explain(text: &str) -> (Option<String>, String) {
+/// Serde's message → (the key it names below the path, if any; the message, as a key where serde's sentence is
+/// one Headroom rewords, else serde's own words).
+fn explain(text: &str) -> (Option<String>, Result<Message, String>) {
     let quoted = |s: &str| s.split('`').nth(1).map(str::to_string);
     let listed = |s: &str| -> String {
         let list = s
@@ -97,20 +101,22 @@ fn explain(text: &str) -> (Option<String>, String) {
         list.replace('`', "").replace(" or ", ", ")
     };
     if let Some(rest) = text.strip_prefix("unknown field ") {
-        return (
-            quoted(rest),
-            format!("unknown key (known: {})", listed(rest)),
-        );
+        let known = Message::new(Key::InvalidUnknownKey).text("known", listed(rest));
+        return (quoted(rest), Ok(known));
     }
     if let Some(rest) = text.strip_prefix("missing field ") {
-        return (quoted(rest), "is required".to_string());
+        return (quoted(rest), Ok(Message::new(Key::InvalidRequired)));
     }
     if let Some(rest) = text.strip_prefix("duplicate field ") {
-        return (quoted(rest), "is given twice".to_string());
+        return (quoted(rest), Ok(Message::new(Key::InvalidTwice)));
     }
     if let Some(rest) = text.strip_prefix("unknown variant ") {
         let got = quoted(rest).unwrap_or_default();
-        return (None, format!("`{got}` is not one of {}", listed(rest)));
+        let choices = listed(rest);
+        let m = Message::new(Key::InvalidNotOneOf)
+            .text("value", got)
+            .text("choices", choices);
+        return (None, Ok(m));
     }
     if let Some(rest) = text
         .strip_prefix("invalid type: ")
@@ -124,9 +130,32 @@ fn explain(text: &str) -> (Option<String>, String) {
             e if e.starts_with("struct ") || e.starts_with("a map") => "an object".to_string(),
             e => e.to_string(),
         };
-        return (None, format!("must be {want}, got {got}"));
+        let m = Message::new(Key::InvalidMustBeGot)
+            .text("want", want)
+            .text("got", got);
+        return (None, Ok(m));
     }
-    (None, text.to_string())
+    // The plan's own readers (file.rs: counts) say "must be WANT, got VALUE" and "N is implausibly large (at
+    // most MAX)" through serde.
+    if let Some((want, got)) = text
+        .strip_prefix("must be ")
+        .and_then(|rest| rest.rsplit_once(", got "))
+    {
+        let m = Message::new(Key::InvalidMustBeGot)
+            .text("want", want)
+            .text("got", got);
+        return (None, Ok(m));
+    }
+    if let Some((value, max)) = text
+        .strip_suffix(')')
+        .and_then(|rest| rest.split_once(" is implausibly large (at most "))
+    {
+        let m = Message::new(Key::InvalidTooLarge)
+            .text("value", value)
+            .text("max", max);
+        return (None, Ok(m));
+    }
+    (None, Err(text.to_string()))
 }
 
 /// The rules that span keys, and the defaults (docs/estimator.md §0.1).

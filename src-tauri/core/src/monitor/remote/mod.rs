@@ -272,12 +272,17 @@ type Credentials = (String, Option<String>);
 
 /// Splits `scheme://user:password@host:port/path` into the endpoint without credentials and the credentials.
 fn split_url(kind: RemoteKind, url: &str) -> Result<(Endpoint, Option<Credentials>)> {
-    let bad = |why: &str| Error::invalid("source", format!("`{}`: {why}", strip_userinfo(url)));
+    let bad = |why: Key| {
+        let m = Message::new(Key::InvalidSourceUrl)
+            .text("url", strip_userinfo(url))
+            .phrase("why", why);
+        Error::invalid_msg("source", m)
+    };
     let (scheme, rest) = url
         .split_once("://")
-        .ok_or_else(|| bad("needs http:// or https://"))?;
+        .ok_or_else(|| bad(Key::InvalidSourceUrlScheme))?;
     if scheme != "http" && scheme != "https" {
-        return Err(bad("only http:// and https:// are read"));
+        return Err(bad(Key::InvalidSourceUrlHttp));
     }
     let split = rest.find(['/', '?', '#']).unwrap_or(rest.len());
     let (authority, path) = rest.split_at(split);
@@ -286,7 +291,7 @@ fn split_url(kind: RemoteKind, url: &str) -> Result<(Endpoint, Option<Credential
         None => (None, authority),
     };
     if host.is_empty() || host.contains(char::is_whitespace) {
-        return Err(bad("has no host"));
+        return Err(bad(Key::InvalidSourceUrlHost));
     }
     let path = match (path.trim_end_matches('/'), kind) {
         ("", RemoteKind::Dcgm | RemoteKind::Headroom) => "/metrics",
