@@ -6,9 +6,11 @@ use headroom_core::env::profile::{self, Profile, Purpose, Setting};
 use headroom_core::estimate::{builtin_presets, parse_plan};
 use headroom_core::launch::steps::{parse_chain, BatchSetting};
 use headroom_core::message::Message;
+use headroom_core::monitor::alerts::AlertConfig;
 use headroom_core::monitor::exporter::parse_addr;
 use headroom_core::monitor::fake::FakeConfig;
 use headroom_core::monitor::open::SourceSpec;
+use headroom_core::monitor::sampler::check_interval;
 use headroom_core::presets::model_config::{validate_shape, ModelConfig};
 use headroom_core::presets::{bnb, FieldError, PresetBody};
 use headroom_core::store::check_name;
@@ -374,6 +376,40 @@ fn monitor_run_and_trainer_refusals_carry_keys() {
         ..FakeConfig::default()
     };
     assert_keyed("17 fake GPUs", too_many.validate());
+    let alerts = AlertConfig::default();
+    for (what, bad) in [
+        (
+            "warning",
+            AlertConfig {
+                warning: 1.5,
+                ..alerts.clone()
+            },
+        ),
+        (
+            "critical",
+            AlertConfig {
+                critical: 0.5,
+                ..alerts.clone()
+            },
+        ),
+        (
+            "hysteresis",
+            AlertConfig {
+                hysteresis: 0.9,
+                ..alerts.clone()
+            },
+        ),
+        (
+            "trend window",
+            AlertConfig {
+                trend_window_s: 1,
+                ..alerts.clone()
+            },
+        ),
+    ] {
+        assert_keyed(what, bad.validate());
+    }
+    assert_keyed("interval", check_interval(5));
     assert_keyed("exporter address", parse_addr("not an address"));
     assert_keyed("micro-batch 0", BatchSetting::new(0, 1));
     assert_keyed("accumulation 0", BatchSetting::new(1, 0));
