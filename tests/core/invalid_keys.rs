@@ -14,6 +14,7 @@ use headroom_core::monitor::sampler::check_interval;
 use headroom_core::presets::model_config::{validate_shape, ModelConfig};
 use headroom_core::presets::{bnb, FieldError, PresetBody};
 use headroom_core::store::check_name;
+use headroom_core::trace::request::check_traceable;
 use headroom_core::trainers;
 use headroom_core::Error;
 use serde_json::{json, Value};
@@ -170,6 +171,9 @@ fn the_plan_form_refusals_carry_keys() {
     for (what, plan) in cases {
         assert_keyed(what, parse_plan(&plan.to_string(), &builtin_presets()));
     }
+    let sharded = train(json!({"sharding": "zero3", "gpus": {"count": 2, "memory_gib": 80}}));
+    let sharded = parse_plan(&sharded.to_string(), &builtin_presets()).unwrap();
+    assert_keyed("trace of a sharded plan", check_traceable(&sharded));
     assert_keyed("bad JSON", parse_plan("{\"task\": ", &builtin_presets()));
     let twice = r#"{"model": {"id": "m"}, "task": "train", "batch_size": 1, "batch_size": 2}"#;
     assert_keyed("a key twice", parse_plan(twice, &builtin_presets()));
@@ -382,28 +386,28 @@ fn monitor_run_and_trainer_refusals_carry_keys() {
             "warning",
             AlertConfig {
                 warning: 1.5,
-                ..alerts.clone()
+                ..alerts
             },
         ),
         (
             "critical",
             AlertConfig {
                 critical: 0.5,
-                ..alerts.clone()
+                ..alerts
             },
         ),
         (
             "hysteresis",
             AlertConfig {
                 hysteresis: 0.9,
-                ..alerts.clone()
+                ..alerts
             },
         ),
         (
             "trend window",
             AlertConfig {
                 trend_window_s: 1,
-                ..alerts.clone()
+                ..alerts
             },
         ),
     ] {

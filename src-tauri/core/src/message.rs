@@ -464,6 +464,27 @@ keys! {
     InvalidMonitorNoSourceRunningStart = "backend.invalid.monitor.no_source_running_start" [] en "no source is running; start the monitor first",
     InvalidMonitorPointsUse220 = "backend.invalid.monitor.points_use_2_20" [points] en "{points} points; use 2 to 20,000",
     InvalidMonitorDemoProcessDemoProcesses = "backend.invalid.monitor.demo_process_demo_processes" [pid] en "{pid} is a demo process; demo processes are simulated and cannot be stopped",
+    InvalidTraceTraceEngineTracesOne = "backend.invalid.trace.trace_engine_traces_one" [why] en "{why}; the trace engine traces one process on a single GPU (use --engine analytic)",
+    InvalidTraceAppliesTrainingOnlyOne = "backend.invalid.trace.applies_training_only_one" [] en "applies to training only (one training step per length)",
+    InvalidTraceStepsMoreThan64 = "backend.invalid.trace.steps_more_than_64" [sequence_lengths] en "{sequence_lengths} steps is more than the 64 a trace runs",
+    InvalidTraceNotLengthFrom1 = "backend.invalid.trace.not_length_from_1" [s, max_count] en "{s} is not a length from 1 to {max_count}",
+    InvalidTracePresetRunsCpuTrace = "backend.invalid.trace.preset_runs_cpu_trace" [name] en "preset `{name}` runs on the CPU; the trace engine traces a GPU",
+    InvalidTracePresetOffloadsLayersCpu = "backend.invalid.trace.preset_offloads_layers_cpu" [name] en "preset `{name}` offloads layers to the CPU, which the trace engine does not follow",
+    InvalidTracePresetStores4Bit = "backend.invalid.trace.preset_stores_4_bit" [name] en "preset `{name}` stores 4-bit weights as float64, which the trace engine does not model",
+    InvalidTracePresetHasQuantizationConfig = "backend.invalid.trace.preset_has_quantization_config" [name] en "preset `{name}` has a quantization config that loads neither 4-bit nor 8-bit",
+    InvalidRunHasNoSavedConfig = "backend.invalid.run.has_no_saved_config" [model_id] en "{model_id} has no saved config, so there is no task or method to estimate with: save one in the Presets view, give the run a plan, or leave batch size and sequence length empty",
+    InvalidRunNoSuchProgramLooked = "backend.invalid.run.no_such_program_looked" [program] en "{program}: no such program (looked up in the PATH of the profile's environment)",
+    InvalidRunNotExecutable = "backend.invalid.run.not_executable" [program] en "{program}: not executable",
+    InvalidRunMustJsonObjectPreset = "backend.invalid.run.must_json_object_preset" [preset] en "must be a JSON object (preset {preset})",
+    InvalidRunUnknownPresetKnownUntil = "backend.invalid.run.unknown_preset_known_until" [other, default_fallback_chain] en "unknown preset {other} (known until per-model presets exist: {default_fallback_chain})",
+    InvalidRunUnknownPreset = "backend.invalid.run.unknown_preset" [preset] en "unknown preset {preset}",
+    InvalidRunNoRun = "backend.invalid.run.no_run" [run_id] en "no run {run_id}",
+    InvalidRunRunHasNotFinished = "backend.invalid.run.run_has_not_finished" [run_id] en "run {run_id} has not finished",
+    InvalidRunRunHasNoAttempt = "backend.invalid.run.run_has_no_attempt" [run_id, attempt] en "run {run_id} has no attempt {attempt}",
+    InvalidRunRunNotRunning = "backend.invalid.run.run_not_running" [run_id] en "run {run_id} is not running",
+    InvalidRunPlanObject = "backend.invalid.run.plan_object" [] en "must be a JSON object (docs/contract.md §1)",
+    InvalidRunPlanOtherModel = "backend.invalid.run.plan_other_model" [id, model_id] en "the plan is for {id}, the run for {model_id}: give the run --model {id}, or a plan for {model_id}",
+    InvalidRunPlanModelObject = "backend.invalid.run.plan_model_object" [] en "must be an object: {\"id\": …}, {\"path\": …} or {\"config\": …}",
     // Estimate notes (estimate/: engine, weights, training, states, inference, calibration; the framework
     // profile; trace/map.rs), with the phrases their arguments choose between.
     NoteVerbatim = "backend.note.verbatim" [text],
@@ -619,10 +640,14 @@ mod tests {
     fn backend_english_uses_exactly_the_keys_arguments() {
         for k in Key::ALL {
             let Some(en) = k.english() else { continue };
+            // A placeholder is `{name}`; other braces (a JSON example) are text.
             let mut used: Vec<&str> = en
                 .split('{')
                 .skip(1)
                 .filter_map(|rest| rest.split_once('}').map(|(name, _)| name))
+                .filter(|name| {
+                    !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+                })
                 .collect();
             used.sort_unstable();
             used.dedup();
