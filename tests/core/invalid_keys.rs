@@ -12,7 +12,7 @@ use headroom_core::monitor::fake::FakeConfig;
 use headroom_core::monitor::open::SourceSpec;
 use headroom_core::monitor::sampler::check_interval;
 use headroom_core::presets::model_config::{validate_shape, ModelConfig};
-use headroom_core::presets::{bnb, FieldError, PresetBody};
+use headroom_core::presets::{bnb, bundle, FieldError, PresetBody};
 use headroom_core::store::check_name;
 use headroom_core::trace::request::check_traceable;
 use headroom_core::trainers;
@@ -288,6 +288,24 @@ fn the_preset_editor_refusals_carry_keys() {
         ),
         ("flag", json!({"load_in_4bit": "yes"})),
     ];
+    // A bundle (the Presets view's import): not a bundle, a newer version, a bad name.
+    let bundles: Vec<(&str, Value)> = vec![
+        ("not a bundle", json!({"format": "other"})),
+        (
+            "newer",
+            json!({"format": bundle::BUNDLE_FORMAT, "version": 99, "presets": {}, "model_configs": {}}),
+        ),
+        (
+            "bad name",
+            json!({"format": bundle::BUNDLE_FORMAT, "version": 1, "presets": {".x": {"load": gpu}}, "model_configs": {}}),
+        ),
+    ];
+    for (what, value) in bundles {
+        let errors = bundle::parse(value.to_string().as_bytes(), &|_| Ok(None)).expect_err(what);
+        for e in &errors.0 {
+            assert_field_keyed(what, e);
+        }
+    }
     for (what, dict) in dicts {
         let errors = bnb::from_dict(&dict, "quantization").expect_err(what);
         for e in &errors.0 {

@@ -485,6 +485,8 @@ keys! {
     InvalidRunPlanObject = "backend.invalid.run.plan_object" [] en "must be a JSON object (docs/contract.md §1)",
     InvalidRunPlanOtherModel = "backend.invalid.run.plan_other_model" [id, model_id] en "the plan is for {id}, the run for {model_id}: give the run --model {id}, or a plan for {model_id}",
     InvalidRunPlanModelObject = "backend.invalid.run.plan_model_object" [] en "must be an object: {\"id\": …}, {\"path\": …} or {\"config\": …}",
+    InvalidBundleNewer = "backend.invalid.bundle.newer" [version, reads] en "{version} was written by a newer Headroom (this build reads version {reads})",
+    InvalidBundleNoVersion = "backend.invalid.bundle.no_version" [version] en "{version} does not exist",
     // Estimate notes (estimate/: engine, weights, training, states, inference, calibration; the framework
     // profile; trace/map.rs), with the phrases their arguments choose between.
     NoteVerbatim = "backend.note.verbatim" [text],

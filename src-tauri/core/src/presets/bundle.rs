@@ -97,22 +97,31 @@ pub fn parse(
     let bundle: Bundle = field::from_value(value, "")?;
     let mut errors = Vec::new();
     if bundle.version != BUNDLE_VERSION {
-        errors.push(FieldError::new(
+        let version = bundle.version.to_string();
+        errors.push(FieldError::keyed(
             "version",
             if bundle.version > BUNDLE_VERSION {
-                format!(
-                    "{} was written by a newer Headroom (this build reads version {BUNDLE_VERSION})",
-                    bundle.version
-                )
+                Message::new(Key::InvalidBundleNewer)
+                    .text("version", version)
+                    .text("reads", BUNDLE_VERSION.to_string())
             } else {
-                format!("{} does not exist", bundle.version)
+                Message::new(Key::InvalidBundleNoVersion).text("version", version)
             },
         ));
     }
     for (name, body) in &bundle.presets {
         let at = format!("presets.{name}");
-        if let Err(Error::Invalid { message, .. }) = check_user_name(&at, name) {
-            errors.push(FieldError::new(at.clone(), message));
+        if let Err(Error::Invalid {
+            message,
+            message_key,
+            ..
+        }) = check_user_name(&at, name)
+        {
+            errors.push(FieldError {
+                field: at.clone(),
+                message,
+                message_key,
+            });
         }
         if let Err(e) = validate::preset(body) {
             errors.extend(e.nested(&at).0);
@@ -120,8 +129,17 @@ pub fn parse(
     }
     for (model_id, config) in &bundle.model_configs {
         let at = format!("model_configs.{model_id}");
-        if let Err(Error::Invalid { message, .. }) = config_store::file_stem(model_id) {
-            errors.push(FieldError::new(at.clone(), message));
+        if let Err(Error::Invalid {
+            message,
+            message_key,
+            ..
+        }) = config_store::file_stem(model_id)
+        {
+            errors.push(FieldError {
+                field: at.clone(),
+                message,
+                message_key,
+            });
         }
         let lookup = |name: &str| -> Result<Option<PresetBody>> {
             match bundle

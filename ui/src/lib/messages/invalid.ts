@@ -217,6 +217,8 @@ export const en = {
   "backend.invalid.run.plan_object": "must be a JSON object (docs/contract.md §1)",
   "backend.invalid.run.plan_other_model": "the plan is for {id}, the run for {model_id}: give the run --model {id}, or a plan for {model_id}",
   "backend.invalid.run.plan_model_object": "must be an object: {\"id\": …}, {\"path\": …} or {\"config\": …}",
+  "backend.invalid.bundle.newer": "{version} was written by a newer Headroom (this build reads version {reads})",
+  "backend.invalid.bundle.no_version": "{version} does not exist",
 } as const;
 
 export const ja: Record<keyof typeof en, string> = {
@@ -435,4 +437,6 @@ export const ja: Record<keyof typeof en, string> = {
   "backend.invalid.run.plan_object": "JSON オブジェクトである必要があります（docs/contract.md §1）",
   "backend.invalid.run.plan_other_model": "計画は {id} 用、実行は {model_id} 用です：実行に --model {id} を指定するか、{model_id} 用の計画を指定してください",
   "backend.invalid.run.plan_model_object": "オブジェクトである必要があります：{\"id\": …}、{\"path\": …}、{\"config\": …} のいずれか",
+  "backend.invalid.bundle.newer": "{version} は新しい Headroom で書かれました（このビルドが読めるのはバージョン {reads}）",
+  "backend.invalid.bundle.no_version": "{version} は存在しません",
 };
