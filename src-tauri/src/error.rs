@@ -2,6 +2,7 @@
 //! (a field error, a conflict dialog); the message is for the person; `field` names the input at fault for an
 //! `invalid` error (the same key the CLI prints before its one line), so the UI never parses it out of the text.
 
+use headroom_core::message::Message;
 use headroom_core::Error;
 use serde::Serialize;
 
@@ -39,6 +40,11 @@ pub struct IpcError {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[ts(optional)]
     pub field: Option<String>,
+    /// For `invalid`: the message without its field, as a key and arguments the UI renders in the person's
+    /// language (the `message` stays the English, `field: …`); absent where the words come from elsewhere.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub message_key: Option<Message>,
 }
 
 impl From<Error> for IpcError {
@@ -58,14 +64,17 @@ impl From<Error> for IpcError {
             } => ErrorCode::Cancelled,
             Error::Trace { .. } => ErrorCode::Trace,
         };
-        let field = match &e {
-            Error::Invalid { field, .. } => Some(field.clone()),
-            _ => None,
+        let (field, message_key) = match &e {
+            Error::Invalid {
+                field, message_key, ..
+            } => (Some(field.clone()), message_key.clone()),
+            _ => (None, None),
         };
         IpcError {
             code,
             message: e.to_string(),
             field,
+            message_key,
         }
     }
 }
@@ -76,6 +85,7 @@ impl IpcError {
             code: ErrorCode::Internal,
             message: message.into(),
             field: None,
+            message_key: None,
         }
     }
 }

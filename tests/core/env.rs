@@ -259,7 +259,7 @@ fn files_with_comments_exports_and_commands() {
     );
     assert_eq!(parsed.skipped_lines, vec![7, 8]);
     match parse::parse("bad.env", "A=1\nB='open\n") {
-        Err(Error::Invalid { field, message }) => {
+        Err(Error::Invalid { field, message, .. }) => {
             assert_eq!(field, "bad.env:2");
             assert!(message.contains("unterminated"), "{message}");
         }

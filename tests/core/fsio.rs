@@ -29,7 +29,7 @@ fn within<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
 #[track_caller]
 fn invalid(err: Error) -> (String, String) {
     match err {
-        Error::Invalid { field, message } => (field, message),
+        Error::Invalid { field, message, .. } => (field, message),
         other => panic!("expected Error::Invalid, got {other:?}"),
     }
 }

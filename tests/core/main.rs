@@ -5,6 +5,7 @@ mod calibration;
 mod env;
 mod estimate;
 mod fsio;
+mod invalid_keys;
 mod launch;
 mod launch_probe;
 #[path = "../common/measured_runs.rs"]

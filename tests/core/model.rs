@@ -27,7 +27,7 @@ fn config_map(value: Value) -> serde_json::Map<String, Value> {
 
 fn invalid_field(err: Error) -> (String, String) {
     match err {
-        Error::Invalid { field, message } => (field, message),
+        Error::Invalid { field, message, .. } => (field, message),
         other => panic!("expected Invalid, got {other:?}"),
     }
 }

@@ -65,7 +65,7 @@ fn unquantized_builtins_have_no_bitsandbytes_config() {
     for name in ["fp32", "bf16", "fp16", "cpu"] {
         let body = builtin::get(name).unwrap();
         match export::bnb_json(name, &body) {
-            Err(Error::Invalid { field, message }) => {
+            Err(Error::Invalid { field, message, .. }) => {
                 assert_eq!(field, "name");
                 assert!(
                     message.contains("no") && message.contains("BitsAndBytesConfig"),
@@ -470,7 +470,7 @@ fn field_errors_become_one_core_error_naming_the_first_field() {
         gpu_load(),
     ));
     match Error::from(e) {
-        Error::Invalid { field, message } => {
+        Error::Invalid { field, message, .. } => {
             assert_eq!(field, "quantization.load_in_4bit");
             assert!(
                 message.contains("quantization.llm_int8_threshold"),
@@ -809,6 +809,7 @@ fn model_config_rules_name_their_fields() {
             Err(Error::Invalid {
                 field: got,
                 message,
+                ..
             }) => assert_eq!(got, field, "{message}"),
             other => panic!("{field}: {other:?}"),
         }

@@ -177,7 +177,7 @@ fn a_batch_step_that_would_change_the_training_is_refused_before_anything_runs()
     let mut req = request(&s, train_argv(&[]), &["fp16", "int8", "mb/2"], &[]);
     req.batch = Some(BatchSetting::new(3, 2).unwrap());
     match run(&s, &req) {
-        Err(Error::Invalid { field, message }) => {
+        Err(Error::Invalid { field, message, .. }) => {
             assert_eq!(field, "chain[2]");
             assert!(message.contains("odd"), "{message}");
         }

@@ -91,7 +91,7 @@ fn of_creates_of_one_name_at_the_same_moment_exactly_one_is_saved() {
     for r in &results {
         if let Err(e) = r {
             assert!(
-                matches!(e, Error::Invalid { field, message } if field == "name" && message.contains("already exists")),
+                matches!(e, Error::Invalid { field, message, .. } if field == "name" && message.contains("already exists")),
                 "{e}"
             );
         }

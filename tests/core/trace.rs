@@ -133,7 +133,7 @@ fn an_error_event_maps_to_the_plan_key_or_to_a_failure() {
         &CancelToken::new(),
     );
     match ran.result {
-        Err(Error::Invalid { field, message }) => {
+        Err(Error::Invalid { field, message, .. }) => {
             assert_eq!(field, "model.config.model_type");
             assert_eq!(message, "no such thing");
         }
@@ -364,7 +364,7 @@ fn sharded_and_multi_gpu_plans_are_refused_naming_the_key() {
         }
         let p = plan(v);
         match request::check_traceable(&p) {
-            Err(Error::Invalid { field, message }) => {
+            Err(Error::Invalid { field, message, .. }) => {
                 assert_eq!(field, key);
                 assert!(message.contains("single GPU"), "{message}");
             }

@@ -301,7 +301,7 @@ fn two_files_that_disagree_are_an_error_naming_both_and_the_key() {
         fixture("deepspeed/tests/torch_compile/ds_config_z3.json"),
     ];
     match trainers::import_files(&paths) {
-        Err(Error::Invalid { field, message }) => {
+        Err(Error::Invalid { field, message, .. }) => {
             assert_eq!(field, "optimizer");
             assert!(
                 message.contains("qlora-1b.yml optimizer")
@@ -336,7 +336,7 @@ fn a_named_file_that_is_not_there_is_not_understood_and_an_unknown_file_is_an_er
 
     std::fs::write(&path, "colour: blue\n").unwrap();
     match trainers::import_files(std::slice::from_ref(&path)) {
-        Err(Error::Invalid { field, message }) => {
+        Err(Error::Invalid { field, message, .. }) => {
             assert_eq!(field, path.display().to_string());
             assert!(message.contains("not a trainer config"), "{message}");
         }

@@ -3,13 +3,21 @@
 
 use std::path::PathBuf;
 
+use crate::message::Message;
+
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// Input that breaks a rule; `field` names the key or path, so the UI can show the message beside it.
+    /// `message_key` is the same sentence as a [`Message`] the UI renders in the person's language (the
+    /// `message` is its English, what the command line prints); `None` where the words come from elsewhere.
     #[error("{field}: {message}")]
-    Invalid { field: String, message: String },
+    Invalid {
+        field: String,
+        message: String,
+        message_key: Option<Message>,
+    },
 
     /// A file could not be read or written.
     #[error("{path}: {source}")]
@@ -62,6 +70,34 @@ impl Error {
         Error::Invalid {
             field: field.into(),
             message: message.into(),
+            message_key: None,
+        }
+    }
+
+    /// Input that breaks a rule, said as a [`Message`] whose key has a backend English wording
+    /// ([`crate::message::Key::english`]): the `message` is that English, so the command line reads as before.
+    pub fn invalid_msg(field: impl Into<String>, message: Message) -> Self {
+        Error::Invalid {
+            field: field.into(),
+            message: message.english().unwrap_or_else(|| message.key.clone()),
+            message_key: Some(message),
+        }
+    }
+
+    /// The same rule broken, said of another field (a value checked under one name and entered under another);
+    /// any other error as it is.
+    pub fn for_field(self, to: impl Into<String>) -> Self {
+        match self {
+            Error::Invalid {
+                message,
+                message_key,
+                ..
+            } => Error::Invalid {
+                field: to.into(),
+                message,
+                message_key,
+            },
+            other => other,
         }
     }
 

@@ -31,6 +31,19 @@ pub enum MessageArg {
     Message(Box<Message>),
 }
 
+impl MessageArg {
+    /// The argument as the command line writes it in English (see [`Message::english`]).
+    fn english(&self) -> Option<String> {
+        Some(match self {
+            MessageArg::Text(s) => s.clone(),
+            MessageArg::Bytes(n) | MessageArg::Count(n) => n.to_string(),
+            MessageArg::Number { value, digits } => format!("{value:.*}", usize::from(*digits)),
+            MessageArg::DurationMs(ms) => format!("{ms} ms"),
+            MessageArg::Message(inner) => inner.english()?,
+        })
+    }
+}
+
 /// A message key with its arguments.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ts_rs::TS, schemars::JsonSchema)]
 pub struct Message {
@@ -104,6 +117,32 @@ impl Message {
         self.optional(name, key.map(Message::new))
     }
 
+    /// The message in English when its key has a backend wording ([`Key::english`]): each placeholder filled
+    /// with its argument as the command line shows it (numbers as written, no separators). `None` when the key
+    /// (or a phrase's key) has no backend wording.
+    pub fn english(&self) -> Option<String> {
+        let key = Key::ALL.iter().find(|k| k.as_str() == self.key)?;
+        let mut rest = key.english()?;
+        let mut out = String::new();
+        while let Some(open) = rest.find('{') {
+            out.push_str(&rest[..open]);
+            let after = &rest[open + 1..];
+            let name = after.find('}').map(|close| &after[..close]);
+            match name.and_then(|n| self.args.get(n).map(|a| (n, a))) {
+                Some((name, arg)) => {
+                    out.push_str(&arg.english()?);
+                    rest = &after[name.len() + 1..];
+                }
+                None => {
+                    out.push('{');
+                    rest = after;
+                }
+            }
+        }
+        out.push_str(rest);
+        Some(out)
+    }
+
     /// Whether the key is one of [`Key`] and the arguments are exactly the key's: what the tests of every module
     /// that makes messages assert.
     pub fn check(&self) -> std::result::Result<(), String> {
@@ -130,7 +169,7 @@ impl Message {
 }
 
 macro_rules! keys {
-    ($($variant:ident = $key:literal [$($arg:ident),*],)*) => {
+    ($($variant:ident = $key:literal [$($arg:ident),*] $(en $en:literal)?,)*) => {
         /// Every message key the backend can emit, with its arguments' names.
         #[derive(Debug, Clone, Copy, PartialEq, Eq)]
         pub enum Key { $($variant,)* }
@@ -144,6 +183,12 @@ macro_rules! keys {
 
             pub fn args(self) -> &'static [&'static str] {
                 match self { $(Key::$variant => &[$(stringify!($arg)),*],)* }
+            }
+
+            /// The English wording, for keys whose English the backend renders itself (an [`crate::Error`]'s
+            /// message, which the command line prints): the same template as the UI's English.
+            pub fn english(self) -> Option<&'static str> {
+                match self { $(Key::$variant => None $(.or(Some($en)))?,)* }
             }
         }
     };
@@ -223,6 +268,225 @@ keys! {
     PresetCpu = "backend.preset.cpu" [],
     ProfileProduction = "backend.profile.production" [],
     ProfileDebug = "backend.profile.debug" [],
+    // Bad input, said as the reason beside the field at fault (Error::invalid_msg, FieldError::keyed): each
+    // with the English the command line prints, word for word the UI's English (ui/src/lib/messages/invalid.ts).
+    InvalidUnknownKey = "backend.invalid.unknown_key" [known] en "unknown key (known: {known})",
+    InvalidRequired = "backend.invalid.required" [] en "is required",
+    InvalidTwice = "backend.invalid.twice" [] en "is given twice",
+    InvalidNotOneOf = "backend.invalid.not_one_of" [value, choices] en "`{value}` is not one of {choices}",
+    InvalidMustBeGot = "backend.invalid.must_be_got" [want, got] en "must be {want}, got {got}",
+    InvalidAlertWarning = "backend.invalid.alert.warning" [warning] en "{warning} is not a fraction in (0, 1]",
+    InvalidAlertCritical = "backend.invalid.alert.critical" [critical, warning] en "{critical} must be a fraction above warning ({warning})",
+    InvalidAlertHysteresis = "backend.invalid.alert.hysteresis" [hysteresis] en "{hysteresis} must be ≥ 0 and below warning",
+    InvalidAlertTrendWindow = "backend.invalid.alert.trend_window" [] en "use at least 5 seconds",
+    InvalidPidNotStoppable = "backend.invalid.pid.not_stoppable" [pid] en "{pid} is not a process Headroom may stop",
+    InvalidPidNotRunning = "backend.invalid.pid.not_running" [pid] en "no process {pid} is running",
+    InvalidPidOutOfRange = "backend.invalid.pid.out_of_range" [pid] en "{pid} is out of range",
+    InvalidMonitorInterval = "backend.invalid.monitor.interval" [interval_ms] en "{interval_ms} ms is outside 100 ms to 10 s",
+    InvalidTooLarge = "backend.invalid.too_large" [value, max] en "{value} is implausibly large (at most {max})",
+    InvalidPresetOneGpu = "backend.invalid.preset.one_gpu" [index] en "write \"cuda:{index}\" for one GPU",
+    InvalidPresetDiskAlone = "backend.invalid.preset.disk_alone" [] en "a model cannot run from the disk alone",
+    InvalidPresetNotDevice = "backend.invalid.preset.not_device" [value] en "{value} is not a device: use a GPU index (0), \"cuda:0\", \"cpu\" or \"disk\"",
+    InvalidNameGot = "backend.invalid.name.got" [problem, name] en "{problem} (got {name})",
+    InvalidNameEmpty = "backend.invalid.name.empty" [] en "must not be empty",
+    InvalidNameLong = "backend.invalid.name.long" [] en "must be at most 64 characters",
+    InvalidNameDot = "backend.invalid.name.dot" [] en "must not start with a dot",
+    InvalidNameChars = "backend.invalid.name.chars" [] en "may only contain letters, digits, '-', '_' and '.'",
+    InvalidSourceUrl = "backend.invalid.source.url" [url, why] en "`{url}`: {why}",
+    InvalidSourceUrlScheme = "backend.invalid.source.url.scheme" [] en "needs http:// or https://",
+    InvalidSourceUrlHttp = "backend.invalid.source.url.http" [] en "only http:// and https:// are read",
+    InvalidSourceUrlHost = "backend.invalid.source.url.host" [] en "has no host",
+    InvalidSourceReplayFile = "backend.invalid.source.replay_file" [] en "replay: needs a file, as in replay:run.jsonl",
+    InvalidSourceUnknown = "backend.invalid.source.unknown" [value, scenarios] en "`{value}` is not one of nvml, fake:SCENARIO ({scenarios}), replay:FILE, prometheus:URL, dcgm:URL, headroom:URL",
+    InvalidSourceScenario = "backend.invalid.source.scenario" [value, choices] en "unknown fake scenario `{value}`; one of {choices}",
+    InvalidSourceFakeGpus = "backend.invalid.source.fake_gpus" [gpus] en "{gpus} fake GPUs; use 1 to 16",
+    InvalidNotValidJson = "backend.invalid.not_valid_json" [e] en "not valid JSON: {e}",
+    InvalidPlanMustObjectGot = "backend.invalid.plan.must_object_got" [value] en "must be an object, got {value}",
+    InvalidPlanNotValidJson = "backend.invalid.plan.not_valid_json" [inner] en "not valid JSON: {inner}",
+    InvalidPlanOnlyAppliesTaskTrain = "backend.invalid.plan.only_applies_task_train" [] en "only applies to task train; remove it for infer",
+    InvalidPlanUnknownPresetKnown = "backend.invalid.plan.unknown_preset_known" [name, known] en "unknown preset `{name}` (known: {known})",
+    InvalidPlanWeightsAreQuantizedFrozen = "backend.invalid.plan.weights_are_quantized_frozen" [name, value] en "`{name}` weights are quantized and frozen: they cannot be trained with method {value}; use method qlora (or lora) or a 16-bit preset",
+    InvalidPlanMethodQloraNeeds4 = "backend.invalid.plan.method_qlora_needs_4" [name] en "method qlora needs a 4-bit preset, `{name}` is not; use method lora",
+    InvalidPlanLoraSettingsGivenBut = "backend.invalid.plan.lora_settings_given_but" [value] en "LoRA settings given but method is {value}; use method lora or qlora, or remove lora",
+    InvalidPlanOnlyAppliesBesideLora = "backend.invalid.plan.only_applies_beside_lora" [] en "only applies beside LoRA (method lora or qlora)",
+    InvalidPlanCannotCombinedGradientAccumulation = "backend.invalid.plan.cannot_combined_gradient_accumulation" [] en "cannot be combined with gradient_accumulation_steps > 1: the step runs inside backward",
+    InvalidPlanSequenceLengthTokensPer = "backend.invalid.plan.sequence_length_tokens_per" [batch_size, sequence_length] en "{batch_size} × sequence_length {sequence_length} tokens per micro-batch is implausibly large",
+    InvalidPlanOnlyAppliesTaskInfer = "backend.invalid.plan.only_applies_task_infer" [] en "only applies to task infer (tokens generated after the prompt)",
+    InvalidPlanOnlyAppliesTaskInfer2 = "backend.invalid.plan.only_applies_task_infer2" [] en "only applies to task infer",
+    InvalidPlanMoreThanOneNode = "backend.invalid.plan.more_than_one_node" [] en "more than one node needs gpus (how many GPUs each node has)",
+    InvalidPlanZeroFsdpShardTraining = "backend.invalid.plan.zero_fsdp_shard_training" [] en "ZeRO and FSDP shard training state; for infer use sharding none",
+    InvalidPlanOptimizerOffloadZeroFeature = "backend.invalid.plan.optimizer_offload_zero_feature" [] en "optimizer offload is a ZeRO feature: set sharding to zero1, zero2 or zero3",
+    InvalidPlanParameterOffloadNeedsSharded = "backend.invalid.plan.parameter_offload_needs_sharded" [] en "parameter offload needs sharded parameters: set sharding to zero3 or fsdp_full_shard",
+    InvalidPlanFsdpOffloadsParametersOptimizer = "backend.invalid.plan.fsdp_offloads_parameters_optimizer" [] en "FSDP offloads parameters and optimizer together: use optimizer_and_params with fsdp_full_shard",
+    InvalidPlanMustAtLeast0 = "backend.invalid.plan.must_at_least_0" [m] en "must be at least 0 and below 1 (a fraction of GPU memory), got {m}",
+    InvalidPlanOnlyAppliesMethodFreeze = "backend.invalid.plan.only_applies_method_freeze" [] en "only applies to method freeze",
+    InvalidPlanOnlyAppliesShardingFsdp = "backend.invalid.plan.only_applies_sharding_fsdp" [] en "only applies with sharding fsdp_full_shard or fsdp_shard_grad_op",
+    InvalidPlanOnlyAppliesMethodLora = "backend.invalid.plan.only_applies_method_lora" [] en "only applies to method lora or qlora: full trains every parameter, freeze trains whole decoder layers, so no FSDP unit mixes frozen and trainable parameters",
+    InvalidPlanMustPositiveNumberGot = "backend.invalid.plan.must_positive_number_got" [a] en "must be a positive number, got {a}",
+    InvalidPlanMustNumberAtLeast = "backend.invalid.plan.must_number_at_least" [d] en "must be a number at least 0 and below 1, got {d}",
+    InvalidPlanMustNameAtLeast = "backend.invalid.plan.must_name_at_least" [] en "must name at least one module, or be \"all-linear\"",
+    InvalidPlanEveryEntryMustModule = "backend.invalid.plan.every_entry_must_module" [blank] en "every entry must be a module name, got {blank}",
+    InvalidPlanMustPositiveNumberGib = "backend.invalid.plan.must_positive_number_gib" [gib] en "must be a positive number of GiB, got {gib}",
+    InvalidPlanUnknownGpuKnown = "backend.invalid.plan.unknown_gpu_known" [name, value] en "unknown GPU `{name}` (known: {value})",
+    InvalidPlanGiveMemoryGibPer = "backend.invalid.plan.give_memory_gib_per" [] en "give memory_gib (per GPU) or model (a catalog GPU name)",
+    InvalidPlanGiveOneMemoryGib = "backend.invalid.plan.give_one_memory_gib" [] en "give one of memory_gib, memory_bytes or model, not more",
+    InvalidModelArchitectureModelTypeUnknown = "backend.invalid.model.architecture_model_type_unknown" [id, model_type] en "the architecture of `{id}` (model_type `{model_type}`) is unknown, so its activations and KV cache cannot be estimated",
+    InvalidModelNumLayersHiddenSize = "backend.invalid.model.num_layers_hidden_size" [] en "num_layers, hidden_size and vocab_size must be positive",
+    InvalidModelImplausiblyLargeAtMost = "backend.invalid.model.implausibly_large_at_most" [name, value, max] en "{name} = {value} is implausibly large (at most {max})",
+    InvalidModelLinearLayerHasImplausible = "backend.invalid.model.linear_layer_has_implausible" [name] en "linear layer `{name}` has implausible sizes",
+    InvalidModelLinearLayerHoldsImplausibly = "backend.invalid.model.linear_layer_holds_implausibly" [name] en "linear layer `{name}` holds implausibly many parameters",
+    InvalidModelMustObjectExactlyOne = "backend.invalid.model.must_object_exactly_one" [] en "must be an object with exactly one of id, path, config",
+    InvalidModelUnknownKeyExpectedExactly = "backend.invalid.model.unknown_key_expected_exactly" [] en "unknown key; expected exactly one of id, path, config",
+    InvalidModelMustHaveExactlyOne = "backend.invalid.model.must_have_exactly_one" [value] en "must have exactly one of id, path, config (got {value})",
+    InvalidMustNotEmpty = "backend.invalid.must_not_empty" [] en "must not be empty",
+    InvalidModelNeitherBuiltCatalogNor = "backend.invalid.model.neither_built_catalog_nor" [id, value] en "{id} is neither in the built-in catalog nor in the local Hugging Face cache{value}",
+    InvalidModelNeitherBuiltCatalogNor2 = "backend.invalid.model.neither_built_catalog_nor2" [id] en "{id} is neither in the built-in catalog nor in the local Hugging Face cache",
+    InvalidModelHasNoConfigJson = "backend.invalid.model.has_no_config_json" [folder] en "{folder} has no config.json",
+    InvalidModelHuggingFaceCacheBut = "backend.invalid.model.hugging_face_cache_but" [id] en "{id} is in the Hugging Face cache but has no snapshot",
+    InvalidModelNotModelTypeHeadroom = "backend.invalid.model.not_model_type_headroom" [model_type] en "{model_type} is not a model type Headroom knows, and without safetensors nothing can be counted",
+    InvalidModelNotModelTypeHeadroom2 = "backend.invalid.model.not_model_type_headroom2" [model_type] en "{model_type} is not a model type Headroom knows and the folder has no safetensors to count",
+    InvalidModelMustJsonObjectGot = "backend.invalid.model.must_json_object_got" [other] en "must be a JSON object, got {other}",
+    InvalidModelTheseSizesGiveParameters = "backend.invalid.model.these_sizes_give_parameters" [total] en "these sizes give {total} parameters, more than a 64-bit count holds",
+    InvalidMustAtMostCharacters = "backend.invalid.must_at_most_characters" [max] en "must be at most {max} characters",
+    InvalidPresetNeitherStrategyNorDevice = "backend.invalid.preset.neither_strategy_nor_device" [name, strategies, m] en "{name} is neither a strategy ({strategies}) nor a device: {m}",
+    InvalidPresetExplicitDeviceMapNeeds = "backend.invalid.preset.explicit_device_map_needs" [] en "an explicit device map needs at least one module (\"\" means the whole model)",
+    InvalidPresetModuleNameCannotContain = "backend.invalid.preset.module_name_cannot_contain" [] en "a module name cannot contain spaces",
+    InvalidPresetUnknownDeviceUseGpu = "backend.invalid.preset.unknown_device_use_gpu" [] en "unknown device: use a GPU index (\"0\"), \"cpu\" or \"disk\"",
+    InvalidPresetOnlyAppliesWhenDevice = "backend.invalid.preset.only_applies_when_device" [] en "only applies when device_map is \"auto\", \"balanced\", \"balanced_low_0\" or \"sequential\" (transformers ignores it otherwise)",
+    InvalidPresetDeviceCpuPutEvery = "backend.invalid.preset.device_cpu_put_every" [] en "the device is \"cpu\": put every module on \"cpu\" (or leave device_map empty)",
+    InvalidPresetDeviceCpuGpuLimits = "backend.invalid.preset.device_cpu_gpu_limits" [] en "the device is \"cpu\": GPU limits do not apply",
+    InvalidPresetLoad4bitLoad8bit = "backend.invalid.preset.load_4bit_load_8bit" [] en "load_in_4bit and load_in_8bit are both true, but only one can be used at the same time",
+    InvalidPresetNeitherLoad8bitNor = "backend.invalid.preset.neither_load_8bit_nor" [] en "neither load_in_8bit nor load_in_4bit is true: this config quantizes nothing (remove the quantization section for an unquantized preset)",
+    InvalidPresetMustFiniteFloatAt = "backend.invalid.preset.must_finite_float_at" [value] en "must be a finite float of at least 0.0 (got {value})",
+    InvalidPresetNotModuleName = "backend.invalid.preset.not_module_name" [m] en "{m} is not a module name",
+    InvalidPresetBitsandbytesQuantizationRunsCuda = "backend.invalid.preset.bitsandbytes_quantization_runs_cuda" [] en "bitsandbytes quantization runs on a CUDA GPU: set device to \"cuda\" or remove quantization",
+    InvalidPresetMustTrueWhenDevice = "backend.invalid.preset.must_true_when_device" [] en "must be true when device_map puts modules on the CPU or disk (transformers refuses to dispatch a quantized model there otherwise)",
+    InvalidPresetMustTrueWhenMax = "backend.invalid.preset.must_true_when_max" [] en "must be true when max_memory lets modules spill to the CPU or disk (transformers refuses to dispatch a quantized model there otherwise)",
+    InvalidBnbMustJsonObjectWritten = "backend.invalid.bnb.must_json_object_written" [] en "must be a JSON object as written by BitsAndBytesConfig.to_dict()",
+    InvalidBnbUnknownKeyNotBitsandbytesconfig = "backend.invalid.bnb.unknown_key_not_bitsandbytesconfig" [] en "unknown key: not a BitsAndBytesConfig field",
+    InvalidBnbNotBitsandbytesOnlyBitsandbytes = "backend.invalid.bnb.not_bitsandbytes_only_bitsandbytes" [method] en "is {method}, not \"bitsandbytes\": only bitsandbytes quantization can be imported",
+    InvalidBnbMustFloatWrite0 = "backend.invalid.bnb.must_float_write_0" [n] en "must be a float: write {n}.0 (transformers raises TypeError for the integer {n})",
+    InvalidBnbMustFloatSuch6 = "backend.invalid.bnb.must_float_such_6" [other] en "must be a float such as 6.0, not {other}",
+    InvalidBnbMustModuleNameString = "backend.invalid.bnb.must_module_name_string" [item] en "must be a module name (a string), not {item}",
+    InvalidBnbMustListModuleNames = "backend.invalid.bnb.must_list_module_names" [other] en "must be a list of module names or null, not {other}",
+    InvalidBnbNotComputeDtypeUse = "backend.invalid.bnb.not_compute_dtype_use" [s] en "{s} is not a compute dtype: use \"float32\", \"float16\" or \"bfloat16\"",
+    InvalidBnbMustDtypeNameSuch = "backend.invalid.bnb.must_dtype_name_such" [other] en "must be a dtype name such as \"bfloat16\", not {other}",
+    InvalidBnbMustNf4Fp4What = "backend.invalid.bnb.must_nf4_fp4_what" [other] en "must be \"nf4\" or \"fp4\" (what bitsandbytes accepts), not {other}",
+    InvalidBnbNotAllowedUseOne = "backend.invalid.bnb.not_allowed_use_one" [s] en "{s} is not allowed: use one of float16, float32, int8, uint8, float64, bfloat16",
+    InvalidBnbMustDtypeNameSuch2 = "backend.invalid.bnb.must_dtype_name_such2" [other] en "must be a dtype name such as \"uint8\", not {other}",
+    InvalidBnbMustTrueFalseNot = "backend.invalid.bnb.must_true_false_not" [other] en "must be true or false, not {other}",
+    InvalidConfigOnlyAppliesTrainingRemove = "backend.invalid.config.only_applies_training_remove" [] en "only applies to training: remove it or set task to \"train\"",
+    InvalidConfigLoraSettingsNeedMethod = "backend.invalid.config.lora_settings_need_method" [] en "LoRA settings need method \"lora\" or \"qlora\"",
+    InvalidConfigHasMoreThanSteps = "backend.invalid.config.has_more_than_steps" [max] en "has more than {max} steps",
+    InvalidConfigAlreadyEarlierChain = "backend.invalid.config.already_earlier_chain" [name] en "{name} is already earlier in the chain",
+    InvalidMustAtLeast1 = "backend.invalid.must_at_least_1" [] en "must be at least 1",
+    InvalidConfigMustPositiveNumber = "backend.invalid.config.must_positive_number" [] en "must be a positive number",
+    InvalidConfigMustAtLeast0 = "backend.invalid.config.must_at_least_0" [] en "must be at least 0.0 and below 1.0",
+    InvalidConfigNameAtLeastOne = "backend.invalid.config.name_at_least_one" [] en "name at least one module, or use \"all-linear\"",
+    InvalidConfigNotModuleName = "backend.invalid.config.not_module_name" [n] en "{n} is not a module name",
+    InvalidConfigNoPresetNamed = "backend.invalid.config.no_preset_named" [preset] en "no preset named {preset}",
+    InvalidConfigQloraTrains4Bit = "backend.invalid.config.qlora_trains_4_bit" [preset] en "QLoRA trains on 4-bit weights, but preset {preset} is not 4-bit: choose int4, int4_double or int4_offload, or method \"lora\"",
+    InvalidConfigNoPresetNamed2 = "backend.invalid.config.no_preset_named2" [name] en "no preset named {name}",
+    InvalidBundleMustThisNotHeadroom = "backend.invalid.bundle.must_this_not_headroom" [format] en "must be {format}: this is not a Headroom bundle",
+    InvalidBundleAlreadyExistsHereDifferent = "backend.invalid.bundle.already_exists_here_different" [conflicts, names] en "already exists here with different settings ({conflicts} conflict(s): {names}); choose to skip or replace them",
+    InvalidWizardOnlyAppliesTrainingInference = "backend.invalid.wizard.only_applies_training_inference" [] en "only applies to training: inference runs no backward pass, so there are no activations to recompute",
+    InvalidWizardNotModelCatalogPick = "backend.invalid.wizard.not_model_catalog_pick" [model_id] en "{model_id} is not in the model catalog: pick one from the list",
+    InvalidWizardHasNoMemoryFree = "backend.invalid.wizard.has_no_memory_free" [gpu] en "{gpu} has no memory free right now: free some, or plan for a catalog GPU",
+    InvalidConfigHasMoreThanOne = "backend.invalid.config.has_more_than_one" [model_id] en "{model_id} has more than one '/': use a Hugging Face id such as org/name",
+    InvalidConfigPartModelIdCannot = "backend.invalid.config.part_model_id_cannot" [model_id] en "{model_id}: a part of a model id cannot contain \"--\"",
+    InvalidConfigNoConfigSaved = "backend.invalid.config.no_config_saved" [model_id] en "no config saved for {model_id}",
+    InvalidPresetPresetNamedAlreadyExists = "backend.invalid.preset.preset_named_already_exists" [name] en "a preset named {name} already exists",
+    InvalidPresetBuiltPresetCannotChanged = "backend.invalid.preset.built_preset_cannot_changed" [name] en "{name} is a built-in preset and cannot be changed; duplicate it under a new name",
+    InvalidPresetNoPresetNamedSee = "backend.invalid.preset.no_preset_named_see" [name] en "no preset named {name} (see `headroom-cli presets list`)",
+    InvalidPresetSConfigAlreadyUses = "backend.invalid.preset.s_config_already_uses" [model_id, preset] en "{model_id}'s config already uses {preset}",
+    InvalidPresetTrainedMethodWhichUpdates = "backend.invalid.preset.trained_method_which_updates" [model_id, name, preset, bits] en "{model_id} is trained with method \"{name}\", which updates the base weights; {preset} loads them in {bits} bits, which cannot be trained. Change the method to \"lora\" or \"qlora\" in its config first",
+    InvalidPresetPresetDoesNotQuantize = "backend.invalid.preset.preset_does_not_quantize" [name, weights] en "preset {name} does not quantize (it loads weights in {weights}), so it has no BitsAndBytesConfig; export it with --format kwargs or --format python instead",
+    InvalidProfileNotVariableNameLetter = "backend.invalid.profile.not_variable_name_letter" [name] en "{name} is not a variable name (a letter or '_', then letters, digits and '_')",
+    InvalidMustNotContainNul = "backend.invalid.must_not_contain_nul" [] en "must not contain a NUL byte",
+    InvalidProfileMustNotContainLine = "backend.invalid.profile.must_not_contain_line" [] en "must not contain a line break",
+    InvalidProfileAppearsTwice = "backend.invalid.profile.appears_twice" [name] en "{name} appears twice",
+    InvalidProfileNoProfileNamedBuilt = "backend.invalid.profile.no_profile_named_built" [name, builtin] en "no profile named {name} (built in: {builtin})",
+    InvalidProfileHasNoStoredValue = "backend.invalid.profile.has_no_stored_value" [name, redacted] en "{name} has no stored value to keep ({redacted} stands for a hidden secret): enter the value",
+    InvalidProfileBuiltProfileCannotChanged = "backend.invalid.profile.built_profile_cannot_changed" [name] en "{name} is a built-in profile and cannot be changed",
+    InvalidProfileBuiltCannotDeleted = "backend.invalid.profile.built_cannot_deleted" [name] en "{name} is built in and cannot be deleted",
+    InvalidProfileNoProfileNamed = "backend.invalid.profile.no_profile_named" [name] en "no profile named {name}",
+    InvalidEnvUnterminatedSingleQuote = "backend.invalid.env.unterminated_single_quote" [] en "unterminated single quote",
+    InvalidEnvUnterminatedDoubleQuote = "backend.invalid.env.unterminated_double_quote" [] en "unterminated double quote",
+    InvalidEnvLineEndsLoneBackslash = "backend.invalid.env.line_ends_lone_backslash" [] en "line ends with a lone backslash",
+    InvalidEnvDoesNotExist = "backend.invalid.env.does_not_exist" [path] en "{path} does not exist",
+    InvalidEnvNoRunningProcessId = "backend.invalid.env.no_running_process_id" [pid] en "no running process with id {pid}",
+    InvalidSourceEmpty = "backend.invalid.source.empty" [] en "is empty",
+    InvalidSourceNeedsUrlHttpGpu = "backend.invalid.source.needs_url_http_gpu" [kind, value] en "{kind}: needs a URL, as in {kind}:http://gpu-host:{value}",
+    InvalidSourcePrometheusTakesOneServer = "backend.invalid.source.prometheus_takes_one_server" [] en "prometheus: takes one server; it already reads every host it scrapes",
+    InvalidSourceUserNeedsPasswordSource = "backend.invalid.source.user_needs_password_source" [user, env] en "user `{user}` needs a password: --source-password-file FILE or {env}",
+    InvalidSourceBearerTokenUserS = "backend.invalid.source.bearer_token_user_s" [] en "a bearer token and a user's password were both given; use one",
+    InvalidMonitorRecorderFailedEarlierRestart = "backend.invalid.monitor.recorder_failed_earlier_restart" [] en "the recorder failed earlier; restart the source",
+    InvalidMonitorAlreadyRecording = "backend.invalid.monitor.already_recording" [path] en "already recording to {path}",
+    InvalidMonitorMsOutside1Min = "backend.invalid.monitor.ms_outside_1_min" [range_ms] en "{range_ms} ms is outside 1 min to 24 h",
+    InvalidMonitorNothingBeingRecorded = "backend.invalid.monitor.nothing_being_recorded" [] en "nothing is being recorded",
+    InvalidMonitorChooseRecordingJsonlReplay = "backend.invalid.monitor.choose_recording_jsonl_replay" [] en "choose a recording (.jsonl) to replay",
+    InvalidMonitorNameRemoteSourcePrometheus = "backend.invalid.monitor.name_remote_source_prometheus" [] en "name a remote source: prometheus:URL, dcgm:URL or headroom:URL",
+    InvalidExporterNotAddressLike127 = "backend.invalid.exporter.not_address_like_127" [text, port] en "`{text}` is not an address like 127.0.0.1:{port}, [::1]:{port} or {port}",
+    InvalidExporterCannotListen = "backend.invalid.exporter.cannot_listen" [addr, e] en "cannot listen on {addr}: {e}",
+    InvalidExporterNotIpAddress = "backend.invalid.exporter.not_ip_address" [] en "not an IP address",
+    InvalidExporterCannotStartExporterS = "backend.invalid.exporter.cannot_start_exporter_s" [e] en "cannot start the exporter's thread: {e}",
+    InvalidTrainerNotValidYaml = "backend.invalid.trainer.not_valid_yaml" [e] en "not valid YAML: {e}",
+    InvalidTrainerTrainerConfigMappingKeys = "backend.invalid.trainer.trainer_config_mapping_keys" [] en "a trainer config is a mapping of keys to values",
+    InvalidTrainerNoTrainerConfigGiven = "backend.invalid.trainer.no_trainer_config_given" [] en "no trainer config given",
+    InvalidTrainerNotTrainerConfigHeadroom = "backend.invalid.trainer.not_trainer_config_headroom" [] en "not a trainer config Headroom knows (Axolotl, LLaMA-Factory, TrainingArguments/TRL, torchtune, LitGPT, accelerate or DeepSpeed; docs/trainers.md)",
+    InvalidTrainerFilesDisagreeGivesGives = "backend.invalid.trainer.files_disagree_gives_gives" [file, key, value, other_file, other_key, plan_value] en "the files disagree: {file} {key} gives {value}, {other_file} {other_key} gives {plan_value}",
+    InvalidTrainerOnlyTrainingPlanHas = "backend.invalid.trainer.only_training_plan_has" [] en "only a training plan has a trainer config to export",
+    InvalidTrainerFsdpNotDeepspeedExport = "backend.invalid.trainer.fsdp_not_deepspeed_export" [] en "FSDP is not DeepSpeed: export this plan as an accelerate config instead",
+    InvalidTrainerCouldNotWriteJson = "backend.invalid.trainer.could_not_write_json" [e] en "could not write JSON: {e}",
+    InvalidRunNotAbsolutePathStart = "backend.invalid.run.not_absolute_path_start" [cwd] en "{cwd} is not an absolute path (start it with /)",
+    InvalidRunGiveBatchSizeMicro = "backend.invalid.run.give_batch_size_micro" [] en "give it with the batch size (the micro-batch it accumulates)",
+    InvalidRunGiveBatchSizeGet = "backend.invalid.run.give_batch_size_get" [] en "give it with the batch size to get an estimate per preset",
+    InvalidRunGiveSequenceLengthGet = "backend.invalid.run.give_sequence_length_get" [] en "give it with the sequence length to get an estimate per preset",
+    InvalidRunMustNameAtLeast = "backend.invalid.run.must_name_at_least" [] en "must name at least one preset",
+    InvalidRunChainMustStartPreset = "backend.invalid.run.chain_must_start_preset" [] en "the chain must start with a preset: mb/2 changes the attempt before it",
+    InvalidRunNeitherPresetNameNor = "backend.invalid.run.neither_preset_name_nor" [entry] en "{entry} is neither a preset name nor a batch step (the one batch step is mb/2)",
+    InvalidRunMb2NeedsRun = "backend.invalid.run.mb_2_needs_run" [] en "mb/2 needs the run's micro-batch: give the batch size (and gradient accumulation) the command trains with",
+    InvalidRunMicroBatchAlready1 = "backend.invalid.run.micro_batch_already_1" [] en "the micro-batch is already 1 here: mb/2 has nothing to halve",
+    InvalidRunMicroBatchHereWhich = "backend.invalid.run.micro_batch_here_which" [micro_batch, grad_accum] en "the micro-batch is {micro_batch} here, which is odd: halving it would change the global batch ({micro_batch} × {grad_accum})",
+    InvalidRunGradientAccumulationWouldOverflow = "backend.invalid.run.gradient_accumulation_would_overflow" [] en "the gradient accumulation would overflow",
+    InvalidRunChainMustStartPreset2 = "backend.invalid.run.chain_must_start_preset2" [] en "the chain must start with a preset",
+    InvalidRunCommandEmpty = "backend.invalid.run.command_empty" [] en "the command is empty",
+    InvalidRunProgramNameEmpty = "backend.invalid.run.program_name_empty" [] en "the program name is empty",
+    InvalidRunBelowSmallestLogBound = "backend.invalid.run.below_smallest_log_bound" [limit, min] en "{limit} is below the smallest log bound, {min} bytes",
+    InvalidRunStepPastChainS = "backend.invalid.run.step_past_chain_s" [step, chain] en "step {step} is past the chain's end ({chain} steps)",
+    InvalidRunNotDirectory = "backend.invalid.run.not_directory" [cwd] en "{cwd} is not a directory",
+    InvalidRunAskedPresetPresetSource = "backend.invalid.run.asked_preset_preset_source" [name, preset] en "asked for preset {name}, the preset source gave {preset}",
+    InvalidRunNeedsRunSMicro = "backend.invalid.run.needs_run_s_micro" [p] en "{p} needs the run's micro-batch: give the batch size the command trains with",
+    InvalidPresetNameModelSnippetLoads = "backend.invalid.preset.name_model_snippet_loads" [] en "name the model the snippet loads, such as meta-llama/Llama-3.1-8B",
+    InvalidPlanNotJsonObject = "backend.invalid.plan.not_json_object" [path] en "{path} is not a JSON object",
+    InvalidPlanNotValidJson2 = "backend.invalid.plan.not_valid_json2" [path, e] en "{path} is not valid JSON: {e}",
+    InvalidPlanTraceAlreadyRunningCancel = "backend.invalid.plan.trace_already_running_cancel" [] en "a trace is already running; cancel it first",
+    InvalidMonitorNoSourceRunningStart = "backend.invalid.monitor.no_source_running_start" [] en "no source is running; start the monitor first",
+    InvalidMonitorPointsUse220 = "backend.invalid.monitor.points_use_2_20" [points] en "{points} points; use 2 to 20,000",
+    InvalidMonitorDemoProcessDemoProcesses = "backend.invalid.monitor.demo_process_demo_processes" [pid] en "{pid} is a demo process; demo processes are simulated and cannot be stopped",
+    InvalidTraceTraceEngineTracesOne = "backend.invalid.trace.trace_engine_traces_one" [why] en "{why}; the trace engine traces one process on a single GPU (use --engine analytic)",
+    InvalidTraceAppliesTrainingOnlyOne = "backend.invalid.trace.applies_training_only_one" [] en "applies to training only (one training step per length)",
+    InvalidTraceStepsMoreThan64 = "backend.invalid.trace.steps_more_than_64" [sequence_lengths] en "{sequence_lengths} steps is more than the 64 a trace runs",
+    InvalidTraceNotLengthFrom1 = "backend.invalid.trace.not_length_from_1" [s, max_count] en "{s} is not a length from 1 to {max_count}",
+    InvalidTracePresetRunsCpuTrace = "backend.invalid.trace.preset_runs_cpu_trace" [name] en "preset `{name}` runs on the CPU; the trace engine traces a GPU",
+    InvalidTracePresetOffloadsLayersCpu = "backend.invalid.trace.preset_offloads_layers_cpu" [name] en "preset `{name}` offloads layers to the CPU, which the trace engine does not follow",
+    InvalidTracePresetStores4Bit = "backend.invalid.trace.preset_stores_4_bit" [name] en "preset `{name}` stores 4-bit weights as float64, which the trace engine does not model",
+    InvalidTracePresetHasQuantizationConfig = "backend.invalid.trace.preset_has_quantization_config" [name] en "preset `{name}` has a quantization config that loads neither 4-bit nor 8-bit",
+    InvalidRunHasNoSavedConfig = "backend.invalid.run.has_no_saved_config" [model_id] en "{model_id} has no saved config, so there is no task or method to estimate with: save one in the Presets view, give the run a plan, or leave batch size and sequence length empty",
+    InvalidRunNoSuchProgramLooked = "backend.invalid.run.no_such_program_looked" [program] en "{program}: no such program (looked up in the PATH of the profile's environment)",
+    InvalidRunNotExecutable = "backend.invalid.run.not_executable" [program] en "{program}: not executable",
+    InvalidRunMustJsonObjectPreset = "backend.invalid.run.must_json_object_preset" [preset] en "must be a JSON object (preset {preset})",
+    InvalidRunUnknownPresetKnownUntil = "backend.invalid.run.unknown_preset_known_until" [other, default_fallback_chain] en "unknown preset {other} (known until per-model presets exist: {default_fallback_chain})",
+    InvalidRunUnknownPreset = "backend.invalid.run.unknown_preset" [preset] en "unknown preset {preset}",
+    InvalidRunNoRun = "backend.invalid.run.no_run" [run_id] en "no run {run_id}",
+    InvalidRunRunHasNotFinished = "backend.invalid.run.run_has_not_finished" [run_id] en "run {run_id} has not finished",
+    InvalidRunRunHasNoAttempt = "backend.invalid.run.run_has_no_attempt" [run_id, attempt] en "run {run_id} has no attempt {attempt}",
+    InvalidRunRunNotRunning = "backend.invalid.run.run_not_running" [run_id] en "run {run_id} is not running",
+    InvalidRunPlanObject = "backend.invalid.run.plan_object" [] en "must be a JSON object (docs/contract.md §1)",
+    InvalidRunPlanOtherModel = "backend.invalid.run.plan_other_model" [id, model_id] en "the plan is for {id}, the run for {model_id}: give the run --model {id}, or a plan for {model_id}",
+    InvalidRunPlanModelObject = "backend.invalid.run.plan_model_object" [] en "must be an object: {\"id\": …}, {\"path\": …} or {\"config\": …}",
+    InvalidBundleNewer = "backend.invalid.bundle.newer" [version, reads] en "{version} was written by a newer Headroom (this build reads version {reads})",
+    InvalidBundleNoVersion = "backend.invalid.bundle.no_version" [version] en "{version} does not exist",
     // Estimate notes (estimate/: engine, weights, training, states, inference, calibration; the framework
     // profile; trace/map.rs), with the phrases their arguments choose between.
     NoteVerbatim = "backend.note.verbatim" [text],
@@ -309,7 +573,11 @@ impl Key {
     pub fn catalog_json() -> String {
         let list: Vec<serde_json::Value> = Key::ALL
             .iter()
-            .map(|k| serde_json::json!({"key": k.as_str(), "args": k.args()}))
+            .map(|k| match k.english() {
+                // The backend's own English (an error's message) must be the UI's English word for word.
+                Some(en) => serde_json::json!({"key": k.as_str(), "args": k.args(), "en": en}),
+                None => serde_json::json!({"key": k.as_str(), "args": k.args()}),
+            })
             .collect();
         let mut text = serde_json::to_string_pretty(&list).unwrap_or_default();
         text.push('\n');
@@ -371,6 +639,40 @@ mod tests {
                 .count("gpu", 0)
                 .number("percent", f64::NAN, 1);
         assert!(matches!(nan.args["percent"], MessageArg::Text(_)));
+    }
+
+    #[test]
+    fn backend_english_uses_exactly_the_keys_arguments() {
+        for k in Key::ALL {
+            let Some(en) = k.english() else { continue };
+            // A placeholder is `{name}`; other braces (a JSON example) are text.
+            let mut used: Vec<&str> = en
+                .split('{')
+                .skip(1)
+                .filter_map(|rest| rest.split_once('}').map(|(name, _)| name))
+                .filter(|name| {
+                    !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+                })
+                .collect();
+            used.sort_unstable();
+            used.dedup();
+            let mut want = k.args().to_vec();
+            want.sort_unstable();
+            assert_eq!(used, want, "{}", k.as_str());
+        }
+    }
+
+    #[test]
+    fn english_fills_arguments_and_phrases() {
+        let m = Message::new(Key::InvalidNameGot)
+            .phrase("problem", Key::InvalidNameDot)
+            .text("name", "\".x\"");
+        assert_eq!(
+            m.english().as_deref(),
+            Some("must not start with a dot (got \".x\")")
+        );
+        // A key without a backend wording has no English here (the UI renders it).
+        assert_eq!(Message::new(Key::CaveatInt4).english(), None);
     }
 
     /// The UI's copy of the key list (its tests check both languages against it).

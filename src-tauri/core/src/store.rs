@@ -43,6 +43,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
+use crate::message::{Key, Message};
 use crate::{Error, Result};
 
 /// A document type stored by [`load`] and [`save`].
@@ -440,21 +441,26 @@ fn temp_path(path: &Path) -> PathBuf {
 /// This is what keeps names from escaping the store's directory.
 pub fn check_name(field: &str, name: &str) -> Result<()> {
     let problem = if name.is_empty() {
-        Some("must not be empty")
+        Some(Key::InvalidNameEmpty)
     } else if name.len() > 64 {
-        Some("must be at most 64 characters")
+        Some(Key::InvalidNameLong)
     } else if name.starts_with('.') {
-        Some("must not start with a dot")
+        Some(Key::InvalidNameDot)
     } else if !name
         .bytes()
         .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
     {
-        Some("may only contain letters, digits, '-', '_' and '.'")
+        Some(Key::InvalidNameChars)
     } else {
         None
     };
     match problem {
-        Some(message) => Err(Error::invalid(field, format!("{message} (got {name:?})"))),
+        Some(problem) => Err(Error::invalid_msg(
+            field,
+            Message::new(Key::InvalidNameGot)
+                .phrase("problem", problem)
+                .text("name", format!("{name:?}")),
+        )),
         None => Ok(()),
     }
 }

@@ -17,6 +17,7 @@ use super::presets::{check_body, libraries, lock, PresetCheck};
 use crate::draft::Draft;
 use crate::error::{IpcError, IpcResult};
 use crate::AppState;
+use headroom_core::message::{Key, Message};
 
 /// Every saved config, each flagged with the presets it names that cannot be loaded (`run` refuses those).
 #[tauri::command]
@@ -43,7 +44,15 @@ pub fn check_config(
     let mut errors = Vec::new();
     if let Err(e) = config_store::file_stem(&model_id) {
         errors.push(match e {
-            Error::Invalid { field, message } => FieldError::new(field, message),
+            Error::Invalid {
+                field,
+                message,
+                message_key,
+            } => FieldError {
+                field,
+                message,
+                message_key,
+            },
             other => FieldError::new("model_id", other.to_string()),
         });
     }
@@ -88,9 +97,10 @@ pub fn preview_config(
         lookup(&config.preset)?
     };
     let Some(base) = base else {
-        return Ok(no_preview(vec![FieldError::new(
+        return Ok(no_preview(vec![FieldError::keyed(
             "preset",
-            format!("no preset named {:?}", config.preset),
+            Message::new(Key::InvalidConfigNoPresetNamed)
+                .text("preset", format!("{:?}", config.preset)),
         )]));
     };
     let effective = config.overrides.apply(&base);
@@ -127,9 +137,12 @@ pub fn delete_config(
 ) -> IpcResult<ModelConfigEntry> {
     let _guard = lock(&state)?;
     let configs = libraries(&state).1;
-    let deleted = configs
-        .get(&model_id)?
-        .ok_or_else(|| Error::invalid("model_id", format!("no config saved for {model_id:?}")))?;
+    let deleted = configs.get(&model_id)?.ok_or_else(|| {
+        Error::invalid_msg(
+            "model_id",
+            Message::new(Key::InvalidConfigNoConfigSaved).text("model_id", format!("{model_id:?}")),
+        )
+    })?;
     configs.delete(&model_id, revision)?;
     Ok(deleted)
 }

@@ -19,6 +19,7 @@ use tauri_plugin_notification::NotificationExt;
 
 use crate::error::{IpcError, IpcResult};
 use crate::AppState;
+use headroom_core::message::{Key, Message};
 use headroom_core::monitor::notify;
 use headroom_core::monitor::session::{
     MonitorPush, MonitorStarted, RecordingInfo, Running, SourceRequest, MAX_RANGE_MS, MIN_RANGE_MS,
@@ -37,7 +38,11 @@ fn lock(state: &AppState) -> IpcResult<std::sync::MutexGuard<'_, Option<Running>
 }
 
 fn not_running() -> IpcError {
-    Error::invalid("source", "no source is running; start the monitor first").into()
+    Error::invalid_msg(
+        "source",
+        Message::new(Key::InvalidMonitorNoSourceRunningStart),
+    )
+    .into()
 }
 
 /// Starts (or switches to) a source. Readings arrive on `on_push`, at most 4 a second. `alerts` sets the warning
@@ -134,12 +139,18 @@ pub fn monitor_window(
     points: u32,
 ) -> IpcResult<HistoryWindow> {
     if !(MIN_RANGE_MS..=MAX_RANGE_MS).contains(&range_ms) {
-        return Err(
-            Error::invalid("range", format!("{range_ms} ms is outside 1 min to 24 h")).into(),
-        );
+        return Err(Error::invalid_msg(
+            "range",
+            Message::new(Key::InvalidMonitorMsOutside1Min).text("range_ms", range_ms.to_string()),
+        )
+        .into());
     }
     if !(2..=20_000).contains(&points) {
-        return Err(Error::invalid("points", format!("{points} points; use 2 to 20,000")).into());
+        return Err(Error::invalid_msg(
+            "points",
+            Message::new(Key::InvalidMonitorPointsUse220).text("points", points.to_string()),
+        )
+        .into());
     }
     let slot = lock(&state)?;
     let running = slot.as_ref().ok_or_else(not_running)?;
@@ -162,11 +173,10 @@ pub async fn monitor_stop_process(state: State<'_, AppState>, pid: u32) -> IpcRe
         let slot = lock(&state)?;
         let running = slot.as_ref().ok_or_else(not_running)?;
         if running.demo {
-            return Err(Error::invalid(
+            return Err(Error::invalid_msg(
                 "pid",
-                format!(
-                    "{pid} is a demo process; demo processes are simulated and cannot be stopped"
-                ),
+                Message::new(Key::InvalidMonitorDemoProcessDemoProcesses)
+                    .text("pid", pid.to_string()),
             )
             .into());
         }

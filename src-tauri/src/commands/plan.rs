@@ -17,6 +17,7 @@ use crate::draft::Draft;
 use crate::error::IpcResult;
 use crate::picker::{PickRequest, Picker};
 use crate::AppState;
+use headroom_core::message::{Key, Message};
 
 pub(crate) fn resolver() -> Resolver {
     Resolver {
@@ -149,16 +150,19 @@ pub async fn plan_pick_config(picker: State<'_, Picker>) -> IpcResult<Option<Pic
     let config = match serde_json::from_slice::<serde_json::Value>(&bytes) {
         Ok(serde_json::Value::Object(map)) => map,
         Ok(_) => {
-            return Err(headroom_core::Error::invalid(
+            return Err(headroom_core::Error::invalid_msg(
                 "model.config",
-                format!("{} is not a JSON object", path.display()),
+                Message::new(Key::InvalidPlanNotJsonObject)
+                    .text("path", path.display().to_string()),
             )
             .into())
         }
         Err(e) => {
-            return Err(headroom_core::Error::invalid(
+            return Err(headroom_core::Error::invalid_msg(
                 "model.config",
-                format!("{} is not valid JSON: {e}", path.display()),
+                Message::new(Key::InvalidPlanNotValidJson2)
+                    .text("path", path.display().to_string())
+                    .text("e", e.to_string()),
             )
             .into())
         }

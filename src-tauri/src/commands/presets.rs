@@ -23,6 +23,7 @@ use crate::draft::Draft;
 use crate::error::{IpcError, IpcResult};
 use crate::picker::{PickRequest, Picker};
 use crate::AppState;
+use headroom_core::message::{Key, Message};
 
 /// The presets lock: one command at a time within this process. Other processes (the CLI) are kept apart by the
 /// store's directory locks, which the core takes across every revision check and rename.
@@ -218,9 +219,9 @@ fn preset_export_text(
         ExportFormat::Python => {
             let model = model_id.unwrap_or_default();
             if model.trim().is_empty() {
-                return Err(Error::invalid(
+                return Err(Error::invalid_msg(
                     "model_id",
-                    "name the model the snippet loads, such as meta-llama/Llama-3.1-8B",
+                    Message::new(Key::InvalidPresetNameModelSnippetLoads),
                 )
                 .into());
             }

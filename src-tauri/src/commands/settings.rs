@@ -58,12 +58,7 @@ pub(crate) fn start_exporter(address: Option<&str>) -> IpcResult<Option<Exporter
     let Some(address) = address else {
         return Ok(None);
     };
-    let addr = exporter::parse_addr(address).map_err(|e| match e {
-        headroom_core::Error::Invalid { message, .. } => {
-            headroom_core::Error::invalid("exporter_address", message)
-        }
-        other => other,
-    })?;
+    let addr = exporter::parse_addr(address).map_err(|e| e.for_field("exporter_address"))?;
     let token = read_secret("exporter_token", None, EXPORTER_TOKEN_ENV, |v| {
         std::env::var(v).ok()
     })?;

@@ -19,6 +19,7 @@ use crate::draft::Draft;
 use crate::error::{IpcError, IpcResult};
 use crate::picker::Picker;
 use crate::AppState;
+use headroom_core::message::{Key, Message};
 
 /// What cancels the trace now running, if one is. One at a time: a trace already takes both cores.
 #[derive(Clone, Default)]
@@ -42,9 +43,11 @@ impl ActiveTrace {
             .lock()
             .map_err(|_| IpcError::internal("trace lock poisoned"))?;
         if slot.is_some() {
-            return Err(
-                Error::invalid("trace", "a trace is already running; cancel it first").into(),
-            );
+            return Err(Error::invalid_msg(
+                "trace",
+                Message::new(Key::InvalidPlanTraceAlreadyRunningCancel),
+            )
+            .into());
         }
         let token = CancelToken::new();
         *slot = Some(token.clone());

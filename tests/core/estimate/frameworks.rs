@@ -22,7 +22,7 @@ fn run(v: Value) -> Estimate {
 #[test]
 fn an_unknown_framework_is_an_error_naming_framework() {
     match parse(json!({"task": "train", "framework": "deepspeed-chat"})) {
-        Err(Error::Invalid { field, message }) => {
+        Err(Error::Invalid { field, message, .. }) => {
             assert_eq!(field, "framework");
             assert!(
                 message.contains("deepspeed-chat") && message.contains("torchtune"),

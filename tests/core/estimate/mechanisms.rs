@@ -283,7 +283,7 @@ fn extreme_plans_give_numbers_or_errors_never_panics() {
         &json!({"model": {"id": "t"}, "task": "train", "batch_size": 1u64 << 40}).to_string(),
         &presets,
     ) {
-        Err(headroom_core::Error::Invalid { field, message }) => (field, message),
+        Err(headroom_core::Error::Invalid { field, message, .. }) => (field, message),
         other => panic!("{other:?}"),
     };
     assert_eq!(f, "batch_size");
@@ -359,7 +359,7 @@ fn a_lora_target_the_model_lacks_is_an_error_naming_it() {
     )
     .unwrap();
     match estimate(&llama_8b(), &plan, &presets) {
-        Err(headroom_core::Error::Invalid { field, message }) => {
+        Err(headroom_core::Error::Invalid { field, message, .. }) => {
             assert_eq!(field, "lora.target_modules");
             assert!(
                 message.contains("query_key_value") && message.contains("q_proj"),
@@ -498,7 +498,7 @@ fn fsdp_units_cannot_mix_adapter_and_weight_dtypes() {
     )
     .unwrap();
     match estimate(&llama_8b(), &plan, &presets) {
-        Err(headroom_core::Error::Invalid { field, message }) => {
+        Err(headroom_core::Error::Invalid { field, message, .. }) => {
             assert_eq!(field, "fsdp_frozen_in_trainable_units");
             assert!(message.contains("lora.dtype"), "{message}");
         }

@@ -11,7 +11,7 @@ fn parse(v: Value) -> Result<Plan, Error> {
 
 fn field_of(v: Value) -> (String, String) {
     match parse(v.clone()) {
-        Err(Error::Invalid { field, message }) => (field, message),
+        Err(Error::Invalid { field, message, .. }) => (field, message),
         other => panic!("{v} should be invalid, got {other:?}"),
     }
 }
@@ -289,7 +289,7 @@ fn user_presets_are_listed_after_the_builtins() {
 fn a_key_given_twice_is_refused_not_silently_overwritten() {
     let text = r#"{"model": {"id": "m"}, "task": "train", "batch_size": 1, "batch_size": 64}"#;
     match parse_plan(text, &builtin_presets()) {
-        Err(Error::Invalid { field, message }) => {
+        Err(Error::Invalid { field, message, .. }) => {
             assert_eq!(field, "batch_size");
             assert!(message.contains("twice"), "{message}");
         }

@@ -62,7 +62,12 @@ export type IpcError = { code: ErrorCode, message: string,
 /**
  * For `invalid`: the key, form field or path the message is about (`lora.rank`, `variables[2].name`).
  */
-field?: string, };
+field?: string, 
+/**
+ * For `invalid`: the message without its field, as a key and arguments the UI renders in the person's
+ * language (the `message` stays the English, `field: …`); absent where the words come from elsewhere.
+ */
+message_key?: Message, };
 
 export type Revision = string | null;
 
@@ -1265,7 +1270,12 @@ builtin: boolean,
  */
 revision: Revision, body: PresetBody, };
 
-export type FieldError = { field: string, message: string, };
+export type FieldError = { field: string, message: string, 
+/**
+ * The message as a key and arguments, for the UI to show in the person's language; absent where the words
+ * come from elsewhere (serde's).
+ */
+message_key?: Message, };
 
 export type SkippedFile = { path: string, reason: string, };
 

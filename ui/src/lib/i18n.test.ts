@@ -49,6 +49,13 @@ describe("backend message keys (generated from src-tauri/core/src/message.rs)", 
     }
   });
 
+  it.each(backendKeys.filter((k) => "en" in k).map((k) => [k.key, (k as { en?: string }).en] as const))(
+    "%s: the backend's own English is the UI's English",
+    (key, en) => {
+      expect((messages.en as Record<string, string>)[key]).toBe(en);
+    },
+  );
+
   it("has no backend key the backend cannot send", () => {
     const known = new Set(backendKeys.map((k) => k.key));
     const extra = Object.keys(messages.en).filter((k) => k.startsWith("backend.") && k !== "backend.join" && !known.has(k));

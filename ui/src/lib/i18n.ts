@@ -5,6 +5,7 @@
 
 import * as backend from "./messages/backend";
 import * as calibration from "./messages/calibration";
+import * as invalid from "./messages/invalid";
 import * as presets from "./messages/presets";
 import * as environment from "./messages/environment";
 import * as monitor from "./messages/monitor";
@@ -23,6 +24,7 @@ const en = {
   ...trace.en,
   ...calibration.en,
   ...backend.en,
+  ...invalid.en,
 } as const;
 
 export type MessageKey = keyof typeof en;
@@ -39,6 +41,7 @@ const ja: Messages = {
   ...trace.ja,
   ...calibration.ja,
   ...backend.ja,
+  ...invalid.ja,
 };
 
 export const messages: Record<Lang, Messages> = { en, ja };

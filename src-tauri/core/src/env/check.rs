@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use super::doctor::{self, Report};
 use super::{parse, procenv, profile, EnvMap};
+use crate::message::{Key, Message};
 use crate::paths::AppPaths;
 use crate::{fsio, Error, Result};
 
@@ -52,7 +53,11 @@ pub fn check(
             let path = fsio::absolute("file", &path)?;
             let text = fsio::read_to_string(&path, fsio::SMALL_INPUT).map_err(|e| match e {
                 Error::Io { source, .. } if source.kind() == std::io::ErrorKind::NotFound => {
-                    Error::invalid("file", format!("{} does not exist", path.display()))
+                    Error::invalid_msg(
+                        "file",
+                        Message::new(Key::InvalidEnvDoesNotExist)
+                            .text("path", path.display().to_string()),
+                    )
                 }
                 other => other,
             })?;

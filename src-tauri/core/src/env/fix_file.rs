@@ -9,6 +9,7 @@ use std::path::Path;
 use super::export::dotenv_quote;
 use super::fix::Fix;
 use super::parse;
+use crate::message::{Key, Message};
 use crate::{fsio, store, Error, Result};
 
 /// The marker put before a line the fix turned off, so the person sees why it is a comment now.
@@ -70,7 +71,10 @@ pub fn apply_to_file(path: &str, fix: &Fix) -> Result<()> {
     let path = fsio::absolute("file", path)?;
     let text = fsio::read_to_string(&path, fsio::SMALL_INPUT).map_err(|e| match e {
         Error::Io { source, .. } if source.kind() == std::io::ErrorKind::NotFound => {
-            Error::invalid("file", format!("{} does not exist", path.display()))
+            Error::invalid_msg(
+                "file",
+                Message::new(Key::InvalidEnvDoesNotExist).text("path", path.display().to_string()),
+            )
         }
         other => other,
     })?;

@@ -10,6 +10,7 @@ use serde::Serialize;
 
 use super::profile::check_variable_name;
 use super::EnvMap;
+use crate::message::{Key, Message};
 use crate::{Error, Result};
 
 /// What a file sets and unsets, in order, and the lines that were not assignments.
@@ -110,7 +111,12 @@ fn parse_value(field: &str, text: &str) -> Result<Option<String>> {
                 match chars.next() {
                     Some('\'') => break,
                     Some(c) => value.push(c),
-                    None => return Err(Error::invalid(field, "unterminated single quote")),
+                    None => {
+                        return Err(Error::invalid_msg(
+                            field,
+                            Message::new(Key::InvalidEnvUnterminatedSingleQuote),
+                        ))
+                    }
                 }
             },
             '"' => loop {
@@ -122,15 +128,30 @@ fn parse_value(field: &str, text: &str) -> Result<Option<String>> {
                             value.push('\\');
                             value.push(c);
                         }
-                        None => return Err(Error::invalid(field, "unterminated double quote")),
+                        None => {
+                            return Err(Error::invalid_msg(
+                                field,
+                                Message::new(Key::InvalidEnvUnterminatedDoubleQuote),
+                            ))
+                        }
                     },
                     Some(c) => value.push(c),
-                    None => return Err(Error::invalid(field, "unterminated double quote")),
+                    None => {
+                        return Err(Error::invalid_msg(
+                            field,
+                            Message::new(Key::InvalidEnvUnterminatedDoubleQuote),
+                        ))
+                    }
                 }
             },
             '\\' => match chars.next() {
                 Some(c) => value.push(c),
-                None => return Err(Error::invalid(field, "line ends with a lone backslash")),
+                None => {
+                    return Err(Error::invalid_msg(
+                        field,
+                        Message::new(Key::InvalidEnvLineEndsLoneBackslash),
+                    ))
+                }
             },
             ' ' | '\t' => {
                 let rest = chars.as_str().trim_start();

@@ -7,6 +7,7 @@ use std::path::Path;
 use super::doctor::{diagnose, Report};
 use super::profile::Profile;
 use super::EnvMap;
+use crate::message::{Key, Message};
 use crate::{Error, Result};
 
 /// Read process `pid`'s environment under `proc_root` (`/proc` on Linux; a directory of fakes in tests).
@@ -22,7 +23,7 @@ pub fn read_environ(proc_root: &Path, pid: u32) -> Result<EnvMap> {
 fn read_error(path: std::path::PathBuf, pid: u32, e: std::io::Error) -> Error {
     match e.kind() {
         std::io::ErrorKind::NotFound => {
-            Error::invalid("pid", format!("no running process with id {pid}"))
+            Error::invalid_msg("pid", Message::new(Key::InvalidEnvNoRunningProcessId).text("pid", pid.to_string()))
         }
         std::io::ErrorKind::PermissionDenied => Error::Denied {
             path,

@@ -14,6 +14,7 @@ use super::catalog::{self, VariableInfo};
 use super::fix::Fix;
 use super::secret;
 use super::EnvMap;
+use crate::message::{Key, Message};
 use crate::paths::AppPaths;
 use crate::store::{self, Document, Loaded, Quarantine, Revision};
 use crate::{Error, Result};
@@ -141,11 +142,10 @@ pub fn check_variable_name(field: &str, name: &str) -> Result<()> {
     if ok {
         Ok(())
     } else {
-        Err(Error::invalid(
+        Err(Error::invalid_msg(
             field,
-            format!(
-                "{name:?} is not a variable name (a letter or '_', then letters, digits and '_')"
-            ),
+            Message::new(Key::InvalidProfileNotVariableNameLetter)
+                .text("name", format!("{name:?}")),
         ))
     }
 }
@@ -153,10 +153,16 @@ pub fn check_variable_name(field: &str, name: &str) -> Result<()> {
 /// A value must survive a `.env` file, a shell script and `execve`: no NUL byte, no line break.
 pub fn check_variable_value(field: &str, value: &str) -> Result<()> {
     if value.contains('\0') {
-        return Err(Error::invalid(field, "must not contain a NUL byte"));
+        return Err(Error::invalid_msg(
+            field,
+            Message::new(Key::InvalidMustNotContainNul),
+        ));
     }
     if value.contains(['\n', '\r']) {
-        return Err(Error::invalid(field, "must not contain a line break"));
+        return Err(Error::invalid_msg(
+            field,
+            Message::new(Key::InvalidProfileMustNotContainLine),
+        ));
     }
     Ok(())
 }
@@ -173,9 +179,10 @@ impl Profile {
                 check_variable_value(&format!("variables[{i}].value"), value)?;
             }
             if !seen.insert(setting.name.as_str()) {
-                return Err(Error::invalid(
+                return Err(Error::invalid_msg(
                     format!("variables[{i}].name"),
-                    format!("{} appears twice", setting.name),
+                    Message::new(Key::InvalidProfileAppearsTwice)
+                        .text("name", setting.name.to_string()),
                 ));
             }
         }
@@ -345,12 +352,11 @@ fn load_stored(paths: &AppPaths, name: &str) -> Result<(Profile, bool, Option<Re
     }
     let path = profile_file(paths, name)?;
     match store::load::<Profile>(&path)? {
-        Loaded::Missing => Err(Error::invalid(
+        Loaded::Missing => Err(Error::invalid_msg(
             "profile",
-            format!(
-                "no profile named {name:?} (built in: {})",
-                BUILTIN_NAMES.join(", ")
-            ),
+            Message::new(Key::InvalidProfileNoProfileNamedBuilt)
+                .text("name", format!("{name:?}"))
+                .text("builtin", BUILTIN_NAMES.join(", ")),
         )),
         Loaded::Found {
             value, revision, ..
@@ -399,13 +405,11 @@ fn keep_stored_secrets(paths: &AppPaths, profile: &Profile) -> Result<Profile> {
         match kept {
             Some(value) => setting.value = Some(value),
             None => {
-                return Err(Error::invalid(
+                return Err(Error::invalid_msg(
                     format!("variables[{i}].value"),
-                    format!(
-                        "{} has no stored value to keep ({} stands for a hidden secret): enter the value",
-                        setting.name,
-                        secret::REDACTED
-                    ),
+                    Message::new(Key::InvalidProfileHasNoStoredValue)
+                        .text("name", setting.name.to_string())
+                        .text("redacted", secret::REDACTED.to_string()),
                 ))
             }
         }
@@ -417,12 +421,10 @@ fn keep_stored_secrets(paths: &AppPaths, profile: &Profile) -> Result<Profile> {
 pub fn save(paths: &AppPaths, profile: &Profile, expected: Revision) -> Result<Revision> {
     profile.validate()?;
     if BUILTIN_NAMES.contains(&profile.name.as_str()) {
-        return Err(Error::invalid(
+        return Err(Error::invalid_msg(
             "name",
-            format!(
-                "{:?} is a built-in profile and cannot be changed",
-                profile.name
-            ),
+            Message::new(Key::InvalidProfileBuiltProfileCannotChanged)
+                .text("name", format!("{:?}", profile.name)),
         ));
     }
     let profile = &keep_stored_secrets(paths, profile)?;
@@ -432,9 +434,9 @@ pub fn save(paths: &AppPaths, profile: &Profile, expected: Revision) -> Result<R
 /// Delete a user profile if its file is still at `expected`.
 pub fn delete(paths: &AppPaths, name: &str, expected: Revision) -> Result<()> {
     if BUILTIN_NAMES.contains(&name) {
-        return Err(Error::invalid(
+        return Err(Error::invalid_msg(
             "profile",
-            format!("{name:?} is built in and cannot be deleted"),
+            Message::new(Key::InvalidProfileBuiltCannotDeleted).text("name", format!("{name:?}")),
         ));
     }
     let path = profile_file(paths, name)?;
@@ -442,9 +444,9 @@ pub fn delete(paths: &AppPaths, name: &str, expected: Revision) -> Result<()> {
     let current = match fs::symlink_metadata(&path) {
         Ok(_) => store::load::<Profile>(&path)?,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            return Err(Error::invalid(
+            return Err(Error::invalid_msg(
                 "profile",
-                format!("no profile named {name:?}"),
+                Message::new(Key::InvalidProfileNoProfileNamed).text("name", format!("{name:?}")),
             ))
         }
         Err(e) => return Err(Error::io(&path, e)),
@@ -454,9 +456,9 @@ pub fn delete(paths: &AppPaths, name: &str, expected: Revision) -> Result<()> {
             fs::remove_file(&path).map_err(|e| Error::io(&path, e))
         }
         Loaded::Found { .. } => Err(Error::Conflict { path }),
-        Loaded::Missing => Err(Error::invalid(
+        Loaded::Missing => Err(Error::invalid_msg(
             "profile",
-            format!("no profile named {name:?}"),
+            Message::new(Key::InvalidProfileNoProfileNamed).text("name", format!("{name:?}")),
         )),
         Loaded::Quarantined(q) => Err(Error::Corrupt {
             path,

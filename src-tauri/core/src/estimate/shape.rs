@@ -1,6 +1,7 @@
 //! Numbers derived from a `ModelSpec` that every part of the estimate reads: sizes per layer, which linear
 //! layers share an input, how many layers are MoE.
 
+use crate::message::{Key, Message};
 use crate::model::{Architecture, LinearGroup, LinearRole, ModelSpec};
 use crate::{Error, Result};
 
@@ -38,12 +39,11 @@ pub(crate) fn input_slot(name: &str) -> InputSlot {
 /// The architecture of a spec, or an error saying why the estimate needs it.
 pub(crate) fn architecture(spec: &ModelSpec) -> Result<&Architecture> {
     spec.architecture.as_ref().ok_or_else(|| {
-        Error::invalid(
+        Error::invalid_msg(
             "model",
-            format!(
-                "the architecture of `{}` (model_type `{}`) is unknown, so its activations and KV cache cannot be estimated",
-                spec.id, spec.model_type
-            ),
+            Message::new(Key::InvalidModelArchitectureModelTypeUnknown)
+                .text("id", spec.id.to_string())
+                .text("model_type", spec.model_type.to_string()),
         )
     })
 }
@@ -67,9 +67,9 @@ pub(crate) struct Shape<'a> {
 impl<'a> Shape<'a> {
     pub(crate) fn new(spec: &'a ModelSpec, arch: &'a Architecture) -> Result<Self> {
         if arch.num_layers == 0 || arch.hidden_size == 0 || arch.vocab_size == 0 {
-            return Err(Error::invalid(
+            return Err(Error::invalid_msg(
                 "model",
-                "num_layers, hidden_size and vocab_size must be positive",
+                Message::new(Key::InvalidModelNumLayersHiddenSize),
             ));
         }
         check_bounds(spec, arch)?;
@@ -155,26 +155,28 @@ fn check_bounds(spec: &ModelSpec, arch: &Architecture) -> Result<()> {
         .chain(mla.into_iter().flatten())
     {
         if value > max {
-            return Err(Error::invalid(
+            return Err(Error::invalid_msg(
                 "model",
-                format!("{name} = {value} is implausibly large (at most {max})"),
+                Message::new(Key::InvalidModelImplausiblyLargeAtMost)
+                    .text("name", name.to_string())
+                    .text("value", value.to_string())
+                    .text("max", max.to_string()),
             ));
         }
     }
     for g in &arch.linear_layers {
         if g.in_features > 1 << 24 || g.out_features > 1 << 24 || g.count > 1 << 24 {
-            return Err(Error::invalid(
+            return Err(Error::invalid_msg(
                 "model",
-                format!("linear layer `{}` has implausible sizes", g.name),
+                Message::new(Key::InvalidModelLinearLayerHasImplausible)
+                    .text("name", g.name.to_string()),
             ));
         }
         if (g.in_features * g.out_features).saturating_mul(g.count) > 1 << 46 {
-            return Err(Error::invalid(
+            return Err(Error::invalid_msg(
                 "model",
-                format!(
-                    "linear layer `{}` holds implausibly many parameters",
-                    g.name
-                ),
+                Message::new(Key::InvalidModelLinearLayerHoldsImplausibly)
+                    .text("name", g.name.to_string()),
             ));
         }
     }

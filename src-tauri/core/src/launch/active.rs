@@ -12,6 +12,7 @@ use crate::launch::live::{RunLog, RunSnapshot};
 use crate::launch::probe::{MonitorPeakProbe, ReportSink};
 use crate::launch::process::CancelToken;
 use crate::launch::runner::{self, LaunchEvent, RunRequest};
+use crate::message::{Key, Message as Text};
 use crate::paths::AppPaths;
 use crate::{Error, Result};
 
@@ -100,9 +101,9 @@ impl ActiveRuns {
                 run.cancel.cancel();
                 Ok(())
             }
-            None => Err(Error::invalid(
+            None => Err(Error::invalid_msg(
                 "run_id",
-                format!("run {run_id} is not running"),
+                Text::new(Key::InvalidRunRunNotRunning).text("run_id", run_id.to_string()),
             )),
         }
     }

@@ -8,6 +8,7 @@
 
 use super::resume::ResumePoint;
 use super::steps::BatchSetting;
+use crate::message::{Key, Message};
 use crate::{Error, Result};
 
 pub const MICRO_BATCH: &str = "{micro_batch}";
@@ -21,11 +22,9 @@ pub fn check(argv: &[String], batch: Option<BatchSetting>) -> Result<()> {
             .into_iter()
             .find(|p| argv.iter().any(|a| a.contains(p)))
         {
-            return Err(Error::invalid(
+            return Err(Error::invalid_msg(
                 "argv",
-                format!(
-                    "{p} needs the run's micro-batch: give the batch size the command trains with"
-                ),
+                Message::new(Key::InvalidRunNeedsRunSMicro).text("p", p.to_string()),
             ));
         }
     }

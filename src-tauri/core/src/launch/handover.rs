@@ -7,6 +7,7 @@ use serde_json::{json, Value};
 
 use crate::{Error, Result};
 
+use crate::message::{Key, Message};
 use crate::presets::model_config::DEFAULT_FALLBACK_CHAIN;
 
 /// One attempt's preset, as the child program receives it.
@@ -28,15 +29,17 @@ impl PresetHandOver {
     pub fn validate(&self) -> Result<()> {
         crate::store::check_name("preset", &self.preset)?;
         if !self.load_kwargs.is_object() {
-            return Err(Error::invalid(
+            return Err(Error::invalid_msg(
                 "load_kwargs",
-                format!("must be a JSON object (preset {})", self.preset),
+                Message::new(Key::InvalidRunMustJsonObjectPreset)
+                    .text("preset", self.preset.to_string()),
             ));
         }
         if self.quant_config.as_ref().is_some_and(|q| !q.is_object()) {
-            return Err(Error::invalid(
+            return Err(Error::invalid_msg(
                 "quant_config",
-                format!("must be a JSON object (preset {})", self.preset),
+                Message::new(Key::InvalidRunMustJsonObjectPreset)
+                    .text("preset", self.preset.to_string()),
             ));
         }
         Ok(())
@@ -166,12 +169,11 @@ impl PresetSource for DefaultChainPresets {
             "int4_double" => (Some(bnb(false, true, false)), "bfloat16"),
             "int4_offload" => (Some(bnb(false, true, true)), "bfloat16"),
             other => {
-                return Err(Error::invalid(
+                return Err(Error::invalid_msg(
                     "chain",
-                    format!(
-                        "unknown preset {other:?} (known until per-model presets exist: {})",
-                        DEFAULT_FALLBACK_CHAIN.join(", ")
-                    ),
+                    Message::new(Key::InvalidRunUnknownPresetKnownUntil)
+                        .text("other", format!("{other:?}"))
+                        .text("default_fallback_chain", DEFAULT_FALLBACK_CHAIN.join(", ")),
                 ))
             }
         };
@@ -256,8 +258,15 @@ impl PresetSource for LibraryPresets {
     fn hand_over(&self, preset: &str) -> Result<PresetHandOver> {
         let body = match &self.chosen {
             Some((name, body)) if name == preset => body.clone(),
-            _ => crate::presets::config_store::preset_body(&self.library, preset)?
-                .ok_or_else(|| Error::invalid("chain", format!("unknown preset {preset:?}")))?,
+            _ => crate::presets::config_store::preset_body(&self.library, preset)?.ok_or_else(
+                || {
+                    Error::invalid_msg(
+                        "chain",
+                        Message::new(Key::InvalidRunUnknownPreset)
+                            .text("preset", format!("{preset:?}")),
+                    )
+                },
+            )?,
         };
         let mut load_kwargs = crate::presets::export::handover_kwargs(&body);
         // The quantization config travels in its own file (HEADROOM_QUANT_CONFIG).

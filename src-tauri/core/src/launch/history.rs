@@ -15,6 +15,7 @@ use super::process::ExitInfo;
 use super::resume::ResumePoint;
 use super::tree::ProcessStamp;
 use crate::estimate::plan::Task;
+use crate::message::{Key, Message};
 use crate::paths::AppPaths;
 use crate::store::{self, Document, Loaded, Quarantine, Revision};
 use crate::{Error, Result};
@@ -243,7 +244,10 @@ pub fn load(paths: &AppPaths, run_id: &str) -> Result<(RunRecord, Revision)> {
         Loaded::Found {
             value, revision, ..
         } => Ok((value, revision)),
-        Loaded::Missing => Err(Error::invalid("run_id", format!("no run {run_id:?}"))),
+        Loaded::Missing => Err(Error::invalid_msg(
+            "run_id",
+            Message::new(Key::InvalidRunNoRun).text("run_id", format!("{run_id:?}")),
+        )),
         Loaded::Quarantined(q) => Err(Error::Corrupt {
             path,
             reason: format!("{}; moved to {}", q.reason, q.moved_to.display()),
@@ -352,15 +356,17 @@ pub fn recover_interrupted(
 pub fn set_measured_peak(paths: &AppPaths, run_id: &str, attempt: u32, bytes: u64) -> Result<()> {
     let (mut record, revision) = load(paths, run_id)?;
     if record.outcome.is_none() {
-        return Err(Error::invalid(
+        return Err(Error::invalid_msg(
             "run_id",
-            format!("run {run_id} has not finished"),
+            Message::new(Key::InvalidRunRunHasNotFinished).text("run_id", run_id.to_string()),
         ));
     }
     let Some(slot) = record.attempts.iter_mut().find(|a| a.index == attempt) else {
-        return Err(Error::invalid(
+        return Err(Error::invalid_msg(
             "attempt",
-            format!("run {run_id} has no attempt {attempt}"),
+            Message::new(Key::InvalidRunRunHasNoAttempt)
+                .text("run_id", run_id.to_string())
+                .text("attempt", attempt.to_string()),
         ));
     };
     slot.measured_peak_bytes = Some(bytes);

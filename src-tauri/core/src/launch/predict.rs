@@ -17,6 +17,7 @@ use super::steps::{self, BatchSetting};
 use crate::estimate::fit::Budget;
 use crate::estimate::plan::GpuSetup;
 use crate::estimate::{estimate, plan_from_value, ModelRef, PerGpu, PresetInfo};
+use crate::message::{Key, Message};
 use crate::model::ModelSpec;
 use crate::paths::AppPaths;
 use crate::presets::config_store::ConfigLibrary;
@@ -61,7 +62,10 @@ pub fn predict_chain(
     resolve: impl Fn(&ModelRef) -> Result<ModelSpec>,
 ) -> Result<ChainPrediction> {
     if what.sequence_length == 0 {
-        return Err(Error::invalid("sequence_length", "must be at least 1"));
+        return Err(Error::invalid_msg(
+            "sequence_length",
+            Message::new(Key::InvalidMustAtLeast1),
+        ));
     }
     let states = steps::states(&steps::parse_chain(what.chain)?, Some(what.batch))?;
     let model_id = what.model_id;
@@ -169,9 +173,9 @@ pub fn predict_chain(
 /// different models.
 fn plan_base(plan: &Value, model_id: &str) -> Result<Map<String, Value>> {
     let Some(object) = plan.as_object() else {
-        return Err(Error::invalid(
+        return Err(Error::invalid_msg(
             "plan",
-            "must be a JSON object (docs/contract.md §1)",
+            Message::new(Key::InvalidRunPlanObject),
         ));
     };
     let mut base = object.clone();
@@ -182,17 +186,19 @@ fn plan_base(plan: &Value, model_id: &str) -> Result<Map<String, Value>> {
         Some(Value::Object(m)) => {
             if let Some(id) = m.get("id").and_then(Value::as_str) {
                 if id != model_id {
-                    return Err(Error::invalid(
+                    return Err(Error::invalid_msg(
                         "plan.model",
-                        format!("the plan is for {id}, the run for {model_id}: give the run --model {id}, or a plan for {model_id}"),
+                        Message::new(Key::InvalidRunPlanOtherModel)
+                            .text("id", id)
+                            .text("model_id", model_id),
                     ));
                 }
             }
         }
         Some(_) => {
-            return Err(Error::invalid(
+            return Err(Error::invalid_msg(
                 "plan.model",
-                "must be an object: {\"id\": …}, {\"path\": …} or {\"config\": …}",
+                Message::new(Key::InvalidRunPlanModelObject),
             ))
         }
     }
@@ -219,9 +225,12 @@ pub fn plan_shape(
             .entry("model")
             .or_insert_with(|| json!({ "id": model_id }));
     }
-    let parsed = plan_from_value(&value, presets).map_err(|e| match e {
-        Error::Invalid { field, message } => Error::invalid(format!("plan.{field}"), message),
-        other => other,
+    let parsed = plan_from_value(&value, presets).map_err(|e| match &e {
+        Error::Invalid { field, .. } => {
+            let nested = format!("plan.{field}");
+            e.for_field(nested)
+        }
+        _ => e,
     })?;
     let batch = match batch {
         Some(b) => b,
@@ -245,11 +254,9 @@ fn saved_config_base(paths: &AppPaths, model_id: &str) -> Result<Map<String, Val
         Err(_) => None,
     };
     let Some(entry) = saved else {
-        return Err(Error::invalid(
+        return Err(Error::invalid_msg(
             "batch_size",
-            format!(
-                "{model_id} has no saved config, so there is no task or method to estimate with: save one in the Presets view, give the run a plan, or leave batch size and sequence length empty"
-            ),
+            Message::new(Key::InvalidRunHasNoSavedConfig).text("model_id", model_id),
         ));
     };
     let config = entry.config;

@@ -29,6 +29,7 @@ use serde::{Deserialize, Serialize};
 
 use super::tree::{self, ProcessStamp, Tree, PROC_ROOT};
 use crate::env::EnvMap;
+use crate::message::{Key, Message};
 use crate::{Error, Result};
 
 /// The launcher's cut for one output line: a training log line is short, an endless one must not exhaust memory.
@@ -168,12 +169,15 @@ pub fn run_stoppable(
     on_event: &mut dyn FnMut(ProcessEvent<'_>),
 ) -> Result<Ended> {
     let Some((program, args)) = spec.argv.split_first() else {
-        return Err(Error::invalid("argv", "the command is empty"));
+        return Err(Error::invalid_msg(
+            "argv",
+            Message::new(Key::InvalidRunCommandEmpty),
+        ));
     };
     if !spec.cwd.is_dir() {
-        return Err(Error::invalid(
+        return Err(Error::invalid_msg(
             "cwd",
-            format!("{} is not a directory", spec.cwd.display()),
+            Message::new(Key::InvalidRunNotDirectory).text("cwd", spec.cwd.display().to_string()),
         ));
     }
     // A relative path with a slash (`./train.sh`) means relative to the working directory, as after `cd`;
@@ -201,16 +205,15 @@ pub fn run_stoppable(
         .process_group(0)
         .spawn()
         .map_err(|e| match e.kind() {
-            std::io::ErrorKind::NotFound => Error::invalid(
+            std::io::ErrorKind::NotFound => Error::invalid_msg(
                 "argv",
-                format!(
-                    "{}: no such program (looked up in the PATH of the profile's environment)",
-                    program.to_string_lossy()
-                ),
+                Message::new(Key::InvalidRunNoSuchProgramLooked)
+                    .text("program", program.to_string_lossy().to_string()),
             ),
-            std::io::ErrorKind::PermissionDenied => Error::invalid(
+            std::io::ErrorKind::PermissionDenied => Error::invalid_msg(
                 "argv",
-                format!("{}: not executable", program.to_string_lossy()),
+                Message::new(Key::InvalidRunNotExecutable)
+                    .text("program", program.to_string_lossy().to_string()),
             ),
             _ => Error::io(&program, e),
         })?;

@@ -40,6 +40,7 @@ use crate::env::profile::Profile;
 use crate::env::secret::{self, Scrubber};
 use crate::env::EnvMap;
 use crate::logfile::HeadTailLog;
+use crate::message::{Key, Message};
 use crate::paths::AppPaths;
 use crate::store::{self, Revision};
 
@@ -193,43 +194,56 @@ fn now_unix_ms() -> u64 {
 
 fn validate(request: &RunRequest) -> Result<()> {
     if request.model.trim().is_empty() {
-        return Err(Error::invalid("model", "must not be empty"));
+        return Err(Error::invalid_msg(
+            "model",
+            Message::new(Key::InvalidMustNotEmpty),
+        ));
     }
     match request.argv.first() {
-        None => return Err(Error::invalid("argv", "the command is empty")),
-        Some(p) if p.is_empty() => return Err(Error::invalid("argv", "the program name is empty")),
+        None => {
+            return Err(Error::invalid_msg(
+                "argv",
+                Message::new(Key::InvalidRunCommandEmpty),
+            ))
+        }
+        Some(p) if p.is_empty() => {
+            return Err(Error::invalid_msg(
+                "argv",
+                Message::new(Key::InvalidRunProgramNameEmpty),
+            ))
+        }
         Some(_) => {}
     }
     if request.argv.iter().any(|a| a.contains('\0')) {
-        return Err(Error::invalid("argv", "must not contain a NUL byte"));
+        return Err(Error::invalid_msg(
+            "argv",
+            Message::new(Key::InvalidMustNotContainNul),
+        ));
     }
     if request.log_limit_bytes < crate::logfile::MIN_HEAD_TAIL_BYTES {
-        return Err(Error::invalid(
+        return Err(Error::invalid_msg(
             "log_limit_bytes",
-            format!(
-                "{} is below the smallest log bound, {} bytes",
-                request.log_limit_bytes,
-                crate::logfile::MIN_HEAD_TAIL_BYTES
-            ),
+            Message::new(Key::InvalidRunBelowSmallestLogBound)
+                .text("limit", request.log_limit_bytes.to_string())
+                .text("min", crate::logfile::MIN_HEAD_TAIL_BYTES.to_string()),
         ));
     }
     command::check(&request.argv, request.batch)?;
     if let Some(start) = &request.start {
         if usize::try_from(start.step).map_or(true, |s| s >= request.chain.len()) {
-            return Err(Error::invalid(
+            return Err(Error::invalid_msg(
                 "start",
-                format!(
-                    "step {} is past the chain's end ({} steps)",
-                    start.step,
-                    request.chain.len()
-                ),
+                Message::new(Key::InvalidRunStepPastChainS)
+                    .text("step", start.step.to_string())
+                    .text("chain", request.chain.len().to_string()),
             ));
         }
     }
     if !request.cwd.is_dir() {
-        return Err(Error::invalid(
+        return Err(Error::invalid_msg(
             "cwd",
-            format!("{} is not a directory", request.cwd.display()),
+            Message::new(Key::InvalidRunNotDirectory)
+                .text("cwd", request.cwd.display().to_string()),
         ));
     }
     request.profile.validate()
@@ -403,12 +417,11 @@ pub fn run(
             h.validate()?;
             // HEADROOM_PRESET must name what the user asked for, or the history would lie about it.
             if &h.preset != name {
-                return Err(Error::invalid(
+                return Err(Error::invalid_msg(
                     format!("chain[{i}]"),
-                    format!(
-                        "asked for preset {name:?}, the preset source gave {:?}",
-                        h.preset
-                    ),
+                    Message::new(Key::InvalidRunAskedPresetPresetSource)
+                        .text("name", format!("{name:?}"))
+                        .text("preset", format!("{:?}", h.preset)),
                 ));
             }
             Ok((name.clone(), h))

@@ -14,6 +14,7 @@ use crate::launch::predict::{plan_shape, predict_chain, ChainPrediction, Predict
 use crate::launch::probe::{MonitorPeakProbe, OpenSource};
 use crate::launch::runner::{self, RunRequest};
 use crate::launch::steps::BatchSetting;
+use crate::message::{Key, Message};
 use crate::model::{self, Resolver};
 use crate::monitor::nvml::SharedNvml;
 use crate::monitor::procs::ProcFs;
@@ -99,12 +100,10 @@ pub fn run_request(
 ) -> Result<(RunRequest, LibraryPresets)> {
     let cwd = PathBuf::from(start.cwd.trim());
     if !cwd.is_absolute() {
-        return Err(Error::invalid(
+        return Err(Error::invalid_msg(
             "cwd",
-            format!(
-                "{} is not an absolute path (start it with /)",
-                cwd.display()
-            ),
+            Message::new(Key::InvalidRunNotAbsolutePathStart)
+                .text("cwd", cwd.display().to_string()),
         ));
     }
     let presets = LibraryPresets::for_model(paths, start.model.trim())?;
@@ -116,16 +115,16 @@ pub fn run_request(
     let batch = match start.batch_size {
         Some(micro_batch) => Some(
             BatchSetting::new(micro_batch, start.grad_accum.unwrap_or(1)).map_err(|e| match e {
-                Error::Invalid { field, message } if field == "micro_batch" => {
-                    Error::invalid("batch_size", message)
+                Error::Invalid { ref field, .. } if field == "micro_batch" => {
+                    e.for_field("batch_size")
                 }
                 other => other,
             })?,
         ),
         None if start.grad_accum.is_some() => {
-            return Err(Error::invalid(
+            return Err(Error::invalid_msg(
                 "grad_accum",
-                "give it with the batch size (the micro-batch it accumulates)",
+                Message::new(Key::InvalidRunGiveBatchSizeMicro),
             ))
         }
         None => None,
@@ -217,13 +216,13 @@ pub fn predict_run(
     let (batch, sequence_length) = trained_shape(paths, &shape)?;
     match (batch, sequence_length) {
         (None, None) => Ok(ChainPrediction::default()),
-        (Some(_), None) => Err(Error::invalid(
+        (Some(_), None) => Err(Error::invalid_msg(
             "sequence_length",
-            "give it with the batch size to get an estimate per preset",
+            Message::new(Key::InvalidRunGiveBatchSizeGet),
         )),
-        (None, Some(_)) => Err(Error::invalid(
+        (None, Some(_)) => Err(Error::invalid_msg(
             "batch_size",
-            "give it with the sequence length to get an estimate per preset",
+            Message::new(Key::InvalidRunGiveSequenceLengthGet),
         )),
         (Some(batch), Some(sequence)) => {
             let known = available_presets(&PresetLibrary::new(paths))?;

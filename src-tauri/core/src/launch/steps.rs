@@ -10,6 +10,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::message::{Key, Message};
 use crate::store;
 use crate::{Error, Result};
 
@@ -35,10 +36,16 @@ impl BatchSetting {
     /// The batch a checked request starts from: both at least 1.
     pub fn new(micro_batch: u64, grad_accum: u64) -> Result<Self> {
         if micro_batch == 0 {
-            return Err(Error::invalid("micro_batch", "must be at least 1"));
+            return Err(Error::invalid_msg(
+                "micro_batch",
+                Message::new(Key::InvalidMustAtLeast1),
+            ));
         }
         if grad_accum == 0 {
-            return Err(Error::invalid("grad_accum", "must be at least 1"));
+            return Err(Error::invalid_msg(
+                "grad_accum",
+                Message::new(Key::InvalidMustAtLeast1),
+            ));
         }
         Ok(BatchSetting {
             micro_batch,
@@ -58,7 +65,10 @@ pub struct StepState {
 /// Parse every entry, naming `chain[i]` for a bad one.
 pub fn parse_chain(chain: &[String]) -> Result<Vec<ChainStep>> {
     if chain.is_empty() {
-        return Err(Error::invalid("chain", "must name at least one preset"));
+        return Err(Error::invalid_msg(
+            "chain",
+            Message::new(Key::InvalidRunMustNameAtLeast),
+        ));
     }
     chain
         .iter()
@@ -67,17 +77,18 @@ pub fn parse_chain(chain: &[String]) -> Result<Vec<ChainStep>> {
             let field = format!("chain[{i}]");
             if entry.trim() == HALVE_MICRO_BATCH {
                 if i == 0 {
-                    return Err(Error::invalid(
+                    return Err(Error::invalid_msg(
                         field,
-                        "the chain must start with a preset: mb/2 changes the attempt before it",
+                        Message::new(Key::InvalidRunChainMustStartPreset),
                     ));
                 }
                 return Ok(ChainStep::HalveMicroBatch);
             }
             if entry.contains('/') {
-                return Err(Error::invalid(
+                return Err(Error::invalid_msg(
                     field,
-                    format!("{entry:?} is neither a preset name nor a batch step (the one batch step is mb/2)"),
+                    Message::new(Key::InvalidRunNeitherPresetNameNor)
+                        .text("entry", format!("{entry:?}")),
                 ));
             }
             store::check_name(&field, entry)?;
@@ -97,37 +108,39 @@ pub fn states(steps: &[ChainStep], batch: Option<BatchSetting>) -> Result<Vec<St
             ChainStep::Preset(name) => name.clone(),
             ChainStep::HalveMicroBatch => {
                 let Some(current) = batch else {
-                    return Err(Error::invalid(
+                    return Err(Error::invalid_msg(
                         field,
-                        "mb/2 needs the run's micro-batch: give the batch size (and gradient accumulation) the command trains with",
+                        Message::new(Key::InvalidRunMb2NeedsRun),
                     ));
                 };
                 if current.micro_batch == 1 {
-                    return Err(Error::invalid(
+                    return Err(Error::invalid_msg(
                         field,
-                        "the micro-batch is already 1 here: mb/2 has nothing to halve",
+                        Message::new(Key::InvalidRunMicroBatchAlready1),
                     ));
                 }
                 if current.micro_batch % 2 == 1 {
-                    return Err(Error::invalid(
+                    return Err(Error::invalid_msg(
                         field,
-                        format!(
-                            "the micro-batch is {} here, which is odd: halving it would change the global batch ({} × {})",
-                            current.micro_batch, current.micro_batch, current.grad_accum
-                        ),
+                        Message::new(Key::InvalidRunMicroBatchHereWhich)
+                            .text("micro_batch", current.micro_batch.to_string())
+                            .text("grad_accum", current.grad_accum.to_string()),
                     ));
                 }
                 let grad_accum = current.grad_accum.checked_mul(2).ok_or_else(|| {
-                    Error::invalid(field.clone(), "the gradient accumulation would overflow")
+                    Error::invalid_msg(
+                        field.clone(),
+                        Message::new(Key::InvalidRunGradientAccumulationWouldOverflow),
+                    )
                 })?;
                 batch = Some(BatchSetting {
                     micro_batch: current.micro_batch / 2,
                     grad_accum,
                 });
                 // parse_chain puts a preset first, so there is always one before.
-                out.last()
-                    .map(|s| s.preset.clone())
-                    .ok_or_else(|| Error::invalid(field, "the chain must start with a preset"))?
+                out.last().map(|s| s.preset.clone()).ok_or_else(|| {
+                    Error::invalid_msg(field, Message::new(Key::InvalidRunChainMustStartPreset2))
+                })?
             }
         };
         out.push(StepState { preset, batch });

@@ -9,6 +9,7 @@ use serde_json::{Map, Value};
 use super::config::{analyze, parse_config, ConfigFacts};
 use super::spec::{ModelSource, ModelSpec, ParameterCounts};
 use super::{catalog, hf_cache, safetensors, weights};
+use crate::message::{Key, Message};
 use crate::{fsio, Error, Result};
 
 /// The plan's `model` key. Serde's externally tagged form gives exactly the contract: one key, `id`, `path` or
@@ -28,30 +29,31 @@ impl ModelRef {
     /// Parse the `model` value of a plan, with errors that name `model` or `model.KEY`.
     pub fn from_value(value: &Value) -> Result<Self> {
         let Value::Object(map) = value else {
-            return Err(Error::invalid(
+            return Err(Error::invalid_msg(
                 "model",
-                "must be an object with exactly one of id, path, config",
+                Message::new(Key::InvalidModelMustObjectExactlyOne),
             ));
         };
         if let Some(key) = map
             .keys()
             .find(|k| !matches!(k.as_str(), "id" | "path" | "config"))
         {
-            return Err(Error::invalid(
+            return Err(Error::invalid_msg(
                 format!("model.{key}"),
-                "unknown key; expected exactly one of id, path, config",
+                Message::new(Key::InvalidModelUnknownKeyExpectedExactly),
             ));
         }
         if map.len() != 1 {
-            return Err(Error::invalid(
+            return Err(Error::invalid_msg(
                 "model",
-                format!(
-                    "must have exactly one of id, path, config (got {})",
-                    if map.is_empty() {
+                Message::new(Key::InvalidModelMustHaveExactlyOne).text(
+                    "value",
+                    (if map.is_empty() {
                         "none".to_owned()
                     } else {
                         map.keys().cloned().collect::<Vec<_>>().join(", ")
-                    }
+                    })
+                    .to_string(),
                 ),
             ));
         }
@@ -60,12 +62,13 @@ impl ModelRef {
             Error::invalid(format!("model.{key}"), e.to_string())
         })?;
         match &model {
-            ModelRef::Id(id) if id.trim().is_empty() => {
-                Err(Error::invalid("model.id", "must not be empty"))
-            }
-            ModelRef::Path(p) if p.as_os_str().to_string_lossy().trim().is_empty() => {
-                Err(Error::invalid("model.path", "must not be empty"))
-            }
+            ModelRef::Id(id) if id.trim().is_empty() => Err(Error::invalid_msg(
+                "model.id",
+                Message::new(Key::InvalidMustNotEmpty),
+            )),
+            ModelRef::Path(p) if p.as_os_str().to_string_lossy().trim().is_empty() => Err(
+                Error::invalid_msg("model.path", Message::new(Key::InvalidMustNotEmpty)),
+            ),
             _ => Ok(model),
         }
     }
@@ -88,16 +91,19 @@ pub fn resolve(model: &ModelRef, resolver: &Resolver) -> Result<ModelSpec> {
             if let Some(spec) = from_hub_cache(id, resolver)? {
                 return Ok(spec);
             }
-            Err(Error::invalid(
+            Err(Error::invalid_msg(
                 "model.id",
-                format!(
-                    "{id:?} is neither in the built-in catalog nor in the local Hugging Face cache{}",
-                    resolver
-                        .hub_cache
-                        .as_ref()
-                        .map(|p| format!(" ({})", p.display()))
-                        .unwrap_or_default()
-                ),
+                Message::new(Key::InvalidModelNeitherBuiltCatalogNor)
+                    .text("id", format!("{id:?}"))
+                    .text(
+                        "value",
+                        (resolver
+                            .hub_cache
+                            .as_ref()
+                            .map(|p| format!(" ({})", p.display()))
+                            .unwrap_or_default())
+                        .to_string(),
+                    ),
             ))
         }
         ModelRef::Path(path) => from_folder(path),
@@ -116,11 +122,10 @@ pub fn config_of(model: &ModelRef, resolver: &Resolver) -> Result<Map<String, Va
             if let Some((_, snapshot)) = hub_model(id, resolver)? {
                 return read_config(&snapshot);
             }
-            Err(Error::invalid(
+            Err(Error::invalid_msg(
                 "model.id",
-                format!(
-                    "{id:?} is neither in the built-in catalog nor in the local Hugging Face cache"
-                ),
+                Message::new(Key::InvalidModelNeitherBuiltCatalogNor2)
+                    .text("id", format!("{id:?}")),
             ))
         }
         ModelRef::Path(path) => read_config(path),
@@ -135,9 +140,10 @@ fn read_config(folder: &Path) -> Result<Map<String, Value>> {
     // than hanging the read or passing for "no config.json".
     let bytes = match fsio::read(&config_path, fsio::MODEL_CONFIG) {
         Err(Error::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
-            return Err(Error::invalid(
+            return Err(Error::invalid_msg(
                 "model.path",
-                format!("{} has no config.json", folder.display()),
+                Message::new(Key::InvalidModelHasNoConfigJson)
+                    .text("folder", folder.display().to_string()),
             ))
         }
         other => other?,
@@ -156,9 +162,9 @@ fn hub_model(id: &str, resolver: &Resolver) -> Result<Option<(hf_cache::CachedMo
     };
     match model.snapshot.clone() {
         Some(snapshot) => Ok(Some((model, snapshot))),
-        None => Err(Error::invalid(
+        None => Err(Error::invalid_msg(
             "model.id",
-            format!("{id} is in the Hugging Face cache but has no snapshot"),
+            Message::new(Key::InvalidModelHuggingFaceCacheBut).text("id", id.to_string()),
         )),
     }
 }
@@ -167,12 +173,10 @@ fn hub_model(id: &str, resolver: &Resolver) -> Result<Option<(hf_cache::CachedMo
 pub fn from_config(config: &Map<String, Value>, origin: &str) -> Result<ModelSpec> {
     let facts = analyze(config, origin)?;
     let Some(parameters) = facts.parameters else {
-        return Err(Error::invalid(
+        return Err(Error::invalid_msg(
             format!("{origin}: model_type"),
-            format!(
-                "{:?} is not a model type Headroom knows, and without safetensors nothing can be counted",
-                facts.model_type
-            ),
+            Message::new(Key::InvalidModelNotModelTypeHeadroom)
+                .text("model_type", format!("{:?}", facts.model_type)),
         ));
     };
     Ok(ModelSpec {
@@ -250,12 +254,10 @@ fn combine(
     let mut notes = facts.notes;
     let Some(checkpoint) = checkpoint else {
         let Some(parameters) = facts.parameters else {
-            return Err(Error::invalid(
+            return Err(Error::invalid_msg(
                 format!("{origin}: model_type"),
-                format!(
-                    "{:?} is not a model type Headroom knows and the folder has no safetensors to count",
-                    facts.model_type
-                ),
+                Message::new(Key::InvalidModelNotModelTypeHeadroom2)
+                    .text("model_type", format!("{:?}", facts.model_type)),
             ));
         };
         notes.push("no safetensors in the folder: counts computed from config.json".into());

@@ -71,31 +71,34 @@ impl AlertConfig {
     pub fn validate(&self) -> Result<()> {
         let frac = |v: f64| v.is_finite() && v > 0.0 && v <= 1.0;
         if !frac(self.warning) {
-            return Err(Error::invalid(
+            return Err(Error::invalid_msg(
                 "warning",
-                format!("{} is not a fraction in (0, 1]", self.warning),
+                Message::new(Key::InvalidAlertWarning).text("warning", self.warning.to_string()),
             ));
         }
         if !frac(self.critical) || self.critical <= self.warning {
-            return Err(Error::invalid(
+            return Err(Error::invalid_msg(
                 "critical",
-                format!(
-                    "{} must be a fraction above warning ({})",
-                    self.critical, self.warning
-                ),
+                Message::new(Key::InvalidAlertCritical)
+                    .text("critical", self.critical.to_string())
+                    .text("warning", self.warning.to_string()),
             ));
         }
         if !(self.hysteresis.is_finite()
             && self.hysteresis >= 0.0
             && self.hysteresis < self.warning)
         {
-            return Err(Error::invalid(
+            return Err(Error::invalid_msg(
                 "hysteresis",
-                format!("{} must be ≥ 0 and below warning", self.hysteresis),
+                Message::new(Key::InvalidAlertHysteresis)
+                    .text("hysteresis", self.hysteresis.to_string()),
             ));
         }
         if self.trend_window_s < 5 {
-            return Err(Error::invalid("trend_window_s", "use at least 5 seconds"));
+            return Err(Error::invalid_msg(
+                "trend_window_s",
+                Message::new(Key::InvalidAlertTrendWindow),
+            ));
         }
         Ok(())
     }

@@ -15,6 +15,7 @@ use tiny_http::{Header, Request, Response, Server};
 use super::metrics::{render, RenderOptions};
 use super::remote::Secret;
 use super::sampler::Tick;
+use crate::message::{Key, Message};
 use crate::{Error, Result};
 
 /// The port Headroom listens on unless told otherwise: DCGM-exporter has 9400, node_exporter 9100.
@@ -45,9 +46,11 @@ pub fn parse_addr(text: &str) -> Result<SocketAddr> {
         return Ok(SocketAddr::from(([127, 0, 0, 1], port)));
     }
     text.parse().map_err(|_| {
-        Error::invalid(
+        Error::invalid_msg(
             "serve",
-            format!("`{text}` is not an address like 127.0.0.1:{DEFAULT_PORT}, [::1]:{DEFAULT_PORT} or {DEFAULT_PORT}"),
+            Message::new(Key::InvalidExporterNotAddressLike127)
+                .text("text", text.to_string())
+                .text("port", DEFAULT_PORT.to_string()),
         )
     })
 }
@@ -65,15 +68,19 @@ impl Exporter {
     /// Binds and starts serving; an address in use or not allowed is an error naming `serve`.
     pub fn start(config: ExporterConfig) -> Result<Self> {
         let cannot = |e: &dyn std::fmt::Display| {
-            Error::invalid("serve", format!("cannot listen on {}: {e}", config.addr))
+            Error::invalid_msg(
+                "serve",
+                Message::new(Key::InvalidExporterCannotListen)
+                    .text("addr", config.addr.to_string())
+                    .text("e", e.to_string()),
+            )
         };
         let listener = TcpListener::bind(config.addr).map_err(|e| cannot(&e))?;
         no_delay(&listener);
         let server = Server::from_listener(listener, None).map_err(|e| cannot(&e))?;
-        let addr = server
-            .server_addr()
-            .to_ip()
-            .ok_or_else(|| Error::invalid("serve", "not an IP address"))?;
+        let addr = server.server_addr().to_ip().ok_or_else(|| {
+            Error::invalid_msg("serve", Message::new(Key::InvalidExporterNotIpAddress))
+        })?;
         let server = Arc::new(server);
         let latest: Latest = Arc::default();
         let thread = {
@@ -86,7 +93,11 @@ impl Exporter {
                     }
                 })
                 .map_err(|e| {
-                    Error::invalid("serve", format!("cannot start the exporter's thread: {e}"))
+                    Error::invalid_msg(
+                        "serve",
+                        Message::new(Key::InvalidExporterCannotStartExporterS)
+                            .text("e", e.to_string()),
+                    )
                 })?
         };
         Ok(Exporter {

@@ -27,6 +27,7 @@ use serde::{Deserialize, Serialize};
 use super::procs::{model_link_from_args, ModelLink};
 use super::source::{GpuSource, SampleRequest};
 use super::{AllocatorStats, GpuSample, GpuStatus, Memory, ProcessSample, Snapshot, GIB, MIB};
+use crate::message::{Key, Message};
 use crate::{Error, Result};
 
 /// The model the demo's trainers fine-tune (a catalog model that fills most of an 80 GiB board with LoRA in bf16).
@@ -58,12 +59,11 @@ impl Scenario {
             "oom" => Scenario::Oom,
             "lost" => Scenario::Lost,
             other => {
-                return Err(Error::invalid(
+                return Err(Error::invalid_msg(
                     "source",
-                    format!(
-                        "unknown fake scenario `{other}`; one of {}",
-                        Self::NAMES.join(", ")
-                    ),
+                    Message::new(Key::InvalidSourceScenario)
+                        .text("value", other)
+                        .text("choices", Self::NAMES.join(", ")),
                 ))
             }
         })
@@ -108,9 +108,9 @@ impl Default for FakeConfig {
 impl FakeConfig {
     pub fn validate(&self) -> Result<()> {
         if !(1..=16).contains(&self.gpus) {
-            return Err(Error::invalid(
+            return Err(Error::invalid_msg(
                 "gpus",
-                format!("{} fake GPUs; use 1 to 16", self.gpus),
+                Message::new(Key::InvalidSourceFakeGpus).text("gpus", self.gpus.to_string()),
             ));
         }
         if self.processes > 256 {

@@ -9,6 +9,7 @@ use super::procs::ProcFs;
 use super::remote::{RemoteKind, RemoteSource, RemoteSpec};
 use super::replay::ReplaySource;
 use super::source::GpuSource;
+use crate::message::{Key, Message};
 use crate::{Error, Result};
 
 /// A parsed `--source` value.
@@ -34,9 +35,9 @@ impl SourceSpec {
         }
         if let Some(file) = text.strip_prefix("replay:") {
             if file.is_empty() {
-                return Err(Error::invalid(
+                return Err(Error::invalid_msg(
                     "source",
-                    "replay: needs a file, as in replay:run.jsonl",
+                    Message::new(Key::InvalidSourceReplayFile),
                 ));
             }
             return Ok(SourceSpec::Replay(PathBuf::from(file)));
@@ -53,13 +54,11 @@ impl SourceSpec {
                 return Ok(SourceSpec::Remote(RemoteSpec::parse(kind, url)?));
             }
         }
-        Err(Error::invalid(
+        Err(Error::invalid_msg(
             "source",
-            format!(
-                "`{}` is not one of nvml, fake:SCENARIO ({}), replay:FILE, prometheus:URL, dcgm:URL, headroom:URL",
-                super::remote::strip_userinfo(text),
-                Scenario::NAMES.join(", ")
-            ),
+            Message::new(Key::InvalidSourceUnknown)
+                .text("value", super::remote::strip_userinfo(text))
+                .text("scenarios", Scenario::NAMES.join(", ")),
         ))
     }
 }

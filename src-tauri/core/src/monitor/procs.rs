@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
+use crate::message::{Key, Message};
 use crate::{Error, Result};
 
 /// Where process facts come from.
@@ -330,14 +331,17 @@ pub fn stop_process(
     options: StopOptions,
 ) -> Result<StopOutcome> {
     if pid <= 1 {
-        return Err(Error::invalid(
+        return Err(Error::invalid_msg(
             "pid",
-            format!("{pid} is not a process Headroom may stop"),
+            Message::new(Key::InvalidPidNotStoppable).text("pid", pid.to_string()),
         ));
     }
-    let info = procfs
-        .info(pid)
-        .ok_or_else(|| Error::invalid("pid", format!("no process {pid} is running")))?;
+    let info = procfs.info(pid).ok_or_else(|| {
+        Error::invalid_msg(
+            "pid",
+            Message::new(Key::InvalidPidNotRunning).text("pid", pid.to_string()),
+        )
+    })?;
     match info.uid {
         Some(uid) if uid == options.owner_uid => {}
         Some(uid) => {
@@ -354,8 +358,12 @@ pub fn stop_process(
             })
         }
     }
-    let pid_t = libc::pid_t::try_from(pid)
-        .map_err(|_| Error::invalid("pid", format!("{pid} is out of range")))?;
+    let pid_t = libc::pid_t::try_from(pid).map_err(|_| {
+        Error::invalid_msg(
+            "pid",
+            Message::new(Key::InvalidPidOutOfRange).text("pid", pid.to_string()),
+        )
+    })?;
     send(pid, pid_t, libc::SIGTERM)?;
     if wait_gone(procfs, pid, options.grace) {
         return Ok(StopOutcome {

@@ -18,6 +18,7 @@ use super::alerts::{AlertConfig, AlertEngine, Assessment};
 use super::history::{History, HistoryConfig, HistoryWindow, ProcessIdle};
 use super::source::{GpuSource, SampleRequest};
 use super::{ProcessSample, Snapshot, Timestamp};
+use crate::message::{Key, Message as Text};
 use crate::{Error, Result};
 
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, ts_rs::TS)]
@@ -50,9 +51,9 @@ pub fn check_interval(interval_ms: u64) -> Result<()> {
     if INTERVAL_RANGE_MS.contains(&interval_ms) {
         Ok(())
     } else {
-        Err(Error::invalid(
+        Err(Error::invalid_msg(
             "interval",
-            format!("{interval_ms} ms is outside 100 ms to 10 s"),
+            Text::new(Key::InvalidMonitorInterval).text("interval_ms", interval_ms.to_string()),
         ))
     }
 }

@@ -10,6 +10,7 @@ use std::sync::mpsc::RecvTimeoutError;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use crate::message::{Key, Message as Text};
 use crate::monitor::advice::PresetAdvisor;
 use crate::monitor::alerts::{AlertConfig, LevelChange};
 use crate::monitor::chart::ChartOptions;
@@ -249,15 +250,16 @@ impl Running {
 
     pub fn start_recording(&self, path: PathBuf) -> Result<RecordingInfo> {
         let mut slot = self.recording.lock().map_err(|_| {
-            Error::invalid(
+            Error::invalid_msg(
                 "recording",
-                "the recorder failed earlier; restart the source",
+                Text::new(Key::InvalidMonitorRecorderFailedEarlierRestart),
             )
         })?;
         if let Some(r) = slot.as_ref() {
-            return Err(Error::invalid(
+            return Err(Error::invalid_msg(
                 "recording",
-                format!("already recording to {}", r.info.path.display()),
+                Text::new(Key::InvalidMonitorAlreadyRecording)
+                    .text("path", r.info.path.display().to_string()),
             ));
         }
         let started_at = Timestamp::now();
@@ -288,9 +290,10 @@ impl Running {
             HistoryFormat::Csv => None,
             HistoryFormat::Png | HistoryFormat::Svg => {
                 if !(MIN_RANGE_MS..=MAX_RANGE_MS).contains(&range_ms) {
-                    return Err(Error::invalid(
+                    return Err(Error::invalid_msg(
                         "range",
-                        format!("{range_ms} ms is outside 1 min to 24 h"),
+                        Text::new(Key::InvalidMonitorMsOutside1Min)
+                            .text("range_ms", range_ms.to_string()),
                     ));
                 }
                 Some(self.window(range_ms, 2 * ChartOptions::default().width as usize)?)
@@ -318,7 +321,10 @@ impl Running {
     pub fn stop_recording(&mut self) -> Result<RecordingInfo> {
         let taken = self.recording.lock().ok().and_then(|mut r| r.take());
         let Some(rec) = taken else {
-            return Err(Error::invalid("recording", "nothing is being recorded"));
+            return Err(Error::invalid_msg(
+                "recording",
+                Text::new(Key::InvalidMonitorNothingBeingRecorded),
+            ));
         };
         self.last_recording = Some(rec.info.path.clone());
         Ok(rec.info)
@@ -381,9 +387,9 @@ pub fn spec_for(request: &SourceRequest) -> Result<SourceSpec> {
         SourceRequest::Demo { scenario, gpus } => demo_spec(*scenario, gpus.unwrap_or(DEMO_GPUS)),
         SourceRequest::Replay { path } => {
             if path.as_os_str().is_empty() {
-                return Err(Error::invalid(
+                return Err(Error::invalid_msg(
                     "path",
-                    "choose a recording (.jsonl) to replay",
+                    Text::new(Key::InvalidMonitorChooseRecordingJsonlReplay),
                 ));
             }
             SourceSpec::Replay(path.clone())
@@ -394,9 +400,9 @@ pub fn spec_for(request: &SourceRequest) -> Result<SourceSpec> {
                     remote.with_secrets(&SecretInputs::default(), |v| std::env::var(v).ok())?,
                 ),
                 _ => {
-                    return Err(Error::invalid(
+                    return Err(Error::invalid_msg(
                         "source",
-                        "name a remote source: prometheus:URL, dcgm:URL or headroom:URL",
+                        Text::new(Key::InvalidMonitorNameRemoteSourcePrometheus),
                     ))
                 }
             }

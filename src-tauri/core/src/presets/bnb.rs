@@ -9,6 +9,7 @@ use serde_json::Value;
 
 use super::field::{join_path, FieldError, FieldErrors};
 use super::pyjson::{self, PyValue};
+use crate::message::{Key, Message};
 
 /// `bnb_4bit_compute_dtype`: the dtype 4-bit matmuls compute in. transformers accepts any `torch.dtype`
 /// (`getattr(torch, s)`); bitsandbytes' 4-bit kernels compute in these three floating types, so only they are
@@ -327,27 +328,25 @@ pub fn from_dict(value: &Value, prefix: &str) -> Result<BnbConfig, FieldErrors> 
     let mut errors = Vec::new();
     let field = |key: &str| join_path(prefix, key);
     let Some(map) = value.as_object() else {
-        return Err(FieldErrors(vec![FieldError::new(
+        return Err(FieldErrors(vec![FieldError::keyed(
             if prefix.is_empty() { "input" } else { prefix },
-            "must be a JSON object as written by BitsAndBytesConfig.to_dict()",
+            Message::new(Key::InvalidBnbMustJsonObjectWritten),
         )]));
     };
     for key in map.keys() {
         if !KNOWN_KEYS.contains(&key.as_str()) {
-            errors.push(FieldError::new(
+            errors.push(FieldError::keyed(
                 field(key),
-                "unknown key: not a BitsAndBytesConfig field",
+                Message::new(Key::InvalidBnbUnknownKeyNotBitsandbytesconfig),
             ));
         }
     }
     if let Some(method) = map.get("quant_method") {
         if method.as_str() != Some("bitsandbytes") {
-            errors.push(FieldError::new(
+            errors.push(FieldError::keyed(
                 field("quant_method"),
-                format!(
-                    "is {}, not \"bitsandbytes\": only bitsandbytes quantization can be imported",
-                    brief(method)
-                ),
+                Message::new(Key::InvalidBnbNotBitsandbytesOnlyBitsandbytes)
+                    .text("method", brief(method).to_string()),
             ));
         }
     }
@@ -367,15 +366,13 @@ pub fn from_dict(value: &Value, prefix: &str) -> Result<BnbConfig, FieldErrors> 
         Some(Value::Number(n)) if n.is_f64() => {
             config.llm_int8_threshold = n.as_f64().unwrap_or(DEFAULT_THRESHOLD)
         }
-        Some(Value::Number(n)) => errors.push(FieldError::new(
+        Some(Value::Number(n)) => errors.push(FieldError::keyed(
             field("llm_int8_threshold"),
-            format!(
-                "must be a float: write {n}.0 (transformers raises TypeError for the integer {n})"
-            ),
+            Message::new(Key::InvalidBnbMustFloatWrite0).text("n", n.to_string()),
         )),
-        Some(other) => errors.push(FieldError::new(
+        Some(other) => errors.push(FieldError::keyed(
             field("llm_int8_threshold"),
-            format!("must be a float such as 6.0, not {}", brief(other)),
+            Message::new(Key::InvalidBnbMustFloatSuch6).text("other", brief(other).to_string()),
         )),
     }
     match map.get("llm_int8_skip_modules") {
@@ -385,20 +382,19 @@ pub fn from_dict(value: &Value, prefix: &str) -> Result<BnbConfig, FieldErrors> 
             for (i, item) in items.iter().enumerate() {
                 match item.as_str() {
                     Some(s) => names.push(s.to_string()),
-                    None => errors.push(FieldError::new(
+                    None => errors.push(FieldError::keyed(
                         format!("{}.{i}", field("llm_int8_skip_modules")),
-                        format!("must be a module name (a string), not {}", brief(item)),
+                        Message::new(Key::InvalidBnbMustModuleNameString)
+                            .text("item", brief(item).to_string()),
                     )),
                 }
             }
             config.llm_int8_skip_modules = Some(names);
         }
-        Some(other) => errors.push(FieldError::new(
+        Some(other) => errors.push(FieldError::keyed(
             field("llm_int8_skip_modules"),
-            format!(
-                "must be a list of module names or null, not {}",
-                brief(other)
-            ),
+            Message::new(Key::InvalidBnbMustListModuleNames)
+                .text("other", brief(other).to_string()),
         )),
     }
     for (key, slot) in [
@@ -423,47 +419,37 @@ pub fn from_dict(value: &Value, prefix: &str) -> Result<BnbConfig, FieldErrors> 
         None | Some(Value::Null) => {}
         Some(Value::String(s)) => match ComputeDtype::from_torch_name(s) {
             Some(d) => config.bnb_4bit_compute_dtype = d,
-            None => errors.push(FieldError::new(
+            None => errors.push(FieldError::keyed(
                 field("bnb_4bit_compute_dtype"),
-                format!(
-                    "{s:?} is not a compute dtype: use \"float32\", \"float16\" or \"bfloat16\""
-                ),
+                Message::new(Key::InvalidBnbNotComputeDtypeUse).text("s", format!("{s:?}")),
             )),
         },
-        Some(other) => errors.push(FieldError::new(
+        Some(other) => errors.push(FieldError::keyed(
             field("bnb_4bit_compute_dtype"),
-            format!(
-                "must be a dtype name such as \"bfloat16\", not {}",
-                brief(other)
-            ),
+            Message::new(Key::InvalidBnbMustDtypeNameSuch).text("other", brief(other).to_string()),
         )),
     }
     match map.get("bnb_4bit_quant_type") {
         None => {}
         Some(Value::String(s)) if s == "nf4" => config.bnb_4bit_quant_type = QuantType::Nf4,
         Some(Value::String(s)) if s == "fp4" => config.bnb_4bit_quant_type = QuantType::Fp4,
-        Some(other) => errors.push(FieldError::new(
+        Some(other) => errors.push(FieldError::keyed(
             field("bnb_4bit_quant_type"),
-            format!(
-                "must be \"nf4\" or \"fp4\" (what bitsandbytes accepts), not {}",
-                brief(other)
-            ),
+            Message::new(Key::InvalidBnbMustNf4Fp4What).text("other", brief(other).to_string()),
         )),
     }
     match map.get("bnb_4bit_quant_storage") {
         None | Some(Value::Null) => {}
         Some(Value::String(s)) => match QuantStorage::ALL.iter().find(|q| q.as_str() == s) {
             Some(q) => config.bnb_4bit_quant_storage = *q,
-            None => errors.push(FieldError::new(
+            None => errors.push(FieldError::keyed(
                 field("bnb_4bit_quant_storage"),
-                format!(
-                    "{s:?} is not allowed: use one of float16, float32, int8, uint8, float64, bfloat16"
-                ),
+                Message::new(Key::InvalidBnbNotAllowedUseOne).text("s", format!("{s:?}")),
             )),
         },
-        Some(other) => errors.push(FieldError::new(
+        Some(other) => errors.push(FieldError::keyed(
             field("bnb_4bit_quant_storage"),
-            format!("must be a dtype name such as \"uint8\", not {}", brief(other)),
+            Message::new(Key::InvalidBnbMustDtypeNameSuch2).text("other", brief(other).to_string()),
         )),
     }
     FieldErrors(errors).into_result()?;
@@ -479,9 +465,10 @@ fn read_bool(
     match value {
         Value::Bool(b) => *b,
         other => {
-            errors.push(FieldError::new(
+            errors.push(FieldError::keyed(
                 field(key),
-                format!("must be true or false, not {}", brief(other)),
+                Message::new(Key::InvalidBnbMustTrueFalseNot)
+                    .text("other", brief(other).to_string()),
             ));
             false
         }

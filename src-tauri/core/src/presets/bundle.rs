@@ -20,6 +20,7 @@ use super::import::parse_json;
 use super::library::{check_user_name, PresetLibrary, SkippedFile};
 use super::model_config::{self, ModelConfig};
 use super::{builtin, validate, PresetBody};
+use crate::message::{Key, Message};
 use crate::store::{Quarantine, Revision};
 use crate::{Error, Result};
 
@@ -87,30 +88,40 @@ pub fn parse(
 ) -> std::result::Result<Bundle, FieldErrors> {
     let value = parse_json(bytes)?;
     if value.get("format").and_then(|f| f.as_str()) != Some(BUNDLE_FORMAT) {
-        return Err(FieldErrors(vec![FieldError::new(
+        return Err(FieldErrors(vec![FieldError::keyed(
             "format",
-            format!("must be {BUNDLE_FORMAT:?}: this is not a Headroom bundle"),
+            Message::new(Key::InvalidBundleMustThisNotHeadroom)
+                .text("format", format!("{BUNDLE_FORMAT:?}")),
         )]));
     }
     let bundle: Bundle = field::from_value(value, "")?;
     let mut errors = Vec::new();
     if bundle.version != BUNDLE_VERSION {
-        errors.push(FieldError::new(
+        let version = bundle.version.to_string();
+        errors.push(FieldError::keyed(
             "version",
             if bundle.version > BUNDLE_VERSION {
-                format!(
-                    "{} was written by a newer Headroom (this build reads version {BUNDLE_VERSION})",
-                    bundle.version
-                )
+                Message::new(Key::InvalidBundleNewer)
+                    .text("version", version)
+                    .text("reads", BUNDLE_VERSION.to_string())
             } else {
-                format!("{} does not exist", bundle.version)
+                Message::new(Key::InvalidBundleNoVersion).text("version", version)
             },
         ));
     }
     for (name, body) in &bundle.presets {
         let at = format!("presets.{name}");
-        if let Err(Error::Invalid { message, .. }) = check_user_name(&at, name) {
-            errors.push(FieldError::new(at.clone(), message));
+        if let Err(Error::Invalid {
+            message,
+            message_key,
+            ..
+        }) = check_user_name(&at, name)
+        {
+            errors.push(FieldError {
+                field: at.clone(),
+                message,
+                message_key,
+            });
         }
         if let Err(e) = validate::preset(body) {
             errors.extend(e.nested(&at).0);
@@ -118,8 +129,17 @@ pub fn parse(
     }
     for (model_id, config) in &bundle.model_configs {
         let at = format!("model_configs.{model_id}");
-        if let Err(Error::Invalid { message, .. }) = config_store::file_stem(model_id) {
-            errors.push(FieldError::new(at.clone(), message));
+        if let Err(Error::Invalid {
+            message,
+            message_key,
+            ..
+        }) = config_store::file_stem(model_id)
+        {
+            errors.push(FieldError {
+                field: at.clone(),
+                message,
+                message_key,
+            });
         }
         let lookup = |name: &str| -> Result<Option<PresetBody>> {
             match bundle
@@ -220,14 +240,11 @@ pub fn import(
     }
     if on_conflict == OnConflict::Fail {
         if let Some(first) = conflicts.first() {
-            return Err(Error::invalid(
+            return Err(Error::invalid_msg(
                 first.clone(),
-                format!(
-                    "already exists here with different settings ({} conflict(s): {}); choose to skip or \
-                     replace them",
-                    conflicts.len(),
-                    conflicts.join(", ")
-                ),
+                Message::new(Key::InvalidBundleAlreadyExistsHereDifferent)
+                    .text("conflicts", conflicts.len().to_string())
+                    .text("names", conflicts.join(", ")),
             ));
         }
     }

@@ -12,6 +12,7 @@ use super::library::{
 };
 use super::model_config::{validate_shape, validate_with, ModelConfig, DEFAULT_FALLBACK_CHAIN};
 use super::{validate, PresetBody};
+use crate::message::{Key, Message};
 use crate::paths::AppPaths;
 use crate::store::{self, DirLock, Document, Loaded, Quarantine, Revision};
 use crate::{Error, Result};
@@ -103,16 +104,18 @@ pub fn flag_missing_presets(entries: &mut [ModelConfigEntry], presets: &PresetLi
 pub fn file_stem(model_id: &str) -> Result<String> {
     let parts: Vec<&str> = model_id.split('/').collect();
     if parts.len() > 2 {
-        return Err(Error::invalid(
+        return Err(Error::invalid_msg(
             "model_id",
-            format!("{model_id:?} has more than one '/': use a Hugging Face id such as org/name"),
+            Message::new(Key::InvalidConfigHasMoreThanOne)
+                .text("model_id", format!("{model_id:?}")),
         ));
     }
     for part in &parts {
         if part.contains("--") {
-            return Err(Error::invalid(
+            return Err(Error::invalid_msg(
                 "model_id",
-                format!("{model_id:?}: a part of a model id cannot contain \"--\""),
+                Message::new(Key::InvalidConfigPartModelIdCannot)
+                    .text("model_id", format!("{model_id:?}")),
             ));
         }
         store::check_name("model_id", part)?;
@@ -236,9 +239,10 @@ impl ConfigLibrary {
         let path = self.path_of(model_id)?;
         let lock = self.lock()?;
         match self.get(model_id)? {
-            None => Err(Error::invalid(
+            None => Err(Error::invalid_msg(
                 "model_id",
-                format!("no config saved for {model_id:?}"),
+                Message::new(Key::InvalidConfigNoConfigSaved)
+                    .text("model_id", format!("{model_id:?}")),
             )),
             Some(_) => lock.remove(&path, expected),
         }
@@ -305,7 +309,11 @@ impl ConfigLibrary {
         presets: &PresetLibrary,
     ) -> Result<Vec<(String, PresetBody)>> {
         let entry = self.get(model_id)?.ok_or_else(|| {
-            Error::invalid("model_id", format!("no config saved for {model_id:?}"))
+            Error::invalid_msg(
+                "model_id",
+                Message::new(Key::InvalidConfigNoConfigSaved)
+                    .text("model_id", format!("{model_id:?}")),
+            )
         })?;
         let config = entry.config;
         let mut out = Vec::new();

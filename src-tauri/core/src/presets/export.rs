@@ -5,6 +5,7 @@ use serde_json::{json, Map, Value};
 
 use super::pyjson;
 use super::{DeviceMap, PresetBody, TorchDtype};
+use crate::message::{Key, Message};
 use crate::{Error, Result};
 
 /// `json.dumps(BitsAndBytesConfig(...).to_dict(), indent=2)` for a quantized preset. A preset without
@@ -21,12 +22,11 @@ pub(crate) fn not_quantized(name: &str, body: &PresetBody) -> Error {
         TorchDtype::Auto => "the checkpoint's own dtype",
         other => other.as_str(),
     };
-    Error::invalid(
+    Error::invalid_msg(
         "name",
-        format!(
-            "preset {name:?} does not quantize (it loads weights in {weights}), so it has no \
-             BitsAndBytesConfig; export it with --format kwargs or --format python instead"
-        ),
+        Message::new(Key::InvalidPresetPresetDoesNotQuantize)
+            .text("name", format!("{name:?}"))
+            .text("weights", weights.to_string()),
     )
 }
 

@@ -2,6 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::message::Message;
 use crate::Error;
 
 /// One broken rule, named by the JSON path of the field it belongs to (`quantization.llm_int8_threshold`,
@@ -10,6 +11,11 @@ use crate::Error;
 pub struct FieldError {
     pub field: String,
     pub message: String,
+    /// The message as a key and arguments, for the UI to show in the person's language; absent where the words
+    /// come from elsewhere (serde's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub message_key: Option<Message>,
 }
 
 impl FieldError {
@@ -17,6 +23,16 @@ impl FieldError {
         FieldError {
             field: field.into(),
             message: message.into(),
+            message_key: None,
+        }
+    }
+
+    /// A broken rule said as a [`Message`] with a backend English wording (see [`Error::invalid_msg`]).
+    pub fn keyed(field: impl Into<String>, message: Message) -> Self {
+        FieldError {
+            field: field.into(),
+            message: message.english().unwrap_or_else(|| message.key.clone()),
+            message_key: Some(message),
         }
     }
 }
@@ -42,7 +58,7 @@ impl FieldErrors {
                 .into_iter()
                 .map(|e| FieldError {
                     field: join_path(prefix, &e.field),
-                    message: e.message,
+                    ..e
                 })
                 .collect(),
         )
@@ -82,7 +98,11 @@ impl From<FieldErrors> for Error {
                     .map(|e| format!("{}: {}", e.field, e.message))
                     .collect();
                 if rest.is_empty() {
-                    Error::invalid(first.field, first.message)
+                    Error::Invalid {
+                        field: first.field,
+                        message: first.message,
+                        message_key: first.message_key,
+                    }
                 } else {
                     Error::invalid(
                         first.field,

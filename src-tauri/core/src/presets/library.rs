@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use super::{builtin, validate, Preset, PresetBody};
+use crate::message::{Key, Message};
 use crate::paths::AppPaths;
 use crate::store::{self, DirLock, Document, Loaded, Quarantine, Revision};
 use crate::{Error, Result};
@@ -186,9 +187,10 @@ impl PresetLibrary {
     ) -> Result<Revision> {
         // `symlink_metadata`: a broken link or a directory in the way still takes the name.
         if fs::symlink_metadata(path).is_ok() {
-            return Err(Error::invalid(
+            return Err(Error::invalid_msg(
                 field,
-                format!("a preset named {name:?} already exists"),
+                Message::new(Key::InvalidPresetPresetNamedAlreadyExists)
+                    .text("name", format!("{name:?}")),
             ));
         }
         lock.save(path, &StoredPreset(body.clone()), Revision::ABSENT)
@@ -228,18 +230,19 @@ impl PresetLibrary {
 pub fn check_user_name(field: &str, name: &str) -> Result<()> {
     store::check_name(field, name)?;
     if builtin::NAMES.iter().any(|b| b.eq_ignore_ascii_case(name)) {
-        return Err(Error::invalid(
+        return Err(Error::invalid_msg(
             field,
-            format!("{name:?} is a built-in preset and cannot be changed; duplicate it under a new name"),
+            Message::new(Key::InvalidPresetBuiltPresetCannotChanged)
+                .text("name", format!("{name:?}")),
         ));
     }
     Ok(())
 }
 
 pub(crate) fn no_such_preset(field: &str, name: &str) -> Error {
-    Error::invalid(
+    Error::invalid_msg(
         field,
-        format!("no preset named {name:?} (see `headroom-cli presets list`)"),
+        Message::new(Key::InvalidPresetNoPresetNamedSee).text("name", format!("{name:?}")),
     )
 }
 

@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use super::bnb::{ComputeDtype, QuantStorage, QuantType};
 use super::field::{FieldError, FieldErrors};
 use super::{validate, BnbConfig, DeviceMap, MemoryLimit, PresetBody, TorchDtype};
+use crate::message::{Key, Message};
 use crate::Result;
 
 /// The launcher's default order when a load runs out of memory: each step needs less GPU memory than the one
@@ -202,39 +203,41 @@ impl ModelConfig {
 pub fn validate_shape(c: &ModelConfig) -> std::result::Result<(), FieldErrors> {
     let mut errors = Vec::new();
     if c.task == Task::Infer && c.method.is_some() {
-        errors.push(FieldError::new(
+        errors.push(FieldError::keyed(
             "method",
-            "only applies to training: remove it or set task to \"train\"",
+            Message::new(Key::InvalidConfigOnlyAppliesTrainingRemove),
         ));
     }
     let uses_lora = matches!(c.effective_method(), Some(Method::Lora | Method::Qlora));
     match (&c.lora, uses_lora) {
-        (Some(_), false) => errors.push(FieldError::new(
+        (Some(_), false) => errors.push(FieldError::keyed(
             "lora",
-            "LoRA settings need method \"lora\" or \"qlora\"",
+            Message::new(Key::InvalidConfigLoraSettingsNeedMethod),
         )),
         (Some(lora), true) => lora_rules(lora, &mut errors),
         (None, _) => {}
     }
     if c.fallback_chain.len() > MAX_FALLBACK_STEPS {
-        errors.push(FieldError::new(
+        errors.push(FieldError::keyed(
             "fallback_chain",
-            format!("has more than {MAX_FALLBACK_STEPS} steps"),
+            Message::new(Key::InvalidConfigHasMoreThanSteps)
+                .text("max", MAX_FALLBACK_STEPS.to_string()),
         ));
     }
     let mut seen = HashSet::new();
     for (i, name) in c.fallback_chain.iter().enumerate() {
         if !seen.insert(name) {
-            errors.push(FieldError::new(
+            errors.push(FieldError::keyed(
                 format!("fallback_chain.{i}"),
-                format!("{name:?} is already earlier in the chain"),
+                Message::new(Key::InvalidConfigAlreadyEarlierChain)
+                    .text("name", format!("{name:?}")),
             ));
         }
     }
     if c.notes.chars().count() > MAX_NOTES {
-        errors.push(FieldError::new(
+        errors.push(FieldError::keyed(
             "notes",
-            format!("must be at most {MAX_NOTES} characters"),
+            Message::new(Key::InvalidMustAtMostCharacters).text("max", MAX_NOTES.to_string()),
         ));
     }
     FieldErrors(errors).into_result()
@@ -242,30 +245,36 @@ pub fn validate_shape(c: &ModelConfig) -> std::result::Result<(), FieldErrors> {
 
 fn lora_rules(lora: &LoraSettings, errors: &mut Vec<FieldError>) {
     if lora.rank == 0 {
-        errors.push(FieldError::new("lora.rank", "must be at least 1"));
+        errors.push(FieldError::keyed(
+            "lora.rank",
+            Message::new(Key::InvalidMustAtLeast1),
+        ));
     }
     if !lora.alpha.is_finite() || lora.alpha <= 0.0 {
-        errors.push(FieldError::new("lora.alpha", "must be a positive number"));
+        errors.push(FieldError::keyed(
+            "lora.alpha",
+            Message::new(Key::InvalidConfigMustPositiveNumber),
+        ));
     }
     // PEFT applies `nn.Dropout(p)`, which requires 0 <= p <= 1; p = 1 would zero every adapter input.
     if !(0.0..1.0).contains(&lora.dropout) {
-        errors.push(FieldError::new(
+        errors.push(FieldError::keyed(
             "lora.dropout",
-            "must be at least 0.0 and below 1.0",
+            Message::new(Key::InvalidConfigMustAtLeast0),
         ));
     }
     if let TargetModules::Names(names) = &lora.target_modules {
         if names.is_empty() {
-            errors.push(FieldError::new(
+            errors.push(FieldError::keyed(
                 "lora.target_modules",
-                "name at least one module, or use \"all-linear\"",
+                Message::new(Key::InvalidConfigNameAtLeastOne),
             ));
         }
         for (i, n) in names.iter().enumerate() {
             if n.trim().is_empty() || n.chars().any(char::is_whitespace) {
-                errors.push(FieldError::new(
+                errors.push(FieldError::keyed(
                     format!("lora.target_modules.{i}"),
-                    format!("{n:?} is not a module name"),
+                    Message::new(Key::InvalidConfigNotModuleName).text("n", format!("{n:?}")),
                 ));
             }
         }
@@ -283,9 +292,9 @@ pub fn validate_with(
         Err(e) => e.0,
     };
     match lookup(&c.preset)? {
-        None => errors.push(FieldError::new(
+        None => errors.push(FieldError::keyed(
             "preset",
-            format!("no preset named {:?}", c.preset),
+            Message::new(Key::InvalidConfigNoPresetNamed).text("preset", format!("{:?}", c.preset)),
         )),
         Some(base) => {
             let effective = c.overrides.apply(&base);
@@ -297,22 +306,19 @@ pub fn validate_with(
                     .as_ref()
                     .is_some_and(|q| q.load_in_4bit)
             {
-                errors.push(FieldError::new(
+                errors.push(FieldError::keyed(
                     "method",
-                    format!(
-                        "QLoRA trains on 4-bit weights, but preset {:?} is not 4-bit: choose int4, \
-                         int4_double or int4_offload, or method \"lora\"",
-                        c.preset
-                    ),
+                    Message::new(Key::InvalidConfigQloraTrains4Bit)
+                        .text("preset", format!("{:?}", c.preset)),
                 ));
             }
         }
     }
     for (i, name) in c.fallback_chain.iter().enumerate() {
         if lookup(name)?.is_none() {
-            errors.push(FieldError::new(
+            errors.push(FieldError::keyed(
                 format!("fallback_chain.{i}"),
-                format!("no preset named {name:?}"),
+                Message::new(Key::InvalidConfigNoPresetNamed2).text("name", format!("{name:?}")),
             ));
         }
     }

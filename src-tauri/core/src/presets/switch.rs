@@ -21,6 +21,7 @@ use super::library::{no_such_preset, PresetLibrary};
 use super::model_config::{Method, ModelConfig, Task};
 use super::{validate, PresetBody};
 use crate::estimate::preset::{PresetInfo, WeightFormat};
+use crate::message::{Key, Message};
 use crate::{Error, Result};
 
 /// What a switch did.
@@ -93,22 +94,24 @@ fn switched(
     };
     let mut config = entry.config.clone();
     if config.preset == preset {
-        return Err(Error::invalid(
+        return Err(Error::invalid_msg(
             "preset",
-            format!("{model_id}'s config already uses {preset}"),
+            Message::new(Key::InvalidPresetSConfigAlreadyUses)
+                .text("model_id", model_id.to_string())
+                .text("preset", preset.to_string()),
         ));
     }
     config.preset = preset.to_string();
     match (config.effective_method(), bits) {
         (Some(m @ (Method::Full | Method::Freeze)), Some(bits)) => {
             let name = if m == Method::Full { "full" } else { "freeze" };
-            return Err(Error::invalid(
+            return Err(Error::invalid_msg(
                 "method",
-                format!(
-                    "{model_id} is trained with method \"{name}\", which updates the base weights; \
-                     {preset} loads them in {bits} bits, which cannot be trained. Change the method \
-                     to \"lora\" or \"qlora\" in its config first"
-                ),
+                Message::new(Key::InvalidPresetTrainedMethodWhichUpdates)
+                    .text("model_id", model_id.to_string())
+                    .text("name", name.to_string())
+                    .text("preset", preset.to_string())
+                    .text("bits", bits.to_string()),
             ));
         }
         (Some(Method::Lora), Some(4)) => {

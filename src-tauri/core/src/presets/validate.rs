@@ -12,6 +12,7 @@ use super::field::{join_path, FieldError, FieldErrors};
 use super::{
     BnbConfig, Device, DeviceMap, LoadSettings, Placement, PresetBody, DEVICE_MAP_STRATEGIES,
 };
+use crate::message::{Key, Message};
 
 /// Longest description kept: one paragraph of help, not a document.
 pub const MAX_DESCRIPTION: usize = 2000;
@@ -20,9 +21,9 @@ pub const MAX_DESCRIPTION: usize = 2000;
 pub fn preset(body: &PresetBody) -> Result<(), FieldErrors> {
     let mut errors = Vec::new();
     if body.description.chars().count() > MAX_DESCRIPTION {
-        errors.push(FieldError::new(
+        errors.push(FieldError::keyed(
             "description",
-            format!("must be at most {MAX_DESCRIPTION} characters"),
+            Message::new(Key::InvalidMustAtMostCharacters).text("max", MAX_DESCRIPTION.to_string()),
         ));
     }
     load(&body.load, "load", &mut errors);
@@ -43,38 +44,41 @@ fn load(load: &LoadSettings, at: &str, errors: &mut Vec<FieldError>) {
             // takes "cpu" or "cuda:0" but not a bare "0", and a model cannot run from "disk".
             let whole = Placement(name.clone());
             let result = if whole.gpu_index().is_some() {
-                Err(format!("write \"cuda:{name}\" for one GPU"))
+                Err(Message::new(Key::InvalidPresetOneGpu).text("index", name.as_str()))
             } else if name == "disk" {
-                Err("a model cannot run from the disk alone".to_string())
+                Err(Message::new(Key::InvalidPresetDiskAlone))
             } else {
                 placement(&whole)
             };
             if let Err(m) = result {
-                errors.push(FieldError::new(
+                errors.push(FieldError::keyed(
                     f("device_map"),
-                    format!(
-                        "{name:?} is neither a strategy ({}) nor a device: {m}",
-                        DEVICE_MAP_STRATEGIES.join(", ")
-                    ),
+                    Message::new(Key::InvalidPresetNeitherStrategyNorDevice)
+                        .text("name", format!("{name:?}"))
+                        .text("strategies", DEVICE_MAP_STRATEGIES.join(", "))
+                        .message("m", m),
                 ));
             }
         }
         Some(DeviceMap::Modules(modules)) => {
             if modules.is_empty() {
-                errors.push(FieldError::new(
+                errors.push(FieldError::keyed(
                     f("device_map"),
-                    "an explicit device map needs at least one module (\"\" means the whole model)",
+                    Message::new(Key::InvalidPresetExplicitDeviceMapNeeds),
                 ));
             }
             for (module, place) in modules {
                 if module.chars().any(char::is_whitespace) {
-                    errors.push(FieldError::new(
+                    errors.push(FieldError::keyed(
                         format!("{}.{module}", f("device_map")),
-                        "a module name cannot contain spaces",
+                        Message::new(Key::InvalidPresetModuleNameCannotContain),
                     ));
                 }
                 if let Err(m) = placement(place) {
-                    errors.push(FieldError::new(format!("{}.{module}", f("device_map")), m));
+                    errors.push(FieldError::keyed(
+                        format!("{}.{module}", f("device_map")),
+                        m,
+                    ));
                 }
             }
         }
@@ -84,19 +88,18 @@ fn load(load: &LoadSettings, at: &str, errors: &mut Vec<FieldError>) {
             && key.bytes().all(|b| b.is_ascii_digit())
             && key.parse::<u32>().is_ok();
         if !(gpu || key == "cpu" || key == "disk") {
-            errors.push(FieldError::new(
+            errors.push(FieldError::keyed(
                 format!("{}.{key}", f("max_memory")),
-                "unknown device: use a GPU index (\"0\"), \"cpu\" or \"disk\"",
+                Message::new(Key::InvalidPresetUnknownDeviceUseGpu),
             ));
         }
     }
     if !load.max_memory.is_empty() {
         let strategy = matches!(&load.device_map, Some(DeviceMap::Named(n)) if DEVICE_MAP_STRATEGIES.contains(&n.as_str()));
         if !strategy {
-            errors.push(FieldError::new(
+            errors.push(FieldError::keyed(
                 f("max_memory"),
-                "only applies when device_map is \"auto\", \"balanced\", \"balanced_low_0\" or \"sequential\" \
-                 (transformers ignores it otherwise)",
+                Message::new(Key::InvalidPresetOnlyAppliesWhenDevice),
             ));
         }
     }
@@ -107,22 +110,22 @@ fn load(load: &LoadSettings, at: &str, errors: &mut Vec<FieldError>) {
             Some(DeviceMap::Modules(m)) => m.values().all(|p| p.0 == "cpu"),
         };
         if !all_cpu {
-            errors.push(FieldError::new(
+            errors.push(FieldError::keyed(
                 f("device_map"),
-                "the device is \"cpu\": put every module on \"cpu\" (or leave device_map empty)",
+                Message::new(Key::InvalidPresetDeviceCpuPutEvery),
             ));
         }
         if load.max_memory.keys().any(|k| k != "cpu" && k != "disk") {
-            errors.push(FieldError::new(
+            errors.push(FieldError::keyed(
                 f("max_memory"),
-                "the device is \"cpu\": GPU limits do not apply",
+                Message::new(Key::InvalidPresetDeviceCpuGpuLimits),
             ));
         }
     }
 }
 
 /// A device spelling accelerate's `device_map` accepts for NVIDIA machines.
-fn placement(p: &Placement) -> Result<(), String> {
+fn placement(p: &Placement) -> Result<(), Message> {
     let s = p.0.as_str();
     let ok = p.gpu_index().is_some()
         || matches!(s, "cpu" | "disk" | "cuda")
@@ -132,9 +135,7 @@ fn placement(p: &Placement) -> Result<(), String> {
     if ok {
         Ok(())
     } else {
-        Err(format!(
-            "{s:?} is not a device: use a GPU index (0), \"cuda:0\", \"cpu\" or \"disk\""
-        ))
+        Err(Message::new(Key::InvalidPresetNotDevice).text("value", format!("{s:?}")))
     }
 }
 
@@ -143,35 +144,32 @@ pub fn quantization(q: &BnbConfig, at: &str, errors: &mut Vec<FieldError>) {
     let f = |name: &str| join_path(at, name);
     if q.load_in_8bit && q.load_in_4bit {
         // transformers' own wording (`BitsAndBytesConfig.__init__`).
-        errors.push(FieldError::new(
+        errors.push(FieldError::keyed(
             f("load_in_4bit"),
-            "load_in_4bit and load_in_8bit are both true, but only one can be used at the same time",
+            Message::new(Key::InvalidPresetLoad4bitLoad8bit),
         ));
     }
     if !q.load_in_8bit && !q.load_in_4bit {
-        errors.push(FieldError::new(
+        errors.push(FieldError::keyed(
             f("load_in_4bit"),
-            "neither load_in_8bit nor load_in_4bit is true: this config quantizes nothing \
-             (remove the quantization section for an unquantized preset)",
+            Message::new(Key::InvalidPresetNeitherLoad8bitNor),
         ));
     }
     if !q.llm_int8_threshold.is_finite() || q.llm_int8_threshold < 0.0 {
         // LLM.int8() treats feature magnitudes above the threshold as outliers; 0.0 turns the decomposition
         // off, a negative or infinite value has no meaning (bitsandbytes `MatmulLtState.threshold`).
-        errors.push(FieldError::new(
+        errors.push(FieldError::keyed(
             f("llm_int8_threshold"),
-            format!(
-                "must be a finite float of at least 0.0 (got {})",
-                q.llm_int8_threshold
-            ),
+            Message::new(Key::InvalidPresetMustFiniteFloatAt)
+                .text("value", q.llm_int8_threshold.to_string()),
         ));
     }
     if let Some(modules) = &q.llm_int8_skip_modules {
         for (i, m) in modules.iter().enumerate() {
             if m.trim().is_empty() || m.chars().any(char::is_whitespace) {
-                errors.push(FieldError::new(
+                errors.push(FieldError::keyed(
                     format!("{}.{i}", f("llm_int8_skip_modules")),
-                    format!("{m:?} is not a module name"),
+                    Message::new(Key::InvalidPresetNotModuleName).text("m", format!("{m:?}")),
                 ));
             }
         }
@@ -181,9 +179,9 @@ pub fn quantization(q: &BnbConfig, at: &str, errors: &mut Vec<FieldError>) {
 /// Rules that tie the load settings to quantization.
 fn quantized_load(load: &LoadSettings, q: &BnbConfig, errors: &mut Vec<FieldError>) {
     if load.device == Device::Cpu {
-        errors.push(FieldError::new(
+        errors.push(FieldError::keyed(
             "load.device",
-            "bitsandbytes quantization runs on a CUDA GPU: set device to \"cuda\" or remove quantization",
+            Message::new(Key::InvalidPresetBitsandbytesQuantizationRunsCuda),
         ));
         return;
     }
@@ -203,16 +201,14 @@ fn quantized_load(load: &LoadSettings, q: &BnbConfig, errors: &mut Vec<FieldErro
     };
     if offloads {
         // transformers' bnb quantizers raise "Some modules are dispatched on the CPU or the disk…".
-        errors.push(FieldError::new(
+        errors.push(FieldError::keyed(
             "quantization.llm_int8_enable_fp32_cpu_offload",
-            "must be true when device_map puts modules on the CPU or disk (transformers refuses to \
-             dispatch a quantized model there otherwise)",
+            Message::new(Key::InvalidPresetMustTrueWhenDevice),
         ));
     } else if load.max_memory.contains_key("cpu") || load.max_memory.contains_key("disk") {
-        errors.push(FieldError::new(
+        errors.push(FieldError::keyed(
             "quantization.llm_int8_enable_fp32_cpu_offload",
-            "must be true when max_memory lets modules spill to the CPU or disk (transformers refuses to \
-             dispatch a quantized model there otherwise)",
+            Message::new(Key::InvalidPresetMustTrueWhenMax),
         ));
     }
 }

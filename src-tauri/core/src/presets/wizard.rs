@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use super::library::PresetList;
 use crate::estimate::calibration::{MachineCalibration, TaskCalibration};
 use crate::estimate::plan::{FitOn, Framework, Method, Task};
+use crate::message::{Key, Message};
 use crate::{Error, Result};
 
 /// The wizard's answers so far.
@@ -92,19 +93,16 @@ pub fn rank(
     machine: &MachineCalibration,
 ) -> Result<WizardRanking> {
     if ask.task == Task::Infer && ask.gradient_checkpointing == Some(true) {
-        return Err(Error::invalid(
+        return Err(Error::invalid_msg(
             "gradient_checkpointing",
-            "only applies to training: inference runs no backward pass, so there are no activations to \
-             recompute",
+            Message::new(Key::InvalidWizardOnlyAppliesTrainingInference),
         ));
     }
     let spec = crate::model::from_catalog(&ask.model_id)?.ok_or_else(|| {
-        Error::invalid(
+        Error::invalid_msg(
             "model_id",
-            format!(
-                "{:?} is not in the model catalog: pick one from the list",
-                ask.model_id
-            ),
+            Message::new(Key::InvalidWizardNotModelCatalogPick)
+                .text("model_id", format!("{:?}", ask.model_id)),
         )
     })?;
     let infos: Vec<_> = list
@@ -115,12 +113,9 @@ pub fn rank(
     let gpus = match ask.memory_bytes {
         None => serde_json::json!({"count": ask.gpu_count, "model": ask.gpu}),
         Some(0) => {
-            return Err(Error::invalid(
+            return Err(Error::invalid_msg(
                 "memory_bytes",
-                format!(
-                    "{} has no memory free right now: free some, or plan for a catalog GPU",
-                    ask.gpu
-                ),
+                Message::new(Key::InvalidWizardHasNoMemoryFree).text("gpu", ask.gpu.to_string()),
             ))
         }
         Some(b) => serde_json::json!({"count": ask.gpu_count, "memory_bytes": b}),

@@ -5,6 +5,7 @@ use serde_json::{json, Map, Value};
 
 use super::protocol::PROTOCOL;
 use crate::estimate::plan::{Method, Offload, Plan, Sharding, TargetModules, Task};
+use crate::message::{Key, Message};
 use crate::model::{DType, ModelSpec};
 use crate::presets::bnb::{ComputeDtype, QuantStorage};
 use crate::presets::{Device, PresetBody, TorchDtype};
@@ -14,9 +15,9 @@ use crate::{Error, Result};
 /// starts.
 pub fn check_traceable(plan: &Plan) -> Result<()> {
     let unsupported = |field: &str, why: &str| {
-        Err(Error::invalid(
+        Err(Error::invalid_msg(
             field,
-            format!("{why}; the trace engine traces one process on a single GPU (use --engine analytic)"),
+            Message::new(Key::InvalidTraceTraceEngineTracesOne).text("why", why.to_string()),
         ))
     };
     if plan.sharding != Sharding::None {
@@ -56,18 +57,16 @@ impl Steps {
             return Ok(());
         }
         if plan.task != Task::Train {
-            return Err(Error::invalid(
+            return Err(Error::invalid_msg(
                 "sequence_lengths",
-                "applies to training only (one training step per length)",
+                Message::new(Key::InvalidTraceAppliesTrainingOnlyOne),
             ));
         }
         if self.sequence_lengths.len() > 64 {
-            return Err(Error::invalid(
+            return Err(Error::invalid_msg(
                 "sequence_lengths",
-                format!(
-                    "{} steps is more than the 64 a trace runs",
-                    self.sequence_lengths.len()
-                ),
+                Message::new(Key::InvalidTraceStepsMoreThan64)
+                    .text("sequence_lengths", self.sequence_lengths.len().to_string()),
             ));
         }
         match self
@@ -75,12 +74,11 @@ impl Steps {
             .iter()
             .find(|&&s| s == 0 || s > crate::estimate::plan::MAX_COUNT)
         {
-            Some(s) => Err(Error::invalid(
+            Some(s) => Err(Error::invalid_msg(
                 "sequence_lengths",
-                format!(
-                    "{s} is not a length from 1 to {}",
-                    crate::estimate::plan::MAX_COUNT
-                ),
+                Message::new(Key::InvalidTraceNotLengthFrom1)
+                    .text("s", s.to_string())
+                    .text("max_count", crate::estimate::plan::MAX_COUNT.to_string()),
             )),
             None => Ok(()),
         }
@@ -99,9 +97,9 @@ pub fn weights(preset: Option<(&str, &PresetBody)>, spec: &ModelSpec) -> Result<
         return Ok(json!({"dtype": stored()}));
     };
     if body.load.device == Device::Cpu {
-        return Err(Error::invalid(
+        return Err(Error::invalid_msg(
             "quantization",
-            format!("preset `{name}` runs on the CPU; the trace engine traces a GPU"),
+            Message::new(Key::InvalidTracePresetRunsCpuTrace).text("name", name.to_string()),
         ));
     }
     let Some(q) = &body.quantization else {
@@ -114,9 +112,9 @@ pub fn weights(preset: Option<(&str, &PresetBody)>, spec: &ModelSpec) -> Result<
         return Ok(json!({"dtype": dtype}));
     };
     if q.llm_int8_enable_fp32_cpu_offload {
-        return Err(Error::invalid(
+        return Err(Error::invalid_msg(
             "quantization",
-            format!("preset `{name}` offloads layers to the CPU, which the trace engine does not follow"),
+            Message::new(Key::InvalidTracePresetOffloadsLayersCpu).text("name", name.to_string()),
         ));
     }
     let compute = match q.bnb_4bit_compute_dtype {
@@ -131,9 +129,9 @@ pub fn weights(preset: Option<(&str, &PresetBody)>, spec: &ModelSpec) -> Result<
         QuantStorage::Float16 => "fp16",
         QuantStorage::Float32 => "fp32",
         QuantStorage::Float64 => {
-            return Err(Error::invalid(
+            return Err(Error::invalid_msg(
                 "quantization",
-                format!("preset `{name}` stores 4-bit weights as float64, which the trace engine does not model"),
+                Message::new(Key::InvalidTracePresetStores4Bit).text("name", name.to_string()),
             ))
         }
     };
@@ -153,9 +151,10 @@ pub fn weights(preset: Option<(&str, &PresetBody)>, spec: &ModelSpec) -> Result<
             "llm_int8_skip_modules": q.llm_int8_skip_modules,
         }}))
     } else {
-        Err(Error::invalid(
+        Err(Error::invalid_msg(
             "quantization",
-            format!("preset `{name}` has a quantization config that loads neither 4-bit nor 8-bit"),
+            Message::new(Key::InvalidTracePresetHasQuantizationConfig)
+                .text("name", name.to_string()),
         ))
     }
 }

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
 use crate::estimate::plan::{Offload, Plan, Precision, Sharding, Task};
+use crate::message::{Key, Message};
 use crate::{Error, Result};
 
 #[derive(
@@ -43,9 +44,9 @@ pub struct ExportedConfig {
 
 pub fn export(plan: &Plan, format: ExportFormat) -> Result<ExportedConfig> {
     if plan.task != Task::Train {
-        return Err(Error::invalid(
+        return Err(Error::invalid_msg(
             "task",
-            "only a training plan has a trainer config to export",
+            Message::new(Key::InvalidTrainerOnlyTrainingPlanHas),
         ));
     }
     match format {
@@ -233,9 +234,9 @@ fn offload_devices(offload: Offload) -> (&'static str, &'static str) {
 
 fn deepspeed(plan: &Plan) -> Result<ExportedConfig> {
     if plan.sharding.is_fsdp() {
-        return Err(Error::invalid(
+        return Err(Error::invalid_msg(
             "sharding",
-            "FSDP is not DeepSpeed: export this plan as an accelerate config instead",
+            Message::new(Key::InvalidTrainerFsdpNotDeepspeedExport),
         ));
     }
     let mut not_carried = Vec::new();
@@ -291,8 +292,12 @@ fn deepspeed(plan: &Plan) -> Result<ExportedConfig> {
         "train_micro_batch_size_per_gpu": plan.batch_size.get(),
         "zero_optimization": zero,
     });
-    let mut text = serde_json::to_string_pretty(&config)
-        .map_err(|e| Error::invalid("export", format!("could not write JSON: {e}")))?;
+    let mut text = serde_json::to_string_pretty(&config).map_err(|e| {
+        Error::invalid_msg(
+            "export",
+            Message::new(Key::InvalidTrainerCouldNotWriteJson).text("e", e.to_string()),
+        )
+    })?;
     text.push('\n');
     Ok(ExportedConfig {
         format: ExportFormat::Deepspeed,

@@ -18,6 +18,7 @@ mod report;
 mod torchtune;
 mod training_args;
 
+use crate::message::{Key, Message};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -75,16 +76,24 @@ pub fn detect(value: &Value) -> Option<TrainerFormat> {
 /// A config's text as JSON: JSON when it is an object in braces, YAML otherwise (YAML's keys must be strings).
 pub fn parse_config(file: &str, text: &str) -> Result<Value> {
     let value: Value = if text.trim_start().starts_with('{') {
-        serde_json::from_str(text)
-            .map_err(|e| Error::invalid(file, format!("not valid JSON: {e}")))?
+        serde_json::from_str(text).map_err(|e| {
+            Error::invalid_msg(
+                file,
+                Message::new(Key::InvalidNotValidJson).text("e", e.to_string()),
+            )
+        })?
     } else {
-        serde_yaml_ng::from_str(text)
-            .map_err(|e| Error::invalid(file, format!("not valid YAML: {e}")))?
+        serde_yaml_ng::from_str(text).map_err(|e| {
+            Error::invalid_msg(
+                file,
+                Message::new(Key::InvalidTrainerNotValidYaml).text("e", e.to_string()),
+            )
+        })?
     };
     if !value.is_object() {
-        return Err(Error::invalid(
+        return Err(Error::invalid_msg(
             file,
-            "a trainer config is a mapping of keys to values",
+            Message::new(Key::InvalidTrainerTrainerConfigMappingKeys),
         ));
     }
     Ok(value)
@@ -132,7 +141,10 @@ fn read_config(
 /// give one plan key different values are an error naming both.
 pub fn import_files(paths: &[PathBuf]) -> Result<ImportReport> {
     if paths.is_empty() {
-        return Err(Error::invalid("from", "no trainer config given"));
+        return Err(Error::invalid_msg(
+            "from",
+            Message::new(Key::InvalidTrainerNoTrainerConfigGiven),
+        ));
     }
     let mut queue: Vec<(PathBuf, Option<String>)> =
         paths.iter().map(|p| (p.clone(), None)).collect();
@@ -146,10 +158,9 @@ pub fn import_files(paths: &[PathBuf]) -> Result<ImportReport> {
         let text = fsio::read_to_string(&path, fsio::TRAINER_CONFIG)?;
         let value = parse_config(&name, &text)?;
         let format = detect(&value).ok_or_else(|| {
-            Error::invalid(
+            Error::invalid_msg(
                 name.clone(),
-                "not a trainer config Headroom knows (Axolotl, LLaMA-Factory, TrainingArguments/TRL, torchtune, \
-                 LitGPT, accelerate or DeepSpeed; docs/trainers.md)",
+                Message::new(Key::InvalidTrainerNotTrainerConfigHeadroom),
             )
         })?;
         let (mut result, framework) = read_config(&name, format, value);
@@ -250,12 +261,15 @@ fn merge(read: Vec<(ImportedFile, DocResult, Option<&'static str>)>) -> Result<I
         for set in sets {
             if let Some(prev) = chosen.get(&set.plan_key) {
                 if prev.file != result.file && !same(&prev.value, &set.plan_value) {
-                    return Err(Error::invalid(
+                    return Err(Error::invalid_msg(
                         set.plan_key.clone(),
-                        format!(
-                            "the files disagree: {} {} gives {}, {} {} gives {}",
-                            prev.file, prev.key, prev.value, result.file, set.key, set.plan_value
-                        ),
+                        Message::new(Key::InvalidTrainerFilesDisagreeGivesGives)
+                            .text("file", prev.file.to_string())
+                            .text("key", prev.key.to_string())
+                            .text("value", prev.value.to_string())
+                            .text("other_file", result.file.to_string())
+                            .text("other_key", set.key.to_string())
+                            .text("plan_value", set.plan_value.to_string()),
                     ));
                 }
             }

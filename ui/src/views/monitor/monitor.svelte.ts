@@ -6,7 +6,7 @@
 // from the backend's snapshot, assessment or history window.
 
 import { api as realApi, type Api, type IpcError } from "../../lib/api";
-import { fieldOf, messageFor } from "../../lib/errors";
+import { fieldOf } from "../../lib/errors";
 import type { AppModel } from "../../lib/app.svelte";
 import type {
   Action,
@@ -93,7 +93,7 @@ export class MonitorModel {
   /** The last result of an action (stop, record, export), for the status line. */
   notice = $state<{ kind: "ok" | "error"; text: string } | null>(null);
   /** Field-level errors of the thresholds form, keyed by field name. */
-  fieldErrors = $state<Record<string, string>>({});
+  fieldErrors = $state<Record<string, IpcError>>({});
   /** The interval the user picked; null = each source's own default (demo 250 ms, replay as recorded, 1 s). */
   chosenInterval = $state<number | null>(null);
   demoGpus = $state(2);
@@ -160,7 +160,7 @@ export class MonitorModel {
         this.noDriverReason = err.message;
       } else if (alerts && ["warning", "critical", "hysteresis"].includes(fieldOf(err) ?? "")) {
         // A threshold was refused: the source keeps running with the old ones; the error goes next to the field.
-        this.fieldErrors = { [fieldOf(err)!]: messageFor(err) };
+        this.fieldErrors = { [fieldOf(err)!]: err };
         this.phase = this.started ? "running" : "failed";
       } else {
         this.error = err;

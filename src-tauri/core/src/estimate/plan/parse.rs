@@ -12,6 +12,7 @@ use super::types::*;
 use crate::error::json_kind;
 use crate::estimate::gpus;
 use crate::estimate::preset::{PresetInfo, WeightFormat};
+use crate::message::{Key, Message};
 use crate::model::ModelRef;
 use crate::{Error, Result};
 
@@ -19,14 +20,22 @@ use crate::{Error, Result};
 pub fn parse_plan(text: &str, presets: &[PresetInfo]) -> Result<Plan> {
     // Serde would read a struct from an array too, by position: a plan is an object, said as such.
     if !text.trim_start().starts_with('{') {
-        let value: Value = serde_json::from_str(text)
-            .map_err(|e| Error::invalid("plan", format!("not valid JSON: {e}")))?;
+        let value: Value = serde_json::from_str(text).map_err(|e| {
+            Error::invalid_msg(
+                "plan",
+                Message::new(Key::InvalidNotValidJson).text("e", e.to_string()),
+            )
+        })?;
         return Err(not_an_object(&value));
     }
     let mut de = serde_json::Deserializer::from_str(text);
     let file: PlanFile = serde_path_to_error::deserialize(&mut de).map_err(read_error)?;
-    de.end()
-        .map_err(|e| Error::invalid("plan", format!("not valid JSON: {e}")))?;
+    de.end().map_err(|e| {
+        Error::invalid_msg(
+            "plan",
+            Message::new(Key::InvalidNotValidJson).text("e", e.to_string()),
+        )
+    })?;
     validate(file, presets)
 }
 
@@ -40,9 +49,9 @@ pub fn plan_from_value(value: &Value, presets: &[PresetInfo]) -> Result<Plan> {
 }
 
 fn not_an_object(value: &Value) -> Error {
-    Error::invalid(
+    Error::invalid_msg(
         "plan",
-        format!("must be an object, got {}", json_kind(value)),
+        Message::new(Key::InvalidPlanMustObjectGot).text("value", json_kind(value).to_string()),
     )
 }
 
@@ -54,7 +63,10 @@ fn read_error(err: serde_path_to_error::Error<serde_json::Error>) -> Error {
     };
     let inner = err.into_inner();
     if !inner.is_data() {
-        return Error::invalid("plan", format!("not valid JSON: {inner}"));
+        return Error::invalid_msg(
+            "plan",
+            Message::new(Key::InvalidPlanNotValidJson).text("inner", inner.to_string()),
+        );
     }
     let text = inner.to_string();
     // A reader of text appends where it was; the key names the place better.
@@ -71,11 +83,15 @@ fn read_error(err: serde_path_to_error::Error<serde_json::Error>) -> Error {
         None if path.is_empty() => "plan".to_string(),
         None => path,
     };
-    Error::invalid(field, message)
+    match message {
+        Ok(m) => Error::invalid_msg(field, m),
+        Err(serde_words) => Error::invalid(field, serde_words),
+    }
 }
 
-/// Serde's message → (the key it names below the path, if any; the message).
-fn explain(text: &str) -> (Option<String>, String) {
+/// Serde's message → (the key it names below the path, if any; the message, as a key where serde's sentence is
+/// one Headroom rewords, else serde's own words).
+fn explain(text: &str) -> (Option<String>, Result<Message, String>) {
     let quoted = |s: &str| s.split('`').nth(1).map(str::to_string);
     let listed = |s: &str| -> String {
         let list = s
@@ -85,20 +101,22 @@ fn explain(text: &str) -> (Option<String>, String) {
         list.replace('`', "").replace(" or ", ", ")
     };
     if let Some(rest) = text.strip_prefix("unknown field ") {
-        return (
-            quoted(rest),
-            format!("unknown key (known: {})", listed(rest)),
-        );
+        let known = Message::new(Key::InvalidUnknownKey).text("known", listed(rest));
+        return (quoted(rest), Ok(known));
     }
     if let Some(rest) = text.strip_prefix("missing field ") {
-        return (quoted(rest), "is required".to_string());
+        return (quoted(rest), Ok(Message::new(Key::InvalidRequired)));
     }
     if let Some(rest) = text.strip_prefix("duplicate field ") {
-        return (quoted(rest), "is given twice".to_string());
+        return (quoted(rest), Ok(Message::new(Key::InvalidTwice)));
     }
     if let Some(rest) = text.strip_prefix("unknown variant ") {
         let got = quoted(rest).unwrap_or_default();
-        return (None, format!("`{got}` is not one of {}", listed(rest)));
+        let choices = listed(rest);
+        let m = Message::new(Key::InvalidNotOneOf)
+            .text("value", got)
+            .text("choices", choices);
+        return (None, Ok(m));
     }
     if let Some(rest) = text
         .strip_prefix("invalid type: ")
@@ -112,9 +130,32 @@ fn explain(text: &str) -> (Option<String>, String) {
             e if e.starts_with("struct ") || e.starts_with("a map") => "an object".to_string(),
             e => e.to_string(),
         };
-        return (None, format!("must be {want}, got {got}"));
+        let m = Message::new(Key::InvalidMustBeGot)
+            .text("want", want)
+            .text("got", got);
+        return (None, Ok(m));
     }
-    (None, text.to_string())
+    // The plan's own readers (file.rs: counts) say "must be WANT, got VALUE" and "N is implausibly large (at
+    // most MAX)" through serde.
+    if let Some((want, got)) = text
+        .strip_prefix("must be ")
+        .and_then(|rest| rest.rsplit_once(", got "))
+    {
+        let m = Message::new(Key::InvalidMustBeGot)
+            .text("want", want)
+            .text("got", got);
+        return (None, Ok(m));
+    }
+    if let Some((value, max)) = text
+        .strip_suffix(')')
+        .and_then(|rest| rest.split_once(" is implausibly large (at most "))
+    {
+        let m = Message::new(Key::InvalidTooLarge)
+            .text("value", value)
+            .text("max", max);
+        return (None, Ok(m));
+    }
+    (None, Err(text.to_string()))
 }
 
 /// The rules that span keys, and the defaults (docs/estimator.md §0.1).
@@ -127,9 +168,9 @@ fn validate(file: PlanFile, presets: &[PresetInfo]) -> Result<Plan> {
         None if train => Some(Method::Full),
         None => None,
         Some(_) if !train => {
-            return Err(Error::invalid(
+            return Err(Error::invalid_msg(
                 "method",
-                "only applies to task train; remove it for infer",
+                Message::new(Key::InvalidPlanOnlyAppliesTaskTrain),
             ))
         }
         Some(m) => Some(m),
@@ -137,9 +178,9 @@ fn validate(file: PlanFile, presets: &[PresetInfo]) -> Result<Plan> {
 
     let framework = match file.framework {
         Some(_) if !train => {
-            return Err(Error::invalid(
+            return Err(Error::invalid_msg(
                 "framework",
-                "only applies to task train; remove it for infer",
+                Message::new(Key::InvalidPlanOnlyAppliesTaskTrain),
             ))
         }
         f => f.unwrap_or_default(),
@@ -149,9 +190,11 @@ fn validate(file: PlanFile, presets: &[PresetInfo]) -> Result<Plan> {
         Some(name) => {
             if !presets.iter().any(|p| p.name == name) {
                 let known: Vec<&str> = presets.iter().map(|p| p.name.as_str()).collect();
-                return Err(Error::invalid(
+                return Err(Error::invalid_msg(
                     "quantization",
-                    format!("unknown preset `{name}` (known: {})", known.join(", ")),
+                    Message::new(Key::InvalidPlanUnknownPresetKnown)
+                        .text("name", name.to_string())
+                        .text("known", known.join(", ")),
                 ));
             }
             Some(name)
@@ -163,18 +206,20 @@ fn validate(file: PlanFile, presets: &[PresetInfo]) -> Result<Plan> {
         let format = presets.iter().find(|p| &p.name == name).map(|p| p.format);
         if let Some(format) = format {
             if format.is_quantized() && matches!(m, Method::Full | Method::Freeze) {
-                return Err(Error::invalid(
+                return Err(Error::invalid_msg(
                     "quantization",
-                    format!(
-                        "`{name}` weights are quantized and frozen: they cannot be trained with method {}; use method qlora (or lora) or a 16-bit preset",
-                        if m == Method::Full { "full" } else { "freeze" }
-                    ),
+                    Message::new(Key::InvalidPlanWeightsAreQuantizedFrozen)
+                        .text("name", name.to_string())
+                        .text(
+                            "value",
+                            (if m == Method::Full { "full" } else { "freeze" }).to_string(),
+                        ),
                 ));
             }
             if m == Method::Qlora && !matches!(format, WeightFormat::Int4 { .. }) {
-                return Err(Error::invalid(
+                return Err(Error::invalid_msg(
                     "quantization",
-                    format!("method qlora needs a 4-bit preset, `{name}` is not; use method lora"),
+                    Message::new(Key::InvalidPlanMethodQloraNeeds4).text("name", name.to_string()),
                 ));
             }
         }
@@ -208,15 +253,16 @@ fn validate(file: PlanFile, presets: &[PresetInfo]) -> Result<Plan> {
     let lora_dtype_given = file.lora.as_ref().is_some_and(|l| l.dtype.is_some());
     let lora = match file.lora {
         Some(_) if !uses_lora => {
-            return Err(Error::invalid(
+            return Err(Error::invalid_msg(
                 "lora",
-                format!(
-                    "LoRA settings given but method is {}; use method lora or qlora, or remove lora",
-                    match method {
+                Message::new(Key::InvalidPlanLoraSettingsGivenBut).text(
+                    "value",
+                    (match method {
                         Some(Method::Full) => "full",
                         Some(Method::Freeze) => "freeze",
                         _ => "absent (task infer)",
-                    }
+                    })
+                    .to_string(),
                 ),
             ));
         }
@@ -237,17 +283,17 @@ fn validate(file: PlanFile, presets: &[PresetInfo]) -> Result<Plan> {
 
     let trainable_embeddings = file.trainable_embeddings.unwrap_or(false);
     if trainable_embeddings && !uses_lora {
-        return Err(Error::invalid(
+        return Err(Error::invalid_msg(
             "trainable_embeddings",
-            "only applies beside LoRA (method lora or qlora)",
+            Message::new(Key::InvalidPlanOnlyAppliesBesideLora),
         ));
     }
 
     let optimizer = match file.optimizer {
         Some(_) if !train => {
-            return Err(Error::invalid(
+            return Err(Error::invalid_msg(
                 "optimizer",
-                "only applies to task train; remove it for infer",
+                Message::new(Key::InvalidPlanOnlyAppliesTaskTrain),
             ))
         }
         Some(o) => o,
@@ -276,17 +322,17 @@ fn validate(file: PlanFile, presets: &[PresetInfo]) -> Result<Plan> {
     if optimizer_in_backward && gradient_accumulation_steps.get() > 1 {
         // The step runs as each gradient is ready, so there is nothing to accumulate into
         // (torchtune rejects the combination for the same reason).
-        return Err(Error::invalid(
+        return Err(Error::invalid_msg(
             "optimizer_in_backward",
-            "cannot be combined with gradient_accumulation_steps > 1: the step runs inside backward",
+            Message::new(Key::InvalidPlanCannotCombinedGradientAccumulation),
         ));
     }
     if batch_size.get() * sequence_length.get() > MAX_COUNT * 256 {
-        return Err(Error::invalid(
+        return Err(Error::invalid_msg(
             "batch_size",
-            format!(
-                "{batch_size} × sequence_length {sequence_length} tokens per micro-batch is implausibly large"
-            ),
+            Message::new(Key::InvalidPlanSequenceLengthTokensPer)
+                .text("batch_size", batch_size.to_string())
+                .text("sequence_length", sequence_length.to_string()),
         ));
     }
     from(
@@ -312,18 +358,18 @@ fn validate(file: PlanFile, presets: &[PresetInfo]) -> Result<Plan> {
     let new_tokens = match file.new_tokens {
         None => 0,
         Some(_) if train => {
-            return Err(Error::invalid(
+            return Err(Error::invalid_msg(
                 "new_tokens",
-                "only applies to task infer (tokens generated after the prompt)",
+                Message::new(Key::InvalidPlanOnlyAppliesTaskInfer),
             ))
         }
         Some(n) => n.0,
     };
     let kv_cache_dtype = match file.kv_cache_dtype {
         Some(_) if train => {
-            return Err(Error::invalid(
+            return Err(Error::invalid_msg(
                 "kv_cache_dtype",
-                "only applies to task infer",
+                Message::new(Key::InvalidPlanOnlyAppliesTaskInfer2),
             ))
         }
         k => k,
@@ -331,55 +377,55 @@ fn validate(file: PlanFile, presets: &[PresetInfo]) -> Result<Plan> {
     let gpus = file.gpus.map(gpu_setup).transpose()?;
     let nodes = count_or(file.nodes, 1);
     if nodes.get() > 1 && gpus.is_none() {
-        return Err(Error::invalid(
+        return Err(Error::invalid_msg(
             "nodes",
-            "more than one node needs gpus (how many GPUs each node has)",
+            Message::new(Key::InvalidPlanMoreThanOneNode),
         ));
     }
     let sharding = file.sharding.unwrap_or(Sharding::None);
     if sharding != Sharding::None && !train {
-        return Err(Error::invalid(
+        return Err(Error::invalid_msg(
             "sharding",
-            "ZeRO and FSDP shard training state; for infer use sharding none",
+            Message::new(Key::InvalidPlanZeroFsdpShardTraining),
         ));
     }
     let offload = file.offload.unwrap_or(Offload::None);
     match offload {
         Offload::None => {}
         Offload::Optimizer if !sharding.shards_optimizer() || !train => {
-            return Err(Error::invalid(
+            return Err(Error::invalid_msg(
                 "offload",
-                "optimizer offload is a ZeRO feature: set sharding to zero1, zero2 or zero3",
+                Message::new(Key::InvalidPlanOptimizerOffloadZeroFeature),
             ))
         }
         Offload::OptimizerAndParams if !sharding.shards_parameters() || !train => {
-            return Err(Error::invalid(
+            return Err(Error::invalid_msg(
                 "offload",
-                "parameter offload needs sharded parameters: set sharding to zero3 or fsdp_full_shard",
+                Message::new(Key::InvalidPlanParameterOffloadNeedsSharded),
             ))
         }
         _ => {}
     }
     if offload == Offload::Optimizer && sharding.is_fsdp() {
-        return Err(Error::invalid(
+        return Err(Error::invalid_msg(
             "offload",
-            "FSDP offloads parameters and optimizer together: use optimizer_and_params with fsdp_full_shard",
+            Message::new(Key::InvalidPlanFsdpOffloadsParametersOptimizer),
         ));
     }
     let margin = match file.margin {
         None => 0.10,
         Some(m) if (0.0..1.0).contains(&m) => m,
         Some(m) => {
-            return Err(Error::invalid(
+            return Err(Error::invalid_msg(
                 "margin",
-                format!("must be at least 0 and below 1 (a fraction of GPU memory), got {m}"),
+                Message::new(Key::InvalidPlanMustAtLeast0).text("m", m.to_string()),
             ))
         }
     };
     if file.freeze_trainable_layers.is_some() && method != Some(Method::Freeze) {
-        return Err(Error::invalid(
+        return Err(Error::invalid_msg(
             "freeze_trainable_layers",
-            "only applies to method freeze",
+            Message::new(Key::InvalidPlanOnlyAppliesMethodFreeze),
         ));
     }
     let freeze_trainable_layers = count_or(file.freeze_trainable_layers, 2);
@@ -393,16 +439,16 @@ fn validate(file: PlanFile, presets: &[PresetInfo]) -> Result<Plan> {
         ("fsdp_no_sync", file.fsdp_no_sync.is_some()),
     ] {
         if given && !fsdp {
-            return Err(Error::invalid(
+            return Err(Error::invalid_msg(
                 key,
-                "only applies with sharding fsdp_full_shard or fsdp_shard_grad_op",
+                Message::new(Key::InvalidPlanOnlyAppliesShardingFsdp),
             ));
         }
     }
     if file.fsdp_frozen_in_trainable_units.is_some() && !uses_lora {
-        return Err(Error::invalid(
+        return Err(Error::invalid_msg(
             "fsdp_frozen_in_trainable_units",
-            "only applies to method lora or qlora: full trains every parameter, freeze trains whole decoder layers, so no FSDP unit mixes frozen and trainable parameters",
+            Message::new(Key::InvalidPlanOnlyAppliesMethodLora),
         ));
     }
 
@@ -480,18 +526,18 @@ fn lora_settings(file: LoraFile) -> Result<LoraSettings> {
     }
     if let Some(a) = file.alpha {
         if !(a.is_finite() && a > 0.0) {
-            return Err(Error::invalid(
+            return Err(Error::invalid_msg(
                 "lora.alpha",
-                format!("must be a positive number, got {a}"),
+                Message::new(Key::InvalidPlanMustPositiveNumberGot).text("a", a.to_string()),
             ));
         }
         lora.alpha = a;
     }
     if let Some(d) = file.dropout {
         if !(0.0..1.0).contains(&d) {
-            return Err(Error::invalid(
+            return Err(Error::invalid_msg(
                 "lora.dropout",
-                format!("must be a number at least 0 and below 1, got {d}"),
+                Message::new(Key::InvalidPlanMustNumberAtLeast).text("d", d.to_string()),
             ));
         }
         lora.dropout = d;
@@ -499,15 +545,16 @@ fn lora_settings(file: LoraFile) -> Result<LoraSettings> {
     if let Some(targets) = file.target_modules {
         if let TargetModules::Names(names) = &targets {
             if names.is_empty() {
-                return Err(Error::invalid(
+                return Err(Error::invalid_msg(
                     "lora.target_modules",
-                    "must name at least one module, or be \"all-linear\"",
+                    Message::new(Key::InvalidPlanMustNameAtLeast),
                 ));
             }
             if let Some(blank) = names.iter().find(|n| n.trim().is_empty()) {
-                return Err(Error::invalid(
+                return Err(Error::invalid_msg(
                     "lora.target_modules",
-                    format!("every entry must be a module name, got {blank:?}"),
+                    Message::new(Key::InvalidPlanEveryEntryMustModule)
+                        .text("blank", format!("{blank:?}")),
                 ));
             }
         }
@@ -524,9 +571,10 @@ fn gpu_setup(file: GpusFile) -> Result<GpuSetup> {
     match (file.memory_gib, file.memory_bytes, file.model) {
         (Some(gib), None, None) => {
             if !(gib.is_finite() && gib > 0.0 && gib <= 1.0e6) {
-                return Err(Error::invalid(
+                return Err(Error::invalid_msg(
                     "gpus.memory_gib",
-                    format!("must be a positive number of GiB, got {gib}"),
+                    Message::new(Key::InvalidPlanMustPositiveNumberGib)
+                        .text("gib", gib.to_string()),
                 ));
             }
             Ok(GpuSetup {
@@ -542,16 +590,18 @@ fn gpu_setup(file: GpusFile) -> Result<GpuSetup> {
         }),
         (None, None, Some(name)) => {
             let gpu = gpus::find(&name).ok_or_else(|| {
-                Error::invalid(
+                Error::invalid_msg(
                     "gpus.model",
-                    format!(
-                        "unknown GPU `{name}` (known: {})",
-                        gpus::catalog()
-                            .iter()
-                            .map(|g| g.name)
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    ),
+                    Message::new(Key::InvalidPlanUnknownGpuKnown)
+                        .text("name", name.to_string())
+                        .text(
+                            "value",
+                            gpus::catalog()
+                                .iter()
+                                .map(|g| g.name)
+                                .collect::<Vec<_>>()
+                                .join(", "),
+                        ),
                 )
             })?;
             Ok(GpuSetup {
@@ -560,13 +610,13 @@ fn gpu_setup(file: GpusFile) -> Result<GpuSetup> {
                 model: Some(gpu.name.to_string()),
             })
         }
-        (None, None, None) => Err(Error::invalid(
+        (None, None, None) => Err(Error::invalid_msg(
             "gpus",
-            "give memory_gib (per GPU) or model (a catalog GPU name)",
+            Message::new(Key::InvalidPlanGiveMemoryGibPer),
         )),
-        _ => Err(Error::invalid(
+        _ => Err(Error::invalid_msg(
             "gpus",
-            "give one of memory_gib, memory_bytes or model, not more",
+            Message::new(Key::InvalidPlanGiveOneMemoryGib),
         )),
     }
 }

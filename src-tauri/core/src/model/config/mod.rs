@@ -23,6 +23,7 @@ use super::spec::{
 };
 use super::weights::Packing;
 use crate::error::json_kind;
+use crate::message::{Key, Message};
 use crate::{Error, Result};
 
 /// Largest integer a size field may hold (16,777,216). Far above any real model (vocabularies reach ~2^18), and
@@ -70,13 +71,18 @@ pub struct ConfigFacts {
 
 /// Parse config.json bytes into a JSON object; `origin` names the file in errors.
 pub fn parse_config(bytes: &[u8], origin: &str) -> Result<Map<String, Value>> {
-    let value: Value = serde_json::from_slice(bytes)
-        .map_err(|e| Error::invalid(origin.to_owned(), format!("not valid JSON: {e}")))?;
+    let value: Value = serde_json::from_slice(bytes).map_err(|e| {
+        Error::invalid_msg(
+            origin.to_owned(),
+            Message::new(Key::InvalidNotValidJson).text("e", e.to_string()),
+        )
+    })?;
     match value {
         Value::Object(map) => Ok(map),
-        other => Err(Error::invalid(
+        other => Err(Error::invalid_msg(
             origin.to_owned(),
-            format!("must be a JSON object, got {}", json_kind(&other)),
+            Message::new(Key::InvalidModelMustJsonObjectGot)
+                .text("other", json_kind(&other).to_string()),
         )),
     }
 }
@@ -269,9 +275,10 @@ impl Build {
         }
         let total = self.embedding + lm_head + linear + self.other;
         let too_big = || {
-            Error::invalid(
+            Error::invalid_msg(
                 origin.to_owned(),
-                format!("these sizes give {total} parameters, more than a 64-bit count holds"),
+                Message::new(Key::InvalidModelTheseSizesGiveParameters)
+                    .text("total", total.to_string()),
             )
         };
         let fit = |n: u128| u64::try_from(n).map_err(|_| too_big());

@@ -14,6 +14,7 @@ pub mod http;
 pub mod prom_api;
 pub mod source;
 
+use crate::message::{Key, Message};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -30,7 +31,10 @@ impl Secret {
     pub fn new(field: &str, text: &str) -> Result<Self> {
         let text = text.trim();
         if text.is_empty() {
-            return Err(Error::invalid(field, "is empty"));
+            return Err(Error::invalid_msg(
+                field,
+                Message::new(Key::InvalidSourceEmpty),
+            ));
         }
         Ok(Secret(text.to_string()))
     }
@@ -110,24 +114,25 @@ impl RemoteSpec {
     pub fn parse(kind: RemoteKind, text: &str) -> Result<Self> {
         let urls: Vec<&str> = text.split(',').map(str::trim).collect();
         if urls.iter().any(|u| u.is_empty()) {
-            return Err(Error::invalid(
+            return Err(Error::invalid_msg(
                 "source",
-                format!(
-                    "{}: needs a URL, as in {}:http://gpu-host:{}",
-                    kind.prefix(),
-                    kind.prefix(),
-                    match kind {
-                        RemoteKind::Prometheus => 9090,
-                        RemoteKind::Dcgm => 9400,
-                        RemoteKind::Headroom => super::exporter::DEFAULT_PORT,
-                    }
-                ),
+                Message::new(Key::InvalidSourceNeedsUrlHttpGpu)
+                    .text("kind", kind.prefix().to_string())
+                    .text(
+                        "value",
+                        (match kind {
+                            RemoteKind::Prometheus => 9090,
+                            RemoteKind::Dcgm => 9400,
+                            RemoteKind::Headroom => super::exporter::DEFAULT_PORT,
+                        })
+                        .to_string(),
+                    ),
             ));
         }
         if kind == RemoteKind::Prometheus && urls.len() > 1 {
-            return Err(Error::invalid(
+            return Err(Error::invalid_msg(
                 "source",
-                "prometheus: takes one server; it already reads every host it scrapes",
+                Message::new(Key::InvalidSourcePrometheusTakesOneServer),
             ));
         }
         let mut endpoints = Vec::new();
@@ -199,14 +204,20 @@ impl RemoteSpec {
             &env,
         )?;
         if let Some(user) = self.user.take() {
-            let password =
-                read_secret("source_password_file", inputs.password_file.as_deref(), PASSWORD_ENV, &env)?
-                    .ok_or_else(|| {
-                        Error::invalid(
-                            "source",
-                            format!("user `{user}` needs a password: --source-password-file FILE or {PASSWORD_ENV}"),
-                        )
-                    })?;
+            let password = read_secret(
+                "source_password_file",
+                inputs.password_file.as_deref(),
+                PASSWORD_ENV,
+                &env,
+            )?
+            .ok_or_else(|| {
+                Error::invalid_msg(
+                    "source",
+                    Message::new(Key::InvalidSourceUserNeedsPasswordSource)
+                        .text("user", user.to_string())
+                        .text("env", PASSWORD_ENV.to_string()),
+                )
+            })?;
             self.auth = RemoteAuth::Basic { user, password };
         }
         let ca_file = inputs.ca_file.clone().or_else(|| {
@@ -226,9 +237,9 @@ impl RemoteSpec {
         }
         if let Some(token) = token {
             if self.auth != RemoteAuth::None {
-                return Err(Error::invalid(
+                return Err(Error::invalid_msg(
                     "source_token_file",
-                    "a bearer token and a user's password were both given; use one",
+                    Message::new(Key::InvalidSourceBearerTokenUserS),
                 ));
             }
             self.auth = RemoteAuth::Bearer(token);
@@ -261,12 +272,17 @@ type Credentials = (String, Option<String>);
 
 /// Splits `scheme://user:password@host:port/path` into the endpoint without credentials and the credentials.
 fn split_url(kind: RemoteKind, url: &str) -> Result<(Endpoint, Option<Credentials>)> {
-    let bad = |why: &str| Error::invalid("source", format!("`{}`: {why}", strip_userinfo(url)));
+    let bad = |why: Key| {
+        let m = Message::new(Key::InvalidSourceUrl)
+            .text("url", strip_userinfo(url))
+            .phrase("why", why);
+        Error::invalid_msg("source", m)
+    };
     let (scheme, rest) = url
         .split_once("://")
-        .ok_or_else(|| bad("needs http:// or https://"))?;
+        .ok_or_else(|| bad(Key::InvalidSourceUrlScheme))?;
     if scheme != "http" && scheme != "https" {
-        return Err(bad("only http:// and https:// are read"));
+        return Err(bad(Key::InvalidSourceUrlHttp));
     }
     let split = rest.find(['/', '?', '#']).unwrap_or(rest.len());
     let (authority, path) = rest.split_at(split);
@@ -275,7 +291,7 @@ fn split_url(kind: RemoteKind, url: &str) -> Result<(Endpoint, Option<Credential
         None => (None, authority),
     };
     if host.is_empty() || host.contains(char::is_whitespace) {
-        return Err(bad("has no host"));
+        return Err(bad(Key::InvalidSourceUrlHost));
     }
     let path = match (path.trim_end_matches('/'), kind) {
         ("", RemoteKind::Dcgm | RemoteKind::Headroom) => "/metrics",
