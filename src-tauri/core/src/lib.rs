@@ -6,6 +6,7 @@ pub mod env;
 pub mod error;
 pub mod estimate;
 pub mod fsio;
+pub mod i18n;
 pub mod launch;
 pub mod logfile;
 pub mod message;

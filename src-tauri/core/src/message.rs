@@ -1,7 +1,8 @@
 //! Texts for people, as data: a message key and typed arguments, which the UI renders in the user's language
-//! (ui/src/lib/messages/backend.ts). Every type that carries English words for a person (an alert, a doctor
-//! finding, a Plan note) keeps its English string, which the command line prints and other programs read
-//! (docs/contract.md), and carries a [`Message`] beside it in a new optional field.
+//! (ui/src/lib/messages/backend.{en,ja}.json; the core renders the same tables itself where the window cannot:
+//! notifications and chart files, see [`crate::i18n`]). Every type that carries English words for a person (an
+//! alert, a doctor finding, a Plan note) keeps its English string, which the command line prints and other
+//! programs read (docs/contract.md), and carries a [`Message`] beside it in a new optional field.
 //!
 //! The keys are one closed list, [`Key`], each with the names of its arguments, so no code can emit a key the
 //! UI does not know: `ui/src/lib/messages/backend-keys.json` is generated from the list (the test below fails
@@ -299,6 +300,20 @@ keys! {
     NoteTrace = "backend.note.trace" [traced, total, rest],
     NoteTraceExtrapolated = "backend.note.trace.extrapolated" [],
     NoteTraceContext = "backend.note.trace.context" [mib],
+    // Desktop notifications (monitor/notify.rs), rendered by the core itself (i18n.rs): shown while the window
+    // may be hidden.
+    NotifyCritical = "backend.notify.critical" [gpu],
+    NotifyDemo = "backend.notify.demo" [text],
+    // The exported memory chart's words (monitor/chart.rs), rendered by the core into the file.
+    ChartTitle = "backend.chart.title" [source],
+    ChartAxisSeconds = "backend.chart.axis.seconds" [since],
+    ChartAxisMinutes = "backend.chart.axis.minutes" [since],
+    ChartAxisHours = "backend.chart.axis.hours" [since],
+    ChartAxisUsed = "backend.chart.axis.used" [],
+    ChartCapacity = "backend.chart.capacity" [size],
+    ChartGpu = "backend.chart.gpu" [gpu, name],
+    ChartProcess = "backend.chart.process" [gpu, name],
+    ChartNoCjkFont = "backend.chart.no_cjk_font" [],
 }
 
 impl Key {
