@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use headroom_core::i18n::Lang;
 use headroom_core::launch::advice::EstimateAdvisor;
 use headroom_core::monitor::alerts::AlertConfig;
 use headroom_core::monitor::export::{self, Exported, HistoryFormat};
@@ -82,18 +83,27 @@ fn notify_if_critical<R: Runtime>(app: &AppHandle<R>, tick: &Tick, demo: bool) {
             }
         }
     }
-    let notices = notify::critical_notices(tick, demo);
-    if notices.is_empty() {
+    if !tick
+        .assessment
+        .changes
+        .iter()
+        .any(|c| c.to == headroom_core::monitor::alerts::Level::Critical)
+    {
         return;
     }
-    let on = app
+    let Some((on, lang)) = app
         .state::<AppState>()
         .settings
         .lock()
-        .is_ok_and(|s| s.notify_on_critical);
+        .ok()
+        .map(|s| (s.notify_on_critical, app_lang(&s)))
+    else {
+        return;
+    };
     if !on {
         return;
     }
+    let notices = notify::critical_notices(tick, demo, lang);
     for notice in notices {
         let shown = app
             .notification()
@@ -108,6 +118,15 @@ fn notify_if_critical<R: Runtime>(app: &AppHandle<R>, tick: &Tick, demo: bool) {
             }
         }
     }
+}
+
+/// The language the backend writes in for the user (notifications, chart files): Settings › Language, the OS
+/// locale for `auto`, as the UI resolves it.
+pub(crate) fn app_lang(settings: &headroom_core::settings::Settings) -> Lang {
+    Lang::for_setting(
+        settings.language,
+        super::app::os_locale(|var| std::env::var(var).ok()).as_deref(),
+    )
 }
 
 /// Samples memory every `interval_ms` (100 ms to 10 s) from now on, keeping the history and any recording.

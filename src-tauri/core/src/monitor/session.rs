@@ -486,7 +486,11 @@ mod tests {
         let running = start_oom_demo(
             |_| true,
             move |tick| {
-                let _ = tx.send(crate::monitor::notify::critical_notices(tick, true));
+                let _ = tx.send(crate::monitor::notify::critical_notices(
+                    tick,
+                    true,
+                    crate::i18n::Lang::En,
+                ));
             },
         );
         let start = Instant::now();
