@@ -306,6 +306,39 @@ fn replaying_the_committed_fixture_to_its_end() {
 }
 
 #[test]
+fn export_writes_the_chart_in_japanese_with_lang_ja() {
+    let dir = tempfile::tempdir().unwrap();
+    let svg = dir.path().join("ja.svg");
+    let out = cli(
+        dir.path(),
+        &[
+            "monitor",
+            "export",
+            fixture("training-2gpu.jsonl").to_str().unwrap(),
+            "--svg",
+            svg.to_str().unwrap(),
+            "--lang",
+            "ja",
+        ],
+    );
+    assert_exit(&out, 0);
+    let text = std::fs::read_to_string(&svg).unwrap();
+    // The machines that run these tests have fonts-noto-cjk (.ci/dev installs it; the .deb depends on it).
+    assert!(
+        text.contains("使用量 GiB") && text.contains("GPU メモリ"),
+        "not Japanese"
+    );
+    assert!(!String::from_utf8(out.stderr).unwrap().contains("warning"));
+    let out = cli(
+        dir.path(),
+        &[
+            "monitor", "export", "x.jsonl", "--svg", "x.svg", "--lang", "de",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
 fn export_without_an_output_is_invalid() {
     let dir = tempfile::tempdir().unwrap();
     let out = cli(

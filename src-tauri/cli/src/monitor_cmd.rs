@@ -5,11 +5,12 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use clap::{Args, Subcommand};
+use clap::{Args, Subcommand, ValueEnum};
+use headroom_core::i18n::{self, Lang};
 use headroom_core::launch::advice::EstimateAdvisor;
 use headroom_core::model::{hf_cache, Resolver};
 use headroom_core::monitor::alerts::{Action, Level};
-use headroom_core::monitor::chart::{self, ChartFormat, ChartOptions};
+use headroom_core::monitor::chart::{self, ChartFormat, ChartLanguage, ChartOptions};
 use headroom_core::monitor::exporter::{self, Exporter, ExporterConfig};
 use headroom_core::monitor::fake::FakeConfig;
 use headroom_core::monitor::history::MAX_HISTORY_GPUS;
@@ -101,6 +102,10 @@ enum MonitorCommand {
         /// Chart height in pixels.
         #[arg(long, default_value_t = 600)]
         height: u32,
+        /// The language of the chart's words. Japanese needs a CJK font (fonts-noto-cjk); without one the words
+        /// are English, with a warning.
+        #[arg(long, value_enum, default_value_t = ChartLang::En)]
+        lang: ChartLang,
     },
     /// List processes holding GPU memory and how long each has been idle, from a short watch.
     Processes {
@@ -160,9 +165,14 @@ pub fn run(paths: &AppPaths, args: MonitorArgs) -> CliResult {
         svg,
         width,
         height,
+        lang,
     }) = args.command
     {
-        return export(recording, csv, png, svg, width, height);
+        let lang = match lang {
+            ChartLang::En => Lang::En,
+            ChartLang::Ja => Lang::Ja,
+        };
+        return export(recording, csv, png, svg, (width, height), lang);
     }
     if let Some(MonitorCommand::Processes {
         watch,
@@ -329,13 +339,20 @@ pub fn run(paths: &AppPaths, args: MonitorArgs) -> CliResult {
     Ok(())
 }
 
+/// The languages `monitor export --lang` writes a chart's words in.
+#[derive(Clone, Copy, ValueEnum)]
+pub enum ChartLang {
+    En,
+    Ja,
+}
+
 fn export(
     recording: PathBuf,
     csv: Option<PathBuf>,
     png: Option<PathBuf>,
     svg: Option<PathBuf>,
-    width: u32,
-    height: u32,
+    (width, height): (u32, u32),
+    lang: Lang,
 ) -> CliResult {
     if csv.is_none() && png.is_none() && svg.is_none() {
         return Err(Error::invalid(
@@ -347,6 +364,7 @@ fn export(
     let options = ChartOptions {
         width,
         height,
+        language: ChartLanguage::new(lang),
         ..ChartOptions::default()
     };
     if let Some(out) = csv {
@@ -355,7 +373,13 @@ fn export(
     }
     for (out, format) in [(png, ChartFormat::Png), (svg, ChartFormat::Svg)] {
         if let Some(out) = out {
-            chart::chart_recording(&recording, &out, format, options)?;
+            let labels = chart::chart_recording(&recording, &out, format, options.clone())?;
+            if let Some(why) = &labels.fallback {
+                eprintln!(
+                    "headroom-cli: warning: {}",
+                    i18n::text_or(Lang::En, Some(why), &why.key)
+                );
+            }
             eprintln!("headroom-cli: wrote {}", out.display());
         }
     }

@@ -271,7 +271,7 @@ pub fn monitor_recordings(state: State<'_, AppState>) -> IpcResult<Vec<Recording
 }
 
 /// Exports to `path`, or to `DATA_DIR/exports/monitor-TIME.EXT` when none is given. CSV comes from the recording
-/// (in progress or last); PNG and SVG chart the last `range_ms` of history.
+/// (in progress or last); PNG and SVG chart the last `range_ms` of history, with words in the user's language.
 #[tauri::command]
 pub async fn monitor_export(
     state: State<'_, AppState>,
@@ -281,11 +281,17 @@ pub async fn monitor_export(
 ) -> IpcResult<Exported> {
     let out = export::destination(&state.paths.data_dir, format, path.as_deref())?;
     // Only the history is taken under the lock; the file is written after, off the async runtime.
+    let lang = state
+        .settings
+        .lock()
+        .map_err(|_| IpcError::internal("settings lock poisoned"))
+        .map(|s| app_lang(&s))?;
     let job = {
         let slot = lock(&state)?;
         slot.as_ref()
             .ok_or_else(not_running)?
             .export_job(format, range_ms, out)?
+            .in_language(lang)
     };
     tauri::async_runtime::spawn_blocking(move || job.write())
         .await

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use crate::monitor::advice::PresetAdvisor;
 use crate::monitor::alerts::{AlertConfig, LevelChange};
-use crate::monitor::chart::ChartOptions;
+use crate::monitor::chart::{ChartLanguage, ChartOptions};
 use crate::monitor::export::{ExportJob, HistoryFormat};
 use crate::monitor::fake::{FakeConfig, Scenario};
 use crate::monitor::history::{HistoryWindow, ProcessIdle};
@@ -305,6 +305,7 @@ impl Running {
                 .or(self.last_recording.clone()),
             window,
             title: self.source.clone(),
+            language: ChartLanguage::default(),
         })
     }
 
