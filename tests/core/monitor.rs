@@ -854,8 +854,7 @@ fn csv_png_and_svg_exports() {
     assert!(text.contains("capacity 80.00 GiB"), "no capacity line");
 }
 
-/// Where the .deb's fonts-noto-cjk puts Noto Sans CJK (also installed by .ci/dev).
-const NOTO_CJK: &str = "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc";
+use crate::chart_fonts::NOTO_CJK;
 
 fn chart_in(lang: Lang, cjk_fonts: Vec<PathBuf>) -> ChartOptions {
     ChartOptions {

@@ -46,6 +46,12 @@ impl Lang {
         }
     }
 
+    /// [`Lang::for_setting`] in this process: `auto` follows the OS locale its environment names
+    /// ([`os_locale`]). The app and the CLI both resolve Settings › Language this way.
+    pub fn for_setting_here(setting: Language) -> Lang {
+        Lang::for_setting(setting, os_locale(|var| std::env::var(var).ok()).as_deref())
+    }
+
     /// The wording of every key in this language. The tables are embedded at build time and checked by the
     /// tests below, so an unreadable one is a broken build: it reads as empty, and every text falls back to
     /// the caller's English.
@@ -55,6 +61,16 @@ impl Lang {
             .get_or_init(|| [EN, JA].map(|json| serde_json::from_str(json).unwrap_or_default()));
         &tables[self as usize]
     }
+}
+
+/// The OS locale by the POSIX precedence for message language (`LC_ALL`, `LC_MESSAGES`, then `LANG`); `C` and
+/// `POSIX` say nothing about language.
+pub fn os_locale(env: impl Fn(&str) -> Option<String>) -> Option<String> {
+    ["LC_ALL", "LC_MESSAGES", "LANG"]
+        .into_iter()
+        .filter_map(env)
+        .find(|v| !v.is_empty())
+        .filter(|v| !matches!(v.as_str(), "C" | "POSIX") && !v.starts_with("C."))
 }
 
 /// The message in `lang`, or `None` when the table lacks its key (which the tests rule out for every [`Key`]).
@@ -251,6 +267,28 @@ mod tests {
         assert_eq!(Lang::for_setting(Language::Auto, Some("JA")), Lang::Ja);
         assert_eq!(Lang::for_setting(Language::Auto, Some("de_DE")), Lang::En);
         assert_eq!(Lang::for_setting(Language::Auto, None), Lang::En);
+    }
+
+    #[test]
+    fn lc_all_wins_and_c_means_unknown() {
+        let env = |pairs: &'static [(&'static str, &'static str)]| {
+            move |var: &str| {
+                pairs
+                    .iter()
+                    .find(|(k, _)| *k == var)
+                    .map(|(_, v)| v.to_string())
+            }
+        };
+        assert_eq!(
+            os_locale(env(&[("LANG", "en_US.UTF-8"), ("LC_ALL", "ja_JP.UTF-8")])).as_deref(),
+            Some("ja_JP.UTF-8")
+        );
+        assert_eq!(
+            os_locale(env(&[("LANG", "de_DE.UTF-8")])).as_deref(),
+            Some("de_DE.UTF-8")
+        );
+        assert_eq!(os_locale(env(&[("LANG", "C.UTF-8")])), None);
+        assert_eq!(os_locale(env(&[])), None);
     }
 
     #[test]

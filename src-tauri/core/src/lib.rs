@@ -1,6 +1,7 @@
 //! Headroom's domain logic. Nothing here knows about Tauri or about what is displayed: paths come in as
 //! arguments, results go out as plain data, and every failure is an [`Error`].
 
+pub mod chart;
 pub mod contract;
 pub mod env;
 pub mod error;

@@ -123,10 +123,7 @@ fn notify_if_critical<R: Runtime>(app: &AppHandle<R>, tick: &Tick, demo: bool) {
 /// The language the backend writes in for the user (notifications, chart files): Settings › Language, the OS
 /// locale for `auto`, as the UI resolves it.
 pub(crate) fn app_lang(settings: &headroom_core::settings::Settings) -> Lang {
-    Lang::for_setting(
-        settings.language,
-        super::app::os_locale(|var| std::env::var(var).ok()).as_deref(),
-    )
+    Lang::for_setting_here(settings.language)
 }
 
 /// Samples memory every `interval_ms` (100 ms to 10 s) from now on, keeping the history and any recording.

@@ -694,6 +694,16 @@ note?: string,
  */
 note_message?: Message, };
 
+export type SavedChart = { path: string, 
+/**
+ * A chart asked for in Japanese whose words are English because no font that draws Japanese was found.
+ */
+note?: string, 
+/**
+ * `note` as a message the UI renders in the user's language.
+ */
+note_message?: Message, };
+
 export type RecordingFile = { name: string, path: string, size_bytes: number, };
 
 export type Components = { weights: number, lora: number, gradients: number, optimizer: number, activations: number, logits: number, kv_cache: number, workspace: number, };

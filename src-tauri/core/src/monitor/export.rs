@@ -10,7 +10,7 @@ use super::chart::{self, ChartFormat, ChartLanguage, ChartOptions};
 use super::history::HistoryWindow;
 use super::record;
 use super::Timestamp;
-use crate::i18n::{self, Lang};
+use crate::i18n::Lang;
 use crate::message::Message;
 use crate::{Error, Result};
 
@@ -95,10 +95,7 @@ impl ExportJob {
                 Ok(Exported {
                     path: self.out,
                     rows: None,
-                    note: labels
-                        .fallback
-                        .as_ref()
-                        .map(|m| i18n::text_or(Lang::En, Some(m), &m.key)),
+                    note: labels.note(),
                     note_message: labels.fallback,
                 })
             }
