@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use clap::{Args, Subcommand, ValueEnum};
-use headroom_core::i18n::{self, Lang};
+use headroom_core::i18n::Lang;
 use headroom_core::launch::advice::EstimateAdvisor;
 use headroom_core::model::{hf_cache, Resolver};
 use headroom_core::monitor::alerts::{Action, Level};
@@ -22,6 +22,7 @@ use headroom_core::monitor::sampler::{self, Message, SamplerConfig};
 use headroom_core::monitor::source::SampleRequest;
 use headroom_core::monitor::{open_source, GpuStatus, Snapshot, SourceSpec, Timestamp, GIB};
 use headroom_core::paths::AppPaths;
+use headroom_core::settings;
 use headroom_core::Error;
 
 use crate::output::{print_json, CliResult};
@@ -102,10 +103,10 @@ enum MonitorCommand {
         /// Chart height in pixels.
         #[arg(long, default_value_t = 600)]
         height: u32,
-        /// The language of the chart's words. Japanese needs a CJK font (fonts-noto-cjk); without one the words
-        /// are English, with a warning.
-        #[arg(long, value_enum, default_value_t = ChartLang::En)]
-        lang: ChartLang,
+        /// The language of the chart's words (default: Settings › Language; `auto` there follows the OS
+        /// locale). Japanese needs a CJK font (fonts-noto-cjk); without one the words are English, with a warning.
+        #[arg(long, value_enum)]
+        lang: Option<ChartLang>,
     },
     /// List processes holding GPU memory and how long each has been idle, from a short watch.
     Processes {
@@ -168,11 +169,14 @@ pub fn run(paths: &AppPaths, args: MonitorArgs) -> CliResult {
         lang,
     }) = args.command
     {
-        let lang = match lang {
-            ChartLang::En => Lang::En,
-            ChartLang::Ja => Lang::Ja,
-        };
-        return export(recording, csv, png, svg, (width, height), lang);
+        return export(
+            recording,
+            csv,
+            png,
+            svg,
+            (width, height),
+            chart_lang(paths, lang)?,
+        );
     }
     if let Some(MonitorCommand::Processes {
         watch,
@@ -346,6 +350,16 @@ pub enum ChartLang {
     Ja,
 }
 
+/// The language a chart's words are written in: `--lang`, else Settings › Language resolved as the app resolves
+/// it (`auto`: the OS locale from LC_ALL, LC_MESSAGES, LANG), so a chart reads the same from either.
+pub fn chart_lang(paths: &AppPaths, flag: Option<ChartLang>) -> Result<Lang, Error> {
+    Ok(match flag {
+        Some(ChartLang::En) => Lang::En,
+        Some(ChartLang::Ja) => Lang::Ja,
+        None => Lang::for_setting_here(settings::load(&paths.settings_file())?.settings.language),
+    })
+}
+
 fn export(
     recording: PathBuf,
     csv: Option<PathBuf>,
@@ -374,11 +388,8 @@ fn export(
     for (out, format) in [(png, ChartFormat::Png), (svg, ChartFormat::Svg)] {
         if let Some(out) = out {
             let labels = chart::chart_recording(&recording, &out, format, options.clone())?;
-            if let Some(why) = &labels.fallback {
-                eprintln!(
-                    "headroom-cli: warning: {}",
-                    i18n::text_or(Lang::En, Some(why), &why.key)
-                );
+            if let Some(why) = labels.note() {
+                eprintln!("headroom-cli: warning: {why}");
             }
             eprintln!("headroom-cli: wrote {}", out.display());
         }
