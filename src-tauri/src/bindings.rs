@@ -92,6 +92,7 @@ pub fn render() -> String {
         headroom_core::monitor::session::RecordingInfo::decl(&cfg),
         headroom_core::monitor::export::HistoryFormat::decl(&cfg),
         headroom_core::monitor::export::Exported::decl(&cfg),
+        headroom_core::chart::SavedChart::decl(&cfg),
         crate::commands::monitor::RecordingFile::decl(&cfg),
         // Plan view
         headroom_core::estimate::Components::decl(&cfg),

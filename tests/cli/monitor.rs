@@ -3,7 +3,7 @@
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 
-use super::{assert_exit, cli, ok_json, stderr_of};
+use super::{assert_exit, cli, cli_command, ok_json, stderr_of};
 
 fn fixture(name: &str) -> PathBuf {
     PathBuf::from(concat!(
@@ -303,6 +303,86 @@ fn replaying_the_committed_fixture_to_its_end() {
         assert_contract(&t["snapshot"]);
         assert!(t["assessment"]["gpus"].is_array());
     }
+}
+
+#[test]
+fn export_writes_the_chart_in_japanese_with_lang_ja() {
+    let dir = tempfile::tempdir().unwrap();
+    let svg = dir.path().join("ja.svg");
+    let out = cli(
+        dir.path(),
+        &[
+            "monitor",
+            "export",
+            fixture("training-2gpu.jsonl").to_str().unwrap(),
+            "--svg",
+            svg.to_str().unwrap(),
+            "--lang",
+            "ja",
+        ],
+    );
+    assert_exit(&out, 0);
+    let text = std::fs::read_to_string(&svg).unwrap();
+    // The machines that run these tests have fonts-noto-cjk (.ci/dev installs it; the .deb depends on it).
+    assert!(
+        text.contains("使用量 GiB") && text.contains("GPU メモリ"),
+        "not Japanese"
+    );
+    assert!(!String::from_utf8(out.stderr).unwrap().contains("warning"));
+    let out = cli(
+        dir.path(),
+        &[
+            "monitor", "export", "x.jsonl", "--svg", "x.svg", "--lang", "de",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(2));
+}
+
+/// `monitor export` without --lang writes in Settings › Language, resolving `auto` from the locale as the app
+/// does; --lang still wins.
+#[test]
+fn export_follows_the_settings_language_unless_lang_is_given() {
+    let dir = tempfile::tempdir().unwrap();
+    let recording = fixture("training-2gpu.jsonl");
+    let export = |locale: &str, extra: &[&str]| {
+        let svg = dir.path().join("chart.svg");
+        let mut args = vec![
+            "monitor",
+            "export",
+            recording.to_str().unwrap(),
+            "--svg",
+            svg.to_str().unwrap(),
+        ];
+        args.extend_from_slice(extra);
+        let out = cli_command(dir.path())
+            .args(&args)
+            .env("LC_ALL", "")
+            .env("LC_MESSAGES", "")
+            .env("LANG", locale)
+            .output()
+            .unwrap();
+        assert_exit(&out, 0);
+        let text = std::fs::read_to_string(&svg).unwrap();
+        let (ja, en) = (text.contains("使用量 GiB"), text.contains("used GiB"));
+        assert!(ja != en, "one language: ja {ja}, en {en}");
+        if ja {
+            "ja"
+        } else {
+            "en"
+        }
+    };
+    // Settings' default is auto: the locale decides.
+    assert_eq!(export("ja_JP.UTF-8", &[]), "ja");
+    assert_eq!(export("C.UTF-8", &[]), "en");
+    assert_eq!(export("ja_JP.UTF-8", &["--lang", "en"]), "en");
+    let set = cli(dir.path(), &["settings", "set", "--language", "ja"]);
+    assert_exit(&set, 0);
+    assert_eq!(export("en_US.UTF-8", &[]), "ja");
+    assert_eq!(export("ja_JP.UTF-8", &["--lang", "en"]), "en");
+    let set = cli(dir.path(), &["settings", "set", "--language", "en"]);
+    assert_exit(&set, 0);
+    assert_eq!(export("ja_JP.UTF-8", &[]), "en");
+    assert_eq!(export("en_US.UTF-8", &["--lang", "ja"]), "ja");
 }
 
 #[test]

@@ -2,6 +2,7 @@
 
 mod advice;
 mod calibration;
+mod chart_fonts;
 mod env;
 mod estimate;
 mod fsio;

@@ -4,9 +4,10 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use headroom_core::i18n::{self, Lang};
 use headroom_core::monitor::advice::{Advice, PresetAdvisor};
 use headroom_core::monitor::alerts::{Action, AlertConfig, Level, Recommendation};
-use headroom_core::monitor::chart::{self, ChartFormat, ChartOptions};
+use headroom_core::monitor::chart::{self, ChartFormat, ChartLanguage, ChartOptions};
 use headroom_core::monitor::fake::{FakeConfig, FakeSource, Scenario, DEMO_MODEL};
 use headroom_core::monitor::history::{History, HistoryConfig};
 use headroom_core::monitor::nvml::{NvmlSource, SharedNvml};
@@ -851,6 +852,141 @@ fn csv_png_and_svg_exports() {
     assert!(text.contains("used GiB"));
     // The board's capacity, labelled, as the Monitor view draws it.
     assert!(text.contains("capacity 80.00 GiB"), "no capacity line");
+}
+
+use crate::chart_fonts::NOTO_CJK;
+
+fn chart_in(lang: Lang, cjk_fonts: Vec<PathBuf>) -> ChartOptions {
+    ChartOptions {
+        language: ChartLanguage { lang, cjk_fonts },
+        ..ChartOptions::default()
+    }
+}
+
+/// The number of dark pixels in the top `rows` rows of a PNG: where plotters draws the chart's title.
+fn dark_pixels_in_title(png: &Path, rows: u32) -> (u64, Vec<u8>) {
+    let image = image::open(png).unwrap().to_rgb8();
+    let mut dark = 0;
+    let mut band = Vec::new();
+    for y in 0..rows {
+        for x in 0..image.width() {
+            let p = image.get_pixel(x, y);
+            band.extend_from_slice(&p.0);
+            if p.0.iter().all(|c| *c < 128) {
+                dark += 1;
+            }
+        }
+    }
+    (dark, band)
+}
+
+#[test]
+fn a_japanese_chart_writes_its_words_in_japanese_with_a_cjk_font() {
+    assert!(
+        Path::new(NOTO_CJK).exists(),
+        "{NOTO_CJK} is missing: install fonts-noto-cjk (the .deb depends on it; .ci/dev installs it)"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("rec.jsonl");
+    record_fake(&path, Scenario::Lost, 40);
+
+    let svg = dir.path().join("ja.svg");
+    let labels = chart::chart_recording(
+        &path,
+        &svg,
+        ChartFormat::Svg,
+        chart_in(Lang::Ja, vec![NOTO_CJK.into()]),
+    )
+    .unwrap();
+    assert_eq!(labels.lang, Lang::Ja);
+    assert_eq!(labels.font.as_deref(), Some(Path::new(NOTO_CJK)));
+    assert_eq!(labels.fallback, None);
+    let text = std::fs::read_to_string(&svg).unwrap();
+    for words in [
+        "GPU メモリ（fake:lost）",
+        "使用量 GiB（2^30 バイト）",
+        "2026-11-29T20:00:00Z からの経過秒数",
+        "容量 80.00 GiB",
+        "GPU 0：Headroom demo GPU 0",
+    ] {
+        assert!(text.contains(words), "no {words:?} in the Japanese SVG");
+    }
+    assert!(
+        text.contains("Noto Sans CJK JP"),
+        "the SVG does not name the CJK font"
+    );
+    assert!(!text.contains("used GiB"));
+
+    // The same chart as PNG, in English and in Japanese: the title band is drawn in both, and differs.
+    let en_png = dir.path().join("en.png");
+    let ja_png = dir.path().join("ja.png");
+    chart::chart_recording(
+        &path,
+        &en_png,
+        ChartFormat::Png,
+        chart_in(Lang::En, vec![NOTO_CJK.into()]),
+    )
+    .unwrap();
+    let labels = chart::chart_recording(
+        &path,
+        &ja_png,
+        ChartFormat::Png,
+        chart_in(Lang::Ja, vec![NOTO_CJK.into()]),
+    )
+    .unwrap();
+    assert_eq!(labels.font.as_deref(), Some(Path::new(NOTO_CJK)));
+    let (en_dark, en_band) = dark_pixels_in_title(&en_png, 36);
+    let (ja_dark, ja_band) = dark_pixels_in_title(&ja_png, 36);
+    assert!(
+        en_dark > 50 && ja_dark > 50,
+        "title pixels: en {en_dark}, ja {ja_dark}"
+    );
+    assert_ne!(
+        en_band, ja_band,
+        "the Japanese title is drawn like the English one"
+    );
+}
+
+#[test]
+fn without_a_font_that_draws_japanese_the_chart_is_english_and_says_why() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("rec.jsonl");
+    record_fake(&path, Scenario::Lost, 10);
+    let not_a_font = dir.path().join("not-a-font.ttc");
+    std::fs::write(&not_a_font, b"not a font").unwrap();
+    // A real font without Japanese: the chart's own Latin one.
+    let latin = PathBuf::from(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/assets/DejaVuSans.ttf"
+    ));
+    let candidates = vec![dir.path().join("missing.ttc"), not_a_font, latin];
+    for format in [ChartFormat::Svg, ChartFormat::Png] {
+        let out = dir.path().join(match format {
+            ChartFormat::Svg => "fallback.svg",
+            ChartFormat::Png => "fallback.png",
+        });
+        let labels =
+            chart::chart_recording(&path, &out, format, chart_in(Lang::Ja, candidates.clone()))
+                .unwrap();
+        assert_eq!(labels.lang, Lang::En);
+        assert_eq!(labels.font, None);
+        let why = labels.fallback.expect("the fallback says why");
+        assert_eq!(why.key, "backend.chart.no_cjk_font");
+        assert!(
+            i18n::render(Lang::Ja, &why)
+                .unwrap()
+                .contains("fonts-noto-cjk"),
+            "the reason names the package"
+        );
+        if format == ChartFormat::Svg {
+            let text = std::fs::read_to_string(&out).unwrap();
+            assert!(
+                text.contains("used GiB (2^30 bytes)") && text.contains("GPU memory, fake:lost")
+            );
+            assert!(!text.chars().any(|c| ('\u{3000}'..='\u{9fff}').contains(&c)
+                || ('\u{ff00}'..='\u{ffef}').contains(&c)));
+        }
+    }
 }
 
 #[test]

@@ -614,27 +614,118 @@ fn an_inconsistent_result_is_refused() {
 
 #[test]
 fn the_timeline_chart_writes_svg_and_png_through_the_shared_writer() {
-    use headroom_core::monitor::chart::ChartFormat;
+    use headroom_core::chart::{ChartFormat, ChartLanguage};
     use headroom_core::trace::chart::render_timeline;
     let timeline = parsed_result(result_json()).timeline;
     let dir = tempfile::tempdir().unwrap();
     let svg = dir.path().join("t.svg");
-    render_timeline(&timeline, "tiny-llama (bf16)", &svg, ChartFormat::Svg).unwrap();
+    let english = ChartLanguage::default();
+    render_timeline(
+        &timeline,
+        "tiny-llama (bf16)",
+        &svg,
+        ChartFormat::Svg,
+        &english,
+    )
+    .unwrap();
     let text = std::fs::read_to_string(&svg).unwrap();
     for word in [
         "allocated",
         "reserved",
-        "tiny-llama (bf16)",
-        "model.layers.1.mlp.down_proj",
+        "Traced step, tiny-llama (bf16)",
+        "allocation events through the step",
+        "backward in model.layers.1.mlp.down_proj",
     ] {
         assert!(text.contains(word), "{word} missing from the SVG");
     }
     let png = dir.path().join("t.png");
-    render_timeline(&timeline, "tiny-llama", &png, ChartFormat::Png).unwrap();
+    render_timeline(&timeline, "tiny-llama", &png, ChartFormat::Png, &english).unwrap();
     assert_eq!(&std::fs::read(&png).unwrap()[..4], b"\x89PNG");
     assert!(matches!(
-        render_timeline(&[], "x", &dir.path().join("e.svg"), ChartFormat::Svg),
+        render_timeline(
+            &[],
+            "x",
+            &dir.path().join("e.svg"),
+            ChartFormat::Svg,
+            &english
+        ),
         Err(Error::Invalid { .. })
     ));
     assert!(!dir.path().join("e.svg").exists());
+}
+
+#[test]
+fn a_japanese_timeline_chart_writes_its_words_in_japanese_with_a_cjk_font() {
+    use crate::chart_fonts::noto_cjk;
+    use headroom_core::chart::{ChartFormat, ChartLanguage};
+    use headroom_core::i18n::Lang;
+    use headroom_core::trace::chart::render_timeline;
+    let timeline = parsed_result(result_json()).timeline;
+    let dir = tempfile::tempdir().unwrap();
+    let font = noto_cjk();
+    let japanese = ChartLanguage {
+        lang: Lang::Ja,
+        cjk_fonts: vec![font.clone()],
+    };
+    let svg = dir.path().join("t-ja.svg");
+    let labels = render_timeline(
+        &timeline,
+        "tiny-llama (bf16)",
+        &svg,
+        ChartFormat::Svg,
+        &japanese,
+    )
+    .unwrap();
+    assert_eq!(labels.lang, Lang::Ja);
+    assert_eq!(labels.font.as_deref(), Some(font.as_path()));
+    assert_eq!(labels.fallback, None);
+    let text = std::fs::read_to_string(&svg).unwrap();
+    for words in [
+        "トレースしたステップ（tiny-llama (bf16)）",
+        "ステップ中のアロケーションイベント",
+        "GiB（2^30 バイト）",
+        "確保済み (allocated)",
+        "予約済み (reserved)",
+        "逆伝播中（model.layers.1.mlp.down_proj の中）",
+    ] {
+        assert!(
+            text.contains(words),
+            "no {words:?} in the Japanese timeline SVG"
+        );
+    }
+    assert!(
+        text.contains("Noto Sans CJK JP"),
+        "the SVG does not name the CJK font"
+    );
+    assert!(!text.contains("Traced step") && !text.contains("allocation events"));
+    let png = dir.path().join("t-ja.png");
+    render_timeline(&timeline, "tiny-llama", &png, ChartFormat::Png, &japanese).unwrap();
+    assert_eq!(&std::fs::read(&png).unwrap()[..4], b"\x89PNG");
+}
+
+#[test]
+fn without_a_font_that_draws_japanese_the_timeline_is_english_and_says_why() {
+    use crate::chart_fonts::{has_japanese, no_japanese_fonts};
+    use headroom_core::chart::{ChartFormat, ChartLanguage};
+    use headroom_core::i18n::Lang;
+    use headroom_core::trace::chart::render_timeline;
+    let timeline = parsed_result(result_json()).timeline;
+    let dir = tempfile::tempdir().unwrap();
+    let japanese = ChartLanguage {
+        lang: Lang::Ja,
+        cjk_fonts: no_japanese_fonts(dir.path()),
+    };
+    for (name, format) in [("f.svg", ChartFormat::Svg), ("f.png", ChartFormat::Png)] {
+        let out = dir.path().join(name);
+        let labels = render_timeline(&timeline, "tiny-llama", &out, format, &japanese).unwrap();
+        assert_eq!((labels.lang, labels.font.clone()), (Lang::En, None));
+        let why = labels.fallback.clone().expect("the fallback says why");
+        assert_eq!(why.key, "backend.chart.no_cjk_font");
+        assert!(labels.note().unwrap().contains("fonts-noto-cjk"));
+        if format == ChartFormat::Svg {
+            let text = std::fs::read_to_string(&out).unwrap();
+            assert!(text.contains("Traced step, tiny-llama") && text.contains("allocated"));
+            assert!(!has_japanese(&text), "the fallback chart holds Japanese");
+        }
+    }
 }

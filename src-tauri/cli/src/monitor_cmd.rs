@@ -5,11 +5,12 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use clap::{Args, Subcommand};
+use clap::{Args, Subcommand, ValueEnum};
+use headroom_core::i18n::Lang;
 use headroom_core::launch::advice::EstimateAdvisor;
 use headroom_core::model::{hf_cache, Resolver};
 use headroom_core::monitor::alerts::{Action, Level};
-use headroom_core::monitor::chart::{self, ChartFormat, ChartOptions};
+use headroom_core::monitor::chart::{self, ChartFormat, ChartLanguage, ChartOptions};
 use headroom_core::monitor::exporter::{self, Exporter, ExporterConfig};
 use headroom_core::monitor::fake::FakeConfig;
 use headroom_core::monitor::history::MAX_HISTORY_GPUS;
@@ -21,6 +22,7 @@ use headroom_core::monitor::sampler::{self, Message, SamplerConfig};
 use headroom_core::monitor::source::SampleRequest;
 use headroom_core::monitor::{open_source, GpuStatus, Snapshot, SourceSpec, Timestamp, GIB};
 use headroom_core::paths::AppPaths;
+use headroom_core::settings;
 use headroom_core::Error;
 
 use crate::output::{print_json, CliResult};
@@ -101,6 +103,10 @@ enum MonitorCommand {
         /// Chart height in pixels.
         #[arg(long, default_value_t = 600)]
         height: u32,
+        /// The language of the chart's words (default: Settings › Language; `auto` there follows the OS
+        /// locale). Japanese needs a CJK font (fonts-noto-cjk); without one the words are English, with a warning.
+        #[arg(long, value_enum)]
+        lang: Option<ChartLang>,
     },
     /// List processes holding GPU memory and how long each has been idle, from a short watch.
     Processes {
@@ -160,9 +166,17 @@ pub fn run(paths: &AppPaths, args: MonitorArgs) -> CliResult {
         svg,
         width,
         height,
+        lang,
     }) = args.command
     {
-        return export(recording, csv, png, svg, width, height);
+        return export(
+            recording,
+            csv,
+            png,
+            svg,
+            (width, height),
+            chart_lang(paths, lang)?,
+        );
     }
     if let Some(MonitorCommand::Processes {
         watch,
@@ -329,13 +343,30 @@ pub fn run(paths: &AppPaths, args: MonitorArgs) -> CliResult {
     Ok(())
 }
 
+/// The languages `monitor export --lang` writes a chart's words in.
+#[derive(Clone, Copy, ValueEnum)]
+pub enum ChartLang {
+    En,
+    Ja,
+}
+
+/// The language a chart's words are written in: `--lang`, else Settings › Language resolved as the app resolves
+/// it (`auto`: the OS locale from LC_ALL, LC_MESSAGES, LANG), so a chart reads the same from either.
+pub fn chart_lang(paths: &AppPaths, flag: Option<ChartLang>) -> Result<Lang, Error> {
+    Ok(match flag {
+        Some(ChartLang::En) => Lang::En,
+        Some(ChartLang::Ja) => Lang::Ja,
+        None => Lang::for_setting_here(settings::load(&paths.settings_file())?.settings.language),
+    })
+}
+
 fn export(
     recording: PathBuf,
     csv: Option<PathBuf>,
     png: Option<PathBuf>,
     svg: Option<PathBuf>,
-    width: u32,
-    height: u32,
+    (width, height): (u32, u32),
+    lang: Lang,
 ) -> CliResult {
     if csv.is_none() && png.is_none() && svg.is_none() {
         return Err(Error::invalid(
@@ -347,6 +378,7 @@ fn export(
     let options = ChartOptions {
         width,
         height,
+        language: ChartLanguage::new(lang),
         ..ChartOptions::default()
     };
     if let Some(out) = csv {
@@ -355,7 +387,10 @@ fn export(
     }
     for (out, format) in [(png, ChartFormat::Png), (svg, ChartFormat::Svg)] {
         if let Some(out) = out {
-            chart::chart_recording(&recording, &out, format, options)?;
+            let labels = chart::chart_recording(&recording, &out, format, options.clone())?;
+            if let Some(why) = labels.note() {
+                eprintln!("headroom-cli: warning: {why}");
+            }
             eprintln!("headroom-cli: wrote {}", out.display());
         }
     }

@@ -1,7 +1,8 @@
 //! Texts for people, as data: a message key and typed arguments, which the UI renders in the user's language
-//! (ui/src/lib/messages/backend.ts). Every type that carries English words for a person (an alert, a doctor
-//! finding, a Plan note) keeps its English string, which the command line prints and other programs read
-//! (docs/contract.md), and carries a [`Message`] beside it in a new optional field.
+//! (ui/src/lib/messages/backend.{en,ja}.json; the core renders the same tables itself where the window cannot:
+//! notifications and chart files, see [`crate::i18n`]). Every type that carries English words for a person (an
+//! alert, a doctor finding, a Plan note) keeps its English string, which the command line prints and other
+//! programs read (docs/contract.md), and carries a [`Message`] beside it in a new optional field.
 //!
 //! The keys are one closed list, [`Key`], each with the names of its arguments, so no code can emit a key the
 //! UI does not know: `ui/src/lib/messages/backend-keys.json` is generated from the list (the test below fails
@@ -269,7 +270,7 @@ keys! {
     ProfileProduction = "backend.profile.production" [],
     ProfileDebug = "backend.profile.debug" [],
     // Bad input, said as the reason beside the field at fault (Error::invalid_msg, FieldError::keyed): each
-    // with the English the command line prints, word for word the UI's English (ui/src/lib/messages/invalid.ts).
+    // with the English the command line prints, word for word the UI's English (ui/src/lib/messages/backend.en.json).
     InvalidUnknownKey = "backend.invalid.unknown_key" [known] en "unknown key (known: {known})",
     InvalidRequired = "backend.invalid.required" [] en "is required",
     InvalidTwice = "backend.invalid.twice" [] en "is given twice",
@@ -566,6 +567,53 @@ keys! {
     // Varying batch lengths (estimate/varlen.rs).
     NoteVaryingLengths = "backend.note.varying_lengths" [steps, bytes],
     NoteVaryingLengthsSkipped = "backend.note.varying_lengths.skipped" [],
+    // Desktop notifications (monitor/notify.rs), rendered by the core itself (i18n.rs): shown while the window
+    // may be hidden.
+    NotifyCritical = "backend.notify.critical" [gpu],
+    NotifyDemo = "backend.notify.demo" [text],
+    // The exported memory chart's words (monitor/chart.rs), rendered by the core into the file.
+    ChartTitle = "backend.chart.title" [source],
+    ChartAxisSeconds = "backend.chart.axis.seconds" [since],
+    ChartAxisMinutes = "backend.chart.axis.minutes" [since],
+    ChartAxisHours = "backend.chart.axis.hours" [since],
+    ChartAxisUsed = "backend.chart.axis.used" [],
+    ChartCapacity = "backend.chart.capacity" [size],
+    ChartGpu = "backend.chart.gpu" [gpu, name],
+    ChartProcess = "backend.chart.process" [gpu, name],
+    ChartNoCjkFont = "backend.chart.no_cjk_font" [],
+    // The Plan view's exported breakdown chart (estimate/chart.rs).
+    PlanChartTitle = "backend.plan_chart.title" [model, preset, size, verdict],
+    PlanChartFits = "backend.plan_chart.fits" [free],
+    PlanChartTight = "backend.plan_chart.tight" [free],
+    PlanChartDoesNotFit = "backend.plan_chart.does_not_fit" [more],
+    PlanChartNoGpu = "backend.plan_chart.no_gpu" [],
+    PlanChartAxis = "backend.plan_chart.axis" [],
+    PlanChartPart = "backend.plan_chart.part" [name, size],
+    PlanChartWeights = "backend.plan_chart.part.weights" [],
+    PlanChartLora = "backend.plan_chart.part.lora" [],
+    PlanChartGradients = "backend.plan_chart.part.gradients" [],
+    PlanChartOptimizer = "backend.plan_chart.part.optimizer" [],
+    PlanChartActivations = "backend.plan_chart.part.activations" [],
+    PlanChartLogits = "backend.plan_chart.part.logits" [],
+    PlanChartKvCache = "backend.plan_chart.part.kv_cache" [],
+    PlanChartWorkspace = "backend.plan_chart.part.workspace" [],
+    PlanChartAllocator = "backend.plan_chart.part.allocator" [],
+    PlanChartManaged = "backend.plan_chart.part.managed" [],
+    PlanChartContext = "backend.plan_chart.part.context" [],
+    // A trace's exported timeline chart (trace/chart.rs).
+    TraceChartTitle = "backend.trace_chart.title" [title],
+    TraceChartAxisEvents = "backend.trace_chart.axis.events" [],
+    TraceChartAxisGib = "backend.trace_chart.axis.gib" [],
+    TraceChartReserved = "backend.trace_chart.reserved" [],
+    TraceChartAllocated = "backend.trace_chart.allocated" [],
+    TraceChartPeak = "backend.trace_chart.peak" [size, phase],
+    TraceChartPeakIn = "backend.trace_chart.peak_in" [size, phase, module],
+    TraceChartLoad = "backend.trace_chart.phase.load" [],
+    TraceChartForward = "backend.trace_chart.phase.forward" [],
+    TraceChartBackward = "backend.trace_chart.phase.backward" [],
+    TraceChartOptimizer = "backend.trace_chart.phase.optimizer" [],
+    TraceChartPrefill = "backend.trace_chart.phase.prefill" [],
+    TraceChartDecode = "backend.trace_chart.phase.decode" [],
 }
 
 impl Key {

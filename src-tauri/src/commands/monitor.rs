@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use headroom_core::i18n::Lang;
 use headroom_core::launch::advice::EstimateAdvisor;
 use headroom_core::monitor::alerts::AlertConfig;
 use headroom_core::monitor::export::{self, Exported, HistoryFormat};
@@ -87,18 +88,27 @@ fn notify_if_critical<R: Runtime>(app: &AppHandle<R>, tick: &Tick, demo: bool) {
             }
         }
     }
-    let notices = notify::critical_notices(tick, demo);
-    if notices.is_empty() {
+    if !tick
+        .assessment
+        .changes
+        .iter()
+        .any(|c| c.to == headroom_core::monitor::alerts::Level::Critical)
+    {
         return;
     }
-    let on = app
+    let Some((on, lang)) = app
         .state::<AppState>()
         .settings
         .lock()
-        .is_ok_and(|s| s.notify_on_critical);
+        .ok()
+        .map(|s| (s.notify_on_critical, app_lang(&s)))
+    else {
+        return;
+    };
     if !on {
         return;
     }
+    let notices = notify::critical_notices(tick, demo, lang);
     for notice in notices {
         let shown = app
             .notification()
@@ -113,6 +123,12 @@ fn notify_if_critical<R: Runtime>(app: &AppHandle<R>, tick: &Tick, demo: bool) {
             }
         }
     }
+}
+
+/// The language the backend writes in for the user (notifications, chart files): Settings › Language, the OS
+/// locale for `auto`, as the UI resolves it.
+pub(crate) fn app_lang(settings: &headroom_core::settings::Settings) -> Lang {
+    Lang::for_setting_here(settings.language)
 }
 
 /// Samples memory every `interval_ms` (100 ms to 10 s) from now on, keeping the history and any recording.
@@ -262,7 +278,7 @@ pub fn monitor_recordings(state: State<'_, AppState>) -> IpcResult<Vec<Recording
 }
 
 /// Exports to `path`, or to `DATA_DIR/exports/monitor-TIME.EXT` when none is given. CSV comes from the recording
-/// (in progress or last); PNG and SVG chart the last `range_ms` of history.
+/// (in progress or last); PNG and SVG chart the last `range_ms` of history, with words in the user's language.
 #[tauri::command]
 pub async fn monitor_export(
     state: State<'_, AppState>,
@@ -272,11 +288,17 @@ pub async fn monitor_export(
 ) -> IpcResult<Exported> {
     let out = export::destination(&state.paths.data_dir, format, path.as_deref())?;
     // Only the history is taken under the lock; the file is written after, off the async runtime.
+    let lang = state
+        .settings
+        .lock()
+        .map_err(|_| IpcError::internal("settings lock poisoned"))
+        .map(|s| app_lang(&s))?;
     let job = {
         let slot = lock(&state)?;
         slot.as_ref()
             .ok_or_else(not_running)?
             .export_job(format, range_ms, out)?
+            .in_language(lang)
     };
     tauri::async_runtime::spawn_blocking(move || job.write())
         .await

@@ -4,8 +4,9 @@ use headroom_core::estimate::gpus::{self, GpuModel, MachineGpu};
 use headroom_core::estimate::plan::file::PlanFile;
 use headroom_core::estimate::{self, answer, available_presets, chart, PlanAnswer};
 
+use headroom_core::chart::{ChartFormat, ChartLanguage, SavedChart};
+use headroom_core::i18n::Lang;
 use headroom_core::model::{self, catalog, hf_cache, Resolver};
-use headroom_core::monitor::chart::ChartFormat;
 use headroom_core::monitor::nvml::SharedNvml;
 use headroom_core::monitor::procs::ProcFs;
 use headroom_core::monitor::{fake::FakeConfig, open_source_shared, SourceSpec};
@@ -14,7 +15,7 @@ use serde::Serialize;
 use tauri::State;
 
 use crate::draft::Draft;
-use crate::error::IpcResult;
+use crate::error::{IpcError, IpcResult};
 use crate::picker::{PickRequest, Picker};
 use crate::AppState;
 use headroom_core::message::{Key, Message};
@@ -205,13 +206,14 @@ pub async fn plan_load(
     Ok(Some(answer::load_plan(&path, &presets)?))
 }
 
-/// Export the breakdown chart of a plan as PNG or SVG (by the chosen file's extension, PNG by default).
+/// Export the breakdown chart of a plan as PNG or SVG (by the chosen file's extension, PNG by default), with
+/// words in the user's language; `null` when the dialog was cancelled.
 #[tauri::command]
 pub async fn plan_export_chart(
     state: State<'_, AppState>,
     picker: State<'_, Picker>,
     plan: Draft<PlanFile>,
-) -> IpcResult<Option<String>> {
+) -> IpcResult<Option<SavedChart>> {
     let presets = presets_of(&state)?;
     let resolver = resolver();
     let machine = state.calibration.load(&state.paths)?;
@@ -221,8 +223,18 @@ pub async fn plan_export_chart(
     let Some((path, format)) = pick_chart_file(&picker, "plan.png")? else {
         return Ok(None);
     };
-    chart::render_breakdown(&answered, &path, format)?;
-    Ok(Some(path.display().to_string()))
+    let language = ChartLanguage::new(settings_lang(&state)?);
+    let labels = chart::render_breakdown(&answered, &path, format, &language)?;
+    Ok(Some(SavedChart::new(path, labels)))
+}
+
+/// The language Settings › Language picks for the words the backend writes (`auto`: the OS locale).
+pub(crate) fn settings_lang(state: &AppState) -> IpcResult<Lang> {
+    state
+        .settings
+        .lock()
+        .map_err(|_| IpcError::internal("settings lock poisoned"))
+        .map(|s| super::monitor::app_lang(&s))
 }
 
 /// Where to save a chart, from the system save dialog, and its format by the chosen extension (PNG unless the

@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
+use headroom_core::chart::{ChartLanguage, SavedChart};
 use headroom_core::estimate::plan::file::PlanFile;
 use headroom_core::presets::library::PresetLibrary;
 use headroom_core::trace::{
@@ -14,7 +15,7 @@ use tauri::ipc::Channel;
 use tauri::State;
 
 use super::env::app_env;
-use super::plan::{pick_chart_file, resolver};
+use super::plan::{pick_chart_file, resolver, settings_lang};
 use crate::draft::Draft;
 use crate::error::{IpcError, IpcResult};
 use crate::picker::Picker;
@@ -132,17 +133,19 @@ pub async fn trace_check_python(
     Ok(info?)
 }
 
-/// Export a trace's timeline as PNG or SVG (by the chosen file's extension, PNG by default); `null` when the
-/// dialog was cancelled.
+/// Export a trace's timeline as PNG or SVG (by the chosen file's extension, PNG by default), with words in the
+/// user's language; `null` when the dialog was cancelled.
 #[tauri::command]
 pub async fn trace_export_chart(
+    state: State<'_, AppState>,
     picker: State<'_, Picker>,
     timeline: Vec<TimelinePoint>,
     title: String,
-) -> IpcResult<Option<String>> {
+) -> IpcResult<Option<SavedChart>> {
+    let language = ChartLanguage::new(settings_lang(&state)?);
     let Some((path, format)) = pick_chart_file(&picker, "trace-timeline.png")? else {
         return Ok(None);
     };
-    trace::chart::render_timeline(&timeline, &title, &path, format)?;
-    Ok(Some(path.display().to_string()))
+    let labels = trace::chart::render_timeline(&timeline, &title, &path, format, &language)?;
+    Ok(Some(SavedChart::new(path, labels)))
 }

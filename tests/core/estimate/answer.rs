@@ -1,10 +1,15 @@
 //! The Plan view's answer, saved plans and the breakdown chart.
 
+use std::path::Path;
+
+use headroom_core::chart::{ChartFormat, ChartLanguage};
 use headroom_core::estimate::chart::{render_breakdown, segments};
 use headroom_core::estimate::{answer, builtin_presets, VerdictKind};
+use headroom_core::i18n::{self, Lang};
 use headroom_core::model::{resolve, Resolver};
-use headroom_core::monitor::chart::ChartFormat;
 use serde_json::json;
+
+use crate::chart_fonts::{has_japanese, no_japanese_fonts, noto_cjk};
 
 fn qlora(batch: u64, gpus: serde_json::Value) -> serde_json::Value {
     json!({"model": {"id": "meta-llama/Llama-3.1-8B"}, "task": "train", "method": "qlora",
@@ -79,17 +84,106 @@ fn the_breakdown_chart_renders_as_svg_and_png() {
     let sum: u64 = parts.iter().map(|(_, b, _)| b).sum();
     assert_eq!(sum, a.estimate.per_gpu.device_peak_bytes);
     let svg = dir.path().join("plan.svg");
-    render_breakdown(&a, &svg, ChartFormat::Svg).unwrap();
+    let english = ChartLanguage::default();
+    let labels = render_breakdown(&a, &svg, ChartFormat::Svg, &english).unwrap();
+    assert_eq!((labels.lang, labels.fallback), (Lang::En, None));
+    assert_eq!(a.verdict.as_ref().unwrap().kind, VerdictKind::Tight);
     let text = std::fs::read_to_string(&svg).unwrap();
     assert!(
         text.starts_with("<svg")
             && text.contains("weights:")
             && text.contains("meta-llama/Llama-3.1-8B")
+            && text.contains("GiB per GPU (2^30 bytes)")
+            && text.contains("GiB per GPU, tight, "),
+        "{text}"
     );
     let png = dir.path().join("plan.png");
-    render_breakdown(&a, &png, ChartFormat::Png).unwrap();
+    render_breakdown(&a, &png, ChartFormat::Png, &english).unwrap();
     let bytes = std::fs::read(&png).unwrap();
     assert_eq!(&bytes[1..4], b"PNG");
+}
+
+#[test]
+fn a_japanese_breakdown_chart_writes_its_words_in_japanese_with_a_cjk_font() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = answer_of(&qlora(2, json!({"count": 1, "model": "RTX 4090"})));
+    let font = noto_cjk();
+    let japanese = ChartLanguage {
+        lang: Lang::Ja,
+        cjk_fonts: vec![font.clone()],
+    };
+    let svg = dir.path().join("plan-ja.svg");
+    let labels = render_breakdown(&a, &svg, ChartFormat::Svg, &japanese).unwrap();
+    assert_eq!(labels.lang, Lang::Ja);
+    assert_eq!(labels.font.as_deref(), Some(font.as_path()));
+    assert_eq!(labels.fallback, None);
+    let text = std::fs::read_to_string(&svg).unwrap();
+    for words in [
+        "meta-llama/Llama-3.1-8B（",
+        "GPU あたりの GiB（2^30 バイト）",
+        "ぎりぎりです（空き ",
+        "重み：",
+        "活性化：",
+    ] {
+        assert!(
+            text.contains(words),
+            "no {words:?} in the Japanese breakdown SVG"
+        );
+    }
+    assert!(
+        text.contains("Noto Sans CJK JP"),
+        "the SVG does not name the CJK font"
+    );
+    assert!(!text.contains("weights:") && !text.contains("GiB per GPU"));
+    let png = dir.path().join("plan-ja.png");
+    let labels = render_breakdown(&a, &png, ChartFormat::Png, &japanese).unwrap();
+    assert_eq!(labels.lang, Lang::Ja);
+    assert_eq!(&std::fs::read(&png).unwrap()[1..4], b"PNG");
+
+    // A plan without a GPU says so in Japanese too.
+    let no_gpu = answer_of(&qlora(2, json!(null)));
+    let svg = dir.path().join("plan-ja-no-gpu.svg");
+    render_breakdown(&no_gpu, &svg, ChartFormat::Svg, &japanese).unwrap();
+    assert!(std::fs::read_to_string(&svg)
+        .unwrap()
+        .contains("GPU の指定なし"));
+}
+
+#[test]
+fn without_a_font_that_draws_japanese_the_breakdown_is_english_and_says_why() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = answer_of(&qlora(2, json!({"count": 1, "model": "RTX 4090"})));
+    let japanese = ChartLanguage {
+        lang: Lang::Ja,
+        cjk_fonts: no_japanese_fonts(dir.path()),
+    };
+    for name in ["fallback.svg", "fallback.png"] {
+        let out = dir.path().join(name);
+        let format = if name.ends_with(".svg") {
+            ChartFormat::Svg
+        } else {
+            ChartFormat::Png
+        };
+        let labels = render_breakdown(&a, &out, format, &japanese).unwrap();
+        assert_eq!(
+            (labels.lang, labels.font.as_deref()),
+            (Lang::En, None::<&Path>)
+        );
+        let why = labels.fallback.clone().expect("the fallback says why");
+        assert_eq!(why.key, "backend.chart.no_cjk_font");
+        assert!(i18n::render(Lang::Ja, &why)
+            .unwrap()
+            .contains("fonts-noto-cjk"));
+        assert!(labels
+            .note()
+            .unwrap()
+            .starts_with("No Japanese font was found"));
+        if format == ChartFormat::Svg {
+            let text = std::fs::read_to_string(&out).unwrap();
+            assert!(text.contains("weights:") && text.contains("GiB per GPU (2^30 bytes)"));
+            assert!(!has_japanese(&text), "the fallback chart holds Japanese");
+        }
+    }
 }
 
 #[test]

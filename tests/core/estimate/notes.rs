@@ -293,36 +293,20 @@ fn the_json_keeps_notes_and_adds_their_messages() {
     assert_eq!(v["note_messages"][0]["key"], json!("backend.note.dtype"));
 }
 
-/// The UI's English wording of each note key (ui/src/lib/messages/backend.ts, one `"key": "text",` line each).
+/// The English wording of each key (ui/src/lib/messages/backend.en.json, the table the UI and the core share).
 fn english_texts() -> std::collections::BTreeMap<String, String> {
     let path = concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/../../ui/src/lib/messages/backend.ts"
+        "/../../ui/src/lib/messages/backend.en.json"
     );
-    let source = std::fs::read_to_string(path).unwrap();
-    let start = source.find("export const en").unwrap();
-    let end = source[start..].find("} as const;").unwrap() + start;
-    let mut texts = std::collections::BTreeMap::new();
-    for line in source[start..end].lines() {
-        let Some(rest) = line.trim().strip_prefix("\"backend.note.") else {
-            continue;
-        };
-        let (key, value) = rest.split_once("\": ").unwrap();
-        let value = value.strip_suffix(',').unwrap();
-        let text = match value.strip_prefix('\'') {
-            Some(single) => single.strip_suffix('\'').unwrap().to_string(),
-            None => serde_json::from_str::<String>(value).unwrap(),
-        };
-        texts.insert(format!("backend.note.{key}"), text);
-    }
-    texts
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
 
 /// A message in English the way the backend writes its notes: GiB with two decimals, whole numbers bare.
 fn english(m: &Message, texts: &std::collections::BTreeMap<String, String>) -> String {
     let mut text = texts
         .get(&m.key)
-        .unwrap_or_else(|| panic!("{} has no English text in backend.ts", m.key))
+        .unwrap_or_else(|| panic!("{} has no English text in backend.en.json", m.key))
         .clone();
     for (name, arg) in &m.args {
         let value = match arg {

@@ -30,6 +30,7 @@ import type {
   ModelConfigEntry,
   PresetSwitch,
   PythonInfo,
+  SavedChart,
   TimelinePoint,
   TraceOutcome,
   TraceProgress,
@@ -130,7 +131,7 @@ export const api = {
   planPickConfig: () => call<PickedConfig | null>("plan_pick_config"),
   planSave: (plan: PlanDraft) => call<string | null>("plan_save", { plan }),
   planLoad: () => call<Record<string, unknown> | null>("plan_load"),
-  planExportChart: (plan: PlanDraft) => call<string | null>("plan_export_chart", { plan }),
+  planExportChart: (plan: PlanDraft) => call<SavedChart | null>("plan_export_chart", { plan }),
   /** A trainer config through the open dialog (docs/trainers.md): the plan it gives and what became of each key. */
   planImportConfig: () => call<TrainerImportReport | null>("plan_import_config"),
   /** The files last dropped on the window (the shell keeps their paths); `null` when none are waiting. */
@@ -152,7 +153,7 @@ export const api = {
   traceCheckPython: (path: string | null) => call<PythonInfo>("trace_check_python", { path }),
   /** The timeline as PNG or SVG through the system save dialog; `null` when cancelled. */
   traceExportChart: (timeline: TimelinePoint[], title: string) =>
-    call<string | null>("trace_export_chart", { timeline, title }),
+    call<SavedChart | null>("trace_export_chart", { timeline, title }),
   /** Called in every window when any window saved the settings. */
   onSettingsChanged: (handler: (settings: Settings) => void): Promise<UnlistenFn> =>
     listen<Settings>("settings-changed", (event) => handler(event.payload)),

@@ -688,7 +688,26 @@ export type Exported = { path: string,
 /**
  * CSV rows written; `null` for a chart.
  */
-rows: number | null, };
+rows: number | null, 
+/**
+ * What the user should know about the file: a chart asked for in Japanese whose words are English because
+ * no font that draws Japanese was found.
+ */
+note?: string, 
+/**
+ * `note` as a message the UI renders in the user's language.
+ */
+note_message?: Message, };
+
+export type SavedChart = { path: string, 
+/**
+ * A chart asked for in Japanese whose words are English because no font that draws Japanese was found.
+ */
+note?: string, 
+/**
+ * `note` as a message the UI renders in the user's language.
+ */
+note_message?: Message, };
 
 export type RecordingFile = { name: string, path: string, size_bytes: number, };
 

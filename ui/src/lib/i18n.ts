@@ -5,7 +5,6 @@
 
 import * as backend from "./messages/backend";
 import * as calibration from "./messages/calibration";
-import * as invalid from "./messages/invalid";
 import * as presets from "./messages/presets";
 import * as environment from "./messages/environment";
 import * as monitor from "./messages/monitor";
@@ -24,7 +23,6 @@ const en = {
   ...trace.en,
   ...calibration.en,
   ...backend.en,
-  ...invalid.en,
 } as const;
 
 export type MessageKey = keyof typeof en;
@@ -41,7 +39,6 @@ const ja: Messages = {
   ...trace.ja,
   ...calibration.ja,
   ...backend.ja,
-  ...invalid.ja,
 };
 
 export const messages: Record<Lang, Messages> = { en, ja };

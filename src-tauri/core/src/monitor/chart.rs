@@ -1,22 +1,19 @@
 //! A recording's history as a PNG or SVG chart, drawn headless by plotters: used GiB per GPU and per process over
 //! time. Each series is downsampled with min/max buckets to twice the plot's width first, so a 24-hour chart draws
-//! in milliseconds and its spikes still show.
-//!
-//! Text uses DejaVu Sans, embedded from `assets/` (DejaVu fonts license, see `assets/DejaVuSans-LICENSE.txt`:
-//! free to embed and redistribute), through plotters' `ab_glyph` feature, so no system font is needed.
+//! in milliseconds and its spikes still show. Fonts, the words' language and the file writing are shared with
+//! the other exported charts ([`crate::chart`]).
 
 use std::path::Path;
-use std::sync::OnceLock;
 
 use plotters::prelude::*;
-use plotters::style::FontStyle;
 
 use super::history::{History, HistoryConfig, HistoryWindow, SeriesWindow};
 use super::record::Reader;
 use super::{Timestamp, GIB};
+use crate::chart::{choose_labels, write_chart, Chart, Words};
+pub use crate::chart::{ChartFormat, ChartLabels, ChartLanguage};
+use crate::message::{Key, Message};
 use crate::{Error, Result};
-
-static FONT: &[u8] = include_bytes!("../../assets/DejaVuSans.ttf");
 
 /// The GPU lines' colours, the same as the Monitor view's (ui/src/lib/components/chart.ts), so a GPU keeps its
 /// colour between the window and an export.
@@ -32,34 +29,26 @@ const PALETTE: [RGBColor; 8] = [
 ];
 /// The capacity line's colour, as in the Monitor view.
 const CAPACITY: RGBColor = RGBColor(0x64, 0x74, 0x8b);
-pub(crate) const FAMILY: &str = "sans-serif";
+/// Every key a history chart's words come from: what a font must draw for the chart to be in that language.
+const CHART_KEYS: [Key; 8] = [
+    Key::ChartTitle,
+    Key::ChartAxisSeconds,
+    Key::ChartAxisMinutes,
+    Key::ChartAxisHours,
+    Key::ChartAxisUsed,
+    Key::ChartCapacity,
+    Key::ChartGpu,
+    Key::ChartProcess,
+];
 
-/// plotters keeps its fonts in a process-wide table: registering once is all it needs.
-pub(crate) fn register_font(out: &Path) -> Result<()> {
-    static REGISTERED: OnceLock<bool> = OnceLock::new();
-    let ok = *REGISTERED
-        .get_or_init(|| plotters::style::register_font(FAMILY, FontStyle::Normal, FONT).is_ok());
-    if !ok {
-        return Err(plot_error(
-            out,
-            "the embedded font could not be read (a broken build)",
-        ));
-    }
-    Ok(())
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ChartFormat {
-    Png,
-    Svg,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ChartOptions {
     pub width: u32,
     pub height: u32,
     /// Also draw one line per process.
     pub processes: bool,
+    /// The language of the chart's words, and where a font for it is looked for.
+    pub language: ChartLanguage,
 }
 
 impl Default for ChartOptions {
@@ -68,6 +57,7 @@ impl Default for ChartOptions {
             width: 1200,
             height: 600,
             processes: true,
+            language: ChartLanguage::default(),
         }
     }
 }
@@ -78,7 +68,7 @@ pub fn chart_recording(
     out: &Path,
     format: ChartFormat,
     options: ChartOptions,
-) -> Result<()> {
+) -> Result<ChartLabels> {
     let mut reader = Reader::open(recording)?;
     let mut history = History::new(HistoryConfig {
         capacity: 7 * 86_400,
@@ -102,89 +92,39 @@ pub fn chart_recording(
     render(&window, &reader.header().source, out, format, options)
 }
 
-/// Draws a window to `out` (written beside and renamed, so a failed render leaves no broken file).
+/// Draws a window to `out` (written beside and renamed, so a failed render leaves no broken file), saying in
+/// which language its words are.
 pub fn render(
     window: &HistoryWindow,
     title: &str,
     out: &Path,
     format: ChartFormat,
     options: ChartOptions,
-) -> Result<()> {
+) -> Result<ChartLabels> {
     if !(200..=8000).contains(&options.width) || !(150..=8000).contains(&options.height) {
         return Err(Error::invalid(
             "size",
             "width 200 to 8000 and height 150 to 8000 pixels",
         ));
     }
+    let (labels, words) = choose_labels(&options.language, &CHART_KEYS);
     let chart = HistoryChart {
         window,
         title,
-        options,
+        options: &options,
+        words,
         out,
     };
-    write_chart(out, format, (options.width, options.height), &chart)
-}
-
-/// A chart plotters can draw on either backend (SVG text, PNG bitmap), and how its plotting errors read.
-pub(crate) trait Chart {
-    fn draw<DB: DrawingBackend>(
-        &self,
-        root: &DrawingArea<DB, plotters::coord::Shift>,
-    ) -> Result<()>
-    where
-        DB::ErrorType: 'static;
-
-    fn plot_error(&self, message: String) -> Error;
-}
-
-/// Writes `chart` to `out` beside and renamed, so a failed render leaves no broken file: SVG through the store's
-/// atomic write, PNG through a temporary file removed again on failure.
-pub(crate) fn write_chart(
-    out: &Path,
-    format: ChartFormat,
-    size: (u32, u32),
-    chart: &impl Chart,
-) -> Result<()> {
-    register_font(out)?;
-    match format {
-        ChartFormat::Svg => {
-            let mut text = String::new();
-            {
-                let root = SVGBackend::with_string(&mut text, size).into_drawing_area();
-                chart.draw(&root)?;
-                root.present()
-                    .map_err(|e| chart.plot_error(e.to_string()))?;
-            }
-            crate::store::write_atomic(out, text.as_bytes())
-        }
-        ChartFormat::Png => {
-            // plotters' bitmap encoder picks the format from the extension, so the temporary name ends in .png.
-            let name = out
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_default();
-            let tmp = out.with_file_name(format!(".{name}.partial.png"));
-            let drawn = (|| {
-                let root = BitMapBackend::new(&tmp, size).into_drawing_area();
-                chart.draw(&root)?;
-                root.present().map_err(|e| chart.plot_error(e.to_string()))
-            })();
-            let result =
-                drawn.and_then(|()| std::fs::rename(&tmp, out).map_err(|e| Error::io(out, e)));
-            if result.is_err() {
-                // Leave no half-written file behind; it may not exist at all, which is fine.
-                let _ = std::fs::remove_file(&tmp);
-            }
-            result
-        }
-    }
+    write_chart(out, format, (options.width, options.height), &chart)?;
+    Ok(labels)
 }
 
 /// A history window drawn as lines of used bytes over time.
 struct HistoryChart<'a> {
     window: &'a HistoryWindow,
     title: &'a str,
-    options: ChartOptions,
+    options: &'a ChartOptions,
+    words: Words,
     out: &'a Path,
 }
 
@@ -193,7 +133,7 @@ impl Chart for HistoryChart<'_> {
     where
         DB::ErrorType: 'static,
     {
-        draw(root, self.window, self.title, self.options, self.out)
+        draw(root, self, self.out)
     }
 
     fn plot_error(&self, message: String) -> Error {
@@ -209,14 +149,20 @@ fn plot_error(out: &Path, e: impl std::fmt::Display) -> Error {
 
 fn draw<DB: DrawingBackend>(
     root: &DrawingArea<DB, plotters::coord::Shift>,
-    window: &HistoryWindow,
-    title: &str,
-    options: ChartOptions,
+    chart: &HistoryChart<'_>,
     out: &Path,
 ) -> Result<()>
 where
     DB::ErrorType: 'static,
 {
+    let HistoryChart {
+        window,
+        title,
+        options,
+        words,
+        ..
+    } = *chart;
+    let family = words.family;
     root.fill(&WHITE).map_err(|e| plot_error(out, e))?;
     let mut series: Vec<&SeriesWindow> = window.gpus.iter().collect();
     if options.processes {
@@ -236,10 +182,10 @@ where
         .unwrap_or(start);
     // Seconds for a short recording, minutes up to three hours, hours beyond: axis labels stay readable.
     let span_ms = end.saturating_sub(start);
-    let (unit_ms, unit) = match span_ms {
-        0..=120_000 => (1_000.0, "seconds"),
-        120_001..=10_800_000 => (60_000.0, "minutes"),
-        _ => (3_600_000.0, "hours"),
+    let (unit_ms, axis) = match span_ms {
+        0..=120_000 => (1_000.0, Key::ChartAxisSeconds),
+        120_001..=10_800_000 => (60_000.0, Key::ChartAxisMinutes),
+        _ => (3_600_000.0, Key::ChartAxisHours),
     };
     let x_of = move |t: u64| (t.saturating_sub(start)) as f64 / unit_ms;
     let x_max = x_of(end).max(1.0);
@@ -254,7 +200,10 @@ where
         .unwrap_or(GIB) as f64
         / GIB as f64;
     let mut chart = ChartBuilder::on(root)
-        .caption(format!("GPU memory, {title}"), (FAMILY, 20))
+        .caption(
+            words.say(Message::new(Key::ChartTitle).text("source", title)),
+            (family, 20),
+        )
         .margin(12)
         .x_label_area_size(40)
         .y_label_area_size(60)
@@ -262,9 +211,9 @@ where
         .map_err(|e| plot_error(out, e))?;
     chart
         .configure_mesh()
-        .x_desc(format!("{unit} since {}", Timestamp(start)))
-        .y_desc("used GiB (2^30 bytes)")
-        .label_style((FAMILY, 13))
+        .x_desc(words.say(Message::new(axis).text("since", Timestamp(start).to_string())))
+        .y_desc(words.say(Message::new(Key::ChartAxisUsed)))
+        .label_style((family, 13))
         .draw()
         .map_err(|e| plot_error(out, e))?;
     // The board's memory as a labelled line, as the Monitor view draws it: how close each line runs to it.
@@ -279,7 +228,7 @@ where
                 style,
             ))
             .map_err(|e| plot_error(out, e))?
-            .label(format!("capacity {y:.2} GiB"))
+            .label(words.say(Message::new(Key::ChartCapacity).bytes("size", total)))
             .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], style));
     }
     for (i, s) in series.iter().enumerate() {
@@ -307,10 +256,15 @@ where
                 .draw_series(LineSeries::new(seg, style))
                 .map_err(|e| plot_error(out, e))?;
             if first {
-                let label = match s.pid {
-                    None => format!("GPU {}: {}", s.gpu, s.label),
-                    Some(_) => format!("GPU {} {}", s.gpu, s.label),
+                let key = match s.pid {
+                    None => Key::ChartGpu,
+                    Some(_) => Key::ChartProcess,
                 };
+                let label = words.say(
+                    Message::new(key)
+                        .count("gpu", s.gpu.into())
+                        .text("name", s.label.as_str()),
+                );
                 drawn
                     .label(label)
                     .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], style));
@@ -321,7 +275,7 @@ where
     chart
         .configure_series_labels()
         .position(SeriesLabelPosition::UpperLeft)
-        .label_font((FAMILY, 12))
+        .label_font((family, 12))
         .background_style(WHITE.mix(0.85))
         .border_style(BLACK)
         .draw()

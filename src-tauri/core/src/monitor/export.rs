@@ -6,10 +6,12 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use super::chart::{self, ChartFormat, ChartOptions};
+use super::chart::{self, ChartFormat, ChartLanguage, ChartOptions};
 use super::history::HistoryWindow;
 use super::record;
 use super::Timestamp;
+use crate::i18n::Lang;
+use crate::message::Message;
 use crate::{Error, Result};
 
 /// What to export.
@@ -30,6 +32,15 @@ pub struct Exported {
     pub path: PathBuf,
     /// CSV rows written; `null` for a chart.
     pub rows: Option<u64>,
+    /// What the user should know about the file: a chart asked for in Japanese whose words are English because
+    /// no font that draws Japanese was found.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub note: Option<String>,
+    /// `note` as a message the UI renders in the user's language.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub note_message: Option<Message>,
 }
 
 /// What one export writes, taken from the running session.
@@ -42,9 +53,17 @@ pub struct ExportJob {
     pub(super) window: Option<HistoryWindow>,
     /// The chart's title: the source's label.
     pub(super) title: String,
+    /// The chart's words' language.
+    pub(super) language: ChartLanguage,
 }
 
 impl ExportJob {
+    /// Writes a chart's words in `lang` (English unless told).
+    pub fn in_language(mut self, lang: Lang) -> Self {
+        self.language = ChartLanguage::new(lang);
+        self
+    }
+
     pub fn write(self) -> Result<Exported> {
         match (self.format, self.window) {
             (HistoryFormat::Csv, _) => {
@@ -58,6 +77,8 @@ impl ExportJob {
                 Ok(Exported {
                     path: self.out,
                     rows: Some(rows),
+                    note: None,
+                    note_message: None,
                 })
             }
             (format, Some(window)) => {
@@ -66,10 +87,16 @@ impl ExportJob {
                 } else {
                     ChartFormat::Svg
                 };
-                chart::render(&window, &self.title, &self.out, f, ChartOptions::default())?;
+                let options = ChartOptions {
+                    language: self.language,
+                    ..ChartOptions::default()
+                };
+                let labels = chart::render(&window, &self.title, &self.out, f, options)?;
                 Ok(Exported {
                     path: self.out,
                     rows: None,
+                    note: labels.note(),
+                    note_message: labels.fallback,
                 })
             }
             (_, None) => Err(Error::invalid("export", "nothing to chart")),
@@ -114,4 +141,70 @@ pub fn default_name(prefix: &str) -> String {
         .filter(|c| c.is_ascii_alphanumeric())
         .collect();
     format!("{prefix}-{stamp}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::message::Key;
+
+    fn window() -> HistoryWindow {
+        let gib = 1u64 << 30;
+        serde_json::from_value(serde_json::json!({
+            "from": "2026-11-29T21:00:00Z",
+            "to": "2026-11-29T21:01:00Z",
+            "gpus": [{"gpu": 0, "pid": null, "label": "H100", "total_bytes": 80 * gib,
+                      "used": {"t": [1_764_450_000_000u64, 1_764_450_060_000u64], "v": [40 * gib, 70 * gib]}}],
+            "processes": [],
+        }))
+        .unwrap()
+    }
+
+    fn job(out: PathBuf, language: ChartLanguage) -> ExportJob {
+        ExportJob {
+            format: HistoryFormat::Svg,
+            out,
+            recording: None,
+            window: Some(window()),
+            title: "nvml".into(),
+            language,
+        }
+    }
+
+    #[test]
+    fn a_japanese_chart_without_a_japanese_font_says_why_it_is_english() {
+        let dir = tempfile::tempdir().unwrap();
+        let no_font = ChartLanguage {
+            lang: Lang::Ja,
+            cjk_fonts: vec![dir.path().join("missing.ttc")],
+        };
+        let done = job(dir.path().join("ja.svg"), no_font).write().unwrap();
+        assert_eq!(
+            done.note_message.as_ref().map(|m| m.key.as_str()),
+            Some(Key::ChartNoCjkFont.as_str())
+        );
+        assert!(
+            done.note
+                .as_deref()
+                .is_some_and(|n| n.starts_with("No Japanese font was found")),
+            "{:?}",
+            done.note
+        );
+        let text = std::fs::read_to_string(&done.path).unwrap();
+        assert!(
+            text.contains("GPU memory, nvml"),
+            "the fallback chart is not English"
+        );
+
+        // An English chart has nothing to add, and its JSON keeps the old shape.
+        let done = job(dir.path().join("en.svg"), ChartLanguage::default())
+            .write()
+            .unwrap();
+        assert_eq!(
+            (done.note.as_ref(), done.note_message.as_ref()),
+            (None, None)
+        );
+        let json = serde_json::to_value(&done).unwrap();
+        assert!(json.get("note").is_none() && json.get("note_message").is_none());
+    }
 }

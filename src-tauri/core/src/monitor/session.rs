@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use crate::message::{Key, Message as Text};
 use crate::monitor::advice::PresetAdvisor;
 use crate::monitor::alerts::{AlertConfig, LevelChange};
-use crate::monitor::chart::ChartOptions;
+use crate::monitor::chart::{ChartLanguage, ChartOptions};
 use crate::monitor::export::{ExportJob, HistoryFormat};
 use crate::monitor::fake::{FakeConfig, Scenario};
 use crate::monitor::history::{HistoryWindow, ProcessIdle};
@@ -308,6 +308,7 @@ impl Running {
                 .or(self.last_recording.clone()),
             window,
             title: self.source.clone(),
+            language: ChartLanguage::default(),
         })
     }
 
@@ -492,7 +493,11 @@ mod tests {
         let running = start_oom_demo(
             |_| true,
             move |tick| {
-                let _ = tx.send(crate::monitor::notify::critical_notices(tick, true));
+                let _ = tx.send(crate::monitor::notify::critical_notices(
+                    tick,
+                    true,
+                    crate::i18n::Lang::En,
+                ));
             },
         );
         let start = Instant::now();

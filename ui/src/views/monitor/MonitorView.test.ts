@@ -125,6 +125,14 @@ function backend(nvml: "no_driver" | "ok") {
         };
       case "save_config":
         return { model_id: args.modelId, revision: "rev-3", config: args.config };
+      case "monitor_export":
+        // A chart asked for in Japanese on a machine without a Japanese font: English words, and the reason.
+        return {
+          path: "/d/exports/monitor.png",
+          rows: null,
+          note: "No Japanese font was found",
+          note_message: { key: "backend.chart.no_cjk_font", args: {} },
+        };
       case "monitor_recordings":
         return [{ name: "monitor-20261129T210000Z", path: "/d/recordings/monitor-20261129T210000Z.jsonl", size_bytes: 52_000 }];
       default:
@@ -385,6 +393,15 @@ describe("the Monitor view", () => {
     expect(calls.find((c) => c.cmd === "save_config")?.args).toEqual({ modelId: "Qwen/Qwen2.5-32B-Instruct", config: LORA_CONFIG, revision: "rev-2" });
     expect(document.querySelector('[data-testid="switched"]')).toBeNull();
     expect(text('[data-testid="notice"]')).toBe("Qwen/Qwen2.5-32B-Instruct's config is back as it was.");
+  });
+
+  it("says where an export went and what the backend adds about it", async () => {
+    await openWithWarning(STARTED);
+    $<HTMLButtonElement>('[data-testid="export"]')!.click();
+    await settle();
+    expect(text('[data-testid="notice"]')).toBe(
+      "Saved to /d/exports/monitor.png No Japanese font was found (the fonts-noto-cjk package provides one), so the chart's labels are in English",
+    );
   });
 
   it("changes the interval of the running source and starts the demo with more GPUs", async () => {

@@ -91,7 +91,8 @@ export class MonitorModel {
   /** Recordings on disk, for the replay picker. */
   recordings = $state.raw<RecordingFile[]>([]);
   /** The last result of an action (stop, record, export), for the status line. */
-  notice = $state<{ kind: "ok" | "error"; text: string } | null>(null);
+  /** The last outcome to show; `note` is what the backend adds about it (an export's English-only chart). */
+  notice = $state<{ kind: "ok" | "error"; text: string; note?: Message } | null>(null);
   /** Field-level errors of the thresholds form, keyed by field name. */
   fieldErrors = $state<Record<string, IpcError>>({});
   /** The interval the user picked; null = each source's own default (demo 250 ms, replay as recorded, 1 s). */
@@ -407,7 +408,7 @@ export class MonitorModel {
   async export(format: HistoryFormat, path: string | null): Promise<void> {
     try {
       const done = await this.api.monitorExport(format, this.rangeMs, path);
-      this.notice = { kind: "ok", text: `exported:${done.path}` };
+      this.notice = { kind: "ok", text: `exported:${done.path}`, note: done.note_message };
     } catch (e) {
       this.notice = { kind: "error", text: (e as IpcError).message };
     }

@@ -68,6 +68,14 @@ function backend() {
       case "plan_save":
         asked.push({ saved: (args as { plan: Record<string, unknown> }).plan });
         return "/home/u/plan.json";
+      case "plan_export_chart":
+        asked.push({ chart: (args as { plan: Record<string, unknown> }).plan });
+        // A Japanese chart on a machine without a Japanese font comes out in English, and says why.
+        return {
+          path: "/home/u/plan.png",
+          note: "No Japanese font was found",
+          note_message: { key: "backend.chart.no_cjk_font", args: {} },
+        };
       case "plan_pick_config":
         return { path: "/m/custom/config.json", config: { model_type: "llama", hidden_size: 4096 } };
       case "plan_load":
@@ -251,6 +259,19 @@ describe("PlanView files", () => {
     expect(q<HTMLInputElement>('[data-testid="batch"]').value).toBe("3");
     expect(q<HTMLSelectElement>('[data-testid="task"]').value).toBe("infer");
     expect(asked.at(-1)).toMatchObject({ model: { id: "Qwen/Qwen3-8B" }, task: "infer", batch_size: 3 });
+  });
+
+  it("exports the breakdown chart and says why a Japanese one came out in English", async () => {
+    const app = new AppModel(api);
+    app.settings = { ...app.settings, language: "ja" };
+    component = mount(PlanView, { target: document.body, props: { app } });
+    await settle();
+    type(q<HTMLSelectElement>('[data-testid="model-list"]'), "meta-llama/Llama-3.1-8B");
+    await settle();
+    [...document.querySelectorAll<HTMLButtonElement>("button")].find((b) => b.textContent?.trim() === "グラフを書き出す…")!.click();
+    await settle();
+    expect(asked.at(-1)).toMatchObject({ chart: { model: { id: "meta-llama/Llama-3.1-8B" } } });
+    expect(document.body.textContent).toContain("グラフを /home/u/plan.png に保存しました 日本語フォントが見つからないため");
   });
 
   it("hands the plan to the Runs view's start form", async () => {

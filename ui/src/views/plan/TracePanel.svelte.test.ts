@@ -83,7 +83,12 @@ function backend() {
         finish?.({ err: { code: "cancelled", message: "the trace was cancelled" } });
         return null;
       case "trace_export_chart":
-        return "/home/u/trace-timeline.png";
+        // A Japanese chart on a machine without a Japanese font comes out in English, and says why.
+        return {
+          path: "/home/u/trace-timeline.png",
+          note: "No Japanese font was found",
+          note_message: { key: "backend.chart.no_cjk_font", args: {} },
+        };
       case "trace_check_python":
         if (a.path === "/usr/bin/python3") throw { code: "trace", message: "/usr/bin/python3 (Python 3.11.2) cannot import torch" };
         return { path: a.path ?? "/venv/bin/python3", python: "3.11.7", torch: "2.15.0", torch_error: null, transformers: "5.24.0", peft: null };
@@ -158,7 +163,7 @@ describe("TracePanel", () => {
     const exported = calls.find((c) => c.cmd === "trace_export_chart")!;
     expect(exported.args.timeline).toEqual(OUTCOME.timeline);
     expect(exported.args.title).toBe("tiny-llama (bf16)");
-    expect(text()).toContain("Timeline saved to /home/u/trace-timeline.png");
+    expect(text()).toContain("Timeline saved to /home/u/trace-timeline.png No Japanese font was found (the fonts-noto-cjk package");
   });
 
   it("marks the answer stale when the plan changes", async () => {
