@@ -100,15 +100,7 @@ pub fn run(paths: &AppPaths, cmd: PlanCommand) -> CliResult {
             out,
             force,
         } => {
-            let plan_text_in = match &plan_path {
-                None => None,
-                Some(p) if p.as_os_str() == "-" => Some(fsio::read_bounded_to_string(
-                    std::io::stdin().lock(),
-                    "stdin",
-                    fsio::PLAN,
-                )?),
-                Some(p) => Some(fsio::read_to_string(p, fsio::PLAN)?),
-            };
+            let plan_text_in = read_plan_file(plan_path.as_deref())?;
             if plan_text_in.is_none() && import.from.is_empty() {
                 return Err(Error::invalid(
                     "plan",
