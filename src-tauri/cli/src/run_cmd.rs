@@ -225,7 +225,8 @@ pub fn run(paths: &AppPaths, args: RunArgs) -> CliResult {
         pin_start: args.pin_start,
         plan: plan.as_ref(),
     };
-    let (batch, sequence_length) = start::trained_shape(paths, &shape)?;
+    let shape = start::trained_shape(paths, shape)?;
+    let (batch, sequence_length) = (shape.batch, shape.sequence_length);
     // A micro-batch alone is only handed over; with a sequence length (or a plan) the chain is estimated.
     let prediction = if sequence_length.is_none() {
         ChainPrediction::default()

@@ -142,7 +142,8 @@ pub fn run_request(
         pin_start: start.pin_start.unwrap_or(false),
         plan: start.plan.as_ref(),
     };
-    let (batch, sequence_length) = trained_shape(paths, &shape)?;
+    let shape = trained_shape(paths, shape)?;
+    let (batch, sequence_length) = (shape.batch, shape.sequence_length);
     let prediction = predict_run(paths, shape, resolver)?;
     let request = RunRequest {
         model: start.model.trim().to_string(),
@@ -182,39 +183,39 @@ pub struct RunShape<'a> {
     pub plan: Option<&'a serde_json::Value>,
 }
 
-/// The micro-batch and sequence length the run trains at: what the form or the flags give, completed from the
-/// run's plan when it has one. The launcher hands these over (`HEADROOM_MICRO_BATCH`, `HEADROOM_SEQUENCE_LENGTH`)
-/// and `mb/2` steps halve the batch.
-pub fn trained_shape(
-    paths: &AppPaths,
-    shape: &RunShape<'_>,
-) -> Result<(Option<BatchSetting>, Option<u64>)> {
-    match shape.plan {
-        None => Ok((shape.batch, shape.sequence_length)),
-        Some(plan) => {
-            let known = available_presets(&PresetLibrary::new(paths))?;
-            let (batch, sequence) = plan_shape(
-                plan,
-                shape.model_id,
-                shape.batch,
-                shape.sequence_length,
-                &known,
-            )?;
-            Ok((Some(batch), Some(sequence)))
-        }
-    }
+/// The shape with the micro-batch and sequence length the run trains at: what the form or the flags give,
+/// completed from the run's plan when it has one (checked as the estimator reads it). The launcher hands these
+/// over (`HEADROOM_MICRO_BATCH`, `HEADROOM_SEQUENCE_LENGTH`) and `mb/2` steps halve the batch; [`predict_run`]
+/// takes the shape this returns.
+pub fn trained_shape<'a>(paths: &AppPaths, shape: RunShape<'a>) -> Result<RunShape<'a>> {
+    let Some(plan) = shape.plan else {
+        return Ok(shape);
+    };
+    let known = available_presets(&PresetLibrary::new(paths))?;
+    let (batch, sequence) = plan_shape(
+        plan,
+        shape.model_id,
+        shape.batch,
+        shape.sequence_length,
+        &known,
+    )?;
+    Ok(RunShape {
+        batch: Some(batch),
+        sequence_length: Some(sequence),
+        ..shape
+    })
 }
 
 /// Each chain step's estimate and where the chain starts, when both a batch and a sequence length are given (no
 /// prediction without either; one without the other is an error naming the missing one). The app's form and
-/// `headroom-cli run` both start runs through here, so they choose the same first step.
+/// `headroom-cli run` both start runs through here, so they choose the same first step. A run with a plan passes
+/// the shape [`trained_shape`] completed, so the plan is read once.
 pub fn predict_run(
     paths: &AppPaths,
     shape: RunShape<'_>,
     resolver: &Resolver,
 ) -> Result<ChainPrediction> {
-    let (batch, sequence_length) = trained_shape(paths, &shape)?;
-    match (batch, sequence_length) {
+    match (shape.batch, shape.sequence_length) {
         (None, None) => Ok(ChainPrediction::default()),
         (Some(_), None) => Err(Error::invalid_msg(
             "sequence_length",
