@@ -16,17 +16,16 @@ use super::states::Trainable;
 use crate::model::LinearRole;
 
 /// Per-token facts about one decoder layer's saved activations.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 pub(crate) struct LayerCost {
     /// Bytes saved per token, independent of sequence length.
     pub per_token: u64,
     /// Bytes per token per token of context (eager attention's b·a·s² softmax).
     pub per_token_per_position: u64,
-    /// One of the dense MLP's intermediate-sized tensors saved per token (`mlp_intermediates` of them are in
-    /// `per_token`): what the allocator simulation of varying lengths needs to size single tensors
-    /// (docs/estimator.md §10.3).
-    pub mlp_intermediate: u64,
-    pub mlp_intermediates: u64,
+    /// Each tensor the layer saves, bytes per token; they add up to `per_token`. The allocator simulation of
+    /// varying lengths (docs/estimator.md §10.3) needs single tensors' sizes: which cached block a longer
+    /// batch's tensor can reuse depends on them, not on their sum.
+    pub saved: Vec<u64>,
 }
 
 pub(crate) struct ActInputs<'a> {
@@ -69,6 +68,9 @@ pub(crate) fn layer_cost(input: &ActInputs) -> LayerCost {
     let mut moe_per_token = 0u64;
     let mut own = 0u64;
     let mut lora_extra = 0u64;
+    // The same bytes tensor by tensor: the slots that add a copy per reader, the layers' own inputs, adapters.
+    let mut reader_copies: [Vec<u64>; 4] = Default::default();
+    let mut items: Vec<u64> = Vec::new();
     for (i, g) in arch.linear_layers.iter().enumerate() {
         if g.role == LinearRole::LmHead {
             continue;
@@ -93,10 +95,11 @@ pub(crate) fn layer_cost(input: &ActInputs) -> LayerCost {
             }
         };
         if adapted {
-            let mut x = e * lora_rank;
+            // lora_A's output, saved by lora_B.
+            let mut tensors = vec![e * lora_rank];
             if lora_dropout {
                 // dropout's output (saved by lora_A) and its mask (1 byte).
-                x += (e + 1) * g.in_features;
+                tensors.extend([e * g.in_features, g.in_features]);
             } else if adapter_cast {
                 // Under autocast lora_A saves the 16-bit recast; without autocast, the adapter-dtype copy.
                 let copy = if plan.precision.is_mixed() {
@@ -104,9 +107,13 @@ pub(crate) fn layer_cost(input: &ActInputs) -> LayerCost {
                 } else {
                     lora.map_or(e, |l| l.dtype.bytes())
                 };
-                x += copy * g.in_features;
+                tensors.push(copy * g.in_features);
             }
+            let x: u64 = tensors.iter().sum();
             lora_extra += layer_share(x * per_layer);
+            for _ in 0..per_layer {
+                items.extend(tensors.iter().map(|&t| layer_share(t)));
+            }
         }
         if g.role == LinearRole::Expert {
             // Every token visits k experts; each expert saves its (gathered) input when it saves at all,
@@ -124,13 +131,22 @@ pub(crate) fn layer_cost(input: &ActInputs) -> LayerCost {
         }
         let bytes = e * g.in_features;
         match input_slot(&g.name) {
-            InputSlot::AttnIn if copies_per_reader => slot_saved[0] += bytes,
+            InputSlot::AttnIn if copies_per_reader => {
+                slot_saved[0] += bytes;
+                reader_copies[0].push(bytes);
+            }
             InputSlot::AttnIn => slot_saved[0] = slot_saved[0].max(bytes),
             InputSlot::AttnOut => slot_saved[1] = slot_saved[1].max(bytes),
-            InputSlot::MlpIn if copies_per_reader => slot_saved[2] += layer_share(bytes),
+            InputSlot::MlpIn if copies_per_reader => {
+                slot_saved[2] += layer_share(bytes);
+                reader_copies[2].push(layer_share(bytes));
+            }
             InputSlot::MlpIn => slot_saved[2] = slot_saved[2].max(layer_share(bytes)),
             InputSlot::MlpInner => slot_saved[3] = slot_saved[3].max(layer_share(bytes)),
-            InputSlot::Own => own += layer_share(bytes * per_layer),
+            InputSlot::Own => {
+                own += layer_share(bytes * per_layer);
+                items.extend((0..per_layer).map(|_| layer_share(bytes)));
+            }
         }
     }
 
@@ -142,6 +158,14 @@ pub(crate) fn layer_cost(input: &ActInputs) -> LayerCost {
         4 * h + if full { e_res * h } else { 0 }
     };
     let norms = 2 * norm;
+    if plan.torch_compile {
+        items.extend([e * h; 2]);
+    } else {
+        items.extend([4 * h; 2]);
+        if full {
+            items.extend([e_res * h; 2]);
+        }
+    }
 
     // Attention: q, k, v after RoPE, output, fp32 log-sum-exp per head.
     let att = &arch.attention;
@@ -151,6 +175,27 @@ pub(crate) fn layer_cost(input: &ActInputs) -> LayerCost {
             "qkv_proj" | "query_key_value" | "c_attn" | "Wqkv"
         )
     });
+    let attention_tensors: Vec<u64> = match att.mla {
+        Some(m) => {
+            let qk = e * att.num_heads * (m.qk_nope_head_dim + m.qk_rope_head_dim);
+            let v = e * att.num_heads * m.v_head_dim;
+            vec![qk, qk, v, v]
+        }
+        None if effective_attention(plan, shape) != AttentionImpl::Flash => {
+            vec![e * shape.q_dim; 4]
+        }
+        None => vec![
+            e * shape.q_dim,
+            e * shape.q_dim,
+            e * shape.kv_dim,
+            e * shape.kv_dim,
+        ],
+    };
+    items.extend(attention_tensors);
+    items.push(4 * att.num_heads);
+    if fused_qkv {
+        items.push(e * (shape.q_dim + shape.kv_dim));
+    }
     let attention = match att.mla {
         // MLA attends with per-head queries and keys of nope+rope dims and values of v dims.
         Some(m) => {
@@ -194,17 +239,45 @@ pub(crate) fn layer_cost(input: &ActInputs) -> LayerCost {
             + if full { e * k * m.expert_intermediate_size } else { 0 }
     });
     let mlp = (dense_mlp * shape.dense_layers + moe_mlp * shape.moe_layers) / shape.layers;
-
-    LayerCost {
-        per_token: norms + slot_saved.iter().sum::<u64>() + own + attention + mlp + lora_extra,
-        per_token_per_position: per_position,
-        mlp_intermediate: if shape.moe_layers == 0 {
-            mlp_e * arch.intermediate_size
+    if shape.moe_layers == 0 {
+        let inner = mlp_e * arch.intermediate_size;
+        let fused_gate_up = arch.linear_layers.iter().any(|g| g.name == "gate_up_proj");
+        if fused_gate_up {
+            // Phi-3's fused projection: gate and up are views of one 2I-wide output, which SiLU and the product
+            // keep alive whole, beside SiLU's output.
+            items.extend([2 * inner, inner]);
         } else {
-            0
-        },
-        mlp_intermediates: if shape.moe_layers == 0 { gated } else { 0 },
+            items.extend(vec![inner; gated as usize]);
+        }
     }
+    for (slot, copies) in reader_copies.iter().enumerate() {
+        if copies.is_empty() {
+            items.push(slot_saved[slot]);
+        } else {
+            items.extend(copies);
+        }
+    }
+
+    let per_token = norms + slot_saved.iter().sum::<u64>() + own + attention + mlp + lora_extra;
+    LayerCost {
+        per_token,
+        per_token_per_position: per_position,
+        saved: itemized(items, per_token, e * h),
+    }
+}
+
+/// The listed tensors without the empty ones, with what the list misses of `per_token` (an MoE layer's MLP,
+/// shares rounded down) as `piece`-sized tensors.
+fn itemized(mut items: Vec<u64>, per_token: u64, piece: u64) -> Vec<u64> {
+    items.retain(|&t| t > 0);
+    let listed: u64 = items.iter().sum();
+    let mut rest = per_token.saturating_sub(listed);
+    while rest > 0 {
+        let next = rest.min(piece.max(1));
+        items.push(next);
+        rest -= next;
+    }
+    items
 }
 
 /// The attention transformers runs: what the plan asks for, except that a model with no SDPA path (Gemma-2's
@@ -272,3 +345,69 @@ pub(crate) fn loss_bytes_per_logit(e: u64) -> u64 {
 /// Chunks of the chunked cross-entropy (torchtune `CEWithChunkedOutputLoss(num_output_chunks=8)`): only one
 /// chunk's fp32 logits and log-softmax exist at a time.
 pub(crate) const LOSS_CHUNKS: u64 = 8;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::estimate::shape::architecture;
+    use crate::estimate::states::trainable;
+    use crate::estimate::{builtin_presets, parse_plan};
+    use crate::model::{catalog, from_config};
+    use serde_json::json;
+
+    /// The allocator simulation sizes single tensors from `saved` while the estimate adds up `per_token`: the
+    /// two must describe the same bytes for every architecture and for what changes who saves what.
+    #[test]
+    fn the_saved_tensors_add_up_to_the_layers_bytes() {
+        let plans = [
+            json!({"method": "full"}),
+            json!({"method": "full", "precision": "bf16-mixed", "torch_compile": true}),
+            json!({"method": "lora", "lora": {"target_modules": "all-linear", "dropout": 0.05}}),
+            json!({"method": "lora", "lora": {"target_modules": ["q_proj", "v_proj"], "dropout": 0.0}}),
+            json!({"method": "lora", "lora": {"dtype": "fp32", "dropout": 0.0}, "attention": "eager"}),
+            json!({"method": "qlora", "quantization": "int4", "attention": "flash"}),
+        ];
+        let presets = builtin_presets();
+        let mut checked = 0;
+        for entry in catalog::entries().unwrap() {
+            let Ok(spec) = from_config(&entry.config, &entry.id) else {
+                continue;
+            };
+            let Ok(arch) = architecture(&spec) else {
+                continue;
+            };
+            let shape = Shape::new(&spec, arch).unwrap();
+            for p in &plans {
+                let mut v = p.clone();
+                v["model"] = json!({"id": entry.id});
+                v["task"] = json!("train");
+                let plan = parse_plan(&v.to_string(), &presets).unwrap();
+                let Ok(t) = trainable(&spec, &shape, &plan) else {
+                    continue;
+                };
+                let quantized = plan.method == Some(Method::Qlora);
+                for e_res in [2, 4] {
+                    let lc = layer_cost(&ActInputs {
+                        plan: &plan,
+                        shape: &shape,
+                        trainable: &t,
+                        quantized,
+                        compute_bytes: 2,
+                        residual_bytes: e_res,
+                        frozen_need_grad: false,
+                    });
+                    assert_eq!(
+                        lc.saved.iter().sum::<u64>(),
+                        lc.per_token,
+                        "{} {p}: {:?}",
+                        entry.id,
+                        lc.saved
+                    );
+                    assert!(lc.saved.iter().all(|&t| t > 0));
+                    checked += 1;
+                }
+            }
+        }
+        assert!(checked > 100, "only {checked} layers checked");
+    }
+}

@@ -184,8 +184,8 @@ pub(crate) struct ScheduleInputs<'a> {
 }
 
 /// One training step's tensors for the allocator simulation of varying lengths (docs/estimator.md §10.3), from
-/// the same per-layer and per-token sizes the estimate adds up: a layer's saved bytes as its MLP intermediates,
-/// eager attention's s×s matrices (fp32 softmax, then 16-bit ones) and hidden-sized tensors for the rest; the
+/// the same per-layer and per-token sizes the estimate adds up: each tensor a layer saves (`LayerCost::saved`),
+/// eager attention's s×s matrices (fp32 softmax, then 16-bit ones); the
 /// gradients a layer's backward frees (the working set of `layer_transient_per_token`); every trainable tensor's
 /// gradient, and its optimizer states from the first step on.
 pub(crate) fn step_schedule(input: &ScheduleInputs) -> StepSchedule {
@@ -200,15 +200,7 @@ pub(crate) fn step_schedule(input: &ScheduleInputs) -> StepSchedule {
     } = *input;
     let h = shape.h;
     let heads = shape.arch.attention.num_heads;
-    let mut saved_per_token = vec![lc.mlp_intermediate; lc.mlp_intermediates as usize];
-    let mut rest = lc
-        .per_token
-        .saturating_sub(lc.mlp_intermediate * lc.mlp_intermediates);
-    while rest > 0 {
-        let piece = rest.min(e * h);
-        saved_per_token.push(piece);
-        rest -= piece;
-    }
+    let saved_per_token = lc.saved.clone();
     let mut saved_per_token_per_position = Vec::new();
     if lc.per_token_per_position > 0 {
         let fp32 = (4 * heads).min(lc.per_token_per_position);
