@@ -590,3 +590,28 @@ fn varying_lengths_strand_the_shorter_batches_segments() {
         fixed.per_gpu.reserved_peak_bytes
     );
 }
+
+#[test]
+fn qwen3s_query_and_key_norms_save_their_fp32_inputs() {
+    // The same shapes as Qwen2 and Qwen3 (head_dim = h / a so both read it alike): only Qwen3 normalises each
+    // head of q and k, and each norm keeps an fp32 copy of its input and rsqrt's fp32 output per head.
+    let config = |model_type: &str| {
+        spec_from_config(&json!({
+            "model_type": model_type, "hidden_size": 2048, "num_hidden_layers": 28, "num_attention_heads": 16,
+            "num_key_value_heads": 8, "head_dim": 128, "intermediate_size": 6144, "vocab_size": 151936,
+            "tie_word_embeddings": true, "torch_dtype": "bfloat16"
+        }))
+        .unwrap()
+    };
+    let plan = json!({"task": "train", "method": "lora", "quantization": "bf16", "batch_size": 2,
+                      "sequence_length": 1024, "gradient_checkpointing": false,
+                      "lora": {"target_modules": ["q_proj", "v_proj"], "dropout": 0.0}});
+    let qwen2 = run(&config("qwen2"), plan.clone());
+    let qwen3 = run(&config("qwen3"), plan);
+    let (q_dim, kv_dim, heads, kv_heads) = (16 * 128, 8 * 128, 16, 8);
+    let per_token = 4 * (q_dim + kv_dim) + 4 * (heads + kv_heads);
+    assert_eq!(
+        qwen3.per_gpu.components.activations - qwen2.per_gpu.components.activations,
+        28 * 2 * 1024 * per_token
+    );
+}

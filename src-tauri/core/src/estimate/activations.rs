@@ -166,6 +166,22 @@ pub(crate) fn layer_cost(input: &ActInputs) -> LayerCost {
             items.extend([e_res * h; 2]);
         }
     }
+    // q and k norms (Qwen3): the same RMSNorm on each head of the projections' 16-bit output, so the fp32 copy,
+    // rsqrt's per-head fp32 output, and the normalized 16-bit output when the norm weights train.
+    let qk_norm_tensors: Vec<u64> = if !shape.qk_norm {
+        Vec::new()
+    } else if plan.torch_compile {
+        vec![e * shape.q_dim, e * shape.kv_dim]
+    } else {
+        let heads = att_heads(shape);
+        let mut t = vec![4 * shape.q_dim, 4 * shape.kv_dim, 4 * heads.0, 4 * heads.1];
+        if full {
+            t.extend([e * shape.q_dim, e * shape.kv_dim]);
+        }
+        t
+    };
+    let qk_norms: u64 = qk_norm_tensors.iter().sum();
+    items.extend(qk_norm_tensors);
 
     // Attention: q, k, v after RoPE, output, fp32 log-sum-exp per head.
     let att = &arch.attention;
@@ -258,12 +274,19 @@ pub(crate) fn layer_cost(input: &ActInputs) -> LayerCost {
         }
     }
 
-    let per_token = norms + slot_saved.iter().sum::<u64>() + own + attention + mlp + lora_extra;
+    let per_token =
+        norms + qk_norms + slot_saved.iter().sum::<u64>() + own + attention + mlp + lora_extra;
     LayerCost {
         per_token,
         per_token_per_position: per_position,
         saved: itemized(items, per_token, e * h),
     }
+}
+
+/// Query and key/value heads.
+fn att_heads(shape: &Shape) -> (u64, u64) {
+    let att = &shape.arch.attention;
+    (att.num_heads, att.num_kv_heads)
 }
 
 /// The listed tensors without the empty ones, with what the list misses of `per_token` (an MoE layer's MLP,

@@ -62,6 +62,9 @@ pub(crate) struct Shape<'a> {
     /// Gemma-2's tanh soft-capping of attention scores and final logits: transformers has no SDPA path for it
     /// (`_supports_sdpa = False` in `modeling_gemma2.py`), so it attends eagerly, and each tanh saves its output.
     pub softcapped: bool,
+    /// Qwen3's RMSNorm on each head of q and k before RoPE (`q_norm`, `k_norm` in `modeling_qwen3.py`): each
+    /// saves for backward what the layer norms do (docs/estimator.md §6.1).
+    pub qk_norm: bool,
 }
 
 impl<'a> Shape<'a> {
@@ -90,6 +93,7 @@ impl<'a> Shape<'a> {
             dense_layers: arch.num_layers - moe_layers,
             layer_params: in_layers / arch.num_layers,
             softcapped: spec.model_type == "gemma2",
+            qk_norm: matches!(spec.model_type.as_str(), "qwen3" | "qwen3_moe"),
         })
     }
 
