@@ -3,7 +3,7 @@ import { flushSync, mount, tick, unmount } from "svelte";
 import { clearMocks, mockIPC } from "@tauri-apps/api/mocks";
 import { api } from "../../lib/api";
 import { AppModel } from "../../lib/app.svelte";
-import type { HistoryWindow, MonitorPush, MonitorStarted, Tick } from "../../lib/bindings";
+import type { HistoryWindow, MonitorPush, MonitorStarted, PresetSwitch, Tick } from "../../lib/bindings";
 import MonitorView from "./MonitorView.svelte";
 import { chartData, powerData, utilizationData } from "./chart";
 import { appendEvents, eventsBetween, MAX_EVENTS } from "./events";
@@ -438,7 +438,7 @@ describe("the Monitor view", () => {
       entry: { model_id: "Qwen/Qwen2.5-32B-Instruct", revision: "rev-2", config: { ...LORA_CONFIG, preset: "int4_double" } },
       previous: { model_id: "Qwen/Qwen2.5-32B-Instruct", revision: "rev-1", config: LORA_CONFIG },
       changes: [],
-    };
+    } as PresetSwitch;
     await settle();
     document.querySelector<HTMLButtonElement>('[data-testid="undo-switch"]')!.click();
     await settle();
