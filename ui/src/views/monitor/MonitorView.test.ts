@@ -450,6 +450,17 @@ describe("the Monitor view", () => {
     expect($('[data-testid="notice"]')!.classList.contains("error")).toBe(true);
   });
 
+  it("says a reading failed in the person's language, until the next reading arrives", async () => {
+    const monitor = await openWithWarning(STARTED, { language: "ja" });
+    push!({ kind: "error", message: "NVML: GPU is lost" });
+    await settle();
+    expect(text('[data-testid="reading-failed"]')).toBe("直近の読み取りに失敗しました: NVML: GPU is lost");
+    push!({ kind: "tick", tick: reading(68, "warning"), readings: 1 });
+    await settle();
+    expect($('[data-testid="reading-failed"]')).toBeNull();
+    expect(monitor.error).toBeNull();
+  });
+
   it("says which action failed in English too", async () => {
     await openWithWarning(STARTED, { failing: { monitor_export: { code: "io", message: "disk full" } } });
     $<HTMLButtonElement>('[data-testid="export"]')!.click();

@@ -83,6 +83,9 @@ export class MonitorModel {
   /** Why NVML could not start, in the driver's words. */
   noDriverReason = $state("");
   error = $state<IpcError | null>(null);
+  /** Why the last reading failed, in the source's words (the view words the sentence around it); cleared by the
+   *  next reading that arrives. */
+  readingFailed = $state<string | null>(null);
   started = $state<MonitorStarted | null>(null);
   request = $state<SourceRequest>({ kind: "nvml" });
   tick = $state.raw<Tick | null>(null);
@@ -141,6 +144,7 @@ export class MonitorModel {
     const generation = ++this.generation;
     this.phase = "starting";
     this.error = null;
+    this.readingFailed = null;
     this.fieldErrors = {};
     try {
       const started = await this.api.monitorStart(request, alerts, this.chosenInterval, (push) => {
@@ -239,6 +243,8 @@ export class MonitorModel {
     if (push.kind === "tick") {
       this.lastPushAt = this.now();
       this.pending = push.tick;
+      // A reading after a failed one: the failure is over (set only when there was one, so no extra render).
+      if (this.readingFailed !== null) this.readingFailed = null;
       this.collectChanges(push.tick);
       // Published with the next frame, like the reading itself.
       this.eventLog = appendEvents(this.eventLog, eventsBetween(this.lastTick, push.tick));
@@ -246,7 +252,7 @@ export class MonitorModel {
     } else if (push.kind === "ended") {
       this.ended = true;
     } else {
-      this.error = { code: "internal", message: push.message };
+      this.readingFailed = push.message;
     }
     this.requestFrame();
   }
