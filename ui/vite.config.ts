@@ -6,7 +6,9 @@ import { svelte } from "@sveltejs/vite-plugin-svelte";
 export default defineConfig(({ mode }) => ({
   plugins: [svelte()],
   clearScreen: false,
-  server: { port: 5173, strictPort: true },
+  // Tests may read the repository's own sources as text (`?raw`): the backend's catalog, whose words the UI's
+  // translations must match (src/lib/messages/variables.test.ts).
+  server: { port: 5173, strictPort: true, fs: mode === "test" ? { allow: [".."] } : undefined },
   build: { target: "safari15", outDir: "dist", emptyOutDir: true },
   resolve: mode === "test" ? { conditions: ["browser"] } : undefined,
   test: {

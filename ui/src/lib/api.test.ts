@@ -36,6 +36,16 @@ describe("api", () => {
     expect(toIpcError({ code: "io", message: "x", field: 3 })).toEqual({ code: "io", message: "x" });
   });
 
+  it("keeps the reason's message key, so the view can word it in the person's language", () => {
+    const message_key = { key: "backend.invalid.monitor.interval", args: { interval_ms: { type: "count", value: 50 } } };
+    expect(
+      toIpcError({ code: "invalid", message: "interval_ms: 50 ms is outside 100 ms to 10 s", field: "interval_ms", message_key }),
+    ).toEqual({ code: "invalid", message: "interval_ms: 50 ms is outside 100 ms to 10 s", field: "interval_ms", message_key });
+    // Something that is not a message is dropped rather than passed on to be formatted.
+    expect(toIpcError({ code: "invalid", message: "x", message_key: "backend.x" })).toEqual({ code: "invalid", message: "x" });
+    expect(toIpcError({ code: "invalid", message: "x", message_key: { key: 1, args: {} } })).toEqual({ code: "invalid", message: "x" });
+  });
+
   it("turns anything else into an 'invalid' error with its text", () => {
     expect(toIpcError("invalid args `settings` for command `save_settings`")).toEqual({
       code: "invalid",

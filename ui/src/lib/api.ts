@@ -26,6 +26,7 @@ import type {
   ImportedAs,
   IpcError,
   LogTail,
+  Message,
   ModelConfig,
   ModelConfigEntry,
   PresetSwitch,
@@ -92,12 +93,28 @@ const ERROR_CODES: readonly ErrorCode[] = [
   "internal",
 ];
 
+/** A backend message's shape (key and arguments); its arguments are checked where they are formatted. */
+function isMessage(raw: unknown): raw is Message {
+  if (typeof raw !== "object" || raw === null) return false;
+  const { key, args } = raw as { key?: unknown; args?: unknown };
+  return typeof key === "string" && typeof args === "object" && args !== null && !Array.isArray(args);
+}
+
 /** Turn whatever a rejected invoke gave us into an IpcError. */
 export function toIpcError(raw: unknown): IpcError {
   if (typeof raw === "object" && raw !== null && "code" in raw && "message" in raw) {
-    const { code, message, field } = raw as { code: unknown; message: unknown; field?: unknown };
+    const { code, message, field, message_key } = raw as {
+      code: unknown;
+      message: unknown;
+      field?: unknown;
+      message_key?: unknown;
+    };
     if (ERROR_CODES.includes(code as ErrorCode) && typeof message === "string") {
-      return typeof field === "string" ? { code: code as ErrorCode, message, field } : { code: code as ErrorCode, message };
+      const error: IpcError = { code: code as ErrorCode, message };
+      if (typeof field === "string") error.field = field;
+      // The reason as a key and arguments, so views can show it in the person's language (lib/errors.ts).
+      if (isMessage(message_key)) error.message_key = message_key;
+      return error;
     }
   }
   // Argument errors from Tauri itself (a bad enum value, a missing key) come as plain strings.

@@ -1,7 +1,7 @@
 // Formatting at the edge: bytes stay integers everywhere else (GiB = 2^30 bytes). Numbers and dates follow the
 // active language through Intl, from one place, so every view writes them the same way.
 
-import type { Lang } from "./i18n";
+import { translate, type Lang } from "./i18n";
 
 const GIB = 2 ** 30;
 const MIB = 2 ** 20;
@@ -19,9 +19,9 @@ export function formatGiB(bytes: number): string {
   return `${(bytes / GIB).toFixed(2)} GiB`;
 }
 
-/** "22,945,263,616 bytes": the exact figure, for tooltips. */
-export function formatBytesExact(bytes: number): string {
-  return `${Math.round(bytes).toLocaleString("en-US")} bytes`;
+/** "22,945,263,616 bytes" ("22,945,263,616 バイト"): the exact figure, for tooltips. */
+export function formatBytesExact(bytes: number, lang: Lang): string {
+  return translate(lang, "unit.bytes", { n: formatCount(Math.round(bytes), lang) });
 }
 
 /** A whole number with the language's thousands separators: "1,048,576". */

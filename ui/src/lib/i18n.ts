@@ -12,12 +12,14 @@ import * as plan from "./messages/plan";
 import * as runs from "./messages/runs";
 import * as shell from "./messages/shell";
 import * as trace from "./messages/trace";
+import * as variables from "./messages/variables";
 
 const en = {
   ...shell.en,
   ...monitor.en,
   ...plan.en,
   ...environment.en,
+  ...variables.en,
   ...runs.en,
   ...presets.en,
   ...trace.en,
@@ -34,6 +36,7 @@ const ja: Messages = {
   ...monitor.ja,
   ...plan.ja,
   ...environment.ja,
+  ...variables.ja,
   ...runs.ja,
   ...presets.ja,
   ...trace.ja,

@@ -82,3 +82,11 @@ export function unavailableText(
 export function caveatText(lang: Lang, row: { caveat: string | null; caveat_messages?: Message[] }): string | null {
   return row.caveat == null ? null : messagesText(lang, row.caveat_messages, row.caveat);
 }
+
+/** What a catalog variable does or costs, in `lang`: the translation while its English is still the words the
+ *  backend sent (lib/messages/variables.ts), else the backend's English. */
+export function variableText(lang: Lang, info: { name: string; effect: string; cost: string }, part: "effect" | "cost"): string {
+  const key = `env.var.${info.name}.${part}`;
+  const translated = key in messages[lang] && messages.en[key as MessageKey] === info[part];
+  return translated ? messages[lang][key as MessageKey] : info[part];
+}

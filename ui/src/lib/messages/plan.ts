@@ -79,6 +79,11 @@ export const en = {
   "plan.optimizer": "Optimizer",
   "plan.batch": "Micro-batch",
   "plan.sequence": "Sequence length",
+  "plan.sequence.longest": "The longest of the varying lengths",
+  "plan.sequenceLengths": "Varying lengths (tokens)",
+  "plan.sequenceLengths.help":
+    "The longest sample of each successive micro-batch, comma-separated, up to 64 (e.g. 512, 1024, 2048): reserved memory then includes what the allocator strands when shapes vary. Empty: every batch has the sequence length.",
+  "plan.sequenceLengths.fixed": "Empty: fixed shapes",
   "plan.accumulation": "Gradient accumulation",
   "plan.newTokens": "New tokens",
   "plan.checkpointing": "Gradient checkpointing",
@@ -246,6 +251,11 @@ export const ja: Record<keyof typeof en, string> = {
   "plan.optimizer": "オプティマイザー",
   "plan.batch": "マイクロバッチ",
   "plan.sequence": "シーケンス長",
+  "plan.sequence.longest": "可変長のうち最長の値",
+  "plan.sequenceLengths": "可変長（トークン数）",
+  "plan.sequenceLengths.help":
+    "連続するマイクロバッチごとの最長サンプルのトークン数を、カンマ区切りで 64 個まで入力します（例: 512, 1024, 2048）。バッチの形状が変わることでアロケータに取り残されるメモリも予約量に含めて見積もります。空欄なら全バッチがシーケンス長です。",
+  "plan.sequenceLengths.fixed": "空欄: 固定長",
   "plan.accumulation": "勾配累積",
   "plan.newTokens": "生成トークン数",
   "plan.checkpointing": "勾配チェックポイント",

@@ -6,12 +6,15 @@ import { api } from "../../lib/api";
 import { AppModel } from "../../lib/app.svelte";
 import type { Finding, ProfileView } from "../../lib/bindings";
 import { fieldOf, messageFor } from "../../lib/errors";
+import { en as variableWords } from "../../lib/messages/variables";
 import { copyName, fixLabel } from "./logic";
 
+// The catalog's own English for the variables it has (lib/messages/variables.ts holds it equal to the backend's).
+const catalogWords = variableWords as Record<string, string>;
 const info = (name: string, debug_only: boolean) => ({
   name,
-  effect: `${name} effect`,
-  cost: `${name} cost`,
+  effect: catalogWords[`env.var.${name}.effect`] ?? `${name} effect`,
+  cost: catalogWords[`env.var.${name}.cost`] ?? `${name} cost`,
   source: "docs/estimator.md §15",
   debug_only,
 });
@@ -147,8 +150,8 @@ describe("the Environment view", () => {
     const row = document.querySelector('[data-testid="profile"] tr[data-variable="CUDA_LAUNCH_BLOCKING"]')!;
     expect(row.textContent).toContain("debug only");
     expect(row.textContent).toContain("unset");
-    expect(row.textContent).toContain("CUDA_LAUNCH_BLOCKING effect");
-    expect(row.textContent).toContain("CUDA_LAUNCH_BLOCKING cost");
+    expect(row.textContent).toContain("1 makes every CUDA call synchronous, so an error is reported at the operation that failed");
+    expect(row.textContent).toContain("removes all CPU/GPU overlap: a large slowdown of every training step");
     expect(document.body.textContent).toContain("Built-in profiles are locked");
   });
 
@@ -175,6 +178,11 @@ describe("the Environment view", () => {
     app.settings.language = "ja";
     flushSync();
     expect(document.querySelector('[data-testid="profile-description"]')?.textContent).toContain("学習の実行用");
+    // What each catalog variable does and costs, in Japanese too.
+    const row = document.querySelector('tr[data-variable="PYTORCH_CUDA_ALLOC_CONF"]')!;
+    expect(row.textContent).toContain("CUDA キャッシュアロケータのオプション");
+    expect(row.textContent).toContain("expandable_segments ならなし");
+    expect(row.textContent).not.toContain("options of the CUDA caching allocator");
     document.querySelector<HTMLButtonElement>('[data-testid="doctor-check"]')!.click();
     await settle();
     const finding = document.querySelector('[data-testid="findings"] [data-variable="CUDA_LAUNCH_BLOCKING"]')!;
@@ -264,7 +272,7 @@ describe("the Environment view", () => {
     flushSync();
     expect(document.querySelector<HTMLInputElement>('input[name="profile-name"]')!.value).toBe("mine-copy");
     // The form says what a known variable does and costs, and suggests the ones Headroom knows.
-    expect(document.querySelector(".row-help")?.textContent).toContain("CUDA_LAUNCH_BLOCKING cost");
+    expect(document.querySelector(".row-help")?.textContent).toContain("removes all CPU/GPU overlap: a large slowdown of every training step");
     expect([...document.querySelectorAll("#env-catalog option")].map((o) => o.getAttribute("value"))).toEqual([
       "CUDA_LAUNCH_BLOCKING",
       "NCCL_DEBUG",

@@ -3,7 +3,7 @@ import { flushSync, mount, tick, unmount } from "svelte";
 import { clearMocks, mockIPC } from "@tauri-apps/api/mocks";
 import { api } from "../../lib/api";
 import { AppModel } from "../../lib/app.svelte";
-import type { HistoryWindow, MonitorPush, MonitorStarted, Tick } from "../../lib/bindings";
+import type { HistoryWindow, MonitorPush, MonitorStarted, PresetSwitch, Tick } from "../../lib/bindings";
 import MonitorView from "./MonitorView.svelte";
 import { chartData, powerData, utilizationData } from "./chart";
 import { appendEvents, eventsBetween, MAX_EVENTS } from "./events";
@@ -93,11 +93,13 @@ let push: ((p: MonitorPush) => void) | null = null;
 let calls: { cmd: string; args: Record<string, unknown> }[] = [];
 let component: ReturnType<typeof mount> | null = null;
 
-function backend(nvml: "no_driver" | "ok") {
+/** The mocked backend; a command named in `failing` is refused with that error instead. */
+function backend(nvml: "no_driver" | "ok", failing: Record<string, unknown> = {}) {
   calls = [];
   mockIPC((cmd, raw) => {
     const args = (raw ?? {}) as Record<string, unknown>;
     calls.push({ cmd, args });
+    if (cmd in failing) throw failing[cmd];
     switch (cmd) {
       case "monitor_start": {
         const source = args.source as { kind: string };
@@ -156,11 +158,16 @@ async function settle() {
 
 /** The view on a running `started` source that has just pushed a reading at warning level, with its
  *  recommendations. */
-async function openWithWarning(started: MonitorStarted): Promise<MonitorModel> {
-  backend("ok");
+async function openWithWarning(
+  started: MonitorStarted,
+  { failing = {}, language = "en" }: { failing?: Record<string, unknown>; language?: "en" | "ja" } = {},
+): Promise<MonitorModel> {
+  backend("ok", failing);
   const frames: (() => void)[] = [];
   const monitor = new MonitorModel(api, (f) => frames.push(f), () => 0);
-  component = mount(MonitorView, { target: document.body, props: { app: new AppModel(api), monitor } });
+  const app = new AppModel(api);
+  app.settings = { ...app.settings, language };
+  component = mount(MonitorView, { target: document.body, props: { app, monitor } });
   await settle();
   monitor.started = started;
   capturePush();
@@ -404,6 +411,63 @@ describe("the Monitor view", () => {
     );
   });
 
+  it("says which action failed and why, in Japanese when the language is Japanese", async () => {
+    const failing = {
+      monitor_set_interval: {
+        code: "invalid",
+        message: "interval_ms: 50 ms is outside 100 ms to 10 s",
+        field: "interval_ms",
+        message_key: { key: "backend.invalid.monitor.interval", args: { interval_ms: { type: "count", value: 50 } } },
+      },
+      switch_config_preset: { code: "conflict", message: "the config changed on disk" },
+      save_config: { code: "io", message: "permission denied" },
+      monitor_export: { code: "io", message: "disk full" },
+    };
+    const monitor = await openWithWarning({ ...STARTED, demo: false, source: "nvml" }, { failing, language: "ja" });
+    await monitor.setInterval(50);
+    await settle();
+    expect(text('[data-testid="notice"]')).toBe(
+      "サンプリング間隔を変更できませんでした: interval_ms: 50 ms は 100 ms から 10 秒の範囲外です",
+    );
+    document.querySelector<HTMLButtonElement>('[data-testid="switch-preset"]')!.click();
+    await settle();
+    expect(text('[data-testid="notice"]')).toBe("設定を切り替えられませんでした: the config changed on disk");
+    // An undo that fails: the switch is still there to undo, and the notice says so in Japanese.
+    monitor.switched = {
+      model_id: "Qwen/Qwen2.5-32B-Instruct",
+      entry: { model_id: "Qwen/Qwen2.5-32B-Instruct", revision: "rev-2", config: { ...LORA_CONFIG, preset: "int4_double" } },
+      previous: { model_id: "Qwen/Qwen2.5-32B-Instruct", revision: "rev-1", config: LORA_CONFIG },
+      changes: [],
+    } as PresetSwitch;
+    await settle();
+    document.querySelector<HTMLButtonElement>('[data-testid="undo-switch"]')!.click();
+    await settle();
+    expect(text('[data-testid="notice"]')).toBe("切り替えを元に戻せませんでした: permission denied");
+    expect(monitor.switched).not.toBeNull();
+    $<HTMLButtonElement>('[data-testid="export"]')!.click();
+    await settle();
+    expect(text('[data-testid="notice"]')).toBe("書き出しに失敗しました: disk full");
+    expect($('[data-testid="notice"]')!.classList.contains("error")).toBe(true);
+  });
+
+  it("says a reading failed in the person's language, until the next reading arrives", async () => {
+    const monitor = await openWithWarning(STARTED, { language: "ja" });
+    push!({ kind: "error", message: "NVML: GPU is lost" });
+    await settle();
+    expect(text('[data-testid="reading-failed"]')).toBe("直近の読み取りに失敗しました: NVML: GPU is lost");
+    push!({ kind: "tick", tick: reading(68, "warning"), readings: 1 });
+    await settle();
+    expect($('[data-testid="reading-failed"]')).toBeNull();
+    expect(monitor.error).toBeNull();
+  });
+
+  it("says which action failed in English too", async () => {
+    await openWithWarning(STARTED, { failing: { monitor_export: { code: "io", message: "disk full" } } });
+    $<HTMLButtonElement>('[data-testid="export"]')!.click();
+    await settle();
+    expect(text('[data-testid="notice"]')).toBe("Could not export: disk full");
+  });
+
   it("changes the interval of the running source and starts the demo with more GPUs", async () => {
     const { monitor } = await open("no_driver");
     document.querySelector<HTMLButtonElement>('[data-testid="show-demo"]')!.click();
@@ -515,8 +579,10 @@ describe("helpers", () => {
     expect(many).toHaveLength(MAX_EVENTS);
   });
   it("formats idle time", () => {
-    expect(formatDuration(45_000)).toBe("45 s");
-    expect(formatDuration(600_000)).toBe("10 min");
-    expect(formatDuration(3_900_000)).toBe("1 h 05 min");
+    expect(formatDuration(45_000, "en")).toBe("45 s");
+    expect(formatDuration(600_000, "en")).toBe("10 min");
+    expect(formatDuration(3_900_000, "en")).toBe("1 h 05 min");
+    expect(formatDuration(45_000, "ja")).toBe("45 秒");
+    expect(formatDuration(3_900_000, "ja")).toBe("1 時間 05 分");
   });
 });

@@ -7,6 +7,7 @@
 
 import { api as realApi, type Api, type IpcError } from "../../lib/api";
 import { fieldOf } from "../../lib/errors";
+import { translate, type Lang } from "../../lib/i18n";
 import type { AppModel } from "../../lib/app.svelte";
 import type {
   Action,
@@ -70,11 +71,21 @@ export interface ActiveAlert {
   timeToFullMs: number | null;
 }
 
+/** An action of the Monitor whose failure shows in the status line. */
+export type MonitorAction = "interval" | "switch" | "undo" | "stop" | "record" | "recordings" | "export";
+
+export type MonitorNotice =
+  | { kind: "ok"; text: string; note?: Message }
+  | { kind: "error"; action: MonitorAction; error: IpcError };
+
 export class MonitorModel {
   phase = $state<Phase>("idle");
   /** Why NVML could not start, in the driver's words. */
   noDriverReason = $state("");
   error = $state<IpcError | null>(null);
+  /** Why the last reading failed, in the source's words (the view words the sentence around it); cleared by the
+   *  next reading that arrives. */
+  readingFailed = $state<string | null>(null);
   started = $state<MonitorStarted | null>(null);
   request = $state<SourceRequest>({ kind: "nvml" });
   tick = $state.raw<Tick | null>(null);
@@ -90,9 +101,10 @@ export class MonitorModel {
   recording = $state<RecordingInfo | null>(null);
   /** Recordings on disk, for the replay picker. */
   recordings = $state.raw<RecordingFile[]>([]);
-  /** The last result of an action (stop, record, export), for the status line. */
-  /** The last outcome to show; `note` is what the backend adds about it (an export's English-only chart). */
-  notice = $state<{ kind: "ok" | "error"; text: string; note?: Message } | null>(null);
+  /** The last outcome of an action (stop, record, export…) for the status line: a success as `what:details`
+   *  with `note`, what the backend adds about it (an export's English-only chart); a failure as the action and
+   *  the backend's error, so the view words both in the person's language. */
+  notice = $state<MonitorNotice | null>(null);
   /** Field-level errors of the thresholds form, keyed by field name. */
   fieldErrors = $state<Record<string, IpcError>>({});
   /** The interval the user picked; null = each source's own default (demo 250 ms, replay as recorded, 1 s). */
@@ -132,6 +144,7 @@ export class MonitorModel {
     const generation = ++this.generation;
     this.phase = "starting";
     this.error = null;
+    this.readingFailed = null;
     this.fieldErrors = {};
     try {
       const started = await this.api.monitorStart(request, alerts, this.chosenInterval, (push) => {
@@ -184,7 +197,7 @@ export class MonitorModel {
       await this.api.monitorSetInterval(ms);
       this.started = { ...this.started, interval_ms: ms };
     } catch (e) {
-      this.notice = { kind: "error", text: (e as IpcError).message };
+      this.notice = { kind: "error", action: "interval", error: e as IpcError };
     }
   }
 
@@ -194,7 +207,7 @@ export class MonitorModel {
       this.switched = await this.api.switchConfigPreset(model, preset);
       this.notice = null;
     } catch (e) {
-      this.notice = { kind: "error", text: (e as IpcError).message };
+      this.notice = { kind: "error", action: "switch", error: e as IpcError };
     }
   }
 
@@ -208,7 +221,7 @@ export class MonitorModel {
       this.switched = null;
       this.notice = { kind: "ok", text: `undone:${done.model_id}` };
     } catch (e) {
-      this.notice = { kind: "error", text: (e as IpcError).message };
+      this.notice = { kind: "error", action: "undo", error: e as IpcError };
     }
   }
 
@@ -230,6 +243,8 @@ export class MonitorModel {
     if (push.kind === "tick") {
       this.lastPushAt = this.now();
       this.pending = push.tick;
+      // A reading after a failed one: the failure is over (set only when there was one, so no extra render).
+      if (this.readingFailed !== null) this.readingFailed = null;
       this.collectChanges(push.tick);
       // Published with the next frame, like the reading itself.
       this.eventLog = appendEvents(this.eventLog, eventsBetween(this.lastTick, push.tick));
@@ -237,7 +252,7 @@ export class MonitorModel {
     } else if (push.kind === "ended") {
       this.ended = true;
     } else {
-      this.error = { code: "internal", message: push.message };
+      this.readingFailed = push.message;
     }
     this.requestFrame();
   }
@@ -376,7 +391,7 @@ export class MonitorModel {
       void this.refreshWindow();
       return outcome;
     } catch (e) {
-      this.notice = { kind: "error", text: (e as IpcError).message };
+      this.notice = { kind: "error", action: "stop", error: e as IpcError };
       return null;
     }
   }
@@ -393,7 +408,7 @@ export class MonitorModel {
         this.notice = null;
       }
     } catch (e) {
-      this.notice = { kind: "error", text: (e as IpcError).message };
+      this.notice = { kind: "error", action: "record", error: e as IpcError };
     }
   }
 
@@ -401,7 +416,7 @@ export class MonitorModel {
     try {
       this.recordings = await this.api.monitorRecordings();
     } catch (e) {
-      this.notice = { kind: "error", text: (e as IpcError).message };
+      this.notice = { kind: "error", action: "recordings", error: e as IpcError };
     }
   }
 
@@ -410,7 +425,7 @@ export class MonitorModel {
       const done = await this.api.monitorExport(format, this.rangeMs, path);
       this.notice = { kind: "ok", text: `exported:${done.path}`, note: done.note_message };
     } catch (e) {
-      this.notice = { kind: "error", text: (e as IpcError).message };
+      this.notice = { kind: "error", action: "export", error: e as IpcError };
     }
   }
 }
@@ -431,13 +446,14 @@ export function actionText(action: Action): { key: "stop" | "env" | "checkpointi
   }
 }
 
-/** "45 s", "12 min", "3 h 05 min": how long a process has been idle. */
-export function formatDuration(ms: number): string {
+/** "45 s", "12 min", "3 h 05 min" ("3 時間 05 分"): how long a process has been idle, in `lang`'s unit words. */
+export function formatDuration(ms: number, lang: Lang): string {
   const s = Math.floor(ms / 1000);
-  if (s < 60) return `${s} s`;
+  if (s < 60) return translate(lang, "unit.seconds", { n: s });
   const m = Math.floor(s / 60);
-  if (m < 60) return `${m} min`;
-  return `${Math.floor(m / 60)} h ${String(m % 60).padStart(2, "0")} min`;
+  if (m < 60) return translate(lang, "unit.minutes", { n: m });
+  const hours = translate(lang, "unit.hours", { n: Math.floor(m / 60) });
+  return `${hours} ${translate(lang, "unit.minutes", { n: String(m % 60).padStart(2, "0") })}`;
 }
 
 /** The reason a GPU's field is missing, from the snapshot's `unavailable` list (which names the GPU). */

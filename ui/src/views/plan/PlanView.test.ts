@@ -10,6 +10,8 @@ import { DEFAULT_DRAFT, draftFromPlan, draftFromSuggestion, errorField, planFrom
 const GIB = 2 ** 30;
 let asked: Record<string, unknown>[] = [];
 let backendAnswers: (plan: Record<string, unknown>) => PlanAnswer;
+/** What "Open plan…" reads. */
+let loadedPlan: Record<string, unknown>;
 let component: ReturnType<typeof mount> | null = null;
 
 function answerFor(plan: Record<string, unknown>): PlanAnswer {
@@ -57,6 +59,7 @@ function answerFor(plan: Record<string, unknown>): PlanAnswer {
 function backend() {
   asked = [];
   backendAnswers = answerFor;
+  loadedPlan = { model: { id: "Qwen/Qwen3-8B" }, task: "infer", batch_size: 3, sequence_length: 4096, new_tokens: 128 };
   mockIPC((cmd, args) => {
     switch (cmd) {
       case "plan_catalog":
@@ -79,13 +82,28 @@ function backend() {
       case "plan_pick_config":
         return { path: "/m/custom/config.json", config: { model_type: "llama", hidden_size: 4096 } };
       case "plan_load":
-        return { model: { id: "Qwen/Qwen3-8B" }, task: "infer", batch_size: 3, sequence_length: 4096, new_tokens: 128 };
+        return loadedPlan;
       case "plan_answer": {
         const plan = (args as { plan: Record<string, unknown> }).plan;
         asked.push(plan);
         const model = plan.model as { path?: string };
         if (model.path === "/nowhere") throw { code: "invalid", message: "model.path: /nowhere does not exist", field: "model.path" };
         if (plan.batch_size === 0) throw { code: "invalid", message: "batch_size: must be a positive integer, got 0", field: "batch_size" };
+        // As the core reads a count (estimate/plan/file.rs) and names the entry (estimate/plan/parse.rs).
+        const lengths = (plan.sequence_lengths ?? []) as unknown[];
+        const bad = lengths.findIndex((l) => !(typeof l === "number" && Number.isInteger(l) && l >= 1));
+        if (bad >= 0) {
+          const field = `sequence_lengths[${bad}]`;
+          const got = typeof lengths[bad] === "string" ? `string ${JSON.stringify(lengths[bad])}` : String(lengths[bad]);
+          throw {
+            code: "invalid",
+            message: `${field}: must be a positive integer, got ${got}`,
+            field,
+            message_key: { key: "backend.invalid.must_be_got", args: { want: { type: "text", value: "a positive integer" }, got: { type: "text", value: got } } },
+          };
+        }
+        if (lengths.length > 0 && plan.sequence_length !== Math.max(...(lengths as number[])))
+          throw { code: "invalid", message: "sequence_lengths: the longest must equal sequence_length", field: "sequence_lengths" };
         return backendAnswers(plan);
       }
       default:
@@ -291,23 +309,68 @@ describe("PlanView files", () => {
   });
 });
 
+describe("PlanView varying lengths", () => {
+  it("fills the field from a loaded plan, sends the lengths with their longest, and shows a bad entry at the field", async () => {
+    loadedPlan = {
+      model: { id: "meta-llama/Llama-3.1-8B" }, task: "train", method: "lora", batch_size: 2, sequence_length: 4096,
+      sequence_lengths: [1024, 4096, 2048],
+    };
+    const app = new AppModel(api);
+    app.settings = { ...app.settings, language: "ja" };
+    component = mount(PlanView, { target: document.body, props: { app } });
+    await settle();
+    [...document.querySelectorAll<HTMLButtonElement>("button")].find((b) => b.textContent === "計画を開く…")!.click();
+    await settle();
+    const lengths = q<HTMLInputElement>('[data-testid="sequence-lengths"]');
+    expect(lengths.value).toBe("1024, 4096, 2048");
+    // A field of the form now: not listed among the keys kept from the loaded plan.
+    expect(document.querySelector('[data-testid="kept-keys"]')).toBeNull();
+    expect(asked.at(-1)).toMatchObject({ sequence_lengths: [1024, 4096, 2048], sequence_length: 4096 });
+    const sequence = () => q<HTMLInputElement>('[data-testid="sequence"]');
+    expect([sequence().value, sequence().readOnly]).toEqual(["4096", true]);
+    expect(sequence().closest("label")!.textContent).toContain("可変長のうち最長の値");
+
+    // The sequence length follows the longest, so the two never disagree.
+    type(lengths, "512, 8192");
+    await settle();
+    expect(asked.at(-1)).toMatchObject({ sequence_lengths: [512, 8192], sequence_length: 8192 });
+    expect(sequence().value).toBe("8192");
+
+    // A bad entry: the backend names it, and its refusal shows at the field, in Japanese.
+    for (const [typed, entry] of [["512, 0", "sequence_lengths[1]"], ["abc", "sequence_lengths[0]"], ["1024 -3", "sequence_lengths[1]"]]) {
+      type(lengths, typed!);
+      await settle();
+      const err = lengths.closest("label")!.querySelector('.field-error[data-error-for="sequence_lengths"]');
+      expect(err?.textContent).toContain(`${entry}: a positive integer である必要があります`);
+      expect(lengths.closest("label")!.querySelector("span")!.textContent).toBe("可変長（トークン数）");
+    }
+
+    // Emptied: fixed shapes again, at the sequence length the plan had.
+    type(lengths, "");
+    await settle();
+    expect(asked.at(-1)).not.toHaveProperty("sequence_lengths");
+    expect(asked.at(-1)).toMatchObject({ sequence_length: 4096 });
+    expect([sequence().value, sequence().readOnly]).toEqual(["4096", false]);
+  });
+});
+
 describe("draft", () => {
   it("keeps the keys of a loaded plan the form does not show, and sends them back", () => {
     const loaded = {
       model: { id: "Qwen/Qwen3-8B" }, task: "train", method: "lora", batch_size: 2, sequence_length: 4096,
-      sequence_lengths: [1024, 4096], fit_on: "central", lora: { rank: 8, alpha: 16, dropout: 0.1, dtype: "bf16" },
+      torch_compile: true, fit_on: "central", lora: { rank: 8, alpha: 16, dropout: 0.1, dtype: "bf16" },
     };
     const d = draftFromPlan(loaded, DEFAULT_DRAFT);
-    expect(d.others).toEqual({ sequence_lengths: [1024, 4096], fit_on: "central" });
+    expect(d.others).toEqual({ torch_compile: true, fit_on: "central" });
     expect(d.loraOthers).toEqual({ dropout: 0.1, dtype: "bf16" });
     const sent = planFromDraft(d)!;
-    expect(sent).toMatchObject({ sequence_lengths: [1024, 4096], fit_on: "central", lora: { rank: 8, alpha: 16, dropout: 0.1, dtype: "bf16" } });
+    expect(sent).toMatchObject({ torch_compile: true, fit_on: "central", lora: { rank: 8, alpha: 16, dropout: 0.1, dtype: "bf16" } });
     // A suggestion's plan has every default written out: only what it changed among the hidden keys is taken.
     const answered = { ...loaded, kbit_upcast: false, lora: { ...loaded.lora } };
     const suggestion = { ...answered, batch_size: 1, kbit_upcast: false, prefill_logits: "all", lora: { ...loaded.lora, dtype: "bf16" } };
     const applied = draftFromSuggestion(suggestion, d, answered);
     expect(applied.batchSize).toBe("1");
-    expect(applied.others).toEqual({ sequence_lengths: [1024, 4096], fit_on: "central", prefill_logits: "all" });
+    expect(applied.others).toEqual({ torch_compile: true, fit_on: "central", prefill_logits: "all" });
     expect(applied.loraOthers).toEqual({ dropout: 0.1, dtype: "bf16" });
   });
 

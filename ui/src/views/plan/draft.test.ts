@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { DEFAULT_DRAFT, draftFromPlan, planFromDraft } from "./draft";
+import { DEFAULT_DRAFT, draftFromPlan, errorField, longestOf, planFromDraft, sequenceLengthsFrom } from "./draft";
 
 describe("the Plan form's default plan", () => {
   it("leaves the keys a framework decides to the core, as the wizard does", () => {
@@ -38,5 +38,58 @@ describe("the Plan form's default plan", () => {
     expect(planFromDraft({ ...d, modelConfig: null })).toBeNull();
     const back = draftFromPlan({ model: { config }, task: "train" }, DEFAULT_DRAFT);
     expect([back.modelSource, back.modelConfig, back.configPath]).toEqual(["config", config, ""]);
+  });
+});
+
+describe("the varying lengths field (plan key sequence_lengths)", () => {
+  const train = { ...DEFAULT_DRAFT, modelId: "m", sequenceLength: "4096" };
+
+  it("reads comma- or space-separated token counts, empty entries skipped", () => {
+    expect(sequenceLengthsFrom("")).toEqual([]);
+    expect(sequenceLengthsFrom("  ")).toEqual([]);
+    expect(sequenceLengthsFrom("512, 1024,2048 4096,")).toEqual([512, 1024, 2048, 4096]);
+    expect(longestOf([512, 4096, 1024])).toBe(4096);
+    expect(longestOf([])).toBeNull();
+  });
+
+  it("sends the lengths with the sequence length at their longest; empty sends fixed shapes", () => {
+    const plan = planFromDraft({ ...train, sequenceLengths: "1024, 3072, 2048" })!;
+    expect(plan.sequence_lengths).toEqual([1024, 3072, 2048]);
+    expect(plan.sequence_length).toBe(3072);
+    const fixed = planFromDraft({ ...train, sequenceLengths: "" })!;
+    expect("sequence_lengths" in fixed).toBe(false);
+    expect(fixed.sequence_length).toBe(4096);
+    // Inference has no micro-batches to vary: the key is training only, as the backend enforces.
+    expect("sequence_lengths" in planFromDraft({ ...train, task: "infer", sequenceLengths: "1024" })!).toBe(false);
+  });
+
+  it("passes a bad entry on as typed, for the backend to name it, and keeps the typed sequence length", () => {
+    for (const [typed, sent] of [
+      ["abc", ["abc"]],
+      ["512, 0", [512, 0]],
+      ["1024, -3", [1024, -3]],
+      ["1.5", [1.5]],
+    ] as const) {
+      const plan = planFromDraft({ ...train, sequenceLengths: typed })!;
+      expect(plan.sequence_lengths).toEqual(sent);
+      expect(longestOf([...sent])).toBeNull();
+      expect(plan.sequence_length).toBe(4096);
+    }
+    // The backend's refusal names the entry; it belongs to the field.
+    const refusal = (field: string) => ({ code: "invalid" as const, message: `${field}: must be a positive integer, got 0`, field });
+    expect(errorField(refusal("sequence_lengths[1]"))).toBe("sequence_lengths");
+    expect(errorField(refusal("sequence_lengths"))).toBe("sequence_lengths");
+  });
+
+  it("round-trips a loaded plan's lengths through the form, not as a kept key", () => {
+    const loaded = { model: { id: "m" }, task: "train", sequence_length: 4096, sequence_lengths: [1024, 4096, 512] };
+    const d = draftFromPlan(loaded, DEFAULT_DRAFT);
+    expect(d.sequenceLengths).toBe("1024, 4096, 512");
+    expect(d.others).toEqual({});
+    const back = planFromDraft(d)!;
+    expect(back.sequence_lengths).toEqual([1024, 4096, 512]);
+    expect(back.sequence_length).toBe(4096);
+    // A plan without the key has fixed shapes, whatever the form held before.
+    expect(draftFromPlan({ model: { id: "m" }, task: "train" }, d).sequenceLengths).toBe("");
   });
 });

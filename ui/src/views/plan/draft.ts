@@ -26,6 +26,9 @@ export interface Draft {
   optimizer: string; // "" = the framework's default
   batchSize: string;
   sequenceLength: string;
+  /** Training only: the longest sample of each successive micro-batch (plan key `sequence_lengths`,
+   *  docs/estimator.md §10.3 "Varying batch lengths"), comma-separated; "" = every batch at `sequenceLength`. */
+  sequenceLengths: string;
   accumulation: string;
   newTokens: string;
   /** null: the framework's default, which the answer's plan shows. */
@@ -51,7 +54,7 @@ export interface Draft {
   fsdpFrozenInUnits: boolean;
   kvCacheDtype: string; // "" = compute dtype
   margin: string; // percent
-  /** Plan keys the form does not show (a loaded or imported plan's `sequence_lengths`, `torch_compile`,
+  /** Plan keys the form does not show (a loaded or imported plan's `torch_compile`,
    *  `fit_on`, …): kept as they came and sent back unchanged, so a loaded plan saved again loses nothing. */
   others: Record<string, unknown>;
   /** The same for the `lora` object (`dropout`, `dtype`). */
@@ -60,7 +63,7 @@ export interface Draft {
 
 /** The plan keys the form shows (planFromDraft writes them); every other key of a plan goes to `others`. */
 const FORM_KEYS = new Set([
-  "model", "task", "batch_size", "sequence_length", "attention", "quantization", "precision", "margin", "method",
+  "model", "task", "batch_size", "sequence_length", "sequence_lengths", "attention", "quantization", "precision", "margin", "method",
   "framework", "optimizer", "gradient_accumulation_steps", "gradient_checkpointing", "chunked_loss",
   "activation_offload", "optimizer_in_backward", "sharding", "offload", "fsdp_no_sync",
   "fsdp_frozen_in_trainable_units", "lora", "trainable_embeddings", "new_tokens", "kv_cache_dtype", "gpus", "nodes",
@@ -86,6 +89,7 @@ export const DEFAULT_DRAFT: Draft = {
   optimizer: "",
   batchSize: "1",
   sequenceLength: "2048",
+  sequenceLengths: "",
   accumulation: "1",
   newTokens: "256",
   checkpointing: null,
@@ -115,6 +119,28 @@ export const DEFAULT_DRAFT: Draft = {
 function num(text: string): number | string {
   const t = text.trim();
   return t !== "" && Number.isFinite(Number(t)) ? Number(t) : t;
+}
+
+/**
+ * The varying lengths as typed ("512, 1024 2048"): each entry a number when it is one, else its text, so the
+ * backend names the entry and what is wrong (`sequence_lengths[1]`), as it does for every other field. Empty
+ * text: no list (every batch has the sequence length).
+ */
+export function sequenceLengthsFrom(text: string): (number | string)[] {
+  return text
+    .split(/[\s,]+/)
+    .filter((entry) => entry !== "")
+    .map(num);
+}
+
+/**
+ * The sequence length the varying lengths set: their longest, which the backend requires `sequence_length` to
+ * equal; null when there is no list or an entry is not a positive whole number (the backend then names it).
+ */
+export function longestOf(lengths: (number | string)[]): number | null {
+  if (lengths.length === 0) return null;
+  if (!lengths.every((l) => typeof l === "number" && Number.isSafeInteger(l) && l >= 1)) return null;
+  return Math.max(...(lengths as number[]));
 }
 
 /** PyTorch FSDP (either strategy): the only sharding the `fsdp_*` plan keys apply to. */
@@ -152,6 +178,13 @@ export function planFromDraft(d: Draft): PlanDraft | null {
   const marginPercent = num(d.margin);
   plan.margin = typeof marginPercent === "number" ? marginPercent / 100 : marginPercent;
   if (d.task === "train") {
+    const lengths = sequenceLengthsFrom(d.sequenceLengths);
+    if (lengths.length > 0) {
+      plan.sequence_lengths = lengths;
+      // The sequence length follows the longest: the one the form shows while there is a list.
+      const longest = longestOf(lengths);
+      if (longest !== null) plan.sequence_length = longest;
+    }
     plan.method = d.method;
     plan.framework = d.framework;
     // Unset keys take the framework's defaults, the same the wizard's ranking gets.
@@ -228,6 +261,11 @@ export function draftFromPlan(plan: Record<string, unknown>, current: Draft): Dr
   d.optimizer = str(plan.optimizer, d.optimizer);
   d.batchSize = str(plan.batch_size, d.batchSize);
   d.sequenceLength = str(plan.sequence_length, d.sequenceLength);
+  // A plan without the list has fixed shapes; one with something other than a list keeps it as text, and the
+  // backend says what is wrong with it.
+  d.sequenceLengths = Array.isArray(plan.sequence_lengths)
+    ? plan.sequence_lengths.map(String).join(", ")
+    : str(plan.sequence_lengths, "");
   d.accumulation = str(plan.gradient_accumulation_steps, d.accumulation);
   d.newTokens = str(plan.new_tokens, d.newTokens);
   if (typeof plan.gradient_checkpointing === "boolean") d.checkpointing = plan.gradient_checkpointing;
@@ -292,6 +330,8 @@ export function errorField(error: IpcError): string {
   const key = fieldOf(error) ?? "";
   if (key.startsWith("model")) return "model";
   if (key === "gpus.memory_gib" || key === "gpus.model" || key === "gpus") return "gpus";
+  // An entry of the list (`sequence_lengths[2]`) is the list's field.
+  if (/^sequence_lengths(\[\d+\])?$/.test(key)) return "sequence_lengths";
   return /^[a-z_.]+$/.test(key) ? key : "plan";
 }
 

@@ -309,6 +309,30 @@ describe("the Runs view", () => {
     expect(na.getAttribute("title")).toContain("quantized and frozen");
   });
 
+  it("says a run stopped early, with the launcher's reason, in Japanese when the language is Japanese", async () => {
+    await open((a) => (a.settings = { ...a.settings, language: "ja" }));
+    type("command", "python3 train.py");
+    type("model", "llama-8b");
+    await submit();
+    channel!.onmessage({
+      run_id: "run-2",
+      events: [
+        { event: "attempt_started", index: 0, preset: "fp16", pid: 100, expandable_segments: false, predicted_peak_bytes: null },
+        { event: "attempt_finished", attempt: record.attempts[0]! },
+      ],
+      dropped_lines: 0,
+      finished: null,
+      error: { code: "io", message: "/d/runs/run-2/attempt-0.log: No space left on device" },
+      memory: [],
+    });
+    await settle();
+    expect(document.querySelector('[data-testid="run-error"]')!.textContent).toBe(
+      "実行が途中で止まりました: /d/runs/run-2/attempt-0.log: No space left on device",
+    );
+    // The exact figure's tooltip is in the language too.
+    expect(document.querySelector('[data-testid="timeline"] [title="24,803,436,134 バイト"]')).not.toBeNull();
+  });
+
   it("takes the Plan view's plan: its model, a line saying what it estimates with, sent with the run until dropped", async () => {
     const plan = {
       model: { id: "llama-8b" }, task: "train", method: "lora", gradient_checkpointing: true,

@@ -12,7 +12,7 @@ afterEach(() => {
   document.body.innerHTML = "";
 });
 
-const app = { t: (key: string) => (en as Record<string, string>)[key] ?? key } as unknown as AppModel;
+const app = { lang: "en", t: (key: string) => (en as Record<string, string>)[key] ?? key } as unknown as AppModel;
 
 function entry(predicted: number | null, note: string | null): TimelineEntry {
   return {

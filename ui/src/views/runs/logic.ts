@@ -1,5 +1,6 @@
 // The Runs view's logic, kept out of the components so it can be tested alone.
 
+import type { IpcError } from "../../lib/api";
 import type { AttemptRecord, LaunchEvent, ProbeReport, ResumePoint, RunRecord, RunSnapshot, RunUpdate, StartChoice } from "../../lib/bindings";
 import { PALETTE, WARNING_COLOUR, type ChartData } from "../../lib/components/chart";
 import type { MessageKey } from "../../lib/i18n";
@@ -97,7 +98,9 @@ export interface LiveRun {
   lines: { attempt: number; stream: "stdout" | "stderr"; line: string }[];
   droppedLines: number;
   finished: RunRecord | null;
-  error: string | null;
+  /** Why the launcher stopped the run early (a file it could not write), kept whole so the view words it in
+   *  the person's language. */
+  error: IpcError | null;
   memory: MemoryPoint[];
   /** Why the memory cannot be measured (no NVIDIA driver, …), when the probe said so. */
   memoryUnavailable: string | null;
@@ -185,7 +188,7 @@ export function applyUpdate(run: LiveRun, update: RunUpdate): LiveRun {
     run.finished = update.finished;
     run.attempts = update.finished.attempts.map(entryOf);
   }
-  if (update.error) run.error = update.error.message;
+  if (update.error) run.error = update.error;
   return run;
 }
 
