@@ -51,7 +51,10 @@ pub fn spec(id: &str) -> Option<ModelSpec> {
         .get("tie_word_embeddings")
         .and_then(Value::as_bool)
         .unwrap_or(false);
-    let inter = u(&c, "intermediate_size").unwrap_or(0);
+    // Qwen v1 (`Qwen/Qwen-*`, remote code `modeling_qwen.py`) gives the SUM of the two SwiGLU branches as
+    // `intermediate_size`; each of w1/w2 is half of it (the product's reader does the same, `dense::qwen_v1`).
+    let qwen_v1 = id.starts_with("Qwen/Qwen-");
+    let inter = u(&c, "intermediate_size").unwrap_or(0) / if qwen_v1 { 2 } else { 1 };
     let mut groups = Vec::new();
     let mut moe = None;
     let mut gated = true;
