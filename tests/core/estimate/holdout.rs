@@ -100,12 +100,14 @@ fn estimates_against_held_out_measurements() {
         .filter(|c| c.counter_unknown)
         .collect();
     summary("counter unknown", &unknown);
+    let above_device: Vec<&str> = unknown
+        .iter()
+        .filter(|c| c.measured_gib > c.device_high_gib)
+        .map(|c| c.id.as_str())
+        .collect();
     println!(
-        "  counter unknown: measured above the device total's upper end on {} of {}",
-        unknown
-            .iter()
-            .filter(|c| c.measured_gib > c.device_high_gib)
-            .count(),
+        "  counter unknown: measured above the device total's upper end on {} of {} {above_device:?}",
+        above_device.len(),
         unknown.len()
     );
     let mut worst = compared.clone();

@@ -150,6 +150,10 @@ pub fn to_plan(p: &Value) -> Result<(Value, &'static str), String> {
                 // Neither uses PEFT's prepare_model_for_kbit_training.
                 plan["kbit_upcast"] = json!(false);
             }
+            if let Some(upcast) = extra.get("kbit_upcast").and_then(Value::as_bool) {
+                // A source that says whether the recipe upcasts (TRL skips it for sharded QLoRA).
+                plan["kbit_upcast"] = json!(upcast);
+            }
             if let Some(lora) = p.get("lora").filter(|l| l.is_object()) {
                 let rank = lora.get("rank").and_then(Value::as_u64).unwrap_or(8);
                 let mut targets: Vec<String> = Vec::new();
