@@ -22,7 +22,7 @@ fn summary(label: &str, points: &[&Compared]) {
     let abs: Vec<f64> = points.iter().map(|c| c.error().abs()).collect();
     let signed: Vec<f64> = points.iter().map(|c| c.error()).collect();
     println!(
-        "  {label:<26} {:>3} points  median |error| {:>5.1}%  p90 {:>5.1}%  median signed {:>+6.1}%  >20% under {:>3.0}%  above band {:>3.0}%",
+        "  {label:<34} {:>3} points  median |error| {:>5.1}%  p90 {:>5.1}%  median signed {:>+6.1}%  >20% under {:>3.0}%  above band {:>3.0}%",
         points.len(),
         median(abs.clone()) * 100.0,
         quantile(abs, 0.9) * 100.0,
@@ -47,7 +47,7 @@ fn estimates_against_held_out_measurements() {
     compared.sort_by(|a, b| a.id.cmp(&b.id));
     for c in &compared {
         println!(
-            "{:<30} {:<6} {:<5} {:<9}{} measured {:>7.2} GiB  estimated {:>7.2} GiB {:+6.1}%  band {:>6.2} to {:>6.2}{}",
+            "{:<38} {:<6} {:<5} {:<9}{} measured {:>7.2} GiB  estimated {:>7.2} GiB {:+6.1}%  band {:>6.2} to {:>6.2}{}",
             c.id,
             c.confidence,
             c.group,
@@ -115,7 +115,7 @@ fn estimates_against_held_out_measurements() {
     println!("worst 5:");
     for c in worst.iter().take(5) {
         println!(
-            "  {:<30} {:<5} measured {:>7.2} GiB  estimated {:>7.2} GiB  {:+6.1}%",
+            "  {:<38} {:<5} measured {:>7.2} GiB  estimated {:>7.2} GiB  {:+6.1}%",
             c.id,
             c.group,
             c.measured_gib,

@@ -74,7 +74,8 @@ pub fn to_plan(p: &Value) -> Result<(Value, &'static str), String> {
             "no decoder-only architecture for {model} in the fixture"
         ));
     }
-    let nf4 = precision_text.contains("nf4");
+    // bitsandbytes' FP4 (`load_in_4bit` without a quant type) stores the same 4 bits and absmax scales as NF4.
+    let nf4 = precision_text.contains("nf4") || precision_text.starts_with("fp4");
     let quant = if nf4 {
         // "nf4 + double quant" and torchao's NF4 (scalers double-quantized); "no double quant" is plain NF4.
         if precision_text.contains("+ double") || precision_text.contains("torchao") {
@@ -82,6 +83,9 @@ pub fn to_plan(p: &Value) -> Result<(Value, &'static str), String> {
         } else {
             "int4"
         }
+    } else if precision_text.starts_with("int8") {
+        // bitsandbytes LLM.int8 (`load_in_8bit`), the `int8` preset.
+        "int8"
     } else if precision_text.starts_with("bf16") {
         "bf16"
     } else if precision_text.starts_with("fp32") {
