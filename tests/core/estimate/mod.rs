@@ -4,6 +4,8 @@ mod accuracy;
 mod answer;
 mod fit;
 mod frameworks;
+mod holdout;
+mod measured;
 mod mechanisms;
 mod models;
 mod notes;

@@ -50,8 +50,12 @@ pub fn spec(id: &str) -> Option<ModelSpec> {
     let tied = c
         .get("tie_word_embeddings")
         .and_then(Value::as_bool)
-        .unwrap_or(false);
-    let inter = u(&c, "intermediate_size").unwrap_or(0);
+        // GPTBigCode ties `lm_head` to `wte` by default (its fixture entry omits the key).
+        .unwrap_or(family == "gpt_bigcode");
+    // Qwen v1 (`Qwen/Qwen-*`, remote code `modeling_qwen.py`) gives the SUM of the two SwiGLU branches as
+    // `intermediate_size`; each of w1/w2 is half of it (the product's reader does the same, `dense::qwen_v1`).
+    let qwen_v1 = id.starts_with("Qwen/Qwen-");
+    let inter = u(&c, "intermediate_size").unwrap_or(0) / if qwen_v1 { 2 } else { 1 };
     let mut groups = Vec::new();
     let mut moe = None;
     let mut gated = true;
@@ -124,6 +128,22 @@ pub fn spec(id: &str) -> Option<ModelSpec> {
             groups.push(lin("dense", h, h, l, true, LinearRole::Attention));
             groups.push(lin("dense_h_to_4h", h, inter, l, true, LinearRole::Mlp));
             groups.push(lin("dense_4h_to_h", inter, h, l, true, LinearRole::Mlp));
+        }
+        "gpt_bigcode" => {
+            // `modeling_gpt_bigcode.py`: fused `c_attn` (queries plus one shared key and value head under
+            // multi-query attention), `c_proj`, GELU `c_fc`/`c_proj`, all with biases.
+            gated = false;
+            groups.push(lin(
+                "c_attn",
+                h,
+                a * d + 2 * kv * d,
+                l,
+                true,
+                LinearRole::Attention,
+            ));
+            groups.push(lin("c_proj", a * d, h, l, true, LinearRole::Attention));
+            groups.push(lin("c_fc", h, inter, l, true, LinearRole::Mlp));
+            groups.push(lin("c_proj", inter, h, l, true, LinearRole::Mlp));
         }
         "phi" => {
             gated = false;
