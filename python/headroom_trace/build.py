@@ -7,6 +7,7 @@ import warnings
 import torch
 
 from .errors import TraceError
+from .notes import count, text
 from .quant import DTYPE, quantize_model
 
 LAYER_KEYS = ("num_hidden_layers", "n_layer", "num_layers")
@@ -97,7 +98,8 @@ def autocast_dtype(plan):
 
 def attn_implementation(plan, notes):
     if plan.attention == "flash":
-        notes.append("attention flash: traced as sdpa (its memory-efficient kernel keeps no S x S matrix, as flash-attention 2 does)")
+        notes.add("backend.note.trace.flash_as_sdpa",
+                  "attention flash: traced as sdpa (its memory-efficient kernel keeps no S x S matrix, as flash-attention 2 does)")
         return "sdpa"
     return plan.attention
 
@@ -150,8 +152,9 @@ def build(config, plan, notes):
         try:
             return _build(config, plan, notes)
         except _NoDropout:
-            notes.append("PEFT cannot apply LoRA dropout to this model's fused expert weights: traced with "
-                         "lora_dropout 0")
+            notes.add("backend.note.trace.no_lora_dropout",
+                      "PEFT cannot apply LoRA dropout to this model's fused expert weights: traced with "
+                      "lora_dropout 0")
             lora = dataclasses.replace(plan.lora, dropout=0.0)
             return _build(config, dataclasses.replace(plan, lora=lora), notes)
 
@@ -172,8 +175,11 @@ def _build(config, plan, notes):
             except ValueError as e:
                 if attn == "eager" or "attention implementation" not in str(e):
                     raise
-                notes.append(f"{type(config).__name__.replace('Config', '')} has no {attn} attention in this "
-                             "transformers: traced with eager attention, as transformers would run it")
+                model_name = type(config).__name__.replace('Config', '')
+                notes.add("backend.note.trace.eager_fallback",
+                          f"{model_name} has no {attn} attention in this "
+                          "transformers: traced with eager attention, as transformers would run it",
+                          model=text(model_name), attention=text(attn))
                 model = AutoModelForCausalLM.from_config(config, dtype=dtype, attn_implementation="eager")
     except ValueError as e:
         msg = str(e).splitlines()[0]
@@ -192,13 +198,17 @@ def _build(config, plan, notes):
         n = quantize_model(model, plan.bnb, skip)
         if plan.bnb.bits == 4:
             model.is_loaded_in_4bit = True
-            notes.append(f"bitsandbytes 4-bit ({plan.bnb.quant_type}, double quant {plan.bnb.double_quant}): "
-                         f"{n} linear layers per traced model simulated with exact packed/absmax storage; "
-                         "dequantized weight copies in the compute dtype live for each matmul (workspace)")
+            notes.add("backend.note.trace.bnb4",
+                      f"bitsandbytes 4-bit ({plan.bnb.quant_type}, double quant {plan.bnb.double_quant}): "
+                      f"{n} linear layers per traced model simulated with exact packed/absmax storage; "
+                      "dequantized weight copies in the compute dtype live for each matmul (workspace)",
+                      quant_type=text(plan.bnb.quant_type), double_quant=text(plan.bnb.double_quant), layers=count(n))
         else:
             model.is_loaded_in_8bit = True
-            notes.append(f"bitsandbytes 8-bit (LLM.int8): {n} linear layers as int8 weights plus fp32 row scales; "
-                         "int8 input copies and int32 products as workspace; outlier columns not modelled")
+            notes.add("backend.note.trace.bnb8",
+                      f"bitsandbytes 8-bit (LLM.int8): {n} linear layers as int8 weights plus fp32 row scales; "
+                      "int8 input copies and int32 products as workspace; outlier columns not modelled",
+                      layers=count(n))
     model.config.use_cache = plan.task == "infer"
 
     if plan.task == "infer":
@@ -235,10 +245,12 @@ def _apply_lora(model, plan, notes):
     with quiet():
         if (plan.method == "qlora" or plan.bnb is not None) and plan.kbit_upcast:
             model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=plan.gradient_checkpointing)
-            notes.append("prepare_model_for_kbit_training (PEFT) ran: frozen non-quantized weights upcast to fp32, "
-                         "input embeddings' output requires grad")
+            notes.add("backend.note.trace.kbit_prepared",
+                      "prepare_model_for_kbit_training (PEFT) ran: frozen non-quantized weights upcast to fp32, "
+                      "input embeddings' output requires grad")
             if plan.gradient_checkpointing:
-                notes.append("checkpointing as PEFT enables it: no use_reentrant given, so torch's reentrant default")
+                notes.add("backend.note.trace.peft_checkpointing",
+                          "checkpointing as PEFT enables it: no use_reentrant given, so torch's reentrant default")
         elif plan.gradient_checkpointing:
             _enable_checkpointing(model)
         to_save = None

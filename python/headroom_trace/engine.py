@@ -6,6 +6,7 @@ import platform
 import time
 
 from .errors import TraceError
+from .notes import count, size, text
 
 CUBLAS_WORKSPACE = 2 * 4 * 1024 * 1024 + 8 * 16 * 1024  # CUBLAS_WORKSPACE_CONFIG :4096:2:16:8 per handle
 KV_BYTES = {"bf16": 2.0, "fp16": 2.0, "fp32": 4.0, "fp8": 1.0, "int8": 1.0, "int4": 0.5 + 4 / 64}
@@ -249,17 +250,23 @@ def run(req, progress):
 
     ac = autocast_dtype(plan)
     if ac is not None:
-        notes.append(f"mixed precision: CPU autocast to {str(ac).replace('torch.', '')} stands for CUDA autocast "
-                     "(matmuls in low precision, weights cast once per forward and cached)")
+        low = str(ac).replace('torch.', '')
+        notes.add("backend.note.trace.autocast",
+                  f"mixed precision: CPU autocast to {low} stands for CUDA autocast "
+                  "(matmuls in low precision, weights cast once per forward and cached)",
+                  dtype=text(low))
 
     if plan.precision == "fp16-mixed" and plan.task == "train":
-        notes.append("fp16-mixed: the GradScaler's per-step scalars (a few bytes) are not traced")
+        notes.add("backend.note.trace.grad_scaler",
+                  "fp16-mixed: the GradScaler's per-step scalars (a few bytes) are not traced")
     if plan.task == "train" and plan.lora is not None and plan.lora.dropout > 0:
-        notes.append("dropout keeps a 1-byte mask for backward, as CUDA's fused kernel does (the CPU kernel would "
-                     "keep one in the input's dtype)")
+        notes.add("backend.note.trace.dropout_mask",
+                  "dropout keeps a 1-byte mask for backward, as CUDA's fused kernel does (the CPU kernel would "
+                  "keep one in the input's dtype)")
     if getattr(model.config, "_attn_implementation", None) == "sdpa":
-        notes.append("SDPA runs PyTorch's CPU flash kernel on fake tensors, which keeps the output and the "
-                     "logsumexp as CUDA's flash and memory-efficient kernels do")
+        notes.add("backend.note.trace.sdpa_cpu",
+                  "SDPA runs PyTorch's CPU flash kernel on fake tensors, which keeps the output and the "
+                  "logsumexp as CUDA's flash and memory-efficient kernels do")
 
     def autocast():
         if ac is None:
@@ -300,19 +307,31 @@ def run(req, progress):
                 if ev.rec.category == "kv_cache" and ev.rec.id not in done:
                     done.add(ev.rec.id)
                     ev.rec.size = int(math.ceil(ev.rec.size * factor))
-            notes.append(f"KV cache in {plan.kv_cache_dtype}: cache storages scaled by {factor:g} from the traced "
-                         f"{str(model_dtype).replace('torch.', '')} cache (quantized-cache residual window not modelled)")
+            traced = str(model_dtype).replace('torch.', '')
+            notes.add("backend.note.trace.kv_scaled",
+                      f"KV cache in {plan.kv_cache_dtype}: cache storages scaled by {factor:g} from the traced "
+                      f"{traced} cache (quantized-cache residual window not modelled)",
+                      dtype=text(plan.kv_cache_dtype), factor=text(f"{factor:g}"), traced=text(traced))
 
     progress("simulate", 0.9, "replaying the allocation stream through the caching allocator")
     dropped = 0
     if extrapolated:
         events, dropped = extrapolate(events, prefix, total)
-        notes.append(f"traced {n_trace} of {total} decoder layers (first, one middle, last) and repeated the middle "
-                     "layer's allocations for the others")
+        notes.add("backend.note.trace.layers_repeated",
+                  f"traced {n_trace} of {total} decoder layers (first, one middle, last) and repeated the middle "
+                  "layer's allocations for the others",
+                  traced=count(n_trace), total=count(total))
         if dropped:
-            notes.append(f"extrapolation: {dropped} frees had no counterpart in the full model and were dropped")
-    notes.append("cuBLAS workspace: one per handle (forward thread, autograd thread), "
-                 f"{CUBLAS_WORKSPACE} bytes each (the pre-Hopper CUBLAS_WORKSPACE_CONFIG default)")
+            notes.add("backend.note.trace.frees_dropped",
+                      f"extrapolation: {dropped} frees had no counterpart in the full model and were dropped",
+                      frees=count(dropped))
+    notes.add("backend.note.trace.cublas_workspace",
+              "cuBLAS workspace: one per handle (forward thread, autograd thread), "
+              f"{CUBLAS_WORKSPACE} bytes each (the pre-Hopper CUBLAS_WORKSPACE_CONFIG default)",
+              bytes=size(CUBLAS_WORKSPACE))
+    if plan.task == "train" and len(plan.sequence_lengths) == 1:
+        notes.add("backend.note.trace.two_steps",
+                  "two training steps traced: optimizer states exist from the second step on")
     result = build_result(events, req.expandable_segments, _strip)
     result.update({
         "engine": "trace", "protocol": 1,
@@ -321,10 +340,10 @@ def run(req, progress):
         "layers": {"traced": n_trace, "total": total, "extrapolated": extrapolated},
         "versions": _versions(),
         "elapsed_s": round(time.monotonic() - start, 3),
-        "notes": notes,
+        "notes": notes.texts,
+        # optional (protocol addition): each note as a message key with typed arguments, for the app's languages
+        "note_messages": notes.messages,
     })
-    if plan.task == "train" and len(plan.sequence_lengths) == 1:
-        notes.append("two training steps traced: optimizer states exist from the second step on")
     return result
 
 
@@ -482,9 +501,11 @@ def _infer(plan, model, tracker, vocab, progress, kv_category, notes):
         order = list(range(steps))
         if steps > 2 * DECODE_EDGE:
             order = list(range(DECODE_EDGE)) + list(range(steps - DECODE_EDGE, steps))
-            notes.append(f"decode: steps 0-{DECODE_EDGE - 1} and the last {DECODE_EDGE} of {steps} traced, the KV "
-                         "cache grown to its length in between in one step per layer (the allocator does not see "
-                         "the skipped steps' cache reallocations)")
+            notes.add("backend.note.trace.decode_skipped",
+                      f"decode: steps 0-{DECODE_EDGE - 1} and the last {DECODE_EDGE} of {steps} traced, the KV "
+                      "cache grown to its length in between in one step per layer (the allocator does not see "
+                      "the skipped steps' cache reallocations)",
+                      last_first=count(DECODE_EDGE - 1), edge=count(DECODE_EDGE), steps=count(steps))
         for t in order:
             if t == steps - DECODE_EDGE and steps > 2 * DECODE_EDGE:
                 tracker.phase = "decode"  # the jump is no part of the layer loop

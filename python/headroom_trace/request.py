@@ -4,6 +4,7 @@ from dataclasses import dataclass, field
 from typing import Optional
 
 from .errors import TraceError
+from .notes import Notes
 
 TASKS = ("train", "infer")
 METHODS = ("full", "lora", "qlora", "freeze")
@@ -66,7 +67,7 @@ class Request:
     expandable_segments: bool
     layers: Optional[int]
     time_limit_s: float
-    notes: list = field(default_factory=list)
+    notes: Notes = field(default_factory=Notes)
 
 
 def _bad(field_name, message):

@@ -1200,3 +1200,187 @@ fn model_ref_is_exactly_one_of_id_path_config() {
     );
     assert_eq!(field, "model.id");
 }
+
+// ---------- the model's notes, as messages ----------
+
+/// Each note of `spec` has its message in its place: a model key with exactly its arguments, whose English is the
+/// note word for word. Returns the keys seen.
+fn keyed_notes(spec: &headroom_core::model::ModelSpec) -> Vec<String> {
+    assert_eq!(
+        spec.notes.len(),
+        spec.note_messages.len(),
+        "{:?}",
+        spec.notes
+    );
+    for (note, m) in spec.notes.iter().zip(&spec.note_messages) {
+        m.check().unwrap_or_else(|e| panic!("{note}: {e}"));
+        assert!(
+            m.key.starts_with("backend.note.model."),
+            "{note}: {}",
+            m.key
+        );
+        assert_eq!(m.english().as_deref(), Some(note.as_str()), "{}", m.key);
+    }
+    spec.note_messages.iter().map(|m| m.key.clone()).collect()
+}
+
+fn write_folder(dir: &Path, config: &Value, tensors: &[(&str, &str, Vec<u64>, u64)]) {
+    std::fs::write(dir.join("config.json"), config.to_string()).unwrap();
+    if !tensors.is_empty() {
+        std::fs::write(dir.join("model.safetensors"), st_bytes(tensors)).unwrap();
+    }
+}
+
+/// Every note the model's code writes reaches the UI as a keyed message (none as English words only), and every
+/// model note key is written by one of these models.
+#[test]
+fn every_model_note_is_keyed_and_every_model_key_is_written() {
+    let mut seen = std::collections::BTreeSet::new();
+    let mut see = |spec: &headroom_core::model::ModelSpec| seen.extend(keyed_notes(spec));
+
+    // The catalog (its provenance, its own remarks, BERT, T5, configs without a dtype) and the tiny checkpoints.
+    for entry in catalog::entries().unwrap() {
+        see(&from_catalog(&entry.id).unwrap().unwrap());
+    }
+    for dir in std::fs::read_dir(fixtures().join("models")).unwrap() {
+        let dir = dir.unwrap().path();
+        if dir.join("config.json").is_file() {
+            see(&from_folder(&dir).unwrap());
+        }
+    }
+
+    // Raw configs: an unknown dtype, an unknown and a known quantization, DeepSeek's routing groups and MTP layers.
+    let with = |extra: Value| {
+        let mut c = llama_config();
+        for (k, v) in extra.as_object().unwrap() {
+            c[k] = v.clone();
+        }
+        c
+    };
+    for config in [
+        with(json!({"torch_dtype": "float64"})),
+        with(json!({"quantization_config": {"quant_method": "hqq"}})),
+        with(json!({"quantization_config": {"quant_method": "gptq", "bits": 4}})),
+        json!({
+            "model_type": "deepseek_v3", "hidden_size": 64, "num_hidden_layers": 2, "num_attention_heads": 4,
+            "num_key_value_heads": 4, "intermediate_size": 128, "moe_intermediate_size": 32,
+            "n_routed_experts": 8, "n_shared_experts": 1, "num_experts_per_tok": 2, "first_k_dense_replace": 1,
+            "n_group": 4, "topk_group": 2, "kv_lora_rank": 16, "qk_nope_head_dim": 16, "qk_rope_head_dim": 8,
+            "v_head_dim": 16, "vocab_size": 256, "num_nextn_predict_layers": 1, "torch_dtype": "bfloat16"
+        }),
+    ] {
+        see(&from_config(&config_map(config), "config.json").unwrap());
+    }
+
+    // Folders: what the headers say beside config.json.
+    let folder = |config: Value, tensors: &[(&str, &str, Vec<u64>, u64)]| {
+        let dir = tempfile::tempdir().unwrap();
+        write_folder(dir.path(), &config, tensors);
+        from_folder(dir.path()).unwrap()
+    };
+    // An unknown model type: counts and breakdown from tensor names; buffers; a BOOL tensor Headroom cannot size.
+    see(&folder(
+        json!({"model_type": "x_moe", "torch_dtype": "bfloat16"}),
+        &[
+            ("model.layers.3.mlp.gate.weight", "BF16", vec![4, 8], 64),
+            (
+                "model.layers.3.mlp.gate.e_score_correction_bias",
+                "F32",
+                vec![4],
+                16,
+            ),
+            ("model.layers.3.mlp.mask", "BOOL", vec![4], 4),
+        ],
+    ));
+    // Headers that disagree with config.json on dtype and count; a quantization state with no packed weight.
+    see(&folder(
+        llama_config(),
+        &[
+            ("model.embed_tokens.weight", "F16", vec![512, 64], 65_536),
+            ("model.layers.0.mlp.up_proj.weight.SCB", "F32", vec![4], 16),
+        ],
+    ));
+    // bitsandbytes 4-bit weights and their state.
+    see(&folder(
+        with(
+            json!({"quantization_config": {"quant_method": "bitsandbytes", "load_in_4bit": true}}),
+        ),
+        &[
+            ("model.layers.0.mlp.up_proj.weight", "U8", vec![64, 1], 64),
+            (
+                "model.layers.0.mlp.up_proj.weight.absmax",
+                "F32",
+                vec![2],
+                8,
+            ),
+            (
+                "model.layers.0.mlp.up_proj.weight.quant_state.bitsandbytes__nf4",
+                "U8",
+                vec![100],
+                100,
+            ),
+        ],
+    ));
+    // GPTQ qweights.
+    see(&folder(
+        with(json!({"quantization_config": {"quant_method": "gptq", "bits": 4}})),
+        &[
+            (
+                "model.layers.0.self_attn.q_proj.qweight",
+                "I32",
+                vec![8, 64],
+                2048,
+            ),
+            (
+                "model.layers.0.self_attn.q_proj.scales",
+                "F16",
+                vec![2, 64],
+                256,
+            ),
+        ],
+    ));
+    // Tied embeddings with lm_head stored anyway.
+    let tied = {
+        let mut c = llama_config();
+        c["tie_word_embeddings"] = json!(true);
+        c
+    };
+    see(&folder(
+        tied,
+        &[
+            ("model.embed_tokens.weight", "BF16", vec![512, 64], 65_536),
+            ("lm_head.weight", "BF16", vec![512, 64], 65_536),
+        ],
+    ));
+    // No safetensors; PyTorch .bin weights.
+    let dir = tempfile::tempdir().unwrap();
+    write_folder(dir.path(), &llama_config(), &[]);
+    std::fs::write(dir.path().join("pytorch_model.bin"), b"not read").unwrap();
+    see(&from_folder(dir.path()).unwrap());
+    // A sharded checkpoint whose index leaves a tensor out and misstates the total size.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("config.json"), llama_config().to_string()).unwrap();
+    std::fs::write(
+        dir.path().join("model-00001-of-00001.safetensors"),
+        st_bytes(&[
+            ("model.embed_tokens.weight", "BF16", vec![512, 64], 65_536),
+            ("model.norm.weight", "BF16", vec![64], 128),
+        ]),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("model.safetensors.index.json"),
+        json!({"metadata": {"total_size": 1}, "weight_map": {
+            "model.embed_tokens.weight": "model-00001-of-00001.safetensors"}})
+        .to_string(),
+    )
+    .unwrap();
+    see(&from_folder(dir.path()).unwrap());
+
+    for key in headroom_core::message::Key::ALL {
+        let k = key.as_str();
+        if k.starts_with("backend.note.model.") {
+            assert!(seen.contains(k), "{k} never written: {seen:?}");
+        }
+    }
+}

@@ -528,7 +528,7 @@ fn the_result_maps_onto_the_contract_with_the_analytic_fit_rule() {
         json!({"model": tiny_llama(), "task": "train", "method": "lora",
         "gpus": {"count": 1, "memory_gib": 14}, "margin": 0.1}),
     );
-    let out = map::to_outcome(parsed_result(v), &p, &["model note".into()]).unwrap();
+    let out = map::to_outcome(parsed_result(v), &p, &["model note".into()], &[]).unwrap();
     let e = &out.estimate;
     let g = &e.per_gpu;
     assert_eq!(g.allocated_peak_bytes, g.components.sum());
@@ -579,12 +579,12 @@ fn the_result_maps_onto_the_contract_with_the_analytic_fit_rule() {
     let mut v = result_json();
     v["peak"]["module"] = json!("");
     let p0 = plan(json!({"model": tiny_llama(), "task": "infer"}));
-    let out = map::to_outcome(parsed_result(v), &p0, &[]).unwrap();
+    let out = map::to_outcome(parsed_result(v), &p0, &[], &[]).unwrap();
     assert_eq!(out.estimate.peak.unwrap().module, None);
 
     // Without gpus: no verdict, as the analytic engine.
     let p = plan(json!({"model": tiny_llama(), "task": "train", "method": "lora"}));
-    let out = map::to_outcome(parsed_result(result_json()), &p, &[]).unwrap();
+    let out = map::to_outcome(parsed_result(result_json()), &p, &[], &[]).unwrap();
     assert_eq!(
         (out.estimate.fits, out.estimate.headroom_bytes),
         (None, None)
@@ -597,18 +597,101 @@ fn the_result_maps_onto_the_contract_with_the_analytic_fit_rule() {
     );
 }
 
+/// The package's notes come with their keys: each known key with exactly its arguments is the note's message,
+/// and anything else (a key from a newer package, wrong arguments, a list that does not pair with the notes, no
+/// list at all) leaves the English as it is, never an error. The model's notes come keyed beside them.
+#[test]
+fn trace_notes_reach_the_ui_keyed_and_unknown_ones_as_their_english() {
+    use headroom_core::message::{Key, Message};
+
+    // A catalog model: its notes say where its config comes from.
+    let p = plan(json!({"model": {"id": "Qwen/Qwen3-0.6B"}, "task": "train", "method": "lora"}));
+    let spec = model::resolve(&p.model, &Resolver::default()).unwrap();
+    assert!(!spec.notes.is_empty());
+    let map_with = |notes: Value, messages: Option<Value>| {
+        let mut v = result_json();
+        v["notes"] = notes;
+        if let Some(m) = messages {
+            v["note_messages"] = m;
+        }
+        let e = map::to_outcome(parsed_result(v), &p, &spec.notes, &spec.note_messages)
+            .unwrap()
+            .estimate;
+        assert_eq!(e.notes.len(), e.note_messages.len());
+        // The engine's two notes first, the trace's next, the model's last: the model's are keyed.
+        let model_part = &e.note_messages[e.note_messages.len() - spec.notes.len()..];
+        assert_eq!(model_part, spec.note_messages.as_slice());
+        assert!(model_part
+            .iter()
+            .all(|m| m.key != Key::NoteVerbatim.as_str()));
+        let trace_count = e.notes.len() - 2 - spec.notes.len();
+        (
+            e.notes[2..2 + trace_count].to_vec(),
+            e.note_messages[2..2 + trace_count].to_vec(),
+        )
+    };
+    let layers = "traced 3 of 32 decoder layers (first, one middle, last) and repeated the middle layer's allocations for the others";
+    let keyed = json!({"key": "backend.note.trace.layers_repeated",
+                       "args": {"traced": {"type": "count", "value": 3}, "total": {"type": "count", "value": 32}}});
+    let two = "two training steps traced: optimizer states exist from the second step on";
+
+    let (notes, messages) = map_with(
+        json!([layers, two]),
+        Some(json!([keyed, {"key": "backend.note.trace.two_steps", "args": {}}])),
+    );
+    assert_eq!(notes, vec![layers.to_string(), two.to_string()]);
+    assert_eq!(
+        messages,
+        vec![
+            Message::new(Key::NoteTraceLayersRepeated)
+                .count("traced", 3)
+                .count("total", 32),
+            Message::new(Key::NoteTraceTwoSteps),
+        ]
+    );
+
+    let verbatim = |text: &str| Message::new(Key::NoteVerbatim).text("text", text);
+    // A key this app does not know, a known key with an argument missing or mistyped, a key outside the trace's.
+    for odd in [
+        json!({"key": "backend.note.trace.from_the_future", "args": {}}),
+        json!({"key": "backend.note.trace.layers_repeated", "args": {"traced": {"type": "count", "value": 3}}}),
+        json!({"key": "backend.note.trace.layers_repeated",
+               "args": {"traced": {"type": "count", "value": -3}, "total": {"type": "count", "value": 32}}}),
+        json!({"key": "backend.alert.level.lost", "args": {"gpu": {"type": "count", "value": 0}}}),
+        json!("not a message"),
+    ] {
+        let (_, messages) = map_with(
+            json!([layers, two]),
+            Some(json!([odd, {"key": "backend.note.trace.two_steps", "args": {}}])),
+        );
+        assert_eq!(
+            messages,
+            vec![verbatim(layers), Message::new(Key::NoteTraceTwoSteps)]
+        );
+    }
+    // Lists that do not pair, or are no list: all as English.
+    for odd in [json!([keyed]), json!({"0": keyed}), json!(null)] {
+        let (_, messages) = map_with(json!([layers, two]), Some(odd));
+        assert_eq!(messages, vec![verbatim(layers), verbatim(two)]);
+    }
+    // An older package, without the list.
+    let (_, messages) = map_with(json!([two]), None);
+    assert_eq!(messages, vec![verbatim(two)]);
+}
+
 #[test]
 fn an_inconsistent_result_is_refused() {
     let p = plan(json!({"model": tiny_llama(), "task": "infer"}));
     let mut v = result_json();
     v["allocated_peak_bytes"] = json!(999);
     let (code, message) =
-        failure(&map::to_outcome(parsed_result(v), &p, &[]).map(|_| unreachable!()));
+        failure(&map::to_outcome(parsed_result(v), &p, &[], &[]).map(|_| unreachable!()));
     assert_eq!(code, TraceFailure::Protocol);
     assert!(message.contains("sum"), "{message}");
     let mut v = result_json();
     v["reserved_peak_bytes"] = json!(10);
-    let (code, _) = failure(&map::to_outcome(parsed_result(v), &p, &[]).map(|_| unreachable!()));
+    let (code, _) =
+        failure(&map::to_outcome(parsed_result(v), &p, &[], &[]).map(|_| unreachable!()));
     assert_eq!(code, TraceFailure::Protocol);
 }
 

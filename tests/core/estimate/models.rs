@@ -197,5 +197,6 @@ pub fn spec(id: &str) -> Option<ModelSpec> {
             linear_layers: groups,
         }),
         notes: vec![],
+        note_messages: vec![],
     })
 }

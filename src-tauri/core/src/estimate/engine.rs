@@ -439,7 +439,7 @@ pub(crate) fn estimate_core(
     }
 
     let (fits, headroom_bytes) = fit(plan, &per_gpu, &mut notes);
-    notes.extend_verbatim(spec.notes.iter().cloned());
+    notes.extend_keyed(&spec.notes, &spec.note_messages);
     Ok(Estimate {
         per_gpu,
         cpu_bytes: cpu,

@@ -191,14 +191,21 @@ impl Notes {
         }
     }
 
-    /// Notes that exist only in English (the model's facts, a trace's own words): the UI shows them as they are.
-    pub(crate) fn extend_verbatim(&mut self, notes: impl IntoIterator<Item = String>) {
-        if self.on {
-            for text in notes {
-                self.messages
-                    .push(Message::new(Key::NoteVerbatim).text("text", text.clone()));
-                self.list.push(text);
-            }
+    /// Notes written elsewhere with their messages beside them (the model's, a trace's): `texts[i]` with
+    /// `messages[i]`. When the two lists do not pair up (a spec or a trace result from an older writer, with no
+    /// or fewer messages), no message can be trusted to be its note's, and every note is shown as its English.
+    pub(crate) fn extend_keyed(&mut self, texts: &[String], messages: &[Message]) {
+        if !self.on {
+            return;
+        }
+        let paired = texts.len() == messages.len();
+        for (i, text) in texts.iter().enumerate() {
+            let message = match messages.get(i) {
+                Some(m) if paired => m.clone(),
+                _ => Message::new(Key::NoteVerbatim).text("text", text.clone()),
+            };
+            self.list.push(text.clone());
+            self.messages.push(message);
         }
     }
 }

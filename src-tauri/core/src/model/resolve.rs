@@ -179,15 +179,15 @@ pub fn from_config(config: &Map<String, Value>, origin: &str) -> Result<ModelSpe
                 .text("model_type", format!("{:?}", facts.model_type)),
         ));
     };
-    Ok(ModelSpec {
-        id: "config".into(),
-        model_type: facts.model_type,
-        source: ModelSource::RawConfig,
-        stored_dtype: facts.stored_dtype,
+    let mut spec = spec_of(
+        facts.model_type,
+        facts.stored_dtype,
         parameters,
-        architecture: facts.architecture,
-        notes: facts.notes,
-    })
+        facts.architecture,
+        facts.notes,
+    );
+    spec.id = "config".into();
+    Ok(spec)
 }
 
 /// A spec from the built-in catalog; `None` when the id is not there.
@@ -198,8 +198,12 @@ pub fn from_catalog(id: &str) -> Result<Option<ModelSpec>> {
     let mut spec = from_config(&entry.config, &format!("catalog {}", entry.id))?;
     spec.id = entry.id.clone();
     spec.source = ModelSource::Catalog;
-    spec.notes.extend(entry.notes.iter().cloned());
-    spec.notes.push(format!("catalog source: {}", entry.source));
+    // The entry's own remarks are free text in catalog.json, in English: keyed so the UI can say where they
+    // come from, their words kept.
+    for note in &entry.notes {
+        spec.add_note(Message::new(Key::NoteModelCatalogNote).text("text", note.clone()));
+    }
+    spec.add_note(Message::new(Key::NoteModelCatalogSource).text("source", entry.source.clone()));
     Ok(Some(spec))
 }
 
@@ -238,9 +242,7 @@ pub fn from_folder(folder: &Path) -> Result<ModelSpec> {
         && (folder.join("pytorch_model.bin").is_file()
             || folder.join("pytorch_model.bin.index.json").is_file())
     {
-        spec.notes.push(
-            "weights are in PyTorch .bin files, which Headroom does not open; counts come from config.json".into(),
-        );
+        spec.add_note(Message::new(Key::NoteModelBinWeights));
     }
     Ok(spec)
 }
@@ -260,7 +262,7 @@ fn combine(
                     .text("model_type", format!("{:?}", facts.model_type)),
             ));
         };
-        notes.push("no safetensors in the folder: counts computed from config.json".into());
+        notes.push(Message::new(Key::NoteModelNoSafetensors));
         return Ok(spec_of(
             facts.model_type,
             facts.stored_dtype,
@@ -273,31 +275,32 @@ fn combine(
     let counted = weights::count(checkpoint, facts.packing, facts.tie_word_embeddings);
     notes.extend(counted.notes.iter().cloned());
     for (dtype, n) in &counted.unmapped {
-        notes.push(format!(
-            "{n} parameters stored as {}, a dtype Headroom does not size; counted in the totals",
-            dtype.as_str()
-        ));
+        notes.push(
+            Message::new(Key::NoteModelUnmappedDtype)
+                .count("count", *n)
+                .text("dtype", dtype.as_str()),
+        );
     }
     let stored_dtype = counted.dominant_dtype().unwrap_or(facts.stored_dtype);
     if stored_dtype != facts.stored_dtype && counted.dominant_dtype().is_some() {
-        notes.push(format!(
-            "the safetensors headers store most weights as {stored_dtype:?}, config.json says {:?}; the headers win",
-            facts.stored_dtype
-        ));
+        notes.push(
+            Message::new(Key::NoteModelHeadersDtype)
+                .text("headers", format!("{stored_dtype:?}"))
+                .text("config", format!("{:?}", facts.stored_dtype)),
+        );
     }
     let parameters = match facts.parameters {
         Some(arch) if arch.total == counted.parameters.total => arch,
         Some(arch) => {
-            notes.push(format!(
-                "the safetensors headers hold {} parameters, the architecture from config.json gives {}; the headers are used",
-                counted.parameters.total, arch.total
-            ));
+            notes.push(
+                Message::new(Key::NoteModelHeadersCount)
+                    .count("headers", counted.parameters.total)
+                    .count("config", arch.total),
+            );
             counted.parameters
         }
         None => {
-            notes.push(
-                "parameter breakdown (embedding, lm_head, linear, other) inferred from tensor names".into(),
-            );
+            notes.push(Message::new(Key::NoteModelBreakdownFromNames));
             counted.parameters
         }
     };
@@ -315,15 +318,20 @@ fn spec_of(
     stored_dtype: super::spec::DType,
     parameters: ParameterCounts,
     architecture: Option<super::spec::Architecture>,
-    notes: Vec<String>,
+    notes: Vec<Message>,
 ) -> ModelSpec {
-    ModelSpec {
+    let mut spec = ModelSpec {
         id: String::new(),
         model_type,
         source: ModelSource::RawConfig,
         stored_dtype,
         parameters,
         architecture,
-        notes,
+        notes: Vec::with_capacity(notes.len()),
+        note_messages: Vec::with_capacity(notes.len()),
+    };
+    for note in notes {
+        spec.add_note(note);
     }
+    spec
 }

@@ -17,6 +17,7 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
+use crate::message::{Key, Message};
 use crate::{fsio, Error, Result};
 
 /// The reference implementation's limit (`safetensors::tensor::MAX_HEADER_SIZE`).
@@ -514,7 +515,7 @@ pub struct Checkpoint {
     pub tensors: Vec<TensorInfo>,
     /// Σ bytes of all tensors.
     pub total_bytes: u64,
-    pub notes: Vec<String>,
+    pub notes: Vec<Message>,
 }
 
 impl Checkpoint {
@@ -595,7 +596,7 @@ fn unique_names<'a>(
     Ok(seen)
 }
 
-fn into_checkpoint(headers: Vec<(String, Header)>, notes: Vec<String>) -> Checkpoint {
+fn into_checkpoint(headers: Vec<(String, Header)>, notes: Vec<Message>) -> Checkpoint {
     let mut checkpoint = Checkpoint {
         files: Vec::with_capacity(headers.len()),
         tensors: Vec::with_capacity(headers.iter().map(|(_, h)| h.tensors.len()).sum()),
@@ -626,11 +627,12 @@ pub fn read_sharded(folder: &Path, index: &ShardIndex) -> Result<Checkpoint> {
             .filter(|t| !index.weight_map.contains_key(&t.name));
         if let Some(first) = unlisted.clone().next() {
             // One note per shard, not one per tensor: a hostile shard may hold a million unlisted tensors.
-            notes.push(format!(
-                "{file} holds {} tensors (first {:?}) that model.safetensors.index.json does not list; counted anyway",
-                unlisted.by_ref().count(),
-                first.name
-            ));
+            notes.push(
+                Message::new(Key::NoteModelUnlisted)
+                    .text("file", file.clone())
+                    .count("tensors", unlisted.by_ref().count() as u64)
+                    .text("first", format!("{:?}", first.name)),
+            );
         }
         if let Some((t, mapped)) = header.tensors.iter().find_map(|t| {
             index
@@ -659,10 +661,11 @@ pub fn read_sharded(folder: &Path, index: &ShardIndex) -> Result<Checkpoint> {
     let mut checkpoint = into_checkpoint(headers, notes);
     if let Some(total) = index.total_size {
         if total != checkpoint.total_bytes {
-            checkpoint.notes.push(format!(
-                "model.safetensors.index.json says metadata.total_size = {total} bytes, the shard headers add up to {}",
-                checkpoint.total_bytes
-            ));
+            checkpoint.notes.push(
+                Message::new(Key::NoteModelTotalSize)
+                    .count("index", total)
+                    .count("headers", checkpoint.total_bytes),
+            );
         }
     }
     Ok(checkpoint)

@@ -5,6 +5,8 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
+use crate::message::Message;
+
 /// A model, resolved from wherever it came from.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ts_rs::TS)]
 pub struct ModelSpec {
@@ -21,6 +23,26 @@ pub struct ModelSpec {
     pub architecture: Option<Architecture>,
     /// Every assumption or fallback that shaped this spec, in words.
     pub notes: Vec<String>,
+    /// `notes` as messages the UI renders in the user's language: the same length and order as `notes`
+    /// (each note is added with [`ModelSpec::add_note`], which writes both).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[ts(as = "Option<Vec<Message>>", optional)]
+    pub note_messages: Vec<Message>,
+}
+
+impl ModelSpec {
+    /// Add a note: its English (the key's backend wording, [`Message::english`]) to `notes`, and the message
+    /// itself to `note_messages`.
+    pub fn add_note(&mut self, message: Message) {
+        self.notes.push(note_english(&message));
+        self.note_messages.push(message);
+    }
+}
+
+/// A model note's English: every model note's key has a backend wording (the message tests hold it), so the key
+/// itself is only a last resort that no note reaches.
+pub(crate) fn note_english(message: &Message) -> String {
+    message.english().unwrap_or_else(|| message.key.clone())
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]

@@ -18,6 +18,7 @@ use std::collections::{BTreeMap, HashSet};
 
 use super::safetensors::{Checkpoint, TensorDtype, TensorInfo};
 use super::spec::{DType, ParameterCounts};
+use crate::message::{Key, Message};
 
 /// What the config's `quantization_config` says about packing (only what changes the counts).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -42,7 +43,7 @@ pub struct HeaderCounts {
     pub state_tensors: u64,
     /// Stored buffers (see [`BUFFERS`]) that were not counted as parameters, and their elements.
     pub buffers: (u64, u64),
-    pub notes: Vec<String>,
+    pub notes: Vec<Message>,
 }
 
 impl HeaderCounts {
@@ -216,10 +217,7 @@ pub fn count(checkpoint: &Checkpoint, packing: Packing, tied: bool) -> HeaderCou
     }
     if let (true, Some(head), Some(embed)) = (tied, lm_head, embedding_shape) {
         if &head.shape == embed {
-            out.notes.push(
-                "the checkpoint stores lm_head although tie_word_embeddings is true; counted once, as PyTorch does"
-                    .into(),
-            );
+            out.notes.push(Message::new(Key::NoteModelTiedLmHead));
             out.parameters.lm_head = 0;
             if let Some(d) = map_dtype(head.dtype) {
                 if let Some((_, n)) = out.by_dtype.iter_mut().find(|(k, _)| *k == d) {
@@ -235,26 +233,27 @@ pub fn count(checkpoint: &Checkpoint, packing: Packing, tied: bool) -> HeaderCou
         .saturating_add(p.linear)
         .saturating_add(p.other);
     if out.buffers.0 > 0 {
-        out.notes.push(format!(
-            "{} stored buffer tensors ({} elements: router correction biases, rotary tables) are not parameters and were not counted",
-            out.buffers.0, out.buffers.1
-        ));
+        out.notes.push(
+            Message::new(Key::NoteModelBuffers)
+                .count("tensors", out.buffers.0)
+                .count("elements", out.buffers.1),
+        );
     }
     if packed4 > 0 {
-        out.notes.push(format!(
-            "{packed4} bitsandbytes 4-bit weights counted at 2 parameters per stored byte; {} quantization-state tensors not counted",
-            out.state_tensors
-        ));
+        out.notes.push(
+            Message::new(Key::NoteModelBnb4)
+                .count("weights", packed4)
+                .count("state", out.state_tensors),
+        );
     } else if qweights > 0 {
-        out.notes.push(format!(
-            "{qweights} GPTQ/AWQ qweight tensors unpacked from I32; {} quantization-state tensors not counted",
-            out.state_tensors
-        ));
+        out.notes.push(
+            Message::new(Key::NoteModelQweight)
+                .count("tensors", qweights)
+                .count("state", out.state_tensors),
+        );
     } else if out.state_tensors > 0 {
-        out.notes.push(format!(
-            "{} quantization-state tensors (scales, zero points) not counted as parameters",
-            out.state_tensors
-        ));
+        out.notes
+            .push(Message::new(Key::NoteModelStateTensors).count("state", out.state_tensors));
     }
     out
 }

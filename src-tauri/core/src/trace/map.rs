@@ -15,6 +15,7 @@ pub fn to_outcome(
     mut result: TraceResult,
     plan: &Plan,
     model_notes: &[String],
+    model_messages: &[Message],
 ) -> Result<TraceOutcome> {
     // Outside any module the package says "" rather than null; one spelling for the UI.
     let no_empty = |m: &mut Option<String>| {
@@ -113,8 +114,9 @@ pub fn to_outcome(
         )
     });
     let (fits, headroom_bytes) = fit(plan, &per_gpu, &mut notes);
-    notes.extend_verbatim(result.notes);
-    notes.extend_verbatim(model_notes.iter().cloned());
+    let trace_messages = trace_note_messages(result.note_messages.as_ref(), &result.notes);
+    notes.extend_keyed(&result.notes, &trace_messages);
+    notes.extend_keyed(model_notes, model_messages);
     Ok(TraceOutcome {
         estimate: Estimate {
             per_gpu,
@@ -137,3 +139,26 @@ pub fn to_outcome(
         timeline: result.timeline,
     })
 }
+
+/// The trace's notes as messages, one for each of `notes` in order: a message the package sent for a note when it
+/// is one of the trace's keys with exactly that key's arguments ([`Message::check`]), else the note's English as
+/// it is. A package that sent no messages, or a list that does not pair with the notes, gives the English for all.
+fn trace_note_messages(sent: Option<&serde_json::Value>, notes: &[String]) -> Vec<Message> {
+    let sent = match sent {
+        Some(serde_json::Value::Array(list)) if list.len() == notes.len() => list.as_slice(),
+        _ => &[],
+    };
+    notes
+        .iter()
+        .enumerate()
+        .map(|(i, text)| {
+            sent.get(i)
+                .and_then(|v| serde_json::from_value::<Message>(v.clone()).ok())
+                .filter(|m| m.key.starts_with(TRACE_NOTE_PREFIX) && m.check().is_ok())
+                .unwrap_or_else(|| Message::new(Key::NoteVerbatim).text("text", text.clone()))
+        })
+        .collect()
+}
+
+/// The keys a trace's own notes may name: those of the package (message.rs), not any other of the app's texts.
+const TRACE_NOTE_PREFIX: &str = "backend.note.trace.";

@@ -166,7 +166,7 @@ pub fn trace_plan(
         cancel,
         on_progress,
     )?;
-    map::to_outcome(result, &plan, &spec.notes)
+    map::to_outcome(result, &plan, &spec.notes, &spec.note_messages)
 }
 
 /// The caller's environment with the package first on PYTHONPATH, and Python's output unbuffered so progress

@@ -113,6 +113,11 @@ pub struct TraceResult {
     pub elapsed_s: f64,
     #[serde(default)]
     pub notes: Vec<String>,
+    /// `notes` again as message keys with typed arguments (a later, optional addition): kept as JSON here and
+    /// checked one by one against the app's key list when mapped (map.rs), so a package newer or older than
+    /// this app, or one that writes something else here, never makes the result unreadable.
+    #[serde(default)]
+    pub note_messages: Option<serde_json::Value>,
 }
 
 /// The error event's codes.

@@ -6,7 +6,7 @@ use super::*;
 /// embeddings with a LayerNorm; per layer `query`/`key`/`value`/attention `dense`, `intermediate.dense`,
 /// `output.dense` (all with bias) and two LayerNorms; the pooler `dense` and a `classifier` of `num_labels`
 /// (from `id2label`, default 2), counted as the output head.
-pub(super) fn bert(c: &Cfg, notes: &mut Vec<String>) -> Result<(Architecture, ParameterCounts)> {
+pub(super) fn bert(c: &Cfg, notes: &mut Vec<Message>) -> Result<(Architecture, ParameterCounts)> {
     let mut d = decoder(c, true)?;
     d.tie = true;
     let h = d.h;
@@ -28,9 +28,7 @@ pub(super) fn bert(c: &Cfg, notes: &mut Vec<String>) -> Result<(Architecture, Pa
     b.other(w(d.layers) * 4 * w(h));
     b.linear("dense", h, h, 1, true, LinearRole::Mlp);
     b.linear("classifier", h, labels, 1, true, LinearRole::LmHead);
-    notes.push(format!(
-        "BERT counted as BertForSequenceClassification with {labels} labels (pooler and classifier included)"
-    ));
+    notes.push(Message::new(Key::NoteModelBert).count("labels", labels));
     let (groups, counts) = b.finish(c.origin)?;
     Ok((
         arch(&d, attention(&d, None, None), inter, false, None, groups),
@@ -46,7 +44,7 @@ pub(super) fn bert(c: &Cfg, notes: &mut Vec<String>) -> Result<(Architecture, Pa
 pub(super) fn t5(
     c: &Cfg,
     t: &str,
-    notes: &mut Vec<String>,
+    notes: &mut Vec<Message>,
 ) -> Result<(Architecture, ParameterCounts)> {
     let dm = c.pos(&["d_model"])?;
     let enc = c.pos(&["num_layers"])?;
@@ -86,9 +84,7 @@ pub(super) fn t5(
     b.linear("wo", dff, dm, ff, false, LinearRole::Mlp);
     b.other(2 * w(buckets) * w(heads));
     b.other((w(enc) * 2 + w(dec) * 3 + 2) * w(dm));
-    notes.push(
-        "encoder-decoder model: num_layers counts encoder and decoder blocks together".into(),
-    );
+    notes.push(Message::new(Key::NoteModelEncoderDecoder));
     let (groups, counts) = b.finish(c.origin)?;
     Ok((
         arch(&d, attention(&d, None, None), dff, gated, None, groups),

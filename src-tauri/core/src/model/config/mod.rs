@@ -66,7 +66,8 @@ pub struct ConfigFacts {
     pub stored_dtype: DType,
     pub packing: Packing,
     pub tie_word_embeddings: bool,
-    pub notes: Vec<String>,
+    /// What the reading assumed, as messages ([`crate::model::ModelSpec::add_note`] gives them their English).
+    pub notes: Vec<Message>,
 }
 
 /// Parse config.json bytes into a JSON object; `origin` names the file in errors.
@@ -413,7 +414,7 @@ fn top_k_within(c: &Cfg, k: u64, experts: u64, experts_key: &str) -> Result<()> 
     Ok(())
 }
 
-fn dtype_of(c: &Cfg, notes: &mut Vec<String>) -> Result<DType> {
+fn dtype_of(c: &Cfg, notes: &mut Vec<Message>) -> Result<DType> {
     let name = match c.str_opt("torch_dtype")? {
         Some(s) => Some(s),
         None => c.str_opt("dtype")?,
@@ -425,23 +426,19 @@ fn dtype_of(c: &Cfg, notes: &mut Vec<String>) -> Result<DType> {
         Some("float8_e4m3fn") => DType::F8E4m3,
         Some("float8_e5m2") => DType::F8E5m2,
         Some(other) => {
-            notes.push(format!(
-                "config.json dtype {other:?} is not one Headroom sizes; assumed float32"
-            ));
+            notes
+                .push(Message::new(Key::NoteModelDtypeUnknown).text("dtype", format!("{other:?}")));
             DType::F32
         }
         None => {
-            notes.push(
-                "config.json names no dtype; assumed float32, what transformers loads without one"
-                    .into(),
-            );
+            notes.push(Message::new(Key::NoteModelDtypeMissing));
             DType::F32
         }
     })
 }
 
 /// The pre-quantized format a `quantization_config` declares (transformers `utils/quantization_config.py`).
-fn quantization(c: &Cfg, notes: &mut Vec<String>) -> Result<Option<(DType, Packing)>> {
+fn quantization(c: &Cfg, notes: &mut Vec<Message>) -> Result<Option<(DType, Packing)>> {
     let Some(q) = c.get("quantization_config") else {
         return Ok(None);
     };
@@ -476,12 +473,8 @@ fn quantization(c: &Cfg, notes: &mut Vec<String>) -> Result<Option<(DType, Packi
         _ => None,
     };
     notes.push(match result {
-        Some(_) => format!(
-            "pre-quantized checkpoint (quant_method {method}): parameters are counted unpacked, the stored dtype is the quantized one"
-        ),
-        None => format!(
-            "quantization_config with quant_method {method:?} is not one Headroom unpacks; stored tensors counted as they are"
-        ),
+        Some(_) => Message::new(Key::NoteModelPrequantized).text("method", method),
+        None => Message::new(Key::NoteModelQuantUnknown).text("method", format!("{method:?}")),
     });
     Ok(result)
 }
@@ -511,10 +504,11 @@ pub fn analyze(obj: &Map<String, Value>, origin: &str) -> Result<ConfigFacts> {
             (Some(arch), Some(counts), tie)
         }
         None => {
-            notes.push(format!(
-                "model_type {model_type:?} is not one Headroom knows ({}); parameter counts come from the safetensors headers only",
-                KNOWN_MODEL_TYPES.join(", ")
-            ));
+            notes.push(
+                Message::new(Key::NoteModelTypeUnknown)
+                    .text("model_type", format!("{model_type:?}"))
+                    .text("known", KNOWN_MODEL_TYPES.join(", ")),
+            );
             (None, None, c.b_or("tie_word_embeddings", false)?)
         }
     };
@@ -532,7 +526,7 @@ pub fn analyze(obj: &Map<String, Value>, origin: &str) -> Result<ConfigFacts> {
 fn build(
     c: &Cfg,
     model_type: &str,
-    notes: &mut Vec<String>,
+    notes: &mut Vec<Message>,
 ) -> Result<Option<(Architecture, ParameterCounts)>> {
     Ok(Some(match model_type {
         "llama" | "mistral" | "qwen2" | "qwen3" | "gemma" | "gemma2" => {
@@ -555,11 +549,16 @@ fn build(
 /// Gemma2's tanh soft-capping (`attn_logit_softcapping`, `final_logit_softcapping`, `modeling_gemma2.py`):
 /// no parameters, but eager attention materialises the capped scores and the logits pass through an extra
 /// element-wise op, which the estimator may want to know.
-fn softcapping_note(c: &Cfg, notes: &mut Vec<String>) -> Result<()> {
+fn softcapping_note(c: &Cfg, notes: &mut Vec<Message>) -> Result<()> {
     for key in ["attn_logit_softcapping", "final_logit_softcapping"] {
         match c.get(key) {
             None => {}
-            Some(Value::Number(n)) => notes.push(format!("{key} = {n}: tanh soft-capping")),
+            // The value as config.json writes it (`30.0`), not rounded to a number of decimals.
+            Some(Value::Number(n)) => notes.push(
+                Message::new(Key::NoteModelSoftcapping)
+                    .text("key", key)
+                    .text("value", n.to_string()),
+            ),
             Some(v) => return Err(c.err(key, format!("must be a number, got {}", short(v)))),
         }
     }

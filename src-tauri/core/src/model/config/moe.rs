@@ -152,7 +152,7 @@ pub(super) fn qwen_moe(c: &Cfg, t: &str) -> Result<(Architecture, ParameterCount
 /// fused into one MLP of `n_shared_experts × moe_intermediate_size`. `n_group`/`topk_group` only change routing.
 pub(super) fn deepseek(
     c: &Cfg,
-    notes: &mut Vec<String>,
+    notes: &mut Vec<Message>,
 ) -> Result<(Architecture, ParameterCounts)> {
     let h = c.pos(&["hidden_size"])?;
     let layers = c.pos(&["num_hidden_layers"])?;
@@ -236,15 +236,14 @@ pub(super) fn deepseek(
     }
     b.other(w(layers) * 2 * w(h) + w(h));
     if let Some((groups, top)) = routing {
-        notes.push(format!(
-            "group-limited routing: experts in {groups} groups, each token routed within {top} of them (no parameters)"
-        ));
+        notes.push(
+            Message::new(Key::NoteModelGroupRouting)
+                .count("groups", groups)
+                .count("top", top),
+        );
     }
     if c.u_or("num_nextn_predict_layers", 0)? > 0 {
-        notes.push(
-            "num_nextn_predict_layers: the multi-token-prediction layers are not built by transformers and not counted"
-                .into(),
-        );
+        notes.push(Message::new(Key::NoteModelNextn));
     }
     let (groups, counts) = b.finish(c.origin)?;
     let mla = Mla {
