@@ -120,6 +120,16 @@ fn assert_contract(v: &Value, what: &str) {
         v["notes"].as_array().is_some_and(|n| !n.is_empty()),
         "{what}"
     );
+    // Every note reaches the app keyed, the trace package's own and the model's too: none as English words only.
+    let messages = v["note_messages"].as_array().unwrap();
+    assert_eq!(
+        messages.len(),
+        v["notes"].as_array().unwrap().len(),
+        "{what}"
+    );
+    for (m, note) in messages.iter().zip(v["notes"].as_array().unwrap()) {
+        assert_ne!(m["key"], "backend.note.verbatim", "{what}: {note}");
+    }
     assert!(
         v.get("timeline").is_none(),
         "{what}: the timeline stays out of the CLI's JSON"
