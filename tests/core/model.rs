@@ -1377,6 +1377,12 @@ fn every_model_note_is_keyed_and_every_model_key_is_written() {
     .unwrap();
     see(&from_folder(dir.path()).unwrap());
 
+    // Every catalog remark has its own key; the fallback is for a remark added without one.
+    assert!(!seen.contains("backend.note.model.catalog_note"));
+    let unknown = headroom_core::model::catalog_remark("a remark nobody keyed");
+    assert_eq!(unknown.key, "backend.note.model.catalog_note");
+    assert_eq!(unknown.english().as_deref(), Some("a remark nobody keyed"));
+    seen.insert(unknown.key.to_string());
     for key in headroom_core::message::Key::ALL {
         let k = key.as_str();
         if k.starts_with("backend.note.model.") {

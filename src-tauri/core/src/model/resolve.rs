@@ -198,13 +198,26 @@ pub fn from_catalog(id: &str) -> Result<Option<ModelSpec>> {
     let mut spec = from_config(&entry.config, &format!("catalog {}", entry.id))?;
     spec.id = entry.id.clone();
     spec.source = ModelSource::Catalog;
-    // The entry's own remarks are free text in catalog.json, in English: keyed so the UI can say where they
-    // come from, their words kept.
     for note in &entry.notes {
-        spec.add_note(Message::new(Key::NoteModelCatalogNote).text("text", note.clone()));
+        spec.add_note(catalog_remark(note));
     }
     spec.add_note(Message::new(Key::NoteModelCatalogSource).text("source", entry.source.clone()));
     Ok(Some(spec))
+}
+
+/// A catalog entry's remark as a message: each remark catalog.json holds has a key of its own whose English is
+/// the remark word for word (`backend.note.model.catalog.*`), so the UI can say it in the person's language; a
+/// remark without one (a catalog edited since) keeps its English inside `catalog_note`.
+pub fn catalog_remark(note: &str) -> Message {
+    Key::ALL
+        .iter()
+        .find(|k| {
+            k.as_str().starts_with("backend.note.model.catalog.") && k.english() == Some(note)
+        })
+        .map_or_else(
+            || Message::new(Key::NoteModelCatalogNote).text("text", note.to_string()),
+            |&k| Message::new(k),
+        )
 }
 
 /// A spec for a model in the local Hugging Face cache; `None` when it is not downloaded.
