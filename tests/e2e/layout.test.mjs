@@ -1,6 +1,7 @@
 // End to end: every view at 1024, 1400 and 1920 px wide, in English on the light theme and in Japanese on the
-// dark one, without horizontal scrolling (neither the page nor the main column). With HEADROOM_SCREENSHOTS set to
-// a folder (docs/screenshots for the README), it also saves each view at 1400×900 as <view>-<lang>.png.
+// dark one, without horizontal scrolling (neither the page nor the main column) and without one column laid over
+// another. With HEADROOM_SCREENSHOTS set to a folder (docs/screenshots for the README), it also saves each view at
+// 1400×900 as <view>-<lang>.png.
 
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
@@ -43,11 +44,21 @@ async function open(view) {
   await session.find("main h1");
 }
 
-/** What overflows sideways at this width: the page, the main column, and the widest offenders inside it. */
+/**
+ * What overflows sideways at this width: the page, the main column, and the widest offenders inside it; and, in
+ * a view of two columns side by side (the Plan view's form and answer), how far the first column's content
+ * reaches over the second.
+ */
 function overflow() {
   return js(`
     const doc = document.documentElement;
     const main = document.querySelector("main");
+    const columns = main.querySelector(".columns");
+    let overlap = 0;
+    if (columns && columns.children.length === 2) {
+      const reach = Math.max(...[...columns.children[0].querySelectorAll("*")].map((e) => e.getBoundingClientRect().right));
+      overlap = Math.max(0, reach - columns.children[1].getBoundingClientRect().left);
+    }
     const culprits = [...main.querySelectorAll("*")]
       .filter((e) => e.getBoundingClientRect().right > main.getBoundingClientRect().right + 1 && getComputedStyle(e).position !== "fixed")
       .slice(0, 5)
@@ -55,6 +66,7 @@ function overflow() {
     return {
       page: doc.scrollWidth - doc.clientWidth,
       main: main.scrollWidth - main.clientWidth,
+      overlap,
       culprits,
     };`);
 }
@@ -70,8 +82,20 @@ async function setLanguageAndTheme(lang, theme) {
   );
 }
 
-/** What each view shows in the pictures beyond its first state: the Presets view with a preset open. */
+/**
+ * What each view shows in the pictures beyond its first state: the Plan view with an answer (verdict, bar and
+ * breakdown, the widest it gets), the Presets view with a preset open.
+ */
 const PREPARE = {
+  plan: async () => {
+    // The second language finds the model still picked: the view keeps its draft.
+    const answered = await js(`return document.querySelector('[data-testid="verdict"]') !== null`);
+    if (!answered) {
+      await session.sendKeys(await session.find('[data-testid="model-search"]'), "llama-3.1-8b");
+      await session.click(await session.find('option[value="meta-llama/Llama-3.1-8B"]'));
+    }
+    await session.find('[data-testid="verdict"]');
+  },
   presets: async () => {
     await session.click(await session.find('[data-preset="int4"]'));
     await session.find('[data-preview="kwargs"]');
@@ -114,8 +138,8 @@ async function checkEveryView(lang) {
       const o = await session
         .until(
           async () => ({ ...(await overflow()), inner: await js("return window.innerWidth") }),
-          (o) => o.inner <= width && o.page <= 0 && o.main <= 0,
-          `${view} (${lang}) at ${width} px scrolls sideways`,
+          (o) => o.inner <= width && o.page <= 0 && o.main <= 0 && o.overlap <= 0,
+          `${view} (${lang}) at ${width} px scrolls sideways or lays one column over the other`,
           5000,
         )
         .catch((e) => e);
