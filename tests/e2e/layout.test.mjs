@@ -12,9 +12,27 @@ import { openApp } from "./webdriver.mjs";
 
 let win;
 let session;
+/** A project's .env that leaks debug settings into a production run: the doctor's findings, with their fixes. */
+let envFile;
 
 before(async () => {
-  win = await openApp("layout", { env: { HEADROOM_GPU_SOURCE: "fake:training" } });
+  win = await openApp("layout", {
+    env: { HEADROOM_GPU_SOURCE: "fake:training" },
+    prepare: ({ home }) => {
+      mkdirSync(join(home, "project"), { recursive: true });
+      envFile = join(home, "project", ".env");
+      writeFileSync(
+        envFile,
+        [
+          "CUDA_LAUNCH_BLOCKING=1",
+          "TORCH_DISTRIBUTED_DEBUG=DETAIL",
+          "PYTORCH_CUDA_ALLOC_CONF=expandable_segments:True,max_split_size_mb:128,garbage_collection_threshold:0.8",
+          "CUDA_VISIBLE_DEVICES=0,1",
+          "",
+        ].join("\n"),
+      );
+    },
+  });
   session = win.session;
   // The demo: the Monitor view shows cards, the charts and the process table rather than the no-driver notice.
   await session.find('[data-testid="monitor"]');
@@ -95,6 +113,17 @@ const PREPARE = {
       await session.click(await session.find('option[value="meta-llama/Llama-3.1-8B"]'));
     }
     await session.find('[data-testid="verdict"]');
+  },
+  environment: async () => {
+    // Each language checks the file again: the same clicks whether or not the view kept the last answer.
+    await session.click(await session.find('input[name="doctor-source"][value="file"]'));
+    await session.find('input[name="doctor-file"]');
+    await js(
+      `const i = document.querySelector('input[name="doctor-file"]'); i.value = arguments[0]; i.dispatchEvent(new Event("input", { bubbles: true }))`,
+      [envFile],
+    );
+    await session.click(await session.find('[data-testid="doctor-check"]'));
+    await session.find('[data-testid="findings"] [data-variable="CUDA_LAUNCH_BLOCKING"] button.fix');
   },
   presets: async () => {
     await session.click(await session.find('[data-preset="int4"]'));
