@@ -261,11 +261,21 @@ fn oom_walks_down_the_chain_until_a_preset_fits() {
     let log = std::fs::read_to_string(&int4.log_file).unwrap();
     assert!(log.contains("step 2 loss"), "{log}");
 
-    // Events: run, then per attempt start, output lines, finish.
-    assert!(matches!(
-        events.first(),
-        Some(LaunchEvent::RunStarted { .. })
-    ));
+    // Events: run, then per attempt start, output lines, finish. The run's start names it as its record does
+    // (the UI titles a run by date and model).
+    match events.first() {
+        Some(LaunchEvent::RunStarted {
+            run_id,
+            started_unix_ms,
+            model,
+            ..
+        }) => {
+            assert_eq!(run_id, &record.run_id);
+            assert_eq!(*started_unix_ms, record.started_unix_ms);
+            assert_eq!(model, &record.model);
+        }
+        other => panic!("the first event is not the run's start: {other:?}"),
+    }
     let starts = events
         .iter()
         .filter(|e| matches!(e, LaunchEvent::AttemptStarted { .. }))

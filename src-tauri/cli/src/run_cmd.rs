@@ -270,7 +270,9 @@ pub fn run(paths: &AppPaths, args: RunArgs) -> CliResult {
         &mut nvml_probe(),
         &cancel,
         &mut |event| match event {
-            LaunchEvent::RunStarted { run_id, dir, start } => {
+            LaunchEvent::RunStarted {
+                run_id, dir, start, ..
+            } => {
                 eprintln!("headroom: run {run_id} (logs in {})", dir.display());
                 if let Some(start) = start.filter(|s| !s.message.is_empty()) {
                     eprintln!("headroom: {}", start.message);

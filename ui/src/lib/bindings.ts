@@ -339,6 +339,11 @@ runs: Array<RunRecord>, quarantined: Array<Quarantine>, };
 
 export type LaunchEvent = { "event": "run_started", run_id: string, dir: string, 
 /**
+ * When the run started and what it trains, as its record keeps them: what the UI names a run by
+ * (date and model) rather than its id.
+ */
+started_unix_ms: number, model: string, 
+/**
  * Why the first attempt starts where it does down the chain, when the run had estimates to choose by.
  */
 start?: StartChoice, } | { "event": "attempt_started", index: number, preset: string, pid: number, expandable_segments: boolean, 

@@ -149,6 +149,10 @@ pub enum LaunchEvent {
         run_id: String,
         #[ts(type = "string")]
         dir: PathBuf,
+        /// When the run started and what it trains, as its record keeps them: what the UI names a run by
+        /// (date and model) rather than its id.
+        started_unix_ms: u64,
+        model: String,
         /// Why the first attempt starts where it does down the chain, when the run had estimates to choose by.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         #[ts(optional)]
@@ -461,6 +465,8 @@ pub fn run(
     on_event(LaunchEvent::RunStarted {
         run_id: run_id.clone(),
         dir: dir.clone(),
+        started_unix_ms: started,
+        model: request.model.clone(),
         start: request.start.clone(),
     });
 

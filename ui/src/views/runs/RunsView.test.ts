@@ -5,6 +5,7 @@ import RunsView from "./RunsView.svelte";
 import { api } from "../../lib/api";
 import { AppModel } from "../../lib/app.svelte";
 import type { AttemptRecord, RunRecord, RunSnapshot, RunUpdate } from "../../lib/bindings";
+import { formatDateTime } from "../../lib/format";
 import { applyUpdate, emptyRun, interruptionOf, MAX_LINES, moveChip, parseCount, runChartData, runFromSnapshot, splitArgv } from "./logic";
 import { session } from "./session.svelte";
 
@@ -113,7 +114,7 @@ let inProgress: RunSnapshot | null = null;
 const snapshot: RunSnapshot = {
   run_id: "run-7",
   attempts: [
-    { event: "run_started", run_id: "run-7", dir: "/d/runs/run-7", start: relaunchStart },
+    { event: "run_started", run_id: "run-7", dir: "/d/runs/run-7", started_unix_ms: 1_700_000_000_000, model: "llama-8b", start: relaunchStart },
     { event: "attempt_started", index: 0, preset: "int4", pid: 300, expandable_segments: false, predicted_peak_bytes: 9 * GIB },
   ],
   lines: [
@@ -251,7 +252,7 @@ describe("the Runs view", () => {
     channel!.onmessage({
       run_id: "run-2",
       events: [
-        { event: "run_started", run_id: "run-2", dir: "/d/runs/run-2" },
+        { event: "run_started", run_id: "run-2", dir: "/d/runs/run-2", started_unix_ms: 1_700_000_300_000, model: "llama-8b" },
         { event: "attempt_started", index: 0, preset: "fp16", pid: 100, expandable_segments: false, predicted_peak_bytes: null },
         { event: "output", attempt: 0, stream: "stderr", line: "torch.OutOfMemoryError: CUDA out of memory." },
         { event: "attempt_finished", attempt: record.attempts[0]! },
@@ -263,6 +264,10 @@ describe("the Runs view", () => {
       memory: [],
     });
     flushSync();
+    // The run is titled by when it started and what it trains; its id stays beside, in code.
+    const title = document.querySelector("#live-title")!;
+    expect(title.textContent).toContain(`Run ${formatDateTime(1_700_000_300_000, "en")} · llama-8b`);
+    expect(title.querySelector("code.run-id")!.textContent).toBe("run-2");
     expect(document.querySelector('[data-testid="log"]')!.textContent).toContain("CUDA out of memory");
     expect(document.querySelector('[data-testid="cancel"]')).not.toBeNull();
     const timeline = document.querySelector('[data-testid="timeline"]')!.textContent!;
