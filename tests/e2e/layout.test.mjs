@@ -6,10 +6,12 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { mkdirSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
 import { setTimeout as sleep } from "node:timers/promises";
 import { openApp } from "./webdriver.mjs";
 
+const fixtures = resolve(dirname(fileURLToPath(import.meta.url)), "../fixtures/launch");
 let win;
 let session;
 /** A project's .env that leaks debug settings into a production run: the doctor's findings, with their fixes. */
@@ -17,7 +19,8 @@ let envFile;
 
 before(async () => {
   win = await openApp("layout", {
-    env: { HEADROOM_GPU_SOURCE: "fake:training" },
+    // FAKE_OOM_PRESETS: the fake trainer (tests/fixtures/launch/fake_train.py) dies of OOM under fp16 only.
+    env: { HEADROOM_GPU_SOURCE: "fake:training", FAKE_OOM_PRESETS: "fp16" },
     prepare: ({ home }) => {
       mkdirSync(join(home, "project"), { recursive: true });
       envFile = join(home, "project", ".env");
@@ -124,6 +127,22 @@ const PREPARE = {
     );
     await session.click(await session.find('[data-testid="doctor-check"]'));
     await session.find('[data-testid="findings"] [data-variable="CUDA_LAUNCH_BLOCKING"] button.fix');
+  },
+  runs: async () => {
+    // A run that dies of OOM under fp16 and succeeds under int8: the timeline, the log and the history.
+    const shown = await js(`return document.querySelector('[data-testid="outcome"]') !== null`);
+    if (!shown) {
+      const fill = (name, value) =>
+        js(
+          `const i = document.querySelector('input[name="' + arguments[0] + '"]'); i.value = arguments[1]; i.dispatchEvent(new Event("input", { bubbles: true }))`,
+          [name, value],
+        );
+      await fill("command", `python3 ${join(fixtures, "fake_train.py")} --epochs 1`);
+      await fill("cwd", fixtures);
+      await fill("model", "llama-8b");
+      await session.click(await session.find('[data-testid="start"]'));
+    }
+    await session.find('[data-testid="timeline"] [data-preset="int8"][data-status="ok"]', 30000);
   },
   presets: async () => {
     await session.click(await session.find('[data-preset="int4"]'));
