@@ -61,6 +61,14 @@ describe("the Monitor view", () => {
       "the memory chart",
     );
     assert.equal(chart.series, 5, "two GPUs, the capacity and the two thresholds");
+    // With the cursor off the chart the legend gives the latest reading: its time and each line's value.
+    const legend = await session.until(
+      () => js("return [...document.querySelectorAll('[data-testid=\"memory-chart\"] .u-legend .u-series .u-value')].map((v) => v.textContent.trim())"),
+      (l) => l.length === 6 && l.every((v) => v !== ""),
+      "a value for every legend entry",
+    );
+    assert.match(legend[0], /^\d{1,2} \w{3} \d{4}, \d{2}:\d{2}$/, JSON.stringify(legend));
+    assert.match(legend[1], /^\d+\.\d\d GiB$/, JSON.stringify(legend));
     // The process table: the demo trainer and the idle notebook kernel on each GPU, memory in GiB.
     const rows = await session.until(
       () => js("return [...document.querySelectorAll('[data-testid=\"processes\"] tbody tr')].map((r) => [...r.cells].map((c) => c.textContent.trim()))"),
