@@ -625,6 +625,7 @@ keys! {
     // Varying batch lengths (estimate/varlen.rs).
     NoteVaryingLengths = "backend.note.varying_lengths" [steps, bytes],
     NoteVaryingLengthsSkipped = "backend.note.varying_lengths.skipped" [],
+    NoteFixedLengths = "backend.note.fixed_lengths" [],
     // Desktop notifications (monitor/notify.rs), rendered by the core itself (i18n.rs): shown while the window
     // may be hidden.
     NotifyCritical = "backend.notify.critical" [gpu],

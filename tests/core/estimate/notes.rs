@@ -336,3 +336,31 @@ fn the_english_texts_match_the_notes() {
         }
     }
 }
+
+/// A training plan of one length says what it leaves out (the segments changing lengths strand); a plan that
+/// lists its lengths counts them instead, and inference, which repeats its shapes, says neither.
+#[test]
+fn a_training_plan_of_one_length_says_what_changing_lengths_would_add() {
+    let keys =
+        |e: &Estimate| -> Vec<String> { e.note_messages.iter().map(|m| m.key.clone()).collect() };
+    let fixed = Key::NoteFixedLengths.as_str().to_string();
+    let varying = Key::NoteVaryingLengths.as_str().to_string();
+    let model = llama_8b();
+
+    let one_length = run(
+        &model,
+        json!({"task": "train", "method": "lora", "sequence_length": 512}),
+    );
+    assert!(keys(&one_length).contains(&fixed), "{:?}", one_length.notes);
+    assert!(!keys(&one_length).contains(&varying));
+
+    let listed = run(
+        &model,
+        json!({"task": "train", "method": "lora", "sequence_lengths": [256, 512]}),
+    );
+    assert!(!keys(&listed).contains(&fixed), "{:?}", listed.notes);
+    assert!(keys(&listed).contains(&varying), "{:?}", listed.notes);
+
+    let infer = run(&model, json!({"task": "infer", "sequence_length": 512}));
+    assert!(!keys(&infer).contains(&fixed), "{:?}", infer.notes);
+}

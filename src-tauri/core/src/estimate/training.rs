@@ -16,6 +16,11 @@ use crate::message::{Key, Message};
 use crate::model::ModelSpec;
 use crate::Result;
 
+/// What a plan of one `sequence_length` leaves out, said with every training estimate: the segments a
+/// varying-length run strands (docs/estimator.md §10.3, §12.5), which a big GPU's reserved figure shows and a
+/// full one gives back (`release_cached_blocks` on a failed `cudaMalloc`).
+const FIXED_LENGTHS_NOTE: &str = "fixed lengths: every micro-batch is counted sequence_length long. Where batches change length from step to step (a dataset padded per batch), the caching allocator also keeps segments made for shorter batches: max_memory_reserved and nvidia-smi show them on a GPU with room (published runs of that kind measured up to twice this reserved figure), and PyTorch gives them back before it runs out of memory. List the lengths in sequence_lengths to count them; PYTORCH_CUDA_ALLOC_CONF=expandable_segments:True avoids most of them";
+
 /// What the training estimate needs beyond the plan.
 pub(crate) struct TrainInputs<'a> {
     pub spec: &'a ModelSpec,
@@ -471,6 +476,14 @@ pub(crate) fn training(input: &TrainInputs, notes: &mut Notes) -> Result<Part> {
     // GPU's own schedule: sharded and offloaded runs move other buffers than this schedule has.
     let simulated =
         sharding == Sharding::None && plan.offload == Offload::None && !plan.activation_offload;
+    if plan.sequence_lengths.is_empty() {
+        notes.add(|| {
+            (
+                FIXED_LENGTHS_NOTE.to_string(),
+                Message::new(Key::NoteFixedLengths),
+            )
+        });
+    }
     if !plan.sequence_lengths.is_empty() && !simulated {
         notes.add(|| ("varying lengths: not simulated with sharding or offload; the estimate assumes every batch is sequence_length long".to_string(), Message::new(Key::NoteVaryingLengthsSkipped)));
     }
