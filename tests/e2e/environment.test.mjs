@@ -95,11 +95,7 @@ describe("the Environment view", () => {
         [text],
       );
     await button("Edit");
-    await session.execute(
-      `const el = document.querySelector('input[name="profile-description"]');
-       el.value = "edited, not saved";
-       el.dispatchEvent(new Event("input", { bubbles: true }));`,
-    );
+    await session.fill('input[name="profile-description"]', "edited, not saved");
     await session.click(await session.find('[data-profile="production"]'));
     const ask = await session.find('[role="alertdialog"]');
     assert.match(await session.text(ask), /training has unsaved changes/);

@@ -122,10 +122,7 @@ const PREPARE = {
     // Each language checks the file again: the same clicks whether or not the view kept the last answer.
     await session.click(await session.find('input[name="doctor-source"][value="file"]'));
     await session.find('input[name="doctor-file"]');
-    await js(
-      `const i = document.querySelector('input[name="doctor-file"]'); i.value = arguments[0]; i.dispatchEvent(new Event("input", { bubbles: true }))`,
-      [envFile],
-    );
+    await session.fill('input[name="doctor-file"]', envFile);
     await session.click(await session.find('[data-testid="doctor-check"]'));
     await session.find('[data-testid="findings"] [data-variable="CUDA_LAUNCH_BLOCKING"] button.fix');
   },
@@ -133,14 +130,9 @@ const PREPARE = {
     // A run that dies of OOM under fp16 and succeeds under int8: the timeline, the log and the history.
     const shown = await js(`return document.querySelector('[data-testid="outcome"]') !== null`);
     if (!shown) {
-      const fill = (name, value) =>
-        js(
-          `const i = document.querySelector('input[name="' + arguments[0] + '"]'); i.value = arguments[1]; i.dispatchEvent(new Event("input", { bubbles: true }))`,
-          [name, value],
-        );
-      await fill("command", `python3 ${join(fixtures, "fake_train.py")} --epochs 1`);
-      await fill("cwd", fixtures);
-      await fill("model", "llama-8b");
+      await session.fill('input[name="command"]', `python3 ${join(fixtures, "fake_train.py")} --epochs 1`);
+      await session.fill('input[name="cwd"]', fixtures);
+      await session.fill('input[name="model"]', "llama-8b");
       await session.click(await session.find('[data-testid="start"]'));
     }
     await session.find('[data-testid="timeline"] [data-preset="int8"][data-status="ok"]', 30000);

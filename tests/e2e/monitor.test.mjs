@@ -150,7 +150,8 @@ describe("the Monitor view", () => {
       }));
     }
     writeFileSync(path, lines.join("\n") + "\n");
-    await session.execute("const i = document.querySelector('[data-testid=\"replay-path\"]'); i.value = arguments[0]; i.dispatchEvent(new Event('input', {bubbles: true})); i.form.requestSubmit();", [path]);
+    await session.fill('[data-testid="replay-path"]', path);
+    await session.execute(`document.querySelector('[data-testid="replay-path"]').form.requestSubmit()`);
     await session.until(
       () => js("return document.querySelector('[data-testid=\"source-badge\"]')?.textContent ?? ''"),
       (t) => t.startsWith("Replay:"),

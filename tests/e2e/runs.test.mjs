@@ -28,14 +28,8 @@ const shot = async (name) => {
   }
 };
 
-/** Type into an input the way a person does, as far as Svelte's bindings can tell. */
-const fill = (name, value) =>
-  session.execute(
-    `const el = document.querySelector('input[name="' + arguments[0] + '"]');
-     el.value = arguments[1];
-     el.dispatchEvent(new Event("input", { bubbles: true }));`,
-    [name, value],
-  );
+/** Fill the Runs form's input named `name`. */
+const fill = (name, value) => session.fill(`input[name="${name}"]`, value);
 
 describe("the Runs view", () => {
   it("starts with an empty history that says what it is for", async () => {

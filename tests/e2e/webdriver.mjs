@@ -109,6 +109,17 @@ export class Session {
     return request("POST", `${this.url}/execute/sync`, { script, args });
   }
 
+  /** Set the first input matching `css` to `value` as typing ends up doing, as far as Svelte's bindings can tell
+   *  (the value, then an input event): quicker than typing a long path or command key by key. */
+  fill(css, value) {
+    return this.execute(
+      `const el = document.querySelector(arguments[0]);
+       el.value = arguments[1];
+       el.dispatchEvent(new Event("input", { bubbles: true }));`,
+      [css, value],
+    );
+  }
+
   /** Resize the window (WebDriver's window rect); the page reflows to the new width. */
   setWindowSize(width, height) {
     return request("POST", `${this.url}/window/rect`, { width, height });
