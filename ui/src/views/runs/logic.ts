@@ -96,8 +96,7 @@ export interface LiveRun {
   runId: string;
   /** When the run started and what it trains (from the launcher's run_started), what the view titles it by;
    *  null until that event arrives. */
-  startedMs: number | null;
-  model: string | null;
+  origin: { startedMs: number; model: string } | null;
   attempts: TimelineEntry[];
   lines: { attempt: number; stream: "stdout" | "stderr"; line: string }[];
   droppedLines: number;
@@ -119,15 +118,14 @@ export const MAX_POINTS = 7200;
 export const MAX_LINES = 1000;
 
 export function emptyRun(runId: string): LiveRun {
-  return { runId, startedMs: null, model: null, attempts: [], lines: [], droppedLines: 0, finished: null, error: null, memory: [], memoryUnavailable: null, start: null };
+  return { runId, origin: null, attempts: [], lines: [], droppedLines: 0, finished: null, error: null, memory: [], memoryUnavailable: null, start: null };
 }
 
 function applyEvent(run: LiveRun, event: LaunchEvent) {
   switch (event.event) {
     case "run_started":
       run.runId = event.run_id;
-      run.startedMs = event.started_unix_ms;
-      run.model = event.model;
+      run.origin = { startedMs: event.started_unix_ms, model: event.model };
       run.start = event.start ?? null;
       break;
     case "attempt_started":
