@@ -20,7 +20,7 @@ fn llama_plan() -> Value {
         "task": "train", "method": "qlora", "quantization": "int4_double",
         "lora": {"rank": 16, "alpha": 32, "target_modules": "all-linear"},
         "optimizer": "paged_adamw_8bit", "gradient_checkpointing": true,
-        "gpus": {"count": 1, "memory_gib": 24}
+        "gpus": {"count": 1, "memory_gib": 32}
     })
 }
 

@@ -471,7 +471,7 @@ fn run_starts_at_the_first_step_the_estimate_says_fits_unless_pinned() {
 
 #[test]
 fn run_with_a_plan_sizes_every_step_by_the_plan_and_trains_at_its_batch_and_length() {
-    // Qwen3-32B LoRA on 40 GiB GPUs: 16-bit weights alone are 61 GiB, so fp16 does not fit one GPU, but the
+    // Qwen3-32B LoRA on 48 GiB GPUs: 16-bit weights alone are 61 GiB, so fp16 does not fit one GPU, but the
     // plan shards them over four (FSDP full shard). No saved config: the plan says the task and method.
     let dir = tempfile::tempdir().unwrap();
     let plan = dir.path().join("plan.json");
@@ -482,7 +482,7 @@ fn run_with_a_plan_sizes_every_step_by_the_plan_and_trains_at_its_batch_and_leng
                 "model": {"id": "Qwen/Qwen3-32B"}, "task": "train", "method": "lora",
                 "precision": "bf16-true", "gradient_checkpointing": true,
                 "batch_size": 2, "gradient_accumulation_steps": 4, "sequence_length": 512,
-                "gpus": {"count": count, "memory_gib": 40}, "sharding": sharding
+                "gpus": {"count": count, "memory_gib": 48}, "sharding": sharding
             })
             .to_string(),
         )

@@ -158,7 +158,7 @@ fn a_run_it_cannot_estimate_says_why_and_the_chain_s_end_has_no_advice() {
 
 #[test]
 fn a_run_started_with_a_plan_is_advised_with_that_plan() {
-    // Qwen3-32B LoRA in fp32, run by Headroom with a plan that shards it over four 40 GiB GPUs (FSDP full shard)
+    // Qwen3-32B LoRA in fp32, run by Headroom with a plan that shards it over four 48 GiB GPUs (FSDP full shard)
     // with checkpointing: fp16's 61 GiB of weights become 15 per GPU, so fp16 is the advice.
     let dir = tempfile::tempdir().unwrap();
     let paths = AppPaths::new(dir.path().join("config"), dir.path().join("data"));
@@ -181,27 +181,27 @@ fn a_run_started_with_a_plan_is_advised_with_that_plan() {
             history::load(&paths, &record.run_id).map_or(Revision::ABSENT, |(_, r)| r),
         )
         .unwrap();
-        match advisor.advise(&running, 40 * GIB) {
+        match advisor.advise(&running, 48 * GIB) {
             Advice::Fits { preset, .. } => preset,
             other => panic!("{other:?}"),
         }
     };
     record.plan = Some(
         json!({"task": "train", "method": "lora", "gradient_checkpointing": true,
-        "gpus": {"count": 4, "memory_gib": 40}, "sharding": "fsdp_full_shard"}),
+        "gpus": {"count": 4, "memory_gib": 48}, "sharding": "fsdp_full_shard"}),
     );
     assert_eq!(advised(&record), "fp16");
     // The same run without its plan has no task to plan with (no saved config): it says so.
     record.plan = None;
     history::save(&paths, &record, history::load(&paths, &run_id).unwrap().1).unwrap();
     assert!(
-        matches!(advisor.advise(&running, 40 * GIB), Advice::Unknown(why) if why.contains("no saved config"))
+        matches!(advisor.advise(&running, 48 * GIB), Advice::Unknown(why) if why.contains("no saved config"))
     );
     // With the saved LoRA config instead (one GPU, checkpointing off, as the config cannot say), nothing left
-    // fits 40 GiB: the plan is what made the advice possible.
+    // fits 48 GiB: the plan is what made the advice possible.
     let configured = paths_with_lora_config(&dir);
     assert_eq!(configured, paths);
-    match advisor.advise(&running, 40 * GIB) {
+    match advisor.advise(&running, 48 * GIB) {
         Advice::NoneFits { why } => assert!(
             why.contains("fp16 skipped") && why.contains("no step fits"),
             "{why}"

@@ -13,7 +13,11 @@ fn qlora_8b_on_a_4090() -> serde_json::Value {
 #[test]
 fn a_plan_is_answered_with_verdict_limits_ranking_and_suggestions() {
     let h = harness();
-    let a = invoke(&h, "plan_answer", json!({"plan": qlora_8b_on_a_4090()})).unwrap();
+    // Every batch padded or packed to the plan's 2048 tokens: nothing strands between lengths (docs/estimator.md
+    // §17), so the band's upper end fits the 4090.
+    let mut fixed = qlora_8b_on_a_4090();
+    fixed["sequence_lengths"] = json!([2048]);
+    let a = invoke(&h, "plan_answer", json!({"plan": fixed})).unwrap();
     assert_eq!(a["model"]["parameters"], 8_030_261_248u64);
     assert_eq!(a["preset"], "int4_double");
     assert_eq!(a["gpu_memory_bytes"], 24564u64 << 20);
@@ -36,6 +40,18 @@ fn a_plan_is_answered_with_verdict_limits_ranking_and_suggestions() {
     assert_eq!(
         b["estimate"]["per_gpu"]["device_peak_bytes"],
         a["suggestions"][0]["device_peak_bytes"]
+    );
+    // Lengths left open widen the upper end past the margin: "tight", counted from the central peak, which is the
+    // same as with the length listed.
+    let open = invoke(&h, "plan_answer", json!({"plan": qlora_8b_on_a_4090()})).unwrap();
+    assert_eq!(open["verdict"]["kind"], "tight", "{}", open["verdict"]);
+    let device = open["estimate"]["per_gpu"]["device_peak_bytes"]
+        .as_u64()
+        .unwrap();
+    assert_eq!(a["estimate"]["per_gpu"]["device_peak_bytes"], device);
+    assert_eq!(
+        open["verdict"]["bytes"].as_u64().unwrap(),
+        (24564u64 << 20) - device
     );
 }
 

@@ -25,7 +25,8 @@ fn answer_of(v: &serde_json::Value) -> headroom_core::estimate::PlanAnswer {
 
 #[test]
 fn the_verdict_follows_the_margin() {
-    let fits = answer_of(&qlora(1, json!({"count": 1, "model": "RTX 4090"})));
+    // On a 32 GB card: on a 24 GB one the upper end of a plan that leaves its lengths open is past the margin.
+    let fits = answer_of(&qlora(1, json!({"count": 1, "model": "RTX 5090"})));
     let v = fits.verdict.unwrap();
     assert_eq!(v.kind, VerdictKind::Fits);
     let total = fits.gpu_memory_bytes.unwrap();

@@ -1,7 +1,7 @@
 //! The memory estimator, its plan parser, recommendation and solver.
-
 mod accuracy;
 mod answer;
+mod band;
 mod fit;
 mod frameworks;
 mod holdout;

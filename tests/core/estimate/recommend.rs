@@ -69,7 +69,7 @@ fn quantized_presets_are_unavailable_for_full_fine_tuning() {
 fn solver_finds_the_edge() {
     let p = plan(
         json!({"task": "train", "method": "qlora", "gradient_checkpointing": true,
-        "gpus": {"count": 1, "memory_gib": 24}}),
+        "gpus": {"count": 1, "memory_gib": 32}}),
     );
     let presets = builtin_presets();
     let preset = presets.iter().find(|x| x.name == "int4").unwrap();
@@ -77,7 +77,7 @@ fn solver_finds_the_edge() {
     let b = limits.max_batch_size.unwrap();
     let s = limits.max_sequence_length.unwrap();
     assert!(b >= 1 && s >= 2048, "{limits:?}");
-    let usable = (24u64 << 30) as f64 * 0.9;
+    let usable = (32u64 << 30) as f64 * 0.9;
     let at = |b: u64, s: u64| {
         let mut q = p.clone();
         q.batch_size = NonZeroU64::new(b).unwrap();

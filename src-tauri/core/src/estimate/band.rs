@@ -67,7 +67,7 @@ pub struct Spread {
 /// mechanisms the methods share (activations, the loss, the allocator), and a method measured by three points from
 /// two sources cannot bound a source it has not seen: kept by method, lit-gpt's LoRA points fell above a band
 /// taken from torchtune's alone (docs/estimator.md §17.1).
-const TRAINING_HIGH_PERMILLE: u64 = 1_103;
+const TRAINING_HIGH_PERMILLE: u64 = 1_399;
 
 /// The spread by method: measured ÷ estimated allocated peak over the published points of docs/estimator.md §12
 /// (tests/core/estimate/accuracy.rs derives these figures and fails if the estimator moves outside them; §17.1
@@ -81,7 +81,7 @@ pub fn spread(task: Task, method: Option<Method>) -> Spread {
         },
         // 12 points: lit-gpt and torchtune.
         (Task::Train, Some(Method::Lora)) => Spread {
-            low_permille: 774,
+            low_permille: 880,
             high_permille: TRAINING_HIGH_PERMILLE,
         },
         // 3 points: torchtune and lit-gpt.
@@ -135,10 +135,22 @@ pub const INFER_SLACK: SlackRange = SlackRange {
 pub const CONTEXT_LOW_BYTES: u64 = 300 * MIB;
 pub const CONTEXT_HIGH_BYTES: u64 = 1024 * MIB;
 
+/// How much a training run whose batches change length may strand in the caching allocator beyond the fixed-shape
+/// reserved estimate, in thousandths of the estimate's per-token bytes (activations and the loss's logits): the
+/// bytes that grow with each batch's length, whose blocks a longer batch cannot reuse (docs/estimator.md §10.3).
+/// A plan that does not list its batches' lengths leaves this open (as does one whose lengths are not simulated,
+/// sharded or offloaded); one that lists them has them simulated instead. The
+/// figure is the least that puts every published `max_memory_reserved` training peak inside its reserved band
+/// (tests/core/estimate/band.rs derives it and fails if this is narrower; §17.1 judges each source by the others').
+pub const LENGTHS_UNKNOWN_PERMILLE: u64 = 1_959;
+
 /// What the machine side of the band rests on: the defaults above, or what this machine's runs measured.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct MachineSide {
     pub slack: SlackRange,
+    /// The share of the per-token bytes that changing batch lengths may strand (`LENGTHS_UNKNOWN_PERMILLE` for a
+    /// training plan whose lengths are not simulated, 0 otherwise).
+    pub lengths_permille: u64,
     pub context_low_bytes: u64,
     pub context_high_bytes: u64,
 }
@@ -152,6 +164,11 @@ impl MachineSide {
                 (Task::Train, true) => TRAIN_CHECKPOINTED_SLACK,
                 (Task::Train, false) => TRAIN_SLACK,
             },
+            lengths_permille: if plan.task == Task::Train && !plan.lengths_simulated() {
+                LENGTHS_UNKNOWN_PERMILLE
+            } else {
+                0
+            },
             context_low_bytes: CONTEXT_LOW_BYTES,
             context_high_bytes: CONTEXT_HIGH_BYTES,
         }
@@ -163,6 +180,8 @@ pub struct BandInputs {
     pub allocated: u64,
     /// The loss's share of the allocated peak (the `logits` component): the part older loss paths enlarge.
     pub logits: u64,
+    /// The bytes that grow with the batch's length (activations and logits): what changing lengths strand.
+    pub per_token: u64,
     pub reserved: u64,
     pub managed: u64,
     pub context: u64,
@@ -192,6 +211,8 @@ pub fn band_with(plan: &Plan, input: &BandInputs, machine: &MachineSide, s: Spre
     let slack = |p: i64| (input.reserved as i128 * p as i128 / 1000).unsigned_abs() as u64;
     let slack_up = slack(machine.slack.high_permille.max(0));
     let slack_down = slack(machine.slack.low_permille.min(0));
+    // Stranded blocks are free: reserved and the device show them, live tensors do not.
+    let lengths_up = permille(input.per_token, machine.lengths_permille);
     let context_up = machine.context_high_bytes.saturating_sub(input.context);
     let context_down = input.context.saturating_sub(machine.context_low_bytes);
 
@@ -205,7 +226,7 @@ pub fn band_with(plan: &Plan, input: &BandInputs, machine: &MachineSide, s: Spre
             .saturating_sub(rss(&[spread_down, slack_down])),
         high: input
             .reserved
-            .saturating_add(rss(&[spread_up, old_loss, slack_up])),
+            .saturating_add(rss(&[spread_up, old_loss, slack_up, lengths_up])),
     };
     let device = input
         .reserved
@@ -216,7 +237,9 @@ pub fn band_with(plan: &Plan, input: &BandInputs, machine: &MachineSide, s: Spre
         reserved_peak_bytes: reserved,
         device_peak_bytes: Range {
             low: device.saturating_sub(rss(&[spread_down, slack_down, context_down])),
-            high: device.saturating_add(rss(&[spread_up, old_loss, slack_up, context_up])),
+            high: device.saturating_add(rss(&[
+                spread_up, old_loss, slack_up, lengths_up, context_up,
+            ])),
         },
     }
 }

@@ -377,6 +377,7 @@ pub(crate) fn estimate_core(
         &BandInputs {
             allocated,
             logits: c.logits,
+            per_token: c.activations + c.logits,
             reserved: allocated + overhead,
             managed,
             context,
@@ -385,18 +386,25 @@ pub(crate) fn estimate_core(
     );
     notes.add(|| {
         let logits = train && !plan.chunked_loss && c.logits > 0;
+        let lengths = side.lengths_permille > 0;
         let message = Message::new(Key::NoteBand)
             .bytes("low", range.device_peak_bytes.low)
             .bytes("high", range.device_peak_bytes.high)
             .optional_phrase("logits", logits.then_some(Key::NoteBandLogits))
+            .optional_phrase("lengths", lengths.then_some(Key::NoteBandLengths))
             .bytes("context_low", side.context_low_bytes)
             .bytes("context_high", side.context_high_bytes);
         let text = format!(
-            "band (docs/estimator.md §17): device peak {} to {}: this method's spread on published peaks out of source, {}the caching allocator's free blocks with fixed or varying batch shapes, and a CUDA context of {} to {}",
+            "band (docs/estimator.md §17): device peak {} to {}: this method's spread on published peaks out of source, {}{}the caching allocator's free blocks with fixed or varying batch shapes, and a CUDA context of {} to {}",
             gib(range.device_peak_bytes.low),
             gib(range.device_peak_bytes.high),
             if logits {
                 "the fp32 logits older transformers releases keep beside the loss, "
+            } else {
+                ""
+            },
+            if lengths {
+                "the segments batches of changing lengths strand (the plan does not list its lengths; up to twice the activations and logits in published runs), "
             } else {
                 ""
             },

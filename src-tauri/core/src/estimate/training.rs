@@ -19,7 +19,7 @@ use crate::Result;
 /// What a plan of one `sequence_length` leaves out, said with every training estimate: the segments a
 /// varying-length run strands (docs/estimator.md §10.3, §12.5), which a big GPU's reserved figure shows and a
 /// full one gives back (`release_cached_blocks` on a failed `cudaMalloc`).
-const FIXED_LENGTHS_NOTE: &str = "fixed lengths: every micro-batch is counted sequence_length long. Where batches change length from step to step (a dataset padded per batch), the caching allocator also keeps segments made for shorter batches: max_memory_reserved and nvidia-smi show them on a GPU with room (published runs of that kind measured up to twice this reserved figure), and PyTorch gives them back before it runs out of memory. List the lengths in sequence_lengths to count them; PYTORCH_CUDA_ALLOC_CONF=expandable_segments:True avoids most of them";
+const FIXED_LENGTHS_NOTE: &str = "fixed lengths: every micro-batch is counted sequence_length long. Where batches change length from step to step (a dataset padded per batch), the caching allocator also keeps segments made for shorter batches: max_memory_reserved and nvidia-smi show them on a GPU with room (published runs of that kind measured up to twice this reserved figure), and PyTorch gives them back before it runs out of memory. The band's upper end allows for them. List the lengths in sequence_lengths to count them (one length where every batch is padded or packed to it); PYTORCH_CUDA_ALLOC_CONF=expandable_segments:True avoids most of them";
 
 /// What the training estimate needs beyond the plan.
 pub(crate) struct TrainInputs<'a> {
@@ -472,10 +472,8 @@ pub(crate) fn training(input: &TrainInputs, notes: &mut Notes) -> Result<Part> {
     part.trainable = trainable_params;
     part.managed = managed;
     part.cpu = cpu;
-    // Varying batch lengths strand the shorter batches' segments (docs/estimator.md §10.3). Simulated for one
-    // GPU's own schedule: sharded and offloaded runs move other buffers than this schedule has.
-    let simulated =
-        sharding == Sharding::None && plan.offload == Offload::None && !plan.activation_offload;
+    // Varying batch lengths strand the shorter batches' segments (docs/estimator.md §10.3).
+    let simulated = plan.lengths_simulated();
     if plan.sequence_lengths.is_empty() {
         notes.add(|| {
             (

@@ -67,6 +67,7 @@ pub fn to_outcome(
         &BandInputs {
             allocated,
             logits: c.logits,
+            per_token: c.activations + c.logits,
             reserved,
             managed,
             context: CUDA_CONTEXT_BYTES,

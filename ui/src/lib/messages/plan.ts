@@ -123,7 +123,7 @@ export const en = {
   "plan.verdict.tight": "Tight: {gib} free at the central estimate, but not at the upper end of its range or not within the margin",
   "plan.range": "({low} – {high})",
   "plan.range.why":
-    "In brackets: the range a real run's peak can fall in (this method's error on published runs, older library versions, the allocator and the CUDA context); \"fits\" is decided on its upper end unless Settings say otherwise.",
+    "In brackets: the range a real run's peak can fall in (this method's error on published runs, older library versions, the allocator, batches of changing length unless Varying lengths lists them, and the CUDA context); \"fits\" is decided on its upper end unless Settings say otherwise.",
   "plan.verdict.does_not_fit": "Does not fit (needs {gib} more)",
   "plan.verdict.noGpu": "Peak {gib} per GPU. Choose a GPU for a verdict.",
   "plan.bar": "Peak memory per GPU against its capacity",
@@ -295,7 +295,7 @@ export const ja: Record<keyof typeof en, string> = {
   "plan.verdict.tight": "ぎりぎりです（中央値で空き {gib}。範囲の上限またはマージン内では収まりません）",
   "plan.range": "（{low} – {high}）",
   "plan.range.why":
-    "括弧内は実際のピークが入りうる範囲です（公開された実測に対するこの手法の誤差、古いライブラリ版、アロケータ、CUDA コンテキスト）。設定で変えない限り、収まるかどうかは範囲の上限で判定します。",
+    "括弧内は実際のピークが入りうる範囲です（公開された実測に対するこの手法の誤差、古いライブラリ版、アロケータ、「可変長」で並べていない場合は長さの変わるバッチ、CUDA コンテキスト）。設定で変えない限り、収まるかどうかは範囲の上限で判定します。",
   "plan.verdict.does_not_fit": "収まりません（あと {gib} 必要）",
   "plan.verdict.noGpu": "GPU あたりのピークは {gib}。判定には GPU を選んでください。",
   "plan.bar": "GPU あたりのピークメモリと容量",

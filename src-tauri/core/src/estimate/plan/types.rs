@@ -382,3 +382,15 @@ pub struct Plan {
     #[ts(skip)]
     pub machine: crate::estimate::calibration::MachineCalibration,
 }
+
+impl Plan {
+    /// The plan lists its batches' lengths and the estimate simulates them (docs/estimator.md §10.3): training on
+    /// one GPU's own schedule, as sharded and offloaded runs move other buffers than the simulation has.
+    pub fn lengths_simulated(&self) -> bool {
+        self.task == Task::Train
+            && !self.sequence_lengths.is_empty()
+            && self.sharding == Sharding::None
+            && self.offload == Offload::None
+            && !self.activation_offload
+    }
+}
