@@ -253,6 +253,7 @@ keys! {
     SuggestCheckpointing = "backend.suggest.checkpointing" [saving],
     SuggestOptimizer8bit = "backend.suggest.optimizer_8bit" [saving],
     SuggestChunkedLoss = "backend.suggest.chunked_loss" [saving],
+    SuggestFixedLengths = "backend.suggest.fixed_lengths" [length, saving],
     SuggestMicroBatch = "backend.suggest.micro_batch" [batch, saving],
     SuggestMicroBatchAccumulate = "backend.suggest.micro_batch.accumulate" [batch, steps, saving],
     SuggestZero3 = "backend.suggest.zero3" [gpus, saving],

@@ -126,6 +126,64 @@ fn suggestions_say_what_would_make_it_fit() {
     assert!(s.iter().any(|x| x.fits), "{s:?}");
 }
 
+/// docs/estimator.md §17: a training plan that leaves its lengths open is told what saying "every batch is padded
+/// or packed to the sequence length" would take off the upper end that decides; the central peak stays.
+#[test]
+fn a_plan_with_lengths_open_is_told_what_one_length_would_take_off_the_upper_end() {
+    let p = plan(
+        json!({"task": "train", "method": "qlora", "quantization": "int4_double", "optimizer": "paged_adamw_8bit",
+               "gradient_checkpointing": true, "gpus": {"count": 1, "model": "RTX 4090"}}),
+    );
+    let presets = builtin_presets();
+    let est = estimate(&llama_8b(), &p, &presets).unwrap();
+    assert_eq!(
+        est.fits,
+        Some(false),
+        "tight on the upper end with the lengths open"
+    );
+    let s = suggestions(&llama_8b(), &p, &presets).unwrap();
+    let one = s
+        .iter()
+        .find(|x| x.plan["sequence_lengths"] == json!([2048]))
+        .unwrap_or_else(|| panic!("no one-length suggestion in {s:?}"));
+    assert!(
+        one.change.contains("padded or packed to 2048 tokens"),
+        "{}",
+        one.change
+    );
+    assert!(one.fits);
+    assert_eq!(one.device_peak_bytes, est.per_gpu.device_peak_bytes);
+    let high = est.per_gpu.range.unwrap().device_peak_bytes.high;
+    let fixed = estimate(&llama_8b(), &plan_with_lengths(&p), &presets).unwrap();
+    assert_eq!(
+        one.delta_bytes,
+        fixed.per_gpu.range.unwrap().device_peak_bytes.high as i64 - high as i64
+    );
+    let message = one.change_message.as_ref().unwrap();
+    assert_eq!(message.key, "backend.suggest.fixed_lengths");
+    // Already said, or decided on the central figure (which it does not move): not offered.
+    for q in [
+        plan_with_lengths(&p),
+        Plan {
+            fit_on: headroom_core::estimate::plan::FitOn::Central,
+            ..p.clone()
+        },
+    ] {
+        let s = suggestions(&llama_8b(), &q, &presets).unwrap();
+        assert!(
+            s.iter().all(|x| !x.change.contains("padded or packed")),
+            "{s:?}"
+        );
+    }
+}
+
+fn plan_with_lengths(p: &Plan) -> Plan {
+    Plan {
+        sequence_lengths: vec![p.sequence_length.get()],
+        ..p.clone()
+    }
+}
+
 #[test]
 fn gpu_catalog_has_nvml_totals() {
     assert_eq!(gpus::find("rtx-4090").unwrap().memory_bytes, 24564 << 20);

@@ -59,7 +59,8 @@ pub struct Suggestion {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[ts(optional)]
     pub change_message: Option<Message>,
-    /// Device peak after the change minus before: negative is a saving.
+    /// Device peak after the change minus before: negative is a saving. The deciding figure's, for the one change
+    /// that moves only the band (saying that every batch has one length).
     pub delta_bytes: i64,
     pub device_peak_bytes: u64,
     pub fits: bool,
@@ -450,6 +451,36 @@ pub fn suggestions(
                 &p,
                 est,
             );
+        }
+    }
+    // Lengths left open widen only the band's upper end (docs/estimator.md §17), so this one is measured on the
+    // figure that decides, not on the central peak the others change. It is a fact about the data to state, not
+    // a setting to turn: it applies only where every batch is padded or packed to the sequence length.
+    if train && plan.sequence_lengths.is_empty() {
+        let mut p = plan.clone();
+        p.sequence_lengths = vec![plan.sequence_length.get()];
+        let est = run(&p)?;
+        let (before, after) = (
+            budget.deciding_bytes(&base.per_gpu),
+            budget.deciding_bytes(&est.per_gpu),
+        );
+        if after < before {
+            let length = plan.sequence_length.get();
+            out.push(Suggestion {
+                plan: plan_to_value(&p),
+                change: format!(
+                    "if every batch is padded or packed to {length} tokens, say so (sequence_lengths [{length}]): the upper end drops by {}",
+                    saving(before - after)
+                ),
+                change_message: Some(
+                    Message::new(Key::SuggestFixedLengths)
+                        .count("length", length)
+                        .bytes("saving", before - after),
+                ),
+                delta_bytes: after as i64 - before as i64,
+                device_peak_bytes: est.per_gpu.device_peak_bytes,
+                fits: budget.fits(&est.per_gpu),
+            });
         }
     }
     out.sort_by_key(|s| (!s.fits, s.delta_bytes));

@@ -345,12 +345,24 @@ describe("PlanView varying lengths", () => {
       expect(lengths.closest("label")!.querySelector("span")!.textContent).toBe("可変長（トークン数）");
     }
 
-    // Emptied: fixed shapes again, at the sequence length the plan had.
+    // Emptied: the lengths left open again, at the sequence length the plan had.
     type(lengths, "");
     await settle();
     expect(asked.at(-1)).not.toHaveProperty("sequence_lengths");
     expect(asked.at(-1)).toMatchObject({ sequence_length: 4096 });
     expect([sequence().value, sequence().readOnly]).toEqual(["4096", false]);
+
+    // Padded or packed: the one length is sent, and the list's field goes away while the box is ticked.
+    const fixed = q<HTMLInputElement>('[data-testid="fixed-lengths"]');
+    expect(fixed.checked).toBe(false);
+    fixed.click();
+    await settle();
+    expect(asked.at(-1)).toMatchObject({ sequence_lengths: [4096], sequence_length: 4096 });
+    expect(document.querySelector('[data-testid="sequence-lengths"]')).toBeNull();
+    expect(fixed.closest("label")!.textContent).toContain("全バッチをシーケンス長までパディングまたはパッキング");
+    fixed.click();
+    await settle();
+    expect(asked.at(-1)).not.toHaveProperty("sequence_lengths");
   });
 });
 

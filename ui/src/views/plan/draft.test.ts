@@ -89,7 +89,24 @@ describe("the varying lengths field (plan key sequence_lengths)", () => {
     const back = planFromDraft(d)!;
     expect(back.sequence_lengths).toEqual([1024, 4096, 512]);
     expect(back.sequence_length).toBe(4096);
-    // A plan without the key has fixed shapes, whatever the form held before.
-    expect(draftFromPlan({ model: { id: "m" }, task: "train" }, d).sequenceLengths).toBe("");
+    // A plan without the key leaves the lengths open, whatever the form held before.
+    const open = draftFromPlan({ model: { id: "m" }, task: "train" }, d);
+    expect([open.sequenceLengths, open.fixedLengths]).toEqual(["", false]);
+  });
+
+  it("sends padded or packed batches as the one sequence length, and reads that back as the box ticked", () => {
+    const plan = planFromDraft({ ...train, fixedLengths: true, sequenceLengths: "1024, 2048" })!;
+    expect(plan.sequence_lengths).toEqual([4096]);
+    expect(plan.sequence_length).toBe(4096);
+    // Inference has no micro-batches: nothing is sent.
+    expect("sequence_lengths" in planFromDraft({ ...train, task: "infer", fixedLengths: true })!).toBe(false);
+    const d = draftFromPlan({ model: { id: "m" }, task: "train", sequence_length: 2048, sequence_lengths: [2048] }, DEFAULT_DRAFT);
+    expect([d.fixedLengths, d.sequenceLengths, d.sequenceLength]).toEqual([true, "", "2048"]);
+    expect(planFromDraft(d)!.sequence_lengths).toEqual([2048]);
+    // Without a sequence length, the one length is it.
+    expect(draftFromPlan({ model: { id: "m" }, task: "train", sequence_lengths: [1024] }, DEFAULT_DRAFT).sequenceLength).toBe("1024");
+    // One length that is not the sequence length is a list the backend judges, not the box.
+    const odd = draftFromPlan({ model: { id: "m" }, task: "train", sequence_length: 2048, sequence_lengths: [1024] }, DEFAULT_DRAFT);
+    expect([odd.fixedLengths, odd.sequenceLengths]).toEqual([false, "1024"]);
   });
 });

@@ -27,8 +27,12 @@ export interface Draft {
   batchSize: string;
   sequenceLength: string;
   /** Training only: the longest sample of each successive micro-batch (plan key `sequence_lengths`,
-   *  docs/estimator.md §10.3 "Varying batch lengths"), comma-separated; "" = every batch at `sequenceLength`. */
+   *  docs/estimator.md §10.3 "Varying batch lengths"), comma-separated; "" = not known: every batch counted at
+   *  `sequenceLength`, and the band's upper end allows for lengths that change (§17). */
   sequenceLengths: string;
+  /** Training only: every batch is padded or packed to `sequenceLength`, sent as that one length (nothing strands
+   *  between lengths, so the band has no allowance for them). Wins over `sequenceLengths`. */
+  fixedLengths: boolean;
   accumulation: string;
   newTokens: string;
   /** null: the framework's default, which the answer's plan shows. */
@@ -90,6 +94,7 @@ export const DEFAULT_DRAFT: Draft = {
   batchSize: "1",
   sequenceLength: "2048",
   sequenceLengths: "",
+  fixedLengths: false,
   accumulation: "1",
   newTokens: "256",
   checkpointing: null,
@@ -178,8 +183,10 @@ export function planFromDraft(d: Draft): PlanDraft | null {
   const marginPercent = num(d.margin);
   plan.margin = typeof marginPercent === "number" ? marginPercent / 100 : marginPercent;
   if (d.task === "train") {
-    const lengths = sequenceLengthsFrom(d.sequenceLengths);
-    if (lengths.length > 0) {
+    const lengths = d.fixedLengths ? [] : sequenceLengthsFrom(d.sequenceLengths);
+    if (d.fixedLengths) {
+      plan.sequence_lengths = [plan.sequence_length];
+    } else if (lengths.length > 0) {
       plan.sequence_lengths = lengths;
       // The sequence length follows the longest: the one the form shows while there is a list.
       const longest = longestOf(lengths);
@@ -261,11 +268,20 @@ export function draftFromPlan(plan: Record<string, unknown>, current: Draft): Dr
   d.optimizer = str(plan.optimizer, d.optimizer);
   d.batchSize = str(plan.batch_size, d.batchSize);
   d.sequenceLength = str(plan.sequence_length, d.sequenceLength);
-  // A plan without the list has fixed shapes; one with something other than a list keeps it as text, and the
-  // backend says what is wrong with it.
-  d.sequenceLengths = Array.isArray(plan.sequence_lengths)
-    ? plan.sequence_lengths.map(String).join(", ")
-    : str(plan.sequence_lengths, "");
+  // One length equal to the sequence length: every batch padded or packed to it. A plan without the list leaves
+  // the lengths open; one with something other than a list keeps it as text, and the backend says what is wrong.
+  const lengths = plan.sequence_lengths;
+  d.fixedLengths =
+    plan.task !== "infer" &&
+    Array.isArray(lengths) &&
+    lengths.length === 1 &&
+    (plan.sequence_length === undefined || lengths[0] === plan.sequence_length);
+  if (d.fixedLengths && plan.sequence_length === undefined) d.sequenceLength = String((lengths as unknown[])[0]);
+  d.sequenceLengths = d.fixedLengths
+    ? ""
+    : Array.isArray(lengths)
+      ? lengths.map(String).join(", ")
+      : str(lengths, "");
   d.accumulation = str(plan.gradient_accumulation_steps, d.accumulation);
   d.newTokens = str(plan.new_tokens, d.newTokens);
   if (typeof plan.gradient_checkpointing === "boolean") d.checkpointing = plan.gradient_checkpointing;
