@@ -121,7 +121,7 @@ fn an_axolotl_qlora_config_becomes_its_plan_with_bf16_auto_resolved() {
         r.plan,
         json!({"task": "train", "framework": "axolotl", "model": {"id": "google/gemma-2-9b"},
                "method": "qlora", "quantization": "int4_double", "sequence_length": 2048, "batch_size": 1,
-               "gradient_accumulation_steps": 4,
+               "sequence_lengths": [2048], "gradient_accumulation_steps": 4,
                "lora": {"rank": 32, "alpha": 16.0, "dropout": 0.05, "target_modules": "all-linear"},
                "optimizer": "adamw_8bit", "precision": "bf16-mixed", "gradient_checkpointing": true,
                "attention": "flash"})
@@ -311,6 +311,74 @@ fn two_files_that_disagree_are_an_error_naming_both_and_the_key() {
         }
         other => panic!("{other:?}"),
     }
+}
+
+/// docs/estimator.md §17: a config whose batches are all padded to one length says so in the plan
+/// (`sequence_lengths` of that one length), so its band has no allowance for changing lengths; one whose
+/// batches are padded to their longest sample leaves the lengths open.
+#[test]
+fn packed_or_padded_batches_become_one_length_and_batches_padded_to_their_longest_stay_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let case = |name: &str, text: &str| {
+        let path = dir.path().join(name);
+        std::fs::write(&path, text).unwrap();
+        trainers::import_files(std::slice::from_ref(&path)).unwrap()
+    };
+    let axolotl = |extra: &str| {
+        case(
+            "axolotl.yml",
+            &format!("base_model: Qwen/Qwen3-8B\nadapter: lora\nsequence_len: 4096\nmicro_batch_size: 2\n{extra}"),
+        )
+    };
+    // Axolotl: pad_to_sequence_len, which sample_packing turns on unless it is set to false.
+    for (extra, from) in [
+        ("sample_packing: true\n", Some("sample_packing")),
+        ("pad_to_sequence_len: true\n", Some("pad_to_sequence_len")),
+        (
+            "sample_packing: true\npad_to_sequence_len: true\n",
+            Some("pad_to_sequence_len"),
+        ),
+        ("sample_packing: true\npad_to_sequence_len: false\n", None),
+        ("sample_packing: false\n", None),
+        ("", None),
+    ] {
+        let r = axolotl(extra);
+        match from {
+            Some(key) => {
+                assert_eq!(r.plan["sequence_lengths"], json!([4096]), "{extra}");
+                assert!(
+                    r.mapped
+                        .iter()
+                        .any(|m| m.key == key && m.plan_key == "sequence_lengths"),
+                    "{extra}: {:?}",
+                    r.mapped
+                );
+            }
+            None => assert!(
+                r.plan.get("sequence_lengths").is_none(),
+                "{extra}: {}",
+                r.plan
+            ),
+        }
+        assert!(
+            r.not_understood.is_empty(),
+            "{extra}: {:?}",
+            r.not_understood
+        );
+        // The imported plan parses: one length equal to the sequence length.
+        plan_from_value(&r.plan, &builtin_presets()).unwrap();
+    }
+    // torchtune: a packed dataset pads every pack to the tokenizer's max_seq_len.
+    let torchtune = |packed: &str| {
+        case(
+            "8B_lora.yaml",
+            &format!(
+                "model:\n  _component_: torchtune.models.llama3_1.lora_llama3_1_8b\n  lora_attn_modules: ['q_proj', 'v_proj']\n  lora_rank: 8\n  lora_alpha: 16\ntokenizer:\n  _component_: torchtune.models.llama3.llama3_tokenizer\n  path: /tmp/tokenizer.model\n  max_seq_len: 2048\ndataset:\n  _component_: torchtune.datasets.alpaca_cleaned_dataset\n  packed: {packed}\nbatch_size: 2\n"
+            ),
+        )
+    };
+    assert_eq!(torchtune("True").plan["sequence_lengths"], json!([2048]));
+    assert!(torchtune("False").plan.get("sequence_lengths").is_none());
 }
 
 #[test]

@@ -48,7 +48,9 @@ pub fn read(doc: &mut Doc) {
         doc.take("load_in_4bit");
         doc.take("load_in_8bit");
     }
+    let sequence_len = doc.peek("sequence_len").and_then(as_count);
     doc.take_count("sequence_len", "sequence_length");
+    padded_lengths(doc, sequence_len);
     doc.take_count("micro_batch_size", "batch_size");
     doc.take_count("gradient_accumulation_steps", "gradient_accumulation_steps");
     if adapter.is_some() {
@@ -329,7 +331,7 @@ fn ignored(doc: &mut Doc) {
             "pad_to_sequence_len",
             "group_by_length",
         ],
-        "packing fills each sequence up to sequence_len: the estimate already takes full sequences",
+        "batches padded to their longest sample: their lengths vary, which the band allows for (docs/estimator.md §17)",
     );
     doc.ignore_all(
         &[
@@ -353,5 +355,33 @@ fn ignored(doc: &mut Doc) {
     doc.ignore(
         "plugins",
         "plugin names: the keys the plugins read (cut_cross_entropy, liger_*) are read on their own",
+    );
+}
+
+/// Every batch padded to `sequence_len` says the run has one length: nothing strands between lengths, so the plan
+/// lists that one length and its band has no allowance for changing ones (docs/estimator.md §17). Axolotl pads
+/// when `pad_to_sequence_len` is set, which "defaults to True if `sample_packing` enabled" so that "each step uses
+/// constant sized buffers" (`utils/schemas/config.py`).
+fn padded_lengths(doc: &mut Doc, sequence_len: Option<u64>) {
+    let packing = doc.peek("sample_packing").and_then(as_bool) == Some(true);
+    let pad = doc.peek("pad_to_sequence_len").and_then(as_bool);
+    let Some(n) = sequence_len.filter(|_| pad.unwrap_or(packing)) else {
+        return;
+    };
+    let key = if pad == Some(true) {
+        "pad_to_sequence_len"
+    } else {
+        "sample_packing"
+    };
+    let value = doc.take(key).unwrap_or_default();
+    doc.set_noted(
+        "sequence_lengths",
+        json!([n]),
+        key,
+        value,
+        Some(
+            "every batch padded to sequence_len: one length, nothing stranded between lengths"
+                .into(),
+        ),
     );
 }

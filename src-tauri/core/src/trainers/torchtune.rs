@@ -56,6 +56,21 @@ fn hf_module(name: &str) -> &str {
 
 pub fn read(doc: &mut Doc) {
     model(doc);
+    // A packed dataset pads every pack to the tokenizer's max_seq_len (`PackedDataset._pad_pack`): one length,
+    // nothing stranded between lengths (docs/estimator.md §17).
+    if let (Some(true), Some(n)) = (
+        doc.peek("dataset.packed").and_then(as_bool),
+        doc.peek("tokenizer.max_seq_len").and_then(as_count),
+    ) {
+        let value = doc.take("dataset.packed").unwrap_or_default();
+        doc.set_noted(
+            "sequence_lengths",
+            json!([n]),
+            "dataset.packed",
+            value,
+            Some("packs padded to tokenizer.max_seq_len: one length".into()),
+        );
+    }
     for (key, plan_key) in [
         ("batch_size", "batch_size"),
         ("gradient_accumulation_steps", "gradient_accumulation_steps"),
