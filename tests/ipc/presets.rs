@@ -543,6 +543,29 @@ fn the_wizard_ranks_at_the_batch_and_sequence_length_asked_for() {
     .unwrap();
     assert_eq!(checkpointed["gradient_checkpointing"], json!(true));
     assert!(peak(&checkpointed) < peak(&big));
+    // Every batch padded or packed to the sequence length: the same central peak, and more room at the band's
+    // upper end, which decides (docs/estimator.md §17). Lengths left open are not reported.
+    assert!(
+        checkpointed.get("fixed_lengths").is_none(),
+        "{checkpointed}"
+    );
+    let fixed = invoke(
+        &h,
+        "wizard_rank",
+        lora_ask(
+            &h,
+            json!({"batch_size": 8, "sequence_length": 4096, "gradient_checkpointing": true, "fixed_lengths": true}),
+        ),
+    )
+    .unwrap();
+    assert_eq!(fixed["fixed_lengths"], json!(true));
+    assert_eq!(peak(&fixed), peak(&checkpointed));
+    let headroom = |r: &Value| {
+        row_of(&r["rows"], "bf16")["headroom_bytes"]
+            .as_i64()
+            .unwrap()
+    };
+    assert!(headroom(&fixed) > headroom(&checkpointed));
 
     // Inference has no backward pass: no checkpointing to report, and asking for it is refused.
     let infer = |extra: Value| {

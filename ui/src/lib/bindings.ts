@@ -853,7 +853,8 @@ export type Suggestion = { change: string,
  */
 change_message?: Message, 
 /**
- * Device peak after the change minus before: negative is a saving.
+ * Device peak after the change minus before: negative is a saving. The deciding figure's, for the one change
+ * that moves only the band (saying that every batch has one length).
  */
 delta_bytes: number, device_peak_bytes: number, fits: boolean, 
 /**
@@ -1476,6 +1477,12 @@ gradient_checkpointing: boolean | null,
  */
 framework: Framework | null, 
 /**
+ * Train only: every batch is padded or packed to the sequence length, so nothing strands between lengths and
+ * the band has no allowance for them (docs/estimator.md §17); `null`, absent or false: the lengths are open,
+ * as in the Plan view by default.
+ */
+fixed_lengths?: boolean, 
+/**
  * Which figure of each estimate's band decides "fits" (docs/estimator.md §1.2); `null` (or absent) for the
  * band's upper end. The app fills in the Settings choice.
  */
@@ -1512,6 +1519,10 @@ export type WizardRanking = { batch_size: number, sequence_length: number,
  * `null` for inference, which has no backward pass.
  */
 gradient_checkpointing: boolean | null, 
+/**
+ * Train only: the ranking took every batch as padded or packed to `sequence_length`.
+ */
+fixed_lengths?: boolean, 
 /**
  * Best first.
  */

@@ -36,6 +36,12 @@ pub struct WizardAsk {
     /// `null` (or absent) for `hf_trainer`.
     #[serde(default)]
     pub framework: Option<Framework>,
+    /// Train only: every batch is padded or packed to the sequence length, so nothing strands between lengths and
+    /// the band has no allowance for them (docs/estimator.md §17); `null`, absent or false: the lengths are open,
+    /// as in the Plan view by default.
+    #[serde(default)]
+    #[ts(optional)]
+    pub fixed_lengths: Option<bool>,
     /// Which figure of each estimate's band decides "fits" (docs/estimator.md §1.2); `null` (or absent) for the
     /// band's upper end. The app fills in the Settings choice.
     #[serde(default)]
@@ -75,6 +81,10 @@ pub struct WizardRanking {
     pub sequence_length: u64,
     /// `null` for inference, which has no backward pass.
     pub gradient_checkpointing: Option<bool>,
+    /// Train only: the ranking took every batch as padded or packed to `sequence_length`.
+    #[serde(skip_serializing_if = "std::ops::Not::not", default)]
+    #[ts(as = "Option<bool>", optional)]
+    pub fixed_lengths: bool,
     /// Best first.
     pub rows: Vec<WizardRow>,
     /// This machine's calibration when it replaced the default CUDA context and allocator slack
@@ -149,6 +159,10 @@ pub fn rank(
     }
     let mut plan = crate::estimate::plan_from_value(&plan, &infos)?;
     plan.machine = *machine;
+    let fixed_lengths = ask.task == Task::Train && ask.fixed_lengths == Some(true);
+    if fixed_lengths {
+        plan.sequence_lengths = vec![plan.sequence_length.get()];
+    }
     let ranked = crate::estimate::recommend::rank_presets(&spec, &plan, &infos)?;
     // The estimator's order: presets with a verdict first, those that do not apply (QLoRA on a preset that is not
     // 4-bit, which the per-model config refuses too; the CPU preset) after, each saying why.
@@ -170,6 +184,7 @@ pub fn rank(
         batch_size: plan.batch_size.get(),
         sequence_length: plan.sequence_length.get(),
         gradient_checkpointing: (ask.task == Task::Train).then_some(plan.gradient_checkpointing),
+        fixed_lengths,
         rows,
         machine_calibration: plan.machine.for_task(ask.task).copied(),
     })

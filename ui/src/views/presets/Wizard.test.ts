@@ -42,7 +42,13 @@ function backend() {
       }
       case "wizard_rank": {
         // As the backend: a zero batch is refused naming the field; otherwise the workload used is echoed.
-        const ask = args.ask as { task: string; batch_size: number | null; sequence_length: number | null; gradient_checkpointing: boolean | null };
+        const ask = args.ask as {
+          task: string;
+          batch_size: number | null;
+          sequence_length: number | null;
+          gradient_checkpointing: boolean | null;
+          fixed_lengths?: boolean;
+        };
         if (ask.batch_size === 0) throw { code: "invalid", message: "batch_size: must be a positive integer, got 0", field: "batch_size" };
         const ranked = [
           { preset: "int4", builtin: true, fits: true, device_peak_bytes: 7516192768, headroom_bytes: 13314398618, caveat: "INT4 may cost accuracy", unavailable: null },
@@ -59,6 +65,7 @@ function backend() {
           batch_size: ask.batch_size ?? 1,
           sequence_length: ask.sequence_length ?? 2048,
           gradient_checkpointing: ask.task === "train" ? (ask.gradient_checkpointing ?? false) : null,
+          ...(ask.fixed_lengths ? { fixed_lengths: true } : {}),
           rows,
           // This machine's training runs calibrated the estimate (only asked for with a batch of 8 here).
           ...(ask.task === "train" && ask.batch_size === 8
@@ -169,6 +176,8 @@ describe("the wizard", () => {
         sequence_length: null,
         // Untouched: the framework's default, decided by the core as for the Plan view's plan.
         gradient_checkpointing: null,
+        // Unticked: the lengths are open, as in the Plan view.
+        fixed_lengths: false,
         framework: "hf_trainer",
       },
     });
@@ -225,6 +234,8 @@ describe("the wizard", () => {
         sequence_length: null,
         // Untouched: the framework's default, decided by the core as for the Plan view's plan.
         gradient_checkpointing: null,
+        // Unticked: the lengths are open, as in the Plan view.
+        fixed_lengths: false,
         framework: "hf_trainer",
       },
     });
@@ -278,6 +289,9 @@ describe("the wizard", () => {
     type('[data-field="wizard-batch"]', "0");
     type('[data-field="wizard-seq"]', "4096");
     q<HTMLInputElement>('[data-field="wizard-checkpointing"]').click();
+    // Unticked by default: the lengths are open, as in the Plan view.
+    expect(q<HTMLInputElement>('[data-field="wizard-fixed-lengths"]').checked).toBe(false);
+    q<HTMLInputElement>('[data-field="wizard-fixed-lengths"]').click();
     await settle();
     await submit();
     await submit();
@@ -295,9 +309,9 @@ describe("the wizard", () => {
     await submit();
     expect(q('[aria-current="step"]').textContent).toContain("Choose");
     const asks = calls.filter((c) => c.cmd === "wizard_rank").map((c) => c.args.ask);
-    expect(asks.at(-1)).toMatchObject({ batch_size: 8, sequence_length: 4096, gradient_checkpointing: true });
+    expect(asks.at(-1)).toMatchObject({ batch_size: 8, sequence_length: 4096, gradient_checkpointing: true, fixed_lengths: true });
     expect(q("[data-ranking-workload]").textContent?.replace(/\s+/g, " ").trim()).toBe(
-      "Estimated at batch size 8 × 4096 tokens · gradient checkpointing on · calibrated on this machine from 4 runs",
+      "Estimated at batch size 8 × 4096 tokens · gradient checkpointing on · every batch padded or packed to one length · calibrated on this machine from 4 runs",
     );
 
     // Inference: no checkpointing box, none sent, none in the header.
@@ -306,6 +320,7 @@ describe("the wizard", () => {
     q<HTMLInputElement>('[data-task="infer"]').click();
     await settle();
     expect(document.querySelector('[data-field="wizard-checkpointing"]')).toBeNull();
+    expect(document.querySelector('[data-field="wizard-fixed-lengths"]')).toBeNull();
     await submit();
     await submit();
     expect(calls.filter((c) => c.cmd === "wizard_rank").at(-1)?.args.ask).toMatchObject({
@@ -315,6 +330,7 @@ describe("the wizard", () => {
       gradient_checkpointing: null,
       framework: null,
     });
+    expect(calls.filter((c) => c.cmd === "wizard_rank").at(-1)?.args.ask).not.toHaveProperty("fixed_lengths");
     expect(q("[data-ranking-workload]").textContent?.replace(/\s+/g, " ").trim()).toBe("Estimated at batch size 8 × 4096 tokens");
   });
 });
