@@ -26,9 +26,9 @@ struct Point {
 }
 
 impl Point {
-    /// The plan leaves its batches' lengths open (training whose lengths are not simulated).
+    /// The plan leaves its batches' lengths open (docs/estimator.md §17).
     fn lengths_unknown(&self) -> bool {
-        self.plan.task == Task::Train && !self.plan.lengths_simulated()
+        self.plan.lengths_open()
     }
 
     /// The matching total's band with a given spread and lengths doubt, in the units the source reported.

@@ -370,6 +370,51 @@ fn a_lora_target_the_model_lacks_is_an_error_naming_it() {
     }
 }
 
+/// docs/estimator.md §17: the band allows for changing lengths only where the plan leaves them open. One length
+/// (every batch padded or packed to it) closes them whether or not the run is simulated; several lengths close
+/// them only where they are simulated (not under sharding).
+#[test]
+fn the_lengths_doubt_follows_what_the_plan_leaves_open() {
+    let high = |extra: Value| {
+        let mut plan = json!({"task": "train", "method": "lora", "quantization": "bf16", "batch_size": 2,
+                              "sequence_length": 4096, "gradient_checkpointing": true});
+        for (k, v) in extra.as_object().unwrap() {
+            plan[k] = v.clone();
+        }
+        let e = run(&llama_8b(), plan);
+        (
+            e.per_gpu.device_peak_bytes,
+            e.per_gpu.range.unwrap().device_peak_bytes.high,
+        )
+    };
+    let zero3 = json!({"sharding": "zero3", "gpus": {"count": 4, "memory_gib": 80}});
+    for base in [json!({}), zero3] {
+        let with = |lengths: Value| {
+            let mut v = base.clone();
+            v["sequence_lengths"] = lengths;
+            high(v)
+        };
+        let open = high(base.clone());
+        let one = with(json!([4096]));
+        assert_eq!(
+            one.0, open.0,
+            "{base}: one length changes no central figure"
+        );
+        assert!(one.1 < open.1, "{base}: one length closes the lengths");
+        let several = with(json!([1024, 4096]));
+        if base.get("sharding").is_some() {
+            // Not simulated under sharding: the lengths stay open.
+            assert_eq!(several, open, "{base}");
+        } else {
+            // Simulated: what they strand is in the central figure, and the band no longer allows for it.
+            assert!(
+                several.0 > open.0 && several.1 < open.1,
+                "{base}: {several:?} {open:?}"
+            );
+        }
+    }
+}
+
 #[test]
 fn zero3_full_fine_tuning_matches_the_worked_example() {
     // docs/estimator.md §13.2 B: ~22B dense, full bf16 mixed, AdamW, ZeRO-3 over 8 GPUs, b=1, s=2048, checkpointing:

@@ -178,10 +178,9 @@ fn a_plan_with_lengths_open_is_told_what_one_length_would_take_off_the_upper_end
 }
 
 fn plan_with_lengths(p: &Plan) -> Plan {
-    Plan {
-        sequence_lengths: vec![p.sequence_length.get()],
-        ..p.clone()
-    }
+    let mut p = p.clone();
+    p.set_one_length();
+    p
 }
 
 #[test]

@@ -164,7 +164,7 @@ impl MachineSide {
                 (Task::Train, true) => TRAIN_CHECKPOINTED_SLACK,
                 (Task::Train, false) => TRAIN_SLACK,
             },
-            lengths_permille: if plan.task == Task::Train && !plan.lengths_simulated() {
+            lengths_permille: if plan.lengths_open() {
                 LENGTHS_UNKNOWN_PERMILLE
             } else {
                 0

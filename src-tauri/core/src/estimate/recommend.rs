@@ -456,9 +456,9 @@ pub fn suggestions(
     // Lengths left open widen only the band's upper end (docs/estimator.md §17), so this one is measured on the
     // figure that decides, not on the central peak the others change. It is a fact about the data to state, not
     // a setting to turn: it applies only where every batch is padded or packed to the sequence length.
-    if train && plan.sequence_lengths.is_empty() {
+    if plan.lengths_open() {
         let mut p = plan.clone();
-        p.sequence_lengths = vec![plan.sequence_length.get()];
+        p.set_one_length();
         let est = run(&p)?;
         let (before, after) = (
             budget.deciding_bytes(&base.per_gpu),

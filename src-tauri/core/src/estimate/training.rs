@@ -482,7 +482,7 @@ pub(crate) fn training(input: &TrainInputs, notes: &mut Notes) -> Result<Part> {
             )
         });
     }
-    if !plan.sequence_lengths.is_empty() && !simulated {
+    if !plan.sequence_lengths.is_empty() && plan.lengths_open() {
         notes.add(|| ("varying lengths: not simulated with sharding or offload; the estimate assumes every batch is sequence_length long".to_string(), Message::new(Key::NoteVaryingLengthsSkipped)));
     }
     // Only at the plan's own shape, which its lengths describe: the other shapes the solver and the what-if grid

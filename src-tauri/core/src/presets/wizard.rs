@@ -161,7 +161,7 @@ pub fn rank(
     plan.machine = *machine;
     let fixed_lengths = ask.task == Task::Train && ask.fixed_lengths == Some(true);
     if fixed_lengths {
-        plan.sequence_lengths = vec![plan.sequence_length.get()];
+        plan.set_one_length();
     }
     let ranked = crate::estimate::recommend::rank_presets(&spec, &plan, &infos)?;
     // The estimator's order: presets with a verdict first, those that do not apply (QLoRA on a preset that is not

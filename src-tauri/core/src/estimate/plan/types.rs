@@ -393,4 +393,21 @@ impl Plan {
             && self.offload == Offload::None
             && !self.activation_offload
     }
+
+    /// Training whose batches' lengths the estimate cannot account for: none listed, or several listed where
+    /// they are not simulated. One length (every batch padded or packed to it) strands nothing, simulated or
+    /// not. The band allows for what such a plan leaves open (docs/estimator.md §17).
+    pub fn lengths_open(&self) -> bool {
+        let one_length = !self.sequence_lengths.is_empty()
+            && self
+                .sequence_lengths
+                .iter()
+                .all(|&l| l == self.sequence_length.get());
+        self.task == Task::Train && !one_length && !self.lengths_simulated()
+    }
+
+    /// Says that every batch is padded or packed to the sequence length.
+    pub fn set_one_length(&mut self) {
+        self.sequence_lengths = vec![self.sequence_length.get()];
+    }
 }
