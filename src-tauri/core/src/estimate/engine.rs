@@ -404,7 +404,7 @@ pub(crate) fn estimate_core(
                 ""
             },
             if lengths {
-                "the segments batches of changing lengths strand (the plan does not list its lengths; up to twice the activations and logits in published runs), "
+                "the segments batches of changing lengths strand (the plan leaves its lengths open; up to twice the activations and logits in published runs), "
             } else {
                 ""
             },
