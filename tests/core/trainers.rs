@@ -365,6 +365,16 @@ fn packed_or_padded_batches_become_one_length_and_batches_padded_to_their_longes
             "{extra}: {:?}",
             r.not_understood
         );
+        // Where the batches are padded to one length, no key of the answer is listed as meaning they vary.
+        if from.is_some() {
+            assert!(
+                !r.ignored
+                    .iter()
+                    .any(|i| i.key == "sample_packing" || i.key == "pad_to_sequence_len"),
+                "{extra}: {:?}",
+                r.ignored
+            );
+        }
         // The imported plan parses: one length equal to the sequence length.
         plan_from_value(&r.plan, &builtin_presets()).unwrap();
     }

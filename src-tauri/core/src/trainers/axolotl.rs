@@ -325,13 +325,8 @@ fn ignored(doc: &mut Doc) {
         "how to load the model: the model id says what is loaded",
     );
     doc.ignore_all(
-        &[
-            "sample_packing",
-            "eval_sample_packing",
-            "pad_to_sequence_len",
-            "group_by_length",
-        ],
-        "batches padded to their longest sample: their lengths vary, which the band allows for (docs/estimator.md §17)",
+        &["sample_packing", "pad_to_sequence_len", "group_by_length"],
+        "batches padded to their longest sample (packed or grouped by length): their lengths vary, which the band allows for (docs/estimator.md §17)",
     );
     doc.ignore_all(
         &[
@@ -345,6 +340,7 @@ fn ignored(doc: &mut Doc) {
     doc.ignore_all(
         &[
             "eval_batch_size",
+            "eval_sample_packing",
             "eval_max_new_tokens",
             "eval_table_size",
             "do_bench_eval",
@@ -368,10 +364,10 @@ fn padded_lengths(doc: &mut Doc, sequence_len: Option<u64>) {
     let Some(n) = sequence_len.filter(|_| pad.unwrap_or(packing)) else {
         return;
     };
-    let key = if pad == Some(true) {
-        "pad_to_sequence_len"
+    let (key, also) = if pad == Some(true) {
+        ("pad_to_sequence_len", "sample_packing")
     } else {
-        "sample_packing"
+        ("sample_packing", "pad_to_sequence_len")
     };
     let value = doc.take(key).unwrap_or_default();
     doc.set_noted(
@@ -384,4 +380,6 @@ fn padded_lengths(doc: &mut Doc, sequence_len: Option<u64>) {
                 .into(),
         ),
     );
+    // Packing beside the padding it turns on is part of the same answer, not a key left over to ignore.
+    doc.cover(also);
 }

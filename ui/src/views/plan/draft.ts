@@ -183,7 +183,7 @@ export function planFromDraft(d: Draft): PlanDraft | null {
   const marginPercent = num(d.margin);
   plan.margin = typeof marginPercent === "number" ? marginPercent / 100 : marginPercent;
   if (d.task === "train") {
-    const lengths = d.fixedLengths ? [] : sequenceLengthsFrom(d.sequenceLengths);
+    const lengths = sequenceLengthsFrom(d.sequenceLengths);
     if (d.fixedLengths) {
       plan.sequence_lengths = [plan.sequence_length];
     } else if (lengths.length > 0) {
