@@ -512,7 +512,7 @@ keys! {
     NoteAllocatorLogits = "backend.note.allocator.logits" [bytes],
     NoteBand = "backend.note.band" [low, high, logits, lengths, context_low, context_high],
     NoteBandLogits = "backend.note.band.logits" [],
-    NoteBandLengths = "backend.note.band.lengths" [],
+    NoteBandLengths = "backend.note.band.lengths" [logits, activations],
     NoteCpuPreset = "backend.note.cpu_preset" [],
     NoteCpuRam = "backend.note.cpu_ram" [bytes],
     NoteFitCentral = "backend.note.fit_central" [bytes],

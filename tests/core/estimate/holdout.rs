@@ -2,8 +2,9 @@
 //! (`measured-holdout.jsonl`, gathered for this check and never used to fit anything; PROVENANCE.md,
 //! docs/estimator.md §12.5). This test measures and reports; its assertions are sanity checks only (the points
 //! parse, map and estimate), never bounds on the error: a bound here would invite fitting to the held-out set.
-//! The band is the exception: it is fitted on this set and the visible one together and judged leaving each source
-//! out (band.rs), as docs/estimator.md §17.1 explains.
+//! The band's spread is the exception: it is fitted on this set and the visible one together and judged leaving
+//! each source out (band.rs), as docs/estimator.md §17.1 explains; its lengths doubt is the allocator model's
+//! (stranding.rs).
 
 use std::collections::BTreeSet;
 
@@ -76,7 +77,7 @@ fn estimates_against_held_out_measurements() {
         measured.excluded
     );
     println!("(total: the estimate's total compared, `?` = the source does not name its counter, compared with allocated)");
-    println!("(above band: the shipped band, whose spread and lengths doubt this set helped fit, so in sample; band.rs judges each source by the others)");
+    println!("(above band: the shipped band, whose spread this set helped fit, so in sample; band.rs judges each source by the others)");
     summary("all", &compared);
     for g in ["infer", "full", "lora", "qlora"] {
         let points: Vec<&Compared> = compared.iter().copied().filter(|c| c.group == g).collect();

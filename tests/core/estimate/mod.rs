@@ -11,4 +11,5 @@ mod models;
 mod notes;
 mod plan;
 mod recommend;
+mod stranding;
 mod trace_grid;

@@ -8,7 +8,8 @@
 //!    shapes, from the trace grid, §12.4) and the CUDA context of the driver and GPU (§10.4), unless this
 //!    machine's runs have measured them;
 //! 4. what the plan cannot say about its data: the blocks batches of changing length strand, where it leaves its
-//!    lengths open (`Plan::lengths_open`), from the published `max_memory_reserved` peaks.
+//!    lengths open (`Plan::lengths_open`), from the caching-allocator simulation over a reference schedule of
+//!    lengths (`LengthsDoubt`).
 //!
 //! "Fits" is decided on the band's upper end unless the plan asks for the central value (`fit_on`), so every
 //! caller that decides goes through [`super::fit::Budget`] with a [`PeakRanges`].
@@ -141,22 +142,82 @@ pub const CONTEXT_LOW_BYTES: u64 = 300 * MIB;
 pub const CONTEXT_HIGH_BYTES: u64 = 1024 * MIB;
 
 /// How much a training run whose batches change length may strand in the caching allocator beyond the fixed-shape
-/// reserved estimate, in thousandths of the estimate's per-token bytes (activations and the loss's logits): the
-/// bytes that grow with each batch's length, whose blocks a longer batch cannot reuse (docs/estimator.md §10.3).
-/// A plan that lists no lengths leaves this open, as does one that lists several where they are not simulated
-/// (sharded or offloaded); several simulated ones are counted instead, and one length strands nothing
-/// (`Plan::lengths_open`). The figure is the least that puts every published `max_memory_reserved` training peak
-/// inside its reserved band (tests/core/estimate/band.rs derives it and fails if this is narrower; §17.1 judges each
-/// source by the others').
-pub const LENGTHS_UNKNOWN_PERMILLE: u64 = 1_959;
+/// reserved estimate (docs/estimator.md §10.3): the segments a shorter batch's tensors leave cached, which a
+/// longer batch's same tensors do not fit in. A plan that lists no lengths leaves this open, as does one that lists
+/// several where they are not simulated (sharded or offloaded); several simulated ones are counted instead, and
+/// one length strands nothing (`Plan::lengths_open`).
+///
+/// The figures are the allocator model's, not a published source's. Every plan of a reference grid is replayed
+/// through the simulation over 64 steps of lengths uniform up to its own (the last at its own, four fixed orders
+/// averaged), and the doubt is the least that covers each: first the loss's logits, which strand about three times
+/// their bytes in every checkpointed plan (each fp32 logits buffer of a shorter batch stays cached), then the
+/// activations, whose share depends on checkpointing (without it the saved tensors of a step are freed in reverse
+/// order and mostly reused). Each is rounded up to 50 thousandths; tests/core/estimate/stranding.rs derives them
+/// and fails when they drift.
+pub const LENGTHS_LOGITS_PERMILLE: u64 = 3_300;
+pub const LENGTHS_ACTIVATIONS_CHECKPOINTED_PERMILLE: u64 = 950;
+pub const LENGTHS_ACTIVATIONS_PERMILLE: u64 = 1_250;
+
+/// The lengths doubt of a band, in thousandths of the estimate's logits and activations.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct LengthsDoubt {
+    pub logits_permille: u64,
+    pub activations_permille: u64,
+}
+
+impl LengthsDoubt {
+    /// The plan's lengths are known: nothing to doubt.
+    pub const NONE: LengthsDoubt = LengthsDoubt {
+        logits_permille: 0,
+        activations_permille: 0,
+    };
+
+    /// The doubt of a plan: none when its lengths are known, else the allocator model's figures for its
+    /// checkpointing.
+    pub fn for_plan(plan: &Plan) -> Self {
+        if !plan.lengths_open() {
+            return Self::NONE;
+        }
+        LengthsDoubt {
+            logits_permille: LENGTHS_LOGITS_PERMILLE,
+            activations_permille: if plan.gradient_checkpointing {
+                LENGTHS_ACTIVATIONS_CHECKPOINTED_PERMILLE
+            } else {
+                LENGTHS_ACTIVATIONS_PERMILLE
+            },
+        }
+    }
+
+    pub fn is_open(&self) -> bool {
+        *self != Self::NONE
+    }
+
+    /// Both figures times `permille` thousandths (what a published point needs of the model's doubt).
+    pub fn scaled(self, permille: u64) -> Self {
+        LengthsDoubt {
+            logits_permille: self.logits_permille * permille / 1000,
+            activations_permille: self.activations_permille * permille / 1000,
+        }
+    }
+
+    /// The bytes it adds to the upper end of reserved and the device.
+    pub fn bytes(&self, activations: u64, logits: u64) -> u64 {
+        permille(logits, self.logits_permille)
+            .saturating_add(permille(activations, self.activations_permille))
+    }
+
+    /// "3.3", "0.9": a figure as a multiple, for the band's note.
+    pub fn times(permille: u64) -> String {
+        format!("{}", permille as f64 / 1000.0)
+    }
+}
 
 /// What the machine side of the band rests on: the defaults above, or what this machine's runs measured.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct MachineSide {
     pub slack: SlackRange,
-    /// The share of the per-token bytes that changing batch lengths may strand (`LENGTHS_UNKNOWN_PERMILLE` for a
-    /// plan that leaves its lengths open, 0 otherwise).
-    pub lengths_permille: u64,
+    /// What changing batch lengths may strand ([`LengthsDoubt::for_plan`]).
+    pub lengths: LengthsDoubt,
     pub context_low_bytes: u64,
     pub context_high_bytes: u64,
 }
@@ -170,11 +231,7 @@ impl MachineSide {
                 (Task::Train, true) => TRAIN_CHECKPOINTED_SLACK,
                 (Task::Train, false) => TRAIN_SLACK,
             },
-            lengths_permille: if plan.lengths_open() {
-                LENGTHS_UNKNOWN_PERMILLE
-            } else {
-                0
-            },
+            lengths: LengthsDoubt::for_plan(plan),
             context_low_bytes: CONTEXT_LOW_BYTES,
             context_high_bytes: CONTEXT_HIGH_BYTES,
         }
@@ -186,8 +243,9 @@ pub struct BandInputs {
     pub allocated: u64,
     /// The loss's share of the allocated peak (the `logits` component): the part older loss paths enlarge.
     pub logits: u64,
-    /// The bytes that grow with the batch's length (activations and logits): what changing lengths strand.
-    pub per_token: u64,
+    /// The activations at the peak: with the logits, the bytes that grow with the batch's length, which changing
+    /// lengths strand.
+    pub activations: u64,
     pub reserved: u64,
     pub managed: u64,
     pub context: u64,
@@ -218,7 +276,7 @@ pub fn band_with(plan: &Plan, input: &BandInputs, machine: &MachineSide, s: Spre
     let slack_up = slack(machine.slack.high_permille.max(0));
     let slack_down = slack(machine.slack.low_permille.min(0));
     // Stranded blocks are free: reserved and the device show them, live tensors do not.
-    let lengths_up = permille(input.per_token, machine.lengths_permille);
+    let lengths_up = machine.lengths.bytes(input.activations, input.logits);
     let context_up = machine.context_high_bytes.saturating_sub(input.context);
     let context_down = input.context.saturating_sub(machine.context_low_bytes);
 

@@ -1,7 +1,7 @@
 //! The estimate: puts weights, training states, activations, KV cache and overheads together at the moment
 //! of peak memory, shards them across GPUs, and adds what the caching allocator and the CUDA context cost.
 
-use super::band::{band, BandInputs, MachineSide};
+use super::band::{band, BandInputs, LengthsDoubt, MachineSide};
 use super::calibration::{
     CalibrationFit, TaskCalibration, CUDA_CONTEXT_BYTES, INFER_ALLOCATOR_PERCENT,
     TRAIN_ALLOCATOR_PERCENT,
@@ -377,7 +377,7 @@ pub(crate) fn estimate_core(
         &BandInputs {
             allocated,
             logits: c.logits,
-            per_token: c.activations + c.logits,
+            activations: c.activations,
             reserved: allocated + overhead,
             managed,
             context,
@@ -386,12 +386,21 @@ pub(crate) fn estimate_core(
     );
     notes.add(|| {
         let logits = train && !plan.chunked_loss && c.logits > 0;
-        let lengths = side.lengths_permille > 0;
+        let lengths = side.lengths.is_open();
+        let times_logits = LengthsDoubt::times(side.lengths.logits_permille);
+        let times_activations = LengthsDoubt::times(side.lengths.activations_permille);
         let message = Message::new(Key::NoteBand)
             .bytes("low", range.device_peak_bytes.low)
             .bytes("high", range.device_peak_bytes.high)
             .optional_phrase("logits", logits.then_some(Key::NoteBandLogits))
-            .optional_phrase("lengths", lengths.then_some(Key::NoteBandLengths))
+            .optional(
+                "lengths",
+                lengths.then(|| {
+                    Message::new(Key::NoteBandLengths)
+                        .text("logits", times_logits.clone())
+                        .text("activations", times_activations.clone())
+                }),
+            )
             .bytes("context_low", side.context_low_bytes)
             .bytes("context_high", side.context_high_bytes);
         let text = format!(
@@ -404,9 +413,9 @@ pub(crate) fn estimate_core(
                 ""
             },
             if lengths {
-                "the segments batches of changing lengths strand (the plan leaves its lengths open; up to twice the activations and logits in published runs), "
+                format!("the segments batches of changing lengths strand (the plan leaves its lengths open; as the caching allocator's model replays lengths that change from step to step, up to {times_logits} times the logits and {times_activations} times the activations), ")
             } else {
-                ""
+                String::new()
             },
             gib(side.context_low_bytes),
             gib(side.context_high_bytes),

@@ -77,7 +77,7 @@ impl PerGpu {
         super::band::BandInputs {
             allocated: self.allocated_peak_bytes,
             logits: self.components.logits,
-            per_token: self.components.activations + self.components.logits,
+            activations: self.components.activations,
             reserved: self.reserved_peak_bytes,
             managed: self.managed_memory_bytes,
             context: self.cuda_context_bytes,

@@ -67,7 +67,7 @@ pub fn to_outcome(
         &BandInputs {
             allocated,
             logits: c.logits,
-            per_token: c.activations + c.logits,
+            activations: c.activations,
             reserved,
             managed,
             context: CUDA_CONTEXT_BYTES,

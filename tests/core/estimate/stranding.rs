@@ -1,0 +1,174 @@
+//! Issue 13 item 4: the band's lengths doubt (docs/estimator.md §17) comes from the allocator model, not from a
+//! published source. A plan that leaves its batch lengths open is replayed through the caching-allocator
+//! simulation (§10.3) over a reference schedule of lengths, and what the varying lengths strand beyond the
+//! fixed-length reserved estimate is set against the plan's logits and activations at its peak. This test
+//! recomputes the three figures over a reference grid of catalog plans and fails if the shipped constants are not
+//! those figures rounded up: the constants follow the mechanism.
+
+use headroom_core::estimate::band::{
+    LENGTHS_ACTIVATIONS_CHECKPOINTED_PERMILLE, LENGTHS_ACTIVATIONS_PERMILLE,
+    LENGTHS_LOGITS_PERMILLE,
+};
+use headroom_core::estimate::{builtin_presets, estimate, parse_plan};
+use serde_json::json;
+
+use super::models::spec;
+
+/// The reference grid: small to large vocabularies and widths, GQA and MHA, the three training methods, with
+/// and without checkpointing, at 4 × 1024 tokens. What strands grows with the tokens as the logits and
+/// activations do (the same multiples at 512 or 32768 tokens within a few hundredths), so one size stands for
+/// all; a batch of several sequences strands a little more of the activations than one sequence of as many tokens.
+const MODELS: [&str; 6] = [
+    "Qwen/Qwen2.5-0.5B-Instruct",
+    "meta-llama/Llama-3.2-1B",
+    "meta-llama/Llama-3.1-8B",
+    "mistralai/Mistral-7B-v0.1",
+    "Qwen/Qwen2.5-14B-Instruct",
+    "meta-llama/Llama-3.1-70B",
+];
+const METHODS: [(&str, &str); 3] = [("lora", "bf16"), ("qlora", "int4"), ("full", "bf16")];
+const BATCH: u64 = 4;
+const TOKENS: u64 = 1024;
+/// The schedule: as many steps as a plan may list, each length uniform on 1..=TOKENS (no dataset is assumed),
+/// the last one at TOKENS itself, so that the plan's own length is reached after the others have left their
+/// blocks behind. Four fixed seeds, averaged: the figure is the stranding to expect, not one unlucky order.
+const STEPS: usize = 64;
+const SEEDS: u64 = 4;
+/// The shipped constants are the figures rounded up to the next multiple of this many thousandths.
+const ROUNDING: u64 = 50;
+
+/// xorshift64: a fixed, dependency-free sequence, so the figure is the same on every machine.
+fn lengths(seed: u64) -> Vec<u64> {
+    let mut state = 0x9E37_79B9_7F4A_7C15u64.wrapping_mul(seed + 1);
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        (state >> 11) as f64 / (1u64 << 53) as f64
+    };
+    let mut out: Vec<u64> = (0..STEPS)
+        .map(|_| ((next() * TOKENS as f64).ceil() as u64).clamp(1, TOKENS))
+        .collect();
+    out[STEPS - 1] = TOKENS;
+    out
+}
+
+/// What one plan strands: its activations and logits at the peak, and the stranded bytes averaged over the seeds.
+struct Stranded {
+    checkpointing: bool,
+    activations: u64,
+    logits: u64,
+    stranded: u64,
+}
+
+fn stranded(model: &str, method: &str, preset: &str, checkpointing: bool) -> Option<Stranded> {
+    let presets = builtin_presets();
+    let sp = spec(model)?;
+    let mut plan = json!({
+        "model": {"id": model}, "task": "train", "method": method, "quantization": preset,
+        "sequence_length": TOKENS, "batch_size": BATCH, "gradient_checkpointing": checkpointing,
+        "attention": "flash",
+    });
+    if method != "full" {
+        plan["lora"] =
+            json!({"rank": 16, "target_modules": ["q_proj", "k_proj", "v_proj", "o_proj"]});
+    }
+    let fixed = estimate(
+        &sp,
+        &parse_plan(&plan.to_string(), &presets).ok()?,
+        &presets,
+    )
+    .ok()?;
+    let c = &fixed.per_gpu.components;
+    let mut sum = 0u64;
+    for seed in 0..SEEDS {
+        plan["sequence_lengths"] = json!(lengths(seed));
+        let varying = estimate(
+            &sp,
+            &parse_plan(&plan.to_string(), &presets).ok()?,
+            &presets,
+        )
+        .ok()?;
+        sum += varying
+            .per_gpu
+            .reserved_peak_bytes
+            .saturating_sub(fixed.per_gpu.reserved_peak_bytes);
+    }
+    Some(Stranded {
+        checkpointing,
+        activations: c.activations,
+        logits: c.logits,
+        stranded: sum / SEEDS,
+    })
+}
+
+fn ratio_permille(bytes: u64, of: u64) -> u64 {
+    (u128::from(bytes) * 1000 / u128::from(of.max(1))) as u64
+}
+
+fn rounded(permille: u64) -> u64 {
+    permille.div_ceil(ROUNDING) * ROUNDING
+}
+
+#[test]
+fn the_lengths_doubt_is_what_the_allocator_model_strands() {
+    let mut plans = Vec::new();
+    for model in MODELS {
+        for (method, preset) in METHODS {
+            for checkpointing in [true, false] {
+                let s = stranded(model, method, preset, checkpointing)
+                    .unwrap_or_else(|| panic!("{model} {method}: no estimate"));
+                println!(
+                    "checkpointing {checkpointing:<5} {model:<28} {method:<5} activations {:>6} MiB logits {:>6} MiB stranded {:>6} MiB",
+                    s.activations >> 20,
+                    s.logits >> 20,
+                    s.stranded >> 20
+                );
+                plans.push(s);
+            }
+        }
+    }
+    // The logits first, from the checkpointed plans, whose activations at the peak are small beside them: the
+    // most any of them strands per byte of logits.
+    let logits = plans
+        .iter()
+        .filter(|p| p.checkpointing && p.logits > 0)
+        .map(|p| ratio_permille(p.stranded, p.logits))
+        .max()
+        .unwrap_or(0);
+    let logits = rounded(logits);
+    // Then the activations, per checkpointing: the most any plan strands beyond what the logits figure gives.
+    let activations = |checkpointing: bool| {
+        rounded(
+            plans
+                .iter()
+                .filter(|p| p.checkpointing == checkpointing && p.activations > 0)
+                .map(|p| {
+                    let beyond = p
+                        .stranded
+                        .saturating_sub((u128::from(p.logits) * u128::from(logits) / 1000) as u64);
+                    ratio_permille(beyond, p.activations)
+                })
+                .max()
+                .unwrap_or(0),
+        )
+    };
+    let derived = (logits, activations(true), activations(false));
+    println!(
+        "the allocator model: logits {} permille, activations {} checkpointed, {} not",
+        derived.0, derived.1, derived.2
+    );
+    assert!(
+        plans.iter().filter(|p| p.stranded > 0).count() >= plans.len() / 2,
+        "most reference plans should strand something when their lengths change"
+    );
+    assert_eq!(
+        (
+            LENGTHS_LOGITS_PERMILLE,
+            LENGTHS_ACTIVATIONS_CHECKPOINTED_PERMILLE,
+            LENGTHS_ACTIVATIONS_PERMILLE
+        ),
+        derived,
+        "the shipped lengths doubt must be the allocator model's figures rounded up to {ROUNDING}"
+    );
+}
