@@ -1,7 +1,7 @@
 //! Issue 13 item 4: the band's lengths doubt (docs/estimator.md §17) comes from the allocator model, not from a
 //! published source. A plan that leaves its batch lengths open is replayed through the caching-allocator
 //! simulation (§10.3) over a reference schedule of lengths, and what the varying lengths strand beyond the
-//! fixed-length reserved estimate is set against the plan's logits and activations at its peak. This test
+//! fixed-length reserved estimate is set against the step's logits and activations (at the start of backward). This test
 //! recomputes the three figures over a reference grid of catalog plans and fails if the shipped constants are not
 //! those figures rounded up: the constants follow the mechanism.
 
@@ -53,7 +53,7 @@ fn lengths(seed: u64) -> Vec<u64> {
     out
 }
 
-/// What one plan strands: its activations and logits at the peak, and the stranded bytes averaged over the seeds.
+/// What one plan strands: its step's activations and logits, and the stranded bytes averaged over the seeds.
 struct Stranded {
     checkpointing: bool,
     activations: u64,
@@ -79,7 +79,9 @@ fn stranded(model: &str, method: &str, preset: &str, checkpointing: bool) -> Opt
         &presets,
     )
     .ok()?;
-    let c = &fixed.per_gpu.components;
+    // The band's own inputs: the step's activations and logits at the start of backward, also where the peak is
+    // the optimizer step.
+    let c = fixed.per_gpu.length_bytes;
     let mut sum = 0u64;
     for seed in 0..SEEDS {
         plan["sequence_lengths"] = json!(lengths(seed));

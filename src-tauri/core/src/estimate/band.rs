@@ -17,6 +17,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::plan::{Method, Plan, Task};
+use super::report::LengthBytes;
 
 const MIB: u64 = 1 << 20;
 
@@ -154,7 +155,7 @@ pub const CONTEXT_HIGH_BYTES: u64 = 1024 * MIB;
 /// activations, whose share depends on checkpointing (without it the saved tensors of a step are freed in reverse
 /// order and mostly reused). Each is rounded up to 50 thousandths; tests/core/estimate/stranding.rs derives them
 /// and fails when they drift.
-pub const LENGTHS_LOGITS_PERMILLE: u64 = 3_300;
+pub const LENGTHS_LOGITS_PERMILLE: u64 = 3_350;
 pub const LENGTHS_ACTIVATIONS_CHECKPOINTED_PERMILLE: u64 = 950;
 pub const LENGTHS_ACTIVATIONS_PERMILLE: u64 = 1_250;
 
@@ -243,9 +244,8 @@ pub struct BandInputs {
     pub allocated: u64,
     /// The loss's share of the allocated peak (the `logits` component): the part older loss paths enlarge.
     pub logits: u64,
-    /// The activations at the peak: with the logits, the bytes that grow with the batch's length, which changing
-    /// lengths strand.
-    pub activations: u64,
+    /// The step's bytes that grow with the batch's length, which changing lengths strand.
+    pub lengths: LengthBytes,
     pub reserved: u64,
     pub managed: u64,
     pub context: u64,
@@ -276,7 +276,9 @@ pub fn band_with(plan: &Plan, input: &BandInputs, machine: &MachineSide, s: Spre
     let slack_up = slack(machine.slack.high_permille.max(0));
     let slack_down = slack(machine.slack.low_permille.min(0));
     // Stranded blocks are free: reserved and the device show them, live tensors do not.
-    let lengths_up = machine.lengths.bytes(input.activations, input.logits);
+    let lengths_up = machine
+        .lengths
+        .bytes(input.lengths.activations, input.lengths.logits);
     let context_up = machine.context_high_bytes.saturating_sub(input.context);
     let context_down = input.context.saturating_sub(machine.context_low_bytes);
 

@@ -377,7 +377,7 @@ pub(crate) fn estimate_core(
         &BandInputs {
             allocated,
             logits: c.logits,
-            activations: c.activations,
+            lengths: part.length_bytes,
             reserved: allocated + overhead,
             managed,
             context,
@@ -431,6 +431,7 @@ pub(crate) fn estimate_core(
         cuda_context_bytes: context,
         device_peak_bytes: allocated + overhead + managed + context,
         range: Some(range),
+        length_bytes: part.length_bytes,
     };
     if on_cpu {
         cpu += per_gpu.reserved_peak_bytes + per_gpu.managed_memory_bytes;

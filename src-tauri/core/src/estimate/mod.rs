@@ -43,7 +43,7 @@ pub use engine::{estimate, resolve_preset};
 pub use plan::{parse_plan, plan_from_value, plan_to_value, ModelRef, Plan};
 pub use preset::{available_presets, builtin_presets, Placement, PresetInfo, WeightFormat};
 pub(crate) use report::Notes;
-pub use report::{Components, EngineKind, Estimate, ParameterSummary, PerGpu};
+pub use report::{Components, EngineKind, Estimate, LengthBytes, ParameterSummary, PerGpu};
 
 use crate::model::ModelSpec;
 use crate::Result;

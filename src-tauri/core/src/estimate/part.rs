@@ -1,7 +1,7 @@
 //! What the training and inference phases hand the engine: their share of the estimate, and the cap on terms
 //! that grow without bound. Kept apart so the phases depend on it, not on the engine that calls them.
 
-use super::report::Components;
+use super::report::{Components, LengthBytes};
 
 /// One phase's share of the estimate (training or inference), before workspaces and overheads.
 #[derive(Debug, Clone, Copy, Default)]
@@ -13,6 +13,8 @@ pub(crate) struct Part {
     /// Reserved bytes that varying batch lengths leave in segments the allocator cannot reuse
     /// (docs/estimator.md §10.3); 0 with fixed lengths.
     pub stranded: u64,
+    /// Training: the step's activations and logits at the start of backward, for the band's lengths doubt.
+    pub length_bytes: LengthBytes,
 }
 
 /// Terms that grow with s² or batch × layers are clamped here (64 PiB, beyond any GPU): a sum of a few such

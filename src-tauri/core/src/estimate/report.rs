@@ -41,6 +41,15 @@ impl Components {
     }
 }
 
+/// What grows with a training step's length while its activations are alive (at the start of backward), whatever
+/// moment the peak is: the bytes that batches of changing length strand (docs/estimator.md §17). A plan whose
+/// peak is the optimizer step has none of them in its `components`, yet its backward left the segments behind.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LengthBytes {
+    pub activations: u64,
+    pub logits: u64,
+}
+
 #[derive(
     Debug,
     Clone,
@@ -69,6 +78,11 @@ pub struct PerGpu {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[ts(optional)]
     pub range: Option<super::band::PeakRanges>,
+    /// The band's input for changing lengths; not part of the contract.
+    #[serde(skip)]
+    #[ts(skip)]
+    #[schemars(skip)]
+    pub length_bytes: LengthBytes,
 }
 
 impl PerGpu {
@@ -77,7 +91,7 @@ impl PerGpu {
         super::band::BandInputs {
             allocated: self.allocated_peak_bytes,
             logits: self.components.logits,
-            activations: self.components.activations,
+            lengths: self.length_bytes,
             reserved: self.reserved_peak_bytes,
             managed: self.managed_memory_bytes,
             context: self.cuda_context_bytes,

@@ -7,7 +7,7 @@ use super::activations::{
 };
 use super::part::{Part, BYTES_CAP};
 use super::plan::{Method, Offload, Plan, Sharding};
-use super::report::{gib, Notes};
+use super::report::{gib, LengthBytes, Notes};
 use super::shape::Shape;
 use super::states::{states, trainable, StateInputs};
 use super::varlen::{step_schedule, ScheduleInputs};
@@ -470,6 +470,10 @@ pub(crate) fn training(input: &TrainInputs, notes: &mut Notes) -> Result<Part> {
         });
     }
     part.trainable = trainable_params;
+    part.length_bytes = LengthBytes {
+        activations,
+        logits,
+    };
     part.managed = managed;
     part.cpu = cpu;
     // Varying batch lengths strand the shorter batches' segments (docs/estimator.md §10.3).

@@ -5,7 +5,8 @@ use super::protocol::TraceResult;
 use super::{TraceFailure, TraceInfo, TraceOutcome};
 use crate::estimate::band::{band, BandInputs, MachineSide, SlackRange};
 use crate::estimate::plan::Plan;
-use crate::estimate::{fit, EngineKind, Estimate, Notes, PerGpu, CUDA_CONTEXT_BYTES};
+
+use crate::estimate::{fit, EngineKind, Estimate, LengthBytes, Notes, PerGpu, CUDA_CONTEXT_BYTES};
 use crate::message::{Key, Message};
 use crate::{Error, Result};
 
@@ -62,12 +63,17 @@ pub fn to_outcome(
         low_permille: 0,
         high_permille: 0,
     };
+    // The traced peak's own activations and logits: a trace records no separate backward start.
+    let length_bytes = LengthBytes {
+        activations: c.activations,
+        logits: c.logits,
+    };
     let range = band(
         plan,
         &BandInputs {
             allocated,
             logits: c.logits,
-            activations: c.activations,
+            lengths: length_bytes,
             reserved,
             managed,
             context: CUDA_CONTEXT_BYTES,
@@ -86,6 +92,7 @@ pub fn to_outcome(
         cuda_context_bytes: CUDA_CONTEXT_BYTES,
         device_peak_bytes: device,
         range: Some(range),
+        length_bytes,
     };
     let mut notes = Notes::new(true);
     notes.add(|| {
