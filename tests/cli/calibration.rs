@@ -87,6 +87,14 @@ fn calibration_show_then_reset() {
         "{text}"
     );
     assert!(text.contains("inference  not calibrated: 0 of 3"), "{text}");
+    assert!(
+        text.contains("changing lengths: 0 of 3 runs that left their lengths open"),
+        "{text}"
+    );
+    assert_eq!(shown["calibration"]["train"]["lengths_runs"], 0);
+    assert!(shown["calibration"]["train"]
+        .get("lengths_share_permille")
+        .is_none());
 
     let reset = ok_json(&cli(dir.path(), &["calibration", "reset", "--json"]));
     assert_eq!(reset["calibration"]["train"], Value::Null);

@@ -2,7 +2,7 @@
 //! reset, and what an estimate does with the result.
 
 use headroom_core::estimate::calibration::{
-    derive, CalibrationFit, MachineCalibration, Sample, TaskCalibration, MIN_RUNS,
+    derive, CalibrationFit, MachineCalibration, Sample, TaskCalibration, MIN_LENGTHS_RUNS, MIN_RUNS,
 };
 use headroom_core::estimate::{builtin_presets, estimate, parse_plan, CUDA_CONTEXT_BYTES};
 use headroom_core::launch::calibration;
@@ -22,6 +22,7 @@ fn sample(allocated: u64, managed: u64, context: u64, permille: u64, started: u6
         managed_bytes: managed,
         measured_bytes: allocated + allocated * permille / 1000 + context + managed,
         started_unix_ms: started,
+        lengths_doubt_bytes: Some(0),
     }
 }
 
@@ -65,6 +66,7 @@ fn fewer_than_the_minimum_runs_calibrate_nothing() {
         managed_bytes: 4 * GIB,
         measured_bytes: 3 * GIB,
         started_unix_ms: 0,
+        lengths_doubt_bytes: None,
     });
     assert_eq!(derive(&with_a_useless_one), None);
     assert_eq!(derive(&[]), None);
@@ -80,6 +82,7 @@ fn runs_of_one_size_keep_the_default_context_and_put_the_rest_in_the_slack() {
             managed_bytes: 0,
             measured_bytes: allocated + allocated / 10 + CUDA_CONTEXT_BYTES + i * MIB,
             started_unix_ms: i,
+            lengths_doubt_bytes: None,
         })
         .collect();
     let cal = derive(&samples).unwrap();
@@ -127,6 +130,7 @@ fn results_outside_the_believable_range_are_clamped_or_not_believed() {
             managed_bytes: 0,
             measured_bytes: g * GIB * 9 / 10 + 400 * MIB,
             started_unix_ms: 0,
+            lengths_doubt_bytes: None,
         })
         .collect();
     let cal = derive(&below).unwrap();
@@ -140,6 +144,53 @@ fn results_outside_the_believable_range_are_clamped_or_not_believed() {
     assert_eq!(cal.fit, CalibrationFit::DefaultContext);
     assert_eq!(cal.cuda_context_bytes, CUDA_CONTEXT_BYTES);
     assert_eq!(cal.allocator_slack_permille, 500, "clamped at 50%");
+}
+
+/// Runs whose batches changed length measured more than the context and slack explain: the calibration keeps the
+/// most any of them needed of the band's allowance for changing lengths, as a share of it.
+#[test]
+fn runs_with_changing_lengths_give_the_share_of_the_lengths_allowance_they_needed() {
+    // Five runs of padded batches fit the context and the slack exactly.
+    let mut samples: Vec<Sample> = [6, 9, 14, 21, 30]
+        .iter()
+        .map(|g| sample(g * GIB, 0, 450 * MIB, 50, 0))
+        .collect();
+    let fixed = derive(&samples).unwrap();
+    assert_eq!(
+        (fixed.lengths_share_permille, fixed.lengths_runs),
+        (None, 0),
+        "no run left its lengths open"
+    );
+    // Runs that left their lengths open strand beyond that: 20%, 37% and 53% of their allowance of 10 GiB.
+    let open = |g: u64, stranded_permille: u64| Sample {
+        measured_bytes: sample(g * GIB, 0, 450 * MIB, 50, 0).measured_bytes
+            + 10 * GIB * stranded_permille / 1000,
+        lengths_doubt_bytes: Some(10 * GIB),
+        ..sample(g * GIB, 0, 450 * MIB, 50, 0)
+    };
+    samples.push(open(8, 200));
+    samples.push(open(12, 370));
+    let two = derive(&samples).unwrap();
+    assert_eq!((two.lengths_share_permille, two.lengths_runs), (None, 2));
+    const { assert!(MIN_LENGTHS_RUNS == 3) };
+    samples.push(open(16, 530));
+    let three = derive(&samples).unwrap();
+    // The most of the three, rounded up to 5%; the context and slack still come from all eight runs.
+    assert_eq!(
+        (three.lengths_share_permille, three.lengths_runs),
+        (Some(550), 3)
+    );
+    assert_eq!(three.runs, 8);
+    // A run that measured more than the whole allowance cannot widen the band beyond the allocator model's.
+    samples.push(open(10, 1_700));
+    assert_eq!(derive(&samples).unwrap().lengths_share_permille, Some(1000));
+    // Records made before the allowance was kept say nothing about it.
+    let mut old = samples[..5].to_vec();
+    old.extend((0..3).map(|i| Sample {
+        lengths_doubt_bytes: None,
+        ..open(8 + i, 400)
+    }));
+    assert_eq!(derive(&old).unwrap().lengths_runs, 0);
 }
 
 // ---- from the run history ----
@@ -201,6 +252,37 @@ fn only_finished_measured_runs_with_a_detailed_prediction_count() {
     assert_eq!(train.first_run_unix_ms, 1_000);
     assert_eq!(status.calibration.infer, None);
     assert_eq!(calibration::load(&paths).unwrap(), status.calibration);
+}
+
+#[test]
+fn the_history_s_runs_with_changing_lengths_calibrate_the_lengths_share() {
+    let (_dir, paths) = paths();
+    for (i, gib) in [6u64, 8, 11, 13, 21, 26].into_iter().enumerate() {
+        good_run(&paths, 1_000 * (i as u64 + 1), gib);
+    }
+    // Three runs that left their lengths open, each measured 2 GiB beyond the context and slack of the six others
+    // (which the robust fit keeps), with an allowance of 8 GiB: a quarter of it.
+    for (i, gib) in [10u64, 15, 18].into_iter().enumerate() {
+        let allocated = gib * GIB;
+        let measured = allocated + allocated * 60 / 1000 + 450 * MIB + 2 * GIB;
+        let started = 10_000 + i as u64;
+        let mut a = attempt(started, Some(measured), Some(("train", allocated, 0)));
+        a["predicted_detail"]["lengths_doubt_bytes"] = json!(8 * GIB);
+        save_run(&paths, started, vec![a]);
+    }
+    let train = calibration::status(&paths)
+        .unwrap()
+        .calibration
+        .train
+        .unwrap();
+    assert_eq!((train.runs, train.lengths_runs), (9, 3));
+    // A quarter, rounded up to 5%: the fit's context in whole MiB and slack in tenths of a percent can leave the
+    // need a hair over 25%, which rounds to 30%.
+    assert!(
+        matches!(train.lengths_share_permille, Some(250 | 300)),
+        "{:?}",
+        train.lengths_share_permille
+    );
 }
 
 #[test]
@@ -326,6 +408,8 @@ fn a_calibrated_estimate_differs_by_exactly_the_calibrated_context_and_slack_and
         first_run_unix_ms: 1,
         last_run_unix_ms: 2,
         fit: CalibrationFit::Regression,
+        lengths_share_permille: None,
+        lengths_runs: 0,
     };
     let plain_plan = plan_for("train");
     let plain = estimate(&spec, &plain_plan, &presets).unwrap();
@@ -369,6 +453,73 @@ fn a_calibrated_estimate_differs_by_exactly_the_calibrated_context_and_slack_and
     assert_eq!(estimate(&spec, &infer, &presets).unwrap(), plain_infer);
 }
 
+/// A share of the lengths allowance learnt on this machine scales the band's allowance for a plan that leaves its
+/// lengths open, and the estimate says so; a plan that lists one length has none to scale.
+#[test]
+fn a_learnt_lengths_share_scales_the_band_s_allowance_and_is_said() {
+    let presets = builtin_presets();
+    let resolver = headroom_core::model::Resolver::default();
+    let open_json = json!({"model": {"id": "meta-llama/Llama-3.1-8B"}, "task": "train",
+        "method": "qlora", "gradient_checkpointing": true});
+    let mut open = headroom_core::estimate::plan_from_value(&open_json, &presets).unwrap();
+    let spec = headroom_core::model::resolve(&open.model, &resolver).unwrap();
+    let cal = |share: Option<u64>| MachineCalibration {
+        train: Some(TaskCalibration {
+            cuda_context_bytes: 500 << 20,
+            allocator_slack_permille: 50,
+            runs: 6,
+            first_run_unix_ms: 1,
+            last_run_unix_ms: 2,
+            fit: CalibrationFit::DefaultContext,
+            lengths_share_permille: share,
+            lengths_runs: if share.is_some() { 3 } else { 0 },
+        }),
+        infer: None,
+    };
+    let high = |plan: &headroom_core::estimate::Plan| {
+        estimate(&spec, plan, &presets)
+            .unwrap()
+            .per_gpu
+            .range
+            .unwrap()
+            .reserved_peak_bytes
+            .high
+    };
+    open.machine = cal(None);
+    let whole = high(&open);
+    open.machine = cal(Some(1000));
+    assert_eq!(high(&open), whole, "the whole allowance is the model's");
+    open.machine = cal(Some(400));
+    let learnt = estimate(&spec, &open, &presets).unwrap();
+    let narrowed = learnt.per_gpu.range.unwrap().reserved_peak_bytes.high;
+    assert!(narrowed < whole, "{narrowed} vs {whole}");
+    let note = learnt
+        .notes
+        .iter()
+        .find(|n| n.starts_with("changing lengths: the 3 runs"))
+        .expect("the learnt share is said");
+    assert!(note.contains("40%"), "{note}");
+    // Nothing left: the band of the same plan with one length listed.
+    open.machine = cal(Some(0));
+    let none = high(&open);
+    let mut one = headroom_core::estimate::plan_from_value(
+        &json!({"model": {"id": "meta-llama/Llama-3.1-8B"}, "task": "train", "method": "qlora",
+            "gradient_checkpointing": true, "sequence_lengths": [2048]}),
+        &presets,
+    )
+    .unwrap();
+    one.machine = cal(Some(0));
+    let listed = estimate(&spec, &one, &presets).unwrap();
+    assert_eq!(none, listed.per_gpu.range.unwrap().reserved_peak_bytes.high);
+    assert!(
+        !listed
+            .notes
+            .iter()
+            .any(|n| n.starts_with("changing lengths")),
+        "a plan whose lengths are known has no allowance to scale"
+    );
+}
+
 /// A context found by the regression replaces the band's context range: the device band narrows by the range
 /// it no longer has to allow for.
 #[test]
@@ -389,6 +540,8 @@ fn a_fitted_context_narrows_the_band_s_context_side() {
         first_run_unix_ms: 1,
         last_run_unix_ms: 2,
         fit,
+        lengths_share_permille: None,
+        lengths_runs: 0,
     };
     let width = |plan: &headroom_core::estimate::Plan| {
         let r = headroom_core::estimate::estimate(&spec, plan, &presets)

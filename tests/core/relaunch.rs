@@ -372,6 +372,15 @@ fn the_chain_starts_at_the_first_step_that_fits_by_the_plans_rule() {
     assert_eq!((start.step, start.skipped.len()), (0, 0), "{start:?}");
 
     let fp16 = roomy.steps[&0].peak_bytes.unwrap() >> 30;
+    // The plan leaves its lengths open: each step keeps the band's allowance for them, for this machine's
+    // calibration to measure its runs against (docs/estimator.md §10.5).
+    for step in roomy.steps.values() {
+        let detail = step.detail.unwrap();
+        assert!(
+            detail.lengths_doubt_bytes.is_some_and(|b| b > 0),
+            "{detail:?}"
+        );
+    }
     // A GPU fp16 does not fit but a later step does: the largest such size below fp16's central figure.
     let (gib, small) = (1..fp16)
         .rev()

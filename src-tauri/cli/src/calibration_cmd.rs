@@ -49,7 +49,12 @@ fn print_status(status: &CalibrationStatus) {
         ("inference", &status.calibration.infer, status.infer_runs),
     ] {
         match task {
-            Some(cal) => println!("{name:<10} {}", describe(cal)),
+            Some(cal) => {
+                println!("{name:<10} {}", describe(cal));
+                if name == "training" {
+                    println!("{:<10} {}", "", describe_lengths(cal, status.min_runs));
+                }
+            }
             None => println!(
                 "{name:<10} not calibrated: {runs} of {} measured runs (defaults in use)",
                 status.min_runs
@@ -74,6 +79,21 @@ fn describe(cal: &TaskCalibration) -> String {
         iso(cal.first_run_unix_ms),
         iso(cal.last_run_unix_ms)
     )
+}
+
+/// What this machine's runs with batches of changing length taught the band (docs/estimator.md §10.5).
+fn describe_lengths(cal: &TaskCalibration, min_runs: u32) -> String {
+    match cal.lengths_share_permille {
+        Some(share) => format!(
+            "changing lengths: the {} runs that left their lengths open needed at most {} of the band's allowance",
+            cal.lengths_runs,
+            TaskCalibration::share_text(share)
+        ),
+        None => format!(
+            "changing lengths: {} of {min_runs} runs that left their lengths open (the band allows what the allocator model strands)",
+            cal.lengths_runs
+        ),
+    }
 }
 
 /// A UTC time as RFC 3339, to the second.

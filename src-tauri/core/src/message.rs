@@ -502,6 +502,7 @@ keys! {
     NoteWorkspaceDequant = "backend.note.workspace.dequant" [bytes],
     NoteLoadPeak = "backend.note.load_peak" [],
     NoteCalibrated = "backend.note.calibrated" [runs, context, slack, fit],
+    NoteCalibratedLengths = "backend.note.calibrated.lengths" [runs, share],
     NoteRunsTrainOne = "backend.note.calibrated.runs.train.one" [count],
     NoteRunsTrain = "backend.note.calibrated.runs.train" [count],
     NoteRunsInferOne = "backend.note.calibrated.runs.infer.one" [count],

@@ -49,6 +49,8 @@ fn calibration(runs: u32, fit: CalibrationFit) -> TaskCalibration {
         first_run_unix_ms: 1,
         last_run_unix_ms: 2,
         fit,
+        lengths_share_permille: None,
+        lengths_runs: 0,
     }
 }
 
@@ -172,6 +174,14 @@ fn spread() -> Vec<Estimate> {
         (
             json!({"task": "train", "method": "lora"}),
             calibration(4, CalibrationFit::DefaultContext),
+        ),
+        (
+            json!({"task": "train", "method": "lora"}),
+            TaskCalibration {
+                lengths_share_permille: Some(650),
+                lengths_runs: 3,
+                ..calibration(6, CalibrationFit::Regression)
+            },
         ),
         (
             json!({"task": "infer"}),

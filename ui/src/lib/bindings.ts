@@ -185,7 +185,13 @@ export type PredictionDetail = { task: Task,
  * The estimate's `allocated_peak_bytes` and `managed_memory_bytes` (docs/contract.md §2): neither depends
  * on a calibration, so records made under one stay comparable.
  */
-allocated_peak_bytes: number, managed_memory_bytes: number, };
+allocated_peak_bytes: number, managed_memory_bytes: number, 
+/**
+ * The band's allowance for changing batch lengths (docs/estimator.md §17), in bytes: 0 where the plan's
+ * lengths were known. Absent from records made before it was kept, which then do not count towards what
+ * this machine's runs strand.
+ */
+lengths_doubt_bytes?: number, };
 
 export type CheckpointKind = "transformers" | "lightning" | "litgpt";
 
@@ -805,6 +811,17 @@ allocator_slack_permille: number,
  * The runs it rests on.
  */
 runs: number, 
+/**
+ * Training whose batches changed length: the most of the band's allowance for changing lengths (the
+ * allocator model's, docs/estimator.md §17) any of this machine's runs needed beyond the calibrated context
+ * and slack, in thousandths of it; the band uses this share instead of the whole allowance. `None` with fewer
+ * than [`MIN_LENGTHS_RUNS`] such runs.
+ */
+lengths_share_permille?: number, 
+/**
+ * The runs with open lengths that share rests on.
+ */
+lengths_runs: number, 
 /**
  * When the oldest and the newest of those runs started.
  */

@@ -42,7 +42,16 @@ pub struct Sample {
     pub managed_bytes: u64,
     pub measured_bytes: u64,
     pub started_unix_ms: u64,
+    /// The band's allowance for changing batch lengths at the prediction (docs/estimator.md §17): 0 where the
+    /// plan's lengths were known; `None` on records made before it was kept.
+    pub lengths_doubt_bytes: Option<u64>,
 }
+
+/// Training runs that left their lengths open, a calibration needs before this machine's stranding replaces the
+/// allocator model's allowance in the band.
+pub const MIN_LENGTHS_RUNS: u32 = 3;
+/// The learnt share of the allowance is rounded up to this many thousandths, as the allowance itself is.
+const LENGTHS_SHARE_ROUNDING: u64 = 50;
 
 /// How the context was found.
 #[derive(
@@ -70,6 +79,16 @@ pub struct TaskCalibration {
     pub allocator_slack_permille: u64,
     /// The runs it rests on.
     pub runs: u32,
+    /// Training whose batches changed length: the most of the band's allowance for changing lengths (the
+    /// allocator model's, docs/estimator.md §17) any of this machine's runs needed beyond the calibrated context
+    /// and slack, in thousandths of it; the band uses this share instead of the whole allowance. `None` with fewer
+    /// than [`MIN_LENGTHS_RUNS`] such runs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub lengths_share_permille: Option<u64>,
+    /// The runs with open lengths that share rests on.
+    #[serde(default)]
+    pub lengths_runs: u32,
     /// When the oldest and the newest of those runs started.
     pub first_run_unix_ms: u64,
     pub last_run_unix_ms: u64,
@@ -81,6 +100,11 @@ impl TaskCalibration {
     pub fn allocator_overhead_bytes(&self, allocated: u64) -> u64 {
         let bytes = u128::from(allocated) * u128::from(self.allocator_slack_permille) / 1000;
         u64::try_from(bytes).unwrap_or(u64::MAX)
+    }
+
+    /// A share in thousandths as a percentage, for display ("65%").
+    pub fn share_text(permille: u64) -> String {
+        format!("{}%", permille / 10)
     }
 
     /// The slack as a percentage, for display ("7.3%").
@@ -209,14 +233,40 @@ pub fn derive(samples: &[Sample]) -> Option<TaskCalibration> {
     };
     let permille = ((slope - 1.0) * 1000.0).round();
     let context_mib = (context / MIB as f64).round() as u64;
+    let (lengths_share_permille, lengths_runs) = lengths_share(&usable, slope, context);
     Some(TaskCalibration {
         cuda_context_bytes: context_mib * MIB,
         allocator_slack_permille: permille as u64,
         runs,
+        lengths_share_permille,
+        lengths_runs,
         first_run_unix_ms: usable.iter().map(|s| s.started_unix_ms).min()?,
         last_run_unix_ms: usable.iter().map(|s| s.started_unix_ms).max()?,
         fit,
     })
+}
+
+/// What the runs that left their lengths open needed of the band's allowance for them, beyond what the fitted
+/// slope (`1 + slack`) and context already give: the most any one needed, so that the band's upper end covers
+/// every such run of this machine, within 0 and the whole allowance, rounded up. `None` below
+/// [`MIN_LENGTHS_RUNS`] such runs; the count either way.
+fn lengths_share(usable: &[&Sample], slope: f64, context: f64) -> (Option<u64>, u32) {
+    let shares: Vec<u64> = usable
+        .iter()
+        .filter_map(|s| {
+            let doubt = s.lengths_doubt_bytes.filter(|&d| d > 0)? as f64;
+            let beyond = (s.measured_bytes - s.managed_bytes) as f64
+                - s.allocated_bytes as f64 * slope
+                - context;
+            Some((beyond / doubt * 1000.0).clamp(0.0, 1000.0).ceil() as u64)
+        })
+        .collect();
+    let runs = u32::try_from(shares.len()).unwrap_or(u32::MAX);
+    let share = (runs >= MIN_LENGTHS_RUNS)
+        .then(|| shares.iter().copied().max())
+        .flatten()
+        .map(|p| (p.div_ceil(LENGTHS_SHARE_ROUNDING) * LENGTHS_SHARE_ROUNDING).min(1000));
+    (share, runs)
 }
 
 /// The slope `1 + slack`, within 0–[`MAX_SLACK_PERMILLE`] of slack.

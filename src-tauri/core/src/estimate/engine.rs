@@ -33,7 +33,11 @@ fn cublas_workspace(compute_capability: Option<u32>) -> u64 {
 /// The machine side of the band: the defaults, with the CUDA context this machine's runs measured in place of
 /// its range when a regression over runs of different sizes found it (docs/estimator.md §10.5, §17).
 fn machine_side(plan: &Plan, calibration: Option<&TaskCalibration>) -> MachineSide {
-    let side = MachineSide::default_for(plan);
+    let mut side = MachineSide::default_for(plan);
+    // What this machine's runs with changing lengths stranded, as a share of the allocator model's allowance.
+    if let Some(share) = calibration.and_then(|c| c.lengths_share_permille) {
+        side.lengths = side.lengths.scaled(share);
+    }
     match calibration {
         Some(cal) if cal.fit == CalibrationFit::Regression => MachineSide {
             context_low_bytes: cal.cuda_context_bytes,
@@ -330,6 +334,19 @@ pub(crate) fn estimate_core(
     let (overhead, context) = match calibration {
         Some(cal) => {
             notes.add(|| (cal.note(plan.task), cal.note_message(plan.task)));
+            if let Some(share) = cal.lengths_share_permille.filter(|_| plan.lengths_open()) {
+                notes.add(|| {
+                    let text = format!(
+                        "changing lengths: the {} runs on this machine whose batches changed length needed at most {} of the band's allowance for them, so the band allows that share (docs/estimator.md §10.5)",
+                        cal.lengths_runs,
+                        TaskCalibration::share_text(share)
+                    );
+                    let message = Message::new(Key::NoteCalibratedLengths)
+                        .count("runs", u64::from(cal.lengths_runs))
+                        .text("share", TaskCalibration::share_text(share));
+                    (text, message)
+                });
+            }
             (
                 cal.allocator_overhead_bytes(allocated) + stranded,
                 cal.cuda_context_bytes,

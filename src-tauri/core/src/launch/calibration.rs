@@ -84,6 +84,7 @@ pub fn samples(runs: &[RunRecord], since: Option<u64>) -> (Vec<Sample>, Vec<Samp
             managed_bytes: detail.managed_memory_bytes,
             measured_bytes: measured,
             started_unix_ms: attempt.started_unix_ms,
+            lengths_doubt_bytes: detail.lengths_doubt_bytes,
         };
         match detail.task {
             Task::Train => train.push(sample),

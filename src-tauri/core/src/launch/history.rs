@@ -78,6 +78,12 @@ pub struct PredictionDetail {
     /// on a calibration, so records made under one stay comparable.
     pub allocated_peak_bytes: u64,
     pub managed_memory_bytes: u64,
+    /// The band's allowance for changing batch lengths (docs/estimator.md §17), in bytes: 0 where the plan's
+    /// lengths were known. Absent from records made before it was kept, which then do not count towards what
+    /// this machine's runs strand.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub lengths_doubt_bytes: Option<u64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ts_rs::TS)]

@@ -14,6 +14,7 @@ use super::first_step::{self, StartChoice, StepEstimate};
 use super::history::PredictionDetail;
 use super::runner::StepPrediction;
 use super::steps::{self, BatchSetting};
+use crate::estimate::band::LengthsDoubt;
 use crate::estimate::fit::Budget;
 use crate::estimate::plan::GpuSetup;
 use crate::estimate::{estimate, plan_from_value, ModelRef, PerGpu, PresetInfo};
@@ -120,11 +121,16 @@ pub fn predict_chain(
             if let Some(gpus) = &plan.gpus {
                 budget.get_or_insert(Budget::of(gpus, &plan));
             }
-            Ok((plan.task, est))
+            // The whole allowance, not this machine's share of it: what a later calibration measures against.
+            let lengths = LengthsDoubt::for_plan(&plan).bytes(
+                est.per_gpu.length_bytes.activations,
+                est.per_gpu.length_bytes.logits,
+            );
+            Ok((plan.task, lengths, est))
         });
         let step = u32::try_from(i).unwrap_or(u32::MAX);
         match predicted {
-            Ok((task, est)) => {
+            Ok((task, lengths, est)) => {
                 out.steps.insert(
                     step,
                     StepPrediction {
@@ -133,6 +139,7 @@ pub fn predict_chain(
                             task,
                             allocated_peak_bytes: est.per_gpu.allocated_peak_bytes,
                             managed_memory_bytes: est.per_gpu.managed_memory_bytes,
+                            lengths_doubt_bytes: Some(lengths),
                         }),
                         note: None,
                     },

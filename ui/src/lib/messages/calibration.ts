@@ -16,6 +16,10 @@ export const en = {
     "Ignore the runs so far, for example after changing the driver, CUDA or PyTorch. Their records stay in the run history.",
   "calibration.loading": "Reading the run history…",
   "calibration.wizard": "calibrated on this machine from {runs} runs",
+  "calibration.lengths":
+    "Batches of changing length: the {runs} runs that left their lengths open needed at most {share} of the range's allowance for them, so the range allows that share.",
+  "calibration.lengthsNone":
+    "Batches of changing length: {runs} of {min} runs that left their lengths open. Until then the range allows what the allocator model strands.",
 } as const;
 
 export const ja: Record<keyof typeof en, string> = {
@@ -34,4 +38,8 @@ export const ja: Record<keyof typeof en, string> = {
     "これまでの実行を無視します (ドライバ、CUDA、PyTorch を変えたときなど)。実行の記録は履歴に残ります。",
   "calibration.loading": "実行履歴を読み込んでいます…",
   "calibration.wizard": "このマシンの {runs} 回の実行で校正済み",
+  "calibration.lengths":
+    "長さの変わるバッチ: 長さを決めずに実行した {runs} 回は、範囲の長さの許容分のうち最大 {share} しか必要としなかったため、範囲はその割合だけを見込みます。",
+  "calibration.lengthsNone":
+    "長さの変わるバッチ: 長さを決めずに実行した回数 {runs} / {min} 回。それまでは範囲がアロケータのモデルが取り残す分を見込みます。",
 };

@@ -17,6 +17,7 @@ const CALIBRATED: CalibrationStatus = {
       first_run_unix_ms: 20_000 * DAY,
       last_run_unix_ms: 20_003 * DAY,
       fit: "regression",
+      lengths_runs: 1,
     },
     infer: null,
   },
@@ -75,14 +76,40 @@ describe("Settings: learned from this machine", () => {
     show();
     await settle();
     expect(calls).toEqual(["get_machine_calibration"]);
-    expect(text("calibration-train")).toBe(
-      "CUDA context 412 MiB, allocator slack 7.3%: from 5 runs, 4 Oct 2024 to 7 Oct 2024",
-    );
+    expect(text("calibration-train")?.startsWith(
+      "CUDA context 412 MiB, allocator slack 7.3%: from 5 runs, 4 Oct 2024 to 7 Oct 2024 ",
+    )).toBe(true);
     expect(text("calibration-infer")).toBe(
       "Not calibrated yet: 1 of 3 measured runs. Estimates use the defaults (CUDA context 500 MiB, allocator slack 2.0%).",
     );
+    expect(text("calibration-train-lengths")).toBe(
+      "Batches of changing length: 1 of 3 runs that left their lengths open. Until then the range allows what the allocator model strands.",
+    );
     expect(text("calibration-reset-at")).toBeUndefined();
     expect(text("calibration-unreadable")).toBeUndefined();
+  });
+
+  it("says what share of the lengths allowance this machine's runs needed, in either language", async () => {
+    const learnt: CalibrationStatus = {
+      ...CALIBRATED,
+      calibration: {
+        ...CALIBRATED.calibration,
+        train: { ...CALIBRATED.calibration.train!, lengths_share_permille: 650, lengths_runs: 4 },
+      },
+    };
+    mockIPC((cmd) => (cmd === "get_machine_calibration" ? learnt : null));
+    show();
+    await settle();
+    expect(text("calibration-train-lengths")).toBe(
+      "Batches of changing length: the 4 runs that left their lengths open needed at most 65% of the range's allowance for them, so the range allows that share.",
+    );
+    unmount(component!);
+    component = null;
+    document.body.innerHTML = "";
+    show("ja");
+    await settle();
+    expect(text("calibration-train-lengths")).toContain("最大 65%");
+    expect(text("calibration-train-lengths")).toContain("4 回");
   });
 
   it("says when the calibration file could not be read", async () => {
