@@ -201,13 +201,13 @@ impl LengthsDoubt {
         }
     }
 
-    /// The bytes it adds to the upper end of reserved and the device.
-    pub fn bytes(&self, activations: u64, logits: u64) -> u64 {
-        permille(logits, self.logits_permille)
-            .saturating_add(permille(activations, self.activations_permille))
+    /// The bytes it adds to the upper end of reserved and the device, for a step with these lengths' bytes.
+    pub fn bytes(&self, step: LengthBytes) -> u64 {
+        permille(step.logits, self.logits_permille)
+            .saturating_add(permille(step.activations, self.activations_permille))
     }
 
-    /// "3.3", "0.9": a figure as a multiple, for the band's note.
+    /// "3.35", "0.95": a figure as a multiple, for the band's note.
     pub fn times(permille: u64) -> String {
         format!("{}", permille as f64 / 1000.0)
     }
@@ -276,9 +276,7 @@ pub fn band_with(plan: &Plan, input: &BandInputs, machine: &MachineSide, s: Spre
     let slack_up = slack(machine.slack.high_permille.max(0));
     let slack_down = slack(machine.slack.low_permille.min(0));
     // Stranded blocks are free: reserved and the device show them, live tensors do not.
-    let lengths_up = machine
-        .lengths
-        .bytes(input.lengths.activations, input.lengths.logits);
+    let lengths_up = machine.lengths.bytes(input.lengths);
     let context_up = machine.context_high_bytes.saturating_sub(input.context);
     let context_down = input.context.saturating_sub(machine.context_low_bytes);
 

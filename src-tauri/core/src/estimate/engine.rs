@@ -31,7 +31,8 @@ fn cublas_workspace(compute_capability: Option<u32>) -> u64 {
 }
 
 /// The machine side of the band: the defaults, with the CUDA context this machine's runs measured in place of
-/// its range when a regression over runs of different sizes found it (docs/estimator.md §10.5, §17).
+/// its range when a regression over runs of different sizes found it, and the lengths doubt scaled to the share
+/// its runs with changing lengths needed (docs/estimator.md §10.5, §17).
 fn machine_side(plan: &Plan, calibration: Option<&TaskCalibration>) -> MachineSide {
     let mut side = MachineSide::default_for(plan);
     // What this machine's runs with changing lengths stranded, as a share of the allocator model's allowance.

@@ -122,10 +122,7 @@ pub fn predict_chain(
                 budget.get_or_insert(Budget::of(gpus, &plan));
             }
             // The whole allowance, not this machine's share of it: what a later calibration measures against.
-            let lengths = LengthsDoubt::for_plan(&plan).bytes(
-                est.per_gpu.length_bytes.activations,
-                est.per_gpu.length_bytes.logits,
-            );
+            let lengths = LengthsDoubt::for_plan(&plan).bytes(est.per_gpu.length_bytes);
             Ok((plan.task, lengths, est))
         });
         let step = u32::try_from(i).unwrap_or(u32::MAX);
