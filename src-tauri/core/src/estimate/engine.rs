@@ -337,14 +337,14 @@ pub(crate) fn estimate_core(
             notes.add(|| (cal.note(plan.task), cal.note_message(plan.task)));
             if let Some(share) = cal.lengths_share_permille.filter(|_| plan.lengths_open()) {
                 notes.add(|| {
+                    let share = TaskCalibration::share_text(share);
                     let text = format!(
-                        "changing lengths: the {} runs on this machine whose batches changed length needed at most {} of the band's allowance for them, so the band allows that share (docs/estimator.md §10.5)",
+                        "changing lengths: the {} runs on this machine whose batches changed length needed at most {share} of the band's allowance for them, so the band allows that share (docs/estimator.md §10.5)",
                         cal.lengths_runs,
-                        TaskCalibration::share_text(share)
                     );
                     let message = Message::new(Key::NoteCalibratedLengths)
                         .count("runs", u64::from(cal.lengths_runs))
-                        .text("share", TaskCalibration::share_text(share));
+                        .text("share", share);
                     (text, message)
                 });
             }

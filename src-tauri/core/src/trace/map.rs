@@ -5,7 +5,6 @@ use super::protocol::TraceResult;
 use super::{TraceFailure, TraceInfo, TraceOutcome};
 use crate::estimate::band::{band, BandInputs, MachineSide, SlackRange};
 use crate::estimate::plan::Plan;
-
 use crate::estimate::{fit, EngineKind, Estimate, LengthBytes, Notes, PerGpu, CUDA_CONTEXT_BYTES};
 use crate::message::{Key, Message};
 use crate::{Error, Result};
