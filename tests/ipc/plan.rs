@@ -41,14 +41,19 @@ fn a_plan_is_answered_with_verdict_limits_ranking_and_suggestions() {
         b["estimate"]["per_gpu"]["device_peak_bytes"],
         a["suggestions"][0]["device_peak_bytes"]
     );
-    // Lengths left open widen the upper end past the margin: "tight", counted from the central peak, which is the
-    // same as with the length listed.
+    // Lengths left open widen the upper end past the margin: "tight", counted from the central peak, which
+    // expects what changing lengths strand (docs/estimator.md §10.3) above the one-length plan's.
     let open = invoke(&h, "plan_answer", json!({"plan": qlora_8b_on_a_4090()})).unwrap();
     assert_eq!(open["verdict"]["kind"], "tight", "{}", open["verdict"]);
     let device = open["estimate"]["per_gpu"]["device_peak_bytes"]
         .as_u64()
         .unwrap();
-    assert_eq!(a["estimate"]["per_gpu"]["device_peak_bytes"], device);
+    assert!(
+        a["estimate"]["per_gpu"]["device_peak_bytes"]
+            .as_u64()
+            .unwrap()
+            < device
+    );
     assert_eq!(
         open["verdict"]["bytes"].as_u64().unwrap(),
         (24564u64 << 20) - device

@@ -543,8 +543,9 @@ fn the_wizard_ranks_at_the_batch_and_sequence_length_asked_for() {
     .unwrap();
     assert_eq!(checkpointed["gradient_checkpointing"], json!(true));
     assert!(peak(&checkpointed) < peak(&big));
-    // Every batch padded or packed to the sequence length: the same central peak, and more room at the band's
-    // upper end, which decides (docs/estimator.md §17). Lengths left open are not reported.
+    // Every batch padded or packed to the sequence length: nothing stranded by changing lengths in the central
+    // peak (docs/estimator.md §10.3), and more room at the band's upper end, which decides (§17). Lengths left
+    // open are not reported.
     assert!(
         checkpointed.get("fixed_lengths").is_none(),
         "{checkpointed}"
@@ -559,7 +560,7 @@ fn the_wizard_ranks_at_the_batch_and_sequence_length_asked_for() {
     )
     .unwrap();
     assert_eq!(fixed["fixed_lengths"], json!(true));
-    assert_eq!(peak(&fixed), peak(&checkpointed));
+    assert!(peak(&fixed) < peak(&checkpointed));
     let headroom = |r: &Value| {
         row_of(&r["rows"], "bf16")["headroom_bytes"]
             .as_i64()

@@ -629,6 +629,8 @@ keys! {
     NoteVaryingLengths = "backend.note.varying_lengths" [steps, bytes],
     NoteVaryingLengthsSkipped = "backend.note.varying_lengths.skipped" [],
     NoteFixedLengths = "backend.note.fixed_lengths" [],
+    NoteExpectedLengths = "backend.note.expected_lengths" [bytes, lengths],
+    NoteExpectedLengthsCapped = "backend.note.expected_lengths.capped" [bytes],
     // Desktop notifications (monitor/notify.rs), rendered by the core itself (i18n.rs): shown while the window
     // may be hidden.
     NotifyCritical = "backend.notify.critical" [gpu],

@@ -206,7 +206,7 @@ fn the_band_covers_published_peaks_and_each_source_by_the_others() {
             .collect();
         let needed = band_lengths(&group, |g| Some(shipped_spread(g)));
         println!(
-            "lengths doubt, checkpointing {checkpointing}: the published points need at most {needed} thousandths of the allocator model's"
+            "lengths doubt, checkpointing {checkpointing}: beyond what the central figure expects, the published points need at most {needed} thousandths of the allocator model's"
         );
     }
     for p in &all {

@@ -1,6 +1,10 @@
 //! The estimator's mechanisms, checked against the figures docs/estimator.md §13 derives from source code and papers.
 
-use headroom_core::estimate::{builtin_presets, estimate, parse_plan, Estimate, PerGpu};
+use headroom_core::estimate::band::LengthsDoubt;
+use headroom_core::estimate::{
+    builtin_presets, estimate, parse_plan, reference_lengths, Estimate, PerGpu,
+};
+use headroom_core::message::Key;
 use headroom_core::model::ModelSpec;
 use serde_json::{json, Value};
 
@@ -396,10 +400,19 @@ fn the_lengths_doubt_follows_what_the_plan_leaves_open() {
         };
         let open = high(base.clone());
         let one = with(json!([4096]));
-        assert_eq!(
-            one.0, open.0,
-            "{base}: one length changes no central figure"
-        );
+        if base.get("sharding").is_some() {
+            // Not simulated under sharding: the central figure assumes fixed lengths either way.
+            assert_eq!(
+                one.0, open.0,
+                "{base}: one length changes no central figure"
+            );
+        } else {
+            // On one device the central figure of lengths left open expects what they strand (§10.3).
+            assert!(
+                one.0 < open.0,
+                "{base}: one length takes the expected stranding off"
+            );
+        }
         assert!(one.1 < open.1, "{base}: one length closes the lengths");
         let several = with(json!([1024, 4096]));
         if base.get("sharding").is_some() {
@@ -408,7 +421,7 @@ fn the_lengths_doubt_follows_what_the_plan_leaves_open() {
         } else {
             // Simulated: what they strand is in the central figure, and the band no longer allows for it.
             assert!(
-                several.0 > open.0 && several.1 < open.1,
+                several.0 > one.0 && several.1 < open.1,
                 "{base}: {several:?} {open:?}"
             );
         }
@@ -621,7 +634,7 @@ fn varying_lengths_strand_the_shorter_batches_segments() {
         plan["sequence_lengths"] = lengths;
         run(&llama_8b(), plan)
     };
-    let fixed = run(&llama_8b(), base.clone());
+    let fixed = with(json!([4096]));
     let same = with(json!([4096, 4096, 4096]));
     let central = |e: &Estimate| PerGpu {
         range: None,
@@ -633,7 +646,11 @@ fn varying_lengths_strand_the_shorter_batches_segments() {
         "equal lengths strand nothing"
     );
     // Lengths listed are simulated, so the band no longer allows for lengths the plan left open (§17).
-    let (listed, open) = (same.per_gpu.range.unwrap(), fixed.per_gpu.range.unwrap());
+    let left_open = run(&llama_8b(), base.clone());
+    let (listed, open) = (
+        same.per_gpu.range.unwrap(),
+        left_open.per_gpu.range.unwrap(),
+    );
     assert_eq!(listed.allocated_peak_bytes, open.allocated_peak_bytes);
     assert!(listed.reserved_peak_bytes.high < open.reserved_peak_bytes.high);
     assert!(listed.device_peak_bytes.high < open.device_peak_bytes.high);
@@ -657,6 +674,78 @@ fn varying_lengths_strand_the_shorter_batches_segments() {
         shrinking.per_gpu.reserved_peak_bytes,
         fixed.per_gpu.reserved_peak_bytes
     );
+}
+
+/// docs/estimator.md §10.3: a checkpointed plan that leaves its lengths open expects, in its central reserved
+/// figure, what the new longest batches of a run strand on the way to `sequence_length` (1/2, 3/4, 7/8, 15/16 of it,
+/// then all of it): the same bytes as listing those lengths, and nothing in allocated. The band is drawn around the
+/// fixed-length figure, so its lower end is the one length's and its upper end still allows for the whole doubt.
+/// Without checkpointing, under sharding and at other shapes than the plan's own, the central figure assumes
+/// fixed lengths.
+#[test]
+fn lengths_left_open_expect_what_a_runs_new_longest_batches_strand() {
+    let base = json!({"task": "train", "method": "lora", "quantization": "bf16", "batch_size": 2,
+                      "sequence_length": 4096, "gradient_checkpointing": true});
+    let with = |extra: Value| {
+        let mut plan = base.clone();
+        for (k, v) in extra.as_object().unwrap() {
+            plan[k] = v.clone();
+        }
+        run(&llama_8b(), plan)
+    };
+    assert_eq!(reference_lengths(4096), vec![2048, 3072, 3584, 3840, 4096]);
+    assert_eq!(reference_lengths(1), vec![1, 1, 1, 1, 1]);
+    let open = with(json!({}));
+    let one = with(json!({"sequence_lengths": [4096]}));
+    let records = with(json!({"sequence_lengths": reference_lengths(4096)}));
+    let expected = open.per_gpu.reserved_peak_bytes - one.per_gpu.reserved_peak_bytes;
+    assert!(expected > GIB, "expected {expected}");
+    assert_eq!(expected, open.per_gpu.length_bytes.expected_stranded);
+    assert_eq!(
+        open.per_gpu.reserved_peak_bytes,
+        records.per_gpu.reserved_peak_bytes
+    );
+    assert_eq!(
+        open.per_gpu.allocated_peak_bytes,
+        one.per_gpu.allocated_peak_bytes
+    );
+    assert_eq!(
+        open.per_gpu.device_peak_bytes - one.per_gpu.device_peak_bytes,
+        expected
+    );
+    let (open_r, one_r) = (open.per_gpu.range.unwrap(), one.per_gpu.range.unwrap());
+    assert_eq!(open_r.device_peak_bytes.low, one_r.device_peak_bytes.low);
+    assert_eq!(
+        open_r.reserved_peak_bytes.low,
+        one_r.reserved_peak_bytes.low
+    );
+    assert!(open_r.device_peak_bytes.high > open.per_gpu.device_peak_bytes);
+    assert!(open_r.device_peak_bytes.high > one_r.device_peak_bytes.high + expected / 2);
+    let mut plan = base.clone();
+    plan["model"] = json!({"id": "test"});
+    let plan = parse_plan(&plan.to_string(), &builtin_presets()).unwrap();
+    let doubt = LengthsDoubt::for_plan(&plan).bytes(open.per_gpu.length_bytes);
+    assert!(expected <= doubt, "the expectation stays within the doubt");
+    assert!(
+        open.note_messages
+            .iter()
+            .any(|m| m.key == Key::NoteExpectedLengths.as_str()),
+        "a note says what is expected"
+    );
+    // Where the central figure assumes fixed lengths.
+    for extra in [
+        json!({"gradient_checkpointing": false}),
+        json!({"sharding": "zero3", "gpus": {"count": 4, "memory_gib": 80}}),
+    ] {
+        let mut fixed = extra.clone();
+        fixed["sequence_lengths"] = json!([4096]);
+        let (left, one) = (with(extra.clone()), with(fixed));
+        assert_eq!(
+            left.per_gpu.reserved_peak_bytes, one.per_gpu.reserved_peak_bytes,
+            "{extra}"
+        );
+        assert_eq!(left.per_gpu.length_bytes.expected_stranded, 0, "{extra}");
+    }
 }
 
 #[test]

@@ -126,8 +126,9 @@ fn suggestions_say_what_would_make_it_fit() {
     assert!(s.iter().any(|x| x.fits), "{s:?}");
 }
 
-/// docs/estimator.md §17: a training plan that leaves its lengths open is told what saying "every batch is padded
-/// or packed to the sequence length" would take off the upper end that decides; the central peak stays.
+/// docs/estimator.md §10.3, §17: a training plan that leaves its lengths open is told what saying "every batch is
+/// padded or packed to the sequence length" would take off the peak that decides: the band's upper end, and with
+/// checkpointing the stranding the central figure expects.
 #[test]
 fn a_plan_with_lengths_open_is_told_what_one_length_would_take_off_the_upper_end() {
     let p = plan(
@@ -152,21 +153,37 @@ fn a_plan_with_lengths_open_is_told_what_one_length_would_take_off_the_upper_end
         one.change
     );
     assert!(one.fits);
-    assert_eq!(one.device_peak_bytes, est.per_gpu.device_peak_bytes);
-    let high = est.per_gpu.range.unwrap().device_peak_bytes.high;
     let fixed = estimate(&llama_8b(), &plan_with_lengths(&p), &presets).unwrap();
+    assert_eq!(one.device_peak_bytes, fixed.per_gpu.device_peak_bytes);
+    assert!(one.device_peak_bytes < est.per_gpu.device_peak_bytes);
+    let high = est.per_gpu.range.unwrap().device_peak_bytes.high;
     assert_eq!(
         one.delta_bytes,
         fixed.per_gpu.range.unwrap().device_peak_bytes.high as i64 - high as i64
     );
     let message = one.change_message.as_ref().unwrap();
     assert_eq!(message.key, "backend.suggest.fixed_lengths");
-    // Already said, or decided on the central figure (which it does not move): not offered.
+    // Decided on the central figure, it is offered with what it takes off that figure.
+    let central = Plan {
+        fit_on: headroom_core::estimate::plan::FitOn::Central,
+        ..p.clone()
+    };
+    let s = suggestions(&llama_8b(), &central, &presets).unwrap();
+    let one = s
+        .iter()
+        .find(|x| x.change.contains("padded or packed"))
+        .unwrap_or_else(|| panic!("no one-length suggestion in {s:?}"));
+    assert_eq!(
+        one.delta_bytes,
+        fixed.per_gpu.device_peak_bytes as i64 - est.per_gpu.device_peak_bytes as i64
+    );
+    // Already said, or without checkpointing decided on the central figure (which it does not move then): not
+    // offered.
     for q in [
         plan_with_lengths(&p),
         Plan {
-            fit_on: headroom_core::estimate::plan::FitOn::Central,
-            ..p.clone()
+            gradient_checkpointing: false,
+            ..central.clone()
         },
     ] {
         let s = suggestions(&llama_8b(), &q, &presets).unwrap();

@@ -6,7 +6,7 @@
 
 use headroom_core::estimate::{builtin_presets, estimate, parse_plan};
 use headroom_core::model::{resolve, Resolver};
-use serde_json::Value;
+use serde_json::{json, Value};
 
 use super::models::FIXTURES;
 
@@ -42,8 +42,14 @@ fn points() -> Vec<Point> {
         .map(|line| {
             let row: Value = serde_json::from_str(line).expect("grid row");
             let id = row["id"].as_str().expect("id").to_string();
-            let plan = parse_plan(&row["plan"].to_string(), &presets)
-                .unwrap_or_else(|e| panic!("{id}: {e}"));
+            // The trace ran every step at the plan's length: said as one length, so that the central figure
+            // expects no stranding from lengths the plan would otherwise leave open (docs/estimator.md §10.3).
+            let mut fixed = row["plan"].clone();
+            if fixed["task"] == "train" {
+                fixed["sequence_lengths"] = json!([fixed["sequence_length"]]);
+            }
+            let plan =
+                parse_plan(&fixed.to_string(), &presets).unwrap_or_else(|e| panic!("{id}: {e}"));
             let spec = resolve(&plan.model, &resolver).unwrap_or_else(|e| panic!("{id}: {e}"));
             let est = estimate(&spec, &plan, &presets).unwrap_or_else(|e| panic!("{id}: {e}"));
             let g = est.per_gpu;

@@ -870,10 +870,14 @@ export type Suggestion = { change: string,
  */
 change_message?: Message, 
 /**
- * Device peak after the change minus before: negative is a saving. The deciding figure's, for the one change
- * that moves only the band (saying that every batch has one length).
+ * The deciding device peak (the band's upper end, or the central figure under `fit_on: central`) after the
+ * change minus before: negative is a saving.
  */
-delta_bytes: number, device_peak_bytes: number, fits: boolean, 
+delta_bytes: number, 
+/**
+ * The central device peak after the change.
+ */
+device_peak_bytes: number, fits: boolean, 
 /**
  * The whole plan with the change applied, as docs/contract.md §1 writes it: what "apply" loads.
  */

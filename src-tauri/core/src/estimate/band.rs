@@ -272,11 +272,16 @@ pub fn band_with(plan: &Plan, input: &BandInputs, machine: &MachineSide, s: Spre
     } else {
         0
     };
-    let slack = |p: i64| (input.reserved as i128 * p as i128 / 1000).unsigned_abs() as u64;
+    // The central reserved figure may hold what changing lengths are expected to strand: the band is drawn
+    // around the figure without it, since lengths that rarely change strand nothing, and its upper end allows for
+    // the larger of that expectation and the lengths doubt.
+    let expected = input.lengths.expected_stranded.min(input.reserved);
+    let reserved_fixed = input.reserved - expected;
+    let slack = |p: i64| (reserved_fixed as i128 * p as i128 / 1000).unsigned_abs() as u64;
     let slack_up = slack(machine.slack.high_permille.max(0));
     let slack_down = slack(machine.slack.low_permille.min(0));
     // Stranded blocks are free: reserved and the device show them, live tensors do not.
-    let lengths_up = machine.lengths.bytes(input.lengths);
+    let lengths_up = machine.lengths.bytes(input.lengths).max(expected);
     let context_up = machine.context_high_bytes.saturating_sub(input.context);
     let context_down = input.context.saturating_sub(machine.context_low_bytes);
 
@@ -285,15 +290,10 @@ pub fn band_with(plan: &Plan, input: &BandInputs, machine: &MachineSide, s: Spre
         high: input.allocated.saturating_add(rss(&[spread_up, old_loss])),
     };
     let reserved = Range {
-        low: input
-            .reserved
-            .saturating_sub(rss(&[spread_down, slack_down])),
-        high: input
-            .reserved
-            .saturating_add(rss(&[spread_up, old_loss, slack_up, lengths_up])),
+        low: reserved_fixed.saturating_sub(rss(&[spread_down, slack_down])),
+        high: reserved_fixed.saturating_add(rss(&[spread_up, old_loss, slack_up, lengths_up])),
     };
-    let device = input
-        .reserved
+    let device = reserved_fixed
         .saturating_add(input.managed)
         .saturating_add(input.context);
     PeakRanges {

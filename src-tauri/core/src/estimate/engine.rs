@@ -390,12 +390,42 @@ pub(crate) fn estimate_core(
         }
     };
     let side = machine_side(plan, calibration);
+    // What changing lengths are expected to strand (a plan that leaves them open, docs/estimator.md §10.3), never
+    // more than the band allows for them: this machine's runs may have measured less (§10.5).
+    let mut length_bytes = part.length_bytes;
+    length_bytes.expected_stranded = length_bytes
+        .expected_stranded
+        .min(side.lengths.bytes(length_bytes));
+    // Nor more than the plan's GPU holds beyond the run's own peak: when cudaMalloc fails, the allocator frees the
+    // cached segments that hold no live block and retries (`release_cached_blocks`), so reserved never shows more.
+    if let Some(g) = plan
+        .gpus
+        .as_ref()
+        .filter(|_| length_bytes.expected_stranded > 0)
+    {
+        let room = g
+            .memory_bytes
+            .saturating_sub(allocated + overhead + managed + context);
+        if room < length_bytes.expected_stranded {
+            length_bytes.expected_stranded = room;
+            notes.add(|| {
+                (
+                    format!(
+                        "lengths left open: the GPU holds {} of what changing lengths are expected to strand; the caching allocator frees the rest before it runs out of memory",
+                        gib(room)
+                    ),
+                    Message::new(Key::NoteExpectedLengthsCapped).bytes("bytes", room),
+                )
+            });
+        }
+    }
+    let overhead = overhead + length_bytes.expected_stranded;
     let range = band(
         plan,
         &BandInputs {
             allocated,
             logits: c.logits,
-            lengths: part.length_bytes,
+            lengths: length_bytes,
             reserved: allocated + overhead,
             managed,
             context,
@@ -449,7 +479,7 @@ pub(crate) fn estimate_core(
         cuda_context_bytes: context,
         device_peak_bytes: allocated + overhead + managed + context,
         range: Some(range),
-        length_bytes: part.length_bytes,
+        length_bytes,
     };
     if on_cpu {
         cpu += per_gpu.reserved_peak_bytes + per_gpu.managed_memory_bytes;

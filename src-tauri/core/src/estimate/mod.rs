@@ -44,6 +44,7 @@ pub use plan::{parse_plan, plan_from_value, plan_to_value, ModelRef, Plan};
 pub use preset::{available_presets, builtin_presets, Placement, PresetInfo, WeightFormat};
 pub(crate) use report::Notes;
 pub use report::{Components, EngineKind, Estimate, LengthBytes, ParameterSummary, PerGpu};
+pub use training::reference_lengths;
 
 use crate::model::ModelSpec;
 use crate::Result;

@@ -59,9 +59,10 @@ pub struct Suggestion {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[ts(optional)]
     pub change_message: Option<Message>,
-    /// Device peak after the change minus before: negative is a saving. The deciding figure's, for the one change
-    /// that moves only the band (saying that every batch has one length).
+    /// The deciding device peak (the band's upper end, or the central figure under `fit_on: central`) after the
+    /// change minus before: negative is a saving.
     pub delta_bytes: i64,
+    /// The central device peak after the change.
     pub device_peak_bytes: u64,
     pub fits: bool,
     /// The whole plan with the change applied, as docs/contract.md §1 writes it: what "apply" loads.
@@ -285,10 +286,13 @@ pub fn suggestions(
         plan.sequence_length.get(),
         false,
     )?;
-    let before = base.per_gpu.device_peak_bytes;
+    // Every change is measured on the figure that decides the fit (docs/estimator.md §17): the band's upper end
+    // by default, which allows for what the plan leaves open alike with and without checkpointing, where the
+    // central figure expects changing lengths' stranding only with it (§10.3).
+    let before = budget.deciding_bytes(&base.per_gpu);
     let mut out = Vec::new();
     let mut push = |change: String, message: Message, changed: &Plan, est: Estimate| {
-        let after = est.per_gpu.device_peak_bytes;
+        let after = budget.deciding_bytes(&est.per_gpu);
         // A change that saves nothing cannot help a plan fit.
         if after >= before {
             return;
@@ -298,7 +302,7 @@ pub fn suggestions(
             change: format!("{change}: saves {}", saving(before - after)),
             change_message: Some(message.bytes("saving", before - after)),
             delta_bytes: after as i64 - before as i64,
-            device_peak_bytes: after,
+            device_peak_bytes: est.per_gpu.device_peak_bytes,
             fits: budget.fits(&est.per_gpu),
         });
     };
@@ -453,9 +457,10 @@ pub fn suggestions(
             );
         }
     }
-    // Lengths left open widen only the band's upper end (docs/estimator.md §17), so this one is measured on the
-    // figure that decides, not on the central peak the others change. It is a fact about the data to state, not
-    // a setting to turn: it applies only where every batch is padded or packed to the sequence length.
+    // Lengths left open widen the band's upper end (docs/estimator.md §17) and, with checkpointing, add what they
+    // are expected to strand to the central peak (§10.3): this one is measured on the figure that decides. It is
+    // a fact about the data to state, not a setting to turn: it applies only where every batch is padded or packed
+    // to the sequence length.
     if plan.lengths_open() {
         let mut p = plan.clone();
         p.set_one_length();
@@ -469,7 +474,7 @@ pub fn suggestions(
             out.push(Suggestion {
                 plan: plan_to_value(&p),
                 change: format!(
-                    "if every batch is padded or packed to {length} tokens, say so (sequence_lengths [{length}]): the upper end drops by {}",
+                    "if every batch is padded or packed to {length} tokens, say so (sequence_lengths [{length}]): the peak that decides the fit drops by {}",
                     saving(before - after)
                 ),
                 change_message: Some(

@@ -48,6 +48,9 @@ impl Components {
 pub struct LengthBytes {
     pub activations: u64,
     pub logits: u64,
+    /// The segments changing lengths are expected to strand, already in the central reserved figure (a plan that
+    /// leaves its lengths open, docs/estimator.md §10.3); 0 otherwise.
+    pub expected_stranded: u64,
 }
 
 #[derive(

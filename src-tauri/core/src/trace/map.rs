@@ -66,6 +66,7 @@ pub fn to_outcome(
     let length_bytes = LengthBytes {
         activations: c.activations,
         logits: c.logits,
+        expected_stranded: 0,
     };
     let range = band(
         plan,
