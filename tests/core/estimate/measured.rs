@@ -242,6 +242,12 @@ pub fn to_plan(p: &Value) -> Result<(Value, &'static str), String> {
             }
             let dist = p.get("distributed").cloned().unwrap_or(Value::Null);
             let strategy = s(&dist, "strategy");
+            if gpus == 1 {
+                // The run's own GPU: a reserved figure never shows more than it holds (docs/estimator.md §10.3).
+                if let Some(gib) = gpu_memory_gib(s(p, "gpu_type")) {
+                    plan["gpus"] = json!({"count": 1, "memory_gib": gib});
+                }
+            }
             if gpus > 1 || strategy.contains("deepspeed") {
                 plan["gpus"] = json!({"count": gpus, "memory_gib": 80});
                 if strategy.contains("fsdp") {
@@ -266,6 +272,24 @@ pub fn to_plan(p: &Value) -> Result<(Value, &'static str), String> {
         other => return Err(format!("task `{other}` is not one the estimator models")),
     }
     Ok((plan, total))
+}
+
+/// The memory of a single GPU as a source names it ("A100 80GB", "A100-SXM4-40GB", "A100-SXM4-80G", "NVIDIA L40S
+/// 48GB", "RTX 4090"), in GiB; `None` where it names none.
+fn gpu_memory_gib(gpu_type: &str) -> Option<u64> {
+    if gpu_type.contains("4090") {
+        return Some(24);
+    }
+    let at = gpu_type.find('G')?;
+    let digits: String = gpu_type[..at]
+        .chars()
+        .rev()
+        .take_while(char::is_ascii_digit)
+        .collect::<Vec<_>>()
+        .into_iter()
+        .rev()
+        .collect();
+    digits.parse().ok()
 }
 
 /// The method group a band's spread is kept by.
