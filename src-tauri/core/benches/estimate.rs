@@ -40,9 +40,22 @@ fn benches(c: &mut Criterion) {
     )
     .expect("plan");
 
+    // Lengths left open with checkpointing: the central figure simulates what the reference lengths strand
+    // (docs/estimator.md §10.3).
     c.bench_function("one estimate (Llama-3.1-8B QLoRA, with notes)", |b| {
         b.iter(|| estimate(black_box(&spec), black_box(&plan), &presets).expect("estimate"))
     });
+    // The same plan with one length (every batch padded or packed): no simulation.
+    let mut one_length = plan.clone();
+    one_length.set_one_length();
+    c.bench_function(
+        "one estimate, one length (Llama-3.1-8B QLoRA, with notes)",
+        |b| {
+            b.iter(|| {
+                estimate(black_box(&spec), black_box(&one_length), &presets).expect("estimate")
+            })
+        },
+    );
 
     // Varying batch lengths: the allocator simulation (docs/estimator.md §10.3) on a 126-layer model without
     // checkpointing, the most tensors per step a catalog model has.

@@ -63,6 +63,8 @@ pub(crate) struct TrainInputs<'a> {
     pub s: u64,
     pub gpu_count: u64,
     pub world: u64,
+    /// The plan's own shape expects what lengths left open strand (`engine::OpenLengths`).
+    pub expect_open_lengths: bool,
 }
 
 pub(crate) fn training(input: &TrainInputs, notes: &mut Notes) -> Result<Part> {
@@ -78,6 +80,7 @@ pub(crate) fn training(input: &TrainInputs, notes: &mut Notes) -> Result<Part> {
         s,
         gpu_count,
         world,
+        expect_open_lengths,
     } = *input;
     let tokens = b * s;
     let h = shape.h;
@@ -510,7 +513,10 @@ pub(crate) fn training(input: &TrainInputs, notes: &mut Notes) -> Result<Part> {
     // Only at the plan's own shape, which its lengths describe: the other shapes the solver and the what-if grid
     // try assume fixed shapes (and stay fast: one simulation costs what a hundred estimates do).
     let own_shape = b == plan.batch_size.get() && s == plan.sequence_length.get();
-    let expected = plan.sequence_lengths.is_empty() && expects_stranding(plan) && own_shape;
+    let expected = plan.sequence_lengths.is_empty()
+        && expects_stranding(plan)
+        && own_shape
+        && expect_open_lengths;
     if plan.sequence_lengths.is_empty() && !expected {
         notes.add(|| {
             (
