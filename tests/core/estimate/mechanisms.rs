@@ -676,10 +676,11 @@ fn varying_lengths_strand_the_shorter_batches_segments() {
     );
 }
 
-/// docs/estimator.md §10.3: a checkpointed plan that leaves its lengths open expects, in its central reserved
-/// figure, what the new longest batches of a run strand on the way to `sequence_length` (1/2, 3/4, 7/8, 15/16 of it,
-/// then all of it): the same bytes as listing those lengths, and nothing in allocated. The band is drawn around the
-/// fixed-length figure, so its lower end is the one length's and its upper end still allows for the whole doubt.
+/// docs/estimator.md §10.3: a checkpointed LoRA or QLoRA plan that leaves its lengths open expects, in its central
+/// reserved figure, what the new longest batches of a run strand on the way to `sequence_length` (1/2, 3/4, 7/8,
+/// 15/16 of it, then all of it): within a tenth of listing those lengths, and nothing in allocated. The band is
+/// drawn around the fixed-length figure, so its lower end is the one length's and its upper end still allows for the
+/// whole doubt. Full fine-tuning expects nothing.
 /// Without checkpointing, under sharding and at other shapes than the plan's own, the central figure assumes
 /// fixed lengths.
 #[test]
@@ -701,9 +702,12 @@ fn lengths_left_open_expect_what_a_runs_new_longest_batches_strand() {
     let expected = open.per_gpu.reserved_peak_bytes - one.per_gpu.reserved_peak_bytes;
     assert!(expected > GIB, "expected {expected}");
     assert_eq!(expected, open.per_gpu.length_bytes.expected_stranded);
-    assert_eq!(
-        open.per_gpu.reserved_peak_bytes,
-        records.per_gpu.reserved_peak_bytes
+    // The closed form stands for the simulation of those lengths.
+    let simulated = records.per_gpu.reserved_peak_bytes - one.per_gpu.reserved_peak_bytes;
+    let ratio = expected as f64 / simulated as f64;
+    assert!(
+        (0.9..=1.1).contains(&ratio),
+        "closed form {expected}, simulated {simulated}"
     );
     assert_eq!(
         open.per_gpu.allocated_peak_bytes,
@@ -735,6 +739,7 @@ fn lengths_left_open_expect_what_a_runs_new_longest_batches_strand() {
     // Where the central figure assumes fixed lengths.
     for extra in [
         json!({"gradient_checkpointing": false}),
+        json!({"method": "full"}),
         json!({"sharding": "zero3", "gpus": {"count": 4, "memory_gib": 80}}),
     ] {
         let mut fixed = extra.clone();

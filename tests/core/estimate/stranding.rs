@@ -6,9 +6,11 @@
 //! those figures rounded up: the constants follow the mechanism.
 
 use headroom_core::estimate::band::{
+    ExpectedStranding, EXPECTED_ACTIVATIONS_REUSED_PERMILLE, EXPECTED_LOGITS_PERMILLE,
     LENGTHS_ACTIVATIONS_CHECKPOINTED_PERMILLE, LENGTHS_ACTIVATIONS_PERMILLE,
     LENGTHS_LOGITS_PERMILLE,
 };
+use headroom_core::estimate::LengthBytes;
 use headroom_core::estimate::{builtin_presets, estimate, parse_plan, reference_lengths};
 use serde_json::json;
 
@@ -230,6 +232,78 @@ fn the_reference_lengths_strand_what_a_long_run_does() {
     assert!((0.85..=1.0).contains(&median), "median {median:.2}");
     assert!(
         ratios[0] >= 0.5 && ratios[ratios.len() - 1] <= 1.05,
+        "{ratios:?}"
+    );
+}
+
+fn nearest(permille: f64) -> u64 {
+    ((permille / ROUNDING as f64).round() as u64) * ROUNDING
+}
+
+/// The central figure's expectation for lengths left open (docs/estimator.md §10.3) is a closed form of the step's
+/// logits and activations, `R × logits − C × activations`: R and C are the least-squares fit, through the origin,
+/// of what the reference lengths strand in the checkpointed LoRA and QLoRA plans of the grid, rounded to 50
+/// thousandths. The shipped constants must be those figures, and the closed form must stay near the simulation
+/// for every such plan with logits.
+#[test]
+fn the_central_expectation_is_the_allocator_models_closed_form() {
+    let mut points = Vec::new();
+    for model in MODELS {
+        for (method, preset) in METHODS.iter().filter(|(m, _)| *m != "full") {
+            let s = stranded(model, method, preset, true)
+                .unwrap_or_else(|| panic!("{model} {method}: no estimate"));
+            points.push((model, *method, s));
+        }
+    }
+    // Normal equations of records ≈ R·logits − C·activations.
+    let (mut ll, mut la, mut aa, mut ls, mut as_) = (0f64, 0f64, 0f64, 0f64, 0f64);
+    for (_, _, s) in &points {
+        let (l, a, r) = (s.logits as f64, s.activations as f64, s.records as f64);
+        ll += l * l;
+        la += l * a;
+        aa += a * a;
+        ls += l * r;
+        as_ += a * r;
+    }
+    let det = ll * aa - la * la;
+    let r = (ls * aa - la * as_) / det;
+    let c = (ls * la - ll * as_) / det;
+    let derived = (nearest(r * 1000.0), nearest(c * 1000.0));
+    println!("closed form fitted: logits {r:.3}, activations reused {c:.3}");
+    let mut ratios = Vec::new();
+    for (model, method, s) in &points {
+        let closed = ExpectedStranding::MODEL.bytes(LengthBytes {
+            activations: s.activations,
+            logits: s.logits,
+            expected_stranded: 0,
+        });
+        println!(
+            "{model:<28} {method:<5} reference lengths {:>6} MiB closed form {:>6} MiB",
+            s.records >> 20,
+            closed >> 20
+        );
+        if s.logits > 0 {
+            ratios.push(closed as f64 / s.records as f64);
+        }
+    }
+    ratios.sort_by(f64::total_cmp);
+    let median = ratios[ratios.len() / 2];
+    println!(
+        "closed form over the reference lengths: median {median:.2}, {:.2} to {:.2}",
+        ratios[0],
+        ratios[ratios.len() - 1]
+    );
+    assert_eq!(
+        (
+            EXPECTED_LOGITS_PERMILLE,
+            EXPECTED_ACTIVATIONS_REUSED_PERMILLE
+        ),
+        derived,
+        "the shipped expectation must be the fit rounded to {ROUNDING}"
+    );
+    assert!((0.95..=1.05).contains(&median), "median {median:.2}");
+    assert!(
+        ratios[0] >= 0.9 && ratios[ratios.len() - 1] <= 1.35,
         "{ratios:?}"
     );
 }

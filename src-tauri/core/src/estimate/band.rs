@@ -159,6 +159,38 @@ pub const LENGTHS_LOGITS_PERMILLE: u64 = 3_350;
 pub const LENGTHS_ACTIVATIONS_CHECKPOINTED_PERMILLE: u64 = 950;
 pub const LENGTHS_ACTIVATIONS_PERMILLE: u64 = 1_250;
 
+/// What a plan that leaves its lengths open is expected to strand, in its central figure (docs/estimator.md §10.3):
+/// the allocator model's figure for the new longest batches a run meets on its way to `sequence_length`
+/// ([`super::reference_lengths`]), as a closed form of the step's logits and activations at the start of backward.
+/// Each new longest batch leaves its loss buffers behind, about three times the logits of the longest in all
+/// (1/2 + 3/4 + 7/8 + 15/16), and the longest step's own activations reuse part of them. The two figures are the
+/// least-squares fit of that form to the simulation over the checkpointed LoRA and QLoRA plans of the reference
+/// grid, rounded to 50 thousandths; tests/core/estimate/stranding.rs derives them and fails when they drift. The
+/// simulation itself costs what a hundred estimates do; this costs nothing.
+pub const EXPECTED_LOGITS_PERMILLE: u64 = 2_950;
+pub const EXPECTED_ACTIVATIONS_REUSED_PERMILLE: u64 = 650;
+
+/// The central figure's expectation for lengths left open ([`EXPECTED_LOGITS_PERMILLE`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ExpectedStranding {
+    pub logits_permille: u64,
+    pub activations_reused_permille: u64,
+}
+
+impl ExpectedStranding {
+    /// The allocator model's figures.
+    pub const MODEL: ExpectedStranding = ExpectedStranding {
+        logits_permille: EXPECTED_LOGITS_PERMILLE,
+        activations_reused_permille: EXPECTED_ACTIVATIONS_REUSED_PERMILLE,
+    };
+
+    /// The bytes expected stranded for a step with these lengths' bytes; never below 0.
+    pub fn bytes(&self, step: LengthBytes) -> u64 {
+        permille(step.logits, self.logits_permille)
+            .saturating_sub(permille(step.activations, self.activations_reused_permille))
+    }
+}
+
 /// The lengths doubt of a band, in thousandths of the estimate's logits and activations.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct LengthsDoubt {

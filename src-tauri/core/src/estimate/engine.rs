@@ -109,18 +109,7 @@ pub(crate) fn estimate_preset(
         plan.batch_size.get(),
         plan.sequence_length.get(),
         notes_on,
-        OpenLengths::Expect,
     )
-}
-
-/// Whether the plan's own shape gets, in its central figure, what lengths the plan leaves open are expected to
-/// strand (docs/estimator.md §10.3). The estimate, the preset ranking and the suggestions do. The solver and the
-/// what-if grid assume fixed lengths at every shape: the upper end that decides by default is the same either
-/// way (the expectation never exceeds the lengths doubt), and one simulation costs what a hundred estimates do.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum OpenLengths {
-    Expect,
-    AssumeFixed,
 }
 
 /// The estimate with the micro-batch and sequence length given apart from the plan, so that the solver can
@@ -132,7 +121,6 @@ pub(crate) fn estimate_core(
     b: u64,
     s: u64,
     notes_on: bool,
-    open: OpenLengths,
 ) -> Result<Estimate> {
     let mut notes = Notes::new(notes_on);
     let arch = architecture(spec)?;
@@ -240,7 +228,6 @@ pub(crate) fn estimate_core(
                 s,
                 gpu_count,
                 world,
-                expect_open_lengths: open == OpenLengths::Expect,
             },
             &mut notes,
         )?

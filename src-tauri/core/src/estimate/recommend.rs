@@ -10,7 +10,7 @@ use std::num::NonZeroU64;
 
 use serde::Serialize;
 
-use super::engine::{estimate_core, resolve_preset, OpenLengths};
+use super::engine::{estimate_core, resolve_preset};
 use super::fit::Budget;
 use super::plan::{plan_to_value, Method, Offload, Optimizer, Plan, Sharding, Task};
 use super::preset::{Placement, PresetInfo, WeightFormat};
@@ -90,8 +90,7 @@ fn fits_at(
     b: u64,
     s: u64,
 ) -> Result<bool> {
-    Ok(budget
-        .fits(&estimate_core(spec, plan, preset, b, s, false, OpenLengths::AssumeFixed)?.per_gpu))
+    Ok(budget.fits(&estimate_core(spec, plan, preset, b, s, false)?.per_gpu))
 }
 
 /// The largest value in 1..=max for which `fits` holds, assuming it is monotone (memory grows with batch and
@@ -231,7 +230,6 @@ pub fn rank_presets(
             plan.batch_size.get(),
             plan.sequence_length.get(),
             false,
-            OpenLengths::Expect,
         )?;
         let device = est.per_gpu.device_peak_bytes;
         ranked.push(RankedPreset {
@@ -287,7 +285,6 @@ pub fn suggestions(
         plan.batch_size.get(),
         plan.sequence_length.get(),
         false,
-        OpenLengths::Expect,
     )?;
     // Every change is measured on the figure that decides the fit (docs/estimator.md §17): the band's upper end
     // by default, which allows for what the plan leaves open alike with and without checkpointing, where the
@@ -317,7 +314,6 @@ pub fn suggestions(
             p.batch_size.get(),
             p.sequence_length.get(),
             false,
-            OpenLengths::Expect,
         )
     };
     let train = plan.task == Task::Train;
@@ -452,7 +448,6 @@ pub fn suggestions(
                 p.batch_size.get(),
                 p.sequence_length.get(),
                 false,
-                OpenLengths::Expect,
             )?;
             push(
                 format!("quantize the base to 4-bit (preset {})", q.name),
@@ -545,8 +540,7 @@ pub fn what_if_grid(
                     "must be a positive integer, got 0",
                 ));
             }
-            let per_gpu =
-                estimate_core(spec, plan, preset, b, s, false, OpenLengths::AssumeFixed)?.per_gpu;
+            let per_gpu = estimate_core(spec, plan, preset, b, s, false)?.per_gpu;
             cells.push(GridCell {
                 batch_size: b,
                 sequence_length: s,

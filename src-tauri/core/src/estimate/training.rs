@@ -5,6 +5,7 @@ use super::activations::{
     layer_cost, layer_transient_per_token, lm_head_adapter_per_token, loss_bytes_per_logit,
     ActInputs, LOSS_CHUNKS,
 };
+use super::band::ExpectedStranding;
 use super::part::{Part, BYTES_CAP};
 use super::plan::{Method, Offload, Plan, Sharding, Task};
 use super::report::{gib, LengthBytes, Notes};
@@ -22,13 +23,16 @@ use crate::Result;
 const FIXED_LENGTHS_NOTE: &str = "fixed lengths: every micro-batch is counted sequence_length long. Where batches change length from step to step (a dataset padded per batch), the caching allocator also keeps segments made for shorter batches: max_memory_reserved and nvidia-smi show them on a GPU with room (published runs of that kind measured up to twice this reserved figure), and PyTorch gives them back before it runs out of memory. The band's upper end allows for them. List the lengths in sequence_lengths to count them (one length where every batch is padded or packed to it); PYTORCH_CUDA_ALLOC_CONF=expandable_segments:True avoids most of them";
 
 /// A plan that leaves its batch lengths open gets the segments changing lengths are expected to strand in its
-/// central figure (docs/estimator.md §10.3): training with gradient checkpointing, where what strands is the loss's
-/// large buffers, each in a segment of its own (the simulation matches the trace engine's within 0.1 GiB on 6 of 8
-/// traced plans); on one device without offload, where the simulation runs. Without checkpointing the per-layer
-/// tensors' order decides what a longer step can reuse, which the synthetic schedule only approximates: the band's
-/// upper end allows for it, the central figure does not.
+/// central figure (docs/estimator.md §10.3): adapter training (LoRA, QLoRA) with gradient checkpointing, where what
+/// strands is the loss's large buffers, each in a segment of its own (the simulation matches the trace engine's
+/// within 0.1 GiB on 6 of 8 traced plans), and where the allocator model's figure is a simple function of the step's
+/// logits and activations; on one device without offload, where that model was derived. Without checkpointing the
+/// per-layer tensors' order decides what a longer step can reuse, which the synthetic schedule only approximates,
+/// and in full fine-tuning the optimizer step reuses part of what strands, by an amount that depends on where the
+/// peak falls: the band's upper end allows for both, the central figure does not.
 fn expects_stranding(plan: &Plan) -> bool {
     plan.task == Task::Train
+        && matches!(plan.method, Some(Method::Lora | Method::Qlora))
         && plan.gradient_checkpointing
         && plan.sharding == Sharding::None
         && plan.offload == Offload::None
@@ -40,7 +44,8 @@ fn expects_stranding(plan: &Plan) -> bool {
 /// average halfway between the last one and `sequence_length`, so 1/2, 3/4, 7/8 and 15/16 of it, then all of it
 /// (five record lengths: about as many as 64 steps meet, H(64) ≈ 4.7). The shorter batches between them fit in
 /// segments already made and strand little more: over the checkpointed reference plans these five strand 0.90 of
-/// what 64 such steps do in the median (0.51 to 1.00), at a thirteenth of the cost (tests/core/estimate/stranding.rs).
+/// what 64 such steps do in the median (0.51 to 1.00); the central figure's closed form is fitted to what they
+/// strand ([`super::band::ExpectedStranding`], tests/core/estimate/stranding.rs).
 pub fn reference_lengths(sequence_length: u64) -> Vec<u64> {
     [1u64, 3, 7, 15, 16]
         .iter()
@@ -63,8 +68,6 @@ pub(crate) struct TrainInputs<'a> {
     pub s: u64,
     pub gpu_count: u64,
     pub world: u64,
-    /// The plan's own shape expects what lengths left open strand (`engine::OpenLengths`).
-    pub expect_open_lengths: bool,
 }
 
 pub(crate) fn training(input: &TrainInputs, notes: &mut Notes) -> Result<Part> {
@@ -80,7 +83,6 @@ pub(crate) fn training(input: &TrainInputs, notes: &mut Notes) -> Result<Part> {
         s,
         gpu_count,
         world,
-        expect_open_lengths,
     } = *input;
     let tokens = b * s;
     let h = shape.h;
@@ -513,10 +515,8 @@ pub(crate) fn training(input: &TrainInputs, notes: &mut Notes) -> Result<Part> {
     // Only at the plan's own shape, which its lengths describe: the other shapes the solver and the what-if grid
     // try assume fixed shapes (and stay fast: one simulation costs what a hundred estimates do).
     let own_shape = b == plan.batch_size.get() && s == plan.sequence_length.get();
-    let expected = plan.sequence_lengths.is_empty()
-        && expects_stranding(plan)
-        && own_shape
-        && expect_open_lengths;
+    // Lengths left open: the allocator model's closed form, at every shape (it costs nothing).
+    let expected = plan.sequence_lengths.is_empty() && expects_stranding(plan);
     if plan.sequence_lengths.is_empty() && !expected {
         notes.add(|| {
             (
@@ -528,7 +528,27 @@ pub(crate) fn training(input: &TrainInputs, notes: &mut Notes) -> Result<Part> {
     if !plan.sequence_lengths.is_empty() && plan.lengths_open() {
         notes.add(|| ("varying lengths: not simulated with sharding or offload; the estimate assumes every batch is sequence_length long".to_string(), Message::new(Key::NoteVaryingLengthsSkipped)));
     }
-    if (!plan.sequence_lengths.is_empty() && simulated || expected) && own_shape {
+    if expected {
+        let stranded = ExpectedStranding::MODEL.bytes(part.length_bytes);
+        part.length_bytes.expected_stranded = stranded;
+        notes.add(|| {
+            let lengths = reference_lengths(s)
+                .iter()
+                .map(u64::to_string)
+                .collect::<Vec<_>>()
+                .join(", ");
+            (
+                format!(
+                    "lengths left open: where batches change length from step to step (a dataset padded per batch), the caching allocator keeps segments made for shorter batches beside the longer ones'; {} expected in reserved, the allocator model's figure for the new longest batches a run meets on its way to sequence_length ({lengths}). PyTorch gives them back before it runs out of memory. List the lengths in sequence_lengths to count your own (one length where every batch is padded or packed to it); PYTORCH_CUDA_ALLOC_CONF=expandable_segments:True avoids most of them",
+                    gib(stranded)
+                ),
+                Message::new(Key::NoteExpectedLengths)
+                    .bytes("bytes", stranded)
+                    .text("lengths", lengths.clone()),
+            )
+        });
+    }
+    if !plan.sequence_lengths.is_empty() && simulated && own_shape {
         let schedule = step_schedule(&ScheduleInputs {
             plan,
             shape,
@@ -542,39 +562,21 @@ pub(crate) fn training(input: &TrainInputs, notes: &mut Notes) -> Result<Part> {
             head_per_token: head.saturating_sub(head_copy) / tokens.max(1),
             stored_layers,
         });
-        if expected {
-            let lengths = reference_lengths(s);
-            let stranded = schedule.stranded_bytes(&lengths);
-            part.length_bytes.expected_stranded = stranded;
-            notes.add(|| {
-                (
-                    format!(
-                        "lengths left open: where batches change length from step to step (a dataset padded per batch), the caching allocator keeps segments made for shorter batches beside the longer ones'; {} expected in reserved, simulated over the new longest batches a run meets on its way to sequence_length ({}). PyTorch gives them back before it runs out of memory. List the lengths in sequence_lengths to count your own (one length where every batch is padded or packed to it); PYTORCH_CUDA_ALLOC_CONF=expandable_segments:True avoids most of them",
-                        gib(stranded),
-                        lengths.iter().map(u64::to_string).collect::<Vec<_>>().join(", ")
-                    ),
-                    Message::new(Key::NoteExpectedLengths)
-                        .bytes("bytes", stranded)
-                        .text("lengths", lengths.iter().map(u64::to_string).collect::<Vec<_>>().join(", ")),
-                )
-            });
-        } else {
-            let lengths = &plan.sequence_lengths;
-            part.stranded = schedule.stranded_bytes(lengths);
-            let stranded = part.stranded;
-            notes.add(|| {
-                (
-                    format!(
-                        "varying lengths: over {} micro-batches of the listed lengths, the caching allocator keeps {} of segments made for shorter batches that longer ones cannot reuse (simulated)",
-                        lengths.len(),
-                        gib(stranded)
-                    ),
-                    Message::new(Key::NoteVaryingLengths)
-                        .count("steps", lengths.len() as u64)
-                        .bytes("bytes", stranded),
-                )
-            });
-        }
+        let lengths = &plan.sequence_lengths;
+        part.stranded = schedule.stranded_bytes(lengths);
+        let stranded = part.stranded;
+        notes.add(|| {
+            (
+                format!(
+                    "varying lengths: over {} micro-batches of the listed lengths, the caching allocator keeps {} of segments made for shorter batches that longer ones cannot reuse (simulated)",
+                    lengths.len(),
+                    gib(stranded)
+                ),
+                Message::new(Key::NoteVaryingLengths)
+                    .count("steps", lengths.len() as u64)
+                    .bytes("bytes", stranded),
+            )
+        });
     }
     Ok(part)
 }

@@ -82,7 +82,7 @@ export const en = {
   "plan.sequence.longest": "The longest of the varying lengths",
   "plan.sequenceLengths": "Varying lengths (tokens)",
   "plan.sequenceLengths.help":
-    "The longest sample of each successive micro-batch, comma-separated, up to 64 (e.g. 512, 1024, 2048): reserved memory then includes what the allocator strands when shapes vary. Empty: not known; the lengths are taken to vary up to the sequence length: with gradient checkpointing the estimate includes what they are expected to strand, and the range's upper end allows for more.",
+    "The longest sample of each successive micro-batch, comma-separated, up to 64 (e.g. 512, 1024, 2048): reserved memory then includes what the allocator strands when shapes vary. Empty: not known; the lengths are taken to vary up to the sequence length: for LoRA and QLoRA with gradient checkpointing the estimate includes what they are expected to strand, and the range's upper end allows for more.",
   "plan.sequenceLengths.fixed": "Empty: not known",
   "plan.fixedLengths": "Every batch padded or packed to the sequence length",
   "plan.fixedLengths.help": "Nothing is stranded between lengths, so neither the estimate nor its range allows for them (e.g. padding to max_length, sample packing).",
@@ -256,7 +256,7 @@ export const ja: Record<keyof typeof en, string> = {
   "plan.sequence.longest": "可変長のうち最長の値",
   "plan.sequenceLengths": "可変長（トークン数）",
   "plan.sequenceLengths.help":
-    "連続するマイクロバッチごとの最長サンプルのトークン数を、カンマ区切りで 64 個まで入力します（例: 512, 1024, 2048）。バッチの形状が変わることでアロケータに取り残されるメモリも予約量に含めて見積もります。空欄なら不明として、長さはシーケンス長まで変わるものとします。勾配チェックポイントありなら取り残されると見込まれる分を見積もりに含め、範囲の上限でさらに見込みます。",
+    "連続するマイクロバッチごとの最長サンプルのトークン数を、カンマ区切りで 64 個まで入力します（例: 512, 1024, 2048）。バッチの形状が変わることでアロケータに取り残されるメモリも予約量に含めて見積もります。空欄なら不明として、長さはシーケンス長まで変わるものとします。LoRA・QLoRA で勾配チェックポイントありなら取り残されると見込まれる分を見積もりに含め、範囲の上限でさらに見込みます。",
   "plan.sequenceLengths.fixed": "空欄: 不明",
   "plan.fixedLengths": "全バッチをシーケンス長までパディングまたはパッキング",
   "plan.fixedLengths.help": "長さの違いで取り残されるものがないため、見積もりにも範囲にもその見込みは要りません（max_length までのパディング、サンプルパッキングなど）。",
