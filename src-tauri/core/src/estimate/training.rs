@@ -512,9 +512,6 @@ pub(crate) fn training(input: &TrainInputs, notes: &mut Notes) -> Result<Part> {
     part.cpu = cpu;
     // Varying batch lengths strand the shorter batches' segments (docs/estimator.md §10.3).
     let simulated = plan.lengths_simulated();
-    // Only at the plan's own shape, which its lengths describe: the other shapes the solver and the what-if grid
-    // try assume fixed shapes (and stay fast: one simulation costs what a hundred estimates do).
-    let own_shape = b == plan.batch_size.get() && s == plan.sequence_length.get();
     // Lengths left open: the allocator model's closed form, at every shape (it costs nothing).
     let expected = plan.sequence_lengths.is_empty() && expects_stranding(plan);
     if plan.sequence_lengths.is_empty() && !expected {
@@ -544,10 +541,13 @@ pub(crate) fn training(input: &TrainInputs, notes: &mut Notes) -> Result<Part> {
                 ),
                 Message::new(Key::NoteExpectedLengths)
                     .bytes("bytes", stranded)
-                    .text("lengths", lengths.clone()),
+                    .text("lengths", lengths),
             )
         });
     }
+    // Only at the plan's own shape, which its lengths describe: the other shapes the solver and the what-if grid
+    // try assume fixed shapes (and stay fast: one simulation costs what a hundred estimates do).
+    let own_shape = b == plan.batch_size.get() && s == plan.sequence_length.get();
     if !plan.sequence_lengths.is_empty() && simulated && own_shape {
         let schedule = step_schedule(&ScheduleInputs {
             plan,
