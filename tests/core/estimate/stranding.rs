@@ -6,7 +6,7 @@
 //! those figures rounded up: the constants follow the mechanism.
 
 use headroom_core::estimate::band::{
-    ExpectedStranding, EXPECTED_ACTIVATIONS_REUSED_PERMILLE, EXPECTED_LOGITS_PERMILLE,
+    expected_stranding, EXPECTED_ACTIVATIONS_REUSED_PERMILLE, EXPECTED_LOGITS_PERMILLE,
     LENGTHS_ACTIVATIONS_CHECKPOINTED_PERMILLE, LENGTHS_ACTIVATIONS_PERMILLE,
     LENGTHS_LOGITS_PERMILLE,
 };
@@ -272,7 +272,7 @@ fn the_central_expectation_is_the_allocator_models_closed_form() {
     println!("closed form fitted: logits {r:.3}, activations reused {c:.3}");
     let mut ratios = Vec::new();
     for (model, method, s) in &points {
-        let closed = ExpectedStranding::MODEL.bytes(LengthBytes {
+        let closed = expected_stranding(LengthBytes {
             activations: s.activations,
             logits: s.logits,
             expected_stranded: 0,

@@ -170,25 +170,13 @@ pub const LENGTHS_ACTIVATIONS_PERMILLE: u64 = 1_250;
 pub const EXPECTED_LOGITS_PERMILLE: u64 = 2_950;
 pub const EXPECTED_ACTIVATIONS_REUSED_PERMILLE: u64 = 650;
 
-/// The central figure's expectation for lengths left open ([`EXPECTED_LOGITS_PERMILLE`]).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ExpectedStranding {
-    pub logits_permille: u64,
-    pub activations_reused_permille: u64,
-}
-
-impl ExpectedStranding {
-    /// The allocator model's figures.
-    pub const MODEL: ExpectedStranding = ExpectedStranding {
-        logits_permille: EXPECTED_LOGITS_PERMILLE,
-        activations_reused_permille: EXPECTED_ACTIVATIONS_REUSED_PERMILLE,
-    };
-
-    /// The bytes expected stranded for a step with these lengths' bytes; never below 0.
-    pub fn bytes(&self, step: LengthBytes) -> u64 {
-        permille(step.logits, self.logits_permille)
-            .saturating_sub(permille(step.activations, self.activations_reused_permille))
-    }
+/// The central figure's expectation for lengths left open ([`EXPECTED_LOGITS_PERMILLE`]): the bytes expected
+/// stranded for a step with these lengths' bytes, never below 0.
+pub fn expected_stranding(step: LengthBytes) -> u64 {
+    permille(step.logits, EXPECTED_LOGITS_PERMILLE).saturating_sub(permille(
+        step.activations,
+        EXPECTED_ACTIVATIONS_REUSED_PERMILLE,
+    ))
 }
 
 /// The lengths doubt of a band, in thousandths of the estimate's logits and activations.

@@ -287,8 +287,8 @@ pub fn suggestions(
         false,
     )?;
     // Every change is measured on the figure that decides the fit (docs/estimator.md §17): the band's upper end
-    // by default, which allows for what the plan leaves open alike with and without checkpointing, where the
-    // central figure expects changing lengths' stranding only with it (§10.3).
+    // by default, which allows for what the plan leaves open alike for every method, where the central figure
+    // expects changing lengths' stranding only for checkpointed LoRA and QLoRA (§10.3).
     let before = budget.deciding_bytes(&base.per_gpu);
     let mut out = Vec::new();
     let mut push = |change: String, message: Message, changed: &Plan, est: Estimate| {
@@ -457,10 +457,10 @@ pub fn suggestions(
             );
         }
     }
-    // Lengths left open widen the band's upper end (docs/estimator.md §17) and, with checkpointing, add what they
-    // are expected to strand to the central peak (§10.3): this one is measured on the figure that decides. It is
-    // a fact about the data to state, not a setting to turn: it applies only where every batch is padded or packed
-    // to the sequence length.
+    // Lengths left open widen the band's upper end (docs/estimator.md §17) and, for checkpointed LoRA and QLoRA,
+    // add what they are expected to strand to the central peak (§10.3): this one is measured on the figure that
+    // decides. It is a fact about the data to state, not a setting to turn: it applies only where every batch is
+    // padded or packed to the sequence length.
     if plan.lengths_open() {
         let mut p = plan.clone();
         p.set_one_length();

@@ -5,9 +5,9 @@ use super::activations::{
     layer_cost, layer_transient_per_token, lm_head_adapter_per_token, loss_bytes_per_logit,
     ActInputs, LOSS_CHUNKS,
 };
-use super::band::ExpectedStranding;
+use super::band::expected_stranding;
 use super::part::{Part, BYTES_CAP};
-use super::plan::{Method, Offload, Plan, Sharding, Task};
+use super::plan::{Method, Offload, Plan, Sharding};
 use super::report::{gib, LengthBytes, Notes};
 use super::shape::Shape;
 use super::states::{states, trainable, StateInputs};
@@ -31,12 +31,9 @@ const FIXED_LENGTHS_NOTE: &str = "fixed lengths: every micro-batch is counted se
 /// and in full fine-tuning the optimizer step reuses part of what strands, by an amount that depends on where the
 /// peak falls: the band's upper end allows for both, the central figure does not.
 fn expects_stranding(plan: &Plan) -> bool {
-    plan.task == Task::Train
+    plan.trains_on_one_schedule()
         && matches!(plan.method, Some(Method::Lora | Method::Qlora))
         && plan.gradient_checkpointing
-        && plan.sharding == Sharding::None
-        && plan.offload == Offload::None
-        && !plan.activation_offload
 }
 
 /// The lengths a run whose batches change length meets as new longest batches on its way to its longest, when
@@ -45,7 +42,7 @@ fn expects_stranding(plan: &Plan) -> bool {
 /// (five record lengths: about as many as 64 steps meet, H(64) ≈ 4.7). The shorter batches between them fit in
 /// segments already made and strand little more: over the checkpointed reference plans these five strand 0.90 of
 /// what 64 such steps do in the median (0.51 to 1.00); the central figure's closed form is fitted to what they
-/// strand ([`super::band::ExpectedStranding`], tests/core/estimate/stranding.rs).
+/// strand ([`super::band::expected_stranding`], tests/core/estimate/stranding.rs).
 pub fn reference_lengths(sequence_length: u64) -> Vec<u64> {
     [1u64, 3, 7, 15, 16]
         .iter()
@@ -526,7 +523,7 @@ pub(crate) fn training(input: &TrainInputs, notes: &mut Notes) -> Result<Part> {
         notes.add(|| ("varying lengths: not simulated with sharding or offload; the estimate assumes every batch is sequence_length long".to_string(), Message::new(Key::NoteVaryingLengthsSkipped)));
     }
     if expected {
-        let stranded = ExpectedStranding::MODEL.bytes(part.length_bytes);
+        let stranded = expected_stranding(part.length_bytes);
         part.length_bytes.expected_stranded = stranded;
         notes.add(|| {
             let lengths = reference_lengths(s)

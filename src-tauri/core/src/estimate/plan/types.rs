@@ -387,8 +387,13 @@ impl Plan {
     /// The plan lists its batches' lengths and the estimate simulates them (docs/estimator.md §10.3): training on
     /// one GPU's own schedule, as sharded and offloaded runs move other buffers than the simulation has.
     pub fn lengths_simulated(&self) -> bool {
+        !self.sequence_lengths.is_empty() && self.trains_on_one_schedule()
+    }
+
+    /// Training on one GPU's own schedule, without sharding or offload: where the allocator model of changing
+    /// lengths (docs/estimator.md §10.3) was built and holds.
+    pub fn trains_on_one_schedule(&self) -> bool {
         self.task == Task::Train
-            && !self.sequence_lengths.is_empty()
             && self.sharding == Sharding::None
             && self.offload == Offload::None
             && !self.activation_offload
