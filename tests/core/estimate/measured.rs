@@ -22,6 +22,8 @@ pub struct Compared {
     pub total: &'static str,
     /// The source does not say which counter it read (compared with allocated, the lowest total).
     pub counter_unknown: bool,
+    /// The central device total, in the units the source reported.
+    pub device_gib: f64,
     pub measured_gib: f64,
     pub estimated_gib: f64,
     pub low_gib: f64,
@@ -131,6 +133,13 @@ pub fn to_plan(p: &Value) -> Result<(Value, &'static str), String> {
                 .and_then(Value::as_u64)
                 .ok_or("sequence length not fixed")?;
             plan["sequence_length"] = json!(seq);
+            if ["packed", "padded_to_max_length"]
+                .iter()
+                .any(|flag| extra.get(*flag) == Some(&json!(true)))
+            {
+                // Packed rows, and rows padded to the cap, make every step the same length.
+                plan["sequence_lengths"] = json!([seq]);
+            }
             let m = match method {
                 "full" => "full",
                 "lora" if nf4 => "qlora",
@@ -153,6 +162,11 @@ pub fn to_plan(p: &Value) -> Result<(Value, &'static str), String> {
             if torchtune || litgpt {
                 // Neither uses PEFT's prepare_model_for_kbit_training.
                 plan["kbit_upcast"] = json!(false);
+            }
+            if framework.starts_with("ms-swift") {
+                // ms-swift's profile: no `prepare_model_for_kbit_training` anywhere in swift 1.x either (read at
+                // the benchmark's commit 46922151), so no fp32 upcast on a quantized base.
+                plan["framework"] = json!("ms_swift");
             }
             if let Some(upcast) = extra.get("kbit_upcast").and_then(Value::as_bool) {
                 // A source that says whether the recipe upcasts (TRL skips it for sharded QLoRA).
@@ -411,6 +425,7 @@ pub fn compare_file(file: &str) -> Measured {
                 low_gib: per(band.low),
                 high_gib: per(band.high),
                 device_high_gib: per(range.device_peak_bytes.high),
+                device_gib: per(g.device_peak_bytes),
             },
             plan,
             est,
