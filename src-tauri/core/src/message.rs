@@ -514,6 +514,7 @@ keys! {
     NoteBand = "backend.note.band" [low, high, logits, lengths, context_low, context_high],
     NoteBandLogits = "backend.note.band.logits" [],
     NoteBandLengths = "backend.note.band.lengths" [logits, activations],
+    NoteBandLengthsLogits = "backend.note.band.lengths_logits" [logits],
     NoteCpuPreset = "backend.note.cpu_preset" [],
     NoteCpuRam = "backend.note.cpu_ram" [bytes],
     NoteFitCentral = "backend.note.fit_central" [bytes],

@@ -754,6 +754,53 @@ fn lengths_left_open_expect_what_a_runs_new_longest_batches_strand() {
 }
 
 #[test]
+fn lengths_left_open_expect_stranding_where_the_recomputed_layer_outweighs_the_loss() {
+    // Llama-2-7B under QLoRA: a 32000-token vocabulary and the kbit upcast's fp32 residual stream make the first
+    // recomputed layer, not the loss, the peak at the start of backward. A new longest batch still makes segments
+    // for its loss there, so the expectation reads the step's figures at the loss (`LengthBytes`), not at the peak,
+    // which held no logits and expected nothing.
+    let llama_2 = spec_from_config(&json!({
+        "model_type": "llama", "hidden_size": 4096, "num_hidden_layers": 32, "num_attention_heads": 32,
+        "num_key_value_heads": 32, "intermediate_size": 11008, "vocab_size": 32000,
+        "tie_word_embeddings": false, "torch_dtype": "float16"
+    }))
+    .unwrap();
+    let base = json!({"task": "train", "method": "qlora", "quantization": "int4", "batch_size": 4,
+                      "sequence_length": 1024, "gradient_checkpointing": true});
+    let with = |lengths: Option<Vec<u64>>| {
+        let mut plan = base.clone();
+        if let Some(l) = lengths {
+            plan["sequence_lengths"] = json!(l);
+        }
+        run(&llama_2, plan)
+    };
+    let (open, one, records) = (
+        with(None),
+        with(Some(vec![1024])),
+        with(Some(reference_lengths(1024))),
+    );
+    assert_eq!(
+        one.per_gpu.components.logits, 0,
+        "the recomputed layer is the peak"
+    );
+    let loss = 12 * 32000 * 4 * 1024;
+    assert_eq!(open.per_gpu.length_bytes.logits, loss);
+    let expected = open.per_gpu.length_bytes.expected_stranded;
+    assert!(expected > GIB, "expected {expected}");
+    assert_eq!(
+        open.per_gpu.reserved_peak_bytes - one.per_gpu.reserved_peak_bytes,
+        expected
+    );
+    // Within the reach the reference grid gives this regime (tests/core/estimate/stranding.rs).
+    let simulated = records.per_gpu.reserved_peak_bytes - one.per_gpu.reserved_peak_bytes;
+    let ratio = expected as f64 / simulated as f64;
+    assert!(
+        (0.55..=1.35).contains(&ratio),
+        "closed form {expected}, simulated {simulated}"
+    );
+}
+
+#[test]
 fn qwen3s_query_and_key_norms_save_their_fp32_inputs() {
     // The same shapes as Qwen2 and Qwen3 (head_dim = h / a so both read it alike): only Qwen3 normalises each
     // head of q and k, and each norm keeps an fp32 copy of its input and rsqrt's fp32 output per head.

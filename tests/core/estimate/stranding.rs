@@ -16,12 +16,15 @@ use serde_json::json;
 
 use super::models::spec;
 
-/// The reference grid: small to large vocabularies and widths, GQA and MHA, the three training methods, with
-/// and without checkpointing, at 4 × 1024 tokens. What strands grows with the tokens as the logits and
+/// The reference grid: small to large vocabularies and widths, GQA and MHA (Llama-2-7B), the three training
+/// methods, with and without checkpointing, at 4 × 1024 tokens. Where the vocabulary is small and the layers wide
+/// (Llama-2-7B and Mistral-7B under QLoRA, whose kbit upcast widens the residual stream), the first recomputed layer
+/// outweighs the loss at the start of backward; everywhere else the loss is the peak there. What strands grows with the tokens as the logits and
 /// activations do (the same multiples at 512 or 32768 tokens within a few hundredths), so one size stands for
 /// all; a batch of several sequences strands a little more of the activations than one sequence of as many tokens.
-const MODELS: [&str; 6] = [
+const MODELS: [&str; 7] = [
     "Qwen/Qwen2.5-0.5B-Instruct",
+    "meta-llama/Llama-2-7b-hf",
     "meta-llama/Llama-3.2-1B",
     "meta-llama/Llama-3.1-8B",
     "mistralai/Mistral-7B-v0.1",
@@ -63,6 +66,8 @@ struct Stranded {
     stranded: u64,
     /// What the reference lengths strand (the central figure's expectation, docs/estimator.md §10.3).
     records: u64,
+    /// The loss, not the first recomputed layer, is the peak at the start of backward.
+    loss_peak: bool,
 }
 
 fn stranded(model: &str, method: &str, preset: &str, checkpointing: bool) -> Option<Stranded> {
@@ -119,6 +124,7 @@ fn stranded(model: &str, method: &str, preset: &str, checkpointing: bool) -> Opt
         logits: c.logits,
         stranded: sum / SEEDS,
         records,
+        loss_peak: fixed.per_gpu.components.logits > 0,
     })
 }
 
@@ -197,7 +203,9 @@ fn the_lengths_doubt_is_what_the_allocator_model_strands() {
 /// The central figure's expectation (docs/estimator.md §10.3) replays only the new longest batches a run meets,
 /// five lengths instead of 64 steps: over the checkpointed reference plans, where the central figure uses it,
 /// it strands about a tenth less than the 64 steps in the median (the lengths between the records add a little),
-/// never more than the 64 steps and never less than half.
+/// never less than half, and more only where the first recomputed layer is the peak (Llama-2-7B under QLoRA,
+/// 1.17): there the order of the lengths decides which segments the recomputed tensors can reuse, and the
+/// records' steady rise leaves them the fewest.
 #[test]
 fn the_reference_lengths_strand_what_a_long_run_does() {
     let mut ratios = Vec::new();
@@ -231,7 +239,7 @@ fn the_reference_lengths_strand_what_a_long_run_does() {
     );
     assert!((0.85..=1.0).contains(&median), "median {median:.2}");
     assert!(
-        ratios[0] >= 0.5 && ratios[ratios.len() - 1] <= 1.05,
+        ratios[0] >= 0.5 && ratios[ratios.len() - 1] <= 1.2,
         "{ratios:?}"
     );
 }
@@ -243,8 +251,11 @@ fn nearest(permille: f64) -> u64 {
 /// The central figure's expectation for lengths left open (docs/estimator.md §10.3) is a closed form of the step's
 /// logits and activations, `R × logits − C × activations`: R and C are the least-squares fit, through the origin,
 /// of what the reference lengths strand in the checkpointed LoRA and QLoRA plans of the grid, rounded to 50
-/// thousandths. The shipped constants must be those figures, and the closed form must stay near the simulation
-/// for every such plan with logits.
+/// thousandths. The shipped constants must be those figures, and the closed form must stay near the simulation for
+/// every such plan: within 0.9 to 1.15 of it where the loss is the peak at the start of backward, and within 0.55 to
+/// 1.35 where the first recomputed layer is (there the tensors' sizes decide what the recomputed layer reuses,
+/// which two figures cannot follow: Llama-2-7B and Mistral-7B under QLoRA have the same loss and activations and
+/// strand 4.3 and 2.0 GiB).
 #[test]
 fn the_central_expectation_is_the_allocator_models_closed_form() {
     let mut points = Vec::new();
@@ -271,6 +282,7 @@ fn the_central_expectation_is_the_allocator_models_closed_form() {
     let derived = (nearest(r * 1000.0), nearest(c * 1000.0));
     println!("closed form fitted: logits {r:.3}, activations reused {c:.3}");
     let mut ratios = Vec::new();
+    let mut recompute_peak = Vec::new();
     for (model, method, s) in &points {
         let closed = expected_stranding(LengthBytes {
             activations: s.activations,
@@ -282,10 +294,18 @@ fn the_central_expectation_is_the_allocator_models_closed_form() {
             s.records >> 20,
             closed >> 20
         );
-        if s.logits > 0 {
-            ratios.push(closed as f64 / s.records as f64);
+        let ratio = closed as f64 / s.records.max(1) as f64;
+        if s.loss_peak {
+            ratios.push(ratio);
+        } else {
+            recompute_peak.push(ratio);
         }
     }
+    println!("where the first recomputed layer is the peak: {recompute_peak:.2?}");
+    assert!(
+        !recompute_peak.is_empty() && recompute_peak.iter().all(|r| (0.55..=1.35).contains(r)),
+        "{recompute_peak:?}"
+    );
     ratios.sort_by(f64::total_cmp);
     let median = ratios[ratios.len() / 2];
     println!(
@@ -303,7 +323,7 @@ fn the_central_expectation_is_the_allocator_models_closed_form() {
     );
     assert!((0.95..=1.05).contains(&median), "median {median:.2}");
     assert!(
-        ratios[0] >= 0.9 && ratios[ratios.len() - 1] <= 1.35,
+        ratios[0] >= 0.9 && ratios[ratios.len() - 1] <= 1.15,
         "{ratios:?}"
     );
 }

@@ -150,25 +150,26 @@ pub const CONTEXT_HIGH_BYTES: u64 = 1024 * MIB;
 ///
 /// The figures are the allocator model's, not a published source's. Every plan of a reference grid is replayed
 /// through the simulation over 64 steps of lengths uniform up to its own (the last at its own, four fixed orders
-/// averaged), and the doubt is the least that covers each: first the loss's logits, which strand about three times
-/// their bytes in every checkpointed plan (each fp32 logits buffer of a shorter batch stays cached), then the
-/// activations, whose share depends on checkpointing (without it the saved tensors of a step are freed in reverse
-/// order and mostly reused). Each is rounded up to 50 thousandths; tests/core/estimate/stranding.rs derives them
-/// and fails when they drift.
+/// averaged), and the doubt is the least that covers each: first the loss's logits, which strand up to 3.35 times
+/// their bytes in checkpointed plans (each fp32 logits buffer of a shorter batch stays cached), then the
+/// activations, for what a plan strands beyond that: nothing in any checkpointed plan, 1.25 times them without
+/// checkpointing (the saved tensors of a long step, which shorter steps split). Both figures are the step's at its
+/// loss ([`LengthBytes`]). Each is rounded up to 50 thousandths; tests/core/estimate/stranding.rs derives them and
+/// fails when they drift.
 pub const LENGTHS_LOGITS_PERMILLE: u64 = 3_350;
-pub const LENGTHS_ACTIVATIONS_CHECKPOINTED_PERMILLE: u64 = 950;
+pub const LENGTHS_ACTIVATIONS_CHECKPOINTED_PERMILLE: u64 = 0;
 pub const LENGTHS_ACTIVATIONS_PERMILLE: u64 = 1_250;
 
 /// What a plan that leaves its lengths open is expected to strand, in its central figure (docs/estimator.md §10.3):
 /// the allocator model's figure for the new longest batches a run meets on its way to `sequence_length`
-/// ([`super::reference_lengths`]), as a closed form of the step's logits and activations at the start of backward.
+/// ([`super::reference_lengths`]), as a closed form of the step's logits and activations at its loss.
 /// Each new longest batch leaves its loss buffers behind, about three times the logits of the longest in all
 /// (1/2 + 3/4 + 7/8 + 15/16), and the longest step's own activations reuse part of them. The two figures are the
 /// least-squares fit of that form to the simulation over the checkpointed LoRA and QLoRA plans of the reference
 /// grid, rounded to 50 thousandths; tests/core/estimate/stranding.rs derives them and fails when they drift. The
 /// simulation itself costs what a hundred estimates do; this costs nothing.
-pub const EXPECTED_LOGITS_PERMILLE: u64 = 2_950;
-pub const EXPECTED_ACTIVATIONS_REUSED_PERMILLE: u64 = 650;
+pub const EXPECTED_LOGITS_PERMILLE: u64 = 3_000;
+pub const EXPECTED_ACTIVATIONS_REUSED_PERMILLE: u64 = 800;
 
 /// The central figure's expectation for lengths left open ([`EXPECTED_LOGITS_PERMILLE`]): the bytes expected
 /// stranded for a step with these lengths' bytes, never below 0.

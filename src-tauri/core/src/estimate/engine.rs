@@ -444,9 +444,14 @@ pub(crate) fn estimate_core(
             .optional(
                 "lengths",
                 lengths.then(|| {
-                    Message::new(Key::NoteBandLengths)
-                        .text("logits", times_logits.clone())
-                        .text("activations", times_activations.clone())
+                    if side.lengths.activations_permille == 0 {
+                        // Checkpointed plans: the loss's buffers cover all they strand.
+                        Message::new(Key::NoteBandLengthsLogits).text("logits", times_logits.clone())
+                    } else {
+                        Message::new(Key::NoteBandLengths)
+                            .text("logits", times_logits.clone())
+                            .text("activations", times_activations.clone())
+                    }
                 }),
             )
             .bytes("context_low", side.context_low_bytes)
@@ -461,7 +466,12 @@ pub(crate) fn estimate_core(
                 ""
             },
             if lengths {
-                format!("the segments batches of changing lengths strand (the plan leaves its lengths open; as the caching allocator's model replays lengths that change from step to step, up to {times_logits} times the logits and {times_activations} times the activations), ")
+                let activations = if side.lengths.activations_permille == 0 {
+                    String::new()
+                } else {
+                    format!(" and {times_activations} times the activations")
+                };
+                format!("the segments batches of changing lengths strand (the plan leaves its lengths open; as the caching allocator's model replays lengths that change from step to step, up to {times_logits} times the logits{activations}), ")
             } else {
                 String::new()
             },

@@ -41,9 +41,10 @@ impl Components {
     }
 }
 
-/// What grows with a training step's length while its activations are alive (at the start of backward), whatever
-/// moment the peak is: the bytes that batches of changing length strand (docs/estimator.md §17). A plan whose
-/// peak is the optimizer step has none of them in its `components`, yet its backward left the segments behind.
+/// What grows with a training step's length at its loss, where the step's activations are all saved and the
+/// loss's buffers alive, whatever moment the peak is: the bytes that batches of changing length strand
+/// (docs/estimator.md §17). A plan whose peak is the optimizer step, or the first recomputed layer, has some of
+/// them outside its `components`, yet a new longest batch made segments for them.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct LengthBytes {
     pub activations: u64,

@@ -500,9 +500,11 @@ pub(crate) fn training(input: &TrainInputs, notes: &mut Notes) -> Result<Part> {
         });
     }
     part.trainable = trainable_params;
+    // At the loss, wherever the backward's peak falls: a new longest batch's loss buffers need segments of their
+    // own there, beside every saved activation, even where the first recomputed layer later needs more.
     part.length_bytes = LengthBytes {
-        activations,
-        logits,
+        activations: stored + head,
+        logits: loss,
         expected_stranded: 0,
     };
     part.managed = managed;
