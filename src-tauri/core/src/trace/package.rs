@@ -25,6 +25,7 @@ pub const FILES: &[(&str, &str)] = embed![
     "errors.py",
     "extrapolate.py",
     "kernels.py",
+    "measure.py",
     "notes.py",
     "quant.py",
     "report.py",
