@@ -41,7 +41,7 @@ fn expects_stranding(plan: &Plan) -> bool {
 /// average halfway between the last one and `sequence_length`, so 1/2, 3/4, 7/8 and 15/16 of it, then all of it
 /// (five record lengths: about as many as 64 steps meet, H(64) ≈ 4.7). The shorter batches between them fit in
 /// segments already made and strand little more: over the checkpointed reference plans these five strand 0.90 of
-/// what 64 such steps do in the median (0.51 to 1.00); the central figure's closed form is fitted to what they
+/// what 64 such steps do in the median (0.51 to 1.17); the central figure's closed form is fitted to what they
 /// strand ([`super::band::expected_stranding`], tests/core/estimate/stranding.rs).
 pub fn reference_lengths(sequence_length: u64) -> Vec<u64> {
     [1u64, 3, 7, 15, 16]
