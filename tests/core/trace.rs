@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use headroom_core::env::EnvMap;
 use headroom_core::estimate::plan::plan_from_value;
-use headroom_core::estimate::{builtin_presets, estimate, CUDA_CONTEXT_BYTES};
+use headroom_core::estimate::{builtin_presets, estimate, LengthBytes, CUDA_CONTEXT_BYTES};
 use headroom_core::model::{self, Resolver};
 use headroom_core::presets::builtin;
 use headroom_core::trace::protocol::{parse_line, Event, Line, TraceResult};
@@ -528,7 +528,7 @@ fn the_result_maps_onto_the_contract_with_the_analytic_fit_rule() {
         json!({"model": tiny_llama(), "task": "train", "method": "lora",
         "gpus": {"count": 1, "memory_gib": 22}, "margin": 0.1}),
     );
-    let out = map::to_outcome(parsed_result(v), &p, &["model note".into()], &[]).unwrap();
+    let out = map::to_outcome(parsed_result(v), &p, None, &["model note".into()], &[]).unwrap();
     let e = &out.estimate;
     let g = &e.per_gpu;
     assert_eq!(g.allocated_peak_bytes, g.components.sum());
@@ -579,12 +579,12 @@ fn the_result_maps_onto_the_contract_with_the_analytic_fit_rule() {
     let mut v = result_json();
     v["peak"]["module"] = json!("");
     let p0 = plan(json!({"model": tiny_llama(), "task": "infer"}));
-    let out = map::to_outcome(parsed_result(v), &p0, &[], &[]).unwrap();
+    let out = map::to_outcome(parsed_result(v), &p0, None, &[], &[]).unwrap();
     assert_eq!(out.estimate.peak.unwrap().module, None);
 
     // Without gpus: no verdict, as the analytic engine.
     let p = plan(json!({"model": tiny_llama(), "task": "train", "method": "lora"}));
-    let out = map::to_outcome(parsed_result(result_json()), &p, &[], &[]).unwrap();
+    let out = map::to_outcome(parsed_result(result_json()), &p, None, &[], &[]).unwrap();
     assert_eq!(
         (out.estimate.fits, out.estimate.headroom_bytes),
         (None, None)
@@ -595,6 +595,43 @@ fn the_result_maps_onto_the_contract_with_the_analytic_fit_rule() {
         serde_json::to_value(&analytic).unwrap()["engine"],
         json!("analytic")
     );
+}
+
+#[test]
+fn the_lengths_doubt_reads_the_steps_loss_not_the_traced_peak() {
+    // A checkpointed plan whose traced peak is a recomputed layer, with no logits alive: the band's lengths doubt
+    // (docs/estimator.md §17) is defined on the step's figures at its loss, which the analytic engine gives
+    // (`PreparedTrace::lengths`, without its expectation: a trace runs fixed lengths).
+    let mib = 1u64 << 20;
+    let mut v = result_json();
+    v["components"] = json!({"weights": 24 * mib, "lora": 0, "gradients": 0, "optimizer": 0,
+        "activations": 8 * mib, "logits": 0, "kv_cache": 0, "workspace": 0});
+    v["allocated_peak_bytes"] = json!(32 * mib);
+    v["reserved_peak_bytes"] = json!(40 * mib);
+    let p = plan(
+        json!({"model": tiny_llama(), "task": "train", "method": "lora",
+        "gradient_checkpointing": true}),
+    );
+    let spec = model::resolve(&p.model, &Resolver::default()).unwrap();
+    let lengths = LengthBytes {
+        expected_stranded: 0,
+        ..estimate(&spec, &p, &builtin_presets())
+            .unwrap()
+            .per_gpu
+            .length_bytes
+    };
+    assert!(lengths.logits > 0, "{lengths:?}");
+    let high = |lengths: Option<LengthBytes>| {
+        let out = map::to_outcome(parsed_result(v.clone()), &p, lengths, &[], &[]).unwrap();
+        let g = out.estimate.per_gpu;
+        assert_eq!(g.length_bytes.logits, lengths.map_or(0, |l| l.logits));
+        g.range.unwrap().reserved_peak_bytes.high
+    };
+    // The traced peak's own figures hold no logits, and checkpointed plans have no activations term: only the
+    // method's spread.
+    assert_eq!(high(None), 40 * mib + (32 * mib * 1399 / 1000 - 32 * mib));
+    // The loss's: 3.35 times its logits, beside the spread.
+    assert!(high(Some(lengths)) >= 40 * mib + lengths.logits * 3350 / 1000);
 }
 
 /// The package's notes come with their keys: each known key with exactly its arguments is the note's message,
@@ -614,7 +651,7 @@ fn trace_notes_reach_the_ui_keyed_and_unknown_ones_as_their_english() {
         if let Some(m) = messages {
             v["note_messages"] = m;
         }
-        let e = map::to_outcome(parsed_result(v), &p, &spec.notes, &spec.note_messages)
+        let e = map::to_outcome(parsed_result(v), &p, None, &spec.notes, &spec.note_messages)
             .unwrap()
             .estimate;
         assert_eq!(e.notes.len(), e.note_messages.len());
@@ -685,13 +722,13 @@ fn an_inconsistent_result_is_refused() {
     let mut v = result_json();
     v["allocated_peak_bytes"] = json!(999);
     let (code, message) =
-        failure(&map::to_outcome(parsed_result(v), &p, &[], &[]).map(|_| unreachable!()));
+        failure(&map::to_outcome(parsed_result(v), &p, None, &[], &[]).map(|_| unreachable!()));
     assert_eq!(code, TraceFailure::Protocol);
     assert!(message.contains("sum"), "{message}");
     let mut v = result_json();
     v["reserved_peak_bytes"] = json!(10);
     let (code, _) =
-        failure(&map::to_outcome(parsed_result(v), &p, &[], &[]).map(|_| unreachable!()));
+        failure(&map::to_outcome(parsed_result(v), &p, None, &[], &[]).map(|_| unreachable!()));
     assert_eq!(code, TraceFailure::Protocol);
 }
 

@@ -10,10 +10,12 @@ use crate::message::{Key, Message};
 use crate::{Error, Result};
 
 /// Map `result` for `plan`. The package promises that the components sum to the allocated peak and that
-/// reserved covers allocated; a result that breaks either is refused, not printed.
+/// reserved covers allocated; a result that breaks either is refused, not printed. `lengths` are the figures the
+/// band's lengths doubt reads ([`super::PreparedTrace::lengths`]); without them, the traced peak's own.
 pub fn to_outcome(
     mut result: TraceResult,
     plan: &Plan,
+    lengths: Option<LengthBytes>,
     model_notes: &[String],
     model_messages: &[Message],
 ) -> Result<TraceOutcome> {
@@ -62,12 +64,11 @@ pub fn to_outcome(
         low_permille: 0,
         high_permille: 0,
     };
-    // The traced peak's own activations and logits: a trace records no separate backward start.
-    let length_bytes = LengthBytes {
+    let length_bytes = lengths.unwrap_or(LengthBytes {
         activations: c.activations,
         logits: c.logits,
         expected_stranded: 0,
-    };
+    });
     let range = band(
         plan,
         &BandInputs {

@@ -32,7 +32,7 @@ pub use python::PythonInfo;
 
 use crate::env::EnvMap;
 use crate::estimate::plan::{plan_from_value, Method, Plan};
-use crate::estimate::{available_presets, Estimate};
+use crate::estimate::{self, available_presets, Estimate, LengthBytes};
 use crate::model::{self, ModelSpec, Resolver};
 use crate::presets::library::PresetLibrary;
 use crate::{Error, Result};
@@ -102,6 +102,9 @@ pub struct PreparedTrace {
     pub plan: Plan,
     pub spec: ModelSpec,
     pub request: Value,
+    /// The analytic engine's figures at the step's loss, which the band's lengths doubt is defined on
+    /// (docs/estimator.md §17); `None` where it cannot estimate the model.
+    pub lengths: Option<LengthBytes>,
 }
 
 /// Parse a plan (the contract's JSON), refuse what one GPU cannot show, resolve its model and build the request,
@@ -125,10 +128,20 @@ pub fn prepare(plan_json: &Value, setup: &TraceSetup<'_>) -> Result<PreparedTrac
         &setup.steps,
         setup.time_limit.as_secs(),
     );
+    // A trace records its peak, not the step's loss, where a peak at the first recomputed layer or the optimizer
+    // step holds no logits: the lengths doubt reads the analytic engine's figures instead, without its expectation
+    // (a trace runs fixed lengths).
+    let lengths = estimate::estimate(&spec, &plan, &presets)
+        .ok()
+        .map(|e| LengthBytes {
+            expected_stranded: 0,
+            ..e.per_gpu.length_bytes
+        });
     Ok(PreparedTrace {
         plan,
         spec,
         request,
+        lengths,
     })
 }
 
@@ -144,6 +157,7 @@ pub fn trace_plan(
         plan,
         spec,
         request,
+        lengths,
     } = prepare(plan_json, setup)?;
     on_progress(TraceProgress {
         stage: Stage::Import,
@@ -166,7 +180,7 @@ pub fn trace_plan(
         cancel,
         on_progress,
     )?;
-    map::to_outcome(result, &plan, &spec.notes, &spec.note_messages)
+    map::to_outcome(result, &plan, lengths, &spec.notes, &spec.note_messages)
 }
 
 /// The caller's environment with the package first on PYTHONPATH, and Python's output unbuffered so progress
