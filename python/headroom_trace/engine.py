@@ -405,6 +405,7 @@ def _train(plan, model, trainable, tracker, autocast, vocab, progress):
             cublas.append(tracker.raw_alloc(CUBLAS_WORKSPACE, "workspace"))
         loss.backward()
         del loss
+        tracker.end_step()
         tracker.check_time()
         tracker.phase = "optimizer"
         progress("optimizer", 0.1 + 0.8 * (step + 0.8) / n, f"step {step}: optimizer")

@@ -14,6 +14,7 @@ import time
 import weakref
 
 import torch
+from torch.distributed._tools import mod_tracker as _mod_tracker
 from torch.distributed._tools.mod_tracker import ModTracker
 from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils._pytree import tree_flatten
@@ -243,10 +244,32 @@ class Tracker(TorchDispatchMode):
         return tags.pop() if len(tags) == 1 else None
 
     def __enter__(self):
+        # ModTracker discards the handles of the multi-grad hooks it puts on each module's tensors; keep them so
+        # that `end_step` can remove them (restored on exit).
+        self._hook_handles = []
+        self._register_multi_grad_hook = _mod_tracker.register_multi_grad_hook
+
+        def register(*args, **kwargs):
+            handle = self._register_multi_grad_hook(*args, **kwargs)
+            self._hook_handles.append(handle)
+            return handle
+
+        _mod_tracker.register_multi_grad_hook = register
         self.mt.__enter__()
         return super().__enter__()
+
+    def end_step(self):
+        """After a step's backward: remove the module hooks of its graph. Each hook holds its graph's nodes, and a
+        node holds its hooks, a cycle through C++ that Python's collector cannot see: without this every step's
+        graph would outlive the step, and with it whatever its autograd contexts keep as attributes (bitsandbytes'
+        `ctx.tensors`), which a training loop frees with its loss."""
+        for handle in getattr(self, "_hook_handles", ()):
+            handle.remove()
+        self._hook_handles = []
 
     def __exit__(self, *exc):
         r = super().__exit__(*exc)
         self.mt.__exit__(*exc)
+        _mod_tracker.register_multi_grad_hook = self._register_multi_grad_hook
+        self.end_step()
         return r
