@@ -139,9 +139,15 @@ def fake_safe_apply():
         torch.utils.swap_tensors = orig
 
 
-def _enable_checkpointing(model):
-    fn = getattr(model, "activation_checkpointing_enable", None) or model.gradient_checkpointing_enable
-    fn()
+def _enable_checkpointing(model, use_reentrant=None):
+    """Checkpoint every decoder layer, with `use_reentrant` when the plan gives it (else transformers' default)."""
+    new = getattr(model, "activation_checkpointing_enable", None)
+    if use_reentrant is None:
+        (new or model.gradient_checkpointing_enable)()
+    elif new is not None:
+        new(activation_checkpointing_kwargs={"use_reentrant": use_reentrant})
+    else:
+        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": use_reentrant})
 
 
 def build(config, plan, notes):
@@ -195,7 +201,7 @@ def _build(config, plan, notes):
             for name, mod in model.named_modules():
                 if mod is out_emb:
                     skip.append(name)
-        n = quantize_model(model, plan.bnb, skip)
+        n = quantize_model(model, plan.bnb, skip, plan.bnb_keeps_inputs)
         if plan.bnb.bits == 4:
             model.is_loaded_in_4bit = True
             notes.add("backend.note.trace.bnb4",
@@ -234,7 +240,7 @@ def _build(config, plan, notes):
         model = _apply_lora(model, plan, notes)
         return model
     if plan.gradient_checkpointing:
-        _enable_checkpointing(model)
+        _enable_checkpointing(model, plan.use_reentrant)
     return model
 
 
@@ -244,15 +250,19 @@ def _apply_lora(model, plan, notes):
     lora = plan.lora
     with quiet():
         if (plan.method == "qlora" or plan.bnb is not None) and plan.kbit_upcast:
-            model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=plan.gradient_checkpointing)
+            kwargs = {}
+            if plan.use_reentrant is not None:
+                kwargs["gradient_checkpointing_kwargs"] = {"use_reentrant": plan.use_reentrant}
+            model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=plan.gradient_checkpointing,
+                                                    **kwargs)
             notes.add("backend.note.trace.kbit_prepared",
                       "prepare_model_for_kbit_training (PEFT) ran: frozen non-quantized weights upcast to fp32, "
                       "input embeddings' output requires grad")
-            if plan.gradient_checkpointing:
+            if plan.gradient_checkpointing and plan.use_reentrant is None:
                 notes.add("backend.note.trace.peft_checkpointing",
                           "checkpointing as PEFT enables it: no use_reentrant given, so torch's reentrant default")
         elif plan.gradient_checkpointing:
-            _enable_checkpointing(model)
+            _enable_checkpointing(model, plan.use_reentrant)
         to_save = None
         if plan.trainable_embeddings:
             to_save = []

@@ -9,6 +9,9 @@ Compute: a 4-bit layer dequantizes its weight to the compute dtype for the matmu
 forward and again in backward for the input gradient (MatMul4Bit); a single-token inference step
 uses the fused gemv kernel with no dequantized copy. An 8-bit layer quantizes its input to int8 with
 row scales, multiplies into int32 and dequantizes into fp16; its backward dequantizes the weight.
+Saved for backward: what bitsandbytes keeps is an attribute of the autograd context (`ctx.tensors`), not a
+saved tensor, so checkpointing without reentrance cannot drop it: MatMul8bitLt keeps its input in every
+release, MatMul4Bit kept it before 0.43.2 (bitsandbytes pull request 1270) and keeps only the weight since.
 """
 
 import torch
@@ -59,13 +62,16 @@ def _dequantized(weight_shape, dtype, like, tracker):
 
 class _MatMul4Bit(torch.autograd.Function):
     @staticmethod
-    def forward(ctx, x, packed, bias, out_features, in_features, tracker):
+    def forward(ctx, x, packed, bias, out_features, in_features, tracker, keeps_input):
         w = _dequantized((out_features, in_features), x.dtype, x, tracker)
         out = torch.nn.functional.linear(x, w, bias)
         del w
         ctx.shape = (out_features, in_features)
         ctx.tracker = tracker
-        ctx.save_for_backward(x, packed)
+        if any(ctx.needs_input_grad[:2]):
+            ctx.tensors = (x if keeps_input else None, packed)
+        else:
+            ctx.tensors = (None, None)
         return out
 
     @staticmethod
@@ -75,13 +81,15 @@ class _MatMul4Bit(torch.autograd.Function):
             w = _dequantized(ctx.shape, grad_out.dtype, grad_out, ctx.tracker)
             grad_x = torch.matmul(grad_out, w)
             del w
-        return grad_x, None, None, None, None, None
+        return grad_x, None, None, None, None, None, None
 
 
 class Linear4bit(nn.Linear):
     """A bitsandbytes Linear4bit stand-in. Subclasses nn.Linear so that PEFT wraps it with its LoRA layer."""
 
     tracker = None
+    # bitsandbytes before 0.43.2 keeps the input on the autograd context.
+    keeps_input = False
 
     def __init__(self, in_features, out_features, bias, compute_dtype, double_quant, quant_storage, device=None):
         nn.Module.__init__(self)
@@ -113,7 +121,8 @@ class Linear4bit(nn.Linear):
             if bias is not None:
                 out = out + bias
         else:
-            out = _MatMul4Bit.apply(x, self.weight, bias, self.out_features, self.in_features, self.tracker)
+            out = _MatMul4Bit.apply(x, self.weight, bias, self.out_features, self.in_features, self.tracker,
+                                    self.keeps_input)
         return out.to(in_dtype)
 
 
@@ -139,7 +148,7 @@ class _MatMul8bitLt(torch.autograd.Function):
             out = out + bias.to(torch.float16)
         ctx.shape = (out_features, in_features)
         ctx.tracker = tracker
-        ctx.save_for_backward(x, weight)
+        ctx.tensors = (x, weight) if any(ctx.needs_input_grad[:2]) else (None, None)
         return out.to(x.dtype)
 
     @staticmethod
@@ -168,8 +177,9 @@ class Linear8bitLt(nn.Linear):
         return _MatMul8bitLt.apply(x, self.weight, self.bias, self.out_features, self.in_features, self.tracker)
 
 
-def quantize_model(model, bnb, skip):
-    """Swap every nn.Linear outside `skip` (module names or their last component) for its bnb stand-in.
+def quantize_model(model, bnb, skip, keeps_inputs=False):
+    """Swap every nn.Linear outside `skip` (module names or their last component) for its bnb stand-in;
+    `keeps_inputs`: the 4-bit layers keep their inputs, as bitsandbytes before 0.43.2 does.
     Returns the number of layers swapped."""
     swapped = 0
     for name, module in list(model.named_modules()):
@@ -183,6 +193,7 @@ def quantize_model(model, bnb, skip):
             if bnb.bits == 4:
                 new = Linear4bit(child.in_features, child.out_features, child.bias is not None,
                                  DTYPE[bnb.compute_dtype], bnb.double_quant, bnb.quant_storage, device=dev)
+                new.keeps_input = keeps_inputs
             else:
                 new = Linear8bitLt(child.in_features, child.out_features, child.bias is not None, device=dev)
             setattr(module, child_name, new)

@@ -58,6 +58,10 @@ class Plan:
     kv_cache_dtype: Optional[str]
     kbit_upcast: bool = True
     prefill_logits: str = "last"
+    # bitsandbytes before 0.43.2: MatMul4Bit keeps its input on its autograd context (8-bit always does)
+    bnb_keeps_inputs: bool = False
+    # torch.utils.checkpoint's use_reentrant; None: as transformers or PEFT enable checkpointing by default
+    use_reentrant: Optional[bool] = None
 
 
 @dataclass
@@ -233,8 +237,21 @@ def parse_plan(raw):
         # optional (protocol addition): "all" for transformers before 4.45, whose generate() computed the
         # prefill's logits for every prompt token and upcast them to fp32
         prefill_logits=_choice(raw, "prefill_logits", ("last", "all"), p, "last"),
+        # optional (protocol addition): the plan's bitsandbytes release keeps 4-bit layers' inputs (before 0.43.2)
+        bnb_keeps_inputs=_bool(raw, "bnb_keeps_inputs", p, False),
+        # optional (protocol addition): gradient checkpointing's use_reentrant, as the plan's framework passes it
+        use_reentrant=_optional_bool(raw, "use_reentrant", p),
     )
     return plan
+
+
+def _optional_bool(obj, key, prefix):
+    value = obj.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, bool):
+        raise _bad(f"{prefix}.{key}", f"must be true or false, not {value!r}")
+    return value
 
 
 def parse_request(raw):

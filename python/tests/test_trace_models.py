@@ -278,3 +278,52 @@ def test_dropout_keeps_a_one_byte_mask_as_cuda_does():
     # One bool mask (1 byte per input element) per adapted layer still alive at the peak, at least the last
     # layer's; the CPU kernel's fp32 noise tensor would add 4 bytes per element even for one layer.
     assert h * tokens <= grown <= layers * h * tokens, grown
+
+
+def _keeping_slope(use_reentrant):
+    """Bytes per token that bitsandbytes before 0.43.2 adds per decoder layer (tiny-llama at 2 and 4 layers)."""
+    added = []
+    for layers in (2, 4):
+        config = tiny_config("tiny-llama")
+        config["num_hidden_layers"] = layers
+        peaks = []
+        for keeps in (False, True):
+            plan = train_plan("qlora", batch_size=2, sequence_length=256, kbit_upcast=False,
+                              use_reentrant=use_reentrant, bnb_keeps_inputs=keeps)
+            plan["lora"]["dropout"] = 0.0
+            peaks.append(trace(config, plan)["allocated_peak_bytes"])
+        added.append(peaks[1] - peaks[0])
+    return (added[1] - added[0]) / 2 / (2 * 256)
+
+
+def test_older_bitsandbytes_keeps_4bit_inputs_through_checkpointing_without_reentrance():
+    # MatMul4Bit before 0.43.2 keeps its input on the autograd context, which non-reentrant checkpointing cannot
+    # drop: per layer and token the 16-bit inputs of q/k/v (one shared tensor), o_proj, gate/up (shared) and
+    # down_proj, 2 x (64 + 64 + 64 + 176) bytes (docs/estimator.md §6.4; the analytic engine's figure).
+    assert _keeping_slope(False) == 2 * (64 + 64 + 64 + 176)
+    # Reentrant checkpointing runs forward under no_grad: no context outlives a layer.
+    assert _keeping_slope(True) == 0
+
+
+def test_a_steps_graph_does_not_outlive_the_step():
+    # ModTracker's module hooks hold their graph's nodes in a cycle through C++; the tracker removes them after
+    # each backward, so what autograd contexts keep is freed with the loss, as in a training loop, and a third
+    # step at the same length peaks no higher than the second.
+    config = tiny_config("tiny-llama")
+    plan = lambda n: train_plan("qlora", batch_size=2, sequence_length=256, kbit_upcast=False,  # noqa: E731
+                                use_reentrant=False, bnb_keeps_inputs=True, sequence_lengths=[256] * n)
+    assert trace(config, plan(3))["allocated_peak_bytes"] == trace(config, plan(2))["allocated_peak_bytes"]
+
+
+def test_the_request_says_bitsandbytes_release_and_checkpointing_by_name():
+    from headroom_trace.errors import TraceError
+    from headroom_trace.request import parse_plan
+
+    with pytest.raises(TraceError) as e:
+        parse_plan(train_plan("qlora", use_reentrant="no"))
+    assert "plan.use_reentrant" in str(e.value)
+    with pytest.raises(TraceError) as e:
+        parse_plan(train_plan("qlora", bnb_keeps_inputs=1))
+    assert "plan.bnb_keeps_inputs" in str(e.value)
+    plan = parse_plan(train_plan("qlora"))
+    assert (plan.bnb_keeps_inputs, plan.use_reentrant) == (False, None)

@@ -434,6 +434,17 @@ fn the_request_carries_the_plan_in_the_protocols_terms() {
     assert_eq!(r["time_limit_s"], json!(120));
     assert_eq!(r["plan"]["kbit_upcast"], Value::Null);
     assert_eq!(r["plan"]["sequence_lengths"], Value::Null);
+    // No checkpointing: nothing to say about reentrance; no release named: a current bitsandbytes.
+    assert_eq!(r["plan"]["use_reentrant"], Value::Null);
+    assert_eq!(r["plan"]["bnb_keeps_inputs"], json!(false));
+    // docs/estimator.md §6.4: the release and the framework's checkpointing reach the trace.
+    let old = plan(
+        json!({"model": tiny_llama(), "task": "train", "method": "qlora", "gradient_checkpointing": true,
+               "bitsandbytes_version": "0.41.3", "framework": "axolotl"}),
+    );
+    let r = request::build(&old, &config, json!({}), &Steps::default(), 120);
+    assert_eq!(r["plan"]["bnb_keeps_inputs"], json!(true));
+    assert_eq!(r["plan"]["use_reentrant"], json!(true));
     assert_eq!(r["allocator"]["expandable_segments"], json!(false));
     let steps = Steps {
         sequence_lengths: vec![128, 512, 256],

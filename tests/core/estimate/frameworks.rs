@@ -224,3 +224,82 @@ fn a_written_plan_reloads_to_the_same_estimate() {
         estimate(&llama_8b(), &again, &presets).unwrap().per_gpu
     );
 }
+
+/// docs/frameworks.md: `use_reentrant` comes from the framework's current release when the plan does not give it,
+/// and is recorded among the keys it filled only where checkpointing is on.
+#[test]
+fn each_framework_says_how_it_checkpoints() {
+    let presets = builtin_presets();
+    let parse = |v: Value| parse_plan(&v.to_string(), &presets).unwrap();
+    for (framework, reentrant) in [
+        ("hf_trainer", false),
+        ("trl", false),
+        ("axolotl", true),
+        ("llama_factory", true),
+        ("ms_swift", true),
+        ("unsloth", true),
+        ("torchtune", false),
+        ("plain", true),
+    ] {
+        let p = parse(
+            json!({"model": {"id": "m"}, "task": "train", "method": "lora",
+                             "framework": framework, "gradient_checkpointing": true}),
+        );
+        assert_eq!(p.use_reentrant, reentrant, "{framework}");
+        assert!(
+            p.from_framework.iter().any(|k| k == "use_reentrant"),
+            "{framework}"
+        );
+        let given = parse(
+            json!({"model": {"id": "m"}, "task": "train", "method": "lora",
+                                 "framework": framework, "gradient_checkpointing": true,
+                                 "use_reentrant": !reentrant}),
+        );
+        assert_eq!(given.use_reentrant, !reentrant);
+        assert!(!given.from_framework.iter().any(|k| k == "use_reentrant"));
+    }
+    let off = parse(
+        json!({"model": {"id": "m"}, "task": "train", "method": "lora",
+                           "gradient_checkpointing": false}),
+    );
+    assert!(!off.from_framework.iter().any(|k| k == "use_reentrant"));
+}
+
+/// Bad values name their key.
+#[test]
+fn a_bitsandbytes_release_that_is_not_one_and_checkpointing_at_inference_name_their_key() {
+    let presets = builtin_presets();
+    for bad in ["", "latest", "0", "x.1", "0.4x.1", "1234567.1"] {
+        let err = parse_plan(
+            &json!({"model": {"id": "m"}, "task": "train", "method": "qlora", "bitsandbytes_version": bad})
+                .to_string(),
+            &presets,
+        )
+        .unwrap_err();
+        match err {
+            Error::Invalid { field, message, .. } => {
+                assert_eq!(field, "bitsandbytes_version", "{bad}");
+                assert!(message.contains("0.43.2"), "{message}");
+            }
+            other => panic!("{bad}: {other:?}"),
+        }
+    }
+    for good in ["0.41.3", "0.41.3.post2", "v0.45", "0.44.0rc1", " 0.46.1 "] {
+        let p = parse_plan(
+            &json!({"model": {"id": "m"}, "task": "train", "method": "qlora", "bitsandbytes_version": good})
+                .to_string(),
+            &presets,
+        )
+        .unwrap_or_else(|e| panic!("{good}: {e}"));
+        assert!(p.bnb_4bit_keeps_inputs().is_some(), "{good}");
+    }
+    let err = parse_plan(
+        &json!({"model": {"id": "m"}, "task": "infer", "use_reentrant": true}).to_string(),
+        &presets,
+    )
+    .unwrap_err();
+    match err {
+        Error::Invalid { field, .. } => assert_eq!(field, "use_reentrant"),
+        other => panic!("{other:?}"),
+    }
+}

@@ -43,6 +43,20 @@ pub fn s<'a>(v: &'a Value, k: &str) -> &'a str {
     v.get(k).and_then(Value::as_str).unwrap_or("")
 }
 
+/// The bitsandbytes release a row's text names ("bitsandbytes 0.41.3.post2", "bitsandbytes==0.41.1"), if any.
+fn bnb_release(text: &str) -> Option<String> {
+    text.match_indices("bitsandbytes").find_map(|(at, name)| {
+        let rest = text[at + name.len()..].trim_start_matches([' ', '=', 'v']);
+        let version: String = rest
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '.')
+            .collect();
+        let version = version.trim_end_matches('.');
+        (version.contains('.') && version.starts_with(|c: char| c.is_ascii_digit()))
+            .then(|| version.to_string())
+    })
+}
+
 /// Map a measured point to a plan, or say why it cannot be one.
 pub fn to_plan(p: &Value) -> Result<(Value, &'static str), String> {
     let model = s(p, "model_id");
@@ -167,6 +181,20 @@ pub fn to_plan(p: &Value) -> Result<(Value, &'static str), String> {
                 // ms-swift's profile: no `prepare_model_for_kbit_training` anywhere in swift 1.x either (read at
                 // the benchmark's commit 46922151), so no fp32 upcast on a quantized base.
                 plan["framework"] = json!("ms_swift");
+                if framework.starts_with("ms-swift 1.") {
+                    // swift 1.x patched torch.utils.checkpoint to use_reentrant=False from torch 2.1 on
+                    // (`fix_gradient_checkpointing_warning`, read at the benchmark's commit), and the Trainer of its
+                    // day passed no kwargs of its own: these runs checkpointed without reentrance.
+                    plan["use_reentrant"] = json!(false);
+                }
+            }
+            if let Some(version) = bnb_release(&p.to_string()) {
+                // The bitsandbytes release the source names: before 0.43.2 its 4-bit layers keep their inputs.
+                plan["bitsandbytes_version"] = json!(version);
+            }
+            if let Some(reentrant) = extra.get("use_reentrant").and_then(Value::as_bool) {
+                // A recipe that passes `--use_reentrant` (PEFT's sharded-QLoRA examples pass True).
+                plan["use_reentrant"] = json!(reentrant);
             }
             if let Some(upcast) = extra.get("kbit_upcast").and_then(Value::as_bool) {
                 // A source that says whether the recipe upcasts (TRL skips it for sharded QLoRA).

@@ -211,6 +211,17 @@ fn spread() -> Vec<Estimate> {
         &paged,
         high - free.per_gpu.managed_memory_bytes / 2,
     ));
+    // A QLoRA plan without checkpointing that names no bitsandbytes release: the band allows for an older one.
+    out.push(run(
+        &llama,
+        json!({"task": "train", "method": "qlora", "gradient_checkpointing": false}),
+    ));
+    // bitsandbytes before 0.43.2 under checkpointing without reentrance.
+    out.push(run(
+        &llama,
+        json!({"task": "train", "method": "qlora", "gradient_checkpointing": true,
+               "bitsandbytes_version": "0.41.3", "use_reentrant": false}),
+    ));
     // Models with their own notes.
     let mut mla = llama_8b();
     if let Some(a) = mla.architecture.as_mut() {

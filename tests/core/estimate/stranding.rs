@@ -31,7 +31,15 @@ const MODELS: [&str; 7] = [
     "Qwen/Qwen2.5-14B-Instruct",
     "meta-llama/Llama-3.1-70B",
 ];
-const METHODS: [(&str, &str); 3] = [("lora", "bf16"), ("qlora", "int4"), ("full", "bf16")];
+/// LoRA, QLoRA with today's bitsandbytes, QLoRA with a release before 0.43.2 under reentrant checkpointing (whose
+/// recomputed layer keeps every 4-bit layer's input, so that it, not the loss, can be a plan's peak), full.
+const METHODS: [(&str, &str); 4] = [
+    ("lora", "bf16"),
+    ("qlora", "int4"),
+    (QLORA_OLD_BNB, "int4"),
+    ("full", "bf16"),
+];
+const QLORA_OLD_BNB: &str = "qlora-bnb-0.41";
 const BATCH: u64 = 4;
 const TOKENS: u64 = 1024;
 /// The schedule: as many steps as a plan may list, each length uniform on 1..=TOKENS (no dataset is assumed),
@@ -78,6 +86,11 @@ fn stranded(model: &str, method: &str, preset: &str, checkpointing: bool) -> Opt
         "sequence_length": TOKENS, "batch_size": BATCH, "gradient_checkpointing": checkpointing,
         "attention": "flash",
     });
+    if method == QLORA_OLD_BNB {
+        plan["method"] = json!("qlora");
+        plan["bitsandbytes_version"] = json!("0.41.3");
+        plan["use_reentrant"] = json!(true);
+    }
     if method != "full" {
         plan["lora"] =
             json!({"rank": 16, "target_modules": ["q_proj", "k_proj", "v_proj", "o_proj"]});
@@ -252,10 +265,11 @@ fn nearest(permille: f64) -> u64 {
 /// logits and activations, `R × logits − C × activations`: R and C are the least-squares fit, through the origin,
 /// of what the reference lengths strand in the checkpointed LoRA and QLoRA plans of the grid, rounded to 50
 /// thousandths. The shipped constants must be those figures, and the closed form must stay near the simulation for
-/// every such plan: within 0.9 to 1.15 of it where the loss is the peak at the start of backward, and within 0.55 to
-/// 1.35 where the first recomputed layer is (there the tensors' sizes decide what the recomputed layer reuses,
-/// which two figures cannot follow: Llama-2-7B and Mistral-7B under QLoRA have the same loss and activations and
-/// strand 4.3 and 2.0 GiB).
+/// every such plan: within 0.9 to 1.15 of it where the loss is the peak at the start of backward. QLoRA under a
+/// bitsandbytes release before 0.43.2 is left out of the fit (a release the plan does not name is a current one) and
+/// held within 0.55 to 1.6: its recomputed layer keeps every 4-bit layer's input, and there the tensors' sizes
+/// decide what the recomputed layer reuses, which two figures cannot follow (Llama-2-7B and Mistral-7B under that
+/// QLoRA have the same loss and activations and strand 4.3 and 2.0 GiB).
 #[test]
 fn the_central_expectation_is_the_allocator_models_closed_form() {
     let mut points = Vec::new();
@@ -266,9 +280,10 @@ fn the_central_expectation_is_the_allocator_models_closed_form() {
             points.push((model, *method, s));
         }
     }
-    // Normal equations of records ≈ R·logits − C·activations.
+    // Normal equations of records ≈ R·logits − C·activations, over the plans as Headroom's defaults make them:
+    // a bitsandbytes release that is not named is a current one.
     let (mut ll, mut la, mut aa, mut ls, mut as_) = (0f64, 0f64, 0f64, 0f64, 0f64);
-    for (_, _, s) in &points {
+    for (_, _, s) in points.iter().filter(|(_, m, _)| *m != QLORA_OLD_BNB) {
         let (l, a, r) = (s.logits as f64, s.activations as f64, s.records as f64);
         ll += l * l;
         la += l * a;
@@ -288,6 +303,7 @@ fn the_central_expectation_is_the_allocator_models_closed_form() {
             activations: s.activations,
             logits: s.logits,
             expected_stranded: 0,
+            older_bnb: 0,
         });
         println!(
             "{model:<28} {method:<5} reference lengths {:>6} MiB closed form {:>6} MiB",
@@ -295,15 +311,17 @@ fn the_central_expectation_is_the_allocator_models_closed_form() {
             closed >> 20
         );
         let ratio = closed as f64 / s.records.max(1) as f64;
-        if s.loss_peak {
+        if s.loss_peak && *method != QLORA_OLD_BNB {
             ratios.push(ratio);
         } else {
             recompute_peak.push(ratio);
         }
     }
-    println!("where the first recomputed layer is the peak: {recompute_peak:.2?}");
+    println!(
+        "bitsandbytes before 0.43.2, or the first recomputed layer the peak: {recompute_peak:.2?}"
+    );
     assert!(
-        !recompute_peak.is_empty() && recompute_peak.iter().all(|r| (0.55..=1.35).contains(r)),
+        !recompute_peak.is_empty() && recompute_peak.iter().all(|r| (0.55..=1.6).contains(r)),
         "{recompute_peak:?}"
     );
     ratios.sort_by(f64::total_cmp);

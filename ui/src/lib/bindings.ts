@@ -1083,6 +1083,17 @@ kbit_upcast?: boolean,
  */
 quantize_lm_head?: boolean, 
 /**
+ * Extension (bitsandbytes presets): the bitsandbytes release the run uses, e.g. `"0.41.3"`. Releases before
+ * 0.43.2 keep every 4-bit layer's input for backward. Default: not said; the estimate assumes a later
+ * release and the band's upper end allows for an earlier one.
+ */
+bitsandbytes_version?: string, 
+/**
+ * Extension (training with gradient checkpointing): `use_reentrant` of `torch.utils.checkpoint`, as
+ * `gradient_checkpointing_kwargs` passes it. Default: the framework's.
+ */
+use_reentrant?: boolean, 
+/**
  * Extension (`infer`): logits of the last prompt token only, or of all. Default `last`.
  */
 prefill_logits?: PrefillLogits, 

@@ -26,6 +26,11 @@ pub(crate) struct LayerCost {
     /// varying lengths (docs/estimator.md §10.3) needs single tensors' sizes: which cached block a longer
     /// batch's tensor can reuse depends on them, not on their sum.
     pub saved: Vec<u64>,
+    /// The inputs of the layer's bitsandbytes layers, bytes per token, one entry per distinct tensor: what
+    /// `MatMul4Bit` (before bitsandbytes 0.43.2) and `MatMul8bitLt` keep on their autograd context. Being an
+    /// attribute of the context, not a saved tensor, checkpointing without reentrance cannot drop them
+    /// (docs/estimator.md §6.4). Empty without quantized layers.
+    pub bnb_inputs: Vec<u64>,
 }
 
 pub(crate) struct ActInputs<'a> {
@@ -41,6 +46,11 @@ pub(crate) struct ActInputs<'a> {
     /// `use_orig_params=True` the layer computes with views of it (torch `_flat_param.py`
     /// `_use_unsharded_views`), so autograd saves what a full fine-tune saves.
     pub frozen_need_grad: bool,
+    /// The quantized layers' autograd functions keep their input (`LayerCost::bnb_inputs`).
+    pub bnb_keeps_inputs: bool,
+    /// The quantized layers are LLM.int8's, which keep the input they are handed (`Linear8bitLt` casts nothing),
+    /// where a 4-bit layer keeps its own copy in the compute dtype (`Linear4bit` casts to it first).
+    pub bnb_int8: bool,
 }
 
 /// Saved bytes of one decoder layer (a dense and an MoE variant: the mean weighted by layer count).
@@ -71,6 +81,9 @@ pub(crate) fn layer_cost(input: &ActInputs) -> LayerCost {
     // The same bytes tensor by tensor: the slots that add a copy per reader, the layers' own inputs, adapters.
     let mut reader_copies: [Vec<u64>; 4] = Default::default();
     let mut items: Vec<u64> = Vec::new();
+    // The quantized layers' inputs by slot, as the slots below count them.
+    let mut bnb_slots: [Vec<u64>; 4] = Default::default();
+    let mut bnb_own: Vec<u64> = Vec::new();
     for (i, g) in arch.linear_layers.iter().enumerate() {
         if g.role == LinearRole::LmHead {
             continue;
@@ -80,7 +93,7 @@ pub(crate) fn layer_cost(input: &ActInputs) -> LayerCost {
         // lora_A saves the very input tensor only when it gets it unchanged (no dropout, no dtype cast);
         // otherwise it saves its own copy, counted with the adapter below.
         let lora_shares_input = adapted && !lora_dropout && !adapter_cast;
-        let saves = full || quantized_here || lora_shares_input;
+        let saves = full || (quantized_here && input.bnb_keeps_inputs) || lora_shares_input;
         let per_layer = shape.per_layer(g);
         // Weight of this group in an average layer (MoE groups only exist in MoE layers).
         let layer_share = |bytes: u64| -> u64 {
@@ -125,6 +138,36 @@ pub(crate) fn layer_cost(input: &ActInputs) -> LayerCost {
                 }
             }
             continue;
+        }
+        if quantized_here {
+            let slot_of = input_slot(&g.name);
+            // LLM.int8 keeps the residual stream's own tensor, shared by its readers, and the gated product as
+            // the MLP computed it (fp32 on an fp32 stream, see `mlp_e` below).
+            let int8_bytes = match slot_of {
+                InputSlot::AttnIn | InputSlot::MlpIn | InputSlot::MlpInner => e_res,
+                InputSlot::AttnOut | InputSlot::Own => e,
+            };
+            let bytes = if input.bnb_int8 { int8_bytes } else { e } * g.in_features;
+            let per_reader = copies_per_reader && !input.bnb_int8;
+            let slot = match slot_of {
+                InputSlot::AttnIn => Some((0, per_reader)),
+                InputSlot::AttnOut => Some((1, false)),
+                InputSlot::MlpIn => Some((2, per_reader)),
+                InputSlot::MlpInner => Some((3, false)),
+                InputSlot::Own => None,
+            };
+            match slot {
+                Some((i, true)) => bnb_slots[i].push(layer_share(bytes)),
+                Some((i, false)) => {
+                    let max = bnb_slots[i]
+                        .first()
+                        .copied()
+                        .unwrap_or(0)
+                        .max(layer_share(bytes));
+                    bnb_slots[i] = vec![max];
+                }
+                None => bnb_own.extend((0..per_layer).map(|_| layer_share(bytes))),
+            }
         }
         if !saves {
             continue;
@@ -276,10 +319,14 @@ pub(crate) fn layer_cost(input: &ActInputs) -> LayerCost {
 
     let per_token =
         norms + qk_norms + slot_saved.iter().sum::<u64>() + own + attention + mlp + lora_extra;
+    let mut bnb_inputs: Vec<u64> = bnb_slots.into_iter().flatten().collect();
+    bnb_inputs.extend(bnb_own);
+    bnb_inputs.retain(|&t| t > 0);
     LayerCost {
         per_token,
         per_token_per_position: per_position,
         saved: itemized(items, per_token, e * h),
+        bnb_inputs,
     }
 }
 
@@ -418,6 +465,8 @@ mod tests {
                         compute_bytes: 2,
                         residual_bytes: e_res,
                         frozen_need_grad: false,
+                        bnb_keeps_inputs: quantized,
+                        bnb_int8: false,
                     });
                     assert_eq!(
                         lc.saved.iter().sum::<u64>(),

@@ -223,6 +223,19 @@ pub(crate) fn estimate_core(
                 weights: &w,
                 quantized,
                 kbit_upcast,
+                bnb_keeps_inputs: match preset.format {
+                    // LLM.int8's MatMul8bitLt keeps its input in every release.
+                    WeightFormat::Int8 => Some(true),
+                    WeightFormat::Int4 { .. }
+                        if !super::plan::framework::profile(plan.framework, true)
+                            .bnb_4bit_layers =>
+                    {
+                        Some(false)
+                    }
+                    WeightFormat::Int4 { .. } => plan.bnb_4bit_keeps_inputs(),
+                    _ => Some(false),
+                },
+                bnb_int8: preset.format == WeightFormat::Int8,
                 e,
                 b,
                 s,
@@ -434,6 +447,7 @@ pub(crate) fn estimate_core(
     );
     notes.add(|| {
         let logits = train && !plan.chunked_loss && c.logits > 0;
+        let older_bnb = length_bytes.older_bnb > 0;
         let lengths = side.lengths.is_open();
         let times_logits = LengthsDoubt::times(side.lengths.logits_permille);
         let times_activations = LengthsDoubt::times(side.lengths.activations_permille);
@@ -441,6 +455,7 @@ pub(crate) fn estimate_core(
             .bytes("low", range.device_peak_bytes.low)
             .bytes("high", range.device_peak_bytes.high)
             .optional_phrase("logits", logits.then_some(Key::NoteBandLogits))
+            .optional_phrase("bnb", older_bnb.then_some(Key::NoteBandOlderBnb))
             .optional(
                 "lengths",
                 lengths.then(|| {
@@ -457,11 +472,16 @@ pub(crate) fn estimate_core(
             .bytes("context_low", side.context_low_bytes)
             .bytes("context_high", side.context_high_bytes);
         let text = format!(
-            "band (docs/estimator.md §17): device peak {} to {}: this method's spread on published peaks out of source, {}{}the caching allocator's free blocks with fixed or varying batch shapes, and a CUDA context of {} to {}",
+            "band (docs/estimator.md §17): device peak {} to {}: this method's spread on published peaks out of source, {}{}{}the caching allocator's free blocks with fixed or varying batch shapes, and a CUDA context of {} to {}",
             gib(range.device_peak_bytes.low),
             gib(range.device_peak_bytes.high),
             if logits {
                 "the fp32 logits older transformers releases keep beside the loss, "
+            } else {
+                ""
+            },
+            if older_bnb {
+                "the inputs bitsandbytes releases before 0.43.2 keep for every 4-bit layer (the plan names no release), "
             } else {
                 ""
             },

@@ -52,6 +52,9 @@ pub struct LengthBytes {
     /// The segments changing lengths are expected to strand, already in the central reserved figure (a plan that
     /// leaves its lengths open, docs/estimator.md §10.3); 0 otherwise.
     pub expected_stranded: u64,
+    /// Not a length's: what a bitsandbytes release before 0.43.2 would keep beyond the estimate where the plan
+    /// names no release (docs/estimator.md §6.4), carried with these figures to the band, which allows for it.
+    pub older_bnb: u64,
 }
 
 #[derive(

@@ -59,6 +59,11 @@ pub(crate) struct TrainInputs<'a> {
     pub weights: &'a Weights,
     pub quantized: bool,
     pub kbit_upcast: bool,
+    /// Whether the quantized layers' autograd functions keep their input (`LayerCost::bnb_inputs`): always for
+    /// LLM.int8, for 4-bit by the bitsandbytes release, `None` when the plan names none.
+    pub bnb_keeps_inputs: Option<bool>,
+    /// The quantized layers are LLM.int8's.
+    pub bnb_int8: bool,
     /// Compute dtype bytes.
     pub e: u64,
     pub b: u64,
@@ -75,6 +80,8 @@ pub(crate) fn training(input: &TrainInputs, notes: &mut Notes) -> Result<Part> {
         weights: w,
         quantized,
         kbit_upcast,
+        bnb_keeps_inputs,
+        bnb_int8,
         e,
         b,
         s,
@@ -129,7 +136,7 @@ pub(crate) fn training(input: &TrainInputs, notes: &mut Notes) -> Result<Part> {
     } else {
         e
     };
-    let lc = layer_cost(&ActInputs {
+    let act_inputs = |bnb_keeps_inputs: bool| ActInputs {
         plan,
         shape,
         trainable: &t,
@@ -137,7 +144,22 @@ pub(crate) fn training(input: &TrainInputs, notes: &mut Notes) -> Result<Part> {
         compute_bytes: e,
         residual_bytes: e_res,
         frozen_need_grad: mixed_units,
-    });
+        bnb_keeps_inputs,
+        bnb_int8,
+    };
+    // A release that is not named is taken for a current one; the band allows for an older one (below).
+    let keeps = bnb_keeps_inputs.unwrap_or(false);
+    let lc = layer_cost(&act_inputs(keeps));
+    // Checkpointing without reentrance builds each layer's graph in forward and drops only its saved tensors, so
+    // what bitsandbytes keeps on its autograd contexts stays for every layer until backward reaches it
+    // (docs/estimator.md §6.4). Reentrant checkpointing runs forward under no_grad: no context is kept.
+    let bnb_inputs_per_token: u64 = lc.bnb_inputs.iter().sum();
+    let non_reentrant = plan.gradient_checkpointing && !plan.use_reentrant;
+    let checkpointed_bnb = if non_reentrant && keeps {
+        bnb_inputs_per_token
+    } else {
+        0
+    };
     // Saturating: eager attention at absurd lengths is b·a·s², which must read "does not fit", not wrap.
     let per_layer = lc
         .per_token
@@ -159,7 +181,7 @@ pub(crate) fn training(input: &TrainInputs, notes: &mut Notes) -> Result<Part> {
         0
     };
     let (mut stored, recompute, kept_per_layer) = if plan.gradient_checkpointing {
-        let kept = e_res * h * tokens;
+        let kept = (e_res * h + checkpointed_bnb) * tokens;
         (
             stored_layers * kept,
             per_layer.saturating_add(weight_copy_per_layer),
@@ -172,9 +194,48 @@ pub(crate) fn training(input: &TrainInputs, notes: &mut Notes) -> Result<Part> {
     if plan.activation_offload {
         // Saved tensors go to pinned host memory as they are produced; a layer in flight each way
         // stays on the GPU (torchtune `OffloadActivations`).
-        cpu += stored * gpu_count;
-        stored = stored.min(2 * kept_per_layer);
+        // What bitsandbytes keeps on its autograd contexts is no saved tensor, so the offload hooks never see it.
+        let resident = stored_layers * checkpointed_bnb * tokens;
+        let offloaded = stored - resident;
+        cpu += offloaded * gpu_count;
+        stored = offloaded.min(2 * (kept_per_layer - checkpointed_bnb * tokens)) + resident;
         notes.add(|| ("activation offload: saved activations live in CPU RAM, two layers' worth stay on the GPU in flight".to_string(), Message::new(Key::NoteActivationOffload)));
+    }
+    // What an older bitsandbytes release would keep beyond this estimate, where the plan names no release: the
+    // band's upper end allows for it. Under checkpointing only where the plan itself asks for it without
+    // reentrance: a framework's default is its current release's, and those that checkpoint without reentrance by
+    // default (transformers 5, TRL from 0.27) need bitsandbytes 0.46.1 or later, while the releases of the
+    // older bitsandbytes checkpointed reentrantly (transformers' Trainer before 5 fell back to torch's default).
+    let explicit_non_reentrant =
+        non_reentrant && !plan.from_framework.iter().any(|k| k == "use_reentrant");
+    let older_bnb = if bnb_keeps_inputs.is_some() || !quantized {
+        0
+    } else if plan.gradient_checkpointing {
+        if explicit_non_reentrant {
+            stored_layers.saturating_mul(bnb_inputs_per_token.saturating_mul(tokens))
+        } else {
+            0
+        }
+    } else {
+        let old = layer_cost(&act_inputs(true));
+        let extra = (old.per_token.saturating_sub(lc.per_token)).saturating_mul(tokens);
+        stored_layers.saturating_mul(extra).min(BYTES_CAP)
+    };
+    if checkpointed_bnb > 0 {
+        let version = plan
+            .bitsandbytes_version
+            .clone()
+            .unwrap_or_else(|| "LLM.int8".to_string());
+        notes.add(|| {
+            (
+                format!(
+                    "bitsandbytes {version}: each quantized layer keeps its input on its autograd context ({checkpointed_bnb} bytes per token per decoder layer), which checkpointing without reentrance (use_reentrant false) does not drop: every layer holds it until backward"
+                ),
+                Message::new(Key::NoteBnbInputs)
+                    .text("version", version.clone())
+                    .count("per_token", checkpointed_bnb),
+            )
+        });
     }
     let lm_head_trains = plan.method == Some(Method::Full) || plan.trainable_embeddings;
     // The final norm (fp32 copy of its input, or the 16-bit input under torch.compile) and lm_head's input
@@ -506,6 +567,7 @@ pub(crate) fn training(input: &TrainInputs, notes: &mut Notes) -> Result<Part> {
         activations: stored + head,
         logits: loss,
         expected_stranded: 0,
+        older_bnb,
     };
     part.managed = managed;
     part.cpu = cpu;
@@ -560,6 +622,7 @@ pub(crate) fn training(input: &TrainInputs, notes: &mut Notes) -> Result<Part> {
             b,
             head_per_token: head.saturating_sub(head_copy) / tokens.max(1),
             stored_layers,
+            checkpointed_bnb: checkpointed_bnb > 0,
         });
         let lengths = &plan.sequence_lengths;
         part.stranded = schedule.stranded_bytes(lengths);

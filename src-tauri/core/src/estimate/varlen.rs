@@ -38,6 +38,9 @@ pub(crate) struct StepSchedule {
     pub saved_per_token_per_position: Vec<u64>,
     /// Checkpointing: the layer input each layer keeps, bytes per token.
     pub kept_per_token: u64,
+    /// Checkpointing without reentrance: what bitsandbytes keeps on its autograd contexts in each layer, bytes
+    /// per token per tensor (`LayerCost::bnb_inputs`); empty otherwise.
+    pub kept_bnb_per_token: Vec<u64>,
     /// The gradients a layer's backward works with and frees, bytes per token.
     pub backward_per_token: Vec<u64>,
     /// Saved after the last layer (final norm, the head's input), bytes per token.
@@ -99,11 +102,17 @@ impl StepSchedule {
         let mut layers = Vec::with_capacity(self.layers as usize);
         for _ in 0..self.layers {
             if self.checkpointing {
-                let kept = large(a, sized(self.kept_per_token));
+                let mut kept: Vec<Handle> =
+                    large(a, sized(self.kept_per_token)).into_iter().collect();
+                kept.extend(
+                    self.kept_bnb_per_token
+                        .iter()
+                        .filter_map(|&p| large(a, sized(p))),
+                );
                 for h in saved(a) {
                     a.free(h);
                 }
-                layers.push(kept.into_iter().collect());
+                layers.push(kept);
             } else {
                 layers.push(saved(a));
             }
@@ -181,6 +190,8 @@ pub(crate) struct ScheduleInputs<'a> {
     pub b: u64,
     pub head_per_token: u64,
     pub stored_layers: u64,
+    /// bitsandbytes keeps its layers' inputs through checkpointing without reentrance.
+    pub checkpointed_bnb: bool,
 }
 
 /// One training step's tensors for the allocator simulation of varying lengths (docs/estimator.md §10.3), from
@@ -251,6 +262,11 @@ pub(crate) fn step_schedule(input: &ScheduleInputs) -> StepSchedule {
         saved_per_token,
         saved_per_token_per_position,
         kept_per_token: e_res * h,
+        kept_bnb_per_token: if input.checkpointed_bnb {
+            lc.bnb_inputs.clone()
+        } else {
+            Vec::new()
+        },
         backward_per_token,
         head_per_token: input.head_per_token,
         loss: Some(LossShape {

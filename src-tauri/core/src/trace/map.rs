@@ -68,6 +68,7 @@ pub fn to_outcome(
         activations: c.activations,
         logits: c.logits,
         expected_stranded: 0,
+        older_bnb: 0,
     });
     let range = band(
         plan,

@@ -236,6 +236,10 @@ pub fn build(
             "kv_cache_dtype": kv_cache_dtype,
             // null: PEFT's k-bit preparation runs, as the Hugging Face recipe does.
             "kbit_upcast": plan.kbit_upcast,
+            // bitsandbytes before 0.43.2 keeps each 4-bit layer's input (docs/estimator.md §6.4); a plan that
+            // names no release is traced as a current one, as the analytic engine's central figure takes it.
+            "bnb_keeps_inputs": train && plan.bnb_4bit_keeps_inputs().unwrap_or(false),
+            "use_reentrant": if train && plan.gradient_checkpointing { json!(plan.use_reentrant) } else { Value::Null },
         },
         "allocator": {"expandable_segments": steps.expandable_segments},
         "layers": Value::Null,

@@ -113,6 +113,15 @@ pub struct PlanFile {
     /// Extension: quantize `lm_head` too. Default false.
     #[ts(optional)]
     pub quantize_lm_head: Option<bool>,
+    /// Extension (bitsandbytes presets): the bitsandbytes release the run uses, e.g. `"0.41.3"`. Releases before
+    /// 0.43.2 keep every 4-bit layer's input for backward. Default: not said; the estimate assumes a later
+    /// release and the band's upper end allows for an earlier one.
+    #[ts(optional)]
+    pub bitsandbytes_version: Option<String>,
+    /// Extension (training with gradient checkpointing): `use_reentrant` of `torch.utils.checkpoint`, as
+    /// `gradient_checkpointing_kwargs` passes it. Default: the framework's.
+    #[ts(optional)]
+    pub use_reentrant: Option<bool>,
     /// Extension (`infer`): logits of the last prompt token only, or of all. Default `last`.
     #[ts(optional)]
     pub prefill_logits: Option<PrefillLogits>,

@@ -72,6 +72,11 @@ pub struct Profile {
     pub optimizer: Optimizer,
     pub torch_compile: bool,
     pub quantize_lm_head: bool,
+    /// `use_reentrant` of the framework's gradient checkpointing, in its current release.
+    pub use_reentrant: bool,
+    /// Its 4-bit layers are bitsandbytes' (`Linear4bit` and its `MatMul4Bit`), whose release decides whether they
+    /// keep their inputs; torchtune's NF4 (torchao) and Unsloth's fused LoRA kernels keep none.
+    pub bnb_4bit_layers: bool,
 }
 
 /// The profile of a framework, given whether the base weights are quantized (some frameworks pick their
@@ -90,12 +95,18 @@ pub fn profile(framework: Framework, quantized: bool) -> Profile {
         optimizer: Optimizer::Adamw,
         torch_compile: false,
         quantize_lm_head: false,
+        // transformers 5's gradient_checkpointing_enable: {"use_reentrant": False} when no kwargs are given
+        // (4.38 to 4.57 gave True, and Trainer before 4.45 passed {} so torch's own default, True, applied).
+        use_reentrant: false,
+        bnb_4bit_layers: true,
     };
     match framework {
         Framework::HfTrainer => hf,
-        // A plain loop calls nothing of PEFT's beyond get_peft_model.
+        // A plain loop calls nothing of PEFT's beyond get_peft_model; torch.utils.checkpoint without the argument
+        // still falls back to use_reentrant=True (with a warning).
         Framework::Plain => Profile {
             kbit_checkpointing: false,
+            use_reentrant: true,
             ..hf
         },
         // SFTConfig: gradient_checkpointing=True, loss_type "chunked_nll" unless Liger; SFTTrainer never calls
@@ -110,14 +121,18 @@ pub fn profile(framework: Framework, quantized: bool) -> Profile {
         // calls prepare_model_for_kbit_training for lora/qlora on a 4- or 8-bit base.
         // (It passes its own gradient_checkpointing setting to prepare_model_for_kbit_training, so the kbit
         // preparation does not turn checkpointing on by itself.)
+        // normalize_config sets gradient_checkpointing_kwargs {"use_reentrant": True} when the config gives none.
         Framework::Axolotl => Profile {
             kbit_checkpointing: false,
+            use_reentrant: true,
             ..hf
         },
-        // disable_gradient_checkpointing=False; no prepare_model_for_kbit_training (upcast_layernorm=False).
+        // disable_gradient_checkpointing=False; no prepare_model_for_kbit_training (upcast_layernorm=False);
+        // use_reentrant_gc=True.
         Framework::LlamaFactory => Profile {
             gradient_checkpointing: true,
             kbit_upcast: Some(false),
+            use_reentrant: true,
             ..hf
         },
         // finetune/lora.py: chunked_cross_entropy with lm_head_chunk_size=128; no activation checkpointing on
@@ -136,21 +151,31 @@ pub fn profile(framework: Framework, quantized: bool) -> Profile {
             gradient_checkpointing: true,
             chunked_loss: true,
             kbit_upcast: Some(false),
+            // training.set_activation_checkpointing wraps each layer with CheckpointImpl.NO_REENTRANT; NF4 is
+            // torchao's linear_nf4, which keeps no input.
+            use_reentrant: false,
+            bnb_4bit_layers: false,
             ..hf
         },
-        // TrainArguments: gradient_checkpointing=True; ms-swift never calls prepare_model_for_kbit_training.
+        // TrainArguments: gradient_checkpointing=True; ms-swift never calls prepare_model_for_kbit_training; from
+        // 3.0 it forces use_reentrant=True (False only under plain DDP; 1.x and 2.x patched torch's default to
+        // False from torch 2.1 on).
         Framework::MsSwift => Profile {
             gradient_checkpointing: true,
             kbit_upcast: Some(false),
+            use_reentrant: true,
             ..hf
         },
         // get_peft_model(use_gradient_checkpointing="unsloth"): offloaded checkpointing; fused chunked CE loss;
         // its own prepare_model_for_kbit_training keeps norms, embeddings and lm_head as they are.
+        // Its checkpointing is reentrant, and its LoRA layers are its own autograd functions (fast_lora.py).
         Framework::Unsloth => Profile {
             gradient_checkpointing: true,
             offloaded_checkpointing: true,
             chunked_loss: true,
             kbit_upcast: Some(false),
+            use_reentrant: true,
+            bnb_4bit_layers: false,
             ..hf
         },
     }
@@ -209,6 +234,7 @@ pub fn defaults_note(plan: &super::Plan) -> Option<(String, crate::message::Mess
                 "kbit_upcast" => plan.kbit_upcast.unwrap_or(true).to_string(),
                 "quantize_lm_head" => plan.quantize_lm_head.to_string(),
                 "torch_compile" => plan.torch_compile.to_string(),
+                "use_reentrant" => plan.use_reentrant.to_string(),
                 _ => String::new(),
             };
             format!("{key} {value}")

@@ -471,6 +471,25 @@ fn validate(file: PlanFile, presets: &[PresetInfo]) -> Result<Plan> {
     };
     from("torch_compile", file.torch_compile.is_some());
     let torch_compile = file.torch_compile.unwrap_or(train && profile.torch_compile);
+    if let Some(version) = &file.bitsandbytes_version {
+        if super::types::parse_bnb_version(version).is_err() {
+            return Err(Error::invalid_msg(
+                "bitsandbytes_version",
+                Message::new(Key::InvalidPlanBitsandbytesVersion).text("value", version.clone()),
+            ));
+        }
+    }
+    if file.use_reentrant.is_some() && !train {
+        return Err(Error::invalid_msg(
+            "use_reentrant",
+            Message::new(Key::InvalidPlanOnlyAppliesTaskTrain),
+        ));
+    }
+    // Only a checkpointed run has a say, and only then does the note name it.
+    if gradient_checkpointing {
+        from("use_reentrant", file.use_reentrant.is_some());
+    }
+    let use_reentrant = file.use_reentrant.unwrap_or(profile.use_reentrant);
 
     Ok(Plan {
         model,
@@ -503,6 +522,8 @@ fn validate(file: PlanFile, presets: &[PresetInfo]) -> Result<Plan> {
         freeze_trainable_layers,
         kbit_upcast,
         quantize_lm_head,
+        bitsandbytes_version: file.bitsandbytes_version.map(|v| v.trim().to_string()),
+        use_reentrant,
         prefill_logits: file.prefill_logits.unwrap_or(PrefillLogits::Last),
         torch_compile,
         fsdp_frozen_in_trainable_units: file.fsdp_frozen_in_trainable_units.unwrap_or(false),

@@ -356,6 +356,13 @@ pub struct Plan {
     pub kbit_upcast: Option<bool>,
     /// Optional extension: quantize `lm_head` too (lit-gpt does; transformers skips it by default).
     pub quantize_lm_head: bool,
+    /// Optional extension: the bitsandbytes release, as the plan gave it (`None`: not said). Before 0.43.2,
+    /// `MatMul4Bit` kept each 4-bit layer's input on its autograd context (docs/estimator.md §6.4).
+    pub bitsandbytes_version: Option<String>,
+    /// Optional extension: gradient checkpointing runs `torch.utils.checkpoint` with `use_reentrant=True`, which
+    /// recomputes each layer under `no_grad` and builds no graph in forward; `false` builds the graph and drops
+    /// only the saved tensors (docs/estimator.md §6.4). From the framework when the plan does not say.
+    pub use_reentrant: bool,
     pub prefill_logits: PrefillLogits,
     /// Optional extension: the model runs under `torch.compile`, whose fusions keep only the 16-bit input of
     /// each norm for backward instead of HF RMSNorm's fp32 upcast (torchtune `compile: True`).
@@ -411,8 +418,66 @@ impl Plan {
         self.task == Task::Train && !one_length && !self.lengths_simulated()
     }
 
+    /// What bitsandbytes does with a quantized layer's input, by the release the plan names: `Some(true)` it
+    /// keeps it for backward, `Some(false)` it does not, `None` the plan does not say (or uses no bitsandbytes
+    /// 4-bit weights). 8-bit layers (`MatMul8bitLt`) keep it in every release.
+    pub fn bnb_4bit_keeps_inputs(&self) -> Option<bool> {
+        self.bitsandbytes_version
+            .as_deref()
+            .and_then(|v| parse_bnb_version(v).ok())
+            .map(|v| v < BNB_4BIT_DROPS_INPUTS)
+    }
+
     /// Says that every batch is padded or packed to the sequence length.
     pub fn set_one_length(&mut self) {
         self.sequence_lengths = vec![self.sequence_length.get()];
     }
+}
+
+/// The first bitsandbytes release whose `MatMul4Bit` no longer keeps its input (bitsandbytes pull request 1270,
+/// "delete useless buffered activation", released in 0.43.2).
+pub const BNB_4BIT_DROPS_INPUTS: (u64, u64, u64) = (0, 43, 2);
+
+/// A bitsandbytes release as (major, minor, patch): "0.41.3", "0.41.3.post2", "v0.45", "0.44.0rc1" (a
+/// pre-release counts as its release). The error says what is wrong, for the plan key's message.
+pub fn parse_bnb_version(text: &str) -> std::result::Result<(u64, u64, u64), String> {
+    let t = text.trim();
+    let t = t.strip_prefix('v').unwrap_or(t);
+    let mut parts = t.split('.');
+    let mut number = |what: &str, required: bool| -> std::result::Result<u64, String> {
+        match parts.next() {
+            None if !required => Ok(0),
+            None => Err(format!(
+                "expected a release like \"0.43.2\", got \"{text}\" (no {what} number)"
+            )),
+            Some(p) => {
+                let digits: String = p.chars().take_while(|c| c.is_ascii_digit()).collect();
+                if digits.is_empty() || digits.len() > 6 {
+                    return Err(format!(
+                        "expected a release like \"0.43.2\", got \"{text}\""
+                    ));
+                }
+                let rest = &p[digits.len()..];
+                if !rest.is_empty()
+                    && !rest.starts_with("rc")
+                    && !rest.starts_with("post")
+                    && !rest.starts_with("dev")
+                    && !rest.starts_with('a')
+                    && !rest.starts_with('b')
+                    && !rest.starts_with('+')
+                {
+                    return Err(format!(
+                        "expected a release like \"0.43.2\", got \"{text}\""
+                    ));
+                }
+                digits
+                    .parse()
+                    .map_err(|_| format!("expected a release like \"0.43.2\", got \"{text}\""))
+            }
+        }
+    };
+    let major = number("major", true)?;
+    let minor = number("minor", true)?;
+    let patch = number("patch", false)?;
+    Ok((major, minor, patch))
 }

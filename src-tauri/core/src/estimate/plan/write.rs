@@ -80,6 +80,7 @@ pub fn plan_to_value(plan: &Plan) -> Value {
         if let Some(k) = plan.kbit_upcast {
             o.insert("kbit_upcast".into(), Value::Bool(k));
         }
+        o.insert("use_reentrant".into(), Value::Bool(plan.use_reentrant));
         if plan.sharding.is_fsdp() {
             if plan.lora.is_some() {
                 o.insert(
@@ -125,5 +126,8 @@ pub fn plan_to_value(plan: &Plan) -> Value {
         Value::Bool(plan.quantize_lm_head),
     );
     o.insert("torch_compile".into(), Value::Bool(plan.torch_compile));
+    if let Some(v) = &plan.bitsandbytes_version {
+        o.insert("bitsandbytes_version".into(), Value::String(v.clone()));
+    }
     Value::Object(o)
 }
