@@ -137,6 +137,35 @@ fn an_axolotl_qlora_config_becomes_its_plan_with_bf16_auto_resolved() {
     assert!(r.not_understood.is_empty(), "{:?}", r.not_understood);
 }
 
+/// docs/estimator.md §6.4: the checkpointing style decides whether bitsandbytes' kept inputs outlive
+/// checkpointing, so `gradient_checkpointing_kwargs.use_reentrant` is read, not ignored as without effect.
+#[test]
+fn gradient_checkpointings_use_reentrant_is_read_into_the_plan() {
+    let r = import(&["axolotl/examples/llama-2/qlora-fsdp.yml"]);
+    assert_eq!(r.plan["use_reentrant"], json!(true), "{:#?}", r.plan);
+    assert!(!r
+        .ignored
+        .iter()
+        .any(|i| i.key.starts_with("gradient_checkpointing_kwargs")));
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("training_args.json");
+    std::fs::write(
+        &path,
+        r#"{"output_dir": "out", "per_device_train_batch_size": 1, "learning_rate": 2e-4, "gradient_checkpointing": true, "gradient_checkpointing_kwargs": {"use_reentrant": 3}}"#,
+    )
+    .unwrap();
+    let r = trainers::import_files(&[path]).unwrap();
+    assert!(r.plan.get("use_reentrant").is_none());
+    assert!(
+        r.not_understood
+            .iter()
+            .any(|n| n.key == "gradient_checkpointing_kwargs.use_reentrant"
+                && n.why.contains("true or false")),
+        "{:?}",
+        r.not_understood
+    );
+}
+
 #[test]
 fn an_axolotl_config_loads_the_deepspeed_json_it_names_and_fills_its_auto_values() {
     let r = import(&["axolotl/examples/alst/llama3-8b-deepspeed-alst.yaml"]);

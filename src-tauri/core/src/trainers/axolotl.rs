@@ -122,6 +122,7 @@ pub fn read(doc: &mut Doc) {
         }
     }
     attention(doc);
+    common::use_reentrant(doc, "gradient_checkpointing_kwargs.use_reentrant");
     if let Some(v) = doc.take("torch_compile") {
         if let Some(b) = as_bool(&v) {
             doc.set("torch_compile", json!(b), "torch_compile", v);

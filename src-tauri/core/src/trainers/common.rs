@@ -5,6 +5,17 @@ use serde_json::{json, Value};
 
 use super::doc::{as_bool, as_count, is_auto, Doc};
 
+/// `key` (a path to a bool: `gradient_checkpointing_kwargs.use_reentrant`, LLaMA-Factory's `use_reentrant_gc`) into
+/// the plan's `use_reentrant`, which decides whether bitsandbytes' kept inputs outlive checkpointing.
+pub fn use_reentrant(doc: &mut Doc, key: &str) {
+    if let Some(v) = doc.take(key) {
+        match as_bool(&v) {
+            Some(b) => doc.set("use_reentrant", json!(b), key, v),
+            None => doc.not_understood(key, v, "expected true or false"),
+        }
+    }
+}
+
 /// transformers' `OptimizerNames` (and bitsandbytes' classes) → the plan's optimizer; `None` for one Headroom
 /// does not model.
 pub fn optimizer(name: &str) -> Option<&'static str> {

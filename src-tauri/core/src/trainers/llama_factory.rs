@@ -124,6 +124,7 @@ pub fn read(doc: &mut Doc) {
             );
         }
     }
+    common::use_reentrant(doc, "use_reentrant_gc");
     if let Some(v) = doc.take("flash_attn") {
         match v.as_str().and_then(common::attention) {
             Some(a) => doc.set("attention", json!(a), "flash_attn", v),

@@ -163,6 +163,7 @@ pub fn trainer_keys(doc: &mut Doc) {
             }
         }
     }
+    common::use_reentrant(doc, "gradient_checkpointing_kwargs.use_reentrant");
     if let Some(v) = doc.take("use_liger_kernel") {
         if as_bool(&v) == Some(true) {
             doc.set_noted(
