@@ -107,6 +107,13 @@ export const en = {
   "plan.advanced": "Advanced",
   "plan.attention": "Attention",
   "plan.chunkedLoss": "Chunked loss",
+  "plan.useReentrant": "Checkpointing use_reentrant",
+  "plan.useReentrant.help":
+    "How gradient checkpointing runs (gradient_checkpointing_kwargs). Without reentrance, what bitsandbytes keeps on its autograd contexts stays for every layer.",
+  "plan.bnbVersion": "bitsandbytes release",
+  "plan.bnbVersion.help":
+    "Releases before 0.43.2 keep every 4-bit layer's input for backward. Left empty, a current release is assumed and the upper end of the range allows for an older one.",
+  "plan.bnbVersion.placeholder": "current (0.43.2 or later)",
   "plan.activationOffload": "Activation offload",
   "plan.optimizerInBackward": "Optimizer step in backward",
   "plan.trainableEmbeddings": "Train embeddings and LM head too",
@@ -281,6 +288,13 @@ export const ja: Record<keyof typeof en, string> = {
   "plan.advanced": "詳細設定",
   "plan.attention": "アテンション",
   "plan.chunkedLoss": "損失を分割して計算",
+  "plan.useReentrant": "チェックポイントの use_reentrant",
+  "plan.useReentrant.help":
+    "勾配チェックポイントの実行方法（gradient_checkpointing_kwargs）。再入なしでは、bitsandbytes が autograd のコンテキストに残すものが全層で残ります。",
+  "plan.bnbVersion": "bitsandbytes のリリース",
+  "plan.bnbVersion.help":
+    "0.43.2 より前のリリースは 4 ビット層ごとの入力を逆伝播まで残します。空欄なら現行のリリースとみなし、範囲の上限が古いリリースの分を見込みます。",
+  "plan.bnbVersion.placeholder": "現行（0.43.2 以降）",
   "plan.activationOffload": "活性化のオフロード",
   "plan.optimizerInBackward": "逆伝播中にオプティマイザーを適用",
   "plan.trainableEmbeddings": "埋め込みと LM ヘッドも学習",

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { DEFAULT_DRAFT, draftFromPlan, errorField, longestOf, planFromDraft, sequenceLengthsFrom } from "./draft";
+import { DEFAULT_DRAFT, draftFromPlan, draftFromSuggestion, errorField, longestOf, planFromDraft, sequenceLengthsFrom } from "./draft";
 
 describe("the Plan form's default plan", () => {
   it("leaves the keys a framework decides to the core, as the wizard does", () => {
@@ -29,6 +29,19 @@ describe("the Plan form's default plan", () => {
     const d = { ...DEFAULT_DRAFT, modelId: "m", checkpointing: false, chunkedLoss: true, optimizer: "adamw_8bit" };
     expect(planFromDraft(d)).toMatchObject({ gradient_checkpointing: false, chunked_loss: true, optimizer: "adamw_8bit" });
     expect(draftFromPlan({ model: { id: "m" }, task: "train", framework: "torchtune" }, DEFAULT_DRAFT).framework).toBe("torchtune");
+  });
+
+  it("sends the bitsandbytes release and use_reentrant once given, and reads them back as fields, not kept keys", () => {
+    const d = { ...DEFAULT_DRAFT, modelId: "m", bnbVersion: " 0.41.3 ", useReentrant: false };
+    expect(planFromDraft(d)).toMatchObject({ bitsandbytes_version: "0.41.3", use_reentrant: false });
+    expect(planFromDraft({ ...DEFAULT_DRAFT, modelId: "m" })).not.toHaveProperty("use_reentrant");
+    expect(planFromDraft({ ...DEFAULT_DRAFT, modelId: "m", task: "infer", useReentrant: true })).not.toHaveProperty("use_reentrant");
+    const back = draftFromPlan({ model: { id: "m" }, task: "train", bitsandbytes_version: "0.41.3", use_reentrant: true }, DEFAULT_DRAFT);
+    expect([back.bnbVersion, back.useReentrant, back.others]).toEqual(["0.41.3", true, {}]);
+    // A suggestion's plan carries the framework's use_reentrant written out: it stays the framework's.
+    const answered = { model: { id: "m" }, task: "train", use_reentrant: false, batch_size: 2 };
+    const applied = draftFromSuggestion({ ...answered, batch_size: 1 }, DEFAULT_DRAFT, answered);
+    expect(applied.useReentrant).toBeNull();
   });
 
   it("sends a picked config.json as the model, and reads one back from a loaded plan", () => {

@@ -57,6 +57,11 @@ export interface Draft {
   /** FSDP + LoRA only: frozen weights and adapters share a flat parameter (`use_orig_params=True`). */
   fsdpFrozenInUnits: boolean;
   kvCacheDtype: string; // "" = compute dtype
+  /** The bitsandbytes release the run uses (plan key `bitsandbytes_version`); "" = not said: a current one, with
+   *  the band's upper end allowing for an older one (docs/estimator.md §6.4). */
+  bnbVersion: string;
+  /** `use_reentrant` of gradient checkpointing; null: the framework's. */
+  useReentrant: boolean | null;
   margin: string; // percent
   /** Plan keys the form does not show (a loaded or imported plan's `torch_compile`,
    *  `fit_on`, …): kept as they came and sent back unchanged, so a loaded plan saved again loses nothing. */
@@ -71,6 +76,7 @@ const FORM_KEYS = new Set([
   "framework", "optimizer", "gradient_accumulation_steps", "gradient_checkpointing", "chunked_loss",
   "activation_offload", "optimizer_in_backward", "sharding", "offload", "fsdp_no_sync",
   "fsdp_frozen_in_trainable_units", "lora", "trainable_embeddings", "new_tokens", "kv_cache_dtype", "gpus", "nodes",
+  "bitsandbytes_version", "use_reentrant",
 ]);
 const LORA_FORM_KEYS = new Set(["rank", "alpha", "target_modules"]);
 
@@ -115,6 +121,8 @@ export const DEFAULT_DRAFT: Draft = {
   fsdpNoSync: false,
   fsdpFrozenInUnits: false,
   kvCacheDtype: "",
+  bnbVersion: "",
+  useReentrant: null,
   margin: "10",
   others: {},
   loraOthers: {},
@@ -228,6 +236,8 @@ export function planFromDraft(d: Draft): PlanDraft | null {
     plan.new_tokens = num(d.newTokens);
     if (d.kvCacheDtype) plan.kv_cache_dtype = d.kvCacheDtype;
   }
+  if (d.task === "train" && d.useReentrant !== null) plan.use_reentrant = d.useReentrant;
+  if (d.bnbVersion.trim()) plan.bitsandbytes_version = d.bnbVersion.trim();
   if (d.gpu !== "none") {
     const gpus: { [K in keyof GpusFile]?: unknown } = { count: num(d.gpuCount) };
     if (d.gpu.startsWith("catalog:")) gpus.model = d.gpu.slice("catalog:".length);
@@ -303,6 +313,8 @@ export function draftFromPlan(plan: Record<string, unknown>, current: Draft): Dr
   }
   d.attention = str(plan.attention, d.attention);
   d.kvCacheDtype = str(plan.kv_cache_dtype, "");
+  d.bnbVersion = str(plan.bitsandbytes_version, "");
+  d.useReentrant = typeof plan.use_reentrant === "boolean" ? plan.use_reentrant : null;
   d.sharding = str(plan.sharding, d.sharding);
   d.offload = str(plan.offload, d.offload);
   const gpus = plan.gpus as Record<string, unknown> | undefined;
@@ -332,6 +344,8 @@ export function draftFromSuggestion(
   answered: Record<string, unknown> | null,
 ): Draft {
   const d = draftFromPlan(plan, current);
+  // The backend writes the framework's use_reentrant out; it stays the framework's unless the suggestion changed it.
+  if (JSON.stringify(plan.use_reentrant) === JSON.stringify(answered?.use_reentrant)) d.useReentrant = current.useReentrant;
   const changed = (next: Record<string, unknown>, before: Record<string, unknown>) =>
     Object.fromEntries(Object.entries(next).filter(([k, v]) => JSON.stringify(v) !== JSON.stringify(before[k])));
   d.others = { ...current.others, ...changed(without(plan, FORM_KEYS), answered ?? {}) };
