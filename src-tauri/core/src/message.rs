@@ -254,6 +254,7 @@ keys! {
     SuggestOptimizer8bit = "backend.suggest.optimizer_8bit" [saving],
     SuggestChunkedLoss = "backend.suggest.chunked_loss" [saving],
     SuggestFixedLengths = "backend.suggest.fixed_lengths" [length, saving],
+    SuggestCurrentBnb = "backend.suggest.current_bnb" [version, saving],
     SuggestMicroBatch = "backend.suggest.micro_batch" [batch, saving],
     SuggestMicroBatchAccumulate = "backend.suggest.micro_batch.accumulate" [batch, steps, saving],
     SuggestZero3 = "backend.suggest.zero3" [gpus, saving],

@@ -322,6 +322,8 @@ fn suggestions_and_ranked_presets_carry_well_formed_messages() {
         json!({"task": "train", "method": "full", "batch_size": 4, "gpus": {"count": 1, "model": "A100 80GB"}}),
         json!({"task": "train", "method": "lora", "batch_size": 8, "gpus": {"count": 1, "model": "RTX 4090"}}),
         json!({"task": "train", "method": "qlora", "gpus": {"count": 1, "model": "RTX 4090"}}),
+        json!({"task": "train", "method": "qlora", "gradient_checkpointing": false,
+               "gpus": {"count": 1, "model": "RTX 4090"}}),
         json!({"task": "infer", "batch_size": 64, "sequence_length": 8192, "gpus": {"count": 1, "model": "RTX 4090"}}),
     ] {
         let p = plan(v);
@@ -356,4 +358,48 @@ fn suggestions_and_ranked_presets_carry_well_formed_messages() {
             assert!(keys.contains(k), "{k} never emitted: {keys:?}");
         }
     }
+}
+
+/// docs/estimator.md §6.4, §17: a QLoRA plan without checkpointing that names no bitsandbytes release has room for an
+/// older one in its upper end, and is told what naming a current release takes off; one that names it is not.
+#[test]
+fn a_plan_that_names_no_bitsandbytes_release_is_told_what_naming_a_current_one_takes_off() {
+    let p = plan(
+        json!({"task": "train", "method": "qlora", "gradient_checkpointing": false, "sequence_length": 1024,
+               "sequence_lengths": [1024], "gpus": {"count": 1, "model": "RTX 4090"}}),
+    );
+    let presets = builtin_presets();
+    let est = estimate(&llama_8b(), &p, &presets).unwrap();
+    let s = suggestions(&llama_8b(), &p, &presets).unwrap();
+    let named = s
+        .iter()
+        .find(|x| x.plan["bitsandbytes_version"] == json!("0.43.2"))
+        .unwrap_or_else(|| panic!("no bitsandbytes suggestion in {s:?}"));
+    assert!(
+        named.change.contains("bitsandbytes is 0.43.2 or later"),
+        "{}",
+        named.change
+    );
+    let high = est.per_gpu.range.unwrap().device_peak_bytes.high;
+    assert!(named.delta_bytes < 0);
+    assert_eq!((high as i64 + named.delta_bytes) as u64, {
+        let mut v = headroom_core::estimate::plan_to_value(&p);
+        v["bitsandbytes_version"] = json!("0.43.2");
+        let given = headroom_core::estimate::plan::plan_from_value(&v, &presets).unwrap();
+        estimate(&llama_8b(), &given, &presets)
+            .unwrap()
+            .per_gpu
+            .range
+            .unwrap()
+            .device_peak_bytes
+            .high
+    });
+    let mut v = headroom_core::estimate::plan_to_value(&p);
+    v["bitsandbytes_version"] = json!("0.45.0");
+    let given = headroom_core::estimate::plan::plan_from_value(&v, &presets).unwrap();
+    let s = suggestions(&llama_8b(), &given, &presets).unwrap();
+    assert!(
+        !s.iter().any(|x| x.change.contains("bitsandbytes")),
+        "{s:?}"
+    );
 }

@@ -488,9 +488,40 @@ pub fn suggestions(
             });
         }
     }
+    // An unnamed bitsandbytes release leaves room in the band's upper end for an older one (docs/estimator.md §6.4,
+    // §17): like the lengths, a fact about the run to state.
+    if plan.bitsandbytes_version.is_none() && base.per_gpu.length_bytes.older_bnb > 0 {
+        let mut p = plan.clone();
+        p.bitsandbytes_version = Some(CURRENT_BNB.to_string());
+        let est = run(&p)?;
+        let (before, after) = (
+            budget.deciding_bytes(&base.per_gpu),
+            budget.deciding_bytes(&est.per_gpu),
+        );
+        if after < before {
+            out.push(Suggestion {
+                plan: plan_to_value(&p),
+                change: format!(
+                    "if your bitsandbytes is {CURRENT_BNB} or later, say so (bitsandbytes_version): the peak that decides the fit drops by {}",
+                    saving(before - after)
+                ),
+                change_message: Some(
+                    Message::new(Key::SuggestCurrentBnb)
+                        .text("version", CURRENT_BNB)
+                        .bytes("saving", before - after),
+                ),
+                delta_bytes: after as i64 - before as i64,
+                device_peak_bytes: est.per_gpu.device_peak_bytes,
+                fits: budget.fits(&est.per_gpu),
+            });
+        }
+    }
     out.sort_by_key(|s| (!s.fits, s.delta_bytes));
     Ok(out)
 }
+
+/// The first bitsandbytes release whose 4-bit layers keep no input (docs/estimator.md §6.4).
+const CURRENT_BNB: &str = "0.43.2";
 
 /// A saving in the largest binary unit that keeps it at least 1, so it never reads "0.00 GiB".
 fn saving(bytes: u64) -> String {
