@@ -81,9 +81,10 @@ pub(crate) fn layer_cost(input: &ActInputs) -> LayerCost {
     // The same bytes tensor by tensor: the slots that add a copy per reader, the layers' own inputs, adapters.
     let mut reader_copies: [Vec<u64>; 4] = Default::default();
     let mut items: Vec<u64> = Vec::new();
-    // The quantized layers' inputs by slot, as the slots below count them.
-    let mut bnb_slots: [Vec<u64>; 4] = Default::default();
-    let mut bnb_own: Vec<u64> = Vec::new();
+    // The quantized layers' inputs by slot, as the slots below count them: one shared tensor per slot, or a copy
+    // per reader; the layers' own inputs with the copies.
+    let mut bnb_shared = [0u64; 4];
+    let mut bnb_inputs: Vec<u64> = Vec::new();
     for (i, g) in arch.linear_layers.iter().enumerate() {
         if g.role == LinearRole::LmHead {
             continue;
@@ -157,16 +158,9 @@ pub(crate) fn layer_cost(input: &ActInputs) -> LayerCost {
                 InputSlot::Own => None,
             };
             match slot {
-                Some((i, true)) => bnb_slots[i].push(layer_share(bytes)),
-                Some((i, false)) => {
-                    let max = bnb_slots[i]
-                        .first()
-                        .copied()
-                        .unwrap_or(0)
-                        .max(layer_share(bytes));
-                    bnb_slots[i] = vec![max];
-                }
-                None => bnb_own.extend((0..per_layer).map(|_| layer_share(bytes))),
+                Some((_, true)) => bnb_inputs.push(layer_share(bytes)),
+                Some((i, false)) => bnb_shared[i] = bnb_shared[i].max(layer_share(bytes)),
+                None => bnb_inputs.extend((0..per_layer).map(|_| layer_share(bytes))),
             }
         }
         if !saves {
@@ -319,8 +313,7 @@ pub(crate) fn layer_cost(input: &ActInputs) -> LayerCost {
 
     let per_token =
         norms + qk_norms + slot_saved.iter().sum::<u64>() + own + attention + mlp + lora_extra;
-    let mut bnb_inputs: Vec<u64> = bnb_slots.into_iter().flatten().collect();
-    bnb_inputs.extend(bnb_own);
+    bnb_inputs.extend(bnb_shared);
     bnb_inputs.retain(|&t| t > 0);
     LayerCost {
         per_token,
