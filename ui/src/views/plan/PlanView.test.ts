@@ -183,6 +183,28 @@ describe("PlanView", () => {
     expect(asked.at(-1)).toMatchObject({ framework: "torchtune", gradient_checkpointing: false });
   });
 
+  it("asks for the bitsandbytes release on a bitsandbytes plan and for use_reentrant under checkpointing", async () => {
+    component = mount(PlanView, { target: document.body, props: { app: new AppModel(api) } });
+    await settle();
+    // The mock answers as the core would for the HF Trainer on a quantized base: checkpointing on, not reentrant.
+    backendAnswers = (plan) => ({ ...answerFor(plan), plan: { ...plan, gradient_checkpointing: true, use_reentrant: false } });
+    type(q<HTMLSelectElement>('[data-testid="model-list"]'), "meta-llama/Llama-3.1-8B");
+    await settle();
+    const release = q<HTMLInputElement>('[data-testid="bnb-version"]');
+    const reentrant = q<HTMLSelectElement>('[data-testid="use-reentrant"]');
+    expect(reentrant.options[0].textContent).toContain("false");
+    expect(asked.at(-1)).not.toHaveProperty("bitsandbytes_version");
+    expect(asked.at(-1)).not.toHaveProperty("use_reentrant");
+    type(release, "0.41.3");
+    type(reentrant, "false");
+    await settle();
+    expect(asked.at(-1)).toMatchObject({ bitsandbytes_version: "0.41.3", use_reentrant: false });
+    // Inference has neither checkpointing nor a say in bitsandbytes' training behaviour to show.
+    type(q<HTMLSelectElement>('[data-testid="task"]'), "infer");
+    await settle();
+    expect(document.querySelector('[data-testid="use-reentrant"]')).toBeNull();
+  });
+
   it("updates as the batch changes, shows errors next to the field, and applies a suggestion", async () => {
     component = mount(PlanView, { target: document.body, props: { app: new AppModel(api) } });
     await settle();
