@@ -139,8 +139,11 @@ def fake_safe_apply():
         torch.utils.swap_tensors = orig
 
 
-def _enable_checkpointing(model, use_reentrant=None):
+def _enable_checkpointing(model, use_reentrant=None, notes=None):
     """Checkpoint every decoder layer, with `use_reentrant` when the plan gives it (else transformers' default)."""
+    if use_reentrant is not None and notes is not None:
+        notes.add("backend.note.trace.reentrant", f"checkpointing with use_reentrant={use_reentrant}, as the plan says",
+                  reentrant=text(str(use_reentrant).lower()))
     new = getattr(model, "activation_checkpointing_enable", None)
     if use_reentrant is None:
         (new or model.gradient_checkpointing_enable)()
@@ -202,6 +205,10 @@ def _build(config, plan, notes):
                 if mod is out_emb:
                     skip.append(name)
         n = quantize_model(model, plan.bnb, skip, plan.bnb_keeps_inputs)
+        if plan.bnb.bits == 4 and plan.bnb_keeps_inputs and plan.task == "train":
+            notes.add("backend.note.trace.bnb_keeps_inputs",
+                      "bitsandbytes before 0.43.2: each 4-bit layer keeps its input on its autograd context for "
+                      "backward, which checkpointing without reentrance does not drop")
         if plan.bnb.bits == 4:
             model.is_loaded_in_4bit = True
             notes.add("backend.note.trace.bnb4",
@@ -240,7 +247,7 @@ def _build(config, plan, notes):
         model = _apply_lora(model, plan, notes)
         return model
     if plan.gradient_checkpointing:
-        _enable_checkpointing(model, plan.use_reentrant)
+        _enable_checkpointing(model, plan.use_reentrant, notes)
     return model
 
 
@@ -261,8 +268,12 @@ def _apply_lora(model, plan, notes):
             if plan.gradient_checkpointing and plan.use_reentrant is None:
                 notes.add("backend.note.trace.peft_checkpointing",
                           "checkpointing as PEFT enables it: no use_reentrant given, so torch's reentrant default")
+            elif plan.gradient_checkpointing:
+                notes.add("backend.note.trace.reentrant",
+                          f"checkpointing with use_reentrant={plan.use_reentrant}, as the plan says",
+                          reentrant=text(str(plan.use_reentrant).lower()))
         elif plan.gradient_checkpointing:
-            _enable_checkpointing(model, plan.use_reentrant)
+            _enable_checkpointing(model, plan.use_reentrant, notes)
         to_save = None
         if plan.trainable_embeddings:
             to_save = []

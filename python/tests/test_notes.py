@@ -69,3 +69,10 @@ def test_notes_keep_texts_and_messages_in_step():
     assert list(notes) == ["extrapolation: 2 frees ..."] and len(notes) == 1
     assert notes.messages == [{"key": "backend.note.trace.frees_dropped",
                                "args": {"frees": {"type": "count", "value": 2}}}]
+
+
+def test_a_named_bitsandbytes_release_and_checkpointing_style_are_said():
+    plan = train_plan("qlora", sequence_length=32, bnb_keeps_inputs=True, use_reentrant=False)
+    keys = check_keyed(trace(LLAMA6, plan, layers=3))
+    assert {"backend.note.trace.bnb_keeps_inputs", "backend.note.trace.reentrant"} <= keys
+    assert "backend.note.trace.peft_checkpointing" not in keys

@@ -620,6 +620,8 @@ keys! {
     NoteTraceBnb8 = "backend.note.trace.bnb8" [layers],
     NoteTraceKbitPrepared = "backend.note.trace.kbit_prepared" [],
     NoteTracePeftCheckpointing = "backend.note.trace.peft_checkpointing" [],
+    NoteTraceBnbKeepsInputs = "backend.note.trace.bnb_keeps_inputs" [],
+    NoteTraceReentrant = "backend.note.trace.reentrant" [reentrant],
     NoteTraceAutocast = "backend.note.trace.autocast" [dtype],
     NoteTraceGradScaler = "backend.note.trace.grad_scaler" [],
     NoteTraceDropoutMask = "backend.note.trace.dropout_mask" [],
