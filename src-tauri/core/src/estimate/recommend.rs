@@ -291,21 +291,26 @@ pub fn suggestions(
     // expects changing lengths' stranding only for checkpointed LoRA and QLoRA (§10.3).
     let before = budget.deciding_bytes(&base.per_gpu);
     let mut out = Vec::new();
-    let mut push = |change: String, message: Message, changed: &Plan, est: Estimate| {
-        let after = budget.deciding_bytes(&est.per_gpu);
-        // A change that saves nothing cannot help a plan fit.
-        if after >= before {
-            return;
-        }
-        out.push(Suggestion {
-            plan: plan_to_value(changed),
-            change: format!("{change}: saves {}", saving(before - after)),
-            change_message: Some(message.bytes("saving", before - after)),
-            delta_bytes: after as i64 - before as i64,
-            device_peak_bytes: est.per_gpu.device_peak_bytes,
-            fits: budget.fits(&est.per_gpu),
-        });
-    };
+    let mut push =
+        |said: Saving, change: String, message: Message, changed: &Plan, est: Estimate| {
+            let after = budget.deciding_bytes(&est.per_gpu);
+            // A change that saves nothing cannot help a plan fit.
+            if after >= before {
+                return;
+            }
+            let words = match said {
+                Saving::Saves => "saves",
+                Saving::Drops => "the peak that decides the fit drops by",
+            };
+            out.push(Suggestion {
+                plan: plan_to_value(changed),
+                change: format!("{change}: {words} {}", saving(before - after)),
+                change_message: Some(message.bytes("saving", before - after)),
+                delta_bytes: after as i64 - before as i64,
+                device_peak_bytes: est.per_gpu.device_peak_bytes,
+                fits: budget.fits(&est.per_gpu),
+            });
+        };
     let run = |p: &Plan| {
         estimate_core(
             spec,
@@ -322,6 +327,7 @@ pub fn suggestions(
         let mut p = plan.clone();
         p.gradient_checkpointing = true;
         push(
+            Saving::Saves,
             "turn on gradient checkpointing".into(),
             Message::new(Key::SuggestCheckpointing),
             &p,
@@ -337,6 +343,7 @@ pub fn suggestions(
         let mut p = plan.clone();
         p.optimizer = Optimizer::Adamw8bit;
         push(
+            Saving::Saves,
             "use an 8-bit optimizer (adamw_8bit)".into(),
             Message::new(Key::SuggestOptimizer8bit),
             &p,
@@ -347,6 +354,7 @@ pub fn suggestions(
         let mut p = plan.clone();
         p.chunked_loss = true;
         push(
+            Saving::Saves,
             "compute the loss in chunks".into(),
             Message::new(Key::SuggestChunkedLoss),
             &p,
@@ -370,6 +378,7 @@ pub fn suggestions(
                 p.optimizer_in_backward && p.gradient_accumulation_steps.get() == 1;
         }
         push(
+            Saving::Saves,
             format!(
                 "lower the micro-batch to {b}{}",
                 if train {
@@ -406,6 +415,7 @@ pub fn suggestions(
             let est = run(&p)?;
             if budget.fits(&est.per_gpu) || n.get() == 64 {
                 push(
+                    Saving::Saves,
                     format!("shard with ZeRO-3 over {n} GPUs"),
                     Message::new(Key::SuggestZero3).count("gpus", n.get()),
                     &p,
@@ -422,6 +432,7 @@ pub fn suggestions(
         }
         p.offload = Offload::OptimizerAndParams;
         push(
+            Saving::Saves,
             "offload optimizer states and parameters to CPU RAM (ZeRO-3 offload; slower)".into(),
             Message::new(Key::SuggestOffload),
             &p,
@@ -450,6 +461,7 @@ pub fn suggestions(
                 false,
             )?;
             push(
+                Saving::Saves,
                 format!("quantize the base to 4-bit (preset {})", q.name),
                 Message::new(Key::SuggestQuantize).text("preset", q.name.as_str()),
                 &p,
@@ -464,57 +476,29 @@ pub fn suggestions(
     if plan.lengths_open() {
         let mut p = plan.clone();
         p.set_one_length();
-        let est = run(&p)?;
-        let (before, after) = (
-            budget.deciding_bytes(&base.per_gpu),
-            budget.deciding_bytes(&est.per_gpu),
+        let length = plan.sequence_length.get();
+        push(
+            Saving::Drops,
+            format!("if every batch is padded or packed to {length} tokens, say so (sequence_lengths [{length}])"),
+            Message::new(Key::SuggestFixedLengths).count("length", length),
+            &p,
+            run(&p)?,
         );
-        if after < before {
-            let length = plan.sequence_length.get();
-            out.push(Suggestion {
-                plan: plan_to_value(&p),
-                change: format!(
-                    "if every batch is padded or packed to {length} tokens, say so (sequence_lengths [{length}]): the peak that decides the fit drops by {}",
-                    saving(before - after)
-                ),
-                change_message: Some(
-                    Message::new(Key::SuggestFixedLengths)
-                        .count("length", length)
-                        .bytes("saving", before - after),
-                ),
-                delta_bytes: after as i64 - before as i64,
-                device_peak_bytes: est.per_gpu.device_peak_bytes,
-                fits: budget.fits(&est.per_gpu),
-            });
-        }
     }
     // An unnamed bitsandbytes release leaves room in the band's upper end for an older one (docs/estimator.md §6.4,
     // §17): like the lengths, a fact about the run to state.
     if plan.bitsandbytes_version.is_none() && base.per_gpu.length_bytes.older_bnb > 0 {
         let mut p = plan.clone();
         p.bitsandbytes_version = Some(CURRENT_BNB.to_string());
-        let est = run(&p)?;
-        let (before, after) = (
-            budget.deciding_bytes(&base.per_gpu),
-            budget.deciding_bytes(&est.per_gpu),
+        push(
+            Saving::Drops,
+            format!(
+                "if your bitsandbytes is {CURRENT_BNB} or later, say so (bitsandbytes_version)"
+            ),
+            Message::new(Key::SuggestCurrentBnb).text("version", CURRENT_BNB),
+            &p,
+            run(&p)?,
         );
-        if after < before {
-            out.push(Suggestion {
-                plan: plan_to_value(&p),
-                change: format!(
-                    "if your bitsandbytes is {CURRENT_BNB} or later, say so (bitsandbytes_version): the peak that decides the fit drops by {}",
-                    saving(before - after)
-                ),
-                change_message: Some(
-                    Message::new(Key::SuggestCurrentBnb)
-                        .text("version", CURRENT_BNB)
-                        .bytes("saving", before - after),
-                ),
-                delta_bytes: after as i64 - before as i64,
-                device_peak_bytes: est.per_gpu.device_peak_bytes,
-                fits: budget.fits(&est.per_gpu),
-            });
-        }
     }
     out.sort_by_key(|s| (!s.fits, s.delta_bytes));
     Ok(out)
@@ -522,6 +506,14 @@ pub fn suggestions(
 
 /// The first bitsandbytes release whose 4-bit layers keep no input (docs/estimator.md §6.4).
 const CURRENT_BNB: &str = "0.43.2";
+
+/// How a suggestion says its saving: a setting to change "saves" it; a fact about the run to state lowers the
+/// peak that decides the fit (it takes a doubt off the band's upper end, or what the central figure expects).
+#[derive(Clone, Copy)]
+enum Saving {
+    Saves,
+    Drops,
+}
 
 /// A saving in the largest binary unit that keeps it at least 1, so it never reads "0.00 GiB".
 fn saving(bytes: u64) -> String {
