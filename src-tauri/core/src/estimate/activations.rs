@@ -166,6 +166,27 @@ pub(crate) fn layer_cost(input: &ActInputs) -> LayerCost {
         if !saves {
             continue;
         }
+        // An LLM.int8 layer that saves only for bitsandbytes saves the tensor it was handed, shared by its slot's
+        // readers (`LayerCost::bnb_inputs`), not a 16-bit copy each.
+        let int8_only = input.bnb_int8 && quantized_here && !full && !lora_shares_input;
+        if int8_only {
+            let slot_of = input_slot(&g.name);
+            let (i, width) = match slot_of {
+                InputSlot::AttnIn => (0, e_res),
+                InputSlot::AttnOut => (1, e),
+                InputSlot::MlpIn => (2, e_res),
+                InputSlot::MlpInner => (3, e_res),
+                InputSlot::Own => (4, e),
+            };
+            let bytes = layer_share(width * g.in_features);
+            if i < 4 {
+                slot_saved[i] = slot_saved[i].max(bytes);
+            } else {
+                own += bytes * per_layer;
+                items.extend((0..per_layer).map(|_| bytes));
+            }
+            continue;
+        }
         let bytes = e * g.in_features;
         match input_slot(&g.name) {
             InputSlot::AttnIn if copies_per_reader => {
@@ -429,6 +450,7 @@ mod tests {
             json!({"method": "lora", "lora": {"target_modules": ["q_proj", "v_proj"], "dropout": 0.0}}),
             json!({"method": "lora", "lora": {"dtype": "fp32", "dropout": 0.0}, "attention": "eager"}),
             json!({"method": "qlora", "quantization": "int4", "attention": "flash"}),
+            json!({"method": "lora", "quantization": "int8", "lora": {"dropout": 0.0}}),
         ];
         let presets = builtin_presets();
         let mut checked = 0;
@@ -448,7 +470,8 @@ mod tests {
                 let Ok(t) = trainable(&spec, &shape, &plan) else {
                     continue;
                 };
-                let quantized = plan.method == Some(Method::Qlora);
+                let int8 = plan.quantization.as_deref() == Some("int8");
+                let quantized = plan.method == Some(Method::Qlora) || int8;
                 for e_res in [2, 4] {
                     let lc = layer_cost(&ActInputs {
                         plan: &plan,
@@ -459,7 +482,7 @@ mod tests {
                         residual_bytes: e_res,
                         frozen_need_grad: false,
                         bnb_keeps_inputs: quantized,
-                        bnb_int8: false,
+                        bnb_int8: int8,
                     });
                     assert_eq!(
                         lc.saved.iter().sum::<u64>(),
