@@ -140,7 +140,8 @@ pub(crate) fn layer_cost(input: &ActInputs) -> LayerCost {
             }
             continue;
         }
-        if quantized_here {
+        // What bitsandbytes keeps of this layer's input: its slot (None: the layer's own input) and bytes.
+        let kept = quantized_here.then(|| {
             let slot_of = input_slot(&g.name);
             // LLM.int8 keeps the residual stream's own tensor, shared by its readers, and the gated product as
             // the MLP computed it (fp32 on an fp32 stream, see `mlp_e` below).
@@ -157,10 +158,13 @@ pub(crate) fn layer_cost(input: &ActInputs) -> LayerCost {
                 InputSlot::MlpInner => Some((3, false)),
                 InputSlot::Own => None,
             };
+            (slot, layer_share(bytes))
+        });
+        if let Some((slot, bytes)) = kept {
             match slot {
-                Some((_, true)) => bnb_inputs.push(layer_share(bytes)),
-                Some((i, false)) => bnb_shared[i] = bnb_shared[i].max(layer_share(bytes)),
-                None => bnb_inputs.extend((0..per_layer).map(|_| layer_share(bytes))),
+                Some((_, true)) => bnb_inputs.push(bytes),
+                Some((i, false)) => bnb_shared[i] = bnb_shared[i].max(bytes),
+                None => bnb_inputs.extend((0..per_layer).map(|_| bytes)),
             }
         }
         if !saves {
@@ -168,22 +172,14 @@ pub(crate) fn layer_cost(input: &ActInputs) -> LayerCost {
         }
         // An LLM.int8 layer that saves only for bitsandbytes saves the tensor it was handed, shared by its slot's
         // readers (`LayerCost::bnb_inputs`), not a 16-bit copy each.
-        let int8_only = input.bnb_int8 && quantized_here && !full && !lora_shares_input;
-        if int8_only {
-            let slot_of = input_slot(&g.name);
-            let (i, width) = match slot_of {
-                InputSlot::AttnIn => (0, e_res),
-                InputSlot::AttnOut => (1, e),
-                InputSlot::MlpIn => (2, e_res),
-                InputSlot::MlpInner => (3, e_res),
-                InputSlot::Own => (4, e),
-            };
-            let bytes = layer_share(width * g.in_features);
-            if i < 4 {
-                slot_saved[i] = slot_saved[i].max(bytes);
-            } else {
-                own += bytes * per_layer;
-                items.extend((0..per_layer).map(|_| bytes));
+        if let Some((slot, bytes)) = kept.filter(|_| input.bnb_int8 && !full && !lora_shares_input)
+        {
+            match slot {
+                Some((i, _)) => slot_saved[i] = slot_saved[i].max(bytes),
+                None => {
+                    own += bytes * per_layer;
+                    items.extend((0..per_layer).map(|_| bytes));
+                }
             }
             continue;
         }

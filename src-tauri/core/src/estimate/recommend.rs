@@ -505,7 +505,7 @@ pub fn suggestions(
 }
 
 /// The first bitsandbytes release whose 4-bit layers keep no input (docs/estimator.md §6.4).
-const CURRENT_BNB: &str = "0.43.2";
+const CURRENT_BNB: &str = super::plan::BNB_4BIT_DROPS_INPUTS;
 
 /// How a suggestion says its saving: a setting to change "saves" it; a fact about the run to state lowers the
 /// peak that decides the fit (it takes a doubt off the band's upper end, or what the central figure expects).

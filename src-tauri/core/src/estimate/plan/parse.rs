@@ -472,7 +472,7 @@ fn validate(file: PlanFile, presets: &[PresetInfo]) -> Result<Plan> {
     from("torch_compile", file.torch_compile.is_some());
     let torch_compile = file.torch_compile.unwrap_or(train && profile.torch_compile);
     if let Some(version) = &file.bitsandbytes_version {
-        if super::types::parse_bnb_version(version).is_err() {
+        if super::types::parse_bnb_version(version).is_none() {
             return Err(Error::invalid_msg(
                 "bitsandbytes_version",
                 Message::new(Key::InvalidPlanBitsandbytesVersion).text("value", version.clone()),

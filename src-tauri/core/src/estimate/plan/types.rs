@@ -424,8 +424,9 @@ impl Plan {
     pub fn bnb_4bit_keeps_inputs(&self) -> Option<bool> {
         self.bitsandbytes_version
             .as_deref()
-            .and_then(|v| parse_bnb_version(v).ok())
-            .map(|v| v < BNB_4BIT_DROPS_INPUTS)
+            .and_then(parse_bnb_version)
+            .zip(parse_bnb_version(BNB_4BIT_DROPS_INPUTS))
+            .map(|(v, first)| v < first)
     }
 
     /// Says that every batch is padded or packed to the sequence length.
@@ -436,48 +437,27 @@ impl Plan {
 
 /// The first bitsandbytes release whose `MatMul4Bit` no longer keeps its input (bitsandbytes pull request 1270,
 /// "delete useless buffered activation", released in 0.43.2).
-pub const BNB_4BIT_DROPS_INPUTS: (u64, u64, u64) = (0, 43, 2);
+pub const BNB_4BIT_DROPS_INPUTS: &str = "0.43.2";
 
 /// A bitsandbytes release as (major, minor, patch): "0.41.3", "0.41.3.post2", "v0.45", "0.44.0rc1" (a
-/// pre-release counts as its release). The error says what is wrong, for the plan key's message.
-pub fn parse_bnb_version(text: &str) -> std::result::Result<(u64, u64, u64), String> {
+/// pre-release counts as its release); `None` for anything else.
+pub fn parse_bnb_version(text: &str) -> Option<(u64, u64, u64)> {
     let t = text.trim();
-    let t = t.strip_prefix('v').unwrap_or(t);
-    let mut parts = t.split('.');
-    let mut number = |what: &str, required: bool| -> std::result::Result<u64, String> {
-        match parts.next() {
-            None if !required => Ok(0),
-            None => Err(format!(
-                "expected a release like \"0.43.2\", got \"{text}\" (no {what} number)"
-            )),
-            Some(p) => {
-                let digits: String = p.chars().take_while(|c| c.is_ascii_digit()).collect();
-                if digits.is_empty() || digits.len() > 6 {
-                    return Err(format!(
-                        "expected a release like \"0.43.2\", got \"{text}\""
-                    ));
-                }
-                let rest = &p[digits.len()..];
-                if !rest.is_empty()
-                    && !rest.starts_with("rc")
-                    && !rest.starts_with("post")
-                    && !rest.starts_with("dev")
-                    && !rest.starts_with('a')
-                    && !rest.starts_with('b')
-                    && !rest.starts_with('+')
-                {
-                    return Err(format!(
-                        "expected a release like \"0.43.2\", got \"{text}\""
-                    ));
-                }
-                digits
-                    .parse()
-                    .map_err(|_| format!("expected a release like \"0.43.2\", got \"{text}\""))
-            }
+    let mut parts = t.strip_prefix('v').unwrap_or(t).split('.');
+    let mut number = |required: bool| -> Option<u64> {
+        let Some(p) = parts.next() else {
+            return (!required).then_some(0);
+        };
+        let digits = p.len() - p.trim_start_matches(|c: char| c.is_ascii_digit()).len();
+        let rest = &p[digits..];
+        let suffix_ok = rest.is_empty()
+            || ["rc", "post", "dev", "a", "b", "+"]
+                .iter()
+                .any(|s| rest.starts_with(s));
+        if digits == 0 || digits > 6 || !suffix_ok {
+            return None;
         }
+        p[..digits].parse().ok()
     };
-    let major = number("major", true)?;
-    let minor = number("minor", true)?;
-    let patch = number("patch", false)?;
-    Ok((major, minor, patch))
+    Some((number(true)?, number(true)?, number(false)?))
 }
