@@ -139,11 +139,15 @@ def fake_safe_apply():
         torch.utils.swap_tensors = orig
 
 
+def _note_reentrant(notes, use_reentrant):
+    notes.add("backend.note.trace.reentrant", f"checkpointing with use_reentrant={use_reentrant}, as the plan says",
+              reentrant=text(str(use_reentrant).lower()))
+
+
 def _enable_checkpointing(model, use_reentrant=None, notes=None):
     """Checkpoint every decoder layer, with `use_reentrant` when the plan gives it (else transformers' default)."""
     if use_reentrant is not None and notes is not None:
-        notes.add("backend.note.trace.reentrant", f"checkpointing with use_reentrant={use_reentrant}, as the plan says",
-                  reentrant=text(str(use_reentrant).lower()))
+        _note_reentrant(notes, use_reentrant)
     new = getattr(model, "activation_checkpointing_enable", None)
     if use_reentrant is None:
         (new or model.gradient_checkpointing_enable)()
@@ -269,9 +273,7 @@ def _apply_lora(model, plan, notes):
                 notes.add("backend.note.trace.peft_checkpointing",
                           "checkpointing as PEFT enables it: no use_reentrant given, so torch's reentrant default")
             elif plan.gradient_checkpointing:
-                notes.add("backend.note.trace.reentrant",
-                          f"checkpointing with use_reentrant={plan.use_reentrant}, as the plan says",
-                          reentrant=text(str(plan.use_reentrant).lower()))
+                _note_reentrant(notes, plan.use_reentrant)
         elif plan.gradient_checkpointing:
             _enable_checkpointing(model, plan.use_reentrant, notes)
         to_save = None
