@@ -7,7 +7,7 @@
 
 use headroom_core::estimate::band::{
     expected_stranding, EXPECTED_ACTIVATIONS_REUSED_PERMILLE, EXPECTED_LOGITS_PERMILLE,
-    LENGTHS_ACTIVATIONS_CHECKPOINTED_PERMILLE, LENGTHS_ACTIVATIONS_PERMILLE,
+    LENGTHS_ACTIVATIONS_CHECKPOINTED_PERMILLE, LENGTHS_ACTIVATIONS_PERMILLE, LENGTHS_KEPT_PERMILLE,
     LENGTHS_LOGITS_PERMILLE,
 };
 use headroom_core::estimate::LengthBytes;
@@ -33,13 +33,25 @@ const MODELS: [&str; 7] = [
 ];
 /// LoRA, QLoRA with today's bitsandbytes, QLoRA with a release before 0.43.2 under reentrant checkpointing (whose
 /// recomputed layer keeps every 4-bit layer's input, so that it, not the loss, can be a plan's peak), full.
-const METHODS: [(&str, &str); 4] = [
+/// Then the plans whose quantized layers keep their inputs through the whole forward, checkpointed only (without
+/// checkpointing those inputs are saved tensors like any other): LLM.int8 LoRA and QLoRA under a release before
+/// 0.43.2, both without reentrance.
+const METHODS: [(&str, &str); 6] = [
     ("lora", "bf16"),
     ("qlora", "int4"),
     (QLORA_OLD_BNB, "int4"),
     ("full", "bf16"),
+    (LORA_INT8_KEPT, "int8"),
+    (QLORA_OLD_BNB_KEPT, "int4"),
 ];
 const QLORA_OLD_BNB: &str = "qlora-bnb-0.41";
+const LORA_INT8_KEPT: &str = "lora-int8-non-reentrant";
+const QLORA_OLD_BNB_KEPT: &str = "qlora-bnb-0.41-non-reentrant";
+
+/// The plans whose layers keep their inputs through the forward, checkpointed.
+fn keeps(method: &str) -> bool {
+    method == LORA_INT8_KEPT || method == QLORA_OLD_BNB_KEPT
+}
 const BATCH: u64 = 4;
 const TOKENS: u64 = 1024;
 /// The schedule: as many steps as a plan may list, each length uniform on 1..=TOKENS (no dataset is assumed),
@@ -76,6 +88,8 @@ struct Stranded {
     records: u64,
     /// The loss, not the first recomputed layer, is the peak at the start of backward.
     loss_peak: bool,
+    /// What the quantized layers keep through the forward (part of `activations`).
+    kept: u64,
 }
 
 fn stranded(model: &str, method: &str, preset: &str, checkpointing: bool) -> Option<Stranded> {
@@ -86,10 +100,14 @@ fn stranded(model: &str, method: &str, preset: &str, checkpointing: bool) -> Opt
         "sequence_length": TOKENS, "batch_size": BATCH, "gradient_checkpointing": checkpointing,
         "attention": "flash",
     });
-    if method == QLORA_OLD_BNB {
+    if method == QLORA_OLD_BNB || method == QLORA_OLD_BNB_KEPT {
         plan["method"] = json!("qlora");
         plan["bitsandbytes_version"] = json!("0.41.3");
-        plan["use_reentrant"] = json!(true);
+        plan["use_reentrant"] = json!(method == QLORA_OLD_BNB);
+    }
+    if method == LORA_INT8_KEPT {
+        plan["method"] = json!("lora");
+        plan["use_reentrant"] = json!(false);
     }
     if method != "full" {
         plan["lora"] =
@@ -138,6 +156,7 @@ fn stranded(model: &str, method: &str, preset: &str, checkpointing: bool) -> Opt
         stranded: sum / SEEDS,
         records,
         loss_peak: fixed.per_gpu.components.logits > 0,
+        kept: c.kept_inputs,
     })
 }
 
@@ -155,11 +174,15 @@ fn the_lengths_doubt_is_what_the_allocator_model_strands() {
     for model in MODELS {
         for (method, preset) in METHODS {
             for checkpointing in [true, false] {
+                if keeps(method) && !checkpointing {
+                    continue;
+                }
                 let s = stranded(model, method, preset, checkpointing)
                     .unwrap_or_else(|| panic!("{model} {method}: no estimate"));
                 println!(
-                    "checkpointing {checkpointing:<5} {model:<28} {method:<5} activations {:>6} MiB logits {:>6} MiB stranded {:>6} MiB reference lengths {:>6} MiB",
+                    "checkpointing {checkpointing:<5} {model:<28} {method:<5} activations {:>6} MiB (kept {:>6} MiB) logits {:>6} MiB stranded {:>6} MiB reference lengths {:>6} MiB",
                     s.activations >> 20,
+                    s.kept >> 20,
                     s.logits >> 20,
                     s.stranded >> 20,
                     s.records >> 20
@@ -172,7 +195,7 @@ fn the_lengths_doubt_is_what_the_allocator_model_strands() {
     // most any of them strands per byte of logits.
     let logits = plans
         .iter()
-        .filter(|p| p.checkpointing && p.logits > 0)
+        .filter(|p| p.checkpointing && p.logits > 0 && p.kept == 0)
         .map(|p| ratio_permille(p.stranded, p.logits))
         .max()
         .unwrap_or(0);
@@ -182,7 +205,7 @@ fn the_lengths_doubt_is_what_the_allocator_model_strands() {
         rounded(
             plans
                 .iter()
-                .filter(|p| p.checkpointing == checkpointing && p.activations > 0)
+                .filter(|p| p.checkpointing == checkpointing && p.activations > 0 && p.kept == 0)
                 .map(|p| {
                     let beyond = p
                         .stranded
@@ -193,10 +216,24 @@ fn the_lengths_doubt_is_what_the_allocator_model_strands() {
                 .unwrap_or(0),
         )
     };
-    let derived = (logits, activations(true), activations(false));
+    // Last what layers keep through the forward: the most any such plan strands beyond the logits' figure.
+    let kept = rounded(
+        plans
+            .iter()
+            .filter(|p| p.kept > 0)
+            .map(|p| {
+                let beyond = p
+                    .stranded
+                    .saturating_sub((u128::from(p.logits) * u128::from(logits) / 1000) as u64);
+                ratio_permille(beyond, p.kept)
+            })
+            .max()
+            .unwrap_or(0),
+    );
+    let derived = (logits, activations(true), activations(false), kept);
     println!(
-        "the allocator model: logits {} permille, activations {} checkpointed, {} not",
-        derived.0, derived.1, derived.2
+        "the allocator model: logits {} permille, activations {} checkpointed, {} not, kept inputs {}",
+        derived.0, derived.1, derived.2, derived.3
     );
     assert!(
         plans.iter().filter(|p| p.stranded > 0).count() >= plans.len() / 2,
@@ -206,7 +243,8 @@ fn the_lengths_doubt_is_what_the_allocator_model_strands() {
         (
             LENGTHS_LOGITS_PERMILLE,
             LENGTHS_ACTIVATIONS_CHECKPOINTED_PERMILLE,
-            LENGTHS_ACTIVATIONS_PERMILLE
+            LENGTHS_ACTIVATIONS_PERMILLE,
+            LENGTHS_KEPT_PERMILLE
         ),
         derived,
         "the shipped lengths doubt must be the allocator model's figures rounded up to {ROUNDING}"
@@ -283,7 +321,10 @@ fn the_central_expectation_is_the_allocator_models_closed_form() {
     // Normal equations of records ≈ R·logits − C·activations, over the plans as Headroom's defaults make them:
     // a bitsandbytes release that is not named is a current one.
     let (mut ll, mut la, mut aa, mut ls, mut as_) = (0f64, 0f64, 0f64, 0f64, 0f64);
-    for (_, _, s) in points.iter().filter(|(_, m, _)| *m != QLORA_OLD_BNB) {
+    for (_, _, s) in points
+        .iter()
+        .filter(|(_, m, _)| *m != QLORA_OLD_BNB && !keeps(m))
+    {
         let (l, a, r) = (s.logits as f64, s.activations as f64, s.records as f64);
         ll += l * l;
         la += l * a;
@@ -298,12 +339,14 @@ fn the_central_expectation_is_the_allocator_models_closed_form() {
     println!("closed form fitted: logits {r:.3}, activations reused {c:.3}");
     let mut ratios = Vec::new();
     let mut recompute_peak = Vec::new();
+    let mut kept_ratios = Vec::new();
     for (model, method, s) in &points {
         let closed = expected_stranding(LengthBytes {
             activations: s.activations,
             logits: s.logits,
             expected_stranded: 0,
             older_bnb: 0,
+            kept_inputs: s.kept,
         });
         println!(
             "{model:<28} {method:<5} reference lengths {:>6} MiB closed form {:>6} MiB",
@@ -311,7 +354,9 @@ fn the_central_expectation_is_the_allocator_models_closed_form() {
             closed >> 20
         );
         let ratio = closed as f64 / s.records.max(1) as f64;
-        if s.loss_peak && *method != QLORA_OLD_BNB {
+        if keeps(method) {
+            kept_ratios.push(ratio);
+        } else if s.loss_peak && *method != QLORA_OLD_BNB {
             ratios.push(ratio);
         } else {
             recompute_peak.push(ratio);
@@ -331,6 +376,16 @@ fn the_central_expectation_is_the_allocator_models_closed_form() {
         ratios[0],
         ratios[ratios.len() - 1]
     );
+    // Where layers keep their inputs through the forward, no linear form of these bytes follows the simulation
+    // (the two-figure form alone ranges over five times): the estimate replays the reference lengths instead.
+    kept_ratios.sort_by(f64::total_cmp);
+    println!(
+        "layers that keep their inputs through the forward, two-figure form: {kept_ratios:.2?}"
+    );
+    assert!(
+        kept_ratios.len() >= 10 && kept_ratios[kept_ratios.len() - 1] / kept_ratios[0] > 2.0,
+        "the closed form follows these plans after all: {kept_ratios:?}"
+    );
     assert_eq!(
         (
             EXPECTED_LOGITS_PERMILLE,
@@ -344,4 +399,52 @@ fn the_central_expectation_is_the_allocator_models_closed_form() {
         ratios[0] >= 0.9 && ratios[ratios.len() - 1] <= 1.15,
         "{ratios:?}"
     );
+}
+
+/// Plans whose layers keep their inputs through the forward, with their lengths left open: the central figure at
+/// the plan's own shape is the allocator model's replay of the reference lengths, the same figure as listing them.
+#[test]
+fn layers_that_keep_their_inputs_replay_the_reference_lengths() {
+    let presets = builtin_presets();
+    for model in ["meta-llama/Llama-2-7b-hf", "meta-llama/Llama-3.1-8B"] {
+        for method in [LORA_INT8_KEPT, QLORA_OLD_BNB_KEPT] {
+            let sp = spec(model).unwrap();
+            let mut plan = json!({
+                "model": {"id": model}, "task": "train", "method": "lora", "quantization": "int8",
+                "sequence_length": TOKENS, "batch_size": BATCH, "gradient_checkpointing": true,
+                "attention": "flash", "use_reentrant": false,
+                "lora": {"rank": 16, "target_modules": ["q_proj", "k_proj", "v_proj", "o_proj"]},
+            });
+            if method == QLORA_OLD_BNB_KEPT {
+                plan["method"] = json!("qlora");
+                plan["quantization"] = json!("int4");
+                plan["bitsandbytes_version"] = json!("0.41.3");
+            }
+            let run = |plan: &serde_json::Value| {
+                estimate(
+                    &sp,
+                    &parse_plan(&plan.to_string(), &presets).unwrap(),
+                    &presets,
+                )
+                .unwrap()
+            };
+            let open = run(&plan);
+            assert!(
+                open.per_gpu.length_bytes.kept_inputs > 0,
+                "{model} {method}"
+            );
+            plan["sequence_lengths"] = json!(reference_lengths(TOKENS));
+            let listed = run(&plan);
+            assert_eq!(
+                open.per_gpu.reserved_peak_bytes, listed.per_gpu.reserved_peak_bytes,
+                "{model} {method}"
+            );
+            plan["sequence_lengths"] = json!([TOKENS]);
+            let fixed = run(&plan);
+            assert!(
+                open.per_gpu.reserved_peak_bytes > fixed.per_gpu.reserved_peak_bytes,
+                "{model} {method}: nothing expected stranded"
+            );
+        }
+    }
 }

@@ -160,6 +160,12 @@ pub const CONTEXT_HIGH_BYTES: u64 = 1024 * MIB;
 pub const LENGTHS_LOGITS_PERMILLE: u64 = 3_350;
 pub const LENGTHS_ACTIVATIONS_CHECKPOINTED_PERMILLE: u64 = 0;
 pub const LENGTHS_ACTIVATIONS_PERMILLE: u64 = 1_700;
+/// What quantized layers keep through the whole forward ([`LengthBytes::kept_inputs`]) strands beyond the logits'
+/// figure, in thousandths of those bytes: the most any checkpointed plan of the reference grid whose layers keep
+/// their inputs (LLM.int8, and 4-bit under a release before 0.43.2, both without reentrance) strands beyond
+/// [`LENGTHS_LOGITS_PERMILLE`] of its logits. Every such block of a shorter batch is a little too small for the
+/// same tensor of the next longer one, and a long step's forward fills the loss's old segments with them.
+pub const LENGTHS_KEPT_PERMILLE: u64 = 1_050;
 
 /// What a plan that leaves its lengths open is expected to strand, in its central figure (docs/estimator.md §10.3):
 /// the allocator model's figure for the new longest batches a run meets on its way to `sequence_length`
@@ -171,9 +177,11 @@ pub const LENGTHS_ACTIVATIONS_PERMILLE: u64 = 1_700;
 /// simulation itself costs what a hundred estimates do; this costs nothing.
 pub const EXPECTED_LOGITS_PERMILLE: u64 = 2_950;
 pub const EXPECTED_ACTIVATIONS_REUSED_PERMILLE: u64 = 550;
-
 /// The central figure's expectation for lengths left open ([`EXPECTED_LOGITS_PERMILLE`]): the bytes expected
 /// stranded for a step with these lengths' bytes, never below 0.
+/// Plans whose quantized layers keep their inputs through the whole forward ([`LengthBytes::kept_inputs`]) are
+/// outside the fit: what they strand depends on the sizes of those tensors (from 0.6 to 2.7 times any linear
+/// form over the grid), so the estimate simulates the reference lengths for them at the plan's own shape.
 pub fn expected_stranding(step: LengthBytes) -> u64 {
     permille(step.logits, EXPECTED_LOGITS_PERMILLE).saturating_sub(permille(
         step.activations,
@@ -186,6 +194,8 @@ pub fn expected_stranding(step: LengthBytes) -> u64 {
 pub struct LengthsDoubt {
     pub logits_permille: u64,
     pub activations_permille: u64,
+    /// Of what quantized layers keep through the whole forward ([`LENGTHS_KEPT_PERMILLE`]).
+    pub kept_permille: u64,
 }
 
 impl LengthsDoubt {
@@ -193,6 +203,7 @@ impl LengthsDoubt {
     pub const NONE: LengthsDoubt = LengthsDoubt {
         logits_permille: 0,
         activations_permille: 0,
+        kept_permille: 0,
     };
 
     /// The doubt of a plan: none when its lengths are known, else the allocator model's figures for its
@@ -208,6 +219,7 @@ impl LengthsDoubt {
             } else {
                 LENGTHS_ACTIVATIONS_PERMILLE
             },
+            kept_permille: LENGTHS_KEPT_PERMILLE,
         }
     }
 
@@ -220,6 +232,7 @@ impl LengthsDoubt {
         LengthsDoubt {
             logits_permille: self.logits_permille * permille / 1000,
             activations_permille: self.activations_permille * permille / 1000,
+            kept_permille: self.kept_permille * permille / 1000,
         }
     }
 
@@ -227,6 +240,7 @@ impl LengthsDoubt {
     pub fn bytes(&self, step: LengthBytes) -> u64 {
         permille(step.logits, self.logits_permille)
             .saturating_add(permille(step.activations, self.activations_permille))
+            .saturating_add(permille(step.kept_inputs, self.kept_permille))
     }
 
     /// "3.35", "0.95": a figure as a multiple, for the band's note.

@@ -55,6 +55,10 @@ pub struct LengthBytes {
     /// Not a length's: what a bitsandbytes release before 0.43.2 would keep beyond the estimate where the plan
     /// names no release (docs/estimator.md §6.4), carried with these figures to the band, which allows for it.
     pub older_bnb: u64,
+    /// Part of `activations`: what the quantized layers keep on their autograd contexts through the whole forward
+    /// (bitsandbytes' inputs under checkpointing without reentrance, docs/estimator.md §6.4). A new longest batch
+    /// needs every one of those blocks a little larger than the last batch's, which it leaves behind (§10.3).
+    pub kept_inputs: u64,
 }
 
 #[derive(

@@ -568,6 +568,7 @@ pub(crate) fn training(input: &TrainInputs, notes: &mut Notes) -> Result<Part> {
         logits: loss,
         expected_stranded: 0,
         older_bnb,
+        kept_inputs: stored_layers.saturating_mul(checkpointed_bnb.saturating_mul(tokens)),
     };
     part.managed = managed;
     part.cpu = cpu;
@@ -586,8 +587,34 @@ pub(crate) fn training(input: &TrainInputs, notes: &mut Notes) -> Result<Part> {
     if !plan.sequence_lengths.is_empty() && plan.lengths_open() {
         notes.add(|| ("varying lengths: not simulated with sharding or offload; the estimate assumes every batch is sequence_length long".to_string(), Message::new(Key::NoteVaryingLengthsSkipped)));
     }
+    // Only at the plan's own shape, which its lengths describe: the other shapes the solver and the what-if grid
+    // try assume fixed shapes (and stay fast: one simulation costs what a hundred estimates do).
+    let own_shape = b == plan.batch_size.get() && s == plan.sequence_length.get();
+    let schedule = || {
+        step_schedule(&ScheduleInputs {
+            plan,
+            shape,
+            trainable: &t,
+            grad_bytes: st.grad_bytes,
+            optimizer_bytes: st.optimizer_bytes,
+            layer: &lc,
+            e,
+            e_res,
+            b,
+            head_per_token: head.saturating_sub(head_copy) / tokens.max(1),
+            stored_layers,
+            checkpointed_bnb: checkpointed_bnb > 0,
+        })
+    };
     if expected {
-        let stranded = expected_stranding(part.length_bytes);
+        // Layers that keep their inputs through the forward strand by their tensors' sizes, which the closed form
+        // cannot follow (docs/estimator.md §10.3): at the plan's own shape the allocator model replays the
+        // reference lengths themselves; the other shapes take the closed form.
+        let stranded = if checkpointed_bnb > 0 && own_shape {
+            schedule().stranded_bytes(&reference_lengths(s))
+        } else {
+            expected_stranding(part.length_bytes)
+        };
         part.length_bytes.expected_stranded = stranded;
         notes.add(|| {
             let lengths = reference_lengths(s)
@@ -606,24 +633,8 @@ pub(crate) fn training(input: &TrainInputs, notes: &mut Notes) -> Result<Part> {
             )
         });
     }
-    // Only at the plan's own shape, which its lengths describe: the other shapes the solver and the what-if grid
-    // try assume fixed shapes (and stay fast: one simulation costs what a hundred estimates do).
-    let own_shape = b == plan.batch_size.get() && s == plan.sequence_length.get();
     if !plan.sequence_lengths.is_empty() && simulated && own_shape {
-        let schedule = step_schedule(&ScheduleInputs {
-            plan,
-            shape,
-            trainable: &t,
-            grad_bytes: st.grad_bytes,
-            optimizer_bytes: st.optimizer_bytes,
-            layer: &lc,
-            e,
-            e_res,
-            b,
-            head_per_token: head.saturating_sub(head_copy) / tokens.max(1),
-            stored_layers,
-            checkpointed_bnb: checkpointed_bnb > 0,
-        });
+        let schedule = schedule();
         let lengths = &plan.sequence_lengths;
         part.stranded = schedule.stranded_bytes(lengths);
         let stranded = part.stranded;

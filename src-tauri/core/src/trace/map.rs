@@ -69,6 +69,7 @@ pub fn to_outcome(
         logits: c.logits,
         expected_stranded: 0,
         older_bnb: 0,
+        kept_inputs: 0,
     });
     let range = band(
         plan,
