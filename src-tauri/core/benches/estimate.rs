@@ -40,8 +40,8 @@ fn benches(c: &mut Criterion) {
     )
     .expect("plan");
 
-    // Lengths left open with checkpointing: the central figure simulates what the reference lengths strand
-    // (docs/estimator.md §10.3).
+    // Lengths left open with checkpointing: the central figure's closed form expects what the reference lengths
+    // strand (docs/estimator.md §10.3).
     c.bench_function("one estimate (Llama-3.1-8B QLoRA, with notes)", |b| {
         b.iter(|| estimate(black_box(&spec), black_box(&plan), &presets).expect("estimate"))
     });
@@ -99,7 +99,9 @@ fn benches(c: &mut Criterion) {
         },
     );
 
-    // LoRA so that every preset, quantized or not, is a valid plan.
+    // LoRA so that every preset, quantized or not, is a valid plan. Under the `int8` preset its layers keep their
+    // inputs through the checkpointed forward, so that preset's plan replays the reference lengths at its own
+    // shape (docs/estimator.md §10.3): most of this figure.
     let mut lora = plan.clone();
     lora.method = Some(headroom_core::estimate::plan::Method::Lora);
     lora.quantization = None;
