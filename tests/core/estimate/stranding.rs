@@ -200,36 +200,30 @@ fn the_lengths_doubt_is_what_the_allocator_model_strands() {
         .max()
         .unwrap_or(0);
     let logits = rounded(logits);
-    // Then the activations, per checkpointing: the most any plan strands beyond what the logits figure gives.
-    let activations = |checkpointing: bool| {
+    // The most any of some plans strands beyond what the logits figure gives, per byte of `per` of theirs.
+    let beyond_logits = |which: &dyn Fn(&Stranded) -> bool, per: &dyn Fn(&Stranded) -> u64| {
         rounded(
             plans
                 .iter()
-                .filter(|p| p.checkpointing == checkpointing && p.activations > 0 && p.kept == 0)
+                .filter(|p| which(p) && per(p) > 0)
                 .map(|p| {
                     let beyond = p
                         .stranded
                         .saturating_sub((u128::from(p.logits) * u128::from(logits) / 1000) as u64);
-                    ratio_permille(beyond, p.activations)
+                    ratio_permille(beyond, per(p))
                 })
                 .max()
                 .unwrap_or(0),
         )
     };
-    // Last what layers keep through the forward: the most any such plan strands beyond the logits' figure.
-    let kept = rounded(
-        plans
-            .iter()
-            .filter(|p| p.kept > 0)
-            .map(|p| {
-                let beyond = p
-                    .stranded
-                    .saturating_sub((u128::from(p.logits) * u128::from(logits) / 1000) as u64);
-                ratio_permille(beyond, p.kept)
-            })
-            .max()
-            .unwrap_or(0),
-    );
+    // Then the activations, per checkpointing, over the plans whose layers keep nothing through the forward.
+    let activations = |checkpointing: bool| {
+        beyond_logits(&|p| p.checkpointing == checkpointing && p.kept == 0, &|p| {
+            p.activations
+        })
+    };
+    // Last what layers keep through the forward, over the plans that keep it.
+    let kept = beyond_logits(&|p| p.kept > 0, &|p| p.kept);
     let derived = (logits, activations(true), activations(false), kept);
     println!(
         "the allocator model: logits {} permille, activations {} checkpointed, {} not, kept inputs {}",
