@@ -528,6 +528,7 @@ keys! {
     NoteKvMla = "backend.note.kv_cache.mla" [],
     NotePrefillLast = "backend.note.prefill.last" [],
     NotePrefillAll = "backend.note.prefill.all" [],
+    NoteLegacyKvCache = "backend.note.legacy_kv_cache" [bytes],
     NoteDeviceMap = "backend.note.device_map" [gpus],
     NoteFramework = "backend.note.framework" [framework, label, settings],
     NoteActivationOffload = "backend.note.activation_offload" [],

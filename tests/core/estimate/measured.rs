@@ -58,6 +58,20 @@ fn bnb_release(text: &str) -> Option<String> {
 }
 
 /// Map a measured point to a plan, or say why it cannot be one.
+/// Whether the generation the row describes handed its KV cache back as tuples: remote-code models (Qwen v1's
+/// `modeling_qwen.py` returns `presents` as a tuple), and transformers before 4.42, whose `generate()` passed no
+/// `DynamicCache` of its own (4.36 to 4.41 rebuilt the tuples at every step, `to_legacy_cache`).
+fn legacy_kv_cache(framework: &str) -> bool {
+    if framework.contains("remote code") {
+        return true;
+    }
+    framework
+        .split(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .filter_map(|word| word.strip_prefix("4."))
+        .filter_map(|rest| rest.split('.').next()?.parse::<u32>().ok())
+        .any(|minor| minor < 42)
+}
+
 pub fn to_plan(p: &Value) -> Result<(Value, &'static str), String> {
     let model = s(p, "model_id");
     let method = s(p, "method");
@@ -135,6 +149,9 @@ pub fn to_plan(p: &Value) -> Result<(Value, &'static str), String> {
             plan["new_tokens"] = json!(gen);
             if framework.contains("4.38") {
                 plan["prefill_logits"] = json!("all");
+            }
+            if legacy_kv_cache(framework) {
+                plan["legacy_kv_cache"] = json!(true);
             }
             if gpus > 1 {
                 plan["gpus"] = json!({"count": gpus, "memory_gib": 80});

@@ -157,6 +157,46 @@ fn sliding_window_caps_the_cache() {
     );
 }
 
+/// A KV cache handed back as tuples (transformers before 4.42, remote-code models such as Qwen v1) holds the old
+/// cache beside the new one at the end of each decode step: the last step holds the cache of every token but one
+/// twice, where DynamicCache holds one layer's twice (docs/estimator.md §8.2).
+#[test]
+fn a_tuple_cache_holds_the_old_cache_through_the_step() {
+    // Llama-3.1-8B: 32 layers × 8 KV heads × 128 × 2 (K and V) × 2 bytes = 131072 bytes per token.
+    let per_token = 131_072u64;
+    let plan = |legacy: Option<bool>| {
+        let mut p = json!({"task": "infer", "sequence_length": 1, "new_tokens": 8191});
+        if let Some(l) = legacy {
+            p["legacy_kv_cache"] = json!(l);
+        }
+        run(&llama_8b(), p)
+    };
+    let dynamic = plan(None);
+    let tuples = plan(Some(true));
+    assert_eq!(plan(Some(false)).per_gpu, dynamic.per_gpu);
+    assert_eq!(
+        dynamic.per_gpu.components.kv_cache,
+        8192 * per_token + 8192 * per_token / 32
+    );
+    assert_eq!(
+        tuples.per_gpu.components.kv_cache,
+        8192 * per_token + 8191 * per_token
+    );
+    assert!(tuples
+        .notes
+        .iter()
+        .any(|n| n.starts_with("KV cache as tuples")));
+    // Only generation has a decode step: a training plan cannot say it.
+    let presets = builtin_presets();
+    let err = parse_plan(
+        &json!({"model": {"id": "x"}, "task": "train", "legacy_kv_cache": true}).to_string(),
+        &presets,
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("legacy_kv_cache"), "{err}");
+}
+
 #[test]
 fn paged_states_are_managed_not_allocated() {
     let plan = |opt: &str| json!({"task": "train", "method": "full", "optimizer": opt, "precision": "bf16-true"});

@@ -84,6 +84,10 @@ fn spread() -> Vec<Estimate> {
         ),
         run(
             &llama,
+            json!({"task": "infer", "sequence_length": 16, "new_tokens": 4096, "legacy_kv_cache": true}),
+        ),
+        run(
+            &llama,
             json!({"task": "infer", "prefill_logits": "all", "gpus": {"count": 2, "model": "H100 80GB"}}),
         ),
         run(

@@ -1098,6 +1098,12 @@ use_reentrant?: boolean,
  */
 prefill_logits?: PrefillLogits, 
 /**
+ * Extension (`infer`): the model hands its KV cache back as tuples (transformers before 4.42, remote-code
+ * models such as Qwen v1), so each decode step builds every layer's longer cache while the caller still holds
+ * the old one. Default false (transformers' `DynamicCache`, which replaces one layer at a time).
+ */
+legacy_kv_cache?: boolean, 
+/**
  * Extension: the model runs under `torch.compile`. Default false.
  */
 torch_compile?: boolean, 

@@ -45,9 +45,17 @@ pub(crate) fn inference(
         PrefillLogits::All => tokens * shape.vocab * logit_bytes,
     };
     let prefill = kv_prompt + transient.max(prefill_logits);
+    // What the last decode step holds beside the full cache. DynamicCache grows by torch.cat and drops each
+    // layer's old tensor as it goes: one layer's old and new cache coexist. A cache handed back as tuples
+    // (transformers before 4.42, remote-code models such as Qwen v1) is still held by generate() for the whole
+    // step while every layer concatenates its longer one: the old cache, all of it.
+    let old_cache = if plan.legacy_kv_cache {
+        kv_bytes(shape, ctx - 1, b, kv_dtype, e).0
+    } else {
+        kv_layer
+    };
     let decode = if plan.new_tokens > 0 {
-        // DynamicCache grows by torch.cat: one layer's old and new cache coexist.
-        kv_total + kv_layer + b * shape.vocab * logit_bytes
+        kv_total + old_cache + b * shape.vocab * logit_bytes
     } else {
         0
     };
@@ -60,8 +68,19 @@ pub(crate) fn inference(
         }
         notes.add(|| ("peak at prefill: the prompt's KV cache plus one layer's working set (or the prompt's logits)".to_string(), Message::new(Key::NotePeakPrefill)));
     } else {
-        c.kv_cache = kv_total + kv_layer;
+        c.kv_cache = kv_total + old_cache;
         c.logits = b * shape.vocab * logit_bytes;
+        if plan.legacy_kv_cache {
+            notes.add(|| {
+                (
+                    format!(
+                        "KV cache as tuples (transformers before 4.42, remote-code models): at each decode step generate() still holds the old cache while every layer builds its longer one, {} more at the end",
+                        gib(old_cache)
+                    ),
+                    Message::new(Key::NoteLegacyKvCache).bytes("bytes", old_cache),
+                )
+            });
+        }
         notes.add(|| {
             (
                 "peak at the end of generation: the full KV cache".to_string(),

@@ -125,6 +125,11 @@ pub struct PlanFile {
     /// Extension (`infer`): logits of the last prompt token only, or of all. Default `last`.
     #[ts(optional)]
     pub prefill_logits: Option<PrefillLogits>,
+    /// Extension (`infer`): the model hands its KV cache back as tuples (transformers before 4.42, remote-code
+    /// models such as Qwen v1), so each decode step builds every layer's longer cache while the caller still holds
+    /// the old one. Default false (transformers' `DynamicCache`, which replaces one layer at a time).
+    #[ts(optional)]
+    pub legacy_kv_cache: Option<bool>,
     /// Extension: the model runs under `torch.compile`. Default false.
     #[ts(optional)]
     pub torch_compile: Option<bool>,

@@ -490,6 +490,12 @@ fn validate(file: PlanFile, presets: &[PresetInfo]) -> Result<Plan> {
         from("use_reentrant", file.use_reentrant.is_some());
     }
     let use_reentrant = file.use_reentrant.unwrap_or(profile.use_reentrant);
+    if file.legacy_kv_cache.is_some() && train {
+        return Err(Error::invalid_msg(
+            "legacy_kv_cache",
+            Message::new(Key::InvalidPlanOnlyAppliesTaskInfer2),
+        ));
+    }
 
     Ok(Plan {
         model,
@@ -525,6 +531,7 @@ fn validate(file: PlanFile, presets: &[PresetInfo]) -> Result<Plan> {
         bitsandbytes_version: file.bitsandbytes_version.map(|v| v.trim().to_string()),
         use_reentrant,
         prefill_logits: file.prefill_logits.unwrap_or(PrefillLogits::Last),
+        legacy_kv_cache: file.legacy_kv_cache.unwrap_or(false),
         torch_compile,
         fsdp_frozen_in_trainable_units: file.fsdp_frozen_in_trainable_units.unwrap_or(false),
         fsdp_no_sync: file.fsdp_no_sync.unwrap_or(false),

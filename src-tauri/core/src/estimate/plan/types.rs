@@ -364,6 +364,9 @@ pub struct Plan {
     /// only the saved tensors (docs/estimator.md §6.4). From the framework when the plan does not say.
     pub use_reentrant: bool,
     pub prefill_logits: PrefillLogits,
+    /// Optional extension (`infer`): the KV cache comes back as tuples, old and new alive together at the end of
+    /// each decode step (docs/estimator.md §8.2).
+    pub legacy_kv_cache: bool,
     /// Optional extension: the model runs under `torch.compile`, whose fusions keep only the 16-bit input of
     /// each norm for backward instead of HF RMSNorm's fp32 upcast (torchtune `compile: True`).
     pub torch_compile: bool,

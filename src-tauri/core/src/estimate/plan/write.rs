@@ -96,6 +96,9 @@ pub fn plan_to_value(plan: &Plan) -> Value {
             o.insert("kv_cache_dtype".into(), name(&k));
         }
         o.insert("prefill_logits".into(), name(&plan.prefill_logits));
+        if plan.legacy_kv_cache {
+            o.insert("legacy_kv_cache".into(), Value::Bool(true));
+        }
     }
     if plan.method == Some(Method::Freeze) {
         o.insert(
