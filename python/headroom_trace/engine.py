@@ -467,6 +467,12 @@ def _grow_cache(cache, tokens, tracker):
         tracker.pop_category()
 
 
+def _held_cache(cache):
+    """What a caller holding the cache as tuples keeps alive through a decode step: every layer's tensors as the
+    step found them (`DynamicCache` replaces each one with a longer copy, which then cannot free the old)."""
+    return [(getattr(layer, "keys", None), getattr(layer, "values", None)) for layer in getattr(cache, "layers", [])]
+
+
 def _infer(plan, model, tracker, vocab, progress, kv_category, notes):
     import inspect
 
@@ -498,6 +504,10 @@ def _infer(plan, model, tracker, vocab, progress, kv_category, notes):
         nxt = logits[:, -1:].argmax(-1)
         del out, ids, logits
         steps = max(plan.new_tokens - 1, 0)
+        if plan.legacy_kv_cache and steps > 0:
+            notes.add("backend.note.trace.legacy_kv_cache",
+                      "decode holds each step's old KV cache until the step ends, as generate() held a cache "
+                      "handed back as tuples")
         tracker.phase = "decode"
         order = list(range(steps))
         if steps > 2 * DECODE_EDGE:
@@ -516,8 +526,9 @@ def _infer(plan, model, tracker, vocab, progress, kv_category, notes):
             if t % 16 == 0:
                 progress("decode", 0.1 + 0.8 * t / max(steps, 1), f"decode step {t} of {steps}")
                 tracker.check_time()
+            held = _held_cache(cache) if plan.legacy_kv_cache else None
             out = model(input_ids=nxt, use_cache=True, **{cache_kw: cache}, **kwargs)
             cache = cache_of(out)
             nxt = out.logits[:, -1:].argmax(-1)
-            del out
+            del out, held
         del cache, nxt

@@ -58,6 +58,8 @@ class Plan:
     kv_cache_dtype: Optional[str]
     kbit_upcast: bool = True
     prefill_logits: str = "last"
+    # a KV cache handed back as tuples: the caller holds the old cache through each decode step
+    legacy_kv_cache: bool = False
     # bitsandbytes before 0.43.2: MatMul4Bit keeps its input on its autograd context (8-bit always does)
     bnb_keeps_inputs: bool = False
     # torch.utils.checkpoint's use_reentrant; None: as transformers or PEFT enable checkpointing by default
@@ -237,6 +239,9 @@ def parse_plan(raw):
         # optional (protocol addition): "all" for transformers before 4.45, whose generate() computed the
         # prefill's logits for every prompt token and upcast them to fp32
         prefill_logits=_choice(raw, "prefill_logits", ("last", "all"), p, "last"),
+        # optional (protocol addition): transformers before 4.42 and remote-code models returned the cache as
+        # tuples, which generate() held while every layer built its longer one
+        legacy_kv_cache=_bool(raw, "legacy_kv_cache", p, False),
         # optional (protocol addition): the plan's bitsandbytes release keeps 4-bit layers' inputs (before 0.43.2)
         bnb_keeps_inputs=_bool(raw, "bnb_keeps_inputs", p, False),
         # optional (protocol addition): gradient checkpointing's use_reentrant, as the plan's framework passes it

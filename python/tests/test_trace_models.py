@@ -256,6 +256,18 @@ def test_all_prefill_logits_as_older_transformers_kept_them():
     assert every["allocated_peak_bytes"] - last["allocated_peak_bytes"] >= 255 * 32000 * 6
 
 
+def test_a_tuple_cache_holds_the_old_cache_through_the_last_step():
+    config = dict(tiny_config("tiny-llama"), vocab_size=32000)
+    plan = infer_plan(sequence_length=1, new_tokens=512)
+    dynamic = trace(config, plan)
+    tuples = trace(config, dict(plan, legacy_kv_cache=True))
+    assert any("old KV cache" in n for n in tuples["notes"])
+    # the old cache, every layer of it, beside the new one at the end: nearly the whole cache again
+    extra = tuples["allocated_peak_bytes"] - dynamic["allocated_peak_bytes"]
+    cache = dynamic["components"]["kv_cache"]
+    assert 0.8 * cache <= extra <= cache, (extra, cache)
+
+
 def test_expandable_segments_reserve_no_more_under_variable_lengths():
     config = tiny_config("tiny-llama")
     plan = train_plan("lora", sequence_lengths=[512, 64, 1024, 128, 768], gradient_checkpointing=False)

@@ -623,6 +623,7 @@ keys! {
     NoteTracePeftCheckpointing = "backend.note.trace.peft_checkpointing" [],
     NoteTraceBnbKeepsInputs = "backend.note.trace.bnb_keeps_inputs" [],
     NoteTraceReentrant = "backend.note.trace.reentrant" [reentrant],
+    NoteTraceLegacyKvCache = "backend.note.trace.legacy_kv_cache" [],
     NoteTraceAutocast = "backend.note.trace.autocast" [dtype],
     NoteTraceGradScaler = "backend.note.trace.grad_scaler" [],
     NoteTraceDropoutMask = "backend.note.trace.dropout_mask" [],

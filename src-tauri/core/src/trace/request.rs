@@ -240,6 +240,10 @@ pub fn build(
             // names no release is traced as a current one, as the analytic engine's central figure takes it.
             "bnb_keeps_inputs": train && plan.bnb_4bit_keeps_inputs().unwrap_or(false),
             "use_reentrant": if train && plan.gradient_checkpointing { json!(plan.use_reentrant) } else { Value::Null },
+            // Generation as transformers before 4.45 (every prompt position's logits) and before 4.42 (the KV
+            // cache as tuples) ran it (docs/estimator.md §8.2).
+            "prefill_logits": name(&plan.prefill_logits),
+            "legacy_kv_cache": !train && plan.legacy_kv_cache,
         },
         "allocator": {"expandable_segments": steps.expandable_segments},
         "layers": Value::Null,
