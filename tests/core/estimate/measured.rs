@@ -57,7 +57,6 @@ fn bnb_release(text: &str) -> Option<String> {
     })
 }
 
-/// Map a measured point to a plan, or say why it cannot be one.
 /// Whether the generation the row describes handed its KV cache back as tuples: remote-code models (Qwen v1's
 /// `modeling_qwen.py` returns `presents` as a tuple), and transformers before 4.42, whose `generate()` passed no
 /// `DynamicCache` of its own (4.36 to 4.41 rebuilt the tuples at every step, `to_legacy_cache`).
@@ -72,6 +71,7 @@ fn legacy_kv_cache(framework: &str) -> bool {
         .any(|minor| minor < 42)
 }
 
+/// Map a measured point to a plan, or say why it cannot be one.
 pub fn to_plan(p: &Value) -> Result<(Value, &'static str), String> {
     let model = s(p, "model_id");
     let method = s(p, "method");

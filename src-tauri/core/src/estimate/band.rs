@@ -177,8 +177,10 @@ pub const LENGTHS_KEPT_PERMILLE: u64 = 1_050;
 /// simulation itself costs what a hundred estimates do; this costs nothing.
 pub const EXPECTED_LOGITS_PERMILLE: u64 = 2_950;
 pub const EXPECTED_ACTIVATIONS_REUSED_PERMILLE: u64 = 550;
+
 /// The central figure's expectation for lengths left open ([`EXPECTED_LOGITS_PERMILLE`]): the bytes expected
 /// stranded for a step with these lengths' bytes, never below 0.
+///
 /// Plans whose quantized layers keep their inputs through the whole forward ([`LengthBytes::kept_inputs`]) are
 /// outside the fit: what they strand depends on the sizes of those tensors (from 0.6 to 2.7 times any linear
 /// form over the grid), so the estimate simulates the reference lengths for them at the plan's own shape.
