@@ -513,6 +513,8 @@ keys! {
     NoteFitDefaultContext = "backend.note.calibrated.fit.default_context" [],
     NoteAllocator = "backend.note.allocator" [percent, logits, context],
     NoteAllocatorLogits = "backend.note.allocator.logits" [bytes],
+    NoteAllocatorSimulated = "backend.note.allocator.simulated" [bytes, slack, room],
+    NoteAllocatorSimulatedRoom = "backend.note.allocator.simulated.room" [bytes],
     NoteBand = "backend.note.band" [low, high, logits, bnb, lengths, context_low, context_high],
     NoteBandLogits = "backend.note.band.logits" [],
     NoteBandOlderBnb = "backend.note.band.older_bnb" [],

@@ -109,14 +109,15 @@ fn estimate_verdict_and_ranking_agree_at_the_edge() {
         })
         .unwrap();
         let g = first.estimate.per_gpu;
-        // On the central figure the edge is the run's fixed-length peak: what changing lengths are expected to
-        // strand (docs/estimator.md §10.3) is never more than the GPU holds beyond it, since the allocator frees
+        // On the central figure the edge is the run's peak without what it leaves in free segments: what changing
+        // lengths are expected to strand (docs/estimator.md §10.3) and what the step's own freed blocks leave
+        // beyond the usual slack (§10.3) are never more than the GPU holds beyond it, since the allocator frees
         // cached segments before it runs out of memory.
         let peak = if fit_on == "high" {
             g.range.unwrap().device_peak_bytes.high
         } else {
             assert!(g.length_bytes.expected_stranded > 0);
-            g.device_peak_bytes - g.length_bytes.expected_stranded
+            g.device_peak_bytes - g.length_bytes.expected_stranded - g.fragmented_bytes
         };
         assert_edge(&presets, &resolver, plan, peak);
     }

@@ -215,6 +215,14 @@ fn spread() -> Vec<Estimate> {
         &paged,
         high - free.per_gpu.managed_memory_bytes / 2,
     ));
+    // A GPU that holds only half of what the step's freed blocks leave reserved beyond the usual slack (paged
+    // states leave freed activation blocks unfilled).
+    assert!(free.per_gpu.fragmented_bytes > 0);
+    out.push(on_gpu(
+        &llama,
+        &paged,
+        free.per_gpu.device_peak_bytes - free.per_gpu.fragmented_bytes / 2,
+    ));
     // A QLoRA plan without checkpointing that names no bitsandbytes release: the band allows for an older one.
     out.push(run(
         &llama,

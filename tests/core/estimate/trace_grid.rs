@@ -138,6 +138,23 @@ fn the_analytic_engine_agrees_with_the_recorded_traces() {
         "median |reserved error| {:.1}% over 5%",
         reserved * 100.0
     );
+    // Tighter than the 5%: the allocator model of the step at the plan's shape (docs/estimator.md §10.3)
+    // brought the median from 2.4% to 1.5%.
+    assert!(
+        reserved <= RESERVED_MEDIAN_BOUND,
+        "median |reserved error| {:.1}% over {:.1}%",
+        reserved * 100.0,
+        RESERVED_MEDIAN_BOUND * 100.0
+    );
+    let far_under: Vec<&str> = points
+        .iter()
+        .filter(|p| p.reserved_error < -0.05)
+        .map(|p| p.id.as_str())
+        .collect();
+    assert!(
+        far_under.len() <= FAR_UNDER_AT_MOST,
+        "reserved more than 5% under the trace on {far_under:?}"
+    );
     assert!(
         every_reserved <= 0.05,
         "fixed and varying lengths together: median |reserved error| {:.1}% over 5%",
@@ -155,7 +172,15 @@ fn the_analytic_engine_agrees_with_the_recorded_traces() {
     );
 }
 
-/// Bound on the median reserved error against traces with varying lengths, a little outside today's 2.8%: the
+/// Bound on the median reserved error at fixed lengths, a little outside today's 1.5%.
+const RESERVED_MEDIAN_BOUND: f64 = 0.02;
+
+/// Fixed-length points whose reserved figure is more than 5% under the trace, today 4: Gemma-2's full fine-tuning
+/// in mixed precision without checkpointing (−12%, the allocated figure is 3.5% under too) and three generation
+/// plans (−5% to −6%, which the step's allocator model does not cover). Before the model there were 9.
+const FAR_UNDER_AT_MOST: usize = 4;
+
+/// Bound on the median reserved error against traces with varying lengths, a little outside today's 1.7%: the
 /// plan lists the traced steps' lengths (`sequence_lengths`) and the engine simulates the segments the shorter
 /// steps strand (docs/estimator.md §10.3, §12.4); without it the fixed-shape estimate missed them by 7.3%.
-const VARIABLE_MEDIAN_BOUND: f64 = 0.03;
+const VARIABLE_MEDIAN_BOUND: f64 = 0.025;

@@ -112,6 +112,16 @@ pub(crate) fn estimate_preset(
     )
 }
 
+/// Where the allocator model of one training step runs (docs/estimator.md §10.3). One run costs what a hundred
+/// estimates do, so the shapes the solver and the what-if grid try skip it, and the solver checks its edge with it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum AllocatorModel {
+    /// At the plan's own batch and sequence length only.
+    OwnShape,
+    /// At the shape asked for too.
+    ThisShape,
+}
+
 /// The estimate with the micro-batch and sequence length given apart from the plan, so that the solver can
 /// vary them without copying the plan.
 pub(crate) fn estimate_core(
@@ -121,6 +131,19 @@ pub(crate) fn estimate_core(
     b: u64,
     s: u64,
     notes_on: bool,
+) -> Result<Estimate> {
+    estimate_at(spec, plan, preset, b, s, notes_on, AllocatorModel::OwnShape)
+}
+
+/// [`estimate_core`], saying where the allocator model of the step runs.
+pub(crate) fn estimate_at(
+    spec: &ModelSpec,
+    plan: &Plan,
+    preset: &PresetInfo,
+    b: u64,
+    s: u64,
+    notes_on: bool,
+    allocator_model: AllocatorModel,
 ) -> Result<Estimate> {
     let mut notes = Notes::new(notes_on);
     let arch = architecture(spec)?;
@@ -241,6 +264,7 @@ pub(crate) fn estimate_core(
                 s,
                 gpu_count,
                 world,
+                allocator_model,
             },
             &mut notes,
         )?
@@ -343,9 +367,10 @@ pub(crate) fn estimate_core(
 
     let allocated = c.sum();
     // This machine's calibration replaces both defaults when the caller found one (docs/estimator.md §10.5). Its
-    // slack was fitted against the whole allocated peak, the loss's freed logits included, so it stands alone.
+    // slack was fitted against the whole allocated peak, the loss's freed logits included, so it replaces the flat
+    // budget; what the allocator model of this step finds beyond it still counts (below).
     let calibration = plan.machine.for_task(plan.task);
-    let (overhead, context) = match calibration {
+    let (slack, context) = match calibration {
         Some(cal) => {
             notes.add(|| (cal.note(plan.task), cal.note_message(plan.task)));
             if let Some(share) = cal.lengths_share_permille.filter(|_| plan.lengths_open()) {
@@ -362,7 +387,7 @@ pub(crate) fn estimate_core(
                 });
             }
             (
-                cal.allocator_overhead_bytes(allocated) + stranded,
+                cal.allocator_overhead_bytes(allocated),
                 cal.cuda_context_bytes,
             )
         }
@@ -397,11 +422,48 @@ pub(crate) fn estimate_core(
                 (text, message)
             });
             (
-                (allocated - c.logits) * percent / 100 + logits_cache + stranded,
+                (allocated - c.logits) * percent / 100 + logits_cache,
                 CUDA_CONTEXT_BYTES,
             )
         }
     };
+    // The allocator model of the step at the plan's own shape (docs/estimator.md §10.3) where it finds more
+    // reserved-but-free bytes than the usual slack: a share of the peak cannot follow blocks the step frees and
+    // never reuses, such as a large vocabulary's soft-capped logits or activations freed before larger gradients.
+    // Those blocks fill segments of their own, which the allocator frees when cudaMalloc fails
+    // (`release_cached_blocks`): never more than the plan's GPU holds beyond the run's own peak.
+    let simulated = part.fragmented;
+    let room = plan.gpus.as_ref().map_or(u64::MAX, |g| {
+        g.memory_bytes
+            .saturating_sub(allocated + slack + stranded + managed + context)
+    });
+    let fragmented = simulated.saturating_sub(slack).min(room);
+    if fragmented > 0 {
+        notes.add(|| {
+            let held = (fragmented < simulated - slack).then_some(slack + fragmented);
+            (
+                format!(
+                    "caching allocator, simulated at this shape: the step frees blocks that its later, larger tensors cannot reuse, so {} stays reserved but free at the peak, more than the usual slack ({}){}",
+                    gib(simulated),
+                    gib(slack),
+                    held.map_or(String::new(), |h| format!(
+                        "; the GPU holds {} of it, and the allocator frees the rest before it runs out of memory",
+                        gib(h)
+                    ))
+                ),
+                Message::new(Key::NoteAllocatorSimulated)
+                    .bytes("bytes", simulated)
+                    .bytes("slack", slack)
+                    .optional(
+                        "room",
+                        held.map(|h| {
+                            Message::new(Key::NoteAllocatorSimulatedRoom).bytes("bytes", h)
+                        }),
+                    ),
+            )
+        });
+    }
+    let overhead = slack + fragmented + stranded;
     let side = machine_side(plan, calibration);
     // What changing lengths are expected to strand (a plan that leaves them open, docs/estimator.md §10.3), never
     // more than the band allows for them: this machine's runs may have measured less (§10.5).
@@ -510,6 +572,7 @@ pub(crate) fn estimate_core(
         device_peak_bytes: allocated + overhead + managed + context,
         range: Some(range),
         length_bytes,
+        fragmented_bytes: fragmented,
     };
     if on_cpu {
         cpu += per_gpu.reserved_peak_bytes + per_gpu.managed_memory_bytes;

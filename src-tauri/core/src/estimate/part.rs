@@ -13,6 +13,9 @@ pub(crate) struct Part {
     /// Reserved bytes that varying batch lengths leave in segments the allocator cannot reuse
     /// (docs/estimator.md §10.3); 0 with fixed lengths.
     pub stranded: u64,
+    /// Reserved bytes beyond the allocated peak that one step's own tensors leave at the plan's shape, from the
+    /// allocator model (docs/estimator.md §10.3); 0 where it is not run (other shapes, sharding, offload).
+    pub fragmented: u64,
     /// Training: the step's activations and logits at the start of backward, for the band's lengths doubt.
     pub length_bytes: LengthBytes,
 }

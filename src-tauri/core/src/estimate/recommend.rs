@@ -10,7 +10,7 @@ use std::num::NonZeroU64;
 
 use serde::Serialize;
 
-use super::engine::{estimate_core, resolve_preset};
+use super::engine::{estimate_at, estimate_core, resolve_preset, AllocatorModel};
 use super::fit::Budget;
 use super::plan::{plan_to_value, Method, Offload, Optimizer, Plan, Sharding, Task};
 use super::preset::{Placement, PresetInfo, WeightFormat};
@@ -117,13 +117,61 @@ fn largest(max: u64, mut fits: impl FnMut(u64) -> Result<bool>) -> Result<Option
     Ok(Some(lo))
 }
 
+/// The edge `largest` found with the estimates that skip the allocator model, checked with it (docs/estimator.md
+/// §10.3): it only ever adds reserved bytes, so the edge can only move down. Downward from it, doubling the step to
+/// bracket, then bisection; one estimate where the edge holds.
+fn checked_edge(
+    found: Option<u64>,
+    mut fits: impl FnMut(u64) -> Result<bool>,
+) -> Result<Option<u64>> {
+    let Some(edge) = found else {
+        return Ok(None);
+    };
+    if fits(edge)? {
+        return Ok(Some(edge));
+    }
+    // `hi` does not fit; look for a `lo` that does.
+    let mut hi = edge;
+    let mut step = 1;
+    let lo = loop {
+        if hi <= step {
+            if !fits(1)? {
+                return Ok(None);
+            }
+            break 1;
+        }
+        let x = hi - step;
+        if fits(x)? {
+            break x;
+        }
+        hi = x;
+        step *= 2;
+    };
+    let mut lo = lo;
+    while hi - lo > 1 {
+        let mid = lo + (hi - lo) / 2;
+        if fits(mid)? {
+            lo = mid;
+        } else {
+            hi = mid;
+        }
+    }
+    Ok(Some(lo))
+}
+
 /// Solve the largest micro-batch and the longest sequence that fit the plan's GPUs with its margin.
 pub fn solve(spec: &ModelSpec, plan: &Plan, preset: &PresetInfo) -> Result<Limits> {
     let budget = budget(plan)?;
     let (b, s) = (plan.batch_size.get(), plan.sequence_length.get());
+    let modelled = |b: u64, s: u64| -> Result<bool> {
+        let est = estimate_at(spec, plan, preset, b, s, false, AllocatorModel::ThisShape)?;
+        Ok(budget.fits(&est.per_gpu))
+    };
+    let batch = largest(MAX_BATCH, |x| fits_at(spec, plan, preset, budget, x, s))?;
+    let sequence = largest(MAX_SEQUENCE, |x| fits_at(spec, plan, preset, budget, b, x))?;
     Ok(Limits {
-        max_batch_size: largest(MAX_BATCH, |x| fits_at(spec, plan, preset, budget, x, s))?,
-        max_sequence_length: largest(MAX_SEQUENCE, |x| fits_at(spec, plan, preset, budget, b, x))?,
+        max_batch_size: checked_edge(batch, |x| modelled(x, s))?,
+        max_sequence_length: checked_edge(sequence, |x| modelled(b, x))?,
     })
 }
 

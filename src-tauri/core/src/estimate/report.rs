@@ -94,6 +94,13 @@ pub struct PerGpu {
     #[ts(skip)]
     #[schemars(skip)]
     pub length_bytes: LengthBytes,
+    /// Part of `allocator_overhead_bytes`: what the allocator model of the step found reserved but free beyond the
+    /// usual slack (docs/estimator.md §10.3), in segments the allocator frees before it runs out of memory; not
+    /// part of the contract.
+    #[serde(skip)]
+    #[ts(skip)]
+    #[schemars(skip)]
+    pub fragmented_bytes: u64,
 }
 
 impl PerGpu {

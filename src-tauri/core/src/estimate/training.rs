@@ -6,6 +6,7 @@ use super::activations::{
     ActInputs, LOSS_CHUNKS,
 };
 use super::band::expected_stranding;
+use super::engine::AllocatorModel;
 use super::part::{Part, BYTES_CAP};
 use super::plan::{Method, Offload, Plan, Sharding};
 use super::report::{gib, LengthBytes, Notes};
@@ -21,6 +22,10 @@ use crate::Result;
 /// varying-length run strands (docs/estimator.md §10.3, §12.5), which a big GPU's reserved figure shows and a
 /// full one gives back (`release_cached_blocks` on a failed `cudaMalloc`).
 const FIXED_LENGTHS_NOTE: &str = "fixed lengths: every micro-batch is counted sequence_length long. Where batches change length from step to step (a dataset padded per batch), the caching allocator also keeps segments made for shorter batches: max_memory_reserved and nvidia-smi show them on a GPU with room (published runs of that kind measured up to twice this reserved figure), and PyTorch gives them back before it runs out of memory. The band's upper end allows for them. List the lengths in sequence_lengths to count them (one length where every batch is padded or packed to it); PYTORCH_CUDA_ALLOC_CONF=expandable_segments:True avoids most of them";
+
+/// The largest step the allocator model replays (16 TiB allocated, beyond any GPU): a step makes fewer than a
+/// million allocations, none larger than its peak, so the model's address space and totals stay inside u64.
+const SIMULATED_BYTES_CAP: u64 = 1 << 44;
 
 /// A plan that leaves its batch lengths open gets the segments changing lengths are expected to strand in its
 /// central figure (docs/estimator.md §10.3): adapter training (LoRA, QLoRA) with gradient checkpointing, where what
@@ -70,6 +75,7 @@ pub(crate) struct TrainInputs<'a> {
     pub s: u64,
     pub gpu_count: u64,
     pub world: u64,
+    pub allocator_model: AllocatorModel,
 }
 
 pub(crate) fn training(input: &TrainInputs, notes: &mut Notes) -> Result<Part> {
@@ -87,6 +93,7 @@ pub(crate) fn training(input: &TrainInputs, notes: &mut Notes) -> Result<Part> {
         s,
         gpu_count,
         world,
+        allocator_model,
     } = *input;
     let tokens = b * s;
     let h = shape.h;
@@ -604,13 +611,24 @@ pub(crate) fn training(input: &TrainInputs, notes: &mut Notes) -> Result<Part> {
             head_per_token: head.saturating_sub(head_copy) / tokens.max(1),
             stored_layers,
             checkpointed_bnb: checkpointed_bnb > 0,
+            autocast_weights: weight_copy_per_layer > 0,
         })
     };
+    // What the step's own tensors leave reserved but free at its peak: the allocator model at the plan's shape,
+    // where it was checked against the trace engine (docs/estimator.md §10.3).
+    // Steps far beyond any GPU are not replayed: their verdict is known, and the model's byte counts stay in u64.
+    let simulable = part.components.sum() <= SIMULATED_BYTES_CAP;
+    if simulable
+        && (own_shape || allocator_model == AllocatorModel::ThisShape)
+        && plan.trains_on_one_schedule()
+    {
+        part.fragmented = schedule().fragmented_bytes(s);
+    }
     if expected {
         // Layers that keep their inputs through the forward strand by their tensors' sizes, which the closed form
         // cannot follow (docs/estimator.md §10.3): at the plan's own shape the allocator model replays the
         // reference lengths themselves; the other shapes take the closed form.
-        let stranded = if checkpointed_bnb > 0 && own_shape {
+        let stranded = if checkpointed_bnb > 0 && own_shape && simulable {
             schedule().stranded_bytes(&reference_lengths(s))
         } else {
             expected_stranding(part.length_bytes)
@@ -633,7 +651,7 @@ pub(crate) fn training(input: &TrainInputs, notes: &mut Notes) -> Result<Part> {
             )
         });
     }
-    if !plan.sequence_lengths.is_empty() && simulated && own_shape {
+    if !plan.sequence_lengths.is_empty() && simulated && own_shape && simulable {
         let schedule = schedule();
         let lengths = &plan.sequence_lengths;
         part.stranded = schedule.stranded_bytes(lengths);

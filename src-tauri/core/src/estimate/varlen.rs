@@ -8,9 +8,11 @@
 
 use super::activations::{layer_transient_per_token, LayerCost, LOSS_CHUNKS};
 use super::allocator::{CachingAllocator, Handle, SMALL_SIZE};
+use super::plan::Method;
 use super::plan::Plan;
 use super::shape::Shape;
 use super::states::Trainable;
+use crate::model::LinearRole;
 
 /// The loss's tensors at one length (docs/estimator.md §7), as transformers' `ForCausalLMLoss` and
 /// `cross_entropy` make them.
@@ -53,6 +55,12 @@ pub(crate) struct StepSchedule {
     /// Gradients and states of trainable tensors outside the decoder layers (embeddings, the head).
     pub other_gradients: Vec<u64>,
     pub other_states: Vec<u64>,
+    /// fp32 weights under 16-bit autocast: the 16-bit copy of each of a layer's linear weights that autocast
+    /// casts for its matmul and autograd saves for the input's gradient; empty otherwise.
+    pub weight_copies: Vec<u64>,
+    /// The weights train, so autocast's cache (`cached_cast`, for leaves that require grad) keeps every layer's
+    /// copies until the autocast region ends after the loss, checkpointing or not.
+    pub cached_copies: bool,
 }
 
 impl StepSchedule {
@@ -64,20 +72,28 @@ impl StepSchedule {
         if lengths.iter().all(|&l| l == longest) {
             return 0;
         }
-        let varying = self.peak_reserved(lengths.iter().copied());
-        // With fixed shapes the second step, the first with optimizer states, repeats in every later one (the
-        // trace engine's fixed-length baseline is these two steps too).
-        let fixed = self.peak_reserved([longest; 2].into_iter());
+        let varying = self.replay(lengths.iter().copied()).peak_reserved;
+        let fixed = self.replay([longest; 2].into_iter()).peak_reserved;
         varying.saturating_sub(fixed)
     }
 
-    fn peak_reserved(&self, lengths: impl Iterator<Item = u64>) -> u64 {
+    /// Reserved bytes beyond the allocated peak that the step's own tensors leave at one fixed length: blocks
+    /// freed where the next requests are larger than they are (the loss's 16-bit logits before its fp32 buffers,
+    /// activations before the gradients of full fine-tuning), each kept in a segment of its own. With fixed shapes
+    /// the second step, the first with optimizer states, repeats in every later one (the trace engine's
+    /// fixed-length baseline is these two steps too).
+    pub fn fragmented_bytes(&self, length: u64) -> u64 {
+        let a = self.replay([length; 2].into_iter());
+        a.peak_reserved.saturating_sub(a.peak_allocated)
+    }
+
+    fn replay(&self, lengths: impl Iterator<Item = u64>) -> CachingAllocator {
         let mut a = CachingAllocator::default();
         let mut states = Vec::new();
         for (i, length) in lengths.enumerate() {
             self.step(&mut a, length, i == 0, &mut states);
         }
-        a.peak_reserved
+        a
     }
 
     fn step(&self, a: &mut CachingAllocator, length: u64, first: bool, states: &mut Vec<Handle>) {
@@ -99,8 +115,16 @@ impl StepSchedule {
         };
         // Forward: each layer's saved tensors (with checkpointing computed under no_grad and dropped, the
         // layer's input kept instead).
+        let copies = |a: &mut CachingAllocator| -> Vec<Handle> {
+            self.weight_copies
+                .iter()
+                .filter_map(|&c| large(a, c))
+                .collect()
+        };
         let mut layers = Vec::with_capacity(self.layers as usize);
+        let mut autocast_cache = Vec::new();
         for _ in 0..self.layers {
+            let layer_copies = copies(a);
             if self.checkpointing {
                 let mut kept: Vec<Handle> =
                     large(a, sized(self.kept_per_token)).into_iter().collect();
@@ -112,14 +136,24 @@ impl StepSchedule {
                 for h in saved(a) {
                     a.free(h);
                 }
+                if self.cached_copies {
+                    autocast_cache.extend(layer_copies);
+                } else {
+                    layer_copies.into_iter().for_each(|h| a.free(h));
+                }
                 layers.push(kept);
             } else {
-                layers.push(saved(a));
+                let mut held = layer_copies;
+                held.extend(saved(a));
+                layers.push(held);
             }
         }
         let head = large(a, sized(self.head_per_token));
         if let Some(loss) = self.loss {
             self.loss_step(a, loss, tokens);
+        }
+        for h in autocast_cache {
+            a.free(h);
         }
         if let Some(h) = head {
             a.free(h);
@@ -129,7 +163,9 @@ impl StepSchedule {
         let mut grads = Vec::new();
         for held in layers.into_iter().rev() {
             let recomputed = if self.checkpointing {
-                saved(a)
+                let mut recomputed = copies(a);
+                recomputed.extend(saved(a));
+                recomputed
             } else {
                 Vec::new()
             };
@@ -192,6 +228,8 @@ pub(crate) struct ScheduleInputs<'a> {
     pub stored_layers: u64,
     /// bitsandbytes keeps its layers' inputs through checkpointing without reentrance.
     pub checkpointed_bnb: bool,
+    /// fp32 weights under 16-bit autocast: each matmul casts its weight to the compute dtype.
+    pub autocast_weights: bool,
 }
 
 /// One training step's tensors for the allocator simulation of varying lengths (docs/estimator.md §10.3), from
@@ -255,6 +293,22 @@ pub(crate) fn step_schedule(input: &ScheduleInputs) -> StepSchedule {
             other.push(numel);
         }
     }
+    let weight_copies = if input.autocast_weights {
+        shape
+            .arch
+            .linear_layers
+            .iter()
+            .filter(|g| !matches!(g.role, LinearRole::LmHead | LinearRole::Expert))
+            .flat_map(|g| {
+                std::iter::repeat_n(
+                    g.in_features * g.out_features * e,
+                    (g.count / layers) as usize,
+                )
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
     StepSchedule {
         batch: input.b,
         layers: input.stored_layers,
@@ -282,6 +336,8 @@ pub(crate) fn step_schedule(input: &ScheduleInputs) -> StepSchedule {
             .iter()
             .flat_map(|n| vec![n * per_element_states / state_tensors; state_tensors as usize])
             .collect(),
+        weight_copies,
+        cached_copies: t.params > 0 && matches!(plan.method, Some(Method::Full | Method::Freeze)),
     }
 }
 
@@ -295,5 +351,51 @@ fn large(a: &mut CachingAllocator, bytes: u64) -> Option<Handle> {
 fn free_all<const N: usize>(a: &mut CachingAllocator, handles: [Option<Handle>; N]) {
     for h in handles.into_iter().flatten() {
         a.free(h);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MIB: u64 = 1 << 20;
+
+    /// The loss alone: its 16-bit logits are freed before the fp32 gradients are asked for, which do not fit in
+    /// that block, so one 16-bit logits' segment stays reserved but free at the peak (the flat model's
+    /// `logits_cache`, docs/estimator.md §10.3).
+    #[test]
+    fn the_loss_leaves_its_sixteen_bit_logits_reserved() {
+        let (vocab, length) = (32_768, 1024);
+        let schedule = StepSchedule {
+            batch: 1,
+            loss: Some(LossShape {
+                vocab,
+                e: 2,
+                softcap: false,
+                chunks: 1,
+            }),
+            ..StepSchedule::default()
+        };
+        assert_eq!(schedule.fragmented_bytes(length), 2 * vocab * length);
+    }
+
+    /// Trained fp32 weights under autocast: the forward's cache keeps every layer's 16-bit copies until it ends;
+    /// backward's fp32 gradients, twice their size, cannot reuse the freed copies, and each recomputed layer
+    /// reuses only its own two. Four layers of two 64 MiB copies and two 128 MiB gradients: the peak holds the
+    /// eight gradients and one layer's copies, and six copies' segments stay free. Copies the cache does not keep
+    /// are freed after each layer and reused by the next.
+    #[test]
+    fn autocast_keeps_trained_weights_copies_until_the_forward_ends() {
+        let schedule = |cached_copies| StepSchedule {
+            batch: 1,
+            layers: 4,
+            checkpointing: true,
+            weight_copies: vec![64 * MIB; 2],
+            cached_copies,
+            layer_gradients: vec![128 * MIB; 2],
+            ..StepSchedule::default()
+        };
+        assert_eq!(schedule(true).fragmented_bytes(512), 6 * 64 * MIB);
+        assert_eq!(schedule(false).fragmented_bytes(512), 0);
     }
 }

@@ -96,6 +96,7 @@ pub fn to_outcome(
         device_peak_bytes: device,
         range: Some(range),
         length_bytes,
+        fragmented_bytes: 0,
     };
     let mut notes = Notes::new(true);
     notes.add(|| {
