@@ -65,6 +65,11 @@ TRAIN_CONFIGS = [
 ]
 SHAPES = [(1, 512), (2, 1024), (4, 2048), (1, 4096)]
 OPTIMIZERS = ["adamw", "paged_adamw_8bit", "adamw_8bit"]
+FREED_BLOCK_POINTS = [
+    ("meta-llama/Llama-3.1-8B", "full-bf16true", 1, 2048, "paged_adamw_8bit"),
+    ("meta-llama/Llama-3.1-8B", "full-bf16true", 1, 2048, "adamw_8bit"),
+    ("Qwen/Qwen2.5-0.5B-Instruct", "full-bf16true", 1, 256, "paged_adamw_8bit"),
+]
 INFER_CONFIGS = [("infer-bf16", {"quantization": "bf16"}), ("infer-int4", {"quantization": "int4"})]
 INFER_SHAPES = [(2, 1024, 256)]
 
@@ -100,6 +105,15 @@ def grid():
                 pid = f"{model.split('/')[-1]}/{name}/b{b}s{s}/{'ckpt' if ckpt else 'nockpt'}/{opt}"
                 points.append((pid, plan, variable))
                 k += 1
+    # Beyond the rotation, for the allocator model of a step's own freed blocks (docs/estimator.md §10.3): full
+    # fine-tuning without checkpointing whose gradients outgrow the activation blocks backward frees, with paged
+    # 8-bit states (outside the allocator: the blocks stay free) and unpaged ones (made after the first backward:
+    # they fill them), and a small model whose gradients fit in those blocks.
+    configs = dict(TRAIN_CONFIGS)
+    for model, name, b, s, opt in FREED_BLOCK_POINTS:
+        plan = {"model": {"id": model}, "task": "train", **json.loads(json.dumps(configs[name])),
+                "batch_size": b, "sequence_length": s, "gradient_checkpointing": False, "optimizer": opt}
+        points.append((f"{model.split('/')[-1]}/{name}/b{b}s{s}/nockpt/{opt}", plan, False))
     for model in TRAIN_MODELS:
         for name, keys in INFER_CONFIGS:
             for b, s, gen in INFER_SHAPES:

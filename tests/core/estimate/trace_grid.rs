@@ -139,7 +139,7 @@ fn the_analytic_engine_agrees_with_the_recorded_traces() {
         reserved * 100.0
     );
     // Tighter than the 5%: the allocator model of the step at the plan's shape (docs/estimator.md §10.3)
-    // brought the median from 2.4% to 1.5%.
+    // brought the median from 2.4% to 1.5% on the first 59 points; 1.6% with the 3 traced for it.
     assert!(
         reserved <= RESERVED_MEDIAN_BOUND,
         "median |reserved error| {:.1}% over {:.1}%",
@@ -172,12 +172,13 @@ fn the_analytic_engine_agrees_with_the_recorded_traces() {
     );
 }
 
-/// Bound on the median reserved error at fixed lengths, a little outside today's 1.5%.
+/// Bound on the median reserved error at fixed lengths, a little outside today's 1.6%.
 const RESERVED_MEDIAN_BOUND: f64 = 0.02;
 
 /// Fixed-length points whose reserved figure is more than 5% under the trace, today 4: Gemma-2's full fine-tuning
 /// in mixed precision without checkpointing (−12%, the allocated figure is 3.5% under too) and three generation
-/// plans (−5% to −6%, which the step's allocator model does not cover). Before the model there were 9.
+/// plans (−5% to −6%, which the step's allocator model does not cover). Before the model 9 of the first 59 were,
+/// and the paged Llama-3.1-8B point traced for it was −19%.
 const FAR_UNDER_AT_MOST: usize = 4;
 
 /// Bound on the median reserved error against traces with varying lengths, a little outside today's 1.7%: the
