@@ -109,6 +109,7 @@ pub(crate) fn estimate_preset(
         plan.batch_size.get(),
         plan.sequence_length.get(),
         notes_on,
+        AllocatorModel::OwnShape,
     )
 }
 
@@ -123,20 +124,8 @@ pub(crate) enum AllocatorModel {
 }
 
 /// The estimate with the micro-batch and sequence length given apart from the plan, so that the solver can
-/// vary them without copying the plan.
+/// vary them without copying the plan, and where the allocator model of the step runs.
 pub(crate) fn estimate_core(
-    spec: &ModelSpec,
-    plan: &Plan,
-    preset: &PresetInfo,
-    b: u64,
-    s: u64,
-    notes_on: bool,
-) -> Result<Estimate> {
-    estimate_at(spec, plan, preset, b, s, notes_on, AllocatorModel::OwnShape)
-}
-
-/// [`estimate_core`], saying where the allocator model of the step runs.
-pub(crate) fn estimate_at(
     spec: &ModelSpec,
     plan: &Plan,
     preset: &PresetInfo,

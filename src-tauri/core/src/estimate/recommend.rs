@@ -10,7 +10,7 @@ use std::num::NonZeroU64;
 
 use serde::Serialize;
 
-use super::engine::{estimate_at, estimate_core, resolve_preset, AllocatorModel};
+use super::engine::{estimate_core, resolve_preset, AllocatorModel};
 use super::fit::Budget;
 use super::plan::{plan_to_value, Method, Offload, Optimizer, Plan, Sharding, Task};
 use super::preset::{Placement, PresetInfo, WeightFormat};
@@ -90,7 +90,8 @@ fn fits_at(
     b: u64,
     s: u64,
 ) -> Result<bool> {
-    Ok(budget.fits(&estimate_core(spec, plan, preset, b, s, false)?.per_gpu))
+    Ok(budget
+        .fits(&estimate_core(spec, plan, preset, b, s, false, AllocatorModel::OwnShape)?.per_gpu))
 }
 
 /// The largest value in 1..=max for which `fits` holds, assuming it is monotone (memory grows with batch and
@@ -105,7 +106,11 @@ fn largest(max: u64, mut fits: impl FnMut(u64) -> Result<bool>) -> Result<Option
         lo = hi;
         hi *= 2;
     }
-    let mut hi = hi.min(max + 1);
+    bisect(lo, hi.min(max + 1), fits).map(Some)
+}
+
+/// Between a `lo` that fits and a `hi` that does not, the largest value that fits.
+fn bisect(mut lo: u64, mut hi: u64, mut fits: impl FnMut(u64) -> Result<bool>) -> Result<u64> {
     while hi - lo > 1 {
         let mid = lo + (hi - lo) / 2;
         if fits(mid)? {
@@ -114,7 +119,7 @@ fn largest(max: u64, mut fits: impl FnMut(u64) -> Result<bool>) -> Result<Option
             hi = mid;
         }
     }
-    Ok(Some(lo))
+    Ok(lo)
 }
 
 /// The edge `largest` found with the estimates that skip the allocator model, checked with it (docs/estimator.md
@@ -130,7 +135,7 @@ fn checked_edge(
     if fits(edge)? {
         return Ok(Some(edge));
     }
-    // `hi` does not fit; look for a `lo` that does.
+    // `hi` does not fit; step down from it until a value does.
     let mut hi = edge;
     let mut step = 1;
     let lo = loop {
@@ -140,23 +145,13 @@ fn checked_edge(
             }
             break 1;
         }
-        let x = hi - step;
-        if fits(x)? {
-            break x;
+        if fits(hi - step)? {
+            break hi - step;
         }
-        hi = x;
+        hi -= step;
         step *= 2;
     };
-    let mut lo = lo;
-    while hi - lo > 1 {
-        let mid = lo + (hi - lo) / 2;
-        if fits(mid)? {
-            lo = mid;
-        } else {
-            hi = mid;
-        }
-    }
-    Ok(Some(lo))
+    bisect(lo, hi, fits).map(Some)
 }
 
 /// Solve the largest micro-batch and the longest sequence that fit the plan's GPUs with its margin.
@@ -164,7 +159,7 @@ pub fn solve(spec: &ModelSpec, plan: &Plan, preset: &PresetInfo) -> Result<Limit
     let budget = budget(plan)?;
     let (b, s) = (plan.batch_size.get(), plan.sequence_length.get());
     let modelled = |b: u64, s: u64| -> Result<bool> {
-        let est = estimate_at(spec, plan, preset, b, s, false, AllocatorModel::ThisShape)?;
+        let est = estimate_core(spec, plan, preset, b, s, false, AllocatorModel::ThisShape)?;
         Ok(budget.fits(&est.per_gpu))
     };
     let batch = largest(MAX_BATCH, |x| fits_at(spec, plan, preset, budget, x, s))?;
@@ -278,6 +273,7 @@ pub fn rank_presets(
             plan.batch_size.get(),
             plan.sequence_length.get(),
             false,
+            AllocatorModel::OwnShape,
         )?;
         let device = est.per_gpu.device_peak_bytes;
         ranked.push(RankedPreset {
@@ -333,6 +329,7 @@ pub fn suggestions(
         plan.batch_size.get(),
         plan.sequence_length.get(),
         false,
+        AllocatorModel::OwnShape,
     )?;
     // Every change is measured on the figure that decides the fit (docs/estimator.md §17): the band's upper end
     // by default, which allows for what the plan leaves open alike for every method, where the central figure
@@ -367,6 +364,7 @@ pub fn suggestions(
             p.batch_size.get(),
             p.sequence_length.get(),
             false,
+            AllocatorModel::OwnShape,
         )
     };
     let train = plan.task == Task::Train;
@@ -507,6 +505,7 @@ pub fn suggestions(
                 p.batch_size.get(),
                 p.sequence_length.get(),
                 false,
+                AllocatorModel::OwnShape,
             )?;
             push(
                 Saving::Saves,
@@ -611,7 +610,8 @@ pub fn what_if_grid(
                     "must be a positive integer, got 0",
                 ));
             }
-            let per_gpu = estimate_core(spec, plan, preset, b, s, false)?.per_gpu;
+            let per_gpu =
+                estimate_core(spec, plan, preset, b, s, false, AllocatorModel::OwnShape)?.per_gpu;
             cells.push(GridCell {
                 batch_size: b,
                 sequence_length: s,
@@ -621,4 +621,33 @@ pub fn what_if_grid(
         }
     }
     Ok(cells)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The checked edge is the largest value the stricter estimate fits, found below the cheap edge; where the
+    /// cheap edge holds it costs one estimate.
+    #[test]
+    fn the_checked_edge_moves_down_to_what_fits() {
+        for (found, true_edge) in [(100, 37), (100, 99), (100, 1), (1, 1), (64, 63), (65_536, 40_000)] {
+            let mut calls = 0;
+            let edge = checked_edge(Some(found), |x| {
+                calls += 1;
+                Ok(x <= true_edge)
+            })
+            .unwrap();
+            assert_eq!(edge, Some(true_edge), "found {found}");
+            assert!(calls <= 2 * 64, "{calls} estimates");
+        }
+        let mut calls = 0;
+        let held = checked_edge(Some(50), |x| {
+            calls += 1;
+            Ok(x <= 50)
+        });
+        assert_eq!((held.unwrap(), calls), (Some(50), 1));
+        assert_eq!(checked_edge(Some(8), |_| Ok(false)).unwrap(), None);
+        assert_eq!(checked_edge(None, |_| Ok(true)).unwrap(), None);
+    }
 }
