@@ -631,7 +631,14 @@ mod tests {
     /// cheap edge holds it costs one estimate.
     #[test]
     fn the_checked_edge_moves_down_to_what_fits() {
-        for (found, true_edge) in [(100, 37), (100, 99), (100, 1), (1, 1), (64, 63), (65_536, 40_000)] {
+        for (found, true_edge) in [
+            (100, 37),
+            (100, 99),
+            (100, 1),
+            (1, 1),
+            (64, 63),
+            (65_536, 40_000),
+        ] {
             let mut calls = 0;
             let edge = checked_edge(Some(found), |x| {
                 calls += 1;
