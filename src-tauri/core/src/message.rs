@@ -515,6 +515,7 @@ keys! {
     NoteAllocatorLogits = "backend.note.allocator.logits" [bytes],
     NoteAllocatorSimulated = "backend.note.allocator.simulated" [bytes, slack, room],
     NoteAllocatorSimulatedRoom = "backend.note.allocator.simulated.room" [bytes],
+    NoteNccl = "backend.note.nccl" [bytes, ranks, high],
     NoteBand = "backend.note.band" [low, high, logits, bnb, lengths, context_low, context_high],
     NoteBandLogits = "backend.note.band.logits" [],
     NoteBandOlderBnb = "backend.note.band.older_bnb" [],

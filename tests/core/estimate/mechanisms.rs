@@ -974,3 +974,40 @@ fn a_frameworks_checkpointing_decides_what_an_unnamed_bitsandbytes_release_may_k
             > int8(true).per_gpu.length_bytes.activations + GIB / 2
     );
 }
+
+/// Training on several GPUs runs NCCL, whose buffers live outside PyTorch's allocator: the device figure counts
+/// them with the CUDA context (NVIDIA/nccl#964: 544 MB for two ranks, 688 MB for more), and the band allows for
+/// the largest reported (about 1.6 GB). One GPU, and inference split over GPUs in one process, have none.
+#[test]
+fn several_ranks_count_nccl_buffers_with_the_context() {
+    const MIB: u64 = 1 << 20;
+    let context = |plan: serde_json::Value| {
+        let e = run(&llama_8b(), plan);
+        let g = e.per_gpu;
+        // The upper end allows for the default context's range (up to 1 GiB) and, with NCCL, its largest report.
+        let nccl = g.cuda_context_bytes - 500 * MIB;
+        let allowed = if nccl > 0 { 1024 + 1600 } else { 1024 } * MIB - g.cuda_context_bytes;
+        let high = g.range.unwrap().device_peak_bytes.high;
+        assert!(
+            high - g.device_peak_bytes >= allowed,
+            "{high} {}",
+            g.device_peak_bytes
+        );
+        (
+            g.cuda_context_bytes,
+            e.notes.iter().any(|n| n.starts_with("NCCL:")),
+        )
+    };
+    let train = |gpus: u64, sharding: &str| json!({"task": "train", "method": "lora", "gpus": {"count": gpus, "memory_gib": 80}, "sharding": sharding});
+    assert_eq!(context(train(1, "none")), (500 * MIB, false));
+    assert_eq!(context(train(2, "none")), ((500 + 544) * MIB, true));
+    assert_eq!(context(train(8, "zero3")), ((500 + 688) * MIB, true));
+    assert_eq!(
+        context(train(4, "fsdp_full_shard")),
+        ((500 + 688) * MIB, true)
+    );
+    assert_eq!(
+        context(json!({"task": "infer", "gpus": {"count": 2, "memory_gib": 80}})),
+        (500 * MIB, false)
+    );
+}

@@ -13,6 +13,26 @@ use super::units::gib;
 /// the default until measured on the user's GPU (§10.5: this machine's calibration replaces it).
 pub const CUDA_CONTEXT_BYTES: u64 = 500 * (1 << 20);
 
+/// NCCL's buffers per GPU when training runs as several ranks (data parallel, ZeRO, FSDP): device memory NCCL
+/// takes for its channels with cudaMalloc, outside PyTorch's caching allocator, so nvidia-smi shows it and
+/// `torch.cuda.memory_*` do not (docs/estimator.md §10.4). Measured with PyTorch on 4 × A100 over NVLink after one
+/// all-reduce: 544 MB for a group of two ranks, 688 MB for more (NVIDIA/nccl#964). NCCL's maintainers: it grows
+/// with the channels a link's bandwidth calls for, and stops growing beyond two nodes (#864, #986).
+pub const NCCL_TWO_RANKS_BYTES: u64 = 544 * MIB;
+pub const NCCL_MORE_RANKS_BYTES: u64 = 688 * MIB;
+/// The most one communicator was reported to take: about 1.6 GB (NVIDIA/nccl#864; 1.06 GB on 8 × H100 before any
+/// all-to-all, #1685). The band's upper end allows for it.
+pub const NCCL_HIGH_BYTES: u64 = 1600 * MIB;
+
+/// NCCL's buffers per GPU for a run of `ranks` processes: none for one.
+pub fn nccl_buffers_bytes(ranks: u64) -> u64 {
+    match ranks {
+        0 | 1 => 0,
+        2 => NCCL_TWO_RANKS_BYTES,
+        _ => NCCL_MORE_RANKS_BYTES,
+    }
+}
+
 /// Share of peak allocated memory the caching allocator holds on top as reserved-but-free blocks (rounding to
 /// 2 MiB, 20 MiB small-buffer pools, fragmentation from changing sizes; PyTorch notes/cuda "Memory
 /// management"). docs/estimator.md §10.3 says to budget it as a percentage and calibrate; training's many differently

@@ -3,8 +3,8 @@
 
 use super::band::{band, BandInputs, LengthsDoubt, MachineSide};
 use super::calibration::{
-    CalibrationFit, TaskCalibration, CUDA_CONTEXT_BYTES, INFER_ALLOCATOR_PERCENT,
-    TRAIN_ALLOCATOR_PERCENT,
+    nccl_buffers_bytes, CalibrationFit, TaskCalibration, CUDA_CONTEXT_BYTES,
+    INFER_ALLOCATOR_PERCENT, NCCL_HIGH_BYTES, TRAIN_ALLOCATOR_PERCENT,
 };
 use super::fit::Budget;
 use super::gpus;
@@ -33,19 +33,28 @@ fn cublas_workspace(compute_capability: Option<u32>) -> u64 {
 /// The machine side of the band: the defaults, with the CUDA context this machine's runs measured in place of
 /// its range when a regression over runs of different sizes found it, and the lengths doubt scaled to the share
 /// its runs with changing lengths needed (docs/estimator.md §10.5, §17).
-fn machine_side(plan: &Plan, calibration: Option<&TaskCalibration>) -> MachineSide {
+fn machine_side(plan: &Plan, calibration: Option<&TaskCalibration>, nccl: u64) -> MachineSide {
     let mut side = MachineSide::default_for(plan);
     // What this machine's runs with changing lengths stranded, as a share of the allocator model's allowance.
     if let Some(share) = calibration.and_then(|c| c.lengths_share_permille) {
         side.lengths = side.lengths.scaled(share);
     }
-    match calibration {
+    let side = match calibration {
         Some(cal) if cal.fit == CalibrationFit::Regression => MachineSide {
             context_low_bytes: cal.cuda_context_bytes,
             context_high_bytes: cal.cuda_context_bytes,
             ..side
         },
         _ => side,
+    };
+    // NCCL's buffers: the measured figure at the lower end, the largest reported at the upper.
+    if nccl == 0 {
+        return side;
+    }
+    MachineSide {
+        context_low_bytes: side.context_low_bytes + nccl,
+        context_high_bytes: side.context_high_bytes + NCCL_HIGH_BYTES.max(nccl),
+        ..side
     }
 }
 
@@ -416,6 +425,25 @@ pub(crate) fn estimate_core(
             )
         }
     };
+    // NCCL's buffers, outside the caching allocator like the context and counted with it (docs/estimator.md §10.4).
+    let ranks = if train { world } else { 1 };
+    let nccl = nccl_buffers_bytes(ranks);
+    let context = context + nccl;
+    if nccl > 0 {
+        notes.add(|| {
+            (
+                format!(
+                    "NCCL: {} per GPU of communication buffers for {ranks} ranks, outside PyTorch's allocator (nvidia-smi shows them, torch.cuda.memory_* does not), counted in the CUDA context; up to {} on some machines, which the band allows for",
+                    gib(nccl),
+                    gib(NCCL_HIGH_BYTES)
+                ),
+                Message::new(Key::NoteNccl)
+                    .bytes("bytes", nccl)
+                    .count("ranks", ranks)
+                    .bytes("high", NCCL_HIGH_BYTES),
+            )
+        });
+    }
     // The allocator model of the step at the plan's own shape (docs/estimator.md §10.3) where it finds more
     // reserved-but-free bytes than the usual slack: a share of the peak cannot follow blocks the step frees and
     // never reuses, such as a large vocabulary's soft-capped logits or activations freed before larger gradients.
@@ -453,7 +481,7 @@ pub(crate) fn estimate_core(
         });
     }
     let overhead = slack + fragmented + stranded;
-    let side = machine_side(plan, calibration);
+    let side = machine_side(plan, calibration, nccl);
     // What changing lengths are expected to strand (a plan that leaves them open, docs/estimator.md §10.3), never
     // more than the band allows for them: this machine's runs may have measured less (§10.5).
     let mut length_bytes = part.length_bytes;
