@@ -1,6 +1,8 @@
 //! The training peak: model states, sharding and offload, activations and loss, and which of the start of
 //! backward or the optimizer step is the peak.
 
+use std::cell::OnceCell;
+
 use super::activations::{
     layer_cost, layer_transient_per_token, lm_head_adapter_per_token, loss_bytes_per_logit,
     ActInputs, LOSS_CHUNKS,
@@ -597,23 +599,29 @@ pub(crate) fn training(input: &TrainInputs, notes: &mut Notes) -> Result<Part> {
     // Only at the plan's own shape, which its lengths describe: the other shapes the solver and the what-if grid
     // try assume fixed shapes (and stay fast: one simulation costs what a hundred estimates do).
     let own_shape = b == plan.batch_size.get() && s == plan.sequence_length.get();
+    // Built once, and its two fixed-length steps replayed once, for whichever of the models below run.
+    let schedule_cell = OnceCell::new();
     let schedule = || {
-        step_schedule(&ScheduleInputs {
-            plan,
-            shape,
-            trainable: &t,
-            grad_bytes: st.grad_bytes,
-            optimizer_bytes: st.optimizer_bytes,
-            layer: &lc,
-            e,
-            e_res,
-            b,
-            head_per_token: head.saturating_sub(head_copy) / tokens.max(1),
-            stored_layers,
-            checkpointed_bnb: checkpointed_bnb > 0,
-            autocast_weights: weight_copy_per_layer > 0,
+        schedule_cell.get_or_init(|| {
+            step_schedule(&ScheduleInputs {
+                plan,
+                shape,
+                trainable: &t,
+                grad_bytes: st.grad_bytes,
+                optimizer_bytes: st.optimizer_bytes,
+                layer: &lc,
+                e,
+                e_res,
+                b,
+                head_per_token: head.saturating_sub(head_copy) / tokens.max(1),
+                stored_layers,
+                checkpointed_bnb: checkpointed_bnb > 0,
+                autocast_weights: weight_copy_per_layer > 0,
+            })
         })
     };
+    let fixed_cell = OnceCell::new();
+    let fixed = || *fixed_cell.get_or_init(|| schedule().fixed_peaks(s));
     // What the step's own tensors leave reserved but free at its peak: the allocator model at the plan's shape,
     // where it was checked against the trace engine (docs/estimator.md §10.3).
     // Steps far beyond any GPU are not replayed: their verdict is known, and the model's byte counts stay in u64.
@@ -622,14 +630,14 @@ pub(crate) fn training(input: &TrainInputs, notes: &mut Notes) -> Result<Part> {
         && (own_shape || allocator_model == AllocatorModel::ThisShape)
         && plan.trains_on_one_schedule()
     {
-        part.fragmented = schedule().fragmented_bytes(s);
+        part.fragmented = fixed().fragmented();
     }
     if expected {
         // Layers that keep their inputs through the forward strand by their tensors' sizes, which the closed form
         // cannot follow (docs/estimator.md §10.3): at the plan's own shape the allocator model replays the
         // reference lengths themselves; the other shapes take the closed form.
         let stranded = if checkpointed_bnb > 0 && own_shape && simulable {
-            schedule().stranded_bytes(&reference_lengths(s))
+            schedule().stranded_bytes(&reference_lengths(s), fixed())
         } else {
             expected_stranding(part.length_bytes)
         };
@@ -652,9 +660,8 @@ pub(crate) fn training(input: &TrainInputs, notes: &mut Notes) -> Result<Part> {
         });
     }
     if !plan.sequence_lengths.is_empty() && simulated && own_shape && simulable {
-        let schedule = schedule();
         let lengths = &plan.sequence_lengths;
-        part.stranded = schedule.stranded_bytes(lengths);
+        part.stranded = schedule().stranded_bytes(lengths, fixed());
         let stranded = part.stranded;
         notes.add(|| {
             (

@@ -63,9 +63,36 @@ pub(crate) struct StepSchedule {
     pub cached_copies: bool,
 }
 
+/// The peaks of two steps at one fixed length. With fixed shapes the second step, the first with optimizer states,
+/// repeats in every later one (the trace engine's fixed-length baseline is these two steps too).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct FixedPeaks {
+    allocated: u64,
+    reserved: u64,
+}
+
+impl FixedPeaks {
+    /// Reserved bytes beyond the allocated peak that the step's own tensors leave: blocks freed where the next
+    /// requests are larger than they are (the loss's 16-bit logits before its fp32 buffers, activations before the
+    /// gradients of full fine-tuning), each kept in a segment of its own.
+    pub fn fragmented(&self) -> u64 {
+        self.reserved.saturating_sub(self.allocated)
+    }
+}
+
 impl StepSchedule {
-    /// Reserved bytes the lengths strand beyond as many steps at the longest one; 0 when they do not vary.
-    pub fn stranded_bytes(&self, lengths: &[u64]) -> u64 {
+    /// Two steps at `length`: the baseline of [`Self::stranded_bytes`] and what [`FixedPeaks::fragmented`] reads.
+    pub fn fixed_peaks(&self, length: u64) -> FixedPeaks {
+        let a = self.replay([length; 2].into_iter());
+        FixedPeaks {
+            allocated: a.peak_allocated,
+            reserved: a.peak_reserved,
+        }
+    }
+
+    /// Reserved bytes the lengths strand beyond `fixed`, as many steps at the longest of them
+    /// ([`Self::fixed_peaks`] at that length); 0 when they do not vary.
+    pub fn stranded_bytes(&self, lengths: &[u64], fixed: FixedPeaks) -> u64 {
         let Some(&longest) = lengths.iter().max() else {
             return 0;
         };
@@ -73,18 +100,7 @@ impl StepSchedule {
             return 0;
         }
         let varying = self.replay(lengths.iter().copied()).peak_reserved;
-        let fixed = self.replay([longest; 2].into_iter()).peak_reserved;
-        varying.saturating_sub(fixed)
-    }
-
-    /// Reserved bytes beyond the allocated peak that the step's own tensors leave at one fixed length: blocks
-    /// freed where the next requests are larger than they are (the loss's 16-bit logits before its fp32 buffers,
-    /// activations before the gradients of full fine-tuning), each kept in a segment of its own. With fixed shapes
-    /// the second step, the first with optimizer states, repeats in every later one (the trace engine's
-    /// fixed-length baseline is these two steps too).
-    pub fn fragmented_bytes(&self, length: u64) -> u64 {
-        let a = self.replay([length; 2].into_iter());
-        a.peak_reserved.saturating_sub(a.peak_allocated)
+        varying.saturating_sub(fixed.reserved)
     }
 
     fn replay(&self, lengths: impl Iterator<Item = u64>) -> CachingAllocator {
@@ -376,7 +392,10 @@ mod tests {
             }),
             ..StepSchedule::default()
         };
-        assert_eq!(schedule.fragmented_bytes(length), 2 * vocab * length);
+        assert_eq!(
+            schedule.fixed_peaks(length).fragmented(),
+            2 * vocab * length
+        );
     }
 
     /// Trained fp32 weights under autocast: the forward's cache keeps every layer's 16-bit copies until it ends;
@@ -395,7 +414,7 @@ mod tests {
             layer_gradients: vec![128 * MIB; 2],
             ..StepSchedule::default()
         };
-        assert_eq!(schedule(true).fragmented_bytes(512), 6 * 64 * MIB);
-        assert_eq!(schedule(false).fragmented_bytes(512), 0);
+        assert_eq!(schedule(true).fixed_peaks(512).fragmented(), 6 * 64 * MIB);
+        assert_eq!(schedule(false).fixed_peaks(512).fragmented(), 0);
     }
 }
