@@ -122,8 +122,9 @@ pub(crate) fn estimate_preset(
     )
 }
 
-/// Where the allocator model of one training step runs (docs/estimator.md §10.3). One run costs what a hundred
-/// estimates do, so the shapes the solver and the what-if grid try skip it, and the solver checks its edge with it.
+/// Where the allocator model of one training step runs (docs/estimator.md §10.3). One run costs what some thirty
+/// estimates without it do, so the shapes the solver and the what-if grid try skip it, and the solver checks its
+/// edge with it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum AllocatorModel {
     /// At the plan's own batch and sequence length only.
