@@ -86,6 +86,9 @@ fn valid_plans() -> Vec<Value> {
                "freeze_trainable_layers": 4, "sharding": "zero2", "gpus": {"count": 2, "memory_gib": 40}}),
         json!({"model": {"id": "meta-llama/Llama-3.1-8B"}, "task": "train", "method": "qlora",
                "framework": "unsloth", "gpus": {"count": 1, "memory_gib": 24}}),
+        json!({"model": {"id": "meta-llama/Llama-3.1-8B"}, "task": "train", "method": "lora",
+               "gradient_checkpointing": true, "sequence_lengths": [1024, 2048], "expandable_segments": true,
+               "gpus": {"count": 1, "memory_gib": 24}}),
     ]
 }
 

@@ -1011,3 +1011,44 @@ fn several_ranks_count_nccl_buffers_with_the_context() {
         (500 * MIB, false)
     );
 }
+
+/// `expandable_segments`: the allocator maps freed pages to new requests, so what changing lengths strand, what
+/// the central figure expects of lengths left open, and a step's own freed blocks beyond the slack all go; the
+/// trace engine's replay agrees (docs/estimator.md §10.3). The band's lengths doubt goes with them.
+#[test]
+fn expandable_segments_strand_nothing() {
+    let with = |mut plan: Value, expandable: bool| {
+        plan["expandable_segments"] = json!(expandable);
+        run(&llama_8b(), plan)
+    };
+    // LoRA with checkpointing, lengths left open: the central figure expects stranding; not with expandable segments.
+    let open = json!({"task": "train", "method": "lora", "gradient_checkpointing": true});
+    let (classic, expandable) = (with(open.clone(), false), with(open, true));
+    assert!(classic.per_gpu.length_bytes.expected_stranded > GIB);
+    assert_eq!(expandable.per_gpu.length_bytes.expected_stranded, 0);
+    let high = |e: &Estimate| e.per_gpu.range.unwrap().reserved_peak_bytes.high;
+    assert!(high(&expandable) < high(&classic));
+    assert!(expandable
+        .notes
+        .iter()
+        .any(|n| n.starts_with("expandable segments")));
+    // Listed lengths: simulated and stranding without, nothing with; the same as one length.
+    let listed = json!({"task": "train", "method": "lora", "gradient_checkpointing": true,
+                        "sequence_length": 2048, "sequence_lengths": [512, 2048, 1024]});
+    let one = json!({"task": "train", "method": "lora", "gradient_checkpointing": true,
+                     "sequence_length": 2048, "sequence_lengths": [2048]});
+    assert!(
+        with(listed.clone(), false).per_gpu.reserved_peak_bytes
+            > with(one.clone(), false).per_gpu.reserved_peak_bytes
+    );
+    assert_eq!(
+        with(listed, true).per_gpu.reserved_peak_bytes,
+        with(one, true).per_gpu.reserved_peak_bytes
+    );
+    // Full fine-tuning without checkpointing under paged states: the freed activation blocks stay reserved with
+    // classic segments (the allocator model's excess), not with expandable ones.
+    let paged = json!({"task": "train", "method": "full", "precision": "bf16-true",
+                       "optimizer": "paged_adamw_8bit", "sequence_lengths": [2048]});
+    assert!(with(paged.clone(), false).per_gpu.fragmented_bytes > 4 * GIB);
+    assert_eq!(with(paged, true).per_gpu.fragmented_bytes, 0);
+}

@@ -223,6 +223,11 @@ fn spread() -> Vec<Estimate> {
         &paged,
         free.per_gpu.device_peak_bytes - free.per_gpu.fragmented_bytes / 2,
     ));
+    // Expandable segments.
+    out.push(run(
+        &llama,
+        json!({"task": "train", "method": "lora", "expandable_segments": true}),
+    ));
     // A QLoRA plan without checkpointing that names no bitsandbytes release: the band allows for an older one.
     out.push(run(
         &llama,

@@ -208,7 +208,8 @@ fn a_saved_plan_reads_back_the_same() {
                "gpus": {"count": 2, "model": "L40S"}, "nodes": 2, "sharding": "zero2", "offload": "optimizer", "optimizer": "adafactor"}),
         json!({"model": {"config": {"model_type": "llama"}}, "task": "infer", "new_tokens": 128, "kv_cache_dtype": "fp8",
                "gpus": {"count": 1, "memory_gib": 23.5}, "attention": "eager", "prefill_logits": "all"}),
-        json!({"model": {"path": "/models/x"}, "task": "train", "method": "freeze", "freeze_trainable_layers": 4, "torch_compile": true}),
+        json!({"model": {"path": "/models/x"}, "task": "train", "method": "freeze", "freeze_trainable_layers": 4, "torch_compile": true,
+               "expandable_segments": true}),
         json!({"model": {"id": "m"}, "task": "train", "method": "lora", "sharding": "fsdp_full_shard", "gpus": {"count": 2, "memory_gib": 40},
                "gradient_accumulation_steps": 16, "fsdp_frozen_in_trainable_units": true, "fsdp_no_sync": true}),
     ] {

@@ -403,3 +403,35 @@ fn a_plan_that_names_no_bitsandbytes_release_is_told_what_naming_a_current_one_t
         "{s:?}"
     );
 }
+
+/// Expandable segments are offered where they lower the deciding figure (lengths left open strand nothing under
+/// them), with the plan that sets them; a plan that already runs with them is not offered them again.
+#[test]
+fn expandable_segments_are_suggested_where_they_save() {
+    let presets = builtin_presets();
+    let p = plan(
+        json!({"task": "train", "method": "lora", "gradient_checkpointing": true,
+                        "gpus": {"count": 1, "memory_gib": 24}}),
+    );
+    let before = estimate(&llama_8b(), &p, &presets).unwrap();
+    let s = suggestions(&llama_8b(), &p, &presets).unwrap();
+    let offered = s
+        .iter()
+        .find(|x| x.plan["expandable_segments"] == json!(true))
+        .unwrap_or_else(|| panic!("no expandable-segments suggestion in {s:?}"));
+    assert_eq!(
+        offered.change_message.as_ref().unwrap().key,
+        "backend.suggest.expandable_segments"
+    );
+    assert!(offered.delta_bytes < 0);
+    assert!(offered.device_peak_bytes < before.per_gpu.device_peak_bytes);
+    let already = Plan {
+        expandable_segments: true,
+        ..p
+    };
+    let s = suggestions(&llama_8b(), &already, &presets).unwrap();
+    assert!(
+        s.iter().all(|x| !x.change.contains("expandable_segments")),
+        "{s:?}"
+    );
+}

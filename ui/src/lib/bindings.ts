@@ -1104,6 +1104,12 @@ prefill_logits?: PrefillLogits,
  */
 legacy_kv_cache?: boolean, 
 /**
+ * Extension: the run sets `PYTORCH_CUDA_ALLOC_CONF=expandable_segments:True`, so the caching allocator grows
+ * one segment per stream and maps freed pages to new requests: changing lengths and blocks freed before
+ * larger requests leave nothing reserved beyond the usual slack. Default false.
+ */
+expandable_segments?: boolean, 
+/**
  * Extension: the model runs under `torch.compile`. Default false.
  */
 torch_compile?: boolean, 

@@ -532,6 +532,20 @@ pub fn suggestions(
             run(&p)?,
         );
     }
+    // Expandable segments let the allocator map freed pages to new requests: what changing lengths and a step's
+    // blocks freed before larger ones would leave reserved goes (docs/estimator.md §10.3).
+    if train && !plan.expandable_segments {
+        let mut p = plan.clone();
+        p.expandable_segments = true;
+        push(
+            Saving::Saves,
+            "run with PYTORCH_CUDA_ALLOC_CONF=expandable_segments:True (the production environment profile sets it)"
+                .to_string(),
+            Message::new(Key::SuggestExpandableSegments),
+            &p,
+            run(&p)?,
+        );
+    }
     // An unnamed bitsandbytes release leaves room in the band's upper end for an older one (docs/estimator.md §6.4,
     // §17): like the lengths, a fact about the run to state.
     if plan.bitsandbytes_version.is_none() && base.per_gpu.length_bytes.older_bnb > 0 {

@@ -38,7 +38,8 @@ const SIMULATED_BYTES_CAP: u64 = 1 << 44;
 /// and in full fine-tuning the optimizer step reuses part of what strands, by an amount that depends on where the
 /// peak falls: the band's upper end allows for both, the central figure does not.
 fn expects_stranding(plan: &Plan) -> bool {
-    plan.trains_on_one_schedule()
+    !plan.expandable_segments
+        && plan.trains_on_one_schedule()
         && matches!(plan.method, Some(Method::Lora | Method::Qlora))
         && plan.gradient_checkpointing
 }
@@ -585,7 +586,14 @@ pub(crate) fn training(input: &TrainInputs, notes: &mut Notes) -> Result<Part> {
     let simulated = plan.lengths_simulated();
     // Lengths left open: the allocator model's closed form, at every shape (it costs nothing).
     let expected = plan.sequence_lengths.is_empty() && expects_stranding(plan);
-    if plan.sequence_lengths.is_empty() && !expected {
+    if plan.expandable_segments {
+        notes.add(|| {
+            (
+                "expandable segments (PYTORCH_CUDA_ALLOC_CONF=expandable_segments:True): the caching allocator grows one segment per stream and maps freed pages to new requests, so batches of changing length and blocks a step frees before larger ones leave nothing reserved beyond the usual slack".to_string(),
+                Message::new(Key::NoteExpandableSegments),
+            )
+        });
+    } else if plan.sequence_lengths.is_empty() && !expected {
         notes.add(|| {
             (
                 FIXED_LENGTHS_NOTE.to_string(),
@@ -629,6 +637,7 @@ pub(crate) fn training(input: &TrainInputs, notes: &mut Notes) -> Result<Part> {
     if simulable
         && (own_shape || allocator_model == AllocatorModel::ThisShape)
         && plan.trains_on_one_schedule()
+        && !plan.expandable_segments
     {
         part.fragmented = fixed().fragmented();
     }

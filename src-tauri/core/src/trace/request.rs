@@ -245,7 +245,7 @@ pub fn build(
             "prefill_logits": name(&plan.prefill_logits),
             "legacy_kv_cache": !train && plan.legacy_kv_cache,
         },
-        "allocator": {"expandable_segments": steps.expandable_segments},
+        "allocator": {"expandable_segments": steps.expandable_segments || plan.expandable_segments},
         "layers": Value::Null,
         "time_limit_s": time_limit_s,
     })

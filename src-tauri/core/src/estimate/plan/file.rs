@@ -130,6 +130,11 @@ pub struct PlanFile {
     /// the old one. Default false (transformers' `DynamicCache`, which replaces one layer at a time).
     #[ts(optional)]
     pub legacy_kv_cache: Option<bool>,
+    /// Extension: the run sets `PYTORCH_CUDA_ALLOC_CONF=expandable_segments:True`, so the caching allocator grows
+    /// one segment per stream and maps freed pages to new requests: changing lengths and blocks freed before
+    /// larger requests leave nothing reserved beyond the usual slack. Default false.
+    #[ts(optional)]
+    pub expandable_segments: Option<bool>,
     /// Extension: the model runs under `torch.compile`. Default false.
     #[ts(optional)]
     pub torch_compile: Option<bool>,

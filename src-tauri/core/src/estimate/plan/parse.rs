@@ -532,6 +532,7 @@ fn validate(file: PlanFile, presets: &[PresetInfo]) -> Result<Plan> {
         use_reentrant,
         prefill_logits: file.prefill_logits.unwrap_or(PrefillLogits::Last),
         legacy_kv_cache: file.legacy_kv_cache.unwrap_or(false),
+        expandable_segments: file.expandable_segments.unwrap_or(false),
         torch_compile,
         fsdp_frozen_in_trainable_units: file.fsdp_frozen_in_trainable_units.unwrap_or(false),
         fsdp_no_sync: file.fsdp_no_sync.unwrap_or(false),

@@ -367,6 +367,10 @@ pub struct Plan {
     /// Optional extension (`infer`): the KV cache comes back as tuples, old and new alive together at the end of
     /// each decode step (docs/estimator.md §8.2).
     pub legacy_kv_cache: bool,
+    /// Optional extension: `PYTORCH_CUDA_ALLOC_CONF=expandable_segments:True`. The allocator maps freed pages to
+    /// new requests, so neither changing lengths nor a step's blocks freed before larger ones strand reserved
+    /// memory (docs/estimator.md §10.3); Headroom's production environment profile sets it.
+    pub expandable_segments: bool,
     /// Optional extension: the model runs under `torch.compile`, whose fusions keep only the 16-bit input of
     /// each norm for backward instead of HF RMSNorm's fp32 upcast (torchtune `compile: True`).
     pub torch_compile: bool,
@@ -396,8 +400,11 @@ pub struct Plan {
 impl Plan {
     /// The plan lists its batches' lengths and the estimate simulates them (docs/estimator.md §10.3): training on
     /// one GPU's own schedule, as sharded and offloaded runs move other buffers than the simulation has.
+    /// With expandable segments nothing is simulated: changing lengths strand nothing there.
     pub fn lengths_simulated(&self) -> bool {
-        !self.sequence_lengths.is_empty() && self.trains_on_one_schedule()
+        !self.sequence_lengths.is_empty()
+            && self.trains_on_one_schedule()
+            && !self.expandable_segments
     }
 
     /// Training on one GPU's own schedule, without sharding or offload: where the allocator model of changing
@@ -411,14 +418,18 @@ impl Plan {
 
     /// Training whose batches' lengths the estimate cannot account for: none listed, or several listed where
     /// they are not simulated. One length (every batch padded or packed to it) strands nothing, simulated or
-    /// not. The band allows for what such a plan leaves open (docs/estimator.md §17).
+    /// not, and so do any lengths under expandable segments. The band allows for what such a plan leaves open
+    /// (docs/estimator.md §17).
     pub fn lengths_open(&self) -> bool {
         let one_length = !self.sequence_lengths.is_empty()
             && self
                 .sequence_lengths
                 .iter()
                 .all(|&l| l == self.sequence_length.get());
-        self.task == Task::Train && !one_length && !self.lengths_simulated()
+        self.task == Task::Train
+            && !one_length
+            && !self.lengths_simulated()
+            && !self.expandable_segments
     }
 
     /// What bitsandbytes does with a quantized layer's input, by the release the plan names: `Some(true)` it

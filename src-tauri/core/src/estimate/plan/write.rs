@@ -124,6 +124,9 @@ pub fn plan_to_value(plan: &Plan) -> Value {
     }
     o.insert("margin".into(), plan.margin.into());
     o.insert("fit_on".into(), name(&plan.fit_on));
+    if plan.expandable_segments {
+        o.insert("expandable_segments".into(), Value::Bool(true));
+    }
     o.insert(
         "quantize_lm_head".into(),
         Value::Bool(plan.quantize_lm_head),
