@@ -293,19 +293,19 @@ fn trace_request_prints_the_package_request_without_python() {
     let dir = tempfile::tempdir().unwrap();
     let plan =
         json!({"model": {"id": "meta-llama/Llama-3.2-1B"}, "task": "train", "method": "lora"});
-    let out = run_in(
-        dir.path(),
-        &plan.to_string(),
-        &[
+    let request = |plan: &Value| -> Value {
+        let args = [
             "--engine",
             "trace",
             "--trace-request",
             "--python",
             "/nonexistent/python",
-        ],
-    );
-    assert_exit(&out, 0);
-    let req: Value = serde_json::from_slice(&out.stdout).unwrap();
+        ];
+        let out = run_in(dir.path(), &plan.to_string(), &args);
+        assert_exit(&out, 0);
+        serde_json::from_slice(&out.stdout).unwrap()
+    };
+    let req = request(&plan);
     assert_eq!(req["protocol"], 1);
     assert_eq!(req["plan"]["method"], "lora");
     assert_eq!(req["model_config"]["num_hidden_layers"], 16);
@@ -313,20 +313,10 @@ fn trace_request_prints_the_package_request_without_python() {
     // A plan that runs with expandable segments is traced with them, as `--expandable-segments` asks.
     let mut expandable = plan.clone();
     expandable["expandable_segments"] = json!(true);
-    let out = run_in(
-        dir.path(),
-        &expandable.to_string(),
-        &[
-            "--engine",
-            "trace",
-            "--trace-request",
-            "--python",
-            "/nonexistent/python",
-        ],
+    assert_eq!(
+        request(&expandable)["allocator"]["expandable_segments"],
+        true
     );
-    assert_exit(&out, 0);
-    let req: Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(req["allocator"]["expandable_segments"], true);
     let analytic = run_in(dir.path(), &plan.to_string(), &["--trace-request"]);
     assert_exit(&analytic, 2);
     assert!(
