@@ -38,8 +38,7 @@ const SIMULATED_BYTES_CAP: u64 = 1 << 44;
 /// and in full fine-tuning the optimizer step reuses part of what strands, by an amount that depends on where the
 /// peak falls: the band's upper end allows for both, the central figure does not.
 fn expects_stranding(plan: &Plan) -> bool {
-    !plan.expandable_segments
-        && plan.trains_on_one_schedule()
+    plan.allocator_model_applies()
         && matches!(plan.method, Some(Method::Lora | Method::Qlora))
         && plan.gradient_checkpointing
 }
@@ -636,8 +635,7 @@ pub(crate) fn training(input: &TrainInputs, notes: &mut Notes) -> Result<Part> {
     let simulable = part.components.sum() <= SIMULATED_BYTES_CAP;
     if simulable
         && (own_shape || allocator_model == AllocatorModel::ThisShape)
-        && plan.trains_on_one_schedule()
-        && !plan.expandable_segments
+        && plan.allocator_model_applies()
     {
         part.fragmented = fixed().fragmented();
     }

@@ -8,8 +8,7 @@
 
 use super::activations::{layer_transient_per_token, LayerCost, LOSS_CHUNKS};
 use super::allocator::{CachingAllocator, Handle, SMALL_SIZE};
-use super::plan::Method;
-use super::plan::Plan;
+use super::plan::{Method, Plan};
 use super::shape::Shape;
 use super::states::Trainable;
 use crate::model::LinearRole;

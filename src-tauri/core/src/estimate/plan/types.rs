@@ -402,9 +402,13 @@ impl Plan {
     /// one GPU's own schedule, as sharded and offloaded runs move other buffers than the simulation has.
     /// With expandable segments nothing is simulated: changing lengths strand nothing there.
     pub fn lengths_simulated(&self) -> bool {
-        !self.sequence_lengths.is_empty()
-            && self.trains_on_one_schedule()
-            && !self.expandable_segments
+        !self.sequence_lengths.is_empty() && self.allocator_model_applies()
+    }
+
+    /// Where the allocator model of a training step (docs/estimator.md §10.3) prices what the caching allocator
+    /// strands: on one GPU's own schedule, with classic segments (expandable ones strand nothing).
+    pub fn allocator_model_applies(&self) -> bool {
+        self.trains_on_one_schedule() && !self.expandable_segments
     }
 
     /// Training on one GPU's own schedule, without sharding or offload: where the allocator model of changing
